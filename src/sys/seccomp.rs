@@ -1,0 +1,1 @@
+//! Seccomp: the OCI spec's `linux.seccomp` compiled to classic BPF, in pure Rust.
