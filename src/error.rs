@@ -111,11 +111,18 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An [`Error::Os`] from an operation, a path and the OS error.
     pub(crate) fn os(op: impl Into<String>, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Os { op: op.into(), path: path.into(), source }
+        Error::Os {
+            op: op.into(),
+            path: path.into(),
+            source,
+        }
     }
 
     /// An [`Error::InvalidSpec`] for a field.
     pub(crate) fn spec(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::InvalidSpec { field: field.into(), reason: reason.into() }
+        Error::InvalidSpec {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }

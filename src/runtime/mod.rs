@@ -1,1 +1,974 @@
-//! Runs OCI bundles.
+//! Runs OCI bundles: the part of cargohold that does what runc does.
+//!
+//! A bundle is a directory with a `config.json` (the [OCI runtime spec], parsed with
+//! [`oci_spec::runtime::Spec`]) and a root file system. [`Runtime`] keeps the state of its
+//! containers under one root directory and offers the spec's operations — [`create`],
+//! [`start`], [`state`], [`kill`], [`delete`] — plus [`run`] (all of them in one call, the
+//! fast path) and [`exec`] (a further process in a running container).
+//!
+//! This layer knows nothing of images; the engine builds specs and calls it, as containerd
+//! calls runc.
+//!
+//! [OCI runtime spec]: https://github.com/opencontainers/runtime-spec
+//! [`create`]: Runtime::create
+//! [`start`]: Runtime::start
+//! [`state`]: Runtime::state
+//! [`kill`]: Runtime::kill
+//! [`delete`]: Runtime::delete
+//! [`run`]: Runtime::run
+//! [`exec`]: Runtime::exec
+
+mod hooks;
+mod plan;
+mod state;
+
+use std::fs;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::{Process, Spec};
+
+pub use crate::sys::cgroup::CgroupStats;
+pub use state::{State, Status};
+
+use crate::sys::cgroup::Cgroup;
+use crate::sys::file;
+use crate::sys::process::{self as proc, ChildMessage, InitPlan, Spawned, StartSignal};
+use crate::{Error, Result};
+use plan::{Context, PlanInput};
+use state::{Lock, Record, FIFO};
+
+/// The spec `runc spec` writes: a shell on a read-only `rootfs`, with Docker's namespaces,
+/// mounts, masked and read-only paths and a small capability set, and a terminal.
+pub fn default_spec() -> Spec {
+    let mut spec = Spec::default();
+    spec.set_version("1.2.0".to_owned());
+    spec.set_hostname(Some("cargohold".to_owned()));
+    if let Some(mut p) = spec.process().clone() {
+        p.set_terminal(Some(true));
+        spec.set_process(Some(p));
+    }
+    spec
+}
+
+/// Options of [`Runtime::create`] and [`Runtime::run`], as runc's command line has them.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct CreateOptions {
+    /// Send the pty master to this unix socket (runc's `--console-socket`) when the spec
+    /// asks for a terminal; without it the master is kept in the [`Container`].
+    pub console_socket: Option<PathBuf>,
+    /// Write the init's pid here (runc's `--pid-file`).
+    pub pid_file: Option<PathBuf>,
+    /// Use MS_MOVE and chroot instead of pivot_root (runc's `--no-pivot`, for a rootfs on
+    /// ramfs).
+    pub no_pivot: bool,
+    /// Pass fds 3..3+N to the process (runc's `--preserve-fds`).
+    pub preserve_fds: u32,
+    /// The process's stdin (None: inherit ours).
+    pub stdin: Option<OwnedFd>,
+    /// The process's stdout (None: inherit ours).
+    pub stdout: Option<OwnedFd>,
+    /// The process's stderr (None: inherit ours).
+    pub stderr: Option<OwnedFd>,
+    /// Treat a `linux.cgroupsPath` of the form `slice:prefix:name` as systemd does
+    /// (runc's `--systemd-cgroup`); it is mapped to the cgroupfs path systemd would use.
+    pub systemd_cgroup: bool,
+}
+
+impl CreateOptions {
+    fn stdio(&self) -> Result<[Option<OwnedFd>; 3]> {
+        let dup = |fd: &Option<OwnedFd>| -> Result<Option<OwnedFd>> {
+            fd.as_ref()
+                .map(|f| {
+                    f.try_clone()
+                        .map_err(|e| Error::os("duplicating stdio fd", "", e))
+                })
+                .transpose()
+        };
+        Ok([dup(&self.stdin)?, dup(&self.stdout)?, dup(&self.stderr)?])
+    }
+}
+
+/// Options of [`Runtime::exec`].
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct ExecOptions {
+    /// Send the pty master to this unix socket when the process asks for a terminal.
+    pub console_socket: Option<PathBuf>,
+    /// Write the process's pid here.
+    pub pid_file: Option<PathBuf>,
+    /// Pass fds 3..3+N to the process.
+    pub preserve_fds: u32,
+    /// The process's stdin (None: inherit ours).
+    pub stdin: Option<OwnedFd>,
+    /// The process's stdout (None: inherit ours).
+    pub stdout: Option<OwnedFd>,
+    /// The process's stderr (None: inherit ours).
+    pub stderr: Option<OwnedFd>,
+}
+
+/// The runtime: containers and their state under one root directory.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    root: PathBuf,
+}
+
+/// A container this process created: its init process, waiting for [`Runtime::start`].
+///
+/// Dropping it neither kills nor waits (like [`std::process::Child`]); the container
+/// stays, and any process can start, kill or delete it by id.
+#[derive(Debug)]
+#[must_use]
+pub struct Container {
+    id: String,
+    pid: i32,
+    pidfd: Option<OwnedFd>,
+    console: Option<OwnedFd>,
+}
+
+impl Container {
+    /// The container's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The init process's pid on the host.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The pty master, when the spec asked for a terminal and no console socket was given.
+    pub fn take_console(&mut self) -> Option<OwnedFd> {
+        self.console.take()
+    }
+
+    /// Waits for the init process to exit and reaps it (it is our child).
+    ///
+    /// # Errors
+    /// waitpid failed (another thread reaped it already).
+    pub fn wait(&self) -> Result<ExitStatus> {
+        let raw = file::wait_child(self.pid)
+            .map_err(|e| Error::os("waiting for container init", format!("pid {}", self.pid), e))?;
+        Ok(ExitStatus::from_raw(raw))
+    }
+
+    /// Sends a signal to the init process (through its pidfd: never to a recycled pid).
+    ///
+    /// # Errors
+    /// The signal could not be sent.
+    pub fn signal(&self, sig: i32) -> Result<()> {
+        let r = match &self.pidfd {
+            Some(fd) => file::pidfd_signal(fd.as_raw_fd(), sig),
+            None => file::kill(self.pid, sig),
+        };
+        r.map_err(|e| {
+            Error::os(
+                format!("sending signal {sig} to"),
+                format!("pid {}", self.pid),
+                e,
+            )
+        })
+    }
+}
+
+/// A process started by [`Runtime::exec`].
+#[derive(Debug)]
+#[must_use]
+pub struct ExecProcess {
+    pid: i32,
+    console: Option<OwnedFd>,
+}
+
+impl ExecProcess {
+    /// Its pid on the host.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The pty master, when the process asked for a terminal and no console socket was given.
+    pub fn take_console(&mut self) -> Option<OwnedFd> {
+        self.console.take()
+    }
+
+    /// Waits for it to exit.
+    ///
+    /// # Errors
+    /// waitpid failed.
+    pub fn wait(&self) -> Result<ExitStatus> {
+        let raw = file::wait_child(self.pid)
+            .map_err(|e| Error::os("waiting for exec process", format!("pid {}", self.pid), e))?;
+        Ok(ExitStatus::from_raw(raw))
+    }
+}
+
+/// Undoes a half-done create when dropped unarmed.
+struct Rollback {
+    dir: Option<PathBuf>,
+    cgroup: Option<Cgroup>,
+    pid: Option<i32>,
+}
+
+impl Rollback {
+    fn disarm(&mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.pid = None;
+    }
+}
+
+impl Drop for Rollback {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            let _ = file::kill(pid, libc::SIGKILL);
+            let _ = file::wait_child(pid);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.kill_all(libc::SIGKILL);
+            let _ = cg.remove();
+        }
+        if let Some(dir) = &self.dir {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn state_json(id: &str, status: &str, pid: i32, bundle: &Path, spec: &Spec) -> Vec<u8> {
+    let st = oci_spec::runtime::StateBuilder::default()
+        .version(state::oci_version())
+        .id(id)
+        .status(match status {
+            "creating" => oci_spec::runtime::ContainerState::Creating,
+            "created" => oci_spec::runtime::ContainerState::Created,
+            "running" => oci_spec::runtime::ContainerState::Running,
+            _ => oci_spec::runtime::ContainerState::Stopped,
+        })
+        .pid(pid)
+        .bundle(bundle.to_path_buf())
+        .annotations(spec.annotations().clone().unwrap_or_default())
+        .build();
+    match st {
+        Ok(st) => serde_json::to_vec(&st).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
+    let linux = spec.linux().clone().unwrap_or_default();
+    for (file, maps) in [
+        ("uid_map", linux.uid_mappings()),
+        ("gid_map", linux.gid_mappings()),
+    ] {
+        let text: String = maps
+            .iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect();
+        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
+        fs::write(&path, text).map_err(|e| Error::os("writing id mappings", path, e))?;
+    }
+    Ok(())
+}
+
+fn send_console(socket: &Path, master: &OwnedFd) -> Result<()> {
+    let stream = UnixStream::connect(socket)
+        .map_err(|e| Error::os("connecting to the console socket", socket, e))?;
+    proc::send_fd(stream.as_raw_fd(), master.as_raw_fd(), b"/dev/ptmx")
+        .map_err(|e| Error::os("sending the pty to the console socket", socket, e))
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    state::write_atomic(path, pid.to_string().as_bytes(), false)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StartMode {
+    /// `create`: wait on the exec fifo for any process's `start`.
+    Fifo,
+    /// `run`: the creating process starts it over the sync socket.
+    Sync,
+}
+
+impl Runtime {
+    /// Opens (creating if needed, mode 0700) a runtime root directory such as `/run/cargohold`.
+    ///
+    /// # Errors
+    /// The directory cannot be created.
+    pub fn open(root: impl AsRef<Path>) -> Result<Runtime> {
+        let root = root.as_ref();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .map_err(|e| Error::os("creating runtime root", root, e))?;
+        let root =
+            fs::canonicalize(root).map_err(|e| Error::os("resolving runtime root", root, e))?;
+        Ok(Runtime { root })
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn dir(&self, id: &str) -> Result<PathBuf> {
+        state::validate_id(id)?;
+        Ok(self.root.join(id))
+    }
+
+    fn load(&self, id: &str) -> Result<(PathBuf, Record)> {
+        let dir = self.dir(id)?;
+        if !dir.is_dir() {
+            return Err(Error::ContainerNotFound { id: id.to_owned() });
+        }
+        let rec = Record::load(&dir, id)?;
+        Ok((dir, rec))
+    }
+
+    /// Creates a container from a bundle: the init process waits with its namespaces,
+    /// mounts and cgroup in place until [`start`](Runtime::start).
+    ///
+    /// # Errors
+    /// An invalid or existing id, a malformed or unsupported `config.json` (the error names
+    /// the field), a missing rootfs, or a failure of the init's setup (naming the step and
+    /// path). Nothing is left behind on error: no state, cgroup, mount or process.
+    pub fn create(
+        &self,
+        id: &str,
+        bundle: impl AsRef<Path>,
+        opts: &CreateOptions,
+    ) -> Result<Container> {
+        self.create_inner(id, bundle.as_ref(), opts, StartMode::Fifo)
+            .map(|(c, _, _)| c)
+    }
+
+    fn create_inner(
+        &self,
+        id: &str,
+        bundle: &Path,
+        opts: &CreateOptions,
+        mode: StartMode,
+    ) -> Result<(Container, Spawned, (InitPlan, Context, Record))> {
+        let dir = self.dir(id)?;
+        let bundle =
+            fs::canonicalize(bundle).map_err(|e| Error::os("opening bundle", bundle, e))?;
+        // Parse and check before anything is created.
+        let spec = plan::load_spec(&bundle)?;
+        let rootfs = plan::rootfs_path(&spec, &bundle)?;
+        let ns = plan::namespaces(&spec)?;
+
+        match fs::DirBuilder::new().mode(0o711).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(Error::ContainerExists { id: id.to_owned() })
+            }
+            Err(e) => return Err(Error::os("creating container state directory", &dir, e)),
+        }
+        let mut rollback = Rollback {
+            dir: Some(dir.clone()),
+            cgroup: None,
+            pid: None,
+        };
+        let _lock = Lock::acquire(&dir)?;
+
+        let linux = spec.linux().clone().unwrap_or_default();
+        let cgroup_path = match linux.cgroups_path() {
+            Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
+            _ => format!("/cargohold/{id}"),
+        };
+        let cg = Cgroup::create(&cgroup_path, linux.resources().as_ref())?;
+        let procs = cg.procs_fds()?;
+        let cgroup_dirs = cg.paths();
+        rollback.cgroup = Some(cg);
+
+        let start = match mode {
+            StartMode::Sync => StartSignal::Sync,
+            StartMode::Fifo => {
+                let fifo = dir.join(FIFO);
+                file::mkfifo(&fifo, 0o622)
+                    .map_err(|e| Error::os("creating exec fifo", &fifo, e))?;
+                // Read-write: the open does not block, and the init holds a reader for `start`.
+                let fd = file::open(&fifo, libc::O_RDWR)
+                    .map_err(|e| Error::os("opening exec fifo", &fifo, e))?;
+                StartSignal::Fifo(fd)
+            }
+        };
+        let join_pid = ns
+            .join_pid
+            .as_ref()
+            .map(|f| f.try_clone())
+            .transpose()
+            .map_err(|e| Error::os("duplicating namespace fd", "", e))?;
+        let (mut plan, ctx) = plan::build(PlanInput {
+            spec: &spec,
+            bundle: &bundle,
+            rootfs: &rootfs,
+            ns,
+            cgroup_procs: procs,
+            cgroup_dirs,
+            start,
+            no_pivot: opts.no_pivot,
+            preserve_fds: opts.preserve_fds,
+            stdio: opts.stdio()?,
+        })?;
+        let no_mount_ns = plan.rootfs.is_none();
+
+        let spawned =
+            proc::spawn_in_pid_ns(&mut plan, join_pid.as_ref()).map_err(|e| Error::Spawn {
+                stage: "cloning the init process".into(),
+                source: e,
+            })?;
+        let pid = spawned.pid;
+        rollback.pid = Some(pid);
+        // The plan's fds (cgroup.procs, namespaces, fifo) belong to the child now.
+        plan.cgroup_procs.clear();
+        plan.join.clear();
+        if let StartSignal::Fifo(_) = plan.start {
+            plan.start = StartSignal::Immediately;
+        }
+
+        if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+            let path = PathBuf::from(format!("/proc/{pid}/oom_score_adj"));
+            fs::write(&path, adj.to_string())
+                .map_err(|e| Error::os("setting oom_score_adj", path, e))?;
+        }
+
+        let mut console = None;
+        let hooks = spec.hooks().clone().unwrap_or_default();
+        loop {
+            let (msg, fd) = spawned.recv().map_err(|e| Error::Spawn {
+                stage: "reading from the init process".into(),
+                source: e,
+            })?;
+            match msg {
+                ChildMessage::IdMap => {
+                    write_id_maps(pid, &spec)?;
+                    spawned.proceed().map_err(|e| Error::Spawn {
+                        stage: "resuming the init process".into(),
+                        source: e,
+                    })?;
+                }
+                ChildMessage::Console => {
+                    let master = fd.ok_or_else(|| Error::Spawn {
+                        stage: "receiving the pty".into(),
+                        source: io::Error::from_raw_os_error(libc::EBADMSG),
+                    })?;
+                    match &opts.console_socket {
+                        Some(sock) => send_console(sock, &master)?,
+                        None => console = Some(master),
+                    }
+                }
+                ChildMessage::Hooks => {
+                    let creating = state_json(id, "creating", pid, &bundle, &spec);
+                    #[allow(deprecated)]
+                    hooks::run_all(
+                        "prestart",
+                        hooks.prestart().as_deref().unwrap_or(&[]),
+                        &creating,
+                    )?;
+                    hooks::run_all(
+                        "createRuntime",
+                        hooks.create_runtime().as_deref().unwrap_or(&[]),
+                        &creating,
+                    )?;
+                    spawned.send_state(&creating).map_err(|e| Error::Spawn {
+                        stage: "sending state to the init process".into(),
+                        source: e,
+                    })?;
+                }
+                ChildMessage::Ready => break,
+                ChildMessage::Failed(f) => return Err(ctx.error(&f)),
+                ChildMessage::Execed => {
+                    return Err(Error::Spawn {
+                        stage: "setting up the container (the init process died)".into(),
+                        source: io::Error::from_raw_os_error(libc::ECHILD),
+                    });
+                }
+            }
+        }
+
+        let pid_start = state::proc_start_time(pid).map(|(s, _)| s).unwrap_or(0);
+        let record = Record {
+            id: id.to_owned(),
+            pid,
+            pid_start,
+            bundle: bundle.clone(),
+            rootfs,
+            created: state::now_rfc3339(),
+            cgroup_path,
+            spec,
+            no_mount_ns,
+        };
+        record.save(&dir)?;
+        if let Some(p) = &opts.pid_file {
+            write_pid_file(p, pid)?;
+        }
+        rollback.disarm();
+        let pidfd = spawned.pidfd.as_ref().and_then(|f| f.try_clone().ok());
+        Ok((
+            Container {
+                id: id.to_owned(),
+                pid,
+                pidfd,
+                console,
+            },
+            spawned,
+            (plan, ctx, record),
+        ))
+    }
+
+    /// Starts a created container: its init execs the user's process.
+    ///
+    /// # Errors
+    /// The container does not exist or is not in the `created` state.
+    pub fn start(&self, id: &str) -> Result<()> {
+        let (dir, rec) = self.load(id)?;
+        let _lock = Lock::acquire(&dir)?;
+        let status = rec.status(&dir);
+        if status != Status::Created {
+            return Err(Error::InvalidState {
+                id: id.to_owned(),
+                op: "start",
+                status: status.to_string(),
+            });
+        }
+        let fifo = dir.join(FIFO);
+        let fd = file::open(&fifo, libc::O_WRONLY | libc::O_NONBLOCK)
+            .map_err(|e| Error::os("opening exec fifo", &fifo, e))?;
+        crate::sys::raw::write_all(fd.as_raw_fd(), b"0")
+            .map_err(|e| Error::os("writing exec fifo", &fifo, io::Error::from_raw_os_error(e)))?;
+        drop(fd);
+        fs::remove_file(&fifo).map_err(|e| Error::os("removing exec fifo", &fifo, e))?;
+        let hooks = rec.spec.hooks().clone().unwrap_or_default();
+        // Poststart failures are warnings per the spec: the container runs on.
+        let _ = hooks::run_all(
+            "poststart",
+            hooks.poststart().as_deref().unwrap_or(&[]),
+            &state_json(id, "running", rec.pid, &rec.bundle, &rec.spec),
+        );
+        Ok(())
+    }
+
+    /// Creates, starts and waits for a container, then deletes it: what `runc run` does
+    /// without `--detach`, and the fastest path (no exec fifo: the start travels over the
+    /// socket to the child).
+    ///
+    /// # Errors
+    /// As [`create`](Runtime::create); a failure to exec the process (not found, not
+    /// executable) is an error too. The process's own exit status is the `Ok` value.
+    pub fn run(
+        &self,
+        id: &str,
+        bundle: impl AsRef<Path>,
+        opts: &CreateOptions,
+    ) -> Result<ExitStatus> {
+        let container = self.spawn(id, bundle, opts)?;
+        let status = container.wait();
+        let deleted = self.delete(id, true);
+        let status = status?;
+        deleted?;
+        Ok(status)
+    }
+
+    /// Creates and starts a container in one step and returns its handle (as `runc run
+    /// --detach`): [`Container::wait`] reaps it; [`delete`](Runtime::delete) cleans up.
+    ///
+    /// # Errors
+    /// As [`run`](Runtime::run).
+    pub fn spawn(
+        &self,
+        id: &str,
+        bundle: impl AsRef<Path>,
+        opts: &CreateOptions,
+    ) -> Result<Container> {
+        let (container, spawned, (_plan, ctx, rec)) =
+            self.create_inner(id, bundle.as_ref(), opts, StartMode::Sync)?;
+        let fail = |e: Error| {
+            let _ = container.signal(libc::SIGKILL);
+            let _ = container.wait();
+            let _ = self.delete(id, true);
+            e
+        };
+        spawned.proceed().map_err(|e| {
+            fail(Error::Spawn {
+                stage: "starting the process".into(),
+                source: e,
+            })
+        })?;
+        match spawned.recv() {
+            Ok((ChildMessage::Execed, _)) => {}
+            Ok((ChildMessage::Failed(f), _)) => return Err(fail(ctx.error(&f))),
+            Ok(_) => {
+                return Err(fail(Error::Spawn {
+                    stage: "starting the process".into(),
+                    source: io::Error::from_raw_os_error(libc::EPROTO),
+                }))
+            }
+            Err(e) => {
+                return Err(fail(Error::Spawn {
+                    stage: "starting the process".into(),
+                    source: e,
+                }))
+            }
+        }
+        let hooks = rec.spec.hooks().clone().unwrap_or_default();
+        let _ = hooks::run_all(
+            "poststart",
+            hooks.poststart().as_deref().unwrap_or(&[]),
+            &state_json(id, "running", rec.pid, &rec.bundle, &rec.spec),
+        );
+        Ok(container)
+    }
+
+    /// The state of a container, as the OCI `state` operation reports it.
+    ///
+    /// # Errors
+    /// The container does not exist.
+    pub fn state(&self, id: &str) -> Result<State> {
+        let dir = self.dir(id)?;
+        match Record::load(&dir, id) {
+            Ok(rec) => Ok(rec.state(&dir)),
+            Err(Error::ContainerNotFound { .. }) if dir.is_dir() => Ok(State {
+                oci_version: state::oci_version(),
+                id: id.to_owned(),
+                status: Status::Creating,
+                pid: 0,
+                bundle: PathBuf::new(),
+                annotations: Default::default(),
+                rootfs: PathBuf::new(),
+                created: String::new(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The states of all containers under the root.
+    ///
+    /// # Errors
+    /// The root cannot be read.
+    pub fn list(&self) -> Result<Vec<State>> {
+        let mut out = Vec::new();
+        let entries = fs::read_dir(&self.root)
+            .map_err(|e| Error::os("reading runtime root", &self.root, e))?;
+        for e in entries.flatten() {
+            if let Some(id) = e.file_name().to_str() {
+                if state::validate_id(id).is_ok() && e.path().is_dir() {
+                    if let Ok(st) = self.state(id) {
+                        out.push(st);
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    /// Sends a signal to the init process, or with `all` to every process of the container.
+    ///
+    /// # Errors
+    /// The container does not exist or has stopped.
+    pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
+        let (dir, rec) = self.load(id)?;
+        let status = rec.status(&dir);
+        if status == Status::Stopped {
+            return Err(Error::InvalidState {
+                id: id.to_owned(),
+                op: "kill",
+                status: status.to_string(),
+            });
+        }
+        if all {
+            let cg = Cgroup::open(&rec.cgroup_path)?;
+            cg.kill_all(signal)?;
+            if status == Status::Paused && signal == libc::SIGKILL {
+                let _ = cg.thaw();
+            }
+            return Ok(());
+        }
+        let pidfd = file::pidfd_open(rec.pid)
+            .map_err(|e| Error::os("opening pidfd of", format!("pid {}", rec.pid), e))?;
+        // The pidfd pins the process: check it is still ours, then signal without a race.
+        if !rec.alive() {
+            return Err(Error::InvalidState {
+                id: id.to_owned(),
+                op: "kill",
+                status: Status::Stopped.to_string(),
+            });
+        }
+        file::pidfd_signal(pidfd.as_raw_fd(), signal).map_err(|e| {
+            Error::os(
+                format!("sending signal {signal} to"),
+                format!("pid {}", rec.pid),
+                e,
+            )
+        })
+    }
+
+    /// Deletes a container: its state, cgroup and (with `force`, or when it is only
+    /// created) its processes; runs the poststop hooks.
+    ///
+    /// # Errors
+    /// The container is running or paused and `force` is not set.
+    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+        let dir = self.dir(id)?;
+        if !dir.is_dir() {
+            return Err(Error::ContainerNotFound { id: id.to_owned() });
+        }
+        let _lock = Lock::acquire(&dir)?;
+        let rec = match Record::load(&dir, id) {
+            Ok(r) => r,
+            Err(Error::ContainerNotFound { .. }) => {
+                // A create that died before writing its state: nothing runs, just remove it.
+                return fs::remove_dir_all(&dir)
+                    .map_err(|e| Error::os("removing container state", &dir, e));
+            }
+            Err(e) => return Err(e),
+        };
+        let status = rec.status(&dir);
+        if matches!(status, Status::Running | Status::Paused) && !force {
+            return Err(Error::InvalidState {
+                id: id.to_owned(),
+                op: "delete",
+                status: status.to_string(),
+            });
+        }
+        let cg = Cgroup::open(&rec.cgroup_path).ok();
+        if status != Status::Stopped {
+            if let Some(cg) = &cg {
+                let _ = cg.kill_all(libc::SIGKILL);
+                let _ = cg.thaw();
+            }
+            let _ = file::kill(rec.pid, libc::SIGKILL);
+            wait_gone(&rec, Duration::from_secs(10));
+        }
+        if let Some(cg) = &cg {
+            // Processes that escaped the init (daemonised in the cgroup) die too.
+            let _ = cg.kill_all(libc::SIGKILL);
+            cg.remove()?;
+        }
+        let hooks = rec.spec.hooks().clone().unwrap_or_default();
+        let _ = hooks::run_all(
+            "poststop",
+            hooks.poststop().as_deref().unwrap_or(&[]),
+            &state_json(id, "stopped", rec.pid, &rec.bundle, &rec.spec),
+        );
+        fs::remove_dir_all(&dir).map_err(|e| Error::os("removing container state", &dir, e))
+    }
+
+    /// Freezes every process of the container (the cgroup freezer).
+    ///
+    /// # Errors
+    /// The container is not running.
+    pub fn pause(&self, id: &str) -> Result<()> {
+        let (dir, rec) = self.load(id)?;
+        let status = rec.status(&dir);
+        if status != Status::Running {
+            return Err(Error::InvalidState {
+                id: id.to_owned(),
+                op: "pause",
+                status: status.to_string(),
+            });
+        }
+        Cgroup::open(&rec.cgroup_path)?.freeze()
+    }
+
+    /// Thaws a paused container.
+    ///
+    /// # Errors
+    /// The container is not paused.
+    pub fn resume(&self, id: &str) -> Result<()> {
+        let (dir, rec) = self.load(id)?;
+        let status = rec.status(&dir);
+        if status != Status::Paused {
+            return Err(Error::InvalidState {
+                id: id.to_owned(),
+                op: "resume",
+                status: status.to_string(),
+            });
+        }
+        Cgroup::open(&rec.cgroup_path)?.thaw()
+    }
+
+    /// The pids (on the host) of every process in the container.
+    ///
+    /// # Errors
+    /// The container does not exist.
+    pub fn ps(&self, id: &str) -> Result<Vec<i32>> {
+        let (_, rec) = self.load(id)?;
+        Cgroup::open(&rec.cgroup_path)?.pids()
+    }
+
+    /// Resource usage: memory, cpu, pids, OOM kills.
+    ///
+    /// # Errors
+    /// The container does not exist.
+    pub fn stats(&self, id: &str) -> Result<CgroupStats> {
+        let (_, rec) = self.load(id)?;
+        Cgroup::open(&rec.cgroup_path)?.stats()
+    }
+
+    /// The spec a container was created with.
+    ///
+    /// # Errors
+    /// The container does not exist.
+    pub fn spec(&self, id: &str) -> Result<Spec> {
+        self.load(id).map(|(_, rec)| rec.spec)
+    }
+
+    /// Runs a further process in a running container: it joins the init's namespaces and
+    /// cgroup, and gets the container's seccomp filter and LSM labels unless `process`
+    /// sets its own.
+    ///
+    /// # Errors
+    /// The container is not running; the process is invalid or cannot be executed.
+    pub fn exec(&self, id: &str, process: &Process, opts: &ExecOptions) -> Result<ExecProcess> {
+        let (dir, rec) = self.load(id)?;
+        let status = rec.status(&dir);
+        if !matches!(status, Status::Running | Status::Created) {
+            return Err(Error::InvalidState {
+                id: id.to_owned(),
+                op: "exec in",
+                status: status.to_string(),
+            });
+        }
+        let pid = rec.pid;
+        // Join the namespaces the init has and we do not share, the user namespace first.
+        let mut join = Vec::new();
+        let mut join_pid = None;
+        let mut ctx = Context::default();
+        for (name, flag) in [
+            ("user", libc::CLONE_NEWUSER),
+            ("mnt", libc::CLONE_NEWNS),
+            ("cgroup", libc::CLONE_NEWCGROUP),
+            ("ipc", libc::CLONE_NEWIPC),
+            ("uts", libc::CLONE_NEWUTS),
+            ("net", libc::CLONE_NEWNET),
+            ("pid", libc::CLONE_NEWPID),
+        ] {
+            let theirs = PathBuf::from(format!("/proc/{pid}/ns/{name}"));
+            let ours = PathBuf::from(format!("/proc/self/ns/{name}"));
+            let (Ok(t), Ok(o)) = (fs::metadata(&theirs), fs::metadata(&ours)) else {
+                continue;
+            };
+            if t.ino() == o.ino() && t.dev() == o.dev() {
+                continue;
+            }
+            let fd = file::open(&theirs, libc::O_RDONLY)
+                .map_err(|e| Error::os("opening namespace", &theirs, e))?;
+            ctx.join.push(theirs.display().to_string());
+            if flag == libc::CLONE_NEWPID {
+                join_pid = Some(fd);
+            } else {
+                join.push((fd, flag));
+            }
+        }
+        let cg = Cgroup::open(&rec.cgroup_path)?;
+        let mut pplan = plan::process_plan(process, "process", false, &mut ctx)?;
+        pplan.stdio = [
+            opts.stdin
+                .as_ref()
+                .map(|f| f.try_clone())
+                .transpose()
+                .map_err(|e| Error::os("duplicating stdio fd", "", e))?,
+            opts.stdout
+                .as_ref()
+                .map(|f| f.try_clone())
+                .transpose()
+                .map_err(|e| Error::os("duplicating stdio fd", "", e))?,
+            opts.stderr
+                .as_ref()
+                .map(|f| f.try_clone())
+                .transpose()
+                .map_err(|e| Error::os("duplicating stdio fd", "", e))?,
+        ];
+        pplan.preserve_fds = opts.preserve_fds;
+        let linux = rec.spec.linux().clone().unwrap_or_default();
+        if let Some(s) = linux.seccomp() {
+            pplan.seccomp = Some(crate::sys::seccomp::SeccompProgram::compile(s)?);
+        }
+        let chroot = if rec.no_mount_ns {
+            let root = PathBuf::from(format!("/proc/{pid}/root"));
+            Some(
+                file::open(&root, libc::O_PATH | libc::O_DIRECTORY)
+                    .map_err(|e| Error::os("opening container root", &root, e))?,
+            )
+        } else {
+            None
+        };
+        let mut plan = InitPlan {
+            clone_flags: 0,
+            join,
+            unshare_flags: 0,
+            cgroup_procs: cg.procs_fds()?,
+            user_ns: false,
+            rootfs: None,
+            chroot,
+            hooks_sync: false,
+            create_container_hooks: Vec::new(),
+            start_container_hooks: Vec::new(),
+            hook_state: Vec::new(),
+            sysctls: Vec::new(),
+            hostname: None,
+            domainname: None,
+            process: pplan,
+            start: StartSignal::Immediately,
+        };
+        let spawned =
+            proc::spawn_in_pid_ns(&mut plan, join_pid.as_ref()).map_err(|e| Error::Spawn {
+                stage: "cloning the exec process".into(),
+                source: e,
+            })?;
+        let mut console = None;
+        loop {
+            let (msg, fd) = spawned.recv().map_err(|e| Error::Spawn {
+                stage: "reading from the exec process".into(),
+                source: e,
+            })?;
+            match msg {
+                ChildMessage::Console => {
+                    if let Some(master) = fd {
+                        match &opts.console_socket {
+                            Some(sock) => send_console(sock, &master)?,
+                            None => console = Some(master),
+                        }
+                    }
+                }
+                ChildMessage::Execed => break,
+                ChildMessage::Failed(f) => {
+                    let _ = file::wait_child(spawned.pid);
+                    return Err(ctx.error(&f));
+                }
+                _ => {}
+            }
+        }
+        if let Some(p) = &opts.pid_file {
+            write_pid_file(p, spawned.pid)?;
+        }
+        let _ = spawned.sync.as_fd();
+        Ok(ExecProcess {
+            pid: spawned.pid,
+            console,
+        })
+    }
+}
+
+/// Waits until the init process is gone (dead and, if it is our child, reaped).
+fn wait_gone(rec: &Record, timeout: Duration) {
+    // Our own child: reap it (a zombie keeps its pid).
+    if let Ok(Some(_)) | Err(_) = file::try_wait_child(rec.pid).map(|s| s.map(drop)) {}
+    let deadline = Instant::now() + timeout;
+    if let Ok(fd) = file::pidfd_open(rec.pid) {
+        let _ = file::pidfd_wait(fd.as_raw_fd(), timeout.as_millis() as i32);
+    }
+    while rec.alive() && Instant::now() < deadline {
+        let _ = file::try_wait_child(rec.pid);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = file::try_wait_child(rec.pid);
+}

@@ -5,4 +5,7 @@
 //! path; policy lives in [`crate::runtime`].
 
 pub mod cgroup;
+pub mod file;
+pub mod process;
+pub mod raw;
 pub mod seccomp;

@@ -288,9 +288,7 @@ fn action_value(action: LinuxSeccompAction, errno_ret: Option<u32>, ctx: &str) -
         }
     };
     Ok(match action {
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
-            RET_KILL_THREAD
-        }
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => RET_KILL_THREAD,
         LinuxSeccompAction::ScmpActKillProcess => RET_KILL_PROCESS,
         LinuxSeccompAction::ScmpActTrap => RET_TRAP,
         LinuxSeccompAction::ScmpActErrno => RET_ERRNO | data()?,
@@ -454,12 +452,21 @@ impl AbiRules {
     }
 }
 
-fn generate(tables: &[AbiRules], default: u32, enosys_stub: bool) -> Result<Vec<libc::sock_filter>> {
+fn generate(
+    tables: &[AbiRules],
+    default: u32,
+    enosys_stub: bool,
+) -> Result<Vec<libc::sock_filter>> {
     let mut asm = Asm::default();
     asm.ld(OFF_ARCH);
     let blocks: Vec<Label> = tables.iter().map(|_| asm.label()).collect();
     for (table, &block) in tables.iter().zip(&blocks) {
-        asm.jump(BPF_JMP_JEQ_K, table.abi.audit_arch(), Target::Label(block), Target::Next);
+        asm.jump(
+            BPF_JMP_JEQ_K,
+            table.abi.audit_arch(),
+            Target::Label(block),
+            Target::Next,
+        );
     }
     asm.ret(RET_BAD_ARCH);
 
@@ -468,7 +475,12 @@ fn generate(tables: &[AbiRules], default: u32, enosys_stub: bool) -> Result<Vec<
         asm.ld(OFF_NR);
         if table.abi == Abi::X86_64 {
             let native = asm.label();
-            asm.jump(BPF_JMP_JGE_K, X32_SYSCALL_BIT, Target::Next, Target::Label(native));
+            asm.jump(
+                BPF_JMP_JGE_K,
+                X32_SYSCALL_BIT,
+                Target::Next,
+                Target::Label(native),
+            );
             asm.ret(RET_BAD_ARCH);
             asm.place(native);
         }
@@ -602,8 +614,16 @@ enum Target {
 
 #[derive(Debug)]
 enum Item {
-    Stmt { code: u16, k: u32 },
-    Jump { code: u16, k: u32, jt: Target, jf: Target },
+    Stmt {
+        code: u16,
+        k: u32,
+    },
+    Jump {
+        code: u16,
+        k: u32,
+        jt: Target,
+        jf: Target,
+    },
     Ja(Label),
     Place(Label),
 }
@@ -624,10 +644,16 @@ impl Asm {
         self.items.push(Item::Place(label));
     }
     fn ld(&mut self, offset: u32) {
-        self.items.push(Item::Stmt { code: BPF_LD_W_ABS, k: offset });
+        self.items.push(Item::Stmt {
+            code: BPF_LD_W_ABS,
+            k: offset,
+        });
     }
     fn and(&mut self, k: u32) {
-        self.items.push(Item::Stmt { code: BPF_ALU_AND_K, k });
+        self.items.push(Item::Stmt {
+            code: BPF_ALU_AND_K,
+            k,
+        });
     }
     fn ret(&mut self, k: u32) {
         self.items.push(Item::Stmt { code: BPF_RET_K, k });
@@ -685,7 +711,8 @@ impl Asm {
             }
         }
 
-        let internal = |what: &str| seccomp_err(format!("internal error in the BPF assembler: {what}"));
+        let internal =
+            |what: &str| seccomp_err(format!("internal error in the BPF assembler: {what}"));
         let forward = |from: usize, to: usize| -> Result<u32> {
             // `from` is the address of the next instruction.
             if to < from || to == usize::MAX {
@@ -712,7 +739,8 @@ impl Asm {
                     let ja_t = p + 1;
                     let ja_f = p + 1 + usize::from(lt);
                     let short = |to: usize| -> Result<u8> {
-                        u8::try_from(forward(p + 1, to)?).map_err(|_| internal("short jump too long"))
+                        u8::try_from(forward(p + 1, to)?)
+                            .map_err(|_| internal("short jump too long"))
                     };
                     let jt_off = short(if lt { ja_t } else { t })?;
                     let jf_off = short(if lf { ja_f } else { f })?;

@@ -1,0 +1,1344 @@
+//! Turning a runtime spec into the child's plan: every check, lookup and allocation the
+//! child must not do happens here, in the parent.
+
+use std::collections::HashSet;
+use std::ffi::{CString, OsStr};
+use std::fs;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Component, Path, PathBuf};
+
+use libc::c_ulong;
+use oci_spec::runtime::{
+    Capability, LinuxDeviceType, LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec,
+};
+
+use crate::sys::cgroup::{self, CgroupVersion};
+use crate::sys::process::{
+    CapsPlan, ChildFailure, DevicePlan, HookPlan, InitPlan, MountPlan, ProcessPlan, RootfsPlan,
+    StartSignal, Step,
+};
+use crate::sys::seccomp::SeccompProgram;
+use crate::{Error, Result};
+
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A C string from something that must not hold a NUL byte; the error names the field.
+pub(crate) fn cstring(field: &str, s: impl AsRef<[u8]>) -> Result<CString> {
+    CString::new(s.as_ref()).map_err(|_| Error::spec(field, "contains a NUL byte"))
+}
+
+fn path_cstring(field: &str, p: &Path) -> Result<CString> {
+    cstring(field, p.as_os_str().as_bytes())
+}
+
+/// Loads and checks `<bundle>/config.json`.
+pub(crate) fn load_spec(bundle: &Path) -> Result<Spec> {
+    let path = bundle.join("config.json");
+    let data = fs::read(&path).map_err(|e| Error::os("reading", &path, e))?;
+    let spec: Spec =
+        serde_json::from_slice(&data).map_err(|e| Error::spec("config.json", format!("{e}")))?;
+    check_version(spec.version())?;
+    Ok(spec)
+}
+
+/// Any 1.x version is accepted, as runc does.
+pub(crate) fn check_version(v: &str) -> Result<()> {
+    let major = v.split('.').next().unwrap_or("");
+    if major != "1" {
+        return Err(Error::spec(
+            "ociVersion",
+            format!("{v:?} is not a 1.x version"),
+        ));
+    }
+    Ok(())
+}
+
+/// The rootfs directory of a bundle, made absolute.
+pub(crate) fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::spec("root", "missing"))?;
+    let p = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
+    let meta = fs::metadata(&p).map_err(|e| Error::os("opening rootfs", &p, e))?;
+    if !meta.is_dir() {
+        return Err(Error::spec(
+            "root.path",
+            format!("{} is not a directory", p.display()),
+        ));
+    }
+    fs::canonicalize(&p).map_err(|e| Error::os("resolving rootfs", &p, e))
+}
+
+/// A path inside the container, cleaned lexically and made relative to its root:
+/// `/a/./b/../c` → `a/c`. Symlinks are resolved later, in the child, inside the root.
+pub(crate) fn clean_relative(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+pub(crate) fn ns_flag(t: LinuxNamespaceType) -> i32 {
+    match t {
+        LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+        LinuxNamespaceType::User => libc::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+        LinuxNamespaceType::Network => libc::CLONE_NEWNET,
+        LinuxNamespaceType::Time => 0x80,
+    }
+}
+
+/// The namespaces a spec asks for: which are new, which are joined (with an open fd).
+#[derive(Debug, Default)]
+pub(crate) struct Namespaces {
+    pub new: i32,
+    pub join: Vec<(OwnedFd, i32)>,
+    /// A pid namespace to join: the clone must happen from inside it.
+    pub join_pid: Option<OwnedFd>,
+    pub join_paths: Vec<PathBuf>,
+}
+
+impl Namespaces {
+    pub(crate) fn has(&self, flag: i32) -> bool {
+        self.new & flag != 0
+            || self.join.iter().any(|(_, f)| *f == flag)
+            || (flag == libc::CLONE_NEWPID && self.join_pid.is_some())
+    }
+}
+
+pub(crate) fn namespaces(spec: &Spec) -> Result<Namespaces> {
+    let mut ns = Namespaces::default();
+    let mut seen = HashSet::new();
+    let list = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    let mut joins = Vec::new();
+    for (i, n) in list.iter().enumerate() {
+        let field = format!("linux.namespaces[{i}]");
+        let flag = ns_flag(n.typ());
+        if !seen.insert(flag) {
+            return Err(Error::spec(
+                field,
+                format!("namespace {} given twice", n.typ()),
+            ));
+        }
+        if n.typ() == LinuxNamespaceType::Time {
+            return Err(Error::Unsupported {
+                what: "time namespace".into(),
+                reason: format!("{field}: not implemented by cargohold"),
+            });
+        }
+        match n.path() {
+            None => ns.new |= flag,
+            Some(p) => {
+                let fd = crate::sys::file::open(p, libc::O_RDONLY).map_err(|e| {
+                    Error::os(
+                        format!("opening {} namespace of {field}.path", n.typ()),
+                        p,
+                        e,
+                    )
+                })?;
+                joins.push((flag, fd, p.clone()));
+            }
+        }
+    }
+    // The user namespace first: joining it gives the rights to join the others.
+    joins.sort_by_key(|(flag, _, _)| if *flag == libc::CLONE_NEWUSER { 0 } else { 1 });
+    for (flag, fd, path) in joins {
+        ns.join_paths.push(path);
+        if flag == libc::CLONE_NEWPID {
+            ns.join_pid = Some(fd);
+        } else {
+            ns.join.push((fd, flag));
+        }
+    }
+    Ok(ns)
+}
+
+fn mount_option(opt: &str) -> Option<(bool, c_ulong)> {
+    // (clear?, flag)
+    Some(match opt {
+        "defaults" => (false, 0),
+        "ro" => (false, libc::MS_RDONLY),
+        "rw" => (true, libc::MS_RDONLY),
+        "suid" => (true, libc::MS_NOSUID),
+        "nosuid" => (false, libc::MS_NOSUID),
+        "dev" => (true, libc::MS_NODEV),
+        "nodev" => (false, libc::MS_NODEV),
+        "exec" => (true, libc::MS_NOEXEC),
+        "noexec" => (false, libc::MS_NOEXEC),
+        "sync" => (false, libc::MS_SYNCHRONOUS),
+        "async" => (true, libc::MS_SYNCHRONOUS),
+        "dirsync" => (false, libc::MS_DIRSYNC),
+        "remount" => (false, libc::MS_REMOUNT),
+        "mand" => (false, libc::MS_MANDLOCK),
+        "nomand" => (true, libc::MS_MANDLOCK),
+        "atime" => (true, libc::MS_NOATIME),
+        "noatime" => (false, libc::MS_NOATIME),
+        "diratime" => (true, libc::MS_NODIRATIME),
+        "nodiratime" => (false, libc::MS_NODIRATIME),
+        "bind" => (false, libc::MS_BIND),
+        "rbind" => (false, libc::MS_BIND | libc::MS_REC),
+        "relatime" => (false, libc::MS_RELATIME),
+        "norelatime" => (true, libc::MS_RELATIME),
+        "strictatime" => (false, libc::MS_STRICTATIME),
+        "nostrictatime" => (true, libc::MS_STRICTATIME),
+        _ => return None,
+    })
+}
+
+fn propagation_option(opt: &str) -> Option<c_ulong> {
+    Some(match opt {
+        "private" => libc::MS_PRIVATE,
+        "rprivate" => libc::MS_PRIVATE | libc::MS_REC,
+        "shared" => libc::MS_SHARED,
+        "rshared" => libc::MS_SHARED | libc::MS_REC,
+        "slave" => libc::MS_SLAVE,
+        "rslave" => libc::MS_SLAVE | libc::MS_REC,
+        "unbindable" => libc::MS_UNBINDABLE,
+        "runbindable" => libc::MS_UNBINDABLE | libc::MS_REC,
+        _ => return None,
+    })
+}
+
+/// The parsed options of one mount.
+struct MountOptions {
+    flags: c_ulong,
+    propagation: c_ulong,
+    data: Vec<String>,
+}
+
+fn parse_options(field: &str, options: &[String]) -> Result<MountOptions> {
+    let mut o = MountOptions {
+        flags: 0,
+        propagation: 0,
+        data: Vec::new(),
+    };
+    for opt in options {
+        if let Some((clear, flag)) = mount_option(opt) {
+            if clear {
+                o.flags &= !flag;
+            } else {
+                o.flags |= flag;
+            }
+        } else if let Some(p) = propagation_option(opt) {
+            o.propagation |= p;
+        } else if opt == "tmpcopyup" || opt.starts_with("x-") {
+            // Engine-side hints (crun's tmpcopyup, userspace x- options): nothing to mount.
+        } else if opt == "idmap" || opt == "ridmap" {
+            return Err(Error::Unsupported {
+                what: "idmapped mounts".into(),
+                reason: format!("{field}: option {opt:?}"),
+            });
+        } else {
+            o.data.push(opt.clone());
+        }
+    }
+    Ok(o)
+}
+
+/// Everything the parent keeps to explain a child's failure.
+#[derive(Debug, Default)]
+pub(crate) struct Context {
+    pub mounts: Vec<String>,
+    pub devices: Vec<String>,
+    pub masked: Vec<String>,
+    pub readonly: Vec<String>,
+    pub sysctls: Vec<String>,
+    pub rlimits: Vec<String>,
+    pub hooks_create: Vec<String>,
+    pub hooks_start: Vec<String>,
+    pub join: Vec<String>,
+    pub cwd: String,
+    pub arg0: String,
+    pub path: String,
+    pub rootfs: String,
+}
+
+impl Context {
+    /// The error for a failure the child reported.
+    pub(crate) fn error(&self, f: &ChildFailure) -> Error {
+        let i = f.index as usize;
+        let pick = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
+        let stage = match f.step {
+            Step::Stdio => "setting up stdio".to_owned(),
+            Step::JoinCgroup => "joining the container's cgroup".to_owned(),
+            Step::JoinNamespace => format!("joining namespace {}", pick(&self.join)),
+            Step::Unshare => "creating namespaces".to_owned(),
+            Step::WaitIdMap => "waiting for uid/gid mappings".to_owned(),
+            Step::BecomeRoot => "becoming root in the user namespace".to_owned(),
+            Step::RootPropagation => "setting the propagation of /".to_owned(),
+            Step::BindRootfs | Step::OpenRootfs => {
+                format!("bind-mounting the rootfs {}", self.rootfs)
+            }
+            Step::MountTarget => format!("resolving the destination of {}", pick(&self.mounts)),
+            Step::Mount => format!("mounting {}", pick(&self.mounts)),
+            Step::MountRemount => format!("remounting {} with its flags", pick(&self.mounts)),
+            Step::MountPropagation => format!("setting the propagation of {}", pick(&self.mounts)),
+            Step::Device => format!("creating device {}", pick(&self.devices)),
+            Step::DevSymlink => "creating /dev symlinks".to_owned(),
+            Step::CreateContainerHook => {
+                format!("running createContainer hook {}", pick(&self.hooks_create))
+            }
+            Step::PivotRoot => format!("pivot_root into {}", self.rootfs),
+            Step::Chroot => format!("chroot into {}", self.rootfs),
+            Step::MaskPath => format!("masking {}", pick(&self.masked)),
+            Step::ReadonlyPath => format!("making {} read-only", pick(&self.readonly)),
+            Step::ReadonlyRoot => "remounting the root read-only".to_owned(),
+            Step::Sysctl => format!("setting sysctl {}", pick(&self.sysctls)),
+            Step::Hostname => "setting the hostname".to_owned(),
+            Step::Domainname => "setting the domainname".to_owned(),
+            Step::Console => "setting up the console".to_owned(),
+            Step::Rlimit => format!("setting rlimit {}", pick(&self.rlimits)),
+            Step::Groups => "setting supplementary groups".to_owned(),
+            Step::Gid => "setting the gid".to_owned(),
+            Step::Uid => "setting the uid".to_owned(),
+            Step::Bounding => format!("dropping capability {} from the bounding set", f.index),
+            Step::KeepCaps => "keeping capabilities across the uid change".to_owned(),
+            Step::Capabilities => "setting capabilities".to_owned(),
+            Step::Ambient => format!("raising ambient capability {}", f.index),
+            Step::Cwd => format!("changing to the working directory {}", self.cwd),
+            Step::NoNewPrivileges => "setting no_new_privs".to_owned(),
+            Step::Apparmor => "applying the AppArmor profile".to_owned(),
+            Step::Selinux => "applying the SELinux label".to_owned(),
+            Step::Seccomp => "loading the seccomp filter".to_owned(),
+            Step::FindExecutable => {
+                if self.arg0.contains('/') {
+                    format!("looking up executable {:?}", self.arg0)
+                } else {
+                    format!(
+                        "looking up executable {:?} in $PATH {:?}",
+                        self.arg0, self.path
+                    )
+                }
+            }
+            Step::WaitStart => "waiting for start".to_owned(),
+            Step::StartContainerHook => {
+                format!("running startContainer hook {}", pick(&self.hooks_start))
+            }
+            Step::Exec => format!("executing {:?}", self.arg0),
+            Step::Sync => "talking to the runtime".to_owned(),
+        };
+        Error::Spawn {
+            stage,
+            source: f.io_error(),
+        }
+    }
+}
+
+/// What the runtime knows when it builds a plan.
+pub(crate) struct PlanInput<'a> {
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub ns: Namespaces,
+    pub cgroup_procs: Vec<OwnedFd>,
+    /// The container's cgroup directories, one per hierarchy (for /sys/fs/cgroup binds).
+    pub cgroup_dirs: Vec<PathBuf>,
+    pub start: StartSignal,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+    pub stdio: [Option<OwnedFd>; 3],
+}
+
+/// Builds the init plan for a spec.
+pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
+    let PlanInput {
+        spec,
+        bundle,
+        rootfs,
+        ns,
+        cgroup_procs,
+        cgroup_dirs,
+        start,
+        no_pivot,
+        preserve_fds,
+        stdio,
+    } = input;
+    let linux = spec.linux().clone().unwrap_or_default();
+    let mut ctx = Context {
+        rootfs: rootfs.display().to_string(),
+        ..Default::default()
+    };
+    ctx.join = ns
+        .join_paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+
+    let user_ns = ns.has(libc::CLONE_NEWUSER);
+    let new_user = ns.new & libc::CLONE_NEWUSER != 0;
+    if new_user && linux.uid_mappings().as_ref().is_none_or(Vec::is_empty) {
+        return Err(Error::spec(
+            "linux.uidMappings",
+            "a new user namespace needs uid mappings",
+        ));
+    }
+    if new_user && linux.gid_mappings().as_ref().is_none_or(Vec::is_empty) {
+        return Err(Error::spec(
+            "linux.gidMappings",
+            "a new user namespace needs gid mappings",
+        ));
+    }
+    let joins_any = !ns.join.is_empty();
+    if joins_any && new_user && ns.new & libc::CLONE_NEWPID != 0 {
+        return Err(Error::Unsupported {
+            what: "joining namespaces by path while creating both a user and a pid namespace"
+                .into(),
+            reason: "linux.namespaces: create the user namespace or the pid namespace by path too"
+                .into(),
+        });
+    }
+    // Without joins, clone makes every new namespace at once (the user namespace first, so
+    // it owns the others); the cgroup namespace always comes after joining the cgroup.
+    let (clone_flags, unshare_flags) = if !joins_any {
+        (
+            (ns.new & !libc::CLONE_NEWCGROUP) as u64,
+            ns.new & libc::CLONE_NEWCGROUP,
+        )
+    } else {
+        let at_clone = ns.new & libc::CLONE_NEWPID;
+        (at_clone as u64, ns.new & !at_clone & !libc::CLONE_NEWUSER)
+    };
+
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !ns.has(libc::CLONE_NEWUTS) {
+        return Err(Error::spec(
+            "hostname",
+            "setting a hostname needs a private uts namespace",
+        ));
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !ns.has(libc::CLONE_NEWUTS) {
+        return Err(Error::spec(
+            "domainname",
+            "setting a domainname needs a private uts namespace",
+        ));
+    }
+
+    let has_mount_ns = ns.has(libc::CLONE_NEWNS);
+    let readonly_root = spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false);
+    let (rootfs_plan, chroot) = if has_mount_ns {
+        let plan = rootfs_plan(
+            spec,
+            &linux,
+            bundle,
+            rootfs,
+            user_ns,
+            &ns,
+            &cgroup_dirs,
+            no_pivot,
+            readonly_root,
+            &mut ctx,
+        )?;
+        (Some(plan), None)
+    } else {
+        if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
+            return Err(Error::spec(
+                "mounts",
+                "mounts need a mount namespace (linux.namespaces has no \"mount\")",
+            ));
+        }
+        let fd = crate::sys::file::open(rootfs, libc::O_PATH | libc::O_DIRECTORY)
+            .map_err(|e| Error::os("opening rootfs", rootfs, e))?;
+        (None, Some(fd))
+    };
+
+    let mut sysctls = Vec::new();
+    let mut keys: Vec<_> = linux
+        .sysctl()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    keys.sort();
+    for (key, value) in keys {
+        check_sysctl(&key, &ns)?;
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        sysctls.push((
+            cstring("linux.sysctl", path)?,
+            cstring("linux.sysctl", value)?,
+        ));
+        ctx.sysctls.push(key);
+    }
+
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::spec("process", "missing"))?;
+    let mut pplan = process_plan(process, "process", user_ns, &mut ctx)?;
+    pplan.stdio = stdio;
+    pplan.preserve_fds = preserve_fds;
+    pplan.seccomp = match linux.seccomp() {
+        Some(s) => Some(SeccompProgram::compile(s)?),
+        None => None,
+    };
+    if let Some(label) = process
+        .apparmor_profile()
+        .as_ref()
+        .filter(|p| !p.is_empty())
+    {
+        pplan.apparmor = Some(apparmor_label(label)?);
+    }
+    if let Some(label) = process.selinux_label().as_ref().filter(|p| !p.is_empty()) {
+        pplan.selinux = Some(selinux_label(label)?);
+    }
+
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    let create_container_hooks = hook_plans(
+        "hooks.createContainer",
+        hooks.create_container(),
+        &mut ctx.hooks_create,
+    )?;
+    let start_container_hooks = hook_plans(
+        "hooks.startContainer",
+        hooks.start_container(),
+        &mut ctx.hooks_start,
+    )?;
+    #[allow(deprecated)]
+    let parent_hooks = hooks.prestart().as_ref().is_some_and(|h| !h.is_empty())
+        || hooks
+            .create_runtime()
+            .as_ref()
+            .is_some_and(|h| !h.is_empty());
+    let hooks_sync = has_mount_ns
+        && (parent_hooks
+            || !create_container_hooks.is_empty()
+            || !start_container_hooks.is_empty());
+
+    let plan = InitPlan {
+        clone_flags,
+        join: ns.join,
+        unshare_flags,
+        cgroup_procs,
+        user_ns: new_user,
+        rootfs: rootfs_plan,
+        chroot,
+        hooks_sync,
+        create_container_hooks,
+        start_container_hooks,
+        hook_state: Vec::new(),
+        sysctls,
+        hostname: spec
+            .hostname()
+            .as_ref()
+            .filter(|h| !h.is_empty())
+            .map(|h| cstring("hostname", h))
+            .transpose()?,
+        domainname: spec
+            .domainname()
+            .as_ref()
+            .filter(|h| !h.is_empty())
+            .map(|h| cstring("domainname", h))
+            .transpose()?,
+        process: pplan,
+        start,
+    };
+    Ok((plan, ctx))
+}
+
+fn check_sysctl(key: &str, ns: &Namespaces) -> Result<()> {
+    let field = format!("linux.sysctl[{key:?}]");
+    let ipc = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
+        if !ns.has(libc::CLONE_NEWIPC) {
+            return Err(Error::spec(field, "needs a private ipc namespace"));
+        }
+    } else if key.starts_with("net.") {
+        if !ns.has(libc::CLONE_NEWNET) {
+            return Err(Error::spec(field, "needs a private network namespace"));
+        }
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        if !ns.has(libc::CLONE_NEWUTS) {
+            return Err(Error::spec(field, "needs a private uts namespace"));
+        }
+    } else {
+        return Err(Error::spec(
+            field,
+            "is not namespaced: it would change the host",
+        ));
+    }
+    if key.contains("..") || key.contains('/') {
+        return Err(Error::spec(field, "is not a sysctl name"));
+    }
+    Ok(())
+}
+
+fn apparmor_label(profile: &str) -> Result<CString> {
+    let enabled = fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .map(|s| s.trim() == "Y")
+        .unwrap_or(false);
+    if !enabled {
+        return Err(Error::Unsupported {
+            what: format!("AppArmor profile {profile:?} (process.apparmorProfile)"),
+            reason: "AppArmor is not enabled on this host".into(),
+        });
+    }
+    cstring("process.apparmorProfile", format!("exec {profile}"))
+}
+
+fn selinux_label(label: &str) -> Result<CString> {
+    if !Path::new("/sys/fs/selinux/enforce").exists() {
+        return Err(Error::Unsupported {
+            what: format!("SELinux label {label:?} (process.selinuxLabel)"),
+            reason: "SELinux is not enabled on this host".into(),
+        });
+    }
+    cstring("process.selinuxLabel", label)
+}
+
+fn hook_plans(
+    field: &str,
+    hooks: &Option<Vec<oci_spec::runtime::Hook>>,
+    names: &mut Vec<String>,
+) -> Result<Vec<HookPlan>> {
+    let mut out = Vec::new();
+    for (i, h) in hooks.iter().flatten().enumerate() {
+        let f = format!("{field}[{i}]");
+        let args: Vec<CString> = match h.args() {
+            Some(a) if !a.is_empty() => a.iter().map(|s| cstring(&f, s)).collect::<Result<_>>()?,
+            _ => vec![path_cstring(&f, h.path())?],
+        };
+        let env = h
+            .env()
+            .iter()
+            .flatten()
+            .map(|s| cstring(&f, s))
+            .collect::<Result<_>>()?;
+        let timeout = match h.timeout() {
+            Some(t) if t <= 0 => {
+                return Err(Error::spec(format!("{f}.timeout"), "must be positive"))
+            }
+            Some(t) => (t.min(i32::MAX as i64 / 1000) * 1000) as i32,
+            None => -1,
+        };
+        out.push(HookPlan::new(
+            path_cstring(&f, h.path())?,
+            args,
+            env,
+            timeout,
+        ));
+        names.push(h.path().display().to_string());
+    }
+    Ok(out)
+}
+
+pub(crate) fn cap_number(c: Capability) -> u32 {
+    use Capability::*;
+    match c {
+        Chown => 0,
+        DacOverride => 1,
+        DacReadSearch => 2,
+        Fowner => 3,
+        Fsetid => 4,
+        Kill => 5,
+        Setgid => 6,
+        Setuid => 7,
+        Setpcap => 8,
+        LinuxImmutable => 9,
+        NetBindService => 10,
+        NetBroadcast => 11,
+        NetAdmin => 12,
+        NetRaw => 13,
+        IpcLock => 14,
+        IpcOwner => 15,
+        SysModule => 16,
+        SysRawio => 17,
+        SysChroot => 18,
+        SysPtrace => 19,
+        SysPacct => 20,
+        SysAdmin => 21,
+        SysBoot => 22,
+        SysNice => 23,
+        SysResource => 24,
+        SysTime => 25,
+        SysTtyConfig => 26,
+        Mknod => 27,
+        Lease => 28,
+        AuditWrite => 29,
+        AuditControl => 30,
+        Setfcap => 31,
+        MacOverride => 32,
+        MacAdmin => 33,
+        Syslog => 34,
+        WakeAlarm => 35,
+        BlockSuspend => 36,
+        AuditRead => 37,
+        Perfmon => 38,
+        Bpf => 39,
+        CheckpointRestore => 40,
+    }
+}
+
+/// The highest capability the running kernel knows.
+fn last_cap() -> u32 {
+    fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+fn cap_mask(set: &Option<oci_spec::runtime::Capabilities>, last: u32) -> u64 {
+    set.iter()
+        .flatten()
+        .map(|c| cap_number(*c))
+        .filter(|n| *n <= last)
+        .fold(0, |m, n| m | (1u64 << n))
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> i32 {
+    use PosixRlimitType::*;
+    (match t {
+        RlimitCpu => libc::RLIMIT_CPU,
+        RlimitFsize => libc::RLIMIT_FSIZE,
+        RlimitData => libc::RLIMIT_DATA,
+        RlimitStack => libc::RLIMIT_STACK,
+        RlimitCore => libc::RLIMIT_CORE,
+        RlimitRss => libc::RLIMIT_RSS,
+        RlimitNproc => libc::RLIMIT_NPROC,
+        RlimitNofile => libc::RLIMIT_NOFILE,
+        RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        RlimitAs => libc::RLIMIT_AS,
+        RlimitLocks => libc::RLIMIT_LOCKS,
+        RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        RlimitNice => libc::RLIMIT_NICE,
+        RlimitRtprio => libc::RLIMIT_RTPRIO,
+        RlimitRttime => libc::RLIMIT_RTTIME,
+    }) as i32
+}
+
+/// The process part of a plan (shared by init and exec). `field` prefixes error fields.
+pub(crate) fn process_plan(
+    process: &Process,
+    field: &str,
+    _user_ns: bool,
+    ctx: &mut Context,
+) -> Result<ProcessPlan> {
+    let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() || args[0].is_empty() {
+        return Err(Error::spec(format!("{field}.args"), "must name a program"));
+    }
+    let cwd = process.cwd();
+    if !cwd.is_absolute() {
+        return Err(Error::spec(
+            format!("{field}.cwd"),
+            format!("{} is not absolute", cwd.display()),
+        ));
+    }
+    let env = process.env().clone().unwrap_or_default();
+    let argv = args
+        .iter()
+        .map(|a| cstring(&format!("{field}.args"), a))
+        .collect::<Result<Vec<_>>>()?;
+    let envp = env
+        .iter()
+        .map(|a| cstring(&format!("{field}.env"), a))
+        .collect::<Result<Vec<_>>>()?;
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH)
+        .to_owned();
+    let candidates = exec_candidates(&args[0], &path, field)?;
+    ctx.arg0 = args[0].clone();
+    ctx.path = path;
+    ctx.cwd = cwd.display().to_string();
+
+    let mut p = ProcessPlan::new(argv, envp, candidates);
+    p.cwd = path_cstring(&format!("{field}.cwd"), cwd)?;
+    let user = process.user();
+    p.uid = user.uid();
+    p.gid = user.gid();
+    p.groups = Some(user.additional_gids().clone().unwrap_or_default());
+    p.umask = user.umask();
+    p.no_new_privs = process.no_new_privileges().unwrap_or(false);
+    if process.terminal().unwrap_or(false) {
+        let size = process.console_size().map(|b| {
+            (
+                b.height().min(u16::MAX as u64) as u16,
+                b.width().min(u16::MAX as u64) as u16,
+            )
+        });
+        p.console = Some(size.unwrap_or((0, 0)));
+    }
+    let mut seen = HashSet::new();
+    for (i, r) in process.rlimits().iter().flatten().enumerate() {
+        if !seen.insert(r.typ() as u32) {
+            return Err(Error::spec(
+                format!("{field}.rlimits[{i}]"),
+                format!("{} given twice", r.typ()),
+            ));
+        }
+        if r.soft() > r.hard() {
+            return Err(Error::spec(
+                format!("{field}.rlimits[{i}]"),
+                "soft limit above the hard limit",
+            ));
+        }
+        p.rlimits
+            .push((rlimit_resource(r.typ()), r.soft(), r.hard()));
+        ctx.rlimits.push(r.typ().to_string());
+    }
+    if let Some(caps) = process.capabilities() {
+        let last = last_cap();
+        p.caps = Some(CapsPlan {
+            bounding: cap_mask(caps.bounding(), last),
+            effective: cap_mask(caps.effective(), last),
+            permitted: cap_mask(caps.permitted(), last),
+            inheritable: cap_mask(caps.inheritable(), last),
+            ambient: cap_mask(caps.ambient(), last),
+        });
+    } else {
+        // No capabilities section: the process gets none, as runc.
+        p.caps = Some(CapsPlan::default());
+    }
+    Ok(p)
+}
+
+/// Where `arg0` may be: itself when it has a slash, else each `$PATH` entry joined with it.
+pub(crate) fn exec_candidates(arg0: &str, path: &str, field: &str) -> Result<Vec<CString>> {
+    if arg0.contains('/') {
+        return Ok(vec![cstring(&format!("{field}.args"), arg0)?]);
+    }
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            cstring(
+                &format!("{field}.env PATH"),
+                format!("{}/{arg0}", d.trim_end_matches('/')),
+            )
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rootfs_plan(
+    spec: &Spec,
+    linux: &oci_spec::runtime::Linux,
+    bundle: &Path,
+    rootfs: &Path,
+    user_ns: bool,
+    ns: &Namespaces,
+    cgroup_dirs: &[PathBuf],
+    no_pivot: bool,
+    readonly_root: bool,
+    ctx: &mut Context,
+) -> Result<RootfsPlan> {
+    let root_propagation = match linux.rootfs_propagation().as_deref() {
+        None | Some("") => libc::MS_SLAVE | libc::MS_REC,
+        Some(p) => {
+            let f = propagation_option(p).ok_or_else(|| {
+                Error::spec(
+                    "linux.rootfsPropagation",
+                    format!("unknown propagation {p:?}"),
+                )
+            })?;
+            f | libc::MS_REC
+        }
+    };
+    let mut mounts = Vec::new();
+    let mut dev_is_tmpfs = false;
+    let mut dev_is_bind = false;
+    let mut has_devpts = false;
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let field = format!("mounts[{i}]");
+        let dest = m.destination();
+        if !dest.is_absolute() {
+            return Err(Error::spec(
+                format!("{field}.destination"),
+                format!("{} is not absolute", dest.display()),
+            ));
+        }
+        let target = clean_relative(dest);
+        let desc = format!(
+            "{} on {}",
+            m.typ().as_deref().unwrap_or("bind"),
+            dest.display()
+        );
+        if target.as_os_str() == "dev" {
+            if is_bind(m) {
+                dev_is_bind = true;
+            } else {
+                dev_is_tmpfs = true;
+            }
+        }
+        if target.as_os_str() == "dev/pts" {
+            has_devpts = true;
+        }
+        if m.typ().as_deref() == Some("cgroup") || m.typ().as_deref() == Some("cgroup2") {
+            cgroup_mounts(
+                m,
+                &field,
+                &target,
+                ns,
+                cgroup_dirs,
+                &mut mounts,
+                &mut ctx.mounts,
+            )?;
+            continue;
+        }
+        mounts.push(mount_plan(m, &field, &target, bundle)?);
+        ctx.mounts.push(desc);
+    }
+
+    // Devices: the standard set (unless /dev is the host's), then the spec's.
+    let mut devices: Vec<(PathBuf, DevicePlan)> = Vec::new();
+    let mut add = |field: &str,
+                   path: &Path,
+                   kind: u32,
+                   major: i64,
+                   minor: i64,
+                   mode: u32,
+                   uid: u32,
+                   gid: u32|
+     -> Result<()> {
+        let rel = clean_relative(path);
+        if rel.as_os_str().is_empty() {
+            return Err(Error::spec(field, "device path is empty"));
+        }
+        let d = DevicePlan {
+            path: path_cstring(field, &rel)?,
+            bind_from: if user_ns {
+                Some(path_cstring(field, path)?)
+            } else {
+                None
+            },
+            mode: kind | (mode & 0o7777),
+            rdev: libc::makedev(major as u32, minor as u32),
+            uid,
+            gid,
+        };
+        devices.retain(|(p, _)| *p != rel);
+        devices.push((rel, d));
+        Ok(())
+    };
+    if !dev_is_bind {
+        for (name, major, minor) in [
+            ("null", 1, 3),
+            ("zero", 1, 5),
+            ("full", 1, 7),
+            ("random", 1, 8),
+            ("urandom", 1, 9),
+            ("tty", 5, 0),
+        ] {
+            add(
+                "linux.devices",
+                &Path::new("/dev").join(name),
+                libc::S_IFCHR,
+                major,
+                minor,
+                0o666,
+                0,
+                0,
+            )?;
+        }
+    }
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        let field = format!("linux.devices[{i}]");
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
+            LinuxDeviceType::B => libc::S_IFBLK,
+            LinuxDeviceType::P => libc::S_IFIFO,
+            LinuxDeviceType::A => {
+                return Err(Error::spec(
+                    format!("{field}.type"),
+                    "\"a\" is not a device type",
+                ))
+            }
+        };
+        if !d.path().is_absolute() {
+            return Err(Error::spec(
+                format!("{field}.path"),
+                format!("{} is not absolute", d.path().display()),
+            ));
+        }
+        add(
+            &field,
+            d.path(),
+            kind,
+            d.major(),
+            d.minor(),
+            d.file_mode().unwrap_or(0o666),
+            d.uid().unwrap_or(0),
+            d.gid().unwrap_or(0),
+        )?;
+    }
+    ctx.devices = devices
+        .iter()
+        .map(|(p, _)| format!("/{}", p.display()))
+        .collect();
+    let devices = devices.into_iter().map(|(_, d)| d).collect();
+
+    let mut symlinks = Vec::new();
+    if dev_is_tmpfs {
+        for (target, link) in [
+            ("/proc/self/fd", "dev/fd"),
+            ("/proc/self/fd/0", "dev/stdin"),
+            ("/proc/self/fd/1", "dev/stdout"),
+            ("/proc/self/fd/2", "dev/stderr"),
+        ] {
+            symlinks.push((
+                CString::new(target).expect("static"),
+                CString::new(link).expect("static"),
+            ));
+        }
+        if Path::new("/proc/kcore").exists() {
+            symlinks.push((c"/proc/kcore".to_owned(), c"dev/core".to_owned()));
+        }
+        if has_devpts {
+            symlinks.push((c"pts/ptmx".to_owned(), c"dev/ptmx".to_owned()));
+        }
+    }
+
+    let masked: Vec<String> = linux.masked_paths().clone().unwrap_or_default();
+    let readonly: Vec<String> = linux.readonly_paths().clone().unwrap_or_default();
+    for (f, list) in [
+        ("linux.maskedPaths", &masked),
+        ("linux.readonlyPaths", &readonly),
+    ] {
+        if let Some(p) = list.iter().find(|p| !p.starts_with('/')) {
+            return Err(Error::spec(f, format!("{p:?} is not absolute")));
+        }
+    }
+    ctx.masked = masked.clone();
+    ctx.readonly = readonly.clone();
+    Ok(RootfsPlan {
+        rootfs: path_cstring("root.path", rootfs)?,
+        root_propagation,
+        mounts,
+        devices,
+        symlinks,
+        pivot: !no_pivot,
+        masked: masked
+            .iter()
+            .map(|p| cstring("linux.maskedPaths", p))
+            .collect::<Result<_>>()?,
+        readonly: readonly
+            .iter()
+            .map(|p| cstring("linux.readonlyPaths", p))
+            .collect::<Result<_>>()?,
+        readonly_root,
+    })
+}
+
+fn is_bind(m: &Mount) -> bool {
+    m.typ().as_deref() == Some("bind")
+        || m.options()
+            .iter()
+            .flatten()
+            .any(|o| o == "bind" || o == "rbind")
+}
+
+fn mount_plan(m: &Mount, field: &str, target: &Path, bundle: &Path) -> Result<MountPlan> {
+    let opts = parse_options(field, m.options().as_deref().unwrap_or(&[]))?;
+    let bind = is_bind(m);
+    let target_c = path_cstring(&format!("{field}.destination"), target)?;
+    if bind {
+        let src = m
+            .source()
+            .as_ref()
+            .ok_or_else(|| Error::spec(format!("{field}.source"), "a bind mount needs a source"))?;
+        let src = if src.is_absolute() {
+            src.clone()
+        } else {
+            bundle.join(src)
+        };
+        let meta = fs::metadata(&src)
+            .map_err(|e| Error::os(format!("checking the source of {field}"), &src, e))?;
+        let remount_mask = libc::MS_RDONLY
+            | libc::MS_NOSUID
+            | libc::MS_NODEV
+            | libc::MS_NOEXEC
+            | libc::MS_NOATIME
+            | libc::MS_NODIRATIME
+            | libc::MS_RELATIME
+            | libc::MS_STRICTATIME;
+        let remount = opts.flags & remount_mask;
+        Ok(MountPlan {
+            source: Some(path_cstring(&format!("{field}.source"), &src)?),
+            target: target_c,
+            fstype: None,
+            flags: opts.flags & (libc::MS_BIND | libc::MS_REC),
+            data: None,
+            bind_file: !meta.is_dir(),
+            remount,
+            propagation: opts.propagation,
+        })
+    } else {
+        let fstype = m
+            .typ()
+            .clone()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Error::spec(format!("{field}.type"), "missing"))?;
+        let source = m
+            .source()
+            .as_ref()
+            .map(|s| path_cstring(&format!("{field}.source"), s))
+            .transpose()?
+            .or_else(|| CString::new(fstype.clone()).ok());
+        let data = if opts.data.is_empty() {
+            None
+        } else {
+            Some(cstring(&format!("{field}.options"), opts.data.join(","))?)
+        };
+        Ok(MountPlan {
+            source,
+            target: target_c,
+            fstype: Some(cstring(&format!("{field}.type"), &fstype)?),
+            flags: opts.flags,
+            data,
+            bind_file: false,
+            remount: 0,
+            propagation: opts.propagation,
+        })
+    }
+}
+
+/// A `cgroup` mount: cgroup2 on a v2 host; on v1 and hybrid hosts a tmpfs with one mount per
+/// hierarchy — a fresh cgroup mount inside a cgroup namespace, else a bind of the container's
+/// own cgroup directory.
+fn cgroup_mounts(
+    m: &Mount,
+    field: &str,
+    target: &Path,
+    ns: &Namespaces,
+    cgroup_dirs: &[PathBuf],
+    out: &mut Vec<MountPlan>,
+    names: &mut Vec<String>,
+) -> Result<()> {
+    let opts = parse_options(field, m.options().as_deref().unwrap_or(&[]))?;
+    let flags = (opts.flags & !(libc::MS_BIND | libc::MS_REC))
+        | libc::MS_NOSUID
+        | libc::MS_NODEV
+        | libc::MS_NOEXEC;
+    let dest = m.destination().display().to_string();
+    let t = path_cstring(&format!("{field}.destination"), target)?;
+    let cgroupns = ns.has(libc::CLONE_NEWCGROUP);
+    if cgroup::detect() == CgroupVersion::V2 {
+        if cgroupns {
+            out.push(MountPlan {
+                source: Some(c"cgroup".to_owned()),
+                target: t,
+                fstype: Some(c"cgroup2".to_owned()),
+                flags,
+                data: None,
+                bind_file: false,
+                remount: 0,
+                propagation: 0,
+            });
+        } else {
+            let src = cgroup_dirs
+                .first()
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup"));
+            out.push(MountPlan {
+                source: Some(path_cstring(field, &src)?),
+                target: t,
+                fstype: None,
+                flags: libc::MS_BIND | libc::MS_REC,
+                data: None,
+                bind_file: false,
+                remount: flags
+                    & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC),
+                propagation: 0,
+            });
+        }
+        names.push(format!("cgroup2 on {dest}"));
+        return Ok(());
+    }
+    // The tmpfs is writable until the hierarchies are mounted under it: no remount after.
+    out.push(MountPlan {
+        source: Some(c"tmpfs".to_owned()),
+        target: t,
+        fstype: Some(c"tmpfs".to_owned()),
+        flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        data: Some(c"mode=755".to_owned()),
+        bind_file: false,
+        remount: 0,
+        propagation: 0,
+    });
+    names.push(format!("tmpfs on {dest}"));
+    for h in cgroup::hierarchies() {
+        if h.options.is_empty() {
+            continue; // the cgroup2 part of a hybrid host
+        }
+        let name = h
+            .mount_point
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| OsStr::new(&h.options).to_os_string());
+        let sub = target.join(&name);
+        let sub_c = path_cstring(field, &sub)?;
+        if cgroupns {
+            out.push(MountPlan {
+                source: Some(c"cgroup".to_owned()),
+                target: sub_c,
+                fstype: Some(c"cgroup".to_owned()),
+                flags,
+                data: Some(cstring(field, &h.options)?),
+                bind_file: false,
+                remount: 0,
+                propagation: 0,
+            });
+        } else {
+            let Some(src) = cgroup_dirs
+                .iter()
+                .find(|d| d.starts_with(&h.mount_point))
+                .cloned()
+            else {
+                continue;
+            };
+            out.push(MountPlan {
+                source: Some(path_cstring(field, &src)?),
+                target: sub_c,
+                fstype: None,
+                flags: libc::MS_BIND | libc::MS_REC,
+                data: None,
+                bind_file: false,
+                remount: flags
+                    & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC),
+                propagation: 0,
+            });
+        }
+        names.push(format!(
+            "cgroup {} on {}",
+            h.options,
+            Path::new(&dest).join(&name).display()
+        ));
+    }
+    if opts.flags & libc::MS_RDONLY != 0 {
+        // Make the tmpfs itself read-only last, as runc does.
+        out.push(MountPlan {
+            source: None,
+            target: path_cstring(field, target)?,
+            fstype: None,
+            flags: libc::MS_REMOUNT
+                | libc::MS_RDONLY
+                | libc::MS_NOSUID
+                | libc::MS_NODEV
+                | libc::MS_NOEXEC,
+            data: None,
+            bind_file: false,
+            remount: 0,
+            propagation: 0,
+        });
+        names.push(format!("read-only remount of {dest}"));
+    }
+    Ok(())
+}
+
+/// Whether a host path is a character device (for tests and device checks).
+#[allow(dead_code)]
+pub(crate) fn is_char_device(p: &Path) -> bool {
+    fs::metadata(p)
+        .map(|m| m.file_type().is_char_device())
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_are_cleaned_lexically() {
+        assert_eq!(
+            clean_relative(Path::new("/a/./b/../c")),
+            PathBuf::from("a/c")
+        );
+        assert_eq!(
+            clean_relative(Path::new("/../../etc/passwd")),
+            PathBuf::from("etc/passwd")
+        );
+        assert_eq!(clean_relative(Path::new("/")), PathBuf::from(""));
+    }
+
+    #[test]
+    fn versions_1x_are_accepted() {
+        for v in ["1.0.0", "1.0.2-dev", "1.2.0", "1.3"] {
+            check_version(v).unwrap();
+        }
+        for v in ["0.9", "2.0.0", ""] {
+            assert!(check_version(v).is_err(), "{v}");
+        }
+    }
+
+    #[test]
+    fn exec_candidates_follow_path() {
+        let c = exec_candidates("sh", "/usr/bin:/bin/:", "process").unwrap();
+        assert_eq!(
+            c,
+            vec![
+                CString::new("/usr/bin/sh").unwrap(),
+                CString::new("/bin/sh").unwrap()
+            ]
+        );
+        let c = exec_candidates("./x", "/bin", "process").unwrap();
+        assert_eq!(c, vec![CString::new("./x").unwrap()]);
+    }
+
+    #[test]
+    fn mount_options_split_into_flags_propagation_and_data() {
+        let o = parse_options(
+            "m",
+            &[
+                "nosuid".into(),
+                "ro".into(),
+                "rw".into(),
+                "rslave".into(),
+                "mode=755".into(),
+                "size=65536k".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(o.flags, libc::MS_NOSUID);
+        assert_eq!(o.propagation, libc::MS_SLAVE | libc::MS_REC);
+        assert_eq!(
+            o.data,
+            vec!["mode=755".to_owned(), "size=65536k".to_owned()]
+        );
+    }
+
+    #[test]
+    fn sysctls_outside_namespaces_are_refused() {
+        let ns = Namespaces {
+            new: libc::CLONE_NEWNET,
+            ..Default::default()
+        };
+        check_sysctl("net.ipv4.ip_forward", &ns).unwrap();
+        assert!(check_sysctl("kernel.shmmax", &ns).is_err());
+        assert!(check_sysctl("vm.swappiness", &ns).is_err());
+    }
+}

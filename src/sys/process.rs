@@ -1,0 +1,1255 @@
+//! Starting a container's init (or exec) process from a prepared plan.
+//!
+//! The parent builds an [`InitPlan`]: every path as a C string, every fd opened, every
+//! mount, device, capability mask and rlimit decided. [`spawn`] clones a child that walks
+//! the plan with raw system calls only — no allocation, no lock, no environment — so it is
+//! safe from a multi-threaded host. The child reports progress and failure over a
+//! `SOCK_SEQPACKET` socket as fixed-size messages; a failure is `(step, index, errno)`,
+//! which the caller turns into an error naming the step and the path (see [`Step`]).
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use libc::{c_char, c_int, c_ulong};
+
+use super::raw::{self, Errno, R};
+use super::seccomp::SeccompProgram;
+
+/// A step of the child's setup, reported with a failure.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Step {
+    Stdio = 1,
+    JoinCgroup,
+    JoinNamespace,
+    Unshare,
+    WaitIdMap,
+    BecomeRoot,
+    RootPropagation,
+    BindRootfs,
+    OpenRootfs,
+    MountTarget,
+    Mount,
+    MountPropagation,
+    MountRemount,
+    Device,
+    DevSymlink,
+    CreateContainerHook,
+    PivotRoot,
+    Chroot,
+    MaskPath,
+    ReadonlyPath,
+    ReadonlyRoot,
+    Sysctl,
+    Hostname,
+    Domainname,
+    Console,
+    Rlimit,
+    Groups,
+    Gid,
+    Uid,
+    Bounding,
+    KeepCaps,
+    Capabilities,
+    Ambient,
+    Cwd,
+    NoNewPrivileges,
+    Apparmor,
+    Selinux,
+    Seccomp,
+    FindExecutable,
+    WaitStart,
+    StartContainerHook,
+    Exec,
+    Sync,
+}
+
+impl Step {
+    fn from_u32(v: u32) -> Option<Step> {
+        const ALL: [Step; 43] = [
+            Step::Stdio,
+            Step::JoinCgroup,
+            Step::JoinNamespace,
+            Step::Unshare,
+            Step::WaitIdMap,
+            Step::BecomeRoot,
+            Step::RootPropagation,
+            Step::BindRootfs,
+            Step::OpenRootfs,
+            Step::MountTarget,
+            Step::Mount,
+            Step::MountPropagation,
+            Step::MountRemount,
+            Step::Device,
+            Step::DevSymlink,
+            Step::CreateContainerHook,
+            Step::PivotRoot,
+            Step::Chroot,
+            Step::MaskPath,
+            Step::ReadonlyPath,
+            Step::ReadonlyRoot,
+            Step::Sysctl,
+            Step::Hostname,
+            Step::Domainname,
+            Step::Console,
+            Step::Rlimit,
+            Step::Groups,
+            Step::Gid,
+            Step::Uid,
+            Step::Bounding,
+            Step::KeepCaps,
+            Step::Capabilities,
+            Step::Ambient,
+            Step::Cwd,
+            Step::NoNewPrivileges,
+            Step::Apparmor,
+            Step::Selinux,
+            Step::Seccomp,
+            Step::FindExecutable,
+            Step::WaitStart,
+            Step::StartContainerHook,
+            Step::Exec,
+            Step::Sync,
+        ];
+        ALL.iter().copied().find(|s| *s as u32 == v)
+    }
+}
+
+/// A failure reported by the child: the step, the index into the plan's list for that
+/// step (which mount, which device), and the errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildFailure {
+    /// The step that failed.
+    pub step: Step,
+    /// Which entry of the step's list (mount, device, path, hook), or 0.
+    pub index: u32,
+    /// The errno.
+    pub errno: i32,
+}
+
+impl ChildFailure {
+    /// The OS error.
+    pub fn io_error(&self) -> io::Error {
+        io::Error::from_raw_os_error(self.errno)
+    }
+}
+
+/// How a bind or file system mount is to be made.
+#[derive(Debug, Clone)]
+pub struct MountPlan {
+    /// Source: a host path for binds, the device or fs name otherwise.
+    pub source: Option<CString>,
+    /// Destination relative to the rootfs, without a leading `/`.
+    pub target: CString,
+    /// File system type (None for binds).
+    pub fstype: Option<CString>,
+    /// MS_* flags for the first mount call.
+    pub flags: c_ulong,
+    /// Data (file system options).
+    pub data: Option<CString>,
+    /// A bind mount: the target is created as a file when the source is not a directory.
+    pub bind_file: bool,
+    /// MS_* flags for a remount after a bind (ro, nosuid, …), or 0.
+    pub remount: c_ulong,
+    /// Propagation flags (MS_SHARED, MS_SLAVE, MS_PRIVATE, MS_UNBINDABLE, with MS_REC), or 0.
+    pub propagation: c_ulong,
+}
+
+/// A device node to create under the rootfs.
+#[derive(Debug, Clone)]
+pub struct DevicePlan {
+    /// Path relative to the rootfs (`dev/null`).
+    pub path: CString,
+    /// The host device to bind instead of mknod (in a user namespace).
+    pub bind_from: Option<CString>,
+    /// S_IFCHR/S_IFBLK/S_IFIFO | permission bits.
+    pub mode: u32,
+    /// makedev(major, minor).
+    pub rdev: u64,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+}
+
+/// The root file system and everything mounted in it.
+#[derive(Debug, Clone)]
+pub struct RootfsPlan {
+    /// Absolute host path of the rootfs.
+    pub rootfs: CString,
+    /// Propagation applied to `/` first (MS_SLAVE|MS_REC by default).
+    pub root_propagation: c_ulong,
+    /// Mounts, in the spec's order.
+    pub mounts: Vec<MountPlan>,
+    /// Devices to create.
+    pub devices: Vec<DevicePlan>,
+    /// Symlinks to create, (target, path relative to rootfs).
+    pub symlinks: Vec<(CString, CString)>,
+    /// pivot_root (true) or MS_MOVE + chroot (the `--no-pivot` mode).
+    pub pivot: bool,
+    /// Paths (absolute in the container) to mask.
+    pub masked: Vec<CString>,
+    /// Paths to make read-only.
+    pub readonly: Vec<CString>,
+    /// Remount `/` read-only at the end.
+    pub readonly_root: bool,
+}
+
+/// A hook run by the child itself (createContainer, startContainer).
+#[derive(Debug)]
+pub struct HookPlan {
+    /// The executable.
+    pub path: CString,
+    /// argv, owned.
+    pub args: Vec<CString>,
+    /// envp, owned.
+    pub env: Vec<CString>,
+    /// Timeout in milliseconds, or -1.
+    pub timeout_ms: c_int,
+    argv: Vec<*const c_char>,
+    envp: Vec<*const c_char>,
+}
+
+impl HookPlan {
+    /// A hook from its path, args and env.
+    pub fn new(path: CString, args: Vec<CString>, env: Vec<CString>, timeout_ms: c_int) -> Self {
+        let argv = null_terminated(&args);
+        let envp = null_terminated(&env);
+        HookPlan {
+            path,
+            args,
+            env,
+            timeout_ms,
+            argv,
+            envp,
+        }
+    }
+}
+
+fn null_terminated(v: &[CString]) -> Vec<*const c_char> {
+    v.iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+/// Capability masks (bit N = capability N).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CapsPlan {
+    /// Bounding set.
+    pub bounding: u64,
+    /// Effective set.
+    pub effective: u64,
+    /// Permitted set.
+    pub permitted: u64,
+    /// Inheritable set.
+    pub inheritable: u64,
+    /// Ambient set.
+    pub ambient: u64,
+}
+
+/// The process to exec and its credentials.
+#[derive(Debug)]
+pub struct ProcessPlan {
+    /// Fds to install as 0, 1, 2 (None: keep what is inherited).
+    pub stdio: [Option<OwnedFd>; 3],
+    /// Open a pty in the container, send its master over the sync socket, use the slave
+    /// as stdio and controlling terminal; (rows, cols) when a size is given.
+    pub console: Option<(u16, u16)>,
+    /// (resource, soft, hard).
+    pub rlimits: Vec<(c_int, u64, u64)>,
+    /// Working directory inside the container.
+    pub cwd: CString,
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+    /// Supplementary groups, or None to leave them (a user namespace with setgroups denied).
+    pub groups: Option<Vec<libc::gid_t>>,
+    /// umask.
+    pub umask: Option<u32>,
+    /// Capabilities; None leaves them as they are.
+    pub caps: Option<CapsPlan>,
+    /// prctl(PR_SET_NO_NEW_PRIVS).
+    pub no_new_privs: bool,
+    /// Contents to write to /proc/self/attr/apparmor/exec ("exec <profile>").
+    pub apparmor: Option<CString>,
+    /// Contents to write to /proc/self/attr/exec (an SELinux context).
+    pub selinux: Option<CString>,
+    /// The compiled seccomp filter.
+    pub seccomp: Option<SeccompProgram>,
+    /// Full paths to try for argv[0], in order (PATH search done by the parent).
+    pub exec_candidates: Vec<CString>,
+    /// argv.
+    pub args: Vec<CString>,
+    /// envp.
+    pub env: Vec<CString>,
+    /// Fds 3..3+N stay open across exec.
+    pub preserve_fds: u32,
+    argv: Vec<*const c_char>,
+    envp: Vec<*const c_char>,
+}
+
+impl ProcessPlan {
+    /// A plan that execs `args` with `env` as root in `/`, changing nothing else.
+    pub fn new(args: Vec<CString>, env: Vec<CString>, exec_candidates: Vec<CString>) -> Self {
+        let argv = null_terminated(&args);
+        let envp = null_terminated(&env);
+        ProcessPlan {
+            stdio: [None, None, None],
+            console: None,
+            rlimits: Vec::new(),
+            cwd: c"/".to_owned(),
+            uid: 0,
+            gid: 0,
+            groups: Some(Vec::new()),
+            umask: None,
+            caps: None,
+            no_new_privs: false,
+            apparmor: None,
+            selinux: None,
+            seccomp: None,
+            exec_candidates,
+            args,
+            env,
+            preserve_fds: 0,
+            argv,
+            envp,
+        }
+    }
+}
+
+/// How the child learns that it may exec.
+#[derive(Debug)]
+pub enum StartSignal {
+    /// Exec as soon as setup is done.
+    Immediately,
+    /// Wait for a byte on the sync socket (the in-process `run`).
+    Sync,
+    /// Wait for a byte on this fd: the exec fifo, opened read-write (`create`/`start`).
+    Fifo(OwnedFd),
+}
+
+/// Everything the child does, decided in advance.
+#[derive(Debug)]
+pub struct InitPlan {
+    /// CLONE_NEW* flags for clone itself.
+    pub clone_flags: u64,
+    /// Namespaces to join: (fd, CLONE_NEW* type), in order.
+    pub join: Vec<(OwnedFd, c_int)>,
+    /// CLONE_NEW* flags to unshare after joining (always includes the cgroup namespace
+    /// when one is requested, so it is rooted at the container's cgroup).
+    pub unshare_flags: c_int,
+    /// cgroup.procs files to write "0" to.
+    pub cgroup_procs: Vec<OwnedFd>,
+    /// Wait for the parent to write uid/gid maps, then become root of the new user ns.
+    pub user_ns: bool,
+    /// Mounts and rootfs; None for an exec or a container without a mount namespace.
+    pub rootfs: Option<RootfsPlan>,
+    /// chroot into this directory (no mount namespace, or an exec into such a container).
+    pub chroot: Option<OwnedFd>,
+    /// Stop after mounts, before pivot_root, for the parent's createRuntime hooks.
+    pub hooks_sync: bool,
+    /// createContainer hooks.
+    pub create_container_hooks: Vec<HookPlan>,
+    /// startContainer hooks.
+    pub start_container_hooks: Vec<HookPlan>,
+    /// Buffer that receives the state JSON for the child's hooks.
+    pub hook_state: Vec<u8>,
+    /// sysctls: (path under /proc/sys, value).
+    pub sysctls: Vec<(CString, CString)>,
+    /// Hostname.
+    pub hostname: Option<CString>,
+    /// NIS domain name.
+    pub domainname: Option<CString>,
+    /// The process.
+    pub process: ProcessPlan,
+    /// When to exec.
+    pub start: StartSignal,
+}
+
+// Messages on the sync socket. Child to parent: 16 bytes [kind, step, index, errno].
+const MSG_IDMAP: u32 = 1;
+const MSG_HOOKS: u32 = 2;
+const MSG_READY: u32 = 3;
+const MSG_FAIL: u32 = 4;
+const MSG_CONSOLE: u32 = 5;
+
+/// What the child asked of its parent or told it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildMessage {
+    /// A new user namespace waits for its uid/gid maps.
+    IdMap,
+    /// Mounts are done; run the createRuntime/prestart hooks, then send the state JSON.
+    Hooks,
+    /// Setup is complete; the child waits for the start signal.
+    Ready,
+    /// The pty master was sent with this message.
+    Console,
+    /// Setup failed.
+    Failed(ChildFailure),
+    /// The child exec'd (the socket closed without a failure).
+    Execed,
+}
+
+/// The parent's end of a spawned child.
+#[derive(Debug)]
+pub struct Spawned {
+    /// The child's pid in the caller's pid namespace.
+    pub pid: libc::pid_t,
+    /// A pidfd for the child, when the kernel supports it.
+    pub pidfd: Option<OwnedFd>,
+    /// The sync socket.
+    pub sync: OwnedFd,
+}
+
+impl Spawned {
+    /// Receives the next message from the child; a pty master fd arrives with `Console`.
+    pub fn recv(&self) -> io::Result<(ChildMessage, Option<OwnedFd>)> {
+        let mut buf = [0u32; 4];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: 16,
+        };
+        let mut cbuf = [0u64; 4];
+        // SAFETY: a zeroed msghdr is a valid empty message.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+        let n = loop {
+            // SAFETY: msg describes valid buffers owned by this frame.
+            let n =
+                unsafe { libc::recvmsg(self.sync.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+            if n >= 0 {
+                break n as usize;
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        };
+        let mut fd = None;
+        // SAFETY: msg was filled by recvmsg; CMSG_FIRSTHDR reads its control fields.
+        let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+        if !cmsg.is_null() {
+            // SAFETY: cmsg points into cbuf as set up by the kernel.
+            let (level, kind) = unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type) };
+            if level == libc::SOL_SOCKET && kind == libc::SCM_RIGHTS {
+                // SAFETY: an SCM_RIGHTS message carries at least one int.
+                let raw =
+                    unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>()) };
+                // SAFETY: the kernel installed this fd for us; we own it now.
+                fd = Some(unsafe { OwnedFd::from_raw_fd(raw) });
+            }
+        }
+        if n == 0 {
+            return Ok((ChildMessage::Execed, fd));
+        }
+        if n != 16 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "short message from container init",
+            ));
+        }
+        let m = match buf[0] {
+            MSG_IDMAP => ChildMessage::IdMap,
+            MSG_HOOKS => ChildMessage::Hooks,
+            MSG_READY => ChildMessage::Ready,
+            MSG_CONSOLE => ChildMessage::Console,
+            MSG_FAIL => ChildMessage::Failed(ChildFailure {
+                step: Step::from_u32(buf[1]).unwrap_or(Step::Sync),
+                index: buf[2],
+                errno: buf[3] as i32,
+            }),
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "unknown message from container init",
+                ))
+            }
+        };
+        Ok((m, fd))
+    }
+
+    /// Tells the child to go on (after id maps, or to exec).
+    pub fn proceed(&self) -> io::Result<()> {
+        raw::write_all(self.sync.as_raw_fd(), &[1u8]).map_err(io::Error::from_raw_os_error)
+    }
+
+    /// Sends the state JSON for the child's hooks (after createRuntime hooks ran).
+    pub fn send_state(&self, state: &[u8]) -> io::Result<()> {
+        raw::write_all(self.sync.as_raw_fd(), state).map_err(io::Error::from_raw_os_error)
+    }
+}
+
+/// Clones the child and lets it walk `plan`. The caller keeps the plan alive and reads the
+/// child's messages from the returned [`Spawned`].
+///
+/// # Errors
+/// The socketpair or clone failed.
+pub fn spawn(plan: &mut InitPlan) -> io::Result<Spawned> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: fds is a valid array of two ints.
+    let ret = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: socketpair returned two fresh fds we now own.
+    let (parent_end, child_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    if plan.hook_state.capacity() < 65536
+        && (!plan.create_container_hooks.is_empty() || !plan.start_container_hooks.is_empty())
+    {
+        plan.hook_state.reserve(65536);
+    }
+
+    let mut pidfd: c_int = -1;
+    let pid = clone3(plan.clone_flags, &mut pidfd).or_else(|e| {
+        if e == libc::ENOSYS {
+            pidfd = -1;
+            raw::fork_with(plan.clone_flags)
+        } else {
+            Err(e)
+        }
+    });
+    match pid {
+        Err(e) => Err(io::Error::from_raw_os_error(e)),
+        Ok(0) => {
+            // The child: walk the plan, never return.
+            let sync = child_end.as_raw_fd();
+            match run_child(plan, sync) {
+                Ok(never) => match never {},
+                Err((step, index, errno)) => {
+                    report(sync, MSG_FAIL, step as u32, index, errno);
+                    raw::exit(127);
+                }
+            }
+        }
+        Ok(pid) => {
+            drop(child_end);
+            let pidfd = if pidfd >= 0 {
+                // SAFETY: clone3 with CLONE_PIDFD stored a fresh fd we now own.
+                Some(unsafe { OwnedFd::from_raw_fd(pidfd) })
+            } else {
+                None
+            };
+            Ok(Spawned {
+                pid,
+                pidfd,
+                sync: parent_end,
+            })
+        }
+    }
+}
+
+/// Like [`spawn`], but the child is created inside the pid namespace `pidns` (joining a
+/// pid namespace affects only children, so the clone happens from a short-lived thread that
+/// joined it first; the host's other threads are untouched).
+///
+/// # Errors
+/// Joining the namespace, the socketpair or clone failed.
+pub fn spawn_in_pid_ns(plan: &mut InitPlan, pidns: Option<&OwnedFd>) -> io::Result<Spawned> {
+    let Some(ns) = pidns else { return spawn(plan) };
+    struct SendPlan<'a>(&'a mut InitPlan);
+    // SAFETY: the plan's raw pointers point into its own CStrings; the scoped thread uses
+    // it exclusively while this frame waits for it.
+    unsafe impl Send for SendPlan<'_> {}
+    let boxed = SendPlan(plan);
+    let fd = ns.as_raw_fd();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let b = boxed;
+            raw::setns(fd, libc::CLONE_NEWPID).map_err(io::Error::from_raw_os_error)?;
+            spawn(b.0)
+        })
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("spawn thread panicked")))
+    })
+}
+
+/// Sends `fd` over a connected unix socket with `name` as the payload (runc's
+/// `--console-socket` protocol).
+pub fn send_fd(sock: RawFd, fd: RawFd, name: &[u8]) -> io::Result<()> {
+    raw::send_fd(sock, fd, name).map_err(io::Error::from_raw_os_error)
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// clone3 without a new stack: a fork-style child, plus a pidfd for the parent.
+fn clone3(flags: u64, pidfd: &mut c_int) -> R<libc::pid_t> {
+    let args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: pidfd as *mut c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: without CLONE_VM and with no stack the child gets a copy of our memory, as
+    // with fork; args is a valid clone_args of the size we pass.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if ret < 0 {
+        Err(raw::errno())
+    } else {
+        Ok(ret as libc::pid_t)
+    }
+}
+
+fn encode(kind: u32, step: u32, index: u32, errno: i32) -> [u8; 16] {
+    let msg: [u32; 4] = [kind, step, index, errno as u32];
+    let mut bytes = [0u8; 16];
+    for (i, w) in msg.iter().enumerate() {
+        bytes[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
+    }
+    bytes
+}
+
+fn report(sync: RawFd, kind: u32, step: u32, index: u32, errno: i32) {
+    // The parent may be gone (a `create` that exited): never die of SIGPIPE for it.
+    let _ = raw::send(sync, &encode(kind, step, index, errno));
+}
+
+type ChildResult<T = ()> = Result<T, (Step, u32, Errno)>;
+
+trait At<T> {
+    fn at(self, step: Step, index: usize) -> ChildResult<T>;
+}
+
+impl<T> At<T> for R<T> {
+    fn at(self, step: Step, index: usize) -> ChildResult<T> {
+        self.map_err(|e| (step, index as u32, e))
+    }
+}
+
+/// Waits for one byte from the parent on the sync socket.
+fn wait_parent(sync: RawFd, step: Step) -> ChildResult {
+    let mut b = [0u8; 1];
+    match raw::read(sync, &mut b) {
+        Ok(1) => Ok(()),
+        Ok(_) => Err((step, 0, libc::EPIPE)),
+        Err(e) => Err((step, 0, e)),
+    }
+}
+
+enum Never {}
+
+/// The child's whole life until execve. Runs in a fresh process that shares nothing with
+/// the host's other threads; must not allocate.
+fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
+    let p = &plan.process;
+    // Our own fds must not collide with 0..2 (or the preserved range) when stdio is installed.
+    for (i, fd) in p.stdio.iter().enumerate() {
+        if let Some(fd) = fd {
+            raw::dup3(fd.as_raw_fd(), i as c_int, 0).at(Step::Stdio, i)?;
+        }
+    }
+
+    for (i, fd) in plan.cgroup_procs.iter().enumerate() {
+        raw::write_all(fd.as_raw_fd(), b"0").at(Step::JoinCgroup, i)?;
+    }
+    for (i, (fd, kind)) in plan.join.iter().enumerate() {
+        raw::setns(fd.as_raw_fd(), *kind).at(Step::JoinNamespace, i)?;
+    }
+    if plan.user_ns {
+        if plan.clone_flags & libc::CLONE_NEWUSER as u64 == 0 {
+            raw::unshare(libc::CLONE_NEWUSER).at(Step::Unshare, 0)?;
+        }
+        report(sync, MSG_IDMAP, 0, 0, 0);
+        wait_parent(sync, Step::WaitIdMap)?;
+        raw::setresgid(0).at(Step::BecomeRoot, 0)?;
+        raw::setresuid(0).at(Step::BecomeRoot, 0)?;
+    }
+    if plan.unshare_flags != 0 {
+        raw::unshare(plan.unshare_flags).at(Step::Unshare, 0)?;
+    }
+
+    if let Some(rootfs) = &plan.rootfs {
+        prepare_rootfs(rootfs)?;
+        if plan.hooks_sync {
+            report(sync, MSG_HOOKS, 0, 0, 0);
+            let n = recv_state(sync, &mut plan.hook_state)?;
+            for (i, hook) in plan.create_container_hooks.iter().enumerate() {
+                run_hook(hook, &plan.hook_state[..n]).at(Step::CreateContainerHook, i)?;
+            }
+        }
+        enter_rootfs(rootfs)?;
+        finish_rootfs(rootfs)?;
+    } else if let Some(dir) = &plan.chroot {
+        raw::fchdir(dir.as_raw_fd()).at(Step::Chroot, 0)?;
+        raw::chroot(c".").at(Step::Chroot, 0)?;
+    }
+
+    for (i, (path, value)) in plan.sysctls.iter().enumerate() {
+        let fd = raw::openat(libc::AT_FDCWD, path, libc::O_WRONLY | libc::O_CLOEXEC, 0)
+            .at(Step::Sysctl, i)?;
+        let r = raw::write_all(fd, value.to_bytes());
+        raw::close(fd);
+        r.at(Step::Sysctl, i)?;
+    }
+    if let Some(h) = &plan.hostname {
+        raw::sethostname(h.to_bytes()).at(Step::Hostname, 0)?;
+    }
+    if let Some(d) = &plan.domainname {
+        raw::setdomainname(d.to_bytes()).at(Step::Domainname, 0)?;
+    }
+
+    let p = &plan.process;
+    if let Some(size) = p.console {
+        setup_console(sync, size)?;
+    }
+    finalize_process(p)?;
+    let exe = find_executable(p)?;
+
+    match &plan.start {
+        StartSignal::Immediately => {}
+        StartSignal::Sync => {
+            report(sync, MSG_READY, 0, 0, 0);
+            wait_parent(sync, Step::WaitStart)?;
+        }
+        StartSignal::Fifo(fd) => {
+            report(sync, MSG_READY, 0, 0, 0);
+            let mut b = [0u8; 1];
+            match raw::read(fd.as_raw_fd(), &mut b) {
+                Ok(1) => {}
+                Ok(_) => return Err((Step::WaitStart, 0, libc::EPIPE)),
+                Err(e) => return Err((Step::WaitStart, 0, e)),
+            }
+        }
+    }
+    if !plan.start_container_hooks.is_empty() {
+        // The state for startContainer hooks was sent with the createContainer state.
+        let n = plan.hook_state.len();
+        for (i, hook) in plan.start_container_hooks.iter().enumerate() {
+            run_hook(hook, &plan.hook_state[..n]).at(Step::StartContainerHook, i)?;
+        }
+    }
+    if p.no_new_privs {
+        if let Some(filter) = &p.seccomp {
+            filter.load().at(Step::Seccomp, 0)?;
+        }
+    }
+    let errno = raw::execve(exe, &p.argv, &p.envp);
+    Err((Step::Exec, 0, errno))
+}
+
+/// Reads the state JSON into the preallocated buffer (never growing it).
+fn recv_state(sync: RawFd, buf: &mut Vec<u8>) -> ChildResult<usize> {
+    let cap = buf.capacity();
+    // SAFETY: the spare capacity is writable; read fills at most `cap` bytes, and we only set
+    // the length to what was read.
+    let spare = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr(), cap) };
+    let n = raw::read(sync, spare).at(Step::CreateContainerHook, 0)?;
+    if n == 0 {
+        return Err((Step::CreateContainerHook, 0, libc::EPIPE));
+    }
+    // SAFETY: n <= cap bytes were initialised by read.
+    unsafe { buf.set_len(n) };
+    Ok(n)
+}
+
+/// Runs a hook with `state` on its stdin and waits for it, within its timeout.
+fn run_hook(hook: &HookPlan, state: &[u8]) -> R {
+    let mut pipe = [0 as c_int; 2];
+    // SAFETY: pipe is a valid array of two ints.
+    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(raw::errno());
+    }
+    let pid = raw::fork_with(0)?;
+    if pid == 0 {
+        let _ = raw::dup3(pipe[0], 0, 0);
+        let e = raw::execve(&hook.path, &hook.argv, &hook.envp);
+        raw::exit(if e == libc::ENOENT { 127 } else { 126 });
+    }
+    raw::close(pipe[0]);
+    // A hook that does not read its stdin must not fail us: ignore EPIPE.
+    let _ = raw::write_all(pipe[1], state);
+    raw::close(pipe[1]);
+    if hook.timeout_ms > 0 {
+        let pidfd = raw::pidfd_open(pid)?;
+        let done = raw::poll_in(pidfd, hook.timeout_ms);
+        raw::close(pidfd);
+        if !done? {
+            let _ = raw::kill(pid, libc::SIGKILL);
+            let _ = raw::waitpid(pid, 0);
+            return Err(libc::ETIMEDOUT);
+        }
+    }
+    let (_, status) = raw::waitpid(pid, 0)?;
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Ok(())
+    } else {
+        Err(libc::ECANCELED)
+    }
+}
+
+/// Mounts everything under the rootfs (still reached by its host path).
+fn prepare_rootfs(r: &RootfsPlan) -> ChildResult {
+    raw::mount(None, c"/", None, r.root_propagation, None).at(Step::RootPropagation, 0)?;
+    raw::mount(
+        Some(&r.rootfs),
+        &r.rootfs,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .at(Step::BindRootfs, 0)?;
+    let root = raw::openat(
+        libc::AT_FDCWD,
+        &r.rootfs,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        0,
+    )
+    .at(Step::OpenRootfs, 0)?;
+
+    for (i, m) in r.mounts.iter().enumerate() {
+        let is_bind = m.flags & libc::MS_BIND != 0;
+        let target =
+            open_in_root(root, &m.target, is_bind && m.bind_file).at(Step::MountTarget, i)?;
+        let mut buf = [0u8; 32];
+        let path = raw::proc_fd_path(&mut buf, target);
+        let mut result = raw::mount(
+            m.source.as_deref(),
+            path,
+            m.fstype.as_deref(),
+            m.flags,
+            m.data.as_deref(),
+        )
+        .at(Step::Mount, i);
+        raw::close(target);
+        result?;
+        // Re-open: the mount now covers the old target.
+        let target = open_in_root(root, &m.target, false).at(Step::MountTarget, i)?;
+        let path = raw::proc_fd_path(&mut buf, target);
+        if is_bind && m.remount != 0 {
+            // A bind ignores most flags; they take a remount. Flags the source mount has
+            // locked (in a user namespace) must be kept or the remount fails with EPERM.
+            let locked = locked_flags(path);
+            result = raw::mount(
+                None,
+                path,
+                None,
+                libc::MS_BIND | libc::MS_REMOUNT | m.remount | locked,
+                None,
+            )
+            .at(Step::MountRemount, i);
+            if result.is_err() {
+                raw::close(target);
+                result?;
+            }
+        }
+        if m.propagation != 0 {
+            result =
+                raw::mount(None, path, None, m.propagation, None).at(Step::MountPropagation, i);
+        }
+        raw::close(target);
+        result?;
+    }
+
+    for (i, d) in r.devices.iter().enumerate() {
+        make_device(root, d).at(Step::Device, i)?;
+    }
+    for (i, (target, link)) in r.symlinks.iter().enumerate() {
+        match raw::symlinkat(target, root, link) {
+            Ok(()) | Err(libc::EEXIST) => {}
+            Err(e) => return Err((Step::DevSymlink, i as u32, e)),
+        }
+    }
+    raw::close(root);
+    Ok(())
+}
+
+/// ST_* flags of the mount at `path` that a user namespace cannot clear, as MS_* flags.
+fn locked_flags(path: &CStr) -> c_ulong {
+    let Ok(st) = raw::mount_flags(path) else {
+        return 0;
+    };
+    let mut flags = 0;
+    for (st_flag, ms_flag) in [
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+    ] {
+        if st & st_flag != 0 {
+            flags |= ms_flag;
+        }
+    }
+    flags
+}
+
+/// Opens `rel` (relative, components separated by `/`) under `root` as an O_PATH fd,
+/// resolving every component inside the root (symlinks cannot lead out), creating missing
+/// directories — and the last component as an empty file when `file` is set.
+fn open_in_root(root: RawFd, rel: &CStr, file: bool) -> R<RawFd> {
+    let flags = libc::O_PATH | libc::O_CLOEXEC;
+    let resolve = raw::RESOLVE_IN_ROOT | raw::RESOLVE_NO_MAGICLINKS;
+    match raw::openat2(root, rel, flags, 0, resolve) {
+        Err(libc::ENOENT) => {}
+        other => return other,
+    }
+    let bytes = rel.to_bytes();
+    if bytes.is_empty() {
+        return raw::openat2(root, c".", flags, 0, resolve);
+    }
+    let mut buf = [0u8; 4096];
+    if bytes.len() >= buf.len() {
+        return Err(libc::ENAMETOOLONG);
+    }
+    buf[..bytes.len()].copy_from_slice(bytes);
+    // Walk the components: for each prefix that does not exist, create it in its parent.
+    let mut start = 0;
+    let mut parent = raw::openat2(root, c".", flags | libc::O_DIRECTORY, 0, resolve)?;
+    while start < bytes.len() {
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(bytes.len(), |p| start + p);
+        let last = end == bytes.len();
+        if end > start {
+            buf[end] = 0;
+            let prefix = CStr::from_bytes_until_nul(&buf[..=end]).map_err(|_| libc::EINVAL)?;
+            let next = match raw::openat2(root, prefix, flags, 0, resolve) {
+                Ok(fd) => fd,
+                Err(libc::ENOENT) => {
+                    let name =
+                        CStr::from_bytes_until_nul(&buf[start..=end]).map_err(|_| libc::EINVAL)?;
+                    let made = if last && file {
+                        raw::openat(
+                            parent,
+                            name,
+                            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                            0o644,
+                        )
+                        .map(raw::close)
+                    } else {
+                        raw::mkdirat(parent, name, 0o755)
+                    };
+                    match made {
+                        Ok(()) | Err(libc::EEXIST) => {}
+                        Err(e) => {
+                            raw::close(parent);
+                            return Err(e);
+                        }
+                    }
+                    match raw::openat2(root, prefix, flags, 0, resolve) {
+                        Ok(fd) => fd,
+                        Err(e) => {
+                            raw::close(parent);
+                            return Err(e);
+                        }
+                    }
+                }
+                Err(e) => {
+                    raw::close(parent);
+                    return Err(e);
+                }
+            };
+            raw::close(parent);
+            parent = next;
+            if !last {
+                buf[end] = b'/';
+            }
+        }
+        start = end + 1;
+    }
+    Ok(parent)
+}
+
+fn make_device(root: RawFd, d: &DevicePlan) -> R {
+    let resolve = raw::RESOLVE_IN_ROOT | raw::RESOLVE_NO_MAGICLINKS;
+    // The parent directory of the device, resolved inside the root.
+    let bytes = d.path.to_bytes();
+    let (dir, name_start) = match bytes.iter().rposition(|&b| b == b'/') {
+        Some(p) => (p, p + 1),
+        None => (0, 0),
+    };
+    let mut buf = [0u8; 4096];
+    if bytes.len() >= buf.len() {
+        return Err(libc::ENAMETOOLONG);
+    }
+    buf[..bytes.len()].copy_from_slice(bytes);
+    let parent = if name_start == 0 {
+        raw::openat2(root, c".", libc::O_PATH | libc::O_CLOEXEC, 0, resolve)?
+    } else {
+        buf[dir] = 0;
+        let dir_path = CStr::from_bytes_until_nul(&buf[..=dir]).map_err(|_| libc::EINVAL)?;
+        let fd = open_in_root(root, dir_path, false)?;
+        buf[dir] = b'/';
+        fd
+    };
+    // Reopen as a real directory fd: mknodat and friends need one.
+    let dirfd = raw::openat(
+        parent,
+        c".",
+        libc::O_DIRECTORY | libc::O_RDONLY | libc::O_CLOEXEC,
+        0,
+    );
+    raw::close(parent);
+    let dirfd = dirfd?;
+    let name =
+        CStr::from_bytes_until_nul(&buf[name_start..=bytes.len()]).map_err(|_| libc::EINVAL)?;
+    let result = (|| {
+        if let Some(host) = &d.bind_from {
+            match raw::openat(
+                dirfd,
+                name,
+                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                0o644,
+            ) {
+                Ok(fd) => raw::close(fd),
+                Err(libc::EEXIST) => {}
+                Err(e) => return Err(e),
+            }
+            let target = raw::openat(
+                dirfd,
+                name,
+                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                0,
+            )?;
+            let mut pbuf = [0u8; 32];
+            let r = raw::mount(
+                Some(host),
+                raw::proc_fd_path(&mut pbuf, target),
+                None,
+                libc::MS_BIND,
+                None,
+            );
+            raw::close(target);
+            return r;
+        }
+        match raw::mknodat(dirfd, name, d.mode, d.rdev) {
+            Ok(()) => {}
+            Err(libc::EEXIST) => {
+                // Replace whatever the image had there (runc does the same).
+                // SAFETY: a valid C string relative to a directory fd we own.
+                if unsafe { libc::unlinkat(dirfd, name.as_ptr(), 0) } < 0 {
+                    return Err(raw::errno());
+                }
+                raw::mknodat(dirfd, name, d.mode, d.rdev)?;
+            }
+            Err(e) => return Err(e),
+        }
+        // mknod honours the umask; set the mode exactly.
+        raw::fchmodat(dirfd, name, d.mode & 0o7777)?;
+        raw::lchownat(dirfd, name, d.uid, d.gid)
+    })();
+    raw::close(dirfd);
+    result
+}
+
+/// Switches the root to the prepared rootfs.
+fn enter_rootfs(r: &RootfsPlan) -> ChildResult {
+    raw::chdir(&r.rootfs).at(Step::PivotRoot, 0)?;
+    if r.pivot {
+        // pivot_root(".", ".") stacks the old root under the new one; detach it from there.
+        raw::pivot_root(c".", c".").at(Step::PivotRoot, 0)?;
+        // Keep the unmount from propagating back to the host.
+        raw::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None).at(Step::PivotRoot, 0)?;
+        raw::umount2(c".", libc::MNT_DETACH).at(Step::PivotRoot, 0)?;
+    } else {
+        raw::mount(Some(c"."), c"/", None, libc::MS_MOVE, None).at(Step::Chroot, 0)?;
+        raw::chroot(c".").at(Step::Chroot, 0)?;
+    }
+    raw::chdir(c"/").at(Step::PivotRoot, 0)
+}
+
+/// Masked and read-only paths, then the read-only root: done inside the new root.
+fn finish_rootfs(r: &RootfsPlan) -> ChildResult {
+    for (i, path) in r.masked.iter().enumerate() {
+        let fd = match raw::openat(libc::AT_FDCWD, path, libc::O_PATH | libc::O_CLOEXEC, 0) {
+            Ok(fd) => fd,
+            Err(libc::ENOENT) => continue,
+            Err(e) => return Err((Step::MaskPath, i as u32, e)),
+        };
+        let kind = raw::file_type(fd);
+        raw::close(fd);
+        let result = if kind == Ok(libc::S_IFDIR) {
+            raw::mount(Some(c"tmpfs"), path, Some(c"tmpfs"), libc::MS_RDONLY, None)
+        } else {
+            raw::mount(Some(c"/dev/null"), path, None, libc::MS_BIND, None)
+        };
+        match result {
+            Ok(()) | Err(libc::ENOENT) => {}
+            Err(e) => return Err((Step::MaskPath, i as u32, e)),
+        }
+    }
+    for (i, path) in r.readonly.iter().enumerate() {
+        match raw::mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC, None) {
+            Ok(()) => {}
+            Err(libc::ENOENT) => continue,
+            Err(e) => return Err((Step::ReadonlyPath, i as u32, e)),
+        }
+        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(path);
+        raw::mount(None, path, None, flags, None).at(Step::ReadonlyPath, i)?;
+    }
+    if r.readonly_root {
+        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(c"/");
+        raw::mount(None, c"/", None, flags, None).at(Step::ReadonlyRoot, 0)?;
+    }
+    Ok(())
+}
+
+/// Opens a pty in the container's devpts, sends the master to the parent and makes the
+/// slave our stdio and controlling terminal.
+fn setup_console(sync: RawFd, size: (u16, u16)) -> ChildResult {
+    let master = raw::openat(
+        libc::AT_FDCWD,
+        c"/dev/ptmx",
+        libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        0,
+    )
+    .at(Step::Console, 0)?;
+    let mut unlock: c_int = 0;
+    raw::ioctl_ptr(master, libc::TIOCSPTLCK, &mut unlock).at(Step::Console, 0)?;
+    // TIOCGPTPEER opens the slave through the master: no path lookup in /dev/pts needed.
+    let slave = raw::ioctl_int(
+        master,
+        libc::TIOCGPTPEER as c_ulong,
+        (libc::O_RDWR | libc::O_NOCTTY) as c_ulong,
+    )
+    .at(Step::Console, 1)?;
+    if size.0 > 0 && size.1 > 0 {
+        let mut ws = libc::winsize {
+            ws_row: size.0,
+            ws_col: size.1,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        raw::ioctl_ptr(master, libc::TIOCSWINSZ, &mut ws).at(Step::Console, 2)?;
+    }
+    raw::send_fd(sync, master, &encode(MSG_CONSOLE, 0, 0, 0)).at(Step::Console, 3)?;
+    raw::close(master);
+    raw::setsid().at(Step::Console, 4)?;
+    raw::ioctl_int(slave, libc::TIOCSCTTY, 0).at(Step::Console, 5)?;
+    for fd in 0..3 {
+        raw::dup3(slave, fd, 0).at(Step::Console, 6)?;
+    }
+    if slave > 2 {
+        raw::close(slave);
+    }
+    Ok(())
+}
+
+/// rlimits, ids, capabilities, cwd, no_new_privs, LSM labels, seccomp (without NNP).
+fn finalize_process(p: &ProcessPlan) -> ChildResult {
+    for (i, (res, soft, hard)) in p.rlimits.iter().enumerate() {
+        raw::setrlimit(*res, *soft, *hard).at(Step::Rlimit, i)?;
+    }
+    if let Some(label) = &p.apparmor {
+        write_attr(c"/proc/self/attr/apparmor/exec", label)
+            .or_else(|_| write_attr(c"/proc/self/attr/exec", label))
+            .at(Step::Apparmor, 0)?;
+    }
+    if let Some(label) = &p.selinux {
+        write_attr(c"/proc/self/attr/exec", label).at(Step::Selinux, 0)?;
+    }
+    if let Some(caps) = &p.caps {
+        // Drop from the bounding set while we still have CAP_SETPCAP.
+        for cap in 0..64u64 {
+            if caps.bounding & (1 << cap) == 0 {
+                match raw::prctl(libc::PR_CAPBSET_DROP, cap as c_ulong, 0, 0, 0) {
+                    Ok(_) | Err(libc::EINVAL) => {}
+                    Err(e) => return Err((Step::Bounding, cap as u32, e)),
+                }
+            }
+        }
+        raw::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0).at(Step::KeepCaps, 0)?;
+    }
+    if !p.no_new_privs {
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it before the drop.
+        if let Some(filter) = &p.seccomp {
+            filter.load().at(Step::Seccomp, 0)?;
+        }
+    }
+    if let Some(groups) = &p.groups {
+        raw::setgroups(groups).at(Step::Groups, 0)?;
+    }
+    raw::setresgid(p.gid).at(Step::Gid, 0)?;
+    raw::setresuid(p.uid).at(Step::Uid, 0)?;
+    if let Some(caps) = &p.caps {
+        raw::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0).at(Step::KeepCaps, 0)?;
+        raw::capset(caps.effective, caps.permitted, caps.inheritable).at(Step::Capabilities, 0)?;
+        for cap in 0..64u64 {
+            if caps.ambient & (1 << cap) != 0 {
+                let r = raw::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_RAISE as c_ulong,
+                    cap as c_ulong,
+                    0,
+                    0,
+                );
+                match r {
+                    Ok(_) | Err(libc::EINVAL) => {}
+                    Err(e) => return Err((Step::Ambient, cap as u32, e)),
+                }
+            }
+        }
+    }
+    raw::chdir(&p.cwd).at(Step::Cwd, 0)?;
+    if let Some(mask) = p.umask {
+        raw::umask(mask);
+    }
+    if p.no_new_privs {
+        raw::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).at(Step::NoNewPrivileges, 0)?;
+    }
+    // Every fd we did not mean to pass on closes at exec.
+    raw::cloexec_from(3 + p.preserve_fds).at(Step::Stdio, 3)?;
+    for fd in 3..3 + p.preserve_fds {
+        raw::clear_cloexec(fd as RawFd).at(Step::Stdio, fd as usize)?;
+    }
+    Ok(())
+}
+
+fn write_attr(path: &CStr, value: &CStr) -> R {
+    let fd = raw::openat(libc::AT_FDCWD, path, libc::O_WRONLY | libc::O_CLOEXEC, 0)?;
+    let r = raw::write_all(fd, value.to_bytes());
+    raw::close(fd);
+    r
+}
+
+/// The first candidate path the process may execute.
+fn find_executable(p: &ProcessPlan) -> ChildResult<&CStr> {
+    let mut last = libc::ENOENT;
+    for c in &p.exec_candidates {
+        match raw::executable(c) {
+            Ok(()) => return Ok(c),
+            Err(e) => {
+                if last == libc::ENOENT {
+                    last = e;
+                }
+            }
+        }
+    }
+    Err((Step::FindExecutable, 0, last))
+}

@@ -1,0 +1,542 @@
+//! Allocation-free wrappers over single system calls.
+//!
+//! These are what the child runs between clone and execve: each makes exactly one call,
+//! returns the errno on failure and never allocates, locks or reads the environment.
+//! Credential changes use the raw system calls, not glibc's wrappers: glibc broadcasts them
+//! to every thread it believes exists, which in a raw-cloned child of a threaded host would
+//! wait forever on threads that are not there.
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+use std::ptr;
+
+use libc::{c_int, c_ulong, c_void};
+
+/// An errno value.
+pub type Errno = i32;
+/// Result of a raw call.
+pub type R<T = ()> = Result<T, Errno>;
+
+/// The calling thread's errno.
+pub fn errno() -> Errno {
+    // SAFETY: __errno_location always returns a valid pointer to this thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+fn check(ret: c_int) -> R<c_int> {
+    if ret < 0 {
+        Err(errno())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn check_long(ret: libc::c_long) -> R<libc::c_long> {
+    if ret < 0 {
+        Err(errno())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn opt_ptr(s: Option<&CStr>) -> *const libc::c_char {
+    s.map_or(ptr::null(), CStr::as_ptr)
+}
+
+/// mount(2).
+pub fn mount(
+    source: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: c_ulong,
+    data: Option<&CStr>,
+) -> R {
+    // SAFETY: every pointer is null or a valid NUL-terminated string that outlives the call.
+    let ret = unsafe {
+        libc::mount(
+            opt_ptr(source),
+            target.as_ptr(),
+            opt_ptr(fstype),
+            flags,
+            opt_ptr(data).cast::<c_void>(),
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// umount2(2).
+pub fn umount2(target: &CStr, flags: c_int) -> R {
+    // SAFETY: target is a valid C string.
+    check(unsafe { libc::umount2(target.as_ptr(), flags) }).map(drop)
+}
+
+/// setns(2).
+pub fn setns(fd: RawFd, nstype: c_int) -> R {
+    // SAFETY: plain integer arguments; an invalid fd yields EBADF.
+    check(unsafe { libc::setns(fd, nstype) }).map(drop)
+}
+
+/// unshare(2).
+pub fn unshare(flags: c_int) -> R {
+    // SAFETY: plain integer argument.
+    check(unsafe { libc::unshare(flags) }).map(drop)
+}
+
+/// write(2) of the whole buffer (retrying on EINTR and short writes).
+pub fn write_all(fd: RawFd, mut buf: &[u8]) -> R {
+    while !buf.is_empty() {
+        // SAFETY: buf is a valid readable slice of buf.len() bytes.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n < 0 {
+            let e = errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        buf = &buf[n as usize..];
+    }
+    Ok(())
+}
+
+/// read(2), retrying on EINTR.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> R<usize> {
+    loop {
+        // SAFETY: buf is a valid writable slice of buf.len() bytes.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// close(2); errors are ignored as there is nothing to do about them.
+pub fn close(fd: RawFd) {
+    // SAFETY: closing an fd we own; a bad fd only yields EBADF.
+    unsafe { libc::close(fd) };
+}
+
+/// dup3(2).
+pub fn dup3(old: RawFd, new: RawFd, flags: c_int) -> R {
+    // SAFETY: plain integers.
+    check(unsafe { libc::dup3(old, new, flags) }).map(drop)
+}
+
+/// fcntl(F_DUPFD_CLOEXEC): a copy of `fd` at or above `min`.
+pub fn dup_above(fd: RawFd, min: RawFd) -> R<RawFd> {
+    // SAFETY: plain integers.
+    check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })
+}
+
+/// Clears FD_CLOEXEC on `fd`.
+pub fn clear_cloexec(fd: RawFd) -> R {
+    // SAFETY: plain integers.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }).map(drop)
+}
+
+/// pivot_root(2).
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> R {
+    // SAFETY: two valid C strings.
+    let ret = unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) };
+    check_long(ret).map(drop)
+}
+
+/// chdir(2).
+pub fn chdir(path: &CStr) -> R {
+    // SAFETY: a valid C string.
+    check(unsafe { libc::chdir(path.as_ptr()) }).map(drop)
+}
+
+/// fchdir(2).
+pub fn fchdir(fd: RawFd) -> R {
+    // SAFETY: plain integer.
+    check(unsafe { libc::fchdir(fd) }).map(drop)
+}
+
+/// chroot(2).
+pub fn chroot(path: &CStr) -> R {
+    // SAFETY: a valid C string.
+    check(unsafe { libc::chroot(path.as_ptr()) }).map(drop)
+}
+
+/// mkdirat(2).
+pub fn mkdirat(dirfd: RawFd, name: &CStr, mode: u32) -> R {
+    // SAFETY: a valid C string.
+    check(unsafe { libc::mkdirat(dirfd, name.as_ptr(), mode) }).map(drop)
+}
+
+/// mknodat(2).
+pub fn mknodat(dirfd: RawFd, name: &CStr, mode: u32, dev: u64) -> R {
+    // SAFETY: a valid C string.
+    check(unsafe { libc::mknodat(dirfd, name.as_ptr(), mode, dev) }).map(drop)
+}
+
+/// symlinkat(2).
+pub fn symlinkat(target: &CStr, dirfd: RawFd, name: &CStr) -> R {
+    // SAFETY: two valid C strings.
+    check(unsafe { libc::symlinkat(target.as_ptr(), dirfd, name.as_ptr()) }).map(drop)
+}
+
+/// fchownat(2) without following a final symlink.
+pub fn lchownat(dirfd: RawFd, name: &CStr, uid: u32, gid: u32) -> R {
+    // SAFETY: a valid C string.
+    let ret = unsafe { libc::fchownat(dirfd, name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) };
+    check(ret).map(drop)
+}
+
+/// fchmodat(2).
+pub fn fchmodat(dirfd: RawFd, name: &CStr, mode: u32) -> R {
+    // SAFETY: a valid C string.
+    check(unsafe { libc::fchmodat(dirfd, name.as_ptr(), mode, 0) }).map(drop)
+}
+
+/// openat(2).
+pub fn openat(dirfd: RawFd, path: &CStr, flags: c_int, mode: u32) -> R<RawFd> {
+    // SAFETY: a valid C string.
+    check(unsafe { libc::openat(dirfd, path.as_ptr(), flags, mode) })
+}
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// Resolve every path component inside the directory fd, as if it were the root.
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+/// Refuse magic links (/proc/self/fd/N, /proc/N/root) on the way.
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+
+/// openat2(2): opens `path` relative to `dirfd` with the given RESOLVE_* rules.
+pub fn openat2(dirfd: RawFd, path: &CStr, flags: c_int, mode: u32, resolve: u64) -> R<RawFd> {
+    let how = OpenHow {
+        flags: flags as u64,
+        mode: u64::from(mode),
+        resolve,
+    };
+    // SAFETY: path is a valid C string and `how` a valid open_how of the size we pass.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd,
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    check_long(ret).map(|fd| fd as RawFd)
+}
+
+/// fstat(2): the file type bits (S_IFMT) of an fd.
+pub fn file_type(fd: RawFd) -> R<u32> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: st points to writable memory for a stat struct.
+    check(unsafe { libc::fstat(fd, st.as_mut_ptr()) })?;
+    // SAFETY: fstat succeeded and filled the struct (it was zeroed anyway).
+    let st = unsafe { st.assume_init() };
+    Ok(st.st_mode & libc::S_IFMT)
+}
+
+/// statfs(2) f_flags (the ST_* mount flags) of the file system at `path`.
+pub fn mount_flags(path: &CStr) -> R<u64> {
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: a valid C string and writable memory for the struct.
+    check(unsafe { libc::statvfs(path.as_ptr(), st.as_mut_ptr()) })?;
+    // SAFETY: statvfs succeeded (the struct was zeroed anyway).
+    Ok(unsafe { st.assume_init() }.f_flag)
+}
+
+/// sethostname(2).
+pub fn sethostname(name: &[u8]) -> R {
+    // SAFETY: name is a valid slice of name.len() bytes.
+    check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
+
+/// setdomainname(2).
+pub fn setdomainname(name: &[u8]) -> R {
+    // SAFETY: name is a valid slice of name.len() bytes.
+    check(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
+
+/// setrlimit(2).
+pub fn setrlimit(resource: c_int, soft: u64, hard: u64) -> R {
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: lim is a valid rlimit. The resource cast matches glibc's __rlimit_resource_t.
+    check(unsafe { libc::setrlimit(resource as _, &lim) }).map(drop)
+}
+
+/// The raw setgroups(2) system call (this thread only).
+pub fn setgroups(groups: &[libc::gid_t]) -> R {
+    // SAFETY: groups is a valid slice of groups.len() gids.
+    let ret = unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
+    check_long(ret).map(drop)
+}
+
+/// The raw setresgid(2) system call (this thread only).
+pub fn setresgid(gid: u32) -> R {
+    // SAFETY: plain integers.
+    check_long(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }).map(drop)
+}
+
+/// The raw setresuid(2) system call (this thread only).
+pub fn setresuid(uid: u32) -> R {
+    // SAFETY: plain integers.
+    check_long(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }).map(drop)
+}
+
+/// prctl(2) with up to four integer arguments.
+pub fn prctl(option: c_int, a2: c_ulong, a3: c_ulong, a4: c_ulong, a5: c_ulong) -> R<c_int> {
+    // SAFETY: every option we pass takes integer arguments only.
+    check(unsafe { libc::prctl(option, a2, a3, a4, a5) })
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// capset(2) with 64-bit masks (_LINUX_CAPABILITY_VERSION_3).
+pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> R {
+    let mut header = CapHeader {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let data = [
+        CapData {
+            effective: effective as u32,
+            permitted: permitted as u32,
+            inheritable: inheritable as u32,
+        },
+        CapData {
+            effective: (effective >> 32) as u32,
+            permitted: (permitted >> 32) as u32,
+            inheritable: (inheritable >> 32) as u32,
+        },
+    ];
+    // SAFETY: header and two data entries as version 3 requires.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &mut header as *mut CapHeader,
+            data.as_ptr(),
+        )
+    };
+    check_long(ret).map(drop)
+}
+
+/// umask(2).
+pub fn umask(mask: u32) {
+    // SAFETY: plain integer; umask cannot fail.
+    unsafe { libc::umask(mask) };
+}
+
+/// setsid(2).
+pub fn setsid() -> R {
+    // SAFETY: no arguments.
+    check(unsafe { libc::setsid() }).map(drop)
+}
+
+/// ioctl(2) with an integer argument.
+pub fn ioctl_int(fd: RawFd, request: c_ulong, arg: c_ulong) -> R<c_int> {
+    // SAFETY: the requests we pass take an integer argument.
+    check(unsafe { libc::ioctl(fd, request, arg) })
+}
+
+/// ioctl(2) with a pointer to an int.
+pub fn ioctl_ptr<T>(fd: RawFd, request: c_ulong, arg: &mut T) -> R<c_int> {
+    // SAFETY: the requests we pass write at most a T through the pointer.
+    check(unsafe { libc::ioctl(fd, request, arg as *mut T) })
+}
+
+/// Sends `payload` with `fd` attached (SCM_RIGHTS) on a unix socket.
+pub fn send_fd(sock: RawFd, fd: RawFd, payload: &[u8]) -> R {
+    let mut iov = libc::iovec {
+        iov_base: payload.as_ptr().cast_mut().cast(),
+        iov_len: payload.len(),
+    };
+    // Space for one cmsghdr carrying one int, 8-byte aligned.
+    let mut cbuf = [0u64; 4];
+    // SAFETY: CMSG_SPACE is a pure computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) } as usize;
+    // SAFETY: a zeroed msghdr is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: msg_control points to a buffer big enough for one header.
+    let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    // SAFETY: cmsg points into cbuf, which is large and aligned enough.
+    unsafe {
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as _;
+        ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>(), fd);
+    }
+    // SAFETY: msg describes valid buffers.
+    let ret = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
+    if ret < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// A fork-style clone(2) (new process, copy of the address space) with extra flags.
+/// Returns 0 in the child and the child's pid in the parent.
+pub fn fork_with(flags: u64) -> R<libc::pid_t> {
+    // SAFETY: without CLONE_VM the child gets its own copy of memory and stack, as fork.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD as u64) as c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    check_long(ret).map(|p| p as libc::pid_t)
+}
+
+/// execve(2); returns only on failure.
+pub fn execve(path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno {
+    // SAFETY: argv and envp are NULL-terminated arrays of pointers to C strings that the
+    // plan keeps alive.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    errno()
+}
+
+/// faccessat(2) with X_OK, checked against the real ids.
+pub fn executable(path: &CStr) -> R {
+    // SAFETY: a valid C string.
+    check(unsafe { libc::faccessat(libc::AT_FDCWD, path.as_ptr(), libc::X_OK, 0) }).map(drop)
+}
+
+/// waitpid(2), retrying on EINTR; returns the raw status.
+pub fn waitpid(pid: libc::pid_t, flags: c_int) -> R<(libc::pid_t, c_int)> {
+    let mut status = 0;
+    loop {
+        // SAFETY: status is a valid int to write.
+        let ret = unsafe { libc::waitpid(pid, &mut status, flags) };
+        if ret >= 0 {
+            return Ok((ret, status));
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// kill(2).
+pub fn kill(pid: libc::pid_t, sig: c_int) -> R {
+    // SAFETY: plain integers.
+    check(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// pidfd_open(2).
+pub fn pidfd_open(pid: libc::pid_t) -> R<RawFd> {
+    // SAFETY: plain integers.
+    check_long(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) }).map(|fd| fd as RawFd)
+}
+
+/// poll(2) on one fd for input; Ok(true) when ready, Ok(false) on timeout.
+pub fn poll_in(fd: RawFd, timeout_ms: c_int) -> R<bool> {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd.
+        let ret = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+        if ret >= 0 {
+            return Ok(ret > 0);
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// send(2) with MSG_NOSIGNAL: a peer that is gone yields EPIPE, not SIGPIPE.
+pub fn send(sock: RawFd, buf: &[u8]) -> R {
+    // SAFETY: buf is a valid readable slice.
+    let n = unsafe { libc::send(sock, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// close_range(2) with CLOSE_RANGE_CLOEXEC: marks every fd from `first` up close-on-exec.
+pub fn cloexec_from(first: u32) -> R {
+    const CLOSE_RANGE_CLOEXEC: c_int = 1 << 2;
+    // SAFETY: plain integers.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    check_long(ret).map(drop)
+}
+
+/// _exit(2).
+pub fn exit(code: c_int) -> ! {
+    // SAFETY: _exit never returns and runs no atexit handlers.
+    unsafe { libc::_exit(code) }
+}
+
+/// Formats `/proc/self/fd/<fd>` into `buf` and returns it as a C string.
+pub fn proc_fd_path(buf: &mut [u8; 32], fd: RawFd) -> &CStr {
+    const PREFIX: &[u8] = b"/proc/self/fd/";
+    buf[..PREFIX.len()].copy_from_slice(PREFIX);
+    let mut digits = [0u8; 12];
+    let mut n = fd.max(0) as u32;
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in 0..len {
+        buf[PREFIX.len() + i] = digits[len - 1 - i];
+    }
+    buf[PREFIX.len() + len] = 0;
+    CStr::from_bytes_until_nul(&buf[..]).unwrap_or(c"/proc/self/fd")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_fd_paths_are_formatted_without_allocation() {
+        let mut buf = [0u8; 32];
+        assert_eq!(proc_fd_path(&mut buf, 0).to_bytes(), b"/proc/self/fd/0");
+        assert_eq!(proc_fd_path(&mut buf, 7).to_bytes(), b"/proc/self/fd/7");
+        assert_eq!(
+            proc_fd_path(&mut buf, 1234567).to_bytes(),
+            b"/proc/self/fd/1234567"
+        );
+    }
+}

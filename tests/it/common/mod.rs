@@ -1,0 +1,220 @@
+//! Helpers shared by the integration tests: busybox bundles, runtime roots, pipes.
+
+use std::fs;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cargohold::oci_spec::runtime::Spec;
+use cargohold::runtime::{CreateOptions, Runtime};
+
+/// The static busybox from Debian's busybox-static.
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// Applets linked into every test rootfs.
+const APPLETS: &[&str] = &[
+    "sh",
+    "echo",
+    "cat",
+    "id",
+    "hostname",
+    "ls",
+    "sleep",
+    "true",
+    "false",
+    "ps",
+    "mount",
+    "touch",
+    "mkdir",
+    "rm",
+    "grep",
+    "head",
+    "wc",
+    "dd",
+    "kill",
+    "env",
+    "pwd",
+    "stat",
+    "readlink",
+    "test",
+    "nproc",
+    "umask",
+    "domainname",
+    "ulimit",
+    "awk",
+    "tr",
+    "seq",
+    "yes",
+    "tail",
+    "nc",
+    "wget",
+];
+
+/// A unique name for this process and call (container ids, cgroups).
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A bundle directory: `rootfs/` with busybox and its applets, and a `config.json`.
+pub struct Bundle {
+    pub dir: tempfile::TempDir,
+    pub spec: Spec,
+}
+
+impl Bundle {
+    /// A bundle whose spec is the runtime's default with `args` as the process.
+    pub fn new(args: &[&str]) -> Bundle {
+        let dir = tempfile::Builder::new()
+            .prefix("cargohold-bundle")
+            .tempdir()
+            .unwrap();
+        make_rootfs(&dir.path().join("rootfs"));
+        let mut spec = cargohold::runtime::default_spec();
+        let mut process = spec.process().clone().unwrap();
+        process.set_args(Some(args.iter().map(|s| s.to_string()).collect()));
+        process.set_terminal(Some(false));
+        spec.set_process(Some(process));
+        let mut root = spec.root().clone().unwrap();
+        root.set_readonly(Some(false));
+        spec.set_root(Some(root));
+        let mut b = Bundle { dir, spec };
+        b.save();
+        b
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.path().join("rootfs")
+    }
+
+    /// Edits the spec and writes config.json again.
+    pub fn edit(&mut self, f: impl FnOnce(&mut Spec)) {
+        f(&mut self.spec);
+        self.save();
+    }
+
+    pub fn save(&mut self) {
+        let data = serde_json::to_vec_pretty(&self.spec).unwrap();
+        fs::write(self.dir.path().join("config.json"), data).unwrap();
+    }
+}
+
+/// Lays out a busybox rootfs.
+pub fn make_rootfs(root: &Path) {
+    for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "root"] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    fs::copy(BUSYBOX, root.join("bin/busybox")).unwrap();
+    for a in APPLETS {
+        symlink("busybox", root.join("bin").join(a)).unwrap();
+    }
+    fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )
+    .unwrap();
+    fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+}
+
+/// A runtime with its own root directory.
+pub struct TestRuntime {
+    pub rt: Runtime,
+    _root: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TestRuntime {
+    type Target = Runtime;
+    fn deref(&self) -> &Runtime {
+        &self.rt
+    }
+}
+
+pub fn runtime() -> TestRuntime {
+    let root = tempfile::Builder::new()
+        .prefix("cargohold-root")
+        .tempdir()
+        .unwrap();
+    TestRuntime {
+        rt: Runtime::open(root.path()).unwrap(),
+        _root: root,
+    }
+}
+
+/// What a container printed, and how it ended.
+pub struct Ran {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs a bundle to completion with stdout and stderr captured.
+pub fn run(rt: &Runtime, bundle: &Bundle) -> cargohold::Result<Ran> {
+    let (mut out_r, out_w) = std::io::pipe().unwrap();
+    let (mut err_r, err_w) = std::io::pipe().unwrap();
+    let mut opts = CreateOptions::default();
+    opts.stdout = Some(OwnedFd::from(out_w));
+    opts.stderr = Some(OwnedFd::from(err_w));
+    let id = unique("run");
+    let result = rt.run(&id, bundle.path(), &opts);
+    drop(opts);
+    let status = result?;
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    out_r.read_to_string(&mut stdout).unwrap();
+    err_r.read_to_string(&mut stderr).unwrap();
+    Ok(Ran {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+/// The cgroup directories (any hierarchy) whose name contains `needle`.
+pub fn cgroups_named(needle: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        walk(&entry.path(), needle, 0, &mut out);
+    }
+    out
+}
+
+fn walk(dir: &Path, needle: &str, depth: usize, out: &mut Vec<PathBuf>) {
+    if depth > 4 {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            if p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.contains(needle))
+            {
+                out.push(p.clone());
+            }
+            walk(&p, needle, depth + 1, out);
+        }
+    }
+}
+
+/// Mount points (from our mountinfo) that mention `needle`.
+pub fn mounts_with(needle: &str) -> Vec<String> {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_owned)
+        .collect()
+}
