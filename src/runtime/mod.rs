@@ -57,6 +57,22 @@ pub fn default_spec() -> Spec {
     spec
 }
 
+/// How a container run by [`Runtime::run`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// The init process's exit status (code or signal).
+    pub status: ExitStatus,
+    /// The kernel's OOM killer killed a process of the container.
+    pub oom_killed: bool,
+}
+
+impl Exit {
+    /// The exit code as a shell reports it: the code, or 128 + the signal.
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or_else(|| 128 + self.status.signal().unwrap_or(0))
+    }
+}
+
 /// Options of [`Runtime::create`] and [`Runtime::run`], as runc's command line has them.
 #[derive(Debug, Default)]
 #[non_exhaustive]

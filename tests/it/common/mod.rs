@@ -153,6 +153,7 @@ pub fn runtime() -> TestRuntime {
 /// What a container printed, and how it ended.
 pub struct Ran {
     pub status: std::process::ExitStatus,
+    pub oom_killed: bool,
     pub stdout: String,
     pub stderr: String,
 }
@@ -167,7 +168,7 @@ pub fn run(rt: &Runtime, bundle: &Bundle) -> cargohold::Result<Ran> {
     let id = unique("run");
     let result = rt.run(&id, bundle.path(), &opts);
     drop(opts);
-    let status = result?;
+    let exit = result?;
     let mut stdout = String::new();
     let mut stderr = String::new();
     out_r.read_to_string(&mut stdout).unwrap();
