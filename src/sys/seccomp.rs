@@ -59,14 +59,21 @@ use oci_spec::runtime::{
 
 use crate::{Error, Result};
 
-// Classic BPF opcodes (linux/bpf_common.h).
-const BPF_LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
-const BPF_ALU_AND_K: u16 = 0x04 | 0x50 | 0x00;
-const BPF_JMP_JA: u16 = 0x05 | 0x00;
-const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10 | 0x00;
-const BPF_JMP_JGT_K: u16 = 0x05 | 0x20 | 0x00;
-const BPF_JMP_JGE_K: u16 = 0x05 | 0x30 | 0x00;
-const BPF_RET_K: u16 = 0x06 | 0x00;
+// Classic BPF opcodes (linux/bpf_common.h), class | size/op | mode/source.
+/// `BPF_LD | BPF_W | BPF_ABS`: A = 32-bit word at offset k of `seccomp_data`.
+const BPF_LD_W_ABS: u16 = 0x20;
+/// `BPF_ALU | BPF_AND | BPF_K`: A &= k.
+const BPF_ALU_AND_K: u16 = 0x54;
+/// `BPF_JMP | BPF_JA`: pc += k (32-bit offset).
+const BPF_JMP_JA: u16 = 0x05;
+/// `BPF_JMP | BPF_JEQ | BPF_K`: pc += (A == k) ? jt : jf.
+const BPF_JMP_JEQ_K: u16 = 0x15;
+/// `BPF_JMP | BPF_JGT | BPF_K`: pc += (A > k) ? jt : jf.
+const BPF_JMP_JGT_K: u16 = 0x25;
+/// `BPF_JMP | BPF_JGE | BPF_K`: pc += (A >= k) ? jt : jf.
+const BPF_JMP_JGE_K: u16 = 0x35;
+/// `BPF_RET | BPF_K`: return k.
+const BPF_RET_K: u16 = 0x06;
 
 /// The kernel's limit on the length of a classic-BPF program.
 const BPF_MAXINSNS: usize = 4096;
@@ -288,9 +295,7 @@ fn action_value(action: LinuxSeccompAction, errno_ret: Option<u32>, ctx: &str) -
         }
     };
     Ok(match action {
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
-            RET_KILL_THREAD
-        }
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => RET_KILL_THREAD,
         LinuxSeccompAction::ScmpActKillProcess => RET_KILL_PROCESS,
         LinuxSeccompAction::ScmpActTrap => RET_TRAP,
         LinuxSeccompAction::ScmpActErrno => RET_ERRNO | data()?,
@@ -454,12 +459,21 @@ impl AbiRules {
     }
 }
 
-fn generate(tables: &[AbiRules], default: u32, enosys_stub: bool) -> Result<Vec<libc::sock_filter>> {
+fn generate(
+    tables: &[AbiRules],
+    default: u32,
+    enosys_stub: bool,
+) -> Result<Vec<libc::sock_filter>> {
     let mut asm = Asm::default();
     asm.ld(OFF_ARCH);
     let blocks: Vec<Label> = tables.iter().map(|_| asm.label()).collect();
     for (table, &block) in tables.iter().zip(&blocks) {
-        asm.jump(BPF_JMP_JEQ_K, table.abi.audit_arch(), Target::Label(block), Target::Next);
+        asm.jump(
+            BPF_JMP_JEQ_K,
+            table.abi.audit_arch(),
+            Target::Label(block),
+            Target::Next,
+        );
     }
     asm.ret(RET_BAD_ARCH);
 
@@ -468,7 +482,12 @@ fn generate(tables: &[AbiRules], default: u32, enosys_stub: bool) -> Result<Vec<
         asm.ld(OFF_NR);
         if table.abi == Abi::X86_64 {
             let native = asm.label();
-            asm.jump(BPF_JMP_JGE_K, X32_SYSCALL_BIT, Target::Next, Target::Label(native));
+            asm.jump(
+                BPF_JMP_JGE_K,
+                X32_SYSCALL_BIT,
+                Target::Next,
+                Target::Label(native),
+            );
             asm.ret(RET_BAD_ARCH);
             asm.place(native);
         }
@@ -602,8 +621,16 @@ enum Target {
 
 #[derive(Debug)]
 enum Item {
-    Stmt { code: u16, k: u32 },
-    Jump { code: u16, k: u32, jt: Target, jf: Target },
+    Stmt {
+        code: u16,
+        k: u32,
+    },
+    Jump {
+        code: u16,
+        k: u32,
+        jt: Target,
+        jf: Target,
+    },
     Ja(Label),
     Place(Label),
 }
@@ -624,10 +651,16 @@ impl Asm {
         self.items.push(Item::Place(label));
     }
     fn ld(&mut self, offset: u32) {
-        self.items.push(Item::Stmt { code: BPF_LD_W_ABS, k: offset });
+        self.items.push(Item::Stmt {
+            code: BPF_LD_W_ABS,
+            k: offset,
+        });
     }
     fn and(&mut self, k: u32) {
-        self.items.push(Item::Stmt { code: BPF_ALU_AND_K, k });
+        self.items.push(Item::Stmt {
+            code: BPF_ALU_AND_K,
+            k,
+        });
     }
     fn ret(&mut self, k: u32) {
         self.items.push(Item::Stmt { code: BPF_RET_K, k });
@@ -685,7 +718,8 @@ impl Asm {
             }
         }
 
-        let internal = |what: &str| seccomp_err(format!("internal error in the BPF assembler: {what}"));
+        let internal =
+            |what: &str| seccomp_err(format!("internal error in the BPF assembler: {what}"));
         let forward = |from: usize, to: usize| -> Result<u32> {
             // `from` is the address of the next instruction.
             if to < from || to == usize::MAX {
@@ -712,7 +746,8 @@ impl Asm {
                     let ja_t = p + 1;
                     let ja_f = p + 1 + usize::from(lt);
                     let short = |to: usize| -> Result<u8> {
-                        u8::try_from(forward(p + 1, to)?).map_err(|_| internal("short jump too long"))
+                        u8::try_from(forward(p + 1, to)?)
+                            .map_err(|_| internal("short jump too long"))
                     };
                     let jt_off = short(if lt { ja_t } else { t })?;
                     let jf_off = short(if lf { ja_f } else { f })?;
@@ -749,7 +784,10 @@ mod tests {
     }
 
     fn nr(name: &str) -> u32 {
-        Abi::native().unwrap().syscall_nr(name).expect("known syscall")
+        Abi::native()
+            .unwrap()
+            .syscall_nr(name)
+            .expect("known syscall")
     }
 
     fn reason(err: Error) -> String {
@@ -794,6 +832,50 @@ mod tests {
     }
 
     #[test]
+    fn constants_match_the_kernel_headers() {
+        use libc::*;
+        let op = |x: u32| u16::try_from(x).unwrap();
+        assert_eq!(BPF_LD_W_ABS, op(BPF_LD | BPF_W | BPF_ABS));
+        assert_eq!(BPF_ALU_AND_K, op(BPF_ALU | BPF_AND | BPF_K));
+        assert_eq!(BPF_JMP_JA, op(BPF_JMP | BPF_JA));
+        assert_eq!(BPF_JMP_JEQ_K, op(BPF_JMP | BPF_JEQ | BPF_K));
+        assert_eq!(BPF_JMP_JGT_K, op(BPF_JMP | BPF_JGT | BPF_K));
+        assert_eq!(BPF_JMP_JGE_K, op(BPF_JMP | BPF_JGE | BPF_K));
+        assert_eq!(BPF_RET_K, op(BPF_RET | BPF_K));
+        assert_eq!(super::BPF_MAXINSNS, libc::BPF_MAXINSNS as usize);
+        assert_eq!(
+            [
+                RET_KILL_THREAD,
+                RET_KILL_PROCESS,
+                RET_TRAP,
+                RET_ERRNO,
+                RET_TRACE,
+                RET_LOG,
+                RET_ALLOW
+            ],
+            [
+                SECCOMP_RET_KILL_THREAD,
+                SECCOMP_RET_KILL_PROCESS,
+                SECCOMP_RET_TRAP,
+                SECCOMP_RET_ERRNO,
+                SECCOMP_RET_TRACE,
+                SECCOMP_RET_LOG,
+                SECCOMP_RET_ALLOW
+            ]
+        );
+        assert_eq!(
+            [FLAG_TSYNC, FLAG_LOG, FLAG_SPEC_ALLOW].map(c_ulong::from),
+            [
+                SECCOMP_FILTER_FLAG_TSYNC,
+                SECCOMP_FILTER_FLAG_LOG,
+                SECCOMP_FILTER_FLAG_SPEC_ALLOW
+            ]
+        );
+        assert_eq!(std::mem::offset_of!(seccomp_data, arch), OFF_ARCH as usize);
+        assert_eq!(std::mem::offset_of!(seccomp_data, args), OFF_ARGS as usize);
+    }
+
+    #[test]
     fn starts_with_the_arch_check_and_kills_other_arches() {
         let prog = SeccompProgram::compile(&profile(json!({
             "defaultAction": "SCMP_ACT_ALLOW",
@@ -804,7 +886,10 @@ mod tests {
         assert_eq!((insns[0].code, insns[0].k), (BPF_LD_W_ABS, OFF_ARCH));
         assert_eq!((insns[1].code, insns[1].k), (BPF_JMP_JEQ_K, native_arch()));
         assert!(insns.len() < 20, "{} instructions", insns.len());
-        assert_eq!(eval(&prog, native_arch(), nr("getpid"), [0; 6]), RET_ERRNO | 1);
+        assert_eq!(
+            eval(&prog, native_arch(), nr("getpid"), [0; 6]),
+            RET_ERRNO | 1
+        );
         assert_eq!(eval(&prog, native_arch(), nr("getppid"), [0; 6]), RET_ALLOW);
         // An architecture that is not in the filter gets libseccomp's bad-arch action.
         assert_eq!(eval(&prog, 0x1234, nr("getppid"), [0; 6]), RET_BAD_ARCH);
@@ -846,7 +931,10 @@ mod tests {
             ]
         })))
         .unwrap();
-        assert_eq!(eval(&prog, native_arch(), nr("getpid"), [0; 6]), RET_KILL_PROCESS);
+        assert_eq!(
+            eval(&prog, native_arch(), nr("getpid"), [0; 6]),
+            RET_KILL_PROCESS
+        );
         assert_eq!(eval(&prog, native_arch(), nr("getppid"), [0; 6]), RET_ALLOW);
     }
 
@@ -858,9 +946,15 @@ mod tests {
             (json!({"action": "SCMP_ACT_KILL_PROCESS"}), RET_KILL_PROCESS),
             (json!({"action": "SCMP_ACT_TRAP"}), RET_TRAP),
             (json!({"action": "SCMP_ACT_ERRNO"}), RET_ERRNO | 1),
-            (json!({"action": "SCMP_ACT_ERRNO", "errnoRet": 38}), RET_ERRNO | 38),
+            (
+                json!({"action": "SCMP_ACT_ERRNO", "errnoRet": 38}),
+                RET_ERRNO | 38,
+            ),
             (json!({"action": "SCMP_ACT_TRACE"}), RET_TRACE | 1),
-            (json!({"action": "SCMP_ACT_TRACE", "errnoRet": 7}), RET_TRACE | 7),
+            (
+                json!({"action": "SCMP_ACT_TRACE", "errnoRet": 7}),
+                RET_TRACE | 7,
+            ),
             (json!({"action": "SCMP_ACT_LOG"}), RET_LOG),
         ];
         for (rule, want) in cases {
@@ -870,7 +964,11 @@ mod tests {
                 "defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule.clone()]
             })))
             .unwrap();
-            assert_eq!(eval(&prog, native_arch(), nr("getpid"), [0; 6]), want, "{rule}");
+            assert_eq!(
+                eval(&prog, native_arch(), nr("getpid"), [0; 6]),
+                want,
+                "{rule}"
+            );
         }
         let prog = SeccompProgram::compile(&profile(json!({
             "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1234,
@@ -878,18 +976,27 @@ mod tests {
         })))
         .unwrap();
         // `read` is below the largest syscall named, so the ENOSYS stub leaves it alone.
-        assert_eq!(eval(&prog, native_arch(), nr("read"), [0; 6]), RET_ERRNO | 1234);
+        assert_eq!(
+            eval(&prog, native_arch(), nr("read"), [0; 6]),
+            RET_ERRNO | 1234
+        );
     }
 
     #[test]
     fn errors_name_the_field_at_fault() {
         let err = |v| reason(SeccompProgram::compile(&profile(v)).unwrap_err());
         let r = err(json!({"defaultAction": "SCMP_ACT_NOTIFY"}));
-        assert!(r.contains("defaultAction") && r.contains("SCMP_ACT_NOTIFY"), "{r}");
+        assert!(
+            r.contains("defaultAction") && r.contains("SCMP_ACT_NOTIFY"),
+            "{r}"
+        );
         let r = err(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
             {"names": ["getpid"], "action": "SCMP_ACT_ERRNO"},
             {"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}));
-        assert!(r.contains("syscalls[1] (mkdir)") && r.contains("NOTIFY"), "{r}");
+        assert!(
+            r.contains("syscalls[1] (mkdir)") && r.contains("NOTIFY"),
+            "{r}"
+        );
         let r = err(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
             {"names": ["read"], "action": "SCMP_ACT_ERRNO",
              "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
@@ -905,7 +1012,10 @@ mod tests {
         assert!(r.contains("syscalls[0] (read): names[1] is empty"), "{r}");
         let r = err(json!({"defaultAction": "SCMP_ACT_ALLOW",
             "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}));
-        assert!(r.contains("flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"), "{r}");
+        assert!(
+            r.contains("flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"),
+            "{r}"
+        );
         // Unknown actions, operators and flags are refused when the spec is parsed.
         for bad in [
             json!({"defaultAction": "SCMP_ACT_BOGUS"}),
@@ -913,7 +1023,10 @@ mod tests {
             json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"],
                 "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_XX"}]}]}),
         ] {
-            assert!(serde_json::from_value::<LinuxSeccomp>(bad.clone()).is_err(), "{bad}");
+            assert!(
+                serde_json::from_value::<LinuxSeccomp>(bad.clone()).is_err(),
+                "{bad}"
+            );
         }
     }
 
@@ -935,11 +1048,27 @@ mod tests {
     #[test]
     fn comparisons_match_64_bit_semantics() {
         let values = [
-            0u64, 1, 2, 0x7fff_ffff, 0xffff_ffff, 0x1_0000_0000, 0x1_0000_0001,
-            0x2_0000_0000, 0xffff_ffff_0000_0000, u64::MAX - 1, u64::MAX,
+            0u64,
+            1,
+            2,
+            0x7fff_ffff,
+            0xffff_ffff,
+            0x1_0000_0000,
+            0x1_0000_0001,
+            0x2_0000_0000,
+            0xffff_ffff_0000_0000,
+            u64::MAX - 1,
+            u64::MAX,
         ];
-        let ops = ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE",
-                   "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"];
+        let ops = [
+            "SCMP_CMP_NE",
+            "SCMP_CMP_LT",
+            "SCMP_CMP_LE",
+            "SCMP_CMP_EQ",
+            "SCMP_CMP_GE",
+            "SCMP_CMP_GT",
+            "SCMP_CMP_MASKED_EQ",
+        ];
         let (compat_arch, compat_getpid) = if cfg!(target_arch = "x86_64") {
             ("SCMP_ARCH_X86", (AUDIT_ARCH_I386, 20))
         } else {
@@ -969,13 +1098,22 @@ mod tests {
                     for &arg in values.iter().chain(&[datum & 0xf0f0_f0f0_f0f0_f0f0]) {
                         let mut args = [0u64; 6];
                         args[index as usize] = arg;
-                        let want = if check(arg, datum, datum, two) { RET_ERRNO | 1 } else { RET_ALLOW };
+                        let want = if check(arg, datum, datum, two) {
+                            RET_ERRNO | 1
+                        } else {
+                            RET_ALLOW
+                        };
                         let got = eval(&prog, native_arch(), nr("getpid"), args);
                         assert_eq!(got, want, "64-bit: {arg:#x} {op} {datum:#x} (two {two:#x})");
                         // 32-bit tasks: the kernel zero-extends, the filter sees the low half.
                         let lo = arg & 0xffff_ffff;
                         args[index as usize] = lo;
-                        let want = if check(lo, datum & 0xffff_ffff, datum & 0xffff_ffff, two & 0xffff_ffff) {
+                        let want = if check(
+                            lo,
+                            datum & 0xffff_ffff,
+                            datum & 0xffff_ffff,
+                            two & 0xffff_ffff,
+                        ) {
                             RET_ERRNO | 1
                         } else {
                             RET_ALLOW
@@ -1039,16 +1177,28 @@ mod tests {
             "defaultAction": "SCMP_ACT_ALLOW", "syscalls": syscalls
         })))
         .unwrap();
-        assert!(prog.instructions().iter().any(|i| i.code == BPF_JMP_JA && i.k > 255));
+        assert!(prog
+            .instructions()
+            .iter()
+            .any(|i| i.code == BPF_JMP_JA && i.k > 255));
         let mut checked = 0;
         for (i, name) in names.iter().enumerate() {
-            let Some(n) = Abi::native().unwrap().syscall_nr(name) else { continue };
-            if names[..i].iter().any(|other| Abi::native().unwrap().syscall_nr(other) == Some(n)) {
+            let Some(n) = Abi::native().unwrap().syscall_nr(name) else {
+                continue;
+            };
+            if names[..i]
+                .iter()
+                .any(|other| Abi::native().unwrap().syscall_nr(other) == Some(n))
+            {
                 continue;
             }
             let mut args = [0u64; 6];
             args[i % 6] = i as u64;
-            assert_eq!(eval(&prog, native_arch(), n, args), RET_ERRNO | (i as u32 + 1), "{name}");
+            assert_eq!(
+                eval(&prog, native_arch(), n, args),
+                RET_ERRNO | (i as u32 + 1),
+                "{name}"
+            );
             args[i % 6] = i as u64 + 1;
             assert_eq!(eval(&prog, native_arch(), n, args), RET_ALLOW, "{name}");
             checked += 1;
@@ -1062,28 +1212,55 @@ mod tests {
         let len = prog.instructions().len();
         assert!(len < 1200, "{len} instructions");
         let native = Abi::native().unwrap();
-        let max = DOCKER_ALLOW.iter().filter_map(|n| native.syscall_nr(n)).max().unwrap();
-        for name in DOCKER_ALLOW.iter().filter(|n| !["personality", "clone", "clone3"].contains(n)) {
+        let max = DOCKER_ALLOW
+            .iter()
+            .filter_map(|n| native.syscall_nr(n))
+            .max()
+            .unwrap();
+        for name in DOCKER_ALLOW
+            .iter()
+            .filter(|n| !["personality", "clone", "clone3"].contains(n))
+        {
             if let Some(n) = native.syscall_nr(name) {
                 assert_eq!(eval(&prog, native_arch(), n, [0; 6]), RET_ALLOW, "{name}");
             }
         }
-        assert_eq!(eval(&prog, native_arch(), nr("swapoff"), [0; 6]), RET_ERRNO | 1);
-        assert_eq!(eval(&prog, native_arch(), max + 1, [0; 6]), RET_ERRNO | libc::ENOSYS as u32);
-        assert_eq!(eval(&prog, native_arch(), nr("clone3"), [0; 6]), RET_ERRNO | libc::ENOSYS as u32);
+        assert_eq!(
+            eval(&prog, native_arch(), nr("swapoff"), [0; 6]),
+            RET_ERRNO | 1
+        );
+        assert_eq!(
+            eval(&prog, native_arch(), max + 1, [0; 6]),
+            RET_ERRNO | libc::ENOSYS as u32
+        );
+        assert_eq!(
+            eval(&prog, native_arch(), nr("clone3"), [0; 6]),
+            RET_ERRNO | libc::ENOSYS as u32
+        );
         let newns = u64::from(libc::CLONE_NEWNS as u32);
         assert_eq!(eval(&prog, native_arch(), nr("clone"), [0; 6]), RET_ALLOW);
-        assert_eq!(eval(&prog, native_arch(), nr("clone"), [newns, 0, 0, 0, 0, 0]), RET_ERRNO | 1);
-        assert_eq!(eval(&prog, native_arch(), nr("personality"), [8, 0, 0, 0, 0, 0]), RET_ALLOW);
-        assert_eq!(eval(&prog, native_arch(), nr("personality"), [9, 0, 0, 0, 0, 0]), RET_ERRNO | 1);
+        assert_eq!(
+            eval(&prog, native_arch(), nr("clone"), [newns, 0, 0, 0, 0, 0]),
+            RET_ERRNO | 1
+        );
+        assert_eq!(
+            eval(&prog, native_arch(), nr("personality"), [8, 0, 0, 0, 0, 0]),
+            RET_ALLOW
+        );
+        assert_eq!(
+            eval(&prog, native_arch(), nr("personality"), [9, 0, 0, 0, 0, 0]),
+            RET_ERRNO | 1
+        );
     }
 
     #[test]
     fn too_many_instructions_is_an_error() {
         // 7 conditions per rule on different... at most 6 arguments: use many rules.
         let rules: Vec<_> = (0..800)
-            .map(|i| json!({"names": ["getpid"], "action": "SCMP_ACT_ERRNO",
-                             "args": [{"index": 0, "value": i, "op": "SCMP_CMP_GT"}]}))
+            .map(|i| {
+                json!({"names": ["getpid"], "action": "SCMP_ACT_ERRNO",
+                             "args": [{"index": 0, "value": i, "op": "SCMP_CMP_GT"}]})
+            })
             .collect();
         let r = reason(
             SeccompProgram::compile(&profile(json!({
@@ -1119,7 +1296,15 @@ mod tests {
     fn lock_down(prog: &SeccompProgram) -> i32 {
         // The kernel requires no_new_privs (or CAP_SYS_ADMIN) to install a filter.
         // SAFETY: PR_SET_NO_NEW_PRIVS takes plain integers.
-        let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) };
+        let rc = unsafe {
+            libc::prctl(
+                libc::PR_SET_NO_NEW_PRIVS,
+                1 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            )
+        };
         if rc != 0 {
             return 2;
         }
@@ -1147,8 +1332,20 @@ mod tests {
     #[test]
     fn kernel_applies_errno_and_argument_conditions() {
         let dir = tempfile::tempdir().unwrap();
-        let denied = CString::new(dir.path().join("denied").into_os_string().into_encoded_bytes()).unwrap();
-        let allowed = CString::new(dir.path().join("allowed").into_os_string().into_encoded_bytes()).unwrap();
+        let denied = CString::new(
+            dir.path()
+                .join("denied")
+                .into_os_string()
+                .into_encoded_bytes(),
+        )
+        .unwrap();
+        let allowed = CString::new(
+            dir.path()
+                .join("allowed")
+                .into_os_string()
+                .into_encoded_bytes(),
+        )
+        .unwrap();
         let prog = SeccompProgram::compile(&profile(json!({
             "defaultAction": "SCMP_ACT_ALLOW",
             "syscalls": [
@@ -1267,7 +1464,8 @@ mod tests {
     fn load_without_no_new_privs_as_root_or_reports_errno() {
         // As root (CAP_SYS_ADMIN) the kernel accepts a filter without no_new_privs;
         // otherwise it must report EACCES. Either way `load` returns, and never panics.
-        let prog = SeccompProgram::compile(&profile(json!({"defaultAction": "SCMP_ACT_ALLOW"}))).unwrap();
+        let prog =
+            SeccompProgram::compile(&profile(json!({"defaultAction": "SCMP_ACT_ALLOW"}))).unwrap();
         let status = in_child(|| match prog.load() {
             Ok(()) => 0,
             Err(libc::EACCES) => 1,
@@ -1276,7 +1474,11 @@ mod tests {
         let code = exit_code(status);
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
-        assert_eq!(code, Some(if root { 0 } else { 1 }), "wait status {status:#x}");
+        assert_eq!(
+            code,
+            Some(if root { 0 } else { 1 }),
+            "wait status {status:#x}"
+        );
     }
 
     fn docker_like() -> LinuxSeccomp {
@@ -1314,65 +1516,360 @@ mod tests {
 
     /// Roughly the allow list of Docker's default profile.
     const DOCKER_ALLOW: &[&str] = &[
-        "accept", "accept4", "access", "adjtimex", "alarm", "bind", "brk", "capget", "capset",
-        "chdir", "chmod", "chown", "chown32", "clock_adjtime", "clock_adjtime64",
-        "clock_getres", "clock_getres_time64", "clock_gettime", "clock_gettime64",
-        "clock_nanosleep", "clock_nanosleep_time64", "clone", "clone3", "close", "close_range",
-        "connect", "copy_file_range", "creat", "dup", "dup2", "dup3", "epoll_create",
-        "epoll_create1", "epoll_ctl", "epoll_ctl_old", "epoll_pwait", "epoll_pwait2",
-        "epoll_wait", "epoll_wait_old", "eventfd", "eventfd2", "execve", "execveat", "exit",
-        "exit_group", "faccessat", "faccessat2", "fadvise64", "fadvise64_64", "fallocate",
-        "fanotify_mark", "fchdir", "fchmod", "fchmodat", "fchown", "fchown32", "fchownat",
-        "fcntl", "fcntl64", "fdatasync", "fgetxattr", "flistxattr", "flock", "fork",
-        "fremovexattr", "fsetxattr", "fstat", "fstat64", "fstatat64", "fstatfs", "fstatfs64",
-        "fsync", "ftruncate", "ftruncate64", "futex", "futex_time64", "futex_waitv",
-        "futimesat", "getcpu", "getcwd", "getdents", "getdents64", "getegid", "getegid32",
-        "geteuid", "geteuid32", "getgid", "getgid32", "getgroups", "getgroups32",
-        "getitimer", "getpeername", "getpgid", "getpgrp", "getpid", "getppid", "getpriority",
-        "getrandom", "getresgid", "getresgid32", "getresuid", "getresuid32", "getrlimit",
-        "get_robust_list", "getrusage", "getsid", "getsockname", "getsockopt",
-        "get_thread_area", "gettid", "gettimeofday", "getuid", "getuid32", "getxattr",
-        "inotify_add_watch", "inotify_init", "inotify_init1", "inotify_rm_watch",
-        "io_cancel", "ioctl", "io_destroy", "io_getevents", "io_pgetevents",
-        "io_pgetevents_time64", "ioprio_get", "ioprio_set", "io_setup", "io_submit",
-        "io_uring_enter", "io_uring_register", "io_uring_setup", "ipc", "kill", "landlock_add_rule",
-        "landlock_create_ruleset", "landlock_restrict_self", "lchown", "lchown32",
-        "lgetxattr", "link", "linkat", "listen", "listxattr", "llistxattr", "_llseek",
-        "lremovexattr", "lseek", "lsetxattr", "lstat", "lstat64", "madvise", "membarrier",
-        "memfd_create", "memfd_secret", "mincore", "mkdir", "mkdirat", "mknod", "mknodat",
-        "mlock", "mlock2", "mlockall", "mmap", "mmap2", "mprotect", "mq_getsetattr",
-        "mq_notify", "mq_open", "mq_timedreceive", "mq_timedreceive_time64", "mq_timedsend",
-        "mq_timedsend_time64", "mq_unlink", "mremap", "msgctl", "msgget", "msgrcv", "msgsnd",
-        "msync", "munlock", "munlockall", "munmap", "name_to_handle_at", "nanosleep",
-        "newfstatat", "_newselect", "open", "openat", "openat2", "pause", "pidfd_open",
-        "pidfd_send_signal", "pipe", "pipe2", "pkey_alloc", "pkey_free", "pkey_mprotect",
-        "poll", "ppoll", "ppoll_time64", "prctl", "pread64", "preadv", "preadv2", "prlimit64",
-        "process_mrelease", "pselect6", "pselect6_time64", "pwrite64", "pwritev", "pwritev2",
-        "read", "readahead", "readlink", "readlinkat", "readv", "recv", "recvfrom", "recvmmsg",
-        "recvmmsg_time64", "recvmsg", "remap_file_pages", "removexattr", "rename", "renameat",
-        "renameat2", "restart_syscall", "rmdir", "rseq", "rt_sigaction", "rt_sigpending",
-        "rt_sigprocmask", "rt_sigqueueinfo", "rt_sigreturn", "rt_sigsuspend",
-        "rt_sigtimedwait", "rt_sigtimedwait_time64", "rt_tgsigqueueinfo",
-        "sched_getaffinity", "sched_getattr", "sched_getparam", "sched_get_priority_max",
-        "sched_get_priority_min", "sched_getscheduler", "sched_rr_get_interval",
-        "sched_rr_get_interval_time64", "sched_setaffinity", "sched_setattr",
-        "sched_setparam", "sched_setscheduler", "sched_yield", "seccomp", "select", "semctl",
-        "semget", "semop", "semtimedop", "semtimedop_time64", "send", "sendfile", "sendfile64",
-        "sendmmsg", "sendmsg", "sendto", "setfsgid", "setfsgid32", "setfsuid", "setfsuid32",
-        "setgid", "setgid32", "setgroups", "setgroups32", "setitimer", "setpgid",
-        "setpriority", "setregid", "setregid32", "setresgid", "setresgid32", "setresuid",
-        "setresuid32", "setreuid", "setreuid32", "setrlimit", "set_robust_list", "setsid",
-        "setsockopt", "set_thread_area", "set_tid_address", "setuid", "setuid32", "setxattr",
-        "shmat", "shmctl", "shmdt", "shmget", "shutdown", "sigaltstack", "signalfd",
-        "signalfd4", "sigprocmask", "sigreturn", "socketcall", "socket", "socketpair",
-        "splice", "stat", "stat64", "statfs", "statfs64", "statx", "symlink", "symlinkat",
-        "sync", "sync_file_range", "syncfs", "sysinfo", "tee", "tgkill", "time",
-        "timer_create", "timer_delete", "timer_getoverrun", "timer_gettime",
-        "timer_gettime64", "timer_settime", "timer_settime64", "timerfd_create",
-        "timerfd_gettime", "timerfd_gettime64", "timerfd_settime", "timerfd_settime64",
-        "times", "tkill", "truncate", "truncate64", "ugetrlimit", "umask", "uname", "unlink",
-        "unlinkat", "utime", "utimensat", "utimensat_time64", "utimes", "vfork", "vmsplice",
-        "wait4", "waitid", "waitpid", "write", "writev", "arch_prctl", "modify_ldt",
+        "accept",
+        "accept4",
+        "access",
+        "adjtimex",
+        "alarm",
+        "bind",
+        "brk",
+        "capget",
+        "capset",
+        "chdir",
+        "chmod",
+        "chown",
+        "chown32",
+        "clock_adjtime",
+        "clock_adjtime64",
+        "clock_getres",
+        "clock_getres_time64",
+        "clock_gettime",
+        "clock_gettime64",
+        "clock_nanosleep",
+        "clock_nanosleep_time64",
+        "clone",
+        "clone3",
+        "close",
+        "close_range",
+        "connect",
+        "copy_file_range",
+        "creat",
+        "dup",
+        "dup2",
+        "dup3",
+        "epoll_create",
+        "epoll_create1",
+        "epoll_ctl",
+        "epoll_ctl_old",
+        "epoll_pwait",
+        "epoll_pwait2",
+        "epoll_wait",
+        "epoll_wait_old",
+        "eventfd",
+        "eventfd2",
+        "execve",
+        "execveat",
+        "exit",
+        "exit_group",
+        "faccessat",
+        "faccessat2",
+        "fadvise64",
+        "fadvise64_64",
+        "fallocate",
+        "fanotify_mark",
+        "fchdir",
+        "fchmod",
+        "fchmodat",
+        "fchown",
+        "fchown32",
+        "fchownat",
+        "fcntl",
+        "fcntl64",
+        "fdatasync",
+        "fgetxattr",
+        "flistxattr",
+        "flock",
+        "fork",
+        "fremovexattr",
+        "fsetxattr",
+        "fstat",
+        "fstat64",
+        "fstatat64",
+        "fstatfs",
+        "fstatfs64",
+        "fsync",
+        "ftruncate",
+        "ftruncate64",
+        "futex",
+        "futex_time64",
+        "futex_waitv",
+        "futimesat",
+        "getcpu",
+        "getcwd",
+        "getdents",
+        "getdents64",
+        "getegid",
+        "getegid32",
+        "geteuid",
+        "geteuid32",
+        "getgid",
+        "getgid32",
+        "getgroups",
+        "getgroups32",
+        "getitimer",
+        "getpeername",
+        "getpgid",
+        "getpgrp",
+        "getpid",
+        "getppid",
+        "getpriority",
+        "getrandom",
+        "getresgid",
+        "getresgid32",
+        "getresuid",
+        "getresuid32",
+        "getrlimit",
+        "get_robust_list",
+        "getrusage",
+        "getsid",
+        "getsockname",
+        "getsockopt",
+        "get_thread_area",
+        "gettid",
+        "gettimeofday",
+        "getuid",
+        "getuid32",
+        "getxattr",
+        "inotify_add_watch",
+        "inotify_init",
+        "inotify_init1",
+        "inotify_rm_watch",
+        "io_cancel",
+        "ioctl",
+        "io_destroy",
+        "io_getevents",
+        "io_pgetevents",
+        "io_pgetevents_time64",
+        "ioprio_get",
+        "ioprio_set",
+        "io_setup",
+        "io_submit",
+        "io_uring_enter",
+        "io_uring_register",
+        "io_uring_setup",
+        "ipc",
+        "kill",
+        "landlock_add_rule",
+        "landlock_create_ruleset",
+        "landlock_restrict_self",
+        "lchown",
+        "lchown32",
+        "lgetxattr",
+        "link",
+        "linkat",
+        "listen",
+        "listxattr",
+        "llistxattr",
+        "_llseek",
+        "lremovexattr",
+        "lseek",
+        "lsetxattr",
+        "lstat",
+        "lstat64",
+        "madvise",
+        "membarrier",
+        "memfd_create",
+        "memfd_secret",
+        "mincore",
+        "mkdir",
+        "mkdirat",
+        "mknod",
+        "mknodat",
+        "mlock",
+        "mlock2",
+        "mlockall",
+        "mmap",
+        "mmap2",
+        "mprotect",
+        "mq_getsetattr",
+        "mq_notify",
+        "mq_open",
+        "mq_timedreceive",
+        "mq_timedreceive_time64",
+        "mq_timedsend",
+        "mq_timedsend_time64",
+        "mq_unlink",
+        "mremap",
+        "msgctl",
+        "msgget",
+        "msgrcv",
+        "msgsnd",
+        "msync",
+        "munlock",
+        "munlockall",
+        "munmap",
+        "name_to_handle_at",
+        "nanosleep",
+        "newfstatat",
+        "_newselect",
+        "open",
+        "openat",
+        "openat2",
+        "pause",
+        "pidfd_open",
+        "pidfd_send_signal",
+        "pipe",
+        "pipe2",
+        "pkey_alloc",
+        "pkey_free",
+        "pkey_mprotect",
+        "poll",
+        "ppoll",
+        "ppoll_time64",
+        "prctl",
+        "pread64",
+        "preadv",
+        "preadv2",
+        "prlimit64",
+        "process_mrelease",
+        "pselect6",
+        "pselect6_time64",
+        "pwrite64",
+        "pwritev",
+        "pwritev2",
+        "read",
+        "readahead",
+        "readlink",
+        "readlinkat",
+        "readv",
+        "recv",
+        "recvfrom",
+        "recvmmsg",
+        "recvmmsg_time64",
+        "recvmsg",
+        "remap_file_pages",
+        "removexattr",
+        "rename",
+        "renameat",
+        "renameat2",
+        "restart_syscall",
+        "rmdir",
+        "rseq",
+        "rt_sigaction",
+        "rt_sigpending",
+        "rt_sigprocmask",
+        "rt_sigqueueinfo",
+        "rt_sigreturn",
+        "rt_sigsuspend",
+        "rt_sigtimedwait",
+        "rt_sigtimedwait_time64",
+        "rt_tgsigqueueinfo",
+        "sched_getaffinity",
+        "sched_getattr",
+        "sched_getparam",
+        "sched_get_priority_max",
+        "sched_get_priority_min",
+        "sched_getscheduler",
+        "sched_rr_get_interval",
+        "sched_rr_get_interval_time64",
+        "sched_setaffinity",
+        "sched_setattr",
+        "sched_setparam",
+        "sched_setscheduler",
+        "sched_yield",
+        "seccomp",
+        "select",
+        "semctl",
+        "semget",
+        "semop",
+        "semtimedop",
+        "semtimedop_time64",
+        "send",
+        "sendfile",
+        "sendfile64",
+        "sendmmsg",
+        "sendmsg",
+        "sendto",
+        "setfsgid",
+        "setfsgid32",
+        "setfsuid",
+        "setfsuid32",
+        "setgid",
+        "setgid32",
+        "setgroups",
+        "setgroups32",
+        "setitimer",
+        "setpgid",
+        "setpriority",
+        "setregid",
+        "setregid32",
+        "setresgid",
+        "setresgid32",
+        "setresuid",
+        "setresuid32",
+        "setreuid",
+        "setreuid32",
+        "setrlimit",
+        "set_robust_list",
+        "setsid",
+        "setsockopt",
+        "set_thread_area",
+        "set_tid_address",
+        "setuid",
+        "setuid32",
+        "setxattr",
+        "shmat",
+        "shmctl",
+        "shmdt",
+        "shmget",
+        "shutdown",
+        "sigaltstack",
+        "signalfd",
+        "signalfd4",
+        "sigprocmask",
+        "sigreturn",
+        "socketcall",
+        "socket",
+        "socketpair",
+        "splice",
+        "stat",
+        "stat64",
+        "statfs",
+        "statfs64",
+        "statx",
+        "symlink",
+        "symlinkat",
+        "sync",
+        "sync_file_range",
+        "syncfs",
+        "sysinfo",
+        "tee",
+        "tgkill",
+        "time",
+        "timer_create",
+        "timer_delete",
+        "timer_getoverrun",
+        "timer_gettime",
+        "timer_gettime64",
+        "timer_settime",
+        "timer_settime64",
+        "timerfd_create",
+        "timerfd_gettime",
+        "timerfd_gettime64",
+        "timerfd_settime",
+        "timerfd_settime64",
+        "times",
+        "tkill",
+        "truncate",
+        "truncate64",
+        "ugetrlimit",
+        "umask",
+        "uname",
+        "unlink",
+        "unlinkat",
+        "utime",
+        "utimensat",
+        "utimensat_time64",
+        "utimes",
+        "vfork",
+        "vmsplice",
+        "wait4",
+        "waitid",
+        "waitpid",
+        "write",
+        "writev",
+        "arch_prctl",
+        "modify_ldt",
         "personality",
     ];
 }
