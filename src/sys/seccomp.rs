@@ -892,7 +892,7 @@ mod tests {
         );
         assert_eq!(eval(&prog, native_arch(), nr("getppid"), [0; 6]), RET_ALLOW);
         // An architecture that is not in the filter gets libseccomp's bad-arch action.
-        assert_eq!(eval(&prog, 0x1234, nr("getppid"), [0; 6]), RET_BAD_ARCH);
+        assert_eq!(eval(&prog, 0x1234, nr("getppid"), [0; 6]), RET_KILL_THREAD);
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -909,15 +909,15 @@ mod tests {
         let x86_64 = |nr| eval(&prog, AUDIT_ARCH_X86_64, nr, [0; 6]);
         let i386 = |nr| eval(&prog, AUDIT_ARCH_I386, nr, [0; 6]);
         assert_eq!(x86_64(39), RET_ALLOW); // getpid
-        assert_eq!(x86_64(39 | X32_SYSCALL_BIT), RET_BAD_ARCH);
-        assert_eq!(x86_64(u32::MAX), RET_BAD_ARCH);
+        assert_eq!(x86_64(39 | X32_SYSCALL_BIT), RET_KILL_THREAD);
+        assert_eq!(x86_64(u32::MAX), RET_KILL_THREAD);
         assert_eq!(x86_64(0), RET_ERRNO | 1); // read: not allowed
         assert_eq!(x86_64(300), RET_ERRNO | libc::ENOSYS as u32); // above exit_group (231)
         assert_eq!(i386(20), RET_ALLOW); // getpid on i386
         assert_eq!(i386(140), RET_ALLOW); // _llseek exists only on i386
         assert_eq!(i386(39), RET_ERRNO | 1); // mkdir on i386
         assert_eq!(i386(253), RET_ERRNO | libc::ENOSYS as u32); // above exit_group (252)
-        assert_eq!(eval(&prog, AUDIT_ARCH_AARCH64, 39, [0; 6]), RET_BAD_ARCH);
+        assert_eq!(eval(&prog, AUDIT_ARCH_AARCH64, 39, [0; 6]), RET_KILL_THREAD);
     }
 
     #[test]
