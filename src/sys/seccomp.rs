@@ -32,23 +32,27 @@
 //! - Syscall names unknown for an architecture are skipped for that architecture.
 //! - Conditions of a rule are ANDed; when two conditions of one rule name the same
 //!   argument, each condition becomes its own rule (ORed), as runc does.
-//!   `SCMP_CMP_MASKED_EQ` matches `(arg & value) == valueTwo`. On 64-bit ABIs both 32-bit
-//!   halves are compared; on 32-bit ABIs (x86, arm) only the low half, as libseccomp does.
+//!   `SCMP_CMP_MASKED_EQ` matches `(arg & value) == valueTwo` (libseccomp's datum A is
+//!   the mask). On 64-bit ABIs both 32-bit halves are compared; on 32-bit ABIs (x86, arm)
+//!   only the low half, against the low 32 bits of the value (the kernel zero-extends
+//!   a 32-bit task's arguments).
 //! - Several rules for one syscall: the first matching rule in spec order wins, and an
 //!   unconditional rule ends the list (libseccomp merges rules into a tree instead; the
 //!   result is the same for non-conflicting profiles such as Docker's).
 //! - The bad-architecture action is `SECCOMP_RET_KILL_THREAD`, libseccomp's default,
 //!   which runc keeps.
-//! - Like runc's `patchbpf`, when the default action is not ALLOW, LOG or
-//!   TRACE and `defaultErrnoRet` is not ENOSYS, syscall numbers above the largest one the profile
-//!   names for an architecture return ENOSYS, so that newer syscalls fail the way an older
-//!   kernel would and libc falls back.
+//! - Like runc's `patchbpf`, when the default action is not ALLOW, LOG or TRACE and
+//!   `defaultErrnoRet` is not ENOSYS, syscall numbers above the largest one the profile
+//!   names for an architecture return ENOSYS, so that syscalls newer than the profile fail
+//!   the way an older kernel would and libc falls back.
 //! - Architectures: the native one is always in the filter; listed ones that this host's
 //!   kernel can run (x86 on x86_64, arm on aarch64) get their own block with their own
 //!   syscall numbers. Others are skipped: the kernel never reports them here.
 //! - **Deviation:** x32 (`SCMP_ARCH_X32`) has no syscall table here, so x32 syscalls always
 //!   get the bad-architecture action, listed or not. Approximating its table would let an
 //!   x32 process slip past a deny-list (x32 has its own numbers for e.g. `ptrace`).
+//! - `listenerPath` and `listenerMetadata` are ignored: they only matter with
+//!   `SCMP_ACT_NOTIFY`, which is refused.
 
 use std::collections::BTreeMap;
 
