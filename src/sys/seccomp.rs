@@ -1507,6 +1507,28 @@ mod tests {
     }
 
     #[test]
+    fn kernel_accepts_the_flags() {
+        let prog = SeccompProgram::compile(&profile(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "flags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG"],
+            "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 77}]
+        })))
+        .unwrap();
+        let getpid = nr("getpid");
+        let status = in_child(|| {
+            let rc = lock_down(&prog);
+            if rc != 0 {
+                return rc;
+            }
+            if sys3(getpid, 0, 0, 0) != Err(77) {
+                return 40;
+            }
+            0
+        });
+        assert_eq!(exit_code(status), Some(0), "wait status {status:#x}");
+    }
+
+    #[test]
     fn load_without_no_new_privs_as_root_or_reports_errno() {
         // As root (CAP_SYS_ADMIN) the kernel accepts a filter without no_new_privs;
         // otherwise it must report EACCES. Either way `load` returns, and never panics.
