@@ -69,7 +69,9 @@ pub struct Exit {
 impl Exit {
     /// The exit code as a shell reports it: the code, or 128 + the signal.
     pub fn code(&self) -> i32 {
-        self.status.code().unwrap_or_else(|| 128 + self.status.signal().unwrap_or(0))
+        self.status
+            .code()
+            .unwrap_or_else(|| 128 + self.status.signal().unwrap_or(0))
     }
 }
 
@@ -396,7 +398,7 @@ impl Runtime {
         let linux = spec.linux().clone().unwrap_or_default();
         let cgroup_path = match linux.cgroups_path() {
             Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
-            _ => format!("/cargohold/{id}"),
+            _ => format!("/cargohold-{id}"),
         };
         let cg = Cgroup::create(&cgroup_path, linux.resources().as_ref())?;
         let procs = cg.procs_fds()?;
@@ -578,18 +580,22 @@ impl Runtime {
     /// # Errors
     /// As [`create`](Runtime::create); a failure to exec the process (not found, not
     /// executable) is an error too. The process's own exit status is the `Ok` value.
-    pub fn run(
-        &self,
-        id: &str,
-        bundle: impl AsRef<Path>,
-        opts: &CreateOptions,
-    ) -> Result<ExitStatus> {
+    pub fn run(&self, id: &str, bundle: impl AsRef<Path>, opts: &CreateOptions) -> Result<Exit> {
         let container = self.spawn(id, bundle, opts)?;
         let status = container.wait();
+        let oom_killed = self.oom_killed(id);
         let deleted = self.delete(id, true);
         let status = status?;
         deleted?;
-        Ok(status)
+        Ok(Exit { status, oom_killed })
+    }
+
+    /// Whether the OOM killer has killed a process of the container.
+    pub fn oom_killed(&self, id: &str) -> bool {
+        self.load(id)
+            .and_then(|(_, rec)| Cgroup::open(&rec.cgroup_path))
+            .and_then(|cg| cg.oom_kills())
+            .is_ok_and(|n| n > 0)
     }
 
     /// Creates and starts a container in one step and returns its handle (as `runc run
@@ -917,24 +923,10 @@ impl Runtime {
         } else {
             None
         };
-        let mut plan = InitPlan {
-            clone_flags: 0,
-            join,
-            unshare_flags: 0,
-            cgroup_procs: cg.procs_fds()?,
-            user_ns: false,
-            rootfs: None,
-            chroot,
-            hooks_sync: false,
-            create_container_hooks: Vec::new(),
-            start_container_hooks: Vec::new(),
-            hook_state: Vec::new(),
-            sysctls: Vec::new(),
-            hostname: None,
-            domainname: None,
-            process: pplan,
-            start: StartSignal::Immediately,
-        };
+        let mut plan = InitPlan::new(pplan);
+        plan.join = join;
+        plan.cgroup_procs = cg.procs_fds()?;
+        plan.chroot = chroot;
         let spawned =
             proc::spawn_in_pid_ns(&mut plan, join_pid.as_ref()).map_err(|e| Error::Spawn {
                 stage: "cloning the exec process".into(),

@@ -523,39 +523,38 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
             .create_runtime()
             .as_ref()
             .is_some_and(|h| !h.is_empty());
+    let hostname = spec
+        .hostname()
+        .as_ref()
+        .filter(|h| !h.is_empty())
+        .map(|h| cstring("hostname", h))
+        .transpose()?;
+    let domainname = spec
+        .domainname()
+        .as_ref()
+        .filter(|h| !h.is_empty())
+        .map(|h| cstring("domainname", h))
+        .transpose()?;
     let hooks_sync = has_mount_ns
         && (parent_hooks
             || !create_container_hooks.is_empty()
             || !start_container_hooks.is_empty());
 
-    let plan = InitPlan {
-        clone_flags,
-        join: ns.join,
-        unshare_flags,
-        cgroup_procs,
-        user_ns: new_user,
-        rootfs: rootfs_plan,
-        chroot,
-        hooks_sync,
-        create_container_hooks,
-        start_container_hooks,
-        hook_state: Vec::new(),
-        sysctls,
-        hostname: spec
-            .hostname()
-            .as_ref()
-            .filter(|h| !h.is_empty())
-            .map(|h| cstring("hostname", h))
-            .transpose()?,
-        domainname: spec
-            .domainname()
-            .as_ref()
-            .filter(|h| !h.is_empty())
-            .map(|h| cstring("domainname", h))
-            .transpose()?,
-        process: pplan,
-        start,
-    };
+    let mut plan = InitPlan::new(pplan);
+    plan.clone_flags = clone_flags;
+    plan.join = ns.join;
+    plan.unshare_flags = unshare_flags;
+    plan.cgroup_procs = cgroup_procs;
+    plan.user_ns = new_user;
+    plan.rootfs = rootfs_plan;
+    plan.chroot = chroot;
+    plan.hooks_sync = hooks_sync;
+    plan.create_container_hooks = create_container_hooks;
+    plan.start_container_hooks = start_container_hooks;
+    plan.sysctls = sysctls;
+    plan.hostname = hostname;
+    plan.domainname = domainname;
+    plan.start = start;
     Ok((plan, ctx))
 }
 
@@ -1051,6 +1050,13 @@ fn rootfs_plan(
             .map(|p| cstring("linux.readonlyPaths", p))
             .collect::<Result<_>>()?,
         readonly_root,
+        cwd: spec
+            .process()
+            .as_ref()
+            .map(|p| clean_relative(p.cwd()))
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| path_cstring("process.cwd", &p))
+            .transpose()?,
     })
 }
 

@@ -195,6 +195,8 @@ pub struct RootfsPlan {
     pub readonly: Vec<CString>,
     /// Remount `/` read-only at the end.
     pub readonly_root: bool,
+    /// The working directory, relative to the rootfs, created if missing.
+    pub cwd: Option<CString>,
 }
 
 /// A hook run by the child itself (createContainer, startContainer).
@@ -368,6 +370,66 @@ pub struct InitPlan {
     pub process: ProcessPlan,
     /// When to exec.
     pub start: StartSignal,
+    /// Every fd the child may use, sorted; filled by [`spawn`]. The child closes all others
+    /// first thing, so it holds none of the host's files (a flock held by the host, a
+    /// socket) while it waits to be started.
+    keep_fds: Vec<RawFd>,
+}
+
+impl InitPlan {
+    /// An empty plan for `process`: no namespaces, no mounts, exec at once.
+    pub fn new(process: ProcessPlan) -> Self {
+        InitPlan {
+            clone_flags: 0,
+            join: Vec::new(),
+            unshare_flags: 0,
+            cgroup_procs: Vec::new(),
+            user_ns: false,
+            rootfs: None,
+            chroot: None,
+            hooks_sync: false,
+            create_container_hooks: Vec::new(),
+            start_container_hooks: Vec::new(),
+            hook_state: Vec::new(),
+            sysctls: Vec::new(),
+            hostname: None,
+            domainname: None,
+            process,
+            start: StartSignal::Immediately,
+            keep_fds: Vec::new(),
+        }
+    }
+
+    fn collect_keep_fds(&mut self, sync: RawFd) {
+        let mut keep = vec![sync];
+        keep.extend(self.join.iter().map(|(fd, _)| fd.as_raw_fd()));
+        keep.extend(self.cgroup_procs.iter().map(|fd| fd.as_raw_fd()));
+        keep.extend(self.chroot.iter().map(|fd| fd.as_raw_fd()));
+        keep.extend(self.process.stdio.iter().flatten().map(|fd| fd.as_raw_fd()));
+        if let StartSignal::Fifo(fd) = &self.start {
+            keep.push(fd.as_raw_fd());
+        }
+        keep.extend(3..3 + self.process.preserve_fds as RawFd);
+        keep.sort_unstable();
+        keep.dedup();
+        self.keep_fds = keep;
+    }
+}
+
+/// Closes every fd from 3 up that is not in `keep` (sorted), one close_range per gap.
+fn close_others(keep: &[RawFd]) -> R {
+    let mut next: u32 = 3;
+    for &fd in keep {
+        let fd = fd as u32;
+        if fd < next {
+            continue;
+        }
+        if fd > next {
+            raw::close_range(next, fd - 1)?;
+        }
+        next = fd + 1;
+    }
+    raw::close_range(next, u32::MAX)
 }
 
 // Messages on the sync socket. Child to parent: 16 bytes [kind, step, index, errno].
@@ -508,12 +570,10 @@ pub fn spawn(plan: &mut InitPlan) -> io::Result<Spawned> {
     // SAFETY: socketpair returned two fresh fds we now own.
     let (parent_end, child_end) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    if plan.hook_state.capacity() < 65536
-        && (!plan.create_container_hooks.is_empty() || !plan.start_container_hooks.is_empty())
-    {
+    plan.collect_keep_fds(child_end.as_raw_fd());
+    if plan.hooks_sync && plan.hook_state.capacity() < 65536 {
         plan.hook_state.reserve(65536);
     }
-
     let mut pidfd: c_int = -1;
     let pid = clone3(plan.clone_flags, &mut pidfd).or_else(|e| {
         if e == libc::ENOSYS {
@@ -665,6 +725,7 @@ enum Never {}
 /// The child's whole life until execve. Runs in a fresh process that shares nothing with
 /// the host's other threads; must not allocate.
 fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
+    close_others(&plan.keep_fds).at(Step::Stdio, 4)?;
     let p = &plan.process;
     // Our own fds must not collide with 0..2 (or the preserved range) when stdio is installed.
     for (i, fd) in p.stdio.iter().enumerate() {
@@ -877,6 +938,11 @@ fn prepare_rootfs(r: &RootfsPlan) -> ChildResult {
     for (i, d) in r.devices.iter().enumerate() {
         make_device(root, d).at(Step::Device, i)?;
     }
+    if let Some(cwd) = &r.cwd {
+        // runc creates a missing working directory.
+        let fd = open_in_root(root, cwd, false).at(Step::Cwd, 0)?;
+        raw::close(fd);
+    }
     for (i, (target, link)) in r.symlinks.iter().enumerate() {
         match raw::symlinkat(target, root, link) {
             Ok(()) | Err(libc::EEXIST) => {}
@@ -910,7 +976,8 @@ fn locked_flags(path: &CStr) -> c_ulong {
 
 /// Opens `rel` (relative, components separated by `/`) under `root` as an O_PATH fd,
 /// resolving every component inside the root (symlinks cannot lead out), creating missing
-/// directories — and the last component as an empty file when `file` is set.
+/// directories — and the last component as an empty file when `file` is set. A dangling
+/// symlink on the way is followed: its target is created inside the root, as runc does.
 fn open_in_root(root: RawFd, rel: &CStr, file: bool) -> R<RawFd> {
     let flags = libc::O_PATH | libc::O_CLOEXEC;
     let resolve = raw::RESOLVE_IN_ROOT | raw::RESOLVE_NO_MAGICLINKS;
@@ -919,71 +986,149 @@ fn open_in_root(root: RawFd, rel: &CStr, file: bool) -> R<RawFd> {
         other => return other,
     }
     let bytes = rel.to_bytes();
-    if bytes.is_empty() {
-        return raw::openat2(root, c".", flags, 0, resolve);
-    }
-    let mut buf = [0u8; 4096];
-    if bytes.len() >= buf.len() {
+    let mut path = [0u8; 4096];
+    if bytes.len() >= path.len() {
         return Err(libc::ENAMETOOLONG);
     }
-    buf[..bytes.len()].copy_from_slice(bytes);
-    // Walk the components: for each prefix that does not exist, create it in its parent.
-    let mut start = 0;
+    path[..bytes.len()].copy_from_slice(bytes);
+    let mut len = bytes.len();
+    // Each restart follows one dangling symlink; 40 is the kernel's own limit.
+    for _ in 0..40 {
+        match create_path(root, &mut path, &mut len, file)? {
+            Some(fd) => return Ok(fd),
+            None => continue,
+        }
+    }
+    Err(libc::ELOOP)
+}
+
+/// One pass of [`open_in_root`]: Some(fd) when done, None when `path` was rewritten through
+/// a dangling symlink and the walk must start again.
+fn create_path(
+    root: RawFd,
+    path: &mut [u8; 4096],
+    len: &mut usize,
+    file: bool,
+) -> R<Option<RawFd>> {
+    let flags = libc::O_PATH | libc::O_CLOEXEC;
+    let resolve = raw::RESOLVE_IN_ROOT | raw::RESOLVE_NO_MAGICLINKS;
+    let total = *len;
     let mut parent = raw::openat2(root, c".", flags | libc::O_DIRECTORY, 0, resolve)?;
-    while start < bytes.len() {
-        let end = bytes[start..]
+    let mut start = 0;
+    while start < total {
+        let end = path[start..total]
             .iter()
             .position(|&b| b == b'/')
-            .map_or(bytes.len(), |p| start + p);
-        let last = end == bytes.len();
-        if end > start {
-            buf[end] = 0;
-            let prefix = CStr::from_bytes_until_nul(&buf[..=end]).map_err(|_| libc::EINVAL)?;
-            let next = match raw::openat2(root, prefix, flags, 0, resolve) {
-                Ok(fd) => fd,
-                Err(libc::ENOENT) => {
-                    let name =
-                        CStr::from_bytes_until_nul(&buf[start..=end]).map_err(|_| libc::EINVAL)?;
-                    let made = if last && file {
-                        raw::openat(
-                            parent,
-                            name,
-                            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
-                            0o644,
-                        )
-                        .map(raw::close)
-                    } else {
-                        raw::mkdirat(parent, name, 0o755)
-                    };
-                    match made {
-                        Ok(()) | Err(libc::EEXIST) => {}
-                        Err(e) => {
-                            raw::close(parent);
-                            return Err(e);
-                        }
-                    }
-                    match raw::openat2(root, prefix, flags, 0, resolve) {
-                        Ok(fd) => fd,
-                        Err(e) => {
-                            raw::close(parent);
-                            return Err(e);
-                        }
-                    }
-                }
-                Err(e) => {
-                    raw::close(parent);
-                    return Err(e);
-                }
+            .map_or(total, |p| start + p);
+        let last = end == total;
+        if end == start {
+            start = end + 1;
+            continue;
+        }
+        let saved = path[end];
+        path[end] = 0;
+        let step = (|| -> R<Result<RawFd, ()>> {
+            let prefix = CStr::from_bytes_until_nul(&path[..=end]).map_err(|_| libc::EINVAL)?;
+            match raw::openat2(root, prefix, flags, 0, resolve) {
+                Ok(fd) => return Ok(Ok(fd)),
+                Err(libc::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+            let name = CStr::from_bytes_until_nul(&path[start..=end]).map_err(|_| libc::EINVAL)?;
+            let made = if last && file {
+                raw::openat(
+                    parent,
+                    name,
+                    libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                    0o644,
+                )
+                .map(raw::close)
+            } else {
+                raw::mkdirat(parent, name, 0o755)
             };
-            raw::close(parent);
-            parent = next;
-            if !last {
-                buf[end] = b'/';
+            match made {
+                Ok(()) => raw::openat2(root, prefix, flags, 0, resolve).map(Ok),
+                // Something is there yet does not resolve: a dangling symlink.
+                Err(libc::EEXIST) => Ok(Err(())),
+                Err(e) => Err(e),
+            }
+        })();
+        path[end] = saved;
+        match step {
+            Ok(Ok(fd)) => {
+                raw::close(parent);
+                parent = fd;
+            }
+            Ok(Err(())) => {
+                let r = follow_link(parent, path, len, start, end);
+                raw::close(parent);
+                return r.map(|()| None);
+            }
+            Err(e) => {
+                raw::close(parent);
+                return Err(e);
             }
         }
         start = end + 1;
     }
-    Ok(parent)
+    Ok(Some(parent))
+}
+
+/// Rewrites `path` so that the component `path[start..end]` (a symlink in directory
+/// `parent`) is replaced by its target: `prefix/target/rest`, or `target/rest` when the
+/// target is absolute (absolute means the container's root).
+fn follow_link(
+    parent: RawFd,
+    path: &mut [u8; 4096],
+    len: &mut usize,
+    start: usize,
+    end: usize,
+) -> R {
+    let mut name = [0u8; 256];
+    let n = end - start;
+    if n >= name.len() {
+        return Err(libc::ENAMETOOLONG);
+    }
+    name[..n].copy_from_slice(&path[start..end]);
+    let name = CStr::from_bytes_until_nul(&name[..=n]).map_err(|_| libc::EINVAL)?;
+    let mut target = [0u8; 4096];
+    // SAFETY: name is a valid C string and target a writable buffer of the length we pass.
+    let t = unsafe {
+        libc::readlinkat(
+            parent,
+            name.as_ptr(),
+            target.as_mut_ptr().cast(),
+            target.len(),
+        )
+    };
+    if t < 0 {
+        let e = raw::errno();
+        return Err(if e == libc::EINVAL { libc::EEXIST } else { e });
+    }
+    let t = t as usize;
+    let mut out = [0u8; 4096];
+    let mut o = 0;
+    let mut push = |bytes: &[u8], o: &mut usize| -> R {
+        if *o + bytes.len() >= out.len() {
+            return Err(libc::ENAMETOOLONG);
+        }
+        out[*o..*o + bytes.len()].copy_from_slice(bytes);
+        *o += bytes.len();
+        Ok(())
+    };
+    if target[0] != b'/' && start > 0 {
+        push(&path[..start], &mut o)?;
+    }
+    push(&target[..t], &mut o)?;
+    if end < *len {
+        push(b"/", &mut o)?;
+        push(&path[end + 1..*len], &mut o)?;
+    }
+    // Strip leading slashes: the walk is relative to the root.
+    let skip = out[..o].iter().take_while(|&&b| b == b'/').count();
+    path[..o - skip].copy_from_slice(&out[skip..o]);
+    *len = o - skip;
+    Ok(())
 }
 
 fn make_device(root: RawFd, d: &DevicePlan) -> R {

@@ -1,6 +1,36 @@
 //! The OCI runtime layer against busybox bundles.
 
+use std::fs;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::symlink;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+
+use cargohold::oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxPidsBuilder, LinuxResourcesBuilder, MountBuilder, ProcessBuilder, Spec,
+};
+use cargohold::runtime::{CreateOptions, ExecOptions, Status};
+use cargohold::Error;
+
 use crate::common::{self, Bundle};
+
+fn args(spec: &mut Spec, a: &[&str]) {
+    let mut p = spec.process().clone().unwrap();
+    p.set_args(Some(a.iter().map(|s| s.to_string()).collect()));
+    spec.set_process(Some(p));
+}
+
+fn sh(b: &mut Bundle, script: &str) {
+    b.edit(|s| args(s, &["sh", "-c", script]));
+}
+
+fn resources(spec: &mut Spec, r: cargohold::oci_spec::runtime::LinuxResources) {
+    let mut linux = spec.linux().clone().unwrap();
+    linux.set_resources(Some(r));
+    spec.set_linux(Some(linux));
+}
 
 #[test]
 #[ignore = "requires root"]
@@ -10,4 +40,739 @@ fn echo_prints_and_exits_zero() {
     let ran = common::run(&rt, &b).unwrap();
     assert!(ran.status.success(), "{:?} {}", ran.status, ran.stderr);
     assert_eq!(ran.stdout, "hello from cargohold\n");
+    assert!(
+        rt.list().unwrap().is_empty(),
+        "run leaves no container behind"
+    );
+}
+
+#[test]
+#[ignore = "requires root"]
+fn exit_codes_and_signals_pass_through() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["sh", "-c", "exit 42"]);
+    assert_eq!(common::run(&rt, &b).unwrap().status.code(), Some(42));
+    // A signal from outside reaches pid 1 when it handles it...
+    sh(
+        &mut b,
+        "trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done",
+    );
+    let id = common::unique("sig");
+    let c = rt.spawn(&id, b.path(), &CreateOptions::default()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    rt.kill(&id, libc::SIGTERM, false).unwrap();
+    assert_eq!(c.wait().unwrap().code(), Some(7));
+    rt.delete(&id, false).unwrap();
+    // ...and SIGKILL always ends it, reported as a signal.
+    sh(&mut b, "sleep 60");
+    let c = rt.spawn(&id, b.path(), &CreateOptions::default()).unwrap();
+    c.signal(libc::SIGKILL).unwrap();
+    assert_eq!(c.wait().unwrap().signal(), Some(libc::SIGKILL));
+    rt.delete(&id, false).unwrap();
+}
+
+#[test]
+#[ignore = "requires root"]
+fn hostname_uid_and_pid_1_are_the_containers() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|s| {
+        s.set_hostname(Some("boxy".into()));
+        let mut p = s.process().clone().unwrap();
+        let mut u = p.user().clone();
+        u.set_uid(65534);
+        u.set_gid(65534);
+        u.set_additional_gids(Some(vec![1234]));
+        p.set_user(u);
+        s.set_process(Some(p));
+    });
+    sh(
+        &mut b,
+        "hostname; id; echo pid=$$; ls /proc | grep -c '^[0-9]'",
+    );
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(ran.status.success(), "{}", ran.stderr);
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    assert_eq!(lines[0], "boxy");
+    assert!(
+        lines[1].starts_with("uid=65534(nobody) gid=65534(nogroup) groups=1234"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[2], "pid=1");
+    // Only the shell, ls and grep: the host's processes are not visible.
+    assert_eq!(lines[3], "3", "processes visible: {}", lines[3]);
+}
+
+#[test]
+#[ignore = "requires root"]
+fn read_only_root_and_paths_refuse_writes_and_masked_paths_are_empty() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|s| {
+        let mut root = s.root().clone().unwrap();
+        root.set_readonly(Some(true));
+        s.set_root(Some(root));
+    });
+    sh(&mut b, "touch /x 2>&1; echo 1 > /proc/sys/kernel/domainname 2>&1; wc -c < /proc/kcore; ls /sys/firmware | wc -l; touch /dev/shm/ok && echo shm-ok");
+    let ran = common::run(&rt, &b).unwrap();
+    let out = ran.stdout;
+    assert!(out.contains("touch: /x: Read-only file system"), "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines.contains(&"0"),
+        "masked /proc/kcore and /sys/firmware are empty: {out}"
+    );
+    assert!(out.contains("shm-ok"), "tmpfs mounts stay writable: {out}");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn capabilities_are_dropped() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    sh(
+        &mut b,
+        "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status; grep NoNewPrivs /proc/self/status",
+    );
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(ran.status.success(), "{}", ran.stderr);
+    // The default set: NET_BIND_SERVICE (10), KILL (5), AUDIT_WRITE (29).
+    let want = format!("{:016x}", (1u64 << 10) | (1 << 5) | (1 << 29));
+    for set in ["CapPrm", "CapEff", "CapBnd", "CapAmb", "CapInh"] {
+        let line = ran.stdout.lines().find(|l| l.starts_with(set)).unwrap();
+        assert!(line.ends_with(&want), "{line} (want {want})");
+    }
+    assert!(ran.stdout.contains("NoNewPrivs:\t1"), "{}", ran.stdout);
+
+    // And chown fails without CAP_CHOWN while root.
+    sh(
+        &mut b,
+        "touch /tmp/f && chown 1:1 /tmp/f 2>/dev/null || echo denied",
+    );
+    b.edit(|s| {
+        let mut p = s.process().clone().unwrap();
+        let mut caps = p.capabilities().clone().unwrap();
+        let only_kill: std::collections::HashSet<Capability> =
+            [Capability::Kill].into_iter().collect();
+        caps.set_effective(Some(only_kill.clone()));
+        caps.set_permitted(Some(only_kill.clone()));
+        caps.set_bounding(Some(only_kill));
+        caps.set_ambient(None);
+        caps.set_inheritable(None);
+        p.set_capabilities(Some(caps));
+        s.set_process(Some(p));
+    });
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(
+        ran.stdout.contains("denied"),
+        "{} {}",
+        ran.stdout,
+        ran.stderr
+    );
+}
+
+#[test]
+#[ignore = "requires root"]
+fn pids_limit_stops_a_fork_bomb() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|s| {
+        resources(
+            s,
+            LinuxResourcesBuilder::default()
+                .pids(LinuxPidsBuilder::default().limit(20).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+    });
+    // A subshell forks sleepers until fork fails; pid 1 waits on.
+    sh(
+        &mut b,
+        "(for i in $(seq 1 100); do sleep 60 & done) 2>/dev/null; sleep 60",
+    );
+    let id = common::unique("pids");
+    let c = rt.spawn(&id, b.path(), &CreateOptions::default()).unwrap();
+    let mut n = 0;
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        n = rt.ps(&id).unwrap().len();
+        if n >= 18 {
+            break;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let after = rt.ps(&id).unwrap().len();
+    assert!(
+        (15..=20).contains(&n) && after <= 20,
+        "processes under a 20-pid limit: {n}, then {after}"
+    );
+    assert_eq!(rt.stats(&id).unwrap().pids_limit, Some(20));
+    rt.delete(&id, true).unwrap();
+    let _ = c.wait();
+}
+
+#[test]
+#[ignore = "requires root"]
+fn memory_limit_oom_kills_and_is_reported() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    let mem = LinuxMemoryBuilder::default()
+        .limit(16i64 << 20)
+        .swap(16i64 << 20)
+        .build()
+        .unwrap();
+    b.edit(|s| {
+        resources(
+            s,
+            LinuxResourcesBuilder::default()
+                .memory(mem)
+                .build()
+                .unwrap(),
+        )
+    });
+    // 64 MiB of zeroes into a tmpfs counts against the cgroup: the OOM killer must fire.
+    sh(&mut b, "dd if=/dev/zero of=/dev/shm/fill bs=1M count=64 2>/dev/null; tail -c 1 /dev/zero | head -c 67108864 > /dev/null; head -c 67108864 /dev/zero | tr '\\0' x | sort >/dev/null 2>&1; echo survived");
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(
+        ran.oom_killed,
+        "oom not reported: {:?} {} {}",
+        ran.status, ran.stdout, ran.stderr
+    );
+}
+
+#[test]
+#[ignore = "requires root"]
+fn create_start_state_kill_delete() {
+    let rt = common::runtime();
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = common::unique("life");
+    let c = rt.create(&id, b.path(), &CreateOptions::default()).unwrap();
+    let st = rt.state(&id).unwrap();
+    assert_eq!(st.status, Status::Created);
+    assert_eq!(st.pid, c.pid());
+    assert_eq!(st.id, id);
+    // The init waits: its command line is still ours, not sleep's.
+    assert_ne!(
+        fs::read_to_string(format!("/proc/{}/comm", c.pid()))
+            .unwrap()
+            .trim(),
+        "sleep"
+    );
+    assert!(matches!(
+        rt.create(&id, b.path(), &CreateOptions::default()),
+        Err(Error::ContainerExists { .. })
+    ));
+
+    rt.start(&id).unwrap();
+    assert!(matches!(rt.start(&id), Err(Error::InvalidState { .. })));
+    let st = rt.state(&id).unwrap();
+    assert_eq!(st.status, Status::Running);
+    for _ in 0..200 {
+        if fs::read_to_string(format!("/proc/{}/comm", c.pid()))
+            .unwrap()
+            .trim()
+            == "sleep"
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(
+        fs::read_to_string(format!("/proc/{}/comm", c.pid()))
+            .unwrap()
+            .trim(),
+        "sleep"
+    );
+    assert_eq!(rt.ps(&id).unwrap(), vec![c.pid()]);
+
+    rt.pause(&id).unwrap();
+    assert_eq!(rt.state(&id).unwrap().status, Status::Paused);
+    rt.resume(&id).unwrap();
+    assert_eq!(rt.state(&id).unwrap().status, Status::Running);
+
+    assert!(
+        matches!(rt.delete(&id, false), Err(Error::InvalidState { .. })),
+        "a running container is not deleted without force"
+    );
+    rt.kill(&id, libc::SIGKILL, false).unwrap();
+    let status = c.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert_eq!(rt.state(&id).unwrap().status, Status::Stopped);
+    rt.delete(&id, false).unwrap();
+    assert!(matches!(
+        rt.state(&id),
+        Err(Error::ContainerNotFound { .. })
+    ));
+    assert!(
+        common::cgroups_named(&id).is_empty(),
+        "cgroup left: {:?}",
+        common::cgroups_named(&id)
+    );
+    assert!(common::mounts_with(&id).is_empty());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn exec_joins_the_same_namespaces() {
+    let rt = common::runtime();
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = common::unique("exec");
+    let c = rt.create(&id, b.path(), &CreateOptions::default()).unwrap();
+    rt.start(&id).unwrap();
+    let (mut r, w) = std::io::pipe().unwrap();
+    let mut opts = ExecOptions::default();
+    opts.stdout = Some(OwnedFd::from(w));
+    let process = ProcessBuilder::default()
+        .args(vec!["sh".to_string(), "-c".into(), "for n in pid mnt net uts; do readlink /proc/self/ns/$n; done; hostname; cat /proc/1/comm".into()])
+        .env(vec!["PATH=/bin".to_string()])
+        .cwd("/")
+        .build()
+        .unwrap();
+    let p = rt.exec(&id, &process, &opts).unwrap();
+    drop(opts);
+    assert!(p.wait().unwrap().success());
+    let mut out = String::new();
+    r.read_to_string(&mut out).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    for (i, ns) in ["pid", "mnt", "net", "uts"].iter().enumerate() {
+        let init = fs::read_link(format!("/proc/{}/ns/{ns}", c.pid())).unwrap();
+        assert_eq!(lines[i], init.to_str().unwrap(), "{ns} namespace differs");
+    }
+    assert_eq!(lines[4], "cargohold");
+    assert_eq!(lines[5], "sleep");
+    rt.delete(&id, true).unwrap();
+    let _ = c.wait();
+    assert!(common::cgroups_named(&id).is_empty());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn missing_command_is_an_error_naming_it() {
+    let rt = common::runtime();
+    let b = Bundle::new(&["no-such-program"]);
+    let err = common::run(&rt, &b).err().expect("must fail");
+    let msg = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+    assert!(
+        msg.contains("no-such-program") && msg.contains("No such file"),
+        "{msg}"
+    );
+    assert!(
+        rt.list().unwrap().is_empty(),
+        "no state left: {:?}",
+        rt.list().unwrap()
+    );
+}
+
+#[test]
+#[ignore = "requires root"]
+fn bad_bundles_leave_nothing_behind() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+
+    fs::write(b.path().join("config.json"), b"{ not json").unwrap();
+    let e = rt
+        .create("bad1", b.path(), &CreateOptions::default())
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("config.json"), "{e}");
+
+    b.save();
+    let mut raw: serde_json::Value =
+        serde_json::from_slice(&fs::read(b.path().join("config.json")).unwrap()).unwrap();
+    raw["linux"]["namespaces"][0]["type"] = "bogus".into();
+    fs::write(
+        b.path().join("config.json"),
+        serde_json::to_vec(&raw).unwrap(),
+    )
+    .unwrap();
+    let e = rt
+        .create("bad2", b.path(), &CreateOptions::default())
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("bogus"), "{e}");
+
+    b.edit(|s| {
+        let mut root = s.root().clone().unwrap();
+        root.set_path(PathBuf::from("missing-rootfs"));
+        s.set_root(Some(root));
+    });
+    let e = rt
+        .create("bad3", b.path(), &CreateOptions::default())
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("missing-rootfs"), "{e}");
+
+    for bad_id in ["../x", "a/b", ""] {
+        assert!(matches!(
+            rt.create(bad_id, b.path(), &CreateOptions::default()),
+            Err(Error::InvalidId { .. })
+        ));
+    }
+    assert!(rt.list().unwrap().is_empty());
+    assert!(common::cgroups_named("bad")
+        .iter()
+        .all(|p| !p.to_string_lossy().contains("cargohold/bad")));
+}
+
+#[test]
+#[ignore = "requires root"]
+fn mount_destination_symlinks_stay_inside_the_rootfs() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    let outside = tempfile::tempdir().unwrap();
+    // /evil -> the host directory `outside`: a mount there must land inside the rootfs.
+    symlink(outside.path(), b.rootfs().join("evil")).unwrap();
+    let src = tempfile::tempdir().unwrap();
+    fs::write(src.path().join("marker"), "inside").unwrap();
+    b.edit(|s| {
+        let mut mounts = s.mounts().clone().unwrap();
+        mounts.push(
+            MountBuilder::default()
+                .destination("/evil")
+                .typ("bind")
+                .source(src.path())
+                .options(vec!["rbind".to_string(), "ro".into()])
+                .build()
+                .unwrap(),
+        );
+        s.set_mounts(Some(mounts));
+    });
+    sh(
+        &mut b,
+        "cat /evil/marker || cat \"$(readlink /evil)/marker\"",
+    );
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(
+        ran.stdout.contains("inside"),
+        "{} {}",
+        ran.stdout,
+        ran.stderr
+    );
+    assert_eq!(
+        fs::read_dir(outside.path()).unwrap().count(),
+        0,
+        "nothing mounted or written on the host side"
+    );
+    assert!(common::mounts_with(&outside.path().display().to_string()).is_empty());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn bind_mounts_honour_read_only() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    let src = tempfile::tempdir().unwrap();
+    fs::write(src.path().join("data"), "42").unwrap();
+    b.edit(|s| {
+        let mut mounts = s.mounts().clone().unwrap();
+        mounts.push(
+            MountBuilder::default()
+                .destination("/data")
+                .typ("bind")
+                .source(src.path())
+                .options(vec!["bind".to_string(), "ro".into(), "nosuid".into()])
+                .build()
+                .unwrap(),
+        );
+        mounts.push(
+            MountBuilder::default()
+                .destination("/scratch")
+                .typ("tmpfs")
+                .source("tmpfs")
+                .options(vec!["size=1m".to_string()])
+                .build()
+                .unwrap(),
+        );
+        s.set_mounts(Some(mounts));
+    });
+    sh(
+        &mut b,
+        "cat /data/data; echo; touch /data/new 2>&1; echo x > /scratch/y && cat /scratch/y",
+    );
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(ran.stdout.starts_with("42\n"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("Read-only file system"),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("x\n"), "{}", ran.stdout);
+    assert!(!src.path().join("new").exists());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn user_namespace_maps_ids() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    let (uid, gid) = (100_000u32, 100_000u32);
+    b.edit(|s| {
+        let mut linux = s.linux().clone().unwrap();
+        let mut ns = linux.namespaces().clone().unwrap();
+        ns.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build()
+                .unwrap(),
+        );
+        // Binding /sys needs a netns owned by the userns: keep the new network namespace.
+        linux.set_namespaces(Some(ns));
+        linux.set_uid_mappings(Some(vec![
+            cargohold::oci_spec::runtime::LinuxIdMappingBuilder::default()
+                .container_id(0u32)
+                .host_id(uid)
+                .size(65536u32)
+                .build()
+                .unwrap(),
+        ]));
+        linux.set_gid_mappings(Some(vec![
+            cargohold::oci_spec::runtime::LinuxIdMappingBuilder::default()
+                .container_id(0u32)
+                .host_id(gid)
+                .size(65536u32)
+                .build()
+                .unwrap(),
+        ]));
+        s.set_linux(Some(linux));
+        // A cgroup mount of the host's hierarchies is not allowed from a user namespace.
+        let mounts = s
+            .mounts()
+            .clone()
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.typ().as_deref() != Some("cgroup"))
+            .collect();
+        s.set_mounts(Some(mounts));
+    });
+    // The rootfs must be accessible to the mapped root.
+    std::process::Command::new("chown")
+        .arg("-R")
+        .arg(format!("{uid}:{gid}"))
+        .arg(b.rootfs())
+        .status()
+        .unwrap();
+    sh(&mut b, "id -u; cat /proc/self/uid_map");
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(ran.status.success(), "{} {}", ran.stdout, ran.stderr);
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    assert_eq!(lines[0], "0");
+    let map: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(map, vec!["0", "100000", "65536"]);
+}
+
+#[test]
+#[ignore = "requires root"]
+fn joins_a_network_namespace_by_path() {
+    let rt = common::runtime();
+    // A holder container's network namespace, joined by a second container.
+    let holder = Bundle::new(&["sleep", "60"]);
+    let hid = common::unique("holder");
+    let h = rt
+        .create(&hid, holder.path(), &CreateOptions::default())
+        .unwrap();
+    rt.start(&hid).unwrap();
+    let ns_path = format!("/proc/{}/ns/net", h.pid());
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|s| {
+        let mut linux = s.linux().clone().unwrap();
+        let ns = linux
+            .namespaces()
+            .clone()
+            .unwrap()
+            .into_iter()
+            .map(|mut n| {
+                if n.typ() == LinuxNamespaceType::Network {
+                    n.set_path(Some(PathBuf::from(&ns_path)));
+                }
+                n
+            })
+            .collect();
+        linux.set_namespaces(Some(ns));
+        s.set_linux(Some(linux));
+    });
+    sh(&mut b, "readlink /proc/self/ns/net");
+    let ran = common::run(&rt, &b).unwrap();
+    assert_eq!(
+        ran.stdout.trim(),
+        fs::read_link(&ns_path).unwrap().to_str().unwrap()
+    );
+    rt.delete(&hid, true).unwrap();
+    let _ = h.wait();
+}
+
+#[test]
+#[ignore = "requires root"]
+fn hooks_run_with_the_state_on_stdin() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().display().to_string();
+    let hook = |name: &str| {
+        cargohold::oci_spec::runtime::HookBuilder::default()
+            .path("/bin/sh")
+            .args(vec![
+                "sh".to_string(),
+                "-c".into(),
+                format!("cat > {o}/{name}"),
+            ])
+            .build()
+            .unwrap()
+    };
+    b.edit(|s| {
+        let hooks = cargohold::oci_spec::runtime::HooksBuilder::default()
+            .create_runtime(vec![hook("createRuntime")])
+            .poststart(vec![hook("poststart")])
+            .poststop(vec![hook("poststop")])
+            .build()
+            .unwrap();
+        s.set_hooks(Some(hooks));
+    });
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(ran.status.success(), "{}", ran.stderr);
+    for (name, status) in [
+        ("createRuntime", "creating"),
+        ("poststart", "running"),
+        ("poststop", "stopped"),
+    ] {
+        let text = fs::read_to_string(out.path().join(name))
+            .unwrap_or_else(|e| panic!("{name} did not run: {e}"));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["status"], status, "{name}: {text}");
+        assert_eq!(
+            v["bundle"],
+            b.path().canonicalize().unwrap().display().to_string()
+        );
+    }
+}
+
+#[test]
+#[ignore = "requires root"]
+fn a_failing_hook_fails_create_and_cleans_up() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|s| {
+        let bad = cargohold::oci_spec::runtime::HookBuilder::default()
+            .path("/bin/false")
+            .build()
+            .unwrap();
+        s.set_hooks(Some(
+            cargohold::oci_spec::runtime::HooksBuilder::default()
+                .create_runtime(vec![bad])
+                .build()
+                .unwrap(),
+        ));
+    });
+    let e = common::run(&rt, &b)
+        .err()
+        .expect("hook failure fails the run");
+    assert!(
+        e.to_string().contains("createRuntime hook /bin/false"),
+        "{e}"
+    );
+    assert!(rt.list().unwrap().is_empty());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn seccomp_filters_syscalls() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    let profile: cargohold::oci_spec::runtime::LinuxSeccomp =
+        serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        }))
+        .unwrap();
+    b.edit(|s| {
+        let mut linux = s.linux().clone().unwrap();
+        linux.set_seccomp(Some(profile));
+        s.set_linux(Some(linux));
+    });
+    sh(&mut b, "mkdir /tmp/d 2>&1; touch /tmp/f && echo touch-ok");
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(
+        ran.stdout.contains("Operation not permitted"),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("touch-ok"), "{}", ran.stdout);
+}
+
+#[test]
+#[ignore = "requires root"]
+fn rlimits_umask_cwd_and_env_apply() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|s| {
+        let mut p = s.process().clone().unwrap();
+        p.set_cwd(PathBuf::from("/tmp/work"));
+        p.set_env(Some(vec!["PATH=/bin".into(), "GREETING=hi there".into()]));
+        let mut u = p.user().clone();
+        u.set_umask(Some(0o027));
+        p.set_user(u);
+        p.set_rlimits(Some(vec![
+            cargohold::oci_spec::runtime::PosixRlimitBuilder::default()
+                .typ(cargohold::oci_spec::runtime::PosixRlimitType::RlimitNofile)
+                .soft(123u64)
+                .hard(456u64)
+                .build()
+                .unwrap(),
+        ]));
+        s.set_process(Some(p));
+    });
+    sh(&mut b, "pwd; umask; ulimit -n; ulimit -Hn; echo $GREETING");
+    let ran = common::run(&rt, &b).unwrap();
+    assert_eq!(
+        ran.stdout, "/tmp/work\n0027\n123\n456\nhi there\n",
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+#[ignore = "requires root"]
+fn multi_threaded_host_stress() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let rt = common::runtime();
+    let b = Bundle::new(&["true"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    // Eight threads that allocate and log (take the stderr lock) in a loop.
+    let noise: Vec<_> = (0..8)
+        .map(|i| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let v: Vec<String> = (0..64).map(|k| format!("{i}-{k}-{n}")).collect();
+                    n += v.len() as u64;
+                    if n % 50_000 == 0 {
+                        eprintln!("noise {i}: {n}");
+                    }
+                }
+                n
+            })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    for i in 0..100 {
+        let id = common::unique("stress");
+        let exit = rt
+            .run(&id, b.path(), &CreateOptions::default())
+            .unwrap_or_else(|e| panic!("run {i}: {e}"));
+        assert!(exit.status.success());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "100 runs took over two minutes"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in noise {
+        assert!(t.join().unwrap() > 0);
+    }
+    assert!(rt.list().unwrap().is_empty());
+    assert!(common::cgroups_named("stress").is_empty());
 }
