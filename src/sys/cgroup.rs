@@ -1,1 +1,0 @@
-//! Control groups (v1, v2 and hybrid hosts) behind one interface.

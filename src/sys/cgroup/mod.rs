@@ -1,0 +1,1781 @@
+//! Control groups (v1, v2 and hybrid hosts) behind one interface.
+//!
+//! A [`Cgroup`] is one container's cgroup: a directory in each hierarchy it needs. On a pure
+//! v2 host that is one directory; on v1 one per controller hierarchy we use; on a hybrid host
+//! (v1 controllers plus a cgroup2 mount, usually `/sys/fs/cgroup/unified`) the v1 ones, plus
+//! the unified one when a controller only lives there (typically `hugetlb`) or when the spec
+//! has `unified` keys.
+//!
+//! # Which hierarchies a container gets (v1)
+//! Always `memory`, `cpu`, `cpuacct`, `pids` and `freezer`: these carry the limits `runc
+//! update` may change, the stats, and freeze/kill. `cpuset`, `blkio`, `devices` and `hugetlb`
+//! only when the resources name them (every new `cpuset` level also costs two reads and two
+//! writes to copy `cpus`/`mems` from its parent); `name=systemd`, `net_cls`, `net_prio`,
+//! `perf_event`, `rdma` and `misc` never. A later [`Cgroup::apply`] that needs a hierarchy the
+//! container lacks creates it and moves the container's processes into it. Each skipped
+//! hierarchy saves a mkdir and an rmdir (about 20 µs each).
+//!
+//! # cgroups-rs and plain cgroupfs I/O
+//! cgroups-rs (0.5) is used for what it does well and cheaply: telling a pure v2 host from
+//! the others ([`cgroups_rs::fs::hierarchies::is_cgroup2_unified_mode`], one statfs). The rest
+//! is plain file I/O on cgroupfs, because for this crate cgroups-rs is wrong or slow there:
+//! - its v1 `Cgroup::new` creates a directory in *every* mounted hierarchy (the ~0.15 ms
+//!   DESIGN.md measures) and re-reads `/proc/self/mountinfo` on each call;
+//! - its v1 hierarchy list only looks at `cgroup` mounts, so on a hybrid host the cgroup2
+//!   mount holding `hugetlb` is invisible to it;
+//! - it copies `cpuset.cpus`/`mems` from the parent for the leaf only, not for every level
+//!   `mkdir -p` creates, so a process cannot join a new `/a/b` cpuset cgroup;
+//! - its errors lose the file name ("can't get path in fn read_string_from"), and its
+//!   stats turn every read error into 0 and report v2's page cache as 0 (it looks for v1's
+//!   `cache` key in `memory.stat`, v2 calls it `file`);
+//! - the conversions we need (shares to weight) are crate-private there.
+//!
+//! # Devices on v2
+//! The v2 device controller is an eBPF program attached to the cgroup. This first version
+//! does not load one: `linux.resources.devices` is **not enforced on v2** (nor in the unified
+//! hierarchy of a hybrid host) and is skipped without an error. On v1 it is written to
+//! `devices.allow`/`devices.deny`.
+
+mod v1;
+mod v2;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write as _};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::LinuxResources;
+
+use crate::{Error, Result};
+
+/// Which cgroup layout the host has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupVersion {
+    /// Only v1 hierarchies (one per controller or co-mounted group).
+    V1,
+    /// Only the unified v2 hierarchy, mounted at `/sys/fs/cgroup`.
+    V2,
+    /// v1 controller hierarchies plus a cgroup2 mount (usually `/sys/fs/cgroup/unified`).
+    Hybrid,
+}
+
+/// Detects the host's cgroup layout.
+///
+/// A cgroup2 filesystem at `/sys/fs/cgroup` means [`CgroupVersion::V2`]; otherwise
+/// `/proc/self/mountinfo` decides: a cgroup2 mount next to v1 ones means
+/// [`CgroupVersion::Hybrid`], else [`CgroupVersion::V1`]. The answer is computed once per
+/// process.
+pub fn detect() -> CgroupVersion {
+    host().version
+}
+
+/// One mounted cgroup hierarchy, as needed to mount `/sys/fs/cgroup` inside a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// Where it is mounted on the host (`/sys/fs/cgroup/memory`).
+    pub mount_point: PathBuf,
+    /// The mount options that select it: the controllers joined by commas (`cpu,cpuacct`),
+    /// `name=systemd` for a named hierarchy, empty for cgroup2.
+    pub options: String,
+    /// The controllers it holds (for cgroup2 those listed in its `cgroup.controllers`).
+    pub controllers: Vec<String>,
+}
+
+/// The host's cgroup hierarchies: the v1 ones, then the cgroup2 one if mounted.
+pub fn hierarchies() -> Vec<Hierarchy> {
+    host().hiers.iter().map(|h| h.public.clone()).collect()
+}
+
+/// Resource usage of a container's cgroup, as `runc events --stats` reports it.
+///
+/// Values the host cannot provide (a missing controller or file) are 0, limits `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct CgroupStats {
+    /// Memory in use, bytes (`memory.usage_in_bytes` / `memory.current`).
+    pub memory_usage: u64,
+    /// The memory limit in bytes, `None` when unlimited.
+    pub memory_limit: Option<u64>,
+    /// Peak memory use, bytes (`memory.max_usage_in_bytes` / `memory.peak`).
+    pub memory_max_usage: u64,
+    /// Page cache, bytes (`total_cache` / `file` of `memory.stat`).
+    pub memory_cache: u64,
+    /// CPU time, nanoseconds.
+    pub cpu_usage_ns: u64,
+    /// CPU time in user mode, nanoseconds.
+    pub cpu_user_ns: u64,
+    /// CPU time in kernel mode, nanoseconds.
+    pub cpu_system_ns: u64,
+    /// Number of tasks (`pids.current`).
+    pub pids_current: u64,
+    /// The task limit, `None` when unlimited.
+    pub pids_limit: Option<u64>,
+    /// How many times the OOM killer killed a task of the cgroup.
+    pub oom_kills: u64,
+}
+
+// ---------------------------------------------------------------------------------------
+// The host's layout.
+
+/// A controller, named by its role (v1 and v2 names differ for some).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Ctrl {
+    Memory,
+    Cpu,
+    Cpuacct,
+    Cpuset,
+    Pids,
+    Freezer,
+    Blkio,
+    Devices,
+    Hugetlb,
+    /// Raw `unified` keys: the cgroup2 hierarchy itself.
+    Unified,
+}
+
+impl Ctrl {
+    /// Its name in a v1 mount's options.
+    fn v1_name(self) -> Option<&'static str> {
+        Some(match self {
+            Ctrl::Memory => "memory",
+            Ctrl::Cpu => "cpu",
+            Ctrl::Cpuacct => "cpuacct",
+            Ctrl::Cpuset => "cpuset",
+            Ctrl::Pids => "pids",
+            Ctrl::Freezer => "freezer",
+            Ctrl::Blkio => "blkio",
+            Ctrl::Devices => "devices",
+            Ctrl::Hugetlb => "hugetlb",
+            Ctrl::Unified => return None,
+        })
+    }
+
+    /// Its name in v2's `cgroup.controllers` (`None`: part of the core, always there).
+    fn v2_name(self) -> Option<&'static str> {
+        match self {
+            Ctrl::Memory => Some("memory"),
+            Ctrl::Cpu | Ctrl::Cpuacct => Some("cpu"),
+            Ctrl::Cpuset => Some("cpuset"),
+            Ctrl::Pids => Some("pids"),
+            Ctrl::Blkio => Some("io"),
+            Ctrl::Hugetlb => Some("hugetlb"),
+            Ctrl::Freezer | Ctrl::Devices | Ctrl::Unified => None,
+        }
+    }
+}
+
+/// The controllers every container gets on v1 (see the module docs).
+const ALWAYS: [Ctrl; 5] = [Ctrl::Memory, Ctrl::Cpu, Ctrl::Cpuacct, Ctrl::Pids, Ctrl::Freezer];
+
+/// v1 controller names we recognise in mount options.
+const V1_CONTROLLERS: [&str; 14] = [
+    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "net_prio", "blkio",
+    "perf_event", "hugetlb", "pids", "rdma", "misc",
+];
+
+#[derive(Debug)]
+struct Hier {
+    public: Hierarchy,
+    /// The root of the mount inside the hierarchy (field 4 of mountinfo), to make our own
+    /// `/proc/self/cgroup` path relative to the mount point.
+    mount_root: PathBuf,
+    v2: bool,
+}
+
+impl Hier {
+    fn has(&self, name: &str) -> bool {
+        self.public.controllers.iter().any(|c| c == name)
+    }
+}
+
+/// The cgroup hierarchies of a host (or of a fake tree in tests).
+#[derive(Debug)]
+pub(crate) struct Layout {
+    version: CgroupVersion,
+    hiers: Vec<Hier>,
+    /// `Some` for a fake tree: the contents of `/proc/self/cgroup` to use, and the directory
+    /// emulation of the kernel (new directories get the control files of their parent).
+    fake_self_cgroup: Option<String>,
+}
+
+fn host() -> &'static Arc<Layout> {
+    // Mounts of cgroup hierarchies do not change under a running engine; reading mountinfo
+    // once saves ~30 µs per container.
+    static HOST: OnceLock<Arc<Layout>> = OnceLock::new();
+    HOST.get_or_init(|| Arc::new(Layout::from_host()))
+}
+
+impl Layout {
+    fn from_host() -> Layout {
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut layout = Layout::from_mountinfo(&mountinfo, None);
+        if cgroups_rs::fs::hierarchies::is_cgroup2_unified_mode() {
+            layout.version = CgroupVersion::V2;
+            layout.hiers.retain(|h| h.v2);
+        }
+        layout
+    }
+
+    /// Builds a layout from mountinfo text. `fake_self_cgroup` selects a fake tree.
+    fn from_mountinfo(mountinfo: &str, fake_self_cgroup: Option<String>) -> Layout {
+        let mut hiers = Vec::new();
+        for line in mountinfo.lines() {
+            let Some((pre, post)) = line.split_once(" - ") else { continue };
+            let pre: Vec<&str> = pre.split(' ').collect();
+            let post: Vec<&str> = post.split(' ').collect();
+            if pre.len() < 5 || post.len() < 3 {
+                continue;
+            }
+            let (root, point) = (unescape(pre[3]), unescape(pre[4]));
+            match post[0] {
+                "cgroup" => {
+                    let mut controllers = Vec::new();
+                    let mut options = Vec::new();
+                    for opt in post[2].split(',') {
+                        if V1_CONTROLLERS.contains(&opt) {
+                            controllers.push(opt.to_string());
+                            options.push(opt);
+                        } else if opt.starts_with("name=") {
+                            options.push(opt);
+                        }
+                    }
+                    hiers.push(Hier {
+                        public: Hierarchy { mount_point: point.into(), options: options.join(","), controllers },
+                        mount_root: root.into(),
+                        v2: false,
+                    });
+                }
+                "cgroup2" => {
+                    let ctl = fs::read_to_string(Path::new(&point).join("cgroup.controllers")).unwrap_or_default();
+                    let controllers = ctl.split_whitespace().map(String::from).collect();
+                    hiers.push(Hier {
+                        public: Hierarchy { mount_point: point.into(), options: String::new(), controllers },
+                        mount_root: root.into(),
+                        v2: true,
+                    });
+                }
+                _ => {}
+            }
+        }
+        // The same hierarchy may be mounted twice (bind mounts); keep the first.
+        let mut seen = Vec::new();
+        hiers.retain(|h| {
+            let key = (h.v2, h.public.options.clone());
+            let keep = !seen.contains(&key);
+            seen.push(key);
+            keep
+        });
+        let has_v1 = hiers.iter().any(|h| !h.v2);
+        let has_v2 = hiers.iter().any(|h| h.v2);
+        let version = match (has_v1, has_v2) {
+            (true, true) => CgroupVersion::Hybrid,
+            (false, true) => CgroupVersion::V2,
+            _ => CgroupVersion::V1,
+        };
+        Layout { version, hiers, fake_self_cgroup }
+    }
+
+    /// A fake v1 or v2 layout rooted at `root`: v1 hierarchies are the subdirectories of
+    /// `root` named after their controllers (a comma-separated name for co-mounts), v2 is
+    /// `root` itself. `self_cgroup` plays `/proc/self/cgroup`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn fake(root: &Path, version: CgroupVersion, self_cgroup: &str) -> io::Result<Layout> {
+        let mut mi = String::new();
+        let mut id = 0;
+        let mut line = |point: &Path, fstype: &str, opts: &str| {
+            id += 1;
+            mi.push_str(&format!("{id} 1 0:{id} / {} rw - {fstype} {fstype} rw,{opts}\n", point.display()));
+        };
+        if version == CgroupVersion::V2 {
+            line(root, "cgroup2", "");
+        } else {
+            let mut names: Vec<String> = Vec::new();
+            for e in fs::read_dir(root)? {
+                names.push(e?.file_name().to_string_lossy().into_owned());
+            }
+            names.sort();
+            for n in names {
+                if n == "unified" {
+                    line(&root.join(&n), "cgroup2", "");
+                } else {
+                    line(&root.join(&n), "cgroup", &n);
+                }
+            }
+        }
+        Ok(Layout::from_mountinfo(&mi, Some(self_cgroup.to_string())))
+    }
+
+    /// The hierarchy that serves `ctrl`, if any.
+    fn hier_for(&self, ctrl: Ctrl) -> Option<usize> {
+        if let Some(name) = ctrl.v1_name() {
+            if let Some(i) = self.hiers.iter().position(|h| !h.v2 && h.has(name)) {
+                return Some(i);
+            }
+        }
+        let i = self.hiers.iter().position(|h| h.v2)?;
+        // On pure v2 everything is there (a controller that is not enabled shows as a missing
+        // file, which names itself in the error); on a hybrid host only what the unified
+        // hierarchy lists (hugetlb here), or raw `unified` keys.
+        if self.version == CgroupVersion::V2 || ctrl == Ctrl::Unified {
+            return Some(i);
+        }
+        ctrl.v2_name().filter(|n| self.hiers[i].has(n)).map(|_| i)
+    }
+
+    fn is_v2(&self, ctrl: Ctrl) -> bool {
+        self.hier_for(ctrl).is_some_and(|i| self.hiers[i].v2)
+    }
+
+    /// The container's directory in every hierarchy (whether it exists or not).
+    fn resolve(&self, spec_path: &str) -> Result<Vec<PathBuf>> {
+        let invalid = |reason: &str| Error::spec("linux.cgroupsPath", format!("{spec_path:?}: {reason}"));
+        let path = if is_systemd_path(spec_path) {
+            systemd_to_fs(spec_path).map_err(|r| invalid(&r))?
+        } else {
+            spec_path.to_string()
+        };
+        if path.is_empty() || Path::new(&path).components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(invalid("must be a non-empty path without \"..\""));
+        }
+        let own = if path.starts_with('/') {
+            None
+        } else {
+            Some(match &self.fake_self_cgroup {
+                Some(s) => s.clone(),
+                None => fs::read_to_string("/proc/self/cgroup")
+                    .map_err(|e| Error::Cgroup { op: "reading".into(), path: "/proc/self/cgroup".into(), source: e })?,
+            })
+        };
+        let rel = path.trim_start_matches('/');
+        Ok(self
+            .hiers
+            .iter()
+            .map(|h| {
+                let mut dir = h.public.mount_point.clone();
+                if let Some(own) = &own {
+                    if let Some(p) = own_cgroup(own, h) {
+                        let p = Path::new(p).strip_prefix(&h.mount_root).unwrap_or(Path::new(p));
+                        let p = p.strip_prefix("/").unwrap_or(p);
+                        dir.push(p);
+                    }
+                }
+                if !rel.is_empty() {
+                    dir.push(rel);
+                }
+                dir
+            })
+            .collect())
+    }
+}
+
+/// Our own cgroup in hierarchy `h` from `/proc/self/cgroup` text.
+fn own_cgroup<'a>(proc_self_cgroup: &'a str, h: &Hier) -> Option<&'a str> {
+    proc_self_cgroup.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let matches = if h.v2 {
+            ctrls.is_empty()
+        } else {
+            let mut a: Vec<&str> = ctrls.split(',').collect();
+            let mut b: Vec<&str> = h.public.options.split(',').collect();
+            a.sort_unstable();
+            b.sort_unstable();
+            a == b
+        };
+        matches.then_some(path)
+    })
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space).
+fn unescape(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `slice:prefix:name` (runc `--systemd-cgroup` syntax): exactly two colons, not absolute.
+fn is_systemd_path(p: &str) -> bool {
+    !p.starts_with('/') && p.matches(':').count() == 2
+}
+
+/// Maps `slice:prefix:name` to the cgroupfs path systemd would give the unit, without dbus:
+/// `system.slice:docker:abc` → `/system.slice/docker-abc.scope`, and a nested slice
+/// `a-b.slice` → `/a.slice/a-b.slice`. An empty slice is `system.slice`, as in runc; a name
+/// ending in `.slice` is used as is.
+fn systemd_to_fs(p: &str) -> std::result::Result<String, String> {
+    let mut parts = p.splitn(3, ':');
+    let (slice, prefix, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    if name.is_empty() {
+        return Err("the unit name is empty".into());
+    }
+    if name.contains('/') || prefix.contains('/') {
+        return Err("systemd unit names cannot contain \"/\"".into());
+    }
+    let slice = if slice.is_empty() { "system.slice" } else { slice };
+    let mut out = expand_slice(slice)?;
+    let unit = if name.ends_with(".slice") {
+        name.to_string()
+    } else if prefix.is_empty() {
+        format!("{name}.scope")
+    } else {
+        format!("{prefix}-{name}.scope")
+    };
+    out.push('/');
+    out.push_str(&unit);
+    Ok(out)
+}
+
+/// `a-b-c.slice` → `/a.slice/a-b.slice/a-b-c.slice`; `-.slice` (the root slice) → "".
+fn expand_slice(slice: &str) -> std::result::Result<String, String> {
+    let base = slice.strip_suffix(".slice").ok_or_else(|| format!("{slice:?} is not a slice"))?;
+    if base == "-" {
+        return Ok(String::new());
+    }
+    if base.is_empty() || base.contains('/') || base.starts_with('-') || base.ends_with('-') || base.contains("--") {
+        return Err(format!("{slice:?} is not a valid slice name"));
+    }
+    let mut out = String::new();
+    let mut prefix = String::new();
+    for comp in base.split('-') {
+        if !prefix.is_empty() {
+            prefix.push('-');
+        }
+        prefix.push_str(comp);
+        out.push('/');
+        out.push_str(&prefix);
+        out.push_str(".slice");
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing resources.
+
+/// One value for one control file: the plan `apply` runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Write {
+    ctrl: Ctrl,
+    file: String,
+    value: String,
+    /// A file (and value) to use instead when `file` does not exist (`blkio.bfq.weight`).
+    alt: Option<(String, String)>,
+    /// A missing file is no error (the value asks for nothing the host lacks).
+    optional: bool,
+}
+
+impl Write {
+    fn new(ctrl: Ctrl, file: impl Into<String>, value: impl ToString) -> Write {
+        Write { ctrl, file: file.into(), value: value.to_string(), alt: None, optional: false }
+    }
+    fn optional(mut self) -> Write {
+        self.optional = true;
+        self
+    }
+    fn or(self, alt: &str) -> Write {
+        let v = self.value.clone();
+        self.or_value(alt, v)
+    }
+    fn or_value(mut self, alt: &str, value: impl ToString) -> Write {
+        self.alt = Some((alt.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// The writes for `res`, in order, with each controller's v1 or v2 names as `is_v2` says.
+fn plan(res: &LinuxResources, is_v2: impl Fn(Ctrl) -> bool) -> Result<Vec<Write>> {
+    let mut out = Vec::new();
+    if let Some(m) = res.memory() {
+        if is_v2(Ctrl::Memory) { v2::memory(m, &mut out)? } else { v1::memory(m, &mut out)? }
+    }
+    if let Some(c) = res.cpu() {
+        if is_v2(Ctrl::Cpu) { v2::cpu(c, &mut out)? } else { v1::cpu(c, &mut out) }
+    }
+    if let Some(p) = res.pids() {
+        let v = if p.limit() <= 0 { "max".to_string() } else { p.limit().to_string() };
+        out.push(Write::new(Ctrl::Pids, "pids.max", v));
+    }
+    if let Some(b) = res.block_io() {
+        if is_v2(Ctrl::Blkio) { v2::io(b, &mut out) } else { v1::blkio(b, &mut out) }
+    }
+    if let Some(h) = res.hugepage_limits().as_deref().filter(|h| !h.is_empty()) {
+        if is_v2(Ctrl::Hugetlb) { v2::hugetlb(h, &mut out) } else { v1::hugetlb(h, &mut out) }
+    }
+    if let Some(d) = res.devices().as_deref().filter(|d| !d.is_empty()) {
+        // Not enforced on v2 (needs eBPF); see the module docs.
+        if !is_v2(Ctrl::Devices) {
+            v1::devices(d, &mut out);
+        }
+    }
+    if let Some(u) = res.unified().as_ref().filter(|u| !u.is_empty()) {
+        if !is_v2(Ctrl::Unified) {
+            return Err(Error::spec("linux.resources.unified", "needs a cgroup v2 hierarchy, this host has none"));
+        }
+        let mut keys: Vec<_> = u.iter().collect();
+        keys.sort();
+        for (k, v) in keys {
+            if k.contains('/') || k.starts_with('.') {
+                return Err(Error::spec("linux.resources.unified", format!("{k:?} is not a control file name")));
+            }
+            out.push(Write::new(Ctrl::Unified, k.as_str(), v));
+        }
+    }
+    Ok(out)
+}
+
+fn cg_err(op: impl Into<String>, path: impl Into<PathBuf>, source: io::Error) -> Error {
+    Error::Cgroup { op: op.into(), path: path.into(), source }
+}
+
+/// Writes `value` to an existing control file, in one write(2) as cgroupfs wants. O_TRUNC
+/// as runc: cgroupfs ignores it, a fake tree needs it.
+fn write_file(path: &Path, value: &str) -> io::Result<()> {
+    OpenOptions::new().write(true).truncate(true).open(path)?.write_all(value.as_bytes())
+}
+
+fn read_file(path: &Path) -> Result<String> {
+    let mut s = String::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_string(&mut s))
+        .map_err(|e| cg_err("reading", path, e))?;
+    Ok(s)
+}
+
+/// Reads a file that may be absent (`None`).
+fn read_optional(path: &Path) -> Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(cg_err("reading", path, e)),
+    }
+}
+
+/// The value of `key` in a flat-keyed file (`key value` lines).
+fn keyed(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The cgroup.
+
+/// One container's cgroup across hierarchies.
+#[derive(Debug)]
+pub struct Cgroup {
+    layout: Arc<Layout>,
+    /// The container's directory in every hierarchy of `layout`, by index.
+    targets: Vec<PathBuf>,
+    /// Indices of the hierarchies where the directory exists (is ours); grows when `apply`
+    /// needs a controller the container did not have yet.
+    live: Mutex<Vec<usize>>,
+}
+
+impl Cgroup {
+    /// Creates a container's cgroup and applies `resources` (`None`: no limits).
+    ///
+    /// `path` is the spec's `linux.cgroupsPath`: an absolute path is relative to each
+    /// hierarchy's root, a relative one to the calling process's own cgroup (as runc does).
+    /// runc's systemd form `slice:prefix:name` is accepted and mapped to the cgroupfs path
+    /// systemd would use (`/system.slice/prefix-name.scope`; `a-b.slice` nests as
+    /// `a.slice/a-b.slice`) — without talking to systemd.
+    ///
+    /// Directories are created (`mkdir -p`) only in the hierarchies the container needs (see
+    /// the module docs); on v1 each new `cpuset` level gets its parent's `cpus` and `mems`, on
+    /// v2 the parents' `cgroup.subtree_control` enables the available controllers.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSpec`] for a malformed path or resource, [`Error::Cgroup`] naming the
+    /// directory or control file (and the value) the kernel refused. On error everything this
+    /// call created is removed again.
+    pub fn create(path: &str, resources: Option<&LinuxResources>) -> Result<Cgroup> {
+        Cgroup::create_in(host().clone(), path, resources)
+    }
+
+    /// Opens an existing container cgroup (for state, kill, pause, delete from another process).
+    ///
+    /// # Errors
+    /// [`Error::Cgroup`] with [`io::ErrorKind::NotFound`] if the directory exists in no
+    /// hierarchy.
+    pub fn open(path: &str) -> Result<Cgroup> {
+        Cgroup::open_in(host().clone(), path)
+    }
+
+    pub(crate) fn create_in(layout: Arc<Layout>, path: &str, resources: Option<&LinuxResources>) -> Result<Cgroup> {
+        let targets = layout.resolve(path)?;
+        let writes = match resources {
+            Some(r) => plan(r, |c| layout.is_v2(c))?,
+            None => Vec::new(),
+        };
+        let mut wanted: Vec<usize> = Vec::new();
+        let mut want = |i: Option<usize>| {
+            if let Some(i) = i.filter(|i| !wanted.contains(i)) {
+                wanted.push(i);
+            }
+        };
+        if layout.version == CgroupVersion::V2 {
+            want(layout.hiers.iter().position(|h| h.v2));
+        } else {
+            for c in ALWAYS {
+                want(layout.hier_for(c));
+            }
+        }
+        for w in &writes {
+            let i = layout.hier_for(w.ctrl);
+            if i.is_none() {
+                return Err(no_hierarchy(w, &layout));
+            }
+            want(i);
+        }
+        if wanted.is_empty() {
+            return Err(cg_err(
+                "finding a cgroup hierarchy",
+                "/proc/self/mountinfo",
+                io::Error::from(io::ErrorKind::NotFound),
+            ));
+        }
+        let mut cg = Cgroup { layout, targets, live: Mutex::new(Vec::new()) };
+        let mut created = Vec::new();
+        let res = cg.make_dirs(&wanted, &mut created).and_then(|()| cg.run(&writes));
+        if let Err(e) = res {
+            let fake = cg.layout.fake_self_cgroup.is_some();
+            for d in created.iter().rev() {
+                let _ = remove_tree(d, fake);
+            }
+            return Err(e);
+        }
+        Ok(cg)
+    }
+
+    pub(crate) fn open_in(layout: Arc<Layout>, path: &str) -> Result<Cgroup> {
+        let targets = layout.resolve(path)?;
+        let live: Vec<usize> = (0..targets.len()).filter(|&i| targets[i].is_dir()).collect();
+        if live.is_empty() {
+            let first = targets.first().cloned().unwrap_or_default();
+            return Err(cg_err("opening", first, io::Error::from(io::ErrorKind::NotFound)));
+        }
+        Ok(Cgroup { layout, targets, live: Mutex::new(live) })
+    }
+
+    /// Creates the directories of hierarchies `idx`, recording every directory made.
+    fn make_dirs(&mut self, idx: &[usize], created: &mut Vec<PathBuf>) -> Result<()> {
+        for &i in idx {
+            let hier = &self.layout.hiers[i];
+            let dir = &self.targets[i];
+            let cpuset = !hier.v2 && hier.has("cpuset");
+            let start = created.len();
+            mkdir_p(&hier.public.mount_point, dir, created, self.layout.fake_self_cgroup.is_some())?;
+            // A new v1 cpuset cgroup has empty cpus/mems, and nothing can join it until they are
+            // set; each level mkdir -p made needs its parent's values (top-down order).
+            if cpuset {
+                for d in &created[start..] {
+                    copy_cpuset(d)?;
+                }
+            }
+            if hier.v2 {
+                enable_controllers(&hier.public.mount_point, dir, &hier.public.controllers)?;
+            }
+            self.live().push(i);
+        }
+        Ok(())
+    }
+
+    /// Runs a plan of writes.
+    fn run(&self, writes: &[Write]) -> Result<()> {
+        // v1 memory+swap: the kernel wants memsw >= limit at every moment, so when raising
+        // memsw above the current limit (or to -1) write it first, as runc does.
+        let mut order: Vec<&Write> = writes.iter().collect();
+        let memsw = order.iter().position(|w| w.file == "memory.memsw.limit_in_bytes");
+        let limit = order.iter().position(|w| w.file == "memory.limit_in_bytes");
+        if let (Some(s), Some(l)) = (memsw, limit) {
+            let swap: i64 = order[s].value.parse().unwrap_or(-1);
+            let cur_file = self.dir(Ctrl::Memory).map(|d| d.join("memory.limit_in_bytes"));
+            let cur: i64 = match cur_file {
+                Some(f) => read_file(&f)?.trim().parse().unwrap_or(i64::MAX),
+                None => i64::MAX,
+            };
+            if swap == -1 || cur < swap {
+                let w = order.remove(s);
+                order.insert(l.min(s), w);
+            }
+        }
+        for w in order {
+            let dir = match self.dir(w.ctrl) {
+                Some(d) => d.to_path_buf(),
+                None => self.join_new(w)?,
+            };
+            let path = dir.join(&w.file);
+            match write_file(&path, &w.value) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound && w.alt.is_some() => {
+                    let (alt, v) = w.alt.as_ref().expect("checked");
+                    let path = dir.join(alt);
+                    write_file(&path, v).map_err(|e| cg_err(format!("setting {alt} to {v:?}"), path, e))?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound && w.optional => {}
+                Err(e) => return Err(cg_err(format!("setting {} to {:?}", w.file, w.value), path, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// For `apply` on a controller the container did not get at creation: creates its
+    /// directory and moves the container's processes in.
+    fn join_new(&self, w: &Write) -> Result<PathBuf> {
+        let i = self.layout.hier_for(w.ctrl).ok_or_else(|| no_hierarchy(w, &self.layout))?;
+        let pids = self.pids()?;
+        let mut created = Vec::new();
+        let hier = &self.layout.hiers[i];
+        mkdir_p(&hier.public.mount_point, &self.targets[i], &mut created, self.layout.fake_self_cgroup.is_some())?;
+        if !hier.v2 && hier.has("cpuset") {
+            for d in &created {
+                copy_cpuset(d)?;
+            }
+        }
+        let procs = self.targets[i].join("cgroup.procs");
+        for pid in pids {
+            match write_file(&procs, &pid.to_string()) {
+                Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
+                    return Err(cg_err(format!("moving process {pid} into"), procs, e))
+                }
+                _ => {}
+            }
+        }
+        self.live().push(i);
+        Ok(self.targets[i].clone())
+    }
+
+    /// The directory serving `ctrl`, if the container has one.
+    fn dir(&self, ctrl: Ctrl) -> Option<&Path> {
+        let i = self.layout.hier_for(ctrl)?;
+        self.live().contains(&i).then(|| self.targets[i].as_path())
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, Vec<usize>> {
+        // The list is only pushed to; a panic elsewhere cannot leave it inconsistent.
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn is_v2(&self) -> bool {
+        self.layout.version == CgroupVersion::V2
+    }
+
+    /// The directory whose `cgroup.procs` lists the container's processes.
+    fn primary(&self) -> &Path {
+        let pick = [Ctrl::Freezer, Ctrl::Pids, Ctrl::Memory].iter().find_map(|&c| self.dir(c));
+        pick.unwrap_or_else(|| &self.targets[self.live()[0]])
+    }
+
+    /// The directory paths, one per hierarchy the container has (for state files, debugging).
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.live().iter().map(|&i| self.targets[i].clone()).collect()
+    }
+
+    /// Opens `cgroup.procs` of every hierarchy `O_WRONLY | O_CLOEXEC`: a freshly cloned child
+    /// joins the cgroup by writing `"0"` to each, without allocating.
+    ///
+    /// # Errors
+    /// [`Error::Cgroup`] naming the file that could not be opened.
+    pub fn procs_fds(&self) -> Result<Vec<OwnedFd>> {
+        self.paths()
+            .into_iter()
+            .map(|d| {
+                let p = d.join("cgroup.procs");
+                // std opens with O_CLOEXEC.
+                OpenOptions::new().write(true).open(&p).map(OwnedFd::from).map_err(|e| cg_err("opening", p, e))
+            })
+            .collect()
+    }
+
+    /// On a pure v2 host, the cgroup directory opened `O_RDONLY | O_DIRECTORY | O_CLOEXEC` for
+    /// `clone3`'s `CLONE_INTO_CGROUP`; `None` on v1 and hybrid hosts.
+    ///
+    /// # Errors
+    /// [`Error::Cgroup`] naming the directory that could not be opened.
+    pub fn v2_dir_fd(&self) -> Result<Option<OwnedFd>> {
+        if !self.is_v2() {
+            return Ok(None);
+        }
+        let d = &self.targets[self.live()[0]];
+        let f = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(d)
+            .map_err(|e| cg_err("opening", d, e))?;
+        Ok(Some(f.into()))
+    }
+
+    /// Moves process `pid` (and on v1 all its threads) into the cgroup, as `runc exec` does.
+    ///
+    /// # Errors
+    /// [`Error::Cgroup`] naming the `cgroup.procs` file the kernel refused.
+    pub fn attach(&self, pid: i32) -> Result<()> {
+        for d in self.paths() {
+            let p = d.join("cgroup.procs");
+            write_file(&p, &pid.to_string()).map_err(|e| cg_err(format!("moving process {pid} into"), p, e))?;
+        }
+        Ok(())
+    }
+
+    /// Applies new limits (`runc update`); fields that are `None` are left as they are.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSpec`] for a malformed value, [`Error::Cgroup`] naming the control file
+    /// and the value the kernel refused. Writes made before the failing one stay.
+    pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
+        let writes = plan(resources, |c| self.layout.is_v2(c))?;
+        self.run(&writes)
+    }
+
+    /// Freezes every process of the cgroup (`runc pause`) and waits until they are frozen.
+    ///
+    /// # Errors
+    /// [`Error::Cgroup`] if the host has no freezer, the write fails, or the cgroup does not
+    /// reach the frozen state within a second (it is thawed again then).
+    pub fn freeze(&self) -> Result<()> {
+        self.set_frozen(true)
+    }
+
+    /// Thaws the cgroup (`runc resume`).
+    ///
+    /// # Errors
+    /// [`Error::Cgroup`] naming the freezer file that could not be written.
+    pub fn thaw(&self) -> Result<()> {
+        self.set_frozen(false)
+    }
+
+    fn freezer_file(&self) -> Result<PathBuf> {
+        let (ctrl, file) = if self.is_v2() { (Ctrl::Unified, "cgroup.freeze") } else { (Ctrl::Freezer, "freezer.state") };
+        let dir = self.dir(ctrl).ok_or_else(|| {
+            cg_err("finding the freezer of", self.primary(), io::Error::from(io::ErrorKind::Unsupported))
+        })?;
+        Ok(dir.join(file))
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let file = self.freezer_file()?;
+        let value = match (self.is_v2(), frozen) {
+            (true, true) => "1",
+            (true, false) => "0",
+            (false, true) => "FROZEN",
+            (false, false) => "THAWED",
+        };
+        let set = |v: &str| write_file(&file, v).map_err(|e| cg_err(format!("writing {v:?} to"), &file, e));
+        set(value)?;
+        if !frozen {
+            return Ok(());
+        }
+        // Freezing is asynchronous: wait for the kernel to report every task frozen,
+        // re-requesting it now and then as runc does (new forks can race the first request).
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut n = 0u32;
+        loop {
+            if self.is_frozen_now()? {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = set(if self.is_v2() { "0" } else { "THAWED" });
+                return Err(cg_err("waiting for the freezer at", &file, io::Error::from(io::ErrorKind::TimedOut)));
+            }
+            n += 1;
+            if n % 10 == 0 && !self.is_v2() {
+                set(value)?;
+            }
+            std::thread::sleep(Duration::from_micros(100 * u64::from(n.min(50))));
+        }
+    }
+
+    /// Whether the kernel reports the freeze complete.
+    fn is_frozen_now(&self) -> Result<bool> {
+        if self.is_v2() {
+            let f = self.targets[self.live()[0]].join("cgroup.events");
+            Ok(keyed(&read_file(&f)?, "frozen") == Some(1))
+        } else {
+            Ok(read_file(&self.freezer_file()?)?.trim() == "FROZEN")
+        }
+    }
+
+    /// Whether the cgroup is frozen (the container is "paused"). A freeze still in progress
+    /// counts as not frozen.
+    ///
+    /// # Errors
+    /// [`Error::Cgroup`] if the freezer state cannot be read.
+    pub fn is_frozen(&self) -> Result<bool> {
+        self.is_frozen_now()
+    }
+
+    /// Memory, CPU and pids usage and limits, and the OOM kill count.
+    ///
+    /// # Errors
+    /// [`Error::Cgroup`] naming a control file that exists but cannot be read.
+    pub fn stats(&self) -> Result<CgroupStats> {
+        let mut s = CgroupStats::default();
+        let v2 = self.is_v2();
+        let num = |t: &str| -> Option<u64> { t.trim().parse().ok() };
+        if let Some(d) = self.dir(Ctrl::Memory) {
+            let f = |n: &str| read_optional(&d.join(n));
+            if v2 {
+                s.memory_usage = f("memory.current")?.as_deref().and_then(num).unwrap_or(0);
+                s.memory_limit = f("memory.max")?.as_deref().and_then(num);
+                s.memory_max_usage = f("memory.peak")?.as_deref().and_then(num).unwrap_or(0);
+                s.memory_cache = f("memory.stat")?.as_deref().and_then(|t| keyed(t, "file")).unwrap_or(0);
+            } else {
+                s.memory_usage = f("memory.usage_in_bytes")?.as_deref().and_then(num).unwrap_or(0);
+                // v1 says "unlimited" with the largest page-aligned i64.
+                s.memory_limit = f("memory.limit_in_bytes")?.as_deref().and_then(num).filter(|&l| l < 1 << 62);
+                s.memory_max_usage = f("memory.max_usage_in_bytes")?.as_deref().and_then(num).unwrap_or(0);
+                let stat = f("memory.stat")?.unwrap_or_default();
+                s.memory_cache = keyed(&stat, "total_cache").or_else(|| keyed(&stat, "cache")).unwrap_or(0);
+            }
+            s.oom_kills = self.oom_kills()?;
+        }
+        if v2 {
+            let d = &self.targets[self.live()[0]];
+            if let Some(t) = read_optional(&d.join("cpu.stat"))? {
+                s.cpu_usage_ns = keyed(&t, "usage_usec").unwrap_or(0) * 1000;
+                s.cpu_user_ns = keyed(&t, "user_usec").unwrap_or(0) * 1000;
+                s.cpu_system_ns = keyed(&t, "system_usec").unwrap_or(0) * 1000;
+            }
+        } else if let Some(d) = self.dir(Ctrl::Cpuacct) {
+            let f = |n: &str| read_optional(&d.join(n));
+            s.cpu_usage_ns = f("cpuacct.usage")?.as_deref().and_then(num).unwrap_or(0);
+            match (f("cpuacct.usage_user")?, f("cpuacct.usage_sys")?) {
+                (Some(u), Some(k)) => {
+                    s.cpu_user_ns = num(&u).unwrap_or(0);
+                    s.cpu_system_ns = num(&k).unwrap_or(0);
+                }
+                _ => {
+                    // Older kernels: cpuacct.stat in clock ticks (USER_HZ, 100 on Linux).
+                    let t = f("cpuacct.stat")?.unwrap_or_default();
+                    s.cpu_user_ns = keyed(&t, "user").unwrap_or(0) * 10_000_000;
+                    s.cpu_system_ns = keyed(&t, "system").unwrap_or(0) * 10_000_000;
+                }
+            }
+        }
+        if let Some(d) = self.dir(Ctrl::Pids) {
+            s.pids_current = read_optional(&d.join("pids.current"))?.as_deref().and_then(num).unwrap_or(0);
+            s.pids_limit = read_optional(&d.join("pids.max"))?.as_deref().and_then(num);
+        }
+        Ok(s)
+    }
+
+    /// How many times the OOM killer killed a task of this cgroup (v1: the `oom_kill` line of
+    /// `memory.oom_control`, v2: of `memory.events`).
+    ///
+    /// # Errors
+    /// [`Error::Cgroup`] if the container has no memory cgroup or the file cannot be read.
+    pub fn oom_kills(&self) -> Result<u64> {
+        let file = if self.layout.is_v2(Ctrl::Memory) { "memory.events" } else { "memory.oom_control" };
+        let dir = self.dir(Ctrl::Memory).ok_or_else(|| {
+            cg_err("reading", self.primary().join(file), io::Error::from(io::ErrorKind::NotFound))
+        })?;
+        Ok(keyed(&read_file(&dir.join(file))?, "oom_kill").unwrap_or(0))
+    }
+
+    /// Every process in the cgroup, including those in child cgroups.
+    ///
+    /// # Errors
+    /// [`Error::Cgroup`] naming a `cgroup.procs` or directory that cannot be read.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        let mut out = Vec::new();
+        collect_pids(self.primary(), &mut out)?;
+        Ok(out)
+    }
+
+    /// Sends `signal` to every process of the cgroup. On v2 with `cgroup.kill` (Linux 5.14)
+    /// SIGKILL is one write; otherwise the cgroup is frozen (when it can be), every process
+    /// signalled, and thawed, so that no process forks away in between.
+    ///
+    /// # Errors
+    /// [`Error::Cgroup`] naming the file or process that failed. Processes that already
+    /// exited are not an error.
+    pub fn kill_all(&self, signal: i32) -> Result<()> {
+        if self.is_v2() && signal == libc::SIGKILL {
+            let f = self.targets[self.live()[0]].join("cgroup.kill");
+            match write_file(&f, "1") {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(cg_err("writing \"1\" to", f, e)),
+            }
+        }
+        let frozen = self.freeze().is_ok();
+        let res = self.pids().and_then(|pids| {
+            for pid in pids {
+                signal_pid(pid, signal)
+                    .map_err(|e| cg_err(format!("sending signal {signal} to process {pid} of"), self.primary(), e))?;
+            }
+            Ok(())
+        });
+        if frozen {
+            self.thaw()?;
+        }
+        res
+    }
+
+    /// Removes the cgroup's directories (and any child cgroups the container made), retrying
+    /// for a while on `EBUSY` while the kernel still counts exiting tasks.
+    ///
+    /// # Errors
+    /// [`Error::Cgroup`] naming the directory that could not be removed.
+    pub fn remove(&self) -> Result<()> {
+        let mut first = None;
+        let fake = self.layout.fake_self_cgroup.is_some();
+        for d in self.paths() {
+            if let Err(e) = remove_tree(&d, fake) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+fn no_hierarchy(w: &Write, layout: &Layout) -> Error {
+    let at = layout.hiers.first().map(|h| h.public.mount_point.clone()).unwrap_or_default();
+    cg_err(format!("finding a hierarchy for {}", w.file), at, io::Error::from(io::ErrorKind::NotFound))
+}
+
+/// `kill(pid, signal)`; a process that is already gone is fine.
+fn signal_pid(pid: i32, signal: i32) -> io::Result<()> {
+    // Signals a process listed in the cgroup; the pid could be reused in between, the same
+    // race every cgroupfs-based runtime accepts (the cgroup is frozen, so it is narrow).
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    let r = unsafe { libc::kill(pid, signal) };
+    if r == -1 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ESRCH) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// mkdir -p of `dir` below `base` (which must exist), pushing each directory created in
+/// top-down order. `fake` emulates cgroupfs: new directories get the parent's files, empty.
+fn mkdir_p(base: &Path, dir: &Path, created: &mut Vec<PathBuf>, fake: bool) -> Result<()> {
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && dir != base => {
+            let parent = dir.parent().unwrap_or(base);
+            mkdir_p(base, parent, created, fake)?;
+            match fs::create_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+                Err(e) => return Err(cg_err("creating directory", dir, e)),
+            }
+        }
+        Err(e) => return Err(cg_err("creating directory", dir, e)),
+    }
+    created.push(dir.to_path_buf());
+    if fake {
+        fake_kernel_files(dir).map_err(|e| cg_err("creating fake control files in", dir, e))?;
+    }
+    Ok(())
+}
+
+/// Fake cgroupfs: a new directory gets every regular file of its parent, empty, except the
+/// root-only files (`cgroup.sane_behavior`, `release_agent`).
+fn fake_kernel_files(dir: &Path) -> io::Result<()> {
+    let Some(parent) = dir.parent() else { return Ok(()) };
+    for e in fs::read_dir(parent)? {
+        let e = e?;
+        let name = e.file_name();
+        if e.file_type()?.is_file() && name != "cgroup.sane_behavior" && name != "release_agent" {
+            File::create(dir.join(name))?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies `cpuset.cpus` and `cpuset.mems` from the parent of a new v1 cpuset cgroup.
+fn copy_cpuset(dir: &Path) -> Result<()> {
+    let parent = dir.parent().unwrap_or(dir);
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let v = read_file(&parent.join(f))?;
+        let v = v.trim();
+        let path = dir.join(f);
+        // An empty parent value (a parent we cannot fix) is written as is: joining then fails
+        // with ENOSPC naming the container's cgroup.
+        if !v.is_empty() {
+            write_file(&path, v).map_err(|e| cg_err(format!("setting {f} to {v:?}"), path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Enables the available controllers in `cgroup.subtree_control` of every level from the
+/// mount point down to the parent of `dir`, so that `dir` gets their files.
+fn enable_controllers(base: &Path, dir: &Path, available: &[String]) -> Result<()> {
+    let mut levels: Vec<&Path> = dir.ancestors().skip(1).take_while(|p| p.starts_with(base)).collect();
+    levels.reverse();
+    for level in levels {
+        let file = level.join("cgroup.subtree_control");
+        let on = read_file(&file)?;
+        let missing: Vec<String> =
+            available.iter().filter(|c| !on.split_whitespace().any(|o| o == c.as_str())).map(|c| format!("+{c}")).collect();
+        if missing.is_empty() {
+            continue;
+        }
+        // All at once; if the kernel refuses the lot (one controller unavailable, or the level
+        // holds processes), each on its own, leaving out what cannot be enabled: a limit that
+        // then needs a missing file fails with that file's name.
+        if write_file(&file, &missing.join(" ")).is_err() {
+            for m in &missing {
+                let _ = write_file(&file, m);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Appends the pids of `dir`'s `cgroup.procs` and of all its descendants.
+fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
+    let procs = dir.join("cgroup.procs");
+    out.extend(read_file(&procs)?.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    for e in fs::read_dir(dir).map_err(|e| cg_err("listing", dir, e))? {
+        let e = e.map_err(|e| cg_err("listing", dir, e))?;
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            collect_pids(&e.path(), out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes `dir` and its child cgroups, children first, retrying on EBUSY. On a `fake`
+/// tree the control files are removed first (cgroupfs removes them with the directory).
+fn remove_tree(dir: &Path, fake: bool) -> Result<()> {
+    match fs::read_dir(dir) {
+        Ok(entries) => {
+            for e in entries.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    remove_tree(&e.path(), fake)?;
+                } else if fake {
+                    fs::remove_file(e.path()).map_err(|err| cg_err("removing", e.path(), err))?;
+                }
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(cg_err("listing", dir, e)),
+    }
+    let mut delay = Duration::from_micros(100);
+    let deadline = Instant::now() + Duration::from_millis(500);
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(20));
+            }
+            Err(e) => return Err(cg_err("removing", dir, e)),
+        }
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use oci_spec::runtime::{
+        LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxHugepageLimitBuilder,
+        LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder, LinuxThrottleDeviceBuilder,
+    };
+
+    // ---- Tier 1: plans and paths ----
+
+    #[test]
+    fn shares_to_weight_matches_runc() {
+        assert_eq!(v2::shares_to_weight(0), 0);
+        assert_eq!(v2::shares_to_weight(1), 1);
+        assert_eq!(v2::shares_to_weight(2), 1);
+        assert_eq!(v2::shares_to_weight(1024), 39);
+        assert_eq!(v2::shares_to_weight(262_144), 10_000);
+        assert_eq!(v2::shares_to_weight(1 << 30), 10_000);
+        assert_eq!(v2::blkio_weight_to_io(10), 1);
+        assert_eq!(v2::blkio_weight_to_io(1000), 10_000);
+    }
+
+    #[test]
+    fn systemd_paths() {
+        assert_eq!(systemd_to_fs("system.slice:docker:abc").unwrap(), "/system.slice/docker-abc.scope");
+        assert_eq!(systemd_to_fs(":cargohold:abc").unwrap(), "/system.slice/cargohold-abc.scope");
+        assert_eq!(
+            systemd_to_fs("machine-pod-x.slice:crio:1").unwrap(),
+            "/machine.slice/machine-pod.slice/machine-pod-x.slice/crio-1.scope"
+        );
+        assert_eq!(systemd_to_fs("-.slice::abc").unwrap(), "/abc.scope");
+        assert_eq!(systemd_to_fs("user.slice:p:my.slice").unwrap(), "/user.slice/my.slice");
+        assert!(systemd_to_fs("a--b.slice:p:n").is_err());
+        assert!(systemd_to_fs("notaslice:p:n").is_err());
+        assert!(systemd_to_fs("system.slice:p:").is_err());
+        assert!(is_systemd_path("system.slice:p:n"));
+        assert!(!is_systemd_path("/a:b:c"));
+        assert!(!is_systemd_path("a/b"));
+    }
+
+    #[test]
+    fn mountinfo_hybrid_and_v2() {
+        let mi = "\
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate
+50 31 0:32 /x /mnt/mem\\040dup rw,relatime - cgroup cgroup rw,memory
+";
+        let l = Layout::from_mountinfo(mi, Some(String::new()));
+        assert_eq!(l.version, CgroupVersion::Hybrid);
+        let opts: Vec<&str> = l.hiers.iter().map(|h| h.public.options.as_str()).collect();
+        assert_eq!(opts, ["cpu,cpuacct", "memory", "name=systemd", ""]);
+        assert_eq!(l.hiers[0].public.controllers, ["cpu", "cpuacct"]);
+        assert_eq!(l.hier_for(Ctrl::Cpuacct), Some(0));
+        assert_eq!(l.hier_for(Ctrl::Pids), None);
+        assert_eq!(l.hier_for(Ctrl::Unified), Some(3));
+        assert_eq!(unescape("/mnt/mem\\040dup"), "/mnt/mem dup");
+        let l = Layout::from_mountinfo("1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", None);
+        assert_eq!(l.version, CgroupVersion::V2);
+        assert_eq!(l.hier_for(Ctrl::Freezer), Some(0));
+    }
+
+    #[test]
+    fn relative_paths_follow_own_cgroup() {
+        let mi = "\
+35 31 0:32 / /cg/memory rw - cgroup cgroup rw,memory
+36 31 0:33 /outer /cg/pids rw - cgroup cgroup rw,pids
+";
+        let l = Layout::from_mountinfo(mi, Some("4:memory:/user/me\n3:pids:/outer/sub\n0::/\n".into()));
+        let t = l.resolve("ctr").unwrap();
+        assert_eq!(t, [PathBuf::from("/cg/memory/user/me/ctr"), PathBuf::from("/cg/pids/sub/ctr")]);
+        let t = l.resolve("/abs/ctr").unwrap();
+        assert_eq!(t, [PathBuf::from("/cg/memory/abs/ctr"), PathBuf::from("/cg/pids/abs/ctr")]);
+        let t = l.resolve("system.slice:x:y").unwrap();
+        assert_eq!(t[0], PathBuf::from("/cg/memory/system.slice/x-y.scope"));
+        assert!(l.resolve("../escape").is_err());
+        assert!(l.resolve("").is_err());
+    }
+
+    fn resources() -> LinuxResources {
+        LinuxResourcesBuilder::default()
+            .memory(LinuxMemoryBuilder::default().limit(32i64 << 20).swap(64i64 << 20).reservation(16i64 << 20).build().unwrap())
+            .cpu(
+                LinuxCpuBuilder::default()
+                    .shares(512u64)
+                    .quota(50_000i64)
+                    .period(100_000u64)
+                    .cpus("1")
+                    .mems("0")
+                    .build()
+                    .unwrap(),
+            )
+            .pids(LinuxPidsBuilder::default().limit(10i64).build().unwrap())
+            .block_io(
+                LinuxBlockIoBuilder::default()
+                    .weight(500u16)
+                    .throttle_read_bps_device(vec![LinuxThrottleDeviceBuilder::default()
+                        .major(8i64)
+                        .minor(0i64)
+                        .rate(1_000_000u64)
+                        .build()
+                        .unwrap()])
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    }
+
+    fn files(plan: &[Write]) -> Vec<(String, String)> {
+        plan.iter().map(|w| (w.file.clone(), w.value.clone())).collect()
+    }
+
+    #[test]
+    fn plan_v2_converts() {
+        let p = plan(&resources(), |_| true).unwrap();
+        let f = files(&p);
+        for (file, value) in [
+            ("memory.max", "33554432"),
+            ("memory.swap.max", "33554432"),
+            ("memory.low", "16777216"),
+            ("cpu.weight", "20"),
+            ("cpu.max", "50000 100000"),
+            ("cpuset.cpus", "1"),
+            ("pids.max", "10"),
+            ("io.bfq.weight", "500"),
+            ("io.max", "8:0 rbps=1000000"),
+        ] {
+            assert!(f.contains(&(file.into(), value.into())), "{file}={value} missing from {f:?}");
+        }
+        let w = p.iter().find(|w| w.file == "io.bfq.weight").unwrap();
+        assert_eq!(w.alt, Some(("io.weight".into(), "4950".into())));
+        // Quota without period, unlimited quota.
+        let cpu = |q: i64| LinuxResourcesBuilder::default().cpu(LinuxCpuBuilder::default().quota(q).build().unwrap()).build().unwrap();
+        assert_eq!(files(&plan(&cpu(-1), |_| true).unwrap()), [("cpu.max".into(), "max 100000".into())]);
+        // swap below limit is refused; swap without a limit too.
+        let mem = |l: Option<i64>, s: i64| {
+            let mut m = LinuxMemoryBuilder::default().swap(s);
+            if let Some(l) = l {
+                m = m.limit(l);
+            }
+            LinuxResourcesBuilder::default().memory(m.build().unwrap()).build().unwrap()
+        };
+        assert!(plan(&mem(Some(100), 50), |_| true).is_err());
+        assert!(plan(&mem(None, 50), |_| true).is_err());
+        assert!(plan(&mem(Some(100), 100), |_| true).unwrap()[1].optional);
+        assert_eq!(plan(&mem(Some(100), -1), |_| true).unwrap()[1].value, "max");
+    }
+
+    #[test]
+    fn plan_v1_devices_and_unified() {
+        let devs = vec![
+            LinuxDeviceCgroupBuilder::default().allow(false).access("rwm").build().unwrap(),
+            LinuxDeviceCgroupBuilder::default().allow(true).typ(LinuxDeviceType::C).major(1i64).minor(3i64).access("rw").build().unwrap(),
+            LinuxDeviceCgroupBuilder::default().allow(true).typ(LinuxDeviceType::B).major(8i64).build().unwrap(),
+        ];
+        let r = LinuxResourcesBuilder::default().devices(devs).build().unwrap();
+        assert_eq!(
+            files(&plan(&r, |_| false).unwrap()),
+            [
+                ("devices.deny".into(), "a *:* rwm".into()),
+                ("devices.allow".into(), "c 1:3 rw".into()),
+                ("devices.allow".into(), "b 8:* rwm".into())
+            ]
+        );
+        // Not enforced on v2.
+        assert!(plan(&r, |_| true).unwrap().is_empty());
+        let u = LinuxResourcesBuilder::default()
+            .unified(HashMap::from([("memory.high".to_string(), "1000000".to_string())]))
+            .build()
+            .unwrap();
+        assert!(matches!(plan(&u, |_| false), Err(Error::InvalidSpec { .. })));
+        assert_eq!(files(&plan(&u, |_| true).unwrap()), [("memory.high".into(), "1000000".into())]);
+        let bad = LinuxResourcesBuilder::default()
+            .unified(HashMap::from([("../x".to_string(), "1".to_string())]))
+            .build()
+            .unwrap();
+        assert!(plan(&bad, |_| true).is_err());
+    }
+
+    // ---- Tier 2: a fake cgroupfs in a tempdir ----
+
+    fn touch(dir: &Path, files: &[(&str, &str)]) {
+        fs::create_dir_all(dir).unwrap();
+        for (f, v) in files {
+            fs::write(dir.join(f), v).unwrap();
+        }
+    }
+
+    fn cat(p: impl AsRef<Path>) -> String {
+        fs::read_to_string(p.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
+    }
+
+    /// A fake v1 tree (plus `unified` with hugetlb when `hybrid`), `memsw` optional.
+    fn fake_v1(root: &Path, memsw: bool, hybrid: bool) -> Arc<Layout> {
+        let procs = ("cgroup.procs", "");
+        let mut mem = vec![
+            procs,
+            ("memory.limit_in_bytes", ""),
+            ("memory.soft_limit_in_bytes", ""),
+            ("memory.swappiness", ""),
+            ("memory.oom_control", ""),
+            ("memory.usage_in_bytes", ""),
+        ];
+        if memsw {
+            mem.push(("memory.memsw.limit_in_bytes", ""));
+        }
+        touch(&root.join("memory"), &mem);
+        touch(&root.join("cpu"), &[procs, ("cpu.shares", ""), ("cpu.cfs_period_us", ""), ("cpu.cfs_quota_us", "")]);
+        touch(&root.join("cpuacct"), &[procs, ("cpuacct.usage", "")]);
+        touch(&root.join("cpuset"), &[procs, ("cpuset.cpus", "0-3\n"), ("cpuset.mems", "0\n")]);
+        touch(&root.join("pids"), &[procs, ("pids.max", "")]);
+        touch(&root.join("freezer"), &[procs, ("freezer.state", "")]);
+        touch(&root.join("blkio"), &[procs, ("blkio.bfq.weight", ""), ("blkio.throttle.read_bps_device", "")]);
+        touch(&root.join("devices"), &[procs, ("devices.allow", ""), ("devices.deny", "")]);
+        if hybrid {
+            touch(&root.join("unified"), &[procs, ("cgroup.controllers", "hugetlb\n"), ("cgroup.subtree_control", ""), ("hugetlb.2MB.max", "")]);
+        }
+        Arc::new(Layout::fake(root, CgroupVersion::V1, "0::/\n").unwrap())
+    }
+
+    fn fake_v2(root: &Path) -> Arc<Layout> {
+        let files: Vec<(&str, &str)> = [
+            "cgroup.procs", "cgroup.subtree_control", "cgroup.freeze", "cgroup.events", "memory.max", "memory.low",
+            "memory.swap.max", "cpu.weight", "cpu.max", "cpuset.cpus", "cpuset.mems", "pids.max", "io.weight", "io.max",
+        ]
+        .iter()
+        .map(|f| (*f, ""))
+        .collect();
+        touch(root, &files);
+        fs::write(root.join("cgroup.controllers"), "cpuset cpu io memory hugetlb pids\n").unwrap();
+        Arc::new(Layout::fake(root, CgroupVersion::V2, "0::/\n").unwrap())
+    }
+
+    #[test]
+    fn fake_v1_writes_files_and_inherits_cpuset() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let l = fake_v1(root, true, false);
+        assert_eq!(l.version, CgroupVersion::V1);
+        let cg = Cgroup::create_in(l.clone(), "/outer/ctr", Some(&resources())).unwrap();
+        let d = |c: &str| root.join(c).join("outer/ctr");
+        assert_eq!(cat(d("memory").join("memory.limit_in_bytes")), "33554432");
+        assert_eq!(cat(d("memory").join("memory.memsw.limit_in_bytes")), "67108864");
+        assert_eq!(cat(d("memory").join("memory.soft_limit_in_bytes")), "16777216");
+        assert_eq!(cat(d("cpu").join("cpu.shares")), "512");
+        assert_eq!(cat(d("cpu").join("cpu.cfs_quota_us")), "50000");
+        assert_eq!(cat(d("cpu").join("cpu.cfs_period_us")), "100000");
+        assert_eq!(cat(d("pids").join("pids.max")), "10");
+        assert_eq!(cat(d("blkio").join("blkio.bfq.weight")), "500");
+        assert_eq!(cat(d("blkio").join("blkio.throttle.read_bps_device")), "8:0 1000000");
+        // Every new cpuset level got its parent's values before the container's own.
+        assert_eq!(cat(root.join("cpuset/outer/cpuset.cpus")), "0-3");
+        assert_eq!(cat(root.join("cpuset/outer/cpuset.mems")), "0");
+        assert_eq!(cat(d("cpuset").join("cpuset.cpus")), "1");
+        assert_eq!(cat(d("cpuset").join("cpuset.mems")), "0");
+        // No devices dir: the resources name no devices.
+        assert!(!d("devices").exists());
+        assert_eq!(cg.paths().len(), 8 - 1);
+        assert!(cg.v2_dir_fd().unwrap().is_none());
+        assert_eq!(cg.procs_fds().unwrap().len(), 7);
+
+        // apply() of a controller the container lacks creates it and moves the processes.
+        fs::write(d("freezer").join("cgroup.procs"), "4242\n").unwrap();
+        let devs = vec![LinuxDeviceCgroupBuilder::default().allow(false).access("rwm").build().unwrap()];
+        cg.apply(&LinuxResourcesBuilder::default().devices(devs).build().unwrap()).unwrap();
+        assert_eq!(cat(d("devices").join("devices.deny")), "a *:* rwm");
+        assert_eq!(cat(d("devices").join("cgroup.procs")), "4242");
+        assert_eq!(cg.paths().len(), 8);
+        assert_eq!(cg.pids().unwrap(), [4242]);
+
+        // A later process opens it by path.
+        let again = Cgroup::open_in(l.clone(), "/outer/ctr").unwrap();
+        assert_eq!(again.paths().len(), 8);
+        assert!(Cgroup::open_in(l, "/nope").is_err());
+        cg.remove().unwrap();
+        for c in ["memory", "cpu", "cpuset", "devices"] {
+            assert!(!d(c).exists(), "{c}");
+            assert!(root.join(c).join("outer").exists(), "parents stay");
+        }
+    }
+
+    #[test]
+    fn fake_v1_swap_without_memsw() {
+        let tmp = tempfile::tempdir().unwrap();
+        let l = fake_v1(tmp.path(), false, false);
+        let mem = |l: i64, s: i64| {
+            let m = LinuxMemoryBuilder::default().limit(l).swap(s).build().unwrap();
+            LinuxResourcesBuilder::default().memory(m).build().unwrap()
+        };
+        // swap == limit or -1: skipped.
+        let cg = Cgroup::create_in(l.clone(), "/a", Some(&mem(1 << 20, 1 << 20))).unwrap();
+        cg.apply(&mem(1 << 20, -1)).unwrap();
+        cg.remove().unwrap();
+        // A real swap limit on a host without swap accounting is an error naming the file,
+        // and nothing stays behind.
+        let e = Cgroup::create_in(l, "/b", Some(&mem(1 << 20, 2 << 20))).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("memory.memsw.limit_in_bytes") && msg.contains("2097152"), "{msg}");
+        for c in ["memory", "cpu", "pids", "freezer", "cpuacct"] {
+            assert!(!tmp.path().join(c).join("b").exists(), "{c} left behind");
+        }
+    }
+
+    #[test]
+    fn fake_hybrid_hugetlb_goes_to_unified() {
+        let tmp = tempfile::tempdir().unwrap();
+        let l = fake_v1(tmp.path(), true, true);
+        assert_eq!(l.version, CgroupVersion::Hybrid);
+        let cg = Cgroup::create_in(l.clone(), "/plain", None).unwrap();
+        assert!(!tmp.path().join("unified/plain").exists(), "no unified dir without a need");
+        assert_eq!(cg.paths().len(), 5);
+        cg.remove().unwrap();
+        let h = vec![LinuxHugepageLimitBuilder::default().page_size("2MB").limit(4i64 << 20).build().unwrap()];
+        let r = LinuxResourcesBuilder::default().hugepage_limits(h).build().unwrap();
+        let cg = Cgroup::create_in(l, "/huge", Some(&r)).unwrap();
+        assert_eq!(cat(tmp.path().join("unified/huge/hugetlb.2MB.max")), "4194304");
+        assert_eq!(cat(tmp.path().join("unified/cgroup.subtree_control")), "+hugetlb");
+        assert_eq!(cg.paths().len(), 6);
+        assert!(cg.v2_dir_fd().unwrap().is_none());
+        cg.remove().unwrap();
+    }
+
+    #[test]
+    fn fake_v2_writes_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let l = fake_v2(root);
+        let cg = Cgroup::create_in(l, "/outer/ctr", Some(&resources())).unwrap();
+        let d = root.join("outer/ctr");
+        assert_eq!(cg.paths(), [d.clone()]);
+        assert_eq!(cat(d.join("memory.max")), "33554432");
+        assert_eq!(cat(d.join("memory.swap.max")), "33554432");
+        assert_eq!(cat(d.join("memory.low")), "16777216");
+        assert_eq!(cat(d.join("cpu.weight")), "20");
+        assert_eq!(cat(d.join("cpu.max")), "50000 100000");
+        assert_eq!(cat(d.join("cpuset.cpus")), "1");
+        assert_eq!(cat(d.join("pids.max")), "10");
+        // No io.bfq.weight here: io.weight with the converted value.
+        assert_eq!(cat(d.join("io.weight")), "4950");
+        assert_eq!(cat(d.join("io.max")), "8:0 rbps=1000000");
+        let on = "+cpuset +cpu +io +memory +hugetlb +pids";
+        assert_eq!(cat(root.join("cgroup.subtree_control")), on);
+        assert_eq!(cat(root.join("outer/cgroup.subtree_control")), on);
+        assert!(cg.v2_dir_fd().unwrap().is_some());
+        // Freezing: the fake kernel reports frozen at once.
+        fs::write(d.join("cgroup.events"), "populated 0\nfrozen 1\n").unwrap();
+        cg.freeze().unwrap();
+        assert_eq!(cat(d.join("cgroup.freeze")), "1");
+        assert!(cg.is_frozen().unwrap());
+        // devices: not enforced, no error.
+        let devs = vec![LinuxDeviceCgroupBuilder::default().allow(false).build().unwrap()];
+        cg.apply(&LinuxResourcesBuilder::default().devices(devs).build().unwrap()).unwrap();
+        // A limit whose file is missing names it.
+        let h = vec![LinuxHugepageLimitBuilder::default().page_size("1GB").limit(0i64).build().unwrap()];
+        let e = cg.apply(&LinuxResourcesBuilder::default().hugepage_limits(h).build().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("hugetlb.1GB.max"), "{e}");
+        cg.remove().unwrap();
+        assert!(!d.exists());
+    }
+
+    // ---- Tier 3: the real host (root) ----
+
+    /// Kills and removes a cgroup when a test ends, passed or not.
+    struct Guard(Option<Cgroup>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if let Some(cg) = self.0.take() {
+                let _ = cg.kill_all(libc::SIGKILL);
+                let _ = cg.thaw();
+                let _ = cg.remove();
+            }
+        }
+    }
+
+    /// Kills and reaps a forked child when a test ends.
+    struct Child(i32);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            if self.0 > 0 {
+                let _ = signal_pid(self.0, libc::SIGKILL);
+                let _ = wait(self.0);
+            }
+        }
+    }
+
+    /// waitpid; returns the raw status.
+    fn wait(pid: i32) -> i32 {
+        let mut status = 0;
+        // SAFETY: status is a valid, writable int for the call's duration.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!(r, pid, "waitpid: {}", io::Error::last_os_error());
+        status
+    }
+
+    fn unique(tag: &str) -> String {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        format!("/cargohold-test-{}-{tag}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Forks a child that joins the cgroup through `fds` (writing "0"), touches `touch` bytes
+    /// of fresh memory, then exits (`exit`) or sleeps. The child only makes raw syscalls.
+    fn spawn_in(fds: &[OwnedFd], touch: usize, exit: bool) -> Child {
+        use std::os::fd::AsRawFd;
+        let raw: Vec<i32> = fds.iter().map(|f| f.as_raw_fd()).collect();
+        // SAFETY: the child below only calls async-signal-safe functions (write, mmap,
+        // memset, pause, _exit) and never returns into Rust code of the parent's threads.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+        if pid == 0 {
+            for &fd in &raw {
+                // SAFETY: writes one byte from a static buffer to an fd we own.
+                let r = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
+                if r != 1 {
+                    // SAFETY: _exit ends the child without running the parent's destructors.
+                    unsafe { libc::_exit(10) };
+                }
+            }
+            if touch > 0 {
+                let prot = libc::PROT_READ | libc::PROT_WRITE;
+                let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+                // SAFETY: a fresh anonymous mapping, no existing memory is affected.
+                let p = unsafe { libc::mmap(std::ptr::null_mut(), touch, prot, flags, -1, 0) };
+                if p == libc::MAP_FAILED {
+                    // SAFETY: see above.
+                    unsafe { libc::_exit(11) };
+                }
+                // Touch every page so it is charged to the memory cgroup.
+                // SAFETY: p..p+touch is the mapping just made, readable and writable.
+                unsafe { libc::memset(p, 1, touch) };
+            }
+            if exit {
+                // SAFETY: see above.
+                unsafe { libc::_exit(0) };
+            }
+            loop {
+                // SAFETY: pause(2) takes no arguments.
+                unsafe { libc::pause() };
+            }
+        }
+        Child(pid)
+    }
+
+    fn limits(mem: i64, swap: Option<i64>, pids: i64) -> LinuxResources {
+        let mut m = LinuxMemoryBuilder::default().limit(mem);
+        if let Some(s) = swap {
+            m = m.swap(s);
+        }
+        LinuxResourcesBuilder::default()
+            .memory(m.build().unwrap())
+            .pids(LinuxPidsBuilder::default().limit(pids).build().unwrap())
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    #[ignore = "requires root"]
+    fn real_lifecycle() {
+        let name = unique("life");
+        let cg = Guard(Some(Cgroup::create(&name, Some(&limits(32 << 20, None, 10))).unwrap()));
+        let c = cg.0.as_ref().unwrap();
+        assert!(!c.paths().is_empty());
+        let v2 = detect() == CgroupVersion::V2;
+        let mem_dir = c.dir(Ctrl::Memory).unwrap().to_path_buf();
+        let pids_dir = c.dir(Ctrl::Pids).unwrap().to_path_buf();
+        if v2 {
+            assert_eq!(cat(mem_dir.join("memory.max")).trim(), "33554432");
+        } else {
+            assert_eq!(cat(mem_dir.join("memory.limit_in_bytes")).trim(), "33554432");
+        }
+        assert_eq!(cat(pids_dir.join("pids.max")).trim(), "10");
+
+        let fds = c.procs_fds().unwrap();
+        let mut child = spawn_in(&fds, 4 << 20, false);
+        let pid = child.0;
+        // The child joins asynchronously; wait until it shows up.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !c.pids().unwrap().contains(&pid) {
+            assert!(Instant::now() < deadline, "child {pid} never joined {:?}", c.paths());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let own = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        assert!(own.contains(&name), "{own}");
+
+        // The child's 4 MiB are charged to the cgroup once it has touched them.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let s = loop {
+            let s = c.stats().unwrap();
+            if s.memory_usage >= 4 << 20 || Instant::now() > deadline {
+                break s;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert!(s.memory_usage >= 4 << 20, "{s:?}");
+        assert_eq!(s.pids_current, 1, "{s:?}");
+
+        c.freeze().unwrap();
+        assert!(c.is_frozen().unwrap());
+        if !v2 {
+            assert_eq!(cat(c.dir(Ctrl::Freezer).unwrap().join("freezer.state")).trim(), "FROZEN");
+        }
+        c.thaw().unwrap();
+        assert!(!c.is_frozen().unwrap());
+
+        c.kill_all(libc::SIGKILL).unwrap();
+        let status = wait(pid);
+        child.0 = 0;
+        assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL, "status {status:#x}");
+
+        let s = c.stats().unwrap();
+        assert!(s.memory_max_usage >= 4 << 20, "{s:?}");
+        assert!(s.cpu_usage_ns > 0, "{s:?}");
+        assert_eq!(s.memory_limit, Some(32 << 20));
+        assert_eq!(s.pids_limit, Some(10));
+        assert_eq!(c.oom_kills().unwrap(), 0);
+
+        let paths = c.paths();
+        c.remove().unwrap();
+        for p in paths {
+            assert!(!p.exists(), "{} left behind", p.display());
+        }
+        // Opening it again fails now.
+        assert!(Cgroup::open(&name).is_err());
+    }
+
+    #[test]
+    #[ignore = "requires root"]
+    fn real_oom_kill() {
+        let name = unique("oom");
+        let cg = Guard(Some(Cgroup::create(&name, Some(&limits(16 << 20, Some(16 << 20), 10))).unwrap()));
+        let c = cg.0.as_ref().unwrap();
+        let mut child = spawn_in(&c.procs_fds().unwrap(), 64 << 20, true);
+        let status = wait(child.0);
+        child.0 = 0;
+        assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL, "status {status:#x}");
+        assert!(c.oom_kills().unwrap() >= 1);
+        assert!(c.stats().unwrap().oom_kills >= 1);
+    }
+
+    #[test]
+    #[ignore = "requires root"]
+    fn real_open_apply_and_cpuset() {
+        let name = unique("upd");
+        let r = LinuxResourcesBuilder::default()
+            .cpu(LinuxCpuBuilder::default().cpus("0").shares(512u64).build().unwrap())
+            .build()
+            .unwrap();
+        let _g = Guard(Some(Cgroup::create(&format!("{name}/nested"), Some(&r)).unwrap()));
+        let outer = Guard(Some(Cgroup::open(&name).unwrap()));
+        let c = Cgroup::open(&format!("{name}/nested")).unwrap();
+        if detect() != CgroupVersion::V2 {
+            // cpuset was inherited at the new outer level, then set on the leaf.
+            let cs = c.dir(Ctrl::Cpuset).unwrap().to_path_buf();
+            assert_eq!(cat(cs.join("cpuset.cpus")).trim(), "0");
+            assert!(!cat(cs.parent().unwrap().join("cpuset.cpus")).trim().is_empty());
+        }
+        c.apply(&limits(8 << 20, None, 5)).unwrap();
+        assert_eq!(c.stats().unwrap().memory_limit, Some(8 << 20));
+        // A refused value names the file and the value.
+        let bad = LinuxResourcesBuilder::default()
+            .cpu(LinuxCpuBuilder::default().cpus("999").build().unwrap())
+            .build()
+            .unwrap();
+        let e = c.apply(&bad).unwrap_err().to_string();
+        assert!(e.contains("cpuset.cpus") && e.contains("999"), "{e}");
+        // The outer guard removes the nested one with it.
+        drop(outer);
+        assert!(c.paths().iter().all(|p| !p.exists()));
+    }
+
+    /// Not a pass/fail test: prints the median and p99 of create+remove.
+    #[test]
+    #[ignore = "requires root"]
+    fn real_create_remove_timing() {
+        let r = limits(32 << 20, None, 10);
+        let mut t = Vec::new();
+        for _ in 0..60 {
+            let name = unique("time");
+            let start = Instant::now();
+            let cg = Guard(Some(Cgroup::create(&name, Some(&r)).unwrap()));
+            cg.0.as_ref().unwrap().remove().unwrap();
+            t.push(start.elapsed());
+        }
+        t.sort();
+        eprintln!("create+remove: median {:?}, p99 {:?}, max {:?}", t[t.len() / 2], t[t.len() * 99 / 100], t[t.len() - 1]);
+    }
+}
