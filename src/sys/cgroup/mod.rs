@@ -803,6 +803,20 @@ impl Cgroup {
         self.live().iter().map(|&i| self.targets[i].clone()).collect()
     }
 
+    /// For mounting `/sys/fs/cgroup` inside the container on v1: each hierarchy the container
+    /// has, with the container's path relative to that hierarchy's mount point (bind-mount
+    /// `mount_point/path`, or mount the hierarchy by its `options` and use `path`).
+    pub fn hierarchies(&self) -> Vec<(Hierarchy, PathBuf)> {
+        self.live()
+            .iter()
+            .map(|&i| {
+                let h = &self.layout.hiers[i].public;
+                let rel = self.targets[i].strip_prefix(&h.mount_point).unwrap_or(Path::new(""));
+                (h.clone(), rel.to_path_buf())
+            })
+            .collect()
+    }
+
     /// Opens `cgroup.procs` of every hierarchy `O_WRONLY | O_CLOEXEC`: a freshly cloned child
     /// joins the cgroup by writing `"0"` to each, without allocating.
     ///
@@ -1555,7 +1569,7 @@ mod tests {
         let l = fake_v2(root);
         let cg = Cgroup::create_in(l, "/outer/ctr", Some(&resources())).unwrap();
         let d = root.join("outer/ctr");
-        assert_eq!(cg.paths(), [d.clone()]);
+        assert_eq!(cg.paths(), std::slice::from_ref(&d));
         assert_eq!(cat(d.join("memory.max")), "33554432");
         assert_eq!(cat(d.join("memory.swap.max")), "33554432");
         assert_eq!(cat(d.join("memory.low")), "16777216");
@@ -1794,6 +1808,84 @@ mod tests {
         // The outer guard removes the nested one with it.
         drop(outer);
         assert!(c.paths().iter().all(|p| !p.exists()));
+    }
+
+    /// Waits until `pid` is listed in the cgroup.
+    fn wait_joined(c: &Cgroup, pid: i32) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !c.pids().unwrap().contains(&pid) {
+            assert!(Instant::now() < deadline, "child {pid} never joined {:?}", c.paths());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    #[ignore = "requires root"]
+    fn real_paused_stays_paused_and_update_adds_hierarchy() {
+        let name = unique("pause");
+        let cg = Guard(Some(Cgroup::create(&name, Some(&limits(32 << 20, None, 10))).unwrap()));
+        let c = cg.0.as_ref().unwrap();
+        let mut child = spawn_in(&c.procs_fds().unwrap(), 0, false);
+        let pid = child.0;
+        wait_joined(c, pid);
+        let rel = c.hierarchies();
+        assert!(rel.iter().all(|(_, p)| p == Path::new(name.trim_start_matches('/'))), "{rel:?}");
+        // runc update with CPU limits on a v1 container created without them: the cpu
+        // hierarchy is created then and the process moved there.
+        let cpu = LinuxResourcesBuilder::default()
+            .cpu(LinuxCpuBuilder::default().shares(256u64).build().unwrap())
+            .build()
+            .unwrap();
+        c.apply(&cpu).unwrap();
+        let cpu_dir = c.dir(Ctrl::Cpu).unwrap().to_path_buf();
+        if detect() != CgroupVersion::V2 {
+            assert_eq!(cat(cpu_dir.join("cpu.shares")).trim(), "256");
+            let procs = cat(cpu_dir.join("cgroup.procs"));
+            assert!(procs.lines().any(|l| l == pid.to_string()), "{procs:?}");
+        }
+        assert!(!c.is_frozen().unwrap(), "apply leaves a running container running");
+        // Paused, a SIGTERM leaves it paused (the signal waits for the thaw) ...
+        c.freeze().unwrap();
+        c.apply(&cpu).unwrap();
+        c.kill_all(libc::SIGTERM).unwrap();
+        assert!(c.is_frozen().unwrap());
+        // ... and SIGKILL thaws it so that it dies.
+        c.kill_all(libc::SIGKILL).unwrap();
+        let status = wait(pid);
+        child.0 = 0;
+        assert!(libc::WIFSIGNALED(status), "status {status:#x}");
+        let paths = c.paths();
+        c.remove().unwrap();
+        assert!(paths.iter().all(|p| !p.exists()));
+    }
+
+    #[test]
+    #[ignore = "requires root"]
+    fn real_hybrid_hugetlb() {
+        let unified = host().hiers.iter().find(|h| h.v2 && h.has("hugetlb"));
+        if detect() != CgroupVersion::Hybrid || unified.is_none() {
+            eprintln!("skipped: not a hybrid host with hugetlb in the unified hierarchy");
+            return;
+        }
+        let name = unique("huge");
+        let h = vec![LinuxHugepageLimitBuilder::default().page_size("2MB").limit(0i64).build().unwrap()];
+        let r = LinuxResourcesBuilder::default().hugepage_limits(h).build().unwrap();
+        let cg = Guard(Some(Cgroup::create(&name, Some(&r)).unwrap()));
+        let c = cg.0.as_ref().unwrap();
+        let dir = c.dir(Ctrl::Hugetlb).unwrap().to_path_buf();
+        assert!(dir.starts_with(&unified.unwrap().public.mount_point));
+        assert_eq!(cat(dir.join("hugetlb.2MB.max")).trim(), "0");
+        assert!(c.v2_dir_fd().unwrap().is_none());
+        let mut child = spawn_in(&c.procs_fds().unwrap(), 0, false);
+        wait_joined(c, child.0);
+        let procs = cat(dir.join("cgroup.procs"));
+        assert!(procs.lines().any(|l| l == child.0.to_string()), "{procs:?}");
+        c.kill_all(libc::SIGKILL).unwrap();
+        wait(child.0);
+        child.0 = 0;
+        let paths = c.paths();
+        c.remove().unwrap();
+        assert!(paths.iter().all(|p| !p.exists()));
     }
 
     /// Not a pass/fail test: prints the median and p99 of create+remove.
