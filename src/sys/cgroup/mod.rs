@@ -175,8 +175,20 @@ const ALWAYS: [Ctrl; 4] = [Ctrl::Memory, Ctrl::Cpuacct, Ctrl::Pids, Ctrl::Freeze
 
 /// v1 controller names we recognise in mount options.
 const V1_CONTROLLERS: [&str; 14] = [
-    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "net_prio", "blkio",
-    "perf_event", "hugetlb", "pids", "rdma", "misc",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "net_prio",
+    "blkio",
+    "perf_event",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
 ];
 
 #[derive(Debug)]
@@ -348,8 +360,11 @@ impl Layout {
         } else {
             Some(match &self.fake_self_cgroup {
                 Some(s) => s.clone(),
-                None => fs::read_to_string("/proc/self/cgroup")
-                    .map_err(|e| Error::Cgroup { op: "reading".into(), path: "/proc/self/cgroup".into(), source: e })?,
+                None => fs::read_to_string("/proc/self/cgroup").map_err(|e| Error::Cgroup {
+                    op: "reading".into(),
+                    path: "/proc/self/cgroup".into(),
+                    source: e,
+                })?,
             })
         };
         let rel = path.trim_start_matches('/');
@@ -504,20 +519,36 @@ impl Write {
 fn plan(res: &LinuxResources, is_v2: impl Fn(Ctrl) -> bool) -> Result<Vec<Write>> {
     let mut out = Vec::new();
     if let Some(m) = res.memory() {
-        if is_v2(Ctrl::Memory) { v2::memory(m, &mut out)? } else { v1::memory(m, &mut out)? }
+        if is_v2(Ctrl::Memory) {
+            v2::memory(m, &mut out)?
+        } else {
+            v1::memory(m, &mut out)?
+        }
     }
     if let Some(c) = res.cpu() {
-        if is_v2(Ctrl::Cpu) { v2::cpu(c, &mut out)? } else { v1::cpu(c, &mut out) }
+        if is_v2(Ctrl::Cpu) {
+            v2::cpu(c, &mut out)?
+        } else {
+            v1::cpu(c, &mut out)
+        }
     }
     if let Some(p) = res.pids() {
         let v = if p.limit() <= 0 { "max".to_string() } else { p.limit().to_string() };
         out.push(Write::new(Ctrl::Pids, "pids.max", v));
     }
     if let Some(b) = res.block_io() {
-        if is_v2(Ctrl::Blkio) { v2::io(b, &mut out) } else { v1::blkio(b, &mut out) }
+        if is_v2(Ctrl::Blkio) {
+            v2::io(b, &mut out)
+        } else {
+            v1::blkio(b, &mut out)
+        }
     }
     if let Some(h) = res.hugepage_limits().as_deref().filter(|h| !h.is_empty()) {
-        if is_v2(Ctrl::Hugetlb) { v2::hugetlb(h, &mut out) } else { v1::hugetlb(h, &mut out) }
+        if is_v2(Ctrl::Hugetlb) {
+            v2::hugetlb(h, &mut out)
+        } else {
+            v1::hugetlb(h, &mut out)
+        }
     }
     if let Some(d) = res.devices().as_deref().filter(|d| !d.is_empty()) {
         // Not enforced on v2 (needs eBPF); see the module docs.
@@ -553,9 +584,7 @@ fn write_file(path: &Path, value: &str) -> io::Result<()> {
 
 fn read_file(path: &Path) -> Result<String> {
     let mut s = String::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_string(&mut s))
-        .map_err(|e| cg_err("reading", path, e))?;
+    File::open(path).and_then(|mut f| f.read_to_string(&mut s)).map_err(|e| cg_err("reading", path, e))?;
     Ok(s)
 }
 
@@ -769,7 +798,7 @@ impl Cgroup {
         for pid in pids {
             match write_file(&procs, &pid.to_string()) {
                 Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
-                    return Err(cg_err(format!("moving process {pid} into"), procs, e))
+                    return Err(cg_err(format!("attaching process {pid}"), procs, e))
                 }
                 _ => {}
             }
@@ -858,7 +887,7 @@ impl Cgroup {
     pub fn attach(&self, pid: i32) -> Result<()> {
         for d in self.paths() {
             let p = d.join("cgroup.procs");
-            write_file(&p, &pid.to_string()).map_err(|e| cg_err(format!("moving process {pid} into"), p, e))?;
+            write_file(&p, &pid.to_string()).map_err(|e| cg_err(format!("attaching process {pid}"), p, e))?;
         }
         Ok(())
     }
@@ -891,10 +920,11 @@ impl Cgroup {
     }
 
     fn freezer_file(&self) -> Result<PathBuf> {
-        let (ctrl, file) = if self.is_v2() { (Ctrl::Unified, "cgroup.freeze") } else { (Ctrl::Freezer, "freezer.state") };
-        let dir = self.dir(ctrl).ok_or_else(|| {
-            cg_err("finding the freezer of", self.primary(), io::Error::from(io::ErrorKind::Unsupported))
-        })?;
+        let (ctrl, file) =
+            if self.is_v2() { (Ctrl::Unified, "cgroup.freeze") } else { (Ctrl::Freezer, "freezer.state") };
+        let dir = self
+            .dir(ctrl)
+            .ok_or_else(|| cg_err("finding a freezer", self.primary(), io::Error::from(io::ErrorKind::Unsupported)))?;
         Ok(dir.join(file))
     }
 
@@ -906,7 +936,8 @@ impl Cgroup {
             (false, true) => "FROZEN",
             (false, false) => "THAWED",
         };
-        let set = |v: &str| write_file(&file, v).map_err(|e| cg_err(format!("writing {v:?} to"), &file, e));
+        let name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let set = |v: &str| write_file(&file, v).map_err(|e| cg_err(format!("setting {name} to {v:?}"), &file, e));
         set(value)?;
         if !frozen {
             return Ok(());
@@ -921,7 +952,11 @@ impl Cgroup {
             }
             if Instant::now() > deadline {
                 let _ = set(if self.is_v2() { "0" } else { "THAWED" });
-                return Err(cg_err("waiting for the freezer at", &file, io::Error::from(io::ErrorKind::TimedOut)));
+                return Err(cg_err(
+                    format!("waiting for {name} to report frozen"),
+                    &file,
+                    io::Error::from(io::ErrorKind::TimedOut),
+                ));
             }
             n += 1;
             if n % 10 == 0 && !self.is_v2() {
@@ -1012,9 +1047,9 @@ impl Cgroup {
     /// [`Error::Cgroup`] if the container has no memory cgroup or the file cannot be read.
     pub fn oom_kills(&self) -> Result<u64> {
         let file = if self.layout.is_v2(Ctrl::Memory) { "memory.events" } else { "memory.oom_control" };
-        let dir = self.dir(Ctrl::Memory).ok_or_else(|| {
-            cg_err("reading", self.primary().join(file), io::Error::from(io::ErrorKind::NotFound))
-        })?;
+        let dir = self
+            .dir(Ctrl::Memory)
+            .ok_or_else(|| cg_err("reading", self.primary().join(file), io::Error::from(io::ErrorKind::NotFound)))?;
         Ok(keyed(&read_file(&dir.join(file))?, "oom_kill").unwrap_or(0))
     }
 
@@ -1042,7 +1077,7 @@ impl Cgroup {
             match write_file(&f, "1") {
                 Ok(()) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(cg_err("writing \"1\" to", f, e)),
+                Err(e) => return Err(cg_err("setting cgroup.kill to \"1\"", f, e)),
             }
         }
         // A paused container stays paused, except that SIGKILL needs a thaw to take effect.
@@ -1051,7 +1086,7 @@ impl Cgroup {
         let res = self.pids().and_then(|pids| {
             for pid in pids {
                 signal_pid(pid, signal)
-                    .map_err(|e| cg_err(format!("sending signal {signal} to process {pid} of"), self.primary(), e))?;
+                    .map_err(|e| cg_err(format!("sending signal {signal} to process {pid}"), self.primary(), e))?;
             }
             Ok(())
         });
@@ -1110,14 +1145,14 @@ fn mkdir_p(base: &Path, dir: &Path, created: &mut Vec<PathBuf>, fake: bool) -> R
             match fs::create_dir(dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
-                Err(e) => return Err(cg_err("creating directory", dir, e)),
+                Err(e) => return Err(cg_err("creating", dir, e)),
             }
         }
-        Err(e) => return Err(cg_err("creating directory", dir, e)),
+        Err(e) => return Err(cg_err("creating", dir, e)),
     }
     created.push(dir.to_path_buf());
     if fake {
-        fake_kernel_files(dir).map_err(|e| cg_err("creating fake control files in", dir, e))?;
+        fake_kernel_files(dir).map_err(|e| cg_err("creating fake control files", dir, e))?;
     }
     Ok(())
 }
@@ -1160,8 +1195,11 @@ fn enable_controllers(base: &Path, dir: &Path, available: &[String]) -> Result<(
     for level in levels {
         let file = level.join("cgroup.subtree_control");
         let on = read_file(&file)?;
-        let missing: Vec<String> =
-            available.iter().filter(|c| !on.split_whitespace().any(|o| o == c.as_str())).map(|c| format!("+{c}")).collect();
+        let missing: Vec<String> = available
+            .iter()
+            .filter(|c| !on.split_whitespace().any(|o| o == c.as_str()))
+            .map(|c| format!("+{c}"))
+            .collect();
         if missing.is_empty() {
             continue;
         }
@@ -1238,11 +1276,11 @@ fn remove_children(dir: &Path, fake: bool) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
     use oci_spec::runtime::{
         LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxHugepageLimitBuilder,
         LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder, LinuxThrottleDeviceBuilder,
     };
+    use std::collections::HashMap;
 
     // ---- Tier 1: plans and paths ----
 
@@ -1318,7 +1356,14 @@ mod tests {
 
     fn resources() -> LinuxResources {
         LinuxResourcesBuilder::default()
-            .memory(LinuxMemoryBuilder::default().limit(32i64 << 20).swap(64i64 << 20).reservation(16i64 << 20).build().unwrap())
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(32i64 << 20)
+                    .swap(64i64 << 20)
+                    .reservation(16i64 << 20)
+                    .build()
+                    .unwrap(),
+            )
             .cpu(
                 LinuxCpuBuilder::default()
                     .shares(512u64)
@@ -1370,7 +1415,9 @@ mod tests {
         let w = p.iter().find(|w| w.file == "io.bfq.weight").unwrap();
         assert_eq!(w.alt, Some(("io.weight".into(), "4950".into())));
         // Quota without period, unlimited quota.
-        let cpu = |q: i64| LinuxResourcesBuilder::default().cpu(LinuxCpuBuilder::default().quota(q).build().unwrap()).build().unwrap();
+        let cpu = |q: i64| {
+            LinuxResourcesBuilder::default().cpu(LinuxCpuBuilder::default().quota(q).build().unwrap()).build().unwrap()
+        };
         assert_eq!(files(&plan(&cpu(-1), |_| true).unwrap()), [("cpu.max".into(), "max 100000".into())]);
         // swap below limit is refused; swap without a limit too.
         let mem = |l: Option<i64>, s: i64| {
@@ -1390,7 +1437,14 @@ mod tests {
     fn plan_v1_devices_and_unified() {
         let devs = vec![
             LinuxDeviceCgroupBuilder::default().allow(false).access("rwm").build().unwrap(),
-            LinuxDeviceCgroupBuilder::default().allow(true).typ(LinuxDeviceType::C).major(1i64).minor(3i64).access("rw").build().unwrap(),
+            LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .typ(LinuxDeviceType::C)
+                .major(1i64)
+                .minor(3i64)
+                .access("rw")
+                .build()
+                .unwrap(),
             LinuxDeviceCgroupBuilder::default().allow(true).typ(LinuxDeviceType::B).major(8i64).build().unwrap(),
         ];
         let r = LinuxResourcesBuilder::default().devices(devs).build().unwrap();
@@ -1453,15 +1507,30 @@ mod tests {
         touch(&root.join("blkio"), &[procs, ("blkio.bfq.weight", ""), ("blkio.throttle.read_bps_device", "")]);
         touch(&root.join("devices"), &[procs, ("devices.allow", ""), ("devices.deny", "")]);
         if hybrid {
-            touch(&root.join("unified"), &[procs, ("cgroup.controllers", "hugetlb\n"), ("cgroup.subtree_control", ""), ("hugetlb.2MB.max", "")]);
+            touch(
+                &root.join("unified"),
+                &[procs, ("cgroup.controllers", "hugetlb\n"), ("cgroup.subtree_control", ""), ("hugetlb.2MB.max", "")],
+            );
         }
         Arc::new(Layout::fake(root, CgroupVersion::V1, "0::/\n").unwrap())
     }
 
     fn fake_v2(root: &Path) -> Arc<Layout> {
         let files: Vec<(&str, &str)> = [
-            "cgroup.procs", "cgroup.subtree_control", "cgroup.freeze", "cgroup.events", "memory.max", "memory.low",
-            "memory.swap.max", "cpu.weight", "cpu.max", "cpuset.cpus", "cpuset.mems", "pids.max", "io.weight", "io.max",
+            "cgroup.procs",
+            "cgroup.subtree_control",
+            "cgroup.freeze",
+            "cgroup.events",
+            "memory.max",
+            "memory.low",
+            "memory.swap.max",
+            "cpu.weight",
+            "cpu.max",
+            "cpuset.cpus",
+            "cpuset.mems",
+            "pids.max",
+            "io.weight",
+            "io.max",
         ]
         .iter()
         .map(|f| (*f, ""))
@@ -1902,6 +1971,11 @@ mod tests {
             t.push(start.elapsed());
         }
         t.sort();
-        eprintln!("create+remove: median {:?}, p99 {:?}, max {:?}", t[t.len() / 2], t[t.len() * 99 / 100], t[t.len() - 1]);
+        eprintln!(
+            "create+remove: median {:?}, p99 {:?}, max {:?}",
+            t[t.len() / 2],
+            t[t.len() * 99 / 100],
+            t[t.len() - 1]
+        );
     }
 }

@@ -7,7 +7,11 @@ use crate::{Error, Result};
 
 /// A v1 limit (-1 = unlimited) as a v2 value.
 fn max(v: i64) -> String {
-    if v < 0 { "max".to_string() } else { v.to_string() }
+    if v < 0 {
+        "max".to_string()
+    } else {
+        v.to_string()
+    }
 }
 
 /// `memory.*` writes. v2 has no swappiness and no way to disable the OOM killer per cgroup;
