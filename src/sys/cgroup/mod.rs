@@ -4,7 +4,8 @@
 //! v2 host that is one directory; on v1 one per controller hierarchy we use; on a hybrid host
 //! (v1 controllers plus a cgroup2 mount, usually `/sys/fs/cgroup/unified`) the v1 ones, plus
 //! the unified one when a controller only lives there (typically `hugetlb`) or when the spec
-//! has `unified` keys.
+//! has `unified` keys. (runc always joins the unified hierarchy in hybrid mode; we do not: a
+//! mkdir+rmdir there costs ~45 µs and it holds nothing else we use.)
 //!
 //! # Which hierarchies a container gets (v1)
 //! Always `memory`, `cpuacct`, `pids` and `freezer`: the memory limit and OOM count, the CPU
