@@ -17,6 +17,7 @@
 #![deny(unsafe_code)]
 
 mod error;
+pub mod image;
 pub mod runtime;
 #[allow(unsafe_code)]
 pub mod sys;

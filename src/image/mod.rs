@@ -1,0 +1,9 @@
+//! Images: references, unpacking layers, archives and registries.
+//!
+//! The on-disk side (blobs, index, unpacked layers) lives in [`crate::store`]; this module
+//! holds what acts on images: parsing [`Reference`]s, applying layer tars
+//! ([`unpack`]), reading and writing archives, talking to registries.
+
+mod reference;
+
+pub use reference::Reference;
