@@ -19,6 +19,7 @@
 mod error;
 pub mod image;
 pub mod runtime;
+pub mod store;
 #[allow(unsafe_code)]
 pub mod sys;
 
