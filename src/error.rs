@@ -174,6 +174,17 @@ pub enum Error {
         /// The HTTP status and registry message, or the transport error.
         reason: String,
     },
+    /// Writing an entry of a layer tar to disk failed.
+    #[error("unpacking {} of layer {digest}", entry.display())]
+    Unpack {
+        /// The layer's digest (or archive path).
+        digest: String,
+        /// The entry's path as written in the tar.
+        entry: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// `Result` with [`Error`] as its default error type.

@@ -5,5 +5,6 @@
 //! ([`unpack`]), reading and writing archives, talking to registries.
 
 mod reference;
+pub(crate) mod unpack;
 
 pub use reference::Reference;
