@@ -4,7 +4,9 @@
 //! holds what acts on images: parsing [`Reference`]s, applying layer tars
 //! ([`unpack`]), reading and writing archives, talking to registries.
 
+mod local;
 mod reference;
 pub(crate) mod unpack;
 
+pub use local::Image;
 pub use reference::Reference;

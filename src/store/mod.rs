@@ -39,6 +39,8 @@ pub use blobs::BlobWriter;
 pub(crate) use blobs::{check_sha256, digest_of, sha256_digest, HashingReader};
 pub(crate) use layers::{chain_ids, LayerMeta};
 
+
+
 use crate::{Error, Result};
 
 /// The annotation holding an index entry's reference.
@@ -134,6 +136,16 @@ impl Store {
 
     /// Takes the exclusive lock `name`, waiting for it.
     pub(crate) fn lock(&self, name: &str) -> Result<Lock> {
+        self.lock_with(name, rustix::fs::FlockOperation::LockExclusive)
+    }
+
+    /// Takes the lock `name` shared (many holders, no exclusive one), waiting for it.
+    /// Writers of new blobs hold `gc` shared; garbage collection takes it exclusively.
+    pub(crate) fn lock_shared(&self, name: &str) -> Result<Lock> {
+        self.lock_with(name, rustix::fs::FlockOperation::LockShared)
+    }
+
+    fn lock_with(&self, name: &str, op: rustix::fs::FlockOperation) -> Result<Lock> {
         let path = self.locks.join(format!("{name}.lock"));
         let file = fs::OpenOptions::new()
             .create(true)
@@ -141,7 +153,7 @@ impl Store {
             .write(true)
             .open(&path)
             .map_err(|e| Error::os("opening lock file", &path, e))?;
-        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        rustix::fs::flock(&file, op)
             .map_err(|e| Error::os("locking", &path, e.into()))?;
         Ok(Lock { _file: file })
     }
