@@ -2,7 +2,7 @@
 //! and turn into a rootfs (overlay lower dirs or a flattened copy).
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -237,6 +237,11 @@ impl Store {
         Err(Error::ImageNotFound { reference: name })
     }
 
+    /// The image behind an index entry, without its references.
+    pub(crate) fn image_by_manifest(&self, d: &Descriptor) -> Result<Image> {
+        self.load_image(d)
+    }
+
     /// Reads manifest and config behind an index entry (following a one-platform index).
     fn load_image(&self, d: &Descriptor) -> Result<Image> {
         let (manifest_digest, manifest) = self.resolve_manifest(d.digest(), d.media_type())?;
@@ -456,14 +461,6 @@ impl Store {
         let _ = store::remove_any(&tmp);
         r
     }
-}
-
-/// Reads a file fully (for small JSON files).
-#[allow(dead_code)]
-pub(crate) fn read_small(path: &Path) -> Result<Vec<u8>> {
-    let mut v = Vec::new();
-    File::open(path).and_then(|mut f| f.read_to_end(&mut v)).map_err(|e| Error::os("reading", path, e))?;
-    Ok(v)
 }
 
 #[cfg(test)]

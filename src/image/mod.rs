@@ -4,6 +4,7 @@
 //! holds what acts on images: parsing [`Reference`]s, applying layer tars
 //! ([`unpack`]), reading and writing archives, talking to registries.
 
+mod archive;
 mod local;
 mod reference;
 pub(crate) mod unpack;

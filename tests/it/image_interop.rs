@@ -81,3 +81,75 @@ fn umoci_unpacks_our_layout() {
     let config: serde_json::Value = serde_json::from_slice(&fs::read(bundle.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["process"]["args"][0], "/bin/sh");
 }
+
+#[test]
+fn skopeo_docker_archive_loads_and_ours_reads_back() {
+    if !tool("skopeo") {
+        eprintln!("skipping: no skopeo");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path().join("a")).unwrap();
+    let r: Reference = "busybox:archive".parse().unwrap();
+    let img = store.import_dir(busybox_dir().path(), &busybox_config(), &r).unwrap();
+    let layout = store.layout_dir().to_str().unwrap().to_owned();
+
+    // skopeo writes a docker-archive from our layout; we load it
+    let archive = root.path().join("skopeo.tar");
+    run(Command::new("skopeo").args([
+        "copy",
+        &format!("oci:{layout}:{r}"),
+        &format!("docker-archive:{}:busybox:fromskopeo", archive.display()),
+    ]));
+    let other = Store::open(root.path().join("b")).unwrap();
+    let loaded = other.load(fs::File::open(&archive).unwrap()).unwrap();
+    assert_eq!(loaded.len(), 1);
+    assert_eq!(loaded[0].diff_ids(), img.diff_ids());
+    let r2: Reference = "busybox:fromskopeo".parse().unwrap();
+    let flat = root.path().join("flat");
+    other.flatten(&r2, &flat).unwrap();
+    assert_eq!(fs::read(flat.join("bin/busybox")).unwrap(), fs::read("/bin/busybox").unwrap());
+
+    // skopeo reads the docker-archive we write
+    let ours = root.path().join("ours.tar");
+    other.save_docker_archive(&[r2.clone()], fs::File::create(&ours).unwrap()).unwrap();
+    let out = run(Command::new("skopeo").args(["inspect", &format!("docker-archive:{}", ours.display())]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["Os"], "linux");
+    let layers = v["Layers"].as_array().unwrap();
+    assert_eq!(layers[0], img.diff_ids()[0].to_string(), "uncompressed layer: digest = diff id");
+
+    // and the OCI archive we write
+    let oci = root.path().join("ours-oci.tar");
+    other.save_oci_archive(&[r2.clone()], fs::File::create(&oci).unwrap()).unwrap();
+    let out = run(Command::new("skopeo").args(["inspect", &format!("oci-archive:{}:{r2}", oci.display())]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["Digest"], loaded[0].manifest_digest().to_string());
+}
+
+#[test]
+fn images_written_by_skopeo_are_read() {
+    if !tool("skopeo") {
+        eprintln!("skipping: no skopeo");
+        return;
+    }
+    // skopeo copies our image into a fresh layout of its own (recompressing nothing);
+    // then we load that layout tarred up as an OCI archive
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path().join("a")).unwrap();
+    let r: Reference = "busybox:skopeo".parse().unwrap();
+    store.import_dir(busybox_dir().path(), &busybox_config(), &r).unwrap();
+    let layout = store.layout_dir().to_str().unwrap().to_owned();
+    let theirs = root.path().join("theirs.tar");
+    run(Command::new("skopeo").args([
+        "copy",
+        &format!("oci:{layout}:{r}"),
+        &format!("oci-archive:{}:docker.io/library/busybox:theirs", theirs.display()),
+    ]));
+    let other = Store::open(root.path().join("b")).unwrap();
+    let loaded = other.load(fs::File::open(&theirs).unwrap()).unwrap();
+    assert_eq!(loaded[0].references()[0].to_string(), "docker.io/library/busybox:theirs");
+    let r2: Reference = "busybox:theirs".parse().unwrap();
+    let layers = other.rootfs_layers(&r2).unwrap();
+    assert_eq!(fs::read(layers[0].join("etc/hostname")).unwrap(), b"cargohold\n");
+}
