@@ -7,6 +7,7 @@
 mod archive;
 mod local;
 mod reference;
+pub mod registry;
 pub(crate) mod unpack;
 
 pub use local::Image;
