@@ -6,3 +6,4 @@
 //! - `image_registry`: push and pull against a local `docker-registry`
 
 mod image_interop;
+mod image_registry;
