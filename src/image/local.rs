@@ -230,7 +230,11 @@ impl Store {
             return Ok(d.clone());
         }
         if let Some(dig) = reference.digest() {
-            if let Some(d) = index.manifests().iter().find(|d| *d.digest() == dig) {
+            let registry_digest = |d: &Descriptor| {
+                d.annotations().as_ref().and_then(|a| a.get(super::registry::DISTRIBUTION_DIGEST)).map(String::as_str)
+                    == Some(dig.as_ref())
+            };
+            if let Some(d) = index.manifests().iter().find(|d| *d.digest() == dig || registry_digest(d)) {
                 return Ok(d.clone());
             }
         }

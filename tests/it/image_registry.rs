@@ -213,9 +213,26 @@ fn skopeo_pushed_images_pull() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let other = Store::open(root.path().join("b")).unwrap();
     let img = registry::pull(&other, &dest, &PullOptions::new(), &|_| {}).unwrap();
-    assert!(img.manifest().media_type().as_ref().unwrap().to_string().contains("docker"));
+    // stored converted to OCI, the registry digest kept for digest references
+    assert_eq!(img.manifest().media_type().as_ref().unwrap().to_string(), "application/vnd.oci.image.manifest.v1+json");
+    let remote = String::from_utf8(
+        Command::new("skopeo")
+            .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}", &format!("docker://{dest}")])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let by_digest: Reference = format!("{}@{}", dest.name(), remote.trim()).parse().unwrap();
+    assert_eq!(other.inspect(&by_digest).unwrap().id(), img.id());
     let flat = root.path().join("flat");
     other.flatten(&dest, &flat).unwrap();
     assert_eq!(fs::read(flat.join("bin/busybox")).unwrap(), fs::read("/bin/busybox").unwrap());
     let _ = std::io::stdout().flush();
+    // and the pulled Docker-schema-2 image stays readable by skopeo from our layout
+    let out = Command::new("skopeo")
+        .args(["inspect", &format!("oci:{}:{dest}", other.layout_dir().display())])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -279,11 +279,43 @@ pub fn pull(
         return Err(e);
     }
 
-    let (md, ms) = store.put_blob(&bytes, Some(&digest))?;
-    let mut desc = Descriptor::new(MediaType::from(media.as_str()), ms, md);
-    desc.set_annotations(None);
+    // Docker schema 2 is stored converted to OCI (as `skopeo copy docker:// oci:` does), so
+    // tools reading the layout accept it; the registry's digest is kept as an annotation.
+    let (bytes, media) = if media == DOCKER_MANIFEST { (to_oci(&bytes, &digest)?, OCI_MANIFEST.to_owned()) } else { (bytes, media) };
+    let (md, ms) = store.put_blob(&bytes, None)?;
+    let mut desc = Descriptor::new(MediaType::from(media.as_str()), ms, md.clone());
+    if md != digest {
+        desc.set_annotations(Some([(DISTRIBUTION_DIGEST.to_owned(), digest.to_string())].into_iter().collect()));
+    }
     store.set_ref(&reference.to_string(), &desc)?;
     store.inspect(reference)
+}
+
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// Index annotation holding the digest a registry knows a converted manifest by.
+pub(crate) const DISTRIBUTION_DIGEST: &str = "dev.cargohold.distribution.digest";
+
+/// A Docker schema 2 manifest rewritten with OCI media types (same config, same layers).
+fn to_oci(bytes: &[u8], digest: &Digest) -> Result<Vec<u8>> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| invalid(digest, format!("bad manifest: {e}")))?;
+    v["mediaType"] = OCI_MANIFEST.into();
+    v["config"]["mediaType"] = MediaType::ImageConfig.to_string().into();
+    if let Some(layers) = v["layers"].as_array_mut() {
+        for l in layers {
+            let m = match l["mediaType"].as_str().unwrap_or_default() {
+                "application/vnd.docker.image.rootfs.diff.tar.gzip" => MediaType::ImageLayerGzip.to_string(),
+                "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => {
+                    MediaType::ImageLayerNonDistributableGzip.to_string()
+                }
+                "application/vnd.docker.image.rootfs.diff.tar" => MediaType::ImageLayer.to_string(),
+                other => other.to_owned(),
+            };
+            l["mediaType"] = m.into();
+        }
+    }
+    Ok(serde_json::to_vec(&v).expect("json serialises"))
 }
 
 fn is_index(media: &str, bytes: &[u8]) -> bool {
