@@ -653,3 +653,261 @@ mod tests {
         assert!(!format!("{o:?}").contains("secret"));
     }
 }
+
+/// Pulls against a scripted HTTP server on 127.0.0.1: auth flows and broken registries.
+#[cfg(test)]
+mod fake_registry_tests {
+    use super::*;
+    use crate::image::unpack::tests::{tar_of, E};
+    use std::collections::HashMap;
+    use std::io::{BufRead, Write};
+    use std::net::TcpListener;
+    use std::sync::Arc;
+
+    #[derive(Debug, Clone)]
+    struct Req {
+        method: String,
+        path: String,
+        headers: HashMap<String, String>,
+    }
+
+    struct Resp {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        /// Send only this many body bytes (but announce all), then hang up.
+        cut: Option<usize>,
+    }
+
+    fn resp(status: u16, body: impl Into<Vec<u8>>) -> Resp {
+        Resp { status, headers: vec![], body: body.into(), cut: None }
+    }
+
+    /// Serves until the test ends; returns its port and the requests seen.
+    fn serve(route: impl Fn(&Req, u16) -> Resp + Send + Sync + 'static) -> (u16, Arc<Mutex<Vec<Req>>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut r = io::BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                if r.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let mut parts = line.split_whitespace();
+                let method = parts.next().unwrap_or_default().to_owned();
+                let path = parts.next().unwrap_or_default().to_owned();
+                let mut headers = HashMap::new();
+                let mut len = 0usize;
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':') {
+                        let k = k.trim().to_ascii_lowercase();
+                        if k == "content-length" {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        headers.insert(k, v.trim().to_owned());
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = r.read_exact(&mut body);
+                let req = Req { method, path, headers };
+                seen2.lock().unwrap().push(req.clone());
+                let out = route(&req, port);
+                let mut head = format!(
+                    "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    out.status,
+                    out.body.len()
+                );
+                for (k, v) in &out.headers {
+                    head.push_str(&format!("{k}: {v}\r\n"));
+                }
+                head.push_str("\r\n");
+                let _ = conn.write_all(head.as_bytes());
+                if req.method != "HEAD" {
+                    let n = out.cut.unwrap_or(out.body.len());
+                    let _ = conn.write_all(&out.body[..n]);
+                }
+                let _ = conn.flush();
+            }
+        });
+        (port, seen)
+    }
+
+    /// An image in memory: (manifest, config, layer) bytes.
+    fn image() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let tar = tar_of(&[E::File("etc/motd", b"hello", 0o644), E::Dir("d/", 0o755)]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &tar).unwrap();
+        let layer = gz.finish().unwrap();
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux",
+            "config": {"Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [digest_of(&tar).to_string()]}
+        }))
+        .unwrap();
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                       "size": config.len(), "digest": digest_of(&config).to_string()},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                        "size": layer.len(), "digest": digest_of(&layer).to_string()}]
+        }))
+        .unwrap();
+        (manifest, config, layer)
+    }
+
+    /// Routes for an image under `lib/x:1`; `layer_resp` decides how the layer is served.
+    fn registry_route(
+        layer_resp: impl Fn(&[u8]) -> Resp + Send + Sync + 'static,
+    ) -> impl Fn(&Req, u16) -> Resp + Send + Sync + 'static {
+        let (m, c, l) = image();
+        move |req, _| {
+            if req.path == "/v2/lib/x/manifests/1" {
+                let mut r = resp(200, m.clone());
+                r.headers.push(("Content-Type".into(), DOCKER_MANIFEST.into()));
+                r
+            } else if req.path == format!("/v2/lib/x/blobs/{}", digest_of(&c)) {
+                resp(200, c.clone())
+            } else if req.path == format!("/v2/lib/x/blobs/{}", digest_of(&l)) {
+                layer_resp(&l)
+            } else {
+                resp(404, r#"{"errors":[{"code":"NOT_FOUND","message":"not here"}]}"#)
+            }
+        }
+    }
+
+    fn nothing_visible(store: &Store) {
+        assert!(store.images().unwrap().is_empty());
+        assert!(store.layer_ids().unwrap().is_empty(), "no layer");
+        let (_, _, l) = image();
+        assert!(!store.has_blob(&digest_of(&l)), "no layer blob");
+        let tmp: Vec<_> = std::fs::read_dir(store.layout_dir().join("blobs/sha256"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+            .collect();
+        assert!(tmp.is_empty(), "no temp blob left: {tmp:?}");
+    }
+
+    #[test]
+    fn pulls_from_a_fake_registry() {
+        let (port, _) = serve(registry_route(|l| resp(200, l.to_vec())));
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        let img = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap();
+        let layers = store.rootfs_layers(&r).unwrap();
+        assert_eq!(std::fs::read(layers[0].join("etc/motd")).unwrap(), b"hello");
+        assert_eq!(img.config().config().as_ref().unwrap().cmd().as_ref().unwrap(), &["/bin/sh"]);
+    }
+
+    #[test]
+    fn a_stream_cut_midway_leaves_nothing() {
+        let (port, _) = serve(registry_route(|l| Resp { cut: Some(l.len() / 2), ..resp(200, l.to_vec()) }));
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        let e = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap_err();
+        let (_, _, l) = image();
+        let msg = e.to_string();
+        assert!(msg.contains(&digest_of(&l).to_string()) || msg.contains("lib/x:1"), "{msg}");
+        nothing_visible(&store);
+    }
+
+    #[test]
+    fn a_layer_with_the_wrong_digest_leaves_nothing() {
+        let (port, _) = serve(registry_route(|l| {
+            let mut bad = l.to_vec();
+            let n = bad.len();
+            bad[n - 9] ^= 0xff; // inside the gzip trailer's CRC: tar content unchanged
+            resp(200, bad)
+        }));
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        let e = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap_err();
+        assert!(
+            matches!(e, Error::DigestMismatch { .. }) || matches!(e, Error::Blob { .. }),
+            "{e}"
+        );
+        nothing_visible(&store);
+    }
+
+    #[test]
+    fn server_errors_are_reported_with_their_message() {
+        let (port, _) = serve(registry_route(|_| resp(500, r#"{"errors":[{"message":"disk on fire"}]}"#)));
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        let msg = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap_err().to_string();
+        assert!(msg.contains("500") && msg.contains("disk on fire") && msg.contains("lib/x:1"), "{msg}");
+        nothing_visible(&store);
+    }
+
+    #[test]
+    fn bearer_token_flow() {
+        let route = registry_route(|l| resp(200, l.to_vec()));
+        let (port, seen) = serve(move |req, port| {
+            let auth = req.headers.get("authorization").cloned().unwrap_or_default();
+            if req.path.starts_with("/token") {
+                // the basic credentials of the options, the scope of the challenge
+                if auth == "Basic dTpw" && req.path.contains("scope=repository%3Alib%2Fx%3Apull") {
+                    return resp(200, r#"{"token":"tok","expires_in":300}"#);
+                }
+                return resp(401, "no");
+            }
+            if auth != "Bearer tok" {
+                let mut r = resp(401, r#"{"errors":[{"message":"authentication required"}]}"#);
+                r.headers.push((
+                    "WWW-Authenticate".into(),
+                    format!(
+                        r#"Bearer realm="http://127.0.0.1:{port}/token",service="fake",scope="repository:lib/x:pull""#
+                    ),
+                ));
+                return r;
+            }
+            route(req, port)
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        pull(&store, &r, PullOptions::new().credentials("u", "p"), &|_| {}).unwrap();
+        assert!(seen.lock().unwrap().iter().any(|q| q.path.starts_with("/token?service=fake&scope=")));
+        // wrong credentials: a clear 401
+        let e = pull(&store, &r.with_tag("2").unwrap(), PullOptions::new().credentials("u", "bad"), &|_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("token") && e.contains("401"), "{e}");
+    }
+
+    #[test]
+    fn basic_auth_challenge() {
+        let route = registry_route(|l| resp(200, l.to_vec()));
+        let (port, _) = serve(move |req, port| {
+            if req.headers.get("authorization").map(String::as_str) != Some("Basic dTpw") {
+                let mut r = resp(401, "");
+                r.headers.push(("WWW-Authenticate".into(), r#"Basic realm="fake""#.into()));
+                return r;
+            }
+            route(req, port)
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        pull(&store, &r, PullOptions::new().credentials("u", "p"), &|_| {}).unwrap();
+        // without credentials (and an empty docker config): refused, clearly
+        let empty = tempfile::tempdir().unwrap();
+        std::env::set_var("DOCKER_CONFIG", empty.path());
+        let other = Store::open(dir.path().join("o")).unwrap();
+        let e = pull(&other, &r, &PullOptions::new(), &|_| {}).unwrap_err().to_string();
+        assert!(e.contains("basic auth"), "{e}");
+    }
+}
