@@ -264,7 +264,7 @@ impl Store {
                 .manifests()
                 .iter()
                 .find(|m| {
-                    m.platform().as_ref().is_none_or(|p| *p.os() == Os::Linux && *p.architecture() == Arch::Amd64)
+                    m.platform().as_ref().map_or(true, |p| *p.os() == Os::Linux && *p.architecture() == Arch::Amd64)
                 })
                 .ok_or_else(|| invalid(digest, "index has no linux/amd64 manifest"))?;
             return self.resolve_manifest(pick.digest(), pick.media_type());
@@ -419,7 +419,7 @@ impl Store {
     ) -> Result<()> {
         let io = |e| Error::Blob { op: "decompressing".into(), digest: blob.to_string(), source: e };
         let mut hashing = HashingReader::new(unpack::decompress(blob_stream).map_err(io)?);
-        unpack::unpack(&mut hashing, dir, opts, &blob.to_string())?;
+        unpack::unpack(&mut hashing, dir, opts, blob.as_ref())?;
         let (actual, _) = hashing.finish().map_err(io)?;
         if actual != *diff_id {
             return Err(Error::DigestMismatch {

@@ -112,7 +112,7 @@ fn skopeo_docker_archive_loads_and_ours_reads_back() {
 
     // skopeo reads the docker-archive we write
     let ours = root.path().join("ours.tar");
-    other.save_docker_archive(&[r2.clone()], fs::File::create(&ours).unwrap()).unwrap();
+    other.save_docker_archive(std::slice::from_ref(&r2), fs::File::create(&ours).unwrap()).unwrap();
     let out = run(Command::new("skopeo").args(["inspect", &format!("docker-archive:{}", ours.display())]));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["Os"], "linux");
@@ -121,7 +121,7 @@ fn skopeo_docker_archive_loads_and_ours_reads_back() {
 
     // and the OCI archive we write
     let oci = root.path().join("ours-oci.tar");
-    other.save_oci_archive(&[r2.clone()], fs::File::create(&oci).unwrap()).unwrap();
+    other.save_oci_archive(std::slice::from_ref(&r2), fs::File::create(&oci).unwrap()).unwrap();
     let out = run(Command::new("skopeo").args(["inspect", &format!("oci-archive:{}:{r2}", oci.display())]));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["Digest"], loaded[0].manifest_digest().to_string());

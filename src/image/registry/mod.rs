@@ -213,7 +213,7 @@ pub fn pull(
     }
     if is_index(&media, &bytes) {
         let pick = pick_platform(&bytes, options).map_err(|r| invalid(reference, r))?;
-        (bytes, media, digest) = get_manifest(&client, path, &pick.to_string())?;
+        (bytes, media, digest) = get_manifest(&client, path, pick.as_ref())?;
         if digest != pick {
             return Err(Error::DigestMismatch { digest: pick.to_string(), actual: digest.to_string() });
         }
