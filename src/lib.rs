@@ -24,4 +24,5 @@ pub mod store;
 pub mod sys;
 
 pub use error::{Error, Result};
+pub use image::{Image, Reference};
 pub use oci_spec;

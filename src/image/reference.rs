@@ -522,4 +522,31 @@ mod tests {
             let _ = s.parse::<Reference>();
         }
     }
+
+    /// A fuzz-style sweep over random strings of the grammar's characters: no panics, and
+    /// what parses prints back to itself.
+    #[test]
+    fn random_strings_parse_consistently() {
+        let alphabet: Vec<char> = "abcAB09._-:/@[]".chars().collect();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut ok = 0;
+        for _ in 0..20_000 {
+            let len = (next() % 24) as usize;
+            let s: String = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+            if let Ok(r) = s.parse::<Reference>() {
+                ok += 1;
+                let again: Reference = r.to_string().parse().unwrap_or_else(|e| panic!("{s:?} -> {r}: {e}"));
+                assert_eq!(again, r, "{s:?}");
+                assert!(r.name().len() <= NAME_TOTAL_LENGTH_MAX);
+                assert!(r.tag().is_some() || r.digest().is_some());
+            }
+        }
+        assert!(ok > 100, "the sweep exercises the accepting paths too ({ok})");
+    }
 }

@@ -887,4 +887,45 @@ pub(crate) mod tests {
         assert_eq!(clean(Path::new("./")).unwrap(), Path::new(""));
         assert!(clean(Path::new("a/../..")).is_none());
     }
+
+    /// A fuzz-style sweep: random byte flips in a tar of every entry kind never panic and
+    /// never write outside the root.
+    #[test]
+    fn mutated_tars_stay_inside_the_root() {
+        let base = tar_of(&[
+            E::Dir("d/", 0o755),
+            E::File("d/f", b"data", 0o644),
+            E::Sym("d/s", "../d/f"),
+            E::Hard("d/h", "d/f"),
+            E::File("d/.wh.x", b"", 0o644),
+            E::File("d/.wh..wh..opq", b"", 0o644),
+            E::Fifo("p"),
+            E::Sym("abs", "/"),
+            E::File("abs/through", b"t", 0o644),
+        ]);
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..300 {
+            let outer = tempfile::tempdir().unwrap();
+            let root = outer.path().join("root");
+            fs::create_dir(&root).unwrap();
+            let mut t = base.clone();
+            for _ in 0..(1 + next() % 8) {
+                // mostly headers: that is where the paths and types are
+                let i = (next() % t.len() as u64) as usize;
+                let i = if next() % 4 == 0 { i } else { i % 512 + 512 * (next() % (t.len() / 512) as u64) as usize };
+                t[i] = (next() & 0xff) as u8;
+            }
+            let opts = if round % 2 == 0 { overlay() } else { UnpackOptions::flatten() };
+            let _ = unpack(&t[..], &root, opts, "sha256:fuzz");
+            let outside: Vec<_> = fs::read_dir(outer.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+            assert_eq!(outside, vec![std::ffi::OsString::from("root")], "round {round}");
+            let _ = crate::store::remove_any(&root);
+        }
+    }
 }
