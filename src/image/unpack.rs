@@ -928,4 +928,40 @@ pub(crate) mod tests {
             let _ = crate::store::remove_any(&root);
         }
     }
+
+    /// Devices and ownership: applied as root, skipped (devices) or left (owner) otherwise.
+    #[test]
+    fn devices_and_ownership() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Char);
+        h.set_mode(0o666);
+        h.set_size(0);
+        h.set_device_major(1).unwrap();
+        h.set_device_minor(3).unwrap();
+        b.append_data(&mut h, "dev/null", io::empty()).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o640);
+        h.set_uid(1234);
+        h.set_gid(5678);
+        h.set_size(1);
+        b.append_data(&mut h, "owned", &b"x"[..]).unwrap();
+        let tar = b.into_inner().unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let st = run(&tar, d.path(), overlay()).unwrap();
+        let owned = fs::metadata(d.path().join("owned")).unwrap();
+        if rustix::process::geteuid().is_root() {
+            let m = fs::symlink_metadata(d.path().join("dev/null")).unwrap();
+            assert!(m.file_type().is_char_device());
+            assert_eq!(m.rdev(), rustix::fs::makedev(1, 3));
+            assert_eq!((owned.uid(), owned.gid()), (1234, 5678));
+            assert_eq!(st.skipped_devices, 0);
+        } else {
+            assert_eq!(st.skipped_devices, 1);
+            assert!(!d.path().join("dev/null").exists());
+            assert_eq!(owned.uid(), rustix::process::geteuid().as_raw());
+        }
+        assert_eq!(owned.permissions().mode() & 0o7777, 0o640);
+    }
 }

@@ -742,10 +742,27 @@ mod fake_registry_tests {
 
     /// An image in memory: (manifest, config, layer) bytes.
     fn image() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        image_with(Compression::Gzip)
+    }
+
+    #[derive(Clone, Copy)]
+    enum Compression {
+        Gzip,
+        Zstd,
+        None,
+    }
+
+    fn image_with(c: Compression) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         let tar = tar_of(&[E::File("etc/motd", b"hello", 0o644), E::Dir("d/", 0o755)]);
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        io::Write::write_all(&mut gz, &tar).unwrap();
-        let layer = gz.finish().unwrap();
+        let (layer, layer_media) = match c {
+            Compression::Gzip => {
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                io::Write::write_all(&mut gz, &tar).unwrap();
+                (gz.finish().unwrap(), "application/vnd.docker.image.rootfs.diff.tar.gzip")
+            }
+            Compression::Zstd => (zstd::encode_all(&tar[..], 3).unwrap(), "application/vnd.oci.image.layer.v1.tar+zstd"),
+            Compression::None => (tar.clone(), "application/vnd.oci.image.layer.v1.tar"),
+        };
         let config = serde_json::to_vec(&serde_json::json!({
             "architecture": "amd64", "os": "linux",
             "config": {"Cmd": ["/bin/sh"]},
@@ -757,7 +774,7 @@ mod fake_registry_tests {
             "mediaType": DOCKER_MANIFEST,
             "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
                        "size": config.len(), "digest": digest_of(&config).to_string()},
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "layers": [{"mediaType": layer_media,
                         "size": layer.len(), "digest": digest_of(&layer).to_string()}]
         }))
         .unwrap();
@@ -768,9 +785,33 @@ mod fake_registry_tests {
     fn registry_route(
         layer_resp: impl Fn(&[u8]) -> Resp + Send + Sync + 'static,
     ) -> impl Fn(&Req, u16) -> Resp + Send + Sync + 'static {
-        let (m, c, l) = image();
+        registry_route_with(Compression::Gzip, layer_resp)
+    }
+
+    fn registry_route_with(
+        comp: Compression,
+        layer_resp: impl Fn(&[u8]) -> Resp + Send + Sync + 'static,
+    ) -> impl Fn(&Req, u16) -> Resp + Send + Sync + 'static {
+        let (m, c, l) = image_with(comp);
+        // a manifest list with an arm64 decoy and our image as linux/amd64
+        let list = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+            "manifests": [
+                {"mediaType": DOCKER_MANIFEST, "size": 7, "digest": digest_of(b"decoy").to_string(),
+                 "platform": {"os": "linux", "architecture": "arm64"}},
+                {"mediaType": DOCKER_MANIFEST, "size": m.len(), "digest": digest_of(&m).to_string(),
+                 "platform": {"os": "linux", "architecture": "amd64"}}
+            ]
+        }))
+        .unwrap();
+        let by_digest = format!("/v2/lib/x/manifests/{}", digest_of(&m));
         move |req, _| {
-            if req.path == "/v2/lib/x/manifests/1" {
+            if req.path == "/v2/lib/x/manifests/multi" {
+                let mut r = resp(200, list.clone());
+                r.headers.push(("Content-Type".into(), "application/vnd.docker.distribution.manifest.list.v2+json".into()));
+                r
+            } else if req.path == "/v2/lib/x/manifests/1" || req.path == by_digest {
                 let mut r = resp(200, m.clone());
                 r.headers.push(("Content-Type".into(), DOCKER_MANIFEST.into()));
                 r
@@ -807,6 +848,54 @@ mod fake_registry_tests {
         let layers = store.rootfs_layers(&r).unwrap();
         assert_eq!(std::fs::read(layers[0].join("etc/motd")).unwrap(), b"hello");
         assert_eq!(img.config().config().as_ref().unwrap().cmd().as_ref().unwrap(), &["/bin/sh"]);
+    }
+
+    #[test]
+    fn zstd_and_uncompressed_layers_and_manifest_lists() {
+        for comp in [Compression::Zstd, Compression::None] {
+            let (port, _) = serve(registry_route_with(comp, |l| resp(200, l.to_vec())));
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path()).unwrap();
+            let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+            pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap();
+            let layers = store.rootfs_layers(&r).unwrap();
+            assert_eq!(std::fs::read(layers[0].join("etc/motd")).unwrap(), b"hello");
+        }
+        let (port, seen) = serve(registry_route(|l| resp(200, l.to_vec())));
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let r: Reference = format!("127.0.0.1:{port}/lib/x:multi").parse().unwrap();
+        let img = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap();
+        assert_eq!(img.diff_ids().len(), 1);
+        let (m, _, _) = image();
+        assert!(seen.lock().unwrap().iter().any(|q| q.path.ends_with(&digest_of(&m).to_string())));
+        // a platform the list lacks
+        let e = pull(&store, &r, PullOptions::new().platform("linux/s390x"), &|_| {}).unwrap_err();
+        assert!(e.to_string().contains("linux/s390x"), "{e}");
+        // arm64 is listed, but its manifest is not what the list says: refused
+        let e = pull(&store, &r, PullOptions::new().platform("linux/arm64"), &|_| {}).unwrap_err();
+        assert!(e.to_string().contains("404") || matches!(e, Error::DigestMismatch { .. }), "{e}");
+    }
+
+    #[test]
+    fn concurrent_pulls_unpack_once() {
+        let (port, seen) = serve(registry_route(|l| resp(200, l.to_vec())));
+        let dir = tempfile::tempdir().unwrap();
+        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let store = Store::open(dir.path()).unwrap();
+                    pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap();
+                });
+            }
+        });
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.layer_ids().unwrap().len(), 1);
+        assert_eq!(store.images().unwrap().len(), 1);
+        let (_, _, l) = image();
+        let gets = seen.lock().unwrap().iter().filter(|q| q.path.ends_with(&digest_of(&l).to_string())).count();
+        assert!((1..=4).contains(&gets), "{gets}");
     }
 
     #[test]
