@@ -69,6 +69,25 @@ impl Image {
     }
 }
 
+/// A holder's use of an image (`<root>/holds/<owner>.json`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Hold {
+    reference: String,
+    manifest: Digest,
+}
+
+fn check_owner(owner: &str) -> Result<()> {
+    let ok = !owner.is_empty()
+        && !owner.starts_with('.')
+        && owner.len() <= 128
+        && owner.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidId { id: owner.to_owned(), reason: "holder ids are letters, digits, '_', '.', '-'" })
+    }
+}
+
 fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
     Error::InvalidImage { subject: subject.to_string(), reason: reason.into() }
 }
@@ -284,24 +303,36 @@ impl Store {
     }
 
     /// Removes the reference `reference`, then the blobs and unpacked layers no other image
-    /// uses (like `docker rmi`).
+    /// (and no holder, see [`Store::hold`]) uses, like `docker rmi`.
     ///
-    /// Removing the last reference of an image that still has other references is refused
-    /// with [`Error::ImageInUse`] only when `reference` is a digest reference matching
-    /// several tags and `force` is false. Containers are not known to the store yet: the
-    /// engine checks them before calling this.
+    /// Removing the last reference of an image a holder (a container) uses is refused with
+    /// [`Error::ImageInUse`] unless `force`; forced, the reference goes but the image's
+    /// blobs and layers stay until the holder releases them. A digest reference naming an
+    /// image with several tags removes them all, and only with `force`.
     ///
     /// # Errors
-    /// [`Error::ImageNotFound`] if no image has that reference.
+    /// [`Error::ImageNotFound`] if no image has that reference, [`Error::ImageInUse`].
     pub fn remove(&self, reference: &Reference, force: bool) -> Result<()> {
         let name = reference.to_string();
         let found = self.find(reference)?;
+        let holders: Vec<String> = self
+            .holds()?
+            .into_iter()
+            .filter(|(_, h)| h.manifest == *found.digest())
+            .map(|(owner, _)| owner)
+            .collect();
         self.update_index(|m| {
             let by_name = m.iter().any(|d| ref_name(d) == Some(name.as_str()));
+            let n = m.iter().filter(|d| d.digest() == found.digest()).count();
+            let last = !by_name || n == 1;
+            if last && !force {
+                if let Some(h) = holders.first() {
+                    return Err(Error::ImageInUse { reference: name.clone(), user: format!("container {h}") });
+                }
+            }
             if by_name {
                 m.retain(|d| ref_name(d) != Some(name.as_str()));
             } else {
-                let n = m.iter().filter(|d| d.digest() == found.digest()).count();
                 if n > 1 && !force {
                     return Err(Error::ImageInUse { reference: name.clone(), user: format!("{n} tags") });
                 }
@@ -311,6 +342,53 @@ impl Store {
         })?;
         self.gc()?;
         Ok(())
+    }
+
+    /// Records that `owner` (a container id: letters, digits, `_`, `.`, `-`) uses the image
+    /// `reference`: while held, [`Store::remove`] refuses to remove its last reference
+    /// without `force`, and garbage collection keeps its blobs and unpacked layers (which
+    /// may be mounted as lower dirs). Holding again replaces the previous hold.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`] for a bad owner, [`Error::ImageNotFound`].
+    pub fn hold(&self, owner: &str, reference: &Reference) -> Result<()> {
+        check_owner(owner)?;
+        let d = self.find(reference)?;
+        let hold = Hold { reference: reference.to_string(), manifest: d.digest().clone() };
+        let json = serde_json::to_vec(&hold).expect("hold serialises");
+        store::write_atomic(&self.holds_dir().join(format!("{owner}.json")), &json)
+    }
+
+    /// Drops `owner`'s hold (a missing hold is not an error). Blobs and layers it kept
+    /// alive go at the next [`Store::prune`] or [`Store::remove`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`] for a bad owner, [`Error::Os`] if the hold cannot be removed.
+    pub fn release(&self, owner: &str) -> Result<()> {
+        check_owner(owner)?;
+        let p = self.holds_dir().join(format!("{owner}.json"));
+        match fs::remove_file(&p) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::os("removing hold", &p, e)),
+            _ => Ok(()),
+        }
+    }
+
+    fn holds(&self) -> Result<Vec<(String, Hold)>> {
+        let dir = self.holds_dir();
+        let mut out = Vec::new();
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(Error::os("reading holds", &dir, e)),
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(owner) = name.strip_suffix(".json") else { continue };
+            if let Ok(h) = serde_json::from_slice::<Hold>(&fs::read(e.path()).unwrap_or_default()) {
+                out.push((owner.to_owned(), h));
+            }
+        }
+        Ok(out)
     }
 
     /// Removes index entries without a reference (dangling), then every blob and unpacked
@@ -333,6 +411,7 @@ impl Store {
         let mut blobs: HashSet<Digest> = HashSet::new();
         let mut layers: HashSet<Digest> = HashSet::new();
         let mut todo: Vec<Digest> = self.index()?.manifests().iter().map(|d| d.digest().clone()).collect();
+        todo.extend(self.holds()?.into_iter().map(|(_, h)| h.manifest));
         while let Some(d) = todo.pop() {
             if !blobs.insert(d.clone()) {
                 continue;
@@ -600,5 +679,31 @@ mod tests {
         assert!(s.layer_meta(&b.diff_ids()[0]).is_none());
         let leftovers: Vec<_> = fs::read_dir(s.layers_dir()).unwrap().collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn held_images_are_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let s = Store::open(root.path()).unwrap();
+        let src = sample_dir();
+        let img = s.import_dir(src.path(), &config(), &r("held:1")).unwrap();
+        let lower = s.rootfs_layers(&r("held:1")).unwrap();
+        s.hold("ctr-1", &r("held:1")).unwrap();
+        assert!(s.hold("../evil", &r("held:1")).is_err());
+        let e = s.remove(&r("held:1"), false).unwrap_err();
+        assert!(e.to_string().contains("container ctr-1"), "{e}");
+        // another tag can go: the image keeps a name
+        s.tag(&r("held:1"), &r("held:2")).unwrap();
+        s.remove(&r("held:2"), false).unwrap();
+        // forced: the name goes, the content stays while held
+        s.remove(&r("held:1"), true).unwrap();
+        assert!(s.inspect(&r("held:1")).is_err());
+        assert!(lower[0].join("etc/conf").exists());
+        assert!(s.has_blob(img.id()));
+        s.release("ctr-1").unwrap();
+        s.release("ctr-1").unwrap();
+        s.prune().unwrap();
+        assert!(!lower[0].exists());
+        assert!(!s.has_blob(img.id()));
     }
 }

@@ -4,6 +4,7 @@
 //! <root>/images/   OCI image layout: oci-layout, index.json, blobs/sha256/<hex>
 //! <root>/layers/   <chain id hex>/diff (an unpacked layer), <chain id hex>/meta.json
 //! <root>/locks/    flock files
+//! <root>/holds/    <owner>.json: an image a container uses (kept by gc, guarded by remove)
 //! ```
 //!
 //! `images/` is a plain [OCI image layout]: skopeo (`oci:<root>/images:<name>`) and umoci
@@ -86,7 +87,7 @@ impl Store {
             images,
             root,
         };
-        for d in [&store.blobs, &store.layers, &store.locks] {
+        for d in [&store.blobs, &store.layers, &store.locks, &store.root.join("holds")] {
             fs::create_dir_all(d).map_err(|e| Error::os("creating store directory", d, e))?;
         }
         let _lock = store.lock("index")?;
@@ -308,6 +309,11 @@ impl Store {
 
     pub(crate) fn layers_dir(&self) -> &Path {
         &self.layers
+    }
+
+    /// `<root>/holds`: who uses which image (see `Store::hold`).
+    pub(crate) fn holds_dir(&self) -> PathBuf {
+        self.root.join("holds")
     }
 }
 
