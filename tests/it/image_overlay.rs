@@ -175,3 +175,32 @@ fn images_made_by_umoci_load() {
     store.prune().unwrap();
     assert!(store.inspect(&named).is_ok());
 }
+
+/// A full disk: the import fails with an error naming the blob or path, and nothing
+/// partial is left in the store.
+#[test]
+#[ignore = "requires root"]
+fn a_full_disk_leaves_nothing_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    fs::create_dir(&mnt).unwrap();
+    let st = Command::new("mount").args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"]).arg(&mnt).status().unwrap();
+    assert!(st.success());
+    let result = std::panic::catch_unwind(|| {
+        let store = Store::open(&mnt).unwrap();
+        let src = crate::image_interop::busybox_dir(); // ~1 MB compressed: does not fit
+        let r: Reference = "full:1".parse().unwrap();
+        let e = store.import_dir(src.path(), &crate::image_interop::busybox_config(), &r).unwrap_err();
+        let msg = format!("{e}: {:?}", std::error::Error::source(&e));
+        assert!(msg.contains("No space left") || msg.contains("os error 28"), "{msg}");
+        let blobs: Vec<_> = fs::read_dir(store.layout_dir().join("blobs/sha256")).unwrap().flatten().collect();
+        assert!(blobs.is_empty(), "no blob or temp file left: {blobs:?}");
+        assert!(store.images().unwrap().is_empty());
+        // and the store still works once there is room
+        let small = tempfile::tempdir().unwrap();
+        fs::write(small.path().join("f"), b"tiny").unwrap();
+        store.import_dir(small.path(), &crate::image_interop::busybox_config(), &r).unwrap();
+    });
+    assert!(Command::new("umount").arg(&mnt).status().unwrap().success());
+    result.unwrap();
+}
