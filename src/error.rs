@@ -103,6 +103,88 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// An image reference could not be parsed.
+    #[error("invalid reference {reference:?}: {reason}")]
+    InvalidReference {
+        /// The reference as given.
+        reference: String,
+        /// What is wrong with it, as Docker words it.
+        reason: String,
+    },
+    /// No image with this reference is in the store.
+    #[error("image {reference} not found")]
+    ImageNotFound {
+        /// The reference (or image id) asked for.
+        reference: String,
+    },
+    /// The image is used by a container (or another reference) and `force` was not given.
+    #[error("image {reference} is in use by {user}")]
+    ImageInUse {
+        /// The image.
+        reference: String,
+        /// What uses it.
+        user: String,
+    },
+    /// A blob or layer operation in the image store failed.
+    #[error("{op} blob {digest}")]
+    Blob {
+        /// What was being done ("writing", "reading", "unpacking layer").
+        op: String,
+        /// The blob's digest.
+        digest: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// A blob's content does not match its digest (or its size).
+    #[error("blob {digest} does not match its digest: got {actual}")]
+    DigestMismatch {
+        /// The digest it should have had.
+        digest: String,
+        /// The digest (or size) its content has.
+        actual: String,
+    },
+    /// An image's manifest, index, config or archive is malformed or inconsistent.
+    #[error("invalid image {subject}: {reason}")]
+    InvalidImage {
+        /// The image reference, archive path or blob digest.
+        subject: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A layer tar holds an entry that would land outside the layer, or cannot be applied.
+    #[error("unsafe entry {} in layer {digest}: {reason}", entry.display())]
+    UnsafeLayerEntry {
+        /// The layer's digest (or archive path).
+        digest: String,
+        /// The entry's path as written in the tar.
+        entry: PathBuf,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// Talking to a registry failed: a transport error or an unexpected HTTP status.
+    #[error("{op} {reference} at {url}: {reason}")]
+    Registry {
+        /// What was being done ("pulling manifest", "uploading blob sha256:…").
+        op: String,
+        /// The image reference.
+        reference: String,
+        /// The URL asked.
+        url: String,
+        /// The HTTP status and registry message, or the transport error.
+        reason: String,
+    },
+    /// Writing an entry of a layer tar to disk failed.
+    #[error("unpacking {} of layer {digest}", entry.display())]
+    Unpack {
+        /// The layer's digest (or archive path).
+        digest: String,
+        /// The entry's path as written in the tar.
+        entry: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// `Result` with [`Error`] as its default error type.

@@ -17,9 +17,12 @@
 #![deny(unsafe_code)]
 
 mod error;
+pub mod image;
 pub mod runtime;
+pub mod store;
 #[allow(unsafe_code)]
 pub mod sys;
 
 pub use error::{Error, Result};
+pub use image::{Image, Reference};
 pub use oci_spec;

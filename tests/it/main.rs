@@ -5,3 +5,10 @@ mod common;
 
 // The OCI runtime layer: create/start/state/kill/delete/run/exec of busybox bundles.
 mod runtime;
+
+// Images: interop with skopeo/umoci archives and layouts.
+mod image_interop;
+// Images: overlay mounts of unpacked layers.
+mod image_overlay;
+// Images: push and pull against a real docker-registry on 127.0.0.1.
+mod image_registry;

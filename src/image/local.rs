@@ -1,0 +1,709 @@
+//! Images in the local store: create from a directory, list, inspect, tag, remove, prune,
+//! and turn into a rootfs (overlay lower dirs or a flattened copy).
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::{
+    Arch, Config, Descriptor, Digest, History, ImageConfiguration, ImageIndex, ImageManifest,
+    ImageManifestBuilder, MediaType, Os, RootFs,
+};
+use sha2::{Digest as _, Sha256};
+
+use super::unpack::{self, UnpackOptions};
+use super::Reference;
+use crate::store::{self, chain_ids, ref_name, HashingReader, LayerMeta, Store};
+use crate::{Error, Result};
+
+/// An image in the store, as `docker image inspect` shows it.
+#[derive(Debug, Clone)]
+pub struct Image {
+    id: Digest,
+    references: Vec<Reference>,
+    manifest_digest: Digest,
+    manifest: ImageManifest,
+    config: ImageConfiguration,
+}
+
+impl Image {
+    /// The image id: the digest of its config, as Docker uses.
+    pub fn id(&self) -> &Digest {
+        &self.id
+    }
+
+    /// The references (tags) that name it.
+    pub fn references(&self) -> &[Reference] {
+        &self.references
+    }
+
+    /// The digest of its manifest (what a registry knows it by).
+    pub fn manifest_digest(&self) -> &Digest {
+        &self.manifest_digest
+    }
+
+    /// Its manifest.
+    pub fn manifest(&self) -> &ImageManifest {
+        &self.manifest
+    }
+
+    /// Its configuration (entrypoint, env, history, diff ids…).
+    pub fn config(&self) -> &ImageConfiguration {
+        &self.config
+    }
+
+    /// Its history, base layer first.
+    pub fn history(&self) -> &[History] {
+        self.config.history().as_deref().unwrap_or_default()
+    }
+
+    /// Bytes of its layers as stored (compressed) plus its config.
+    pub fn size(&self) -> u64 {
+        self.manifest.layers().iter().map(Descriptor::size).sum::<u64>() + self.manifest.config().size()
+    }
+
+    /// The diff ids (digests of the uncompressed layer tars), base first.
+    pub fn diff_ids(&self) -> Vec<Digest> {
+        self.config.rootfs().diff_ids().iter().filter_map(|d| d.parse().ok()).collect()
+    }
+}
+
+/// A holder's use of an image (`<root>/holds/<owner>.json`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Hold {
+    reference: String,
+    manifest: Digest,
+}
+
+fn check_owner(owner: &str) -> Result<()> {
+    let ok = !owner.is_empty()
+        && !owner.starts_with('.')
+        && owner.len() <= 128
+        && owner.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidId { id: owner.to_owned(), reason: "holder ids are letters, digits, '_', '.', '-'" })
+    }
+}
+
+fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
+    Error::InvalidImage { subject: subject.to_string(), reason: reason.into() }
+}
+
+/// Writes into a blob while hashing what passes (the uncompressed tar, for its diff id).
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// RFC 3339 UTC time for `secs` since the epoch.
+pub(crate) fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+/// The descriptor of a committed blob.
+fn desc(media_type: MediaType, (digest, size): (Digest, u64)) -> Descriptor {
+    Descriptor::new(media_type, size, digest)
+}
+
+impl Store {
+    /// Tars and gzips `dir` into one layer and writes an image with `config` (Cmd,
+    /// Entrypoint, Env, WorkingDir, ExposedPorts, Labels, User…) named `reference`.
+    /// Ownership, modes, mtimes and symlinks are kept; `dir`'s own symlinks are not followed.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if `dir` cannot be read, [`Error::Blob`] if a blob cannot be written.
+    pub fn import_dir(&self, dir: impl AsRef<Path>, config: &Config, reference: &Reference) -> Result<Image> {
+        let dir = dir.as_ref();
+        let _gc = self.lock_shared("gc")?;
+        let blob = self.blob_writer()?;
+        let gz = flate2::write::GzEncoder::new(BufWriter::with_capacity(256 << 10, blob), flate2::Compression::fast());
+        let mut tar = tar::Builder::new(HashingWriter { inner: gz, hasher: Sha256::new() });
+        tar.follow_symlinks(false);
+        tar.mode(tar::HeaderMode::Complete);
+        tar.append_dir_all(".", dir).map_err(|e| Error::os("archiving", dir, e))?;
+        let hw = tar.into_inner().map_err(|e| Error::os("archiving", dir, e))?;
+        let diff_id = store::sha256_digest(&hw.hasher.finalize());
+        let blob = hw
+            .inner
+            .finish()
+            .and_then(|b| b.into_inner().map_err(io::IntoInnerError::into_error))
+            .map_err(|e| Error::os("compressing layer of", dir, e))?;
+        let layer = blob.commit(None, None)?;
+        let history = History::default();
+        let mut history = history;
+        history.set_created(Some(now_rfc3339()));
+        history.set_created_by(Some(format!("cargohold import_dir {}", dir.display())));
+        self.commit_image(config, vec![(desc(MediaType::ImageLayerGzip, layer), diff_id)], vec![history], reference)
+    }
+
+    /// Writes config and manifest for `layers` (blob descriptor, diff id) and tags it.
+    pub(crate) fn commit_image(
+        &self,
+        config: &Config,
+        layers: Vec<(Descriptor, Digest)>,
+        history: Vec<History>,
+        reference: &Reference,
+    ) -> Result<Image> {
+        let mut rootfs = RootFs::default();
+        rootfs.set_diff_ids(layers.iter().map(|(_, d)| d.to_string()).collect());
+        let mut image_config = ImageConfiguration::default();
+        image_config.set_created(Some(now_rfc3339()));
+        image_config.set_architecture(Arch::Amd64);
+        image_config.set_os(Os::Linux);
+        image_config.set_config(Some(config.clone()));
+        image_config.set_rootfs(rootfs);
+        image_config.set_history(Some(history));
+        let config_bytes = serde_json::to_vec(&image_config).expect("config serialises");
+        let config_desc = desc(MediaType::ImageConfig, self.put_blob(&config_bytes, None)?);
+        let manifest = ImageManifestBuilder::default()
+            .schema_version(2u32)
+            .media_type(MediaType::ImageManifest)
+            .config(config_desc)
+            .layers(layers.into_iter().map(|(d, _)| d).collect::<Vec<_>>())
+            .build()
+            .map_err(|e| invalid(reference, e.to_string()))?;
+        let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest serialises");
+        let manifest_desc = desc(MediaType::ImageManifest, self.put_blob(&manifest_bytes, None)?);
+        self.set_ref(&reference.to_string(), &manifest_desc)?;
+        self.inspect(reference)
+    }
+
+    /// Every image in the store, one per manifest, with all its references.
+    ///
+    /// # Errors
+    /// [`Error::InvalidImage`] if the index or a manifest is unreadable.
+    pub fn images(&self) -> Result<Vec<Image>> {
+        let index = self.index()?;
+        let mut by_manifest: BTreeMap<String, (Descriptor, Vec<Reference>)> = BTreeMap::new();
+        for d in index.manifests() {
+            let e = by_manifest.entry(d.digest().to_string()).or_insert_with(|| (d.clone(), Vec::new()));
+            if let Some(r) = ref_name(d).and_then(|n| n.parse().ok()) {
+                e.1.push(r);
+            }
+        }
+        let mut out = Vec::new();
+        for (_, (d, refs)) in by_manifest {
+            if let Ok(mut img) = self.load_image(&d) {
+                img.references = refs;
+                out.push(img);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The image `reference` names.
+    ///
+    /// # Errors
+    /// [`Error::ImageNotFound`] if no image has that reference.
+    pub fn inspect(&self, reference: &Reference) -> Result<Image> {
+        let d = self.find(reference)?;
+        let mut img = self.load_image(&d)?;
+        img.references = self
+            .index()?
+            .manifests()
+            .iter()
+            .filter(|e| e.digest() == d.digest())
+            .filter_map(|e| ref_name(e).and_then(|n| n.parse().ok()))
+            .collect();
+        Ok(img)
+    }
+
+    /// The index entry for `reference`: by name, else (digest references) by manifest digest.
+    pub(crate) fn find(&self, reference: &Reference) -> Result<Descriptor> {
+        let index = self.index()?;
+        let name = reference.to_string();
+        if let Some(d) = index.manifests().iter().find(|d| ref_name(d) == Some(name.as_str())) {
+            return Ok(d.clone());
+        }
+        if let Some(dig) = reference.digest() {
+            let registry_digest = |d: &Descriptor| {
+                d.annotations().as_ref().and_then(|a| a.get(super::registry::DISTRIBUTION_DIGEST)).map(String::as_str)
+                    == Some(dig.as_ref())
+            };
+            if let Some(d) = index.manifests().iter().find(|d| *d.digest() == dig || registry_digest(d)) {
+                return Ok(d.clone());
+            }
+        }
+        Err(Error::ImageNotFound { reference: name })
+    }
+
+    /// The image behind an index entry, without its references.
+    pub(crate) fn image_by_manifest(&self, d: &Descriptor) -> Result<Image> {
+        self.load_image(d)
+    }
+
+    /// Reads manifest and config behind an index entry (following a one-platform index).
+    fn load_image(&self, d: &Descriptor) -> Result<Image> {
+        let (manifest_digest, manifest) = self.resolve_manifest(d.digest(), d.media_type())?;
+        let config: ImageConfiguration = self.read_json(manifest.config().digest())?;
+        Ok(Image { id: manifest.config().digest().clone(), references: Vec::new(), manifest_digest, manifest, config })
+    }
+
+    /// The manifest a descriptor points at; an index resolves to its linux/amd64 entry.
+    pub(crate) fn resolve_manifest(&self, digest: &Digest, media_type: &MediaType) -> Result<(Digest, ImageManifest)> {
+        let bytes = self.read_blob(digest)?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| invalid(digest, e.to_string()))?;
+        let is_index = matches!(media_type, MediaType::ImageIndex) || v.get("manifests").is_some();
+        if is_index {
+            let index: ImageIndex = serde_json::from_value(v).map_err(|e| invalid(digest, e.to_string()))?;
+            let pick = index
+                .manifests()
+                .iter()
+                .find(|m| {
+                    m.platform().as_ref().map_or(true, |p| *p.os() == Os::Linux && *p.architecture() == Arch::Amd64)
+                })
+                .ok_or_else(|| invalid(digest, "index has no linux/amd64 manifest"))?;
+            return self.resolve_manifest(pick.digest(), pick.media_type());
+        }
+        let m: ImageManifest = serde_json::from_value(v).map_err(|e| invalid(digest, e.to_string()))?;
+        Ok((digest.clone(), m))
+    }
+
+    /// Gives the image `source` names the extra reference `target` (like `docker tag`).
+    ///
+    /// # Errors
+    /// [`Error::ImageNotFound`] if `source` is not in the store.
+    pub fn tag(&self, source: &Reference, target: &Reference) -> Result<()> {
+        let mut d = self.find(source)?;
+        d.set_annotations(None);
+        self.set_ref(&target.to_string(), &d)
+    }
+
+    /// Removes the reference `reference`, then the blobs and unpacked layers no other image
+    /// (and no holder, see [`Store::hold`]) uses, like `docker rmi`.
+    ///
+    /// Removing the last reference of an image a holder (a container) uses is refused with
+    /// [`Error::ImageInUse`] unless `force`; forced, the reference goes but the image's
+    /// blobs and layers stay until the holder releases them. A digest reference naming an
+    /// image with several tags removes them all, and only with `force`.
+    ///
+    /// # Errors
+    /// [`Error::ImageNotFound`] if no image has that reference, [`Error::ImageInUse`].
+    pub fn remove(&self, reference: &Reference, force: bool) -> Result<()> {
+        let name = reference.to_string();
+        let found = self.find(reference)?;
+        let holders: Vec<String> = self
+            .holds()?
+            .into_iter()
+            .filter(|(_, h)| h.manifest == *found.digest())
+            .map(|(owner, _)| owner)
+            .collect();
+        self.update_index(|m| {
+            let by_name = m.iter().any(|d| ref_name(d) == Some(name.as_str()));
+            let n = m.iter().filter(|d| d.digest() == found.digest()).count();
+            let last = !by_name || n == 1;
+            if last && !force {
+                if let Some(h) = holders.first() {
+                    return Err(Error::ImageInUse { reference: name.clone(), user: format!("container {h}") });
+                }
+            }
+            if by_name {
+                m.retain(|d| ref_name(d) != Some(name.as_str()));
+            } else {
+                if n > 1 && !force {
+                    return Err(Error::ImageInUse { reference: name.clone(), user: format!("{n} tags") });
+                }
+                m.retain(|d| d.digest() != found.digest());
+            }
+            Ok(())
+        })?;
+        self.gc()?;
+        Ok(())
+    }
+
+    /// Records that `owner` (a container id: letters, digits, `_`, `.`, `-`) uses the image
+    /// `reference`: while held, [`Store::remove`] refuses to remove its last reference
+    /// without `force`, and garbage collection keeps its blobs and unpacked layers (which
+    /// may be mounted as lower dirs). Holding again replaces the previous hold.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`] for a bad owner, [`Error::ImageNotFound`].
+    pub fn hold(&self, owner: &str, reference: &Reference) -> Result<()> {
+        check_owner(owner)?;
+        let d = self.find(reference)?;
+        let hold = Hold { reference: reference.to_string(), manifest: d.digest().clone() };
+        let json = serde_json::to_vec(&hold).expect("hold serialises");
+        store::write_atomic(&self.holds_dir().join(format!("{owner}.json")), &json)
+    }
+
+    /// Drops `owner`'s hold (a missing hold is not an error). Blobs and layers it kept
+    /// alive go at the next [`Store::prune`] or [`Store::remove`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`] for a bad owner, [`Error::Os`] if the hold cannot be removed.
+    pub fn release(&self, owner: &str) -> Result<()> {
+        check_owner(owner)?;
+        let p = self.holds_dir().join(format!("{owner}.json"));
+        match fs::remove_file(&p) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::os("removing hold", &p, e)),
+            _ => Ok(()),
+        }
+    }
+
+    fn holds(&self) -> Result<Vec<(String, Hold)>> {
+        let dir = self.holds_dir();
+        let mut out = Vec::new();
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(Error::os("reading holds", &dir, e)),
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(owner) = name.strip_suffix(".json") else { continue };
+            if let Ok(h) = serde_json::from_slice::<Hold>(&fs::read(e.path()).unwrap_or_default()) {
+                out.push((owner.to_owned(), h));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes index entries without a reference (dangling), then every blob and unpacked
+    /// layer no image uses. Returns the bytes freed (blobs only).
+    ///
+    /// # Errors
+    /// [`Error::Os`]/[`Error::Blob`] if something cannot be removed.
+    pub fn prune(&self) -> Result<u64> {
+        self.update_index(|m| {
+            m.retain(|d| ref_name(d).is_some());
+            Ok(())
+        })?;
+        self.gc()
+    }
+
+    /// Deletes blobs and layers unreachable from the index, holding the gc lock so no
+    /// import or pull is half-way.
+    fn gc(&self) -> Result<u64> {
+        let _gc = self.lock("gc")?;
+        let mut blobs: HashSet<Digest> = HashSet::new();
+        let mut layers: HashSet<Digest> = HashSet::new();
+        let mut todo: Vec<Digest> = self.index()?.manifests().iter().map(|d| d.digest().clone()).collect();
+        todo.extend(self.holds()?.into_iter().map(|(_, h)| h.manifest));
+        while let Some(d) = todo.pop() {
+            if !blobs.insert(d.clone()) {
+                continue;
+            }
+            let Ok(v) = self.read_json::<serde_json::Value>(&d) else { continue };
+            if let Some(ms) = v.get("manifests").and_then(|m| m.as_array()) {
+                todo.extend(ms.iter().filter_map(|m| m["digest"].as_str()?.parse().ok()));
+                continue;
+            }
+            let Ok(m) = serde_json::from_value::<ImageManifest>(v) else { continue };
+            blobs.insert(m.config().digest().clone());
+            blobs.extend(m.layers().iter().map(|l| l.digest().clone()));
+            if let Ok(c) = self.read_json::<ImageConfiguration>(m.config().digest()) {
+                let diffs: Vec<Digest> = c.rootfs().diff_ids().iter().filter_map(|d| d.parse().ok()).collect();
+                layers.extend(chain_ids(&diffs));
+            }
+        }
+        let mut freed = 0;
+        for d in self.blob_digests()? {
+            if !blobs.contains(&d) {
+                freed += fs::metadata(self.blob_path(&d)).map_or(0, |m| m.len());
+                self.remove_blob(&d)?;
+            }
+        }
+        for l in self.layer_ids()? {
+            if !layers.contains(&l) {
+                self.remove_layer(&l)?;
+            }
+        }
+        Ok(freed)
+    }
+
+    /// The unpacked layer directories of `reference`, **base layer first**, unpacking
+    /// those not yet unpacked. Each holds overlayfs whiteouts; mount them read-only as
+    /// lower dirs — overlayfs wants the top layer first in `lowerdir=`, so reverse them.
+    ///
+    /// # Errors
+    /// [`Error::ImageNotFound`], or the error of unpacking a layer (its digest named).
+    pub fn rootfs_layers(&self, reference: &Reference) -> Result<Vec<PathBuf>> {
+        let img = self.inspect(reference)?;
+        let diffs = img.diff_ids();
+        let layers = img.manifest.layers();
+        if diffs.len() != layers.len() {
+            return Err(invalid(reference, "config diff_ids and manifest layers differ in number"));
+        }
+        let chains = chain_ids(&diffs);
+        let mut out = Vec::with_capacity(layers.len());
+        for (i, layer) in layers.iter().enumerate() {
+            let parent = i.checked_sub(1).map(|p| chains[p].clone());
+            out.push(self.unpack_layer(layer.digest(), &diffs[i], &chains[i], parent)?);
+        }
+        Ok(out)
+    }
+
+    /// Unpacks the blob `blob` as layer `chain_id` unless it already is; checks its diff id.
+    pub(crate) fn unpack_layer(
+        &self,
+        blob: &Digest,
+        diff_id: &Digest,
+        chain_id: &Digest,
+        parent: Option<Digest>,
+    ) -> Result<PathBuf> {
+        self.ensure_layer(chain_id, |dir| {
+            let file = self.open_blob(blob)?;
+            self.unpack_stream(file, dir, blob, diff_id, UnpackOptions::for_layer())?;
+            Ok(LayerMeta {
+                chain_id: chain_id.clone(),
+                diff_id: diff_id.clone(),
+                parent,
+                blob: Some(blob.clone()),
+                opaque_xattr: unpack::opaque_xattr().to_owned(),
+            })
+        })
+    }
+
+    /// Decompresses and unpacks a blob stream into `dir`, verifying the diff id.
+    pub(crate) fn unpack_stream(
+        &self,
+        blob_stream: impl Read,
+        dir: &Path,
+        blob: &Digest,
+        diff_id: &Digest,
+        opts: UnpackOptions,
+    ) -> Result<()> {
+        let io = |e| Error::Blob { op: "decompressing".into(), digest: blob.to_string(), source: e };
+        let mut hashing = HashingReader::new(unpack::decompress(blob_stream).map_err(io)?);
+        unpack::unpack(&mut hashing, dir, opts, blob.as_ref())?;
+        let (actual, _) = hashing.finish().map_err(io)?;
+        if actual != *diff_id {
+            return Err(Error::DigestMismatch {
+                digest: diff_id.to_string(),
+                actual: format!("{actual} (uncompressed layer {blob})"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Applies every layer of `reference` in order into `dest` (created if missing),
+    /// whiteouts applied: a flattened rootfs for runtimes without overlayfs.
+    ///
+    /// # Errors
+    /// [`Error::ImageNotFound`], or the error of applying a layer (its digest named).
+    pub fn flatten(&self, reference: &Reference, dest: impl AsRef<Path>) -> Result<()> {
+        let dest = dest.as_ref();
+        fs::create_dir_all(dest).map_err(|e| Error::os("creating rootfs", dest, e))?;
+        let img = self.inspect(reference)?;
+        let diffs = img.diff_ids();
+        for (layer, diff) in img.manifest.layers().iter().zip(&diffs) {
+            let file = self.open_blob(layer.digest())?;
+            self.unpack_stream(file, dest, layer.digest(), diff, UnpackOptions::flatten())?;
+        }
+        Ok(())
+    }
+
+    /// Writes the flattened rootfs of `reference` as a tar to `out` (like `docker export`).
+    ///
+    /// # Errors
+    /// As [`Store::flatten`], and [`Error::Os`] if the tar cannot be written.
+    pub fn export(&self, reference: &Reference, out: impl Write) -> Result<()> {
+        let tmp = store::tmp_path(self.layers_dir());
+        let r = (|| {
+            self.flatten(reference, &tmp)?;
+            let mut tar = tar::Builder::new(out);
+            tar.follow_symlinks(false);
+            tar.mode(tar::HeaderMode::Complete);
+            tar.append_dir_all(".", &tmp).map_err(|e| Error::os("archiving", &tmp, e))?;
+            tar.into_inner().map_err(|e| Error::os("archiving", &tmp, e))?;
+            Ok(())
+        })();
+        let _ = store::remove_any(&tmp);
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::image::ConfigBuilder;
+    use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+
+    fn r(s: &str) -> Reference {
+        s.parse().unwrap()
+    }
+
+    pub(crate) fn sample_dir() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        fs::create_dir_all(p.join("bin")).unwrap();
+        fs::create_dir_all(p.join("etc")).unwrap();
+        fs::write(p.join("bin/app"), b"#!/bin/sh\necho hi\n").unwrap();
+        fs::set_permissions(p.join("bin/app"), fs::Permissions::from_mode(0o755)).unwrap();
+        symlink("app", p.join("bin/sh")).unwrap();
+        fs::write(p.join("etc/conf"), b"k=v\n").unwrap();
+        d
+    }
+
+    fn config() -> Config {
+        ConfigBuilder::default()
+            .cmd(vec!["/bin/app".to_owned()])
+            .env(vec!["PATH=/bin".to_owned()])
+            .working_dir("/")
+            .exposed_ports(vec!["80/tcp".to_owned()])
+            .labels([("a".to_owned(), "b".to_owned())].into_iter().collect::<std::collections::HashMap<_, _>>())
+            .user("0:0")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_600_000_000), "2020-09-13T12:26:40Z");
+        assert_eq!(rfc3339(951_825_600), "2000-02-29T12:00:00Z");
+    }
+
+    #[test]
+    fn import_inspect_rootfs_tag_remove_prune() {
+        let root = tempfile::tempdir().unwrap();
+        let s = Store::open(root.path()).unwrap();
+        let src = sample_dir();
+        let img = s.import_dir(src.path(), &config(), &r("app:1")).unwrap();
+        assert_eq!(img.references(), &[r("app:1")]);
+        assert_eq!(img.config().config().as_ref().unwrap().cmd().as_ref().unwrap(), &["/bin/app"]);
+        assert_eq!(img.manifest().layers().len(), 1);
+        assert_eq!(img.history().len(), 1);
+        let c = img.config().config().clone().unwrap();
+        assert_eq!(c.exposed_ports().as_ref().unwrap(), &["80/tcp"]);
+        assert_eq!(c.user().as_deref(), Some("0:0"));
+
+        // the blob is gzip and its content hashes to the diff id
+        let layer = img.manifest().layers()[0].clone();
+        assert_eq!(*layer.media_type(), MediaType::ImageLayerGzip);
+        let blob = fs::read(s.blob_path(layer.digest())).unwrap();
+        assert_eq!(&blob[..2], &[0x1f, 0x8b]);
+
+        let dirs = s.rootfs_layers(&r("app:1")).unwrap();
+        assert_eq!(dirs.len(), 1);
+        assert_eq!(fs::read(dirs[0].join("etc/conf")).unwrap(), b"k=v\n");
+        assert_eq!(fs::read_link(dirs[0].join("bin/sh")).unwrap(), Path::new("app"));
+        assert_eq!(fs::metadata(dirs[0].join("bin/app")).unwrap().mode() & 0o777, 0o755);
+        // unpacked once: a second call returns the same dir, same inode
+        let ino = fs::metadata(dirs[0].join("etc/conf")).unwrap().ino();
+        let again = s.rootfs_layers(&r("app:1")).unwrap();
+        assert_eq!(fs::metadata(again[0].join("etc/conf")).unwrap().ino(), ino);
+
+        // flattened copy
+        let flat = tempfile::tempdir().unwrap();
+        s.flatten(&r("app:1"), flat.path()).unwrap();
+        assert_eq!(fs::read(flat.path().join("bin/app")).unwrap(), b"#!/bin/sh\necho hi\n");
+
+        // tag shares everything
+        s.tag(&r("app:1"), &r("localhost:5000/app:2")).unwrap();
+        let imgs = s.images().unwrap();
+        assert_eq!(imgs.len(), 1);
+        assert_eq!(imgs[0].references().len(), 2);
+        s.remove(&r("app:1"), false).unwrap();
+        assert!(s.has_blob(layer.digest()), "still referenced by the other tag");
+        assert!(dirs[0].exists());
+        assert!(matches!(s.inspect(&r("app:1")), Err(Error::ImageNotFound { .. })));
+        s.remove(&r("localhost:5000/app:2"), false).unwrap();
+        assert!(!s.has_blob(layer.digest()));
+        assert!(!dirs[0].exists(), "layer removed with its last image");
+        assert_eq!(s.images().unwrap().len(), 0);
+        assert_eq!(s.blob_digests().unwrap().len(), 0);
+        assert!(s.remove(&r("app:1"), false).is_err());
+
+        // prune frees an unreferenced blob
+        let (_d, n) = s.put_blob(b"orphan", None).unwrap();
+        assert_eq!(s.prune().unwrap(), n);
+    }
+
+    #[test]
+    fn shared_layers_survive_removal_of_one_image() {
+        let root = tempfile::tempdir().unwrap();
+        let s = Store::open(root.path()).unwrap();
+        let src = sample_dir();
+        let a = s.import_dir(src.path(), &config(), &r("a")).unwrap();
+        // same layer, different config
+        let layer = a.manifest().layers()[0].clone();
+        let mut c2 = config();
+        c2.set_cmd(Some(vec!["other".into()]));
+        let b = s.commit_image(&c2, vec![(layer.clone(), a.diff_ids()[0].clone())], vec![], &r("b")).unwrap();
+        assert_ne!(a.id(), b.id());
+        let la = s.rootfs_layers(&r("a")).unwrap();
+        let lb = s.rootfs_layers(&r("b")).unwrap();
+        assert_eq!(la, lb, "one unpacked layer per chain id");
+        s.remove(&r("a"), false).unwrap();
+        assert!(s.has_blob(layer.digest()));
+        assert!(lb[0].exists());
+        assert!(!s.has_blob(a.id()));
+    }
+
+    #[test]
+    fn a_corrupt_layer_is_refused_and_leaves_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let s = Store::open(root.path()).unwrap();
+        let src = sample_dir();
+        let a = s.import_dir(src.path(), &config(), &r("a")).unwrap();
+        // claim another diff id: unpack must notice
+        let layer = a.manifest().layers()[0].clone();
+        let wrong = store::digest_of(b"not it");
+        let b = s.commit_image(&config(), vec![(layer, wrong.clone())], vec![], &r("b")).unwrap();
+        let e = s.rootfs_layers(&r("b")).unwrap_err();
+        assert!(e.to_string().contains(wrong.digest()), "{e}");
+        assert!(s.layer_meta(&b.diff_ids()[0]).is_none());
+        let leftovers: Vec<_> = fs::read_dir(s.layers_dir()).unwrap().collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn held_images_are_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let s = Store::open(root.path()).unwrap();
+        let src = sample_dir();
+        let img = s.import_dir(src.path(), &config(), &r("held:1")).unwrap();
+        let lower = s.rootfs_layers(&r("held:1")).unwrap();
+        s.hold("ctr-1", &r("held:1")).unwrap();
+        assert!(s.hold("../evil", &r("held:1")).is_err());
+        let e = s.remove(&r("held:1"), false).unwrap_err();
+        assert!(e.to_string().contains("container ctr-1"), "{e}");
+        // another tag can go: the image keeps a name
+        s.tag(&r("held:1"), &r("held:2")).unwrap();
+        s.remove(&r("held:2"), false).unwrap();
+        // forced: the name goes, the content stays while held
+        s.remove(&r("held:1"), true).unwrap();
+        assert!(s.inspect(&r("held:1")).is_err());
+        assert!(lower[0].join("etc/conf").exists());
+        assert!(s.has_blob(img.id()));
+        s.release("ctr-1").unwrap();
+        s.release("ctr-1").unwrap();
+        s.prune().unwrap();
+        assert!(!lower[0].exists());
+        assert!(!s.has_blob(img.id()));
+    }
+}

@@ -1,0 +1,475 @@
+//! The on-disk store under one root directory.
+//!
+//! ```text
+//! <root>/images/   OCI image layout: oci-layout, index.json, blobs/sha256/<hex>
+//! <root>/layers/   <chain id hex>/diff (an unpacked layer), <chain id hex>/meta.json
+//! <root>/locks/    flock files
+//! <root>/holds/    <owner>.json: an image a container uses (kept by gc, guarded by remove)
+//! ```
+//!
+//! `images/` is a plain [OCI image layout]: skopeo (`oci:<root>/images:<name>`) and umoci
+//! read it as is. Each tag is one entry of `index.json` whose
+//! `org.opencontainers.image.ref.name` annotation holds the **full normalised reference**
+//! (`docker.io/library/busybox:latest`): a bare tag (`latest`) would be ambiguous in a store
+//! holding many repositories. The same name is written to `io.containerd.image.name`, as
+//! containerd does. The OCI ref-name grammar admits these names, so
+//! `skopeo inspect oci:/var/lib/cargohold/images:docker.io/library/busybox:latest` works.
+//!
+//! Every file is written to a temp name (`.tmp-…`) in its final directory, fsynced and
+//! renamed; a layer is unpacked into `layers/.tmp-…` and renamed once complete.
+//! [`Store::open`] removes what a crash left behind. Writers of `index.json` and unpackers
+//! of a layer hold an exclusive `flock` on a file under `locks/`, so several processes can
+//! share a store.
+//!
+//! This is the low-level layer under the (future) `Engine`; image operations (import,
+//! tag, remove, pull, archives) are methods added by [`crate::image`].
+//!
+//! [OCI image layout]: https://github.com/opencontainers/image-spec/blob/main/image-layout.md
+
+mod blobs;
+mod layers;
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageIndexBuilder, MediaType};
+
+pub use blobs::BlobWriter;
+pub(crate) use blobs::{check_sha256, digest_of, sha256_digest, HashingReader};
+pub(crate) use layers::{chain_ids, LayerMeta};
+
+
+
+use crate::{Error, Result};
+
+/// The annotation holding an index entry's reference.
+pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// containerd's annotation for the same.
+pub(crate) const CONTAINERD_NAME: &str = "io.containerd.image.name";
+/// Prefix of every temp file and directory; [`Store::open`] removes them.
+pub(crate) const TMP_PREFIX: &str = ".tmp-";
+
+/// An image store rooted at one directory. See the [module docs](self) for the layout.
+///
+/// `Store` is cheap to share between threads (`&Store` is all operations need); several
+/// processes may open the same root.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    images: PathBuf,
+    blobs: PathBuf,
+    layers: PathBuf,
+    locks: PathBuf,
+}
+
+/// Held while a store lock is taken; dropping it releases the lock.
+#[derive(Debug)]
+pub(crate) struct Lock {
+    _file: File,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`, and repairs what a crash left:
+    /// temp files and half-unpacked layers are removed.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the directories cannot be created or read,
+    /// [`Error::InvalidImage`] if `index.json` or `oci-layout` is malformed.
+    pub fn open(root: impl AsRef<Path>) -> Result<Store> {
+        let root = root.as_ref().to_owned();
+        let images = root.join("images");
+        let store = Store {
+            blobs: images.join("blobs").join("sha256"),
+            layers: root.join("layers"),
+            locks: root.join("locks"),
+            images,
+            root,
+        };
+        for d in [&store.blobs, &store.layers, &store.locks, &store.root.join("holds")] {
+            fs::create_dir_all(d).map_err(|e| Error::os("creating store directory", d, e))?;
+        }
+        let _lock = store.lock("index")?;
+        let layout = store.images.join("oci-layout");
+        if !layout.exists() {
+            write_atomic(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        }
+        let index = store.images.join("index.json");
+        if !index.exists() {
+            store.write_index(&empty_index())?;
+        } else {
+            store.index()?;
+        }
+        store.repair()?;
+        Ok(store)
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The OCI image layout directory (`<root>/images`), for tools like skopeo and umoci.
+    pub fn layout_dir(&self) -> &Path {
+        &self.images
+    }
+
+    /// Removes temp files and directories and layers without `meta.json`.
+    fn repair(&self) -> Result<()> {
+        for dir in [&self.blobs, &self.images, &self.layers] {
+            let entries = fs::read_dir(dir).map_err(|e| Error::os("reading store directory", dir, e))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::os("reading store directory", dir, e))?;
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                let path = entry.path();
+                let stale_layer = dir == &self.layers && !path.join("meta.json").exists();
+                if name.starts_with(TMP_PREFIX) || stale_layer {
+                    // a half-unpacked layer: take its lock so a live unpacker is not disturbed
+                    let _l = if dir == &self.layers { Some(self.lock(&format!("layer-{name}"))?) } else { None };
+                    remove_any(&path)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the exclusive lock `name`, waiting for it.
+    pub(crate) fn lock(&self, name: &str) -> Result<Lock> {
+        self.lock_with(name, rustix::fs::FlockOperation::LockExclusive)
+    }
+
+    /// Takes the lock `name` shared (many holders, no exclusive one), waiting for it.
+    /// Writers of new blobs hold `gc` shared; garbage collection takes it exclusively.
+    pub(crate) fn lock_shared(&self, name: &str) -> Result<Lock> {
+        self.lock_with(name, rustix::fs::FlockOperation::LockShared)
+    }
+
+    fn lock_with(&self, name: &str, op: rustix::fs::FlockOperation) -> Result<Lock> {
+        let path = self.locks.join(format!("{name}.lock"));
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::os("opening lock file", &path, e))?;
+        rustix::fs::flock(&file, op)
+            .map_err(|e| Error::os("locking", &path, e.into()))?;
+        Ok(Lock { _file: file })
+    }
+
+    // ---- blobs ----
+
+    /// The path of a blob (which may not exist).
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.blobs.join(digest.digest())
+    }
+
+    /// Whether the store holds the blob.
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        check_sha256(digest).is_ok() && self.blob_path(digest).is_file()
+    }
+
+    /// Starts writing a blob; see [`BlobWriter::commit`].
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the temp file cannot be created.
+    pub fn blob_writer(&self) -> Result<BlobWriter> {
+        BlobWriter::create(&self.blobs)
+    }
+
+    /// Writes `bytes` as a blob (verified against `expected` if given).
+    pub(crate) fn put_blob(&self, bytes: &[u8], expected: Option<&Digest>) -> Result<(Digest, u64)> {
+        let d = digest_of(bytes);
+        if let Some(want) = expected {
+            if *want != d {
+                return Err(Error::DigestMismatch { digest: want.to_string(), actual: d.to_string() });
+            }
+        }
+        if self.has_blob(&d) {
+            return Ok((d, bytes.len() as u64));
+        }
+        let mut w = self.blob_writer()?;
+        w.write_all(bytes).map_err(|e| Error::Blob { op: "writing".into(), digest: d.to_string(), source: e })?;
+        w.commit(Some(&d), None)
+    }
+
+    /// Copies a stream into the store as a blob, verifying it against `expected`.
+    pub(crate) fn put_blob_from(
+        &self,
+        mut r: impl Read,
+        expected: Option<&Digest>,
+        size: Option<u64>,
+    ) -> Result<(Digest, u64)> {
+        let mut w = self.blob_writer()?;
+        let what = expected.map_or_else(|| "new blob".to_owned(), ToString::to_string);
+        io::copy(&mut r, &mut w).map_err(|e| Error::Blob { op: "writing".into(), digest: what, source: e })?;
+        w.commit(expected, size)
+    }
+
+    /// Opens a blob for reading.
+    ///
+    /// # Errors
+    /// [`Error::Blob`] if it is missing or unreadable.
+    pub fn open_blob(&self, digest: &Digest) -> Result<File> {
+        check_sha256(digest)?;
+        File::open(self.blob_path(digest))
+            .map_err(|e| Error::Blob { op: "opening".into(), digest: digest.to_string(), source: e })
+    }
+
+    /// Reads a whole (small) blob, checking its digest.
+    pub(crate) fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.open_blob(digest)?
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::Blob { op: "reading".into(), digest: digest.to_string(), source: e })?;
+        let actual = digest_of(&buf);
+        if actual != *digest {
+            return Err(Error::DigestMismatch { digest: digest.to_string(), actual: actual.to_string() });
+        }
+        Ok(buf)
+    }
+
+    /// Reads a JSON blob.
+    pub(crate) fn read_json<T: serde::de::DeserializeOwned>(&self, digest: &Digest) -> Result<T> {
+        let buf = self.read_blob(digest)?;
+        serde_json::from_slice(&buf)
+            .map_err(|e| Error::InvalidImage { subject: digest.to_string(), reason: e.to_string() })
+    }
+
+    /// Every blob in the store.
+    pub(crate) fn blob_digests(&self) -> Result<Vec<Digest>> {
+        let mut out = Vec::new();
+        let entries = fs::read_dir(&self.blobs).map_err(|e| Error::os("reading blobs", &self.blobs, e))?;
+        for entry in entries.flatten() {
+            if let Ok(d) = format!("sha256:{}", entry.file_name().to_string_lossy()).parse::<Digest>() {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes a blob; a missing blob is not an error.
+    pub(crate) fn remove_blob(&self, digest: &Digest) -> Result<()> {
+        match fs::remove_file(self.blob_path(digest)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(Error::Blob { op: "removing".into(), digest: digest.to_string(), source: e })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    // ---- index.json ----
+
+    /// Reads `index.json`.
+    pub(crate) fn index(&self) -> Result<ImageIndex> {
+        let path = self.images.join("index.json");
+        let bytes = fs::read(&path).map_err(|e| Error::os("reading", &path, e))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::InvalidImage { subject: path.display().to_string(), reason: e.to_string() })
+    }
+
+    fn write_index(&self, index: &ImageIndex) -> Result<()> {
+        let bytes = serde_json::to_vec(index).expect("an index serialises");
+        write_atomic(&self.images.join("index.json"), &bytes)
+    }
+
+    /// Changes the index entries under the index lock and writes them back atomically.
+    pub(crate) fn update_index<R>(&self, f: impl FnOnce(&mut Vec<Descriptor>) -> Result<R>) -> Result<R> {
+        let _lock = self.lock("index")?;
+        let mut index = self.index()?;
+        let mut manifests = index.manifests().clone();
+        let r = f(&mut manifests)?;
+        index.set_manifests(manifests);
+        self.write_index(&index)?;
+        Ok(r)
+    }
+
+    /// Points the ref name `name` at `manifest` (replacing what it named before).
+    pub(crate) fn set_ref(&self, name: &str, manifest: &Descriptor) -> Result<()> {
+        let mut desc = manifest.clone();
+        let mut ann = desc.annotations().clone().unwrap_or_default();
+        ann.insert(REF_NAME.to_owned(), name.to_owned());
+        ann.insert(CONTAINERD_NAME.to_owned(), name.to_owned());
+        desc.set_annotations(Some(ann));
+        self.update_index(|m| {
+            m.retain(|d| ref_name(d) != Some(name));
+            m.push(desc);
+            Ok(())
+        })
+    }
+
+    // ---- layers ----
+
+    /// The directory of the unpacked layer with this chain id (`layers/<hex>/diff`).
+    pub(crate) fn layer_diff(&self, chain_id: &Digest) -> PathBuf {
+        self.layers.join(chain_id.digest()).join("diff")
+    }
+
+    pub(crate) fn layers_dir(&self) -> &Path {
+        &self.layers
+    }
+
+    /// `<root>/holds`: who uses which image (see `Store::hold`).
+    pub(crate) fn holds_dir(&self) -> PathBuf {
+        self.root.join("holds")
+    }
+}
+
+/// The ref name of an index entry.
+pub(crate) fn ref_name(d: &Descriptor) -> Option<&str> {
+    d.annotations().as_ref()?.get(REF_NAME).map(String::as_str)
+}
+
+fn empty_index() -> ImageIndex {
+    ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(Vec::<Descriptor>::new())
+        .build()
+        .expect("an empty index builds")
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh temp path in `dir`.
+pub(crate) fn tmp_path(dir: &Path) -> PathBuf {
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    dir.join(format!("{TMP_PREFIX}{}-{n}-{nanos:x}", std::process::id()))
+}
+
+/// fsyncs a directory so a rename in it is durable.
+pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|f| f.sync_all()).map_err(|e| Error::os("syncing directory", dir, e))
+}
+
+/// Writes `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().expect("a file in a directory");
+    let tmp = tmp_path(dir);
+    let r = (|| {
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = r {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::os("writing", path, e));
+    }
+    fsync_dir(dir)
+}
+
+/// Removes a file or a directory tree, making read-only directories writable first.
+pub(crate) fn remove_any(path: &Path) -> Result<()> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::os("removing", path, e)),
+    };
+    if meta.is_dir() {
+        let r = fs::remove_dir_all(path);
+        if r.is_err() {
+            make_writable(path);
+            fs::remove_dir_all(path).map_err(|e| Error::os("removing", path, e))?;
+        }
+        Ok(())
+    } else {
+        fs::remove_file(path).map_err(|e| Error::os("removing", path, e))
+    }
+}
+
+fn make_writable(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                make_writable(&e.path());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_creates_layout_and_repairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let layout: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.path().join("images/oci-layout")).unwrap()).unwrap();
+        assert_eq!(layout["imageLayoutVersion"], "1.0.0");
+        let index: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.path().join("images/index.json")).unwrap()).unwrap();
+        assert_eq!(index["schemaVersion"], 2);
+        assert_eq!(index["manifests"].as_array().unwrap().len(), 0);
+
+        // leftovers of a crash
+        let tmp_blob = s.blobs.join(".tmp-123-0-0");
+        fs::write(&tmp_blob, b"half").unwrap();
+        let half_layer = s.layers.join(".tmp-9-9-9/diff/etc");
+        fs::create_dir_all(&half_layer).unwrap();
+        let no_meta = s.layers.join("abcd/diff");
+        fs::create_dir_all(&no_meta).unwrap();
+        let good = s.layers.join("beef");
+        fs::create_dir_all(good.join("diff")).unwrap();
+        fs::write(good.join("meta.json"), b"{}").unwrap();
+        let (d, _) = s.put_blob(b"kept", None).unwrap();
+
+        let s = Store::open(dir.path()).unwrap();
+        assert!(!tmp_blob.exists());
+        assert!(!s.layers.join(".tmp-9-9-9").exists());
+        assert!(!s.layers.join("abcd").exists());
+        assert!(good.exists());
+        assert_eq!(s.read_blob(&d).unwrap(), b"kept");
+    }
+
+    #[test]
+    fn set_ref_replaces_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let (d1, n1) = s.put_blob(b"{}", None).unwrap();
+        let desc = Descriptor::new(MediaType::ImageManifest, n1, d1.clone());
+        s.set_ref("docker.io/library/a:latest", &desc).unwrap();
+        s.set_ref("docker.io/library/a:latest", &desc).unwrap();
+        s.set_ref("docker.io/library/b:1", &desc).unwrap();
+        let idx = s.index().unwrap();
+        let names: Vec<_> = idx.manifests().iter().filter_map(ref_name).collect();
+        assert_eq!(names, ["docker.io/library/a:latest", "docker.io/library/b:1"]);
+    }
+
+    #[test]
+    fn concurrent_index_writers_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let (d, n) = s.put_blob(b"{}", None).unwrap();
+        let desc = Descriptor::new(MediaType::ImageManifest, n, d);
+        std::thread::scope(|sc| {
+            for t in 0..8 {
+                let (s, desc) = (Store::open(dir.path()).unwrap(), desc.clone());
+                sc.spawn(move || {
+                    for i in 0..10 {
+                        s.set_ref(&format!("x/t{t}:{i}"), &desc).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(s.index().unwrap().manifests().len(), 80);
+    }
+
+    #[test]
+    fn corrupt_blob_is_detected_on_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let (d, _) = s.put_blob(b"content", None).unwrap();
+        fs::write(s.blob_path(&d), b"tampered").unwrap();
+        assert!(matches!(s.read_blob(&d), Err(Error::DigestMismatch { .. })));
+    }
+}

@@ -1,0 +1,238 @@
+//! Push and pull against a real registry (Debian's `docker-registry`) on 127.0.0.1.
+
+use std::fs;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use cargohold::image::registry::{self, Progress, PullOptions, PushOptions};
+use cargohold::image::Reference;
+use cargohold::store::Store;
+
+use crate::image_interop::{busybox_config, busybox_dir};
+
+/// A registry process on a free port; killed (by its pid) when dropped.
+struct Registry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Option<Registry> {
+        if Command::new("docker-registry").arg("--version").output().is_err() {
+            eprintln!("skipping: no docker-registry");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config = dir.path().join("config.yml");
+        fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .args(["serve", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let reg = Registry { child, port, _dir: dir };
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(20), "registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(reg)
+    }
+
+    fn reference(&self, name: &str) -> Reference {
+        format!("127.0.0.1:{}/{name}", self.port).parse().unwrap()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tree(root: &Path) -> Vec<(String, String)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let m = fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let what = if m.file_type().is_symlink() {
+                format!("link {}", fs::read_link(&p).unwrap().display())
+            } else if m.is_dir() {
+                stack.push(p.clone());
+                format!("dir {:o}", m.mode() & 0o7777)
+            } else {
+                format!("file {:o} {}", m.mode() & 0o7777, cargohold_digest(&fs::read(&p).unwrap()))
+            };
+            out.push((rel, what));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn cargohold_digest(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+#[test]
+fn push_remove_pull_round_trip() {
+    let Some(reg) = Registry::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path().join("a")).unwrap();
+    let src = busybox_dir();
+    let r = reg.reference("test/busybox:1");
+    let img = store.import_dir(src.path(), &busybox_config(), &r).unwrap();
+
+    let events = Mutex::new(Vec::new());
+    let progress = |p: &Progress| events.lock().unwrap().push(p.clone());
+    let digest = registry::push(&store, &r, &PushOptions::new(), &progress).unwrap();
+    assert_eq!(&digest, img.manifest_digest());
+    assert!(events.lock().unwrap().iter().any(|e| matches!(e, Progress::LayerDone { mounted: false, .. })));
+
+    // a second push moves nothing
+    events.lock().unwrap().clear();
+    registry::push(&store, &r, &PushOptions::new(), &progress).unwrap();
+    let n_exists = events.lock().unwrap().iter().filter(|e| matches!(e, Progress::LayerExists { .. })).count();
+    assert_eq!(n_exists, 2, "layer and config already there");
+
+    store.remove(&r, false).unwrap();
+    assert!(store.images().unwrap().is_empty());
+
+    events.lock().unwrap().clear();
+    let pulled = registry::pull(&store, &r, &PullOptions::new(), &progress).unwrap();
+    assert_eq!(pulled.manifest_digest(), img.manifest_digest());
+    assert_eq!(pulled.id(), img.id());
+    let layers = store.rootfs_layers(&r).unwrap();
+    assert_eq!(tree(&layers[0]), tree(src.path()), "run-ready rootfs equals the original");
+    assert!(events.lock().unwrap().iter().any(|e| matches!(e, Progress::Resolved { layers: 1, .. })));
+
+    // pulling again fetches nothing
+    events.lock().unwrap().clear();
+    registry::pull(&store, &r, &PullOptions::new(), &progress).unwrap();
+    assert!(events.lock().unwrap().iter().any(|e| matches!(e, Progress::LayerExists { .. })));
+    assert!(!events.lock().unwrap().iter().any(|e| matches!(e, Progress::LayerBytes { .. })));
+
+    // pull by digest into a fresh store
+    let other = Store::open(root.path().join("b")).unwrap();
+    let by_digest: Reference = format!("127.0.0.1:{}/test/busybox@{digest}", reg.port).parse().unwrap();
+    let p2 = registry::pull(&other, &by_digest, &PullOptions::new(), &|_| {}).unwrap();
+    assert_eq!(p2.id(), img.id());
+}
+
+#[test]
+fn chunked_upload_and_cross_repo_mount() {
+    let Some(reg) = Registry::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path()).unwrap();
+    let a = reg.reference("src/bb:1");
+    store.import_dir(busybox_dir().path(), &busybox_config(), &a).unwrap();
+    registry::push(&store, &a, PushOptions::new().chunk_size(256 << 10), &|_| {}).unwrap();
+
+    let b = reg.reference("dst/bb:1");
+    store.tag(&a, &b).unwrap();
+    let mounted = Mutex::new(0);
+    registry::push(&store, &b, PushOptions::new().mount_from("src/bb"), &|p| {
+        if matches!(p, Progress::LayerDone { mounted: true, .. }) {
+            *mounted.lock().unwrap() += 1;
+        }
+    })
+    .unwrap();
+    assert_eq!(*mounted.lock().unwrap(), 2, "layer and config mounted, not uploaded");
+
+    // what we pushed reads back with skopeo
+    if Command::new("skopeo").arg("--version").output().is_ok() {
+        let out = Command::new("skopeo")
+            .args(["inspect", "--tls-verify=false", &format!("docker://{b}")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["Digest"], store.inspect(&b).unwrap().manifest_digest().to_string());
+    }
+}
+
+#[test]
+fn registry_errors_name_the_image() {
+    let Some(reg) = Registry::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path()).unwrap();
+    let missing = reg.reference("no/such:tag");
+    let e = registry::pull(&store, &missing, &PullOptions::new(), &|_| {}).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("no/such:tag") && msg.contains("404"), "{msg}");
+    assert!(store.images().unwrap().is_empty());
+    // nothing listening: a transport error, named
+    let dead: Reference = "127.0.0.1:1/x:y".parse().unwrap();
+    let e = registry::pull(&store, &dead, &PullOptions::new(), &|_| {}).unwrap_err();
+    assert!(e.to_string().contains("127.0.0.1:1/x:y"), "{e}");
+}
+
+#[test]
+fn skopeo_pushed_images_pull() {
+    let Some(reg) = Registry::start() else { return };
+    if Command::new("skopeo").arg("--version").output().is_err() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path().join("a")).unwrap();
+    let r: Reference = "busybox:src".parse().unwrap();
+    store.import_dir(busybox_dir().path(), &busybox_config(), &r).unwrap();
+    // skopeo pushes as Docker schema 2, recompressing the layer
+    let dest = reg.reference("skopeo/bb:v2");
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "--dest-tls-verify=false",
+            "--format=v2s2",
+            &format!("oci:{}:{r}", store.layout_dir().display()),
+            &format!("docker://{dest}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let other = Store::open(root.path().join("b")).unwrap();
+    let img = registry::pull(&other, &dest, &PullOptions::new(), &|_| {}).unwrap();
+    // stored converted to OCI, the registry digest kept for digest references
+    assert_eq!(img.manifest().media_type().as_ref().unwrap().to_string(), "application/vnd.oci.image.manifest.v1+json");
+    let remote = String::from_utf8(
+        Command::new("skopeo")
+            .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}", &format!("docker://{dest}")])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let by_digest: Reference = format!("{}@{}", dest.name(), remote.trim()).parse().unwrap();
+    assert_eq!(other.inspect(&by_digest).unwrap().id(), img.id());
+    let flat = root.path().join("flat");
+    other.flatten(&dest, &flat).unwrap();
+    assert_eq!(fs::read(flat.join("bin/busybox")).unwrap(), fs::read("/bin/busybox").unwrap());
+    let _ = std::io::stdout().flush();
+    // and the pulled Docker-schema-2 image stays readable by skopeo from our layout
+    let out = Command::new("skopeo")
+        .args(["inspect", &format!("oci:{}:{dest}", other.layout_dir().display())])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
