@@ -8,7 +8,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 
 use cargohold::oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
+    Capability, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
     LinuxPidsBuilder, LinuxResourcesBuilder, MountBuilder, ProcessBuilder, Spec,
 };
 use cargohold::runtime::{CreateOptions, ExecOptions, Status};
