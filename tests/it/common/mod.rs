@@ -220,3 +220,21 @@ pub fn mounts_with(needle: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// Deletes a container (forced) when dropped, so a failing test leaves nothing behind.
+pub struct Cleanup<'a> {
+    pub rt: &'a Runtime,
+    pub id: String,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let _ = self.rt.delete(&self.id, true);
+    }
+}
+
+/// A unique id whose container is deleted when the guard drops.
+pub fn guarded<'a>(rt: &'a Runtime, prefix: &str) -> (String, Cleanup<'a>) {
+    let id = unique(prefix);
+    (id.clone(), Cleanup { rt, id })
+}
