@@ -32,20 +32,30 @@ struct DockerManifestEntry {
 }
 
 fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
-    Error::InvalidImage { subject: subject.to_string(), reason: reason.into() }
+    Error::InvalidImage {
+        subject: subject.to_string(),
+        reason: reason.into(),
+    }
 }
 
 /// Largest metadata file (manifest.json, index.json, repositories) read into memory.
 const MAX_META: u64 = 16 << 20;
 
 /// Appends a file entry of known size.
-fn append<W: Write>(tar: &mut tar::Builder<W>, name: &str, size: u64, data: impl Read, archive: &Path) -> Result<()> {
+fn append<W: Write>(
+    tar: &mut tar::Builder<W>,
+    name: &str,
+    size: u64,
+    data: impl Read,
+    archive: &Path,
+) -> Result<()> {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(tar::EntryType::Regular);
     h.set_mode(0o644);
     h.set_size(size);
     h.set_mtime(0);
-    tar.append_data(&mut h, name, data).map_err(|e| Error::os("writing archive entry", archive.join(name), e))
+    tar.append_data(&mut h, name, data)
+        .map_err(|e| Error::os("writing archive entry", archive.join(name), e))
 }
 
 impl Store {
@@ -75,7 +85,13 @@ impl Store {
             let config_name = format!("{}.json", img.id().digest());
             if written.insert(config_name.clone()) {
                 let bytes = self.read_blob(img.id())?;
-                append(&mut tar, &config_name, bytes.len() as u64, &bytes[..], archive)?;
+                append(
+                    &mut tar,
+                    &config_name,
+                    bytes.len() as u64,
+                    &bytes[..],
+                    archive,
+                )?;
             }
             let diffs = img.diff_ids();
             let mut layers = Vec::new();
@@ -86,21 +102,41 @@ impl Store {
                 }
                 layers.push(name);
             }
-            let tags: Vec<String> = refs.iter().filter(|r| r.tag().is_some()).map(|r| r.familiar()).collect();
+            let tags: Vec<String> = refs
+                .iter()
+                .filter(|r| r.tag().is_some())
+                .map(|r| r.familiar())
+                .collect();
             for r in refs.iter().filter(|r| r.tag().is_some()) {
                 let fam = r.familiar();
-                let repo = fam.rsplit_once(':').map_or(fam.as_str(), |(n, _)| n).to_owned();
-                let top = diffs.last().map(|d| d.digest().to_owned()).unwrap_or_default();
-                repositories.entry(repo).or_default().insert(r.tag().unwrap_or_default().to_owned(), top);
+                let repo = fam
+                    .rsplit_once(':')
+                    .map_or(fam.as_str(), |(n, _)| n)
+                    .to_owned();
+                let top = diffs
+                    .last()
+                    .map(|d| d.digest().to_owned())
+                    .unwrap_or_default();
+                repositories
+                    .entry(repo)
+                    .or_default()
+                    .insert(r.tag().unwrap_or_default().to_owned(), top);
             }
-            manifest.push(DockerManifestEntry { config: config_name, repo_tags: Some(tags), layers });
+            manifest.push(DockerManifestEntry {
+                config: config_name,
+                repo_tags: Some(tags),
+                layers,
+            });
         }
         let m = serde_json::to_vec(&manifest).expect("manifest serialises");
         append(&mut tar, "manifest.json", m.len() as u64, &m[..], archive)?;
         let r = serde_json::to_vec(&repositories).expect("repositories serialise");
         append(&mut tar, "repositories", r.len() as u64, &r[..], archive)?;
-        let out = tar.into_inner().map_err(|e| Error::os("finishing archive", archive, e))?;
-        out.into_inner().map_err(|e| Error::os("finishing archive", archive, e.into_error()))?;
+        let out = tar
+            .into_inner()
+            .map_err(|e| Error::os("finishing archive", archive, e))?;
+        out.into_inner()
+            .map_err(|e| Error::os("finishing archive", archive, e.into_error()))?;
         Ok(())
     }
 
@@ -112,7 +148,11 @@ impl Store {
         blob: &Digest,
         archive: &Path,
     ) -> Result<()> {
-        let blob_err = |e| Error::Blob { op: "decompressing".into(), digest: blob.to_string(), source: e };
+        let blob_err = |e| Error::Blob {
+            op: "decompressing".into(),
+            digest: blob.to_string(),
+            source: e,
+        };
         let mut f = io::BufReader::new(self.open_blob(blob)?);
         if Compression::sniff(&mut f).map_err(blob_err)? == Compression::None {
             let size = f.get_ref().metadata().map_err(blob_err)?.len();
@@ -120,8 +160,14 @@ impl Store {
         }
         let tmp = store::tmp_path(self.layers_dir());
         let r = (|| {
-            let mut out = File::options().read(true).write(true).create_new(true).open(&tmp).map_err(blob_err)?;
-            let size = io::copy(&mut unpack::decompress(f).map_err(blob_err)?, &mut out).map_err(blob_err)?;
+            let mut out = File::options()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(blob_err)?;
+            let size = io::copy(&mut unpack::decompress(f).map_err(blob_err)?, &mut out)
+                .map_err(blob_err)?;
             use std::io::Seek;
             out.rewind().map_err(blob_err)?;
             append(tar, name, size, io::BufReader::new(out), archive)
@@ -139,7 +185,13 @@ impl Store {
         let archive = Path::new("oci-archive");
         let mut tar = tar::Builder::new(BufWriter::with_capacity(256 << 10, out));
         let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
-        append(&mut tar, "oci-layout", layout.len() as u64, &layout[..], archive)?;
+        append(
+            &mut tar,
+            "oci-layout",
+            layout.len() as u64,
+            &layout[..],
+            archive,
+        )?;
         let mut entries = Vec::new();
         let mut written = std::collections::HashSet::new();
         for r in references {
@@ -155,9 +207,19 @@ impl Store {
                     let f = self.open_blob(&blob)?;
                     let size = f
                         .metadata()
-                        .map_err(|e| Error::Blob { op: "reading".into(), digest: blob.to_string(), source: e })?
+                        .map_err(|e| Error::Blob {
+                            op: "reading".into(),
+                            digest: blob.to_string(),
+                            source: e,
+                        })?
                         .len();
-                    append(&mut tar, &format!("blobs/sha256/{}", blob.digest()), size, f, archive)?;
+                    append(
+                        &mut tar,
+                        &format!("blobs/sha256/{}", blob.digest()),
+                        size,
+                        f,
+                        archive,
+                    )?;
                 }
             }
         }
@@ -169,8 +231,11 @@ impl Store {
             .map_err(|e| invalid("oci-archive", e.to_string()))?;
         let i = serde_json::to_vec(&index).expect("index serialises");
         append(&mut tar, "index.json", i.len() as u64, &i[..], archive)?;
-        let out = tar.into_inner().map_err(|e| Error::os("finishing archive", archive, e))?;
-        out.into_inner().map_err(|e| Error::os("finishing archive", archive, e.into_error()))?;
+        let out = tar
+            .into_inner()
+            .map_err(|e| Error::os("finishing archive", archive, e))?;
+        out.into_inner()
+            .map_err(|e| Error::os("finishing archive", archive, e.into_error()))?;
         Ok(())
     }
 
@@ -188,12 +253,16 @@ impl Store {
             }
             return Ok(out);
         }
-        let m: ImageManifest = serde_json::from_value(v).map_err(|e| invalid(top, e.to_string()))?;
+        let m: ImageManifest =
+            serde_json::from_value(v).map_err(|e| invalid(top, e.to_string()))?;
         out.push(m.config().digest().clone());
         out.extend(m.layers().iter().map(|l| l.digest().clone()));
         for d in &out {
             if !self.has_blob(d) {
-                return Err(invalid(top, format!("manifest references missing blob {d}")));
+                return Err(invalid(
+                    top,
+                    format!("manifest references missing blob {d}"),
+                ));
             }
         }
         Ok(out)
@@ -236,17 +305,26 @@ impl Store {
                 t if !t.is_file() => continue,
                 _ => {}
             }
-            if matches!(name.as_str(), "manifest.json" | "repositories" | "index.json" | "oci-layout") {
+            if matches!(
+                name.as_str(),
+                "manifest.json" | "repositories" | "index.json" | "oci-layout"
+            ) {
                 let mut buf = Vec::new();
-                entry.by_ref().take(MAX_META).read_to_end(&mut buf).map_err(|e| invalid(subject, e.to_string()))?;
+                entry
+                    .by_ref()
+                    .take(MAX_META)
+                    .read_to_end(&mut buf)
+                    .map_err(|e| invalid(subject, e.to_string()))?;
                 meta.insert(name, buf);
                 continue;
             }
             if name.ends_with("/json") || name.ends_with("VERSION") {
                 continue; // legacy v1 metadata
             }
-            let expected: Option<Digest> =
-                name.strip_prefix("blobs/").map(|r| r.replacen('/', ":", 1)).and_then(|d| d.parse().ok());
+            let expected: Option<Digest> = name
+                .strip_prefix("blobs/")
+                .map(|r| r.replacen('/', ":", 1))
+                .and_then(|d| d.parse().ok());
             let size = entry.header().size().ok();
             let got = self.put_blob_from(&mut entry, expected.as_ref(), size)?;
             files.insert(name, got);
@@ -261,15 +339,25 @@ impl Store {
         } else if let Some(i) = meta.get("index.json") {
             self.load_oci(i)
         } else {
-            Err(invalid(subject, "neither manifest.json nor index.json in the archive"))
+            Err(invalid(
+                subject,
+                "neither manifest.json nor index.json in the archive",
+            ))
         }
     }
 
-    fn load_docker(&self, manifest: &[u8], files: &HashMap<String, (Digest, u64)>) -> Result<Vec<Image>> {
-        let entries: Vec<DockerManifestEntry> =
-            serde_json::from_slice(manifest).map_err(|e| invalid("manifest.json", e.to_string()))?;
+    fn load_docker(
+        &self,
+        manifest: &[u8],
+        files: &HashMap<String, (Digest, u64)>,
+    ) -> Result<Vec<Image>> {
+        let entries: Vec<DockerManifestEntry> = serde_json::from_slice(manifest)
+            .map_err(|e| invalid("manifest.json", e.to_string()))?;
         let get = |name: &str| {
-            files.get(name).cloned().ok_or_else(|| invalid("manifest.json", format!("archive lacks {name}")))
+            files
+                .get(name)
+                .cloned()
+                .ok_or_else(|| invalid("manifest.json", format!("archive lacks {name}")))
         };
         let mut out = Vec::new();
         for e in entries {
@@ -277,36 +365,51 @@ impl Store {
             let config: ImageConfiguration = self.read_json(&config_digest)?;
             let want: Vec<String> = config.rootfs().diff_ids().clone();
             if want.len() != e.layers.len() {
-                return Err(invalid(&config_digest, "config diff_ids and archive layers differ in number"));
+                return Err(invalid(
+                    &config_digest,
+                    "config diff_ids and archive layers differ in number",
+                ));
             }
             let mut layers = Vec::new();
             for (path, want) in e.layers.iter().zip(&want) {
                 let (digest, size) = get(path)?;
                 let (media, diff) = self.layer_kind(&digest)?;
                 if diff.to_string() != *want {
-                    return Err(Error::DigestMismatch { digest: want.clone(), actual: format!("{diff} (layer {path})") });
+                    return Err(Error::DigestMismatch {
+                        digest: want.clone(),
+                        actual: format!("{diff} (layer {path})"),
+                    });
                 }
                 layers.push(Descriptor::new(media, size, digest));
             }
             let manifest = oci_spec::image::ImageManifestBuilder::default()
                 .schema_version(2u32)
                 .media_type(MediaType::ImageManifest)
-                .config(Descriptor::new(MediaType::ImageConfig, config_size, config_digest.clone()))
+                .config(Descriptor::new(
+                    MediaType::ImageConfig,
+                    config_size,
+                    config_digest.clone(),
+                ))
                 .layers(layers)
                 .build()
                 .map_err(|e| invalid(&config_digest, e.to_string()))?;
             let bytes = serde_json::to_vec(&manifest).expect("manifest serialises");
             let (md, ms) = self.put_blob(&bytes, None)?;
             let desc = Descriptor::new(MediaType::ImageManifest, ms, md);
-            let tags: Vec<Reference> =
-                e.repo_tags.unwrap_or_default().iter().map(|t| t.parse()).collect::<Result<_>>()?;
+            let tags: Vec<Reference> = e
+                .repo_tags
+                .unwrap_or_default()
+                .iter()
+                .map(|t| t.parse())
+                .collect::<Result<_>>()?;
             out.push(self.add_loaded(&desc, &tags)?);
         }
         Ok(out)
     }
 
     fn load_oci(&self, index: &[u8]) -> Result<Vec<Image>> {
-        let index: ImageIndex = serde_json::from_slice(index).map_err(|e| invalid("index.json", e.to_string()))?;
+        let index: ImageIndex =
+            serde_json::from_slice(index).map_err(|e| invalid("index.json", e.to_string()))?;
         let mut out = Vec::new();
         for d in index.manifests() {
             self.blobs_of(d.digest())?;
@@ -314,7 +417,10 @@ impl Store {
             // a full reference, else nothing: a bare tag names no repository
             let name = ann
                 .get(CONTAINERD_NAME)
-                .or_else(|| ann.get(REF_NAME).filter(|n| n.contains('/') || n.contains(':')))
+                .or_else(|| {
+                    ann.get(REF_NAME)
+                        .filter(|n| n.contains('/') || n.contains(':'))
+                })
                 .and_then(|n| n.parse::<Reference>().ok());
             let mut plain = Descriptor::new(d.media_type().clone(), d.size(), d.digest().clone());
             plain.set_platform(d.platform().clone());
@@ -327,7 +433,10 @@ impl Store {
     fn add_loaded(&self, desc: &Descriptor, tags: &[Reference]) -> Result<Image> {
         if tags.is_empty() {
             self.update_index(|m| {
-                if !m.iter().any(|e| e.digest() == desc.digest() && ref_name(e).is_none()) {
+                if !m
+                    .iter()
+                    .any(|e| e.digest() == desc.digest() && ref_name(e).is_none())
+                {
                     m.push(desc.clone());
                 }
                 Ok(())
@@ -342,14 +451,20 @@ impl Store {
 
     /// The media type and diff id of a stored layer blob.
     fn layer_kind(&self, blob: &Digest) -> Result<(MediaType, Digest)> {
-        let err = |e| Error::Blob { op: "reading layer".into(), digest: blob.to_string(), source: e };
+        let err = |e| Error::Blob {
+            op: "reading layer".into(),
+            digest: blob.to_string(),
+            source: e,
+        };
         let mut f = io::BufReader::new(self.open_blob(blob)?);
         let media = match Compression::sniff(&mut f).map_err(err)? {
             Compression::None => return Ok((MediaType::ImageLayer, blob.clone())),
             Compression::Gzip => MediaType::ImageLayerGzip,
             Compression::Zstd => MediaType::ImageLayerZstd,
         };
-        let (diff, _) = HashingReader::new(unpack::decompress(f).map_err(err)?).finish().map_err(err)?;
+        let (diff, _) = HashingReader::new(unpack::decompress(f).map_err(err)?)
+            .finish()
+            .map_err(err)?;
         Ok((media, diff))
     }
 
@@ -358,12 +473,24 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Blob`] if the stream cannot be read or decompressed.
-    pub fn import_tar(&self, input: impl Read, config: &Config, reference: &Reference) -> Result<Image> {
+    pub fn import_tar(
+        &self,
+        input: impl Read,
+        config: &Config,
+        reference: &Reference,
+    ) -> Result<Image> {
         let _gc = self.lock_shared("gc")?;
-        let err = |e| Error::Blob { op: "importing".into(), digest: reference.to_string(), source: e };
+        let err = |e| Error::Blob {
+            op: "importing".into(),
+            digest: reference.to_string(),
+            source: e,
+        };
         let mut src = unpack::decompress(input).map_err(err)?;
         let blob = self.blob_writer()?;
-        let mut gz = flate2::write::GzEncoder::new(BufWriter::with_capacity(256 << 10, blob), flate2::Compression::fast());
+        let mut gz = flate2::write::GzEncoder::new(
+            BufWriter::with_capacity(256 << 10, blob),
+            flate2::Compression::fast(),
+        );
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 256 << 10];
         loop {
@@ -377,12 +504,20 @@ impl Store {
             gz.write_all(&buf[..n]).map_err(err)?;
         }
         let diff = store::sha256_digest(&hasher.finalize());
-        let blob = gz.finish().and_then(|b| b.into_inner().map_err(io::IntoInnerError::into_error)).map_err(err)?;
+        let blob = gz
+            .finish()
+            .and_then(|b| b.into_inner().map_err(io::IntoInnerError::into_error))
+            .map_err(err)?;
         let (d, n) = blob.commit(None, None)?;
         let mut h = History::default();
         h.set_created(Some(super::local::now_rfc3339()));
         h.set_created_by(Some("cargohold import_tar".to_owned()));
-        self.commit_image(config, vec![(Descriptor::new(MediaType::ImageLayerGzip, n, d), diff)], vec![h], reference)
+        self.commit_image(
+            config,
+            vec![(Descriptor::new(MediaType::ImageLayerGzip, n, d), diff)],
+            vec![h],
+            reference,
+        )
     }
 }
 
@@ -403,7 +538,10 @@ mod tests {
         fs::create_dir(src.path().join("bin")).unwrap();
         fs::write(src.path().join("bin/app"), b"app").unwrap();
         symlink("app", src.path().join("bin/sh")).unwrap();
-        let cfg = ConfigBuilder::default().cmd(vec!["/bin/sh".to_owned()]).build().unwrap();
+        let cfg = ConfigBuilder::default()
+            .cmd(vec!["/bin/sh".to_owned()])
+            .build()
+            .unwrap();
         let img = s.import_dir(src.path(), &cfg, &r("app:1")).unwrap();
         s.tag(&r("app:1"), &r("quay.io/x/app:2")).unwrap();
         (root, s, img)
@@ -413,7 +551,8 @@ mod tests {
     fn docker_archive_round_trip() {
         let (root, s, img) = store_with_image();
         let mut buf = Vec::new();
-        s.save_docker_archive(&[r("app:1"), r("quay.io/x/app:2")], &mut buf).unwrap();
+        s.save_docker_archive(&[r("app:1"), r("quay.io/x/app:2")], &mut buf)
+            .unwrap();
         // the archive looks like docker save's
         let mut names = Vec::new();
         let mut manifest = Vec::new();
@@ -426,7 +565,10 @@ mod tests {
             names.push(n);
         }
         let m: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
-        assert_eq!(m[0]["RepoTags"], serde_json::json!(["app:1", "quay.io/x/app:2"]));
+        assert_eq!(
+            m[0]["RepoTags"],
+            serde_json::json!(["app:1", "quay.io/x/app:2"])
+        );
         assert_eq!(m[0]["Config"], format!("{}.json", img.id().digest()));
         assert!(names.contains(&format!("{}.tar", img.diff_ids()[0].digest())));
         assert!(names.contains(&"repositories".to_owned()));
@@ -440,7 +582,10 @@ mod tests {
         let flat = tempfile::tempdir().unwrap();
         s2.flatten(&r("quay.io/x/app:2"), flat.path()).unwrap();
         assert_eq!(fs::read(flat.path().join("bin/app")).unwrap(), b"app");
-        assert_eq!(fs::read_link(flat.path().join("bin/sh")).unwrap(), Path::new("app"));
+        assert_eq!(
+            fs::read_link(flat.path().join("bin/sh")).unwrap(),
+            Path::new("app")
+        );
     }
 
     #[test]
@@ -450,9 +595,15 @@ mod tests {
         s.save_oci_archive(&[r("app:1")], &mut buf).unwrap();
         let s2 = Store::open(root.path().join("b")).unwrap();
         let loaded = s2.load(&buf[..]).unwrap();
-        assert_eq!(loaded[0].manifest_digest(), img.manifest_digest(), "byte-identical manifest");
+        assert_eq!(
+            loaded[0].manifest_digest(),
+            img.manifest_digest(),
+            "byte-identical manifest"
+        );
         assert_eq!(loaded[0].references(), &[r("app:1")]);
-        assert!(s2.rootfs_layers(&r("app:1")).unwrap()[0].join("bin/app").exists());
+        assert!(s2.rootfs_layers(&r("app:1")).unwrap()[0]
+            .join("bin/app")
+            .exists());
     }
 
     #[test]
@@ -471,7 +622,8 @@ mod tests {
             if e.path().unwrap().to_string_lossy().ends_with(&layer) {
                 data.iter_mut().for_each(|b| *b = b.wrapping_add(1));
             }
-            out.append_data(&mut h, e.path().unwrap(), &data[..]).unwrap();
+            out.append_data(&mut h, e.path().unwrap(), &data[..])
+                .unwrap();
         }
         let bad = out.into_inner().unwrap();
         let s2 = Store::open(root.path().join("b")).unwrap();
@@ -488,7 +640,8 @@ mod tests {
             let mut data = Vec::new();
             e.read_to_end(&mut data).unwrap();
             let mut h = e.header().clone();
-            out.append_data(&mut h, e.path().unwrap(), &data[..]).unwrap();
+            out.append_data(&mut h, e.path().unwrap(), &data[..])
+                .unwrap();
         }
         let missing = out.into_inner().unwrap();
         let s3 = Store::open(root.path().join("c")).unwrap();
@@ -505,8 +658,14 @@ mod tests {
         gz.write_all(&tarball).unwrap();
         let gz = gz.finish().unwrap();
         let s2 = Store::open(root.path().join("b")).unwrap();
-        let img = s2.import_tar(&gz[..], &Config::default(), &r("imported")).unwrap();
-        assert_eq!(img.diff_ids()[0], store::digest_of(&tarball), "diff id of the uncompressed tar");
+        let img = s2
+            .import_tar(&gz[..], &Config::default(), &r("imported"))
+            .unwrap();
+        assert_eq!(
+            img.diff_ids()[0],
+            store::digest_of(&tarball),
+            "diff id of the uncompressed tar"
+        );
         let flat = tempfile::tempdir().unwrap();
         s2.flatten(&r("imported"), flat.path()).unwrap();
         assert_eq!(fs::read(flat.path().join("bin/app")).unwrap(), b"app");

@@ -60,12 +60,22 @@ impl Image {
 
     /// Bytes of its layers as stored (compressed) plus its config.
     pub fn size(&self) -> u64 {
-        self.manifest.layers().iter().map(Descriptor::size).sum::<u64>() + self.manifest.config().size()
+        self.manifest
+            .layers()
+            .iter()
+            .map(Descriptor::size)
+            .sum::<u64>()
+            + self.manifest.config().size()
     }
 
     /// The diff ids (digests of the uncompressed layer tars), base first.
     pub fn diff_ids(&self) -> Vec<Digest> {
-        self.config.rootfs().diff_ids().iter().filter_map(|d| d.parse().ok()).collect()
+        self.config
+            .rootfs()
+            .diff_ids()
+            .iter()
+            .filter_map(|d| d.parse().ok())
+            .collect()
     }
 }
 
@@ -80,16 +90,24 @@ fn check_owner(owner: &str) -> Result<()> {
     let ok = !owner.is_empty()
         && !owner.starts_with('.')
         && owner.len() <= 128
-        && owner.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        && owner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidId { id: owner.to_owned(), reason: "holder ids are letters, digits, '_', '.', '-'" })
+        Err(Error::InvalidId {
+            id: owner.to_owned(),
+            reason: "holder ids are letters, digits, '_', '.', '-'",
+        })
     }
 }
 
 fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
-    Error::InvalidImage { subject: subject.to_string(), reason: reason.into() }
+    Error::InvalidImage {
+        subject: subject.to_string(),
+        reason: reason.into(),
+    }
 }
 
 /// Writes into a blob while hashing what passes (the uncompressed tar, for its diff id).
@@ -123,7 +141,12 @@ pub(crate) fn rfc3339(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 pub(crate) fn now_rfc3339() -> String {
@@ -145,16 +168,30 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Os`] if `dir` cannot be read, [`Error::Blob`] if a blob cannot be written.
-    pub fn import_dir(&self, dir: impl AsRef<Path>, config: &Config, reference: &Reference) -> Result<Image> {
+    pub fn import_dir(
+        &self,
+        dir: impl AsRef<Path>,
+        config: &Config,
+        reference: &Reference,
+    ) -> Result<Image> {
         let dir = dir.as_ref();
         let _gc = self.lock_shared("gc")?;
         let blob = self.blob_writer()?;
-        let gz = flate2::write::GzEncoder::new(BufWriter::with_capacity(256 << 10, blob), flate2::Compression::fast());
-        let mut tar = tar::Builder::new(HashingWriter { inner: gz, hasher: Sha256::new() });
+        let gz = flate2::write::GzEncoder::new(
+            BufWriter::with_capacity(256 << 10, blob),
+            flate2::Compression::fast(),
+        );
+        let mut tar = tar::Builder::new(HashingWriter {
+            inner: gz,
+            hasher: Sha256::new(),
+        });
         tar.follow_symlinks(false);
         tar.mode(tar::HeaderMode::Complete);
-        tar.append_dir_all(".", dir).map_err(|e| Error::os("archiving", dir, e))?;
-        let hw = tar.into_inner().map_err(|e| Error::os("archiving", dir, e))?;
+        tar.append_dir_all(".", dir)
+            .map_err(|e| Error::os("archiving", dir, e))?;
+        let hw = tar
+            .into_inner()
+            .map_err(|e| Error::os("archiving", dir, e))?;
         let diff_id = store::sha256_digest(&hw.hasher.finalize());
         let blob = hw
             .inner
@@ -166,7 +203,12 @@ impl Store {
         let mut history = history;
         history.set_created(Some(now_rfc3339()));
         history.set_created_by(Some(format!("cargohold import_dir {}", dir.display())));
-        self.commit_image(config, vec![(desc(MediaType::ImageLayerGzip, layer), diff_id)], vec![history], reference)
+        self.commit_image(
+            config,
+            vec![(desc(MediaType::ImageLayerGzip, layer), diff_id)],
+            vec![history],
+            reference,
+        )
     }
 
     /// Writes config and manifest for `layers` (blob descriptor, diff id) and tags it.
@@ -196,7 +238,10 @@ impl Store {
             .build()
             .map_err(|e| invalid(reference, e.to_string()))?;
         let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest serialises");
-        let manifest_desc = desc(MediaType::ImageManifest, self.put_blob(&manifest_bytes, None)?);
+        let manifest_desc = desc(
+            MediaType::ImageManifest,
+            self.put_blob(&manifest_bytes, None)?,
+        );
         self.set_ref(&reference.to_string(), &manifest_desc)?;
         self.inspect(reference)
     }
@@ -209,7 +254,9 @@ impl Store {
         let index = self.index()?;
         let mut by_manifest: BTreeMap<String, (Descriptor, Vec<Reference>)> = BTreeMap::new();
         for d in index.manifests() {
-            let e = by_manifest.entry(d.digest().to_string()).or_insert_with(|| (d.clone(), Vec::new()));
+            let e = by_manifest
+                .entry(d.digest().to_string())
+                .or_insert_with(|| (d.clone(), Vec::new()));
             if let Some(r) = ref_name(d).and_then(|n| n.parse().ok()) {
                 e.1.push(r);
             }
@@ -245,15 +292,26 @@ impl Store {
     pub(crate) fn find(&self, reference: &Reference) -> Result<Descriptor> {
         let index = self.index()?;
         let name = reference.to_string();
-        if let Some(d) = index.manifests().iter().find(|d| ref_name(d) == Some(name.as_str())) {
+        if let Some(d) = index
+            .manifests()
+            .iter()
+            .find(|d| ref_name(d) == Some(name.as_str()))
+        {
             return Ok(d.clone());
         }
         if let Some(dig) = reference.digest() {
             let registry_digest = |d: &Descriptor| {
-                d.annotations().as_ref().and_then(|a| a.get(super::registry::DISTRIBUTION_DIGEST)).map(String::as_str)
+                d.annotations()
+                    .as_ref()
+                    .and_then(|a| a.get(super::registry::DISTRIBUTION_DIGEST))
+                    .map(String::as_str)
                     == Some(dig.as_ref())
             };
-            if let Some(d) = index.manifests().iter().find(|d| *d.digest() == dig || registry_digest(d)) {
+            if let Some(d) = index
+                .manifests()
+                .iter()
+                .find(|d| *d.digest() == dig || registry_digest(d))
+            {
                 return Ok(d.clone());
             }
         }
@@ -269,26 +327,41 @@ impl Store {
     fn load_image(&self, d: &Descriptor) -> Result<Image> {
         let (manifest_digest, manifest) = self.resolve_manifest(d.digest(), d.media_type())?;
         let config: ImageConfiguration = self.read_json(manifest.config().digest())?;
-        Ok(Image { id: manifest.config().digest().clone(), references: Vec::new(), manifest_digest, manifest, config })
+        Ok(Image {
+            id: manifest.config().digest().clone(),
+            references: Vec::new(),
+            manifest_digest,
+            manifest,
+            config,
+        })
     }
 
     /// The manifest a descriptor points at; an index resolves to its linux/amd64 entry.
-    pub(crate) fn resolve_manifest(&self, digest: &Digest, media_type: &MediaType) -> Result<(Digest, ImageManifest)> {
+    pub(crate) fn resolve_manifest(
+        &self,
+        digest: &Digest,
+        media_type: &MediaType,
+    ) -> Result<(Digest, ImageManifest)> {
         let bytes = self.read_blob(digest)?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| invalid(digest, e.to_string()))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| invalid(digest, e.to_string()))?;
         let is_index = matches!(media_type, MediaType::ImageIndex) || v.get("manifests").is_some();
         if is_index {
-            let index: ImageIndex = serde_json::from_value(v).map_err(|e| invalid(digest, e.to_string()))?;
+            let index: ImageIndex =
+                serde_json::from_value(v).map_err(|e| invalid(digest, e.to_string()))?;
             let pick = index
                 .manifests()
                 .iter()
                 .find(|m| {
-                    m.platform().as_ref().map_or(true, |p| *p.os() == Os::Linux && *p.architecture() == Arch::Amd64)
+                    m.platform().as_ref().map_or(true, |p| {
+                        *p.os() == Os::Linux && *p.architecture() == Arch::Amd64
+                    })
                 })
                 .ok_or_else(|| invalid(digest, "index has no linux/amd64 manifest"))?;
             return self.resolve_manifest(pick.digest(), pick.media_type());
         }
-        let m: ImageManifest = serde_json::from_value(v).map_err(|e| invalid(digest, e.to_string()))?;
+        let m: ImageManifest =
+            serde_json::from_value(v).map_err(|e| invalid(digest, e.to_string()))?;
         Ok((digest.clone(), m))
     }
 
@@ -327,14 +400,20 @@ impl Store {
             let last = !by_name || n == 1;
             if last && !force {
                 if let Some(h) = holders.first() {
-                    return Err(Error::ImageInUse { reference: name.clone(), user: format!("container {h}") });
+                    return Err(Error::ImageInUse {
+                        reference: name.clone(),
+                        user: format!("container {h}"),
+                    });
                 }
             }
             if by_name {
                 m.retain(|d| ref_name(d) != Some(name.as_str()));
             } else {
                 if n > 1 && !force {
-                    return Err(Error::ImageInUse { reference: name.clone(), user: format!("{n} tags") });
+                    return Err(Error::ImageInUse {
+                        reference: name.clone(),
+                        user: format!("{n} tags"),
+                    });
                 }
                 m.retain(|d| d.digest() != found.digest());
             }
@@ -354,7 +433,10 @@ impl Store {
     pub fn hold(&self, owner: &str, reference: &Reference) -> Result<()> {
         check_owner(owner)?;
         let d = self.find(reference)?;
-        let hold = Hold { reference: reference.to_string(), manifest: d.digest().clone() };
+        let hold = Hold {
+            reference: reference.to_string(),
+            manifest: d.digest().clone(),
+        };
         let json = serde_json::to_vec(&hold).expect("hold serialises");
         store::write_atomic(&self.holds_dir().join(format!("{owner}.json")), &json)
     }
@@ -383,7 +465,9 @@ impl Store {
         };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let Some(owner) = name.strip_suffix(".json") else { continue };
+            let Some(owner) = name.strip_suffix(".json") else {
+                continue;
+            };
             if let Ok(h) = serde_json::from_slice::<Hold>(&fs::read(e.path()).unwrap_or_default()) {
                 out.push((owner.to_owned(), h));
             }
@@ -410,22 +494,36 @@ impl Store {
         let _gc = self.lock("gc")?;
         let mut blobs: HashSet<Digest> = HashSet::new();
         let mut layers: HashSet<Digest> = HashSet::new();
-        let mut todo: Vec<Digest> = self.index()?.manifests().iter().map(|d| d.digest().clone()).collect();
+        let mut todo: Vec<Digest> = self
+            .index()?
+            .manifests()
+            .iter()
+            .map(|d| d.digest().clone())
+            .collect();
         todo.extend(self.holds()?.into_iter().map(|(_, h)| h.manifest));
         while let Some(d) = todo.pop() {
             if !blobs.insert(d.clone()) {
                 continue;
             }
-            let Ok(v) = self.read_json::<serde_json::Value>(&d) else { continue };
+            let Ok(v) = self.read_json::<serde_json::Value>(&d) else {
+                continue;
+            };
             if let Some(ms) = v.get("manifests").and_then(|m| m.as_array()) {
                 todo.extend(ms.iter().filter_map(|m| m["digest"].as_str()?.parse().ok()));
                 continue;
             }
-            let Ok(m) = serde_json::from_value::<ImageManifest>(v) else { continue };
+            let Ok(m) = serde_json::from_value::<ImageManifest>(v) else {
+                continue;
+            };
             blobs.insert(m.config().digest().clone());
             blobs.extend(m.layers().iter().map(|l| l.digest().clone()));
             if let Ok(c) = self.read_json::<ImageConfiguration>(m.config().digest()) {
-                let diffs: Vec<Digest> = c.rootfs().diff_ids().iter().filter_map(|d| d.parse().ok()).collect();
+                let diffs: Vec<Digest> = c
+                    .rootfs()
+                    .diff_ids()
+                    .iter()
+                    .filter_map(|d| d.parse().ok())
+                    .collect();
                 layers.extend(chain_ids(&diffs));
             }
         }
@@ -455,7 +553,10 @@ impl Store {
         let diffs = img.diff_ids();
         let layers = img.manifest.layers();
         if diffs.len() != layers.len() {
-            return Err(invalid(reference, "config diff_ids and manifest layers differ in number"));
+            return Err(invalid(
+                reference,
+                "config diff_ids and manifest layers differ in number",
+            ));
         }
         let chains = chain_ids(&diffs);
         let mut out = Vec::with_capacity(layers.len());
@@ -496,7 +597,11 @@ impl Store {
         diff_id: &Digest,
         opts: UnpackOptions,
     ) -> Result<()> {
-        let io = |e| Error::Blob { op: "decompressing".into(), digest: blob.to_string(), source: e };
+        let io = |e| Error::Blob {
+            op: "decompressing".into(),
+            digest: blob.to_string(),
+            source: e,
+        };
         let mut hashing = HashingReader::new(unpack::decompress(blob_stream).map_err(io)?);
         unpack::unpack(&mut hashing, dir, opts, blob.as_ref())?;
         let (actual, _) = hashing.finish().map_err(io)?;
@@ -537,8 +642,10 @@ impl Store {
             let mut tar = tar::Builder::new(out);
             tar.follow_symlinks(false);
             tar.mode(tar::HeaderMode::Complete);
-            tar.append_dir_all(".", &tmp).map_err(|e| Error::os("archiving", &tmp, e))?;
-            tar.into_inner().map_err(|e| Error::os("archiving", &tmp, e))?;
+            tar.append_dir_all(".", &tmp)
+                .map_err(|e| Error::os("archiving", &tmp, e))?;
+            tar.into_inner()
+                .map_err(|e| Error::os("archiving", &tmp, e))?;
             Ok(())
         })();
         let _ = store::remove_any(&tmp);
@@ -574,7 +681,11 @@ mod tests {
             .env(vec!["PATH=/bin".to_owned()])
             .working_dir("/")
             .exposed_ports(vec!["80/tcp".to_owned()])
-            .labels([("a".to_owned(), "b".to_owned())].into_iter().collect::<std::collections::HashMap<_, _>>())
+            .labels(
+                [("a".to_owned(), "b".to_owned())]
+                    .into_iter()
+                    .collect::<std::collections::HashMap<_, _>>(),
+            )
             .user("0:0")
             .build()
             .unwrap()
@@ -594,7 +705,16 @@ mod tests {
         let src = sample_dir();
         let img = s.import_dir(src.path(), &config(), &r("app:1")).unwrap();
         assert_eq!(img.references(), &[r("app:1")]);
-        assert_eq!(img.config().config().as_ref().unwrap().cmd().as_ref().unwrap(), &["/bin/app"]);
+        assert_eq!(
+            img.config()
+                .config()
+                .as_ref()
+                .unwrap()
+                .cmd()
+                .as_ref()
+                .unwrap(),
+            &["/bin/app"]
+        );
         assert_eq!(img.manifest().layers().len(), 1);
         assert_eq!(img.history().len(), 1);
         let c = img.config().config().clone().unwrap();
@@ -610,8 +730,14 @@ mod tests {
         let dirs = s.rootfs_layers(&r("app:1")).unwrap();
         assert_eq!(dirs.len(), 1);
         assert_eq!(fs::read(dirs[0].join("etc/conf")).unwrap(), b"k=v\n");
-        assert_eq!(fs::read_link(dirs[0].join("bin/sh")).unwrap(), Path::new("app"));
-        assert_eq!(fs::metadata(dirs[0].join("bin/app")).unwrap().mode() & 0o777, 0o755);
+        assert_eq!(
+            fs::read_link(dirs[0].join("bin/sh")).unwrap(),
+            Path::new("app")
+        );
+        assert_eq!(
+            fs::metadata(dirs[0].join("bin/app")).unwrap().mode() & 0o777,
+            0o755
+        );
         // unpacked once: a second call returns the same dir, same inode
         let ino = fs::metadata(dirs[0].join("etc/conf")).unwrap().ino();
         let again = s.rootfs_layers(&r("app:1")).unwrap();
@@ -620,7 +746,10 @@ mod tests {
         // flattened copy
         let flat = tempfile::tempdir().unwrap();
         s.flatten(&r("app:1"), flat.path()).unwrap();
-        assert_eq!(fs::read(flat.path().join("bin/app")).unwrap(), b"#!/bin/sh\necho hi\n");
+        assert_eq!(
+            fs::read(flat.path().join("bin/app")).unwrap(),
+            b"#!/bin/sh\necho hi\n"
+        );
 
         // tag shares everything
         s.tag(&r("app:1"), &r("localhost:5000/app:2")).unwrap();
@@ -628,9 +757,15 @@ mod tests {
         assert_eq!(imgs.len(), 1);
         assert_eq!(imgs[0].references().len(), 2);
         s.remove(&r("app:1"), false).unwrap();
-        assert!(s.has_blob(layer.digest()), "still referenced by the other tag");
+        assert!(
+            s.has_blob(layer.digest()),
+            "still referenced by the other tag"
+        );
         assert!(dirs[0].exists());
-        assert!(matches!(s.inspect(&r("app:1")), Err(Error::ImageNotFound { .. })));
+        assert!(matches!(
+            s.inspect(&r("app:1")),
+            Err(Error::ImageNotFound { .. })
+        ));
         s.remove(&r("localhost:5000/app:2"), false).unwrap();
         assert!(!s.has_blob(layer.digest()));
         assert!(!dirs[0].exists(), "layer removed with its last image");
@@ -653,7 +788,14 @@ mod tests {
         let layer = a.manifest().layers()[0].clone();
         let mut c2 = config();
         c2.set_cmd(Some(vec!["other".into()]));
-        let b = s.commit_image(&c2, vec![(layer.clone(), a.diff_ids()[0].clone())], vec![], &r("b")).unwrap();
+        let b = s
+            .commit_image(
+                &c2,
+                vec![(layer.clone(), a.diff_ids()[0].clone())],
+                vec![],
+                &r("b"),
+            )
+            .unwrap();
         assert_ne!(a.id(), b.id());
         let la = s.rootfs_layers(&r("a")).unwrap();
         let lb = s.rootfs_layers(&r("b")).unwrap();
@@ -673,7 +815,9 @@ mod tests {
         // claim another diff id: unpack must notice
         let layer = a.manifest().layers()[0].clone();
         let wrong = store::digest_of(b"not it");
-        let b = s.commit_image(&config(), vec![(layer, wrong.clone())], vec![], &r("b")).unwrap();
+        let b = s
+            .commit_image(&config(), vec![(layer, wrong.clone())], vec![], &r("b"))
+            .unwrap();
         let e = s.rootfs_layers(&r("b")).unwrap_err();
         assert!(e.to_string().contains(wrong.digest()), "{e}");
         assert!(s.layer_meta(&b.diff_ids()[0]).is_none());

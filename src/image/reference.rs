@@ -45,7 +45,10 @@ pub struct Reference {
 }
 
 fn invalid(reference: &str, reason: impl Into<String>) -> Error {
-    Error::InvalidReference { reference: reference.to_owned(), reason: reason.into() }
+    Error::InvalidReference {
+        reference: reference.to_owned(),
+        reason: reason.into(),
+    }
 }
 
 impl Reference {
@@ -74,7 +77,9 @@ impl Reference {
 
     /// The digest, if any.
     pub fn digest(&self) -> Option<Digest> {
-        self.digest.as_deref().map(|d| Digest::from_str(d).expect("validated when parsed"))
+        self.digest
+            .as_deref()
+            .map(|d| Digest::from_str(d).expect("validated when parsed"))
     }
 
     /// The same repository with another tag and no digest.
@@ -83,20 +88,33 @@ impl Reference {
     /// [`Error::InvalidReference`] if `tag` is not a valid tag.
     pub fn with_tag(&self, tag: &str) -> Result<Reference> {
         if !is_tag(tag) {
-            return Err(invalid(&format!("{}:{tag}", self.name()), "invalid tag format"));
+            return Err(invalid(
+                &format!("{}:{tag}", self.name()),
+                "invalid tag format",
+            ));
         }
-        Ok(Reference { tag: Some(tag.to_owned()), digest: None, ..self.clone() })
+        Ok(Reference {
+            tag: Some(tag.to_owned()),
+            digest: None,
+            ..self.clone()
+        })
     }
 
     /// The same repository pinned to a digest (the tag is kept).
     pub fn with_digest(&self, digest: &Digest) -> Reference {
-        Reference { digest: Some(digest.to_string()), ..self.clone() }
+        Reference {
+            digest: Some(digest.to_string()),
+            ..self.clone()
+        }
     }
 
     /// The short form Docker prints: `busybox:latest`, `user/app:1`, `quay.io/a/b:1`.
     pub fn familiar(&self) -> String {
         let mut s = if self.domain == DEFAULT_DOMAIN {
-            self.path.strip_prefix(OFFICIAL_REPO_PREFIX).unwrap_or(&self.path).to_owned()
+            self.path
+                .strip_prefix(OFFICIAL_REPO_PREFIX)
+                .unwrap_or(&self.path)
+                .to_owned()
         } else {
             self.name()
         };
@@ -214,7 +232,10 @@ fn split_docker_domain(name: &str) -> (String, String) {
 /// Docker's `reference.Parse` on the normalised string `s`; errors name `input`.
 fn parse(input: &str, s: &str) -> Result<Reference> {
     if s.is_empty() {
-        return Err(invalid(input, "repository name must have at least one component"));
+        return Err(invalid(
+            input,
+            "repository name must have at least one component",
+        ));
     }
     let (rest, digest) = match s.split_once('@') {
         Some((r, d)) => (r, Some(d)),
@@ -277,7 +298,9 @@ fn split_name(name: &str) -> (Option<&str>, Option<&str>) {
 /// `host[:port]`, host a domain name, an IPv4 address (a domain name too) or `[ipv6]`.
 fn is_domain(s: &str) -> bool {
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        let Some(end) = rest.find(']') else { return false };
+        let Some(end) = rest.find(']') else {
+            return false;
+        };
         let v6 = &rest[..end];
         if v6.is_empty() || !v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
             return false;
@@ -360,7 +383,9 @@ fn is_tag(t: &str) -> bool {
 
 /// The reference grammar's digest: `alg[sep alg]*:hex{32,}`, alg `[A-Za-z][A-Za-z0-9]*`.
 fn is_digest_syntax(d: &str) -> bool {
-    let Some((alg, hex)) = d.split_once(':') else { return false };
+    let Some((alg, hex)) = d.split_once(':') else {
+        return false;
+    };
     alg.split(['+', '.', '-', '_']).all(|c| {
         c.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
             && c.bytes().all(|x| x.is_ascii_alphanumeric())
@@ -375,7 +400,9 @@ mod tests {
     const D: &str = "sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b";
 
     fn norm(s: &str) -> String {
-        s.parse::<Reference>().unwrap_or_else(|e| panic!("{s}: {e}")).to_string()
+        s.parse::<Reference>()
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .to_string()
     }
 
     fn err(s: &str) -> String {
@@ -392,7 +419,10 @@ mod tests {
             ("busybox:1.36", "docker.io/library/busybox:1.36"),
             ("library/busybox", "docker.io/library/busybox:latest"),
             ("docker.io/busybox", "docker.io/library/busybox:latest"),
-            ("index.docker.io/busybox", "docker.io/library/busybox:latest"),
+            (
+                "index.docker.io/busybox",
+                "docker.io/library/busybox:latest",
+            ),
             ("index.docker.io/user/app:v1", "docker.io/user/app:v1"),
             ("user/app", "docker.io/user/app:latest"),
             ("a/b/c", "docker.io/a/b/c:latest"),
@@ -435,7 +465,10 @@ mod tests {
     #[test]
     fn accessors_and_familiar() {
         let r: Reference = "localhost:5000/a/b:c".parse().unwrap();
-        assert_eq!((r.domain(), r.path(), r.tag()), ("localhost:5000", "a/b", Some("c")));
+        assert_eq!(
+            (r.domain(), r.path(), r.tag()),
+            ("localhost:5000", "a/b", Some("c"))
+        );
         assert_eq!(r.name(), "localhost:5000/a/b");
         assert_eq!(r.familiar(), "localhost:5000/a/b:c");
         let r: Reference = "busybox".parse().unwrap();
@@ -448,7 +481,12 @@ mod tests {
 
     #[test]
     fn round_trips_through_display() {
-        for s in ["busybox", "a/b:c", "localhost:5000/x/y:z", &format!("x:y@{D}")] {
+        for s in [
+            "busybox",
+            "a/b:c",
+            "localhost:5000/x/y:z",
+            &format!("x:y@{D}"),
+        ] {
             let r: Reference = s.parse().unwrap();
             let again: Reference = r.to_string().parse().unwrap();
             assert_eq!(r, again);
@@ -493,7 +531,10 @@ mod tests {
         for (i, want) in cases {
             let e = err(i);
             assert!(e.contains(want), "{i:?}: {e}");
-            assert!(e.contains(&format!("{i:?}")), "error names the reference: {e}");
+            assert!(
+                e.contains(&format!("{i:?}")),
+                "error names the reference: {e}"
+            );
         }
         // digest with uppercase hex passes the grammar but not the digest check
         let upper = format!("x@sha256:{}", "A".repeat(64));
@@ -518,7 +559,9 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_input() {
-        for s in ["@", ":", "/", "[", "[]", "[::1", "a:b:c", "a/b:c:d", "é", "a@", "\0", "a:b@c"] {
+        for s in [
+            "@", ":", "/", "[", "[]", "[::1", "a:b:c", "a/b:c:d", "é", "a@", "\0", "a:b@c",
+        ] {
             let _ = s.parse::<Reference>();
         }
     }
@@ -538,15 +581,23 @@ mod tests {
         let mut ok = 0;
         for _ in 0..20_000 {
             let len = (next() % 24) as usize;
-            let s: String = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+            let s: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
             if let Ok(r) = s.parse::<Reference>() {
                 ok += 1;
-                let again: Reference = r.to_string().parse().unwrap_or_else(|e| panic!("{s:?} -> {r}: {e}"));
+                let again: Reference = r
+                    .to_string()
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{s:?} -> {r}: {e}"));
                 assert_eq!(again, r, "{s:?}");
                 assert!(r.name().len() <= NAME_TOTAL_LENGTH_MAX);
                 assert!(r.tag().is_some() || r.digest().is_some());
             }
         }
-        assert!(ok > 100, "the sweep exercises the accepting paths too ({ok})");
+        assert!(
+            ok > 100,
+            "the sweep exercises the accepting paths too ({ok})"
+        );
     }
 }

@@ -54,14 +54,19 @@ impl UnpackOptions {
     pub(crate) fn for_layer() -> Self {
         let root = rustix::process::geteuid().is_root();
         UnpackOptions {
-            whiteouts: Whiteouts::Overlay { opaque_xattr: opaque_xattr() },
+            whiteouts: Whiteouts::Overlay {
+                opaque_xattr: opaque_xattr(),
+            },
             same_owner: root,
         }
     }
 
     /// Applied whiteouts, ownership as root; for flattening layers into one tree.
     pub(crate) fn flatten() -> Self {
-        UnpackOptions { whiteouts: Whiteouts::Apply, same_owner: rustix::process::geteuid().is_root() }
+        UnpackOptions {
+            whiteouts: Whiteouts::Apply,
+            same_owner: rustix::process::geteuid().is_root(),
+        }
     }
 }
 
@@ -174,9 +179,18 @@ struct Unpacker<'a> {
 /// # Errors
 /// [`Error::UnsafeLayerEntry`] for an entry that would escape the root,
 /// [`Error::Unpack`] when writing an entry fails, [`Error::InvalidImage`] for a malformed tar.
-pub(crate) fn unpack(tar: impl Read, root: &Path, opts: UnpackOptions, subject: &str) -> Result<UnpackStats> {
-    let root_fd = rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::os("opening unpack root", root, e.into()))?;
+pub(crate) fn unpack(
+    tar: impl Read,
+    root: &Path,
+    opts: UnpackOptions,
+    subject: &str,
+) -> Result<UnpackStats> {
+    let root_fd = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::os("opening unpack root", root, e.into()))?;
     let mut u = Unpacker {
         root: root_fd,
         opts,
@@ -198,29 +212,44 @@ pub(crate) fn unpack(tar: impl Read, root: &Path, opts: UnpackOptions, subject: 
 
 impl Unpacker<'_> {
     fn bad_tar(&self, e: io::Error) -> Error {
-        Error::InvalidImage { subject: format!("layer {}", self.subject), reason: format!("reading tar: {e}") }
+        Error::InvalidImage {
+            subject: format!("layer {}", self.subject),
+            reason: format!("reading tar: {e}"),
+        }
     }
 
     fn unsafe_entry(&self, entry: &Path, reason: &'static str) -> Error {
-        Error::UnsafeLayerEntry { digest: self.subject.to_owned(), entry: entry.to_owned(), reason }
+        Error::UnsafeLayerEntry {
+            digest: self.subject.to_owned(),
+            entry: entry.to_owned(),
+            reason,
+        }
     }
 
     fn io_err(&self, entry: &Path) -> impl Fn(io::Error) -> Error + 'static {
         let entry = entry.to_owned();
         let digest = self.subject.to_owned();
-        move |source| Error::Unpack { digest: digest.clone(), entry: entry.clone(), source }
+        move |source| Error::Unpack {
+            digest: digest.clone(),
+            entry: entry.clone(),
+            source,
+        }
     }
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
         let raw = entry.path().map_err(|e| self.bad_tar(e))?.into_owned();
-        let rel = clean(&raw).ok_or_else(|| self.unsafe_entry(&raw, "path leaves the layer root"))?;
+        let rel =
+            clean(&raw).ok_or_else(|| self.unsafe_entry(&raw, "path leaves the layer root"))?;
         let kind = entry.header().entry_type();
         let io_err = self.io_err(&raw);
         let name = rel.file_name().map(OsStr::to_owned);
         let parent_rel = rel.parent().map(Path::to_owned).unwrap_or_default();
 
         // whiteouts
-        if let Some(n) = name.as_ref().and_then(|n| n.as_bytes().strip_prefix(b".wh.")) {
+        if let Some(n) = name
+            .as_ref()
+            .and_then(|n| n.as_bytes().strip_prefix(b".wh."))
+        {
             if n == b".wh..opq" {
                 return self.opaque(&raw, &parent_rel);
             }
@@ -235,7 +264,11 @@ impl Unpacker<'_> {
         let Some(name) = name else {
             // the root itself
             if kind.is_dir() {
-                self.dirs.push(DeferredDir { rel: PathBuf::new(), mode, mtime });
+                self.dirs.push(DeferredDir {
+                    rel: PathBuf::new(),
+                    mode,
+                    mtime,
+                });
             }
             return Ok(());
         };
@@ -260,7 +293,10 @@ impl Unpacker<'_> {
             }
             Ok(())
         };
-        let times = Timestamps { last_access: ts(mtime), last_modification: ts(mtime) };
+        let times = Timestamps {
+            last_access: ts(mtime),
+            last_modification: ts(mtime),
+        };
         match kind {
             tar::EntryType::Directory => {
                 match rustix::fs::mkdirat(&parent, &name, Mode::from_raw_mode(0o700)) {
@@ -276,13 +312,21 @@ impl Unpacker<'_> {
                 )
                 .map_err(|e| io_err(e.into()))?;
                 self.xattrs(entry, &fd);
-                self.dirs.push(DeferredDir { rel: rel.clone(), mode, mtime });
+                self.dirs.push(DeferredDir {
+                    rel: rel.clone(),
+                    mode,
+                    mtime,
+                });
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 let fd = rustix::fs::openat(
                     &parent,
                     &name,
-                    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o600),
                 )
                 .map_err(|e| io_err(e.into()))?;
@@ -306,7 +350,8 @@ impl Unpacker<'_> {
                     .map_err(|e| io_err(e.into()))?;
                 }
                 // after chown, which clears set-id bits
-                rustix::fs::fchmod(&file, Mode::from_raw_mode(mode)).map_err(|e| io_err(e.into()))?;
+                rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))
+                    .map_err(|e| io_err(e.into()))?;
                 self.xattrs(entry, file.as_fd());
                 rustix::fs::futimens(&file, &times).map_err(|e| io_err(e.into()))?;
             }
@@ -332,12 +377,15 @@ impl Unpacker<'_> {
                     .into_owned();
                 let target = clean(&target)
                     .filter(|t| !t.as_os_str().is_empty())
-                    .ok_or_else(|| self.unsafe_entry(&raw, "hard link points outside the layer root"))?;
+                    .ok_or_else(|| {
+                        self.unsafe_entry(&raw, "hard link points outside the layer root")
+                    })?;
                 if target == rel {
                     return Err(self.unsafe_entry(&raw, "hard link to itself"));
                 }
                 let tname = target.file_name().expect("cleaned, non-empty").to_owned();
-                let tparent = self.open_in_root(target.parent().unwrap_or(Path::new("")))
+                let tparent = self
+                    .open_in_root(target.parent().unwrap_or(Path::new("")))
                     .map_err(|e| io_err(e.into()))?;
                 rustix::fs::linkat(&tparent, &tname, &parent, &name, AtFlags::empty())
                     .map_err(|e| io_err(e.into()))?;
@@ -383,12 +431,18 @@ impl Unpacker<'_> {
         let mut mtime = h.mtime().unwrap_or(0) as i64;
         if let Some(pax) = entry.pax_extensions()? {
             for ext in pax.flatten() {
-                let (Ok(k), Ok(v)) = (ext.key(), ext.value()) else { continue };
+                let (Ok(k), Ok(v)) = (ext.key(), ext.value()) else {
+                    continue;
+                };
                 match k {
                     "uid" => uid = v.parse().unwrap_or(uid),
                     "gid" => gid = v.parse().unwrap_or(gid),
                     "mtime" => {
-                        mtime = v.split('.').next().and_then(|s| s.parse().ok()).unwrap_or(mtime)
+                        mtime = v
+                            .split('.')
+                            .next()
+                            .and_then(|s| s.parse().ok())
+                            .unwrap_or(mtime)
                     }
                     _ => {}
                 }
@@ -399,20 +453,35 @@ impl Unpacker<'_> {
 
     /// Sets the entry's `SCHILY.xattr.*` records on `fd`, where the filesystem allows.
     fn xattrs<R: Read>(&self, entry: &mut tar::Entry<'_, R>, fd: impl AsFd) {
-        let Ok(Some(pax)) = entry.pax_extensions() else { return };
+        let Ok(Some(pax)) = entry.pax_extensions() else {
+            return;
+        };
         for ext in pax.flatten() {
-            let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") else { continue };
+            let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") else {
+                continue;
+            };
             let name = OsStr::from_bytes(name);
-            if name.as_bytes().windows(9).any(|w| w == b".overlay.") || name.as_bytes().starts_with(b"overlay.") {
+            if name.as_bytes().windows(9).any(|w| w == b".overlay.")
+                || name.as_bytes().starts_with(b"overlay.")
+            {
                 continue;
             }
-            let _ = rustix::fs::fsetxattr(&fd, name, ext.value_bytes(), rustix::fs::XattrFlags::empty());
+            let _ = rustix::fs::fsetxattr(
+                &fd,
+                name,
+                ext.value_bytes(),
+                rustix::fs::XattrFlags::empty(),
+            );
         }
     }
 
     /// Opens a directory inside the root, resolving symlinks inside it.
     fn open_in_root(&self, rel: &Path) -> rustix::io::Result<OwnedFd> {
-        let p: &Path = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
+        let p: &Path = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
         rustix::fs::openat2(
             &self.root,
             p,
@@ -437,7 +506,9 @@ impl Unpacker<'_> {
             Err(Errno::NOENT) => {}
             Err(e) => return Err(err(e.into())),
         }
-        let mut cur = self.open_in_root(Path::new("")).map_err(|e| err(e.into()))?;
+        let mut cur = self
+            .open_in_root(Path::new(""))
+            .map_err(|e| err(e.into()))?;
         let mut prefix = PathBuf::new();
         for c in rel.components() {
             prefix.push(c);
@@ -498,7 +569,11 @@ impl Unpacker<'_> {
     fn opaque(&mut self, raw: &Path, dir_rel: &Path) -> Result<()> {
         let io_err = self.io_err(raw);
         self.mkdir_all(raw, dir_rel)?;
-        let p: &Path = if dir_rel.as_os_str().is_empty() { Path::new(".") } else { dir_rel };
+        let p: &Path = if dir_rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir_rel
+        };
         let dir = rustix::fs::openat2(
             &self.root,
             p,
@@ -531,15 +606,24 @@ impl Unpacker<'_> {
         let mut dirs = std::mem::take(&mut self.dirs);
         dirs.sort_by_key(|d| std::cmp::Reverse(d.rel.components().count()));
         for d in dirs {
-            let Ok(fd) = self.open_in_root(&d.rel) else { continue };
+            let Ok(fd) = self.open_in_root(&d.rel) else {
+                continue;
+            };
             // O_PATH fds cannot be chmodded; reopen for real through /proc-free openat
-            let Ok(dir) = rustix::fs::openat(&fd, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-            else {
+            let Ok(dir) = rustix::fs::openat(
+                &fd,
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) else {
                 continue;
             };
             let io_err = self.io_err(&d.rel);
             rustix::fs::fchmod(&dir, Mode::from_raw_mode(d.mode)).map_err(|e| io_err(e.into()))?;
-            let t = Timestamps { last_access: ts(d.mtime), last_modification: ts(d.mtime) };
+            let t = Timestamps {
+                last_access: ts(d.mtime),
+                last_modification: ts(d.mtime),
+            };
             rustix::fs::futimens(&dir, &t).map_err(|e| io_err(e.into()))?;
         }
         Ok(())
@@ -547,7 +631,10 @@ impl Unpacker<'_> {
 }
 
 fn ts(secs: i64) -> Timespec {
-    Timespec { tv_sec: secs, tv_nsec: 0 }
+    Timespec {
+        tv_sec: secs,
+        tv_nsec: 0,
+    }
 }
 
 /// Names in a directory, without `.` and `..`.
@@ -686,15 +773,28 @@ pub(crate) mod tests {
         assert_eq!(m.permissions().mode() & 0o7777, 0o4755);
         assert_eq!(m.mtime(), 1_600_000_000);
         assert_eq!(m.nlink(), 2);
-        assert_eq!(fs::read_link(p.join("bin/sh")).unwrap(), Path::new("/bin/tool"));
+        assert_eq!(
+            fs::read_link(p.join("bin/sh")).unwrap(),
+            Path::new("/bin/tool")
+        );
         assert_eq!(fs::metadata(p.join("bin/tool2")).unwrap().ino(), m.ino());
         let ro = fs::metadata(p.join("ro")).unwrap();
         assert_eq!(ro.permissions().mode() & 0o777, 0o555);
-        assert_eq!(ro.mtime(), 1_600_000_000, "dir mtime set after its children");
+        assert_eq!(
+            ro.mtime(),
+            1_600_000_000,
+            "dir mtime set after its children"
+        );
         assert_eq!(fs::read(p.join("ro/inside")).unwrap(), b"x");
-        assert!(fs::symlink_metadata(p.join("run/fifo")).unwrap().file_type().is_fifo());
+        assert!(fs::symlink_metadata(p.join("run/fifo"))
+            .unwrap()
+            .file_type()
+            .is_fifo());
         // implicit parent dirs get 0755
-        assert_eq!(fs::metadata(p.join("bin")).unwrap().permissions().mode() & 0o777, 0o755);
+        assert_eq!(
+            fs::metadata(p.join("bin")).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
         fs::set_permissions(p.join("ro"), fs::Permissions::from_mode(0o755)).unwrap();
     }
 
@@ -714,7 +814,12 @@ pub(crate) mod tests {
         }
         assert!(!outer.path().join("escape").exists());
         // .. that stays inside is fine
-        run(&tar_of(&[E::RawFile("a/../inside", b"i")]), &root, overlay()).unwrap();
+        run(
+            &tar_of(&[E::RawFile("a/../inside", b"i")]),
+            &root,
+            overlay(),
+        )
+        .unwrap();
         assert_eq!(fs::read(root.join("inside")).unwrap(), b"i");
     }
 
@@ -733,7 +838,11 @@ pub(crate) mod tests {
             E::File("up/etc/owned", b"y", 0o644),
         ]);
         run(&tar, &root, overlay()).unwrap();
-        assert_eq!(fs::read_dir(&victim).unwrap().count(), 0, "nothing written outside");
+        assert_eq!(
+            fs::read_dir(&victim).unwrap().count(),
+            0,
+            "nothing written outside"
+        );
         // the link resolved inside the root: <root>/<victim path>/pwned
         let inside = root.join(victim.strip_prefix("/").unwrap()).join("pwned");
         assert_eq!(fs::read(inside).unwrap(), b"x");
@@ -747,7 +856,10 @@ pub(crate) mod tests {
         fs::create_dir(&root).unwrap();
         let target = outer.path().join("target");
         fs::write(&target, b"host").unwrap();
-        let tar = tar_of(&[E::Sym("f", target.to_str().unwrap()), E::File("f", b"layer", 0o644)]);
+        let tar = tar_of(&[
+            E::Sym("f", target.to_str().unwrap()),
+            E::File("f", b"layer", 0o644),
+        ]);
         run(&tar, &root, overlay()).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"host");
         assert_eq!(fs::read(root.join("f")).unwrap(), b"layer");
@@ -765,10 +877,16 @@ pub(crate) mod tests {
         let e = run(&tar_of(&[E::Sym("a/s", "../../secret")]), &root, overlay()).unwrap_err();
         assert!(e.to_string().contains("symlink points outside"), "{e}");
         // a hard link through a symlink to the host resolves inside the root: target missing
-        let tar = tar_of(&[E::Sym("l", outer.path().to_str().unwrap()), E::Hard("h2", "l/secret")]);
+        let tar = tar_of(&[
+            E::Sym("l", outer.path().to_str().unwrap()),
+            E::Hard("h2", "l/secret"),
+        ]);
         assert!(run(&tar, &root, overlay()).is_err());
         assert!(!root.join("h2").exists());
-        assert_eq!(fs::metadata(outer.path().join("secret")).unwrap().nlink(), 1);
+        assert_eq!(
+            fs::metadata(outer.path().join("secret")).unwrap().nlink(),
+            1
+        );
     }
 
     #[test]
@@ -825,9 +943,20 @@ pub(crate) mod tests {
         assert!(!p.join("tree").exists());
         assert!(!p.join("dir/old").exists());
         assert!(!p.join("dir/sub").exists());
-        assert_eq!(fs::read(p.join("dir/new")).unwrap(), b"n", "opaque keeps this layer's files");
+        assert_eq!(
+            fs::read(p.join("dir/new")).unwrap(),
+            b"n",
+            "opaque keeps this layer's files"
+        );
         assert_eq!(fs::read(p.join("replaced")).unwrap(), b"2");
-        assert_eq!(fs::metadata(p.join("replaced")).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(p.join("replaced"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
     }
 
     #[test]
@@ -874,7 +1003,10 @@ pub(crate) mod tests {
         let d = tempfile::tempdir().unwrap();
         run(&tar, d.path(), overlay()).unwrap();
         let mut buf = [0u8; 16];
-        assert!(rustix::fs::getxattr(d.path().join("d"), "user.overlay.redirect", &mut buf[..]).is_err());
+        assert!(
+            rustix::fs::getxattr(d.path().join("d"), "user.overlay.redirect", &mut buf[..])
+                .is_err()
+        );
         // user.ok is set where the filesystem supports user xattrs
         if let Ok(n) = rustix::fs::getxattr(d.path().join("d"), "user.ok", &mut buf[..]) {
             assert_eq!(&buf[..n], b"1");
@@ -918,13 +1050,29 @@ pub(crate) mod tests {
             for _ in 0..(1 + next() % 8) {
                 // mostly headers: that is where the paths and types are
                 let i = (next() % t.len() as u64) as usize;
-                let i = if next() % 4 == 0 { i } else { i % 512 + 512 * (next() % (t.len() / 512) as u64) as usize };
+                let i = if next() % 4 == 0 {
+                    i
+                } else {
+                    i % 512 + 512 * (next() % (t.len() / 512) as u64) as usize
+                };
                 t[i] = (next() & 0xff) as u8;
             }
-            let opts = if round % 2 == 0 { overlay() } else { UnpackOptions::flatten() };
+            let opts = if round % 2 == 0 {
+                overlay()
+            } else {
+                UnpackOptions::flatten()
+            };
             let _ = unpack(&t[..], &root, opts, "sha256:fuzz");
-            let outside: Vec<_> = fs::read_dir(outer.path()).unwrap().flatten().map(|e| e.file_name()).collect();
-            assert_eq!(outside, vec![std::ffi::OsString::from("root")], "round {round}");
+            let outside: Vec<_> = fs::read_dir(outer.path())
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name())
+                .collect();
+            assert_eq!(
+                outside,
+                vec![std::ffi::OsString::from("root")],
+                "round {round}"
+            );
             let _ = crate::store::remove_any(&root);
         }
     }

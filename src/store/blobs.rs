@@ -35,7 +35,13 @@ impl BlobWriter {
             .create_new(true)
             .open(&tmp)
             .map_err(|e| Error::os("creating blob temp file", &tmp, e))?;
-        Ok(BlobWriter { file: Some(file), tmp, dir: dir.to_owned(), hasher: Sha256::new(), size: 0 })
+        Ok(BlobWriter {
+            file: Some(file),
+            tmp,
+            dir: dir.to_owned(),
+            hasher: Sha256::new(),
+            size: 0,
+        })
     }
 
     /// Bytes written so far.
@@ -58,7 +64,10 @@ impl BlobWriter {
         let digest = self.digest();
         if let Some(want) = expected {
             if *want != digest {
-                return Err(Error::DigestMismatch { digest: want.to_string(), actual: digest.to_string() });
+                return Err(Error::DigestMismatch {
+                    digest: want.to_string(),
+                    actual: digest.to_string(),
+                });
             }
         }
         if let Some(want) = size {
@@ -70,7 +79,11 @@ impl BlobWriter {
             }
         }
         let file = self.file.take().expect("committed once");
-        let blob_err = |op: &str, e| Error::Blob { op: op.into(), digest: digest.to_string(), source: e };
+        let blob_err = |op: &str, e| Error::Blob {
+            op: op.into(),
+            digest: digest.to_string(),
+            source: e,
+        };
         file.sync_all().map_err(|e| blob_err("syncing", e))?;
         drop(file);
         let dest = self.dir.join(digest.digest());
@@ -103,7 +116,9 @@ impl Drop for BlobWriter {
 
 /// `sha256:<hex>` from raw hash bytes.
 pub(crate) fn sha256_digest(hash: &[u8]) -> Digest {
-    format!("sha256:{}", hex::encode(hash)).parse().expect("valid sha256 digest")
+    format!("sha256:{}", hex::encode(hash))
+        .parse()
+        .expect("valid sha256 digest")
 }
 
 /// The sha256 digest of `bytes`.
@@ -121,7 +136,11 @@ pub(crate) struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub(crate) fn new(inner: R) -> Self {
-        HashingReader { inner, hasher: Sha256::new(), size: 0 }
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            size: 0,
+        }
     }
 
     /// Reads to the end, then returns the digest and size of everything read.
@@ -168,7 +187,11 @@ mod tests {
         let (d, n) = w.commit(Some(&want), Some(5)).unwrap();
         assert_eq!((d, n), (want.clone(), 5));
         assert_eq!(fs::read(dir.path().join(want.digest())).unwrap(), b"hello");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 
     #[test]

@@ -70,7 +70,8 @@ impl Store {
         }
         let tmp = tmp_path(self.layers_dir());
         let tmp_diff = tmp.join("diff");
-        fs::create_dir_all(&tmp_diff).map_err(|e| Error::os("creating layer directory", &tmp_diff, e))?;
+        fs::create_dir_all(&tmp_diff)
+            .map_err(|e| Error::os("creating layer directory", &tmp_diff, e))?;
         let r = (|| {
             let meta = unpack(&tmp_diff)?;
             if meta.chain_id != *chain_id {
@@ -84,7 +85,8 @@ impl Store {
             let dest = self.layers_dir().join(chain_id.digest());
             // a directory without meta.json is a leftover: replace it
             remove_any(&dest)?;
-            fs::rename(&tmp, &dest).map_err(|e| Error::os("renaming layer into place", &dest, e))?;
+            fs::rename(&tmp, &dest)
+                .map_err(|e| Error::os("renaming layer into place", &dest, e))?;
             fsync_dir(self.layers_dir())
         })();
         if r.is_err() {
@@ -99,7 +101,11 @@ impl Store {
         let rd = fs::read_dir(dir).map_err(|e| Error::os("reading layers", dir, e))?;
         Ok(rd
             .flatten()
-            .filter_map(|e| format!("sha256:{}", e.file_name().to_string_lossy()).parse().ok())
+            .filter_map(|e| {
+                format!("sha256:{}", e.file_name().to_string_lossy())
+                    .parse()
+                    .ok()
+            })
             .collect())
     }
 
@@ -154,7 +160,10 @@ mod tests {
         // a failing unpack leaves nothing
         let e = s.ensure_layer(&id, |p| {
             fs::write(p.join("partial"), b"x").unwrap();
-            Err(Error::InvalidImage { subject: "t".into(), reason: "boom".into() })
+            Err(Error::InvalidImage {
+                subject: "t".into(),
+                reason: "boom".into(),
+            })
         });
         assert!(e.is_err());
         assert_eq!(fs::read_dir(s.layers_dir()).unwrap().count(), 0);

@@ -40,8 +40,6 @@ pub use blobs::BlobWriter;
 pub(crate) use blobs::{check_sha256, digest_of, sha256_digest, HashingReader};
 pub(crate) use layers::{chain_ids, LayerMeta};
 
-
-
 use crate::{Error, Result};
 
 /// The annotation holding an index entry's reference.
@@ -87,7 +85,12 @@ impl Store {
             images,
             root,
         };
-        for d in [&store.blobs, &store.layers, &store.locks, &store.root.join("holds")] {
+        for d in [
+            &store.blobs,
+            &store.layers,
+            &store.locks,
+            &store.root.join("holds"),
+        ] {
             fs::create_dir_all(d).map_err(|e| Error::os("creating store directory", d, e))?;
         }
         let _lock = store.lock("index")?;
@@ -118,7 +121,8 @@ impl Store {
     /// Removes temp files and directories and layers without `meta.json`.
     fn repair(&self) -> Result<()> {
         for dir in [&self.blobs, &self.images, &self.layers] {
-            let entries = fs::read_dir(dir).map_err(|e| Error::os("reading store directory", dir, e))?;
+            let entries =
+                fs::read_dir(dir).map_err(|e| Error::os("reading store directory", dir, e))?;
             for entry in entries {
                 let entry = entry.map_err(|e| Error::os("reading store directory", dir, e))?;
                 let name = entry.file_name();
@@ -127,7 +131,11 @@ impl Store {
                 let stale_layer = dir == &self.layers && !path.join("meta.json").exists();
                 if name.starts_with(TMP_PREFIX) || stale_layer {
                     // a half-unpacked layer: take its lock so a live unpacker is not disturbed
-                    let _l = if dir == &self.layers { Some(self.lock(&format!("layer-{name}"))?) } else { None };
+                    let _l = if dir == &self.layers {
+                        Some(self.lock(&format!("layer-{name}"))?)
+                    } else {
+                        None
+                    };
                     remove_any(&path)?;
                 }
             }
@@ -154,8 +162,7 @@ impl Store {
             .write(true)
             .open(&path)
             .map_err(|e| Error::os("opening lock file", &path, e))?;
-        rustix::fs::flock(&file, op)
-            .map_err(|e| Error::os("locking", &path, e.into()))?;
+        rustix::fs::flock(&file, op).map_err(|e| Error::os("locking", &path, e.into()))?;
         Ok(Lock { _file: file })
     }
 
@@ -180,18 +187,29 @@ impl Store {
     }
 
     /// Writes `bytes` as a blob (verified against `expected` if given).
-    pub(crate) fn put_blob(&self, bytes: &[u8], expected: Option<&Digest>) -> Result<(Digest, u64)> {
+    pub(crate) fn put_blob(
+        &self,
+        bytes: &[u8],
+        expected: Option<&Digest>,
+    ) -> Result<(Digest, u64)> {
         let d = digest_of(bytes);
         if let Some(want) = expected {
             if *want != d {
-                return Err(Error::DigestMismatch { digest: want.to_string(), actual: d.to_string() });
+                return Err(Error::DigestMismatch {
+                    digest: want.to_string(),
+                    actual: d.to_string(),
+                });
             }
         }
         if self.has_blob(&d) {
             return Ok((d, bytes.len() as u64));
         }
         let mut w = self.blob_writer()?;
-        w.write_all(bytes).map_err(|e| Error::Blob { op: "writing".into(), digest: d.to_string(), source: e })?;
+        w.write_all(bytes).map_err(|e| Error::Blob {
+            op: "writing".into(),
+            digest: d.to_string(),
+            source: e,
+        })?;
         w.commit(Some(&d), None)
     }
 
@@ -204,7 +222,11 @@ impl Store {
     ) -> Result<(Digest, u64)> {
         let mut w = self.blob_writer()?;
         let what = expected.map_or_else(|| "new blob".to_owned(), ToString::to_string);
-        io::copy(&mut r, &mut w).map_err(|e| Error::Blob { op: "writing".into(), digest: what, source: e })?;
+        io::copy(&mut r, &mut w).map_err(|e| Error::Blob {
+            op: "writing".into(),
+            digest: what,
+            source: e,
+        })?;
         w.commit(expected, size)
     }
 
@@ -214,8 +236,11 @@ impl Store {
     /// [`Error::Blob`] if it is missing or unreadable.
     pub fn open_blob(&self, digest: &Digest) -> Result<File> {
         check_sha256(digest)?;
-        File::open(self.blob_path(digest))
-            .map_err(|e| Error::Blob { op: "opening".into(), digest: digest.to_string(), source: e })
+        File::open(self.blob_path(digest)).map_err(|e| Error::Blob {
+            op: "opening".into(),
+            digest: digest.to_string(),
+            source: e,
+        })
     }
 
     /// Reads a whole (small) blob, checking its digest.
@@ -223,10 +248,17 @@ impl Store {
         let mut buf = Vec::new();
         self.open_blob(digest)?
             .read_to_end(&mut buf)
-            .map_err(|e| Error::Blob { op: "reading".into(), digest: digest.to_string(), source: e })?;
+            .map_err(|e| Error::Blob {
+                op: "reading".into(),
+                digest: digest.to_string(),
+                source: e,
+            })?;
         let actual = digest_of(&buf);
         if actual != *digest {
-            return Err(Error::DigestMismatch { digest: digest.to_string(), actual: actual.to_string() });
+            return Err(Error::DigestMismatch {
+                digest: digest.to_string(),
+                actual: actual.to_string(),
+            });
         }
         Ok(buf)
     }
@@ -234,16 +266,21 @@ impl Store {
     /// Reads a JSON blob.
     pub(crate) fn read_json<T: serde::de::DeserializeOwned>(&self, digest: &Digest) -> Result<T> {
         let buf = self.read_blob(digest)?;
-        serde_json::from_slice(&buf)
-            .map_err(|e| Error::InvalidImage { subject: digest.to_string(), reason: e.to_string() })
+        serde_json::from_slice(&buf).map_err(|e| Error::InvalidImage {
+            subject: digest.to_string(),
+            reason: e.to_string(),
+        })
     }
 
     /// Every blob in the store.
     pub(crate) fn blob_digests(&self) -> Result<Vec<Digest>> {
         let mut out = Vec::new();
-        let entries = fs::read_dir(&self.blobs).map_err(|e| Error::os("reading blobs", &self.blobs, e))?;
+        let entries =
+            fs::read_dir(&self.blobs).map_err(|e| Error::os("reading blobs", &self.blobs, e))?;
         for entry in entries.flatten() {
-            if let Ok(d) = format!("sha256:{}", entry.file_name().to_string_lossy()).parse::<Digest>() {
+            if let Ok(d) =
+                format!("sha256:{}", entry.file_name().to_string_lossy()).parse::<Digest>()
+            {
                 out.push(d);
             }
         }
@@ -253,9 +290,11 @@ impl Store {
     /// Removes a blob; a missing blob is not an error.
     pub(crate) fn remove_blob(&self, digest: &Digest) -> Result<()> {
         match fs::remove_file(self.blob_path(digest)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                Err(Error::Blob { op: "removing".into(), digest: digest.to_string(), source: e })
-            }
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::Blob {
+                op: "removing".into(),
+                digest: digest.to_string(),
+                source: e,
+            }),
             _ => Ok(()),
         }
     }
@@ -266,8 +305,10 @@ impl Store {
     pub(crate) fn index(&self) -> Result<ImageIndex> {
         let path = self.images.join("index.json");
         let bytes = fs::read(&path).map_err(|e| Error::os("reading", &path, e))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| Error::InvalidImage { subject: path.display().to_string(), reason: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| Error::InvalidImage {
+            subject: path.display().to_string(),
+            reason: e.to_string(),
+        })
     }
 
     fn write_index(&self, index: &ImageIndex) -> Result<()> {
@@ -276,7 +317,10 @@ impl Store {
     }
 
     /// Changes the index entries under the index lock and writes them back atomically.
-    pub(crate) fn update_index<R>(&self, f: impl FnOnce(&mut Vec<Descriptor>) -> Result<R>) -> Result<R> {
+    pub(crate) fn update_index<R>(
+        &self,
+        f: impl FnOnce(&mut Vec<Descriptor>) -> Result<R>,
+    ) -> Result<R> {
         let _lock = self.lock("index")?;
         let mut index = self.index()?;
         let mut manifests = index.manifests().clone();
@@ -344,7 +388,9 @@ pub(crate) fn tmp_path(dir: &Path) -> PathBuf {
 
 /// fsyncs a directory so a rename in it is durable.
 pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|f| f.sync_all()).map_err(|e| Error::os("syncing directory", dir, e))
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::os("syncing directory", dir, e))
 }
 
 /// Writes `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
@@ -352,7 +398,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().expect("a file in a directory");
     let tmp = tmp_path(dir);
     let r = (|| {
-        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
@@ -404,10 +453,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
         let layout: serde_json::Value =
-            serde_json::from_slice(&fs::read(dir.path().join("images/oci-layout")).unwrap()).unwrap();
+            serde_json::from_slice(&fs::read(dir.path().join("images/oci-layout")).unwrap())
+                .unwrap();
         assert_eq!(layout["imageLayoutVersion"], "1.0.0");
         let index: serde_json::Value =
-            serde_json::from_slice(&fs::read(dir.path().join("images/index.json")).unwrap()).unwrap();
+            serde_json::from_slice(&fs::read(dir.path().join("images/index.json")).unwrap())
+                .unwrap();
         assert_eq!(index["schemaVersion"], 2);
         assert_eq!(index["manifests"].as_array().unwrap().len(), 0);
 
@@ -442,7 +493,10 @@ mod tests {
         s.set_ref("docker.io/library/b:1", &desc).unwrap();
         let idx = s.index().unwrap();
         let names: Vec<_> = idx.manifests().iter().filter_map(ref_name).collect();
-        assert_eq!(names, ["docker.io/library/a:latest", "docker.io/library/b:1"]);
+        assert_eq!(
+            names,
+            ["docker.io/library/a:latest", "docker.io/library/b:1"]
+        );
     }
 
     #[test]

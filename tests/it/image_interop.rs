@@ -30,12 +30,19 @@ pub fn busybox_config() -> Config {
 }
 
 fn tool(name: &str) -> bool {
-    Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -48,15 +55,21 @@ fn skopeo_inspects_our_layout() {
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path()).unwrap();
     let r: Reference = "busybox:interop".parse().unwrap();
-    let img = store.import_dir(busybox_dir().path(), &busybox_config(), &r).unwrap();
+    let img = store
+        .import_dir(busybox_dir().path(), &busybox_config(), &r)
+        .unwrap();
     let layout = store.layout_dir().to_str().unwrap().to_owned();
     let out = run(Command::new("skopeo").args(["inspect", &format!("oci:{layout}:{r}")]));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["Digest"], img.manifest_digest().to_string());
-    assert_eq!(v["Layers"][0], img.manifest().layers()[0].digest().to_string());
+    assert_eq!(
+        v["Layers"][0],
+        img.manifest().layers()[0].digest().to_string()
+    );
     assert_eq!(v["Os"], "linux");
     assert_eq!(v["Architecture"], "amd64");
-    let cfg = run(Command::new("skopeo").args(["inspect", "--config", &format!("oci:{layout}:{r}")]));
+    let cfg =
+        run(Command::new("skopeo").args(["inspect", "--config", &format!("oci:{layout}:{r}")]));
     let cfg: serde_json::Value = serde_json::from_str(&cfg).unwrap();
     assert_eq!(cfg["config"]["Cmd"][0], "/bin/sh");
 }
@@ -71,14 +84,28 @@ fn umoci_unpacks_our_layout() {
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path()).unwrap();
     let r: Reference = "busybox:umoci".parse().unwrap();
-    store.import_dir(busybox_dir().path(), &busybox_config(), &r).unwrap();
+    store
+        .import_dir(busybox_dir().path(), &busybox_config(), &r)
+        .unwrap();
     let bundle = root.path().join("bundle");
     let layout = store.layout_dir().to_str().unwrap().to_owned();
-    run(Command::new("umoci").args(["unpack", "--image", &format!("{layout}:{r}"), bundle.to_str().unwrap()]));
+    run(Command::new("umoci").args([
+        "unpack",
+        "--image",
+        &format!("{layout}:{r}"),
+        bundle.to_str().unwrap(),
+    ]));
     let rootfs = bundle.join("rootfs");
-    assert_eq!(fs::read(rootfs.join("bin/busybox")).unwrap(), fs::read("/bin/busybox").unwrap());
-    assert_eq!(fs::read_link(rootfs.join("bin/sh")).unwrap(), Path::new("busybox"));
-    let config: serde_json::Value = serde_json::from_slice(&fs::read(bundle.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        fs::read(rootfs.join("bin/busybox")).unwrap(),
+        fs::read("/bin/busybox").unwrap()
+    );
+    assert_eq!(
+        fs::read_link(rootfs.join("bin/sh")).unwrap(),
+        Path::new("busybox")
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&fs::read(bundle.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["process"]["args"][0], "/bin/sh");
 }
 
@@ -91,7 +118,9 @@ fn skopeo_docker_archive_loads_and_ours_reads_back() {
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path().join("a")).unwrap();
     let r: Reference = "busybox:archive".parse().unwrap();
-    let img = store.import_dir(busybox_dir().path(), &busybox_config(), &r).unwrap();
+    let img = store
+        .import_dir(busybox_dir().path(), &busybox_config(), &r)
+        .unwrap();
     let layout = store.layout_dir().to_str().unwrap().to_owned();
 
     // skopeo writes a docker-archive from our layout; we load it
@@ -108,16 +137,27 @@ fn skopeo_docker_archive_loads_and_ours_reads_back() {
     let r2: Reference = "busybox:fromskopeo".parse().unwrap();
     let flat = root.path().join("flat");
     other.flatten(&r2, &flat).unwrap();
-    assert_eq!(fs::read(flat.join("bin/busybox")).unwrap(), fs::read("/bin/busybox").unwrap());
+    assert_eq!(
+        fs::read(flat.join("bin/busybox")).unwrap(),
+        fs::read("/bin/busybox").unwrap()
+    );
 
     // skopeo reads the docker-archive we write
     let ours = root.path().join("ours.tar");
-    other.save_docker_archive(std::slice::from_ref(&r2), fs::File::create(&ours).unwrap()).unwrap();
-    let out = run(Command::new("skopeo").args(["inspect", &format!("docker-archive:{}", ours.display())]));
+    other
+        .save_docker_archive(std::slice::from_ref(&r2), fs::File::create(&ours).unwrap())
+        .unwrap();
+    let out = run(
+        Command::new("skopeo").args(["inspect", &format!("docker-archive:{}", ours.display())])
+    );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["Os"], "linux");
     let layers = v["Layers"].as_array().unwrap();
-    assert_eq!(layers[0], img.diff_ids()[0].to_string(), "uncompressed layer: digest = diff id");
+    assert_eq!(
+        layers[0],
+        img.diff_ids()[0].to_string(),
+        "uncompressed layer: digest = diff id"
+    );
 }
 
 /// skopeo untars an oci-archive keeping ownership (uid 0 in ours), so it needs root.
@@ -131,10 +171,16 @@ fn skopeo_reads_our_oci_archive() {
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path().join("a")).unwrap();
     let r: Reference = "busybox:ociarchive".parse().unwrap();
-    let img = store.import_dir(busybox_dir().path(), &busybox_config(), &r).unwrap();
+    let img = store
+        .import_dir(busybox_dir().path(), &busybox_config(), &r)
+        .unwrap();
     let oci = root.path().join("ours-oci.tar");
-    store.save_oci_archive(std::slice::from_ref(&r), fs::File::create(&oci).unwrap()).unwrap();
-    let out = run(Command::new("skopeo").args(["inspect", &format!("oci-archive:{}:{r}", oci.display())]));
+    store
+        .save_oci_archive(std::slice::from_ref(&r), fs::File::create(&oci).unwrap())
+        .unwrap();
+    let out = run(
+        Command::new("skopeo").args(["inspect", &format!("oci-archive:{}:{r}", oci.display())])
+    );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["Digest"], img.manifest_digest().to_string());
 }
@@ -150,18 +196,29 @@ fn images_written_by_skopeo_are_read() {
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path().join("a")).unwrap();
     let r: Reference = "busybox:skopeo".parse().unwrap();
-    store.import_dir(busybox_dir().path(), &busybox_config(), &r).unwrap();
+    store
+        .import_dir(busybox_dir().path(), &busybox_config(), &r)
+        .unwrap();
     let layout = store.layout_dir().to_str().unwrap().to_owned();
     let theirs = root.path().join("theirs.tar");
     run(Command::new("skopeo").args([
         "copy",
         &format!("oci:{layout}:{r}"),
-        &format!("oci-archive:{}:docker.io/library/busybox:theirs", theirs.display()),
+        &format!(
+            "oci-archive:{}:docker.io/library/busybox:theirs",
+            theirs.display()
+        ),
     ]));
     let other = Store::open(root.path().join("b")).unwrap();
     let loaded = other.load(fs::File::open(&theirs).unwrap()).unwrap();
-    assert_eq!(loaded[0].references()[0].to_string(), "docker.io/library/busybox:theirs");
+    assert_eq!(
+        loaded[0].references()[0].to_string(),
+        "docker.io/library/busybox:theirs"
+    );
     let r2: Reference = "busybox:theirs".parse().unwrap();
     let layers = other.rootfs_layers(&r2).unwrap();
-    assert_eq!(fs::read(layers[0].join("etc/hostname")).unwrap(), b"cargohold\n");
+    assert_eq!(
+        fs::read(layers[0].join("etc/hostname")).unwrap(),
+        b"cargohold\n"
+    );
 }

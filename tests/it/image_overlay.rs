@@ -44,7 +44,9 @@ fn docker_archive(layers: &[Vec<u8>], tag: &str) -> Vec<u8> {
         "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| sha(l)).collect::<Vec<_>>()}
     }))
     .unwrap();
-    let names: Vec<String> = (0..layers.len()).map(|i| format!("l{i}/layer.tar")).collect();
+    let names: Vec<String> = (0..layers.len())
+        .map(|i| format!("l{i}/layer.tar"))
+        .collect();
     let manifest = serde_json::to_vec(&serde_json::json!([
         {"Config": "config.json", "RepoTags": [tag], "Layers": names}
     ]))
@@ -73,7 +75,12 @@ fn two_layer_image(store: &Store) -> Reference {
         ("o/old", Some(b"o")),
         ("o/sub/x", Some(b"x")),
     ]);
-    let l2 = layer(&[("a/.wh.gone", Some(b"")), ("o/", None), ("o/.wh..wh..opq", Some(b"")), ("o/new", Some(b"n"))]);
+    let l2 = layer(&[
+        ("a/.wh.gone", Some(b"")),
+        ("o/", None),
+        ("o/.wh..wh..opq", Some(b"")),
+        ("o/new", Some(b"n")),
+    ]);
     let loaded = store.load(&docker_archive(&[l1, l2], "ovl:1")[..]).unwrap();
     assert_eq!(loaded.len(), 1);
     "ovl:1".parse().unwrap()
@@ -81,8 +88,14 @@ fn two_layer_image(store: &Store) -> Reference {
 
 fn check_tree(root: &Path) {
     assert_eq!(fs::read(root.join("a/keep")).unwrap(), b"k");
-    assert!(!root.join("a/gone").exists(), "whiteout hides the lower file");
-    assert!(!root.join("o/old").exists(), "opaque dir hides the lower dir's content");
+    assert!(
+        !root.join("a/gone").exists(),
+        "whiteout hides the lower file"
+    );
+    assert!(
+        !root.join("o/old").exists(),
+        "opaque dir hides the lower dir's content"
+    );
     assert!(!root.join("o/sub").exists());
     assert_eq!(fs::read(root.join("o/new")).unwrap(), b"n");
 }
@@ -107,7 +120,9 @@ fn flattened_rootfs_applies_whiteouts() {
         names.push(n);
     }
     assert!(names.iter().any(|n| n.ends_with("o/new")));
-    assert!(!names.iter().any(|n| n.ends_with("a/gone") || n.ends_with("o/old")));
+    assert!(!names
+        .iter()
+        .any(|n| n.ends_with("a/gone") || n.ends_with("o/old")));
 }
 
 #[test]
@@ -121,15 +136,29 @@ fn overlay_of_the_layer_dirs_applies_whiteouts() {
     let target = root.path().join("mnt");
     fs::create_dir(&target).unwrap();
     // overlayfs wants the top layer first
-    let lowerdir: Vec<String> = lowers.iter().rev().map(|p| p.display().to_string()).collect();
+    let lowerdir: Vec<String> = lowers
+        .iter()
+        .rev()
+        .map(|p| p.display().to_string())
+        .collect();
     let st = Command::new("mount")
-        .args(["-t", "overlay", "overlay", "-o", &format!("lowerdir={}", lowerdir.join(":"))])
+        .args([
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            &format!("lowerdir={}", lowerdir.join(":")),
+        ])
         .arg(&target)
         .status()
         .unwrap();
     assert!(st.success());
     let result = std::panic::catch_unwind(|| check_tree(&target));
-    assert!(Command::new("umount").arg(&target).status().unwrap().success());
+    assert!(Command::new("umount")
+        .arg(&target)
+        .status()
+        .unwrap()
+        .success());
     result.unwrap();
 }
 
@@ -144,16 +173,36 @@ fn images_made_by_umoci_load() {
     let bundle = root.path().join("bundle");
     let run = |args: &[&str]| {
         let out = Command::new("umoci").args(args).output().unwrap();
-        assert!(out.status.success(), "umoci {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "umoci {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     let l = layout.to_str().unwrap();
     run(&["init", "--layout", l]);
     run(&["new", "--image", &format!("{l}:made")]);
-    run(&["unpack", "--image", &format!("{l}:made"), bundle.to_str().unwrap()]);
+    run(&[
+        "unpack",
+        "--image",
+        &format!("{l}:made"),
+        bundle.to_str().unwrap(),
+    ]);
     fs::create_dir(bundle.join("rootfs/etc")).unwrap();
     fs::write(bundle.join("rootfs/etc/made-by"), b"umoci\n").unwrap();
-    run(&["repack", "--image", &format!("{l}:made"), bundle.to_str().unwrap()]);
-    run(&["config", "--image", &format!("{l}:made"), "--config.cmd", "/bin/true"]);
+    run(&[
+        "repack",
+        "--image",
+        &format!("{l}:made"),
+        bundle.to_str().unwrap(),
+    ]);
+    run(&[
+        "config",
+        "--image",
+        &format!("{l}:made"),
+        "--config.cmd",
+        "/bin/true",
+    ]);
 
     // an OCI archive is a tarred layout
     let mut b = tar::Builder::new(Vec::new());
@@ -162,12 +211,26 @@ fn images_made_by_umoci_load() {
     let store = Store::open(root.path().join("store")).unwrap();
     let loaded = store.load(&archive[..]).unwrap();
     assert_eq!(loaded.len(), 1);
-    assert!(loaded[0].references().is_empty(), "a bare tag names no repository: loaded untagged");
-    let by_digest: Reference = format!("umoci@{}", loaded[0].manifest_digest()).parse().unwrap();
+    assert!(
+        loaded[0].references().is_empty(),
+        "a bare tag names no repository: loaded untagged"
+    );
+    let by_digest: Reference = format!("umoci@{}", loaded[0].manifest_digest())
+        .parse()
+        .unwrap();
     let named: Reference = "umoci:made".parse().unwrap();
     store.tag(&by_digest, &named).unwrap();
     let img = store.inspect(&named).unwrap();
-    assert_eq!(img.config().config().as_ref().unwrap().cmd().as_ref().unwrap(), &["/bin/true"]);
+    assert_eq!(
+        img.config()
+            .config()
+            .as_ref()
+            .unwrap()
+            .cmd()
+            .as_ref()
+            .unwrap(),
+        &["/bin/true"]
+    );
     let flat = root.path().join("flat");
     store.flatten(&named, &flat).unwrap();
     assert_eq!(fs::read(flat.join("etc/made-by")).unwrap(), b"umoci\n");
@@ -184,22 +247,36 @@ fn a_full_disk_leaves_nothing_half_written() {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("small");
     fs::create_dir(&mnt).unwrap();
-    let st = Command::new("mount").args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"]).arg(&mnt).status().unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
     assert!(st.success());
     let result = std::panic::catch_unwind(|| {
         let store = Store::open(&mnt).unwrap();
         let src = crate::image_interop::busybox_dir(); // ~1 MB compressed: does not fit
         let r: Reference = "full:1".parse().unwrap();
-        let e = store.import_dir(src.path(), &crate::image_interop::busybox_config(), &r).unwrap_err();
+        let e = store
+            .import_dir(src.path(), &crate::image_interop::busybox_config(), &r)
+            .unwrap_err();
         let msg = format!("{e}: {:?}", std::error::Error::source(&e));
-        assert!(msg.contains("No space left") || msg.contains("os error 28"), "{msg}");
-        let blobs: Vec<_> = fs::read_dir(store.layout_dir().join("blobs/sha256")).unwrap().flatten().collect();
+        assert!(
+            msg.contains("No space left") || msg.contains("os error 28"),
+            "{msg}"
+        );
+        let blobs: Vec<_> = fs::read_dir(store.layout_dir().join("blobs/sha256"))
+            .unwrap()
+            .flatten()
+            .collect();
         assert!(blobs.is_empty(), "no blob or temp file left: {blobs:?}");
         assert!(store.images().unwrap().is_empty());
         // and the store still works once there is room
         let small = tempfile::tempdir().unwrap();
         fs::write(small.path().join("f"), b"tiny").unwrap();
-        store.import_dir(small.path(), &crate::image_interop::busybox_config(), &r).unwrap();
+        store
+            .import_dir(small.path(), &crate::image_interop::busybox_config(), &r)
+            .unwrap();
     });
     assert!(Command::new("umount").arg(&mnt).status().unwrap().success());
     result.unwrap();

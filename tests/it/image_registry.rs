@@ -23,12 +23,20 @@ struct Registry {
 
 impl Registry {
     fn start() -> Option<Registry> {
-        if Command::new("docker-registry").arg("--version").output().is_err() {
+        if Command::new("docker-registry")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
             eprintln!("skipping: no docker-registry");
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let config = dir.path().join("config.yml");
         fs::write(
             &config,
@@ -44,10 +52,17 @@ impl Registry {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let reg = Registry { child, port, _dir: dir };
+        let reg = Registry {
+            child,
+            port,
+            _dir: dir,
+        };
         let start = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(20), "registry did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "registry did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Some(reg)
@@ -81,7 +96,11 @@ fn tree(root: &Path) -> Vec<(String, String)> {
                 stack.push(p.clone());
                 format!("dir {:o}", m.mode() & 0o7777)
             } else {
-                format!("file {:o} {}", m.mode() & 0o7777, cargohold_digest(&fs::read(&p).unwrap()))
+                format!(
+                    "file {:o} {}",
+                    m.mode() & 0o7777,
+                    cargohold_digest(&fs::read(&p).unwrap())
+                )
             };
             out.push((rel, what));
         }
@@ -108,12 +127,21 @@ fn push_remove_pull_round_trip() {
     let progress = |p: &Progress| events.lock().unwrap().push(p.clone());
     let digest = registry::push(&store, &r, &PushOptions::new(), &progress).unwrap();
     assert_eq!(&digest, img.manifest_digest());
-    assert!(events.lock().unwrap().iter().any(|e| matches!(e, Progress::LayerDone { mounted: false, .. })));
+    assert!(events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, Progress::LayerDone { mounted: false, .. })));
 
     // a second push moves nothing
     events.lock().unwrap().clear();
     registry::push(&store, &r, &PushOptions::new(), &progress).unwrap();
-    let n_exists = events.lock().unwrap().iter().filter(|e| matches!(e, Progress::LayerExists { .. })).count();
+    let n_exists = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Progress::LayerExists { .. }))
+        .count();
     assert_eq!(n_exists, 2, "layer and config already there");
 
     store.remove(&r, false).unwrap();
@@ -124,18 +152,36 @@ fn push_remove_pull_round_trip() {
     assert_eq!(pulled.manifest_digest(), img.manifest_digest());
     assert_eq!(pulled.id(), img.id());
     let layers = store.rootfs_layers(&r).unwrap();
-    assert_eq!(tree(&layers[0]), tree(src.path()), "run-ready rootfs equals the original");
-    assert!(events.lock().unwrap().iter().any(|e| matches!(e, Progress::Resolved { layers: 1, .. })));
+    assert_eq!(
+        tree(&layers[0]),
+        tree(src.path()),
+        "run-ready rootfs equals the original"
+    );
+    assert!(events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, Progress::Resolved { layers: 1, .. })));
 
     // pulling again fetches nothing
     events.lock().unwrap().clear();
     registry::pull(&store, &r, &PullOptions::new(), &progress).unwrap();
-    assert!(events.lock().unwrap().iter().any(|e| matches!(e, Progress::LayerExists { .. })));
-    assert!(!events.lock().unwrap().iter().any(|e| matches!(e, Progress::LayerBytes { .. })));
+    assert!(events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, Progress::LayerExists { .. })));
+    assert!(!events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, Progress::LayerBytes { .. })));
 
     // pull by digest into a fresh store
     let other = Store::open(root.path().join("b")).unwrap();
-    let by_digest: Reference = format!("127.0.0.1:{}/test/busybox@{digest}", reg.port).parse().unwrap();
+    let by_digest: Reference = format!("127.0.0.1:{}/test/busybox@{digest}", reg.port)
+        .parse()
+        .unwrap();
     let p2 = registry::pull(&other, &by_digest, &PullOptions::new(), &|_| {}).unwrap();
     assert_eq!(p2.id(), img.id());
 }
@@ -146,8 +192,16 @@ fn chunked_upload_and_cross_repo_mount() {
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path()).unwrap();
     let a = reg.reference("src/bb:1");
-    store.import_dir(busybox_dir().path(), &busybox_config(), &a).unwrap();
-    registry::push(&store, &a, PushOptions::new().chunk_size(256 << 10), &|_| {}).unwrap();
+    store
+        .import_dir(busybox_dir().path(), &busybox_config(), &a)
+        .unwrap();
+    registry::push(
+        &store,
+        &a,
+        PushOptions::new().chunk_size(256 << 10),
+        &|_| {},
+    )
+    .unwrap();
 
     let b = reg.reference("dst/bb:1");
     store.tag(&a, &b).unwrap();
@@ -158,7 +212,11 @@ fn chunked_upload_and_cross_repo_mount() {
         }
     })
     .unwrap();
-    assert_eq!(*mounted.lock().unwrap(), 2, "layer and config mounted, not uploaded");
+    assert_eq!(
+        *mounted.lock().unwrap(),
+        2,
+        "layer and config mounted, not uploaded"
+    );
 
     // what we pushed reads back with skopeo
     if Command::new("skopeo").arg("--version").output().is_ok() {
@@ -166,9 +224,16 @@ fn chunked_upload_and_cross_repo_mount() {
             .args(["inspect", "--tls-verify=false", &format!("docker://{b}")])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(v["Digest"], store.inspect(&b).unwrap().manifest_digest().to_string());
+        assert_eq!(
+            v["Digest"],
+            store.inspect(&b).unwrap().manifest_digest().to_string()
+        );
     }
 }
 
@@ -197,7 +262,9 @@ fn skopeo_pushed_images_pull() {
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path().join("a")).unwrap();
     let r: Reference = "busybox:src".parse().unwrap();
-    store.import_dir(busybox_dir().path(), &busybox_config(), &r).unwrap();
+    store
+        .import_dir(busybox_dir().path(), &busybox_config(), &r)
+        .unwrap();
     // skopeo pushes as Docker schema 2, recompressing the layer
     let dest = reg.reference("skopeo/bb:v2");
     let out = Command::new("skopeo")
@@ -210,29 +277,54 @@ fn skopeo_pushed_images_pull() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let other = Store::open(root.path().join("b")).unwrap();
     let img = registry::pull(&other, &dest, &PullOptions::new(), &|_| {}).unwrap();
     // stored converted to OCI, the registry digest kept for digest references
-    assert_eq!(img.manifest().media_type().as_ref().unwrap().to_string(), "application/vnd.oci.image.manifest.v1+json");
+    assert_eq!(
+        img.manifest().media_type().as_ref().unwrap().to_string(),
+        "application/vnd.oci.image.manifest.v1+json"
+    );
     let remote = String::from_utf8(
         Command::new("skopeo")
-            .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}", &format!("docker://{dest}")])
+            .args([
+                "inspect",
+                "--tls-verify=false",
+                "--format",
+                "{{.Digest}}",
+                &format!("docker://{dest}"),
+            ])
             .output()
             .unwrap()
             .stdout,
     )
     .unwrap();
-    let by_digest: Reference = format!("{}@{}", dest.name(), remote.trim()).parse().unwrap();
+    let by_digest: Reference = format!("{}@{}", dest.name(), remote.trim())
+        .parse()
+        .unwrap();
     assert_eq!(other.inspect(&by_digest).unwrap().id(), img.id());
     let flat = root.path().join("flat");
     other.flatten(&dest, &flat).unwrap();
-    assert_eq!(fs::read(flat.join("bin/busybox")).unwrap(), fs::read("/bin/busybox").unwrap());
+    assert_eq!(
+        fs::read(flat.join("bin/busybox")).unwrap(),
+        fs::read("/bin/busybox").unwrap()
+    );
     let _ = std::io::stdout().flush();
     // and the pulled Docker-schema-2 image stays readable by skopeo from our layout
     let out = Command::new("skopeo")
-        .args(["inspect", &format!("oci:{}:{dest}", other.layout_dir().display())])
+        .args([
+            "inspect",
+            &format!("oci:{}:{dest}", other.layout_dir().display()),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

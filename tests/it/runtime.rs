@@ -8,8 +8,8 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 
 use cargohold::oci_spec::runtime::{
-    Capability, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
-    LinuxPidsBuilder, LinuxResourcesBuilder, MountBuilder, ProcessBuilder, Spec,
+    Capability, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder,
+    LinuxResourcesBuilder, MountBuilder, ProcessBuilder, Spec,
 };
 use cargohold::runtime::{CreateOptions, ExecOptions, Status};
 use cargohold::Error;

@@ -22,7 +22,11 @@ const DOCKER_HUB_AUTH_KEY: &str = "https://index.docker.io/v1/";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Challenge {
     Basic,
-    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
 }
 
 /// Parses `Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`.
@@ -61,24 +65,53 @@ pub(crate) fn credentials_from_config(json: &[u8], registry: &str) -> Option<Cre
     let v: serde_json::Value = serde_json::from_slice(json).ok()?;
     let auths = v.get("auths")?.as_object()?;
     let keys: Vec<String> = if registry == "docker.io" {
-        vec![DOCKER_HUB_AUTH_KEY.into(), "docker.io".into(), "index.docker.io".into(), DOCKER_HUB_REGISTRY.into()]
+        vec![
+            DOCKER_HUB_AUTH_KEY.into(),
+            "docker.io".into(),
+            "index.docker.io".into(),
+            DOCKER_HUB_REGISTRY.into(),
+        ]
     } else {
-        vec![registry.into(), format!("https://{registry}"), format!("http://{registry}")]
+        vec![
+            registry.into(),
+            format!("https://{registry}"),
+            format!("http://{registry}"),
+        ]
     };
     let entry = keys.iter().find_map(|k| {
         auths.get(k).or_else(|| {
-            auths.iter().find(|(key, _)| key.trim_end_matches('/').trim_end_matches("/v1").trim_end_matches("/v2") == k).map(|(_, v)| v)
+            auths
+                .iter()
+                .find(|(key, _)| {
+                    key.trim_end_matches('/')
+                        .trim_end_matches("/v1")
+                        .trim_end_matches("/v2")
+                        == k
+                })
+                .map(|(_, v)| v)
         })
     })?;
-    if let Some(a) = entry.get("auth").and_then(|a| a.as_str()).filter(|a| !a.is_empty()) {
-        let raw = base64::engine::general_purpose::STANDARD.decode(a.trim()).ok()?;
+    if let Some(a) = entry
+        .get("auth")
+        .and_then(|a| a.as_str())
+        .filter(|a| !a.is_empty())
+    {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(a.trim())
+            .ok()?;
         let s = String::from_utf8(raw).ok()?;
         let (u, p) = s.split_once(':')?;
-        return Some(Credentials { username: u.to_owned(), password: p.to_owned() });
+        return Some(Credentials {
+            username: u.to_owned(),
+            password: p.to_owned(),
+        });
     }
     let u = entry.get("username")?.as_str()?;
     let p = entry.get("password")?.as_str()?;
-    Some(Credentials { username: u.to_owned(), password: p.to_owned() })
+    Some(Credentials {
+        username: u.to_owned(),
+        password: p.to_owned(),
+    })
 }
 
 /// `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`.
@@ -91,7 +124,10 @@ fn docker_config_path() -> Option<PathBuf> {
 
 /// Whether plain HTTP is allowed for `host` without an explicit setting.
 pub(crate) fn is_local(host: &str) -> bool {
-    let h = host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h);
+    let h = host
+        .rsplit_once(':')
+        .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(h, _)| h);
     matches!(h, "localhost" | "127.0.0.1" | "[::1]" | "::1") || h.starts_with("127.")
 }
 
@@ -111,8 +147,17 @@ pub(crate) struct Client {
 pub(crate) type Response = ureq::http::Response<ureq::Body>;
 
 impl Client {
-    pub(crate) fn new(domain: &str, insecure: &[String], credentials: Option<Credentials>, subject: String) -> Self {
-        let host = if domain == "docker.io" { DOCKER_HUB_REGISTRY } else { domain };
+    pub(crate) fn new(
+        domain: &str,
+        insecure: &[String],
+        credentials: Option<Credentials>,
+        subject: String,
+    ) -> Self {
+        let host = if domain == "docker.io" {
+            DOCKER_HUB_REGISTRY
+        } else {
+            domain
+        };
         let plain = is_local(host) || insecure.iter().any(|i| i == domain || i == host);
         let scheme = if plain { "http" } else { "https" };
         let credentials = credentials.or_else(|| {
@@ -150,13 +195,23 @@ impl Client {
     }
 
     pub(crate) fn err(&self, op: &str, url: &str, reason: impl Into<String>) -> Error {
-        Error::Registry { op: op.to_owned(), reference: self.subject.clone(), url: url.to_owned(), reason: reason.into() }
+        Error::Registry {
+            op: op.to_owned(),
+            reference: self.subject.clone(),
+            url: url.to_owned(),
+            reason: reason.into(),
+        }
     }
 
     /// An error for an unexpected status, with the registry's message.
     pub(crate) fn status_err(&self, op: &str, url: &str, mut r: Response) -> Error {
         let status = r.status();
-        let body = r.body_mut().with_config().limit(64 << 10).read_to_string().unwrap_or_default();
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(64 << 10)
+            .read_to_string()
+            .unwrap_or_default();
         let msg = serde_json::from_str::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_owned))
@@ -184,8 +239,13 @@ impl Client {
                 req = req.header("Authorization", a);
             }
             let r = match body {
-                Some(b) => self.agent.run(req.body(b.to_vec()).map_err(|e| self.err(op, url, e.to_string()))?),
-                None => self.agent.run(req.body(()).map_err(|e| self.err(op, url, e.to_string()))?),
+                Some(b) => self.agent.run(
+                    req.body(b.to_vec())
+                        .map_err(|e| self.err(op, url, e.to_string()))?,
+                ),
+                None => self
+                    .agent
+                    .run(req.body(()).map_err(|e| self.err(op, url, e.to_string()))?),
             }
             .map_err(|e| self.err(op, url, e.to_string()))?;
             if r.status() == 401 && !tried_auth {
@@ -195,7 +255,13 @@ impl Client {
                     .get("www-authenticate")
                     .and_then(|h| h.to_str().ok())
                     .and_then(parse_challenge)
-                    .ok_or_else(|| self.err(op, url, "HTTP 401 without a usable WWW-Authenticate challenge"))?;
+                    .ok_or_else(|| {
+                        self.err(
+                            op,
+                            url,
+                            "HTTP 401 without a usable WWW-Authenticate challenge",
+                        )
+                    })?;
                 self.authenticate(op, &challenge)?;
                 continue;
             }
@@ -222,8 +288,12 @@ impl Client {
         if let Some(a) = self.auth_header() {
             req = req.header("Authorization", a);
         }
-        let req = req.body(ureq::SendBody::from_reader(body)).map_err(|e| self.err(op, url, e.to_string()))?;
-        self.agent.run(req).map_err(|e| self.err(op, url, e.to_string()))
+        let req = req
+            .body(ureq::SendBody::from_reader(body))
+            .map_err(|e| self.err(op, url, e.to_string()))?;
+        self.agent
+            .run(req)
+            .map_err(|e| self.err(op, url, e.to_string()))
     }
 
     fn auth_header(&self) -> Option<String> {
@@ -232,7 +302,8 @@ impl Client {
 
     fn basic(&self) -> Option<String> {
         let c = self.credentials.as_ref()?;
-        let enc = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.username, c.password));
+        let enc = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", c.username, c.password));
         Some(format!("Basic {enc}"))
     }
 
@@ -240,11 +311,21 @@ impl Client {
     fn authenticate(&self, op: &str, c: &Challenge) -> Result<()> {
         match c {
             Challenge::Basic => {
-                let b = self.basic().ok_or_else(|| self.err(op, &self.base, "registry wants basic auth and no credentials are set"))?;
+                let b = self.basic().ok_or_else(|| {
+                    self.err(
+                        op,
+                        &self.base,
+                        "registry wants basic auth and no credentials are set",
+                    )
+                })?;
                 *self.auth.lock().expect("auth lock") = Some(b);
                 Ok(())
             }
-            Challenge::Bearer { realm, service, scope } => {
+            Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            } => {
                 let mut url = realm.clone();
                 let mut q = Vec::new();
                 if let Some(s) = service {
@@ -263,7 +344,9 @@ impl Client {
                 if let Some(b) = self.basic() {
                     req = req.header("Authorization", b);
                 }
-                let mut r = req.call().map_err(|e| self.err("getting a token", &url, e.to_string()))?;
+                let mut r = req
+                    .call()
+                    .map_err(|e| self.err("getting a token", &url, e.to_string()))?;
                 if r.status() != 200 {
                     return Err(self.status_err("getting a token", &url, r));
                 }
@@ -273,8 +356,9 @@ impl Client {
                     .limit(1 << 20)
                     .read_to_string()
                     .map_err(|e| self.err("getting a token", &url, e.to_string()))?;
-                let v: serde_json::Value = serde_json::from_str(&body)
-                    .map_err(|e| self.err("getting a token", &url, format!("bad token response: {e}")))?;
+                let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
+                    self.err("getting a token", &url, format!("bad token response: {e}"))
+                })?;
                 let token = v["token"]
                     .as_str()
                     .or_else(|| v["access_token"].as_str())
@@ -316,10 +400,17 @@ mod tests {
                 scope: Some("repository:library/busybox:pull".into()),
             }
         );
-        assert_eq!(parse_challenge(r#"Basic realm="Registry Realm""#), Some(Challenge::Basic));
+        assert_eq!(
+            parse_challenge(r#"Basic realm="Registry Realm""#),
+            Some(Challenge::Basic)
+        );
         assert_eq!(
             parse_challenge(r#"Bearer realm=https://x/token, service=x"#),
-            Some(Challenge::Bearer { realm: "https://x/token".into(), service: Some("x".into()), scope: None })
+            Some(Challenge::Bearer {
+                realm: "https://x/token".into(),
+                service: Some("x".into()),
+                scope: None
+            })
         );
         assert_eq!(parse_challenge("Negotiate"), None);
         assert_eq!(parse_challenge(r#"Bearer service="x""#), None, "no realm");
@@ -335,7 +426,11 @@ mod tests {
         let c = credentials_from_config(json, "docker.io").unwrap();
         assert_eq!((c.username.as_str(), c.password.as_str()), ("user", "pass"));
         let c = credentials_from_config(json, "localhost:5000").unwrap();
-        assert_eq!((c.username.as_str(), c.password.as_str()), ("a", "b:c"), "password may hold ':'");
+        assert_eq!(
+            (c.username.as_str(), c.password.as_str()),
+            ("a", "b:c"),
+            "password may hold ':'"
+        );
         let c = credentials_from_config(json, "quay.io").unwrap();
         assert_eq!(c.username, "q");
         assert!(credentials_from_config(json, "ghcr.io").is_none());
@@ -351,14 +446,25 @@ mod tests {
         assert!(!is_local("localhost.evil.com:5000"));
         let c = Client::new("example.com:5000", &[], None, "x".into());
         assert!(c.url("").starts_with("https://"));
-        let c = Client::new("example.com:5000", &["example.com:5000".into()], None, "x".into());
+        let c = Client::new(
+            "example.com:5000",
+            &["example.com:5000".into()],
+            None,
+            "x".into(),
+        );
         assert!(c.url("").starts_with("http://"));
         let c = Client::new("docker.io", &[], None, "x".into());
-        assert_eq!(c.url("library/busybox/manifests/latest"), "https://registry-1.docker.io/v2/library/busybox/manifests/latest");
+        assert_eq!(
+            c.url("library/busybox/manifests/latest"),
+            "https://registry-1.docker.io/v2/library/busybox/manifests/latest"
+        );
     }
 
     #[test]
     fn urlencodes_scopes() {
-        assert_eq!(urlencode("repository:a/b:pull,push"), "repository%3Aa%2Fb%3Apull%2Cpush");
+        assert_eq!(
+            urlencode("repository:a/b:pull,push"),
+            "repository%3Aa%2Fb%3Apull%2Cpush"
+        );
     }
 }

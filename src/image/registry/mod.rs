@@ -32,7 +32,9 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -83,7 +85,10 @@ impl PullOptions {
 
     /// Uses these credentials instead of the docker config's.
     pub fn credentials(&mut self, username: &str, password: &str) -> &mut Self {
-        self.credentials = Some(Credentials { username: username.into(), password: password.into() });
+        self.credentials = Some(Credentials {
+            username: username.into(),
+            password: password.into(),
+        });
         self
     }
 
@@ -117,7 +122,10 @@ impl PushOptions {
 
     /// Uses these credentials instead of the docker config's.
     pub fn credentials(&mut self, username: &str, password: &str) -> &mut Self {
-        self.credentials = Some(Credentials { username: username.into(), password: password.into() });
+        self.credentials = Some(Credentials {
+            username: username.into(),
+            password: password.into(),
+        });
         self
     }
 
@@ -179,7 +187,10 @@ const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
 const MAX_MANIFEST: u64 = 4 << 20;
 
 fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
-    Error::InvalidImage { subject: subject.to_string(), reason: reason.into() }
+    Error::InvalidImage {
+        subject: subject.to_string(),
+        reason: reason.into(),
+    }
 }
 
 /// Pulls `reference` into `store` and unpacks its layers (in parallel, as they arrive);
@@ -198,7 +209,12 @@ pub fn pull(
     progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<Image> {
     let _gc = store.lock_shared("gc")?;
-    let client = Client::new(reference.domain(), &options.insecure, options.credentials.clone(), reference.to_string());
+    let client = Client::new(
+        reference.domain(),
+        &options.insecure,
+        options.credentials.clone(),
+        reference.to_string(),
+    );
     let path = reference.path();
     let wanted = reference
         .digest()
@@ -208,25 +224,34 @@ pub fn pull(
     let (mut bytes, mut media, mut digest) = get_manifest(&client, path, &wanted)?;
     if let Some(d) = reference.digest() {
         if d != digest {
-            return Err(Error::DigestMismatch { digest: d.to_string(), actual: digest.to_string() });
+            return Err(Error::DigestMismatch {
+                digest: d.to_string(),
+                actual: digest.to_string(),
+            });
         }
     }
     if is_index(&media, &bytes) {
         let pick = pick_platform(&bytes, options).map_err(|r| invalid(reference, r))?;
         (bytes, media, digest) = get_manifest(&client, path, pick.as_ref())?;
         if digest != pick {
-            return Err(Error::DigestMismatch { digest: pick.to_string(), actual: digest.to_string() });
+            return Err(Error::DigestMismatch {
+                digest: pick.to_string(),
+                actual: digest.to_string(),
+            });
         }
         if is_index(&media, &bytes) {
             return Err(invalid(reference, "an index inside an index"));
         }
     }
-    let manifest: ImageManifest =
-        serde_json::from_slice(&bytes).map_err(|e| invalid(&digest, format!("unsupported manifest: {e}")))?;
+    let manifest: ImageManifest = serde_json::from_slice(&bytes)
+        .map_err(|e| invalid(&digest, format!("unsupported manifest: {e}")))?;
     if manifest.schema_version() != 2 {
         return Err(invalid(&digest, "only schema 2 manifests are supported"));
     }
-    progress(&Progress::Resolved { manifest: digest.clone(), layers: manifest.layers().len() });
+    progress(&Progress::Resolved {
+        manifest: digest.clone(),
+        layers: manifest.layers().len(),
+    });
 
     // config
     let cd = manifest.config();
@@ -236,7 +261,10 @@ pub fn pull(
         if r.status() != 200 {
             return Err(client.status_err("pulling config", &url, r));
         }
-        let body = r.into_body().into_reader().take(cd.size().saturating_add(1));
+        let body = r
+            .into_body()
+            .into_reader()
+            .take(cd.size().saturating_add(1));
         store.put_blob_from(body, Some(cd.digest()), Some(cd.size()))?;
     }
     let config: ImageConfiguration = store.read_json(cd.digest())?;
@@ -244,10 +272,16 @@ pub fn pull(
         .rootfs()
         .diff_ids()
         .iter()
-        .map(|d| d.parse().map_err(|_| invalid(cd.digest(), format!("bad diff id {d}"))))
+        .map(|d| {
+            d.parse()
+                .map_err(|_| invalid(cd.digest(), format!("bad diff id {d}")))
+        })
         .collect::<Result<_>>()?;
     if diffs.len() != manifest.layers().len() {
-        return Err(invalid(&digest, "config diff_ids and manifest layers differ in number"));
+        return Err(invalid(
+            &digest,
+            "config diff_ids and manifest layers differ in number",
+        ));
     }
     let chains = chain_ids(&diffs);
 
@@ -267,7 +301,9 @@ pub fn pull(
                     *n - 1
                 };
                 let parent = i.checked_sub(1).map(|p| chains[p].clone());
-                let r = pull_layer(store, &client, path, &layers[i], &diffs[i], &chains[i], parent, progress);
+                let r = pull_layer(
+                    store, &client, path, &layers[i], &diffs[i], &chains[i], parent, progress,
+                );
                 if let Err(e) = r {
                     first_err.lock().expect("err lock").get_or_insert(e);
                     return;
@@ -281,11 +317,19 @@ pub fn pull(
 
     // Docker schema 2 is stored converted to OCI (as `skopeo copy docker:// oci:` does), so
     // tools reading the layout accept it; the registry's digest is kept as an annotation.
-    let (bytes, media) = if media == DOCKER_MANIFEST { (to_oci(&bytes, &digest)?, OCI_MANIFEST.to_owned()) } else { (bytes, media) };
+    let (bytes, media) = if media == DOCKER_MANIFEST {
+        (to_oci(&bytes, &digest)?, OCI_MANIFEST.to_owned())
+    } else {
+        (bytes, media)
+    };
     let (md, ms) = store.put_blob(&bytes, None)?;
     let mut desc = Descriptor::new(MediaType::from(media.as_str()), ms, md.clone());
     if md != digest {
-        desc.set_annotations(Some([(DISTRIBUTION_DIGEST.to_owned(), digest.to_string())].into_iter().collect()));
+        desc.set_annotations(Some(
+            [(DISTRIBUTION_DIGEST.to_owned(), digest.to_string())]
+                .into_iter()
+                .collect(),
+        ));
     }
     store.set_ref(&reference.to_string(), &desc)?;
     store.inspect(reference)
@@ -305,7 +349,9 @@ fn to_oci(bytes: &[u8], digest: &Digest) -> Result<Vec<u8>> {
     if let Some(layers) = v["layers"].as_array_mut() {
         for l in layers {
             let m = match l["mediaType"].as_str().unwrap_or_default() {
-                "application/vnd.docker.image.rootfs.diff.tar.gzip" => MediaType::ImageLayerGzip.to_string(),
+                "application/vnd.docker.image.rootfs.diff.tar.gzip" => {
+                    MediaType::ImageLayerGzip.to_string()
+                }
                 "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => {
                     MediaType::ImageLayerNonDistributableGzip.to_string()
                 }
@@ -320,7 +366,8 @@ fn to_oci(bytes: &[u8], digest: &Digest) -> Result<Vec<u8>> {
 
 fn is_index(media: &str, bytes: &[u8]) -> bool {
     media.contains("index") || media.contains("manifest.list") || {
-        serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| v.get("manifests").is_some())
+        serde_json::from_slice::<serde_json::Value>(bytes)
+            .is_ok_and(|v| v.get("manifests").is_some())
     }
 }
 
@@ -328,7 +375,15 @@ fn is_index(media: &str, bytes: &[u8]) -> bool {
 fn pick_platform(bytes: &[u8], o: &PullOptions) -> std::result::Result<Digest, String> {
     let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     let ms = v["manifests"].as_array().ok_or("index without manifests")?;
-    let want = format!("{}/{}{}", o.os, o.architecture, o.variant.as_ref().map(|v| format!("/{v}")).unwrap_or_default());
+    let want = format!(
+        "{}/{}{}",
+        o.os,
+        o.architecture,
+        o.variant
+            .as_ref()
+            .map(|v| format!("/{v}"))
+            .unwrap_or_default()
+    );
     let matches = |m: &&serde_json::Value, variant: bool| {
         let p = &m["platform"];
         p["os"] == o.os.as_str()
@@ -338,14 +393,29 @@ fn pick_platform(bytes: &[u8], o: &PullOptions) -> std::result::Result<Digest, S
     let m = ms
         .iter()
         .find(|m| matches(m, true))
-        .or_else(|| if o.variant.is_none() { ms.iter().find(|m| matches(m, false)) } else { None })
+        .or_else(|| {
+            if o.variant.is_none() {
+                ms.iter().find(|m| matches(m, false))
+            } else {
+                None
+            }
+        })
         .ok_or_else(|| format!("no manifest for platform {want}"))?;
-    m["digest"].as_str().and_then(|d| d.parse().ok()).ok_or_else(|| "index entry without a digest".to_owned())
+    m["digest"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .ok_or_else(|| "index entry without a digest".to_owned())
 }
 
 fn get_manifest(client: &Client, path: &str, reference: &str) -> Result<(Vec<u8>, String, Digest)> {
     let url = client.url(&format!("{path}/manifests/{reference}"));
-    let mut r = client.send("pulling manifest", "GET", &url, &[("Accept", MANIFEST_ACCEPT)], None)?;
+    let mut r = client.send(
+        "pulling manifest",
+        "GET",
+        &url,
+        &[("Accept", MANIFEST_ACCEPT)],
+        None,
+    )?;
     if r.status() != 200 {
         return Err(client.status_err("pulling manifest", &url, r));
     }
@@ -395,7 +465,11 @@ impl<R: Read> Read for Tee<'_, R> {
         self.done += n as u64;
         if self.done - self.reported >= 1 << 20 || (n == 0 && self.done != self.reported) {
             self.reported = self.done;
-            (self.progress)(&Progress::LayerBytes { digest: self.digest.clone(), done: self.done, total: self.total });
+            (self.progress)(&Progress::LayerBytes {
+                digest: self.digest.clone(),
+                done: self.done,
+                total: self.total,
+            });
         }
         Ok(n)
     }
@@ -416,12 +490,17 @@ fn pull_layer(
     let have_blob = store.has_blob(digest);
     let have_layer = store.layer_meta(chain).is_some();
     if have_blob && have_layer {
-        progress(&Progress::LayerExists { digest: digest.clone() });
+        progress(&Progress::LayerExists {
+            digest: digest.clone(),
+        });
         return Ok(());
     }
     if have_blob {
         store.unpack_layer(digest, diff, chain, parent)?;
-        progress(&Progress::LayerDone { digest: digest.clone(), mounted: false });
+        progress(&Progress::LayerDone {
+            digest: digest.clone(),
+            mounted: false,
+        });
         return Ok(());
     }
     let url = client.url(&format!("{path}/blobs/{digest}"));
@@ -430,7 +509,10 @@ fn pull_layer(
     if r.status() != 200 {
         return Err(client.status_err(&op, &url, r));
     }
-    let body = r.into_body().into_reader().take(layer.size().saturating_add(1));
+    let body = r
+        .into_body()
+        .into_reader()
+        .take(layer.size().saturating_add(1));
     let mut tee = Tee {
         inner: body,
         blob: store.blob_writer()?,
@@ -442,8 +524,11 @@ fn pull_layer(
     };
     let commit = |tee: Tee<'_, _>| -> Result<()> {
         let mut tee = tee;
-        io::copy(&mut tee, &mut io::sink())
-            .map_err(|e| Error::Blob { op: "downloading".into(), digest: digest.to_string(), source: e })?;
+        io::copy(&mut tee, &mut io::sink()).map_err(|e| Error::Blob {
+            op: "downloading".into(),
+            digest: digest.to_string(),
+            source: e,
+        })?;
         tee.blob.commit(Some(digest), Some(layer.size()))?;
         Ok(())
     };
@@ -459,10 +544,17 @@ fn pull_layer(
                 Err(e) => e.to_string(),
                 Ok(_) => format!("{} bytes instead of {}", tee.done, layer.size()),
             };
-            return Err(client.err(&format!("pulling layer {digest}"), &url, format!("stream ended early: {reason}")));
+            return Err(client.err(
+                &format!("pulling layer {digest}"),
+                &url,
+                format!("stream ended early: {reason}"),
+            ));
         }
         if tee.blob.digest() != *digest {
-            return Err(Error::DigestMismatch { digest: digest.to_string(), actual: tee.blob.digest().to_string() });
+            return Err(Error::DigestMismatch {
+                digest: digest.to_string(),
+                actual: tee.blob.digest().to_string(),
+            });
         }
         r?;
         Ok(LayerMeta {
@@ -474,7 +566,10 @@ fn pull_layer(
         })
     })?;
     commit(tee)?;
-    progress(&Progress::LayerDone { digest: digest.clone(), mounted: false });
+    progress(&Progress::LayerDone {
+        digest: digest.clone(),
+        mounted: false,
+    });
     Ok(())
 }
 
@@ -497,26 +592,56 @@ pub fn push(
     let (digest, media) = if img.manifest_digest() == desc.digest() {
         (desc.digest().clone(), desc.media_type().to_string())
     } else {
-        (img.manifest_digest().clone(), img.manifest().media_type().clone().unwrap_or(MediaType::ImageManifest).to_string())
+        (
+            img.manifest_digest().clone(),
+            img.manifest()
+                .media_type()
+                .clone()
+                .unwrap_or(MediaType::ImageManifest)
+                .to_string(),
+        )
     };
     let bytes = store.read_blob(&digest)?;
-    let client = Client::new(reference.domain(), &options.insecure, options.credentials.clone(), reference.to_string());
+    let client = Client::new(
+        reference.domain(),
+        &options.insecure,
+        options.credentials.clone(),
+        reference.to_string(),
+    );
     let path = reference.path();
-    progress(&Progress::Resolved { manifest: digest.clone(), layers: img.manifest().layers().len() });
+    progress(&Progress::Resolved {
+        manifest: digest.clone(),
+        layers: img.manifest().layers().len(),
+    });
     let mut blobs: Vec<&Descriptor> = img.manifest().layers().iter().collect();
     blobs.push(img.manifest().config());
     for b in blobs {
         push_blob(store, &client, path, b, options, progress)?;
     }
-    let tag = reference.tag().map_or_else(|| digest.to_string(), str::to_owned);
+    let tag = reference
+        .tag()
+        .map_or_else(|| digest.to_string(), str::to_owned);
     let url = client.url(&format!("{path}/manifests/{tag}"));
-    let r = client.send("pushing manifest", "PUT", &url, &[("Content-Type", media.as_str())], Some(&bytes))?;
+    let r = client.send(
+        "pushing manifest",
+        "PUT",
+        &url,
+        &[("Content-Type", media.as_str())],
+        Some(&bytes),
+    )?;
     if r.status() != 201 && r.status() != 200 {
         return Err(client.status_err("pushing manifest", &url, r));
     }
-    if let Some(d) = r.headers().get("docker-content-digest").and_then(|h| h.to_str().ok()) {
+    if let Some(d) = r
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|h| h.to_str().ok())
+    {
         if d != digest.to_string() {
-            return Err(Error::DigestMismatch { digest: digest.to_string(), actual: format!("{d} (registry)") });
+            return Err(Error::DigestMismatch {
+                digest: digest.to_string(),
+                actual: format!("{d} (registry)"),
+            });
         }
     }
     Ok(digest)
@@ -547,7 +672,9 @@ fn push_blob(
     let head = client.url(&format!("{path}/blobs/{digest}"));
     let r = client.send(&op, "HEAD", &head, &[], None)?;
     if r.status() == 200 {
-        progress(&Progress::LayerExists { digest: digest.clone() });
+        progress(&Progress::LayerExists {
+            digest: digest.clone(),
+        });
         return Ok(());
     }
     let start = match &options.mount_from {
@@ -556,7 +683,10 @@ fn push_blob(
     };
     let r = client.send(&op, "POST", &start, &[("Content-Length", "0")], Some(&[]))?;
     if r.status() == 201 {
-        progress(&Progress::LayerDone { digest: digest.clone(), mounted: true });
+        progress(&Progress::LayerDone {
+            digest: digest.clone(),
+            mounted: true,
+        });
         return Ok(());
     }
     if r.status() != 202 {
@@ -564,7 +694,11 @@ fn push_blob(
     }
     let mut loc = location(client, &op, &start, &r)?;
     let size = blob.size();
-    let file_err = |e| Error::Blob { op: "reading for upload".into(), digest: digest.to_string(), source: e };
+    let file_err = |e| Error::Blob {
+        op: "reading for upload".into(),
+        digest: digest.to_string(),
+        source: e,
+    };
     let mut file = store.open_blob(digest)?;
     match options.chunk_size {
         Some(chunk) if size > chunk => {
@@ -572,7 +706,10 @@ fn push_blob(
             let mut buf = Vec::with_capacity(chunk as usize);
             while off < size {
                 buf.clear();
-                (&mut file).take(chunk).read_to_end(&mut buf).map_err(file_err)?;
+                (&mut file)
+                    .take(chunk)
+                    .read_to_end(&mut buf)
+                    .map_err(file_err)?;
                 if buf.is_empty() {
                     return Err(file_err(io::ErrorKind::UnexpectedEof.into()));
                 }
@@ -581,7 +718,10 @@ fn push_blob(
                     &op,
                     "PATCH",
                     &loc,
-                    &[("Content-Type", "application/octet-stream"), ("Content-Range", range.as_str())],
+                    &[
+                        ("Content-Type", "application/octet-stream"),
+                        ("Content-Range", range.as_str()),
+                    ],
                     Some(&buf),
                 )?;
                 if r.status() != 202 {
@@ -589,7 +729,11 @@ fn push_blob(
                 }
                 loc = location(client, &op, &loc, &r)?;
                 off += buf.len() as u64;
-                progress(&Progress::LayerBytes { digest: digest.clone(), done: off, total: size });
+                progress(&Progress::LayerBytes {
+                    digest: digest.clone(),
+                    done: off,
+                    total: size,
+                });
             }
             let url = with_query(&loc, &format!("digest={digest}"));
             let r = client.send(&op, "PUT", &url, &[("Content-Length", "0")], Some(&[]))?;
@@ -606,16 +750,26 @@ fn push_blob(
                 &op,
                 "PUT",
                 &url,
-                &[("Content-Type", "application/octet-stream"), ("Content-Length", len.as_str())],
+                &[
+                    ("Content-Type", "application/octet-stream"),
+                    ("Content-Length", len.as_str()),
+                ],
                 &mut reader,
             )?;
             if r.status() != 201 {
                 return Err(client.status_err(&op, &url, r));
             }
-            progress(&Progress::LayerBytes { digest: digest.clone(), done: size, total: size });
+            progress(&Progress::LayerBytes {
+                digest: digest.clone(),
+                done: size,
+                total: size,
+            });
         }
     }
-    progress(&Progress::LayerDone { digest: digest.clone(), mounted: false });
+    progress(&Progress::LayerDone {
+        digest: digest.clone(),
+        mounted: false,
+    });
     Ok(())
 }
 
@@ -634,16 +788,24 @@ mod tests {
         assert_eq!(d(&PullOptions::new()).unwrap(), "2");
         assert_eq!(d(PullOptions::new().platform("linux/arm/v7")).unwrap(), "1");
         assert_eq!(d(PullOptions::new().platform("linux/arm64")).unwrap(), "3");
-        assert!(d(PullOptions::new().platform("linux/arm/v6")).unwrap_err().contains("linux/arm/v6"));
+        assert!(d(PullOptions::new().platform("linux/arm/v6"))
+            .unwrap_err()
+            .contains("linux/arm/v6"));
         assert!(d(PullOptions::new().platform("windows/amd64")).is_err());
     }
 
     #[test]
     fn detects_indexes() {
         assert!(is_index("application/vnd.oci.image.index.v1+json", b"{}"));
-        assert!(is_index("application/vnd.docker.distribution.manifest.list.v2+json", b"{}"));
+        assert!(is_index(
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+            b"{}"
+        ));
         assert!(is_index("", br#"{"manifests":[]}"#));
-        assert!(!is_index("application/vnd.oci.image.manifest.v1+json", br#"{"layers":[]}"#));
+        assert!(!is_index(
+            "application/vnd.oci.image.manifest.v1+json",
+            br#"{"layers":[]}"#
+        ));
     }
 
     #[test]
@@ -680,11 +842,18 @@ mod fake_registry_tests {
     }
 
     fn resp(status: u16, body: impl Into<Vec<u8>>) -> Resp {
-        Resp { status, headers: vec![], body: body.into(), cut: None }
+        Resp {
+            status,
+            headers: vec![],
+            body: body.into(),
+            cut: None,
+        }
     }
 
     /// Serves until the test ends; returns its port and the requests seen.
-    fn serve(route: impl Fn(&Req, u16) -> Resp + Send + Sync + 'static) -> (u16, Arc<Mutex<Vec<Req>>>) {
+    fn serve(
+        route: impl Fn(&Req, u16) -> Resp + Send + Sync + 'static,
+    ) -> (u16, Arc<Mutex<Vec<Req>>>) {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -717,7 +886,11 @@ mod fake_registry_tests {
                 }
                 let mut body = vec![0; len];
                 let _ = r.read_exact(&mut body);
-                let req = Req { method, path, headers };
+                let req = Req {
+                    method,
+                    path,
+                    headers,
+                };
                 seen2.lock().unwrap().push(req.clone());
                 let out = route(&req, port);
                 let mut head = format!(
@@ -758,9 +931,15 @@ mod fake_registry_tests {
             Compression::Gzip => {
                 let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
                 io::Write::write_all(&mut gz, &tar).unwrap();
-                (gz.finish().unwrap(), "application/vnd.docker.image.rootfs.diff.tar.gzip")
+                (
+                    gz.finish().unwrap(),
+                    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                )
             }
-            Compression::Zstd => (zstd::encode_all(&tar[..], 3).unwrap(), "application/vnd.oci.image.layer.v1.tar+zstd"),
+            Compression::Zstd => (
+                zstd::encode_all(&tar[..], 3).unwrap(),
+                "application/vnd.oci.image.layer.v1.tar+zstd",
+            ),
             Compression::None => (tar.clone(), "application/vnd.oci.image.layer.v1.tar"),
         };
         let config = serde_json::to_vec(&serde_json::json!({
@@ -809,18 +988,25 @@ mod fake_registry_tests {
         move |req, _| {
             if req.path == "/v2/lib/x/manifests/multi" {
                 let mut r = resp(200, list.clone());
-                r.headers.push(("Content-Type".into(), "application/vnd.docker.distribution.manifest.list.v2+json".into()));
+                r.headers.push((
+                    "Content-Type".into(),
+                    "application/vnd.docker.distribution.manifest.list.v2+json".into(),
+                ));
                 r
             } else if req.path == "/v2/lib/x/manifests/1" || req.path == by_digest {
                 let mut r = resp(200, m.clone());
-                r.headers.push(("Content-Type".into(), DOCKER_MANIFEST.into()));
+                r.headers
+                    .push(("Content-Type".into(), DOCKER_MANIFEST.into()));
                 r
             } else if req.path == format!("/v2/lib/x/blobs/{}", digest_of(&c)) {
                 resp(200, c.clone())
             } else if req.path == format!("/v2/lib/x/blobs/{}", digest_of(&l)) {
                 layer_resp(&l)
             } else {
-                resp(404, r#"{"errors":[{"code":"NOT_FOUND","message":"not here"}]}"#)
+                resp(
+                    404,
+                    r#"{"errors":[{"code":"NOT_FOUND","message":"not here"}]}"#,
+                )
             }
         }
     }
@@ -847,7 +1033,16 @@ mod fake_registry_tests {
         let img = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap();
         let layers = store.rootfs_layers(&r).unwrap();
         assert_eq!(std::fs::read(layers[0].join("etc/motd")).unwrap(), b"hello");
-        assert_eq!(img.config().config().as_ref().unwrap().cmd().as_ref().unwrap(), &["/bin/sh"]);
+        assert_eq!(
+            img.config()
+                .config()
+                .as_ref()
+                .unwrap()
+                .cmd()
+                .as_ref()
+                .unwrap(),
+            &["/bin/sh"]
+        );
     }
 
     #[test]
@@ -868,13 +1063,32 @@ mod fake_registry_tests {
         let img = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap();
         assert_eq!(img.diff_ids().len(), 1);
         let (m, _, _) = image();
-        assert!(seen.lock().unwrap().iter().any(|q| q.path.ends_with(&digest_of(&m).to_string())));
+        assert!(seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|q| q.path.ends_with(&digest_of(&m).to_string())));
         // a platform the list lacks
-        let e = pull(&store, &r, PullOptions::new().platform("linux/s390x"), &|_| {}).unwrap_err();
+        let e = pull(
+            &store,
+            &r,
+            PullOptions::new().platform("linux/s390x"),
+            &|_| {},
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("linux/s390x"), "{e}");
         // arm64 is listed, but its manifest is not what the list says: refused
-        let e = pull(&store, &r, PullOptions::new().platform("linux/arm64"), &|_| {}).unwrap_err();
-        assert!(e.to_string().contains("404") || matches!(e, Error::DigestMismatch { .. }), "{e}");
+        let e = pull(
+            &store,
+            &r,
+            PullOptions::new().platform("linux/arm64"),
+            &|_| {},
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("404") || matches!(e, Error::DigestMismatch { .. }),
+            "{e}"
+        );
     }
 
     #[test]
@@ -894,20 +1108,31 @@ mod fake_registry_tests {
         assert_eq!(store.layer_ids().unwrap().len(), 1);
         assert_eq!(store.images().unwrap().len(), 1);
         let (_, _, l) = image();
-        let gets = seen.lock().unwrap().iter().filter(|q| q.path.ends_with(&digest_of(&l).to_string())).count();
+        let gets = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|q| q.path.ends_with(&digest_of(&l).to_string()))
+            .count();
         assert!((1..=4).contains(&gets), "{gets}");
     }
 
     #[test]
     fn a_stream_cut_midway_leaves_nothing() {
-        let (port, _) = serve(registry_route(|l| Resp { cut: Some(l.len() / 2), ..resp(200, l.to_vec()) }));
+        let (port, _) = serve(registry_route(|l| Resp {
+            cut: Some(l.len() / 2),
+            ..resp(200, l.to_vec())
+        }));
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
         let e = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap_err();
         let (_, _, l) = image();
         let msg = e.to_string();
-        assert!(msg.contains(&digest_of(&l).to_string()) || msg.contains("lib/x:1"), "{msg}");
+        assert!(
+            msg.contains(&digest_of(&l).to_string()) || msg.contains("lib/x:1"),
+            "{msg}"
+        );
         nothing_visible(&store);
     }
 
@@ -932,12 +1157,19 @@ mod fake_registry_tests {
 
     #[test]
     fn server_errors_are_reported_with_their_message() {
-        let (port, _) = serve(registry_route(|_| resp(500, r#"{"errors":[{"message":"disk on fire"}]}"#)));
+        let (port, _) = serve(registry_route(|_| {
+            resp(500, r#"{"errors":[{"message":"disk on fire"}]}"#)
+        }));
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
-        let msg = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap_err().to_string();
-        assert!(msg.contains("500") && msg.contains("disk on fire") && msg.contains("lib/x:1"), "{msg}");
+        let msg = pull(&store, &r, &PullOptions::new(), &|_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("500") && msg.contains("disk on fire") && msg.contains("lib/x:1"),
+            "{msg}"
+        );
         nothing_visible(&store);
     }
 
@@ -945,7 +1177,11 @@ mod fake_registry_tests {
     fn bearer_token_flow() {
         let route = registry_route(|l| resp(200, l.to_vec()));
         let (port, seen) = serve(move |req, port| {
-            let auth = req.headers.get("authorization").cloned().unwrap_or_default();
+            let auth = req
+                .headers
+                .get("authorization")
+                .cloned()
+                .unwrap_or_default();
             if req.path.starts_with("/token") {
                 // the basic credentials of the options, the scope of the challenge
                 if auth == "Basic dTpw" && req.path.contains("scope=repository%3Alib%2Fx%3Apull") {
@@ -968,12 +1204,27 @@ mod fake_registry_tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
-        pull(&store, &r, PullOptions::new().credentials("u", "p"), &|_| {}).unwrap();
-        assert!(seen.lock().unwrap().iter().any(|q| q.path.starts_with("/token?service=fake&scope=")));
+        pull(
+            &store,
+            &r,
+            PullOptions::new().credentials("u", "p"),
+            &|_| {},
+        )
+        .unwrap();
+        assert!(seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|q| q.path.starts_with("/token?service=fake&scope=")));
         // wrong credentials: a clear 401
-        let e = pull(&store, &r.with_tag("2").unwrap(), PullOptions::new().credentials("u", "bad"), &|_| {})
-            .unwrap_err()
-            .to_string();
+        let e = pull(
+            &store,
+            &r.with_tag("2").unwrap(),
+            PullOptions::new().credentials("u", "bad"),
+            &|_| {},
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("token") && e.contains("401"), "{e}");
     }
 
@@ -983,7 +1234,8 @@ mod fake_registry_tests {
         let (port, _) = serve(move |req, port| {
             if req.headers.get("authorization").map(String::as_str) != Some("Basic dTpw") {
                 let mut r = resp(401, "");
-                r.headers.push(("WWW-Authenticate".into(), r#"Basic realm="fake""#.into()));
+                r.headers
+                    .push(("WWW-Authenticate".into(), r#"Basic realm="fake""#.into()));
                 return r;
             }
             route(req, port)
@@ -991,12 +1243,20 @@ mod fake_registry_tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
-        pull(&store, &r, PullOptions::new().credentials("u", "p"), &|_| {}).unwrap();
+        pull(
+            &store,
+            &r,
+            PullOptions::new().credentials("u", "p"),
+            &|_| {},
+        )
+        .unwrap();
         // without credentials (and an empty docker config): refused, clearly
         let empty = tempfile::tempdir().unwrap();
         std::env::set_var("DOCKER_CONFIG", empty.path());
         let other = Store::open(dir.path().join("o")).unwrap();
-        let e = pull(&other, &r, &PullOptions::new(), &|_| {}).unwrap_err().to_string();
+        let e = pull(&other, &r, &PullOptions::new(), &|_| {})
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("basic auth"), "{e}");
     }
 }

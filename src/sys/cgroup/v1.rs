@@ -1,6 +1,8 @@
 //! cgroup v1 file names and values: one hierarchy per controller (or per co-mounted group).
 
-use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxHugepageLimit, LinuxMemory};
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxHugepageLimit, LinuxMemory,
+};
 
 use super::{Ctrl, Write};
 use crate::{Error, Result};
@@ -16,14 +18,21 @@ pub(super) fn memory(m: &LinuxMemory, out: &mut Vec<Write>) -> Result<()> {
         // accounting have no memsw files; a swap equal to the limit (no swap at all) or -1
         // (unlimited) then means nothing and is skipped.
         let w = Write::new(Ctrl::Memory, "memory.memsw.limit_in_bytes", swap);
-        out.push(if swap == -1 || Some(swap) == m.limit() { w.optional() } else { w });
+        out.push(if swap == -1 || Some(swap) == m.limit() {
+            w.optional()
+        } else {
+            w
+        });
     }
     if let Some(r) = m.reservation() {
         out.push(Write::new(Ctrl::Memory, "memory.soft_limit_in_bytes", r));
     }
     if let Some(s) = m.swappiness() {
         if s > 100 {
-            return Err(Error::spec("linux.resources.memory.swappiness", format!("{s} is not in 0..=100")));
+            return Err(Error::spec(
+                "linux.resources.memory.swappiness",
+                format!("{s} is not in 0..=100"),
+            ));
         }
         out.push(Write::new(Ctrl::Memory, "memory.swappiness", s));
     }
@@ -82,7 +91,9 @@ pub(super) fn blkio(b: &LinuxBlockIo, out: &mut Vec<Write>) {
     for d in b.weight_device().iter().flatten() {
         if let Some(w) = d.weight() {
             let v = format!("{}:{} {w}", d.major(), d.minor());
-            out.push(Write::new(Ctrl::Blkio, "blkio.weight_device", v).or("blkio.bfq.weight_device"));
+            out.push(
+                Write::new(Ctrl::Blkio, "blkio.weight_device", v).or("blkio.bfq.weight_device"),
+            );
         }
         if let Some(w) = d.leaf_weight() {
             let v = format!("{}:{} {w}", d.major(), d.minor());
@@ -90,10 +101,22 @@ pub(super) fn blkio(b: &LinuxBlockIo, out: &mut Vec<Write>) {
         }
     }
     let throttles = [
-        ("blkio.throttle.read_bps_device", b.throttle_read_bps_device()),
-        ("blkio.throttle.write_bps_device", b.throttle_write_bps_device()),
-        ("blkio.throttle.read_iops_device", b.throttle_read_iops_device()),
-        ("blkio.throttle.write_iops_device", b.throttle_write_iops_device()),
+        (
+            "blkio.throttle.read_bps_device",
+            b.throttle_read_bps_device(),
+        ),
+        (
+            "blkio.throttle.write_bps_device",
+            b.throttle_write_bps_device(),
+        ),
+        (
+            "blkio.throttle.read_iops_device",
+            b.throttle_read_iops_device(),
+        ),
+        (
+            "blkio.throttle.write_iops_device",
+            b.throttle_write_iops_device(),
+        ),
     ];
     for (file, devs) in throttles {
         for d in devs.iter().flatten() {
@@ -117,9 +140,22 @@ pub(super) fn devices(rules: &[LinuxDeviceCgroup], out: &mut Vec<Write>) {
     for r in rules {
         let typ = r.typ().unwrap_or_default();
         let num = |n: Option<i64>| n.map_or_else(|| "*".to_string(), |n| n.to_string());
-        let access = r.access().as_deref().filter(|a| !a.is_empty()).unwrap_or("rwm");
-        let v = format!("{} {}:{} {access}", typ.as_str(), num(r.major()), num(r.minor()));
-        let file = if r.allow() { "devices.allow" } else { "devices.deny" };
+        let access = r
+            .access()
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .unwrap_or("rwm");
+        let v = format!(
+            "{} {}:{} {access}",
+            typ.as_str(),
+            num(r.major()),
+            num(r.minor())
+        );
+        let file = if r.allow() {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
         out.push(Write::new(Ctrl::Devices, file, v));
     }
 }

@@ -42,7 +42,11 @@ pub(super) fn memory(m: &LinuxMemory, out: &mut Vec<Write>) -> Result<()> {
         };
         // Without swap accounting the file is absent; "no swap" or "unlimited" then mean nothing.
         let w = Write::new(Ctrl::Memory, "memory.swap.max", &value);
-        out.push(if value == "0" || value == "max" { w.optional() } else { w });
+        out.push(if value == "0" || value == "max" {
+            w.optional()
+        } else {
+            w
+        });
     }
     if let Some(r) = m.reservation() {
         out.push(Write::new(Ctrl::Memory, "memory.low", max(r)));
@@ -87,7 +91,10 @@ pub(super) fn cpu(c: &LinuxCpu, out: &mut Vec<Write>) -> Result<()> {
         out.push(Write::new(Ctrl::Cpu, "cpu.idle", i));
     }
     if c.realtime_period().unwrap_or(0) != 0 || c.realtime_runtime().unwrap_or(0) != 0 {
-        return Err(Error::spec("linux.resources.cpu.realtimeRuntime", "realtime scheduling limits need cgroup v1"));
+        return Err(Error::spec(
+            "linux.resources.cpu.realtimeRuntime",
+            "realtime scheduling limits need cgroup v1",
+        ));
     }
     super::v1::cpuset(c, out);
     Ok(())
@@ -97,7 +104,10 @@ pub(super) fn cpu(c: &LinuxCpu, out: &mut Vec<Write>) -> Result<()> {
 pub(super) fn io(b: &LinuxBlockIo, out: &mut Vec<Write>) {
     if let Some(w) = b.weight().filter(|&w| w != 0) {
         // BFQ takes the v1 range as is; the default scheduler's io.weight is 1..10000.
-        out.push(Write::new(Ctrl::Blkio, "io.bfq.weight", w).or_value("io.weight", blkio_weight_to_io(w)));
+        out.push(
+            Write::new(Ctrl::Blkio, "io.bfq.weight", w)
+                .or_value("io.weight", blkio_weight_to_io(w)),
+        );
     }
     for d in b.weight_device().iter().flatten() {
         if let Some(w) = d.weight() {
@@ -113,7 +123,11 @@ pub(super) fn io(b: &LinuxBlockIo, out: &mut Vec<Write>) {
     ];
     for (key, devs) in throttles {
         for d in devs.iter().flatten() {
-            let rate = if d.rate() == 0 { "max".to_string() } else { d.rate().to_string() };
+            let rate = if d.rate() == 0 {
+                "max".to_string()
+            } else {
+                d.rate().to_string()
+            };
             let v = format!("{}:{} {key}={rate}", d.major(), d.minor());
             out.push(Write::new(Ctrl::Blkio, "io.max", v));
         }
@@ -123,6 +137,10 @@ pub(super) fn io(b: &LinuxBlockIo, out: &mut Vec<Write>) {
 /// `hugetlb.<size>.max` writes.
 pub(super) fn hugetlb(limits: &[LinuxHugepageLimit], out: &mut Vec<Write>) {
     for l in limits {
-        out.push(Write::new(Ctrl::Hugetlb, format!("hugetlb.{}.max", l.page_size()), max(l.limit())));
+        out.push(Write::new(
+            Ctrl::Hugetlb,
+            format!("hugetlb.{}.max", l.page_size()),
+            max(l.limit()),
+        ));
     }
 }
