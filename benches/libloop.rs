@@ -87,12 +87,27 @@ fn main() {
         None => {
             eprintln!("libloop: the timing harness of benches/compare.sh; run that script (criterion benches: lifecycle)");
         }
-        Some(Cmd::Loop { bundle, n, warmup, root, steps }) => {
+        Some(Cmd::Loop {
+            bundle,
+            n,
+            warmup,
+            root,
+            steps,
+        }) => {
             need_root();
             let (rt, _guard) = runtime(root);
             lib_loop(&rt, &bundle, n, warmup, steps);
         }
-        Some(Cmd::Compare { bundle, n, warmup, out, cli, crun, runc, seed }) => {
+        Some(Cmd::Compare {
+            bundle,
+            n,
+            warmup,
+            out,
+            cli,
+            crun,
+            runc,
+            seed,
+        }) => {
             need_root();
             compare(&bundle, n, warmup, &out, cli, crun, runc, seed);
         }
@@ -203,7 +218,10 @@ struct Side {
 enum Kind {
     Lib(Runtime),
     /// A runc-compatible binary: `BIN --root ROOT run --bundle B ID`.
-    Process { bin: PathBuf, root: PathBuf },
+    Process {
+        bin: PathBuf,
+        root: PathBuf,
+    },
     /// The bare cost of spawning and reaping a static `/bin/true` from this harness.
     Bare,
 }
@@ -255,7 +273,10 @@ fn compare(
                 name,
                 samples: Vec::new(),
                 failures: 0,
-                kind: Kind::Process { bin, root: mk(name) },
+                kind: Kind::Process {
+                    bin,
+                    root: mk(name),
+                },
             });
         }
     }
@@ -406,7 +427,12 @@ fn report(sides: &[Side], n: usize) {
     }
     println!("(milliseconds, {n} interleaved iterations per side; ratios against crun's median)");
     println!();
-    let get = |name: &str| sides.iter().find(|s| s.name == name).and_then(|s| stats(&s.samples));
+    let get = |name: &str| {
+        sides
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| stats(&s.samples))
+    };
     let Some(c) = crun else {
         println!("targets: crun not measured, no verdicts");
         return;
@@ -438,6 +464,8 @@ fn report(sides: &[Side], n: usize) {
             x.median / c.median,
             verdict(x.median <= 0.8 * c.median)
         ),
-        None => println!("target CLI median <= 0.8x crun median:      not measured (no examples/runtime)  SKIP"),
+        None => println!(
+            "target CLI median <= 0.8x crun median:      not measured (no examples/runtime)  SKIP"
+        ),
     }
 }

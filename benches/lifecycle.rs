@@ -105,10 +105,6 @@ fn lifecycle(c: &mut Criterion) {
             assert!(st.success());
         })
     });
-    // create → start from one process deadlocks on main: the init inherits the flock of the
-    // state directory (fork-style clone) and keeps it while it waits on the exec fifo, so
-    // `start` blocks in flock forever. Opt in once that is fixed.
-    if std::env::var_os("CARGOHOLD_BENCH_STEPS").is_some() {
     g.bench_function("create_start_wait_delete", |bch| {
         bch.iter(|| {
             let id = unique("chb-csd");
@@ -119,9 +115,6 @@ fn lifecycle(c: &mut Criterion) {
             assert!(st.success());
         })
     });
-    } else {
-        eprintln!("lifecycle/create_start_wait_delete: skipped (set CARGOHOLD_BENCH_STEPS=1; deadlocks without the lock-fd fix)");
-    }
     g.finish();
 
     let mut g = c.benchmark_group("cgroup");

@@ -67,6 +67,11 @@ pub struct Exit {
 }
 
 impl Exit {
+    /// The process exited with code 0.
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+
     /// The exit code as a shell reports it: the code, or 128 + the signal.
     pub fn code(&self) -> i32 {
         self.status
@@ -770,8 +775,12 @@ impl Runtime {
             wait_gone(&rec, Duration::from_secs(10));
         }
         if let Some(cg) = &cg {
-            // Processes that escaped the init (daemonised in the cgroup) die too.
-            let _ = cg.kill_all(libc::SIGKILL);
+            // Processes that escaped the init (daemonised in the cgroup) die too. An empty
+            // cgroup (the usual case after `run`) needs no freeze/signal/thaw round: on v1
+            // that is two freezer.state writes and reads, ~0.3 ms of a 5 ms lifecycle.
+            if !cg.pids().is_ok_and(|p| p.is_empty()) {
+                let _ = cg.kill_all(libc::SIGKILL);
+            }
             cg.remove()?;
         }
         let hooks = rec.spec.hooks().clone().unwrap_or_default();
