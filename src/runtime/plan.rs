@@ -282,6 +282,7 @@ impl Context {
         let pick = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
         let stage = match f.step {
             Step::Stdio => "setting up stdio".to_owned(),
+            Step::Signals => "resetting signal dispositions".to_owned(),
             Step::JoinCgroup => "joining the container's cgroup".to_owned(),
             Step::JoinNamespace => format!("joining namespace {}", pick(&self.join)),
             Step::Unshare => "creating namespaces".to_owned(),

@@ -22,6 +22,7 @@ use super::seccomp::SeccompProgram;
 #[repr(u32)]
 pub enum Step {
     Stdio = 1,
+    Signals,
     JoinCgroup,
     JoinNamespace,
     Unshare,
@@ -68,8 +69,9 @@ pub enum Step {
 
 impl Step {
     fn from_u32(v: u32) -> Option<Step> {
-        const ALL: [Step; 43] = [
+        const ALL: [Step; 44] = [
             Step::Stdio,
+            Step::Signals,
             Step::JoinCgroup,
             Step::JoinNamespace,
             Step::Unshare,
@@ -574,6 +576,10 @@ pub fn spawn(plan: &mut InitPlan) -> io::Result<Spawned> {
     if plan.hooks_sync && plan.hook_state.capacity() < 65536 {
         plan.hook_state.reserve(65536);
     }
+    // No host signal handler may run in the child: block everything across the clone; the
+    // child resets every disposition to the default before it unblocks.
+    let old_mask =
+        raw::set_signal_mask(&raw::full_sigset()).map_err(io::Error::from_raw_os_error)?;
     let mut pidfd: c_int = -1;
     let pid = clone3(plan.clone_flags, &mut pidfd).or_else(|e| {
         if e == libc::ENOSYS {
@@ -583,6 +589,9 @@ pub fn spawn(plan: &mut InitPlan) -> io::Result<Spawned> {
             Err(e)
         }
     });
+    if pid != Ok(0) {
+        let _ = raw::set_signal_mask(&old_mask);
+    }
     match pid {
         Err(e) => Err(io::Error::from_raw_os_error(e)),
         Ok(0) => {
@@ -725,6 +734,7 @@ enum Never {}
 /// The child's whole life until execve. Runs in a fresh process that shares nothing with
 /// the host's other threads; must not allocate.
 fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
+    raw::reset_signals().at(Step::Signals, 0)?;
     close_others(&plan.keep_fds).at(Step::Stdio, 4)?;
     let p = &plan.process;
     // Our own fds must not collide with 0..2 (or the preserved range) when stdio is installed.

@@ -503,6 +503,64 @@ pub fn close_range(first: u32, last: u32) -> R {
     check_long(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) }).map(drop)
 }
 
+/// Sets every catchable signal's disposition to SIG_DFL and unblocks all signals: what a
+/// freshly exec'd program expects (the host may ignore SIGPIPE, as Rust programs do, or run
+/// handlers that must never run in the child).
+pub fn reset_signals() -> R {
+    // The kernel's struct sigaction: handler, flags, restorer, mask. All zero is SIG_DFL.
+    // The raw call, because glibc's wrapper refuses the signals it reserves (32, 33), which
+    // the host may well have set to SIG_IGN.
+    let act = [0u64; 4];
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: act is a valid kernel sigaction (SIG_DFL) of the size passed (8-byte mask).
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                act.as_ptr(),
+                ptr::null_mut::<u64>(),
+                8usize,
+            )
+        };
+    }
+    set_signal_mask(&empty_sigset()).map(drop)
+}
+
+/// An empty signal set.
+pub fn empty_sigset() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set it is given.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        set
+    }
+}
+
+/// A full signal set.
+pub fn full_sigset() -> libc::sigset_t {
+    // SAFETY: sigfillset initialises the set it is given.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        set
+    }
+}
+
+/// pthread_sigmask(SIG_SETMASK): sets this thread's mask, returning the old one.
+pub fn set_signal_mask(set: &libc::sigset_t) -> R<libc::sigset_t> {
+    let mut old = empty_sigset();
+    // SAFETY: both pointers are valid sigsets.
+    let r = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, set, &mut old) };
+    if r != 0 {
+        Err(r)
+    } else {
+        Ok(old)
+    }
+}
+
 /// _exit(2).
 pub fn exit(code: c_int) -> ! {
     // SAFETY: _exit never returns and runs no atexit handlers.

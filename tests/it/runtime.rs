@@ -776,3 +776,23 @@ fn multi_threaded_host_stress() {
     assert!(rt.list().unwrap().is_empty());
     assert!(common::cgroups_named("stress").is_empty());
 }
+
+#[test]
+#[ignore = "requires root"]
+fn signals_start_at_their_defaults() {
+    // Rust ignores SIGPIPE in this (the host) process; the container must not inherit that.
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|s| args(s, &["cat", "/proc/self/status"]));
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(
+        ran.stdout.contains("SigBlk:\t0000000000000000"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("SigIgn:\t0000000000000000"),
+        "{}",
+        ran.stdout
+    );
+}
