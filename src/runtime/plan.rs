@@ -701,12 +701,15 @@ pub(crate) fn cap_number(c: Capability) -> u32 {
     }
 }
 
-/// The highest capability the running kernel knows.
+/// The highest capability the running kernel knows (read once per process).
 fn last_cap() -> u32 {
-    fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40)
+    })
 }
 
 fn cap_mask(set: &Option<oci_spec::runtime::Capabilities>, last: u32) -> u64 {
@@ -820,10 +823,11 @@ pub(crate) fn process_plan(
             permitted: cap_mask(caps.permitted(), last),
             inheritable: cap_mask(caps.inheritable(), last),
             ambient: cap_mask(caps.ambient(), last),
+            last_cap: last.min(63) as u8,
         });
     } else {
         // No capabilities section: the process gets none, as runc.
-        p.caps = Some(CapsPlan::default());
+        p.caps = Some(CapsPlan { last_cap: last_cap().min(63) as u8, ..CapsPlan::default() });
     }
     Ok(p)
 }

@@ -252,6 +252,8 @@ pub struct CapsPlan {
     pub inheritable: u64,
     /// Ambient set.
     pub ambient: u64,
+    /// The highest capability the kernel knows (/proc/sys/kernel/cap_last_cap).
+    pub last_cap: u8,
 }
 
 /// The process to exec and its credentials.
@@ -917,6 +919,9 @@ fn prepare_rootfs(r: &RootfsPlan) -> ChildResult {
         .at(Step::Mount, i);
         raw::close(target);
         result?;
+        if !(is_bind && m.remount != 0) && m.propagation == 0 {
+            continue;
+        }
         // Re-open: the mount now covers the old target.
         let target = open_in_root(root, &m.target, false).at(Step::MountTarget, i)?;
         let path = raw::proc_fd_path(&mut buf, target);
@@ -1331,7 +1336,7 @@ fn finalize_process(p: &ProcessPlan) -> ChildResult {
     }
     if let Some(caps) = &p.caps {
         // Drop from the bounding set while we still have CAP_SETPCAP.
-        for cap in 0..64u64 {
+        for cap in 0..=u64::from(caps.last_cap) {
             if caps.bounding & (1 << cap) == 0 {
                 match raw::prctl(libc::PR_CAPBSET_DROP, cap as c_ulong, 0, 0, 0) {
                     Ok(_) | Err(libc::EINVAL) => {}
@@ -1355,7 +1360,7 @@ fn finalize_process(p: &ProcessPlan) -> ChildResult {
     if let Some(caps) = &p.caps {
         raw::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0).at(Step::KeepCaps, 0)?;
         raw::capset(caps.effective, caps.permitted, caps.inheritable).at(Step::Capabilities, 0)?;
-        for cap in 0..64u64 {
+        for cap in 0..=u64::from(caps.last_cap) {
             if caps.ambient & (1 << cap) != 0 {
                 let r = raw::prctl(
                     libc::PR_CAP_AMBIENT,
