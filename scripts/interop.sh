@@ -181,7 +181,10 @@ test_podman() {
     fi
     local p=$WORK/p
     mkdir -p "$p"
-    PODMAN=(podman --runtime "$RUNTIME" --root "$p/root" --runroot "$p/run" --tmpdir "$p/tmp"
+    # conmon clears the environment: a wrapper keeps the argv log.
+    printf '#!/bin/sh\nCARGOHOLD_RUNTIME_ARGV_LOG=%s exec %s "$@"\n' "$WORK/argv.log" "$RUNTIME" >"$p/runtime"
+    chmod +x "$p/runtime"
+    PODMAN=(podman --runtime "$p/runtime" --root "$p/root" --runroot "$p/run" --tmpdir "$p/tmp"
         --cgroup-manager cgroupfs --events-backend file --storage-driver overlay)
     PODMAN_READY=1
     local run_opts=(--ulimit nofile=20000:20000 --ulimit nproc=1024:1024 --network none)
@@ -223,7 +226,7 @@ all) test_containerd; test_podman ;;
 *) echo "usage: $0 [containerd|podman|all]"; exit 2 ;;
 esac
 echo "--- runtime invocations (argv) ---"
-sed -E -e "s#$WORK#<work>#g" -e 's##runtime#' -e 's/[0-9a-f]{64}/<id>/g' -e 's#(/tmp/runc-process)[0-9]+#\1N#' "$WORK/argv.log" 2>/dev/null | sort | uniq -c | sort -rn | head -40 || true
+sed -E -e "s#$WORK#<work>#g" -e "s#$RUNTIME#runtime#" -e 's/[0-9a-f]{64}/<id>/g' -e 's#(/tmp/runc-process)[0-9]+#\1N#' "$WORK/argv.log" 2>/dev/null | sort | uniq -c | sort -rn | head -40 || true
 if ((FAILS > 0)); then
     echo "FAIL interop ($PART): $FAILS check(s) failed"
     exit 1
