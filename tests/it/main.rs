@@ -5,3 +5,6 @@ mod common;
 
 // The OCI runtime layer: create/start/state/kill/delete/run/exec of busybox bundles.
 mod runtime;
+
+// examples/runtime.rs, the runc-compatible CLI, and containerd/podman driving it.
+mod cli;
