@@ -432,7 +432,14 @@ fn dispatch(cli: &Cli) -> Res<u8> {
             memory,
             pids_limit,
             id,
-        } => update(&rt, id, resources.as_deref(), memory.as_deref(), *pids_limit).map(|()| 0),
+        } => update(
+            &rt,
+            id,
+            resources.as_deref(),
+            memory.as_deref(),
+            *pids_limit,
+        )
+        .map(|()| 0),
         Cmd::Spec { .. } | Cmd::Features => unreachable!("handled above"),
     }
 }
@@ -555,7 +562,10 @@ fn exec(rt: &Runtime, cmd: &Cmd) -> Res<u8> {
                     Some((a, b)) => (a, Some(b)),
                     None => (u.as_str(), None),
                 };
-                usr.set_uid(uid.parse().map_err(|_| err(format!("invalid uid {uid:?}")))?);
+                usr.set_uid(
+                    uid.parse()
+                        .map_err(|_| err(format!("invalid uid {uid:?}")))?,
+                );
                 usr.set_gid(match gid {
                     Some(g) => g.parse().map_err(|_| err(format!("invalid gid {g:?}")))?,
                     None => 0,
@@ -757,7 +767,10 @@ fn parse_signal(s: &str) -> Res<i32> {
         _ => name
             .strip_prefix("RTMIN+")
             .and_then(|o| rt(sigrtmin, o))
-            .or_else(|| name.strip_prefix("RTMAX-").and_then(|o| rt(sigrtmax, &format!("-{o}")))),
+            .or_else(|| {
+                name.strip_prefix("RTMAX-")
+                    .and_then(|o| rt(sigrtmax, &format!("-{o}")))
+            }),
     };
     n.filter(|n| (sigrtmin..=sigrtmax).contains(n))
         .ok_or_else(|| err(format!("unknown signal {s:?}")))
@@ -765,7 +778,9 @@ fn parse_signal(s: &str) -> Res<i32> {
 
 fn parse_duration(s: &str) -> Res<Duration> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| err(format!("invalid interval {s:?}")))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| err(format!("invalid interval {s:?}")))?;
     Ok(match unit {
         "" | "s" => Duration::from_secs(n),
         "ms" => Duration::from_millis(n),

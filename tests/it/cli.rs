@@ -160,7 +160,11 @@ fn version_spec_and_features() {
         .any(|a| a == "SCMP_ACT_ERRNO"));
     assert!(f["linux"]["apparmor"]["enabled"].is_boolean());
     assert!(f["linux"]["selinux"]["enabled"].is_boolean());
-    assert!(f["mountOptions"].as_array().unwrap().iter().any(|o| o == "rbind"));
+    assert!(f["mountOptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o == "rbind"));
 }
 
 #[test]
@@ -181,14 +185,24 @@ fn create_start_state_kill_delete() {
     let pid_file = b.path().join("init.pid");
     let bundle = b.path().to_str().unwrap();
 
-    cli.ok(&["create", "--bundle", bundle, "--pid-file", pid_file.to_str().unwrap(), &id]);
+    cli.ok(&[
+        "create",
+        "--bundle",
+        bundle,
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ]);
     let pid: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
     let st = cli.state(&id);
     assert_eq!(st["status"], "created");
     assert_eq!(st["pid"], pid);
     assert_eq!(st["id"], id.as_str());
     assert_eq!(st["ociVersion"], "1.2.0");
-    assert_eq!(st["bundle"], std::fs::canonicalize(b.path()).unwrap().to_str().unwrap());
+    assert_eq!(
+        st["bundle"],
+        std::fs::canonicalize(b.path()).unwrap().to_str().unwrap()
+    );
     assert!(st["rootfs"].as_str().unwrap().ends_with("/rootfs"));
     assert!(st["created"].as_str().unwrap().contains('T'));
     // An id that exists is refused; the first container is untouched.
@@ -236,10 +250,12 @@ fn delete_force_kills_a_running_container() {
     let pid = cli.state(&id)["pid"].as_i64().unwrap();
     assert_eq!(cli.state(&id)["status"], "running");
     cli.ok(&["delete", "--force", &id]);
-    assert!(!Path::new(&format!("/proc/{pid}")).exists() || {
-        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        s.contains(") Z")
-    });
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists() || {
+            let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            s.contains(") Z")
+        }
+    );
     assert!(common::cgroups_named(&id).is_empty());
 }
 
@@ -248,12 +264,22 @@ fn delete_force_kills_a_running_container() {
 fn run_prints_and_passes_exit_codes_through() {
     let cli = Cli::new();
     let b = bundle(&["echo", "hello"]);
-    let o = cli.out(&["run", "--bundle", b.path().to_str().unwrap(), &common::unique("cli-run")]);
+    let o = cli.out(&[
+        "run",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &common::unique("cli-run"),
+    ]);
     assert!(o.status.success(), "{o:?}");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "hello\n");
 
     let b = bundle(&["sh", "-c", "exit 7"]);
-    let o = cli.out(&["run", "-b", b.path().to_str().unwrap(), &common::unique("cli-run")]);
+    let o = cli.out(&[
+        "run",
+        "-b",
+        b.path().to_str().unwrap(),
+        &common::unique("cli-run"),
+    ]);
     assert_eq!(o.status.code(), Some(7));
 
     // Killed by a signal: 128 + signal, as runc.
@@ -284,9 +310,22 @@ fn exec_ps_pause_resume() {
     assert_eq!(cli.ok(&["exec", &id, "echo", "hi"]), "hi\n");
     let o = cli.out(&["exec", &id, "sh", "-c", "exit 5"]);
     assert_eq!(o.status.code(), Some(5));
-    let out = cli.ok(&["exec", "-e", "FOO=bar", "--cwd", "/tmp", &id, "sh", "-c", "echo $FOO $(pwd)"]);
+    let out = cli.ok(&[
+        "exec",
+        "-e",
+        "FOO=bar",
+        "--cwd",
+        "/tmp",
+        &id,
+        "sh",
+        "-c",
+        "echo $FOO $(pwd)",
+    ]);
     assert_eq!(out, "bar /tmp\n");
-    assert_eq!(cli.ok(&["exec", "-u", "65534:65534", &id, "id", "-u"]), "65534\n");
+    assert_eq!(
+        cli.ok(&["exec", "-u", "65534:65534", &id, "id", "-u"]),
+        "65534\n"
+    );
 
     // --process, as containerd and podman call it.
     let process = serde_json::json!({
@@ -304,7 +343,13 @@ fn exec_ps_pause_resume() {
     // --detach with --pid-file: the process runs on after the CLI returns.
     let exec_pid = b.path().join("exec.pid");
     cli.ok(&[
-        "exec", "--detach", "--pid-file", exec_pid.to_str().unwrap(), &id, "sleep", "300",
+        "exec",
+        "--detach",
+        "--pid-file",
+        exec_pid.to_str().unwrap(),
+        &id,
+        "sleep",
+        "300",
     ]);
     let epid: i64 = std::fs::read_to_string(&exec_pid).unwrap().parse().unwrap();
     let pids: Vec<i64> = serde_json::from_str(&cli.ok(&["ps", "--format", "json", &id])).unwrap();
@@ -357,7 +402,10 @@ fn errors_go_to_the_json_log() {
     let text = std::fs::read_to_string(&log).unwrap();
     let line: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(line["level"], "error");
-    assert!(line["msg"].as_str().unwrap().contains("config.json"), "{line}");
+    assert!(
+        line["msg"].as_str().unwrap().contains("config.json"),
+        "{line}"
+    );
     assert!(line["time"].as_str().unwrap().ends_with('Z'), "{line}");
     // Nothing left behind.
     assert!(cli.ok(&["list", "-q"]).trim().is_empty());
@@ -376,14 +424,20 @@ fn errors_go_to_the_json_log() {
     assert_eq!(o.status.code(), Some(1));
     let text = std::fs::read_to_string(&log).unwrap();
     let line: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
-    assert!(line["msg"].as_str().unwrap().contains("/no/such/binary"), "{line}");
+    assert!(
+        line["msg"].as_str().unwrap().contains("/no/such/binary"),
+        "{line}"
+    );
     assert!(cli.ok(&["list", "-q"]).trim().is_empty());
 
     // Text format, as runc's default.
     let tlog = b.path().join("log.txt");
     cli.fails(&["--log", tlog.to_str().unwrap(), "delete", "nope"]);
     let text = std::fs::read_to_string(&tlog).unwrap();
-    assert!(text.contains("level=error") && text.contains("does not exist"), "{text}");
+    assert!(
+        text.contains("level=error") && text.contains("does not exist"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -429,7 +483,10 @@ fn interop(part: &str, binaries: &[&str]) {
 #[test]
 #[ignore = "requires root"]
 fn containerd_drives_the_runtime() {
-    interop("containerd", &["containerd", "ctr", "containerd-shim-runc-v2"]);
+    interop(
+        "containerd",
+        &["containerd", "ctr", "containerd-shim-runc-v2"],
+    );
 }
 
 #[test]
