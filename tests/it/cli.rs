@@ -103,10 +103,17 @@ impl Cli {
         serde_json::from_str(&self.ok(&["state", id])).unwrap()
     }
 
+    /// Polls `state` until the status is `want` (the container may not exist yet: a `run`
+    /// started in the background is still creating it).
     fn wait_status(&self, id: &str, want: &str) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let st = self.state(id);
+            let o = self.out(&["state", id]);
+            let st: serde_json::Value = if o.status.success() {
+                serde_json::from_slice(&o.stdout).unwrap()
+            } else {
+                serde_json::Value::Null
+            };
             if st["status"] == want || Instant::now() > deadline {
                 return st;
             }
@@ -290,7 +297,13 @@ fn run_prints_and_passes_exit_codes_through() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    assert_eq!(cli.wait_status(&id, "running")["status"], "running");
+    let st = cli.wait_status(&id, "running");
+    if st["status"] != "running" {
+        // Do not leave the container behind the panic.
+        let _ = cli.out(&["delete", "--force", &id]);
+        let _ = child.wait_with_output();
+        panic!("run never reached running: {st}");
+    }
     cli.ok(&["kill", &id, "9"]);
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(128 + 9));
