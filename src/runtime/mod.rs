@@ -282,6 +282,44 @@ fn state_json(id: &str, status: &str, pid: i32, bundle: &Path, spec: &Spec) -> V
     }
 }
 
+/// The spec's resources with the device rules runc adds: when the spec restricts devices
+/// (podman sends a lone deny-all rule), the default devices the runtime must create
+/// (null, zero, full, random, urandom, tty, ptmx, pts) and the spec's `linux.devices` are
+/// allowed after its rules, as runc does; otherwise creating them fails with EPERM.
+fn cgroup_resources(linux: &oci_spec::runtime::Linux) -> Option<oci_spec::runtime::LinuxResources> {
+    use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
+    let mut res = linux.resources().clone()?;
+    let mut rules = match res.devices() {
+        Some(r) if !r.is_empty() => r.clone(),
+        _ => return Some(res),
+    };
+    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut r = LinuxDeviceCgroup::default();
+        r.set_allow(true);
+        r.set_typ(Some(typ));
+        r.set_major(major);
+        r.set_minor(minor);
+        r.set_access(Some(access.to_owned()));
+        r
+    };
+    use LinuxDeviceType::{B, C};
+    rules.push(rule(C, None, None, "m"));
+    rules.push(rule(B, None, None, "m"));
+    for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2)] {
+        rules.push(rule(C, Some(major), Some(minor), "rwm"));
+    }
+    rules.push(rule(C, Some(136), None, "rwm"));
+    for d in linux.devices().iter().flatten() {
+        let typ = match d.typ() {
+            LinuxDeviceType::B => B,
+            _ => C,
+        };
+        rules.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
+    }
+    res.set_devices(Some(rules));
+    Some(res)
+}
+
 fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
     let linux = spec.linux().clone().unwrap_or_default();
     for (file, maps) in [
@@ -405,7 +443,8 @@ impl Runtime {
             Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
             _ => format!("/cargohold-{id}"),
         };
-        let cg = Cgroup::create(&cgroup_path, linux.resources().as_ref())?;
+        let resources = cgroup_resources(&linux);
+        let cg = Cgroup::create(&cgroup_path, resources.as_ref())?;
         let procs = cg.procs_fds()?;
         let cgroup_dirs = cg.paths();
         rollback.cgroup = Some(cg);

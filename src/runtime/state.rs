@@ -115,7 +115,16 @@ pub(crate) fn validate_id(id: &str) -> Result<()> {
 /// An exclusive flock on a container's directory, released on drop.
 #[derive(Debug)]
 pub(crate) struct Lock {
-    _file: File,
+    file: File,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Unlock explicitly: the init process cloned during `create` holds a copy of this
+        // fd until it execs, and merely closing ours would leave the directory locked (so
+        // `start` from another process would block forever).
+        let _ = crate::sys::file::flock_unlock(self.file.as_raw_fd());
+    }
 }
 
 impl Lock {
@@ -123,7 +132,7 @@ impl Lock {
         let file = File::open(dir).map_err(|e| Error::os("opening container directory", dir, e))?;
         crate::sys::file::flock_exclusive(file.as_raw_fd())
             .map_err(|e| Error::os("locking", dir, e))?;
-        Ok(Lock { _file: file })
+        Ok(Lock { file })
     }
 }
 

@@ -25,6 +25,18 @@ pub fn flock_exclusive(fd: RawFd) -> io::Result<()> {
     }
 }
 
+/// flock(LOCK_UN): releases the lock of the open file description, and so of every
+/// duplicate of it (a child forked while the lock was held keeps a copy of the fd, and
+/// closing our copy alone would leave the lock held by that child).
+pub fn flock_unlock(fd: RawFd) -> io::Result<()> {
+    // SAFETY: plain integers.
+    if unsafe { libc::flock(fd, libc::LOCK_UN) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// mkfifo(3) with the given mode.
 pub fn mkfifo(path: &Path, mode: u32) -> io::Result<()> {
     let c = cstr(path)?;

@@ -775,18 +775,21 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
             }
         }
         enter_rootfs(rootfs)?;
-        finish_rootfs(rootfs)?;
     } else if let Some(dir) = &plan.chroot {
         raw::fchdir(dir.as_raw_fd()).at(Step::Chroot, 0)?;
         raw::chroot(c".").at(Step::Chroot, 0)?;
     }
 
+    // Sysctls before the read-only paths (as runc): specs list /proc/sys as read-only.
     for (i, (path, value)) in plan.sysctls.iter().enumerate() {
         let fd = raw::openat(libc::AT_FDCWD, path, libc::O_WRONLY | libc::O_CLOEXEC, 0)
             .at(Step::Sysctl, i)?;
         let r = raw::write_all(fd, value.to_bytes());
         raw::close(fd);
         r.at(Step::Sysctl, i)?;
+    }
+    if let Some(rootfs) = &plan.rootfs {
+        finish_rootfs(rootfs)?;
     }
     if let Some(h) = &plan.hostname {
         raw::sethostname(h.to_bytes()).at(Step::Hostname, 0)?;

@@ -12,3 +12,5 @@ mod image_interop;
 mod image_overlay;
 // Images: push and pull against a real docker-registry on 127.0.0.1.
 mod image_registry;
+// examples/runtime.rs, the runc-compatible CLI, and containerd/podman driving it.
+mod cli;
