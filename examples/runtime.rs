@@ -814,7 +814,6 @@ fn update(
     memory: Option<&str>,
     pids_limit: Option<i64>,
 ) -> Res<()> {
-    let spec = rt.spec(id)?;
     let mut res: LinuxResources = match resources {
         Some(p) => {
             let data = if p.as_os_str() == "-" {
@@ -839,15 +838,7 @@ fn update(
         pids.set_limit(n);
         res.set_pids(Some(pids));
     }
-    // The runtime's own default when the spec names no cgroup (see Runtime::create).
-    let path = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.cgroups_path().clone())
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| format!("/cargohold/{id}"));
-    cargohold::sys::cgroup::Cgroup::open(&path)?.apply(&res)?;
+    rt.update(id, &res)?;
     Ok(())
 }
 

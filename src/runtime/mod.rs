@@ -883,6 +883,15 @@ impl Runtime {
         Cgroup::open(&rec.cgroup_path)?.stats()
     }
 
+    /// Changes the resource limits of a live container (runc's `update`).
+    ///
+    /// # Errors
+    /// The container does not exist; the kernel refuses a value (the error names the file).
+    pub fn update(&self, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        let (_, rec) = self.load(id)?;
+        Cgroup::open(&rec.cgroup_path)?.apply(resources)
+    }
+
     /// The spec a container was created with.
     ///
     /// # Errors

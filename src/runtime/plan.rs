@@ -827,7 +827,10 @@ pub(crate) fn process_plan(
         });
     } else {
         // No capabilities section: the process gets none, as runc.
-        p.caps = Some(CapsPlan { last_cap: last_cap().min(63) as u8, ..CapsPlan::default() });
+        p.caps = Some(CapsPlan {
+            last_cap: last_cap().min(63) as u8,
+            ..CapsPlan::default()
+        });
     }
     Ok(p)
 }
