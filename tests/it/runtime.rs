@@ -796,3 +796,224 @@ fn signals_start_at_their_defaults() {
         ran.stdout
     );
 }
+
+#[test]
+#[ignore = "requires root"]
+fn lsm_labels_are_refused_clearly_on_hosts_without_them() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|s| {
+        let mut p = s.process().clone().unwrap();
+        p.set_apparmor_profile(Some("docker-default".into()));
+        s.set_process(Some(p));
+    });
+    let apparmor = fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y");
+    let r = common::run(&rt, &b);
+    if apparmor {
+        assert!(r.is_ok(), "{:?}", r.err());
+    } else {
+        let e = r
+            .err()
+            .expect("an AppArmor profile on a host without AppArmor is refused");
+        assert!(
+            e.to_string()
+                .contains("AppArmor profile \"docker-default\""),
+            "{e}"
+        );
+    }
+    b.edit(|s| {
+        let mut p = s.process().clone().unwrap();
+        p.set_apparmor_profile(None);
+        p.set_selinux_label(Some("system_u:system_r:container_t:s0".into()));
+        s.set_process(Some(p));
+    });
+    if !std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        let e = common::run(&rt, &b)
+            .err()
+            .expect("an SELinux label without SELinux is refused");
+        assert!(e.to_string().contains("SELinux"), "{e}");
+    }
+    assert!(rt.list().unwrap().is_empty());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn terminal_hands_the_pty_master_to_the_caller() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|s| {
+        let mut p = s.process().clone().unwrap();
+        p.set_terminal(Some(true));
+        p.set_args(Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "tty; test -t 0 && echo stdin-is-a-tty".into(),
+        ]));
+        s.set_process(Some(p));
+    });
+    let (id, _guard) = common::guarded(&rt, "tty");
+    let mut c = rt.spawn(&id, b.path(), &CreateOptions::default()).unwrap();
+    let master = c
+        .take_console()
+        .expect("no console socket: the caller gets the master");
+    let status = c.wait().unwrap();
+    assert!(status.success());
+    let mut out = Vec::new();
+    let mut f = fs::File::from(master);
+    let mut buf = [0u8; 4096];
+    // After the slave closes, reads return EIO: collect until then.
+    while let Ok(n) = f.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.contains("/dev/pts/0"), "{out:?}");
+    assert!(out.contains("stdin-is-a-tty"), "{out:?}");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn a_hook_that_outlives_its_timeout_fails() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|s| {
+        let slow = cargohold::oci_spec::runtime::HookBuilder::default()
+            .path("/bin/sleep")
+            .args(vec!["sleep".to_string(), "30".into()])
+            .timeout(1)
+            .build()
+            .unwrap();
+        s.set_hooks(Some(
+            cargohold::oci_spec::runtime::HooksBuilder::default()
+                .create_runtime(vec![slow])
+                .build()
+                .unwrap(),
+        ));
+    });
+    let t = std::time::Instant::now();
+    let e = common::run(&rt, &b).err().expect("the hook times out");
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    assert!(e.to_string().contains("timed out"), "{e}");
+    assert!(rt.list().unwrap().is_empty());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn devices_sysctls_and_domainname() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|s| {
+        s.set_domainname(Some("example.test".into()));
+        let mut linux = s.linux().clone().unwrap();
+        linux.set_sysctl(Some(
+            [("net.ipv4.ip_forward".to_string(), "1".to_string())]
+                .into_iter()
+                .collect(),
+        ));
+        linux.set_devices(Some(vec![
+            cargohold::oci_spec::runtime::LinuxDeviceBuilder::default()
+                .path("/dev/custom0")
+                .typ(cargohold::oci_spec::runtime::LinuxDeviceType::C)
+                .major(1i64)
+                .minor(3i64)
+                .file_mode(0o640u32)
+                .uid(7u32)
+                .gid(8u32)
+                .build()
+                .unwrap(),
+        ]));
+        s.set_linux(Some(linux));
+    });
+    sh(&mut b, "cat /proc/sys/kernel/domainname /proc/sys/net/ipv4/ip_forward; stat -c '%t:%T %a %u:%g' /dev/custom0 /dev/null; echo gone > /dev/null && echo null-ok; for l in fd stdin ptmx; do readlink /dev/$l; done");
+    let ran = common::run(&rt, &b).unwrap();
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    assert_eq!(lines[0], "example.test", "{}", ran.stdout);
+    assert_eq!(lines[1], "1");
+    assert_eq!(lines[2], "1:3 640 7:8");
+    assert_eq!(lines[3], "1:3 666 0:0");
+    assert_eq!(lines[4], "null-ok");
+    assert_eq!(
+        &lines[5..],
+        &["/proc/self/fd", "/proc/self/fd/0", "pts/ptmx"],
+        "{}",
+        ran.stdout
+    );
+    // The host's forwarding setting is untouched by the container's.
+    let _ = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    // A sysctl that is not namespaced is refused before anything starts.
+    b.edit(|s| {
+        let mut linux = s.linux().clone().unwrap();
+        linux.set_sysctl(Some(
+            [("vm.swappiness".to_string(), "1".to_string())]
+                .into_iter()
+                .collect(),
+        ));
+        s.set_linux(Some(linux));
+    });
+    let e = common::run(&rt, &b).err().unwrap();
+    assert!(e.to_string().contains("vm.swappiness"), "{e}");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn concurrent_creates_of_one_id_make_one_container() {
+    let rt = common::runtime();
+    let b = Bundle::new(&["sleep", "30"]);
+    let (id, _guard) = common::guarded(&rt, "race");
+    let results: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..6)
+            .map(|_| s.spawn(|| rt.create(&id, b.path(), &CreateOptions::default())))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ok: Vec<_> = results.iter().filter(|r| r.is_ok()).collect();
+    assert_eq!(ok.len(), 1, "exactly one create wins");
+    for r in &results {
+        if let Err(e) = r {
+            assert!(matches!(e, Error::ContainerExists { .. }), "{e}");
+        }
+    }
+    assert_eq!(rt.state(&id).unwrap().status, Status::Created);
+    rt.delete(&id, false).unwrap();
+    for r in results.into_iter().flatten() {
+        let _ = r.wait();
+    }
+    assert!(common::cgroups_named(&id).is_empty());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn stats_report_usage() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    let mem = LinuxMemoryBuilder::default()
+        .limit(64i64 << 20)
+        .build()
+        .unwrap();
+    b.edit(|s| {
+        resources(
+            s,
+            LinuxResourcesBuilder::default()
+                .memory(mem)
+                .build()
+                .unwrap(),
+        )
+    });
+    sh(
+        &mut b,
+        "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 30",
+    );
+    let (id, _guard) = common::guarded(&rt, "stats");
+    let c = rt.spawn(&id, b.path(), &CreateOptions::default()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let st = rt.stats(&id).unwrap();
+    assert!(st.memory_usage > 0);
+    assert_eq!(st.memory_limit, Some(64 << 20));
+    assert!(st.cpu_usage_ns > 0);
+    assert!(st.pids_current >= 1);
+    rt.delete(&id, true).unwrap();
+    let _ = c.wait();
+}
