@@ -829,7 +829,7 @@ fn update(
         None => LinuxResources::default(),
     };
     if let Some(m) = memory {
-        let mut mem = res.memory().clone().unwrap_or_default();
+        let mut mem = (*res.memory()).unwrap_or_default();
         mem.set_limit(Some(parse_bytes(m)?));
         res.set_memory(Some(mem));
     }
