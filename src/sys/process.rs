@@ -280,13 +280,13 @@ pub struct ProcessPlan {
     pub caps: Option<CapsPlan>,
     /// prctl(PR_SET_NO_NEW_PRIVS).
     pub no_new_privs: bool,
-    /// Contents to write to /proc/self/attr/apparmor/exec ("exec <profile>").
+    /// Contents to write to /proc/self/attr/apparmor/exec (`exec <profile>`).
     pub apparmor: Option<CString>,
     /// Contents to write to /proc/self/attr/exec (an SELinux context).
     pub selinux: Option<CString>,
     /// The compiled seccomp filter.
     pub seccomp: Option<SeccompProgram>,
-    /// Full paths to try for argv[0], in order (PATH search done by the parent).
+    /// Full paths to try for `argv[0]`, in order (PATH search done by the parent).
     pub exec_candidates: Vec<CString>,
     /// argv.
     pub args: Vec<CString>,
