@@ -7,7 +7,7 @@ if [ ! -x /bin/busybox ] || ! /bin/busybox --list >/dev/null 2>&1; then
     apt-get install -y -qq busybox-static >/dev/null
 fi
 cargo build -q --example runtime
-rt=target/debug/examples/runtime
+rt="${CARGO_TARGET_DIR:-target}/debug/examples/runtime"
 bundle=$(mktemp -d /tmp/cargohold-quickstart.XXXXXX)
 root=$(mktemp -d /tmp/cargohold-quickstart-root.XXXXXX)
 trap 'rm -rf "$bundle" "$root"' EXIT
