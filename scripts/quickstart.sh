@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x /bin/busybox ] || ! /bin/busybox --list >/dev/null 2>&1; then
-    apt-get install -y -qq busybox-static >/dev/null
+    apt-get update -qq && apt-get install -y -qq busybox-static >/dev/null
 fi
 cargo build -q --example runtime
 rt="${CARGO_TARGET_DIR:-target}/debug/examples/runtime"
