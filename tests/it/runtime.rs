@@ -623,16 +623,39 @@ fn hooks_run_with_the_state_on_stdin() {
     b.edit(|s| {
         let hooks = cargohold::oci_spec::runtime::HooksBuilder::default()
             .create_runtime(vec![hook("createRuntime")])
+            .create_container(vec![hook("createContainer")])
+            // Runs inside the container, after pivot_root: its paths are the container's.
+            .start_container(vec![cargohold::oci_spec::runtime::HookBuilder::default()
+                .path("/bin/sh")
+                .args(vec![
+                    "sh".to_string(),
+                    "-c".into(),
+                    "cat > /tmp/startContainer".into(),
+                ])
+                .build()
+                .unwrap()])
             .poststart(vec![hook("poststart")])
             .poststop(vec![hook("poststop")])
             .build()
             .unwrap();
         s.set_hooks(Some(hooks));
     });
+    sh(&mut b, "cat /tmp/startContainer");
     let ran = common::run(&rt, &b).unwrap();
     assert!(ran.status.success(), "{}", ran.stderr);
+    let inside: serde_json::Value = serde_json::from_str(&ran.stdout)
+        .unwrap_or_else(|e| panic!("startContainer: {e}: {:?}", ran.stdout));
+    assert!(
+        inside["id"].as_str().unwrap().starts_with("run-"),
+        "{inside}"
+    );
+    assert!(
+        inside["pid"].as_i64().unwrap() > 1,
+        "the host pid: {inside}"
+    );
     for (name, status) in [
         ("createRuntime", "creating"),
+        ("createContainer", "creating"),
         ("poststart", "running"),
         ("poststop", "stopped"),
     ] {
