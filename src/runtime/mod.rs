@@ -486,19 +486,13 @@ impl Runtime {
                 stage: "cloning the init process".into(),
                 source: e,
             })?;
-        let pid = spawned.pid;
+        let mut pid = spawned.pid;
         rollback.pid = Some(pid);
         // The plan's fds (cgroup.procs, namespaces, fifo) belong to the child now.
         plan.cgroup_procs.clear();
         plan.join.clear();
         if let StartSignal::Fifo(_) = plan.start {
             plan.start = StartSignal::Immediately;
-        }
-
-        if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
-            let path = PathBuf::from(format!("/proc/{pid}/oom_score_adj"));
-            fs::write(&path, adj.to_string())
-                .map_err(|e| Error::os("setting oom_score_adj", path, e))?;
         }
 
         let mut console = None;
@@ -544,6 +538,13 @@ impl Runtime {
                         source: e,
                     })?;
                 }
+                ChildMessage::Pid(p) => {
+                    // The intermediate child exits at once; pid 1 of the new pid
+                    // namespace is ours from now on.
+                    let _ = file::wait_child(pid);
+                    pid = p;
+                    rollback.pid = Some(pid);
+                }
                 ChildMessage::Ready => break,
                 ChildMessage::Failed(f) => return Err(ctx.error(&f)),
                 ChildMessage::Execed => {
@@ -555,6 +556,11 @@ impl Runtime {
             }
         }
 
+        if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+            let path = PathBuf::from(format!("/proc/{pid}/oom_score_adj"));
+            fs::write(&path, adj.to_string())
+                .map_err(|e| Error::os("setting oom_score_adj", path, e))?;
+        }
         let pid_start = state::proc_start_time(pid).map(|(s, _)| s).unwrap_or(0);
         let record = Record {
             id: id.to_owned(),
@@ -572,7 +578,11 @@ impl Runtime {
             write_pid_file(p, pid)?;
         }
         rollback.disarm();
-        let pidfd = spawned.pidfd.as_ref().and_then(|f| f.try_clone().ok());
+        let pidfd = if pid == spawned.pid {
+            spawned.pidfd.as_ref().and_then(|f| f.try_clone().ok())
+        } else {
+            file::pidfd_open(pid).ok()
+        };
         Ok((
             Container {
                 id: id.to_owned(),

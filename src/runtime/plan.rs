@@ -402,14 +402,11 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
         ));
     }
     let joins_any = !ns.join.is_empty();
-    if joins_any && new_user && ns.new & libc::CLONE_NEWPID != 0 {
-        return Err(Error::Unsupported {
-            what: "joining namespaces by path while creating both a user and a pid namespace"
-                .into(),
-            reason: "linux.namespaces: create the user namespace or the pid namespace by path too"
-                .into(),
-        });
-    }
+    let joins_user = ns.join.iter().any(|(_, f)| *f == libc::CLONE_NEWUSER);
+    // A new pid namespace must belong to the container's user namespace. When that user
+    // namespace is only entered after clone (it is joined by path, or created after joining
+    // others), the pid namespace is unshared after it and a second fork makes pid 1.
+    let second_fork = joins_any && (new_user || joins_user) && ns.new & libc::CLONE_NEWPID != 0;
     // Without joins, clone makes every new namespace at once (the user namespace first, so
     // it owns the others); the cgroup namespace always comes after joining the cgroup.
     let (clone_flags, unshare_flags) = if !joins_any {
@@ -417,6 +414,8 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
             (ns.new & !libc::CLONE_NEWCGROUP) as u64,
             ns.new & libc::CLONE_NEWCGROUP,
         )
+    } else if second_fork {
+        (0, ns.new & !libc::CLONE_NEWUSER)
     } else {
         let at_clone = ns.new & libc::CLONE_NEWPID;
         (at_clone as u64, ns.new & !at_clone & !libc::CLONE_NEWUSER)
@@ -545,6 +544,7 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
     plan.clone_flags = clone_flags;
     plan.join = ns.join;
     plan.unshare_flags = unshare_flags;
+    plan.second_fork = second_fork;
     plan.cgroup_procs = cgroup_procs;
     plan.user_ns = new_user;
     plan.rootfs = rootfs_plan;

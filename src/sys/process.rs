@@ -352,6 +352,9 @@ pub struct InitPlan {
     pub cgroup_procs: Vec<OwnedFd>,
     /// Wait for the parent to write uid/gid maps, then become root of the new user ns.
     pub user_ns: bool,
+    /// After unsharing (a pid namespace among them), fork once more: the grandchild,
+    /// pid 1 of the new pid namespace, goes on; the child reports its pid and exits.
+    pub second_fork: bool,
     /// Mounts and rootfs; None for an exec or a container without a mount namespace.
     pub rootfs: Option<RootfsPlan>,
     /// chroot into this directory (no mount namespace, or an exec into such a container).
@@ -389,6 +392,7 @@ impl InitPlan {
             unshare_flags: 0,
             cgroup_procs: Vec::new(),
             user_ns: false,
+            second_fork: false,
             rootfs: None,
             chroot: None,
             hooks_sync: false,
@@ -442,6 +446,7 @@ const MSG_HOOKS: u32 = 2;
 const MSG_READY: u32 = 3;
 const MSG_FAIL: u32 = 4;
 const MSG_CONSOLE: u32 = 5;
+const MSG_PID: u32 = 6;
 
 /// What the child asked of its parent or told it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -454,6 +459,9 @@ pub enum ChildMessage {
     Ready,
     /// The pty master was sent with this message.
     Console,
+    /// The child forked pid 1 of the new pid namespace (this pid, in the caller's pid
+    /// namespace, a child of the caller) and exited: reap the child, follow this one.
+    Pid(libc::pid_t),
     /// Setup failed.
     Failed(ChildFailure),
     /// The child exec'd (the socket closed without a failure).
@@ -526,6 +534,7 @@ impl Spawned {
             MSG_HOOKS => ChildMessage::Hooks,
             MSG_READY => ChildMessage::Ready,
             MSG_CONSOLE => ChildMessage::Console,
+            MSG_PID => ChildMessage::Pid(buf[1] as libc::pid_t),
             MSG_FAIL => ChildMessage::Failed(ChildFailure {
                 step: Step::from_u32(buf[1]).unwrap_or(Step::Sync),
                 index: buf[2],
@@ -763,6 +772,14 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
     }
     if plan.unshare_flags != 0 {
         raw::unshare(plan.unshare_flags).at(Step::Unshare, 0)?;
+    }
+    if plan.second_fork {
+        // CLONE_PARENT: the new process is our parent's child, so the runtime reaps it.
+        let pid = raw::fork_with(libc::CLONE_PARENT as u64).at(Step::Unshare, 1)?;
+        if pid != 0 {
+            report(sync, MSG_PID, pid as u32, 0, 0);
+            raw::exit(0);
+        }
     }
 
     if let Some(rootfs) = &plan.rootfs {

@@ -1040,3 +1040,79 @@ fn stats_report_usage() {
     rt.delete(&id, true).unwrap();
     let _ = c.wait();
 }
+
+#[test]
+#[ignore = "requires root"]
+fn new_user_and_pid_namespaces_with_a_joined_network_namespace() {
+    // The joined netns forces the child to setns first, then unshare the user namespace,
+    // then the pid namespace — which takes a second fork to get a pid 1.
+    let rt = common::runtime();
+    let holder = Bundle::new(&["sleep", "60"]);
+    let (hid, _hguard) = common::guarded(&rt, "holder");
+    let h = rt
+        .create(&hid, holder.path(), &CreateOptions::default())
+        .unwrap();
+    rt.start(&hid).unwrap();
+    let ns_path = format!("/proc/{}/ns/net", h.pid());
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|s| {
+        let mut linux = s.linux().clone().unwrap();
+        let mut ns: Vec<_> = linux
+            .namespaces()
+            .clone()
+            .unwrap()
+            .into_iter()
+            .map(|mut n| {
+                if n.typ() == LinuxNamespaceType::Network {
+                    n.set_path(Some(PathBuf::from(&ns_path)));
+                }
+                n
+            })
+            .collect();
+        ns.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build()
+                .unwrap(),
+        );
+        linux.set_namespaces(Some(ns));
+        let map = |host: u32| {
+            vec![
+                cargohold::oci_spec::runtime::LinuxIdMappingBuilder::default()
+                    .container_id(0u32)
+                    .host_id(host)
+                    .size(65536u32)
+                    .build()
+                    .unwrap(),
+            ]
+        };
+        linux.set_uid_mappings(Some(map(200_000)));
+        linux.set_gid_mappings(Some(map(200_000)));
+        s.set_linux(Some(linux));
+        // sysfs and the host's cgroup hierarchies cannot be mounted from this user namespace
+        // (the network namespace belongs to the host's).
+        let mounts = s
+            .mounts()
+            .clone()
+            .unwrap()
+            .into_iter()
+            .filter(|m| !matches!(m.typ().as_deref(), Some("cgroup") | Some("sysfs")))
+            .collect();
+        s.set_mounts(Some(mounts));
+    });
+    std::process::Command::new("chown")
+        .arg("-R")
+        .arg("200000:200000")
+        .arg(b.rootfs())
+        .status()
+        .unwrap();
+    sh(&mut b, "echo pid=$$; id -u; readlink /proc/self/ns/net");
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(ran.status.success(), "{} {}", ran.stdout, ran.stderr);
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    assert_eq!(lines[0], "pid=1");
+    assert_eq!(lines[1], "0");
+    assert_eq!(lines[2], fs::read_link(&ns_path).unwrap().to_str().unwrap());
+    rt.delete(&hid, true).unwrap();
+    let _ = h.wait();
+}
