@@ -446,6 +446,7 @@ impl Runtime {
         let resources = cgroup_resources(&linux);
         let cg = Cgroup::create(&cgroup_path, resources.as_ref())?;
         let procs = cg.procs_fds()?;
+        let cgroup_dir = cg.v2_dir_fd()?;
         let cgroup_dirs = cg.paths();
         rollback.cgroup = Some(cg);
 
@@ -479,6 +480,7 @@ impl Runtime {
             preserve_fds: opts.preserve_fds,
             stdio: opts.stdio()?,
         })?;
+        plan.cgroup_dir = cgroup_dir;
         let no_mount_ns = plan.rootfs.is_none();
 
         let spawned =
@@ -993,6 +995,7 @@ impl Runtime {
         let mut plan = InitPlan::new(pplan);
         plan.join = join;
         plan.cgroup_procs = cg.procs_fds()?;
+        plan.cgroup_dir = cg.v2_dir_fd()?;
         plan.chroot = chroot;
         let spawned =
             proc::spawn_in_pid_ns(&mut plan, join_pid.as_ref()).map_err(|e| Error::Spawn {

@@ -350,6 +350,10 @@ pub struct InitPlan {
     pub unshare_flags: c_int,
     /// cgroup.procs files to write "0" to.
     pub cgroup_procs: Vec<OwnedFd>,
+    /// On a cgroup v2 host: the cgroup directory to clone straight into (CLONE_INTO_CGROUP,
+    /// no attach afterwards); `cgroup_procs` is the fallback for kernels before 5.7.
+    pub cgroup_dir: Option<OwnedFd>,
+    joined_at_clone: bool,
     /// Wait for the parent to write uid/gid maps, then become root of the new user ns.
     pub user_ns: bool,
     /// After unsharing (a pid namespace among them), fork once more: the grandchild,
@@ -391,6 +395,8 @@ impl InitPlan {
             join: Vec::new(),
             unshare_flags: 0,
             cgroup_procs: Vec::new(),
+            cgroup_dir: None,
+            joined_at_clone: false,
             user_ns: false,
             second_fork: false,
             rootfs: None,
@@ -592,9 +598,25 @@ pub fn spawn(plan: &mut InitPlan) -> io::Result<Spawned> {
     let old_mask =
         raw::set_signal_mask(&raw::full_sigset()).map_err(io::Error::from_raw_os_error)?;
     let mut pidfd: c_int = -1;
-    let pid = clone3(plan.clone_flags, &mut pidfd).or_else(|e| {
+    // The child sees this flag as it was at its clone: set for CLONE_INTO_CGROUP, cleared
+    // again before a fallback that needs the cgroup.procs writes.
+    let into = plan.cgroup_dir.as_ref().map(|fd| fd.as_raw_fd());
+    plan.joined_at_clone = into.is_some();
+    let mut pid = clone3(plan.clone_flags, &mut pidfd, into);
+    if into.is_some()
+        && matches!(
+            pid,
+            Err(libc::ENOSYS) | Err(libc::EINVAL) | Err(libc::E2BIG)
+        )
+    {
+        // A kernel older than 5.7: no CLONE_INTO_CGROUP.
+        plan.joined_at_clone = false;
+        pid = clone3(plan.clone_flags, &mut pidfd, None);
+    }
+    let pid = pid.or_else(|e| {
         if e == libc::ENOSYS {
             pidfd = -1;
+            plan.joined_at_clone = false;
             raw::fork_with(plan.clone_flags)
         } else {
             Err(e)
@@ -681,11 +703,14 @@ struct CloneArgs {
 }
 
 /// clone3 without a new stack: a fork-style child, plus a pidfd for the parent.
-fn clone3(flags: u64, pidfd: &mut c_int) -> R<libc::pid_t> {
+/// With `cgroup`, the child starts in that cgroup2 directory (CLONE_INTO_CGROUP).
+fn clone3(flags: u64, pidfd: &mut c_int, cgroup: Option<RawFd>) -> R<libc::pid_t> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let args = CloneArgs {
-        flags: flags | libc::CLONE_PIDFD as u64,
+        flags: flags | libc::CLONE_PIDFD as u64 | cgroup.map_or(0, |_| CLONE_INTO_CGROUP),
         pidfd: pidfd as *mut c_int as u64,
         exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.map_or(0, |fd| fd as u64),
         ..Default::default()
     };
     // SAFETY: without CLONE_VM and with no stack the child gets a copy of our memory, as
@@ -755,8 +780,10 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
         }
     }
 
-    for (i, fd) in plan.cgroup_procs.iter().enumerate() {
-        raw::write_all(fd.as_raw_fd(), b"0").at(Step::JoinCgroup, i)?;
+    if !plan.joined_at_clone {
+        for (i, fd) in plan.cgroup_procs.iter().enumerate() {
+            raw::write_all(fd.as_raw_fd(), b"0").at(Step::JoinCgroup, i)?;
+        }
     }
     for (i, (fd, kind)) in plan.join.iter().enumerate() {
         raw::setns(fd.as_raw_fd(), *kind).at(Step::JoinNamespace, i)?;
@@ -1432,4 +1459,71 @@ fn find_executable(p: &ProcessPlan) -> ChildResult<&CStr> {
         }
     }
     Err((Step::FindExecutable, 0, last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cgroup2 directory for the test, removed on drop.
+    struct V2Dir(std::path::PathBuf);
+    impl Drop for V2Dir {
+        fn drop(&mut self) {
+            for _ in 0..100 {
+                if std::fs::remove_dir(&self.0).is_ok() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+    }
+
+    fn cgroup2_root() -> Option<std::path::PathBuf> {
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        mounts.lines().find_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            post.starts_with("cgroup2 ")
+                .then(|| std::path::PathBuf::from(pre.split(' ').nth(4).unwrap()))
+        })
+    }
+
+    #[test]
+    #[ignore = "requires root"]
+    fn clone_into_cgroup_places_the_child_before_it_runs() {
+        let Some(root) = cgroup2_root() else {
+            eprintln!("skipped: no cgroup2 mount");
+            return;
+        };
+        let dir = V2Dir(root.join(format!("cargohold-into-{}", std::process::id())));
+        std::fs::create_dir(&dir.0).unwrap();
+        let (mut r, w) = std::io::pipe().unwrap();
+        let args = vec![c"/bin/cat".to_owned(), c"/proc/self/cgroup".to_owned()];
+        let mut plan = InitPlan::new(ProcessPlan::new(
+            args.clone(),
+            vec![],
+            vec![args[0].clone()],
+        ));
+        plan.process.stdio[1] = Some(OwnedFd::from(w));
+        plan.cgroup_dir =
+            Some(crate::sys::file::open(&dir.0, libc::O_RDONLY | libc::O_DIRECTORY).unwrap());
+        let child = spawn(&mut plan).unwrap();
+        loop {
+            match child.recv().unwrap().0 {
+                ChildMessage::Execed => break,
+                ChildMessage::Failed(f) => panic!("{f:?}"),
+                _ => {}
+            }
+        }
+        drop(plan);
+        let status = crate::sys::file::wait_child(child.pid).unwrap();
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut r, &mut out).unwrap();
+        let name = dir.0.file_name().unwrap().to_str().unwrap();
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("0::") && l.ends_with(name)),
+            "{out}"
+        );
+    }
 }
