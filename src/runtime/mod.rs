@@ -177,9 +177,7 @@ impl Container {
     /// # Errors
     /// waitpid failed (another thread reaped it already).
     pub fn wait(&self) -> Result<ExitStatus> {
-        let raw = file::wait_child(self.pid)
-            .map_err(|e| Error::os("waiting for container init", format!("pid {}", self.pid), e))?;
-        Ok(ExitStatus::from_raw(raw))
+        wait_for(self.pid, "waiting for container init")
     }
 
     /// Sends a signal to the init process (through its pidfd: never to a recycled pid).
@@ -225,10 +223,14 @@ impl ExecProcess {
     /// # Errors
     /// waitpid failed.
     pub fn wait(&self) -> Result<ExitStatus> {
-        let raw = file::wait_child(self.pid)
-            .map_err(|e| Error::os("waiting for exec process", format!("pid {}", self.pid), e))?;
-        Ok(ExitStatus::from_raw(raw))
+        wait_for(self.pid, "waiting for exec process")
     }
+}
+
+/// Reaps a child of ours.
+fn wait_for(pid: i32, what: &str) -> Result<ExitStatus> {
+    let raw = file::wait_child(pid).map_err(|e| Error::os(what, format!("pid {pid}"), e))?;
+    Ok(ExitStatus::from_raw(raw))
 }
 
 /// Undoes a half-done create when dropped unarmed.
