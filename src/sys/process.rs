@@ -1281,8 +1281,14 @@ fn enter_rootfs(r: &RootfsPlan) -> ChildResult {
     if r.pivot {
         // pivot_root(".", ".") stacks the old root under the new one; detach it from there.
         raw::pivot_root(c".", c".").at(Step::PivotRoot, 0)?;
-        // Keep the unmount from propagating back to the host.
-        raw::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None).at(Step::PivotRoot, 0)?;
+        // Keep the unmount from propagating back to the host. With a slave or private root
+        // (the default) it cannot; only a shared root needs the extra step, which — as "."
+        // resolves to the new root here, not the stacked old one — also turns the
+        // container's own shared mounts into slaves (runc has the same limitation).
+        if r.root_propagation & libc::MS_SHARED != 0 {
+            raw::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None)
+                .at(Step::PivotRoot, 0)?;
+        }
         raw::umount2(c".", libc::MNT_DETACH).at(Step::PivotRoot, 0)?;
     } else {
         raw::mount(Some(c"."), c"/", None, libc::MS_MOVE, None).at(Step::Chroot, 0)?;

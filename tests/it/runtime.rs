@@ -1116,3 +1116,123 @@ fn new_user_and_pid_namespaces_with_a_joined_network_namespace() {
     rt.delete(&hid, true).unwrap();
     let _ = h.wait();
 }
+
+#[test]
+#[ignore = "requires root"]
+fn without_a_mount_namespace_the_rootfs_is_chrooted() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|s| {
+        let mut linux = s.linux().clone().unwrap();
+        let ns = linux
+            .namespaces()
+            .clone()
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.typ() != LinuxNamespaceType::Mount)
+            .collect();
+        linux.set_namespaces(Some(ns));
+        linux.set_masked_paths(None);
+        linux.set_readonly_paths(None);
+        s.set_linux(Some(linux));
+        s.set_mounts(Some(vec![]));
+    });
+    fs::write(b.rootfs().join("marker"), "in the rootfs").unwrap();
+    sh(
+        &mut b,
+        "cat /marker; readlink /proc/self/ns/mnt 2>/dev/null || echo no-proc",
+    );
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(ran.status.success(), "{}", ran.stderr);
+    assert!(ran.stdout.starts_with("in the rootfs"), "{}", ran.stdout);
+    // Mounts without a mount namespace are refused before anything starts.
+    b.edit(|s| {
+        s.set_mounts(Some(
+            cargohold::runtime::default_spec().mounts().clone().unwrap(),
+        ));
+    });
+    let e = common::run(&rt, &b).err().unwrap();
+    assert!(e.to_string().contains("mount namespace"), "{e}");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn oom_score_adj_and_cgroups_path_are_honoured() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    let cg = format!("/{}", common::unique("cargohold-custom"));
+    let cg2 = cg.clone();
+    b.edit(move |s| {
+        let mut p = s.process().clone().unwrap();
+        p.set_oom_score_adj(Some(345));
+        s.set_process(Some(p));
+        let mut linux = s.linux().clone().unwrap();
+        linux.set_cgroups_path(Some(PathBuf::from(&cg2)));
+        s.set_linux(Some(linux));
+    });
+    sh(&mut b, "cat /proc/self/oom_score_adj; sleep 30");
+    let (id, _guard) = common::guarded(&rt, "cgpath");
+    let (mut r, w) = std::io::pipe().unwrap();
+    let mut opts = CreateOptions::default();
+    opts.stdout = Some(OwnedFd::from(w));
+    let c = rt.spawn(&id, b.path(), &opts).unwrap();
+    drop(opts);
+    let mut line = [0u8; 4];
+    r.read_exact(&mut line).unwrap();
+    assert_eq!(&line, b"345\n");
+    let procs = fs::read_to_string(format!("/sys/fs/cgroup/memory{cg}/cgroup.procs")).unwrap();
+    assert!(procs.lines().any(|l| l == c.pid().to_string()), "{procs}");
+    rt.delete(&id, true).unwrap();
+    let _ = c.wait();
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/memory{cg}")).exists());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn mount_propagation_options_apply() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    let src = tempfile::tempdir().unwrap();
+    b.edit(|s| {
+        let mut linux = s.linux().clone().unwrap();
+        linux.set_rootfs_propagation(Some("rprivate".into()));
+        s.set_linux(Some(linux));
+        let mut mounts = s.mounts().clone().unwrap();
+        mounts.push(
+            MountBuilder::default()
+                .destination("/shared")
+                .typ("bind")
+                .source(src.path())
+                .options(vec!["rbind".to_string(), "rshared".into()])
+                .build()
+                .unwrap(),
+        );
+        mounts.push(
+            MountBuilder::default()
+                .destination("/private")
+                .typ("bind")
+                .source(src.path())
+                .options(vec!["rbind".to_string(), "rprivate".into()])
+                .build()
+                .unwrap(),
+        );
+        s.set_mounts(Some(mounts));
+    });
+    sh(&mut b, "grep -E ' /(shared|private) ' /proc/self/mountinfo");
+    let ran = common::run(&rt, &b).unwrap();
+    let shared = ran
+        .stdout
+        .lines()
+        .find(|l| l.contains(" /shared "))
+        .unwrap_or_else(|| panic!("{}", ran.stdout));
+    let private = ran
+        .stdout
+        .lines()
+        .find(|l| l.contains(" /private "))
+        .unwrap();
+    assert!(shared.contains("shared:"), "{shared}\n{}", ran.stdout);
+    assert!(
+        !private.contains("shared:") && !private.contains("master:"),
+        "{private}"
+    );
+}
