@@ -11,6 +11,7 @@ mod client;
 
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use oci_spec::image::{Descriptor, Digest, ImageConfiguration, ImageManifest, MediaType};
 
@@ -45,6 +46,7 @@ pub struct PullOptions {
     insecure: Vec<String>,
     credentials: Option<Credentials>,
     jobs: usize,
+    idle_timeout: Duration,
 }
 
 impl Default for PullOptions {
@@ -56,6 +58,7 @@ impl Default for PullOptions {
             insecure: Vec::new(),
             credentials: None,
             jobs: 4,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -92,15 +95,35 @@ impl PullOptions {
         self.jobs = jobs.max(1);
         self
     }
+
+    /// Fails a transfer when the registry sends nothing for this long (default 60 s); a
+    /// stalled download becomes an [`Error::Registry`] instead of a hang.
+    pub fn idle_timeout(&mut self, idle: Duration) -> &mut Self {
+        self.idle_timeout = idle;
+        self
+    }
 }
 
 /// How to push.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PushOptions {
     insecure: Vec<String>,
     credentials: Option<Credentials>,
     chunk_size: Option<u64>,
     mount_from: Option<String>,
+    idle_timeout: Duration,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        PushOptions {
+            insecure: Vec::new(),
+            credentials: None,
+            chunk_size: None,
+            mount_from: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
 }
 
 impl PushOptions {
@@ -133,7 +156,17 @@ impl PushOptions {
         self.mount_from = Some(repository.to_owned());
         self
     }
+
+    /// Fails a transfer when the registry takes nothing and sends nothing for this long
+    /// (default 60 s).
+    pub fn idle_timeout(&mut self, idle: Duration) -> &mut Self {
+        self.idle_timeout = idle;
+        self
+    }
 }
+
+/// How long a transfer may stall before it fails.
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a pull or push reports as it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,7 +231,7 @@ pub fn pull(
     progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<Image> {
     let _gc = store.lock_shared("gc")?;
-    let client = Client::new(reference.domain(), &options.insecure, options.credentials.clone(), reference.to_string());
+    let client = Client::new(reference.domain(), &options.insecure, options.credentials.clone(), options.idle_timeout, reference.to_string());
     let path = reference.path();
     let wanted = reference
         .digest()
@@ -500,7 +533,7 @@ pub fn push(
         (img.manifest_digest().clone(), img.manifest().media_type().clone().unwrap_or(MediaType::ImageManifest).to_string())
     };
     let bytes = store.read_blob(&digest)?;
-    let client = Client::new(reference.domain(), &options.insecure, options.credentials.clone(), reference.to_string());
+    let client = Client::new(reference.domain(), &options.insecure, options.credentials.clone(), options.idle_timeout, reference.to_string());
     let path = reference.path();
     progress(&Progress::Resolved { manifest: digest.clone(), layers: img.manifest().layers().len() });
     let mut blobs: Vec<&Descriptor> = img.manifest().layers().iter().collect();
@@ -677,10 +710,12 @@ mod fake_registry_tests {
         body: Vec<u8>,
         /// Send only this many body bytes (but announce all), then hang up.
         cut: Option<usize>,
+        /// After the (cut) body, keep the connection open and silent this long.
+        stall: Option<Duration>,
     }
 
     fn resp(status: u16, body: impl Into<Vec<u8>>) -> Resp {
-        Resp { status, headers: vec![], body: body.into(), cut: None }
+        Resp { status, headers: vec![], body: body.into(), cut: None, stall: None }
     }
 
     /// Serves until the test ends; returns its port and the requests seen.
@@ -735,6 +770,13 @@ mod fake_registry_tests {
                     let _ = conn.write_all(&out.body[..n]);
                 }
                 let _ = conn.flush();
+                if let Some(d) = out.stall {
+                    // hold it open on a thread of its own; the server goes on serving
+                    std::thread::spawn(move || {
+                        std::thread::sleep(d);
+                        drop(conn);
+                    });
+                }
             }
         });
         (port, seen)
@@ -908,6 +950,27 @@ mod fake_registry_tests {
         let (_, _, l) = image();
         let msg = e.to_string();
         assert!(msg.contains(&digest_of(&l).to_string()) || msg.contains("lib/x:1"), "{msg}");
+        nothing_visible(&store);
+    }
+
+    /// A registry that stops sending mid-layer without hanging up: the idle timeout ends
+    /// the pull with an error naming the layer, and nothing partial is left.
+    #[test]
+    fn a_stalled_download_times_out_and_leaves_nothing() {
+        let (port, _) = serve(registry_route(|l| Resp {
+            cut: Some(l.len() / 2),
+            stall: Some(Duration::from_secs(30)),
+            ..resp(200, l.to_vec())
+        }));
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        let start = std::time::Instant::now();
+        let e = pull(&store, &r, PullOptions::new().idle_timeout(Duration::from_millis(500)), &|_| {}).unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
+        let (_, _, l) = image();
+        let msg = e.to_string();
+        assert!(msg.contains(&digest_of(&l).to_string()), "{msg}");
         nothing_visible(&store);
     }
 
