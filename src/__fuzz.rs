@@ -19,7 +19,12 @@ pub const MAX_TAR: u64 = 16 << 20;
 /// Whatever [`unpack::unpack`] returns for the input.
 pub fn unpack_layer(layer: &[u8], root: &Path, overlay: bool) -> crate::Result<()> {
     let opts = if overlay {
-        UnpackOptions { whiteouts: Whiteouts::Overlay { opaque_xattr: unpack::opaque_xattr() }, ..UnpackOptions::for_layer() }
+        UnpackOptions {
+            whiteouts: Whiteouts::Overlay {
+                opaque_xattr: unpack::opaque_xattr(),
+            },
+            ..UnpackOptions::for_layer()
+        }
     } else {
         UnpackOptions::flatten()
     };

@@ -6,9 +6,13 @@ use cargohold::Reference;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     let _ = Reference::parse_canonical(s);
-    let Ok(r) = s.parse::<Reference>() else { return };
+    let Ok(r) = s.parse::<Reference>() else {
+        return;
+    };
     let printed = r.to_string();
     let again: Reference = printed.parse().expect("a printed reference parses");
     assert_eq!(again, r, "{s:?} -> {printed:?}");

@@ -9,10 +9,19 @@ use std::os::unix::fs::MetadataExt;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, layer)) = data.split_first() else { return };
+    let Some((&flags, layer)) = data.split_first() else {
+        return;
+    };
     // tmpfs when there is one: thousands of runs a second create and delete trees
-    let base = if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" };
-    let outer = tempfile::Builder::new().prefix("cargohold-fuzz").tempdir_in(base).unwrap();
+    let base = if std::path::Path::new("/dev/shm").is_dir() {
+        "/dev/shm"
+    } else {
+        "/tmp"
+    };
+    let outer = tempfile::Builder::new()
+        .prefix("cargohold-fuzz")
+        .tempdir_in(base)
+        .unwrap();
     let root = outer.path().join("root");
     fs::create_dir(&root).unwrap();
     let sentinel = outer.path().join("sentinel");
@@ -21,12 +30,25 @@ fuzz_target!(|data: &[u8]| {
 
     let _ = cargohold::__fuzz::unpack_layer(layer, &root, flags & 1 == 0);
 
-    let mut names: Vec<_> = fs::read_dir(outer.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut names: Vec<_> = fs::read_dir(outer.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     names.sort();
-    assert_eq!(names, ["root", "sentinel"], "something was written next to the root");
+    assert_eq!(
+        names,
+        ["root", "sentinel"],
+        "something was written next to the root"
+    );
     let after = fs::symlink_metadata(&sentinel).unwrap();
-    assert!(after.is_file() && after.nlink() == 1, "sentinel replaced or linked");
-    assert_eq!((after.mode(), after.uid(), after.gid(), after.mtime()), (before.mode(), before.uid(), before.gid(), before.mtime()));
+    assert!(
+        after.is_file() && after.nlink() == 1,
+        "sentinel replaced or linked"
+    );
+    assert_eq!(
+        (after.mode(), after.uid(), after.gid(), after.mtime()),
+        (before.mode(), before.uid(), before.gid(), before.mtime())
+    );
     assert_eq!(fs::read(&sentinel).unwrap(), b"sentinel");
     // the root itself stays a directory we can remove
     assert!(fs::symlink_metadata(&root).unwrap().is_dir());
