@@ -23,6 +23,10 @@ pub mod store;
 #[allow(unsafe_code)]
 pub mod sys;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz;
+
 pub use error::{Error, Result};
 pub use image::{Image, Reference};
 pub use oci_spec;

@@ -1,7 +1,7 @@
 //! Images in the local store: create from a directory, list, inspect, tag, remove, prune,
 //! and turn into a rootfs (overlay lower dirs or a flattened copy).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -156,6 +156,133 @@ pub(crate) fn now_rfc3339() -> String {
     rfc3339(secs)
 }
 
+/// Appends the tree under `dir` (itself as `./`) to `tar`, sorted by name; see
+/// [`Store::import_dir`] for what is kept.
+fn append_tree<W: Write>(tar: &mut tar::Builder<W>, dir: &Path) -> io::Result<()> {
+    let mut links = HashMap::new();
+    let meta = fs::symlink_metadata(dir)?;
+    append_entry(tar, dir, Path::new("./"), &meta, &mut links)?;
+    append_children(tar, dir, Path::new(""), &mut links)
+}
+
+fn append_children<W: Write>(
+    tar: &mut tar::Builder<W>,
+    base: &Path,
+    rel: &Path,
+    links: &mut HashMap<(u64, u64), PathBuf>,
+) -> io::Result<()> {
+    let mut names = fs::read_dir(base.join(rel))?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<io::Result<Vec<_>>>()?;
+    names.sort();
+    for name in names {
+        let rel = rel.join(name);
+        let path = base.join(&rel);
+        let meta = fs::symlink_metadata(&path)?;
+        append_entry(tar, &path, &rel, &meta, links)?;
+        if meta.is_dir() {
+            append_children(tar, base, &rel, links)?;
+        }
+    }
+    Ok(())
+}
+
+fn append_entry<W: Write>(
+    tar: &mut tar::Builder<W>,
+    path: &Path,
+    rel: &Path,
+    meta: &fs::Metadata,
+    links: &mut HashMap<(u64, u64), PathBuf>,
+) -> io::Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let ft = meta.file_type();
+    if ft.is_socket() {
+        return Ok(());
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_metadata_in_mode(meta, tar::HeaderMode::Complete);
+    h.set_size(0);
+    let xattrs = read_xattrs(path)?;
+    if !xattrs.is_empty() {
+        append_pax(tar, &xattrs)?;
+    }
+    if !ft.is_dir() && meta.nlink() > 1 {
+        match links.get(&(meta.dev(), meta.ino())) {
+            Some(first) => {
+                h.set_entry_type(tar::EntryType::Link);
+                return tar.append_link(&mut h, rel, first);
+            }
+            None => {
+                links.insert((meta.dev(), meta.ino()), rel.to_owned());
+            }
+        }
+    }
+    if ft.is_symlink() {
+        tar.append_link(&mut h, rel, fs::read_link(path)?)
+    } else if ft.is_file() {
+        h.set_size(meta.len());
+        tar.append_data(&mut h, rel, fs::File::open(path)?.take(meta.len()))
+    } else if ft.is_dir() {
+        tar.append_data(&mut h, rel, io::empty())
+    } else {
+        // character and block devices, fifos
+        h.set_device_major(rustix::fs::major(meta.rdev()))?;
+        h.set_device_minor(rustix::fs::minor(meta.rdev()))?;
+        tar.append_data(&mut h, rel, io::empty())
+    }
+}
+
+/// The extended attributes of `path` (not following a symlink), overlayfs's own left out;
+/// none where the filesystem has none.
+fn read_xattrs(path: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let mut names = vec![0u8; 64 << 10];
+    let n = match rustix::fs::llistxattr(path, &mut names[..]) {
+        Ok(n) => n,
+        Err(rustix::io::Errno::NOTSUP) => 0,
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = Vec::new();
+    let mut value = vec![0u8; 64 << 10];
+    for name in names[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let Ok(name) = std::str::from_utf8(name) else {
+            continue;
+        };
+        if name.contains(".overlay.") || name.starts_with("overlay.") {
+            continue;
+        }
+        match rustix::fs::lgetxattr(path, name, &mut value[..]) {
+            Ok(len) => out.push((name.to_owned(), value[..len].to_vec())),
+            Err(rustix::io::Errno::NODATA) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
+/// A pax extended header carrying `xattrs` as `SCHILY.xattr.<name>` records, for the entry
+/// that follows it.
+fn append_pax<W: Write>(tar: &mut tar::Builder<W>, xattrs: &[(String, Vec<u8>)]) -> io::Result<()> {
+    let mut data = Vec::new();
+    for (name, value) in xattrs {
+        // "<len> SCHILY.xattr.<name>=<value>\n", where <len> counts the whole record
+        let rest = format!(" SCHILY.xattr.{name}=").len() + value.len() + 1;
+        let mut len = rest + 1;
+        while len != rest + len.to_string().len() {
+            len = rest + len.to_string().len();
+        }
+        data.extend_from_slice(format!("{len} SCHILY.xattr.{name}=").as_bytes());
+        data.extend_from_slice(value);
+        data.push(b'\n');
+    }
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_path("PaxHeaders/xattrs")?;
+    h.set_mode(0o644);
+    h.set_size(data.len() as u64);
+    h.set_cksum();
+    tar.append(&h, &data[..])
+}
+
 /// The descriptor of a committed blob.
 fn desc(media_type: MediaType, (digest, size): (Digest, u64)) -> Descriptor {
     Descriptor::new(media_type, size, digest)
@@ -164,7 +291,9 @@ fn desc(media_type: MediaType, (digest, size): (Digest, u64)) -> Descriptor {
 impl Store {
     /// Tars and gzips `dir` into one layer and writes an image with `config` (Cmd,
     /// Entrypoint, Env, WorkingDir, ExposedPorts, Labels, User…) named `reference`.
-    /// Ownership, modes, mtimes and symlinks are kept; `dir`'s own symlinks are not followed.
+    /// Ownership, modes, mtimes, symlinks, hard links (as links), device nodes and xattrs
+    /// (`SCHILY.xattr.*`, as Docker writes them) are kept; `dir`'s own symlinks are not
+    /// followed; sockets are left out, as Docker does. Entries go in name order.
     ///
     /// # Errors
     /// [`Error::Os`] if `dir` cannot be read, [`Error::Blob`] if a blob cannot be written.
@@ -185,10 +314,7 @@ impl Store {
             inner: gz,
             hasher: Sha256::new(),
         });
-        tar.follow_symlinks(false);
-        tar.mode(tar::HeaderMode::Complete);
-        tar.append_dir_all(".", dir)
-            .map_err(|e| Error::os("archiving", dir, e))?;
+        append_tree(&mut tar, dir).map_err(|e| Error::os("archiving", dir, e))?;
         let hw = tar
             .into_inner()
             .map_err(|e| Error::os("archiving", dir, e))?;
@@ -696,6 +822,77 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_600_000_000), "2020-09-13T12:26:40Z");
         assert_eq!(rfc3339(951_825_600), "2000-02-29T12:00:00Z");
+    }
+
+    /// Hard links stay links (not copies), xattrs and fifos survive, and entries are sorted.
+    #[test]
+    fn import_dir_keeps_hard_links_xattrs_and_fifos() {
+        let root = tempfile::tempdir().unwrap();
+        let s = Store::open(root.path()).unwrap();
+        let src = sample_dir();
+        let p = src.path();
+        fs::hard_link(p.join("etc/conf"), p.join("etc/conf.link")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            p.join("etc/fifo"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o640),
+            0,
+        )
+        .unwrap();
+        // not every filesystem under a tempdir has user xattrs (tmpfs before 6.6)
+        let xattr = rustix::fs::setxattr(
+            p.join("bin/app").as_path(),
+            "user.k",
+            b"v\0w",
+            rustix::fs::XattrFlags::empty(),
+        )
+        .is_ok();
+        let img = s.import_dir(p, &config(), &r("links:1")).unwrap();
+
+        let blob = fs::File::open(s.blob_path(img.manifest().layers()[0].digest())).unwrap();
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(blob));
+        let mut names = Vec::new();
+        for e in tar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().into_owned();
+            if path == Path::new("etc/conf.link") {
+                assert_eq!(e.header().entry_type(), tar::EntryType::Link);
+                assert_eq!(e.link_name().unwrap().unwrap(), Path::new("etc/conf"));
+            }
+            if path == Path::new("bin/app") && xattr {
+                let pax: Vec<_> = e
+                    .pax_extensions()
+                    .unwrap()
+                    .unwrap()
+                    .flatten()
+                    .map(|x| (x.key().unwrap().to_owned(), x.value_bytes().to_vec()))
+                    .collect();
+                assert_eq!(pax, [("SCHILY.xattr.user.k".to_owned(), b"v\0w".to_vec())]);
+            }
+            names.push(path);
+        }
+        assert_eq!(names[0], Path::new("./"));
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted, "name order");
+
+        let flat = tempfile::tempdir().unwrap();
+        s.flatten(&r("links:1"), flat.path()).unwrap();
+        let a = fs::metadata(flat.path().join("etc/conf")).unwrap();
+        let b = fs::metadata(flat.path().join("etc/conf.link")).unwrap();
+        assert_eq!((a.ino(), a.nlink()), (b.ino(), 2), "one file, two names");
+        use std::os::unix::fs::FileTypeExt;
+        let f = fs::symlink_metadata(flat.path().join("etc/fifo")).unwrap();
+        assert!(f.file_type().is_fifo());
+        assert_eq!(f.mode() & 0o777, 0o640);
+        if xattr {
+            let mut v = [0u8; 16];
+            let n =
+                rustix::fs::getxattr(flat.path().join("bin/app").as_path(), "user.k", &mut v[..])
+                    .unwrap();
+            assert_eq!(&v[..n], b"v\0w");
+        }
     }
 
     #[test]

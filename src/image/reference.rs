@@ -111,10 +111,11 @@ impl Reference {
     /// The short form Docker prints: `busybox:latest`, `user/app:1`, `quay.io/a/b:1`.
     pub fn familiar(&self) -> String {
         let mut s = if self.domain == DEFAULT_DOMAIN {
-            self.path
-                .strip_prefix(OFFICIAL_REPO_PREFIX)
-                .unwrap_or(&self.path)
-                .to_owned()
+            // as Docker's `familiarizeName`: `library/` goes only before a one-part name
+            match self.path.strip_prefix(OFFICIAL_REPO_PREFIX) {
+                Some(rest) if !rest.contains('/') => rest.to_owned(),
+                _ => self.path.clone(),
+            }
         } else {
             self.name()
         };
@@ -477,6 +478,15 @@ mod tests {
         assert_eq!(r.familiar(), "user/app:1");
         assert_eq!(r.with_tag("2").unwrap().to_string(), "docker.io/user/app:2");
         assert!(r.with_tag("-bad").is_err());
+    }
+
+    /// Found by `cargo fuzz run reference` (fuzz/): the familiar form of a `library/`
+    /// path with more parts dropped `library/` and read back as another repository.
+    #[test]
+    fn fuzz_regression_familiar_keeps_library_before_a_nested_path() {
+        let r: Reference = "docker.io/library/a/b".parse().unwrap();
+        assert_eq!(r.familiar(), "library/a/b:latest");
+        assert_eq!(r.familiar().parse::<Reference>().unwrap(), r);
     }
 
     #[test]

@@ -222,3 +222,85 @@ fn images_written_by_skopeo_are_read() {
         b"cargohold\n"
     );
 }
+
+/// buildah (vfs storage of its own in a tempdir) builds an image from scratch with two
+/// layers — the second deleting a file of the first — and writes an OCI archive we load.
+#[test]
+#[ignore = "requires root"]
+fn images_written_by_buildah_are_read() {
+    if !tool("buildah") {
+        eprintln!("skipping: no buildah");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let storage = root.path().join("buildah");
+    let buildah = |args: &[&str]| {
+        let mut c = Command::new("buildah");
+        c.arg("--root")
+            .arg(storage.join("root"))
+            .arg("--runroot")
+            .arg(storage.join("run"));
+        c.args(["--storage-driver", "vfs"]).args(args);
+        run(&mut c)
+    };
+    let src = busybox_dir();
+    let ctr = buildah(&["from", "scratch"]).trim().to_owned();
+    buildah(&["copy", &ctr, src.path().to_str().unwrap(), "/"]);
+    buildah(&["config", "--cmd", "/bin/sh", "--env", "PATH=/bin", &ctr]);
+    buildah(&["commit", "--format", "oci", &ctr, "localhost/base:1"]);
+    let ctr2 = buildah(&["from", "localhost/base:1"]).trim().to_owned();
+    let mnt = buildah(&["mount", &ctr2]).trim().to_owned();
+    fs::remove_file(Path::new(&mnt).join("etc/hostname")).unwrap();
+    fs::write(Path::new(&mnt).join("etc/motd"), "from buildah\n").unwrap();
+    buildah(&["umount", &ctr2]);
+    let archive = root.path().join("buildah.tar");
+    buildah(&[
+        "commit",
+        "--format",
+        "oci",
+        &ctr2,
+        &format!("oci-archive:{}:localhost/fromb:2", archive.display()),
+    ]);
+    buildah(&["rm", "--all"]);
+    let _ = Command::new("buildah")
+        .arg("--root")
+        .arg(storage.join("root"))
+        .arg("--runroot")
+        .arg(storage.join("run"))
+        .args(["--storage-driver", "vfs", "rmi", "--all", "--force"])
+        .output();
+
+    let store = Store::open(root.path().join("store")).unwrap();
+    let loaded = store.load(fs::File::open(&archive).unwrap()).unwrap();
+    let r: Reference = "localhost/fromb:2".parse().unwrap();
+    assert_eq!(loaded[0].references(), std::slice::from_ref(&r));
+    assert_eq!(loaded[0].manifest().layers().len(), 2);
+    assert_eq!(
+        loaded[0]
+            .config()
+            .config()
+            .as_ref()
+            .unwrap()
+            .cmd()
+            .as_deref(),
+        Some(&["/bin/sh".to_owned()][..])
+    );
+    let flat = tempfile::tempdir().unwrap();
+    store.flatten(&r, flat.path()).unwrap();
+    assert_eq!(
+        fs::read(flat.path().join("bin/busybox")).unwrap(),
+        fs::read("/bin/busybox").unwrap()
+    );
+    assert_eq!(
+        fs::read_link(flat.path().join("bin/sh")).unwrap(),
+        Path::new("busybox")
+    );
+    assert_eq!(
+        fs::read(flat.path().join("etc/motd")).unwrap(),
+        b"from buildah\n"
+    );
+    assert!(
+        !flat.path().join("etc/hostname").exists(),
+        "the second layer's whiteout applied"
+    );
+}

@@ -147,10 +147,12 @@ pub(crate) struct Client {
 pub(crate) type Response = ureq::http::Response<ureq::Body>;
 
 impl Client {
+    /// `idle` bounds each read and write: a connection silent that long fails the request.
     pub(crate) fn new(
         domain: &str,
         insecure: &[String],
         credentials: Option<Credentials>,
+        idle: Duration,
         subject: String,
     ) -> Self {
         let host = if domain == "docker.io" {
@@ -168,6 +170,8 @@ impl Client {
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_recv_response(Some(Duration::from_secs(120)))
+            .timeout_per_read(Some(idle))
+            .timeout_per_write(Some(idle))
             .https_only(!plain)
             .build()
             .into();
@@ -444,16 +448,23 @@ mod tests {
         assert!(is_local("[::1]:5000"));
         assert!(!is_local("registry.example.com"));
         assert!(!is_local("localhost.evil.com:5000"));
-        let c = Client::new("example.com:5000", &[], None, "x".into());
+        let c = Client::new(
+            "example.com:5000",
+            &[],
+            None,
+            Duration::from_secs(60),
+            "x".into(),
+        );
         assert!(c.url("").starts_with("https://"));
         let c = Client::new(
             "example.com:5000",
             &["example.com:5000".into()],
             None,
+            Duration::from_secs(60),
             "x".into(),
         );
         assert!(c.url("").starts_with("http://"));
-        let c = Client::new("docker.io", &[], None, "x".into());
+        let c = Client::new("docker.io", &[], None, Duration::from_secs(60), "x".into());
         assert_eq!(
             c.url("library/busybox/manifests/latest"),
             "https://registry-1.docker.io/v2/library/busybox/manifests/latest"

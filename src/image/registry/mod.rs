@@ -11,6 +11,7 @@ mod client;
 
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use oci_spec::image::{Descriptor, Digest, ImageConfiguration, ImageManifest, MediaType};
 
@@ -47,6 +48,7 @@ pub struct PullOptions {
     insecure: Vec<String>,
     credentials: Option<Credentials>,
     jobs: usize,
+    idle_timeout: Duration,
 }
 
 impl Default for PullOptions {
@@ -58,6 +60,7 @@ impl Default for PullOptions {
             insecure: Vec::new(),
             credentials: None,
             jobs: 4,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -97,15 +100,35 @@ impl PullOptions {
         self.jobs = jobs.max(1);
         self
     }
+
+    /// Fails a transfer when the registry sends nothing for this long (default 60 s); a
+    /// stalled download becomes an [`Error::Registry`] instead of a hang.
+    pub fn idle_timeout(&mut self, idle: Duration) -> &mut Self {
+        self.idle_timeout = idle;
+        self
+    }
 }
 
 /// How to push.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PushOptions {
     insecure: Vec<String>,
     credentials: Option<Credentials>,
     chunk_size: Option<u64>,
     mount_from: Option<String>,
+    idle_timeout: Duration,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        PushOptions {
+            insecure: Vec::new(),
+            credentials: None,
+            chunk_size: None,
+            mount_from: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
 }
 
 impl PushOptions {
@@ -141,7 +164,17 @@ impl PushOptions {
         self.mount_from = Some(repository.to_owned());
         self
     }
+
+    /// Fails a transfer when the registry takes nothing and sends nothing for this long
+    /// (default 60 s).
+    pub fn idle_timeout(&mut self, idle: Duration) -> &mut Self {
+        self.idle_timeout = idle;
+        self
+    }
 }
+
+/// How long a transfer may stall before it fails.
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a pull or push reports as it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,6 +246,7 @@ pub fn pull(
         reference.domain(),
         &options.insecure,
         options.credentials.clone(),
+        options.idle_timeout,
         reference.to_string(),
     );
     let path = reference.path();
@@ -606,6 +640,7 @@ pub fn push(
         reference.domain(),
         &options.insecure,
         options.credentials.clone(),
+        options.idle_timeout,
         reference.to_string(),
     );
     let path = reference.path();
@@ -839,6 +874,8 @@ mod fake_registry_tests {
         body: Vec<u8>,
         /// Send only this many body bytes (but announce all), then hang up.
         cut: Option<usize>,
+        /// After the (cut) body, keep the connection open and silent this long.
+        stall: Option<Duration>,
     }
 
     fn resp(status: u16, body: impl Into<Vec<u8>>) -> Resp {
@@ -847,6 +884,7 @@ mod fake_registry_tests {
             headers: vec![],
             body: body.into(),
             cut: None,
+            stall: None,
         }
     }
 
@@ -908,6 +946,13 @@ mod fake_registry_tests {
                     let _ = conn.write_all(&out.body[..n]);
                 }
                 let _ = conn.flush();
+                if let Some(d) = out.stall {
+                    // hold it open on a thread of its own; the server goes on serving
+                    std::thread::spawn(move || {
+                        std::thread::sleep(d);
+                        drop(conn);
+                    });
+                }
             }
         });
         (port, seen)
@@ -1133,6 +1178,37 @@ mod fake_registry_tests {
             msg.contains(&digest_of(&l).to_string()) || msg.contains("lib/x:1"),
             "{msg}"
         );
+        nothing_visible(&store);
+    }
+
+    /// A registry that stops sending mid-layer without hanging up: the idle timeout ends
+    /// the pull with an error naming the layer, and nothing partial is left.
+    #[test]
+    fn a_stalled_download_times_out_and_leaves_nothing() {
+        let (port, _) = serve(registry_route(|l| Resp {
+            cut: Some(l.len() / 2),
+            stall: Some(Duration::from_secs(30)),
+            ..resp(200, l.to_vec())
+        }));
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        let start = std::time::Instant::now();
+        let e = pull(
+            &store,
+            &r,
+            PullOptions::new().idle_timeout(Duration::from_millis(500)),
+            &|_| {},
+        )
+        .unwrap_err();
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "took {:?}",
+            start.elapsed()
+        );
+        let (_, _, l) = image();
+        let msg = e.to_string();
+        assert!(msg.contains(&digest_of(&l).to_string()), "{msg}");
         nothing_visible(&store);
     }
 
