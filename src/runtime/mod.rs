@@ -1040,15 +1040,17 @@ impl Runtime {
 
 /// Waits until the init process is gone (dead and, if it is our child, reaped).
 fn wait_gone(rec: &Record, timeout: Duration) {
-    // Our own child: reap it (a zombie keeps its pid).
-    if let Ok(Some(_)) | Err(_) = file::try_wait_child(rec.pid).map(|s| s.map(drop)) {}
     let deadline = Instant::now() + timeout;
+    // The pidfd turns readable when the process exits, whoever its parent is.
     if let Ok(fd) = file::pidfd_open(rec.pid) {
         let _ = file::pidfd_wait(fd.as_raw_fd(), timeout.as_millis() as i32);
     }
-    while rec.alive() && Instant::now() < deadline {
+    // If it is our own child, reap it: a zombie keeps its pid and looks alive.
+    while {
         let _ = file::try_wait_child(rec.pid);
+        rec.alive()
+    } && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(1));
     }
-    let _ = file::try_wait_child(rec.pid);
 }
