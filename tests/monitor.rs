@@ -351,7 +351,9 @@ fn monitor_killed() {
         rt: &rt,
         id: d.id.clone(),
     };
-    let h = d.start(&rt, &Bundle::new(&["sleep", "30"]));
+    // (Bundles live as long as their containers: the rootfs is the bundle's.)
+    let bundle = Bundle::new(&["sleep", "30"]);
+    let h = d.start(&rt, &bundle);
     sigkill(h.monitor_pid);
     // Its lock goes when its last thread is gone (the main thread shows as a zombie a
     // little earlier).
@@ -397,14 +399,8 @@ fn monitor_killed() {
         rt: &rt,
         id: d.id.clone(),
     };
-    let h = d.start(
-        &rt,
-        &Bundle::new(&[
-            "sh",
-            "-c",
-            "(while :; do echo x; sleep 0.01; done); echo never reached; exit 0",
-        ]),
-    );
+    let writer = Bundle::new(&["sh", "-c", "(while :; do echo x; sleep 0.01; done); exit 0"]);
+    let h = d.start(&rt, &writer);
     wait_until("some output", Duration::from_secs(5), || {
         !d.entries(&LogOptions::default()).is_empty()
     });
@@ -565,14 +561,12 @@ fn tail_since_follow() {
 fn long_and_partial_lines() {
     let rt = runtime();
     let d = Detached::new("mon-long");
-    let h = d.start(
-        &rt,
-        &Bundle::new(&[
-            "sh",
-            "-c",
-            "awk 'BEGIN { while (n++ < 40960) printf \"x\" }'; echo; echo -n tail",
-        ]),
-    );
+    let bundle = Bundle::new(&[
+        "sh",
+        "-c",
+        "head -c 40960 /dev/zero | tr '\\0' x; echo; echo -n tail",
+    ]);
+    let h = d.start(&rt, &bundle);
     let rec = monitor::wait_exit(d.exit(), Duration::from_secs(10)).unwrap();
     assert_eq!(rec.code, Some(0));
     assert_eq!(rec.pid, h.container_pid);
@@ -640,7 +634,8 @@ fn keep_stopped_and_restart() {
 fn a_program_that_is_not_a_monitor() {
     let rt = runtime();
     let d = Detached::new("mon-true");
-    let mut cfg = d.config(&rt, Bundle::new(&["true"]).path());
+    let bundle = Bundle::new(&["true"]);
+    let mut cfg = d.config(&rt, bundle.path());
     cfg.program = Some("/bin/true".into());
     match monitor::start(&cfg) {
         Err(Error::Monitor { reason, .. }) => {
@@ -715,6 +710,11 @@ fn main() {
     if !leftovers.is_empty() {
         failed += 1;
         println!("leftover monitors: {leftovers:?}");
+    }
+    let cgroups = common::cgroups_named(&format!("-{}-", std::process::id()));
+    if !cgroups.is_empty() {
+        failed += 1;
+        println!("leftover cgroups: {cgroups:?}");
     }
     println!("{passed} passed, {failed} failed");
     std::process::exit(if failed == 0 { 0 } else { 1 });

@@ -991,6 +991,19 @@ mod tests {
     }
 
     #[test]
+    fn starting_without_init_is_refused() {
+        // Unit tests never call `cargohold::init()`: a re-executed test binary would run
+        // the tests again instead of a monitor.
+        let cfg = MonitorConfig::new("/nonexistent", "x", "/b", "/l", "/e");
+        match start(&cfg) {
+            Err(Error::Monitor { reason, .. }) => {
+                assert!(reason.contains("cargohold::init()"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_missing_monitor_is_not_alive() {
         let dir = tempfile::tempdir().unwrap();
         let exit = dir.path().join("exit.json");
