@@ -646,6 +646,37 @@ fn a_program_that_is_not_a_monitor() {
     assert!(rt.list().unwrap().is_empty());
 }
 
+/// Hooks the monitor runs inherit its stdout: their output goes to the monitor log, not
+/// into the readiness report.
+fn hook_output_stays_out_of_the_report() {
+    use cargohold::oci_spec::runtime::{HookBuilder, HooksBuilder};
+    let rt = runtime();
+    let d = Detached::new("mon-hook");
+    let mut bundle = Bundle::new(&["true"]);
+    let hook = HookBuilder::default()
+        .path("/bin/busybox")
+        .args(vec![
+            "busybox".to_string(),
+            "sh".into(),
+            "-c".into(),
+            "echo noise from the hook".into(),
+        ])
+        .build()
+        .unwrap();
+    let hooks = HooksBuilder::default()
+        .create_runtime(vec![hook])
+        .build()
+        .unwrap();
+    bundle.edit(|s| {
+        s.set_hooks(Some(hooks));
+    });
+    d.start(&rt, &bundle);
+    let rec = monitor::wait_exit(d.exit(), Duration::from_secs(10)).unwrap();
+    assert_eq!(rec.code, Some(0));
+    let log = fs::read_to_string(d.dir.path().join("monitor.log")).unwrap();
+    assert!(log.contains("noise from the hook"), "{log:?}");
+}
+
 // ---------------------------------------------------------------------------------------
 
 type Test = (&'static str, fn());
@@ -663,6 +694,10 @@ const TESTS: &[Test] = &[
     (
         "a_program_that_is_not_a_monitor",
         a_program_that_is_not_a_monitor,
+    ),
+    (
+        "hook_output_stays_out_of_the_report",
+        hook_output_stays_out_of_the_report,
     ),
 ];
 

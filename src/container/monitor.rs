@@ -9,7 +9,9 @@
 //!    `/proc/self/exe` through [`std::process::Command`], which execs at once after its
 //!    fork and allocates nothing in between, with `CARGOHOLD_MONITOR=1` in the environment,
 //!    the [`MonitorConfig`] as JSON on stdin, a readiness pipe as stdout and `/dev/null`
-//!    (or [`MonitorConfig::monitor_log`]) as stderr. Nothing else of the host is inherited:
+//!    (or [`MonitorConfig::monitor_log`]) as stderr. The monitor moves the pipe to a
+//!    close-on-exec fd at once and points stdout at stderr, so hooks it runs can neither
+//!    write into the pipe nor hold it open. Nothing else of the host is inherited:
 //!    the monitor marks every other fd close-on-exec and never holds the host's terminal or
 //!    output pipes.
 //! 2. In the new process, `cargohold::init()` — which the host calls first thing in
@@ -43,7 +45,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -592,11 +594,20 @@ pub(crate) fn enter() {
 // ---------------------------------------------------------------------------------------
 // The monitor process.
 
+/// The readiness pipe, moved off fd 1 (to a close-on-exec fd) so that nothing the monitor
+/// runs — hooks inherit its stdout — can write into it or keep it open.
+static READY: Mutex<Option<File>> = Mutex::new(None);
+
 fn report(r: &Report) {
     let mut line = serde_json::to_vec(r).expect("a report always serialises");
     line.push(b'\n');
-    // The host may be gone: then nobody needs the report (SIGPIPE is ignored by std).
-    let _ = raw::write_all(1, &line);
+    let mut ready = READY.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(f) = ready.as_mut() {
+        // The host may be gone: then nobody needs the report (SIGPIPE is ignored by std).
+        let _ = f.write_all(&line);
+    }
+    // One report only; closing it lets the host see the end.
+    *ready = None;
 }
 
 fn fail(e: &Error) -> ! {
@@ -617,6 +628,12 @@ fn run_monitor() -> ! {
     std::env::remove_var(ENV);
     // Whatever the host leaked without CLOEXEC stays out of the container and hooks.
     let _ = raw::cloexec_from(3);
+    // The readiness pipe moves to a close-on-exec fd; stdout becomes what stderr is (the
+    // monitor log or /dev/null), where hooks' output then goes.
+    if let Ok(fd) = io::stdout().as_fd().try_clone_to_owned() {
+        *READY.lock().unwrap_or_else(|p| p.into_inner()) = Some(File::from(fd));
+    }
+    let _ = raw::dup3(2, 1, 0);
     let mut config = Vec::new();
     if let Err(e) = io::stdin().lock().read_to_end(&mut config) {
         fail(&Error::os("reading the monitor config", "stdin", e));
@@ -655,7 +672,6 @@ fn run_monitor() -> ! {
         monitor_pid: std::process::id() as i32,
         container_pid: run.pid,
     });
-    to_dev_null(1);
     let code = monitor.supervise(run);
     std::process::exit(code)
 }
