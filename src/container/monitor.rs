@@ -564,11 +564,11 @@ pub fn status(
     }
     let monitored = monitor_alive(exit_path);
     let rt = Runtime::open(runtime_root)?;
-    let running = rt.state(id).ok().filter(|s| {
-        matches!(
-            s.status,
-            Status::Running | Status::Paused | Status::Created | Status::Creating
-        )
+    // A create that its monitor did not live through never finishes: that is no run.
+    let running = rt.state(id).ok().filter(|s| match s.status {
+        Status::Running | Status::Paused | Status::Created => true,
+        Status::Creating => monitored,
+        Status::Stopped => false,
     });
     match running {
         Some(s) => Ok(MonitorStatus::Running {
