@@ -185,6 +185,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The monitor of a detached container failed, or reported a failure that has no
+    /// variant of its own.
+    #[error("monitor of container {id:?}: {reason}")]
+    Monitor {
+        /// The container id.
+        id: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// `Result` with [`Error`] as its default error type.

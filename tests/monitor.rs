@@ -1,0 +1,756 @@
+//! Detached containers: the monitor process and the logs it writes (root only).
+//!
+//! This is its own test binary with `harness = false`: the monitor is this program
+//! re-executed, and libtest's `main` cannot call `cargohold::init()` before it runs. So
+//! `main` below calls `init()` first, then runs each test function (catching panics), prints
+//! `test NAME ... ok|FAILED`, and ends with the line `N passed, N failed` (exit status 1 on
+//! any failure). A name given on the command line runs the tests whose names contain it;
+//! `--list` lists them. Flags libtest takes (`--include-ignored`, `--nocapture`, …) are
+//! accepted and ignored. As a normal user every test is skipped (they need root).
+//!
+//! `--creator ARGS` is not a test: it is the child program of `survives_its_creator`.
+
+#[path = "it/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use cargohold::__private::logs::{self, LogOptions};
+use cargohold::__private::monitor::{self, MonitorConfig, MonitorHandle, MonitorStatus};
+use cargohold::runtime::{Runtime, Status};
+use cargohold::{Error, LogStream};
+use common::{runtime, unique, Bundle};
+
+/// One detached container's files, in a temp dir of its own.
+struct Detached {
+    dir: tempfile::TempDir,
+    id: String,
+}
+
+impl Detached {
+    fn new(prefix: &str) -> Detached {
+        Detached {
+            dir: tempfile::Builder::new()
+                .prefix("cargohold-mon")
+                .tempdir()
+                .unwrap(),
+            id: unique(prefix),
+        }
+    }
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("ctr.log")
+    }
+    fn exit(&self) -> PathBuf {
+        self.dir.path().join("exit.json")
+    }
+    fn config(&self, rt: &Runtime, bundle: &Path) -> MonitorConfig {
+        let mut cfg = MonitorConfig::new(rt.root(), &self.id, bundle, self.log(), self.exit());
+        cfg.monitor_log = Some(self.dir.path().join("monitor.log"));
+        cfg
+    }
+    fn start(&self, rt: &Runtime, bundle: &Bundle) -> MonitorHandle {
+        monitor::start(&self.config(rt, bundle.path())).unwrap_or_else(|e| {
+            panic!(
+                "starting {}: {e} (monitor log: {:?})",
+                self.id,
+                fs::read_to_string(self.dir.path().join("monitor.log"))
+            )
+        })
+    }
+    fn entries(&self, opts: &LogOptions) -> Vec<cargohold::LogEntry> {
+        logs::read(self.log(), self.exit(), opts)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .collect()
+    }
+    fn text(&self, opts: &LogOptions) -> String {
+        self.entries(opts)
+            .iter()
+            .map(|e| String::from_utf8_lossy(&e.log).into_owned())
+            .collect()
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s[s.rfind(')').unwrap() + 2..].chars().next().unwrap();
+            state != 'Z' && state != 'X'
+        })
+        .unwrap_or(false)
+}
+
+fn ppid(pid: i32) -> i32 {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    s[s.rfind(')').unwrap() + 2..]
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Monitor processes (argv[0] cargohold-monitor) of containers whose id holds `needle`.
+fn monitors_of(needle: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<_> = cmd.split(|&b| b == 0).collect();
+        if args.first() == Some(&monitor::PROCESS_NAME.as_bytes())
+            && args
+                .get(1)
+                .is_some_and(|a| String::from_utf8_lossy(a).contains(needle))
+            && alive(pid)
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn sigkill(pid: i32) {
+    let pid = rustix::process::Pid::from_raw(pid).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+}
+
+fn not_found(rt: &Runtime, id: &str) -> bool {
+    matches!(rt.state(id), Err(Error::ContainerNotFound { .. }))
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// Output on both streams with times, the exit code, and the runtime's state deleted.
+fn logs_and_exit_code() {
+    let rt = runtime();
+    let bundle = Bundle::new(&[
+        "sh",
+        "-c",
+        "echo out; echo err >&2; sleep 0.2; echo bye; exit 3",
+    ]);
+    let d = Detached::new("mon-exit");
+    let before = SystemTime::now();
+    let h = d.start(&rt, &bundle);
+    assert!(h.container_pid > 0 && h.monitor_pid > 0);
+    assert_ne!(ppid(h.monitor_pid), std::process::id() as i32, "reparented");
+    let rec = monitor::wait_exit(d.exit(), Duration::from_secs(10)).expect("exit record");
+    let after = SystemTime::now();
+    assert_eq!(rec.code, Some(3));
+    assert_eq!(rec.signal, None);
+    assert_eq!(rec.exit_code(), 3);
+    assert!(!rec.oom_killed);
+    assert_eq!(rec.pid, h.container_pid);
+    assert_eq!(
+        monitor::status(rt.root(), &d.id, d.exit()).unwrap(),
+        MonitorStatus::Exited(rec.clone())
+    );
+    // The monitor deleted the runtime's state (and cgroup) and exited.
+    assert!(not_found(&rt, &d.id));
+    wait_until("the monitor to exit", Duration::from_secs(5), || {
+        !alive(h.monitor_pid)
+    });
+    assert!(common::cgroups_named(&d.id).is_empty());
+
+    let all = d.entries(&LogOptions::default());
+    let lines: Vec<_> = all
+        .iter()
+        .map(|e| (e.stream, String::from_utf8_lossy(&e.log).into_owned()))
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    // out and err race each other through two pipes; bye comes 0.2 s later.
+    assert!(
+        lines[..2].contains(&(LogStream::Stdout, "out\n".into())),
+        "{lines:?}"
+    );
+    assert!(
+        lines[..2].contains(&(LogStream::Stderr, "err\n".into())),
+        "{lines:?}"
+    );
+    assert_eq!(lines[2], (LogStream::Stdout, "bye\n".into()));
+    for e in &all {
+        assert!(e.time >= before && e.time <= after, "{e:?}");
+    }
+    let gap = all[2].time.duration_since(all[0].time).unwrap();
+    assert!(gap >= Duration::from_millis(150), "{gap:?}");
+    // The file is Docker's json-file format.
+    let raw = fs::read_to_string(d.log()).unwrap();
+    for line in raw.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v["log"].is_string() && v["stream"].is_string());
+        assert!(logs::parse_time(v["time"].as_str().unwrap()).is_some());
+    }
+    assert!(
+        raw.contains(r#"{"log":"bye\n","stream":"stdout","time":""#),
+        "{raw}"
+    );
+    // Streams apart, and as docker logs -t prints them.
+    let only_err = LogOptions {
+        stdout: false,
+        ..Default::default()
+    };
+    assert_eq!(d.text(&only_err), "err\n");
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let opts = LogOptions {
+        timestamps: true,
+        ..Default::default()
+    };
+    logs::read(d.log(), d.exit(), &opts)
+        .unwrap()
+        .copy_to(&mut out, &mut err)
+        .unwrap();
+    let out = String::from_utf8(out).unwrap();
+    let last = out.lines().last().unwrap();
+    let (stamp, text) = last.split_once(' ').unwrap();
+    assert_eq!(text, "bye");
+    assert_eq!(
+        stamp.len(),
+        "2024-05-01T12:00:00.123456789Z".len(),
+        "{stamp}"
+    );
+    assert_eq!(logs::parse_time(stamp), Some(all[2].time));
+    assert!(String::from_utf8(err).unwrap().ends_with(" err\n"));
+}
+
+/// A command that is not in the image: the runtime's error, and nothing left behind.
+fn command_not_found() {
+    let rt = runtime();
+    let bundle = Bundle::new(&["/no/such/command"]);
+    let d = Detached::new("mon-enoent");
+    let err = monitor::start(&d.config(&rt, bundle.path())).unwrap_err();
+    match &err {
+        Error::Spawn { source, .. } => {
+            assert_eq!(source.raw_os_error(), Some(libc::ENOENT), "{err}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(rt.list().unwrap().is_empty());
+    assert!(monitor::read_exit(d.exit()).is_none());
+    assert!(!monitor::lock_path(&d.exit()).exists());
+    wait_until("no monitor", Duration::from_secs(5), || {
+        monitors_of(&d.id).is_empty()
+    });
+    // A second id clash is reported as such.
+    let d2 = Detached::new("mon-dup");
+    let _guard = common::Cleanup {
+        rt: &rt,
+        id: d2.id.clone(),
+    };
+    let sleeper = Bundle::new(&["sleep", "30"]);
+    let h = d2.start(&rt, &sleeper);
+    let mut clash = d2.config(&rt, sleeper.path());
+    clash.exit_path = d2.dir.path().join("other-exit.json");
+    clash.log_path = d2.dir.path().join("other.log");
+    match monitor::start(&clash) {
+        Err(Error::ContainerExists { id }) => assert_eq!(id, d2.id),
+        other => panic!("{other:?}"),
+    }
+    rt.kill(&d2.id, libc::SIGKILL, false).unwrap();
+    let rec = monitor::wait_exit(d2.exit(), Duration::from_secs(10)).unwrap();
+    assert_eq!(rec.signal, Some(libc::SIGKILL));
+    assert_eq!(rec.pid, h.container_pid);
+}
+
+/// The child program of `survives_its_creator`: starts a detached container, prints the
+/// handle, exits.
+fn creator(args: &[String]) -> ! {
+    let [root, id, bundle, log, exit] = args else {
+        eprintln!("usage: --creator ROOT ID BUNDLE LOG EXIT");
+        std::process::exit(2)
+    };
+    let cfg = MonitorConfig::new(root, id, bundle, log, exit);
+    match monitor::start(&cfg) {
+        Ok(h) => {
+            println!("{} {}", h.monitor_pid, h.container_pid);
+            std::process::exit(0)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1)
+        }
+    }
+}
+
+/// A container started by a program that then exits keeps running; a later program
+/// (this one) kills it and reads how it ended.
+fn survives_its_creator() {
+    let rt = runtime();
+    let bundle = Bundle::new(&["sleep", "30"]);
+    let d = Detached::new("mon-orphan");
+    let _guard = common::Cleanup {
+        rt: &rt,
+        id: d.id.clone(),
+    };
+    let out = Command::new(std::env::current_exe().unwrap())
+        .arg("--creator")
+        .arg(rt.root())
+        .arg(&d.id)
+        .arg(bundle.path())
+        .arg(d.log())
+        .arg(d.exit())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut pids = text.split_whitespace().map(|p| p.parse::<i32>().unwrap());
+    let (monitor_pid, container_pid) = (pids.next().unwrap(), pids.next().unwrap());
+    // The creator has exited (output() waited for it); the container runs on.
+    std::thread::sleep(Duration::from_millis(100));
+    let st = rt.state(&d.id).unwrap();
+    assert_eq!(st.status, Status::Running);
+    assert_eq!(st.pid, container_pid);
+    assert!(alive(monitor_pid));
+    assert_eq!(
+        monitor::status(rt.root(), &d.id, d.exit()).unwrap(),
+        MonitorStatus::Running {
+            pid: container_pid,
+            monitored: true
+        }
+    );
+    assert!(monitor::wait_exit(d.exit(), Duration::from_millis(50)).is_none());
+    rt.kill(&d.id, libc::SIGKILL, false).unwrap();
+    let rec = monitor::wait_exit(d.exit(), Duration::from_secs(10)).expect("exit record");
+    assert_eq!(rec.signal, Some(libc::SIGKILL));
+    assert_eq!(rec.code, None);
+    assert_eq!(rec.exit_code(), 137);
+    assert!(not_found(&rt, &d.id));
+    wait_until("the monitor to exit", Duration::from_secs(5), || {
+        !alive(monitor_pid)
+    });
+}
+
+/// A monitor killed with SIGKILL: the container is reported running but unmonitored,
+/// waits return at once, and a container that writes is not stuck on its pipe.
+fn monitor_killed() {
+    let rt = runtime();
+    let d = Detached::new("mon-kill");
+    let _guard = common::Cleanup {
+        rt: &rt,
+        id: d.id.clone(),
+    };
+    // (Bundles live as long as their containers: the rootfs is the bundle's.)
+    let bundle = Bundle::new(&["sleep", "30"]);
+    let h = d.start(&rt, &bundle);
+    sigkill(h.monitor_pid);
+    // Its lock goes when its last thread is gone (the main thread shows as a zombie a
+    // little earlier).
+    wait_until("the monitor to die", Duration::from_secs(5), || {
+        !monitor::monitor_alive(d.exit())
+    });
+    assert_eq!(
+        monitor::status(rt.root(), &d.id, d.exit()).unwrap(),
+        MonitorStatus::Running {
+            pid: h.container_pid,
+            monitored: false
+        }
+    );
+    let t = Instant::now();
+    assert!(monitor::wait_exit(d.exit(), Duration::from_secs(30)).is_none());
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    // A follower stops too.
+    let follow = LogOptions {
+        follow: true,
+        ..Default::default()
+    };
+    assert!(d.entries(&follow).is_empty());
+    // The engine can still stop it; then its end is unknown.
+    rt.kill(&d.id, libc::SIGKILL, false).unwrap();
+    wait_until("the container to stop", Duration::from_secs(5), || {
+        rt.state(&d.id).map(|s| s.status).ok() == Some(Status::Stopped)
+    });
+    assert_eq!(
+        monitor::status(rt.root(), &d.id, d.exit()).unwrap(),
+        MonitorStatus::ExitedUnknown
+    );
+    rt.delete(&d.id, true).unwrap();
+    assert_eq!(
+        monitor::status(rt.root(), &d.id, d.exit()).unwrap(),
+        MonitorStatus::ExitedUnknown
+    );
+
+    // A container that keeps writing is not blocked on its pipe: its writes fail (EPIPE;
+    // a process other than the namespace's pid 1, which the kernel shields from it, dies
+    // of SIGPIPE), so here the writer ends and the init after it.
+    let d = Detached::new("mon-pipe");
+    let _guard = common::Cleanup {
+        rt: &rt,
+        id: d.id.clone(),
+    };
+    let writer = Bundle::new(&["sh", "-c", "(while :; do echo x; sleep 0.01; done); exit 0"]);
+    let h = d.start(&rt, &writer);
+    wait_until("some output", Duration::from_secs(5), || {
+        !d.entries(&LogOptions::default()).is_empty()
+    });
+    sigkill(h.monitor_pid);
+    wait_until("the writer to end", Duration::from_secs(10), || {
+        !alive(h.container_pid)
+    });
+    assert_eq!(
+        monitor::status(rt.root(), &d.id, d.exit()).unwrap(),
+        MonitorStatus::ExitedUnknown
+    );
+    rt.delete(&d.id, true).unwrap();
+    assert!(common::cgroups_named(&d.id).is_empty());
+}
+
+/// 20 detached containers started from 4 threads while 8 more allocate and lock in a
+/// loop: no deadlock, every container ran and logged.
+fn from_a_multithreaded_host() {
+    let rt = runtime();
+    let stop = Arc::new(AtomicBool::new(false));
+    let journal = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut noise = Vec::new();
+    for t in 0..8 {
+        let stop = Arc::clone(&stop);
+        let journal = Arc::clone(&journal);
+        noise.push(std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let v: Vec<u8> = vec![t as u8; 1 + (n as usize % 8192)];
+                let s = format!("thread {t} round {n} {}", v.len());
+                let mut j = journal.lock().unwrap();
+                j.push(s);
+                if j.len() > 10_000 {
+                    j.clear();
+                }
+                drop(j);
+                n += 1;
+            }
+            n
+        }));
+    }
+    let bundle = Arc::new(Bundle::new(&["sh", "-c", "echo hello from $0", "c"]));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let rt2 = Arc::new(rt);
+    let mut starters = Vec::new();
+    for s in 0..4 {
+        let tx = tx.clone();
+        let rt = Arc::clone(&rt2);
+        let bundle = Arc::clone(&bundle);
+        starters.push(std::thread::spawn(move || {
+            for i in 0..5 {
+                let d = Detached::new(&format!("mon-mt{s}{i}"));
+                let r = monitor::start(&d.config(&rt, bundle.path()));
+                tx.send((d, r)).unwrap();
+            }
+        }));
+    }
+    drop(tx);
+    let mut started = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while started.len() < 20 {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .expect("deadlock: 20 starts did not finish in 120 s");
+        match rx.recv_timeout(left) {
+            Ok(x) => started.push(x),
+            Err(e) => panic!("starts stalled after {}: {e}", started.len()),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rounds: u64 = noise.into_iter().map(|t| t.join().unwrap()).sum();
+    for s in starters {
+        s.join().unwrap();
+    }
+    assert!(rounds > 0);
+    for (d, r) in &started {
+        r.as_ref().unwrap_or_else(|e| panic!("{}: {e}", d.id));
+        let rec = monitor::wait_exit(d.exit(), Duration::from_secs(20)).expect("exit record");
+        assert_eq!(rec.code, Some(0), "{}", d.id);
+        assert_eq!(d.text(&LogOptions::default()), "hello from c\n");
+        assert!(not_found(&rt2, &d.id));
+    }
+}
+
+/// tail, since and follow on a live container's log.
+fn tail_since_follow() {
+    let rt = runtime();
+    let d = Detached::new("mon-follow");
+    let bundle = Bundle::new(&[
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5; do echo line $i; sleep 0.1; done; echo oops >&2",
+    ]);
+    let follow = LogOptions {
+        follow: true,
+        ..Default::default()
+    };
+    // Following from the start, while the lines come.
+    d.start(&rt, &bundle);
+    let t = Instant::now();
+    let mut seen = Vec::new();
+    for e in logs::read(d.log(), d.exit(), &follow).unwrap() {
+        let e = e.unwrap();
+        seen.push((String::from_utf8(e.log).unwrap(), t.elapsed()));
+    }
+    let texts: Vec<_> = seen.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["line 1\n", "line 2\n", "line 3\n", "line 4\n", "line 5\n", "oops\n"]
+    );
+    // The first line arrived well before the container ended.
+    assert!(
+        seen[0].1 + Duration::from_millis(250) < seen[5].1,
+        "{seen:?}"
+    );
+    assert!(
+        monitor::read_exit(d.exit()).is_some(),
+        "follow ended with the exit"
+    );
+
+    let all = d.entries(&LogOptions::default());
+    let tail = |n| {
+        d.text(&LogOptions {
+            tail: Some(n),
+            ..Default::default()
+        })
+    };
+    assert_eq!(tail(2), "line 5\noops\n");
+    assert_eq!(tail(0), "");
+    assert_eq!(tail(100).lines().count(), 6);
+    let tail_out = d.text(&LogOptions {
+        tail: Some(2),
+        stderr: false,
+        ..Default::default()
+    });
+    assert_eq!(tail_out, "line 4\nline 5\n");
+    let since = d.text(&LogOptions {
+        since: Some(all[3].time),
+        ..Default::default()
+    });
+    assert_eq!(since, "line 4\nline 5\noops\n");
+    let until = d.text(&LogOptions {
+        until: Some(all[1].time),
+        ..Default::default()
+    });
+    assert_eq!(until, "line 1\nline 2\n");
+    // Following a finished container's log reads it and stops; tail + follow too.
+    assert_eq!(d.entries(&follow).len(), 6);
+    let tail_follow = LogOptions {
+        tail: Some(1),
+        follow: true,
+        ..Default::default()
+    };
+    assert_eq!(d.text(&tail_follow), "oops\n");
+}
+
+/// A 40 KiB line is logged in 16 KiB pieces; output without a final newline is kept.
+fn long_and_partial_lines() {
+    let rt = runtime();
+    let d = Detached::new("mon-long");
+    let bundle = Bundle::new(&[
+        "sh",
+        "-c",
+        "head -c 40960 /dev/zero | tr '\\0' x; echo; echo -n tail",
+    ]);
+    let h = d.start(&rt, &bundle);
+    let rec = monitor::wait_exit(d.exit(), Duration::from_secs(10)).unwrap();
+    assert_eq!(rec.code, Some(0));
+    assert_eq!(rec.pid, h.container_pid);
+    let entries = d.entries(&LogOptions::default());
+    let lens: Vec<_> = entries.iter().map(|e| e.log.len()).collect();
+    let joined: Vec<u8> = entries.iter().flat_map(|e| e.log.clone()).collect();
+    let mut want = vec![b'x'; 40960];
+    want.extend_from_slice(b"\ntail");
+    assert!(
+        joined == want,
+        "{} bytes: {:?}…",
+        joined.len(),
+        String::from_utf8_lossy(&joined[..joined.len().min(100)])
+    );
+    assert!(lens.iter().all(|&l| l <= logs::MAX_MESSAGE), "{lens:?}");
+    assert!(entries.last().unwrap().is_partial());
+    assert_eq!(entries.last().unwrap().log, b"tail");
+}
+
+/// A container with stdin on a fifo reads what a writer sends.
+fn stdin_fifo() {
+    let rt = runtime();
+    let d = Detached::new("mon-stdin");
+    let bundle = Bundle::new(&["sh", "-c", "read line; echo got $line"]);
+    let fifo = d.dir.path().join("stdin");
+    let mut cfg = d.config(&rt, bundle.path());
+    cfg.stdin = monitor::MonitorStdin::Fifo(fifo.clone());
+    monitor::start(&cfg).unwrap();
+    let mut w = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    w.write_all(b"hello\n").unwrap();
+    drop(w);
+    let rec = monitor::wait_exit(d.exit(), Duration::from_secs(10)).unwrap();
+    assert_eq!(rec.code, Some(0));
+    assert_eq!(d.text(&LogOptions::default()), "got hello\n");
+}
+
+/// keep_stopped leaves the runtime's stopped state; on-failure restarts up to its limit.
+fn keep_stopped_and_restart() {
+    let rt = runtime();
+    let d = Detached::new("mon-keep");
+    let bundle = Bundle::new(&["sh", "-c", "echo run; exit 1"]);
+    let mut cfg = d.config(&rt, bundle.path());
+    cfg.keep_stopped = true;
+    monitor::start(&cfg).unwrap();
+    let rec = monitor::wait_exit(d.exit(), Duration::from_secs(10)).unwrap();
+    assert_eq!(rec.code, Some(1));
+    assert_eq!(rt.state(&d.id).unwrap().status, Status::Stopped);
+    rt.delete(&d.id, false).unwrap();
+
+    let d = Detached::new("mon-restart");
+    let mut cfg = d.config(&rt, bundle.path());
+    cfg.restart = monitor::RestartPolicy::OnFailure {
+        max_retries: Some(2),
+    };
+    monitor::start(&cfg).unwrap();
+    let rec = monitor::wait_exit(d.exit(), Duration::from_secs(20)).unwrap();
+    assert_eq!(rec.code, Some(1));
+    assert_eq!(rec.restarts, 2);
+    assert_eq!(d.text(&LogOptions::default()), "run\nrun\nrun\n");
+    assert!(not_found(&rt, &d.id));
+}
+
+/// Starting without `init()` having run is refused (tested in-process by a program that
+/// never calls it would need another binary; here: `program` pointing at a non-monitor).
+fn a_program_that_is_not_a_monitor() {
+    let rt = runtime();
+    let d = Detached::new("mon-true");
+    let bundle = Bundle::new(&["true"]);
+    let mut cfg = d.config(&rt, bundle.path());
+    cfg.program = Some("/bin/true".into());
+    match monitor::start(&cfg) {
+        Err(Error::Monitor { reason, .. }) => {
+            assert!(reason.contains("before reporting"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(rt.list().unwrap().is_empty());
+}
+
+/// Hooks the monitor runs inherit its stdout: their output goes to the monitor log, not
+/// into the readiness report.
+fn hook_output_stays_out_of_the_report() {
+    use cargohold::oci_spec::runtime::{HookBuilder, HooksBuilder};
+    let rt = runtime();
+    let d = Detached::new("mon-hook");
+    let mut bundle = Bundle::new(&["true"]);
+    let hook = HookBuilder::default()
+        .path("/bin/busybox")
+        .args(vec![
+            "busybox".to_string(),
+            "sh".into(),
+            "-c".into(),
+            "echo noise from the hook".into(),
+        ])
+        .build()
+        .unwrap();
+    let hooks = HooksBuilder::default()
+        .create_runtime(vec![hook])
+        .build()
+        .unwrap();
+    bundle.edit(|s| {
+        s.set_hooks(Some(hooks));
+    });
+    d.start(&rt, &bundle);
+    let rec = monitor::wait_exit(d.exit(), Duration::from_secs(10)).unwrap();
+    assert_eq!(rec.code, Some(0));
+    let log = fs::read_to_string(d.dir.path().join("monitor.log")).unwrap();
+    assert!(log.contains("noise from the hook"), "{log:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+
+type Test = (&'static str, fn());
+
+const TESTS: &[Test] = &[
+    ("logs_and_exit_code", logs_and_exit_code),
+    ("command_not_found", command_not_found),
+    ("survives_its_creator", survives_its_creator),
+    ("monitor_killed", monitor_killed),
+    ("from_a_multithreaded_host", from_a_multithreaded_host),
+    ("tail_since_follow", tail_since_follow),
+    ("long_and_partial_lines", long_and_partial_lines),
+    ("stdin_fifo", stdin_fifo),
+    ("keep_stopped_and_restart", keep_stopped_and_restart),
+    (
+        "a_program_that_is_not_a_monitor",
+        a_program_that_is_not_a_monitor,
+    ),
+    (
+        "hook_output_stays_out_of_the_report",
+        hook_output_stays_out_of_the_report,
+    ),
+];
+
+fn main() {
+    cargohold::init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--creator") {
+        creator(&args[1..]);
+    }
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in TESTS {
+            println!("{name}: test");
+        }
+        return;
+    }
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let selected: Vec<&Test> = TESTS
+        .iter()
+        .filter(|(n, _)| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str())))
+        .collect();
+    if !rustix::process::geteuid().is_root() {
+        println!("skipping {} tests: they need root", selected.len());
+        println!("0 passed, 0 failed");
+        return;
+    }
+    println!("running {} tests", selected.len());
+    let (mut passed, mut failed) = (0, 0);
+    for (name, f) in selected {
+        let t = Instant::now();
+        let result = std::panic::catch_unwind(f);
+        let ms = t.elapsed().as_millis();
+        match result {
+            Ok(()) => {
+                passed += 1;
+                println!("test {name} ... ok ({ms} ms)");
+            }
+            Err(_) => {
+                failed += 1;
+                println!("test {name} ... FAILED ({ms} ms)");
+            }
+        }
+    }
+    // Nothing of ours may outlive the suite.
+    let leftovers = monitors_of(&format!("-{}-", std::process::id()));
+    if !leftovers.is_empty() {
+        failed += 1;
+        println!("leftover monitors: {leftovers:?}");
+    }
+    let cgroups = common::cgroups_named(&format!("-{}-", std::process::id()));
+    if !cgroups.is_empty() {
+        failed += 1;
+        println!("leftover cgroups: {cgroups:?}");
+    }
+    println!("{passed} passed, {failed} failed");
+    std::process::exit(if failed == 0 { 0 } else { 1 });
+}
