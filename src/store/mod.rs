@@ -129,6 +129,10 @@ impl Store {
                 let name = name.to_string_lossy();
                 let path = entry.path();
                 let stale_layer = dir == &self.layers && !path.join("meta.json").exists();
+                if name.starts_with(TMP_PREFIX) && writer_alive(&name) {
+                    // Another process (or thread) is writing it right now.
+                    continue;
+                }
                 if name.starts_with(TMP_PREFIX) || stale_layer {
                     // a half-unpacked layer: take its lock so a live unpacker is not disturbed
                     let _l = if dir == &self.layers {
@@ -386,6 +390,21 @@ pub(crate) fn tmp_path(dir: &Path) -> PathBuf {
     dir.join(format!("{TMP_PREFIX}{}-{n}-{nanos:x}", std::process::id()))
 }
 
+/// Whether the process that made temp entry `name` (`.tmp-<pid>-…`) still runs: ours,
+/// or another live one. Repair must not pull a file from under a live writer.
+fn writer_alive(name: &str) -> bool {
+    let Some(pid) = name
+        .strip_prefix(TMP_PREFIX)
+        .and_then(|r| r.split('-').next())
+    else {
+        return false;
+    };
+    match pid.parse::<u32>() {
+        Ok(pid) => pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists(),
+        Err(_) => false,
+    }
+}
+
 /// fsyncs a directory so a rename in it is durable.
 pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
@@ -463,9 +482,10 @@ mod tests {
         assert_eq!(index["manifests"].as_array().unwrap().len(), 0);
 
         // leftovers of a crash
-        let tmp_blob = s.blobs.join(".tmp-123-0-0");
+        // (pids above pid_max: their writers are surely dead)
+        let tmp_blob = s.blobs.join(".tmp-999999998-0-0");
         fs::write(&tmp_blob, b"half").unwrap();
-        let half_layer = s.layers.join(".tmp-9-9-9/diff/etc");
+        let half_layer = s.layers.join(".tmp-999999999-9-9/diff/etc");
         fs::create_dir_all(&half_layer).unwrap();
         let no_meta = s.layers.join("abcd/diff");
         fs::create_dir_all(&no_meta).unwrap();
@@ -473,10 +493,14 @@ mod tests {
         fs::create_dir_all(good.join("diff")).unwrap();
         fs::write(good.join("meta.json"), b"{}").unwrap();
         let (d, _) = s.put_blob(b"kept", None).unwrap();
+        // A live writer's temp file (this process's) is left alone.
+        let live = s.blobs.join(format!(".tmp-{}-7-7", std::process::id()));
+        fs::write(&live, b"in flight").unwrap();
 
         let s = Store::open(dir.path()).unwrap();
+        assert!(live.exists(), "a live writer's temp file was removed");
         assert!(!tmp_blob.exists());
-        assert!(!s.layers.join(".tmp-9-9-9").exists());
+        assert!(!s.layers.join(".tmp-999999999-9-9").exists());
         assert!(!s.layers.join("abcd").exists());
         assert!(good.exists());
         assert_eq!(s.read_blob(&d).unwrap(), b"kept");
