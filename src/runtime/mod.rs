@@ -18,23 +18,25 @@
 //! [`run`]: Runtime::run
 //! [`exec`]: Runtime::exec
 
+mod exec;
 mod hooks;
 mod plan;
 mod state;
 
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::{Process, Spec};
+use oci_spec::runtime::Spec;
 
 pub use crate::sys::cgroup::CgroupStats;
+pub use exec::{ExecOptions, ExecProcess};
 pub use state::{State, Status};
 
 use crate::sys::cgroup::Cgroup;
@@ -119,24 +121,6 @@ impl CreateOptions {
     }
 }
 
-/// Options of [`Runtime::exec`].
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct ExecOptions {
-    /// Send the pty master to this unix socket when the process asks for a terminal.
-    pub console_socket: Option<PathBuf>,
-    /// Write the process's pid here.
-    pub pid_file: Option<PathBuf>,
-    /// Pass fds 3..3+N to the process.
-    pub preserve_fds: u32,
-    /// The process's stdin (None: inherit ours).
-    pub stdin: Option<OwnedFd>,
-    /// The process's stdout (None: inherit ours).
-    pub stdout: Option<OwnedFd>,
-    /// The process's stderr (None: inherit ours).
-    pub stderr: Option<OwnedFd>,
-}
-
 /// The runtime: containers and their state under one root directory.
 #[derive(Debug, Clone)]
 pub struct Runtime {
@@ -196,34 +180,6 @@ impl Container {
                 e,
             )
         })
-    }
-}
-
-/// A process started by [`Runtime::exec`].
-#[derive(Debug)]
-#[must_use]
-pub struct ExecProcess {
-    pid: i32,
-    console: Option<OwnedFd>,
-}
-
-impl ExecProcess {
-    /// Its pid on the host.
-    pub fn pid(&self) -> i32 {
-        self.pid
-    }
-
-    /// The pty master, when the process asked for a terminal and no console socket was given.
-    pub fn take_console(&mut self) -> Option<OwnedFd> {
-        self.console.take()
-    }
-
-    /// Waits for it to exit.
-    ///
-    /// # Errors
-    /// waitpid failed.
-    pub fn wait(&self) -> Result<ExitStatus> {
-        wait_for(self.pid, "waiting for exec process")
     }
 }
 
@@ -912,129 +868,6 @@ impl Runtime {
     /// The container does not exist.
     pub fn spec(&self, id: &str) -> Result<Spec> {
         self.load(id).map(|(_, rec)| rec.spec)
-    }
-
-    /// Runs a further process in a running container: it joins the init's namespaces and
-    /// cgroup, and gets the container's seccomp filter and LSM labels unless `process`
-    /// sets its own.
-    ///
-    /// # Errors
-    /// The container is not running; the process is invalid or cannot be executed.
-    pub fn exec(&self, id: &str, process: &Process, opts: &ExecOptions) -> Result<ExecProcess> {
-        let (dir, rec) = self.load(id)?;
-        let status = rec.status(&dir);
-        if !matches!(status, Status::Running | Status::Created) {
-            return Err(Error::InvalidState {
-                id: id.to_owned(),
-                op: "exec in",
-                status: status.to_string(),
-            });
-        }
-        let pid = rec.pid;
-        // Join the namespaces the init has and we do not share, the user namespace first.
-        let mut join = Vec::new();
-        let mut join_pid = None;
-        let mut ctx = Context::default();
-        for (name, flag) in [
-            ("user", libc::CLONE_NEWUSER),
-            ("mnt", libc::CLONE_NEWNS),
-            ("cgroup", libc::CLONE_NEWCGROUP),
-            ("ipc", libc::CLONE_NEWIPC),
-            ("uts", libc::CLONE_NEWUTS),
-            ("net", libc::CLONE_NEWNET),
-            ("pid", libc::CLONE_NEWPID),
-        ] {
-            let theirs = PathBuf::from(format!("/proc/{pid}/ns/{name}"));
-            let ours = PathBuf::from(format!("/proc/self/ns/{name}"));
-            let (Ok(t), Ok(o)) = (fs::metadata(&theirs), fs::metadata(&ours)) else {
-                continue;
-            };
-            if t.ino() == o.ino() && t.dev() == o.dev() {
-                continue;
-            }
-            let fd = file::open(&theirs, libc::O_RDONLY)
-                .map_err(|e| Error::os("opening namespace", &theirs, e))?;
-            ctx.join.push(theirs.display().to_string());
-            if flag == libc::CLONE_NEWPID {
-                join_pid = Some(fd);
-            } else {
-                join.push((fd, flag));
-            }
-        }
-        let cg = Cgroup::open(&rec.cgroup_path)?;
-        let mut pplan = plan::process_plan(process, "process", false, &mut ctx)?;
-        pplan.stdio = [
-            opts.stdin
-                .as_ref()
-                .map(|f| f.try_clone())
-                .transpose()
-                .map_err(|e| Error::os("duplicating stdio fd", "", e))?,
-            opts.stdout
-                .as_ref()
-                .map(|f| f.try_clone())
-                .transpose()
-                .map_err(|e| Error::os("duplicating stdio fd", "", e))?,
-            opts.stderr
-                .as_ref()
-                .map(|f| f.try_clone())
-                .transpose()
-                .map_err(|e| Error::os("duplicating stdio fd", "", e))?,
-        ];
-        pplan.preserve_fds = opts.preserve_fds;
-        let linux = rec.spec.linux().clone().unwrap_or_default();
-        if let Some(s) = linux.seccomp() {
-            pplan.seccomp = Some(crate::sys::seccomp::SeccompProgram::compile(s)?);
-        }
-        let chroot = if rec.no_mount_ns {
-            let root = PathBuf::from(format!("/proc/{pid}/root"));
-            Some(
-                file::open(&root, libc::O_PATH | libc::O_DIRECTORY)
-                    .map_err(|e| Error::os("opening container root", &root, e))?,
-            )
-        } else {
-            None
-        };
-        let mut plan = InitPlan::new(pplan);
-        plan.join = join;
-        plan.cgroup_procs = cg.procs_fds()?;
-        plan.cgroup_dir = cg.v2_dir_fd()?;
-        plan.chroot = chroot;
-        let spawned =
-            proc::spawn_in_pid_ns(&mut plan, join_pid.as_ref()).map_err(|e| Error::Spawn {
-                stage: "cloning the exec process".into(),
-                source: e,
-            })?;
-        let mut console = None;
-        loop {
-            let (msg, fd) = spawned.recv().map_err(|e| Error::Spawn {
-                stage: "reading from the exec process".into(),
-                source: e,
-            })?;
-            match msg {
-                ChildMessage::Console => {
-                    if let Some(master) = fd {
-                        match &opts.console_socket {
-                            Some(sock) => send_console(sock, &master)?,
-                            None => console = Some(master),
-                        }
-                    }
-                }
-                ChildMessage::Execed => break,
-                ChildMessage::Failed(f) => {
-                    let _ = file::wait_child(spawned.pid);
-                    return Err(ctx.error(&f));
-                }
-                _ => {}
-            }
-        }
-        if let Some(p) = &opts.pid_file {
-            write_pid_file(p, spawned.pid)?;
-        }
-        let _ = spawned.sync.as_fd();
-        Ok(ExecProcess {
-            pid: spawned.pid,
-            console,
-        })
     }
 }
 
