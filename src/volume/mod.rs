@@ -44,7 +44,20 @@ const DATA: &str = "_data";
 const META: &str = "meta.json";
 const USERS: &str = "users";
 
-/// The named volumes under one engine root. See the [module docs](self) for the layout.
+/// The named volumes under one engine root:
+///
+/// ```text
+/// <root>/volumes/<name>/_data/          the content, bind-mounted into containers (as Docker)
+/// <root>/volumes/<name>/meta.json       name, driver, created, labels, options, mountpoint
+/// <root>/volumes/<name>/users/<id>      one empty file per container using the volume
+/// ```
+///
+/// Who uses a volume is kept on disk, so it survives a crash and every process sharing the
+/// root sees it: [`acquire`](Self::acquire) and [`release`](Self::release) add and remove
+/// the files under `users/` holding an exclusive `flock` on the volume's directory, which
+/// [`remove`](Self::remove) and [`prune`](Self::prune) take too. A volume appears whole or
+/// not at all (assembled in a `.tmp-…` directory and renamed), and [`open`](Self::open)
+/// removes what a crash left.
 ///
 /// Cheap to clone and share between threads; several processes may open the same root.
 #[derive(Debug, Clone)]

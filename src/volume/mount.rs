@@ -532,8 +532,8 @@ impl Mount {
     }
 
     /// Parses `docker run --mount`: a comma list of `type=bind|volume|tmpfs` (default
-    /// `volume`), `source`/`src`, `target`/`destination`/`dst`, `readonly`/`ro`[`=true|false`],
-    /// `bind-propagation=…`, `volume-nocopy`[`=true|false`], `volume-label=key=value`,
+    /// `volume`), `source`/`src`, `target`/`destination`/`dst`, `readonly`/`ro` (`=true|false`),
+    /// `bind-propagation=…`, `volume-nocopy` (`=true|false`), `volume-label=key=value`,
     /// `volume-driver=local`, `tmpfs-size=<bytes or 64m>`, `tmpfs-mode=<octal>`. A bind
     /// source must exist (as Docker: `--mount` does not create it); a volume without a source
     /// is anonymous.
