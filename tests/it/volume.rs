@@ -51,7 +51,7 @@ fn a_file_written_by_one_container_is_read_by_the_next() {
     // Another container, another bundle: the content is there.
     let second = common::unique("c");
     let (oci, _) = vs.attach(&m, &second, None).unwrap();
-    assert_eq!(vs.users(&name).unwrap(), [second.clone()]);
+    assert_eq!(vs.users(&name).unwrap(), [second.as_str()]);
     let b = bundle("cat /data/greeting /data/who", vec![oci]);
     let ran = common::run(&rt, &b).unwrap();
     assert!(ran.status.success(), "{}", ran.stderr);
@@ -62,7 +62,7 @@ fn a_file_written_by_one_container_is_read_by_the_next() {
         vs.remove(&name, false),
         Err(cargohold::Error::VolumeInUse { .. })
     ));
-    assert_eq!(vs.release_all(&second).unwrap(), [name.clone()]);
+    assert_eq!(vs.release_all(&second).unwrap(), [name.as_str()]);
     let data = vs.get(&name).unwrap().mountpoint().to_owned();
     assert_eq!(
         fs::read_to_string(data.join("greeting")).unwrap(),
