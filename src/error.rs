@@ -194,6 +194,42 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A volume name does not follow Docker's rules (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`).
+    #[error("invalid volume name {name:?}: {reason}")]
+    InvalidVolumeName {
+        /// The name as given.
+        name: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// No volume with this name exists.
+    #[error("volume {name:?} does not exist")]
+    VolumeNotFound {
+        /// The name.
+        name: String,
+    },
+    /// The volume is mounted by containers and `force` was not given.
+    #[error("volume {name:?} is in use by container(s) {}", users.join(", "))]
+    VolumeInUse {
+        /// The volume's name.
+        name: String,
+        /// The ids of the containers using it.
+        users: Vec<String>,
+    },
+    /// A mount spec (`-v`, `--tmpfs`, `--mount`, or one built in code) is malformed.
+    #[error("invalid mount spec {spec:?}: {reason}")]
+    InvalidMount {
+        /// The spec as given (or the destination of one built in code).
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The source of a bind mount does not exist (and is not to be created).
+    #[error("bind source path does not exist: {}", path.display())]
+    BindSourceNotFound {
+        /// The host path.
+        path: PathBuf,
+    },
 }
 
 /// `Result` with [`Error`] as its default error type.

@@ -23,6 +23,7 @@ pub mod runtime;
 pub mod store;
 #[allow(unsafe_code)]
 pub mod sys;
+mod volume;
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -31,6 +32,9 @@ pub mod __fuzz;
 pub use error::{Error, Result};
 pub use image::{Image, Reference};
 pub use oci_spec;
+pub use volume::{
+    Mount, MountType, Propagation, Pruned, Volume, VolumeInspect, VolumeStore, ANONYMOUS_LABEL,
+};
 
 pub use container::logs::{LogEntry, LogOptions, LogStream};
 

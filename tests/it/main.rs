@@ -6,6 +6,9 @@ mod common;
 // The OCI runtime layer: create/start/state/kill/delete/run/exec of busybox bundles.
 mod runtime;
 
+// Volumes: named volumes, bind and tmpfs mounts in busybox containers.
+mod volume;
+
 // Images: interop with skopeo/umoci archives and layouts.
 mod image_interop;
 // Images: overlay mounts of unpacked layers.
