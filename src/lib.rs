@@ -16,6 +16,8 @@
 //! ```
 #![deny(unsafe_code)]
 
+pub mod container;
+mod engine;
 mod error;
 pub mod image;
 pub mod runtime;
@@ -23,6 +25,8 @@ pub mod store;
 #[allow(unsafe_code)]
 pub mod sys;
 
+pub use container::{Container, ContainerBuilder, ExitStatus, Output, RunningContainer, Stdio};
+pub use engine::{Containers, Engine};
 pub use error::{Error, Result};
 pub use image::{Image, Reference};
 pub use oci_spec;

@@ -6,6 +6,9 @@ mod common;
 // The OCI runtime layer: create/start/state/kill/delete/run/exec of busybox bundles.
 mod runtime;
 
+// Containers: the engine's attached containers from images (issue 4).
+mod container;
+
 // Images: interop with skopeo/umoci archives and layouts.
 mod image_interop;
 // Images: overlay mounts of unpacked layers.
