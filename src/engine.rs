@@ -386,6 +386,30 @@ impl Containers<'_> {
     }
 }
 
+impl Containers<'_> {
+    /// Removes every container that is not running, paused or being created
+    /// (`docker container prune`); returns their ids.
+    ///
+    /// # Errors
+    /// The first removal that failed (the others are still tried).
+    pub fn prune(&self) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        let mut first = None;
+        for c in self.list()? {
+            if matches!(c.status(), Status::Exited | Status::Dead) {
+                let id = c.id().to_owned();
+                match c.remove(false) {
+                    Ok(()) => removed.push(id),
+                    Err(e) => {
+                        first.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        first.map_or(Ok(removed), Err)
+    }
+}
+
 fn random_bytes(n: usize) -> Result<Vec<u8>> {
     let mut buf = vec![0; n];
     fs::File::open("/dev/urandom")

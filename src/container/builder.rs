@@ -367,8 +367,13 @@ impl<'e> ContainerBuilder<'e> {
         let reference = self
             .reference()
             .ok_or_else(|| self.invalid("image", "the image has no reference"))?;
-        let caps = spec::capabilities(&self.cap_add, &self.cap_drop, self.privileged)
-            .map_err(|r| self.invalid("capability", r))?;
+        let caps = spec::capabilities(
+            &self.cap_add,
+            &self.cap_drop,
+            self.privileged,
+            spec::own_bounding_set(),
+        )
+        .map_err(|r| self.invalid("capability", r))?;
         if let Some(m) = self.memory {
             if m < MIN_MEMORY {
                 return Err(self.invalid(
@@ -450,196 +455,213 @@ impl<'e> ContainerBuilder<'e> {
             armed: true,
             runtime: false,
         };
-        let hostname = self.hostname.clone().unwrap_or_else(|| id[..12].to_owned());
-        let now = crate::engine::now_rfc3339();
-        let mut rec = Record {
-            info: Inspect {
-                id: id.clone(),
-                created: now,
-                path: argv[0].clone(),
-                args: argv[1..].to_vec(),
-                state: State {
-                    status: Status::Created,
-                    running: false,
-                    paused: false,
-                    restarting: false,
-                    oom_killed: false,
-                    dead: false,
-                    pid: 0,
-                    exit_code: 0,
-                    error: String::new(),
-                    started_at: ZERO_TIME.to_owned(),
-                    finished_at: ZERO_TIME.to_owned(),
+        let made = (|| -> Result<RunningContainer> {
+            let hostname = self.hostname.clone().unwrap_or_else(|| id[..12].to_owned());
+            let now = crate::engine::now_rfc3339();
+            let mut rec = Record {
+                info: Inspect {
+                    id: id.clone(),
+                    created: now,
+                    path: argv[0].clone(),
+                    args: argv[1..].to_vec(),
+                    state: State {
+                        status: Status::Created,
+                        running: false,
+                        paused: false,
+                        restarting: false,
+                        oom_killed: false,
+                        dead: false,
+                        pid: 0,
+                        exit_code: 0,
+                        error: String::new(),
+                        started_at: ZERO_TIME.to_owned(),
+                        finished_at: ZERO_TIME.to_owned(),
+                    },
+                    image: self.image.id().to_string(),
+                    name: format!("/{name}"),
+                    host_config: HostConfig {
+                        memory: self.memory.unwrap_or(0),
+                        cpu_quota: self.cpu_quota.unwrap_or(0),
+                        cpu_period: self.cpu_period.map_or(0, |p| p as i64),
+                        pids_limit: self.pids,
+                        readonly_rootfs: self.read_only,
+                        privileged: self.privileged,
+                        auto_remove: self.auto_remove,
+                        cap_add: self.cap_add.clone(),
+                        cap_drop: self.cap_drop.clone(),
+                    },
+                    graph_driver: Default::default(),
+                    mounts: Vec::new(),
+                    config: Config {
+                        hostname: hostname.clone(),
+                        user: user_spec.clone(),
+                        tty: self.tty,
+                        open_stdin: !matches!(stdin.0, StdioKind::Null),
+                        env: Vec::new(),
+                        cmd: Vec::new(),
+                        entrypoint: Vec::new(),
+                        image: reference.clone(),
+                        working_dir: cwd.clone(),
+                        labels: self.labels.clone(),
+                        stop_signal: stop_signal.clone(),
+                    },
                 },
-                image: self.image.id().to_string(),
-                name: format!("/{name}"),
-                host_config: HostConfig {
-                    memory: self.memory.unwrap_or(0),
-                    cpu_quota: self.cpu_quota.unwrap_or(0),
-                    cpu_period: self.cpu_period.map_or(0, |p| p as i64),
-                    pids_limit: self.pids,
-                    readonly_rootfs: self.read_only,
-                    privileged: self.privileged,
-                    auto_remove: self.auto_remove,
-                    cap_add: self.cap_add.clone(),
-                    cap_drop: self.cap_drop.clone(),
-                },
-                graph_driver: Default::default(),
-                mounts: Vec::new(),
-                config: Config {
-                    hostname: hostname.clone(),
-                    user: user_spec.clone(),
-                    tty: self.tty,
-                    open_stdin: !matches!(stdin.0, StdioKind::Null),
-                    env: Vec::new(),
-                    cmd: Vec::new(),
-                    entrypoint: Vec::new(),
-                    image: reference.clone(),
-                    working_dir: cwd.clone(),
-                    labels: self.labels.clone(),
-                    stop_signal: stop_signal.clone(),
-                },
-            },
-            owner: engine.owner(),
-            reference: reference.clone(),
-        };
-        match entrypoint.as_ref() {
-            Some(ep) => {
-                rec.info.config.entrypoint = ep.iter().filter(|s| !s.is_empty()).cloned().collect();
-                rec.info.config.cmd = args.clone().unwrap_or_default();
+                owner: engine.owner(),
+                reference: reference.clone(),
+            };
+            match entrypoint.as_ref() {
+                Some(ep) => {
+                    rec.info.config.entrypoint =
+                        ep.iter().filter(|s| !s.is_empty()).cloned().collect();
+                    rec.info.config.cmd = args.clone().unwrap_or_default();
+                }
+                None => {
+                    rec.info.config.entrypoint = image_cfg.entrypoint().clone().unwrap_or_default();
+                    rec.info.config.cmd = argv[rec.info.config.entrypoint.len()..].to_vec();
+                }
             }
-            None => {
-                rec.info.config.entrypoint = image_cfg.entrypoint().clone().unwrap_or_default();
-                rec.info.config.cmd = argv[rec.info.config.entrypoint.len()..].to_vec();
-            }
-        }
-        rec.save(&dir)?;
-        drop(lock);
+            rec.save(&dir)?;
+            drop(lock);
 
-        // --- image, overlay, spec ---
-        let store = engine.store();
-        store.hold(&id, &reference.parse()?)?;
-        let mut lower = store.rootfs_layers(&reference.parse()?)?;
-        lower.reverse();
-        rootfs::mount(&dir, &lower)?;
-        let merged = rootfs::rootfs(&dir);
-        rec.info.graph_driver = super::GraphDriver {
-            name: "overlay2".to_owned(),
-            data: [
-                (
-                    "LowerDir",
-                    lower
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(":"),
-                ),
-                ("UpperDir", rootfs::upper(&dir).display().to_string()),
-                ("WorkDir", rootfs::work(&dir).display().to_string()),
-                ("MergedDir", merged.display().to_string()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-        };
-        let user = spec::resolve_user(
-            &user_spec,
-            &rootfs::read_in(&merged, "/etc/passwd"),
-            &rootfs::read_in(&merged, "/etc/group"),
-        )
-        .map_err(|(kind, name, file)| Error::UserNotFound {
-            kind,
-            name,
-            image: reference.clone(),
-            file,
-        })?;
-        let env = spec::environment(
-            image_cfg.env().as_deref().unwrap_or_default(),
-            self.env_clear,
-            &overrides,
-            &hostname,
-            self.tty,
-            &user.home,
-        );
-        rootfs::ensure_dir_in(&merged, &cwd).map_err(|e| {
-            Error::os(
-                "creating working directory in",
-                merged.join(cwd.trim_start_matches('/')),
-                e,
+            // --- image, overlay, spec ---
+            let store = engine.store();
+            store.hold(&id, &reference.parse()?)?;
+            let mut lower = store.rootfs_layers(&reference.parse()?)?;
+            lower.reverse();
+            rootfs::mount(&dir, &lower)?;
+            let merged = rootfs::rootfs(&dir);
+            rec.info.graph_driver = super::GraphDriver {
+                name: "overlay2".to_owned(),
+                data: [
+                    (
+                        "LowerDir",
+                        lower
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(":"),
+                    ),
+                    ("UpperDir", rootfs::upper(&dir).display().to_string()),
+                    ("WorkDir", rootfs::work(&dir).display().to_string()),
+                    ("MergedDir", merged.display().to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            };
+            let user = spec::resolve_user(
+                &user_spec,
+                &rootfs::read_in(&merged, "/etc/passwd"),
+                &rootfs::read_in(&merged, "/etc/group"),
             )
-        })?;
-        let path_env = env.iter().find_map(|e| e.strip_prefix("PATH="));
-        if let Some((reason, code)) = rootfs::check_command(&merged, &argv[0], path_env, &cwd) {
-            return Err(Error::Command {
-                container: name,
-                command: argv[0].clone(),
-                reason,
-                code,
+            .map_err(|(kind, name, file)| Error::UserNotFound {
+                kind,
+                name,
+                image: reference.clone(),
+                file,
+            })?;
+            let env = spec::environment(
+                image_cfg.env().as_deref().unwrap_or_default(),
+                self.env_clear,
+                &overrides,
+                &hostname,
+                self.tty,
+                &user.home,
+            );
+            rootfs::ensure_dir_in(&merged, &cwd).map_err(|e| {
+                Error::os(
+                    "creating working directory in",
+                    merged.join(cwd.trim_start_matches('/')),
+                    e,
+                )
+            })?;
+            let path_env = env.iter().find_map(|e| e.strip_prefix("PATH="));
+            if let Some((reason, code)) = rootfs::check_command(&merged, &argv[0], path_env, &cwd) {
+                return Err(Error::Command {
+                    container: name,
+                    command: argv[0].clone(),
+                    reason,
+                    code,
+                });
+            }
+            rootfs::write_etc(&dir, &hostname)?;
+            let labels: Vec<(String, String)> = self.labels.clone().into_iter().collect();
+            let spec = spec::build(&spec::Input {
+                id: &id,
+                hostname: &hostname,
+                args: &argv,
+                env: &env,
+                cwd: &cwd,
+                user: &user,
+                terminal: self.tty,
+                read_only: self.read_only,
+                privileged: self.privileged,
+                caps: &caps,
+                memory: self.memory,
+                cpu_quota: self.cpu_quota,
+                cpu_period: self.cpu_period,
+                pids: self.pids,
+                dir: &dir,
+                labels: &labels,
             });
-        }
-        rootfs::write_etc(&dir, &hostname)?;
-        let labels: Vec<(String, String)> = self.labels.clone().into_iter().collect();
-        let spec = spec::build(&spec::Input {
-            id: &id,
-            hostname: &hostname,
-            args: &argv,
-            env: &env,
-            cwd: &cwd,
-            user: &user,
-            terminal: self.tty,
-            read_only: self.read_only,
-            privileged: self.privileged,
-            caps: &caps,
-            memory: self.memory,
-            cpu_quota: self.cpu_quota,
-            cpu_period: self.cpu_period,
-            pids: self.pids,
-            dir: &dir,
-            labels: &labels,
-        });
-        let config = serde_json::to_vec_pretty(&spec).expect("spec serialises");
-        crate::store::write_atomic(&dir.join("config.json"), &config)?;
-        rec.info.config.env = env;
+            let config = serde_json::to_vec_pretty(&spec).expect("spec serialises");
+            crate::store::write_atomic(&dir.join("config.json"), &config)?;
+            rec.info.config.env = env;
 
-        // --- stdio and start ---
-        let mut opts = CreateOptions::default();
-        let (mut w_in, mut r_out, mut r_err) = (None, None, None);
-        if !self.tty {
-            opts.stdin = stdio_fd(stdin, true, &mut w_in, &mut None)
-                .map_err(|e| Error::os("preparing stdin of container", &name, e))?;
-            opts.stdout = stdio_fd(stdout, false, &mut None, &mut r_out)
-                .map_err(|e| Error::os("preparing stdout of container", &name, e))?;
-            opts.stderr = stdio_fd(stderr, false, &mut None, &mut r_err)
-                .map_err(|e| Error::os("preparing stderr of container", &name, e))?;
+            // --- stdio and start ---
+            let mut opts = CreateOptions::default();
+            let (mut w_in, mut r_out, mut r_err) = (None, None, None);
+            if !self.tty {
+                opts.stdin = stdio_fd(stdin, true, &mut w_in, &mut None)
+                    .map_err(|e| Error::os("preparing stdin of container", &name, e))?;
+                opts.stdout = stdio_fd(stdout, false, &mut None, &mut r_out)
+                    .map_err(|e| Error::os("preparing stdout of container", &name, e))?;
+                opts.stderr = stdio_fd(stderr, false, &mut None, &mut r_err)
+                    .map_err(|e| Error::os("preparing stderr of container", &name, e))?;
+            }
+            guard.runtime = true;
+            let inner = engine
+                .runtime()
+                .spawn(&id, &dir, &opts)
+                .map_err(|e| map_spawn_error(e, &name, &argv[0]))?;
+            drop(opts);
+            rec.info.state.status = Status::Running;
+            rec.info.state.running = true;
+            rec.info.state.pid = inner.pid();
+            rec.info.state.started_at = crate::engine::now_rfc3339();
+            let saved = rec.save(&dir);
+            let running = RunningContainer::new(Parts {
+                engine: engine.clone(),
+                id: id.clone(),
+                name,
+                inner,
+                stdin: w_in,
+                stdout: r_out,
+                stderr: r_err,
+                stop_signal: stop_signo,
+            });
+            if let Err(e) = saved {
+                let mut running = running;
+                running.kill_on_drop(true);
+                return Err(e);
+            }
+            Ok(running)
+        })();
+        match made {
+            Ok(running) => {
+                guard.armed = false;
+                Ok(running)
+            }
+            Err(e) => match guard.rollback() {
+                Ok(()) => Err(e),
+                Err(cleanup) => Err(Error::Rollback {
+                    op: "creating",
+                    container: self.label_for_errors(),
+                    source: Box::new(e),
+                    cleanup: Box::new(cleanup),
+                }),
+            },
         }
-        guard.runtime = true;
-        let inner = engine
-            .runtime()
-            .spawn(&id, &dir, &opts)
-            .map_err(|e| map_spawn_error(e, &name, &argv[0]))?;
-        drop(opts);
-        rec.info.state.status = Status::Running;
-        rec.info.state.running = true;
-        rec.info.state.pid = inner.pid();
-        rec.info.state.started_at = crate::engine::now_rfc3339();
-        let saved = rec.save(&dir);
-        let running = RunningContainer::new(Parts {
-            engine: engine.clone(),
-            id: id.clone(),
-            name,
-            inner,
-            stdin: w_in,
-            stdout: r_out,
-            stderr: r_err,
-            stop_signal: stop_signo,
-        });
-        guard.armed = false;
-        if let Err(e) = saved {
-            let mut running = running;
-            running.kill_on_drop(true);
-            return Err(e);
-        }
-        Ok(running)
     }
 }
 
@@ -652,15 +674,39 @@ struct Guard<'e> {
     runtime: bool,
 }
 
+impl Guard<'_> {
+    /// Undoes everything, returning the first error of a step that failed (every step is
+    /// tried).
+    fn rollback(&mut self) -> Result<()> {
+        self.armed = false;
+        let mut first: Option<Error> = None;
+        let mut keep = |r: Result<()>| {
+            if let Err(e) = r {
+                first.get_or_insert(e);
+            }
+        };
+        if self.runtime {
+            keep(match self.engine.runtime().delete(&self.id, true) {
+                Err(Error::ContainerNotFound { .. }) => Ok(()),
+                r => r,
+            });
+        }
+        keep(rootfs::unmount(&self.dir));
+        keep(match fs::remove_dir_all(&self.dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(Error::os("removing container directory", &self.dir, e))
+            }
+            _ => Ok(()),
+        });
+        keep(self.engine.store().release(&self.id));
+        first.map_or(Ok(()), Err)
+    }
+}
+
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
         if self.armed {
-            if self.runtime {
-                let _ = self.engine.runtime().delete(&self.id, true);
-            }
-            let _ = rootfs::unmount(&self.dir);
-            let _ = fs::remove_dir_all(&self.dir);
-            let _ = self.engine.store().release(&self.id);
+            let _ = self.rollback();
         }
     }
 }

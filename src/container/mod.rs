@@ -249,6 +249,22 @@ impl RunningContainer {
         self.inner.signal(signal)
     }
 
+    /// Freezes every process of the container (`docker pause`; the cgroup freezer).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] unless it runs; a cgroup error.
+    pub fn pause(&self) -> Result<()> {
+        self.engine.runtime().pause(&self.id)
+    }
+
+    /// Thaws a paused container (`docker unpause`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] unless it is paused; a cgroup error.
+    pub fn resume(&self) -> Result<()> {
+        self.engine.runtime().resume(&self.id)
+    }
+
     /// Kills it with SIGKILL (as [`std::process::Child::kill`]); does not wait.
     ///
     /// # Errors

@@ -247,6 +247,18 @@ pub(crate) fn environment(
     env
 }
 
+/// The bounding set of the calling process (`CapBnd` of `/proc/self/status`); every
+/// capability if it cannot be read.
+pub(crate) fn own_bounding_set() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("CapBnd:"))?;
+            u64::from_str_radix(line.split_whitespace().nth(1)?, 16).ok()
+        })
+        .unwrap_or(u64::MAX)
+}
+
 /// Normalises a capability name ("net_admin", "CAP_NET_ADMIN" → "NET_ADMIN", "all" → "ALL").
 fn cap_name(name: &str) -> Option<String> {
     let up = name.trim().to_ascii_uppercase();
@@ -259,11 +271,24 @@ fn cap_name(name: &str) -> Option<String> {
 ///
 /// # Errors
 /// The first unknown capability name.
+///
+/// `available` is the bounding set of the calling process (bit n = capability n): a
+/// capability outside it cannot be given to the container, so `ALL` and `privileged` mean
+/// every capability in it, as a daemon can only hand out what it has.
 pub(crate) fn capabilities(
     add: &[String],
     drop: &[String],
     privileged: bool,
+    available: u64,
 ) -> Result<BTreeSet<String>, String> {
+    let all = || -> BTreeSet<String> {
+        ALL_CAPS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| available & (1 << i) != 0)
+            .map(|(_, c)| (*c).to_owned())
+            .collect()
+    };
     let norm = |l: &[String]| -> Result<BTreeSet<String>, String> {
         l.iter()
             .map(|c| cap_name(c).ok_or_else(|| format!("unknown capability {c:?}")))
@@ -271,10 +296,10 @@ pub(crate) fn capabilities(
     };
     let (add, drop) = (norm(add)?, norm(drop)?);
     if privileged {
-        return Ok(ALL_CAPS.iter().map(|c| (*c).to_owned()).collect());
+        return Ok(all());
     }
     let mut caps: BTreeSet<String> = if add.contains("ALL") {
-        ALL_CAPS.iter().map(|c| (*c).to_owned()).collect()
+        all()
     } else if drop.contains("ALL") {
         BTreeSet::new()
     } else {
@@ -575,16 +600,22 @@ mod tests {
 
     #[test]
     fn capabilities_follow_docker() {
-        let d = capabilities(&[], &[], false).unwrap();
+        let d = capabilities(&[], &[], false, u64::MAX).unwrap();
         assert_eq!(d.len(), 14);
-        let c = capabilities(&s(&["net_admin"]), &s(&["CAP_CHOWN"]), false).unwrap();
+        let c = capabilities(&s(&["net_admin"]), &s(&["CAP_CHOWN"]), false, !0).unwrap();
         assert!(c.contains("NET_ADMIN") && !c.contains("CHOWN"));
-        let c = capabilities(&s(&["KILL"]), &s(&["ALL"]), false).unwrap();
+        let c = capabilities(&s(&["KILL"]), &s(&["ALL"]), false, !0).unwrap();
         assert_eq!(c.into_iter().collect::<Vec<_>>(), s(&["KILL"]));
-        let c = capabilities(&s(&["all"]), &s(&["mknod"]), false).unwrap();
+        let c = capabilities(&s(&["all"]), &s(&["mknod"]), false, !0).unwrap();
         assert_eq!(c.len(), ALL_CAPS.len() - 1);
-        assert_eq!(capabilities(&[], &[], true).unwrap().len(), ALL_CAPS.len());
-        assert!(capabilities(&s(&["FLY"]), &[], false).is_err());
+        assert_eq!(
+            capabilities(&[], &[], true, !0).unwrap().len(),
+            ALL_CAPS.len()
+        );
+        // only what the caller has (here: no CAP_SYS_RESOURCE, bit 24)
+        let c = capabilities(&[], &[], true, !(1 << 24)).unwrap();
+        assert!(!c.contains("SYS_RESOURCE") && c.len() == ALL_CAPS.len() - 1);
+        assert!(capabilities(&s(&["FLY"]), &[], false, !0).is_err());
     }
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nwww:x:33:34:www:/var/www:/bin/false\n";
@@ -613,7 +644,7 @@ mod tests {
     #[test]
     fn spec_has_docker_defaults() {
         let user = resolve_user("www", PASSWD, GROUP).unwrap();
-        let caps = capabilities(&[], &[], false).unwrap();
+        let caps = capabilities(&[], &[], false, u64::MAX).unwrap();
         let args = s(&["sh"]);
         let env = s(&["PATH=/bin"]);
         let spec = build(&Input {

@@ -643,3 +643,190 @@ fn open_repairs_containers_of_a_dead_owner() {
     engine.containers().get(&id).unwrap().remove(false).unwrap();
     assert_gone(&e, &id);
 }
+
+#[test]
+#[ignore = "requires root"]
+fn unknown_image_and_vanished_image_leave_nothing() {
+    let e = env();
+    let err = e.engine.image("busybox:no-such-tag").unwrap_err();
+    assert!(matches!(err, Error::ImageNotFound { .. }), "{err}");
+    // the image is removed after the builder was made: spawn fails cleanly
+    let mut b = e.engine.container(&e.image);
+    b.arg("true");
+    let r = e.image.references()[0].clone();
+    e.engine.store().remove(&r, false).unwrap();
+    let err = b.output().unwrap_err();
+    assert!(matches!(err, Error::ImageNotFound { .. }), "{err}");
+    assert!(fs::read_dir(e.engine.root().join("containers"))
+        .unwrap()
+        .next()
+        .is_none());
+    assert!(fs::read_dir(e.engine.root().join("holds"))
+        .unwrap()
+        .next()
+        .is_none());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn limits_reach_the_cgroup() {
+    let e = env();
+    let mut c = e
+        .engine
+        .container(&e.image)
+        .args(["sleep", "100"])
+        .cpus(0.5)
+        .pids_limit(20)
+        .memory_limit(32 << 20)
+        .spawn()
+        .unwrap();
+    c.kill_on_drop(true);
+    let dirs = common::cgroups_named(c.id());
+    let read = |file: &str| {
+        dirs.iter()
+            .find_map(|d| fs::read_to_string(d.join(file)).ok())
+            .unwrap_or_else(|| panic!("{file} not in {dirs:?}"))
+    };
+    let quota = dirs
+        .iter()
+        .find_map(|d| {
+            fs::read_to_string(d.join("cpu.cfs_quota_us"))
+                .or_else(|_| fs::read_to_string(d.join("cpu.max")))
+                .ok()
+        })
+        .unwrap();
+    assert!(quota.starts_with("50000"), "{quota}");
+    assert_eq!(read("pids.max").trim(), "20");
+    let mem = dirs
+        .iter()
+        .find_map(|d| {
+            fs::read_to_string(d.join("memory.limit_in_bytes"))
+                .or_else(|_| fs::read_to_string(d.join("memory.max")))
+                .ok()
+        })
+        .unwrap();
+    assert_eq!(mem.trim(), (32u64 << 20).to_string());
+    // pause and resume through the freezer
+    c.pause().unwrap();
+    let rec = e.engine.containers().get(c.id()).unwrap();
+    assert_eq!(rec.status(), Status::Paused);
+    c.resume().unwrap();
+    assert_eq!(rec.status(), Status::Running);
+    c.kill().unwrap();
+    assert_eq!(c.wait().unwrap().signal(), Some(libc::SIGKILL));
+}
+
+#[test]
+#[ignore = "requires root"]
+fn privileged_has_every_capability_and_writable_sys() {
+    let e = env();
+    let out = e
+        .engine
+        .container(&e.image)
+        .args([
+            "sh",
+            "-c",
+            "grep CapEff /proc/self/status; grep ' /sys ' /proc/self/mounts",
+        ])
+        .privileged(true)
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    let s = stdout(&out);
+    // every capability this test process has (a daemon hands out only what it has)
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let want = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(s.contains(&want), "{s}");
+    assert!(s.contains(" rw,"), "{s}");
+    // a non-root user gets no effective capabilities, as in Docker
+    let out = e
+        .engine
+        .container(&e.image)
+        .args(["grep", "CapEff", "/proc/self/status"])
+        .user("1234")
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("0000000000000000"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+#[ignore = "requires root"]
+fn tty_gives_a_terminal() {
+    let e = env();
+    let mut c = e
+        .engine
+        .container(&e.image)
+        .args(["sh", "-c", "test -t 0 && test -t 1 && echo tty:$TERM"])
+        .tty(true)
+        .auto_remove(true)
+        .spawn()
+        .unwrap();
+    let mut term = fs::File::from(c.take_terminal().unwrap());
+    let mut s = Vec::new();
+    let mut buf = [0u8; 256];
+    // the master reads EIO once the last slave fd closes
+    while let Ok(n) = term.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        s.extend_from_slice(&buf[..n]);
+    }
+    assert!(c.wait().unwrap().success());
+    assert_eq!(String::from_utf8_lossy(&s).trim(), "tty:xterm");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn rename_labels_try_wait_and_prune() {
+    let e = env();
+    let mut c = e
+        .engine
+        .container(&e.image)
+        .args(["sh", "-c", "cat >/dev/null"])
+        .stdin(Stdio::piped())
+        .label("team", "core")
+        .name(common::unique("old"))
+        .spawn()
+        .unwrap();
+    assert!(c.try_wait().unwrap().is_none());
+    let mut rec = e.engine.containers().get(c.name()).unwrap();
+    assert_eq!(rec.labels()["team"], "core");
+    let new = common::unique("new");
+    rec.rename(&new).unwrap();
+    assert_eq!(e.engine.containers().get(&new).unwrap().id(), c.id());
+    assert!(e.engine.containers().get(c.name()).is_err());
+    drop(c.take_stdin());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = c.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success());
+    // a second, still running container survives the prune
+    let mut running = e
+        .engine
+        .container(&e.image)
+        .args(["sleep", "100"])
+        .spawn()
+        .unwrap();
+    running.kill_on_drop(true);
+    let pruned = e.engine.containers().prune().unwrap();
+    assert_eq!(pruned, vec![c.id().to_owned()]);
+    assert_eq!(e.engine.containers().list().unwrap().len(), 1);
+    let id = running.id().to_owned();
+    running.stop(Duration::from_millis(100)).unwrap();
+    assert_eq!(e.engine.containers().prune().unwrap(), vec![id]);
+}
