@@ -102,6 +102,10 @@ impl Engine {
         self.containers.join(id)
     }
 
+    pub(crate) fn container_dir(&self, id: &str) -> PathBuf {
+        self.dir(id)
+    }
+
     pub(crate) fn owner(&self) -> (i32, u64) {
         let pid = std::process::id() as i32;
         (pid, start_time(pid).unwrap_or(0))

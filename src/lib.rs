@@ -60,7 +60,9 @@ pub mod store;
 #[allow(unsafe_code)]
 pub mod sys;
 
-pub use container::{Container, ContainerBuilder, ExitStatus, Output, RunningContainer, Stdio};
+pub use container::{
+    Container, ContainerBuilder, ExecBuilder, ExitStatus, Output, RunningContainer, Stdio,
+};
 pub use engine::{Containers, Engine};
 pub use error::{Error, Result};
 pub use image::{Image, Reference};

@@ -712,7 +712,7 @@ impl Drop for Guard<'_> {
 }
 
 /// Our end and the container's end of one stdio stream.
-fn stdio_fd(
+pub(super) fn stdio_fd(
     s: Stdio,
     input: bool,
     writer: &mut Option<io::PipeWriter>,
@@ -742,7 +742,7 @@ fn stdio_fd(
 }
 
 /// A failure to exec reported by the runtime, in Docker's terms.
-fn map_spawn_error(e: Error, name: &str, arg0: &str) -> Error {
+pub(super) fn map_spawn_error(e: Error, name: &str, arg0: &str) -> Error {
     if let Error::Spawn { stage, source } = &e {
         let errno = source.raw_os_error();
         if stage.starts_with("looking up executable") || stage.starts_with("executing") {

@@ -17,6 +17,7 @@
 //! The runtime's own state is under `<root>/runtime/<id>/` while the process exists.
 
 mod builder;
+mod exec;
 pub(crate) mod record;
 pub(crate) mod rootfs;
 pub(crate) mod spec;
@@ -30,6 +31,7 @@ use std::time::Duration;
 
 pub use builder::ContainerBuilder;
 pub(crate) use builder::{random_name, validate_name};
+pub use exec::ExecBuilder;
 pub use record::{Config, Container, GraphDriver, HostConfig, Inspect, State, Status};
 
 use crate::engine::Engine;
@@ -247,6 +249,17 @@ impl RunningContainer {
             });
         }
         self.inner.signal(signal)
+    }
+
+    /// A further process in the container (`docker exec`), configured like a
+    /// [`std::process::Command`]: `c.exec(["cat", "/etc/hostname"]).output()?`.
+    pub fn exec<I, S>(&self, args: I) -> ExecBuilder<'_>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let args = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        ExecBuilder::new(&self.engine, &self.id, &self.name, args)
     }
 
     /// Freezes every process of the container (`docker pause`; the cgroup freezer).

@@ -830,3 +830,139 @@ fn rename_labels_try_wait_and_prune() {
     running.stop(Duration::from_millis(100)).unwrap();
     assert_eq!(e.engine.containers().prune().unwrap(), vec![id]);
 }
+
+/// A docker-archive of `layers` (uncompressed tars) with `Cmd ["sh"]`, tagged `tag`.
+fn docker_archive(layers: &[Vec<u8>], tag: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    let sha = |b: &[u8]| format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)));
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| sha(l)).collect::<Vec<_>>()}
+    }))
+    .unwrap();
+    let names: Vec<String> = (0..layers.len())
+        .map(|i| format!("l{i}/layer.tar"))
+        .collect();
+    let manifest = serde_json::to_vec(&serde_json::json!([
+        {"Config": "config.json", "RepoTags": [tag], "Layers": names}
+    ]))
+    .unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add("config.json", &config);
+    for (n, l) in names.iter().zip(layers) {
+        add(n, l);
+    }
+    add("manifest.json", &manifest);
+    b.into_inner().unwrap()
+}
+
+#[test]
+#[ignore = "requires root"]
+fn layers_stack_top_first_with_whiteouts() {
+    let e = env();
+    let src = tempfile::tempdir().unwrap();
+    common::make_rootfs(src.path());
+    fs::write(src.path().join("etc/from-image"), "base\n").unwrap();
+    let mut base = tar::Builder::new(Vec::new());
+    base.follow_symlinks(false);
+    base.append_dir_all(".", src.path()).unwrap();
+    let base = base.into_inner().unwrap();
+    let mut top = tar::Builder::new(Vec::new());
+    for (path, data) in [("etc/from-image", &b"top\n"[..]), ("bin/.wh.wc", &b""[..])] {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        top.append_data(&mut h, path, data).unwrap();
+    }
+    let top = top.into_inner().unwrap();
+    let tag = format!("layered:{}", common::unique("t"));
+    e.engine
+        .store()
+        .load(&docker_archive(&[base, top], &tag)[..])
+        .unwrap();
+    let image = e.engine.image(&tag).unwrap();
+    let out = e
+        .engine
+        .container(&image)
+        .args([
+            "sh",
+            "-c",
+            "cat /etc/from-image; test -e /bin/wc || echo no-wc",
+        ])
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "top\nno-wc\n", "{out:?}");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn seccomp_filter_unless_privileged() {
+    let e = env();
+    let seccomp = |privileged: bool| {
+        let out = e
+            .engine
+            .container(&e.image)
+            .args(["grep", "^Seccomp:", "/proc/self/status"])
+            .privileged(privileged)
+            .auto_remove(true)
+            .output()
+            .unwrap();
+        stdout(&out).split_whitespace().nth(1).unwrap().to_owned()
+    };
+    assert_eq!(seccomp(false), "2");
+    assert_eq!(seccomp(true), "0");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn exec_runs_in_the_container() {
+    let e = env();
+    let mut c = e
+        .engine
+        .container(&e.image)
+        .args(["sleep", "100"])
+        .hostname("exechost")
+        .env("MODE", "run")
+        .spawn()
+        .unwrap();
+    c.kill_on_drop(true);
+    let out = c
+        .exec([
+            "sh",
+            "-c",
+            "hostname; echo $MODE $EXTRA; id -u; pwd; ps -o pid,comm | grep -w sleep",
+        ])
+        .env("EXTRA", "x")
+        .user("app")
+        .current_dir("/tmp")
+        .output()
+        .unwrap();
+    let s = stdout(&out);
+    assert!(
+        s.starts_with("exechost\nrun x\n1234\n/tmp\n"),
+        "{s} {out:?}"
+    );
+    assert_eq!(
+        s.lines().last().unwrap().split_whitespace().next(),
+        Some("1"),
+        "{s}"
+    );
+    let err = c.exec(["no-such"]).output().unwrap_err();
+    assert_eq!(err.exit_code(), Some(127), "{err}");
+    let st = c.exec(["sh", "-c", "exit 4"]).status().unwrap();
+    assert_eq!(st.code(), Some(4));
+    c.kill().unwrap();
+    c.wait().unwrap();
+    assert!(matches!(
+        c.exec(["true"]).output(),
+        Err(Error::ContainerNotFound { .. } | Error::InvalidState { .. })
+    ));
+}
