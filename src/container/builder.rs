@@ -244,7 +244,8 @@ impl<'e> ContainerBuilder<'e> {
         self
     }
 
-    /// Removes the container once it has exited and been waited for (`--rm`).
+    /// Removes the container once it has exited and been waited for (`--rm`). Its upper
+    /// dir is then mounted `volatile` (never synced to disk), which makes the unmount cheap.
     pub fn auto_remove(&mut self, yes: bool) -> &mut Self {
         self.auto_remove = yes;
         self
@@ -528,7 +529,7 @@ impl<'e> ContainerBuilder<'e> {
             store.hold(&id, &reference.parse()?)?;
             let mut lower = store.rootfs_layers(&reference.parse()?)?;
             lower.reverse();
-            rootfs::mount(&dir, &lower)?;
+            rootfs::mount(&dir, &lower, self.auto_remove)?;
             let merged = rootfs::rootfs(&dir);
             rec.info.graph_driver = super::GraphDriver {
                 name: "overlay2".to_owned(),

@@ -25,11 +25,13 @@ pub(crate) fn work(dir: &Path) -> PathBuf {
 }
 
 /// Creates `rootfs/`, `upper/` and `work/` and mounts the overlay of `lower` (top layer
-/// first) at `rootfs/`.
+/// first) at `rootfs/`. A `volatile` overlay never syncs its upper dir (for containers
+/// removed when they exit: their upper dir is never mounted again); a kernel without the
+/// option gets a plain overlay.
 ///
 /// # Errors
 /// [`Error::Os`] naming the directory or the mount point.
-pub(crate) fn mount(dir: &Path, lower: &[PathBuf]) -> Result<()> {
+pub(crate) fn mount(dir: &Path, lower: &[PathBuf], volatile: bool) -> Result<()> {
     let (root, up, wk) = (rootfs(dir), upper(dir), work(dir));
     for d in [&root, &up, &wk] {
         match fs::create_dir(d) {
@@ -44,6 +46,12 @@ pub(crate) fn mount(dir: &Path, lower: &[PathBuf]) -> Result<()> {
     let _ = fs::set_permissions(&up, fs::Permissions::from_mode(0o755));
     let opts = overlay::options(lower, Some((&up, &wk)))
         .map_err(|e| Error::os("building overlay options for", &root, e))?;
+    if volatile {
+        match overlay::mount(&root, &format!("{opts}{}", overlay::VOLATILE)) {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+            r => return r.map_err(|e| Error::os("mounting overlay at", &root, e)),
+        }
+    }
     overlay::mount(&root, &opts).map_err(|e| Error::os("mounting overlay at", &root, e))
 }
 

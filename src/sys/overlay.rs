@@ -10,6 +10,9 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+/// The option that makes an overlay volatile (Linux 5.10+), see [`options`].
+pub const VOLATILE: &str = ",volatile";
+
 /// The largest mount data the kernel accepts (one page).
 pub const MAX_OPTIONS: usize = 4096;
 
@@ -30,6 +33,10 @@ fn escape(out: &mut Vec<u8>, path: &Path) {
 
 /// The mount data for an overlay of `lower` (**top layer first**, as overlayfs wants it),
 /// `upper` and `work`. Without `upper` the mount is read-only and `work` is ignored.
+///
+/// Append [`VOLATILE`] for an upper dir that need not survive a crash: overlayfs then skips
+/// every sync of the upper file system, which on a busy ext4 makes unmounting tens of
+/// milliseconds faster (after a crash the upper dir cannot be mounted again).
 ///
 /// # Errors
 /// `EINVAL` when `lower` is empty or the data exceeds [`MAX_OPTIONS`] bytes (too many or too
