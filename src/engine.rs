@@ -19,6 +19,7 @@ use crate::{Error, Result};
 /// ```text
 /// <root>/images/ layers/ locks/ holds/   the image store (see crate::store)
 /// <root>/containers/<id>/                one OCI bundle per container (see crate::container)
+/// <root>/containers/.names/<name>        a symlink to the id holding the name
 /// <root>/runtime/<id>/                   the runtime's state of a live container
 /// ```
 ///
@@ -53,8 +54,9 @@ impl Engine {
         let store = Store::open(&root)?;
         let runtime = Runtime::open(root.join("runtime"))?;
         let containers = root.join("containers");
-        fs::create_dir_all(&containers)
-            .map_err(|e| Error::os("creating containers directory", &containers, e))?;
+        let names = containers.join(".names");
+        fs::create_dir_all(&names)
+            .map_err(|e| Error::os("creating containers directory", &names, e))?;
         let engine = Engine {
             root,
             store,
@@ -127,46 +129,94 @@ impl Engine {
         Ok(out)
     }
 
-    /// Takes the containers lock, checks (or picks) the name, makes a fresh id and its
-    /// directory. The lock is held until the returned guard drops (the caller writes the
-    /// record first, so a concurrent reserve sees the name).
+    /// Takes the containers lock, makes a fresh id and its directory, and claims the name
+    /// (given, or a random one). The lock is held until the returned guard drops (the
+    /// caller writes the record first).
     pub(crate) fn reserve(
         &self,
         name: Option<&str>,
     ) -> Result<(String, String, PathBuf, crate::store::Lock)> {
         let lock = self.store.lock("containers")?;
-        let taken: Vec<(String, String)> = self
-            .records()?
-            .into_iter()
-            .filter_map(|(_, r)| r.map(|r| (r.name().to_owned(), r.info.id)))
-            .collect();
         let random = random_bytes(34)?;
         let id = hex::encode(&random[..32]);
-        let name = match name {
+        let dir = self.dir(&id);
+        fs::create_dir(&dir).map_err(|e| Error::os("creating container directory", &dir, e))?;
+        let claimed = match name {
             Some(n) => {
-                let n = n.trim_start_matches('/');
-                if let Some((_, id)) = taken.iter().find(|(t, _)| t == n) {
-                    return Err(Error::ContainerNameInUse {
-                        name: n.to_owned(),
-                        id: id.clone(),
-                    });
+                let n = n.trim_start_matches('/').to_owned();
+                match self.claim_name(&n, &id) {
+                    Ok(None) => Ok(n),
+                    Ok(Some(holder)) => Err(Error::ContainerNameInUse {
+                        name: n,
+                        id: holder,
+                    }),
+                    Err(e) => Err(e),
                 }
-                n.to_owned()
             }
             None => {
                 let base = crate::container::random_name(&random[32..]);
-                let mut n = base.clone();
                 let mut i = 0;
-                while taken.iter().any(|(t, _)| *t == n) {
-                    i += 1;
-                    n = format!("{base}{i}");
+                loop {
+                    let n = if i == 0 {
+                        base.clone()
+                    } else {
+                        format!("{base}{i}")
+                    };
+                    match self.claim_name(&n, &id) {
+                        Ok(None) => break Ok(n),
+                        Ok(Some(_)) => i += 1,
+                        Err(e) => break Err(e),
+                    }
                 }
-                n
             }
         };
-        let dir = self.dir(&id);
-        fs::create_dir(&dir).map_err(|e| Error::os("creating container directory", &dir, e))?;
-        Ok((id, name, dir, lock))
+        match claimed {
+            Ok(name) => Ok((id, name, dir, lock)),
+            Err(e) => {
+                let _ = fs::remove_dir(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    fn names_dir(&self) -> PathBuf {
+        self.containers.join(".names")
+    }
+
+    /// Claims `name` for `id` (the containers lock held): `<containers>/.names/<name>` is a
+    /// symlink to the id, so a name is checked and taken in O(1) however many containers
+    /// exist. Returns the id holding it when taken; a link whose container directory is gone
+    /// (a crash) is replaced.
+    fn claim_name(&self, name: &str, id: &str) -> Result<Option<String>> {
+        let link = self.names_dir().join(name);
+        loop {
+            match std::os::unix::fs::symlink(id, &link) {
+                Ok(()) => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if let Some(holder) = self.name_holder(name) {
+                        return Ok(Some(holder));
+                    }
+                    fs::remove_file(&link)
+                        .map_err(|e| Error::os("removing stale container name", &link, e))?;
+                }
+                Err(e) => return Err(Error::os("claiming container name", &link, e)),
+            }
+        }
+    }
+
+    /// The id of the live container named `name`, if any.
+    fn name_holder(&self, name: &str) -> Option<String> {
+        let target = fs::read_link(self.names_dir().join(name)).ok()?;
+        let id = target.to_str()?.to_owned();
+        (id.len() == 64 && self.dir(&id).is_dir()).then_some(id)
+    }
+
+    /// Drops `name` if `id` holds it.
+    pub(crate) fn release_name(&self, name: &str, id: &str) {
+        let link = self.names_dir().join(name);
+        if fs::read_link(&link).is_ok_and(|t| t.as_os_str() == id) {
+            let _ = fs::remove_file(&link);
+        }
     }
 
     /// The live state of a container: the record, corrected by what the runtime says.
@@ -251,6 +301,7 @@ impl Engine {
     fn remove_dir(&self, rec: &Record) -> Result<()> {
         let dir = self.dir(&rec.info.id);
         rootfs::unmount(&dir)?;
+        self.release_name(rec.name(), &rec.info.id);
         match fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 return Err(Error::os("removing container directory", &dir, e))
@@ -289,21 +340,25 @@ impl Engine {
         crate::container::validate_name(name)?;
         let name = name.trim_start_matches('/');
         let _lock = self.store.lock("containers")?;
-        for (_, r) in self.records()? {
-            if let Some(r) = r {
-                if r.name() == name && r.info.id != id {
-                    return Err(Error::ContainerNameInUse {
-                        name: name.to_owned(),
-                        id: r.info.id,
-                    });
-                }
-            }
-        }
         let dir = self.dir(id);
         let mut rec =
             Record::load(&dir).map_err(|_| Error::ContainerNotFound { id: id.to_owned() })?;
+        if rec.name() == name {
+            return Ok(rec);
+        }
+        if let Some(holder) = self.claim_name(name, id)? {
+            return Err(Error::ContainerNameInUse {
+                name: name.to_owned(),
+                id: holder,
+            });
+        }
+        let old = rec.name().to_owned();
         rec.info.name = format!("/{name}");
-        rec.save(&dir)?;
+        if let Err(e) = rec.save(&dir) {
+            self.release_name(name, id);
+            return Err(e);
+        }
+        self.release_name(&old, id);
         Ok(rec)
     }
 
@@ -331,6 +386,21 @@ impl Engine {
                 continue;
             }
             self.release_exited(&rec.info.id, None)?;
+        }
+        // Names whose container is gone, and containers whose name link a crash lost.
+        let names = self.names_dir();
+        let rd =
+            fs::read_dir(&names).map_err(|e| Error::os("reading container names", &names, e))?;
+        for e in rd.flatten() {
+            let name = e.file_name();
+            if self.name_holder(&name.to_string_lossy()).is_none() {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+        for (_, rec) in self.records()? {
+            if let Some(rec) = rec {
+                let _ = self.claim_name(rec.name(), &rec.info.id);
+            }
         }
         Ok(())
     }
@@ -368,6 +438,18 @@ impl Containers<'_> {
     /// [`Error::ContainerNotFound`], [`Error::AmbiguousContainer`].
     pub fn get(&self, name_or_id: &str) -> Result<Container> {
         let key = name_or_id.trim_start_matches('/');
+        let is_id = key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit());
+        let by_name = crate::container::validate_name(key)
+            .ok()
+            .and_then(|()| self.engine.name_holder(key));
+        if let Some(id) =
+            by_name.or_else(|| (is_id && self.engine.dir(key).is_dir()).then(|| key.to_owned()))
+        {
+            let dir = self.engine.dir(&id);
+            if let Ok(rec) = Record::load(&dir) {
+                return Ok(Container::new(self.engine.clone(), dir, rec));
+            }
+        }
         let all = self.list()?;
         if let Some(c) = all.iter().find(|c| c.id() == key || c.name() == key) {
             return Ok(c.clone());
@@ -457,6 +539,35 @@ mod tests {
         let t = now_rfc3339();
         assert_eq!(t.len(), 30, "{t}");
         assert!(t.starts_with("20") && t.ends_with('Z'));
+    }
+
+    #[test]
+    fn names_are_claimed_once_and_stale_ones_replaced() {
+        let d = tempfile::tempdir().unwrap();
+        let e = Engine::open(d.path()).unwrap();
+        let (id, name, dir, lock) = e.reserve(Some("web")).unwrap();
+        drop(lock);
+        assert_eq!(name, "web");
+        assert!(dir.is_dir());
+        match e.reserve(Some("/web")) {
+            Err(Error::ContainerNameInUse { id: holder, .. }) => assert_eq!(holder, id),
+            other => panic!("{other:?}"),
+        }
+        // a crash left the link but not the directory: the name is free again
+        fs::remove_dir(&dir).unwrap();
+        let (id2, _, _, lock) = e.reserve(Some("web")).unwrap();
+        drop(lock);
+        assert_ne!(id, id2);
+        assert_eq!(e.name_holder("web").as_deref(), Some(id2.as_str()));
+        let (_, a, _, l1) = e.reserve(None).unwrap();
+        drop(l1);
+        let (_, b, _, l2) = e.reserve(None).unwrap();
+        drop(l2);
+        assert_ne!(a, b);
+        e.release_name("web", &id);
+        assert!(e.name_holder("web").is_some(), "only the holder releases");
+        e.release_name("web", &id2);
+        assert!(e.name_holder("web").is_none());
     }
 
     #[test]

@@ -451,6 +451,7 @@ impl<'e> ContainerBuilder<'e> {
         let (id, name, dir, lock) = engine.reserve(self.name.as_deref())?;
         let mut guard = Guard {
             engine,
+            name: name.clone(),
             id: id.clone(),
             dir: dir.clone(),
             armed: true,
@@ -669,6 +670,7 @@ impl<'e> ContainerBuilder<'e> {
 /// Undoes a half-made container.
 struct Guard<'e> {
     engine: &'e Engine,
+    name: String,
     id: String,
     dir: PathBuf,
     armed: bool,
@@ -693,6 +695,7 @@ impl Guard<'_> {
             });
         }
         keep(rootfs::unmount(&self.dir));
+        self.engine.release_name(&self.name, &self.id);
         keep(match fs::remove_dir_all(&self.dir) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 Err(Error::os("removing container directory", &self.dir, e))

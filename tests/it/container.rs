@@ -84,6 +84,19 @@ fn assert_gone(e: &Env, id: &str) {
     assert!(!e.engine.root().join("runtime").join(id).exists());
 }
 
+/// The containers directory holds no container and no name.
+fn assert_no_containers(e: &Env) {
+    let dir = e.engine.root().join("containers");
+    let left: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .chain(fs::read_dir(dir.join(".names")).unwrap())
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != ".names")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(e.engine.containers().list().unwrap().is_empty());
+}
+
 fn only_container(e: &Env) -> cargohold::Container {
     let mut all = e.engine.containers().list().unwrap();
     assert_eq!(all.len(), 1);
@@ -105,7 +118,7 @@ fn output_captures_stdout_and_stderr() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
     assert_eq!(out.status.code(), Some(3));
     assert!(!out.status.success());
-    assert!(e.engine.containers().list().unwrap().is_empty());
+    assert_no_containers(&e);
 }
 
 #[test]
@@ -224,7 +237,7 @@ fn cmd_and_entrypoint_combine_as_docker() {
         ),
         "{err}"
     );
-    assert!(e.engine.containers().list().unwrap().is_empty());
+    assert_no_containers(&e);
 }
 
 #[test]
@@ -267,7 +280,7 @@ fn user_by_name_from_passwd_and_group() {
             .contains("no matching entries in passwd file"),
         "{err}"
     );
-    assert!(e.engine.containers().list().unwrap().is_empty());
+    assert_no_containers(&e);
 }
 
 #[test]
@@ -393,11 +406,14 @@ fn spawn_then_stop_with_timeout() {
         .args([
             "sh",
             "-c",
-            "trap 'exit 143' TERM; while true; do sleep 0.1; done",
+            "trap 'exit 143' TERM; echo ready; while true; do sleep 0.1; done",
         ])
+        .stdout(Stdio::piped())
         .auto_remove(true)
         .spawn()
         .unwrap();
+    // the trap must be set before the signal comes
+    c.take_stdout().unwrap().read_exact(&mut buf).unwrap();
     let t = Instant::now();
     let status = c.stop(Duration::from_secs(10)).unwrap();
     assert!(t.elapsed() < Duration::from_secs(5));
@@ -539,7 +555,7 @@ fn command_not_found_is_127() {
         .output()
         .unwrap_err();
     assert_eq!(err.exit_code(), Some(126), "{err}");
-    assert!(e.engine.containers().list().unwrap().is_empty());
+    assert_no_containers(&e);
     assert!(common::mounts_with(&e.engine.root().display().to_string()).is_empty());
 }
 
@@ -556,11 +572,7 @@ fn refused_limit_leaves_nothing_behind() {
         .output()
         .unwrap_err();
     assert!(matches!(err, Error::Cgroup { .. }), "{err}");
-    assert!(e.engine.containers().list().unwrap().is_empty());
-    assert!(fs::read_dir(e.engine.root().join("containers"))
-        .unwrap()
-        .next()
-        .is_none());
+    assert_no_containers(&e);
     assert!(common::mounts_with(&e.engine.root().display().to_string()).is_empty());
     // below Docker's minimum memory: refused before anything is made
     let err = e
@@ -657,10 +669,7 @@ fn unknown_image_and_vanished_image_leave_nothing() {
     e.engine.store().remove(&r, false).unwrap();
     let err = b.output().unwrap_err();
     assert!(matches!(err, Error::ImageNotFound { .. }), "{err}");
-    assert!(fs::read_dir(e.engine.root().join("containers"))
-        .unwrap()
-        .next()
-        .is_none());
+    assert_no_containers(&e);
     assert!(fs::read_dir(e.engine.root().join("holds"))
         .unwrap()
         .next()
