@@ -335,7 +335,7 @@ impl<'e> ContainerBuilder<'e> {
     fn label_for_errors(&self) -> String {
         self.name
             .clone()
-            .unwrap_or_else(|| self.reference().unwrap_or_default())
+            .unwrap_or_else(|| format!("from image {}", self.reference().unwrap_or_default()))
     }
 
     fn reference(&self) -> Option<String> {

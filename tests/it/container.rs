@@ -975,3 +975,24 @@ fn exec_runs_in_the_container() {
         Err(Error::ContainerNotFound { .. } | Error::InvalidState { .. })
     ));
 }
+
+#[test]
+#[ignore = "requires root"]
+fn open_removes_an_interrupted_create() {
+    let e = env();
+    // what a crash between mkdir and the record leaves: a directory with a mounted rootfs
+    let id = format!("{:064x}", std::process::id());
+    let dir = e.engine.root().join("containers").join(&id);
+    fs::create_dir_all(dir.join("rootfs")).unwrap();
+    let rootfs = dir.join("rootfs");
+    let st = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "leftover", rootfs.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(!common::mounts_with(&id).is_empty());
+    let engine = Engine::open(e.engine.root()).unwrap();
+    assert!(common::mounts_with(&id).is_empty());
+    assert!(!dir.exists());
+    assert!(engine.containers().list().unwrap().is_empty());
+}
