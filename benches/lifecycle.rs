@@ -12,6 +12,12 @@
 //!     `cgroup.procs`), reap it, remove the cgroup. The spec has no way to run without a
 //!     cgroup yet, so this is the part a cgroup-less variant would save.
 //!
+//! - as root, `engine/run_rm_true/{disk,tmpfs}`: the engine's `docker run --rm busybox
+//!   true` — `Engine::container(..).arg("/bin/true").auto_remove(true).status()`: a fresh
+//!   container directory, the overlay of the image's layer, the spec by Docker's rules, the
+//!   runtime's run, then unmount and removal — with the engine root on the disk
+//!   (`/var/tmp`) and on a tmpfs mounted for the bench.
+//!
 //! Medians hide the v1 attach stalls (5–8 ms in >10% of runs): `benches/compare.sh` prints
 //! p99 too.
 
@@ -149,5 +155,62 @@ fn lifecycle(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, spec_parse, lifecycle);
+fn engine(c: &mut Criterion) {
+    if !is_root() {
+        eprintln!("engine: not root, skipping the engine benches");
+        return;
+    }
+    let bundle = bundle();
+    let mut g = c.benchmark_group("engine/run_rm_true");
+    g.sample_size(50).measurement_time(Duration::from_secs(8));
+    for label in ["disk", "tmpfs"] {
+        let root = tempfile::Builder::new()
+            .prefix("cargohold-bench-engine")
+            .tempdir_in("/var/tmp")
+            .expect("engine root");
+        if label == "tmpfs" {
+            let st = Command::new("mount")
+                .args([
+                    "-t",
+                    "tmpfs",
+                    "cargohold-bench",
+                    &root.path().display().to_string(),
+                ])
+                .status()
+                .expect("mount tmpfs");
+            assert!(st.success(), "mounting a tmpfs for the engine root");
+        }
+        let engine = cargohold::Engine::open(root.path()).expect("opening engine");
+        let config = cargohold::oci_spec::image::ConfigBuilder::default()
+            .cmd(vec!["/bin/true".to_owned()])
+            .build()
+            .expect("image config");
+        let image = engine
+            .store()
+            .import_dir(
+                bundle.path().join("rootfs"),
+                &config,
+                &"bench:true".parse().expect("ref"),
+            )
+            .expect("importing the bench rootfs");
+        g.bench_function(label, |bch| {
+            bch.iter(|| {
+                let st = engine
+                    .container(&image)
+                    .arg("/bin/true")
+                    .auto_remove(true)
+                    .status()
+                    .expect("run");
+                assert!(st.success());
+            })
+        });
+        drop(engine);
+        if label == "tmpfs" {
+            let _ = Command::new("umount").arg(root.path()).status();
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, spec_parse, lifecycle, engine);
 criterion_main!(benches);

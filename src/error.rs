@@ -230,6 +230,78 @@ pub enum Error {
         /// The host path.
         path: PathBuf,
     },
+    /// A container name does not follow Docker's rules (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`).
+    #[error("invalid container name {name:?}: {reason}")]
+    InvalidContainerName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Another container already has this name.
+    #[error("container name {name:?} is already in use by container {id}")]
+    ContainerNameInUse {
+        /// The name.
+        name: String,
+        /// The id of the container that has it.
+        id: String,
+    },
+    /// A name or id prefix matches more than one container.
+    #[error("container id prefix {prefix:?} matches {count} containers")]
+    AmbiguousContainer {
+        /// The prefix as given.
+        prefix: String,
+        /// How many containers it matches.
+        count: usize,
+    },
+    /// A setting of a container builder is invalid (checked when spawning).
+    #[error("invalid {field} for container {container}: {reason}")]
+    InvalidContainerConfig {
+        /// The container's name (or its image when it has none yet).
+        container: String,
+        /// The setting ("memory limit", "capability", "environment variable").
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The user (or group) a container should run as is not in the image.
+    #[error("unable to find {kind} {name:?} in image {image}: no matching entries in {file} file")]
+    UserNotFound {
+        /// "user" or "group".
+        kind: &'static str,
+        /// The name as given.
+        name: String,
+        /// The image reference.
+        image: String,
+        /// "passwd" or "group".
+        file: &'static str,
+    },
+    /// The container's command is not in the image (Docker exits 127), or cannot be run
+    /// (126). [`Error::exit_code`] gives the code a command line should exit with.
+    #[error("container {container}: exec: {command:?}: {reason}")]
+    Command {
+        /// The container's name.
+        container: String,
+        /// The command (argv\[0\]).
+        command: String,
+        /// Docker's wording: "executable file not found in $PATH", "permission denied", ….
+        reason: String,
+        /// 127 (not found) or 126 (not executable).
+        code: i32,
+    },
+    /// An operation on a container failed, and undoing its partial effects failed as well.
+    #[error("{op} container {container} failed; cleaning up failed too: {cleanup}")]
+    Rollback {
+        /// The operation ("creating", "starting").
+        op: &'static str,
+        /// The container's name.
+        container: String,
+        /// The first error, the cause.
+        #[source]
+        source: Box<Error>,
+        /// The error of the cleanup.
+        cleanup: Box<Error>,
+    },
 }
 
 /// `Result` with [`Error`] as its default error type.
@@ -250,6 +322,17 @@ impl Error {
         Error::InvalidSpec {
             field: field.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// The exit code a command line should report for this error, as Docker's does: 127
+    /// for a command not found in the image, 126 for one that cannot be executed, `None`
+    /// for every other error (Docker reports 125 for engine errors).
+    pub fn exit_code(&self) -> Option<i32> {
+        match self {
+            Error::Command { code, .. } => Some(*code),
+            Error::Rollback { source, .. } => source.exit_code(),
+            _ => None,
         }
     }
 }

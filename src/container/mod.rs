@@ -1,5 +1,450 @@
-//! Containers at the engine level. This branch holds the monitor of detached containers
-//! and their logs; the builder and handles join them from the `engine` branch.
+//! Containers: an image's layers as an overlay root, a runtime spec built by Docker's
+//! rules, and the runtime running it.
+//!
+//! [`ContainerBuilder`] (from [`Engine::container`](crate::Engine::container)) configures
+//! and starts one, like [`std::process::Command`]; [`RunningContainer`] is the live handle,
+//! like [`std::process::Child`]; [`Container`] is the persisted record (what `docker ps -a`
+//! lists and `docker inspect` shows) and [`Inspect`] its serde form.
+//!
+//! A container lives in `<root>/containers/<id>/`, a valid OCI bundle:
+//! ```text
+//! config.json      the runtime spec (runc and crun can run the directory too)
+//! container.json   our record: id, name, image, created, config, state (the Inspect form)
+//! rootfs/          the overlay mount point (lower: image layers, upper/work below)
+//! upper/ work/     the container's writable layer and overlayfs's work dir
+//! hosts hostname resolv.conf   bind-mounted over /etc/… in the container
+//! ```
+//! The runtime's own state is under `<root>/runtime/<id>/` while the process exists.
 
+mod builder;
+mod exec;
+#[doc(hidden)]
 pub mod logs;
+#[doc(hidden)]
 pub mod monitor;
+pub(crate) mod record;
+pub(crate) mod rootfs;
+pub(crate) mod spec;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, PipeReader, PipeWriter, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
+
+pub use builder::ContainerBuilder;
+pub(crate) use builder::{random_name, validate_name};
+pub use exec::ExecBuilder;
+pub use record::{Config, Container, GraphDriver, HostConfig, Inspect, State, Status};
+
+use crate::engine::Engine;
+use crate::sys::file;
+use crate::{Error, Result};
+
+/// Where a container's stdin, stdout or stderr goes; the shape of [`std::process::Stdio`].
+#[derive(Debug)]
+pub struct Stdio(StdioKind);
+
+#[derive(Debug)]
+enum StdioKind {
+    Inherit,
+    Null,
+    Piped,
+    Fd(OwnedFd),
+}
+
+impl Stdio {
+    /// The caller's own stream (the container writes to our stdout, reads our stdin).
+    pub fn inherit() -> Stdio {
+        Stdio(StdioKind::Inherit)
+    }
+
+    /// `/dev/null`.
+    pub fn null() -> Stdio {
+        Stdio(StdioKind::Null)
+    }
+
+    /// A new pipe; the caller's end is taken from the [`RunningContainer`].
+    pub fn piped() -> Stdio {
+        Stdio(StdioKind::Piped)
+    }
+
+    fn try_clone(&self) -> io::Result<Stdio> {
+        Ok(Stdio(match &self.0 {
+            StdioKind::Inherit => StdioKind::Inherit,
+            StdioKind::Null => StdioKind::Null,
+            StdioKind::Piped => StdioKind::Piped,
+            StdioKind::Fd(fd) => StdioKind::Fd(fd.try_clone()?),
+        }))
+    }
+}
+
+impl From<OwnedFd> for Stdio {
+    fn from(fd: OwnedFd) -> Stdio {
+        Stdio(StdioKind::Fd(fd))
+    }
+}
+
+impl From<File> for Stdio {
+    fn from(f: File) -> Stdio {
+        Stdio(StdioKind::Fd(f.into()))
+    }
+}
+
+impl From<PipeWriter> for Stdio {
+    fn from(p: PipeWriter) -> Stdio {
+        Stdio(StdioKind::Fd(p.into()))
+    }
+}
+
+impl From<PipeReader> for Stdio {
+    fn from(p: PipeReader) -> Stdio {
+        Stdio(StdioKind::Fd(p.into()))
+    }
+}
+
+/// How a container's process ended: [`std::process::ExitStatus`] plus whether the
+/// kernel's OOM killer killed a process of the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus {
+    status: std::process::ExitStatus,
+    oom_killed: bool,
+}
+
+impl ExitStatus {
+    pub(crate) fn new(status: std::process::ExitStatus, oom_killed: bool) -> Self {
+        ExitStatus { status, oom_killed }
+    }
+
+    /// Exited with code 0 (see [`std::process::ExitStatus::success`]).
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+
+    /// The exit code, `None` when killed by a signal.
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// The signal that killed it.
+    pub fn signal(&self) -> Option<i32> {
+        self.status.signal()
+    }
+
+    /// The OOM killer killed a process of the container (Docker's `OOMKilled`).
+    pub fn oom_killed(&self) -> bool {
+        self.oom_killed
+    }
+
+    /// The code as Docker reports it: the exit code, or 128 + the signal.
+    pub fn docker_code(&self) -> i32 {
+        self.code()
+            .unwrap_or_else(|| 128 + self.signal().unwrap_or(0))
+    }
+
+    /// The std form.
+    pub fn as_std(&self) -> std::process::ExitStatus {
+        self.status
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.status.fmt(f)?;
+        if self.oom_killed {
+            f.write_str(" (OOM killed)")?;
+        }
+        Ok(())
+    }
+}
+
+/// What [`ContainerBuilder::output`] and [`RunningContainer::wait_with_output`] return, as
+/// [`std::process::Output`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// How the process ended.
+    pub status: ExitStatus,
+    /// What it wrote to stdout (when piped).
+    pub stdout: Vec<u8>,
+    /// What it wrote to stderr (when piped).
+    pub stderr: Vec<u8>,
+}
+
+/// A started container this program is attached to: the live handle, like
+/// [`std::process::Child`].
+///
+/// **Drop policy**: dropping it neither waits nor kills, as `Child`; the container runs on,
+/// and its runtime state and overlay stay until the process is reaped by
+/// [`wait`](Self::wait) or, once this program has exited, [`Engine::open`] repairs them.
+/// With [`kill_on_drop(true)`](Self::kill_on_drop) a drop kills it with SIGKILL, reaps it and
+/// frees everything (what test harnesses want). [`wait`](Self::wait) reaps and frees the
+/// runtime container (cgroup, state) and the overlay mount; the record stays for
+/// [`Container::remove`] unless the builder asked for `auto_remove`.
+#[derive(Debug)]
+#[must_use = "dropping a RunningContainer neither waits nor kills: call wait(), or kill_on_drop(true)"]
+pub struct RunningContainer {
+    engine: Engine,
+    id: String,
+    name: String,
+    inner: crate::runtime::Container,
+    pidfd: Option<OwnedFd>,
+    stdin: Option<PipeWriter>,
+    stdout: Option<PipeReader>,
+    stderr: Option<PipeReader>,
+    status: Option<ExitStatus>,
+    kill_on_drop: bool,
+    stop_signal: i32,
+}
+
+impl RunningContainer {
+    /// The container's id (64 hex digits).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The container's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The host pid of the container's init process (its pid 1).
+    pub fn pid(&self) -> u32 {
+        self.inner.pid() as u32
+    }
+
+    /// The caller's end of a piped stdin ([`Stdio::piped`]); drop it to send EOF.
+    pub fn take_stdin(&mut self) -> Option<PipeWriter> {
+        self.stdin.take()
+    }
+
+    /// The caller's end of a piped stdout.
+    pub fn take_stdout(&mut self) -> Option<PipeReader> {
+        self.stdout.take()
+    }
+
+    /// The caller's end of a piped stderr.
+    pub fn take_stderr(&mut self) -> Option<PipeReader> {
+        self.stderr.take()
+    }
+
+    /// The pty master of a container started with `tty(true)`.
+    pub fn take_terminal(&mut self) -> Option<OwnedFd> {
+        self.inner.take_console()
+    }
+
+    /// Kill it with SIGKILL, reap it and free everything when the handle drops (off by
+    /// default, as std's `Child`).
+    pub fn kill_on_drop(&mut self, yes: bool) -> &mut Self {
+        self.kill_on_drop = yes;
+        self
+    }
+
+    /// Sends `signal` (a `libc::SIG*` number) to the container's init process.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if it cannot be sent (it has exited and been reaped).
+    pub fn signal(&self, signal: i32) -> Result<()> {
+        if self.status.is_some() {
+            return Err(Error::InvalidState {
+                id: self.name.clone(),
+                op: "signal",
+                status: "exited".into(),
+            });
+        }
+        self.inner.signal(signal)
+    }
+
+    /// A further process in the container (`docker exec`), configured like a
+    /// [`std::process::Command`]: `c.exec(["cat", "/etc/hostname"]).output()?`.
+    pub fn exec<I, S>(&self, args: I) -> ExecBuilder<'_>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let args = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        ExecBuilder::new(&self.engine, &self.id, &self.name, args)
+    }
+
+    /// Freezes every process of the container (`docker pause`; the cgroup freezer).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] unless it runs; a cgroup error.
+    pub fn pause(&self) -> Result<()> {
+        self.engine.runtime().pause(&self.id)
+    }
+
+    /// Thaws a paused container (`docker unpause`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] unless it is paused; a cgroup error.
+    pub fn resume(&self) -> Result<()> {
+        self.engine.runtime().resume(&self.id)
+    }
+
+    /// Kills it with SIGKILL (as [`std::process::Child::kill`]); does not wait.
+    ///
+    /// # Errors
+    /// As [`signal`](Self::signal); killing an already exited container is not an error.
+    pub fn kill(&mut self) -> Result<()> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        match self.inner.signal(libc::SIGKILL) {
+            Err(Error::Os { source, .. }) if source.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Stops it as `docker stop` does: the image's stop signal (SIGTERM by default), then
+    /// SIGKILL once `timeout` has passed; then [`wait`](Self::wait)s.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn stop(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        if self.status.is_none() {
+            let _ = self.inner.signal(self.stop_signal);
+            if !self.exited_within(timeout) {
+                let _ = self.inner.signal(libc::SIGKILL);
+            }
+        }
+        self.wait()
+    }
+
+    fn exited_within(&self, timeout: Duration) -> bool {
+        match &self.pidfd {
+            Some(fd) => file::pidfd_wait(
+                fd.as_raw_fd(),
+                timeout.as_millis().min(i32::MAX as u128) as i32,
+            )
+            .unwrap_or(false),
+            None => {
+                std::thread::sleep(timeout);
+                false
+            }
+        }
+    }
+
+    /// Waits for it to exit (as [`std::process::Child::wait`]), then frees its runtime
+    /// state, cgroup and overlay mount and records the exit; with `auto_remove` the
+    /// container is removed. Closes our end of a piped stdin first. Calling it again
+    /// returns the same status.
+    ///
+    /// # Errors
+    /// Freeing a resource failed (the error names it); the status is recorded anyway.
+    pub fn wait(&mut self) -> Result<ExitStatus> {
+        if let Some(s) = self.status {
+            return Ok(s);
+        }
+        drop(self.stdin.take());
+        // A forced remove from elsewhere in this process may have reaped it already: it was
+        // killed with SIGKILL then.
+        let raw = self
+            .inner
+            .wait()
+            .unwrap_or_else(|_| std::process::ExitStatus::from_raw(libc::SIGKILL));
+        self.finish(raw)
+    }
+
+    /// Like [`wait`](Self::wait) without blocking: `None` while it runs.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
+        if let Some(s) = self.status {
+            return Ok(Some(s));
+        }
+        match file::try_wait_child(self.inner.pid()) {
+            Ok(None) => Ok(None),
+            Ok(Some(raw)) => self
+                .finish(std::process::ExitStatus::from_raw(raw))
+                .map(Some),
+            Err(_) => self
+                .finish(std::process::ExitStatus::from_raw(libc::SIGKILL))
+                .map(Some),
+        }
+    }
+
+    fn finish(&mut self, raw: std::process::ExitStatus) -> Result<ExitStatus> {
+        let oom = self.engine.runtime().oom_killed(&self.id);
+        let status = ExitStatus::new(raw, oom);
+        self.status = Some(status);
+        self.pidfd = None;
+        self.engine.release_exited(&self.id, Some(status))?;
+        Ok(status)
+    }
+
+    /// Waits for it to exit, collecting its piped stdout and stderr (as
+    /// [`std::process::Child::wait_with_output`]); stdin is closed first.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait), or reading a pipe failed.
+    pub fn wait_with_output(mut self) -> Result<Output> {
+        drop(self.stdin.take());
+        let err_pipe = self.stderr.take();
+        let err_thread = err_pipe.map(|mut p| {
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                p.read_to_end(&mut v).map(|_| v)
+            })
+        });
+        let mut stdout = Vec::new();
+        if let Some(mut p) = self.stdout.take() {
+            p.read_to_end(&mut stdout)
+                .map_err(|e| Error::os("reading stdout of container", &self.name, e))?;
+        }
+        let stderr = match err_thread {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Ok(Vec::new()))
+                .map_err(|e| Error::os("reading stderr of container", &self.name, e))?,
+            None => Vec::new(),
+        };
+        let status = self.wait()?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+}
+
+impl Drop for RunningContainer {
+    fn drop(&mut self) {
+        if self.kill_on_drop && self.status.is_none() {
+            let _ = self.kill();
+            let _ = self.wait();
+        }
+    }
+}
+
+/// Fills in a running container's handle (used by the builder).
+pub(crate) struct Parts {
+    pub engine: Engine,
+    pub id: String,
+    pub name: String,
+    pub inner: crate::runtime::Container,
+    pub stdin: Option<PipeWriter>,
+    pub stdout: Option<PipeReader>,
+    pub stderr: Option<PipeReader>,
+    pub stop_signal: i32,
+}
+
+impl RunningContainer {
+    pub(crate) fn new(p: Parts) -> Self {
+        let pidfd = file::pidfd_open(p.inner.pid()).ok();
+        RunningContainer {
+            engine: p.engine,
+            id: p.id,
+            name: p.name,
+            inner: p.inner,
+            pidfd,
+            stdin: p.stdin,
+            stdout: p.stdout,
+            stderr: p.stderr,
+            status: None,
+            kill_on_drop: false,
+            stop_signal: p.stop_signal,
+        }
+    }
+}

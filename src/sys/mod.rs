@@ -6,6 +6,7 @@
 
 pub mod cgroup;
 pub mod file;
+pub mod overlay;
 pub mod process;
 pub mod raw;
 pub mod seccomp;

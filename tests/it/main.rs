@@ -8,6 +8,8 @@ mod runtime;
 
 // Volumes: named volumes, bind and tmpfs mounts in busybox containers.
 mod volume;
+// Containers: the engine's attached containers from images (issue 4).
+mod container;
 
 // Images: interop with skopeo/umoci archives and layouts.
 mod image_interop;

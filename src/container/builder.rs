@@ -1,0 +1,866 @@
+//! [`ContainerBuilder`]: configure a container, then `spawn`, `status` or `output` it.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use super::record::{Config, HostConfig, Inspect, Record, State, Status, ZERO_TIME};
+use super::{rootfs, spec, ExitStatus, Output, Parts, RunningContainer, Stdio, StdioKind};
+use crate::engine::Engine;
+use crate::image::Image;
+use crate::runtime::CreateOptions;
+use crate::{Error, Result};
+
+/// Docker's smallest memory limit (`docker run -m` refuses less).
+const MIN_MEMORY: i64 = 6 << 20;
+
+/// Configures a container from an image, like [`std::process::Command`] configures a
+/// process. Get one from [`Engine::container`](crate::Engine::container).
+///
+/// Setters take and return `&mut Self` and never fail; every check happens in the terminal
+/// call ([`spawn`](Self::spawn), [`status`](Self::status), [`output`](Self::output)). The
+/// builder can be reused: each terminal call makes a new container (a fixed
+/// [`name`](Self::name) that is already taken is then an error).
+///
+/// Defaults are Docker's: the image's Entrypoint, Cmd, Env, WorkingDir (`/` if none) and
+/// User (root if none); hostname = the short id; Docker's 14 capabilities, masked paths and
+/// mounts; a network namespace with only loopback (`--network none`); no limits.
+#[derive(Debug)]
+pub struct ContainerBuilder<'e> {
+    engine: &'e Engine,
+    image: Image,
+    name: Option<String>,
+    args: Option<Vec<OsString>>,
+    entrypoint: Option<Vec<OsString>>,
+    env: Vec<(OsString, OsString)>,
+    env_clear: bool,
+    cwd: Option<PathBuf>,
+    user: Option<String>,
+    hostname: Option<String>,
+    labels: BTreeMap<String, String>,
+    read_only: bool,
+    tty: bool,
+    memory: Option<i64>,
+    cpu_quota: Option<i64>,
+    cpu_period: Option<u64>,
+    pids: Option<i64>,
+    cap_add: Vec<String>,
+    cap_drop: Vec<String>,
+    privileged: bool,
+    auto_remove: bool,
+    stop_signal: Option<String>,
+    stdin: Option<Stdio>,
+    stdout: Option<Stdio>,
+    stderr: Option<Stdio>,
+}
+
+impl<'e> ContainerBuilder<'e> {
+    pub(crate) fn new(engine: &'e Engine, image: &Image) -> Self {
+        ContainerBuilder {
+            engine,
+            image: image.clone(),
+            name: None,
+            args: None,
+            entrypoint: None,
+            env: Vec::new(),
+            env_clear: false,
+            cwd: None,
+            user: None,
+            hostname: None,
+            labels: BTreeMap::new(),
+            read_only: false,
+            tty: false,
+            memory: None,
+            cpu_quota: None,
+            cpu_period: None,
+            pids: None,
+            cap_add: Vec::new(),
+            cap_drop: Vec::new(),
+            privileged: false,
+            auto_remove: false,
+            stop_signal: None,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+        }
+    }
+
+    /// The container's name (Docker's rules: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, unique); a
+    /// random `adjective_name` otherwise.
+    pub fn name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Appends an argument; the arguments replace the image's Cmd (`docker run IMAGE ARGS`).
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
+        self.args
+            .get_or_insert_with(Vec::new)
+            .push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Appends arguments (see [`arg`](Self::arg)).
+    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let v = self.args.get_or_insert_with(Vec::new);
+        v.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Replaces the image's Entrypoint (`docker run --entrypoint`); as in Docker, the
+    /// image's Cmd is then dropped too, and the [`args`](Self::args) follow the new
+    /// entrypoint. An empty list (or one empty string) clears the entrypoint.
+    pub fn entrypoint<I, S>(&mut self, entrypoint: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.entrypoint = Some(
+            entrypoint
+                .into_iter()
+                .map(|a| a.as_ref().to_owned())
+                .collect(),
+        );
+        self
+    }
+
+    /// Sets an environment variable (overrides the image's).
+    pub fn env(&mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> &mut Self {
+        let key = key.as_ref().to_owned();
+        self.env.retain(|(k, _)| *k != key);
+        self.env.push((key, val.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets several environment variables.
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        for (k, v) in vars {
+            self.env(k, v);
+        }
+        self
+    }
+
+    /// Drops the image's environment and the variables set so far (`PATH`, `HOSTNAME` and
+    /// `HOME` are still provided, as Docker does).
+    pub fn env_clear(&mut self) -> &mut Self {
+        self.env.clear();
+        self.env_clear = true;
+        self
+    }
+
+    /// The working directory (created if missing), instead of the image's.
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// The user: `uid`, `uid:gid`, `name`, `name:group` (names from the image's
+    /// `/etc/passwd` and `/etc/group`).
+    pub fn user(&mut self, user: impl Into<String>) -> &mut Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// The hostname (default: the short id).
+    pub fn hostname(&mut self, hostname: impl Into<String>) -> &mut Self {
+        self.hostname = Some(hostname.into());
+        self
+    }
+
+    /// Adds a label.
+    pub fn label(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Mounts the root file system read-only (`--read-only`).
+    pub fn read_only(&mut self, yes: bool) -> &mut Self {
+        self.read_only = yes;
+        self
+    }
+
+    /// Gives the process a pty (`-t`); take its master with
+    /// [`RunningContainer::take_terminal`]. Stdio settings are then ignored.
+    pub fn tty(&mut self, yes: bool) -> &mut Self {
+        self.tty = yes;
+        self
+    }
+
+    /// Memory limit in bytes (`--memory`; at least 6 MiB, as Docker).
+    pub fn memory_limit(&mut self, bytes: u64) -> &mut Self {
+        self.memory = Some(bytes.min(i64::MAX as u64) as i64);
+        self
+    }
+
+    /// CFS quota in µs per 100 ms period (`--cpu-quota`).
+    pub fn cpu_quota(&mut self, micros: u64) -> &mut Self {
+        self.cpu_quota = Some(micros.min(i64::MAX as u64) as i64);
+        self.cpu_period = None;
+        self
+    }
+
+    /// CPUs (`--cpus 1.5`): a quota of `cpus` × the 100 ms period.
+    pub fn cpus(&mut self, cpus: f64) -> &mut Self {
+        self.cpu_quota = Some((cpus * 100_000.0).round() as i64);
+        self.cpu_period = Some(100_000);
+        self
+    }
+
+    /// Maximum number of processes (`--pids-limit`).
+    pub fn pids_limit(&mut self, max: u32) -> &mut Self {
+        self.pids = Some(i64::from(max));
+        self
+    }
+
+    /// Adds a capability to Docker's default set (`NET_ADMIN`, `CAP_NET_ADMIN`, `ALL`).
+    pub fn cap_add(&mut self, cap: impl Into<String>) -> &mut Self {
+        self.cap_add.push(cap.into());
+        self
+    }
+
+    /// Drops a capability from the set (`ALL` drops every one not added).
+    pub fn cap_drop(&mut self, cap: impl Into<String>) -> &mut Self {
+        self.cap_drop.push(cap.into());
+        self
+    }
+
+    /// `--privileged`: every capability, no seccomp filter, no masked or read-only paths,
+    /// writable `/sys`, all devices allowed in the cgroup (host devices are not added to
+    /// `/dev` yet).
+    pub fn privileged(&mut self, yes: bool) -> &mut Self {
+        self.privileged = yes;
+        self
+    }
+
+    /// Removes the container once it has exited and been waited for (`--rm`). Its upper
+    /// dir is then mounted `volatile` (never synced to disk), which makes the unmount cheap.
+    pub fn auto_remove(&mut self, yes: bool) -> &mut Self {
+        self.auto_remove = yes;
+        self
+    }
+
+    /// The signal [`RunningContainer::stop`] sends first (`SIGTERM`, `TERM`, `15`);
+    /// default: the image's StopSignal, else SIGTERM.
+    pub fn stop_signal(&mut self, signal: impl Into<String>) -> &mut Self {
+        self.stop_signal = Some(signal.into());
+        self
+    }
+
+    /// The container's stdin (see the terminal verbs for defaults).
+    pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
+        self.stdin = Some(cfg.into());
+        self
+    }
+
+    /// The container's stdout.
+    pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
+        self.stdout = Some(cfg.into());
+        self
+    }
+
+    /// The container's stderr.
+    pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
+        self.stderr = Some(cfg.into());
+        self
+    }
+
+    /// The arguments set (not the image's Cmd), as [`std::process::Command::get_args`].
+    pub fn get_args(&self) -> impl Iterator<Item = &OsStr> {
+        self.args.iter().flatten().map(OsString::as_os_str)
+    }
+
+    /// The environment overrides set, in order.
+    pub fn get_envs(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
+        self.env.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str()))
+    }
+
+    /// The image it runs.
+    pub fn get_image(&self) -> &Image {
+        &self.image
+    }
+
+    /// Creates and starts the container and returns its handle.
+    ///
+    /// Stdio defaults to [`Stdio::inherit`] for all three streams, as
+    /// [`std::process::Command::spawn`].
+    ///
+    /// # Errors
+    /// An invalid or taken name ([`Error::InvalidContainerName`],
+    /// [`Error::ContainerNameInUse`]), an invalid setting
+    /// ([`Error::InvalidContainerConfig`], [`Error::UserNotFound`]), a command not in the
+    /// image ([`Error::Command`], see [`Error::exit_code`]), an image whose layers cannot be
+    /// unpacked, a limit the kernel refuses or a failure of the container's setup
+    /// ([`Error::Spawn`], [`Error::Cgroup`]). Nothing is left behind on error (directory,
+    /// mount, cgroup, hold on the image).
+    pub fn spawn(&mut self) -> Result<RunningContainer> {
+        self.spawn_with(Stdio::inherit, Stdio::inherit)
+    }
+
+    /// Runs the container to completion and returns how it ended, as
+    /// [`std::process::Command::status`]. Stdio defaults to inherit.
+    ///
+    /// # Errors
+    /// As [`spawn`](Self::spawn) and [`RunningContainer::wait`]. A non-zero exit is an
+    /// `Ok` status, not an error.
+    pub fn status(&mut self) -> Result<ExitStatus> {
+        let mut c = self.spawn_with(Stdio::inherit, Stdio::inherit)?;
+        c.kill_on_drop(true);
+        c.wait()
+    }
+
+    /// Runs the container to completion collecting its stdout and stderr, as
+    /// [`std::process::Command::output`]: stdout and stderr default to piped, stdin to
+    /// null.
+    ///
+    /// # Errors
+    /// As [`status`](Self::status).
+    pub fn output(&mut self) -> Result<Output> {
+        let mut c = self.spawn_with(Stdio::null, Stdio::piped)?;
+        c.kill_on_drop(true);
+        c.wait_with_output()
+    }
+
+    fn label_for_errors(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("from image {}", self.reference().unwrap_or_default()))
+    }
+
+    fn reference(&self) -> Option<String> {
+        self.image.references().first().map(ToString::to_string)
+    }
+
+    fn invalid(&self, field: &'static str, reason: impl Into<String>) -> Error {
+        Error::InvalidContainerConfig {
+            container: self.label_for_errors(),
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    fn utf8(&self, field: &'static str, s: &OsStr) -> Result<String> {
+        s.to_str()
+            .map(str::to_owned)
+            .ok_or_else(|| self.invalid(field, format!("{s:?} is not UTF-8")))
+    }
+
+    fn spawn_with(
+        &mut self,
+        stdin_default: fn() -> Stdio,
+        out_default: fn() -> Stdio,
+    ) -> Result<RunningContainer> {
+        // --- checks that need nothing on disk ---
+        if let Some(n) = &self.name {
+            validate_name(n)?;
+        }
+        let reference = self
+            .reference()
+            .ok_or_else(|| self.invalid("image", "the image has no reference"))?;
+        let caps = spec::capabilities(
+            &self.cap_add,
+            &self.cap_drop,
+            self.privileged,
+            spec::own_bounding_set(),
+        )
+        .map_err(|r| self.invalid("capability", r))?;
+        if let Some(m) = self.memory {
+            if m < MIN_MEMORY {
+                return Err(self.invalid(
+                    "memory limit",
+                    format!("{m} bytes is below the minimum of 6MB"),
+                ));
+            }
+        }
+        let utf8_list = |field, v: &Option<Vec<OsString>>| -> Result<Option<Vec<String>>> {
+            v.as_ref()
+                .map(|v| v.iter().map(|a| self.utf8(field, a)).collect())
+                .transpose()
+        };
+        let args = utf8_list("argument", &self.args)?;
+        let entrypoint = utf8_list("entrypoint", &self.entrypoint)?;
+        let mut overrides = Vec::new();
+        for (k, v) in &self.env {
+            let k = self.utf8("environment variable", k)?;
+            if k.is_empty() || k.contains('=') {
+                return Err(self.invalid("environment variable", format!("bad name {k:?}")));
+            }
+            overrides.push((k, self.utf8("environment variable", v)?));
+        }
+        let image_cfg = self.image.config().config().clone().unwrap_or_default();
+        let argv = spec::command(
+            image_cfg.entrypoint().as_deref().unwrap_or_default(),
+            image_cfg.cmd().as_deref().unwrap_or_default(),
+            entrypoint.as_deref(),
+            args.as_deref(),
+        );
+        if argv.is_empty() {
+            return Err(self.invalid("command", "no command specified"));
+        }
+        let cwd = match &self.cwd {
+            Some(p) => self.utf8("working directory", p.as_os_str())?,
+            None => image_cfg
+                .working_dir()
+                .clone()
+                .filter(|w| !w.is_empty())
+                .unwrap_or_else(|| "/".to_owned()),
+        };
+        if !cwd.starts_with('/') {
+            return Err(self.invalid("working directory", format!("{cwd:?} is not absolute")));
+        }
+        let stop_signal = self
+            .stop_signal
+            .clone()
+            .or_else(|| image_cfg.stop_signal().clone())
+            .unwrap_or_else(|| "SIGTERM".to_owned());
+        let stop_signo = parse_signal(&stop_signal).ok_or_else(|| {
+            self.invalid("stop signal", format!("unknown signal {stop_signal:?}"))
+        })?;
+        let user_spec = self
+            .user
+            .clone()
+            .or_else(|| image_cfg.user().clone())
+            .unwrap_or_default();
+        let stdio = [
+            self.stdin.as_ref().map(Stdio::try_clone).transpose(),
+            self.stdout.as_ref().map(Stdio::try_clone).transpose(),
+            self.stderr.as_ref().map(Stdio::try_clone).transpose(),
+        ];
+        let [stdin, stdout, stderr] = stdio.map(|s| {
+            s.map_err(|e| Error::os("duplicating stdio of container", self.label_for_errors(), e))
+        });
+        let (stdin, stdout, stderr) = (
+            stdin?.unwrap_or_else(stdin_default),
+            stdout?.unwrap_or_else(out_default),
+            stderr?.unwrap_or_else(out_default),
+        );
+
+        // --- the container directory, under the engine's lock ---
+        let engine = self.engine;
+        let (id, name, dir, lock) = engine.reserve(self.name.as_deref())?;
+        let mut guard = Guard {
+            engine,
+            name: name.clone(),
+            id: id.clone(),
+            dir: dir.clone(),
+            armed: true,
+            runtime: false,
+        };
+        let made = (|| -> Result<RunningContainer> {
+            let hostname = self.hostname.clone().unwrap_or_else(|| id[..12].to_owned());
+            let now = crate::engine::now_rfc3339();
+            let mut rec = Record {
+                info: Inspect {
+                    id: id.clone(),
+                    created: now,
+                    path: argv[0].clone(),
+                    args: argv[1..].to_vec(),
+                    state: State {
+                        status: Status::Created,
+                        running: false,
+                        paused: false,
+                        restarting: false,
+                        oom_killed: false,
+                        dead: false,
+                        pid: 0,
+                        exit_code: 0,
+                        error: String::new(),
+                        started_at: ZERO_TIME.to_owned(),
+                        finished_at: ZERO_TIME.to_owned(),
+                    },
+                    image: self.image.id().to_string(),
+                    name: format!("/{name}"),
+                    host_config: HostConfig {
+                        memory: self.memory.unwrap_or(0),
+                        cpu_quota: self.cpu_quota.unwrap_or(0),
+                        cpu_period: self.cpu_period.map_or(0, |p| p as i64),
+                        pids_limit: self.pids,
+                        readonly_rootfs: self.read_only,
+                        privileged: self.privileged,
+                        auto_remove: self.auto_remove,
+                        cap_add: self.cap_add.clone(),
+                        cap_drop: self.cap_drop.clone(),
+                    },
+                    graph_driver: Default::default(),
+                    mounts: Vec::new(),
+                    config: Config {
+                        hostname: hostname.clone(),
+                        user: user_spec.clone(),
+                        tty: self.tty,
+                        open_stdin: !matches!(stdin.0, StdioKind::Null),
+                        env: Vec::new(),
+                        cmd: Vec::new(),
+                        entrypoint: Vec::new(),
+                        image: reference.clone(),
+                        working_dir: cwd.clone(),
+                        labels: self.labels.clone(),
+                        stop_signal: stop_signal.clone(),
+                    },
+                },
+                owner: engine.owner(),
+                reference: reference.clone(),
+            };
+            match entrypoint.as_ref() {
+                Some(ep) => {
+                    rec.info.config.entrypoint =
+                        ep.iter().filter(|s| !s.is_empty()).cloned().collect();
+                    rec.info.config.cmd = args.clone().unwrap_or_default();
+                }
+                None => {
+                    rec.info.config.entrypoint = image_cfg.entrypoint().clone().unwrap_or_default();
+                    rec.info.config.cmd = argv[rec.info.config.entrypoint.len()..].to_vec();
+                }
+            }
+            rec.save(&dir)?;
+            drop(lock);
+
+            // --- image, overlay, spec ---
+            let store = engine.store();
+            store.hold(&id, &reference.parse()?)?;
+            let mut lower = store.rootfs_layers(&reference.parse()?)?;
+            lower.reverse();
+            rootfs::mount(&dir, &lower, self.auto_remove)?;
+            let merged = rootfs::rootfs(&dir);
+            rec.info.graph_driver = super::GraphDriver {
+                name: "overlay2".to_owned(),
+                data: [
+                    (
+                        "LowerDir",
+                        lower
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(":"),
+                    ),
+                    ("UpperDir", rootfs::upper(&dir).display().to_string()),
+                    ("WorkDir", rootfs::work(&dir).display().to_string()),
+                    ("MergedDir", merged.display().to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            };
+            let user = spec::resolve_user(
+                &user_spec,
+                &rootfs::read_in(&merged, "/etc/passwd"),
+                &rootfs::read_in(&merged, "/etc/group"),
+            )
+            .map_err(|(kind, name, file)| Error::UserNotFound {
+                kind,
+                name,
+                image: reference.clone(),
+                file,
+            })?;
+            let env = spec::environment(
+                image_cfg.env().as_deref().unwrap_or_default(),
+                self.env_clear,
+                &overrides,
+                &hostname,
+                self.tty,
+                &user.home,
+            );
+            rootfs::ensure_dir_in(&merged, &cwd).map_err(|e| {
+                Error::os(
+                    "creating working directory in",
+                    merged.join(cwd.trim_start_matches('/')),
+                    e,
+                )
+            })?;
+            let path_env = env.iter().find_map(|e| e.strip_prefix("PATH="));
+            if let Some((reason, code)) = rootfs::check_command(&merged, &argv[0], path_env, &cwd) {
+                return Err(Error::Command {
+                    container: name,
+                    command: argv[0].clone(),
+                    reason,
+                    code,
+                });
+            }
+            rootfs::write_etc(&dir, &hostname)?;
+            let labels: Vec<(String, String)> = self.labels.clone().into_iter().collect();
+            let spec = spec::build(&spec::Input {
+                id: &id,
+                hostname: &hostname,
+                args: &argv,
+                env: &env,
+                cwd: &cwd,
+                user: &user,
+                terminal: self.tty,
+                read_only: self.read_only,
+                privileged: self.privileged,
+                caps: &caps,
+                memory: self.memory,
+                cpu_quota: self.cpu_quota,
+                cpu_period: self.cpu_period,
+                pids: self.pids,
+                dir: &dir,
+                labels: &labels,
+            });
+            let config = serde_json::to_vec_pretty(&spec).expect("spec serialises");
+            crate::store::write_atomic(&dir.join("config.json"), &config)?;
+            rec.info.config.env = env;
+
+            // --- stdio and start ---
+            let mut opts = CreateOptions::default();
+            let (mut w_in, mut r_out, mut r_err) = (None, None, None);
+            if !self.tty {
+                opts.stdin = stdio_fd(stdin, true, &mut w_in, &mut None)
+                    .map_err(|e| Error::os("preparing stdin of container", &name, e))?;
+                opts.stdout = stdio_fd(stdout, false, &mut None, &mut r_out)
+                    .map_err(|e| Error::os("preparing stdout of container", &name, e))?;
+                opts.stderr = stdio_fd(stderr, false, &mut None, &mut r_err)
+                    .map_err(|e| Error::os("preparing stderr of container", &name, e))?;
+            }
+            guard.runtime = true;
+            let inner = engine
+                .runtime()
+                .spawn(&id, &dir, &opts)
+                .map_err(|e| map_spawn_error(e, &name, &argv[0]))?;
+            drop(opts);
+            rec.info.state.status = Status::Running;
+            rec.info.state.running = true;
+            rec.info.state.pid = inner.pid();
+            rec.info.state.started_at = crate::engine::now_rfc3339();
+            let saved = rec.save(&dir);
+            let running = RunningContainer::new(Parts {
+                engine: engine.clone(),
+                id: id.clone(),
+                name,
+                inner,
+                stdin: w_in,
+                stdout: r_out,
+                stderr: r_err,
+                stop_signal: stop_signo,
+            });
+            if let Err(e) = saved {
+                let mut running = running;
+                running.kill_on_drop(true);
+                return Err(e);
+            }
+            Ok(running)
+        })();
+        match made {
+            Ok(running) => {
+                guard.armed = false;
+                Ok(running)
+            }
+            Err(e) => match guard.rollback() {
+                Ok(()) => Err(e),
+                Err(cleanup) => Err(Error::Rollback {
+                    op: "creating",
+                    container: self.label_for_errors(),
+                    source: Box::new(e),
+                    cleanup: Box::new(cleanup),
+                }),
+            },
+        }
+    }
+}
+
+/// Undoes a half-made container.
+struct Guard<'e> {
+    engine: &'e Engine,
+    name: String,
+    id: String,
+    dir: PathBuf,
+    armed: bool,
+    runtime: bool,
+}
+
+impl Guard<'_> {
+    /// Undoes everything, returning the first error of a step that failed (every step is
+    /// tried).
+    fn rollback(&mut self) -> Result<()> {
+        self.armed = false;
+        let mut first: Option<Error> = None;
+        let mut keep = |r: Result<()>| {
+            if let Err(e) = r {
+                first.get_or_insert(e);
+            }
+        };
+        if self.runtime {
+            keep(match self.engine.runtime().delete(&self.id, true) {
+                Err(Error::ContainerNotFound { .. }) => Ok(()),
+                r => r,
+            });
+        }
+        keep(rootfs::unmount(&self.dir));
+        self.engine.release_name(&self.name, &self.id);
+        keep(match fs::remove_dir_all(&self.dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(Error::os("removing container directory", &self.dir, e))
+            }
+            _ => Ok(()),
+        });
+        keep(self.engine.store().release(&self.id));
+        first.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.rollback();
+        }
+    }
+}
+
+/// Our end and the container's end of one stdio stream.
+pub(super) fn stdio_fd(
+    s: Stdio,
+    input: bool,
+    writer: &mut Option<io::PipeWriter>,
+    reader: &mut Option<io::PipeReader>,
+) -> io::Result<Option<OwnedFd>> {
+    Ok(match s.0 {
+        StdioKind::Inherit => None,
+        StdioKind::Null => Some(
+            fs::OpenOptions::new()
+                .read(input)
+                .write(!input)
+                .open("/dev/null")?
+                .into(),
+        ),
+        StdioKind::Fd(fd) => Some(fd),
+        StdioKind::Piped => {
+            let (r, w) = io::pipe()?;
+            if input {
+                *writer = Some(w);
+                Some(r.into())
+            } else {
+                *reader = Some(r);
+                Some(w.into())
+            }
+        }
+    })
+}
+
+/// A failure to exec reported by the runtime, in Docker's terms.
+pub(super) fn map_spawn_error(e: Error, name: &str, arg0: &str) -> Error {
+    if let Error::Spawn { stage, source } = &e {
+        let errno = source.raw_os_error();
+        if stage.starts_with("looking up executable") || stage.starts_with("executing") {
+            let (reason, code) = match errno {
+                Some(libc::ENOENT) => ("executable file not found in $PATH", 127),
+                Some(libc::EACCES) | Some(libc::ENOEXEC) | Some(libc::EPERM) => {
+                    ("permission denied", 126)
+                }
+                _ => return e,
+            };
+            return Error::Command {
+                container: name.to_owned(),
+                command: arg0.to_owned(),
+                reason: reason.to_owned(),
+                code,
+            };
+        }
+    }
+    e
+}
+
+/// Docker's container name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]+` (a leading `/` is allowed).
+pub(crate) fn validate_name(name: &str) -> Result<()> {
+    let n = name.strip_prefix('/').unwrap_or(name);
+    let bad = |reason| {
+        Err(Error::InvalidContainerName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    let mut chars = n.chars();
+    match chars.next() {
+        None => return bad("it is empty"),
+        Some(c) if !c.is_ascii_alphanumeric() => {
+            return bad("it must start with a letter or digit")
+        }
+        _ => {}
+    }
+    if n.len() < 2 {
+        return bad("it must be at least 2 characters long");
+    }
+    if n.len() > 255 {
+        return bad("it must be at most 255 characters long");
+    }
+    if !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+        return bad("only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+    }
+    Ok(())
+}
+
+/// `SIGTERM`, `TERM`, `15` → 15.
+pub(crate) fn parse_signal(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (1..=64).contains(&n).then_some(n);
+    }
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    Some(match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        "TERM" => libc::SIGTERM,
+        "STOP" => libc::SIGSTOP,
+        "CONT" => libc::SIGCONT,
+        "WINCH" => libc::SIGWINCH,
+        "PWR" => libc::SIGPWR,
+        _ => return None,
+    })
+}
+
+/// Docker-like random names: `adjective_name`.
+pub(crate) fn random_name(seed: &[u8]) -> String {
+    const ADJ: &[&str] = &[
+        "brave", "calm", "eager", "fervent", "gentle", "happy", "jolly", "keen", "lucid", "modest",
+        "nifty", "quirky", "serene", "tender", "vibrant", "zealous",
+    ];
+    const NAMES: &[&str] = &[
+        "babbage", "curie", "darwin", "euler", "fermi", "galois", "hopper", "hypatia", "kepler",
+        "lovelace", "noether", "pascal", "ritchie", "shannon", "turing", "wozniak",
+    ];
+    let a = seed.first().copied().unwrap_or(0) as usize;
+    let b = seed.get(1).copied().unwrap_or(0) as usize;
+    format!("{}_{}", ADJ[a % ADJ.len()], NAMES[b % NAMES.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_docker() {
+        for ok in ["ab", "web", "/web", "a.b-c_d", "0x"] {
+            validate_name(ok).unwrap();
+        }
+        for bad in ["", "a", "_ab", "-ab", "a b", "a/b", "é1"] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn signals_parse() {
+        assert_eq!(parse_signal("SIGTERM"), Some(15));
+        assert_eq!(parse_signal("kill"), Some(9));
+        assert_eq!(parse_signal("2"), Some(2));
+        assert_eq!(parse_signal("NOPE"), None);
+    }
+
+    #[test]
+    fn random_names_are_valid() {
+        for i in 0..=255u8 {
+            validate_name(&random_name(&[i, i.wrapping_mul(7)])).unwrap();
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! [`ExecBuilder`]: a further process in a running container, as `docker exec`.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+
+use oci_spec::runtime::{Process, User};
+
+use super::builder::stdio_fd;
+use super::record::Record;
+use super::{rootfs, spec, ExitStatus, Output, Stdio};
+use crate::engine::Engine;
+use crate::runtime::ExecOptions;
+use crate::{Error, Result};
+
+/// Configures a process to run in a running container (`docker exec`), like
+/// [`std::process::Command`]. Get one from [`RunningContainer::exec`](super::RunningContainer::exec).
+///
+/// By Docker's rules the process gets the container's environment (plus [`env`](Self::env)
+/// overrides), user and working directory unless set here, and the container's
+/// capabilities, seccomp filter and namespaces.
+#[derive(Debug)]
+pub struct ExecBuilder<'c> {
+    engine: &'c Engine,
+    id: &'c str,
+    name: &'c str,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    user: Option<String>,
+    cwd: Option<String>,
+    stdin: Option<Stdio>,
+    stdout: Option<Stdio>,
+    stderr: Option<Stdio>,
+}
+
+impl<'c> ExecBuilder<'c> {
+    pub(crate) fn new(engine: &'c Engine, id: &'c str, name: &'c str, args: Vec<OsString>) -> Self {
+        ExecBuilder {
+            engine,
+            id,
+            name,
+            args,
+            env: Vec::new(),
+            user: None,
+            cwd: None,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+        }
+    }
+
+    /// Appends an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Sets an environment variable (over the container's).
+    pub fn env(&mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> &mut Self {
+        let key = key.as_ref().to_owned();
+        self.env.retain(|(k, _)| *k != key);
+        self.env.push((key, val.as_ref().to_owned()));
+        self
+    }
+
+    /// The user (`uid`, `uid:gid`, `name`, `name:group`), instead of the container's.
+    pub fn user(&mut self, user: impl Into<String>) -> &mut Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// The working directory, instead of the container's.
+    pub fn current_dir(&mut self, dir: impl Into<String>) -> &mut Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Its stdin (default: null for `output`, inherit for `status`). A piped stdin is
+    /// closed at once (the process reads EOF): these verbs run to completion.
+    pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
+        self.stdin = Some(cfg.into());
+        self
+    }
+
+    /// Its stdout (default: piped for `output`, inherit for `status`).
+    pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
+        self.stdout = Some(cfg.into());
+        self
+    }
+
+    /// Its stderr (default: piped for `output`, inherit for `status`).
+    pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
+        self.stderr = Some(cfg.into());
+        self
+    }
+
+    /// Runs it to completion (stdio inherited by default), as
+    /// [`std::process::Command::status`].
+    ///
+    /// # Errors
+    /// The container is not running ([`Error::InvalidState`]), the command is not in it
+    /// ([`Error::Command`]), the user is unknown, or the process could not be set up.
+    pub fn status(&mut self) -> Result<ExitStatus> {
+        self.run(Stdio::inherit, Stdio::inherit).map(|o| o.status)
+    }
+
+    /// Runs it to completion collecting stdout and stderr (stdin null), as
+    /// [`std::process::Command::output`].
+    ///
+    /// # Errors
+    /// As [`status`](Self::status).
+    pub fn output(&mut self) -> Result<Output> {
+        self.run(Stdio::null, Stdio::piped)
+    }
+
+    fn run(&self, in_default: fn() -> Stdio, out_default: fn() -> Stdio) -> Result<Output> {
+        let invalid = |field, reason: String| Error::InvalidContainerConfig {
+            container: self.name.to_owned(),
+            field,
+            reason,
+        };
+        let utf8 = |field, s: &OsStr| {
+            s.to_str()
+                .map(str::to_owned)
+                .ok_or_else(|| invalid(field, format!("{s:?} is not UTF-8")))
+        };
+        let args = self
+            .args
+            .iter()
+            .map(|a| utf8("argument", a))
+            .collect::<Result<Vec<_>>>()?;
+        if args.is_empty() {
+            return Err(invalid("command", "no command specified".to_owned()));
+        }
+        let spec = self.engine.runtime().spec(self.id)?;
+        let mut process = spec.process().clone().unwrap_or_default();
+        let dir = self.engine.container_dir(self.id);
+        let merged = rootfs::rootfs(&dir);
+        let mut env = process.env().clone().unwrap_or_default();
+        for (k, v) in &self.env {
+            let (k, v) = (
+                utf8("environment variable", k)?,
+                utf8("environment variable", v)?,
+            );
+            env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != k);
+            env.push(format!("{k}={v}"));
+        }
+        if let Some(u) = &self.user {
+            let reference = Record::load(&dir).map(|r| r.reference).unwrap_or_default();
+            let user = spec::resolve_user(
+                u,
+                &rootfs::read_in(&merged, "/etc/passwd"),
+                &rootfs::read_in(&merged, "/etc/group"),
+            )
+            .map_err(|(kind, name, file)| Error::UserNotFound {
+                kind,
+                name,
+                image: reference,
+                file,
+            })?;
+            let mut pu = User::default();
+            pu.set_uid(user.uid);
+            pu.set_gid(user.gid);
+            pu.set_additional_gids(Some(user.additional_gids));
+            process.set_user(pu);
+        }
+        let cwd = self
+            .cwd
+            .clone()
+            .unwrap_or_else(|| process.cwd().display().to_string());
+        let path_env = env.iter().find_map(|e| e.strip_prefix("PATH="));
+        if let Some((reason, code)) = rootfs::check_command(&merged, &args[0], path_env, &cwd) {
+            return Err(Error::Command {
+                container: self.name.to_owned(),
+                command: args[0].clone(),
+                reason,
+                code,
+            });
+        }
+        process.set_args(Some(args.clone()));
+        process.set_env(Some(env));
+        process.set_cwd(cwd.into());
+        process.set_terminal(Some(false));
+        let process: Process = process;
+
+        let dup = |s: &Option<Stdio>, d: fn() -> Stdio| -> Result<Stdio> {
+            s.as_ref()
+                .map(Stdio::try_clone)
+                .transpose()
+                .map_err(|e| Error::os("duplicating stdio of exec in", self.name, e))
+                .map(|s| s.unwrap_or_else(d))
+        };
+        let (stdin, stdout, stderr) = (
+            dup(&self.stdin, in_default)?,
+            dup(&self.stdout, out_default)?,
+            dup(&self.stderr, out_default)?,
+        );
+        let mut opts = ExecOptions::default();
+        let (mut w_in, mut r_out, mut r_err) = (None, None, None);
+        let name: &str = self.name;
+        let io_err = |what: &'static str| move |e| Error::os(what, name, e);
+        opts.stdin = stdio_fd(stdin, true, &mut w_in, &mut None)
+            .map_err(io_err("preparing stdin of exec in"))?;
+        opts.stdout = stdio_fd(stdout, false, &mut None, &mut r_out)
+            .map_err(io_err("preparing stdout of exec in"))?;
+        opts.stderr = stdio_fd(stderr, false, &mut None, &mut r_err)
+            .map_err(io_err("preparing stderr of exec in"))?;
+        let child = self
+            .engine
+            .runtime()
+            .exec(self.id, &process, &opts)
+            .map_err(|e| super::builder::map_spawn_error(e, self.name, &args[0]))?;
+        drop(opts);
+        drop(w_in);
+        let err_thread = r_err.map(|mut p| {
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                p.read_to_end(&mut v).map(|_| v)
+            })
+        });
+        let mut out = Vec::new();
+        if let Some(mut p) = r_out {
+            p.read_to_end(&mut out)
+                .map_err(io_err("reading stdout of exec in"))?;
+        }
+        let err = match err_thread {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Ok(Vec::new()))
+                .map_err(io_err("reading stderr of exec in"))?,
+            None => Vec::new(),
+        };
+        let status = child.wait()?;
+        Ok(Output {
+            status: ExitStatus::new(status, false),
+            stdout: out,
+            stderr: err,
+        })
+    }
+}

@@ -1,0 +1,326 @@
+//! The persisted container record (`container.json`) and its `docker inspect` form.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Engine;
+use crate::{Error, Result};
+
+/// A container's state, as `docker inspect` words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Status {
+    /// Set up, its process not started (or being started).
+    Created,
+    /// Its process runs.
+    Running,
+    /// Frozen.
+    Paused,
+    /// Being restarted by its restart policy.
+    Restarting,
+    /// Being removed.
+    Removing,
+    /// Its process has exited.
+    Exited,
+    /// Its owner vanished and the state could not be determined.
+    Dead,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = serde_json::to_value(self).expect("status serialises");
+        f.write_str(s.as_str().unwrap_or("unknown"))
+    }
+}
+
+/// `State` of [`Inspect`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct State {
+    /// created, running, paused, exited, dead….
+    pub status: Status,
+    /// Its process runs (or is paused).
+    pub running: bool,
+    /// Frozen.
+    pub paused: bool,
+    /// Being restarted.
+    pub restarting: bool,
+    /// The OOM killer killed a process of it.
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: bool,
+    /// Its owner vanished.
+    pub dead: bool,
+    /// Host pid of its init while it runs, else 0.
+    pub pid: i32,
+    /// Exit code (128 + signal when killed).
+    pub exit_code: i32,
+    /// Why it could not be started or finished, if so.
+    pub error: String,
+    /// RFC 3339 start time ("0001-01-01T00:00:00Z" before).
+    pub started_at: String,
+    /// RFC 3339 end time ("0001-01-01T00:00:00Z" before).
+    pub finished_at: String,
+}
+
+/// `Config` of [`Inspect`]: what the container was created with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct Config {
+    /// The hostname.
+    pub hostname: String,
+    /// The user spec (`name`, `uid:gid`…), empty for the image's.
+    pub user: String,
+    /// A pty was asked for.
+    pub tty: bool,
+    /// Stdin is open (piped or inherited).
+    pub open_stdin: bool,
+    /// The full environment of the process.
+    pub env: Vec<String>,
+    /// The command (after the entrypoint).
+    pub cmd: Vec<String>,
+    /// The entrypoint.
+    pub entrypoint: Vec<String>,
+    /// The image reference as given.
+    pub image: String,
+    /// The working directory.
+    pub working_dir: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// The signal `stop` sends first.
+    pub stop_signal: String,
+}
+
+/// `HostConfig` of [`Inspect`]: limits and privileges.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct HostConfig {
+    /// Memory limit in bytes (0: none).
+    pub memory: i64,
+    /// CFS quota in µs per period (0: none).
+    pub cpu_quota: i64,
+    /// CFS period in µs (0: the default, 100 ms).
+    pub cpu_period: i64,
+    /// Maximum number of processes.
+    pub pids_limit: Option<i64>,
+    /// The root file system is read-only.
+    pub readonly_rootfs: bool,
+    /// All capabilities, no seccomp, no masked paths.
+    pub privileged: bool,
+    /// Removed when it exits.
+    pub auto_remove: bool,
+    /// Capabilities added.
+    pub cap_add: Vec<String>,
+    /// Capabilities dropped.
+    pub cap_drop: Vec<String>,
+}
+
+/// `GraphDriver` of [`Inspect`]: the overlay's directories.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct GraphDriver {
+    /// "overlay2", as Docker names it.
+    pub name: String,
+    /// LowerDir (colon-separated, top first), UpperDir, WorkDir, MergedDir.
+    pub data: BTreeMap<String, String>,
+}
+
+/// A mount of [`Inspect`] (volumes and binds; none yet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct MountPoint {
+    /// "bind", "volume" or "tmpfs".
+    pub r#type: String,
+    /// The host path or volume.
+    pub source: String,
+    /// The path in the container.
+    pub destination: String,
+    /// Writable.
+    #[serde(rename = "RW")]
+    pub rw: bool,
+}
+
+/// What `docker inspect` shows of a container; serialises to the same field names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct Inspect {
+    /// 64 hex digits.
+    pub id: String,
+    /// RFC 3339 creation time.
+    pub created: String,
+    /// argv\[0\].
+    pub path: String,
+    /// argv\[1..\].
+    pub args: Vec<String>,
+    /// The live state.
+    pub state: State,
+    /// The image id (`sha256:…`).
+    pub image: String,
+    /// `/name`, as Docker shows it.
+    pub name: String,
+    /// Limits and privileges.
+    pub host_config: HostConfig,
+    /// The overlay's directories.
+    pub graph_driver: GraphDriver,
+    /// Volumes and binds.
+    pub mounts: Vec<MountPoint>,
+    /// What it was created with.
+    pub config: Config,
+}
+
+/// `container.json`: the inspect form plus what only we need.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Record {
+    #[serde(flatten)]
+    pub info: Inspect,
+    /// The process that started it and is attached to it (pid, start time in clock ticks).
+    #[serde(rename = "cargohold.owner")]
+    pub owner: (i32, u64),
+    /// The image reference held in the store for it.
+    #[serde(rename = "cargohold.reference")]
+    pub reference: String,
+}
+
+pub(crate) const RECORD: &str = "container.json";
+pub(crate) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+impl Record {
+    pub(crate) fn load(dir: &Path) -> Result<Record> {
+        let p = dir.join(RECORD);
+        let data = fs::read(&p).map_err(|e| Error::os("reading container record", &p, e))?;
+        serde_json::from_slice(&data)
+            .map_err(|e| Error::os("parsing container record", &p, e.into()))
+    }
+
+    pub(crate) fn save(&self, dir: &Path) -> Result<()> {
+        let data = serde_json::to_vec_pretty(self).expect("record serialises");
+        crate::store::write_atomic(&dir.join(RECORD), &data)
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        self.info.name.trim_start_matches('/')
+    }
+}
+
+/// Start time of a process in clock ticks since boot (field 22 of `/proc/<pid>/stat`),
+/// to tell a live owner from a recycled pid.
+pub(crate) fn start_time(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+/// Whether the process recorded as `owner` still runs.
+pub(crate) fn owner_alive(owner: (i32, u64)) -> bool {
+    owner.0 > 0 && start_time(owner.0) == Some(owner.1)
+}
+
+/// A container's persisted record: what `docker ps -a` lists. Get one from
+/// [`Containers`](crate::Containers); it is a snapshot, [`inspect`](Self::inspect) reads
+/// the current state.
+#[derive(Debug, Clone)]
+pub struct Container {
+    engine: Engine,
+    record: Record,
+    dir: PathBuf,
+}
+
+impl Container {
+    pub(crate) fn new(engine: Engine, dir: PathBuf, record: Record) -> Self {
+        Container {
+            engine,
+            record,
+            dir,
+        }
+    }
+
+    pub(crate) fn inspect_created(&self) -> &str {
+        &self.record.info.created
+    }
+
+    /// The id (64 hex digits).
+    pub fn id(&self) -> &str {
+        &self.record.info.id
+    }
+
+    /// The first 12 hex digits of the id, as `docker ps` shows it.
+    pub fn short_id(&self) -> &str {
+        &self.record.info.id[..12]
+    }
+
+    /// The name (without Docker's leading `/`).
+    pub fn name(&self) -> &str {
+        self.record.name()
+    }
+
+    /// The image reference it was created from.
+    pub fn image(&self) -> &str {
+        &self.record.info.config.image
+    }
+
+    /// Labels.
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        &self.record.info.config.labels
+    }
+
+    /// The container's directory (an OCI bundle).
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The current status, read afresh (the runtime is asked whether the process still
+    /// runs); [`Status::Dead`] once the container has been removed.
+    pub fn status(&self) -> Status {
+        match Record::load(&self.dir) {
+            Ok(rec) => self.engine.live_state(&rec).status,
+            Err(_) => Status::Dead,
+        }
+    }
+
+    /// The `docker inspect` form, read afresh from disk and the runtime.
+    ///
+    /// # Errors
+    /// [`Error::ContainerNotFound`] once removed, [`Error::Os`] for an unreadable record.
+    pub fn inspect(&self) -> Result<Inspect> {
+        let rec = Record::load(&self.dir).map_err(|e| match e {
+            Error::Os { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Error::ContainerNotFound {
+                    id: self.name().to_owned(),
+                }
+            }
+            e => e,
+        })?;
+        let mut info = rec.info.clone();
+        info.state = self.engine.live_state(&rec);
+        Ok(info)
+    }
+
+    /// Removes the container: its directory, upper layer and hold on the image. A running
+    /// (or paused) container is refused unless `force`, which kills it first (`docker rm -f`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] when it runs and `force` is false; the error of a step that
+    /// failed (unmounting, deleting the runtime state, removing the directory).
+    pub fn remove(self, force: bool) -> Result<()> {
+        self.engine.remove_container(&self.record, force)
+    }
+
+    /// Renames it (`docker rename`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidContainerName`], [`Error::ContainerNameInUse`].
+    pub fn rename(&mut self, name: &str) -> Result<()> {
+        self.record = self.engine.rename_container(self.id(), name)?;
+        Ok(())
+    }
+}

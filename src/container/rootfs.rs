@@ -1,0 +1,266 @@
+//! A container's root file system: an overlay of the image's layers with a per-container
+//! upper dir, the `/etc` files Docker writes for a container, and lookups inside the
+//! merged tree that never leave it (`openat2` with `RESOLVE_IN_ROOT`).
+
+use std::fs;
+use std::io::{self, Read};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+
+use crate::sys::overlay;
+use crate::{Error, Result};
+
+/// `rootfs/`, `upper/`, `work/` of a container directory.
+pub(crate) fn rootfs(dir: &Path) -> PathBuf {
+    dir.join("rootfs")
+}
+pub(crate) fn upper(dir: &Path) -> PathBuf {
+    dir.join("upper")
+}
+pub(crate) fn work(dir: &Path) -> PathBuf {
+    dir.join("work")
+}
+
+/// Creates `rootfs/`, `upper/` and `work/` and mounts the overlay of `lower` (top layer
+/// first) at `rootfs/`. A `volatile` overlay never syncs its upper dir (for containers
+/// removed when they exit: their upper dir is never mounted again); a kernel without the
+/// option gets a plain overlay.
+///
+/// # Errors
+/// [`Error::Os`] naming the directory or the mount point.
+pub(crate) fn mount(dir: &Path, lower: &[PathBuf], volatile: bool) -> Result<()> {
+    let (root, up, wk) = (rootfs(dir), upper(dir), work(dir));
+    for d in [&root, &up, &wk] {
+        match fs::create_dir(d) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                return Err(Error::os("creating container directory", d, e))
+            }
+            _ => {}
+        }
+    }
+    // The upper dir's root becomes the merged root: let every user traverse it, as an
+    // image root is.
+    let _ = fs::set_permissions(&up, fs::Permissions::from_mode(0o755));
+    let opts = overlay::options(lower, Some((&up, &wk)))
+        .map_err(|e| Error::os("building overlay options for", &root, e))?;
+    if volatile {
+        match overlay::mount(&root, &format!("{opts}{}", overlay::VOLATILE)) {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+            r => return r.map_err(|e| Error::os("mounting overlay at", &root, e)),
+        }
+    }
+    overlay::mount(&root, &opts).map_err(|e| Error::os("mounting overlay at", &root, e))
+}
+
+/// Unmounts the overlay at `rootfs/` (lazily if busy); not mounted is fine.
+///
+/// # Errors
+/// [`Error::Os`] naming the mount point.
+pub(crate) fn unmount(dir: &Path) -> Result<()> {
+    let root = rootfs(dir);
+    match overlay::unmount(&root, false) {
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => overlay::unmount(&root, true),
+        r => r,
+    }
+    .map_err(|e| Error::os("unmounting overlay at", &root, e))
+}
+
+/// Opens `path` inside `root` as the container would see it (symlinks resolved in the root).
+pub(crate) fn open_in(root: &Path, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
+    let dir = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let rel = path.trim_start_matches('/');
+    let rel = if rel.is_empty() { "." } else { rel };
+    Ok(rustix::fs::openat2(
+        &dir,
+        rel,
+        flags | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )?)
+}
+
+/// The content of a text file inside `root`; a missing file reads as empty.
+pub(crate) fn read_in(root: &Path, path: &str) -> String {
+    let Ok(fd) = open_in(root, path, OFlags::RDONLY) else {
+        return String::new();
+    };
+    let mut s = String::new();
+    let _ = fs::File::from(fd).take(4 << 20).read_to_string(&mut s);
+    s
+}
+
+/// Why a command cannot run, in Docker's words, and its exit code.
+pub(crate) fn check_command(
+    root: &Path,
+    arg0: &str,
+    path_env: Option<&str>,
+    cwd: &str,
+) -> Option<(String, i32)> {
+    let candidates: Vec<String> = if arg0.contains('/') {
+        if arg0.starts_with('/') {
+            vec![arg0.to_owned()]
+        } else {
+            vec![format!("{}/{arg0}", cwd.trim_end_matches('/'))]
+        }
+    } else {
+        path_env
+            .unwrap_or("")
+            .split(':')
+            .map(|d| {
+                let d = if d.is_empty() { "." } else { d };
+                if d.starts_with('/') {
+                    format!("{}/{arg0}", d.trim_end_matches('/'))
+                } else {
+                    format!("{}/{d}/{arg0}", cwd.trim_end_matches('/'))
+                }
+            })
+            .collect()
+    };
+    let mut denied = None;
+    for c in &candidates {
+        let Ok(fd) = open_in(root, c, OFlags::PATH) else {
+            continue;
+        };
+        match rustix::fs::fstat(&fd) {
+            Ok(st) => {
+                let is_file = (st.st_mode & libc::S_IFMT) == libc::S_IFREG;
+                if is_file && st.st_mode & 0o111 != 0 {
+                    return None;
+                }
+                if !arg0.contains('/') && !is_file {
+                    continue;
+                }
+                denied = Some(c.clone());
+            }
+            Err(_) => continue,
+        }
+    }
+    match denied {
+        Some(_) => Some(("permission denied".to_owned(), 126)),
+        None if arg0.contains('/') => {
+            Some((format!("stat {arg0}: no such file or directory"), 127))
+        }
+        None => Some(("executable file not found in $PATH".to_owned(), 127)),
+    }
+}
+
+/// Creates the working directory inside the merged root if it is missing (as Docker
+/// does), owned by root.
+pub(crate) fn ensure_dir_in(root: &Path, path: &str) -> io::Result<()> {
+    let mut cur = String::new();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        let parent = if cur.is_empty() {
+            "/".to_owned()
+        } else {
+            cur.clone()
+        };
+        cur = format!("{cur}/{part}");
+        if open_in(root, &cur, OFlags::PATH).is_ok() {
+            continue;
+        }
+        let dir = open_in(root, &parent, OFlags::PATH | OFlags::DIRECTORY)?;
+        match rustix::fs::mkdirat(&dir, part, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Docker's `/etc/hosts` for a container without a network attachment.
+pub(crate) fn hosts() -> String {
+    "127.0.0.1\tlocalhost\n\
+     ::1\tlocalhost ip6-localhost ip6-loopback\n\
+     fe00::0\tip6-localnet\n\
+     ff00::0\tip6-mcastprefix\n\
+     ff02::1\tip6-allnodes\n\
+     ff02::2\tip6-allrouters\n"
+        .to_owned()
+}
+
+/// The host's `resolv.conf` without loopback name servers (unreachable from the container);
+/// Google's servers if none remain, as Docker does.
+pub(crate) fn resolv_conf(host: &str) -> String {
+    let mut out = String::new();
+    let mut servers = 0;
+    for line in host.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() == Some("nameserver") {
+            let addr = words.next().unwrap_or("");
+            if addr.starts_with("127.") || addr == "::1" {
+                continue;
+            }
+            servers += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if servers == 0 {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+/// Writes `hosts`, `hostname` and `resolv.conf` into the container directory (the spec
+/// bind-mounts them over the image's files).
+///
+/// # Errors
+/// [`Error::Os`] naming the file.
+pub(crate) fn write_etc(dir: &Path, hostname: &str) -> Result<()> {
+    let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    for (name, content) in [
+        ("hosts", hosts()),
+        ("hostname", format!("{hostname}\n")),
+        ("resolv.conf", resolv_conf(&host)),
+    ] {
+        let p = dir.join(name);
+        fs::write(&p, content).map_err(|e| Error::os("writing", &p, e))?;
+        let _ = fs::set_permissions(&p, fs::Permissions::from_mode(0o644));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_drops_loopback() {
+        let r = resolv_conf("search lan\nnameserver 127.0.0.53\nnameserver 10.0.0.1\n");
+        assert_eq!(r, "search lan\nnameserver 10.0.0.1\n");
+        assert!(resolv_conf("nameserver 127.0.0.1\n").contains("8.8.8.8"));
+    }
+
+    #[test]
+    fn lookups_stay_inside_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir_all(root.join("etc")).unwrap();
+        fs::create_dir_all(root.join("bin")).unwrap();
+        std::os::unix::fs::symlink("/etc/shadow-nope", root.join("etc/passwd")).unwrap();
+        fs::write(root.join("etc/shadow-nope"), "inside").unwrap();
+        assert_eq!(read_in(root, "/etc/passwd"), "inside");
+        std::os::unix::fs::symlink("../../../../../../etc/hostname", root.join("etc/group"))
+            .unwrap();
+        assert_eq!(read_in(root, "/etc/group"), "");
+        fs::write(root.join("bin/tool"), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(root.join("bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(root.join("bin/data"), "x").unwrap();
+        assert_eq!(check_command(root, "tool", Some("/bin"), "/"), None);
+        assert_eq!(
+            check_command(root, "nope", Some("/bin"), "/").unwrap().1,
+            127
+        );
+        assert_eq!(check_command(root, "/bin/data", None, "/").unwrap().1, 126);
+        assert_eq!(check_command(root, "/bin/nope", None, "/").unwrap().1, 127);
+        ensure_dir_in(root, "/srv/app").unwrap();
+        assert!(root.join("srv/app").is_dir());
+    }
+}

@@ -1,0 +1,699 @@
+//! From a builder's settings and an image's config to an OCI runtime spec, by Docker's
+//! rules. Everything here is plain data in, plain data out (unit-tested without root).
+//!
+//! - **Command**: `entrypoint` given → image Entrypoint *and* Cmd are dropped, the args
+//!   (if any) follow the new entrypoint; otherwise the image Entrypoint is kept and the args,
+//!   when given, replace the image Cmd (`docker run --entrypoint` / `docker run IMAGE ARGS`).
+//! - **Env**: `PATH` (Docker's default when neither image nor caller sets it), `HOSTNAME`,
+//!   `TERM=xterm` with a tty, then the image's env, then the caller's (later wins, order of
+//!   first appearance kept); `HOME` from the user's passwd entry unless set (as runc).
+//! - **User**: `name|uid[:group|gid]`, looked up in the image's `/etc/passwd` and
+//!   `/etc/group` as runc's `GetExecUser` does.
+//! - **Capabilities**: Docker's default 14, `cap_add`/`cap_drop` (names with or without
+//!   `CAP_`, any case, `ALL`); a non-root user gets them in the bounding set only (moby ≥ 20.10).
+//! - **Masked and read-only paths**, mounts and `/dev/shm` size: Docker's.
+//! - **no_new_privs**: off, as Docker (on only with `--security-opt no-new-privileges`).
+//! - **Seccomp**: a compact default-allow profile that refuses (EPERM) the syscalls
+//!   Docker's default profile leaves out, opening those Docker opens with a capability when
+//!   that capability is added. Not Docker's allow-list profile; `privileged` has none.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use oci_spec::runtime::Spec;
+use serde_json::{json, Value};
+
+/// Docker's PATH when the image has none.
+pub(crate) const DEFAULT_PATH: &str =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Every capability of Linux 6.x, in number order.
+pub(crate) const ALL_CAPS: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+/// Docker's default capability set (moby `oci/caps/defaults.go`).
+pub(crate) const DEFAULT_CAPS: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FSETID",
+    "FOWNER",
+    "MKNOD",
+    "NET_RAW",
+    "SETGID",
+    "SETUID",
+    "SETFCAP",
+    "SETPCAP",
+    "NET_BIND_SERVICE",
+    "SYS_CHROOT",
+    "KILL",
+    "AUDIT_WRITE",
+];
+
+/// Docker's masked paths (moby `oci/defaults.go`).
+pub(crate) const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Docker's read-only paths.
+pub(crate) const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Syscalls Docker's default seccomp profile does not allow, with the capability that
+/// opens them in that profile (None: never).
+const DENIED_SYSCALLS: &[(&str, Option<&str>)] = &[
+    ("acct", Some("SYS_PACCT")),
+    ("add_key", None),
+    ("bpf", Some("BPF")),
+    ("clock_adjtime", Some("SYS_TIME")),
+    ("clock_settime", Some("SYS_TIME")),
+    ("create_module", None),
+    ("delete_module", Some("SYS_MODULE")),
+    ("finit_module", Some("SYS_MODULE")),
+    ("fsconfig", Some("SYS_ADMIN")),
+    ("fsmount", Some("SYS_ADMIN")),
+    ("fsopen", Some("SYS_ADMIN")),
+    ("fspick", Some("SYS_ADMIN")),
+    ("get_kernel_syms", None),
+    ("get_mempolicy", Some("SYS_NICE")),
+    ("init_module", Some("SYS_MODULE")),
+    ("ioperm", Some("SYS_RAWIO")),
+    ("iopl", Some("SYS_RAWIO")),
+    ("kcmp", Some("SYS_PTRACE")),
+    ("kexec_file_load", Some("SYS_BOOT")),
+    ("kexec_load", Some("SYS_BOOT")),
+    ("keyctl", None),
+    ("lookup_dcookie", Some("SYS_ADMIN")),
+    ("mbind", Some("SYS_NICE")),
+    ("mount", Some("SYS_ADMIN")),
+    ("mount_setattr", Some("SYS_ADMIN")),
+    ("move_mount", Some("SYS_ADMIN")),
+    ("move_pages", Some("SYS_NICE")),
+    ("name_to_handle_at", Some("SYS_ADMIN")),
+    ("nfsservctl", None),
+    ("open_by_handle_at", Some("DAC_READ_SEARCH")),
+    ("open_tree", Some("SYS_ADMIN")),
+    ("perf_event_open", Some("PERFMON")),
+    ("pivot_root", Some("SYS_ADMIN")),
+    ("process_vm_readv", Some("SYS_PTRACE")),
+    ("process_vm_writev", Some("SYS_PTRACE")),
+    ("ptrace", Some("SYS_PTRACE")),
+    ("query_module", None),
+    ("quotactl", Some("SYS_ADMIN")),
+    ("reboot", Some("SYS_BOOT")),
+    ("request_key", None),
+    ("set_mempolicy", Some("SYS_NICE")),
+    ("setns", Some("SYS_ADMIN")),
+    ("settimeofday", Some("SYS_TIME")),
+    ("stime", Some("SYS_TIME")),
+    ("swapoff", Some("SYS_ADMIN")),
+    ("swapon", Some("SYS_ADMIN")),
+    ("sysfs", None),
+    ("_sysctl", None),
+    ("umount", Some("SYS_ADMIN")),
+    ("umount2", Some("SYS_ADMIN")),
+    ("unshare", Some("SYS_ADMIN")),
+    ("uselib", None),
+    ("userfaultfd", None),
+    ("ustat", None),
+    ("vm86", None),
+    ("vm86old", None),
+];
+
+/// The process's argv by Docker's rules (see the module docs). Empty: no command at all.
+pub(crate) fn command(
+    image_entrypoint: &[String],
+    image_cmd: &[String],
+    entrypoint: Option<&[String]>,
+    args: Option<&[String]>,
+) -> Vec<String> {
+    match entrypoint {
+        // `--entrypoint` resets the image's Cmd; `--entrypoint ""` clears the entrypoint.
+        Some(ep) => {
+            let ep = ep.iter().filter(|s| !(ep.len() == 1 && s.is_empty()));
+            ep.chain(args.unwrap_or_default()).cloned().collect()
+        }
+        None => {
+            let cmd = match args {
+                Some(a) if !a.is_empty() => a,
+                _ => image_cmd,
+            };
+            image_entrypoint.iter().chain(cmd).cloned().collect()
+        }
+    }
+}
+
+fn env_key(kv: &str) -> &str {
+    kv.split_once('=').map_or(kv, |(k, _)| k)
+}
+
+/// Appends `kv`, replacing an earlier entry with the same key in place.
+fn set_env(env: &mut Vec<String>, kv: String) {
+    let key = env_key(&kv).to_owned();
+    match env.iter_mut().find(|e| env_key(e) == key) {
+        Some(e) => *e = kv,
+        None => env.push(kv),
+    }
+}
+
+/// The process's environment by Docker's rules (see the module docs).
+pub(crate) fn environment(
+    image_env: &[String],
+    clear: bool,
+    overrides: &[(String, String)],
+    hostname: &str,
+    tty: bool,
+    home: &str,
+) -> Vec<String> {
+    let mut env = Vec::new();
+    let mut has_path = overrides.iter().any(|(k, _)| k == "PATH");
+    if !clear {
+        has_path |= image_env.iter().any(|e| env_key(e) == "PATH");
+    }
+    if !has_path {
+        env.push(DEFAULT_PATH.to_owned());
+    }
+    env.push(format!("HOSTNAME={hostname}"));
+    if tty {
+        env.push("TERM=xterm".to_owned());
+    }
+    if !clear {
+        for e in image_env {
+            set_env(&mut env, e.clone());
+        }
+    }
+    for (k, v) in overrides {
+        set_env(&mut env, format!("{k}={v}"));
+    }
+    if !env.iter().any(|e| env_key(e) == "HOME") {
+        env.push(format!("HOME={home}"));
+    }
+    env
+}
+
+/// The bounding set of the calling process (`CapBnd` of `/proc/self/status`); every
+/// capability if it cannot be read.
+pub(crate) fn own_bounding_set() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("CapBnd:"))?;
+            u64::from_str_radix(line.split_whitespace().nth(1)?, 16).ok()
+        })
+        .unwrap_or(u64::MAX)
+}
+
+/// Normalises a capability name ("net_admin", "CAP_NET_ADMIN" → "NET_ADMIN", "all" → "ALL").
+fn cap_name(name: &str) -> Option<String> {
+    let up = name.trim().to_ascii_uppercase();
+    let up = up.strip_prefix("CAP_").unwrap_or(&up).to_owned();
+    (up == "ALL" || ALL_CAPS.contains(&up.as_str())).then_some(up)
+}
+
+/// The capability set from Docker's default, `add` and `drop` (Docker's order: with `ALL`
+/// in `drop` only `add` remains; with `ALL` in `add` everything but `drop`).
+///
+/// # Errors
+/// The first unknown capability name.
+///
+/// `available` is the bounding set of the calling process (bit n = capability n): a
+/// capability outside it cannot be given to the container, so `ALL` and `privileged` mean
+/// every capability in it, as a daemon can only hand out what it has.
+pub(crate) fn capabilities(
+    add: &[String],
+    drop: &[String],
+    privileged: bool,
+    available: u64,
+) -> Result<BTreeSet<String>, String> {
+    let all = || -> BTreeSet<String> {
+        ALL_CAPS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| available & (1 << i) != 0)
+            .map(|(_, c)| (*c).to_owned())
+            .collect()
+    };
+    let norm = |l: &[String]| -> Result<BTreeSet<String>, String> {
+        l.iter()
+            .map(|c| cap_name(c).ok_or_else(|| format!("unknown capability {c:?}")))
+            .collect()
+    };
+    let (add, drop) = (norm(add)?, norm(drop)?);
+    if privileged {
+        return Ok(all());
+    }
+    let mut caps: BTreeSet<String> = if add.contains("ALL") {
+        all()
+    } else if drop.contains("ALL") {
+        BTreeSet::new()
+    } else {
+        DEFAULT_CAPS.iter().map(|c| (*c).to_owned()).collect()
+    };
+    if !add.contains("ALL") {
+        caps.extend(add.iter().cloned());
+    }
+    for d in &drop {
+        if !add.contains(d) || add.contains("ALL") {
+            caps.remove(d);
+        }
+    }
+    caps.remove("ALL");
+    Ok(caps)
+}
+
+/// A user resolved against the image's passwd and group files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExecUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub home: String,
+}
+
+/// Why a user could not be resolved: (kind, name, file).
+pub(crate) type UserError = (&'static str, String, &'static str);
+
+/// Resolves `user` (`""`, `name`, `uid`, `name:group`, `uid:gid`…) as runc's `GetExecUser`.
+///
+/// # Errors
+/// A name that is in neither file.
+pub(crate) fn resolve_user(user: &str, passwd: &str, group: &str) -> Result<ExecUser, UserError> {
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let entries = passwd.lines().filter_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 4 && !l.starts_with('#')).then(|| {
+            let uid = f[2].parse::<u32>().ok()?;
+            let gid = f[3].parse::<u32>().ok()?;
+            Some((f[0], uid, gid, f.get(5).copied().unwrap_or("/")))
+        })?
+    });
+    let uid_num = u.parse::<u32>().ok();
+    let found = entries.clone().find(|(n, uid, _, _)| {
+        if u.is_empty() {
+            *uid == 0
+        } else {
+            Some(*uid) == uid_num || *n == u
+        }
+    });
+    let (name, uid, mut gid, home) = match (found, uid_num) {
+        (Some((n, uid, gid, home)), _) => (Some(n), uid, gid, home.to_owned()),
+        (None, Some(uid)) => (None, uid, 0, "/".to_owned()),
+        (None, None) if u.is_empty() => (None, 0, 0, "/".to_owned()),
+        (None, None) => return Err(("user", u.to_owned(), "passwd")),
+    };
+    let groups = group.lines().filter_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 3 && !l.starts_with('#')).then(|| {
+            let gid = f[2].parse::<u32>().ok()?;
+            let members: Vec<&str> = f
+                .get(3)
+                .map(|m| m.split(',').filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default();
+            Some((f[0], gid, members))
+        })?
+    });
+    let mut additional_gids = Vec::new();
+    match g {
+        Some(g) if !g.is_empty() => {
+            gid = match (groups.clone().find(|(n, _, _)| *n == g), g.parse::<u32>()) {
+                (Some((_, gid, _)), _) => gid,
+                (None, Ok(gid)) => gid,
+                (None, Err(_)) => return Err(("group", g.to_owned(), "group")),
+            };
+        }
+        _ => {
+            if let Some(name) = name {
+                additional_gids = groups
+                    .filter(|(_, _, m)| m.contains(&name))
+                    .map(|(_, gid, _)| gid)
+                    .collect();
+            }
+        }
+    }
+    Ok(ExecUser {
+        uid,
+        gid,
+        additional_gids,
+        home,
+    })
+}
+
+/// Everything [`build`] needs, resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct Input<'a> {
+    pub id: &'a str,
+    pub hostname: &'a str,
+    pub args: &'a [String],
+    pub env: &'a [String],
+    pub cwd: &'a str,
+    pub user: &'a ExecUser,
+    pub terminal: bool,
+    pub read_only: bool,
+    pub privileged: bool,
+    pub caps: &'a BTreeSet<String>,
+    pub memory: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    pub pids: Option<i64>,
+    /// The container directory holding `hosts`, `hostname` and `resolv.conf`.
+    pub dir: &'a Path,
+    pub labels: &'a [(String, String)],
+}
+
+fn caps_json(caps: &BTreeSet<String>) -> Value {
+    json!(caps.iter().map(|c| format!("CAP_{c}")).collect::<Vec<_>>())
+}
+
+fn seccomp(caps: &BTreeSet<String>) -> Value {
+    let names: Vec<&str> = DENIED_SYSCALLS
+        .iter()
+        .filter(|(_, cap)| cap.is_none_or(|c| !caps.contains(c)))
+        .map(|(n, _)| *n)
+        .collect();
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32",
+                          "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+        "syscalls": [{"names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM}]
+    })
+}
+
+/// The runtime spec for a container (bundle = the container directory, rootfs `rootfs`).
+///
+/// # Panics
+/// Never: the JSON built here always matches the spec's schema (unit-tested).
+pub(crate) fn build(i: &Input<'_>) -> Spec {
+    let caps = caps_json(i.caps);
+    let root_user = i.user.uid == 0;
+    let no_caps = json!([]);
+    let ro = if i.privileged { "rw" } else { "ro" };
+    let file = |name: &str, dest: &str| {
+        json!({"destination": dest, "type": "bind",
+               "source": i.dir.join(name), "options": ["rbind", "rprivate"]})
+    };
+    let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    let mut memory = serde_json::Map::new();
+    if let Some(m) = i.memory {
+        memory.insert("limit".into(), json!(m));
+    }
+    if !memory.is_empty() {
+        resources["memory"] = Value::Object(memory);
+    }
+    if i.cpu_quota.is_some() {
+        resources["cpu"] = json!({"quota": i.cpu_quota, "period": i.cpu_period.unwrap_or(100_000)});
+    }
+    if let Some(p) = i.pids {
+        resources["pids"] = json!({"limit": p});
+    }
+    if i.privileged {
+        resources["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    }
+    let mut linux = json!({
+        "cgroupsPath": format!("/cargohold-{}", i.id),
+        "resources": resources,
+        "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"},
+                       {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
+    });
+    if !i.privileged {
+        linux["maskedPaths"] = json!(MASKED_PATHS);
+        linux["readonlyPaths"] = json!(READONLY_PATHS);
+        linux["seccomp"] = seccomp(i.caps);
+    }
+    let annotations: serde_json::Map<String, Value> = i
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    let doc = json!({
+        "ociVersion": "1.2.0",
+        "root": {"path": "rootfs", "readonly": i.read_only},
+        "hostname": i.hostname,
+        "annotations": annotations,
+        "process": {
+            "terminal": i.terminal,
+            "user": {"uid": i.user.uid, "gid": i.user.gid,
+                     "additionalGids": i.user.additional_gids},
+            "args": i.args,
+            "env": i.env,
+            "cwd": i.cwd,
+            "noNewPrivileges": false,
+            "capabilities": {
+                "bounding": caps,
+                "effective": if root_user { &caps } else { &no_caps },
+                "permitted": if root_user { &caps } else { &no_caps },
+            },
+        },
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", ro]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["nosuid", "noexec", "nodev", "relatime", ro]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            file("resolv.conf", "/etc/resolv.conf"),
+            file("hostname", "/etc/hostname"),
+            file("hosts", "/etc/hosts"),
+        ],
+        "linux": linux,
+    });
+    serde_json::from_value(doc).expect("the generated spec matches the schema")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn command_follows_docker() {
+        let ep = s(&["/entry", "-x"]);
+        let cmd = s(&["serve", "--port=1"]);
+        // image only
+        assert_eq!(
+            command(&ep, &cmd, None, None),
+            s(&["/entry", "-x", "serve", "--port=1"])
+        );
+        // args replace Cmd, keep Entrypoint
+        assert_eq!(
+            command(&ep, &cmd, None, Some(&s(&["a"]))),
+            s(&["/entry", "-x", "a"])
+        );
+        // --entrypoint resets Cmd
+        assert_eq!(
+            command(&ep, &cmd, Some(&s(&["/bin/sh"])), None),
+            s(&["/bin/sh"])
+        );
+        // --entrypoint with args
+        assert_eq!(
+            command(&ep, &cmd, Some(&s(&["/bin/sh"])), Some(&s(&["-c", "true"]))),
+            s(&["/bin/sh", "-c", "true"])
+        );
+        // --entrypoint "" clears it: args alone, and no Cmd from the image
+        assert_eq!(
+            command(&ep, &cmd, Some(&s(&[""])), Some(&s(&["echo"]))),
+            s(&["echo"])
+        );
+        assert!(command(&ep, &cmd, Some(&s(&[""])), None).is_empty());
+        // no entrypoint in the image
+        assert_eq!(command(&[], &cmd, None, None), cmd);
+        assert!(command(&[], &[], None, None).is_empty());
+    }
+
+    #[test]
+    fn environment_merges_image_then_overrides() {
+        let img = s(&["PATH=/bin", "A=image", "B=image"]);
+        let ov = vec![
+            ("B".to_owned(), "mine".to_owned()),
+            ("C".to_owned(), "c".to_owned()),
+        ];
+        let env = environment(&img, false, &ov, "h", false, "/root");
+        assert_eq!(
+            env,
+            s(&[
+                "HOSTNAME=h",
+                "PATH=/bin",
+                "A=image",
+                "B=mine",
+                "C=c",
+                "HOME=/root"
+            ])
+        );
+        let env = environment(&img, true, &[], "h", true, "/");
+        assert_eq!(
+            env,
+            s(&[DEFAULT_PATH, "HOSTNAME=h", "TERM=xterm", "HOME=/"])
+        );
+        let ov = vec![("HOME".to_owned(), "/x".to_owned())];
+        let env = environment(&[], false, &ov, "h", false, "/root");
+        assert_eq!(env.last().unwrap(), "HOME=/x");
+    }
+
+    #[test]
+    fn capabilities_follow_docker() {
+        let d = capabilities(&[], &[], false, u64::MAX).unwrap();
+        assert_eq!(d.len(), 14);
+        let c = capabilities(&s(&["net_admin"]), &s(&["CAP_CHOWN"]), false, !0).unwrap();
+        assert!(c.contains("NET_ADMIN") && !c.contains("CHOWN"));
+        let c = capabilities(&s(&["KILL"]), &s(&["ALL"]), false, !0).unwrap();
+        assert_eq!(c.into_iter().collect::<Vec<_>>(), s(&["KILL"]));
+        let c = capabilities(&s(&["all"]), &s(&["mknod"]), false, !0).unwrap();
+        assert_eq!(c.len(), ALL_CAPS.len() - 1);
+        assert_eq!(
+            capabilities(&[], &[], true, !0).unwrap().len(),
+            ALL_CAPS.len()
+        );
+        // only what the caller has (here: no CAP_SYS_RESOURCE, bit 24)
+        let c = capabilities(&[], &[], true, !(1 << 24)).unwrap();
+        assert!(!c.contains("SYS_RESOURCE") && c.len() == ALL_CAPS.len() - 1);
+        assert!(capabilities(&s(&["FLY"]), &[], false, !0).is_err());
+    }
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nwww:x:33:34:www:/var/www:/bin/false\n";
+    const GROUP: &str = "root:x:0:\nweb:x:34:\naudio:x:29:www,other\nvideo:x:44:www\n";
+
+    #[test]
+    fn users_resolve_like_runc() {
+        let u = resolve_user("", PASSWD, GROUP).unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (0, 0, "/root"));
+        let u = resolve_user("www", PASSWD, GROUP).unwrap();
+        assert_eq!((u.uid, u.gid, u.additional_gids), (33, 34, vec![29, 44]));
+        assert_eq!(u.home, "/var/www");
+        let u = resolve_user("33:audio", PASSWD, GROUP).unwrap();
+        assert_eq!((u.uid, u.gid, u.additional_gids.len()), (33, 29, 0));
+        let u = resolve_user("1000:1000", PASSWD, GROUP).unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (1000, 1000, "/"));
+        let u = resolve_user("1000", PASSWD, GROUP).unwrap();
+        assert_eq!(u.gid, 0);
+        assert_eq!(resolve_user("nobody", PASSWD, GROUP).unwrap_err().0, "user");
+        assert_eq!(
+            resolve_user("www:nogroup", PASSWD, GROUP).unwrap_err().0,
+            "group"
+        );
+    }
+
+    #[test]
+    fn spec_has_docker_defaults() {
+        let user = resolve_user("www", PASSWD, GROUP).unwrap();
+        let caps = capabilities(&[], &[], false, u64::MAX).unwrap();
+        let args = s(&["sh"]);
+        let env = s(&["PATH=/bin"]);
+        let spec = build(&Input {
+            id: "abc",
+            hostname: "h",
+            args: &args,
+            env: &env,
+            cwd: "/",
+            user: &user,
+            terminal: false,
+            read_only: true,
+            privileged: false,
+            caps: &caps,
+            memory: Some(64 << 20),
+            cpu_quota: Some(50_000),
+            cpu_period: None,
+            pids: Some(10),
+            dir: Path::new("/c/abc"),
+            labels: &[],
+        });
+        let v = serde_json::to_value(&spec).unwrap();
+        assert_eq!(v["root"]["readonly"], true);
+        assert_eq!(
+            v["process"]["capabilities"]["bounding"]
+                .as_array()
+                .unwrap()
+                .len(),
+            14
+        );
+        assert_eq!(v["process"]["capabilities"]["effective"], json!([]));
+        assert_eq!(v["process"]["user"]["additionalGids"], json!([29, 44]));
+        assert_eq!(v["linux"]["resources"]["memory"]["limit"], 64 << 20);
+        assert_eq!(v["linux"]["resources"]["cpu"]["period"], 100_000);
+        assert_eq!(v["linux"]["resources"]["pids"]["limit"], 10);
+        assert_eq!(
+            v["linux"]["maskedPaths"].as_array().unwrap().len(),
+            MASKED_PATHS.len()
+        );
+        assert!(v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["destination"] == "/etc/hosts" && m["source"] == "/c/abc/hosts"));
+        let denied = &v["linux"]["seccomp"]["syscalls"][0]["names"];
+        assert!(denied.as_array().unwrap().contains(&json!("mount")));
+        // every capability name is one oci-spec knows
+        let all: BTreeSet<String> = ALL_CAPS.iter().map(|c| (*c).to_owned()).collect();
+        let v = caps_json(&all);
+        let parsed: Vec<oci_spec::runtime::Capability> = serde_json::from_value(v).unwrap();
+        assert_eq!(parsed.len(), ALL_CAPS.len());
+    }
+}

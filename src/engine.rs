@@ -1,0 +1,585 @@
+//! [`Engine`]: one root directory holding images, layers, containers and the runtime's
+//! state; hands out container builders and records.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::container::record::{owner_alive, start_time, Record};
+use crate::container::rootfs;
+use crate::container::{Container, ContainerBuilder, ExitStatus, State, Status};
+use crate::image::{Image, Reference};
+use crate::runtime::{self, Runtime};
+use crate::store::Store;
+use crate::{Error, Result};
+
+/// The engine: everything under one root directory.
+///
+/// ```text
+/// <root>/images/ layers/ locks/ holds/   the image store (see crate::store)
+/// <root>/containers/<id>/                one OCI bundle per container (see crate::container)
+/// <root>/containers/.names/<name>        a symlink to the id holding the name
+/// <root>/runtime/<id>/                   the runtime's state of a live container
+/// ```
+///
+/// Cheap to clone; every clone (and every process opening the same root) sees the same
+/// containers.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    root: PathBuf,
+    store: Store,
+    runtime: Runtime,
+    containers: PathBuf,
+}
+
+impl Engine {
+    /// Opens (creating if needed) the engine root `root`, and repairs what a crashed
+    /// program left behind.
+    ///
+    /// Repair, for each container whose owner (the program attached to it) no longer runs
+    /// and that was still `created` or `running`: its runtime container is deleted (killing
+    /// what is left of it), its overlay unmounted, and it is recorded as `exited` with code
+    /// 255 (as Docker records a container whose daemon vanished), or removed when it was
+    /// made with `auto_remove`. A directory without a record (a create interrupted before
+    /// writing it) is unmounted and removed. Containers of live owners are left alone.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the directories cannot be created or read, or a store error.
+    pub fn open(root: impl AsRef<Path>) -> Result<Engine> {
+        let root = root.as_ref();
+        fs::create_dir_all(root).map_err(|e| Error::os("creating engine root", root, e))?;
+        let root =
+            fs::canonicalize(root).map_err(|e| Error::os("resolving engine root", root, e))?;
+        let store = Store::open(&root)?;
+        let runtime = Runtime::open(root.join("runtime"))?;
+        let containers = root.join("containers");
+        let names = containers.join(".names");
+        fs::create_dir_all(&names)
+            .map_err(|e| Error::os("creating containers directory", &names, e))?;
+        let engine = Engine {
+            root,
+            store,
+            runtime,
+            containers,
+        };
+        engine.repair()?;
+        Ok(engine)
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The image store (import, tag, pull…).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The image named `reference` (`busybox`, `docker.io/library/busybox:1.36`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidReference`], [`Error::ImageNotFound`].
+    pub fn image(&self, reference: &str) -> Result<Image> {
+        let r: Reference = reference.parse()?;
+        self.store.inspect(&r)
+    }
+
+    /// A builder for a container from `image` (see [`ContainerBuilder`]).
+    pub fn container(&self, image: &Image) -> ContainerBuilder<'_> {
+        ContainerBuilder::new(self, image)
+    }
+
+    /// The containers of this engine (`docker ps -a`, lookups by name or id).
+    pub fn containers(&self) -> Containers<'_> {
+        Containers { engine: self }
+    }
+
+    fn dir(&self, id: &str) -> PathBuf {
+        self.containers.join(id)
+    }
+
+    pub(crate) fn container_dir(&self, id: &str) -> PathBuf {
+        self.dir(id)
+    }
+
+    pub(crate) fn owner(&self) -> (i32, u64) {
+        let pid = std::process::id() as i32;
+        (pid, start_time(pid).unwrap_or(0))
+    }
+
+    fn records(&self) -> Result<Vec<(PathBuf, Option<Record>)>> {
+        let mut out = Vec::new();
+        let rd = fs::read_dir(&self.containers)
+            .map_err(|e| Error::os("reading containers directory", &self.containers, e))?;
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.len() != 64 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                continue;
+            }
+            let dir = e.path();
+            out.push((dir.clone(), Record::load(&dir).ok()));
+        }
+        Ok(out)
+    }
+
+    /// Takes the containers lock, makes a fresh id and its directory, and claims the name
+    /// (given, or a random one). The lock is held until the returned guard drops (the
+    /// caller writes the record first).
+    pub(crate) fn reserve(
+        &self,
+        name: Option<&str>,
+    ) -> Result<(String, String, PathBuf, crate::store::Lock)> {
+        let lock = self.store.lock("containers")?;
+        let random = random_bytes(34)?;
+        let id = hex::encode(&random[..32]);
+        let dir = self.dir(&id);
+        fs::create_dir(&dir).map_err(|e| Error::os("creating container directory", &dir, e))?;
+        let claimed = match name {
+            Some(n) => {
+                let n = n.trim_start_matches('/').to_owned();
+                match self.claim_name(&n, &id) {
+                    Ok(None) => Ok(n),
+                    Ok(Some(holder)) => Err(Error::ContainerNameInUse {
+                        name: n,
+                        id: holder,
+                    }),
+                    Err(e) => Err(e),
+                }
+            }
+            None => {
+                let base = crate::container::random_name(&random[32..]);
+                let mut i = 0;
+                loop {
+                    let n = if i == 0 {
+                        base.clone()
+                    } else {
+                        format!("{base}{i}")
+                    };
+                    match self.claim_name(&n, &id) {
+                        Ok(None) => break Ok(n),
+                        Ok(Some(_)) => i += 1,
+                        Err(e) => break Err(e),
+                    }
+                }
+            }
+        };
+        match claimed {
+            Ok(name) => Ok((id, name, dir, lock)),
+            Err(e) => {
+                let _ = fs::remove_dir(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    fn names_dir(&self) -> PathBuf {
+        self.containers.join(".names")
+    }
+
+    /// Claims `name` for `id` (the containers lock held): `<containers>/.names/<name>` is a
+    /// symlink to the id, so a name is checked and taken in O(1) however many containers
+    /// exist. Returns the id holding it when taken; a link whose container directory is gone
+    /// (a crash) is replaced.
+    fn claim_name(&self, name: &str, id: &str) -> Result<Option<String>> {
+        let link = self.names_dir().join(name);
+        loop {
+            match std::os::unix::fs::symlink(id, &link) {
+                Ok(()) => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if let Some(holder) = self.name_holder(name) {
+                        return Ok(Some(holder));
+                    }
+                    fs::remove_file(&link)
+                        .map_err(|e| Error::os("removing stale container name", &link, e))?;
+                }
+                Err(e) => return Err(Error::os("claiming container name", &link, e)),
+            }
+        }
+    }
+
+    /// The id of the live container named `name`, if any.
+    fn name_holder(&self, name: &str) -> Option<String> {
+        let target = fs::read_link(self.names_dir().join(name)).ok()?;
+        let id = target.to_str()?.to_owned();
+        (id.len() == 64 && self.dir(&id).is_dir()).then_some(id)
+    }
+
+    /// Drops `name` if `id` holds it.
+    pub(crate) fn release_name(&self, name: &str, id: &str) {
+        let link = self.names_dir().join(name);
+        if fs::read_link(&link).is_ok_and(|t| t.as_os_str() == id) {
+            let _ = fs::remove_file(&link);
+        }
+    }
+
+    /// The live state of a container: the record, corrected by what the runtime says.
+    pub(crate) fn live_state(&self, rec: &Record) -> State {
+        let mut st = rec.info.state.clone();
+        if !matches!(
+            st.status,
+            Status::Running | Status::Created | Status::Paused
+        ) {
+            return st;
+        }
+        match self.runtime.state(&rec.info.id) {
+            Ok(s) => match s.status {
+                runtime::Status::Running => {}
+                runtime::Status::Paused => {
+                    st.status = Status::Paused;
+                    st.paused = true;
+                }
+                runtime::Status::Created | runtime::Status::Creating => {}
+                runtime::Status::Stopped => {
+                    // exited, not yet waited for by its owner
+                    st.status = Status::Exited;
+                    st.running = false;
+                    st.pid = 0;
+                }
+            },
+            Err(_) if st.status == Status::Created && owner_alive(rec.owner) => {}
+            // Its owner is recording the exit right now.
+            Err(_) if owner_alive(rec.owner) => {
+                st.status = Status::Exited;
+                st.running = false;
+                st.pid = 0;
+            }
+            Err(_) => {
+                st.status = Status::Dead;
+                st.dead = true;
+                st.running = false;
+                st.pid = 0;
+            }
+        }
+        st
+    }
+
+    /// After the init was reaped: free the runtime container and the overlay, record the
+    /// exit, and remove the container if it was made with `auto_remove`.
+    pub(crate) fn release_exited(&self, id: &str, status: Option<ExitStatus>) -> Result<()> {
+        let dir = self.dir(id);
+        let deleted = match self.runtime.delete(id, true) {
+            Err(Error::ContainerNotFound { .. }) => Ok(()),
+            r => r,
+        };
+        let unmounted = rootfs::unmount(&dir);
+        let Ok(mut rec) = Record::load(&dir) else {
+            // removed meanwhile (a forced remove): nothing to record
+            return deleted.and(unmounted);
+        };
+        let st = &mut rec.info.state;
+        st.status = Status::Exited;
+        st.running = false;
+        st.paused = false;
+        st.pid = 0;
+        st.finished_at = now_rfc3339();
+        match status {
+            Some(s) => {
+                st.exit_code = s.docker_code();
+                st.oom_killed = s.oom_killed();
+            }
+            None => {
+                st.exit_code = 255;
+                st.error = "the program attached to the container exited".to_owned();
+            }
+        }
+        if rec.info.host_config.auto_remove {
+            deleted?;
+            unmounted?;
+            return self.remove_dir(&rec);
+        }
+        let saved = rec.save(&dir);
+        deleted.and(unmounted).and(saved)
+    }
+
+    fn remove_dir(&self, rec: &Record) -> Result<()> {
+        let dir = self.dir(&rec.info.id);
+        rootfs::unmount(&dir)?;
+        self.release_name(rec.name(), &rec.info.id);
+        match fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(Error::os("removing container directory", &dir, e))
+            }
+            _ => {}
+        }
+        self.store.release(&rec.info.id)
+    }
+
+    pub(crate) fn remove_container(&self, rec: &Record, force: bool) -> Result<()> {
+        let id = &rec.info.id;
+        let dir = self.dir(id);
+        let rec = Record::load(&dir).map_err(|_| Error::ContainerNotFound {
+            id: rec.name().to_owned(),
+        })?;
+        let state = self.live_state(&rec);
+        if matches!(
+            state.status,
+            Status::Running | Status::Paused | Status::Created
+        ) && !force
+        {
+            return Err(Error::InvalidState {
+                id: rec.name().to_owned(),
+                op: "remove",
+                status: state.status.to_string(),
+            });
+        }
+        match self.runtime.delete(id, true) {
+            Err(Error::ContainerNotFound { .. }) | Ok(()) => {}
+            Err(e) => return Err(e),
+        }
+        self.remove_dir(&rec)
+    }
+
+    pub(crate) fn rename_container(&self, id: &str, name: &str) -> Result<Record> {
+        crate::container::validate_name(name)?;
+        let name = name.trim_start_matches('/');
+        let _lock = self.store.lock("containers")?;
+        let dir = self.dir(id);
+        let mut rec =
+            Record::load(&dir).map_err(|_| Error::ContainerNotFound { id: id.to_owned() })?;
+        if rec.name() == name {
+            return Ok(rec);
+        }
+        if let Some(holder) = self.claim_name(name, id)? {
+            return Err(Error::ContainerNameInUse {
+                name: name.to_owned(),
+                id: holder,
+            });
+        }
+        let old = rec.name().to_owned();
+        rec.info.name = format!("/{name}");
+        if let Err(e) = rec.save(&dir) {
+            self.release_name(name, id);
+            return Err(e);
+        }
+        self.release_name(&old, id);
+        Ok(rec)
+    }
+
+    /// See [`Engine::open`].
+    fn repair(&self) -> Result<()> {
+        let _lock = self.store.lock("containers")?;
+        for (dir, rec) in self.records()? {
+            let Some(rec) = rec else {
+                // An interrupted create (the record is written under the lock we hold).
+                let id = dir
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                let _ = self.runtime.delete(&id, true);
+                rootfs::unmount(&dir)?;
+                let _ = fs::remove_dir_all(&dir);
+                let _ = self.store.release(&id);
+                continue;
+            };
+            let st = rec.info.state.status;
+            if !matches!(st, Status::Created | Status::Running | Status::Paused)
+                || owner_alive(rec.owner)
+            {
+                continue;
+            }
+            self.release_exited(&rec.info.id, None)?;
+        }
+        // Names whose container is gone, and containers whose name link a crash lost.
+        let names = self.names_dir();
+        let rd =
+            fs::read_dir(&names).map_err(|e| Error::os("reading container names", &names, e))?;
+        for e in rd.flatten() {
+            let name = e.file_name();
+            if self.name_holder(&name.to_string_lossy()).is_none() {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+        for (_, rec) in self.records()? {
+            if let Some(rec) = rec {
+                let _ = self.claim_name(rec.name(), &rec.info.id);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The containers of an [`Engine`]: list them, get one by name or id.
+#[derive(Debug, Clone, Copy)]
+pub struct Containers<'e> {
+    engine: &'e Engine,
+}
+
+impl Containers<'_> {
+    /// Every container, running or not (`docker ps -a`), oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the containers directory cannot be read.
+    pub fn list(&self) -> Result<Vec<Container>> {
+        let mut out: Vec<Container> = self
+            .engine
+            .records()?
+            .into_iter()
+            .filter_map(|(dir, r)| r.map(|r| Container::new(self.engine.clone(), dir, r)))
+            .collect();
+        out.sort_by(|a, b| {
+            a.inspect_created()
+                .cmp(b.inspect_created())
+                .then(a.id().cmp(b.id()))
+        });
+        Ok(out)
+    }
+
+    /// The container with this name, id, or unique id prefix (as `docker inspect` resolves).
+    ///
+    /// # Errors
+    /// [`Error::ContainerNotFound`], [`Error::AmbiguousContainer`].
+    pub fn get(&self, name_or_id: &str) -> Result<Container> {
+        let key = name_or_id.trim_start_matches('/');
+        let is_id = key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit());
+        let by_name = crate::container::validate_name(key)
+            .ok()
+            .and_then(|()| self.engine.name_holder(key));
+        if let Some(id) =
+            by_name.or_else(|| (is_id && self.engine.dir(key).is_dir()).then(|| key.to_owned()))
+        {
+            let dir = self.engine.dir(&id);
+            if let Ok(rec) = Record::load(&dir) {
+                return Ok(Container::new(self.engine.clone(), dir, rec));
+            }
+        }
+        let all = self.list()?;
+        if let Some(c) = all.iter().find(|c| c.id() == key || c.name() == key) {
+            return Ok(c.clone());
+        }
+        let matches: Vec<&Container> = if key.is_empty() {
+            Vec::new()
+        } else {
+            all.iter().filter(|c| c.id().starts_with(key)).collect()
+        };
+        match matches.len() {
+            0 => Err(Error::ContainerNotFound {
+                id: name_or_id.to_owned(),
+            }),
+            1 => Ok(matches[0].clone()),
+            n => Err(Error::AmbiguousContainer {
+                prefix: name_or_id.to_owned(),
+                count: n,
+            }),
+        }
+    }
+}
+
+impl Containers<'_> {
+    /// Removes every container that is not running, paused or being created
+    /// (`docker container prune`); returns their ids.
+    ///
+    /// # Errors
+    /// The first removal that failed (the others are still tried).
+    pub fn prune(&self) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        let mut first = None;
+        for c in self.list()? {
+            if matches!(c.status(), Status::Exited | Status::Dead) {
+                let id = c.id().to_owned();
+                match c.remove(false) {
+                    Ok(()) => removed.push(id),
+                    Err(e) => {
+                        first.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        first.map_or(Ok(removed), Err)
+    }
+}
+
+fn random_bytes(n: usize) -> Result<Vec<u8>> {
+    let mut buf = vec![0; n];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(|e| Error::os("reading", "/dev/urandom", e))?;
+    Ok(buf)
+}
+
+/// Now as RFC 3339 with nanoseconds, as Docker writes times.
+pub(crate) fn now_rfc3339() -> String {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_nanos()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_shape() {
+        let t = now_rfc3339();
+        assert_eq!(t.len(), 30, "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z'));
+    }
+
+    #[test]
+    fn names_are_claimed_once_and_stale_ones_replaced() {
+        let d = tempfile::tempdir().unwrap();
+        let e = Engine::open(d.path()).unwrap();
+        let (id, name, dir, lock) = e.reserve(Some("web")).unwrap();
+        drop(lock);
+        assert_eq!(name, "web");
+        assert!(dir.is_dir());
+        match e.reserve(Some("/web")) {
+            Err(Error::ContainerNameInUse { id: holder, .. }) => assert_eq!(holder, id),
+            other => panic!("{other:?}"),
+        }
+        // a crash left the link but not the directory: the name is free again
+        fs::remove_dir(&dir).unwrap();
+        let (id2, _, _, lock) = e.reserve(Some("web")).unwrap();
+        drop(lock);
+        assert_ne!(id, id2);
+        assert_eq!(e.name_holder("web").as_deref(), Some(id2.as_str()));
+        let (_, a, _, l1) = e.reserve(None).unwrap();
+        drop(l1);
+        let (_, b, _, l2) = e.reserve(None).unwrap();
+        drop(l2);
+        assert_ne!(a, b);
+        e.release_name("web", &id);
+        assert!(e.name_holder("web").is_some(), "only the holder releases");
+        e.release_name("web", &id2);
+        assert!(e.name_holder("web").is_none());
+    }
+
+    #[test]
+    fn open_lays_out_root_as_normal_user_too() {
+        let d = tempfile::tempdir().unwrap();
+        let e = Engine::open(d.path()).unwrap();
+        assert!(d.path().join("containers").is_dir());
+        assert!(d.path().join("images/index.json").is_file());
+        assert!(e.containers().list().unwrap().is_empty());
+        assert!(matches!(
+            e.containers().get("nope"),
+            Err(Error::ContainerNotFound { .. })
+        ));
+    }
+}

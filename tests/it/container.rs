@@ -1,0 +1,998 @@
+//! The container layer: attached containers from images made with `Store::import_dir` of a
+//! busybox rootfs, asserted by their effects (output, exit codes, files, limits) and by
+//! what is left behind (mounts, cgroups, directories).
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use cargohold::container::Status;
+use cargohold::oci_spec::image::{Config, ConfigBuilder};
+use cargohold::{Engine, Error, Image, Stdio};
+
+use crate::common;
+
+/// An engine in its own temp root, with a busybox image `busybox:<tag>`.
+struct Env {
+    engine: Engine,
+    image: Image,
+    _root: tempfile::TempDir,
+}
+
+fn config() -> ConfigBuilder {
+    ConfigBuilder::default()
+        .cmd(vec!["/bin/sh".to_owned()])
+        .env(vec![
+            "PATH=/bin".to_owned(),
+            "FROM_IMAGE=yes".to_owned(),
+            "MODE=image".to_owned(),
+        ])
+}
+
+fn env_with(cfg: Config) -> Env {
+    let root = tempfile::Builder::new()
+        .prefix("cargohold-engine")
+        .tempdir()
+        .unwrap();
+    let engine = Engine::open(root.path()).unwrap();
+    let src = tempfile::tempdir().unwrap();
+    common::make_rootfs(src.path());
+    fs::write(
+        src.path().join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n\
+         app:x:1234:2345:app:/home/app:/bin/sh\n",
+    )
+    .unwrap();
+    fs::write(
+        src.path().join("etc/group"),
+        "root:x:0:\nnogroup:x:65534:\napp:x:2345:\nextra:x:3456:app\n",
+    )
+    .unwrap();
+    fs::write(src.path().join("etc/from-image"), "layer\n").unwrap();
+    let tag = common::unique("t");
+    let r = format!("busybox:{tag}").parse().unwrap();
+    let image = engine.store().import_dir(src.path(), &cfg, &r).unwrap();
+    Env {
+        engine,
+        image,
+        _root: root,
+    }
+}
+
+fn env() -> Env {
+    env_with(config().build().unwrap())
+}
+
+fn stdout(out: &cargohold::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Nothing of container `id` remains: no directory, mount or cgroup.
+fn assert_gone(e: &Env, id: &str) {
+    assert!(!e.engine.root().join("containers").join(id).exists());
+    assert!(
+        common::mounts_with(id).is_empty(),
+        "{:?}",
+        common::mounts_with(id)
+    );
+    assert!(
+        common::cgroups_named(id).is_empty(),
+        "{:?}",
+        common::cgroups_named(id)
+    );
+    assert!(!e.engine.root().join("runtime").join(id).exists());
+}
+
+/// The containers directory holds no container and no name.
+fn assert_no_containers(e: &Env) {
+    let dir = e.engine.root().join("containers");
+    let left: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .chain(fs::read_dir(dir.join(".names")).unwrap())
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != ".names")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(e.engine.containers().list().unwrap().is_empty());
+}
+
+fn only_container(e: &Env) -> cargohold::Container {
+    let mut all = e.engine.containers().list().unwrap();
+    assert_eq!(all.len(), 1);
+    all.remove(0)
+}
+
+#[test]
+#[ignore = "requires root"]
+fn output_captures_stdout_and_stderr() {
+    let e = env();
+    let out = e
+        .engine
+        .container(&e.image)
+        .args(["sh", "-c", "echo hello; echo oops >&2; exit 3"])
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "hello\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(!out.status.success());
+    assert_no_containers(&e);
+}
+
+#[test]
+#[ignore = "requires root"]
+fn exited_container_is_recorded_then_removed() {
+    let e = env();
+    let status = e
+        .engine
+        .container(&e.image)
+        .name(common::unique("rec"))
+        .args(["sh", "-c", "exit 7"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(7));
+    let c = only_container(&e);
+    let info = c.inspect().unwrap();
+    assert_eq!(info.state.status, Status::Exited);
+    assert_eq!(info.state.exit_code, 7);
+    assert!(!info.state.running);
+    assert_eq!(info.path, "sh");
+    assert_eq!(info.graph_driver.name, "overlay2");
+    let json = serde_json::to_value(&info).unwrap();
+    assert_eq!(json["State"]["ExitCode"], 7);
+    assert_eq!(json["Name"], format!("/{}", c.name()));
+    // the overlay is unmounted once waited for, the record stays until removed
+    let id = c.id().to_owned();
+    assert!(common::mounts_with(&id).is_empty());
+    let again = e.engine.containers().get(&id[..10]).unwrap();
+    assert_eq!(again.name(), c.name());
+    c.remove(false).unwrap();
+    assert_gone(&e, &id);
+}
+
+#[test]
+#[ignore = "requires root"]
+fn env_merges_image_env_with_overrides() {
+    let e = env();
+    let out = e
+        .engine
+        .container(&e.image)
+        .args(["env"])
+        .env("MODE", "mine")
+        .env("EXTRA", "1")
+        .hostname("envhost")
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    let s = stdout(&out);
+    let lines: Vec<&str> = s.lines().collect();
+    for want in [
+        "PATH=/bin",
+        "FROM_IMAGE=yes",
+        "MODE=mine",
+        "EXTRA=1",
+        "HOSTNAME=envhost",
+        "HOME=/root",
+    ] {
+        assert!(lines.contains(&want), "{want} not in {s}");
+    }
+    assert!(!lines.contains(&"MODE=image"), "{s}");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn cmd_and_entrypoint_combine_as_docker() {
+    let cfg = config()
+        .entrypoint(vec!["/bin/echo".to_owned(), "ep".to_owned()])
+        .cmd(vec!["image-cmd".to_owned()])
+        .build()
+        .unwrap();
+    let e = env_with(cfg);
+    let run = |f: &dyn Fn(&mut cargohold::ContainerBuilder<'_>)| {
+        let mut b = e.engine.container(&e.image);
+        b.auto_remove(true);
+        f(&mut b);
+        stdout(&b.output().unwrap())
+    };
+    // image Entrypoint + Cmd
+    assert_eq!(run(&|_| {}), "ep image-cmd\n");
+    // args replace Cmd, keep Entrypoint
+    assert_eq!(
+        run(&|b| {
+            b.args(["a", "b"]);
+        }),
+        "ep a b\n"
+    );
+    // --entrypoint resets Cmd
+    assert_eq!(
+        run(&|b| {
+            b.entrypoint(["/bin/echo"]);
+        }),
+        "\n"
+    );
+    // --entrypoint plus args
+    assert_eq!(
+        run(&|b| {
+            b.entrypoint(["/bin/sh", "-c"]).arg("echo via-sh");
+        }),
+        "via-sh\n"
+    );
+    // --entrypoint "" and no args: no command at all
+    let err = e
+        .engine
+        .container(&e.image)
+        .entrypoint([""])
+        .output()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidContainerConfig {
+                field: "command",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_no_containers(&e);
+}
+
+#[test]
+#[ignore = "requires root"]
+fn user_by_name_from_passwd_and_group() {
+    let e = env();
+    let out = e
+        .engine
+        .container(&e.image)
+        .args(["sh", "-c", "id -u; id -g; id -G; echo $HOME"])
+        .user("app")
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out),
+        "1234\n2345\n2345 3456\n/home/app\n",
+        "{:?}",
+        out
+    );
+    let out = e
+        .engine
+        .container(&e.image)
+        .args(["sh", "-c", "id -u; id -g"])
+        .user("app:extra")
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "1234\n3456\n");
+    let err = e
+        .engine
+        .container(&e.image)
+        .arg("true")
+        .user("ghost")
+        .output()
+        .unwrap_err();
+    assert!(matches!(err, Error::UserNotFound { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("no matching entries in passwd file"),
+        "{err}"
+    );
+    assert_no_containers(&e);
+}
+
+#[test]
+#[ignore = "requires root"]
+fn hostname_and_etc_files() {
+    let e = env();
+    let out = e
+        .engine
+        .container(&e.image)
+        .args([
+            "sh",
+            "-c",
+            "hostname; cat /etc/hostname; cat /etc/hosts; test -s /etc/resolv.conf && echo resolv",
+        ])
+        .hostname("box1")
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    let s = stdout(&out);
+    assert!(s.starts_with("box1\nbox1\n"), "{s}");
+    assert!(s.contains("127.0.0.1\tlocalhost\n"), "{s}");
+    assert!(s.contains("ip6-allrouters"), "{s}");
+    assert!(s.ends_with("resolv\n"), "{s}");
+    // default hostname: the short id
+    let mut c = e
+        .engine
+        .container(&e.image)
+        .args(["hostname"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = c.id().to_owned();
+    let mut s = String::new();
+    c.take_stdout().unwrap().read_to_string(&mut s).unwrap();
+    c.wait().unwrap();
+    assert_eq!(s.trim(), &id[..12]);
+}
+
+#[test]
+#[ignore = "requires root"]
+fn read_only_rootfs_refuses_writes() {
+    let e = env();
+    let out = e
+        .engine
+        .container(&e.image)
+        .args([
+            "sh",
+            "-c",
+            "touch /x && echo wrote; touch /dev/shm/ok && echo shm",
+        ])
+        .read_only(true)
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "shm\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Read-only file system"));
+}
+
+#[test]
+#[ignore = "requires root"]
+fn memory_limit_oom_is_reported() {
+    let e = env();
+    let out = e
+        .engine
+        .container(&e.image)
+        .args([
+            "awk",
+            "BEGIN { s = \"x\"; for (i = 0; i < 40; i++) s = s s; print length(s) }",
+        ])
+        .memory_limit(16 << 20)
+        .name(common::unique("oom"))
+        .output()
+        .unwrap();
+    assert!(out.status.oom_killed(), "{:?}", out);
+    let c = only_container(&e);
+    let info = c.inspect().unwrap();
+    assert!(info.state.oom_killed);
+    assert_eq!(info.host_config.memory, 16 << 20);
+    assert_eq!(info.state.exit_code, 137);
+    c.remove(false).unwrap();
+}
+
+#[test]
+#[ignore = "requires root"]
+fn spawn_then_stop_with_timeout() {
+    let e = env();
+    // ignores SIGTERM: stop must fall back to SIGKILL after the timeout
+    let mut c = e
+        .engine
+        .container(&e.image)
+        .args([
+            "sh",
+            "-c",
+            "trap '' TERM; echo ready; while true; do sleep 1; done",
+        ])
+        .stdout(Stdio::piped())
+        .name(common::unique("stop"))
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 6];
+    c.take_stdout().unwrap().read_exact(&mut buf).unwrap();
+    assert!(c.try_wait().unwrap().is_none());
+    let rec = e.engine.containers().get(c.name()).unwrap();
+    assert_eq!(rec.status(), Status::Running);
+    assert!(matches!(
+        rec.clone().remove(false),
+        Err(Error::InvalidState { .. })
+    ));
+    let t = Instant::now();
+    let status = c.stop(Duration::from_millis(500)).unwrap();
+    assert!(
+        t.elapsed() >= Duration::from_millis(450),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert_eq!(rec.status(), Status::Exited);
+    // a process that handles SIGTERM stops without the SIGKILL (a pid 1 without a
+    // handler ignores SIGTERM, in Docker too)
+    let mut c = e
+        .engine
+        .container(&e.image)
+        .args([
+            "sh",
+            "-c",
+            "trap 'exit 143' TERM; echo ready; while true; do sleep 0.1; done",
+        ])
+        .stdout(Stdio::piped())
+        .auto_remove(true)
+        .spawn()
+        .unwrap();
+    // the trap must be set before the signal comes
+    c.take_stdout().unwrap().read_exact(&mut buf).unwrap();
+    let t = Instant::now();
+    let status = c.stop(Duration::from_secs(10)).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(status.code(), Some(143));
+}
+
+#[test]
+#[ignore = "requires root"]
+fn written_file_lands_in_upper_dir_only() {
+    let e = env();
+    let c = e
+        .engine
+        .container(&e.image)
+        .args([
+            "sh",
+            "-c",
+            "echo new > /etc/new-file; echo changed > /etc/from-image; rm /bin/wc",
+        ])
+        .status()
+        .unwrap();
+    assert!(c.success());
+    let rec = only_container(&e);
+    let info = rec.inspect().unwrap();
+    let upper = Path::new(&info.graph_driver.data["UpperDir"]);
+    assert_eq!(
+        fs::read_to_string(upper.join("etc/new-file")).unwrap(),
+        "new\n"
+    );
+    assert_eq!(
+        fs::read_to_string(upper.join("etc/from-image")).unwrap(),
+        "changed\n"
+    );
+    let lower = &info.graph_driver.data["LowerDir"];
+    for l in lower.split(':') {
+        let l = Path::new(l);
+        assert!(!l.join("etc/new-file").exists());
+        assert_eq!(
+            fs::read_to_string(l.join("etc/from-image")).unwrap(),
+            "layer\n"
+        );
+        assert!(l.join("bin/wc").exists());
+    }
+    // the next container sees the image unchanged
+    let out = e
+        .engine
+        .container(&e.image)
+        .args(["cat", "/etc/from-image"])
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "layer\n");
+    rec.remove(false).unwrap();
+}
+
+#[test]
+#[ignore = "requires root"]
+fn forced_remove_leaves_nothing() {
+    let e = env();
+    let mut c = e
+        .engine
+        .container(&e.image)
+        .args(["sleep", "100"])
+        .name(common::unique("rm"))
+        .spawn()
+        .unwrap();
+    let id = c.id().to_owned();
+    assert!(!common::mounts_with(&id).is_empty());
+    assert!(!common::cgroups_named(&id).is_empty());
+    e.engine
+        .containers()
+        .get(&id)
+        .unwrap()
+        .remove(true)
+        .unwrap();
+    assert_gone(&e, &id);
+    // the handle still reaps what the forced remove killed
+    let st = c.wait().unwrap();
+    assert_eq!(st.signal(), Some(libc::SIGKILL));
+    assert_gone(&e, &id);
+}
+
+#[test]
+#[ignore = "requires root"]
+fn duplicate_and_invalid_names_are_refused() {
+    let e = env();
+    let name = common::unique("dup");
+    let mut first = e
+        .engine
+        .container(&e.image)
+        .args(["sleep", "100"])
+        .name(&name)
+        .spawn()
+        .unwrap();
+    first.kill_on_drop(true);
+    let err = e
+        .engine
+        .container(&e.image)
+        .arg("true")
+        .name(&name)
+        .spawn()
+        .unwrap_err();
+    assert!(matches!(err, Error::ContainerNameInUse { .. }), "{err}");
+    assert!(err.to_string().contains(first.id()));
+    let err = e
+        .engine
+        .container(&e.image)
+        .arg("true")
+        .name("-bad name")
+        .spawn()
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidContainerName { .. }), "{err}");
+    assert_eq!(e.engine.containers().list().unwrap().len(), 1);
+    let id = first.id().to_owned();
+    drop(first); // kill_on_drop: killed, reaped, unmounted
+    assert!(common::mounts_with(&id).is_empty());
+    assert!(common::cgroups_named(&id).is_empty());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn command_not_found_is_127() {
+    let e = env();
+    let err = e
+        .engine
+        .container(&e.image)
+        .arg("no-such-command")
+        .output()
+        .unwrap_err();
+    assert_eq!(err.exit_code(), Some(127), "{err}");
+    assert!(
+        err.to_string()
+            .contains("executable file not found in $PATH"),
+        "{err}"
+    );
+    let err = e
+        .engine
+        .container(&e.image)
+        .arg("/etc/passwd")
+        .output()
+        .unwrap_err();
+    assert_eq!(err.exit_code(), Some(126), "{err}");
+    assert_no_containers(&e);
+    assert!(common::mounts_with(&e.engine.root().display().to_string()).is_empty());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn refused_limit_leaves_nothing_behind() {
+    let e = env();
+    // the kernel refuses a CFS quota under 1 ms
+    let err = e
+        .engine
+        .container(&e.image)
+        .arg("true")
+        .cpu_quota(10)
+        .output()
+        .unwrap_err();
+    assert!(matches!(err, Error::Cgroup { .. }), "{err}");
+    assert_no_containers(&e);
+    assert!(common::mounts_with(&e.engine.root().display().to_string()).is_empty());
+    // below Docker's minimum memory: refused before anything is made
+    let err = e
+        .engine
+        .container(&e.image)
+        .arg("true")
+        .memory_limit(1 << 20)
+        .output()
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidContainerConfig { .. }), "{err}");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn piped_stdin_and_working_dir() {
+    let e = env();
+    let mut c = e
+        .engine
+        .container(&e.image)
+        .args(["sh", "-c", "pwd; cat"])
+        .current_dir("/srv/app")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .auto_remove(true)
+        .spawn()
+        .unwrap();
+    c.take_stdin().unwrap().write_all(b"from stdin\n").unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert_eq!(stdout(&out), "/srv/app\nfrom stdin\n");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn capabilities_default_add_and_drop() {
+    let e = env();
+    let caps = |f: &dyn Fn(&mut cargohold::ContainerBuilder<'_>)| {
+        let mut b = e.engine.container(&e.image);
+        b.args(["sh", "-c", "grep CapBnd /proc/self/status"])
+            .auto_remove(true);
+        f(&mut b);
+        let s = stdout(&b.output().unwrap());
+        u64::from_str_radix(s.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    assert_eq!(caps(&|_| {}), 0x00000000a80425fb); // Docker's default 14
+    let with_admin = caps(&|b| {
+        b.cap_add("NET_ADMIN").cap_drop("chown");
+    });
+    assert_eq!(with_admin, (0x00000000a80425fb | 1 << 12) & !1);
+}
+
+#[test]
+#[ignore = "requires root"]
+fn open_repairs_containers_of_a_dead_owner() {
+    let e = env();
+    // a container whose record names an owner that is gone
+    let mut c = e
+        .engine
+        .container(&e.image)
+        .args(["sleep", "100"])
+        .name(common::unique("orphan"))
+        .spawn()
+        .unwrap();
+    let id = c.id().to_owned();
+    let rec_path = e
+        .engine
+        .root()
+        .join("containers")
+        .join(&id)
+        .join("container.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&rec_path).unwrap()).unwrap();
+    v["cargohold.owner"] = serde_json::json!([i32::MAX - 1, 1]);
+    fs::write(&rec_path, serde_json::to_vec(&v).unwrap()).unwrap();
+    let engine = Engine::open(e.engine.root()).unwrap();
+    let info = engine.containers().get(&id).unwrap().inspect().unwrap();
+    assert_eq!(info.state.status, Status::Exited);
+    assert_eq!(info.state.exit_code, 255);
+    assert!(common::mounts_with(&id).is_empty());
+    assert!(common::cgroups_named(&id).is_empty());
+    let _ = c.wait();
+    engine.containers().get(&id).unwrap().remove(false).unwrap();
+    assert_gone(&e, &id);
+}
+
+#[test]
+#[ignore = "requires root"]
+fn unknown_image_and_vanished_image_leave_nothing() {
+    let e = env();
+    let err = e.engine.image("busybox:no-such-tag").unwrap_err();
+    assert!(matches!(err, Error::ImageNotFound { .. }), "{err}");
+    // the image is removed after the builder was made: spawn fails cleanly
+    let mut b = e.engine.container(&e.image);
+    b.arg("true");
+    let r = e.image.references()[0].clone();
+    e.engine.store().remove(&r, false).unwrap();
+    let err = b.output().unwrap_err();
+    assert!(matches!(err, Error::ImageNotFound { .. }), "{err}");
+    assert_no_containers(&e);
+    assert!(fs::read_dir(e.engine.root().join("holds"))
+        .unwrap()
+        .next()
+        .is_none());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn limits_reach_the_cgroup() {
+    let e = env();
+    let mut c = e
+        .engine
+        .container(&e.image)
+        .args(["sleep", "100"])
+        .cpus(0.5)
+        .pids_limit(20)
+        .memory_limit(32 << 20)
+        .spawn()
+        .unwrap();
+    c.kill_on_drop(true);
+    let dirs = common::cgroups_named(c.id());
+    let read = |file: &str| {
+        dirs.iter()
+            .find_map(|d| fs::read_to_string(d.join(file)).ok())
+            .unwrap_or_else(|| panic!("{file} not in {dirs:?}"))
+    };
+    let quota = dirs
+        .iter()
+        .find_map(|d| {
+            fs::read_to_string(d.join("cpu.cfs_quota_us"))
+                .or_else(|_| fs::read_to_string(d.join("cpu.max")))
+                .ok()
+        })
+        .unwrap();
+    assert!(quota.starts_with("50000"), "{quota}");
+    assert_eq!(read("pids.max").trim(), "20");
+    let mem = dirs
+        .iter()
+        .find_map(|d| {
+            fs::read_to_string(d.join("memory.limit_in_bytes"))
+                .or_else(|_| fs::read_to_string(d.join("memory.max")))
+                .ok()
+        })
+        .unwrap();
+    assert_eq!(mem.trim(), (32u64 << 20).to_string());
+    // pause and resume through the freezer
+    c.pause().unwrap();
+    let rec = e.engine.containers().get(c.id()).unwrap();
+    assert_eq!(rec.status(), Status::Paused);
+    c.resume().unwrap();
+    assert_eq!(rec.status(), Status::Running);
+    c.kill().unwrap();
+    assert_eq!(c.wait().unwrap().signal(), Some(libc::SIGKILL));
+}
+
+#[test]
+#[ignore = "requires root"]
+fn privileged_has_every_capability_and_writable_sys() {
+    let e = env();
+    let out = e
+        .engine
+        .container(&e.image)
+        .args([
+            "sh",
+            "-c",
+            "grep CapEff /proc/self/status; grep ' /sys ' /proc/self/mounts",
+        ])
+        .privileged(true)
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    let s = stdout(&out);
+    // every capability this test process has (a daemon hands out only what it has)
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let want = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(s.contains(&want), "{s}");
+    assert!(s.contains(" rw,"), "{s}");
+    // a non-root user gets no effective capabilities, as in Docker
+    let out = e
+        .engine
+        .container(&e.image)
+        .args(["grep", "CapEff", "/proc/self/status"])
+        .user("1234")
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("0000000000000000"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+#[ignore = "requires root"]
+fn tty_gives_a_terminal() {
+    let e = env();
+    let mut c = e
+        .engine
+        .container(&e.image)
+        .args(["sh", "-c", "test -t 0 && test -t 1 && echo tty:$TERM"])
+        .tty(true)
+        .auto_remove(true)
+        .spawn()
+        .unwrap();
+    let mut term = fs::File::from(c.take_terminal().unwrap());
+    let mut s = Vec::new();
+    let mut buf = [0u8; 256];
+    // the master reads EIO once the last slave fd closes
+    while let Ok(n) = term.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        s.extend_from_slice(&buf[..n]);
+    }
+    assert!(c.wait().unwrap().success());
+    assert_eq!(String::from_utf8_lossy(&s).trim(), "tty:xterm");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn rename_labels_try_wait_and_prune() {
+    let e = env();
+    let mut c = e
+        .engine
+        .container(&e.image)
+        .args(["sh", "-c", "cat >/dev/null"])
+        .stdin(Stdio::piped())
+        .label("team", "core")
+        .name(common::unique("old"))
+        .spawn()
+        .unwrap();
+    assert!(c.try_wait().unwrap().is_none());
+    let mut rec = e.engine.containers().get(c.name()).unwrap();
+    assert_eq!(rec.labels()["team"], "core");
+    let new = common::unique("new");
+    rec.rename(&new).unwrap();
+    assert_eq!(e.engine.containers().get(&new).unwrap().id(), c.id());
+    assert!(e.engine.containers().get(c.name()).is_err());
+    drop(c.take_stdin());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = c.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success());
+    // a second, still running container survives the prune
+    let mut running = e
+        .engine
+        .container(&e.image)
+        .args(["sleep", "100"])
+        .spawn()
+        .unwrap();
+    running.kill_on_drop(true);
+    let pruned = e.engine.containers().prune().unwrap();
+    assert_eq!(pruned, vec![c.id().to_owned()]);
+    assert_eq!(e.engine.containers().list().unwrap().len(), 1);
+    let id = running.id().to_owned();
+    running.stop(Duration::from_millis(100)).unwrap();
+    assert_eq!(e.engine.containers().prune().unwrap(), vec![id]);
+}
+
+/// A docker-archive of `layers` (uncompressed tars) with `Cmd ["sh"]`, tagged `tag`.
+fn docker_archive(layers: &[Vec<u8>], tag: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    let sha = |b: &[u8]| format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)));
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| sha(l)).collect::<Vec<_>>()}
+    }))
+    .unwrap();
+    let names: Vec<String> = (0..layers.len())
+        .map(|i| format!("l{i}/layer.tar"))
+        .collect();
+    let manifest = serde_json::to_vec(&serde_json::json!([
+        {"Config": "config.json", "RepoTags": [tag], "Layers": names}
+    ]))
+    .unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add("config.json", &config);
+    for (n, l) in names.iter().zip(layers) {
+        add(n, l);
+    }
+    add("manifest.json", &manifest);
+    b.into_inner().unwrap()
+}
+
+#[test]
+#[ignore = "requires root"]
+fn layers_stack_top_first_with_whiteouts() {
+    let e = env();
+    let src = tempfile::tempdir().unwrap();
+    common::make_rootfs(src.path());
+    fs::write(src.path().join("etc/from-image"), "base\n").unwrap();
+    let mut base = tar::Builder::new(Vec::new());
+    base.follow_symlinks(false);
+    base.append_dir_all(".", src.path()).unwrap();
+    let base = base.into_inner().unwrap();
+    let mut top = tar::Builder::new(Vec::new());
+    for (path, data) in [("etc/from-image", &b"top\n"[..]), ("bin/.wh.wc", &b""[..])] {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        top.append_data(&mut h, path, data).unwrap();
+    }
+    let top = top.into_inner().unwrap();
+    let tag = format!("layered:{}", common::unique("t"));
+    e.engine
+        .store()
+        .load(&docker_archive(&[base, top], &tag)[..])
+        .unwrap();
+    let image = e.engine.image(&tag).unwrap();
+    let out = e
+        .engine
+        .container(&image)
+        .args([
+            "sh",
+            "-c",
+            "cat /etc/from-image; test -e /bin/wc || echo no-wc",
+        ])
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "top\nno-wc\n", "{out:?}");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn seccomp_filter_unless_privileged() {
+    let e = env();
+    let seccomp = |privileged: bool| {
+        let out = e
+            .engine
+            .container(&e.image)
+            .args(["grep", "^Seccomp:", "/proc/self/status"])
+            .privileged(privileged)
+            .auto_remove(true)
+            .output()
+            .unwrap();
+        stdout(&out).split_whitespace().nth(1).unwrap().to_owned()
+    };
+    assert_eq!(seccomp(false), "2");
+    assert_eq!(seccomp(true), "0");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn exec_runs_in_the_container() {
+    let e = env();
+    let mut c = e
+        .engine
+        .container(&e.image)
+        .args(["sleep", "100"])
+        .hostname("exechost")
+        .env("MODE", "run")
+        .spawn()
+        .unwrap();
+    c.kill_on_drop(true);
+    let out = c
+        .exec([
+            "sh",
+            "-c",
+            "hostname; echo $MODE $EXTRA; id -u; pwd; ps -o pid,comm | grep -w sleep",
+        ])
+        .env("EXTRA", "x")
+        .user("app")
+        .current_dir("/tmp")
+        .output()
+        .unwrap();
+    let s = stdout(&out);
+    assert!(
+        s.starts_with("exechost\nrun x\n1234\n/tmp\n"),
+        "{s} {out:?}"
+    );
+    assert_eq!(
+        s.lines().last().unwrap().split_whitespace().next(),
+        Some("1"),
+        "{s}"
+    );
+    let err = c.exec(["no-such"]).output().unwrap_err();
+    assert_eq!(err.exit_code(), Some(127), "{err}");
+    let st = c.exec(["sh", "-c", "exit 4"]).status().unwrap();
+    assert_eq!(st.code(), Some(4));
+    c.kill().unwrap();
+    c.wait().unwrap();
+    assert!(matches!(
+        c.exec(["true"]).output(),
+        Err(Error::ContainerNotFound { .. } | Error::InvalidState { .. })
+    ));
+}
+
+#[test]
+#[ignore = "requires root"]
+fn open_removes_an_interrupted_create() {
+    let e = env();
+    // what a crash between mkdir and the record leaves: a directory with a mounted rootfs
+    let id = format!("{:064x}", std::process::id());
+    let dir = e.engine.root().join("containers").join(&id);
+    fs::create_dir_all(dir.join("rootfs")).unwrap();
+    let rootfs = dir.join("rootfs");
+    let st = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "leftover", rootfs.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(!common::mounts_with(&id).is_empty());
+    let engine = Engine::open(e.engine.root()).unwrap();
+    assert!(common::mounts_with(&id).is_empty());
+    assert!(!dir.exists());
+    assert!(engine.containers().list().unwrap().is_empty());
+}
