@@ -2,7 +2,7 @@
 //! child must not do happens here, in the parent.
 
 use std::collections::HashSet;
-use std::ffi::{CString, OsStr};
+use std::ffi::{CStr, CString, OsStr};
 use std::fs;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
@@ -1161,44 +1161,51 @@ fn cgroup_mounts(
     let dest = m.destination().display().to_string();
     let t = path_cstring(&format!("{field}.destination"), target)?;
     let cgroupns = ns.has(libc::CLONE_NEWCGROUP);
+    // A fresh cgroup file system (inside a cgroup namespace) or a bind of the container's own
+    // cgroup directory carrying the spec's flags.
+    let fs = |target: CString, fstype: &CStr, data: Option<CString>| MountPlan {
+        source: Some(c"cgroup".to_owned()),
+        target,
+        fstype: Some(fstype.to_owned()),
+        flags,
+        data,
+        bind_file: false,
+        remount: 0,
+        propagation: 0,
+    };
+    let bind = |target: CString, src: &Path| -> Result<MountPlan> {
+        Ok(MountPlan {
+            source: Some(path_cstring(field, src)?),
+            target,
+            fstype: None,
+            flags: libc::MS_BIND | libc::MS_REC,
+            data: None,
+            bind_file: false,
+            remount: flags & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC),
+            propagation: 0,
+        })
+    };
     if cgroup::detect() == CgroupVersion::V2 {
         if cgroupns {
-            out.push(MountPlan {
-                source: Some(c"cgroup".to_owned()),
-                target: t,
-                fstype: Some(c"cgroup2".to_owned()),
-                flags,
-                data: None,
-                bind_file: false,
-                remount: 0,
-                propagation: 0,
-            });
+            out.push(fs(t, c"cgroup2", None));
         } else {
             let src = cgroup_dirs
                 .first()
                 .cloned()
                 .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup"));
-            out.push(MountPlan {
-                source: Some(path_cstring(field, &src)?),
-                target: t,
-                fstype: None,
-                flags: libc::MS_BIND | libc::MS_REC,
-                data: None,
-                bind_file: false,
-                remount: flags
-                    & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC),
-                propagation: 0,
-            });
+            out.push(bind(t, &src)?);
         }
         names.push(format!("cgroup2 on {dest}"));
         return Ok(());
     }
-    // The tmpfs is writable until the hierarchies are mounted under it: no remount after.
+    // The tmpfs is writable until the hierarchies are mounted under it; the spec's
+    // read-only flag comes as a remount at the end.
+    let tmpfs_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     out.push(MountPlan {
         source: Some(c"tmpfs".to_owned()),
         target: t,
         fstype: Some(c"tmpfs".to_owned()),
-        flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        flags: tmpfs_flags,
         data: Some(c"mode=755".to_owned()),
         bind_file: false,
         remount: 0,
@@ -1214,38 +1221,14 @@ fn cgroup_mounts(
             .file_name()
             .map(|n| n.to_os_string())
             .unwrap_or_else(|| OsStr::new(&h.options).to_os_string());
-        let sub = target.join(&name);
-        let sub_c = path_cstring(field, &sub)?;
+        let sub = path_cstring(field, &target.join(&name))?;
         if cgroupns {
-            out.push(MountPlan {
-                source: Some(c"cgroup".to_owned()),
-                target: sub_c,
-                fstype: Some(c"cgroup".to_owned()),
-                flags,
-                data: Some(cstring(field, &h.options)?),
-                bind_file: false,
-                remount: 0,
-                propagation: 0,
-            });
+            out.push(fs(sub, c"cgroup", Some(cstring(field, &h.options)?)));
         } else {
-            let Some(src) = cgroup_dirs
-                .iter()
-                .find(|d| d.starts_with(&h.mount_point))
-                .cloned()
-            else {
+            let Some(src) = cgroup_dirs.iter().find(|d| d.starts_with(&h.mount_point)) else {
                 continue;
             };
-            out.push(MountPlan {
-                source: Some(path_cstring(field, &src)?),
-                target: sub_c,
-                fstype: None,
-                flags: libc::MS_BIND | libc::MS_REC,
-                data: None,
-                bind_file: false,
-                remount: flags
-                    & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC),
-                propagation: 0,
-            });
+            out.push(bind(sub, src)?);
         }
         names.push(format!(
             "cgroup {} on {}",
@@ -1259,11 +1242,7 @@ fn cgroup_mounts(
             source: None,
             target: path_cstring(field, target)?,
             fstype: None,
-            flags: libc::MS_REMOUNT
-                | libc::MS_RDONLY
-                | libc::MS_NOSUID
-                | libc::MS_NODEV
-                | libc::MS_NOEXEC,
+            flags: libc::MS_REMOUNT | libc::MS_RDONLY | tmpfs_flags,
             data: None,
             bind_file: false,
             remount: 0,
