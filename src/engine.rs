@@ -12,6 +12,7 @@ use crate::container::{Container, ContainerBuilder, ExitStatus, State, Status};
 use crate::image::{Image, Reference};
 use crate::runtime::{self, Runtime};
 use crate::store::Store;
+use crate::volume::{Volume, VolumeStore};
 use crate::{Error, Result};
 
 /// The engine: everything under one root directory.
@@ -21,6 +22,7 @@ use crate::{Error, Result};
 /// <root>/containers/<id>/                one OCI bundle per container (see crate::container)
 /// <root>/containers/.names/<name>        a symlink to the id holding the name
 /// <root>/runtime/<id>/                   the runtime's state of a live container
+/// <root>/volumes/<name>/                  named and anonymous volumes (see VolumeStore)
 /// ```
 ///
 /// Cheap to clone; every clone (and every process opening the same root) sees the same
@@ -30,6 +32,7 @@ pub struct Engine {
     root: PathBuf,
     store: Store,
     runtime: Runtime,
+    volumes: VolumeStore,
     containers: PathBuf,
 }
 
@@ -53,6 +56,7 @@ impl Engine {
             fs::canonicalize(root).map_err(|e| Error::os("resolving engine root", root, e))?;
         let store = Store::open(&root)?;
         let runtime = Runtime::open(root.join("runtime"))?;
+        let volumes = VolumeStore::open(&root)?;
         let containers = root.join("containers");
         let names = containers.join(".names");
         fs::create_dir_all(&names)
@@ -61,6 +65,7 @@ impl Engine {
             root,
             store,
             runtime,
+            volumes,
             containers,
         };
         engine.repair()?;
@@ -75,6 +80,20 @@ impl Engine {
     /// The image store (import, tag, pull…).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The volumes under `<root>/volumes` (create, list, remove, prune…), the ones
+    /// containers of this engine mount.
+    pub fn volumes(&self) -> &VolumeStore {
+        &self.volumes
+    }
+
+    /// The volume `name` (as [`VolumeStore::get`]).
+    ///
+    /// # Errors
+    /// [`Error::VolumeNotFound`], [`Error::InvalidVolumeName`], [`Error::Os`].
+    pub fn volume(&self, name: &str) -> Result<Volume> {
+        self.volumes.get(name)
     }
 
     pub(crate) fn runtime(&self) -> &Runtime {
@@ -308,6 +327,19 @@ impl Engine {
             }
             _ => {}
         }
+        let released = self.volumes.release_all(&rec.info.id);
+        if rec.info.host_config.auto_remove {
+            // `--rm` removes the container's anonymous volumes too, as Docker does.
+            for name in released.iter().flatten() {
+                if self.volumes.get(name).is_ok_and(|v| v.is_anonymous()) {
+                    match self.volumes.remove(name, true) {
+                        Ok(()) | Err(Error::VolumeInUse { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        released?;
         self.store.release(&rec.info.id)
     }
 
@@ -377,6 +409,7 @@ impl Engine {
                 rootfs::unmount(&dir)?;
                 let _ = fs::remove_dir_all(&dir);
                 let _ = self.store.release(&id);
+                let _ = self.volumes.release_all(&id);
                 continue;
             };
             let st = rec.info.state.status;

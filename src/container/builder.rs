@@ -7,11 +7,12 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use super::record::{Config, HostConfig, Inspect, Record, State, Status, ZERO_TIME};
+use super::record::{Config, HostConfig, Inspect, MountPoint, Record, State, Status, ZERO_TIME};
 use super::{rootfs, spec, ExitStatus, Output, Parts, RunningContainer, Stdio, StdioKind};
 use crate::engine::Engine;
 use crate::image::Image;
 use crate::runtime::CreateOptions;
+use crate::volume::{Mount, MountType, Propagation};
 use crate::{Error, Result};
 
 /// Docker's smallest memory limit (`docker run -m` refuses less).
@@ -52,6 +53,7 @@ pub struct ContainerBuilder<'e> {
     privileged: bool,
     auto_remove: bool,
     stop_signal: Option<String>,
+    mounts: Vec<Mount>,
     stdin: Option<Stdio>,
     stdout: Option<Stdio>,
     stderr: Option<Stdio>,
@@ -82,6 +84,7 @@ impl<'e> ContainerBuilder<'e> {
             privileged: false,
             auto_remove: false,
             stop_signal: None,
+            mounts: Vec::new(),
             stdin: None,
             stdout: None,
             stderr: None,
@@ -258,6 +261,26 @@ impl<'e> ContainerBuilder<'e> {
         self
     }
 
+    /// Adds a mount: a named or anonymous volume, a host directory or a tmpfs (see
+    /// [`Mount`]). It is checked when the container is spawned: a bind source that does not
+    /// exist, a bad volume name or two mounts at one destination fail the spawn.
+    ///
+    /// A named volume is created on first use and, when first mounted, filled with the
+    /// image's content at the destination (unless [`Mount::no_copy`]), as Docker does. The
+    /// volume outlives the container; [`Container::remove`](super::Container::remove)
+    /// releases it (an in-use volume cannot be removed).
+    pub fn mount(&mut self, mount: Mount) -> &mut Self {
+        self.mounts.push(mount);
+        self
+    }
+
+    /// Mounts the named volume `volume` (a name, or a [`Volume`](crate::Volume)) at
+    /// `destination`, read-write (`docker run -v name:/dest`); short for
+    /// [`mount`](Self::mount)`(Mount::volume(volume, destination))`.
+    pub fn volume(&mut self, volume: impl AsRef<str>, destination: impl AsRef<Path>) -> &mut Self {
+        self.mount(Mount::volume(volume.as_ref(), destination))
+    }
+
     /// The container's stdin (see the terminal verbs for defaults).
     pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
         self.stdin = Some(cfg.into());
@@ -284,6 +307,12 @@ impl<'e> ContainerBuilder<'e> {
     /// The environment overrides set, in order.
     pub fn get_envs(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
         self.env.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str()))
+    }
+
+    /// The mounts added with [`mount`](Self::mount) and [`volume`](Self::volume), in
+    /// order (not the anonymous volumes of the image's `Volumes`).
+    pub fn get_mounts(&self) -> impl Iterator<Item = &Mount> {
+        self.mounts.iter()
     }
 
     /// The image it runs.
@@ -437,6 +466,27 @@ impl<'e> ContainerBuilder<'e> {
             self.stdout.as_ref().map(Stdio::try_clone).transpose(),
             self.stderr.as_ref().map(Stdio::try_clone).transpose(),
         ];
+        let mut mounts = self.mounts.clone();
+        for (i, m) in mounts.iter().enumerate() {
+            if mounts[..i]
+                .iter()
+                .any(|o| o.destination() == m.destination())
+            {
+                return Err(self.invalid(
+                    "mount",
+                    format!("duplicate mount point {}", m.destination().display()),
+                ));
+            }
+        }
+        // The image's `Volumes` not covered by a mount get an anonymous volume each.
+        for dest in image_cfg.volumes().iter().flatten() {
+            let dest = Path::new(dest);
+            if dest.is_absolute() && !mounts.iter().any(|m| m.destination() == dest) {
+                mounts.push(Mount::anonymous(dest));
+            }
+        }
+        // Parents before children, so that a mount inside another one stays visible.
+        mounts.sort_by_key(|m| m.destination().components().count());
         let [stdin, stdout, stderr] = stdio.map(|s| {
             s.map_err(|e| Error::os("duplicating stdio of container", self.label_for_errors(), e))
         });
@@ -456,6 +506,7 @@ impl<'e> ContainerBuilder<'e> {
             dir: dir.clone(),
             armed: true,
             runtime: false,
+            anonymous: Vec::new(),
         };
         let made = (|| -> Result<RunningContainer> {
             let hostname = self.hostname.clone().unwrap_or_else(|| id[..12].to_owned());
@@ -587,6 +638,57 @@ impl<'e> ContainerBuilder<'e> {
                 });
             }
             rootfs::write_etc(&dir, &hostname)?;
+
+            // --- volumes, binds, tmpfs ---
+            let volumes = engine.volumes();
+            let mut oci_mounts = Vec::with_capacity(mounts.len());
+            for m in &mounts {
+                let dest = m.destination().to_string_lossy();
+                let image_dir = match m.mount_type() {
+                    MountType::Volume => rootfs::resolve_dir_in(&merged, &dest),
+                    _ => None,
+                };
+                let (oci, volume) = volumes.attach(m, &id, image_dir.as_deref())?;
+                if m.mount_type() == MountType::Volume && m.volume_name().is_none() {
+                    guard.anonymous.extend(volume.clone());
+                }
+                let propagation = match m.mount_type() {
+                    MountType::Bind => oci
+                        .options()
+                        .iter()
+                        .flatten()
+                        .find_map(|o| o.parse::<Propagation>().ok())
+                        .map(|p| p.to_string())
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                rec.info.mounts.push(MountPoint {
+                    r#type: match m.mount_type() {
+                        MountType::Bind => "bind",
+                        MountType::Volume => "volume",
+                        _ => "tmpfs",
+                    }
+                    .to_owned(),
+                    driver: volume.as_ref().map(|_| "local".to_owned()),
+                    name: volume,
+                    source: match m.mount_type() {
+                        MountType::Bind | MountType::Volume => oci
+                            .source()
+                            .as_ref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default(),
+                        _ => String::new(),
+                    },
+                    destination: m.destination().display().to_string(),
+                    mode: String::new(),
+                    rw: !m.is_read_only(),
+                    propagation,
+                });
+                oci_mounts.push(oci);
+            }
+            // Recorded now, so that a crash from here on still releases the volumes on remove.
+            rec.save(&dir)?;
+
             let labels: Vec<(String, String)> = self.labels.clone().into_iter().collect();
             let spec = spec::build(&spec::Input {
                 id: &id,
@@ -606,6 +708,18 @@ impl<'e> ContainerBuilder<'e> {
                 dir: &dir,
                 labels: &labels,
             });
+            let mut spec = spec;
+            if !oci_mounts.is_empty() {
+                // A mount replaces Docker's default one at the same destination (`/dev/shm`…).
+                let mut all = spec.mounts().clone().unwrap_or_default();
+                all.retain(|d| {
+                    !oci_mounts
+                        .iter()
+                        .any(|m| m.destination() == d.destination())
+                });
+                all.extend(oci_mounts);
+                spec.set_mounts(Some(all));
+            }
             let config = serde_json::to_vec_pretty(&spec).expect("spec serialises");
             crate::store::write_atomic(&dir.join("config.json"), &config)?;
             rec.info.config.env = env;
@@ -675,6 +789,8 @@ struct Guard<'e> {
     dir: PathBuf,
     armed: bool,
     runtime: bool,
+    /// The anonymous volumes made for it, removed with it.
+    anonymous: Vec<String>,
 }
 
 impl Guard<'_> {
@@ -703,6 +819,11 @@ impl Guard<'_> {
             _ => Ok(()),
         });
         keep(self.engine.store().release(&self.id));
+        let volumes = self.engine.volumes();
+        keep(volumes.release_all(&self.id).map(drop));
+        for name in &self.anonymous {
+            keep(volumes.remove(name, true));
+        }
         first.map_or(Ok(()), Err)
     }
 }

@@ -36,7 +36,7 @@ use std::time::Duration;
 pub use builder::ContainerBuilder;
 pub(crate) use builder::{random_name, validate_name};
 pub use exec::ExecBuilder;
-pub use record::{Config, Container, GraphDriver, HostConfig, Inspect, State, Status};
+pub use record::{Config, Container, GraphDriver, HostConfig, Inspect, MountPoint, State, Status};
 
 use crate::engine::Engine;
 use crate::sys::file;

@@ -133,20 +133,32 @@ pub struct GraphDriver {
     pub data: BTreeMap<String, String>,
 }
 
-/// A mount of [`Inspect`] (volumes and binds; none yet).
+/// A mount of [`Inspect`], as `docker inspect` shows it under `Mounts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 #[non_exhaustive]
 pub struct MountPoint {
     /// "bind", "volume" or "tmpfs".
     pub r#type: String,
-    /// The host path or volume.
+    /// The volume's name (volumes only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The host path: a bind's source, a volume's `_data`; empty for a tmpfs.
     pub source: String,
     /// The path in the container.
     pub destination: String,
+    /// "local" for volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// The mode given with `-v` (always empty: options are in the other fields).
+    #[serde(default)]
+    pub mode: String,
     /// Writable.
     #[serde(rename = "RW")]
     pub rw: bool,
+    /// A bind's propagation (`rprivate` by default); empty for volumes and tmpfs, as Docker.
+    #[serde(default)]
+    pub propagation: String,
 }
 
 /// What `docker inspect` shows of a container; serialises to the same field names.

@@ -86,6 +86,20 @@ pub(crate) fn open_in(root: &Path, path: &str, flags: OFlags) -> io::Result<Owne
     )?)
 }
 
+/// The host path of directory `path` inside `root`, resolved as the container would see it
+/// (symlinks resolved in the root, never leaving it); `None` if it is missing or not a
+/// directory.
+pub(crate) fn resolve_dir_in(root: &Path, path: &str) -> Option<PathBuf> {
+    let fd = open_in(root, path, OFlags::PATH | OFlags::DIRECTORY).ok()?;
+    // The kernel's name for what the descriptor points to: a path without symlinks.
+    let real = fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&fd)
+    ))
+    .ok()?;
+    real.starts_with(root).then_some(real)
+}
+
 /// The content of a text file inside `root`; a missing file reads as empty.
 pub(crate) fn read_in(root: &Path, path: &str) -> String {
     let Ok(fd) = open_in(root, path, OFlags::RDONLY) else {
@@ -262,5 +276,12 @@ mod tests {
         assert_eq!(check_command(root, "/bin/nope", None, "/").unwrap().1, 127);
         ensure_dir_in(root, "/srv/app").unwrap();
         assert!(root.join("srv/app").is_dir());
+        let root = fs::canonicalize(root).unwrap();
+        std::os::unix::fs::symlink("/srv/app", root.join("app")).unwrap();
+        std::os::unix::fs::symlink("../../../../../../../tmp", root.join("out")).unwrap();
+        assert_eq!(resolve_dir_in(&root, "/app"), Some(root.join("srv/app")));
+        assert_eq!(resolve_dir_in(&root, "/out"), None);
+        assert_eq!(resolve_dir_in(&root, "/bin/tool"), None);
+        assert_eq!(resolve_dir_in(&root, "/nope"), None);
     }
 }

@@ -188,6 +188,14 @@ impl Volume {
     }
 }
 
+/// Its name, so that a `&Volume` goes wherever a volume name does
+/// ([`ContainerBuilder::volume`](crate::ContainerBuilder::volume)).
+impl AsRef<str> for Volume {
+    fn as_ref(&self) -> &str {
+        self.name()
+    }
+}
+
 /// Checks a volume name against Docker's rules: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
 pub(crate) fn check_name(name: &str) -> Result<()> {
     let bad = |reason| {

@@ -50,6 +50,8 @@ fn env_with(cfg: Config) -> Env {
     )
     .unwrap();
     fs::write(src.path().join("etc/from-image"), "layer\n").unwrap();
+    fs::create_dir_all(src.path().join("seed")).unwrap();
+    fs::write(src.path().join("seed/hello"), "seeded\n").unwrap();
     let tag = common::unique("t");
     let r = format!("busybox:{tag}").parse().unwrap();
     let image = engine.store().import_dir(src.path(), &cfg, &r).unwrap();
@@ -995,4 +997,181 @@ fn open_removes_an_interrupted_create() {
     assert!(common::mounts_with(&id).is_empty());
     assert!(!dir.exists());
     assert!(engine.containers().list().unwrap().is_empty());
+}
+
+fn sh<'e>(e: &'e Env, script: &str) -> cargohold::ContainerBuilder<'e> {
+    let mut b = e.engine.container(&e.image);
+    b.args(["sh", "-c", script]);
+    b
+}
+
+#[test]
+#[ignore = "requires root"]
+fn named_volume_is_shared_and_held_until_removed() {
+    let e = env();
+    let vol = common::unique("vol");
+    let out = sh(&e, "echo from-first > /data/f")
+        .volume(&vol, "/data")
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // the first container is gone, the volume is not, and nobody holds it
+    assert_no_containers(&e);
+    assert!(e.engine.volumes().users(&vol).unwrap().is_empty());
+    let volume = e.engine.volume(&vol).unwrap();
+    let out = sh(&e, "cat /data/f")
+        .volume(&volume, "/data")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "from-first\n");
+    let c = only_container(&e);
+    let info = c.inspect().unwrap();
+    assert_eq!(info.mounts.len(), 1);
+    let json = serde_json::to_value(&info.mounts[0]).unwrap();
+    assert_eq!(json["Type"], "volume");
+    assert_eq!(json["Name"], vol.as_str());
+    assert_eq!(json["Destination"], "/data");
+    assert_eq!(json["Driver"], "local");
+    assert_eq!(json["RW"], true);
+    assert_eq!(json["Source"], volume.mountpoint().display().to_string());
+    // the exited container still holds it, as in Docker
+    match e.engine.volumes().remove(&vol, false) {
+        Err(Error::VolumeInUse { users, .. }) => assert_eq!(users, [c.id().to_owned()]),
+        other => panic!("{other:?}"),
+    }
+    c.remove(false).unwrap();
+    e.engine.volumes().remove(&vol, false).unwrap();
+    assert!(matches!(
+        e.engine.volume(&vol),
+        Err(Error::VolumeNotFound { .. })
+    ));
+}
+
+#[test]
+#[ignore = "requires root"]
+fn bind_mounts_read_only_and_read_write() {
+    let e = env();
+    let host = tempfile::tempdir().unwrap();
+    fs::write(host.path().join("f"), "host file\n").unwrap();
+    let out = sh(
+        &e,
+        "cat /ro/f; touch /ro/new && echo wrote; echo rw > /rw/out",
+    )
+    .mount(cargohold::Mount::bind(host.path(), "/ro").read_only())
+    .mount(cargohold::Mount::bind(host.path(), "/rw"))
+    .output()
+    .unwrap();
+    assert_eq!(stdout(&out), "host file\n");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Read-only file system"),
+        "{out:?}"
+    );
+    assert!(!host.path().join("new").exists());
+    assert_eq!(fs::read_to_string(host.path().join("out")).unwrap(), "rw\n");
+    let c = only_container(&e);
+    let mounts = c.inspect().unwrap().mounts;
+    let json = serde_json::to_value(&mounts).unwrap();
+    assert_eq!(json[0]["Type"], "bind");
+    assert_eq!(json[0]["Source"], host.path().display().to_string());
+    assert_eq!(json[0]["RW"], false);
+    assert_eq!(json[0]["Propagation"], "rprivate");
+    assert!(json[0].get("Name").is_none());
+    assert_eq!(json[1]["RW"], true);
+    let id = c.id().to_owned();
+    c.remove(false).unwrap();
+    assert_gone(&e, &id);
+
+    // a missing bind source fails the spawn and leaves nothing behind
+    let missing = host.path().join("nope");
+    match sh(&e, "true")
+        .mount(cargohold::Mount::bind(&missing, "/x"))
+        .output()
+    {
+        Err(Error::BindSourceNotFound { path }) => assert_eq!(path, missing),
+        other => panic!("{other:?}"),
+    }
+    // so do two mounts at one destination
+    let dup = sh(&e, "true")
+        .volume(common::unique("a"), "/x")
+        .mount(cargohold::Mount::tmpfs("/x/"))
+        .output();
+    assert!(
+        matches!(dup, Err(Error::InvalidContainerConfig { .. })),
+        "{dup:?}"
+    );
+    assert_no_containers(&e);
+    assert!(e.engine.volumes().list(&[]).unwrap().is_empty());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn tmpfs_mount_with_size_and_mode() {
+    let e = env();
+    let out = sh(
+        &e,
+        "grep ' /scratch ' /proc/mounts; echo x > /scratch/f && cat /scratch/f; stat -c %a /scratch",
+    )
+    .mount(cargohold::Mount::tmpfs("/scratch").size(1 << 20).mode(0o1777))
+    .auto_remove(true)
+    .output()
+    .unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{out:?}");
+    let line = text.lines().next().unwrap();
+    assert!(line.starts_with("tmpfs /scratch tmpfs rw,"), "{text}");
+    assert!(
+        line.contains("size=1024k") && line.contains("noexec"),
+        "{text}"
+    );
+    assert!(text.contains("\nx\n1777\n"), "{text}");
+    assert_no_containers(&e);
+}
+
+#[test]
+#[ignore = "requires root"]
+fn new_volumes_are_filled_from_the_image() {
+    // a named volume, on first mount
+    let e = env();
+    let vol = common::unique("seed");
+    let out = sh(&e, "cat /seed/hello; echo more > /seed/more")
+        .volume(&vol, "/seed")
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "seeded\n");
+    let v = e.engine.volume(&vol).unwrap();
+    assert!(v.is_populated());
+    assert_eq!(
+        fs::read_to_string(v.mountpoint().join("hello")).unwrap(),
+        "seeded\n"
+    );
+    // never again: a later container sees what the first left, over the image's content
+    fs::remove_file(v.mountpoint().join("hello")).unwrap();
+    let out = sh(&e, "ls /seed")
+        .volume(&vol, "/seed")
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "more\n");
+
+    // the image's `Volumes` get anonymous volumes, filled too; `--rm` removes them
+    let e = env_with(config().volumes(vec!["/seed".to_owned()]).build().unwrap());
+    let out = sh(&e, "cat /seed/hello").output().unwrap();
+    assert_eq!(stdout(&out), "seeded\n");
+    let anon = e
+        .engine
+        .volumes()
+        .list(&[cargohold::ANONYMOUS_LABEL])
+        .unwrap();
+    assert_eq!(anon.len(), 1);
+    let c = only_container(&e);
+    let m = &c.inspect().unwrap().mounts;
+    assert_eq!(m[0].name.as_deref(), Some(anon[0].name()));
+    c.remove(false).unwrap();
+    // a plain remove keeps it (as `docker rm` without -v)
+    assert!(e.engine.volumes().users(anon[0].name()).unwrap().is_empty());
+    let out = sh(&e, "true").auto_remove(true).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(e.engine.volumes().list(&[]).unwrap().len(), 1);
 }
