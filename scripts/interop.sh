@@ -71,6 +71,12 @@ cleanup() {
     done
     if [[ -n ${KEEP_ARGV:-} && -f $WORK/argv.log ]]; then cp "$WORK/argv.log" "$KEEP_ARGV"; fi
     rm -rf "$WORK"
+    # The parent cgroups the engines asked for (containerd: /<namespace>/<id>, podman with
+    # cgroupfs: /libpod_parent/…) outlive their containers, as with runc: remove them when empty.
+    for d in /sys/fs/cgroup/*/chinterop /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/unified/chinterop; do
+        [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+    return 0
 }
 trap cleanup EXIT
 
@@ -104,7 +110,7 @@ make_image() {
 }
 
 # --- containerd ------------------------------------------------------------------------
-ctr_() { ctr -a "$WORK/ctd/c.sock" -n cargohold "$@"; }
+ctr_() { ctr -a "$WORK/ctd/c.sock" -n chinterop "$@"; }
 RUNC_OPTS=()
 
 # Waits until `ctr task ls` shows STATUS for the task.
@@ -161,7 +167,7 @@ EOF
     # A terminal (ctr -t needs one itself: script(1) gives it a pty); the shim passes
     # --console-socket.
     if command -v script >/dev/null; then
-        out=$(script -qec "ctr -a $c/c.sock -n cargohold run --rm -t ${RUNC_OPTS[*]} $IMAGE ch-tty tty" /dev/null </dev/null 2>&1 | tr -d '\r') || true
+        out=$(script -qec "ctr -a $c/c.sock -n chinterop run --rm -t ${RUNC_OPTS[*]} $IMAGE ch-tty tty" /dev/null </dev/null 2>&1 | tr -d '\r') || true
         # (the pty echoes script's EOF on stdin as ^@: look for the line, not an exact match)
         if grep -q '/dev/pts/0$' <<<"$out"; then pass "containerd: ctr run -t (console socket)"; else fail "containerd: ctr run -t: $out"; fi
     fi
@@ -186,7 +192,7 @@ EOF
     expect_ok "containerd: ctr task delete" ctr_ task delete "$id"
     expect_ok "containerd: ctr container delete" ctr_ container delete "$id"
     # The runtime's own state is gone too.
-    out=$("$RUNTIME" --root "$c/runc/cargohold" list -q 2>&1) || true
+    out=$("$RUNTIME" --root "$c/runc/chinterop" list -q 2>&1) || true
     check "containerd: runtime state removed" "" "$out"
 
     # A failure in create reaches ctr through --log/--log-format json.
