@@ -455,9 +455,9 @@ impl Store {
                 .manifests()
                 .iter()
                 .find(|m| {
-                    m.platform().as_ref().map_or(true, |p| {
-                        *p.os() == Os::Linux && *p.architecture() == Arch::Amd64
-                    })
+                    m.platform()
+                        .as_ref()
+                        .is_none_or(|p| *p.os() == Os::Linux && *p.architecture() == Arch::Amd64)
                 })
                 .ok_or_else(|| invalid(digest, "index has no linux/amd64 manifest"))?;
             return self.resolve_manifest(pick.digest(), pick.media_type());

@@ -249,10 +249,10 @@ fn parse(input: &str, s: &str) -> Result<Reference> {
     };
     let format_ok = |name: &str| {
         let (dom, path) = split_name(name);
-        dom.map_or(true, is_domain)
+        dom.is_none_or(is_domain)
             && path.is_some_and(is_path)
-            && tag.map_or(true, is_tag)
-            && digest.map_or(true, is_digest_syntax)
+            && tag.is_none_or(is_tag)
+            && digest.is_none_or(is_digest_syntax)
     };
     if !format_ok(name) {
         if format_ok(&name.to_lowercase()) {

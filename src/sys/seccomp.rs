@@ -823,7 +823,7 @@ mod tests {
             match i.code {
                 BPF_LD_W_ABS => {
                     let k = i.k as usize;
-                    assert!(k % 4 == 0 && k + 4 <= data.len(), "load at {k}");
+                    assert!(k.is_multiple_of(4) && k + 4 <= data.len(), "load at {k}");
                     a = u32::from_ne_bytes(data[k..k + 4].try_into().unwrap());
                 }
                 BPF_ALU_AND_K => a &= i.k,

@@ -772,7 +772,7 @@ fn multi_threaded_host_stress() {
                 while !stop.load(Ordering::Relaxed) {
                     let v: Vec<String> = (0..64).map(|k| format!("{i}-{k}-{n}")).collect();
                     n += v.len() as u64;
-                    if n % 50_000 == 0 {
+                    if n.is_multiple_of(50_000) {
                         eprintln!("noise {i}: {n}");
                     }
                 }

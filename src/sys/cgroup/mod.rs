@@ -1114,7 +1114,7 @@ impl Cgroup {
                 ));
             }
             n += 1;
-            if n % 10 == 0 && !self.is_v2() {
+            if n.is_multiple_of(10) && !self.is_v2() {
                 set(value)?;
             }
             std::thread::sleep(Duration::from_micros(100 * u64::from(n.min(50))));
