@@ -1,0 +1,990 @@
+//! `engine`: a docker-like command line on cargohold's public API.
+//!
+//! ```text
+//! engine [--root DIR] import rootfs.tar localhost/busybox:latest
+//! engine run --rm -v data:/data localhost/busybox:latest sh -c 'echo hi > /data/f'
+//! engine ps -a
+//! ```
+//!
+//! Docker's command names, flags, tables and exit codes: 125 when the engine fails, 126 or
+//! 127 when the command cannot be run in the container, the container's own code for `run`.
+//! The root defaults to `$CARGOHOLD_ROOT`, then `/var/lib/cargohold`.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use cargohold::image::registry::{self, PullOptions, PushOptions};
+use cargohold::runtime::Runtime;
+use cargohold::{Engine, Error, Image, Mount, Reference, Stdio};
+use clap::{Parser, Subcommand};
+
+/// Docker's exit code for an error of the engine itself.
+const ENGINE_ERROR: u8 = 125;
+
+#[derive(Debug, Parser)]
+#[command(name = "engine", about = "A docker-like engine on cargohold, without a daemon")]
+struct Cli {
+    /// The engine root (images, containers, volumes) [default: $CARGOHOLD_ROOT, then
+    /// /var/lib/cargohold].
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// A registry (HOST:PORT) to reach over plain HTTP; repeatable.
+    #[arg(long = "insecure-registry", global = true, value_name = "HOST:PORT")]
+    insecure_registry: Vec<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List images.
+    Images {
+        /// Only show image IDs.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag { source: String, target: String },
+    /// Remove one or more images.
+    Rmi {
+        /// Force removal of the image.
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Save one or more images to a tar archive (streamed to stdout by default).
+    Save {
+        /// Write to a file, instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Load an image from a tar archive or stdin.
+    Load {
+        /// Read from tar archive file, instead of stdin.
+        #[arg(short, long)]
+        input: Option<PathBuf>,
+        /// Suppress the load output.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Import the contents from a tarball (`-` for stdin) to create a filesystem image.
+    Import {
+        tarball: String,
+        reference: Option<String>,
+    },
+    /// Download an image from a registry.
+    Pull { image: String },
+    /// Upload an image to a registry.
+    Push { image: String },
+    /// Create and run a new container from an image.
+    Run(Box<RunArgs>),
+    /// List containers.
+    Ps {
+        /// Show all containers (default shows just running).
+        #[arg(short, long)]
+        all: bool,
+        /// Only display container IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Don't truncate output.
+        #[arg(long)]
+        no_trunc: bool,
+    },
+    /// Fetch the logs of a container.
+    Logs {
+        #[arg(short, long)]
+        follow: bool,
+        #[arg(short = 'n', long)]
+        tail: Option<String>,
+        #[arg(short, long)]
+        timestamps: bool,
+        container: String,
+    },
+    /// Stop one or more running containers.
+    Stop {
+        /// Seconds to wait before killing the container.
+        #[arg(short = 't', long = "time", default_value_t = 10)]
+        time: u64,
+        /// Signal to send to the container.
+        #[arg(short, long)]
+        signal: Option<String>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Kill one or more running containers.
+    Kill {
+        /// Signal to send to the container.
+        #[arg(short, long, default_value = "KILL")]
+        signal: String,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Remove one or more containers.
+    Rm {
+        /// Force the removal of a running container (uses SIGKILL).
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Return low-level information on containers, images or volumes.
+    Inspect {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+struct RunArgs {
+    /// Print help (`-h` is `--hostname`, as in Docker).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Run the container in the background (not supported yet).
+    #[arg(short, long)]
+    detach: bool,
+    /// Keep STDIN open.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    tty: bool,
+    /// Automatically remove the container when it exits.
+    #[arg(long)]
+    rm: bool,
+    /// Assign a name to the container.
+    #[arg(long)]
+    name: Option<String>,
+    /// Set environment variables (KEY=VALUE, or KEY to pass the host's).
+    #[arg(short, long = "env")]
+    env: Vec<String>,
+    /// Bind mount a volume (NAME|HOST-DIR:DEST[:OPTIONS]).
+    #[arg(short, long = "volume")]
+    volume: Vec<String>,
+    /// Mount a tmpfs directory (DEST[:OPTIONS]).
+    #[arg(long)]
+    tmpfs: Vec<String>,
+    /// Attach a filesystem mount (type=…,source=…,target=…).
+    #[arg(long)]
+    mount: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    workdir: Option<PathBuf>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image.
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Memory limit (e.g. 64m).
+    #[arg(short, long)]
+    memory: Option<String>,
+    /// Tune container pids limit.
+    #[arg(long)]
+    pids_limit: Option<u32>,
+    /// Mount the container's root filesystem as read only.
+    #[arg(long)]
+    read_only: bool,
+    /// Container host name.
+    #[arg(short = 'h', long)]
+    hostname: Option<String>,
+    /// Set metadata on a container (KEY=VALUE).
+    #[arg(short, long = "label")]
+    label: Vec<String>,
+    /// Add Linux capabilities.
+    #[arg(long)]
+    cap_add: Vec<String>,
+    /// Drop Linux capabilities.
+    #[arg(long)]
+    cap_drop: Vec<String>,
+    /// Give extended privileges to this container.
+    #[arg(long)]
+    privileged: bool,
+    image: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum VolumeCommand {
+    /// Create a volume (a random name when none is given).
+    Create {
+        /// Set metadata for a volume (KEY=VALUE).
+        #[arg(short, long = "label")]
+        label: Vec<String>,
+        name: Option<String>,
+    },
+    /// List volumes.
+    #[command(alias = "list")]
+    Ls {
+        /// Only display volume names.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Display detailed information on one or more volumes.
+    Inspect {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove one or more volumes.
+    #[command(alias = "remove")]
+    Rm {
+        /// Force the removal of one or more volumes.
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove unused volumes.
+    Prune {
+        /// Do not prompt for confirmation (never prompts).
+        #[arg(short, long)]
+        force: bool,
+        /// Remove all unused volumes, not just anonymous ones (always, as the API does).
+        #[arg(short, long)]
+        all: bool,
+    },
+}
+
+/// What a command failed with: an engine error or a message of the command line's own.
+#[derive(Debug)]
+enum Failure {
+    Engine(Error),
+    Usage(String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Engine(e)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Usage(e.to_string())
+    }
+}
+
+type CmdResult = Result<u8, Failure>;
+
+fn main() -> ExitCode {
+    cargohold::init();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { ENGINE_ERROR } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure::Engine(e)) => {
+            eprintln!("engine: {e}");
+            let code = e.exit_code().unwrap_or(ENGINE_ERROR.into());
+            ExitCode::from(u8::try_from(code).unwrap_or(ENGINE_ERROR))
+        }
+        Err(Failure::Usage(msg)) => {
+            eprintln!("engine: {msg}");
+            ExitCode::from(ENGINE_ERROR)
+        }
+    }
+}
+
+fn run(cli: Cli) -> CmdResult {
+    // commands that need no engine root
+    match &cli.command {
+        Command::Run(r) if r.detach => {
+            return Err(Failure::Usage(
+                "detached containers (run -d) are not supported yet".into(),
+            ))
+        }
+        Command::Logs { .. } => {
+            return Err(Failure::Usage("logs is not supported yet".into()));
+        }
+        _ => {}
+    }
+    let root = cli
+        .root
+        .or_else(|| std::env::var_os("CARGOHOLD_ROOT").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/var/lib/cargohold"));
+    let engine = Engine::open(&root)?;
+    match cli.command {
+        Command::Images { quiet } => images(&engine, quiet),
+        Command::Tag { source, target } => {
+            engine.store().tag(&source.parse()?, &target.parse()?)?;
+            Ok(0)
+        }
+        Command::Rmi { force, images } => rmi(&engine, &images, force),
+        Command::Save { output, images } => save(&engine, output, &images),
+        Command::Load { input, quiet } => load(&engine, input, quiet),
+        Command::Import { tarball, reference } => import(&engine, &tarball, reference),
+        Command::Pull { image } => pull(&engine, &image, &cli.insecure_registry),
+        Command::Push { image } => push(&engine, &image, &cli.insecure_registry),
+        Command::Run(args) => run_container(&engine, &args),
+        Command::Ps {
+            all,
+            quiet,
+            no_trunc,
+        } => ps(&engine, all, quiet, no_trunc),
+        Command::Logs { .. } => unreachable!("handled above"),
+        Command::Stop {
+            time,
+            signal,
+            containers,
+        } => each(&containers, |name| {
+            stop(&engine, name, signal.as_deref(), Duration::from_secs(time))
+        }),
+        Command::Kill { signal, containers } => {
+            let sig = parse_signal(&signal)?;
+            each(&containers, |name| {
+                let c = engine.containers().get(name)?;
+                runtime(&engine)?.kill(c.id(), sig, false)?;
+                Ok(())
+            })
+        }
+        Command::Rm { force, containers } => each(&containers, |name| {
+            engine.containers().get(name)?.remove(force)?;
+            Ok(())
+        }),
+        Command::Inspect { names } => inspect(&engine, &names),
+        Command::Volume(v) => volume(&engine, v),
+    }
+}
+
+/// Runs `f` on each name, printing the name on success and the error otherwise (as
+/// `docker rm a b c` goes on past a failure); fails if any did.
+fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), Failure>) -> CmdResult {
+    let mut failed = false;
+    for name in names {
+        match f(name) {
+            Ok(()) => println!("{name}"),
+            Err(Failure::Engine(e)) => {
+                failed = true;
+                eprintln!("engine: {e}");
+            }
+            Err(Failure::Usage(m)) => {
+                failed = true;
+                eprintln!("engine: {m}");
+            }
+        }
+    }
+    Ok(if failed { ENGINE_ERROR } else { 0 })
+}
+
+fn runtime(engine: &Engine) -> Result<Runtime, Error> {
+    Runtime::open(engine.root().join("runtime"))
+}
+
+// ---------------------------------------------------------------- images
+
+fn short_id(image: &Image) -> String {
+    let id = image.id().to_string();
+    let hex = id.split_once(':').map_or(id.as_str(), |(_, h)| h);
+    hex[..hex.len().min(12)].to_owned()
+}
+
+fn images(engine: &Engine, quiet: bool) -> CmdResult {
+    let mut imgs = engine.store().images()?;
+    imgs.sort_by(|a, b| {
+        let c = |i: &Image| i.config().created().clone().unwrap_or_default();
+        c(b).cmp(&c(a))
+    });
+    if quiet {
+        let mut seen = std::collections::HashSet::new();
+        for i in &imgs {
+            let id = short_id(i);
+            if seen.insert(id.clone()) {
+                println!("{id}");
+            }
+        }
+        return Ok(0);
+    }
+    let mut rows = vec![[
+        "REPOSITORY".to_owned(),
+        "TAG".into(),
+        "IMAGE ID".into(),
+        "CREATED".into(),
+        "SIZE".into(),
+    ]];
+    for i in &imgs {
+        let created = i
+            .config()
+            .created()
+            .as_deref()
+            .and_then(parse_time)
+            .map_or_else(|| "N/A".to_owned(), |t| format!("{} ago", human_duration(t)));
+        let size = human_size(i.size());
+        let refs: Vec<(String, String)> = if i.references().is_empty() {
+            vec![("<none>".into(), "<none>".into())]
+        } else {
+            i.references()
+                .iter()
+                .map(|r| {
+                    let tag = r.tag().unwrap_or("<none>").to_owned();
+                    let fam = r.familiar();
+                    let repo = fam
+                        .split('@')
+                        .next()
+                        .unwrap_or(&fam)
+                        .strip_suffix(&format!(":{tag}"))
+                        .unwrap_or(&fam)
+                        .to_owned();
+                    (repo, tag)
+                })
+                .collect()
+        };
+        for (repo, tag) in refs {
+            rows.push([repo, tag, short_id(i), created.clone(), size.clone()]);
+        }
+    }
+    print_table(&rows);
+    Ok(0)
+}
+
+fn rmi(engine: &Engine, images: &[String], force: bool) -> CmdResult {
+    let mut failed = false;
+    for name in images {
+        let res = name
+            .parse::<Reference>()
+            .and_then(|r| engine.store().remove(&r, force).map(|()| r));
+        match res {
+            Ok(r) => println!("Untagged: {}", r.familiar()),
+            Err(e) => {
+                failed = true;
+                eprintln!("engine: {e}");
+            }
+        }
+    }
+    Ok(if failed { ENGINE_ERROR } else { 0 })
+}
+
+fn save(engine: &Engine, output: Option<PathBuf>, images: &[String]) -> CmdResult {
+    let refs = images
+        .iter()
+        .map(|s| s.parse())
+        .collect::<Result<Vec<Reference>, _>>()?;
+    match output {
+        Some(path) => {
+            let tmp = path.with_extension("partial");
+            let mut out = BufWriter::new(File::create(&tmp)?);
+            engine.store().save_docker_archive(&refs, &mut out)?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+        }
+        None => {
+            use std::io::IsTerminal;
+            if io::stdout().is_terminal() {
+                return Err(Failure::Usage(
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect".into(),
+                ));
+            }
+            let mut out = BufWriter::new(io::stdout().lock());
+            engine.store().save_docker_archive(&refs, &mut out)?;
+            out.flush()?;
+        }
+    }
+    Ok(0)
+}
+
+fn load(engine: &Engine, input: Option<PathBuf>, quiet: bool) -> CmdResult {
+    let loaded = match input {
+        Some(p) => engine.store().load(io::BufReader::new(File::open(&p)?))?,
+        None => engine.store().load(io::stdin().lock())?,
+    };
+    if !quiet {
+        for i in &loaded {
+            if i.references().is_empty() {
+                println!("Loaded image ID: {}", i.id());
+            }
+            for r in i.references() {
+                println!("Loaded image: {}", r.familiar());
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn import(engine: &Engine, tarball: &str, reference: Option<String>) -> CmdResult {
+    let Some(reference) = reference else {
+        return Err(Failure::Usage(
+            "import needs a REPOSITORY[:TAG] (untagged images are not supported)".into(),
+        ));
+    };
+    let r: Reference = reference.parse()?;
+    let config = cargohold::oci_spec::image::Config::default();
+    let img = if tarball == "-" {
+        engine.store().import_tar(io::stdin().lock(), &config, &r)?
+    } else {
+        let f = File::open(tarball).map_err(|e| Failure::Usage(format!("{tarball}: {e}")))?;
+        engine
+            .store()
+            .import_tar(io::BufReader::new(f), &config, &r)?
+    };
+    println!("{}", img.id());
+    Ok(0)
+}
+
+fn pull(engine: &Engine, image: &str, insecure: &[String]) -> CmdResult {
+    let r: Reference = image.parse()?;
+    let mut opts = PullOptions::new();
+    for host in insecure {
+        opts.insecure(host);
+    }
+    let img = registry::pull(engine.store(), &r, &opts, &|_| {})?;
+    println!("Digest: {}", img.manifest_digest());
+    println!("Status: Downloaded newer image for {}", r.familiar());
+    println!("{r}");
+    Ok(0)
+}
+
+fn push(engine: &Engine, image: &str, insecure: &[String]) -> CmdResult {
+    let r: Reference = image.parse()?;
+    let mut opts = PushOptions::new();
+    for host in insecure {
+        opts.insecure(host);
+    }
+    let digest = registry::push(engine.store(), &r, &opts, &|_| {})?;
+    println!(
+        "{}: digest: {digest}",
+        r.tag().unwrap_or("latest")
+    );
+    Ok(0)
+}
+
+// ---------------------------------------------------------------- containers
+
+fn run_container(engine: &Engine, a: &RunArgs) -> CmdResult {
+    let image = engine.image(&a.image)?;
+    let mut b = engine.container(&image);
+    if let Some(n) = &a.name {
+        b.name(n);
+    }
+    if let Some(ep) = &a.entrypoint {
+        b.entrypoint([ep]);
+    }
+    b.args(&a.command);
+    for e in &a.env {
+        match e.split_once('=') {
+            Some((k, v)) => {
+                b.env(k, v);
+            }
+            None => {
+                if let Some(v) = std::env::var_os(e) {
+                    b.env(e, v);
+                }
+            }
+        }
+    }
+    for l in &a.label {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        b.label(k, v);
+    }
+    for v in &a.volume {
+        b.mount(Mount::from_volume_flag(v)?);
+    }
+    for t in &a.tmpfs {
+        b.mount(Mount::from_tmpfs_flag(t)?);
+    }
+    for m in &a.mount {
+        b.mount(Mount::from_mount_flag(m)?);
+    }
+    if let Some(w) = &a.workdir {
+        b.current_dir(w);
+    }
+    if let Some(u) = &a.user {
+        b.user(u);
+    }
+    if let Some(h) = &a.hostname {
+        b.hostname(h);
+    }
+    if let Some(m) = &a.memory {
+        b.memory_limit(parse_bytes(m)?);
+    }
+    if let Some(p) = a.pids_limit {
+        b.pids_limit(p);
+    }
+    for c in &a.cap_add {
+        b.cap_add(c);
+    }
+    for c in &a.cap_drop {
+        b.cap_drop(c);
+    }
+    b.read_only(a.read_only)
+        .privileged(a.privileged)
+        .auto_remove(a.rm)
+        .tty(a.tty)
+        .stdin(if a.interactive {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    let mut c = b.spawn()?;
+    c.kill_on_drop(true);
+    if let Some(term) = c.take_terminal() {
+        attach_terminal(File::from(term), a.interactive);
+    }
+    let status = c.wait()?;
+    Ok(u8::try_from(status.docker_code() & 0xff).unwrap_or(ENGINE_ERROR))
+}
+
+/// Copies the container's terminal to stdout and, with `-i`, stdin to it (no raw mode:
+/// the host terminal keeps its line discipline).
+fn attach_terminal(term: File, interactive: bool) {
+    if interactive {
+        if let Ok(mut w) = term.try_clone() {
+            std::thread::spawn(move || {
+                let _ = io::copy(&mut io::stdin().lock(), &mut w);
+            });
+        }
+    }
+    std::thread::spawn(move || {
+        let mut term = term;
+        let mut out = io::stdout();
+        let mut buf = [0u8; 8192];
+        // EIO once the container's side is closed
+        while let Ok(n) = term.read(&mut buf) {
+            if n == 0 || out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+fn stop(engine: &Engine, name: &str, signal: Option<&str>, timeout: Duration) -> Result<(), Failure> {
+    let c = engine.containers().get(name)?;
+    if !c.inspect()?.state.running {
+        return Ok(());
+    }
+    let configured = c.inspect()?.config.stop_signal;
+    let sig = match signal {
+        Some(s) => parse_signal(s)?,
+        None if !configured.is_empty() => parse_signal(&configured)?,
+        None => 15,
+    };
+    let rt = runtime(engine)?;
+    let _ = rt.kill(c.id(), sig, false);
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if !c.inspect().is_ok_and(|i| i.state.running) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = rt.kill(c.id(), 9, true);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.inspect().is_ok_and(|i| i.state.running) {
+        if Instant::now() > deadline {
+            return Err(Failure::Usage(format!("{name}: did not stop after SIGKILL")));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+fn ps(engine: &Engine, all: bool, quiet: bool, no_trunc: bool) -> CmdResult {
+    let mut list = Vec::new();
+    for c in engine.containers().list()? {
+        let Ok(info) = c.inspect() else { continue };
+        if all || info.state.running || info.state.paused {
+            list.push((c, info));
+        }
+    }
+    // newest first, as docker ps
+    list.reverse();
+    if quiet {
+        for (c, _) in &list {
+            println!("{}", if no_trunc { c.id() } else { c.short_id() });
+        }
+        return Ok(0);
+    }
+    let mut rows = vec![[
+        "CONTAINER ID".to_owned(),
+        "IMAGE".into(),
+        "COMMAND".into(),
+        "CREATED".into(),
+        "STATUS".into(),
+        "NAMES".into(),
+    ]];
+    for (c, info) in &list {
+        let mut cmd = std::iter::once(info.path.as_str())
+            .chain(info.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !no_trunc && cmd.chars().count() > 20 {
+            cmd = cmd.chars().take(19).collect::<String>() + "…";
+        }
+        let created = parse_time(&info.created)
+            .map_or_else(String::new, |t| format!("{} ago", human_duration(t)));
+        let st = &info.state;
+        let status = if st.paused {
+            format!("Up {} (Paused)", since(&st.started_at))
+        } else if st.running {
+            format!("Up {}", since(&st.started_at))
+        } else if st.status.to_string() == "created" {
+            "Created".to_owned()
+        } else if st.status.to_string() == "dead" {
+            "Dead".to_owned()
+        } else {
+            format!("Exited ({}) {} ago", st.exit_code, since(&st.finished_at))
+        };
+        rows.push([
+            if no_trunc { c.id() } else { c.short_id() }.to_owned(),
+            c.image().to_owned(),
+            format!("\"{cmd}\""),
+            created,
+            status,
+            c.name().to_owned(),
+        ]);
+    }
+    print_table(&rows);
+    Ok(0)
+}
+
+fn since(time: &str) -> String {
+    parse_time(time).map_or_else(|| "Less than a second".to_owned(), human_duration)
+}
+
+fn inspect(engine: &Engine, names: &[String]) -> CmdResult {
+    let mut out = Vec::new();
+    let mut failed = false;
+    for name in names {
+        if let Ok(c) = engine.containers().get(name) {
+            out.push(serde_json::to_value(c.inspect()?).expect("inspect serialises"));
+        } else if let Ok(i) = engine.image(name) {
+            out.push(image_json(&i));
+        } else if let Ok(v) = engine.volumes().inspect(name) {
+            out.push(serde_json::to_value(v).expect("volume serialises"));
+        } else {
+            failed = true;
+            eprintln!("engine: Error: No such object: {name}");
+        }
+    }
+    print_json(&out)?;
+    Ok(if failed { 1 } else { 0 })
+}
+
+fn image_json(i: &Image) -> serde_json::Value {
+    let cfg = i.config();
+    serde_json::json!({
+        "Id": i.id().to_string(),
+        "RepoTags": i.references().iter().map(|r| r.familiar()).collect::<Vec<_>>(),
+        "RepoDigests": [],
+        "Created": cfg.created(),
+        "Config": cfg.config(),
+        "Architecture": cfg.architecture().to_string(),
+        "Os": cfg.os().to_string(),
+        "Size": i.size(),
+        "RootFS": {
+            "Type": "layers",
+            "Layers": i.diff_ids().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        },
+    })
+}
+
+// ---------------------------------------------------------------- volumes
+
+fn volume(engine: &Engine, cmd: VolumeCommand) -> CmdResult {
+    let vols = engine.volumes();
+    match cmd {
+        VolumeCommand::Create { label, name } => {
+            let v = match name {
+                Some(n) => vols.create(
+                    &n,
+                    label.iter().map(|l| {
+                        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                        (k.to_owned(), v.to_owned())
+                    }),
+                )?,
+                None => vols.create_anonymous()?,
+            };
+            println!("{}", v.name());
+        }
+        VolumeCommand::Ls { quiet } => {
+            let list = vols.list(&[])?;
+            if quiet {
+                for v in &list {
+                    println!("{}", v.name());
+                }
+            } else {
+                let mut rows = vec![["DRIVER".to_owned(), "VOLUME NAME".into()]];
+                for v in &list {
+                    rows.push([v.inspect().driver, v.name().to_owned()]);
+                }
+                print_table(&rows);
+            }
+        }
+        VolumeCommand::Inspect { names } => {
+            let mut out = Vec::new();
+            let mut failed = false;
+            for n in &names {
+                match vols.inspect(n) {
+                    Ok(v) => out.push(v),
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("engine: {e}");
+                    }
+                }
+            }
+            print_json(&out)?;
+            return Ok(if failed { 1 } else { 0 });
+        }
+        VolumeCommand::Rm { force, names } => {
+            return each(&names, |n| {
+                vols.remove(n, force)?;
+                Ok(())
+            });
+        }
+        VolumeCommand::Prune { .. } => {
+            let p = vols.prune()?;
+            if !p.volumes.is_empty() {
+                println!("Deleted Volumes:");
+                for v in &p.volumes {
+                    println!("{v}");
+                }
+                println!();
+            }
+            println!("Total reclaimed space: {}", human_size(p.reclaimed));
+        }
+    }
+    Ok(0)
+}
+
+// ---------------------------------------------------------------- formatting
+
+/// Prints `rows` as Docker's tables: columns left-aligned, three spaces apart.
+fn print_table<const N: usize>(rows: &[[String; N]]) {
+    let mut widths = [0usize; N];
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = io::stdout().lock();
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < N {
+                let pad = widths[i] - cell.chars().count() + 3;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
+/// Prints JSON as `docker inspect` does: an array, four-space indents.
+fn print_json<T: serde::Serialize>(v: &T) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    v.serialize(&mut ser).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+fn parse_time(s: &str) -> Option<SystemTime> {
+    if s.is_empty() || s.starts_with("0001-") {
+        return None;
+    }
+    humantime::parse_rfc3339_weak(s.trim_end_matches('Z'))
+        .ok()
+        .or_else(|| humantime::parse_rfc3339(s).ok())
+}
+
+/// go-units' `HumanDuration`, as `docker ps` prints ages.
+fn human_duration(t: SystemTime) -> String {
+    let d = SystemTime::now().duration_since(t).unwrap_or_default();
+    let secs = d.as_secs();
+    let (mins, hours) = (secs / 60, secs / 3600);
+    match () {
+        _ if secs < 1 => "Less than a second".into(),
+        _ if secs == 1 => "1 second".into(),
+        _ if secs < 60 => format!("{secs} seconds"),
+        _ if mins == 1 => "About a minute".into(),
+        _ if mins < 60 => format!("{mins} minutes"),
+        _ if hours == 1 => "About an hour".into(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", hours / 24 / 365),
+    }
+}
+
+/// go-units' `HumanSizeWithPrecision(size, 3)`: decimal units, three significant digits.
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i + 1 < UNITS.len() {
+        v /= 1000.0;
+        i += 1;
+    }
+    let digits = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let s = format!("{v:.digits$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    };
+    format!("{s}{}", UNITS[i])
+}
+
+/// `64m`, `1g`, `512k`, `1048576` (as Docker's `--memory`: binary units).
+fn parse_bytes(s: &str) -> Result<u64, Failure> {
+    let bad = || Failure::Usage(format!("invalid size: '{s}'"));
+    let lower = s.trim().to_ascii_lowercase();
+    let lower = lower.strip_suffix('b').unwrap_or(&lower);
+    let (num, mult) = match lower.chars().last() {
+        Some('k') => (&lower[..lower.len() - 1], 1u64 << 10),
+        Some('m') => (&lower[..lower.len() - 1], 1 << 20),
+        Some('g') => (&lower[..lower.len() - 1], 1 << 30),
+        Some('t') => (&lower[..lower.len() - 1], 1 << 40),
+        _ => (lower, 1),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    if n < 0.0 {
+        return Err(bad());
+    }
+    Ok((n * mult as f64) as u64)
+}
+
+/// `KILL`, `SIGTERM`, `9`.
+fn parse_signal(s: &str) -> Result<i32, Failure> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Ok(n);
+    }
+    let name = s.to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    Ok(match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        "TERM" => libc::SIGTERM,
+        "STOP" => libc::SIGSTOP,
+        "CONT" => libc::SIGCONT,
+        "WINCH" => libc::SIGWINCH,
+        _ => return Err(Failure::Usage(format!("invalid signal: {s}"))),
+    })
+}
