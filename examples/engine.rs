@@ -25,7 +25,10 @@ use clap::{Parser, Subcommand};
 const ENGINE_ERROR: u8 = 125;
 
 #[derive(Debug, Parser)]
-#[command(name = "engine", about = "A docker-like engine on cargohold, without a daemon")]
+#[command(
+    name = "engine",
+    about = "A docker-like engine on cargohold, without a daemon"
+)]
 struct Cli {
     /// The engine root (images, containers, volumes) [default: $CARGOHOLD_ROOT, then
     /// /var/lib/cargohold].
@@ -422,7 +425,10 @@ fn images(engine: &Engine, quiet: bool) -> CmdResult {
             .created()
             .as_deref()
             .and_then(parse_time)
-            .map_or_else(|| "N/A".to_owned(), |t| format!("{} ago", human_duration(t)));
+            .map_or_else(
+                || "N/A".to_owned(),
+                |t| format!("{} ago", human_duration(t)),
+            );
         let size = human_size(i.size());
         let refs: Vec<(String, String)> = if i.references().is_empty() {
             vec![("<none>".into(), "<none>".into())]
@@ -554,10 +560,7 @@ fn push(engine: &Engine, image: &str, insecure: &[String]) -> CmdResult {
         opts.insecure(host);
     }
     let digest = registry::push(engine.store(), &r, &opts, &|_| {})?;
-    println!(
-        "{}: digest: {digest}",
-        r.tag().unwrap_or("latest")
-    );
+    println!("{}: digest: {digest}", r.tag().unwrap_or("latest"));
     Ok(0)
 }
 
@@ -662,7 +665,12 @@ fn attach_terminal(term: File, interactive: bool) {
     });
 }
 
-fn stop(engine: &Engine, name: &str, signal: Option<&str>, timeout: Duration) -> Result<(), Failure> {
+fn stop(
+    engine: &Engine,
+    name: &str,
+    signal: Option<&str>,
+    timeout: Duration,
+) -> Result<(), Failure> {
     let c = engine.containers().get(name)?;
     if !c.inspect()?.state.running {
         return Ok(());
@@ -686,7 +694,9 @@ fn stop(engine: &Engine, name: &str, signal: Option<&str>, timeout: Duration) ->
     let deadline = Instant::now() + Duration::from_secs(10);
     while c.inspect().is_ok_and(|i| i.state.running) {
         if Instant::now() > deadline {
-            return Err(Failure::Usage(format!("{name}: did not stop after SIGKILL")));
+            return Err(Failure::Usage(format!(
+                "{name}: did not stop after SIGKILL"
+            )));
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -19,3 +19,5 @@ mod image_overlay;
 mod image_registry;
 // examples/runtime.rs, the runc-compatible CLI, and containerd/podman driving it.
 mod cli;
+// examples/engine.rs, the docker-like CLI, on a busybox image imported from a tarball.
+mod engine_cli;
