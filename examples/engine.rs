@@ -751,7 +751,10 @@ fn ps(engine: &Engine, all: bool, quiet: bool, no_trunc: bool) -> CmdResult {
         };
         rows.push([
             if no_trunc { c.id() } else { c.short_id() }.to_owned(),
-            c.image().to_owned(),
+            // the short form, as docker ps prints `busybox:latest`
+            c.image()
+                .parse::<Reference>()
+                .map_or_else(|_| c.image().to_owned(), |r| r.familiar()),
             format!("\"{cmd}\""),
             created,
             status,
