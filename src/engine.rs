@@ -6,9 +6,10 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::container::record::{owner_alive, start_time, Record};
+use crate::container::monitor::{self, ExitRecord, MonitorStatus};
+use crate::container::record::{self, owner_alive, start_time, Record};
 use crate::container::rootfs;
-use crate::container::{Container, ContainerBuilder, ExitStatus, State, Status};
+use crate::container::{exit_status, Container, ContainerBuilder, ExitStatus, State, Status};
 use crate::image::{Image, Reference};
 use crate::runtime::{self, Runtime};
 use crate::store::Store;
@@ -238,7 +239,18 @@ impl Engine {
         }
     }
 
-    /// The live state of a container: the record, corrected by what the runtime says.
+    /// What the monitor of a detached container says, once it has been started (a
+    /// detached container still `created` is being set up by its owner); `None` otherwise.
+    pub(crate) fn monitor_status(&self, rec: &Record) -> Option<MonitorStatus> {
+        if !rec.detached || !matches!(rec.info.state.status, Status::Running | Status::Paused) {
+            return None;
+        }
+        let dir = self.dir(&rec.info.id);
+        monitor::status(self.runtime.root(), &rec.info.id, record::exit_path(&dir)).ok()
+    }
+
+    /// The live state of a container: the record, corrected by what the runtime says (and,
+    /// for a detached container, its monitor).
     pub(crate) fn live_state(&self, rec: &Record) -> State {
         let mut st = rec.info.state.clone();
         if !matches!(
@@ -246,6 +258,27 @@ impl Engine {
             Status::Running | Status::Created | Status::Paused
         ) {
             return st;
+        }
+        match self.monitor_status(rec) {
+            Some(MonitorStatus::Running { pid, .. }) => {
+                st.pid = pid;
+                if let Ok(s) = self.runtime.state(&rec.info.id) {
+                    if s.status == runtime::Status::Paused {
+                        st.status = Status::Paused;
+                        st.paused = true;
+                    }
+                }
+                return st;
+            }
+            Some(MonitorStatus::Exited(r)) => {
+                exited_detached(&mut st, Some(&r));
+                return st;
+            }
+            Some(MonitorStatus::ExitedUnknown) => {
+                exited_detached(&mut st, None);
+                return st;
+            }
+            None => {}
         }
         match self.runtime.state(&rec.info.id) {
             Ok(s) => match s.status {
@@ -317,6 +350,34 @@ impl Engine {
         deleted.and(unmounted).and(saved)
     }
 
+    /// After the monitor of a detached container recorded its exit (`None`: the monitor
+    /// died without recording it): free the runtime container and the overlay, record the
+    /// exit as the monitor saw it, and remove the container if it was made with
+    /// `auto_remove`.
+    pub(crate) fn release_exited_detached(
+        &self,
+        id: &str,
+        exit: Option<&ExitRecord>,
+    ) -> Result<()> {
+        let dir = self.dir(id);
+        let deleted = match self.runtime.delete(id, true) {
+            Err(Error::ContainerNotFound { .. }) => Ok(()),
+            r => r,
+        };
+        let unmounted = rootfs::unmount(&dir);
+        let Ok(mut rec) = Record::load(&dir) else {
+            return deleted.and(unmounted);
+        };
+        exited_detached(&mut rec.info.state, exit);
+        if rec.info.host_config.auto_remove {
+            deleted?;
+            unmounted?;
+            return self.remove_dir(&rec);
+        }
+        let saved = rec.save(&dir);
+        deleted.and(unmounted).and(saved)
+    }
+
     fn remove_dir(&self, rec: &Record) -> Result<()> {
         let dir = self.dir(&rec.info.id);
         rootfs::unmount(&dir)?;
@@ -360,6 +421,20 @@ impl Engine {
                 op: "remove",
                 status: state.status.to_string(),
             });
+        }
+        if let Some(MonitorStatus::Running { monitored, .. }) = self.monitor_status(&rec) {
+            // Killed through its monitor, which must be done with the directory (its log,
+            // exit record and lock are in it) before the directory goes.
+            let exit = record::exit_path(&dir);
+            monitor::request_stop(&exit)?;
+            match self.runtime.kill(id, libc::SIGKILL, true) {
+                Ok(()) | Err(Error::ContainerNotFound { .. }) | Err(Error::InvalidState { .. }) => {
+                }
+                Err(e) => return Err(e),
+            }
+            if monitored {
+                let _ = monitor::wait_exit(&exit, std::time::Duration::from_secs(10));
+            }
         }
         match self.runtime.delete(id, true) {
             Err(Error::ContainerNotFound { .. }) | Ok(()) => {}
@@ -413,9 +488,24 @@ impl Engine {
                 continue;
             };
             let st = rec.info.state.status;
-            if !matches!(st, Status::Created | Status::Running | Status::Paused)
-                || owner_alive(rec.owner)
-            {
+            if !matches!(st, Status::Created | Status::Running | Status::Paused) {
+                continue;
+            }
+            // A started detached container lives as long as its monitor (or, unmonitored,
+            // its init), whatever became of the program that created it.
+            match self.monitor_status(&rec) {
+                Some(MonitorStatus::Running { .. }) => continue,
+                Some(MonitorStatus::Exited(r)) => {
+                    self.release_exited_detached(&rec.info.id, Some(&r))?;
+                    continue;
+                }
+                Some(MonitorStatus::ExitedUnknown) => {
+                    self.release_exited_detached(&rec.info.id, None)?;
+                    continue;
+                }
+                None => {}
+            }
+            if owner_alive(rec.owner) {
                 continue;
             }
             self.release_exited(&rec.info.id, None)?;
@@ -526,6 +616,29 @@ impl Containers<'_> {
             }
         }
         first.map_or(Ok(removed), Err)
+    }
+}
+
+/// Fills in the state of a detached container that has exited, from its monitor's record
+/// (`None`: the monitor died before recording it).
+fn exited_detached(st: &mut State, exit: Option<&ExitRecord>) {
+    st.status = Status::Exited;
+    st.running = false;
+    st.paused = false;
+    st.pid = 0;
+    st.exit_code = exit_status(exit).docker_code();
+    match exit {
+        Some(r) => {
+            st.oom_killed = r.oom_killed;
+            if !r.started_at.is_empty() {
+                st.started_at = r.started_at.clone();
+            }
+            st.finished_at = r.finished_at.clone();
+        }
+        None => {
+            st.finished_at = now_rfc3339();
+            st.error = "the monitor of the container died before recording its exit".to_owned();
+        }
     }
 }
 

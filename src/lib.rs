@@ -76,7 +76,7 @@ pub use volume::{
     Mount, MountType, Propagation, Pruned, Volume, VolumeInspect, VolumeStore, ANONYMOUS_LABEL,
 };
 
-pub use container::logs::{LogEntry, LogOptions, LogStream};
+pub use container::logs::{LogEntry, LogOptions, LogStream, Logs};
 
 /// The monitor of detached containers, its exit records, and the log reader.
 ///

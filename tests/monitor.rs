@@ -8,7 +8,8 @@
 //! `--list` lists them. Flags libtest takes (`--include-ignored`, `--nocapture`, …) are
 //! accepted and ignored. As a normal user every test is skipped (they need root).
 //!
-//! `--creator ARGS` is not a test: it is the child program of `survives_its_creator`.
+//! `--creator ARGS` is not a test: it is the child program of `survives_its_creator`;
+//! `--engine-creator ARGS` is that of `engine_detached_survives_its_creator`.
 
 #[path = "it/common/mod.rs"]
 #[allow(dead_code)]
@@ -678,6 +679,269 @@ fn hook_output_stays_out_of_the_report() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Detached containers through the Engine.
+
+/// An engine in its own temp root with a busybox image; `reference` names the image.
+struct EngineEnv {
+    engine: cargohold::Engine,
+    image: cargohold::Image,
+    reference: String,
+    root: tempfile::TempDir,
+}
+
+fn engine_env() -> EngineEnv {
+    let root = tempfile::Builder::new()
+        .prefix("cargohold-engine")
+        .tempdir()
+        .unwrap();
+    let engine = cargohold::Engine::open(root.path()).unwrap();
+    let src = tempfile::tempdir().unwrap();
+    common::make_rootfs(src.path());
+    let cfg = cargohold::oci_spec::image::ConfigBuilder::default()
+        .cmd(vec!["/bin/sh".to_owned()])
+        .env(vec!["PATH=/bin".to_owned()])
+        .build()
+        .unwrap();
+    let reference = format!("busybox:{}", unique("det"));
+    let image = engine
+        .store()
+        .import_dir(src.path(), &cfg, &reference.parse().unwrap())
+        .unwrap();
+    EngineEnv {
+        engine,
+        image,
+        reference,
+        root,
+    }
+}
+
+/// Removes the container (forced) when dropped, so a failing test leaves nothing behind.
+struct RemoveOnDrop<'a>(&'a cargohold::Engine, String);
+
+impl Drop for RemoveOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Ok(c) = self.0.containers().get(&self.1) {
+            let _ = c.remove(true);
+        }
+    }
+}
+
+/// Nothing of container `id` remains: no directory, mount, cgroup, runtime state or
+/// monitor.
+fn assert_container_gone(e: &EngineEnv, id: &str) {
+    assert!(!e.engine.root().join("containers").join(id).exists());
+    assert!(
+        common::mounts_with(id).is_empty(),
+        "{:?}",
+        common::mounts_with(id)
+    );
+    assert!(
+        common::cgroups_named(id).is_empty(),
+        "{:?}",
+        common::cgroups_named(id)
+    );
+    assert!(!e.engine.root().join("runtime").join(id).exists());
+    assert!(monitors_of(id).is_empty());
+}
+
+fn log_text(c: &cargohold::Container, stdout: bool, stderr: bool) -> String {
+    let opts = LogOptions {
+        stdout,
+        stderr,
+        ..LogOptions::default()
+    };
+    c.logs(&opts)
+        .unwrap()
+        .map(|e| String::from_utf8_lossy(&e.unwrap().log).into_owned())
+        .collect()
+}
+
+/// A detached container's output goes to its log, its exit code to its record; a second
+/// one is stopped through its handle.
+fn engine_detached_logs_and_exit() {
+    let e = engine_env();
+    let mut running = e
+        .engine
+        .container(&e.image)
+        .args(["sh", "-c", "echo one; echo two >&2; echo three; exit 3"])
+        .detach(true)
+        .spawn()
+        .unwrap();
+    let _rm = RemoveOnDrop(&e.engine, running.id().to_owned());
+    assert!(running.is_detached());
+    let id = running.id().to_owned();
+    let status = running.wait().unwrap();
+    assert_eq!(status.code(), Some(3));
+    let c = e.engine.containers().get(&id).unwrap();
+    assert!(c.is_detached());
+    assert!(c.path().join(format!("{id}-json.log")).is_file());
+    assert!(c.path().join("exit.json").is_file());
+    let info = c.inspect().unwrap();
+    assert_eq!(info.state.status, cargohold::container::Status::Exited);
+    assert_eq!(info.state.exit_code, 3);
+    assert!(!info.state.running && info.state.pid == 0);
+    assert!(!info.state.oom_killed);
+    assert!(
+        info.state.finished_at.starts_with("20"),
+        "{}",
+        info.state.finished_at
+    );
+    assert_eq!(c.wait().unwrap().code(), Some(3));
+    assert_eq!(log_text(&c, true, false), "one\nthree\n");
+    assert_eq!(log_text(&c, false, true), "two\n");
+    // The overlay is gone once the exit is recorded.
+    assert!(common::mounts_with(&id).is_empty());
+    c.remove(false).unwrap();
+    assert_container_gone(&e, &id);
+
+    // Stopped through the handle: sleep ignores SIGTERM as pid 1, so SIGKILL ends it.
+    let mut running = e
+        .engine
+        .container(&e.image)
+        .args(["sleep", "30"])
+        .detach(true)
+        .spawn()
+        .unwrap();
+    let id = running.id().to_owned();
+    let _rm = RemoveOnDrop(&e.engine, id.clone());
+    assert!(running.try_wait().unwrap().is_none());
+    let c = e.engine.containers().get(&id).unwrap();
+    assert_eq!(c.status(), cargohold::container::Status::Running);
+    assert_eq!(c.inspect().unwrap().state.pid, running.pid() as i32);
+    let status = running.stop(Duration::from_millis(300)).unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert_eq!(c.inspect().unwrap().state.exit_code, 137);
+    c.remove(false).unwrap();
+    assert_container_gone(&e, &id);
+
+    // A forced remove of a running one.
+    let running = e
+        .engine
+        .container(&e.image)
+        .args(["sleep", "30"])
+        .detach(true)
+        .spawn()
+        .unwrap();
+    let id = running.id().to_owned();
+    drop(running);
+    let c = e.engine.containers().get(&id).unwrap();
+    assert!(matches!(
+        c.clone().remove(false),
+        Err(Error::InvalidState { .. })
+    ));
+    c.remove(true).unwrap();
+    assert_container_gone(&e, &id);
+}
+
+/// The child program of `engine_detached_survives_its_creator`: opens the engine, starts a
+/// detached `sleep 30`, prints its id and exits without waiting.
+fn engine_creator(args: &[String]) -> ! {
+    let [root, reference] = args else {
+        eprintln!("usage: --engine-creator ROOT REFERENCE");
+        std::process::exit(2)
+    };
+    let run = || -> cargohold::Result<String> {
+        let engine = cargohold::Engine::open(root)?;
+        let image = engine.image(reference)?;
+        let c = engine
+            .container(&image)
+            .args(["sleep", "30"])
+            .detach(true)
+            .spawn()?;
+        Ok(c.id().to_owned())
+    };
+    match run() {
+        Ok(id) => {
+            println!("{id}");
+            std::process::exit(0)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1)
+        }
+    }
+}
+
+/// A detached container outlives the program that created it; a fresh `Engine::open` sees
+/// it running (its repair leaves it alone), stops it and removes it.
+fn engine_detached_survives_its_creator() {
+    let e = engine_env();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .arg("--engine-creator")
+        .arg(e.root.path())
+        .arg(&e.reference)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(id.len(), 64, "{id}");
+    let _rm = RemoveOnDrop(&e.engine, id.clone());
+    std::thread::sleep(Duration::from_millis(100));
+    let engine = cargohold::Engine::open(e.root.path()).unwrap();
+    let c = engine.containers().get(&id).unwrap();
+    assert!(c.is_detached());
+    let info = c.inspect().unwrap();
+    assert_eq!(info.state.status, cargohold::container::Status::Running);
+    assert!(info.state.running);
+    assert!(alive(info.state.pid));
+    assert_eq!(monitors_of(&id).len(), 1);
+    assert!(
+        !common::mounts_with(&id).is_empty(),
+        "the overlay stays mounted"
+    );
+    // Opening again still leaves it alone.
+    let engine = cargohold::Engine::open(e.root.path()).unwrap();
+    let c = engine.containers().get(&id).unwrap();
+    assert_eq!(c.status(), cargohold::container::Status::Running);
+    let status = c.stop(Duration::from_millis(300)).unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    let info = c.inspect().unwrap();
+    assert_eq!(info.state.status, cargohold::container::Status::Exited);
+    assert_eq!(info.state.exit_code, 137);
+    assert!(!alive(info.state.pid) || info.state.pid == 0);
+    assert!(common::mounts_with(&id).is_empty());
+    wait_until("the monitor to exit", Duration::from_secs(5), || {
+        monitors_of(&id).is_empty()
+    });
+    c.remove(false).unwrap();
+    assert_container_gone(&e, &id);
+}
+
+/// A detached container that exits while no program has it open: the next `Engine::open`
+/// records the exit from the monitor's record and unmounts its overlay.
+fn engine_open_repairs_exited_detached() {
+    let e = engine_env();
+    let running = e
+        .engine
+        .container(&e.image)
+        .args(["sh", "-c", "echo bye; exit 7"])
+        .detach(true)
+        .spawn()
+        .unwrap();
+    let id = running.id().to_owned();
+    let _rm = RemoveOnDrop(&e.engine, id.clone());
+    drop(running);
+    let exit = e
+        .engine
+        .root()
+        .join("containers")
+        .join(&id)
+        .join("exit.json");
+    assert!(monitor::wait_exit(&exit, Duration::from_secs(10)).is_some());
+    let engine = cargohold::Engine::open(e.root.path()).unwrap();
+    assert!(common::mounts_with(&id).is_empty());
+    let c = engine.containers().get(&id).unwrap();
+    let info = c.inspect().unwrap();
+    assert_eq!(info.state.status, cargohold::container::Status::Exited);
+    assert_eq!(info.state.exit_code, 7);
+    assert_eq!(log_text(&c, true, true), "bye\n");
+    c.remove(false).unwrap();
+    assert_container_gone(&e, &id);
+}
 
 type Test = (&'static str, fn());
 
@@ -699,6 +963,18 @@ const TESTS: &[Test] = &[
         "hook_output_stays_out_of_the_report",
         hook_output_stays_out_of_the_report,
     ),
+    (
+        "engine_detached_logs_and_exit",
+        engine_detached_logs_and_exit,
+    ),
+    (
+        "engine_detached_survives_its_creator",
+        engine_detached_survives_its_creator,
+    ),
+    (
+        "engine_open_repairs_exited_detached",
+        engine_open_repairs_exited_detached,
+    ),
 ];
 
 fn main() {
@@ -706,6 +982,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--creator") {
         creator(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("--engine-creator") {
+        engine_creator(&args[1..]);
     }
     if args.iter().any(|a| a == "--list") {
         for (name, _) in TESTS {

@@ -7,8 +7,9 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+use super::monitor::{self, MonitorConfig};
 use super::record::{Config, HostConfig, Inspect, MountPoint, Record, State, Status, ZERO_TIME};
-use super::{rootfs, spec, ExitStatus, Output, Parts, RunningContainer, Stdio, StdioKind};
+use super::{rootfs, spec, ExitStatus, Output, Parts, Process, RunningContainer, Stdio, StdioKind};
 use crate::engine::Engine;
 use crate::image::Image;
 use crate::runtime::CreateOptions;
@@ -52,6 +53,7 @@ pub struct ContainerBuilder<'e> {
     cap_drop: Vec<String>,
     privileged: bool,
     auto_remove: bool,
+    detach: bool,
     stop_signal: Option<String>,
     mounts: Vec<Mount>,
     stdin: Option<Stdio>,
@@ -83,6 +85,7 @@ impl<'e> ContainerBuilder<'e> {
             cap_drop: Vec::new(),
             privileged: false,
             auto_remove: false,
+            detach: false,
             stop_signal: None,
             mounts: Vec::new(),
             stdin: None,
@@ -254,6 +257,23 @@ impl<'e> ContainerBuilder<'e> {
         self
     }
 
+    /// Starts the container detached (`docker run -d`, DESIGN.md decision 3): through a
+    /// monitor process (this program re-executed, so `cargohold::init()` must be called at
+    /// the top of `main`) instead of as this program's child, so that it outlives this
+    /// program. The monitor writes its output to `containers/<id>/<id>-json.log` (read it
+    /// with [`Container::logs`](super::Container::logs)), reaps it and records how it ended
+    /// in `containers/<id>/exit.json`; any program opening the same engine root can then
+    /// wait for, stop, kill and remove it.
+    ///
+    /// Stdin is `/dev/null` and the stdio settings are ignored; `tty(true)` is refused.
+    /// With [`auto_remove`](Self::auto_remove) the container is removed when it has exited
+    /// and a handle waited for it, or the next [`Engine::open`](crate::Engine::open) finds
+    /// it exited.
+    pub fn detach(&mut self, yes: bool) -> &mut Self {
+        self.detach = yes;
+        self
+    }
+
     /// The signal [`RunningContainer::stop`] sends first (`SIGTERM`, `TERM`, `15`);
     /// default: the image's StopSignal, else SIGTERM.
     pub fn stop_signal(&mut self, signal: impl Into<String>) -> &mut Self {
@@ -397,6 +417,9 @@ impl<'e> ContainerBuilder<'e> {
         let reference = self
             .reference()
             .ok_or_else(|| self.invalid("image", "the image has no reference"))?;
+        if self.detach && self.tty {
+            return Err(self.invalid("tty", "a detached container cannot have a terminal yet"));
+        }
         let caps = spec::capabilities(
             &self.cap_add,
             &self.cap_drop,
@@ -549,7 +572,7 @@ impl<'e> ContainerBuilder<'e> {
                         hostname: hostname.clone(),
                         user: user_spec.clone(),
                         tty: self.tty,
-                        open_stdin: !matches!(stdin.0, StdioKind::Null),
+                        open_stdin: !self.detach && !matches!(stdin.0, StdioKind::Null),
                         env: Vec::new(),
                         cmd: Vec::new(),
                         entrypoint: Vec::new(),
@@ -561,6 +584,7 @@ impl<'e> ContainerBuilder<'e> {
                 },
                 owner: engine.owner(),
                 reference: reference.clone(),
+                detached: self.detach,
             };
             match entrypoint.as_ref() {
                 Some(ep) => {
@@ -724,6 +748,44 @@ impl<'e> ContainerBuilder<'e> {
             crate::store::write_atomic(&dir.join("config.json"), &config)?;
             rec.info.config.env = env;
 
+            // --- detached: the monitor starts it ---
+            if self.detach {
+                let cfg = MonitorConfig::new(
+                    engine.runtime().root(),
+                    &id,
+                    &dir,
+                    super::record::log_path(&dir, &id),
+                    super::record::exit_path(&dir),
+                );
+                guard.runtime = true;
+                let handle =
+                    monitor::start(&cfg).map_err(|e| map_spawn_error(e, &name, &argv[0]))?;
+                let exit = cfg.exit_path;
+                rec.info.state.status = Status::Running;
+                rec.info.state.running = true;
+                rec.info.state.pid = handle.container_pid;
+                rec.info.state.started_at = crate::engine::now_rfc3339();
+                let saved = rec.save(&dir);
+                let mut running = RunningContainer::new(Parts {
+                    engine: engine.clone(),
+                    id: id.clone(),
+                    name,
+                    inner: Process::Detached {
+                        pid: handle.container_pid,
+                        exit,
+                    },
+                    stdin: None,
+                    stdout: None,
+                    stderr: None,
+                    stop_signal: stop_signo,
+                });
+                if let Err(e) = saved {
+                    running.kill_on_drop(true);
+                    return Err(e);
+                }
+                return Ok(running);
+            }
+
             // --- stdio and start ---
             let mut opts = CreateOptions::default();
             let (mut w_in, mut r_out, mut r_err) = (None, None, None);
@@ -750,7 +812,7 @@ impl<'e> ContainerBuilder<'e> {
                 engine: engine.clone(),
                 id: id.clone(),
                 name,
-                inner,
+                inner: Process::Attached(inner),
                 stdin: w_in,
                 stdout: r_out,
                 stderr: r_err,

@@ -31,6 +31,7 @@ use std::fs::File;
 use std::io::{self, PipeReader, PipeWriter, Read};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use builder::ContainerBuilder;
@@ -171,8 +172,10 @@ pub struct Output {
     pub stderr: Vec<u8>,
 }
 
-/// A started container this program is attached to: the live handle, like
-/// [`std::process::Child`].
+/// A started container: the live handle, like [`std::process::Child`]. Either this
+/// program is attached to it (its init is our child), or it is detached
+/// ([`ContainerBuilder::detach`]): its monitor runs it, and the handle reads the monitor's
+/// exit record.
 ///
 /// **Drop policy**: dropping it neither waits nor kills, as `Child`; the container runs on,
 /// and its runtime state and overlay stay until the process is reaped by
@@ -187,7 +190,7 @@ pub struct RunningContainer {
     engine: Engine,
     id: String,
     name: String,
-    inner: crate::runtime::Container,
+    inner: Process,
     pidfd: Option<OwnedFd>,
     stdin: Option<PipeWriter>,
     stdout: Option<PipeReader>,
@@ -213,6 +216,11 @@ impl RunningContainer {
         self.inner.pid() as u32
     }
 
+    /// Started detached, through a monitor ([`ContainerBuilder::detach`]).
+    pub fn is_detached(&self) -> bool {
+        matches!(self.inner, Process::Detached { .. })
+    }
+
     /// The caller's end of a piped stdin ([`Stdio::piped`]); drop it to send EOF.
     pub fn take_stdin(&mut self) -> Option<PipeWriter> {
         self.stdin.take()
@@ -230,7 +238,10 @@ impl RunningContainer {
 
     /// The pty master of a container started with `tty(true)`.
     pub fn take_terminal(&mut self) -> Option<OwnedFd> {
-        self.inner.take_console()
+        match &mut self.inner {
+            Process::Attached(c) => c.take_console(),
+            Process::Detached { .. } => None,
+        }
     }
 
     /// Kill it with SIGKILL, reap it and free everything when the handle drops (off by
@@ -252,7 +263,14 @@ impl RunningContainer {
                 status: "exited".into(),
             });
         }
-        self.inner.signal(signal)
+        self.send(signal)
+    }
+
+    fn send(&self, signal: i32) -> Result<()> {
+        match &self.inner {
+            Process::Attached(c) => c.signal(signal),
+            Process::Detached { .. } => self.engine.runtime().kill(&self.id, signal, false),
+        }
     }
 
     /// A further process in the container (`docker exec`), configured like a
@@ -290,8 +308,17 @@ impl RunningContainer {
         if self.status.is_some() {
             return Ok(());
         }
-        match self.inner.signal(libc::SIGKILL) {
+        if let Process::Detached { exit, .. } = &self.inner {
+            monitor::request_stop(exit)?;
+        }
+        match self.send(libc::SIGKILL) {
             Err(Error::Os { source, .. }) if source.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            // A detached container whose monitor has already deleted it.
+            Err(Error::ContainerNotFound { .. } | Error::InvalidState { .. })
+                if self.is_detached() =>
+            {
+                Ok(())
+            }
             r => r,
         }
     }
@@ -303,15 +330,21 @@ impl RunningContainer {
     /// As [`wait`](Self::wait).
     pub fn stop(&mut self, timeout: Duration) -> Result<ExitStatus> {
         if self.status.is_none() {
-            let _ = self.inner.signal(self.stop_signal);
+            if let Process::Detached { exit, .. } = &self.inner {
+                monitor::request_stop(exit)?;
+            }
+            let _ = self.send(self.stop_signal);
             if !self.exited_within(timeout) {
-                let _ = self.inner.signal(libc::SIGKILL);
+                let _ = self.send(libc::SIGKILL);
             }
         }
         self.wait()
     }
 
     fn exited_within(&self, timeout: Duration) -> bool {
+        if let Process::Detached { exit, .. } = &self.inner {
+            return monitor::wait_exit(exit, timeout).is_some();
+        }
         match &self.pidfd {
             Some(fd) => file::pidfd_wait(
                 fd.as_raw_fd(),
@@ -337,13 +370,29 @@ impl RunningContainer {
             return Ok(s);
         }
         drop(self.stdin.take());
+        let inner = match &self.inner {
+            Process::Attached(c) => c,
+            Process::Detached { exit, .. } => {
+                let exit = exit.clone();
+                let record = wait_detached(&self.engine, &self.id, &exit);
+                return self.finish_detached(record.as_ref());
+            }
+        };
         // A forced remove from elsewhere in this process may have reaped it already: it was
         // killed with SIGKILL then.
-        let raw = self
-            .inner
+        let raw = inner
             .wait()
             .unwrap_or_else(|_| std::process::ExitStatus::from_raw(libc::SIGKILL));
         self.finish(raw)
+    }
+
+    /// Records the exit of a detached container (`None`: its monitor died without saying).
+    fn finish_detached(&mut self, record: Option<&monitor::ExitRecord>) -> Result<ExitStatus> {
+        let status = exit_status(record);
+        self.status = Some(status);
+        self.pidfd = None;
+        self.engine.release_exited_detached(&self.id, record)?;
+        Ok(status)
     }
 
     /// Like [`wait`](Self::wait) without blocking: `None` while it runs.
@@ -353,6 +402,14 @@ impl RunningContainer {
     pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
         if let Some(s) = self.status {
             return Ok(Some(s));
+        }
+        if let Process::Detached { exit, .. } = &self.inner {
+            let exit = exit.clone();
+            return match monitor::status(self.engine.runtime().root(), &self.id, &exit)? {
+                monitor::MonitorStatus::Running { .. } => Ok(None),
+                monitor::MonitorStatus::Exited(r) => self.finish_detached(Some(&r)).map(Some),
+                monitor::MonitorStatus::ExitedUnknown => self.finish_detached(None).map(Some),
+            };
         }
         match file::try_wait_child(self.inner.pid()) {
             Ok(None) => Ok(None),
@@ -418,12 +475,64 @@ impl Drop for RunningContainer {
     }
 }
 
+/// The process behind a [`RunningContainer`].
+#[derive(Debug)]
+pub(crate) enum Process {
+    /// Our child, through the runtime.
+    Attached(crate::runtime::Container),
+    /// Its monitor's child; `exit` is the monitor's exit record.
+    Detached { pid: i32, exit: PathBuf },
+}
+
+impl Process {
+    fn pid(&self) -> i32 {
+        match self {
+            Process::Attached(c) => c.pid(),
+            Process::Detached { pid, .. } => *pid,
+        }
+    }
+}
+
+/// How a detached container ended, from its monitor's record; a record-less end (the
+/// monitor was killed) is reported as code 255, as Docker reports a container whose daemon
+/// vanished.
+pub(crate) fn exit_status(record: Option<&monitor::ExitRecord>) -> ExitStatus {
+    let raw = match record.map(|r| (r.code, r.signal)) {
+        Some((Some(c), _)) => (c & 0xff) << 8,
+        Some((None, Some(s))) => s & 0x7f,
+        _ => 255 << 8,
+    };
+    ExitStatus::new(
+        std::process::ExitStatus::from_raw(raw),
+        record.is_some_and(|r| r.oom_killed),
+    )
+}
+
+/// Waits until the monitor of a detached container has recorded its exit; when the monitor
+/// is gone without a record, until the runtime no longer sees the container run.
+pub(crate) fn wait_detached(engine: &Engine, id: &str, exit: &Path) -> Option<monitor::ExitRecord> {
+    loop {
+        if let Some(r) = monitor::wait_exit(exit, Duration::from_secs(60)) {
+            return Some(r);
+        }
+        if !monitor::monitor_alive(exit) {
+            match monitor::status(engine.runtime().root(), id, exit) {
+                Ok(monitor::MonitorStatus::Running { .. }) => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Ok(monitor::MonitorStatus::Exited(r)) => return Some(r),
+                Ok(monitor::MonitorStatus::ExitedUnknown) | Err(_) => return None,
+            }
+        }
+    }
+}
+
 /// Fills in a running container's handle (used by the builder).
 pub(crate) struct Parts {
     pub engine: Engine,
     pub id: String,
     pub name: String,
-    pub inner: crate::runtime::Container,
+    pub inner: Process,
     pub stdin: Option<PipeWriter>,
     pub stdout: Option<PipeReader>,
     pub stderr: Option<PipeReader>,

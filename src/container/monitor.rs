@@ -575,7 +575,10 @@ pub fn status(
             pid: s.pid,
             monitored,
         }),
-        // The monitor may have recorded the exit between the two looks.
+        // The monitor may have recorded the exit between the two looks, or be about to: it
+        // deletes the runtime's state before it writes the record.
+        None if monitored => Ok(wait_exit(exit_path, Duration::from_secs(5))
+            .map_or(MonitorStatus::ExitedUnknown, MonitorStatus::Exited)),
         None => {
             Ok(read_exit(exit_path).map_or(MonitorStatus::ExitedUnknown, MonitorStatus::Exited))
         }

@@ -7,8 +7,23 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use std::os::unix::process::ExitStatusExt;
+use std::time::{Duration, Instant};
+
+use super::logs::{self, LogOptions, Logs};
+use super::{monitor, ExitStatus};
 use crate::engine::Engine;
 use crate::{Error, Result};
+
+/// An [`ExitStatus`] from Docker's exit code (128 + n reads as killed by signal n).
+fn from_code(code: i32, oom_killed: bool) -> ExitStatus {
+    let raw = if (129..=192).contains(&code) {
+        code - 128
+    } else {
+        (code & 0xff) << 8
+    };
+    ExitStatus::new(std::process::ExitStatus::from_raw(raw), oom_killed)
+}
 
 /// A container's state, as `docker inspect` words it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,9 +216,25 @@ pub(crate) struct Record {
     /// The image reference held in the store for it.
     #[serde(rename = "cargohold.reference")]
     pub reference: String,
+    /// Started through a monitor ([`super::monitor`]): alive while the monitor holds its
+    /// lock, however the owner fares.
+    #[serde(rename = "cargohold.detached", default)]
+    pub detached: bool,
 }
 
 pub(crate) const RECORD: &str = "container.json";
+/// The exit record a detached container's monitor writes (its lock is `exit.json.lock`).
+pub(crate) const EXIT: &str = "exit.json";
+
+/// The json-file log of a detached container: `<dir>/<id>-json.log`, as Docker names it.
+pub(crate) fn log_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}-json.log"))
+}
+
+/// The monitor's exit record of a detached container.
+pub(crate) fn exit_path(dir: &Path) -> PathBuf {
+    dir.join(EXIT)
+}
 pub(crate) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 impl Record {
@@ -325,6 +356,119 @@ impl Container {
     /// failed (unmounting, deleting the runtime state, removing the directory).
     pub fn remove(self, force: bool) -> Result<()> {
         self.engine.remove_container(&self.record, force)
+    }
+
+    /// Started detached ([`ContainerBuilder::detach`](super::ContainerBuilder::detach)).
+    pub fn is_detached(&self) -> bool {
+        self.record.detached
+    }
+
+    /// Its output, as `docker logs`: the json-file log its monitor writes (a detached
+    /// container's; an attached one has none, and reads as empty).
+    ///
+    /// # Errors
+    /// The log cannot be opened or read.
+    pub fn logs(&self, opts: &LogOptions) -> Result<Logs> {
+        logs::read(log_path(&self.dir, self.id()), exit_path(&self.dir), opts)
+    }
+
+    /// Sends `signal` (a `libc::SIG*` number) to its init (`docker kill -s`).
+    ///
+    /// # Errors
+    /// [`Error::ContainerNotFound`] or [`Error::InvalidState`] when it does not run.
+    pub fn signal(&self, signal: i32) -> Result<()> {
+        self.engine.runtime().kill(self.id(), signal, false)
+    }
+
+    /// Kills it with SIGKILL (`docker kill`); does not wait. A detached container is not
+    /// restarted by its monitor afterwards.
+    ///
+    /// # Errors
+    /// As [`signal`](Self::signal).
+    pub fn kill(&self) -> Result<()> {
+        if self.record.detached {
+            monitor::request_stop(exit_path(&self.dir))?;
+        }
+        self.signal(libc::SIGKILL)
+    }
+
+    /// Stops it as `docker stop` does: its stop signal, then SIGKILL once `timeout` has
+    /// passed; then [`wait`](Self::wait)s. Stopping a container that does not run is not
+    /// an error.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn stop(&self, timeout: Duration) -> Result<ExitStatus> {
+        if matches!(self.status(), Status::Running | Status::Paused) {
+            if self.record.detached {
+                monitor::request_stop(exit_path(&self.dir))?;
+            }
+            let signo = super::builder::parse_signal(&self.record.info.config.stop_signal)
+                .unwrap_or(libc::SIGTERM);
+            let _ = self.signal(signo);
+            if !self.exited_within(timeout) {
+                let _ = self.signal(libc::SIGKILL);
+            }
+        }
+        self.wait()
+    }
+
+    fn exited_within(&self, timeout: Duration) -> bool {
+        if self.record.detached {
+            return monitor::wait_exit(exit_path(&self.dir), timeout).is_some();
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            if !matches!(self.status(), Status::Running | Status::Paused) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for it to exit (`docker wait`) and returns how it ended. For a detached
+    /// container this reads its monitor's exit record, then frees its overlay and records
+    /// the exit (removing it if it was made with `auto_remove`); an attached one is waited
+    /// for until its owner has recorded the exit (from Docker's code: 128 + n
+    /// reads as killed by signal n).
+    ///
+    /// # Errors
+    /// Freeing a resource failed; [`Error::ContainerNotFound`] when an attached container is
+    /// removed while we wait.
+    pub fn wait(&self) -> Result<ExitStatus> {
+        if self.record.detached {
+            let rec = Record::load(&self.dir).map_err(|_| Error::ContainerNotFound {
+                id: self.name().to_owned(),
+            })?;
+            if matches!(rec.info.state.status, Status::Exited | Status::Dead) {
+                return Ok(from_code(
+                    rec.info.state.exit_code,
+                    rec.info.state.oom_killed,
+                ));
+            }
+            let exit = exit_path(&self.dir);
+            if rec.info.state.status == Status::Created {
+                // Its creator is still starting it.
+                while Record::load(&self.dir).is_ok_and(|r| r.info.state.status == Status::Created)
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                return self.wait();
+            }
+            let r = super::wait_detached(&self.engine, self.id(), &exit);
+            self.engine.release_exited_detached(self.id(), r.as_ref())?;
+            return Ok(super::exit_status(r.as_ref()));
+        }
+        loop {
+            let info = self.inspect()?;
+            if matches!(info.state.status, Status::Exited | Status::Dead) {
+                return Ok(from_code(info.state.exit_code, info.state.oom_killed));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Renames it (`docker rename`).
