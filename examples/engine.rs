@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use cargohold::image::registry::{self, PullOptions, PushOptions};
 use cargohold::runtime::Runtime;
-use cargohold::{Engine, Error, Image, Mount, Reference, Stdio};
+use cargohold::{Engine, Error, Image, LogOptions, Mount, Reference, Stdio};
 use clap::{Parser, Subcommand};
 
 /// Docker's exit code for an error of the engine itself.
@@ -152,7 +152,7 @@ struct RunArgs {
     /// Print help (`-h` is `--hostname`, as in Docker).
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
-    /// Run the container in the background (not supported yet).
+    /// Run the container in the background and print its id.
     #[arg(short, long)]
     detach: bool,
     /// Keep STDIN open.
@@ -304,18 +304,6 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> CmdResult {
-    // commands that need no engine root
-    match &cli.command {
-        Command::Run(r) if r.detach => {
-            return Err(Failure::Usage(
-                "detached containers (run -d) are not supported yet".into(),
-            ))
-        }
-        Command::Logs { .. } => {
-            return Err(Failure::Usage("logs is not supported yet".into()));
-        }
-        _ => {}
-    }
     let root = cli
         .root
         .or_else(|| std::env::var_os("CARGOHOLD_ROOT").map(PathBuf::from))
@@ -339,7 +327,12 @@ fn run(cli: Cli) -> CmdResult {
             quiet,
             no_trunc,
         } => ps(&engine, all, quiet, no_trunc),
-        Command::Logs { .. } => unreachable!("handled above"),
+        Command::Logs {
+            follow,
+            tail,
+            timestamps,
+            container,
+        } => logs(&engine, &container, follow, tail.as_deref(), timestamps),
         Command::Stop {
             time,
             signal,
@@ -622,6 +615,16 @@ fn run_container(engine: &Engine, a: &RunArgs) -> CmdResult {
     for c in &a.cap_drop {
         b.cap_drop(c);
     }
+    if a.detach {
+        // The monitor owns the container's stdio and logs; print the id, as Docker does.
+        b.read_only(a.read_only)
+            .privileged(a.privileged)
+            .auto_remove(a.rm)
+            .detach(true);
+        let c = b.spawn()?;
+        println!("{}", c.id());
+        return Ok(0);
+    }
     b.read_only(a.read_only)
         .privileged(a.privileged)
         .auto_remove(a.rm)
@@ -665,6 +668,28 @@ fn attach_terminal(term: File, interactive: bool) {
     });
 }
 
+/// `docker logs`: the container's json-file log, optionally followed until it exits.
+fn logs(engine: &Engine, name: &str, follow: bool, tail: Option<&str>, timestamps: bool) -> CmdResult {
+    let c = engine.containers().get(name)?;
+    let tail = match tail {
+        None | Some("all") => None,
+        Some(n) => Some(
+            n.parse::<usize>()
+                .map_err(|_| Failure::Usage(format!("invalid --tail value {n:?}")))?,
+        ),
+    };
+    let opts = LogOptions {
+        tail,
+        follow,
+        timestamps,
+        ..LogOptions::default()
+    };
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    c.logs(&opts)?.copy_to(&mut out, &mut err)?;
+    Ok(0)
+}
+
 fn stop(
     engine: &Engine,
     name: &str,
@@ -673,6 +698,12 @@ fn stop(
 ) -> Result<(), Failure> {
     let c = engine.containers().get(name)?;
     if !c.inspect()?.state.running {
+        return Ok(());
+    }
+    if signal.is_none() {
+        // The container's own stop signal, then SIGKILL after the timeout; a detached
+        // container's monitor is told not to restart it.
+        c.stop(timeout)?;
         return Ok(());
     }
     let configured = c.inspect()?.config.stop_signal;

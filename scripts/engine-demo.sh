@@ -10,7 +10,7 @@ if ! dpkg -s busybox-static >/dev/null 2>&1; then
 fi
 
 cargo build -q --example engine
-ENGINE="$PWD/target/debug/examples/engine"
+ENGINE="${CARGO_TARGET_DIR:-$PWD/target}/debug/examples/engine"
 
 work=$(mktemp -d /tmp/engine-demo.XXXXXX)
 root="$work/root"

@@ -171,10 +171,35 @@ fn run_output_and_exit_codes() {
     assert!(!o.stderr.is_empty());
     // --rm left nothing behind
     assert_eq!(cli.ok(&["ps", "-a", "-q"]), "");
-    // detached containers are not wired yet: a clear error, 125
-    let o = cli.out(&["run", "-d", IMAGE, "true"]);
-    assert_eq!(o.status.code(), Some(125));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not supported"));
+}
+
+#[test]
+#[ignore = "requires root"]
+fn run_detached_then_logs_and_stop() {
+    let cli = Cli::new();
+    // -d prints the id and returns while the container runs on under its monitor.
+    let id = cli.ok(&["run", "-d", "--name", "bg", IMAGE, "sh", "-c", "echo started; echo oops >&2; sleep 30"]);
+    assert_eq!(id.trim().len(), 64, "{id:?}");
+    let mut logs = String::new();
+    for _ in 0..100 {
+        logs = cli.ok(&["logs", "bg"]);
+        if logs.contains("started") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(logs, "started\n");
+    let o = cli.out(&["logs", "bg"]);
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "oops\n");
+    assert!(cli.ok(&["ps"]).contains("bg"));
+    cli.ok(&["stop", "-t", "1", "bg"]);
+    let ps = cli.ok(&["ps", "-a"]);
+    assert!(ps.contains("Exited (137)"), "{ps}");
+    // The log survives the container's exit; -t prefixes each line with its time.
+    let t = cli.ok(&["logs", "-t", "bg"]);
+    assert!(t.ends_with(" started\n") && t.starts_with("20"), "{t:?}");
+    cli.ok(&["rm", "bg"]);
+    assert_eq!(cli.ok(&["ps", "-a", "-q"]), "");
 }
 
 #[test]
