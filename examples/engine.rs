@@ -155,6 +155,9 @@ struct RunArgs {
     /// Run the container in the background and print its id.
     #[arg(short, long)]
     detach: bool,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped (needs -d).
+    #[arg(long, default_value = "no")]
+    restart: String,
     /// Keep STDIN open.
     #[arg(short, long)]
     interactive: bool,
@@ -615,6 +618,7 @@ fn run_container(engine: &Engine, a: &RunArgs) -> CmdResult {
     for c in &a.cap_drop {
         b.cap_drop(c);
     }
+    b.restart(a.restart.parse()?);
     if a.detach {
         // The monitor owns the container's stdio and logs; print the id, as Docker does.
         b.read_only(a.read_only)
@@ -669,7 +673,13 @@ fn attach_terminal(term: File, interactive: bool) {
 }
 
 /// `docker logs`: the container's json-file log, optionally followed until it exits.
-fn logs(engine: &Engine, name: &str, follow: bool, tail: Option<&str>, timestamps: bool) -> CmdResult {
+fn logs(
+    engine: &Engine,
+    name: &str,
+    follow: bool,
+    tail: Option<&str>,
+    timestamps: bool,
+) -> CmdResult {
     let c = engine.containers().get(name)?;
     let tail = match tail {
         None | Some("all") => None,

@@ -302,6 +302,15 @@ pub enum Error {
         /// The error of the cleanup.
         cleanup: Box<Error>,
     },
+    /// A restart policy is not one Docker knows (`no`, `on-failure[:N]`, `always`,
+    /// `unless-stopped`).
+    #[error("invalid restart policy {policy:?}: {reason}")]
+    InvalidRestartPolicy {
+        /// The policy as given.
+        policy: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// `Result` with [`Error`] as its default error type.

@@ -77,6 +77,7 @@ pub use volume::{
 };
 
 pub use container::logs::{LogEntry, LogOptions, LogStream, Logs};
+pub use container::monitor::RestartPolicy;
 
 /// The monitor of detached containers, its exit records, and the log reader.
 ///

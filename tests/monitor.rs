@@ -975,7 +975,59 @@ const TESTS: &[Test] = &[
         "engine_open_repairs_exited_detached",
         engine_open_repairs_exited_detached,
     ),
+    ("engine_restart_policy", engine_restart_policy),
 ];
+
+/// `--restart on-failure:2` through the builder: the monitor runs a failing container three
+/// times; a policy without detach, or with auto-remove, is refused before anything starts.
+fn engine_restart_policy() {
+    let e = engine_env();
+    let policy: cargohold::RestartPolicy = "on-failure:2".parse().unwrap();
+    let mut running = e
+        .engine
+        .container(&e.image)
+        .args(["sh", "-c", "echo run; exit 1"])
+        .detach(true)
+        .restart(policy)
+        .spawn()
+        .unwrap();
+    let _rm = RemoveOnDrop(&e.engine, running.id().to_owned());
+    let id = running.id().to_owned();
+    assert_eq!(running.wait().unwrap().code(), Some(1));
+    let c = e.engine.containers().get(&id).unwrap();
+    assert_eq!(
+        log_text(&c, true, false),
+        "run\nrun\nrun\n",
+        "one run and two restarts"
+    );
+    c.remove(false).unwrap();
+    assert_container_gone(&e, &id);
+
+    let attached = e
+        .engine
+        .container(&e.image)
+        .args(["true"])
+        .restart(policy)
+        .spawn();
+    assert!(
+        matches!(
+            attached,
+            Err(cargohold::Error::InvalidContainerConfig { .. })
+        ),
+        "{attached:?}"
+    );
+    let with_rm = e
+        .engine
+        .container(&e.image)
+        .args(["true"])
+        .detach(true)
+        .auto_remove(true)
+        .restart(cargohold::RestartPolicy::Always)
+        .spawn();
+    let err = with_rm.err().expect("--restart with --rm is refused");
+    assert!(err.to_string().contains("auto-remove"), "{err}");
+    assert!(e.engine.containers().list().unwrap().is_empty());
+}
 
 fn main() {
     cargohold::init();

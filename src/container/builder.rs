@@ -7,7 +7,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use super::monitor::{self, MonitorConfig};
+use super::monitor::{self, MonitorConfig, RestartPolicy};
 use super::record::{Config, HostConfig, Inspect, MountPoint, Record, State, Status, ZERO_TIME};
 use super::{rootfs, spec, ExitStatus, Output, Parts, Process, RunningContainer, Stdio, StdioKind};
 use crate::engine::Engine;
@@ -54,6 +54,7 @@ pub struct ContainerBuilder<'e> {
     privileged: bool,
     auto_remove: bool,
     detach: bool,
+    restart: RestartPolicy,
     stop_signal: Option<String>,
     mounts: Vec<Mount>,
     stdin: Option<Stdio>,
@@ -86,6 +87,7 @@ impl<'e> ContainerBuilder<'e> {
             privileged: false,
             auto_remove: false,
             detach: false,
+            restart: RestartPolicy::No,
             stop_signal: None,
             mounts: Vec::new(),
             stdin: None,
@@ -274,6 +276,15 @@ impl<'e> ContainerBuilder<'e> {
         self
     }
 
+    /// When to start the container again after it exits (`--restart`); Docker's default
+    /// is [`RestartPolicy::No`]. Its monitor does the restarting, so a policy other than
+    /// `No` needs [`detach`](Self::detach) and excludes [`auto_remove`](Self::auto_remove),
+    /// as Docker's `--restart` and `--rm` exclude each other (checked at spawn).
+    pub fn restart(&mut self, policy: RestartPolicy) -> &mut Self {
+        self.restart = policy;
+        self
+    }
+
     /// The signal [`RunningContainer::stop`] sends first (`SIGTERM`, `TERM`, `15`);
     /// default: the image's StopSignal, else SIGTERM.
     pub fn stop_signal(&mut self, signal: impl Into<String>) -> &mut Self {
@@ -419,6 +430,20 @@ impl<'e> ContainerBuilder<'e> {
             .ok_or_else(|| self.invalid("image", "the image has no reference"))?;
         if self.detach && self.tty {
             return Err(self.invalid("tty", "a detached container cannot have a terminal yet"));
+        }
+        if self.restart != RestartPolicy::No {
+            if !self.detach {
+                return Err(self.invalid(
+                    "restart policy",
+                    "restarting needs a detached container (its monitor restarts it)",
+                ));
+            }
+            if self.auto_remove {
+                return Err(self.invalid(
+                    "restart policy",
+                    "conflicting options: a restart policy and auto-remove",
+                ));
+            }
         }
         let caps = spec::capabilities(
             &self.cap_add,
@@ -750,13 +775,14 @@ impl<'e> ContainerBuilder<'e> {
 
             // --- detached: the monitor starts it ---
             if self.detach {
-                let cfg = MonitorConfig::new(
+                let mut cfg = MonitorConfig::new(
                     engine.runtime().root(),
                     &id,
                     &dir,
                     super::record::log_path(&dir, &id),
                     super::record::exit_path(&dir),
                 );
+                cfg.restart = self.restart;
                 guard.runtime = true;
                 let handle =
                     monitor::start(&cfg).map_err(|e| map_spawn_error(e, &name, &argv[0]))?;

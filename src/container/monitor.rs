@@ -115,6 +115,36 @@ impl RestartPolicy {
     }
 }
 
+impl std::str::FromStr for RestartPolicy {
+    type Err = crate::Error;
+
+    /// Docker's `--restart` syntax: `no`, `on-failure[:N]`, `always`, `unless-stopped`.
+    fn from_str(s: &str) -> crate::Result<Self> {
+        let bad = |reason: &str| crate::Error::InvalidRestartPolicy {
+            policy: s.to_owned(),
+            reason: reason.to_owned(),
+        };
+        match s.split_once(':') {
+            None => match s {
+                "no" | "" => Ok(RestartPolicy::No),
+                "on-failure" => Ok(RestartPolicy::OnFailure { max_retries: None }),
+                "always" => Ok(RestartPolicy::Always),
+                "unless-stopped" => Ok(RestartPolicy::UnlessStopped),
+                _ => Err(bad("not one of no, on-failure[:N], always, unless-stopped")),
+            },
+            Some(("on-failure", n)) => n
+                .parse()
+                .map(|n| RestartPolicy::OnFailure {
+                    max_retries: Some(n),
+                })
+                .map_err(|_| bad("the retry count is not a number")),
+            Some((p, _)) => Err(bad(&format!(
+                "only on-failure takes a retry count, not {p}"
+            ))),
+        }
+    }
+}
+
 /// What [`start`] needs: where the container is, and where its log and exit record go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -952,6 +982,33 @@ mod tests {
             started_at: "2024-05-01T12:00:00Z".into(),
             finished_at: "2024-05-01T12:00:01.5Z".into(),
             restarts: 0,
+        }
+    }
+
+    #[test]
+    fn restart_policies_parse_as_docker_writes_them() {
+        assert_eq!("no".parse::<RestartPolicy>().unwrap(), RestartPolicy::No);
+        assert_eq!(
+            "always".parse::<RestartPolicy>().unwrap(),
+            RestartPolicy::Always
+        );
+        assert_eq!(
+            "unless-stopped".parse::<RestartPolicy>().unwrap(),
+            RestartPolicy::UnlessStopped
+        );
+        assert_eq!(
+            "on-failure:3".parse::<RestartPolicy>().unwrap(),
+            RestartPolicy::OnFailure {
+                max_retries: Some(3)
+            }
+        );
+        assert_eq!(
+            "on-failure".parse::<RestartPolicy>().unwrap(),
+            RestartPolicy::OnFailure { max_retries: None }
+        );
+        for bad in ["sometimes", "always:2", "on-failure:x"] {
+            let e = bad.parse::<RestartPolicy>().unwrap_err();
+            assert!(e.to_string().contains(bad), "{e}");
         }
     }
 

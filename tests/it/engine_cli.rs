@@ -178,7 +178,16 @@ fn run_output_and_exit_codes() {
 fn run_detached_then_logs_and_stop() {
     let cli = Cli::new();
     // -d prints the id and returns while the container runs on under its monitor.
-    let id = cli.ok(&["run", "-d", "--name", "bg", IMAGE, "sh", "-c", "echo started; echo oops >&2; sleep 30"]);
+    let id = cli.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "bg",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo started; echo oops >&2; sleep 30",
+    ]);
     assert_eq!(id.trim().len(), 64, "{id:?}");
     let mut logs = String::new();
     for _ in 0..100 {
