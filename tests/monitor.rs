@@ -1024,7 +1024,9 @@ fn engine_restart_policy() {
         .auto_remove(true)
         .restart(cargohold::RestartPolicy::Always)
         .spawn();
-    let err = with_rm.err().expect("--restart with --rm is refused");
+    let Err(err) = with_rm else {
+        panic!("--restart with --rm is refused")
+    };
     assert!(err.to_string().contains("auto-remove"), "{err}");
     assert!(e.engine.containers().list().unwrap().is_empty());
 }
