@@ -1023,22 +1023,6 @@ fn parse_bytes(s: &str) -> Result<u64, Failure> {
 
 /// `KILL`, `SIGTERM`, `9`.
 fn parse_signal(s: &str) -> Result<i32, Failure> {
-    if let Ok(n) = s.parse::<i32>() {
-        return Ok(n);
-    }
-    let name = s.to_ascii_uppercase();
-    let name = name.strip_prefix("SIG").unwrap_or(&name);
-    Ok(match name {
-        "HUP" => libc::SIGHUP,
-        "INT" => libc::SIGINT,
-        "QUIT" => libc::SIGQUIT,
-        "KILL" => libc::SIGKILL,
-        "USR1" => libc::SIGUSR1,
-        "USR2" => libc::SIGUSR2,
-        "TERM" => libc::SIGTERM,
-        "STOP" => libc::SIGSTOP,
-        "CONT" => libc::SIGCONT,
-        "WINCH" => libc::SIGWINCH,
-        _ => return Err(Failure::Usage(format!("invalid signal: {s}"))),
-    })
+    cargohold::runtime::parse_signal(s)
+        .ok_or_else(|| Failure::Usage(format!("invalid signal: {s}")))
 }

@@ -709,71 +709,9 @@ fn owner() -> String {
     }
 }
 
-const SIGNALS: &[(&str, i32)] = &[
-    ("HUP", libc::SIGHUP),
-    ("INT", libc::SIGINT),
-    ("QUIT", libc::SIGQUIT),
-    ("ILL", libc::SIGILL),
-    ("TRAP", libc::SIGTRAP),
-    ("ABRT", libc::SIGABRT),
-    ("IOT", libc::SIGIOT),
-    ("BUS", libc::SIGBUS),
-    ("FPE", libc::SIGFPE),
-    ("KILL", libc::SIGKILL),
-    ("USR1", libc::SIGUSR1),
-    ("SEGV", libc::SIGSEGV),
-    ("USR2", libc::SIGUSR2),
-    ("PIPE", libc::SIGPIPE),
-    ("ALRM", libc::SIGALRM),
-    ("TERM", libc::SIGTERM),
-    ("STKFLT", libc::SIGSTKFLT),
-    ("CHLD", libc::SIGCHLD),
-    ("CONT", libc::SIGCONT),
-    ("STOP", libc::SIGSTOP),
-    ("TSTP", libc::SIGTSTP),
-    ("TTIN", libc::SIGTTIN),
-    ("TTOU", libc::SIGTTOU),
-    ("URG", libc::SIGURG),
-    ("XCPU", libc::SIGXCPU),
-    ("XFSZ", libc::SIGXFSZ),
-    ("VTALRM", libc::SIGVTALRM),
-    ("PROF", libc::SIGPROF),
-    ("WINCH", libc::SIGWINCH),
-    ("IO", libc::SIGIO),
-    ("POLL", libc::SIGPOLL),
-    ("PWR", libc::SIGPWR),
-    ("SYS", libc::SIGSYS),
-];
-
 /// A signal by number, or by name with or without the `SIG` prefix (any case).
 fn parse_signal(s: &str) -> Res<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-        return Err(err(format!("invalid signal {s:?}")));
-    }
-    let up = s.to_ascii_uppercase();
-    let name = up.strip_prefix("SIG").unwrap_or(&up);
-    if let Some(&(_, n)) = SIGNALS.iter().find(|(k, _)| *k == name) {
-        return Ok(n);
-    }
-    let rt = |base: i32, off: &str| off.parse::<i32>().ok().map(|o| base + o);
-    let sigrtmin = libc::SIGRTMIN();
-    let sigrtmax = libc::SIGRTMAX();
-    let n = match name {
-        "RTMIN" => Some(sigrtmin),
-        "RTMAX" => Some(sigrtmax),
-        _ => name
-            .strip_prefix("RTMIN+")
-            .and_then(|o| rt(sigrtmin, o))
-            .or_else(|| {
-                name.strip_prefix("RTMAX-")
-                    .and_then(|o| rt(sigrtmax, &format!("-{o}")))
-            }),
-    };
-    n.filter(|n| (sigrtmin..=sigrtmax).contains(n))
-        .ok_or_else(|| err(format!("unknown signal {s:?}")))
+    cargohold::runtime::parse_signal(s).ok_or_else(|| err(format!("unknown signal {s:?}")))
 }
 
 fn parse_duration(s: &str) -> Res<Duration> {

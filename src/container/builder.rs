@@ -501,7 +501,7 @@ impl<'e> ContainerBuilder<'e> {
             .clone()
             .or_else(|| image_cfg.stop_signal().clone())
             .unwrap_or_else(|| "SIGTERM".to_owned());
-        let stop_signo = parse_signal(&stop_signal).ok_or_else(|| {
+        let stop_signo = crate::runtime::parse_signal(&stop_signal).ok_or_else(|| {
             self.invalid("stop signal", format!("unknown signal {stop_signal:?}"))
         })?;
         let user_spec = self
@@ -1006,29 +1006,6 @@ pub(crate) fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// `SIGTERM`, `TERM`, `15` → 15.
-pub(crate) fn parse_signal(s: &str) -> Option<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        return (1..=64).contains(&n).then_some(n);
-    }
-    let up = s.to_ascii_uppercase();
-    let name = up.strip_prefix("SIG").unwrap_or(&up);
-    Some(match name {
-        "HUP" => libc::SIGHUP,
-        "INT" => libc::SIGINT,
-        "QUIT" => libc::SIGQUIT,
-        "KILL" => libc::SIGKILL,
-        "USR1" => libc::SIGUSR1,
-        "USR2" => libc::SIGUSR2,
-        "TERM" => libc::SIGTERM,
-        "STOP" => libc::SIGSTOP,
-        "CONT" => libc::SIGCONT,
-        "WINCH" => libc::SIGWINCH,
-        "PWR" => libc::SIGPWR,
-        _ => return None,
-    })
-}
-
 /// Docker-like random names: `adjective_name`.
 pub(crate) fn random_name(seed: &[u8]) -> String {
     const ADJ: &[&str] = &[
@@ -1056,14 +1033,6 @@ mod tests {
         for bad in ["", "a", "_ab", "-ab", "a b", "a/b", "é1"] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn signals_parse() {
-        assert_eq!(parse_signal("SIGTERM"), Some(15));
-        assert_eq!(parse_signal("kill"), Some(9));
-        assert_eq!(parse_signal("2"), Some(2));
-        assert_eq!(parse_signal("NOPE"), None);
     }
 
     #[test]

@@ -403,7 +403,7 @@ impl Container {
             if self.record.detached {
                 monitor::request_stop(exit_path(&self.dir))?;
             }
-            let signo = super::builder::parse_signal(&self.record.info.config.stop_signal)
+            let signo = crate::runtime::parse_signal(&self.record.info.config.stop_signal)
                 .unwrap_or(libc::SIGTERM);
             let _ = self.signal(signo);
             if !self.exited_within(timeout) {

@@ -21,6 +21,7 @@
 mod exec;
 mod hooks;
 mod plan;
+mod signal;
 mod state;
 
 use std::fs;
@@ -37,6 +38,7 @@ use oci_spec::runtime::Spec;
 
 pub use crate::sys::cgroup::CgroupStats;
 pub use exec::{ExecOptions, ExecProcess};
+pub use signal::parse_signal;
 pub use state::{State, Status};
 
 use crate::sys::cgroup::Cgroup;
