@@ -14,23 +14,7 @@ use crate::common::{self, Bundle};
 /// The path of the example binary, built on first use if `cargo test` did not build it.
 fn runtime_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        // target/<profile>/deps/it-HASH -> target/<profile>/examples/runtime
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-        let bin = profile_dir.join("examples/runtime");
-        if !bin.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let st = Command::new(cargo)
-                .args(["build", "--example", "runtime"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("running cargo build --example runtime");
-            assert!(st.success(), "cargo build --example runtime failed");
-        }
-        assert!(bin.exists(), "{} missing", bin.display());
-        bin
-    })
+    BIN.get_or_init(|| common::example_bin("runtime"))
 }
 
 /// A state root of its own and the CLI invoked with `--root` on it.

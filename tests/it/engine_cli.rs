@@ -15,23 +15,7 @@ const IMAGE: &str = "localhost/busybox:latest";
 /// The path of the example binary, built on first use if `cargo test` did not build it.
 fn engine_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        // target/<profile>/deps/it-HASH -> target/<profile>/examples/engine
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-        let bin = profile_dir.join("examples/engine");
-        if !bin.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let st = Command::new(cargo)
-                .args(["build", "--example", "engine"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("running cargo build --example engine");
-            assert!(st.success(), "cargo build --example engine failed");
-        }
-        assert!(bin.exists(), "{} missing", bin.display());
-        bin
-    })
+    BIN.get_or_init(|| common::example_bin("engine"))
 }
 
 /// An engine root of its own, the busybox image imported into it.

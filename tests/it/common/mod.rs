@@ -238,3 +238,22 @@ pub fn guarded<'a>(rt: &'a Runtime, prefix: &str) -> (String, Cleanup<'a>) {
     let id = unique(prefix);
     (id.clone(), Cleanup { rt, id })
 }
+
+/// The path of an example binary (`runtime`, `engine`), built on first use if `cargo test`
+/// did not build it: `target/<profile>/deps/it-HASH` → `target/<profile>/examples/<name>`.
+pub fn example_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let bin = profile_dir.join("examples").join(name);
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = std::process::Command::new(cargo)
+            .args(["build", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap_or_else(|e| panic!("running cargo build --example {name}: {e}"));
+        assert!(st.success(), "cargo build --example {name} failed");
+    }
+    assert!(bin.exists(), "{} missing", bin.display());
+    bin
+}
