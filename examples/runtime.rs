@@ -796,7 +796,10 @@ fn parse_bytes(s: &str) -> Res<i64> {
 
 /// The OCI runtime features document (runtime-spec features.md).
 fn features() -> serde_json::Value {
-    let caps: Vec<String> = CAPS.iter().map(|c| format!("CAP_{c}")).collect();
+    let caps: Vec<String> = cargohold::runtime::CAPABILITIES
+        .iter()
+        .map(|c| format!("CAP_{c}"))
+        .collect();
     serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": SPEC_VERSION,
@@ -832,50 +835,6 @@ fn features() -> serde_json::Value {
         }
     })
 }
-
-const CAPS: &[&str] = &[
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_RESOURCE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-    "PERFMON",
-    "BPF",
-    "CHECKPOINT_RESTORE",
-];
 
 fn now_rfc3339() -> String {
     humantime::format_rfc3339_nanos(SystemTime::now()).to_string()

@@ -1266,6 +1266,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn capability_names_are_in_number_order() {
+        for (n, name) in super::super::CAPABILITIES.iter().enumerate() {
+            let cap: Capability =
+                serde_json::from_value(serde_json::json!(format!("CAP_{name}"))).unwrap();
+            assert_eq!(cap_number(cap) as usize, n, "{name}");
+        }
+    }
+
+    #[test]
     fn destinations_are_cleaned_lexically() {
         assert_eq!(
             clean_relative(Path::new("/a/./b/../c")),
