@@ -256,7 +256,8 @@ impl Engine {
         if !matches!(
             st.status,
             Status::Running | Status::Created | Status::Paused
-        ) {
+        ) || (rec.standby && st.status == Status::Created)
+        {
             return st;
         }
         match self.monitor_status(rec) {
@@ -411,11 +412,14 @@ impl Engine {
             id: rec.name().to_owned(),
         })?;
         let state = self.live_state(&rec);
-        if matches!(
-            state.status,
-            Status::Running | Status::Paused | Status::Created
-        ) && !force
-        {
+        let busy = match state.status {
+            Status::Running | Status::Paused => true,
+            // `docker rm` takes a created container without `-f`; one being set up by
+            // its owner is busy.
+            Status::Created => !rec.standby,
+            _ => false,
+        };
+        if busy && !force {
             return Err(Error::InvalidState {
                 id: rec.name().to_owned(),
                 op: "remove",
@@ -441,6 +445,95 @@ impl Engine {
             Err(e) => return Err(e),
         }
         self.remove_dir(&rec)
+    }
+
+    /// Starts a container made by `create`, or one that has exited, detached through a
+    /// monitor (`docker start`); see [`Container::start`].
+    pub(crate) fn start_container(&self, id: &str) -> Result<()> {
+        let dir = self.dir(id);
+        // One start at a time: flock on the container's directory (gone with it).
+        let _lock = fs::File::open(&dir)
+            .and_then(|f| {
+                rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)?;
+                Ok(f)
+            })
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => Error::ContainerNotFound { id: id.to_owned() },
+                _ => Error::os("locking container directory", &dir, e),
+            })?;
+        let load =
+            || Record::load(&dir).map_err(|_| Error::ContainerNotFound { id: id.to_owned() });
+        let mut rec = load()?;
+        // A detached run that has ended but was not released yet.
+        match self.monitor_status(&rec) {
+            Some(MonitorStatus::Exited(r)) => {
+                self.release_exited_detached(id, Some(&r))?;
+                rec = load()?;
+            }
+            Some(MonitorStatus::ExitedUnknown) => {
+                self.release_exited_detached(id, None)?;
+                rec = load()?;
+            }
+            _ => {}
+        }
+        let startable = match rec.info.state.status {
+            Status::Created => rec.standby,
+            Status::Exited | Status::Dead => true,
+            _ => false,
+        };
+        if !startable {
+            return Err(Error::InvalidState {
+                id: rec.name().to_owned(),
+                op: "start",
+                status: self.live_state(&rec).status.to_string(),
+            });
+        }
+        let lower: Vec<PathBuf> = rec
+            .info
+            .graph_driver
+            .data
+            .get("LowerDir")
+            .map(|l| l.split(':').map(PathBuf::from).collect())
+            .unwrap_or_default();
+        rootfs::mount(&dir, &lower, rec.info.host_config.auto_remove)?;
+        let mut cfg = monitor::MonitorConfig::new(
+            self.runtime.root(),
+            id,
+            &dir,
+            record::log_path(&dir, id),
+            record::exit_path(&dir),
+        );
+        cfg.restart = rec.info.host_config.restart_policy.policy();
+        let handle = match monitor::start(&cfg) {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = rootfs::unmount(&dir);
+                let e = crate::container::map_spawn_error(e, rec.name(), &rec.info.path);
+                rec.info.state.error = e.to_string();
+                let _ = rec.save(&dir);
+                return Err(e);
+            }
+        };
+        let st = &mut rec.info.state;
+        st.status = Status::Running;
+        st.running = true;
+        st.paused = false;
+        st.dead = false;
+        st.oom_killed = false;
+        st.pid = handle.container_pid;
+        st.exit_code = 0;
+        st.error.clear();
+        st.started_at = now_rfc3339();
+        rec.detached = true;
+        rec.standby = false;
+        rec.owner = self.owner();
+        if let Err(e) = rec.save(&dir) {
+            // Not recorded as running: it must not run unrecorded.
+            let _ = monitor::request_stop(record::exit_path(&dir));
+            let _ = self.runtime.kill(id, libc::SIGKILL, true);
+            return Err(e);
+        }
+        Ok(())
     }
 
     pub(crate) fn rename_container(&self, id: &str, name: &str) -> Result<Record> {
@@ -490,6 +583,20 @@ impl Engine {
             let st = rec.info.state.status;
             if !matches!(st, Status::Created | Status::Running | Status::Paused) {
                 continue;
+            }
+            if rec.standby && st == Status::Created {
+                // Made by `create`, waiting for a start: it belongs to no program.
+                continue;
+            }
+            if rec.ephemeral && !owner_alive(rec.owner) {
+                // Its monitor kills it when the owner goes; make sure, should the monitor
+                // have missed it, then release (and, ephemeral being auto-remove, remove) it.
+                if let Some(MonitorStatus::Running { .. }) = self.monitor_status(&rec) {
+                    let exit = record::exit_path(&dir);
+                    let _ = monitor::request_stop(&exit);
+                    let _ = self.runtime.kill(&rec.info.id, libc::SIGKILL, true);
+                    let _ = monitor::wait_exit(&exit, std::time::Duration::from_secs(10));
+                }
             }
             // A started detached container lives as long as its monitor (or, unmonitored,
             // its init), whatever became of the program that created it.
@@ -553,6 +660,19 @@ impl Containers<'_> {
                 .then(a.id().cmp(b.id()))
         });
         Ok(out)
+    }
+
+    /// The containers `filter` lets through (`docker ps [-a] [--filter ..]`), oldest
+    /// first, with their current state.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the containers directory cannot be read.
+    pub fn filter(&self, filter: &crate::container::ContainerFilter) -> Result<Vec<Container>> {
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter(|c| filter.matches(c, c.status()))
+            .collect())
     }
 
     /// The container with this name, id, or unique id prefix (as `docker inspect` resolves).

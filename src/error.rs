@@ -311,6 +311,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+
+    /// A container listing filter (`docker ps --filter`) is malformed or unknown.
+    #[error("invalid filter {filter:?}: {reason}")]
+    InvalidFilter {
+        /// The filter as given.
+        filter: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// `Result` with [`Error`] as its default error type.

@@ -943,6 +943,256 @@ fn engine_open_repairs_exited_detached() {
     assert_container_gone(&e, &id);
 }
 
+// ---------------------------------------------------------------------------------------
+// create / start / restart, ephemeral containers, reuse.
+
+/// `create` sets a container up without running it (nothing mounted, no monitor); `start`
+/// runs it detached, again after it exited (same upper layer); `restart` stops and starts
+/// it; a created container is removed without force; a failing start leaves it created.
+fn engine_create_start_restart() {
+    use cargohold::container::Status;
+    let e = engine_env();
+    let name = unique("svc");
+    let c = e
+        .engine
+        .container(&e.image)
+        .name(&name)
+        .args([
+            "sh",
+            "-c",
+            "echo x >> /runs; echo run $(wc -l < /runs); exec sleep 30",
+        ])
+        .create()
+        .unwrap();
+    let id = c.id().to_owned();
+    let _rm = RemoveOnDrop(&e.engine, id.clone());
+    assert_eq!(c.status(), Status::Created);
+    let info = c.inspect().unwrap();
+    assert_eq!(info.state.status, Status::Created);
+    assert_eq!(info.state.pid, 0);
+    assert!(
+        common::mounts_with(&id).is_empty(),
+        "nothing mounted before start"
+    );
+    assert!(monitors_of(&id).is_empty());
+    assert!(!e.engine.root().join("runtime").join(&id).exists());
+    // Another program opening the root leaves it created.
+    let engine = cargohold::Engine::open(e.root.path()).unwrap();
+    let c = engine.containers().get(&name).unwrap();
+    assert_eq!(c.status(), Status::Created);
+
+    c.start().unwrap();
+    let info = c.inspect().unwrap();
+    assert_eq!(info.state.status, Status::Running);
+    let pid1 = info.state.pid;
+    assert!(alive(pid1));
+    assert_eq!(monitors_of(&id).len(), 1);
+    wait_until("the first run's output", Duration::from_secs(10), || {
+        log_text(&c, true, false) == "run 1\n"
+    });
+    let again = c.start().unwrap_err();
+    assert!(
+        matches!(&again, Error::InvalidState { op: "start", status, .. } if status == "running"),
+        "{again}"
+    );
+
+    c.restart(Duration::from_millis(200)).unwrap();
+    let pid2 = c.inspect().unwrap().state.pid;
+    assert_ne!(pid1, pid2);
+    assert!(alive(pid2) && !alive(pid1));
+    wait_until("the second run's output", Duration::from_secs(10), || {
+        log_text(&c, true, false) == "run 1\nrun 2\n"
+    });
+
+    let status = c.stop(Duration::from_millis(200)).unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert_eq!(c.status(), Status::Exited);
+    assert!(common::mounts_with(&id).is_empty());
+    c.start().unwrap();
+    wait_until("the third run's output", Duration::from_secs(10), || {
+        log_text(&c, true, false).ends_with("run 3\n")
+    });
+    let busy = c.clone().remove(false).unwrap_err();
+    assert!(matches!(busy, Error::InvalidState { .. }), "{busy}");
+    c.remove(true).unwrap();
+    assert_container_gone(&e, &id);
+
+    // Created and never started: removed without force.
+    let c = e
+        .engine
+        .container(&e.image)
+        .args(["true"])
+        .create()
+        .unwrap();
+    let id = c.id().to_owned();
+    c.remove(false).unwrap();
+    assert_container_gone(&e, &id);
+
+    // A start that fails (its bind source vanished) leaves it created, with the error.
+    let src = tempfile::tempdir().unwrap();
+    let c = e
+        .engine
+        .container(&e.image)
+        .args(["true"])
+        .mount(cargohold::Mount::bind(src.path(), "/data"))
+        .create()
+        .unwrap();
+    let id = c.id().to_owned();
+    let _rm2 = RemoveOnDrop(&e.engine, id.clone());
+    let src_path = src.path().to_owned();
+    drop(src);
+    let err = c.start().unwrap_err();
+    assert!(
+        err.to_string().contains(&src_path.display().to_string()),
+        "{err}"
+    );
+    let info = c.inspect().unwrap();
+    assert_eq!(info.state.status, Status::Created);
+    assert!(!info.state.error.is_empty());
+    assert!(common::mounts_with(&id).is_empty());
+    assert!(monitors_of(&id).is_empty());
+    assert!(common::cgroups_named(&id).is_empty());
+    // Once the source is back, it starts.
+    fs::create_dir(&src_path).unwrap();
+    c.start().unwrap();
+    assert_eq!(c.wait().unwrap().code(), Some(0));
+    c.remove(false).unwrap();
+    fs::remove_dir(&src_path).unwrap();
+    assert_container_gone(&e, &id);
+}
+
+/// The child program of `engine_ephemeral_dies_with_its_owner`: starts an ephemeral
+/// `sleep 1000` (attached or detached), prints `<id> <pid>` and waits to be killed.
+fn ephemeral_creator(args: &[String]) -> ! {
+    let [root, reference, mode] = args else {
+        eprintln!("usage: --ephemeral-creator ROOT REFERENCE attached|detached");
+        std::process::exit(2)
+    };
+    let run = || -> cargohold::Result<cargohold::RunningContainer> {
+        let engine = cargohold::Engine::open(root)?;
+        let image = engine.image(reference)?;
+        engine
+            .container(&image)
+            .args(["sleep", "1000"])
+            .detach(mode == "detached")
+            .ephemeral(true)
+            .spawn()
+    };
+    match run() {
+        Ok(c) => {
+            println!("{} {}", c.id(), c.pid());
+            std::io::stdout().flush().unwrap();
+            // Held until this program is killed.
+            let _c = c;
+            loop {
+                std::thread::sleep(Duration::from_secs(1000));
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1)
+        }
+    }
+}
+
+/// An ephemeral container dies with the program that made it, even when that program is
+/// killed with SIGKILL (attached: the parent-death signal; detached: its monitor watches
+/// the program); the next `Engine::open` removes what is left.
+fn engine_ephemeral_dies_with_its_owner() {
+    use std::io::BufRead;
+    let e = engine_env();
+    for mode in ["attached", "detached"] {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .arg("--ephemeral-creator")
+            .arg(e.root.path())
+            .arg(&e.reference)
+            .arg(mode)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let mut words = line.split_whitespace();
+        let (Some(id), Some(pid)) = (words.next(), words.next()) else {
+            let _ = child.kill();
+            panic!("{mode}: the creator printed {line:?}");
+        };
+        let (id, pid) = (id.to_owned(), pid.parse::<i32>().unwrap());
+        let _rm = RemoveOnDrop(&e.engine, id.clone());
+        assert!(alive(pid), "{mode}");
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(alive(pid), "{mode}: runs while its owner does");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        wait_until(
+            &format!("the {mode} container to die with its owner"),
+            Duration::from_secs(10),
+            || !alive(pid),
+        );
+        if mode == "detached" {
+            wait_until("its monitor to exit", Duration::from_secs(10), || {
+                monitors_of(&id).is_empty()
+            });
+        }
+        let engine = cargohold::Engine::open(e.root.path()).unwrap();
+        assert!(
+            matches!(
+                engine.containers().get(&id),
+                Err(Error::ContainerNotFound { .. })
+            ),
+            "{mode}: removed by the next open"
+        );
+        assert_container_gone(&e, &id);
+    }
+}
+
+/// `reuse`: the same name and configuration give the same container (started again once
+/// it has stopped); another configuration under that name is refused.
+fn engine_reuse_by_name_and_config() {
+    let e = engine_env();
+    let name = unique("reuse");
+    let make = |arg: &str| {
+        e.engine
+            .container(&e.image)
+            .name(&name)
+            .args(["sleep", arg])
+            .detach(true)
+            .reuse(true)
+            .spawn()
+    };
+    let first = make("30").unwrap();
+    let id = first.id().to_owned();
+    let _rm = RemoveOnDrop(&e.engine, id.clone());
+    let second = make("30").unwrap();
+    assert_eq!(second.id(), id);
+    assert_eq!(second.pid(), first.pid(), "the running container itself");
+    let c = e.engine.containers().get(&name).unwrap();
+    assert_eq!(
+        c.labels()
+            .get(cargohold::container::CONFIG_HASH_LABEL)
+            .map(String::len),
+        Some(64)
+    );
+    let other = make("31").unwrap_err();
+    assert!(
+        other.to_string().contains("another configuration"),
+        "{other}"
+    );
+    assert_eq!(e.engine.containers().list().unwrap().len(), 1);
+    let old_pid = first.pid();
+    drop((first, second));
+    c.stop(Duration::from_millis(200)).unwrap();
+    let third = make("30").unwrap();
+    assert_eq!(third.id(), id);
+    assert_ne!(third.pid(), old_pid);
+    assert!(alive(third.pid() as i32), "started again");
+    drop(third);
+    c.remove(true).unwrap();
+    assert_container_gone(&e, &id);
+}
+
 type Test = (&'static str, fn());
 
 const TESTS: &[Test] = &[
@@ -976,6 +1226,15 @@ const TESTS: &[Test] = &[
         engine_open_repairs_exited_detached,
     ),
     ("engine_restart_policy", engine_restart_policy),
+    ("engine_create_start_restart", engine_create_start_restart),
+    (
+        "engine_ephemeral_dies_with_its_owner",
+        engine_ephemeral_dies_with_its_owner,
+    ),
+    (
+        "engine_reuse_by_name_and_config",
+        engine_reuse_by_name_and_config,
+    ),
 ];
 
 /// `--restart on-failure:2` through the builder: the monitor runs a failing container three
@@ -1039,6 +1298,9 @@ fn main() {
     }
     if args.first().map(String::as_str) == Some("--engine-creator") {
         engine_creator(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("--ephemeral-creator") {
+        ephemeral_creator(&args[1..]);
     }
     if args.iter().any(|a| a == "--list") {
         for (name, _) in TESTS {

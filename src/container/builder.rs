@@ -8,7 +8,9 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use super::monitor::{self, MonitorConfig, RestartPolicy};
-use super::record::{Config, HostConfig, Inspect, MountPoint, Record, State, Status, ZERO_TIME};
+use super::record::{
+    Config, Container, HostConfig, Inspect, MountPoint, Record, State, Status, ZERO_TIME,
+};
 use super::{rootfs, spec, ExitStatus, Output, Parts, Process, RunningContainer, Stdio, StdioKind};
 use crate::engine::Engine;
 use crate::image::Image;
@@ -55,6 +57,8 @@ pub struct ContainerBuilder<'e> {
     auto_remove: bool,
     detach: bool,
     restart: RestartPolicy,
+    ephemeral: bool,
+    reuse: bool,
     stop_signal: Option<String>,
     mounts: Vec<Mount>,
     stdin: Option<Stdio>,
@@ -88,6 +92,8 @@ impl<'e> ContainerBuilder<'e> {
             auto_remove: false,
             detach: false,
             restart: RestartPolicy::No,
+            ephemeral: false,
+            reuse: false,
             stop_signal: None,
             mounts: Vec::new(),
             stdin: None,
@@ -285,6 +291,35 @@ impl<'e> ContainerBuilder<'e> {
         self
     }
 
+    /// Ties the container to this program, for test harnesses: it is killed (SIGKILL)
+    /// when this program exits however it exits — a panic, `process::exit`, SIGKILL,
+    /// Ctrl-C — and removed once it has exited (as [`auto_remove`](Self::auto_remove)); the
+    /// handle stops and removes it when dropped
+    /// ([`RunningContainer::kill_on_drop`]). What a killed program leaves (the container's
+    /// directory and overlay mount) is removed by the next [`Engine::open`](crate::Engine::open).
+    ///
+    /// An attached container gets `PR_SET_PDEATHSIG` (it is cloned from a thread that lives
+    /// as long as this process, since the kernel watches the cloning thread); a
+    /// [`detach`](Self::detach)ed one is killed by its monitor, which watches this process
+    /// through a pidfd, so its logs stay readable while this program runs. Excludes
+    /// [`restart`](Self::restart) and [`reuse`](Self::reuse).
+    pub fn ephemeral(&mut self, yes: bool) -> &mut Self {
+        self.ephemeral = yes;
+        self
+    }
+
+    /// Reuses a container instead of making a new one when one with the same
+    /// [`name`](Self::name) exists and was made from the same configuration (a hash of
+    /// every setting, kept in the label `cargohold.config-hash`), as testcontainers'
+    /// reusable containers: a running one is returned as is, a stopped one is started
+    /// again. A container of that name with another configuration is an error. Needs a
+    /// name and [`detach`](Self::detach) (a reused container outlives the program that made
+    /// it); excludes [`ephemeral`](Self::ephemeral).
+    pub fn reuse(&mut self, yes: bool) -> &mut Self {
+        self.reuse = yes;
+        self
+    }
+
     /// The signal [`RunningContainer::stop`] sends first (`SIGTERM`, `TERM`, `15`);
     /// default: the image's StopSignal, else SIGTERM.
     pub fn stop_signal(&mut self, signal: impl Into<String>) -> &mut Self {
@@ -368,6 +403,26 @@ impl<'e> ContainerBuilder<'e> {
         self.spawn_with(Stdio::inherit, Stdio::inherit)
     }
 
+    /// Creates the container without starting it (`docker create`): its directory, record,
+    /// upper layer, volumes and `config.json` are made and checked (a command not in the
+    /// image fails here, as with [`spawn`](Self::spawn)); [`Container::start`] starts it
+    /// later, detached, from this or any other program opening the same engine root. It
+    /// belongs to no program: it stays `created` until started or removed.
+    ///
+    /// Stdio settings and [`detach`](Self::detach) are ignored (a started container is
+    /// always detached, with its output in its log); `tty(true)` is refused, as for
+    /// detached containers.
+    ///
+    /// # Errors
+    /// As [`spawn`](Self::spawn); [`ephemeral`](Self::ephemeral) and
+    /// [`reuse`](Self::reuse) are refused (they concern a started container).
+    pub fn create(&mut self) -> Result<Container> {
+        match self.make(Stdio::null, Stdio::null, Mode::Create)? {
+            Made::Created(c) => Ok(*c),
+            Made::Running(_) => unreachable!("create never starts"),
+        }
+    }
+
     /// Runs the container to completion and returns how it ended, as
     /// [`std::process::Command::status`]. Stdio defaults to inherit.
     ///
@@ -421,6 +476,95 @@ impl<'e> ContainerBuilder<'e> {
         stdin_default: fn() -> Stdio,
         out_default: fn() -> Stdio,
     ) -> Result<RunningContainer> {
+        match self.make(stdin_default, out_default, Mode::Spawn)? {
+            Made::Running(c) => Ok(c),
+            Made::Created(_) => unreachable!("spawn always starts"),
+        }
+    }
+
+    /// A hash of every setting that shapes the container (for [`reuse`](Self::reuse)).
+    fn config_hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut labels = self.labels.clone();
+        labels.remove(CONFIG_HASH_LABEL);
+        let cfg = format!(
+            "{:?}",
+            (
+                self.image.id().to_string(),
+                (
+                    &self.name,
+                    &self.args,
+                    &self.entrypoint,
+                    &self.env,
+                    self.env_clear
+                ),
+                (&self.cwd, &self.user, &self.hostname, &labels),
+                (
+                    self.read_only,
+                    self.tty,
+                    self.memory,
+                    self.cpu_quota,
+                    self.cpu_period
+                ),
+                (self.pids, &self.cap_add, &self.cap_drop, self.privileged),
+                (
+                    self.auto_remove,
+                    self.detach,
+                    self.restart,
+                    &self.stop_signal
+                ),
+                &self.mounts,
+            )
+        );
+        hex::encode(Sha256::digest(cfg.as_bytes()))
+    }
+
+    /// The running (or restarted) container [`reuse`](Self::reuse) finds, if any.
+    fn reused(&self, hash: &str) -> Result<Option<RunningContainer>> {
+        let name = self.name.as_deref().unwrap_or_default();
+        let c = match self.engine.containers().get(name) {
+            Ok(c) if c.name() == name.trim_start_matches('/') => c,
+            Ok(_) | Err(Error::ContainerNotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if c.labels().get(CONFIG_HASH_LABEL).map(String::as_str) != Some(hash) {
+            return Err(self.invalid(
+                "reuse",
+                format!(
+                    "container {} ({}) exists with another configuration; remove it first",
+                    c.name(),
+                    c.short_id()
+                ),
+            ));
+        }
+        match c.status() {
+            Status::Running | Status::Paused => {}
+            _ => c.start()?,
+        }
+        let info = c.inspect()?;
+        let stop_signal =
+            crate::runtime::parse_signal(&info.config.stop_signal).unwrap_or(libc::SIGTERM);
+        Ok(Some(RunningContainer::new(Parts {
+            engine: self.engine.clone(),
+            id: c.id().to_owned(),
+            name: c.name().to_owned(),
+            inner: Process::Detached {
+                pid: info.state.pid,
+                exit: super::record::exit_path(c.path()),
+            },
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            stop_signal,
+        })))
+    }
+
+    fn make(
+        &mut self,
+        stdin_default: fn() -> Stdio,
+        out_default: fn() -> Stdio,
+        mode: Mode,
+    ) -> Result<Made> {
         // --- checks that need nothing on disk ---
         if let Some(n) = &self.name {
             validate_name(n)?;
@@ -428,17 +572,57 @@ impl<'e> ContainerBuilder<'e> {
         let reference = self
             .reference()
             .ok_or_else(|| self.invalid("image", "the image has no reference"))?;
-        if self.detach && self.tty {
+        let create = mode == Mode::Create;
+        let detach = self.detach || create;
+        if detach && self.tty {
             return Err(self.invalid("tty", "a detached container cannot have a terminal yet"));
         }
+        let auto_remove = self.auto_remove || self.ephemeral;
+        if self.ephemeral {
+            if create {
+                return Err(self.invalid(
+                    "ephemeral",
+                    "only a started container can be tied to its program (spawn it)",
+                ));
+            }
+            if self.reuse {
+                return Err(self.invalid(
+                    "ephemeral",
+                    "conflicting options: an ephemeral container cannot be reused",
+                ));
+            }
+        }
+        let mut labels = self.labels.clone();
+        if self.reuse {
+            if create {
+                return Err(self.invalid("reuse", "only spawn reuses a container"));
+            }
+            if self.name.is_none() || !self.detach {
+                return Err(self.invalid(
+                    "reuse",
+                    "a reusable container needs a name and detach(true)",
+                ));
+            }
+            let hash = self.config_hash();
+            if let Some(running) = self.reused(&hash)? {
+                return Ok(Made::Running(running));
+            }
+            labels.insert(CONFIG_HASH_LABEL.to_owned(), hash);
+        }
         if self.restart != RestartPolicy::No {
-            if !self.detach {
+            if self.ephemeral {
+                return Err(self.invalid(
+                    "restart policy",
+                    "conflicting options: a restart policy and an ephemeral container",
+                ));
+            }
+            if !detach {
                 return Err(self.invalid(
                     "restart policy",
                     "restarting needs a detached container (its monitor restarts it)",
                 ));
             }
-            if self.auto_remove {
+            if auto_remove {
                 return Err(self.invalid(
                     "restart policy",
                     "conflicting options: a restart policy and auto-remove",
@@ -556,7 +740,7 @@ impl<'e> ContainerBuilder<'e> {
             runtime: false,
             anonymous: Vec::new(),
         };
-        let made = (|| -> Result<RunningContainer> {
+        let made = (|| -> Result<Made> {
             let hostname = self.hostname.clone().unwrap_or_else(|| id[..12].to_owned());
             let now = crate::engine::now_rfc3339();
             let mut rec = Record {
@@ -587,9 +771,10 @@ impl<'e> ContainerBuilder<'e> {
                         pids_limit: self.pids,
                         readonly_rootfs: self.read_only,
                         privileged: self.privileged,
-                        auto_remove: self.auto_remove,
+                        auto_remove,
                         cap_add: self.cap_add.clone(),
                         cap_drop: self.cap_drop.clone(),
+                        restart_policy: self.restart.into(),
                     },
                     graph_driver: Default::default(),
                     mounts: Vec::new(),
@@ -597,19 +782,21 @@ impl<'e> ContainerBuilder<'e> {
                         hostname: hostname.clone(),
                         user: user_spec.clone(),
                         tty: self.tty,
-                        open_stdin: !self.detach && !matches!(stdin.0, StdioKind::Null),
+                        open_stdin: !detach && !matches!(stdin.0, StdioKind::Null),
                         env: Vec::new(),
                         cmd: Vec::new(),
                         entrypoint: Vec::new(),
                         image: reference.clone(),
                         working_dir: cwd.clone(),
-                        labels: self.labels.clone(),
+                        labels: labels.clone(),
                         stop_signal: stop_signal.clone(),
                     },
                 },
                 owner: engine.owner(),
                 reference: reference.clone(),
-                detached: self.detach,
+                detached: detach,
+                standby: false,
+                ephemeral: self.ephemeral,
             };
             match entrypoint.as_ref() {
                 Some(ep) => {
@@ -630,7 +817,7 @@ impl<'e> ContainerBuilder<'e> {
             store.hold(&id, &reference.parse()?)?;
             let mut lower = store.rootfs_layers(&reference.parse()?)?;
             lower.reverse();
-            rootfs::mount(&dir, &lower, self.auto_remove)?;
+            rootfs::mount(&dir, &lower, auto_remove)?;
             let merged = rootfs::rootfs(&dir);
             rec.info.graph_driver = super::GraphDriver {
                 name: "overlay2".to_owned(),
@@ -738,7 +925,7 @@ impl<'e> ContainerBuilder<'e> {
             // Recorded now, so that a crash from here on still releases the volumes on remove.
             rec.save(&dir)?;
 
-            let labels: Vec<(String, String)> = self.labels.clone().into_iter().collect();
+            let labels: Vec<(String, String)> = labels.into_iter().collect();
             let spec = spec::build(&spec::Input {
                 id: &id,
                 hostname: &hostname,
@@ -773,8 +960,21 @@ impl<'e> ContainerBuilder<'e> {
             crate::store::write_atomic(&dir.join("config.json"), &config)?;
             rec.info.config.env = env;
 
+            // --- create: stop here, owned by nobody, unmounted until started ---
+            if create {
+                rootfs::unmount(&dir)?;
+                rec.standby = true;
+                rec.owner = (0, 0);
+                rec.save(&dir)?;
+                return Ok(Made::Created(Box::new(Container::new(
+                    engine.clone(),
+                    dir.clone(),
+                    rec,
+                ))));
+            }
+
             // --- detached: the monitor starts it ---
-            if self.detach {
+            if detach {
                 let mut cfg = MonitorConfig::new(
                     engine.runtime().root(),
                     &id,
@@ -783,6 +983,9 @@ impl<'e> ContainerBuilder<'e> {
                     super::record::exit_path(&dir),
                 );
                 cfg.restart = self.restart;
+                if self.ephemeral {
+                    cfg.owner = Some(std::process::id() as i32);
+                }
                 guard.runtime = true;
                 let handle =
                     monitor::start(&cfg).map_err(|e| map_spawn_error(e, &name, &argv[0]))?;
@@ -805,11 +1008,14 @@ impl<'e> ContainerBuilder<'e> {
                     stderr: None,
                     stop_signal: stop_signo,
                 });
+                if self.ephemeral {
+                    running.kill_on_drop(true);
+                }
                 if let Err(e) = saved {
                     running.kill_on_drop(true);
                     return Err(e);
                 }
-                return Ok(running);
+                return Ok(Made::Running(running));
             }
 
             // --- stdio and start ---
@@ -824,17 +1030,27 @@ impl<'e> ContainerBuilder<'e> {
                     .map_err(|e| Error::os("preparing stderr of container", &name, e))?;
             }
             guard.runtime = true;
-            let inner = engine
-                .runtime()
-                .spawn(&id, &dir, &opts)
-                .map_err(|e| map_spawn_error(e, &name, &argv[0]))?;
-            drop(opts);
+            let inner = if self.ephemeral {
+                // Killed when this process exits: cloned from a thread that lives as long.
+                opts.parent_death_signal = Some(libc::SIGKILL);
+                let (rt, cid, bundle) = (engine.runtime().clone(), id.clone(), dir.clone());
+                super::on_spawner_thread(move || {
+                    let r = rt.spawn(&cid, &bundle, &opts);
+                    drop(opts);
+                    r
+                })
+            } else {
+                let r = engine.runtime().spawn(&id, &dir, &opts);
+                drop(opts);
+                r
+            }
+            .map_err(|e| map_spawn_error(e, &name, &argv[0]))?;
             rec.info.state.status = Status::Running;
             rec.info.state.running = true;
             rec.info.state.pid = inner.pid();
             rec.info.state.started_at = crate::engine::now_rfc3339();
             let saved = rec.save(&dir);
-            let running = RunningContainer::new(Parts {
+            let mut running = RunningContainer::new(Parts {
                 engine: engine.clone(),
                 id: id.clone(),
                 name,
@@ -844,12 +1060,14 @@ impl<'e> ContainerBuilder<'e> {
                 stderr: r_err,
                 stop_signal: stop_signo,
             });
+            if self.ephemeral {
+                running.kill_on_drop(true);
+            }
             if let Err(e) = saved {
-                let mut running = running;
                 running.kill_on_drop(true);
                 return Err(e);
             }
-            Ok(running)
+            Ok(Made::Running(running))
         })();
         match made {
             Ok(running) => {
@@ -867,6 +1085,20 @@ impl<'e> ContainerBuilder<'e> {
             },
         }
     }
+}
+
+/// The label holding the configuration hash of a [`ContainerBuilder::reuse`]able container.
+pub const CONFIG_HASH_LABEL: &str = "cargohold.config-hash";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Spawn,
+    Create,
+}
+
+enum Made {
+    Running(RunningContainer),
+    Created(Box<Container>),
 }
 
 /// Undoes a half-made container.
@@ -955,7 +1187,7 @@ pub(super) fn stdio_fd(
 }
 
 /// A failure to exec reported by the runtime, in Docker's terms.
-pub(super) fn map_spawn_error(e: Error, name: &str, arg0: &str) -> Error {
+pub(crate) fn map_spawn_error(e: Error, name: &str, arg0: &str) -> Error {
     if let Error::Spawn { stage, source } = &e {
         let errno = source.raw_os_error();
         if stage.starts_with("looking up executable") || stage.starts_with("executing") {

@@ -19,6 +19,7 @@
 mod builder;
 mod exec;
 #[doc(hidden)]
+mod filter;
 pub mod logs;
 #[doc(hidden)]
 pub mod monitor;
@@ -35,9 +36,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use builder::ContainerBuilder;
-pub(crate) use builder::{random_name, validate_name};
+pub use builder::CONFIG_HASH_LABEL;
+pub(crate) use builder::{map_spawn_error, random_name, validate_name};
 pub use exec::ExecBuilder;
-pub use record::{Config, Container, GraphDriver, HostConfig, Inspect, MountPoint, State, Status};
+pub use filter::ContainerFilter;
+pub use record::{
+    Config, Container, GraphDriver, HostConfig, Inspect, MountPoint, RestartPolicyInfo, State,
+    Status,
+};
 
 use crate::engine::Engine;
 use crate::sys::file;
@@ -525,6 +531,47 @@ pub(crate) fn wait_detached(engine: &Engine, id: &str, exit: &Path) -> Option<mo
             }
         }
     }
+}
+
+/// Runs `f` on this process's spawner thread and returns its result.
+///
+/// `PR_SET_PDEATHSIG` fires when the thread that cloned a process exits, not the process:
+/// an ephemeral container cloned from a test's thread or a pool's worker would be killed
+/// when that thread ends. The spawner thread is started on first use and never exits, so
+/// a process cloned from it is signalled exactly when this process ends.
+pub(crate) fn on_spawner_thread<T, F>(f: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    use std::sync::mpsc;
+    use std::sync::{Mutex, OnceLock};
+    type Job = Box<dyn FnOnce() + Send>;
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    let tx = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("cargohold-spawner".to_owned())
+            .spawn(move || {
+                // The sender lives in a static: this loop ends only with the process.
+                for job in rx {
+                    job();
+                }
+            })
+            .expect("starting the cargohold spawner thread");
+        Mutex::new(tx)
+    });
+    let (done_tx, done_rx) = mpsc::sync_channel(1);
+    let job: Job = Box::new(move || {
+        let _ = done_tx.send(f());
+    });
+    tx.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send(job)
+        .expect("the spawner thread lives as long as the process");
+    done_rx
+        .recv()
+        .expect("the spawner thread answers every job")
 }
 
 /// Fills in a running container's handle (used by the builder).

@@ -172,6 +172,11 @@ pub struct MonitorConfig {
     pub program: Option<PathBuf>,
     /// Where the monitor writes its own diagnostics (appended); `None` is `/dev/null`.
     pub monitor_log: Option<PathBuf>,
+    /// The pid of the program the container is tied to (an ephemeral container): when that
+    /// process exits, the monitor kills the container (no restart) and records its exit.
+    /// It must be alive when [`start`] is called (it is watched through a pidfd).
+    #[serde(default)]
+    pub owner: Option<i32>,
 }
 
 impl MonitorConfig {
@@ -195,6 +200,7 @@ impl MonitorConfig {
             restart: RestartPolicy::No,
             program: None,
             monitor_log: None,
+            owner: None,
         }
     }
 }
@@ -701,6 +707,10 @@ fn run_monitor() -> ! {
             fail(&e)
         }
     };
+    if let Some(owner) = monitor.cfg.owner {
+        // Opened before the report, while the owner is sure to be alive (it waits for it).
+        watch_owner(owner, &monitor.cfg);
+    }
     report(&Report::Ready {
         monitor_pid: std::process::id() as i32,
         container_pid: run.pid,
@@ -895,6 +905,42 @@ impl Monitor {
             }
             return 0;
         }
+    }
+}
+
+/// Kills the container (and stops restarts) once the process `owner` has exited: at once
+/// when it is already gone.
+fn watch_owner(owner: i32, cfg: &MonitorConfig) {
+    let kill = {
+        let (exit, root, id) = (
+            cfg.exit_path.clone(),
+            cfg.runtime_root.clone(),
+            cfg.id.clone(),
+        );
+        move || {
+            let _ = request_stop(&exit);
+            if let Ok(rt) = Runtime::open(&root) {
+                if let Err(e) = rt.kill(&id, libc::SIGKILL, true) {
+                    eprintln!("{PROCESS_NAME} {id}: killing after its owner exited: {e}");
+                }
+            }
+        }
+    };
+    match file::pidfd_open(owner) {
+        Ok(fd) => {
+            std::thread::spawn(move || {
+                loop {
+                    match file::pidfd_wait(fd.as_raw_fd(), -1) {
+                        Ok(true) => break,
+                        Ok(false) => {}
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+                kill();
+            });
+        }
+        Err(_) => kill(),
     }
 }
 

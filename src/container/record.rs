@@ -135,6 +135,51 @@ pub struct HostConfig {
     pub cap_add: Vec<String>,
     /// Capabilities dropped.
     pub cap_drop: Vec<String>,
+    /// When its monitor starts it again (`--restart`).
+    #[serde(default)]
+    pub restart_policy: RestartPolicyInfo,
+}
+
+/// `HostConfig.RestartPolicy` of [`Inspect`], in Docker's words.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct RestartPolicyInfo {
+    /// `no`, `on-failure`, `always` or `unless-stopped` (empty is `no`).
+    pub name: String,
+    /// The most restarts of `on-failure` (0: no limit).
+    pub maximum_retry_count: u32,
+}
+
+impl From<monitor::RestartPolicy> for RestartPolicyInfo {
+    fn from(p: monitor::RestartPolicy) -> Self {
+        use monitor::RestartPolicy as P;
+        let (name, maximum_retry_count) = match p {
+            P::No => ("no", 0),
+            P::OnFailure { max_retries } => ("on-failure", max_retries.unwrap_or(0)),
+            P::Always => ("always", 0),
+            P::UnlessStopped => ("unless-stopped", 0),
+        };
+        RestartPolicyInfo {
+            name: name.to_owned(),
+            maximum_retry_count,
+        }
+    }
+}
+
+impl RestartPolicyInfo {
+    /// The policy it describes (an unknown name reads as `no`).
+    pub fn policy(&self) -> monitor::RestartPolicy {
+        use monitor::RestartPolicy as P;
+        match self.name.as_str() {
+            "on-failure" => P::OnFailure {
+                max_retries: (self.maximum_retry_count > 0).then_some(self.maximum_retry_count),
+            },
+            "always" => P::Always,
+            "unless-stopped" => P::UnlessStopped,
+            _ => P::No,
+        }
+    }
 }
 
 /// `GraphDriver` of [`Inspect`]: the overlay's directories.
@@ -220,6 +265,14 @@ pub(crate) struct Record {
     /// lock, however the owner fares.
     #[serde(rename = "cargohold.detached", default)]
     pub detached: bool,
+    /// Made by [`ContainerBuilder::create`](super::ContainerBuilder::create): set up and
+    /// waiting for [`Container::start`], owned by no program.
+    #[serde(rename = "cargohold.standby", default)]
+    pub standby: bool,
+    /// Tied to its owner: killed when the owner exits, removed once it has exited
+    /// ([`ContainerBuilder::ephemeral`](super::ContainerBuilder::ephemeral)).
+    #[serde(rename = "cargohold.ephemeral", default)]
+    pub ephemeral: bool,
 }
 
 pub(crate) const RECORD: &str = "container.json";
@@ -309,6 +362,11 @@ impl Container {
     /// The image reference it was created from.
     pub fn image(&self) -> &str {
         &self.record.info.config.image
+    }
+
+    /// The id of the image it was created from (`sha256:…`).
+    pub fn image_id(&self) -> &str {
+        &self.record.info.image
     }
 
     /// Labels.
@@ -469,6 +527,50 @@ impl Container {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// Starts it (`docker start`): a container made by
+    /// [`ContainerBuilder::create`](super::ContainerBuilder::create), or one that has
+    /// exited, which then runs again with the same upper layer, volumes and settings. It
+    /// runs detached, through a monitor (this program re-executed: `cargohold::init()` must
+    /// be called at the top of `main`), with its output appended to its log, and its
+    /// restart policy applies.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] when it runs (or is being set up by its owner);
+    /// [`Error::ContainerNotFound`] once removed; the failure of its start (as
+    /// [`ContainerBuilder::spawn`](super::ContainerBuilder::spawn) reports it), which is
+    /// also recorded in its state's `Error`. A failed start leaves it as it was.
+    pub fn start(&self) -> Result<()> {
+        self.engine.start_container(self.id())
+    }
+
+    /// Stops it (as [`stop`](Self::stop), if it runs) and starts it again (`docker
+    /// restart`).
+    ///
+    /// # Errors
+    /// As [`stop`](Self::stop) and [`start`](Self::start).
+    pub fn restart(&self, timeout: Duration) -> Result<()> {
+        if matches!(self.status(), Status::Running | Status::Paused) {
+            self.stop(timeout)?;
+        }
+        self.start()
+    }
+
+    /// Freezes every process of it (`docker pause`; the cgroup freezer).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] unless it runs; a cgroup error.
+    pub fn pause(&self) -> Result<()> {
+        self.engine.runtime().pause(self.id())
+    }
+
+    /// Thaws it (`docker unpause`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] unless it is paused; a cgroup error.
+    pub fn resume(&self) -> Result<()> {
+        self.engine.runtime().resume(self.id())
     }
 
     /// Renames it (`docker rename`).

@@ -153,6 +153,12 @@ pub struct CreateOptions {
     /// Treat a `linux.cgroupsPath` of the form `slice:prefix:name` as systemd does
     /// (runc's `--systemd-cgroup`); it is mapped to the cgroupfs path systemd would use.
     pub systemd_cgroup: bool,
+    /// Deliver this signal to the container's init when the thread that created it exits
+    /// (`PR_SET_PDEATHSIG`, set just before the exec). Call `create`/`spawn` from a thread
+    /// that lives as long as the container should: the kernel watches that thread, not
+    /// the process. Not in runc's command line; the container layer uses it for ephemeral
+    /// containers.
+    pub parent_death_signal: Option<i32>,
 }
 
 impl CreateOptions {
@@ -487,6 +493,7 @@ impl Runtime {
             stdio: opts.stdio()?,
         })?;
         plan.cgroup_dir = cgroup_dir;
+        plan.process.parent_death_signal = opts.parent_death_signal;
         let no_mount_ns = plan.rootfs.is_none();
 
         let spawned =

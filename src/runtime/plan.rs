@@ -339,6 +339,7 @@ impl Context {
             }
             Step::Exec => format!("executing {:?}", self.arg0),
             Step::Sync => "talking to the runtime".to_owned(),
+            Step::ParentDeathSignal => "setting the parent death signal".to_owned(),
         };
         Error::Spawn {
             stage,

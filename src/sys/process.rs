@@ -65,11 +65,12 @@ pub enum Step {
     StartContainerHook,
     Exec,
     Sync,
+    ParentDeathSignal,
 }
 
 impl Step {
     fn from_u32(v: u32) -> Option<Step> {
-        const ALL: [Step; 44] = [
+        const ALL: [Step; 45] = [
             Step::Stdio,
             Step::Signals,
             Step::JoinCgroup,
@@ -114,6 +115,7 @@ impl Step {
             Step::StartContainerHook,
             Step::Exec,
             Step::Sync,
+            Step::ParentDeathSignal,
         ];
         ALL.iter().copied().find(|s| *s as u32 == v)
     }
@@ -294,6 +296,10 @@ pub struct ProcessPlan {
     pub env: Vec<CString>,
     /// Fds 3..3+N stay open across exec.
     pub preserve_fds: u32,
+    /// prctl(PR_SET_PDEATHSIG): the signal the process gets when the thread that cloned it
+    /// (or, after a second fork, the thread that cloned its parent) exits. Set after the
+    /// credentials change, which would clear it.
+    pub parent_death_signal: Option<c_int>,
     argv: Vec<*const c_char>,
     envp: Vec<*const c_char>,
 }
@@ -321,6 +327,7 @@ impl ProcessPlan {
             args,
             env,
             preserve_fds: 0,
+            parent_death_signal: None,
             argv,
             envp,
         }
@@ -1428,6 +1435,11 @@ fn finalize_process(p: &ProcessPlan) -> ChildResult {
                 }
             }
         }
+    }
+    if let Some(sig) = p.parent_death_signal {
+        // After setresuid/setresgid, which clear it; it survives the exec.
+        raw::prctl(libc::PR_SET_PDEATHSIG, sig as c_ulong, 0, 0, 0)
+            .at(Step::ParentDeathSignal, 0)?;
     }
     raw::chdir(&p.cwd).at(Step::Cwd, 0)?;
     if let Some(mask) = p.umask {

@@ -1175,3 +1175,167 @@ fn new_volumes_are_filled_from_the_image() {
     assert!(out.status.success());
     assert_eq!(e.engine.volumes().list(&[]).unwrap().len(), 1);
 }
+
+#[test]
+#[ignore = "requires root"]
+fn list_filters_by_name_label_status_and_ancestor() {
+    use cargohold::container::ContainerFilter;
+    let e = env();
+    let web = common::unique("web");
+    let db = common::unique("db");
+    let mut a = sh(&e, "sleep 100")
+        .name(&web)
+        .label("app", "shop")
+        .label("tier", "front")
+        .spawn()
+        .unwrap();
+    a.kill_on_drop(true);
+    let mut b = sh(&e, "sleep 100")
+        .name(&db)
+        .label("app", "shop")
+        .label("tier", "back")
+        .spawn()
+        .unwrap();
+    b.kill_on_drop(true);
+    let done = sh(&e, "exit 3")
+        .name(common::unique("job"))
+        .status()
+        .unwrap();
+    assert_eq!(done.code(), Some(3));
+    let names = |f: ContainerFilter| -> Vec<String> {
+        let mut v: Vec<String> = e
+            .engine
+            .containers()
+            .filter(&f)
+            .unwrap()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let mut both = vec![web.clone(), db.clone()];
+    both.sort();
+    // `docker ps`: running only; `-a`: all three
+    assert_eq!(names(ContainerFilter::new()), both);
+    assert_eq!(names(ContainerFilter::new().all(true)).len(), 3);
+    assert_eq!(names(ContainerFilter::new().label("app=shop")), both);
+    assert_eq!(
+        names(ContainerFilter::new().label("app=shop").label("tier=back")),
+        vec![db.clone()]
+    );
+    assert_eq!(names(ContainerFilter::new().label("tier")), both);
+    assert!(names(ContainerFilter::new().label("app=other")).is_empty());
+    assert_eq!(
+        names(ContainerFilter::new().name(&web[..6])),
+        vec![web.clone()]
+    );
+    let exited = names(ContainerFilter::new().status(Status::Exited));
+    assert_eq!(exited.len(), 1);
+    assert!(exited[0].starts_with("job"), "{exited:?}");
+    // two statuses: either
+    let f = ContainerFilter::new()
+        .parse("status=exited")
+        .unwrap()
+        .parse("status=running")
+        .unwrap();
+    assert_eq!(names(f).len(), 3);
+    let by_image = names(ContainerFilter::new().ancestor(e.image.id().to_string()));
+    assert_eq!(by_image, both);
+    let id_prefix = &a.id()[..10];
+    assert_eq!(
+        names(
+            ContainerFilter::new()
+                .parse(&format!("id={id_prefix}"))
+                .unwrap()
+        ),
+        vec![web.clone()]
+    );
+    for bad in ["status=sleeping", "colour=red", "name"] {
+        let err = ContainerFilter::new().parse(bad).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidFilter { ref filter, .. } if filter == bad),
+            "{err}"
+        );
+    }
+}
+
+/// An ephemeral container spawned from a thread that then ends keeps running (the kernel's
+/// parent-death signal watches the cloning thread, so the spawn happens on a thread that
+/// lives as long as the process); dropping its handle kills and removes it.
+#[test]
+#[ignore = "requires root"]
+fn ephemeral_outlives_its_spawning_thread_and_goes_with_its_handle() {
+    let e = env();
+    let engine = e.engine.clone();
+    let image = e.image.clone();
+    let c = std::thread::spawn(move || {
+        engine
+            .container(&image)
+            .args(["sleep", "100"])
+            .ephemeral(true)
+            .spawn()
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    let id = c.id().to_owned();
+    let pid = c.pid();
+    std::thread::sleep(Duration::from_millis(200));
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let state = stat[stat.rfind(')').unwrap() + 2..].chars().next().unwrap();
+    assert!(
+        state != 'Z' && state != 'X',
+        "the init died with its thread: {stat}"
+    );
+    let info = e.engine.containers().get(&id).unwrap().inspect().unwrap();
+    assert_eq!(info.state.status, Status::Running);
+    assert!(
+        info.host_config.auto_remove,
+        "ephemeral implies auto-remove"
+    );
+    drop(c);
+    assert_gone(&e, &id);
+    assert_no_containers(&e);
+}
+
+/// `create` of what only a started container can be: refused before anything is made.
+#[test]
+#[ignore = "requires root"]
+fn create_refuses_ephemeral_reuse_and_tty() {
+    let e = env();
+    for (what, err) in [
+        (
+            "ephemeral",
+            sh(&e, "true").ephemeral(true).create().unwrap_err(),
+        ),
+        (
+            "reuse",
+            sh(&e, "true")
+                .name(common::unique("r"))
+                .reuse(true)
+                .create()
+                .unwrap_err(),
+        ),
+        ("tty", sh(&e, "true").tty(true).create().unwrap_err()),
+        (
+            "reuse",
+            sh(&e, "true").reuse(true).detach(true).spawn().unwrap_err(),
+        ),
+        (
+            "ephemeral",
+            sh(&e, "true")
+                .ephemeral(true)
+                .detach(true)
+                .restart(cargohold::RestartPolicy::Always)
+                .spawn()
+                .unwrap_err(),
+        ),
+    ] {
+        assert!(
+            matches!(err, Error::InvalidContainerConfig { .. }),
+            "{what}: {err}"
+        );
+    }
+    assert_no_containers(&e);
+}
