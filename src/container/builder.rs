@@ -1096,6 +1096,7 @@ enum Mode {
     Create,
 }
 
+#[allow(clippy::large_enum_variant)] // one per container made, moved once
 enum Made {
     Running(RunningContainer),
     Created(Box<Container>),
