@@ -1193,6 +1193,34 @@ fn engine_reuse_by_name_and_config() {
     assert_container_gone(&e, &id);
 }
 
+/// `run -dt`: a detached container with a terminal; what it writes to the pty is logged as
+/// stdout.
+fn engine_detached_tty() {
+    let e = engine_env();
+    let mut running = e
+        .engine
+        .container(&e.image)
+        .args(["sh", "-c", "tty; echo hi; echo there >&2"])
+        .detach(true)
+        .tty(true)
+        .spawn()
+        .unwrap();
+    let id = running.id().to_owned();
+    let _rm = RemoveOnDrop(&e.engine, id.clone());
+    assert!(running.wait().unwrap().success());
+    let c = e.engine.containers().get(&id).unwrap();
+    assert!(c.inspect().unwrap().config.tty);
+    let out = log_text(&c, true, false);
+    assert!(out.starts_with("/dev/pts/"), "{out:?}");
+    assert!(
+        out.contains("hi\r\n") && out.contains("there\r\n"),
+        "{out:?}"
+    );
+    assert_eq!(log_text(&c, false, true), "");
+    c.remove(false).unwrap();
+    assert_container_gone(&e, &id);
+}
+
 type Test = (&'static str, fn());
 
 const TESTS: &[Test] = &[
@@ -1235,6 +1263,7 @@ const TESTS: &[Test] = &[
         "engine_reuse_by_name_and_config",
         engine_reuse_by_name_and_config,
     ),
+    ("engine_detached_tty", engine_detached_tty),
 ];
 
 /// `--restart on-failure:2` through the builder: the monitor runs a failing container three

@@ -273,7 +273,8 @@ impl<'e> ContainerBuilder<'e> {
     /// in `containers/<id>/exit.json`; any program opening the same engine root can then
     /// wait for, stop, kill and remove it.
     ///
-    /// Stdin is `/dev/null` and the stdio settings are ignored; `tty(true)` is refused.
+    /// Stdin is `/dev/null` and the stdio settings are ignored; with `tty(true)` the
+    /// container gets a pty whose output is logged as stdout (`docker run -dt`).
     /// With [`auto_remove`](Self::auto_remove) the container is removed when it has exited
     /// and a handle waited for it, or the next [`Engine::open`](crate::Engine::open) finds
     /// it exited.
@@ -410,8 +411,7 @@ impl<'e> ContainerBuilder<'e> {
     /// belongs to no program: it stays `created` until started or removed.
     ///
     /// Stdio settings and [`detach`](Self::detach) are ignored (a started container is
-    /// always detached, with its output in its log); `tty(true)` is refused, as for
-    /// detached containers.
+    /// always detached, with its output in its log).
     ///
     /// # Errors
     /// As [`spawn`](Self::spawn); [`ephemeral`](Self::ephemeral) and
@@ -574,9 +574,6 @@ impl<'e> ContainerBuilder<'e> {
             .ok_or_else(|| self.invalid("image", "the image has no reference"))?;
         let create = mode == Mode::Create;
         let detach = self.detach || create;
-        if detach && self.tty {
-            return Err(self.invalid("tty", "a detached container cannot have a terminal yet"));
-        }
         let auto_remove = self.auto_remove || self.ephemeral;
         if self.ephemeral {
             if create {

@@ -7,7 +7,7 @@ use oci_spec::runtime::{Process, User};
 
 use super::builder::stdio_fd;
 use super::record::Record;
-use super::{rootfs, spec, ExitStatus, Output, Stdio};
+use super::{rootfs, spec, ExitStatus, Output, Stdio, StdioKind};
 use crate::engine::Engine;
 use crate::runtime::ExecOptions;
 use crate::{Error, Result};
@@ -27,6 +27,7 @@ pub struct ExecBuilder<'c> {
     env: Vec<(OsString, OsString)>,
     user: Option<String>,
     cwd: Option<String>,
+    tty: bool,
     stdin: Option<Stdio>,
     stdout: Option<Stdio>,
     stderr: Option<Stdio>,
@@ -42,6 +43,7 @@ impl<'c> ExecBuilder<'c> {
             env: Vec::new(),
             user: None,
             cwd: None,
+            tty: false,
             stdin: None,
             stdout: None,
             stderr: None,
@@ -71,6 +73,15 @@ impl<'c> ExecBuilder<'c> {
     /// The working directory, instead of the container's.
     pub fn current_dir(&mut self, dir: impl Into<String>) -> &mut Self {
         self.cwd = Some(dir.into());
+        self
+    }
+
+    /// A pty for the process (`docker exec -t`): its stdout and stderr both come through
+    /// the terminal (so [`output`](Self::output) returns them together as stdout), and
+    /// [`status`](Self::status) with an inherited stdin copies this program's stdin to it,
+    /// sizing the pty as this program's terminal if it has one.
+    pub fn tty(&mut self, yes: bool) -> &mut Self {
+        self.tty = yes;
         self
     }
 
@@ -179,7 +190,7 @@ impl<'c> ExecBuilder<'c> {
         process.set_args(Some(args.clone()));
         process.set_env(Some(env));
         process.set_cwd(cwd.into());
-        process.set_terminal(Some(false));
+        process.set_terminal(Some(self.tty));
         let process: Process = process;
 
         let dup = |s: &Option<Stdio>, d: fn() -> Stdio| -> Result<Stdio> {
@@ -194,6 +205,9 @@ impl<'c> ExecBuilder<'c> {
             dup(&self.stdout, out_default)?,
             dup(&self.stderr, out_default)?,
         );
+        if self.tty {
+            return self.run_tty(&process, &args[0], stdin, stdout);
+        }
         let mut opts = ExecOptions::default();
         let (mut w_in, mut r_out, mut r_err) = (None, None, None);
         let name: &str = self.name;
@@ -234,6 +248,83 @@ impl<'c> ExecBuilder<'c> {
             status: ExitStatus::new(status, false),
             stdout: out,
             stderr: err,
+        })
+    }
+}
+
+impl ExecBuilder<'_> {
+    /// Runs `process` (which asks for a terminal) with the pty master kept here: input from
+    /// an inherited stdin, output to stdout (piped: collected).
+    fn run_tty(
+        &self,
+        process: &Process,
+        arg0: &str,
+        stdin: Stdio,
+        stdout: Stdio,
+    ) -> Result<Output> {
+        use std::io::Write;
+        use std::os::fd::AsFd;
+        let name = self.name;
+        let mut child = self
+            .engine
+            .runtime()
+            .exec(self.id, process, &ExecOptions::default())
+            .map_err(|e| super::builder::map_spawn_error(e, name, arg0))?;
+        let master = child
+            .take_console()
+            .map(std::fs::File::from)
+            .ok_or_else(|| {
+                Error::os(
+                    "opening the terminal of exec in",
+                    name,
+                    std::io::ErrorKind::NotFound.into(),
+                )
+            })?;
+        let host_in = matches!(stdin.0, StdioKind::Inherit);
+        if host_in {
+            let ours = std::io::stdin();
+            if let Ok((rows, cols)) = crate::sys::tty::window_size(ours.as_fd()) {
+                let _ = crate::sys::tty::set_window_size(master.as_fd(), rows, cols);
+            }
+            if let Ok(mut w) = master.try_clone() {
+                // Ends with our stdin, or when the pty goes (the write fails).
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut std::io::stdin().lock(), &mut w);
+                });
+            }
+        }
+        let collect = matches!(stdout.0, StdioKind::Piped);
+        let to_host = matches!(stdout.0, StdioKind::Inherit);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut reader = master;
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let mut buf = [0u8; 8192];
+            // EIO once every holder of the pty's other side has gone.
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if collect {
+                    out.extend_from_slice(&buf[..n]);
+                } else if to_host {
+                    let mut o = std::io::stdout().lock();
+                    if o.write_all(&buf[..n]).and_then(|()| o.flush()).is_err() {
+                        break;
+                    }
+                }
+            }
+            let _ = tx.send(out);
+        });
+        let status = child.wait()?;
+        // A process it left behind may hold the terminal open: do not wait for it long.
+        let out = rx
+            .recv_timeout(std::time::Duration::from_millis(500))
+            .unwrap_or_default();
+        Ok(Output {
+            status: ExitStatus::new(status, false),
+            stdout: out,
+            stderr: Vec::new(),
         })
     }
 }

@@ -810,18 +810,39 @@ impl Monitor {
         let pipe = || io::pipe().map_err(|e| Error::os("creating output pipe", "", e));
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
+        let stdin = self.stdin()?;
         let opts = CreateOptions {
-            stdin: Some(self.stdin()?),
+            stdin: Some(
+                stdin
+                    .try_clone()
+                    .map_err(|e| Error::os("duplicating stdin", "", e))?,
+            ),
             stdout: Some(out_w.into()),
             stderr: Some(err_w.into()),
             ..Default::default()
         };
         let started_at = logs::format_time(SystemTime::now(), false);
-        let container = self.rt.spawn(&self.cfg.id, &self.cfg.bundle, &opts)?;
+        let mut container = self.rt.spawn(&self.cfg.id, &self.cfg.bundle, &opts)?;
         // Only the container may hold the write ends, or the pipes never reach end-of-file.
         drop(opts);
         let (tx, pumps) = mpsc::channel();
-        for (r, stream) in [(out_r, LogStream::Stdout), (err_r, LogStream::Stderr)] {
+        let mut sources: Vec<(File, LogStream)> = vec![
+            (File::from(OwnedFd::from(out_r)), LogStream::Stdout),
+            (File::from(OwnedFd::from(err_r)), LogStream::Stderr),
+        ];
+        if let Some(master) = container.take_console() {
+            // A terminal (`run -dt`): everything comes through the pty, logged as stdout
+            // (as Docker does); stdin is copied into it.
+            let master = File::from(master);
+            if let Ok(mut w) = master.try_clone() {
+                let mut input = File::from(stdin);
+                std::thread::spawn(move || {
+                    let _ = io::copy(&mut input, &mut w);
+                });
+            }
+            sources.push((master, LogStream::Stdout));
+        }
+        for (r, stream) in sources {
             let log = Arc::clone(&self.log);
             let tx: Sender<()> = tx.clone();
             std::thread::spawn(move || pump(r, stream, &log, tx));
@@ -945,7 +966,7 @@ fn watch_owner(owner: i32, cfg: &MonitorConfig) {
 }
 
 /// Copies one output stream into the log until it closes.
-fn pump(mut r: io::PipeReader, stream: LogStream, log: &Mutex<LogWriter>, done: Sender<()>) {
+fn pump(mut r: File, stream: LogStream, log: &Mutex<LogWriter>, done: Sender<()>) {
     let mut splitter = Splitter::new(stream);
     let mut buf = vec![0u8; logs::MAX_MESSAGE];
     let write = |entries: &[logs::LogEntry]| {

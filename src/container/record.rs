@@ -573,6 +573,17 @@ impl Container {
         self.engine.runtime().resume(self.id())
     }
 
+    /// A further process in it while it runs (`docker exec`), configured like a
+    /// [`std::process::Command`]: `c.exec(["cat", "/etc/hostname"]).output()?`.
+    pub fn exec<I, S>(&self, args: I) -> super::ExecBuilder<'_>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let args = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        super::ExecBuilder::new(&self.engine, self.id(), self.name(), args)
+    }
+
     /// Renames it (`docker rename`).
     ///
     /// # Errors

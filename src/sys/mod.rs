@@ -10,3 +10,4 @@ pub mod overlay;
 pub mod process;
 pub mod raw;
 pub mod seccomp;
+pub mod tty;

@@ -1299,10 +1299,11 @@ fn ephemeral_outlives_its_spawning_thread_and_goes_with_its_handle() {
     assert_no_containers(&e);
 }
 
-/// `create` of what only a started container can be: refused before anything is made.
+/// `create` of what only a started container can be: refused before anything is made;
+/// so are reuse without a name and ephemeral with a restart policy.
 #[test]
 #[ignore = "requires root"]
-fn create_refuses_ephemeral_reuse_and_tty() {
+fn create_refuses_ephemeral_and_reuse() {
     let e = env();
     for (what, err) in [
         (
@@ -1317,7 +1318,6 @@ fn create_refuses_ephemeral_reuse_and_tty() {
                 .create()
                 .unwrap_err(),
         ),
-        ("tty", sh(&e, "true").tty(true).create().unwrap_err()),
         (
             "reuse",
             sh(&e, "true").reuse(true).detach(true).spawn().unwrap_err(),
@@ -1338,4 +1338,50 @@ fn create_refuses_ephemeral_reuse_and_tty() {
         );
     }
     assert_no_containers(&e);
+}
+
+/// `exec` with a terminal: the process sees a pty, its stdout and stderr come through it;
+/// the persisted record execs too.
+#[test]
+#[ignore = "requires root"]
+fn exec_with_a_tty_and_from_the_record() {
+    let e = env();
+    let mut c = sh(&e, "sleep 100")
+        .name(common::unique("ex"))
+        .spawn()
+        .unwrap();
+    c.kill_on_drop(true);
+    let out = c
+        .exec(["sh", "-c", "tty; echo out; echo err >&2"])
+        .tty(true)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("/dev/pts/"), "{text:?}");
+    assert!(
+        text.contains("out\r\n") && text.contains("err\r\n"),
+        "{text:?}"
+    );
+    assert!(out.stderr.is_empty());
+    let plain = c.exec(["sh", "-c", "tty || true"]).output().unwrap();
+    assert_eq!(stdout(&plain), "not a tty\n");
+    let rec = e.engine.containers().get(c.name()).unwrap();
+    let out = rec
+        .exec(["sh", "-c", "echo $MODE $WHO; exit 4"])
+        .env("WHO", "record")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(stdout(&out), "image record\n");
+    c.kill().unwrap();
+    c.wait().unwrap();
+    let err = rec.exec(["true"]).output().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidState { .. } | Error::ContainerNotFound { .. }
+        ),
+        "{err}"
+    );
 }
