@@ -16,10 +16,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
+use cargohold::container::ContainerFilter;
 use cargohold::image::registry::{self, PullOptions, PushOptions};
 use cargohold::runtime::Runtime;
-use cargohold::{Engine, Error, Image, LogOptions, Mount, Reference, Stdio};
+use cargohold::{ContainerBuilder, Engine, Error, Image, LogOptions, Mount, Reference, Stdio};
 use clap::{Parser, Subcommand};
+use std::os::fd::AsFd;
 
 /// Docker's exit code for an error of the engine itself.
 const ENGINE_ERROR: u8 = 125;
@@ -87,6 +89,43 @@ enum Command {
     Push { image: String },
     /// Create and run a new container from an image.
     Run(Box<RunArgs>),
+    /// Create a new container (start it with `start`).
+    Create(Box<RunArgs>),
+    /// Start one or more created or stopped containers.
+    Start {
+        /// Attach to its output (and wait for it, returning its exit code).
+        #[arg(short, long)]
+        attach: bool,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Restart one or more containers.
+    Restart {
+        /// Seconds to wait before killing the container.
+        #[arg(short = 't', long = "time", default_value_t = 10)]
+        time: u64,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Pause all processes within one or more containers.
+    Pause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Unpause all processes within one or more containers.
+    Unpause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Rename a container.
+    Rename { container: String, new_name: String },
+    /// Execute a command in a running container.
+    Exec(Box<ExecArgs>),
     /// List containers.
     Ps {
         /// Show all containers (default shows just running).
@@ -98,6 +137,10 @@ enum Command {
         /// Don't truncate output.
         #[arg(long)]
         no_trunc: bool,
+        /// Filter output based on conditions provided (name=, id=, label=, status=,
+        /// ancestor=).
+        #[arg(short, long)]
+        filter: Vec<String>,
     },
     /// Fetch the logs of a container.
     Logs {
@@ -221,6 +264,29 @@ struct RunArgs {
     command: Vec<String>,
 }
 
+#[derive(Debug, clap::Args)]
+struct ExecArgs {
+    /// Keep STDIN open.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    tty: bool,
+    /// Set environment variables (KEY=VALUE).
+    #[arg(short, long = "env")]
+    env: Vec<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    workdir: Option<String>,
+    container: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    command: Vec<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum VolumeCommand {
     /// Create a volume (a random name when none is given).
@@ -325,11 +391,54 @@ fn run(cli: Cli) -> CmdResult {
         Command::Pull { image } => pull(&engine, &image, &cli.insecure_registry),
         Command::Push { image } => push(&engine, &image, &cli.insecure_registry),
         Command::Run(args) => run_container(&engine, &args),
+        Command::Create(args) => {
+            let c = builder(&engine, &args)?.tty(args.tty).create()?;
+            println!("{}", c.id());
+            Ok(0)
+        }
+        Command::Start { attach, containers } => start(&engine, attach, &containers),
+        Command::Restart { time, containers } => each(&containers, |name| {
+            engine
+                .containers()
+                .get(name)?
+                .restart(Duration::from_secs(time))?;
+            Ok(())
+        }),
+        Command::Pause { containers } => each(&containers, |name| {
+            engine.containers().get(name)?.pause()?;
+            Ok(())
+        }),
+        Command::Unpause { containers } => each(&containers, |name| {
+            engine.containers().get(name)?.resume()?;
+            Ok(())
+        }),
+        Command::Wait { containers } => {
+            let mut failed = false;
+            for name in &containers {
+                match engine.containers().get(name).and_then(|c| c.wait()) {
+                    Ok(status) => println!("{}", status.docker_code()),
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("engine: {e}");
+                    }
+                }
+            }
+            Ok(if failed { ENGINE_ERROR } else { 0 })
+        }
+        Command::Rename {
+            container,
+            new_name,
+        } => {
+            engine.containers().get(&container)?.rename(&new_name)?;
+            Ok(0)
+        }
+        Command::Exec(args) => exec(&engine, &args),
         Command::Ps {
             all,
             quiet,
             no_trunc,
-        } => ps(&engine, all, quiet, no_trunc),
+            filter,
+        } => ps(&engine, all, quiet, no_trunc, &filter),
         Command::Logs {
             follow,
             tail,
@@ -562,7 +671,8 @@ fn push(engine: &Engine, image: &str, insecure: &[String]) -> CmdResult {
 
 // ---------------------------------------------------------------- containers
 
-fn run_container(engine: &Engine, a: &RunArgs) -> CmdResult {
+/// A builder with every setting of `run`/`create` but the attach ones (-d, -i, -t).
+fn builder<'e>(engine: &'e Engine, a: &RunArgs) -> Result<ContainerBuilder<'e>, Failure> {
     let image = engine.image(&a.image)?;
     let mut b = engine.container(&image);
     if let Some(n) = &a.name {
@@ -618,21 +728,22 @@ fn run_container(engine: &Engine, a: &RunArgs) -> CmdResult {
     for c in &a.cap_drop {
         b.cap_drop(c);
     }
-    b.restart(a.restart.parse()?);
+    b.restart(a.restart.parse()?)
+        .read_only(a.read_only)
+        .privileged(a.privileged)
+        .auto_remove(a.rm);
+    Ok(b)
+}
+
+fn run_container(engine: &Engine, a: &RunArgs) -> CmdResult {
+    let mut b = builder(engine, a)?;
     if a.detach {
         // The monitor owns the container's stdio and logs; print the id, as Docker does.
-        b.read_only(a.read_only)
-            .privileged(a.privileged)
-            .auto_remove(a.rm)
-            .detach(true);
-        let c = b.spawn()?;
+        let c = b.tty(a.tty).detach(true).spawn()?;
         println!("{}", c.id());
         return Ok(0);
     }
-    b.read_only(a.read_only)
-        .privileged(a.privileged)
-        .auto_remove(a.rm)
-        .tty(a.tty)
+    b.tty(a.tty)
         .stdin(if a.interactive {
             Stdio::inherit()
         } else {
@@ -642,16 +753,93 @@ fn run_container(engine: &Engine, a: &RunArgs) -> CmdResult {
         .stderr(Stdio::inherit());
     let mut c = b.spawn()?;
     c.kill_on_drop(true);
-    if let Some(term) = c.take_terminal() {
-        attach_terminal(File::from(term), a.interactive);
-    }
+    // With -it on a terminal, keys go to the container as typed (^C included), as Docker.
+    let _raw = match c.take_terminal() {
+        Some(term) => attach_terminal(File::from(term), a.interactive),
+        None => None,
+    };
     let status = c.wait()?;
     Ok(u8::try_from(status.docker_code() & 0xff).unwrap_or(ENGINE_ERROR))
 }
 
-/// Copies the container's terminal to stdout and, with `-i`, stdin to it (no raw mode:
-/// the host terminal keeps its line discipline).
-fn attach_terminal(term: File, interactive: bool) {
+/// `docker start [-a]`: starts each container; with `-a` (one container), follows its
+/// output until it exits and returns its exit code.
+fn start(engine: &Engine, attach: bool, names: &[String]) -> CmdResult {
+    if attach {
+        let [name] = names else {
+            return Err(Failure::Usage(
+                "you cannot start and attach multiple containers at once".to_owned(),
+            ));
+        };
+        let c = engine.containers().get(name)?;
+        let before = c.logs(&LogOptions::default())?.count();
+        c.start()?;
+        let opts = LogOptions {
+            follow: true,
+            ..LogOptions::default()
+        };
+        let mut out = io::stdout().lock();
+        let mut err = io::stderr().lock();
+        // Only what this run writes: skip the entries of earlier runs.
+        let mut logs = c.logs(&opts)?.skip(before);
+        for entry in &mut logs {
+            let entry = entry?;
+            match entry.stream {
+                cargohold::LogStream::Stderr => err.write_all(&entry.log)?,
+                _ => out.write_all(&entry.log)?,
+            }
+        }
+        out.flush()?;
+        let status = c.wait()?;
+        return Ok(u8::try_from(status.docker_code() & 0xff).unwrap_or(ENGINE_ERROR));
+    }
+    each(names, |name| {
+        engine.containers().get(name)?.start()?;
+        Ok(())
+    })
+}
+
+/// `docker exec`: runs a command in a running container; its exit code is ours.
+fn exec(engine: &Engine, a: &ExecArgs) -> CmdResult {
+    let c = engine.containers().get(&a.container)?;
+    let mut x = c.exec(&a.command);
+    for e in &a.env {
+        let (k, v) = e.split_once('=').unwrap_or((e, ""));
+        x.env(k, v);
+    }
+    if let Some(u) = &a.user {
+        x.user(u);
+    }
+    if let Some(w) = &a.workdir {
+        x.current_dir(w);
+    }
+    let stdin_tty = cargohold::sys::tty::is_terminal(io::stdin().as_fd());
+    let _raw = (a.tty && a.interactive && stdin_tty)
+        .then(|| cargohold::sys::tty::RawMode::enter(io::stdin().as_fd()).ok())
+        .flatten();
+    x.tty(a.tty).stdin(if a.interactive {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    });
+    let status = x.status()?;
+    drop(_raw);
+    Ok(u8::try_from(status.docker_code() & 0xff).unwrap_or(ENGINE_ERROR))
+}
+
+/// Copies the container's terminal to stdout and, with `-i`, stdin to it. With `-i` on a
+/// host terminal, that terminal goes to raw mode (returned: restored when dropped) and the
+/// pty takes its size.
+fn attach_terminal(term: File, interactive: bool) -> Option<cargohold::sys::tty::RawMode> {
+    use cargohold::sys::tty;
+    let stdin = io::stdin();
+    let mut raw = None;
+    if let Ok((rows, cols)) = tty::window_size(stdin.as_fd()) {
+        let _ = tty::set_window_size(term.as_fd(), rows, cols);
+        if interactive {
+            raw = tty::RawMode::enter(stdin.as_fd()).ok();
+        }
+    }
     if interactive {
         if let Ok(mut w) = term.try_clone() {
             std::thread::spawn(move || {
@@ -670,6 +858,7 @@ fn attach_terminal(term: File, interactive: bool) {
             }
         }
     });
+    raw
 }
 
 /// `docker logs`: the container's json-file log, optionally followed until it exits.
@@ -744,13 +933,15 @@ fn stop(
     Ok(())
 }
 
-fn ps(engine: &Engine, all: bool, quiet: bool, no_trunc: bool) -> CmdResult {
+fn ps(engine: &Engine, all: bool, quiet: bool, no_trunc: bool, filters: &[String]) -> CmdResult {
+    let mut filter = ContainerFilter::new().all(all);
+    for f in filters {
+        filter = filter.parse(f)?;
+    }
     let mut list = Vec::new();
-    for c in engine.containers().list()? {
+    for c in engine.containers().filter(&filter)? {
         let Ok(info) = c.inspect() else { continue };
-        if all || info.state.running || info.state.paused {
-            list.push((c, info));
-        }
+        list.push((c, info));
     }
     // newest first, as docker ps
     list.reverse();

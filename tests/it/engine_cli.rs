@@ -254,3 +254,99 @@ fn ps_inspect_rm_a_stopped_container() {
     assert_eq!(cli.ok(&["ps", "-a", "-q"]), "");
     assert_eq!(cli.code(&["rm", "done"]), 125);
 }
+
+#[test]
+#[ignore = "requires root"]
+fn create_start_exec_pause_wait_rename_and_filters() {
+    let cli = Cli::new();
+    let id = cli.ok(&[
+        "create",
+        "--name",
+        "svc",
+        "--label",
+        "team=core",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo up; exec sleep 30",
+    ]);
+    assert_eq!(id.trim().len(), 64, "{id:?}");
+    let ps = cli.ok(&["ps", "-a"]);
+    assert!(ps.contains("Created") && ps.contains("svc"), "{ps}");
+    assert_eq!(cli.ok(&["ps", "-q"]), "", "not running yet");
+    cli.ok(&["start", "svc"]);
+    assert_eq!(cli.ok(&["ps", "-q"]).trim(), &id.trim()[..12]);
+    // exec: output, exit code, env, user, workdir
+    let out = cli.ok(&[
+        "exec",
+        "-e",
+        "WHO=cli",
+        "-u",
+        "65534",
+        "-w",
+        "/tmp",
+        "svc",
+        "sh",
+        "-c",
+        "echo $WHO $(id -u) $(pwd)",
+    ]);
+    assert_eq!(out, "cli 65534 /tmp\n");
+    assert_eq!(cli.code(&["exec", "svc", "sh", "-c", "exit 5"]), 5);
+    assert_eq!(cli.code(&["exec", "svc", "no-such-command"]), 127);
+    let out = cli.ok(&["exec", "-t", "svc", "sh", "-c", "tty"]);
+    assert!(out.starts_with("/dev/pts/"), "{out:?}");
+    // ps filters
+    assert!(cli
+        .ok(&["ps", "--filter", "label=team=core"])
+        .contains("svc"));
+    assert!(!cli.ok(&["ps", "-f", "label=team=other"]).contains("svc"));
+    assert!(cli.ok(&["ps", "-f", "status=running", "-q"]).trim().len() == 12);
+    assert_eq!(cli.code(&["ps", "-f", "colour=red"]), 125);
+    // pause / unpause
+    cli.ok(&["pause", "svc"]);
+    assert!(cli.ok(&["ps"]).contains("(Paused)"));
+    assert!(cli.ok(&["ps", "-f", "status=paused", "-q"]).trim().len() == 12);
+    cli.ok(&["unpause", "svc"]);
+    assert!(!cli.ok(&["ps"]).contains("(Paused)"));
+    // restart keeps the log of the first run; rename; wait prints the exit code
+    cli.ok(&["restart", "-t", "1", "svc"]);
+    let mut logs = String::new();
+    for _ in 0..100 {
+        logs = cli.ok(&["logs", "svc"]);
+        if logs == "up\nup\n" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(logs, "up\nup\n");
+    cli.ok(&["rename", "svc", "svc2"]);
+    assert_eq!(cli.code(&["logs", "svc"]), 125);
+    cli.ok(&["kill", "svc2"]);
+    assert_eq!(cli.ok(&["wait", "svc2"]), "137\n");
+    assert_eq!(cli.code(&["start", "no-such-container"]), 125);
+    // start -a: this run's output, and its exit code
+    cli.ok(&[
+        "create",
+        "--name",
+        "job",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo run; exit 3",
+    ]);
+    let o = cli.out(&["start", "-a", "job"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "run\n");
+    let o = cli.out(&["start", "-a", "job"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "run\n",
+        "only the second run"
+    );
+    assert_eq!(cli.ok(&["logs", "job"]), "run\nrun\n");
+    // -t: the process sees a terminal (its output comes through the pty)
+    let out = cli.ok(&["run", "--rm", "-t", IMAGE, "sh", "-c", "tty"]);
+    assert!(out.starts_with("/dev/pts/"), "{out:?}");
+    cli.ok(&["rm", "svc2", "job"]);
+    assert_eq!(cli.ok(&["ps", "-a", "-q"]), "");
+}
