@@ -534,7 +534,7 @@ fn images(engine: &Engine, quiet: bool) -> CmdResult {
                 || "N/A".to_owned(),
                 |t| format!("{} ago", human_duration(t)),
             );
-        let size = human_size(i.size());
+        let size = human_size(engine.store().image_size(&i));
         let refs: Vec<(String, String)> = if i.references().is_empty() {
             vec![("<none>".into(), "<none>".into())]
         } else {
@@ -1008,7 +1008,7 @@ fn inspect(engine: &Engine, names: &[String]) -> CmdResult {
         if let Ok(c) = engine.containers().get(name) {
             out.push(serde_json::to_value(c.inspect()?).expect("inspect serialises"));
         } else if let Ok(i) = engine.image(name) {
-            out.push(image_json(&i));
+            out.push(image_json(engine, &i));
         } else if let Ok(v) = engine.volumes().inspect(name) {
             out.push(serde_json::to_value(v).expect("volume serialises"));
         } else {
@@ -1020,7 +1020,7 @@ fn inspect(engine: &Engine, names: &[String]) -> CmdResult {
     Ok(if failed { 1 } else { 0 })
 }
 
-fn image_json(i: &Image) -> serde_json::Value {
+fn image_json(engine: &Engine, i: &Image) -> serde_json::Value {
     let cfg = i.config();
     serde_json::json!({
         "Id": i.id().to_string(),
@@ -1030,7 +1030,7 @@ fn image_json(i: &Image) -> serde_json::Value {
         "Config": cfg.config(),
         "Architecture": cfg.architecture().to_string(),
         "Os": cfg.os().to_string(),
-        "Size": i.size(),
+        "Size": engine.store().image_size(i),
         "RootFS": {
             "Type": "layers",
             "Layers": i.diff_ids().iter().map(ToString::to_string).collect::<Vec<_>>(),

@@ -58,7 +58,9 @@ impl Image {
         self.config.history().as_deref().unwrap_or_default()
     }
 
-    /// Bytes of its layers as stored (compressed) plus its config.
+    /// Bytes of its layers as stored (compressed or not, as they came) plus its config:
+    /// what a registry transfers. `docker images` shows the uncompressed size instead:
+    /// [`Store::image_size`](crate::store::Store::image_size).
     pub fn size(&self) -> u64 {
         self.manifest
             .layers()
@@ -669,6 +671,28 @@ impl Store {
         Ok(out)
     }
 
+    /// The size `docker images` shows: bytes of the image's uncompressed layers (as
+    /// recorded when they were unpacked; a layer not unpacked yet, or unpacked before the
+    /// size was recorded, counts as stored) plus its config. The same content has the same
+    /// size however it came in (pulled gzip, loaded, imported).
+    pub fn image_size(&self, image: &Image) -> u64 {
+        let chains = chain_ids(&image.diff_ids());
+        image
+            .manifest
+            .layers()
+            .iter()
+            .zip(chains.iter().map(Some).chain(std::iter::repeat(None)))
+            .map(|(layer, chain)| {
+                chain
+                    .and_then(|c| self.layer_meta(c))
+                    .map(|m| m.size)
+                    .filter(|s| *s > 0)
+                    .unwrap_or_else(|| layer.size())
+            })
+            .sum::<u64>()
+            + image.manifest.config().size()
+    }
+
     /// Unpacks the blob `blob` as layer `chain_id` unless it already is; checks its diff id.
     pub(crate) fn unpack_layer(
         &self,
@@ -679,18 +703,20 @@ impl Store {
     ) -> Result<PathBuf> {
         self.ensure_layer(chain_id, |dir| {
             let file = self.open_blob(blob)?;
-            self.unpack_stream(file, dir, blob, diff_id, UnpackOptions::for_layer())?;
+            let size = self.unpack_stream(file, dir, blob, diff_id, UnpackOptions::for_layer())?;
             Ok(LayerMeta {
                 chain_id: chain_id.clone(),
                 diff_id: diff_id.clone(),
                 parent,
                 blob: Some(blob.clone()),
                 opaque_xattr: unpack::opaque_xattr().to_owned(),
+                size,
             })
         })
     }
 
-    /// Decompresses and unpacks a blob stream into `dir`, verifying the diff id.
+    /// Decompresses and unpacks a blob stream into `dir`, verifying the diff id; returns
+    /// the size of the uncompressed tar.
     pub(crate) fn unpack_stream(
         &self,
         blob_stream: impl Read,
@@ -698,7 +724,7 @@ impl Store {
         blob: &Digest,
         diff_id: &Digest,
         opts: UnpackOptions,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let io = |e| Error::Blob {
             op: "decompressing".into(),
             digest: blob.to_string(),
@@ -706,14 +732,14 @@ impl Store {
         };
         let mut hashing = HashingReader::new(unpack::decompress(blob_stream).map_err(io)?);
         unpack::unpack(&mut hashing, dir, opts, blob.as_ref())?;
-        let (actual, _) = hashing.finish().map_err(io)?;
+        let (actual, size) = hashing.finish().map_err(io)?;
         if actual != *diff_id {
             return Err(Error::DigestMismatch {
                 digest: diff_id.to_string(),
                 actual: format!("{actual} (uncompressed layer {blob})"),
             });
         }
-        Ok(())
+        Ok(size)
     }
 
     /// Applies every layer of `reference` in order into `dest` (created if missing),

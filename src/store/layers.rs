@@ -29,6 +29,9 @@ pub(crate) struct LayerMeta {
     /// The xattr used to mark opaque directories (`trusted.overlay.opaque` as root,
     /// `user.overlay.opaque` otherwise; mount with `userxattr` then).
     pub opaque_xattr: String,
+    /// Bytes of the uncompressed layer tar (0 when unknown: recorded before this field).
+    #[serde(default)]
+    pub size: u64,
 }
 
 /// The chain ids of a stack of layers given their diff ids (base first):
@@ -156,6 +159,7 @@ mod tests {
             parent: None,
             blob: None,
             opaque_xattr: "user.overlay.opaque".into(),
+            size: 0,
         };
         // a failing unpack leaves nothing
         let e = s.ensure_layer(&id, |p| {

@@ -1385,3 +1385,64 @@ fn exec_with_a_tty_and_from_the_record() {
         "{err}"
     );
 }
+
+/// `Store::image_size` is the uncompressed size (as `docker images` shows it), whatever the
+/// compression the layer came with; `Image::size` is what is stored.
+#[test]
+#[ignore = "requires root"]
+fn image_size_counts_uncompressed_layers() {
+    use std::io::Write as _;
+    let e = env();
+    let mut b = tar::Builder::new(Vec::new());
+    let zeros = vec![0u8; 256 << 10];
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(zeros.len() as u64);
+    b.append_data(&mut h, "zeros", &zeros[..]).unwrap();
+    let raw = b.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&raw).unwrap();
+    let gz = gz.finish().unwrap();
+    assert!(gz.len() * 10 < raw.len());
+    // a docker-archive whose layer is gzip-compressed (diff id of the plain tar)
+    let plain = docker_archive(&[raw.clone()], "sized:plain");
+    let mut ar = tar::Archive::new(&plain[..]);
+    let mut b = tar::Builder::new(Vec::new());
+    for entry in ar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().into_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        if path.to_str() == Some("l0/layer.tar") {
+            data = gz.clone();
+        }
+        if path.to_str() == Some("manifest.json") {
+            data = String::from_utf8(data)
+                .unwrap()
+                .replace("sized:plain", "sized:gzip")
+                .into_bytes();
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, &path, &data[..]).unwrap();
+    }
+    let zipped = b.into_inner().unwrap();
+    let loaded = e.engine.store().load(&zipped[..]).unwrap();
+    let img = &loaded[0];
+    let config = img.size() - gz.len() as u64;
+    assert_eq!(img.size(), gz.len() as u64 + config, "stored: compressed");
+    // not unpacked yet: counted as stored
+    assert_eq!(e.engine.store().image_size(img), img.size());
+    // unpacked (as a container's start does): then the size is the plain tar's
+    e.engine
+        .store()
+        .rootfs_layers(&"sized:gzip".parse().unwrap())
+        .unwrap();
+    assert_eq!(
+        e.engine.store().image_size(img),
+        raw.len() as u64 + config,
+        "uncompressed once unpacked"
+    );
+    assert_no_containers(&e);
+}

@@ -571,6 +571,7 @@ fn pull_layer(
     }
     store.ensure_layer(chain, |dir| {
         let r = store.unpack_stream(&mut tee, dir, digest, diff, UnpackOptions::for_layer());
+        let size = *r.as_ref().unwrap_or(&0);
         // a truncated or corrupt download shows as a digest error first, not a tar error
         let drained = io::copy(&mut tee, &mut io::sink());
         if tee.done != layer.size() || drained.is_err() {
@@ -597,6 +598,7 @@ fn pull_layer(
             parent: parent.clone(),
             blob: Some(digest.clone()),
             opaque_xattr: super::unpack::opaque_xattr().to_owned(),
+            size,
         })
     })?;
     commit(tee)?;
