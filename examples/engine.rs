@@ -534,7 +534,7 @@ fn images(engine: &Engine, quiet: bool) -> CmdResult {
                 || "N/A".to_owned(),
                 |t| format!("{} ago", human_duration(t)),
             );
-        let size = human_size(engine.store().image_size(&i));
+        let size = human_size(engine.store().image_size(i));
         let refs: Vec<(String, String)> = if i.references().is_empty() {
             vec![("<none>".into(), "<none>".into())]
         } else {

@@ -1405,7 +1405,7 @@ fn image_size_counts_uncompressed_layers() {
     let gz = gz.finish().unwrap();
     assert!(gz.len() * 10 < raw.len());
     // a docker-archive whose layer is gzip-compressed (diff id of the plain tar)
-    let plain = docker_archive(&[raw.clone()], "sized:plain");
+    let plain = docker_archive(std::slice::from_ref(&raw), "sized:plain");
     let mut ar = tar::Archive::new(&plain[..]);
     let mut b = tar::Builder::new(Vec::new());
     for entry in ar.entries().unwrap() {
