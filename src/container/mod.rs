@@ -17,6 +17,8 @@
 //! The runtime's own state is under `<root>/runtime/<id>/` while the process exists.
 
 mod builder;
+mod changes;
+mod commit;
 mod exec;
 #[doc(hidden)]
 pub mod logs;
@@ -36,6 +38,8 @@ use std::time::Duration;
 
 pub use builder::ContainerBuilder;
 pub(crate) use builder::{random_name, validate_name};
+pub use changes::{Change, ChangeKind};
+pub use commit::CommitOptions;
 pub use exec::ExecBuilder;
 pub use record::{Config, Container, GraphDriver, HostConfig, Inspect, MountPoint, State, Status};
 
