@@ -69,12 +69,12 @@ const INIT_PATHS: &[&str] = &[
 const OPAQUE_XATTRS: &[&str] = &["trusted.overlay.opaque", "user.overlay.opaque"];
 
 /// A character device 0/0: overlayfs's whiteout.
-pub(crate) fn is_whiteout(meta: &fs::Metadata) -> bool {
+fn is_whiteout(meta: &fs::Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
 /// The directory at `path` is marked opaque.
-pub(crate) fn is_opaque(path: &Path) -> bool {
+fn is_opaque(path: &Path) -> bool {
     let mut v = [0u8; 4];
     OPAQUE_XATTRS
         .iter()
@@ -441,12 +441,12 @@ mod tests {
         };
         rustix::fs::utimensat(
             rustix::fs::CWD,
-            &up.join("keep"),
+            up.join("keep"),
             &t(&keep_meta),
             rustix::fs::AtFlags::empty(),
         )
         .unwrap();
-        fs::set_permissions(&up.join("keep"), keep_meta.permissions()).unwrap();
+        fs::set_permissions(up.join("keep"), keep_meta.permissions()).unwrap();
 
         let s = scan(&up, &lower).unwrap();
         assert_eq!(

@@ -104,6 +104,12 @@ fn diff_lists_added_changed_deleted_as_docker() {
         ],
         "the runtime's mount points (/proc, /sys, /dev, /etc/hosts…) are not changes"
     );
+    let typed = c.diff().unwrap();
+    let added = typed
+        .iter()
+        .find(|ch| ch.path == Path::new("/etc/added"))
+        .unwrap();
+    assert_eq!((added.kind, added.kind.letter()), (ChangeKind::Added, 'A'));
     // a container that changed nothing has no changes
     let quiet = run_named(&e, &e.image, &common::unique("quiet"), "cat /etc/hostname");
     assert_eq!(quiet.diff().unwrap(), []);
