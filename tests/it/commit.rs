@@ -125,7 +125,12 @@ fn diff_lists_added_changed_deleted_as_docker() {
 fn committed_image_runs_with_the_change() {
     let e = env();
     let name = common::unique("a");
-    let a = run_named(&e, &e.image, &name, CHANGES);
+    let script = format!(
+        "{CHANGES}; busybox ln /etc/added /etc/added.link; busybox chmod 0640 /etc/added; \
+         busybox chown 12:34 /etc/added; echo m > /etc/mtime; \
+         touch -d '2020-01-02 03:04:05' /etc/mtime"
+    );
+    let a = run_named(&e, &e.image, &name, &script);
     let mut opts = CommitOptions {
         reference: Some("localhost/committed:v1".to_owned()),
         author: Some("Jane <jane@example.com>".to_owned()),
@@ -151,7 +156,7 @@ fn committed_image_runs_with_the_change() {
     assert_eq!(last.author().as_deref(), Some("Jane <jane@example.com>"));
     assert_eq!(
         last.created_by().as_deref(),
-        Some(format!("sh -c {CHANGES}").as_str())
+        Some(format!("sh -c {script}").as_str())
     );
     assert_eq!(img.history().len(), e.image.history().len() + 1);
     assert_eq!(
@@ -202,6 +207,18 @@ fn committed_image_runs_with_the_change() {
          ls /tree/sub | wc -l; test -d /newdir && echo dir; echo $COMMITTED $FROM_IMAGE",
     );
     assert_eq!(out, "new\ndeleted\nonly\nsub\n0\ndir\nyes yes\n");
+    // hard links, modes, owners and mtimes survive
+    let out = output(
+        &e,
+        &committed,
+        "stat -c '%a %u %g %h %i' /etc/added; stat -c '%h %i' /etc/added.link; \
+         stat -c %Y /etc/mtime",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    let added: Vec<&str> = lines[0].split(' ').collect();
+    assert_eq!(added[..4], ["640", "12", "34", "2"], "{out}");
+    assert_eq!(lines[1], format!("2 {}", added[4]), "one inode: {out}");
+    assert_eq!(lines[2], "1577934245");
     // its command is the one the change set
     let out = e
         .engine
