@@ -4,6 +4,7 @@
 //! engine [--root DIR] import rootfs.tar localhost/busybox:latest
 //! engine run --rm -v data:/data localhost/busybox:latest sh -c 'echo hi > /data/f'
 //! engine ps -a
+//! engine commit -m 'add a file' CONTAINER localhost/mine:1
 //! ```
 //!
 //! Docker's command names, flags, tables and exit codes: 125 when the engine fails, 126 or
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use cargohold::container::ContainerFilter;
+use cargohold::container::{CommitOptions, ContainerFilter};
 use cargohold::image::registry::{self, PullOptions, PushOptions};
 use cargohold::runtime::Runtime;
 use cargohold::{ContainerBuilder, Engine, Error, Image, LogOptions, Mount, Reference, Stdio};
@@ -187,6 +188,41 @@ enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Create a new image from a container's changes.
+    Commit {
+        /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>").
+        #[arg(short, long)]
+        author: Option<String>,
+        /// Commit message.
+        #[arg(short, long)]
+        message: Option<String>,
+        /// Apply Dockerfile instruction to the created image.
+        #[arg(short, long)]
+        change: Vec<String>,
+        /// Pause container during commit (`--pause=false` to not).
+        #[arg(
+            short,
+            long,
+            default_value_t = true,
+            num_args = 0..=1,
+            require_equals = true,
+            default_missing_value = "true",
+            action = clap::ArgAction::Set
+        )]
+        pause: bool,
+        container: String,
+        /// REPOSITORY[:TAG] (untagged when left out).
+        reference: Option<String>,
+    },
+    /// Export a container's filesystem as a tar archive (to stdout by default).
+    Export {
+        /// Write to a file, instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        container: String,
+    },
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff { container: String },
 }
 
 #[derive(Debug, clap::Args)]
@@ -466,6 +502,66 @@ fn run(cli: Cli) -> CmdResult {
         }),
         Command::Inspect { names } => inspect(&engine, &names),
         Command::Volume(v) => volume(&engine, v),
+        Command::Commit {
+            author,
+            message,
+            change,
+            pause,
+            container,
+            reference,
+        } => {
+            let opts = CommitOptions {
+                reference,
+                author,
+                message,
+                changes: change,
+                pause,
+            };
+            let image = engine.containers().get(&container)?.commit(&opts)?;
+            println!("{}", image.id());
+            Ok(0)
+        }
+        Command::Export { output, container } => export(&engine, &container, output),
+        Command::Diff { container } => {
+            for change in engine.containers().get(&container)?.diff()? {
+                println!("{change}");
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// `export`: the container's file system as a tar, to a file (written whole or not at all)
+/// or to stdout (never a terminal).
+fn export(engine: &Engine, name: &str, output: Option<PathBuf>) -> CmdResult {
+    let c = engine.containers().get(name)?;
+    match output {
+        Some(path) => {
+            let tmp = path.with_extension("partial");
+            let written = (|| -> CmdResult {
+                let mut out = BufWriter::new(File::create(&tmp)?);
+                c.export(&mut out)?;
+                out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                std::fs::rename(&tmp, &path)?;
+                Ok(0)
+            })();
+            if written.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            written
+        }
+        None => {
+            use std::io::IsTerminal;
+            if io::stdout().is_terminal() {
+                return Err(Failure::Usage(
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect".into(),
+                ));
+            }
+            let mut out = BufWriter::new(io::stdout().lock());
+            c.export(&mut out)?;
+            out.flush()?;
+            Ok(0)
+        }
     }
 }
 

@@ -17,6 +17,8 @@
 //! The runtime's own state is under `<root>/runtime/<id>/` while the process exists.
 
 mod builder;
+mod changes;
+mod commit;
 mod exec;
 #[doc(hidden)]
 mod filter;
@@ -38,6 +40,8 @@ use std::time::Duration;
 pub use builder::ContainerBuilder;
 pub use builder::CONFIG_HASH_LABEL;
 pub(crate) use builder::{map_spawn_error, random_name, validate_name};
+pub use changes::{Change, ChangeKind};
+pub use commit::CommitOptions;
 pub use exec::ExecBuilder;
 pub use filter::ContainerFilter;
 pub use record::{

@@ -340,6 +340,10 @@ impl Container {
         }
     }
 
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     pub(crate) fn inspect_created(&self) -> &str {
         &self.record.info.created
     }

@@ -113,9 +113,9 @@ fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
 }
 
 /// Writes into a blob while hashing what passes (the uncompressed tar, for its diff id).
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
+pub(crate) struct HashingWriter<W> {
+    pub(crate) inner: W,
+    pub(crate) hasher: Sha256,
 }
 
 impl<W: Write> Write for HashingWriter<W> {
@@ -165,7 +165,7 @@ fn append_children<W: Write>(
     Ok(())
 }
 
-fn append_entry<W: Write>(
+pub(super) fn append_entry<W: Write>(
     tar: &mut tar::Builder<W>,
     path: &Path,
     rel: &Path,
@@ -262,7 +262,7 @@ fn append_pax<W: Write>(tar: &mut tar::Builder<W>, xattrs: &[(String, Vec<u8>)])
 }
 
 /// The descriptor of a committed blob.
-fn desc(media_type: MediaType, (digest, size): (Digest, u64)) -> Descriptor {
+pub(super) fn desc(media_type: MediaType, (digest, size): (Digest, u64)) -> Descriptor {
     Descriptor::new(media_type, size, digest)
 }
 
@@ -428,7 +428,7 @@ impl Store {
     }
 
     /// Reads manifest and config behind an index entry (following a one-platform index).
-    fn load_image(&self, d: &Descriptor) -> Result<Image> {
+    pub(super) fn load_image(&self, d: &Descriptor) -> Result<Image> {
         let (manifest_digest, manifest) = self.resolve_manifest(d.digest(), d.media_type())?;
         let config: ImageConfiguration = self.read_json(manifest.config().digest())?;
         Ok(Image {
@@ -559,6 +559,33 @@ impl Store {
         }
     }
 
+    /// The image `owner` holds (see [`Store::hold`]), found by its manifest even when its
+    /// reference has been removed since (a forced `rmi`).
+    ///
+    /// # Errors
+    /// [`Error::ImageNotFound`] if `owner` holds nothing, [`Error::Blob`] or
+    /// [`Error::InvalidImage`] if its manifest cannot be read.
+    pub(crate) fn held_image(&self, owner: &str) -> Result<Image> {
+        check_owner(owner)?;
+        let p = self.holds_dir().join(format!("{owner}.json"));
+        let hold: Hold = fs::read(&p)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| Error::ImageNotFound {
+                reference: format!("held by {owner}"),
+            })?;
+        let (manifest_digest, manifest) =
+            self.resolve_manifest(&hold.manifest, &MediaType::ImageManifest)?;
+        let config: ImageConfiguration = self.read_json(manifest.config().digest())?;
+        Ok(Image {
+            id: manifest.config().digest().clone(),
+            references: Vec::new(),
+            manifest_digest,
+            manifest,
+            config,
+        })
+    }
+
     fn holds(&self) -> Result<Vec<(String, Hold)>> {
         let dir = self.holds_dir();
         let mut out = Vec::new();
@@ -654,11 +681,21 @@ impl Store {
     /// [`Error::ImageNotFound`], or the error of unpacking a layer (its digest named).
     pub fn rootfs_layers(&self, reference: &Reference) -> Result<Vec<PathBuf>> {
         let img = self.inspect(reference)?;
+        self.layer_dirs(&img, reference)
+    }
+
+    /// The unpacked layer directories of `img` (named `subject` in errors), base first,
+    /// unpacking those not yet unpacked; see [`Store::rootfs_layers`].
+    pub(crate) fn layer_dirs(
+        &self,
+        img: &Image,
+        subject: &dyn std::fmt::Display,
+    ) -> Result<Vec<PathBuf>> {
         let diffs = img.diff_ids();
         let layers = img.manifest.layers();
         if diffs.len() != layers.len() {
             return Err(invalid(
-                reference,
+                subject,
                 "config diff_ids and manifest layers differ in number",
             ));
         }

@@ -20,6 +20,7 @@
 //! ```
 
 mod archive;
+pub(crate) mod layer;
 mod local;
 mod reference;
 pub mod registry;

@@ -350,3 +350,126 @@ fn create_start_exec_pause_wait_rename_and_filters() {
     cli.ok(&["rm", "svc2", "job"]);
     assert_eq!(cli.ok(&["ps", "-a", "-q"]), "");
 }
+
+#[test]
+#[ignore = "requires root"]
+fn diff_commit_export_a_container() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "run",
+        "--name",
+        "changer",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo new > /etc/added; rm /etc/group; mkdir /made",
+    ]);
+    assert_eq!(
+        cli.ok(&["diff", "changer"]),
+        "C /etc\nA /etc/added\nD /etc/group\nA /made\n"
+    );
+
+    // commit prints the new image's id; the image runs with the change
+    let id = cli.ok(&[
+        "commit",
+        "-a",
+        "Jane",
+        "-m",
+        "add a file",
+        "-c",
+        r#"CMD ["cat", "/etc/added"]"#,
+        "--pause=false",
+        "changer",
+        "localhost/changed:1",
+    ]);
+    let id = id.trim();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{id:?}");
+    assert!(cli.ok(&["images", "-q"]).contains(&id[7..19]));
+    assert_eq!(cli.ok(&["run", "--rm", "localhost/changed:1"]), "new\n");
+    assert_eq!(
+        cli.ok(&[
+            "run",
+            "--rm",
+            "localhost/changed:1",
+            "sh",
+            "-c",
+            "test -e /etc/group || echo gone"
+        ]),
+        "gone\n"
+    );
+    // without a reference: an untagged image
+    let untagged = cli.ok(&["commit", "changer"]);
+    assert!(untagged.trim().starts_with("sha256:"), "{untagged}");
+    assert!(cli.ok(&["images"]).contains("<none>"));
+
+    // export -o writes a tar of the merged file system
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("changer.tar");
+    assert_eq!(
+        cli.ok(&["export", "-o", file.to_str().unwrap(), "changer"]),
+        ""
+    );
+    let rootfs = dir.path().join("rootfs");
+    std::fs::create_dir(&rootfs).unwrap();
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-xf")
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("etc/added")).unwrap(),
+        "new\n"
+    );
+    assert!(!rootfs.join("etc/group").exists());
+    assert!(rootfs.join("made").is_dir());
+    assert!(rootfs.join("bin/busybox").is_file());
+    // and to stdout by default
+    let out = Command::new(engine_bin())
+        .arg("--root")
+        .arg(cli.root.path())
+        .args(["export", "changer"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let list = Command::new("tar")
+        .arg("-t")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut tar| {
+            use std::io::Write;
+            tar.stdin.take().unwrap().write_all(&out.stdout)?;
+            tar.wait_with_output()
+        })
+        .unwrap();
+    let names = String::from_utf8(list.stdout).unwrap();
+    assert!(names.lines().any(|n| n == "etc/added"), "{names}");
+    assert!(!names.contains(".wh."), "{names}");
+
+    // errors: 125 and a message, nothing written
+    let o = cli.out(&["commit", "-c", "FROM busybox", "changer", "localhost/bad:1"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("FROM is not a valid change command"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!cli.ok(&["images"]).contains("localhost/bad"));
+    assert_eq!(cli.code(&["diff", "no-such-container"]), 125);
+    assert_eq!(cli.code(&["commit", "no-such-container"]), 125);
+    let missing = dir.path().join("missing.tar");
+    assert_eq!(
+        cli.code(&["export", "-o", missing.to_str().unwrap(), "nope"]),
+        125
+    );
+    assert!(!missing.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "no partial file"
+    );
+    cli.ok(&["rm", "changer"]);
+}

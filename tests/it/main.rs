@@ -21,3 +21,6 @@ mod image_registry;
 mod cli;
 // examples/engine.rs, the docker-like CLI, on a busybox image imported from a tarball.
 mod engine_cli;
+// Containers: diff, commit (the committed image runs with the change; skopeo and umoci
+// read it) and export (issue 4).
+mod commit;

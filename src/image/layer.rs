@@ -1,0 +1,246 @@
+//! Writing layers as OCI/Docker layer tars hold them (whiteouts as `.wh.<name>`, opaque
+//! directories marked by `.wh..wh..opq`), gzip-compressed into a blob, and images made of a
+//! parent image's layers plus one more: what `docker commit` writes.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::{
+    Config, Descriptor, Digest, History, ImageManifestBuilder, MediaType, RootFs,
+};
+use sha2::{Digest as _, Sha256};
+
+use super::local::{self, now_rfc3339, HashingWriter};
+use super::{Image, Reference};
+use crate::store::{self, BlobWriter, Lock, Store};
+use crate::{Error, Result};
+
+/// The marker of an opaque directory in a layer tar.
+const OPAQUE: &str = ".wh..wh..opq";
+/// The prefix of a whiteout in a layer tar.
+const WHITEOUT_PREFIX: &str = ".wh.";
+
+/// A tar stream of file system objects: ownership, modes, mtimes, symlinks, hard links (as
+/// links, by inode), device nodes and xattrs (`SCHILY.xattr.*`, overlayfs's own left out)
+/// kept, as [`Store::import_dir`] writes them; plus the whiteouts of a layer.
+pub(crate) struct TarWriter<W: Write> {
+    tar: tar::Builder<W>,
+    links: HashMap<(u64, u64), PathBuf>,
+}
+
+impl<W: Write> TarWriter<W> {
+    pub(crate) fn new(w: W) -> Self {
+        TarWriter {
+            tar: tar::Builder::new(w),
+            links: HashMap::new(),
+        }
+    }
+
+    /// Appends the object at `path` (not following a symlink) as `rel`; `meta` is its
+    /// `symlink_metadata`. Sockets are left out, as Docker does.
+    pub(crate) fn append(
+        &mut self,
+        path: &Path,
+        rel: &Path,
+        meta: &fs::Metadata,
+    ) -> io::Result<()> {
+        local::append_entry(&mut self.tar, path, rel, meta, &mut self.links)
+    }
+
+    /// Appends the whiteout of `rel` (`<dir>/.wh.<name>`, an empty regular file with mode
+    /// 0600, as Docker writes it); `meta` is the overlay whiteout's, for owner and mtime.
+    pub(crate) fn append_whiteout(&mut self, rel: &Path, meta: &fs::Metadata) -> io::Result<()> {
+        let name = rel
+            .file_name()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let mut wh = std::ffi::OsString::from(WHITEOUT_PREFIX);
+        wh.push(name);
+        let path = rel.parent().unwrap_or(Path::new("")).join(wh);
+        self.marker(&path, 0o600, meta)
+    }
+
+    /// Appends the opaque marker of directory `dir` (`<dir>/.wh..wh..opq`), right after the
+    /// directory's own entry; `meta` is the directory's, whose mode, owner and mtime the
+    /// marker takes, as Docker does.
+    pub(crate) fn append_opaque(&mut self, dir: &Path, meta: &fs::Metadata) -> io::Result<()> {
+        self.marker(&dir.join(OPAQUE), meta.mode() & 0o777, meta)
+    }
+
+    fn marker(&mut self, path: &Path, mode: u32, meta: &fs::Metadata) -> io::Result<()> {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(mode);
+        h.set_uid(meta.uid().into());
+        h.set_gid(meta.gid().into());
+        h.set_mtime(meta.mtime().max(0) as u64);
+        h.set_size(0);
+        self.tar.append_data(&mut h, path, io::empty())
+    }
+
+    /// Writes the end of the archive and returns the stream.
+    pub(crate) fn into_inner(self) -> io::Result<W> {
+        self.tar.into_inner()
+    }
+}
+
+type LayerStream = HashingWriter<flate2::write::GzEncoder<BufWriter<BlobWriter>>>;
+
+/// A layer being written into a blob of the store: a [`TarWriter`] whose uncompressed
+/// bytes are hashed (the diff id) and gzip-compressed into the blob. Dropped unfinished, it
+/// leaves nothing behind. It holds the store's gc lock (shared) until the layer is part of
+/// an image.
+pub(crate) struct LayerWriter {
+    tar: TarWriter<LayerStream>,
+    gc: Lock,
+}
+
+/// A layer blob written by [`LayerWriter::finish`], not yet part of an image.
+pub(crate) struct NewLayer {
+    desc: Descriptor,
+    diff_id: Digest,
+    _gc: Lock,
+}
+
+impl LayerWriter {
+    /// The tar to append the layer's entries to.
+    pub(crate) fn tar(&mut self) -> &mut TarWriter<LayerStream> {
+        &mut self.tar
+    }
+
+    /// Ends the tar and commits the blob; `subject` names the layer's source in errors.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if compressing fails, [`Error::Blob`] if the blob cannot be written.
+    pub(crate) fn finish(self, subject: &Path) -> Result<NewLayer> {
+        let hw = self
+            .tar
+            .into_inner()
+            .map_err(|e| Error::os("archiving", subject, e))?;
+        let diff_id = store::sha256_digest(&hw.hasher.finalize());
+        let blob = hw
+            .inner
+            .finish()
+            .and_then(|b| b.into_inner().map_err(io::IntoInnerError::into_error))
+            .map_err(|e| Error::os("compressing layer of", subject, e))?;
+        let (digest, size) = blob.commit(None, None)?;
+        Ok(NewLayer {
+            desc: Descriptor::new(MediaType::ImageLayerGzip, size, digest),
+            diff_id,
+            _gc: self.gc,
+        })
+    }
+}
+
+/// The OCI media type of a layer that may carry Docker's name for the same format.
+fn oci_layer_type(t: &MediaType) -> MediaType {
+    match t {
+        MediaType::Other(s) if s == "application/vnd.docker.image.rootfs.diff.tar.gzip" => {
+            MediaType::ImageLayerGzip
+        }
+        MediaType::Other(s) if s == "application/vnd.docker.image.rootfs.diff.tar" => {
+            MediaType::ImageLayer
+        }
+        t => t.clone(),
+    }
+}
+
+impl Store {
+    /// Starts a layer blob (see [`LayerWriter`]).
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the gc lock or the blob temp file cannot be taken.
+    pub(crate) fn layer_writer(&self) -> Result<LayerWriter> {
+        let gc = self.lock_shared("gc")?;
+        let blob = self.blob_writer()?;
+        let gz = flate2::write::GzEncoder::new(
+            BufWriter::with_capacity(256 << 10, blob),
+            flate2::Compression::fast(),
+        );
+        Ok(LayerWriter {
+            tar: TarWriter::new(HashingWriter {
+                inner: gz,
+                hasher: Sha256::new(),
+            }),
+            gc,
+        })
+    }
+
+    /// Writes the image made of `parent`'s layers plus `layer`: `parent`'s configuration
+    /// with `config` as its runtime config, `history` appended, `author` (if any) set, a new
+    /// creation time and the new diff id. Tagged `reference`, or untagged without one (a
+    /// dangling image, as `docker commit` without a repository makes).
+    ///
+    /// # Errors
+    /// [`Error::Blob`] if a blob cannot be written, [`Error::InvalidImage`] if the manifest
+    /// cannot be built, an index error.
+    pub(crate) fn commit_layer(
+        &self,
+        parent: &Image,
+        layer: NewLayer,
+        config: Config,
+        history: History,
+        author: Option<&str>,
+        reference: Option<&Reference>,
+    ) -> Result<Image> {
+        let mut image_config = parent.config().clone();
+        image_config.set_created(Some(now_rfc3339()));
+        if let Some(a) = author {
+            image_config.set_author(Some(a.to_owned()));
+        }
+        image_config.set_config(Some(config));
+        let mut diff_ids = image_config.rootfs().diff_ids().clone();
+        diff_ids.push(layer.diff_id.to_string());
+        let mut rootfs = RootFs::default();
+        rootfs.set_diff_ids(diff_ids);
+        image_config.set_rootfs(rootfs);
+        let mut hist = image_config.history().clone().unwrap_or_default();
+        hist.push(history);
+        image_config.set_history(Some(hist));
+        let config_bytes = serde_json::to_vec(&image_config).expect("config serialises");
+        let config_desc = local::desc(MediaType::ImageConfig, self.put_blob(&config_bytes, None)?);
+        let mut layers: Vec<Descriptor> = parent
+            .manifest()
+            .layers()
+            .iter()
+            .map(|d| {
+                let mut d = d.clone();
+                d.set_media_type(oci_layer_type(d.media_type()));
+                d
+            })
+            .collect();
+        layers.push(layer.desc.clone());
+        let manifest = ImageManifestBuilder::default()
+            .schema_version(2u32)
+            .media_type(MediaType::ImageManifest)
+            .config(config_desc)
+            .layers(layers)
+            .build()
+            .map_err(|e| Error::InvalidImage {
+                subject: format!("commit of {}", parent.id()),
+                reason: e.to_string(),
+            })?;
+        let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest serialises");
+        let manifest_desc = local::desc(
+            MediaType::ImageManifest,
+            self.put_blob(&manifest_bytes, None)?,
+        );
+        match reference {
+            Some(r) => {
+                self.set_ref(&r.to_string(), &manifest_desc)?;
+                self.inspect(r)
+            }
+            None => {
+                self.update_index(|m| {
+                    if !m.iter().any(|e| e.digest() == manifest_desc.digest()) {
+                        m.push(manifest_desc.clone());
+                    }
+                    Ok(())
+                })?;
+                self.load_image(&manifest_desc)
+            }
+        }
+    }
+}
