@@ -106,8 +106,38 @@ impl Engine {
     /// # Errors
     /// [`Error::InvalidReference`], [`Error::ImageNotFound`].
     pub fn image(&self, reference: &str) -> Result<Image> {
-        let r: Reference = reference.parse()?;
-        self.store.inspect(&r)
+        let parsed = reference.parse::<Reference>();
+        let found = match &parsed {
+            Ok(r) => self.store.inspect(r),
+            Err(_) => Err(Error::ImageNotFound {
+                reference: reference.to_owned(),
+            }),
+        };
+        match found {
+            Err(Error::ImageNotFound { .. }) => {}
+            r => return r,
+        }
+        // An image id (`sha256:` optional) or a unique prefix of one, as Docker resolves.
+        let hex = reference.strip_prefix("sha256:").unwrap_or(reference);
+        if !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let hex = hex.to_ascii_lowercase();
+            let mut hits: Vec<Image> = self
+                .store
+                .images()?
+                .into_iter()
+                .filter(|i| i.id().digest().starts_with(&hex))
+                .collect();
+            if hits.len() == 1 {
+                return Ok(hits.remove(0));
+            }
+            if hits.len() > 1 && hits.iter().all(|i| i.id() == hits[0].id()) {
+                return Ok(hits.remove(0));
+            }
+        }
+        parsed?;
+        Err(Error::ImageNotFound {
+            reference: reference.to_owned(),
+        })
     }
 
     /// A builder for a container from `image` (see [`ContainerBuilder`]).

@@ -453,8 +453,24 @@ impl<'e> ContainerBuilder<'e> {
             .unwrap_or_else(|| format!("from image {}", self.reference().unwrap_or_default()))
     }
 
+    /// The reference the container holds its image by: its first tag, or for an untagged
+    /// image (a commit without a tag, an image given by id) its manifest digest.
     fn reference(&self) -> Option<String> {
-        self.image.references().first().map(ToString::to_string)
+        Some(
+            self.image
+                .references()
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| format!("untagged@{}", self.image.manifest_digest())),
+        )
+    }
+
+    /// The image as `docker inspect` shows it in `Config.Image`: the tag, else the id.
+    fn image_name(&self) -> String {
+        self.image
+            .references()
+            .first()
+            .map_or_else(|| self.image.id().to_string(), ToString::to_string)
     }
 
     fn invalid(&self, field: &'static str, reason: impl Into<String>) -> Error {
@@ -783,7 +799,7 @@ impl<'e> ContainerBuilder<'e> {
                         env: Vec::new(),
                         cmd: Vec::new(),
                         entrypoint: Vec::new(),
-                        image: reference.clone(),
+                        image: self.image_name(),
                         working_dir: cwd.clone(),
                         labels: labels.clone(),
                         stop_signal: stop_signal.clone(),
