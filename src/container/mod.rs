@@ -22,6 +22,7 @@ mod exec;
 pub mod logs;
 #[doc(hidden)]
 pub mod monitor;
+pub(crate) mod ready;
 pub(crate) mod record;
 pub(crate) mod rootfs;
 pub(crate) mod spec;
@@ -37,6 +38,7 @@ use std::time::Duration;
 pub use builder::ContainerBuilder;
 pub(crate) use builder::{random_name, validate_name};
 pub use exec::ExecBuilder;
+pub use ready::WaitFor;
 pub use record::{Config, Container, GraphDriver, HostConfig, Inspect, MountPoint, State, Status};
 
 use crate::engine::Engine;

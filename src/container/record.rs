@@ -287,6 +287,10 @@ impl Container {
         }
     }
 
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     pub(crate) fn inspect_created(&self) -> &str {
         &self.record.info.created
     }
