@@ -21,3 +21,5 @@ mod image_registry;
 mod cli;
 // examples/engine.rs, the docker-like CLI, on a busybox image imported from a tarball.
 mod engine_cli;
+// Readiness waits (tcp, http, exec, healthcheck) on attached containers (issue 4).
+mod ready;
