@@ -26,6 +26,7 @@ pub(crate) mod ready;
 pub(crate) mod record;
 pub(crate) mod rootfs;
 pub(crate) mod spec;
+mod stats;
 
 use std::fmt;
 use std::fs::File;
@@ -40,6 +41,9 @@ pub(crate) use builder::{random_name, validate_name};
 pub use exec::ExecBuilder;
 pub use ready::WaitFor;
 pub use record::{Config, Container, GraphDriver, HostConfig, Inspect, MountPoint, State, Status};
+pub use stats::{
+    BlockIoStats, CpuStats, MemoryStats, NetworkStats, PidsStats, Stats, Top, TopProcess,
+};
 
 use crate::engine::Engine;
 use crate::sys::file;

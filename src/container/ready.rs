@@ -678,7 +678,9 @@ impl super::RunningContainer {
         wait(&subject, cond, timeout)
     }
 
-    fn liveness(&self) -> Result<Liveness> {
+    /// Whether it runs, and its init's current pid (a restarted detached container has a
+    /// new one).
+    pub(crate) fn liveness(&self) -> Result<Liveness> {
         if let Some(s) = self.status {
             return Ok(Liveness::Exited(describe(s.code(), s.signal())));
         }
@@ -717,7 +719,20 @@ impl super::Container {
     /// As [`RunningContainer::wait_for`](super::RunningContainer::wait_for);
     /// [`Error::NotReady`] also when the container is removed meanwhile.
     pub fn wait_for(&self, cond: &WaitFor, timeout: Duration) -> Result<()> {
-        let liveness = || match self.inspect() {
+        let liveness = || self.liveness();
+        let subject = Subject {
+            engine: self.engine(),
+            id: self.id(),
+            name: self.name(),
+            detached: self.is_detached(),
+            liveness: &liveness,
+        };
+        wait(&subject, cond, timeout)
+    }
+
+    /// Whether it runs, and its init's pid, from its live state.
+    pub(crate) fn liveness(&self) -> Result<Liveness> {
+        match self.inspect() {
             Err(Error::ContainerNotFound { .. }) => Ok(Liveness::Exited("was removed".into())),
             Err(e) => Err(e),
             Ok(info) => Ok(match info.state.status {
@@ -732,15 +747,7 @@ impl super::Container {
                     Liveness::Exited(format!("exited with code {}", info.state.exit_code))
                 }
             }),
-        };
-        let subject = Subject {
-            engine: self.engine(),
-            id: self.id(),
-            name: self.name(),
-            detached: self.is_detached(),
-            liveness: &liveness,
-        };
-        wait(&subject, cond, timeout)
+        }
     }
 }
 

@@ -23,3 +23,5 @@ mod cli;
 mod engine_cli;
 // Readiness waits (tcp, http, exec, healthcheck) on attached containers (issue 4).
 mod ready;
+// Stats (memory, cpu, pids, network) and top of running containers (issue 4).
+mod stats;

@@ -11,9 +11,9 @@ use cargohold::{Engine, Error, Image, RunningContainer, WaitFor};
 
 use crate::common;
 
-struct Env {
-    engine: Engine,
-    image: Image,
+pub(crate) struct Env {
+    pub engine: Engine,
+    pub image: Image,
     _root: tempfile::TempDir,
 }
 
@@ -23,10 +23,11 @@ fn rootfs() -> tempfile::TempDir {
     common::make_rootfs(src.path());
     fs::create_dir_all(src.path().join("www")).unwrap();
     fs::write(src.path().join("www/index.html"), "hello from httpd\n").unwrap();
+    fs::write(src.path().join("www/big"), vec![b'x'; 100_000]).unwrap();
     src
 }
 
-fn env() -> Env {
+pub(crate) fn env() -> Env {
     let root = tempfile::Builder::new()
         .prefix("cargohold-ready")
         .tempdir()
@@ -88,9 +89,9 @@ fn image_with_healthcheck(e: &Env, healthcheck: serde_json::Value) -> Image {
 
 /// Brings the container's loopback up first: the engine leaves `lo` down until the
 /// network layer (issue 5) sets it up as Docker's `none` network does.
-const LO_UP: &str = "busybox ip link set lo up; ";
+pub(crate) const LO_UP: &str = "busybox ip link set lo up; ";
 
-fn spawn(e: &Env, image: &Image, script: &str) -> RunningContainer {
+pub(crate) fn spawn(e: &Env, image: &Image, script: &str) -> RunningContainer {
     let mut c = e
         .engine
         .container(image)
@@ -102,7 +103,7 @@ fn spawn(e: &Env, image: &Image, script: &str) -> RunningContainer {
     c
 }
 
-fn exec_stdout(c: &RunningContainer, args: &[&str]) -> String {
+pub(crate) fn exec_stdout(c: &RunningContainer, args: &[&str]) -> String {
     let out = c.exec(args).output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
