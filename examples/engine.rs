@@ -936,7 +936,6 @@ fn volume(engine: &Engine, cmd: VolumeCommand) -> CmdResult {
 
 // ---------------------------------------------------------------- formatting
 
-/// Prints `rows` as Docker's tables: columns left-aligned, three spaces apart.
 // ---------------------------------------------------------------- stats, top
 
 /// How long `stats` measures CPU use over (Docker's daemon samples once a second).
@@ -1103,6 +1102,7 @@ fn top(engine: &Engine, name: &str) -> CmdResult {
     Ok(0)
 }
 
+/// Prints `rows` as Docker's tables: columns left-aligned, three spaces apart.
 fn print_table<const N: usize>(rows: &[[String; N]]) {
     let mut widths = [0usize; N];
     for r in rows {

@@ -2,33 +2,7 @@
 //! the image's `HEALTHCHECK` or a command, with a timeout, as testcontainers does — without
 //! a daemon.
 //!
-//! [`RunningContainer::wait_for`](super::RunningContainer::wait_for) and
-//! [`Container::wait_for`](super::Container::wait_for) check the condition, then poll it
-//! with a backoff (10 ms doubling to 200 ms) until it holds, the container exits (an error
-//! at once, not at the timeout) or the timeout passes. The error,
-//! [`Error::NotReady`], names the container and the condition, says why (the last failed
-//! attempt) and carries the last 20 lines of the container's log.
-//!
-//! # How each condition is checked
-//! - **Log line**: the container's json-file log is read from its start as it grows; each
-//!   entry (one line of output) holding `pattern` as a substring counts once. Only
-//!   detached containers have that log (their monitor writes it): an attached container's
-//!   output goes to the caller's pipes, and a wait must not steal them, so a log wait on
-//!   an attached container is an error that says so. Read the piped stdout of an attached
-//!   container yourself instead.
-//! - **TCP** and **HTTP**: a connection to `127.0.0.1:<port>` from inside the container's
-//!   network namespace (a container has a private one by default, with only loopback). A
-//!   short-lived thread enters the namespace of the container's init
-//!   ([`crate::sys::netns::in_netns_of`]), connects, and ends. HTTP sends a minimal
-//!   `HTTP/1.0` `GET` and compares the status code of the reply.
-//! - **Healthcheck**: the image config's Docker `Healthcheck` (`Test` of `["CMD", …]` or
-//!   `["CMD-SHELL", "…"]`), run through exec until it exits 0. Each probe is killed after
-//!   the healthcheck's `Timeout` (default 30 s) or when the wait's time is up. The
-//!   `Interval`, `Retries` and `StartPeriod`, which pace Docker's background health
-//!   monitor, only cap the backoff (a probe never runs more often than every `Interval`
-//!   once the backoff reaches it) — a wait ends at the first success or at its own timeout.
-//! - **Exec**: the command, run through exec until it exits 0 (each run limited by the
-//!   time left).
+//! See [`WaitFor`] for how each condition is checked.
 
 use std::fmt;
 use std::fs::File;
@@ -51,10 +25,40 @@ const BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from
 /// A healthcheck probe's time limit when the image sets none (Docker's default).
 const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A condition a container is ready when it holds; see the [module docs](self) for how each
-/// is checked. Build one with the constructors: `WaitFor::log("ready").times(2)`,
+/// A condition a container is ready when it holds (testcontainers' wait strategies,
+/// without a daemon). Build one with the constructors: `WaitFor::log("ready").times(2)`,
 /// `WaitFor::tcp(5432)`, `WaitFor::http(80, "/health").status(204)`,
 /// `WaitFor::healthcheck()`, `WaitFor::exec(["test", "-f", "/ready"])`.
+///
+/// [`RunningContainer::wait_for`](super::RunningContainer::wait_for) and
+/// [`Container::wait_for`](super::Container::wait_for) check the condition, then poll it
+/// with a backoff (10 ms doubling to 200 ms) until it holds, the container exits (an error
+/// at once, not at the timeout) or the timeout passes. The error,
+/// [`Error::NotReady`], names the container and the condition, says why (the last failed
+/// attempt) and carries the last 20 lines of the container's log.
+///
+/// # How each condition is checked
+/// - **Log line**: the container's json-file log is read from its start as it grows; each
+///   entry (one line of output) holding `pattern` as a substring counts once. Only
+///   detached containers have that log (their monitor writes it): an attached container's
+///   output goes to the caller's pipes, and a wait must not steal them, so a log wait on
+///   an attached container is an error that says so. Read the piped stdout of an attached
+///   container yourself instead.
+/// - **TCP** and **HTTP**: a connection to `127.0.0.1:<port>` from inside the container's
+///   network namespace (a container has a private one by default, with only loopback,
+///   which must be up for a connection to succeed). A
+///   short-lived thread enters the namespace of the container's init
+///   ([`crate::sys::netns::in_netns_of`]), connects, and ends. HTTP sends a minimal
+///   `HTTP/1.0` `GET` and compares the status code of the reply.
+/// - **Healthcheck**: the image config's Docker `Healthcheck` (`Test` of `["CMD", …]` or
+///   `["CMD-SHELL", "…"]`), run through exec until it exits 0. Each probe is killed after
+///   the healthcheck's `Timeout` (default 30 s) or when the wait's time is up. `Interval`,
+///   `Retries` and `StartPeriod` pace Docker's background health monitor, which a wait is
+///   not: a shorter `Interval` than the backoff's 200 ms shortens the pause between
+///   probes, and a wait ends at the first success or at its own timeout (it does not give
+///   up after `Retries` failures — that would take a fraction of a second at this pace).
+/// - **Exec**: the command, run through exec until it exits 0 (each run limited by the
+///   time left).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WaitFor {
@@ -651,7 +655,7 @@ fn parse_healthcheck(config: &[u8], image: &str) -> std::result::Result<Healthch
 
 impl super::RunningContainer {
     /// Waits until `cond` holds for this container, as testcontainers' wait strategies do
-    /// (see [`WaitFor`] and the [module docs](self) for how each condition is checked).
+    /// (see [`WaitFor`] for how each condition is checked).
     /// Returns as soon as the container exits without being ready.
     ///
     /// ```no_run
