@@ -274,6 +274,13 @@ impl Subject<'_> {
             .collect()
     }
 
+    fn paused(&self) -> bool {
+        self.engine
+            .runtime()
+            .state(self.id)
+            .is_ok_and(|st| st.status == crate::runtime::Status::Paused)
+    }
+
     fn not_ready(&self, cond: &WaitFor, reason: String) -> Error {
         Error::NotReady {
             container: self.name.to_owned(),
@@ -294,6 +301,8 @@ pub(crate) fn wait(s: &Subject<'_>, cond: &WaitFor, timeout: Duration) -> Result
         let left = deadline.saturating_duration_since(Instant::now());
         match (s.liveness)()? {
             Liveness::Starting => last = "its process has not started".into(),
+            // A probe in a frozen cgroup would hang, unkillable, until it thaws.
+            Liveness::Running(_) if s.paused() => last = "it is paused".into(),
             Liveness::Running(pid) => match check.attempt(s, pid, left) {
                 Attempt::Ready => return Ok(()),
                 Attempt::Failed(why) => last = why,

@@ -189,6 +189,20 @@ fn exec_wait_runs_until_the_command_succeeds() {
     assert!(reason.contains("killed"), "{reason}");
     let ps = exec_stdout(&c, &["ps", "-o", "args"]);
     assert_eq!(ps.matches("sleep 100").count(), 1, "only the init: {ps}");
+
+    // A paused container is not probed (an exec would hang in the frozen cgroup).
+    c.pause().unwrap();
+    let (_, reason, _, _) = not_ready(c.wait_for(
+        &WaitFor::exec(["test", "-f", "/ready"]),
+        Duration::from_millis(300),
+    ));
+    assert!(reason.contains("it is paused"), "{reason}");
+    c.resume().unwrap();
+    c.wait_for(
+        &WaitFor::exec(["test", "-f", "/ready"]),
+        Duration::from_secs(20),
+    )
+    .unwrap();
 }
 
 #[test]
