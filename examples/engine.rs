@@ -223,6 +223,19 @@ enum Command {
     },
     /// Inspect changes to files or directories on a container's filesystem.
     Diff { container: String },
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats {
+        /// Disable streaming stats and only pull the first result.
+        #[arg(long)]
+        no_stream: bool,
+        /// Do not truncate output.
+        #[arg(long)]
+        no_trunc: bool,
+        /// The containers (default: all running ones).
+        containers: Vec<String>,
+    },
+    /// Display the running processes of a container.
+    Top { container: String },
 }
 
 #[derive(Debug, clap::Args)]
@@ -528,6 +541,12 @@ fn run(cli: Cli) -> CmdResult {
             }
             Ok(0)
         }
+        Command::Stats {
+            no_stream,
+            no_trunc,
+            containers,
+        } => stats(&engine, &containers, no_stream, no_trunc),
+        Command::Top { container } => top(&engine, &container),
     }
 }
 
@@ -1203,6 +1222,172 @@ fn volume(engine: &Engine, cmd: VolumeCommand) -> CmdResult {
 }
 
 // ---------------------------------------------------------------- formatting
+
+// ---------------------------------------------------------------- stats, top
+
+/// How long `stats` measures CPU use over (Docker's daemon samples once a second).
+const STATS_INTERVAL: Duration = Duration::from_millis(500);
+
+fn stats(engine: &Engine, names: &[String], no_stream: bool, no_trunc: bool) -> CmdResult {
+    let mut failed = false;
+    let containers: Vec<cargohold::Container> = if names.is_empty() {
+        engine
+            .containers()
+            .list()?
+            .into_iter()
+            .filter(|c| c.inspect().is_ok_and(|i| i.state.running || i.state.paused))
+            .collect()
+    } else {
+        let mut v = Vec::new();
+        for n in names {
+            match engine.containers().get(n) {
+                Ok(c) => v.push(c),
+                Err(e) => {
+                    failed = true;
+                    eprintln!("engine: {e}");
+                }
+            }
+        }
+        v
+    };
+    let host_memory = host_memory();
+    let mut first: Vec<Option<cargohold::Stats>> =
+        containers.iter().map(|c| c.stats().ok()).collect();
+    loop {
+        std::thread::sleep(STATS_INTERVAL);
+        let mut rows = vec![[
+            "CONTAINER ID".to_owned(),
+            "NAME".into(),
+            "CPU %".into(),
+            "MEM USAGE / LIMIT".into(),
+            "MEM %".into(),
+            "NET I/O".into(),
+            "BLOCK I/O".into(),
+            "PIDS".into(),
+        ]];
+        let mut next = Vec::with_capacity(containers.len());
+        for (c, before) in containers.iter().zip(&first) {
+            let id = if no_trunc { c.id() } else { c.short_id() }.to_owned();
+            let now = match c.stats() {
+                Ok(s) => s,
+                Err(e) => {
+                    if no_stream {
+                        failed = true;
+                        eprintln!("engine: {e}");
+                    }
+                    let dash = || "--".to_owned();
+                    rows.push([
+                        id,
+                        c.name().to_owned(),
+                        dash(),
+                        "-- / --".into(),
+                        dash(),
+                        "-- / --".into(),
+                        "-- / --".into(),
+                        dash(),
+                    ]);
+                    next.push(None);
+                    continue;
+                }
+            };
+            let cpu = before.as_ref().map_or(0.0, |b| now.cpu_percent(b));
+            let limit = now.memory.limit.or(host_memory).unwrap_or(0);
+            let mem_pct = if limit > 0 {
+                now.memory.usage as f64 / limit as f64 * 100.0
+            } else {
+                0.0
+            };
+            let (rx, tx) = now.network_bytes();
+            let block = now.block_io.map_or_else(
+                || "-- / --".to_owned(),
+                |b| {
+                    format!(
+                        "{} / {}",
+                        human_size(b.read_bytes),
+                        human_size(b.write_bytes)
+                    )
+                },
+            );
+            rows.push([
+                id,
+                c.name().to_owned(),
+                format!("{cpu:.2}%"),
+                format!("{} / {}", binary_size(now.memory.usage), binary_size(limit)),
+                format!("{mem_pct:.2}%"),
+                format!("{} / {}", human_size(rx), human_size(tx)),
+                block,
+                now.pids.current.to_string(),
+            ]);
+            next.push(Some(now));
+        }
+        if !no_stream {
+            // Clear the screen and go home, as docker stats redraws.
+            print!("\x1b[2J\x1b[H");
+        }
+        print_table(&rows);
+        if no_stream {
+            return Ok(if failed { ENGINE_ERROR } else { 0 });
+        }
+        let _ = io::stdout().flush();
+        first = next;
+    }
+}
+
+/// The host's memory (MemTotal of /proc/meminfo), the limit `docker stats` shows for a
+/// container without one.
+fn host_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// go-units' `BytesSize`: binary units, four significant digits (`1.484MiB`, `64MiB`).
+fn binary_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < UNITS.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    let int_digits = if v < 1.0 {
+        1
+    } else {
+        (v.log10().floor() as usize) + 1
+    };
+    let decimals = 4usize.saturating_sub(int_digits);
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    };
+    format!("{s}{}", UNITS[i])
+}
+
+fn top(engine: &Engine, name: &str) -> CmdResult {
+    let top = engine.containers().get(name)?.top()?;
+    let titles: [String; 6] = top
+        .titles()
+        .try_into()
+        .map_err(|_| Failure::Usage("unexpected top columns".into()))?;
+    let mut rows = vec![titles];
+    for r in top.rows() {
+        rows.push(
+            r.try_into()
+                .map_err(|_| Failure::Usage("unexpected top columns".into()))?,
+        );
+    }
+    print_table(&rows);
+    Ok(0)
+}
 
 /// Prints `rows` as Docker's tables: columns left-aligned, three spaces apart.
 fn print_table<const N: usize>(rows: &[[String; N]]) {

@@ -320,6 +320,25 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+
+    /// A readiness wait ([`WaitFor`](crate::WaitFor)) gave up: it timed out, the container
+    /// exited first, or the condition cannot be checked. The message ends with the last
+    /// lines of the container's log, to show why.
+    #[error(
+        "container {container} is not ready: {condition}: {reason}{}",
+        crate::container::ready::format_last_logs(last_logs)
+    )]
+    NotReady {
+        /// The container's name.
+        container: String,
+        /// The condition waited for ("log line \"ready\" on stdout", "tcp port 8080").
+        condition: String,
+        /// Why it gave up ("timed out after 5s; last attempt: connection refused").
+        reason: String,
+        /// The last lines (up to 20) of the container's log, oldest first, without their
+        /// newlines; empty for a container without a log (an attached one).
+        last_logs: Vec<String>,
+    },
 }
 
 /// `Result` with [`Error`] as its default error type.

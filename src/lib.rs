@@ -78,6 +78,7 @@ pub use volume::{
 
 pub use container::logs::{LogEntry, LogOptions, LogStream, Logs};
 pub use container::monitor::RestartPolicy;
+pub use container::{Stats, Top, WaitFor};
 
 /// The monitor of detached containers, its exit records, and the log reader.
 ///

@@ -1264,6 +1264,11 @@ const TESTS: &[Test] = &[
         engine_reuse_by_name_and_config,
     ),
     ("engine_detached_tty", engine_detached_tty),
+    ("engine_ready_log_lines", engine_ready_log_lines),
+    (
+        "engine_ready_failures_carry_the_log",
+        engine_ready_failures_carry_the_log,
+    ),
 ];
 
 /// `--restart on-failure:2` through the builder: the monitor runs a failing container three
@@ -1317,6 +1322,141 @@ fn engine_restart_policy() {
     };
     assert!(err.to_string().contains("auto-remove"), "{err}");
     assert!(e.engine.containers().list().unwrap().is_empty());
+}
+
+/// `NotReady`'s fields, or a panic.
+fn not_ready(r: cargohold::Result<()>) -> (String, String, Vec<String>, String) {
+    match r {
+        Err(
+            ref e @ Error::NotReady {
+                ref condition,
+                ref reason,
+                ref last_logs,
+                ..
+            },
+        ) => (
+            condition.clone(),
+            reason.clone(),
+            last_logs.clone(),
+            e.to_string(),
+        ),
+        other => panic!("expected NotReady, got {other:?}"),
+    }
+}
+
+/// Log-line waits on a detached container (its monitor's json-file log): a line printed
+/// late, a line seen twice, one stream only; through the handle and the record. A TCP wait
+/// through the record finds the init's network namespace from the monitor.
+fn engine_ready_log_lines() {
+    use cargohold::WaitFor;
+    let e = engine_env();
+    let running = e
+        .engine
+        .container(&e.image)
+        .args([
+            "sh",
+            "-c",
+            "echo starting; sleep 0.3; echo ready; sleep 0.2; echo ready >&2; \
+             busybox ip link set lo up; exec busybox nc -l -p 8080",
+        ])
+        .cap_add("NET_ADMIN")
+        .detach(true)
+        .spawn()
+        .unwrap();
+    let id = running.id().to_owned();
+    let _rm = RemoveOnDrop(&e.engine, id.clone());
+    let c = e.engine.containers().get(&id).unwrap();
+    running
+        .wait_for(&WaitFor::log("ready"), Duration::from_secs(20))
+        .unwrap();
+    assert!(log_text(&c, true, false).contains("ready\n"));
+    c.wait_for(&WaitFor::log("ready").times(2), Duration::from_secs(20))
+        .unwrap();
+    assert_eq!(log_text(&c, false, true), "ready\n");
+    running
+        .wait_for(&WaitFor::stderr("ready"), Duration::from_secs(1))
+        .unwrap();
+    // Only one "ready" on stdout, however long we wait.
+    let (condition, reason, logs, _) = not_ready(running.wait_for(
+        &WaitFor::stdout("ready").times(2),
+        Duration::from_millis(300),
+    ));
+    assert_eq!(condition, "log line \"ready\" on stdout 2 times");
+    assert!(reason.contains("1 of 2 matching lines"), "{reason}");
+    assert_eq!(logs, ["starting", "ready", "ready"]);
+    // nc listens in the container's namespace once lo is up.
+    c.wait_for(&WaitFor::tcp(8080), Duration::from_secs(20))
+        .unwrap();
+    c.remove(true).unwrap();
+    assert_container_gone(&e, &id);
+}
+
+/// A detached container that exits before it is ready fails the wait at once, with its
+/// exit code and its last 20 log lines; a timeout names the condition and carries the log.
+fn engine_ready_failures_carry_the_log() {
+    use cargohold::WaitFor;
+    let e = engine_env();
+    let running = e
+        .engine
+        .container(&e.image)
+        .args([
+            "sh",
+            "-c",
+            "for i in $(seq 1 30); do echo line $i; done; sleep 0.1; echo 'fatal: no config' >&2; \
+             sleep 0.3; exit 2",
+        ])
+        .detach(true)
+        .spawn()
+        .unwrap();
+    let id = running.id().to_owned();
+    let _rm = RemoveOnDrop(&e.engine, id.clone());
+    let t = Instant::now();
+    let (condition, reason, logs, msg) =
+        not_ready(running.wait_for(&WaitFor::tcp(8080), Duration::from_secs(60)));
+    assert!(t.elapsed() < Duration::from_secs(30), "not at the timeout");
+    assert_eq!(condition, "tcp port 8080");
+    assert!(reason.contains("exited with code 2"), "{reason}");
+    assert_eq!(logs.len(), 20, "{logs:?}");
+    assert_eq!(logs[0], "line 12");
+    assert_eq!(logs[19], "fatal: no config");
+    assert!(msg.contains(running.name()), "{msg}");
+    assert!(
+        msg.ends_with("\n    line 30\n    fatal: no config"),
+        "{msg}"
+    );
+    // The record of the exited container says the same, at once.
+    let c = e.engine.containers().get(&id).unwrap();
+    let (_, reason, logs, _) =
+        not_ready(c.wait_for(&WaitFor::log("ready"), Duration::from_secs(60)));
+    assert!(reason.contains("exited with code 2"), "{reason}");
+    assert_eq!(logs.len(), 20);
+    c.remove(true).unwrap();
+    assert_container_gone(&e, &id);
+
+    // A timeout.
+    let running = e
+        .engine
+        .container(&e.image)
+        .args(["sh", "-c", "echo booting; exec sleep 100"])
+        .detach(true)
+        .spawn()
+        .unwrap();
+    let id = running.id().to_owned();
+    let _rm = RemoveOnDrop(&e.engine, id.clone());
+    let (condition, reason, logs, _) =
+        not_ready(running.wait_for(&WaitFor::log("ready"), Duration::from_millis(300)));
+    assert_eq!(condition, "log line \"ready\"");
+    assert!(reason.contains("timed out after 300ms"), "{reason}");
+    assert!(reason.contains("0 of 1 matching lines"), "{reason}");
+    assert_eq!(logs, ["booting"]);
+    drop(running);
+    e.engine
+        .containers()
+        .get(&id)
+        .unwrap()
+        .remove(true)
+        .unwrap();
+    assert_container_gone(&e, &id);
 }
 
 fn main() {

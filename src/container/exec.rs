@@ -1,7 +1,10 @@
 //! [`ExecBuilder`]: a further process in a running container, as `docker exec`.
 
 use std::ffi::{OsStr, OsString};
-use std::io::Read;
+use std::io::{PipeReader, Read};
+use std::os::fd::AsRawFd;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use oci_spec::runtime::{Process, User};
 
@@ -9,7 +12,8 @@ use super::builder::stdio_fd;
 use super::record::Record;
 use super::{rootfs, spec, ExitStatus, Output, Stdio, StdioKind};
 use crate::engine::Engine;
-use crate::runtime::ExecOptions;
+use crate::runtime::{ExecOptions, ExecProcess};
+use crate::sys::file;
 use crate::{Error, Result};
 
 /// Configures a process to run in a running container (`docker exec`), like
@@ -31,6 +35,8 @@ pub struct ExecBuilder<'c> {
     stdin: Option<Stdio>,
     stdout: Option<Stdio>,
     stderr: Option<Stdio>,
+    /// Kill the process with SIGKILL once this has passed (readiness probes).
+    timeout: Option<Duration>,
 }
 
 impl<'c> ExecBuilder<'c> {
@@ -47,7 +53,15 @@ impl<'c> ExecBuilder<'c> {
             stdin: None,
             stdout: None,
             stderr: None,
+            timeout: None,
         }
+    }
+
+    /// Kills the process with SIGKILL once `timeout` has passed (what a healthcheck's
+    /// `Timeout` does); its status then reads as killed by SIGKILL.
+    pub(crate) fn timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Appends an argument.
@@ -225,6 +239,9 @@ impl<'c> ExecBuilder<'c> {
             .map_err(|e| super::builder::map_spawn_error(e, self.name, &args[0]))?;
         drop(opts);
         drop(w_in);
+        if let Some(timeout) = self.timeout {
+            return timed(child, r_out, r_err, timeout);
+        }
         let err_thread = r_err.map(|mut p| {
             std::thread::spawn(move || {
                 let mut v = Vec::new();
@@ -327,4 +344,55 @@ impl ExecBuilder<'_> {
             stderr: Vec::new(),
         })
     }
+}
+
+/// Waits for an exec'd process at most `timeout`, then kills it with SIGKILL; collects its
+/// piped output. Output still held open by a process it left behind is given up on after a
+/// short grace (its reader thread ends when that process closes the pipe).
+fn timed(
+    child: ExecProcess,
+    r_out: Option<PipeReader>,
+    r_err: Option<PipeReader>,
+    timeout: Duration,
+) -> Result<Output> {
+    fn reader(p: Option<PipeReader>) -> Option<JoinHandle<Vec<u8>>> {
+        p.map(|mut p| {
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                let _ = p.read_to_end(&mut v);
+                v
+            })
+        })
+    }
+    let (out, err) = (reader(r_out), reader(r_err));
+    let exited = match file::pidfd_open(child.pid()) {
+        Ok(fd) => file::pidfd_wait(
+            fd.as_raw_fd(),
+            timeout.as_millis().min(i32::MAX as u128) as i32,
+        )
+        .unwrap_or(false),
+        // Gone already (and so a zombie we are about to reap).
+        Err(_) => true,
+    };
+    if !exited {
+        let _ = file::kill(child.pid(), libc::SIGKILL);
+    }
+    let status = child.wait()?;
+    let grace = Instant::now() + Duration::from_millis(100);
+    let collect = |h: Option<JoinHandle<Vec<u8>>>| {
+        let h = h?;
+        while !h.is_finished() && Instant::now() < grace {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if h.is_finished() {
+            h.join().ok()
+        } else {
+            None
+        }
+    };
+    Ok(Output {
+        status: ExitStatus::new(status, false),
+        stdout: collect(out).unwrap_or_default(),
+        stderr: collect(err).unwrap_or_default(),
+    })
 }

@@ -25,9 +25,11 @@ mod filter;
 pub mod logs;
 #[doc(hidden)]
 pub mod monitor;
+pub(crate) mod ready;
 pub(crate) mod record;
 pub(crate) mod rootfs;
 pub(crate) mod spec;
+mod stats;
 
 use std::fmt;
 use std::fs::File;
@@ -44,9 +46,13 @@ pub use changes::{Change, ChangeKind};
 pub use commit::CommitOptions;
 pub use exec::ExecBuilder;
 pub use filter::ContainerFilter;
+pub use ready::WaitFor;
 pub use record::{
     Config, Container, GraphDriver, HostConfig, Inspect, MountPoint, RestartPolicyInfo, State,
     Status,
+};
+pub use stats::{
+    BlockIoStats, CpuStats, MemoryStats, NetworkStats, PidsStats, Stats, Top, TopProcess,
 };
 
 use crate::engine::Engine;

@@ -446,6 +446,43 @@ pub fn waitpid(pid: libc::pid_t, flags: c_int) -> R<(libc::pid_t, c_int)> {
     }
 }
 
+/// waitid(2) with `WEXITED | WNOHANG | WNOWAIT`: how a child has ended, without reaping it.
+/// `Ok(None)` while it runs; `Ok(Some((code, signal)))` once it has exited (one of the two
+/// is `Some`).
+pub fn peek_child_exit(pid: libc::pid_t) -> R<Option<(Option<c_int>, Option<c_int>)>> {
+    // SAFETY: an all-zero siginfo_t is valid; waitid leaves si_pid 0 when nothing is ready.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: info is a valid siginfo_t to write.
+        let ret = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        if ret == 0 {
+            break;
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+    // SAFETY: waitid filled info (or left it zeroed); si_pid and si_status read the
+    // SIGCHLD fields, which is what waitid writes.
+    let (si_pid, si_status) = unsafe { (info.si_pid(), info.si_status()) };
+    if si_pid == 0 {
+        return Ok(None);
+    }
+    Ok(Some(if info.si_code == libc::CLD_EXITED {
+        (Some(si_status), None)
+    } else {
+        (None, Some(si_status))
+    }))
+}
+
 /// kill(2).
 pub fn kill(pid: libc::pid_t, sig: c_int) -> R {
     // SAFETY: plain integers.

@@ -248,10 +248,7 @@ fn committed_image_runs_with_the_change() {
     let prefix = &img2.id().digest()[..12];
     let img2 = e.engine.image(prefix).unwrap();
     assert!(img2.references().is_empty());
-    assert_eq!(
-        e.engine.image(&img2.id().to_string()).unwrap().id(),
-        img2.id()
-    );
+    assert_eq!(e.engine.image(img2.id().as_ref()).unwrap().id(), img2.id());
     assert!(matches!(
         e.engine.image("0000000000"),
         Err(cargohold::Error::ImageNotFound { .. })

@@ -473,3 +473,98 @@ fn diff_commit_export_a_container() {
     );
     cli.ok(&["rm", "changer"]);
 }
+
+#[test]
+#[ignore = "requires root"]
+fn stats_and_top_of_a_detached_container() {
+    let cli = Cli::new();
+    let id = cli.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "20",
+        IMAGE,
+        "sh",
+        "-c",
+        "sleep 100 & exec sleep 200",
+    ]);
+    let short = &id.trim()[..12];
+    // top: once the init has exec'd, it and its child.
+    let mut top = String::new();
+    for _ in 0..200 {
+        top = cli.ok(&["top", "web"]);
+        if top.contains("sleep 200") && top.contains("sleep 100") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut lines = top.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["UID", "PID", "PPID", "NSPID", "TIME", "CMD"]);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows.len(), 2, "{top}");
+    let init = rows
+        .iter()
+        .find(|r| r[5..] == ["sleep", "200"])
+        .expect(&top);
+    let child = rows
+        .iter()
+        .find(|r| r[5..] == ["sleep", "100"])
+        .expect(&top);
+    assert_eq!(init[0], "root");
+    assert_eq!(init[3], "1", "pid 1 in the container: {top}");
+    assert_eq!(child[2], init[1], "the child's parent is the init: {top}");
+
+    let out = cli.ok(&["stats", "--no-stream", "web"]);
+    let mut lines = out.lines();
+    let header = lines.next().unwrap();
+    let cols: Vec<&str> = header
+        .split("   ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(
+        cols,
+        [
+            "CONTAINER ID",
+            "NAME",
+            "CPU %",
+            "MEM USAGE / LIMIT",
+            "MEM %",
+            "NET I/O",
+            "BLOCK I/O",
+            "PIDS"
+        ]
+    );
+    let row = lines.next().expect("one row");
+    assert!(lines.next().is_none(), "{out}");
+    let f: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(f[0], short, "{row}");
+    assert_eq!(f[1], "web", "{row}");
+    assert!(f[2].ends_with('%'), "{row}");
+    assert_eq!(&f[4..6], ["/", "64MiB"], "{row}");
+    assert!(f[6].ends_with('%'), "{row}");
+    assert_eq!(f.last(), Some(&"2"), "two processes: {row}");
+    // Without names: every running container.
+    let all = cli.ok(&["stats", "--no-stream"]);
+    assert_eq!(all.lines().count(), 2, "{all}");
+    assert!(all.contains(" web "), "{all}");
+
+    // Errors: an unknown container, a stopped one.
+    assert_eq!(cli.code(&["stats", "--no-stream", "nosuch"]), 125);
+    cli.ok(&["stop", "-t", "1", "web"]);
+    let o = cli.out(&["top", "web"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("exited"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(cli.ok(&["stats", "--no-stream"]).lines().count(), 1);
+    cli.ok(&["rm", "web"]);
+    assert_eq!(cli.ok(&["ps", "-a", "-q"]), "");
+}
