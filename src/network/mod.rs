@@ -932,13 +932,12 @@ impl NetworkStore {
             });
         }
         if !rec.endpoints.is_empty() {
+            let mut containers: Vec<String> =
+                rec.endpoints.values().map(|e| e.container.clone()).collect();
+            containers.sort();
             return Err(Error::NetworkInUse {
                 name: rec.name.clone(),
-                containers: rec
-                    .endpoints
-                    .values()
-                    .map(|e| e.container.clone())
-                    .collect(),
+                containers,
             });
         }
         let path = self.path(&rec.name);

@@ -21,3 +21,6 @@ mod image_registry;
 mod cli;
 // examples/engine.rs, the docker-like CLI, on a busybox image imported from a tarball.
 mod engine_cli;
+// Networks: bridge, macvlan, none and host sandboxes, published ports, IPAM, repair — each
+// test inside a network namespace of its own.
+mod network;
