@@ -432,8 +432,25 @@ impl NetworkBuilder<'_> {
     }
 }
 
-/// The networks under one engine root (see the [module docs](self) for the layout and the
-/// locking). Cheap to clone.
+/// The networks under one engine root, and the containers' side of them.
+///
+/// ```text
+/// <root>/networks/<name>.json            config and endpoints (IP allocations, ports)
+/// <root>/networks/.sandboxes/<id>.json   a container's network state (netns, hosts file)
+/// <root>/networks/.lock                  flock held by every change
+/// <root>/netns/<container id>            the container's network namespace (bind mount)
+/// ```
+///
+/// Everything happens in the network namespace of the **calling thread** (the "host" of
+/// the containers): links, routes, sysctls (`ip_forward`, `route_localnet`) and the
+/// nftables rules (table `ip cargohold`). Every change holds the networks lock and writes
+/// records atomically, so containers starting at once (threads or processes) never get
+/// the same address or host port. What an attach sets up is recorded before it is made,
+/// so [`repair`](Self::repair) finds what a crash left.
+///
+/// A bridge network's bridge is created when its first container attaches and removed,
+/// with its NAT rules, when its last one leaves: with no container running, the host's
+/// interfaces and ruleset are as they were. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct NetworkStore {
     dir: PathBuf,
@@ -932,8 +949,11 @@ impl NetworkStore {
             });
         }
         if !rec.endpoints.is_empty() {
-            let mut containers: Vec<String> =
-                rec.endpoints.values().map(|e| e.container.clone()).collect();
+            let mut containers: Vec<String> = rec
+                .endpoints
+                .values()
+                .map(|e| e.container.clone())
+                .collect();
             containers.sort();
             return Err(Error::NetworkInUse {
                 name: rec.name.clone(),

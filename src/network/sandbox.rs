@@ -293,18 +293,25 @@ impl NetworkStore {
             .collect())
     }
 
-    /// Sets up the container's networking (see the [module docs](self) for when the
-    /// container layer calls what): a network namespace bound at `<root>/netns/<id>` (none
+    /// Sets up the container's networking: a network namespace bound at `<root>/netns/<id>` (none
     /// for [`NetworkMode::Host`]) with loopback up, an interface per network with its
     /// address, the default route, and the published ports. Peers' `/etc/hosts` files are
     /// updated.
     ///
     /// On error nothing is left: no namespace, interface, rule, address or port.
     ///
+    /// The container layer calls, in order: `attach` before creating the runtime
+    /// container (the spec joins [`Sandbox::netns`] by path, or has no network namespace
+    /// for host mode); writes [`hosts`](Self::hosts) to [`SandboxConfig::hosts_file`] (the
+    /// store rewrites it in place as peers come and go); [`connect`](Self::connect) /
+    /// [`disconnect`](Self::disconnect) while it runs; [`detach`](Self::detach) when it
+    /// stops.
+    ///
     /// # Errors
     /// [`Error::NetworkNotFound`], [`Error::InvalidNetworkConfig`] (ports without a bridge
     /// network, `host`/`none` mixed with networks, a fixed address outside the subnet),
-    /// [`Error::AlreadyConnected`] (a network twice, or a container already attached),
+    /// [`Error::AlreadyConnected`] (a network twice), [`Error::InvalidState`] (the
+    /// container is attached already),
     /// [`Error::PortInUse`], [`Error::SubnetExhausted`], [`Error::SubnetOverlap`] (the
     /// bridge's subnet is routed elsewhere on the host), [`Error::Netlink`],
     /// [`Error::Firewall`], [`Error::Os`]; [`Error::Rollback`] if undoing failed too.
@@ -313,9 +320,10 @@ impl NetworkStore {
         check_container_id(id)?;
         let _lock = self.lock()?;
         if self.load_sandbox(id)?.is_some() {
-            return Err(Error::AlreadyConnected {
-                network: "(its networks)".into(),
-                container: cfg.container_name.clone(),
+            return Err(Error::InvalidState {
+                id: cfg.container_name.clone(),
+                op: "attach networks to",
+                status: "attached already".into(),
             });
         }
         let bad =

@@ -44,7 +44,9 @@ impl TestHost {
                 repaired.unwrap();
                 // nothing of the engine's may outlive the test
                 assert_eq!(
-                    fs::read_dir(host.root.path().join("netns")).unwrap().count(),
+                    fs::read_dir(host.root.path().join("netns"))
+                        .unwrap()
+                        .count(),
                     0,
                     "a network namespace mount was left behind"
                 );
@@ -181,7 +183,10 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
         // The host reaches A through the published port on 127.0.0.1 and on its address.
         for addr in ["127.0.0.1:8080", "10.88.0.1:8080"] {
             let t = serve_once(l.try_clone().unwrap(), "a");
-            assert_eq!(ask(addr.parse().unwrap(), addr).unwrap(), format!("a:{addr}"));
+            assert_eq!(
+                ask(addr.parse().unwrap(), addr).unwrap(),
+                format!("a:{addr}")
+            );
             t.join().unwrap();
         }
         // B reaches A through the host's published port (hairpin through the gateway).
@@ -264,7 +269,15 @@ fn none_has_only_loopback_and_host_shares_the_hosts_interfaces() {
             TcpStream::connect(l.local_addr()?).map(|_| true)
         });
         assert!(ok);
-        assert_eq!(h.engine.networks().hosts(&c.container_id).unwrap().lines().count(), 6);
+        assert_eq!(
+            h.engine
+                .networks()
+                .hosts(&c.container_id)
+                .unwrap()
+                .lines()
+                .count(),
+            6
+        );
         h.engine.networks().detach(&c.container_id).unwrap();
 
         // `--network host`: no namespace of its own, the host's links as they are.
@@ -278,7 +291,10 @@ fn none_has_only_loopback_and_host_shares_the_hosts_interfaces() {
         bad.ports = vec![PortBinding::tcp(80, 80)];
         assert!(matches!(
             h.engine.networks().attach(&bad),
-            Err(Error::InvalidNetworkConfig { field: "published ports", .. })
+            Err(Error::InvalidNetworkConfig {
+                field: "published ports",
+                ..
+            })
         ));
         h.engine.networks().detach(&c.container_id).unwrap();
         assert_eq!(links(), before);
@@ -320,7 +336,12 @@ fn macvlan_container_is_a_host_on_the_parents_link() {
         let ep = &h.engine.networks().endpoints(&c.container_id).unwrap()[0];
         assert_eq!(ep.ip, Ipv4Addr::new(10, 99, 0, 2));
         let kinds = inside(&sb, || Netlink::open()?.links());
-        assert!(kinds.iter().any(|l| l.name == "eth0" && l.kind == "macvlan"), "{kinds:?}");
+        assert!(
+            kinds
+                .iter()
+                .any(|l| l.name == "eth0" && l.kind == "macvlan"),
+            "{kinds:?}"
+        );
 
         // The neighbour serves; the container reaches it over the parent's link, and the
         // neighbour reaches the container at its own address.
@@ -340,8 +361,8 @@ fn macvlan_container_is_a_host_on_the_parents_link() {
         t.join().unwrap();
         let l = inside(&sb, || TcpListener::bind("0.0.0.0:7001"));
         let t = serve_once(l, "ctr");
-        let got = netlink::in_netns(nb.as_fd(), || ask("10.99.0.2:7001".parse().unwrap(), "yo"))
-            .unwrap();
+        let got =
+            netlink::in_netns(nb.as_fd(), || ask("10.99.0.2:7001".parse().unwrap(), "yo")).unwrap();
         assert_eq!(got, "ctr:yo");
         t.join().unwrap();
 
@@ -365,8 +386,9 @@ fn concurrent_attaches_get_distinct_addresses_until_the_subnet_is_full() {
             .subnet("10.66.0.0/28")
             .create()
             .unwrap();
-        let configs: Vec<SandboxConfig> =
-            (0..13).map(|i| h.config(&format!("c{i}"), &["small"])).collect();
+        let configs: Vec<SandboxConfig> = (0..13)
+            .map(|i| h.config(&format!("c{i}"), &["small"]))
+            .collect();
         let root = h.root.path();
         std::thread::scope(|s| {
             for c in &configs {
@@ -390,17 +412,38 @@ fn concurrent_attaches_get_distinct_addresses_until_the_subnet_is_full() {
         let links_full = links();
         match h.engine.networks().attach(&extra) {
             Err(Error::SubnetExhausted { network, subnet }) => {
-                assert_eq!((network.as_str(), subnet.as_str()), ("small", "10.66.0.0/28"))
+                assert_eq!(
+                    (network.as_str(), subnet.as_str()),
+                    ("small", "10.66.0.0/28")
+                )
             }
             r => panic!("{r:?}"),
         }
-        assert!(h.engine.networks().sandbox(&extra.container_id).unwrap().is_none());
-        assert!(!h.root.path().join("netns").join(&extra.container_id).exists());
+        assert!(h
+            .engine
+            .networks()
+            .sandbox(&extra.container_id)
+            .unwrap()
+            .is_none());
+        assert!(!h
+            .root
+            .path()
+            .join("netns")
+            .join(&extra.container_id)
+            .exists());
         assert_eq!(links(), links_full);
 
         // Released on detach, and given again.
-        let freed = h.engine.networks().endpoints(&configs[4].container_id).unwrap()[0].ip;
-        h.engine.networks().detach(&configs[4].container_id).unwrap();
+        let freed = h
+            .engine
+            .networks()
+            .endpoints(&configs[4].container_id)
+            .unwrap()[0]
+            .ip;
+        h.engine
+            .networks()
+            .detach(&configs[4].container_id)
+            .unwrap();
         h.engine.networks().attach(&extra).unwrap();
         assert_eq!(
             h.engine.networks().endpoints(&extra.container_id).unwrap()[0].ip,
@@ -445,6 +488,7 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
         let mut a = h.config("holder", &["bridge"]);
         a.ports = vec![PortBinding::tcp(9191, 80)];
         nets.attach(&a).unwrap();
+        assert!(matches!(nets.attach(&a), Err(Error::InvalidState { .. })));
         let mut b = h.config("taker", &["bridge"]);
         b.ports = vec!["127.0.0.1:9191:81".parse().unwrap()];
         match nets.attach(&b) {
@@ -464,11 +508,20 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
 
         // Unknown network, a network twice, none mixed with others, bad port specs.
         let c = h.config("p2", &["nope"]);
-        assert!(matches!(nets.attach(&c), Err(Error::NetworkNotFound { .. })));
+        assert!(matches!(
+            nets.attach(&c),
+            Err(Error::NetworkNotFound { .. })
+        ));
         let c = h.config("p3", &["bridge", "bridge"]);
-        assert!(matches!(nets.attach(&c), Err(Error::AlreadyConnected { .. })));
+        assert!(matches!(
+            nets.attach(&c),
+            Err(Error::AlreadyConnected { .. })
+        ));
         let c = h.config("p4", &["bridge", "none"]);
-        assert!(matches!(nets.attach(&c), Err(Error::InvalidNetworkConfig { .. })));
+        assert!(matches!(
+            nets.attach(&c),
+            Err(Error::InvalidNetworkConfig { .. })
+        ));
         leftovers(&c.container_id);
         for spec in ["80:80/sctp", "99999:80", "a:b:c:d"] {
             assert!(matches!(
@@ -486,7 +539,10 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
         ));
         assert!(matches!(
             nets.builder("two").subnet("10.56.0.0/40").create(),
-            Err(Error::InvalidNetworkConfig { field: "subnet", .. })
+            Err(Error::InvalidNetworkConfig {
+                field: "subnet",
+                ..
+            })
         ));
         assert!(matches!(
             nets.builder("one").create(),
@@ -500,10 +556,14 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
             nl.set_up(l.index).unwrap();
         }
         let r0 = nl.link("routed0").unwrap().unwrap();
-        nl.add_address(r0.index, Ipv4Addr::new(10, 44, 0, 1), 16).unwrap();
+        nl.add_address(r0.index, Ipv4Addr::new(10, 44, 0, 1), 16)
+            .unwrap();
         match nets.builder("three").subnet("10.44.1.0/24").create() {
             Err(Error::SubnetOverlap { other, .. }) => {
-                assert!(other.contains("host route 10.44.0.0/16 (dev routed0)"), "{other}")
+                assert!(
+                    other.contains("host route 10.44.0.0/16 (dev routed0)"),
+                    "{other}"
+                )
             }
             r => panic!("{r:?}"),
         }
@@ -522,9 +582,17 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
         let info = nets.connect(&c.container_id, &ec).unwrap();
         assert_eq!(info.ifname, "eth1");
         let addrs = inside(&sb, || Netlink::open()?.addresses4(None));
-        assert!(addrs.iter().any(|(_, ip, len)| *ip == info.ip && *len == 16), "{addrs:?}");
+        assert!(
+            addrs
+                .iter()
+                .any(|(_, ip, len)| *ip == info.ip && *len == 16),
+            "{addrs:?}"
+        );
         let ph = fs::read_to_string(&peer_hosts).unwrap();
-        assert!(ph.contains(&format!("{}\troamer wanderer\n", info.ip)), "{ph}");
+        assert!(
+            ph.contains(&format!("{}\troamer wanderer\n", info.ip)),
+            "{ph}"
+        );
         assert!(matches!(
             nets.connect(&c.container_id, &ec),
             Err(Error::AlreadyConnected { .. })
@@ -576,7 +644,12 @@ fn reopening_the_engine_removes_what_a_crashed_program_left() {
         assert!(!sb.netns().unwrap().exists());
         assert_eq!(links(), links_before);
         assert_eq!(ruleset(), rules_before);
-        assert!(again.networks().get("crashy").unwrap().containers().is_empty());
+        assert!(again
+            .networks()
+            .get("crashy")
+            .unwrap()
+            .containers()
+            .is_empty());
         // and the port is free again
         drop(TcpListener::bind("0.0.0.0:8181").unwrap());
         again.networks().remove("crashy").unwrap();
