@@ -655,3 +655,64 @@ fn reopening_the_engine_removes_what_a_crashed_program_left() {
         again.networks().remove("crashy").unwrap();
     });
 }
+
+/// Points the bundle's network namespace at the sandbox's (as the container layer's spec
+/// does): the runtime joins it by path.
+fn join_netns(b: &mut crate::common::Bundle, sb: &Sandbox) {
+    use cargohold::oci_spec::runtime::LinuxNamespaceType;
+    let path = sb.netns().unwrap().to_owned();
+    b.edit(|s| {
+        let mut linux = s.linux().clone().unwrap();
+        let mut nss = linux.namespaces().clone().unwrap();
+        for ns in nss.iter_mut() {
+            if ns.typ() == LinuxNamespaceType::Network {
+                ns.set_path(Some(path.clone()));
+            }
+        }
+        linux.set_namespaces(Some(nss));
+        s.set_linux(Some(linux));
+    });
+}
+
+#[test]
+#[ignore = "requires root"]
+fn busybox_containers_in_sandboxes_reach_each_other_by_name() {
+    use crate::common::{self, Bundle};
+    TestHost::run(|h| {
+        h.engine
+            .network("app")
+            .subnet("10.77.0.0/24")
+            .create()
+            .unwrap();
+        let mut server = Bundle::new(&["sh", "-c", "echo served | nc -l -p 80"]);
+        let mut client = Bundle::new(&[
+            "sh",
+            "-c",
+            "for i in $(seq 100); do nc web 80 && exit 0; sleep 0.1; done; exit 1",
+        ]);
+        let mut a = h.config("web", &["app"]);
+        a.hosts_file = Some(server.rootfs().join("etc/hosts"));
+        let mut b = h.config("fetcher", &["app"]);
+        b.hosts_file = Some(client.rootfs().join("etc/hosts"));
+        let sa = h.engine.networks().attach(&a).unwrap();
+        let sb = h.engine.networks().attach(&b).unwrap();
+        join_netns(&mut server, &sa);
+        join_netns(&mut client, &sb);
+        // The server's file was written before the client existed and kept current.
+        let hosts = fs::read_to_string(server.rootfs().join("etc/hosts")).unwrap();
+        assert!(hosts.contains("10.77.0.3\tfetcher\n"), "{hosts}");
+
+        let rt = common::runtime();
+        std::thread::scope(|s| {
+            let srv = s.spawn(|| common::run(&rt, &server).unwrap());
+            let got = common::run(&rt, &client).unwrap();
+            assert!(got.status.success(), "{}", got.stderr);
+            assert_eq!(got.stdout, "served\n");
+            let srv = srv.join().unwrap();
+            assert!(srv.status.success(), "{}", srv.stderr);
+        });
+        h.engine.networks().detach(&a.container_id).unwrap();
+        h.engine.networks().detach(&b.container_id).unwrap();
+        h.engine.networks().remove("app").unwrap();
+    });
+}
