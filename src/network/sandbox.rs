@@ -426,7 +426,7 @@ impl NetworkStore {
                 }),
             };
         }
-        self.refresh_hosts(&sb.networks, id)?;
+        self.refresh_hosts(&sb.networks, id);
         Ok(sb)
     }
 
@@ -897,8 +897,8 @@ impl NetworkStore {
             return Ok(());
         };
         let r = self.teardown_locked(&sb);
-        let h = self.refresh_hosts(&sb.networks, "");
-        r.and(h)
+        self.refresh_hosts(&sb.networks, "");
+        r
     }
 
     /// Connects a running container (one [`attach`](Self::attach)ed with a namespace of its
@@ -933,7 +933,7 @@ impl NetworkStore {
         sb.networks.retain(|n| n != "none");
         sb.networks.push(name.clone());
         self.save_sandbox(&sb)?;
-        self.refresh_hosts(&[name], container_id)?;
+        self.refresh_hosts(&[name], container_id);
         Ok(info)
     }
 
@@ -958,7 +958,8 @@ impl NetworkStore {
         self.disconnect_locked(rec, container_id, sb.netns.as_deref())?;
         sb.networks.retain(|n| *n != name);
         self.save_sandbox(&sb)?;
-        self.refresh_hosts(&[name], container_id)
+        self.refresh_hosts(&[name], container_id);
+        Ok(())
     }
 
     /// The content of the container's `/etc/hosts`: Docker's loopback lines, the extra
@@ -1005,26 +1006,26 @@ impl NetworkStore {
     }
 
     /// Rewrites, in place (the file is bind-mounted), the hosts file of every container on
-    /// one of `networks`, and of `also`.
-    fn refresh_hosts(&self, networks: &[String], also: &str) -> Result<()> {
-        let mut acc = None;
-        for sb in self.sandboxes()? {
+    /// one of `networks`, and of `also`. Best effort: a peer whose file cannot be written
+    /// (its container going away) must not fail the change that is already made.
+    fn refresh_hosts(&self, networks: &[String], also: &str) {
+        let Ok(sandboxes) = self.sandboxes() else {
+            return;
+        };
+        for sb in sandboxes {
             let Some(path) = &sb.hosts_file else { continue };
             if sb.container_id != also && !sb.networks.iter().any(|n| networks.contains(n)) {
                 continue;
             }
-            let r = self.hosts(&sb.container_id).and_then(|content| {
-                fs::OpenOptions::new()
+            if let Ok(content) = self.hosts(&sb.container_id) {
+                let _ = fs::OpenOptions::new()
                     .write(true)
                     .truncate(true)
                     .create(true)
                     .open(path)
-                    .and_then(|mut f| f.write_all(content.as_bytes()))
-                    .map_err(|e| Error::os("writing hosts file", path, e))
-            });
-            first(&mut acc, r);
+                    .and_then(|mut f| f.write_all(content.as_bytes()));
+            }
         }
-        acc.map_or(Ok(()), Err)
     }
 
     /// Removes what containers that no longer run left behind (called by
