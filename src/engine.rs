@@ -11,6 +11,7 @@ use crate::container::record::{self, owner_alive, start_time, Record};
 use crate::container::rootfs;
 use crate::container::{exit_status, Container, ContainerBuilder, ExitStatus, State, Status};
 use crate::image::{Image, Reference};
+use crate::network::{NetworkBuilder, NetworkStore};
 use crate::runtime::{self, Runtime};
 use crate::store::Store;
 use crate::volume::{Volume, VolumeStore};
@@ -24,6 +25,7 @@ use crate::{Error, Result};
 /// <root>/containers/.names/<name>        a symlink to the id holding the name
 /// <root>/runtime/<id>/                   the runtime's state of a live container
 /// <root>/volumes/<name>/                  named and anonymous volumes (see VolumeStore)
+/// <root>/networks/<name>.json  netns/     networks and containers' namespaces (see NetworkStore)
 /// ```
 ///
 /// Cheap to clone; every clone (and every process opening the same root) sees the same
@@ -35,6 +37,7 @@ pub struct Engine {
     runtime: Runtime,
     volumes: VolumeStore,
     containers: PathBuf,
+    networks: NetworkStore,
 }
 
 impl Engine {
@@ -58,6 +61,7 @@ impl Engine {
         let store = Store::open(&root)?;
         let runtime = Runtime::open(root.join("runtime"))?;
         let volumes = VolumeStore::open(&root)?;
+        let networks = NetworkStore::open(&root)?;
         let containers = root.join("containers");
         let names = containers.join(".names");
         fs::create_dir_all(&names)
@@ -68,6 +72,7 @@ impl Engine {
             runtime,
             volumes,
             containers,
+            networks,
         };
         engine.repair()?;
         Ok(engine)
@@ -95,6 +100,19 @@ impl Engine {
     /// [`Error::VolumeNotFound`], [`Error::InvalidVolumeName`], [`Error::Os`].
     pub fn volume(&self, name: &str) -> Result<Volume> {
         self.volumes.get(name)
+    }
+
+    /// The networks under `<root>/networks` (list, inspect, remove, prune, and the
+    /// container side: attach, connect, disconnect, detach), in the network namespace of
+    /// the calling thread.
+    pub fn networks(&self) -> &NetworkStore {
+        &self.networks
+    }
+
+    /// A builder for the network `name` (`docker network create`; see [`NetworkBuilder`]):
+    /// `engine.network("backend").create()?`.
+    pub fn network(&self, name: &str) -> NetworkBuilder<'_> {
+        self.networks.builder(name)
     }
 
     pub(crate) fn runtime(&self) -> &Runtime {
@@ -657,12 +675,21 @@ impl Engine {
                 let _ = fs::remove_file(e.path());
             }
         }
+        let mut live = Vec::new();
         for (_, rec) in self.records()? {
             if let Some(rec) = rec {
                 let _ = self.claim_name(rec.name(), &rec.info.id);
+                if matches!(
+                    rec.info.state.status,
+                    Status::Created | Status::Running | Status::Paused
+                ) {
+                    live.push(rec.info.id.clone());
+                }
             }
         }
-        Ok(())
+        // Network namespaces, interfaces, rules and addresses of containers that are gone.
+        let live: Vec<&str> = live.iter().map(String::as_str).collect();
+        self.networks.repair(&live)
     }
 }
 

@@ -339,6 +339,116 @@ pub enum Error {
         /// newlines; empty for a container without a log (an attached one).
         last_logs: Vec<String>,
     },
+
+    /// No network with this name or id exists.
+    #[error("network {name:?} not found")]
+    NetworkNotFound {
+        /// The name or id as given.
+        name: String,
+    },
+    /// A network with this name already exists.
+    #[error("network with name {name:?} already exists")]
+    NetworkExists {
+        /// The name.
+        name: String,
+    },
+    /// A setting of a network (name, driver, subnet, gateway, IP range, MTU, parent…) is
+    /// invalid.
+    #[error("invalid {field} for network {network:?}: {reason}")]
+    InvalidNetworkConfig {
+        /// The network's name.
+        network: String,
+        /// The setting ("subnet", "gateway", "driver").
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The network has containers attached and cannot be removed.
+    #[error("network {name:?} has active endpoints: {}", containers.join(", "))]
+    NetworkInUse {
+        /// The network's name.
+        name: String,
+        /// The names of the containers attached to it.
+        containers: Vec<String>,
+    },
+    /// `bridge`, `host` and `none` always exist.
+    #[error("{name} is a pre-defined network and cannot be {op}")]
+    PredefinedNetwork {
+        /// The network's name.
+        name: String,
+        /// What was refused ("removed", "created").
+        op: &'static str,
+    },
+    /// The subnet of a new network overlaps another network's or a route of the host.
+    #[error("subnet {subnet} of network {network:?} overlaps {other}")]
+    SubnetOverlap {
+        /// The network being created.
+        network: String,
+        /// Its subnet.
+        subnet: String,
+        /// What it overlaps ("network \"a\" (10.0.0.0/16)", "the host route 10.0.0.0/8").
+        other: String,
+    },
+    /// Every address of the network's subnet (or IP range) is taken, or no free subnet is
+    /// left for a new network.
+    #[error("no free address left in {subnet} of network {network:?}")]
+    SubnetExhausted {
+        /// The network's name.
+        network: String,
+        /// The subnet or range that is full.
+        subnet: String,
+    },
+    /// A published-port spec (`-p [ip:][host:]container[/proto]`) is malformed.
+    #[error("invalid port spec {spec:?}: {reason}")]
+    InvalidPortSpec {
+        /// The spec as given.
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The host port of a published port is taken.
+    #[error("port {binding} is already allocated by {by}")]
+    PortInUse {
+        /// The binding (`127.0.0.1:8080:80/tcp`).
+        binding: String,
+        /// Who holds it: a container, or the host with the bind error.
+        by: String,
+    },
+    /// A netlink operation (link, address, route) or a network namespace operation failed.
+    #[error("{op} {subject}")]
+    Netlink {
+        /// What was being done ("creating bridge", "adding address 172.18.0.2/16 to").
+        op: String,
+        /// The interface or namespace it was done on.
+        subject: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The firewall (nftables) refused or failed a change.
+    #[error("firewall: {op}: {reason}")]
+    Firewall {
+        /// What was being done ("publishing ports of container …").
+        op: String,
+        /// nft's message, or why it could not be run.
+        reason: String,
+    },
+    /// The container is not attached to the network.
+    #[error("container {container} is not connected to network {network:?}")]
+    NotConnected {
+        /// The network's name.
+        network: String,
+        /// The container's name or id.
+        container: String,
+    },
+    /// The container is already attached to the network.
+    #[error("container {container} is already connected to network {network:?}")]
+    AlreadyConnected {
+        /// The network's name.
+        network: String,
+        /// The container's name or id.
+        container: String,
+    },
 }
 
 /// `Result` with [`Error`] as its default error type.

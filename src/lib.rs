@@ -55,6 +55,7 @@ pub mod container;
 mod engine;
 mod error;
 pub mod image;
+mod network;
 pub mod runtime;
 pub mod store;
 #[allow(unsafe_code)]
@@ -71,6 +72,11 @@ pub use container::{
 pub use engine::{Containers, Engine};
 pub use error::{Error, Result};
 pub use image::{Image, Reference};
+pub use network::{
+    Driver, EndpointConfig, EndpointInfo, InspectEndpoint, Ipam, IpamConfig, Network,
+    NetworkBuilder, NetworkInspect, NetworkMode, NetworkStore, PortBinding, Protocol, Sandbox,
+    SandboxConfig, Subnet, DEFAULT_NETWORK,
+};
 pub use oci_spec;
 pub use volume::{
     Mount, MountType, Propagation, Pruned, Volume, VolumeInspect, VolumeStore, ANONYMOUS_LABEL,

@@ -6,6 +6,7 @@
 
 pub mod cgroup;
 pub mod file;
+pub mod netlink;
 pub mod netns;
 pub mod overlay;
 pub mod process;

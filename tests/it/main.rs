@@ -28,3 +28,6 @@ mod commit;
 mod ready;
 // Stats (memory, cpu, pids, network) and top of running containers (issue 4).
 mod stats;
+// Networks: bridge, macvlan, none and host sandboxes, published ports, IPAM, repair — each
+// test inside a network namespace of its own.
+mod network;

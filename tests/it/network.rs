@@ -1,0 +1,718 @@
+//! Networks: every test runs in a network namespace of its own (the "test host", made by
+//! `TestHost::run`), with its own engine root, so the machine's interfaces and firewall
+//! are never touched and no packet leaves the machine. "Containers" here are the network
+//! sandboxes the engine makes, with plain sockets opened inside them.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsFd;
+use std::process::Command;
+use std::time::Duration;
+
+use cargohold::sys::netlink::{self, Netlink};
+use cargohold::{
+    Driver, EndpointConfig, Engine, Error, NetworkMode, PortBinding, Sandbox, SandboxConfig,
+};
+
+/// A network namespace with loopback up and an engine root, on the thread running `f`
+/// (threads it spawns inherit the namespace).
+struct TestHost {
+    root: tempfile::TempDir,
+    engine: Engine,
+}
+
+impl TestHost {
+    fn run<T: Send>(f: impl FnOnce(&TestHost) -> T + Send) -> T {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                cargohold::sys::raw::unshare(libc::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+                let mut nl = Netlink::open().unwrap();
+                let lo = nl.link("lo").unwrap().unwrap();
+                nl.set_up(lo.index).unwrap();
+                let root = tempfile::Builder::new()
+                    .prefix("cargohold-net")
+                    .tempdir()
+                    .unwrap();
+                let engine = Engine::open(root.path()).unwrap();
+                let host = TestHost { root, engine };
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&host)));
+                // a failed test still leaves no namespace mount behind
+                let repaired = host.engine.networks().repair(&[]);
+                let out = out.unwrap_or_else(|p| std::panic::resume_unwind(p));
+                repaired.unwrap();
+                // nothing of the engine's may outlive the test
+                assert_eq!(
+                    fs::read_dir(host.root.path().join("netns"))
+                        .unwrap()
+                        .count(),
+                    0,
+                    "a network namespace mount was left behind"
+                );
+                out
+            })
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
+    }
+
+    fn config(&self, name: &str, networks: &[&str]) -> SandboxConfig {
+        let mut c = SandboxConfig::new(random_id(), name);
+        c.mode = NetworkMode::Networks(networks.iter().map(|n| EndpointConfig::new(*n)).collect());
+        c
+    }
+}
+
+fn random_id() -> String {
+    let mut b = [0u8; 32];
+    fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut b)
+        .unwrap();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The links of the calling thread's namespace, by name.
+fn links() -> BTreeSet<String> {
+    Netlink::open()
+        .unwrap()
+        .links()
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect()
+}
+
+fn ruleset() -> String {
+    let out = Command::new("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `f` inside the sandbox's namespace.
+fn inside<T: Send>(sb: &Sandbox, f: impl FnOnce() -> std::io::Result<T> + Send) -> T {
+    let ns = netlink::open_netns(sb.netns().unwrap()).unwrap();
+    netlink::in_netns(ns.as_fd(), f).unwrap()
+}
+
+/// Serves one TCP connection: reads a line, answers `<tag>:<line>`.
+fn serve_once(l: TcpListener, tag: &'static str) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap();
+        s.write_all(format!("{tag}:{}", String::from_utf8_lossy(&buf[..n])).as_bytes())
+            .unwrap();
+    })
+}
+
+fn ask(addr: SocketAddrV4, msg: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(msg.as_bytes())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+#[test]
+#[ignore = "requires root"]
+fn bridge_containers_talk_by_address_and_ports_reach_them() {
+    TestHost::run(|h| {
+        let links_before = links();
+        let rules_before = ruleset();
+        let net = h
+            .engine
+            .network("front")
+            .subnet("10.88.0.0/24")
+            .create()
+            .unwrap();
+        // created, not set up: no bridge until a container attaches
+        assert_eq!(links(), links_before);
+
+        let hosts_a = h.root.path().join("a-hosts");
+        let hosts_b = h.root.path().join("b-hosts");
+        let mut a = h.config("web", &["front"]);
+        if let NetworkMode::Networks(eps) = &mut a.mode {
+            eps[0].aliases.push("www".into());
+        }
+        a.ports = vec![
+            "8080:80".parse().unwrap(),
+            "127.0.0.1:5353:53/udp".parse().unwrap(),
+        ];
+        a.hosts_file = Some(hosts_a.clone());
+        let sa = h.engine.networks().attach(&a).unwrap();
+        let mut b = h.config("client", &["front"]);
+        b.hosts_file = Some(hosts_b.clone());
+        let sb = h.engine.networks().attach(&b).unwrap();
+
+        let ea = &h.engine.networks().endpoints(&a.container_id).unwrap()[0];
+        let eb = &h.engine.networks().endpoints(&b.container_id).unwrap()[0];
+        assert_eq!(ea.ip, Ipv4Addr::new(10, 88, 0, 2));
+        assert_eq!(eb.ip, Ipv4Addr::new(10, 88, 0, 3));
+        assert_eq!(ea.ifname, "eth0");
+        assert!(links().contains(net.bridge().unwrap()));
+        let inspect = h.engine.networks().inspect("front").unwrap();
+        assert_eq!(
+            inspect.containers[&a.container_id].ipv4_address,
+            "10.88.0.2/24"
+        );
+        assert_eq!(inspect.containers[&a.container_id].mac_address, ea.mac);
+        assert_eq!(
+            fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+            "1\n"
+        );
+
+        // A serves on its address; B reaches it directly.
+        let l = inside(&sa, || TcpListener::bind("0.0.0.0:80"));
+        let t = serve_once(l.try_clone().unwrap(), "a");
+        let s = inside(&sb, || {
+            TcpStream::connect_timeout(&"10.88.0.2:80".parse().unwrap(), Duration::from_secs(5))
+        });
+        let mut s = s;
+        s.write_all(b"direct").unwrap();
+        let mut got = String::new();
+        s.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "a:direct");
+        t.join().unwrap();
+
+        // The host reaches A through the published port on 127.0.0.1 and on its address.
+        for addr in ["127.0.0.1:8080", "10.88.0.1:8080"] {
+            let t = serve_once(l.try_clone().unwrap(), "a");
+            assert_eq!(
+                ask(addr.parse().unwrap(), addr).unwrap(),
+                format!("a:{addr}")
+            );
+            t.join().unwrap();
+        }
+        // B reaches A through the host's published port (hairpin through the gateway).
+        let t = serve_once(l.try_clone().unwrap(), "a");
+        let mut s = inside(&sb, || {
+            TcpStream::connect_timeout(&"10.88.0.1:8080".parse().unwrap(), Duration::from_secs(5))
+        });
+        s.write_all(b"hairpin").unwrap();
+        let mut got = String::new();
+        s.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "a:hairpin");
+        t.join().unwrap();
+
+        // UDP echo through 127.0.0.1:5353 -> A:53.
+        let u = inside(&sa, || UdpSocket::bind("0.0.0.0:53"));
+        let echo = std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            let (n, from) = u.recv_from(&mut buf).unwrap();
+            u.send_to(&[b"echo:", &buf[..n]].concat(), from).unwrap();
+        });
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.send_to(b"ping", "127.0.0.1:5353").unwrap();
+        let mut buf = [0u8; 64];
+        let n = c.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"echo:ping");
+        echo.join().unwrap();
+        assert_eq!(
+            h.engine.networks().ports(&a.container_id).unwrap(),
+            vec![a.ports[0], a.ports[1]]
+        );
+
+        // Names: each sees the other by name (and alias), kept current.
+        let ha = fs::read_to_string(&hosts_a).unwrap();
+        let hb = fs::read_to_string(&hosts_b).unwrap();
+        assert!(ha.contains("10.88.0.3\tclient\n"), "{ha}");
+        assert!(ha.contains(&format!("10.88.0.2\t{}\n", a.hostname)), "{ha}");
+        assert!(hb.contains("10.88.0.2\tweb www\n"), "{hb}");
+        assert!(ha.starts_with("127.0.0.1\tlocalhost\n"));
+
+        // In use: not removable.
+        match h.engine.networks().remove("front") {
+            Err(Error::NetworkInUse { containers, .. }) => {
+                assert_eq!(containers.len(), 2)
+            }
+            r => panic!("{r:?}"),
+        }
+
+        drop(l);
+        h.engine.networks().detach(&a.container_id).unwrap();
+        let hb = fs::read_to_string(&hosts_b).unwrap();
+        assert!(!hb.contains("web"), "{hb}");
+        // The port is free again: nothing answers at 127.0.0.1:8080, and it can be bound.
+        assert!(ask("127.0.0.1:8080".parse().unwrap(), "x").is_err());
+        drop(TcpListener::bind("0.0.0.0:8080").unwrap());
+        assert!(sa.netns().is_some_and(|p| !p.exists()));
+
+        h.engine.networks().detach(&b.container_id).unwrap();
+        assert_eq!(links(), links_before, "interfaces left behind");
+        assert_eq!(ruleset(), rules_before, "firewall rules left behind");
+        h.engine.networks().remove("front").unwrap();
+    });
+}
+
+#[test]
+#[ignore = "requires root"]
+fn none_has_only_loopback_and_host_shares_the_hosts_interfaces() {
+    TestHost::run(|h| {
+        let before = links();
+        let mut c = h.config("alone", &[]);
+        c.mode = NetworkMode::None;
+        let sb = h.engine.networks().attach(&c).unwrap();
+        let inner = inside(&sb, || Netlink::open()?.links());
+        assert_eq!(inner.len(), 1, "{inner:?}");
+        assert_eq!(inner[0].name, "lo");
+        assert!(inner[0].up);
+        // ...and loopback works in there
+        let ok = inside(&sb, || {
+            let l = TcpListener::bind("127.0.0.1:0")?;
+            TcpStream::connect(l.local_addr()?).map(|_| true)
+        });
+        assert!(ok);
+        assert_eq!(
+            h.engine
+                .networks()
+                .hosts(&c.container_id)
+                .unwrap()
+                .lines()
+                .count(),
+            6
+        );
+        h.engine.networks().detach(&c.container_id).unwrap();
+
+        // `--network host`: no namespace of its own, the host's links as they are.
+        let mut c = h.config("hosty", &["host"]);
+        c.ports.clear();
+        let sb = h.engine.networks().attach(&c).unwrap();
+        assert!(sb.netns().is_none());
+        assert_eq!(links(), before);
+        // ports cannot be published in host mode
+        let mut bad = h.config("hosty2", &["host"]);
+        bad.ports = vec![PortBinding::tcp(80, 80)];
+        assert!(matches!(
+            h.engine.networks().attach(&bad),
+            Err(Error::InvalidNetworkConfig {
+                field: "published ports",
+                ..
+            })
+        ));
+        h.engine.networks().detach(&c.container_id).unwrap();
+        assert_eq!(links(), before);
+    });
+}
+
+#[test]
+#[ignore = "requires root"]
+fn macvlan_container_is_a_host_on_the_parents_link() {
+    TestHost::run(|h| {
+        // The parent: a veth whose other end lives in a "neighbour" namespace at 10.99.0.1.
+        let before = links();
+        let nb_path = h.root.path().join("neighbour");
+        netlink::new_netns(Some(&nb_path), || Ok(())).unwrap();
+        let nb = netlink::open_netns(&nb_path).unwrap();
+        let mut nl = Netlink::open().unwrap();
+        nl.add_veth("mvparent", "lan0", Some(nb.as_fd()), 1500)
+            .unwrap();
+        let p = nl.link("mvparent").unwrap().unwrap();
+        nl.set_up(p.index).unwrap();
+        netlink::in_netns(nb.as_fd(), || {
+            let mut nl = Netlink::open()?;
+            let l = nl.link("lan0")?.unwrap();
+            nl.add_address(l.index, Ipv4Addr::new(10, 99, 0, 1), 24)?;
+            nl.set_up(l.index)
+        })
+        .unwrap();
+
+        h.engine
+            .network("lan")
+            .driver(Driver::Macvlan)
+            .parent("mvparent")
+            .subnet("10.99.0.0/24")
+            .gateway("10.99.0.1")
+            .create()
+            .unwrap();
+        let c = h.config("onlan", &["lan"]);
+        let sb = h.engine.networks().attach(&c).unwrap();
+        let ep = &h.engine.networks().endpoints(&c.container_id).unwrap()[0];
+        assert_eq!(ep.ip, Ipv4Addr::new(10, 99, 0, 2));
+        let kinds = inside(&sb, || Netlink::open()?.links());
+        assert!(
+            kinds
+                .iter()
+                .any(|l| l.name == "eth0" && l.kind == "macvlan"),
+            "{kinds:?}"
+        );
+
+        // The neighbour serves; the container reaches it over the parent's link, and the
+        // neighbour reaches the container at its own address.
+        let l = netlink::in_netns(nb.as_fd(), || TcpListener::bind("10.99.0.1:7000")).unwrap();
+        let t = serve_once(l, "nb");
+        let got = inside(&sb, || {
+            let mut s = TcpStream::connect_timeout(
+                &"10.99.0.1:7000".parse().unwrap(),
+                Duration::from_secs(5),
+            )?;
+            s.write_all(b"hi")?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        });
+        assert_eq!(got, "nb:hi");
+        t.join().unwrap();
+        let l = inside(&sb, || TcpListener::bind("0.0.0.0:7001"));
+        let t = serve_once(l, "ctr");
+        let got =
+            netlink::in_netns(nb.as_fd(), || ask("10.99.0.2:7001".parse().unwrap(), "yo")).unwrap();
+        assert_eq!(got, "ctr:yo");
+        t.join().unwrap();
+
+        h.engine.networks().detach(&c.container_id).unwrap();
+        h.engine.networks().remove("lan").unwrap();
+        let p = nl.link("mvparent").unwrap().unwrap();
+        nl.del_link(p.index).unwrap();
+        netlink::unbind_netns(&nb_path).unwrap();
+        assert_eq!(links(), before);
+    });
+}
+
+#[test]
+#[ignore = "requires root"]
+fn concurrent_attaches_get_distinct_addresses_until_the_subnet_is_full() {
+    TestHost::run(|h| {
+        let before = links();
+        // 10.66.0.0/28: 14 hosts, the gateway takes one: 13 containers.
+        h.engine
+            .network("small")
+            .subnet("10.66.0.0/28")
+            .create()
+            .unwrap();
+        let configs: Vec<SandboxConfig> = (0..13)
+            .map(|i| h.config(&format!("c{i}"), &["small"]))
+            .collect();
+        let root = h.root.path();
+        std::thread::scope(|s| {
+            for c in &configs {
+                s.spawn(move || {
+                    // a store of its own, as another process would have
+                    let store = cargohold::NetworkStore::open(root).unwrap();
+                    store.attach(c).unwrap();
+                });
+            }
+        });
+        let mut ips = BTreeSet::new();
+        for c in &configs {
+            let e = h.engine.networks().endpoints(&c.container_id).unwrap();
+            assert!(ips.insert(e[0].ip), "{} given twice", e[0].ip);
+        }
+        assert_eq!(ips.len(), 13);
+        assert!(!ips.contains(&Ipv4Addr::new(10, 66, 0, 1)));
+
+        // Full: a clear error, and nothing of the refused container is left.
+        let extra = h.config("extra", &["small"]);
+        let links_full = links();
+        match h.engine.networks().attach(&extra) {
+            Err(Error::SubnetExhausted { network, subnet }) => {
+                assert_eq!(
+                    (network.as_str(), subnet.as_str()),
+                    ("small", "10.66.0.0/28")
+                )
+            }
+            r => panic!("{r:?}"),
+        }
+        assert!(h
+            .engine
+            .networks()
+            .sandbox(&extra.container_id)
+            .unwrap()
+            .is_none());
+        assert!(!h
+            .root
+            .path()
+            .join("netns")
+            .join(&extra.container_id)
+            .exists());
+        assert_eq!(links(), links_full);
+
+        // Released on detach, and given again.
+        let freed = h
+            .engine
+            .networks()
+            .endpoints(&configs[4].container_id)
+            .unwrap()[0]
+            .ip;
+        h.engine
+            .networks()
+            .detach(&configs[4].container_id)
+            .unwrap();
+        h.engine.networks().attach(&extra).unwrap();
+        assert_eq!(
+            h.engine.networks().endpoints(&extra.container_id).unwrap()[0].ip,
+            freed
+        );
+        for c in configs.iter().chain([&extra]) {
+            h.engine.networks().detach(&c.container_id).unwrap();
+        }
+        assert_eq!(links(), before);
+    });
+}
+
+#[test]
+#[ignore = "requires root"]
+fn bad_ports_and_networks_are_refused_leaving_nothing() {
+    TestHost::run(|h| {
+        let links_before = links();
+        let rules_before = ruleset();
+        let nets = h.engine.networks();
+        let leftovers = |id: &str| {
+            assert!(nets.sandbox(id).unwrap().is_none());
+            assert!(!h.root.path().join("netns").join(id).exists());
+            assert_eq!(links(), links_before);
+            assert_eq!(ruleset(), rules_before);
+        };
+
+        // A host port held by a process of the host.
+        let held = TcpListener::bind("127.0.0.1:9090").unwrap();
+        let mut c = h.config("p1", &["bridge"]);
+        c.ports = vec!["127.0.0.1:9090:80".parse().unwrap()];
+        match nets.attach(&c) {
+            Err(Error::PortInUse { binding, by }) => {
+                assert_eq!(binding, "127.0.0.1:9090:80/tcp");
+                assert!(by.contains("host"), "{by}");
+            }
+            r => panic!("{r:?}"),
+        }
+        leftovers(&c.container_id);
+        drop(held);
+
+        // A port held by another container.
+        let mut a = h.config("holder", &["bridge"]);
+        a.ports = vec![PortBinding::tcp(9191, 80)];
+        nets.attach(&a).unwrap();
+        assert!(matches!(nets.attach(&a), Err(Error::InvalidState { .. })));
+        let mut b = h.config("taker", &["bridge"]);
+        b.ports = vec!["127.0.0.1:9191:81".parse().unwrap()];
+        match nets.attach(&b) {
+            Err(Error::PortInUse { by, .. }) => assert_eq!(by, "container holder"),
+            r => panic!("{r:?}"),
+        }
+        assert!(nets.sandbox(&b.container_id).unwrap().is_none());
+        // port 0 picks a free one
+        let mut z = h.config("zero", &["bridge"]);
+        z.ports = vec!["127.0.0.1::80".parse().unwrap()];
+        nets.attach(&z).unwrap();
+        let p = nets.ports(&z.container_id).unwrap()[0];
+        assert!(p.host_port != 0 && p.host_port != 9191);
+        nets.detach(&z.container_id).unwrap();
+        nets.detach(&a.container_id).unwrap();
+        leftovers(&a.container_id);
+
+        // Unknown network, a network twice, none mixed with others, bad port specs.
+        let c = h.config("p2", &["nope"]);
+        assert!(matches!(
+            nets.attach(&c),
+            Err(Error::NetworkNotFound { .. })
+        ));
+        let c = h.config("p3", &["bridge", "bridge"]);
+        assert!(matches!(
+            nets.attach(&c),
+            Err(Error::AlreadyConnected { .. })
+        ));
+        let c = h.config("p4", &["bridge", "none"]);
+        assert!(matches!(
+            nets.attach(&c),
+            Err(Error::InvalidNetworkConfig { .. })
+        ));
+        leftovers(&c.container_id);
+        for spec in ["80:80/sctp", "99999:80", "a:b:c:d"] {
+            assert!(matches!(
+                spec.parse::<PortBinding>(),
+                Err(Error::InvalidPortSpec { .. })
+            ));
+        }
+
+        // Overlapping subnet, bad CIDR, duplicate name: refused, nothing recorded.
+        let count = nets.list().unwrap().len();
+        nets.builder("one").subnet("10.55.0.0/16").create().unwrap();
+        assert!(matches!(
+            nets.builder("two").subnet("10.55.3.0/24").create(),
+            Err(Error::SubnetOverlap { .. })
+        ));
+        assert!(matches!(
+            nets.builder("two").subnet("10.56.0.0/40").create(),
+            Err(Error::InvalidNetworkConfig {
+                field: "subnet",
+                ..
+            })
+        ));
+        assert!(matches!(
+            nets.builder("one").create(),
+            Err(Error::NetworkExists { .. })
+        ));
+        // a subnet the host routes elsewhere
+        let mut nl = Netlink::open().unwrap();
+        nl.add_veth("routed0", "routed1", None, 1500).unwrap();
+        for n in ["routed0", "routed1"] {
+            let l = nl.link(n).unwrap().unwrap();
+            nl.set_up(l.index).unwrap();
+        }
+        let r0 = nl.link("routed0").unwrap().unwrap();
+        nl.add_address(r0.index, Ipv4Addr::new(10, 44, 0, 1), 16)
+            .unwrap();
+        match nets.builder("three").subnet("10.44.1.0/24").create() {
+            Err(Error::SubnetOverlap { other, .. }) => {
+                assert!(
+                    other.contains("host route 10.44.0.0/16 (dev routed0)"),
+                    "{other}"
+                )
+            }
+            r => panic!("{r:?}"),
+        }
+        assert_eq!(nets.list().unwrap().len(), count + 1);
+
+        // Connect and disconnect at run time.
+        let c = h.config("roamer", &["bridge"]);
+        let sb = nets.attach(&c).unwrap();
+        let mut peer = h.config("peer", &["one"]);
+        let peer_hosts = h.root.path().join("peer-hosts");
+        peer.hosts_file = Some(peer_hosts.clone());
+        nets.attach(&peer).unwrap();
+        assert!(!fs::read_to_string(&peer_hosts).unwrap().contains("roamer"));
+        let mut ec = EndpointConfig::new("one");
+        ec.aliases.push("wanderer".into());
+        let info = nets.connect(&c.container_id, &ec).unwrap();
+        assert_eq!(info.ifname, "eth1");
+        let addrs = inside(&sb, || Netlink::open()?.addresses4(None));
+        assert!(
+            addrs
+                .iter()
+                .any(|(_, ip, len)| *ip == info.ip && *len == 16),
+            "{addrs:?}"
+        );
+        let ph = fs::read_to_string(&peer_hosts).unwrap();
+        assert!(
+            ph.contains(&format!("{}\troamer wanderer\n", info.ip)),
+            "{ph}"
+        );
+        assert!(matches!(
+            nets.connect(&c.container_id, &ec),
+            Err(Error::AlreadyConnected { .. })
+        ));
+        match nets.remove("one") {
+            Err(Error::NetworkInUse { containers, .. }) => {
+                assert_eq!(containers, ["peer", "roamer"])
+            }
+            r => panic!("{r:?}"),
+        }
+        nets.disconnect(&c.container_id, "one").unwrap();
+        let inner = inside(&sb, || Netlink::open()?.links());
+        assert!(!inner.iter().any(|l| l.name == "eth1"), "{inner:?}");
+        assert!(!fs::read_to_string(&peer_hosts).unwrap().contains("roamer"));
+        assert!(matches!(
+            nets.disconnect(&c.container_id, "one"),
+            Err(Error::NotConnected { .. })
+        ));
+        nets.detach(&c.container_id).unwrap();
+        nets.detach(&peer.container_id).unwrap();
+        nets.remove("one").unwrap();
+        nl.del_link(r0.index).unwrap();
+        assert_eq!(links(), links_before);
+        assert_eq!(ruleset(), rules_before);
+    });
+}
+
+#[test]
+#[ignore = "requires root"]
+fn reopening_the_engine_removes_what_a_crashed_program_left() {
+    TestHost::run(|h| {
+        let links_before = links();
+        let rules_before = ruleset();
+        h.engine
+            .network("crashy")
+            .subnet("10.33.0.0/24")
+            .create()
+            .unwrap();
+        let mut a = h.config("lost", &["crashy", "bridge"]);
+        a.ports = vec![PortBinding::tcp(8181, 80)];
+        let sb = h.engine.networks().attach(&a).unwrap();
+        assert!(sb.netns().unwrap().exists());
+        assert_ne!(links(), links_before);
+        assert_ne!(ruleset(), rules_before);
+        // The program "crashed": no container record says the container runs, so the next
+        // open repairs.
+        let again = Engine::open(h.root.path()).unwrap();
+        assert!(again.networks().sandbox(&a.container_id).unwrap().is_none());
+        assert!(!sb.netns().unwrap().exists());
+        assert_eq!(links(), links_before);
+        assert_eq!(ruleset(), rules_before);
+        assert!(again
+            .networks()
+            .get("crashy")
+            .unwrap()
+            .containers()
+            .is_empty());
+        // and the port is free again
+        drop(TcpListener::bind("0.0.0.0:8181").unwrap());
+        again.networks().remove("crashy").unwrap();
+    });
+}
+
+/// Points the bundle's network namespace at the sandbox's (as the container layer's spec
+/// does): the runtime joins it by path.
+fn join_netns(b: &mut crate::common::Bundle, sb: &Sandbox) {
+    use cargohold::oci_spec::runtime::LinuxNamespaceType;
+    let path = sb.netns().unwrap().to_owned();
+    b.edit(|s| {
+        let mut linux = s.linux().clone().unwrap();
+        let mut nss = linux.namespaces().clone().unwrap();
+        for ns in nss.iter_mut() {
+            if ns.typ() == LinuxNamespaceType::Network {
+                ns.set_path(Some(path.clone()));
+            }
+        }
+        linux.set_namespaces(Some(nss));
+        s.set_linux(Some(linux));
+    });
+}
+
+#[test]
+#[ignore = "requires root"]
+fn busybox_containers_in_sandboxes_reach_each_other_by_name() {
+    use crate::common::{self, Bundle};
+    TestHost::run(|h| {
+        h.engine
+            .network("app")
+            .subnet("10.77.0.0/24")
+            .create()
+            .unwrap();
+        let mut server = Bundle::new(&["sh", "-c", "echo served | nc -l -p 80"]);
+        let mut client = Bundle::new(&[
+            "sh",
+            "-c",
+            "for i in $(seq 100); do nc web 80 && exit 0; sleep 0.1; done; exit 1",
+        ]);
+        let mut a = h.config("web", &["app"]);
+        a.hosts_file = Some(server.rootfs().join("etc/hosts"));
+        let mut b = h.config("fetcher", &["app"]);
+        b.hosts_file = Some(client.rootfs().join("etc/hosts"));
+        let sa = h.engine.networks().attach(&a).unwrap();
+        let sb = h.engine.networks().attach(&b).unwrap();
+        join_netns(&mut server, &sa);
+        join_netns(&mut client, &sb);
+        // The server's file was written before the client existed and kept current.
+        let hosts = fs::read_to_string(server.rootfs().join("etc/hosts")).unwrap();
+        assert!(hosts.contains("10.77.0.3\tfetcher\n"), "{hosts}");
+
+        let rt = common::runtime();
+        std::thread::scope(|s| {
+            let srv = s.spawn(|| common::run(&rt, &server).unwrap());
+            let got = common::run(&rt, &client).unwrap();
+            assert!(got.status.success(), "{}", got.stderr);
+            assert_eq!(got.stdout, "served\n");
+            let srv = srv.join().unwrap();
+            assert!(srv.status.success(), "{}", srv.stderr);
+        });
+        h.engine.networks().detach(&a.container_id).unwrap();
+        h.engine.networks().detach(&b.container_id).unwrap();
+        h.engine.networks().remove("app").unwrap();
+    });
+}
