@@ -340,6 +340,7 @@ impl Context {
             Step::Exec => format!("executing {:?}", self.arg0),
             Step::Sync => "talking to the runtime".to_owned(),
             Step::ParentDeathSignal => "setting the parent death signal".to_owned(),
+            Step::Loopback => "bringing the loopback interface up".to_owned(),
         };
         Error::Spawn {
             stage,
@@ -556,6 +557,9 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
     plan.sysctls = sysctls;
     plan.hostname = hostname;
     plan.domainname = domainname;
+    // A network namespace made here (not joined by path) gets its loopback up.
+    plan.loopback_up =
+        (clone_flags & libc::CLONE_NEWNET as u64) != 0 || (unshare_flags & libc::CLONE_NEWNET) != 0;
     plan.start = start;
     Ok((plan, ctx))
 }

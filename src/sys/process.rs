@@ -66,11 +66,12 @@ pub enum Step {
     Exec,
     Sync,
     ParentDeathSignal,
+    Loopback,
 }
 
 impl Step {
     fn from_u32(v: u32) -> Option<Step> {
-        const ALL: [Step; 45] = [
+        const ALL: [Step; 46] = [
             Step::Stdio,
             Step::Signals,
             Step::JoinCgroup,
@@ -116,6 +117,7 @@ impl Step {
             Step::Exec,
             Step::Sync,
             Step::ParentDeathSignal,
+            Step::Loopback,
         ];
         ALL.iter().copied().find(|s| *s as u32 == v)
     }
@@ -380,6 +382,9 @@ pub struct InitPlan {
     pub hook_state: Vec<u8>,
     /// sysctls: (path under /proc/sys, value).
     pub sysctls: Vec<(CString, CString)>,
+    /// Bring `lo` up (the plan makes a network namespace of its own: a fresh one has its
+    /// loopback down, and Docker's `--network none` has it up).
+    pub loopback_up: bool,
     /// Hostname.
     pub hostname: Option<CString>,
     /// NIS domain name.
@@ -413,6 +418,7 @@ impl InitPlan {
             start_container_hooks: Vec::new(),
             hook_state: Vec::new(),
             sysctls: Vec::new(),
+            loopback_up: false,
             hostname: None,
             domainname: None,
             process,
@@ -841,6 +847,9 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
     }
     if let Some(rootfs) = &plan.rootfs {
         finish_rootfs(rootfs)?;
+    }
+    if plan.loopback_up {
+        raw::loopback_up().at(Step::Loopback, 0)?;
     }
     if let Some(h) = &plan.hostname {
         raw::sethostname(h.to_bytes()).at(Step::Hostname, 0)?;

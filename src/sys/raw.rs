@@ -114,6 +114,28 @@ pub fn read(fd: RawFd, buf: &mut [u8]) -> R<usize> {
     }
 }
 
+/// Brings the loopback interface of the calling thread's network namespace up
+/// (SIOCGIFFLAGS / SIOCSIFFLAGS on `lo`), allocating nothing.
+pub fn loopback_up() -> R {
+    // SAFETY: plain integers.
+    let sock =
+        check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: ifreq is plain data; all zeroes is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS fills the flags of the ifreq we own.
+    let r = check(unsafe { libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req) }).and_then(|_| {
+        // SAFETY: the flags member is the one SIOCGIFFLAGS set.
+        unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+        // SAFETY: SIOCSIFFLAGS reads the ifreq we own.
+        check(unsafe { libc::ioctl(sock, libc::SIOCSIFFLAGS, &req) })
+    });
+    close(sock);
+    r.map(drop)
+}
+
 /// close(2); errors are ignored as there is nothing to do about them.
 pub fn close(fd: RawFd) {
     // SAFETY: closing an fd we own; a bad fd only yields EBADF.

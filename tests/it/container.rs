@@ -1446,3 +1446,28 @@ fn image_size_counts_uncompressed_layers() {
     );
     assert_no_containers(&e);
 }
+
+/// A container's own network namespace has its loopback up (Docker's `--network none`):
+/// a server on 127.0.0.1 inside is reachable from inside.
+#[test]
+#[ignore = "requires root"]
+fn loopback_is_up_in_the_containers_network_namespace() {
+    let e = env();
+    let out = sh(
+        &e,
+        "cat /sys/class/net/lo/flags; ls /sys/class/net; \
+         (echo hello | nc -l -p 7000 &) ; sleep 0.2; nc 127.0.0.1 7000 </dev/null",
+    )
+    .output()
+    .unwrap();
+    let text = stdout(&out);
+    let flags =
+        u32::from_str_radix(text.lines().next().unwrap().trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & 1, 1, "IFF_UP: {text:?}");
+    assert_eq!(text.lines().nth(1), Some("lo"), "only lo: {text:?}");
+    assert!(
+        text.ends_with("hello\n"),
+        "{text:?} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
