@@ -369,6 +369,7 @@ impl Engine {
             Err(Error::ContainerNotFound { .. }) => Ok(()),
             r => r,
         };
+        let deleted = deleted.and(crate::container::detach_networks(&self.networks, id));
         let unmounted = rootfs::unmount(&dir);
         let Ok(mut rec) = Record::load(&dir) else {
             // removed meanwhile (a forced remove): nothing to record
@@ -413,6 +414,7 @@ impl Engine {
             Err(Error::ContainerNotFound { .. }) => Ok(()),
             r => r,
         };
+        let deleted = deleted.and(crate::container::detach_networks(&self.networks, id));
         let unmounted = rootfs::unmount(&dir);
         let Ok(mut rec) = Record::load(&dir) else {
             return deleted.and(unmounted);
@@ -429,6 +431,7 @@ impl Engine {
 
     fn remove_dir(&self, rec: &Record) -> Result<()> {
         let dir = self.dir(&rec.info.id);
+        crate::container::detach_networks(&self.networks, &rec.info.id)?;
         rootfs::unmount(&dir)?;
         self.release_name(rec.name(), &rec.info.id);
         match fs::remove_dir_all(&dir) {
@@ -552,9 +555,15 @@ impl Engine {
             record::exit_path(&dir),
         );
         cfg.restart = rec.info.host_config.restart_policy.policy();
+        cfg.networks_root = Some(self.root.clone());
+        if let Err(e) = crate::container::attach_networks(self, &rec, &dir) {
+            let _ = rootfs::unmount(&dir);
+            return Err(e);
+        }
         let handle = match monitor::start(&cfg) {
             Ok(h) => h,
             Err(e) => {
+                let _ = crate::container::detach_networks(&self.networks, id);
                 let _ = rootfs::unmount(&dir);
                 let e = crate::container::map_spawn_error(e, rec.name(), &rec.info.path);
                 rec.info.state.error = e.to_string();

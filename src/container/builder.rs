@@ -11,12 +11,16 @@ use super::monitor::{self, MonitorConfig, RestartPolicy};
 use super::record::{
     Config, Container, HostConfig, Inspect, MountPoint, Record, State, Status, ZERO_TIME,
 };
-use super::{rootfs, spec, ExitStatus, Output, Parts, Process, RunningContainer, Stdio, StdioKind};
+use super::{
+    net, rootfs, spec, ExitStatus, Output, Parts, Process, RunningContainer, Stdio, StdioKind,
+};
 use crate::engine::Engine;
 use crate::image::Image;
+use crate::network::PortBinding;
 use crate::runtime::CreateOptions;
 use crate::volume::{Mount, MountType, Propagation};
 use crate::{Error, Result};
+use std::net::Ipv4Addr;
 
 /// Docker's smallest memory limit (`docker run -m` refuses less).
 const MIN_MEMORY: i64 = 6 << 20;
@@ -59,6 +63,12 @@ pub struct ContainerBuilder<'e> {
     restart: RestartPolicy,
     ephemeral: bool,
     reuse: bool,
+    networks: Vec<String>,
+    network_aliases: Vec<String>,
+    ports: Vec<PortBinding>,
+    publish_all: bool,
+    extra_hosts: Vec<(String, Ipv4Addr)>,
+    dns: Vec<String>,
     stop_signal: Option<String>,
     mounts: Vec<Mount>,
     stdin: Option<Stdio>,
@@ -94,6 +104,12 @@ impl<'e> ContainerBuilder<'e> {
             restart: RestartPolicy::No,
             ephemeral: false,
             reuse: false,
+            networks: Vec::new(),
+            network_aliases: Vec::new(),
+            ports: Vec::new(),
+            publish_all: false,
+            extra_hosts: Vec::new(),
+            dns: Vec::new(),
             stop_signal: None,
             mounts: Vec::new(),
             stdin: None,
@@ -321,6 +337,60 @@ impl<'e> ContainerBuilder<'e> {
         self
     }
 
+    /// Attaches the container to a network (`--network`): `"none"` (the default: a network
+    /// namespace of its own with only loopback, up), `"host"` (the host's namespace), or a
+    /// network's name or id — [`Network`](crate::Network)s work too — for an interface
+    /// with an address on it (the default `bridge` network, or a user-defined one whose
+    /// containers reach each other by name). Called again, it adds a network: `eth0`,
+    /// `eth1`… in order, the first giving the default route. Checked at spawn.
+    ///
+    /// Unlike Docker, whose default is `bridge`, a container has no network unless asked:
+    /// an embedded sandbox should not reach out by default. Publishing a port without a
+    /// network puts the container on `bridge`, as Docker does.
+    pub fn network(&mut self, network: impl AsRef<str>) -> &mut Self {
+        self.networks.push(network.as_ref().to_owned());
+        self
+    }
+
+    /// A further name containers on its first network reach it by (`--network-alias`).
+    pub fn network_alias(&mut self, alias: impl Into<String>) -> &mut Self {
+        self.network_aliases.push(alias.into());
+        self
+    }
+
+    /// Publishes `container_port` (TCP) on `host_port` of every host address (`-p
+    /// 8080:80`); host port 0 picks a free one (see
+    /// [`Container::ports`](super::Container::ports)).
+    pub fn publish(&mut self, host_port: u16, container_port: u16) -> &mut Self {
+        self.ports.push(PortBinding::tcp(host_port, container_port));
+        self
+    }
+
+    /// Publishes a port as [`PortBinding`] describes it (`-p [ip:]host:container[/udp]`,
+    /// parsed with `str::parse`).
+    pub fn publish_port(&mut self, binding: PortBinding) -> &mut Self {
+        self.ports.push(binding);
+        self
+    }
+
+    /// Publishes every port the image exposes (`ExposedPorts`) on a free host port (`-P`).
+    pub fn publish_all(&mut self, yes: bool) -> &mut Self {
+        self.publish_all = yes;
+        self
+    }
+
+    /// Adds a line to its `/etc/hosts` (`--add-host name:ip`).
+    pub fn add_host(&mut self, name: impl Into<String>, ip: Ipv4Addr) -> &mut Self {
+        self.extra_hosts.push((name.into(), ip));
+        self
+    }
+
+    /// A name server for its `/etc/resolv.conf` (`--dns`), instead of the host's.
+    pub fn dns(&mut self, server: impl Into<String>) -> &mut Self {
+        self.dns.push(server.into());
+        self
+    }
+
     /// The signal [`RunningContainer::stop`] sends first (`SIGTERM`, `TERM`, `15`);
     /// default: the image's StopSignal, else SIGTERM.
     pub fn stop_signal(&mut self, signal: impl Into<String>) -> &mut Self {
@@ -530,6 +600,13 @@ impl<'e> ContainerBuilder<'e> {
                     &self.stop_signal
                 ),
                 &self.mounts,
+                (
+                    &self.networks,
+                    &self.network_aliases,
+                    &self.ports,
+                    self.publish_all
+                ),
+                (&self.extra_hosts, &self.dns),
             )
         );
         hex::encode(Sha256::digest(cfg.as_bytes()))
@@ -682,6 +759,7 @@ impl<'e> ContainerBuilder<'e> {
         if argv.is_empty() {
             return Err(self.invalid("command", "no command specified"));
         }
+        let net = self.net_settings(&image_cfg)?;
         let cwd = match &self.cwd {
             Some(p) => self.utf8("working directory", p.as_os_str())?,
             None => image_cfg
@@ -751,10 +829,20 @@ impl<'e> ContainerBuilder<'e> {
             dir: dir.clone(),
             armed: true,
             runtime: false,
+            network: false,
             anonymous: Vec::new(),
         };
         let made = (|| -> Result<Made> {
-            let hostname = self.hostname.clone().unwrap_or_else(|| id[..12].to_owned());
+            let hostname = self.hostname.clone().unwrap_or_else(|| {
+                if net.mode == net::NetMode::Host {
+                    // Docker's host mode shows the host's name.
+                    fs::read_to_string("/proc/sys/kernel/hostname")
+                        .map(|h| h.trim().to_owned())
+                        .unwrap_or_else(|_| id[..12].to_owned())
+                } else {
+                    id[..12].to_owned()
+                }
+            });
             let now = crate::engine::now_rfc3339();
             let mut rec = Record {
                 info: Inspect {
@@ -788,9 +876,18 @@ impl<'e> ContainerBuilder<'e> {
                         cap_add: self.cap_add.clone(),
                         cap_drop: self.cap_drop.clone(),
                         restart_policy: self.restart.into(),
+                        network_mode: net.mode_name(),
+                        port_bindings: port_bindings(&net.ports),
+                        extra_hosts: net
+                            .extra_hosts
+                            .iter()
+                            .map(|(n, ip)| format!("{n}:{ip}"))
+                            .collect(),
+                        dns: self.dns.clone(),
                     },
                     graph_driver: Default::default(),
                     mounts: Vec::new(),
+                    network_settings: Default::default(),
                     config: Config {
                         hostname: hostname.clone(),
                         user: user_spec.clone(),
@@ -810,6 +907,7 @@ impl<'e> ContainerBuilder<'e> {
                 detached: detach,
                 standby: false,
                 ephemeral: self.ephemeral,
+                net: net.clone(),
             };
             match entrypoint.as_ref() {
                 Some(ep) => {
@@ -887,6 +985,7 @@ impl<'e> ContainerBuilder<'e> {
                 });
             }
             rootfs::write_etc(&dir, &hostname)?;
+            net::write_etc(&dir, &net, &self.dns)?;
 
             // --- volumes, binds, tmpfs ---
             let volumes = engine.volumes();
@@ -958,6 +1057,7 @@ impl<'e> ContainerBuilder<'e> {
                 labels: &labels,
             });
             let mut spec = spec;
+            net::set_namespace(&mut spec, &net, &engine.networks().netns_path(&id));
             if !oci_mounts.is_empty() {
                 // A mount replaces Docker's default one at the same destination (`/dev/shm`…).
                 let mut all = spec.mounts().clone().unwrap_or_default();
@@ -996,9 +1096,12 @@ impl<'e> ContainerBuilder<'e> {
                     super::record::exit_path(&dir),
                 );
                 cfg.restart = self.restart;
+                cfg.networks_root = Some(engine.root().to_owned());
                 if self.ephemeral {
                     cfg.owner = Some(std::process::id() as i32);
                 }
+                guard.network = true;
+                net::attach(engine, &rec, &dir)?;
                 guard.runtime = true;
                 let handle =
                     monitor::start(&cfg).map_err(|e| map_spawn_error(e, &name, &argv[0]))?;
@@ -1042,6 +1145,8 @@ impl<'e> ContainerBuilder<'e> {
                 opts.stderr = stdio_fd(stderr, false, &mut None, &mut r_err)
                     .map_err(|e| Error::os("preparing stderr of container", &name, e))?;
             }
+            guard.network = true;
+            net::attach(engine, &rec, &dir)?;
             guard.runtime = true;
             let inner = if self.ephemeral {
                 // Killed when this process exits: cloned from a thread that lives as long.
@@ -1100,6 +1205,100 @@ impl<'e> ContainerBuilder<'e> {
     }
 }
 
+impl ContainerBuilder<'_> {
+    /// The networking asked for, checked: `host`/`none` alone, ports only with a network
+    /// (the default `bridge` when none is named).
+    fn net_settings(&self, image_cfg: &oci_spec::image::Config) -> Result<net::NetSettings> {
+        let mut ports = self.ports.clone();
+        if self.publish_all {
+            for spec in image_cfg.exposed_ports().iter().flatten() {
+                let (port, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
+                let b: PortBinding = format!("0:{port}/{proto}").parse().map_err(|_| {
+                    self.invalid("exposed port", format!("the image exposes {spec:?}"))
+                })?;
+                if !ports
+                    .iter()
+                    .any(|p| p.container_port == b.container_port && p.protocol == b.protocol)
+                {
+                    ports.push(b);
+                }
+            }
+        }
+        let mut networks = self.networks.clone();
+        let special = |n: &str| n == "host" || n == "none";
+        if networks.len() > 1 && networks.iter().any(|n| special(n)) {
+            return Err(self.invalid(
+                "network",
+                "host and none cannot be combined with other networks",
+            ));
+        }
+        if networks.is_empty() && !ports.is_empty() {
+            networks.push(crate::network::DEFAULT_NETWORK.to_owned());
+        }
+        let mode = match networks.first().map(String::as_str) {
+            None | Some("none") => net::NetMode::Private,
+            Some("host") => net::NetMode::Host,
+            Some(_) => net::NetMode::Networks,
+        };
+        if mode != net::NetMode::Networks {
+            if !ports.is_empty() {
+                return Err(self.invalid(
+                    "published ports",
+                    format!(
+                        "ports are published through a bridge network, not {}",
+                        networks[0]
+                    ),
+                ));
+            }
+            if !self.network_aliases.is_empty() {
+                return Err(self.invalid("network alias", "aliases are for user-defined networks"));
+            }
+        }
+        let endpoints = if mode == net::NetMode::Networks {
+            networks
+                .iter()
+                .enumerate()
+                .map(|(i, n)| net::NetEndpoint {
+                    network: n.clone(),
+                    aliases: if i == 0 {
+                        self.network_aliases.clone()
+                    } else {
+                        Vec::new()
+                    },
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(net::NetSettings {
+            mode,
+            networks: endpoints,
+            ports,
+            extra_hosts: self.extra_hosts.clone(),
+        })
+    }
+}
+
+/// `HostConfig.PortBindings` of the ports asked for.
+fn port_bindings(
+    ports: &[PortBinding],
+) -> std::collections::BTreeMap<String, Vec<super::net::PortMapping>> {
+    let mut out = std::collections::BTreeMap::new();
+    for p in ports {
+        out.entry(format!("{}/{}", p.container_port, p.protocol))
+            .or_insert_with(Vec::new)
+            .push(super::net::PortMapping {
+                host_ip: p.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                host_port: if p.host_port == 0 {
+                    String::new()
+                } else {
+                    p.host_port.to_string()
+                },
+            });
+    }
+    out
+}
+
 /// The label holding the configuration hash of a [`ContainerBuilder::reuse`]able container.
 pub const CONFIG_HASH_LABEL: &str = "cargohold.config-hash";
 
@@ -1123,6 +1322,8 @@ struct Guard<'e> {
     dir: PathBuf,
     armed: bool,
     runtime: bool,
+    /// Its networks may have been attached.
+    network: bool,
     /// The anonymous volumes made for it, removed with it.
     anonymous: Vec<String>,
 }
@@ -1143,6 +1344,9 @@ impl Guard<'_> {
                 Err(Error::ContainerNotFound { .. }) => Ok(()),
                 r => r,
             });
+        }
+        if self.network {
+            keep(net::detach(self.engine.networks(), &self.id));
         }
         keep(rootfs::unmount(&self.dir));
         self.engine.release_name(&self.name, &self.id);

@@ -25,6 +25,7 @@ mod filter;
 pub mod logs;
 #[doc(hidden)]
 pub mod monitor;
+mod net;
 pub(crate) mod ready;
 pub(crate) mod record;
 pub(crate) mod rootfs;
@@ -46,6 +47,8 @@ pub use changes::{Change, ChangeKind};
 pub use commit::CommitOptions;
 pub use exec::ExecBuilder;
 pub use filter::ContainerFilter;
+pub(crate) use net::{attach as attach_networks, detach as detach_networks};
+pub use net::{EndpointSettings, NetworkSettings, PortMapping};
 pub use ready::WaitFor;
 pub use record::{
     Config, Container, GraphDriver, HostConfig, Inspect, MountPoint, RestartPolicyInfo, State,

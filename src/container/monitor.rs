@@ -177,6 +177,11 @@ pub struct MonitorConfig {
     /// It must be alive when [`start`] is called (it is watched through a pidfd).
     #[serde(default)]
     pub owner: Option<i32>,
+    /// The engine root whose network store attached the container's networks: once the
+    /// container has exited for good (no restart), the monitor detaches them, so that its
+    /// published ports and addresses are free again at once.
+    #[serde(default)]
+    pub networks_root: Option<PathBuf>,
 }
 
 impl MonitorConfig {
@@ -201,6 +206,7 @@ impl MonitorConfig {
             program: None,
             monitor_log: None,
             owner: None,
+            networks_root: None,
         }
     }
 }
@@ -918,6 +924,13 @@ impl Monitor {
                     Err(e) => {
                         eprintln!("{PROCESS_NAME} {}: restarting: {e}", self.cfg.id);
                     }
+                }
+            }
+            if let Some(root) = &self.cfg.networks_root {
+                let detached = crate::network::NetworkStore::open(root)
+                    .and_then(|n| super::net::detach(&n, &self.cfg.id));
+                if let Err(e) = detached {
+                    eprintln!("{PROCESS_NAME} {}: detaching networks: {e}", self.cfg.id);
                 }
             }
             if let Err(e) = write_record(&self.cfg.exit_path, &record) {

@@ -138,6 +138,18 @@ pub struct HostConfig {
     /// When its monitor starts it again (`--restart`).
     #[serde(default)]
     pub restart_policy: RestartPolicyInfo,
+    /// `none` (the default: loopback only), `host`, or the first network's name.
+    #[serde(default)]
+    pub network_mode: String,
+    /// Ports asked to be published: `"80/tcp"` → host address and port (`0`: any free).
+    #[serde(default)]
+    pub port_bindings: BTreeMap<String, Vec<super::net::PortMapping>>,
+    /// Extra `/etc/hosts` lines (`--add-host name:ip`).
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
+    /// Name servers for `/etc/resolv.conf` (`--dns`); empty: the host's.
+    #[serde(default)]
+    pub dns: Vec<String>,
 }
 
 /// `HostConfig.RestartPolicy` of [`Inspect`], in Docker's words.
@@ -248,6 +260,9 @@ pub struct Inspect {
     pub mounts: Vec<MountPoint>,
     /// What it was created with.
     pub config: Config,
+    /// Its networks and published ports (addresses while it runs).
+    #[serde(default)]
+    pub network_settings: super::net::NetworkSettings,
 }
 
 /// `container.json`: the inspect form plus what only we need.
@@ -273,6 +288,9 @@ pub(crate) struct Record {
     /// ([`ContainerBuilder::ephemeral`](super::ContainerBuilder::ephemeral)).
     #[serde(rename = "cargohold.ephemeral", default)]
     pub ephemeral: bool,
+    /// How it is networked, as asked for (attached again at every start).
+    #[serde(rename = "cargohold.network", default)]
+    pub net: super::net::NetSettings,
 }
 
 pub(crate) const RECORD: &str = "container.json";
@@ -407,6 +425,7 @@ impl Container {
         })?;
         let mut info = rec.info.clone();
         info.state = self.engine.live_state(&rec);
+        info.network_settings = super::net::settings(&self.engine, &rec);
         Ok(info)
     }
 
@@ -586,6 +605,37 @@ impl Container {
     {
         let args = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
         super::ExecBuilder::new(&self.engine, self.id(), self.name(), args)
+    }
+
+    /// Its published ports with the host ports chosen (`docker port`); empty unless it
+    /// runs attached to a bridge network with ports published.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the network records cannot be read.
+    pub fn ports(&self) -> Result<Vec<crate::network::PortBinding>> {
+        self.engine.networks().ports(self.id())
+    }
+
+    /// Connects it, while it runs, to one more network (`docker network connect`): an
+    /// interface `ethN` in its namespace, its name (and `aliases`) in the `/etc/hosts` of
+    /// the network's containers. Only a container started on a network (not `none` or
+    /// `host`) has a namespace the network layer manages.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] when it does not run on a network, and the network layer's
+    /// ([`Error::NetworkNotFound`], [`Error::AlreadyConnected`], …).
+    pub fn connect(&self, network: &str, aliases: &[&str]) -> Result<()> {
+        let mut e = crate::network::EndpointConfig::new(network);
+        e.aliases = aliases.iter().map(|a| (*a).to_owned()).collect();
+        self.engine.networks().connect(self.id(), &e).map(drop)
+    }
+
+    /// Disconnects it from a network it runs on (`docker network disconnect`).
+    ///
+    /// # Errors
+    /// [`Error::NotConnected`], [`Error::InvalidState`] when it has no networks.
+    pub fn disconnect(&self, network: &str) -> Result<()> {
+        self.engine.networks().disconnect(self.id(), network)
     }
 
     /// Renames it (`docker rename`).

@@ -31,3 +31,5 @@ mod stats;
 // Networks: bridge, macvlan, none and host sandboxes, published ports, IPAM, repair — each
 // test inside a network namespace of its own.
 mod network;
+// Containers on networks through the builder (issue 5), each in a test namespace.
+mod container_net;

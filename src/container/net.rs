@@ -1,0 +1,284 @@
+//! A container's networking as the container layer sees it: what the builder asked for
+//! (kept in the record, so a later `start` attaches the same way), and the calls into
+//! [`crate::network`] when its process starts and after it stops.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::record::Record;
+use crate::engine::Engine;
+use crate::network::{EndpointConfig, NetworkMode, NetworkStore, PortBinding, SandboxConfig};
+use crate::{Error, Result};
+
+/// How the container is networked, as asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum NetMode {
+    /// A network namespace of its own with only loopback, up (the default, `none`).
+    #[default]
+    Private,
+    /// The host's network namespace.
+    Host,
+    /// A namespace of its own attached to networks (through the network layer).
+    Networks,
+}
+
+/// One network to attach to, with the names peers reach the container by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct NetEndpoint {
+    pub network: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+/// What the builder asked for (`cargohold.network` in the record).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct NetSettings {
+    pub mode: NetMode,
+    #[serde(default)]
+    pub networks: Vec<NetEndpoint>,
+    #[serde(default)]
+    pub ports: Vec<PortBinding>,
+    #[serde(default)]
+    pub extra_hosts: Vec<(String, Ipv4Addr)>,
+}
+
+impl NetSettings {
+    /// Docker's `HostConfig.NetworkMode`: `none`, `host`, or the first network's name.
+    pub(crate) fn mode_name(&self) -> String {
+        match self.mode {
+            NetMode::Private => "none".to_owned(),
+            NetMode::Host => "host".to_owned(),
+            NetMode::Networks => self
+                .networks
+                .first()
+                .map_or_else(|| "none".to_owned(), |n| n.network.clone()),
+        }
+    }
+}
+
+/// Attaches the container's networks (nothing to do unless it has some) and writes its
+/// `/etc/hosts` (the container directory's `hosts`, bind-mounted over the image's).
+///
+/// # Errors
+/// The network layer's: a network not found, a host port in use, an exhausted subnet…;
+/// nothing is left attached then.
+pub(crate) fn attach(engine: &Engine, rec: &Record, dir: &Path) -> Result<()> {
+    let net = &rec.net;
+    if net.mode != NetMode::Networks {
+        return Ok(());
+    }
+    let id = rec.info.id.as_str();
+    let hosts_file = dir.join("hosts");
+    let cfg = SandboxConfig {
+        container_id: id.to_owned(),
+        container_name: rec.name().to_owned(),
+        hostname: rec.info.config.hostname.clone(),
+        mode: NetworkMode::Networks(
+            net.networks
+                .iter()
+                .map(|n| EndpointConfig {
+                    network: n.network.clone(),
+                    aliases: n.aliases.clone(),
+                    ip: None,
+                })
+                .collect(),
+        ),
+        ports: net.ports.clone(),
+        extra_hosts: net.extra_hosts.clone(),
+        hosts_file: Some(hosts_file.clone()),
+    };
+    let store = engine.networks();
+    store.attach(&cfg)?;
+    let written = store.hosts(id).and_then(|hosts| {
+        fs::write(&hosts_file, hosts).map_err(|e| Error::os("writing", &hosts_file, e))
+    });
+    if let Err(e) = written {
+        let _ = store.detach(id);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Tears down what [`attach`] made (nothing if it made nothing).
+pub(crate) fn detach(networks: &NetworkStore, id: &str) -> Result<()> {
+    networks.detach(id)
+}
+
+/// `NetworkSettings` of [`Inspect`](super::Inspect), as `docker inspect` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct NetworkSettings {
+    /// The first network's address (empty when not attached).
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    /// The first network's gateway.
+    pub gateway: String,
+    /// The first network's prefix length.
+    #[serde(rename = "IPPrefixLen")]
+    pub ip_prefix_len: u8,
+    /// The first network's interface MAC address.
+    pub mac_address: String,
+    /// Published ports: `"80/tcp"` → the host addresses and ports (`None`: exposed only).
+    pub ports: BTreeMap<String, Option<Vec<PortMapping>>>,
+    /// One entry per network, by name.
+    pub networks: BTreeMap<String, EndpointSettings>,
+}
+
+/// A host address and port a container port is published on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct PortMapping {
+    /// `0.0.0.0` for every address.
+    pub host_ip: String,
+    /// The host port.
+    pub host_port: String,
+}
+
+/// A container's endpoint on one network, as `docker inspect` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct EndpointSettings {
+    /// The network's id.
+    #[serde(rename = "NetworkID")]
+    pub network_id: String,
+    /// Its address on the network (empty while stopped).
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    /// The network's gateway.
+    pub gateway: String,
+    /// The prefix length of the network.
+    #[serde(rename = "IPPrefixLen")]
+    pub ip_prefix_len: u8,
+    /// Its interface's MAC address.
+    pub mac_address: String,
+    /// Further names peers reach it by.
+    pub aliases: Vec<String>,
+}
+
+/// The live `NetworkSettings` of a container: its endpoints while attached; the networks
+/// it asked for, without addresses, otherwise.
+pub(crate) fn settings(engine: &Engine, rec: &Record) -> NetworkSettings {
+    let mut out = NetworkSettings::default();
+    let endpoints = engine
+        .networks()
+        .endpoints(&rec.info.id)
+        .unwrap_or_default();
+    for (i, e) in endpoints.iter().enumerate() {
+        let gateway = e.gateway.map(|g| g.to_string()).unwrap_or_default();
+        if i == 0 {
+            out.ip_address = e.ip.to_string();
+            out.gateway = gateway.clone();
+            out.ip_prefix_len = e.prefix_len;
+            out.mac_address = e.mac.clone();
+        }
+        for p in &e.ports {
+            out.ports
+                .entry(format!("{}/{}", p.container_port, p.protocol))
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(PortMapping {
+                    host_ip: p
+                        .host_ip
+                        .map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string()),
+                    host_port: p.host_port.to_string(),
+                });
+        }
+        out.networks.insert(
+            e.network.clone(),
+            EndpointSettings {
+                network_id: e.network_id.clone(),
+                ip_address: e.ip.to_string(),
+                gateway,
+                ip_prefix_len: e.prefix_len,
+                mac_address: e.mac.clone(),
+                aliases: e.aliases.clone(),
+            },
+        );
+    }
+    if endpoints.is_empty() {
+        for n in &rec.net.networks {
+            out.networks
+                .insert(n.network.clone(), EndpointSettings::default());
+        }
+        if rec.net.mode != NetMode::Networks {
+            out.networks
+                .insert(rec.net.mode_name(), EndpointSettings::default());
+        }
+    }
+    out
+}
+
+/// Adjusts the `hosts` and `resolv.conf` that [`super::rootfs::write_etc`] wrote into the
+/// container directory: the host's files in host mode, `--add-host` lines (the network
+/// layer writes them for a container on networks), `--dns` servers.
+///
+/// # Errors
+/// [`Error::Os`] naming the file.
+pub(crate) fn write_etc(dir: &Path, net: &NetSettings, dns: &[String]) -> Result<()> {
+    let write = |name: &str, content: String| {
+        let p = dir.join(name);
+        fs::write(&p, content).map_err(|e| Error::os("writing", &p, e))
+    };
+    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut hosts = match net.mode {
+        NetMode::Host => fs::read_to_string("/etc/hosts").unwrap_or_default(),
+        NetMode::Private => fs::read_to_string(dir.join("hosts")).unwrap_or_default(),
+        NetMode::Networks => String::new(),
+    };
+    if net.mode != NetMode::Networks {
+        if !hosts.is_empty() && !hosts.ends_with('\n') {
+            hosts.push('\n');
+        }
+        for (name, ip) in &net.extra_hosts {
+            hosts.push_str(&format!("{ip}\t{name}\n"));
+        }
+        write("hosts", hosts)?;
+    }
+    if !dns.is_empty() {
+        let mut conf: String = dns.iter().map(|s| format!("nameserver {s}\n")).collect();
+        for line in host_resolv.lines() {
+            if line.starts_with("search ") || line.starts_with("options ") {
+                conf.push_str(line);
+                conf.push('\n');
+            }
+        }
+        write("resolv.conf", conf)?;
+    } else if net.mode == NetMode::Host {
+        // The host's name servers are reachable from its own namespace, loopback ones too.
+        write("resolv.conf", host_resolv)?;
+    }
+    Ok(())
+}
+
+/// Points the spec's network namespace where the networking wants it: none in host mode,
+/// the namespace the network layer binds at `netns` for a container on networks.
+pub(crate) fn set_namespace(spec: &mut oci_spec::runtime::Spec, net: &NetSettings, netns: &Path) {
+    use oci_spec::runtime::LinuxNamespaceType;
+    if net.mode == NetMode::Private {
+        return;
+    }
+    let Some(linux) = spec.linux_mut() else {
+        return;
+    };
+    let Some(namespaces) = linux.namespaces_mut() else {
+        return;
+    };
+    match net.mode {
+        NetMode::Host => namespaces.retain(|n| n.typ() != LinuxNamespaceType::Network),
+        _ => {
+            for n in namespaces.iter_mut() {
+                if n.typ() == LinuxNamespaceType::Network {
+                    n.set_path(Some(netns.to_owned()));
+                }
+            }
+        }
+    }
+}

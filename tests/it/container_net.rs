@@ -1,0 +1,329 @@
+//! Containers on networks (issue 5) through the container builder, each test in a network
+//! namespace of its own (the "test host"): real traffic between containers by name, from
+//! the host through published ports, `none` and `host` modes, inspect's NetworkSettings,
+//! and what bad input leaves (nothing).
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use cargohold::container::Status;
+use cargohold::oci_spec::image::ConfigBuilder;
+use cargohold::sys::netlink::Netlink;
+use cargohold::{Engine, Error, Image, PortBinding};
+
+use crate::common;
+
+/// An engine with a busybox image, in a network namespace of its own.
+struct Host {
+    engine: Engine,
+    image: Image,
+    root: tempfile::TempDir,
+}
+
+/// Runs `f` on a thread in a fresh network namespace (loopback up) with its own engine;
+/// afterwards nothing of the engine's networking may be left in it.
+fn in_test_host(f: impl FnOnce(&Host) + Send) {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            cargohold::sys::raw::unshare(libc::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+            let mut nl = Netlink::open().unwrap();
+            let lo = nl.link("lo").unwrap().unwrap();
+            nl.set_up(lo.index).unwrap();
+            let root = tempfile::Builder::new()
+                .prefix("cargohold-cnet")
+                .tempdir()
+                .unwrap();
+            let engine = Engine::open(root.path()).unwrap();
+            let src = tempfile::tempdir().unwrap();
+            common::make_rootfs(src.path());
+            fs::create_dir_all(src.path().join("www")).unwrap();
+            fs::write(src.path().join("www/index.html"), "hello from web\n").unwrap();
+            let cfg = ConfigBuilder::default()
+                .cmd(vec!["/bin/sh".to_owned()])
+                .env(vec!["PATH=/bin".to_owned()])
+                .exposed_ports(vec!["80/tcp".to_owned()])
+                .build()
+                .unwrap();
+            let image = engine
+                .store()
+                .import_dir(src.path(), &cfg, &"busybox:net".parse().unwrap())
+                .unwrap();
+            let host = Host {
+                engine,
+                image,
+                root,
+            };
+            let links_before = link_names();
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&host)));
+            for c in host.engine.containers().list().unwrap_or_default() {
+                let _ = c.remove(true);
+            }
+            let out_links = link_names();
+            let netns_left = fs::read_dir(host.root.path().join("netns"))
+                .map(|d| d.count())
+                .unwrap_or(0);
+            out.unwrap_or_else(|p| std::panic::resume_unwind(p));
+            assert_eq!(out_links, links_before, "links left behind");
+            assert_eq!(netns_left, 0, "network namespace mounts left behind");
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    });
+}
+
+fn link_names() -> Vec<String> {
+    let mut v: Vec<String> = Netlink::open()
+        .unwrap()
+        .links()
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    v.sort();
+    v
+}
+
+fn http_get(addr: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+const HTTPD: &str = "httpd -f -p 80 -h /www";
+
+#[test]
+#[ignore = "requires root"]
+fn containers_on_a_network_reach_each_other_by_name_and_alias() {
+    in_test_host(|h| {
+        h.engine.network("backend").create().unwrap();
+        let mut web = h
+            .engine
+            .container(&h.image)
+            .name("web")
+            .network("backend")
+            .network_alias("www")
+            .args(["sh", "-c", HTTPD])
+            .spawn()
+            .unwrap();
+        web.kill_on_drop(true);
+        let script = "for i in 1 2 3 4 5 6 7 8 9 10; do \
+             wget -q -O - http://web/ && break; sleep 0.2; done; \
+             wget -q -O - http://www/; cat /etc/hosts";
+        let out = h
+            .engine
+            .container(&h.image)
+            .network("backend")
+            .args(["sh", "-c", script])
+            .auto_remove(true)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.starts_with("hello from web\nhello from web\n"),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("\tweb") || text.contains(" web"), "{text}");
+        // inspect: an address on the network's subnet
+        let info = h.engine.containers().get("web").unwrap().inspect().unwrap();
+        let ep = &info.network_settings.networks["backend"];
+        let net = h.engine.networks().get("backend").unwrap();
+        let ip: Ipv4Addr = ep.ip_address.parse().unwrap();
+        assert!(net.subnet().unwrap().contains(ip), "{ip}");
+        assert_eq!(info.network_settings.ip_address, ep.ip_address);
+        assert_eq!(info.host_config.network_mode, "backend");
+        assert_eq!(ep.aliases, ["www"]);
+        // in use: the network cannot be removed
+        assert!(matches!(
+            h.engine.networks().remove("backend"),
+            Err(Error::NetworkInUse { .. })
+        ));
+        web.kill().unwrap();
+        web.wait().unwrap();
+        assert!(h
+            .engine
+            .containers()
+            .get("web")
+            .unwrap()
+            .ports()
+            .unwrap()
+            .is_empty());
+        h.engine
+            .containers()
+            .get("web")
+            .unwrap()
+            .remove(false)
+            .unwrap();
+        h.engine.networks().remove("backend").unwrap();
+    });
+}
+
+#[test]
+#[ignore = "requires root"]
+fn a_published_port_is_reached_from_the_host_and_freed_at_exit() {
+    in_test_host(|h| {
+        let mut web = h
+            .engine
+            .container(&h.image)
+            .name("pub")
+            .publish(8080, 80)
+            .args(["sh", "-c", HTTPD])
+            .spawn()
+            .unwrap();
+        web.kill_on_drop(true);
+        let mut reply = Err(std::io::Error::other("never tried"));
+        for _ in 0..50 {
+            reply = http_get("127.0.0.1:8080");
+            if reply.is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let reply = reply.unwrap();
+        assert!(
+            reply.starts_with("HTTP/1.") && reply.contains(" 200 "),
+            "{reply}"
+        );
+        assert!(reply.ends_with("hello from web\n"), "{reply}");
+        let c = h.engine.containers().get("pub").unwrap();
+        assert_eq!(c.ports().unwrap(), vec![PortBinding::tcp(8080, 80)]);
+        let info = c.inspect().unwrap();
+        assert_eq!(info.host_config.network_mode, "bridge");
+        let p = &info.network_settings.ports["80/tcp"].as_ref().unwrap()[0];
+        assert_eq!(
+            (p.host_ip.as_str(), p.host_port.as_str()),
+            ("0.0.0.0", "8080")
+        );
+        // a second container cannot take the port: a clear error, nothing left of it
+        let before = h.engine.containers().list().unwrap().len();
+        let err = h
+            .engine
+            .container(&h.image)
+            .publish(8080, 80)
+            .args(["true"])
+            .spawn()
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::PortInUse { .. }) || err.to_string().contains("8080"),
+            "{err}"
+        );
+        assert_eq!(h.engine.containers().list().unwrap().len(), before);
+        web.kill().unwrap();
+        web.wait().unwrap();
+        // freed: the host can bind it, and nothing answers through it any more
+        TcpListener::bind("0.0.0.0:8080").expect("the port is free again");
+        assert!(c.ports().unwrap().is_empty());
+        c.remove(false).unwrap();
+    });
+}
+
+#[test]
+#[ignore = "requires root"]
+fn none_has_only_loopback_and_host_shares_the_hosts_links() {
+    in_test_host(|h| {
+        // a link only the test host has
+        let mut nl = Netlink::open().unwrap();
+        nl.add_bridge("hostonly0", 1500).unwrap();
+        let run = |network: &str| {
+            let out = h
+                .engine
+                .container(&h.image)
+                .network(network)
+                .args(["sh", "-c", "ls /sys/class/net; cat /etc/hostname"])
+                .auto_remove(true)
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let none = run("none");
+        assert!(none.starts_with("lo\n"), "{none}");
+        assert!(!none.contains("hostonly0"), "{none}");
+        let host = run("host");
+        assert!(
+            host.contains("hostonly0\n") && host.contains("lo\n"),
+            "{host}"
+        );
+        let hostname = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert!(host.ends_with(&hostname), "{host:?} vs {hostname:?}");
+        let link = nl.link("hostonly0").unwrap().unwrap();
+        nl.del_link(link.index).unwrap();
+        // bad combinations: refused before anything is made
+        for (nets, ports) in [
+            (&["host"][..], true),
+            (&["none"][..], true),
+            (&["host", "none"][..], false),
+        ] {
+            let mut b = h.engine.container(&h.image);
+            b.args(["true"]);
+            for n in nets {
+                b.network(n);
+            }
+            if ports {
+                b.publish(9000, 80);
+            }
+            let err = b.spawn().unwrap_err();
+            assert!(matches!(err, Error::InvalidContainerConfig { .. }), "{err}");
+        }
+        let err = h
+            .engine
+            .container(&h.image)
+            .network("no-such-net")
+            .args(["true"])
+            .spawn()
+            .unwrap_err();
+        assert!(matches!(err, Error::NetworkNotFound { .. }), "{err}");
+        assert!(h.engine.containers().list().unwrap().is_empty());
+    });
+}
+
+#[test]
+#[ignore = "requires root"]
+fn add_host_dns_and_connect_at_run_time() {
+    in_test_host(|h| {
+        h.engine.network("front").create().unwrap();
+        h.engine.network("back").create().unwrap();
+        let mut a = h
+            .engine
+            .container(&h.image)
+            .name("app")
+            .network("front")
+            .add_host("db.example", Ipv4Addr::new(10, 9, 8, 7))
+            .dns("10.0.0.53")
+            .args(["sleep", "100"])
+            .spawn()
+            .unwrap();
+        a.kill_on_drop(true);
+        let rec = h.engine.containers().get("app").unwrap();
+        let out = rec
+            .exec([
+                "sh",
+                "-c",
+                "cat /etc/hosts /etc/resolv.conf; ls /sys/class/net",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(text.contains("10.9.8.7\tdb.example"), "{text}");
+        assert!(text.contains("nameserver 10.0.0.53"), "{text}");
+        assert!(text.contains("eth0") && !text.contains("eth1"), "{text}");
+        rec.connect("back", &["a-back"]).unwrap();
+        let out = rec.exec(["ls", "/sys/class/net"]).output().unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).contains("eth1"));
+        let info = rec.inspect().unwrap();
+        assert!(info.network_settings.networks.contains_key("back"));
+        rec.disconnect("back").unwrap();
+        let out = rec.exec(["ls", "/sys/class/net"]).output().unwrap();
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("eth1"));
+        assert_eq!(rec.status(), Status::Running);
+        a.kill().unwrap();
+        a.wait().unwrap();
+        rec.remove(false).unwrap();
+        h.engine.networks().remove("front").unwrap();
+        h.engine.networks().remove("back").unwrap();
+    });
+}
