@@ -1221,6 +1221,90 @@ fn engine_detached_tty() {
     assert_container_gone(&e, &id);
 }
 
+/// Runs `f` on a thread in a network namespace of its own (loopback up).
+fn in_netns(f: impl FnOnce() + Send) {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            cargohold::sys::raw::unshare(libc::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+            let mut nl = cargohold::sys::netlink::Netlink::open().unwrap();
+            let lo = nl.link("lo").unwrap().unwrap();
+            nl.set_up(lo.index).unwrap();
+            f()
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    });
+}
+
+/// A detached container's published port is freed by its monitor when it exits, before
+/// anyone waits for it; a created container on a network is attached at each start.
+fn engine_networks_of_detached_containers() {
+    in_netns(|| {
+        let e = engine_env();
+        let running = e
+            .engine
+            .container(&e.image)
+            .args(["sh", "-c", "sleep 0.3"])
+            .publish(18080, 80)
+            .detach(true)
+            .spawn()
+            .unwrap();
+        let id = running.id().to_owned();
+        let _rm = RemoveOnDrop(&e.engine, id.clone());
+        drop(running);
+        let c = e.engine.containers().get(&id).unwrap();
+        assert_eq!(
+            c.ports().unwrap(),
+            vec![cargohold::PortBinding::tcp(18080, 80)]
+        );
+        let exit = c.path().join("exit.json");
+        assert!(monitor::wait_exit(&exit, Duration::from_secs(10)).is_some());
+        // nobody waited: the monitor detached it
+        assert!(c.ports().unwrap().is_empty());
+        assert!(e.engine.networks().sandbox(&id).unwrap().is_none());
+        std::net::TcpListener::bind("0.0.0.0:18080").expect("the port is free again");
+        c.wait().unwrap();
+        c.remove(false).unwrap();
+        assert_container_gone(&e, &id);
+
+        // create on a network, start, stop, start again: attached each time
+        let c = e
+            .engine
+            .container(&e.image)
+            .name("netsvc")
+            .network("bridge")
+            .publish(18081, 80)
+            .args(["sleep", "30"])
+            .create()
+            .unwrap();
+        let id = c.id().to_owned();
+        let _rm = RemoveOnDrop(&e.engine, id.clone());
+        assert!(c.ports().unwrap().is_empty(), "not attached before start");
+        for _ in 0..2 {
+            c.start().unwrap();
+            let info = c.inspect().unwrap();
+            assert!(!info.network_settings.ip_address.is_empty());
+            assert_eq!(
+                c.ports().unwrap(),
+                vec![cargohold::PortBinding::tcp(18081, 80)]
+            );
+            c.stop(Duration::from_millis(100)).unwrap();
+            assert!(c.ports().unwrap().is_empty());
+            assert!(c.inspect().unwrap().network_settings.ip_address.is_empty());
+        }
+        c.remove(false).unwrap();
+        assert_container_gone(&e, &id);
+        assert!(e
+            .engine
+            .root()
+            .join("netns")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_none());
+    });
+}
+
 type Test = (&'static str, fn());
 
 const TESTS: &[Test] = &[
@@ -1264,6 +1348,10 @@ const TESTS: &[Test] = &[
         engine_reuse_by_name_and_config,
     ),
     ("engine_detached_tty", engine_detached_tty),
+    (
+        "engine_networks_of_detached_containers",
+        engine_networks_of_detached_containers,
+    ),
     ("engine_ready_log_lines", engine_ready_log_lines),
     (
         "engine_ready_failures_carry_the_log",
