@@ -327,3 +327,68 @@ fn add_host_dns_and_connect_at_run_time() {
         h.engine.networks().remove("back").unwrap();
     });
 }
+
+/// Outbound NAT: a container on `bridge` reaches a server in another namespace routed
+/// through the test host, and the server sees the test host's address (masquerade), not
+/// the container's — the outside has no route back to the bridge's subnet.
+#[test]
+#[ignore = "requires root"]
+fn outbound_traffic_is_masqueraded() {
+    use cargohold::sys::netlink;
+    in_test_host(|h| {
+        let outside = h.root.path().join("outside-ns");
+        netlink::new_netns(Some(&outside), || Ok(())).unwrap();
+        let ns = netlink::open_netns(&outside).unwrap();
+        let mut nl = Netlink::open().unwrap();
+        nl.add_veth("up0", "out0", Some(std::os::fd::AsFd::as_fd(&ns)), 1500)
+            .unwrap();
+        let up0 = nl.link("up0").unwrap().unwrap();
+        nl.add_address(up0.index, Ipv4Addr::new(198, 51, 100, 1), 24)
+            .unwrap();
+        nl.set_up(up0.index).unwrap();
+        let listener = netlink::in_netns(std::os::fd::AsFd::as_fd(&ns), || {
+            let mut nl = Netlink::open()?;
+            let out0 = nl.link("out0")?.unwrap();
+            nl.add_address(out0.index, Ipv4Addr::new(198, 51, 100, 2), 24)?;
+            nl.set_up(out0.index)?;
+            TcpListener::bind("198.51.100.2:9000")
+        })
+        .unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, peer) = listener.accept().unwrap();
+            let mut got = String::new();
+            s.read_to_string(&mut got).unwrap();
+            (peer.ip(), got)
+        });
+        let out = h
+            .engine
+            .container(&h.image)
+            .network("bridge")
+            .args(["sh", "-c", "echo hi | nc 198.51.100.2 9000; ip route"])
+            .auto_remove(true)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (peer, got) = server.join().unwrap();
+        assert_eq!(got, "hi\n");
+        assert_eq!(
+            peer,
+            std::net::IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)),
+            "masqueraded to the test host's address"
+        );
+        assert_eq!(
+            fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+                .unwrap()
+                .trim(),
+            "1",
+            "forwarding enabled in the test host"
+        );
+        nl.del_link(up0.index).unwrap();
+        drop(ns);
+        netlink::unbind_netns(&outside).unwrap();
+    });
+}
