@@ -1221,25 +1221,10 @@ fn engine_detached_tty() {
     assert_container_gone(&e, &id);
 }
 
-/// Runs `f` on a thread in a network namespace of its own (loopback up).
-fn in_netns(f: impl FnOnce() + Send) {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            cargohold::sys::raw::unshare(libc::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
-            let mut nl = cargohold::sys::netlink::Netlink::open().unwrap();
-            let lo = nl.link("lo").unwrap().unwrap();
-            nl.set_up(lo.index).unwrap();
-            f()
-        })
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p))
-    });
-}
-
 /// A detached container's published port is freed by its monitor when it exits, before
 /// anyone waits for it; a created container on a network is attached at each start.
 fn engine_networks_of_detached_containers() {
-    in_netns(|| {
+    common::in_new_netns(|| {
         let e = engine_env();
         let running = e
             .engine

@@ -25,51 +25,43 @@ struct Host {
 /// Runs `f` on a thread in a fresh network namespace (loopback up) with its own engine;
 /// afterwards nothing of the engine's networking may be left in it.
 fn in_test_host(f: impl FnOnce(&Host) + Send) {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            cargohold::sys::raw::unshare(libc::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
-            let mut nl = Netlink::open().unwrap();
-            let lo = nl.link("lo").unwrap().unwrap();
-            nl.set_up(lo.index).unwrap();
-            let root = tempfile::Builder::new()
-                .prefix("cargohold-cnet")
-                .tempdir()
-                .unwrap();
-            let engine = Engine::open(root.path()).unwrap();
-            let src = tempfile::tempdir().unwrap();
-            common::make_rootfs(src.path());
-            fs::create_dir_all(src.path().join("www")).unwrap();
-            fs::write(src.path().join("www/index.html"), "hello from web\n").unwrap();
-            let cfg = ConfigBuilder::default()
-                .cmd(vec!["/bin/sh".to_owned()])
-                .env(vec!["PATH=/bin".to_owned()])
-                .exposed_ports(vec!["80/tcp".to_owned()])
-                .build()
-                .unwrap();
-            let image = engine
-                .store()
-                .import_dir(src.path(), &cfg, &"busybox:net".parse().unwrap())
-                .unwrap();
-            let host = Host {
-                engine,
-                image,
-                root,
-            };
-            let links_before = link_names();
-            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&host)));
-            for c in host.engine.containers().list().unwrap_or_default() {
-                let _ = c.remove(true);
-            }
-            let out_links = link_names();
-            let netns_left = fs::read_dir(host.root.path().join("netns"))
-                .map(|d| d.count())
-                .unwrap_or(0);
-            out.unwrap_or_else(|p| std::panic::resume_unwind(p));
-            assert_eq!(out_links, links_before, "links left behind");
-            assert_eq!(netns_left, 0, "network namespace mounts left behind");
-        })
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    common::in_new_netns(|| {
+        let root = tempfile::Builder::new()
+            .prefix("cargohold-cnet")
+            .tempdir()
+            .unwrap();
+        let engine = Engine::open(root.path()).unwrap();
+        let src = tempfile::tempdir().unwrap();
+        common::make_rootfs(src.path());
+        fs::create_dir_all(src.path().join("www")).unwrap();
+        fs::write(src.path().join("www/index.html"), "hello from web\n").unwrap();
+        let cfg = ConfigBuilder::default()
+            .cmd(vec!["/bin/sh".to_owned()])
+            .env(vec!["PATH=/bin".to_owned()])
+            .exposed_ports(vec!["80/tcp".to_owned()])
+            .build()
+            .unwrap();
+        let image = engine
+            .store()
+            .import_dir(src.path(), &cfg, &"busybox:net".parse().unwrap())
+            .unwrap();
+        let host = Host {
+            engine,
+            image,
+            root,
+        };
+        let links_before = link_names();
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&host)));
+        for c in host.engine.containers().list().unwrap_or_default() {
+            let _ = c.remove(true);
+        }
+        let out_links = link_names();
+        let netns_left = fs::read_dir(host.root.path().join("netns"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        out.unwrap_or_else(|p| std::panic::resume_unwind(p));
+        assert_eq!(out_links, links_before, "links left behind");
+        assert_eq!(netns_left, 0, "network namespace mounts left behind");
     });
 }
 

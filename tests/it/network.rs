@@ -25,35 +25,27 @@ struct TestHost {
 
 impl TestHost {
     fn run<T: Send>(f: impl FnOnce(&TestHost) -> T + Send) -> T {
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                cargohold::sys::raw::unshare(libc::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
-                let mut nl = Netlink::open().unwrap();
-                let lo = nl.link("lo").unwrap().unwrap();
-                nl.set_up(lo.index).unwrap();
-                let root = tempfile::Builder::new()
-                    .prefix("cargohold-net")
-                    .tempdir()
-                    .unwrap();
-                let engine = Engine::open(root.path()).unwrap();
-                let host = TestHost { root, engine };
-                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&host)));
-                // a failed test still leaves no namespace mount behind
-                let repaired = host.engine.networks().repair(&[]);
-                let out = out.unwrap_or_else(|p| std::panic::resume_unwind(p));
-                repaired.unwrap();
-                // nothing of the engine's may outlive the test
-                assert_eq!(
-                    fs::read_dir(host.root.path().join("netns"))
-                        .unwrap()
-                        .count(),
-                    0,
-                    "a network namespace mount was left behind"
-                );
-                out
-            })
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        crate::common::in_new_netns(|| {
+            let root = tempfile::Builder::new()
+                .prefix("cargohold-net")
+                .tempdir()
+                .unwrap();
+            let engine = Engine::open(root.path()).unwrap();
+            let host = TestHost { root, engine };
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&host)));
+            // a failed test still leaves no namespace mount behind
+            let repaired = host.engine.networks().repair(&[]);
+            let out = out.unwrap_or_else(|p| std::panic::resume_unwind(p));
+            repaired.unwrap();
+            // nothing of the engine's may outlive the test
+            assert_eq!(
+                fs::read_dir(host.root.path().join("netns"))
+                    .unwrap()
+                    .count(),
+                0,
+                "a network namespace mount was left behind"
+            );
+            out
         })
     }
 

@@ -257,3 +257,20 @@ pub fn example_bin(name: &str) -> PathBuf {
     assert!(bin.exists(), "{} missing", bin.display());
     bin
 }
+
+/// Runs `f` on a thread of its own in a fresh network namespace with loopback up (a "test
+/// host": links, routes and firewall rules made there never touch the machine's), and
+/// returns what it returns; a panic in `f` is passed on.
+pub fn in_new_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            cargohold::sys::raw::unshare(libc::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+            let mut nl = cargohold::sys::netlink::Netlink::open().unwrap();
+            let lo = nl.link("lo").unwrap().unwrap();
+            nl.set_up(lo.index).unwrap();
+            f()
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
