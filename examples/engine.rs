@@ -5,11 +5,19 @@
 //! engine run --rm -v data:/data localhost/busybox:latest sh -c 'echo hi > /data/f'
 //! engine ps -a
 //! engine commit -m 'add a file' CONTAINER localhost/mine:1
+//! engine network create --subnet 10.1.0.0/24 backend
+//! engine run -d --name web --network backend -p 8080:80 localhost/web:1
+//! engine port web
 //! ```
 //!
 //! Docker's command names, flags, tables and exit codes: 125 when the engine fails, 126 or
 //! 127 when the command cannot be run in the container, the container's own code for `run`.
 //! The root defaults to `$CARGOHOLD_ROOT`, then `/var/lib/cargohold`.
+//!
+//! Unlike Docker, a container has no network unless `--network` or `-p`/`-P` asks for one
+//! (the library's default: a namespace of its own with only loopback); `-p` without
+//! `--network` puts it on `bridge`, as Docker does. Networks are made in the network
+//! namespace `engine` runs in.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -320,7 +328,7 @@ struct RunArgs {
     #[arg(long)]
     privileged: bool,
     /// Connect the container to a network (none, host, bridge or a network's name or id;
-    /// repeatable: eth0, eth1… in order).
+    /// repeatable: eth0, eth1… in order) [default: none, or bridge with -p/-P].
     #[arg(long = "network", alias = "net", value_name = "NETWORK")]
     network: Vec<String>,
     /// Add a network-scoped alias for the container (on its first network).
