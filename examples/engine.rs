@@ -5,11 +5,19 @@
 //! engine run --rm -v data:/data localhost/busybox:latest sh -c 'echo hi > /data/f'
 //! engine ps -a
 //! engine commit -m 'add a file' CONTAINER localhost/mine:1
+//! engine network create --subnet 10.1.0.0/24 backend
+//! engine run -d --name web --network backend -p 8080:80 localhost/web:1
+//! engine port web
 //! ```
 //!
 //! Docker's command names, flags, tables and exit codes: 125 when the engine fails, 126 or
 //! 127 when the command cannot be run in the container, the container's own code for `run`.
 //! The root defaults to `$CARGOHOLD_ROOT`, then `/var/lib/cargohold`.
+//!
+//! Unlike Docker, a container has no network unless `--network` or `-p`/`-P` asks for one
+//! (the library's default: a namespace of its own with only loopback); `-p` without
+//! `--network` puts it on `bridge`, as Docker does. Networks are made in the network
+//! namespace `engine` runs in.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -20,7 +28,10 @@ use std::time::{Duration, Instant, SystemTime};
 use cargohold::container::{CommitOptions, ContainerFilter};
 use cargohold::image::registry::{self, PullOptions, PushOptions};
 use cargohold::runtime::Runtime;
-use cargohold::{ContainerBuilder, Engine, Error, Image, LogOptions, Mount, Reference, Stdio};
+use cargohold::{
+    ContainerBuilder, Driver, Engine, Error, Image, LogOptions, Mount, PortBinding, Reference,
+    Stdio,
+};
 use clap::{Parser, Subcommand};
 use std::os::fd::AsFd;
 
@@ -236,6 +247,15 @@ enum Command {
     },
     /// Display the running processes of a container.
     Top { container: String },
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// List port mappings or a specific mapping for the container.
+    Port {
+        container: String,
+        /// PRIVATE_PORT[/PROTO] (default: every published port).
+        private_port: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -307,6 +327,25 @@ struct RunArgs {
     /// Give extended privileges to this container.
     #[arg(long)]
     privileged: bool,
+    /// Connect the container to a network (none, host, bridge or a network's name or id;
+    /// repeatable: eth0, eth1… in order) [default: none, or bridge with -p/-P].
+    #[arg(long = "network", alias = "net", value_name = "NETWORK")]
+    network: Vec<String>,
+    /// Add a network-scoped alias for the container (on its first network).
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS")]
+    network_alias: Vec<String>,
+    /// Publish a container's port(s) to the host ([IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]).
+    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
+    publish: Vec<String>,
+    /// Publish all exposed ports to random ports.
+    #[arg(short = 'P', long)]
+    publish_all: bool,
+    /// Add a custom host-to-IP mapping (NAME:IP).
+    #[arg(long = "add-host", value_name = "NAME:IP")]
+    add_host: Vec<String>,
+    /// Set custom DNS servers.
+    #[arg(long, value_name = "IP")]
+    dns: Vec<String>,
     image: String,
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -374,6 +413,70 @@ enum VolumeCommand {
         /// Remove all unused volumes, not just anonymous ones (always, as the API does).
         #[arg(short, long)]
         all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NetworkCommand {
+    /// Create a network (prints its id).
+    Create {
+        /// Driver to manage the network (bridge or macvlan).
+        #[arg(short, long, default_value = "bridge")]
+        driver: String,
+        /// Subnet in CIDR format that represents a network segment.
+        #[arg(long, value_name = "CIDR")]
+        subnet: Option<String>,
+        /// IPv4 gateway for the subnet.
+        #[arg(long, value_name = "IP")]
+        gateway: Option<String>,
+        /// Allocate container IPs from a sub-range (CIDR).
+        #[arg(long = "ip-range", value_name = "CIDR")]
+        ip_range: Option<String>,
+        /// Set driver specific options (KEY=VALUE: parent, com.docker.network.bridge.name,
+        /// com.docker.network.driver.mtu).
+        #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
+        opt: Vec<String>,
+        /// Set metadata on a network (KEY=VALUE).
+        #[arg(long)]
+        label: Vec<String>,
+        name: String,
+    },
+    /// List networks.
+    #[command(alias = "list")]
+    Ls {
+        /// Only display network IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Do not truncate the output.
+        #[arg(long)]
+        no_trunc: bool,
+    },
+    /// Display detailed information on one or more networks.
+    Inspect {
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Remove one or more networks.
+    #[command(alias = "remove")]
+    Rm {
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Connect a running container to a network.
+    Connect {
+        /// Add network-scoped alias for the container.
+        #[arg(long)]
+        alias: Vec<String>,
+        network: String,
+        container: String,
+    },
+    /// Disconnect a container from a network.
+    Disconnect { network: String, container: String },
+    /// Remove all unused networks.
+    Prune {
+        /// Do not prompt for confirmation (never prompts).
+        #[arg(short, long)]
+        force: bool,
     },
 }
 
@@ -547,6 +650,11 @@ fn run(cli: Cli) -> CmdResult {
             containers,
         } => stats(&engine, &containers, no_stream, no_trunc),
         Command::Top { container } => top(&engine, &container),
+        Command::Network(n) => network(&engine, n),
+        Command::Port {
+            container,
+            private_port,
+        } => port(&engine, &container, private_port.as_deref()),
     }
 }
 
@@ -843,6 +951,28 @@ fn builder<'e>(engine: &'e Engine, a: &RunArgs) -> Result<ContainerBuilder<'e>, 
     for c in &a.cap_drop {
         b.cap_drop(c);
     }
+    for n in &a.network {
+        b.network(n);
+    }
+    for alias in &a.network_alias {
+        b.network_alias(alias);
+    }
+    for p in &a.publish {
+        b.publish_port(p.parse::<PortBinding>()?);
+    }
+    b.publish_all(a.publish_all);
+    for h in &a.add_host {
+        let (name, ip) = parse_add_host(h)?;
+        b.add_host(name, ip);
+    }
+    for d in &a.dns {
+        if d.parse::<std::net::IpAddr>().is_err() {
+            return Err(Failure::Usage(format!(
+                "invalid argument {d:?} for \"--dns\" flag: not an IP address"
+            )));
+        }
+        b.dns(d);
+    }
     b.restart(a.restart.parse()?)
         .read_only(a.read_only)
         .privileged(a.privileged)
@@ -1072,6 +1202,7 @@ fn ps(engine: &Engine, all: bool, quiet: bool, no_trunc: bool, filters: &[String
         "COMMAND".into(),
         "CREATED".into(),
         "STATUS".into(),
+        "PORTS".into(),
         "NAMES".into(),
     ]];
     for (c, info) in &list {
@@ -1105,11 +1236,61 @@ fn ps(engine: &Engine, all: bool, quiet: bool, no_trunc: bool, filters: &[String
             format!("\"{cmd}\""),
             created,
             status,
+            ps_ports(&info.network_settings.ports),
             c.name().to_owned(),
         ]);
     }
     print_table(&rows);
     Ok(0)
+}
+
+/// Docker's PORTS column: `0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp`, and `80/tcp`
+/// for a port exposed but not published.
+fn ps_ports(
+    ports: &std::collections::BTreeMap<String, Option<Vec<cargohold::container::PortMapping>>>,
+) -> String {
+    let mut cells: Vec<((u16, String), String)> = Vec::new();
+    for (port, mappings) in ports {
+        let (num, proto) = port.split_once('/').unwrap_or((port, "tcp"));
+        let key = (num.parse::<u16>().unwrap_or(0), proto.to_owned());
+        match mappings.as_deref() {
+            None | Some([]) => cells.push((key, port.clone())),
+            Some(list) => {
+                for m in list {
+                    cells.push((
+                        key.clone(),
+                        format!("{}:{}->{port}", m.host_ip, m.host_port),
+                    ));
+                }
+            }
+        }
+    }
+    cells.sort();
+    cells
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `--add-host NAME:IP` (or `NAME=IP`, as newer Docker takes it).
+fn parse_add_host(spec: &str) -> Result<(String, std::net::Ipv4Addr), Failure> {
+    let bad = |why: &str| {
+        Failure::Usage(format!(
+            "invalid argument {spec:?} for \"--add-host\" flag: {why}"
+        ))
+    };
+    let (name, ip) = spec
+        .split_once('=')
+        .or_else(|| spec.split_once(':'))
+        .ok_or_else(|| bad("expected NAME:IP"))?;
+    if name.is_empty() {
+        return Err(bad("no host name"));
+    }
+    let ip = ip
+        .parse()
+        .map_err(|_| bad(&format!("{ip:?} is not an IPv4 address")))?;
+    Ok((name.to_owned(), ip))
 }
 
 fn since(time: &str) -> String {
@@ -1217,6 +1398,181 @@ fn volume(engine: &Engine, cmd: VolumeCommand) -> CmdResult {
             }
             println!("Total reclaimed space: {}", human_size(p.reclaimed));
         }
+    }
+    Ok(0)
+}
+
+// ---------------------------------------------------------------- networks
+
+fn network(engine: &Engine, cmd: NetworkCommand) -> CmdResult {
+    let nets = engine.networks();
+    match cmd {
+        NetworkCommand::Create {
+            driver,
+            subnet,
+            gateway,
+            ip_range,
+            opt,
+            label,
+            name,
+        } => {
+            let driver: Driver = match driver.as_str() {
+                "bridge" | "macvlan" => driver.parse()?,
+                _ => {
+                    return Err(Failure::Usage(format!(
+                        "invalid driver {driver:?} for network {name:?}: bridge or macvlan"
+                    )))
+                }
+            };
+            let mut b = engine.network(&name);
+            b.driver(driver);
+            if let Some(s) = subnet {
+                b.subnet(s);
+            }
+            if let Some(g) = gateway {
+                b.gateway(g);
+            }
+            if let Some(r) = ip_range {
+                b.ip_range(r);
+            }
+            for o in &opt {
+                let Some((k, v)) = o.split_once('=') else {
+                    return Err(Failure::Usage(format!(
+                        "invalid option {o:?} for network {name:?}: expected KEY=VALUE"
+                    )));
+                };
+                b.option(k, v);
+            }
+            for l in &label {
+                let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                b.label(k, v);
+            }
+            println!("{}", b.create()?.id());
+        }
+        NetworkCommand::Ls { quiet, no_trunc } => {
+            let list = nets.list()?;
+            let id = |n: &cargohold::Network| {
+                let id = n.id();
+                if no_trunc {
+                    id
+                } else {
+                    &id[..id.len().min(12)]
+                }
+                .to_owned()
+            };
+            if quiet {
+                for n in &list {
+                    println!("{}", id(n));
+                }
+            } else {
+                let mut rows = vec![[
+                    "NETWORK ID".to_owned(),
+                    "NAME".into(),
+                    "DRIVER".into(),
+                    "SCOPE".into(),
+                ]];
+                for n in &list {
+                    rows.push([
+                        id(n),
+                        n.name().to_owned(),
+                        n.driver().to_string(),
+                        "local".into(),
+                    ]);
+                }
+                print_table(&rows);
+            }
+        }
+        NetworkCommand::Inspect { networks } => {
+            let mut out = Vec::new();
+            let mut failed = false;
+            for n in &networks {
+                match nets.inspect(n) {
+                    Ok(i) => out.push(i),
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("engine: {e}");
+                    }
+                }
+            }
+            print_json(&out)?;
+            return Ok(if failed { ENGINE_ERROR } else { 0 });
+        }
+        NetworkCommand::Rm { networks } => {
+            return each(&networks, |n| {
+                nets.remove(n)?;
+                Ok(())
+            });
+        }
+        NetworkCommand::Connect {
+            alias,
+            network,
+            container,
+        } => {
+            let aliases: Vec<&str> = alias.iter().map(String::as_str).collect();
+            engine
+                .containers()
+                .get(&container)?
+                .connect(&network, &aliases)?;
+        }
+        NetworkCommand::Disconnect { network, container } => {
+            engine.containers().get(&container)?.disconnect(&network)?;
+        }
+        NetworkCommand::Prune { .. } => {
+            let gone = nets.prune()?;
+            if !gone.is_empty() {
+                println!("Deleted Networks:");
+                for n in &gone {
+                    println!("{n}");
+                }
+                println!();
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `docker port`: every published port as `80/tcp -> 0.0.0.0:8080`; with a private port,
+/// only its host addresses (`0.0.0.0:8080`).
+fn port(engine: &Engine, name: &str, private: Option<&str>) -> CmdResult {
+    let c = engine.containers().get(name)?;
+    let mut ports = c.ports()?;
+    ports.sort_by_key(|p| (p.container_port, p.protocol, p.host_ip, p.host_port));
+    let host = |p: &PortBinding| {
+        format!(
+            "{}:{}",
+            p.host_ip
+                .map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string()),
+            p.host_port
+        )
+    };
+    let Some(spec) = private else {
+        for p in &ports {
+            println!("{}/{} -> {}", p.container_port, p.protocol, host(p));
+        }
+        return Ok(0);
+    };
+    let (num, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
+    let num: u16 = num
+        .parse()
+        .ok()
+        .filter(|n| *n != 0)
+        .ok_or_else(|| Failure::Usage(format!("invalid port {spec:?}: not a port number")))?;
+    if !matches!(proto, "tcp" | "udp") {
+        return Err(Failure::Usage(format!(
+            "invalid port {spec:?}: unknown protocol {proto:?} (tcp or udp)"
+        )));
+    }
+    let hits: Vec<&PortBinding> = ports
+        .iter()
+        .filter(|p| p.container_port == num && p.protocol.to_string() == proto)
+        .collect();
+    if hits.is_empty() {
+        return Err(Failure::Usage(format!(
+            "no public port '{num}/{proto}' published for {name}"
+        )));
+    }
+    for p in hits {
+        println!("{}", host(p));
     }
     Ok(0)
 }

@@ -1213,7 +1213,7 @@ impl ContainerBuilder<'_> {
         if self.publish_all {
             for spec in image_cfg.exposed_ports().iter().flatten() {
                 let (port, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
-                let b: PortBinding = format!("0:{port}/{proto}").parse().map_err(|_| {
+                let b: PortBinding = format!("{port}/{proto}").parse().map_err(|_| {
                     self.invalid("exposed port", format!("the image exposes {spec:?}"))
                 })?;
                 if !ports

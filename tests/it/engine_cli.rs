@@ -25,6 +25,11 @@ struct Cli {
 
 impl Cli {
     fn new() -> Cli {
+        Cli::with_files(&[])
+    }
+
+    /// As [`Cli::new`], with these files (path in the image, content) added to the image.
+    fn with_files(files: &[(&str, &str)]) -> Cli {
         let cli = Cli {
             root: tempfile::Builder::new()
                 .prefix("cargohold-engine-cli")
@@ -34,6 +39,11 @@ impl Cli {
         let src = tempfile::tempdir().unwrap();
         let rootfs = src.path().join("rootfs");
         common::make_rootfs(&rootfs);
+        for (path, content) in files {
+            let p = rootfs.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        }
         let tarball = src.path().join("busybox.tar");
         let st = Command::new("tar")
             .arg("-C")
@@ -567,4 +577,455 @@ fn stats_and_top_of_a_detached_container() {
     assert_eq!(cli.ok(&["stats", "--no-stream"]).lines().count(), 1);
     cli.ok(&["rm", "web"]);
     assert_eq!(cli.ok(&["ps", "-a", "-q"]), "");
+}
+
+// ---------------------------------------------------------------- networks (issue 5)
+
+const HTTPD: &[&str] = &["busybox", "httpd", "-f", "-p", "80", "-h", "/www"];
+const PAGE: &str = "hello from web\n";
+
+/// Runs `f` on a thread in a network namespace of its own (loopback up), with a `Cli`
+/// whose image serves [`PAGE`] at `/www/index.html`. Every engine the test runs is spawned
+/// from that thread, so it (and its containers' monitors) live in that namespace: the
+/// machine's own interfaces and ruleset are never touched. Afterwards every container is
+/// removed and the namespace must hold nothing of the engine's: no link but `lo`, no
+/// nftables ruleset, no namespace mount under the root.
+fn in_test_netns(f: impl FnOnce(&Cli) + Send) {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            cargohold::sys::raw::unshare(libc::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+            let mut nl = cargohold::sys::netlink::Netlink::open().unwrap();
+            let lo = nl.link("lo").unwrap().unwrap();
+            nl.set_up(lo.index).unwrap();
+            let cli = Cli::with_files(&[("www/index.html", PAGE)]);
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&cli)));
+            for id in cli.ok(&["ps", "-a", "-q"]).lines() {
+                let _ = cli.out(&["rm", "-f", id]);
+            }
+            let mut links: Vec<String> = nl.links().unwrap().into_iter().map(|l| l.name).collect();
+            links.sort();
+            let ruleset = Command::new("nft")
+                .args(["list", "ruleset"])
+                .output()
+                .unwrap();
+            let netns_left = std::fs::read_dir(cli.root.path().join("netns"))
+                .map(|d| d.count())
+                .unwrap_or(0);
+            out.unwrap_or_else(|p| std::panic::resume_unwind(p));
+            assert_eq!(links, ["lo"], "links left behind");
+            assert!(ruleset.status.success());
+            assert_eq!(
+                String::from_utf8_lossy(&ruleset.stdout).trim(),
+                "",
+                "nftables rules left behind"
+            );
+            assert_eq!(netns_left, 0, "network namespace mounts left behind");
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    });
+}
+
+/// `GET /` from `addr` over plain HTTP/1.0, retried while the server is not up yet.
+fn http_get(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut last = None;
+    for _ in 0..100 {
+        let got = (|| -> std::io::Result<String> {
+            let mut s = std::net::TcpStream::connect(addr)?;
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+            s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        })();
+        match got {
+            Ok(reply) if !reply.is_empty() => return reply,
+            Ok(_) => last = Some("an empty reply".to_owned()),
+            Err(e) => last = Some(e.to_string()),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("GET http://{addr}/: {last:?}");
+}
+
+/// The columns of a table header, split on runs of three or more spaces.
+fn columns(header: &str) -> Vec<&str> {
+    header
+        .split("   ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs, expecting Docker's 125 and a message on stderr that names each of `words`.
+fn fails_naming(cli: &Cli, args: &[&str], words: &[&str]) {
+    let o = cli.out(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(125), "engine {args:?}: {err}");
+    for w in words {
+        assert!(
+            err.contains(w),
+            "engine {args:?}: {err:?} does not name {w:?}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "requires root"]
+fn network_create_ls_inspect_rm_prune() {
+    in_test_netns(|cli| {
+        let predefined = cli.ok(&["network", "ls", "-q"]);
+        assert_eq!(predefined.lines().count(), 3, "{predefined}");
+        // bad input: 125, a message naming it, no network made
+        fails_naming(
+            cli,
+            &["network", "create", "--subnet", "10.77.0.0/33", "bad"],
+            &["10.77.0.0/33", "subnet", "bad"],
+        );
+        fails_naming(
+            cli,
+            &["network", "create", "--subnet", "10.77.0/24", "bad"],
+            &["10.77.0/24"],
+        );
+        fails_naming(
+            cli,
+            &["network", "create", "--driver", "overlay", "bad"],
+            &["overlay"],
+        );
+        fails_naming(
+            cli,
+            &["network", "create", "-o", "nokeyvalue", "bad"],
+            &["nokeyvalue"],
+        );
+        assert_eq!(cli.ok(&["network", "ls", "-q"]), predefined);
+
+        let id = cli.ok(&[
+            "network",
+            "create",
+            "--subnet",
+            "10.77.0.0/24",
+            "--gateway",
+            "10.77.0.254",
+            "--ip-range",
+            "10.77.0.128/25",
+            "-o",
+            "com.docker.network.driver.mtu=1400",
+            "--label",
+            "team=core",
+            "front",
+        ]);
+        let id = id.trim();
+        assert!(
+            id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{id:?}"
+        );
+        fails_naming(
+            cli,
+            &["network", "create", "front"],
+            &["front", "already exists"],
+        );
+        fails_naming(
+            cli,
+            &["network", "create", "--subnet", "10.77.0.0/16", "wide"],
+            &["10.77.0.0/16", "overlaps", "front"],
+        );
+
+        // ls: Docker's table, sorted by name; -q the short ids
+        let ls = cli.ok(&["network", "ls"]);
+        let mut lines = ls.lines();
+        assert_eq!(
+            columns(lines.next().unwrap()),
+            ["NETWORK ID", "NAME", "DRIVER", "SCOPE"]
+        );
+        let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+        let names: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r[1], r[2], r[3])).collect();
+        assert_eq!(
+            names,
+            [
+                ("bridge", "bridge", "local"),
+                ("front", "bridge", "local"),
+                ("host", "host", "local"),
+                ("none", "null", "local"),
+            ]
+        );
+        assert_eq!(rows[1][0], &id[..12]);
+        let q = cli.ok(&["network", "ls", "-q"]);
+        assert_eq!(q.lines().count(), 4, "{q}");
+        assert!(q.lines().all(|l| l.len() == 12), "{q}");
+        assert!(q.lines().any(|l| l == &id[..12]), "{q}");
+
+        // inspect: a JSON array as Docker's, by name or id prefix
+        for name in ["front", &id[..12]] {
+            let v: serde_json::Value =
+                serde_json::from_str(&cli.ok(&["network", "inspect", name])).unwrap();
+            let n = &v[0];
+            assert_eq!(n["Name"], "front");
+            assert_eq!(n["Id"], id);
+            assert_eq!(n["Driver"], "bridge");
+            assert_eq!(n["Scope"], "local");
+            let cfg = &n["IPAM"]["Config"][0];
+            assert_eq!(cfg["Subnet"], "10.77.0.0/24");
+            assert_eq!(cfg["Gateway"], "10.77.0.254");
+            assert_eq!(cfg["IPRange"], "10.77.0.128/25");
+            assert_eq!(n["Options"]["com.docker.network.driver.mtu"], "1400");
+            assert_eq!(n["Labels"]["team"], "core");
+            assert_eq!(n["Containers"], serde_json::json!({}));
+        }
+        let o = cli.out(&["network", "inspect", "front", "nosuch"]);
+        assert_eq!(o.status.code(), Some(125));
+        assert!(stderr(&o).contains("nosuch"), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 1, "the one found: {v}");
+
+        // rm: prints each name; unknown and predefined ones refused
+        cli.ok(&["network", "create", "gone"]);
+        assert_eq!(cli.ok(&["network", "rm", "gone"]), "gone\n");
+        fails_naming(cli, &["network", "rm", "gone"], &["gone", "not found"]);
+        fails_naming(
+            cli,
+            &["network", "rm", "bridge"],
+            &["bridge", "pre-defined"],
+        );
+
+        // prune: every user-defined network without containers
+        cli.ok(&["network", "create", "back"]);
+        assert_eq!(
+            cli.ok(&["network", "prune", "-f"]),
+            "Deleted Networks:\nback\nfront\n\n"
+        );
+        assert_eq!(cli.ok(&["network", "prune", "-f"]), "");
+        assert_eq!(cli.ok(&["network", "ls", "-q"]), predefined);
+    });
+}
+
+#[test]
+#[ignore = "requires root"]
+fn published_ports_port_and_ps() {
+    in_test_netns(|cli| {
+        let mut args = vec!["run", "-d", "--name", "web", "-p", "8080:80", IMAGE];
+        args.extend(HTTPD);
+        let id = cli.ok(&args);
+        assert_eq!(id.trim().len(), 64, "{id:?}");
+        // the test thread is on the test namespace's host side: fetch through the port
+        let reply = http_get("127.0.0.1:8080");
+        assert!(reply.contains(" 200 ") && reply.ends_with(PAGE), "{reply}");
+
+        assert_eq!(cli.ok(&["port", "web"]), "80/tcp -> 0.0.0.0:8080\n");
+        assert_eq!(cli.ok(&["port", "web", "80"]), "0.0.0.0:8080\n");
+        assert_eq!(cli.ok(&["port", "web", "80/tcp"]), "0.0.0.0:8080\n");
+        fails_naming(cli, &["port", "web", "80/udp"], &["80/udp", "web"]);
+        fails_naming(cli, &["port", "web", "http"], &["http"]);
+        fails_naming(cli, &["port", "nosuch"], &["nosuch"]);
+
+        // ps: PORTS between STATUS and NAMES
+        let ps = cli.ok(&["ps"]);
+        let header = ps.lines().next().unwrap();
+        assert_eq!(
+            columns(header),
+            [
+                "CONTAINER ID",
+                "IMAGE",
+                "COMMAND",
+                "CREATED",
+                "STATUS",
+                "PORTS",
+                "NAMES"
+            ]
+        );
+        let row = ps.lines().nth(1).expect("web runs");
+        let at = |col: &str| header.find(col).unwrap();
+        assert_eq!(
+            row[at("PORTS")..at("NAMES")].trim(),
+            "0.0.0.0:8080->80/tcp",
+            "{ps}"
+        );
+        assert!(row.ends_with(" web"), "{row}");
+
+        // bad input: a clear error before anything starts, no container left of it
+        let mut taken = vec!["run", "-d", "--name", "web2", "-p", "8080:80", IMAGE];
+        taken.extend(HTTPD);
+        fails_naming(cli, &taken, &["8080", "already allocated", "web"]);
+        fails_naming(
+            cli,
+            &["run", "--rm", "-p", "80800:80", IMAGE, "true"],
+            &["80800", "port spec"],
+        );
+        fails_naming(
+            cli,
+            &["create", "-p", "8081:80/sctp", IMAGE, "true"],
+            &["8081:80/sctp", "sctp"],
+        );
+        fails_naming(
+            cli,
+            &["run", "--rm", "--network", "nosuch", IMAGE, "true"],
+            &["nosuch", "not found"],
+        );
+        fails_naming(
+            cli,
+            &["run", "--rm", "--add-host", "db", IMAGE, "true"],
+            &["db", "--add-host"],
+        );
+        fails_naming(
+            cli,
+            &["run", "--rm", "--dns", "resolver", IMAGE, "true"],
+            &["resolver", "--dns"],
+        );
+        assert_eq!(cli.ok(&["ps", "-a", "-q"]).lines().count(), 1);
+        assert!(
+            http_get("127.0.0.1:8080").ends_with(PAGE),
+            "web still serves"
+        );
+
+        // -P: the image's exposed ports on free host ports
+        cli.ok(&["create", "--name", "base", IMAGE, "true"]);
+        cli.ok(&["commit", "-c", "EXPOSE 80", "base", "localhost/web:1"]);
+        let mut auto = vec!["run", "-d", "--name", "auto", "-P", "localhost/web:1"];
+        auto.extend(HTTPD);
+        cli.ok(&auto);
+        let host = cli.ok(&["port", "auto", "80"]);
+        let port: u16 = host
+            .trim()
+            .strip_prefix("0.0.0.0:")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{host:?}"));
+        assert_ne!(port, 0);
+        assert_ne!(port, 8080);
+        assert!(http_get(&format!("127.0.0.1:{port}")).ends_with(PAGE));
+        assert!(
+            cli.ok(&["ps"]).contains(&format!("0.0.0.0:{port}->80/tcp")),
+            "{}",
+            cli.ok(&["ps"])
+        );
+
+        // stopped: the port is freed and no longer shown
+        cli.ok(&["stop", "-t", "1", "web"]);
+        std::net::TcpListener::bind("0.0.0.0:8080").expect("8080 is free again");
+        assert_eq!(cli.ok(&["port", "web"]), "");
+        let ps = cli.ok(&["ps", "-a"]);
+        assert!(!ps.contains("8080"), "{ps}");
+        cli.ok(&["rm", "-f", "web", "auto", "base"]);
+    });
+}
+
+#[test]
+#[ignore = "requires root"]
+fn containers_on_a_user_network_by_name_connect_disconnect() {
+    in_test_netns(|cli| {
+        cli.ok(&["network", "create", "--subnet", "10.78.0.0/24", "front"]);
+        cli.ok(&["network", "create", "--subnet", "10.79.0.0/24", "back"]);
+        let mut web = vec![
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "--network",
+            "front",
+            "--network-alias",
+            "www",
+            IMAGE,
+        ];
+        web.extend(HTTPD);
+        cli.ok(&web);
+        // another container on the network fetches it by name and by alias
+        let script = "for i in $(seq 1 50); do \
+             busybox wget -q -O - http://web/ && break; sleep 0.1; done; \
+             busybox wget -q -O - http://www/";
+        let out = cli.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "front",
+            IMAGE,
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert_eq!(out, format!("{PAGE}{PAGE}"));
+
+        // inspect: an address on the subnet, the alias; the network lists the container
+        let info: serde_json::Value = serde_json::from_str(&cli.ok(&["inspect", "web"])).unwrap();
+        let ep = &info[0]["NetworkSettings"]["Networks"]["front"];
+        let ip = ep["IPAddress"].as_str().unwrap();
+        assert!(ip.starts_with("10.78.0."), "{ep}");
+        assert_eq!(ep["Aliases"], serde_json::json!(["www"]));
+        assert_eq!(info[0]["HostConfig"]["NetworkMode"], "front");
+        let net: serde_json::Value =
+            serde_json::from_str(&cli.ok(&["network", "inspect", "front"])).unwrap();
+        let members: Vec<&serde_json::Value> =
+            net[0]["Containers"].as_object().unwrap().values().collect();
+        assert_eq!(members.len(), 1, "{net}");
+        assert_eq!(members[0]["Name"], "web");
+        assert_eq!(members[0]["IPv4Address"], format!("{ip}/24"));
+
+        // in use: refused, the network stays
+        fails_naming(
+            cli,
+            &["network", "rm", "front"],
+            &["front", "active endpoints", "web"],
+        );
+        assert!(cli.ok(&["network", "ls"]).contains(" front "));
+
+        // app is on back only: web is out of its reach until connected to back
+        cli.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "app",
+            "--network",
+            "back",
+            IMAGE,
+            "sleep",
+            "100",
+        ]);
+        let fetch = |url: &str| cli.out(&["exec", "app", "busybox", "wget", "-q", "-O", "-", url]);
+        assert_ne!(fetch("http://web/").status.code(), Some(0));
+        assert_eq!(
+            cli.ok(&["network", "connect", "--alias", "webby", "back", "web"]),
+            ""
+        );
+        let ifs = cli.ok(&["exec", "web", "ls", "/sys/class/net"]);
+        assert_eq!(ifs, "eth0\neth1\nlo\n");
+        for url in ["http://web/", "http://webby/"] {
+            let o = fetch(url);
+            assert_eq!(
+                String::from_utf8_lossy(&o.stdout),
+                PAGE,
+                "{url}: {}",
+                stderr(&o)
+            );
+        }
+        let info: serde_json::Value = serde_json::from_str(&cli.ok(&["inspect", "web"])).unwrap();
+        let back = &info[0]["NetworkSettings"]["Networks"]["back"]["IPAddress"];
+        assert!(back.as_str().unwrap().starts_with("10.79.0."), "{info}");
+        fails_naming(
+            cli,
+            &["network", "connect", "back", "web"],
+            &["back", "already connected"],
+        );
+        fails_naming(cli, &["network", "connect", "nosuch", "web"], &["nosuch"]);
+        fails_naming(cli, &["network", "connect", "back", "ghost"], &["ghost"]);
+
+        assert_eq!(cli.ok(&["network", "disconnect", "back", "web"]), "");
+        assert_eq!(
+            cli.ok(&["exec", "web", "ls", "/sys/class/net"]),
+            "eth0\nlo\n"
+        );
+        assert_ne!(fetch("http://web/").status.code(), Some(0));
+        fails_naming(
+            cli,
+            &["network", "disconnect", "back", "web"],
+            &["back", "not connected"],
+        );
+        let info: serde_json::Value = serde_json::from_str(&cli.ok(&["inspect", "web"])).unwrap();
+        assert!(info[0]["NetworkSettings"]["Networks"].get("back").is_none());
+
+        cli.ok(&["rm", "-f", "web", "app"]);
+        assert_eq!(cli.ok(&["network", "rm", "front", "back"]), "front\nback\n");
+        assert_eq!(cli.ok(&["network", "ls", "-q"]).lines().count(), 3);
+    });
 }
