@@ -900,6 +900,19 @@ impl<'e> ContainerBuilder<'e> {
                         working_dir: cwd.clone(),
                         labels: labels.clone(),
                         stop_signal: stop_signal.clone(),
+                        exposed_ports: image_cfg
+                            .exposed_ports()
+                            .iter()
+                            .flatten()
+                            .map(|p| {
+                                let p = if p.contains('/') {
+                                    p.clone()
+                                } else {
+                                    format!("{p}/tcp")
+                                };
+                                (p, Default::default())
+                            })
+                            .collect(),
                     },
                 },
                 owner: engine.owner(),

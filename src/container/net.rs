@@ -203,6 +203,13 @@ pub(crate) fn settings(engine: &Engine, rec: &Record) -> NetworkSettings {
             },
         );
     }
+    // Exposed but not published: listed without a binding, as Docker does (while the
+    // container is on a network).
+    if !endpoints.is_empty() {
+        for port in rec.info.config.exposed_ports.keys() {
+            out.ports.entry(port.clone()).or_insert(None);
+        }
+    }
     if endpoints.is_empty() {
         for n in &rec.net.networks {
             out.networks

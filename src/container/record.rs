@@ -110,6 +110,9 @@ pub struct Config {
     pub labels: BTreeMap<String, String>,
     /// The signal `stop` sends first.
     pub stop_signal: String,
+    /// Ports the image exposes (`"80/tcp"` → `{}`), as Docker's `ExposedPorts`.
+    #[serde(default)]
+    pub exposed_ports: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `HostConfig` of [`Inspect`]: limits and privileges.

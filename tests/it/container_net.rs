@@ -124,6 +124,8 @@ fn containers_on_a_network_reach_each_other_by_name_and_alias() {
         // inspect: an address on the network's subnet
         let info = h.engine.containers().get("web").unwrap().inspect().unwrap();
         let ep = &info.network_settings.networks["backend"];
+        // exposed by the image, not published: listed without a binding
+        assert_eq!(info.network_settings.ports.get("80/tcp"), Some(&None));
         let net = h.engine.networks().get("backend").unwrap();
         let ip: Ipv4Addr = ep.ip_address.parse().unwrap();
         assert!(net.subnet().unwrap().contains(ip), "{ip}");
@@ -186,6 +188,7 @@ fn a_published_port_is_reached_from_the_host_and_freed_at_exit() {
         assert_eq!(c.ports().unwrap(), vec![PortBinding::tcp(8080, 80)]);
         let info = c.inspect().unwrap();
         assert_eq!(info.host_config.network_mode, "bridge");
+        assert!(info.config.exposed_ports.contains_key("80/tcp"));
         let p = &info.network_settings.ports["80/tcp"].as_ref().unwrap()[0];
         assert_eq!(
             (p.host_ip.as_str(), p.host_port.as_str()),
