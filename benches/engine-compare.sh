@@ -89,8 +89,10 @@ empty=$work/empty
 : >"$empty"
 mkdir -p "$eroot" "$croot"
 libpod_before=$(find /sys/fs/cgroup -maxdepth 2 -name libpod_parent 2>/dev/null | head -n1)
-# The engine names its cgroups cargohold-<container id>; other programs on the host may
-# make such cgroups meanwhile, so the leak check only warns about new ones.
+# The engine names its cgroups cargohold-<container id>. engineloop checks exactly that no
+# cgroup or mount of a container it ran is left (and fails otherwise); the CLI's container
+# ids are not known here and other programs on the host may make such cgroups meanwhile,
+# so for those the check below only warns about new ones.
 ours_before=$(find /sys/fs/cgroup -maxdepth 2 -name 'cargohold-*' 2>/dev/null | sort)
 
 pm() {
@@ -130,7 +132,7 @@ if [ "$ENGINE_TMPFS" = 1 ]; then
     mount -t tmpfs cargohold-engine-compare "$eroot"
     where="engine root on tmpfs"
 else
-    where="engine root on $(stat -f -c %T "$eroot") ($eroot)"
+    where="engine root on $(findmnt -n -o FSTYPE -T "$eroot") ($eroot)"
 fi
 if [ -n "$PODMAN" ]; then
     tar -C "$bundle/rootfs" -c . | pm import -q - "$REF" >/dev/null

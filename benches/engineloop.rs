@@ -38,6 +38,7 @@
 #[allow(dead_code)]
 mod common;
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -126,7 +127,7 @@ fn main() {
     };
     need_root();
     let bench = BenchEngine::open(&cli.common);
-    match cmd {
+    let ok = match cmd {
         Cmd::Run { n, warmup } => run_loop(&bench, n, warmup),
         Cmd::Scale { count } => scale(&bench, count),
         Cmd::Compare {
@@ -137,6 +138,10 @@ fn main() {
             baseline,
             seed,
         } => compare(&bench, n, warmup, &out, &sides, &baseline, seed),
+    };
+    drop(bench);
+    if !ok {
+        std::process::exit(1);
     }
 }
 
@@ -209,16 +214,50 @@ impl BenchEngine {
     }
 
     /// `docker run --rm IMAGE true`: the image resolved by reference, the container run
-    /// attached (stdout/stderr inherited, stdin not attached) and removed.
-    fn run_rm_true(&self) -> cargohold::Result<cargohold::ExitStatus> {
+    /// attached (stdout/stderr inherited, stdin not attached) and removed. What
+    /// `ContainerBuilder::status` does, spelled out to learn the container's id (for the
+    /// leak check).
+    fn run_rm_true(&self) -> cargohold::Result<(cargohold::ExitStatus, String)> {
         let image = self.engine.image(&self.reference)?;
-        self.engine
+        let mut c = self
+            .engine
             .container(&image)
             .args(["true"])
             .auto_remove(true)
             .stdin(Stdio::null())
-            .status()
+            .spawn()?;
+        c.kill_on_drop(true);
+        let id = c.id().to_owned();
+        Ok((c.wait()?, id))
     }
+}
+
+/// Whether no cgroup or mount of one of `ids` (containers this harness ran and removed)
+/// is left; says which on stderr.
+#[must_use]
+fn leak_check(ids: &[String]) -> bool {
+    let ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let ours = |name: &str| {
+        name.split(|c: char| !c.is_ascii_hexdigit())
+            .any(|w| w.len() == 64 && ids.contains(w))
+    };
+    let cgroups: Vec<PathBuf> = common::cgroups_named("cargohold-")
+        .into_iter()
+        .filter(|p| ours(&p.to_string_lossy()))
+        .collect();
+    let mounts: Vec<String> = common::mounts_with("/containers/")
+        .into_iter()
+        .filter(|m| ours(m))
+        .collect();
+    if !cgroups.is_empty() || !mounts.is_empty() {
+        eprintln!("engineloop: LEAK of removed containers: cgroups {cgroups:?}, mounts {mounts:?}");
+        return false;
+    }
+    eprintln!(
+        "engineloop: no cgroup or mount of the {} containers run is left",
+        ids.len()
+    );
+    true
 }
 
 impl Drop for BenchEngine {
@@ -278,15 +317,16 @@ fn ms(d: Duration) -> f64 {
 // ---------------------------------------------------------------------------------------
 // Mode A: run --rm true.
 
-fn run_loop(bench: &BenchEngine, n: usize, warmup: usize) {
+fn run_loop(bench: &BenchEngine, n: usize, warmup: usize) -> bool {
     let mut out = std::io::stdout().lock();
     let mut samples = Vec::with_capacity(n);
+    let mut ids = Vec::with_capacity(warmup + n);
     for i in 0..warmup + n {
         let t0 = Instant::now();
         let r = bench.run_rm_true();
         let dt = t0.elapsed();
         match r {
-            Ok(st) if st.success() => {}
+            Ok((st, id)) if st.success() => ids.push(id),
             other => panic!("run {i}: {other:?}"),
         }
         if i >= warmup {
@@ -301,6 +341,7 @@ fn run_loop(bench: &BenchEngine, n: usize, warmup: usize) {
             s.min, s.median, s.p90, s.p99, s.max, s.mean
         );
     }
+    leak_check(&ids)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -311,7 +352,7 @@ const LIST_AT: &[usize] = &[10, 25, 50, 100];
 /// List calls per measuring point (the median is reported).
 const LIST_REPS: usize = 5;
 
-fn scale(bench: &BenchEngine, count: usize) {
+fn scale(bench: &BenchEngine, count: usize) -> bool {
     let e = &bench.engine;
     let pid = std::process::id();
     let mut ids = Vec::with_capacity(count);
@@ -369,6 +410,7 @@ fn scale(bench: &BenchEngine, count: usize) {
         e.containers().list().expect("list").is_empty(),
         "every container removed"
     );
+    let clean = leak_check(&ids);
 
     println!();
     println!(
@@ -402,6 +444,7 @@ fn scale(bench: &BenchEngine, count: usize) {
         println!("{n:<9} {t:>10.3} {:>14.1}", t * 1e3 / *n as f64);
     }
     println!("(milliseconds; start = image lookup + detached spawn of `sleep 1000`; rm = get + remove(force); list = median of {LIST_REPS} containers().list() calls)");
+    clean
 }
 
 // ---------------------------------------------------------------------------------------
@@ -449,7 +492,7 @@ fn compare(
     specs: &[String],
     baseline: &str,
     seed: u64,
-) {
+) -> bool {
     fs::create_dir_all(out).expect("creating the output dir");
     let mut sides = vec![Side {
         name: "engine".into(),
@@ -479,6 +522,7 @@ fn compare(
     });
 
     let pid = std::process::id();
+    let mut ids = Vec::new();
     let mut rng = Rng(seed | 1);
     let mut order: Vec<usize> = (0..sides.len()).collect();
     for i in 0..warmup + n {
@@ -490,9 +534,13 @@ fn compare(
                     let t0 = Instant::now();
                     let r = bench.run_rm_true();
                     let dt = t0.elapsed();
-                    let ok = matches!(&r, Ok(st) if st.success());
+                    let ok = matches!(&r, Ok((st, _)) if st.success());
+                    match r {
+                        Ok((_, id)) => ids.push(id),
+                        Err(e) => eprintln!("engine run {i}: {e}"),
+                    }
                     if !ok {
-                        eprintln!("engine run {i}: {r:?}");
+                        eprintln!("engine run {i} failed");
                     }
                     (ok, dt)
                 }
@@ -537,6 +585,7 @@ fn compare(
         }
     }
     report(&sides, n, baseline);
+    leak_check(&ids) && sides.iter().all(|s| s.failures == 0)
 }
 
 fn report(sides: &[Side], n: usize, baseline: &str) {
