@@ -1083,7 +1083,7 @@ impl<'e> ContainerBuilder<'e> {
                 spec.set_mounts(Some(all));
             }
             let config = serde_json::to_vec_pretty(&spec).expect("spec serialises");
-            crate::store::write_atomic(&dir.join("config.json"), &config)?;
+            crate::store::write_replace(&dir.join("config.json"), &config, !auto_remove)?;
             rec.info.config.env = env;
 
             // --- create: stop here, owned by nobody, unmounted until started ---

@@ -321,7 +321,10 @@ impl Record {
 
     pub(crate) fn save(&self, dir: &Path) -> Result<()> {
         let data = serde_json::to_vec_pretty(self).expect("record serialises");
-        crate::store::write_atomic(&dir.join(RECORD), &data)
+        // A container removed when it exits needs no record after a power loss (repair
+        // removes a directory without one): no fsync for it.
+        let durable = !self.info.host_config.auto_remove;
+        crate::store::write_replace(&dir.join(RECORD), &data, durable)
     }
 
     pub(crate) fn name(&self) -> &str {

@@ -414,6 +414,14 @@ pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
 
 /// Writes `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_replace(path, bytes, true)
+}
+
+/// Replaces `path` with `bytes` atomically (temp file + rename): readers see the old or the
+/// new content, never a mix. With `durable`, file and directory are fsynced, so the new
+/// content survives a power loss; without, it may be lost then (for what a crash makes
+/// worthless anyway: the record of a container removed when it exits).
+pub(crate) fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let dir = path.parent().expect("a file in a directory");
     let tmp = tmp_path(dir);
     let r = (|| {
@@ -422,14 +430,19 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .create_new(true)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)
     })();
     if let Err(e) = r {
         let _ = fs::remove_file(&tmp);
         return Err(Error::os("writing", path, e));
     }
-    fsync_dir(dir)
+    if durable {
+        fsync_dir(dir)?;
+    }
+    Ok(())
 }
 
 /// Removes a file or a directory tree, making read-only directories writable first.
