@@ -104,6 +104,12 @@ enum Cmd {
         /// Seed of the per-iteration shuffle.
         #[arg(long, default_value_t = 0x9e37_79b9_7f4a_7c15)]
         seed: u64,
+        /// Keep each bridge up during the run with a detached `sleep` container on it (the
+        /// engine's and podman's), as Docker's docker0 always is: otherwise both remove
+        /// the bridge (and its firewall rules) when its last container goes and make it
+        /// again for the next.
+        #[arg(long)]
+        keep_bridge: bool,
     },
     /// TCP throughput through a published port vs loopback without a container.
     Throughput {
@@ -140,7 +146,8 @@ fn main() {
             warmup,
             out,
             seed,
-        } => latency(&bench, n, warmup, out.as_deref(), seed),
+            keep_bridge,
+        } => latency(&bench, n, warmup, out.as_deref(), seed, keep_bridge),
         Cmd::Throughput {
             bytes,
             reps,
@@ -429,7 +436,50 @@ impl Side {
     }
 }
 
-fn latency(bench: &BenchEngine, n: usize, warmup: usize, out: Option<&Path>, seed: u64) -> bool {
+fn latency(
+    bench: &BenchEngine,
+    n: usize,
+    warmup: usize,
+    out: Option<&Path>,
+    seed: u64,
+    keep_bridge: bool,
+) -> bool {
+    // Keepers: a container on each bridge for the whole run, removed at the end.
+    let mut _keepers = (None, None);
+    if keep_bridge {
+        let image = bench.engine.image(&bench.reference).expect("the image");
+        let c = bench
+            .engine
+            .container(&image)
+            .name(format!("netloop-keeper-{}", std::process::id()))
+            .network("bridge")
+            .args(["sleep", "100000"])
+            .detach(true)
+            .spawn()
+            .expect("starting the engine's bridge keeper");
+        bench.note_id(c.id().to_owned());
+        _keepers.0 = Some(EngineContainer {
+            engine: &bench.engine,
+            id: c.id().to_owned(),
+        });
+        if bench.podman.is_some() {
+            let name = format!("netloop-keeper-{}", std::process::id());
+            let mut cmd = bench
+                .podman_cmd(["run", "-d", "--name", &name, "--network", "bridge"])
+                .unwrap();
+            cmd.args(&bench.podman_run_args)
+                .args([&bench.reference, "sleep", "100000"])
+                .stdout(StdStdio::null());
+            let guard = PodmanContainer { bench, name };
+            let st = cmd.status();
+            assert!(
+                matches!(&st, Ok(s) if s.success()),
+                "starting podman's bridge keeper: {st:?}"
+            );
+            _keepers.1 = Some(guard);
+        }
+        eprintln!("netloop: bridges kept up by a detached `sleep` container each");
+    }
     let mut sides = vec![
         Side {
             name: "engine-none",
@@ -510,12 +560,20 @@ fn latency(bench: &BenchEngine, n: usize, warmup: usize, out: Option<&Path>, see
             }
         }
     }
-    latency_report(&sides, n);
+    latency_report(&sides, n, keep_bridge);
     warmup_failures == 0 && sides.iter().all(|s| s.failures() == 0)
 }
 
-fn latency_report(sides: &[Side], n: usize) {
+fn latency_report(sides: &[Side], n: usize, keep_bridge: bool) {
     println!();
+    println!(
+        "bridges: {}",
+        if keep_bridge {
+            "kept up by a container of each (--keep-bridge)"
+        } else {
+            "made for each bridge run and removed after it (no other container on them)"
+        }
+    );
     println!(
         "{:<14} {:>5} {:>4} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
         "side", "n", "fail", "min", "median", "p90", "p99", "max", "mean"
@@ -698,7 +756,25 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// Removes podman's throughput container when dropped.
+/// Removes (force) an engine container when dropped.
+struct EngineContainer<'a> {
+    engine: &'a Engine,
+    id: String,
+}
+impl Drop for EngineContainer<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self
+            .engine
+            .containers()
+            .get(&self.id)
+            .and_then(|c| c.remove(true))
+        {
+            eprintln!("netloop: removing container {}: {e}", self.id);
+        }
+    }
+}
+
+/// Removes a podman container (force, no grace period) when dropped.
 struct PodmanContainer<'a> {
     bench: &'a BenchEngine,
     name: String,
