@@ -694,7 +694,12 @@ fn rust_receiver() -> (SocketAddr, std::thread::JoinHandle<()>) {
             }
         }
         // dd's report, as the other receivers give
-        let _ = writeln!(s, "{}+{} records in", n / BLOCK, u64::from(n % BLOCK != 0));
+        let _ = writeln!(
+            s,
+            "{}+{} records in",
+            n / BLOCK,
+            u64::from(!n.is_multiple_of(BLOCK))
+        );
     });
     (addr, h)
 }
@@ -723,7 +728,7 @@ fn transfer(addr: SocketAddr, bytes: u64) -> Result<Duration, String> {
     let want = format!(
         "{}+{} records in",
         bytes / BLOCK,
-        u64::from(bytes % BLOCK != 0)
+        u64::from(!bytes.is_multiple_of(BLOCK))
     );
     if reply.lines().next() != Some(want.as_str()) {
         return Err(format!(
