@@ -18,7 +18,7 @@
 #       127.0.0.1 and at its bridge address, the same for podman, and to a Rust receiver on
 #       loopback; REPS interleaved repetitions, MB/s and ratios.
 #
-#   benches/net-compare.sh                 # as root; N=100 WARMUP=5 BYTES=1GiB REPS=5
+#   benches/net-compare.sh                 # as root; N=100 WARMUP=5 BYTES=1GiB REPS=10
 #   N=50 PODMAN= benches/net-compare.sh    # an empty PODMAN skips podman's sides
 #
 # Env: N, WARMUP, BYTES, REPS, SEED, PODMAN (binary), LATENCY_MODES ("fresh kept", either or
@@ -53,7 +53,7 @@ top=$(cd "$here/.." && pwd)
 N=${N:-100}
 WARMUP=${WARMUP:-5}
 BYTES=${BYTES:-1073741824}
-REPS=${REPS:-5}
+REPS=${REPS:-10}
 SEED=${SEED:-11400714819323198485}
 LATENCY_MODES=${LATENCY_MODES:-fresh kept}
 MAX_LOAD=${MAX_LOAD:-1.5}
