@@ -1519,6 +1519,9 @@ fn network(engine: &Engine, cmd: NetworkCommand) -> CmdResult {
         }
         NetworkCommand::Prune { .. } => {
             let gone = nets.prune()?;
+            // Also take down the bridges of networks left without containers (the default
+            // one's included): they are otherwise kept, as Docker keeps docker0.
+            nets.release_idle()?;
             if !gone.is_empty() {
                 println!("Deleted Networks:");
                 for n in &gone {

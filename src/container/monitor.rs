@@ -933,7 +933,11 @@ impl Monitor {
                     eprintln!("{PROCESS_NAME} {}: detaching networks: {e}", self.cfg.id);
                 }
             }
-            if let Err(e) = write_record(&self.cfg.exit_path, &record) {
+            // The veth deletion detaching started in the background ends before the record
+            // says the container is done (and before this process ends).
+            crate::network::join_deletions();
+            let written = write_record(&self.cfg.exit_path, &record);
+            if let Err(e) = written {
                 eprintln!("{PROCESS_NAME} {}: {e}", self.cfg.id);
                 return 1;
             }

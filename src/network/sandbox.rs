@@ -26,7 +26,6 @@ use super::{
     firewall, ipam, nl_err, ports, random_hex, Driver, Endpoint, NetworkStore, PortBinding, Record,
     DEFAULT_NETWORK,
 };
-use crate::store::write_atomic;
 use crate::sys::netlink::{self, Netlink};
 use crate::{Error, Result};
 
@@ -229,7 +228,8 @@ impl NetworkStore {
 
     fn save_sandbox(&self, sb: &Sandbox) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(sb).expect("a sandbox serialises");
-        write_atomic(&self.sandbox_path(&sb.container_id), &bytes)
+        // Runtime state: gone with a reboot, repaired after a crash; no fsync.
+        crate::store::write_replace(&self.sandbox_path(&sb.container_id), &bytes, false)
     }
 
     fn sandboxes(&self) -> Result<Vec<Sandbox>> {
@@ -552,21 +552,25 @@ impl NetworkStore {
             ports: ports.to_vec(),
         };
         rec.endpoints.insert(id.clone(), ep.clone());
-        self.save(&rec)?;
+        self.save_endpoints(&rec)?;
         match self.plumb(&rec, &ep, sb) {
             Ok(mac) => {
                 rec.endpoints.get_mut(id).expect("just inserted").mac = mac;
                 let info = endpoint_info(&rec, &rec.endpoints[id]);
-                self.save(&rec)?;
+                self.save_endpoints(&rec)?;
                 Ok(info)
             }
             Err(e) => {
                 let mut acc = None;
-                first(&mut acc, self.unplumb(&rec, id, &ep, sb.netns.as_deref()));
+                first(
+                    &mut acc,
+                    self.unplumb(&rec, id, &ep, sb.netns.as_deref(), false),
+                );
                 rec.endpoints.remove(id);
-                first(&mut acc, self.save(&rec));
+                first(&mut acc, self.save_endpoints(&rec));
                 if rec.endpoints.is_empty() {
-                    first(&mut acc, self.remove_bridge(&rec));
+                    // A failed first attach leaves no bridge behind either.
+                    first(&mut acc, self.remove_bridge(&rec).map(drop));
                 }
                 match acc {
                     None => Err(e),
@@ -737,11 +741,12 @@ impl NetworkStore {
         made
     }
 
-    /// Removes a network's bridge and its rules (none is fine).
-    fn remove_bridge(&self, rec: &Record) -> Result<()> {
+    /// Removes a network's bridge and its rules (none is fine); whether there was a bridge.
+    pub(super) fn remove_bridge(&self, rec: &Record) -> Result<bool> {
         let Some(br) = rec.bridge.as_deref() else {
-            return Ok(());
+            return Ok(false);
         };
+        join_deletions();
         let tag = firewall::network_tag(&rec.id);
         let mut acc = None;
         first(
@@ -751,9 +756,11 @@ impl NetworkStore {
                 |t| t == tag,
             ),
         );
+        let mut had = false;
         let r = (|| {
             let mut nl = Netlink::open().map_err(nl_err("opening netlink socket", "route"))?;
             if let Some(l) = nl.link(br).map_err(nl_err("looking up bridge", br))? {
+                had = true;
                 match nl.del_link(l.index) {
                     Err(e) if e.raw_os_error() != Some(libc::ENODEV) => {
                         return Err(nl_err("deleting bridge", br)(e))
@@ -764,16 +771,21 @@ impl NetworkStore {
             Ok(())
         })();
         first(&mut acc, r);
-        acc.map_or(Ok(()), Err)
+        acc.map_or(Ok(had), Err)
     }
 
     /// Removes an endpoint's interfaces and rules (those already gone are fine).
+    /// With `lazy`, a bridge endpoint's veth pair is deleted by a background thread: the
+    /// deletion makes the kernel wait for in-flight packets (some 20 ms), which a container
+    /// stopping need not wait for. [`join_deletions`] waits for them where it matters
+    /// (removing a bridge, repair).
     fn unplumb(
         &self,
         rec: &Record,
         container_id: &str,
         ep: &Endpoint,
         netns: Option<&Path>,
+        lazy: bool,
     ) -> Result<()> {
         let mut acc = None;
         if !ep.ports.is_empty() {
@@ -788,6 +800,13 @@ impl NetworkStore {
         }
         let r = (|| {
             match (&ep.host_ifname, netns) {
+                (Some(h), _) if lazy => {
+                    let mut nl =
+                        Netlink::open().map_err(nl_err("opening netlink socket", "route"))?;
+                    if let Some(l) = nl.link(h).map_err(nl_err("looking up", h.as_str()))? {
+                        defer_deletion(nl, l.index);
+                    }
+                }
                 (Some(h), _) => {
                     let mut nl =
                         Netlink::open().map_err(nl_err("opening netlink socket", "route"))?;
@@ -836,17 +855,15 @@ impl NetworkStore {
         mut rec: Record,
         container_id: &str,
         netns: Option<&Path>,
+        lazy: bool,
     ) -> Result<()> {
         let Some(ep) = rec.endpoints.get(container_id).cloned() else {
             return Ok(());
         };
-        self.unplumb(&rec, container_id, &ep, netns)?;
+        self.unplumb(&rec, container_id, &ep, netns, lazy)?;
         rec.endpoints.remove(container_id);
-        self.save(&rec)?;
-        if rec.endpoints.is_empty() {
-            self.remove_bridge(&rec)?;
-        }
-        Ok(())
+        // The bridge stays while the network exists (see `release_idle`).
+        self.save_endpoints(&rec)
     }
 
     /// Undoes [`attach`](Self::attach) (the lock held).
@@ -856,7 +873,8 @@ impl NetworkStore {
         let mut left = false;
         for rec in self.records()? {
             if rec.endpoints.contains_key(id) {
-                let r = self.disconnect_locked(rec, id, sb.netns.as_deref());
+                // The namespace is released below: its interfaces go with it.
+                let r = self.disconnect_locked(rec, id, sb.netns.as_deref(), true);
                 left |= r.is_err();
                 first(&mut acc, r);
             }
@@ -955,7 +973,7 @@ impl NetworkStore {
             });
         };
         let name = rec.name.clone();
-        self.disconnect_locked(rec, container_id, sb.netns.as_deref())?;
+        self.disconnect_locked(rec, container_id, sb.netns.as_deref(), false)?;
         sb.networks.retain(|n| *n != name);
         self.save_sandbox(&sb)?;
         self.refresh_hosts(&[name], container_id);
@@ -1037,6 +1055,7 @@ impl NetworkStore {
     /// The first failure; the rest is still tried.
     pub fn repair(&self, live: &[&str]) -> Result<()> {
         let _lock = self.lock()?;
+        join_deletions();
         let mut acc = None;
         let mut dirty = false;
         for sb in self.sandboxes()? {
@@ -1061,7 +1080,7 @@ impl NetworkStore {
                 dirty = true;
                 let ns = self.netns_path(&id);
                 let rec = self.load(&rec.name)?;
-                first(&mut acc, self.disconnect_locked(rec, &id, Some(&ns)));
+                first(&mut acc, self.disconnect_locked(rec, &id, Some(&ns), false));
             }
         }
         let rd = fs::read_dir(self.netns_dir())
@@ -1084,7 +1103,7 @@ impl NetworkStore {
             let recs = self.records()?;
             for rec in &recs {
                 if rec.endpoints.is_empty() {
-                    first(&mut acc, self.remove_bridge(rec));
+                    first(&mut acc, self.remove_bridge(rec).map(drop));
                 }
             }
             let mut known = Vec::new();
@@ -1105,5 +1124,36 @@ impl NetworkStore {
             );
         }
         acc.map_or(Ok(()), Err)
+    }
+}
+
+/// Veth deletions in flight (see `unplumb`'s `lazy`).
+static DELETIONS: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Deletes link `index` on a thread of its own, through `nl` (a socket of the namespace
+/// the link is in, so the thread's own namespace does not matter).
+fn defer_deletion(mut nl: Netlink, index: u32) {
+    let t = std::thread::Builder::new()
+        .name("cargohold-veth".to_owned())
+        .spawn(move || {
+            let _ = nl.del_link(index);
+        });
+    match t {
+        Ok(t) => {
+            let mut all = DELETIONS.lock().unwrap_or_else(|p| p.into_inner());
+            all.retain(|t| !t.is_finished());
+            all.push(t);
+        }
+        // No thread: deleted when the namespace goes, or by repair.
+        Err(_) => {}
+    }
+}
+
+/// Waits for the veth deletions in flight.
+pub(crate) fn join_deletions() {
+    let pending = std::mem::take(&mut *DELETIONS.lock().unwrap_or_else(|p| p.into_inner()));
+    for t in pending {
+        let _ = t.join();
     }
 }

@@ -55,11 +55,19 @@ fn in_test_host(f: impl FnOnce(&Host) + Send) {
         for c in host.engine.containers().list().unwrap_or_default() {
             let _ = c.remove(true);
         }
-        let out_links = link_names();
+        // bridges stay while their network exists (as docker0): take idle ones down
+        let released = host.engine.networks().release_idle();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut out_links = link_names();
+        while out_links != links_before && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            out_links = link_names();
+        }
         let netns_left = fs::read_dir(host.root.path().join("netns"))
             .map(|d| d.count())
             .unwrap_or(0);
         out.unwrap_or_else(|p| std::panic::resume_unwind(p));
+        released.unwrap();
         assert_eq!(out_links, links_before, "links left behind");
         assert_eq!(netns_left, 0, "network namespace mounts left behind");
     });

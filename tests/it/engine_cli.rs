@@ -602,6 +602,12 @@ fn in_test_netns(f: impl FnOnce(&Cli) + Send) {
             for id in cli.ok(&["ps", "-a", "-q"]).lines() {
                 let _ = cli.out(&["rm", "-f", id]);
             }
+            // idle bridges (kept like docker0) go with `network prune`
+            let _ = cli.out(&["network", "prune", "-f"]);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while nl.links().unwrap().len() > 1 && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
             let mut links: Vec<String> = nl.links().unwrap().into_iter().map(|l| l.name).collect();
             links.sort();
             let ruleset = Command::new("nft")

@@ -274,3 +274,25 @@ pub fn in_new_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
         .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
 }
+
+/// Polls `f` until it returns `want` (the kernel tears a network namespace's interfaces
+/// down in the background), failing with the last value after `timeout`.
+pub fn settle<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    timeout: std::time::Duration,
+    want: &T,
+    mut f: impl FnMut() -> T,
+) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let got = f();
+        if &got == want {
+            return;
+        }
+        if std::time::Instant::now() >= deadline {
+            assert_eq!(&got, want, "{what}");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
