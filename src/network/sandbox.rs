@@ -1139,14 +1139,11 @@ fn defer_deletion(mut nl: Netlink, index: u32) {
         .spawn(move || {
             let _ = nl.del_link(index);
         });
-    match t {
-        Ok(t) => {
-            let mut all = DELETIONS.lock().unwrap_or_else(|p| p.into_inner());
-            all.retain(|t| !t.is_finished());
-            all.push(t);
-        }
-        // No thread: deleted when the namespace goes, or by repair.
-        Err(_) => {}
+    // Without a thread, the veth goes with the container's namespace (or repair).
+    if let Ok(t) = t {
+        let mut all = DELETIONS.lock().unwrap_or_else(|p| p.into_inner());
+        all.retain(|t| !t.is_finished());
+        all.push(t);
     }
 }
 
