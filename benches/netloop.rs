@@ -156,6 +156,11 @@ fn main() {
         } => throughput(&bench, bytes, reps, warmup, seed),
     };
     let ids = bench.ids.take();
+    // Bridges are kept while their network exists (as docker0): take the idle ones down
+    // before checking that the namespace is as it was.
+    if let Err(e) = bench.engine.networks().release_idle() {
+        eprintln!("netloop: releasing idle bridges: {e}");
+    }
     drop(bench);
     let no_leak = leak_check(&ids);
     let clean_netns = netns_check();
