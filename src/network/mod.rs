@@ -18,6 +18,7 @@
 //! removes what a crash left: veths, bridges without endpoints, firewall rules, namespace
 //! mounts, allocations.
 
+pub(crate) mod dns;
 mod firewall;
 mod ipam;
 mod ports;
