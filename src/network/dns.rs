@@ -25,7 +25,8 @@
 //!
 //! One thread serves everything through poll(2) — the client sockets, the forwarded
 //! queries, the TCP connections — so stopping it ([`Resolver::stop`], or drop) closes
-//! every socket in the container's namespace at once.
+//! every socket in the container's namespace at once. The thread is named `dns-` and the
+//! first 11 characters of the container's id.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -58,6 +59,7 @@ const MAX_CONNS: usize = 64;
 pub(crate) const MAX_HOPS: usize = 64;
 
 const TYPE_A: u16 = 1;
+#[cfg(test)]
 const TYPE_AAAA: u16 = 28;
 const TYPE_ANY: u16 = 255;
 const CLASS_IN: u16 = 1;
@@ -143,6 +145,7 @@ impl Header {
         (self.flags >> 11) & 0xf
     }
 
+    #[cfg(test)]
     pub(crate) fn rcode(&self) -> u8 {
         (self.flags & 0xf) as u8
     }
@@ -185,6 +188,7 @@ impl Question {
 }
 
 /// A resource record of the answer section.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ResourceRecord {
     pub(crate) labels: Vec<Vec<u8>>,
@@ -195,6 +199,7 @@ pub(crate) struct ResourceRecord {
 }
 
 /// A message: its header, questions and answers (the other sections are not read).
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Message {
     pub(crate) header: Header,
@@ -264,6 +269,37 @@ pub(crate) fn read_name(
     }
 }
 
+/// Reads the question at `pos`; returns it and where the data after it starts.
+fn read_question(msg: &[u8], pos: usize) -> std::result::Result<(Question, usize), ParseError> {
+    let (labels, next) = read_name(msg, pos)?;
+    let q = Question {
+        labels,
+        qtype: u16_at(msg, next)?,
+        qclass: u16_at(msg, next + 2)?,
+    };
+    Ok((q, next + 4))
+}
+
+/// Whether `reply` answers the query `header`/`q`: a response with its id and question.
+fn answers(reply: &[u8], header: &Header, q: &Question) -> bool {
+    let Ok(h) = Header::parse(reply) else {
+        return false;
+    };
+    let same = |a: &Question, b: &Question| {
+        a.qtype == b.qtype
+            && a.qclass == b.qclass
+            && a.labels.len() == b.labels.len()
+            && a.labels
+                .iter()
+                .zip(&b.labels)
+                .all(|(x, y)| x.eq_ignore_ascii_case(y))
+    };
+    h.is_response()
+        && h.id == header.id
+        && h.qdcount == 1
+        && read_question(reply, 12).is_ok_and(|(r, _)| same(&r, q))
+}
+
 fn write_name(out: &mut Vec<u8>, labels: &[Vec<u8>]) {
     for l in labels {
         out.push(l.len() as u8);
@@ -272,6 +308,7 @@ fn write_name(out: &mut Vec<u8>, labels: &[Vec<u8>]) {
     out.push(0);
 }
 
+#[cfg(test)]
 impl Message {
     /// Reads a message. Never panics; the work done is bounded by the message's length
     /// whatever its counts say (every entry takes at least 5 bytes).
@@ -280,15 +317,9 @@ impl Message {
         let mut pos = 12;
         let mut questions = Vec::new();
         for _ in 0..header.qdcount {
-            let (labels, next) = read_name(msg, pos)?;
-            let qtype = u16_at(msg, next)?;
-            let qclass = u16_at(msg, next + 2)?;
-            pos = next + 4;
-            questions.push(Question {
-                labels,
-                qtype,
-                qclass,
-            });
+            let (q, next) = read_question(msg, pos)?;
+            pos = next;
+            questions.push(q);
         }
         let mut answers = Vec::new();
         for _ in 0..header.ancount {
@@ -415,14 +446,7 @@ pub(crate) fn handle(
         return Action::Reply(bare_reply(&header, rcode::FORMERR));
     }
     // Only the question is read: the other sections (an EDNS OPT record) go upstream as is.
-    let question = read_name(msg, 12).and_then(|(labels, next)| {
-        Ok(Question {
-            labels,
-            qtype: u16_at(msg, next)?,
-            qclass: u16_at(msg, next + 2)?,
-        })
-    });
-    let Ok(q) = question else {
+    let Ok((q, _)) = read_question(msg, 12) else {
         return Action::Reply(bare_reply(&header, rcode::FORMERR));
     };
     if q.qclass != CLASS_IN && q.qclass != TYPE_ANY {
@@ -569,8 +593,8 @@ pub(crate) struct Bound {
 /// [`Error::Os`] naming the namespace: it cannot be opened or entered, or the address is
 /// taken there.
 pub(crate) fn bind(netns: &Path) -> Result<Bound> {
-    let ns = netlink::open_netns(netns)
-        .map_err(|e| Error::os("opening network namespace", netns, e))?;
+    let ns =
+        netlink::open_netns(netns).map_err(|e| Error::os("opening network namespace", netns, e))?;
     let addr = SocketAddr::from((ADDRESS, PORT));
     let (udp, tcp) = netlink::in_netns(ns.as_fd(), || {
         let udp = UdpSocket::bind(addr)?;
@@ -599,7 +623,11 @@ impl Bound {
         until: Option<OwnedFd>,
     ) -> Result<Resolver> {
         let (stop_r, stop_w) = io::pipe().map_err(|e| {
-            Error::os("creating the stop pipe of the DNS server of", container_id, e)
+            Error::os(
+                "creating the stop pipe of the DNS server of",
+                container_id,
+                e,
+            )
         })?;
         let server = Server {
             store,
@@ -615,16 +643,26 @@ impl Bound {
             buf: vec![0; 65536],
         };
         let thread = std::thread::Builder::new()
-            .name("cargohold-dns".into())
+            .name(thread_name(container_id))
             .spawn(move || server.run())
             .map_err(|e| {
-                Error::os("starting the DNS server thread of container", container_id, e)
+                Error::os(
+                    "starting the DNS server thread of container",
+                    container_id,
+                    e,
+                )
             })?;
         Ok(Resolver {
             stop: Some(stop_w),
             thread: Some(thread),
         })
     }
+}
+
+/// The name of the thread serving the container `id` (15 bytes at most, the kernel's
+/// limit): `dns-` and the start of the id.
+pub(crate) fn thread_name(container_id: &str) -> String {
+    format!("dns-{}", container_id.chars().take(11).collect::<String>())
 }
 
 /// A running embedded DNS server: stopping or dropping it ends its thread and closes its
@@ -752,8 +790,14 @@ impl Server {
                     .min(i32::MAX as u128) as i32
             });
             let mut fds = vec![
-                pollfd(self.stop.as_ref().map_or(-1, |s| s.as_raw_fd()), libc::POLLIN),
-                pollfd(self.until.as_ref().map_or(-1, |u| u.as_raw_fd()), libc::POLLIN),
+                pollfd(
+                    self.stop.as_ref().map_or(-1, |s| s.as_raw_fd()),
+                    libc::POLLIN,
+                ),
+                pollfd(
+                    self.until.as_ref().map_or(-1, |u| u.as_raw_fd()),
+                    libc::POLLIN,
+                ),
                 pollfd(self.udp.as_raw_fd(), libc::POLLIN),
                 pollfd(
                     if self.conns.len() < MAX_CONNS {
@@ -945,7 +989,8 @@ impl Server {
         };
         let c = &mut self.conns[i];
         c.waiting = false;
-        c.output.extend_from_slice(&(reply.len() as u16).to_be_bytes());
+        c.output
+            .extend_from_slice(&(reply.len() as u16).to_be_bytes());
         c.output.extend_from_slice(reply);
         c.deadline = Instant::now() + TCP_IDLE;
         self.serve_conn(i);
@@ -1036,9 +1081,8 @@ impl Server {
             match self.forwards[i].sock.recv(&mut self.buf) {
                 Ok(n) => {
                     let f = &self.forwards[i];
-                    let ok = Header::parse(&self.buf[..n])
-                        .is_ok_and(|h| h.is_response() && h.id == f.header.id);
-                    if ok {
+                    // Anything else on the socket (a late or forged datagram) is ignored.
+                    if answers(&self.buf[..n], &f.header, &f.question) {
                         let (client, reply) = (f.client, self.buf[..n].to_vec());
                         self.forwards[i].upstream = usize::MAX;
                         self.answer(client, &reply);

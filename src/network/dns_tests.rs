@@ -100,7 +100,10 @@ fn unknown_names_and_odd_classes_are_forwarded() {
     q[12 + 4] = b'.';
     assert!(matches!(run(&q, UDP_LIMIT), Action::Forward(..)));
     // the root
-    assert!(matches!(run(&query("", TYPE_A), UDP_LIMIT), Action::Forward(..)));
+    assert!(matches!(
+        run(&query("", TYPE_A), UDP_LIMIT),
+        Action::Forward(..)
+    ));
 }
 
 #[test]
@@ -157,7 +160,10 @@ fn names_follow_backward_pointers_only_and_stay_bounded() {
     let second = msg.len();
     msg.extend_from_slice(&[1, b'a', 0xc0, 12]);
     let (labels, end) = read_name(&msg, second).unwrap();
-    assert_eq!(labels, vec![b"a".to_vec(), b"web".to_vec(), b"backend".to_vec()]);
+    assert_eq!(
+        labels,
+        vec![b"a".to_vec(), b"web".to_vec(), b"backend".to_vec()]
+    );
     assert_eq!(end, msg.len());
     // a pointer to itself, a forward pointer, two pointers pointing at each other
     let mut m = vec![0u8; 12];
@@ -361,7 +367,10 @@ fn lookup_reads_names_aliases_hostnames_of_peers_on_user_defined_networks() {
     assert_eq!(www, [ip(10, 88, 0, 3), ip(10, 88, 0, 4)]);
     // not sharing a user-defined network: not ours
     assert!(s.lookup("a1", "hidden").is_empty());
-    assert!(s.lookup("a1", "onbridge").is_empty(), "the default bridge has no DNS");
+    assert!(
+        s.lookup("a1", "onbridge").is_empty(),
+        "the default bridge has no DNS"
+    );
     assert!(s.lookup("a1", "web.other").is_empty());
     assert!(s.lookup("a1", "example.org").is_empty());
     assert!(s.lookup("nobody", "web").is_empty());
@@ -375,4 +384,42 @@ fn lookup_reads_names_aliases_hostnames_of_peers_on_user_defined_networks() {
     assert!(!s.is_user_defined("bridge"));
     assert!(!s.is_user_defined("host"));
     assert!(!s.is_user_defined("missing"));
+}
+
+#[test]
+fn an_upstream_reply_must_carry_the_querys_id_and_question() {
+    let q = query("Example.org", TYPE_A);
+    let (h, question) = match run(&q, UDP_LIMIT) {
+        Action::Forward(h, question) => (h, question),
+        other => panic!("{other:?}"),
+    };
+    let good = reply(&h, &question, rcode::NXDOMAIN, &[], false, 512);
+    assert!(answers(&good, &h, &question));
+    // the name's case may differ
+    let lower = Question {
+        labels: vec![b"example".to_vec(), b"ORG".to_vec()],
+        ..question.clone()
+    };
+    assert!(answers(
+        &reply(&h, &lower, 0, &[], false, 512),
+        &h,
+        &question
+    ));
+    let other_id = Header { id: 7, ..h };
+    assert!(!answers(
+        &reply(&other_id, &question, 0, &[], false, 512),
+        &h,
+        &question
+    ));
+    let other_name = Question {
+        labels: vec![b"evil".to_vec()],
+        ..question.clone()
+    };
+    assert!(!answers(
+        &reply(&h, &other_name, 0, &[], false, 512),
+        &h,
+        &question
+    ));
+    assert!(!answers(&q, &h, &question), "a query is no reply");
+    assert!(!answers(&good[..11], &h, &question));
 }

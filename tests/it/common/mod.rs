@@ -274,3 +274,5 @@ pub fn in_new_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
         .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
 }
+
+pub mod fake_dns;
