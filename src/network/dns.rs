@@ -207,7 +207,7 @@ pub(crate) struct Message {
     pub(crate) answers: Vec<ResourceRecord>,
 }
 
-fn get<'a>(msg: &'a [u8], at: usize, len: usize) -> std::result::Result<&'a [u8], ParseError> {
+fn get(msg: &[u8], at: usize, len: usize) -> std::result::Result<&[u8], ParseError> {
     at.checked_add(len)
         .and_then(|end| msg.get(at..end))
         .ok_or(ParseError::Truncated)
@@ -973,7 +973,7 @@ impl Server {
         let key = c.key;
         let action = handle(&msg, 65535, &mut |name| self.lookup(name));
         match action {
-            Action::Reply(r) => self.to_conn(key, &r),
+            Action::Reply(r) => self.reply_on_conn(key, &r),
             Action::Forward(h, q) => {
                 self.conns[i].waiting = true;
                 self.forward(msg, h, q, Client::Tcp(key));
@@ -983,7 +983,7 @@ impl Server {
     }
 
     /// Queues a reply on the connection `key` (if it is still there) and writes what it can.
-    fn to_conn(&mut self, key: u64, reply: &[u8]) {
+    fn reply_on_conn(&mut self, key: u64, reply: &[u8]) {
         let Some(i) = self.conns.iter().position(|c| c.key == key && !c.closed) else {
             return;
         };
@@ -1001,7 +1001,7 @@ impl Server {
             Client::Udp(to) => {
                 let _ = self.udp.send_to(reply, to);
             }
-            Client::Tcp(key) => self.to_conn(key, reply),
+            Client::Tcp(key) => self.reply_on_conn(key, reply),
         }
     }
 

@@ -6,6 +6,7 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use cargohold::container::Status;
@@ -519,6 +520,38 @@ fn embedded_dns_resolves_peers_and_forwards_the_rest() {
             !fake_dns::dns_port_free(&ns),
             "the server holds 127.0.0.11:53"
         );
+        // straight at the server from inside the namespace: TCP, and hostile datagrams
+        // (a runt, a pointer loop) that get no answer or FORMERR, after which it still
+        // answers
+        let www: Ipv4Addr = web_ip.parse().unwrap();
+        let replies = cargohold::sys::netlink::in_netns(ns.as_fd(), || {
+            let mut t = TcpStream::connect("127.0.0.11:53")?;
+            t.set_read_timeout(Some(Duration::from_secs(5)))?;
+            let q = fake_dns::query("www");
+            t.write_all(&(q.len() as u16).to_be_bytes())?;
+            t.write_all(&q)?;
+            let mut len = [0u8; 2];
+            t.read_exact(&mut len)?;
+            let mut tcp = vec![0; u16::from_be_bytes(len) as usize];
+            t.read_exact(&mut tcp)?;
+            let u = std::net::UdpSocket::bind("127.0.0.1:0")?;
+            u.set_read_timeout(Some(Duration::from_secs(5)))?;
+            u.connect("127.0.0.11:53")?;
+            u.send(&[0x42; 5])?;
+            let mut looped = vec![0x42, 0x43, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+            looped.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
+            u.send(&looped)?;
+            let mut buf = [0u8; 512];
+            let n = u.recv(&mut buf)?;
+            let formerr = buf[..n].to_vec();
+            u.send(&fake_dns::query("web"))?;
+            let n = u.recv(&mut buf)?;
+            Ok((tcp, formerr, buf[..n].to_vec()))
+        })
+        .unwrap();
+        assert_eq!(fake_dns::a_records(&replies.0), (0x4242, 0, vec![www]));
+        assert_eq!(fake_dns::a_records(&replies.1), (0x4243, 1, vec![]));
+        assert_eq!(fake_dns::a_records(&replies.2), (0x4242, 0, vec![www]));
         client.kill().unwrap();
         client.wait().unwrap();
         assert!(!fake_dns::has_thread(me, &fake_dns::thread_name(&cid)));

@@ -128,3 +128,42 @@ pub fn dns_port_free(ns: &OwnedFd) -> bool {
     })
     .unwrap()
 }
+
+/// A query (id 0x4242, RD) for the A records of `name`.
+pub fn query(name: &str) -> Vec<u8> {
+    let mut q = vec![0x42, 0x42, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for l in name.split('.') {
+        q.push(l.len() as u8);
+        q.extend_from_slice(l.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+/// The id, rcode and A records of a reply to a [`query`] (answers named by a pointer to
+/// the question, as the embedded server writes them).
+pub fn a_records(reply: &[u8]) -> (u16, u8, Vec<std::net::Ipv4Addr>) {
+    let id = u16::from_be_bytes([reply[0], reply[1]]);
+    let rcode = reply[3] & 0xf;
+    let qd = u16::from_be_bytes([reply[4], reply[5]]);
+    let an = u16::from_be_bytes([reply[6], reply[7]]);
+    let mut p = 12;
+    if qd == 1 {
+        while reply[p] != 0 {
+            p += 1 + reply[p] as usize;
+        }
+        p += 5;
+    }
+    let mut ips = Vec::new();
+    for _ in 0..an {
+        assert_eq!(&reply[p..p + 2], &[0xc0, 12]);
+        let rtype = u16::from_be_bytes([reply[p + 2], reply[p + 3]]);
+        let len = u16::from_be_bytes([reply[p + 10], reply[p + 11]]) as usize;
+        if rtype == 1 && len == 4 {
+            let d = &reply[p + 12..p + 16];
+            ips.push(std::net::Ipv4Addr::new(d[0], d[1], d[2], d[3]));
+        }
+        p += 12 + len;
+    }
+    (id, rcode, ips)
+}
