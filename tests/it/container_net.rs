@@ -586,6 +586,7 @@ fn embedded_dns_of_a_dropped_handle_ends_with_the_container() {
             .container(&h.image)
             .name("dropped")
             .network("dropnet")
+            .dns("127.0.0.54")
             .args(["sleep", "100"])
             .spawn()
             .unwrap();
@@ -600,6 +601,20 @@ fn embedded_dns_of_a_dropped_handle_ends_with_the_container() {
         assert!(out.status.success(), "{text}");
         let ip = rec.inspect().unwrap().network_settings.ip_address;
         assert!(text.contains(&format!("Address: {ip}")), "{text}");
+        // an upstream that nobody serves (127.0.0.54 of the test host): SERVFAIL
+        let out = rec
+            .exec([
+                "busybox",
+                "nslookup",
+                "-type=a",
+                "elsewhere.test",
+                "127.0.0.11",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success());
+        assert!(text.contains("SERVFAIL"), "{text}");
         let me = std::process::id();
         let thread = common::fake_dns::thread_name(&id);
         assert!(common::fake_dns::has_thread(me, &thread));
