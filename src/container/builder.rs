@@ -385,7 +385,9 @@ impl<'e> ContainerBuilder<'e> {
         self
     }
 
-    /// A name server for its `/etc/resolv.conf` (`--dns`), instead of the host's.
+    /// A name server for its `/etc/resolv.conf` (`--dns`), instead of the host's. On a
+    /// user-defined network, where `/etc/resolv.conf` names the embedded DNS server
+    /// (`127.0.0.11`), it is that server's upstream instead, as in Docker.
     pub fn dns(&mut self, server: impl Into<String>) -> &mut Self {
         self.dns.push(server.into());
         self
