@@ -857,8 +857,12 @@ impl Server {
                 if revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
                     self.conns[i].closed = true;
                 } else if revents != 0 {
-                    self.serve_conn(i);
+                    self.read_conn(i);
                 }
+            }
+            // Every connection: answers out, queries in (forwarded answers came above).
+            for i in 0..self.conns.len() {
+                self.pump_conn(i);
             }
             self.forwards.retain(|f| f.upstream != usize::MAX);
             self.conns.retain(|c| !c.closed);
@@ -913,87 +917,91 @@ impl Server {
         }
     }
 
-    /// Reads, answers and writes on the connection `i` as far as it goes without blocking.
-    fn serve_conn(&mut self, i: usize) {
+    /// Reads what connection `i` has sent (when it is not writing or waiting).
+    fn read_conn(&mut self, i: usize) {
         let c = &mut self.conns[i];
-        if !c.output.is_empty() {
-            match c.stream.write(&c.output) {
-                Ok(n) => {
-                    c.output.drain(..n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => return,
-                Err(_) => {
-                    c.closed = true;
-                    return;
-                }
+        if !c.output.is_empty() || c.waiting {
+            return;
+        }
+        match c.stream.read(&mut self.buf) {
+            Ok(0) => c.closed = true,
+            Ok(n) if c.input.len() + n > 2 + 65535 => c.closed = true,
+            Ok(n) => {
+                c.input.extend_from_slice(&self.buf[..n]);
+                c.deadline = Instant::now() + TCP_IDLE;
             }
-            if !c.output.is_empty() {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => c.closed = true,
+        }
+    }
+
+    /// Writes connection `i`'s answers and takes its next queries, one at a time, as far
+    /// as it goes without blocking. A loop, not recursion: a client that pipelines
+    /// thousands of queries costs no stack.
+    fn pump_conn(&mut self, i: usize) {
+        loop {
+            let c = &mut self.conns[i];
+            if c.closed {
                 return;
             }
-        } else if !c.waiting {
-            match c.stream.read(&mut self.buf) {
-                Ok(0) => {
-                    c.closed = true;
-                    return;
-                }
-                Ok(n) => {
-                    if c.input.len() + n > 2 + 65535 {
+            if !c.output.is_empty() {
+                match c.stream.write(&c.output) {
+                    Ok(n) => {
+                        c.output.drain(..n);
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                        ) =>
+                    {
+                        return
+                    }
+                    Err(_) => {
                         c.closed = true;
                         return;
                     }
-                    c.input.extend_from_slice(&self.buf[..n]);
-                    c.deadline = Instant::now() + TCP_IDLE;
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) => {}
-                Err(_) => {
-                    c.closed = true;
+                if !c.output.is_empty() {
                     return;
                 }
             }
-        }
-        self.next_tcp_query(i);
-    }
-
-    /// Takes the next whole query off connection `i`'s input, if it is idle.
-    fn next_tcp_query(&mut self, i: usize) {
-        let c = &mut self.conns[i];
-        if c.waiting || !c.output.is_empty() || c.input.len() < 2 {
-            return;
-        }
-        let len = u16::from_be_bytes([c.input[0], c.input[1]]) as usize;
-        if c.input.len() < 2 + len {
-            return;
-        }
-        let msg: Vec<u8> = c.input.drain(..2 + len).skip(2).collect();
-        let key = c.key;
-        let action = handle(&msg, 65535, &mut |name| self.lookup(name));
-        match action {
-            Action::Reply(r) => self.reply_on_conn(key, &r),
-            Action::Forward(h, q) => {
-                self.conns[i].waiting = true;
-                self.forward(msg, h, q, Client::Tcp(key));
+            if c.waiting || c.input.len() < 2 {
+                return;
             }
-            Action::Drop => self.conns[i].closed = true,
+            let len = u16::from_be_bytes([c.input[0], c.input[1]]) as usize;
+            if c.input.len() < 2 + len {
+                return;
+            }
+            let msg: Vec<u8> = c.input.drain(..2 + len).skip(2).collect();
+            let key = c.key;
+            let action = handle(&msg, 65535, &mut |name| self.lookup(name));
+            match action {
+                Action::Reply(r) => self.reply_on_conn(key, &r),
+                Action::Forward(h, q) => {
+                    self.conns[i].waiting = true;
+                    self.forward(msg, h, q, Client::Tcp(key));
+                }
+                Action::Drop => self.conns[i].closed = true,
+            }
         }
     }
 
-    /// Queues a reply on the connection `key` (if it is still there) and writes what it can.
+    /// Queues a reply on the connection `key`, if it is still there (the run loop writes
+    /// it).
     fn reply_on_conn(&mut self, key: u64, reply: &[u8]) {
-        let Some(i) = self.conns.iter().position(|c| c.key == key && !c.closed) else {
+        let Some(c) = self.conns.iter_mut().find(|c| c.key == key && !c.closed) else {
             return;
         };
-        let c = &mut self.conns[i];
         c.waiting = false;
         c.output
             .extend_from_slice(&(reply.len() as u16).to_be_bytes());
         c.output.extend_from_slice(reply);
         c.deadline = Instant::now() + TCP_IDLE;
-        self.serve_conn(i);
     }
 
     fn answer(&mut self, client: Client, reply: &[u8]) {

@@ -534,6 +534,22 @@ fn embedded_dns_resolves_peers_and_forwards_the_rest() {
             t.read_exact(&mut len)?;
             let mut tcp = vec![0; u16::from_be_bytes(len) as usize];
             t.read_exact(&mut tcp)?;
+            // 3000 queries pipelined in one write: every one answered, in order
+            let mut many = Vec::new();
+            for i in 0..3000u16 {
+                let mut q = fake_dns::query("www");
+                q[..2].copy_from_slice(&i.to_be_bytes());
+                many.extend_from_slice(&(q.len() as u16).to_be_bytes());
+                many.extend_from_slice(&q);
+            }
+            t.write_all(&many)?;
+            let mut pipelined = Vec::new();
+            for _ in 0..3000 {
+                t.read_exact(&mut len)?;
+                let mut r = vec![0; u16::from_be_bytes(len) as usize];
+                t.read_exact(&mut r)?;
+                pipelined.push(fake_dns::a_records(&r));
+            }
             let u = std::net::UdpSocket::bind("127.0.0.1:0")?;
             u.set_read_timeout(Some(Duration::from_secs(5)))?;
             u.connect("127.0.0.11:53")?;
@@ -546,9 +562,12 @@ fn embedded_dns_resolves_peers_and_forwards_the_rest() {
             let formerr = buf[..n].to_vec();
             u.send(&fake_dns::query("web"))?;
             let n = u.recv(&mut buf)?;
-            Ok((tcp, formerr, buf[..n].to_vec()))
+            Ok((tcp, formerr, buf[..n].to_vec(), pipelined))
         })
         .unwrap();
+        for (i, r) in replies.3.iter().enumerate() {
+            assert_eq!(r, &(i as u16, 0, vec![www]));
+        }
         assert_eq!(fake_dns::a_records(&replies.0), (0x4242, 0, vec![www]));
         assert_eq!(fake_dns::a_records(&replies.1), (0x4243, 1, vec![]));
         assert_eq!(fake_dns::a_records(&replies.2), (0x4242, 0, vec![www]));
