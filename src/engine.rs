@@ -556,6 +556,7 @@ impl Engine {
         );
         cfg.restart = rec.info.host_config.restart_policy.policy();
         cfg.networks_root = Some(self.root.clone());
+        cfg.embedded_dns = crate::container::dns_upstreams(&rec);
         if let Err(e) = crate::container::attach_networks(self, &rec, &dir) {
             let _ = rootfs::unmount(&dir);
             return Err(e);

@@ -9,7 +9,8 @@
 //! accepted and ignored. As a normal user every test is skipped (they need root).
 //!
 //! `--creator ARGS` is not a test: it is the child program of `survives_its_creator`;
-//! `--engine-creator ARGS` is that of `engine_detached_survives_its_creator`.
+//! `--engine-creator ARGS` is that of `engine_detached_survives_its_creator`;
+//! `--dns-creator ARGS` that of `engine_detached_embedded_dns`.
 
 #[path = "it/common/mod.rs"]
 #[allow(dead_code)]
@@ -1290,6 +1291,160 @@ fn engine_networks_of_detached_containers() {
     });
 }
 
+/// The child program of `engine_detached_embedded_dns`: starts a detached `sleep 60` named
+/// `asker` on the network `dnsnet` with the fake upstream as `--dns`, prints its id and
+/// exits.
+fn dns_creator(args: &[String]) -> ! {
+    let [root, reference] = args else {
+        eprintln!("usage: --dns-creator ROOT REFERENCE");
+        std::process::exit(2)
+    };
+    let run = || -> cargohold::Result<String> {
+        let engine = cargohold::Engine::open(root)?;
+        let image = engine.image(reference)?;
+        let c = engine
+            .container(&image)
+            .name("asker")
+            .network("dnsnet")
+            .dns(common::fake_dns::UPSTREAM)
+            .args(["sleep", "60"])
+            .detach(true)
+            .spawn()?;
+        Ok(c.id().to_owned())
+    };
+    match run() {
+        Ok(id) => {
+            println!("{id}");
+            std::process::exit(0)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1)
+        }
+    }
+}
+
+/// A detached container's embedded DNS server lives in its monitor: the program that made
+/// the container has exited, and names still resolve (peers from the network, the rest
+/// through the upstream); stopped, the monitor and with it the server's thread and
+/// sockets are gone. A created container started later (`Container::start`) gets one too.
+fn engine_detached_embedded_dns() {
+    use common::fake_dns::{self, FakeUpstream};
+    common::in_new_netns(|| {
+        let e = engine_env();
+        let _upstream = FakeUpstream::start();
+        e.engine.network("dnsnet").create().unwrap();
+        let peer = e
+            .engine
+            .container(&e.image)
+            .name("peer")
+            .network("dnsnet")
+            .network_alias("svc")
+            .args(["sleep", "60"])
+            .detach(true)
+            .spawn()
+            .unwrap();
+        let peer_id = peer.id().to_owned();
+        let _rm_peer = RemoveOnDrop(&e.engine, peer_id.clone());
+        drop(peer);
+        let peer_ip = e
+            .engine
+            .containers()
+            .get("peer")
+            .unwrap()
+            .inspect()
+            .unwrap()
+            .network_settings
+            .ip_address;
+        let out = Command::new(std::env::current_exe().unwrap())
+            .arg("--dns-creator")
+            .arg(e.root.path())
+            .arg(&e.reference)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let _rm = RemoveOnDrop(&e.engine, id.clone());
+        let c = e.engine.containers().get(&id).unwrap();
+        let monitors = monitors_of(&id);
+        assert_eq!(monitors.len(), 1);
+        let thread = fake_dns::thread_name(&id);
+        assert!(fake_dns::has_thread(monitors[0] as u32, &thread));
+        assert!(!fake_dns::has_thread(std::process::id(), &thread));
+        let lookup = |c: &cargohold::Container, name: &str| {
+            let out = c
+                .exec(["busybox", "nslookup", "-type=a", name, "127.0.0.11"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        for name in ["peer", "svc"] {
+            let text = lookup(&c, name);
+            assert!(
+                text.contains(&format!("Address: {peer_ip}")),
+                "{name}: {text}"
+            );
+        }
+        let text = lookup(&c, fake_dns::OUTSIDE_NAME);
+        assert!(text.contains("Address: 192.0.2.7"), "{text}");
+        let ns =
+            cargohold::sys::netlink::open_netns(&e.root.path().join("netns").join(&id)).unwrap();
+        assert!(!fake_dns::dns_port_free(&ns));
+        c.stop(Duration::from_millis(200)).unwrap();
+        wait_until("the monitor to exit", Duration::from_secs(5), || {
+            monitors_of(&id).is_empty()
+        });
+        assert!(
+            fake_dns::dns_port_free(&ns),
+            "a socket outlived the monitor"
+        );
+        drop(ns);
+        c.remove(false).unwrap();
+        assert_container_gone(&e, &id);
+
+        // created, then started through the engine: its monitor serves it too
+        let c = e
+            .engine
+            .container(&e.image)
+            .name("later")
+            .network("dnsnet")
+            .args(["sleep", "60"])
+            .create()
+            .unwrap();
+        let id = c.id().to_owned();
+        let _rm = RemoveOnDrop(&e.engine, id.clone());
+        c.start().unwrap();
+        let text = lookup(&c, "svc");
+        assert!(text.contains(&format!("Address: {peer_ip}")), "{text}");
+        let monitors = monitors_of(&id);
+        assert_eq!(monitors.len(), 1);
+        assert!(fake_dns::has_thread(
+            monitors[0] as u32,
+            &fake_dns::thread_name(&id)
+        ));
+        c.stop(Duration::from_millis(200)).unwrap();
+        c.remove(false).unwrap();
+        assert_container_gone(&e, &id);
+        let p = e.engine.containers().get("peer").unwrap();
+        p.stop(Duration::from_millis(200)).unwrap();
+        p.remove(false).unwrap();
+        assert_container_gone(&e, &peer_id);
+        e.engine.networks().remove("dnsnet").unwrap();
+        assert!(e
+            .engine
+            .root()
+            .join("netns")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_none());
+    });
+}
+
 type Test = (&'static str, fn());
 
 const TESTS: &[Test] = &[
@@ -1342,6 +1497,7 @@ const TESTS: &[Test] = &[
         "engine_ready_failures_carry_the_log",
         engine_ready_failures_carry_the_log,
     ),
+    ("engine_detached_embedded_dns", engine_detached_embedded_dns),
 ];
 
 /// `--restart on-failure:2` through the builder: the monitor runs a failing container three
@@ -1543,6 +1699,9 @@ fn main() {
     }
     if args.first().map(String::as_str) == Some("--ephemeral-creator") {
         ephemeral_creator(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("--dns-creator") {
+        dns_creator(&args[1..]);
     }
     if args.iter().any(|a| a == "--list") {
         for (name, _) in TESTS {

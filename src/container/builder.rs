@@ -385,7 +385,9 @@ impl<'e> ContainerBuilder<'e> {
         self
     }
 
-    /// A name server for its `/etc/resolv.conf` (`--dns`), instead of the host's.
+    /// A name server for its `/etc/resolv.conf` (`--dns`), instead of the host's. On a
+    /// user-defined network, where `/etc/resolv.conf` names the embedded DNS server
+    /// (`127.0.0.11`), it is that server's upstream instead, as in Docker.
     pub fn dns(&mut self, server: impl Into<String>) -> &mut Self {
         self.dns.push(server.into());
         self
@@ -1110,6 +1112,7 @@ impl<'e> ContainerBuilder<'e> {
                 );
                 cfg.restart = self.restart;
                 cfg.networks_root = Some(engine.root().to_owned());
+                cfg.embedded_dns = net::dns_upstreams(&rec);
                 if self.ephemeral {
                     cfg.owner = Some(std::process::id() as i32);
                 }
@@ -1160,6 +1163,8 @@ impl<'e> ContainerBuilder<'e> {
             }
             guard.network = true;
             net::attach(engine, &rec, &dir)?;
+            // Bound before the container runs, so its first queries wait in the socket.
+            let dns = net::bind_dns(engine, &rec)?;
             guard.runtime = true;
             let inner = if self.ephemeral {
                 // Killed when this process exits: cloned from a thread that lives as long.
@@ -1193,6 +1198,17 @@ impl<'e> ContainerBuilder<'e> {
             });
             if self.ephemeral {
                 running.kill_on_drop(true);
+            }
+            if let Some(bound) = dns {
+                // Served by this process until the container's init exits.
+                let pidfd = crate::sys::file::pidfd_open(running.pid() as i32).ok();
+                match net::serve_dns(engine, &rec, bound, pidfd) {
+                    Ok(r) => running.set_resolver(r),
+                    Err(e) => {
+                        running.kill_on_drop(true);
+                        return Err(e);
+                    }
+                }
             }
             if let Err(e) = saved {
                 running.kill_on_drop(true);
@@ -1283,11 +1299,15 @@ impl ContainerBuilder<'_> {
         } else {
             Vec::new()
         };
+        let embedded_dns = endpoints
+            .iter()
+            .any(|e| self.engine.networks().is_user_defined(&e.network));
         Ok(net::NetSettings {
             mode,
             networks: endpoints,
             ports,
             extra_hosts: self.extra_hosts.clone(),
+            embedded_dns,
         })
     }
 }

@@ -47,7 +47,7 @@ pub use changes::{Change, ChangeKind};
 pub use commit::CommitOptions;
 pub use exec::ExecBuilder;
 pub use filter::ContainerFilter;
-pub(crate) use net::{attach as attach_networks, detach as detach_networks};
+pub(crate) use net::{attach as attach_networks, detach as detach_networks, dns_upstreams};
 pub use net::{EndpointSettings, NetworkSettings, PortMapping};
 pub use ready::WaitFor;
 pub use record::{
@@ -217,6 +217,9 @@ pub struct RunningContainer {
     status: Option<ExitStatus>,
     kill_on_drop: bool,
     stop_signal: i32,
+    /// The embedded DNS server this process serves for it (attached, on a user-defined
+    /// network); stopped when it is waited for.
+    resolver: Option<crate::network::dns::Resolver>,
 }
 
 impl RunningContainer {
@@ -446,6 +449,10 @@ impl RunningContainer {
         let status = ExitStatus::new(raw, oom);
         self.status = Some(status);
         self.pidfd = None;
+        // Its sockets go before its network namespace does.
+        if let Some(r) = self.resolver.take() {
+            r.stop();
+        }
         self.engine.release_exited(&self.id, Some(status))?;
         Ok(status)
     }
@@ -490,6 +497,13 @@ impl Drop for RunningContainer {
         if self.kill_on_drop && self.status.is_none() {
             let _ = self.kill();
             let _ = self.wait();
+        }
+        if let Some(r) = self.resolver.take() {
+            if self.status.is_none() {
+                // Still running without a handle: its DNS server serves on until its init
+                // exits.
+                r.detach();
+            }
         }
     }
 }
@@ -614,6 +628,12 @@ impl RunningContainer {
             status: None,
             kill_on_drop: false,
             stop_signal: p.stop_signal,
+            resolver: None,
         }
+    }
+
+    /// Hands it the embedded DNS server this process serves for it.
+    pub(crate) fn set_resolver(&mut self, r: crate::network::dns::Resolver) {
+        self.resolver = Some(r);
     }
 }

@@ -182,6 +182,12 @@ pub struct MonitorConfig {
     /// published ports and addresses are free again at once.
     #[serde(default)]
     pub networks_root: Option<PathBuf>,
+    /// Serve the container's embedded DNS server (127.0.0.11 in the network namespace that
+    /// the store of [`networks_root`](Self::networks_root) made for it) for as long as the
+    /// monitor runs, forwarding what is not a container's name to these servers. `None`:
+    /// no DNS server (the container is not on a user-defined network).
+    #[serde(default)]
+    pub embedded_dns: Option<Vec<std::net::SocketAddr>>,
 }
 
 impl MonitorConfig {
@@ -207,6 +213,7 @@ impl MonitorConfig {
             monitor_log: None,
             owner: None,
             networks_root: None,
+            embedded_dns: None,
         }
     }
 }
@@ -706,6 +713,10 @@ fn run_monitor() -> ! {
         Ok(m) => m,
         Err(e) => fail(&e),
     };
+    if let Err(e) = monitor.start_dns() {
+        monitor.release();
+        fail(&e)
+    }
     let run = match monitor.spawn() {
         Ok(r) => r,
         Err(e) => {
@@ -731,6 +742,8 @@ struct Monitor {
     log: Arc<Mutex<LogWriter>>,
     /// Held for the monitor's life.
     _lock: Option<File>,
+    /// The container's embedded DNS server, stopped before its networks are detached.
+    dns: Option<crate::network::dns::Resolver>,
 }
 
 /// One run of the container.
@@ -784,7 +797,26 @@ impl Monitor {
             rt,
             log: Arc::new(Mutex::new(log)),
             _lock: Some(lock),
+            dns: None,
         })
+    }
+
+    /// Serves the container's embedded DNS server when asked to
+    /// ([`MonitorConfig::embedded_dns`]), before the container runs.
+    fn start_dns(&mut self) -> Result<()> {
+        let (Some(upstreams), Some(root)) = (&self.cfg.embedded_dns, &self.cfg.networks_root)
+        else {
+            return Ok(());
+        };
+        let store = crate::network::NetworkStore::open(root)?;
+        let netns = store.netns_path(&self.cfg.id);
+        self.dns = Some(crate::network::dns::Resolver::start(
+            store,
+            &self.cfg.id,
+            &netns,
+            upstreams.clone(),
+        )?);
+        Ok(())
     }
 
     /// Drops the lock and its file (a failed start leaves nothing behind).
@@ -925,6 +957,10 @@ impl Monitor {
                         eprintln!("{PROCESS_NAME} {}: restarting: {e}", self.cfg.id);
                     }
                 }
+            }
+            // Its sockets go before the network namespace does.
+            if let Some(dns) = self.dns.take() {
+                dns.stop();
             }
             if let Some(root) = &self.cfg.networks_root {
                 let detached = crate::network::NetworkStore::open(root)

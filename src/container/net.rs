@@ -4,13 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::record::Record;
 use crate::engine::Engine;
+use crate::network::dns::{self, Resolver};
 use crate::network::{EndpointConfig, NetworkMode, NetworkStore, PortBinding, SandboxConfig};
 use crate::{Error, Result};
 
@@ -45,6 +47,10 @@ pub(crate) struct NetSettings {
     pub ports: Vec<PortBinding>,
     #[serde(default)]
     pub extra_hosts: Vec<(String, Ipv4Addr)>,
+    /// On a user-defined network: served by the embedded DNS server at 127.0.0.11
+    /// ([`crate::network::dns`]), which `/etc/resolv.conf` names.
+    #[serde(default)]
+    pub embedded_dns: bool,
 }
 
 impl NetSettings {
@@ -102,6 +108,44 @@ pub(crate) fn attach(engine: &Engine, rec: &Record, dir: &Path) -> Result<()> {
         return Err(e);
     }
     Ok(())
+}
+
+/// The upstream servers of the container's embedded DNS server — its `--dns` servers, else
+/// the `nameserver`s of the calling process's `/etc/resolv.conf` — or `None` when it has
+/// none (it is not on a user-defined network).
+pub(crate) fn dns_upstreams(rec: &Record) -> Option<Vec<SocketAddr>> {
+    rec.net.embedded_dns.then(|| {
+        let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        dns::upstreams(&rec.info.host_config.dns, &host)
+    })
+}
+
+/// Binds the embedded DNS server of an [`attach`]ed container in its network namespace,
+/// when it has one; [`serve_dns`] serves it once the container runs.
+///
+/// # Errors
+/// [`Error::Os`]: the namespace cannot be entered or 127.0.0.11:53 is taken in it.
+pub(crate) fn bind_dns(engine: &Engine, rec: &Record) -> Result<Option<dns::Bound>> {
+    if !rec.net.embedded_dns {
+        return Ok(None);
+    }
+    let netns = engine.networks().netns_path(&rec.info.id);
+    dns::bind(&netns).map(Some)
+}
+
+/// Serves what [`bind_dns`] bound, on a thread of this process that ends when the
+/// returned handle stops, or once the container's init (`pidfd`) has exited.
+///
+/// # Errors
+/// [`Error::Os`]: the thread cannot be started.
+pub(crate) fn serve_dns(
+    engine: &Engine,
+    rec: &Record,
+    bound: dns::Bound,
+    pidfd: Option<OwnedFd>,
+) -> Result<Resolver> {
+    let upstreams = dns_upstreams(rec).unwrap_or_default();
+    bound.serve(engine.networks().clone(), &rec.info.id, upstreams, pidfd)
 }
 
 /// Tears down what [`attach`] made (nothing if it made nothing).
@@ -225,7 +269,8 @@ pub(crate) fn settings(engine: &Engine, rec: &Record) -> NetworkSettings {
 
 /// Adjusts the `hosts` and `resolv.conf` that [`super::rootfs::write_etc`] wrote into the
 /// container directory: the host's files in host mode, `--add-host` lines (the network
-/// layer writes them for a container on networks), `--dns` servers.
+/// layer writes them for a container on networks), `--dns` servers; the embedded DNS
+/// server (`nameserver 127.0.0.11`) for a container on a user-defined network.
 ///
 /// # Errors
 /// [`Error::Os`] naming the file.
@@ -249,7 +294,10 @@ pub(crate) fn write_etc(dir: &Path, net: &NetSettings, dns: &[String]) -> Result
         }
         write("hosts", hosts)?;
     }
-    if !dns.is_empty() {
+    if net.embedded_dns {
+        // `--dns` servers are the embedded server's upstreams then, as in Docker.
+        write("resolv.conf", dns::resolv_conf(&host_resolv))?;
+    } else if !dns.is_empty() {
         let mut conf: String = dns.iter().map(|s| format!("nameserver {s}\n")).collect();
         for line in host_resolv.lines() {
             if line.starts_with("search ") || line.starts_with("options ") {

@@ -8,6 +8,10 @@
 //! <root>/netns/<container id>            the container's network namespace (bind mount)
 //! ```
 //!
+//! Containers on user-defined networks find each other through `/etc/hosts` (kept current
+//! on connect and disconnect) and through the embedded DNS server at `127.0.0.11`
+//! ([`dns`]), served by the process that owns the container.
+//!
 //! Everything happens in the network namespace of the calling thread (the "host" of the
 //! containers): links, routes, sysctls (`ip_forward`, `route_localnet`) and nftables rules.
 //! A program normally runs in one; tests give each engine a namespace of their own.
@@ -18,6 +22,7 @@
 //! removes what a crash left: veths, bridges without endpoints, firewall rules, namespace
 //! mounts, allocations.
 
+pub(crate) mod dns;
 mod firewall;
 mod ipam;
 mod ports;

@@ -131,6 +131,11 @@ impl Sandbox {
         self.netns.as_deref()
     }
 
+    /// The container's hostname.
+    pub fn hostname(&self) -> &str {
+        &self.hostname
+    }
+
     /// The names of the networks it is attached to, in attach order.
     pub fn networks(&self) -> &[String] {
         &self.networks

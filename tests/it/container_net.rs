@@ -6,6 +6,7 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use cargohold::container::Status;
@@ -312,7 +313,9 @@ fn add_host_dns_and_connect_at_run_time() {
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(text.contains("10.9.8.7\tdb.example"), "{text}");
-        assert!(text.contains("nameserver 10.0.0.53"), "{text}");
+        // a user-defined network: the embedded server, with the --dns server upstream
+        assert!(text.contains("nameserver 127.0.0.11"), "{text}");
+        assert!(!text.contains("nameserver 10.0.0.53"), "{text}");
         assert!(text.contains("eth0") && !text.contains("eth1"), "{text}");
         rec.connect("back", &["a-back"]).unwrap();
         let out = rec.exec(["ls", "/sys/class/net"]).output().unwrap();
@@ -393,5 +396,266 @@ fn outbound_traffic_is_masqueraded() {
         nl.del_link(up0.index).unwrap();
         drop(ns);
         netlink::unbind_netns(&outside).unwrap();
+    });
+}
+
+/// The embedded DNS server (127.0.0.11) of a container on a user-defined network: peers by
+/// name, alias and `name.network` through DNS (asked of 127.0.0.11 directly, so not from
+/// /etc/hosts), a peer connected at run time at once, a disconnected one gone at once;
+/// other names forwarded to the `--dns` upstream (a fake one on the test host) and its
+/// answers passed back, NXDOMAIN too. After the container stops its server's thread is
+/// gone and 127.0.0.11:53 is free in its (held) namespace.
+#[test]
+#[ignore = "requires root"]
+fn embedded_dns_resolves_peers_and_forwards_the_rest() {
+    use common::fake_dns::{self, FakeUpstream};
+    in_test_host(|h| {
+        let upstream = FakeUpstream::start();
+        h.engine.network("backend").create().unwrap();
+        let mut web = h
+            .engine
+            .container(&h.image)
+            .name("web")
+            .network("backend")
+            .network_alias("www")
+            .args(["sh", "-c", HTTPD])
+            .spawn()
+            .unwrap();
+        web.kill_on_drop(true);
+        let mut client = h
+            .engine
+            .container(&h.image)
+            .name("client")
+            .network("backend")
+            .dns(fake_dns::UPSTREAM)
+            .args(["sleep", "100"])
+            .spawn()
+            .unwrap();
+        client.kill_on_drop(true);
+        let cid = client.id().to_owned();
+        let rec = h.engine.containers().get("client").unwrap();
+        let sh = |script: &str| {
+            let out = rec.exec(["sh", "-c", script]).output().unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr),
+            )
+        };
+        let web_ip = rec_ip(h, "web", "backend");
+        // resolv.conf names the embedded server; the --dns server is its upstream
+        let (_, conf) = sh("cat /etc/resolv.conf");
+        assert!(conf.starts_with("nameserver 127.0.0.11\n"), "{conf}");
+        assert!(!conf.contains(fake_dns::UPSTREAM), "{conf}");
+        for name in ["web", "www", "web.backend", "WEB", "client"] {
+            let (code, out) = sh(&format!("busybox nslookup -type=a {name} 127.0.0.11"));
+            let want = if name == "client" {
+                rec_ip(h, "client", "backend")
+            } else {
+                web_ip.clone()
+            };
+            assert_eq!(code, Some(0), "{name}: {out}");
+            assert!(out.contains(&format!("Address: {want}")), "{name}: {out}");
+        }
+        // through the C library's resolver too (resolv.conf), with real traffic
+        let (code, out) = sh("wget -q -O - http://www/ && busybox ping -c1 -W5 web");
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.starts_with("hello from web\n"), "{out}");
+        assert!(out.contains(&format!("({web_ip})")), "{out}");
+        // a peer connected at run time resolves at once; disconnected, it is gone
+        let mut late = h
+            .engine
+            .container(&h.image)
+            .name("late")
+            .network("bridge")
+            .args(["sleep", "100"])
+            .spawn()
+            .unwrap();
+        late.kill_on_drop(true);
+        let (code, out) = sh("busybox nslookup -type=a late 127.0.0.11");
+        assert_ne!(code, Some(0), "not on backend yet: {out}");
+        let late_rec = h.engine.containers().get("late").unwrap();
+        late_rec.connect("backend", &["tardy"]).unwrap();
+        let late_ip = rec_ip(h, "late", "backend");
+        for name in ["late", "tardy"] {
+            let (code, out) = sh(&format!("busybox nslookup -type=a {name} 127.0.0.11"));
+            assert_eq!(code, Some(0), "{name}: {out}");
+            assert!(
+                out.contains(&format!("Address: {late_ip}")),
+                "{name}: {out}"
+            );
+        }
+        late_rec.disconnect("backend").unwrap();
+        let (code, out) = sh("busybox nslookup -type=a tardy 127.0.0.11");
+        assert_ne!(code, Some(0), "{out}");
+        assert!(out.contains("NXDOMAIN"), "{out}");
+        // other names: forwarded, the upstream's answer and its NXDOMAIN come back
+        let (code, out) = sh(&format!(
+            "busybox nslookup -type=a {} 127.0.0.11",
+            fake_dns::OUTSIDE_NAME
+        ));
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("Address: 192.0.2.7"), "{out}");
+        let (code, out) = sh("busybox nslookup -type=a nothere.test");
+        assert_ne!(code, Some(0), "{out}");
+        assert!(out.contains("NXDOMAIN"), "{out}");
+        let asked = upstream.names();
+        assert!(
+            asked.contains(&fake_dns::OUTSIDE_NAME.to_owned()),
+            "{asked:?}"
+        );
+        assert!(asked.contains(&"nothere.test".to_owned()), "{asked:?}");
+        assert!(asked.contains(&"tardy".to_owned()), "{asked:?}");
+        for ours in ["web", "www", "web.backend", "client"] {
+            assert!(
+                !asked.contains(&ours.to_owned()),
+                "{ours} forwarded: {asked:?}"
+            );
+        }
+        // a container on the default bridge keeps the host's name servers, and no server
+        let (_, conf) = {
+            let out = late_rec.exec(["cat", "/etc/resolv.conf"]).output().unwrap();
+            (0, String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        assert!(!conf.contains("127.0.0.11"), "{conf}");
+        let me = std::process::id();
+        assert!(!fake_dns::has_thread(me, &fake_dns::thread_name(late.id())));
+        // stopped: no thread, no socket (the namespace, held here, has the port free)
+        let ns =
+            cargohold::sys::netlink::open_netns(&h.root.path().join("netns").join(&cid)).unwrap();
+        assert!(fake_dns::has_thread(me, &fake_dns::thread_name(&cid)));
+        assert!(
+            !fake_dns::dns_port_free(&ns),
+            "the server holds 127.0.0.11:53"
+        );
+        // straight at the server from inside the namespace: TCP, and hostile datagrams
+        // (a runt, a pointer loop) that get no answer or FORMERR, after which it still
+        // answers
+        let www: Ipv4Addr = web_ip.parse().unwrap();
+        let replies = cargohold::sys::netlink::in_netns(ns.as_fd(), || {
+            let mut t = TcpStream::connect("127.0.0.11:53")?;
+            t.set_read_timeout(Some(Duration::from_secs(5)))?;
+            let q = fake_dns::query("www");
+            t.write_all(&(q.len() as u16).to_be_bytes())?;
+            t.write_all(&q)?;
+            let mut len = [0u8; 2];
+            t.read_exact(&mut len)?;
+            let mut tcp = vec![0; u16::from_be_bytes(len) as usize];
+            t.read_exact(&mut tcp)?;
+            // 3000 queries pipelined in one write: every one answered, in order
+            let mut many = Vec::new();
+            for i in 0..3000u16 {
+                let mut q = fake_dns::query("www");
+                q[..2].copy_from_slice(&i.to_be_bytes());
+                many.extend_from_slice(&(q.len() as u16).to_be_bytes());
+                many.extend_from_slice(&q);
+            }
+            t.write_all(&many)?;
+            let mut pipelined = Vec::new();
+            for _ in 0..3000 {
+                t.read_exact(&mut len)?;
+                let mut r = vec![0; u16::from_be_bytes(len) as usize];
+                t.read_exact(&mut r)?;
+                pipelined.push(fake_dns::a_records(&r));
+            }
+            let u = std::net::UdpSocket::bind("127.0.0.1:0")?;
+            u.set_read_timeout(Some(Duration::from_secs(5)))?;
+            u.connect("127.0.0.11:53")?;
+            u.send(&[0x42; 5])?;
+            let mut looped = vec![0x42, 0x43, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+            looped.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
+            u.send(&looped)?;
+            let mut buf = [0u8; 512];
+            let n = u.recv(&mut buf)?;
+            let formerr = buf[..n].to_vec();
+            u.send(&fake_dns::query("web"))?;
+            let n = u.recv(&mut buf)?;
+            Ok((tcp, formerr, buf[..n].to_vec(), pipelined))
+        })
+        .unwrap();
+        for (i, r) in replies.3.iter().enumerate() {
+            assert_eq!(r, &(i as u16, 0, vec![www]));
+        }
+        assert_eq!(fake_dns::a_records(&replies.0), (0x4242, 0, vec![www]));
+        assert_eq!(fake_dns::a_records(&replies.1), (0x4243, 1, vec![]));
+        assert_eq!(fake_dns::a_records(&replies.2), (0x4242, 0, vec![www]));
+        client.kill().unwrap();
+        client.wait().unwrap();
+        assert!(!fake_dns::has_thread(me, &fake_dns::thread_name(&cid)));
+        assert!(fake_dns::dns_port_free(&ns));
+        drop(ns);
+        for c in [&mut web, &mut late] {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+        for n in ["web", "late", "client"] {
+            h.engine.containers().get(n).unwrap().remove(false).unwrap();
+        }
+        h.engine.networks().remove("backend").unwrap();
+    });
+}
+
+/// The address of container `name` on `network`.
+fn rec_ip(h: &Host, name: &str, network: &str) -> String {
+    let info = h.engine.containers().get(name).unwrap().inspect().unwrap();
+    info.network_settings.networks[network].ip_address.clone()
+}
+
+/// A handle dropped while its container runs: the embedded DNS server serves on, on a
+/// thread of this process, until the container's init exits.
+#[test]
+#[ignore = "requires root"]
+fn embedded_dns_of_a_dropped_handle_ends_with_the_container() {
+    in_test_host(|h| {
+        h.engine.network("dropnet").create().unwrap();
+        let c = h
+            .engine
+            .container(&h.image)
+            .name("dropped")
+            .network("dropnet")
+            .dns("127.0.0.54")
+            .args(["sleep", "100"])
+            .spawn()
+            .unwrap();
+        let id = c.id().to_owned();
+        drop(c);
+        let rec = h.engine.containers().get("dropped").unwrap();
+        let out = rec
+            .exec(["busybox", "nslookup", "-type=a", "dropped", "127.0.0.11"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        let ip = rec.inspect().unwrap().network_settings.ip_address;
+        assert!(text.contains(&format!("Address: {ip}")), "{text}");
+        // an upstream that nobody serves (127.0.0.54 of the test host): SERVFAIL
+        let out = rec
+            .exec([
+                "busybox",
+                "nslookup",
+                "-type=a",
+                "elsewhere.test",
+                "127.0.0.11",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success());
+        assert!(text.contains("SERVFAIL"), "{text}");
+        let me = std::process::id();
+        let thread = common::fake_dns::thread_name(&id);
+        assert!(common::fake_dns::has_thread(me, &thread));
+        rec.kill().unwrap();
+        let mut gone = false;
+        for _ in 0..100 {
+            if !common::fake_dns::has_thread(me, &thread) {
+                gone = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(gone, "the DNS thread outlived its container");
+        rec.remove(true).unwrap();
+        h.engine.networks().remove("dropnet").unwrap();
     });
 }

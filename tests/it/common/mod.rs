@@ -296,3 +296,5 @@ pub fn settle<T: PartialEq + std::fmt::Debug>(
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+pub mod fake_dns;
