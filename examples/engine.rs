@@ -113,9 +113,10 @@ enum Command {
     },
     /// Restart one or more containers.
     Restart {
-        /// Seconds to wait before killing the container.
-        #[arg(short = 't', long = "time", default_value_t = 10)]
-        time: u64,
+        /// Seconds to wait before killing the container [default: its --stop-timeout, else
+        /// 10].
+        #[arg(short = 't', long = "time")]
+        time: Option<u64>,
         #[arg(required = true)]
         containers: Vec<String>,
     },
@@ -166,9 +167,10 @@ enum Command {
     },
     /// Stop one or more running containers.
     Stop {
-        /// Seconds to wait before killing the container.
-        #[arg(short = 't', long = "time", default_value_t = 10)]
-        time: u64,
+        /// Seconds to wait before killing the container [default: its --stop-timeout, else
+        /// 10].
+        #[arg(short = 't', long = "time")]
+        time: Option<u64>,
         /// Signal to send to the container.
         #[arg(short, long)]
         signal: Option<String>,
@@ -327,6 +329,12 @@ struct RunArgs {
     /// Give extended privileges to this container.
     #[arg(long)]
     privileged: bool,
+    /// Signal to stop the container.
+    #[arg(long)]
+    stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container.
+    #[arg(long)]
+    stop_timeout: Option<u64>,
     /// Connect the container to a network (none, host, bridge or a network's name or id;
     /// repeatable: eth0, eth1… in order) [default: none, or bridge with -p/-P].
     #[arg(long = "network", alias = "net", value_name = "NETWORK")]
@@ -550,10 +558,8 @@ fn run(cli: Cli) -> CmdResult {
         }
         Command::Start { attach, containers } => start(&engine, attach, &containers),
         Command::Restart { time, containers } => each(&containers, |name| {
-            engine
-                .containers()
-                .get(name)?
-                .restart(Duration::from_secs(time))?;
+            let c = engine.containers().get(name)?;
+            c.restart(time.map_or_else(|| c.stop_timeout(), Duration::from_secs))?;
             Ok(())
         }),
         Command::Pause { containers } => each(&containers, |name| {
@@ -602,7 +608,9 @@ fn run(cli: Cli) -> CmdResult {
             signal,
             containers,
         } => each(&containers, |name| {
-            stop(&engine, name, signal.as_deref(), Duration::from_secs(time))
+            let c = engine.containers().get(name)?;
+            let timeout = time.map_or_else(|| c.stop_timeout(), Duration::from_secs);
+            stop(&engine, name, signal.as_deref(), timeout)
         }),
         Command::Kill { signal, containers } => {
             let sig = parse_signal(&signal)?;
@@ -972,6 +980,12 @@ fn builder<'e>(engine: &'e Engine, a: &RunArgs) -> Result<ContainerBuilder<'e>, 
             )));
         }
         b.dns(d);
+    }
+    if let Some(sig) = &a.stop_signal {
+        b.stop_signal(sig);
+    }
+    if let Some(t) = a.stop_timeout {
+        b.stop_timeout(Duration::from_secs(t));
     }
     b.restart(a.restart.parse()?)
         .read_only(a.read_only)

@@ -21,6 +21,7 @@ use crate::runtime::CreateOptions;
 use crate::volume::{Mount, MountType, Propagation};
 use crate::{Error, Result};
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 /// Docker's smallest memory limit (`docker run -m` refuses less).
 const MIN_MEMORY: i64 = 6 << 20;
@@ -70,6 +71,7 @@ pub struct ContainerBuilder<'e> {
     extra_hosts: Vec<(String, Ipv4Addr)>,
     dns: Vec<String>,
     stop_signal: Option<String>,
+    stop_timeout: Option<Duration>,
     mounts: Vec<Mount>,
     stdin: Option<Stdio>,
     stdout: Option<Stdio>,
@@ -111,6 +113,7 @@ impl<'e> ContainerBuilder<'e> {
             extra_hosts: Vec::new(),
             dns: Vec::new(),
             stop_signal: None,
+            stop_timeout: None,
             mounts: Vec::new(),
             stdin: None,
             stdout: None,
@@ -400,6 +403,15 @@ impl<'e> ContainerBuilder<'e> {
         self
     }
 
+    /// How long a stop without a timeout of its own waits before SIGKILL
+    /// (`--stop-timeout`; Docker's default is 10 s): see
+    /// [`Container::stop_timeout`](super::Container::stop_timeout). Whole seconds, as
+    /// Docker records it.
+    pub fn stop_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.stop_timeout = Some(timeout);
+        self
+    }
+
     /// Adds a mount: a named or anonymous volume, a host directory or a tmpfs (see
     /// [`Mount`]). It is checked when the container is spawned: a bind source that does not
     /// exist, a bad volume name or two mounts at one destination fail the spawn.
@@ -608,7 +620,7 @@ impl<'e> ContainerBuilder<'e> {
                     &self.ports,
                     self.publish_all
                 ),
-                (&self.extra_hosts, &self.dns),
+                (&self.extra_hosts, &self.dns, self.stop_timeout),
             )
         );
         hex::encode(Sha256::digest(cfg.as_bytes()))
@@ -902,6 +914,9 @@ impl<'e> ContainerBuilder<'e> {
                         working_dir: cwd.clone(),
                         labels: labels.clone(),
                         stop_signal: stop_signal.clone(),
+                        stop_timeout: self
+                            .stop_timeout
+                            .map(|t| i64::try_from(t.as_secs()).unwrap_or(i64::MAX)),
                         exposed_ports: image_cfg
                             .exposed_ports()
                             .iter()

@@ -110,6 +110,9 @@ pub struct Config {
     pub labels: BTreeMap<String, String>,
     /// The signal `stop` sends first.
     pub stop_signal: String,
+    /// Seconds `docker stop` waits by default before SIGKILL (`--stop-timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
     /// Ports the image exposes (`"80/tcp"` → `{}`), as Docker's `ExposedPorts`.
     #[serde(default)]
     pub exposed_ports: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
@@ -642,6 +645,20 @@ impl Container {
     /// [`Error::NotConnected`], [`Error::InvalidState`] when it has no networks.
     pub fn disconnect(&self, network: &str) -> Result<()> {
         self.engine.networks().disconnect(self.id(), network)
+    }
+
+    /// How long [`stop`](Self::stop) should wait before SIGKILL when the caller has no
+    /// opinion (`docker stop` without `-t`): the container's
+    /// [`stop_timeout`](super::ContainerBuilder::stop_timeout), else Docker's 10 s.
+    pub fn stop_timeout(&self) -> Duration {
+        Duration::from_secs(
+            self.record
+                .info
+                .config
+                .stop_timeout
+                .and_then(|s| u64::try_from(s).ok())
+                .unwrap_or(10),
+        )
     }
 
     /// Renames it (`docker rename`).

@@ -1471,3 +1471,40 @@ fn loopback_is_up_in_the_containers_network_namespace() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `stop_timeout` is recorded (Docker's `Config.StopTimeout`) and is what a stop without a
+/// timeout of its own uses; 10 s otherwise.
+#[test]
+#[ignore = "requires root"]
+fn stop_timeout_is_recorded() {
+    let e = env();
+    let mut c = sh(&e, "sleep 100")
+        .name(common::unique("st"))
+        .stop_timeout(Duration::from_secs(3))
+        .stop_signal("SIGUSR1")
+        .spawn()
+        .unwrap();
+    c.kill_on_drop(true);
+    let rec = e.engine.containers().get(c.name()).unwrap();
+    assert_eq!(rec.stop_timeout(), Duration::from_secs(3));
+    let info = rec.inspect().unwrap();
+    assert_eq!(info.config.stop_timeout, Some(3));
+    assert_eq!(info.config.stop_signal, "SIGUSR1");
+    let json = serde_json::to_value(&info).unwrap();
+    assert_eq!(json["Config"]["StopTimeout"], 3);
+    // sleep as pid 1 ignores SIGUSR1 (no handler, init): SIGKILL after the timeout
+    let status = c.stop(rec.stop_timeout()).unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    let plain = sh(&e, "true").name(common::unique("st")).status().unwrap();
+    assert!(plain.success());
+    let others: Vec<_> = e
+        .engine
+        .containers()
+        .list()
+        .unwrap()
+        .into_iter()
+        .filter(|x| x.id() != rec.id())
+        .collect();
+    assert_eq!(others[0].stop_timeout(), Duration::from_secs(10));
+    assert_eq!(others[0].inspect().unwrap().config.stop_timeout, None);
+}

@@ -334,6 +334,26 @@ fn create_start_exec_pause_wait_rename_and_filters() {
     cli.ok(&["kill", "svc2"]);
     assert_eq!(cli.ok(&["wait", "svc2"]), "137\n");
     assert_eq!(cli.code(&["start", "no-such-container"]), 125);
+    // --stop-timeout / --stop-signal are recorded; stop without -t uses them
+    cli.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--stop-timeout",
+        "1",
+        "--stop-signal",
+        "USR1",
+        IMAGE,
+        "sleep",
+        "30",
+    ]);
+    let info: serde_json::Value = serde_json::from_str(&cli.ok(&["inspect", "slow"])).unwrap();
+    assert_eq!(info[0]["Config"]["StopTimeout"], 1);
+    assert_eq!(info[0]["Config"]["StopSignal"], "USR1");
+    cli.ok(&["stop", "slow"]);
+    assert_eq!(cli.ok(&["wait", "slow"]), "137\n");
+    cli.ok(&["rm", "slow"]);
     // start -a: this run's output, and its exit code
     cli.ok(&[
         "create",
