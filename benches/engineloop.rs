@@ -38,14 +38,18 @@
 #[allow(dead_code)]
 mod common;
 
+#[path = "support.rs"]
+mod support;
+use support::*;
+
 use std::collections::HashSet;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio as StdStdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use cargohold::{Engine, Image, Stdio};
+use cargohold::{Engine, Stdio};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -204,7 +208,7 @@ impl BenchEngine {
         let engine = Engine::open(&root)
             .unwrap_or_else(|e| panic!("opening the engine at {}: {e}", root.display()));
         if engine.image(&c.image).is_err() {
-            import(&engine, c.rootfs.as_deref(), &c.image);
+            common::import_rootfs(&engine, c.rootfs.as_deref(), &c.image);
         }
         BenchEngine {
             engine,
@@ -280,38 +284,6 @@ impl Drop for BenchEngine {
             }
         }
     }
-}
-
-/// Imports `rootfs` (or a fresh busybox rootfs) as `reference`.
-fn import(engine: &Engine, rootfs: Option<&Path>, reference: &str) -> Image {
-    let made;
-    let dir = match rootfs {
-        Some(d) => d,
-        None => {
-            made = tempfile::Builder::new()
-                .prefix("cargohold-engineloop-rootfs")
-                .tempdir()
-                .expect("rootfs dir");
-            common::make_rootfs(made.path());
-            made.path()
-        }
-    };
-    let config = cargohold::oci_spec::image::ConfigBuilder::default()
-        .cmd(vec!["sh".to_owned()])
-        .env(vec![
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
-        ])
-        .build()
-        .expect("image config");
-    let r = reference.parse().expect("image reference");
-    engine
-        .store()
-        .import_dir(dir, &config, &r)
-        .unwrap_or_else(|e| panic!("importing {}: {e}", dir.display()))
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 // ---------------------------------------------------------------------------------------
@@ -464,23 +436,6 @@ enum Kind {
     Process(Vec<String>),
     /// The bare cost of spawning and reaping a static `true` from this harness.
     Bare(PathBuf),
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -14,6 +14,10 @@
 //! Under `cargo bench` (the `--bench` argument and no subcommand) it prints a note and exits:
 //! the criterion benches are in `lifecycle.rs`.
 
+#[path = "support.rs"]
+mod support;
+use support::*;
+
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -224,23 +228,6 @@ enum Kind {
     },
     /// The bare cost of spawning and reaping a static `/bin/true` from this harness.
     Bare,
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
 }
 
 #[allow(clippy::too_many_arguments)]

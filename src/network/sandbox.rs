@@ -180,20 +180,10 @@ fn endpoint_info(rec: &Record, e: &Endpoint) -> EndpointInfo {
 }
 
 fn check_container_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 255
-        && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidId {
-            id: id.into(),
-            reason: "a container id on a network must be [a-zA-Z0-9_.-], not starting with '.'",
-        })
-    }
+    crate::store::check_id(
+        id,
+        "a container id on a network must be [a-zA-Z0-9_.-], not starting with '.'",
+    )
 }
 
 /// Docker's `/etc/hosts` lines for loopback.

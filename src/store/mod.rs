@@ -445,6 +445,25 @@ pub(crate) fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> Result<
     Ok(())
 }
 
+/// Checks that `id` can name a file of ours (`[a-zA-Z0-9_.-]`, 1–255 bytes, not starting
+/// with `.`); `reason` says what it must be in the error.
+pub(crate) fn check_id(id: &str, reason: &'static str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 255
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidId {
+            id: id.into(),
+            reason,
+        })
+    }
+}
+
 /// Removes a file or a directory tree, making read-only directories writable first.
 pub(crate) fn remove_any(path: &Path) -> Result<()> {
     let meta = match fs::symlink_metadata(path) {

@@ -228,20 +228,10 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
 
 /// Checks a container id used as a file name under `users/`.
 fn check_user(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 255
-        && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidId {
-            id: id.into(),
-            reason: "a volume user must be a container id of [a-zA-Z0-9_.-], not starting with '.'",
-        })
-    }
+    crate::store::check_id(
+        id,
+        "a volume user must be a container id of [a-zA-Z0-9_.-], not starting with '.'",
+    )
 }
 
 /// `now` as RFC 3339 in UTC with seconds, as Docker's `CreatedAt`.

@@ -298,3 +298,37 @@ pub fn settle<T: PartialEq + std::fmt::Debug>(
 }
 
 pub mod fake_dns;
+
+/// Imports `rootfs` (or, with `None`, a fresh busybox rootfs) into `engine`'s store as
+/// `reference`, with `sh` as its command and a standard PATH (the bench loops' image).
+#[allow(dead_code)]
+pub fn import_rootfs(
+    engine: &cargohold::Engine,
+    rootfs: Option<&Path>,
+    reference: &str,
+) -> cargohold::Image {
+    let made;
+    let dir = match rootfs {
+        Some(d) => d,
+        None => {
+            made = tempfile::Builder::new()
+                .prefix("cargohold-rootfs")
+                .tempdir()
+                .expect("rootfs dir");
+            make_rootfs(made.path());
+            made.path()
+        }
+    };
+    let config = cargohold::oci_spec::image::ConfigBuilder::default()
+        .cmd(vec!["sh".to_owned()])
+        .env(vec![
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+        ])
+        .build()
+        .expect("image config");
+    let r = reference.parse().expect("image reference");
+    engine
+        .store()
+        .import_dir(dir, &config, &r)
+        .unwrap_or_else(|e| panic!("importing {}: {e}", dir.display()))
+}
