@@ -533,11 +533,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> CmdResult {
-    let root = cli
-        .root
-        .or_else(|| std::env::var_os("CARGOHOLD_ROOT").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("/var/lib/cargohold"));
-    let engine = Engine::open(&root)?;
+    // --root, else $CARGOHOLD_ROOT, else /var/lib/cargohold
+    let engine = match &cli.root {
+        Some(root) => Engine::open(root)?,
+        None => Engine::open_default()?,
+    };
     match cli.command {
         Command::Images { quiet } => images(&engine, quiet),
         Command::Tag { source, target } => {

@@ -158,6 +158,77 @@ impl Engine {
         })
     }
 
+    /// Opens the engine root named by `$CARGOHOLD_ROOT`, else `/var/lib/cargohold` (as
+    /// Docker's `/var/lib/docker`); see [`open`](Self::open).
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn open_default() -> Result<Engine> {
+        let root = std::env::var_os("CARGOHOLD_ROOT")
+            .filter(|r| !r.is_empty())
+            .map_or_else(|| PathBuf::from("/var/lib/cargohold"), PathBuf::from);
+        Engine::open(root)
+    }
+
+    /// Pulls `reference` (`busybox`, `busybox:1.36`, `registry:5000/app@sha256:…`) from
+    /// its registry into the store (`docker pull`), with default options: credentials
+    /// none, plain HTTP only for `localhost`/`127.0.0.1` registries. See
+    /// [`pull_with`](Self::pull_with).
+    ///
+    /// # Errors
+    /// An invalid reference, and as [`registry::pull`](crate::image::registry::pull).
+    pub fn pull(&self, reference: &str) -> Result<Image> {
+        self.pull_with(
+            reference,
+            &crate::image::registry::PullOptions::new(),
+            &|_| {},
+        )
+    }
+
+    /// Pulls with options (insecure registries, credentials, timeouts) and a progress
+    /// callback that receives typed events (layers resolved, bytes per layer, done).
+    ///
+    /// # Errors
+    /// As [`pull`](Self::pull).
+    pub fn pull_with(
+        &self,
+        reference: &str,
+        options: &crate::image::registry::PullOptions,
+        progress: &(dyn Fn(&crate::image::registry::Progress) + Sync),
+    ) -> Result<Image> {
+        let r: Reference = reference.parse()?;
+        crate::image::registry::pull(&self.store, &r, options, progress)?;
+        // with its references, as `image` gives it
+        self.store.inspect(&r)
+    }
+
+    /// Pushes the local image `reference` to the registry it names (`docker push`), with
+    /// default options; returns the manifest digest. See [`push_with`](Self::push_with).
+    ///
+    /// # Errors
+    /// An invalid reference, and as [`registry::push`](crate::image::registry::push).
+    pub fn push(&self, reference: &str) -> Result<oci_spec::image::Digest> {
+        self.push_with(
+            reference,
+            &crate::image::registry::PushOptions::new(),
+            &|_| {},
+        )
+    }
+
+    /// Pushes with options and a progress callback.
+    ///
+    /// # Errors
+    /// As [`push`](Self::push).
+    pub fn push_with(
+        &self,
+        reference: &str,
+        options: &crate::image::registry::PushOptions,
+        progress: &(dyn Fn(&crate::image::registry::Progress) + Sync),
+    ) -> Result<oci_spec::image::Digest> {
+        let r: Reference = reference.parse()?;
+        crate::image::registry::push(&self.store, &r, options, progress)
+    }
+
     /// A builder for a container from `image` (see [`ContainerBuilder`]).
     pub fn container(&self, image: &Image) -> ContainerBuilder<'_> {
         ContainerBuilder::new(self, image)

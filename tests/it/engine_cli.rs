@@ -137,6 +137,24 @@ fn images_lists_the_import() {
     assert!(row.contains(q.trim()), "{row}");
 }
 
+/// Without `--root`, the engine root is `$CARGOHOLD_ROOT` (`Engine::open_default`).
+#[test]
+#[ignore = "requires root"]
+fn root_from_the_environment() {
+    let cli = Cli::new();
+    let out = Command::new(engine_bin())
+        .env("CARGOHOLD_ROOT", cli.root.path())
+        .args(["images", "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        cli.ok(&["images", "-q"])
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}
+
 #[test]
 #[ignore = "requires root"]
 fn run_output_and_exit_codes() {

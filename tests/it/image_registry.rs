@@ -328,3 +328,39 @@ fn skopeo_pushed_images_pull() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The engine facade: push an image to a registry, remove it, pull it back by reference
+/// (`Engine::push`/`pull`), and run a container from what was pulled.
+#[test]
+#[ignore = "requires root"]
+fn engine_push_pull_and_run() {
+    let Some(reg) = Registry::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let engine = cargohold::Engine::open(root.path()).unwrap();
+    let src = busybox_dir();
+    let r = reg.reference("facade/busybox:2");
+    let img = engine
+        .store()
+        .import_dir(src.path(), &busybox_config(), &r)
+        .unwrap();
+    let digest = engine.push(&r.to_string()).unwrap();
+    assert_eq!(&digest, img.manifest_digest());
+    engine.store().remove(&r, false).unwrap();
+    assert!(engine.image(&r.to_string()).is_err());
+    let pulled = engine.pull(&r.to_string()).unwrap();
+    assert_eq!(pulled.id(), img.id());
+    assert_eq!(pulled.references(), [r.clone()]);
+    let out = engine
+        .container(&pulled)
+        .args(["sh", "-c", "echo pulled"])
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "pulled\n");
+    let err = engine.pull("127.0.0.1:1/nothing/here:1").unwrap_err();
+    assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
+    assert!(matches!(
+        engine.pull("UPPER/Case"),
+        Err(cargohold::Error::InvalidReference { .. })
+    ));
+}
