@@ -349,7 +349,7 @@ fn engine_push_pull_and_run() {
     assert!(engine.image(&r.to_string()).is_err());
     let pulled = engine.pull(&r.to_string()).unwrap();
     assert_eq!(pulled.id(), img.id());
-    assert_eq!(pulled.references(), [r.clone()]);
+    assert_eq!(pulled.references(), std::slice::from_ref(&r));
     let out = engine
         .container(&pulled)
         .args(["sh", "-c", "echo pulled"])
