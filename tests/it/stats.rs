@@ -87,8 +87,9 @@ fn top_lists_the_init_and_its_children() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let top = loop {
         let top = c.top().unwrap();
-        let init_execd = top.processes.iter().any(|p| p.command == ["sleep", "200"]);
-        if top.processes.len() == 2 && init_execd {
+        // Both exec'd: the child may still be the forked shell for a moment.
+        let has = |cmd: &[&str]| top.processes.iter().any(|p| p.command == cmd);
+        if top.processes.len() == 2 && has(&["sleep", "200"]) && has(&["sleep", "100"]) {
             break top;
         }
         assert!(Instant::now() < deadline, "{top:?}");
