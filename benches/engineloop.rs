@@ -607,36 +607,3 @@ fn report(sides: &[Side], n: usize, baseline: &str) {
         _ => println!("target engine median <= 0.1x {baseline} median: not measured"),
     }
 }
-
-struct Stats {
-    median: f64,
-    p90: f64,
-    p99: f64,
-    mean: f64,
-    min: f64,
-    max: f64,
-}
-
-impl Stats {
-    /// Nearest-rank percentiles; the median of an even count is the mean of the middle two.
-    fn of(samples: &[f64]) -> Option<Stats> {
-        if samples.is_empty() {
-            return None;
-        }
-        let mut v = samples.to_vec();
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        let pct = |p: f64| v[((p / 100.0 * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
-        Some(Stats {
-            median: if v.len() % 2 == 1 {
-                v[v.len() / 2]
-            } else {
-                (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
-            },
-            p90: pct(90.0),
-            p99: pct(99.0),
-            mean: v.iter().sum::<f64>() / v.len() as f64,
-            min: v[0],
-            max: v[v.len() - 1],
-        })
-    }
-}

@@ -347,35 +347,10 @@ fn compare(
     report(&sides, n);
 }
 
-struct Stats {
-    median: f64,
-    p90: f64,
-    p99: f64,
-    mean: f64,
-    min: f64,
-    max: f64,
-}
-
+/// Statistics of nanosecond samples, in milliseconds.
 fn stats(samples: &[u64]) -> Option<Stats> {
-    if samples.is_empty() {
-        return None;
-    }
-    let mut v: Vec<f64> = samples.iter().map(|&x| x as f64 / 1e6).collect();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    // Nearest-rank percentiles.
-    let pct = |p: f64| v[((p / 100.0 * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
-    Some(Stats {
-        median: if v.len() % 2 == 1 {
-            v[v.len() / 2]
-        } else {
-            (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
-        },
-        p90: pct(90.0),
-        p99: pct(99.0),
-        mean: v.iter().sum::<f64>() / v.len() as f64,
-        min: v[0],
-        max: v[v.len() - 1],
-    })
+    let ms: Vec<f64> = samples.iter().map(|&x| x as f64 / 1e6).collect();
+    Stats::of(&ms)
 }
 
 fn report(sides: &[Side], n: usize) {
