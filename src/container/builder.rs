@@ -534,19 +534,17 @@ impl<'e> ContainerBuilder<'e> {
     fn label_for_errors(&self) -> String {
         self.name
             .clone()
-            .unwrap_or_else(|| format!("from image {}", self.reference().unwrap_or_default()))
+            .unwrap_or_else(|| format!("from image {}", self.reference()))
     }
 
     /// The reference the container holds its image by: its first tag, or for an untagged
     /// image (a commit without a tag, an image given by id) its manifest digest.
-    fn reference(&self) -> Option<String> {
-        Some(
-            self.image
-                .references()
-                .first()
-                .map(ToString::to_string)
-                .unwrap_or_else(|| format!("untagged@{}", self.image.manifest_digest())),
-        )
+    fn reference(&self) -> String {
+        self.image
+            .references()
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| format!("untagged@{}", self.image.manifest_digest()))
     }
 
     /// The image as `docker inspect` shows it in `Config.Image`: the tag, else the id.
@@ -676,9 +674,7 @@ impl<'e> ContainerBuilder<'e> {
         if let Some(n) = &self.name {
             validate_name(n)?;
         }
-        let reference = self
-            .reference()
-            .ok_or_else(|| self.invalid("image", "the image has no reference"))?;
+        let reference = self.reference();
         let create = mode == Mode::Create;
         let detach = self.detach || create;
         let auto_remove = self.auto_remove || self.ephemeral;
