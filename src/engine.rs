@@ -440,7 +440,7 @@ impl Engine {
             Err(Error::ContainerNotFound { .. }) => Ok(()),
             r => r,
         };
-        let deleted = deleted.and(crate::container::detach_networks(&self.networks, id));
+        let deleted = deleted.and(self.networks.detach(id));
         let unmounted = rootfs::unmount(&dir);
         let Ok(mut rec) = Record::load(&dir) else {
             // removed meanwhile (a forced remove): nothing to record
@@ -485,7 +485,7 @@ impl Engine {
             Err(Error::ContainerNotFound { .. }) => Ok(()),
             r => r,
         };
-        let deleted = deleted.and(crate::container::detach_networks(&self.networks, id));
+        let deleted = deleted.and(self.networks.detach(id));
         let unmounted = rootfs::unmount(&dir);
         let Ok(mut rec) = Record::load(&dir) else {
             return deleted.and(unmounted);
@@ -502,7 +502,7 @@ impl Engine {
 
     fn remove_dir(&self, rec: &Record) -> Result<()> {
         let dir = self.dir(&rec.info.id);
-        crate::container::detach_networks(&self.networks, &rec.info.id)?;
+        self.networks.detach(&rec.info.id)?;
         rootfs::unmount(&dir)?;
         self.release_name(rec.name(), &rec.info.id);
         match fs::remove_dir_all(&dir) {
@@ -618,16 +618,12 @@ impl Engine {
             .map(|l| l.split(':').map(PathBuf::from).collect())
             .unwrap_or_default();
         rootfs::mount(&dir, &lower, rec.info.host_config.auto_remove)?;
-        let mut cfg = monitor::MonitorConfig::new(
-            self.runtime.root(),
-            id,
+        let cfg = record::monitor_config(
+            self,
+            &rec,
             &dir,
-            record::log_path(&dir, id),
-            record::exit_path(&dir),
+            rec.info.host_config.restart_policy.policy(),
         );
-        cfg.restart = rec.info.host_config.restart_policy.policy();
-        cfg.networks_root = Some(self.root.clone());
-        cfg.embedded_dns = crate::container::dns_upstreams(&rec);
         if let Err(e) = crate::container::attach_networks(self, &rec, &dir) {
             let _ = rootfs::unmount(&dir);
             return Err(e);
@@ -635,7 +631,7 @@ impl Engine {
         let handle = match monitor::start(&cfg) {
             Ok(h) => h,
             Err(e) => {
-                let _ = crate::container::detach_networks(&self.networks, id);
+                let _ = self.networks.detach(id);
                 let _ = rootfs::unmount(&dir);
                 let e = crate::container::map_spawn_error(e, rec.name(), &rec.info.path);
                 rec.info.state.error = e.to_string();

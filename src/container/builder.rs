@@ -7,7 +7,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use super::monitor::{self, MonitorConfig, RestartPolicy};
+use super::monitor::{self, RestartPolicy};
 use super::record::{
     Config, Container, HostConfig, Inspect, MountPoint, Record, State, Status, ZERO_TIME,
 };
@@ -1114,16 +1114,7 @@ impl<'e> ContainerBuilder<'e> {
 
             // --- detached: the monitor starts it ---
             if detach {
-                let mut cfg = MonitorConfig::new(
-                    engine.runtime().root(),
-                    &id,
-                    &dir,
-                    super::record::log_path(&dir, &id),
-                    super::record::exit_path(&dir),
-                );
-                cfg.restart = self.restart;
-                cfg.networks_root = Some(engine.root().to_owned());
-                cfg.embedded_dns = net::dns_upstreams(&rec);
+                let mut cfg = super::record::monitor_config(engine, &rec, &dir, self.restart);
                 if self.ephemeral {
                     cfg.owner = Some(std::process::id() as i32);
                 }
@@ -1390,7 +1381,7 @@ impl Guard<'_> {
             });
         }
         if self.network {
-            keep(net::detach(self.engine.networks(), &self.id));
+            keep(self.engine.networks().detach(&self.id));
         }
         keep(rootfs::unmount(&self.dir));
         self.engine.release_name(&self.name, &self.id);

@@ -47,7 +47,7 @@ pub use changes::{Change, ChangeKind};
 pub use commit::CommitOptions;
 pub use exec::ExecBuilder;
 pub use filter::ContainerFilter;
-pub(crate) use net::{attach as attach_networks, detach as detach_networks, dns_upstreams};
+pub(crate) use net::attach as attach_networks;
 pub use net::{EndpointSettings, NetworkSettings, PortMapping};
 pub use ready::WaitFor;
 pub use record::{

@@ -963,8 +963,8 @@ impl Monitor {
                 dns.stop();
             }
             if let Some(root) = &self.cfg.networks_root {
-                let detached = crate::network::NetworkStore::open(root)
-                    .and_then(|n| super::net::detach(&n, &self.cfg.id));
+                let detached =
+                    crate::network::NetworkStore::open(root).and_then(|n| n.detach(&self.cfg.id));
                 if let Err(e) = detached {
                     eprintln!("{PROCESS_NAME} {}: detaching networks: {e}", self.cfg.id);
                 }

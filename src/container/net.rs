@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::record::Record;
 use crate::engine::Engine;
 use crate::network::dns::{self, Resolver};
-use crate::network::{EndpointConfig, NetworkMode, NetworkStore, PortBinding, SandboxConfig};
+use crate::network::{EndpointConfig, NetworkMode, PortBinding, SandboxConfig};
 use crate::{Error, Result};
 
 /// How the container is networked, as asked for.
@@ -146,11 +146,6 @@ pub(crate) fn serve_dns(
 ) -> Result<Resolver> {
     let upstreams = dns_upstreams(rec).unwrap_or_default();
     bound.serve(engine.networks().clone(), &rec.info.id, upstreams, pidfd)
-}
-
-/// Tears down what [`attach`] made (nothing if it made nothing).
-pub(crate) fn detach(networks: &NetworkStore, id: &str) -> Result<()> {
-    networks.detach(id)
 }
 
 /// `NetworkSettings` of [`Inspect`](super::Inspect), as `docker inspect` shows it.

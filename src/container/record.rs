@@ -312,6 +312,29 @@ pub(crate) fn log_path(dir: &Path, id: &str) -> PathBuf {
 pub(crate) fn exit_path(dir: &Path) -> PathBuf {
     dir.join(EXIT)
 }
+
+/// How the monitor of the container `rec` (in `dir`) runs it: its log and exit record in
+/// the container's directory, `restart`, and its networks detached (and its embedded DNS
+/// served) by the monitor.
+pub(crate) fn monitor_config(
+    engine: &Engine,
+    rec: &Record,
+    dir: &Path,
+    restart: monitor::RestartPolicy,
+) -> monitor::MonitorConfig {
+    let id = &rec.info.id;
+    let mut cfg = monitor::MonitorConfig::new(
+        engine.runtime().root(),
+        id,
+        dir,
+        log_path(dir, id),
+        exit_path(dir),
+    );
+    cfg.restart = restart;
+    cfg.networks_root = Some(engine.root().to_owned());
+    cfg.embedded_dns = super::net::dns_upstreams(rec);
+    cfg
+}
 pub(crate) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 impl Record {
