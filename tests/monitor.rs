@@ -730,18 +730,7 @@ impl Drop for RemoveOnDrop<'_> {
 /// Nothing of container `id` remains: no directory, mount, cgroup, runtime state or
 /// monitor.
 fn assert_container_gone(e: &EngineEnv, id: &str) {
-    assert!(!e.engine.root().join("containers").join(id).exists());
-    assert!(
-        common::mounts_with(id).is_empty(),
-        "{:?}",
-        common::mounts_with(id)
-    );
-    assert!(
-        common::cgroups_named(id).is_empty(),
-        "{:?}",
-        common::cgroups_named(id)
-    );
-    assert!(!e.engine.root().join("runtime").join(id).exists());
+    common::assert_container_gone(&e.engine, id);
     assert!(monitors_of(id).is_empty());
 }
 
@@ -851,7 +840,13 @@ fn engine_creator(args: &[String]) -> ! {
             .spawn()?;
         Ok(c.id().to_owned())
     };
-    match run() {
+    print_id_and_exit(run())
+}
+
+/// The end of a creator program: the id on stdout and exit 0, or the error on stderr and
+/// exit 1.
+fn print_id_and_exit(r: cargohold::Result<String>) -> ! {
+    match r {
         Ok(id) => {
             println!("{id}");
             std::process::exit(0)
@@ -1312,16 +1307,7 @@ fn dns_creator(args: &[String]) -> ! {
             .spawn()?;
         Ok(c.id().to_owned())
     };
-    match run() {
-        Ok(id) => {
-            println!("{id}");
-            std::process::exit(0)
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(1)
-        }
-    }
+    print_id_and_exit(run())
 }
 
 /// A detached container's embedded DNS server lives in its monitor: the program that made

@@ -72,18 +72,7 @@ fn stdout(out: &cargohold::Output) -> String {
 
 /// Nothing of container `id` remains: no directory, mount or cgroup.
 fn assert_gone(e: &Env, id: &str) {
-    assert!(!e.engine.root().join("containers").join(id).exists());
-    assert!(
-        common::mounts_with(id).is_empty(),
-        "{:?}",
-        common::mounts_with(id)
-    );
-    assert!(
-        common::cgroups_named(id).is_empty(),
-        "{:?}",
-        common::cgroups_named(id)
-    );
-    assert!(!e.engine.root().join("runtime").join(id).exists());
+    common::assert_container_gone(&e.engine, id);
 }
 
 /// The containers directory holds no container and no name.

@@ -297,6 +297,15 @@ pub fn settle<T: PartialEq + std::fmt::Debug>(
     }
 }
 
+/// Nothing of container `id` remains in `engine`'s root or on the host: no directory,
+/// overlay mount, cgroup or runtime state.
+pub fn assert_container_gone(engine: &cargohold::Engine, id: &str) {
+    assert!(!engine.root().join("containers").join(id).exists());
+    assert!(mounts_with(id).is_empty(), "{:?}", mounts_with(id));
+    assert!(cgroups_named(id).is_empty(), "{:?}", cgroups_named(id));
+    assert!(!engine.root().join("runtime").join(id).exists());
+}
+
 pub mod fake_dns;
 
 /// Imports `rootfs` (or, with `None`, a fresh busybox rootfs) into `engine`'s store as
