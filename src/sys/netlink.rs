@@ -442,26 +442,7 @@ fn to_link(l: &LinkMessage) -> Link {
     link
 }
 
-/// Runs `f` on a fresh thread that has entered the network namespace `ns`, and returns its
-/// result. Sockets `f` opens belong to that namespace for their whole life, whichever
-/// thread uses them afterwards. The thread ends with `f`.
-///
-/// # Errors
-/// The `setns` error, or `f`'s.
-pub fn in_netns<T: Send>(
-    ns: BorrowedFd<'_>,
-    f: impl FnOnce() -> io::Result<T> + Send,
-) -> io::Result<T> {
-    let fd = ns.as_raw_fd();
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            raw::setns(fd, libc::CLONE_NEWNET).map_err(io::Error::from_raw_os_error)?;
-            f()
-        })
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })
-}
+pub use super::netns::in_netns;
 
 /// Runs `f` on a fresh thread in a new, empty network namespace (its loopback up), after
 /// binding that namespace to the file `path` when given (created empty; the namespace then

@@ -1,17 +1,38 @@
-//! Running a closure in another process's network namespace.
+//! Running a closure in another network namespace.
 //!
 //! setns(2) with `CLONE_NEWNET` moves only the calling thread, and a socket belongs to the
-//! namespace of the thread that created it. So [`in_netns_of`] makes a dedicated, short-lived
-//! thread, moves it into the target namespace, runs the closure there (connect, send,
-//! receive) and lets the thread end: a thread in a foreign namespace never returns to a pool
-//! or runs anything else.
+//! namespace of the thread that created it. So [`in_netns`] (and [`in_netns_of`], by pid)
+//! make a dedicated, short-lived thread, move it into the target namespace, run the closure
+//! there (connect, send, receive, netlink) and let the thread end: a thread in a foreign
+//! namespace never returns to a pool or runs anything else.
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::PathBuf;
 
 use super::raw;
+
+/// Runs `f` on a fresh thread that has entered the network namespace `ns`, and returns its
+/// result. Sockets `f` opens belong to that namespace for their whole life, whichever
+/// thread uses them afterwards. The thread ends with `f`.
+///
+/// # Errors
+/// The `setns` error, or `f`'s.
+pub fn in_netns<T: Send>(
+    ns: BorrowedFd<'_>,
+    f: impl FnOnce() -> io::Result<T> + Send,
+) -> io::Result<T> {
+    let fd = ns.as_raw_fd();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            raw::setns(fd, libc::CLONE_NEWNET).map_err(io::Error::from_raw_os_error)?;
+            f()
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
 
 /// Runs `f` on a new thread inside the network namespace of process `pid` (from
 /// `/proc/<pid>/ns/net`) and returns its result. The thread exits when `f` returns.
@@ -22,28 +43,23 @@ use super::raw;
 /// `Other`.
 pub fn in_netns_of<T, F>(pid: i32, f: F) -> io::Result<T>
 where
-    T: Send + 'static,
-    F: FnOnce() -> T + Send + 'static,
+    T: Send,
+    F: FnOnce() -> T + Send,
 {
     let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
     let ns = File::open(&path)
         .map_err(|e| io::Error::new(e.kind(), format!("opening {}: {e}", path.display())))?;
-    let thread = std::thread::Builder::new()
-        .name("cargohold-netns".into())
-        .spawn(move || -> io::Result<T> {
-            raw::setns(ns.as_raw_fd(), libc::CLONE_NEWNET).map_err(|errno| {
-                let e = io::Error::from_raw_os_error(errno);
-                io::Error::new(
-                    e.kind(),
-                    format!("setns(CLONE_NEWNET) to {}: {e}", path.display()),
-                )
-            })?;
-            drop(ns);
-            Ok(f())
-        })?;
-    thread
-        .join()
-        .unwrap_or_else(|_| Err(io::Error::other("the network namespace thread panicked")))
+    // Only setns can fail inside: f's panic comes back as a value.
+    let ran = in_netns(ns.as_fd(), || {
+        Ok(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)))
+    })
+    .map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("setns(CLONE_NEWNET) to {}: {e}", path.display()),
+        )
+    })?;
+    ran.map_err(|_| io::Error::other("the network namespace thread panicked"))
 }
 
 #[cfg(test)]
