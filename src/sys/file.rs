@@ -124,16 +124,5 @@ pub fn set_child_subreaper() -> io::Result<()> {
 /// poll(2) over `fds` (plain `pollfd` records: fd, requested events, returned events);
 /// returns how many have events, 0 on timeout (`timeout_ms` -1: none). Retries on EINTR.
 pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
-    loop {
-        // SAFETY: `fds` is a valid, exclusively borrowed slice of pollfd records of the
-        // length given; the kernel only writes their `revents`.
-        let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-        if ret >= 0 {
-            return Ok(ret as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    super::raw::poll(fds, timeout_ms).map_err(io::Error::from_raw_os_error)
 }

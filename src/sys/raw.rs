@@ -517,24 +517,30 @@ pub fn pidfd_open(pid: libc::pid_t) -> R<RawFd> {
     check_long(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) }).map(|fd| fd as RawFd)
 }
 
-/// poll(2) on one fd for input; Ok(true) when ready, Ok(false) on timeout.
-pub fn poll_in(fd: RawFd, timeout_ms: c_int) -> R<bool> {
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
+/// poll(2) on `fds`, retrying on EINTR; the number of fds with events.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: c_int) -> R<usize> {
     loop {
-        // SAFETY: one valid pollfd.
-        let ret = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+        // SAFETY: `fds` is a valid, exclusively borrowed slice of pollfd records of the
+        // length given; the kernel only writes their `revents`.
+        let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
         if ret >= 0 {
-            return Ok(ret > 0);
+            return Ok(ret as usize);
         }
         let e = errno();
         if e != libc::EINTR {
             return Err(e);
         }
     }
+}
+
+/// poll(2) on one fd for input; Ok(true) when ready, Ok(false) on timeout.
+pub fn poll_in(fd: RawFd, timeout_ms: c_int) -> R<bool> {
+    let mut p = [libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    poll(&mut p, timeout_ms).map(|n| n > 0)
 }
 
 /// send(2) with MSG_NOSIGNAL: a peer that is gone yields EPIPE, not SIGPIPE.
