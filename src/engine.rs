@@ -574,15 +574,10 @@ impl Engine {
     pub(crate) fn start_container(&self, id: &str) -> Result<()> {
         let dir = self.dir(id);
         // One start at a time: flock on the container's directory (gone with it).
-        let _lock = fs::File::open(&dir)
-            .and_then(|f| {
-                rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)?;
-                Ok(f)
-            })
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::NotFound => Error::ContainerNotFound { id: id.to_owned() },
-                _ => Error::os("locking container directory", &dir, e),
-            })?;
+        let _lock = crate::store::lock_dir(&dir).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::ContainerNotFound { id: id.to_owned() },
+            _ => Error::os("locking container directory", &dir, e),
+        })?;
         let load =
             || Record::load(&dir).map_err(|_| Error::ContainerNotFound { id: id.to_owned() });
         let mut rec = load()?;

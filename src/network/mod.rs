@@ -38,7 +38,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{fsync_dir, write_atomic};
+use crate::store::{fsync_dir, write_atomic, Lock};
 use crate::sys::netlink::Netlink;
 use crate::{Error, Result};
 
@@ -495,12 +495,6 @@ fn now() -> String {
     humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
 }
 
-/// An exclusive flock, released on drop.
-#[derive(Debug)]
-pub(crate) struct Lock {
-    _file: File,
-}
-
 pub(crate) fn nl_err(
     op: impl Into<String>,
     subject: impl Into<String>,
@@ -598,16 +592,10 @@ impl NetworkStore {
     }
 
     pub(crate) fn lock(&self) -> Result<Lock> {
-        let path = self.dir.join(".lock");
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::os("opening lock file", &path, e))?;
-        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
-            .map_err(|e| Error::os("locking", &path, e.into()))?;
-        Ok(Lock { _file: file })
+        crate::store::lock_file(
+            &self.dir.join(".lock"),
+            rustix::fs::FlockOperation::LockExclusive,
+        )
     }
 
     pub(crate) fn load(&self, name: &str) -> Result<Record> {

@@ -62,10 +62,38 @@ pub struct Store {
     locks: PathBuf,
 }
 
-/// Held while a store lock is taken; dropping it releases the lock.
+/// Held while a lock is taken (an flock); dropping it releases the lock.
 #[derive(Debug)]
 pub(crate) struct Lock {
     _file: File,
+}
+
+impl Lock {
+    /// The locked file (or directory).
+    pub(crate) fn file(&self) -> &File {
+        &self._file
+    }
+}
+
+/// Takes `op` (shared or exclusive) on the lock file `path`, created if missing, waiting
+/// for it.
+pub(crate) fn lock_file(path: &Path, op: rustix::fs::FlockOperation) -> Result<Lock> {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::os("opening lock file", path, e))?;
+    rustix::fs::flock(&file, op).map_err(|e| Error::os("locking", path, e.into()))?;
+    Ok(Lock { _file: file })
+}
+
+/// Takes an exclusive flock on the directory `dir` itself (so the lock goes with the
+/// directory), waiting for it.
+pub(crate) fn lock_dir(dir: &Path) -> io::Result<Lock> {
+    let file = File::open(dir)?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
+    Ok(Lock { _file: file })
 }
 
 impl Store {
@@ -159,15 +187,7 @@ impl Store {
     }
 
     fn lock_with(&self, name: &str, op: rustix::fs::FlockOperation) -> Result<Lock> {
-        let path = self.locks.join(format!("{name}.lock"));
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::os("opening lock file", &path, e))?;
-        rustix::fs::flock(&file, op).map_err(|e| Error::os("locking", &path, e.into()))?;
-        Ok(Lock { _file: file })
+        lock_file(&self.locks.join(format!("{name}.lock")), op)
     }
 
     // ---- blobs ----

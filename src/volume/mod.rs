@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{fsync_dir, remove_any, tmp_path, write_atomic, TMP_PREFIX};
+use crate::store::{fsync_dir, lock_dir, remove_any, tmp_path, write_atomic, Lock, TMP_PREFIX};
 use crate::{Error, Result};
 
 pub use mount::{Mount, MountType, Propagation};
@@ -115,18 +115,6 @@ pub struct Pruned {
     pub volumes: Vec<String>,
     /// The bytes their content took (file sizes, hard links counted once).
     pub reclaimed: u64,
-}
-
-/// An exclusive flock, released on drop.
-#[derive(Debug)]
-struct DirLock {
-    _file: File,
-}
-
-fn lock_dir(dir: &Path) -> io::Result<DirLock> {
-    let file = File::open(dir)?;
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
-    Ok(DirLock { _file: file })
 }
 
 impl Volume {
@@ -271,12 +259,12 @@ impl VolumeStore {
         &self.dir
     }
 
-    fn lock_all(&self) -> Result<DirLock> {
+    fn lock_all(&self) -> Result<Lock> {
         lock_dir(&self.dir).map_err(|e| Error::os("locking", &self.dir, e))
     }
 
     /// Locks a volume's directory; the volume must still be the one at its name once locked.
-    fn lock_volume(&self, name: &str) -> Result<(DirLock, PathBuf)> {
+    fn lock_volume(&self, name: &str) -> Result<(Lock, PathBuf)> {
         check_name(name)?;
         let dir = self.dir.join(name);
         let lock = match lock_dir(&dir) {
@@ -288,7 +276,7 @@ impl VolumeStore {
         };
         // A remove may have renamed the directory away while we waited for the lock.
         let locked =
-            rustix::fs::fstat(&lock._file).map_err(|e| Error::os("stat", &dir, e.into()))?;
+            rustix::fs::fstat(lock.file()).map_err(|e| Error::os("stat", &dir, e.into()))?;
         match fs::metadata(&dir) {
             Ok(m) if m.ino() == locked.st_ino && m.dev() == locked.st_dev => Ok((lock, dir)),
             _ => Err(Error::VolumeNotFound { name: name.into() }),
@@ -548,7 +536,7 @@ impl VolumeStore {
     }
 
     /// Renames the volume away (so it vanishes at once), then deletes it.
-    fn delete(&self, dir: &Path, lock: DirLock) -> Result<()> {
+    fn delete(&self, dir: &Path, lock: Lock) -> Result<()> {
         let tmp = tmp_path(&self.dir);
         fs::rename(dir, &tmp).map_err(|e| Error::os("removing volume", dir, e))?;
         drop(lock);
