@@ -2,9 +2,8 @@
 //! state; hands out container builders and records.
 
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::container::monitor::{self, ExitRecord, MonitorStatus};
 use crate::container::record::{self, owner_alive, start_time, Record};
@@ -13,7 +12,8 @@ use crate::container::{exit_status, Container, ContainerBuilder, ExitStatus, Sta
 use crate::image::{Image, Reference};
 use crate::network::{NetworkBuilder, NetworkStore};
 use crate::runtime::{self, Runtime};
-use crate::store::Store;
+pub(crate) use crate::store::now_rfc3339;
+use crate::store::{random_bytes, Store};
 use crate::volume::{Volume, VolumeStore};
 use crate::{Error, Result};
 
@@ -889,40 +889,6 @@ fn exited_detached(st: &mut State, exit: Option<&ExitRecord>) {
             st.error = "the monitor of the container died before recording its exit".to_owned();
         }
     }
-}
-
-fn random_bytes(n: usize) -> Result<Vec<u8>> {
-    let mut buf = vec![0; n];
-    fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .map_err(|e| Error::os("reading", "/dev/urandom", e))?;
-    Ok(buf)
-}
-
-/// Now as RFC 3339 with nanoseconds, as Docker writes times.
-pub(crate) fn now_rfc3339() -> String {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_nanos()
-    )
 }
 
 #[cfg(test)]

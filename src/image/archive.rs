@@ -510,7 +510,7 @@ impl Store {
             .map_err(err)?;
         let (d, n) = blob.commit(None, None)?;
         let mut h = History::default();
-        h.set_created(Some(super::local::now_rfc3339()));
+        h.set_created(Some(crate::store::now_rfc3339_seconds()));
         h.set_created_by(Some("cargohold import_tar".to_owned()));
         self.commit_image(
             config,

@@ -13,7 +13,7 @@ use oci_spec::image::{
 };
 use sha2::{Digest as _, Sha256};
 
-use super::local::{self, now_rfc3339, HashingWriter};
+use super::local::{self, HashingWriter};
 use super::{Image, Reference};
 use crate::store::{self, BlobWriter, Lock, Store};
 use crate::{Error, Result};
@@ -186,7 +186,7 @@ impl Store {
         reference: Option<&Reference>,
     ) -> Result<Image> {
         let mut image_config = parent.config().clone();
-        image_config.set_created(Some(now_rfc3339()));
+        image_config.set_created(Some(crate::store::now_rfc3339_seconds()));
         if let Some(a) = author {
             image_config.set_author(Some(a.to_owned()));
         }

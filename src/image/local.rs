@@ -129,11 +129,6 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// Now, RFC 3339 UTC to the second (what Docker writes in image configs).
-pub(crate) fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
-}
-
 /// Appends the tree under `dir` (itself as `./`) to `tar`, sorted by name; see
 /// [`Store::import_dir`] for what is kept.
 fn append_tree<W: Write>(tar: &mut tar::Builder<W>, dir: &Path) -> io::Result<()> {
@@ -305,7 +300,7 @@ impl Store {
         let layer = blob.commit(None, None)?;
         let history = History::default();
         let mut history = history;
-        history.set_created(Some(now_rfc3339()));
+        history.set_created(Some(crate::store::now_rfc3339_seconds()));
         history.set_created_by(Some(format!("cargohold import_dir {}", dir.display())));
         self.commit_image(
             config,
@@ -326,7 +321,7 @@ impl Store {
         let mut rootfs = RootFs::default();
         rootfs.set_diff_ids(layers.iter().map(|(_, d)| d.to_string()).collect());
         let mut image_config = ImageConfiguration::default();
-        image_config.set_created(Some(now_rfc3339()));
+        image_config.set_created(Some(crate::store::now_rfc3339_seconds()));
         image_config.set_architecture(Arch::Amd64);
         image_config.set_os(Os::Linux);
         image_config.set_config(Some(config.clone()));
@@ -858,7 +853,7 @@ mod tests {
 
     #[test]
     fn rfc3339_dates() {
-        let t = now_rfc3339();
+        let t = crate::store::now_rfc3339_seconds();
         assert_eq!(t.len(), "2020-09-13T12:26:40Z".len(), "{t}");
         assert!(t.ends_with('Z'));
     }

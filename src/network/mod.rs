@@ -30,8 +30,8 @@ mod sandbox;
 pub(crate) use sandbox::join_deletions;
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, Read};
+use std::fs;
+use std::io;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -484,15 +484,7 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 fn random_hex(bytes: usize) -> Result<String> {
-    let mut buf = vec![0; bytes];
-    File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .map_err(|e| Error::os("reading", "/dev/urandom", e))?;
-    Ok(hex::encode(buf))
-}
-
-fn now() -> String {
-    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
+    crate::store::random_bytes(bytes).map(hex::encode)
 }
 
 pub(crate) fn nl_err(
@@ -540,7 +532,7 @@ impl NetworkStore {
                     "none" => Driver::Null,
                     _ => Driver::Bridge,
                 },
-                created: now(),
+                created: crate::store::now_rfc3339(),
                 subnet: None,
                 gateway: None,
                 ip_range: None,
@@ -843,7 +835,7 @@ impl NetworkStore {
             id: id.clone(),
             name: name.to_owned(),
             driver,
-            created: now(),
+            created: crate::store::now_rfc3339(),
             subnet,
             gateway,
             ip_range,

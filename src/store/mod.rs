@@ -465,6 +465,25 @@ pub(crate) fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> Result<
     Ok(())
 }
 
+/// `n` bytes from `/dev/urandom` (ids, names).
+pub(crate) fn random_bytes(n: usize) -> Result<Vec<u8>> {
+    let mut buf = vec![0; n];
+    File::open("/dev/urandom")
+        .and_then(|mut f| io::Read::read_exact(&mut f, &mut buf))
+        .map_err(|e| Error::os("reading", "/dev/urandom", e))?;
+    Ok(buf)
+}
+
+/// Now as RFC 3339 in UTC with nanoseconds, as Docker writes container and network times.
+pub(crate) fn now_rfc3339() -> String {
+    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
+}
+
+/// Now as RFC 3339 in UTC to the second, as Docker writes image and volume times.
+pub(crate) fn now_rfc3339_seconds() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
 /// Checks that `id` can name a file of ours (`[a-zA-Z0-9_.-]`, 1–255 bytes, not starting
 /// with `.`); `reason` says what it must be in the error.
 pub(crate) fn check_id(id: &str, reason: &'static str) -> Result<()> {

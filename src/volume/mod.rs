@@ -25,8 +25,8 @@ mod mount;
 mod populate;
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, Read};
+use std::fs;
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -168,11 +168,7 @@ impl Volume {
     /// # Errors
     /// [`Error::Os`] if `/dev/urandom` cannot be read.
     pub fn anonymous_name() -> Result<String> {
-        let mut bytes = [0u8; 32];
-        File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut bytes))
-            .map_err(|e| Error::os("reading", "/dev/urandom", e))?;
-        Ok(hex::encode(bytes))
+        crate::store::random_bytes(32).map(hex::encode)
     }
 }
 
@@ -220,11 +216,6 @@ fn check_user(id: &str) -> Result<()> {
         id,
         "a volume user must be a container id of [a-zA-Z0-9_.-], not starting with '.'",
     )
-}
-
-/// `now` as RFC 3339 in UTC with seconds, as Docker's `CreatedAt`.
-fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 impl VolumeStore {
@@ -332,7 +323,7 @@ impl VolumeStore {
         let meta = Meta {
             name: name.into(),
             driver: "local".into(),
-            created_at: now_rfc3339(),
+            created_at: crate::store::now_rfc3339_seconds(),
             labels: labels
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
