@@ -293,14 +293,7 @@ pub(crate) fn write_etc(dir: &Path, net: &NetSettings, dns: &[String]) -> Result
         // `--dns` servers are the embedded server's upstreams then, as in Docker.
         write("resolv.conf", dns::resolv_conf(&host_resolv))?;
     } else if !dns.is_empty() {
-        let mut conf: String = dns.iter().map(|s| format!("nameserver {s}\n")).collect();
-        for line in host_resolv.lines() {
-            if line.starts_with("search ") || line.starts_with("options ") {
-                conf.push_str(line);
-                conf.push('\n');
-            }
-        }
-        write("resolv.conf", conf)?;
+        write("resolv.conf", dns::resolv_conf_with(dns, &host_resolv))?;
     } else if net.mode == NetMode::Host {
         // The host's name servers are reachable from its own namespace, loopback ones too.
         write("resolv.conf", host_resolv)?;

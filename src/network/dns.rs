@@ -491,17 +491,27 @@ pub(crate) fn upstreams(dns: &[String], resolv_conf: &str) -> Vec<SocketAddr> {
 /// it: `nameserver 127.0.0.11`, the host's `search` and `options` lines, and `ndots:0`
 /// unless the host sets ndots.
 pub(crate) fn resolv_conf(host_resolv_conf: &str) -> String {
-    let mut out = format!("nameserver {ADDRESS}\n");
-    let mut ndots = false;
+    let mut out = resolv_conf_with(&[ADDRESS.to_string()], host_resolv_conf);
+    let ndots = host_resolv_conf
+        .lines()
+        .any(|l| l.starts_with("options ") && l.contains("ndots:"));
+    if !ndots {
+        out.push_str("options ndots:0\n");
+    }
+    out
+}
+
+/// A `/etc/resolv.conf` naming `servers`, with the host's `search` and `options` lines.
+pub(crate) fn resolv_conf_with(servers: &[String], host_resolv_conf: &str) -> String {
+    let mut out: String = servers
+        .iter()
+        .map(|s| format!("nameserver {s}\n"))
+        .collect();
     for line in host_resolv_conf.lines() {
         if line.starts_with("search ") || line.starts_with("options ") {
-            ndots |= line.starts_with("options ") && line.contains("ndots:");
             out.push_str(line);
             out.push('\n');
         }
-    }
-    if !ndots {
-        out.push_str("options ndots:0\n");
     }
     out
 }
