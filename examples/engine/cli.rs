@@ -1,0 +1,455 @@
+//! The command line: every command, flag and help text (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "engine",
+    about = "A docker-like engine on cargohold, without a daemon"
+)]
+pub(crate) struct Cli {
+    /// The engine root (images, containers, volumes) [default: $CARGOHOLD_ROOT, then
+    /// /var/lib/cargohold].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) root: Option<PathBuf>,
+    /// A registry (HOST:PORT) to reach over plain HTTP; repeatable.
+    #[arg(long = "insecure-registry", global = true, value_name = "HOST:PORT")]
+    pub(crate) insecure_registry: Vec<String>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// List images.
+    Images {
+        /// Only show image IDs.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag { source: String, target: String },
+    /// Remove one or more images.
+    Rmi {
+        /// Force removal of the image.
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Save one or more images to a tar archive (streamed to stdout by default).
+    Save {
+        /// Write to a file, instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Load an image from a tar archive or stdin.
+    Load {
+        /// Read from tar archive file, instead of stdin.
+        #[arg(short, long)]
+        input: Option<PathBuf>,
+        /// Suppress the load output.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Import the contents from a tarball (`-` for stdin) to create a filesystem image.
+    Import {
+        tarball: String,
+        reference: Option<String>,
+    },
+    /// Download an image from a registry.
+    Pull { image: String },
+    /// Upload an image to a registry.
+    Push { image: String },
+    /// Create and run a new container from an image.
+    Run(Box<RunArgs>),
+    /// Create a new container (start it with `start`).
+    Create(Box<RunArgs>),
+    /// Start one or more created or stopped containers.
+    Start {
+        /// Attach to its output (and wait for it, returning its exit code).
+        #[arg(short, long)]
+        attach: bool,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Restart one or more containers.
+    Restart {
+        /// Seconds to wait before killing the container [default: its --stop-timeout, else
+        /// 10].
+        #[arg(short = 't', long = "time")]
+        time: Option<u64>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Pause all processes within one or more containers.
+    Pause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Unpause all processes within one or more containers.
+    Unpause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Rename a container.
+    Rename { container: String, new_name: String },
+    /// Execute a command in a running container.
+    Exec(Box<ExecArgs>),
+    /// List containers.
+    Ps {
+        /// Show all containers (default shows just running).
+        #[arg(short, long)]
+        all: bool,
+        /// Only display container IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Don't truncate output.
+        #[arg(long)]
+        no_trunc: bool,
+        /// Filter output based on conditions provided (name=, id=, label=, status=,
+        /// ancestor=).
+        #[arg(short, long)]
+        filter: Vec<String>,
+    },
+    /// Fetch the logs of a container.
+    Logs {
+        #[arg(short, long)]
+        follow: bool,
+        #[arg(short = 'n', long)]
+        tail: Option<String>,
+        #[arg(short, long)]
+        timestamps: bool,
+        container: String,
+    },
+    /// Stop one or more running containers.
+    Stop {
+        /// Seconds to wait before killing the container [default: its --stop-timeout, else
+        /// 10].
+        #[arg(short = 't', long = "time")]
+        time: Option<u64>,
+        /// Signal to send to the container.
+        #[arg(short, long)]
+        signal: Option<String>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Kill one or more running containers.
+    Kill {
+        /// Signal to send to the container.
+        #[arg(short, long, default_value = "KILL")]
+        signal: String,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Remove one or more containers.
+    Rm {
+        /// Force the removal of a running container (uses SIGKILL).
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Return low-level information on containers, images or volumes.
+    Inspect {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+    /// Create a new image from a container's changes.
+    Commit {
+        /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>").
+        #[arg(short, long)]
+        author: Option<String>,
+        /// Commit message.
+        #[arg(short, long)]
+        message: Option<String>,
+        /// Apply Dockerfile instruction to the created image.
+        #[arg(short, long)]
+        change: Vec<String>,
+        /// Pause container during commit (`--pause=false` to not).
+        #[arg(
+            short,
+            long,
+            default_value_t = true,
+            num_args = 0..=1,
+            require_equals = true,
+            default_missing_value = "true",
+            action = clap::ArgAction::Set
+        )]
+        pause: bool,
+        container: String,
+        /// REPOSITORY[:TAG] (untagged when left out).
+        reference: Option<String>,
+    },
+    /// Export a container's filesystem as a tar archive (to stdout by default).
+    Export {
+        /// Write to a file, instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        container: String,
+    },
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff { container: String },
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats {
+        /// Disable streaming stats and only pull the first result.
+        #[arg(long)]
+        no_stream: bool,
+        /// Do not truncate output.
+        #[arg(long)]
+        no_trunc: bool,
+        /// The containers (default: all running ones).
+        containers: Vec<String>,
+    },
+    /// Display the running processes of a container.
+    Top { container: String },
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// List port mappings or a specific mapping for the container.
+    Port {
+        container: String,
+        /// PRIVATE_PORT[/PROTO] (default: every published port).
+        private_port: Option<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+pub(crate) struct RunArgs {
+    /// Print help (`-h` is `--hostname`, as in Docker).
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub(crate) help: Option<bool>,
+    /// Run the container in the background and print its id.
+    #[arg(short, long)]
+    pub(crate) detach: bool,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped (needs -d).
+    #[arg(long, default_value = "no")]
+    pub(crate) restart: String,
+    /// Keep STDIN open.
+    #[arg(short, long)]
+    pub(crate) interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub(crate) tty: bool,
+    /// Automatically remove the container when it exits.
+    #[arg(long)]
+    pub(crate) rm: bool,
+    /// Assign a name to the container.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Set environment variables (KEY=VALUE, or KEY to pass the host's).
+    #[arg(short, long = "env")]
+    pub(crate) env: Vec<String>,
+    /// Bind mount a volume (NAME|HOST-DIR:DEST[:OPTIONS]).
+    #[arg(short, long = "volume")]
+    pub(crate) volume: Vec<String>,
+    /// Mount a tmpfs directory (DEST[:OPTIONS]).
+    #[arg(long)]
+    pub(crate) tmpfs: Vec<String>,
+    /// Attach a filesystem mount (type=…,source=…,target=…).
+    #[arg(long)]
+    pub(crate) mount: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    pub(crate) workdir: Option<PathBuf>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short, long)]
+    pub(crate) user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image.
+    #[arg(long)]
+    pub(crate) entrypoint: Option<String>,
+    /// Memory limit (e.g. 64m).
+    #[arg(short, long)]
+    pub(crate) memory: Option<String>,
+    /// Tune container pids limit.
+    #[arg(long)]
+    pub(crate) pids_limit: Option<u32>,
+    /// Mount the container's root filesystem as read only.
+    #[arg(long)]
+    pub(crate) read_only: bool,
+    /// Container host name.
+    #[arg(short = 'h', long)]
+    pub(crate) hostname: Option<String>,
+    /// Set metadata on a container (KEY=VALUE).
+    #[arg(short, long = "label")]
+    pub(crate) label: Vec<String>,
+    /// Add Linux capabilities.
+    #[arg(long)]
+    pub(crate) cap_add: Vec<String>,
+    /// Drop Linux capabilities.
+    #[arg(long)]
+    pub(crate) cap_drop: Vec<String>,
+    /// Give extended privileges to this container.
+    #[arg(long)]
+    pub(crate) privileged: bool,
+    /// Signal to stop the container.
+    #[arg(long)]
+    pub(crate) stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container.
+    #[arg(long)]
+    pub(crate) stop_timeout: Option<u64>,
+    /// Connect the container to a network (none, host, bridge or a network's name or id;
+    /// repeatable: eth0, eth1… in order) [default: none, or bridge with -p/-P].
+    #[arg(long = "network", alias = "net", value_name = "NETWORK")]
+    pub(crate) network: Vec<String>,
+    /// Add a network-scoped alias for the container (on its first network).
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS")]
+    pub(crate) network_alias: Vec<String>,
+    /// Publish a container's port(s) to the host ([IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]).
+    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
+    pub(crate) publish: Vec<String>,
+    /// Publish all exposed ports to random ports.
+    #[arg(short = 'P', long)]
+    pub(crate) publish_all: bool,
+    /// Add a custom host-to-IP mapping (NAME:IP).
+    #[arg(long = "add-host", value_name = "NAME:IP")]
+    pub(crate) add_host: Vec<String>,
+    /// Set custom DNS servers.
+    #[arg(long, value_name = "IP")]
+    pub(crate) dns: Vec<String>,
+    pub(crate) image: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub(crate) command: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExecArgs {
+    /// Keep STDIN open.
+    #[arg(short, long)]
+    pub(crate) interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub(crate) tty: bool,
+    /// Set environment variables (KEY=VALUE).
+    #[arg(short, long = "env")]
+    pub(crate) env: Vec<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short, long)]
+    pub(crate) user: Option<String>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    pub(crate) workdir: Option<String>,
+    pub(crate) container: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub(crate) command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum VolumeCommand {
+    /// Create a volume (a random name when none is given).
+    Create {
+        /// Set metadata for a volume (KEY=VALUE).
+        #[arg(short, long = "label")]
+        label: Vec<String>,
+        name: Option<String>,
+    },
+    /// List volumes.
+    #[command(alias = "list")]
+    Ls {
+        /// Only display volume names.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Display detailed information on one or more volumes.
+    Inspect {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove one or more volumes.
+    #[command(alias = "remove")]
+    Rm {
+        /// Force the removal of one or more volumes.
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove unused volumes.
+    Prune {
+        /// Do not prompt for confirmation (never prompts).
+        #[arg(short, long)]
+        force: bool,
+        /// Remove all unused volumes, not just anonymous ones (always, as the API does).
+        #[arg(short, long)]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NetworkCommand {
+    /// Create a network (prints its id).
+    Create {
+        /// Driver to manage the network (bridge or macvlan).
+        #[arg(short, long, default_value = "bridge")]
+        driver: String,
+        /// Subnet in CIDR format that represents a network segment.
+        #[arg(long, value_name = "CIDR")]
+        subnet: Option<String>,
+        /// IPv4 gateway for the subnet.
+        #[arg(long, value_name = "IP")]
+        gateway: Option<String>,
+        /// Allocate container IPs from a sub-range (CIDR).
+        #[arg(long = "ip-range", value_name = "CIDR")]
+        ip_range: Option<String>,
+        /// Set driver specific options (KEY=VALUE: parent, com.docker.network.bridge.name,
+        /// com.docker.network.driver.mtu).
+        #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
+        opt: Vec<String>,
+        /// Set metadata on a network (KEY=VALUE).
+        #[arg(long)]
+        label: Vec<String>,
+        name: String,
+    },
+    /// List networks.
+    #[command(alias = "list")]
+    Ls {
+        /// Only display network IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Do not truncate the output.
+        #[arg(long)]
+        no_trunc: bool,
+    },
+    /// Display detailed information on one or more networks.
+    Inspect {
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Remove one or more networks.
+    #[command(alias = "remove")]
+    Rm {
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Connect a running container to a network.
+    Connect {
+        /// Add network-scoped alias for the container.
+        #[arg(long)]
+        alias: Vec<String>,
+        network: String,
+        container: String,
+    },
+    /// Disconnect a container from a network.
+    Disconnect { network: String, container: String },
+    /// Remove all unused networks.
+    Prune {
+        /// Do not prompt for confirmation (never prompts).
+        #[arg(short, long)]
+        force: bool,
+    },
+}

@@ -1,0 +1,416 @@
+//! Container lifecycle commands: run, create, start, restart, pause, unpause, wait, rename,
+//! exec, stop, kill, rm, commit, export, diff.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use cargohold::container::CommitOptions;
+use cargohold::{
+    Container, ContainerBuilder, Engine, ExitStatus, LogOptions, LogStream, Mount, PortBinding,
+    Stdio,
+};
+
+use crate::cli::{ExecArgs, RunArgs};
+use crate::format::{parse_bytes, write_archive};
+use crate::signal::parse_signal;
+use crate::tty::{self, RawMode};
+use crate::{each, CmdResult, Failure, ENGINE_ERROR};
+
+/// Our exit code for a container's: its own, or 128 + the signal that killed it.
+fn exit_code(status: ExitStatus) -> u8 {
+    u8::try_from(status.docker_code() & 0xff).unwrap_or(ENGINE_ERROR)
+}
+
+/// A builder with every setting of `run`/`create` but the attach ones (-d, -i, -t).
+fn builder<'e>(engine: &'e Engine, a: &RunArgs) -> Result<ContainerBuilder<'e>, Failure> {
+    let image = engine.image(&a.image)?;
+    let mut b = engine.container(&image);
+    if let Some(n) = &a.name {
+        b.name(n);
+    }
+    if let Some(ep) = &a.entrypoint {
+        b.entrypoint([ep]);
+    }
+    b.args(&a.command);
+    for e in &a.env {
+        match e.split_once('=') {
+            Some((k, v)) => {
+                b.env(k, v);
+            }
+            None => {
+                if let Some(v) = std::env::var_os(e) {
+                    b.env(e, v);
+                }
+            }
+        }
+    }
+    for l in &a.label {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        b.label(k, v);
+    }
+    for v in &a.volume {
+        b.mount(Mount::from_volume_flag(v)?);
+    }
+    for t in &a.tmpfs {
+        b.mount(Mount::from_tmpfs_flag(t)?);
+    }
+    for m in &a.mount {
+        b.mount(Mount::from_mount_flag(m)?);
+    }
+    if let Some(w) = &a.workdir {
+        b.current_dir(w);
+    }
+    if let Some(u) = &a.user {
+        b.user(u);
+    }
+    if let Some(h) = &a.hostname {
+        b.hostname(h);
+    }
+    if let Some(m) = &a.memory {
+        b.memory_limit(parse_bytes(m)?);
+    }
+    if let Some(p) = a.pids_limit {
+        b.pids_limit(p);
+    }
+    for c in &a.cap_add {
+        b.cap_add(c);
+    }
+    for c in &a.cap_drop {
+        b.cap_drop(c);
+    }
+    for n in &a.network {
+        b.network(n);
+    }
+    for alias in &a.network_alias {
+        b.network_alias(alias);
+    }
+    for p in &a.publish {
+        b.publish_port(p.parse::<PortBinding>()?);
+    }
+    b.publish_all(a.publish_all);
+    for h in &a.add_host {
+        let (name, ip) = parse_add_host(h)?;
+        b.add_host(name, ip);
+    }
+    for d in &a.dns {
+        if d.parse::<std::net::IpAddr>().is_err() {
+            return Err(Failure::Usage(format!(
+                "invalid argument {d:?} for \"--dns\" flag: not an IP address"
+            )));
+        }
+        b.dns(d);
+    }
+    if let Some(sig) = &a.stop_signal {
+        b.stop_signal(sig);
+    }
+    if let Some(t) = a.stop_timeout {
+        b.stop_timeout(Duration::from_secs(t));
+    }
+    b.restart(a.restart.parse()?)
+        .read_only(a.read_only)
+        .privileged(a.privileged)
+        .auto_remove(a.rm);
+    Ok(b)
+}
+
+/// `--add-host NAME:IP` (or `NAME=IP`, as newer Docker takes it).
+fn parse_add_host(spec: &str) -> Result<(String, std::net::Ipv4Addr), Failure> {
+    let bad = |why: &str| {
+        Failure::Usage(format!(
+            "invalid argument {spec:?} for \"--add-host\" flag: {why}"
+        ))
+    };
+    let (name, ip) = spec
+        .split_once('=')
+        .or_else(|| spec.split_once(':'))
+        .ok_or_else(|| bad("expected NAME:IP"))?;
+    if name.is_empty() {
+        return Err(bad("no host name"));
+    }
+    let ip = ip
+        .parse()
+        .map_err(|_| bad(&format!("{ip:?} is not an IPv4 address")))?;
+    Ok((name.to_owned(), ip))
+}
+
+/// `create`: prints the new container's id.
+pub(crate) fn create(engine: &Engine, a: &RunArgs) -> CmdResult {
+    let c = builder(engine, a)?.tty(a.tty).create()?;
+    println!("{}", c.id());
+    Ok(0)
+}
+
+/// `run`: detached (prints the id), else attached to our stdio until it exits; its exit
+/// code is ours.
+pub(crate) fn run(engine: &Engine, a: &RunArgs) -> CmdResult {
+    let mut b = builder(engine, a)?;
+    if a.detach {
+        // The monitor owns the container's stdio and logs; print the id, as Docker does.
+        let c = b.tty(a.tty).detach(true).spawn()?;
+        println!("{}", c.id());
+        return Ok(0);
+    }
+    b.tty(a.tty)
+        .stdin(if a.interactive {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    let mut c = b.spawn()?;
+    c.kill_on_drop(true);
+    // With -it on a terminal, keys go to the container as typed (^C included), as Docker.
+    let _raw = match c.take_terminal() {
+        Some(term) => attach_terminal(File::from(term), a.interactive),
+        None => None,
+    };
+    let status = c.wait()?;
+    Ok(exit_code(status))
+}
+
+/// `start [-a]`: starts each container; with `-a` (one container), follows its
+/// output until it exits and returns its exit code.
+pub(crate) fn start(engine: &Engine, attach: bool, names: &[String]) -> CmdResult {
+    if attach {
+        let [name] = names else {
+            return Err(Failure::Usage(
+                "you cannot start and attach multiple containers at once".to_owned(),
+            ));
+        };
+        let c = engine.containers().get(name)?;
+        let before = c.logs(&LogOptions::default())?.count();
+        c.start()?;
+        let opts = LogOptions {
+            follow: true,
+            ..LogOptions::default()
+        };
+        let mut out = io::stdout().lock();
+        let mut err = io::stderr().lock();
+        // Only what this run writes: skip the entries of earlier runs.
+        let mut logs = c.logs(&opts)?.skip(before);
+        for entry in &mut logs {
+            let entry = entry?;
+            match entry.stream {
+                LogStream::Stderr => err.write_all(&entry.log)?,
+                _ => out.write_all(&entry.log)?,
+            }
+        }
+        out.flush()?;
+        let status = c.wait()?;
+        return Ok(exit_code(status));
+    }
+    each(names, |name| {
+        engine.containers().get(name)?.start()?;
+        Ok(())
+    })
+}
+
+/// `restart`: stops (after `time` seconds, else its stop timeout) and starts each.
+pub(crate) fn restart(engine: &Engine, time: Option<u64>, names: &[String]) -> CmdResult {
+    each(names, |name| {
+        let c = engine.containers().get(name)?;
+        c.restart(time.map_or_else(|| c.stop_timeout(), Duration::from_secs))?;
+        Ok(())
+    })
+}
+
+/// `pause`: freezes each.
+pub(crate) fn pause(engine: &Engine, names: &[String]) -> CmdResult {
+    each(names, |name| {
+        engine.containers().get(name)?.pause()?;
+        Ok(())
+    })
+}
+
+/// `unpause`: thaws each.
+pub(crate) fn unpause(engine: &Engine, names: &[String]) -> CmdResult {
+    each(names, |name| {
+        engine.containers().get(name)?.resume()?;
+        Ok(())
+    })
+}
+
+/// `wait`: prints the exit code of each once it has stopped.
+pub(crate) fn wait(engine: &Engine, names: &[String]) -> CmdResult {
+    let mut failed = false;
+    for name in names {
+        match engine.containers().get(name).and_then(|c| c.wait()) {
+            Ok(status) => println!("{}", status.docker_code()),
+            Err(e) => {
+                failed = true;
+                eprintln!("engine: {e}");
+            }
+        }
+    }
+    Ok(if failed { ENGINE_ERROR } else { 0 })
+}
+
+/// `rename CONTAINER NEW_NAME`.
+pub(crate) fn rename(engine: &Engine, name: &str, new_name: &str) -> CmdResult {
+    engine.containers().get(name)?.rename(new_name)?;
+    Ok(0)
+}
+
+/// `exec`: runs a command in a running container; its exit code is ours.
+pub(crate) fn exec(engine: &Engine, a: &ExecArgs) -> CmdResult {
+    let c = engine.containers().get(&a.container)?;
+    let mut x = c.exec(&a.command);
+    for e in &a.env {
+        let (k, v) = e.split_once('=').unwrap_or((e, ""));
+        x.env(k, v);
+    }
+    if let Some(u) = &a.user {
+        x.user(u);
+    }
+    if let Some(w) = &a.workdir {
+        x.current_dir(w);
+    }
+    let _raw = (a.tty && a.interactive && tty::stdin_is_terminal())
+        .then(|| RawMode::enter().ok())
+        .flatten();
+    x.tty(a.tty).stdin(if a.interactive {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    });
+    let status = x.status()?;
+    drop(_raw);
+    Ok(exit_code(status))
+}
+
+/// Copies the container's terminal to stdout and, with `-i`, stdin to it. With `-i` on a
+/// host terminal, that terminal goes to raw mode (returned: restored when dropped) and the
+/// pty takes its size.
+fn attach_terminal(term: File, interactive: bool) -> Option<RawMode> {
+    let mut raw = None;
+    if tty::stdin_is_terminal() {
+        let _ = tty::copy_window_size(&term);
+        if interactive {
+            raw = RawMode::enter().ok();
+        }
+    }
+    if interactive {
+        if let Ok(mut w) = term.try_clone() {
+            std::thread::spawn(move || {
+                let _ = io::copy(&mut io::stdin().lock(), &mut w);
+            });
+        }
+    }
+    std::thread::spawn(move || {
+        let mut term = term;
+        let mut out = io::stdout();
+        let mut buf = [0u8; 8192];
+        // EIO once the container's side is closed
+        while let Ok(n) = term.read(&mut buf) {
+            if n == 0 || out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
+                break;
+            }
+        }
+    });
+    raw
+}
+
+/// `stop`: each with its stop signal (or `signal`), then SIGKILL after `time` seconds
+/// (else its stop timeout).
+pub(crate) fn stop(
+    engine: &Engine,
+    time: Option<u64>,
+    signal: Option<&str>,
+    names: &[String],
+) -> CmdResult {
+    each(names, |name| {
+        let c = engine.containers().get(name)?;
+        let timeout = time.map_or_else(|| c.stop_timeout(), Duration::from_secs);
+        stop_one(&c, name, signal, timeout)
+    })
+}
+
+fn stop_one(
+    c: &Container,
+    name: &str,
+    signal: Option<&str>,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    if !c.inspect()?.state.running {
+        return Ok(());
+    }
+    let Some(signal) = signal else {
+        // The container's own stop signal, then SIGKILL after the timeout; a detached
+        // container's monitor is told not to restart it.
+        c.stop(timeout)?;
+        return Ok(());
+    };
+    let _ = c.signal(parse_signal(signal)?);
+    if stopped_within(c, timeout) {
+        return Ok(());
+    }
+    // Tells a detached container's monitor not to restart it.
+    let _ = c.kill();
+    if stopped_within(c, Duration::from_secs(10)) {
+        return Ok(());
+    }
+    Err(Failure::Usage(format!(
+        "{name}: did not stop after SIGKILL"
+    )))
+}
+
+/// Whether `c` no longer runs, polled until `timeout` has passed.
+fn stopped_within(c: &Container, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if !c.inspect().is_ok_and(|i| i.state.running) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `kill`: sends `signal` to each. SIGKILL goes through [`Container::kill`], which also
+/// tells a detached container's monitor not to restart it.
+pub(crate) fn kill(engine: &Engine, signal: &str, names: &[String]) -> CmdResult {
+    let signal = parse_signal(signal)?;
+    each(names, |name| {
+        let c = engine.containers().get(name)?;
+        if signal == libc::SIGKILL {
+            c.kill()?;
+        } else {
+            c.signal(signal)?;
+        }
+        Ok(())
+    })
+}
+
+/// `rm`: removes each (`force`: killing a running one first).
+pub(crate) fn rm(engine: &Engine, force: bool, names: &[String]) -> CmdResult {
+    each(names, |name| {
+        engine.containers().get(name)?.remove(force)?;
+        Ok(())
+    })
+}
+
+/// `commit`: an image of the container's changes; prints its id.
+pub(crate) fn commit(engine: &Engine, name: &str, opts: &CommitOptions) -> CmdResult {
+    let image = engine.containers().get(name)?.commit(opts)?;
+    println!("{}", image.id());
+    Ok(0)
+}
+
+/// `export`: the container's file system as a tar, to a file or stdout.
+pub(crate) fn export(engine: &Engine, name: &str, output: Option<PathBuf>) -> CmdResult {
+    let c = engine.containers().get(name)?;
+    write_archive(output, |out| c.export(out))
+}
+
+/// `diff`: the files added (`A`), changed (`C`) and deleted (`D`) in the container.
+pub(crate) fn diff(engine: &Engine, name: &str) -> CmdResult {
+    for change in engine.containers().get(name)?.diff()? {
+        println!("{change}");
+    }
+    Ok(0)
+}

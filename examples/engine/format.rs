@@ -1,0 +1,178 @@
+//! Tables, JSON and Docker's human forms of sizes, ages and times.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use cargohold::Error;
+
+use crate::{CmdResult, Failure};
+
+/// Writes an archive (`save`, `export`) to `output`, whole or not at all (through a
+/// `.partial` file renamed at the end), or to stdout, which must not be a terminal.
+pub(crate) fn write_archive(
+    output: Option<PathBuf>,
+    write: impl FnOnce(&mut dyn Write) -> Result<(), Error>,
+) -> CmdResult {
+    let Some(path) = output else {
+        if io::stdout().is_terminal() {
+            return Err(Failure::Usage(
+                "cowardly refusing to save to a terminal. Use the -o flag or redirect".into(),
+            ));
+        }
+        let mut out = BufWriter::new(io::stdout().lock());
+        write(&mut out)?;
+        out.flush()?;
+        return Ok(0);
+    };
+    let tmp = path.with_extension("partial");
+    let written = write_file(&tmp, &path, write);
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+fn write_file(
+    tmp: &Path,
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<(), Error>,
+) -> CmdResult {
+    let mut out = BufWriter::new(File::create(tmp)?);
+    write(&mut out)?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(tmp, path)?;
+    Ok(0)
+}
+
+/// Prints `rows` as Docker's tables: columns left-aligned, three spaces apart.
+pub(crate) fn print_table<const N: usize>(rows: &[[String; N]]) {
+    let mut widths = [0usize; N];
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = io::stdout().lock();
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < N {
+                let pad = widths[i] - cell.chars().count() + 3;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
+/// Prints JSON as `docker inspect` does: an array, four-space indents.
+pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    v.serialize(&mut ser).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+/// A time as the store and image configs write it: RFC 3339 in UTC (`2024-05-01T10:00:00Z`,
+/// any fractional seconds, `+00:00` for `Z`, a space for the `T`). `None` for anything else,
+/// and for times before 1970 such as Go's zero time (`0001-01-01T00:00:00Z`: "never").
+pub(crate) fn parse_time(s: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(s).ok()
+}
+
+/// go-units' `HumanDuration`, as `docker ps` prints ages.
+pub(crate) fn human_duration(t: SystemTime) -> String {
+    let d = SystemTime::now().duration_since(t).unwrap_or_default();
+    let secs = d.as_secs();
+    let (mins, hours) = (secs / 60, secs / 3600);
+    match () {
+        _ if secs < 1 => "Less than a second".into(),
+        _ if secs == 1 => "1 second".into(),
+        _ if secs < 60 => format!("{secs} seconds"),
+        _ if mins == 1 => "About a minute".into(),
+        _ if mins < 60 => format!("{mins} minutes"),
+        _ if hours == 1 => "About an hour".into(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", hours / 24 / 365),
+    }
+}
+
+/// go-units' `HumanSizeWithPrecision(size, 3)`: decimal units, three significant digits.
+pub(crate) fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i + 1 < UNITS.len() {
+        v /= 1000.0;
+        i += 1;
+    }
+    let digits = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let s = format!("{v:.digits$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    };
+    format!("{s}{}", UNITS[i])
+}
+
+/// `64m`, `1g`, `512k`, `1048576` (as Docker's `--memory`: binary units).
+pub(crate) fn parse_bytes(s: &str) -> Result<u64, Failure> {
+    let bad = || Failure::Usage(format!("invalid size: '{s}'"));
+    let lower = s.trim().to_ascii_lowercase();
+    let lower = lower.strip_suffix('b').unwrap_or(&lower);
+    let (num, mult) = match lower.chars().last() {
+        Some('k') => (&lower[..lower.len() - 1], 1u64 << 10),
+        Some('m') => (&lower[..lower.len() - 1], 1 << 20),
+        Some('g') => (&lower[..lower.len() - 1], 1 << 30),
+        Some('t') => (&lower[..lower.len() - 1], 1 << 40),
+        _ => (lower, 1),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    if n < 0.0 {
+        return Err(bad());
+    }
+    Ok((n * mult as f64) as u64)
+}
+
+/// How long ago `time` was (`5 minutes`), as `docker ps` prints `Up …` and `Exited … ago`.
+pub(crate) fn since(time: &str) -> String {
+    parse_time(time).map_or_else(|| "Less than a second".to_owned(), human_duration)
+}
+
+/// go-units' `BytesSize`: binary units, four significant digits (`1.484MiB`, `64MiB`).
+pub(crate) fn binary_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < UNITS.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    let int_digits = if v < 1.0 {
+        1
+    } else {
+        (v.log10().floor() as usize) + 1
+    };
+    let decimals = 4usize.saturating_sub(int_digits);
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    };
+    format!("{s}{}", UNITS[i])
+}

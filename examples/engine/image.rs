@@ -1,0 +1,198 @@
+//! Image commands: images, tag, rmi, save, load, import, pull, push.
+
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+
+use cargohold::image::registry::{self, PullOptions, PushOptions};
+use cargohold::{Engine, Image, Reference};
+
+use crate::format::{human_duration, human_size, parse_time, print_table, write_archive};
+use crate::{CmdResult, Failure, ENGINE_ERROR};
+
+/// The first 12 hex digits of the image's id, as `docker images` shows it.
+fn short_id(image: &Image) -> String {
+    let id = image.id().to_string();
+    let hex = id.split_once(':').map_or(id.as_str(), |(_, h)| h);
+    hex[..hex.len().min(12)].to_owned()
+}
+
+/// `images`: newest first, a row per tag (`<none>` for an untagged image).
+pub(crate) fn images(engine: &Engine, quiet: bool) -> CmdResult {
+    let mut imgs = engine.store().images()?;
+    imgs.sort_by(|a, b| {
+        let c = |i: &Image| i.config().created().clone().unwrap_or_default();
+        c(b).cmp(&c(a))
+    });
+    if quiet {
+        let mut seen = std::collections::HashSet::new();
+        for i in &imgs {
+            let id = short_id(i);
+            if seen.insert(id.clone()) {
+                println!("{id}");
+            }
+        }
+        return Ok(0);
+    }
+    let mut rows = vec![[
+        "REPOSITORY".to_owned(),
+        "TAG".into(),
+        "IMAGE ID".into(),
+        "CREATED".into(),
+        "SIZE".into(),
+    ]];
+    for i in &imgs {
+        let created = i
+            .config()
+            .created()
+            .as_deref()
+            .and_then(parse_time)
+            .map_or_else(
+                || "N/A".to_owned(),
+                |t| format!("{} ago", human_duration(t)),
+            );
+        let size = human_size(engine.store().image_size(i));
+        let refs: Vec<(String, String)> = if i.references().is_empty() {
+            vec![("<none>".into(), "<none>".into())]
+        } else {
+            i.references()
+                .iter()
+                .map(|r| {
+                    let tag = r.tag().unwrap_or("<none>").to_owned();
+                    let fam = r.familiar();
+                    let repo = fam
+                        .split('@')
+                        .next()
+                        .unwrap_or(&fam)
+                        .strip_suffix(&format!(":{tag}"))
+                        .unwrap_or(&fam)
+                        .to_owned();
+                    (repo, tag)
+                })
+                .collect()
+        };
+        for (repo, tag) in refs {
+            rows.push([repo, tag, short_id(i), created.clone(), size.clone()]);
+        }
+    }
+    print_table(&rows);
+    Ok(0)
+}
+
+/// `tag SOURCE TARGET`.
+pub(crate) fn tag(engine: &Engine, source: &str, target: &str) -> CmdResult {
+    engine.store().tag(&source.parse()?, &target.parse()?)?;
+    Ok(0)
+}
+
+/// `rmi`: untags (and removes, once untagged) each image, going on past a failure.
+pub(crate) fn rmi(engine: &Engine, images: &[String], force: bool) -> CmdResult {
+    let mut failed = false;
+    for name in images {
+        let res = name
+            .parse::<Reference>()
+            .and_then(|r| engine.store().remove(&r, force).map(|()| r));
+        match res {
+            Ok(r) => println!("Untagged: {}", r.familiar()),
+            Err(e) => {
+                failed = true;
+                eprintln!("engine: {e}");
+            }
+        }
+    }
+    Ok(if failed { ENGINE_ERROR } else { 0 })
+}
+
+/// `save`: a Docker archive of the images, to a file or stdout.
+pub(crate) fn save(engine: &Engine, output: Option<PathBuf>, images: &[String]) -> CmdResult {
+    let refs = images
+        .iter()
+        .map(|s| s.parse())
+        .collect::<Result<Vec<Reference>, _>>()?;
+    write_archive(output, |out| engine.store().save_docker_archive(&refs, out))
+}
+
+/// `load`: the images of a Docker or OCI archive, from a file or stdin.
+pub(crate) fn load(engine: &Engine, input: Option<PathBuf>, quiet: bool) -> CmdResult {
+    let loaded = match input {
+        Some(p) => engine.store().load(io::BufReader::new(File::open(&p)?))?,
+        None => engine.store().load(io::stdin().lock())?,
+    };
+    if !quiet {
+        for i in &loaded {
+            if i.references().is_empty() {
+                println!("Loaded image ID: {}", i.id());
+            }
+            for r in i.references() {
+                println!("Loaded image: {}", r.familiar());
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `import`: a root file system tarball (a file or `-` for stdin) as a one-layer image.
+pub(crate) fn import(engine: &Engine, tarball: &str, reference: Option<String>) -> CmdResult {
+    let Some(reference) = reference else {
+        return Err(Failure::Usage(
+            "import needs a REPOSITORY[:TAG] (untagged images are not supported)".into(),
+        ));
+    };
+    let r: Reference = reference.parse()?;
+    let config = cargohold::oci_spec::image::Config::default();
+    let img = if tarball == "-" {
+        engine.store().import_tar(io::stdin().lock(), &config, &r)?
+    } else {
+        let f = File::open(tarball).map_err(|e| Failure::Usage(format!("{tarball}: {e}")))?;
+        engine
+            .store()
+            .import_tar(io::BufReader::new(f), &config, &r)?
+    };
+    println!("{}", img.id());
+    Ok(0)
+}
+
+/// `pull`: the image from its registry.
+pub(crate) fn pull(engine: &Engine, image: &str, insecure: &[String]) -> CmdResult {
+    let r: Reference = image.parse()?;
+    let mut opts = PullOptions::new();
+    for host in insecure {
+        opts.insecure(host);
+    }
+    let img = registry::pull(engine.store(), &r, &opts, &|_| {})?;
+    println!("Digest: {}", img.manifest_digest());
+    println!("Status: Downloaded newer image for {}", r.familiar());
+    println!("{r}");
+    Ok(0)
+}
+
+/// `push`: the image to its registry.
+pub(crate) fn push(engine: &Engine, image: &str, insecure: &[String]) -> CmdResult {
+    let r: Reference = image.parse()?;
+    let mut opts = PushOptions::new();
+    for host in insecure {
+        opts.insecure(host);
+    }
+    let digest = registry::push(engine.store(), &r, &opts, &|_| {})?;
+    println!("{}: digest: {digest}", r.tag().unwrap_or("latest"));
+    Ok(0)
+}
+
+/// What `inspect` shows of an image (Docker's field names).
+pub(crate) fn image_json(engine: &Engine, i: &Image) -> serde_json::Value {
+    let cfg = i.config();
+    serde_json::json!({
+        "Id": i.id().to_string(),
+        "RepoTags": i.references().iter().map(|r| r.familiar()).collect::<Vec<_>>(),
+        "RepoDigests": [],
+        "Created": cfg.created(),
+        "Config": cfg.config(),
+        "Architecture": cfg.architecture().to_string(),
+        "Os": cfg.os().to_string(),
+        "Size": engine.store().image_size(i),
+        "RootFS": {
+            "Type": "layers",
+            "Layers": i.diff_ids().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        },
+    })
+}

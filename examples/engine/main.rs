@@ -1,0 +1,191 @@
+//! `engine`: a docker-like command line on cargohold's public API.
+//!
+//! ```text
+//! engine [--root DIR] import rootfs.tar localhost/busybox:latest
+//! engine run --rm -v data:/data localhost/busybox:latest sh -c 'echo hi > /data/f'
+//! engine ps -a
+//! engine commit -m 'add a file' CONTAINER localhost/mine:1
+//! engine network create --subnet 10.1.0.0/24 backend
+//! engine run -d --name web --network backend -p 8080:80 localhost/web:1
+//! engine port web
+//! ```
+//!
+//! Docker's command names, flags, tables and exit codes: 125 when the engine fails, 126 or
+//! 127 when the command cannot be run in the container, the container's own code for `run`.
+//! The root defaults to `$CARGOHOLD_ROOT`, then `/var/lib/cargohold`.
+//!
+//! Unlike Docker, a container has no network unless `--network` or `-p`/`-P` asks for one
+//! (the library's default: a namespace of its own with only loopback); `-p` without
+//! `--network` puts it on `bridge`, as Docker does. Networks are made in the network
+//! namespace `engine` runs in.
+
+mod cli;
+mod container;
+mod format;
+mod image;
+mod network;
+mod observe;
+mod signal;
+mod tty;
+mod volume;
+
+use std::io;
+use std::process::ExitCode;
+
+use cargohold::container::CommitOptions;
+use cargohold::{Engine, Error};
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// Docker's exit code for an error of the engine itself.
+const ENGINE_ERROR: u8 = 125;
+
+/// What a command failed with: an engine error or a message of the command line's own.
+#[derive(Debug)]
+enum Failure {
+    Engine(Error),
+    Usage(String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Engine(e)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Usage(e.to_string())
+    }
+}
+
+/// A command's exit code, or why it failed.
+type CmdResult = Result<u8, Failure>;
+
+fn main() -> ExitCode {
+    cargohold::init();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { ENGINE_ERROR } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure::Engine(e)) => {
+            eprintln!("engine: {e}");
+            let code = e.exit_code().unwrap_or(ENGINE_ERROR.into());
+            ExitCode::from(u8::try_from(code).unwrap_or(ENGINE_ERROR))
+        }
+        Err(Failure::Usage(msg)) => {
+            eprintln!("engine: {msg}");
+            ExitCode::from(ENGINE_ERROR)
+        }
+    }
+}
+
+/// Runs one command; its exit code.
+fn run(cli: Cli) -> CmdResult {
+    // --root, else $CARGOHOLD_ROOT, else /var/lib/cargohold
+    let engine = match &cli.root {
+        Some(root) => Engine::open(root)?,
+        None => Engine::open_default()?,
+    };
+    let engine = &engine;
+    let insecure = &cli.insecure_registry;
+    match cli.command {
+        Command::Images { quiet } => image::images(engine, quiet),
+        Command::Tag { source, target } => image::tag(engine, &source, &target),
+        Command::Rmi { force, images } => image::rmi(engine, &images, force),
+        Command::Save { output, images } => image::save(engine, output, &images),
+        Command::Load { input, quiet } => image::load(engine, input, quiet),
+        Command::Import { tarball, reference } => image::import(engine, &tarball, reference),
+        Command::Pull { image } => image::pull(engine, &image, insecure),
+        Command::Push { image } => image::push(engine, &image, insecure),
+        Command::Run(args) => container::run(engine, &args),
+        Command::Create(args) => container::create(engine, &args),
+        Command::Start { attach, containers } => container::start(engine, attach, &containers),
+        Command::Restart { time, containers } => container::restart(engine, time, &containers),
+        Command::Pause { containers } => container::pause(engine, &containers),
+        Command::Unpause { containers } => container::unpause(engine, &containers),
+        Command::Wait { containers } => container::wait(engine, &containers),
+        Command::Rename {
+            container,
+            new_name,
+        } => container::rename(engine, &container, &new_name),
+        Command::Exec(args) => container::exec(engine, &args),
+        Command::Stop {
+            time,
+            signal,
+            containers,
+        } => container::stop(engine, time, signal.as_deref(), &containers),
+        Command::Kill { signal, containers } => container::kill(engine, &signal, &containers),
+        Command::Rm { force, containers } => container::rm(engine, force, &containers),
+        Command::Commit {
+            author,
+            message,
+            change,
+            pause,
+            container,
+            reference,
+        } => {
+            let opts = CommitOptions {
+                reference,
+                author,
+                message,
+                changes: change,
+                pause,
+            };
+            container::commit(engine, &container, &opts)
+        }
+        Command::Export { output, container } => container::export(engine, &container, output),
+        Command::Diff { container } => container::diff(engine, &container),
+        Command::Ps {
+            all,
+            quiet,
+            no_trunc,
+            filter,
+        } => observe::ps(engine, all, quiet, no_trunc, &filter),
+        Command::Logs {
+            follow,
+            tail,
+            timestamps,
+            container,
+        } => observe::logs(engine, &container, follow, tail.as_deref(), timestamps),
+        Command::Inspect { names } => observe::inspect(engine, &names),
+        Command::Stats {
+            no_stream,
+            no_trunc,
+            containers,
+        } => observe::stats(engine, &containers, no_stream, no_trunc),
+        Command::Top { container } => observe::top(engine, &container),
+        Command::Port {
+            container,
+            private_port,
+        } => observe::port(engine, &container, private_port.as_deref()),
+        Command::Volume(v) => volume::run(engine, v),
+        Command::Network(n) => network::run(engine, n),
+    }
+}
+
+/// Runs `f` on each name, printing the name on success and the error otherwise (as
+/// `docker rm a b c` goes on past a failure); fails if any did.
+fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), Failure>) -> CmdResult {
+    let mut failed = false;
+    for name in names {
+        match f(name) {
+            Ok(()) => println!("{name}"),
+            Err(Failure::Engine(e)) => {
+                failed = true;
+                eprintln!("engine: {e}");
+            }
+            Err(Failure::Usage(m)) => {
+                failed = true;
+                eprintln!("engine: {m}");
+            }
+        }
+    }
+    Ok(if failed { ENGINE_ERROR } else { 0 })
+}

@@ -1,0 +1,376 @@
+//! Commands that show containers without changing them: ps, logs, inspect, stats, top, port.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::time::Duration;
+
+use cargohold::container::{ContainerFilter, PortMapping};
+use cargohold::{Container, Engine, LogOptions, PortBinding, Reference, Stats};
+
+use crate::format::{
+    binary_size, human_duration, human_size, parse_time, print_json, print_table, since,
+};
+use crate::{image, CmdResult, Failure, ENGINE_ERROR};
+
+/// `ps`: running containers (`all`: every one), newest first, filtered as Docker filters.
+pub(crate) fn ps(
+    engine: &Engine,
+    all: bool,
+    quiet: bool,
+    no_trunc: bool,
+    filters: &[String],
+) -> CmdResult {
+    let mut filter = ContainerFilter::new().all(all);
+    for f in filters {
+        filter = filter.parse(f)?;
+    }
+    let mut list = Vec::new();
+    for c in engine.containers().filter(&filter)? {
+        let Ok(info) = c.inspect() else { continue };
+        list.push((c, info));
+    }
+    // newest first, as docker ps
+    list.reverse();
+    if quiet {
+        for (c, _) in &list {
+            println!("{}", if no_trunc { c.id() } else { c.short_id() });
+        }
+        return Ok(0);
+    }
+    let mut rows = vec![[
+        "CONTAINER ID".to_owned(),
+        "IMAGE".into(),
+        "COMMAND".into(),
+        "CREATED".into(),
+        "STATUS".into(),
+        "PORTS".into(),
+        "NAMES".into(),
+    ]];
+    for (c, info) in &list {
+        let mut cmd = std::iter::once(info.path.as_str())
+            .chain(info.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !no_trunc && cmd.chars().count() > 20 {
+            cmd = cmd.chars().take(19).collect::<String>() + "…";
+        }
+        let created = parse_time(&info.created)
+            .map_or_else(String::new, |t| format!("{} ago", human_duration(t)));
+        let st = &info.state;
+        let status = if st.paused {
+            format!("Up {} (Paused)", since(&st.started_at))
+        } else if st.running {
+            format!("Up {}", since(&st.started_at))
+        } else if st.status.to_string() == "created" {
+            "Created".to_owned()
+        } else if st.status.to_string() == "dead" {
+            "Dead".to_owned()
+        } else {
+            format!("Exited ({}) {} ago", st.exit_code, since(&st.finished_at))
+        };
+        rows.push([
+            if no_trunc { c.id() } else { c.short_id() }.to_owned(),
+            // the short form, as docker ps prints `busybox:latest`
+            c.image()
+                .parse::<Reference>()
+                .map_or_else(|_| c.image().to_owned(), |r| r.familiar()),
+            format!("\"{cmd}\""),
+            created,
+            status,
+            ps_ports(&info.network_settings.ports),
+            c.name().to_owned(),
+        ]);
+    }
+    print_table(&rows);
+    Ok(0)
+}
+
+/// Docker's PORTS column: `0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp`, and `80/tcp`
+/// for a port exposed but not published.
+fn ps_ports(ports: &BTreeMap<String, Option<Vec<PortMapping>>>) -> String {
+    let mut cells: Vec<((u16, String), String)> = Vec::new();
+    for (port, mappings) in ports {
+        let (num, proto) = port.split_once('/').unwrap_or((port, "tcp"));
+        let key = (num.parse::<u16>().unwrap_or(0), proto.to_owned());
+        match mappings.as_deref() {
+            None | Some([]) => cells.push((key, port.clone())),
+            Some(list) => {
+                for m in list {
+                    cells.push((
+                        key.clone(),
+                        format!("{}:{}->{port}", m.host_ip, m.host_port),
+                    ));
+                }
+            }
+        }
+    }
+    cells.sort();
+    cells
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `logs`: the container's json-file log, optionally followed until it exits.
+pub(crate) fn logs(
+    engine: &Engine,
+    name: &str,
+    follow: bool,
+    tail: Option<&str>,
+    timestamps: bool,
+) -> CmdResult {
+    let c = engine.containers().get(name)?;
+    let tail = match tail {
+        None | Some("all") => None,
+        Some(n) => Some(
+            n.parse::<usize>()
+                .map_err(|_| Failure::Usage(format!("invalid --tail value {n:?}")))?,
+        ),
+    };
+    let opts = LogOptions {
+        tail,
+        follow,
+        timestamps,
+        ..LogOptions::default()
+    };
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    c.logs(&opts)?.copy_to(&mut out, &mut err)?;
+    Ok(0)
+}
+
+/// `inspect`: containers, images or volumes by name, as one JSON array.
+pub(crate) fn inspect(engine: &Engine, names: &[String]) -> CmdResult {
+    let mut out = Vec::new();
+    let mut failed = false;
+    for name in names {
+        if let Ok(c) = engine.containers().get(name) {
+            out.push(serde_json::to_value(c.inspect()?).expect("inspect serialises"));
+        } else if let Ok(i) = engine.image(name) {
+            out.push(image::image_json(engine, &i));
+        } else if let Ok(v) = engine.volumes().inspect(name) {
+            out.push(serde_json::to_value(v).expect("volume serialises"));
+        } else {
+            failed = true;
+            eprintln!("engine: Error: No such object: {name}");
+        }
+    }
+    print_json(&out)?;
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// `port`: every published port as `80/tcp -> 0.0.0.0:8080`; with a private port,
+/// only its host addresses (`0.0.0.0:8080`).
+pub(crate) fn port(engine: &Engine, name: &str, private: Option<&str>) -> CmdResult {
+    let c = engine.containers().get(name)?;
+    let mut ports = c.ports()?;
+    ports.sort_by_key(|p| (p.container_port, p.protocol, p.host_ip, p.host_port));
+    let host = |p: &PortBinding| {
+        format!(
+            "{}:{}",
+            p.host_ip
+                .map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string()),
+            p.host_port
+        )
+    };
+    let Some(spec) = private else {
+        for p in &ports {
+            println!("{}/{} -> {}", p.container_port, p.protocol, host(p));
+        }
+        return Ok(0);
+    };
+    let (num, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
+    let num: u16 = num
+        .parse()
+        .ok()
+        .filter(|n| *n != 0)
+        .ok_or_else(|| Failure::Usage(format!("invalid port {spec:?}: not a port number")))?;
+    if !matches!(proto, "tcp" | "udp") {
+        return Err(Failure::Usage(format!(
+            "invalid port {spec:?}: unknown protocol {proto:?} (tcp or udp)"
+        )));
+    }
+    let hits: Vec<&PortBinding> = ports
+        .iter()
+        .filter(|p| p.container_port == num && p.protocol.to_string() == proto)
+        .collect();
+    if hits.is_empty() {
+        return Err(Failure::Usage(format!(
+            "no public port '{num}/{proto}' published for {name}"
+        )));
+    }
+    for p in hits {
+        println!("{}", host(p));
+    }
+    Ok(0)
+}
+
+/// `top`: the processes of a container, as `ps -ef` shows them.
+pub(crate) fn top(engine: &Engine, name: &str) -> CmdResult {
+    let top = engine.containers().get(name)?.top()?;
+    let titles: [String; 6] = top
+        .titles()
+        .try_into()
+        .map_err(|_| Failure::Usage("unexpected top columns".into()))?;
+    let mut rows = vec![titles];
+    for r in top.rows() {
+        rows.push(
+            r.try_into()
+                .map_err(|_| Failure::Usage("unexpected top columns".into()))?,
+        );
+    }
+    print_table(&rows);
+    Ok(0)
+}
+
+/// How long `stats` measures CPU use over (Docker's daemon samples once a second).
+const STATS_INTERVAL: Duration = Duration::from_millis(500);
+
+/// `stats`: a table of resource use, redrawn every [`STATS_INTERVAL`] (`no_stream`: once).
+pub(crate) fn stats(
+    engine: &Engine,
+    names: &[String],
+    no_stream: bool,
+    no_trunc: bool,
+) -> CmdResult {
+    let mut failed = false;
+    let containers = stats_targets(engine, names, &mut failed)?;
+    let host_memory = host_memory();
+    let mut first: Vec<Option<Stats>> = containers.iter().map(|c| c.stats().ok()).collect();
+    loop {
+        std::thread::sleep(STATS_INTERVAL);
+        let mut rows = vec![[
+            "CONTAINER ID".to_owned(),
+            "NAME".into(),
+            "CPU %".into(),
+            "MEM USAGE / LIMIT".into(),
+            "MEM %".into(),
+            "NET I/O".into(),
+            "BLOCK I/O".into(),
+            "PIDS".into(),
+        ]];
+        let mut next = Vec::with_capacity(containers.len());
+        for (c, before) in containers.iter().zip(&first) {
+            let id = if no_trunc { c.id() } else { c.short_id() }.to_owned();
+            let now = match c.stats() {
+                Ok(s) => s,
+                Err(e) => {
+                    if no_stream {
+                        failed = true;
+                        eprintln!("engine: {e}");
+                    }
+                    let dash = || "--".to_owned();
+                    let dashes = || "-- / --".to_owned();
+                    let name = c.name().to_owned();
+                    rows.push([
+                        id,
+                        name,
+                        dash(),
+                        dashes(),
+                        dash(),
+                        dashes(),
+                        dashes(),
+                        dash(),
+                    ]);
+                    next.push(None);
+                    continue;
+                }
+            };
+            rows.push(stats_row(id, c, before.as_ref(), &now, host_memory));
+            next.push(Some(now));
+        }
+        if !no_stream {
+            // Clear the screen and go home, as docker stats redraws.
+            print!("\x1b[2J\x1b[H");
+        }
+        print_table(&rows);
+        if no_stream {
+            return Ok(if failed { ENGINE_ERROR } else { 0 });
+        }
+        let _ = io::stdout().flush();
+        first = next;
+    }
+}
+
+/// The containers `stats` shows: those named (an unknown one is reported and sets
+/// `failed`), else every running or paused one.
+fn stats_targets(
+    engine: &Engine,
+    names: &[String],
+    failed: &mut bool,
+) -> Result<Vec<Container>, Failure> {
+    if names.is_empty() {
+        return Ok(engine
+            .containers()
+            .list()?
+            .into_iter()
+            .filter(|c| c.inspect().is_ok_and(|i| i.state.running || i.state.paused))
+            .collect());
+    }
+    let mut v = Vec::new();
+    for n in names {
+        match engine.containers().get(n) {
+            Ok(c) => v.push(c),
+            Err(e) => {
+                *failed = true;
+                eprintln!("engine: {e}");
+            }
+        }
+    }
+    Ok(v)
+}
+
+/// One row of `stats`: CPU use since `before`, memory against its limit (else the host's),
+/// network and block I/O, pids.
+fn stats_row(
+    id: String,
+    c: &Container,
+    before: Option<&Stats>,
+    now: &Stats,
+    host_memory: Option<u64>,
+) -> [String; 8] {
+    let cpu = before.map_or(0.0, |b| now.cpu_percent(b));
+    let limit = now.memory.limit.or(host_memory).unwrap_or(0);
+    let mem_pct = if limit > 0 {
+        now.memory.usage as f64 / limit as f64 * 100.0
+    } else {
+        0.0
+    };
+    let (rx, tx) = now.network_bytes();
+    let block = now.block_io.as_ref().map_or_else(
+        || "-- / --".to_owned(),
+        |b| {
+            format!(
+                "{} / {}",
+                human_size(b.read_bytes),
+                human_size(b.write_bytes)
+            )
+        },
+    );
+    [
+        id,
+        c.name().to_owned(),
+        format!("{cpu:.2}%"),
+        format!("{} / {}", binary_size(now.memory.usage), binary_size(limit)),
+        format!("{mem_pct:.2}%"),
+        format!("{} / {}", human_size(rx), human_size(tx)),
+        block,
+        now.pids.current.to_string(),
+    ]
+}
+
+/// The host's memory (MemTotal of /proc/meminfo), the limit `docker stats` shows for a
+/// container without one.
+fn host_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
