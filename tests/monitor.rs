@@ -12,6 +12,7 @@
 //! `--engine-creator ARGS` is that of `engine_detached_survives_its_creator`;
 //! `--dns-creator ARGS` that of `engine_detached_embedded_dns`.
 
+// The fixtures of tests/it: this binary uses a part of them (the rest is dead code here).
 #[path = "it/common/mod.rs"]
 #[allow(dead_code)]
 mod common;
@@ -28,7 +29,7 @@ use cargohold::__private::logs::{self, LogOptions};
 use cargohold::__private::monitor::{self, MonitorConfig, MonitorHandle, MonitorStatus};
 use cargohold::runtime::{Runtime, Status};
 use cargohold::{Error, LogStream};
-use common::{runtime, unique, Bundle};
+use common::{not_ready, runtime, unique, Bundle, TestEngine as EngineEnv};
 
 /// One detached container's files, in a temp dir of its own.
 struct Detached {
@@ -683,37 +684,8 @@ fn hook_output_stays_out_of_the_report() {
 // Detached containers through the Engine.
 
 /// An engine in its own temp root with a busybox image; `reference` names the image.
-struct EngineEnv {
-    engine: cargohold::Engine,
-    image: cargohold::Image,
-    reference: String,
-    root: tempfile::TempDir,
-}
-
 fn engine_env() -> EngineEnv {
-    let root = tempfile::Builder::new()
-        .prefix("cargohold-engine")
-        .tempdir()
-        .unwrap();
-    let engine = cargohold::Engine::open(root.path()).unwrap();
-    let src = tempfile::tempdir().unwrap();
-    common::make_rootfs(src.path());
-    let cfg = cargohold::oci_spec::image::ConfigBuilder::default()
-        .cmd(vec!["/bin/sh".to_owned()])
-        .env(vec!["PATH=/bin".to_owned()])
-        .build()
-        .unwrap();
-    let reference = format!("busybox:{}", unique("det"));
-    let image = engine
-        .store()
-        .import_dir(src.path(), &cfg, &reference.parse().unwrap())
-        .unwrap();
-    EngineEnv {
-        engine,
-        image,
-        reference,
-        root,
-    }
+    common::busybox().engine_tagged("cargohold-engine", &unique("det"))
 }
 
 /// Removes the container (forced) when dropped, so a failing test leaves nothing behind.
@@ -1537,26 +1509,6 @@ fn engine_restart_policy() {
     };
     assert!(err.to_string().contains("auto-remove"), "{err}");
     assert!(e.engine.containers().list().unwrap().is_empty());
-}
-
-/// `NotReady`'s fields, or a panic.
-fn not_ready(r: cargohold::Result<()>) -> (String, String, Vec<String>, String) {
-    match r {
-        Err(
-            ref e @ Error::NotReady {
-                ref condition,
-                ref reason,
-                ref last_logs,
-                ..
-            },
-        ) => (
-            condition.clone(),
-            reason.clone(),
-            last_logs.clone(),
-            e.to_string(),
-        ),
-        other => panic!("expected NotReady, got {other:?}"),
-    }
 }
 
 /// Log-line waits on a detached container (its monitor's json-file log): a line printed

@@ -8,62 +8,34 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cargohold::container::Status;
-use cargohold::oci_spec::image::{Config, ConfigBuilder};
-use cargohold::{Engine, Error, Image, Stdio};
+use cargohold::{Engine, Error, Stdio};
 
-use crate::common;
+use crate::common::{self, TestEngine as Env};
 
-/// An engine in its own temp root, with a busybox image `busybox:<tag>`.
-struct Env {
-    engine: Engine,
-    image: Image,
-    _root: tempfile::TempDir,
+/// The engine of these tests: a busybox image with `FROM_IMAGE=yes` and `MODE=image` in its
+/// env, a user `app` (1234:2345, also in group `extra`), `/etc/from-image` and `/seed/hello`.
+fn image() -> common::Busybox {
+    common::busybox()
+        .env(&["FROM_IMAGE=yes", "MODE=image"])
+        .file(
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n\
+             app:x:1234:2345:app:/home/app:/bin/sh\n",
+        )
+        .file(
+            "etc/group",
+            "root:x:0:\nnogroup:x:65534:\napp:x:2345:\nextra:x:3456:app\n",
+        )
+        .file("etc/from-image", "layer\n")
+        .file("seed/hello", "seeded\n")
 }
 
-fn config() -> ConfigBuilder {
-    ConfigBuilder::default()
-        .cmd(vec!["/bin/sh".to_owned()])
-        .env(vec![
-            "PATH=/bin".to_owned(),
-            "FROM_IMAGE=yes".to_owned(),
-            "MODE=image".to_owned(),
-        ])
-}
-
-fn env_with(cfg: Config) -> Env {
-    let root = tempfile::Builder::new()
-        .prefix("cargohold-engine")
-        .tempdir()
-        .unwrap();
-    let engine = Engine::open(root.path()).unwrap();
-    let src = tempfile::tempdir().unwrap();
-    common::make_rootfs(src.path());
-    fs::write(
-        src.path().join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n\
-         app:x:1234:2345:app:/home/app:/bin/sh\n",
-    )
-    .unwrap();
-    fs::write(
-        src.path().join("etc/group"),
-        "root:x:0:\nnogroup:x:65534:\napp:x:2345:\nextra:x:3456:app\n",
-    )
-    .unwrap();
-    fs::write(src.path().join("etc/from-image"), "layer\n").unwrap();
-    fs::create_dir_all(src.path().join("seed")).unwrap();
-    fs::write(src.path().join("seed/hello"), "seeded\n").unwrap();
-    let tag = common::unique("t");
-    let r = format!("busybox:{tag}").parse().unwrap();
-    let image = engine.store().import_dir(src.path(), &cfg, &r).unwrap();
-    Env {
-        engine,
-        image,
-        _root: root,
-    }
+fn env_with(image: common::Busybox) -> Env {
+    image.engine("cargohold-engine")
 }
 
 fn env() -> Env {
-    env_with(config().build().unwrap())
+    env_with(image())
 }
 
 fn stdout(out: &cargohold::Output) -> String {
@@ -176,12 +148,10 @@ fn env_merges_image_env_with_overrides() {
 #[test]
 #[ignore = "requires root"]
 fn cmd_and_entrypoint_combine_as_docker() {
-    let cfg = config()
-        .entrypoint(vec!["/bin/echo".to_owned(), "ep".to_owned()])
-        .cmd(vec!["image-cmd".to_owned()])
-        .build()
-        .unwrap();
-    let e = env_with(cfg);
+    let e = env_with(image().config(|c| {
+        c.entrypoint(vec!["/bin/echo".to_owned(), "ep".to_owned()])
+            .cmd(vec!["image-cmd".to_owned()])
+    }));
     let run = |f: &dyn Fn(&mut cargohold::ContainerBuilder<'_>)| {
         let mut b = e.engine.container(&e.image);
         b.auto_remove(true);
@@ -831,61 +801,20 @@ fn rename_labels_try_wait_and_prune() {
     assert_eq!(e.engine.containers().prune().unwrap(), vec![id]);
 }
 
-/// A docker-archive of `layers` (uncompressed tars) with `Cmd ["sh"]`, tagged `tag`.
-fn docker_archive(layers: &[Vec<u8>], tag: &str) -> Vec<u8> {
-    use sha2::Digest as _;
-    let sha = |b: &[u8]| format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)));
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
-        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| sha(l)).collect::<Vec<_>>()}
-    }))
-    .unwrap();
-    let names: Vec<String> = (0..layers.len())
-        .map(|i| format!("l{i}/layer.tar"))
-        .collect();
-    let manifest = serde_json::to_vec(&serde_json::json!([
-        {"Config": "config.json", "RepoTags": [tag], "Layers": names}
-    ]))
-    .unwrap();
-    let mut b = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    add("config.json", &config);
-    for (n, l) in names.iter().zip(layers) {
-        add(n, l);
-    }
-    add("manifest.json", &manifest);
-    b.into_inner().unwrap()
-}
-
 #[test]
 #[ignore = "requires root"]
 fn layers_stack_top_first_with_whiteouts() {
     let e = env();
-    let src = tempfile::tempdir().unwrap();
-    common::make_rootfs(src.path());
-    fs::write(src.path().join("etc/from-image"), "base\n").unwrap();
-    let mut base = tar::Builder::new(Vec::new());
-    base.follow_symlinks(false);
-    base.append_dir_all(".", src.path()).unwrap();
-    let base = base.into_inner().unwrap();
-    let mut top = tar::Builder::new(Vec::new());
-    for (path, data) in [("etc/from-image", &b"top\n"[..]), ("bin/.wh.wc", &b""[..])] {
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        top.append_data(&mut h, path, data).unwrap();
-    }
-    let top = top.into_inner().unwrap();
+    let src = common::busybox().file("etc/from-image", "base\n").rootfs();
+    let base = common::dir_layer(src.path());
+    let top = common::layer(&[
+        ("etc/from-image", Some(b"top\n")),
+        ("bin/.wh.wc", Some(b"")),
+    ]);
     let tag = format!("layered:{}", common::unique("t"));
     e.engine
         .store()
-        .load(&docker_archive(&[base, top], &tag)[..])
+        .load(&common::docker_archive(common::sh_config(), &[base, top], &tag)[..])
         .unwrap();
     let image = e.engine.image(&tag).unwrap();
     let out = e
@@ -1145,7 +1074,7 @@ fn new_volumes_are_filled_from_the_image() {
     assert_eq!(stdout(&out), "more\n");
 
     // the image's `Volumes` get anonymous volumes, filled too; `--rm` removes them
-    let e = env_with(config().volumes(vec!["/seed".to_owned()]).build().unwrap());
+    let e = env_with(image().config(|c| c.volumes(vec!["/seed".to_owned()])));
     let out = sh(&e, "cat /seed/hello").output().unwrap();
     assert_eq!(stdout(&out), "seeded\n");
     let anon = e
@@ -1394,7 +1323,11 @@ fn image_size_counts_uncompressed_layers() {
     let gz = gz.finish().unwrap();
     assert!(gz.len() * 10 < raw.len());
     // a docker-archive whose layer is gzip-compressed (diff id of the plain tar)
-    let plain = docker_archive(std::slice::from_ref(&raw), "sized:plain");
+    let plain = common::docker_archive(
+        common::sh_config(),
+        std::slice::from_ref(&raw),
+        "sized:plain",
+    );
     let mut ar = tar::Archive::new(&plain[..]);
     let mut b = tar::Builder::new(Vec::new());
     for entry in ar.entries().unwrap() {
