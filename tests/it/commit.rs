@@ -36,11 +36,7 @@ fn run_named(e: &Env, image: &Image, name: &str, script: &str) -> cargohold::Con
         .args(["sh", "-c", script])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     e.engine.containers().get(name).unwrap()
 }
 
@@ -248,10 +244,8 @@ fn committing_a_running_container_pauses_and_resumes_it() {
     let e = env();
     let name = common::unique("live");
     let mut live = e
-        .engine
-        .container(&e.image)
+        .sh("echo live > /live; exec sleep 60")
         .name(&name)
-        .args(["sh", "-c", "echo live > /live; exec sleep 60"])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();

@@ -71,9 +71,7 @@ fn only_container(e: &Env) -> cargohold::Container {
 fn output_captures_stdout_and_stderr() {
     let e = env();
     let out = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "echo hello; echo oops >&2; exit 3"])
+        .sh("echo hello; echo oops >&2; exit 3")
         .auto_remove(true)
         .output()
         .unwrap();
@@ -89,10 +87,8 @@ fn output_captures_stdout_and_stderr() {
 fn exited_container_is_recorded_then_removed() {
     let e = env();
     let status = e
-        .engine
-        .container(&e.image)
+        .sh("exit 7")
         .name(common::unique("rec"))
-        .args(["sh", "-c", "exit 7"])
         .stdout(Stdio::null())
         .status()
         .unwrap();
@@ -121,9 +117,7 @@ fn exited_container_is_recorded_then_removed() {
 fn env_merges_image_env_with_overrides() {
     let e = env();
     let out = e
-        .engine
-        .container(&e.image)
-        .args(["env"])
+        .cmd(["env"])
         .env("MODE", "mine")
         .env("EXTRA", "1")
         .hostname("envhost")
@@ -206,9 +200,7 @@ fn cmd_and_entrypoint_combine_as_docker() {
 fn user_by_name_from_passwd_and_group() {
     let e = env();
     let out = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "id -u; id -g; id -G; echo $HOME"])
+        .sh("id -u; id -g; id -G; echo $HOME")
         .user("app")
         .auto_remove(true)
         .output()
@@ -220,21 +212,13 @@ fn user_by_name_from_passwd_and_group() {
         out
     );
     let out = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "id -u; id -g"])
+        .sh("id -u; id -g")
         .user("app:extra")
         .auto_remove(true)
         .output()
         .unwrap();
     assert_eq!(stdout(&out), "1234\n3456\n");
-    let err = e
-        .engine
-        .container(&e.image)
-        .arg("true")
-        .user("ghost")
-        .output()
-        .unwrap_err();
+    let err = e.cmd(["true"]).user("ghost").output().unwrap_err();
     assert!(matches!(err, Error::UserNotFound { .. }), "{err}");
     assert!(
         err.to_string()
@@ -249,13 +233,7 @@ fn user_by_name_from_passwd_and_group() {
 fn hostname_and_etc_files() {
     let e = env();
     let out = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
-            "hostname; cat /etc/hostname; cat /etc/hosts; test -s /etc/resolv.conf && echo resolv",
-        ])
+        .sh("hostname; cat /etc/hostname; cat /etc/hosts; test -s /etc/resolv.conf && echo resolv")
         .hostname("box1")
         .auto_remove(true)
         .output()
@@ -266,13 +244,7 @@ fn hostname_and_etc_files() {
     assert!(s.contains("ip6-allrouters"), "{s}");
     assert!(s.ends_with("resolv\n"), "{s}");
     // default hostname: the short id
-    let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["hostname"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut c = e.cmd(["hostname"]).stdout(Stdio::piped()).spawn().unwrap();
     let id = c.id().to_owned();
     let mut s = String::new();
     c.take_stdout().unwrap().read_to_string(&mut s).unwrap();
@@ -285,13 +257,7 @@ fn hostname_and_etc_files() {
 fn read_only_rootfs_refuses_writes() {
     let e = env();
     let out = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
-            "touch /x && echo wrote; touch /dev/shm/ok && echo shm",
-        ])
+        .sh("touch /x && echo wrote; touch /dev/shm/ok && echo shm")
         .read_only(true)
         .auto_remove(true)
         .output()
@@ -305,9 +271,7 @@ fn read_only_rootfs_refuses_writes() {
 fn memory_limit_oom_is_reported() {
     let e = env();
     let out = e
-        .engine
-        .container(&e.image)
-        .args([
+        .cmd([
             "awk",
             "BEGIN { s = \"x\"; for (i = 0; i < 40; i++) s = s s; print length(s) }",
         ])
@@ -330,13 +294,7 @@ fn spawn_then_stop_with_timeout() {
     let e = env();
     // ignores SIGTERM: stop must fall back to SIGKILL after the timeout
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
-            "trap '' TERM; echo ready; while true; do sleep 1; done",
-        ])
+        .sh("trap '' TERM; echo ready; while true; do sleep 1; done")
         .stdout(Stdio::piped())
         .name(common::unique("stop"))
         .spawn()
@@ -362,13 +320,7 @@ fn spawn_then_stop_with_timeout() {
     // a process that handles SIGTERM stops without the SIGKILL (a pid 1 without a
     // handler ignores SIGTERM, in Docker too)
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
-            "trap 'exit 143' TERM; echo ready; while true; do sleep 0.1; done",
-        ])
+        .sh("trap 'exit 143' TERM; echo ready; while true; do sleep 0.1; done")
         .stdout(Stdio::piped())
         .auto_remove(true)
         .spawn()
@@ -386,13 +338,7 @@ fn spawn_then_stop_with_timeout() {
 fn written_file_lands_in_upper_dir_only() {
     let e = env();
     let c = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
-            "echo new > /etc/new-file; echo changed > /etc/from-image; rm /bin/wc",
-        ])
+        .sh("echo new > /etc/new-file; echo changed > /etc/from-image; rm /bin/wc")
         .status()
         .unwrap();
     assert!(c.success());
@@ -419,9 +365,7 @@ fn written_file_lands_in_upper_dir_only() {
     }
     // the next container sees the image unchanged
     let out = e
-        .engine
-        .container(&e.image)
-        .args(["cat", "/etc/from-image"])
+        .cmd(["cat", "/etc/from-image"])
         .auto_remove(true)
         .output()
         .unwrap();
@@ -434,9 +378,7 @@ fn written_file_lands_in_upper_dir_only() {
 fn forced_remove_leaves_nothing() {
     let e = env();
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["sleep", "100"])
+        .cmd(["sleep", "100"])
         .name(common::unique("rm"))
         .spawn()
         .unwrap();
@@ -461,30 +403,12 @@ fn forced_remove_leaves_nothing() {
 fn duplicate_and_invalid_names_are_refused() {
     let e = env();
     let name = common::unique("dup");
-    let mut first = e
-        .engine
-        .container(&e.image)
-        .args(["sleep", "100"])
-        .name(&name)
-        .spawn()
-        .unwrap();
+    let mut first = e.cmd(["sleep", "100"]).name(&name).spawn().unwrap();
     first.kill_on_drop(true);
-    let err = e
-        .engine
-        .container(&e.image)
-        .arg("true")
-        .name(&name)
-        .spawn()
-        .unwrap_err();
+    let err = e.cmd(["true"]).name(&name).spawn().unwrap_err();
     assert!(matches!(err, Error::ContainerNameInUse { .. }), "{err}");
     assert!(err.to_string().contains(first.id()));
-    let err = e
-        .engine
-        .container(&e.image)
-        .arg("true")
-        .name("-bad name")
-        .spawn()
-        .unwrap_err();
+    let err = e.cmd(["true"]).name("-bad name").spawn().unwrap_err();
     assert!(matches!(err, Error::InvalidContainerName { .. }), "{err}");
     assert_eq!(e.engine.containers().list().unwrap().len(), 1);
     let id = first.id().to_owned();
@@ -497,24 +421,14 @@ fn duplicate_and_invalid_names_are_refused() {
 #[ignore = "requires root"]
 fn command_not_found_is_127() {
     let e = env();
-    let err = e
-        .engine
-        .container(&e.image)
-        .arg("no-such-command")
-        .output()
-        .unwrap_err();
+    let err = e.cmd(["no-such-command"]).output().unwrap_err();
     assert_eq!(err.exit_code(), Some(127), "{err}");
     assert!(
         err.to_string()
             .contains("executable file not found in $PATH"),
         "{err}"
     );
-    let err = e
-        .engine
-        .container(&e.image)
-        .arg("/etc/passwd")
-        .output()
-        .unwrap_err();
+    let err = e.cmd(["/etc/passwd"]).output().unwrap_err();
     assert_eq!(err.exit_code(), Some(126), "{err}");
     assert_no_containers(&e);
     assert!(common::mounts_with(&e.engine.root().display().to_string()).is_empty());
@@ -525,24 +439,12 @@ fn command_not_found_is_127() {
 fn refused_limit_leaves_nothing_behind() {
     let e = env();
     // the kernel refuses a CFS quota under 1 ms
-    let err = e
-        .engine
-        .container(&e.image)
-        .arg("true")
-        .cpu_quota(10)
-        .output()
-        .unwrap_err();
+    let err = e.cmd(["true"]).cpu_quota(10).output().unwrap_err();
     assert!(matches!(err, Error::Cgroup { .. }), "{err}");
     assert_no_containers(&e);
     assert!(common::mounts_with(&e.engine.root().display().to_string()).is_empty());
     // below Docker's minimum memory: refused before anything is made
-    let err = e
-        .engine
-        .container(&e.image)
-        .arg("true")
-        .memory_limit(1 << 20)
-        .output()
-        .unwrap_err();
+    let err = e.cmd(["true"]).memory_limit(1 << 20).output().unwrap_err();
     assert!(matches!(err, Error::InvalidContainerConfig { .. }), "{err}");
 }
 
@@ -551,9 +453,7 @@ fn refused_limit_leaves_nothing_behind() {
 fn piped_stdin_and_working_dir() {
     let e = env();
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "pwd; cat"])
+        .sh("pwd; cat")
         .current_dir("/srv/app")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -590,9 +490,7 @@ fn open_repairs_containers_of_a_dead_owner() {
     let e = env();
     // a container whose record names an owner that is gone
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["sleep", "100"])
+        .cmd(["sleep", "100"])
         .name(common::unique("orphan"))
         .spawn()
         .unwrap();
@@ -642,9 +540,7 @@ fn unknown_image_and_vanished_image_leave_nothing() {
 fn limits_reach_the_cgroup() {
     let e = env();
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["sleep", "100"])
+        .cmd(["sleep", "100"])
         .cpus(0.5)
         .pids_limit(20)
         .memory_limit(32 << 20)
@@ -691,13 +587,7 @@ fn limits_reach_the_cgroup() {
 fn privileged_has_every_capability_and_writable_sys() {
     let e = env();
     let out = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
-            "grep CapEff /proc/self/status; grep ' /sys ' /proc/self/mounts",
-        ])
+        .sh("grep CapEff /proc/self/status; grep ' /sys ' /proc/self/mounts")
         .privileged(true)
         .auto_remove(true)
         .output()
@@ -715,9 +605,7 @@ fn privileged_has_every_capability_and_writable_sys() {
     assert!(s.contains(" rw,"), "{s}");
     // a non-root user gets no effective capabilities, as in Docker
     let out = e
-        .engine
-        .container(&e.image)
-        .args(["grep", "CapEff", "/proc/self/status"])
+        .cmd(["grep", "CapEff", "/proc/self/status"])
         .user("1234")
         .auto_remove(true)
         .output()
@@ -734,9 +622,7 @@ fn privileged_has_every_capability_and_writable_sys() {
 fn tty_gives_a_terminal() {
     let e = env();
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "test -t 0 && test -t 1 && echo tty:$TERM"])
+        .sh("test -t 0 && test -t 1 && echo tty:$TERM")
         .tty(true)
         .auto_remove(true)
         .spawn()
@@ -760,9 +646,7 @@ fn tty_gives_a_terminal() {
 fn rename_labels_try_wait_and_prune() {
     let e = env();
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "cat >/dev/null"])
+        .sh("cat >/dev/null")
         .stdin(Stdio::piped())
         .label("team", "core")
         .name(common::unique("old"))
@@ -786,12 +670,7 @@ fn rename_labels_try_wait_and_prune() {
     };
     assert!(status.success());
     // a second, still running container survives the prune
-    let mut running = e
-        .engine
-        .container(&e.image)
-        .args(["sleep", "100"])
-        .spawn()
-        .unwrap();
+    let mut running = e.cmd(["sleep", "100"]).spawn().unwrap();
     running.kill_on_drop(true);
     let pruned = e.engine.containers().prune().unwrap();
     assert_eq!(pruned, vec![c.id().to_owned()]);
@@ -837,9 +716,7 @@ fn seccomp_filter_unless_privileged() {
     let e = env();
     let seccomp = |privileged: bool| {
         let out = e
-            .engine
-            .container(&e.image)
-            .args(["grep", "^Seccomp:", "/proc/self/status"])
+            .cmd(["grep", "^Seccomp:", "/proc/self/status"])
             .privileged(privileged)
             .auto_remove(true)
             .output()
@@ -855,9 +732,7 @@ fn seccomp_filter_unless_privileged() {
 fn exec_runs_in_the_container() {
     let e = env();
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["sleep", "100"])
+        .cmd(["sleep", "100"])
         .hostname("exechost")
         .env("MODE", "run")
         .spawn()
@@ -917,18 +792,13 @@ fn open_removes_an_interrupted_create() {
     assert!(engine.containers().list().unwrap().is_empty());
 }
 
-fn sh<'e>(e: &'e Env, script: &str) -> cargohold::ContainerBuilder<'e> {
-    let mut b = e.engine.container(&e.image);
-    b.args(["sh", "-c", script]);
-    b
-}
-
 #[test]
 #[ignore = "requires root"]
 fn named_volume_is_shared_and_held_until_removed() {
     let e = env();
     let vol = common::unique("vol");
-    let out = sh(&e, "echo from-first > /data/f")
+    let out = e
+        .sh("echo from-first > /data/f")
         .volume(&vol, "/data")
         .auto_remove(true)
         .output()
@@ -938,7 +808,8 @@ fn named_volume_is_shared_and_held_until_removed() {
     assert_no_containers(&e);
     assert!(e.engine.volumes().users(&vol).unwrap().is_empty());
     let volume = e.engine.volume(&vol).unwrap();
-    let out = sh(&e, "cat /data/f")
+    let out = e
+        .sh("cat /data/f")
         .volume(&volume, "/data")
         .output()
         .unwrap();
@@ -972,14 +843,12 @@ fn bind_mounts_read_only_and_read_write() {
     let e = env();
     let host = tempfile::tempdir().unwrap();
     fs::write(host.path().join("f"), "host file\n").unwrap();
-    let out = sh(
-        &e,
-        "cat /ro/f; touch /ro/new && echo wrote; echo rw > /rw/out",
-    )
-    .mount(cargohold::Mount::bind(host.path(), "/ro").read_only())
-    .mount(cargohold::Mount::bind(host.path(), "/rw"))
-    .output()
-    .unwrap();
+    let out = e
+        .sh("cat /ro/f; touch /ro/new && echo wrote; echo rw > /rw/out")
+        .mount(cargohold::Mount::bind(host.path(), "/ro").read_only())
+        .mount(cargohold::Mount::bind(host.path(), "/rw"))
+        .output()
+        .unwrap();
     assert_eq!(stdout(&out), "host file\n");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("Read-only file system"),
@@ -1002,7 +871,8 @@ fn bind_mounts_read_only_and_read_write() {
 
     // a missing bind source fails the spawn and leaves nothing behind
     let missing = host.path().join("nope");
-    match sh(&e, "true")
+    match e
+        .sh("true")
         .mount(cargohold::Mount::bind(&missing, "/x"))
         .output()
     {
@@ -1010,7 +880,8 @@ fn bind_mounts_read_only_and_read_write() {
         other => panic!("{other:?}"),
     }
     // so do two mounts at one destination
-    let dup = sh(&e, "true")
+    let dup = e
+        .sh("true")
         .volume(common::unique("a"), "/x")
         .mount(cargohold::Mount::tmpfs("/x/"))
         .output();
@@ -1026,9 +897,7 @@ fn bind_mounts_read_only_and_read_write() {
 #[ignore = "requires root"]
 fn tmpfs_mount_with_size_and_mode() {
     let e = env();
-    let out = sh(
-        &e,
-        "grep ' /scratch ' /proc/mounts; echo x > /scratch/f && cat /scratch/f; stat -c %a /scratch",
+    let out = e.sh("grep ' /scratch ' /proc/mounts; echo x > /scratch/f && cat /scratch/f; stat -c %a /scratch",
     )
     .mount(cargohold::Mount::tmpfs("/scratch").size(1 << 20).mode(0o1777))
     .auto_remove(true)
@@ -1052,7 +921,8 @@ fn new_volumes_are_filled_from_the_image() {
     // a named volume, on first mount
     let e = env();
     let vol = common::unique("seed");
-    let out = sh(&e, "cat /seed/hello; echo more > /seed/more")
+    let out = e
+        .sh("cat /seed/hello; echo more > /seed/more")
         .volume(&vol, "/seed")
         .auto_remove(true)
         .output()
@@ -1066,7 +936,8 @@ fn new_volumes_are_filled_from_the_image() {
     );
     // never again: a later container sees what the first left, over the image's content
     fs::remove_file(v.mountpoint().join("hello")).unwrap();
-    let out = sh(&e, "ls /seed")
+    let out = e
+        .sh("ls /seed")
         .volume(&vol, "/seed")
         .auto_remove(true)
         .output()
@@ -1075,7 +946,7 @@ fn new_volumes_are_filled_from_the_image() {
 
     // the image's `Volumes` get anonymous volumes, filled too; `--rm` removes them
     let e = env_with(image().config(|c| c.volumes(vec!["/seed".to_owned()])));
-    let out = sh(&e, "cat /seed/hello").output().unwrap();
+    let out = e.sh("cat /seed/hello").output().unwrap();
     assert_eq!(stdout(&out), "seeded\n");
     let anon = e
         .engine
@@ -1089,7 +960,7 @@ fn new_volumes_are_filled_from_the_image() {
     c.remove(false).unwrap();
     // a plain remove keeps it (as `docker rm` without -v)
     assert!(e.engine.volumes().users(anon[0].name()).unwrap().is_empty());
-    let out = sh(&e, "true").auto_remove(true).output().unwrap();
+    let out = e.sh("true").auto_remove(true).output().unwrap();
     assert!(out.status.success());
     assert_eq!(e.engine.volumes().list(&[]).unwrap().len(), 1);
 }
@@ -1101,24 +972,23 @@ fn list_filters_by_name_label_status_and_ancestor() {
     let e = env();
     let web = common::unique("web");
     let db = common::unique("db");
-    let mut a = sh(&e, "sleep 100")
+    let mut a = e
+        .sh("sleep 100")
         .name(&web)
         .label("app", "shop")
         .label("tier", "front")
         .spawn()
         .unwrap();
     a.kill_on_drop(true);
-    let mut b = sh(&e, "sleep 100")
+    let mut b = e
+        .sh("sleep 100")
         .name(&db)
         .label("app", "shop")
         .label("tier", "back")
         .spawn()
         .unwrap();
     b.kill_on_drop(true);
-    let done = sh(&e, "exit 3")
-        .name(common::unique("job"))
-        .status()
-        .unwrap();
+    let done = e.sh("exit 3").name(common::unique("job")).status().unwrap();
     assert_eq!(done.code(), Some(3));
     let names = |f: ContainerFilter| -> Vec<String> {
         let mut v: Vec<String> = e
@@ -1226,11 +1096,11 @@ fn create_refuses_ephemeral_and_reuse() {
     for (what, err) in [
         (
             "ephemeral",
-            sh(&e, "true").ephemeral(true).create().unwrap_err(),
+            e.sh("true").ephemeral(true).create().unwrap_err(),
         ),
         (
             "reuse",
-            sh(&e, "true")
+            e.sh("true")
                 .name(common::unique("r"))
                 .reuse(true)
                 .create()
@@ -1238,11 +1108,11 @@ fn create_refuses_ephemeral_and_reuse() {
         ),
         (
             "reuse",
-            sh(&e, "true").reuse(true).detach(true).spawn().unwrap_err(),
+            e.sh("true").reuse(true).detach(true).spawn().unwrap_err(),
         ),
         (
             "ephemeral",
-            sh(&e, "true")
+            e.sh("true")
                 .ephemeral(true)
                 .detach(true)
                 .restart(cargohold::RestartPolicy::Always)
@@ -1264,7 +1134,8 @@ fn create_refuses_ephemeral_and_reuse() {
 #[ignore = "requires root"]
 fn exec_with_a_tty_and_from_the_record() {
     let e = env();
-    let mut c = sh(&e, "sleep 100")
+    let mut c = e
+        .sh("sleep 100")
         .name(common::unique("ex"))
         .spawn()
         .unwrap();
@@ -1375,15 +1246,13 @@ fn image_size_counts_uncompressed_layers() {
 #[ignore = "requires root"]
 fn loopback_is_up_in_the_containers_network_namespace() {
     let e = env();
-    let out = sh(
-        &e,
-        "cat /sys/class/net/lo/flags; ls /sys/class/net; \
+    let out = e
+        .sh("cat /sys/class/net/lo/flags; ls /sys/class/net; \
          (echo hello | nc -l -p 7000 &) ; \
          for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do \
-           nc 127.0.0.1 7000 </dev/null && break; sleep 0.1; done",
-    )
-    .output()
-    .unwrap();
+           nc 127.0.0.1 7000 </dev/null && break; sleep 0.1; done")
+        .output()
+        .unwrap();
     let text = stdout(&out);
     let flags =
         u32::from_str_radix(text.lines().next().unwrap().trim_start_matches("0x"), 16).unwrap();
@@ -1402,7 +1271,8 @@ fn loopback_is_up_in_the_containers_network_namespace() {
 #[ignore = "requires root"]
 fn stop_timeout_is_recorded() {
     let e = env();
-    let mut c = sh(&e, "sleep 100")
+    let mut c = e
+        .sh("sleep 100")
         .name(common::unique("st"))
         .stop_timeout(Duration::from_secs(3))
         .stop_signal("SIGUSR1")
@@ -1419,7 +1289,7 @@ fn stop_timeout_is_recorded() {
     // sleep as pid 1 ignores SIGUSR1 (no handler, init): SIGKILL after the timeout
     let status = c.stop(rec.stop_timeout()).unwrap();
     assert_eq!(status.signal(), Some(libc::SIGKILL));
-    let plain = sh(&e, "true").name(common::unique("st")).status().unwrap();
+    let plain = e.sh("true").name(common::unique("st")).status().unwrap();
     assert!(plain.success());
     let others: Vec<_> = e
         .engine

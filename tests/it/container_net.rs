@@ -58,12 +58,10 @@ fn containers_on_a_network_reach_each_other_by_name_and_alias() {
     in_test_host(|h| {
         h.engine.network("backend").create().unwrap();
         let mut web = h
-            .engine
-            .container(&h.image)
+            .sh(&common::httpd(80))
             .name("web")
             .network("backend")
             .network_alias("www")
-            .args(["sh", "-c", &common::httpd(80)])
             .spawn()
             .unwrap();
         web.kill_on_drop(true);
@@ -71,10 +69,8 @@ fn containers_on_a_network_reach_each_other_by_name_and_alias() {
              wget -q -O - http://web/ && break; sleep 0.2; done; \
              wget -q -O - http://www/; cat /etc/hosts";
         let out = h
-            .engine
-            .container(&h.image)
+            .sh(script)
             .network("backend")
-            .args(["sh", "-c", script])
             .auto_remove(true)
             .output()
             .unwrap();
@@ -126,11 +122,9 @@ fn containers_on_a_network_reach_each_other_by_name_and_alias() {
 fn a_published_port_is_reached_from_the_host_and_freed_at_exit() {
     in_test_host(|h| {
         let mut web = h
-            .engine
-            .container(&h.image)
+            .sh(&common::httpd(80))
             .name("pub")
             .publish(8080, 80)
-            .args(["sh", "-c", &common::httpd(80)])
             .spawn()
             .unwrap();
         web.kill_on_drop(true);
@@ -160,13 +154,7 @@ fn a_published_port_is_reached_from_the_host_and_freed_at_exit() {
         );
         // a second container cannot take the port: a clear error, nothing left of it
         let before = h.engine.containers().list().unwrap().len();
-        let err = h
-            .engine
-            .container(&h.image)
-            .publish(8080, 80)
-            .args(["true"])
-            .spawn()
-            .unwrap_err();
+        let err = h.cmd(["true"]).publish(8080, 80).spawn().unwrap_err();
         assert!(
             matches!(err, Error::PortInUse { .. }) || err.to_string().contains("8080"),
             "{err}"
@@ -190,10 +178,8 @@ fn none_has_only_loopback_and_host_shares_the_hosts_links() {
         nl.add_bridge("hostonly0", 1500).unwrap();
         let run = |network: &str| {
             let out = h
-                .engine
-                .container(&h.image)
+                .sh("ls /sys/class/net; cat /etc/hostname")
                 .network(network)
-                .args(["sh", "-c", "ls /sys/class/net; cat /etc/hostname"])
                 .auto_remove(true)
                 .output()
                 .unwrap();
@@ -228,13 +214,7 @@ fn none_has_only_loopback_and_host_shares_the_hosts_links() {
             let err = b.spawn().unwrap_err();
             assert!(matches!(err, Error::InvalidContainerConfig { .. }), "{err}");
         }
-        let err = h
-            .engine
-            .container(&h.image)
-            .network("no-such-net")
-            .args(["true"])
-            .spawn()
-            .unwrap_err();
+        let err = h.cmd(["true"]).network("no-such-net").spawn().unwrap_err();
         assert!(matches!(err, Error::NetworkNotFound { .. }), "{err}");
         assert!(h.engine.containers().list().unwrap().is_empty());
     });
@@ -247,13 +227,11 @@ fn add_host_dns_and_connect_at_run_time() {
         h.engine.network("front").create().unwrap();
         h.engine.network("back").create().unwrap();
         let mut a = h
-            .engine
-            .container(&h.image)
+            .cmd(["sleep", "100"])
             .name("app")
             .network("front")
             .add_host("db.example", Ipv4Addr::new(10, 9, 8, 7))
             .dns("10.0.0.53")
-            .args(["sleep", "100"])
             .spawn()
             .unwrap();
         a.kill_on_drop(true);
@@ -322,18 +300,12 @@ fn outbound_traffic_is_masqueraded() {
             (peer.ip(), got)
         });
         let out = h
-            .engine
-            .container(&h.image)
+            .sh("echo hi | nc 198.51.100.2 9000; ip route")
             .network("bridge")
-            .args(["sh", "-c", "echo hi | nc 198.51.100.2 9000; ip route"])
             .auto_remove(true)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_success(&out);
         let (peer, got) = server.join().unwrap();
         assert_eq!(got, "hi\n");
         assert_eq!(
@@ -368,22 +340,18 @@ fn embedded_dns_resolves_peers_and_forwards_the_rest() {
         let upstream = FakeUpstream::start();
         h.engine.network("backend").create().unwrap();
         let mut web = h
-            .engine
-            .container(&h.image)
+            .sh(&common::httpd(80))
             .name("web")
             .network("backend")
             .network_alias("www")
-            .args(["sh", "-c", &common::httpd(80)])
             .spawn()
             .unwrap();
         web.kill_on_drop(true);
         let mut client = h
-            .engine
-            .container(&h.image)
+            .cmd(["sleep", "100"])
             .name("client")
             .network("backend")
             .dns(fake_dns::UPSTREAM)
-            .args(["sleep", "100"])
             .spawn()
             .unwrap();
         client.kill_on_drop(true);
@@ -419,11 +387,9 @@ fn embedded_dns_resolves_peers_and_forwards_the_rest() {
         assert!(out.contains(&format!("({web_ip})")), "{out}");
         // a peer connected at run time resolves at once; disconnected, it is gone
         let mut late = h
-            .engine
-            .container(&h.image)
+            .cmd(["sleep", "100"])
             .name("late")
             .network("bridge")
-            .args(["sleep", "100"])
             .spawn()
             .unwrap();
         late.kill_on_drop(true);
@@ -564,12 +530,10 @@ fn embedded_dns_of_a_dropped_handle_ends_with_the_container() {
     in_test_host(|h| {
         h.engine.network("dropnet").create().unwrap();
         let c = h
-            .engine
-            .container(&h.image)
+            .cmd(["sleep", "100"])
             .name("dropped")
             .network("dropnet")
             .dns("127.0.0.54")
-            .args(["sleep", "100"])
             .spawn()
             .unwrap();
         let id = c.id().to_owned();

@@ -225,17 +225,14 @@ fn chunked_upload_and_cross_repo_mount() {
     );
 
     // what we pushed reads back with skopeo
-    if Command::new("skopeo").arg("--version").output().is_ok() {
-        let out = Command::new("skopeo")
-            .args(["inspect", "--tls-verify=false", &format!("docker://{b}")])
-            .output()
+    if common::tool("skopeo") {
+        let v: serde_json::Value =
+            serde_json::from_str(&common::run_tool(Command::new("skopeo").args([
+                "inspect",
+                "--tls-verify=false",
+                &format!("docker://{b}"),
+            ])))
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(
             v["Digest"],
             store.inspect(&b).unwrap().manifest_digest().to_string()
@@ -262,7 +259,7 @@ fn registry_errors_name_the_image() {
 #[test]
 fn skopeo_pushed_images_pull() {
     let Some(reg) = Registry::start() else { return };
-    if Command::new("skopeo").arg("--version").output().is_err() {
+    if !common::tool("skopeo") {
         return;
     }
     let root = tempfile::tempdir().unwrap();
@@ -277,21 +274,13 @@ fn skopeo_pushed_images_pull() {
         .unwrap();
     // skopeo pushes as Docker schema 2, recompressing the layer
     let dest = reg.reference("skopeo/bb:v2");
-    let out = Command::new("skopeo")
-        .args([
-            "copy",
-            "--dest-tls-verify=false",
-            "--format=v2s2",
-            &format!("oci:{}:{r}", store.layout_dir().display()),
-            &format!("docker://{dest}"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_tool(Command::new("skopeo").args([
+        "copy",
+        "--dest-tls-verify=false",
+        "--format=v2s2",
+        &format!("oci:{}:{r}", store.layout_dir().display()),
+        &format!("docker://{dest}"),
+    ]));
     let other = Store::open(root.path().join("b")).unwrap();
     let img = registry::pull(&other, &dest, &PullOptions::new(), &|_| {}).unwrap();
     // stored converted to OCI, the registry digest kept for digest references
@@ -325,18 +314,10 @@ fn skopeo_pushed_images_pull() {
     );
     let _ = std::io::stdout().flush();
     // and the pulled Docker-schema-2 image stays readable by skopeo from our layout
-    let out = Command::new("skopeo")
-        .args([
-            "inspect",
-            &format!("oci:{}:{dest}", other.layout_dir().display()),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_tool(Command::new("skopeo").args([
+        "inspect",
+        &format!("oci:{}:{dest}", other.layout_dir().display()),
+    ]));
 }
 
 /// The engine facade: push an image to a registry, remove it, pull it back by reference

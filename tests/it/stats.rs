@@ -18,13 +18,7 @@ fn env() -> common::TestEngine {
 fn stats_show_memory_cpu_and_pids_against_the_limits() {
     let e = env();
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
-            "sleep 100 & sleep 100 & touch /started; exec sleep 100",
-        ])
+        .sh("sleep 100 & sleep 100 & touch /started; exec sleep 100")
         .memory_limit(64 << 20)
         .pids_limit(50)
         .spawn()

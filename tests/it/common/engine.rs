@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use cargohold::oci_spec::image::{Config, ConfigBuilder};
-use cargohold::{Engine, Error, Image, RunningContainer};
+use cargohold::{ContainerBuilder, Engine, Error, Image, RunningContainer};
 
 use super::{make_rootfs, unique};
 
@@ -141,6 +141,21 @@ pub struct TestEngine {
 pub const LO_UP: &str = "busybox ip link set lo up; ";
 
 impl TestEngine {
+    /// A container of the image running `args`.
+    pub fn cmd<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        args: impl IntoIterator<Item = S>,
+    ) -> ContainerBuilder<'_> {
+        let mut b = self.engine.container(&self.image);
+        b.args(args);
+        b
+    }
+
+    /// A container of the image running `sh -c script`.
+    pub fn sh(&self, script: &str) -> ContainerBuilder<'_> {
+        self.cmd(["sh", "-c", script])
+    }
+
     /// A container of `image` running `sh -c LO_UP script` (with `NET_ADMIN` for the `ip`
     /// command), killed when the handle drops.
     pub fn spawn_lo_up(&self, image: &Image, script: &str) -> RunningContainer {
@@ -154,6 +169,15 @@ impl TestEngine {
         c.kill_on_drop(true);
         c
     }
+}
+
+/// Asserts that a container ran to success, showing its stderr if not.
+pub fn assert_success(out: &cargohold::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// What `args` printed on stdout when exec'd in `c`.
