@@ -12,6 +12,7 @@
 //! `--engine-creator ARGS` is that of `engine_detached_survives_its_creator`;
 //! `--dns-creator ARGS` that of `engine_detached_embedded_dns`.
 
+// The fixtures of tests/it: this binary uses a part of them (the rest is dead code here).
 #[path = "it/common/mod.rs"]
 #[allow(dead_code)]
 mod common;
@@ -28,7 +29,7 @@ use cargohold::__private::logs::{self, LogOptions};
 use cargohold::__private::monitor::{self, MonitorConfig, MonitorHandle, MonitorStatus};
 use cargohold::runtime::{Runtime, Status};
 use cargohold::{Error, LogStream};
-use common::{runtime, unique, Bundle};
+use common::{not_ready, runtime, unique, Bundle, TestEngine as EngineEnv};
 
 /// One detached container's files, in a temp dir of its own.
 struct Detached {
@@ -280,16 +281,7 @@ fn creator(args: &[String]) -> ! {
         std::process::exit(2)
     };
     let cfg = MonitorConfig::new(root, id, bundle, log, exit);
-    match monitor::start(&cfg) {
-        Ok(h) => {
-            println!("{} {}", h.monitor_pid, h.container_pid);
-            std::process::exit(0)
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(1)
-        }
-    }
+    print_and_exit(monitor::start(&cfg).map(|h| format!("{} {}", h.monitor_pid, h.container_pid)))
 }
 
 /// A container started by a program that then exits keeps running; a later program
@@ -302,21 +294,15 @@ fn survives_its_creator() {
         rt: &rt,
         id: d.id.clone(),
     };
-    let out = Command::new(std::env::current_exe().unwrap())
-        .arg("--creator")
-        .arg(rt.root())
-        .arg(&d.id)
-        .arg(bundle.path())
-        .arg(d.log())
-        .arg(d.exit())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = common::run_tool(
+        Command::new(std::env::current_exe().unwrap())
+            .arg("--creator")
+            .arg(rt.root())
+            .arg(&d.id)
+            .arg(bundle.path())
+            .arg(d.log())
+            .arg(d.exit()),
     );
-    let text = String::from_utf8(out.stdout).unwrap();
     let mut pids = text.split_whitespace().map(|p| p.parse::<i32>().unwrap());
     let (monitor_pid, container_pid) = (pids.next().unwrap(), pids.next().unwrap());
     // The creator has exited (output() waited for it); the container runs on.
@@ -683,37 +669,8 @@ fn hook_output_stays_out_of_the_report() {
 // Detached containers through the Engine.
 
 /// An engine in its own temp root with a busybox image; `reference` names the image.
-struct EngineEnv {
-    engine: cargohold::Engine,
-    image: cargohold::Image,
-    reference: String,
-    root: tempfile::TempDir,
-}
-
 fn engine_env() -> EngineEnv {
-    let root = tempfile::Builder::new()
-        .prefix("cargohold-engine")
-        .tempdir()
-        .unwrap();
-    let engine = cargohold::Engine::open(root.path()).unwrap();
-    let src = tempfile::tempdir().unwrap();
-    common::make_rootfs(src.path());
-    let cfg = cargohold::oci_spec::image::ConfigBuilder::default()
-        .cmd(vec!["/bin/sh".to_owned()])
-        .env(vec!["PATH=/bin".to_owned()])
-        .build()
-        .unwrap();
-    let reference = format!("busybox:{}", unique("det"));
-    let image = engine
-        .store()
-        .import_dir(src.path(), &cfg, &reference.parse().unwrap())
-        .unwrap();
-    EngineEnv {
-        engine,
-        image,
-        reference,
-        root,
-    }
+    common::busybox().engine_tagged("cargohold-engine", &unique("det"))
 }
 
 /// Removes the container (forced) when dropped, so a failing test leaves nothing behind.
@@ -751,9 +708,7 @@ fn log_text(c: &cargohold::Container, stdout: bool, stderr: bool) -> String {
 fn engine_detached_logs_and_exit() {
     let e = engine_env();
     let mut running = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "echo one; echo two >&2; echo three; exit 3"])
+        .sh("echo one; echo two >&2; echo three; exit 3")
         .detach(true)
         .spawn()
         .unwrap();
@@ -785,13 +740,7 @@ fn engine_detached_logs_and_exit() {
     assert_container_gone(&e, &id);
 
     // Stopped through the handle: sleep ignores SIGTERM as pid 1, so SIGKILL ends it.
-    let mut running = e
-        .engine
-        .container(&e.image)
-        .args(["sleep", "30"])
-        .detach(true)
-        .spawn()
-        .unwrap();
+    let mut running = e.cmd(["sleep", "30"]).detach(true).spawn().unwrap();
     let id = running.id().to_owned();
     let _rm = RemoveOnDrop(&e.engine, id.clone());
     assert!(running.try_wait().unwrap().is_none());
@@ -805,13 +754,7 @@ fn engine_detached_logs_and_exit() {
     assert_container_gone(&e, &id);
 
     // A forced remove of a running one.
-    let running = e
-        .engine
-        .container(&e.image)
-        .args(["sleep", "30"])
-        .detach(true)
-        .spawn()
-        .unwrap();
+    let running = e.cmd(["sleep", "30"]).detach(true).spawn().unwrap();
     let id = running.id().to_owned();
     drop(running);
     let c = e.engine.containers().get(&id).unwrap();
@@ -840,12 +783,12 @@ fn engine_creator(args: &[String]) -> ! {
             .spawn()?;
         Ok(c.id().to_owned())
     };
-    print_id_and_exit(run())
+    print_and_exit(run())
 }
 
-/// The end of a creator program: the id on stdout and exit 0, or the error on stderr and
-/// exit 1.
-fn print_id_and_exit(r: cargohold::Result<String>) -> ! {
+/// The end of a creator program: what it made (an id, pids) on stdout and exit 0, or the
+/// error on stderr and exit 1.
+fn print_and_exit(r: cargohold::Result<String>) -> ! {
     match r {
         Ok(id) => {
             println!("{id}");
@@ -862,18 +805,14 @@ fn print_id_and_exit(r: cargohold::Result<String>) -> ! {
 /// it running (its repair leaves it alone), stops it and removes it.
 fn engine_detached_survives_its_creator() {
     let e = engine_env();
-    let out = Command::new(std::env::current_exe().unwrap())
-        .arg("--engine-creator")
-        .arg(e.root.path())
-        .arg(&e.reference)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let id = common::run_tool(
+        Command::new(std::env::current_exe().unwrap())
+            .arg("--engine-creator")
+            .arg(e.root.path())
+            .arg(&e.reference),
+    )
+    .trim()
+    .to_owned();
     assert_eq!(id.len(), 64, "{id}");
     let _rm = RemoveOnDrop(&e.engine, id.clone());
     std::thread::sleep(Duration::from_millis(100));
@@ -911,13 +850,7 @@ fn engine_detached_survives_its_creator() {
 /// records the exit from the monitor's record and unmounts its overlay.
 fn engine_open_repairs_exited_detached() {
     let e = engine_env();
-    let running = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "echo bye; exit 7"])
-        .detach(true)
-        .spawn()
-        .unwrap();
+    let running = e.sh("echo bye; exit 7").detach(true).spawn().unwrap();
     let id = running.id().to_owned();
     let _rm = RemoveOnDrop(&e.engine, id.clone());
     drop(running);
@@ -1014,12 +947,7 @@ fn engine_create_start_restart() {
     assert_container_gone(&e, &id);
 
     // Created and never started: removed without force.
-    let c = e
-        .engine
-        .container(&e.image)
-        .args(["true"])
-        .create()
-        .unwrap();
+    let c = e.cmd(["true"]).create().unwrap();
     let id = c.id().to_owned();
     c.remove(false).unwrap();
     assert_container_gone(&e, &id);
@@ -1027,9 +955,7 @@ fn engine_create_start_restart() {
     // A start that fails (its bind source vanished) leaves it created, with the error.
     let src = tempfile::tempdir().unwrap();
     let c = e
-        .engine
-        .container(&e.image)
-        .args(["true"])
+        .cmd(["true"])
         .mount(cargohold::Mount::bind(src.path(), "/data"))
         .create()
         .unwrap();
@@ -1194,9 +1120,7 @@ fn engine_reuse_by_name_and_config() {
 fn engine_detached_tty() {
     let e = engine_env();
     let mut running = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "tty; echo hi; echo there >&2"])
+        .sh("tty; echo hi; echo there >&2")
         .detach(true)
         .tty(true)
         .spawn()
@@ -1223,9 +1147,7 @@ fn engine_networks_of_detached_containers() {
     common::in_new_netns(|| {
         let e = engine_env();
         let running = e
-            .engine
-            .container(&e.image)
-            .args(["sh", "-c", "sleep 0.3"])
+            .sh("sleep 0.3")
             .publish(18080, 80)
             .detach(true)
             .spawn()
@@ -1250,12 +1172,10 @@ fn engine_networks_of_detached_containers() {
 
         // create on a network, start, stop, start again: attached each time
         let c = e
-            .engine
-            .container(&e.image)
+            .cmd(["sleep", "30"])
             .name("netsvc")
             .network("bridge")
             .publish(18081, 80)
-            .args(["sleep", "30"])
             .create()
             .unwrap();
         let id = c.id().to_owned();
@@ -1307,7 +1227,7 @@ fn dns_creator(args: &[String]) -> ! {
             .spawn()?;
         Ok(c.id().to_owned())
     };
-    print_id_and_exit(run())
+    print_and_exit(run())
 }
 
 /// A detached container's embedded DNS server lives in its monitor: the program that made
@@ -1321,12 +1241,10 @@ fn engine_detached_embedded_dns() {
         let _upstream = FakeUpstream::start();
         e.engine.network("dnsnet").create().unwrap();
         let peer = e
-            .engine
-            .container(&e.image)
+            .cmd(["sleep", "60"])
             .name("peer")
             .network("dnsnet")
             .network_alias("svc")
-            .args(["sleep", "60"])
             .detach(true)
             .spawn()
             .unwrap();
@@ -1342,18 +1260,14 @@ fn engine_detached_embedded_dns() {
             .unwrap()
             .network_settings
             .ip_address;
-        let out = Command::new(std::env::current_exe().unwrap())
-            .arg("--dns-creator")
-            .arg(e.root.path())
-            .arg(&e.reference)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let id = common::run_tool(
+            Command::new(std::env::current_exe().unwrap())
+                .arg("--dns-creator")
+                .arg(e.root.path())
+                .arg(&e.reference),
+        )
+        .trim()
+        .to_owned();
         let _rm = RemoveOnDrop(&e.engine, id.clone());
         let c = e.engine.containers().get(&id).unwrap();
         let monitors = monitors_of(&id);
@@ -1394,11 +1308,9 @@ fn engine_detached_embedded_dns() {
 
         // created, then started through the engine: its monitor serves it too
         let c = e
-            .engine
-            .container(&e.image)
+            .cmd(["sleep", "60"])
             .name("later")
             .network("dnsnet")
-            .args(["sleep", "60"])
             .create()
             .unwrap();
         let id = c.id().to_owned();
@@ -1492,9 +1404,7 @@ fn engine_restart_policy() {
     let e = engine_env();
     let policy: cargohold::RestartPolicy = "on-failure:2".parse().unwrap();
     let mut running = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "echo run; exit 1"])
+        .sh("echo run; exit 1")
         .detach(true)
         .restart(policy)
         .spawn()
@@ -1511,12 +1421,7 @@ fn engine_restart_policy() {
     c.remove(false).unwrap();
     assert_container_gone(&e, &id);
 
-    let attached = e
-        .engine
-        .container(&e.image)
-        .args(["true"])
-        .restart(policy)
-        .spawn();
+    let attached = e.cmd(["true"]).restart(policy).spawn();
     assert!(
         matches!(
             attached,
@@ -1525,9 +1430,7 @@ fn engine_restart_policy() {
         "{attached:?}"
     );
     let with_rm = e
-        .engine
-        .container(&e.image)
-        .args(["true"])
+        .cmd(["true"])
         .detach(true)
         .auto_remove(true)
         .restart(cargohold::RestartPolicy::Always)
@@ -1539,26 +1442,6 @@ fn engine_restart_policy() {
     assert!(e.engine.containers().list().unwrap().is_empty());
 }
 
-/// `NotReady`'s fields, or a panic.
-fn not_ready(r: cargohold::Result<()>) -> (String, String, Vec<String>, String) {
-    match r {
-        Err(
-            ref e @ Error::NotReady {
-                ref condition,
-                ref reason,
-                ref last_logs,
-                ..
-            },
-        ) => (
-            condition.clone(),
-            reason.clone(),
-            last_logs.clone(),
-            e.to_string(),
-        ),
-        other => panic!("expected NotReady, got {other:?}"),
-    }
-}
-
 /// Log-line waits on a detached container (its monitor's json-file log): a line printed
 /// late, a line seen twice, one stream only; through the handle and the record. A TCP wait
 /// through the record finds the init's network namespace from the monitor.
@@ -1566,14 +1449,10 @@ fn engine_ready_log_lines() {
     use cargohold::WaitFor;
     let e = engine_env();
     let running = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
+        .sh(
             "echo starting; sleep 0.3; echo ready; sleep 0.2; echo ready >&2; \
              busybox ip link set lo up; exec busybox nc -l -p 8080",
-        ])
+        )
         .cap_add("NET_ADMIN")
         .detach(true)
         .spawn()
@@ -1612,14 +1491,10 @@ fn engine_ready_failures_carry_the_log() {
     use cargohold::WaitFor;
     let e = engine_env();
     let running = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
+        .sh(
             "for i in $(seq 1 30); do echo line $i; done; sleep 0.1; echo 'fatal: no config' >&2; \
              sleep 0.3; exit 2",
-        ])
+        )
         .detach(true)
         .spawn()
         .unwrap();
@@ -1650,9 +1525,7 @@ fn engine_ready_failures_carry_the_log() {
 
     // A timeout.
     let running = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "echo booting; exec sleep 100"])
+        .sh("echo booting; exec sleep 100")
         .detach(true)
         .spawn()
         .unwrap();

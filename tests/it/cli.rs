@@ -4,18 +4,11 @@
 //! The example binary is found next to this test binary (`target/debug/examples/runtime`;
 //! `cargo test` builds examples) and built with `cargo build --example runtime` if missing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::common::{self, Bundle};
-
-/// The path of the example binary, built on first use if `cargo test` did not build it.
-fn runtime_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| common::example_bin("runtime"))
-}
 
 /// A state root of its own and the CLI invoked with `--root` on it.
 struct Cli {
@@ -33,7 +26,7 @@ impl Cli {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(runtime_bin());
+        let mut c = Command::new(common::example_bin("runtime"));
         c.arg("--root").arg(self.root.path()).args(args);
         c.stdin(Stdio::null());
         c
@@ -42,26 +35,7 @@ impl Cli {
     /// Runs to completion. Stdout and stderr go to files, not pipes: a created container's
     /// init inherits them (as containerd wants) and would keep a pipe open.
     fn out(&self, args: &[&str]) -> Output {
-        let stdout = tempfile::tempfile().unwrap();
-        let stderr = tempfile::tempfile().unwrap();
-        let status = self
-            .cmd(args)
-            .stdout(stdout.try_clone().unwrap())
-            .stderr(stderr.try_clone().unwrap())
-            .status()
-            .unwrap();
-        let read = |mut f: std::fs::File| {
-            use std::io::{Read, Seek};
-            let mut v = Vec::new();
-            f.seek(std::io::SeekFrom::Start(0)).unwrap();
-            f.read_to_end(&mut v).unwrap();
-            v
-        };
-        Output {
-            status,
-            stdout: read(stdout),
-            stderr: read(stderr),
-        }
+        common::output_via_files(&mut self.cmd(args))
     }
 
     /// Runs and asserts success; returns stdout.
@@ -467,7 +441,7 @@ fn interop(part: &str, binaries: &[&str]) {
     let o = Command::new("bash")
         .arg(&script)
         .arg(part)
-        .env("RUNTIME", runtime_bin())
+        .env("RUNTIME", common::example_bin("runtime"))
         .stdin(Stdio::null())
         .output()
         .unwrap();

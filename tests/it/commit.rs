@@ -7,43 +7,19 @@ use std::path::Path;
 use std::process::Command;
 
 use cargohold::container::{ChangeKind, CommitOptions, Status};
-use cargohold::oci_spec::image::ConfigBuilder;
-use cargohold::{Engine, Error, Image, Stdio};
+use cargohold::{Error, Image, Stdio};
 
-use crate::common;
+use crate::common::{self, TestEngine as Env};
 
 /// An engine in its own temp root with a busybox image holding `/etc/from-image` and a
 /// directory `/tree` (`/tree/old`, `/tree/sub/deep`) to replace.
-struct Env {
-    engine: Engine,
-    image: Image,
-    root: tempfile::TempDir,
-}
-
 fn env() -> Env {
-    let root = tempfile::Builder::new()
-        .prefix("cargohold-commit")
-        .tempdir()
-        .unwrap();
-    let engine = Engine::open(root.path()).unwrap();
-    let src = tempfile::tempdir().unwrap();
-    common::make_rootfs(src.path());
-    fs::write(src.path().join("etc/from-image"), "layer\n").unwrap();
-    fs::create_dir_all(src.path().join("tree/sub")).unwrap();
-    fs::write(src.path().join("tree/old"), "old\n").unwrap();
-    fs::write(src.path().join("tree/sub/deep"), "deep\n").unwrap();
-    let cfg = ConfigBuilder::default()
-        .cmd(vec!["/bin/sh".to_owned()])
-        .env(vec!["PATH=/bin".to_owned(), "FROM_IMAGE=yes".to_owned()])
-        .build()
-        .unwrap();
-    let r = format!("busybox:{}", common::unique("c")).parse().unwrap();
-    let image = engine.store().import_dir(src.path(), &cfg, &r).unwrap();
-    Env {
-        engine,
-        image,
-        root,
-    }
+    common::busybox()
+        .env(&["FROM_IMAGE=yes"])
+        .file("etc/from-image", "layer\n")
+        .file("tree/old", "old\n")
+        .file("tree/sub/deep", "deep\n")
+        .engine("cargohold-commit")
 }
 
 /// What container A does: a file added, one deleted, `/tree` removed and made again with
@@ -60,11 +36,7 @@ fn run_named(e: &Env, image: &Image, name: &str, script: &str) -> cargohold::Con
         .args(["sh", "-c", script])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     e.engine.containers().get(name).unwrap()
 }
 
@@ -272,10 +244,8 @@ fn committing_a_running_container_pauses_and_resumes_it() {
     let e = env();
     let name = common::unique("live");
     let mut live = e
-        .engine
-        .container(&e.image)
+        .sh("echo live > /live; exec sleep 60")
         .name(&name)
-        .args(["sh", "-c", "echo live > /live; exec sleep 60"])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -407,23 +377,6 @@ fn export_is_the_merged_rootfs() {
     c.remove(false).unwrap();
 }
 
-fn tool(name: &str) -> bool {
-    Command::new(name)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 #[ignore = "requires root"]
 fn skopeo_and_umoci_read_a_committed_image() {
@@ -438,13 +391,14 @@ fn skopeo_and_umoci_read_a_committed_image() {
         .unwrap();
     let layout = e.engine.store().layout_dir().to_str().unwrap().to_owned();
     let reference = img.references()[0].to_string();
-    if tool("skopeo") {
-        let out =
-            run(Command::new("skopeo").args(["inspect", &format!("oci:{layout}:{reference}")]));
+    if common::tool("skopeo") {
+        let out = common::run_tool(
+            Command::new("skopeo").args(["inspect", &format!("oci:{layout}:{reference}")]),
+        );
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["Digest"], img.manifest_digest().to_string());
         assert_eq!(v["Layers"].as_array().unwrap().len(), 2);
-        let cfg = run(Command::new("skopeo").args([
+        let cfg = common::run_tool(Command::new("skopeo").args([
             "inspect",
             "--config",
             &format!("oci:{layout}:{reference}"),
@@ -455,9 +409,9 @@ fn skopeo_and_umoci_read_a_committed_image() {
     } else {
         eprintln!("skipping skopeo: not installed");
     }
-    if tool("umoci") {
+    if common::tool("umoci") {
         let bundle = e.root.path().join("umoci-bundle");
-        run(Command::new("umoci").args([
+        common::run_tool(Command::new("umoci").args([
             "unpack",
             "--image",
             &format!("{layout}:{reference}"),

@@ -8,62 +8,34 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cargohold::container::Status;
-use cargohold::oci_spec::image::{Config, ConfigBuilder};
-use cargohold::{Engine, Error, Image, Stdio};
+use cargohold::{Engine, Error, Stdio};
 
-use crate::common;
+use crate::common::{self, TestEngine as Env};
 
-/// An engine in its own temp root, with a busybox image `busybox:<tag>`.
-struct Env {
-    engine: Engine,
-    image: Image,
-    _root: tempfile::TempDir,
+/// The engine of these tests: a busybox image with `FROM_IMAGE=yes` and `MODE=image` in its
+/// env, a user `app` (1234:2345, also in group `extra`), `/etc/from-image` and `/seed/hello`.
+fn image() -> common::Busybox {
+    common::busybox()
+        .env(&["FROM_IMAGE=yes", "MODE=image"])
+        .file(
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n\
+             app:x:1234:2345:app:/home/app:/bin/sh\n",
+        )
+        .file(
+            "etc/group",
+            "root:x:0:\nnogroup:x:65534:\napp:x:2345:\nextra:x:3456:app\n",
+        )
+        .file("etc/from-image", "layer\n")
+        .file("seed/hello", "seeded\n")
 }
 
-fn config() -> ConfigBuilder {
-    ConfigBuilder::default()
-        .cmd(vec!["/bin/sh".to_owned()])
-        .env(vec![
-            "PATH=/bin".to_owned(),
-            "FROM_IMAGE=yes".to_owned(),
-            "MODE=image".to_owned(),
-        ])
-}
-
-fn env_with(cfg: Config) -> Env {
-    let root = tempfile::Builder::new()
-        .prefix("cargohold-engine")
-        .tempdir()
-        .unwrap();
-    let engine = Engine::open(root.path()).unwrap();
-    let src = tempfile::tempdir().unwrap();
-    common::make_rootfs(src.path());
-    fs::write(
-        src.path().join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n\
-         app:x:1234:2345:app:/home/app:/bin/sh\n",
-    )
-    .unwrap();
-    fs::write(
-        src.path().join("etc/group"),
-        "root:x:0:\nnogroup:x:65534:\napp:x:2345:\nextra:x:3456:app\n",
-    )
-    .unwrap();
-    fs::write(src.path().join("etc/from-image"), "layer\n").unwrap();
-    fs::create_dir_all(src.path().join("seed")).unwrap();
-    fs::write(src.path().join("seed/hello"), "seeded\n").unwrap();
-    let tag = common::unique("t");
-    let r = format!("busybox:{tag}").parse().unwrap();
-    let image = engine.store().import_dir(src.path(), &cfg, &r).unwrap();
-    Env {
-        engine,
-        image,
-        _root: root,
-    }
+fn env_with(image: common::Busybox) -> Env {
+    image.engine("cargohold-engine")
 }
 
 fn env() -> Env {
-    env_with(config().build().unwrap())
+    env_with(image())
 }
 
 fn stdout(out: &cargohold::Output) -> String {
@@ -99,9 +71,7 @@ fn only_container(e: &Env) -> cargohold::Container {
 fn output_captures_stdout_and_stderr() {
     let e = env();
     let out = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "echo hello; echo oops >&2; exit 3"])
+        .sh("echo hello; echo oops >&2; exit 3")
         .auto_remove(true)
         .output()
         .unwrap();
@@ -117,10 +87,8 @@ fn output_captures_stdout_and_stderr() {
 fn exited_container_is_recorded_then_removed() {
     let e = env();
     let status = e
-        .engine
-        .container(&e.image)
+        .sh("exit 7")
         .name(common::unique("rec"))
-        .args(["sh", "-c", "exit 7"])
         .stdout(Stdio::null())
         .status()
         .unwrap();
@@ -149,9 +117,7 @@ fn exited_container_is_recorded_then_removed() {
 fn env_merges_image_env_with_overrides() {
     let e = env();
     let out = e
-        .engine
-        .container(&e.image)
-        .args(["env"])
+        .cmd(["env"])
         .env("MODE", "mine")
         .env("EXTRA", "1")
         .hostname("envhost")
@@ -176,12 +142,10 @@ fn env_merges_image_env_with_overrides() {
 #[test]
 #[ignore = "requires root"]
 fn cmd_and_entrypoint_combine_as_docker() {
-    let cfg = config()
-        .entrypoint(vec!["/bin/echo".to_owned(), "ep".to_owned()])
-        .cmd(vec!["image-cmd".to_owned()])
-        .build()
-        .unwrap();
-    let e = env_with(cfg);
+    let e = env_with(image().config(|c| {
+        c.entrypoint(vec!["/bin/echo".to_owned(), "ep".to_owned()])
+            .cmd(vec!["image-cmd".to_owned()])
+    }));
     let run = |f: &dyn Fn(&mut cargohold::ContainerBuilder<'_>)| {
         let mut b = e.engine.container(&e.image);
         b.auto_remove(true);
@@ -236,9 +200,7 @@ fn cmd_and_entrypoint_combine_as_docker() {
 fn user_by_name_from_passwd_and_group() {
     let e = env();
     let out = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "id -u; id -g; id -G; echo $HOME"])
+        .sh("id -u; id -g; id -G; echo $HOME")
         .user("app")
         .auto_remove(true)
         .output()
@@ -250,21 +212,13 @@ fn user_by_name_from_passwd_and_group() {
         out
     );
     let out = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "id -u; id -g"])
+        .sh("id -u; id -g")
         .user("app:extra")
         .auto_remove(true)
         .output()
         .unwrap();
     assert_eq!(stdout(&out), "1234\n3456\n");
-    let err = e
-        .engine
-        .container(&e.image)
-        .arg("true")
-        .user("ghost")
-        .output()
-        .unwrap_err();
+    let err = e.cmd(["true"]).user("ghost").output().unwrap_err();
     assert!(matches!(err, Error::UserNotFound { .. }), "{err}");
     assert!(
         err.to_string()
@@ -279,13 +233,7 @@ fn user_by_name_from_passwd_and_group() {
 fn hostname_and_etc_files() {
     let e = env();
     let out = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
-            "hostname; cat /etc/hostname; cat /etc/hosts; test -s /etc/resolv.conf && echo resolv",
-        ])
+        .sh("hostname; cat /etc/hostname; cat /etc/hosts; test -s /etc/resolv.conf && echo resolv")
         .hostname("box1")
         .auto_remove(true)
         .output()
@@ -296,13 +244,7 @@ fn hostname_and_etc_files() {
     assert!(s.contains("ip6-allrouters"), "{s}");
     assert!(s.ends_with("resolv\n"), "{s}");
     // default hostname: the short id
-    let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["hostname"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut c = e.cmd(["hostname"]).stdout(Stdio::piped()).spawn().unwrap();
     let id = c.id().to_owned();
     let mut s = String::new();
     c.take_stdout().unwrap().read_to_string(&mut s).unwrap();
@@ -315,13 +257,7 @@ fn hostname_and_etc_files() {
 fn read_only_rootfs_refuses_writes() {
     let e = env();
     let out = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
-            "touch /x && echo wrote; touch /dev/shm/ok && echo shm",
-        ])
+        .sh("touch /x && echo wrote; touch /dev/shm/ok && echo shm")
         .read_only(true)
         .auto_remove(true)
         .output()
@@ -335,9 +271,7 @@ fn read_only_rootfs_refuses_writes() {
 fn memory_limit_oom_is_reported() {
     let e = env();
     let out = e
-        .engine
-        .container(&e.image)
-        .args([
+        .cmd([
             "awk",
             "BEGIN { s = \"x\"; for (i = 0; i < 40; i++) s = s s; print length(s) }",
         ])
@@ -360,13 +294,7 @@ fn spawn_then_stop_with_timeout() {
     let e = env();
     // ignores SIGTERM: stop must fall back to SIGKILL after the timeout
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
-            "trap '' TERM; echo ready; while true; do sleep 1; done",
-        ])
+        .sh("trap '' TERM; echo ready; while true; do sleep 1; done")
         .stdout(Stdio::piped())
         .name(common::unique("stop"))
         .spawn()
@@ -392,13 +320,7 @@ fn spawn_then_stop_with_timeout() {
     // a process that handles SIGTERM stops without the SIGKILL (a pid 1 without a
     // handler ignores SIGTERM, in Docker too)
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
-            "trap 'exit 143' TERM; echo ready; while true; do sleep 0.1; done",
-        ])
+        .sh("trap 'exit 143' TERM; echo ready; while true; do sleep 0.1; done")
         .stdout(Stdio::piped())
         .auto_remove(true)
         .spawn()
@@ -416,13 +338,7 @@ fn spawn_then_stop_with_timeout() {
 fn written_file_lands_in_upper_dir_only() {
     let e = env();
     let c = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
-            "echo new > /etc/new-file; echo changed > /etc/from-image; rm /bin/wc",
-        ])
+        .sh("echo new > /etc/new-file; echo changed > /etc/from-image; rm /bin/wc")
         .status()
         .unwrap();
     assert!(c.success());
@@ -449,9 +365,7 @@ fn written_file_lands_in_upper_dir_only() {
     }
     // the next container sees the image unchanged
     let out = e
-        .engine
-        .container(&e.image)
-        .args(["cat", "/etc/from-image"])
+        .cmd(["cat", "/etc/from-image"])
         .auto_remove(true)
         .output()
         .unwrap();
@@ -464,9 +378,7 @@ fn written_file_lands_in_upper_dir_only() {
 fn forced_remove_leaves_nothing() {
     let e = env();
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["sleep", "100"])
+        .cmd(["sleep", "100"])
         .name(common::unique("rm"))
         .spawn()
         .unwrap();
@@ -491,30 +403,12 @@ fn forced_remove_leaves_nothing() {
 fn duplicate_and_invalid_names_are_refused() {
     let e = env();
     let name = common::unique("dup");
-    let mut first = e
-        .engine
-        .container(&e.image)
-        .args(["sleep", "100"])
-        .name(&name)
-        .spawn()
-        .unwrap();
+    let mut first = e.cmd(["sleep", "100"]).name(&name).spawn().unwrap();
     first.kill_on_drop(true);
-    let err = e
-        .engine
-        .container(&e.image)
-        .arg("true")
-        .name(&name)
-        .spawn()
-        .unwrap_err();
+    let err = e.cmd(["true"]).name(&name).spawn().unwrap_err();
     assert!(matches!(err, Error::ContainerNameInUse { .. }), "{err}");
     assert!(err.to_string().contains(first.id()));
-    let err = e
-        .engine
-        .container(&e.image)
-        .arg("true")
-        .name("-bad name")
-        .spawn()
-        .unwrap_err();
+    let err = e.cmd(["true"]).name("-bad name").spawn().unwrap_err();
     assert!(matches!(err, Error::InvalidContainerName { .. }), "{err}");
     assert_eq!(e.engine.containers().list().unwrap().len(), 1);
     let id = first.id().to_owned();
@@ -527,24 +421,14 @@ fn duplicate_and_invalid_names_are_refused() {
 #[ignore = "requires root"]
 fn command_not_found_is_127() {
     let e = env();
-    let err = e
-        .engine
-        .container(&e.image)
-        .arg("no-such-command")
-        .output()
-        .unwrap_err();
+    let err = e.cmd(["no-such-command"]).output().unwrap_err();
     assert_eq!(err.exit_code(), Some(127), "{err}");
     assert!(
         err.to_string()
             .contains("executable file not found in $PATH"),
         "{err}"
     );
-    let err = e
-        .engine
-        .container(&e.image)
-        .arg("/etc/passwd")
-        .output()
-        .unwrap_err();
+    let err = e.cmd(["/etc/passwd"]).output().unwrap_err();
     assert_eq!(err.exit_code(), Some(126), "{err}");
     assert_no_containers(&e);
     assert!(common::mounts_with(&e.engine.root().display().to_string()).is_empty());
@@ -555,24 +439,12 @@ fn command_not_found_is_127() {
 fn refused_limit_leaves_nothing_behind() {
     let e = env();
     // the kernel refuses a CFS quota under 1 ms
-    let err = e
-        .engine
-        .container(&e.image)
-        .arg("true")
-        .cpu_quota(10)
-        .output()
-        .unwrap_err();
+    let err = e.cmd(["true"]).cpu_quota(10).output().unwrap_err();
     assert!(matches!(err, Error::Cgroup { .. }), "{err}");
     assert_no_containers(&e);
     assert!(common::mounts_with(&e.engine.root().display().to_string()).is_empty());
     // below Docker's minimum memory: refused before anything is made
-    let err = e
-        .engine
-        .container(&e.image)
-        .arg("true")
-        .memory_limit(1 << 20)
-        .output()
-        .unwrap_err();
+    let err = e.cmd(["true"]).memory_limit(1 << 20).output().unwrap_err();
     assert!(matches!(err, Error::InvalidContainerConfig { .. }), "{err}");
 }
 
@@ -581,9 +453,7 @@ fn refused_limit_leaves_nothing_behind() {
 fn piped_stdin_and_working_dir() {
     let e = env();
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "pwd; cat"])
+        .sh("pwd; cat")
         .current_dir("/srv/app")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -620,9 +490,7 @@ fn open_repairs_containers_of_a_dead_owner() {
     let e = env();
     // a container whose record names an owner that is gone
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["sleep", "100"])
+        .cmd(["sleep", "100"])
         .name(common::unique("orphan"))
         .spawn()
         .unwrap();
@@ -672,9 +540,7 @@ fn unknown_image_and_vanished_image_leave_nothing() {
 fn limits_reach_the_cgroup() {
     let e = env();
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["sleep", "100"])
+        .cmd(["sleep", "100"])
         .cpus(0.5)
         .pids_limit(20)
         .memory_limit(32 << 20)
@@ -721,13 +587,7 @@ fn limits_reach_the_cgroup() {
 fn privileged_has_every_capability_and_writable_sys() {
     let e = env();
     let out = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
-            "grep CapEff /proc/self/status; grep ' /sys ' /proc/self/mounts",
-        ])
+        .sh("grep CapEff /proc/self/status; grep ' /sys ' /proc/self/mounts")
         .privileged(true)
         .auto_remove(true)
         .output()
@@ -745,9 +605,7 @@ fn privileged_has_every_capability_and_writable_sys() {
     assert!(s.contains(" rw,"), "{s}");
     // a non-root user gets no effective capabilities, as in Docker
     let out = e
-        .engine
-        .container(&e.image)
-        .args(["grep", "CapEff", "/proc/self/status"])
+        .cmd(["grep", "CapEff", "/proc/self/status"])
         .user("1234")
         .auto_remove(true)
         .output()
@@ -764,9 +622,7 @@ fn privileged_has_every_capability_and_writable_sys() {
 fn tty_gives_a_terminal() {
     let e = env();
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "test -t 0 && test -t 1 && echo tty:$TERM"])
+        .sh("test -t 0 && test -t 1 && echo tty:$TERM")
         .tty(true)
         .auto_remove(true)
         .spawn()
@@ -790,9 +646,7 @@ fn tty_gives_a_terminal() {
 fn rename_labels_try_wait_and_prune() {
     let e = env();
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["sh", "-c", "cat >/dev/null"])
+        .sh("cat >/dev/null")
         .stdin(Stdio::piped())
         .label("team", "core")
         .name(common::unique("old"))
@@ -816,12 +670,7 @@ fn rename_labels_try_wait_and_prune() {
     };
     assert!(status.success());
     // a second, still running container survives the prune
-    let mut running = e
-        .engine
-        .container(&e.image)
-        .args(["sleep", "100"])
-        .spawn()
-        .unwrap();
+    let mut running = e.cmd(["sleep", "100"]).spawn().unwrap();
     running.kill_on_drop(true);
     let pruned = e.engine.containers().prune().unwrap();
     assert_eq!(pruned, vec![c.id().to_owned()]);
@@ -831,61 +680,20 @@ fn rename_labels_try_wait_and_prune() {
     assert_eq!(e.engine.containers().prune().unwrap(), vec![id]);
 }
 
-/// A docker-archive of `layers` (uncompressed tars) with `Cmd ["sh"]`, tagged `tag`.
-fn docker_archive(layers: &[Vec<u8>], tag: &str) -> Vec<u8> {
-    use sha2::Digest as _;
-    let sha = |b: &[u8]| format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)));
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
-        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| sha(l)).collect::<Vec<_>>()}
-    }))
-    .unwrap();
-    let names: Vec<String> = (0..layers.len())
-        .map(|i| format!("l{i}/layer.tar"))
-        .collect();
-    let manifest = serde_json::to_vec(&serde_json::json!([
-        {"Config": "config.json", "RepoTags": [tag], "Layers": names}
-    ]))
-    .unwrap();
-    let mut b = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    add("config.json", &config);
-    for (n, l) in names.iter().zip(layers) {
-        add(n, l);
-    }
-    add("manifest.json", &manifest);
-    b.into_inner().unwrap()
-}
-
 #[test]
 #[ignore = "requires root"]
 fn layers_stack_top_first_with_whiteouts() {
     let e = env();
-    let src = tempfile::tempdir().unwrap();
-    common::make_rootfs(src.path());
-    fs::write(src.path().join("etc/from-image"), "base\n").unwrap();
-    let mut base = tar::Builder::new(Vec::new());
-    base.follow_symlinks(false);
-    base.append_dir_all(".", src.path()).unwrap();
-    let base = base.into_inner().unwrap();
-    let mut top = tar::Builder::new(Vec::new());
-    for (path, data) in [("etc/from-image", &b"top\n"[..]), ("bin/.wh.wc", &b""[..])] {
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        top.append_data(&mut h, path, data).unwrap();
-    }
-    let top = top.into_inner().unwrap();
+    let src = common::busybox().file("etc/from-image", "base\n").rootfs();
+    let base = common::dir_layer(src.path());
+    let top = common::layer(&[
+        ("etc/from-image", Some(b"top\n")),
+        ("bin/.wh.wc", Some(b"")),
+    ]);
     let tag = format!("layered:{}", common::unique("t"));
     e.engine
         .store()
-        .load(&docker_archive(&[base, top], &tag)[..])
+        .load(&common::docker_archive(common::sh_config(), &[base, top], &tag)[..])
         .unwrap();
     let image = e.engine.image(&tag).unwrap();
     let out = e
@@ -908,9 +716,7 @@ fn seccomp_filter_unless_privileged() {
     let e = env();
     let seccomp = |privileged: bool| {
         let out = e
-            .engine
-            .container(&e.image)
-            .args(["grep", "^Seccomp:", "/proc/self/status"])
+            .cmd(["grep", "^Seccomp:", "/proc/self/status"])
             .privileged(privileged)
             .auto_remove(true)
             .output()
@@ -926,9 +732,7 @@ fn seccomp_filter_unless_privileged() {
 fn exec_runs_in_the_container() {
     let e = env();
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args(["sleep", "100"])
+        .cmd(["sleep", "100"])
         .hostname("exechost")
         .env("MODE", "run")
         .spawn()
@@ -988,18 +792,13 @@ fn open_removes_an_interrupted_create() {
     assert!(engine.containers().list().unwrap().is_empty());
 }
 
-fn sh<'e>(e: &'e Env, script: &str) -> cargohold::ContainerBuilder<'e> {
-    let mut b = e.engine.container(&e.image);
-    b.args(["sh", "-c", script]);
-    b
-}
-
 #[test]
 #[ignore = "requires root"]
 fn named_volume_is_shared_and_held_until_removed() {
     let e = env();
     let vol = common::unique("vol");
-    let out = sh(&e, "echo from-first > /data/f")
+    let out = e
+        .sh("echo from-first > /data/f")
         .volume(&vol, "/data")
         .auto_remove(true)
         .output()
@@ -1009,7 +808,8 @@ fn named_volume_is_shared_and_held_until_removed() {
     assert_no_containers(&e);
     assert!(e.engine.volumes().users(&vol).unwrap().is_empty());
     let volume = e.engine.volume(&vol).unwrap();
-    let out = sh(&e, "cat /data/f")
+    let out = e
+        .sh("cat /data/f")
         .volume(&volume, "/data")
         .output()
         .unwrap();
@@ -1043,14 +843,12 @@ fn bind_mounts_read_only_and_read_write() {
     let e = env();
     let host = tempfile::tempdir().unwrap();
     fs::write(host.path().join("f"), "host file\n").unwrap();
-    let out = sh(
-        &e,
-        "cat /ro/f; touch /ro/new && echo wrote; echo rw > /rw/out",
-    )
-    .mount(cargohold::Mount::bind(host.path(), "/ro").read_only())
-    .mount(cargohold::Mount::bind(host.path(), "/rw"))
-    .output()
-    .unwrap();
+    let out = e
+        .sh("cat /ro/f; touch /ro/new && echo wrote; echo rw > /rw/out")
+        .mount(cargohold::Mount::bind(host.path(), "/ro").read_only())
+        .mount(cargohold::Mount::bind(host.path(), "/rw"))
+        .output()
+        .unwrap();
     assert_eq!(stdout(&out), "host file\n");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("Read-only file system"),
@@ -1073,7 +871,8 @@ fn bind_mounts_read_only_and_read_write() {
 
     // a missing bind source fails the spawn and leaves nothing behind
     let missing = host.path().join("nope");
-    match sh(&e, "true")
+    match e
+        .sh("true")
         .mount(cargohold::Mount::bind(&missing, "/x"))
         .output()
     {
@@ -1081,7 +880,8 @@ fn bind_mounts_read_only_and_read_write() {
         other => panic!("{other:?}"),
     }
     // so do two mounts at one destination
-    let dup = sh(&e, "true")
+    let dup = e
+        .sh("true")
         .volume(common::unique("a"), "/x")
         .mount(cargohold::Mount::tmpfs("/x/"))
         .output();
@@ -1097,9 +897,7 @@ fn bind_mounts_read_only_and_read_write() {
 #[ignore = "requires root"]
 fn tmpfs_mount_with_size_and_mode() {
     let e = env();
-    let out = sh(
-        &e,
-        "grep ' /scratch ' /proc/mounts; echo x > /scratch/f && cat /scratch/f; stat -c %a /scratch",
+    let out = e.sh("grep ' /scratch ' /proc/mounts; echo x > /scratch/f && cat /scratch/f; stat -c %a /scratch",
     )
     .mount(cargohold::Mount::tmpfs("/scratch").size(1 << 20).mode(0o1777))
     .auto_remove(true)
@@ -1123,7 +921,8 @@ fn new_volumes_are_filled_from_the_image() {
     // a named volume, on first mount
     let e = env();
     let vol = common::unique("seed");
-    let out = sh(&e, "cat /seed/hello; echo more > /seed/more")
+    let out = e
+        .sh("cat /seed/hello; echo more > /seed/more")
         .volume(&vol, "/seed")
         .auto_remove(true)
         .output()
@@ -1137,7 +936,8 @@ fn new_volumes_are_filled_from_the_image() {
     );
     // never again: a later container sees what the first left, over the image's content
     fs::remove_file(v.mountpoint().join("hello")).unwrap();
-    let out = sh(&e, "ls /seed")
+    let out = e
+        .sh("ls /seed")
         .volume(&vol, "/seed")
         .auto_remove(true)
         .output()
@@ -1145,8 +945,8 @@ fn new_volumes_are_filled_from_the_image() {
     assert_eq!(stdout(&out), "more\n");
 
     // the image's `Volumes` get anonymous volumes, filled too; `--rm` removes them
-    let e = env_with(config().volumes(vec!["/seed".to_owned()]).build().unwrap());
-    let out = sh(&e, "cat /seed/hello").output().unwrap();
+    let e = env_with(image().config(|c| c.volumes(vec!["/seed".to_owned()])));
+    let out = e.sh("cat /seed/hello").output().unwrap();
     assert_eq!(stdout(&out), "seeded\n");
     let anon = e
         .engine
@@ -1160,7 +960,7 @@ fn new_volumes_are_filled_from_the_image() {
     c.remove(false).unwrap();
     // a plain remove keeps it (as `docker rm` without -v)
     assert!(e.engine.volumes().users(anon[0].name()).unwrap().is_empty());
-    let out = sh(&e, "true").auto_remove(true).output().unwrap();
+    let out = e.sh("true").auto_remove(true).output().unwrap();
     assert!(out.status.success());
     assert_eq!(e.engine.volumes().list(&[]).unwrap().len(), 1);
 }
@@ -1172,24 +972,23 @@ fn list_filters_by_name_label_status_and_ancestor() {
     let e = env();
     let web = common::unique("web");
     let db = common::unique("db");
-    let mut a = sh(&e, "sleep 100")
+    let mut a = e
+        .sh("sleep 100")
         .name(&web)
         .label("app", "shop")
         .label("tier", "front")
         .spawn()
         .unwrap();
     a.kill_on_drop(true);
-    let mut b = sh(&e, "sleep 100")
+    let mut b = e
+        .sh("sleep 100")
         .name(&db)
         .label("app", "shop")
         .label("tier", "back")
         .spawn()
         .unwrap();
     b.kill_on_drop(true);
-    let done = sh(&e, "exit 3")
-        .name(common::unique("job"))
-        .status()
-        .unwrap();
+    let done = e.sh("exit 3").name(common::unique("job")).status().unwrap();
     assert_eq!(done.code(), Some(3));
     let names = |f: ContainerFilter| -> Vec<String> {
         let mut v: Vec<String> = e
@@ -1297,11 +1096,11 @@ fn create_refuses_ephemeral_and_reuse() {
     for (what, err) in [
         (
             "ephemeral",
-            sh(&e, "true").ephemeral(true).create().unwrap_err(),
+            e.sh("true").ephemeral(true).create().unwrap_err(),
         ),
         (
             "reuse",
-            sh(&e, "true")
+            e.sh("true")
                 .name(common::unique("r"))
                 .reuse(true)
                 .create()
@@ -1309,11 +1108,11 @@ fn create_refuses_ephemeral_and_reuse() {
         ),
         (
             "reuse",
-            sh(&e, "true").reuse(true).detach(true).spawn().unwrap_err(),
+            e.sh("true").reuse(true).detach(true).spawn().unwrap_err(),
         ),
         (
             "ephemeral",
-            sh(&e, "true")
+            e.sh("true")
                 .ephemeral(true)
                 .detach(true)
                 .restart(cargohold::RestartPolicy::Always)
@@ -1335,7 +1134,8 @@ fn create_refuses_ephemeral_and_reuse() {
 #[ignore = "requires root"]
 fn exec_with_a_tty_and_from_the_record() {
     let e = env();
-    let mut c = sh(&e, "sleep 100")
+    let mut c = e
+        .sh("sleep 100")
         .name(common::unique("ex"))
         .spawn()
         .unwrap();
@@ -1394,7 +1194,11 @@ fn image_size_counts_uncompressed_layers() {
     let gz = gz.finish().unwrap();
     assert!(gz.len() * 10 < raw.len());
     // a docker-archive whose layer is gzip-compressed (diff id of the plain tar)
-    let plain = docker_archive(std::slice::from_ref(&raw), "sized:plain");
+    let plain = common::docker_archive(
+        common::sh_config(),
+        std::slice::from_ref(&raw),
+        "sized:plain",
+    );
     let mut ar = tar::Archive::new(&plain[..]);
     let mut b = tar::Builder::new(Vec::new());
     for entry in ar.entries().unwrap() {
@@ -1442,15 +1246,13 @@ fn image_size_counts_uncompressed_layers() {
 #[ignore = "requires root"]
 fn loopback_is_up_in_the_containers_network_namespace() {
     let e = env();
-    let out = sh(
-        &e,
-        "cat /sys/class/net/lo/flags; ls /sys/class/net; \
+    let out = e
+        .sh("cat /sys/class/net/lo/flags; ls /sys/class/net; \
          (echo hello | nc -l -p 7000 &) ; \
          for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do \
-           nc 127.0.0.1 7000 </dev/null && break; sleep 0.1; done",
-    )
-    .output()
-    .unwrap();
+           nc 127.0.0.1 7000 </dev/null && break; sleep 0.1; done")
+        .output()
+        .unwrap();
     let text = stdout(&out);
     let flags =
         u32::from_str_radix(text.lines().next().unwrap().trim_start_matches("0x"), 16).unwrap();
@@ -1469,7 +1271,8 @@ fn loopback_is_up_in_the_containers_network_namespace() {
 #[ignore = "requires root"]
 fn stop_timeout_is_recorded() {
     let e = env();
-    let mut c = sh(&e, "sleep 100")
+    let mut c = e
+        .sh("sleep 100")
         .name(common::unique("st"))
         .stop_timeout(Duration::from_secs(3))
         .stop_signal("SIGUSR1")
@@ -1486,7 +1289,7 @@ fn stop_timeout_is_recorded() {
     // sleep as pid 1 ignores SIGUSR1 (no handler, init): SIGKILL after the timeout
     let status = c.stop(rec.stop_timeout()).unwrap();
     assert_eq!(status.signal(), Some(libc::SIGKILL));
-    let plain = sh(&e, "true").name(common::unique("st")).status().unwrap();
+    let plain = e.sh("true").name(common::unique("st")).status().unwrap();
     assert!(plain.success());
     let others: Vec<_> = e
         .engine

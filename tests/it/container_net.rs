@@ -10,92 +10,47 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use cargohold::container::Status;
-use cargohold::oci_spec::image::ConfigBuilder;
 use cargohold::sys::netlink::Netlink;
-use cargohold::{Engine, Error, Image, PortBinding};
+use cargohold::{Error, PortBinding};
 
-use crate::common;
+use crate::common::{self, http_get, TestEngine as Host};
 
-/// An engine with a busybox image, in a network namespace of its own.
-struct Host {
-    engine: Engine,
-    image: Image,
-    root: tempfile::TempDir,
-}
-
-/// Runs `f` on a thread in a fresh network namespace (loopback up) with its own engine;
-/// afterwards nothing of the engine's networking may be left in it.
+/// Runs `f` on a thread in a fresh network namespace (loopback up) with its own engine
+/// and a busybox image (exposing 80/tcp, serving a web root); afterwards nothing of the
+/// engine's networking may be left in it.
 fn in_test_host(f: impl FnOnce(&Host) + Send) {
-    common::in_new_netns(|| {
-        let root = tempfile::Builder::new()
-            .prefix("cargohold-cnet")
-            .tempdir()
-            .unwrap();
-        let engine = Engine::open(root.path()).unwrap();
-        let src = tempfile::tempdir().unwrap();
-        common::make_rootfs(src.path());
-        fs::create_dir_all(src.path().join("www")).unwrap();
-        fs::write(src.path().join("www/index.html"), "hello from web\n").unwrap();
-        let cfg = ConfigBuilder::default()
-            .cmd(vec!["/bin/sh".to_owned()])
-            .env(vec!["PATH=/bin".to_owned()])
-            .exposed_ports(vec!["80/tcp".to_owned()])
-            .build()
-            .unwrap();
-        let image = engine
-            .store()
-            .import_dir(src.path(), &cfg, &"busybox:net".parse().unwrap())
-            .unwrap();
-        let host = Host {
-            engine,
-            image,
-            root,
-        };
-        let links_before = link_names();
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&host)));
-        for c in host.engine.containers().list().unwrap_or_default() {
-            let _ = c.remove(true);
-        }
-        // bridges stay while their network exists (as docker0): take idle ones down
-        let released = host.engine.networks().release_idle();
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        let mut out_links = link_names();
-        while out_links != links_before && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-            out_links = link_names();
-        }
-        let netns_left = fs::read_dir(host.root.path().join("netns"))
-            .map(|d| d.count())
-            .unwrap_or(0);
-        out.unwrap_or_else(|p| std::panic::resume_unwind(p));
-        released.unwrap();
-        assert_eq!(out_links, links_before, "links left behind");
-        assert_eq!(netns_left, 0, "network namespace mounts left behind");
-    });
+    let links_before = std::sync::OnceLock::new();
+    common::in_test_host(
+        || {
+            links_before.set(common::link_names()).unwrap();
+            common::busybox()
+                .web()
+                .config(|c| c.exposed_ports(vec!["80/tcp".to_owned()]))
+                .engine_tagged("cargohold-cnet", "net")
+        },
+        f,
+        |host| {
+            for c in host.engine.containers().list().unwrap_or_default() {
+                let _ = c.remove(true);
+            }
+            // bridges stay while their network exists (as docker0): take idle ones down
+            let released = host.engine.networks().release_idle();
+            let links_before = links_before.get().unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            let mut out_links = common::link_names();
+            while &out_links != links_before && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+                out_links = common::link_names();
+            }
+            let netns_left = common::netns_mounts_left(host.root.path());
+            move || {
+                released.unwrap();
+                assert_eq!(&out_links, links_before, "links left behind");
+                assert_eq!(netns_left, 0, "network namespace mounts left behind");
+            }
+        },
+    )
 }
-
-fn link_names() -> Vec<String> {
-    let mut v: Vec<String> = Netlink::open()
-        .unwrap()
-        .links()
-        .unwrap()
-        .into_iter()
-        .map(|l| l.name)
-        .collect();
-    v.sort();
-    v
-}
-
-fn http_get(addr: &str) -> std::io::Result<String> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
-}
-
-const HTTPD: &str = "httpd -f -p 80 -h /www";
 
 #[test]
 #[ignore = "requires root"]
@@ -103,12 +58,10 @@ fn containers_on_a_network_reach_each_other_by_name_and_alias() {
     in_test_host(|h| {
         h.engine.network("backend").create().unwrap();
         let mut web = h
-            .engine
-            .container(&h.image)
+            .sh(&common::httpd(80))
             .name("web")
             .network("backend")
             .network_alias("www")
-            .args(["sh", "-c", HTTPD])
             .spawn()
             .unwrap();
         web.kill_on_drop(true);
@@ -116,10 +69,8 @@ fn containers_on_a_network_reach_each_other_by_name_and_alias() {
              wget -q -O - http://web/ && break; sleep 0.2; done; \
              wget -q -O - http://www/; cat /etc/hosts";
         let out = h
-            .engine
-            .container(&h.image)
+            .sh(script)
             .network("backend")
-            .args(["sh", "-c", script])
             .auto_remove(true)
             .output()
             .unwrap();
@@ -171,11 +122,9 @@ fn containers_on_a_network_reach_each_other_by_name_and_alias() {
 fn a_published_port_is_reached_from_the_host_and_freed_at_exit() {
     in_test_host(|h| {
         let mut web = h
-            .engine
-            .container(&h.image)
+            .sh(&common::httpd(80))
             .name("pub")
             .publish(8080, 80)
-            .args(["sh", "-c", HTTPD])
             .spawn()
             .unwrap();
         web.kill_on_drop(true);
@@ -192,7 +141,7 @@ fn a_published_port_is_reached_from_the_host_and_freed_at_exit() {
             reply.starts_with("HTTP/1.") && reply.contains(" 200 "),
             "{reply}"
         );
-        assert!(reply.ends_with("hello from web\n"), "{reply}");
+        assert!(reply.ends_with(common::WEB_PAGE), "{reply}");
         let c = h.engine.containers().get("pub").unwrap();
         assert_eq!(c.ports().unwrap(), vec![PortBinding::tcp(8080, 80)]);
         let info = c.inspect().unwrap();
@@ -205,13 +154,7 @@ fn a_published_port_is_reached_from_the_host_and_freed_at_exit() {
         );
         // a second container cannot take the port: a clear error, nothing left of it
         let before = h.engine.containers().list().unwrap().len();
-        let err = h
-            .engine
-            .container(&h.image)
-            .publish(8080, 80)
-            .args(["true"])
-            .spawn()
-            .unwrap_err();
+        let err = h.cmd(["true"]).publish(8080, 80).spawn().unwrap_err();
         assert!(
             matches!(err, Error::PortInUse { .. }) || err.to_string().contains("8080"),
             "{err}"
@@ -235,10 +178,8 @@ fn none_has_only_loopback_and_host_shares_the_hosts_links() {
         nl.add_bridge("hostonly0", 1500).unwrap();
         let run = |network: &str| {
             let out = h
-                .engine
-                .container(&h.image)
+                .sh("ls /sys/class/net; cat /etc/hostname")
                 .network(network)
-                .args(["sh", "-c", "ls /sys/class/net; cat /etc/hostname"])
                 .auto_remove(true)
                 .output()
                 .unwrap();
@@ -273,13 +214,7 @@ fn none_has_only_loopback_and_host_shares_the_hosts_links() {
             let err = b.spawn().unwrap_err();
             assert!(matches!(err, Error::InvalidContainerConfig { .. }), "{err}");
         }
-        let err = h
-            .engine
-            .container(&h.image)
-            .network("no-such-net")
-            .args(["true"])
-            .spawn()
-            .unwrap_err();
+        let err = h.cmd(["true"]).network("no-such-net").spawn().unwrap_err();
         assert!(matches!(err, Error::NetworkNotFound { .. }), "{err}");
         assert!(h.engine.containers().list().unwrap().is_empty());
     });
@@ -292,13 +227,11 @@ fn add_host_dns_and_connect_at_run_time() {
         h.engine.network("front").create().unwrap();
         h.engine.network("back").create().unwrap();
         let mut a = h
-            .engine
-            .container(&h.image)
+            .cmd(["sleep", "100"])
             .name("app")
             .network("front")
             .add_host("db.example", Ipv4Addr::new(10, 9, 8, 7))
             .dns("10.0.0.53")
-            .args(["sleep", "100"])
             .spawn()
             .unwrap();
         a.kill_on_drop(true);
@@ -367,18 +300,12 @@ fn outbound_traffic_is_masqueraded() {
             (peer.ip(), got)
         });
         let out = h
-            .engine
-            .container(&h.image)
+            .sh("echo hi | nc 198.51.100.2 9000; ip route")
             .network("bridge")
-            .args(["sh", "-c", "echo hi | nc 198.51.100.2 9000; ip route"])
             .auto_remove(true)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_success(&out);
         let (peer, got) = server.join().unwrap();
         assert_eq!(got, "hi\n");
         assert_eq!(
@@ -413,22 +340,18 @@ fn embedded_dns_resolves_peers_and_forwards_the_rest() {
         let upstream = FakeUpstream::start();
         h.engine.network("backend").create().unwrap();
         let mut web = h
-            .engine
-            .container(&h.image)
+            .sh(&common::httpd(80))
             .name("web")
             .network("backend")
             .network_alias("www")
-            .args(["sh", "-c", HTTPD])
             .spawn()
             .unwrap();
         web.kill_on_drop(true);
         let mut client = h
-            .engine
-            .container(&h.image)
+            .cmd(["sleep", "100"])
             .name("client")
             .network("backend")
             .dns(fake_dns::UPSTREAM)
-            .args(["sleep", "100"])
             .spawn()
             .unwrap();
         client.kill_on_drop(true);
@@ -460,15 +383,13 @@ fn embedded_dns_resolves_peers_and_forwards_the_rest() {
         // through the C library's resolver too (resolv.conf), with real traffic
         let (code, out) = sh("wget -q -O - http://www/ && busybox ping -c1 -W5 web");
         assert_eq!(code, Some(0), "{out}");
-        assert!(out.starts_with("hello from web\n"), "{out}");
+        assert!(out.starts_with(common::WEB_PAGE), "{out}");
         assert!(out.contains(&format!("({web_ip})")), "{out}");
         // a peer connected at run time resolves at once; disconnected, it is gone
         let mut late = h
-            .engine
-            .container(&h.image)
+            .cmd(["sleep", "100"])
             .name("late")
             .network("bridge")
-            .args(["sleep", "100"])
             .spawn()
             .unwrap();
         late.kill_on_drop(true);
@@ -609,12 +530,10 @@ fn embedded_dns_of_a_dropped_handle_ends_with_the_container() {
     in_test_host(|h| {
         h.engine.network("dropnet").create().unwrap();
         let c = h
-            .engine
-            .container(&h.image)
+            .cmd(["sleep", "100"])
             .name("dropped")
             .network("dropnet")
             .dns("127.0.0.54")
-            .args(["sleep", "100"])
             .spawn()
             .unwrap();
         let id = c.id().to_owned();

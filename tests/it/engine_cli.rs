@@ -4,19 +4,11 @@
 //! The example binary is found next to this test binary (`target/debug/examples/engine`;
 //! `cargo test` builds examples) and built with `cargo build --example engine` if missing.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
-use crate::common;
+use crate::common::{self, WEB_PAGE as PAGE};
 
 const IMAGE: &str = "localhost/busybox:latest";
-
-/// The path of the example binary, built on first use if `cargo test` did not build it.
-fn engine_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| common::example_bin("engine"))
-}
 
 /// An engine root of its own, the busybox image imported into it.
 struct Cli {
@@ -25,29 +17,23 @@ struct Cli {
 
 impl Cli {
     fn new() -> Cli {
-        Cli::with_files(&[])
+        Cli::with_image(&common::busybox())
     }
 
-    /// As [`Cli::new`], with these files (path in the image, content) added to the image.
-    fn with_files(files: &[(&str, &str)]) -> Cli {
+    /// As [`Cli::new`], with this image (imported from a tarball of its rootfs).
+    fn with_image(image: &common::Busybox) -> Cli {
         let cli = Cli {
             root: tempfile::Builder::new()
                 .prefix("cargohold-engine-cli")
                 .tempdir()
                 .unwrap(),
         };
-        let src = tempfile::tempdir().unwrap();
-        let rootfs = src.path().join("rootfs");
-        common::make_rootfs(&rootfs);
-        for (path, content) in files {
-            let p = rootfs.join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, content).unwrap();
-        }
-        let tarball = src.path().join("busybox.tar");
+        let rootfs = image.rootfs();
+        let dir = tempfile::tempdir().unwrap();
+        let tarball = dir.path().join("busybox.tar");
         let st = Command::new("tar")
             .arg("-C")
-            .arg(&rootfs)
+            .arg(rootfs.path())
             .arg("-cf")
             .arg(&tarball)
             .arg(".")
@@ -61,28 +47,18 @@ impl Cli {
 
     /// Runs to completion; stdout and stderr to files (a container inherits them).
     fn out(&self, args: &[&str]) -> Output {
-        let stdout = tempfile::tempfile().unwrap();
-        let stderr = tempfile::tempfile().unwrap();
-        let status = Command::new(engine_bin())
-            .arg("--root")
-            .arg(self.root.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(stdout.try_clone().unwrap())
-            .stderr(stderr.try_clone().unwrap())
-            .status()
-            .unwrap();
-        let read = |mut f: std::fs::File| {
-            use std::io::{Read, Seek};
-            let mut v = Vec::new();
-            f.seek(std::io::SeekFrom::Start(0)).unwrap();
-            f.read_to_end(&mut v).unwrap();
-            String::from_utf8_lossy(&v).into_owned()
-        };
+        let o = common::output_via_files(
+            Command::new(common::example_bin("engine"))
+                .arg("--root")
+                .arg(self.root.path())
+                .args(args)
+                .stdin(Stdio::null()),
+        );
+        let lossy = |v: Vec<u8>| String::from_utf8_lossy(&v).into_owned().into_bytes();
         Output {
-            status,
-            stdout: read(stdout).into_bytes(),
-            stderr: read(stderr).into_bytes(),
+            status: o.status,
+            stdout: lossy(o.stdout),
+            stderr: lossy(o.stderr),
         }
     }
 
@@ -142,7 +118,7 @@ fn images_lists_the_import() {
 #[ignore = "requires root"]
 fn root_from_the_environment() {
     let cli = Cli::new();
-    let out = Command::new(engine_bin())
+    let out = Command::new(common::example_bin("engine"))
         .env("CARGOHOLD_ROOT", cli.root.path())
         .args(["images", "-q"])
         .output()
@@ -475,7 +451,7 @@ fn diff_commit_export_a_container() {
     assert!(rootfs.join("made").is_dir());
     assert!(rootfs.join("bin/busybox").is_file());
     // and to stdout by default
-    let out = Command::new(engine_bin())
+    let out = Command::new(common::example_bin("engine"))
         .arg("--root")
         .arg(cli.root.path())
         .args(["export", "changer"])
@@ -619,9 +595,6 @@ fn stats_and_top_of_a_detached_container() {
 
 // ---------------------------------------------------------------- networks (issue 5)
 
-const HTTPD: &[&str] = &["busybox", "httpd", "-f", "-p", "80", "-h", "/www"];
-const PAGE: &str = "hello from web\n";
-
 /// Runs `f` on a thread in a network namespace of its own (loopback up), with a `Cli`
 /// whose image serves [`PAGE`] at `/www/index.html`. Every engine the test runs is spawned
 /// from that thread, so it (and its containers' monitors) live in that namespace: the
@@ -629,68 +602,37 @@ const PAGE: &str = "hello from web\n";
 /// removed and the namespace must hold nothing of the engine's: no link but `lo`, no
 /// nftables ruleset, no namespace mount under the root.
 fn in_test_netns(f: impl FnOnce(&Cli) + Send) {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            cargohold::sys::raw::unshare(libc::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
-            let mut nl = cargohold::sys::netlink::Netlink::open().unwrap();
-            let lo = nl.link("lo").unwrap().unwrap();
-            nl.set_up(lo.index).unwrap();
-            let cli = Cli::with_files(&[("www/index.html", PAGE)]);
-            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&cli)));
+    common::in_test_host(
+        || Cli::with_image(&common::busybox().web()),
+        f,
+        |cli| {
             for id in cli.ok(&["ps", "-a", "-q"]).lines() {
                 let _ = cli.out(&["rm", "-f", id]);
             }
             // idle bridges (kept like docker0) go with `network prune`
             let _ = cli.out(&["network", "prune", "-f"]);
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while nl.links().unwrap().len() > 1 && std::time::Instant::now() < deadline {
+            while common::link_names().len() > 1 && std::time::Instant::now() < deadline {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            let mut links: Vec<String> = nl.links().unwrap().into_iter().map(|l| l.name).collect();
-            links.sort();
+            let links = common::link_names();
             let ruleset = Command::new("nft")
                 .args(["list", "ruleset"])
                 .output()
                 .unwrap();
-            let netns_left = std::fs::read_dir(cli.root.path().join("netns"))
-                .map(|d| d.count())
-                .unwrap_or(0);
-            out.unwrap_or_else(|p| std::panic::resume_unwind(p));
-            assert_eq!(links, ["lo"], "links left behind");
-            assert!(ruleset.status.success());
-            assert_eq!(
-                String::from_utf8_lossy(&ruleset.stdout).trim(),
-                "",
-                "nftables rules left behind"
-            );
-            assert_eq!(netns_left, 0, "network namespace mounts left behind");
-        })
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p))
-    });
-}
-
-/// `GET /` from `addr` over plain HTTP/1.0, retried while the server is not up yet.
-fn http_get(addr: &str) -> String {
-    use std::io::{Read, Write};
-    let mut last = None;
-    for _ in 0..100 {
-        let got = (|| -> std::io::Result<String> {
-            let mut s = std::net::TcpStream::connect(addr)?;
-            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
-            s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
-            let mut out = String::new();
-            s.read_to_string(&mut out)?;
-            Ok(out)
-        })();
-        match got {
-            Ok(reply) if !reply.is_empty() => return reply,
-            Ok(_) => last = Some("an empty reply".to_owned()),
-            Err(e) => last = Some(e.to_string()),
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("GET http://{addr}/: {last:?}");
+            let netns_left = common::netns_mounts_left(cli.root.path());
+            move || {
+                assert_eq!(links, ["lo"], "links left behind");
+                assert!(ruleset.status.success());
+                assert_eq!(
+                    String::from_utf8_lossy(&ruleset.stdout).trim(),
+                    "",
+                    "nftables rules left behind"
+                );
+                assert_eq!(netns_left, 0, "network namespace mounts left behind");
+            }
+        },
+    )
 }
 
 /// The columns of a table header, split on runs of three or more spaces.
@@ -851,12 +793,13 @@ fn network_create_ls_inspect_rm_prune() {
 #[ignore = "requires root"]
 fn published_ports_port_and_ps() {
     in_test_netns(|cli| {
+        let httpd = common::httpd(80);
         let mut args = vec!["run", "-d", "--name", "web", "-p", "8080:80", IMAGE];
-        args.extend(HTTPD);
+        args.extend(httpd.split(' '));
         let id = cli.ok(&args);
         assert_eq!(id.trim().len(), 64, "{id:?}");
         // the test thread is on the test namespace's host side: fetch through the port
-        let reply = http_get("127.0.0.1:8080");
+        let reply = common::http_get_retried("127.0.0.1:8080");
         assert!(reply.contains(" 200 ") && reply.ends_with(PAGE), "{reply}");
 
         assert_eq!(cli.ok(&["port", "web"]), "80/tcp -> 0.0.0.0:8080\n");
@@ -892,7 +835,7 @@ fn published_ports_port_and_ps() {
 
         // bad input: a clear error before anything starts, no container left of it
         let mut taken = vec!["run", "-d", "--name", "web2", "-p", "8080:80", IMAGE];
-        taken.extend(HTTPD);
+        taken.extend(httpd.split(' '));
         fails_naming(cli, &taken, &["8080", "already allocated", "web"]);
         fails_naming(
             cli,
@@ -921,7 +864,7 @@ fn published_ports_port_and_ps() {
         );
         assert_eq!(cli.ok(&["ps", "-a", "-q"]).lines().count(), 1);
         assert!(
-            http_get("127.0.0.1:8080").ends_with(PAGE),
+            common::http_get_retried("127.0.0.1:8080").ends_with(PAGE),
             "web still serves"
         );
 
@@ -929,7 +872,7 @@ fn published_ports_port_and_ps() {
         cli.ok(&["create", "--name", "base", IMAGE, "true"]);
         cli.ok(&["commit", "-c", "EXPOSE 80", "base", "localhost/web:1"]);
         let mut auto = vec!["run", "-d", "--name", "auto", "-P", "localhost/web:1"];
-        auto.extend(HTTPD);
+        auto.extend(httpd.split(' '));
         cli.ok(&auto);
         let host = cli.ok(&["port", "auto", "80"]);
         let port: u16 = host
@@ -939,7 +882,7 @@ fn published_ports_port_and_ps() {
             .unwrap_or_else(|| panic!("{host:?}"));
         assert_ne!(port, 0);
         assert_ne!(port, 8080);
-        assert!(http_get(&format!("127.0.0.1:{port}")).ends_with(PAGE));
+        assert!(common::http_get_retried(&format!("127.0.0.1:{port}")).ends_with(PAGE));
         assert!(
             cli.ok(&["ps"]).contains(&format!("0.0.0.0:{port}->80/tcp")),
             "{}",
@@ -960,6 +903,7 @@ fn published_ports_port_and_ps() {
 #[ignore = "requires root"]
 fn containers_on_a_user_network_by_name_connect_disconnect() {
     in_test_netns(|cli| {
+        let httpd = common::httpd(80);
         cli.ok(&["network", "create", "--subnet", "10.78.0.0/24", "front"]);
         cli.ok(&["network", "create", "--subnet", "10.79.0.0/24", "back"]);
         let mut web = vec![
@@ -973,7 +917,7 @@ fn containers_on_a_user_network_by_name_connect_disconnect() {
             "www",
             IMAGE,
         ];
-        web.extend(HTTPD);
+        web.extend(httpd.split(' '));
         cli.ok(&web);
         // another container on the network fetches it by name and by alias
         let script = "for i in $(seq 1 50); do \

@@ -1,50 +1,13 @@
 //! The store is an OCI layout that skopeo and umoci read as is.
 
 use std::fs;
-use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::Command;
 
 use cargohold::image::Reference;
-use cargohold::oci_spec::image::{Config, ConfigBuilder};
 use cargohold::store::Store;
 
-/// A minimal busybox rootfs: /bin/busybox (Debian's static build) and /bin/sh.
-pub fn busybox_dir() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let bin = d.path().join("bin");
-    fs::create_dir(&bin).unwrap();
-    fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-    symlink("busybox", bin.join("sh")).unwrap();
-    fs::create_dir(d.path().join("etc")).unwrap();
-    fs::write(d.path().join("etc/hostname"), "cargohold\n").unwrap();
-    d
-}
-
-pub fn busybox_config() -> Config {
-    ConfigBuilder::default()
-        .cmd(vec!["/bin/sh".to_owned()])
-        .env(vec!["PATH=/bin".to_owned()])
-        .build()
-        .unwrap()
-}
-
-fn tool(name: &str) -> bool {
-    Command::new(name)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::common::{self, run_tool, tool};
 
 #[test]
 fn skopeo_inspects_our_layout() {
@@ -56,10 +19,14 @@ fn skopeo_inspects_our_layout() {
     let store = Store::open(root.path()).unwrap();
     let r: Reference = "busybox:interop".parse().unwrap();
     let img = store
-        .import_dir(busybox_dir().path(), &busybox_config(), &r)
+        .import_dir(
+            common::minimal_busybox_dir().path(),
+            &common::busybox().image_config(),
+            &r,
+        )
         .unwrap();
     let layout = store.layout_dir().to_str().unwrap().to_owned();
-    let out = run(Command::new("skopeo").args(["inspect", &format!("oci:{layout}:{r}")]));
+    let out = run_tool(Command::new("skopeo").args(["inspect", &format!("oci:{layout}:{r}")]));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["Digest"], img.manifest_digest().to_string());
     assert_eq!(
@@ -68,8 +35,11 @@ fn skopeo_inspects_our_layout() {
     );
     assert_eq!(v["Os"], "linux");
     assert_eq!(v["Architecture"], "amd64");
-    let cfg =
-        run(Command::new("skopeo").args(["inspect", "--config", &format!("oci:{layout}:{r}")]));
+    let cfg = run_tool(Command::new("skopeo").args([
+        "inspect",
+        "--config",
+        &format!("oci:{layout}:{r}"),
+    ]));
     let cfg: serde_json::Value = serde_json::from_str(&cfg).unwrap();
     assert_eq!(cfg["config"]["Cmd"][0], "/bin/sh");
 }
@@ -85,11 +55,15 @@ fn umoci_unpacks_our_layout() {
     let store = Store::open(root.path()).unwrap();
     let r: Reference = "busybox:umoci".parse().unwrap();
     store
-        .import_dir(busybox_dir().path(), &busybox_config(), &r)
+        .import_dir(
+            common::minimal_busybox_dir().path(),
+            &common::busybox().image_config(),
+            &r,
+        )
         .unwrap();
     let bundle = root.path().join("bundle");
     let layout = store.layout_dir().to_str().unwrap().to_owned();
-    run(Command::new("umoci").args([
+    run_tool(Command::new("umoci").args([
         "unpack",
         "--image",
         &format!("{layout}:{r}"),
@@ -119,13 +93,17 @@ fn skopeo_docker_archive_loads_and_ours_reads_back() {
     let store = Store::open(root.path().join("a")).unwrap();
     let r: Reference = "busybox:archive".parse().unwrap();
     let img = store
-        .import_dir(busybox_dir().path(), &busybox_config(), &r)
+        .import_dir(
+            common::minimal_busybox_dir().path(),
+            &common::busybox().image_config(),
+            &r,
+        )
         .unwrap();
     let layout = store.layout_dir().to_str().unwrap().to_owned();
 
     // skopeo writes a docker-archive from our layout; we load it
     let archive = root.path().join("skopeo.tar");
-    run(Command::new("skopeo").args([
+    run_tool(Command::new("skopeo").args([
         "copy",
         &format!("oci:{layout}:{r}"),
         &format!("docker-archive:{}:busybox:fromskopeo", archive.display()),
@@ -147,8 +125,8 @@ fn skopeo_docker_archive_loads_and_ours_reads_back() {
     other
         .save_docker_archive(std::slice::from_ref(&r2), fs::File::create(&ours).unwrap())
         .unwrap();
-    let out = run(
-        Command::new("skopeo").args(["inspect", &format!("docker-archive:{}", ours.display())])
+    let out = run_tool(
+        Command::new("skopeo").args(["inspect", &format!("docker-archive:{}", ours.display())]),
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["Os"], "linux");
@@ -172,14 +150,18 @@ fn skopeo_reads_our_oci_archive() {
     let store = Store::open(root.path().join("a")).unwrap();
     let r: Reference = "busybox:ociarchive".parse().unwrap();
     let img = store
-        .import_dir(busybox_dir().path(), &busybox_config(), &r)
+        .import_dir(
+            common::minimal_busybox_dir().path(),
+            &common::busybox().image_config(),
+            &r,
+        )
         .unwrap();
     let oci = root.path().join("ours-oci.tar");
     store
         .save_oci_archive(std::slice::from_ref(&r), fs::File::create(&oci).unwrap())
         .unwrap();
-    let out = run(
-        Command::new("skopeo").args(["inspect", &format!("oci-archive:{}:{r}", oci.display())])
+    let out = run_tool(
+        Command::new("skopeo").args(["inspect", &format!("oci-archive:{}:{r}", oci.display())]),
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["Digest"], img.manifest_digest().to_string());
@@ -197,11 +179,15 @@ fn images_written_by_skopeo_are_read() {
     let store = Store::open(root.path().join("a")).unwrap();
     let r: Reference = "busybox:skopeo".parse().unwrap();
     store
-        .import_dir(busybox_dir().path(), &busybox_config(), &r)
+        .import_dir(
+            common::minimal_busybox_dir().path(),
+            &common::busybox().image_config(),
+            &r,
+        )
         .unwrap();
     let layout = store.layout_dir().to_str().unwrap().to_owned();
     let theirs = root.path().join("theirs.tar");
-    run(Command::new("skopeo").args([
+    run_tool(Command::new("skopeo").args([
         "copy",
         &format!("oci:{layout}:{r}"),
         &format!(
@@ -241,9 +227,9 @@ fn images_written_by_buildah_are_read() {
             .arg("--runroot")
             .arg(storage.join("run"));
         c.args(["--storage-driver", "vfs"]).args(args);
-        run(&mut c)
+        run_tool(&mut c)
     };
-    let src = busybox_dir();
+    let src = common::minimal_busybox_dir();
     let ctr = buildah(&["from", "scratch"]).trim().to_owned();
     buildah(&["copy", &ctr, src.path().to_str().unwrap(), "/"]);
     buildah(&["config", "--cmd", "/bin/sh", "--env", "PATH=/bin", &ctr]);

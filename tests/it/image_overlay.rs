@@ -5,66 +5,9 @@ use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
+use crate::common::{docker_archive, layer};
 use cargohold::image::Reference;
 use cargohold::store::Store;
-use sha2::Digest as _;
-
-fn sha(b: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)))
-}
-
-/// A tar layer from (path, content) pairs; `None` content makes a directory.
-fn layer(entries: &[(&str, Option<&[u8]>)]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (p, c) in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_mtime(1_700_000_000);
-        match c {
-            Some(data) => {
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(0o644);
-                h.set_size(data.len() as u64);
-                b.append_data(&mut h, p, *data).unwrap();
-            }
-            None => {
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_mode(0o755);
-                h.set_size(0);
-                b.append_data(&mut h, p, std::io::empty()).unwrap();
-            }
-        }
-    }
-    b.into_inner().unwrap()
-}
-
-/// A docker-archive holding one image made of `layers`, tagged `tag`.
-fn docker_archive(layers: &[Vec<u8>], tag: &str) -> Vec<u8> {
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64", "os": "linux", "config": {},
-        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| sha(l)).collect::<Vec<_>>()}
-    }))
-    .unwrap();
-    let names: Vec<String> = (0..layers.len())
-        .map(|i| format!("l{i}/layer.tar"))
-        .collect();
-    let manifest = serde_json::to_vec(&serde_json::json!([
-        {"Config": "config.json", "RepoTags": [tag], "Layers": names}
-    ]))
-    .unwrap();
-    let mut b = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    add("config.json", &config);
-    for (n, l) in names.iter().zip(layers) {
-        add(n, l);
-    }
-    add("manifest.json", &manifest);
-    b.into_inner().unwrap()
-}
 
 fn two_layer_image(store: &Store) -> Reference {
     let l1 = layer(&[
@@ -81,7 +24,9 @@ fn two_layer_image(store: &Store) -> Reference {
         ("o/.wh..wh..opq", Some(b"")),
         ("o/new", Some(b"n")),
     ]);
-    let loaded = store.load(&docker_archive(&[l1, l2], "ovl:1")[..]).unwrap();
+    let loaded = store
+        .load(&docker_archive(serde_json::json!({}), &[l1, l2], "ovl:1")[..])
+        .unwrap();
     assert_eq!(loaded.len(), 1);
     "ovl:1".parse().unwrap()
 }
@@ -255,10 +200,10 @@ fn a_full_disk_leaves_nothing_half_written() {
     assert!(st.success());
     let result = std::panic::catch_unwind(|| {
         let store = Store::open(&mnt).unwrap();
-        let src = crate::image_interop::busybox_dir(); // ~1 MB compressed: does not fit
+        let src = crate::common::minimal_busybox_dir(); // ~1 MB compressed: does not fit
         let r: Reference = "full:1".parse().unwrap();
         let e = store
-            .import_dir(src.path(), &crate::image_interop::busybox_config(), &r)
+            .import_dir(src.path(), &crate::common::busybox().image_config(), &r)
             .unwrap_err();
         let msg = format!("{e}: {:?}", std::error::Error::source(&e));
         assert!(
@@ -275,7 +220,7 @@ fn a_full_disk_leaves_nothing_half_written() {
         let small = tempfile::tempdir().unwrap();
         fs::write(small.path().join("f"), b"tiny").unwrap();
         store
-            .import_dir(small.path(), &crate::image_interop::busybox_config(), &r)
+            .import_dir(small.path(), &crate::common::busybox().image_config(), &r)
             .unwrap();
     });
     assert!(Command::new("umount").arg(&mnt).status().unwrap().success());

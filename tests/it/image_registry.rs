@@ -12,7 +12,7 @@ use cargohold::image::registry::{self, Progress, PullOptions, PushOptions};
 use cargohold::image::Reference;
 use cargohold::store::Store;
 
-use crate::image_interop::{busybox_config, busybox_dir};
+use crate::common;
 
 /// A registry process on a free port; killed (by its pid) when dropped.
 struct Registry {
@@ -119,9 +119,11 @@ fn push_remove_pull_round_trip() {
     let Some(reg) = Registry::start() else { return };
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path().join("a")).unwrap();
-    let src = busybox_dir();
+    let src = common::minimal_busybox_dir();
     let r = reg.reference("test/busybox:1");
-    let img = store.import_dir(src.path(), &busybox_config(), &r).unwrap();
+    let img = store
+        .import_dir(src.path(), &common::busybox().image_config(), &r)
+        .unwrap();
 
     let events = Mutex::new(Vec::new());
     let progress = |p: &Progress| events.lock().unwrap().push(p.clone());
@@ -193,7 +195,11 @@ fn chunked_upload_and_cross_repo_mount() {
     let store = Store::open(root.path()).unwrap();
     let a = reg.reference("src/bb:1");
     store
-        .import_dir(busybox_dir().path(), &busybox_config(), &a)
+        .import_dir(
+            common::minimal_busybox_dir().path(),
+            &common::busybox().image_config(),
+            &a,
+        )
         .unwrap();
     registry::push(
         &store,
@@ -219,17 +225,14 @@ fn chunked_upload_and_cross_repo_mount() {
     );
 
     // what we pushed reads back with skopeo
-    if Command::new("skopeo").arg("--version").output().is_ok() {
-        let out = Command::new("skopeo")
-            .args(["inspect", "--tls-verify=false", &format!("docker://{b}")])
-            .output()
+    if common::tool("skopeo") {
+        let v: serde_json::Value =
+            serde_json::from_str(&common::run_tool(Command::new("skopeo").args([
+                "inspect",
+                "--tls-verify=false",
+                &format!("docker://{b}"),
+            ])))
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(
             v["Digest"],
             store.inspect(&b).unwrap().manifest_digest().to_string()
@@ -256,32 +259,28 @@ fn registry_errors_name_the_image() {
 #[test]
 fn skopeo_pushed_images_pull() {
     let Some(reg) = Registry::start() else { return };
-    if Command::new("skopeo").arg("--version").output().is_err() {
+    if !common::tool("skopeo") {
         return;
     }
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path().join("a")).unwrap();
     let r: Reference = "busybox:src".parse().unwrap();
     store
-        .import_dir(busybox_dir().path(), &busybox_config(), &r)
+        .import_dir(
+            common::minimal_busybox_dir().path(),
+            &common::busybox().image_config(),
+            &r,
+        )
         .unwrap();
     // skopeo pushes as Docker schema 2, recompressing the layer
     let dest = reg.reference("skopeo/bb:v2");
-    let out = Command::new("skopeo")
-        .args([
-            "copy",
-            "--dest-tls-verify=false",
-            "--format=v2s2",
-            &format!("oci:{}:{r}", store.layout_dir().display()),
-            &format!("docker://{dest}"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_tool(Command::new("skopeo").args([
+        "copy",
+        "--dest-tls-verify=false",
+        "--format=v2s2",
+        &format!("oci:{}:{r}", store.layout_dir().display()),
+        &format!("docker://{dest}"),
+    ]));
     let other = Store::open(root.path().join("b")).unwrap();
     let img = registry::pull(&other, &dest, &PullOptions::new(), &|_| {}).unwrap();
     // stored converted to OCI, the registry digest kept for digest references
@@ -315,18 +314,10 @@ fn skopeo_pushed_images_pull() {
     );
     let _ = std::io::stdout().flush();
     // and the pulled Docker-schema-2 image stays readable by skopeo from our layout
-    let out = Command::new("skopeo")
-        .args([
-            "inspect",
-            &format!("oci:{}:{dest}", other.layout_dir().display()),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_tool(Command::new("skopeo").args([
+        "inspect",
+        &format!("oci:{}:{dest}", other.layout_dir().display()),
+    ]));
 }
 
 /// The engine facade: push an image to a registry, remove it, pull it back by reference
@@ -335,13 +326,12 @@ fn skopeo_pushed_images_pull() {
 #[ignore = "requires root"]
 fn engine_push_pull_and_run() {
     let Some(reg) = Registry::start() else { return };
-    let root = tempfile::tempdir().unwrap();
-    let engine = cargohold::Engine::open(root.path()).unwrap();
-    let src = busybox_dir();
+    let (_root, engine) = common::temp_engine("cargohold-registry");
+    let src = common::minimal_busybox_dir();
     let r = reg.reference("facade/busybox:2");
     let img = engine
         .store()
-        .import_dir(src.path(), &busybox_config(), &r)
+        .import_dir(src.path(), &common::busybox().image_config(), &r)
         .unwrap();
     let digest = engine.push(&r.to_string()).unwrap();
     assert_eq!(&digest, img.manifest_digest());

@@ -25,28 +25,27 @@ struct TestHost {
 
 impl TestHost {
     fn run<T: Send>(f: impl FnOnce(&TestHost) -> T + Send) -> T {
-        crate::common::in_new_netns(|| {
-            let root = tempfile::Builder::new()
-                .prefix("cargohold-net")
-                .tempdir()
-                .unwrap();
-            let engine = Engine::open(root.path()).unwrap();
-            let host = TestHost { root, engine };
-            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&host)));
+        crate::common::in_test_host(
+            || {
+                let (root, engine) = crate::common::temp_engine("cargohold-net");
+                TestHost { root, engine }
+            },
+            f,
             // a failed test still leaves no namespace mount behind
-            let repaired = host.engine.networks().repair(&[]);
-            let out = out.unwrap_or_else(|p| std::panic::resume_unwind(p));
-            repaired.unwrap();
-            // nothing of the engine's may outlive the test
-            assert_eq!(
-                fs::read_dir(host.root.path().join("netns"))
-                    .unwrap()
-                    .count(),
-                0,
-                "a network namespace mount was left behind"
-            );
-            out
-        })
+            |host| {
+                let repaired = host.engine.networks().repair(&[]);
+                let netns = host.root.path().join("netns");
+                move || {
+                    repaired.unwrap();
+                    // nothing of the engine's may outlive the test
+                    assert_eq!(
+                        fs::read_dir(netns).unwrap().count(),
+                        0,
+                        "a network namespace mount was left behind"
+                    );
+                }
+            },
+        )
     }
 
     fn config(&self, name: &str, networks: &[&str]) -> SandboxConfig {

@@ -3,143 +3,44 @@
 //! no healthcheck, a log wait without a log) as clear errors. Log-line waits need a
 //! detached container: they are in tests/monitor.rs.
 
-use std::fs;
 use std::time::{Duration, Instant};
 
-use cargohold::oci_spec::image::ConfigBuilder;
-use cargohold::{Engine, Error, Image, RunningContainer, WaitFor};
+use cargohold::{Image, WaitFor};
 
-use crate::common;
+use crate::common::{self, exec_stdout, not_ready, TestEngine as Env};
 
-pub(crate) struct Env {
-    pub engine: Engine,
-    pub image: Image,
-    _root: tempfile::TempDir,
-}
-
-/// A busybox rootfs with a web root at /www.
-fn rootfs() -> tempfile::TempDir {
-    let src = tempfile::tempdir().unwrap();
-    common::make_rootfs(src.path());
-    fs::create_dir_all(src.path().join("www")).unwrap();
-    fs::write(src.path().join("www/index.html"), "hello from httpd\n").unwrap();
-    fs::write(src.path().join("www/big"), vec![b'x'; 100_000]).unwrap();
-    src
-}
-
-pub(crate) fn env() -> Env {
-    let root = tempfile::Builder::new()
-        .prefix("cargohold-ready")
-        .tempdir()
-        .unwrap();
-    let engine = Engine::open(root.path()).unwrap();
-    let src = rootfs();
-    let cfg = ConfigBuilder::default()
-        .cmd(vec!["/bin/sh".to_owned()])
-        .env(vec!["PATH=/bin".to_owned()])
-        .build()
-        .unwrap();
-    let r = format!("busybox:{}", common::unique("r")).parse().unwrap();
-    let image = engine.store().import_dir(src.path(), &cfg, &r).unwrap();
-    Env {
-        engine,
-        image,
-        _root: root,
-    }
+/// An engine with a busybox image serving a web root (see [`common::Busybox::web`]).
+fn env() -> Env {
+    common::busybox().web().engine("cargohold-ready")
 }
 
 /// An image like `env`'s whose config holds a Docker `Healthcheck` (loaded from a
 /// docker-archive, since oci-spec's `Config` has no such field).
 fn image_with_healthcheck(e: &Env, healthcheck: serde_json::Value) -> Image {
-    use sha2::Digest as _;
-    let src = rootfs();
-    let mut layer = tar::Builder::new(Vec::new());
-    layer.follow_symlinks(false);
-    layer.append_dir_all(".", src.path()).unwrap();
-    let layer = layer.into_inner().unwrap();
-    let diff_id = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&layer)));
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"], "Healthcheck": healthcheck},
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]}
-    }))
-    .unwrap();
+    let src = common::busybox().web().rootfs();
+    let mut config = common::sh_config();
+    config["Healthcheck"] = healthcheck;
     let tag = format!("healthy:{}", common::unique("t"));
-    let manifest = serde_json::to_vec(&serde_json::json!([
-        {"Config": "config.json", "RepoTags": [tag], "Layers": ["l0/layer.tar"]}
-    ]))
-    .unwrap();
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in [
-        ("config.json", &config),
-        ("l0/layer.tar", &layer),
-        ("manifest.json", &manifest),
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        b.append_data(&mut h, name, &data[..]).unwrap();
-    }
-    e.engine
-        .store()
-        .load(&b.into_inner().unwrap()[..])
-        .unwrap()
-        .remove(0)
+    let archive = common::docker_archive(config, &[common::dir_layer(src.path())], &tag);
+    e.engine.store().load(&archive[..]).unwrap().remove(0)
 }
 
-/// Brings the container's loopback up first: the engine leaves `lo` down until the
-/// network layer (issue 5) sets it up as Docker's `none` network does.
-pub(crate) const LO_UP: &str = "busybox ip link set lo up; ";
-
-pub(crate) fn spawn(e: &Env, image: &Image, script: &str) -> RunningContainer {
-    let mut c = e
-        .engine
-        .container(image)
-        .args(["sh", "-c", &format!("{LO_UP}{script}")])
-        .cap_add("NET_ADMIN")
-        .spawn()
-        .unwrap();
-    c.kill_on_drop(true);
-    c
+/// The web server, started late.
+fn httpd_late() -> String {
+    format!("sleep 0.3; exec {}", common::httpd(8080))
 }
-
-pub(crate) fn exec_stdout(c: &RunningContainer, args: &[&str]) -> String {
-    let out = c.exec(args).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn not_ready(r: cargohold::Result<()>) -> (String, String, Vec<String>, String) {
-    match r {
-        Err(
-            ref e @ Error::NotReady {
-                ref condition,
-                ref reason,
-                ref last_logs,
-                ..
-            },
-        ) => (
-            condition.clone(),
-            reason.clone(),
-            last_logs.clone(),
-            e.to_string(),
-        ),
-        other => panic!("expected NotReady, got {other:?}"),
-    }
-}
-
-const HTTPD: &str = "sleep 0.3; exec busybox httpd -f -p 8080 -h /www";
 
 #[test]
 #[ignore = "requires root"]
 fn tcp_wait_sees_a_port_opened_late_inside_the_container() {
     let e = env();
-    let c = spawn(&e, &e.image, HTTPD);
+    let c = e.spawn_lo_up(&e.image, &httpd_late());
     c.wait_for(&WaitFor::tcp(8080), Duration::from_secs(20))
         .unwrap();
     // The server answers now, in the container's own namespace.
     assert_eq!(
         exec_stdout(&c, &["wget", "-q", "-O", "-", "http://127.0.0.1:8080/"]),
-        "hello from httpd\n"
+        common::WEB_PAGE
     );
 }
 
@@ -147,7 +48,7 @@ fn tcp_wait_sees_a_port_opened_late_inside_the_container() {
 #[ignore = "requires root"]
 fn http_wait_compares_the_status_code() {
     let e = env();
-    let c = spawn(&e, &e.image, HTTPD);
+    let c = e.spawn_lo_up(&e.image, &httpd_late());
     c.wait_for(&WaitFor::http(8080, "/index.html"), Duration::from_secs(20))
         .unwrap();
     c.wait_for(
@@ -167,7 +68,7 @@ fn http_wait_compares_the_status_code() {
 #[ignore = "requires root"]
 fn exec_wait_runs_until_the_command_succeeds() {
     let e = env();
-    let c = spawn(&e, &e.image, "sleep 0.3; touch /ready; exec sleep 100");
+    let c = e.spawn_lo_up(&e.image, "sleep 0.3; touch /ready; exec sleep 100");
     c.wait_for(
         &WaitFor::exec(["test", "-f", "/ready"]),
         Duration::from_secs(20),
@@ -216,7 +117,7 @@ fn healthcheck_of_the_image_runs_until_healthy() {
             "Interval": 50_000_000u64, "Timeout": 5_000_000_000u64, "Retries": 3
         }),
     );
-    let c = spawn(&e, &image, "sleep 0.3; touch /tmp/healthy; exec sleep 100");
+    let c = e.spawn_lo_up(&image, "sleep 0.3; touch /tmp/healthy; exec sleep 100");
     c.wait_for(&WaitFor::healthcheck(), Duration::from_secs(20))
         .unwrap();
     assert_eq!(exec_stdout(&c, &["ls", "/tmp/healthy"]), "/tmp/healthy\n");
@@ -226,19 +127,19 @@ fn healthcheck_of_the_image_runs_until_healthy() {
         &e,
         serde_json::json!({"Test": ["CMD", "sh", "-c", "echo not yet >&2; exit 1"]}),
     );
-    let c = spawn(&e, &failing, "exec sleep 100");
+    let c = e.spawn_lo_up(&failing, "exec sleep 100");
     let (condition, reason, _, _) =
         not_ready(c.wait_for(&WaitFor::healthcheck(), Duration::from_millis(300)));
     assert_eq!(condition, "the image's healthcheck");
     assert!(reason.contains("exit code 1: not yet"), "{reason}");
 
     // No healthcheck in the image, or NONE: an error at once.
-    let c = spawn(&e, &e.image, "exec sleep 100");
+    let c = e.spawn_lo_up(&e.image, "exec sleep 100");
     let t = Instant::now();
     let (_, reason, _, _) = not_ready(c.wait_for(&WaitFor::healthcheck(), Duration::from_secs(60)));
     assert!(reason.contains("has no HEALTHCHECK"), "{reason}");
     let disabled = image_with_healthcheck(&e, serde_json::json!({"Test": ["NONE"]}));
-    let c = spawn(&e, &disabled, "exec sleep 100");
+    let c = e.spawn_lo_up(&disabled, "exec sleep 100");
     let (_, reason, _, _) = not_ready(c.wait_for(&WaitFor::healthcheck(), Duration::from_secs(60)));
     assert!(reason.contains("disables its HEALTHCHECK"), "{reason}");
     assert!(t.elapsed() < Duration::from_secs(30), "it gave up at once");
@@ -248,7 +149,7 @@ fn healthcheck_of_the_image_runs_until_healthy() {
 #[ignore = "requires root"]
 fn a_container_that_exits_first_fails_the_wait_at_once() {
     let e = env();
-    let mut c = spawn(&e, &e.image, "sleep 0.2; exit 3");
+    let mut c = e.spawn_lo_up(&e.image, "sleep 0.2; exit 3");
     let t = Instant::now();
     let (condition, reason, logs, _) =
         not_ready(c.wait_for(&WaitFor::tcp(8080), Duration::from_secs(60)));
@@ -274,7 +175,7 @@ fn a_container_that_exits_first_fails_the_wait_at_once() {
 #[ignore = "requires root"]
 fn timeout_and_log_waits_on_attached_containers() {
     let e = env();
-    let c = spawn(&e, &e.image, "exec sleep 100");
+    let c = e.spawn_lo_up(&e.image, "exec sleep 100");
     let (condition, reason, _, msg) =
         not_ready(c.wait_for(&WaitFor::tcp(9), Duration::from_millis(200)));
     assert_eq!(condition, "tcp port 9");

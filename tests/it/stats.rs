@@ -6,20 +6,19 @@ use std::time::{Duration, Instant};
 use cargohold::{Error, WaitFor};
 
 use crate::common;
-use crate::ready::{env, exec_stdout, spawn};
+use crate::common::exec_stdout;
+
+/// An engine with a busybox image serving a web root (see [`common::Busybox::web`]).
+fn env() -> common::TestEngine {
+    common::busybox().web().engine("cargohold-ready")
+}
 
 #[test]
 #[ignore = "requires root"]
 fn stats_show_memory_cpu_and_pids_against_the_limits() {
     let e = env();
     let mut c = e
-        .engine
-        .container(&e.image)
-        .args([
-            "sh",
-            "-c",
-            "sleep 100 & sleep 100 & touch /started; exec sleep 100",
-        ])
+        .sh("sleep 100 & sleep 100 & touch /started; exec sleep 100")
         .memory_limit(64 << 20)
         .pids_limit(50)
         .spawn()
@@ -58,7 +57,7 @@ fn stats_show_memory_cpu_and_pids_against_the_limits() {
 #[ignore = "requires root"]
 fn stats_count_loopback_traffic_in_the_container() {
     let e = env();
-    let c = spawn(&e, &e.image, "exec busybox httpd -f -p 8080 -h /www");
+    let c = e.spawn_lo_up(&e.image, &format!("exec {}", common::httpd(8080)));
     c.wait_for(&WaitFor::http(8080, "/"), Duration::from_secs(20))
         .unwrap();
     let before = c.stats().unwrap();
@@ -83,7 +82,7 @@ fn stats_count_loopback_traffic_in_the_container() {
 #[ignore = "requires root"]
 fn top_lists_the_init_and_its_children() {
     let e = env();
-    let c = spawn(&e, &e.image, "sleep 100 & exec sleep 200");
+    let c = e.spawn_lo_up(&e.image, "sleep 100 & exec sleep 200");
     let deadline = Instant::now() + Duration::from_secs(20);
     let top = loop {
         let top = c.top().unwrap();

@@ -1,4 +1,7 @@
-//! Helpers shared by the integration tests: busybox bundles, runtime roots, pipes.
+//! Fixtures shared by the integration tests (tests/it) and tests/monitor.rs: busybox
+//! bundles and runtime roots (here), engines with busybox images (`engine`), image
+//! archives (`archive`), the example binaries, tools and an HTTP client (`tools`), test
+//! hosts in network namespaces (here) and a fake DNS upstream (`fake_dns`).
 
 use std::fs;
 use std::io::Read;
@@ -239,25 +242,6 @@ pub fn guarded<'a>(rt: &'a Runtime, prefix: &str) -> (String, Cleanup<'a>) {
     (id.clone(), Cleanup { rt, id })
 }
 
-/// The path of an example binary (`runtime`, `engine`), built on first use if `cargo test`
-/// did not build it: `target/<profile>/deps/it-HASH` → `target/<profile>/examples/<name>`.
-pub fn example_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let bin = profile_dir.join("examples").join(name);
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = std::process::Command::new(cargo)
-            .args(["build", "--example", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap_or_else(|e| panic!("running cargo build --example {name}: {e}"));
-        assert!(st.success(), "cargo build --example {name} failed");
-    }
-    assert!(bin.exists(), "{} missing", bin.display());
-    bin
-}
-
 /// Runs `f` on a thread of its own in a fresh network namespace with loopback up (a "test
 /// host": links, routes and firewall rules made there never touch the machine's), and
 /// returns what it returns; a panic in `f` is passed on.
@@ -273,6 +257,45 @@ pub fn in_new_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
         .join()
         .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
+}
+
+/// Runs `f` on a "test host" (see [`in_new_netns`]) with `setup()`'s fixture. Then, even
+/// if `f` panicked, `teardown` removes what the test made and returns its checks of what is
+/// left; they run after a panic of `f` has been passed on (so a failing test reports its
+/// own failure first).
+pub fn in_test_host<H, T: Send, C: FnOnce()>(
+    setup: impl FnOnce() -> H + Send,
+    f: impl FnOnce(&H) -> T + Send,
+    teardown: impl FnOnce(&H) -> C + Send,
+) -> T {
+    in_new_netns(|| {
+        let host = setup();
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&host)));
+        let checks = teardown(&host);
+        let out = out.unwrap_or_else(|p| std::panic::resume_unwind(p));
+        checks();
+        out
+    })
+}
+
+/// The names of the calling thread's network namespace's links, sorted.
+pub fn link_names() -> Vec<String> {
+    let mut v: Vec<String> = cargohold::sys::netlink::Netlink::open()
+        .unwrap()
+        .links()
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    v.sort();
+    v
+}
+
+/// How many network namespace mounts are left under an engine root's `netns/`.
+pub fn netns_mounts_left(root: &Path) -> usize {
+    fs::read_dir(root.join("netns"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// Polls `f` until it returns `want` (the kernel tears a network namespace's interfaces
@@ -306,7 +329,32 @@ pub fn assert_container_gone(engine: &cargohold::Engine, id: &str) {
     assert!(!engine.root().join("runtime").join(id).exists());
 }
 
+pub mod archive;
+pub mod engine;
 pub mod fake_dns;
+pub mod tools;
+
+// Flat names for the tests (`common::docker_archive`). Binaries that include only a part
+// of the fixtures (tests/monitor.rs, the benches) leave some of these re-exports unused.
+#[allow(unused_imports)]
+pub use archive::*;
+#[allow(unused_imports)]
+pub use engine::*;
+#[allow(unused_imports)]
+pub use tools::*;
+
+/// A minimal busybox rootfs (not [`make_rootfs`]'s): /bin/busybox, /bin/sh and
+/// /etc/hostname, for the image-format tests.
+pub fn minimal_busybox_dir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let bin = d.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    fs::copy(BUSYBOX, bin.join("busybox")).unwrap();
+    symlink("busybox", bin.join("sh")).unwrap();
+    fs::create_dir(d.path().join("etc")).unwrap();
+    fs::write(d.path().join("etc/hostname"), "cargohold\n").unwrap();
+    d
+}
 
 /// Imports `rootfs` (or, with `None`, a fresh busybox rootfs) into `engine`'s store as
 /// `reference`, with `sh` as its command and a standard PATH (the bench loops' image).

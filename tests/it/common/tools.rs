@@ -1,0 +1,102 @@
+//! Programs the tests run: the crate's examples, skopeo/umoci/buildah, and an HTTP client.
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The path of an example binary (`runtime`, `engine`), built on first use if `cargo test`
+/// did not build it: `target/<profile>/deps/it-HASH` → `target/<profile>/examples/<name>`.
+pub fn example_bin(name: &str) -> PathBuf {
+    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(bin) = built.get_or_insert_with(HashMap::new).get(name) {
+        return bin.clone();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let bin = profile_dir.join("examples").join(name);
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap_or_else(|e| panic!("running cargo build --example {name}: {e}"));
+        assert!(st.success(), "cargo build --example {name} failed");
+    }
+    assert!(bin.exists(), "{} missing", bin.display());
+    built
+        .get_or_insert_with(HashMap::new)
+        .insert(name.to_owned(), bin.clone());
+    bin
+}
+
+/// Runs `cmd` to completion with stdout and stderr going to files, not pipes: a container
+/// it starts inherits them and would keep a pipe open.
+pub fn output_via_files(cmd: &mut Command) -> Output {
+    let stdout = tempfile::tempfile().unwrap();
+    let stderr = tempfile::tempfile().unwrap();
+    let status = cmd
+        .stdout(stdout.try_clone().unwrap())
+        .stderr(stderr.try_clone().unwrap())
+        .status()
+        .unwrap();
+    let read = |mut f: std::fs::File| {
+        let mut v = Vec::new();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.read_to_end(&mut v).unwrap();
+        v
+    };
+    Output {
+        status,
+        stdout: read(stdout),
+        stderr: read(stderr),
+    }
+}
+
+/// Whether `name --version` runs (skopeo, umoci, buildah are optional).
+pub fn tool(name: &str) -> bool {
+    Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs `cmd`, asserts it succeeded and returns its stdout.
+pub fn run_tool(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `GET /` from `addr` over plain HTTP/1.0: the whole reply.
+pub fn http_get(addr: &str) -> std::io::Result<String> {
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+/// [`http_get`], retried for up to 10 s while the server is not up yet (no connection or
+/// an empty reply).
+pub fn http_get_retried(addr: &str) -> String {
+    let mut last = None;
+    for _ in 0..100 {
+        match http_get(addr) {
+            Ok(reply) if !reply.is_empty() => return reply,
+            Ok(_) => last = Some("an empty reply".to_owned()),
+            Err(e) => last = Some(e.to_string()),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("GET http://{addr}/: {last:?}");
+}
