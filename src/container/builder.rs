@@ -11,10 +11,10 @@ use super::monitor::{self, RestartPolicy};
 use super::record::{
     Config, Container, HostConfig, Inspect, MountPoint, Record, State, Status, ZERO_TIME,
 };
+use super::store::ContainerStore;
 use super::{
     net, rootfs, spec, ExitStatus, Output, Parts, Process, RunningContainer, Stdio, StdioKind,
 };
-use crate::engine::Engine;
 use crate::image::Image;
 use crate::network::PortBinding;
 use crate::runtime::CreateOptions;
@@ -39,7 +39,7 @@ const MIN_MEMORY: i64 = 6 << 20;
 /// mounts; a network namespace with only loopback (`--network none`); no limits.
 #[derive(Debug)]
 pub struct ContainerBuilder<'e> {
-    engine: &'e Engine,
+    store: &'e ContainerStore,
     image: Image,
     name: Option<String>,
     args: Option<Vec<OsString>>,
@@ -79,9 +79,9 @@ pub struct ContainerBuilder<'e> {
 }
 
 impl<'e> ContainerBuilder<'e> {
-    pub(crate) fn new(engine: &'e Engine, image: &Image) -> Self {
+    pub(crate) fn new(store: &'e ContainerStore, image: &Image) -> Self {
         ContainerBuilder {
-            engine,
+            store,
             image: image.clone(),
             name: None,
             args: None,
@@ -627,7 +627,7 @@ impl<'e> ContainerBuilder<'e> {
     /// The running (or restarted) container [`reuse`](Self::reuse) finds, if any.
     fn reused(&self, hash: &str) -> Result<Option<RunningContainer>> {
         let name = self.name.as_deref().unwrap_or_default();
-        let c = match self.engine.containers().get(name) {
+        let c = match self.store.get(name) {
             Ok(c) if c.name() == name.trim_start_matches('/') => c,
             Ok(_) | Err(Error::ContainerNotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
@@ -650,7 +650,7 @@ impl<'e> ContainerBuilder<'e> {
         let stop_signal =
             crate::runtime::parse_signal(&info.config.stop_signal).unwrap_or(libc::SIGTERM);
         Ok(Some(RunningContainer::new(Parts {
-            engine: self.engine.clone(),
+            store: self.store.clone(),
             id: c.id().to_owned(),
             name: c.name().to_owned(),
             inner: Process::Detached {
@@ -830,10 +830,10 @@ impl<'e> ContainerBuilder<'e> {
         );
 
         // --- the container directory, under the engine's lock ---
-        let engine = self.engine;
-        let (id, name, dir, lock) = engine.reserve(self.name.as_deref())?;
+        let store = self.store;
+        let (id, name, dir, lock) = store.reserve(self.name.as_deref())?;
         let mut guard = Guard {
-            engine,
+            store,
             name: name.clone(),
             id: id.clone(),
             dir: dir.clone(),
@@ -853,7 +853,7 @@ impl<'e> ContainerBuilder<'e> {
                     id[..12].to_owned()
                 }
             });
-            let now = crate::engine::now_rfc3339();
+            let now = crate::store::now_rfc3339();
             let mut rec = Record {
                 info: Inspect {
                     id: id.clone(),
@@ -928,7 +928,7 @@ impl<'e> ContainerBuilder<'e> {
                             .collect(),
                     },
                 },
-                owner: engine.owner(),
+                owner: store.owner(),
                 reference: reference.clone(),
                 detached: detach,
                 standby: false,
@@ -950,9 +950,9 @@ impl<'e> ContainerBuilder<'e> {
             drop(lock);
 
             // --- image, overlay, spec ---
-            let store = engine.store();
-            store.hold(&id, &reference.parse()?)?;
-            let mut lower = store.rootfs_layers(&reference.parse()?)?;
+            let images = store.images();
+            images.hold(&id, &reference.parse()?)?;
+            let mut lower = images.rootfs_layers(&reference.parse()?)?;
             lower.reverse();
             rootfs::mount(&dir, &lower, auto_remove)?;
             let merged = rootfs::rootfs(&dir);
@@ -1014,7 +1014,7 @@ impl<'e> ContainerBuilder<'e> {
             net::write_etc(&dir, &net, &self.dns)?;
 
             // --- volumes, binds, tmpfs ---
-            let volumes = engine.volumes();
+            let volumes = store.volumes();
             let mut oci_mounts = Vec::with_capacity(mounts.len());
             for m in &mounts {
                 let dest = m.destination().to_string_lossy();
@@ -1083,7 +1083,7 @@ impl<'e> ContainerBuilder<'e> {
                 labels: &labels,
             });
             let mut spec = spec;
-            net::set_namespace(&mut spec, &net, &engine.networks().netns_path(&id));
+            net::set_namespace(&mut spec, &net, &store.networks().netns_path(&id));
             if !oci_mounts.is_empty() {
                 // A mount replaces Docker's default one at the same destination (`/dev/shm`…).
                 let mut all = spec.mounts().clone().unwrap_or_default();
@@ -1106,7 +1106,7 @@ impl<'e> ContainerBuilder<'e> {
                 rec.owner = (0, 0);
                 rec.save(&dir)?;
                 return Ok(Made::Created(Box::new(Container::new(
-                    engine.clone(),
+                    store.clone(),
                     dir.clone(),
                     rec,
                 ))));
@@ -1114,12 +1114,12 @@ impl<'e> ContainerBuilder<'e> {
 
             // --- detached: the monitor starts it ---
             if detach {
-                let mut cfg = super::record::monitor_config(engine, &rec, &dir, self.restart);
+                let mut cfg = super::record::monitor_config(store, &rec, &dir, self.restart);
                 if self.ephemeral {
                     cfg.owner = Some(std::process::id() as i32);
                 }
                 guard.network = true;
-                net::attach(engine, &rec, &dir)?;
+                net::attach(store, &rec, &dir)?;
                 guard.runtime = true;
                 let handle =
                     monitor::start(&cfg).map_err(|e| map_spawn_error(e, &name, &argv[0]))?;
@@ -1127,10 +1127,10 @@ impl<'e> ContainerBuilder<'e> {
                 rec.info.state.status = Status::Running;
                 rec.info.state.running = true;
                 rec.info.state.pid = handle.container_pid;
-                rec.info.state.started_at = crate::engine::now_rfc3339();
+                rec.info.state.started_at = crate::store::now_rfc3339();
                 let saved = rec.save(&dir);
                 let mut running = RunningContainer::new(Parts {
-                    engine: engine.clone(),
+                    store: store.clone(),
                     id: id.clone(),
                     name,
                     inner: Process::Detached {
@@ -1164,21 +1164,21 @@ impl<'e> ContainerBuilder<'e> {
                     .map_err(|e| Error::os("preparing stderr of container", &name, e))?;
             }
             guard.network = true;
-            net::attach(engine, &rec, &dir)?;
+            net::attach(store, &rec, &dir)?;
             // Bound before the container runs, so its first queries wait in the socket.
-            let dns = net::bind_dns(engine, &rec)?;
+            let dns = net::bind_dns(store, &rec)?;
             guard.runtime = true;
             let inner = if self.ephemeral {
                 // Killed when this process exits: cloned from a thread that lives as long.
                 opts.parent_death_signal = Some(libc::SIGKILL);
-                let (rt, cid, bundle) = (engine.runtime().clone(), id.clone(), dir.clone());
+                let (rt, cid, bundle) = (store.runtime().clone(), id.clone(), dir.clone());
                 super::on_spawner_thread(move || {
                     let r = rt.spawn(&cid, &bundle, &opts);
                     drop(opts);
                     r
                 })
             } else {
-                let r = engine.runtime().spawn(&id, &dir, &opts);
+                let r = store.runtime().spawn(&id, &dir, &opts);
                 drop(opts);
                 r
             }
@@ -1186,10 +1186,10 @@ impl<'e> ContainerBuilder<'e> {
             rec.info.state.status = Status::Running;
             rec.info.state.running = true;
             rec.info.state.pid = inner.pid();
-            rec.info.state.started_at = crate::engine::now_rfc3339();
+            rec.info.state.started_at = crate::store::now_rfc3339();
             let saved = rec.save(&dir);
             let mut running = RunningContainer::new(Parts {
-                engine: engine.clone(),
+                store: store.clone(),
                 id: id.clone(),
                 name,
                 inner: Process::Attached(inner),
@@ -1204,7 +1204,7 @@ impl<'e> ContainerBuilder<'e> {
             if let Some(bound) = dns {
                 // Served by this process until the container's init exits.
                 let pidfd = crate::sys::file::pidfd_open(running.pid() as i32).ok();
-                match net::serve_dns(engine, &rec, bound, pidfd) {
+                match net::serve_dns(store, &rec, bound, pidfd) {
                     Ok(r) => running.set_resolver(r),
                     Err(e) => {
                         running.kill_on_drop(true);
@@ -1303,7 +1303,7 @@ impl ContainerBuilder<'_> {
         };
         let embedded_dns = endpoints
             .iter()
-            .any(|e| self.engine.networks().is_user_defined(&e.network));
+            .any(|e| self.store.networks().is_user_defined(&e.network));
         Ok(net::NetSettings {
             mode,
             networks: endpoints,
@@ -1351,7 +1351,7 @@ enum Made {
 
 /// Undoes a half-made container.
 struct Guard<'e> {
-    engine: &'e Engine,
+    store: &'e ContainerStore,
     name: String,
     id: String,
     dir: PathBuf,
@@ -1375,24 +1375,24 @@ impl Guard<'_> {
             }
         };
         if self.runtime {
-            keep(match self.engine.runtime().delete(&self.id, true) {
+            keep(match self.store.runtime().delete(&self.id, true) {
                 Err(Error::ContainerNotFound { .. }) => Ok(()),
                 r => r,
             });
         }
         if self.network {
-            keep(self.engine.networks().detach(&self.id));
+            keep(self.store.networks().detach(&self.id));
         }
         keep(rootfs::unmount(&self.dir));
-        self.engine.release_name(&self.name, &self.id);
+        self.store.release_name(&self.name, &self.id);
         keep(match fs::remove_dir_all(&self.dir) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 Err(Error::os("removing container directory", &self.dir, e))
             }
             _ => Ok(()),
         });
-        keep(self.engine.store().release(&self.id));
-        let volumes = self.engine.volumes();
+        keep(self.store.images().release(&self.id));
+        let volumes = self.store.volumes();
         keep(volumes.release_all(&self.id).map(drop));
         for name in &self.anonymous {
             keep(volumes.remove(name, true));

@@ -10,8 +10,8 @@ use oci_spec::runtime::{Process, User};
 
 use super::builder::stdio_fd;
 use super::record::Record;
+use super::store::ContainerStore;
 use super::{rootfs, spec, ExitStatus, Output, Stdio, StdioKind};
-use crate::engine::Engine;
 use crate::runtime::{ExecOptions, ExecProcess};
 use crate::sys::file;
 use crate::{Error, Result};
@@ -24,7 +24,7 @@ use crate::{Error, Result};
 /// capabilities, seccomp filter and namespaces.
 #[derive(Debug)]
 pub struct ExecBuilder<'c> {
-    engine: &'c Engine,
+    store: &'c ContainerStore,
     id: &'c str,
     name: &'c str,
     args: Vec<OsString>,
@@ -40,9 +40,14 @@ pub struct ExecBuilder<'c> {
 }
 
 impl<'c> ExecBuilder<'c> {
-    pub(crate) fn new(engine: &'c Engine, id: &'c str, name: &'c str, args: Vec<OsString>) -> Self {
+    pub(crate) fn new(
+        store: &'c ContainerStore,
+        id: &'c str,
+        name: &'c str,
+        args: Vec<OsString>,
+    ) -> Self {
         ExecBuilder {
-            engine,
+            store,
             id,
             name,
             args,
@@ -156,9 +161,9 @@ impl<'c> ExecBuilder<'c> {
         if args.is_empty() {
             return Err(invalid("command", "no command specified".to_owned()));
         }
-        let spec = self.engine.runtime().spec(self.id)?;
+        let spec = self.store.runtime().spec(self.id)?;
         let mut process = spec.process().clone().unwrap_or_default();
-        let dir = self.engine.container_dir(self.id);
+        let dir = self.store.dir(self.id);
         let merged = rootfs::rootfs(&dir);
         let mut env = process.env().clone().unwrap_or_default();
         for (k, v) in &self.env {
@@ -233,7 +238,7 @@ impl<'c> ExecBuilder<'c> {
         opts.stderr = stdio_fd(stderr, false, &mut None, &mut r_err)
             .map_err(io_err("preparing stderr of exec in"))?;
         let child = self
-            .engine
+            .store
             .runtime()
             .exec(self.id, &process, &opts)
             .map_err(|e| super::builder::map_spawn_error(e, self.name, &args[0]))?;
@@ -283,7 +288,7 @@ impl ExecBuilder<'_> {
         use std::os::fd::AsFd;
         let name = self.name;
         let mut child = self
-            .engine
+            .store
             .runtime()
             .exec(self.id, process, &ExecOptions::default())
             .map_err(|e| super::builder::map_spawn_error(e, name, arg0))?;
