@@ -19,6 +19,7 @@
 mod builder;
 mod changes;
 mod commit;
+mod create;
 mod exec;
 #[doc(hidden)]
 mod filter;
@@ -49,7 +50,7 @@ use std::time::Duration;
 
 pub use builder::ContainerBuilder;
 pub use builder::CONFIG_HASH_LABEL;
-pub(crate) use builder::{map_spawn_error, random_name, validate_name};
+pub(crate) use builder::{random_name, validate_name};
 pub use changes::{Change, ChangeKind};
 pub use commit::CommitOptions;
 pub use exec::ExecBuilder;

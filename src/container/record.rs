@@ -83,6 +83,25 @@ pub struct State {
     pub finished_at: String,
 }
 
+impl State {
+    /// The state of a container just made: created, never started.
+    pub(crate) fn created() -> State {
+        State {
+            status: Status::Created,
+            running: false,
+            paused: false,
+            restarting: false,
+            oom_killed: false,
+            dead: false,
+            pid: 0,
+            exit_code: 0,
+            error: String::new(),
+            started_at: ZERO_TIME.to_owned(),
+            finished_at: ZERO_TIME.to_owned(),
+        }
+    }
+}
+
 /// `Config` of [`Inspect`]: what the container was created with.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
