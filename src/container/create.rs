@@ -30,6 +30,7 @@ use crate::{Error, Result};
 pub(super) struct Plan {
     /// What errors call the container before it has a name: its name, or `from image …`.
     pub label: String,
+    /// The name asked for (`None`: a random one).
     pub name: Option<String>,
     /// The image's id (`sha256:…`).
     pub image_id: String,
@@ -37,36 +38,50 @@ pub(super) struct Plan {
     pub reference: String,
     /// The image as `Config.Image` shows it.
     pub image_name: String,
+    /// The image's configuration (its Env, Entrypoint, ExposedPorts…).
     pub image_cfg: oci_spec::image::Config,
     /// The command: entrypoint and arguments.
     pub argv: Vec<String>,
-    /// The entrypoint and arguments as given (`None`: the image's).
+    /// The entrypoint as given (`None`: the image's).
     pub entrypoint: Option<Vec<String>>,
+    /// The arguments as given (`None`: the image's Cmd).
     pub args: Option<Vec<String>>,
+    /// The environment set, over the image's unless `env_clear`.
     pub env_overrides: Vec<(String, String)>,
     pub env_clear: bool,
+    /// The working directory, absolute.
     pub cwd: String,
     /// The user spec (empty: root).
     pub user: String,
+    /// The hostname asked for (`None`: the short id).
     pub hostname: Option<String>,
+    /// The labels, with the configuration hash of a reusable container.
     pub labels: BTreeMap<String, String>,
+    /// The capabilities it gets, and the changes asked for (as `HostConfig` shows them).
     pub caps: BTreeSet<String>,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
+    /// A pty; stdin kept open (attached, not null).
     pub tty: bool,
     pub open_stdin: bool,
+    /// `--read-only`, `--privileged`.
     pub read_only: bool,
     pub privileged: bool,
+    /// Limits: memory in bytes, CFS quota and period in µs, processes.
     pub memory: Option<i64>,
     pub cpu_quota: Option<i64>,
     pub cpu_period: Option<u64>,
     pub pids: Option<i64>,
+    /// Started through a monitor; removed once exited; tied to this program.
     pub detach: bool,
     pub auto_remove: bool,
     pub ephemeral: bool,
+    /// When its monitor starts it again.
     pub restart: RestartPolicy,
+    /// Its networking, and the name servers asked for.
     pub net: NetSettings,
     pub dns: Vec<String>,
+    /// Its stop signal, by name and number, and the default timeout of a stop.
     pub stop_signal: String,
     pub stop_signo: i32,
     pub stop_timeout: Option<Duration>,

@@ -143,6 +143,29 @@ impl<'c> ExecBuilder<'c> {
     }
 
     fn run(&self, in_default: fn() -> Stdio, out_default: fn() -> Stdio) -> Result<Output> {
+        let process = self.process()?;
+        let args = process.args().clone().unwrap_or_default();
+        let dup = |s: &Option<Stdio>, d: fn() -> Stdio| -> Result<Stdio> {
+            s.as_ref()
+                .map(Stdio::try_clone)
+                .transpose()
+                .map_err(|e| Error::os("duplicating stdio of exec in", self.name, e))
+                .map(|s| s.unwrap_or_else(d))
+        };
+        let (stdin, stdout, stderr) = (
+            dup(&self.stdin, in_default)?,
+            dup(&self.stdout, out_default)?,
+            dup(&self.stderr, out_default)?,
+        );
+        if self.tty {
+            return self.run_tty(&process, &args[0], stdin, stdout);
+        }
+        self.run_piped(&process, &args[0], (stdin, stdout, stderr))
+    }
+
+    /// The process to run: the container's, with the arguments, environment, user and
+    /// working directory set here, its command checked.
+    fn process(&self) -> Result<Process> {
         let invalid = |field, reason: String| Error::InvalidContainerConfig {
             container: self.name.to_owned(),
             field,
@@ -210,23 +233,16 @@ impl<'c> ExecBuilder<'c> {
         process.set_env(Some(env));
         process.set_cwd(cwd.into());
         process.set_terminal(Some(self.tty));
-        let process: Process = process;
+        Ok(process)
+    }
 
-        let dup = |s: &Option<Stdio>, d: fn() -> Stdio| -> Result<Stdio> {
-            s.as_ref()
-                .map(Stdio::try_clone)
-                .transpose()
-                .map_err(|e| Error::os("duplicating stdio of exec in", self.name, e))
-                .map(|s| s.unwrap_or_else(d))
-        };
-        let (stdin, stdout, stderr) = (
-            dup(&self.stdin, in_default)?,
-            dup(&self.stdout, out_default)?,
-            dup(&self.stderr, out_default)?,
-        );
-        if self.tty {
-            return self.run_tty(&process, &args[0], stdin, stdout);
-        }
+    /// Runs `process` with its stdio as given (piped streams collected).
+    fn run_piped(
+        &self,
+        process: &Process,
+        arg0: &str,
+        (stdin, stdout, stderr): (Stdio, Stdio, Stdio),
+    ) -> Result<Output> {
         let mut opts = ExecOptions::default();
         let (mut w_in, mut r_out, mut r_err) = (None, None, None);
         let name: &str = self.name;
@@ -240,8 +256,8 @@ impl<'c> ExecBuilder<'c> {
         let child = self
             .store
             .runtime()
-            .exec(self.id, &process, &opts)
-            .map_err(|e| super::builder::map_spawn_error(e, self.name, &args[0]))?;
+            .exec(self.id, process, &opts)
+            .map_err(|e| super::builder::map_spawn_error(e, self.name, arg0))?;
         drop(opts);
         drop(w_in);
         if let Some(timeout) = self.timeout {

@@ -282,7 +282,9 @@ impl RunningContainer {
         self
     }
 
-    /// Sends `signal` (a `libc::SIG*` number) to the container's init process.
+    /// Sends `signal` (a `libc::SIG*` number) to the container's init process. For a
+    /// detached container, SIGKILL and its stop signal count as a manual stop, as with
+    /// [`Container::signal`]: its restart policy does not start it again.
     ///
     /// # Errors
     /// [`Error::Os`] if it cannot be sent (it has exited and been reaped).
@@ -293,6 +295,11 @@ impl RunningContainer {
                 op: "signal",
                 status: "exited".into(),
             });
+        }
+        if let Process::Detached { exit, .. } = &self.inner {
+            if is_manual_stop(signal, self.stop_signal) {
+                monitor::request_stop(exit)?;
+            }
         }
         self.send(signal)
     }
@@ -422,7 +429,8 @@ impl RunningContainer {
         let status = exit_status(record);
         self.status = Some(status);
         self.pidfd = None;
-        self.store.release_exited_detached(&self.id, record)?;
+        self.store
+            .release(&self.id, &release::Ending::monitored(record))?;
         Ok(status)
     }
 
@@ -462,7 +470,8 @@ impl RunningContainer {
         if let Some(r) = self.resolver.take() {
             r.stop();
         }
-        self.store.release_exited(&self.id, Some(status))?;
+        self.store
+            .release(&self.id, &release::Ending::reaped(Some(status)))?;
         Ok(status)
     }
 
@@ -533,6 +542,13 @@ impl Process {
             Process::Detached { pid, .. } => *pid,
         }
     }
+}
+
+/// Whether sending `signal` to a container whose stop signal is `stop_signal` stops it for
+/// good: Docker's rule for `docker kill`, under which SIGKILL and the stop signal are a
+/// manual stop that the restart policy leaves alone.
+pub(crate) fn is_manual_stop(signal: i32, stop_signal: i32) -> bool {
+    signal == libc::SIGKILL || signal == stop_signal
 }
 
 /// How a detached container ended, from its monitor's record; a record-less end (the

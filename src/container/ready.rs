@@ -208,19 +208,6 @@ fn http_path(path: &str) -> &str {
     }
 }
 
-/// The tail of [`Error::NotReady`]'s message: the log lines, one per line, indented.
-pub(crate) fn format_last_logs(lines: &[String]) -> String {
-    if lines.is_empty() {
-        return String::new();
-    }
-    let mut s = format!("; last {} log lines:", lines.len());
-    for l in lines {
-        s.push_str("\n    ");
-        s.push_str(l);
-    }
-    s
-}
-
 /// Whether the container can be checked now.
 #[derive(Debug)]
 pub(crate) enum Liveness {

@@ -11,6 +11,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 use super::logs::{self, LogOptions, Logs};
+use super::release::Ending;
 use super::store::ContainerStore;
 use super::{monitor, ExitStatus};
 use crate::{Error, Result};
@@ -490,12 +491,28 @@ impl Container {
         logs::read(log_path(&self.dir, self.id()), exit_path(&self.dir), opts)
     }
 
-    /// Sends `signal` (a `libc::SIG*` number) to its init (`docker kill -s`).
+    /// Sends `signal` (a `libc::SIG*` number) to its init (`docker kill -s`). As Docker
+    /// does, SIGKILL and the container's stop signal count as a manual stop: the monitor of
+    /// a detached container is told first, so that its restart policy does not start it
+    /// again (another signal leaves the policy to apply if the container exits).
     ///
     /// # Errors
-    /// [`Error::ContainerNotFound`] or [`Error::InvalidState`] when it does not run.
+    /// [`Error::ContainerNotFound`] or [`Error::InvalidState`] when it does not run;
+    /// [`Error::Os`] if the monitor cannot be told.
     pub fn signal(&self, signal: i32) -> Result<()> {
+        if self.record.detached && super::is_manual_stop(signal, self.stop_signal()) {
+            monitor::request_stop(exit_path(&self.dir))?;
+        }
+        self.send(signal)
+    }
+
+    fn send(&self, signal: i32) -> Result<()> {
         self.store.runtime().kill(self.id(), signal, false)
+    }
+
+    /// The signal [`stop`](Self::stop) sends first.
+    fn stop_signal(&self) -> i32 {
+        crate::runtime::parse_signal(&self.record.info.config.stop_signal).unwrap_or(libc::SIGTERM)
     }
 
     /// Kills it with SIGKILL (`docker kill`); does not wait. A detached container is not
@@ -504,9 +521,6 @@ impl Container {
     /// # Errors
     /// As [`signal`](Self::signal).
     pub fn kill(&self) -> Result<()> {
-        if self.record.detached {
-            monitor::request_stop(exit_path(&self.dir))?;
-        }
         self.signal(libc::SIGKILL)
     }
 
@@ -521,11 +535,9 @@ impl Container {
             if self.record.detached {
                 monitor::request_stop(exit_path(&self.dir))?;
             }
-            let signo = crate::runtime::parse_signal(&self.record.info.config.stop_signal)
-                .unwrap_or(libc::SIGTERM);
-            let _ = self.signal(signo);
+            let _ = self.send(self.stop_signal());
             if !self.exited_within(timeout) {
-                let _ = self.signal(libc::SIGKILL);
+                let _ = self.send(libc::SIGKILL);
             }
         }
         self.wait()
@@ -577,7 +589,8 @@ impl Container {
                 return self.wait();
             }
             let r = super::wait_detached(&self.store, self.id(), &exit);
-            self.store.release_exited_detached(self.id(), r.as_ref())?;
+            self.store
+                .release(self.id(), &Ending::monitored(r.as_ref()))?;
             return Ok(super::exit_status(r.as_ref()));
         }
         loop {

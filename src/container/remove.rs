@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::io;
+use std::time::Duration;
 
 use super::monitor::{self, MonitorStatus};
 use super::record::{self, Record};
@@ -58,25 +59,41 @@ impl ContainerStore {
                 status: state.status.to_string(),
             });
         }
-        if let Some(MonitorStatus::Running { monitored, .. }) = self.monitor_status(&rec) {
-            // Killed through its monitor, which must be done with the directory (its log,
-            // exit record and lock are in it) before the directory goes.
-            let exit = record::exit_path(&dir);
-            monitor::request_stop(&exit)?;
-            match self.runtime().kill(id, libc::SIGKILL, true) {
-                Ok(()) | Err(Error::ContainerNotFound { .. }) | Err(Error::InvalidState { .. }) => {
-                }
-                Err(e) => return Err(e),
-            }
-            if monitored {
-                let _ = monitor::wait_exit(&exit, std::time::Duration::from_secs(10));
-            }
-        }
+        self.kill_monitored(&rec)?;
         match self.runtime().delete(id, true) {
             Err(Error::ContainerNotFound { .. }) | Ok(()) => {}
             Err(e) => return Err(e),
         }
         self.remove_dir(&rec)
+    }
+}
+
+impl ContainerStore {
+    /// Kills a detached container through its monitor, if the monitor says it runs: asks
+    /// the monitor not to restart it, kills it with SIGKILL and waits (up to 10 s) for the
+    /// monitor to record the exit — the monitor must be done with the directory (its log,
+    /// exit record and lock are in it) before the directory goes. Any other container is
+    /// left alone.
+    ///
+    /// # Errors
+    /// The stop request cannot be written, or the runtime cannot kill it (the kill is
+    /// tried either way).
+    pub(super) fn kill_monitored(&self, rec: &Record) -> Result<()> {
+        let Some(MonitorStatus::Running { monitored, .. }) = self.monitor_status(rec) else {
+            return Ok(());
+        };
+        let exit = record::exit_path(&self.dir(&rec.info.id));
+        let stop = monitor::request_stop(&exit);
+        let killed = match self.runtime().kill(&rec.info.id, libc::SIGKILL, true) {
+            Ok(()) | Err(Error::ContainerNotFound { .. }) | Err(Error::InvalidState { .. }) => {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        if monitored && killed.is_ok() {
+            let _ = monitor::wait_exit(&exit, Duration::from_secs(10));
+        }
+        stop.and(killed)
     }
 }
 

@@ -2,8 +2,9 @@
 
 use std::fs;
 
-use super::monitor::{self, MonitorStatus};
-use super::record::{self, owner_alive};
+use super::monitor::MonitorStatus;
+use super::record::owner_alive;
+use super::release::Ending;
 use super::rootfs;
 use super::store::ContainerStore;
 use super::Status;
@@ -39,23 +40,16 @@ impl ContainerStore {
             if rec.ephemeral && !owner_alive(rec.owner) {
                 // Its monitor kills it when the owner goes; make sure, should the monitor
                 // have missed it, then release (and, ephemeral being auto-remove, remove) it.
-                if let Some(MonitorStatus::Running { .. }) = self.monitor_status(&rec) {
-                    let exit = record::exit_path(&dir);
-                    let _ = monitor::request_stop(&exit);
-                    let _ = self.runtime().kill(&rec.info.id, libc::SIGKILL, true);
-                    let _ = monitor::wait_exit(&exit, std::time::Duration::from_secs(10));
-                }
+                let _ = self.kill_monitored(&rec);
             }
             // A started detached container lives as long as its monitor (or, unmonitored,
             // its init), whatever became of the program that created it.
             match self.monitor_status(&rec) {
                 Some(MonitorStatus::Running { .. }) => continue,
-                Some(MonitorStatus::Exited(r)) => {
-                    self.release_exited_detached(&rec.info.id, Some(&r))?;
-                    continue;
-                }
-                Some(MonitorStatus::ExitedUnknown) => {
-                    self.release_exited_detached(&rec.info.id, None)?;
+                Some(exited) => {
+                    if let Some(end) = Ending::of_monitor(&exited) {
+                        self.release(&rec.info.id, &end)?;
+                    }
                     continue;
                 }
                 None => {}
@@ -63,7 +57,7 @@ impl ContainerStore {
             if owner_alive(rec.owner) {
                 continue;
             }
-            self.release_exited(&rec.info.id, None)?;
+            self.release(&rec.info.id, &Ending::reaped(None))?;
         }
         // Names whose container is gone, and containers whose name link a crash lost.
         let names = self.names_dir();

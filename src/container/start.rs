@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use super::builder::{map_spawn_error, stdio_fd};
 use super::create::{Bundle, Plan};
-use super::monitor::{self, MonitorStatus};
+use super::monitor;
 use super::record::{self, Record};
+use super::release::Ending;
 use super::store::ContainerStore;
 use super::{net, rootfs, Container, Parts, Process, RunningContainer, Status, Stdio};
 use crate::runtime::CreateOptions;
@@ -164,16 +165,13 @@ impl ContainerStore {
             || Record::load(&dir).map_err(|_| Error::ContainerNotFound { id: id.to_owned() });
         let mut rec = load()?;
         // A detached run that has ended but was not released yet.
-        match self.monitor_status(&rec) {
-            Some(MonitorStatus::Exited(r)) => {
-                self.release_exited_detached(id, Some(&r))?;
-                rec = load()?;
-            }
-            Some(MonitorStatus::ExitedUnknown) => {
-                self.release_exited_detached(id, None)?;
-                rec = load()?;
-            }
-            _ => {}
+        if let Some(end) = self
+            .monitor_status(&rec)
+            .as_ref()
+            .and_then(Ending::of_monitor)
+        {
+            self.release(id, &end)?;
+            rec = load()?;
         }
         let startable = match rec.info.state.status {
             Status::Created => rec.standby,

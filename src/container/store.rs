@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::monitor::{self, MonitorStatus};
 use super::record::{self, owner_alive, start_time, Record};
+use super::release::Ending;
 use super::{Container, ContainerFilter, State, Status};
 use crate::network::NetworkStore;
 use crate::runtime::{self, Runtime};
@@ -241,12 +242,10 @@ impl ContainerStore {
                 }
                 return st;
             }
-            Some(MonitorStatus::Exited(r)) => {
-                super::release::exited_detached(&mut st, Some(&r));
-                return st;
-            }
-            Some(MonitorStatus::ExitedUnknown) => {
-                super::release::exited_detached(&mut st, None);
+            Some(exited) => {
+                if let Some(end) = Ending::of_monitor(&exited) {
+                    end.record(&mut st);
+                }
                 return st;
             }
             None => {}
