@@ -326,7 +326,7 @@ pub enum Error {
     /// lines of the container's log, to show why.
     #[error(
         "container {container} is not ready: {condition}: {reason}{}",
-        crate::container::ready::format_last_logs(last_logs)
+        format_last_logs(last_logs)
     )]
     NotReady {
         /// The container's name.
@@ -482,4 +482,17 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// The tail of [`Error::NotReady`]'s message: the log lines, one per line, indented.
+fn format_last_logs(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut s = format!("; last {} log lines:", lines.len());
+    for l in lines {
+        s.push_str("\n    ");
+        s.push_str(l);
+    }
+    s
 }

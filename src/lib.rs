@@ -66,10 +66,11 @@ mod volume;
 #[doc(hidden)]
 pub mod __fuzz;
 
+pub use container::Containers;
 pub use container::{
     Container, ContainerBuilder, ExecBuilder, ExitStatus, Output, RunningContainer, Stdio,
 };
-pub use engine::{Containers, Engine};
+pub use engine::Engine;
 pub use error::{Error, Result};
 pub use image::{Image, Reference};
 pub use network::{

@@ -1376,6 +1376,7 @@ const TESTS: &[Test] = &[
         engine_open_repairs_exited_detached,
     ),
     ("engine_restart_policy", engine_restart_policy),
+    ("engine_kill_is_a_manual_stop", engine_kill_is_a_manual_stop),
     ("engine_create_start_restart", engine_create_start_restart),
     (
         "engine_ephemeral_dies_with_its_owner",
@@ -1440,6 +1441,51 @@ fn engine_restart_policy() {
     };
     assert!(err.to_string().contains("auto-remove"), "{err}");
     assert!(e.engine.containers().list().unwrap().is_empty());
+}
+
+/// `docker kill` is a manual stop, as in Docker: SIGKILL or the container's stop signal
+/// sent through `Container::signal` tells the monitor first, so `--restart always` does not
+/// bring the container back; another signal leaves the policy to apply.
+fn engine_kill_is_a_manual_stop() {
+    let e = engine_env();
+    let script = "trap 'exit 3' TERM; trap 'exit 4' USR1; echo run; \
+                  while :; do sleep 1 & wait; done";
+    let running = e
+        .engine
+        .container(&e.image)
+        .args(["sh", "-c", script])
+        .detach(true)
+        .restart(cargohold::RestartPolicy::Always)
+        .spawn()
+        .unwrap();
+    let id = running.id().to_owned();
+    drop(running);
+    let _rm = RemoveOnDrop(&e.engine, id.clone());
+    let c = e.engine.containers().get(&id).unwrap();
+    let exit = c.path().join("exit.json");
+    let runs = |n: usize| {
+        wait_until(&format!("run {n}"), Duration::from_secs(10), || {
+            log_text(&c, true, false) == "run\n".repeat(n)
+        })
+    };
+    runs(1);
+    // Another signal than the stop signal: the policy restarts it.
+    c.signal(libc::SIGUSR1).unwrap();
+    runs(2);
+    // The stop signal (SIGTERM): stopped for good.
+    c.signal(libc::SIGTERM).unwrap();
+    let r = monitor::wait_exit(&exit, Duration::from_secs(10)).expect("no restart after TERM");
+    assert_eq!((r.code, r.restarts), (Some(3), 1));
+    assert_eq!(c.wait().unwrap().code(), Some(3));
+    // SIGKILL after a start: stopped for good too.
+    c.start().unwrap();
+    runs(3);
+    c.signal(libc::SIGKILL).unwrap();
+    let r = monitor::wait_exit(&exit, Duration::from_secs(10)).expect("no restart after KILL");
+    assert_eq!((r.signal, r.restarts), (Some(libc::SIGKILL), 0));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(log_text(&c, true, false), "run\n".repeat(3));
+    assert_eq!(c.status(), cargohold::container::Status::Exited);
 }
 
 /// Log-line waits on a detached container (its monitor's json-file log): a line printed

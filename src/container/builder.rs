@@ -4,24 +4,20 @@ use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
+use std::net::Ipv4Addr;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use super::monitor::{self, RestartPolicy};
-use super::record::{
-    Config, Container, HostConfig, Inspect, MountPoint, Record, State, Status, ZERO_TIME,
-};
-use super::{
-    net, rootfs, spec, ExitStatus, Output, Parts, Process, RunningContainer, Stdio, StdioKind,
-};
-use crate::engine::Engine;
+use super::create::Plan;
+use super::monitor::RestartPolicy;
+use super::record::{Container, Status};
+use super::store::ContainerStore;
+use super::{net, spec, ExitStatus, Output, Parts, Process, RunningContainer, Stdio, StdioKind};
 use crate::image::Image;
 use crate::network::PortBinding;
-use crate::runtime::CreateOptions;
-use crate::volume::{Mount, MountType, Propagation};
+use crate::volume::Mount;
 use crate::{Error, Result};
-use std::net::Ipv4Addr;
-use std::time::Duration;
 
 /// Docker's smallest memory limit (`docker run -m` refuses less).
 const MIN_MEMORY: i64 = 6 << 20;
@@ -39,7 +35,7 @@ const MIN_MEMORY: i64 = 6 << 20;
 /// mounts; a network namespace with only loopback (`--network none`); no limits.
 #[derive(Debug)]
 pub struct ContainerBuilder<'e> {
-    engine: &'e Engine,
+    store: &'e ContainerStore,
     image: Image,
     name: Option<String>,
     args: Option<Vec<OsString>>,
@@ -79,9 +75,9 @@ pub struct ContainerBuilder<'e> {
 }
 
 impl<'e> ContainerBuilder<'e> {
-    pub(crate) fn new(engine: &'e Engine, image: &Image) -> Self {
+    pub(crate) fn new(store: &'e ContainerStore, image: &Image) -> Self {
         ContainerBuilder {
-            engine,
+            store,
             image: image.clone(),
             name: None,
             args: None,
@@ -501,7 +497,7 @@ impl<'e> ContainerBuilder<'e> {
     /// As [`spawn`](Self::spawn); [`ephemeral`](Self::ephemeral) and
     /// [`reuse`](Self::reuse) are refused (they concern a started container).
     pub fn create(&mut self) -> Result<Container> {
-        match self.make(Stdio::null, Stdio::null, Mode::Create)? {
+        match self.launch(Stdio::null, Stdio::null, Mode::Create)? {
             Made::Created(c) => Ok(*c),
             Made::Running(_) => unreachable!("create never starts"),
         }
@@ -574,7 +570,7 @@ impl<'e> ContainerBuilder<'e> {
         stdin_default: fn() -> Stdio,
         out_default: fn() -> Stdio,
     ) -> Result<RunningContainer> {
-        match self.make(stdin_default, out_default, Mode::Spawn)? {
+        match self.launch(stdin_default, out_default, Mode::Spawn)? {
             Made::Running(c) => Ok(c),
             Made::Created(_) => unreachable!("spawn always starts"),
         }
@@ -627,7 +623,7 @@ impl<'e> ContainerBuilder<'e> {
     /// The running (or restarted) container [`reuse`](Self::reuse) finds, if any.
     fn reused(&self, hash: &str) -> Result<Option<RunningContainer>> {
         let name = self.name.as_deref().unwrap_or_default();
-        let c = match self.engine.containers().get(name) {
+        let c = match self.store.get(name) {
             Ok(c) if c.name() == name.trim_start_matches('/') => c,
             Ok(_) | Err(Error::ContainerNotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
@@ -650,7 +646,7 @@ impl<'e> ContainerBuilder<'e> {
         let stop_signal =
             crate::runtime::parse_signal(&info.config.stop_signal).unwrap_or(libc::SIGTERM);
         Ok(Some(RunningContainer::new(Parts {
-            engine: self.engine.clone(),
+            store: self.store.clone(),
             id: c.id().to_owned(),
             name: c.name().to_owned(),
             inner: Process::Detached {
@@ -664,71 +660,52 @@ impl<'e> ContainerBuilder<'e> {
         })))
     }
 
-    fn make(
+    /// Makes the container `mode` asks for: checks every setting ([`plan`](Self::plan)),
+    /// makes its bundle ([`ContainerStore::create`]) and starts it attached or detached, or
+    /// leaves it created; undoes everything if a step fails.
+    fn launch(
         &mut self,
         stdin_default: fn() -> Stdio,
         out_default: fn() -> Stdio,
         mode: Mode,
     ) -> Result<Made> {
-        // --- checks that need nothing on disk ---
+        let mut plan = match self.plan(mode)? {
+            Planned::New(plan) => plan,
+            Planned::Reused(running) => return Ok(Made::Running(running)),
+        };
+        let (stdin, stdout, stderr) = self.stdio(stdin_default, out_default)?;
+        plan.open_stdin = !plan.detach && !matches!(stdin.0, StdioKind::Null);
+        let mut bundle = self.store.create(&plan)?;
+        let made = match mode {
+            Mode::Create => bundle.standby().map(|c| Made::Created(Box::new(c))),
+            Mode::Spawn if plan.detach => bundle.start_detached(&plan).map(Made::Running),
+            Mode::Spawn => bundle
+                .start_attached(&plan, (stdin, stdout, stderr))
+                .map(Made::Running),
+        };
+        bundle.settle(made)
+    }
+
+    /// Checks every setting that needs nothing on disk and gathers what
+    /// [`ContainerStore::create`] needs; with [`reuse`](Self::reuse), the existing
+    /// container instead when there is one.
+    fn plan(&self, mode: Mode) -> Result<Planned> {
         if let Some(n) = &self.name {
             validate_name(n)?;
         }
-        let reference = self.reference();
         let create = mode == Mode::Create;
         let detach = self.detach || create;
         let auto_remove = self.auto_remove || self.ephemeral;
-        if self.ephemeral {
-            if create {
-                return Err(self.invalid(
-                    "ephemeral",
-                    "only a started container can be tied to its program (spawn it)",
-                ));
-            }
-            if self.reuse {
-                return Err(self.invalid(
-                    "ephemeral",
-                    "conflicting options: an ephemeral container cannot be reused",
-                ));
-            }
-        }
+        self.check_ephemeral(create)?;
         let mut labels = self.labels.clone();
         if self.reuse {
-            if create {
-                return Err(self.invalid("reuse", "only spawn reuses a container"));
-            }
-            if self.name.is_none() || !self.detach {
-                return Err(self.invalid(
-                    "reuse",
-                    "a reusable container needs a name and detach(true)",
-                ));
-            }
-            let hash = self.config_hash();
+            let hash = self.check_reuse(create)?;
             if let Some(running) = self.reused(&hash)? {
-                return Ok(Made::Running(running));
+                return Ok(Planned::Reused(running));
             }
             labels.insert(CONFIG_HASH_LABEL.to_owned(), hash);
         }
-        if self.restart != RestartPolicy::No {
-            if self.ephemeral {
-                return Err(self.invalid(
-                    "restart policy",
-                    "conflicting options: a restart policy and an ephemeral container",
-                ));
-            }
-            if !detach {
-                return Err(self.invalid(
-                    "restart policy",
-                    "restarting needs a detached container (its monitor restarts it)",
-                ));
-            }
-            if auto_remove {
-                return Err(self.invalid(
-                    "restart policy",
-                    "conflicting options: a restart policy and auto-remove",
-                ));
-            }
-        }
+        self.check_restart(detach, auto_remove)?;
         let caps = spec::capabilities(
             &self.cap_add,
             &self.cap_drop,
@@ -736,14 +713,143 @@ impl<'e> ContainerBuilder<'e> {
             spec::own_bounding_set(),
         )
         .map_err(|r| self.invalid("capability", r))?;
-        if let Some(m) = self.memory {
-            if m < MIN_MEMORY {
-                return Err(self.invalid(
-                    "memory limit",
-                    format!("{m} bytes is below the minimum of 6MB"),
-                ));
-            }
+        if let Some(m) = self.memory.filter(|&m| m < MIN_MEMORY) {
+            return Err(self.invalid(
+                "memory limit",
+                format!("{m} bytes is below the minimum of 6MB"),
+            ));
         }
+        let image_cfg = self.image.config().config().clone().unwrap_or_default();
+        let (args, entrypoint, env_overrides, argv) = self.command(&image_cfg)?;
+        let net = self.net_settings(&image_cfg)?;
+        let cwd = self.working_dir(&image_cfg)?;
+        let stop_signal = self
+            .stop_signal
+            .clone()
+            .or_else(|| image_cfg.stop_signal().clone())
+            .unwrap_or_else(|| "SIGTERM".to_owned());
+        let stop_signo = crate::runtime::parse_signal(&stop_signal).ok_or_else(|| {
+            self.invalid("stop signal", format!("unknown signal {stop_signal:?}"))
+        })?;
+        let user = self
+            .user
+            .clone()
+            .or_else(|| image_cfg.user().clone())
+            .unwrap_or_default();
+        let mounts = self.all_mounts(&image_cfg)?;
+        Ok(Planned::New(Box::new(Plan {
+            label: self.label_for_errors(),
+            name: self.name.clone(),
+            image_id: self.image.id().to_string(),
+            reference: self.reference(),
+            image_name: self.image_name(),
+            image_cfg,
+            argv,
+            entrypoint,
+            args,
+            env_overrides,
+            env_clear: self.env_clear,
+            cwd,
+            user,
+            hostname: self.hostname.clone(),
+            labels,
+            caps,
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            tty: self.tty,
+            open_stdin: false,
+            read_only: self.read_only,
+            privileged: self.privileged,
+            memory: self.memory,
+            cpu_quota: self.cpu_quota,
+            cpu_period: self.cpu_period,
+            pids: self.pids,
+            detach,
+            auto_remove,
+            ephemeral: self.ephemeral,
+            restart: self.restart,
+            net,
+            dns: self.dns.clone(),
+            stop_signal,
+            stop_signo,
+            stop_timeout: self.stop_timeout,
+            mounts,
+        })))
+    }
+
+    /// An ephemeral container is spawned, never created, and never reused.
+    fn check_ephemeral(&self, create: bool) -> Result<()> {
+        if !self.ephemeral {
+            return Ok(());
+        }
+        if create {
+            return Err(self.invalid(
+                "ephemeral",
+                "only a started container can be tied to its program (spawn it)",
+            ));
+        }
+        if self.reuse {
+            return Err(self.invalid(
+                "ephemeral",
+                "conflicting options: an ephemeral container cannot be reused",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A reusable container is spawned detached with a name; returns its configuration
+    /// hash.
+    fn check_reuse(&self, create: bool) -> Result<String> {
+        if create {
+            return Err(self.invalid("reuse", "only spawn reuses a container"));
+        }
+        if self.name.is_none() || !self.detach {
+            return Err(self.invalid(
+                "reuse",
+                "a reusable container needs a name and detach(true)",
+            ));
+        }
+        Ok(self.config_hash())
+    }
+
+    /// A restart policy needs a monitor to restart it and a container that stays.
+    fn check_restart(&self, detach: bool, auto_remove: bool) -> Result<()> {
+        if self.restart == RestartPolicy::No {
+            return Ok(());
+        }
+        if self.ephemeral {
+            return Err(self.invalid(
+                "restart policy",
+                "conflicting options: a restart policy and an ephemeral container",
+            ));
+        }
+        if !detach {
+            return Err(self.invalid(
+                "restart policy",
+                "restarting needs a detached container (its monitor restarts it)",
+            ));
+        }
+        if auto_remove {
+            return Err(self.invalid(
+                "restart policy",
+                "conflicting options: a restart policy and auto-remove",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The arguments and entrypoint as given, the environment overrides, and the command
+    /// they make with the image's.
+    #[allow(clippy::type_complexity)]
+    fn command(
+        &self,
+        image_cfg: &oci_spec::image::Config,
+    ) -> Result<(
+        Option<Vec<String>>,
+        Option<Vec<String>>,
+        Vec<(String, String)>,
+        Vec<String>,
+    )> {
         let utf8_list = |field, v: &Option<Vec<OsString>>| -> Result<Option<Vec<String>>> {
             v.as_ref()
                 .map(|v| v.iter().map(|a| self.utf8(field, a)).collect())
@@ -759,7 +865,6 @@ impl<'e> ContainerBuilder<'e> {
             }
             overrides.push((k, self.utf8("environment variable", v)?));
         }
-        let image_cfg = self.image.config().config().clone().unwrap_or_default();
         let argv = spec::command(
             image_cfg.entrypoint().as_deref().unwrap_or_default(),
             image_cfg.cmd().as_deref().unwrap_or_default(),
@@ -769,7 +874,11 @@ impl<'e> ContainerBuilder<'e> {
         if argv.is_empty() {
             return Err(self.invalid("command", "no command specified"));
         }
-        let net = self.net_settings(&image_cfg)?;
+        Ok((args, entrypoint, overrides, argv))
+    }
+
+    /// The working directory: the one set, else the image's, else `/`; absolute.
+    fn working_dir(&self, image_cfg: &oci_spec::image::Config) -> Result<String> {
         let cwd = match &self.cwd {
             Some(p) => self.utf8("working directory", p.as_os_str())?,
             None => image_cfg
@@ -781,24 +890,13 @@ impl<'e> ContainerBuilder<'e> {
         if !cwd.starts_with('/') {
             return Err(self.invalid("working directory", format!("{cwd:?} is not absolute")));
         }
-        let stop_signal = self
-            .stop_signal
-            .clone()
-            .or_else(|| image_cfg.stop_signal().clone())
-            .unwrap_or_else(|| "SIGTERM".to_owned());
-        let stop_signo = crate::runtime::parse_signal(&stop_signal).ok_or_else(|| {
-            self.invalid("stop signal", format!("unknown signal {stop_signal:?}"))
-        })?;
-        let user_spec = self
-            .user
-            .clone()
-            .or_else(|| image_cfg.user().clone())
-            .unwrap_or_default();
-        let stdio = [
-            self.stdin.as_ref().map(Stdio::try_clone).transpose(),
-            self.stdout.as_ref().map(Stdio::try_clone).transpose(),
-            self.stderr.as_ref().map(Stdio::try_clone).transpose(),
-        ];
+        Ok(cwd)
+    }
+
+    /// The mounts set, one per destination, with an anonymous volume for each of the
+    /// image's `Volumes` not covered; parents before children, so that a mount inside
+    /// another one stays visible.
+    fn all_mounts(&self, image_cfg: &oci_spec::image::Config) -> Result<Vec<Mount>> {
         let mut mounts = self.mounts.clone();
         for (i, m) in mounts.iter().enumerate() {
             if mounts[..i]
@@ -811,428 +909,36 @@ impl<'e> ContainerBuilder<'e> {
                 ));
             }
         }
-        // The image's `Volumes` not covered by a mount get an anonymous volume each.
         for dest in image_cfg.volumes().iter().flatten() {
             let dest = Path::new(dest);
             if dest.is_absolute() && !mounts.iter().any(|m| m.destination() == dest) {
                 mounts.push(Mount::anonymous(dest));
             }
         }
-        // Parents before children, so that a mount inside another one stays visible.
         mounts.sort_by_key(|m| m.destination().components().count());
-        let [stdin, stdout, stderr] = stdio.map(|s| {
-            s.map_err(|e| Error::os("duplicating stdio of container", self.label_for_errors(), e))
-        });
-        let (stdin, stdout, stderr) = (
-            stdin?.unwrap_or_else(stdin_default),
-            stdout?.unwrap_or_else(out_default),
-            stderr?.unwrap_or_else(out_default),
-        );
+        Ok(mounts)
+    }
 
-        // --- the container directory, under the engine's lock ---
-        let engine = self.engine;
-        let (id, name, dir, lock) = engine.reserve(self.name.as_deref())?;
-        let mut guard = Guard {
-            engine,
-            name: name.clone(),
-            id: id.clone(),
-            dir: dir.clone(),
-            armed: true,
-            runtime: false,
-            network: false,
-            anonymous: Vec::new(),
-        };
-        let made = (|| -> Result<Made> {
-            let hostname = self.hostname.clone().unwrap_or_else(|| {
-                if net.mode == net::NetMode::Host {
-                    // Docker's host mode shows the host's name.
-                    fs::read_to_string("/proc/sys/kernel/hostname")
-                        .map(|h| h.trim().to_owned())
-                        .unwrap_or_else(|_| id[..12].to_owned())
-                } else {
-                    id[..12].to_owned()
-                }
-            });
-            let now = crate::engine::now_rfc3339();
-            let mut rec = Record {
-                info: Inspect {
-                    id: id.clone(),
-                    created: now,
-                    path: argv[0].clone(),
-                    args: argv[1..].to_vec(),
-                    state: State {
-                        status: Status::Created,
-                        running: false,
-                        paused: false,
-                        restarting: false,
-                        oom_killed: false,
-                        dead: false,
-                        pid: 0,
-                        exit_code: 0,
-                        error: String::new(),
-                        started_at: ZERO_TIME.to_owned(),
-                        finished_at: ZERO_TIME.to_owned(),
-                    },
-                    image: self.image.id().to_string(),
-                    name: format!("/{name}"),
-                    host_config: HostConfig {
-                        memory: self.memory.unwrap_or(0),
-                        cpu_quota: self.cpu_quota.unwrap_or(0),
-                        cpu_period: self.cpu_period.map_or(0, |p| p as i64),
-                        pids_limit: self.pids,
-                        readonly_rootfs: self.read_only,
-                        privileged: self.privileged,
-                        auto_remove,
-                        cap_add: self.cap_add.clone(),
-                        cap_drop: self.cap_drop.clone(),
-                        restart_policy: self.restart.into(),
-                        network_mode: net.mode_name(),
-                        port_bindings: port_bindings(&net.ports),
-                        extra_hosts: net
-                            .extra_hosts
-                            .iter()
-                            .map(|(n, ip)| format!("{n}:{ip}"))
-                            .collect(),
-                        dns: self.dns.clone(),
-                    },
-                    graph_driver: Default::default(),
-                    mounts: Vec::new(),
-                    network_settings: Default::default(),
-                    config: Config {
-                        hostname: hostname.clone(),
-                        user: user_spec.clone(),
-                        tty: self.tty,
-                        open_stdin: !detach && !matches!(stdin.0, StdioKind::Null),
-                        env: Vec::new(),
-                        cmd: Vec::new(),
-                        entrypoint: Vec::new(),
-                        image: self.image_name(),
-                        working_dir: cwd.clone(),
-                        labels: labels.clone(),
-                        stop_signal: stop_signal.clone(),
-                        stop_timeout: self
-                            .stop_timeout
-                            .map(|t| i64::try_from(t.as_secs()).unwrap_or(i64::MAX)),
-                        exposed_ports: image_cfg
-                            .exposed_ports()
-                            .iter()
-                            .flatten()
-                            .map(|p| {
-                                let p = if p.contains('/') {
-                                    p.clone()
-                                } else {
-                                    format!("{p}/tcp")
-                                };
-                                (p, Default::default())
-                            })
-                            .collect(),
-                    },
-                },
-                owner: engine.owner(),
-                reference: reference.clone(),
-                detached: detach,
-                standby: false,
-                ephemeral: self.ephemeral,
-                net: net.clone(),
-            };
-            match entrypoint.as_ref() {
-                Some(ep) => {
-                    rec.info.config.entrypoint =
-                        ep.iter().filter(|s| !s.is_empty()).cloned().collect();
-                    rec.info.config.cmd = args.clone().unwrap_or_default();
-                }
-                None => {
-                    rec.info.config.entrypoint = image_cfg.entrypoint().clone().unwrap_or_default();
-                    rec.info.config.cmd = argv[rec.info.config.entrypoint.len()..].to_vec();
-                }
-            }
-            rec.save(&dir)?;
-            drop(lock);
-
-            // --- image, overlay, spec ---
-            let store = engine.store();
-            store.hold(&id, &reference.parse()?)?;
-            let mut lower = store.rootfs_layers(&reference.parse()?)?;
-            lower.reverse();
-            rootfs::mount(&dir, &lower, auto_remove)?;
-            let merged = rootfs::rootfs(&dir);
-            rec.info.graph_driver = super::GraphDriver {
-                name: "overlay2".to_owned(),
-                data: [
-                    (
-                        "LowerDir",
-                        lower
-                            .iter()
-                            .map(|p| p.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(":"),
-                    ),
-                    ("UpperDir", rootfs::upper(&dir).display().to_string()),
-                    ("WorkDir", rootfs::work(&dir).display().to_string()),
-                    ("MergedDir", merged.display().to_string()),
-                ]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
-            };
-            let user = spec::resolve_user(
-                &user_spec,
-                &rootfs::read_in(&merged, "/etc/passwd"),
-                &rootfs::read_in(&merged, "/etc/group"),
-            )
-            .map_err(|(kind, name, file)| Error::UserNotFound {
-                kind,
-                name,
-                image: reference.clone(),
-                file,
-            })?;
-            let env = spec::environment(
-                image_cfg.env().as_deref().unwrap_or_default(),
-                self.env_clear,
-                &overrides,
-                &hostname,
-                self.tty,
-                &user.home,
-            );
-            rootfs::ensure_dir_in(&merged, &cwd).map_err(|e| {
-                Error::os(
-                    "creating working directory in",
-                    merged.join(cwd.trim_start_matches('/')),
-                    e,
-                )
-            })?;
-            let path_env = env.iter().find_map(|e| e.strip_prefix("PATH="));
-            if let Some((reason, code)) = rootfs::check_command(&merged, &argv[0], path_env, &cwd) {
-                return Err(Error::Command {
-                    container: name,
-                    command: argv[0].clone(),
-                    reason,
-                    code,
-                });
-            }
-            rootfs::write_etc(&dir, &hostname)?;
-            net::write_etc(&dir, &net, &self.dns)?;
-
-            // --- volumes, binds, tmpfs ---
-            let volumes = engine.volumes();
-            let mut oci_mounts = Vec::with_capacity(mounts.len());
-            for m in &mounts {
-                let dest = m.destination().to_string_lossy();
-                let image_dir = match m.mount_type() {
-                    MountType::Volume => rootfs::resolve_dir_in(&merged, &dest),
-                    _ => None,
-                };
-                let (oci, volume) = volumes.attach(m, &id, image_dir.as_deref())?;
-                if m.mount_type() == MountType::Volume && m.volume_name().is_none() {
-                    guard.anonymous.extend(volume.clone());
-                }
-                let propagation = match m.mount_type() {
-                    MountType::Bind => oci
-                        .options()
-                        .iter()
-                        .flatten()
-                        .find_map(|o| o.parse::<Propagation>().ok())
-                        .map(|p| p.to_string())
-                        .unwrap_or_default(),
-                    _ => String::new(),
-                };
-                rec.info.mounts.push(MountPoint {
-                    r#type: match m.mount_type() {
-                        MountType::Bind => "bind",
-                        MountType::Volume => "volume",
-                        _ => "tmpfs",
-                    }
-                    .to_owned(),
-                    driver: volume.as_ref().map(|_| "local".to_owned()),
-                    name: volume,
-                    source: match m.mount_type() {
-                        MountType::Bind | MountType::Volume => oci
-                            .source()
-                            .as_ref()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default(),
-                        _ => String::new(),
-                    },
-                    destination: m.destination().display().to_string(),
-                    mode: String::new(),
-                    rw: !m.is_read_only(),
-                    propagation,
-                });
-                oci_mounts.push(oci);
-            }
-            // Recorded now, so that a crash from here on still releases the volumes on remove.
-            rec.save(&dir)?;
-
-            let labels: Vec<(String, String)> = labels.into_iter().collect();
-            let spec = spec::build(&spec::Input {
-                id: &id,
-                hostname: &hostname,
-                args: &argv,
-                env: &env,
-                cwd: &cwd,
-                user: &user,
-                terminal: self.tty,
-                read_only: self.read_only,
-                privileged: self.privileged,
-                caps: &caps,
-                memory: self.memory,
-                cpu_quota: self.cpu_quota,
-                cpu_period: self.cpu_period,
-                pids: self.pids,
-                dir: &dir,
-                labels: &labels,
-            });
-            let mut spec = spec;
-            net::set_namespace(&mut spec, &net, &engine.networks().netns_path(&id));
-            if !oci_mounts.is_empty() {
-                // A mount replaces Docker's default one at the same destination (`/dev/shm`…).
-                let mut all = spec.mounts().clone().unwrap_or_default();
-                all.retain(|d| {
-                    !oci_mounts
-                        .iter()
-                        .any(|m| m.destination() == d.destination())
-                });
-                all.extend(oci_mounts);
-                spec.set_mounts(Some(all));
-            }
-            let config = serde_json::to_vec_pretty(&spec).expect("spec serialises");
-            crate::store::write_replace(&dir.join("config.json"), &config, !auto_remove)?;
-            rec.info.config.env = env;
-
-            // --- create: stop here, owned by nobody, unmounted until started ---
-            if create {
-                rootfs::unmount(&dir)?;
-                rec.standby = true;
-                rec.owner = (0, 0);
-                rec.save(&dir)?;
-                return Ok(Made::Created(Box::new(Container::new(
-                    engine.clone(),
-                    dir.clone(),
-                    rec,
-                ))));
-            }
-
-            // --- detached: the monitor starts it ---
-            if detach {
-                let mut cfg = super::record::monitor_config(engine, &rec, &dir, self.restart);
-                if self.ephemeral {
-                    cfg.owner = Some(std::process::id() as i32);
-                }
-                guard.network = true;
-                net::attach(engine, &rec, &dir)?;
-                guard.runtime = true;
-                let handle =
-                    monitor::start(&cfg).map_err(|e| map_spawn_error(e, &name, &argv[0]))?;
-                let exit = cfg.exit_path;
-                rec.info.state.status = Status::Running;
-                rec.info.state.running = true;
-                rec.info.state.pid = handle.container_pid;
-                rec.info.state.started_at = crate::engine::now_rfc3339();
-                let saved = rec.save(&dir);
-                let mut running = RunningContainer::new(Parts {
-                    engine: engine.clone(),
-                    id: id.clone(),
-                    name,
-                    inner: Process::Detached {
-                        pid: handle.container_pid,
-                        exit,
-                    },
-                    stdin: None,
-                    stdout: None,
-                    stderr: None,
-                    stop_signal: stop_signo,
-                });
-                if self.ephemeral {
-                    running.kill_on_drop(true);
-                }
-                if let Err(e) = saved {
-                    running.kill_on_drop(true);
-                    return Err(e);
-                }
-                return Ok(Made::Running(running));
-            }
-
-            // --- stdio and start ---
-            let mut opts = CreateOptions::default();
-            let (mut w_in, mut r_out, mut r_err) = (None, None, None);
-            if !self.tty {
-                opts.stdin = stdio_fd(stdin, true, &mut w_in, &mut None)
-                    .map_err(|e| Error::os("preparing stdin of container", &name, e))?;
-                opts.stdout = stdio_fd(stdout, false, &mut None, &mut r_out)
-                    .map_err(|e| Error::os("preparing stdout of container", &name, e))?;
-                opts.stderr = stdio_fd(stderr, false, &mut None, &mut r_err)
-                    .map_err(|e| Error::os("preparing stderr of container", &name, e))?;
-            }
-            guard.network = true;
-            net::attach(engine, &rec, &dir)?;
-            // Bound before the container runs, so its first queries wait in the socket.
-            let dns = net::bind_dns(engine, &rec)?;
-            guard.runtime = true;
-            let inner = if self.ephemeral {
-                // Killed when this process exits: cloned from a thread that lives as long.
-                opts.parent_death_signal = Some(libc::SIGKILL);
-                let (rt, cid, bundle) = (engine.runtime().clone(), id.clone(), dir.clone());
-                super::on_spawner_thread(move || {
-                    let r = rt.spawn(&cid, &bundle, &opts);
-                    drop(opts);
-                    r
+    /// The container's stdio: copies of the streams set, else the defaults.
+    fn stdio(
+        &self,
+        stdin_default: fn() -> Stdio,
+        out_default: fn() -> Stdio,
+    ) -> Result<(Stdio, Stdio, Stdio)> {
+        let dup = |s: &Option<Stdio>, default: fn() -> Stdio| -> Result<Stdio> {
+            s.as_ref()
+                .map(Stdio::try_clone)
+                .transpose()
+                .map_err(|e| {
+                    Error::os("duplicating stdio of container", self.label_for_errors(), e)
                 })
-            } else {
-                let r = engine.runtime().spawn(&id, &dir, &opts);
-                drop(opts);
-                r
-            }
-            .map_err(|e| map_spawn_error(e, &name, &argv[0]))?;
-            rec.info.state.status = Status::Running;
-            rec.info.state.running = true;
-            rec.info.state.pid = inner.pid();
-            rec.info.state.started_at = crate::engine::now_rfc3339();
-            let saved = rec.save(&dir);
-            let mut running = RunningContainer::new(Parts {
-                engine: engine.clone(),
-                id: id.clone(),
-                name,
-                inner: Process::Attached(inner),
-                stdin: w_in,
-                stdout: r_out,
-                stderr: r_err,
-                stop_signal: stop_signo,
-            });
-            if self.ephemeral {
-                running.kill_on_drop(true);
-            }
-            if let Some(bound) = dns {
-                // Served by this process until the container's init exits.
-                let pidfd = crate::sys::file::pidfd_open(running.pid() as i32).ok();
-                match net::serve_dns(engine, &rec, bound, pidfd) {
-                    Ok(r) => running.set_resolver(r),
-                    Err(e) => {
-                        running.kill_on_drop(true);
-                        return Err(e);
-                    }
-                }
-            }
-            if let Err(e) = saved {
-                running.kill_on_drop(true);
-                return Err(e);
-            }
-            Ok(Made::Running(running))
-        })();
-        match made {
-            Ok(running) => {
-                guard.armed = false;
-                Ok(running)
-            }
-            Err(e) => match guard.rollback() {
-                Ok(()) => Err(e),
-                Err(cleanup) => Err(Error::Rollback {
-                    op: "creating",
-                    container: self.label_for_errors(),
-                    source: Box::new(e),
-                    cleanup: Box::new(cleanup),
-                }),
-            },
-        }
+                .map(|s| s.unwrap_or_else(default))
+        };
+        Ok((
+            dup(&self.stdin, stdin_default)?,
+            dup(&self.stdout, out_default)?,
+            dup(&self.stderr, out_default)?,
+        ))
     }
 }
 
@@ -1303,7 +1009,7 @@ impl ContainerBuilder<'_> {
         };
         let embedded_dns = endpoints
             .iter()
-            .any(|e| self.engine.networks().is_user_defined(&e.network));
+            .any(|e| self.store.networks().is_user_defined(&e.network));
         Ok(net::NetSettings {
             mode,
             networks: endpoints,
@@ -1312,26 +1018,6 @@ impl ContainerBuilder<'_> {
             embedded_dns,
         })
     }
-}
-
-/// `HostConfig.PortBindings` of the ports asked for.
-fn port_bindings(
-    ports: &[PortBinding],
-) -> std::collections::BTreeMap<String, Vec<super::net::PortMapping>> {
-    let mut out = std::collections::BTreeMap::new();
-    for p in ports {
-        out.entry(format!("{}/{}", p.container_port, p.protocol))
-            .or_insert_with(Vec::new)
-            .push(super::net::PortMapping {
-                host_ip: p.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-                host_port: if p.host_port == 0 {
-                    String::new()
-                } else {
-                    p.host_port.to_string()
-                },
-            });
-    }
-    out
 }
 
 /// The label holding the configuration hash of a [`ContainerBuilder::reuse`]able container.
@@ -1349,64 +1035,13 @@ enum Made {
     Created(Box<Container>),
 }
 
-/// Undoes a half-made container.
-struct Guard<'e> {
-    engine: &'e Engine,
-    name: String,
-    id: String,
-    dir: PathBuf,
-    armed: bool,
-    runtime: bool,
-    /// Its networks may have been attached.
-    network: bool,
-    /// The anonymous volumes made for it, removed with it.
-    anonymous: Vec<String>,
-}
-
-impl Guard<'_> {
-    /// Undoes everything, returning the first error of a step that failed (every step is
-    /// tried).
-    fn rollback(&mut self) -> Result<()> {
-        self.armed = false;
-        let mut first: Option<Error> = None;
-        let mut keep = |r: Result<()>| {
-            if let Err(e) = r {
-                first.get_or_insert(e);
-            }
-        };
-        if self.runtime {
-            keep(match self.engine.runtime().delete(&self.id, true) {
-                Err(Error::ContainerNotFound { .. }) => Ok(()),
-                r => r,
-            });
-        }
-        if self.network {
-            keep(self.engine.networks().detach(&self.id));
-        }
-        keep(rootfs::unmount(&self.dir));
-        self.engine.release_name(&self.name, &self.id);
-        keep(match fs::remove_dir_all(&self.dir) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                Err(Error::os("removing container directory", &self.dir, e))
-            }
-            _ => Ok(()),
-        });
-        keep(self.engine.store().release(&self.id));
-        let volumes = self.engine.volumes();
-        keep(volumes.release_all(&self.id).map(drop));
-        for name in &self.anonymous {
-            keep(volumes.remove(name, true));
-        }
-        first.map_or(Ok(()), Err)
-    }
-}
-
-impl Drop for Guard<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = self.rollback();
-        }
-    }
+/// What [`ContainerBuilder::plan`] found to do.
+#[allow(clippy::large_enum_variant)] // one per container made, moved once
+enum Planned {
+    /// Make a new container.
+    New(Box<Plan>),
+    /// Hand out this reused one.
+    Reused(RunningContainer),
 }
 
 /// Our end and the container's end of one stdio stream.

@@ -370,16 +370,19 @@ mod tests {
         s.changes.iter().map(ToString::to_string).collect()
     }
 
-    /// The merge and the diff on hand-made overlay directories (skipped where whiteouts or
-    /// opaque xattrs cannot be made: a normal user without user xattrs).
-    #[test]
-    fn merge_and_diff_follow_overlay_rules() {
-        let d = tempfile::tempdir().unwrap();
-        let (base, top, up) = (
-            d.path().join("base"),
-            d.path().join("top"),
-            d.path().join("up"),
-        );
+    /// The names in `rel` of the merged `stack`, sorted.
+    fn names(stack: &Stack, rel: &str) -> Vec<std::ffi::OsString> {
+        stack
+            .read_dir(Path::new(rel))
+            .unwrap()
+            .into_keys()
+            .collect()
+    }
+
+    /// An image of two layers in `d`: `base`, and `top` adding `/etc/group` and deleting
+    /// `/old`; `None` where whiteouts cannot be made.
+    fn image_layers(d: &Path) -> Option<(PathBuf, PathBuf)> {
+        let (base, top) = (d.join("base"), d.join("top"));
         for p in ["etc/sub", "keep/x", "opq/a", "old", "bin"] {
             fs::create_dir_all(base.join(p)).unwrap();
         }
@@ -391,27 +394,13 @@ mod tests {
         fs::write(base.join("bin/sh"), "sh").unwrap();
         fs::create_dir_all(top.join("etc")).unwrap();
         fs::write(top.join("etc/group"), "g").unwrap();
-        if !whiteout(&top.join("old")) {
-            eprintln!("skipping: cannot make whiteouts");
-            return;
-        }
-        let lower = Stack::new(vec![top.clone(), base.clone()]);
-        let names: Vec<_> = lower.read_dir(Path::new("")).unwrap().into_keys().collect();
-        assert_eq!(names, ["bin", "etc", "keep", "opq"]);
-        let etc: Vec<_> = lower
-            .read_dir(Path::new("etc"))
-            .unwrap()
-            .into_keys()
-            .collect();
-        assert_eq!(etc, ["group", "passwd", "sub"]);
-        assert!(lower.read_dir(Path::new("old")).unwrap().is_empty());
-        assert!(lower
-            .read_dir(Path::new("etc/sub"))
-            .unwrap()
-            .contains_key(OsStr::new("f")));
+        whiteout(&top.join("old")).then_some((base, top))
+    }
 
-        // the container: a file added, one changed, one deleted, /opq made again, the init
-        // mount points made by the runtime, /keep only copied up (unchanged)
+    /// The container's upper dir `up` over the image whose bottom layer is `base`: a file
+    /// added, one changed, one deleted, /opq made again, the init mount points made by the
+    /// runtime, /keep only copied up (unchanged); `false` where opaque xattrs cannot be set.
+    fn container_layer(up: &Path, base: &Path) -> bool {
         fs::create_dir_all(up.join("etc")).unwrap();
         fs::create_dir_all(up.join("keep")).unwrap();
         let keep_meta = fs::metadata(base.join("keep")).unwrap();
@@ -426,8 +415,7 @@ mod tests {
         fs::create_dir(up.join("fresh")).unwrap();
         fs::write(up.join("fresh/x"), "x").unwrap();
         if !opaque(&up.join("opq")) {
-            eprintln!("skipping: cannot set an opaque xattr");
-            return;
+            return false;
         }
         let t = |m: &fs::Metadata| rustix::fs::Timestamps {
             last_access: rustix::fs::Timespec {
@@ -447,7 +435,32 @@ mod tests {
         )
         .unwrap();
         fs::set_permissions(up.join("keep"), keep_meta.permissions()).unwrap();
+        true
+    }
 
+    /// The merge and the diff on hand-made overlay directories (skipped where whiteouts or
+    /// opaque xattrs cannot be made: a normal user without user xattrs).
+    #[test]
+    fn merge_and_diff_follow_overlay_rules() {
+        let d = tempfile::tempdir().unwrap();
+        let Some((base, top)) = image_layers(d.path()) else {
+            eprintln!("skipping: cannot make whiteouts");
+            return;
+        };
+        let lower = Stack::new(vec![top.clone(), base.clone()]);
+        assert_eq!(names(&lower, ""), ["bin", "etc", "keep", "opq"]);
+        assert_eq!(names(&lower, "etc"), ["group", "passwd", "sub"]);
+        assert!(lower.read_dir(Path::new("old")).unwrap().is_empty());
+        assert!(lower
+            .read_dir(Path::new("etc/sub"))
+            .unwrap()
+            .contains_key(OsStr::new("f")));
+
+        let up = d.path().join("up");
+        if !container_layer(&up, &base) {
+            eprintln!("skipping: cannot set an opaque xattr");
+            return;
+        }
         let s = scan(&up, &lower).unwrap();
         assert_eq!(
             lines(&s),
@@ -496,24 +509,16 @@ mod tests {
 
         // the merged tree of the container, as export reads it
         let merged = Stack::new(vec![up.clone(), top, base]);
-        let root: Vec<_> = merged
-            .read_dir(Path::new(""))
-            .unwrap()
-            .into_keys()
-            .collect();
-        assert_eq!(root, ["bin", "etc", "fresh", "keep", "opq", "proc"]);
-        let opq: Vec<_> = merged
-            .read_dir(Path::new("opq/a"))
-            .unwrap()
-            .into_keys()
-            .collect();
-        assert_eq!(opq, ["2"], "the opaque dir hides the image's /opq/a/1");
-        let etc: Vec<_> = merged
-            .read_dir(Path::new("etc"))
-            .unwrap()
-            .into_keys()
-            .collect();
-        assert_eq!(etc, ["hosts", "new", "passwd", "sub"]);
+        assert_eq!(
+            names(&merged, ""),
+            ["bin", "etc", "fresh", "keep", "opq", "proc"]
+        );
+        assert_eq!(
+            names(&merged, "opq/a"),
+            ["2"],
+            "the opaque dir hides the image's /opq/a/1"
+        );
+        assert_eq!(names(&merged, "etc"), ["hosts", "new", "passwd", "sub"]);
         assert_eq!(
             merged.read_dir(Path::new("etc")).unwrap()[OsStr::new("passwd")].host,
             up.join("etc/passwd")

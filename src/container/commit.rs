@@ -51,7 +51,7 @@ struct Paused<'a>(&'a Container);
 
 impl Drop for Paused<'_> {
     fn drop(&mut self) {
-        let _ = self.0.engine().runtime().resume(self.0.id());
+        let _ = self.0.store().runtime().resume(self.0.id());
     }
 }
 
@@ -71,9 +71,9 @@ impl Container {
     /// The image it was made from (even if its tag was removed since) and that image's
     /// layer directories, top first.
     fn image_layers(&self, rec: &Record) -> Result<(Image, Vec<std::path::PathBuf>)> {
-        let store = self.engine().store();
-        let image = store.held_image(self.id())?;
-        let mut lower = store.layer_dirs(&image, &rec.reference)?;
+        let images = self.store().images();
+        let image = images.held_image(self.id())?;
+        let mut lower = images.layer_dirs(&image, &rec.reference)?;
         lower.reverse();
         Ok((image, lower))
     }
@@ -127,15 +127,15 @@ impl Container {
             }
         })?;
 
-        let store = self.engine().store();
+        let images = self.store().images();
         let upper = rootfs::upper(self.path());
         let paused = if opts.pause && self.status() == Status::Running {
-            self.engine().runtime().pause(self.id())?;
+            self.store().runtime().pause(self.id())?;
             Some(Paused(self))
         } else {
             None
         };
-        let mut layer = store.layer_writer()?;
+        let mut layer = images.layer_writer()?;
         let io_err = |e| Error::os("archiving the changes of the container in", &upper, e);
         let scan = changes::scan(&upper, &Stack::new(lower)).map_err(io_err)?;
         for entry in &scan.entries {
@@ -160,11 +160,11 @@ impl Container {
         drop(paused);
 
         let mut history = History::default();
-        history.set_created(Some(crate::engine::now_rfc3339()));
+        history.set_created(Some(crate::store::now_rfc3339()));
         history.set_created_by(Some(rec.info.config.cmd.join(" ")));
         history.set_comment(opts.message.clone());
         history.set_author(opts.author.clone());
-        store.commit_layer(
+        images.commit_layer(
             &parent,
             layer,
             config,

@@ -10,8 +10,8 @@ use oci_spec::runtime::{Process, User};
 
 use super::builder::stdio_fd;
 use super::record::Record;
+use super::store::ContainerStore;
 use super::{rootfs, spec, ExitStatus, Output, Stdio, StdioKind};
-use crate::engine::Engine;
 use crate::runtime::{ExecOptions, ExecProcess};
 use crate::sys::file;
 use crate::{Error, Result};
@@ -24,7 +24,7 @@ use crate::{Error, Result};
 /// capabilities, seccomp filter and namespaces.
 #[derive(Debug)]
 pub struct ExecBuilder<'c> {
-    engine: &'c Engine,
+    store: &'c ContainerStore,
     id: &'c str,
     name: &'c str,
     args: Vec<OsString>,
@@ -40,9 +40,14 @@ pub struct ExecBuilder<'c> {
 }
 
 impl<'c> ExecBuilder<'c> {
-    pub(crate) fn new(engine: &'c Engine, id: &'c str, name: &'c str, args: Vec<OsString>) -> Self {
+    pub(crate) fn new(
+        store: &'c ContainerStore,
+        id: &'c str,
+        name: &'c str,
+        args: Vec<OsString>,
+    ) -> Self {
         ExecBuilder {
-            engine,
+            store,
             id,
             name,
             args,
@@ -138,6 +143,29 @@ impl<'c> ExecBuilder<'c> {
     }
 
     fn run(&self, in_default: fn() -> Stdio, out_default: fn() -> Stdio) -> Result<Output> {
+        let process = self.process()?;
+        let args = process.args().clone().unwrap_or_default();
+        let dup = |s: &Option<Stdio>, d: fn() -> Stdio| -> Result<Stdio> {
+            s.as_ref()
+                .map(Stdio::try_clone)
+                .transpose()
+                .map_err(|e| Error::os("duplicating stdio of exec in", self.name, e))
+                .map(|s| s.unwrap_or_else(d))
+        };
+        let (stdin, stdout, stderr) = (
+            dup(&self.stdin, in_default)?,
+            dup(&self.stdout, out_default)?,
+            dup(&self.stderr, out_default)?,
+        );
+        if self.tty {
+            return self.run_tty(&process, &args[0], stdin, stdout);
+        }
+        self.run_piped(&process, &args[0], (stdin, stdout, stderr))
+    }
+
+    /// The process to run: the container's, with the arguments, environment, user and
+    /// working directory set here, its command checked.
+    fn process(&self) -> Result<Process> {
         let invalid = |field, reason: String| Error::InvalidContainerConfig {
             container: self.name.to_owned(),
             field,
@@ -156,9 +184,9 @@ impl<'c> ExecBuilder<'c> {
         if args.is_empty() {
             return Err(invalid("command", "no command specified".to_owned()));
         }
-        let spec = self.engine.runtime().spec(self.id)?;
+        let spec = self.store.runtime().spec(self.id)?;
         let mut process = spec.process().clone().unwrap_or_default();
-        let dir = self.engine.container_dir(self.id);
+        let dir = self.store.dir(self.id);
         let merged = rootfs::rootfs(&dir);
         let mut env = process.env().clone().unwrap_or_default();
         for (k, v) in &self.env {
@@ -205,23 +233,16 @@ impl<'c> ExecBuilder<'c> {
         process.set_env(Some(env));
         process.set_cwd(cwd.into());
         process.set_terminal(Some(self.tty));
-        let process: Process = process;
+        Ok(process)
+    }
 
-        let dup = |s: &Option<Stdio>, d: fn() -> Stdio| -> Result<Stdio> {
-            s.as_ref()
-                .map(Stdio::try_clone)
-                .transpose()
-                .map_err(|e| Error::os("duplicating stdio of exec in", self.name, e))
-                .map(|s| s.unwrap_or_else(d))
-        };
-        let (stdin, stdout, stderr) = (
-            dup(&self.stdin, in_default)?,
-            dup(&self.stdout, out_default)?,
-            dup(&self.stderr, out_default)?,
-        );
-        if self.tty {
-            return self.run_tty(&process, &args[0], stdin, stdout);
-        }
+    /// Runs `process` with its stdio as given (piped streams collected).
+    fn run_piped(
+        &self,
+        process: &Process,
+        arg0: &str,
+        (stdin, stdout, stderr): (Stdio, Stdio, Stdio),
+    ) -> Result<Output> {
         let mut opts = ExecOptions::default();
         let (mut w_in, mut r_out, mut r_err) = (None, None, None);
         let name: &str = self.name;
@@ -233,10 +254,10 @@ impl<'c> ExecBuilder<'c> {
         opts.stderr = stdio_fd(stderr, false, &mut None, &mut r_err)
             .map_err(io_err("preparing stderr of exec in"))?;
         let child = self
-            .engine
+            .store
             .runtime()
-            .exec(self.id, &process, &opts)
-            .map_err(|e| super::builder::map_spawn_error(e, self.name, &args[0]))?;
+            .exec(self.id, process, &opts)
+            .map_err(|e| super::builder::map_spawn_error(e, self.name, arg0))?;
         drop(opts);
         drop(w_in);
         if let Some(timeout) = self.timeout {
@@ -283,7 +304,7 @@ impl ExecBuilder<'_> {
         use std::os::fd::AsFd;
         let name = self.name;
         let mut child = self
-            .engine
+            .store
             .runtime()
             .exec(self.id, process, &ExecOptions::default())
             .map_err(|e| super::builder::map_spawn_error(e, name, arg0))?;

@@ -458,126 +458,51 @@ impl Splitter {
 
 /// Formats a time as RFC 3339 in UTC with nanoseconds: `fixed` keeps all nine digits (as
 /// `docker logs -t` prints), otherwise trailing zeros are trimmed (Go's `RFC3339Nano`, as
-/// the json-file driver writes).
+/// the json-file driver writes). Times outside 1970–9999 are clamped into that range.
 pub fn format_time(t: SystemTime, fixed: bool) -> String {
-    let (secs, nanos) = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
-        Err(e) => {
-            let d = e.duration();
-            let mut s = -(d.as_secs() as i64);
-            let mut n = d.subsec_nanos();
-            if n > 0 {
-                s -= 1;
-                n = 1_000_000_000 - n;
-            }
-            (s, n)
-        }
-    };
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    let (y, m, d) = civil_from_days(days);
-    let mut s = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    );
+    /// 9999-12-31T23:59:59.999999999Z, the last time RFC 3339 can write.
+    const LAST: Duration = Duration::new(253_402_300_799, 999_999_999);
+    let t = t.clamp(UNIX_EPOCH, UNIX_EPOCH + LAST);
+    let s = humantime::format_rfc3339_nanos(t).to_string();
     if fixed {
-        s.push_str(&format!(".{nanos:09}"));
-    } else if nanos != 0 {
-        let frac = format!("{nanos:09}");
-        s.push('.');
-        s.push_str(frac.trim_end_matches('0'));
+        return s;
     }
-    s.push('Z');
-    s
+    // `…:SS.fffffffffZ`: trim the fraction's zeros, and its dot when nothing is left.
+    let frac = s[..s.len() - 1].trim_end_matches('0');
+    let frac = frac.strip_suffix('.').unwrap_or(frac);
+    format!("{frac}Z")
 }
 
 /// Parses RFC 3339 (`2024-05-01T12:00:00.5Z`, `…+02:00`), any number of fraction digits.
 pub fn parse_time(s: &str) -> Option<SystemTime> {
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        if t.bytes().all(|c| c.is_ascii_digit()) {
-            t.parse().ok()
-        } else {
-            None
-        }
-    };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos: i64 = 0;
-    if b[i] == b'.' {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            if i - start < 9 {
-                nanos = nanos * 10 + i64::from(b[i] - b'0');
-            }
-            i += 1;
-        }
-        let digits = i - start;
-        if digits == 0 {
+    // humantime reads UTC only: the offset is taken off here.
+    let (local, offset) = if let Some(l) = s.strip_suffix(['Z', 'z']) {
+        (l, 0)
+    } else {
+        let (l, zone) = s.split_at_checked(s.len().checked_sub(6)?)?;
+        let (sign, hh_mm) = zone.split_at_checked(1)?;
+        let (hh, mm) = hh_mm.split_once(':')?;
+        let digits = |d: &str| d.len() == 2 && d.bytes().all(|c| c.is_ascii_digit());
+        if !digits(hh) || !digits(mm) {
             return None;
         }
-        for _ in digits..9 {
-            nanos *= 10;
+        let o = hh.parse::<i64>().ok()? * 3600 + mm.parse::<i64>().ok()? * 60;
+        match sign {
+            "+" => (l, o),
+            "-" => (l, -o),
+            _ => return None,
         }
+    };
+    if local.ends_with('.') {
+        return None;
     }
-    let offset = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        c @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-            let o = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
-            if *c == b'+' {
-                o
-            } else {
-                -o
-            }
-        }
-        _ => return None,
-    };
-    let secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset;
-    let t = if secs >= 0 {
-        UNIX_EPOCH + Duration::new(secs as u64, nanos as u32)
+    let utc = humantime::parse_rfc3339_weak(&local.replacen('t', "T", 1)).ok()?;
+    let back = Duration::from_secs(offset.unsigned_abs());
+    if offset >= 0 {
+        utc.checked_sub(back)
     } else {
-        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs()) + Duration::from_nanos(nanos as u64)
-    };
-    Some(t)
-}
-
-/// Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// Howard Hinnant's `days_from_civil`.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+        utc.checked_add(back)
+    }
 }
 
 #[cfg(test)]
@@ -623,6 +548,19 @@ mod tests {
         assert_eq!(parse_time("2024-05-01T12:00:00"), None);
         assert_eq!(parse_time("2024-13-01T12:00:00Z"), None);
         assert_eq!(parse_time("garbage"), None);
+    }
+
+    #[test]
+    fn times_rfc3339_cannot_write_are_clamped() {
+        let before = UNIX_EPOCH - Duration::from_secs(1);
+        assert_eq!(format_time(before, false), "1970-01-01T00:00:00Z");
+        let after = UNIX_EPOCH + Duration::from_secs(300_000_000_000);
+        assert_eq!(format_time(after, true), "9999-12-31T23:59:59.999999999Z");
+        assert_eq!(parse_time("2024-05-01T12:00:00.Z"), None);
+        assert_eq!(
+            parse_time("2024-05-01 12:00:00-01:30"),
+            Some(at(1_714_564_800 + 5400, 0))
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@
 mod builder;
 mod changes;
 mod commit;
+mod create;
 mod exec;
 #[doc(hidden)]
 mod filter;
@@ -28,9 +29,16 @@ pub mod monitor;
 mod net;
 pub(crate) mod ready;
 pub(crate) mod record;
+mod release;
+mod remove;
+mod rename;
+mod repair;
+mod restart;
 pub(crate) mod rootfs;
 pub(crate) mod spec;
+mod start;
 mod stats;
+mod store;
 
 use std::fmt;
 use std::fs::File;
@@ -42,7 +50,7 @@ use std::time::Duration;
 
 pub use builder::ContainerBuilder;
 pub use builder::CONFIG_HASH_LABEL;
-pub(crate) use builder::{map_spawn_error, random_name, validate_name};
+pub(crate) use builder::{random_name, validate_name};
 pub use changes::{Change, ChangeKind};
 pub use commit::CommitOptions;
 pub use exec::ExecBuilder;
@@ -57,8 +65,9 @@ pub use record::{
 pub use stats::{
     BlockIoStats, CpuStats, MemoryStats, NetworkStats, PidsStats, Stats, Top, TopProcess,
 };
+pub(crate) use store::ContainerStore;
+pub use store::Containers;
 
-use crate::engine::Engine;
 use crate::sys::file;
 use crate::{Error, Result};
 
@@ -198,7 +207,7 @@ pub struct Output {
 ///
 /// **Drop policy**: dropping it neither waits nor kills, as `Child`; the container runs on,
 /// and its runtime state and overlay stay until the process is reaped by
-/// [`wait`](Self::wait) or, once this program has exited, [`Engine::open`] repairs them.
+/// [`wait`](Self::wait) or, once this program has exited, [`Engine::open`](crate::Engine::open) repairs them.
 /// With [`kill_on_drop(true)`](Self::kill_on_drop) a drop kills it with SIGKILL, reaps it and
 /// frees everything (what test harnesses want). [`wait`](Self::wait) reaps and frees the
 /// runtime container (cgroup, state) and the overlay mount; the record stays for
@@ -206,7 +215,7 @@ pub struct Output {
 #[derive(Debug)]
 #[must_use = "dropping a RunningContainer neither waits nor kills: call wait(), or kill_on_drop(true)"]
 pub struct RunningContainer {
-    engine: Engine,
+    store: ContainerStore,
     id: String,
     name: String,
     inner: Process,
@@ -273,7 +282,9 @@ impl RunningContainer {
         self
     }
 
-    /// Sends `signal` (a `libc::SIG*` number) to the container's init process.
+    /// Sends `signal` (a `libc::SIG*` number) to the container's init process. For a
+    /// detached container, SIGKILL and its stop signal count as a manual stop, as with
+    /// [`Container::signal`]: its restart policy does not start it again.
     ///
     /// # Errors
     /// [`Error::Os`] if it cannot be sent (it has exited and been reaped).
@@ -285,13 +296,18 @@ impl RunningContainer {
                 status: "exited".into(),
             });
         }
+        if let Process::Detached { exit, .. } = &self.inner {
+            if is_manual_stop(signal, self.stop_signal) {
+                monitor::request_stop(exit)?;
+            }
+        }
         self.send(signal)
     }
 
     fn send(&self, signal: i32) -> Result<()> {
         match &self.inner {
             Process::Attached(c) => c.signal(signal),
-            Process::Detached { .. } => self.engine.runtime().kill(&self.id, signal, false),
+            Process::Detached { .. } => self.store.runtime().kill(&self.id, signal, false),
         }
     }
 
@@ -303,7 +319,7 @@ impl RunningContainer {
         S: AsRef<std::ffi::OsStr>,
     {
         let args = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-        ExecBuilder::new(&self.engine, &self.id, &self.name, args)
+        ExecBuilder::new(&self.store, &self.id, &self.name, args)
     }
 
     /// Freezes every process of the container (`docker pause`; the cgroup freezer).
@@ -311,7 +327,7 @@ impl RunningContainer {
     /// # Errors
     /// [`Error::InvalidState`] unless it runs; a cgroup error.
     pub fn pause(&self) -> Result<()> {
-        self.engine.runtime().pause(&self.id)
+        self.store.runtime().pause(&self.id)
     }
 
     /// Thaws a paused container (`docker unpause`).
@@ -319,7 +335,7 @@ impl RunningContainer {
     /// # Errors
     /// [`Error::InvalidState`] unless it is paused; a cgroup error.
     pub fn resume(&self) -> Result<()> {
-        self.engine.runtime().resume(&self.id)
+        self.store.runtime().resume(&self.id)
     }
 
     /// Kills it with SIGKILL (as [`std::process::Child::kill`]); does not wait.
@@ -396,7 +412,7 @@ impl RunningContainer {
             Process::Attached(c) => c,
             Process::Detached { exit, .. } => {
                 let exit = exit.clone();
-                let record = wait_detached(&self.engine, &self.id, &exit);
+                let record = wait_detached(&self.store, &self.id, &exit);
                 return self.finish_detached(record.as_ref());
             }
         };
@@ -413,7 +429,8 @@ impl RunningContainer {
         let status = exit_status(record);
         self.status = Some(status);
         self.pidfd = None;
-        self.engine.release_exited_detached(&self.id, record)?;
+        self.store
+            .release(&self.id, &release::Ending::monitored(record))?;
         Ok(status)
     }
 
@@ -427,7 +444,7 @@ impl RunningContainer {
         }
         if let Process::Detached { exit, .. } = &self.inner {
             let exit = exit.clone();
-            return match monitor::status(self.engine.runtime().root(), &self.id, &exit)? {
+            return match monitor::status(self.store.runtime().root(), &self.id, &exit)? {
                 monitor::MonitorStatus::Running { .. } => Ok(None),
                 monitor::MonitorStatus::Exited(r) => self.finish_detached(Some(&r)).map(Some),
                 monitor::MonitorStatus::ExitedUnknown => self.finish_detached(None).map(Some),
@@ -445,7 +462,7 @@ impl RunningContainer {
     }
 
     fn finish(&mut self, raw: std::process::ExitStatus) -> Result<ExitStatus> {
-        let oom = self.engine.runtime().oom_killed(&self.id);
+        let oom = self.store.runtime().oom_killed(&self.id);
         let status = ExitStatus::new(raw, oom);
         self.status = Some(status);
         self.pidfd = None;
@@ -453,7 +470,8 @@ impl RunningContainer {
         if let Some(r) = self.resolver.take() {
             r.stop();
         }
-        self.engine.release_exited(&self.id, Some(status))?;
+        self.store
+            .release(&self.id, &release::Ending::reaped(Some(status)))?;
         Ok(status)
     }
 
@@ -526,6 +544,13 @@ impl Process {
     }
 }
 
+/// Whether sending `signal` to a container whose stop signal is `stop_signal` stops it for
+/// good: Docker's rule for `docker kill`, under which SIGKILL and the stop signal are a
+/// manual stop that the restart policy leaves alone.
+pub(crate) fn is_manual_stop(signal: i32, stop_signal: i32) -> bool {
+    signal == libc::SIGKILL || signal == stop_signal
+}
+
 /// How a detached container ended, from its monitor's record; a record-less end (the
 /// monitor was killed) is reported as code 255, as Docker reports a container whose daemon
 /// vanished.
@@ -543,13 +568,17 @@ pub(crate) fn exit_status(record: Option<&monitor::ExitRecord>) -> ExitStatus {
 
 /// Waits until the monitor of a detached container has recorded its exit; when the monitor
 /// is gone without a record, until the runtime no longer sees the container run.
-pub(crate) fn wait_detached(engine: &Engine, id: &str, exit: &Path) -> Option<monitor::ExitRecord> {
+pub(crate) fn wait_detached(
+    store: &ContainerStore,
+    id: &str,
+    exit: &Path,
+) -> Option<monitor::ExitRecord> {
     loop {
         if let Some(r) = monitor::wait_exit(exit, Duration::from_secs(60)) {
             return Some(r);
         }
         if !monitor::monitor_alive(exit) {
-            match monitor::status(engine.runtime().root(), id, exit) {
+            match monitor::status(store.runtime().root(), id, exit) {
                 Ok(monitor::MonitorStatus::Running { .. }) => {
                     std::thread::sleep(Duration::from_millis(50))
                 }
@@ -603,7 +632,7 @@ where
 
 /// Fills in a running container's handle (used by the builder).
 pub(crate) struct Parts {
-    pub engine: Engine,
+    pub store: ContainerStore,
     pub id: String,
     pub name: String,
     pub inner: Process,
@@ -617,7 +646,7 @@ impl RunningContainer {
     pub(crate) fn new(p: Parts) -> Self {
         let pidfd = file::pidfd_open(p.inner.pid()).ok();
         RunningContainer {
-            engine: p.engine,
+            store: p.store,
             id: p.id,
             name: p.name,
             inner: p.inner,

@@ -89,7 +89,8 @@ pub enum RestartPolicy {
     No,
     /// After a non-zero exit, at most `max_retries` times if set (`on-failure[:N]`).
     OnFailure {
-        /// The most restarts; `None` is no limit.
+        /// The most restarts; `None` (or `Some(0)`, as Docker reads `on-failure:0`) is no
+        /// limit.
         max_retries: Option<u32>,
     },
     /// After any exit, unless a stop was requested ([`request_stop`]) (`always`).
@@ -108,7 +109,7 @@ impl RestartPolicy {
         match self {
             RestartPolicy::No => false,
             RestartPolicy::OnFailure { max_retries } => {
-                exit.exit_code() != 0 && max_retries.is_none_or(|m| restarts < m)
+                exit.exit_code() != 0 && max_retries.filter(|&m| m > 0).is_none_or(|m| restarts < m)
             }
             RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
         }
@@ -1153,6 +1154,13 @@ mod tests {
         assert!(!on_failure.restarts_after(&ok, 0, false));
         assert!(on_failure.restarts_after(&bad, 1, false));
         assert!(!on_failure.restarts_after(&bad, 2, false));
+        // `on-failure:0` is no limit, as Docker reads it and as the record keeps it.
+        let zero: RestartPolicy = "on-failure:0".parse().unwrap();
+        assert!(zero.restarts_after(&bad, 100, false));
+        assert!(!zero.restarts_after(&ok, 0, false));
+        let kept = crate::container::RestartPolicyInfo::from(zero);
+        assert_eq!(kept.maximum_retry_count, 0);
+        assert!(kept.policy().restarts_after(&bad, 100, false));
     }
 
     #[test]

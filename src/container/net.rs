@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::record::Record;
-use crate::engine::Engine;
+use super::store::ContainerStore;
 use crate::network::dns::{self, Resolver};
 use crate::network::{EndpointConfig, NetworkMode, PortBinding, SandboxConfig};
 use crate::{Error, Result};
@@ -73,7 +73,7 @@ impl NetSettings {
 /// # Errors
 /// The network layer's: a network not found, a host port in use, an exhausted subnet…;
 /// nothing is left attached then.
-pub(crate) fn attach(engine: &Engine, rec: &Record, dir: &Path) -> Result<()> {
+pub(crate) fn attach(store: &ContainerStore, rec: &Record, dir: &Path) -> Result<()> {
     let net = &rec.net;
     if net.mode != NetMode::Networks {
         return Ok(());
@@ -98,13 +98,13 @@ pub(crate) fn attach(engine: &Engine, rec: &Record, dir: &Path) -> Result<()> {
         extra_hosts: net.extra_hosts.clone(),
         hosts_file: Some(hosts_file.clone()),
     };
-    let store = engine.networks();
-    store.attach(&cfg)?;
-    let written = store.hosts(id).and_then(|hosts| {
+    let networks = store.networks();
+    networks.attach(&cfg)?;
+    let written = networks.hosts(id).and_then(|hosts| {
         fs::write(&hosts_file, hosts).map_err(|e| Error::os("writing", &hosts_file, e))
     });
     if let Err(e) = written {
-        let _ = store.detach(id);
+        let _ = networks.detach(id);
         return Err(e);
     }
     Ok(())
@@ -125,11 +125,11 @@ pub(crate) fn dns_upstreams(rec: &Record) -> Option<Vec<SocketAddr>> {
 ///
 /// # Errors
 /// [`Error::Os`]: the namespace cannot be entered or 127.0.0.11:53 is taken in it.
-pub(crate) fn bind_dns(engine: &Engine, rec: &Record) -> Result<Option<dns::Bound>> {
+pub(crate) fn bind_dns(store: &ContainerStore, rec: &Record) -> Result<Option<dns::Bound>> {
     if !rec.net.embedded_dns {
         return Ok(None);
     }
-    let netns = engine.networks().netns_path(&rec.info.id);
+    let netns = store.networks().netns_path(&rec.info.id);
     dns::bind(&netns).map(Some)
 }
 
@@ -139,13 +139,13 @@ pub(crate) fn bind_dns(engine: &Engine, rec: &Record) -> Result<Option<dns::Boun
 /// # Errors
 /// [`Error::Os`]: the thread cannot be started.
 pub(crate) fn serve_dns(
-    engine: &Engine,
+    store: &ContainerStore,
     rec: &Record,
     bound: dns::Bound,
     pidfd: Option<OwnedFd>,
 ) -> Result<Resolver> {
     let upstreams = dns_upstreams(rec).unwrap_or_default();
-    bound.serve(engine.networks().clone(), &rec.info.id, upstreams, pidfd)
+    bound.serve(store.networks().clone(), &rec.info.id, upstreams, pidfd)
 }
 
 /// `NetworkSettings` of [`Inspect`](super::Inspect), as `docker inspect` shows it.
@@ -204,12 +204,9 @@ pub struct EndpointSettings {
 
 /// The live `NetworkSettings` of a container: its endpoints while attached; the networks
 /// it asked for, without addresses, otherwise.
-pub(crate) fn settings(engine: &Engine, rec: &Record) -> NetworkSettings {
+pub(crate) fn settings(store: &ContainerStore, rec: &Record) -> NetworkSettings {
     let mut out = NetworkSettings::default();
-    let endpoints = engine
-        .networks()
-        .endpoints(&rec.info.id)
-        .unwrap_or_default();
+    let endpoints = store.networks().endpoints(&rec.info.id).unwrap_or_default();
     for (i, e) in endpoints.iter().enumerate() {
         let gateway = e.gateway.map(|g| g.to_string()).unwrap_or_default();
         if i == 0 {

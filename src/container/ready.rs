@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::exec::ExecBuilder;
 use super::logs::{self, LogEntry, LogOptions, LogStream};
 use super::record::{self, Record};
-use crate::engine::Engine;
+use super::store::ContainerStore;
 use crate::sys::netns;
 use crate::{Error, Result};
 
@@ -208,19 +208,6 @@ fn http_path(path: &str) -> &str {
     }
 }
 
-/// The tail of [`Error::NotReady`]'s message: the log lines, one per line, indented.
-pub(crate) fn format_last_logs(lines: &[String]) -> String {
-    if lines.is_empty() {
-        return String::new();
-    }
-    let mut s = format!("; last {} log lines:", lines.len());
-    for l in lines {
-        s.push_str("\n    ");
-        s.push_str(l);
-    }
-    s
-}
-
 /// Whether the container can be checked now.
 #[derive(Debug)]
 pub(crate) enum Liveness {
@@ -235,7 +222,7 @@ pub(crate) enum Liveness {
 /// What a wait needs of a container; made by [`RunningContainer`](super::RunningContainer)
 /// and [`Container`](super::Container) alike.
 pub(crate) struct Subject<'a> {
-    pub engine: &'a Engine,
+    pub store: &'a ContainerStore,
     pub id: &'a str,
     pub name: &'a str,
     /// It has a json-file log (it was started detached).
@@ -246,7 +233,7 @@ pub(crate) struct Subject<'a> {
 
 impl Subject<'_> {
     fn dir(&self) -> PathBuf {
-        self.engine.container_dir(self.id)
+        self.store.dir(self.id)
     }
 
     fn log_path(&self) -> PathBuf {
@@ -275,7 +262,7 @@ impl Subject<'_> {
     }
 
     fn paused(&self) -> bool {
-        self.engine
+        self.store
             .runtime()
             .state(self.id)
             .is_ok_and(|st| st.status == crate::runtime::Status::Paused)
@@ -449,14 +436,10 @@ impl<'w> Check<'w> {
             }
             Check::Exec { args, timeout, .. } => {
                 let limit = timeout.map_or(limit, |t| t.min(limit));
-                let out = ExecBuilder::new(
-                    s.engine,
-                    s.id,
-                    s.name,
-                    args.iter().map(Into::into).collect(),
-                )
-                .timeout(limit)
-                .output();
+                let out =
+                    ExecBuilder::new(s.store, s.id, s.name, args.iter().map(Into::into).collect())
+                        .timeout(limit)
+                        .output();
                 match out {
                     Ok(o) if o.status.success() => Attempt::Ready,
                     Ok(o) => {
@@ -605,8 +588,8 @@ fn healthcheck(s: &Subject<'_>) -> std::result::Result<Healthcheck, String> {
         .parse()
         .map_err(|e| format!("image id {image:?} is not a digest: {e}"))?;
     let blob = s
-        .engine
-        .store()
+        .store
+        .images()
         .read_blob(&digest)
         .map_err(|e| format!("reading the config of image {}: {e}", rec.reference))?;
     parse_healthcheck(&blob, &rec.reference)
@@ -682,7 +665,7 @@ impl super::RunningContainer {
     pub fn wait_for(&self, cond: &WaitFor, timeout: Duration) -> Result<()> {
         let liveness = || self.liveness();
         let subject = Subject {
-            engine: &self.engine,
+            store: &self.store,
             id: &self.id,
             name: &self.name,
             detached: self.is_detached(),
@@ -707,7 +690,7 @@ impl super::RunningContainer {
                 }
             }
             super::Process::Detached { exit, .. } => {
-                match super::monitor::status(self.engine.runtime().root(), &self.id, exit)? {
+                match super::monitor::status(self.store.runtime().root(), &self.id, exit)? {
                     super::monitor::MonitorStatus::Running { pid, .. } => {
                         Ok(Liveness::Running(pid))
                     }
@@ -734,7 +717,7 @@ impl super::Container {
     pub fn wait_for(&self, cond: &WaitFor, timeout: Duration) -> Result<()> {
         let liveness = || self.liveness();
         let subject = Subject {
-            engine: self.engine(),
+            store: self.store(),
             id: self.id(),
             name: self.name(),
             detached: self.is_detached(),

@@ -11,8 +11,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 use super::logs::{self, LogOptions, Logs};
+use super::release::Ending;
+use super::store::ContainerStore;
 use super::{monitor, ExitStatus};
-use crate::engine::Engine;
 use crate::{Error, Result};
 
 /// An [`ExitStatus`] from Docker's exit code (128 + n reads as killed by signal n).
@@ -81,6 +82,25 @@ pub struct State {
     pub started_at: String,
     /// RFC 3339 end time ("0001-01-01T00:00:00Z" before).
     pub finished_at: String,
+}
+
+impl State {
+    /// The state of a container just made: created, never started.
+    pub(crate) fn created() -> State {
+        State {
+            status: Status::Created,
+            running: false,
+            paused: false,
+            restarting: false,
+            oom_killed: false,
+            dead: false,
+            pid: 0,
+            exit_code: 0,
+            error: String::new(),
+            started_at: ZERO_TIME.to_owned(),
+            finished_at: ZERO_TIME.to_owned(),
+        }
+    }
 }
 
 /// `Config` of [`Inspect`]: what the container was created with.
@@ -317,21 +337,21 @@ pub(crate) fn exit_path(dir: &Path) -> PathBuf {
 /// the container's directory, `restart`, and its networks detached (and its embedded DNS
 /// served) by the monitor.
 pub(crate) fn monitor_config(
-    engine: &Engine,
+    store: &ContainerStore,
     rec: &Record,
     dir: &Path,
     restart: monitor::RestartPolicy,
 ) -> monitor::MonitorConfig {
     let id = &rec.info.id;
     let mut cfg = monitor::MonitorConfig::new(
-        engine.runtime().root(),
+        store.runtime().root(),
         id,
         dir,
         log_path(dir, id),
         exit_path(dir),
     );
     cfg.restart = restart;
-    cfg.networks_root = Some(engine.root().to_owned());
+    cfg.networks_root = Some(store.root().to_owned());
     cfg.embedded_dns = super::net::dns_upstreams(rec);
     cfg
 }
@@ -376,22 +396,18 @@ pub(crate) fn owner_alive(owner: (i32, u64)) -> bool {
 /// the current state.
 #[derive(Debug, Clone)]
 pub struct Container {
-    engine: Engine,
-    record: Record,
-    dir: PathBuf,
+    pub(super) store: ContainerStore,
+    pub(super) record: Record,
+    pub(super) dir: PathBuf,
 }
 
 impl Container {
-    pub(crate) fn new(engine: Engine, dir: PathBuf, record: Record) -> Self {
-        Container {
-            engine,
-            record,
-            dir,
-        }
+    pub(crate) fn new(store: ContainerStore, dir: PathBuf, record: Record) -> Self {
+        Container { store, record, dir }
     }
 
-    pub(crate) fn engine(&self) -> &Engine {
-        &self.engine
+    pub(crate) fn store(&self) -> &ContainerStore {
+        &self.store
     }
 
     pub(crate) fn inspect_created(&self) -> &str {
@@ -437,7 +453,7 @@ impl Container {
     /// runs); [`Status::Dead`] once the container has been removed.
     pub fn status(&self) -> Status {
         match Record::load(&self.dir) {
-            Ok(rec) => self.engine.live_state(&rec).status,
+            Ok(rec) => self.store.live_state(&rec).status,
             Err(_) => Status::Dead,
         }
     }
@@ -456,19 +472,9 @@ impl Container {
             e => e,
         })?;
         let mut info = rec.info.clone();
-        info.state = self.engine.live_state(&rec);
-        info.network_settings = super::net::settings(&self.engine, &rec);
+        info.state = self.store.live_state(&rec);
+        info.network_settings = super::net::settings(&self.store, &rec);
         Ok(info)
-    }
-
-    /// Removes the container: its directory, upper layer and hold on the image. A running
-    /// (or paused) container is refused unless `force`, which kills it first (`docker rm -f`).
-    ///
-    /// # Errors
-    /// [`Error::InvalidState`] when it runs and `force` is false; the error of a step that
-    /// failed (unmounting, deleting the runtime state, removing the directory).
-    pub fn remove(self, force: bool) -> Result<()> {
-        self.engine.remove_container(&self.record, force)
     }
 
     /// Started detached ([`ContainerBuilder::detach`](super::ContainerBuilder::detach)).
@@ -485,12 +491,28 @@ impl Container {
         logs::read(log_path(&self.dir, self.id()), exit_path(&self.dir), opts)
     }
 
-    /// Sends `signal` (a `libc::SIG*` number) to its init (`docker kill -s`).
+    /// Sends `signal` (a `libc::SIG*` number) to its init (`docker kill -s`). As Docker
+    /// does, SIGKILL and the container's stop signal count as a manual stop: the monitor of
+    /// a detached container is told first, so that its restart policy does not start it
+    /// again (another signal leaves the policy to apply if the container exits).
     ///
     /// # Errors
-    /// [`Error::ContainerNotFound`] or [`Error::InvalidState`] when it does not run.
+    /// [`Error::ContainerNotFound`] or [`Error::InvalidState`] when it does not run;
+    /// [`Error::Os`] if the monitor cannot be told.
     pub fn signal(&self, signal: i32) -> Result<()> {
-        self.engine.runtime().kill(self.id(), signal, false)
+        if self.record.detached && super::is_manual_stop(signal, self.stop_signal()) {
+            monitor::request_stop(exit_path(&self.dir))?;
+        }
+        self.send(signal)
+    }
+
+    fn send(&self, signal: i32) -> Result<()> {
+        self.store.runtime().kill(self.id(), signal, false)
+    }
+
+    /// The signal [`stop`](Self::stop) sends first.
+    fn stop_signal(&self) -> i32 {
+        crate::runtime::parse_signal(&self.record.info.config.stop_signal).unwrap_or(libc::SIGTERM)
     }
 
     /// Kills it with SIGKILL (`docker kill`); does not wait. A detached container is not
@@ -499,9 +521,6 @@ impl Container {
     /// # Errors
     /// As [`signal`](Self::signal).
     pub fn kill(&self) -> Result<()> {
-        if self.record.detached {
-            monitor::request_stop(exit_path(&self.dir))?;
-        }
         self.signal(libc::SIGKILL)
     }
 
@@ -516,11 +535,9 @@ impl Container {
             if self.record.detached {
                 monitor::request_stop(exit_path(&self.dir))?;
             }
-            let signo = crate::runtime::parse_signal(&self.record.info.config.stop_signal)
-                .unwrap_or(libc::SIGTERM);
-            let _ = self.signal(signo);
+            let _ = self.send(self.stop_signal());
             if !self.exited_within(timeout) {
-                let _ = self.signal(libc::SIGKILL);
+                let _ = self.send(libc::SIGKILL);
             }
         }
         self.wait()
@@ -571,8 +588,9 @@ impl Container {
                 }
                 return self.wait();
             }
-            let r = super::wait_detached(&self.engine, self.id(), &exit);
-            self.engine.release_exited_detached(self.id(), r.as_ref())?;
+            let r = super::wait_detached(&self.store, self.id(), &exit);
+            self.store
+                .release(self.id(), &Ending::monitored(r.as_ref()))?;
             return Ok(super::exit_status(r.as_ref()));
         }
         loop {
@@ -584,40 +602,12 @@ impl Container {
         }
     }
 
-    /// Starts it (`docker start`): a container made by
-    /// [`ContainerBuilder::create`](super::ContainerBuilder::create), or one that has
-    /// exited, which then runs again with the same upper layer, volumes and settings. It
-    /// runs detached, through a monitor (this program re-executed: `cargohold::init()` must
-    /// be called at the top of `main`), with its output appended to its log, and its
-    /// restart policy applies.
-    ///
-    /// # Errors
-    /// [`Error::InvalidState`] when it runs (or is being set up by its owner);
-    /// [`Error::ContainerNotFound`] once removed; the failure of its start (as
-    /// [`ContainerBuilder::spawn`](super::ContainerBuilder::spawn) reports it), which is
-    /// also recorded in its state's `Error`. A failed start leaves it as it was.
-    pub fn start(&self) -> Result<()> {
-        self.engine.start_container(self.id())
-    }
-
-    /// Stops it (as [`stop`](Self::stop), if it runs) and starts it again (`docker
-    /// restart`).
-    ///
-    /// # Errors
-    /// As [`stop`](Self::stop) and [`start`](Self::start).
-    pub fn restart(&self, timeout: Duration) -> Result<()> {
-        if matches!(self.status(), Status::Running | Status::Paused) {
-            self.stop(timeout)?;
-        }
-        self.start()
-    }
-
     /// Freezes every process of it (`docker pause`; the cgroup freezer).
     ///
     /// # Errors
     /// [`Error::InvalidState`] unless it runs; a cgroup error.
     pub fn pause(&self) -> Result<()> {
-        self.engine.runtime().pause(self.id())
+        self.store.runtime().pause(self.id())
     }
 
     /// Thaws it (`docker unpause`).
@@ -625,7 +615,7 @@ impl Container {
     /// # Errors
     /// [`Error::InvalidState`] unless it is paused; a cgroup error.
     pub fn resume(&self) -> Result<()> {
-        self.engine.runtime().resume(self.id())
+        self.store.runtime().resume(self.id())
     }
 
     /// A further process in it while it runs (`docker exec`), configured like a
@@ -636,7 +626,7 @@ impl Container {
         S: AsRef<std::ffi::OsStr>,
     {
         let args = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-        super::ExecBuilder::new(&self.engine, self.id(), self.name(), args)
+        super::ExecBuilder::new(&self.store, self.id(), self.name(), args)
     }
 
     /// Its published ports with the host ports chosen (`docker port`); empty unless it
@@ -645,7 +635,7 @@ impl Container {
     /// # Errors
     /// [`Error::Os`] if the network records cannot be read.
     pub fn ports(&self) -> Result<Vec<crate::network::PortBinding>> {
-        self.engine.networks().ports(self.id())
+        self.store.networks().ports(self.id())
     }
 
     /// Connects it, while it runs, to one more network (`docker network connect`): an
@@ -659,7 +649,7 @@ impl Container {
     pub fn connect(&self, network: &str, aliases: &[&str]) -> Result<()> {
         let mut e = crate::network::EndpointConfig::new(network);
         e.aliases = aliases.iter().map(|a| (*a).to_owned()).collect();
-        self.engine.networks().connect(self.id(), &e).map(drop)
+        self.store.networks().connect(self.id(), &e).map(drop)
     }
 
     /// Disconnects it from a network it runs on (`docker network disconnect`).
@@ -667,7 +657,7 @@ impl Container {
     /// # Errors
     /// [`Error::NotConnected`], [`Error::InvalidState`] when it has no networks.
     pub fn disconnect(&self, network: &str) -> Result<()> {
-        self.engine.networks().disconnect(self.id(), network)
+        self.store.networks().disconnect(self.id(), network)
     }
 
     /// How long [`stop`](Self::stop) should wait before SIGKILL when the caller has no
@@ -682,14 +672,5 @@ impl Container {
                 .and_then(|s| u64::try_from(s).ok())
                 .unwrap_or(10),
         )
-    }
-
-    /// Renames it (`docker rename`).
-    ///
-    /// # Errors
-    /// [`Error::InvalidContainerName`], [`Error::ContainerNameInUse`].
-    pub fn rename(&mut self, name: &str) -> Result<()> {
-        self.record = self.engine.rename_container(self.id(), name)?;
-        Ok(())
     }
 }

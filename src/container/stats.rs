@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::ready::Liveness;
+use super::store::ContainerStore;
 use super::{rootfs, Container, RunningContainer};
-use crate::engine::Engine;
 use crate::sys::cgroup;
 use crate::{Error, Result};
 
@@ -198,7 +198,7 @@ impl RunningContainer {
     /// read.
     pub fn stats(&self) -> Result<Stats> {
         let pid = running_pid(self.liveness()?, &self.name, "get stats of")?;
-        stats(&self.engine, &self.id, pid)
+        stats(&self.store, &self.id, pid)
     }
 
     /// The processes inside it (`docker top`).
@@ -207,7 +207,7 @@ impl RunningContainer {
     /// [`Error::InvalidState`] unless it runs (or is paused); its cgroup cannot be read.
     pub fn top(&self) -> Result<Top> {
         running_pid(self.liveness()?, &self.name, "list processes of")?;
-        top(&self.engine, &self.id)
+        top(&self.store, &self.id)
     }
 }
 
@@ -218,7 +218,7 @@ impl Container {
     /// As [`RunningContainer::stats`].
     pub fn stats(&self) -> Result<Stats> {
         let pid = running_pid(self.liveness()?, self.name(), "get stats of")?;
-        stats(self.engine(), self.id(), pid)
+        stats(self.store(), self.id(), pid)
     }
 
     /// The processes inside it, as [`RunningContainer::top`].
@@ -227,7 +227,7 @@ impl Container {
     /// As [`RunningContainer::top`].
     pub fn top(&self) -> Result<Top> {
         running_pid(self.liveness()?, self.name(), "list processes of")?;
-        top(self.engine(), self.id())
+        top(self.store(), self.id())
     }
 }
 
@@ -244,8 +244,8 @@ fn running_pid(l: Liveness, name: &str, op: &'static str) -> Result<i32> {
     })
 }
 
-fn stats(engine: &Engine, id: &str, pid: i32) -> Result<Stats> {
-    let cg = engine.runtime().stats(id)?;
+fn stats(store: &ContainerStore, id: &str, pid: i32) -> Result<Stats> {
+    let cg = store.runtime().stats(id)?;
     let net_dev = format!("/proc/{pid}/net/dev");
     let net = fs::read_to_string(&net_dev)
         .map_err(|e| Error::os("reading network counters of container", &net_dev, e))?;
@@ -379,10 +379,10 @@ fn parse_io_stat(text: &str) -> BlockIoStats {
     s
 }
 
-fn top(engine: &Engine, id: &str) -> Result<Top> {
-    let mut pids = engine.runtime().ps(id)?;
+fn top(store: &ContainerStore, id: &str) -> Result<Top> {
+    let mut pids = store.runtime().ps(id)?;
     pids.sort_unstable();
-    let passwd = rootfs::read_in(&rootfs::rootfs(&engine.container_dir(id)), "/etc/passwd");
+    let passwd = rootfs::read_in(&rootfs::rootfs(&store.dir(id)), "/etc/passwd");
     // The unit of utime/stime is USER_HZ, which is 100 on every Linux ABI (the kernel's
     // CONFIG_HZ does not change what /proc reports).
     let tick = Duration::from_millis(10);
