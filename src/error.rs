@@ -483,3 +483,18 @@ impl Error {
         }
     }
 }
+
+/// The `sys` layer's errors keep their message: a cgroup failure stays [`Error::Cgroup`], a
+/// malformed cgroup path is the runtime spec's `linux.cgroupsPath` at fault.
+impl From<crate::sys::Error> for Error {
+    fn from(e: crate::sys::Error) -> Self {
+        use crate::sys::Error as Sys;
+        match e {
+            Sys::Cgroup { op, path, source } => Error::Cgroup { op, path, source },
+            Sys::InvalidCgroupPath { path, reason } => {
+                Error::spec("linux.cgroupsPath", format!("{path:?}: {reason}"))
+            }
+            Sys::Seccomp { reason } => Error::Seccomp { reason },
+        }
+    }
+}

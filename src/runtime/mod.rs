@@ -21,6 +21,7 @@
 mod exec;
 mod hooks;
 mod plan;
+mod resources;
 mod signal;
 mod state;
 
@@ -41,7 +42,7 @@ pub use exec::{ExecOptions, ExecProcess};
 pub use signal::parse_signal;
 pub use state::{State, Status};
 
-use crate::sys::cgroup::Cgroup;
+use crate::sys::cgroup::{self, Cgroup};
 use crate::sys::file;
 use crate::sys::process::{self as proc, ChildMessage, InitPlan, Spawned, StartSignal};
 use crate::{Error, Result};
@@ -294,44 +295,6 @@ fn state_json(id: &str, status: &str, pid: i32, bundle: &Path, spec: &Spec) -> V
     }
 }
 
-/// The spec's resources with the device rules runc adds: when the spec restricts devices
-/// (podman sends a lone deny-all rule), the default devices the runtime must create
-/// (null, zero, full, random, urandom, tty, ptmx, pts) and the spec's `linux.devices` are
-/// allowed after its rules, as runc does; otherwise creating them fails with EPERM.
-fn cgroup_resources(linux: &oci_spec::runtime::Linux) -> Option<oci_spec::runtime::LinuxResources> {
-    use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
-    let mut res = linux.resources().clone()?;
-    let mut rules = match res.devices() {
-        Some(r) if !r.is_empty() => r.clone(),
-        _ => return Some(res),
-    };
-    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
-        let mut r = LinuxDeviceCgroup::default();
-        r.set_allow(true);
-        r.set_typ(Some(typ));
-        r.set_major(major);
-        r.set_minor(minor);
-        r.set_access(Some(access.to_owned()));
-        r
-    };
-    use LinuxDeviceType::{B, C};
-    rules.push(rule(C, None, None, "m"));
-    rules.push(rule(B, None, None, "m"));
-    for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2)] {
-        rules.push(rule(C, Some(major), Some(minor), "rwm"));
-    }
-    rules.push(rule(C, Some(136), None, "rwm"));
-    for d in linux.devices().iter().flatten() {
-        let typ = match d.typ() {
-            LinuxDeviceType::B => B,
-            _ => C,
-        };
-        rules.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
-    }
-    res.set_devices(Some(rules));
-    Some(res)
-}
-
 fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
     let linux = spec.linux().clone().unwrap_or_default();
     for (file, maps) in [
@@ -455,8 +418,11 @@ impl Runtime {
             Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
             _ => format!("/cargohold-{id}"),
         };
-        let resources = cgroup_resources(&linux);
-        let cg = Cgroup::create(&cgroup_path, resources.as_ref())?;
+        let settings = match resources::with_default_devices(&linux) {
+            Some(r) => resources::settings(&r, cgroup::uses_v2)?,
+            None => Vec::new(),
+        };
+        let cg = Cgroup::create(&cgroup_path, &settings)?;
         let procs = cg.procs_fds()?;
         let cgroup_dir = cg.v2_dir_fd()?;
         let cgroup_dirs = cg.paths();
@@ -662,9 +628,10 @@ impl Runtime {
     /// Whether the OOM killer has killed a process of the container.
     pub fn oom_killed(&self, id: &str) -> bool {
         self.load(id)
-            .and_then(|(_, rec)| Cgroup::open(&rec.cgroup_path))
-            .and_then(|cg| cg.oom_kills())
-            .is_ok_and(|n| n > 0)
+            .ok()
+            .and_then(|(_, rec)| Cgroup::open(&rec.cgroup_path).ok())
+            .and_then(|cg| cg.oom_kills().ok())
+            .is_some_and(|n| n > 0)
     }
 
     /// Creates and starts a container in one step and returns its handle (as `runc run
@@ -870,7 +837,7 @@ impl Runtime {
                 status: status.to_string(),
             });
         }
-        Cgroup::open(&rec.cgroup_path)?.freeze()
+        Ok(Cgroup::open(&rec.cgroup_path)?.freeze()?)
     }
 
     /// Thaws a paused container.
@@ -887,7 +854,7 @@ impl Runtime {
                 status: status.to_string(),
             });
         }
-        Cgroup::open(&rec.cgroup_path)?.thaw()
+        Ok(Cgroup::open(&rec.cgroup_path)?.thaw()?)
     }
 
     /// The pids (on the host) of every process in the container.
@@ -896,7 +863,7 @@ impl Runtime {
     /// The container does not exist.
     pub fn ps(&self, id: &str) -> Result<Vec<i32>> {
         let (_, rec) = self.load(id)?;
-        Cgroup::open(&rec.cgroup_path)?.pids()
+        Ok(Cgroup::open(&rec.cgroup_path)?.pids()?)
     }
 
     /// Resource usage: memory, cpu, pids, OOM kills.
@@ -905,7 +872,7 @@ impl Runtime {
     /// The container does not exist.
     pub fn stats(&self, id: &str) -> Result<CgroupStats> {
         let (_, rec) = self.load(id)?;
-        Cgroup::open(&rec.cgroup_path)?.stats()
+        Ok(Cgroup::open(&rec.cgroup_path)?.stats()?)
     }
 
     /// Changes the resource limits of a live container (runc's `update`).
@@ -914,7 +881,8 @@ impl Runtime {
     /// The container does not exist; the kernel refuses a value (the error names the file).
     pub fn update(&self, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
         let (_, rec) = self.load(id)?;
-        Cgroup::open(&rec.cgroup_path)?.apply(resources)
+        let cg = Cgroup::open(&rec.cgroup_path)?;
+        Ok(cg.apply(&resources::settings(resources, |c| cg.uses_v2(c))?)?)
     }
 
     /// The spec a container was created with.
