@@ -132,7 +132,7 @@ impl Runtime {
         pplan.preserve_fds = opts.preserve_fds;
         let linux = rec.spec.linux().clone().unwrap_or_default();
         if let Some(s) = linux.seccomp() {
-            pplan.seccomp = Some(crate::sys::seccomp::SeccompProgram::compile(s)?);
+            pplan.seccomp = Some(super::seccomp::compile(s)?);
         }
         let chroot = if rec.no_mount_ns {
             let root = PathBuf::from(format!("/proc/{pid}/root"));

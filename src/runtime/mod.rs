@@ -22,6 +22,7 @@ mod exec;
 mod hooks;
 mod plan;
 mod resources;
+mod seccomp;
 mod signal;
 mod state;
 

@@ -19,7 +19,6 @@ use crate::sys::process::{
     CapsPlan, ChildFailure, DevicePlan, HookPlan, InitPlan, MountPlan, ProcessPlan, RootfsPlan,
     StartSignal, Step,
 };
-use crate::sys::seccomp::SeccompProgram;
 use crate::{Error, Result};
 
 pub(crate) const DEFAULT_PATH: &str =
@@ -494,7 +493,7 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
     pplan.stdio = stdio;
     pplan.preserve_fds = preserve_fds;
     pplan.seccomp = match linux.seccomp() {
-        Some(s) => Some(SeccompProgram::compile(s)?),
+        Some(s) => Some(super::seccomp::compile(s)?),
         None => None,
     };
     if let Some(label) = process
