@@ -28,7 +28,7 @@ mod state;
 
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
@@ -316,7 +316,7 @@ fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
 fn send_console(socket: &Path, master: &OwnedFd) -> Result<()> {
     let stream = UnixStream::connect(socket)
         .map_err(|e| Error::os("connecting to the console socket", socket, e))?;
-    proc::send_fd(stream.as_raw_fd(), master.as_raw_fd(), b"/dev/ptmx")
+    proc::send_fd(stream.as_fd(), master.as_fd(), b"/dev/ptmx")
         .map_err(|e| Error::os("sending the pty to the console socket", socket, e))
 }
 

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 /// operation, the path it was done on and the OS error as the
 /// [`source`](std::error::Error::source).
 ///
-/// The crate's [`Error`](crate::Error) converts from it (`?` works in code returning
-/// `cargohold::Result`), keeping the message.
+/// `cargohold::Error` converts from it (`?` works in code returning `cargohold::Result`),
+/// keeping the message.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
