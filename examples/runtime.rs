@@ -21,7 +21,6 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -495,7 +494,7 @@ fn run(cli: &Cli, rt: &Runtime, c: &CreateArgs, detach: bool) -> Res<u8> {
     Ok(exit_code(status))
 }
 
-fn exit_code(status: std::process::ExitStatus) -> u8 {
+fn exit_code(status: cargohold::runtime::ExitStatus) -> u8 {
     match (status.code(), status.signal()) {
         (Some(c), _) => c as u8,
         (None, Some(s)) => (128 + s) as u8,

@@ -262,7 +262,7 @@ impl<'c> ExecBuilder<'c> {
         };
         let status = child.wait()?;
         Ok(Output {
-            status: ExitStatus::new(status, false),
+            status,
             stdout: out,
             stderr: err,
         })
@@ -339,7 +339,7 @@ impl ExecBuilder<'_> {
             .recv_timeout(std::time::Duration::from_millis(500))
             .unwrap_or_default();
         Ok(Output {
-            status: ExitStatus::new(status, false),
+            status,
             stdout: out,
             stderr: Vec::new(),
         })
@@ -391,7 +391,7 @@ fn timed(
         }
     };
     Ok(Output {
-        status: ExitStatus::new(status, false),
+        status,
         stdout: collect(out).unwrap_or_default(),
         stderr: collect(err).unwrap_or_default(),
     })

@@ -4,13 +4,12 @@ use std::fs;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::process::ExitStatus;
 
 use oci_spec::runtime::Process;
 
 use super::plan::{self, Context};
 use super::state::Status;
-use super::{send_console, wait_for, write_pid_file, Runtime};
+use super::{send_console, wait_for, write_pid_file, ExitStatus, Runtime};
 use crate::sys::cgroup::Cgroup;
 use crate::sys::file;
 use crate::sys::process::{self as proc, ChildMessage, InitPlan};
@@ -58,7 +57,7 @@ impl ExecProcess {
     /// # Errors
     /// waitpid failed.
     pub fn wait(&self) -> Result<ExitStatus> {
-        wait_for(self.pid, "waiting for exec process")
+        wait_for(self.pid, "waiting for exec process").map(ExitStatus::from)
     }
 }
 

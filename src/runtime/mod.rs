@@ -19,6 +19,7 @@
 //! [`exec`]: Runtime::exec
 
 mod exec;
+mod exit;
 mod hooks;
 mod plan;
 mod resources;
@@ -33,13 +34,13 @@ use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use oci_spec::runtime::Spec;
 
 pub use crate::sys::cgroup::CgroupStats;
 pub use exec::{ExecOptions, ExecProcess};
+pub use exit::ExitStatus;
 pub use signal::parse_signal;
 pub use state::{State, Status};
 
@@ -109,29 +110,6 @@ pub const CAPABILITIES: &[&str] = &[
     "CHECKPOINT_RESTORE",
 ];
 
-/// How a container run by [`Runtime::run`] ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exit {
-    /// The init process's exit status (code or signal).
-    pub status: ExitStatus,
-    /// The kernel's OOM killer killed a process of the container.
-    pub oom_killed: bool,
-}
-
-impl Exit {
-    /// The process exited with code 0.
-    pub fn success(&self) -> bool {
-        self.status.success()
-    }
-
-    /// The exit code as a shell reports it: the code, or 128 + the signal.
-    pub fn code(&self) -> i32 {
-        self.status
-            .code()
-            .unwrap_or_else(|| 128 + self.status.signal().unwrap_or(0))
-    }
-}
-
 /// Options of [`Runtime::create`] and [`Runtime::run`], as runc's command line has them.
 #[derive(Debug, Default)]
 #[non_exhaustive]
@@ -191,6 +169,8 @@ pub struct Runtime {
 #[must_use]
 pub struct Container {
     id: String,
+    /// Its cgroup (`linux.cgroupsPath`), for the OOM kill count after it exits.
+    cgroup_path: String,
     pid: i32,
     pidfd: Option<OwnedFd>,
     console: Option<OwnedFd>,
@@ -212,12 +192,17 @@ impl Container {
         self.console.take()
     }
 
-    /// Waits for the init process to exit and reaps it (it is our child).
+    /// Waits for the init process to exit and reaps it (it is our child); the status
+    /// says whether the OOM killer killed a process of the container.
     ///
     /// # Errors
     /// waitpid failed (another thread reaped it already).
     pub fn wait(&self) -> Result<ExitStatus> {
-        wait_for(self.pid, "waiting for container init")
+        let status = wait_for(self.pid, "waiting for container init")?;
+        let oom_killed = Cgroup::open(&self.cgroup_path)
+            .and_then(|cg| cg.oom_kills())
+            .is_ok_and(|n| n > 0);
+        Ok(ExitStatus::new(status, oom_killed))
     }
 
     /// Sends a signal to the init process (through its pidfd: never to a recycled pid).
@@ -240,9 +225,9 @@ impl Container {
 }
 
 /// Reaps a child of ours.
-fn wait_for(pid: i32, what: &str) -> Result<ExitStatus> {
+fn wait_for(pid: i32, what: &str) -> Result<std::process::ExitStatus> {
     let raw = file::wait_child(pid).map_err(|e| Error::os(what, format!("pid {pid}"), e))?;
-    Ok(ExitStatus::from_raw(raw))
+    Ok(std::process::ExitStatus::from_raw(raw))
 }
 
 /// Undoes a half-done create when dropped unarmed.
@@ -568,6 +553,7 @@ impl Runtime {
         Ok((
             Container {
                 id: id.to_owned(),
+                cgroup_path: record.cgroup_path.clone(),
                 pid,
                 pidfd,
                 console,
@@ -616,14 +602,18 @@ impl Runtime {
     /// # Errors
     /// As [`create`](Runtime::create); a failure to exec the process (not found, not
     /// executable) is an error too. The process's own exit status is the `Ok` value.
-    pub fn run(&self, id: &str, bundle: impl AsRef<Path>, opts: &CreateOptions) -> Result<Exit> {
+    pub fn run(
+        &self,
+        id: &str,
+        bundle: impl AsRef<Path>,
+        opts: &CreateOptions,
+    ) -> Result<ExitStatus> {
         let container = self.spawn(id, bundle, opts)?;
         let status = container.wait();
-        let oom_killed = self.oom_killed(id);
         let deleted = self.delete(id, true);
         let status = status?;
         deleted?;
-        Ok(Exit { status, oom_killed })
+        Ok(status)
     }
 
     /// Whether the OOM killer has killed a process of the container.
