@@ -26,7 +26,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use cargohold::oci_spec::runtime::{LinuxResources, Process, Spec, User};
-use cargohold::runtime::{CreateOptions, ExecOptions, Runtime, State, Status};
+use cargohold::runtime::{CreateOptions, ExecOptions, Runtime, Signal, State, Status};
 use clap::{Parser, Subcommand, ValueEnum};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -453,12 +453,16 @@ fn create_options(cli: &Cli, c: &CreateArgs, detached: bool) -> Res<CreateOption
             ));
         }
     }
-    let mut opts = CreateOptions::default();
-    opts.console_socket = c.console_socket.clone().map(absolute);
-    opts.pid_file = c.pid_file.clone().map(absolute);
-    opts.no_pivot = c.no_pivot;
-    opts.preserve_fds = c.preserve_fds;
-    opts.systemd_cgroup = cli.systemd_cgroup;
+    let mut opts = CreateOptions::new();
+    opts.no_pivot(c.no_pivot)
+        .preserve_fds(c.preserve_fds)
+        .systemd_cgroup(cli.systemd_cgroup);
+    if let Some(p) = &c.console_socket {
+        opts.console_socket(absolute(p.clone()));
+    }
+    if let Some(p) = &c.pid_file {
+        opts.pid_file(absolute(p.clone()));
+    }
     Ok(opts)
 }
 
@@ -607,10 +611,14 @@ fn exec(rt: &Runtime, cmd: &Cmd) -> Res<u8> {
             "cannot allocate tty if runtime will detach without setting console socket",
         ));
     }
-    let mut opts = ExecOptions::default();
-    opts.console_socket = console_socket.clone().map(absolute);
-    opts.pid_file = pid_file.clone().map(absolute);
-    opts.preserve_fds = *preserve_fds;
+    let mut opts = ExecOptions::new();
+    opts.preserve_fds(*preserve_fds);
+    if let Some(p) = console_socket {
+        opts.console_socket(absolute(p.clone()));
+    }
+    if let Some(p) = pid_file {
+        opts.pid_file(absolute(p.clone()));
+    }
     let mut proc = rt.exec(id, &process, &opts)?;
     if *detach {
         return Ok(0);
@@ -710,7 +718,10 @@ fn owner() -> String {
 
 /// A signal by number, or by name with or without the `SIG` prefix (any case).
 fn parse_signal(s: &str) -> Res<i32> {
-    cargohold::runtime::parse_signal(s).ok_or_else(|| err(format!("unknown signal {s:?}")))
+    let sig: Signal = s
+        .parse()
+        .map_err(|_| err(format!("unknown signal {s:?}")))?;
+    Ok(sig.as_raw())
 }
 
 fn parse_duration(s: &str) -> Res<Duration> {

@@ -85,6 +85,12 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A signal is neither a number from 1 to 64 nor a signal name.
+    #[error("invalid signal {signal:?}: not a number from 1 to 64 or a signal name")]
+    InvalidSignal {
+        /// The signal as given.
+        signal: String,
+    },
     /// A lifecycle hook failed or timed out.
     #[error("{kind} hook {} failed: {reason}", path.display())]
     Hook {

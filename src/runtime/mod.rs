@@ -41,7 +41,7 @@ use oci_spec::runtime::Spec;
 pub use crate::sys::cgroup::CgroupStats;
 pub use exec::{ExecOptions, ExecProcess};
 pub use exit::ExitStatus;
-pub use signal::parse_signal;
+pub use signal::{parse_signal, Signal};
 pub use state::{State, Status};
 
 use crate::sys::cgroup::{self, Cgroup};
@@ -111,6 +111,18 @@ pub const CAPABILITIES: &[&str] = &[
 ];
 
 /// Options of [`Runtime::create`] and [`Runtime::run`], as runc's command line has them.
+///
+/// Start from [`CreateOptions::new`] (or [`Default`]) and set what you need:
+/// ```
+/// use cargohold::runtime::{CreateOptions, Signal};
+///
+/// let (_out, w) = std::io::pipe()?;
+/// let mut opts = CreateOptions::new();
+/// opts.stdout(w).no_pivot(true).parent_death_signal(Signal::KILL);
+/// assert!(opts.no_pivot && opts.stdout.is_some());
+/// assert_eq!(opts.parent_death_signal, Some(libc::SIGKILL));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct CreateOptions {
@@ -142,17 +154,86 @@ pub struct CreateOptions {
 }
 
 impl CreateOptions {
-    fn stdio(&self) -> Result<[Option<OwnedFd>; 3]> {
-        let dup = |fd: &Option<OwnedFd>| -> Result<Option<OwnedFd>> {
-            fd.as_ref()
-                .map(|f| {
-                    f.try_clone()
-                        .map_err(|e| Error::os("duplicating stdio fd", "", e))
-                })
-                .transpose()
-        };
-        Ok([dup(&self.stdin)?, dup(&self.stdout)?, dup(&self.stderr)?])
+    /// Options with nothing set: what [`Default`] gives.
+    pub fn new() -> Self {
+        Self::default()
     }
+
+    /// Sends the pty master to this unix socket (runc's `--console-socket`).
+    pub fn console_socket(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.console_socket = Some(path.into());
+        self
+    }
+
+    /// Writes the init's pid to this file (runc's `--pid-file`).
+    pub fn pid_file(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.pid_file = Some(path.into());
+        self
+    }
+
+    /// Uses MS_MOVE and chroot instead of pivot_root (runc's `--no-pivot`).
+    pub fn no_pivot(&mut self, no_pivot: bool) -> &mut Self {
+        self.no_pivot = no_pivot;
+        self
+    }
+
+    /// Passes fds 3..3+N to the process (runc's `--preserve-fds`).
+    pub fn preserve_fds(&mut self, n: u32) -> &mut Self {
+        self.preserve_fds = n;
+        self
+    }
+
+    /// The process's stdin.
+    pub fn stdin(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
+        self.stdin = Some(fd.into());
+        self
+    }
+
+    /// The process's stdout.
+    pub fn stdout(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
+        self.stdout = Some(fd.into());
+        self
+    }
+
+    /// The process's stderr.
+    pub fn stderr(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
+        self.stderr = Some(fd.into());
+        self
+    }
+
+    /// Maps a `slice:prefix:name` cgroups path as systemd would (runc's `--systemd-cgroup`).
+    pub fn systemd_cgroup(&mut self, systemd: bool) -> &mut Self {
+        self.systemd_cgroup = systemd;
+        self
+    }
+
+    /// Delivers `signal` to the init when the creating thread exits (`PR_SET_PDEATHSIG`;
+    /// see the field's docs).
+    pub fn parent_death_signal(&mut self, signal: Signal) -> &mut Self {
+        self.parent_death_signal = Some(signal.as_raw());
+        self
+    }
+
+    fn stdio(&self) -> Result<[Option<OwnedFd>; 3]> {
+        dup_stdio([&self.stdin, &self.stdout, &self.stderr])
+    }
+}
+
+/// Copies of the stdin, stdout and stderr fds given, for a child to take.
+fn dup_stdio(fds: [&Option<OwnedFd>; 3]) -> Result<[Option<OwnedFd>; 3]> {
+    let dup = |fd: &Option<OwnedFd>, name: &str| -> Result<Option<OwnedFd>> {
+        fd.as_ref()
+            .map(|f| {
+                f.try_clone()
+                    .map_err(|e| Error::os("duplicating the fd given as", name, e))
+            })
+            .transpose()
+    };
+    Ok([
+        dup(fds[0], "stdin")?,
+        dup(fds[1], "stdout")?,
+        dup(fds[2], "stderr")?,
+    ])
 }
 
 /// The runtime: containers and their state under one root directory.
@@ -431,7 +512,7 @@ impl Runtime {
             .as_ref()
             .map(|f| f.try_clone())
             .transpose()
-            .map_err(|e| Error::os("duplicating namespace fd", "", e))?;
+            .map_err(|e| Error::os("duplicating the fd of", "the pid namespace to join", e))?;
         let (mut plan, ctx) = plan::build(PlanInput {
             spec: &spec,
             bundle: &bundle,
