@@ -305,6 +305,125 @@ impl Container {
     }
 }
 
+/// Makes a container's state directory; an existing one means the id is taken.
+fn make_state_dir(dir: &Path, id: &str) -> Result<()> {
+    match fs::DirBuilder::new().mode(0o711).create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            Err(Error::ContainerExists { id: id.to_owned() })
+        }
+        Err(e) => Err(Error::os("creating container state directory", dir, e)),
+    }
+}
+
+/// Creates the container's cgroup (`linux.cgroupsPath`, `/cargohold-<id>` by default) with
+/// the spec's resources; returns its path and the cgroup.
+fn create_cgroup(id: &str, spec: &Spec) -> Result<(String, Cgroup)> {
+    let linux = spec.linux().clone().unwrap_or_default();
+    let cgroup_path = match linux.cgroups_path() {
+        Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
+        _ => format!("/cargohold-{id}"),
+    };
+    let settings = match resources::with_default_devices(&linux) {
+        Some(r) => resources::settings(&r, cgroup::uses_v2)?,
+        None => Vec::new(),
+    };
+    let cg = Cgroup::create(&cgroup_path, &settings)?;
+    Ok((cgroup_path, cg))
+}
+
+/// How the init learns it may exec: over the socket (`run`), or the exec fifo (`create`
+/// then `start`), made in the state directory.
+fn start_signal(mode: StartMode, dir: &Path) -> Result<StartSignal> {
+    Ok(match mode {
+        StartMode::Sync => StartSignal::Sync,
+        StartMode::Fifo => {
+            let fifo = dir.join(FIFO);
+            file::mkfifo(&fifo, 0o622).map_err(|e| Error::os("creating exec fifo", &fifo, e))?;
+            // Read-write: the open does not block, and the init holds a reader for `start`.
+            let fd = file::open(&fifo, libc::O_RDWR)
+                .map_err(|e| Error::os("opening exec fifo", &fifo, e))?;
+            StartSignal::Fifo(fd)
+        }
+    })
+}
+
+/// Answers the init's requests during its setup (id maps, the pty, the runtime's hooks, the
+/// pid of a second fork) until it is ready; returns the init's pid and the pty master when
+/// it is kept here.
+fn setup_handshake(
+    id: &str,
+    bundle: &Path,
+    spec: &Spec,
+    opts: &CreateOptions,
+    spawned: &Spawned,
+    ctx: &Context,
+    rollback: &mut Rollback,
+) -> Result<(i32, Option<OwnedFd>)> {
+    let mut pid = spawned.pid;
+    let mut console = None;
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    loop {
+        let (msg, fd) = spawned.recv().map_err(|e| Error::Spawn {
+            stage: "reading from the init process".into(),
+            source: e,
+        })?;
+        match msg {
+            ChildMessage::IdMap => {
+                write_id_maps(pid, spec)?;
+                spawned.proceed().map_err(|e| Error::Spawn {
+                    stage: "resuming the init process".into(),
+                    source: e,
+                })?;
+            }
+            ChildMessage::Console => {
+                let master = fd.ok_or_else(|| Error::Spawn {
+                    stage: "receiving the pty".into(),
+                    source: io::Error::from_raw_os_error(libc::EBADMSG),
+                })?;
+                match &opts.console_socket {
+                    Some(sock) => send_console(sock, &master)?,
+                    None => console = Some(master),
+                }
+            }
+            ChildMessage::Hooks => {
+                let creating = state_json(id, "creating", pid, bundle, spec);
+                #[allow(deprecated)]
+                hooks::run_all(
+                    "prestart",
+                    hooks.prestart().as_deref().unwrap_or(&[]),
+                    &creating,
+                )?;
+                hooks::run_all(
+                    "createRuntime",
+                    hooks.create_runtime().as_deref().unwrap_or(&[]),
+                    &creating,
+                )?;
+                spawned.send_state(&creating).map_err(|e| Error::Spawn {
+                    stage: "sending state to the init process".into(),
+                    source: e,
+                })?;
+            }
+            ChildMessage::Pid(p) => {
+                // The intermediate child exits at once; pid 1 of the new pid
+                // namespace is ours from now on.
+                let _ = file::wait_child(pid);
+                pid = p;
+                rollback.pid = Some(pid);
+            }
+            ChildMessage::Ready => break,
+            ChildMessage::Failed(f) => return Err(ctx.error(&f)),
+            ChildMessage::Execed => {
+                return Err(Error::Spawn {
+                    stage: "setting up the container (the init process died)".into(),
+                    source: io::Error::from_raw_os_error(libc::ECHILD),
+                });
+            }
+        }
+    }
+    Ok((pid, console))
+}
+
 /// Reaps a child of ours.
 fn wait_for(pid: i32, what: &str) -> Result<std::process::ExitStatus> {
     let raw = file::wait_child(pid).map_err(|e| Error::os(what, format!("pid {pid}"), e))?;
@@ -466,13 +585,7 @@ impl Runtime {
         let rootfs = plan::rootfs_path(&spec, &bundle)?;
         let ns = plan::namespaces(&spec)?;
 
-        match fs::DirBuilder::new().mode(0o711).create(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(Error::ContainerExists { id: id.to_owned() })
-            }
-            Err(e) => return Err(Error::os("creating container state directory", &dir, e)),
-        }
+        make_state_dir(&dir, id)?;
         let mut rollback = Rollback {
             dir: Some(dir.clone()),
             cgroup: None,
@@ -480,33 +593,13 @@ impl Runtime {
         };
         let _lock = Lock::acquire(&dir)?;
 
-        let linux = spec.linux().clone().unwrap_or_default();
-        let cgroup_path = match linux.cgroups_path() {
-            Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
-            _ => format!("/cargohold-{id}"),
-        };
-        let settings = match resources::with_default_devices(&linux) {
-            Some(r) => resources::settings(&r, cgroup::uses_v2)?,
-            None => Vec::new(),
-        };
-        let cg = Cgroup::create(&cgroup_path, &settings)?;
+        let (cgroup_path, cg) = create_cgroup(id, &spec)?;
         let procs = cg.procs_fds()?;
         let cgroup_dir = cg.v2_dir_fd()?;
         let cgroup_dirs = cg.paths();
         rollback.cgroup = Some(cg);
 
-        let start = match mode {
-            StartMode::Sync => StartSignal::Sync,
-            StartMode::Fifo => {
-                let fifo = dir.join(FIFO);
-                file::mkfifo(&fifo, 0o622)
-                    .map_err(|e| Error::os("creating exec fifo", &fifo, e))?;
-                // Read-write: the open does not block, and the init holds a reader for `start`.
-                let fd = file::open(&fifo, libc::O_RDWR)
-                    .map_err(|e| Error::os("opening exec fifo", &fifo, e))?;
-                StartSignal::Fifo(fd)
-            }
-        };
+        let start = start_signal(mode, &dir)?;
         let join_pid = ns
             .join_pid
             .as_ref()
@@ -534,8 +627,7 @@ impl Runtime {
                 stage: "cloning the init process".into(),
                 source: e,
             })?;
-        let mut pid = spawned.pid;
-        rollback.pid = Some(pid);
+        rollback.pid = Some(spawned.pid);
         // The plan's fds (cgroup.procs, namespaces, fifo) belong to the child now.
         plan.cgroup_procs.clear();
         plan.join.clear();
@@ -543,67 +635,8 @@ impl Runtime {
             plan.start = StartSignal::Immediately;
         }
 
-        let mut console = None;
-        let hooks = spec.hooks().clone().unwrap_or_default();
-        loop {
-            let (msg, fd) = spawned.recv().map_err(|e| Error::Spawn {
-                stage: "reading from the init process".into(),
-                source: e,
-            })?;
-            match msg {
-                ChildMessage::IdMap => {
-                    write_id_maps(pid, &spec)?;
-                    spawned.proceed().map_err(|e| Error::Spawn {
-                        stage: "resuming the init process".into(),
-                        source: e,
-                    })?;
-                }
-                ChildMessage::Console => {
-                    let master = fd.ok_or_else(|| Error::Spawn {
-                        stage: "receiving the pty".into(),
-                        source: io::Error::from_raw_os_error(libc::EBADMSG),
-                    })?;
-                    match &opts.console_socket {
-                        Some(sock) => send_console(sock, &master)?,
-                        None => console = Some(master),
-                    }
-                }
-                ChildMessage::Hooks => {
-                    let creating = state_json(id, "creating", pid, &bundle, &spec);
-                    #[allow(deprecated)]
-                    hooks::run_all(
-                        "prestart",
-                        hooks.prestart().as_deref().unwrap_or(&[]),
-                        &creating,
-                    )?;
-                    hooks::run_all(
-                        "createRuntime",
-                        hooks.create_runtime().as_deref().unwrap_or(&[]),
-                        &creating,
-                    )?;
-                    spawned.send_state(&creating).map_err(|e| Error::Spawn {
-                        stage: "sending state to the init process".into(),
-                        source: e,
-                    })?;
-                }
-                ChildMessage::Pid(p) => {
-                    // The intermediate child exits at once; pid 1 of the new pid
-                    // namespace is ours from now on.
-                    let _ = file::wait_child(pid);
-                    pid = p;
-                    rollback.pid = Some(pid);
-                }
-                ChildMessage::Ready => break,
-                ChildMessage::Failed(f) => return Err(ctx.error(&f)),
-                ChildMessage::Execed => {
-                    return Err(Error::Spawn {
-                        stage: "setting up the container (the init process died)".into(),
-                        source: io::Error::from_raw_os_error(libc::ECHILD),
-                    });
-                }
-            }
-        }
-
+        let (pid, console) =
+            setup_handshake(id, &bundle, &spec, opts, &spawned, &ctx, &mut rollback)?;
         if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
             let path = PathBuf::from(format!("/proc/{pid}/oom_score_adj"));
             fs::write(&path, adj.to_string())

@@ -649,7 +649,7 @@ pub fn spawn(plan: &mut InitPlan) -> io::Result<Spawned> {
     let (parent_end, child_end) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     plan.collect_keep_fds(child_end.as_raw_fd());
-    if plan.hooks_sync && plan.hook_state.len() < HOOK_STATE_MAX {
+    if plan.hooks_sync && plan.rootfs.is_some() && plan.hook_state.len() < HOOK_STATE_MAX {
         plan.hook_state = vec![0; HOOK_STATE_MAX];
     }
     // No host signal handler may run in the child: block everything across the clone; the
@@ -842,34 +842,7 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
         }
     }
 
-    if !plan.joined_at_clone {
-        for (i, fd) in plan.cgroup_procs.iter().enumerate() {
-            raw::write_all(fd.as_raw_fd(), b"0").at(Step::JoinCgroup, i)?;
-        }
-    }
-    for (i, (fd, kind)) in plan.join.iter().enumerate() {
-        raw::setns(fd.as_raw_fd(), *kind).at(Step::JoinNamespace, i)?;
-    }
-    if plan.user_ns {
-        if plan.clone_flags & libc::CLONE_NEWUSER as u64 == 0 {
-            raw::unshare(libc::CLONE_NEWUSER).at(Step::Unshare, 0)?;
-        }
-        report(sync, MSG_IDMAP, 0, 0, 0);
-        wait_parent(sync, Step::WaitIdMap)?;
-        raw::setresgid(0).at(Step::BecomeRoot, 0)?;
-        raw::setresuid(0).at(Step::BecomeRoot, 0)?;
-    }
-    if plan.unshare_flags != 0 {
-        raw::unshare(plan.unshare_flags).at(Step::Unshare, 0)?;
-    }
-    if plan.second_fork {
-        // CLONE_PARENT: the new process is our parent's child, so the runtime reaps it.
-        let pid = raw::fork_with(libc::CLONE_PARENT as u64).at(Step::Unshare, 1)?;
-        if pid != 0 {
-            report(sync, MSG_PID, pid as u32, 0, 0);
-            raw::exit(0);
-        }
-    }
+    join_and_unshare(plan, sync)?;
 
     if let Some(rootfs) = &plan.rootfs {
         prepare_rootfs(rootfs)?;
@@ -914,22 +887,7 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
     finalize_process(p)?;
     let exe = find_executable(p)?;
 
-    match &plan.start {
-        StartSignal::Immediately => {}
-        StartSignal::Sync => {
-            report(sync, MSG_READY, 0, 0, 0);
-            wait_parent(sync, Step::WaitStart)?;
-        }
-        StartSignal::Fifo(fd) => {
-            report(sync, MSG_READY, 0, 0, 0);
-            let mut b = [0u8; 1];
-            match raw::read(fd.as_raw_fd(), &mut b) {
-                Ok(1) => {}
-                Ok(_) => return Err((Step::WaitStart, 0, libc::EPIPE)),
-                Err(e) => return Err((Step::WaitStart, 0, e)),
-            }
-        }
-    }
+    wait_for_start(&plan.start, sync)?;
     if !plan.start_container_hooks.is_empty() {
         // The state for startContainer hooks was sent with the createContainer state.
         let n = plan.hook_state.len();
@@ -946,6 +904,62 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
     // are private (cannot be replaced) and live as long as the plan, and end with null.
     let errno = unsafe { raw::execve(exe, &p.argv, &p.envp) };
     Err((Step::Exec, 0, errno))
+}
+
+/// Joins the cgroup (unless clone did) and the namespaces to join, enters a new user
+/// namespace (the parent writes its id maps), unshares the rest, and forks again when pid 1
+/// must be made in a pid namespace unshared here.
+fn join_and_unshare(plan: &InitPlan, sync: RawFd) -> ChildResult {
+    if !plan.joined_at_clone {
+        for (i, fd) in plan.cgroup_procs.iter().enumerate() {
+            raw::write_all(fd.as_raw_fd(), b"0").at(Step::JoinCgroup, i)?;
+        }
+    }
+    for (i, (fd, kind)) in plan.join.iter().enumerate() {
+        raw::setns(fd.as_raw_fd(), *kind).at(Step::JoinNamespace, i)?;
+    }
+    if plan.user_ns {
+        if plan.clone_flags & libc::CLONE_NEWUSER as u64 == 0 {
+            raw::unshare(libc::CLONE_NEWUSER).at(Step::Unshare, 0)?;
+        }
+        report(sync, MSG_IDMAP, 0, 0, 0);
+        wait_parent(sync, Step::WaitIdMap)?;
+        raw::setresgid(0).at(Step::BecomeRoot, 0)?;
+        raw::setresuid(0).at(Step::BecomeRoot, 0)?;
+    }
+    if plan.unshare_flags != 0 {
+        raw::unshare(plan.unshare_flags).at(Step::Unshare, 0)?;
+    }
+    if plan.second_fork {
+        // CLONE_PARENT: the new process is our parent's child, so the runtime reaps it.
+        let pid = raw::fork_with(libc::CLONE_PARENT as u64).at(Step::Unshare, 1)?;
+        if pid != 0 {
+            report(sync, MSG_PID, pid as u32, 0, 0);
+            raw::exit(0);
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the runtime says to exec: at once, over the socket, or through the fifo.
+fn wait_for_start(start: &StartSignal, sync: RawFd) -> ChildResult {
+    match start {
+        StartSignal::Immediately => {}
+        StartSignal::Sync => {
+            report(sync, MSG_READY, 0, 0, 0);
+            wait_parent(sync, Step::WaitStart)?;
+        }
+        StartSignal::Fifo(fd) => {
+            report(sync, MSG_READY, 0, 0, 0);
+            let mut b = [0u8; 1];
+            match raw::read(fd.as_raw_fd(), &mut b) {
+                Ok(1) => {}
+                Ok(_) => return Err((Step::WaitStart, 0, libc::EPIPE)),
+                Err(e) => return Err((Step::WaitStart, 0, e)),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads the state JSON into the preallocated, zeroed buffer (never growing it) and
