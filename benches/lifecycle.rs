@@ -127,7 +127,7 @@ fn lifecycle(c: &mut Criterion) {
     g.sample_size(50).measurement_time(Duration::from_secs(5));
     g.bench_function("create_attach_remove", |bch| {
         bch.iter(|| {
-            let cg = Cgroup::create(&format!("/cargohold-{}", unique("chb-cg")), None)
+            let cg = Cgroup::create(&format!("/cargohold-{}", unique("chb-cg")), &[])
                 .expect("cgroup create");
             let fds = cg.procs_fds().expect("cgroup.procs");
             let raw: Vec<i32> = fds.iter().map(|f| f.as_raw_fd()).collect();

@@ -21,13 +21,12 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use cargohold::oci_spec::runtime::{LinuxResources, Process, Spec, User};
-use cargohold::runtime::{CreateOptions, ExecOptions, Runtime, State, Status};
+use cargohold::runtime::{CreateOptions, ExecOptions, Runtime, Signal, State, Status};
 use clap::{Parser, Subcommand, ValueEnum};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -454,12 +453,16 @@ fn create_options(cli: &Cli, c: &CreateArgs, detached: bool) -> Res<CreateOption
             ));
         }
     }
-    let mut opts = CreateOptions::default();
-    opts.console_socket = c.console_socket.clone().map(absolute);
-    opts.pid_file = c.pid_file.clone().map(absolute);
-    opts.no_pivot = c.no_pivot;
-    opts.preserve_fds = c.preserve_fds;
-    opts.systemd_cgroup = cli.systemd_cgroup;
+    let mut opts = CreateOptions::new();
+    opts.no_pivot(c.no_pivot)
+        .preserve_fds(c.preserve_fds)
+        .systemd_cgroup(cli.systemd_cgroup);
+    if let Some(p) = &c.console_socket {
+        opts.console_socket(absolute(p.clone()));
+    }
+    if let Some(p) = &c.pid_file {
+        opts.pid_file(absolute(p.clone()));
+    }
     Ok(opts)
 }
 
@@ -495,7 +498,7 @@ fn run(cli: &Cli, rt: &Runtime, c: &CreateArgs, detach: bool) -> Res<u8> {
     Ok(exit_code(status))
 }
 
-fn exit_code(status: std::process::ExitStatus) -> u8 {
+fn exit_code(status: cargohold::runtime::ExitStatus) -> u8 {
     match (status.code(), status.signal()) {
         (Some(c), _) => c as u8,
         (None, Some(s)) => (128 + s) as u8,
@@ -608,10 +611,14 @@ fn exec(rt: &Runtime, cmd: &Cmd) -> Res<u8> {
             "cannot allocate tty if runtime will detach without setting console socket",
         ));
     }
-    let mut opts = ExecOptions::default();
-    opts.console_socket = console_socket.clone().map(absolute);
-    opts.pid_file = pid_file.clone().map(absolute);
-    opts.preserve_fds = *preserve_fds;
+    let mut opts = ExecOptions::new();
+    opts.preserve_fds(*preserve_fds);
+    if let Some(p) = console_socket {
+        opts.console_socket(absolute(p.clone()));
+    }
+    if let Some(p) = pid_file {
+        opts.pid_file(absolute(p.clone()));
+    }
     let mut proc = rt.exec(id, &process, &opts)?;
     if *detach {
         return Ok(0);
@@ -711,7 +718,10 @@ fn owner() -> String {
 
 /// A signal by number, or by name with or without the `SIG` prefix (any case).
 fn parse_signal(s: &str) -> Res<i32> {
-    cargohold::runtime::parse_signal(s).ok_or_else(|| err(format!("unknown signal {s:?}")))
+    let sig: Signal = s
+        .parse()
+        .map_err(|_| err(format!("unknown signal {s:?}")))?;
+    Ok(sig.as_raw())
 }
 
 fn parse_duration(s: &str) -> Res<Duration> {

@@ -1,5 +1,6 @@
 //! The crate's error type.
 
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
@@ -7,7 +8,12 @@ use std::path::PathBuf;
 ///
 /// Each variant names the operation that failed and the thing it failed on (a path, an id,
 /// a field of `config.json`); an OS failure is carried as the [`source`](std::error::Error::source).
-#[derive(Debug, thiserror::Error)]
+///
+/// `{}` prints the message, `{:?}` the message followed by its causes, so that a
+/// `main() -> cargohold::Result<()>` that fails prints a sentence (`Error: cgroup creating at
+/// /sys/fs/cgroup/memory/x: Permission denied (os error 13)`); `{:#?}` puts each cause on
+/// its own line, the last one in its own `Debug` form (an [`io::Error`]'s kind and code).
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A system call or file operation failed.
@@ -84,6 +90,12 @@ pub enum Error {
     Seccomp {
         /// What is wrong.
         reason: String,
+    },
+    /// A signal is neither a number from 1 to 64 nor a signal name.
+    #[error("invalid signal {signal:?}: not a number from 1 to 64 or a signal name")]
+    InvalidSignal {
+        /// The signal as given.
+        signal: String,
     },
     /// A lifecycle hook failed or timed out.
     #[error("{kind} hook {} failed: {reason}", path.display())]
@@ -495,4 +507,130 @@ fn format_last_logs(lines: &[String]) -> String {
         s.push_str(l);
     }
     s
+}
+
+/// The `sys` layer's errors keep their message: a cgroup failure stays [`Error::Cgroup`], a
+/// malformed cgroup path is the runtime spec's `linux.cgroupsPath` at fault.
+impl From<crate::sys::Error> for Error {
+    fn from(e: crate::sys::Error) -> Self {
+        use crate::sys::Error as Sys;
+        match e {
+            Sys::Cgroup { op, path, source } => Error::Cgroup { op, path, source },
+            Sys::InvalidCgroupPath { path, reason } => {
+                Error::spec("linux.cgroupsPath", format!("{path:?}: {reason}"))
+            }
+            Sys::Seccomp { reason } => Error::Seccomp { reason },
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use std::error::Error as _;
+        write!(f, "{self}")?;
+        let mut cause = self.source();
+        if !f.alternate() {
+            while let Some(c) = cause {
+                write!(f, ": {c}")?;
+                cause = c.source();
+            }
+            return Ok(());
+        }
+        if cause.is_some() {
+            f.write_str("\n\nCaused by:")?;
+        }
+        let mut i = 0;
+        while let Some(c) = cause {
+            cause = c.source();
+            if cause.is_some() {
+                write!(f, "\n    {i}: {c}")?;
+            } else {
+                write!(f, "\n    {i}: {c:?}")?;
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn denied() -> io::Error {
+        io::Error::from_raw_os_error(libc::EACCES)
+    }
+
+    #[test]
+    fn debug_prints_the_message_and_its_causes() {
+        let e = Error::Rollback {
+            op: "creating",
+            container: "web".into(),
+            source: Box::new(Error::os("mounting overlay at", "/y", denied())),
+            cleanup: Box::new(Error::spec("linux", "gone")),
+        };
+        assert_eq!(
+            format!("{e:?}"),
+            "creating container web failed; cleaning up failed too: invalid runtime spec: \
+             linux: gone: mounting overlay at /y: Permission denied (os error 13)"
+        );
+        // What `main() -> cargohold::Result<()>` prints: a sentence, not a dump.
+        let plain = Error::os("reading", "/etc/x", denied());
+        assert_eq!(
+            format!("Error: {plain:?}"),
+            "Error: reading /etc/x: Permission denied (os error 13)"
+        );
+        let alone = Error::ContainerNotFound { id: "x".into() };
+        assert_eq!(format!("{alone:?}"), "container \"x\" does not exist");
+        assert_eq!(format!("{alone:#?}"), "container \"x\" does not exist");
+    }
+
+    #[test]
+    fn alternate_debug_puts_causes_on_lines_and_keeps_the_os_error() {
+        let e = Error::Rollback {
+            op: "starting",
+            container: "db".into(),
+            source: Box::new(Error::os("mounting proc at", "/p", denied())),
+            cleanup: Box::new(Error::ContainerNotFound { id: "db".into() }),
+        };
+        let s = format!("{e:#?}");
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines[0], e.to_string());
+        assert_eq!(lines[2], "Caused by:");
+        assert_eq!(lines[3], "    0: mounting proc at /p");
+        assert!(
+            lines[4].starts_with("    1: Os { code: 13, kind: PermissionDenied"),
+            "{s}"
+        );
+        assert_eq!(lines.len(), 5, "{s}");
+    }
+
+    #[test]
+    fn sys_errors_keep_their_message() {
+        let e: Error = crate::sys::Error::Cgroup {
+            op: "creating".into(),
+            path: "/sys/fs/cgroup/pids/x".into(),
+            source: denied(),
+        }
+        .into();
+        assert!(matches!(e, Error::Cgroup { .. }));
+        assert_eq!(
+            format!("{e:?}"),
+            "cgroup creating at /sys/fs/cgroup/pids/x: Permission denied (os error 13)"
+        );
+        let e: Error = crate::sys::Error::InvalidCgroupPath {
+            path: "../x".into(),
+            reason: "must be a non-empty path without \"..\"".into(),
+        }
+        .into();
+        assert_eq!(
+            e.to_string(),
+            "invalid runtime spec: linux.cgroupsPath: \"../x\": must be a non-empty path without \"..\""
+        );
+        let e: Error = crate::sys::Error::Seccomp {
+            reason: "too long".into(),
+        }
+        .into();
+        assert_eq!(e.to_string(), "seccomp: too long");
+    }
 }

@@ -283,7 +283,7 @@ impl<'c> ExecBuilder<'c> {
         };
         let status = child.wait()?;
         Ok(Output {
-            status: ExitStatus::new(status, false),
+            status,
             stdout: out,
             stderr: err,
         })
@@ -360,7 +360,7 @@ impl ExecBuilder<'_> {
             .recv_timeout(std::time::Duration::from_millis(500))
             .unwrap_or_default();
         Ok(Output {
-            status: ExitStatus::new(status, false),
+            status,
             stdout: out,
             stderr: Vec::new(),
         })
@@ -412,7 +412,7 @@ fn timed(
         }
     };
     Ok(Output {
-        status: ExitStatus::new(status, false),
+        status,
         stdout: collect(out).unwrap_or_default(),
         stderr: collect(err).unwrap_or_default(),
     })

@@ -40,7 +40,6 @@ mod start;
 mod stats;
 mod store;
 
-use std::fmt;
 use std::fs::File;
 use std::io::{self, PipeReader, PipeWriter, Read};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -133,60 +132,7 @@ impl From<PipeReader> for Stdio {
     }
 }
 
-/// How a container's process ended: [`std::process::ExitStatus`] plus whether the
-/// kernel's OOM killer killed a process of the container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExitStatus {
-    status: std::process::ExitStatus,
-    oom_killed: bool,
-}
-
-impl ExitStatus {
-    pub(crate) fn new(status: std::process::ExitStatus, oom_killed: bool) -> Self {
-        ExitStatus { status, oom_killed }
-    }
-
-    /// Exited with code 0 (see [`std::process::ExitStatus::success`]).
-    pub fn success(&self) -> bool {
-        self.status.success()
-    }
-
-    /// The exit code, `None` when killed by a signal.
-    pub fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-
-    /// The signal that killed it.
-    pub fn signal(&self) -> Option<i32> {
-        self.status.signal()
-    }
-
-    /// The OOM killer killed a process of the container (Docker's `OOMKilled`).
-    pub fn oom_killed(&self) -> bool {
-        self.oom_killed
-    }
-
-    /// The code as Docker reports it: the exit code, or 128 + the signal.
-    pub fn docker_code(&self) -> i32 {
-        self.code()
-            .unwrap_or_else(|| 128 + self.signal().unwrap_or(0))
-    }
-
-    /// The std form.
-    pub fn as_std(&self) -> std::process::ExitStatus {
-        self.status
-    }
-}
-
-impl fmt::Display for ExitStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.status.fmt(f)?;
-        if self.oom_killed {
-            f.write_str(" (OOM killed)")?;
-        }
-        Ok(())
-    }
-}
+pub use crate::runtime::ExitStatus;
 
 /// What [`ContainerBuilder::output`] and [`RunningContainer::wait_with_output`] return, as
 /// [`std::process::Output`].
@@ -418,9 +364,10 @@ impl RunningContainer {
         };
         // A forced remove from elsewhere in this process may have reaped it already: it was
         // killed with SIGKILL then.
-        let raw = inner
-            .wait()
-            .unwrap_or_else(|_| std::process::ExitStatus::from_raw(libc::SIGKILL));
+        let raw = inner.wait().map_or_else(
+            |_| std::process::ExitStatus::from_raw(libc::SIGKILL),
+            |s| s.as_std(),
+        );
         self.finish(raw)
     }
 

@@ -4,19 +4,26 @@ use std::fs;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::process::ExitStatus;
 
 use oci_spec::runtime::Process;
 
 use super::plan::{self, Context};
 use super::state::Status;
-use super::{send_console, wait_for, write_pid_file, Runtime};
+use super::{dup_stdio, send_console, wait_for, write_pid_file, ExitStatus, Runtime};
 use crate::sys::cgroup::Cgroup;
 use crate::sys::file;
 use crate::sys::process::{self as proc, ChildMessage, InitPlan};
 use crate::{Error, Result};
 
-/// Options of [`Runtime::exec`].
+/// Options of [`Runtime::exec`]: [`ExecOptions::new`] (or [`Default`]) and setters.
+///
+/// ```
+/// use cargohold::runtime::ExecOptions;
+///
+/// let mut opts = ExecOptions::new();
+/// opts.preserve_fds(2).pid_file("/run/exec.pid");
+/// assert_eq!(opts.preserve_fds, 2);
+/// ```
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct ExecOptions {
@@ -32,6 +39,49 @@ pub struct ExecOptions {
     pub stdout: Option<OwnedFd>,
     /// The process's stderr (None: inherit ours).
     pub stderr: Option<OwnedFd>,
+}
+
+impl ExecOptions {
+    /// Options with nothing set: what [`Default`] gives.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends the pty master to this unix socket when the process asks for a terminal.
+    pub fn console_socket(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.console_socket = Some(path.into());
+        self
+    }
+
+    /// Writes the process's pid to this file.
+    pub fn pid_file(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.pid_file = Some(path.into());
+        self
+    }
+
+    /// Passes fds 3..3+N to the process.
+    pub fn preserve_fds(&mut self, n: u32) -> &mut Self {
+        self.preserve_fds = n;
+        self
+    }
+
+    /// The process's stdin.
+    pub fn stdin(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
+        self.stdin = Some(fd.into());
+        self
+    }
+
+    /// The process's stdout.
+    pub fn stdout(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
+        self.stdout = Some(fd.into());
+        self
+    }
+
+    /// The process's stderr.
+    pub fn stderr(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
+        self.stderr = Some(fd.into());
+        self
+    }
 }
 
 /// A process started by [`Runtime::exec`].
@@ -58,7 +108,7 @@ impl ExecProcess {
     /// # Errors
     /// waitpid failed.
     pub fn wait(&self) -> Result<ExitStatus> {
-        wait_for(self.pid, "waiting for exec process")
+        wait_for(self.pid, "waiting for exec process").map(ExitStatus::from)
     }
 }
 
@@ -112,27 +162,11 @@ impl Runtime {
         }
         let cg = Cgroup::open(&rec.cgroup_path)?;
         let mut pplan = plan::process_plan(process, "process", false, &mut ctx)?;
-        pplan.stdio = [
-            opts.stdin
-                .as_ref()
-                .map(|f| f.try_clone())
-                .transpose()
-                .map_err(|e| Error::os("duplicating stdio fd", "", e))?,
-            opts.stdout
-                .as_ref()
-                .map(|f| f.try_clone())
-                .transpose()
-                .map_err(|e| Error::os("duplicating stdio fd", "", e))?,
-            opts.stderr
-                .as_ref()
-                .map(|f| f.try_clone())
-                .transpose()
-                .map_err(|e| Error::os("duplicating stdio fd", "", e))?,
-        ];
+        pplan.stdio = dup_stdio([&opts.stdin, &opts.stdout, &opts.stderr])?;
         pplan.preserve_fds = opts.preserve_fds;
         let linux = rec.spec.linux().clone().unwrap_or_default();
         if let Some(s) = linux.seccomp() {
-            pplan.seccomp = Some(crate::sys::seccomp::SeccompProgram::compile(s)?);
+            pplan.seccomp = Some(super::seccomp::compile(s)?);
         }
         let chroot = if rec.no_mount_ns {
             let root = PathBuf::from(format!("/proc/{pid}/root"));

@@ -19,29 +19,32 @@
 //! [`exec`]: Runtime::exec
 
 mod exec;
+mod exit;
 mod hooks;
 mod plan;
+mod resources;
+mod seccomp;
 mod signal;
 mod state;
 
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use oci_spec::runtime::Spec;
 
 pub use crate::sys::cgroup::CgroupStats;
 pub use exec::{ExecOptions, ExecProcess};
-pub use signal::parse_signal;
+pub use exit::ExitStatus;
+pub use signal::{parse_signal, Signal};
 pub use state::{State, Status};
 
-use crate::sys::cgroup::Cgroup;
+use crate::sys::cgroup::{self, Cgroup};
 use crate::sys::file;
 use crate::sys::process::{self as proc, ChildMessage, InitPlan, Spawned, StartSignal};
 use crate::{Error, Result};
@@ -107,30 +110,19 @@ pub const CAPABILITIES: &[&str] = &[
     "CHECKPOINT_RESTORE",
 ];
 
-/// How a container run by [`Runtime::run`] ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exit {
-    /// The init process's exit status (code or signal).
-    pub status: ExitStatus,
-    /// The kernel's OOM killer killed a process of the container.
-    pub oom_killed: bool,
-}
-
-impl Exit {
-    /// The process exited with code 0.
-    pub fn success(&self) -> bool {
-        self.status.success()
-    }
-
-    /// The exit code as a shell reports it: the code, or 128 + the signal.
-    pub fn code(&self) -> i32 {
-        self.status
-            .code()
-            .unwrap_or_else(|| 128 + self.status.signal().unwrap_or(0))
-    }
-}
-
 /// Options of [`Runtime::create`] and [`Runtime::run`], as runc's command line has them.
+///
+/// Start from [`CreateOptions::new`] (or [`Default`]) and set what you need:
+/// ```
+/// use cargohold::runtime::{CreateOptions, Signal};
+///
+/// let (_out, w) = std::io::pipe()?;
+/// let mut opts = CreateOptions::new();
+/// opts.stdout(w).no_pivot(true).parent_death_signal(Signal::KILL);
+/// assert!(opts.no_pivot && opts.stdout.is_some());
+/// assert_eq!(opts.parent_death_signal, Some(libc::SIGKILL));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct CreateOptions {
@@ -162,17 +154,86 @@ pub struct CreateOptions {
 }
 
 impl CreateOptions {
-    fn stdio(&self) -> Result<[Option<OwnedFd>; 3]> {
-        let dup = |fd: &Option<OwnedFd>| -> Result<Option<OwnedFd>> {
-            fd.as_ref()
-                .map(|f| {
-                    f.try_clone()
-                        .map_err(|e| Error::os("duplicating stdio fd", "", e))
-                })
-                .transpose()
-        };
-        Ok([dup(&self.stdin)?, dup(&self.stdout)?, dup(&self.stderr)?])
+    /// Options with nothing set: what [`Default`] gives.
+    pub fn new() -> Self {
+        Self::default()
     }
+
+    /// Sends the pty master to this unix socket (runc's `--console-socket`).
+    pub fn console_socket(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.console_socket = Some(path.into());
+        self
+    }
+
+    /// Writes the init's pid to this file (runc's `--pid-file`).
+    pub fn pid_file(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.pid_file = Some(path.into());
+        self
+    }
+
+    /// Uses MS_MOVE and chroot instead of pivot_root (runc's `--no-pivot`).
+    pub fn no_pivot(&mut self, no_pivot: bool) -> &mut Self {
+        self.no_pivot = no_pivot;
+        self
+    }
+
+    /// Passes fds 3..3+N to the process (runc's `--preserve-fds`).
+    pub fn preserve_fds(&mut self, n: u32) -> &mut Self {
+        self.preserve_fds = n;
+        self
+    }
+
+    /// The process's stdin.
+    pub fn stdin(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
+        self.stdin = Some(fd.into());
+        self
+    }
+
+    /// The process's stdout.
+    pub fn stdout(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
+        self.stdout = Some(fd.into());
+        self
+    }
+
+    /// The process's stderr.
+    pub fn stderr(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
+        self.stderr = Some(fd.into());
+        self
+    }
+
+    /// Maps a `slice:prefix:name` cgroups path as systemd would (runc's `--systemd-cgroup`).
+    pub fn systemd_cgroup(&mut self, systemd: bool) -> &mut Self {
+        self.systemd_cgroup = systemd;
+        self
+    }
+
+    /// Delivers `signal` to the init when the creating thread exits (`PR_SET_PDEATHSIG`;
+    /// see the field's docs).
+    pub fn parent_death_signal(&mut self, signal: Signal) -> &mut Self {
+        self.parent_death_signal = Some(signal.as_raw());
+        self
+    }
+
+    fn stdio(&self) -> Result<[Option<OwnedFd>; 3]> {
+        dup_stdio([&self.stdin, &self.stdout, &self.stderr])
+    }
+}
+
+/// Copies of the stdin, stdout and stderr fds given, for a child to take.
+fn dup_stdio(fds: [&Option<OwnedFd>; 3]) -> Result<[Option<OwnedFd>; 3]> {
+    let dup = |fd: &Option<OwnedFd>, name: &str| -> Result<Option<OwnedFd>> {
+        fd.as_ref()
+            .map(|f| {
+                f.try_clone()
+                    .map_err(|e| Error::os("duplicating the fd given as", name, e))
+            })
+            .transpose()
+    };
+    Ok([
+        dup(fds[0], "stdin")?,
+        dup(fds[1], "stdout")?,
+        dup(fds[2], "stderr")?,
+    ])
 }
 
 /// The runtime: containers and their state under one root directory.
@@ -189,6 +250,8 @@ pub struct Runtime {
 #[must_use]
 pub struct Container {
     id: String,
+    /// Its cgroup (`linux.cgroupsPath`), for the OOM kill count after it exits.
+    cgroup_path: String,
     pid: i32,
     pidfd: Option<OwnedFd>,
     console: Option<OwnedFd>,
@@ -210,12 +273,17 @@ impl Container {
         self.console.take()
     }
 
-    /// Waits for the init process to exit and reaps it (it is our child).
+    /// Waits for the init process to exit and reaps it (it is our child); the status
+    /// says whether the OOM killer killed a process of the container.
     ///
     /// # Errors
     /// waitpid failed (another thread reaped it already).
     pub fn wait(&self) -> Result<ExitStatus> {
-        wait_for(self.pid, "waiting for container init")
+        let status = wait_for(self.pid, "waiting for container init")?;
+        let oom_killed = Cgroup::open(&self.cgroup_path)
+            .and_then(|cg| cg.oom_kills())
+            .is_ok_and(|n| n > 0);
+        Ok(ExitStatus::new(status, oom_killed))
     }
 
     /// Sends a signal to the init process (through its pidfd: never to a recycled pid).
@@ -237,10 +305,129 @@ impl Container {
     }
 }
 
+/// Makes a container's state directory; an existing one means the id is taken.
+fn make_state_dir(dir: &Path, id: &str) -> Result<()> {
+    match fs::DirBuilder::new().mode(0o711).create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            Err(Error::ContainerExists { id: id.to_owned() })
+        }
+        Err(e) => Err(Error::os("creating container state directory", dir, e)),
+    }
+}
+
+/// Creates the container's cgroup (`linux.cgroupsPath`, `/cargohold-<id>` by default) with
+/// the spec's resources; returns its path and the cgroup.
+fn create_cgroup(id: &str, spec: &Spec) -> Result<(String, Cgroup)> {
+    let linux = spec.linux().clone().unwrap_or_default();
+    let cgroup_path = match linux.cgroups_path() {
+        Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
+        _ => format!("/cargohold-{id}"),
+    };
+    let settings = match resources::with_default_devices(&linux) {
+        Some(r) => resources::settings(&r, cgroup::uses_v2)?,
+        None => Vec::new(),
+    };
+    let cg = Cgroup::create(&cgroup_path, &settings)?;
+    Ok((cgroup_path, cg))
+}
+
+/// How the init learns it may exec: over the socket (`run`), or the exec fifo (`create`
+/// then `start`), made in the state directory.
+fn start_signal(mode: StartMode, dir: &Path) -> Result<StartSignal> {
+    Ok(match mode {
+        StartMode::Sync => StartSignal::Sync,
+        StartMode::Fifo => {
+            let fifo = dir.join(FIFO);
+            file::mkfifo(&fifo, 0o622).map_err(|e| Error::os("creating exec fifo", &fifo, e))?;
+            // Read-write: the open does not block, and the init holds a reader for `start`.
+            let fd = file::open(&fifo, libc::O_RDWR)
+                .map_err(|e| Error::os("opening exec fifo", &fifo, e))?;
+            StartSignal::Fifo(fd)
+        }
+    })
+}
+
+/// Answers the init's requests during its setup (id maps, the pty, the runtime's hooks, the
+/// pid of a second fork) until it is ready; returns the init's pid and the pty master when
+/// it is kept here.
+fn setup_handshake(
+    id: &str,
+    bundle: &Path,
+    spec: &Spec,
+    opts: &CreateOptions,
+    spawned: &Spawned,
+    ctx: &Context,
+    rollback: &mut Rollback,
+) -> Result<(i32, Option<OwnedFd>)> {
+    let mut pid = spawned.pid;
+    let mut console = None;
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    loop {
+        let (msg, fd) = spawned.recv().map_err(|e| Error::Spawn {
+            stage: "reading from the init process".into(),
+            source: e,
+        })?;
+        match msg {
+            ChildMessage::IdMap => {
+                write_id_maps(pid, spec)?;
+                spawned.proceed().map_err(|e| Error::Spawn {
+                    stage: "resuming the init process".into(),
+                    source: e,
+                })?;
+            }
+            ChildMessage::Console => {
+                let master = fd.ok_or_else(|| Error::Spawn {
+                    stage: "receiving the pty".into(),
+                    source: io::Error::from_raw_os_error(libc::EBADMSG),
+                })?;
+                match &opts.console_socket {
+                    Some(sock) => send_console(sock, &master)?,
+                    None => console = Some(master),
+                }
+            }
+            ChildMessage::Hooks => {
+                let creating = state_json(id, "creating", pid, bundle, spec);
+                #[allow(deprecated)]
+                hooks::run_all(
+                    "prestart",
+                    hooks.prestart().as_deref().unwrap_or(&[]),
+                    &creating,
+                )?;
+                hooks::run_all(
+                    "createRuntime",
+                    hooks.create_runtime().as_deref().unwrap_or(&[]),
+                    &creating,
+                )?;
+                spawned.send_state(&creating).map_err(|e| Error::Spawn {
+                    stage: "sending state to the init process".into(),
+                    source: e,
+                })?;
+            }
+            ChildMessage::Pid(p) => {
+                // The intermediate child exits at once; pid 1 of the new pid
+                // namespace is ours from now on.
+                let _ = file::wait_child(pid);
+                pid = p;
+                rollback.pid = Some(pid);
+            }
+            ChildMessage::Ready => break,
+            ChildMessage::Failed(f) => return Err(ctx.error(&f)),
+            ChildMessage::Execed => {
+                return Err(Error::Spawn {
+                    stage: "setting up the container (the init process died)".into(),
+                    source: io::Error::from_raw_os_error(libc::ECHILD),
+                });
+            }
+        }
+    }
+    Ok((pid, console))
+}
+
 /// Reaps a child of ours.
-fn wait_for(pid: i32, what: &str) -> Result<ExitStatus> {
+fn wait_for(pid: i32, what: &str) -> Result<std::process::ExitStatus> {
     let raw = file::wait_child(pid).map_err(|e| Error::os(what, format!("pid {pid}"), e))?;
-    Ok(ExitStatus::from_raw(raw))
+    Ok(std::process::ExitStatus::from_raw(raw))
 }
 
 /// Undoes a half-done create when dropped unarmed.
@@ -294,44 +481,6 @@ fn state_json(id: &str, status: &str, pid: i32, bundle: &Path, spec: &Spec) -> V
     }
 }
 
-/// The spec's resources with the device rules runc adds: when the spec restricts devices
-/// (podman sends a lone deny-all rule), the default devices the runtime must create
-/// (null, zero, full, random, urandom, tty, ptmx, pts) and the spec's `linux.devices` are
-/// allowed after its rules, as runc does; otherwise creating them fails with EPERM.
-fn cgroup_resources(linux: &oci_spec::runtime::Linux) -> Option<oci_spec::runtime::LinuxResources> {
-    use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
-    let mut res = linux.resources().clone()?;
-    let mut rules = match res.devices() {
-        Some(r) if !r.is_empty() => r.clone(),
-        _ => return Some(res),
-    };
-    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
-        let mut r = LinuxDeviceCgroup::default();
-        r.set_allow(true);
-        r.set_typ(Some(typ));
-        r.set_major(major);
-        r.set_minor(minor);
-        r.set_access(Some(access.to_owned()));
-        r
-    };
-    use LinuxDeviceType::{B, C};
-    rules.push(rule(C, None, None, "m"));
-    rules.push(rule(B, None, None, "m"));
-    for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2)] {
-        rules.push(rule(C, Some(major), Some(minor), "rwm"));
-    }
-    rules.push(rule(C, Some(136), None, "rwm"));
-    for d in linux.devices().iter().flatten() {
-        let typ = match d.typ() {
-            LinuxDeviceType::B => B,
-            _ => C,
-        };
-        rules.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
-    }
-    res.set_devices(Some(rules));
-    Some(res)
-}
-
 fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
     let linux = spec.linux().clone().unwrap_or_default();
     for (file, maps) in [
@@ -352,7 +501,7 @@ fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
 fn send_console(socket: &Path, master: &OwnedFd) -> Result<()> {
     let stream = UnixStream::connect(socket)
         .map_err(|e| Error::os("connecting to the console socket", socket, e))?;
-    proc::send_fd(stream.as_raw_fd(), master.as_raw_fd(), b"/dev/ptmx")
+    proc::send_fd(stream.as_fd(), master.as_fd(), b"/dev/ptmx")
         .map_err(|e| Error::os("sending the pty to the console socket", socket, e))
 }
 
@@ -436,13 +585,7 @@ impl Runtime {
         let rootfs = plan::rootfs_path(&spec, &bundle)?;
         let ns = plan::namespaces(&spec)?;
 
-        match fs::DirBuilder::new().mode(0o711).create(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(Error::ContainerExists { id: id.to_owned() })
-            }
-            Err(e) => return Err(Error::os("creating container state directory", &dir, e)),
-        }
+        make_state_dir(&dir, id)?;
         let mut rollback = Rollback {
             dir: Some(dir.clone()),
             cgroup: None,
@@ -450,36 +593,19 @@ impl Runtime {
         };
         let _lock = Lock::acquire(&dir)?;
 
-        let linux = spec.linux().clone().unwrap_or_default();
-        let cgroup_path = match linux.cgroups_path() {
-            Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
-            _ => format!("/cargohold-{id}"),
-        };
-        let resources = cgroup_resources(&linux);
-        let cg = Cgroup::create(&cgroup_path, resources.as_ref())?;
+        let (cgroup_path, cg) = create_cgroup(id, &spec)?;
         let procs = cg.procs_fds()?;
         let cgroup_dir = cg.v2_dir_fd()?;
         let cgroup_dirs = cg.paths();
         rollback.cgroup = Some(cg);
 
-        let start = match mode {
-            StartMode::Sync => StartSignal::Sync,
-            StartMode::Fifo => {
-                let fifo = dir.join(FIFO);
-                file::mkfifo(&fifo, 0o622)
-                    .map_err(|e| Error::os("creating exec fifo", &fifo, e))?;
-                // Read-write: the open does not block, and the init holds a reader for `start`.
-                let fd = file::open(&fifo, libc::O_RDWR)
-                    .map_err(|e| Error::os("opening exec fifo", &fifo, e))?;
-                StartSignal::Fifo(fd)
-            }
-        };
+        let start = start_signal(mode, &dir)?;
         let join_pid = ns
             .join_pid
             .as_ref()
             .map(|f| f.try_clone())
             .transpose()
-            .map_err(|e| Error::os("duplicating namespace fd", "", e))?;
+            .map_err(|e| Error::os("duplicating the fd of", "the pid namespace to join", e))?;
         let (mut plan, ctx) = plan::build(PlanInput {
             spec: &spec,
             bundle: &bundle,
@@ -501,8 +627,7 @@ impl Runtime {
                 stage: "cloning the init process".into(),
                 source: e,
             })?;
-        let mut pid = spawned.pid;
-        rollback.pid = Some(pid);
+        rollback.pid = Some(spawned.pid);
         // The plan's fds (cgroup.procs, namespaces, fifo) belong to the child now.
         plan.cgroup_procs.clear();
         plan.join.clear();
@@ -510,67 +635,8 @@ impl Runtime {
             plan.start = StartSignal::Immediately;
         }
 
-        let mut console = None;
-        let hooks = spec.hooks().clone().unwrap_or_default();
-        loop {
-            let (msg, fd) = spawned.recv().map_err(|e| Error::Spawn {
-                stage: "reading from the init process".into(),
-                source: e,
-            })?;
-            match msg {
-                ChildMessage::IdMap => {
-                    write_id_maps(pid, &spec)?;
-                    spawned.proceed().map_err(|e| Error::Spawn {
-                        stage: "resuming the init process".into(),
-                        source: e,
-                    })?;
-                }
-                ChildMessage::Console => {
-                    let master = fd.ok_or_else(|| Error::Spawn {
-                        stage: "receiving the pty".into(),
-                        source: io::Error::from_raw_os_error(libc::EBADMSG),
-                    })?;
-                    match &opts.console_socket {
-                        Some(sock) => send_console(sock, &master)?,
-                        None => console = Some(master),
-                    }
-                }
-                ChildMessage::Hooks => {
-                    let creating = state_json(id, "creating", pid, &bundle, &spec);
-                    #[allow(deprecated)]
-                    hooks::run_all(
-                        "prestart",
-                        hooks.prestart().as_deref().unwrap_or(&[]),
-                        &creating,
-                    )?;
-                    hooks::run_all(
-                        "createRuntime",
-                        hooks.create_runtime().as_deref().unwrap_or(&[]),
-                        &creating,
-                    )?;
-                    spawned.send_state(&creating).map_err(|e| Error::Spawn {
-                        stage: "sending state to the init process".into(),
-                        source: e,
-                    })?;
-                }
-                ChildMessage::Pid(p) => {
-                    // The intermediate child exits at once; pid 1 of the new pid
-                    // namespace is ours from now on.
-                    let _ = file::wait_child(pid);
-                    pid = p;
-                    rollback.pid = Some(pid);
-                }
-                ChildMessage::Ready => break,
-                ChildMessage::Failed(f) => return Err(ctx.error(&f)),
-                ChildMessage::Execed => {
-                    return Err(Error::Spawn {
-                        stage: "setting up the container (the init process died)".into(),
-                        source: io::Error::from_raw_os_error(libc::ECHILD),
-                    });
-                }
-            }
-        }
-
+        let (pid, console) =
+            setup_handshake(id, &bundle, &spec, opts, &spawned, &ctx, &mut rollback)?;
         if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
             let path = PathBuf::from(format!("/proc/{pid}/oom_score_adj"));
             fs::write(&path, adj.to_string())
@@ -601,6 +667,7 @@ impl Runtime {
         Ok((
             Container {
                 id: id.to_owned(),
+                cgroup_path: record.cgroup_path.clone(),
                 pid,
                 pidfd,
                 console,
@@ -649,22 +716,27 @@ impl Runtime {
     /// # Errors
     /// As [`create`](Runtime::create); a failure to exec the process (not found, not
     /// executable) is an error too. The process's own exit status is the `Ok` value.
-    pub fn run(&self, id: &str, bundle: impl AsRef<Path>, opts: &CreateOptions) -> Result<Exit> {
+    pub fn run(
+        &self,
+        id: &str,
+        bundle: impl AsRef<Path>,
+        opts: &CreateOptions,
+    ) -> Result<ExitStatus> {
         let container = self.spawn(id, bundle, opts)?;
         let status = container.wait();
-        let oom_killed = self.oom_killed(id);
         let deleted = self.delete(id, true);
         let status = status?;
         deleted?;
-        Ok(Exit { status, oom_killed })
+        Ok(status)
     }
 
     /// Whether the OOM killer has killed a process of the container.
     pub fn oom_killed(&self, id: &str) -> bool {
         self.load(id)
-            .and_then(|(_, rec)| Cgroup::open(&rec.cgroup_path))
-            .and_then(|cg| cg.oom_kills())
-            .is_ok_and(|n| n > 0)
+            .ok()
+            .and_then(|(_, rec)| Cgroup::open(&rec.cgroup_path).ok())
+            .and_then(|cg| cg.oom_kills().ok())
+            .is_some_and(|n| n > 0)
     }
 
     /// Creates and starts a container in one step and returns its handle (as `runc run
@@ -870,7 +942,7 @@ impl Runtime {
                 status: status.to_string(),
             });
         }
-        Cgroup::open(&rec.cgroup_path)?.freeze()
+        Ok(Cgroup::open(&rec.cgroup_path)?.freeze()?)
     }
 
     /// Thaws a paused container.
@@ -887,7 +959,7 @@ impl Runtime {
                 status: status.to_string(),
             });
         }
-        Cgroup::open(&rec.cgroup_path)?.thaw()
+        Ok(Cgroup::open(&rec.cgroup_path)?.thaw()?)
     }
 
     /// The pids (on the host) of every process in the container.
@@ -896,7 +968,7 @@ impl Runtime {
     /// The container does not exist.
     pub fn ps(&self, id: &str) -> Result<Vec<i32>> {
         let (_, rec) = self.load(id)?;
-        Cgroup::open(&rec.cgroup_path)?.pids()
+        Ok(Cgroup::open(&rec.cgroup_path)?.pids()?)
     }
 
     /// Resource usage: memory, cpu, pids, OOM kills.
@@ -905,7 +977,7 @@ impl Runtime {
     /// The container does not exist.
     pub fn stats(&self, id: &str) -> Result<CgroupStats> {
         let (_, rec) = self.load(id)?;
-        Cgroup::open(&rec.cgroup_path)?.stats()
+        Ok(Cgroup::open(&rec.cgroup_path)?.stats()?)
     }
 
     /// Changes the resource limits of a live container (runc's `update`).
@@ -914,7 +986,8 @@ impl Runtime {
     /// The container does not exist; the kernel refuses a value (the error names the file).
     pub fn update(&self, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
         let (_, rec) = self.load(id)?;
-        Cgroup::open(&rec.cgroup_path)?.apply(resources)
+        let cg = Cgroup::open(&rec.cgroup_path)?;
+        Ok(cg.apply(&resources::settings(resources, |c| cg.uses_v2(c))?)?)
     }
 
     /// The spec a container was created with.

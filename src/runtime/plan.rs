@@ -19,7 +19,6 @@ use crate::sys::process::{
     CapsPlan, ChildFailure, DevicePlan, HookPlan, InitPlan, MountPlan, ProcessPlan, RootfsPlan,
     StartSignal, Step,
 };
-use crate::sys::seccomp::SeccompProgram;
 use crate::{Error, Result};
 
 pub(crate) const DEFAULT_PATH: &str =
@@ -391,58 +390,17 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
 
     let user_ns = ns.has(libc::CLONE_NEWUSER);
     let new_user = ns.new & libc::CLONE_NEWUSER != 0;
-    if new_user && linux.uid_mappings().as_ref().is_none_or(Vec::is_empty) {
-        return Err(Error::spec(
-            "linux.uidMappings",
-            "a new user namespace needs uid mappings",
-        ));
-    }
-    if new_user && linux.gid_mappings().as_ref().is_none_or(Vec::is_empty) {
-        return Err(Error::spec(
-            "linux.gidMappings",
-            "a new user namespace needs gid mappings",
-        ));
-    }
-    let joins_any = !ns.join.is_empty();
-    let joins_user = ns.join.iter().any(|(_, f)| *f == libc::CLONE_NEWUSER);
-    // A new pid namespace must belong to the container's user namespace. When that user
-    // namespace is only entered after clone (it is joined by path, or created after joining
-    // others), the pid namespace is unshared after it and a second fork makes pid 1.
-    let second_fork = joins_any && (new_user || joins_user) && ns.new & libc::CLONE_NEWPID != 0;
-    // Without joins, clone makes every new namespace at once (the user namespace first, so
-    // it owns the others); the cgroup namespace always comes after joining the cgroup.
-    let (clone_flags, unshare_flags) = if !joins_any {
-        (
-            (ns.new & !libc::CLONE_NEWCGROUP) as u64,
-            ns.new & libc::CLONE_NEWCGROUP,
-        )
-    } else if second_fork {
-        (0, ns.new & !libc::CLONE_NEWUSER)
-    } else {
-        let at_clone = ns.new & libc::CLONE_NEWPID;
-        (at_clone as u64, ns.new & !at_clone & !libc::CLONE_NEWUSER)
-    };
-
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !ns.has(libc::CLONE_NEWUTS) {
-        return Err(Error::spec(
-            "hostname",
-            "setting a hostname needs a private uts namespace",
-        ));
-    }
-    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !ns.has(libc::CLONE_NEWUTS) {
-        return Err(Error::spec(
-            "domainname",
-            "setting a domainname needs a private uts namespace",
-        ));
-    }
+    check_user_ns(&linux, new_user)?;
+    let order = NamespaceOrder::of(&ns, new_user);
+    check_uts(spec, &ns)?;
 
     let has_mount_ns = ns.has(libc::CLONE_NEWNS);
-    let readonly_root = spec
-        .root()
-        .as_ref()
-        .and_then(|r| r.readonly())
-        .unwrap_or(false);
     let (rootfs_plan, chroot) = if has_mount_ns {
+        let readonly_root = spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false);
         let plan = rootfs_plan(
             spec,
             &linux,
@@ -457,17 +415,130 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
         )?;
         (Some(plan), None)
     } else {
-        if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
-            return Err(Error::spec(
-                "mounts",
-                "mounts need a mount namespace (linux.namespaces has no \"mount\")",
-            ));
-        }
-        let fd = crate::sys::file::open(rootfs, libc::O_PATH | libc::O_DIRECTORY)
-            .map_err(|e| Error::os("opening rootfs", rootfs, e))?;
-        (None, Some(fd))
+        (None, Some(chroot_without_mount_ns(spec, rootfs)?))
     };
+    let sysctls = sysctl_plans(&linux, &ns, &mut ctx)?;
+    let mut pplan = init_process(spec, &linux, user_ns, &mut ctx)?;
+    pplan.stdio = stdio;
+    pplan.preserve_fds = preserve_fds;
+    let (create_container_hooks, start_container_hooks, hooks_sync) =
+        child_hooks(spec, has_mount_ns, &mut ctx)?;
+    let hostname = uts_name(spec.hostname(), "hostname")?;
+    let domainname = uts_name(spec.domainname(), "domainname")?;
 
+    let mut plan = InitPlan::new(pplan);
+    plan.clone_flags = order.clone_flags;
+    plan.join = ns.join;
+    plan.unshare_flags = order.unshare_flags;
+    plan.second_fork = order.second_fork;
+    plan.cgroup_procs = cgroup_procs;
+    plan.user_ns = new_user;
+    plan.rootfs = rootfs_plan;
+    plan.chroot = chroot;
+    plan.hooks_sync = hooks_sync;
+    plan.create_container_hooks = create_container_hooks;
+    plan.start_container_hooks = start_container_hooks;
+    plan.sysctls = sysctls;
+    plan.hostname = hostname;
+    plan.domainname = domainname;
+    // A network namespace made here (not joined by path) gets its loopback up.
+    plan.loopback_up = (order.clone_flags & libc::CLONE_NEWNET as u64) != 0
+        || (order.unshare_flags & libc::CLONE_NEWNET) != 0;
+    plan.start = start;
+    Ok((plan, ctx))
+}
+
+/// A new user namespace needs uid and gid mappings.
+fn check_user_ns(linux: &oci_spec::runtime::Linux, new_user: bool) -> Result<()> {
+    if new_user && linux.uid_mappings().as_ref().is_none_or(Vec::is_empty) {
+        return Err(Error::spec(
+            "linux.uidMappings",
+            "a new user namespace needs uid mappings",
+        ));
+    }
+    if new_user && linux.gid_mappings().as_ref().is_none_or(Vec::is_empty) {
+        return Err(Error::spec(
+            "linux.gidMappings",
+            "a new user namespace needs gid mappings",
+        ));
+    }
+    Ok(())
+}
+
+/// Which new namespaces clone makes and which the child unshares after joining.
+struct NamespaceOrder {
+    clone_flags: u64,
+    unshare_flags: libc::c_int,
+    /// The pid namespace is unshared late and a second fork makes pid 1.
+    second_fork: bool,
+}
+
+impl NamespaceOrder {
+    fn of(ns: &Namespaces, new_user: bool) -> NamespaceOrder {
+        let joins_any = !ns.join.is_empty();
+        let joins_user = ns.join.iter().any(|(_, f)| *f == libc::CLONE_NEWUSER);
+        // A new pid namespace must belong to the container's user namespace. When that user
+        // namespace is only entered after clone (it is joined by path, or created after
+        // joining others), the pid namespace is unshared after it and a second fork makes
+        // pid 1.
+        let second_fork = joins_any && (new_user || joins_user) && ns.new & libc::CLONE_NEWPID != 0;
+        // Without joins, clone makes every new namespace at once (the user namespace first,
+        // so it owns the others); the cgroup namespace always comes after joining the cgroup.
+        let (clone_flags, unshare_flags) = if !joins_any {
+            (
+                (ns.new & !libc::CLONE_NEWCGROUP) as u64,
+                ns.new & libc::CLONE_NEWCGROUP,
+            )
+        } else if second_fork {
+            (0, ns.new & !libc::CLONE_NEWUSER)
+        } else {
+            let at_clone = ns.new & libc::CLONE_NEWPID;
+            (at_clone as u64, ns.new & !at_clone & !libc::CLONE_NEWUSER)
+        };
+        NamespaceOrder {
+            clone_flags,
+            unshare_flags,
+            second_fork,
+        }
+    }
+}
+
+/// A hostname or domainname needs a private uts namespace.
+fn check_uts(spec: &Spec, ns: &Namespaces) -> Result<()> {
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !ns.has(libc::CLONE_NEWUTS) {
+        return Err(Error::spec(
+            "hostname",
+            "setting a hostname needs a private uts namespace",
+        ));
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !ns.has(libc::CLONE_NEWUTS) {
+        return Err(Error::spec(
+            "domainname",
+            "setting a domainname needs a private uts namespace",
+        ));
+    }
+    Ok(())
+}
+
+/// Without a mount namespace the child chroots into the rootfs, opened here; the spec may
+/// then have no mounts.
+fn chroot_without_mount_ns(spec: &Spec, rootfs: &Path) -> Result<OwnedFd> {
+    if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(Error::spec(
+            "mounts",
+            "mounts need a mount namespace (linux.namespaces has no \"mount\")",
+        ));
+    }
+    crate::sys::file::open(rootfs, libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| Error::os("opening rootfs", rootfs, e))
+}
+
+/// `linux.sysctl` as (file under /proc/sys, value), sorted by key.
+fn sysctl_plans(
+    linux: &oci_spec::runtime::Linux,
+    ns: &Namespaces,
+    ctx: &mut Context,
+) -> Result<Vec<(CString, CString)>> {
     let mut sysctls = Vec::new();
     let mut keys: Vec<_> = linux
         .sysctl()
@@ -477,7 +548,7 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
         .collect();
     keys.sort();
     for (key, value) in keys {
-        check_sysctl(&key, &ns)?;
+        check_sysctl(&key, ns)?;
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
         sysctls.push((
             cstring("linux.sysctl", path)?,
@@ -485,16 +556,23 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
         ));
         ctx.sysctls.push(key);
     }
+    Ok(sysctls)
+}
 
+/// The container's process: credentials, seccomp filter and LSM labels.
+fn init_process(
+    spec: &Spec,
+    linux: &oci_spec::runtime::Linux,
+    user_ns: bool,
+    ctx: &mut Context,
+) -> Result<ProcessPlan> {
     let process = spec
         .process()
         .as_ref()
         .ok_or_else(|| Error::spec("process", "missing"))?;
-    let mut pplan = process_plan(process, "process", user_ns, &mut ctx)?;
-    pplan.stdio = stdio;
-    pplan.preserve_fds = preserve_fds;
+    let mut pplan = process_plan(process, "process", user_ns, ctx)?;
     pplan.seccomp = match linux.seccomp() {
-        Some(s) => Some(SeccompProgram::compile(s)?),
+        Some(s) => Some(super::seccomp::compile(s)?),
         None => None,
     };
     if let Some(label) = process
@@ -507,7 +585,16 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
     if let Some(label) = process.selinux_label().as_ref().filter(|p| !p.is_empty()) {
         pplan.selinux = Some(selinux_label(label)?);
     }
+    Ok(pplan)
+}
 
+/// The hooks the child runs itself (createContainer, startContainer), and whether it must
+/// stop for the runtime's hooks (with a mount namespace and any hook to run).
+fn child_hooks(
+    spec: &Spec,
+    has_mount_ns: bool,
+    ctx: &mut Context,
+) -> Result<(Vec<HookPlan>, Vec<HookPlan>, bool)> {
     let hooks = spec.hooks().clone().unwrap_or_default();
     let create_container_hooks = hook_plans(
         "hooks.createContainer",
@@ -525,43 +612,19 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
             .create_runtime()
             .as_ref()
             .is_some_and(|h| !h.is_empty());
-    let hostname = spec
-        .hostname()
-        .as_ref()
-        .filter(|h| !h.is_empty())
-        .map(|h| cstring("hostname", h))
-        .transpose()?;
-    let domainname = spec
-        .domainname()
-        .as_ref()
-        .filter(|h| !h.is_empty())
-        .map(|h| cstring("domainname", h))
-        .transpose()?;
     let hooks_sync = has_mount_ns
         && (parent_hooks
             || !create_container_hooks.is_empty()
             || !start_container_hooks.is_empty());
+    Ok((create_container_hooks, start_container_hooks, hooks_sync))
+}
 
-    let mut plan = InitPlan::new(pplan);
-    plan.clone_flags = clone_flags;
-    plan.join = ns.join;
-    plan.unshare_flags = unshare_flags;
-    plan.second_fork = second_fork;
-    plan.cgroup_procs = cgroup_procs;
-    plan.user_ns = new_user;
-    plan.rootfs = rootfs_plan;
-    plan.chroot = chroot;
-    plan.hooks_sync = hooks_sync;
-    plan.create_container_hooks = create_container_hooks;
-    plan.start_container_hooks = start_container_hooks;
-    plan.sysctls = sysctls;
-    plan.hostname = hostname;
-    plan.domainname = domainname;
-    // A network namespace made here (not joined by path) gets its loopback up.
-    plan.loopback_up =
-        (clone_flags & libc::CLONE_NEWNET as u64) != 0 || (unshare_flags & libc::CLONE_NEWNET) != 0;
-    plan.start = start;
-    Ok((plan, ctx))
+/// A hostname or domainname as a C string; `None` when unset or empty.
+fn uts_name(name: &Option<String>, field: &str) -> Result<Option<CString>> {
+    name.as_ref()
+        .filter(|h| !h.is_empty())
+        .map(|h| cstring(field, h))
+        .transpose()
 }
 
 fn check_sysctl(key: &str, ns: &Namespaces) -> Result<()> {
@@ -869,7 +932,45 @@ fn rootfs_plan(
     readonly_root: bool,
     ctx: &mut Context,
 ) -> Result<RootfsPlan> {
-    let root_propagation = match linux.rootfs_propagation().as_deref() {
+    let root_propagation = root_propagation(linux)?;
+    let (mounts, dev) = spec_mounts(spec, bundle, ns, cgroup_dirs, ctx)?;
+    let devices = device_plans(linux, user_ns, dev.bind, ctx)?;
+    let symlinks = if dev.tmpfs {
+        dev_symlinks(dev.devpts)
+    } else {
+        Vec::new()
+    };
+    let (masked, readonly) = masked_and_readonly(linux, ctx)?;
+    Ok(RootfsPlan {
+        rootfs: path_cstring("root.path", rootfs)?,
+        root_propagation,
+        mounts,
+        devices,
+        symlinks,
+        pivot: !no_pivot,
+        masked: masked
+            .iter()
+            .map(|p| cstring("linux.maskedPaths", p))
+            .collect::<Result<_>>()?,
+        readonly: readonly
+            .iter()
+            .map(|p| cstring("linux.readonlyPaths", p))
+            .collect::<Result<_>>()?,
+        readonly_root,
+        cwd: spec
+            .process()
+            .as_ref()
+            .map(|p| clean_relative(p.cwd()))
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| path_cstring("process.cwd", &p))
+            .transpose()?,
+    })
+}
+
+/// The propagation of the container's root mount (`linux.rootfsPropagation`, default
+/// rslave).
+fn root_propagation(linux: &oci_spec::runtime::Linux) -> Result<c_ulong> {
+    Ok(match linux.rootfs_propagation().as_deref() {
         None | Some("") => libc::MS_SLAVE | libc::MS_REC,
         Some(p) => {
             let f = propagation_option(p).ok_or_else(|| {
@@ -880,11 +981,30 @@ fn rootfs_plan(
             })?;
             f | libc::MS_REC
         }
-    };
+    })
+}
+
+/// What the spec's mounts make of `/dev`.
+#[derive(Debug, Default)]
+struct DevLayout {
+    /// `/dev` is a fresh mount (tmpfs): it gets the standard symlinks.
+    tmpfs: bool,
+    /// `/dev` is a bind mount (the host's): no standard devices are made in it.
+    bind: bool,
+    /// `/dev/pts` is mounted: `/dev/ptmx` links to `pts/ptmx`.
+    devpts: bool,
+}
+
+/// The spec's `mounts`, planned (cgroup mounts expanded per hierarchy), in order.
+fn spec_mounts(
+    spec: &Spec,
+    bundle: &Path,
+    ns: &Namespaces,
+    cgroup_dirs: &[PathBuf],
+    ctx: &mut Context,
+) -> Result<(Vec<MountPlan>, DevLayout)> {
     let mut mounts = Vec::new();
-    let mut dev_is_tmpfs = false;
-    let mut dev_is_bind = false;
-    let mut has_devpts = false;
+    let mut dev = DevLayout::default();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let field = format!("mounts[{i}]");
         let dest = m.destination();
@@ -902,13 +1022,13 @@ fn rootfs_plan(
         );
         if target.as_os_str() == "dev" {
             if is_bind(m) {
-                dev_is_bind = true;
+                dev.bind = true;
             } else {
-                dev_is_tmpfs = true;
+                dev.tmpfs = true;
             }
         }
         if target.as_os_str() == "dev/pts" {
-            has_devpts = true;
+            dev.devpts = true;
         }
         if m.typ().as_deref() == Some("cgroup") || m.typ().as_deref() == Some("cgroup2") {
             cgroup_mounts(
@@ -925,25 +1045,37 @@ fn rootfs_plan(
         mounts.push(mount_plan(m, &field, &target, bundle)?);
         ctx.mounts.push(desc);
     }
+    Ok((mounts, dev))
+}
 
-    // Devices: the standard set (unless /dev is the host's), then the spec's.
-    let mut devices: Vec<(PathBuf, DevicePlan)> = Vec::new();
-    let mut add = |field: &str,
-                   path: &Path,
-                   kind: u32,
-                   major: i64,
-                   minor: i64,
-                   mode: u32,
-                   uid: u32,
-                   gid: u32|
-     -> Result<()> {
+/// Device nodes to make, by path below the rootfs; a later one replaces an earlier one of
+/// the same path.
+struct DeviceList {
+    devices: Vec<(PathBuf, DevicePlan)>,
+    /// In a user namespace nodes cannot be made: the host's are bind-mounted.
+    user_ns: bool,
+}
+
+impl DeviceList {
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        field: &str,
+        path: &Path,
+        kind: u32,
+        major: i64,
+        minor: i64,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Result<()> {
         let rel = clean_relative(path);
         if rel.as_os_str().is_empty() {
             return Err(Error::spec(field, "device path is empty"));
         }
         let d = DevicePlan {
             path: path_cstring(field, &rel)?,
-            bind_from: if user_ns {
+            bind_from: if self.user_ns {
                 Some(path_cstring(field, path)?)
             } else {
                 None
@@ -953,9 +1085,22 @@ fn rootfs_plan(
             uid,
             gid,
         };
-        devices.retain(|(p, _)| *p != rel);
-        devices.push((rel, d));
+        self.devices.retain(|(p, _)| *p != rel);
+        self.devices.push((rel, d));
         Ok(())
+    }
+}
+
+/// Devices: the standard set (unless `/dev` is the host's), then the spec's.
+fn device_plans(
+    linux: &oci_spec::runtime::Linux,
+    user_ns: bool,
+    dev_is_bind: bool,
+    ctx: &mut Context,
+) -> Result<Vec<DevicePlan>> {
+    let mut list = DeviceList {
+        devices: Vec::new(),
+        user_ns,
     };
     if !dev_is_bind {
         for (name, major, minor) in [
@@ -966,9 +1111,10 @@ fn rootfs_plan(
             ("urandom", 1, 9),
             ("tty", 5, 0),
         ] {
-            add(
+            let path = Path::new("/dev").join(name);
+            list.add(
                 "linux.devices",
-                &Path::new("/dev").join(name),
+                &path,
                 libc::S_IFCHR,
                 major,
                 minor,
@@ -997,7 +1143,7 @@ fn rootfs_plan(
                 format!("{} is not absolute", d.path().display()),
             ));
         }
-        add(
+        list.add(
             &field,
             d.path(),
             kind,
@@ -1008,33 +1154,43 @@ fn rootfs_plan(
             d.gid().unwrap_or(0),
         )?;
     }
-    ctx.devices = devices
+    ctx.devices = list
+        .devices
         .iter()
         .map(|(p, _)| format!("/{}", p.display()))
         .collect();
-    let devices = devices.into_iter().map(|(_, d)| d).collect();
+    Ok(list.devices.into_iter().map(|(_, d)| d).collect())
+}
 
+/// The standard symlinks of a fresh `/dev` (`fd`, `stdin`, ..., `core`, and `ptmx` when
+/// devpts is mounted).
+fn dev_symlinks(devpts: bool) -> Vec<(CString, CString)> {
     let mut symlinks = Vec::new();
-    if dev_is_tmpfs {
-        for (target, link) in [
-            ("/proc/self/fd", "dev/fd"),
-            ("/proc/self/fd/0", "dev/stdin"),
-            ("/proc/self/fd/1", "dev/stdout"),
-            ("/proc/self/fd/2", "dev/stderr"),
-        ] {
-            symlinks.push((
-                CString::new(target).expect("static"),
-                CString::new(link).expect("static"),
-            ));
-        }
-        if Path::new("/proc/kcore").exists() {
-            symlinks.push((c"/proc/kcore".to_owned(), c"dev/core".to_owned()));
-        }
-        if has_devpts {
-            symlinks.push((c"pts/ptmx".to_owned(), c"dev/ptmx".to_owned()));
-        }
+    for (target, link) in [
+        ("/proc/self/fd", "dev/fd"),
+        ("/proc/self/fd/0", "dev/stdin"),
+        ("/proc/self/fd/1", "dev/stdout"),
+        ("/proc/self/fd/2", "dev/stderr"),
+    ] {
+        symlinks.push((
+            CString::new(target).expect("static"),
+            CString::new(link).expect("static"),
+        ));
     }
+    if Path::new("/proc/kcore").exists() {
+        symlinks.push((c"/proc/kcore".to_owned(), c"dev/core".to_owned()));
+    }
+    if devpts {
+        symlinks.push((c"pts/ptmx".to_owned(), c"dev/ptmx".to_owned()));
+    }
+    symlinks
+}
 
+/// `linux.maskedPaths` and `linux.readonlyPaths`, checked to be absolute.
+fn masked_and_readonly(
+    linux: &oci_spec::runtime::Linux,
+    ctx: &mut Context,
+) -> Result<(Vec<String>, Vec<String>)> {
     let masked: Vec<String> = linux.masked_paths().clone().unwrap_or_default();
     let readonly: Vec<String> = linux.readonly_paths().clone().unwrap_or_default();
     for (f, list) in [
@@ -1047,30 +1203,7 @@ fn rootfs_plan(
     }
     ctx.masked = masked.clone();
     ctx.readonly = readonly.clone();
-    Ok(RootfsPlan {
-        rootfs: path_cstring("root.path", rootfs)?,
-        root_propagation,
-        mounts,
-        devices,
-        symlinks,
-        pivot: !no_pivot,
-        masked: masked
-            .iter()
-            .map(|p| cstring("linux.maskedPaths", p))
-            .collect::<Result<_>>()?,
-        readonly: readonly
-            .iter()
-            .map(|p| cstring("linux.readonlyPaths", p))
-            .collect::<Result<_>>()?,
-        readonly_root,
-        cwd: spec
-            .process()
-            .as_ref()
-            .map(|p| clean_relative(p.cwd()))
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(|p| path_cstring("process.cwd", &p))
-            .transpose()?,
-    })
+    Ok((masked, readonly))
 }
 
 fn is_bind(m: &Mount) -> bool {

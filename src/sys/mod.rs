@@ -2,9 +2,12 @@
 //!
 //! Everything `unsafe` in cargohold lives under this module. Functions here are thin: they
 //! take typed arguments, make the system calls and report failures naming the call and the
-//! path; policy lives in [`crate::runtime`].
+//! path; policy (what the OCI runtime spec asks for, and how it maps to these calls) lives
+//! in the runtime layer. This module imports nothing else of the crate: most functions
+//! return [`std::io::Result`], the cgroup and seccomp ones the richer [`Error`].
 
 pub mod cgroup;
+mod error;
 pub mod file;
 pub mod netlink;
 pub mod netns;
@@ -13,3 +16,5 @@ pub mod process;
 pub mod raw;
 pub mod seccomp;
 pub mod tty;
+
+pub use error::{Error, Result};

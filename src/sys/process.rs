@@ -9,7 +9,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use libc::{c_char, c_int, c_ulong};
 
@@ -210,10 +210,10 @@ pub struct RootfsPlan {
 pub struct HookPlan {
     /// The executable.
     pub path: CString,
-    /// argv, owned.
-    pub args: Vec<CString>,
-    /// envp, owned.
-    pub env: Vec<CString>,
+    /// argv, owned: private, as `argv` points into it.
+    args: Vec<CString>,
+    /// envp, owned: private, as `envp` points into it.
+    env: Vec<CString>,
     /// Timeout in milliseconds, or -1.
     pub timeout_ms: c_int,
     argv: Vec<*const c_char>,
@@ -233,6 +233,16 @@ impl HookPlan {
             argv,
             envp,
         }
+    }
+
+    /// The hook's argv.
+    pub fn args(&self) -> &[CString] {
+        &self.args
+    }
+
+    /// The hook's environment.
+    pub fn env(&self) -> &[CString] {
+        &self.env
     }
 }
 
@@ -292,10 +302,10 @@ pub struct ProcessPlan {
     pub seccomp: Option<SeccompProgram>,
     /// Full paths to try for `argv[0]`, in order (PATH search done by the parent).
     pub exec_candidates: Vec<CString>,
-    /// argv.
-    pub args: Vec<CString>,
-    /// envp.
-    pub env: Vec<CString>,
+    /// argv, owned: private, as `argv` points into it.
+    args: Vec<CString>,
+    /// envp, owned: private, as `envp` points into it.
+    env: Vec<CString>,
     /// Fds 3..3+N stay open across exec.
     pub preserve_fds: u32,
     /// prctl(PR_SET_PDEATHSIG): the signal the process gets when the thread that cloned it
@@ -334,6 +344,16 @@ impl ProcessPlan {
             envp,
         }
     }
+
+    /// The process's argv.
+    pub fn args(&self) -> &[CString] {
+        &self.args
+    }
+
+    /// The process's environment.
+    pub fn env(&self) -> &[CString] {
+        &self.env
+    }
 }
 
 /// How the child learns that it may exec.
@@ -350,7 +370,7 @@ pub enum StartSignal {
 /// Everything the child does, decided in advance.
 #[derive(Debug)]
 pub struct InitPlan {
-    /// CLONE_NEW* flags for clone itself.
+    /// CLONE_NEW* flags for clone itself ([`spawn`] refuses any other flag).
     pub clone_flags: u64,
     /// Namespaces to join: (fd, CLONE_NEW* type), in order.
     pub join: Vec<(OwnedFd, c_int)>,
@@ -378,8 +398,9 @@ pub struct InitPlan {
     pub create_container_hooks: Vec<HookPlan>,
     /// startContainer hooks.
     pub start_container_hooks: Vec<HookPlan>,
-    /// Buffer that receives the state JSON for the child's hooks.
-    pub hook_state: Vec<u8>,
+    /// Buffer that receives the state JSON for the child's hooks (allocated and zeroed by
+    /// `spawn` when `hooks_sync` is set: the child may not allocate).
+    hook_state: Vec<u8>,
     /// sysctls: (path under /proc/sys, value).
     pub sysctls: Vec<(CString, CString)>,
     /// Bring `lo` up (the plan makes a network namespace of its own: a fresh one has its
@@ -460,6 +481,20 @@ fn close_others(keep: &[RawFd]) -> R {
 }
 
 // Messages on the sync socket. Child to parent: 16 bytes [kind, step, index, errno].
+/// The size of the buffer the child receives the hooks' state JSON in.
+const HOOK_STATE_MAX: usize = 65536;
+
+/// The flags [`InitPlan::clone_flags`] may hold: the CLONE_NEW* ones (0x80 is
+/// CLONE_NEWTIME, missing from libc).
+const NAMESPACE_FLAGS: u64 = (libc::CLONE_NEWNS
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWCGROUP
+    | 0x80) as u64;
+
 const MSG_IDMAP: u32 = 1;
 const MSG_HOOKS: u32 = 2;
 const MSG_READY: u32 = 3;
@@ -586,6 +621,17 @@ impl Spawned {
 /// # Errors
 /// The socketpair or clone failed.
 pub fn spawn(plan: &mut InitPlan) -> io::Result<Spawned> {
+    // Any other clone flag (CLONE_VM, CLONE_FILES, CLONE_SETTLS, ...) would let the child
+    // write to our memory or file table.
+    if plan.clone_flags & !NAMESPACE_FLAGS != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "clone flags {:#x} are not CLONE_NEW* namespace flags",
+                plan.clone_flags & !NAMESPACE_FLAGS
+            ),
+        ));
+    }
     let mut fds = [0 as c_int; 2];
     // SAFETY: fds is a valid array of two ints.
     let ret = unsafe {
@@ -603,8 +649,8 @@ pub fn spawn(plan: &mut InitPlan) -> io::Result<Spawned> {
     let (parent_end, child_end) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     plan.collect_keep_fds(child_end.as_raw_fd());
-    if plan.hooks_sync && plan.hook_state.capacity() < 65536 {
-        plan.hook_state.reserve(65536);
+    if plan.hooks_sync && plan.rootfs.is_some() && plan.hook_state.len() < HOOK_STATE_MAX {
+        plan.hook_state = vec![0; HOOK_STATE_MAX];
     }
     // No host signal handler may run in the child: block everything across the clone; the
     // child resets every disposition to the default before it unblocks.
@@ -695,8 +741,11 @@ pub fn spawn_in_pid_ns(plan: &mut InitPlan, pidns: Option<&OwnedFd>) -> io::Resu
 
 /// Sends `fd` over a connected unix socket with `name` as the payload (runc's
 /// `--console-socket` protocol).
-pub fn send_fd(sock: RawFd, fd: RawFd, name: &[u8]) -> io::Result<()> {
-    raw::send_fd(sock, fd, name).map_err(io::Error::from_raw_os_error)
+///
+/// # Errors
+/// The sendmsg(2) failed.
+pub fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
+    raw::send_fd(sock.as_raw_fd(), fd.as_raw_fd(), name).map_err(io::Error::from_raw_os_error)
 }
 
 #[repr(C)]
@@ -793,34 +842,7 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
         }
     }
 
-    if !plan.joined_at_clone {
-        for (i, fd) in plan.cgroup_procs.iter().enumerate() {
-            raw::write_all(fd.as_raw_fd(), b"0").at(Step::JoinCgroup, i)?;
-        }
-    }
-    for (i, (fd, kind)) in plan.join.iter().enumerate() {
-        raw::setns(fd.as_raw_fd(), *kind).at(Step::JoinNamespace, i)?;
-    }
-    if plan.user_ns {
-        if plan.clone_flags & libc::CLONE_NEWUSER as u64 == 0 {
-            raw::unshare(libc::CLONE_NEWUSER).at(Step::Unshare, 0)?;
-        }
-        report(sync, MSG_IDMAP, 0, 0, 0);
-        wait_parent(sync, Step::WaitIdMap)?;
-        raw::setresgid(0).at(Step::BecomeRoot, 0)?;
-        raw::setresuid(0).at(Step::BecomeRoot, 0)?;
-    }
-    if plan.unshare_flags != 0 {
-        raw::unshare(plan.unshare_flags).at(Step::Unshare, 0)?;
-    }
-    if plan.second_fork {
-        // CLONE_PARENT: the new process is our parent's child, so the runtime reaps it.
-        let pid = raw::fork_with(libc::CLONE_PARENT as u64).at(Step::Unshare, 1)?;
-        if pid != 0 {
-            report(sync, MSG_PID, pid as u32, 0, 0);
-            raw::exit(0);
-        }
-    }
+    join_and_unshare(plan, sync)?;
 
     if let Some(rootfs) = &plan.rootfs {
         prepare_rootfs(rootfs)?;
@@ -865,7 +887,63 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
     finalize_process(p)?;
     let exe = find_executable(p)?;
 
-    match &plan.start {
+    wait_for_start(&plan.start, sync)?;
+    if !plan.start_container_hooks.is_empty() {
+        // The state for startContainer hooks was sent with the createContainer state.
+        let n = plan.hook_state.len();
+        for (i, hook) in plan.start_container_hooks.iter().enumerate() {
+            run_hook(hook, &plan.hook_state[..n]).at(Step::StartContainerHook, i)?;
+        }
+    }
+    if p.no_new_privs {
+        if let Some(filter) = &p.seccomp {
+            filter.load().at(Step::Seccomp, 0)?;
+        }
+    }
+    // SAFETY: argv and envp were built by `ProcessPlan::new` from its own CStrings, which
+    // are private (cannot be replaced) and live as long as the plan, and end with null.
+    let errno = unsafe { raw::execve(exe, &p.argv, &p.envp) };
+    Err((Step::Exec, 0, errno))
+}
+
+/// Joins the cgroup (unless clone did) and the namespaces to join, enters a new user
+/// namespace (the parent writes its id maps), unshares the rest, and forks again when pid 1
+/// must be made in a pid namespace unshared here.
+fn join_and_unshare(plan: &InitPlan, sync: RawFd) -> ChildResult {
+    if !plan.joined_at_clone {
+        for (i, fd) in plan.cgroup_procs.iter().enumerate() {
+            raw::write_all(fd.as_raw_fd(), b"0").at(Step::JoinCgroup, i)?;
+        }
+    }
+    for (i, (fd, kind)) in plan.join.iter().enumerate() {
+        raw::setns(fd.as_raw_fd(), *kind).at(Step::JoinNamespace, i)?;
+    }
+    if plan.user_ns {
+        if plan.clone_flags & libc::CLONE_NEWUSER as u64 == 0 {
+            raw::unshare(libc::CLONE_NEWUSER).at(Step::Unshare, 0)?;
+        }
+        report(sync, MSG_IDMAP, 0, 0, 0);
+        wait_parent(sync, Step::WaitIdMap)?;
+        raw::setresgid(0).at(Step::BecomeRoot, 0)?;
+        raw::setresuid(0).at(Step::BecomeRoot, 0)?;
+    }
+    if plan.unshare_flags != 0 {
+        raw::unshare(plan.unshare_flags).at(Step::Unshare, 0)?;
+    }
+    if plan.second_fork {
+        // CLONE_PARENT: the new process is our parent's child, so the runtime reaps it.
+        let pid = raw::fork_with(libc::CLONE_PARENT as u64).at(Step::Unshare, 1)?;
+        if pid != 0 {
+            report(sync, MSG_PID, pid as u32, 0, 0);
+            raw::exit(0);
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the runtime says to exec: at once, over the socket, or through the fifo.
+fn wait_for_start(start: &StartSignal, sync: RawFd) -> ChildResult {
+    match start {
         StartSignal::Immediately => {}
         StartSignal::Sync => {
             report(sync, MSG_READY, 0, 0, 0);
@@ -881,34 +959,18 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
             }
         }
     }
-    if !plan.start_container_hooks.is_empty() {
-        // The state for startContainer hooks was sent with the createContainer state.
-        let n = plan.hook_state.len();
-        for (i, hook) in plan.start_container_hooks.iter().enumerate() {
-            run_hook(hook, &plan.hook_state[..n]).at(Step::StartContainerHook, i)?;
-        }
-    }
-    if p.no_new_privs {
-        if let Some(filter) = &p.seccomp {
-            filter.load().at(Step::Seccomp, 0)?;
-        }
-    }
-    let errno = raw::execve(exe, &p.argv, &p.envp);
-    Err((Step::Exec, 0, errno))
+    Ok(())
 }
 
-/// Reads the state JSON into the preallocated buffer (never growing it).
+/// Reads the state JSON into the preallocated, zeroed buffer (never growing it) and
+/// shortens the buffer to what was read.
 fn recv_state(sync: RawFd, buf: &mut Vec<u8>) -> ChildResult<usize> {
-    let cap = buf.capacity();
-    // SAFETY: the spare capacity is writable; read fills at most `cap` bytes, and we only set
-    // the length to what was read.
-    let spare = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr(), cap) };
-    let n = raw::read(sync, spare).at(Step::CreateContainerHook, 0)?;
+    let n = raw::read(sync, buf).at(Step::CreateContainerHook, 0)?;
     if n == 0 {
         return Err((Step::CreateContainerHook, 0, libc::EPIPE));
     }
-    // SAFETY: n <= cap bytes were initialised by read.
-    unsafe { buf.set_len(n) };
+    // Shrinking never reallocates.
+    buf.truncate(n);
     Ok(n)
 }
 
@@ -922,7 +984,9 @@ fn run_hook(hook: &HookPlan, state: &[u8]) -> R {
     let pid = raw::fork_with(0)?;
     if pid == 0 {
         let _ = raw::dup3(pipe[0], 0, 0);
-        let e = raw::execve(&hook.path, &hook.argv, &hook.envp);
+        // SAFETY: argv and envp were built by `HookPlan::new` from its own private CStrings,
+        // alive as long as the hook, and end with null.
+        let e = unsafe { raw::execve(&hook.path, &hook.argv, &hook.envp) };
         raw::exit(if e == libc::ENOENT { 127 } else { 126 });
     }
     raw::close(pipe[0]);
@@ -1360,7 +1424,8 @@ fn setup_console(sync: RawFd, size: (u16, u16)) -> ChildResult {
     )
     .at(Step::Console, 0)?;
     let mut unlock: c_int = 0;
-    raw::ioctl_ptr(master, libc::TIOCSPTLCK, &mut unlock).at(Step::Console, 0)?;
+    // SAFETY: TIOCSPTLCK takes a pointer to an int.
+    unsafe { raw::ioctl_ptr(master, libc::TIOCSPTLCK, &mut unlock) }.at(Step::Console, 0)?;
     // TIOCGPTPEER opens the slave through the master: no path lookup in /dev/pts needed.
     let slave = raw::ioctl_int(
         master,
@@ -1375,7 +1440,8 @@ fn setup_console(sync: RawFd, size: (u16, u16)) -> ChildResult {
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
-        raw::ioctl_ptr(master, libc::TIOCSWINSZ, &mut ws).at(Step::Console, 2)?;
+        // SAFETY: TIOCSWINSZ takes a pointer to a winsize.
+        unsafe { raw::ioctl_ptr(master, libc::TIOCSWINSZ, &mut ws) }.at(Step::Console, 2)?;
     }
     raw::send_fd(sync, master, &encode(MSG_CONSOLE, 0, 0, 0)).at(Step::Console, 3)?;
     raw::close(master);
@@ -1491,6 +1557,32 @@ fn find_executable(p: &ProcessPlan) -> ChildResult<&CStr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spawn_refuses_clone_flags_other_than_namespaces() {
+        for bad in [libc::CLONE_VM, libc::CLONE_FILES, libc::CLONE_SETTLS] {
+            let process = ProcessPlan::new(vec![c"true".into()], Vec::new(), Vec::new());
+            let mut plan = InitPlan::new(process);
+            plan.clone_flags = (libc::CLONE_NEWNS | bad) as u64;
+            let e = spawn(&mut plan).expect_err("refused");
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+            assert!(e.to_string().contains(&format!("{bad:#x}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn plans_keep_their_argv_and_env() {
+        let p = ProcessPlan::new(
+            vec![c"sh".into(), c"-c".into()],
+            vec![c"A=1".into()],
+            vec![],
+        );
+        assert_eq!(p.args(), [c"sh".to_owned(), c"-c".to_owned()]);
+        assert_eq!(p.env(), [c"A=1".to_owned()]);
+        assert_eq!(p.argv.len(), 3);
+        assert!(p.argv[2].is_null() && p.envp[1].is_null());
+        assert_eq!(p.argv[1], p.args()[1].as_ptr());
+    }
 
     /// A cgroup2 directory for the test, removed on drop.
     struct V2Dir(std::path::PathBuf);

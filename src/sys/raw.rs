@@ -5,6 +5,12 @@
 //! Credential changes use the raw system calls, not glibc's wrappers: glibc broadcasts them
 //! to every thread it believes exists, which in a raw-cloned child of a threaded host would
 //! wait forever on threads that are not there.
+//!
+//! Only the calls that are sound whatever they are given are public (a runtime writer may
+//! `unshare`, `setns`, `mount` or `pivot_root` with them). Those that take a raw file
+//! descriptor to read, write, replace or close (fds are owned elsewhere: closing one behind
+//! its owner's back breaks I/O safety), fork the calling process, or hand raw pointers to
+//! the kernel are crate-private or `unsafe fn`.
 
 use std::ffi::CStr;
 use std::os::fd::RawFd;
@@ -83,7 +89,7 @@ pub fn unshare(flags: c_int) -> R {
 }
 
 /// write(2) of the whole buffer (retrying on EINTR and short writes).
-pub fn write_all(fd: RawFd, mut buf: &[u8]) -> R {
+pub(crate) fn write_all(fd: RawFd, mut buf: &[u8]) -> R {
     while !buf.is_empty() {
         // SAFETY: buf is a valid readable slice of buf.len() bytes.
         let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
@@ -100,7 +106,7 @@ pub fn write_all(fd: RawFd, mut buf: &[u8]) -> R {
 }
 
 /// read(2), retrying on EINTR.
-pub fn read(fd: RawFd, buf: &mut [u8]) -> R<usize> {
+pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> R<usize> {
     loop {
         // SAFETY: buf is a valid writable slice of buf.len() bytes.
         let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
@@ -137,25 +143,19 @@ pub fn loopback_up() -> R {
 }
 
 /// close(2); errors are ignored as there is nothing to do about them.
-pub fn close(fd: RawFd) {
+pub(crate) fn close(fd: RawFd) {
     // SAFETY: closing an fd we own; a bad fd only yields EBADF.
     unsafe { libc::close(fd) };
 }
 
 /// dup3(2).
-pub fn dup3(old: RawFd, new: RawFd, flags: c_int) -> R {
+pub(crate) fn dup3(old: RawFd, new: RawFd, flags: c_int) -> R {
     // SAFETY: plain integers.
     check(unsafe { libc::dup3(old, new, flags) }).map(drop)
 }
 
-/// fcntl(F_DUPFD_CLOEXEC): a copy of `fd` at or above `min`.
-pub fn dup_above(fd: RawFd, min: RawFd) -> R<RawFd> {
-    // SAFETY: plain integers.
-    check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })
-}
-
 /// Clears FD_CLOEXEC on `fd`.
-pub fn clear_cloexec(fd: RawFd) -> R {
+pub(crate) fn clear_cloexec(fd: RawFd) -> R {
     // SAFETY: plain integers.
     check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }).map(drop)
 }
@@ -174,7 +174,7 @@ pub fn chdir(path: &CStr) -> R {
 }
 
 /// fchdir(2).
-pub fn fchdir(fd: RawFd) -> R {
+pub(crate) fn fchdir(fd: RawFd) -> R {
     // SAFETY: plain integer.
     check(unsafe { libc::fchdir(fd) }).map(drop)
 }
@@ -186,38 +186,38 @@ pub fn chroot(path: &CStr) -> R {
 }
 
 /// mkdirat(2).
-pub fn mkdirat(dirfd: RawFd, name: &CStr, mode: u32) -> R {
+pub(crate) fn mkdirat(dirfd: RawFd, name: &CStr, mode: u32) -> R {
     // SAFETY: a valid C string.
     check(unsafe { libc::mkdirat(dirfd, name.as_ptr(), mode) }).map(drop)
 }
 
 /// mknodat(2).
-pub fn mknodat(dirfd: RawFd, name: &CStr, mode: u32, dev: u64) -> R {
+pub(crate) fn mknodat(dirfd: RawFd, name: &CStr, mode: u32, dev: u64) -> R {
     // SAFETY: a valid C string.
     check(unsafe { libc::mknodat(dirfd, name.as_ptr(), mode, dev) }).map(drop)
 }
 
 /// symlinkat(2).
-pub fn symlinkat(target: &CStr, dirfd: RawFd, name: &CStr) -> R {
+pub(crate) fn symlinkat(target: &CStr, dirfd: RawFd, name: &CStr) -> R {
     // SAFETY: two valid C strings.
     check(unsafe { libc::symlinkat(target.as_ptr(), dirfd, name.as_ptr()) }).map(drop)
 }
 
 /// fchownat(2) without following a final symlink.
-pub fn lchownat(dirfd: RawFd, name: &CStr, uid: u32, gid: u32) -> R {
+pub(crate) fn lchownat(dirfd: RawFd, name: &CStr, uid: u32, gid: u32) -> R {
     // SAFETY: a valid C string.
     let ret = unsafe { libc::fchownat(dirfd, name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) };
     check(ret).map(drop)
 }
 
 /// fchmodat(2).
-pub fn fchmodat(dirfd: RawFd, name: &CStr, mode: u32) -> R {
+pub(crate) fn fchmodat(dirfd: RawFd, name: &CStr, mode: u32) -> R {
     // SAFETY: a valid C string.
     check(unsafe { libc::fchmodat(dirfd, name.as_ptr(), mode, 0) }).map(drop)
 }
 
 /// openat(2).
-pub fn openat(dirfd: RawFd, path: &CStr, flags: c_int, mode: u32) -> R<RawFd> {
+pub(crate) fn openat(dirfd: RawFd, path: &CStr, flags: c_int, mode: u32) -> R<RawFd> {
     // SAFETY: a valid C string.
     check(unsafe { libc::openat(dirfd, path.as_ptr(), flags, mode) })
 }
@@ -235,7 +235,13 @@ pub const RESOLVE_IN_ROOT: u64 = 0x10;
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 
 /// openat2(2): opens `path` relative to `dirfd` with the given RESOLVE_* rules.
-pub fn openat2(dirfd: RawFd, path: &CStr, flags: c_int, mode: u32, resolve: u64) -> R<RawFd> {
+pub(crate) fn openat2(
+    dirfd: RawFd,
+    path: &CStr,
+    flags: c_int,
+    mode: u32,
+    resolve: u64,
+) -> R<RawFd> {
     let how = OpenHow {
         flags: flags as u64,
         mode: u64::from(mode),
@@ -255,7 +261,7 @@ pub fn openat2(dirfd: RawFd, path: &CStr, flags: c_int, mode: u32, resolve: u64)
 }
 
 /// fstat(2): the file type bits (S_IFMT) of an fd.
-pub fn file_type(fd: RawFd) -> R<u32> {
+pub(crate) fn file_type(fd: RawFd) -> R<u32> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
     // SAFETY: st points to writable memory for a stat struct.
     check(unsafe { libc::fstat(fd, st.as_mut_ptr()) })?;
@@ -315,7 +321,7 @@ pub fn setresuid(uid: u32) -> R {
 }
 
 /// prctl(2) with up to four integer arguments.
-pub fn prctl(option: c_int, a2: c_ulong, a3: c_ulong, a4: c_ulong, a5: c_ulong) -> R<c_int> {
+pub(crate) fn prctl(option: c_int, a2: c_ulong, a3: c_ulong, a4: c_ulong, a5: c_ulong) -> R<c_int> {
     // SAFETY: every option we pass takes integer arguments only.
     check(unsafe { libc::prctl(option, a2, a3, a4, a5) })
 }
@@ -376,19 +382,23 @@ pub fn setsid() -> R {
 }
 
 /// ioctl(2) with an integer argument.
-pub fn ioctl_int(fd: RawFd, request: c_ulong, arg: c_ulong) -> R<c_int> {
+pub(crate) fn ioctl_int(fd: RawFd, request: c_ulong, arg: c_ulong) -> R<c_int> {
     // SAFETY: the requests we pass take an integer argument.
     check(unsafe { libc::ioctl(fd, request, arg) })
 }
 
-/// ioctl(2) with a pointer to an int.
-pub fn ioctl_ptr<T>(fd: RawFd, request: c_ulong, arg: &mut T) -> R<c_int> {
-    // SAFETY: the requests we pass write at most a T through the pointer.
+/// ioctl(2) with a pointer to a `T`.
+///
+/// # Safety
+/// `request` must be one whose argument is a pointer to a `T`: the kernel reads or writes
+/// at most `size_of::<T>()` bytes through it, with `T`'s layout.
+pub(crate) unsafe fn ioctl_ptr<T>(fd: RawFd, request: c_ulong, arg: &mut T) -> R<c_int> {
+    // SAFETY: the caller guarantees that `request` takes a pointer to a T; `arg` is one.
     check(unsafe { libc::ioctl(fd, request, arg as *mut T) })
 }
 
 /// Sends `payload` with `fd` attached (SCM_RIGHTS) on a unix socket.
-pub fn send_fd(sock: RawFd, fd: RawFd, payload: &[u8]) -> R {
+pub(crate) fn send_fd(sock: RawFd, fd: RawFd, payload: &[u8]) -> R {
     let mut iov = libc::iovec {
         iov_base: payload.as_ptr().cast_mut().cast(),
         iov_len: payload.len(),
@@ -423,7 +433,7 @@ pub fn send_fd(sock: RawFd, fd: RawFd, payload: &[u8]) -> R {
 
 /// A fork-style clone(2) (new process, copy of the address space) with extra flags.
 /// Returns 0 in the child and the child's pid in the parent.
-pub fn fork_with(flags: u64) -> R<libc::pid_t> {
+pub(crate) fn fork_with(flags: u64) -> R<libc::pid_t> {
     // SAFETY: without CLONE_VM the child gets its own copy of memory and stack, as fork.
     let ret = unsafe {
         libc::syscall(
@@ -439,9 +449,16 @@ pub fn fork_with(flags: u64) -> R<libc::pid_t> {
 }
 
 /// execve(2); returns only on failure.
-pub fn execve(path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno {
-    // SAFETY: argv and envp are NULL-terminated arrays of pointers to C strings that the
-    // plan keeps alive.
+///
+/// # Safety
+/// `argv` and `envp` must each end with a null pointer, and every other pointer in them
+/// must point to a NUL-terminated string that stays alive for the call.
+pub(crate) unsafe fn execve(
+    path: &CStr,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> Errno {
+    // SAFETY: the caller guarantees null-terminated arrays of live C strings.
     unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     errno()
 }
@@ -518,7 +535,7 @@ pub fn pidfd_open(pid: libc::pid_t) -> R<RawFd> {
 }
 
 /// poll(2) on `fds`, retrying on EINTR; the number of fds with events.
-pub fn poll(fds: &mut [libc::pollfd], timeout_ms: c_int) -> R<usize> {
+pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: c_int) -> R<usize> {
     loop {
         // SAFETY: `fds` is a valid, exclusively borrowed slice of pollfd records of the
         // length given; the kernel only writes their `revents`.
@@ -534,7 +551,7 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: c_int) -> R<usize> {
 }
 
 /// poll(2) on one fd for input; Ok(true) when ready, Ok(false) on timeout.
-pub fn poll_in(fd: RawFd, timeout_ms: c_int) -> R<bool> {
+pub(crate) fn poll_in(fd: RawFd, timeout_ms: c_int) -> R<bool> {
     let mut p = [libc::pollfd {
         fd,
         events: libc::POLLIN,
@@ -544,7 +561,7 @@ pub fn poll_in(fd: RawFd, timeout_ms: c_int) -> R<bool> {
 }
 
 /// send(2) with MSG_NOSIGNAL: a peer that is gone yields EPIPE, not SIGPIPE.
-pub fn send(sock: RawFd, buf: &[u8]) -> R {
+pub(crate) fn send(sock: RawFd, buf: &[u8]) -> R {
     // SAFETY: buf is a valid readable slice.
     let n = unsafe { libc::send(sock, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
     if n < 0 {
@@ -555,7 +572,7 @@ pub fn send(sock: RawFd, buf: &[u8]) -> R {
 }
 
 /// close_range(2) with CLOSE_RANGE_CLOEXEC: marks every fd from `first` up close-on-exec.
-pub fn cloexec_from(first: u32) -> R {
+pub(crate) fn cloexec_from(first: u32) -> R {
     const CLOSE_RANGE_CLOEXEC: c_int = 1 << 2;
     // SAFETY: plain integers.
     let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
@@ -563,7 +580,7 @@ pub fn cloexec_from(first: u32) -> R {
 }
 
 /// close_range(2): closes fds `first..=last`.
-pub fn close_range(first: u32, last: u32) -> R {
+pub(crate) fn close_range(first: u32, last: u32) -> R {
     // SAFETY: plain integers; the fds closed are ones this process owns.
     check_long(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) }).map(drop)
 }
@@ -571,7 +588,7 @@ pub fn close_range(first: u32, last: u32) -> R {
 /// Sets every catchable signal's disposition to SIG_DFL and unblocks all signals: what a
 /// freshly exec'd program expects (the host may ignore SIGPIPE, as Rust programs do, or run
 /// handlers that must never run in the child).
-pub fn reset_signals() -> R {
+pub(crate) fn reset_signals() -> R {
     // The kernel's struct sigaction: handler, flags, restorer, mask. All zero is SIG_DFL.
     // The raw call, because glibc's wrapper refuses the signals it reserves (32, 33), which
     // the host may well have set to SIG_IGN.

@@ -16,7 +16,8 @@ pub fn window_size(fd: BorrowedFd<'_>) -> io::Result<(u16, u16)> {
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    raw::ioctl_ptr(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws)
+    // SAFETY: TIOCGWINSZ takes a pointer to a winsize.
+    unsafe { raw::ioctl_ptr(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) }
         .map_err(io::Error::from_raw_os_error)?;
     Ok((ws.ws_row, ws.ws_col))
 }
@@ -33,7 +34,8 @@ pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> io::Result<(
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    raw::ioctl_ptr(fd.as_raw_fd(), libc::TIOCSWINSZ, &mut ws)
+    // SAFETY: TIOCSWINSZ takes a pointer to a winsize.
+    unsafe { raw::ioctl_ptr(fd.as_raw_fd(), libc::TIOCSWINSZ, &mut ws) }
         .map(drop)
         .map_err(io::Error::from_raw_os_error)
 }

@@ -626,7 +626,7 @@ impl VolumeStore {
             if let (Some(src), false) = (image_dir, mount.is_no_copy()) {
                 self.populate_from(&name, src)?;
             }
-            Ok(mount.to_oci_at(volume.mountpoint()))
+            Ok::<_, Error>(mount.to_oci_at(volume.mountpoint()))
         })();
         if r.is_err() {
             let _ = self.release(&name, container_id);

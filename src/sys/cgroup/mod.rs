@@ -10,7 +10,7 @@
 //! # Which hierarchies a container gets (v1)
 //! Always `memory`, `cpuacct`, `pids` and `freezer`: the memory limit and OOM count, the CPU
 //! and pids stats, and freeze/kill. `cpu`, `cpuset`, `blkio`, `devices` and `hugetlb` only when
-//! the resources name them (on hosts that co-mount `cpu,cpuacct`, `cpu` comes with `cpuacct`;
+//! a [`Setting`] names them (on hosts that co-mount `cpu,cpuacct`, `cpu` comes with `cpuacct`;
 //! every new `cpuset` level also costs two reads and two writes to copy `cpus`/`mems` from its
 //! parent); `name=systemd`, `net_cls`, `net_prio`, `perf_event`, `rdma` and `misc` never.
 //! A later [`Cgroup::apply`] (`runc update`) that needs a hierarchy the container lacks creates
@@ -18,6 +18,13 @@
 //! The cost that decides this, measured on the development machine (hybrid, Linux 6.18): a
 //! mkdir+rmdir takes a median 30–75 µs per hierarchy (memory is the dearest), so each skipped
 //! hierarchy saves about 40 µs of a ~0.2 ms create+remove.
+//!
+//! # What is here and what is not
+//! This module is plain cgroupfs file I/O: it creates, joins, freezes, signals, reads and
+//! removes cgroups and writes the [`Setting`]s it is given (control file, value, controller).
+//! Which settings an OCI `linux.resources` section means (v1 and v2 file names, unit
+//! conversions, the checks on the values) is runtime policy and lives in
+//! `runtime::resources`.
 //!
 //! # cgroups-rs and plain cgroupfs I/O
 //! cgroups-rs (0.5) is used for what it does well and cheaply: telling a pure v2 host from
@@ -33,15 +40,6 @@
 //!   stats turn every read error into 0 and report v2's page cache as 0 (it looks for v1's
 //!   `cache` key in `memory.stat`, v2 calls it `file`);
 //! - the conversions we need (shares to weight) are crate-private there.
-//!
-//! # Devices on v2
-//! The v2 device controller is an eBPF program attached to the cgroup. This first version
-//! does not load one: `linux.resources.devices` is **not enforced on v2** (nor in the unified
-//! hierarchy of a hybrid host) and is skipped without an error. On v1 it is written to
-//! `devices.allow`/`devices.deny`.
-
-mod v1;
-mod v2;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write as _};
@@ -51,9 +49,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::LinuxResources;
-
-use crate::{Error, Result};
+use super::{Error, Result};
 
 /// Which cgroup layout the host has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +82,14 @@ pub struct Hierarchy {
     pub options: String,
     /// The controllers it holds (for cgroup2 those listed in its `cgroup.controllers`).
     pub controllers: Vec<String>,
+}
+
+/// Whether the host serves `controller` from its cgroup2 hierarchy, so that a [`Setting`]
+/// for it takes v2 file names (`memory.max` rather than `memory.limit_in_bytes`). On a
+/// hybrid host that is true for the controllers only the unified hierarchy has (typically
+/// `hugetlb`) and for [`Controller::Unified`].
+pub fn uses_v2(controller: Controller) -> bool {
+    host().is_v2(controller)
 }
 
 /// The host's cgroup hierarchies: the v1 ones, then the cgroup2 one if mounted.
@@ -124,55 +128,71 @@ pub struct CgroupStats {
 // ---------------------------------------------------------------------------------------
 // The host's layout.
 
-/// A controller, named by its role (v1 and v2 names differ for some).
+/// A controller, named by its role (v1 and v2 names differ for some): which hierarchy a
+/// [`Setting`] goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Ctrl {
+#[non_exhaustive]
+pub enum Controller {
+    /// `memory`.
     Memory,
+    /// `cpu` (CFS and realtime limits, v2's `cpu.weight` and `cpu.max`).
     Cpu,
+    /// `cpuacct` on v1 (CPU accounting); `cpu` on v2.
     Cpuacct,
+    /// `cpuset`.
     Cpuset,
+    /// `pids`.
     Pids,
+    /// `freezer` on v1; part of the core (`cgroup.freeze`) on v2.
     Freezer,
+    /// `blkio` on v1, `io` on v2.
     Blkio,
+    /// `devices` on v1 (an eBPF program on v2, which this module does not load).
     Devices,
+    /// `hugetlb`.
     Hugetlb,
-    /// Raw `unified` keys: the cgroup2 hierarchy itself.
+    /// The cgroup2 hierarchy itself, for files named directly (the spec's `unified` keys).
     Unified,
 }
 
-impl Ctrl {
+impl Controller {
     /// Its name in a v1 mount's options.
     fn v1_name(self) -> Option<&'static str> {
         Some(match self {
-            Ctrl::Memory => "memory",
-            Ctrl::Cpu => "cpu",
-            Ctrl::Cpuacct => "cpuacct",
-            Ctrl::Cpuset => "cpuset",
-            Ctrl::Pids => "pids",
-            Ctrl::Freezer => "freezer",
-            Ctrl::Blkio => "blkio",
-            Ctrl::Devices => "devices",
-            Ctrl::Hugetlb => "hugetlb",
-            Ctrl::Unified => return None,
+            Controller::Memory => "memory",
+            Controller::Cpu => "cpu",
+            Controller::Cpuacct => "cpuacct",
+            Controller::Cpuset => "cpuset",
+            Controller::Pids => "pids",
+            Controller::Freezer => "freezer",
+            Controller::Blkio => "blkio",
+            Controller::Devices => "devices",
+            Controller::Hugetlb => "hugetlb",
+            Controller::Unified => return None,
         })
     }
 
     /// Its name in v2's `cgroup.controllers` (`None`: part of the core, always there).
     fn v2_name(self) -> Option<&'static str> {
         match self {
-            Ctrl::Memory => Some("memory"),
-            Ctrl::Cpu | Ctrl::Cpuacct => Some("cpu"),
-            Ctrl::Cpuset => Some("cpuset"),
-            Ctrl::Pids => Some("pids"),
-            Ctrl::Blkio => Some("io"),
-            Ctrl::Hugetlb => Some("hugetlb"),
-            Ctrl::Freezer | Ctrl::Devices | Ctrl::Unified => None,
+            Controller::Memory => Some("memory"),
+            Controller::Cpu | Controller::Cpuacct => Some("cpu"),
+            Controller::Cpuset => Some("cpuset"),
+            Controller::Pids => Some("pids"),
+            Controller::Blkio => Some("io"),
+            Controller::Hugetlb => Some("hugetlb"),
+            Controller::Freezer | Controller::Devices | Controller::Unified => None,
         }
     }
 }
 
 /// The controllers every container gets on v1 (see the module docs).
-const ALWAYS: [Ctrl; 4] = [Ctrl::Memory, Ctrl::Cpuacct, Ctrl::Pids, Ctrl::Freezer];
+const ALWAYS: [Controller; 4] = [
+    Controller::Memory,
+    Controller::Cpuacct,
+    Controller::Pids,
+    Controller::Freezer,
+];
 
 /// v1 controller names we recognise in mount options.
 const V1_CONTROLLERS: [&str; 14] = [
@@ -210,7 +230,7 @@ impl Hier {
 /// The cgroup hierarchies of a host (or of a fake tree in tests).
 #[derive(Debug)]
 pub(crate) struct Layout {
-    version: CgroupVersion,
+    pub(crate) version: CgroupVersion,
     hiers: Vec<Hier>,
     /// `Some` for a fake tree: the contents of `/proc/self/cgroup` to use, and the directory
     /// emulation of the kernel (new directories get the control files of their parent).
@@ -347,7 +367,7 @@ impl Layout {
     }
 
     /// The hierarchy that serves `ctrl`, if any.
-    fn hier_for(&self, ctrl: Ctrl) -> Option<usize> {
+    fn hier_for(&self, ctrl: Controller) -> Option<usize> {
         if let Some(name) = ctrl.v1_name() {
             if let Some(i) = self.hiers.iter().position(|h| !h.v2 && h.has(name)) {
                 return Some(i);
@@ -357,20 +377,23 @@ impl Layout {
         // On pure v2 everything is there (a controller that is not enabled shows as a missing
         // file, which names itself in the error); on a hybrid host only what the unified
         // hierarchy lists (hugetlb here), or raw `unified` keys.
-        if self.version == CgroupVersion::V2 || ctrl == Ctrl::Unified {
+        if self.version == CgroupVersion::V2 || ctrl == Controller::Unified {
             return Some(i);
         }
         ctrl.v2_name().filter(|n| self.hiers[i].has(n)).map(|_| i)
     }
 
-    fn is_v2(&self, ctrl: Ctrl) -> bool {
+    /// Whether `ctrl` is served by the cgroup2 hierarchy (v2 file names apply).
+    pub(crate) fn is_v2(&self, ctrl: Controller) -> bool {
         self.hier_for(ctrl).is_some_and(|i| self.hiers[i].v2)
     }
 
     /// The container's directory in every hierarchy (whether it exists or not).
     fn resolve(&self, spec_path: &str) -> Result<Vec<PathBuf>> {
-        let invalid =
-            |reason: &str| Error::spec("linux.cgroupsPath", format!("{spec_path:?}: {reason}"));
+        let invalid = |reason: &str| Error::InvalidCgroupPath {
+            path: spec_path.to_string(),
+            reason: reason.to_string(),
+        };
         let path = if is_systemd_path(spec_path) {
             systemd_to_fs(spec_path).map_err(|r| invalid(&r))?
         } else {
@@ -388,11 +411,8 @@ impl Layout {
         } else {
             Some(match &self.fake_self_cgroup {
                 Some(s) => s.clone(),
-                None => fs::read_to_string("/proc/self/cgroup").map_err(|e| Error::Cgroup {
-                    op: "reading".into(),
-                    path: "/proc/self/cgroup".into(),
-                    source: e,
-                })?,
+                None => fs::read_to_string("/proc/self/cgroup")
+                    .map_err(|e| cg_err("reading", "/proc/self/cgroup", e))?,
             })
         };
         let rel = path.trim_start_matches('/');
@@ -531,111 +551,66 @@ fn expand_slice(slice: &str) -> std::result::Result<String, String> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Writing resources.
+// Settings.
 
-/// One value for one control file: the plan `apply` runs.
+/// One value for one control file, in the hierarchy of one controller: what
+/// [`Cgroup::create`] and [`Cgroup::apply`] write.
+///
+/// ```
+/// use cargohold::sys::cgroup::{Controller, Setting};
+/// let s = Setting::new(Controller::Pids, "pids.max", 100);
+/// assert_eq!((s.file.as_str(), s.value.as_str()), ("pids.max", "100"));
+/// // BFQ's file where it exists, else the default scheduler's with its own value.
+/// let w = Setting::new(Controller::Blkio, "io.bfq.weight", 500).or_value("io.weight", 4950);
+/// assert_eq!(w.alt, Some(("io.weight".to_string(), "4950".to_string())));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Write {
-    ctrl: Ctrl,
-    file: String,
-    value: String,
+#[non_exhaustive]
+pub struct Setting {
+    /// The controller whose hierarchy holds the file.
+    pub controller: Controller,
+    /// The control file's name (`memory.max`).
+    pub file: String,
+    /// The value, written in one write(2).
+    pub value: String,
     /// A file (and value) to use instead when `file` does not exist (`blkio.bfq.weight`).
-    alt: Option<(String, String)>,
+    pub alt: Option<(String, String)>,
     /// A missing file is no error (the value asks for nothing the host lacks).
-    optional: bool,
+    pub optional: bool,
 }
 
-impl Write {
-    fn new(ctrl: Ctrl, file: impl Into<String>, value: impl ToString) -> Write {
-        Write {
-            ctrl,
+impl Setting {
+    /// `value` for `file` in `controller`'s hierarchy.
+    pub fn new(controller: Controller, file: impl Into<String>, value: impl ToString) -> Setting {
+        Setting {
+            controller,
             file: file.into(),
             value: value.to_string(),
             alt: None,
             optional: false,
         }
     }
-    fn optional(mut self) -> Write {
+
+    /// Makes a missing file no error.
+    pub fn optional(mut self) -> Setting {
         self.optional = true;
         self
     }
-    fn or(self, alt: &str) -> Write {
+
+    /// Writes the same value to `alt` when `file` does not exist.
+    pub fn or(self, alt: &str) -> Setting {
         let v = self.value.clone();
         self.or_value(alt, v)
     }
-    fn or_value(mut self, alt: &str, value: impl ToString) -> Write {
+
+    /// Writes `value` to `alt` when `file` does not exist.
+    pub fn or_value(mut self, alt: &str, value: impl ToString) -> Setting {
         self.alt = Some((alt.to_string(), value.to_string()));
         self
     }
 }
 
-/// The writes for `res`, in order, with each controller's v1 or v2 names as `is_v2` says.
-fn plan(res: &LinuxResources, is_v2: impl Fn(Ctrl) -> bool) -> Result<Vec<Write>> {
-    let mut out = Vec::new();
-    if let Some(m) = res.memory() {
-        if is_v2(Ctrl::Memory) {
-            v2::memory(m, &mut out)?
-        } else {
-            v1::memory(m, &mut out)?
-        }
-    }
-    if let Some(c) = res.cpu() {
-        if is_v2(Ctrl::Cpu) {
-            v2::cpu(c, &mut out)?
-        } else {
-            v1::cpu(c, &mut out)
-        }
-    }
-    if let Some(p) = res.pids() {
-        let v = if p.limit() <= 0 {
-            "max".to_string()
-        } else {
-            p.limit().to_string()
-        };
-        out.push(Write::new(Ctrl::Pids, "pids.max", v));
-    }
-    if let Some(b) = res.block_io() {
-        if is_v2(Ctrl::Blkio) {
-            v2::io(b, &mut out)
-        } else {
-            v1::blkio(b, &mut out)
-        }
-    }
-    if let Some(h) = res.hugepage_limits().as_deref().filter(|h| !h.is_empty()) {
-        if is_v2(Ctrl::Hugetlb) {
-            v2::hugetlb(h, &mut out)
-        } else {
-            v1::hugetlb(h, &mut out)
-        }
-    }
-    if let Some(d) = res.devices().as_deref().filter(|d| !d.is_empty()) {
-        // Not enforced on v2 (needs eBPF); see the module docs.
-        if !is_v2(Ctrl::Devices) {
-            v1::devices(d, &mut out);
-        }
-    }
-    if let Some(u) = res.unified().as_ref().filter(|u| !u.is_empty()) {
-        if !is_v2(Ctrl::Unified) {
-            return Err(Error::spec(
-                "linux.resources.unified",
-                "needs a cgroup v2 hierarchy, this host has none",
-            ));
-        }
-        let mut keys: Vec<_> = u.iter().collect();
-        keys.sort();
-        for (k, v) in keys {
-            if k.contains('/') || k.starts_with('.') {
-                return Err(Error::spec(
-                    "linux.resources.unified",
-                    format!("{k:?} is not a control file name"),
-                ));
-            }
-            out.push(Write::new(Ctrl::Unified, k.as_str(), v));
-        }
-    }
-    Ok(out)
-}
-
+/// An [`Error::Cgroup`].
 fn cg_err(op: impl Into<String>, path: impl Into<PathBuf>, source: io::Error) -> Error {
     Error::Cgroup {
         op: op.into(),
@@ -694,7 +669,7 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
-    /// Creates a container's cgroup and applies `resources` (`None`: no limits).
+    /// Creates a container's cgroup and writes `settings` (in order; empty: no limits).
     ///
     /// `path` is the spec's `linux.cgroupsPath`: an absolute path is relative to each
     /// hierarchy's root, a relative one to the calling process's own cgroup (as runc does).
@@ -707,11 +682,11 @@ impl Cgroup {
     /// v2 the parents' `cgroup.subtree_control` enables the available controllers.
     ///
     /// # Errors
-    /// [`Error::InvalidSpec`] for a malformed path or resource, [`Error::Cgroup`] naming the
+    /// [`Error::InvalidCgroupPath`] for a malformed path, [`Error::Cgroup`] naming the
     /// directory or control file (and the value) the kernel refused. On error everything this
     /// call created is removed again.
-    pub fn create(path: &str, resources: Option<&LinuxResources>) -> Result<Cgroup> {
-        Cgroup::create_in(host().clone(), path, resources)
+    pub fn create(path: &str, settings: &[Setting]) -> Result<Cgroup> {
+        Cgroup::create_in(host().clone(), path, settings)
     }
 
     /// Opens an existing container cgroup (for state, kill, pause, delete from another process).
@@ -723,16 +698,8 @@ impl Cgroup {
         Cgroup::open_in(host().clone(), path)
     }
 
-    pub(crate) fn create_in(
-        layout: Arc<Layout>,
-        path: &str,
-        resources: Option<&LinuxResources>,
-    ) -> Result<Cgroup> {
+    pub(crate) fn create_in(layout: Arc<Layout>, path: &str, writes: &[Setting]) -> Result<Cgroup> {
         let targets = layout.resolve(path)?;
-        let writes = match resources {
-            Some(r) => plan(r, |c| layout.is_v2(c))?,
-            None => Vec::new(),
-        };
         let mut wanted: Vec<usize> = Vec::new();
         let mut want = |i: Option<usize>| {
             if let Some(i) = i.filter(|i| !wanted.contains(i)) {
@@ -746,8 +713,8 @@ impl Cgroup {
                 want(layout.hier_for(c));
             }
         }
-        for w in &writes {
-            let i = layout.hier_for(w.ctrl);
+        for w in writes {
+            let i = layout.hier_for(w.controller);
             if i.is_none() {
                 return Err(no_hierarchy(w, &layout));
             }
@@ -768,7 +735,7 @@ impl Cgroup {
         let mut created = Vec::new();
         let res = cg
             .make_dirs(&wanted, &mut created)
-            .and_then(|()| cg.run(&writes));
+            .and_then(|()| cg.run(writes));
         if let Err(e) = res {
             let fake = cg.layout.fake_self_cgroup.is_some();
             for d in created.iter().rev() {
@@ -785,7 +752,11 @@ impl Cgroup {
             .filter(|&i| targets[i].is_dir())
             .collect();
         if live.is_empty() {
-            let first = targets.first().cloned().unwrap_or_default();
+            // No hierarchy at all: the mount table is what lacks it.
+            let first = targets
+                .first()
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from("/proc/self/mountinfo"));
             return Err(cg_err(
                 "opening",
                 first,
@@ -828,10 +799,10 @@ impl Cgroup {
     }
 
     /// Runs a plan of writes.
-    fn run(&self, writes: &[Write]) -> Result<()> {
+    fn run(&self, writes: &[Setting]) -> Result<()> {
         // v1 memory+swap: the kernel wants memsw >= limit at every moment, so when raising
         // memsw above the current limit (or to -1) write it first, as runc does.
-        let mut order: Vec<&Write> = writes.iter().collect();
+        let mut order: Vec<&Setting> = writes.iter().collect();
         let memsw = order
             .iter()
             .position(|w| w.file == "memory.memsw.limit_in_bytes");
@@ -839,7 +810,7 @@ impl Cgroup {
         if let (Some(s), Some(l)) = (memsw, limit) {
             let swap: i64 = order[s].value.parse().unwrap_or(-1);
             let cur_file = self
-                .dir(Ctrl::Memory)
+                .dir(Controller::Memory)
                 .map(|d| d.join("memory.limit_in_bytes"));
             let cur: i64 = match cur_file {
                 Some(f) => read_file(&f)?.trim().parse().unwrap_or(i64::MAX),
@@ -851,7 +822,7 @@ impl Cgroup {
             }
         }
         for w in order {
-            let dir = match self.dir(w.ctrl) {
+            let dir = match self.dir(w.controller) {
                 Some(d) => d.to_path_buf(),
                 None => self.join_new(w)?,
             };
@@ -879,10 +850,10 @@ impl Cgroup {
 
     /// For `apply` on a controller the container did not get at creation: creates its
     /// directory and moves the container's processes in.
-    fn join_new(&self, w: &Write) -> Result<PathBuf> {
+    fn join_new(&self, w: &Setting) -> Result<PathBuf> {
         let i = self
             .layout
-            .hier_for(w.ctrl)
+            .hier_for(w.controller)
             .ok_or_else(|| no_hierarchy(w, &self.layout))?;
         // Frozen, no process can fork between listing and moving (and stay behind). A paused
         // container stays paused.
@@ -924,8 +895,8 @@ impl Cgroup {
         Ok(())
     }
 
-    /// The directory serving `ctrl`, if the container has one.
-    fn dir(&self, ctrl: Ctrl) -> Option<&Path> {
+    /// The container's directory serving `ctrl`, if it has one.
+    pub fn dir(&self, ctrl: Controller) -> Option<&Path> {
         let i = self.layout.hier_for(ctrl)?;
         self.live().contains(&i).then(|| self.targets[i].as_path())
     }
@@ -939,9 +910,14 @@ impl Cgroup {
         self.layout.version == CgroupVersion::V2
     }
 
+    /// Whether `controller` is served by the cgroup2 hierarchy here (see [`uses_v2`]).
+    pub fn uses_v2(&self, controller: Controller) -> bool {
+        self.layout.is_v2(controller)
+    }
+
     /// The directory whose `cgroup.procs` lists the container's processes.
     fn primary(&self) -> &Path {
-        let pick = [Ctrl::Freezer, Ctrl::Pids, Ctrl::Memory]
+        let pick = [Controller::Freezer, Controller::Pids, Controller::Memory]
             .iter()
             .find_map(|&c| self.dir(c));
         pick.unwrap_or_else(|| &self.targets[self.live()[0]])
@@ -1034,14 +1010,15 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Applies new limits (`runc update`); fields that are `None` are left as they are.
+    /// Writes new settings (`runc update`), in order; files not named are left as they are. A
+    /// setting for a controller the container has no directory for yet creates it and moves
+    /// the container's processes in (frozen meanwhile).
     ///
     /// # Errors
-    /// [`Error::InvalidSpec`] for a malformed value, [`Error::Cgroup`] naming the control file
-    /// and the value the kernel refused. Writes made before the failing one stay.
-    pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
-        let writes = plan(resources, |c| self.layout.is_v2(c))?;
-        self.run(&writes)
+    /// [`Error::Cgroup`] naming the control file and the value the kernel refused. Writes
+    /// made before the failing one stay.
+    pub fn apply(&self, settings: &[Setting]) -> Result<()> {
+        self.run(settings)
     }
 
     /// Freezes every process of the cgroup (`runc pause`) and waits until they are frozen.
@@ -1063,9 +1040,9 @@ impl Cgroup {
 
     fn freezer_file(&self) -> Result<PathBuf> {
         let (ctrl, file) = if self.is_v2() {
-            (Ctrl::Unified, "cgroup.freeze")
+            (Controller::Unified, "cgroup.freeze")
         } else {
-            (Ctrl::Freezer, "freezer.state")
+            (Controller::Freezer, "freezer.state")
         };
         let dir = self.dir(ctrl).ok_or_else(|| {
             cg_err(
@@ -1148,7 +1125,7 @@ impl Cgroup {
         let mut s = CgroupStats::default();
         let v2 = self.is_v2();
         let num = |t: &str| -> Option<u64> { t.trim().parse().ok() };
-        if let Some(d) = self.dir(Ctrl::Memory) {
+        if let Some(d) = self.dir(Controller::Memory) {
             let f = |n: &str| read_optional(&d.join(n));
             if v2 {
                 s.memory_usage = f("memory.current")?.as_deref().and_then(num).unwrap_or(0);
@@ -1186,7 +1163,7 @@ impl Cgroup {
                 s.cpu_user_ns = keyed(&t, "user_usec").unwrap_or(0) * 1000;
                 s.cpu_system_ns = keyed(&t, "system_usec").unwrap_or(0) * 1000;
             }
-        } else if let Some(d) = self.dir(Ctrl::Cpuacct) {
+        } else if let Some(d) = self.dir(Controller::Cpuacct) {
             let f = |n: &str| read_optional(&d.join(n));
             s.cpu_usage_ns = f("cpuacct.usage")?.as_deref().and_then(num).unwrap_or(0);
             match (f("cpuacct.usage_user")?, f("cpuacct.usage_sys")?) {
@@ -1202,7 +1179,7 @@ impl Cgroup {
                 }
             }
         }
-        if let Some(d) = self.dir(Ctrl::Pids) {
+        if let Some(d) = self.dir(Controller::Pids) {
             s.pids_current = read_optional(&d.join("pids.current"))?
                 .as_deref()
                 .and_then(num)
@@ -1218,12 +1195,12 @@ impl Cgroup {
     /// # Errors
     /// [`Error::Cgroup`] if the container has no memory cgroup or the file cannot be read.
     pub fn oom_kills(&self) -> Result<u64> {
-        let file = if self.layout.is_v2(Ctrl::Memory) {
+        let file = if self.layout.is_v2(Controller::Memory) {
             "memory.events"
         } else {
             "memory.oom_control"
         };
-        let dir = self.dir(Ctrl::Memory).ok_or_else(|| {
+        let dir = self.dir(Controller::Memory).ok_or_else(|| {
             cg_err(
                 "reading",
                 self.primary().join(file),
@@ -1302,12 +1279,12 @@ impl Cgroup {
     }
 }
 
-fn no_hierarchy(w: &Write, layout: &Layout) -> Error {
+fn no_hierarchy(w: &Setting, layout: &Layout) -> Error {
     let at = layout
         .hiers
         .first()
         .map(|h| h.public.mount_point.clone())
-        .unwrap_or_default();
+        .unwrap_or_else(|| PathBuf::from("/proc/self/mountinfo"));
     cg_err(
         format!("finding a hierarchy for {}", w.file),
         at,
@@ -1481,28 +1458,14 @@ fn remove_children(dir: &Path, fake: bool) -> Result<bool> {
 }
 
 #[cfg(test)]
+pub(crate) mod fake;
+
+#[cfg(test)]
 mod tests {
+    use super::fake::{self, cat};
     use super::*;
-    use oci_spec::runtime::{
-        LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType,
-        LinuxHugepageLimitBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder,
-        LinuxThrottleDeviceBuilder,
-    };
-    use std::collections::HashMap;
 
-    // ---- Tier 1: plans and paths ----
-
-    #[test]
-    fn shares_to_weight_matches_runc() {
-        assert_eq!(v2::shares_to_weight(0), 0);
-        assert_eq!(v2::shares_to_weight(1), 1);
-        assert_eq!(v2::shares_to_weight(2), 1);
-        assert_eq!(v2::shares_to_weight(1024), 39);
-        assert_eq!(v2::shares_to_weight(262_144), 10_000);
-        assert_eq!(v2::shares_to_weight(1 << 30), 10_000);
-        assert_eq!(v2::blkio_weight_to_io(10), 1);
-        assert_eq!(v2::blkio_weight_to_io(1000), 10_000);
-    }
+    // ---- Tier 1: paths ----
 
     #[test]
     fn systemd_paths() {
@@ -1545,13 +1508,13 @@ mod tests {
         let opts: Vec<&str> = l.hiers.iter().map(|h| h.public.options.as_str()).collect();
         assert_eq!(opts, ["cpu,cpuacct", "memory", "name=systemd", ""]);
         assert_eq!(l.hiers[0].public.controllers, ["cpu", "cpuacct"]);
-        assert_eq!(l.hier_for(Ctrl::Cpuacct), Some(0));
-        assert_eq!(l.hier_for(Ctrl::Pids), None);
-        assert_eq!(l.hier_for(Ctrl::Unified), Some(3));
+        assert_eq!(l.hier_for(Controller::Cpuacct), Some(0));
+        assert_eq!(l.hier_for(Controller::Pids), None);
+        assert_eq!(l.hier_for(Controller::Unified), Some(3));
         assert_eq!(unescape("/mnt/mem\\040dup"), "/mnt/mem dup");
         let l = Layout::from_mountinfo("1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", None);
         assert_eq!(l.version, CgroupVersion::V2);
-        assert_eq!(l.hier_for(Ctrl::Freezer), Some(0));
+        assert_eq!(l.hier_for(Controller::Freezer), Some(0));
     }
 
     #[test]
@@ -1582,450 +1545,71 @@ mod tests {
         );
         let t = l.resolve("system.slice:x:y").unwrap();
         assert_eq!(t[0], PathBuf::from("/cg/memory/system.slice/x-y.scope"));
-        assert!(l.resolve("../escape").is_err());
+        let e = l.resolve("../escape").unwrap_err();
+        assert!(matches!(e, Error::InvalidCgroupPath { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "invalid cgroup path \"../escape\": must be a non-empty path without \"..\""
+        );
         assert!(l.resolve("").is_err());
-    }
-
-    fn resources() -> LinuxResources {
-        LinuxResourcesBuilder::default()
-            .memory(
-                LinuxMemoryBuilder::default()
-                    .limit(32i64 << 20)
-                    .swap(64i64 << 20)
-                    .reservation(16i64 << 20)
-                    .build()
-                    .unwrap(),
-            )
-            .cpu(
-                LinuxCpuBuilder::default()
-                    .shares(512u64)
-                    .quota(50_000i64)
-                    .period(100_000u64)
-                    .cpus("1")
-                    .mems("0")
-                    .build()
-                    .unwrap(),
-            )
-            .pids(LinuxPidsBuilder::default().limit(10i64).build().unwrap())
-            .block_io(
-                LinuxBlockIoBuilder::default()
-                    .weight(500u16)
-                    .throttle_read_bps_device(vec![LinuxThrottleDeviceBuilder::default()
-                        .major(8i64)
-                        .minor(0i64)
-                        .rate(1_000_000u64)
-                        .build()
-                        .unwrap()])
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap()
-    }
-
-    fn files(plan: &[Write]) -> Vec<(String, String)> {
-        plan.iter()
-            .map(|w| (w.file.clone(), w.value.clone()))
-            .collect()
-    }
-
-    #[test]
-    fn plan_v2_converts() {
-        let p = plan(&resources(), |_| true).unwrap();
-        let f = files(&p);
-        for (file, value) in [
-            ("memory.max", "33554432"),
-            ("memory.swap.max", "33554432"),
-            ("memory.low", "16777216"),
-            ("cpu.weight", "20"),
-            ("cpu.max", "50000 100000"),
-            ("cpuset.cpus", "1"),
-            ("pids.max", "10"),
-            ("io.bfq.weight", "500"),
-            ("io.max", "8:0 rbps=1000000"),
-        ] {
-            assert!(
-                f.contains(&(file.into(), value.into())),
-                "{file}={value} missing from {f:?}"
-            );
-        }
-        let w = p.iter().find(|w| w.file == "io.bfq.weight").unwrap();
-        assert_eq!(w.alt, Some(("io.weight".into(), "4950".into())));
-        // Quota without period, unlimited quota.
-        let cpu = |q: i64| {
-            LinuxResourcesBuilder::default()
-                .cpu(LinuxCpuBuilder::default().quota(q).build().unwrap())
-                .build()
-                .unwrap()
-        };
-        assert_eq!(
-            files(&plan(&cpu(-1), |_| true).unwrap()),
-            [("cpu.max".into(), "max 100000".into())]
-        );
-        // swap below limit is refused; swap without a limit too.
-        let mem = |l: Option<i64>, s: i64| {
-            let mut m = LinuxMemoryBuilder::default().swap(s);
-            if let Some(l) = l {
-                m = m.limit(l);
-            }
-            LinuxResourcesBuilder::default()
-                .memory(m.build().unwrap())
-                .build()
-                .unwrap()
-        };
-        assert!(plan(&mem(Some(100), 50), |_| true).is_err());
-        assert!(plan(&mem(None, 50), |_| true).is_err());
-        assert!(plan(&mem(Some(100), 100), |_| true).unwrap()[1].optional);
-        assert_eq!(plan(&mem(Some(100), -1), |_| true).unwrap()[1].value, "max");
-    }
-
-    #[test]
-    fn plan_v1_devices_and_unified() {
-        let devs = vec![
-            LinuxDeviceCgroupBuilder::default()
-                .allow(false)
-                .access("rwm")
-                .build()
-                .unwrap(),
-            LinuxDeviceCgroupBuilder::default()
-                .allow(true)
-                .typ(LinuxDeviceType::C)
-                .major(1i64)
-                .minor(3i64)
-                .access("rw")
-                .build()
-                .unwrap(),
-            LinuxDeviceCgroupBuilder::default()
-                .allow(true)
-                .typ(LinuxDeviceType::B)
-                .major(8i64)
-                .build()
-                .unwrap(),
-        ];
-        let r = LinuxResourcesBuilder::default()
-            .devices(devs)
-            .build()
-            .unwrap();
-        assert_eq!(
-            files(&plan(&r, |_| false).unwrap()),
-            [
-                ("devices.deny".into(), "a *:* rwm".into()),
-                ("devices.allow".into(), "c 1:3 rw".into()),
-                ("devices.allow".into(), "b 8:* rwm".into())
-            ]
-        );
-        // Not enforced on v2.
-        assert!(plan(&r, |_| true).unwrap().is_empty());
-        let u = LinuxResourcesBuilder::default()
-            .unified(HashMap::from([(
-                "memory.high".to_string(),
-                "1000000".to_string(),
-            )]))
-            .build()
-            .unwrap();
-        assert!(matches!(
-            plan(&u, |_| false),
-            Err(Error::InvalidSpec { .. })
-        ));
-        assert_eq!(
-            files(&plan(&u, |_| true).unwrap()),
-            [("memory.high".into(), "1000000".into())]
-        );
-        let bad = LinuxResourcesBuilder::default()
-            .unified(HashMap::from([("../x".to_string(), "1".to_string())]))
-            .build()
-            .unwrap();
-        assert!(plan(&bad, |_| true).is_err());
     }
 
     // ---- Tier 2: a fake cgroupfs in a tempdir ----
 
-    fn touch(dir: &Path, files: &[(&str, &str)]) {
-        fs::create_dir_all(dir).unwrap();
-        for (f, v) in files {
-            fs::write(dir.join(f), v).unwrap();
-        }
-    }
-
-    fn cat(p: impl AsRef<Path>) -> String {
-        fs::read_to_string(p.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
-    }
-
-    /// A fake v1 tree (plus `unified` with hugetlb when `hybrid`), `memsw` optional.
-    fn fake_v1(root: &Path, memsw: bool, hybrid: bool) -> Arc<Layout> {
-        let procs = ("cgroup.procs", "");
-        let mut mem = vec![
-            procs,
-            ("memory.limit_in_bytes", ""),
-            ("memory.soft_limit_in_bytes", ""),
-            ("memory.swappiness", ""),
-            ("memory.oom_control", ""),
-            ("memory.usage_in_bytes", ""),
-        ];
-        if memsw {
-            mem.push(("memory.memsw.limit_in_bytes", ""));
-        }
-        touch(&root.join("memory"), &mem);
-        touch(
-            &root.join("cpu"),
-            &[
-                procs,
-                ("cpu.shares", ""),
-                ("cpu.cfs_period_us", ""),
-                ("cpu.cfs_quota_us", ""),
-            ],
-        );
-        touch(&root.join("cpuacct"), &[procs, ("cpuacct.usage", "")]);
-        touch(
-            &root.join("cpuset"),
-            &[procs, ("cpuset.cpus", "0-3\n"), ("cpuset.mems", "0\n")],
-        );
-        touch(&root.join("pids"), &[procs, ("pids.max", "")]);
-        touch(&root.join("freezer"), &[procs, ("freezer.state", "")]);
-        touch(
-            &root.join("blkio"),
-            &[
-                procs,
-                ("blkio.bfq.weight", ""),
-                ("blkio.throttle.read_bps_device", ""),
-            ],
-        );
-        touch(
-            &root.join("devices"),
-            &[procs, ("devices.allow", ""), ("devices.deny", "")],
-        );
-        if hybrid {
-            touch(
-                &root.join("unified"),
-                &[
-                    procs,
-                    ("cgroup.controllers", "hugetlb\n"),
-                    ("cgroup.subtree_control", ""),
-                    ("hugetlb.2MB.max", ""),
-                ],
-            );
-        }
-        Arc::new(Layout::fake(root, CgroupVersion::V1, "0::/\n").unwrap())
-    }
-
-    fn fake_v2(root: &Path) -> Arc<Layout> {
-        let files: Vec<(&str, &str)> = [
-            "cgroup.procs",
-            "cgroup.subtree_control",
-            "cgroup.freeze",
-            "cgroup.events",
-            "memory.max",
-            "memory.low",
-            "memory.swap.max",
-            "cpu.weight",
-            "cpu.max",
-            "cpuset.cpus",
-            "cpuset.mems",
-            "pids.max",
-            "io.weight",
-            "io.max",
-        ]
-        .iter()
-        .map(|f| (*f, ""))
-        .collect();
-        touch(root, &files);
-        fs::write(
-            root.join("cgroup.controllers"),
-            "cpuset cpu io memory hugetlb pids\n",
-        )
-        .unwrap();
-        Arc::new(Layout::fake(root, CgroupVersion::V2, "0::/\n").unwrap())
-    }
-
     #[test]
-    fn fake_v1_writes_files_and_inherits_cpuset() {
+    fn fake_settings_alt_optional_inherit_and_rollback() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
-        let l = fake_v1(root, true, false);
-        assert_eq!(l.version, CgroupVersion::V1);
-        let cg = Cgroup::create_in(l.clone(), "/outer/ctr", Some(&resources())).unwrap();
+        let l = fake::fake_v1(root, false, false);
+        assert!(!l.is_v2(Controller::Memory));
+        let settings = [
+            // No CFQ here: BFQ's file takes the value.
+            Setting::new(Controller::Blkio, "blkio.weight", 500).or("blkio.bfq.weight"),
+            // No swap accounting here: an optional setting is skipped.
+            Setting::new(Controller::Memory, "memory.memsw.limit_in_bytes", -1).optional(),
+            Setting::new(Controller::Pids, "pids.max", 7),
+            Setting::new(Controller::Cpuset, "cpuset.cpus", "1"),
+        ];
+        let cg = Cgroup::create_in(l.clone(), "/outer/ctr", &settings).unwrap();
         let d = |c: &str| root.join(c).join("outer/ctr");
-        assert_eq!(cat(d("memory").join("memory.limit_in_bytes")), "33554432");
-        assert_eq!(
-            cat(d("memory").join("memory.memsw.limit_in_bytes")),
-            "67108864"
-        );
-        assert_eq!(
-            cat(d("memory").join("memory.soft_limit_in_bytes")),
-            "16777216"
-        );
-        assert_eq!(cat(d("cpu").join("cpu.shares")), "512");
-        assert_eq!(cat(d("cpu").join("cpu.cfs_quota_us")), "50000");
-        assert_eq!(cat(d("cpu").join("cpu.cfs_period_us")), "100000");
-        assert_eq!(cat(d("pids").join("pids.max")), "10");
         assert_eq!(cat(d("blkio").join("blkio.bfq.weight")), "500");
-        assert_eq!(
-            cat(d("blkio").join("blkio.throttle.read_bps_device")),
-            "8:0 1000000"
-        );
+        assert_eq!(cat(d("pids").join("pids.max")), "7");
+        assert!(!d("memory").join("memory.memsw.limit_in_bytes").exists());
         // Every new cpuset level got its parent's values before the container's own.
         assert_eq!(cat(root.join("cpuset/outer/cpuset.cpus")), "0-3");
-        assert_eq!(cat(root.join("cpuset/outer/cpuset.mems")), "0");
         assert_eq!(cat(d("cpuset").join("cpuset.cpus")), "1");
-        assert_eq!(cat(d("cpuset").join("cpuset.mems")), "0");
-        // No devices dir: the resources name no devices.
-        assert!(!d("devices").exists());
-        assert_eq!(cg.paths().len(), 8 - 1);
-        assert!(cg.v2_dir_fd().unwrap().is_none());
-        assert_eq!(cg.procs_fds().unwrap().len(), 7);
+        // memory, cpuacct, pids, freezer always; blkio and cpuset because settings name them.
+        assert_eq!(cg.paths().len(), 6);
+        assert!(!d("cpu").exists() && !d("devices").exists());
+        assert_eq!(cg.dir(Controller::Pids), Some(d("pids").as_path()));
 
-        // apply() of a controller the container lacks creates it and moves the processes.
+        // A setting for a controller the container lacks creates it and moves the processes.
         fs::write(d("freezer").join("cgroup.procs"), "4242\n").unwrap();
-        let devs = vec![LinuxDeviceCgroupBuilder::default()
-            .allow(false)
-            .access("rwm")
-            .build()
-            .unwrap()];
-        cg.apply(
-            &LinuxResourcesBuilder::default()
-                .devices(devs)
-                .build()
-                .unwrap(),
-        )
+        cg.apply(&[Setting::new(
+            Controller::Devices,
+            "devices.deny",
+            "a *:* rwm",
+        )])
         .unwrap();
         assert_eq!(cat(d("devices").join("devices.deny")), "a *:* rwm");
         assert_eq!(cat(d("devices").join("cgroup.procs")), "4242");
-        assert_eq!(cg.paths().len(), 8);
         assert_eq!(cg.pids().unwrap(), [4242]);
 
-        // A later process opens it by path.
-        let again = Cgroup::open_in(l.clone(), "/outer/ctr").unwrap();
-        assert_eq!(again.paths().len(), 8);
-        assert!(Cgroup::open_in(l, "/nope").is_err());
-        cg.remove().unwrap();
-        for c in ["memory", "cpu", "cpuset", "devices"] {
-            assert!(!d(c).exists(), "{c}");
-            assert!(root.join(c).join("outer").exists(), "parents stay");
-        }
-    }
-
-    #[test]
-    fn fake_v1_swap_without_memsw() {
-        let tmp = tempfile::tempdir().unwrap();
-        let l = fake_v1(tmp.path(), false, false);
-        let mem = |l: i64, s: i64| {
-            let m = LinuxMemoryBuilder::default()
-                .limit(l)
-                .swap(s)
-                .build()
-                .unwrap();
-            LinuxResourcesBuilder::default().memory(m).build().unwrap()
-        };
-        // swap == limit or -1: skipped.
-        let cg = Cgroup::create_in(l.clone(), "/a", Some(&mem(1 << 20, 1 << 20))).unwrap();
-        cg.apply(&mem(1 << 20, -1)).unwrap();
-        cg.remove().unwrap();
-        // A real swap limit on a host without swap accounting is an error naming the file,
-        // and nothing stays behind.
-        let e = Cgroup::create_in(l, "/b", Some(&mem(1 << 20, 2 << 20))).unwrap_err();
+        // A missing file that is not optional names itself and the value; nothing stays.
+        let e = Cgroup::create_in(l, "/b", &[Setting::new(Controller::Memory, "memory.x", 1)])
+            .unwrap_err();
+        assert!(matches!(e, Error::Cgroup { .. }), "{e:?}");
         let msg = e.to_string();
         assert!(
-            msg.contains("memory.memsw.limit_in_bytes") && msg.contains("2097152"),
+            msg.starts_with("cgroup setting memory.x to \"1\" at "),
             "{msg}"
         );
-        for c in ["memory", "cpu", "pids", "freezer", "cpuacct"] {
-            assert!(!tmp.path().join(c).join("b").exists(), "{c} left behind");
+        assert!(msg.ends_with("memory/b/memory.x"), "{msg}");
+        for c in ["memory", "cpuacct", "pids", "freezer"] {
+            assert!(!root.join(c).join("b").exists(), "{c} left behind");
         }
-    }
-
-    #[test]
-    fn fake_hybrid_hugetlb_goes_to_unified() {
-        let tmp = tempfile::tempdir().unwrap();
-        let l = fake_v1(tmp.path(), true, true);
-        assert_eq!(l.version, CgroupVersion::Hybrid);
-        let cg = Cgroup::create_in(l.clone(), "/plain", None).unwrap();
-        assert!(
-            !tmp.path().join("unified/plain").exists(),
-            "no unified dir without a need"
-        );
-        // memory, cpuacct, pids, freezer: no cpu without cpu limits.
-        assert_eq!(cg.paths().len(), 4);
-        assert!(!tmp.path().join("cpu/plain").exists());
         cg.remove().unwrap();
-        let h = vec![LinuxHugepageLimitBuilder::default()
-            .page_size("2MB")
-            .limit(4i64 << 20)
-            .build()
-            .unwrap()];
-        let r = LinuxResourcesBuilder::default()
-            .hugepage_limits(h)
-            .build()
-            .unwrap();
-        let cg = Cgroup::create_in(l, "/huge", Some(&r)).unwrap();
-        assert_eq!(
-            cat(tmp.path().join("unified/huge/hugetlb.2MB.max")),
-            "4194304"
-        );
-        assert_eq!(
-            cat(tmp.path().join("unified/cgroup.subtree_control")),
-            "+hugetlb"
-        );
-        assert_eq!(cg.paths().len(), 5);
-        assert!(cg.v2_dir_fd().unwrap().is_none());
-        cg.remove().unwrap();
-    }
-
-    #[test]
-    fn fake_v2_writes_files() {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path();
-        let l = fake_v2(root);
-        let cg = Cgroup::create_in(l, "/outer/ctr", Some(&resources())).unwrap();
-        let d = root.join("outer/ctr");
-        assert_eq!(cg.paths(), std::slice::from_ref(&d));
-        assert_eq!(cat(d.join("memory.max")), "33554432");
-        assert_eq!(cat(d.join("memory.swap.max")), "33554432");
-        assert_eq!(cat(d.join("memory.low")), "16777216");
-        assert_eq!(cat(d.join("cpu.weight")), "20");
-        assert_eq!(cat(d.join("cpu.max")), "50000 100000");
-        assert_eq!(cat(d.join("cpuset.cpus")), "1");
-        assert_eq!(cat(d.join("pids.max")), "10");
-        // No io.bfq.weight here: io.weight with the converted value.
-        assert_eq!(cat(d.join("io.weight")), "4950");
-        assert_eq!(cat(d.join("io.max")), "8:0 rbps=1000000");
-        let on = "+cpuset +cpu +io +memory +hugetlb +pids";
-        assert_eq!(cat(root.join("cgroup.subtree_control")), on);
-        assert_eq!(cat(root.join("outer/cgroup.subtree_control")), on);
-        assert!(cg.v2_dir_fd().unwrap().is_some());
-        // Freezing: the fake kernel reports frozen at once.
-        fs::write(d.join("cgroup.events"), "populated 0\nfrozen 1\n").unwrap();
-        cg.freeze().unwrap();
-        assert_eq!(cat(d.join("cgroup.freeze")), "1");
-        assert!(cg.is_frozen().unwrap());
-        // devices: not enforced, no error.
-        let devs = vec![LinuxDeviceCgroupBuilder::default()
-            .allow(false)
-            .build()
-            .unwrap()];
-        cg.apply(
-            &LinuxResourcesBuilder::default()
-                .devices(devs)
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
-        // A limit whose file is missing names it.
-        let h = vec![LinuxHugepageLimitBuilder::default()
-            .page_size("1GB")
-            .limit(0i64)
-            .build()
-            .unwrap()];
-        let e = cg
-            .apply(
-                &LinuxResourcesBuilder::default()
-                    .hugepage_limits(h)
-                    .build()
-                    .unwrap(),
-            )
-            .unwrap_err();
-        assert!(e.to_string().contains("hugetlb.1GB.max"), "{e}");
-        cg.remove().unwrap();
-        assert!(!d.exists());
+        assert!(!d("devices").exists() && root.join("devices/outer").exists());
     }
 
     // ---- Tier 3: the real host (root) ----
@@ -2115,16 +1699,34 @@ mod tests {
         Child(pid)
     }
 
-    fn limits(mem: i64, swap: Option<i64>, pids: i64) -> LinuxResources {
-        let mut m = LinuxMemoryBuilder::default().limit(mem);
-        if let Some(s) = swap {
-            m = m.swap(s);
+    /// A memory limit (and a memory+swap limit equal to it, which needs no swap
+    /// accounting) and a pids limit, in the host's file names.
+    fn limits(mem: i64, swap: Option<i64>, pids: i64) -> Vec<Setting> {
+        let m = Controller::Memory;
+        let mut out = Vec::new();
+        if uses_v2(m) {
+            out.push(Setting::new(m, "memory.max", mem));
+            if let Some(s) = swap {
+                out.push(Setting::new(m, "memory.swap.max", s - mem).optional());
+            }
+        } else {
+            out.push(Setting::new(m, "memory.limit_in_bytes", mem));
+            if let Some(s) = swap {
+                out.push(Setting::new(m, "memory.memsw.limit_in_bytes", s).optional());
+            }
         }
-        LinuxResourcesBuilder::default()
-            .memory(m.build().unwrap())
-            .pids(LinuxPidsBuilder::default().limit(pids).build().unwrap())
-            .build()
-            .unwrap()
+        out.push(Setting::new(Controller::Pids, "pids.max", pids));
+        out
+    }
+
+    /// A CPU weight in the host's terms: v1 shares, or v2's weight converted as runc does.
+    fn shares(shares: u64) -> Setting {
+        if uses_v2(Controller::Cpu) {
+            let weight = 1 + (shares - 2) * 9999 / 262_142;
+            Setting::new(Controller::Cpu, "cpu.weight", weight)
+        } else {
+            Setting::new(Controller::Cpu, "cpu.shares", shares)
+        }
     }
 
     #[test]
@@ -2132,13 +1734,13 @@ mod tests {
     fn real_lifecycle() {
         let name = unique("life");
         let cg = Guard(Some(
-            Cgroup::create(&name, Some(&limits(32 << 20, None, 10))).unwrap(),
+            Cgroup::create(&name, &limits(32 << 20, None, 10)).unwrap(),
         ));
         let c = cg.0.as_ref().unwrap();
         assert!(!c.paths().is_empty());
         let v2 = detect() == CgroupVersion::V2;
-        let mem_dir = c.dir(Ctrl::Memory).unwrap().to_path_buf();
-        let pids_dir = c.dir(Ctrl::Pids).unwrap().to_path_buf();
+        let mem_dir = c.dir(Controller::Memory).unwrap().to_path_buf();
+        let pids_dir = c.dir(Controller::Pids).unwrap().to_path_buf();
         if v2 {
             assert_eq!(cat(mem_dir.join("memory.max")).trim(), "33554432");
         } else {
@@ -2181,7 +1783,7 @@ mod tests {
         assert!(c.is_frozen().unwrap());
         if !v2 {
             assert_eq!(
-                cat(c.dir(Ctrl::Freezer).unwrap().join("freezer.state")).trim(),
+                cat(c.dir(Controller::Freezer).unwrap().join("freezer.state")).trim(),
                 "FROZEN"
             );
         }
@@ -2217,7 +1819,7 @@ mod tests {
     fn real_oom_kill() {
         let name = unique("oom");
         let cg = Guard(Some(
-            Cgroup::create(&name, Some(&limits(16 << 20, Some(16 << 20), 10))).unwrap(),
+            Cgroup::create(&name, &limits(16 << 20, Some(16 << 20), 10)).unwrap(),
         ));
         let c = cg.0.as_ref().unwrap();
         let mut child = spawn_in(&c.procs_fds().unwrap(), 64 << 20, true);
@@ -2235,24 +1837,16 @@ mod tests {
     #[ignore = "requires root"]
     fn real_open_apply_and_cpuset() {
         let name = unique("upd");
-        let r = LinuxResourcesBuilder::default()
-            .cpu(
-                LinuxCpuBuilder::default()
-                    .cpus("0")
-                    .shares(512u64)
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap();
-        let _g = Guard(Some(
-            Cgroup::create(&format!("{name}/nested"), Some(&r)).unwrap(),
-        ));
+        let r = [
+            Setting::new(Controller::Cpuset, "cpuset.cpus", "0"),
+            shares(512),
+        ];
+        let _g = Guard(Some(Cgroup::create(&format!("{name}/nested"), &r).unwrap()));
         let outer = Guard(Some(Cgroup::open(&name).unwrap()));
         let c = Cgroup::open(&format!("{name}/nested")).unwrap();
         if detect() != CgroupVersion::V2 {
             // cpuset was inherited at the new outer level, then set on the leaf.
-            let cs = c.dir(Ctrl::Cpuset).unwrap().to_path_buf();
+            let cs = c.dir(Controller::Cpuset).unwrap().to_path_buf();
             assert_eq!(cat(cs.join("cpuset.cpus")).trim(), "0");
             assert!(!cat(cs.parent().unwrap().join("cpuset.cpus"))
                 .trim()
@@ -2261,10 +1855,7 @@ mod tests {
         c.apply(&limits(8 << 20, None, 5)).unwrap();
         assert_eq!(c.stats().unwrap().memory_limit, Some(8 << 20));
         // A refused value names the file and the value.
-        let bad = LinuxResourcesBuilder::default()
-            .cpu(LinuxCpuBuilder::default().cpus("999").build().unwrap())
-            .build()
-            .unwrap();
+        let bad = [Setting::new(Controller::Cpuset, "cpuset.cpus", "999")];
         let e = c.apply(&bad).unwrap_err().to_string();
         assert!(e.contains("cpuset.cpus") && e.contains("999"), "{e}");
         // The outer guard removes the nested one with it.
@@ -2290,7 +1881,7 @@ mod tests {
     fn real_paused_stays_paused_and_update_adds_hierarchy() {
         let name = unique("pause");
         let cg = Guard(Some(
-            Cgroup::create(&name, Some(&limits(32 << 20, None, 10))).unwrap(),
+            Cgroup::create(&name, &limits(32 << 20, None, 10)).unwrap(),
         ));
         let c = cg.0.as_ref().unwrap();
         let mut child = spawn_in(&c.procs_fds().unwrap(), 0, false);
@@ -2304,12 +1895,9 @@ mod tests {
         );
         // runc update with CPU limits on a v1 container created without them: the cpu
         // hierarchy is created then and the process moved there.
-        let cpu = LinuxResourcesBuilder::default()
-            .cpu(LinuxCpuBuilder::default().shares(256u64).build().unwrap())
-            .build()
-            .unwrap();
+        let cpu = [shares(256)];
         c.apply(&cpu).unwrap();
-        let cpu_dir = c.dir(Ctrl::Cpu).unwrap().to_path_buf();
+        let cpu_dir = c.dir(Controller::Cpu).unwrap().to_path_buf();
         if detect() != CgroupVersion::V2 {
             assert_eq!(cat(cpu_dir.join("cpu.shares")).trim(), "256");
             let procs = cat(cpu_dir.join("cgroup.procs"));
@@ -2337,25 +1925,19 @@ mod tests {
     #[test]
     #[ignore = "requires root"]
     fn real_hybrid_hugetlb() {
-        let unified = host().hiers.iter().find(|h| h.v2 && h.has("hugetlb"));
+        let unified = hierarchies()
+            .into_iter()
+            .find(|h| h.options.is_empty() && h.controllers.iter().any(|c| c == "hugetlb"));
         if detect() != CgroupVersion::Hybrid || unified.is_none() {
             eprintln!("skipped: not a hybrid host with hugetlb in the unified hierarchy");
             return;
         }
         let name = unique("huge");
-        let h = vec![LinuxHugepageLimitBuilder::default()
-            .page_size("2MB")
-            .limit(0i64)
-            .build()
-            .unwrap()];
-        let r = LinuxResourcesBuilder::default()
-            .hugepage_limits(h)
-            .build()
-            .unwrap();
-        let cg = Guard(Some(Cgroup::create(&name, Some(&r)).unwrap()));
+        let r = [Setting::new(Controller::Hugetlb, "hugetlb.2MB.max", 0)];
+        let cg = Guard(Some(Cgroup::create(&name, &r).unwrap()));
         let c = cg.0.as_ref().unwrap();
-        let dir = c.dir(Ctrl::Hugetlb).unwrap().to_path_buf();
-        assert!(dir.starts_with(&unified.unwrap().public.mount_point));
+        let dir = c.dir(Controller::Hugetlb).unwrap().to_path_buf();
+        assert!(dir.starts_with(&unified.unwrap().mount_point));
         assert_eq!(cat(dir.join("hugetlb.2MB.max")).trim(), "0");
         assert!(c.v2_dir_fd().unwrap().is_none());
         let mut child = spawn_in(&c.procs_fds().unwrap(), 0, false);
@@ -2387,7 +1969,7 @@ mod tests {
         for _ in 0..60 {
             let name = unique("time");
             let start = Instant::now();
-            let cg = Guard(Some(Cgroup::create(&name, Some(&r)).unwrap()));
+            let cg = Guard(Some(Cgroup::create(&name, &r).unwrap()));
             cg.0.as_ref().unwrap().remove().unwrap();
             t.push(start.elapsed());
         }

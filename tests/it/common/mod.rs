@@ -177,8 +177,8 @@ pub fn run(rt: &Runtime, bundle: &Bundle) -> cargohold::Result<Ran> {
     out_r.read_to_string(&mut stdout).unwrap();
     err_r.read_to_string(&mut stderr).unwrap();
     Ok(Ran {
-        status: exit.status,
-        oom_killed: exit.oom_killed,
+        status: exit.as_std(),
+        oom_killed: exit.oom_killed(),
         stdout,
         stderr,
     })

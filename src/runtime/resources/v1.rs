@@ -4,20 +4,24 @@ use oci_spec::runtime::{
     LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxHugepageLimit, LinuxMemory,
 };
 
-use super::{Ctrl, Write};
+use crate::sys::cgroup::{Controller, Setting};
 use crate::{Error, Result};
 
 /// `memory.*` writes. `kernel` and `kernelTCP` are ignored: kmem limits are deprecated and
 /// the files are gone from recent kernels (runc ignores them too).
-pub(super) fn memory(m: &LinuxMemory, out: &mut Vec<Write>) -> Result<()> {
+pub(super) fn memory(m: &LinuxMemory, out: &mut Vec<Setting>) -> Result<()> {
     if let Some(limit) = m.limit() {
-        out.push(Write::new(Ctrl::Memory, "memory.limit_in_bytes", limit));
+        out.push(Setting::new(
+            Controller::Memory,
+            "memory.limit_in_bytes",
+            limit,
+        ));
     }
     if let Some(swap) = m.swap() {
         // As runc: the spec's swap is the total memory+swap limit. Hosts without swap
         // accounting have no memsw files; a swap equal to the limit (no swap at all) or -1
         // (unlimited) then means nothing and is skipped.
-        let w = Write::new(Ctrl::Memory, "memory.memsw.limit_in_bytes", swap);
+        let w = Setting::new(Controller::Memory, "memory.memsw.limit_in_bytes", swap);
         out.push(if swap == -1 || Some(swap) == m.limit() {
             w.optional()
         } else {
@@ -25,7 +29,11 @@ pub(super) fn memory(m: &LinuxMemory, out: &mut Vec<Write>) -> Result<()> {
         });
     }
     if let Some(r) = m.reservation() {
-        out.push(Write::new(Ctrl::Memory, "memory.soft_limit_in_bytes", r));
+        out.push(Setting::new(
+            Controller::Memory,
+            "memory.soft_limit_in_bytes",
+            r,
+        ));
     }
     if let Some(s) = m.swappiness() {
         if s > 100 {
@@ -34,70 +42,75 @@ pub(super) fn memory(m: &LinuxMemory, out: &mut Vec<Write>) -> Result<()> {
                 format!("{s} is not in 0..=100"),
             ));
         }
-        out.push(Write::new(Ctrl::Memory, "memory.swappiness", s));
+        out.push(Setting::new(Controller::Memory, "memory.swappiness", s));
     }
     if m.disable_oom_killer() == Some(true) {
-        out.push(Write::new(Ctrl::Memory, "memory.oom_control", 1));
+        out.push(Setting::new(Controller::Memory, "memory.oom_control", 1));
     }
     Ok(())
 }
 
 /// `cpu.*` (shares, CFS quota/period, realtime) and `cpuset.*` writes.
-pub(super) fn cpu(c: &LinuxCpu, out: &mut Vec<Write>) {
+pub(super) fn cpu(c: &LinuxCpu, out: &mut Vec<Setting>) {
     if let Some(s) = c.shares().filter(|&s| s != 0) {
-        out.push(Write::new(Ctrl::Cpu, "cpu.shares", s));
+        out.push(Setting::new(Controller::Cpu, "cpu.shares", s));
     }
     // The period first: the kernel checks the quota against the current period.
     if let Some(p) = c.period().filter(|&p| p != 0) {
-        out.push(Write::new(Ctrl::Cpu, "cpu.cfs_period_us", p));
+        out.push(Setting::new(Controller::Cpu, "cpu.cfs_period_us", p));
     }
     if let Some(q) = c.quota().filter(|&q| q != 0) {
-        out.push(Write::new(Ctrl::Cpu, "cpu.cfs_quota_us", q));
+        out.push(Setting::new(Controller::Cpu, "cpu.cfs_quota_us", q));
     }
     if let Some(b) = c.burst() {
-        out.push(Write::new(Ctrl::Cpu, "cpu.cfs_burst_us", b));
+        out.push(Setting::new(Controller::Cpu, "cpu.cfs_burst_us", b));
     }
     if let Some(i) = c.idle() {
-        out.push(Write::new(Ctrl::Cpu, "cpu.idle", i));
+        out.push(Setting::new(Controller::Cpu, "cpu.idle", i));
     }
     // Realtime values of 0 mean "not set" (the spec's zero value).
     if let Some(p) = c.realtime_period().filter(|&p| p != 0) {
-        out.push(Write::new(Ctrl::Cpu, "cpu.rt_period_us", p));
+        out.push(Setting::new(Controller::Cpu, "cpu.rt_period_us", p));
     }
     if let Some(r) = c.realtime_runtime().filter(|&r| r != 0) {
-        out.push(Write::new(Ctrl::Cpu, "cpu.rt_runtime_us", r));
+        out.push(Setting::new(Controller::Cpu, "cpu.rt_runtime_us", r));
     }
     cpuset(c, out);
 }
 
 /// `cpuset.cpus` / `cpuset.mems`: the same names on v1 and v2.
-pub(super) fn cpuset(c: &LinuxCpu, out: &mut Vec<Write>) {
+pub(super) fn cpuset(c: &LinuxCpu, out: &mut Vec<Setting>) {
     if let Some(cpus) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
-        out.push(Write::new(Ctrl::Cpuset, "cpuset.cpus", cpus));
+        out.push(Setting::new(Controller::Cpuset, "cpuset.cpus", cpus));
     }
     if let Some(mems) = c.mems().as_deref().filter(|s| !s.is_empty()) {
-        out.push(Write::new(Ctrl::Cpuset, "cpuset.mems", mems));
+        out.push(Setting::new(Controller::Cpuset, "cpuset.mems", mems));
     }
 }
 
 /// `blkio.*` writes: CFQ's `blkio.weight` where it exists, else BFQ's `blkio.bfq.weight`.
-pub(super) fn blkio(b: &LinuxBlockIo, out: &mut Vec<Write>) {
+pub(super) fn blkio(b: &LinuxBlockIo, out: &mut Vec<Setting>) {
     if let Some(w) = b.weight().filter(|&w| w != 0) {
-        out.push(Write::new(Ctrl::Blkio, "blkio.weight", w).or("blkio.bfq.weight"));
+        out.push(Setting::new(Controller::Blkio, "blkio.weight", w).or("blkio.bfq.weight"));
     }
     if let Some(w) = b.leaf_weight().filter(|&w| w != 0) {
-        out.push(Write::new(Ctrl::Blkio, "blkio.leaf_weight", w));
+        out.push(Setting::new(Controller::Blkio, "blkio.leaf_weight", w));
     }
     for d in b.weight_device().iter().flatten() {
         if let Some(w) = d.weight() {
             let v = format!("{}:{} {w}", d.major(), d.minor());
             out.push(
-                Write::new(Ctrl::Blkio, "blkio.weight_device", v).or("blkio.bfq.weight_device"),
+                Setting::new(Controller::Blkio, "blkio.weight_device", v)
+                    .or("blkio.bfq.weight_device"),
             );
         }
         if let Some(w) = d.leaf_weight() {
             let v = format!("{}:{} {w}", d.major(), d.minor());
-            out.push(Write::new(Ctrl::Blkio, "blkio.leaf_weight_device", v));
+            out.push(Setting::new(
+                Controller::Blkio,
+                "blkio.leaf_weight_device",
+                v,
+            ));
         }
     }
     let throttles = [
@@ -121,22 +134,22 @@ pub(super) fn blkio(b: &LinuxBlockIo, out: &mut Vec<Write>) {
     for (file, devs) in throttles {
         for d in devs.iter().flatten() {
             let v = format!("{}:{} {}", d.major(), d.minor(), d.rate());
-            out.push(Write::new(Ctrl::Blkio, file, v));
+            out.push(Setting::new(Controller::Blkio, file, v));
         }
     }
 }
 
 /// `hugetlb.<size>.limit_in_bytes` writes.
-pub(super) fn hugetlb(limits: &[LinuxHugepageLimit], out: &mut Vec<Write>) {
+pub(super) fn hugetlb(limits: &[LinuxHugepageLimit], out: &mut Vec<Setting>) {
     for l in limits {
         let file = format!("hugetlb.{}.limit_in_bytes", l.page_size());
-        out.push(Write::new(Ctrl::Hugetlb, file, l.limit()));
+        out.push(Setting::new(Controller::Hugetlb, file, l.limit()));
     }
 }
 
 /// `devices.allow` / `devices.deny` writes, in the spec's order (later rules win, as in the
 /// kernel's own list handling).
-pub(super) fn devices(rules: &[LinuxDeviceCgroup], out: &mut Vec<Write>) {
+pub(super) fn devices(rules: &[LinuxDeviceCgroup], out: &mut Vec<Setting>) {
     for r in rules {
         let typ = r.typ().unwrap_or_default();
         let num = |n: Option<i64>| n.map_or_else(|| "*".to_string(), |n| n.to_string());
@@ -156,6 +169,6 @@ pub(super) fn devices(rules: &[LinuxDeviceCgroup], out: &mut Vec<Write>) {
         } else {
             "devices.deny"
         };
-        out.push(Write::new(Ctrl::Devices, file, v));
+        out.push(Setting::new(Controller::Devices, file, v));
     }
 }

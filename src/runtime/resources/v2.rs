@@ -2,7 +2,7 @@
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory};
 
-use super::{Ctrl, Write};
+use crate::sys::cgroup::{Controller, Setting};
 use crate::{Error, Result};
 
 /// A v1 limit (-1 = unlimited) as a v2 value.
@@ -16,9 +16,9 @@ fn max(v: i64) -> String {
 
 /// `memory.*` writes. v2 has no swappiness and no way to disable the OOM killer per cgroup;
 /// both are ignored (runc warns and ignores them too), as are the kernel memory limits.
-pub(super) fn memory(m: &LinuxMemory, out: &mut Vec<Write>) -> Result<()> {
+pub(super) fn memory(m: &LinuxMemory, out: &mut Vec<Setting>) -> Result<()> {
     if let Some(limit) = m.limit() {
-        out.push(Write::new(Ctrl::Memory, "memory.max", max(limit)));
+        out.push(Setting::new(Controller::Memory, "memory.max", max(limit)));
     }
     if let Some(swap) = m.swap() {
         // The spec's swap is memory+swap (v1 semantics); v2's memory.swap.max is swap only.
@@ -41,7 +41,7 @@ pub(super) fn memory(m: &LinuxMemory, out: &mut Vec<Write>) -> Result<()> {
             }
         };
         // Without swap accounting the file is absent; "no swap" or "unlimited" then mean nothing.
-        let w = Write::new(Ctrl::Memory, "memory.swap.max", &value);
+        let w = Setting::new(Controller::Memory, "memory.swap.max", &value);
         out.push(if value == "0" || value == "max" {
             w.optional()
         } else {
@@ -49,7 +49,7 @@ pub(super) fn memory(m: &LinuxMemory, out: &mut Vec<Write>) -> Result<()> {
         });
     }
     if let Some(r) = m.reservation() {
-        out.push(Write::new(Ctrl::Memory, "memory.low", max(r)));
+        out.push(Setting::new(Controller::Memory, "memory.low", max(r)));
     }
     Ok(())
 }
@@ -71,9 +71,13 @@ pub(super) fn blkio_weight_to_io(w: u16) -> u64 {
 }
 
 /// `cpu.weight`, `cpu.max`, `cpu.max.burst`, `cpu.idle` and `cpuset.*` writes.
-pub(super) fn cpu(c: &LinuxCpu, out: &mut Vec<Write>) -> Result<()> {
+pub(super) fn cpu(c: &LinuxCpu, out: &mut Vec<Setting>) -> Result<()> {
     if let Some(s) = c.shares().filter(|&s| s != 0) {
-        out.push(Write::new(Ctrl::Cpu, "cpu.weight", shares_to_weight(s)));
+        out.push(Setting::new(
+            Controller::Cpu,
+            "cpu.weight",
+            shares_to_weight(s),
+        ));
     }
     let quota = c.quota().filter(|&q| q != 0);
     let period = c.period().filter(|&p| p != 0);
@@ -82,13 +86,13 @@ pub(super) fn cpu(c: &LinuxCpu, out: &mut Vec<Write>) -> Result<()> {
         // The kernel's default period; writing "max" alone would keep the current one, but
         // one write with both is simpler and what runc does.
         let p = period.unwrap_or(100_000);
-        out.push(Write::new(Ctrl::Cpu, "cpu.max", format!("{q} {p}")));
+        out.push(Setting::new(Controller::Cpu, "cpu.max", format!("{q} {p}")));
     }
     if let Some(b) = c.burst() {
-        out.push(Write::new(Ctrl::Cpu, "cpu.max.burst", b));
+        out.push(Setting::new(Controller::Cpu, "cpu.max.burst", b));
     }
     if let Some(i) = c.idle() {
-        out.push(Write::new(Ctrl::Cpu, "cpu.idle", i));
+        out.push(Setting::new(Controller::Cpu, "cpu.idle", i));
     }
     if c.realtime_period().unwrap_or(0) != 0 || c.realtime_runtime().unwrap_or(0) != 0 {
         return Err(Error::spec(
@@ -101,18 +105,18 @@ pub(super) fn cpu(c: &LinuxCpu, out: &mut Vec<Write>) -> Result<()> {
 }
 
 /// `io.weight` (or `io.bfq.weight`) and `io.max` writes.
-pub(super) fn io(b: &LinuxBlockIo, out: &mut Vec<Write>) {
+pub(super) fn io(b: &LinuxBlockIo, out: &mut Vec<Setting>) {
     if let Some(w) = b.weight().filter(|&w| w != 0) {
         // BFQ takes the v1 range as is; the default scheduler's io.weight is 1..10000.
         out.push(
-            Write::new(Ctrl::Blkio, "io.bfq.weight", w)
+            Setting::new(Controller::Blkio, "io.bfq.weight", w)
                 .or_value("io.weight", blkio_weight_to_io(w)),
         );
     }
     for d in b.weight_device().iter().flatten() {
         if let Some(w) = d.weight() {
             let v = format!("{}:{} {w}", d.major(), d.minor());
-            out.push(Write::new(Ctrl::Blkio, "io.bfq.weight", v));
+            out.push(Setting::new(Controller::Blkio, "io.bfq.weight", v));
         }
     }
     let throttles = [
@@ -129,16 +133,16 @@ pub(super) fn io(b: &LinuxBlockIo, out: &mut Vec<Write>) {
                 d.rate().to_string()
             };
             let v = format!("{}:{} {key}={rate}", d.major(), d.minor());
-            out.push(Write::new(Ctrl::Blkio, "io.max", v));
+            out.push(Setting::new(Controller::Blkio, "io.max", v));
         }
     }
 }
 
 /// `hugetlb.<size>.max` writes.
-pub(super) fn hugetlb(limits: &[LinuxHugepageLimit], out: &mut Vec<Write>) {
+pub(super) fn hugetlb(limits: &[LinuxHugepageLimit], out: &mut Vec<Setting>) {
     for l in limits {
-        out.push(Write::new(
-            Ctrl::Hugetlb,
+        out.push(Setting::new(
+            Controller::Hugetlb,
             format!("hugetlb.{}.max", l.page_size()),
             max(l.limit()),
         ));
