@@ -21,6 +21,7 @@
 mod exec;
 mod hooks;
 mod plan;
+pub mod seccomp_profile;
 mod signal;
 mod state;
 
