@@ -186,7 +186,7 @@ fn load_in_child(prog: &SeccompProgram) -> f64 {
             };
             // SAFETY: `ts` is a valid timespec to write.
             unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-            ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+            ts.tv_sec * 1_000_000_000 + ts.tv_nsec
         };
         let t0 = now();
         // SAFETY: prctl with integer arguments.
