@@ -23,7 +23,8 @@ mod exit;
 mod hooks;
 mod plan;
 mod resources;
-mod seccomp;
+pub mod seccomp;
+pub mod seccomp_profile;
 mod signal;
 mod state;
 

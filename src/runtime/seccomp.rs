@@ -118,7 +118,7 @@ const FLAG_SPEC_ALLOW: u32 = 1 << 2;
 /// (`SCMP_ACT_NOTIFY`) or flag, an argument index above 5, an `errnoRet` that does not
 /// fit the 16-bit return data, an empty syscall name, or a program longer than the
 /// kernel's 4096 instructions.
-pub(crate) fn compile(spec: &LinuxSeccomp) -> Result<SeccompProgram> {
+pub fn compile(spec: &LinuxSeccomp) -> Result<SeccompProgram> {
     let flags = compile_flags(spec)?;
     let default = action_value(
         spec.default_action(),

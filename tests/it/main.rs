@@ -33,3 +33,5 @@ mod stats;
 mod network;
 // Containers on networks through the builder (issue 5), each in a test namespace.
 mod container_net;
+// Seccomp: Docker's default profile and the profile loader on the real kernel (issue 10).
+mod seccomp;
