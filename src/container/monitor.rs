@@ -1093,6 +1093,7 @@ fn write_record(path: &Path, record: &ExitRecord) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::FileTypeExt;
 
     fn record(code: Option<i32>, signal: Option<i32>) -> ExitRecord {
         ExitRecord {
@@ -1205,6 +1206,78 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A monitor's config with everything in `dir`.
+    fn config_in(dir: &Path) -> MonitorConfig {
+        MonitorConfig::new(
+            dir.join("runtime"),
+            "c",
+            dir.join("bundle"),
+            dir.join("ctr.log"),
+            dir.join("exit.json"),
+        )
+    }
+
+    #[test]
+    fn a_program_that_is_not_a_monitor() {
+        // It exits without a report: the start fails, and says so.
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config_in(dir.path());
+        cfg.program = Some("/bin/true".into());
+        match start(&cfg) {
+            Err(Error::Monitor { id, reason }) => {
+                assert_eq!(id, "c");
+                assert!(reason.contains("before reporting"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!monitor_alive(&cfg.exit_path));
+        assert!(read_exit(&cfg.exit_path).is_none());
+        assert!(!cfg.runtime_root.exists(), "no runtime touched");
+    }
+
+    #[test]
+    fn stdin_fifo_feeds_the_container_across_writers() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("stdin");
+        let mut cfg = config_in(dir.path());
+        cfg.stdin = MonitorStdin::Fifo(fifo.clone());
+        let mut m = Monitor::new(cfg).unwrap();
+        assert!(
+            monitor_alive(dir.path().join("exit.json")),
+            "holds its lock"
+        );
+        // What the container gets as stdin; opening it does not wait for a writer.
+        let mut stdin = File::from(m.stdin().unwrap());
+        assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        // One writer, then another: the reader sees both, with no end-of-file between.
+        for line in [&b"hello\n"[..], b"again\n"] {
+            let mut w = OpenOptions::new().write(true).open(&fifo).unwrap();
+            w.write_all(line).unwrap();
+            drop(w);
+            let mut got = vec![0; line.len()];
+            stdin.read_exact(&mut got).unwrap();
+            assert_eq!(got, line);
+        }
+        // A fifo left by an earlier run is reused.
+        drop(stdin);
+        let again = m.stdin().unwrap();
+        let mut w = OpenOptions::new().write(true).open(&fifo).unwrap();
+        w.write_all(b"third\n").unwrap();
+        let mut got = [0; 6];
+        File::from(again).read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"third\n");
+        m.release();
+        assert!(!monitor_alive(dir.path().join("exit.json")));
+        assert!(!lock_path(&dir.path().join("exit.json")).exists());
+        // Without a fifo, stdin is /dev/null: end-of-file at once.
+        let m = Monitor::new(config_in(dir.path())).unwrap();
+        let mut null = Vec::new();
+        File::from(m.stdin().unwrap())
+            .read_to_end(&mut null)
+            .unwrap();
+        assert!(null.is_empty());
     }
 
     #[test]
