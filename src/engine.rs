@@ -55,7 +55,7 @@ impl Engine {
     /// [`Error::Os`] if the directories cannot be created or read, or a store error.
     pub fn open(root: impl AsRef<Path>) -> Result<Engine> {
         let root = root.as_ref();
-        fs::create_dir_all(root).map_err(|e| Error::os("creating engine root", root, e))?;
+        crate::store::private_dir(root, "creating engine root")?;
         let root =
             fs::canonicalize(root).map_err(|e| Error::os("resolving engine root", root, e))?;
         let store = Store::open(&root)?;
@@ -64,6 +64,7 @@ impl Engine {
         let networks = NetworkStore::open(&root)?;
         let containers = root.join("containers");
         let names = containers.join(".names");
+        crate::store::private_dir(&containers, "creating containers directory")?;
         fs::create_dir_all(&names)
             .map_err(|e| Error::os("creating containers directory", &names, e))?;
         let engine = Engine {

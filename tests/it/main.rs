@@ -33,3 +33,6 @@ mod stats;
 mod network;
 // Containers on networks through the builder (issue 5), each in a test namespace.
 mod container_net;
+// Escape regressions (issue 10): the private store (setuid binaries of images, upper dirs
+// and volumes unreachable from the host) and the sealed binary that enters containers.
+mod security;
