@@ -260,6 +260,8 @@ impl Logger {
 }
 
 fn main() -> ExitCode {
+    // create, run and exec enter containers: from a sealed copy of this binary.
+    cargohold::init();
     log_argv();
     let cli = match Cli::try_parse() {
         Ok(c) => c,

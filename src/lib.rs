@@ -96,8 +96,9 @@ pub mod __private {
     pub use crate::container::monitor;
 }
 
-/// Hands this process over to cargohold when it was started as one of its helper
-/// processes; returns at once (a flag store and one environment lookup) otherwise.
+/// Re-executes this program once from a sealed copy of its binary, and hands the process
+/// over to cargohold when it was started as one of its helper processes; returns at once
+/// (a flag store, two environment lookups and one `open` of `/proc/self/exe`) otherwise.
 ///
 /// **Call it first thing in `main`** of any program that starts detached containers,
 /// before threads, async runtimes or argument parsing:
@@ -118,7 +119,27 @@ pub mod __private {
 ///
 /// Starting a detached container from a program that has not called `init` is an error,
 /// never a second copy of the program running its `main`.
+///
+/// # The sealed binary
+/// A process entering a container (its init before it execs the container's program, an
+/// exec'd process, the monitor's children) runs this program's binary, which the
+/// container sees as `/proc/<pid>/exe`: container root could open it and, once the program
+/// has exited, overwrite the host's binary (CVE-2019-5736). So `init` first re-executes the
+/// program, with the same arguments and environment, from a copy the container cannot
+/// write — a read-only detached mount of the binary (Linux 5.12, root), else a sealed
+/// memfd copy — unless it already runs from one (the monitor does, started from the same
+/// copy). The marker `_CARGOHOLD_SEALED` in the environment stops the loop and is removed
+/// at once; `/proc/self/exe` then names the copy. The re-exec costs one execve of the
+/// program (the memfd way also a copy of the binary); if neither way works the program
+/// runs on unsealed. `CARGOHOLD_UNSEALED=1` turns it off, for benchmarks only. See
+/// [`sys::sealed`]. Besides, the child that sets a container up is non-dumpable until its
+/// execve, so without `CAP_SYS_PTRACE` the container cannot open its `/proc/<pid>/exe`.
+///
+/// A program that does not call `init` (a test harness using [`runtime`] directly) has no
+/// sealed copy: only the non-dumpable child protects its binary.
 #[allow(clippy::needless_doctest_main)] // the point is where the call goes
 pub fn init() {
+    // Errors are not fatal: the program runs on unsealed, as before.
+    let _ = sys::sealed::reexec();
     container::monitor::enter();
 }

@@ -784,6 +784,9 @@ enum Never {}
 /// the host's other threads; must not allocate.
 fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
     raw::reset_signals().at(Step::Signals, 0)?;
+    if !plan.user_ns {
+        non_dumpable();
+    }
     close_others(&plan.keep_fds).at(Step::Stdio, 4)?;
     let p = &plan.process;
     // Our own fds must not collide with 0..2 (or the preserved range) when stdio is installed.
@@ -809,6 +812,8 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
         wait_parent(sync, Step::WaitIdMap)?;
         raw::setresgid(0).at(Step::BecomeRoot, 0)?;
         raw::setresuid(0).at(Step::BecomeRoot, 0)?;
+        // Only now: the parent writes our id maps, which it cannot while we are not dumpable.
+        non_dumpable();
     }
     if plan.unshare_flags != 0 {
         raw::unshare(plan.unshare_flags).at(Step::Unshare, 0)?;
@@ -895,6 +900,14 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
     }
     let errno = raw::execve(exe, &p.argv, &p.envp);
     Err((Step::Exec, 0, errno))
+}
+
+/// Until its execve the child runs the host's binary: non-dumpable, the container cannot
+/// open its `/proc/<pid>/exe` (or attach to it) without `CAP_SYS_PTRACE` (see
+/// [`super::sealed`] for the rest). The execve makes the process dumpable again.
+fn non_dumpable() {
+    // Cannot fail with 0 as the argument.
+    let _ = raw::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 /// Reads the state JSON into the preallocated buffer (never growing it).
