@@ -97,11 +97,13 @@ pub mod __private {
 }
 
 /// Re-executes this program once from a sealed copy of its binary, and hands the process
-/// over to cargohold when it was started as one of its helper processes; returns at once
-/// (a flag store, two environment lookups and one `open` of `/proc/self/exe`) otherwise.
+/// over to cargohold when it was started as one of its helper processes; once running
+/// from the sealed copy it returns at once (a flag store, two environment lookups and an
+/// `open`, `fcntl` and `fstatvfs` of `/proc/self/exe`).
 ///
-/// **Call it first thing in `main`** of any program that starts detached containers,
-/// before threads, async runtimes or argument parsing:
+/// **Call it first thing in `main`** of any program that starts containers (detached ones
+/// need it; every one needs it for the sealed binary), before threads, async runtimes or
+/// argument parsing:
 ///
 /// ```no_run
 /// fn main() {
@@ -129,9 +131,10 @@ pub mod __private {
 /// write — a read-only detached mount of the binary (Linux 5.12, root), else a sealed
 /// memfd copy — unless it already runs from one (the monitor does, started from the same
 /// copy). The marker `_CARGOHOLD_SEALED` in the environment stops the loop and is removed
-/// at once; `/proc/self/exe` then names the copy. The re-exec costs one execve of the
+/// at once; `/proc/self/exe` (and [`std::env::current_exe`]) then names the copy,
+/// [`sys::sealed::original_exe`] the installed binary. The re-exec costs one execve of the
 /// program (the memfd way also a copy of the binary); if neither way works the program
-/// runs on unsealed. `CARGOHOLD_UNSEALED=1` turns it off, for benchmarks only. See
+/// runs on unsealed. `CARGOHOLD_SEALING=off` turns it off, for benchmarks only. See
 /// [`sys::sealed`]. Besides, the child that sets a container up is non-dumpable until its
 /// execve, so without `CAP_SYS_PTRACE` the container cannot open its `/proc/<pid>/exe`.
 ///

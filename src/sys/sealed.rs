@@ -33,23 +33,26 @@
 //! ([`super::process`]) until it execs, so that without `CAP_SYS_PTRACE` the container
 //! cannot even open its `/proc/<pid>/exe`; with that capability only the sealed copy holds.
 //!
-//! `CARGOHOLD_UNSEALED=1` in the environment turns the re-exec off (for measuring its cost;
-//! never in production).
+//! For measuring the cost (`benches/sealed.sh`), never in production, `CARGOHOLD_SEALING`
+//! in the environment picks the way: `off` (no re-exec) or `memfd` (skip the mount).
 
 use std::ffi::{CStr, CString, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 /// Set in the environment of the re-executed program (and of a monitor started from a
-/// sealed program); [`reexec`] removes it.
+/// sealed program) to the path of the original binary; [`reexec`] removes it.
 pub const ENV: &str = "_CARGOHOLD_SEALED";
 
-/// Set to `1` to turn the sealed re-exec off, for benchmarks only.
-pub const DISABLE_ENV: &str = "CARGOHOLD_UNSEALED";
+/// Benchmarks only: `off` turns the sealed re-exec off, `memfd` skips the read-only mount.
+pub const METHOD_ENV: &str = "CARGOHOLD_SEALING";
 
 static SEALED: AtomicBool = AtomicBool::new(false);
+static ORIGINAL: OnceLock<PathBuf> = OnceLock::new();
 
 /// How the running binary is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,10 +70,17 @@ pub fn is_sealed() -> bool {
     SEALED.load(Ordering::Relaxed)
 }
 
-/// The environment entries a program re-executed from `/proc/self/exe` (the monitor)
-/// needs to know it runs from the same sealed copy: [`ENV`] when this process is sealed.
-pub fn inherited_env() -> Option<(&'static str, &'static str)> {
-    is_sealed().then_some((ENV, "1"))
+/// The path of the binary this process was started from, when it runs from a sealed copy
+/// (whose `/proc/self/exe`, and so [`std::env::current_exe`], names the copy: `/` for the
+/// read-only mount, `/memfd:…` for the memfd).
+pub fn original_exe() -> Option<&'static Path> {
+    ORIGINAL.get().map(PathBuf::as_path)
+}
+
+/// The environment entry a program re-executed from `/proc/self/exe` (the monitor) needs
+/// to know it runs from the same sealed copy: [`ENV`] when this process is sealed.
+pub fn inherited_env() -> Option<(&'static str, &'static Path)> {
+    is_sealed().then(|| (ENV, original_exe().unwrap_or(Path::new("/proc/self/exe"))))
 }
 
 /// How the binary at `fd` (an open `/proc/self/exe`) is sealed; a read-only mount counts
@@ -212,9 +222,9 @@ fn cstrings(items: impl Iterator<Item = OsString>) -> Vec<CString> {
         .collect()
 }
 
-/// Executes the binary at `fd` with this process's argv, and its environment plus [`ENV`].
-/// Returns only on failure.
-fn exec_fd(fd: &OwnedFd) -> io::Error {
+/// Executes the binary at `fd` with this process's argv, and its environment plus [`ENV`]
+/// (set to `original`). Returns only on failure.
+fn exec_fd(fd: &OwnedFd, original: &OsString) -> io::Error {
     let argv = cstrings(std::env::args_os());
     let env = cstrings(
         std::env::vars_os()
@@ -225,7 +235,11 @@ fn exec_fd(fd: &OwnedFd) -> io::Error {
                 e.push(v);
                 e
             })
-            .chain([OsString::from(format!("{ENV}=1"))]),
+            .chain([{
+                let mut e = OsString::from(format!("{ENV}="));
+                e.push(original);
+                e
+            }]),
     );
     let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
     argv_p.push(std::ptr::null());
@@ -248,7 +262,7 @@ fn exec_fd(fd: &OwnedFd) -> io::Error {
 
 /// Makes this program run from a sealed copy of itself (see the [module docs](self)):
 /// returns at once when it already does (after one cheap check), re-executes it otherwise.
-/// Returns how it is sealed, [`Sealing::None`] when turned off by [`DISABLE_ENV`].
+/// Returns how it is sealed, [`Sealing::None`] when turned off by [`METHOD_ENV`].
 ///
 /// Call it first thing in `main`, before any thread exists: it reads and changes the
 /// environment, and re-executing drops whatever the process has done so far.
@@ -256,33 +270,43 @@ fn exec_fd(fd: &OwnedFd) -> io::Error {
 /// # Errors
 /// Neither way to seal worked (the program then runs unsealed).
 pub fn reexec() -> io::Result<Sealing> {
-    let marked = std::env::var_os(ENV).is_some();
+    let mark = std::env::var_os(ENV);
+    let marked = mark.is_some();
     if marked {
         // Single-threaded here (see above); children must not inherit the mark.
         std::env::remove_var(ENV);
     }
-    if std::env::var_os(DISABLE_ENV).is_some_and(|v| v == "1") {
+    let method = std::env::var_os(METHOD_ENV);
+    if method.as_ref().is_some_and(|v| v == "off") {
         return Ok(Sealing::None);
     }
     let exe = std::fs::File::open("/proc/self/exe")?;
     let exe = OwnedFd::from(exe);
     let sealing = sealing_of(exe.as_raw_fd(), marked);
     if sealing != Sealing::None {
+        if let Some(m) = mark {
+            let _ = ORIGINAL.set(PathBuf::from(m));
+        }
         SEALED.store(true, Ordering::Relaxed);
         return Ok(sealing);
     }
+    let original = std::fs::read_link("/proc/self/exe")?.into_os_string();
     if marked {
         // Re-executed, yet not sealed: never loop.
         return Err(io::Error::other(
             "the re-executed binary is not sealed".to_owned(),
         ));
     }
-    let mount_err = match read_only_mount(c"/proc/self/exe") {
-        Ok(fd) => exec_fd(&fd),
-        Err(e) => e,
+    let mount_err = if method.as_ref().is_some_and(|v| v == "memfd") {
+        io::Error::other(format!("{METHOD_ENV}=memfd"))
+    } else {
+        match read_only_mount(c"/proc/self/exe") {
+            Ok(fd) => exec_fd(&fd, &original),
+            Err(e) => e,
+        }
     };
     let memfd_err = match sealed_memfd(&exe) {
-        Ok(fd) => exec_fd(&fd),
+        Ok(fd) => exec_fd(&fd, &original),
         Err(e) => e,
     };
     Err(io::Error::new(
