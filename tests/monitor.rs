@@ -302,7 +302,8 @@ fn survives_its_creator() {
         rt: &rt,
         id: d.id.clone(),
     };
-    let out = Command::new(std::env::current_exe().unwrap())
+    // This program (not current_exe(): after cargohold::init() that names the sealed copy).
+    let out = Command::new("/proc/self/exe")
         .arg("--creator")
         .arg(rt.root())
         .arg(&d.id)
@@ -862,7 +863,7 @@ fn print_id_and_exit(r: cargohold::Result<String>) -> ! {
 /// it running (its repair leaves it alone), stops it and removes it.
 fn engine_detached_survives_its_creator() {
     let e = engine_env();
-    let out = Command::new(std::env::current_exe().unwrap())
+    let out = Command::new("/proc/self/exe")
         .arg("--engine-creator")
         .arg(e.root.path())
         .arg(&e.reference)
@@ -1098,7 +1099,7 @@ fn engine_ephemeral_dies_with_its_owner() {
     use std::io::BufRead;
     let e = engine_env();
     for mode in ["attached", "detached"] {
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        let mut child = Command::new("/proc/self/exe")
             .arg("--ephemeral-creator")
             .arg(e.root.path())
             .arg(&e.reference)
@@ -1342,7 +1343,7 @@ fn engine_detached_embedded_dns() {
             .unwrap()
             .network_settings
             .ip_address;
-        let out = Command::new(std::env::current_exe().unwrap())
+        let out = Command::new("/proc/self/exe")
             .arg("--dns-creator")
             .arg(e.root.path())
             .arg(&e.reference)

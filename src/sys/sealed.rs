@@ -83,9 +83,11 @@ pub fn inherited_env() -> Option<(&'static str, &'static Path)> {
     is_sealed().then(|| (ENV, original_exe().unwrap_or(Path::new("/proc/self/exe"))))
 }
 
-/// How the binary at `fd` (an open `/proc/self/exe`) is sealed; a read-only mount counts
-/// only when `marked` (this process was started by [`reexec`] or from a sealed program):
-/// a binary on a mount the host may remount read-write is not sealed.
+/// How the binary at `fd` (an open `/proc/self/exe`) is sealed. A read-only mount counts
+/// when `marked` (this process was started by [`reexec`] or from a sealed program) or when
+/// the mount is in no mount table (detached: nobody can make it writable again, see
+/// the tests); a binary on an attached mount, which the host may remount read-write, is
+/// not sealed.
 fn sealing_of(fd: RawFd, marked: bool) -> Sealing {
     // F_GET_SEALS only works on memfds (EINVAL elsewhere).
     // SAFETY: fcntl on an fd we own, no pointer arguments.
@@ -93,18 +95,47 @@ fn sealing_of(fd: RawFd, marked: bool) -> Sealing {
     if seals >= 0 && seals & libc::F_SEAL_WRITE != 0 {
         return Sealing::Memfd;
     }
-    if marked {
+    {
         let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
         // SAFETY: fstatvfs writes a statvfs into the buffer we pass.
         if unsafe { libc::fstatvfs(fd, st.as_mut_ptr()) } == 0 {
             // SAFETY: fstatvfs succeeded, so the struct is initialised.
             let st = unsafe { st.assume_init() };
-            if st.f_flag & libc::ST_RDONLY != 0 {
+            if st.f_flag & libc::ST_RDONLY != 0 && (marked || detached(fd)) {
                 return Sealing::ReadOnlyMount;
             }
         }
     }
     Sealing::None
+}
+
+/// Whether the mount of `fd` is missing from this process's mount table (a program
+/// re-executed through `/proc/self/exe` by a sealed one: its binary is on the dissolved
+/// read-only mount).
+fn detached(fd: RawFd) -> bool {
+    const STATX_MNT_ID: u32 = 0x1000;
+    let mut stx = std::mem::MaybeUninit::<libc::statx>::uninit();
+    // SAFETY: statx of the fd itself ("" with AT_EMPTY_PATH) into the buffer we pass.
+    let r = unsafe {
+        libc::statx(
+            fd,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            STATX_MNT_ID,
+            stx.as_mut_ptr(),
+        )
+    };
+    if r != 0 {
+        return false;
+    }
+    // SAFETY: statx succeeded, so the struct is initialised.
+    let stx = unsafe { stx.assume_init() };
+    if stx.stx_mask & STATX_MNT_ID == 0 {
+        return false;
+    }
+    let id = stx.stx_mnt_id.to_string();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .is_ok_and(|t| !t.lines().any(|l| l.split(' ').next() == Some(id.as_str())))
 }
 
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
@@ -362,7 +393,8 @@ mod tests {
             Err(e) => panic!("{e}"),
         };
         assert_eq!(sealing_of(tree.as_raw_fd(), true), Sealing::ReadOnlyMount);
-        assert_eq!(sealing_of(tree.as_raw_fd(), false), Sealing::None);
+        // in no mount table: sealed without the mark too
+        assert_eq!(sealing_of(tree.as_raw_fd(), false), Sealing::ReadOnlyMount);
         // What an exec leaves: the file open, the mount's fd closed (CLOEXEC), so the
         // detached mount is dissolved but lives on under the open file.
         let via = format!("/proc/self/fd/{}", tree.as_raw_fd());
@@ -370,6 +402,7 @@ mod tests {
         drop(tree);
         let via = format!("/proc/self/fd/{}", open.as_raw_fd());
         assert_eq!(std::fs::read(&via).unwrap(), b"binary");
+        assert_eq!(sealing_of(open.as_raw_fd(), false), Sealing::ReadOnlyMount);
         let e = std::fs::OpenOptions::new()
             .write(true)
             .open(&via)
