@@ -259,6 +259,15 @@ impl Logger {
 }
 
 fn main() -> ExitCode {
+    // create, run and exec enter containers: they run from a sealed copy of this binary
+    // (cargohold::init re-executes it). The other commands skip the exec that costs (an
+    // argument that merely looks like one of these only costs that exec).
+    if std::env::args()
+        .skip(1)
+        .any(|a| matches!(a.as_str(), "create" | "run" | "exec"))
+    {
+        cargohold::init();
+    }
     log_argv();
     let cli = match Cli::try_parse() {
         Ok(c) => c,

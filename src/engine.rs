@@ -46,7 +46,7 @@ impl Engine {
     /// [`Error::Os`] if the directories cannot be created or read, or a store error.
     pub fn open(root: impl AsRef<Path>) -> Result<Engine> {
         let root = root.as_ref();
-        fs::create_dir_all(root).map_err(|e| Error::os("creating engine root", root, e))?;
+        crate::store::private_dir(root, "creating engine root")?;
         let root =
             fs::canonicalize(root).map_err(|e| Error::os("resolving engine root", root, e))?;
         let store = Store::open(&root)?;

@@ -97,11 +97,14 @@ pub mod __private {
     pub use crate::container::monitor;
 }
 
-/// Hands this process over to cargohold when it was started as one of its helper
-/// processes; returns at once (a flag store and one environment lookup) otherwise.
+/// Re-executes this program once from a sealed copy of its binary, and hands the process
+/// over to cargohold when it was started as one of its helper processes; once running
+/// from the sealed copy it returns at once (a flag store, two environment lookups and an
+/// `open`, `fcntl` and `fstatvfs` of `/proc/self/exe`).
 ///
-/// **Call it first thing in `main`** of any program that starts detached containers,
-/// before threads, async runtimes or argument parsing:
+/// **Call it first thing in `main`** of any program that starts containers (detached ones
+/// need it; every one needs it for the sealed binary), before threads, async runtimes or
+/// argument parsing:
 ///
 /// ```no_run
 /// fn main() {
@@ -119,7 +122,28 @@ pub mod __private {
 ///
 /// Starting a detached container from a program that has not called `init` is an error,
 /// never a second copy of the program running its `main`.
+///
+/// # The sealed binary
+/// A process entering a container (its init before it execs the container's program, an
+/// exec'd process, the monitor's children) runs this program's binary, which the
+/// container sees as `/proc/<pid>/exe`: container root could open it and, once the program
+/// has exited, overwrite the host's binary (CVE-2019-5736). So `init` first re-executes the
+/// program, with the same arguments and environment, from a copy the container cannot
+/// write — a read-only detached mount of the binary (Linux 5.12, root), else a sealed
+/// memfd copy — unless it already runs from one (the monitor does, started from the same
+/// copy). The marker `_CARGOHOLD_SEALED` in the environment stops the loop and is removed
+/// at once; `/proc/self/exe` (and [`std::env::current_exe`]) then names the copy,
+/// [`sys::sealed::original_exe`] the installed binary. The re-exec costs one execve of the
+/// program (the memfd way also a copy of the binary); if neither way works the program
+/// runs on unsealed. `CARGOHOLD_SEALING=off` turns it off, for benchmarks only. See
+/// [`sys::sealed`]. Besides, the child that sets a container up is non-dumpable until its
+/// execve, so without `CAP_SYS_PTRACE` the container cannot open its `/proc/<pid>/exe`.
+///
+/// A program that does not call `init` (a test harness using [`runtime`] directly) has no
+/// sealed copy: only the non-dumpable child protects its binary.
 #[allow(clippy::needless_doctest_main)] // the point is where the call goes
 pub fn init() {
+    // Errors are not fatal: the program runs on unsealed, as before.
+    let _ = sys::sealed::reexec();
     container::monitor::enter();
 }

@@ -107,10 +107,16 @@ fn monitor_of(id: &str) -> i32 {
 /// Monitors that are this program re-executed (whatever container they serve): other
 /// programs on the machine may run monitors of their own.
 fn our_monitors() -> BTreeSet<i32> {
-    let me = std::env::current_exe().unwrap();
+    // The same file as ours: after `init()` the program runs from a sealed copy (a
+    // read-only mount of the same inode), so compare inodes, not paths.
+    use std::os::unix::fs::MetadataExt;
+    let me = fs::metadata("/proc/self/exe").unwrap();
     monitors()
         .into_iter()
-        .filter(|(pid, _)| fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == me))
+        .filter(|(pid, _)| {
+            fs::metadata(format!("/proc/{pid}/exe"))
+                .is_ok_and(|m| (m.dev(), m.ino()) == (me.dev(), me.ino()))
+        })
         .map(|(pid, _)| pid)
         .collect()
 }
@@ -333,7 +339,7 @@ fn command_not_found() {
 fn survives_its_creator() {
     let e = engine_env();
     let id = common::run_tool(
-        Command::new(std::env::current_exe().unwrap())
+        Command::new("/proc/self/exe")
             .arg("--engine-creator")
             .arg(e.root.path())
             .arg(&e.reference),
@@ -667,7 +673,7 @@ fn a_program_that_is_not_a_monitor() {
     let e = engine_env();
     let before = our_monitors();
     let said = common::run_tool(
-        Command::new(std::env::current_exe().unwrap())
+        Command::new("/proc/self/exe")
             .arg("--without-init")
             .arg(e.root.path())
             .arg(&e.reference),
@@ -859,7 +865,7 @@ fn print_and_exit(r: cargohold::Result<String>) -> ! {
 fn engine_detached_survives_its_creator() {
     let e = engine_env();
     let id = common::run_tool(
-        Command::new(std::env::current_exe().unwrap())
+        Command::new("/proc/self/exe")
             .arg("--engine-creator")
             .arg(e.root.path())
             .arg(&e.reference),
@@ -1074,7 +1080,7 @@ fn engine_ephemeral_dies_with_its_owner() {
     use std::io::BufRead;
     let e = engine_env();
     for mode in ["attached", "detached"] {
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        let mut child = Command::new("/proc/self/exe")
             .arg("--ephemeral-creator")
             .arg(e.root.path())
             .arg(&e.reference)
@@ -1314,7 +1320,7 @@ fn engine_detached_embedded_dns() {
             .network_settings
             .ip_address;
         let id = common::run_tool(
-            Command::new(std::env::current_exe().unwrap())
+            Command::new("/proc/self/exe")
                 .arg("--dns-creator")
                 .arg(e.root.path())
                 .arg(&e.reference),

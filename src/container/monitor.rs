@@ -505,6 +505,10 @@ pub fn start(cfg: &MonitorConfig) -> Result<MonitorHandle> {
         .stdout(ready_w)
         .stderr(stderr)
         .current_dir("/");
+    if cfg.program.is_none() {
+        // The monitor runs from this program's sealed copy (see crate::sys::sealed).
+        cmd.envs(crate::sys::sealed::inherited_env());
+    }
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::os("starting the container monitor", &program, e))?;

@@ -52,6 +52,7 @@ impl ContainerStore {
         networks: NetworkStore,
     ) -> Result<ContainerStore> {
         let dir = root.join("containers");
+        crate::store::private_dir(&dir, "creating containers directory")?;
         let names = dir.join(".names");
         fs::create_dir_all(&names)
             .map_err(|e| Error::os("creating containers directory", &names, e))?;

@@ -7,6 +7,16 @@
 //! <root>/holds/    <owner>.json: an image a container uses (kept by gc, guarded by remove)
 //! ```
 //!
+//! # Permissions
+//! The store is private to its owner (DESIGN.md, decision 11), as Docker's
+//! `/var/lib/docker` is: the root and `layers/` are `0700` (the engine makes `containers/`
+//! and `volumes/` so too, through [`private_dir`]). Unpacked layers keep their setuid
+//! binaries and device nodes — containers need them, and their roots are not mounted
+//! `nosuid` — so what keeps another local user from running a setuid-root binary of an
+//! image (or one that container root wrote into its upper directory) is that no path
+//! reaches them. [`Store::open`] also takes group and other access away from a root that
+//! an older version created `0755`.
+//!
 //! `images/` is a plain [OCI image layout]: skopeo (`oci:<root>/images:<name>`) and umoci
 //! read it as is. Each tag is one entry of `index.json` whose
 //! `org.opencontainers.image.ref.name` annotation holds the **full normalised reference**
@@ -88,6 +98,31 @@ pub(crate) fn lock_file(path: &Path, op: rustix::fs::FlockOperation) -> Result<L
     Ok(Lock { _file: file })
 }
 
+/// Creates `dir` `0700` (its missing parents as `create_dir_all` does), or, when it
+/// exists, takes group and other access away from it (a root made `0755` by an older
+/// version): a directory that holds unpacked layers, upper dirs or volumes must not be
+/// reachable by other users. `op` names the operation in an error.
+pub(crate) fn private_dir(dir: &Path, op: &'static str) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| Error::os(op, parent, e))?;
+    }
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::os(op, dir, e)),
+    }
+    let mode = fs::metadata(dir)
+        .map_err(|e| Error::os(op, dir, e))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode & 0o7700))
+            .map_err(|e| Error::os("making directory private", dir, e))?;
+    }
+    Ok(())
+}
+
 /// Takes an exclusive flock on the directory `dir` itself (so the lock goes with the
 /// directory), waiting for it.
 pub(crate) fn lock_dir(dir: &Path) -> io::Result<Lock> {
@@ -113,12 +148,9 @@ impl Store {
             images,
             root,
         };
-        for d in [
-            &store.blobs,
-            &store.layers,
-            &store.locks,
-            &store.root.join("holds"),
-        ] {
+        private_dir(&store.root, "creating store directory")?;
+        private_dir(&store.layers, "creating store directory")?;
+        for d in [&store.blobs, &store.locks, &store.root.join("holds")] {
             fs::create_dir_all(d).map_err(|e| Error::os("creating store directory", d, e))?;
         }
         let _lock = store.lock("index")?;
@@ -575,6 +607,26 @@ mod tests {
         assert!(!s.layers.join("abcd").exists());
         assert!(good.exists());
         assert_eq!(s.read_blob(&d).unwrap(), b"kept");
+    }
+
+    #[test]
+    fn open_makes_the_store_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        // fresh: the root (and its missing parent's child) and layers/ are 0700
+        let root = dir.path().join("a/root");
+        Store::open(&root).unwrap();
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&root.join("layers")), 0o700);
+        // made by an older version: 0755 everywhere, fixed on open (setgid kept)
+        let old = dir.path().join("old");
+        fs::create_dir_all(old.join("layers")).unwrap();
+        fs::set_permissions(&old, fs::Permissions::from_mode(0o2755)).unwrap();
+        fs::set_permissions(old.join("layers"), fs::Permissions::from_mode(0o755)).unwrap();
+        Store::open(&old).unwrap();
+        assert_eq!(mode(&old), 0o2700);
+        assert_eq!(mode(&old.join("layers")), 0o700);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod netns;
 pub mod overlay;
 pub mod process;
 pub mod raw;
+pub mod sealed;
 pub mod seccomp;
 pub mod tty;
 

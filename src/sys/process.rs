@@ -833,6 +833,9 @@ enum Never {}
 /// the host's other threads; must not allocate.
 fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
     raw::reset_signals().at(Step::Signals, 0)?;
+    if !plan.user_ns {
+        non_dumpable();
+    }
     close_others(&plan.keep_fds).at(Step::Stdio, 4)?;
     let p = &plan.process;
     // Our own fds must not collide with 0..2 (or the preserved range) when stdio is installed.
@@ -926,6 +929,8 @@ fn join_and_unshare(plan: &InitPlan, sync: RawFd) -> ChildResult {
         wait_parent(sync, Step::WaitIdMap)?;
         raw::setresgid(0).at(Step::BecomeRoot, 0)?;
         raw::setresuid(0).at(Step::BecomeRoot, 0)?;
+        // Only now: the parent writes our id maps, which it cannot while we are not dumpable.
+        non_dumpable();
     }
     if plan.unshare_flags != 0 {
         raw::unshare(plan.unshare_flags).at(Step::Unshare, 0)?;
@@ -960,6 +965,14 @@ fn wait_for_start(start: &StartSignal, sync: RawFd) -> ChildResult {
         }
     }
     Ok(())
+}
+
+/// Until its execve the child runs the host's binary: non-dumpable, the container cannot
+/// open its `/proc/<pid>/exe` (or attach to it) without `CAP_SYS_PTRACE` (see
+/// [`super::sealed`] for the rest). The execve makes the process dumpable again.
+fn non_dumpable() {
+    // Cannot fail with 0 as the argument.
+    let _ = raw::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 /// Reads the state JSON into the preallocated, zeroed buffer (never growing it) and

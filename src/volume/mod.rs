@@ -226,11 +226,9 @@ impl VolumeStore {
     /// [`Error::Os`] if the directory cannot be created or read.
     pub fn open(root: impl AsRef<Path>) -> Result<VolumeStore> {
         let dir = root.as_ref().join("volumes");
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o701)
-            .create(&dir)
-            .map_err(|e| Error::os("creating volumes directory", &dir, e))?;
+        // Private (0700, also fixed on a directory an older version made 0701): container
+        // root can put setuid binaries into a volume.
+        crate::store::private_dir(&dir, "creating volumes directory")?;
         let dir = fs::canonicalize(&dir).map_err(|e| Error::os("resolving", &dir, e))?;
         let store = VolumeStore { dir };
         let _lock = store.lock_all()?;
@@ -335,7 +333,7 @@ impl VolumeStore {
         let tmp = tmp_path(&self.dir);
         let r = (|| {
             let mut b = fs::DirBuilder::new();
-            b.mode(0o701)
+            b.mode(0o700)
                 .create(&tmp)
                 .map_err(|e| Error::os("creating volume directory", &tmp, e))?;
             b.mode(0o755)

@@ -35,3 +35,6 @@ mod network;
 mod container_net;
 // Seccomp: Docker's default profile and the profile loader on the real kernel (issue 10).
 mod seccomp;
+// Escape regressions (issue 10): the private store (setuid binaries of images, upper dirs
+// and volumes unreachable from the host) and the sealed binary that enters containers.
+mod security;

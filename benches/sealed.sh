@@ -1,0 +1,96 @@
+#!/bin/sh
+# The cost of the sealed re-exec (issue 10, src/sys/sealed.rs): our runc-compatible CLI
+# (examples/runtime, release) side by side
+#   off    CARGOHOLD_SEALING=off: no re-exec (the binary as before)
+#   mount  the default: re-exec from a read-only detached mount of the binary
+#   memfd  CARGOHOLD_SEALING=memfd: re-exec from a sealed memfd copy of the binary
+# for two workloads, N interleaved iterations each (order shuffled per iteration):
+#   start      `runtime exec no-such-container true`: the program start alone (what the
+#              re-exec adds; the CLI re-executes for create, run and exec only), failing
+#              at once on the missing container
+#   lifecycle  `runtime run ID` of a busybox bundle running /bin/true (create, start,
+#              wait, delete: what a user of the CLI sees)
+# then min, median, p90, p99, max per side and the medians' difference to `off`.
+#
+#   sudo benches/sealed.sh            # N=300 WARMUP=10
+#   N=1000 CLI=/path/to/runtime benches/sealed.sh
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+N=${N:-300}
+WARMUP=${WARMUP:-10}
+
+if [ "$(id -u)" != 0 ]; then
+    echo "sealed.sh: needs root (containers, open_tree); try sudo" >&2
+    exit 2
+fi
+if [ -z "${CLI:-}" ]; then
+    (cd "$top" && cargo build --release --example runtime >&2)
+    CLI=$top/target/release/examples/runtime
+fi
+work=$(mktemp -d /run/cargohold-sealed.XXXXXX)
+trap 'rm -rf "$work"' EXIT INT TERM
+"$here/make-bundle.sh" "$work/bundle" >/dev/null
+rm -f "$work/bundle/config.json"
+"$CLI" spec --bundle "$work/bundle"
+python3 - "$work/bundle/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["process"]["args"] = ["/bin/true"]
+c["process"]["terminal"] = False
+json.dump(c, open(p, "w"))
+PY
+
+echo "== $CLI ($(stat -c %s "$CLI") bytes), $(uname -r), $(nproc) cpus, N=$N" >&2
+python3 - "$CLI" "$work" "$N" "$WARMUP" <<'PY'
+import os, random, subprocess, sys, time
+cli, work, n, warmup = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+sides = {"off": "off", "mount": None, "memfd": "memfd"}
+root = os.path.join(work, "root")
+bundle = os.path.join(work, "bundle")
+
+def env_for(method):
+    env = dict(os.environ)
+    env.pop("CARGOHOLD_SEALING", None)
+    if method:
+        env["CARGOHOLD_SEALING"] = method
+    return env
+
+def run(argv, env, want):
+    t = time.perf_counter_ns()
+    r = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    dt = time.perf_counter_ns() - t
+    if r.returncode != want:
+        sys.exit(f"{argv}: exit {r.returncode}: {r.stderr.decode()}")
+    return dt
+
+workloads = {
+    "start": lambda side, i: [cli, "--root", root, "exec", "no-such-container", "true"],
+    "lifecycle": lambda side, i: [cli, "--root", root, "run", "--bundle", bundle,
+                                  f"sealed-{side}-{i}"],
+}
+
+def q(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p * (len(xs) - 1))))]
+
+rng = random.Random(7)
+for wname, argv_of in workloads.items():
+    samples = {s: [] for s in sides}
+    for i in range(warmup + n):
+        order = list(sides)
+        rng.shuffle(order)
+        for s in order:
+            dt = run(argv_of(s, i), env_for(sides[s]), 1 if wname == "start" else 0)
+            if i >= warmup:
+                samples[s].append(dt / 1e6)
+    base = q(samples["off"], 0.5)
+    print(f"\n{wname} (ms, N={n})")
+    print(f"{'side':8} {'min':>8} {'median':>8} {'p90':>8} {'p99':>8} {'max':>8} {'+median':>8}")
+    for s, xs in samples.items():
+        m = q(xs, 0.5)
+        print(f"{s:8} {min(xs):8.3f} {m:8.3f} {q(xs, 0.9):8.3f} {q(xs, 0.99):8.3f} "
+              f"{max(xs):8.3f} {m - base:+8.3f}")
+PY
