@@ -645,7 +645,7 @@ impl Runtime {
         let bundle =
             fs::canonicalize(bundle).map_err(|e| Error::os("opening bundle", bundle, e))?;
         // Parse and check before anything is created.
-        let spec = plan::load_spec(&bundle)?;
+        let (spec, spec_warnings) = plan::load_spec(&bundle)?;
         let rootfs = plan::rootfs_path(&spec, &bundle)?;
         let ns = plan::namespaces(&spec)?;
 
@@ -685,7 +685,7 @@ impl Runtime {
         })?;
         plan.cgroup_dir = cgroup_dir;
         plan.process.parent_death_signal = opts.parent_death_signal;
-        for w in &ctx.warnings {
+        for w in spec_warnings.iter().chain(&ctx.warnings) {
             self.warn(w);
         }
         let host_ns = plan.rootfs.as_ref().is_some_and(|r| r.host_ns);

@@ -33,14 +33,46 @@ fn path_cstring(field: &str, p: &Path) -> Result<CString> {
     cstring(field, p.as_os_str().as_bytes())
 }
 
-/// Loads and checks `<bundle>/config.json`.
-pub(crate) fn load_spec(bundle: &Path) -> Result<Spec> {
+/// Loads and checks `<bundle>/config.json`. Capabilities this runtime does not know are
+/// left out with a warning each (returned), as runc does.
+pub(crate) fn load_spec(bundle: &Path) -> Result<(Spec, Vec<Error>)> {
     let path = bundle.join("config.json");
     let data = fs::read(&path).map_err(|e| Error::os("reading", &path, e))?;
-    let spec: Spec =
+    let mut value: serde_json::Value =
         serde_json::from_slice(&data).map_err(|e| Error::spec("config.json", format!("{e}")))?;
+    let warnings = drop_unknown_capabilities(&mut value);
+    let spec: Spec =
+        serde_json::from_value(value).map_err(|e| Error::spec("config.json", format!("{e}")))?;
     check_version(spec.version())?;
-    Ok(spec)
+    Ok((spec, warnings))
+}
+
+/// Removes the names in `process.capabilities.*` that are not capabilities of this
+/// runtime (a newer kernel's, or a typo); one warning per name, naming the field.
+fn drop_unknown_capabilities(spec: &mut serde_json::Value) -> Vec<Error> {
+    let mut warnings = Vec::new();
+    let Some(sets) = spec
+        .pointer_mut("/process/capabilities")
+        .and_then(|c| c.as_object_mut())
+    else {
+        return warnings;
+    };
+    for (set, names) in sets.iter_mut() {
+        let Some(names) = names.as_array_mut() else {
+            continue;
+        };
+        names.retain(|n| {
+            let known = serde_json::from_value::<Capability>(n.clone()).is_ok();
+            if !known {
+                warnings.push(Error::spec(
+                    format!("process.capabilities.{set}"),
+                    format!("unknown capability {n}: ignored"),
+                ));
+            }
+            known
+        });
+    }
+    warnings
 }
 
 /// Any 1.x version is accepted, as runc does.
@@ -1487,6 +1519,38 @@ mod tests {
             PathBuf::from("etc/passwd")
         );
         assert_eq!(clean_relative(Path::new("/")), PathBuf::from(""));
+    }
+
+    #[test]
+    fn unknown_capabilities_are_dropped_with_a_warning_each() {
+        let mut v = serde_json::json!({"process": {"capabilities": {
+            "bounding": ["CAP_KILL", "CAP_FOO"],
+            "ambient": ["CAP_BAR"],
+            "effective": ["CAP_CHOWN"]
+        }}});
+        let w: Vec<String> = drop_unknown_capabilities(&mut v)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w
+            .iter()
+            .any(|w| w.contains("process.capabilities.bounding") && w.contains("CAP_FOO")));
+        assert!(w
+            .iter()
+            .any(|w| w.contains("process.capabilities.ambient") && w.contains("CAP_BAR")));
+        assert_eq!(
+            v["process"]["capabilities"]["bounding"],
+            serde_json::json!(["CAP_KILL"])
+        );
+        assert_eq!(
+            v["process"]["capabilities"]["ambient"],
+            serde_json::json!([])
+        );
+        assert_eq!(
+            v["process"]["capabilities"]["effective"],
+            serde_json::json!(["CAP_CHOWN"])
+        );
     }
 
     #[test]

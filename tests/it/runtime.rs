@@ -1649,3 +1649,52 @@ fn deleting_a_created_container_needs_force() {
     assert!(rt.list().unwrap().is_empty());
     assert!(common::cgroups_named(&id).is_empty());
 }
+
+#[test]
+#[ignore = "requires root"]
+fn configs_the_host_cannot_honour_warn_or_fail_naming_the_field() {
+    let mut rt = common::runtime();
+    let warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = warnings.clone();
+    rt.rt
+        .on_warning(move |w| sink.lock().unwrap().push(w.to_string()));
+    // An unknown capability: runc warns and goes on without it; so do we.
+    let mut b = Bundle::new(&["true"]);
+    let mut raw: serde_json::Value =
+        serde_json::from_slice(&fs::read(b.path().join("config.json")).unwrap()).unwrap();
+    raw["process"]["capabilities"]["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push("CAP_NO_SUCH_THING".into());
+    fs::write(
+        b.path().join("config.json"),
+        serde_json::to_vec(&raw).unwrap(),
+    )
+    .unwrap();
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(ran.status.success(), "{}", ran.stderr);
+    let w = warnings.lock().unwrap().clone();
+    assert!(
+        w.iter().any(|w| w.contains("process.capabilities.bounding")
+            && w.contains("CAP_NO_SUCH_THING")),
+        "{w:?}"
+    );
+
+    // net_cls/net_prio limits are not written by this runtime: refused, naming the field,
+    // with nothing left behind (runc fails too when the controller is not mounted).
+    b.save();
+    b.edit(|s| {
+        let n: cargohold::oci_spec::runtime::LinuxNetwork =
+            serde_json::from_value(serde_json::json!({"classID": 1048577})).unwrap();
+        let r = LinuxResourcesBuilder::default().network(n).build().unwrap();
+        resources(s, r);
+    });
+    let e = common::run(&rt, &b).err().expect("refused");
+    assert!(
+        e.to_string().contains("linux.resources.network.classID"),
+        "{e}"
+    );
+    // Refused before the cgroup is made; the state directory is gone again.
+    assert!(rt.list().unwrap().is_empty());
+    assert!(fs::read_dir(rt.root()).unwrap().next().is_none());
+}
