@@ -14,7 +14,8 @@
 //!
 //! Errors go to stderr and, with `--log`, to that file as runc writes them (containerd reads
 //! `{"level":"error","msg":..,"time":..}` lines from it with `--log-format json`); the exit
-//! code is then 1. With `CARGOHOLD_RUNTIME_ARGV_LOG=FILE` in the environment every
+//! code is then 1. Warnings (a failing poststart or poststop hook, an ambient capability
+//! the kernel cannot raise) go to both too, at level `"warning"`, and the command goes on. With `CARGOHOLD_RUNTIME_ARGV_LOG=FILE` in the environment every
 //! invocation appends its argv to FILE (to see what an engine calls).
 
 use std::collections::HashMap;
@@ -239,6 +240,21 @@ struct Logger {
 }
 
 impl Logger {
+    fn open(cli: &Cli) -> Logger {
+        Logger {
+            file: cli.log.as_ref().and_then(|p| {
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .ok()
+            }),
+            format: cli.log_format,
+            debug: cli.debug,
+        }
+    }
+
+    /// One line as runc writes it (logrus: `level` is "error", "warning", "debug").
     fn line(&mut self, level: &str, msg: &str) {
         let Some(f) = &mut self.file else { return };
         let time = now_rfc3339();
@@ -277,17 +293,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let mut log = Logger {
-        file: cli.log.as_ref().and_then(|p| {
-            fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .ok()
-        }),
-        format: cli.log_format,
-        debug: cli.debug,
-    };
+    let mut log = Logger::open(&cli);
     log.debug(&format!("argv: {:?}", std::env::args().collect::<Vec<_>>()));
     match dispatch(&cli) {
         Ok(code) => ExitCode::from(code),
@@ -345,7 +351,17 @@ fn dispatch(cli: &Cli) -> Res<u8> {
         }
         _ => {}
     }
-    let rt = Runtime::open(&cli.root)?;
+    let mut rt = Runtime::open(&cli.root)?;
+    // Warnings (a failed poststart or poststop hook, an ambient capability that cannot be
+    // raised) go where runc puts them: stderr and the log, at level "warning".
+    let warn_log = std::sync::Mutex::new(Logger::open(cli));
+    rt.on_warning(move |w| {
+        let msg = error_chain(w);
+        eprintln!("runtime: warning: {msg}");
+        if let Ok(mut log) = warn_log.lock() {
+            log.line("warning", &msg);
+        }
+    });
     match cmd {
         Cmd::Create { create } => {
             let opts = create_options(cli, create, true)?;

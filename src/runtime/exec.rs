@@ -162,6 +162,9 @@ impl Runtime {
         }
         let cg = Cgroup::open(&rec.cgroup_path)?;
         let mut pplan = plan::process_plan(process, "process", false, &mut ctx)?;
+        for w in &ctx.warnings {
+            self.warn(w);
+        }
         pplan.stdio = dup_stdio([&opts.stdin, &opts.stdout, &opts.stderr])?;
         pplan.preserve_fds = opts.preserve_fds;
         let linux = rec.spec.linux().clone().unwrap_or_default();

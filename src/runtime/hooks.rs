@@ -1,4 +1,5 @@
-//! The hooks the runtime itself runs (prestart, createRuntime, poststart, poststop).
+//! The hooks the runtime itself runs (prestart, createRuntime, poststart, poststop): a
+//! failure of the first two fails the create, of the last two is a warning.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -15,6 +16,22 @@ pub(crate) fn run_all(kind: &'static str, hooks: &[Hook], state: &[u8]) -> Resul
         run(kind, hook, state)?;
     }
     Ok(())
+}
+
+/// Runs every hook with the state JSON on its stdin, in order, whatever fails: the spec's
+/// rule for poststart and poststop hooks ("log a warning and continue"). Each failure goes
+/// to `warn`.
+pub(crate) fn run_all_warn(
+    kind: &'static str,
+    hooks: &[Hook],
+    state: &[u8],
+    warn: &dyn Fn(&Error),
+) {
+    for hook in hooks {
+        if let Err(e) = run(kind, hook, state) {
+            warn(&e);
+        }
+    }
 }
 
 fn run(kind: &'static str, hook: &Hook, state: &[u8]) -> Result<()> {

@@ -238,9 +238,28 @@ fn dup_stdio(fds: [&Option<OwnedFd>; 3]) -> Result<[Option<OwnedFd>; 3]> {
 }
 
 /// The runtime: containers and their state under one root directory.
-#[derive(Debug, Clone)]
+///
+/// Some conditions the OCI spec (or runc) treats as warnings, not errors: a poststart or
+/// poststop hook that fails (the remaining hooks still run and the operation succeeds), an
+/// ambient capability the kernel cannot raise (dropped). The runtime reports each to the
+/// callback set with [`on_warning`](Runtime::on_warning) as the [`Error`] it would have
+/// been; without a callback they are dropped.
+#[derive(Clone)]
 pub struct Runtime {
     root: PathBuf,
+    warn: Option<WarningSink>,
+}
+
+/// The callback of [`Runtime::on_warning`].
+type WarningSink = std::sync::Arc<dyn Fn(&Error) + Send + Sync>;
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("root", &self.root)
+            .field("on_warning", &self.warn.as_ref().map(|_| "Fn(&Error)"))
+            .finish()
+    }
 }
 
 /// A container this process created: its init process, waiting for [`Runtime::start`].
@@ -388,19 +407,21 @@ fn setup_handshake(
                 }
             }
             ChildMessage::Hooks => {
-                let creating = state_json(id, "creating", pid, bundle, spec);
+                // The spec's lifecycle: the hooks run after the create has made the
+                // environment (step 2), so they see `created` (runc passes `creating`).
+                let created = state_json(id, "created", pid, bundle, spec);
                 #[allow(deprecated)]
                 hooks::run_all(
                     "prestart",
                     hooks.prestart().as_deref().unwrap_or(&[]),
-                    &creating,
+                    &created,
                 )?;
                 hooks::run_all(
                     "createRuntime",
                     hooks.create_runtime().as_deref().unwrap_or(&[]),
-                    &creating,
+                    &created,
                 )?;
-                spawned.send_state(&creating).map_err(|e| Error::Spawn {
+                spawned.send_state(&created).map_err(|e| Error::Spawn {
                     stage: "sending state to the init process".into(),
                     source: e,
                 })?;
@@ -436,6 +457,9 @@ struct Rollback {
     dir: Option<PathBuf>,
     cgroup: Option<Cgroup>,
     pid: Option<i32>,
+    /// A container without a mount namespace mounts under its rootfs in ours: the rootfs
+    /// and how many mounts were stacked on it before.
+    host_mounts: Option<(PathBuf, usize)>,
 }
 
 impl Rollback {
@@ -443,6 +467,7 @@ impl Rollback {
         self.dir = None;
         self.cgroup = None;
         self.pid = None;
+        self.host_mounts = None;
     }
 }
 
@@ -452,6 +477,12 @@ impl Drop for Rollback {
             let _ = file::kill(pid, libc::SIGKILL);
             let _ = file::wait_child(pid);
         }
+        if let Some((rootfs, before)) = &self.host_mounts {
+            // Only when the child got as far as its bind of the rootfs.
+            if crate::sys::overlay::mounts_at(rootfs) > *before {
+                detach_host_mounts(rootfs);
+            }
+        }
         if let Some(cg) = &self.cgroup {
             let _ = cg.kill_all(libc::SIGKILL);
             let _ = cg.remove();
@@ -460,6 +491,12 @@ impl Drop for Rollback {
             let _ = fs::remove_dir_all(dir);
         }
     }
+}
+
+/// Detaches the bind of the rootfs that a container without a mount namespace made in
+/// ours, and with it every mount below (lazily: a process may still hold one).
+fn detach_host_mounts(rootfs: &Path) {
+    let _ = crate::sys::overlay::unmount(rootfs, true);
 }
 
 fn state_json(id: &str, status: &str, pid: i32, bundle: &Path, spec: &Spec) -> Vec<u8> {
@@ -532,7 +569,34 @@ impl Runtime {
             .map_err(|e| Error::os("creating runtime root", root, e))?;
         let root =
             fs::canonicalize(root).map_err(|e| Error::os("resolving runtime root", root, e))?;
-        Ok(Runtime { root })
+        Ok(Runtime { root, warn: None })
+    }
+
+    /// Calls `f` with each warning of this runtime's operations (a failed poststart or
+    /// poststop hook, an ambient capability that cannot be raised): conditions the spec
+    /// says to log and go on past. Replaces an earlier callback; clones of the runtime
+    /// made afterwards share it.
+    ///
+    /// ```no_run
+    /// let mut rt = cargohold::runtime::Runtime::open("/run/cargohold")?;
+    /// rt.on_warning(|w| eprintln!("warning: {w}"));
+    /// # Ok::<(), cargohold::Error>(())
+    /// ```
+    pub fn on_warning(&mut self, f: impl Fn(&Error) + Send + Sync + 'static) -> &mut Self {
+        self.warn = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Hands a warning to the callback, if any.
+    fn warn(&self, e: &Error) {
+        if let Some(f) = &self.warn {
+            f(e);
+        }
+    }
+
+    /// Runs poststart (or poststop) hooks: a failure is a warning.
+    fn run_hooks_warn(&self, kind: &'static str, hooks: &[oci_spec::runtime::Hook], state: &[u8]) {
+        hooks::run_all_warn(kind, hooks, state, &|e| self.warn(e));
     }
 
     /// The root directory.
@@ -582,7 +646,7 @@ impl Runtime {
         let bundle =
             fs::canonicalize(bundle).map_err(|e| Error::os("opening bundle", bundle, e))?;
         // Parse and check before anything is created.
-        let spec = plan::load_spec(&bundle)?;
+        let (spec, spec_warnings) = plan::load_spec(&bundle)?;
         let rootfs = plan::rootfs_path(&spec, &bundle)?;
         let ns = plan::namespaces(&spec)?;
 
@@ -591,6 +655,7 @@ impl Runtime {
             dir: Some(dir.clone()),
             cgroup: None,
             pid: None,
+            host_mounts: None,
         };
         let _lock = Lock::acquire(&dir)?;
 
@@ -621,7 +686,14 @@ impl Runtime {
         })?;
         plan.cgroup_dir = cgroup_dir;
         plan.process.parent_death_signal = opts.parent_death_signal;
-        let no_mount_ns = plan.rootfs.is_none();
+        for w in spec_warnings.iter().chain(&ctx.warnings) {
+            self.warn(w);
+        }
+        let host_ns = plan.rootfs.as_ref().is_some_and(|r| r.host_ns);
+        let no_mount_ns = plan.rootfs.is_none() || host_ns;
+        if host_ns {
+            rollback.host_mounts = Some((rootfs.clone(), crate::sys::overlay::mounts_at(&rootfs)));
+        }
 
         let spawned =
             proc::spawn_in_pid_ns(&mut plan, join_pid.as_ref()).map_err(|e| Error::Spawn {
@@ -702,7 +774,7 @@ impl Runtime {
         fs::remove_file(&fifo).map_err(|e| Error::os("removing exec fifo", &fifo, e))?;
         let hooks = rec.spec.hooks().clone().unwrap_or_default();
         // Poststart failures are warnings per the spec: the container runs on.
-        let _ = hooks::run_all(
+        self.run_hooks_warn(
             "poststart",
             hooks.poststart().as_deref().unwrap_or(&[]),
             &state_json(id, "running", rec.pid, &rec.bundle, &rec.spec),
@@ -782,7 +854,7 @@ impl Runtime {
             }
         }
         let hooks = rec.spec.hooks().clone().unwrap_or_default();
-        let _ = hooks::run_all(
+        self.run_hooks_warn(
             "poststart",
             hooks.poststart().as_deref().unwrap_or(&[]),
             &state_json(id, "running", rec.pid, &rec.bundle, &rec.spec),
@@ -874,11 +946,14 @@ impl Runtime {
         })
     }
 
-    /// Deletes a container: its state, cgroup and (with `force`, or when it is only
-    /// created) its processes; runs the poststop hooks.
+    /// Deletes a container: its state, cgroup, the mounts it made in the runtime's mount
+    /// namespace (when it has none of its own) and, with `force`, its processes; runs the
+    /// poststop hooks (a failing one is a warning, see [`on_warning`](Runtime::on_warning)).
     ///
     /// # Errors
-    /// The container is running or paused and `force` is not set.
+    /// The container is not stopped (created, running or paused) and `force` is not set:
+    /// the spec's "deleting a container that is not stopped MUST generate an error"; nothing
+    /// changes then.
     pub fn delete(&self, id: &str, force: bool) -> Result<()> {
         let dir = self.dir(id)?;
         if !dir.is_dir() {
@@ -895,7 +970,7 @@ impl Runtime {
             Err(e) => return Err(e),
         };
         let status = rec.status(&dir);
-        if matches!(status, Status::Running | Status::Paused) && !force {
+        if status != Status::Stopped && !force {
             return Err(Error::InvalidState {
                 id: id.to_owned(),
                 op: "delete",
@@ -920,8 +995,11 @@ impl Runtime {
             }
             cg.remove()?;
         }
+        if rec.no_mount_ns && rec.spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
+            detach_host_mounts(&rec.rootfs);
+        }
         let hooks = rec.spec.hooks().clone().unwrap_or_default();
-        let _ = hooks::run_all(
+        self.run_hooks_warn(
             "poststop",
             hooks.poststop().as_deref().unwrap_or(&[]),
             &state_json(id, "stopped", rec.pid, &rec.bundle, &rec.spec),

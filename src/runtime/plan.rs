@@ -33,14 +33,46 @@ fn path_cstring(field: &str, p: &Path) -> Result<CString> {
     cstring(field, p.as_os_str().as_bytes())
 }
 
-/// Loads and checks `<bundle>/config.json`.
-pub(crate) fn load_spec(bundle: &Path) -> Result<Spec> {
+/// Loads and checks `<bundle>/config.json`. Capabilities this runtime does not know are
+/// left out with a warning each (returned), as runc does.
+pub(crate) fn load_spec(bundle: &Path) -> Result<(Spec, Vec<Error>)> {
     let path = bundle.join("config.json");
     let data = fs::read(&path).map_err(|e| Error::os("reading", &path, e))?;
-    let spec: Spec =
+    let mut value: serde_json::Value =
         serde_json::from_slice(&data).map_err(|e| Error::spec("config.json", format!("{e}")))?;
+    let warnings = drop_unknown_capabilities(&mut value);
+    let spec: Spec =
+        serde_json::from_value(value).map_err(|e| Error::spec("config.json", format!("{e}")))?;
     check_version(spec.version())?;
-    Ok(spec)
+    Ok((spec, warnings))
+}
+
+/// Removes the names in `process.capabilities.*` that are not capabilities of this
+/// runtime (a newer kernel's, or a typo); one warning per name, naming the field.
+fn drop_unknown_capabilities(spec: &mut serde_json::Value) -> Vec<Error> {
+    let mut warnings = Vec::new();
+    let Some(sets) = spec
+        .pointer_mut("/process/capabilities")
+        .and_then(|c| c.as_object_mut())
+    else {
+        return warnings;
+    };
+    for (set, names) in sets.iter_mut() {
+        let Some(names) = names.as_array_mut() else {
+            continue;
+        };
+        names.retain(|n| {
+            let known = serde_json::from_value::<Capability>(n.clone()).is_ok();
+            if !known {
+                warnings.push(Error::spec(
+                    format!("process.capabilities.{set}"),
+                    format!("unknown capability {n}: ignored"),
+                ));
+            }
+            known
+        });
+    }
+    warnings
 }
 
 /// Any 1.x version is accepted, as runc does.
@@ -272,6 +304,9 @@ pub(crate) struct Context {
     pub arg0: String,
     pub path: String,
     pub rootfs: String,
+    /// What the spec asks and the runtime goes on without, as runc does (an ambient
+    /// capability the kernel cannot raise): reported through the runtime's warning sink.
+    pub warnings: Vec<Error>,
 }
 
 impl Context {
@@ -280,14 +315,21 @@ impl Context {
         let i = f.index as usize;
         let pick = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
         let stage = match f.step {
-            Step::Stdio => "setting up stdio".to_owned(),
+            Step::Stdio => format!("installing fd {i} of the process's stdio"),
+            Step::CloseFds => "closing the runtime's file descriptors".to_owned(),
+            Step::Cloexec if i < 3 => "marking fds close-on-exec".to_owned(),
+            Step::Cloexec => format!("keeping preserved fd {i} open across exec"),
             Step::Signals => "resetting signal dispositions".to_owned(),
             Step::JoinCgroup => "joining the container's cgroup".to_owned(),
             Step::JoinNamespace => format!("joining namespace {}", pick(&self.join)),
             Step::Unshare => "creating namespaces".to_owned(),
             Step::WaitIdMap => "waiting for uid/gid mappings".to_owned(),
             Step::BecomeRoot => "becoming root in the user namespace".to_owned(),
-            Step::RootPropagation => "setting the propagation of /".to_owned(),
+            Step::RootPropagation if i == 0 => "setting the propagation of /".to_owned(),
+            Step::RootPropagation => {
+                "setting the propagation of the container's root (linux.rootfsPropagation)"
+                    .to_owned()
+            }
             Step::BindRootfs | Step::OpenRootfs => {
                 format!("bind-mounting the rootfs {}", self.rootfs)
             }
@@ -396,11 +438,6 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
 
     let has_mount_ns = ns.has(libc::CLONE_NEWNS);
     let (rootfs_plan, chroot) = if has_mount_ns {
-        let readonly_root = spec
-            .root()
-            .as_ref()
-            .and_then(|r| r.readonly())
-            .unwrap_or(false);
         let plan = rootfs_plan(
             spec,
             &linux,
@@ -410,19 +447,38 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
             &ns,
             &cgroup_dirs,
             no_pivot,
-            readonly_root,
+            readonly_root(spec),
             &mut ctx,
         )?;
         (Some(plan), None)
+    } else if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
+        // No mount namespace: the container shares the runtime's, so its mounts are made
+        // there, under the rootfs (as runc does); delete detaches them.
+        refuse_path_restrictions(&linux)?;
+        let mut plan = rootfs_plan(
+            spec,
+            &linux,
+            bundle,
+            rootfs,
+            user_ns,
+            &ns,
+            &cgroup_dirs,
+            no_pivot,
+            readonly_root(spec),
+            &mut ctx,
+        )?;
+        plan.host_ns = true;
+        (Some(plan), None)
     } else {
-        (None, Some(chroot_without_mount_ns(spec, rootfs)?))
+        let fd = crate::sys::file::open(rootfs, libc::O_PATH | libc::O_DIRECTORY)
+            .map_err(|e| Error::os("opening rootfs", rootfs, e))?;
+        (None, Some(fd))
     };
     let sysctls = sysctl_plans(&linux, &ns, &mut ctx)?;
     let mut pplan = init_process(spec, &linux, user_ns, &mut ctx)?;
     pplan.stdio = stdio;
     pplan.preserve_fds = preserve_fds;
-    let (create_container_hooks, start_container_hooks, hooks_sync) =
-        child_hooks(spec, has_mount_ns, &mut ctx)?;
+    let (create_container_hooks, start_container_hooks, hooks_sync) = child_hooks(spec, &mut ctx)?;
     let hostname = uts_name(spec.hostname(), "hostname")?;
     let domainname = uts_name(spec.domainname(), "domainname")?;
 
@@ -520,17 +576,29 @@ fn check_uts(spec: &Spec, ns: &Namespaces) -> Result<()> {
     Ok(())
 }
 
-/// Without a mount namespace the child chroots into the rootfs, opened here; the spec may
-/// then have no mounts.
-fn chroot_without_mount_ns(spec: &Spec, rootfs: &Path) -> Result<OwnedFd> {
-    if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(Error::spec(
-            "mounts",
-            "mounts need a mount namespace (linux.namespaces has no \"mount\")",
-        ));
+/// `root.readonly`.
+fn readonly_root(spec: &Spec) -> bool {
+    spec.root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+}
+
+/// Masked and read-only paths would be mounts over the host's `/proc` and `/sys` when the
+/// container has no mount namespace: refused, as runc refuses them.
+fn refuse_path_restrictions(linux: &oci_spec::runtime::Linux) -> Result<()> {
+    for (field, list) in [
+        ("linux.maskedPaths", linux.masked_paths()),
+        ("linux.readonlyPaths", linux.readonly_paths()),
+    ] {
+        if list.as_ref().is_some_and(|l| !l.is_empty()) {
+            return Err(Error::spec(
+                field,
+                "needs a mount namespace (linux.namespaces has no \"mount\")",
+            ));
+        }
     }
-    crate::sys::file::open(rootfs, libc::O_PATH | libc::O_DIRECTORY)
-        .map_err(|e| Error::os("opening rootfs", rootfs, e))
+    Ok(())
 }
 
 /// `linux.sysctl` as (file under /proc/sys, value), sorted by key.
@@ -589,12 +657,8 @@ fn init_process(
 }
 
 /// The hooks the child runs itself (createContainer, startContainer), and whether it must
-/// stop for the runtime's hooks (with a mount namespace and any hook to run).
-fn child_hooks(
-    spec: &Spec,
-    has_mount_ns: bool,
-    ctx: &mut Context,
-) -> Result<(Vec<HookPlan>, Vec<HookPlan>, bool)> {
+/// stop for the runtime's hooks (any hook to run: the state JSON comes with that stop).
+fn child_hooks(spec: &Spec, ctx: &mut Context) -> Result<(Vec<HookPlan>, Vec<HookPlan>, bool)> {
     let hooks = spec.hooks().clone().unwrap_or_default();
     let create_container_hooks = hook_plans(
         "hooks.createContainer",
@@ -612,10 +676,8 @@ fn child_hooks(
             .create_runtime()
             .as_ref()
             .is_some_and(|h| !h.is_empty());
-    let hooks_sync = has_mount_ns
-        && (parent_hooks
-            || !create_container_hooks.is_empty()
-            || !start_container_hooks.is_empty());
+    let hooks_sync =
+        parent_hooks || !create_container_hooks.is_empty() || !start_container_hooks.is_empty();
     Ok((create_container_hooks, start_container_hooks, hooks_sync))
 }
 
@@ -885,12 +947,21 @@ pub(crate) fn process_plan(
     }
     if let Some(caps) = process.capabilities() {
         let last = last_cap();
+        let permitted = cap_mask(caps.permitted(), last);
+        let inheritable = cap_mask(caps.inheritable(), last);
+        let ambient = raisable_ambient(
+            cap_mask(caps.ambient(), last),
+            permitted,
+            inheritable,
+            field,
+            ctx,
+        );
         p.caps = Some(CapsPlan {
             bounding: cap_mask(caps.bounding(), last),
             effective: cap_mask(caps.effective(), last),
-            permitted: cap_mask(caps.permitted(), last),
-            inheritable: cap_mask(caps.inheritable(), last),
-            ambient: cap_mask(caps.ambient(), last),
+            permitted,
+            inheritable,
+            ambient,
             last_cap: last.min(63) as u8,
         });
     } else {
@@ -901,6 +972,30 @@ pub(crate) fn process_plan(
         });
     }
     Ok(p)
+}
+
+/// The ambient capabilities the kernel will raise: only those both permitted and
+/// inheritable. The others are dropped with a warning each, as runc does (the specs `runc
+/// spec` and `crun spec` write list ambient capabilities without inheritable ones).
+fn raisable_ambient(
+    ambient: u64,
+    permitted: u64,
+    inheritable: u64,
+    field: &str,
+    ctx: &mut Context,
+) -> u64 {
+    let raisable = ambient & permitted & inheritable;
+    for n in (0..64).filter(|n| (ambient & !raisable) & (1u64 << n) != 0) {
+        let name = super::CAPABILITIES.get(n).copied().unwrap_or("?");
+        ctx.warnings.push(Error::spec(
+            format!("{field}.capabilities.ambient"),
+            format!(
+                "CAP_{name} is not both permitted and inheritable, so it cannot be raised: \
+                 dropped"
+            ),
+        ));
+    }
+    raisable
 }
 
 /// Where `arg0` may be: itself when it has a slash, else each `$PATH` entry joined with it.
@@ -948,6 +1043,7 @@ fn rootfs_plan(
         devices,
         symlinks,
         pivot: !no_pivot,
+        host_ns: false,
         masked: masked
             .iter()
             .map(|p| cstring("linux.maskedPaths", p))
@@ -1423,6 +1519,38 @@ mod tests {
             PathBuf::from("etc/passwd")
         );
         assert_eq!(clean_relative(Path::new("/")), PathBuf::from(""));
+    }
+
+    #[test]
+    fn unknown_capabilities_are_dropped_with_a_warning_each() {
+        let mut v = serde_json::json!({"process": {"capabilities": {
+            "bounding": ["CAP_KILL", "CAP_FOO"],
+            "ambient": ["CAP_BAR"],
+            "effective": ["CAP_CHOWN"]
+        }}});
+        let w: Vec<String> = drop_unknown_capabilities(&mut v)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w
+            .iter()
+            .any(|w| w.contains("process.capabilities.bounding") && w.contains("CAP_FOO")));
+        assert!(w
+            .iter()
+            .any(|w| w.contains("process.capabilities.ambient") && w.contains("CAP_BAR")));
+        assert_eq!(
+            v["process"]["capabilities"]["bounding"],
+            serde_json::json!(["CAP_KILL"])
+        );
+        assert_eq!(
+            v["process"]["capabilities"]["ambient"],
+            serde_json::json!([])
+        );
+        assert_eq!(
+            v["process"]["capabilities"]["effective"],
+            serde_json::json!(["CAP_CHOWN"])
+        );
     }
 
     #[test]

@@ -103,6 +103,22 @@ pub fn is_mounted(target: &Path) -> bool {
     })
 }
 
+/// How many mounts are stacked at `target` in this process's mount namespace (read from
+/// `/proc/self/mountinfo`, as [`is_mounted`]).
+pub fn mounts_at(target: &Path) -> usize {
+    let Ok(info) = std::fs::read("/proc/self/mountinfo") else {
+        return 0;
+    };
+    let want = target.as_os_str().as_bytes();
+    info.split(|&b| b == b'\n')
+        .filter(|line| {
+            line.split(|&b| b == b' ')
+                .nth(4)
+                .is_some_and(|p| unescape(p) == want)
+        })
+        .count()
+}
+
 /// Decodes mountinfo's `\ooo` escapes (space, tab, newline, backslash).
 fn unescape(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());

@@ -67,11 +67,16 @@ pub enum Step {
     Sync,
     ParentDeathSignal,
     Loopback,
+    /// Closing the host's fds the child must not hold.
+    CloseFds,
+    /// Marking fds close-on-exec (the index is 0), or clearing the flag of a preserved fd
+    /// (the index is the fd).
+    Cloexec,
 }
 
 impl Step {
     fn from_u32(v: u32) -> Option<Step> {
-        const ALL: [Step; 46] = [
+        const ALL: [Step; 48] = [
             Step::Stdio,
             Step::Signals,
             Step::JoinCgroup,
@@ -118,6 +123,8 @@ impl Step {
             Step::Sync,
             Step::ParentDeathSignal,
             Step::Loopback,
+            Step::CloseFds,
+            Step::Cloexec,
         ];
         ALL.iter().copied().find(|s| *s as u32 == v)
     }
@@ -195,6 +202,10 @@ pub struct RootfsPlan {
     pub symlinks: Vec<(CString, CString)>,
     /// pivot_root (true) or MS_MOVE + chroot (the `--no-pivot` mode).
     pub pivot: bool,
+    /// The container has no mount namespace of its own: everything is mounted under the
+    /// rootfs in the caller's mount namespace (whose `/` is never touched), and the child
+    /// chroots into it. The caller detaches the rootfs mount when the container goes.
+    pub host_ns: bool,
     /// Paths (absolute in the container) to mask.
     pub masked: Vec<CString>,
     /// Paths to make read-only.
@@ -649,7 +660,7 @@ pub fn spawn(plan: &mut InitPlan) -> io::Result<Spawned> {
     let (parent_end, child_end) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     plan.collect_keep_fds(child_end.as_raw_fd());
-    if plan.hooks_sync && plan.rootfs.is_some() && plan.hook_state.len() < HOOK_STATE_MAX {
+    if plan.hooks_sync && plan.hook_state.len() < HOOK_STATE_MAX {
         plan.hook_state = vec![0; HOOK_STATE_MAX];
     }
     // No host signal handler may run in the child: block everything across the clone; the
@@ -836,7 +847,7 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
     if !plan.user_ns {
         non_dumpable();
     }
-    close_others(&plan.keep_fds).at(Step::Stdio, 4)?;
+    close_others(&plan.keep_fds).at(Step::CloseFds, 0)?;
     let p = &plan.process;
     // Our own fds must not collide with 0..2 (or the preserved range) when stdio is installed.
     for (i, fd) in p.stdio.iter().enumerate() {
@@ -849,13 +860,15 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
 
     if let Some(rootfs) = &plan.rootfs {
         prepare_rootfs(rootfs)?;
-        if plan.hooks_sync {
-            report(sync, MSG_HOOKS, 0, 0, 0);
-            let n = recv_state(sync, &mut plan.hook_state)?;
-            for (i, hook) in plan.create_container_hooks.iter().enumerate() {
-                run_hook(hook, &plan.hook_state[..n]).at(Step::CreateContainerHook, i)?;
-            }
+    }
+    if plan.hooks_sync {
+        report(sync, MSG_HOOKS, 0, 0, 0);
+        let n = recv_state(sync, &mut plan.hook_state)?;
+        for (i, hook) in plan.create_container_hooks.iter().enumerate() {
+            run_hook(hook, &plan.hook_state[..n]).at(Step::CreateContainerHook, i)?;
         }
+    }
+    if let Some(rootfs) = &plan.rootfs {
         enter_rootfs(rootfs)?;
     } else if let Some(dir) = &plan.chroot {
         raw::fchdir(dir.as_raw_fd()).at(Step::Chroot, 0)?;
@@ -994,7 +1007,9 @@ fn run_hook(hook: &HookPlan, state: &[u8]) -> R {
     if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
         return Err(raw::errno());
     }
-    let pid = raw::fork_with(0)?;
+    // The pidfd comes with the clone: pidfd_open(2) may be denied by the container's
+    // seccomp filter, which is loaded before the startContainer hooks run.
+    let (pid, pidfd) = raw::fork_with_pidfd()?;
     if pid == 0 {
         let _ = raw::dup3(pipe[0], 0, 0);
         // SAFETY: argv and envp were built by `HookPlan::new` from its own private CStrings,
@@ -1006,15 +1021,16 @@ fn run_hook(hook: &HookPlan, state: &[u8]) -> R {
     // A hook that does not read its stdin must not fail us: ignore EPIPE.
     let _ = raw::write_all(pipe[1], state);
     raw::close(pipe[1]);
-    if hook.timeout_ms > 0 {
-        let pidfd = raw::pidfd_open(pid)?;
-        let done = raw::poll_in(pidfd, hook.timeout_ms);
-        raw::close(pidfd);
-        if !done? {
-            let _ = raw::kill(pid, libc::SIGKILL);
-            let _ = raw::waitpid(pid, 0);
-            return Err(libc::ETIMEDOUT);
-        }
+    let done = if hook.timeout_ms > 0 {
+        raw::poll_in(pidfd, hook.timeout_ms)
+    } else {
+        Ok(true)
+    };
+    raw::close(pidfd);
+    if !done? {
+        let _ = raw::kill(pid, libc::SIGKILL);
+        let _ = raw::waitpid(pid, 0);
+        return Err(libc::ETIMEDOUT);
     }
     let (_, status) = raw::waitpid(pid, 0)?;
     if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
@@ -1026,7 +1042,16 @@ fn run_hook(hook: &HookPlan, state: &[u8]) -> R {
 
 /// Mounts everything under the rootfs (still reached by its host path).
 fn prepare_rootfs(r: &RootfsPlan) -> ChildResult {
-    raw::mount(None, c"/", None, r.root_propagation, None).at(Step::RootPropagation, 0)?;
+    if !r.host_ns {
+        raw::mount(
+            None,
+            c"/",
+            None,
+            pre_pivot_propagation(r.root_propagation),
+            None,
+        )
+        .at(Step::RootPropagation, 0)?;
+    }
     raw::mount(
         Some(&r.rootfs),
         &r.rootfs,
@@ -1035,6 +1060,18 @@ fn prepare_rootfs(r: &RootfsPlan) -> ChildResult {
         None,
     )
     .at(Step::BindRootfs, 0)?;
+    if r.host_ns {
+        // The propagation goes to the rootfs mount instead of `/`: a slave (the default)
+        // keeps the container's mounts from spreading to the host's shared mounts.
+        raw::mount(
+            None,
+            &r.rootfs,
+            None,
+            pre_pivot_propagation(r.root_propagation),
+            None,
+        )
+        .at(Step::RootPropagation, 0)?;
+    }
     let root = raw::openat(
         libc::AT_FDCWD,
         &r.rootfs,
@@ -1368,29 +1405,44 @@ fn make_device(root: RawFd, d: &DevicePlan) -> R {
     result
 }
 
-/// Switches the root to the prepared rootfs.
-fn enter_rootfs(r: &RootfsPlan) -> ChildResult {
-    raw::chdir(&r.rootfs).at(Step::PivotRoot, 0)?;
-    if r.pivot {
-        // pivot_root(".", ".") stacks the old root under the new one; detach it from there.
-        raw::pivot_root(c".", c".").at(Step::PivotRoot, 0)?;
-        // Keep the unmount from propagating back to the host. With a slave or private root
-        // (the default) it cannot; only a shared root needs the extra step, which — as "."
-        // resolves to the new root here, not the stacked old one — also turns the
-        // container's own shared mounts into slaves (runc has the same limitation).
-        if r.root_propagation & libc::MS_SHARED != 0 {
-            raw::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None)
-                .at(Step::PivotRoot, 0)?;
-        }
-        raw::umount2(c".", libc::MNT_DETACH).at(Step::PivotRoot, 0)?;
+/// The propagation of `/` while the rootfs is prepared: the spec's, unless it is shared or
+/// unbindable. A shared new root makes pivot_root fail (EINVAL), and an unbindable tree
+/// cannot bind the rootfs onto itself; both are applied once the new root is `/` and
+/// finished ([`finish_rootfs`]). Until then the tree is a slave of the host's.
+fn pre_pivot_propagation(requested: c_ulong) -> c_ulong {
+    if requested & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0 {
+        libc::MS_SLAVE | libc::MS_REC
     } else {
-        raw::mount(Some(c"."), c"/", None, libc::MS_MOVE, None).at(Step::Chroot, 0)?;
-        raw::chroot(c".").at(Step::Chroot, 0)?;
+        requested
     }
-    raw::chdir(c"/").at(Step::PivotRoot, 0)
 }
 
-/// Masked and read-only paths, then the read-only root: done inside the new root.
+/// Switches the root to the prepared rootfs.
+fn enter_rootfs(r: &RootfsPlan) -> ChildResult {
+    if r.host_ns {
+        // No mount namespace of our own: the host's must keep its root.
+        raw::chdir(&r.rootfs).at(Step::Chroot, 0)?;
+        raw::chroot(c".").at(Step::Chroot, 0)?;
+        raw::chdir(c"/").at(Step::Chroot, 0)?;
+    } else if r.pivot {
+        raw::chdir(&r.rootfs).at(Step::PivotRoot, 0)?;
+        // pivot_root(".", ".") stacks the old root under the new one; detach it from there.
+        // The old root is a slave or private (pre_pivot_propagation): the unmount cannot
+        // propagate back to the host.
+        raw::pivot_root(c".", c".").at(Step::PivotRoot, 0)?;
+        raw::umount2(c".", libc::MNT_DETACH).at(Step::PivotRoot, 0)?;
+        raw::chdir(c"/").at(Step::PivotRoot, 0)?;
+    } else {
+        raw::chdir(&r.rootfs).at(Step::Chroot, 0)?;
+        raw::mount(Some(c"."), c"/", None, libc::MS_MOVE, None).at(Step::Chroot, 0)?;
+        raw::chroot(c".").at(Step::Chroot, 0)?;
+        raw::chdir(c"/").at(Step::Chroot, 0)?;
+    }
+    Ok(())
+}
+
+/// Masked and read-only paths, the read-only root, then a shared or unbindable root's
+/// propagation: done inside the new root.
 fn finish_rootfs(r: &RootfsPlan) -> ChildResult {
     for (i, path) in r.masked.iter().enumerate() {
         let fd = match raw::openat(libc::AT_FDCWD, path, libc::O_PATH | libc::O_CLOEXEC, 0) {
@@ -1422,6 +1474,11 @@ fn finish_rootfs(r: &RootfsPlan) -> ChildResult {
     if r.readonly_root {
         let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(c"/");
         raw::mount(None, c"/", None, flags, None).at(Step::ReadonlyRoot, 0)?;
+    }
+    if pre_pivot_propagation(r.root_propagation) != r.root_propagation {
+        // The spec's shared or unbindable root, now that it is `/` and the binds above
+        // (which an unbindable tree would refuse) are done.
+        raw::mount(None, c"/", None, r.root_propagation, None).at(Step::RootPropagation, 1)?;
     }
     Ok(())
 }
@@ -1471,6 +1528,13 @@ fn setup_console(sync: RawFd, size: (u16, u16)) -> ChildResult {
 
 /// rlimits, ids, capabilities, cwd, no_new_privs, LSM labels, seccomp (without NNP).
 fn finalize_process(p: &ProcessPlan) -> ChildResult {
+    // Every fd we did not mean to pass on closes at exec. First: the seccomp filter loaded
+    // below (without no_new_privs) may deny close_range, and nothing opened after this
+    // point lacks O_CLOEXEC (the pty slave is dup'ed to 0-2 and closed before).
+    raw::cloexec_from(3 + p.preserve_fds).at(Step::Cloexec, 0)?;
+    for fd in 3..3 + p.preserve_fds {
+        raw::clear_cloexec(fd as RawFd).at(Step::Cloexec, fd as usize)?;
+    }
     for (i, (res, soft, hard)) in p.rlimits.iter().enumerate() {
         raw::setrlimit(*res, *soft, *hard).at(Step::Rlimit, i)?;
     }
@@ -1535,11 +1599,6 @@ fn finalize_process(p: &ProcessPlan) -> ChildResult {
     }
     if p.no_new_privs {
         raw::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).at(Step::NoNewPrivileges, 0)?;
-    }
-    // Every fd we did not mean to pass on closes at exec.
-    raw::cloexec_from(3 + p.preserve_fds).at(Step::Stdio, 3)?;
-    for fd in 3..3 + p.preserve_fds {
-        raw::clear_cloexec(fd as RawFd).at(Step::Stdio, fd as usize)?;
     }
     Ok(())
 }

@@ -448,6 +448,27 @@ pub(crate) fn fork_with(flags: u64) -> R<libc::pid_t> {
     check_long(ret).map(|p| p as libc::pid_t)
 }
 
+/// [`fork_with`] (no extra flags) that also returns a pidfd for the child (CLONE_PIDFD, Linux
+/// 5.2): 0 and -1 in the child, the child's pid and its pidfd in the parent. Unlike
+/// pidfd_open(2) afterwards, this needs no system call a seccomp profile may lack.
+pub(crate) fn fork_with_pidfd() -> R<(libc::pid_t, RawFd)> {
+    let mut pidfd: c_int = -1;
+    // SAFETY: without CLONE_VM the child gets its own copy of memory and stack, as fork;
+    // with CLONE_PIDFD the kernel stores the pidfd at the third argument (parent_tid on
+    // every architecture we build for), which points to a live int.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PIDFD as u64 | libc::SIGCHLD as u64) as c_ulong,
+            0usize,
+            &mut pidfd as *mut c_int,
+            0usize,
+            0usize,
+        )
+    };
+    check_long(ret).map(|p| (p as libc::pid_t, pidfd))
+}
+
 /// execve(2); returns only on failure.
 ///
 /// # Safety
@@ -464,9 +485,21 @@ pub(crate) unsafe fn execve(
 }
 
 /// faccessat(2) with X_OK, checked against the real ids.
+///
+/// The plain faccessat system call, not glibc's wrapper: that tries faccessat2 first and
+/// falls back only on ENOSYS, and a container's seccomp profile that predates faccessat2
+/// denies it with EPERM (runtime-tools' default profile does).
 pub fn executable(path: &CStr) -> R {
-    // SAFETY: a valid C string.
-    check(unsafe { libc::faccessat(libc::AT_FDCWD, path.as_ptr(), libc::X_OK, 0) }).map(drop)
+    // SAFETY: a valid C string; faccessat takes (dirfd, path, mode) and no flags.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_faccessat,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::X_OK,
+        )
+    })
+    .map(drop)
 }
 
 /// waitpid(2), retrying on EINTR; returns the raw status.

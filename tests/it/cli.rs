@@ -411,6 +411,121 @@ fn errors_go_to_the_json_log() {
     );
 }
 
+/// A bundle as `runc spec` writes it (ambient capabilities without inheritable ones), with a
+/// busybox rootfs, no terminal and `args`.
+fn runc_spec_bundle(args: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("cargohold-runcspec")
+        .tempdir()
+        .unwrap();
+    let o = Command::new("runc")
+        .args(["spec", "--bundle"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "runc spec: {o:?}");
+    common::make_rootfs(&dir.path().join("rootfs"));
+    let path = dir.path().join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert!(
+        spec["process"]["capabilities"]["ambient"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+            && spec["process"]["capabilities"]["inheritable"].is_null(),
+        "runc spec no longer writes ambient without inheritable: {spec}"
+    );
+    spec["process"]["terminal"] = false.into();
+    spec["process"]["args"] = serde_json::json!(args);
+    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    dir
+}
+
+#[test]
+#[ignore = "requires root"]
+fn runc_spec_bundles_run_with_runcs_capabilities_and_a_warning() {
+    // CI installs runc (.ci/run); elsewhere the comparison needs it.
+    let have_runc = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("runc").exists()));
+    if !have_runc {
+        eprintln!("skipped: runc is not installed");
+        return;
+    }
+    let b = runc_spec_bundle(&["grep", "^Cap", "/proc/self/status"]);
+    let bundle = b.path().to_str().unwrap();
+    let runc_root = tempfile::tempdir().unwrap();
+    let id = common::unique("runcspec");
+    let theirs = common::output_via_files(
+        Command::new("runc")
+            .arg("--root")
+            .arg(runc_root.path())
+            .args(["run", "--bundle", bundle, &id])
+            .stdin(Stdio::null()),
+    );
+    assert!(theirs.status.success(), "runc: {theirs:?}");
+
+    let cli = Cli::new();
+    let log = b.path().join("log.json");
+    let ours = cli.out(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "run",
+        "--bundle",
+        bundle,
+        &id,
+    ]);
+    assert!(ours.status.success(), "ours: {ours:?}");
+    let (theirs_out, ours_out) = (
+        String::from_utf8_lossy(&theirs.stdout),
+        String::from_utf8_lossy(&ours.stdout),
+    );
+    assert!(ours_out.contains("CapAmb:"), "{ours_out}");
+    assert_eq!(ours_out, theirs_out, "the five capability sets differ");
+    // Each ambient capability that could not be raised is a warning on stderr and in the
+    // log, as runc's logrus writes them.
+    let stderr = String::from_utf8_lossy(&ours.stderr);
+    assert!(
+        stderr.contains("warning") && stderr.contains("CAP_KILL"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let warnings: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["level"] == "warning")
+        .collect();
+    assert_eq!(warnings.len(), 3, "{text}");
+    assert!(
+        warnings.iter().all(|w| w["msg"]
+            .as_str()
+            .unwrap()
+            .contains("process.capabilities.ambient")),
+        "{text}"
+    );
+    assert!(cli.ok(&["list", "-q"]).trim().is_empty());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn delete_of_a_created_container_needs_force() {
+    let cli = Cli::new();
+    let b = bundle(&["sleep", "300"]);
+    let id = common::unique("cli-created");
+    cli.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    let pid = cli.state(&id)["pid"].as_i64().unwrap();
+    let err = cli.fails(&["delete", &id]);
+    assert!(err.contains("created"), "{err}");
+    assert_eq!(cli.state(&id)["status"], "created");
+    cli.ok(&["delete", "--force", &id]);
+    let gone =
+        || std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z"));
+    assert!(gone(), "the init of a force-deleted container lives on");
+    assert!(cli.ok(&["list", "-q"]).trim().is_empty());
+    assert!(common::cgroups_named(&id).is_empty());
+}
+
 #[test]
 #[ignore = "requires root"]
 fn detached_tty_without_console_socket_is_refused() {

@@ -263,6 +263,13 @@ fn create_start_state_kill_delete() {
         rt.create(&id, b.path(), &CreateOptions::default()),
         Err(Error::ContainerExists { .. })
     ));
+    // The spec: deleting a container that is not stopped is an error and has no effect.
+    assert!(
+        matches!(rt.delete(&id, false), Err(Error::InvalidState { .. })),
+        "a created container is not deleted without force"
+    );
+    assert_eq!(rt.state(&id).unwrap().status, Status::Created);
+    assert!(!common::cgroups_named(&id).is_empty());
 
     rt.start(&id).unwrap();
     assert!(matches!(rt.start(&id), Err(Error::InvalidState { .. })));
@@ -620,7 +627,9 @@ fn hooks_run_with_the_state_on_stdin() {
             .unwrap()
     };
     b.edit(|s| {
+        #[allow(deprecated)]
         let hooks = cargohold::oci_spec::runtime::HooksBuilder::default()
+            .prestart(vec![hook("prestart")])
             .create_runtime(vec![hook("createRuntime")])
             .create_container(vec![hook("createContainer")])
             // Runs inside the container, after pivot_root: its paths are the container's.
@@ -652,9 +661,13 @@ fn hooks_run_with_the_state_on_stdin() {
         inside["pid"].as_i64().unwrap() > 1,
         "the host pid: {inside}"
     );
+    // The hooks of lifecycle steps 3-5 run once the create has made the environment: the
+    // spec's `created` (runc says `creating`).
+    assert_eq!(inside["status"], "created", "startContainer: {inside}");
     for (name, status) in [
-        ("createRuntime", "creating"),
-        ("createContainer", "creating"),
+        ("prestart", "created"),
+        ("createRuntime", "created"),
+        ("createContainer", "created"),
         ("poststart", "running"),
         ("poststop", "stopped"),
     ] {
@@ -999,7 +1012,7 @@ fn concurrent_creates_of_one_id_make_one_container() {
         }
     }
     assert_eq!(rt.state(&id).unwrap().status, Status::Created);
-    rt.delete(&id, false).unwrap();
+    rt.delete(&id, true).unwrap();
     for r in results.into_iter().flatten() {
         let _ = r.wait();
     }
@@ -1144,14 +1157,136 @@ fn without_a_mount_namespace_the_rootfs_is_chrooted() {
     let ran = common::run(&rt, &b).unwrap();
     assert!(ran.status.success(), "{}", ran.stderr);
     assert!(ran.stdout.starts_with("in the rootfs"), "{}", ran.stdout);
-    // Mounts without a mount namespace are refused before anything starts.
+}
+
+/// The bundle of `without_a_mount_namespace_the_rootfs_is_chrooted` with the default mounts
+/// (proc, a tmpfs /dev, ...) and a createRuntime hook.
+fn no_mount_ns_bundle_with_mounts(hook_out: &std::path::Path) -> Bundle {
+    let mut b = Bundle::new(&["true"]);
+    let hook = cargohold::oci_spec::runtime::HookBuilder::default()
+        .path("/bin/sh")
+        .args(vec![
+            "sh".to_string(),
+            "-c".into(),
+            format!("cat > {}", hook_out.display()),
+        ])
+        .build()
+        .unwrap();
     b.edit(|s| {
-        s.set_mounts(Some(
-            cargohold::runtime::default_spec().mounts().clone().unwrap(),
+        let mut linux = s.linux().clone().unwrap();
+        let ns = linux
+            .namespaces()
+            .clone()
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.typ() != LinuxNamespaceType::Mount)
+            .collect();
+        linux.set_namespaces(Some(ns));
+        linux.set_masked_paths(None);
+        linux.set_readonly_paths(None);
+        s.set_linux(Some(linux));
+        s.set_hooks(Some(
+            cargohold::oci_spec::runtime::HooksBuilder::default()
+                .create_runtime(vec![hook])
+                .build()
+                .unwrap(),
         ));
     });
-    let e = common::run(&rt, &b).err().unwrap();
-    assert!(e.to_string().contains("mount namespace"), "{e}");
+    b
+}
+
+#[test]
+#[ignore = "requires root"]
+fn without_a_mount_namespace_mounts_go_under_the_rootfs_and_leave_with_the_container() {
+    let rt = common::runtime();
+    let out = tempfile::tempdir().unwrap();
+    let mut b = no_mount_ns_bundle_with_mounts(&out.path().join("createRuntime"));
+    sh(
+        &mut b,
+        "test -c /dev/null && grep -c ^Pid: /proc/self/status; echo ok > /dev/shm/x && cat /dev/shm/x",
+    );
+    let rootfs = b.rootfs().canonicalize().unwrap();
+    let under_rootfs = || common::mounts_with(rootfs.to_str().unwrap());
+    let (id, _guard) = common::guarded(&rt, "nomntns");
+    let (mut r, w) = std::io::pipe().unwrap();
+    let mut opts = CreateOptions::default();
+    opts.stdout = Some(OwnedFd::from(w));
+    let c = rt.create(&id, b.path(), &opts).unwrap();
+    drop(opts);
+    // The mounts are made in our mount namespace, under the rootfs, not over the host's.
+    let mounts = under_rootfs();
+    assert!(
+        mounts
+            .iter()
+            .any(|l| l.contains(&format!("{}/proc ", rootfs.display()))),
+        "{mounts:#?}"
+    );
+    assert!(
+        mounts
+            .iter()
+            .any(|l| l.contains(&format!("{}/dev ", rootfs.display()))),
+        "{mounts:#?}"
+    );
+    let hook = fs::read_to_string(out.path().join("createRuntime")).expect("the hook ran");
+    assert!(hook.contains("\"created\""), "{hook}");
+    rt.start(&id).unwrap();
+    assert!(c.wait().unwrap().success());
+    let mut text = String::new();
+    r.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "1\nok\n");
+    rt.delete(&id, false).unwrap();
+    assert!(under_rootfs().is_empty(), "left: {:#?}", under_rootfs());
+
+    // A create that fails after the mounts (a createContainer hook fails) leaves none.
+    b.edit(|s| {
+        let mut hooks = s.hooks().clone().unwrap();
+        hooks.set_create_container(Some(vec![
+            cargohold::oci_spec::runtime::HookBuilder::default()
+                .path("/bin/false")
+                .build()
+                .unwrap(),
+        ]));
+        s.set_hooks(Some(hooks));
+    });
+    let e = rt
+        .create(&id, b.path(), &CreateOptions::default())
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string().contains("createContainer hook /bin/false"),
+        "{e}"
+    );
+    assert!(under_rootfs().is_empty(), "left: {:#?}", under_rootfs());
+    assert!(rt.list().unwrap().is_empty());
+
+    // Masked and read-only paths would mount over the host's /proc: refused as runc does,
+    // naming the field, before anything is made.
+    for field in ["maskedPaths", "readonlyPaths"] {
+        b.edit(|s| {
+            let mut linux = s.linux().clone().unwrap();
+            let paths = Some(vec!["/proc/kcore".to_string()]);
+            if field == "maskedPaths" {
+                linux.set_masked_paths(paths);
+            } else {
+                linux.set_readonly_paths(paths);
+            }
+            s.set_linux(Some(linux));
+        });
+        let e = common::run(&rt, &b).err().unwrap();
+        assert!(
+            e.to_string().contains(&format!("linux.{field}"))
+                && e.to_string().contains("mount namespace"),
+            "{e}"
+        );
+        assert!(under_rootfs().is_empty(), "left: {:#?}", under_rootfs());
+        assert!(rt.list().unwrap().is_empty());
+        b.edit(|s| {
+            let mut linux = s.linux().clone().unwrap();
+            linux.set_masked_paths(None);
+            linux.set_readonly_paths(None);
+            s.set_linux(Some(linux));
+        });
+    }
 }
 
 #[test]
@@ -1234,4 +1369,332 @@ fn mount_propagation_options_apply() {
         !private.contains("shared:") && !private.contains("master:"),
         "{private}"
     );
+}
+
+/// What busybox's shell, cat and echo need, and the runtime after the filter is loaded
+/// (credentials, capabilities, the start signal, hooks, exec): a profile in the style of
+/// runtime-tools' default, which predates close_range, faccessat2 and pidfd_open.
+const SHELL_SYSCALLS: &[&str] = &[
+    "access",
+    "arch_prctl",
+    "brk",
+    "capget",
+    "capset",
+    "chdir",
+    "clock_gettime",
+    "clock_nanosleep",
+    "clone",
+    "close",
+    "dup",
+    "dup2",
+    "dup3",
+    "execve",
+    "exit",
+    "exit_group",
+    "faccessat",
+    "fcntl",
+    "fork",
+    "fstat",
+    "getcwd",
+    "getdents64",
+    "getegid",
+    "geteuid",
+    "getgid",
+    "getpgid",
+    "getpgrp",
+    "getpid",
+    "getppid",
+    "getrandom",
+    "getuid",
+    "ioctl",
+    "lseek",
+    "lstat",
+    "madvise",
+    "mmap",
+    "mprotect",
+    "munmap",
+    "nanosleep",
+    "newfstatat",
+    "open",
+    "openat",
+    "pipe",
+    "pipe2",
+    "poll",
+    "ppoll",
+    "prctl",
+    "prlimit64",
+    "read",
+    "readlink",
+    "readlinkat",
+    "recvfrom",
+    "recvmsg",
+    "rseq",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "sendmsg",
+    "sendto",
+    "set_robust_list",
+    "set_tid_address",
+    "setgroups",
+    "setpgid",
+    "setresgid",
+    "setresuid",
+    "setsid",
+    "stat",
+    "statx",
+    "umask",
+    "uname",
+    "vfork",
+    "wait4",
+    "write",
+    "writev",
+];
+
+#[test]
+#[ignore = "requires root"]
+fn a_seccomp_profile_without_the_runtimes_newer_syscalls_runs() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    let profile: cargohold::oci_spec::runtime::LinuxSeccomp =
+        serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [
+                {"names": SHELL_SYSCALLS, "action": "SCMP_ACT_ALLOW"},
+                // Named, so that numbers up to theirs are not "unknown" (ENOSYS) but get
+                // the default action (EPERM): close_range, faccessat2 and pidfd_open too.
+                {"names": ["landlock_create_ruleset", "landlock_add_rule",
+                           "landlock_restrict_self"], "action": "SCMP_ACT_ERRNO"}
+            ]
+        }))
+        .unwrap();
+    let hook = cargohold::oci_spec::runtime::HookBuilder::default()
+        .path("/bin/sh")
+        .args(vec![
+            "sh".to_string(),
+            "-c".into(),
+            "echo hooked > /tmp/hooked".into(),
+        ])
+        .timeout(10)
+        .build()
+        .unwrap();
+    b.edit(|s| {
+        let mut linux = s.linux().clone().unwrap();
+        linux.set_seccomp(Some(profile));
+        s.set_linux(Some(linux));
+        // Without no_new_privs the filter is loaded before the credentials change, so
+        // everything the runtime does afterwards runs under it.
+        let mut p = s.process().clone().unwrap();
+        p.set_no_new_privileges(Some(false));
+        s.set_process(Some(p));
+        // A startContainer hook with a timeout runs after the load too.
+        s.set_hooks(Some(
+            cargohold::oci_spec::runtime::HooksBuilder::default()
+                .start_container(vec![hook])
+                .build()
+                .unwrap(),
+        ));
+    });
+    sh(
+        &mut b,
+        "cat /tmp/hooked; mkdir /tmp/d 2>&1 || echo mkdir-denied",
+    );
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(ran.status.success(), "{} {}", ran.stdout, ran.stderr);
+    assert!(ran.stdout.starts_with("hooked\n"), "{}", ran.stdout);
+    // The profile is in force: mkdir is not in it.
+    assert!(ran.stdout.contains("mkdir-denied"), "{}", ran.stdout);
+}
+
+#[test]
+#[ignore = "requires root"]
+fn rootfs_propagation_shared_and_unbindable_apply_to_the_containers_root() {
+    let rt = common::runtime();
+    let mut b = Bundle::new(&["true"]);
+    sh(&mut b, "awk '$5 == \"/\"' /proc/self/mountinfo");
+    for (propagation, want) in [
+        ("shared", "shared:"),
+        ("rshared", "shared:"),
+        ("unbindable", "unbindable"),
+        ("private", ""),
+    ] {
+        b.edit(|s| {
+            let mut linux = s.linux().clone().unwrap();
+            linux.set_rootfs_propagation(Some(propagation.into()));
+            s.set_linux(Some(linux));
+        });
+        let ran = common::run(&rt, &b).unwrap_or_else(|e| panic!("{propagation}: {e:?}"));
+        assert!(ran.status.success(), "{propagation}: {}", ran.stderr);
+        let root = ran.stdout.trim();
+        let (fields, _) = root.split_once(" - ").unwrap();
+        let optional: Vec<&str> = fields.split(' ').skip(6).collect();
+        if want.is_empty() {
+            assert!(optional.is_empty(), "{propagation}: {root}");
+        } else {
+            assert!(
+                optional.iter().any(|o| o.starts_with(want)),
+                "{propagation}: {root}"
+            );
+        }
+        // The host's propagation is untouched: our root mount is as it was.
+        assert!(rt.list().unwrap().is_empty());
+    }
+}
+
+#[test]
+#[ignore = "requires root"]
+fn failing_poststart_and_poststop_hooks_are_warnings_and_the_rest_run() {
+    let mut rt = common::runtime();
+    let warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = warnings.clone();
+    rt.rt
+        .on_warning(move |w| sink.lock().unwrap().push(w.to_string()));
+    let mut b = Bundle::new(&["true"]);
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().display().to_string();
+    let ok = |name: &str| {
+        cargohold::oci_spec::runtime::HookBuilder::default()
+            .path("/bin/sh")
+            .args(vec![
+                "sh".to_string(),
+                "-c".into(),
+                format!("cat > {o}/{name}"),
+            ])
+            .build()
+            .unwrap()
+    };
+    let fail = || {
+        cargohold::oci_spec::runtime::HookBuilder::default()
+            .path("/bin/false")
+            .build()
+            .unwrap()
+    };
+    b.edit(|s| {
+        s.set_hooks(Some(
+            cargohold::oci_spec::runtime::HooksBuilder::default()
+                .poststart(vec![fail(), ok("poststart")])
+                .poststop(vec![fail(), ok("poststop")])
+                .build()
+                .unwrap(),
+        ));
+    });
+    let ran = common::run(&rt, &b).expect("hook failures after create are warnings");
+    assert!(ran.status.success());
+    for name in ["poststart", "poststop"] {
+        assert!(
+            out.path().join(name).exists(),
+            "the {name} hook after the failed one did not run"
+        );
+    }
+    let w = warnings.lock().unwrap();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(w[0].contains("poststart hook /bin/false"), "{w:?}");
+    assert!(w[1].contains("poststop hook /bin/false"), "{w:?}");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn ambient_capabilities_that_cannot_be_raised_are_dropped_with_a_warning() {
+    let mut rt = common::runtime();
+    let warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = warnings.clone();
+    rt.rt
+        .on_warning(move |w| sink.lock().unwrap().push(w.to_string()));
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|s| {
+        let mut p = s.process().clone().unwrap();
+        let mut caps = p.capabilities().clone().unwrap();
+        let set = |c: &[Capability]| Some(c.iter().copied().collect());
+        caps.set_bounding(set(&[Capability::Kill, Capability::NetBindService]));
+        caps.set_effective(set(&[Capability::Kill, Capability::NetBindService]));
+        caps.set_permitted(set(&[Capability::Kill, Capability::NetBindService]));
+        // As `runc spec` writes it: ambient without inheritable, but for NET_BIND_SERVICE.
+        caps.set_inheritable(set(&[Capability::NetBindService]));
+        caps.set_ambient(set(&[Capability::Kill, Capability::NetBindService]));
+        p.set_capabilities(Some(caps));
+        s.set_process(Some(p));
+    });
+    sh(&mut b, "grep -E '^Cap(Inh|Amb)' /proc/self/status");
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(ran.status.success(), "{}", ran.stderr);
+    // Only NET_BIND_SERVICE (bit 10) could be raised.
+    assert_eq!(
+        ran.stdout, "CapInh:\t0000000000000400\nCapAmb:\t0000000000000400\n",
+        "{}",
+        ran.stderr
+    );
+    let w = warnings.lock().unwrap();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("process.capabilities.ambient") && w[0].contains("CAP_KILL"),
+        "{w:?}"
+    );
+}
+
+#[test]
+#[ignore = "requires root"]
+fn deleting_a_created_container_needs_force() {
+    let rt = common::runtime();
+    let b = Bundle::new(&["sleep", "60"]);
+    let (id, _guard) = common::guarded(&rt, "delcreated");
+    let c = rt.create(&id, b.path(), &CreateOptions::default()).unwrap();
+    let e = rt.delete(&id, false).expect_err("refused");
+    assert!(e.to_string().contains("created"), "{e}");
+    assert_eq!(rt.state(&id).unwrap().status, Status::Created);
+    assert!(fs::metadata(format!("/proc/{}", c.pid())).is_ok());
+    // With force: killed (and, as our child, reaped) and deleted.
+    rt.delete(&id, true).unwrap();
+    assert!(fs::metadata(format!("/proc/{}", c.pid())).is_err());
+    assert!(rt.list().unwrap().is_empty());
+    assert!(common::cgroups_named(&id).is_empty());
+}
+
+#[test]
+#[ignore = "requires root"]
+fn configs_the_host_cannot_honour_warn_or_fail_naming_the_field() {
+    let mut rt = common::runtime();
+    let warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = warnings.clone();
+    rt.rt
+        .on_warning(move |w| sink.lock().unwrap().push(w.to_string()));
+    // An unknown capability: runc warns and goes on without it; so do we.
+    let mut b = Bundle::new(&["true"]);
+    let mut raw: serde_json::Value =
+        serde_json::from_slice(&fs::read(b.path().join("config.json")).unwrap()).unwrap();
+    raw["process"]["capabilities"]["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push("CAP_NO_SUCH_THING".into());
+    fs::write(
+        b.path().join("config.json"),
+        serde_json::to_vec(&raw).unwrap(),
+    )
+    .unwrap();
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(ran.status.success(), "{}", ran.stderr);
+    let w = warnings.lock().unwrap().clone();
+    assert!(
+        w.iter().any(|w| w.contains("process.capabilities.bounding")
+            && w.contains("CAP_NO_SUCH_THING")),
+        "{w:?}"
+    );
+
+    // net_cls/net_prio limits are not written by this runtime: refused, naming the field,
+    // with nothing left behind (runc fails too when the controller is not mounted).
+    b.save();
+    b.edit(|s| {
+        let n: cargohold::oci_spec::runtime::LinuxNetwork =
+            serde_json::from_value(serde_json::json!({"classID": 1048577})).unwrap();
+        let r = LinuxResourcesBuilder::default().network(n).build().unwrap();
+        resources(s, r);
+    });
+    let e = common::run(&rt, &b).err().expect("refused");
+    assert!(
+        e.to_string().contains("linux.resources.network.classID"),
+        "{e}"
+    );
+    // Refused before the cgroup is made; the state directory is gone again.
+    assert!(rt.list().unwrap().is_empty());
+    assert!(fs::read_dir(rt.root()).unwrap().next().is_none());
 }

@@ -74,6 +74,9 @@ pub(crate) fn settings(
             v1::devices(d, &mut out);
         }
     }
+    if let Some(n) = res.network() {
+        network(n, &crate::sys::cgroup::hierarchies())?;
+    }
     if let Some(u) = res.unified().as_ref().filter(|u| !u.is_empty()) {
         if !is_v2(Controller::Unified) {
             return Err(Error::spec(
@@ -94,6 +97,41 @@ pub(crate) fn settings(
         }
     }
     Ok(out)
+}
+
+/// `linux.resources.network` (net_cls class id, net_prio priorities) is not written by this
+/// runtime: a spec that asks for it is refused, naming the field, rather than run without
+/// it. The reason says whether the host has the controller at all.
+fn network(
+    n: &oci_spec::runtime::LinuxNetwork,
+    hierarchies: &[crate::sys::cgroup::Hierarchy],
+) -> Result<()> {
+    let mounted = |c: &str| {
+        hierarchies
+            .iter()
+            .any(|h| h.controllers.iter().any(|x| x == c))
+    };
+    for (asked, field, controller) in [
+        (n.class_id().is_some(), "classID", "net_cls"),
+        (
+            n.priorities().as_ref().is_some_and(|p| !p.is_empty()),
+            "priorities",
+            "net_prio",
+        ),
+    ] {
+        if asked {
+            let reason = if mounted(controller) {
+                format!("the {controller} controller is not supported by cargohold")
+            } else {
+                format!("the {controller} controller is not mounted on this host")
+            };
+            return Err(Error::spec(
+                format!("linux.resources.network.{field}"),
+                reason,
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The spec's resources with the device rules runc adds: when the spec restricts devices
@@ -149,6 +187,34 @@ mod tests {
     use std::sync::Arc;
 
     // ---- Tier 1: settings ----
+
+    #[test]
+    fn network_resources_are_refused_naming_the_field() {
+        let hier = |c: &str| crate::sys::cgroup::Hierarchy {
+            mount_point: std::path::PathBuf::from(format!("/sys/fs/cgroup/{c}")),
+            options: c.to_owned(),
+            controllers: vec![c.to_owned()],
+        };
+        let n: oci_spec::runtime::LinuxNetwork =
+            serde_json::from_value(serde_json::json!({"classID": 1048577})).unwrap();
+        let e = network(&n, &[hier("memory")]).unwrap_err().to_string();
+        assert!(
+            e.contains("linux.resources.network.classID") && e.contains("not mounted"),
+            "{e}"
+        );
+        let e = network(&n, &[hier("net_cls")]).unwrap_err().to_string();
+        assert!(e.contains("not supported"), "{e}");
+        let n: oci_spec::runtime::LinuxNetwork = serde_json::from_value(
+            serde_json::json!({"priorities": [{"name": "eth0", "priority": 1}]}),
+        )
+        .unwrap();
+        let e = network(&n, &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("network.priorities") && e.contains("net_prio"),
+            "{e}"
+        );
+        network(&Default::default(), &[]).unwrap();
+    }
 
     #[test]
     fn shares_to_weight_matches_runc() {
