@@ -5,10 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! dpkg -s busybox-static >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq busybox-static
-fi
-
 cargo build -q --example engine
 ENGINE="${CARGO_TARGET_DIR:-$PWD/target}/debug/examples/engine"
 
@@ -20,16 +16,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# a busybox rootfs: the static binary and its applet links
-rootfs="$work/rootfs"
-mkdir -p "$rootfs"/{bin,etc,tmp,proc,sys,dev,data}
-cp /bin/busybox "$rootfs/bin/busybox"
-for applet in $(/bin/busybox --list); do
-    [ -e "$rootfs/bin/$applet" ] || ln -s busybox "$rootfs/bin/$applet"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' > "$rootfs/etc/passwd"
-echo 'root:x:0:' > "$rootfs/etc/group"
-tar -C "$rootfs" -cf "$work/busybox.tar" .
+# a busybox image as a rootfs tarball (from Debian's busybox-static)
+./scripts/busybox-image.sh "$work/busybox.tar" >/dev/null
 
 set -x
 "$ENGINE" --root "$root" import "$work/busybox.tar" localhost/busybox:latest
