@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use cargohold::container::CommitOptions;
+use cargohold::CommitOptions;
 use cargohold::{
     Container, ContainerBuilder, Engine, ExitStatus, LogOptions, LogStream, Mount, PortBinding,
     Stdio,

@@ -32,7 +32,7 @@ mod volume;
 use std::io;
 use std::process::ExitCode;
 
-use cargohold::container::CommitOptions;
+use cargohold::CommitOptions;
 use cargohold::{Engine, Error};
 use clap::Parser;
 

@@ -21,11 +21,9 @@ mod changes;
 mod commit;
 mod create;
 mod exec;
-#[doc(hidden)]
 mod filter;
-pub mod logs;
-#[doc(hidden)]
-pub mod monitor;
+pub(crate) mod logs;
+pub(crate) mod monitor;
 mod net;
 pub(crate) mod ready;
 pub(crate) mod record;

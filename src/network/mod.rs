@@ -44,7 +44,9 @@ use crate::{Error, Result};
 
 pub use ipam::Subnet;
 pub use ports::{PortBinding, Protocol};
-pub use sandbox::{EndpointConfig, EndpointInfo, NetworkMode, Sandbox, SandboxConfig};
+#[cfg(test)]
+pub(crate) use sandbox::Sandbox;
+pub(crate) use sandbox::{EndpointConfig, NetworkMode, SandboxConfig};
 
 /// The name of the default network (Docker's `bridge`, on a Linux bridge of ours).
 pub const DEFAULT_NETWORK: &str = "bridge";
@@ -1024,5 +1026,7 @@ fn bridge_name(id: &str) -> String {
     format!("ch-{}", &id[..12])
 }
 
+#[cfg(test)]
+mod sandbox_tests;
 #[cfg(test)]
 mod tests;

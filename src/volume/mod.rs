@@ -431,7 +431,7 @@ impl VolumeStore {
     /// # Errors
     /// [`Error::VolumeNotFound`], [`Error::InvalidId`] for an id that is not a plain file
     /// name, [`Error::Os`] if the file cannot be written.
-    pub fn acquire(&self, name: &str, container_id: &str) -> Result<()> {
+    pub(crate) fn acquire(&self, name: &str, container_id: &str) -> Result<()> {
         check_user(container_id)?;
         let (_lock, dir) = self.lock_volume(name)?;
         let path = dir.join(USERS).join(container_id);
@@ -449,7 +449,7 @@ impl VolumeStore {
     ///
     /// # Errors
     /// [`Error::InvalidId`], or [`Error::Os`] if the file cannot be removed.
-    pub fn release(&self, name: &str, container_id: &str) -> Result<()> {
+    pub(crate) fn release(&self, name: &str, container_id: &str) -> Result<()> {
         check_user(container_id)?;
         let (_lock, dir) = match self.lock_volume(name) {
             Ok(l) => l,
@@ -469,7 +469,7 @@ impl VolumeStore {
     ///
     /// # Errors
     /// As [`release`](Self::release).
-    pub fn release_all(&self, container_id: &str) -> Result<Vec<String>> {
+    pub(crate) fn release_all(&self, container_id: &str) -> Result<Vec<String>> {
         check_user(container_id)?;
         let mut released = Vec::new();
         for name in self.names()? {
@@ -573,7 +573,7 @@ impl VolumeStore {
     ///
     /// # Errors
     /// [`Error::VolumeNotFound`], or [`Error::Os`] naming the entry that failed to copy.
-    pub fn populate_from(&self, name: &str, src_dir: &Path) -> Result<bool> {
+    pub(crate) fn populate_from(&self, name: &str, src_dir: &Path) -> Result<bool> {
         let (_lock, dir) = self.lock_volume(name)?;
         let mut meta = self.read_meta(name)?;
         if meta.populated {
@@ -605,7 +605,7 @@ impl VolumeStore {
     /// # Errors
     /// As [`Mount::to_oci`], [`acquire`](Self::acquire) and
     /// [`populate_from`](Self::populate_from); a failure after the acquire releases it.
-    pub fn attach(
+    pub(crate) fn attach(
         &self,
         mount: &Mount,
         container_id: &str,

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cargohold::container::Status;
+use cargohold::Status;
 use cargohold::{Engine, Error, Stdio};
 
 use crate::common::{self, TestEngine as Env};
@@ -525,7 +525,7 @@ fn unknown_image_and_vanished_image_leave_nothing() {
     let mut b = e.engine.container(&e.image);
     b.arg("true");
     let r = e.image.references()[0].clone();
-    e.engine.store().remove(&r, false).unwrap();
+    e.engine.images().remove(&r, false).unwrap();
     let err = b.output().unwrap_err();
     assert!(matches!(err, Error::ImageNotFound { .. }), "{err}");
     assert_no_containers(&e);
@@ -692,7 +692,7 @@ fn layers_stack_top_first_with_whiteouts() {
     ]);
     let tag = format!("layered:{}", common::unique("t"));
     e.engine
-        .store()
+        .images()
         .load(&common::docker_archive(common::sh_config(), &[base, top], &tag)[..])
         .unwrap();
     let image = e.engine.image(&tag).unwrap();
@@ -968,7 +968,7 @@ fn new_volumes_are_filled_from_the_image() {
 #[test]
 #[ignore = "requires root"]
 fn list_filters_by_name_label_status_and_ancestor() {
-    use cargohold::container::ContainerFilter;
+    use cargohold::ContainerFilter;
     let e = env();
     let web = common::unique("web");
     let db = common::unique("db");
@@ -1221,19 +1221,19 @@ fn image_size_counts_uncompressed_layers() {
         b.append_data(&mut h, &path, &data[..]).unwrap();
     }
     let zipped = b.into_inner().unwrap();
-    let loaded = e.engine.store().load(&zipped[..]).unwrap();
+    let loaded = e.engine.images().load(&zipped[..]).unwrap();
     let img = &loaded[0];
     let config = img.size() - gz.len() as u64;
     assert_eq!(img.size(), gz.len() as u64 + config, "stored: compressed");
     // not unpacked yet: counted as stored
-    assert_eq!(e.engine.store().image_size(img), img.size());
+    assert_eq!(e.engine.images().size(img), img.size());
     // unpacked (as a container's start does): then the size is the plain tar's
     e.engine
-        .store()
+        .images()
         .rootfs_layers(&"sized:gzip".parse().unwrap())
         .unwrap();
     assert_eq!(
-        e.engine.store().image_size(img),
+        e.engine.images().size(img),
         raw.len() as u64 + config,
         "uncompressed once unpacked"
     );
