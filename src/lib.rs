@@ -56,6 +56,7 @@
 mod container;
 mod engine;
 mod error;
+pub mod ext;
 mod image;
 mod network;
 pub mod runtime;

@@ -1552,6 +1552,16 @@ fn engine_kill_is_a_manual_stop() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(log_text(&c, true, false), "run\n".repeat(3));
     assert_eq!(c.status(), Status::Exited);
+    // `stop --signal USR1`: a manual stop too, though USR1 alone let the policy restart it;
+    // the container ends by that signal (its trap's code), not by the SIGKILL after.
+    c.start().unwrap();
+    runs(4);
+    let usr1 = cargohold::Signal::from_raw(libc::SIGUSR1).unwrap();
+    let status = c.stop_with(usr1, Duration::from_secs(10)).unwrap();
+    assert_eq!(status.code(), Some(4));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(log_text(&c, true, false), "run\n".repeat(4));
+    assert_eq!(c.status(), Status::Exited);
 }
 
 /// Log-line waits on a detached container (its monitor's json-file log): a line printed

@@ -25,7 +25,6 @@ mod format;
 mod image;
 mod network;
 mod observe;
-mod signal;
 mod tty;
 mod volume;
 

@@ -47,7 +47,7 @@ use std::time::Duration;
 
 pub use builder::ContainerBuilder;
 pub use builder::CONFIG_HASH_LABEL;
-pub(crate) use builder::{random_name, validate_name};
+pub(crate) use builder::{random_name, validate_name, SpecEdit};
 pub use changes::{Change, ChangeKind};
 pub use commit::CommitOptions;
 pub use exec::ExecBuilder;
@@ -311,11 +311,26 @@ impl RunningContainer {
     /// # Errors
     /// As [`wait`](Self::wait).
     pub fn stop(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        let signal = crate::runtime::Signal::from_raw(self.stop_signal);
+        self.stop_with(signal.unwrap_or(crate::runtime::Signal::TERM), timeout)
+    }
+
+    /// Stops it with `signal` instead of its stop signal (`docker stop --signal`), then
+    /// SIGKILL once `timeout` has passed; then [`wait`](Self::wait)s. A manual stop, as
+    /// [`stop`](Self::stop): a detached container's restart policy does not start it again.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn stop_with(
+        &mut self,
+        signal: crate::runtime::Signal,
+        timeout: Duration,
+    ) -> Result<ExitStatus> {
         if self.status.is_none() {
             if let Process::Detached { exit, .. } = &self.inner {
                 monitor::request_stop(exit)?;
             }
-            let _ = self.send(self.stop_signal);
+            let _ = self.send(signal.as_raw());
             if !self.exited_within(timeout) {
                 let _ = self.send(libc::SIGKILL);
             }

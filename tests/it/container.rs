@@ -252,6 +252,37 @@ fn hostname_and_etc_files() {
     assert_eq!(s.trim(), &id[..12]);
 }
 
+/// `ContainerBuilderExt::oci_spec`: edits of the generated runtime spec apply in order,
+/// after the Docker-level settings, to every container the builder makes.
+#[test]
+#[ignore = "requires root"]
+fn oci_spec_edits_reach_the_runtime() {
+    use cargohold::ext::ContainerBuilderExt as _;
+    let e = env();
+    let mut b = e.sh("hostname; echo $EDITED");
+    b.hostname("asked")
+        .oci_spec(|s| {
+            s.set_hostname(Some("first".into()));
+        })
+        .oci_spec(|s| {
+            s.set_hostname(Some(format!(
+                "{}-then-second",
+                s.hostname().as_ref().unwrap()
+            )));
+            let mut p = s.process().clone().unwrap();
+            let mut env = p.env().clone().unwrap_or_default();
+            env.push("EDITED=yes".into());
+            p.set_env(Some(env));
+            s.set_process(Some(p));
+        })
+        .auto_remove(true);
+    for _ in 0..2 {
+        let out = b.output().unwrap();
+        assert_eq!(stdout(&out), "first-then-second\nyes\n");
+    }
+    assert_no_containers(&e);
+}
+
 #[test]
 #[ignore = "requires root"]
 fn read_only_rootfs_refuses_writes() {
