@@ -26,6 +26,28 @@ use crate::{Error, Result};
 ///
 /// Cheap to clone; every clone (and every process opening the same root) sees the same
 /// containers.
+///
+/// ```no_run
+/// use cargohold::Engine;
+///
+/// # fn main() -> cargohold::Result<()> {
+/// let engine = Engine::open("/var/lib/cargohold")?; // or Engine::open_default()
+/// let image = engine.pull("busybox:latest")?;
+/// let data = engine.volumes().create("data", [("app", "demo")])?;
+/// engine.network("backend").create()?;
+/// let out = engine
+///     .container(&image)
+///     .args(["sh", "-c", "echo hi > /data/greeting; cat /data/greeting"])
+///     .volume(data.name(), "/data")
+///     .network("backend")
+///     .auto_remove(true)
+///     .output()?;
+/// assert_eq!(out.stdout, b"hi\n");
+/// for c in engine.containers().list()? {
+///     println!("{} {:?}", c.name(), c.status());
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Engine {
     /// The containers, and the stores (images, runtime, volumes, networks) they borrow.

@@ -156,6 +156,28 @@ pub struct Output {
 /// frees everything (what test harnesses want). [`wait`](Self::wait) reaps and frees the
 /// runtime container (cgroup, state) and the overlay mount; the record stays for
 /// [`Container::remove`] unless the builder asked for `auto_remove`.
+///
+/// ```no_run
+/// use cargohold::Stdio;
+/// use std::io::Read;
+///
+/// # fn main() -> cargohold::Result<()> {
+/// let engine = cargohold::Engine::open_default()?;
+/// let image = engine.image("busybox")?;
+/// let mut c = engine
+///     .container(&image)
+///     .args(["sh", "-c", "echo started; sleep 60"])
+///     .stdout(Stdio::piped())
+///     .spawn()?;
+/// c.kill_on_drop(true); // a test harness's choice: gone when the handle drops
+/// let out = c.exec(["cat", "/etc/hostname"]).output()?;
+/// println!("{} is {}", c.id(), String::from_utf8_lossy(&out.stdout).trim());
+/// let mut first = [0; 8];
+/// c.take_stdout().expect("piped").read_exact(&mut first).ok();
+/// let status = c.stop(std::time::Duration::from_secs(5))?;
+/// assert!(!status.success()); // ended by SIGTERM
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[must_use = "dropping a RunningContainer neither waits nor kills: call wait(), or kill_on_drop(true)"]
 pub struct RunningContainer {

@@ -394,6 +394,24 @@ pub(crate) fn owner_alive(owner: (i32, u64)) -> bool {
 /// A container's persisted record: what `docker ps -a` lists. Get one from
 /// [`Containers`](crate::Containers); it is a snapshot, [`inspect`](Self::inspect) reads
 /// the current state.
+///
+/// ```no_run
+/// use cargohold::{LogOptions, Status};
+/// use std::time::Duration;
+///
+/// # fn main() -> cargohold::Result<()> {
+/// let engine = cargohold::Engine::open_default()?;
+/// let web = engine.containers().get("web")?; // by name or id (prefix)
+/// if web.status() == Status::Running {
+///     for entry in web.logs(&LogOptions::default())? {
+///         print!("{}", String::from_utf8_lossy(&entry?.log));
+///     }
+///     web.stop(Duration::from_secs(10))?;
+/// }
+/// println!("{}", web.inspect()?.state.exit_code);
+/// web.remove(false)?; // `docker rm web`
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Container {
     pub(super) store: ContainerStore,

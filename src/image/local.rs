@@ -17,7 +17,21 @@ use super::Reference;
 use crate::store::{self, chain_ids, ref_name, HashingReader, LayerMeta, Store};
 use crate::{Error, Result};
 
-/// An image in the store, as `docker image inspect` shows it.
+/// An image in the store, as `docker image inspect` shows it: plain data, read from the
+/// store by [`Engine::image`](crate::Engine::image) or [`Images`](crate::Images).
+///
+/// ```no_run
+/// # fn main() -> cargohold::Result<()> {
+/// let engine = cargohold::Engine::open_default()?;
+/// let image = engine.image("busybox")?;
+/// println!("{} ({} layers)", image.id(), image.diff_ids().len());
+/// for r in image.references() {
+///     println!("  {r}");
+/// }
+/// let cmd = image.config().config().as_ref().and_then(|c| c.cmd().clone());
+/// println!("runs {cmd:?} unless told otherwise");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Image {
     id: Digest,

@@ -238,6 +238,20 @@ fn dup_stdio(fds: [&Option<OwnedFd>; 3]) -> Result<[Option<OwnedFd>; 3]> {
 }
 
 /// The runtime: containers and their state under one root directory.
+///
+/// ```no_run
+/// use cargohold::runtime::{CreateOptions, Runtime, Status};
+///
+/// # fn main() -> cargohold::Result<()> {
+/// let rt = Runtime::open("/run/cargohold")?;
+/// // `bundle` holds a config.json (an OCI runtime spec) and its rootfs, as runc wants it
+/// rt.create("web", "/srv/bundle", &CreateOptions::new())?; // `runc create`
+/// rt.start("web")?; // `runc start`
+/// assert_eq!(rt.state("web")?.status, Status::Running);
+/// rt.kill("web", libc::SIGTERM, false)?;
+/// rt.delete("web", true)?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Runtime {
     root: PathBuf,

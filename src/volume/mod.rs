@@ -53,8 +53,7 @@ const USERS: &str = "users";
 /// ```
 ///
 /// Who uses a volume is kept on disk, so it survives a crash and every process sharing the
-/// root sees it: [`acquire`](Self::acquire) and [`release`](Self::release) add and remove
-/// the files under `users/` holding an exclusive `flock` on the volume's directory, which
+/// root sees it: a container's create and remove add and remove the files under `users/` holding an exclusive `flock` on the volume's directory, which
 /// [`remove`](Self::remove) and [`prune`](Self::prune) take too. A volume appears whole or
 /// not at all (assembled in a `.tmp-…` directory and renamed), and [`open`](Self::open)
 /// removes what a crash left.
@@ -66,6 +65,23 @@ pub struct VolumeStore {
 }
 
 /// A named volume: its name, where its content lives, and its metadata.
+///
+/// ```no_run
+/// # fn main() -> cargohold::Result<()> {
+/// let engine = cargohold::Engine::open_default()?;
+/// let data = engine.volumes().create("data", [("team", "web")])?; // `docker volume create`
+/// let image = engine.image("busybox")?;
+/// engine
+///     .container(&image)
+///     .args(["sh", "-c", "echo kept > /data/note"])
+///     .volume(data.name(), "/data")
+///     .auto_remove(true)
+///     .status()?;
+/// let note = std::fs::read_to_string(data.mountpoint().join("note")).expect("written");
+/// assert_eq!(note, "kept\n");
+/// engine.volumes().remove(data.name(), false)?; // unused now: removed, content and all
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Volume {
     meta: Meta,
@@ -144,7 +160,8 @@ impl Volume {
         self.meta.labels.contains_key(ANONYMOUS_LABEL)
     }
 
-    /// Whether it was filled from an image's content ([`VolumeStore::populate_from`]).
+    /// Whether it was filled from an image's content (at its first use by a container, from
+    /// what the image has at the mount point, as Docker does).
     pub fn is_populated(&self) -> bool {
         self.meta.populated
     }
@@ -508,7 +525,7 @@ impl VolumeStore {
     /// (as `docker volume rm -f`); `force` only makes a missing volume no error.
     ///
     /// # Errors
-    /// [`Error::VolumeInUse`] while a container holds it ([`acquire`](Self::acquire)),
+    /// [`Error::VolumeInUse`] while a container (existing, running or not) uses it,
     /// [`Error::VolumeNotFound`] unless `force`, [`Error::Os`] if it cannot be deleted.
     pub fn remove(&self, name: &str, force: bool) -> Result<()> {
         let _all = self.lock_all()?;
