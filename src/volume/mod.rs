@@ -53,8 +53,8 @@ const USERS: &str = "users";
 /// ```
 ///
 /// Who uses a volume is kept on disk, so it survives a crash and every process sharing the
-/// root sees it: a container's create and remove add and remove the files under `users/` holding an exclusive `flock` on the volume's directory, which
-/// [`remove`](Self::remove) and [`prune`](Self::prune) take too. A volume appears whole or
+/// root sees it: a container's create and remove add and remove its file under `users/`,
+/// holding an exclusive `flock` on the volume's directory, which [`remove`](Self::remove) and [`prune`](Self::prune) take too. A volume appears whole or
 /// not at all (assembled in a `.tmp-…` directory and renamed), and [`open`](Self::open)
 /// removes what a crash left.
 ///
