@@ -360,7 +360,7 @@ fn scale(bench: &BenchEngine, count: usize) -> bool {
                 .list()
                 .expect("list")
                 .iter()
-                .filter(|c| c.status() == cargohold::container::Status::Running)
+                .filter(|c| c.status() == cargohold::Status::Running)
                 .count();
             assert_eq!(running, i, "every container is running at {i}");
             lists.push((i, Stats::of(&v).unwrap().median));

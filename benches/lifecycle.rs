@@ -186,7 +186,7 @@ fn engine(c: &mut Criterion) {
             .build()
             .expect("image config");
         let image = engine
-            .store()
+            .images()
             .import_dir(
                 bundle.path().join("rootfs"),
                 &config,

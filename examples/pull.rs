@@ -1,5 +1,6 @@
-//! Pulls (and unpacks) or pushes one image with a store of its own: the command-line face of
-//! `cargohold::image::registry`, and what `benches/pull.sh` times.
+//! Pulls (and unpacks) or pushes one image with an engine root of its own: the command-line
+//! face of [`Engine::pull_with`](cargohold::Engine::pull_with) and `push_with`, and what
+//! `benches/pull.sh` times.
 //!
 //! ```text
 //! cargo run --release --example pull -- pull <store-dir> <reference>
@@ -10,9 +11,7 @@
 
 use std::process::ExitCode;
 
-use cargohold::image::registry::{self, Progress, PullOptions, PushOptions};
-use cargohold::store::Store;
-use cargohold::Reference;
+use cargohold::{Engine, Progress, PullOptions, PushOptions, Reference};
 
 fn usage() -> ExitCode {
     eprintln!("usage: pull pull <store-dir> <reference> [--jobs N] [--insecure host:port]");
@@ -38,8 +37,7 @@ fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     };
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["pull", store, reference] => {
-            let store = Store::open(store)?;
-            let reference: Reference = reference.parse()?;
+            let engine = Engine::open(store)?;
             let mut o = PullOptions::new();
             if let Some(j) = jobs {
                 o.jobs(j);
@@ -47,16 +45,17 @@ fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
             if let Some(i) = &insecure {
                 o.insecure(i);
             }
-            let image = registry::pull(&store, &reference, &o, &progress)?;
+            let image = engine.pull_with(reference, &o, &progress)?;
+            let reference: Reference = reference.parse()?;
             println!("{} {}", reference, image.manifest_digest());
         }
         ["push", store, local, ref remote @ ..] if remote.len() <= 1 => {
-            let store = Store::open(store)?;
+            let engine = Engine::open(store)?;
             let local: Reference = local.parse()?;
             let target = match remote.first() {
                 Some(r) => {
                     let r: Reference = r.parse()?;
-                    store.tag(&local, &r)?;
+                    engine.images().tag(&local, &r)?;
                     r
                 }
                 None => local,
@@ -65,7 +64,7 @@ fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
             if let Some(i) = &insecure {
                 o.insecure(i);
             }
-            let digest = registry::push(&store, &target, &o, &progress)?;
+            let digest = engine.push_with(&target.to_string(), &o, &progress)?;
             println!("{target} {digest}");
         }
         _ => return Ok(usage()),

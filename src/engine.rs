@@ -5,7 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::container::{ContainerBuilder, ContainerStore, Containers};
-use crate::image::{Image, Reference};
+use crate::image::registry::{self, Progress, PullOptions, PushOptions};
+use crate::image::{Image, Images, Reference};
 use crate::network::{NetworkBuilder, NetworkStore};
 use crate::runtime::Runtime;
 use crate::store::Store;
@@ -15,8 +16,8 @@ use crate::{Error, Result};
 /// The engine: everything under one root directory.
 ///
 /// ```text
-/// <root>/images/ layers/ locks/ holds/   the image store (see crate::store)
-/// <root>/containers/<id>/                one OCI bundle per container (see crate::container)
+/// <root>/images/ layers/ locks/ holds/   the image store (see Images)
+/// <root>/containers/<id>/                one OCI bundle per container
 /// <root>/containers/.names/<name>        a symlink to the id holding the name
 /// <root>/runtime/<id>/                   the runtime's state of a live container
 /// <root>/volumes/<name>/                  named and anonymous volumes (see VolumeStore)
@@ -25,6 +26,28 @@ use crate::{Error, Result};
 ///
 /// Cheap to clone; every clone (and every process opening the same root) sees the same
 /// containers.
+///
+/// ```no_run
+/// use cargohold::Engine;
+///
+/// # fn main() -> cargohold::Result<()> {
+/// let engine = Engine::open("/var/lib/cargohold")?; // or Engine::open_default()
+/// let image = engine.pull("busybox:latest")?;
+/// let data = engine.volumes().create("data", [("app", "demo")])?;
+/// engine.network("backend").create()?;
+/// let out = engine
+///     .container(&image)
+///     .args(["sh", "-c", "echo hi > /data/greeting; cat /data/greeting"])
+///     .volume(data.name(), "/data")
+///     .network("backend")
+///     .auto_remove(true)
+///     .output()?;
+/// assert_eq!(out.stdout, b"hi\n");
+/// for c in engine.containers().list()? {
+///     println!("{} {:?}", c.name(), c.status());
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Engine {
     /// The containers, and the stores (images, runtime, volumes, networks) they borrow.
@@ -63,8 +86,13 @@ impl Engine {
         self.containers.root()
     }
 
-    /// The image store (import, tag, pull…).
-    pub fn store(&self) -> &Store {
+    /// The images (list, tag, remove, import, save, load…; see [`Images`]).
+    pub fn images(&self) -> Images<'_> {
+        Images::new(self.containers.images())
+    }
+
+    /// The image store under [`images`](Self::images).
+    pub(crate) fn store(&self) -> &Store {
         self.containers.images()
     }
 
@@ -82,9 +110,9 @@ impl Engine {
         self.volumes().get(name)
     }
 
-    /// The networks under `<root>/networks` (list, inspect, remove, prune, and the
-    /// container side: attach, connect, disconnect, detach), in the network namespace of
-    /// the calling thread.
+    /// The networks under `<root>/networks` (create, list, inspect, remove, prune), in the
+    /// network namespace of the calling thread. Containers join them through
+    /// [`ContainerBuilder::network`] and [`Container::connect`](crate::Container::connect).
     pub fn networks(&self) -> &NetworkStore {
         self.containers.networks()
     }
@@ -95,43 +123,13 @@ impl Engine {
         self.networks().builder(name)
     }
 
-    /// The image named `reference` (`busybox`, `docker.io/library/busybox:1.36`).
+    /// The image named `reference` (`busybox`, `docker.io/library/busybox:1.36`) or by a
+    /// unique prefix of its id; the same as [`Images::get`].
     ///
     /// # Errors
     /// [`Error::InvalidReference`], [`Error::ImageNotFound`].
     pub fn image(&self, reference: &str) -> Result<Image> {
-        let parsed = reference.parse::<Reference>();
-        let found = match &parsed {
-            Ok(r) => self.store().inspect(r),
-            Err(_) => Err(Error::ImageNotFound {
-                reference: reference.to_owned(),
-            }),
-        };
-        match found {
-            Err(Error::ImageNotFound { .. }) => {}
-            r => return r,
-        }
-        // An image id (`sha256:` optional) or a unique prefix of one, as Docker resolves.
-        let hex = reference.strip_prefix("sha256:").unwrap_or(reference);
-        if !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let hex = hex.to_ascii_lowercase();
-            let mut hits: Vec<Image> = self
-                .store()
-                .images()?
-                .into_iter()
-                .filter(|i| i.id().digest().starts_with(&hex))
-                .collect();
-            if hits.len() == 1 {
-                return Ok(hits.remove(0));
-            }
-            if hits.len() > 1 && hits.iter().all(|i| i.id() == hits[0].id()) {
-                return Ok(hits.remove(0));
-            }
-        }
-        parsed?;
-        Err(Error::ImageNotFound {
-            reference: reference.to_owned(),
-        })
+        self.images().get(reference)
     }
 
     /// Opens the engine root named by `$CARGOHOLD_ROOT`, else `/var/lib/cargohold` (as
@@ -151,14 +149,17 @@ impl Engine {
     /// none, plain HTTP only for `localhost`/`127.0.0.1` registries. See
     /// [`pull_with`](Self::pull_with).
     ///
+    /// Layers already in the store are not fetched. Blobs are verified against their
+    /// digest while they stream and layers against their diff id once decompressed; on any
+    /// failure nothing partial is left visible.
+    ///
     /// # Errors
-    /// An invalid reference, and as [`registry::pull`](crate::image::registry::pull).
+    /// [`Error::InvalidReference`]; [`Error::Registry`] for transport errors and unexpected
+    /// HTTP statuses (401, 404, 500…), [`Error::DigestMismatch`] for content that does not
+    /// match its digest, [`Error::InvalidImage`] for an unsupported manifest or a platform
+    /// the index lacks.
     pub fn pull(&self, reference: &str) -> Result<Image> {
-        self.pull_with(
-            reference,
-            &crate::image::registry::PullOptions::new(),
-            &|_| {},
-        )
+        self.pull_with(reference, &PullOptions::new(), &|_| {})
     }
 
     /// Pulls with options (insecure registries, credentials, timeouts) and a progress
@@ -169,11 +170,11 @@ impl Engine {
     pub fn pull_with(
         &self,
         reference: &str,
-        options: &crate::image::registry::PullOptions,
-        progress: &(dyn Fn(&crate::image::registry::Progress) + Sync),
+        options: &PullOptions,
+        progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<Image> {
         let r: Reference = reference.parse()?;
-        crate::image::registry::pull(self.store(), &r, options, progress)?;
+        registry::pull(self.store(), &r, options, progress)?;
         // with its references, as `image` gives it
         self.store().inspect(&r)
     }
@@ -182,13 +183,10 @@ impl Engine {
     /// default options; returns the manifest digest. See [`push_with`](Self::push_with).
     ///
     /// # Errors
-    /// An invalid reference, and as [`registry::push`](crate::image::registry::push).
+    /// [`Error::InvalidReference`], [`Error::ImageNotFound`], [`Error::Registry`] for
+    /// transport errors and refusals of the registry.
     pub fn push(&self, reference: &str) -> Result<oci_spec::image::Digest> {
-        self.push_with(
-            reference,
-            &crate::image::registry::PushOptions::new(),
-            &|_| {},
-        )
+        self.push_with(reference, &PushOptions::new(), &|_| {})
     }
 
     /// Pushes with options and a progress callback.
@@ -198,11 +196,11 @@ impl Engine {
     pub fn push_with(
         &self,
         reference: &str,
-        options: &crate::image::registry::PushOptions,
-        progress: &(dyn Fn(&crate::image::registry::Progress) + Sync),
+        options: &PushOptions,
+        progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<oci_spec::image::Digest> {
         let r: Reference = reference.parse()?;
-        crate::image::registry::push(self.store(), &r, options, progress)
+        registry::push(self.store(), &r, options, progress)
     }
 
     /// A builder for a container from `image` (see [`ContainerBuilder`]).

@@ -4,7 +4,8 @@
 //! daemon, as a library.
 //!
 //! The everyday types, and how data flows between them:
-//! - an [`Image`] sits in the [`store`] of an [`Engine`] (imported, loaded or pulled);
+//! - an [`Image`] sits in the image store of an [`Engine`] ([`Engine::images`]: imported,
+//!   loaded, or pulled with [`Engine::pull`]);
 //! - [`Engine::container`] turns it into a [`ContainerBuilder`], shaped like
 //!   [`std::process::Command`]: its layers become an overlay root, its config a runtime
 //!   spec by Docker's rules;
@@ -50,14 +51,16 @@
 //! # Ok(()) }
 //! ```
 #![deny(unsafe_code)]
+#![deny(missing_docs)]
 
-pub mod container;
+mod container;
 mod engine;
 mod error;
-pub mod image;
+pub mod ext;
+mod image;
 mod network;
 pub mod runtime;
-pub mod store;
+mod store;
 #[allow(unsafe_code)]
 pub mod sys;
 mod volume;
@@ -66,36 +69,37 @@ mod volume;
 #[doc(hidden)]
 pub mod __fuzz;
 
-pub use container::Containers;
-pub use container::{
-    Container, ContainerBuilder, ExecBuilder, ExitStatus, Output, RunningContainer, Stdio,
-};
 pub use engine::Engine;
 pub use error::{Error, Result};
-pub use image::{Image, Reference};
-pub use network::{
-    Driver, EndpointConfig, EndpointInfo, InspectEndpoint, Ipam, IpamConfig, Network,
-    NetworkBuilder, NetworkInspect, NetworkMode, NetworkStore, PortBinding, Protocol, Sandbox,
-    SandboxConfig, Subnet, DEFAULT_NETWORK,
-};
 pub use oci_spec;
+
+// Images.
+pub use image::registry::{Progress, PullOptions, PushOptions};
+pub use image::{Image, Images, Reference};
+
+// Containers: the builder, the live handle, the record and what they report.
+pub use container::logs::{LogEntry, LogOptions, LogStream, Logs};
+pub use container::monitor::RestartPolicy;
+pub use container::{
+    BlockIoStats, Change, ChangeKind, CommitOptions, Container, ContainerBuilder, ContainerFilter,
+    Containers, CpuStats, EndpointSettings, ExecBuilder, ExitStatus, GraphDriver, HostConfig,
+    MemoryStats, MountPoint, NetworkSettings, NetworkStats, Output, PidsStats, PortMapping,
+    RestartPolicyInfo, RunningContainer, Stats, Status, Stdio, Top, TopProcess, WaitFor,
+    CONFIG_HASH_LABEL,
+};
+pub use container::{
+    Config as ContainerConfig, Inspect as ContainerInspect, State as ContainerState,
+};
+pub use runtime::Signal;
+
+// Networks and volumes.
+pub use network::{
+    Driver, InspectEndpoint, Ipam, IpamConfig, Network, NetworkBuilder, NetworkInspect,
+    NetworkStore, PortBinding, Protocol, Subnet, DEFAULT_NETWORK,
+};
 pub use volume::{
     Mount, MountType, Propagation, Pruned, Volume, VolumeInspect, VolumeStore, ANONYMOUS_LABEL,
 };
-
-pub use container::logs::{LogEntry, LogOptions, LogStream, Logs};
-pub use container::monitor::RestartPolicy;
-pub use container::{Stats, Top, WaitFor};
-
-/// The monitor of detached containers, its exit records, and the log reader.
-///
-/// Not a stable API: the engine drives these; they are exported for the crate's own
-/// tests and examples until it does.
-#[doc(hidden)]
-pub mod __private {
-    pub use crate::container::logs;
-    pub use crate::container::monitor;
-}
 
 /// Re-executes this program once from a sealed copy of its binary, and hands the process
 /// over to cargohold when it was started as one of its helper processes; once running

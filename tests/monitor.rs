@@ -30,8 +30,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use cargohold::container::Status;
 use cargohold::runtime::{self, Runtime};
+use cargohold::Status;
 use cargohold::{Container, Error, LogEntry, LogOptions, LogStream};
 use common::{not_ready, unique, TestEngine as EngineEnv};
 
@@ -935,7 +935,7 @@ fn engine_open_repairs_exited_detached() {
 /// runs it detached, again after it exited (same upper layer); `restart` stops and starts
 /// it; a created container is removed without force; a failing start leaves it created.
 fn engine_create_start_restart() {
-    use cargohold::container::Status;
+    use cargohold::Status;
     let e = engine_env();
     let name = unique("svc");
     let c = e
@@ -1149,7 +1149,7 @@ fn engine_reuse_by_name_and_config() {
     let c = e.engine.containers().get(&name).unwrap();
     assert_eq!(
         c.labels()
-            .get(cargohold::container::CONFIG_HASH_LABEL)
+            .get(cargohold::CONFIG_HASH_LABEL)
             .map(String::len),
         Some(64)
     );
@@ -1223,7 +1223,15 @@ fn engine_networks_of_detached_containers() {
         assert_eq!(c.status(), Status::Exited);
         // nobody waited: the monitor detached it
         assert!(c.ports().unwrap().is_empty());
-        assert!(e.engine.networks().sandbox(&id).unwrap().is_none());
+        // no network lists it, and its network namespace is gone
+        assert!(!e
+            .engine
+            .networks()
+            .list()
+            .unwrap()
+            .iter()
+            .any(|n| n.containers().contains(&id)));
+        assert!(!e.root.path().join("netns").join(&id).exists());
         std::net::TcpListener::bind("0.0.0.0:18080").expect("the port is free again");
         c.wait().unwrap();
         c.remove(false).unwrap();
@@ -1549,6 +1557,16 @@ fn engine_kill_is_a_manual_stop() {
     assert_eq!(c.wait().unwrap().signal(), Some(libc::SIGKILL));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(log_text(&c, true, false), "run\n".repeat(3));
+    assert_eq!(c.status(), Status::Exited);
+    // `stop --signal USR1`: a manual stop too, though USR1 alone let the policy restart it;
+    // the container ends by that signal (its trap's code), not by the SIGKILL after.
+    c.start().unwrap();
+    runs(4);
+    let usr1 = cargohold::Signal::from_raw(libc::SIGUSR1).unwrap();
+    let status = c.stop_with(usr1, Duration::from_secs(10)).unwrap();
+    assert_eq!(status.code(), Some(4));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(log_text(&c, true, false), "run\n".repeat(4));
     assert_eq!(c.status(), Status::Exited);
 }
 

@@ -4,17 +4,16 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cargohold::container::CommitOptions;
+use cargohold::CommitOptions;
 use cargohold::{
     Container, ContainerBuilder, Engine, ExitStatus, LogOptions, LogStream, Mount, PortBinding,
-    Stdio,
+    Signal, Stdio,
 };
 
 use crate::cli::{ExecArgs, RunArgs};
 use crate::format::{parse_bytes, write_archive};
-use crate::signal::parse_signal;
 use crate::tty::{self, RawMode};
 use crate::{each, CmdResult, Failure, ENGINE_ERROR};
 
@@ -324,51 +323,27 @@ pub(crate) fn stop(
     each(names, |name| {
         let c = engine.containers().get(name)?;
         let timeout = time.map_or_else(|| c.stop_timeout(), Duration::from_secs);
-        stop_one(&c, name, signal, timeout)
+        stop_one(&c, signal, timeout)
     })
 }
 
-fn stop_one(
-    c: &Container,
-    name: &str,
-    signal: Option<&str>,
-    timeout: Duration,
-) -> Result<(), Failure> {
+fn stop_one(c: &Container, signal: Option<&str>, timeout: Duration) -> Result<(), Failure> {
     if !c.inspect()?.state.running {
         return Ok(());
     }
-    let Some(signal) = signal else {
-        // The container's own stop signal, then SIGKILL after the timeout; a detached
-        // container's monitor is told not to restart it.
-        c.stop(timeout)?;
-        return Ok(());
+    // The signal (else the container's own stop signal), then SIGKILL after the timeout;
+    // a manual stop: a detached container's monitor is told not to restart it.
+    match signal {
+        Some(signal) => c.stop_with(parse_signal(signal)?, timeout)?,
+        None => c.stop(timeout)?,
     };
-    let _ = c.signal(parse_signal(signal)?);
-    if stopped_within(c, timeout) {
-        return Ok(());
-    }
-    // Tells a detached container's monitor not to restart it.
-    let _ = c.kill();
-    if stopped_within(c, Duration::from_secs(10)) {
-        return Ok(());
-    }
-    Err(Failure::Usage(format!(
-        "{name}: did not stop after SIGKILL"
-    )))
+    Ok(())
 }
 
-/// Whether `c` no longer runs, polled until `timeout` has passed.
-fn stopped_within(c: &Container, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if !c.inspect().is_ok_and(|i| i.state.running) {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// A signal by number or name (`9`, `KILL`, `sigterm`, `SIGRTMIN+3`), as Docker takes it.
+fn parse_signal(s: &str) -> Result<Signal, Failure> {
+    s.parse()
+        .map_err(|_| Failure::Usage(format!("invalid signal: {s}")))
 }
 
 /// `kill`: sends `signal` to each. SIGKILL goes through [`Container::kill`], which also
@@ -377,10 +352,10 @@ pub(crate) fn kill(engine: &Engine, signal: &str, names: &[String]) -> CmdResult
     let signal = parse_signal(signal)?;
     each(names, |name| {
         let c = engine.containers().get(name)?;
-        if signal == libc::SIGKILL {
+        if signal == Signal::KILL {
             c.kill()?;
         } else {
-            c.signal(signal)?;
+            c.signal(signal.as_raw())?;
         }
         Ok(())
     })

@@ -4,8 +4,7 @@ use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 
-use cargohold::image::registry::{self, PullOptions, PushOptions};
-use cargohold::{Engine, Image, Reference};
+use cargohold::{Engine, Image, PullOptions, PushOptions, Reference};
 
 use crate::format::{human_duration, human_size, parse_time, print_table, write_archive};
 use crate::{CmdResult, Failure, ENGINE_ERROR};
@@ -19,7 +18,7 @@ fn short_id(image: &Image) -> String {
 
 /// `images`: newest first, a row per tag (`<none>` for an untagged image).
 pub(crate) fn images(engine: &Engine, quiet: bool) -> CmdResult {
-    let mut imgs = engine.store().images()?;
+    let mut imgs = engine.images().list()?;
     imgs.sort_by(|a, b| {
         let c = |i: &Image| i.config().created().clone().unwrap_or_default();
         c(b).cmp(&c(a))
@@ -51,7 +50,7 @@ pub(crate) fn images(engine: &Engine, quiet: bool) -> CmdResult {
                 || "N/A".to_owned(),
                 |t| format!("{} ago", human_duration(t)),
             );
-        let size = human_size(engine.store().image_size(i));
+        let size = human_size(engine.images().size(i));
         let refs: Vec<(String, String)> = if i.references().is_empty() {
             vec![("<none>".into(), "<none>".into())]
         } else {
@@ -81,7 +80,7 @@ pub(crate) fn images(engine: &Engine, quiet: bool) -> CmdResult {
 
 /// `tag SOURCE TARGET`.
 pub(crate) fn tag(engine: &Engine, source: &str, target: &str) -> CmdResult {
-    engine.store().tag(&source.parse()?, &target.parse()?)?;
+    engine.images().tag(&source.parse()?, &target.parse()?)?;
     Ok(0)
 }
 
@@ -91,7 +90,7 @@ pub(crate) fn rmi(engine: &Engine, images: &[String], force: bool) -> CmdResult 
     for name in images {
         let res = name
             .parse::<Reference>()
-            .and_then(|r| engine.store().remove(&r, force).map(|()| r));
+            .and_then(|r| engine.images().remove(&r, force).map(|()| r));
         match res {
             Ok(r) => println!("Untagged: {}", r.familiar()),
             Err(e) => {
@@ -109,14 +108,16 @@ pub(crate) fn save(engine: &Engine, output: Option<PathBuf>, images: &[String]) 
         .iter()
         .map(|s| s.parse())
         .collect::<Result<Vec<Reference>, _>>()?;
-    write_archive(output, |out| engine.store().save_docker_archive(&refs, out))
+    write_archive(output, |out| {
+        engine.images().save_docker_archive(&refs, out)
+    })
 }
 
 /// `load`: the images of a Docker or OCI archive, from a file or stdin.
 pub(crate) fn load(engine: &Engine, input: Option<PathBuf>, quiet: bool) -> CmdResult {
     let loaded = match input {
-        Some(p) => engine.store().load(io::BufReader::new(File::open(&p)?))?,
-        None => engine.store().load(io::stdin().lock())?,
+        Some(p) => engine.images().load(io::BufReader::new(File::open(&p)?))?,
+        None => engine.images().load(io::stdin().lock())?,
     };
     if !quiet {
         for i in &loaded {
@@ -141,11 +142,13 @@ pub(crate) fn import(engine: &Engine, tarball: &str, reference: Option<String>) 
     let r: Reference = reference.parse()?;
     let config = cargohold::oci_spec::image::Config::default();
     let img = if tarball == "-" {
-        engine.store().import_tar(io::stdin().lock(), &config, &r)?
+        engine
+            .images()
+            .import_tar(io::stdin().lock(), &config, &r)?
     } else {
         let f = File::open(tarball).map_err(|e| Failure::Usage(format!("{tarball}: {e}")))?;
         engine
-            .store()
+            .images()
             .import_tar(io::BufReader::new(f), &config, &r)?
     };
     println!("{}", img.id());
@@ -159,7 +162,7 @@ pub(crate) fn pull(engine: &Engine, image: &str, insecure: &[String]) -> CmdResu
     for host in insecure {
         opts.insecure(host);
     }
-    let img = registry::pull(engine.store(), &r, &opts, &|_| {})?;
+    let img = engine.pull_with(image, &opts, &|_| {})?;
     println!("Digest: {}", img.manifest_digest());
     println!("Status: Downloaded newer image for {}", r.familiar());
     println!("{r}");
@@ -173,7 +176,7 @@ pub(crate) fn push(engine: &Engine, image: &str, insecure: &[String]) -> CmdResu
     for host in insecure {
         opts.insecure(host);
     }
-    let digest = registry::push(engine.store(), &r, &opts, &|_| {})?;
+    let digest = engine.push_with(image, &opts, &|_| {})?;
     println!("{}: digest: {digest}", r.tag().unwrap_or("latest"));
     Ok(0)
 }
@@ -189,7 +192,7 @@ pub(crate) fn image_json(engine: &Engine, i: &Image) -> serde_json::Value {
         "Config": cfg.config(),
         "Architecture": cfg.architecture().to_string(),
         "Os": cfg.os().to_string(),
-        "Size": engine.store().image_size(i),
+        "Size": engine.images().size(i),
         "RootFS": {
             "Type": "layers",
             "Layers": i.diff_ids().iter().map(ToString::to_string).collect::<Vec<_>>(),

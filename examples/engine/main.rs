@@ -25,14 +25,13 @@ mod format;
 mod image;
 mod network;
 mod observe;
-mod signal;
 mod tty;
 mod volume;
 
 use std::io;
 use std::process::ExitCode;
 
-use cargohold::container::CommitOptions;
+use cargohold::CommitOptions;
 use cargohold::{Engine, Error};
 use clap::Parser;
 

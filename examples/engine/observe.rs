@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use cargohold::container::{ContainerFilter, PortMapping};
 use cargohold::{Container, Engine, LogOptions, PortBinding, Reference, Stats};
+use cargohold::{ContainerFilter, PortMapping};
 
 use crate::format::{
     binary_size, human_duration, human_size, parse_time, print_json, print_table, since,

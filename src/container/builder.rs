@@ -72,9 +72,29 @@ pub struct ContainerBuilder<'e> {
     stdin: Option<Stdio>,
     stdout: Option<Stdio>,
     stderr: Option<Stdio>,
+    /// Edits of the runtime spec ([`crate::ext::ContainerBuilderExt::oci_spec`]), in order.
+    spec_edits: Vec<SpecEdit>,
+}
+
+/// A closure that edits a container's OCI runtime spec before its bundle is written.
+#[derive(Clone)]
+pub(crate) struct SpecEdit(
+    pub(crate) std::sync::Arc<dyn Fn(&mut oci_spec::runtime::Spec) + Send + Sync>,
+);
+
+impl std::fmt::Debug for SpecEdit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SpecEdit(..)")
+    }
 }
 
 impl<'e> ContainerBuilder<'e> {
+    /// Adds an edit of the runtime spec (see [`crate::ext::ContainerBuilderExt::oci_spec`]).
+    pub(crate) fn push_spec_edit(&mut self, edit: SpecEdit) -> &mut Self {
+        self.spec_edits.push(edit);
+        self
+    }
+
     pub(crate) fn new(store: &'e ContainerStore, image: &Image) -> Self {
         ContainerBuilder {
             store,
@@ -114,6 +134,7 @@ impl<'e> ContainerBuilder<'e> {
             stdin: None,
             stdout: None,
             stderr: None,
+            spec_edits: Vec::new(),
         }
     }
 
@@ -774,6 +795,7 @@ impl<'e> ContainerBuilder<'e> {
             stop_signo,
             stop_timeout: self.stop_timeout,
             mounts,
+            spec_edits: self.spec_edits.clone(),
         })))
     }
 

@@ -87,6 +87,9 @@ pub(super) struct Plan {
     pub stop_timeout: Option<Duration>,
     /// Every mount, the image's anonymous volumes included, parents first.
     pub mounts: Vec<Mount>,
+    /// Edits of the runtime spec asked for through `ContainerBuilderExt::oci_spec`, applied
+    /// in order to the finished spec right before `config.json` is written.
+    pub spec_edits: Vec<super::builder::SpecEdit>,
 }
 
 impl Plan {
@@ -403,6 +406,9 @@ impl<'s> Bundle<'s> {
             all.retain(|d| !mounts.iter().any(|m| m.destination() == d.destination()));
             all.extend(mounts);
             spec.set_mounts(Some(all));
+        }
+        for edit in &plan.spec_edits {
+            (edit.0)(&mut spec);
         }
         let config = serde_json::to_vec_pretty(&spec).expect("spec serialises");
         crate::store::write_replace(&self.dir.join("config.json"), &config, !plan.auto_remove)

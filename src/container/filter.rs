@@ -8,7 +8,7 @@ use crate::{Error, Result};
 /// kind, any (Docker's rule: `--filter status=exited --filter status=created` is either).
 ///
 /// ```
-/// use cargohold::container::{ContainerFilter, Status};
+/// use cargohold::{ContainerFilter, Status};
 /// let f = ContainerFilter::new().label("app=web").status(Status::Running);
 /// # let _ = f;
 /// ```

@@ -115,7 +115,7 @@ impl LogEntry {
     }
 }
 
-/// What [`read`] returns, as `docker logs` takes it.
+/// What [`Container::logs`](crate::Container::logs) returns, as `docker logs` takes it.
 #[derive(Debug, Clone)]
 pub struct LogOptions {
     /// Only the last N entries (after the stream and time filters); `Some(0)` is none.
@@ -189,7 +189,7 @@ pub fn read(
     Ok(logs)
 }
 
-/// The entries of a container's log; see [`read`].
+/// The entries of a container's log, from [`Container::logs`](crate::Container::logs).
 #[derive(Debug)]
 pub struct Logs {
     opts: LogOptions,

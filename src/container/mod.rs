@@ -21,11 +21,9 @@ mod changes;
 mod commit;
 mod create;
 mod exec;
-#[doc(hidden)]
 mod filter;
-pub mod logs;
-#[doc(hidden)]
-pub mod monitor;
+pub(crate) mod logs;
+pub(crate) mod monitor;
 mod net;
 pub(crate) mod ready;
 pub(crate) mod record;
@@ -49,7 +47,7 @@ use std::time::Duration;
 
 pub use builder::ContainerBuilder;
 pub use builder::CONFIG_HASH_LABEL;
-pub(crate) use builder::{random_name, validate_name};
+pub(crate) use builder::{random_name, validate_name, SpecEdit};
 pub use changes::{Change, ChangeKind};
 pub use commit::CommitOptions;
 pub use exec::ExecBuilder;
@@ -158,6 +156,28 @@ pub struct Output {
 /// frees everything (what test harnesses want). [`wait`](Self::wait) reaps and frees the
 /// runtime container (cgroup, state) and the overlay mount; the record stays for
 /// [`Container::remove`] unless the builder asked for `auto_remove`.
+///
+/// ```no_run
+/// use cargohold::Stdio;
+/// use std::io::Read;
+///
+/// # fn main() -> cargohold::Result<()> {
+/// let engine = cargohold::Engine::open_default()?;
+/// let image = engine.image("busybox")?;
+/// let mut c = engine
+///     .container(&image)
+///     .args(["sh", "-c", "echo started; sleep 60"])
+///     .stdout(Stdio::piped())
+///     .spawn()?;
+/// c.kill_on_drop(true); // a test harness's choice: gone when the handle drops
+/// let out = c.exec(["cat", "/etc/hostname"]).output()?;
+/// println!("{} is {}", c.id(), String::from_utf8_lossy(&out.stdout).trim());
+/// let mut first = [0; 8];
+/// c.take_stdout().expect("piped").read_exact(&mut first).ok();
+/// let status = c.stop(std::time::Duration::from_secs(5))?;
+/// assert!(!status.success()); // ended by SIGTERM
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[must_use = "dropping a RunningContainer neither waits nor kills: call wait(), or kill_on_drop(true)"]
 pub struct RunningContainer {
@@ -313,11 +333,26 @@ impl RunningContainer {
     /// # Errors
     /// As [`wait`](Self::wait).
     pub fn stop(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        let signal = crate::runtime::Signal::from_raw(self.stop_signal);
+        self.stop_with(signal.unwrap_or(crate::runtime::Signal::TERM), timeout)
+    }
+
+    /// Stops it with `signal` instead of its stop signal (`docker stop --signal`), then
+    /// SIGKILL once `timeout` has passed; then [`wait`](Self::wait)s. A manual stop, as
+    /// [`stop`](Self::stop): a detached container's restart policy does not start it again.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn stop_with(
+        &mut self,
+        signal: crate::runtime::Signal,
+        timeout: Duration,
+    ) -> Result<ExitStatus> {
         if self.status.is_none() {
             if let Process::Detached { exit, .. } = &self.inner {
                 monitor::request_stop(exit)?;
             }
-            let _ = self.send(self.stop_signal);
+            let _ = self.send(signal.as_raw());
             if !self.exited_within(timeout) {
                 let _ = self.send(libc::SIGKILL);
             }

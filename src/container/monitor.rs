@@ -25,8 +25,7 @@
 //!    its child. It reports the container's pid, or the error (a command not found, a bad
 //!    spec), on the readiness pipe, and [`start`] returns it.
 //! 4. It logs each stream ([`super::logs`]), reaps the init, waits for the output to end,
-//!    notes an OOM kill, deletes the runtime's state (frees the cgroup) unless
-//!    [`MonitorConfig::keep_stopped`], writes the [`ExitRecord`] atomically (temp file,
+//!    notes an OOM kill, deletes the runtime's state (frees the cgroup), writes the [`ExitRecord`] atomically (temp file,
 //!    fsync, rename) and exits — or, by the [`RestartPolicy`], starts the container again.
 //!
 //! # When the monitor is gone
@@ -93,7 +92,7 @@ pub enum RestartPolicy {
         /// limit.
         max_retries: Option<u32>,
     },
-    /// After any exit, unless a stop was requested ([`request_stop`]) (`always`).
+    /// After any exit, unless the container was stopped by hand (`always`).
     Always,
     /// As `Always`; the two differ only in what an engine does when it opens its root
     /// after a reboot (`unless-stopped`).
@@ -163,9 +162,6 @@ pub struct MonitorConfig {
     pub exit_path: PathBuf,
     /// The container's stdin.
     pub stdin: MonitorStdin,
-    /// Leave the runtime's state of the exited container (status `stopped`) instead of
-    /// deleting it (which frees its cgroup).
-    pub keep_stopped: bool,
     /// Whether to start the container again when it exits.
     pub restart: RestartPolicy,
     /// The program to run as the monitor; `None` is `/proc/self/exe`, which needs
@@ -208,7 +204,6 @@ impl MonitorConfig {
             log_path: log_path.into(),
             exit_path: exit_path.into(),
             stdin: MonitorStdin::Null,
-            keep_stopped: false,
             restart: RestartPolicy::No,
             program: None,
             monitor_log: None,
@@ -927,15 +922,13 @@ impl Monitor {
                 .cfg
                 .restart
                 .restarts_after(&record, restarts, stop_requested);
-            if again || !self.cfg.keep_stopped {
-                if let Err(e) = self.rt.delete(&self.cfg.id, true) {
-                    eprintln!(
-                        "{PROCESS_NAME} {}: deleting the container: {e}",
-                        self.cfg.id
-                    );
-                }
-                wait_pumps(&run.pumps, Duration::from_secs(1));
+            if let Err(e) = self.rt.delete(&self.cfg.id, true) {
+                eprintln!(
+                    "{PROCESS_NAME} {}: deleting the container: {e}",
+                    self.cfg.id
+                );
             }
+            wait_pumps(&run.pumps, Duration::from_secs(1));
             if again {
                 // Docker's back-off: 100 ms, doubling, at most a minute; a run of ten
                 // seconds or more starts the count afresh.

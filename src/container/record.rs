@@ -394,6 +394,24 @@ pub(crate) fn owner_alive(owner: (i32, u64)) -> bool {
 /// A container's persisted record: what `docker ps -a` lists. Get one from
 /// [`Containers`](crate::Containers); it is a snapshot, [`inspect`](Self::inspect) reads
 /// the current state.
+///
+/// ```no_run
+/// use cargohold::{LogOptions, Status};
+/// use std::time::Duration;
+///
+/// # fn main() -> cargohold::Result<()> {
+/// let engine = cargohold::Engine::open_default()?;
+/// let web = engine.containers().get("web")?; // by name or id (prefix)
+/// if web.status() == Status::Running {
+///     for entry in web.logs(&LogOptions::default())? {
+///         print!("{}", String::from_utf8_lossy(&entry?.log));
+///     }
+///     web.stop(Duration::from_secs(10))?;
+/// }
+/// println!("{}", web.inspect()?.state.exit_code);
+/// web.remove(false)?; // `docker rm web`
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Container {
     pub(super) store: ContainerStore,
@@ -531,11 +549,39 @@ impl Container {
     /// # Errors
     /// As [`wait`](Self::wait).
     pub fn stop(&self, timeout: Duration) -> Result<ExitStatus> {
+        let signal = crate::runtime::Signal::from_raw(self.stop_signal());
+        self.stop_with(signal.unwrap_or(crate::runtime::Signal::TERM), timeout)
+    }
+
+    /// Stops it with `signal` instead of its stop signal (`docker stop --signal`), then
+    /// SIGKILL once `timeout` has passed; then [`wait`](Self::wait)s. A manual stop, as
+    /// [`stop`](Self::stop): the monitor of a detached container is told first, so its
+    /// restart policy does not start it again, whatever the signal. Stopping a container
+    /// that does not run is not an error.
+    ///
+    /// ```no_run
+    /// # fn main() -> cargohold::Result<()> {
+    /// # let engine = cargohold::Engine::open_default()?;
+    /// use cargohold::Signal;
+    /// use std::time::Duration;
+    ///
+    /// let web = engine.containers().get("web")?;
+    /// web.stop_with(Signal::INT, Duration::from_secs(10))?; // docker stop -s INT -t 10 web
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait); [`Error::Os`] if the monitor cannot be told.
+    pub fn stop_with(
+        &self,
+        signal: crate::runtime::Signal,
+        timeout: Duration,
+    ) -> Result<ExitStatus> {
         if matches!(self.status(), Status::Running | Status::Paused) {
             if self.record.detached {
                 monitor::request_stop(exit_path(&self.dir))?;
             }
-            let _ = self.send(self.stop_signal());
+            let _ = self.send(signal.as_raw());
             if !self.exited_within(timeout) {
                 let _ = self.send(libc::SIGKILL);
             }

@@ -66,7 +66,11 @@ impl Store {
     /// # Errors
     /// [`Error::ImageNotFound`], [`Error::Blob`] when a blob cannot be read, [`Error::Os`]
     /// when `out` fails.
-    pub fn save_docker_archive(&self, references: &[Reference], out: impl Write) -> Result<()> {
+    pub(crate) fn save_docker_archive(
+        &self,
+        references: &[Reference],
+        out: impl Write,
+    ) -> Result<()> {
         let archive = Path::new("docker-archive");
         let mut tar = tar::Builder::new(BufWriter::with_capacity(256 << 10, out));
         let mut manifest = Vec::new();
@@ -181,7 +185,7 @@ impl Store {
     ///
     /// # Errors
     /// As [`Store::save_docker_archive`].
-    pub fn save_oci_archive(&self, references: &[Reference], out: impl Write) -> Result<()> {
+    pub(crate) fn save_oci_archive(&self, references: &[Reference], out: impl Write) -> Result<()> {
         let archive = Path::new("oci-archive");
         let mut tar = tar::Builder::new(BufWriter::with_capacity(256 << 10, out));
         let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -275,7 +279,7 @@ impl Store {
     /// # Errors
     /// [`Error::InvalidImage`] for a malformed archive or a manifest naming a blob the
     /// archive lacks, [`Error::DigestMismatch`] for a blob whose content is not its name.
-    pub fn load(&self, input: impl Read) -> Result<Vec<Image>> {
+    pub(crate) fn load(&self, input: impl Read) -> Result<Vec<Image>> {
         let _gc = self.lock_shared("gc")?;
         let subject = "archive";
         let mut files: HashMap<String, (Digest, u64)> = HashMap::new();
@@ -473,7 +477,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Blob`] if the stream cannot be read or decompressed.
-    pub fn import_tar(
+    pub(crate) fn import_tar(
         &self,
         input: impl Read,
         config: &Config,

@@ -17,7 +17,21 @@ use super::Reference;
 use crate::store::{self, chain_ids, ref_name, HashingReader, LayerMeta, Store};
 use crate::{Error, Result};
 
-/// An image in the store, as `docker image inspect` shows it.
+/// An image in the store, as `docker image inspect` shows it: plain data, read from the
+/// store by [`Engine::image`](crate::Engine::image) or [`Images`](crate::Images).
+///
+/// ```no_run
+/// # fn main() -> cargohold::Result<()> {
+/// let engine = cargohold::Engine::open_default()?;
+/// let image = engine.image("busybox")?;
+/// println!("{} ({} layers)", image.id(), image.diff_ids().len());
+/// for r in image.references() {
+///     println!("  {r}");
+/// }
+/// let cmd = image.config().config().as_ref().and_then(|c| c.cmd().clone());
+/// println!("runs {cmd:?} unless told otherwise");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Image {
     id: Digest,
@@ -60,7 +74,7 @@ impl Image {
 
     /// Bytes of its layers as stored (compressed or not, as they came) plus its config:
     /// what a registry transfers. `docker images` shows the uncompressed size instead:
-    /// [`Store::image_size`](crate::store::Store::image_size).
+    /// [`Images::size`](crate::Images::size).
     pub fn size(&self) -> u64 {
         self.manifest
             .layers()
@@ -270,7 +284,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Os`] if `dir` cannot be read, [`Error::Blob`] if a blob cannot be written.
-    pub fn import_dir(
+    pub(crate) fn import_dir(
         &self,
         dir: impl AsRef<Path>,
         config: &Config,
@@ -349,7 +363,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::InvalidImage`] if the index or a manifest is unreadable.
-    pub fn images(&self) -> Result<Vec<Image>> {
+    pub(crate) fn images(&self) -> Result<Vec<Image>> {
         let index = self.index()?;
         let mut by_manifest: BTreeMap<String, (Descriptor, Vec<Reference>)> = BTreeMap::new();
         for d in index.manifests() {
@@ -374,7 +388,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::ImageNotFound`] if no image has that reference.
-    pub fn inspect(&self, reference: &Reference) -> Result<Image> {
+    pub(crate) fn inspect(&self, reference: &Reference) -> Result<Image> {
         let d = self.find(reference)?;
         let mut img = self.load_image(&d)?;
         img.references = self
@@ -468,7 +482,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::ImageNotFound`] if `source` is not in the store.
-    pub fn tag(&self, source: &Reference, target: &Reference) -> Result<()> {
+    pub(crate) fn tag(&self, source: &Reference, target: &Reference) -> Result<()> {
         let mut d = self.find(source)?;
         d.set_annotations(None);
         self.set_ref(&target.to_string(), &d)
@@ -484,7 +498,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::ImageNotFound`] if no image has that reference, [`Error::ImageInUse`].
-    pub fn remove(&self, reference: &Reference, force: bool) -> Result<()> {
+    pub(crate) fn remove(&self, reference: &Reference, force: bool) -> Result<()> {
         let name = reference.to_string();
         let found = self.find(reference)?;
         let holders: Vec<String> = self
@@ -529,7 +543,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::InvalidId`] for a bad owner, [`Error::ImageNotFound`].
-    pub fn hold(&self, owner: &str, reference: &Reference) -> Result<()> {
+    pub(crate) fn hold(&self, owner: &str, reference: &Reference) -> Result<()> {
         check_owner(owner)?;
         let d = self.find(reference)?;
         let hold = Hold {
@@ -545,7 +559,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::InvalidId`] for a bad owner, [`Error::Os`] if the hold cannot be removed.
-    pub fn release(&self, owner: &str) -> Result<()> {
+    pub(crate) fn release(&self, owner: &str) -> Result<()> {
         check_owner(owner)?;
         let p = self.holds_dir().join(format!("{owner}.json"));
         match fs::remove_file(&p) {
@@ -606,7 +620,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Os`]/[`Error::Blob`] if something cannot be removed.
-    pub fn prune(&self) -> Result<u64> {
+    pub(crate) fn prune(&self) -> Result<u64> {
         self.update_index(|m| {
             m.retain(|d| ref_name(d).is_some());
             Ok(())
@@ -674,7 +688,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::ImageNotFound`], or the error of unpacking a layer (its digest named).
-    pub fn rootfs_layers(&self, reference: &Reference) -> Result<Vec<PathBuf>> {
+    pub(crate) fn rootfs_layers(&self, reference: &Reference) -> Result<Vec<PathBuf>> {
         let img = self.inspect(reference)?;
         self.layer_dirs(&img, reference)
     }
@@ -707,7 +721,7 @@ impl Store {
     /// recorded when they were unpacked; a layer not unpacked yet, or unpacked before the
     /// size was recorded, counts as stored) plus its config. The same content has the same
     /// size however it came in (pulled gzip, loaded, imported).
-    pub fn image_size(&self, image: &Image) -> u64 {
+    pub(crate) fn image_size(&self, image: &Image) -> u64 {
         let chains = chain_ids(&image.diff_ids());
         image
             .manifest
@@ -779,7 +793,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::ImageNotFound`], or the error of applying a layer (its digest named).
-    pub fn flatten(&self, reference: &Reference, dest: impl AsRef<Path>) -> Result<()> {
+    pub(crate) fn flatten(&self, reference: &Reference, dest: impl AsRef<Path>) -> Result<()> {
         let dest = dest.as_ref();
         fs::create_dir_all(dest).map_err(|e| Error::os("creating rootfs", dest, e))?;
         let img = self.inspect(reference)?;
@@ -795,7 +809,7 @@ impl Store {
     ///
     /// # Errors
     /// As [`Store::flatten`], and [`Error::Os`] if the tar cannot be written.
-    pub fn export(&self, reference: &Reference, out: impl Write) -> Result<()> {
+    pub(crate) fn export(&self, reference: &Reference, out: impl Write) -> Result<()> {
         let tmp = store::tmp_path(self.layers_dir());
         let r = (|| {
             self.flatten(reference, &tmp)?;

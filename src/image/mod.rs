@@ -1,30 +1,21 @@
-//! Images: references, the local images of a [`Store`](crate::store::Store), layers,
+//! Images: references, the [`Images`] handle over the engine's image store, layers,
 //! archives and registries.
 //!
-//! The on-disk side (blobs, index, unpacked layers, locks) lives in [`crate::store`]; this
+//! The on-disk side (blobs, index, unpacked layers, locks) lives in `crate::store`; this
 //! module holds what acts on images: parsing [`Reference`]s, creating images from a
 //! directory or a tarball, tag/list/inspect/remove/prune, unpacking layers with the OCI
 //! rules into overlay lower dirs or a flattened rootfs, docker-archive and OCI archive
-//! save/load, and pull/push ([`registry`]).
-//!
-//! ```no_run
-//! use cargohold::image::registry::{self, PullOptions};
-//! use cargohold::store::Store;
-//!
-//! # fn main() -> cargohold::Result<()> {
-//! let store = Store::open("/var/lib/cargohold")?;
-//! let busybox = "busybox".parse()?; // docker.io/library/busybox:latest
-//! registry::pull(&store, &busybox, &PullOptions::new(), &|p| eprintln!("{p:?}"))?;
-//! let lower_dirs = store.rootfs_layers(&busybox)?; // base layer first
-//! # Ok(()) }
-//! ```
+//! save/load, and pull/push (`registry`). Users reach all of it through
+//! [`Engine::images`](crate::Engine::images) and [`Engine::pull`](crate::Engine::pull).
 
 mod archive;
+mod images;
 pub(crate) mod layer;
 mod local;
 mod reference;
-pub mod registry;
+pub(crate) mod registry;
 pub(crate) mod unpack;
 
+pub use images::Images;
 pub use local::Image;
 pub use reference::Reference;

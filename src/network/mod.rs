@@ -44,7 +44,9 @@ use crate::{Error, Result};
 
 pub use ipam::Subnet;
 pub use ports::{PortBinding, Protocol};
-pub use sandbox::{EndpointConfig, EndpointInfo, NetworkMode, Sandbox, SandboxConfig};
+#[cfg(test)]
+pub(crate) use sandbox::Sandbox;
+pub(crate) use sandbox::{EndpointConfig, NetworkMode, SandboxConfig};
 
 /// The name of the default network (Docker's `bridge`, on a Linux bridge of ours).
 pub const DEFAULT_NETWORK: &str = "bridge";
@@ -150,6 +152,29 @@ pub(crate) struct Endpoint {
 }
 
 /// A network: its name, id, driver and addressing.
+///
+/// ```no_run
+/// use cargohold::Driver;
+///
+/// # fn main() -> cargohold::Result<()> {
+/// let engine = cargohold::Engine::open_default()?;
+/// let net = engine
+///     .network("backend")
+///     .driver(Driver::Bridge)
+///     .subnet("10.42.0.0/24")
+///     .create()?; // `docker network create --subnet 10.42.0.0/24 backend`
+/// assert_eq!(net.gateway(), Some("10.42.0.1".parse().unwrap()));
+/// let image = engine.image("busybox")?;
+/// let mut db = engine.container(&image).name("db").args(["sleep", "60"]).network("backend").spawn()?;
+/// // containers on a user-defined network reach each other by name
+/// let ping = engine.container(&image).args(["ping", "-c1", "db"]).network("backend").status()?;
+/// assert!(ping.success());
+/// db.kill()?;
+/// db.wait()?;
+/// engine.containers().get("db")?.remove(false)?;
+/// engine.networks().remove("backend")?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Network {
     rec: Record,
@@ -452,7 +477,7 @@ impl NetworkBuilder<'_> {
 /// nftables rules (table `ip cargohold`). Every change holds the networks lock and writes
 /// records atomically, so containers starting at once (threads or processes) never get
 /// the same address or host port. What an attach sets up is recorded before it is made,
-/// so [`repair`](Self::repair) finds what a crash left.
+/// so [`Engine::open`](crate::Engine::open) finds and removes what a crash left.
 ///
 /// A bridge network's bridge is created when its first container attaches and removed,
 /// with its NAT rules, when its last one leaves: with no container running, the host's
@@ -1024,5 +1049,7 @@ fn bridge_name(id: &str) -> String {
     format!("ch-{}", &id[..12])
 }
 
+#[cfg(test)]
+mod sandbox_tests;
 #[cfg(test)]
 mod tests;

@@ -31,11 +31,12 @@ use crate::{Error, Result};
 
 /// How a container is networked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NetworkMode {
+pub(crate) enum NetworkMode {
     /// A network namespace of its own with only loopback, up (`--network none`).
+    // The container layer makes `none` containers without a sandbox; only this layer's
+    // tests (sandbox_tests.rs) ask for it. (`host` is `Networks(["host"])`.)
+    #[cfg_attr(not(test), allow(dead_code))]
     None,
-    /// The host's network namespace (`--network host`).
-    Host,
     /// A network namespace of its own attached to these networks in order: interfaces
     /// `eth0`, `eth1`…; the first network gives the default route, and ports are published
     /// through the first bridge network.
@@ -45,7 +46,7 @@ pub enum NetworkMode {
 /// A container's attachment to one network, as asked for (`--network`, `--network-alias`,
 /// `--ip`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndpointConfig {
+pub(crate) struct EndpointConfig {
     /// The network's name or id.
     pub network: String,
     /// Further names peers on the network reach the container by (user-defined networks).
@@ -56,7 +57,7 @@ pub struct EndpointConfig {
 
 impl EndpointConfig {
     /// An attachment to `network` with no alias and an address from its pool.
-    pub fn new(network: impl Into<String>) -> EndpointConfig {
+    pub(crate) fn new(network: impl Into<String>) -> EndpointConfig {
         EndpointConfig {
             network: network.into(),
             aliases: Vec::new(),
@@ -67,7 +68,7 @@ impl EndpointConfig {
 
 /// What the container layer gives [`NetworkStore::attach`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SandboxConfig {
+pub(crate) struct SandboxConfig {
     /// The container's id (a file name: `[a-zA-Z0-9_.-]`, not starting with `.`).
     pub container_id: String,
     /// The container's name (peers reach it by this name).
@@ -88,7 +89,8 @@ pub struct SandboxConfig {
 impl SandboxConfig {
     /// A container `id` named `name` (hostname = the first 12 bytes of the id, as Docker),
     /// on the default `bridge` network, publishing nothing.
-    pub fn new(id: impl Into<String>, name: impl Into<String>) -> SandboxConfig {
+    #[cfg(test)]
+    pub(crate) fn new(id: impl Into<String>, name: impl Into<String>) -> SandboxConfig {
         let id = id.into();
         SandboxConfig {
             hostname: id.chars().take(12).collect(),
@@ -104,7 +106,7 @@ impl SandboxConfig {
 
 /// A container's network state, as recorded in `<root>/networks/.sandboxes/<id>.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     container_id: String,
     container_name: String,
     hostname: String,
@@ -120,31 +122,27 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// The container's id.
-    pub fn container_id(&self) -> &str {
-        &self.container_id
-    }
-
     /// The file its network namespace is bound to (`<root>/netns/<id>`), for the runtime
     /// spec to join by path; `None` in host mode (no namespace of its own).
-    pub fn netns(&self) -> Option<&Path> {
+    #[cfg(test)]
+    pub(crate) fn netns(&self) -> Option<&Path> {
         self.netns.as_deref()
     }
 
     /// The container's hostname.
-    pub fn hostname(&self) -> &str {
+    pub(crate) fn hostname(&self) -> &str {
         &self.hostname
     }
 
     /// The names of the networks it is attached to, in attach order.
-    pub fn networks(&self) -> &[String] {
+    pub(crate) fn networks(&self) -> &[String] {
         &self.networks
     }
 }
 
 /// A container's attachment to a network, as set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndpointInfo {
+pub(crate) struct EndpointInfo {
     /// The network's name.
     pub network: String,
     /// The network's id.
@@ -252,7 +250,7 @@ impl NetworkStore {
     ///
     /// # Errors
     /// [`Error::Os`] if the record cannot be read.
-    pub fn sandbox(&self, container_id: &str) -> Result<Option<Sandbox>> {
+    pub(crate) fn sandbox(&self, container_id: &str) -> Result<Option<Sandbox>> {
         check_container_id(container_id)?;
         self.load_sandbox(container_id)
     }
@@ -261,7 +259,7 @@ impl NetworkStore {
     ///
     /// # Errors
     /// [`Error::Os`].
-    pub fn endpoints(&self, container_id: &str) -> Result<Vec<EndpointInfo>> {
+    pub(crate) fn endpoints(&self, container_id: &str) -> Result<Vec<EndpointInfo>> {
         let Some(sb) = self.sandbox(container_id)? else {
             return Ok(Vec::new());
         };
@@ -280,7 +278,7 @@ impl NetworkStore {
     ///
     /// # Errors
     /// [`Error::Os`].
-    pub fn ports(&self, container_id: &str) -> Result<Vec<PortBinding>> {
+    pub(crate) fn ports(&self, container_id: &str) -> Result<Vec<PortBinding>> {
         Ok(self
             .endpoints(container_id)?
             .into_iter()
@@ -289,7 +287,7 @@ impl NetworkStore {
     }
 
     /// Sets up the container's networking: a network namespace bound at `<root>/netns/<id>` (none
-    /// for [`NetworkMode::Host`]) with loopback up, an interface per network with its
+    /// for the `host` network) with loopback up, an interface per network with its
     /// address, the default route, and the published ports. Peers' `/etc/hosts` files are
     /// updated.
     ///
@@ -310,7 +308,7 @@ impl NetworkStore {
     /// [`Error::PortInUse`], [`Error::SubnetExhausted`], [`Error::SubnetOverlap`] (the
     /// bridge's subnet is routed elsewhere on the host), [`Error::Netlink`],
     /// [`Error::Firewall`], [`Error::Os`]; [`Error::Rollback`] if undoing failed too.
-    pub fn attach(&self, cfg: &SandboxConfig) -> Result<Sandbox> {
+    pub(crate) fn attach(&self, cfg: &SandboxConfig) -> Result<Sandbox> {
         let id = cfg.container_id.as_str();
         check_container_id(id)?;
         let _lock = self.lock()?;
@@ -333,7 +331,6 @@ impl NetworkStore {
         let mut none = false;
         match &cfg.mode {
             NetworkMode::None => none = true,
-            NetworkMode::Host => host = true,
             NetworkMode::Networks(list) => {
                 for ec in list {
                     let rec = self.resolve(&ec.network)?;
@@ -903,7 +900,7 @@ impl NetworkStore {
     /// The first failure ([`Error::Netlink`], [`Error::Firewall`], [`Error::Os`]); the
     /// other steps are still made, and what could not be removed stays recorded for
     /// [`repair`](Self::repair).
-    pub fn detach(&self, container_id: &str) -> Result<()> {
+    pub(crate) fn detach(&self, container_id: &str) -> Result<()> {
         check_container_id(container_id)?;
         let _lock = self.lock()?;
         let Some(sb) = self.load_sandbox(container_id)? else {
@@ -923,7 +920,11 @@ impl NetworkStore {
     /// [`Error::AlreadyConnected`], [`Error::InvalidNetworkConfig`] (`host`/`none`, a
     /// container in host mode, a bad fixed address), [`Error::SubnetExhausted`],
     /// [`Error::Netlink`], [`Error::Os`]. Nothing is left half-connected.
-    pub fn connect(&self, container_id: &str, endpoint: &EndpointConfig) -> Result<EndpointInfo> {
+    pub(crate) fn connect(
+        &self,
+        container_id: &str,
+        endpoint: &EndpointConfig,
+    ) -> Result<EndpointInfo> {
         check_container_id(container_id)?;
         let _lock = self.lock()?;
         let mut sb = self
@@ -956,7 +957,7 @@ impl NetworkStore {
     /// # Errors
     /// [`Error::NotConnected`], [`Error::NetworkNotFound`], [`Error::Netlink`],
     /// [`Error::Firewall`], [`Error::Os`].
-    pub fn disconnect(&self, container_id: &str, network: &str) -> Result<()> {
+    pub(crate) fn disconnect(&self, container_id: &str, network: &str) -> Result<()> {
         check_container_id(container_id)?;
         let _lock = self.lock()?;
         let rec = self.resolve(network)?;
@@ -981,7 +982,7 @@ impl NetworkStore {
     ///
     /// # Errors
     /// [`Error::Os`].
-    pub fn hosts(&self, container_id: &str) -> Result<String> {
+    pub(crate) fn hosts(&self, container_id: &str) -> Result<String> {
         let mut out = LOCALHOST.to_owned();
         let Some(sb) = self.sandbox(container_id)? else {
             return Ok(out);
@@ -1048,7 +1049,7 @@ impl NetworkStore {
     ///
     /// # Errors
     /// The first failure; the rest is still tried.
-    pub fn repair(&self, live: &[&str]) -> Result<()> {
+    pub(crate) fn repair(&self, live: &[&str]) -> Result<()> {
         let _lock = self.lock()?;
         join_deletions();
         let mut acc = None;

@@ -244,6 +244,20 @@ fn dup_stdio(fds: [&Option<OwnedFd>; 3]) -> Result<[Option<OwnedFd>; 3]> {
 /// ambient capability the kernel cannot raise (dropped). The runtime reports each to the
 /// callback set with [`on_warning`](Runtime::on_warning) as the [`Error`] it would have
 /// been; without a callback they are dropped.
+///
+/// ```no_run
+/// use cargohold::runtime::{CreateOptions, Runtime, Status};
+///
+/// # fn main() -> cargohold::Result<()> {
+/// let rt = Runtime::open("/run/cargohold")?;
+/// // `bundle` holds a config.json (an OCI runtime spec) and its rootfs, as runc wants it
+/// rt.create("web", "/srv/bundle", &CreateOptions::new())?; // `runc create`
+/// rt.start("web")?; // `runc start`
+/// assert_eq!(rt.state("web")?.status, Status::Running);
+/// rt.kill("web", libc::SIGTERM, false)?;
+/// rt.delete("web", true)?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Runtime {
     root: PathBuf,

@@ -44,11 +44,6 @@ impl BlobWriter {
         })
     }
 
-    /// Bytes written so far.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
     /// The digest of what was written so far.
     pub fn digest(&self) -> Digest {
         sha256_digest(self.hasher.clone().finalize().as_slice())

@@ -31,7 +31,7 @@
 //! of a layer hold an exclusive `flock` on a file under `locks/`, so several processes can
 //! share a store.
 //!
-//! This is the low-level layer under the (future) `Engine`; image operations (import,
+//! This is the low-level layer under the `Engine`; image operations (import,
 //! tag, remove, pull, archives) are methods added by [`crate::image`].
 //!
 //! [OCI image layout]: https://github.com/opencontainers/image-spec/blob/main/image-layout.md
@@ -46,7 +46,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageIndexBuilder, MediaType};
 
-pub use blobs::BlobWriter;
+pub(crate) use blobs::BlobWriter;
 pub(crate) use blobs::{check_sha256, digest_of, sha256_digest, HashingReader};
 pub(crate) use layers::{chain_ids, LayerMeta};
 
@@ -64,7 +64,7 @@ pub(crate) const TMP_PREFIX: &str = ".tmp-";
 /// `Store` is cheap to share between threads (`&Store` is all operations need); several
 /// processes may open the same root.
 #[derive(Debug, Clone)]
-pub struct Store {
+pub(crate) struct Store {
     root: PathBuf,
     images: PathBuf,
     blobs: PathBuf,
@@ -138,7 +138,7 @@ impl Store {
     /// # Errors
     /// [`Error::Os`] if the directories cannot be created or read,
     /// [`Error::InvalidImage`] if `index.json` or `oci-layout` is malformed.
-    pub fn open(root: impl AsRef<Path>) -> Result<Store> {
+    pub(crate) fn open(root: impl AsRef<Path>) -> Result<Store> {
         let root = root.as_ref().to_owned();
         let images = root.join("images");
         let store = Store {
@@ -168,13 +168,8 @@ impl Store {
         Ok(store)
     }
 
-    /// The root directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// The OCI image layout directory (`<root>/images`), for tools like skopeo and umoci.
-    pub fn layout_dir(&self) -> &Path {
+    pub(crate) fn layout_dir(&self) -> &Path {
         &self.images
     }
 
@@ -225,12 +220,12 @@ impl Store {
     // ---- blobs ----
 
     /// The path of a blob (which may not exist).
-    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+    pub(crate) fn blob_path(&self, digest: &Digest) -> PathBuf {
         self.blobs.join(digest.digest())
     }
 
     /// Whether the store holds the blob.
-    pub fn has_blob(&self, digest: &Digest) -> bool {
+    pub(crate) fn has_blob(&self, digest: &Digest) -> bool {
         check_sha256(digest).is_ok() && self.blob_path(digest).is_file()
     }
 
@@ -238,7 +233,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Os`] if the temp file cannot be created.
-    pub fn blob_writer(&self) -> Result<BlobWriter> {
+    pub(crate) fn blob_writer(&self) -> Result<BlobWriter> {
         BlobWriter::create(&self.blobs)
     }
 
@@ -290,7 +285,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Blob`] if it is missing or unreadable.
-    pub fn open_blob(&self, digest: &Digest) -> Result<File> {
+    pub(crate) fn open_blob(&self, digest: &Digest) -> Result<File> {
         check_sha256(digest)?;
         File::open(self.blob_path(digest)).map_err(|e| Error::Blob {
             op: "opening".into(),

@@ -53,9 +53,8 @@ const USERS: &str = "users";
 /// ```
 ///
 /// Who uses a volume is kept on disk, so it survives a crash and every process sharing the
-/// root sees it: [`acquire`](Self::acquire) and [`release`](Self::release) add and remove
-/// the files under `users/` holding an exclusive `flock` on the volume's directory, which
-/// [`remove`](Self::remove) and [`prune`](Self::prune) take too. A volume appears whole or
+/// root sees it: a container's create and remove add and remove its file under `users/`,
+/// holding an exclusive `flock` on the volume's directory, which [`remove`](Self::remove) and [`prune`](Self::prune) take too. A volume appears whole or
 /// not at all (assembled in a `.tmp-…` directory and renamed), and [`open`](Self::open)
 /// removes what a crash left.
 ///
@@ -66,6 +65,23 @@ pub struct VolumeStore {
 }
 
 /// A named volume: its name, where its content lives, and its metadata.
+///
+/// ```no_run
+/// # fn main() -> cargohold::Result<()> {
+/// let engine = cargohold::Engine::open_default()?;
+/// let data = engine.volumes().create("data", [("team", "web")])?; // `docker volume create`
+/// let image = engine.image("busybox")?;
+/// engine
+///     .container(&image)
+///     .args(["sh", "-c", "echo kept > /data/note"])
+///     .volume(data.name(), "/data")
+///     .auto_remove(true)
+///     .status()?;
+/// let note = std::fs::read_to_string(data.mountpoint().join("note")).expect("written");
+/// assert_eq!(note, "kept\n");
+/// engine.volumes().remove(data.name(), false)?; // unused now: removed, content and all
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Volume {
     meta: Meta,
@@ -144,7 +160,8 @@ impl Volume {
         self.meta.labels.contains_key(ANONYMOUS_LABEL)
     }
 
-    /// Whether it was filled from an image's content ([`VolumeStore::populate_from`]).
+    /// Whether it was filled from an image's content (at its first use by a container, from
+    /// what the image has at the mount point, as Docker does).
     pub fn is_populated(&self) -> bool {
         self.meta.populated
     }
@@ -429,7 +446,7 @@ impl VolumeStore {
     /// # Errors
     /// [`Error::VolumeNotFound`], [`Error::InvalidId`] for an id that is not a plain file
     /// name, [`Error::Os`] if the file cannot be written.
-    pub fn acquire(&self, name: &str, container_id: &str) -> Result<()> {
+    pub(crate) fn acquire(&self, name: &str, container_id: &str) -> Result<()> {
         check_user(container_id)?;
         let (_lock, dir) = self.lock_volume(name)?;
         let path = dir.join(USERS).join(container_id);
@@ -447,7 +464,7 @@ impl VolumeStore {
     ///
     /// # Errors
     /// [`Error::InvalidId`], or [`Error::Os`] if the file cannot be removed.
-    pub fn release(&self, name: &str, container_id: &str) -> Result<()> {
+    pub(crate) fn release(&self, name: &str, container_id: &str) -> Result<()> {
         check_user(container_id)?;
         let (_lock, dir) = match self.lock_volume(name) {
             Ok(l) => l,
@@ -467,7 +484,7 @@ impl VolumeStore {
     ///
     /// # Errors
     /// As [`release`](Self::release).
-    pub fn release_all(&self, container_id: &str) -> Result<Vec<String>> {
+    pub(crate) fn release_all(&self, container_id: &str) -> Result<Vec<String>> {
         check_user(container_id)?;
         let mut released = Vec::new();
         for name in self.names()? {
@@ -506,7 +523,7 @@ impl VolumeStore {
     /// (as `docker volume rm -f`); `force` only makes a missing volume no error.
     ///
     /// # Errors
-    /// [`Error::VolumeInUse`] while a container holds it ([`acquire`](Self::acquire)),
+    /// [`Error::VolumeInUse`] while a container (existing, running or not) uses it,
     /// [`Error::VolumeNotFound`] unless `force`, [`Error::Os`] if it cannot be deleted.
     pub fn remove(&self, name: &str, force: bool) -> Result<()> {
         let _all = self.lock_all()?;
@@ -571,7 +588,7 @@ impl VolumeStore {
     ///
     /// # Errors
     /// [`Error::VolumeNotFound`], or [`Error::Os`] naming the entry that failed to copy.
-    pub fn populate_from(&self, name: &str, src_dir: &Path) -> Result<bool> {
+    pub(crate) fn populate_from(&self, name: &str, src_dir: &Path) -> Result<bool> {
         let (_lock, dir) = self.lock_volume(name)?;
         let mut meta = self.read_meta(name)?;
         if meta.populated {
@@ -603,7 +620,7 @@ impl VolumeStore {
     /// # Errors
     /// As [`Mount::to_oci`], [`acquire`](Self::acquire) and
     /// [`populate_from`](Self::populate_from); a failure after the acquire releases it.
-    pub fn attach(
+    pub(crate) fn attach(
         &self,
         mount: &Mount,
         container_id: &str,

@@ -336,7 +336,7 @@ impl Mount {
     ///
     /// A bind source that does not exist is created (mode 0755) when
     /// [`create_source`](Mount::create_source) is set. This neither records a volume user
-    /// nor fills the volume: [`VolumeStore::attach`] does both.
+    /// nor fills the volume: a container given the mount does both.
     ///
     /// # Errors
     /// [`Error::InvalidMount`] for a relative or `/` destination, a relative bind source, or

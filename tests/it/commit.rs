@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use cargohold::container::{ChangeKind, CommitOptions, Status};
+use cargohold::{ChangeKind, CommitOptions, Status};
 use cargohold::{Error, Image, Stdio};
 
 use crate::common::{self, TestEngine as Env};
@@ -145,8 +145,10 @@ fn committed_image_runs_with_the_change() {
     // the layer holds the whiteout and the opaque marker, as Docker writes them
     let blob = e
         .engine
-        .store()
-        .blob_path(img.manifest().layers().last().unwrap().digest());
+        .images()
+        .layout_dir()
+        .join("blobs/sha256")
+        .join(img.manifest().layers().last().unwrap().digest().digest());
     let listing = Command::new("tar").arg("-tzf").arg(&blob).output().unwrap();
     let names = String::from_utf8(listing.stdout).unwrap();
     let names: Vec<&str> = names.lines().collect();
@@ -211,8 +213,8 @@ fn committed_image_runs_with_the_change() {
     );
     assert!(e
         .engine
-        .store()
         .images()
+        .list()
         .unwrap()
         .iter()
         .any(|i| i.id() == img2.id()));
@@ -287,10 +289,10 @@ fn committing_a_running_container_pauses_and_resumes_it() {
 fn a_bad_commit_writes_nothing() {
     let e = env();
     let c = run_named(&e, &e.image, &common::unique("bad"), "echo x > /x");
-    let blobs = e.engine.store().layout_dir().join("blobs/sha256");
+    let blobs = e.engine.images().layout_dir().join("blobs/sha256");
     let count = || fs::read_dir(&blobs).unwrap().count();
     let before = count();
-    let images = e.engine.store().images().unwrap().len();
+    let images = e.engine.images().list().unwrap().len();
     let bad = |changes: &[&str]| CommitOptions {
         changes: changes.iter().map(|s| s.to_string()).collect(),
         ..CommitOptions::default()
@@ -312,7 +314,7 @@ fn a_bad_commit_writes_nothing() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidReference { .. }), "{err}");
     assert_eq!(count(), before, "no blob written");
-    assert_eq!(e.engine.store().images().unwrap().len(), images);
+    assert_eq!(e.engine.images().list().unwrap().len(), images);
     let leftovers: Vec<_> = fs::read_dir(&blobs)
         .unwrap()
         .flatten()
@@ -389,7 +391,7 @@ fn skopeo_and_umoci_read_a_committed_image() {
             ..CommitOptions::default()
         })
         .unwrap();
-    let layout = e.engine.store().layout_dir().to_str().unwrap().to_owned();
+    let layout = e.engine.images().layout_dir().to_str().unwrap().to_owned();
     let reference = img.references()[0].to_string();
     if common::tool("skopeo") {
         let out = common::run_tool(

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cargohold::container::Status;
+use cargohold::Status;
 use cargohold::{Engine, Error, Stdio};
 
 use crate::common::{self, TestEngine as Env};
@@ -250,6 +250,37 @@ fn hostname_and_etc_files() {
     c.take_stdout().unwrap().read_to_string(&mut s).unwrap();
     c.wait().unwrap();
     assert_eq!(s.trim(), &id[..12]);
+}
+
+/// `ContainerBuilderExt::oci_spec`: edits of the generated runtime spec apply in order,
+/// after the Docker-level settings, to every container the builder makes.
+#[test]
+#[ignore = "requires root"]
+fn oci_spec_edits_reach_the_runtime() {
+    use cargohold::ext::ContainerBuilderExt as _;
+    let e = env();
+    let mut b = e.sh("hostname; echo $EDITED");
+    b.hostname("asked")
+        .oci_spec(|s| {
+            s.set_hostname(Some("first".into()));
+        })
+        .oci_spec(|s| {
+            s.set_hostname(Some(format!(
+                "{}-then-second",
+                s.hostname().as_ref().unwrap()
+            )));
+            let mut p = s.process().clone().unwrap();
+            let mut env = p.env().clone().unwrap_or_default();
+            env.push("EDITED=yes".into());
+            p.set_env(Some(env));
+            s.set_process(Some(p));
+        })
+        .auto_remove(true);
+    for _ in 0..2 {
+        let out = b.output().unwrap();
+        assert_eq!(stdout(&out), "first-then-second\nyes\n");
+    }
+    assert_no_containers(&e);
 }
 
 #[test]
@@ -525,7 +556,7 @@ fn unknown_image_and_vanished_image_leave_nothing() {
     let mut b = e.engine.container(&e.image);
     b.arg("true");
     let r = e.image.references()[0].clone();
-    e.engine.store().remove(&r, false).unwrap();
+    e.engine.images().remove(&r, false).unwrap();
     let err = b.output().unwrap_err();
     assert!(matches!(err, Error::ImageNotFound { .. }), "{err}");
     assert_no_containers(&e);
@@ -692,7 +723,7 @@ fn layers_stack_top_first_with_whiteouts() {
     ]);
     let tag = format!("layered:{}", common::unique("t"));
     e.engine
-        .store()
+        .images()
         .load(&common::docker_archive(common::sh_config(), &[base, top], &tag)[..])
         .unwrap();
     let image = e.engine.image(&tag).unwrap();
@@ -968,7 +999,7 @@ fn new_volumes_are_filled_from_the_image() {
 #[test]
 #[ignore = "requires root"]
 fn list_filters_by_name_label_status_and_ancestor() {
-    use cargohold::container::ContainerFilter;
+    use cargohold::ContainerFilter;
     let e = env();
     let web = common::unique("web");
     let db = common::unique("db");
@@ -1221,19 +1252,19 @@ fn image_size_counts_uncompressed_layers() {
         b.append_data(&mut h, &path, &data[..]).unwrap();
     }
     let zipped = b.into_inner().unwrap();
-    let loaded = e.engine.store().load(&zipped[..]).unwrap();
+    let loaded = e.engine.images().load(&zipped[..]).unwrap();
     let img = &loaded[0];
     let config = img.size() - gz.len() as u64;
     assert_eq!(img.size(), gz.len() as u64 + config, "stored: compressed");
     // not unpacked yet: counted as stored
-    assert_eq!(e.engine.store().image_size(img), img.size());
+    assert_eq!(e.engine.images().size(img), img.size());
     // unpacked (as a container's start does): then the size is the plain tar's
     e.engine
-        .store()
+        .images()
         .rootfs_layers(&"sized:gzip".parse().unwrap())
         .unwrap();
     assert_eq!(
-        e.engine.store().image_size(img),
+        e.engine.images().size(img),
         raw.len() as u64 + config,
         "uncompressed once unpacked"
     );

@@ -4,8 +4,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use cargohold::image::Reference;
-use cargohold::store::Store;
+use cargohold::{Engine, Reference};
 
 use crate::common::{self, run_tool, tool};
 
@@ -16,7 +15,8 @@ fn skopeo_inspects_our_layout() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store_engine = Engine::open(root.path()).unwrap();
+    let store = store_engine.images();
     let r: Reference = "busybox:interop".parse().unwrap();
     let img = store
         .import_dir(
@@ -52,7 +52,8 @@ fn umoci_unpacks_our_layout() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store_engine = Engine::open(root.path()).unwrap();
+    let store = store_engine.images();
     let r: Reference = "busybox:umoci".parse().unwrap();
     store
         .import_dir(
@@ -90,7 +91,8 @@ fn skopeo_docker_archive_loads_and_ours_reads_back() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path().join("a")).unwrap();
+    let store_engine = Engine::open(root.path().join("a")).unwrap();
+    let store = store_engine.images();
     let r: Reference = "busybox:archive".parse().unwrap();
     let img = store
         .import_dir(
@@ -108,7 +110,8 @@ fn skopeo_docker_archive_loads_and_ours_reads_back() {
         &format!("oci:{layout}:{r}"),
         &format!("docker-archive:{}:busybox:fromskopeo", archive.display()),
     ]));
-    let other = Store::open(root.path().join("b")).unwrap();
+    let other_engine = Engine::open(root.path().join("b")).unwrap();
+    let other = other_engine.images();
     let loaded = other.load(fs::File::open(&archive).unwrap()).unwrap();
     assert_eq!(loaded.len(), 1);
     assert_eq!(loaded[0].diff_ids(), img.diff_ids());
@@ -147,7 +150,8 @@ fn skopeo_reads_our_oci_archive() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path().join("a")).unwrap();
+    let store_engine = Engine::open(root.path().join("a")).unwrap();
+    let store = store_engine.images();
     let r: Reference = "busybox:ociarchive".parse().unwrap();
     let img = store
         .import_dir(
@@ -176,7 +180,8 @@ fn images_written_by_skopeo_are_read() {
     // skopeo copies our image into a fresh layout of its own (recompressing nothing);
     // then we load that layout tarred up as an OCI archive
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path().join("a")).unwrap();
+    let store_engine = Engine::open(root.path().join("a")).unwrap();
+    let store = store_engine.images();
     let r: Reference = "busybox:skopeo".parse().unwrap();
     store
         .import_dir(
@@ -195,7 +200,8 @@ fn images_written_by_skopeo_are_read() {
             theirs.display()
         ),
     ]));
-    let other = Store::open(root.path().join("b")).unwrap();
+    let other_engine = Engine::open(root.path().join("b")).unwrap();
+    let other = other_engine.images();
     let loaded = other.load(fs::File::open(&theirs).unwrap()).unwrap();
     assert_eq!(
         loaded[0].references()[0].to_string(),
@@ -256,7 +262,9 @@ fn images_written_by_buildah_are_read() {
         .args(["--storage-driver", "vfs", "rmi", "--all", "--force"])
         .output();
 
-    let store = Store::open(root.path().join("store")).unwrap();
+    let store_engine = Engine::open(root.path().join("store")).unwrap();
+
+    let store = store_engine.images();
     let loaded = store.load(fs::File::open(&archive).unwrap()).unwrap();
     let r: Reference = "localhost/fromb:2".parse().unwrap();
     assert_eq!(loaded[0].references(), std::slice::from_ref(&r));

@@ -6,10 +6,9 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::{docker_archive, layer};
-use cargohold::image::Reference;
-use cargohold::store::Store;
+use cargohold::{Engine, Images, Reference};
 
-fn two_layer_image(store: &Store) -> Reference {
+fn two_layer_image(store: &Images<'_>) -> Reference {
     let l1 = layer(&[
         ("a/", None),
         ("a/keep", Some(b"k")),
@@ -48,7 +47,8 @@ fn check_tree(root: &Path) {
 #[test]
 fn flattened_rootfs_applies_whiteouts() {
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store_engine = Engine::open(root.path()).unwrap();
+    let store = store_engine.images();
     let r = two_layer_image(&store);
     let flat = root.path().join("flat");
     store.flatten(&r, &flat).unwrap();
@@ -74,7 +74,8 @@ fn flattened_rootfs_applies_whiteouts() {
 #[ignore = "requires root"]
 fn overlay_of_the_layer_dirs_applies_whiteouts() {
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store_engine = Engine::open(root.path()).unwrap();
+    let store = store_engine.images();
     let r = two_layer_image(&store);
     let lowers = store.rootfs_layers(&r).unwrap();
     assert_eq!(lowers.len(), 2);
@@ -153,7 +154,8 @@ fn images_made_by_umoci_load() {
     let mut b = tar::Builder::new(Vec::new());
     b.append_dir_all(".", &layout).unwrap();
     let archive = b.into_inner().unwrap();
-    let store = Store::open(root.path().join("store")).unwrap();
+    let store_engine = Engine::open(root.path().join("store")).unwrap();
+    let store = store_engine.images();
     let loaded = store.load(&archive[..]).unwrap();
     assert_eq!(loaded.len(), 1);
     assert!(
@@ -199,7 +201,8 @@ fn a_full_disk_leaves_nothing_half_written() {
         .unwrap();
     assert!(st.success());
     let result = std::panic::catch_unwind(|| {
-        let store = Store::open(&mnt).unwrap();
+        let store_engine = Engine::open(&mnt).unwrap();
+        let store = store_engine.images();
         let src = crate::common::minimal_busybox_dir(); // ~1 MB compressed: does not fit
         let r: Reference = "full:1".parse().unwrap();
         let e = store
@@ -215,7 +218,7 @@ fn a_full_disk_leaves_nothing_half_written() {
             .flatten()
             .collect();
         assert!(blobs.is_empty(), "no blob or temp file left: {blobs:?}");
-        assert!(store.images().unwrap().is_empty());
+        assert!(store.list().unwrap().is_empty());
         // and the store still works once there is room
         let small = tempfile::tempdir().unwrap();
         fs::write(small.path().join("f"), b"tiny").unwrap();

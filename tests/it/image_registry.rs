@@ -8,9 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use cargohold::image::registry::{self, Progress, PullOptions, PushOptions};
-use cargohold::image::Reference;
-use cargohold::store::Store;
+use cargohold::{Engine, Progress, PullOptions, PushOptions, Reference};
 
 use crate::common;
 
@@ -118,7 +116,8 @@ fn cargohold_digest(b: &[u8]) -> String {
 fn push_remove_pull_round_trip() {
     let Some(reg) = Registry::start() else { return };
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path().join("a")).unwrap();
+    let store_engine = Engine::open(root.path().join("a")).unwrap();
+    let store = store_engine.images();
     let src = common::minimal_busybox_dir();
     let r = reg.reference("test/busybox:1");
     let img = store
@@ -127,7 +126,9 @@ fn push_remove_pull_round_trip() {
 
     let events = Mutex::new(Vec::new());
     let progress = |p: &Progress| events.lock().unwrap().push(p.clone());
-    let digest = registry::push(&store, &r, &PushOptions::new(), &progress).unwrap();
+    let digest = store_engine
+        .push_with(&r.to_string(), &PushOptions::new(), &progress)
+        .unwrap();
     assert_eq!(&digest, img.manifest_digest());
     assert!(events
         .lock()
@@ -137,7 +138,9 @@ fn push_remove_pull_round_trip() {
 
     // a second push moves nothing
     events.lock().unwrap().clear();
-    registry::push(&store, &r, &PushOptions::new(), &progress).unwrap();
+    store_engine
+        .push_with(&r.to_string(), &PushOptions::new(), &progress)
+        .unwrap();
     let n_exists = events
         .lock()
         .unwrap()
@@ -147,10 +150,12 @@ fn push_remove_pull_round_trip() {
     assert_eq!(n_exists, 2, "layer and config already there");
 
     store.remove(&r, false).unwrap();
-    assert!(store.images().unwrap().is_empty());
+    assert!(store.list().unwrap().is_empty());
 
     events.lock().unwrap().clear();
-    let pulled = registry::pull(&store, &r, &PullOptions::new(), &progress).unwrap();
+    let pulled = store_engine
+        .pull_with(&r.to_string(), &PullOptions::new(), &progress)
+        .unwrap();
     assert_eq!(pulled.manifest_digest(), img.manifest_digest());
     assert_eq!(pulled.id(), img.id());
     let layers = store.rootfs_layers(&r).unwrap();
@@ -167,7 +172,9 @@ fn push_remove_pull_round_trip() {
 
     // pulling again fetches nothing
     events.lock().unwrap().clear();
-    registry::pull(&store, &r, &PullOptions::new(), &progress).unwrap();
+    store_engine
+        .pull_with(&r.to_string(), &PullOptions::new(), &progress)
+        .unwrap();
     assert!(events
         .lock()
         .unwrap()
@@ -180,11 +187,13 @@ fn push_remove_pull_round_trip() {
         .any(|e| matches!(e, Progress::LayerBytes { .. })));
 
     // pull by digest into a fresh store
-    let other = Store::open(root.path().join("b")).unwrap();
+    let other_engine = Engine::open(root.path().join("b")).unwrap();
     let by_digest: Reference = format!("127.0.0.1:{}/test/busybox@{digest}", reg.port)
         .parse()
         .unwrap();
-    let p2 = registry::pull(&other, &by_digest, &PullOptions::new(), &|_| {}).unwrap();
+    let p2 = other_engine
+        .pull_with(&by_digest.to_string(), &PullOptions::new(), &|_| {})
+        .unwrap();
     assert_eq!(p2.id(), img.id());
 }
 
@@ -192,7 +201,8 @@ fn push_remove_pull_round_trip() {
 fn chunked_upload_and_cross_repo_mount() {
     let Some(reg) = Registry::start() else { return };
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store_engine = Engine::open(root.path()).unwrap();
+    let store = store_engine.images();
     let a = reg.reference("src/bb:1");
     store
         .import_dir(
@@ -201,23 +211,28 @@ fn chunked_upload_and_cross_repo_mount() {
             &a,
         )
         .unwrap();
-    registry::push(
-        &store,
-        &a,
-        PushOptions::new().chunk_size(256 << 10),
-        &|_| {},
-    )
-    .unwrap();
+    store_engine
+        .push_with(
+            &a.to_string(),
+            PushOptions::new().chunk_size(256 << 10),
+            &|_| {},
+        )
+        .unwrap();
 
     let b = reg.reference("dst/bb:1");
     store.tag(&a, &b).unwrap();
     let mounted = Mutex::new(0);
-    registry::push(&store, &b, PushOptions::new().mount_from("src/bb"), &|p| {
-        if matches!(p, Progress::LayerDone { mounted: true, .. }) {
-            *mounted.lock().unwrap() += 1;
-        }
-    })
-    .unwrap();
+    store_engine
+        .push_with(
+            &b.to_string(),
+            PushOptions::new().mount_from("src/bb"),
+            &|p| {
+                if matches!(p, Progress::LayerDone { mounted: true, .. }) {
+                    *mounted.lock().unwrap() += 1;
+                }
+            },
+        )
+        .unwrap();
     assert_eq!(
         *mounted.lock().unwrap(),
         2,
@@ -244,15 +259,20 @@ fn chunked_upload_and_cross_repo_mount() {
 fn registry_errors_name_the_image() {
     let Some(reg) = Registry::start() else { return };
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store_engine = Engine::open(root.path()).unwrap();
+    let store = store_engine.images();
     let missing = reg.reference("no/such:tag");
-    let e = registry::pull(&store, &missing, &PullOptions::new(), &|_| {}).unwrap_err();
+    let e = store_engine
+        .pull_with(&missing.to_string(), &PullOptions::new(), &|_| {})
+        .unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("no/such:tag") && msg.contains("404"), "{msg}");
-    assert!(store.images().unwrap().is_empty());
+    assert!(store.list().unwrap().is_empty());
     // nothing listening: a transport error, named
     let dead: Reference = "127.0.0.1:1/x:y".parse().unwrap();
-    let e = registry::pull(&store, &dead, &PullOptions::new(), &|_| {}).unwrap_err();
+    let e = store_engine
+        .pull_with(&dead.to_string(), &PullOptions::new(), &|_| {})
+        .unwrap_err();
     assert!(e.to_string().contains("127.0.0.1:1/x:y"), "{e}");
 }
 
@@ -263,7 +283,8 @@ fn skopeo_pushed_images_pull() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path().join("a")).unwrap();
+    let store_engine = Engine::open(root.path().join("a")).unwrap();
+    let store = store_engine.images();
     let r: Reference = "busybox:src".parse().unwrap();
     store
         .import_dir(
@@ -281,8 +302,11 @@ fn skopeo_pushed_images_pull() {
         &format!("oci:{}:{r}", store.layout_dir().display()),
         &format!("docker://{dest}"),
     ]));
-    let other = Store::open(root.path().join("b")).unwrap();
-    let img = registry::pull(&other, &dest, &PullOptions::new(), &|_| {}).unwrap();
+    let other_engine = Engine::open(root.path().join("b")).unwrap();
+    let other = other_engine.images();
+    let img = other_engine
+        .pull_with(&dest.to_string(), &PullOptions::new(), &|_| {})
+        .unwrap();
     // stored converted to OCI, the registry digest kept for digest references
     assert_eq!(
         img.manifest().media_type().as_ref().unwrap().to_string(),
@@ -330,12 +354,12 @@ fn engine_push_pull_and_run() {
     let src = common::minimal_busybox_dir();
     let r = reg.reference("facade/busybox:2");
     let img = engine
-        .store()
+        .images()
         .import_dir(src.path(), &common::busybox().image_config(), &r)
         .unwrap();
     let digest = engine.push(&r.to_string()).unwrap();
     assert_eq!(&digest, img.manifest_digest());
-    engine.store().remove(&r, false).unwrap();
+    engine.images().remove(&r, false).unwrap();
     assert!(engine.image(&r.to_string()).is_err());
     let pulled = engine.pull(&r.to_string()).unwrap();
     assert_eq!(pulled.id(), img.id());

@@ -28,10 +28,9 @@ mod commit;
 mod ready;
 // Stats (memory, cpu, pids, network) and top of running containers (issue 4).
 mod stats;
-// Networks: bridge, macvlan, none and host sandboxes, published ports, IPAM, repair — each
-// test inside a network namespace of its own.
-mod network;
-// Containers on networks through the builder (issue 5), each in a test namespace.
+// Containers on networks through the builder (issue 5), each in a test namespace. (The
+// network layer's own tests — bridge, macvlan, none and host sandboxes, IPAM, repair —
+// are unit tests in src/network/sandbox_tests.rs.)
 mod container_net;
 // Seccomp: Docker's default profile and the profile loader on the real kernel (issue 10).
 mod seccomp;

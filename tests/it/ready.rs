@@ -22,7 +22,7 @@ fn image_with_healthcheck(e: &Env, healthcheck: serde_json::Value) -> Image {
     config["Healthcheck"] = healthcheck;
     let tag = format!("healthy:{}", common::unique("t"));
     let archive = common::docker_archive(config, &[common::dir_layer(src.path())], &tag);
-    e.engine.store().load(&archive[..]).unwrap().remove(0)
+    e.engine.images().load(&archive[..]).unwrap().remove(0)
 }
 
 /// The web server, started late.

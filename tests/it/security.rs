@@ -104,7 +104,7 @@ fn store() -> Store {
     let r = format!("busybox:{}", common::unique("suid"))
         .parse()
         .unwrap();
-    let image = engine.store().import_dir(src.path(), &cfg, &r).unwrap();
+    let image = engine.images().import_dir(src.path(), &cfg, &r).unwrap();
     Store {
         engine,
         image,

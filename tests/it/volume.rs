@@ -1,10 +1,10 @@
-//! Volumes and mount specs: named volumes, bind and tmpfs mounts given to busybox
-//! containers through their runtime spec, as the engine will.
+//! Volumes and mount specs: named volumes in the engine's containers, and bind and tmpfs
+//! mounts given to busybox bundles through their runtime spec, as the engine does.
 
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 
-use cargohold::{Mount, VolumeStore};
+use cargohold::{Mount, Stdio, VolumeStore};
 
 use crate::common::{self, Bundle};
 
@@ -33,36 +33,54 @@ fn volumes() -> (tempfile::TempDir, VolumeStore) {
 #[test]
 #[ignore = "requires root"]
 fn a_file_written_by_one_container_is_read_by_the_next() {
-    let rt = common::runtime();
-    let (_root, vs) = volumes();
+    // Through the engine's containers: a volume's users are attached at create and released
+    // when the container is removed (the plumbing is crate-private).
+    let e = common::busybox().engine("cargohold-vol");
+    let vs = e.engine.volumes();
     let name = common::unique("vol");
-    let m = Mount::volume(&name, "/data");
-
-    let first = common::unique("c");
-    let (oci, _) = vs.attach(&m, &first, None).unwrap();
-    let b = bundle(
-        "echo hello > /data/greeting && id -u > /data/who",
-        vec![oci],
+    let first = e
+        .sh("echo hello > /data/greeting && id -u > /data/who")
+        .volume(&name, "/data")
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
     );
-    let ran = common::run(&rt, &b).unwrap();
-    assert!(ran.status.success(), "{}", ran.stderr);
-    vs.release(&name, &first).unwrap();
+    assert!(vs.users(&name).unwrap().is_empty(), "released with it");
 
-    // Another container, another bundle: the content is there.
-    let second = common::unique("c");
-    let (oci, _) = vs.attach(&m, &second, None).unwrap();
-    assert_eq!(vs.users(&name).unwrap(), [second.as_str()]);
-    let b = bundle("cat /data/greeting /data/who", vec![oci]);
-    let ran = common::run(&rt, &b).unwrap();
-    assert!(ran.status.success(), "{}", ran.stderr);
-    assert_eq!(ran.stdout, "hello\n0\n");
+    // Another container: the content is there.
+    let second = e
+        .sh("cat /data/greeting /data/who")
+        .volume(&name, "/data")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let second_id = second.id().to_owned();
+    assert_eq!(vs.users(&name).unwrap(), [second_id.as_str()]);
+    let ran = second.wait_with_output().unwrap();
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "hello\n0\n");
 
-    // In use: refused; released: removed, content and all.
+    // In use (its container still exists): refused; released: removed, content and all.
     assert!(matches!(
         vs.remove(&name, false),
         Err(cargohold::Error::VolumeInUse { .. })
     ));
-    assert_eq!(vs.release_all(&second).unwrap(), [name.as_str()]);
+    e.engine
+        .containers()
+        .get(&second_id)
+        .unwrap()
+        .remove(false)
+        .unwrap();
+    assert!(vs.users(&name).unwrap().is_empty());
     let data = vs.get(&name).unwrap().mountpoint().to_owned();
     assert_eq!(
         fs::read_to_string(data.join("greeting")).unwrap(),
@@ -166,12 +184,12 @@ fn tmpfs_has_its_size_limit_and_mode() {
 #[test]
 #[ignore = "requires root"]
 fn populate_copies_image_content_on_first_use_only() {
-    let rt = common::runtime();
-    let (_root, vs) = volumes();
+    // Through the engine's containers: an image with content at the volume's mount point.
+    let e = common::busybox().engine("cargohold-vol");
+    let vs = e.engine.volumes();
     let name = common::unique("pop");
-    // The image's content at the mount point, in the container's rootfs.
-    let mut img = Bundle::new(&["true"]);
-    let app = img.rootfs().join("app");
+    let src = common::busybox().rootfs();
+    let app = src.path().join("app");
     fs::create_dir_all(app.join("conf")).unwrap();
     fs::write(app.join("conf/site.conf"), "listen 80\n").unwrap();
     fs::set_permissions(
@@ -181,11 +199,32 @@ fn populate_copies_image_content_on_first_use_only() {
     .unwrap();
     std::os::unix::fs::chown(app.join("conf/site.conf"), Some(65534), Some(65534)).unwrap();
     symlink("/etc/shadow", app.join("shadow")).unwrap();
-    img.save();
+    let image = e
+        .engine
+        .images()
+        .import_dir(
+            src.path(),
+            &common::busybox().image_config(),
+            &common::unique("busybox:app").parse().unwrap(),
+        )
+        .unwrap();
 
-    let m = Mount::volume(&name, "/app");
-    let c1 = common::unique("c");
-    let (oci, _) = vs.attach(&m, &c1, Some(&app)).unwrap();
+    // First use: populated when the container is made, owners, modes and links kept.
+    let mut c1 = e
+        .engine
+        .container(&image)
+        .args([
+            "sh",
+            "-c",
+            "read _; cat /app/conf/site.conf; echo changed > /app/conf/site.conf; rm /app/shadow",
+        ])
+        .volume(&name, "/app")
+        .auto_remove(true)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let data = vs.get(&name).unwrap().mountpoint().to_owned();
     let site = fs::symlink_metadata(data.join("conf/site.conf")).unwrap();
     assert_eq!(
@@ -196,38 +235,38 @@ fn populate_copies_image_content_on_first_use_only() {
         fs::read_link(data.join("shadow")).unwrap().to_str(),
         Some("/etc/shadow")
     );
-    img.edit(|s| {
-        let mut all = s.mounts().clone().unwrap();
-        all.push(oci);
-        s.set_mounts(Some(all));
-        let mut p = s.process().clone().unwrap();
-        p.set_args(Some(
-            [
-                "sh",
-                "-c",
-                "cat /app/conf/site.conf; echo changed > /app/conf/site.conf; rm /app/shadow",
-            ]
-            .map(String::from)
-            .to_vec(),
-        ));
-        s.set_process(Some(p));
-    });
-    let ran = common::run(&rt, &img).unwrap();
-    assert!(ran.status.success(), "{}", ran.stderr);
-    assert_eq!(ran.stdout, "listen 80\n");
-    vs.release(&name, &c1).unwrap();
+    drop(c1.take_stdin());
+    let ran = c1.wait_with_output().unwrap();
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "listen 80\n");
 
     // Second use: the volume's content wins, the image's is not copied again.
-    let c2 = common::unique("c");
-    let (oci, _) = vs.attach(&m, &c2, Some(&app)).unwrap();
-    let b = bundle("cat /app/conf/site.conf; ls /app", vec![oci]);
-    let ran = common::run(&rt, &b).unwrap();
-    assert_eq!(ran.stdout, "changed\nconf\n", "{}", ran.stderr);
-    // The image itself is untouched.
+    let out = e
+        .engine
+        .container(&image)
+        .args(["sh", "-c", "cat /app/conf/site.conf; ls /app"])
+        .volume(&name, "/app")
+        .auto_remove(true)
+        .output()
+        .unwrap();
     assert_eq!(
-        fs::read_to_string(app.join("conf/site.conf")).unwrap(),
-        "listen 80\n"
+        String::from_utf8_lossy(&out.stdout),
+        "changed\nconf\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    vs.release_all(&c2).unwrap();
+    // The image itself is untouched.
+    let out = e
+        .engine
+        .container(&image)
+        .args(["cat", "/app/conf/site.conf"])
+        .auto_remove(true)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "listen 80\n");
     assert_eq!(vs.prune().unwrap().volumes, [name]);
 }

@@ -24,7 +24,7 @@ use crate::{Error, Result};
 
 /// A user name and password (or token) for a registry.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
+pub(crate) struct Credentials {
     /// The user name.
     pub username: String,
     /// The password or access token.
@@ -235,7 +235,7 @@ fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
 /// [`Error::Registry`] for transport errors and unexpected HTTP statuses (401, 404, 500…),
 /// [`Error::DigestMismatch`] for content that does not match its digest,
 /// [`Error::InvalidImage`] for an unsupported manifest or a platform the index lacks.
-pub fn pull(
+pub(crate) fn pull(
     store: &Store,
     reference: &Reference,
     options: &PullOptions,
@@ -616,7 +616,7 @@ fn pull_layer(
 /// # Errors
 /// [`Error::ImageNotFound`] if the image is not in the store, [`Error::Registry`] for
 /// transport errors and unexpected HTTP statuses.
-pub fn push(
+pub(crate) fn push(
     store: &Store,
     reference: &Reference,
     options: &PushOptions,

@@ -98,7 +98,7 @@ impl Busybox {
     pub fn import(&self, engine: &Engine, reference: &str) -> Image {
         let src = self.rootfs();
         engine
-            .store()
+            .images()
             .import_dir(
                 src.path(),
                 &self.image_config(),

@@ -298,28 +298,6 @@ pub fn netns_mounts_left(root: &Path) -> usize {
         .unwrap_or(0)
 }
 
-/// Polls `f` until it returns `want` (the kernel tears a network namespace's interfaces
-/// down in the background), failing with the last value after `timeout`.
-pub fn settle<T: PartialEq + std::fmt::Debug>(
-    what: &str,
-    timeout: std::time::Duration,
-    want: &T,
-    mut f: impl FnMut() -> T,
-) {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        let got = f();
-        if &got == want {
-            return;
-        }
-        if std::time::Instant::now() >= deadline {
-            assert_eq!(&got, want, "{what}");
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-}
-
 /// Nothing of container `id` remains in `engine`'s root or on the host: no directory,
 /// overlay mount, cgroup or runtime state.
 pub fn assert_container_gone(engine: &cargohold::Engine, id: &str) {
@@ -385,7 +363,7 @@ pub fn import_rootfs(
         .expect("image config");
     let r = reference.parse().expect("image reference");
     engine
-        .store()
+        .images()
         .import_dir(dir, &config, &r)
         .unwrap_or_else(|e| panic!("importing {}: {e}", dir.display()))
 }

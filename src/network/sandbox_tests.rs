@@ -1,7 +1,8 @@
-//! Networks: every test runs in a network namespace of its own (the "test host", made by
-//! `TestHost::run`), with its own engine root, so the machine's interfaces and firewall
-//! are never touched and no packet leaves the machine. "Containers" here are the network
-//! sandboxes the engine makes, with plain sockets opened inside them.
+//! The sandbox layer on its own (moved here from the integration tests when the layer
+//! became crate-private): every test runs in a network namespace of its own (the "test
+//! host", made by `TestHost::run`), with its own engine root, so the machine's interfaces
+//! and firewall are never touched and no packet leaves the machine. "Containers" here are
+//! the network sandboxes the engine makes, with plain sockets opened inside them.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -11,10 +12,67 @@ use std::os::fd::AsFd;
 use std::process::Command;
 use std::time::Duration;
 
-use cargohold::sys::netlink::{self, Netlink};
-use cargohold::{
-    Driver, EndpointConfig, Engine, Error, NetworkMode, PortBinding, Sandbox, SandboxConfig,
-};
+use super::{Driver, EndpointConfig, NetworkMode, PortBinding, Sandbox, SandboxConfig};
+use crate::sys::netlink::{self, Netlink};
+use crate::{Engine, Error};
+
+/// Runs `f` on a thread of its own in a fresh network namespace with loopback up (a "test
+/// host": links, routes and firewall rules made there never touch the machine's), and
+/// returns what it returns; a panic in `f` is passed on.
+fn in_new_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            crate::sys::raw::unshare(libc::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+            let mut nl = Netlink::open().unwrap();
+            let lo = nl.link("lo").unwrap().unwrap();
+            nl.set_up(lo.index).unwrap();
+            f()
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// Runs `f` on a "test host" (see [`in_new_netns`]) with `setup()`'s fixture. Then, even
+/// if `f` panicked, `teardown` removes what the test made and returns its checks of what is
+/// left; they run after a panic of `f` has been passed on (so a failing test reports its
+/// own failure first).
+fn in_test_host<H, T: Send, C: FnOnce()>(
+    setup: impl FnOnce() -> H + Send,
+    f: impl FnOnce(&H) -> T + Send,
+    teardown: impl FnOnce(&H) -> C + Send,
+) -> T {
+    in_new_netns(|| {
+        let host = setup();
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&host)));
+        let checks = teardown(&host);
+        let out = out.unwrap_or_else(|p| std::panic::resume_unwind(p));
+        checks();
+        out
+    })
+}
+
+/// Polls `f` until it returns `want` (the kernel tears a network namespace's interfaces
+/// down in the background), failing with the last value after `timeout`.
+fn settle<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    timeout: Duration,
+    want: &T,
+    mut f: impl FnMut() -> T,
+) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let got = f();
+        if &got == want {
+            return;
+        }
+        if std::time::Instant::now() >= deadline {
+            assert_eq!(&got, want, "{what}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
 
 /// A network namespace with loopback up and an engine root, on the thread running `f`
 /// (threads it spawns inherit the namespace).
@@ -25,9 +83,13 @@ struct TestHost {
 
 impl TestHost {
     fn run<T: Send>(f: impl FnOnce(&TestHost) -> T + Send) -> T {
-        crate::common::in_test_host(
+        in_test_host(
             || {
-                let (root, engine) = crate::common::temp_engine("cargohold-net");
+                let root = tempfile::Builder::new()
+                    .prefix("cargohold-net")
+                    .tempdir()
+                    .unwrap();
+                let engine = Engine::open(root.path()).unwrap();
                 TestHost { root, engine }
             },
             f,
@@ -240,7 +302,7 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
         assert!(links().iter().any(|l| l.starts_with("ch-")));
         h.engine.networks().remove("front").unwrap();
         let wait = std::time::Duration::from_secs(5);
-        crate::common::settle("interfaces left behind", wait, &links_before, links);
+        settle("interfaces left behind", wait, &links_before, links);
         assert_eq!(ruleset(), rules_before, "firewall rules left behind");
     });
 }
@@ -388,7 +450,7 @@ fn concurrent_attaches_get_distinct_addresses_until_the_subnet_is_full() {
             for c in &configs {
                 s.spawn(move || {
                     // a store of its own, as another process would have
-                    let store = cargohold::NetworkStore::open(root).unwrap();
+                    let store = super::NetworkStore::open(root).unwrap();
                     store.attach(c).unwrap();
                 });
             }
@@ -447,7 +509,7 @@ fn concurrent_attaches_get_distinct_addresses_until_the_subnet_is_full() {
             h.engine.networks().detach(&c.container_id).unwrap();
         }
         assert_eq!(h.engine.networks().release_idle().unwrap().len(), 1);
-        crate::common::settle("links", std::time::Duration::from_secs(5), &before, links);
+        settle("links", std::time::Duration::from_secs(5), &before, links);
     });
 }
 
@@ -461,7 +523,7 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
         let leftovers = |id: &str| {
             assert!(nets.sandbox(id).unwrap().is_none());
             assert!(!h.root.path().join("netns").join(id).exists());
-            crate::common::settle(
+            settle(
                 "links",
                 std::time::Duration::from_secs(5),
                 &links_before,
@@ -656,66 +718,5 @@ fn reopening_the_engine_removes_what_a_crashed_program_left() {
         // and the port is free again
         drop(TcpListener::bind("0.0.0.0:8181").unwrap());
         again.networks().remove("crashy").unwrap();
-    });
-}
-
-/// Points the bundle's network namespace at the sandbox's (as the container layer's spec
-/// does): the runtime joins it by path.
-fn join_netns(b: &mut crate::common::Bundle, sb: &Sandbox) {
-    use cargohold::oci_spec::runtime::LinuxNamespaceType;
-    let path = sb.netns().unwrap().to_owned();
-    b.edit(|s| {
-        let mut linux = s.linux().clone().unwrap();
-        let mut nss = linux.namespaces().clone().unwrap();
-        for ns in nss.iter_mut() {
-            if ns.typ() == LinuxNamespaceType::Network {
-                ns.set_path(Some(path.clone()));
-            }
-        }
-        linux.set_namespaces(Some(nss));
-        s.set_linux(Some(linux));
-    });
-}
-
-#[test]
-#[ignore = "requires root"]
-fn busybox_containers_in_sandboxes_reach_each_other_by_name() {
-    use crate::common::{self, Bundle};
-    TestHost::run(|h| {
-        h.engine
-            .network("app")
-            .subnet("10.77.0.0/24")
-            .create()
-            .unwrap();
-        let mut server = Bundle::new(&["sh", "-c", "echo served | nc -l -p 80"]);
-        let mut client = Bundle::new(&[
-            "sh",
-            "-c",
-            "for i in $(seq 100); do nc web 80 && exit 0; sleep 0.1; done; exit 1",
-        ]);
-        let mut a = h.config("web", &["app"]);
-        a.hosts_file = Some(server.rootfs().join("etc/hosts"));
-        let mut b = h.config("fetcher", &["app"]);
-        b.hosts_file = Some(client.rootfs().join("etc/hosts"));
-        let sa = h.engine.networks().attach(&a).unwrap();
-        let sb = h.engine.networks().attach(&b).unwrap();
-        join_netns(&mut server, &sa);
-        join_netns(&mut client, &sb);
-        // The server's file was written before the client existed and kept current.
-        let hosts = fs::read_to_string(server.rootfs().join("etc/hosts")).unwrap();
-        assert!(hosts.contains("10.77.0.3\tfetcher\n"), "{hosts}");
-
-        let rt = common::runtime();
-        std::thread::scope(|s| {
-            let srv = s.spawn(|| common::run(&rt, &server).unwrap());
-            let got = common::run(&rt, &client).unwrap();
-            assert!(got.status.success(), "{}", got.stderr);
-            assert_eq!(got.stdout, "served\n");
-            let srv = srv.join().unwrap();
-            assert!(srv.status.success(), "{}", srv.stderr);
-        });
-        h.engine.networks().detach(&a.container_id).unwrap();
-        h.engine.networks().detach(&b.container_id).unwrap();
-        h.engine.networks().remove("app").unwrap();
     });
 }
