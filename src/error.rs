@@ -426,6 +426,17 @@ pub enum Error {
         /// Who holds it: a container, or the host with the bind error.
         by: String,
     },
+    /// An I/O operation on something that is not a file of its own (a pipe to a container,
+    /// a duplicated stdio fd): `op` names the operation and its subject.
+    #[error("{op}")]
+    Io {
+        /// What was being done ("reading stdout of container web", "duplicating the fd
+        /// given as stdin").
+        op: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
     /// A netlink operation (link, address, route) or a network namespace operation failed.
     #[error("{op} {subject}")]
     Netlink {

@@ -74,7 +74,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(Failure::Engine(e)) => {
-            eprintln!("engine: {e}");
+            eprintln!("engine: {e:?}");
             let code = e.exit_code().unwrap_or(ENGINE_ERROR.into());
             ExitCode::from(u8::try_from(code).unwrap_or(ENGINE_ERROR))
         }
@@ -178,7 +178,7 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), Failure>) -> Cmd
             Ok(()) => println!("{name}"),
             Err(Failure::Engine(e)) => {
                 failed = true;
-                eprintln!("engine: {e}");
+                eprintln!("engine: {e:?}");
             }
             Err(Failure::Usage(m)) => {
                 failed = true;

@@ -951,8 +951,9 @@ impl<'e> ContainerBuilder<'e> {
             s.as_ref()
                 .map(Stdio::try_clone)
                 .transpose()
-                .map_err(|e| {
-                    Error::os("duplicating stdio of container", self.label_for_errors(), e)
+                .map_err(|e| Error::Io {
+                    op: format!("duplicating stdio of container {}", self.label_for_errors()),
+                    source: e,
                 })
                 .map(|s| s.unwrap_or_else(default))
         };

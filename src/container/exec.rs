@@ -149,7 +149,10 @@ impl<'c> ExecBuilder<'c> {
             s.as_ref()
                 .map(Stdio::try_clone)
                 .transpose()
-                .map_err(|e| Error::os("duplicating stdio of exec in", self.name, e))
+                .map_err(|e| Error::Io {
+                    op: format!("duplicating stdio of exec in container {}", self.name),
+                    source: e,
+                })
                 .map(|s| s.unwrap_or_else(d))
         };
         let (stdin, stdout, stderr) = (
@@ -246,7 +249,12 @@ impl<'c> ExecBuilder<'c> {
         let mut opts = ExecOptions::default();
         let (mut w_in, mut r_out, mut r_err) = (None, None, None);
         let name: &str = self.name;
-        let io_err = |what: &'static str| move |e| Error::os(what, name, e);
+        let io_err = |what: &'static str| {
+            move |e| Error::Io {
+                op: format!("{what} container {name}"),
+                source: e,
+            }
+        };
         opts.stdin = stdio_fd(stdin, true, &mut w_in, &mut None)
             .map_err(io_err("preparing stdin of exec in"))?;
         opts.stdout = stdio_fd(stdout, false, &mut None, &mut r_out)

@@ -473,14 +473,19 @@ impl RunningContainer {
         });
         let mut stdout = Vec::new();
         if let Some(mut p) = self.stdout.take() {
-            p.read_to_end(&mut stdout)
-                .map_err(|e| Error::os("reading stdout of container", &self.name, e))?;
+            p.read_to_end(&mut stdout).map_err(|e| Error::Io {
+                op: format!("reading stdout of container {}", self.name),
+                source: e,
+            })?;
         }
         let stderr = match err_thread {
             Some(t) => t
                 .join()
                 .unwrap_or_else(|_| Ok(Vec::new()))
-                .map_err(|e| Error::os("reading stderr of container", &self.name, e))?,
+                .map_err(|e| Error::Io {
+                    op: format!("reading stderr of container {}", self.name),
+                    source: e,
+                })?,
             None => Vec::new(),
         };
         let status = self.wait()?;

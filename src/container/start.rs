@@ -70,12 +70,20 @@ impl Bundle<'_> {
         if !plan.tty {
             let name = &self.name;
             let (stdin, stdout, stderr) = stdio;
-            opts.stdin = stdio_fd(stdin, true, &mut w_in, &mut None)
-                .map_err(|e| Error::os("preparing stdin of container", name, e))?;
-            opts.stdout = stdio_fd(stdout, false, &mut None, &mut r_out)
-                .map_err(|e| Error::os("preparing stdout of container", name, e))?;
-            opts.stderr = stdio_fd(stderr, false, &mut None, &mut r_err)
-                .map_err(|e| Error::os("preparing stderr of container", name, e))?;
+            opts.stdin = stdio_fd(stdin, true, &mut w_in, &mut None).map_err(|e| Error::Io {
+                op: format!("preparing stdin of container {name}"),
+                source: e,
+            })?;
+            opts.stdout =
+                stdio_fd(stdout, false, &mut None, &mut r_out).map_err(|e| Error::Io {
+                    op: format!("preparing stdout of container {name}"),
+                    source: e,
+                })?;
+            opts.stderr =
+                stdio_fd(stderr, false, &mut None, &mut r_err).map_err(|e| Error::Io {
+                    op: format!("preparing stderr of container {name}"),
+                    source: e,
+                })?;
         }
         self.attaching_networks();
         net::attach(self.store, &self.rec, &self.dir)?;

@@ -225,8 +225,10 @@ fn dup_stdio(fds: [&Option<OwnedFd>; 3]) -> Result<[Option<OwnedFd>; 3]> {
     let dup = |fd: &Option<OwnedFd>, name: &str| -> Result<Option<OwnedFd>> {
         fd.as_ref()
             .map(|f| {
-                f.try_clone()
-                    .map_err(|e| Error::os("duplicating the fd given as", name, e))
+                f.try_clone().map_err(|e| Error::Io {
+                    op: format!("duplicating the fd given as {name}"),
+                    source: e,
+                })
             })
             .transpose()
     };

@@ -1017,3 +1017,20 @@ fn containers_on_a_user_network_by_name_connect_disconnect() {
         assert_eq!(cli.ok(&["network", "ls", "-q"]).lines().count(), 3);
     });
 }
+
+/// An engine error reaches the user with its cause: the runtime's step and the OS error,
+/// not only the engine's sentence.
+#[test]
+#[ignore = "requires root"]
+fn errors_keep_their_cause() {
+    let cli = Cli::new();
+    fails_naming(
+        &cli,
+        &["run", "--rm", "-w", "/etc/passwd", IMAGE, "true"],
+        &[
+            "changing to the working directory /etc/passwd",
+            "Not a directory",
+        ],
+    );
+    assert!(cli.ok(&["ps", "-aq"]).trim().is_empty(), "nothing left");
+}
