@@ -1034,3 +1034,44 @@ fn errors_keep_their_cause() {
     );
     assert!(cli.ok(&["ps", "-aq"]).trim().is_empty(), "nothing left");
 }
+
+/// The README's quickstarts, as written there: `scripts/busybox-image.sh`, then
+/// `examples/quickstart.rs` (import, output, a named container stopped and removed) and
+/// `examples/service.rs` (a published, ephemeral httpd fetched from the host) — the latter
+/// in a network namespace of the test's own (bridge networking with outbound NAT).
+#[test]
+#[ignore = "requires root"]
+fn readme_quickstarts_run_as_written() {
+    let work = tempfile::tempdir().unwrap();
+    let tarball = work.path().join("busybox.tar");
+    let root = work.path().join("root");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/busybox-image.sh");
+    let made = Command::new(script).arg(&tarball).output().unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+
+    let out = common::output_via_files(
+        Command::new(common::example_bin("quickstart"))
+            .arg(&tarball)
+            .arg(&root),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.starts_with("hello from "), "{text}");
+    assert!(text.contains("quickstart-web stopped"), "{text}");
+
+    let service = common::example_bin("service");
+    let out = common::output_via_files(Command::new("unshare").args(["-n", "sh", "-c"]).arg(
+        format!(
+            "ip link set lo up && exec {} {}",
+            service.display(),
+            root.display()
+        ),
+    ));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert_eq!(text, "<h1>hello from cargohold</h1>\n");
+
+    // Nothing left: the ephemeral container went with the program.
+    let engine = cargohold::Engine::open(&root).unwrap();
+    assert!(engine.containers().list().unwrap().is_empty());
+}
