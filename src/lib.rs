@@ -67,6 +67,7 @@ mod volume;
 pub mod __fuzz;
 
 pub use container::Containers;
+pub use container::SeccompProfile;
 pub use container::{
     Container, ContainerBuilder, ExecBuilder, ExitStatus, Output, RunningContainer, Stdio,
 };

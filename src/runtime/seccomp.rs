@@ -14,13 +14,22 @@
 //!   ld  seccomp_data.nr
 //!   [x86_64 only] jge 0x40000000 -> ret <bad arch action>   (x32 syscalls)
 //!   [ENOSYS stub]  jgt <largest nr named> -> ret ERRNO(ENOSYS)
-//!   jeq nr_1 -> action or rule block        (one compare per syscall, in chunks of
-//!   jeq nr_2 -> ...                          128 each followed by the `ret` of the
-//!   ret <default action>                     actions they use, so jumps stay short)
-//! rule block of a syscall:
+//!   jge s_m -> (upper half) : (lower half)  a balanced binary search on the first
+//!   ...                                     numbers s_i of the runs of consecutive
+//!                                           numbers that lead to the same outcome
+//!   ret <action>                            (one per action used)
+//! rule block of a syscall (shared by syscalls with the same rules):
 //!   the rules in spec order, each the AND of its argument conditions, the first rule
 //!   that matches returns its action; if none does, the default action
 //! ```
+//! The search is libseccomp's binary-tree optimisation applied to ranges: Docker's
+//! default profile makes about 60 runs on x86_64, so a syscall takes about 6 compares
+//! (the old linear chain of one `jeq` per named syscall took up to 360) and the program
+//! shrinks from 779 to 288 instructions. Both matter: the kernel runs the filter on every
+//! syscall, and at load time it emulates it for every syscall number to build its cache
+//! of always-allowed syscalls. [`compile`] also keeps the last few programs it made, by
+//! spec: an engine loads the same profile into container after container.
+//!
 //! Conditional jumps whose offset would not fit the 8-bit `jt`/`jf` fields are relaxed by
 //! the assembler into a short jump over a `ja` (32-bit offset).
 //!
@@ -991,11 +1000,21 @@ mod tests {
                     .filter_map(|n| Abi::native()?.syscall_nr(n))
             })
             .collect();
+        let mut plain = Vec::new();
         for nr in 0..500 {
             let steps = eval_steps(&prog, native_arch(), nr, [0; 6]).1;
             let most = if conditional.contains(&nr) { 40 } else { 16 };
             assert!(steps <= most, "nr {nr}: {steps} instructions");
+            if !conditional.contains(&nr) {
+                plain.push(steps);
+            }
         }
+        plain.sort_unstable();
+        eprintln!(
+            "tree paths: median {}, max {} instructions",
+            plain[plain.len() / 2],
+            plain[plain.len() - 1]
+        );
         let linear = compile_with(&spec, emit_linear).unwrap();
         let worst = (0..500)
             .map(|nr| eval_steps(&linear, native_arch(), nr, [0; 6]).1)

@@ -35,3 +35,6 @@ mod network;
 mod container_net;
 // Seccomp: Docker's default profile and the profile loader on the real kernel (issue 10).
 mod seccomp;
+// Security options of engine containers: Docker's default seccomp profile by default,
+// seccomp=unconfined|PROFILE.json, no-new-privileges, refused apparmor=/label= (issue 10).
+mod security_opts;
