@@ -5,8 +5,13 @@
 //! both sides see the same machine. It also times the parts on their own: resolving the
 //! profile, and compiling it to BPF.
 //!
+//! `engine` does the same one level up: the engine's lifecycle of `true` (attached,
+//! `auto_remove`, as `docker run --rm busybox true`) with its default (Docker's default
+//! profile) against `--security-opt seccomp=unconfined`.
+//!
 //! ```text
-//! cargo bench --bench seccomploop -- run [-n 300] [--warmup 20]   (as root)
+//! cargo bench --bench seccomploop -- run [-n 300] [--warmup 20]      (as root)
+//! cargo bench --bench seccomploop -- engine [-n 300] [--warmup 20]   (as root)
 //! ```
 //! Bundles and the runtime root live under /run (tmpfs); everything is removed at the end.
 //! Under plain `cargo bench` (no subcommand) it prints a note and exits.
@@ -48,13 +53,27 @@ enum Cmd {
         #[arg(long, default_value_t = 0x9e37_79b9_7f4a_7c15)]
         seed: u64,
     },
+    /// The engine's `run --rm true`, default profile vs `seccomp=unconfined`.
+    Engine {
+        #[arg(short, long, default_value_t = 300)]
+        n: usize,
+        #[arg(long, default_value_t = 20)]
+        warmup: usize,
+        /// Seed of the per-iteration shuffle.
+        #[arg(long, default_value_t = 0x9e37_79b9_7f4a_7c15)]
+        seed: u64,
+    },
 }
 
 fn main() {
     let cli = Cli::parse();
-    let Some(Cmd::Run { n, warmup, seed }) = cli.cmd else {
-        eprintln!("seccomploop: run `cargo bench --bench seccomploop -- run` as root");
-        return;
+    let (n, warmup, seed) = match cli.cmd {
+        Some(Cmd::Run { n, warmup, seed }) => (n, warmup, seed),
+        Some(Cmd::Engine { n, warmup, seed }) => return engine(n, warmup, seed),
+        None => {
+            eprintln!("seccomploop: run `cargo bench --bench seccomploop -- run|engine` as root");
+            return;
+        }
     };
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -169,6 +188,83 @@ fn main() {
     }
 }
 
+/// The engine's `run --rm true` with Docker's default profile and with
+/// `seccomp=unconfined`, interleaved in a seeded random order.
+fn engine(n: usize, warmup: usize, seed: u64) {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("seccomploop: needs root (namespaces, cgroups, mounts)");
+        std::process::exit(2);
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("cargohold-seccomploop-engine")
+        .tempdir_in("/run")
+        .expect("temp dir under /run");
+    let rootfs = dir.path().join("src");
+    make_rootfs(&rootfs);
+    let engine = cargohold::Engine::open(dir.path().join("root")).expect("engine root");
+    let config = cargohold::oci_spec::image::ConfigBuilder::default()
+        .cmd(vec!["/bin/sh".to_owned()])
+        .env(vec!["PATH=/bin".to_owned()])
+        .build()
+        .expect("image config");
+    let image = engine
+        .images()
+        .import_dir(&rootfs, &config, &"busybox:seccomploop".parse().unwrap())
+        .expect("importing busybox");
+    let sides = ["default-profile", "unconfined"];
+    let mut samples = [Vec::new(), Vec::new()];
+    let mut order = [0usize, 1];
+    let mut rng = Rng(seed | 1);
+    for i in 0..warmup + n {
+        rng.shuffle(&mut order);
+        for &s in &order {
+            let mut b = engine.container(&image);
+            b.args(["true"])
+                .auto_remove(true)
+                .stdin(cargohold::Stdio::null());
+            if s == 1 {
+                b.security_opt("seccomp=unconfined");
+            }
+            let t0 = Instant::now();
+            let status = b.status();
+            let dt = t0.elapsed();
+            match status {
+                Ok(st) if st.success() => {}
+                other => panic!("{}: {other:?}", sides[s]),
+            }
+            if i >= warmup {
+                samples[s].push(ms(dt));
+            }
+        }
+    }
+    println!("engine run --rm true, n={n} warmup={warmup} seed={seed:#x} (ms)");
+    println!(
+        "{:<22} {:>8} {:>8} {:>8} {:>8}",
+        "side", "median", "p90", "p99", "min"
+    );
+    let stats: Vec<Stats> = sides
+        .iter()
+        .zip(&samples)
+        .map(|(name, v)| {
+            let s = Stats::of(v).expect("samples");
+            println!(
+                "{name:<22} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
+                s.median, s.p90, s.p99, s.min
+            );
+            s
+        })
+        .collect();
+    println!(
+        "added by the profile: median {:+.3} ms, p99 {:+.3} ms",
+        stats[0].median - stats[1].median,
+        stats[0].p99 - stats[1].p99
+    );
+    if let Ok(load) = fs::read_to_string("/proc/loadavg") {
+        println!("loadavg: {}", load.trim());
+    }
+}
+
 /// Milliseconds a forked child takes to set no_new_privs and load `prog`.
 fn load_in_child(prog: &SeccompProgram) -> f64 {
     let mut fds = [0; 2];
@@ -233,7 +329,13 @@ fn bounding_caps(spec: &Spec) -> Vec<String> {
 
 /// A busybox bundle at `dir` with `spec` as its config.json.
 fn make_bundle(dir: &Path, spec: &Spec) {
-    let root = dir.join("rootfs");
+    make_rootfs(&dir.join("rootfs"));
+    let json = serde_json::to_vec_pretty(spec).expect("spec serialises");
+    fs::write(dir.join("config.json"), json).expect("writing config.json");
+}
+
+/// A busybox rootfs at `root` with the applets `true` and `sh`.
+fn make_rootfs(root: &Path) {
     for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "root"] {
         fs::create_dir_all(root.join(d)).expect("rootfs dirs");
     }
@@ -241,6 +343,4 @@ fn make_bundle(dir: &Path, spec: &Spec) {
     for a in ["true", "sh"] {
         symlink("busybox", root.join("bin").join(a)).expect("applet link");
     }
-    let json = serde_json::to_vec_pretty(spec).expect("spec serialises");
-    fs::write(dir.join("config.json"), json).expect("writing config.json");
 }

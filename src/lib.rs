@@ -84,8 +84,8 @@ pub use container::{
     BlockIoStats, Change, ChangeKind, CommitOptions, Container, ContainerBuilder, ContainerFilter,
     Containers, CpuStats, EndpointSettings, ExecBuilder, ExitStatus, GraphDriver, HostConfig,
     MemoryStats, MountPoint, NetworkSettings, NetworkStats, Output, PidsStats, PortMapping,
-    RestartPolicyInfo, RunningContainer, Stats, Status, Stdio, Top, TopProcess, WaitFor,
-    CONFIG_HASH_LABEL,
+    RestartPolicyInfo, RunningContainer, SeccompProfile, Stats, Status, Stdio, Top, TopProcess,
+    WaitFor, CONFIG_HASH_LABEL,
 };
 pub use container::{
     Config as ContainerConfig, Inspect as ContainerInspect, State as ContainerState,

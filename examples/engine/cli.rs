@@ -295,6 +295,10 @@ pub(crate) struct RunArgs {
     /// Give extended privileges to this container.
     #[arg(long)]
     pub(crate) privileged: bool,
+    /// Security options (seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false]);
+    /// repeatable.
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub(crate) security_opt: Vec<String>,
     /// Signal to stop the container.
     #[arg(long)]
     pub(crate) stop_signal: Option<String>,

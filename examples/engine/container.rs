@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use cargohold::CommitOptions;
 use cargohold::{
-    Container, ContainerBuilder, Engine, ExitStatus, LogOptions, LogStream, Mount, PortBinding,
-    Signal, Stdio,
+    Container, ContainerBuilder, Engine, Error, ExitStatus, LogOptions, LogStream, Mount,
+    PortBinding, Signal, Stdio,
 };
 
 use crate::cli::{ExecArgs, RunArgs};
@@ -79,6 +79,9 @@ fn builder<'e>(engine: &'e Engine, a: &RunArgs) -> Result<ContainerBuilder<'e>, 
     for c in &a.cap_drop {
         b.cap_drop(c);
     }
+    for o in &a.security_opt {
+        b.security_opt(o);
+    }
     for n in &a.network {
         b.network(n);
     }
@@ -114,6 +117,20 @@ fn builder<'e>(engine: &'e Engine, a: &RunArgs) -> Result<ContainerBuilder<'e>, 
     Ok(b)
 }
 
+/// A refused `--security-opt` (an unknown option, or a profile file that is not valid) as
+/// a usage error naming the flag, as Docker does.
+fn security_opt_flag(e: Error) -> Failure {
+    match e {
+        Error::InvalidContainerConfig {
+            field: "security option",
+            reason,
+            ..
+        } => Failure::Usage(format!("invalid --security-opt: {reason}")),
+        Error::Seccomp { reason } => Failure::Usage(format!("invalid --security-opt: {reason}")),
+        e => Failure::Engine(e),
+    }
+}
+
 /// `--add-host NAME:IP` (or `NAME=IP`, as newer Docker takes it).
 fn parse_add_host(spec: &str) -> Result<(String, std::net::Ipv4Addr), Failure> {
     let bad = |why: &str| {
@@ -136,7 +153,10 @@ fn parse_add_host(spec: &str) -> Result<(String, std::net::Ipv4Addr), Failure> {
 
 /// `create`: prints the new container's id.
 pub(crate) fn create(engine: &Engine, a: &RunArgs) -> CmdResult {
-    let c = builder(engine, a)?.tty(a.tty).create()?;
+    let c = builder(engine, a)?
+        .tty(a.tty)
+        .create()
+        .map_err(security_opt_flag)?;
     println!("{}", c.id());
     Ok(0)
 }
@@ -147,7 +167,11 @@ pub(crate) fn run(engine: &Engine, a: &RunArgs) -> CmdResult {
     let mut b = builder(engine, a)?;
     if a.detach {
         // The monitor owns the container's stdio and logs; print the id, as Docker does.
-        let c = b.tty(a.tty).detach(true).spawn()?;
+        let c = b
+            .tty(a.tty)
+            .detach(true)
+            .spawn()
+            .map_err(security_opt_flag)?;
         println!("{}", c.id());
         return Ok(0);
     }
@@ -159,7 +183,7 @@ pub(crate) fn run(engine: &Engine, a: &RunArgs) -> CmdResult {
         })
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit());
-    let mut c = b.spawn()?;
+    let mut c = b.spawn().map_err(security_opt_flag)?;
     c.kill_on_drop(true);
     // With -it on a terminal, keys go to the container as typed (^C included), as Docker.
     let _raw = match c.take_terminal() {

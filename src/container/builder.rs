@@ -55,6 +55,7 @@ pub struct ContainerBuilder<'e> {
     cap_add: Vec<String>,
     cap_drop: Vec<String>,
     privileged: bool,
+    security: Vec<Security>,
     auto_remove: bool,
     detach: bool,
     restart: RestartPolicy,
@@ -117,6 +118,7 @@ impl<'e> ContainerBuilder<'e> {
             cap_add: Vec::new(),
             cap_drop: Vec::new(),
             privileged: false,
+            security: Vec::new(),
             auto_remove: false,
             detach: false,
             restart: RestartPolicy::No,
@@ -291,6 +293,45 @@ impl<'e> ContainerBuilder<'e> {
     /// `/dev` yet).
     pub fn privileged(&mut self, yes: bool) -> &mut Self {
         self.privileged = yes;
+        self
+    }
+
+    // Security settings (Docker's `--security-opt`). Each one is kept, in order, and
+    // checked at spawn; a later setting wins over an earlier one, whichever setter made it.
+
+    /// The seccomp filter (`--security-opt seccomp=…`). The default is Docker's default
+    /// profile for the container's final capability set
+    /// ([`runtime::seccomp_profile::default_profile`](crate::runtime::seccomp_profile::default_profile)):
+    /// an allow list that refuses, among others, mounts and new namespaces without
+    /// `SYS_ADMIN`, `keyctl` and `io_uring`. A profile file is read and checked at spawn,
+    /// and resolved for the container's capabilities as Docker does. A
+    /// [`privileged`](Self::privileged) container gets no filter whatever this says, as in
+    /// Docker.
+    pub fn seccomp(&mut self, profile: SeccompProfile) -> &mut Self {
+        self.security.push(Security::Seccomp(profile));
+        self
+    }
+
+    /// Sets no_new_privs for the container's processes (`--security-opt
+    /// no-new-privileges`): executing a setuid or setgid binary, or one with file
+    /// capabilities, no longer raises privileges. Off by default, as in Docker.
+    pub fn no_new_privileges(&mut self, yes: bool) -> &mut Self {
+        self.security.push(Security::NoNewPrivileges(yes));
+        self
+    }
+
+    /// A Docker `--security-opt` string, checked at spawn:
+    /// - `seccomp=unconfined`, `seccomp=PATH` (a profile in Docker's JSON format), as
+    ///   [`seccomp`](Self::seccomp);
+    /// - `no-new-privileges`, `no-new-privileges=true|false`, as
+    ///   [`no_new_privileges`](Self::no_new_privileges);
+    /// - `apparmor=…` and `label=…` are refused: on a host without AppArmor or SELinux
+    ///   (saying so), and on one with them too, as they are not supported yet.
+    ///
+    /// Docker's older `key:value` spelling is accepted too. Anything else is an
+    /// [`Error::InvalidContainerConfig`] naming the option.
+    pub fn security_opt(&mut self, opt: impl Into<String>) -> &mut Self {
+        self.security.push(Security::Opt(opt.into()));
         self
     }
 
@@ -638,6 +679,11 @@ impl<'e> ContainerBuilder<'e> {
                 (&self.extra_hosts, &self.dns, self.stop_timeout),
             )
         );
+        // Only when set, so that the hash of a container without them stays as it was.
+        let cfg = match self.security.as_slice() {
+            [] => cfg,
+            security => format!("{cfg}{security:?}"),
+        };
         hex::encode(Sha256::digest(cfg.as_bytes()))
     }
 
@@ -734,6 +780,7 @@ impl<'e> ContainerBuilder<'e> {
             spec::own_bounding_set(),
         )
         .map_err(|r| self.invalid("capability", r))?;
+        let security = self.security_plan(&caps)?;
         if let Some(m) = self.memory.filter(|&m| m < MIN_MEMORY) {
             return Err(self.invalid(
                 "memory limit",
@@ -781,6 +828,9 @@ impl<'e> ContainerBuilder<'e> {
             open_stdin: false,
             read_only: self.read_only,
             privileged: self.privileged,
+            seccomp: security.seccomp,
+            no_new_privileges: security.no_new_privileges,
+            security_opt: security.record,
             memory: self.memory,
             cpu_quota: self.cpu_quota,
             cpu_period: self.cpu_period,
@@ -1149,6 +1199,155 @@ pub(crate) fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+// --- Security settings: the seccomp filter, no_new_privs, Docker's `--security-opt` ------
+
+/// Where a container's seccomp filter comes from
+/// ([`ContainerBuilder::seccomp`], `--security-opt seccomp=…`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SeccompProfile {
+    /// Docker's default profile for the container's capabilities.
+    #[default]
+    Default,
+    /// No filter (`seccomp=unconfined`).
+    Unconfined,
+    /// A profile in Docker's JSON format
+    /// ([`runtime::seccomp_profile::Profile`](crate::runtime::seccomp_profile::Profile)),
+    /// read and checked at spawn (`seccomp=PATH`).
+    File(PathBuf),
+}
+
+/// One security setting, as given.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Security {
+    Seccomp(SeccompProfile),
+    NoNewPrivileges(bool),
+    /// A `--security-opt` string, parsed at spawn.
+    Opt(String),
+}
+
+/// The security settings resolved for a container.
+#[derive(Debug)]
+struct SecurityPlan {
+    /// `linux.seccomp` (`None`: no filter).
+    seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    no_new_privileges: bool,
+    /// `HostConfig.SecurityOpt`: the settings that differ from the defaults, in Docker's
+    /// spelling (`seccomp=unconfined`, `seccomp=PATH`, `no-new-privileges`).
+    record: Vec<String>,
+}
+
+impl ContainerBuilder<'_> {
+    /// The security settings in order (later wins), for a container with `caps`.
+    fn security_plan(&self, caps: &std::collections::BTreeSet<String>) -> Result<SecurityPlan> {
+        let mut seccomp = SeccompProfile::Default;
+        let mut no_new_privileges = false;
+        for setting in &self.security {
+            let setting = match setting {
+                Security::Opt(opt) => {
+                    parse_security_opt(opt).map_err(|r| self.invalid("security option", r))?
+                }
+                other => other.clone(),
+            };
+            match setting {
+                Security::Seccomp(p) => seccomp = p,
+                Security::NoNewPrivileges(yes) => no_new_privileges = yes,
+                Security::Opt(_) => unreachable!("parse_security_opt never returns Opt"),
+            }
+        }
+        let mut record = Vec::new();
+        match &seccomp {
+            SeccompProfile::Default => {}
+            SeccompProfile::Unconfined => record.push("seccomp=unconfined".to_owned()),
+            SeccompProfile::File(p) => record.push(format!("seccomp={}", p.display())),
+        }
+        if no_new_privileges {
+            record.push("no-new-privileges".to_owned());
+        }
+        let seccomp = match seccomp {
+            // As Docker: a privileged container has no filter.
+            _ if self.privileged => None,
+            SeccompProfile::Default => Some(spec::default_seccomp(caps)),
+            SeccompProfile::Unconfined => None,
+            SeccompProfile::File(path) => load_seccomp(&path, caps)?,
+        };
+        Ok(SecurityPlan {
+            seccomp,
+            no_new_privileges,
+            record,
+        })
+    }
+}
+
+/// Reads a profile file, resolves it for `caps` and compiles it once, so that every
+/// error names the file and the field before anything is made.
+fn load_seccomp(
+    path: &Path,
+    caps: &std::collections::BTreeSet<String>,
+) -> Result<Option<oci_spec::runtime::LinuxSeccomp>> {
+    use crate::runtime::seccomp_profile::Profile;
+    let profile = Profile::load(path)?;
+    let caps: Vec<String> = caps.iter().map(|c| format!("CAP_{c}")).collect();
+    let Some(resolved) = profile.resolve(&caps) else {
+        return Ok(None); // `{}`: seccomp disabled, as in Docker
+    };
+    match crate::runtime::seccomp::compile(&resolved) {
+        Ok(_) => Ok(Some(resolved)),
+        Err(Error::Seccomp { reason }) => Err(Error::Seccomp {
+            reason: format!("profile {}: {reason}", path.display()),
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Parses a Docker `--security-opt` string (see [`ContainerBuilder::security_opt`]).
+fn parse_security_opt(opt: &str) -> std::result::Result<Security, String> {
+    let (key, value) = match opt.split_once('=').or_else(|| opt.split_once(':')) {
+        Some((k, v)) => (k, Some(v)),
+        None => (opt, None),
+    };
+    let lsm = |name: &str, shown: &str| {
+        Err(if lsm_enabled(name) {
+            format!("{opt:?}: {shown} options are not supported yet")
+        } else {
+            format!("{opt:?}: {shown} is not enabled on this host")
+        })
+    };
+    match (key, value) {
+        ("no-new-privileges", None) => Ok(Security::NoNewPrivileges(true)),
+        ("no-new-privileges", Some(v)) => match v {
+            "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(Security::NoNewPrivileges(true)),
+            "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(Security::NoNewPrivileges(false)),
+            _ => Err(format!("{opt:?}: {v:?} is not true or false")),
+        },
+        ("seccomp", Some("unconfined")) => Ok(Security::Seccomp(SeccompProfile::Unconfined)),
+        ("seccomp", None | Some("")) => Err(format!(
+            "{opt:?}: seccomp needs a profile: unconfined or the path of a JSON profile"
+        )),
+        ("seccomp", Some(path)) => Ok(Security::Seccomp(SeccompProfile::File(path.into()))),
+        ("apparmor", _) => lsm("apparmor", "AppArmor"),
+        ("label", _) => lsm("selinux", "SELinux"),
+        _ => Err(format!(
+            "{opt:?}: unknown security option (known: seccomp=, no-new-privileges, \
+             apparmor=, label=)"
+        )),
+    }
+}
+
+/// Whether the Linux security module `name` (`apparmor`, `selinux`) is active: the
+/// kernel's list when securityfs is mounted, else the module's own files.
+fn lsm_enabled(name: &str) -> bool {
+    if let Ok(list) = fs::read_to_string("/sys/kernel/security/lsm") {
+        return list.trim().split(',').any(|l| l == name);
+    }
+    match name {
+        "apparmor" => fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+            .is_ok_and(|s| s.trim() == "Y"),
+        "selinux" => Path::new("/sys/fs/selinux/enforce").exists(),
+        _ => false,
+    }
+}
+
 /// Docker-like random names: `adjective_name`.
 pub(crate) fn random_name(seed: &[u8]) -> String {
     const ADJ: &[&str] = &[
@@ -1176,6 +1375,40 @@ mod tests {
         for bad in ["", "a", "_ab", "-ab", "a b", "a/b", "é1"] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn security_opts_parse_as_docker() {
+        use SeccompProfile as P;
+        let ok = |o: &str| parse_security_opt(o).unwrap();
+        assert_eq!(ok("seccomp=unconfined"), Security::Seccomp(P::Unconfined));
+        assert_eq!(ok("seccomp:unconfined"), Security::Seccomp(P::Unconfined));
+        assert_eq!(
+            ok("seccomp=/etc/p:1.json"),
+            Security::Seccomp(P::File("/etc/p:1.json".into()))
+        );
+        assert_eq!(ok("no-new-privileges"), Security::NoNewPrivileges(true));
+        assert_eq!(
+            ok("no-new-privileges=true"),
+            Security::NoNewPrivileges(true)
+        );
+        assert_eq!(
+            ok("no-new-privileges:false"),
+            Security::NoNewPrivileges(false)
+        );
+        let err = |o: &str| parse_security_opt(o).unwrap_err();
+        assert!(err("no-new-privileges=maybe").contains("\"maybe\" is not true or false"));
+        assert!(err("seccomp=").contains("seccomp needs a profile"));
+        assert!(err("seccomp").contains("seccomp needs a profile"));
+        assert!(err("systempaths=unconfined").contains("\"systempaths=unconfined\": unknown"));
+        assert!(err("bogus").contains("unknown security option"));
+        let e = err("apparmor=docker-default");
+        assert!(
+            e.starts_with("\"apparmor=docker-default\": AppArmor"),
+            "{e}"
+        );
+        let e = err("label=disable");
+        assert!(e.starts_with("\"label=disable\": SELinux"), "{e}");
     }
 
     #[test]

@@ -67,6 +67,11 @@ pub(super) struct Plan {
     /// `--read-only`, `--privileged`.
     pub read_only: bool,
     pub privileged: bool,
+    /// `linux.seccomp` (`None`: no filter), `process.noNewPrivileges`, and the options as
+    /// `HostConfig.SecurityOpt` shows them.
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    pub no_new_privileges: bool,
+    pub security_opt: Vec<String>,
     /// Limits: memory in bytes, CFS quota and period in µs, processes.
     pub memory: Option<i64>,
     pub cpu_quota: Option<i64>,
@@ -156,6 +161,7 @@ impl Plan {
             auto_remove: self.auto_remove,
             cap_add: self.cap_add.clone(),
             cap_drop: self.cap_drop.clone(),
+            security_opt: self.security_opt.clone(),
             restart_policy: self.restart.into(),
             network_mode: self.net.mode_name(),
             port_bindings: port_bindings(&self.net.ports),
@@ -391,6 +397,8 @@ impl<'s> Bundle<'s> {
             read_only: plan.read_only,
             privileged: plan.privileged,
             caps: &plan.caps,
+            seccomp: plan.seccomp.as_ref(),
+            no_new_privileges: plan.no_new_privileges,
             memory: plan.memory,
             cpu_quota: plan.cpu_quota,
             cpu_period: plan.cpu_period,

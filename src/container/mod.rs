@@ -46,6 +46,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use builder::ContainerBuilder;
+pub use builder::SeccompProfile;
 pub use builder::CONFIG_HASH_LABEL;
 pub(crate) use builder::{random_name, validate_name, SpecEdit};
 pub use changes::{Change, ChangeKind};

@@ -161,6 +161,10 @@ pub struct HostConfig {
     pub cap_add: Vec<String>,
     /// Capabilities dropped.
     pub cap_drop: Vec<String>,
+    /// Security options that differ from the defaults (`seccomp=unconfined`,
+    /// `seccomp=PATH`, `no-new-privileges`).
+    #[serde(default)]
+    pub security_opt: Vec<String>,
     /// When its monitor starts it again (`--restart`).
     #[serde(default)]
     pub restart_policy: RestartPolicyInfo,

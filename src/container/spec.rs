@@ -13,14 +13,16 @@
 //!   `CAP_`, any case, `ALL`); a non-root user gets them in the bounding set only (moby ≥ 20.10).
 //! - **Masked and read-only paths**, mounts and `/dev/shm` size: Docker's.
 //! - **no_new_privs**: off, as Docker (on only with `--security-opt no-new-privileges`).
-//! - **Seccomp**: a compact default-allow profile that refuses (EPERM) the syscalls
-//!   Docker's default profile leaves out, opening those Docker opens with a capability when
-//!   that capability is added. Not Docker's allow-list profile; `privileged` has none.
+//! - **Seccomp**: Docker's default profile for the container's final capability set
+//!   ([`default_seccomp`]) unless the builder asks for another or none; `privileged` has
+//!   none.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use oci_spec::runtime::Spec;
+use std::sync::Mutex;
+
+use oci_spec::runtime::{LinuxSeccomp, Spec};
 use serde_json::{json, Value};
 
 /// Docker's PATH when the image has none.
@@ -70,67 +72,6 @@ pub(crate) const READONLY_PATHS: &[&str] = &[
     "/proc/irq",
     "/proc/sys",
     "/proc/sysrq-trigger",
-];
-
-/// Syscalls Docker's default seccomp profile does not allow, with the capability that
-/// opens them in that profile (None: never).
-const DENIED_SYSCALLS: &[(&str, Option<&str>)] = &[
-    ("acct", Some("SYS_PACCT")),
-    ("add_key", None),
-    ("bpf", Some("BPF")),
-    ("clock_adjtime", Some("SYS_TIME")),
-    ("clock_settime", Some("SYS_TIME")),
-    ("create_module", None),
-    ("delete_module", Some("SYS_MODULE")),
-    ("finit_module", Some("SYS_MODULE")),
-    ("fsconfig", Some("SYS_ADMIN")),
-    ("fsmount", Some("SYS_ADMIN")),
-    ("fsopen", Some("SYS_ADMIN")),
-    ("fspick", Some("SYS_ADMIN")),
-    ("get_kernel_syms", None),
-    ("get_mempolicy", Some("SYS_NICE")),
-    ("init_module", Some("SYS_MODULE")),
-    ("ioperm", Some("SYS_RAWIO")),
-    ("iopl", Some("SYS_RAWIO")),
-    ("kcmp", Some("SYS_PTRACE")),
-    ("kexec_file_load", Some("SYS_BOOT")),
-    ("kexec_load", Some("SYS_BOOT")),
-    ("keyctl", None),
-    ("lookup_dcookie", Some("SYS_ADMIN")),
-    ("mbind", Some("SYS_NICE")),
-    ("mount", Some("SYS_ADMIN")),
-    ("mount_setattr", Some("SYS_ADMIN")),
-    ("move_mount", Some("SYS_ADMIN")),
-    ("move_pages", Some("SYS_NICE")),
-    ("name_to_handle_at", Some("SYS_ADMIN")),
-    ("nfsservctl", None),
-    ("open_by_handle_at", Some("DAC_READ_SEARCH")),
-    ("open_tree", Some("SYS_ADMIN")),
-    ("perf_event_open", Some("PERFMON")),
-    ("pivot_root", Some("SYS_ADMIN")),
-    ("process_vm_readv", Some("SYS_PTRACE")),
-    ("process_vm_writev", Some("SYS_PTRACE")),
-    ("ptrace", Some("SYS_PTRACE")),
-    ("query_module", None),
-    ("quotactl", Some("SYS_ADMIN")),
-    ("reboot", Some("SYS_BOOT")),
-    ("request_key", None),
-    ("set_mempolicy", Some("SYS_NICE")),
-    ("setns", Some("SYS_ADMIN")),
-    ("settimeofday", Some("SYS_TIME")),
-    ("stime", Some("SYS_TIME")),
-    ("swapoff", Some("SYS_ADMIN")),
-    ("swapon", Some("SYS_ADMIN")),
-    ("sysfs", None),
-    ("_sysctl", None),
-    ("umount", Some("SYS_ADMIN")),
-    ("umount2", Some("SYS_ADMIN")),
-    ("unshare", Some("SYS_ADMIN")),
-    ("uselib", None),
-    ("userfaultfd", None),
-    ("ustat", None),
-    ("vm86", None),
-    ("vm86old", None),
 ];
 
 /// The process's argv by Docker's rules (see the module docs). Empty: no command at all.
@@ -367,6 +308,9 @@ pub(crate) struct Input<'a> {
     pub read_only: bool,
     pub privileged: bool,
     pub caps: &'a BTreeSet<String>,
+    /// `linux.seccomp` (`None`: no filter; a privileged container never has one).
+    pub seccomp: Option<&'a LinuxSeccomp>,
+    pub no_new_privileges: bool,
     pub memory: Option<i64>,
     pub cpu_quota: Option<i64>,
     pub cpu_period: Option<u64>,
@@ -380,18 +324,24 @@ fn caps_json(caps: &BTreeSet<String>) -> Value {
     json!(caps.iter().map(|c| format!("CAP_{c}")).collect::<Vec<_>>())
 }
 
-fn seccomp(caps: &BTreeSet<String>) -> Value {
-    let names: Vec<&str> = DENIED_SYSCALLS
-        .iter()
-        .filter(|(_, cap)| cap.is_none_or(|c| !caps.contains(c)))
-        .map(|(n, _)| *n)
-        .collect();
-    json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32",
-                          "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
-        "syscalls": [{"names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM}]
-    })
+/// Docker's default seccomp profile for a container with `caps`
+/// ([`default_profile`](crate::runtime::seccomp_profile::default_profile)), resolved once
+/// per capability set: an engine starts most of its containers with the same few sets.
+pub(crate) fn default_seccomp(caps: &BTreeSet<String>) -> LinuxSeccomp {
+    static CACHE: Mutex<Vec<(BTreeSet<String>, LinuxSeccomp)>> = Mutex::new(Vec::new());
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, profile)) = cache.iter().find(|(c, _)| c == caps) {
+        return profile.clone();
+    }
+    let names: Vec<String> = caps.iter().map(|c| format!("CAP_{c}")).collect();
+    let profile = crate::runtime::seccomp_profile::default_profile(&names);
+    if cache.len() >= 8 {
+        cache.remove(0);
+    }
+    cache.push((caps.clone(), profile.clone()));
+    profile
 }
 
 /// The runtime spec for a container (bundle = the container directory, rootfs `rootfs`).
@@ -433,7 +383,9 @@ pub(crate) fn build(i: &Input<'_>) -> Spec {
     if !i.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
-        linux["seccomp"] = seccomp(i.caps);
+        if let Some(seccomp) = i.seccomp {
+            linux["seccomp"] = serde_json::to_value(seccomp).expect("seccomp serialises");
+        }
     }
     let annotations: serde_json::Map<String, Value> = i
         .labels
@@ -452,7 +404,7 @@ pub(crate) fn build(i: &Input<'_>) -> Spec {
             "args": i.args,
             "env": i.env,
             "cwd": i.cwd,
-            "noNewPrivileges": false,
+            "noNewPrivileges": i.no_new_privileges,
             "capabilities": {
                 "bounding": caps,
                 "effective": if root_user { &caps } else { &no_caps },
@@ -575,6 +527,23 @@ mod tests {
         assert!(capabilities(&s(&["FLY"]), &[], false, !0).is_err());
     }
 
+    #[test]
+    fn default_seccomp_follows_the_capabilities() {
+        let has = |p: &LinuxSeccomp, name: &str| {
+            p.syscalls()
+                .iter()
+                .flatten()
+                .any(|r| r.names().iter().any(|n| n == name))
+        };
+        let plain = capabilities(&[], &[], false, u64::MAX).unwrap();
+        let admin = capabilities(&s(&["SYS_ADMIN"]), &[], false, u64::MAX).unwrap();
+        assert!(!has(&default_seccomp(&plain), "mount"));
+        assert!(has(&default_seccomp(&admin), "mount"));
+        // Cached, and still per set.
+        assert_eq!(default_seccomp(&plain), default_seccomp(&plain));
+        assert!(!has(&default_seccomp(&plain), "mount"));
+    }
+
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nwww:x:33:34:www:/var/www:/bin/false\n";
     const GROUP: &str = "root:x:0:\nweb:x:34:\naudio:x:29:www,other\nvideo:x:44:www\n";
 
@@ -615,6 +584,8 @@ mod tests {
             read_only: true,
             privileged: false,
             caps: &caps,
+            seccomp: Some(&default_seccomp(&caps)),
+            no_new_privileges: true,
             memory: Some(64 << 20),
             cpu_quota: Some(50_000),
             cpu_period: None,
@@ -645,8 +616,17 @@ mod tests {
             .unwrap()
             .iter()
             .any(|m| m["destination"] == "/etc/hosts" && m["source"] == "/c/abc/hosts"));
-        let denied = &v["linux"]["seccomp"]["syscalls"][0]["names"];
-        assert!(denied.as_array().unwrap().contains(&json!("mount")));
+        assert_eq!(v["process"]["noNewPrivileges"], true);
+        // Docker's allow list: mount is in no rule for the default capabilities.
+        let seccomp = &v["linux"]["seccomp"];
+        assert_eq!(seccomp["defaultAction"], "SCMP_ACT_ERRNO");
+        let rules = seccomp["syscalls"].as_array().unwrap();
+        assert!(rules
+            .iter()
+            .any(|r| r["names"].as_array().unwrap().contains(&json!("read"))));
+        assert!(!rules
+            .iter()
+            .any(|r| r["names"].as_array().unwrap().contains(&json!("mount"))));
         // every capability name is one oci-spec knows
         let all: BTreeSet<String> = ALL_CAPS.iter().map(|c| (*c).to_owned()).collect();
         let v = caps_json(&all);

@@ -37,3 +37,6 @@ mod seccomp;
 // Escape regressions (issue 10): the private store (setuid binaries of images, upper dirs
 // and volumes unreachable from the host) and the sealed binary that enters containers.
 mod security;
+// Security options of engine containers: Docker's default seccomp profile by default,
+// seccomp=unconfined|PROFILE.json, no-new-privileges, refused apparmor=/label= (issue 10).
+mod security_opts;

@@ -128,7 +128,9 @@ fn default_profile_compiles_for_every_capability_set() {
     ] {
         let prog = cargohold::runtime::seccomp::compile(&profile).unwrap();
         let n = prog.instructions().len();
-        assert!((400..4096).contains(&n), "{n} instructions");
+        // The compiler's binary search over runs of syscalls makes ~200-300 instructions
+        // of what its linear chain made ~800 (src/runtime/seccomp.rs).
+        assert!((150..4096).contains(&n), "{n} instructions");
     }
     // A profile file goes the same way.
     let dir = tempfile::tempdir().unwrap();
