@@ -524,6 +524,128 @@ pub(crate) fn nl_err(
     }
 }
 
+/// A [`NetworkBuilder`]'s settings, parsed and checked on their own (nothing on disk yet).
+struct Settings {
+    name: String,
+    driver: Driver,
+    subnet: Option<Subnet>,
+    ip_range: Option<Subnet>,
+    gateway: Option<Ipv4Addr>,
+    mtu: Option<u32>,
+    parent: Option<String>,
+    bridge: Option<String>,
+    /// The driver options left once the ones read here are taken out.
+    options: BTreeMap<String, String>,
+}
+
+impl Settings {
+    fn check(b: &NetworkBuilder<'_>) -> Result<Settings> {
+        let name = b.name.as_str();
+        check_name(name)?;
+        if PREDEFINED.contains(&name) {
+            return Err(Error::PredefinedNetwork {
+                name: name.to_owned(),
+                op: "created",
+            });
+        }
+        let mut v = Settings {
+            name: name.to_owned(),
+            driver: b.driver,
+            subnet: None,
+            ip_range: None,
+            gateway: None,
+            mtu: None,
+            parent: None,
+            bridge: None,
+            options: b.options.clone(),
+        };
+        if !matches!(v.driver, Driver::Bridge | Driver::Macvlan) {
+            return Err(v.bad(
+                "driver",
+                format!(
+                    "only bridge and macvlan networks can be created, not {}",
+                    v.driver
+                ),
+            ));
+        }
+        v.subnet = b
+            .subnet
+            .as_deref()
+            .map(|s| v.cidr("subnet", s))
+            .transpose()?;
+        v.ip_range = b
+            .ip_range
+            .as_deref()
+            .map(|s| v.cidr("IP range", s))
+            .transpose()?;
+        v.gateway = b
+            .gateway
+            .as_deref()
+            .map(|g| {
+                g.parse::<Ipv4Addr>()
+                    .map_err(|_| v.bad("gateway", format!("{g:?} is not an IPv4 address")))
+            })
+            .transpose()?;
+        v.mtu = match (b.mtu, v.options.remove("com.docker.network.driver.mtu")) {
+            (Some(m), _) => Some(m),
+            (None, Some(s)) => Some(
+                s.parse::<u32>()
+                    .map_err(|_| v.bad("MTU", format!("{s:?} is not a number")))?,
+            ),
+            (None, None) => None,
+        };
+        if let Some(m) = v.mtu {
+            if !(68..=65535).contains(&m) {
+                return Err(v.bad("MTU", format!("{m} is outside 68-65535")));
+            }
+        }
+        v.parent = b.parent.clone().or_else(|| v.options.remove("parent"));
+        v.bridge = v.options.remove("com.docker.network.bridge.name");
+        v.check_addresses()?;
+        Ok(v)
+    }
+
+    /// The subnet, gateway and IP range agree with each other.
+    fn check_addresses(&self) -> Result<()> {
+        if self.subnet.is_none() && (self.gateway.is_some() || self.ip_range.is_some()) {
+            return Err(self.bad("subnet", "a gateway or IP range needs a subnet".into()));
+        }
+        let Some(s) = self.subnet else {
+            return Ok(());
+        };
+        if s.prefix_len() > 30 {
+            return Err(self.bad(
+                "subnet",
+                format!("{s} has no room for a gateway and a container"),
+            ));
+        }
+        if let Some(g) = self.gateway {
+            if !s.contains(g) || g == s.addr() || g == s.broadcast() {
+                return Err(self.bad("gateway", format!("{g} is not a host address of {s}")));
+            }
+        }
+        if let Some(r) = self.ip_range {
+            if !s.contains(r.addr()) || !s.contains(r.broadcast()) {
+                return Err(self.bad("IP range", format!("{r} is not inside {s}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn cidr(&self, field: &'static str, s: &str) -> Result<Subnet> {
+        s.parse::<Subnet>()
+            .map_err(|r| self.bad(field, format!("{s:?}: {r}")))
+    }
+
+    fn bad(&self, field: &'static str, reason: String) -> Error {
+        Error::InvalidNetworkConfig {
+            network: self.name.clone(),
+            field,
+            reason,
+        }
+    }
+}
+
 impl NetworkStore {
     /// Opens (creating if needed) the networks of the engine root `root`, with the
     /// predefined `bridge`, `host` and `none` networks. The `bridge` network gets
@@ -770,85 +892,8 @@ impl NetworkStore {
     }
 
     fn create(&self, b: &NetworkBuilder<'_>) -> Result<Network> {
+        let v = Settings::check(b)?;
         let name = b.name.as_str();
-        check_name(name)?;
-        if PREDEFINED.contains(&name) {
-            return Err(Error::PredefinedNetwork {
-                name: name.to_owned(),
-                op: "created",
-            });
-        }
-        let bad = |field: &'static str, reason: String| Error::InvalidNetworkConfig {
-            network: name.to_owned(),
-            field,
-            reason,
-        };
-        let parse = |field: &'static str, s: &str| -> Result<Subnet> {
-            s.parse::<Subnet>()
-                .map_err(|r| bad(field, format!("{s:?}: {r}")))
-        };
-        let driver = b.driver;
-        if !matches!(driver, Driver::Bridge | Driver::Macvlan) {
-            return Err(bad(
-                "driver",
-                format!("only bridge and macvlan networks can be created, not {driver}"),
-            ));
-        }
-        let subnet = b
-            .subnet
-            .as_deref()
-            .map(|s| parse("subnet", s))
-            .transpose()?;
-        let ip_range = b
-            .ip_range
-            .as_deref()
-            .map(|s| parse("IP range", s))
-            .transpose()?;
-        let gateway = b
-            .gateway
-            .as_deref()
-            .map(|g| {
-                g.parse::<Ipv4Addr>()
-                    .map_err(|_| bad("gateway", format!("{g:?} is not an IPv4 address")))
-            })
-            .transpose()?;
-        let mut options = b.options.clone();
-        let mtu = match (b.mtu, options.remove("com.docker.network.driver.mtu")) {
-            (Some(m), _) => Some(m),
-            (None, Some(s)) => Some(
-                s.parse::<u32>()
-                    .map_err(|_| bad("MTU", format!("{s:?} is not a number")))?,
-            ),
-            (None, None) => None,
-        };
-        if let Some(m) = mtu {
-            if !(68..=65535).contains(&m) {
-                return Err(bad("MTU", format!("{m} is outside 68-65535")));
-            }
-        }
-        let parent = b.parent.clone().or_else(|| options.remove("parent"));
-        let bridge_opt = options.remove("com.docker.network.bridge.name");
-        if subnet.is_none() && (gateway.is_some() || ip_range.is_some()) {
-            return Err(bad("subnet", "a gateway or IP range needs a subnet".into()));
-        }
-        if let Some(s) = subnet {
-            if s.prefix_len() > 30 {
-                return Err(bad(
-                    "subnet",
-                    format!("{s} has no room for a gateway and a container"),
-                ));
-            }
-            if let Some(g) = gateway {
-                if !s.contains(g) || g == s.addr() || g == s.broadcast() {
-                    return Err(bad("gateway", format!("{g} is not a host address of {s}")));
-                }
-            }
-            if let Some(r) = ip_range {
-                if !s.contains(r.addr()) || !s.contains(r.broadcast()) {
-                    return Err(bad("IP range", format!("{r} is not inside {s}")));
-                }
-            }
-        }
         let _lock = self.lock()?;
         if self.path(name).exists() {
             return Err(Error::NetworkExists {
@@ -859,94 +904,107 @@ impl NetworkStore {
         let mut rec = Record {
             id: id.clone(),
             name: name.to_owned(),
-            driver,
+            driver: v.driver,
             created: crate::store::now_rfc3339(),
-            subnet,
-            gateway,
-            ip_range,
-            mtu: mtu.unwrap_or(DEFAULT_MTU),
+            subnet: v.subnet,
+            gateway: v.gateway,
+            ip_range: v.ip_range,
+            mtu: v.mtu.unwrap_or(DEFAULT_MTU),
             bridge: None,
             parent: None,
             labels: b.labels.clone(),
-            options,
+            options: v.options.clone(),
             endpoints: BTreeMap::new(),
         };
-        match driver {
-            Driver::Bridge => {
-                if parent.is_some() {
-                    return Err(bad("parent", "only macvlan networks have a parent".into()));
-                }
-                let br = bridge_opt.unwrap_or_else(|| bridge_name(&id));
-                if br.is_empty() || br.len() > 15 || br.contains(['/', ' ', ':']) {
-                    return Err(bad(
-                        "bridge name",
-                        format!(
-                            "{br:?} is not an interface name (1-15 bytes, no '/', ':' or space)"
-                        ),
-                    ));
-                }
-                if let Some(other) = self
-                    .records()?
-                    .into_iter()
-                    .find(|r| r.bridge.as_deref() == Some(&br))
-                {
-                    return Err(bad(
-                        "bridge name",
-                        format!("{br} is the bridge of network {:?}", other.name),
-                    ));
-                }
-                rec.bridge = Some(br);
-                let s = match subnet {
-                    Some(s) => {
-                        if let Some((_, what)) = self
-                            .taken_subnets(name)?
-                            .into_iter()
-                            .find(|(t, _)| t.overlaps(&s))
-                        {
-                            return Err(Error::SubnetOverlap {
-                                network: name.to_owned(),
-                                subnet: s.to_string(),
-                                other: what,
-                            });
-                        }
-                        s
-                    }
-                    None => self.free_subnet(name)?,
-                };
-                rec.subnet = Some(s);
-                rec.gateway =
-                    Some(gateway.unwrap_or_else(|| s.first_host().expect("a /30 or wider")));
-            }
-            Driver::Macvlan => {
-                let Some(parent) = parent else {
-                    return Err(bad(
-                        "parent",
-                        "a macvlan network needs a parent interface (-o parent=…)".into(),
-                    ));
-                };
-                let Some(s) = subnet else {
-                    return Err(bad("subnet", "a macvlan network needs a subnet".into()));
-                };
-                // The parent's own routes are the point of a macvlan network (its
-                // containers live on the parent's link), so only networks are in the way.
-                for r in self.records()? {
-                    if let Some(o) = r.subnet.filter(|o| o.overlaps(&s)) {
-                        return Err(Error::SubnetOverlap {
-                            network: name.to_owned(),
-                            subnet: s.to_string(),
-                            other: format!("network {:?} ({o})", r.name),
-                        });
-                    }
-                }
-                rec.subnet = Some(s);
-                rec.gateway =
-                    Some(gateway.unwrap_or_else(|| s.first_host().expect("a /30 or wider")));
-                rec.parent = Some(parent);
-            }
-            Driver::Host | Driver::Null => unreachable!("refused above"),
+        match v.driver {
+            Driver::Bridge => self.place_bridge(&mut rec, &v)?,
+            Driver::Macvlan => self.place_macvlan(&mut rec, &v)?,
+            Driver::Host | Driver::Null => unreachable!("refused by Settings::check"),
         }
         self.save(&rec)?;
         Ok(Network { rec })
+    }
+
+    /// A new bridge network's bridge name (unique among networks) and subnet (the one
+    /// asked for unless it overlaps another network or a route of the host, else a free
+    /// one of Docker's pools) and gateway.
+    fn place_bridge(&self, rec: &mut Record, v: &Settings) -> Result<()> {
+        let name = rec.name.as_str();
+        if v.parent.is_some() {
+            return Err(v.bad("parent", "only macvlan networks have a parent".into()));
+        }
+        let br = v.bridge.clone().unwrap_or_else(|| bridge_name(&rec.id));
+        if br.is_empty() || br.len() > 15 || br.contains(['/', ' ', ':']) {
+            return Err(v.bad(
+                "bridge name",
+                format!("{br:?} is not an interface name (1-15 bytes, no '/', ':' or space)"),
+            ));
+        }
+        if let Some(other) = self
+            .records()?
+            .into_iter()
+            .find(|r| r.bridge.as_deref() == Some(&br))
+        {
+            return Err(v.bad(
+                "bridge name",
+                format!("{br} is the bridge of network {:?}", other.name),
+            ));
+        }
+        rec.bridge = Some(br);
+        let s = match v.subnet {
+            Some(s) => {
+                if let Some((_, what)) = self
+                    .taken_subnets(name)?
+                    .into_iter()
+                    .find(|(t, _)| t.overlaps(&s))
+                {
+                    return Err(Error::SubnetOverlap {
+                        network: name.to_owned(),
+                        subnet: s.to_string(),
+                        other: what,
+                    });
+                }
+                s
+            }
+            None => self.free_subnet(name)?,
+        };
+        rec.subnet = Some(s);
+        rec.gateway = Some(
+            v.gateway
+                .unwrap_or_else(|| s.first_host().expect("a /30 or wider")),
+        );
+        Ok(())
+    }
+
+    /// A new macvlan network's parent and subnet (which must overlap no other network).
+    fn place_macvlan(&self, rec: &mut Record, v: &Settings) -> Result<()> {
+        let Some(parent) = v.parent.clone() else {
+            return Err(v.bad(
+                "parent",
+                "a macvlan network needs a parent interface (-o parent=…)".into(),
+            ));
+        };
+        let Some(s) = v.subnet else {
+            return Err(v.bad("subnet", "a macvlan network needs a subnet".into()));
+        };
+        // The parent's own routes are the point of a macvlan network (its containers live
+        // on the parent's link), so only networks are in the way.
+        for r in self.records()? {
+            if let Some(o) = r.subnet.filter(|o| o.overlaps(&s)) {
+                return Err(Error::SubnetOverlap {
+                    network: rec.name.clone(),
+                    subnet: s.to_string(),
+                    other: format!("network {:?} ({o})", r.name),
+                });
+            }
+        }
+        rec.subnet = Some(s);
+        rec.gateway = Some(
+            v.gateway
+                .unwrap_or_else(|| s.first_host().expect("a /30 or wider")),
+        );
+        rec.parent = Some(parent);
+        Ok(())
     }
 
     /// Removes the network (`docker network rm`).
