@@ -160,59 +160,38 @@ impl CreateOptions {
         Self::default()
     }
 
-    /// Sends the pty master to this unix socket (runc's `--console-socket`).
-    pub fn console_socket(&mut self, path: impl Into<PathBuf>) -> &mut Self {
-        self.console_socket = Some(path.into());
-        self
-    }
+    setters! {
+        /// Sends the pty master to this unix socket (runc's `--console-socket`).
+        fn console_socket(&mut self, path: impl Into<PathBuf>) {
+            self.console_socket = Some(path.into())
+        }
 
-    /// Writes the init's pid to this file (runc's `--pid-file`).
-    pub fn pid_file(&mut self, path: impl Into<PathBuf>) -> &mut Self {
-        self.pid_file = Some(path.into());
-        self
-    }
+        /// Writes the init's pid to this file (runc's `--pid-file`).
+        fn pid_file(&mut self, path: impl Into<PathBuf>) { self.pid_file = Some(path.into()) }
 
-    /// Uses MS_MOVE and chroot instead of pivot_root (runc's `--no-pivot`).
-    pub fn no_pivot(&mut self, no_pivot: bool) -> &mut Self {
-        self.no_pivot = no_pivot;
-        self
-    }
+        /// Uses MS_MOVE and chroot instead of pivot_root (runc's `--no-pivot`).
+        fn no_pivot(&mut self, no_pivot: bool) { self.no_pivot = no_pivot }
 
-    /// Passes fds 3..3+N to the process (runc's `--preserve-fds`).
-    pub fn preserve_fds(&mut self, n: u32) -> &mut Self {
-        self.preserve_fds = n;
-        self
-    }
+        /// Passes fds 3..3+N to the process (runc's `--preserve-fds`).
+        fn preserve_fds(&mut self, n: u32) { self.preserve_fds = n }
 
-    /// The process's stdin.
-    pub fn stdin(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
-        self.stdin = Some(fd.into());
-        self
-    }
+        /// The process's stdin.
+        fn stdin(&mut self, fd: impl Into<OwnedFd>) { self.stdin = Some(fd.into()) }
 
-    /// The process's stdout.
-    pub fn stdout(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
-        self.stdout = Some(fd.into());
-        self
-    }
+        /// The process's stdout.
+        fn stdout(&mut self, fd: impl Into<OwnedFd>) { self.stdout = Some(fd.into()) }
 
-    /// The process's stderr.
-    pub fn stderr(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
-        self.stderr = Some(fd.into());
-        self
-    }
+        /// The process's stderr.
+        fn stderr(&mut self, fd: impl Into<OwnedFd>) { self.stderr = Some(fd.into()) }
 
-    /// Maps a `slice:prefix:name` cgroups path as systemd would (runc's `--systemd-cgroup`).
-    pub fn systemd_cgroup(&mut self, systemd: bool) -> &mut Self {
-        self.systemd_cgroup = systemd;
-        self
-    }
+        /// Maps a `slice:prefix:name` cgroups path as systemd would (runc's `--systemd-cgroup`).
+        fn systemd_cgroup(&mut self, systemd: bool) { self.systemd_cgroup = systemd }
 
-    /// Delivers `signal` to the init when the creating thread exits (`PR_SET_PDEATHSIG`;
-    /// see the field's docs).
-    pub fn parent_death_signal(&mut self, signal: Signal) -> &mut Self {
-        self.parent_death_signal = Some(signal.as_raw());
-        self
+        /// Delivers `signal` to the init when the creating thread exits (`PR_SET_PDEATHSIG`;
+        /// see the field's docs).
+        fn parent_death_signal(&mut self, signal: Signal) {
+            self.parent_death_signal = Some(signal.as_raw())
+        }
     }
 
     fn stdio(&self) -> Result<[Option<OwnedFd>; 3]> {
