@@ -185,9 +185,7 @@ impl<'e> ContainerBuilder<'e> {
 
     /// Sets an environment variable (overrides the image's).
     pub fn env(&mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> &mut Self {
-        let key = key.as_ref().to_owned();
-        self.env.retain(|(k, _)| *k != key);
-        self.env.push((key, val.as_ref().to_owned()));
+        set_env(&mut self.env, key.as_ref(), val.as_ref());
         self
     }
 
@@ -1054,6 +1052,12 @@ enum Planned {
 }
 
 /// Our end and the container's end of one stdio stream.
+/// Sets `key` to `val` in an ordered environment, replacing an earlier value of `key`.
+pub(super) fn set_env(env: &mut Vec<(OsString, OsString)>, key: &OsStr, val: &OsStr) {
+    env.retain(|(k, _)| k != key);
+    env.push((key.to_owned(), val.to_owned()));
+}
+
 pub(super) fn stdio_fd(
     s: Stdio,
     input: bool,

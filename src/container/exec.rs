@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use oci_spec::runtime::{Process, User};
 
-use super::builder::stdio_fd;
+use super::builder::{set_env, stdio_fd};
 use super::record::Record;
 use super::store::ContainerStore;
 use super::{rootfs, spec, ExitStatus, Output, Stdio, StdioKind};
@@ -77,9 +77,7 @@ impl<'c> ExecBuilder<'c> {
 
     /// Sets an environment variable (over the container's).
     pub fn env(&mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> &mut Self {
-        let key = key.as_ref().to_owned();
-        self.env.retain(|(k, _)| *k != key);
-        self.env.push((key, val.as_ref().to_owned()));
+        set_env(&mut self.env, key.as_ref(), val.as_ref());
         self
     }
 
