@@ -604,6 +604,16 @@ impl Runtime {
         Ok(self.root.join(id))
     }
 
+    /// Loads the record of a container that is in `want`, else refuses `op`.
+    fn load_in(&self, id: &str, op: &'static str, want: Status) -> Result<Record> {
+        let (dir, rec) = self.load(id)?;
+        let status = rec.status(&dir);
+        if status != want {
+            return Err(invalid_state(id, op, status));
+        }
+        Ok(rec)
+    }
+
     fn load(&self, id: &str) -> Result<(PathBuf, Record)> {
         let dir = self.dir(id)?;
         if !dir.is_dir() {
@@ -754,11 +764,7 @@ impl Runtime {
         let _lock = Lock::acquire(&dir)?;
         let status = rec.status(&dir);
         if status != Status::Created {
-            return Err(Error::InvalidState {
-                id: id.to_owned(),
-                op: "start",
-                status: status.to_string(),
-            });
+            return Err(invalid_state(id, "start", status));
         }
         let fifo = dir.join(FIFO);
         let fd = file::open(&fifo, libc::O_WRONLY | libc::O_NONBLOCK)
@@ -908,11 +914,7 @@ impl Runtime {
         let (dir, rec) = self.load(id)?;
         let status = rec.status(&dir);
         if status == Status::Stopped {
-            return Err(Error::InvalidState {
-                id: id.to_owned(),
-                op: "kill",
-                status: status.to_string(),
-            });
+            return Err(invalid_state(id, "kill", status));
         }
         if all {
             let cg = Cgroup::open(&rec.cgroup_path)?;
@@ -926,11 +928,7 @@ impl Runtime {
             .map_err(|e| Error::os("opening pidfd of", format!("pid {}", rec.pid), e))?;
         // The pidfd pins the process: check it is still ours, then signal without a race.
         if !rec.alive() {
-            return Err(Error::InvalidState {
-                id: id.to_owned(),
-                op: "kill",
-                status: Status::Stopped.to_string(),
-            });
+            return Err(invalid_state(id, "kill", Status::Stopped));
         }
         file::pidfd_signal(pidfd.as_raw_fd(), signal).map_err(|e| {
             Error::os(
@@ -966,11 +964,7 @@ impl Runtime {
         };
         let status = rec.status(&dir);
         if status != Status::Stopped && !force {
-            return Err(Error::InvalidState {
-                id: id.to_owned(),
-                op: "delete",
-                status: status.to_string(),
-            });
+            return Err(invalid_state(id, "delete", status));
         }
         let cg = Cgroup::open(&rec.cgroup_path).ok();
         if status != Status::Stopped {
@@ -1007,15 +1001,7 @@ impl Runtime {
     /// # Errors
     /// The container is not running.
     pub fn pause(&self, id: &str) -> Result<()> {
-        let (dir, rec) = self.load(id)?;
-        let status = rec.status(&dir);
-        if status != Status::Running {
-            return Err(Error::InvalidState {
-                id: id.to_owned(),
-                op: "pause",
-                status: status.to_string(),
-            });
-        }
+        let rec = self.load_in(id, "pause", Status::Running)?;
         Ok(Cgroup::open(&rec.cgroup_path)?.freeze()?)
     }
 
@@ -1024,15 +1010,7 @@ impl Runtime {
     /// # Errors
     /// The container is not paused.
     pub fn resume(&self, id: &str) -> Result<()> {
-        let (dir, rec) = self.load(id)?;
-        let status = rec.status(&dir);
-        if status != Status::Paused {
-            return Err(Error::InvalidState {
-                id: id.to_owned(),
-                op: "resume",
-                status: status.to_string(),
-            });
-        }
+        let rec = self.load_in(id, "resume", Status::Paused)?;
         Ok(Cgroup::open(&rec.cgroup_path)?.thaw()?)
     }
 
@@ -1087,5 +1065,14 @@ fn wait_gone(rec: &Record, timeout: Duration) {
     } && Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A container is not in a state that allows `op`.
+fn invalid_state(id: &str, op: &'static str, status: Status) -> Error {
+    Error::InvalidState {
+        id: id.to_owned(),
+        op,
+        status: status.to_string(),
     }
 }
