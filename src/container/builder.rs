@@ -16,7 +16,7 @@ use super::store::ContainerStore;
 use super::{net, spec, ExitStatus, Output, Parts, Process, RunningContainer, Stdio, StdioKind};
 use crate::image::Image;
 use crate::network::PortBinding;
-use crate::volume::Mount;
+use crate::volume::{name_fault, Mount, NameFault};
 use crate::{Error, Result};
 
 /// Docker's smallest memory limit (`docker run -m` refuses less).
@@ -1112,31 +1112,18 @@ pub(crate) fn map_spawn_error(e: Error, name: &str, arg0: &str) -> Error {
 
 /// Docker's container name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]+` (a leading `/` is allowed).
 pub(crate) fn validate_name(name: &str) -> Result<()> {
-    let n = name.strip_prefix('/').unwrap_or(name);
-    let bad = |reason| {
-        Err(Error::InvalidContainerName {
-            name: name.to_owned(),
-            reason,
-        })
+    let reason = match name_fault(name.strip_prefix('/').unwrap_or(name)) {
+        None => return Ok(()),
+        Some(NameFault::Empty) => "it is empty",
+        Some(NameFault::Start) => "it must start with a letter or digit",
+        Some(NameFault::Short) => "it must be at least 2 characters long",
+        Some(NameFault::Long) => "it must be at most 255 characters long",
+        Some(NameFault::Chars) => "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
     };
-    let mut chars = n.chars();
-    match chars.next() {
-        None => return bad("it is empty"),
-        Some(c) if !c.is_ascii_alphanumeric() => {
-            return bad("it must start with a letter or digit")
-        }
-        _ => {}
-    }
-    if n.len() < 2 {
-        return bad("it must be at least 2 characters long");
-    }
-    if n.len() > 255 {
-        return bad("it must be at most 255 characters long");
-    }
-    if !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
-        return bad("only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
-    }
-    Ok(())
+    Err(Error::InvalidContainerName {
+        name: name.to_owned(),
+        reason,
+    })
 }
 
 // --- Security settings: the seccomp filter, no_new_privs, Docker's `--security-opt` ------
