@@ -53,6 +53,21 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+/// Chainable setters, as `std::process::Command`'s: each item is written
+/// `fn name(&mut self, arg: T, …) { body }` with its docs and becomes
+/// `pub fn name(&mut self, arg: T, …) -> &mut Self { body; self }`, docs kept.
+macro_rules! setters {
+    ($($(#[$doc:meta])* fn $name:ident(&mut $this:ident, $($arg:ident: $ty:ty),+) $body:block)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(&mut $this, $($arg: $ty),+) -> &mut Self {
+                $body;
+                $this
+            }
+        )*
+    };
+}
+
 mod container;
 mod engine;
 mod error;

@@ -16,7 +16,7 @@ use super::store::ContainerStore;
 use super::{net, spec, ExitStatus, Output, Parts, Process, RunningContainer, Stdio, StdioKind};
 use crate::image::Image;
 use crate::network::PortBinding;
-use crate::volume::Mount;
+use crate::volume::{name_fault, Mount, NameFault};
 use crate::{Error, Result};
 
 /// Docker's smallest memory limit (`docker run -m` refuses less).
@@ -185,9 +185,7 @@ impl<'e> ContainerBuilder<'e> {
 
     /// Sets an environment variable (overrides the image's).
     pub fn env(&mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> &mut Self {
-        let key = key.as_ref().to_owned();
-        self.env.retain(|(k, _)| *k != key);
-        self.env.push((key, val.as_ref().to_owned()));
+        set_env(&mut self.env, key.as_ref(), val.as_ref());
         self
     }
 
@@ -212,48 +210,37 @@ impl<'e> ContainerBuilder<'e> {
         self
     }
 
-    /// The working directory (created if missing), instead of the image's.
-    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
-        self.cwd = Some(dir.as_ref().to_owned());
-        self
-    }
+    setters! {
+        /// The working directory (created if missing), instead of the image's.
+        fn current_dir(&mut self, dir: impl AsRef<Path>) {
+            self.cwd = Some(dir.as_ref().to_owned())
+        }
 
-    /// The user: `uid`, `uid:gid`, `name`, `name:group` (names from the image's
-    /// `/etc/passwd` and `/etc/group`).
-    pub fn user(&mut self, user: impl Into<String>) -> &mut Self {
-        self.user = Some(user.into());
-        self
-    }
+        /// The user: `uid`, `uid:gid`, `name`, `name:group` (names from the image's
+        /// `/etc/passwd` and `/etc/group`).
+        fn user(&mut self, user: impl Into<String>) { self.user = Some(user.into()) }
 
-    /// The hostname (default: the short id).
-    pub fn hostname(&mut self, hostname: impl Into<String>) -> &mut Self {
-        self.hostname = Some(hostname.into());
-        self
-    }
+        /// The hostname (default: the short id).
+        fn hostname(&mut self, hostname: impl Into<String>) {
+            self.hostname = Some(hostname.into())
+        }
 
-    /// Adds a label.
-    pub fn label(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
-        self.labels.insert(key.into(), value.into());
-        self
-    }
+        /// Adds a label.
+        fn label(&mut self, key: impl Into<String>, value: impl Into<String>) {
+            self.labels.insert(key.into(), value.into())
+        }
 
-    /// Mounts the root file system read-only (`--read-only`).
-    pub fn read_only(&mut self, yes: bool) -> &mut Self {
-        self.read_only = yes;
-        self
-    }
+        /// Mounts the root file system read-only (`--read-only`).
+        fn read_only(&mut self, yes: bool) { self.read_only = yes }
 
-    /// Gives the process a pty (`-t`); take its master with
-    /// [`RunningContainer::take_terminal`]. Stdio settings are then ignored.
-    pub fn tty(&mut self, yes: bool) -> &mut Self {
-        self.tty = yes;
-        self
-    }
+        /// Gives the process a pty (`-t`); take its master with
+        /// [`RunningContainer::take_terminal`]. Stdio settings are then ignored.
+        fn tty(&mut self, yes: bool) { self.tty = yes }
 
-    /// Memory limit in bytes (`--memory`; at least 6 MiB, as Docker).
-    pub fn memory_limit(&mut self, bytes: u64) -> &mut Self {
-        self.memory = Some(bytes.min(i64::MAX as u64) as i64);
-        self
+        /// Memory limit in bytes (`--memory`; at least 6 MiB, as Docker).
+        fn memory_limit(&mut self, bytes: u64) {
+            self.memory = Some(bytes.min(i64::MAX as u64) as i64)
+        }
     }
 
     /// CFS quota in µs per 100 ms period (`--cpu-quota`).
@@ -270,217 +257,171 @@ impl<'e> ContainerBuilder<'e> {
         self
     }
 
-    /// Maximum number of processes (`--pids-limit`).
-    pub fn pids_limit(&mut self, max: u32) -> &mut Self {
-        self.pids = Some(i64::from(max));
-        self
-    }
+    setters! {
+        /// Maximum number of processes (`--pids-limit`).
+        fn pids_limit(&mut self, max: u32) { self.pids = Some(i64::from(max)) }
 
-    /// Adds a capability to Docker's default set (`NET_ADMIN`, `CAP_NET_ADMIN`, `ALL`).
-    pub fn cap_add(&mut self, cap: impl Into<String>) -> &mut Self {
-        self.cap_add.push(cap.into());
-        self
-    }
+        /// Adds a capability to Docker's default set (`NET_ADMIN`, `CAP_NET_ADMIN`, `ALL`).
+        fn cap_add(&mut self, cap: impl Into<String>) { self.cap_add.push(cap.into()) }
 
-    /// Drops a capability from the set (`ALL` drops every one not added).
-    pub fn cap_drop(&mut self, cap: impl Into<String>) -> &mut Self {
-        self.cap_drop.push(cap.into());
-        self
-    }
+        /// Drops a capability from the set (`ALL` drops every one not added).
+        fn cap_drop(&mut self, cap: impl Into<String>) { self.cap_drop.push(cap.into()) }
 
-    /// `--privileged`: every capability, no seccomp filter, no masked or read-only paths,
-    /// writable `/sys`, all devices allowed in the cgroup (host devices are not added to
-    /// `/dev` yet).
-    pub fn privileged(&mut self, yes: bool) -> &mut Self {
-        self.privileged = yes;
-        self
+        /// `--privileged`: every capability, no seccomp filter, no masked or read-only paths,
+        /// writable `/sys`, all devices allowed in the cgroup (host devices are not added to
+        /// `/dev` yet).
+        fn privileged(&mut self, yes: bool) { self.privileged = yes }
     }
 
     // Security settings (Docker's `--security-opt`). Each one is kept, in order, and
     // checked at spawn; a later setting wins over an earlier one, whichever setter made it.
 
-    /// The seccomp filter (`--security-opt seccomp=…`). The default is Docker's default
-    /// profile for the container's final capability set
-    /// ([`runtime::seccomp_profile::default_profile`](crate::runtime::seccomp_profile::default_profile)):
-    /// an allow list that refuses, among others, mounts and new namespaces without
-    /// `SYS_ADMIN`, `keyctl` and `io_uring`. A profile file is read and checked at spawn,
-    /// and resolved for the container's capabilities as Docker does. A
-    /// [`privileged`](Self::privileged) container gets no filter whatever this says, as in
-    /// Docker.
-    pub fn seccomp(&mut self, profile: SeccompProfile) -> &mut Self {
-        self.security.push(Security::Seccomp(profile));
-        self
-    }
+    setters! {
+        /// The seccomp filter (`--security-opt seccomp=…`). The default is Docker's default
+        /// profile for the container's final capability set
+        /// ([`runtime::seccomp_profile::default_profile`](crate::runtime::seccomp_profile::default_profile)):
+        /// an allow list that refuses, among others, mounts and new namespaces without
+        /// `SYS_ADMIN`, `keyctl` and `io_uring`. A profile file is read and checked at spawn,
+        /// and resolved for the container's capabilities as Docker does. A
+        /// [`privileged`](Self::privileged) container gets no filter whatever this says, as in
+        /// Docker.
+        fn seccomp(&mut self, profile: SeccompProfile) {
+            self.security.push(Security::Seccomp(profile))
+        }
 
-    /// Sets no_new_privs for the container's processes (`--security-opt
-    /// no-new-privileges`): executing a setuid or setgid binary, or one with file
-    /// capabilities, no longer raises privileges. Off by default, as in Docker.
-    pub fn no_new_privileges(&mut self, yes: bool) -> &mut Self {
-        self.security.push(Security::NoNewPrivileges(yes));
-        self
-    }
+        /// Sets no_new_privs for the container's processes (`--security-opt
+        /// no-new-privileges`): executing a setuid or setgid binary, or one with file
+        /// capabilities, no longer raises privileges. Off by default, as in Docker.
+        fn no_new_privileges(&mut self, yes: bool) {
+            self.security.push(Security::NoNewPrivileges(yes))
+        }
 
-    /// A Docker `--security-opt` string, checked at spawn:
-    /// - `seccomp=unconfined`, `seccomp=PATH` (a profile in Docker's JSON format), as
-    ///   [`seccomp`](Self::seccomp);
-    /// - `no-new-privileges`, `no-new-privileges=true|false`, as
-    ///   [`no_new_privileges`](Self::no_new_privileges);
-    /// - `apparmor=…` and `label=…` are refused: on a host without AppArmor or SELinux
-    ///   (saying so), and on one with them too, as they are not supported yet.
-    ///
-    /// Docker's older `key:value` spelling is accepted too. Anything else is an
-    /// [`Error::InvalidContainerConfig`] naming the option.
-    pub fn security_opt(&mut self, opt: impl Into<String>) -> &mut Self {
-        self.security.push(Security::Opt(opt.into()));
-        self
-    }
+        /// A Docker `--security-opt` string, checked at spawn:
+        /// - `seccomp=unconfined`, `seccomp=PATH` (a profile in Docker's JSON format), as
+        ///   [`seccomp`](Self::seccomp);
+        /// - `no-new-privileges`, `no-new-privileges=true|false`, as
+        ///   [`no_new_privileges`](Self::no_new_privileges);
+        /// - `apparmor=…` and `label=…` are refused: on a host without AppArmor or SELinux
+        ///   (saying so), and on one with them too, as they are not supported yet.
+        ///
+        /// Docker's older `key:value` spelling is accepted too. Anything else is an
+        /// [`Error::InvalidContainerConfig`] naming the option.
+        fn security_opt(&mut self, opt: impl Into<String>) {
+            self.security.push(Security::Opt(opt.into()))
+        }
 
-    /// Removes the container once it has exited and been waited for (`--rm`). Its upper
-    /// dir is then mounted `volatile` (never synced to disk), which makes the unmount cheap.
-    pub fn auto_remove(&mut self, yes: bool) -> &mut Self {
-        self.auto_remove = yes;
-        self
-    }
+        /// Removes the container once it has exited and been waited for (`--rm`). Its upper
+        /// dir is then mounted `volatile` (never synced to disk), which makes the unmount cheap.
+        fn auto_remove(&mut self, yes: bool) { self.auto_remove = yes }
 
-    /// Starts the container detached (`docker run -d`, DESIGN.md decision 3): through a
-    /// monitor process (this program re-executed, so `cargohold::init()` must be called at
-    /// the top of `main`) instead of as this program's child, so that it outlives this
-    /// program. The monitor writes its output to `containers/<id>/<id>-json.log` (read it
-    /// with [`Container::logs`](super::Container::logs)), reaps it and records how it ended
-    /// in `containers/<id>/exit.json`; any program opening the same engine root can then
-    /// wait for, stop, kill and remove it.
-    ///
-    /// Stdin is `/dev/null` and the stdio settings are ignored; with `tty(true)` the
-    /// container gets a pty whose output is logged as stdout (`docker run -dt`).
-    /// With [`auto_remove`](Self::auto_remove) the container is removed when it has exited
-    /// and a handle waited for it, or the next [`Engine::open`](crate::Engine::open) finds
-    /// it exited.
-    pub fn detach(&mut self, yes: bool) -> &mut Self {
-        self.detach = yes;
-        self
-    }
+        /// Starts the container detached (`docker run -d`, DESIGN.md decision 3): through a
+        /// monitor process (this program re-executed, so `cargohold::init()` must be called at
+        /// the top of `main`) instead of as this program's child, so that it outlives this
+        /// program. The monitor writes its output to `containers/<id>/<id>-json.log` (read it
+        /// with [`Container::logs`](super::Container::logs)), reaps it and records how it ended
+        /// in `containers/<id>/exit.json`; any program opening the same engine root can then
+        /// wait for, stop, kill and remove it.
+        ///
+        /// Stdin is `/dev/null` and the stdio settings are ignored; with `tty(true)` the
+        /// container gets a pty whose output is logged as stdout (`docker run -dt`).
+        /// With [`auto_remove`](Self::auto_remove) the container is removed when it has exited
+        /// and a handle waited for it, or the next [`Engine::open`](crate::Engine::open) finds
+        /// it exited.
+        fn detach(&mut self, yes: bool) { self.detach = yes }
 
-    /// When to start the container again after it exits (`--restart`); Docker's default
-    /// is [`RestartPolicy::No`]. Its monitor does the restarting, so a policy other than
-    /// `No` needs [`detach`](Self::detach) and excludes [`auto_remove`](Self::auto_remove),
-    /// as Docker's `--restart` and `--rm` exclude each other (checked at spawn).
-    pub fn restart(&mut self, policy: RestartPolicy) -> &mut Self {
-        self.restart = policy;
-        self
-    }
+        /// When to start the container again after it exits (`--restart`); Docker's default
+        /// is [`RestartPolicy::No`]. Its monitor does the restarting, so a policy other than
+        /// `No` needs [`detach`](Self::detach) and excludes [`auto_remove`](Self::auto_remove),
+        /// as Docker's `--restart` and `--rm` exclude each other (checked at spawn).
+        fn restart(&mut self, policy: RestartPolicy) { self.restart = policy }
 
-    /// Ties the container to this program, for test harnesses: it is killed (SIGKILL)
-    /// when this program exits however it exits — a panic, `process::exit`, SIGKILL,
-    /// Ctrl-C — and removed once it has exited (as [`auto_remove`](Self::auto_remove)); the
-    /// handle stops and removes it when dropped
-    /// ([`RunningContainer::kill_on_drop`]). What a killed program leaves (the container's
-    /// directory and overlay mount) is removed by the next [`Engine::open`](crate::Engine::open).
-    ///
-    /// An attached container gets `PR_SET_PDEATHSIG` (it is cloned from a thread that lives
-    /// as long as this process, since the kernel watches the cloning thread); a
-    /// [`detach`](Self::detach)ed one is killed by its monitor, which watches this process
-    /// through a pidfd, so its logs stay readable while this program runs. Excludes
-    /// [`restart`](Self::restart) and [`reuse`](Self::reuse).
-    pub fn ephemeral(&mut self, yes: bool) -> &mut Self {
-        self.ephemeral = yes;
-        self
-    }
+        /// Ties the container to this program, for test harnesses: it is killed (SIGKILL)
+        /// when this program exits however it exits — a panic, `process::exit`, SIGKILL,
+        /// Ctrl-C — and removed once it has exited (as [`auto_remove`](Self::auto_remove)); the
+        /// handle stops and removes it when dropped
+        /// ([`RunningContainer::kill_on_drop`]). What a killed program leaves (the container's
+        /// directory and overlay mount) is removed by the next [`Engine::open`](crate::Engine::open).
+        ///
+        /// An attached container gets `PR_SET_PDEATHSIG` (it is cloned from a thread that lives
+        /// as long as this process, since the kernel watches the cloning thread); a
+        /// [`detach`](Self::detach)ed one is killed by its monitor, which watches this process
+        /// through a pidfd, so its logs stay readable while this program runs. Excludes
+        /// [`restart`](Self::restart) and [`reuse`](Self::reuse).
+        fn ephemeral(&mut self, yes: bool) { self.ephemeral = yes }
 
-    /// Reuses a container instead of making a new one when one with the same
-    /// [`name`](Self::name) exists and was made from the same configuration (a hash of
-    /// every setting, kept in the label `cargohold.config-hash`), as testcontainers'
-    /// reusable containers: a running one is returned as is, a stopped one is started
-    /// again. A container of that name with another configuration is an error. Needs a
-    /// name and [`detach`](Self::detach) (a reused container outlives the program that made
-    /// it); excludes [`ephemeral`](Self::ephemeral).
-    pub fn reuse(&mut self, yes: bool) -> &mut Self {
-        self.reuse = yes;
-        self
-    }
+        /// Reuses a container instead of making a new one when one with the same
+        /// [`name`](Self::name) exists and was made from the same configuration (a hash of
+        /// every setting, kept in the label `cargohold.config-hash`), as testcontainers'
+        /// reusable containers: a running one is returned as is, a stopped one is started
+        /// again. A container of that name with another configuration is an error. Needs a
+        /// name and [`detach`](Self::detach) (a reused container outlives the program that made
+        /// it); excludes [`ephemeral`](Self::ephemeral).
+        fn reuse(&mut self, yes: bool) { self.reuse = yes }
 
-    /// Attaches the container to a network (`--network`): `"none"` (the default: a network
-    /// namespace of its own with only loopback, up), `"host"` (the host's namespace), or a
-    /// network's name or id — [`Network`](crate::Network)s work too — for an interface
-    /// with an address on it (the default `bridge` network, or a user-defined one whose
-    /// containers reach each other by name). Called again, it adds a network: `eth0`,
-    /// `eth1`… in order, the first giving the default route. Checked at spawn.
-    ///
-    /// Unlike Docker, whose default is `bridge`, a container has no network unless asked:
-    /// an embedded sandbox should not reach out by default. Publishing a port without a
-    /// network puts the container on `bridge`, as Docker does.
-    pub fn network(&mut self, network: impl AsRef<str>) -> &mut Self {
-        self.networks.push(network.as_ref().to_owned());
-        self
-    }
+        /// Attaches the container to a network (`--network`): `"none"` (the default: a network
+        /// namespace of its own with only loopback, up), `"host"` (the host's namespace), or a
+        /// network's name or id — [`Network`](crate::Network)s work too — for an interface
+        /// with an address on it (the default `bridge` network, or a user-defined one whose
+        /// containers reach each other by name). Called again, it adds a network: `eth0`,
+        /// `eth1`… in order, the first giving the default route. Checked at spawn.
+        ///
+        /// Unlike Docker, whose default is `bridge`, a container has no network unless asked:
+        /// an embedded sandbox should not reach out by default. Publishing a port without a
+        /// network puts the container on `bridge`, as Docker does.
+        fn network(&mut self, network: impl AsRef<str>) {
+            self.networks.push(network.as_ref().to_owned())
+        }
 
-    /// A further name containers on its first network reach it by (`--network-alias`).
-    pub fn network_alias(&mut self, alias: impl Into<String>) -> &mut Self {
-        self.network_aliases.push(alias.into());
-        self
-    }
+        /// A further name containers on its first network reach it by (`--network-alias`).
+        fn network_alias(&mut self, alias: impl Into<String>) {
+            self.network_aliases.push(alias.into())
+        }
 
-    /// Publishes `container_port` (TCP) on `host_port` of every host address (`-p
-    /// 8080:80`); host port 0 picks a free one (see
-    /// [`Container::ports`](super::Container::ports)).
-    pub fn publish(&mut self, host_port: u16, container_port: u16) -> &mut Self {
-        self.ports.push(PortBinding::tcp(host_port, container_port));
-        self
-    }
+        /// Publishes `container_port` (TCP) on `host_port` of every host address (`-p
+        /// 8080:80`); host port 0 picks a free one (see
+        /// [`Container::ports`](super::Container::ports)).
+        fn publish(&mut self, host_port: u16, container_port: u16) {
+            self.ports.push(PortBinding::tcp(host_port, container_port))
+        }
 
-    /// Publishes a port as [`PortBinding`] describes it (`-p [ip:]host:container[/udp]`,
-    /// parsed with `str::parse`).
-    pub fn publish_port(&mut self, binding: PortBinding) -> &mut Self {
-        self.ports.push(binding);
-        self
-    }
+        /// Publishes a port as [`PortBinding`] describes it (`-p [ip:]host:container[/udp]`,
+        /// parsed with `str::parse`).
+        fn publish_port(&mut self, binding: PortBinding) { self.ports.push(binding) }
 
-    /// Publishes every port the image exposes (`ExposedPorts`) on a free host port (`-P`).
-    pub fn publish_all(&mut self, yes: bool) -> &mut Self {
-        self.publish_all = yes;
-        self
-    }
+        /// Publishes every port the image exposes (`ExposedPorts`) on a free host port (`-P`).
+        fn publish_all(&mut self, yes: bool) { self.publish_all = yes }
 
-    /// Adds a line to its `/etc/hosts` (`--add-host name:ip`).
-    pub fn add_host(&mut self, name: impl Into<String>, ip: Ipv4Addr) -> &mut Self {
-        self.extra_hosts.push((name.into(), ip));
-        self
-    }
+        /// Adds a line to its `/etc/hosts` (`--add-host name:ip`).
+        fn add_host(&mut self, name: impl Into<String>, ip: Ipv4Addr) {
+            self.extra_hosts.push((name.into(), ip))
+        }
 
-    /// A name server for its `/etc/resolv.conf` (`--dns`), instead of the host's. On a
-    /// user-defined network, where `/etc/resolv.conf` names the embedded DNS server
-    /// (`127.0.0.11`), it is that server's upstream instead, as in Docker.
-    pub fn dns(&mut self, server: impl Into<String>) -> &mut Self {
-        self.dns.push(server.into());
-        self
-    }
+        /// A name server for its `/etc/resolv.conf` (`--dns`), instead of the host's. On a
+        /// user-defined network, where `/etc/resolv.conf` names the embedded DNS server
+        /// (`127.0.0.11`), it is that server's upstream instead, as in Docker.
+        fn dns(&mut self, server: impl Into<String>) { self.dns.push(server.into()) }
 
-    /// The signal [`RunningContainer::stop`] sends first (`SIGTERM`, `TERM`, `15`);
-    /// default: the image's StopSignal, else SIGTERM.
-    pub fn stop_signal(&mut self, signal: impl Into<String>) -> &mut Self {
-        self.stop_signal = Some(signal.into());
-        self
-    }
+        /// The signal [`RunningContainer::stop`] sends first (`SIGTERM`, `TERM`, `15`);
+        /// default: the image's StopSignal, else SIGTERM.
+        fn stop_signal(&mut self, signal: impl Into<String>) {
+            self.stop_signal = Some(signal.into())
+        }
 
-    /// How long a stop without a timeout of its own waits before SIGKILL
-    /// (`--stop-timeout`; Docker's default is 10 s): see
-    /// [`Container::stop_timeout`](super::Container::stop_timeout). Whole seconds, as
-    /// Docker records it.
-    pub fn stop_timeout(&mut self, timeout: Duration) -> &mut Self {
-        self.stop_timeout = Some(timeout);
-        self
-    }
+        /// How long a stop without a timeout of its own waits before SIGKILL
+        /// (`--stop-timeout`; Docker's default is 10 s): see
+        /// [`Container::stop_timeout`](super::Container::stop_timeout). Whole seconds, as
+        /// Docker records it.
+        fn stop_timeout(&mut self, timeout: Duration) { self.stop_timeout = Some(timeout) }
 
-    /// Adds a mount: a named or anonymous volume, a host directory or a tmpfs (see
-    /// [`Mount`]). It is checked when the container is spawned: a bind source that does not
-    /// exist, a bad volume name or two mounts at one destination fail the spawn.
-    ///
-    /// A named volume is created on first use and, when first mounted, filled with the
-    /// image's content at the destination (unless [`Mount::no_copy`]), as Docker does. The
-    /// volume outlives the container; [`Container::remove`](super::Container::remove)
-    /// releases it (an in-use volume cannot be removed).
-    pub fn mount(&mut self, mount: Mount) -> &mut Self {
-        self.mounts.push(mount);
-        self
+        /// Adds a mount: a named or anonymous volume, a host directory or a tmpfs (see
+        /// [`Mount`]). It is checked when the container is spawned: a bind source that does not
+        /// exist, a bad volume name or two mounts at one destination fail the spawn.
+        ///
+        /// A named volume is created on first use and, when first mounted, filled with the
+        /// image's content at the destination (unless [`Mount::no_copy`]), as Docker does. The
+        /// volume outlives the container; [`Container::remove`](super::Container::remove)
+        /// releases it (an in-use volume cannot be removed).
+        fn mount(&mut self, mount: Mount) { self.mounts.push(mount) }
     }
 
     /// Mounts the named volume `volume` (a name, or a [`Volume`](crate::Volume)) at
@@ -490,22 +431,15 @@ impl<'e> ContainerBuilder<'e> {
         self.mount(Mount::volume(volume.as_ref(), destination))
     }
 
-    /// The container's stdin (see the terminal verbs for defaults).
-    pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
-        self.stdin = Some(cfg.into());
-        self
-    }
+    setters! {
+        /// The container's stdin (see the terminal verbs for defaults).
+        fn stdin(&mut self, cfg: impl Into<Stdio>) { self.stdin = Some(cfg.into()) }
 
-    /// The container's stdout.
-    pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
-        self.stdout = Some(cfg.into());
-        self
-    }
+        /// The container's stdout.
+        fn stdout(&mut self, cfg: impl Into<Stdio>) { self.stdout = Some(cfg.into()) }
 
-    /// The container's stderr.
-    pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
-        self.stderr = Some(cfg.into());
-        self
+        /// The container's stderr.
+        fn stderr(&mut self, cfg: impl Into<Stdio>) { self.stderr = Some(cfg.into()) }
     }
 
     /// The arguments set (not the image's Cmd), as [`std::process::Command::get_args`].
@@ -1118,6 +1052,12 @@ enum Planned {
 }
 
 /// Our end and the container's end of one stdio stream.
+/// Sets `key` to `val` in an ordered environment, replacing an earlier value of `key`.
+pub(super) fn set_env(env: &mut Vec<(OsString, OsString)>, key: &OsStr, val: &OsStr) {
+    env.retain(|(k, _)| k != key);
+    env.push((key.to_owned(), val.to_owned()));
+}
+
 pub(super) fn stdio_fd(
     s: Stdio,
     input: bool,
@@ -1172,31 +1112,18 @@ pub(crate) fn map_spawn_error(e: Error, name: &str, arg0: &str) -> Error {
 
 /// Docker's container name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]+` (a leading `/` is allowed).
 pub(crate) fn validate_name(name: &str) -> Result<()> {
-    let n = name.strip_prefix('/').unwrap_or(name);
-    let bad = |reason| {
-        Err(Error::InvalidContainerName {
-            name: name.to_owned(),
-            reason,
-        })
+    let reason = match name_fault(name.strip_prefix('/').unwrap_or(name)) {
+        None => return Ok(()),
+        Some(NameFault::Empty) => "it is empty",
+        Some(NameFault::Start) => "it must start with a letter or digit",
+        Some(NameFault::Short) => "it must be at least 2 characters long",
+        Some(NameFault::Long) => "it must be at most 255 characters long",
+        Some(NameFault::Chars) => "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
     };
-    let mut chars = n.chars();
-    match chars.next() {
-        None => return bad("it is empty"),
-        Some(c) if !c.is_ascii_alphanumeric() => {
-            return bad("it must start with a letter or digit")
-        }
-        _ => {}
-    }
-    if n.len() < 2 {
-        return bad("it must be at least 2 characters long");
-    }
-    if n.len() > 255 {
-        return bad("it must be at most 255 characters long");
-    }
-    if !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
-        return bad("only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
-    }
-    Ok(())
+    Err(Error::InvalidContainerName {
+        name: name.to_owned(),
+        reason,
+    })
 }
 
 // --- Security settings: the seccomp filter, no_new_privs, Docker's `--security-opt` ------

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use oci_spec::runtime::{Process, User};
 
-use super::builder::stdio_fd;
+use super::builder::{set_env, stdio_fd};
 use super::record::Record;
 use super::store::ContainerStore;
 use super::{rootfs, spec, ExitStatus, Output, Stdio, StdioKind};
@@ -77,50 +77,32 @@ impl<'c> ExecBuilder<'c> {
 
     /// Sets an environment variable (over the container's).
     pub fn env(&mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> &mut Self {
-        let key = key.as_ref().to_owned();
-        self.env.retain(|(k, _)| *k != key);
-        self.env.push((key, val.as_ref().to_owned()));
+        set_env(&mut self.env, key.as_ref(), val.as_ref());
         self
     }
 
-    /// The user (`uid`, `uid:gid`, `name`, `name:group`), instead of the container's.
-    pub fn user(&mut self, user: impl Into<String>) -> &mut Self {
-        self.user = Some(user.into());
-        self
-    }
+    setters! {
+        /// The user (`uid`, `uid:gid`, `name`, `name:group`), instead of the container's.
+        fn user(&mut self, user: impl Into<String>) { self.user = Some(user.into()) }
 
-    /// The working directory, instead of the container's.
-    pub fn current_dir(&mut self, dir: impl Into<String>) -> &mut Self {
-        self.cwd = Some(dir.into());
-        self
-    }
+        /// The working directory, instead of the container's.
+        fn current_dir(&mut self, dir: impl Into<String>) { self.cwd = Some(dir.into()) }
 
-    /// A pty for the process (`docker exec -t`): its stdout and stderr both come through
-    /// the terminal (so [`output`](Self::output) returns them together as stdout), and
-    /// [`status`](Self::status) with an inherited stdin copies this program's stdin to it,
-    /// sizing the pty as this program's terminal if it has one.
-    pub fn tty(&mut self, yes: bool) -> &mut Self {
-        self.tty = yes;
-        self
-    }
+        /// A pty for the process (`docker exec -t`): its stdout and stderr both come through
+        /// the terminal (so [`output`](Self::output) returns them together as stdout), and
+        /// [`status`](Self::status) with an inherited stdin copies this program's stdin to it,
+        /// sizing the pty as this program's terminal if it has one.
+        fn tty(&mut self, yes: bool) { self.tty = yes }
 
-    /// Its stdin (default: null for `output`, inherit for `status`). A piped stdin is
-    /// closed at once (the process reads EOF): these verbs run to completion.
-    pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
-        self.stdin = Some(cfg.into());
-        self
-    }
+        /// Its stdin (default: null for `output`, inherit for `status`). A piped stdin is
+        /// closed at once (the process reads EOF): these verbs run to completion.
+        fn stdin(&mut self, cfg: impl Into<Stdio>) { self.stdin = Some(cfg.into()) }
 
-    /// Its stdout (default: piped for `output`, inherit for `status`).
-    pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
-        self.stdout = Some(cfg.into());
-        self
-    }
+        /// Its stdout (default: piped for `output`, inherit for `status`).
+        fn stdout(&mut self, cfg: impl Into<Stdio>) { self.stdout = Some(cfg.into()) }
 
-    /// Its stderr (default: piped for `output`, inherit for `status`).
-    pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
-        self.stderr = Some(cfg.into());
-        self
+        /// Its stderr (default: piped for `output`, inherit for `status`).
+        fn stderr(&mut self, cfg: impl Into<Stdio>) { self.stderr = Some(cfg.into()) }
     }
 
     /// Runs it to completion (stdio inherited by default), as

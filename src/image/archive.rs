@@ -58,6 +58,26 @@ fn append<W: Write>(
         .map_err(|e| Error::os("writing archive entry", archive.join(name), e))
 }
 
+/// Appends a file entry holding `data`.
+fn append_bytes<W: Write>(
+    tar: &mut tar::Builder<W>,
+    name: &str,
+    data: &[u8],
+    archive: &Path,
+) -> Result<()> {
+    append(tar, name, data.len() as u64, data, archive)
+}
+
+/// Ends the archive and flushes it to its writer.
+fn finish<W: Write>(tar: tar::Builder<BufWriter<W>>, archive: &Path) -> Result<()> {
+    let out = tar
+        .into_inner()
+        .map_err(|e| Error::os("finishing archive", archive, e))?;
+    out.into_inner()
+        .map_err(|e| Error::os("finishing archive", archive, e.into_error()))?;
+    Ok(())
+}
+
 impl Store {
     /// Writes `references` as a docker-archive (what `docker save` writes and
     /// `docker load` / `skopeo copy docker-archive:` read): `manifest.json`,
@@ -89,13 +109,7 @@ impl Store {
             let config_name = format!("{}.json", img.id().digest());
             if written.insert(config_name.clone()) {
                 let bytes = self.read_blob(img.id())?;
-                append(
-                    &mut tar,
-                    &config_name,
-                    bytes.len() as u64,
-                    &bytes[..],
-                    archive,
-                )?;
+                append_bytes(&mut tar, &config_name, &bytes, archive)?;
             }
             let diffs = img.diff_ids();
             let mut layers = Vec::new();
@@ -133,15 +147,10 @@ impl Store {
             });
         }
         let m = serde_json::to_vec(&manifest).expect("manifest serialises");
-        append(&mut tar, "manifest.json", m.len() as u64, &m[..], archive)?;
+        append_bytes(&mut tar, "manifest.json", &m, archive)?;
         let r = serde_json::to_vec(&repositories).expect("repositories serialise");
-        append(&mut tar, "repositories", r.len() as u64, &r[..], archive)?;
-        let out = tar
-            .into_inner()
-            .map_err(|e| Error::os("finishing archive", archive, e))?;
-        out.into_inner()
-            .map_err(|e| Error::os("finishing archive", archive, e.into_error()))?;
-        Ok(())
+        append_bytes(&mut tar, "repositories", &r, archive)?;
+        finish(tar, archive)
     }
 
     /// Appends a layer blob uncompressed (decompressing to a temp file to learn its size).
@@ -189,13 +198,7 @@ impl Store {
         let archive = Path::new("oci-archive");
         let mut tar = tar::Builder::new(BufWriter::with_capacity(256 << 10, out));
         let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
-        append(
-            &mut tar,
-            "oci-layout",
-            layout.len() as u64,
-            &layout[..],
-            archive,
-        )?;
+        append_bytes(&mut tar, "oci-layout", layout, archive)?;
         let mut entries = Vec::new();
         let mut written = std::collections::HashSet::new();
         for r in references {
@@ -234,13 +237,8 @@ impl Store {
             .build()
             .map_err(|e| invalid("oci-archive", e.to_string()))?;
         let i = serde_json::to_vec(&index).expect("index serialises");
-        append(&mut tar, "index.json", i.len() as u64, &i[..], archive)?;
-        let out = tar
-            .into_inner()
-            .map_err(|e| Error::os("finishing archive", archive, e))?;
-        out.into_inner()
-            .map_err(|e| Error::os("finishing archive", archive, e.into_error()))?;
-        Ok(())
+        append_bytes(&mut tar, "index.json", &i, archive)?;
+        finish(tar, archive)
     }
 
     /// Every blob a manifest (or index) needs, itself included.

@@ -438,7 +438,13 @@ impl Store {
 
     /// Reads manifest and config behind an index entry (following a one-platform index).
     pub(super) fn load_image(&self, d: &Descriptor) -> Result<Image> {
-        let (manifest_digest, manifest) = self.resolve_manifest(d.digest(), d.media_type())?;
+        self.image_at(d.digest(), d.media_type())
+    }
+
+    /// Reads manifest (following a one-platform index) and config behind `digest`, an
+    /// image with no references yet.
+    fn image_at(&self, digest: &Digest, media_type: &MediaType) -> Result<Image> {
+        let (manifest_digest, manifest) = self.resolve_manifest(digest, media_type)?;
         let config: ImageConfiguration = self.read_json(manifest.config().digest())?;
         Ok(Image {
             id: manifest.config().digest().clone(),
@@ -583,16 +589,7 @@ impl Store {
             .ok_or_else(|| Error::ImageNotFound {
                 reference: format!("held by {owner}"),
             })?;
-        let (manifest_digest, manifest) =
-            self.resolve_manifest(&hold.manifest, &MediaType::ImageManifest)?;
-        let config: ImageConfiguration = self.read_json(manifest.config().digest())?;
-        Ok(Image {
-            id: manifest.config().digest().clone(),
-            references: Vec::new(),
-            manifest_digest,
-            manifest,
-            config,
-        })
+        self.image_at(&hold.manifest, &MediaType::ImageManifest)
     }
 
     fn holds(&self) -> Result<Vec<(String, Hold)>> {
@@ -828,13 +825,24 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use oci_spec::image::ConfigBuilder;
     use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 
     fn r(s: &str) -> Reference {
         s.parse().unwrap()
+    }
+
+    /// The image config's Cmd.
+    pub(crate) fn cmd_of(img: &Image) -> &[String] {
+        img.config()
+            .config()
+            .as_ref()
+            .unwrap()
+            .cmd()
+            .as_ref()
+            .unwrap()
     }
 
     pub(crate) fn sample_dir() -> tempfile::TempDir {
@@ -847,6 +855,15 @@ mod tests {
         symlink("app", p.join("bin/sh")).unwrap();
         fs::write(p.join("etc/conf"), b"k=v\n").unwrap();
         d
+    }
+
+    /// A store in a temporary root holding the sample directory imported as `reference`.
+    fn imported(reference: &str) -> (tempfile::TempDir, Store, Image) {
+        let root = tempfile::tempdir().unwrap();
+        let s = Store::open(root.path()).unwrap();
+        let src = sample_dir();
+        let img = s.import_dir(src.path(), &config(), &r(reference)).unwrap();
+        (root, s, img)
     }
 
     fn config() -> Config {
@@ -945,21 +962,9 @@ mod tests {
 
     #[test]
     fn import_inspect_rootfs_tag_remove_prune() {
-        let root = tempfile::tempdir().unwrap();
-        let s = Store::open(root.path()).unwrap();
-        let src = sample_dir();
-        let img = s.import_dir(src.path(), &config(), &r("app:1")).unwrap();
+        let (_root, s, img) = imported("app:1");
         assert_eq!(img.references(), &[r("app:1")]);
-        assert_eq!(
-            img.config()
-                .config()
-                .as_ref()
-                .unwrap()
-                .cmd()
-                .as_ref()
-                .unwrap(),
-            &["/bin/app"]
-        );
+        assert_eq!(cmd_of(&img), &["/bin/app"]);
         assert_eq!(img.manifest().layers().len(), 1);
         assert_eq!(img.history().len(), 1);
         let c = img.config().config().clone().unwrap();
@@ -1025,10 +1030,7 @@ mod tests {
 
     #[test]
     fn shared_layers_survive_removal_of_one_image() {
-        let root = tempfile::tempdir().unwrap();
-        let s = Store::open(root.path()).unwrap();
-        let src = sample_dir();
-        let a = s.import_dir(src.path(), &config(), &r("a")).unwrap();
+        let (_root, s, a) = imported("a");
         // same layer, different config
         let layer = a.manifest().layers()[0].clone();
         let mut c2 = config();
@@ -1053,10 +1055,7 @@ mod tests {
 
     #[test]
     fn a_corrupt_layer_is_refused_and_leaves_nothing() {
-        let root = tempfile::tempdir().unwrap();
-        let s = Store::open(root.path()).unwrap();
-        let src = sample_dir();
-        let a = s.import_dir(src.path(), &config(), &r("a")).unwrap();
+        let (_root, s, a) = imported("a");
         // claim another diff id: unpack must notice
         let layer = a.manifest().layers()[0].clone();
         let wrong = store::digest_of(b"not it");
@@ -1072,10 +1071,7 @@ mod tests {
 
     #[test]
     fn held_images_are_kept() {
-        let root = tempfile::tempdir().unwrap();
-        let s = Store::open(root.path()).unwrap();
-        let src = sample_dir();
-        let img = s.import_dir(src.path(), &config(), &r("held:1")).unwrap();
+        let (_root, s, img) = imported("held:1");
         let lower = s.rootfs_layers(&r("held:1")).unwrap();
         s.hold("ctr-1", &r("held:1")).unwrap();
         assert!(s.hold("../evil", &r("held:1")).is_err());

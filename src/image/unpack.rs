@@ -319,17 +319,7 @@ impl Unpacker<'_> {
                 });
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                let fd = rustix::fs::openat(
-                    &parent,
-                    &name,
-                    OFlags::WRONLY
-                        | OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o600),
-                )
-                .map_err(|e| io_err(e.into()))?;
+                let fd = create_new(&parent, &name).map_err(|e| io_err(e.into()))?;
                 let mut file = File::from(fd);
                 loop {
                     let n = match entry.read(&mut self.buf) {
@@ -628,6 +618,20 @@ impl Unpacker<'_> {
         }
         Ok(())
     }
+}
+
+/// Creates `name` in `dir` as a new regular file for writing, mode 0600 until its own is
+/// set: never through a symlink, never over an existing entry.
+pub(crate) fn create_new(
+    dir: impl AsFd,
+    name: impl rustix::path::Arg,
+) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::openat(
+        dir,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
 }
 
 fn ts(secs: i64) -> Timespec {

@@ -399,54 +399,36 @@ pub struct NetworkBuilder<'s> {
 }
 
 impl NetworkBuilder<'_> {
-    /// The driver: [`Driver::Bridge`] (default) or [`Driver::Macvlan`].
-    pub fn driver(&mut self, driver: Driver) -> &mut Self {
-        self.driver = driver;
-        self
-    }
+    setters! {
+        /// The driver: [`Driver::Bridge`] (default) or [`Driver::Macvlan`].
+        fn driver(&mut self, driver: Driver) { self.driver = driver }
 
-    /// The subnet in CIDR notation (default: a free /16 of 172.17–31.0.0, then a /20 of
-    /// 192.168.0.0/16, as Docker picks; required for macvlan).
-    pub fn subnet(&mut self, cidr: impl Into<String>) -> &mut Self {
-        self.subnet = Some(cidr.into());
-        self
-    }
+        /// The subnet in CIDR notation (default: a free /16 of 172.17–31.0.0, then a /20 of
+        /// 192.168.0.0/16, as Docker picks; required for macvlan).
+        fn subnet(&mut self, cidr: impl Into<String>) { self.subnet = Some(cidr.into()) }
 
-    /// The gateway (default: the subnet's first address).
-    pub fn gateway(&mut self, ip: impl Into<String>) -> &mut Self {
-        self.gateway = Some(ip.into());
-        self
-    }
+        /// The gateway (default: the subnet's first address).
+        fn gateway(&mut self, ip: impl Into<String>) { self.gateway = Some(ip.into()) }
 
-    /// The range containers get addresses from, inside the subnet (CIDR).
-    pub fn ip_range(&mut self, cidr: impl Into<String>) -> &mut Self {
-        self.ip_range = Some(cidr.into());
-        self
-    }
+        /// The range containers get addresses from, inside the subnet (CIDR).
+        fn ip_range(&mut self, cidr: impl Into<String>) { self.ip_range = Some(cidr.into()) }
 
-    /// The MTU of its interfaces (default 1500; a macvlan network: its parent's).
-    pub fn mtu(&mut self, mtu: u32) -> &mut Self {
-        self.mtu = Some(mtu);
-        self
-    }
+        /// The MTU of its interfaces (default 1500; a macvlan network: its parent's).
+        fn mtu(&mut self, mtu: u32) { self.mtu = Some(mtu) }
 
-    /// The parent interface of a macvlan network (`-o parent=eth0`).
-    pub fn parent(&mut self, ifname: impl Into<String>) -> &mut Self {
-        self.parent = Some(ifname.into());
-        self
-    }
+        /// The parent interface of a macvlan network (`-o parent=eth0`).
+        fn parent(&mut self, ifname: impl Into<String>) { self.parent = Some(ifname.into()) }
 
-    /// Adds a label.
-    pub fn label(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
-        self.labels.insert(key.into(), value.into());
-        self
-    }
+        /// Adds a label.
+        fn label(&mut self, key: impl Into<String>, value: impl Into<String>) {
+            self.labels.insert(key.into(), value.into())
+        }
 
-    /// Adds a driver option (`-o key=value`): `parent` (macvlan),
-    /// `com.docker.network.bridge.name`, `com.docker.network.driver.mtu`.
-    pub fn option(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
-        self.options.insert(key.into(), value.into());
-        self
+        /// Adds a driver option (`-o key=value`): `parent` (macvlan),
+        /// `com.docker.network.bridge.name`, `com.docker.network.driver.mtu`.
+        fn option(&mut self, key: impl Into<String>, value: impl Into<String>) {
+            self.options.insert(key.into(), value.into())
+        }
     }
 
     /// Creates the network. Nothing is set up on the host until a container attaches (the

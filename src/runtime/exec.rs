@@ -47,40 +47,26 @@ impl ExecOptions {
         Self::default()
     }
 
-    /// Sends the pty master to this unix socket when the process asks for a terminal.
-    pub fn console_socket(&mut self, path: impl Into<PathBuf>) -> &mut Self {
-        self.console_socket = Some(path.into());
-        self
-    }
+    setters! {
+        /// Sends the pty master to this unix socket when the process asks for a terminal.
+        fn console_socket(&mut self, path: impl Into<PathBuf>) {
+            self.console_socket = Some(path.into())
+        }
 
-    /// Writes the process's pid to this file.
-    pub fn pid_file(&mut self, path: impl Into<PathBuf>) -> &mut Self {
-        self.pid_file = Some(path.into());
-        self
-    }
+        /// Writes the process's pid to this file.
+        fn pid_file(&mut self, path: impl Into<PathBuf>) { self.pid_file = Some(path.into()) }
 
-    /// Passes fds 3..3+N to the process.
-    pub fn preserve_fds(&mut self, n: u32) -> &mut Self {
-        self.preserve_fds = n;
-        self
-    }
+        /// Passes fds 3..3+N to the process.
+        fn preserve_fds(&mut self, n: u32) { self.preserve_fds = n }
 
-    /// The process's stdin.
-    pub fn stdin(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
-        self.stdin = Some(fd.into());
-        self
-    }
+        /// The process's stdin.
+        fn stdin(&mut self, fd: impl Into<OwnedFd>) { self.stdin = Some(fd.into()) }
 
-    /// The process's stdout.
-    pub fn stdout(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
-        self.stdout = Some(fd.into());
-        self
-    }
+        /// The process's stdout.
+        fn stdout(&mut self, fd: impl Into<OwnedFd>) { self.stdout = Some(fd.into()) }
 
-    /// The process's stderr.
-    pub fn stderr(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
-        self.stderr = Some(fd.into());
-        self
+        /// The process's stderr.
+        fn stderr(&mut self, fd: impl Into<OwnedFd>) { self.stderr = Some(fd.into()) }
     }
 }
 

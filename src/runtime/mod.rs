@@ -160,59 +160,38 @@ impl CreateOptions {
         Self::default()
     }
 
-    /// Sends the pty master to this unix socket (runc's `--console-socket`).
-    pub fn console_socket(&mut self, path: impl Into<PathBuf>) -> &mut Self {
-        self.console_socket = Some(path.into());
-        self
-    }
+    setters! {
+        /// Sends the pty master to this unix socket (runc's `--console-socket`).
+        fn console_socket(&mut self, path: impl Into<PathBuf>) {
+            self.console_socket = Some(path.into())
+        }
 
-    /// Writes the init's pid to this file (runc's `--pid-file`).
-    pub fn pid_file(&mut self, path: impl Into<PathBuf>) -> &mut Self {
-        self.pid_file = Some(path.into());
-        self
-    }
+        /// Writes the init's pid to this file (runc's `--pid-file`).
+        fn pid_file(&mut self, path: impl Into<PathBuf>) { self.pid_file = Some(path.into()) }
 
-    /// Uses MS_MOVE and chroot instead of pivot_root (runc's `--no-pivot`).
-    pub fn no_pivot(&mut self, no_pivot: bool) -> &mut Self {
-        self.no_pivot = no_pivot;
-        self
-    }
+        /// Uses MS_MOVE and chroot instead of pivot_root (runc's `--no-pivot`).
+        fn no_pivot(&mut self, no_pivot: bool) { self.no_pivot = no_pivot }
 
-    /// Passes fds 3..3+N to the process (runc's `--preserve-fds`).
-    pub fn preserve_fds(&mut self, n: u32) -> &mut Self {
-        self.preserve_fds = n;
-        self
-    }
+        /// Passes fds 3..3+N to the process (runc's `--preserve-fds`).
+        fn preserve_fds(&mut self, n: u32) { self.preserve_fds = n }
 
-    /// The process's stdin.
-    pub fn stdin(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
-        self.stdin = Some(fd.into());
-        self
-    }
+        /// The process's stdin.
+        fn stdin(&mut self, fd: impl Into<OwnedFd>) { self.stdin = Some(fd.into()) }
 
-    /// The process's stdout.
-    pub fn stdout(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
-        self.stdout = Some(fd.into());
-        self
-    }
+        /// The process's stdout.
+        fn stdout(&mut self, fd: impl Into<OwnedFd>) { self.stdout = Some(fd.into()) }
 
-    /// The process's stderr.
-    pub fn stderr(&mut self, fd: impl Into<OwnedFd>) -> &mut Self {
-        self.stderr = Some(fd.into());
-        self
-    }
+        /// The process's stderr.
+        fn stderr(&mut self, fd: impl Into<OwnedFd>) { self.stderr = Some(fd.into()) }
 
-    /// Maps a `slice:prefix:name` cgroups path as systemd would (runc's `--systemd-cgroup`).
-    pub fn systemd_cgroup(&mut self, systemd: bool) -> &mut Self {
-        self.systemd_cgroup = systemd;
-        self
-    }
+        /// Maps a `slice:prefix:name` cgroups path as systemd would (runc's `--systemd-cgroup`).
+        fn systemd_cgroup(&mut self, systemd: bool) { self.systemd_cgroup = systemd }
 
-    /// Delivers `signal` to the init when the creating thread exits (`PR_SET_PDEATHSIG`;
-    /// see the field's docs).
-    pub fn parent_death_signal(&mut self, signal: Signal) -> &mut Self {
-        self.parent_death_signal = Some(signal.as_raw());
-        self
+        /// Delivers `signal` to the init when the creating thread exits (`PR_SET_PDEATHSIG`;
+        /// see the field's docs).
+        fn parent_death_signal(&mut self, signal: Signal) {
+            self.parent_death_signal = Some(signal.as_raw())
+        }
     }
 
     fn stdio(&self) -> Result<[Option<OwnedFd>; 3]> {
@@ -625,6 +604,16 @@ impl Runtime {
         Ok(self.root.join(id))
     }
 
+    /// Loads the record of a container that is in `want`, else refuses `op`.
+    fn load_in(&self, id: &str, op: &'static str, want: Status) -> Result<Record> {
+        let (dir, rec) = self.load(id)?;
+        let status = rec.status(&dir);
+        if status != want {
+            return Err(invalid_state(id, op, status));
+        }
+        Ok(rec)
+    }
+
     fn load(&self, id: &str) -> Result<(PathBuf, Record)> {
         let dir = self.dir(id)?;
         if !dir.is_dir() {
@@ -775,11 +764,7 @@ impl Runtime {
         let _lock = Lock::acquire(&dir)?;
         let status = rec.status(&dir);
         if status != Status::Created {
-            return Err(Error::InvalidState {
-                id: id.to_owned(),
-                op: "start",
-                status: status.to_string(),
-            });
+            return Err(invalid_state(id, "start", status));
         }
         let fifo = dir.join(FIFO);
         let fd = file::open(&fifo, libc::O_WRONLY | libc::O_NONBLOCK)
@@ -929,11 +914,7 @@ impl Runtime {
         let (dir, rec) = self.load(id)?;
         let status = rec.status(&dir);
         if status == Status::Stopped {
-            return Err(Error::InvalidState {
-                id: id.to_owned(),
-                op: "kill",
-                status: status.to_string(),
-            });
+            return Err(invalid_state(id, "kill", status));
         }
         if all {
             let cg = Cgroup::open(&rec.cgroup_path)?;
@@ -947,11 +928,7 @@ impl Runtime {
             .map_err(|e| Error::os("opening pidfd of", format!("pid {}", rec.pid), e))?;
         // The pidfd pins the process: check it is still ours, then signal without a race.
         if !rec.alive() {
-            return Err(Error::InvalidState {
-                id: id.to_owned(),
-                op: "kill",
-                status: Status::Stopped.to_string(),
-            });
+            return Err(invalid_state(id, "kill", Status::Stopped));
         }
         file::pidfd_signal(pidfd.as_raw_fd(), signal).map_err(|e| {
             Error::os(
@@ -987,11 +964,7 @@ impl Runtime {
         };
         let status = rec.status(&dir);
         if status != Status::Stopped && !force {
-            return Err(Error::InvalidState {
-                id: id.to_owned(),
-                op: "delete",
-                status: status.to_string(),
-            });
+            return Err(invalid_state(id, "delete", status));
         }
         let cg = Cgroup::open(&rec.cgroup_path).ok();
         if status != Status::Stopped {
@@ -1028,15 +1001,7 @@ impl Runtime {
     /// # Errors
     /// The container is not running.
     pub fn pause(&self, id: &str) -> Result<()> {
-        let (dir, rec) = self.load(id)?;
-        let status = rec.status(&dir);
-        if status != Status::Running {
-            return Err(Error::InvalidState {
-                id: id.to_owned(),
-                op: "pause",
-                status: status.to_string(),
-            });
-        }
+        let rec = self.load_in(id, "pause", Status::Running)?;
         Ok(Cgroup::open(&rec.cgroup_path)?.freeze()?)
     }
 
@@ -1045,15 +1010,7 @@ impl Runtime {
     /// # Errors
     /// The container is not paused.
     pub fn resume(&self, id: &str) -> Result<()> {
-        let (dir, rec) = self.load(id)?;
-        let status = rec.status(&dir);
-        if status != Status::Paused {
-            return Err(Error::InvalidState {
-                id: id.to_owned(),
-                op: "resume",
-                status: status.to_string(),
-            });
-        }
+        let rec = self.load_in(id, "resume", Status::Paused)?;
         Ok(Cgroup::open(&rec.cgroup_path)?.thaw()?)
     }
 
@@ -1108,5 +1065,14 @@ fn wait_gone(rec: &Record, timeout: Duration) {
     } && Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A container is not in a state that allows `op`.
+fn invalid_state(id: &str, op: &'static str, status: Status) -> Error {
+    Error::InvalidState {
+        id: id.to_owned(),
+        op,
+        status: status.to_string(),
     }
 }

@@ -437,24 +437,13 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
     check_uts(spec, &ns)?;
 
     let has_mount_ns = ns.has(libc::CLONE_NEWNS);
-    let (rootfs_plan, chroot) = if has_mount_ns {
-        let plan = rootfs_plan(
-            spec,
-            &linux,
-            bundle,
-            rootfs,
-            user_ns,
-            &ns,
-            &cgroup_dirs,
-            no_pivot,
-            readonly_root(spec),
-            &mut ctx,
-        )?;
-        (Some(plan), None)
-    } else if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
-        // No mount namespace: the container shares the runtime's, so its mounts are made
-        // there, under the rootfs (as runc does); delete detaches them.
-        refuse_path_restrictions(&linux)?;
+    let has_mounts = spec.mounts().as_ref().is_some_and(|m| !m.is_empty());
+    let (rootfs_plan, chroot) = if has_mount_ns || has_mounts {
+        if !has_mount_ns {
+            // No mount namespace: the container shares the runtime's, so its mounts are
+            // made there, under the rootfs (as runc does); delete detaches them.
+            refuse_path_restrictions(&linux)?;
+        }
         let mut plan = rootfs_plan(
             spec,
             &linux,
@@ -467,7 +456,7 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
             readonly_root(spec),
             &mut ctx,
         )?;
-        plan.host_ns = true;
+        plan.host_ns = !has_mount_ns;
         (Some(plan), None)
     } else {
         let fd = crate::sys::file::open(rootfs, libc::O_PATH | libc::O_DIRECTORY)

@@ -197,34 +197,57 @@ impl AsRef<str> for Volume {
     }
 }
 
-/// Checks a volume name against Docker's rules: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
-pub(crate) fn check_name(name: &str) -> Result<()> {
-    let bad = |reason| {
-        Err(Error::InvalidVolumeName {
-            name: name.into(),
-            reason,
-        })
-    };
+/// How a name breaks Docker's rule for container and volume names:
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, at most 255 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NameFault {
+    /// The name is empty.
+    Empty,
+    /// It starts with something other than a letter or digit.
+    Start,
+    /// It is one character long.
+    Short,
+    /// It is longer than 255 bytes.
+    Long,
+    /// It has a character outside `[a-zA-Z0-9_.-]`.
+    Chars,
+}
+
+/// Checks `name` against Docker's rule for container and volume names.
+pub(crate) fn name_fault(name: &str) -> Option<NameFault> {
     let mut chars = name.chars();
     match chars.next() {
-        None => return bad("it is empty"),
-        Some(c) if !c.is_ascii_alphanumeric() => {
-            return bad("it must start with a letter or digit ([a-zA-Z0-9][a-zA-Z0-9_.-]+); a host directory must be an absolute path")
-        }
+        None => return Some(NameFault::Empty),
+        Some(c) if !c.is_ascii_alphanumeric() => return Some(NameFault::Start),
         _ => {}
     }
     if name.len() < 2 {
-        return bad("it must be at least two characters long");
+        Some(NameFault::Short)
+    } else if name.len() > 255 {
+        Some(NameFault::Long)
+    } else if !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+        Some(NameFault::Chars)
+    } else {
+        None
     }
-    if name.len() > 255 {
-        return bad("it is longer than 255 bytes");
-    }
-    if !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
-        return bad(
-            "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed; a host directory must be an absolute path",
-        );
-    }
-    Ok(())
+}
+
+/// Checks a volume name against Docker's rules: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub(crate) fn check_name(name: &str) -> Result<()> {
+    let reason = match name_fault(name) {
+        None => return Ok(()),
+        Some(NameFault::Empty) => "it is empty",
+        Some(NameFault::Start) => "it must start with a letter or digit ([a-zA-Z0-9][a-zA-Z0-9_.-]+); a host directory must be an absolute path",
+        Some(NameFault::Short) => "it must be at least two characters long",
+        Some(NameFault::Long) => "it is longer than 255 bytes",
+        Some(NameFault::Chars) => {
+            "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed; a host directory must be an absolute path"
+        }
+    };
+    Err(Error::InvalidVolumeName {
+        name: name.into(),
+        reason,
+    })
 }
 
 /// Checks a container id used as a file name under `users/`.

@@ -134,17 +134,8 @@ impl Copier {
                     Mode::empty(),
                 )
                 .map_err(|e| Error::os("opening", sp, e.into()))?;
-                let d = rustix::fs::openat(
-                    dst,
-                    name,
-                    OFlags::WRONLY
-                        | OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o600),
-                )
-                .map_err(|e| Error::os("creating", dp, e.into()))?;
+                let d = crate::image::unpack::create_new(dst, name)
+                    .map_err(|e| Error::os("creating", dp, e.into()))?;
                 let (s, d) = (File::from(s), File::from(d));
                 io::copy(&mut &s, &mut &d).map_err(err("copying"))?;
                 let (s, d) = (OwnedFd::from(s), OwnedFd::from(d));

@@ -1008,6 +1008,14 @@ mod fake_registry_tests {
     }
 
     /// Routes for an image under `lib/x:1`; `layer_resp` decides how the layer is served.
+    /// An empty store in a temporary dir, and `lib/x:{tag}` on the fake registry at `port`.
+    fn local_store(port: u16, tag: &str) -> (tempfile::TempDir, Store, Reference) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let r = format!("127.0.0.1:{port}/lib/x:{tag}").parse().unwrap();
+        (dir, store, r)
+    }
+
     fn registry_route(
         layer_resp: impl Fn(&[u8]) -> Resp + Send + Sync + 'static,
     ) -> impl Fn(&Req, u16) -> Resp + Send + Sync + 'static {
@@ -1074,39 +1082,24 @@ mod fake_registry_tests {
     #[test]
     fn pulls_from_a_fake_registry() {
         let (port, _) = serve(registry_route(|l| resp(200, l.to_vec())));
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        let (_dir, store, r) = local_store(port, "1");
         let img = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap();
         let layers = store.rootfs_layers(&r).unwrap();
         assert_eq!(std::fs::read(layers[0].join("etc/motd")).unwrap(), b"hello");
-        assert_eq!(
-            img.config()
-                .config()
-                .as_ref()
-                .unwrap()
-                .cmd()
-                .as_ref()
-                .unwrap(),
-            &["/bin/sh"]
-        );
+        assert_eq!(crate::image::local::tests::cmd_of(&img), &["/bin/sh"]);
     }
 
     #[test]
     fn zstd_and_uncompressed_layers_and_manifest_lists() {
         for comp in [Compression::Zstd, Compression::None] {
             let (port, _) = serve(registry_route_with(comp, |l| resp(200, l.to_vec())));
-            let dir = tempfile::tempdir().unwrap();
-            let store = Store::open(dir.path()).unwrap();
-            let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+            let (_dir, store, r) = local_store(port, "1");
             pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap();
             let layers = store.rootfs_layers(&r).unwrap();
             assert_eq!(std::fs::read(layers[0].join("etc/motd")).unwrap(), b"hello");
         }
         let (port, seen) = serve(registry_route(|l| resp(200, l.to_vec())));
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let r: Reference = format!("127.0.0.1:{port}/lib/x:multi").parse().unwrap();
+        let (_dir, store, r) = local_store(port, "multi");
         let img = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap();
         assert_eq!(img.diff_ids().len(), 1);
         let (m, _, _) = image();
@@ -1170,9 +1163,7 @@ mod fake_registry_tests {
             cut: Some(l.len() / 2),
             ..resp(200, l.to_vec())
         }));
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        let (_dir, store, r) = local_store(port, "1");
         let e = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap_err();
         let (_, _, l) = image();
         let msg = e.to_string();
@@ -1192,9 +1183,7 @@ mod fake_registry_tests {
             stall: Some(Duration::from_secs(30)),
             ..resp(200, l.to_vec())
         }));
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        let (_dir, store, r) = local_store(port, "1");
         let start = std::time::Instant::now();
         let e = pull(
             &store,
@@ -1222,9 +1211,7 @@ mod fake_registry_tests {
             bad[n - 9] ^= 0xff; // inside the gzip trailer's CRC: tar content unchanged
             resp(200, bad)
         }));
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        let (_dir, store, r) = local_store(port, "1");
         let e = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap_err();
         assert!(
             matches!(e, Error::DigestMismatch { .. }) || matches!(e, Error::Blob { .. }),
@@ -1238,9 +1225,7 @@ mod fake_registry_tests {
         let (port, _) = serve(registry_route(|_| {
             resp(500, r#"{"errors":[{"message":"disk on fire"}]}"#)
         }));
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        let (_dir, store, r) = local_store(port, "1");
         let msg = pull(&store, &r, &PullOptions::new(), &|_| {})
             .unwrap_err()
             .to_string();
@@ -1279,9 +1264,7 @@ mod fake_registry_tests {
             }
             route(req, port)
         });
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        let (_dir, store, r) = local_store(port, "1");
         pull(
             &store,
             &r,
@@ -1318,9 +1301,7 @@ mod fake_registry_tests {
             }
             route(req, port)
         });
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let r: Reference = format!("127.0.0.1:{port}/lib/x:1").parse().unwrap();
+        let (dir, store, r) = local_store(port, "1");
         pull(
             &store,
             &r,

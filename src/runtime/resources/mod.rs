@@ -399,6 +399,20 @@ mod tests {
         Ok(cg.apply(&settings(res, |c| cg.uses_v2(c))?)?)
     }
 
+    /// Applies resources made of device rules alone.
+    fn apply_devices(
+        cg: &Cgroup,
+        devs: Vec<oci_spec::runtime::LinuxDeviceCgroup>,
+    ) -> crate::Result<()> {
+        apply(
+            cg,
+            &LinuxResourcesBuilder::default()
+                .devices(devs)
+                .build()
+                .unwrap(),
+        )
+    }
+
     #[test]
     fn fake_v1_writes_files_and_inherits_cpuset() {
         let tmp = tempfile::tempdir().unwrap();
@@ -443,14 +457,7 @@ mod tests {
             .access("rwm")
             .build()
             .unwrap()];
-        apply(
-            &cg,
-            &LinuxResourcesBuilder::default()
-                .devices(devs)
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
+        apply_devices(&cg, devs).unwrap();
         assert_eq!(cat(d("devices").join("devices.deny")), "a *:* rwm");
         assert_eq!(cat(d("devices").join("cgroup.procs")), "4242");
         assert_eq!(cg.paths().len(), 8);
@@ -565,14 +572,7 @@ mod tests {
             .allow(false)
             .build()
             .unwrap()];
-        apply(
-            &cg,
-            &LinuxResourcesBuilder::default()
-                .devices(devs)
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
+        apply_devices(&cg, devs).unwrap();
         // A limit whose file is missing names it.
         let h = vec![LinuxHugepageLimitBuilder::default()
             .page_size("1GB")
