@@ -321,7 +321,7 @@ fn add_victim(rootfs: &Path, bin: &Path) {
 fn verdict(report: &Path, bin: &Path, before: &[u8], log: &Path) -> String {
     fs::write(report.join("go"), "").unwrap();
     assert!(
-        wait_for(&report.join("result"), Duration::from_secs(20)),
+        wait_for(&report.join("result"), Duration::from_secs(60)),
         "no result from the attacker"
     );
     let opened = fs::read_to_string(report.join("opened")).unwrap_or_default();
