@@ -280,135 +280,206 @@ impl Unpacker<'_> {
                 remove_at(&parent, &name).map_err(&io_err)?;
             }
         }
-        let same_owner = self.opts.same_owner;
-        let owner = |fd: &OwnedFd, name: &OsStr| -> io::Result<()> {
-            if same_owner {
-                rustix::fs::chownat(
-                    fd,
-                    name,
-                    Some(rustix::fs::Uid::from_raw(uid)),
-                    Some(rustix::fs::Gid::from_raw(gid)),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                )?;
-            }
-            Ok(())
+        let m = Meta {
+            mode,
+            uid,
+            gid,
+            mtime,
         };
-        let times = Timestamps {
-            last_access: ts(mtime),
-            last_modification: ts(mtime),
+        let at = At {
+            parent: &parent,
+            name: &name,
+            raw: &raw,
         };
-        match kind {
-            tar::EntryType::Directory => {
-                match rustix::fs::mkdirat(&parent, &name, Mode::from_raw_mode(0o700)) {
-                    Ok(()) | Err(Errno::EXIST) => {}
-                    Err(e) => return Err(io_err(e.into())),
-                }
-                owner(&parent, &name).map_err(&io_err)?;
-                let fd = rustix::fs::openat(
-                    &parent,
-                    &name,
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| io_err(e.into()))?;
-                self.xattrs(entry, &fd);
-                self.dirs.push(DeferredDir {
-                    rel: rel.clone(),
-                    mode,
-                    mtime,
-                });
-            }
+        let made = match kind {
+            tar::EntryType::Directory => self.make_dir(entry, &at, &rel, &m)?,
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                let fd = create_new(&parent, &name).map_err(|e| io_err(e.into()))?;
-                let mut file = File::from(fd);
-                loop {
-                    let n = match entry.read(&mut self.buf) {
-                        Ok(0) => break,
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(self.bad_tar(e)),
-                    };
-                    file.write_all(&self.buf[..n]).map_err(&io_err)?;
-                    self.stats.bytes += n as u64;
-                }
-                if self.opts.same_owner {
-                    rustix::fs::fchown(
-                        &file,
-                        Some(rustix::fs::Uid::from_raw(uid)),
-                        Some(rustix::fs::Gid::from_raw(gid)),
-                    )
-                    .map_err(|e| io_err(e.into()))?;
-                }
-                // after chown, which clears set-id bits
-                rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))
-                    .map_err(|e| io_err(e.into()))?;
-                self.xattrs(entry, file.as_fd());
-                rustix::fs::futimens(&file, &times).map_err(|e| io_err(e.into()))?;
+                self.make_file(entry, &at, &m)?
             }
-            tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| self.bad_tar(e))?
-                    .ok_or_else(|| self.unsafe_entry(&raw, "symlink without a target"))?
-                    .into_owned();
-                // Docker's rule: a relative target must not climb out of the root
-                if target.is_relative() && clean(&parent_rel.join(&target)).is_none() {
-                    return Err(self.unsafe_entry(&raw, "symlink points outside the layer root"));
-                }
-                rustix::fs::symlinkat(&target, &parent, &name).map_err(|e| io_err(e.into()))?;
-                owner(&parent, &name).map_err(&io_err)?;
-                let _ = rustix::fs::utimensat(&parent, &name, &times, AtFlags::SYMLINK_NOFOLLOW);
-            }
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| self.bad_tar(e))?
-                    .ok_or_else(|| self.unsafe_entry(&raw, "hard link without a target"))?
-                    .into_owned();
-                let target = clean(&target)
-                    .filter(|t| !t.as_os_str().is_empty())
-                    .ok_or_else(|| {
-                        self.unsafe_entry(&raw, "hard link points outside the layer root")
-                    })?;
-                if target == rel {
-                    return Err(self.unsafe_entry(&raw, "hard link to itself"));
-                }
-                let tname = target.file_name().expect("cleaned, non-empty").to_owned();
-                let tparent = self
-                    .open_in_root(target.parent().unwrap_or(Path::new("")))
-                    .map_err(|e| io_err(e.into()))?;
-                rustix::fs::linkat(&tparent, &tname, &parent, &name, AtFlags::empty())
-                    .map_err(|e| io_err(e.into()))?;
-            }
+            tar::EntryType::Symlink => self.make_symlink(entry, &at, &parent_rel, &m)?,
+            tar::EntryType::Link => self.make_hard_link(entry, &at, &rel)?,
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                let ft = match kind {
-                    tar::EntryType::Char => FileType::CharacterDevice,
-                    tar::EntryType::Block => FileType::BlockDevice,
-                    _ => FileType::Fifo,
-                };
-                let h = entry.header();
-                let major = h.device_major().ok().flatten().unwrap_or(0);
-                let minor = h.device_minor().ok().flatten().unwrap_or(0);
-                let dev = rustix::fs::makedev(major, minor);
-                match rustix::fs::mknodat(&parent, &name, ft, Mode::from_raw_mode(mode), dev) {
-                    Ok(()) => {}
-                    Err(Errno::PERM) if !self.opts.same_owner && ft != FileType::Fifo => {
-                        self.stats.skipped_devices += 1;
-                        return Ok(());
-                    }
-                    Err(e) => return Err(io_err(e.into())),
-                }
-                owner(&parent, &name).map_err(&io_err)?;
-                rustix::fs::chmodat(&parent, &name, Mode::from_raw_mode(mode), AtFlags::empty())
-                    .map_err(|e| io_err(e.into()))?;
-                let _ = rustix::fs::utimensat(&parent, &name, &times, AtFlags::SYMLINK_NOFOLLOW);
+                self.make_node(entry, kind, &at, &m)?
             }
             // pax/GNU headers are consumed by the tar crate; anything else is ignored
-            _ => return Ok(()),
+            _ => false,
+        };
+        if made {
+            self.written.insert(rel);
+            self.stats.entries += 1;
         }
-        self.written.insert(rel);
-        self.stats.entries += 1;
         Ok(())
+    }
+
+    /// Gives `name` in `parent` the entry's owner, when unpacking keeps owners.
+    fn chown_at(&self, at: &At<'_>, m: &Meta) -> io::Result<()> {
+        if self.opts.same_owner {
+            rustix::fs::chownat(
+                at.parent,
+                at.name,
+                Some(rustix::fs::Uid::from_raw(m.uid)),
+                Some(rustix::fs::Gid::from_raw(m.gid)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A directory entry: made (or kept, when one is there), owned, its xattrs set; its
+    /// mode and mtime wait for [`finish_dirs`](Self::finish_dirs).
+    fn make_dir<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        at: &At<'_>,
+        rel: &Path,
+        m: &Meta,
+    ) -> Result<bool> {
+        let io_err = self.io_err(at.raw);
+        match rustix::fs::mkdirat(at.parent, at.name, Mode::from_raw_mode(0o700)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(io_err(e.into())),
+        }
+        self.chown_at(at, m).map_err(&io_err)?;
+        let fd = rustix::fs::openat(
+            at.parent,
+            at.name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_err(e.into()))?;
+        self.xattrs(entry, &fd);
+        self.dirs.push(DeferredDir {
+            rel: rel.to_owned(),
+            mode: m.mode,
+            mtime: m.mtime,
+        });
+        Ok(true)
+    }
+
+    /// A regular file: its content streamed in, then owner, mode (after the chown, which
+    /// clears set-id bits), xattrs and mtime.
+    fn make_file<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        at: &At<'_>,
+        m: &Meta,
+    ) -> Result<bool> {
+        let io_err = self.io_err(at.raw);
+        let fd = create_new(at.parent, at.name).map_err(|e| io_err(e.into()))?;
+        let mut file = File::from(fd);
+        loop {
+            let n = match entry.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.bad_tar(e)),
+            };
+            file.write_all(&self.buf[..n]).map_err(&io_err)?;
+            self.stats.bytes += n as u64;
+        }
+        if self.opts.same_owner {
+            rustix::fs::fchown(
+                &file,
+                Some(rustix::fs::Uid::from_raw(m.uid)),
+                Some(rustix::fs::Gid::from_raw(m.gid)),
+            )
+            .map_err(|e| io_err(e.into()))?;
+        }
+        // after chown, which clears set-id bits
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(m.mode)).map_err(|e| io_err(e.into()))?;
+        self.xattrs(entry, file.as_fd());
+        rustix::fs::futimens(&file, &m.times()).map_err(|e| io_err(e.into()))?;
+        Ok(true)
+    }
+
+    /// A symbolic link; a relative target must not climb out of the root (Docker's rule).
+    fn make_symlink<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        at: &At<'_>,
+        parent_rel: &Path,
+        m: &Meta,
+    ) -> Result<bool> {
+        let io_err = self.io_err(at.raw);
+        let target = entry
+            .link_name()
+            .map_err(|e| self.bad_tar(e))?
+            .ok_or_else(|| self.unsafe_entry(at.raw, "symlink without a target"))?
+            .into_owned();
+        if target.is_relative() && clean(&parent_rel.join(&target)).is_none() {
+            return Err(self.unsafe_entry(at.raw, "symlink points outside the layer root"));
+        }
+        rustix::fs::symlinkat(&target, at.parent, at.name).map_err(|e| io_err(e.into()))?;
+        self.chown_at(at, m).map_err(&io_err)?;
+        let _ = rustix::fs::utimensat(at.parent, at.name, &m.times(), AtFlags::SYMLINK_NOFOLLOW);
+        Ok(true)
+    }
+
+    /// A hard link to an entry already unpacked, resolved inside the root.
+    fn make_hard_link<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        at: &At<'_>,
+        rel: &Path,
+    ) -> Result<bool> {
+        let io_err = self.io_err(at.raw);
+        let target = entry
+            .link_name()
+            .map_err(|e| self.bad_tar(e))?
+            .ok_or_else(|| self.unsafe_entry(at.raw, "hard link without a target"))?
+            .into_owned();
+        let target = clean(&target)
+            .filter(|t| !t.as_os_str().is_empty())
+            .ok_or_else(|| self.unsafe_entry(at.raw, "hard link points outside the layer root"))?;
+        if target == rel {
+            return Err(self.unsafe_entry(at.raw, "hard link to itself"));
+        }
+        let tname = target.file_name().expect("cleaned, non-empty").to_owned();
+        let tparent = self
+            .open_in_root(target.parent().unwrap_or(Path::new("")))
+            .map_err(|e| io_err(e.into()))?;
+        rustix::fs::linkat(&tparent, &tname, at.parent, at.name, AtFlags::empty())
+            .map_err(|e| io_err(e.into()))?;
+        Ok(true)
+    }
+
+    /// A device node or fifo; device nodes are skipped (counted) where the kernel refuses
+    /// them to an unpacker that does not keep owners (rootless).
+    fn make_node<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        kind: tar::EntryType,
+        at: &At<'_>,
+        m: &Meta,
+    ) -> Result<bool> {
+        let io_err = self.io_err(at.raw);
+        let ft = match kind {
+            tar::EntryType::Char => FileType::CharacterDevice,
+            tar::EntryType::Block => FileType::BlockDevice,
+            _ => FileType::Fifo,
+        };
+        let h = entry.header();
+        let major = h.device_major().ok().flatten().unwrap_or(0);
+        let minor = h.device_minor().ok().flatten().unwrap_or(0);
+        let dev = rustix::fs::makedev(major, minor);
+        match rustix::fs::mknodat(at.parent, at.name, ft, Mode::from_raw_mode(m.mode), dev) {
+            Ok(()) => {}
+            Err(Errno::PERM) if !self.opts.same_owner && ft != FileType::Fifo => {
+                self.stats.skipped_devices += 1;
+                return Ok(false);
+            }
+            Err(e) => return Err(io_err(e.into())),
+        }
+        self.chown_at(at, m).map_err(&io_err)?;
+        rustix::fs::chmodat(
+            at.parent,
+            at.name,
+            Mode::from_raw_mode(m.mode),
+            AtFlags::empty(),
+        )
+        .map_err(|e| io_err(e.into()))?;
+        let _ = rustix::fs::utimensat(at.parent, at.name, &m.times(), AtFlags::SYMLINK_NOFOLLOW);
+        Ok(true)
     }
 
     /// Mode, uid, gid and mtime, pax records taking precedence.
@@ -632,6 +703,31 @@ pub(crate) fn create_new(
         OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::from_raw_mode(0o600),
     )
+}
+
+/// An entry's mode, owner and mtime (pax records taking precedence).
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+}
+
+impl Meta {
+    fn times(&self) -> Timestamps {
+        Timestamps {
+            last_access: ts(self.mtime),
+            last_modification: ts(self.mtime),
+        }
+    }
+}
+
+/// Where an entry goes: its name in its (already opened) parent directory, and its raw
+/// path in the tar for errors.
+struct At<'a> {
+    parent: &'a OwnedFd,
+    name: &'a OsStr,
+    raw: &'a Path,
 }
 
 fn ts(secs: i64) -> Timespec {
