@@ -250,12 +250,39 @@ pub(crate) fn pull(
         reference.to_string(),
     );
     let path = reference.path();
+    let (bytes, media, digest, manifest) = resolve_manifest(&client, reference, options)?;
+    progress(&Progress::Resolved {
+        manifest: digest.clone(),
+        layers: manifest.layers().len(),
+    });
+    let diffs = fetch_config(store, &client, path, &manifest, &digest)?;
+    pull_layers(
+        store,
+        &client,
+        path,
+        manifest.layers(),
+        &diffs,
+        options.jobs,
+        progress,
+    )?;
+    record_manifest(store, reference, bytes, media, &digest)
+}
+
+/// The image manifest `reference` names (through an index, for the platform the options
+/// ask for), checked against the digest the reference pins; with its bytes, media type and
+/// digest.
+fn resolve_manifest(
+    client: &Client,
+    reference: &Reference,
+    options: &PullOptions,
+) -> Result<(Vec<u8>, String, Digest, ImageManifest)> {
+    let path = reference.path();
     let wanted = reference
         .digest()
         .map(|d| d.to_string())
         .or_else(|| reference.tag().map(str::to_owned))
         .unwrap_or_else(|| "latest".to_owned());
-    let (mut bytes, mut media, mut digest) = get_manifest(&client, path, &wanted)?;
+    let (mut bytes, mut media, mut digest) = get_manifest(client, path, &wanted)?;
     if let Some(d) = reference.digest() {
         if d != digest {
             return Err(Error::DigestMismatch {
@@ -266,7 +293,7 @@ pub(crate) fn pull(
     }
     if is_index(&media, &bytes) {
         let pick = pick_platform(&bytes, options).map_err(|r| invalid(reference, r))?;
-        (bytes, media, digest) = get_manifest(&client, path, pick.as_ref())?;
+        (bytes, media, digest) = get_manifest(client, path, pick.as_ref())?;
         if digest != pick {
             return Err(Error::DigestMismatch {
                 digest: pick.to_string(),
@@ -282,12 +309,18 @@ pub(crate) fn pull(
     if manifest.schema_version() != 2 {
         return Err(invalid(&digest, "only schema 2 manifests are supported"));
     }
-    progress(&Progress::Resolved {
-        manifest: digest.clone(),
-        layers: manifest.layers().len(),
-    });
+    Ok((bytes, media, digest, manifest))
+}
 
-    // config
+/// Fetches the image config (unless the store has it) and returns its diff ids, one per
+/// layer of the manifest.
+fn fetch_config(
+    store: &Store,
+    client: &Client,
+    path: &str,
+    manifest: &ImageManifest,
+    digest: &Digest,
+) -> Result<Vec<Digest>> {
     let cd = manifest.config();
     if !store.has_blob(cd.digest()) {
         let url = client.url(&format!("{path}/blobs/{}", cd.digest()));
@@ -313,18 +346,28 @@ pub(crate) fn pull(
         .collect::<Result<_>>()?;
     if diffs.len() != manifest.layers().len() {
         return Err(invalid(
-            &digest,
+            digest,
             "config diff_ids and manifest layers differ in number",
         ));
     }
-    let chains = chain_ids(&diffs);
+    Ok(diffs)
+}
 
-    // layers, `jobs` at a time
+/// Pulls and unpacks the layers, `jobs` at a time; the first error stops the others.
+fn pull_layers(
+    store: &Store,
+    client: &Client,
+    path: &str,
+    layers: &[Descriptor],
+    diffs: &[Digest],
+    jobs: usize,
+    progress: &(dyn Fn(&Progress) + Sync),
+) -> Result<()> {
+    let chains = chain_ids(diffs);
     let next = Mutex::new(0usize);
     let first_err: Mutex<Option<Error>> = Mutex::new(None);
-    let layers = manifest.layers();
     std::thread::scope(|s| {
-        for _ in 0..options.jobs.min(layers.len()).max(1) {
+        for _ in 0..jobs.min(layers.len()).max(1) {
             s.spawn(|| loop {
                 let i = {
                     let mut n = next.lock().expect("queue lock");
@@ -336,7 +379,7 @@ pub(crate) fn pull(
                 };
                 let parent = i.checked_sub(1).map(|p| chains[p].clone());
                 let r = pull_layer(
-                    store, &client, path, &layers[i], &diffs[i], &chains[i], parent, progress,
+                    store, client, path, &layers[i], &diffs[i], &chains[i], parent, progress,
                 );
                 if let Err(e) = r {
                     first_err.lock().expect("err lock").get_or_insert(e);
@@ -345,20 +388,30 @@ pub(crate) fn pull(
             });
         }
     });
-    if let Some(e) = first_err.into_inner().expect("err lock") {
-        return Err(e);
+    match first_err.into_inner().expect("err lock") {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
+}
 
-    // Docker schema 2 is stored converted to OCI (as `skopeo copy docker:// oci:` does), so
-    // tools reading the layout accept it; the registry's digest is kept as an annotation.
+/// Stores the manifest and tags it. Docker schema 2 is stored converted to OCI (as `skopeo
+/// copy docker:// oci:` does), so tools reading the layout accept it; the registry's
+/// digest is kept as an annotation.
+fn record_manifest(
+    store: &Store,
+    reference: &Reference,
+    bytes: Vec<u8>,
+    media: String,
+    digest: &Digest,
+) -> Result<Image> {
     let (bytes, media) = if media == DOCKER_MANIFEST {
-        (to_oci(&bytes, &digest)?, OCI_MANIFEST.to_owned())
+        (to_oci(&bytes, digest)?, OCI_MANIFEST.to_owned())
     } else {
         (bytes, media)
     };
     let (md, ms) = store.put_blob(&bytes, None)?;
     let mut desc = Descriptor::new(MediaType::from(media.as_str()), ms, md.clone());
-    if md != digest {
+    if md != *digest {
         desc.set_annotations(Some(
             [(DISTRIBUTION_DIGEST.to_owned(), digest.to_string())]
                 .into_iter()
