@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use cargohold::Status;
 use cargohold::{Engine, Error, Stdio};
 
-use crate::common::{self, TestEngine as Env};
+use crate::common::{self, stdout, TestEngine as Env};
 
 /// The engine of these tests: a busybox image with `FROM_IMAGE=yes` and `MODE=image` in its
 /// env, a user `app` (1234:2345, also in group `extra`), `/etc/from-image` and `/seed/hello`.
@@ -38,10 +38,6 @@ fn env() -> Env {
     env_with(image())
 }
 
-fn stdout(out: &cargohold::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Nothing of container `id` remains: no directory, mount or cgroup.
 fn assert_gone(e: &Env, id: &str) {
     common::assert_container_gone(&e.engine, id);
@@ -49,15 +45,7 @@ fn assert_gone(e: &Env, id: &str) {
 
 /// The containers directory holds no container and no name.
 fn assert_no_containers(e: &Env) {
-    let dir = e.engine.root().join("containers");
-    let left: Vec<_> = fs::read_dir(&dir)
-        .unwrap()
-        .chain(fs::read_dir(dir.join(".names")).unwrap())
-        .map(|e| e.unwrap().file_name())
-        .filter(|n| n != ".names")
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
-    assert!(e.engine.containers().list().unwrap().is_empty());
+    common::assert_no_containers(&e.engine);
 }
 
 fn only_container(e: &Env) -> cargohold::Container {

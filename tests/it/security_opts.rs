@@ -10,14 +10,10 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 
 use cargohold::{Error, Image, Mount, SeccompProfile};
 
-use crate::common::{self, TestEngine as Env};
+use crate::common::{self, stdout, TestEngine as Env};
 
 fn env() -> Env {
     common::busybox().engine("cargohold-secopt")
-}
-
-fn stdout(out: &cargohold::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The value of `key:` in a `/proc/<pid>/status` dump, or of `key=` in a probe's output.
@@ -48,15 +44,7 @@ fn probe(b: &mut cargohold::ContainerBuilder<'_>) -> [String; 4] {
 
 /// No container, name, or mount of the engine's root is left.
 fn assert_nothing_left(e: &Env) {
-    assert!(e.engine.containers().list().unwrap().is_empty());
-    let dir = e.engine.root().join("containers");
-    let left: Vec<_> = fs::read_dir(&dir)
-        .unwrap()
-        .chain(fs::read_dir(dir.join(".names")).unwrap())
-        .map(|e| e.unwrap().file_name())
-        .filter(|n| n != ".names")
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    common::assert_no_containers(&e.engine);
     let root = e.engine.root().display().to_string();
     assert!(common::mounts_with(&root).is_empty());
 }

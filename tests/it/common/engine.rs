@@ -180,10 +180,27 @@ pub fn assert_success(out: &cargohold::Output) {
     );
 }
 
+/// A container's stdout as text.
+pub fn stdout(out: &cargohold::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The engine's containers directory holds no container and no name, and it lists none.
+pub fn assert_no_containers(engine: &cargohold::Engine) {
+    let dir = engine.root().join("containers");
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .chain(std::fs::read_dir(dir.join(".names")).unwrap())
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != ".names")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(engine.containers().list().unwrap().is_empty());
+}
+
 /// What `args` printed on stdout when exec'd in `c`.
 pub fn exec_stdout(c: &RunningContainer, args: &[&str]) -> String {
-    let out = c.exec(args).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    stdout(&c.exec(args).output().unwrap())
 }
 
 /// `NotReady`'s fields (condition, reason, last logs, message), or a panic.
