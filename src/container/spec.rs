@@ -383,9 +383,6 @@ pub(crate) fn build(i: &Input<'_>) -> Spec {
     if !i.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
-        if let Some(seccomp) = i.seccomp {
-            linux["seccomp"] = serde_json::to_value(seccomp).expect("seccomp serialises");
-        }
     }
     let annotations: serde_json::Map<String, Value> = i
         .labels
@@ -432,7 +429,16 @@ pub(crate) fn build(i: &Input<'_>) -> Spec {
         ],
         "linux": linux,
     });
-    serde_json::from_value(doc).expect("the generated spec matches the schema")
+    let mut spec: Spec =
+        serde_json::from_value(doc).expect("the generated spec matches the schema");
+    // The profile (hundreds of syscall names) goes in as it is, not through a JSON tree and
+    // back.
+    if let (Some(seccomp), false) = (i.seccomp, i.privileged) {
+        if let Some(linux) = spec.linux_mut() {
+            linux.set_seccomp(Some(seccomp.clone()));
+        }
+    }
+    spec
 }
 
 #[cfg(test)]
