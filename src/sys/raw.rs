@@ -37,7 +37,7 @@ fn check(ret: c_int) -> R<c_int> {
     }
 }
 
-fn check_long(ret: libc::c_long) -> R<libc::c_long> {
+pub(crate) fn check_long(ret: libc::c_long) -> R<libc::c_long> {
     if ret < 0 {
         Err(errno())
     } else {

@@ -138,12 +138,9 @@ fn detached(fd: RawFd) -> bool {
         .is_ok_and(|t| !t.lines().any(|l| l.split(' ').next() == Some(id.as_str())))
 }
 
+/// [`raw::check_long`](super::raw) with the errno as an `io::Error`.
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
+    super::raw::check_long(ret).map_err(io::Error::from_raw_os_error)
 }
 
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
