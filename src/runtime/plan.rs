@@ -464,7 +464,7 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
         (None, Some(fd))
     };
     let sysctls = sysctl_plans(&linux, &ns, &mut ctx)?;
-    let mut pplan = init_process(spec, &linux, user_ns, &mut ctx)?;
+    let mut pplan = init_process(spec, &linux, rootfs, user_ns, &mut ctx)?;
     pplan.stdio = stdio;
     pplan.preserve_fds = preserve_fds;
     let (create_container_hooks, start_container_hooks, hooks_sync) = child_hooks(spec, &mut ctx)?;
@@ -620,14 +620,20 @@ fn sysctl_plans(
 fn init_process(
     spec: &Spec,
     linux: &oci_spec::runtime::Linux,
+    rootfs: &Path,
     user_ns: bool,
     ctx: &mut Context,
 ) -> Result<ProcessPlan> {
-    let process = spec
+    let mut process = spec
         .process()
-        .as_ref()
+        .clone()
         .ok_or_else(|| Error::spec("process", "missing"))?;
-    let mut pplan = process_plan(process, "process", user_ns, ctx)?;
+    let mut env = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", home_of(rootfs, process.user().uid())));
+        process.set_env(Some(env));
+    }
+    let mut pplan = process_plan(&process, "process", user_ns, ctx)?;
     pplan.seccomp = match linux.seccomp() {
         Some(s) => Some(super::seccomp::compile(s)?),
         None => None,
@@ -643,6 +649,35 @@ fn init_process(
         pplan.selinux = Some(selinux_label(label)?);
     }
     Ok(pplan)
+}
+
+/// The `HOME` runc gives a process whose env has none: the home directory of its uid in
+/// the container's `/etc/passwd` (opened inside the rootfs: a symlink there cannot point
+/// at the host's), or `/` when there is no such file, user or field.
+fn home_of(rootfs: &Path, uid: u32) -> String {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let passwd = fs::File::open(rootfs).and_then(|root| {
+        let fd = rustix::fs::openat2(
+            &root,
+            "etc/passwd",
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )?;
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut fs::File::from(fd), &mut s)?;
+        Ok(s)
+    });
+    let uid = uid.to_string();
+    passwd
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() >= 6 && f[2] == uid && !f[5].is_empty()).then(|| f[5].to_owned())
+            })
+        })
+        .unwrap_or_else(|| "/".to_owned())
 }
 
 /// The hooks the child runs itself (createContainer, startContainer), and whether it must
