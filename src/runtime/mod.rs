@@ -594,6 +594,29 @@ impl Runtime {
         hooks::run_all_warn(kind, hooks, state, &|e| self.warn(e));
     }
 
+    /// A create that failed once the init was being made: the rollback deletes what was
+    /// made, then the poststop hooks run (a failure of theirs is a warning), as runc's
+    /// destroy does and as the spec's lifecycle says (a failed create goes on at delete,
+    /// whose poststop hooks run). Returns the create's error.
+    fn failed_create(
+        &self,
+        rollback: Rollback,
+        e: Error,
+        id: &str,
+        bundle: &Path,
+        spec: &Spec,
+        pid: i32,
+    ) -> Error {
+        drop(rollback);
+        let hooks = spec.hooks().clone().unwrap_or_default();
+        self.run_hooks_warn(
+            "poststop",
+            hooks.poststop().as_deref().unwrap_or(&[]),
+            &state_json(id, "stopped", pid, bundle, spec),
+        );
+        e
+    }
+
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -700,11 +723,16 @@ impl Runtime {
             rollback.host_mounts = Some((rootfs.clone(), crate::sys::overlay::mounts_at(&rootfs)));
         }
 
-        let spawned =
-            proc::spawn_in_pid_ns(&mut plan, join_pid.as_ref()).map_err(|e| Error::Spawn {
-                stage: "cloning the init process".into(),
-                source: e,
-            })?;
+        let spawned = match proc::spawn_in_pid_ns(&mut plan, join_pid.as_ref()) {
+            Ok(s) => s,
+            Err(e) => {
+                let e = Error::Spawn {
+                    stage: "cloning the init process".into(),
+                    source: e,
+                };
+                return Err(self.failed_create(rollback, e, id, &bundle, &spec, 0));
+            }
+        };
         rollback.pid = Some(spawned.pid);
         // The plan's fds (cgroup.procs, namespaces, fifo) belong to the child now.
         plan.cgroup_procs.clear();
@@ -714,7 +742,12 @@ impl Runtime {
         }
 
         let (pid, console) =
-            setup_handshake(id, &bundle, &spec, opts, &spawned, &ctx, &mut rollback)?;
+            match setup_handshake(id, &bundle, &spec, opts, &spawned, &ctx, &mut rollback) {
+                Ok(v) => v,
+                Err(e) => {
+                    return Err(self.failed_create(rollback, e, id, &bundle, &spec, spawned.pid))
+                }
+            };
         if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
             let path = PathBuf::from(format!("/proc/{pid}/oom_score_adj"));
             fs::write(&path, adj.to_string())
