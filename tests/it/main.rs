@@ -40,3 +40,5 @@ mod security;
 // Security options of engine containers: Docker's default seccomp profile by default,
 // seccomp=unconfined|PROFILE.json, no-new-privileges, refused apparmor=/label= (issue 10).
 mod security_opts;
+// runc and ours on generated configs: exit codes and what a probe inside sees (issue 11).
+mod differential;
