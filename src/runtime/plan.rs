@@ -1350,15 +1350,7 @@ fn mount_plan(m: &Mount, field: &str, target: &Path, bundle: &Path) -> Result<Mo
         };
         let meta = fs::metadata(&src)
             .map_err(|e| Error::os(format!("checking the source of {field}"), &src, e))?;
-        let remount_mask = libc::MS_RDONLY
-            | libc::MS_NOSUID
-            | libc::MS_NODEV
-            | libc::MS_NOEXEC
-            | libc::MS_NOATIME
-            | libc::MS_NODIRATIME
-            | libc::MS_RELATIME
-            | libc::MS_STRICTATIME;
-        let remount = opts.flags & remount_mask;
+        let remount = opts.flags & REMOUNT_MASK;
         Ok(MountPlan {
             source: Some(path_cstring(&format!("{field}.source"), &src)?),
             target: target_c,
@@ -1386,18 +1378,35 @@ fn mount_plan(m: &Mount, field: &str, target: &Path, bundle: &Path) -> Result<Mo
         } else {
             Some(cstring(&format!("{field}.options"), opts.data.join(","))?)
         };
+        // A read-only tmpfs is mounted writable and then made read-only by a bind remount,
+        // as runc does: the mount is read-only, its superblock is not.
+        let (flags, remount) = if fstype == "tmpfs" && opts.flags & libc::MS_RDONLY != 0 {
+            (opts.flags & !libc::MS_RDONLY, opts.flags & REMOUNT_MASK)
+        } else {
+            (opts.flags, 0)
+        };
         Ok(MountPlan {
             source,
             target: target_c,
             fstype: Some(cstring(&format!("{field}.type"), &fstype)?),
-            flags: opts.flags,
+            flags,
             data,
             bind_file: false,
-            remount: 0,
+            remount,
             propagation: opts.propagation,
         })
     }
 }
+
+/// The per-mount flags a bind remount sets.
+const REMOUNT_MASK: c_ulong = libc::MS_RDONLY
+    | libc::MS_NOSUID
+    | libc::MS_NODEV
+    | libc::MS_NOEXEC
+    | libc::MS_NOATIME
+    | libc::MS_NODIRATIME
+    | libc::MS_RELATIME
+    | libc::MS_STRICTATIME;
 
 /// A `cgroup` mount: cgroup2 on a v2 host; on v1 and hybrid hosts a tmpfs with one mount per
 /// hierarchy — a fresh cgroup mount inside a cgroup namespace, else a bind of the container's

@@ -164,7 +164,7 @@ pub struct MountPlan {
     pub data: Option<CString>,
     /// A bind mount: the target is created as a file when the source is not a directory.
     pub bind_file: bool,
-    /// MS_* flags for a remount after a bind (ro, nosuid, …), or 0.
+    /// MS_* flags for a bind remount after the mount (ro, nosuid, …), or 0.
     pub remount: c_ulong,
     /// Propagation flags (MS_SHARED, MS_SLAVE, MS_PRIVATE, MS_UNBINDABLE, with MS_REC), or 0.
     pub propagation: c_ulong,
@@ -1096,14 +1096,15 @@ fn prepare_rootfs(r: &RootfsPlan) -> ChildResult {
         .at(Step::Mount, i);
         raw::close(target);
         result?;
-        if !(is_bind && m.remount != 0) && m.propagation == 0 {
+        if m.remount == 0 && m.propagation == 0 {
             continue;
         }
         // Re-open: the mount now covers the old target.
         let target = open_in_root(root, &m.target, false).at(Step::MountTarget, i)?;
         let path = raw::proc_fd_path(&mut buf, target);
-        if is_bind && m.remount != 0 {
-            // A bind ignores most flags; they take a remount. Flags the source mount has
+        if m.remount != 0 {
+            // A bind ignores most flags, and a read-only tmpfs is made so per mount: they
+            // take a remount. Flags the source mount has
             // locked (in a user namespace) must be kept or the remount fails with EPERM.
             let locked = locked_flags(path);
             result = raw::mount(
