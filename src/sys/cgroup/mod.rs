@@ -457,27 +457,12 @@ fn own_cgroup<'a>(proc_self_cgroup: &'a str, h: &Hier) -> Option<&'a str> {
     })
 }
 
-/// Undoes mountinfo's octal escapes (`\040` for a space).
+/// Undoes mountinfo's octal escapes (`\040` for a space), as [`super::overlay`] reads them.
 fn unescape(s: &str) -> String {
     if !s.contains('\\') {
         return s.to_string();
     }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&super::overlay::unescape(s.as_bytes())).into_owned()
 }
 
 /// `slice:prefix:name` (runc `--systemd-cgroup` syntax): exactly two colons, not absolute.
@@ -1616,6 +1601,16 @@ mod tests {
 
     /// Kills and removes a cgroup when a test ends, passed or not.
     struct Guard(Option<Cgroup>);
+    impl Guard {
+        /// Creates the cgroup `name` with these settings, removed when the guard drops.
+        fn create(name: &str, settings: &[Setting]) -> Guard {
+            Guard(Some(Cgroup::create(name, settings).unwrap()))
+        }
+
+        fn cg(&self) -> &Cgroup {
+            self.0.as_ref().unwrap()
+        }
+    }
     impl Drop for Guard {
         fn drop(&mut self) {
             if let Some(cg) = self.0.take() {
@@ -1733,10 +1728,8 @@ mod tests {
     #[ignore = "requires root"]
     fn real_lifecycle() {
         let name = unique("life");
-        let cg = Guard(Some(
-            Cgroup::create(&name, &limits(32 << 20, None, 10)).unwrap(),
-        ));
-        let c = cg.0.as_ref().unwrap();
+        let cg = Guard::create(&name, &limits(32 << 20, None, 10));
+        let c = cg.cg();
         assert!(!c.paths().is_empty());
         let v2 = detect() == CgroupVersion::V2;
         let mem_dir = c.dir(Controller::Memory).unwrap().to_path_buf();
@@ -1818,10 +1811,8 @@ mod tests {
     #[ignore = "requires root"]
     fn real_oom_kill() {
         let name = unique("oom");
-        let cg = Guard(Some(
-            Cgroup::create(&name, &limits(16 << 20, Some(16 << 20), 10)).unwrap(),
-        ));
-        let c = cg.0.as_ref().unwrap();
+        let cg = Guard::create(&name, &limits(16 << 20, Some(16 << 20), 10));
+        let c = cg.cg();
         let mut child = spawn_in(&c.procs_fds().unwrap(), 64 << 20, true);
         let status = wait(child.0);
         child.0 = 0;
@@ -1841,7 +1832,7 @@ mod tests {
             Setting::new(Controller::Cpuset, "cpuset.cpus", "0"),
             shares(512),
         ];
-        let _g = Guard(Some(Cgroup::create(&format!("{name}/nested"), &r).unwrap()));
+        let _g = Guard::create(&format!("{name}/nested"), &r);
         let outer = Guard(Some(Cgroup::open(&name).unwrap()));
         let c = Cgroup::open(&format!("{name}/nested")).unwrap();
         if detect() != CgroupVersion::V2 {
@@ -1880,10 +1871,8 @@ mod tests {
     #[ignore = "requires root"]
     fn real_paused_stays_paused_and_update_adds_hierarchy() {
         let name = unique("pause");
-        let cg = Guard(Some(
-            Cgroup::create(&name, &limits(32 << 20, None, 10)).unwrap(),
-        ));
-        let c = cg.0.as_ref().unwrap();
+        let cg = Guard::create(&name, &limits(32 << 20, None, 10));
+        let c = cg.cg();
         let mut child = spawn_in(&c.procs_fds().unwrap(), 0, false);
         let pid = child.0;
         wait_joined(c, pid);
@@ -1934,8 +1923,8 @@ mod tests {
         }
         let name = unique("huge");
         let r = [Setting::new(Controller::Hugetlb, "hugetlb.2MB.max", 0)];
-        let cg = Guard(Some(Cgroup::create(&name, &r).unwrap()));
-        let c = cg.0.as_ref().unwrap();
+        let cg = Guard::create(&name, &r);
+        let c = cg.cg();
         let dir = c.dir(Controller::Hugetlb).unwrap().to_path_buf();
         assert!(dir.starts_with(&unified.unwrap().mount_point));
         assert_eq!(cat(dir.join("hugetlb.2MB.max")).trim(), "0");
@@ -1969,8 +1958,8 @@ mod tests {
         for _ in 0..60 {
             let name = unique("time");
             let start = Instant::now();
-            let cg = Guard(Some(Cgroup::create(&name, &r).unwrap()));
-            cg.0.as_ref().unwrap().remove().unwrap();
+            let cg = Guard::create(&name, &r);
+            cg.cg().remove().unwrap();
             t.push(start.elapsed());
         }
         t.sort();
