@@ -38,7 +38,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{fsync_dir, write_atomic, Lock};
+use crate::store::{fsync_dir, is_plain_name, write_atomic, Lock};
 use crate::sys::netlink::Netlink;
 use crate::{Error, Result};
 
@@ -471,23 +471,14 @@ pub struct NetworkStore {
 }
 
 fn check_name(name: &str) -> Result<()> {
-    let ok = name.len() <= 128
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidNetworkConfig {
-            network: name.to_owned(),
-            field: "name",
-            reason: "a network name is [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 bytes".into(),
-        })
+    if is_plain_name(name, 128) && name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Ok(());
     }
+    Err(Error::InvalidNetworkConfig {
+        network: name.to_owned(),
+        field: "name",
+        reason: "a network name is [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 bytes".into(),
+    })
 }
 
 fn random_hex(bytes: usize) -> Result<String> {
