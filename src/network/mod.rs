@@ -38,7 +38,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{fsync_dir, is_plain_name, write_atomic, Lock};
+use crate::store::{fsync_dir, is_plain_name, read_json, write_atomic, Lock};
 use crate::sys::netlink::Netlink;
 use crate::{Error, Result};
 
@@ -711,22 +711,8 @@ impl NetworkStore {
     }
 
     pub(crate) fn load(&self, name: &str) -> Result<Record> {
-        let path = self.path(name);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::NetworkNotFound {
-                    name: name.to_owned(),
-                })
-            }
-            Err(e) => return Err(Error::os("reading network", &path, e)),
-        };
-        serde_json::from_slice(&bytes).map_err(|e| {
-            Error::os(
-                "parsing network",
-                &path,
-                io::Error::new(io::ErrorKind::InvalidData, e),
-            )
+        read_json(&self.path(name), "network")?.ok_or_else(|| Error::NetworkNotFound {
+            name: name.to_owned(),
         })
     }
 

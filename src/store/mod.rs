@@ -459,6 +459,26 @@ pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::os("syncing directory", dir, e))
 }
 
+/// Reads and parses the JSON file at `path`, `Ok(None)` when there is none; `what` names
+/// the file in errors ("reading {what}", "parsing {what}").
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> Result<Option<T>> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::os(format!("reading {what}"), path, e)),
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        Error::os(
+            format!("parsing {what}"),
+            path,
+            io::Error::new(io::ErrorKind::InvalidData, e),
+        )
+    })
+}
+
 /// Writes `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_replace(path, bytes, true)
