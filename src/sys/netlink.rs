@@ -171,14 +171,8 @@ impl Netlink {
     /// # Errors
     /// `EEXIST` if the name is taken, or another netlink error.
     pub fn add_bridge(&mut self, name: &str, mtu: u32) -> io::Result<()> {
-        let mut msg = LinkMessage::default();
-        msg.attributes.push(LinkAttribute::IfName(name.to_owned()));
-        msg.attributes.push(LinkAttribute::Mtu(mtu));
-        msg.attributes
-            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
-                InfoKind::Bridge,
-            )]));
-        self.new_link(msg)
+        let info = vec![LinkInfo::Kind(InfoKind::Bridge)];
+        self.new_link(link_msg(name, mtu, None, info))
     }
 
     /// Creates a veth pair: `name` here, its peer `peer` created directly in the network
@@ -194,20 +188,12 @@ impl Netlink {
         peer_ns: Option<BorrowedFd<'_>>,
         mtu: u32,
     ) -> io::Result<()> {
-        let mut p = LinkMessage::default();
-        p.attributes.push(LinkAttribute::IfName(peer.to_owned()));
-        p.attributes.push(LinkAttribute::Mtu(mtu));
-        if let Some(ns) = peer_ns {
-            p.attributes.push(LinkAttribute::NetNsFd(ns.as_raw_fd()));
-        }
-        let mut msg = LinkMessage::default();
-        msg.attributes.push(LinkAttribute::IfName(name.to_owned()));
-        msg.attributes.push(LinkAttribute::Mtu(mtu));
-        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+        let peer = link_msg(peer, mtu, peer_ns, Vec::new());
+        let info = vec![
             LinkInfo::Kind(InfoKind::Veth),
-            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
-        ]));
-        self.new_link(msg)
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
+        ];
+        self.new_link(link_msg(name, mtu, None, info))
     }
 
     /// Creates a macvlan link `name` in bridge mode on the link `parent` (an index here),
@@ -222,19 +208,14 @@ impl Netlink {
         ns: Option<BorrowedFd<'_>>,
         mtu: u32,
     ) -> io::Result<()> {
-        let mut msg = LinkMessage::default();
-        msg.attributes.push(LinkAttribute::IfName(name.to_owned()));
-        msg.attributes.push(LinkAttribute::Link(parent));
-        msg.attributes.push(LinkAttribute::Mtu(mtu));
-        if let Some(ns) = ns {
-            msg.attributes.push(LinkAttribute::NetNsFd(ns.as_raw_fd()));
-        }
-        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+        let info = vec![
             LinkInfo::Kind(InfoKind::MacVlan),
             LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(
                 MacVlanMode::Bridge,
             )])),
-        ]));
+        ];
+        let mut msg = link_msg(name, mtu, ns, info);
+        msg.attributes.push(LinkAttribute::Link(parent));
         self.new_link(msg)
     }
 
@@ -409,6 +390,21 @@ fn to_route4(r: &RouteMessage) -> Option<Route4> {
         }
     }
     Some(route)
+}
+
+/// The message that creates the link `name` with `mtu`, directly in the namespace `ns`
+/// (here when `None`), of the kind (and with the data) in `info` when that is not empty.
+fn link_msg(name: &str, mtu: u32, ns: Option<BorrowedFd<'_>>, info: Vec<LinkInfo>) -> LinkMessage {
+    let mut msg = LinkMessage::default();
+    msg.attributes.push(LinkAttribute::IfName(name.to_owned()));
+    msg.attributes.push(LinkAttribute::Mtu(mtu));
+    if let Some(ns) = ns {
+        msg.attributes.push(LinkAttribute::NetNsFd(ns.as_raw_fd()));
+    }
+    if !info.is_empty() {
+        msg.attributes.push(LinkAttribute::LinkInfo(info));
+    }
+    msg
 }
 
 fn to_link(l: &LinkMessage) -> Link {
