@@ -1748,15 +1748,7 @@ mod tests {
         let mut child = spawn_in(&fds, 4 << 20, false);
         let pid = child.0;
         // The child joins asynchronously; wait until it shows up.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !c.pids().unwrap().contains(&pid) {
-            assert!(
-                Instant::now() < deadline,
-                "child {pid} never joined {:?}",
-                c.paths()
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_joined(c, pid);
         let own = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
         assert!(own.contains(&name), "{own}");
 
