@@ -1790,11 +1790,7 @@ mod tests {
         assert_eq!(s.pids_limit, Some(10));
         assert_eq!(c.oom_kills().unwrap(), 0);
 
-        let paths = c.paths();
-        c.remove().unwrap();
-        for p in paths {
-            assert!(!p.exists(), "{} left behind", p.display());
-        }
+        remove_all_of(c);
         // Opening it again fails now.
         assert!(Cgroup::open(&name).is_err());
     }
@@ -1844,6 +1840,15 @@ mod tests {
         // The outer guard removes the nested one with it.
         drop(outer);
         assert!(c.paths().iter().all(|p| !p.exists()));
+    }
+
+    /// Removes the cgroup and checks that none of its directories is left.
+    fn remove_all_of(c: &Cgroup) {
+        let paths = c.paths();
+        c.remove().unwrap();
+        for p in paths {
+            assert!(!p.exists(), "{} left behind", p.display());
+        }
     }
 
     /// Waits until `pid` is listed in the cgroup.
@@ -1898,9 +1903,7 @@ mod tests {
         let status = wait(pid);
         child.0 = 0;
         assert!(libc::WIFSIGNALED(status), "status {status:#x}");
-        let paths = c.paths();
-        c.remove().unwrap();
-        assert!(paths.iter().all(|p| !p.exists()));
+        remove_all_of(c);
     }
 
     #[test]
@@ -1936,9 +1939,7 @@ mod tests {
         c.kill_all(libc::SIGKILL).unwrap();
         wait(child.0);
         child.0 = 0;
-        let paths = c.paths();
-        c.remove().unwrap();
-        assert!(paths.iter().all(|p| !p.exists()));
+        remove_all_of(c);
     }
 
     /// Not a pass/fail test: prints the median and p99 of create+remove.
