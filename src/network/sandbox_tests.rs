@@ -79,6 +79,9 @@ fn settle<T: PartialEq + std::fmt::Debug>(
 struct TestHost {
     root: tempfile::TempDir,
     engine: Engine,
+    /// The links and the firewall rules before the test began.
+    links: BTreeSet<String>,
+    rules: String,
 }
 
 impl TestHost {
@@ -90,7 +93,12 @@ impl TestHost {
                     .tempdir()
                     .unwrap();
                 let engine = Engine::open(root.path()).unwrap();
-                TestHost { root, engine }
+                TestHost {
+                    root,
+                    engine,
+                    links: links(),
+                    rules: ruleset(),
+                }
             },
             f,
             // a failed test still leaves no namespace mount behind
@@ -114,6 +122,22 @@ impl TestHost {
         let mut c = SandboxConfig::new(random_id(), name);
         c.mode = NetworkMode::Networks(networks.iter().map(|n| EndpointConfig::new(*n)).collect());
         c
+    }
+
+    /// Checks that the links (once the kernel has torn down what goes) and the firewall
+    /// rules are those the test began with.
+    fn assert_as_before(&self) {
+        let wait = Duration::from_secs(5);
+        settle("interfaces left behind", wait, &self.links, links);
+        assert_eq!(ruleset(), self.rules, "firewall rules left behind");
+    }
+
+    /// Checks that nothing of the container `id` is left: no sandbox, no namespace mount,
+    /// links and rules as before.
+    fn assert_nothing_left_of(&self, id: &str) {
+        assert!(self.engine.networks().sandbox(id).unwrap().is_none());
+        assert!(!self.root.path().join("netns").join(id).exists());
+        self.assert_as_before();
     }
 }
 
@@ -176,8 +200,6 @@ fn ask(addr: SocketAddrV4, msg: &str) -> std::io::Result<String> {
 #[ignore = "requires root"]
 fn bridge_containers_talk_by_address_and_ports_reach_them() {
     TestHost::run(|h| {
-        let links_before = links();
-        let rules_before = ruleset();
         let net = h
             .engine
             .network("front")
@@ -185,7 +207,7 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
             .create()
             .unwrap();
         // created, not set up: no bridge until a container attaches
-        assert_eq!(links(), links_before);
+        assert_eq!(links(), h.links);
 
         let hosts_a = h.root.path().join("a-hosts");
         let hosts_b = h.root.path().join("b-hosts");
@@ -223,13 +245,7 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
         // A serves on its address; B reaches it directly.
         let l = inside(&sa, || TcpListener::bind("0.0.0.0:80"));
         let t = serve_once(l.try_clone().unwrap(), "a");
-        let s = inside(&sb, || {
-            TcpStream::connect_timeout(&"10.88.0.2:80".parse().unwrap(), Duration::from_secs(5))
-        });
-        let mut s = s;
-        s.write_all(b"direct").unwrap();
-        let mut got = String::new();
-        s.read_to_string(&mut got).unwrap();
+        let got = inside(&sb, || ask("10.88.0.2:80".parse().unwrap(), "direct"));
         assert_eq!(got, "a:direct");
         t.join().unwrap();
 
@@ -244,12 +260,7 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
         }
         // B reaches A through the host's published port (hairpin through the gateway).
         let t = serve_once(l.try_clone().unwrap(), "a");
-        let mut s = inside(&sb, || {
-            TcpStream::connect_timeout(&"10.88.0.1:8080".parse().unwrap(), Duration::from_secs(5))
-        });
-        s.write_all(b"hairpin").unwrap();
-        let mut got = String::new();
-        s.read_to_string(&mut got).unwrap();
+        let got = inside(&sb, || ask("10.88.0.1:8080".parse().unwrap(), "hairpin"));
         assert_eq!(got, "a:hairpin");
         t.join().unwrap();
 
@@ -301,9 +312,7 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
         // the bridge stays while its network exists; removing the network takes it down
         assert!(links().iter().any(|l| l.starts_with("ch-")));
         h.engine.networks().remove("front").unwrap();
-        let wait = std::time::Duration::from_secs(5);
-        settle("interfaces left behind", wait, &links_before, links);
-        assert_eq!(ruleset(), rules_before, "firewall rules left behind");
+        h.assert_as_before();
     });
 }
 
@@ -311,7 +320,6 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
 #[ignore = "requires root"]
 fn none_has_only_loopback_and_host_shares_the_hosts_interfaces() {
     TestHost::run(|h| {
-        let before = links();
         let mut c = h.config("alone", &[]);
         c.mode = NetworkMode::None;
         let sb = h.engine.networks().attach(&c).unwrap();
@@ -341,7 +349,7 @@ fn none_has_only_loopback_and_host_shares_the_hosts_interfaces() {
         c.ports.clear();
         let sb = h.engine.networks().attach(&c).unwrap();
         assert!(sb.netns().is_none());
-        assert_eq!(links(), before);
+        assert_eq!(links(), h.links);
         // ports cannot be published in host mode
         let mut bad = h.config("hosty2", &["host"]);
         bad.ports = vec![PortBinding::tcp(80, 80)];
@@ -353,7 +361,7 @@ fn none_has_only_loopback_and_host_shares_the_hosts_interfaces() {
             })
         ));
         h.engine.networks().detach(&c.container_id).unwrap();
-        assert_eq!(links(), before);
+        assert_eq!(links(), h.links);
     });
 }
 
@@ -362,7 +370,6 @@ fn none_has_only_loopback_and_host_shares_the_hosts_interfaces() {
 fn macvlan_container_is_a_host_on_the_parents_link() {
     TestHost::run(|h| {
         // The parent: a veth whose other end lives in a "neighbour" namespace at 10.99.0.1.
-        let before = links();
         let nb_path = h.root.path().join("neighbour");
         netlink::new_netns(Some(&nb_path), || Ok(())).unwrap();
         let nb = netlink::open_netns(&nb_path).unwrap();
@@ -403,16 +410,7 @@ fn macvlan_container_is_a_host_on_the_parents_link() {
         // neighbour reaches the container at its own address.
         let l = netlink::in_netns(nb.as_fd(), || TcpListener::bind("10.99.0.1:7000")).unwrap();
         let t = serve_once(l, "nb");
-        let got = inside(&sb, || {
-            let mut s = TcpStream::connect_timeout(
-                &"10.99.0.1:7000".parse().unwrap(),
-                Duration::from_secs(5),
-            )?;
-            s.write_all(b"hi")?;
-            let mut out = String::new();
-            s.read_to_string(&mut out)?;
-            Ok(out)
-        });
+        let got = inside(&sb, || ask("10.99.0.1:7000".parse().unwrap(), "hi"));
         assert_eq!(got, "nb:hi");
         t.join().unwrap();
         let l = inside(&sb, || TcpListener::bind("0.0.0.0:7001"));
@@ -427,7 +425,7 @@ fn macvlan_container_is_a_host_on_the_parents_link() {
         let p = nl.link("mvparent").unwrap().unwrap();
         nl.del_link(p.index).unwrap();
         netlink::unbind_netns(&nb_path).unwrap();
-        assert_eq!(links(), before);
+        assert_eq!(links(), h.links);
     });
 }
 
@@ -435,7 +433,6 @@ fn macvlan_container_is_a_host_on_the_parents_link() {
 #[ignore = "requires root"]
 fn concurrent_attaches_get_distinct_addresses_until_the_subnet_is_full() {
     TestHost::run(|h| {
-        let before = links();
         // 10.66.0.0/28: 14 hosts, the gateway takes one: 13 containers.
         h.engine
             .network("small")
@@ -509,29 +506,15 @@ fn concurrent_attaches_get_distinct_addresses_until_the_subnet_is_full() {
             h.engine.networks().detach(&c.container_id).unwrap();
         }
         assert_eq!(h.engine.networks().release_idle().unwrap().len(), 1);
-        settle("links", std::time::Duration::from_secs(5), &before, links);
+        h.assert_as_before();
     });
 }
 
 #[test]
 #[ignore = "requires root"]
-fn bad_ports_and_networks_are_refused_leaving_nothing() {
+fn ports_in_use_are_refused_leaving_nothing() {
     TestHost::run(|h| {
-        let links_before = links();
-        let rules_before = ruleset();
         let nets = h.engine.networks();
-        let leftovers = |id: &str| {
-            assert!(nets.sandbox(id).unwrap().is_none());
-            assert!(!h.root.path().join("netns").join(id).exists());
-            settle(
-                "links",
-                std::time::Duration::from_secs(5),
-                &links_before,
-                links,
-            );
-            assert_eq!(ruleset(), rules_before);
-        };
-
         // A host port held by a process of the host.
         let held = TcpListener::bind("127.0.0.1:9090").unwrap();
         let mut c = h.config("p1", &["bridge"]);
@@ -543,7 +526,7 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
             }
             r => panic!("{r:?}"),
         }
-        leftovers(&c.container_id);
+        h.assert_nothing_left_of(&c.container_id);
         drop(held);
 
         // A port held by another container.
@@ -568,8 +551,15 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
         nets.detach(&a.container_id).unwrap();
         // the default network's bridge stays (as docker0) until released
         assert_eq!(nets.release_idle().unwrap(), ["bridge"]);
-        leftovers(&a.container_id);
+        h.assert_nothing_left_of(&a.container_id);
+    });
+}
 
+#[test]
+#[ignore = "requires root"]
+fn bad_networks_and_subnets_are_refused_leaving_nothing() {
+    TestHost::run(|h| {
+        let nets = h.engine.networks();
         // Unknown network, a network twice, none mixed with others, bad port specs.
         let c = h.config("p2", &["nope"]);
         assert!(matches!(
@@ -586,7 +576,7 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
             nets.attach(&c),
             Err(Error::InvalidNetworkConfig { .. })
         ));
-        leftovers(&c.container_id);
+        h.assert_nothing_left_of(&c.container_id);
         for spec in ["80:80/sctp", "99999:80", "a:b:c:d"] {
             assert!(matches!(
                 spec.parse::<PortBinding>(),
@@ -632,8 +622,19 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
             r => panic!("{r:?}"),
         }
         assert_eq!(nets.list().unwrap().len(), count + 1);
+        nets.remove("one").unwrap();
+        nl.del_link(r0.index).unwrap();
+        nets.release_idle().unwrap();
+        h.assert_as_before();
+    });
+}
 
-        // Connect and disconnect at run time.
+#[test]
+#[ignore = "requires root"]
+fn containers_connect_and_disconnect_at_run_time() {
+    TestHost::run(|h| {
+        let nets = h.engine.networks();
+        nets.builder("one").subnet("10.55.0.0/16").create().unwrap();
         let c = h.config("roamer", &["bridge"]);
         let sb = nets.attach(&c).unwrap();
         let mut peer = h.config("peer", &["one"]);
@@ -678,10 +679,8 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
         nets.detach(&c.container_id).unwrap();
         nets.detach(&peer.container_id).unwrap();
         nets.remove("one").unwrap();
-        nl.del_link(r0.index).unwrap();
         nets.release_idle().unwrap();
-        assert_eq!(links(), links_before);
-        assert_eq!(ruleset(), rules_before);
+        h.assert_as_before();
     });
 }
 
@@ -689,8 +688,6 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
 #[ignore = "requires root"]
 fn reopening_the_engine_removes_what_a_crashed_program_left() {
     TestHost::run(|h| {
-        let links_before = links();
-        let rules_before = ruleset();
         h.engine
             .network("crashy")
             .subnet("10.33.0.0/24")
@@ -700,15 +697,15 @@ fn reopening_the_engine_removes_what_a_crashed_program_left() {
         a.ports = vec![PortBinding::tcp(8181, 80)];
         let sb = h.engine.networks().attach(&a).unwrap();
         assert!(sb.netns().unwrap().exists());
-        assert_ne!(links(), links_before);
-        assert_ne!(ruleset(), rules_before);
+        assert_ne!(links(), h.links);
+        assert_ne!(ruleset(), h.rules);
         // The program "crashed": no container record says the container runs, so the next
         // open repairs.
         let again = Engine::open(h.root.path()).unwrap();
         assert!(again.networks().sandbox(&a.container_id).unwrap().is_none());
         assert!(!sb.netns().unwrap().exists());
-        assert_eq!(links(), links_before);
-        assert_eq!(ruleset(), rules_before);
+        assert_eq!(links(), h.links);
+        assert_eq!(ruleset(), h.rules);
         assert!(again
             .networks()
             .get("crashy")
