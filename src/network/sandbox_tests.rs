@@ -12,7 +12,9 @@ use std::os::fd::AsFd;
 use std::process::Command;
 use std::time::Duration;
 
-use super::{Driver, EndpointConfig, NetworkMode, PortBinding, Sandbox, SandboxConfig};
+use super::{
+    Driver, EndpointConfig, NetworkMode, NetworkStore, PortBinding, Sandbox, SandboxConfig,
+};
 use crate::sys::netlink::{self, Netlink};
 use crate::{Engine, Error};
 
@@ -75,7 +77,8 @@ fn settle<T: PartialEq + std::fmt::Debug>(
 }
 
 /// A network namespace with loopback up and an engine root, on the thread running `f`
-/// (threads it spawns inherit the namespace).
+/// (threads it spawns inherit the namespace). [`TestHost::run`] checks that a test leaves
+/// the links and firewall rules as it found them.
 struct TestHost {
     root: tempfile::TempDir,
     engine: Engine,
@@ -100,7 +103,11 @@ impl TestHost {
                     rules: ruleset(),
                 }
             },
-            f,
+            |h| {
+                let out = f(h);
+                h.assert_as_before();
+                out
+            },
             // a failed test still leaves no namespace mount behind
             |host| {
                 let repaired = host.engine.networks().repair(&[]);
@@ -116,6 +123,10 @@ impl TestHost {
                 }
             },
         )
+    }
+
+    fn nets(&self) -> &NetworkStore {
+        self.engine.networks()
     }
 
     fn config(&self, name: &str, networks: &[&str]) -> SandboxConfig {
@@ -220,18 +231,18 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
             "127.0.0.1:5353:53/udp".parse().unwrap(),
         ];
         a.hosts_file = Some(hosts_a.clone());
-        let sa = h.engine.networks().attach(&a).unwrap();
+        let sa = h.nets().attach(&a).unwrap();
         let mut b = h.config("client", &["front"]);
         b.hosts_file = Some(hosts_b.clone());
-        let sb = h.engine.networks().attach(&b).unwrap();
+        let sb = h.nets().attach(&b).unwrap();
 
-        let ea = &h.engine.networks().endpoints(&a.container_id).unwrap()[0];
-        let eb = &h.engine.networks().endpoints(&b.container_id).unwrap()[0];
+        let ea = &h.nets().endpoints(&a.container_id).unwrap()[0];
+        let eb = &h.nets().endpoints(&b.container_id).unwrap()[0];
         assert_eq!(ea.ip, Ipv4Addr::new(10, 88, 0, 2));
         assert_eq!(eb.ip, Ipv4Addr::new(10, 88, 0, 3));
         assert_eq!(ea.ifname, "eth0");
         assert!(links().contains(net.bridge().unwrap()));
-        let inspect = h.engine.networks().inspect("front").unwrap();
+        let inspect = h.nets().inspect("front").unwrap();
         assert_eq!(
             inspect.containers[&a.container_id].ipv4_address,
             "10.88.0.2/24"
@@ -279,7 +290,7 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
         assert_eq!(&buf[..n], b"echo:ping");
         echo.join().unwrap();
         assert_eq!(
-            h.engine.networks().ports(&a.container_id).unwrap(),
+            h.nets().ports(&a.container_id).unwrap(),
             vec![a.ports[0], a.ports[1]]
         );
 
@@ -292,7 +303,7 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
         assert!(ha.starts_with("127.0.0.1\tlocalhost\n"));
 
         // In use: not removable.
-        match h.engine.networks().remove("front") {
+        match h.nets().remove("front") {
             Err(Error::NetworkInUse { containers, .. }) => {
                 assert_eq!(containers.len(), 2)
             }
@@ -300,7 +311,7 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
         }
 
         drop(l);
-        h.engine.networks().detach(&a.container_id).unwrap();
+        h.nets().detach(&a.container_id).unwrap();
         let hb = fs::read_to_string(&hosts_b).unwrap();
         assert!(!hb.contains("web"), "{hb}");
         // The port is free again: nothing answers at 127.0.0.1:8080, and it can be bound.
@@ -308,11 +319,10 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
         drop(TcpListener::bind("0.0.0.0:8080").unwrap());
         assert!(sa.netns().is_some_and(|p| !p.exists()));
 
-        h.engine.networks().detach(&b.container_id).unwrap();
+        h.nets().detach(&b.container_id).unwrap();
         // the bridge stays while its network exists; removing the network takes it down
         assert!(links().iter().any(|l| l.starts_with("ch-")));
-        h.engine.networks().remove("front").unwrap();
-        h.assert_as_before();
+        h.nets().remove("front").unwrap();
     });
 }
 
@@ -322,7 +332,7 @@ fn none_has_only_loopback_and_host_shares_the_hosts_interfaces() {
     TestHost::run(|h| {
         let mut c = h.config("alone", &[]);
         c.mode = NetworkMode::None;
-        let sb = h.engine.networks().attach(&c).unwrap();
+        let sb = h.nets().attach(&c).unwrap();
         let inner = inside(&sb, || Netlink::open()?.links());
         assert_eq!(inner.len(), 1, "{inner:?}");
         assert_eq!(inner[0].name, "lo");
@@ -342,26 +352,25 @@ fn none_has_only_loopback_and_host_shares_the_hosts_interfaces() {
                 .count(),
             6
         );
-        h.engine.networks().detach(&c.container_id).unwrap();
+        h.nets().detach(&c.container_id).unwrap();
 
         // `--network host`: no namespace of its own, the host's links as they are.
         let mut c = h.config("hosty", &["host"]);
         c.ports.clear();
-        let sb = h.engine.networks().attach(&c).unwrap();
+        let sb = h.nets().attach(&c).unwrap();
         assert!(sb.netns().is_none());
         assert_eq!(links(), h.links);
         // ports cannot be published in host mode
         let mut bad = h.config("hosty2", &["host"]);
         bad.ports = vec![PortBinding::tcp(80, 80)];
         assert!(matches!(
-            h.engine.networks().attach(&bad),
+            h.nets().attach(&bad),
             Err(Error::InvalidNetworkConfig {
                 field: "published ports",
                 ..
             })
         ));
-        h.engine.networks().detach(&c.container_id).unwrap();
-        assert_eq!(links(), h.links);
+        h.nets().detach(&c.container_id).unwrap();
     });
 }
 
@@ -395,8 +404,8 @@ fn macvlan_container_is_a_host_on_the_parents_link() {
             .create()
             .unwrap();
         let c = h.config("onlan", &["lan"]);
-        let sb = h.engine.networks().attach(&c).unwrap();
-        let ep = &h.engine.networks().endpoints(&c.container_id).unwrap()[0];
+        let sb = h.nets().attach(&c).unwrap();
+        let ep = &h.nets().endpoints(&c.container_id).unwrap()[0];
         assert_eq!(ep.ip, Ipv4Addr::new(10, 99, 0, 2));
         let kinds = inside(&sb, || Netlink::open()?.links());
         assert!(
@@ -420,12 +429,11 @@ fn macvlan_container_is_a_host_on_the_parents_link() {
         assert_eq!(got, "ctr:yo");
         t.join().unwrap();
 
-        h.engine.networks().detach(&c.container_id).unwrap();
-        h.engine.networks().remove("lan").unwrap();
+        h.nets().detach(&c.container_id).unwrap();
+        h.nets().remove("lan").unwrap();
         let p = nl.link("mvparent").unwrap().unwrap();
         nl.del_link(p.index).unwrap();
         netlink::unbind_netns(&nb_path).unwrap();
-        assert_eq!(links(), h.links);
     });
 }
 
@@ -454,7 +462,7 @@ fn concurrent_attaches_get_distinct_addresses_until_the_subnet_is_full() {
         });
         let mut ips = BTreeSet::new();
         for c in &configs {
-            let e = h.engine.networks().endpoints(&c.container_id).unwrap();
+            let e = h.nets().endpoints(&c.container_id).unwrap();
             assert!(ips.insert(e[0].ip), "{} given twice", e[0].ip);
         }
         assert_eq!(ips.len(), 13);
@@ -463,7 +471,7 @@ fn concurrent_attaches_get_distinct_addresses_until_the_subnet_is_full() {
         // Full: a clear error, and nothing of the refused container is left.
         let extra = h.config("extra", &["small"]);
         let links_full = links();
-        match h.engine.networks().attach(&extra) {
+        match h.nets().attach(&extra) {
             Err(Error::SubnetExhausted { network, subnet }) => {
                 assert_eq!(
                     (network.as_str(), subnet.as_str()),
@@ -497,16 +505,15 @@ fn concurrent_attaches_get_distinct_addresses_until_the_subnet_is_full() {
             .networks()
             .detach(&configs[4].container_id)
             .unwrap();
-        h.engine.networks().attach(&extra).unwrap();
+        h.nets().attach(&extra).unwrap();
         assert_eq!(
-            h.engine.networks().endpoints(&extra.container_id).unwrap()[0].ip,
+            h.nets().endpoints(&extra.container_id).unwrap()[0].ip,
             freed
         );
         for c in configs.iter().chain([&extra]) {
-            h.engine.networks().detach(&c.container_id).unwrap();
+            h.nets().detach(&c.container_id).unwrap();
         }
-        assert_eq!(h.engine.networks().release_idle().unwrap().len(), 1);
-        h.assert_as_before();
+        assert_eq!(h.nets().release_idle().unwrap().len(), 1);
     });
 }
 
@@ -514,12 +521,11 @@ fn concurrent_attaches_get_distinct_addresses_until_the_subnet_is_full() {
 #[ignore = "requires root"]
 fn ports_in_use_are_refused_leaving_nothing() {
     TestHost::run(|h| {
-        let nets = h.engine.networks();
         // A host port held by a process of the host.
         let held = TcpListener::bind("127.0.0.1:9090").unwrap();
         let mut c = h.config("p1", &["bridge"]);
         c.ports = vec!["127.0.0.1:9090:80".parse().unwrap()];
-        match nets.attach(&c) {
+        match h.nets().attach(&c) {
             Err(Error::PortInUse { binding, by }) => {
                 assert_eq!(binding, "127.0.0.1:9090:80/tcp");
                 assert!(by.contains("host"), "{by}");
@@ -532,25 +538,28 @@ fn ports_in_use_are_refused_leaving_nothing() {
         // A port held by another container.
         let mut a = h.config("holder", &["bridge"]);
         a.ports = vec![PortBinding::tcp(9191, 80)];
-        nets.attach(&a).unwrap();
-        assert!(matches!(nets.attach(&a), Err(Error::InvalidState { .. })));
+        h.nets().attach(&a).unwrap();
+        assert!(matches!(
+            h.nets().attach(&a),
+            Err(Error::InvalidState { .. })
+        ));
         let mut b = h.config("taker", &["bridge"]);
         b.ports = vec!["127.0.0.1:9191:81".parse().unwrap()];
-        match nets.attach(&b) {
+        match h.nets().attach(&b) {
             Err(Error::PortInUse { by, .. }) => assert_eq!(by, "container holder"),
             r => panic!("{r:?}"),
         }
-        assert!(nets.sandbox(&b.container_id).unwrap().is_none());
+        assert!(h.nets().sandbox(&b.container_id).unwrap().is_none());
         // port 0 picks a free one
         let mut z = h.config("zero", &["bridge"]);
         z.ports = vec!["127.0.0.1::80".parse().unwrap()];
-        nets.attach(&z).unwrap();
-        let p = nets.ports(&z.container_id).unwrap()[0];
+        h.nets().attach(&z).unwrap();
+        let p = h.nets().ports(&z.container_id).unwrap()[0];
         assert!(p.host_port != 0 && p.host_port != 9191);
-        nets.detach(&z.container_id).unwrap();
-        nets.detach(&a.container_id).unwrap();
+        h.nets().detach(&z.container_id).unwrap();
+        h.nets().detach(&a.container_id).unwrap();
         // the default network's bridge stays (as docker0) until released
-        assert_eq!(nets.release_idle().unwrap(), ["bridge"]);
+        assert_eq!(h.nets().release_idle().unwrap(), ["bridge"]);
         h.assert_nothing_left_of(&a.container_id);
     });
 }
@@ -559,21 +568,20 @@ fn ports_in_use_are_refused_leaving_nothing() {
 #[ignore = "requires root"]
 fn bad_networks_and_subnets_are_refused_leaving_nothing() {
     TestHost::run(|h| {
-        let nets = h.engine.networks();
         // Unknown network, a network twice, none mixed with others, bad port specs.
         let c = h.config("p2", &["nope"]);
         assert!(matches!(
-            nets.attach(&c),
+            h.nets().attach(&c),
             Err(Error::NetworkNotFound { .. })
         ));
         let c = h.config("p3", &["bridge", "bridge"]);
         assert!(matches!(
-            nets.attach(&c),
+            h.nets().attach(&c),
             Err(Error::AlreadyConnected { .. })
         ));
         let c = h.config("p4", &["bridge", "none"]);
         assert!(matches!(
-            nets.attach(&c),
+            h.nets().attach(&c),
             Err(Error::InvalidNetworkConfig { .. })
         ));
         h.assert_nothing_left_of(&c.container_id);
@@ -585,21 +593,25 @@ fn bad_networks_and_subnets_are_refused_leaving_nothing() {
         }
 
         // Overlapping subnet, bad CIDR, duplicate name: refused, nothing recorded.
-        let count = nets.list().unwrap().len();
-        nets.builder("one").subnet("10.55.0.0/16").create().unwrap();
+        let count = h.nets().list().unwrap().len();
+        h.nets()
+            .builder("one")
+            .subnet("10.55.0.0/16")
+            .create()
+            .unwrap();
         assert!(matches!(
-            nets.builder("two").subnet("10.55.3.0/24").create(),
+            h.nets().builder("two").subnet("10.55.3.0/24").create(),
             Err(Error::SubnetOverlap { .. })
         ));
         assert!(matches!(
-            nets.builder("two").subnet("10.56.0.0/40").create(),
+            h.nets().builder("two").subnet("10.56.0.0/40").create(),
             Err(Error::InvalidNetworkConfig {
                 field: "subnet",
                 ..
             })
         ));
         assert!(matches!(
-            nets.builder("one").create(),
+            h.nets().builder("one").create(),
             Err(Error::NetworkExists { .. })
         ));
         // a subnet the host routes elsewhere
@@ -612,7 +624,7 @@ fn bad_networks_and_subnets_are_refused_leaving_nothing() {
         let r0 = nl.link("routed0").unwrap().unwrap();
         nl.add_address(r0.index, Ipv4Addr::new(10, 44, 0, 1), 16)
             .unwrap();
-        match nets.builder("three").subnet("10.44.1.0/24").create() {
+        match h.nets().builder("three").subnet("10.44.1.0/24").create() {
             Err(Error::SubnetOverlap { other, .. }) => {
                 assert!(
                     other.contains("host route 10.44.0.0/16 (dev routed0)"),
@@ -621,11 +633,10 @@ fn bad_networks_and_subnets_are_refused_leaving_nothing() {
             }
             r => panic!("{r:?}"),
         }
-        assert_eq!(nets.list().unwrap().len(), count + 1);
-        nets.remove("one").unwrap();
+        assert_eq!(h.nets().list().unwrap().len(), count + 1);
+        h.nets().remove("one").unwrap();
         nl.del_link(r0.index).unwrap();
-        nets.release_idle().unwrap();
-        h.assert_as_before();
+        h.nets().release_idle().unwrap();
     });
 }
 
@@ -633,18 +644,21 @@ fn bad_networks_and_subnets_are_refused_leaving_nothing() {
 #[ignore = "requires root"]
 fn containers_connect_and_disconnect_at_run_time() {
     TestHost::run(|h| {
-        let nets = h.engine.networks();
-        nets.builder("one").subnet("10.55.0.0/16").create().unwrap();
+        h.nets()
+            .builder("one")
+            .subnet("10.55.0.0/16")
+            .create()
+            .unwrap();
         let c = h.config("roamer", &["bridge"]);
-        let sb = nets.attach(&c).unwrap();
+        let sb = h.nets().attach(&c).unwrap();
         let mut peer = h.config("peer", &["one"]);
         let peer_hosts = h.root.path().join("peer-hosts");
         peer.hosts_file = Some(peer_hosts.clone());
-        nets.attach(&peer).unwrap();
+        h.nets().attach(&peer).unwrap();
         assert!(!fs::read_to_string(&peer_hosts).unwrap().contains("roamer"));
         let mut ec = EndpointConfig::new("one");
         ec.aliases.push("wanderer".into());
-        let info = nets.connect(&c.container_id, &ec).unwrap();
+        let info = h.nets().connect(&c.container_id, &ec).unwrap();
         assert_eq!(info.ifname, "eth1");
         let addrs = inside(&sb, || Netlink::open()?.addresses4(None));
         assert!(
@@ -659,28 +673,27 @@ fn containers_connect_and_disconnect_at_run_time() {
             "{ph}"
         );
         assert!(matches!(
-            nets.connect(&c.container_id, &ec),
+            h.nets().connect(&c.container_id, &ec),
             Err(Error::AlreadyConnected { .. })
         ));
-        match nets.remove("one") {
+        match h.nets().remove("one") {
             Err(Error::NetworkInUse { containers, .. }) => {
                 assert_eq!(containers, ["peer", "roamer"])
             }
             r => panic!("{r:?}"),
         }
-        nets.disconnect(&c.container_id, "one").unwrap();
+        h.nets().disconnect(&c.container_id, "one").unwrap();
         let inner = inside(&sb, || Netlink::open()?.links());
         assert!(!inner.iter().any(|l| l.name == "eth1"), "{inner:?}");
         assert!(!fs::read_to_string(&peer_hosts).unwrap().contains("roamer"));
         assert!(matches!(
-            nets.disconnect(&c.container_id, "one"),
+            h.nets().disconnect(&c.container_id, "one"),
             Err(Error::NotConnected { .. })
         ));
-        nets.detach(&c.container_id).unwrap();
-        nets.detach(&peer.container_id).unwrap();
-        nets.remove("one").unwrap();
-        nets.release_idle().unwrap();
-        h.assert_as_before();
+        h.nets().detach(&c.container_id).unwrap();
+        h.nets().detach(&peer.container_id).unwrap();
+        h.nets().remove("one").unwrap();
+        h.nets().release_idle().unwrap();
     });
 }
 
@@ -695,7 +708,7 @@ fn reopening_the_engine_removes_what_a_crashed_program_left() {
             .unwrap();
         let mut a = h.config("lost", &["crashy", "bridge"]);
         a.ports = vec![PortBinding::tcp(8181, 80)];
-        let sb = h.engine.networks().attach(&a).unwrap();
+        let sb = h.nets().attach(&a).unwrap();
         assert!(sb.netns().unwrap().exists());
         assert_ne!(links(), h.links);
         assert_ne!(ruleset(), h.rules);
