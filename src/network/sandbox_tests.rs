@@ -644,13 +644,14 @@ fn bad_networks_and_subnets_are_refused_leaving_nothing() {
 #[ignore = "requires root"]
 fn containers_connect_and_disconnect_at_run_time() {
     TestHost::run(|h| {
+        let c = h.config("roamer", &["bridge"]);
+        let sb = h.nets().attach(&c).unwrap();
+        // "one": the network the roamer joins later, where its peer is
         h.nets()
             .builder("one")
             .subnet("10.55.0.0/16")
             .create()
             .unwrap();
-        let c = h.config("roamer", &["bridge"]);
-        let sb = h.nets().attach(&c).unwrap();
         let mut peer = h.config("peer", &["one"]);
         let peer_hosts = h.root.path().join("peer-hosts");
         peer.hosts_file = Some(peer_hosts.clone());
