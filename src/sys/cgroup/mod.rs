@@ -1607,6 +1607,13 @@ mod tests {
             Guard(Some(Cgroup::create(name, settings).unwrap()))
         }
 
+        /// Creates a cgroup named after `tag`, unique to this run (see [`unique`]), with
+        /// these settings; returns its guard and its name.
+        fn unique(tag: &str, settings: &[Setting]) -> (Guard, String) {
+            let name = unique(tag);
+            (Guard::create(&name, settings), name)
+        }
+
         fn cg(&self) -> &Cgroup {
             self.0.as_ref().unwrap()
         }
@@ -1727,8 +1734,7 @@ mod tests {
     #[test]
     #[ignore = "requires root"]
     fn real_lifecycle() {
-        let name = unique("life");
-        let cg = Guard::create(&name, &limits(32 << 20, None, 10));
+        let (cg, name) = Guard::unique("life", &limits(32 << 20, None, 10));
         let c = cg.cg();
         assert!(!c.paths().is_empty());
         let v2 = detect() == CgroupVersion::V2;
@@ -1798,8 +1804,7 @@ mod tests {
     #[test]
     #[ignore = "requires root"]
     fn real_oom_kill() {
-        let name = unique("oom");
-        let cg = Guard::create(&name, &limits(16 << 20, Some(16 << 20), 10));
+        let (cg, _) = Guard::unique("oom", &limits(16 << 20, Some(16 << 20), 10));
         let c = cg.cg();
         let mut child = spawn_in(&c.procs_fds().unwrap(), 64 << 20, true);
         let status = wait(child.0);
@@ -1867,8 +1872,7 @@ mod tests {
     #[test]
     #[ignore = "requires root"]
     fn real_paused_stays_paused_and_update_adds_hierarchy() {
-        let name = unique("pause");
-        let cg = Guard::create(&name, &limits(32 << 20, None, 10));
+        let (cg, name) = Guard::unique("pause", &limits(32 << 20, None, 10));
         let c = cg.cg();
         let mut child = spawn_in(&c.procs_fds().unwrap(), 0, false);
         let pid = child.0;
@@ -1916,9 +1920,8 @@ mod tests {
             eprintln!("skipped: not a hybrid host with hugetlb in the unified hierarchy");
             return;
         }
-        let name = unique("huge");
         let r = [Setting::new(Controller::Hugetlb, "hugetlb.2MB.max", 0)];
-        let cg = Guard::create(&name, &r);
+        let (cg, _) = Guard::unique("huge", &r);
         let c = cg.cg();
         let dir = c.dir(Controller::Hugetlb).unwrap().to_path_buf();
         assert!(dir.starts_with(&unified.unwrap().mount_point));
