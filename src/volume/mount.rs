@@ -29,6 +29,15 @@ pub enum Propagation {
 }
 
 impl Propagation {
+    const ALL: [Propagation; 6] = [
+        Propagation::Private,
+        Propagation::Rprivate,
+        Propagation::Shared,
+        Propagation::Rshared,
+        Propagation::Slave,
+        Propagation::Rslave,
+    ];
+
     /// The option's name in the runtime spec (`rshared`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -44,22 +53,13 @@ impl Propagation {
 
 impl FromStr for Propagation {
     type Err = Error;
+    /// The propagation [`as_str`](Propagation::as_str) names.
     fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "private" => Propagation::Private,
-            "rprivate" => Propagation::Rprivate,
-            "shared" => Propagation::Shared,
-            "rshared" => Propagation::Rshared,
-            "slave" => Propagation::Slave,
-            "rslave" => Propagation::Rslave,
-            _ => {
-                return Err(Error::InvalidMount {
-                    spec: s.into(),
-                    reason:
-                        "unknown propagation (private, rprivate, shared, rshared, slave, rslave)"
-                            .into(),
-                })
-            }
+        let known = Propagation::ALL.into_iter().find(|p| p.as_str() == s);
+        known.ok_or_else(|| Error::InvalidMount {
+            spec: s.into(),
+            reason: "unknown propagation (private, rprivate, shared, rshared, slave, rslave)"
+                .into(),
         })
     }
 }
