@@ -69,14 +69,22 @@ pub enum Driver {
     Null,
 }
 
-impl std::fmt::Display for Driver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl Driver {
+    const ALL: [Driver; 4] = [Driver::Bridge, Driver::Macvlan, Driver::Host, Driver::Null];
+
+    fn as_str(self) -> &'static str {
+        match self {
             Driver::Bridge => "bridge",
             Driver::Macvlan => "macvlan",
             Driver::Host => "host",
             Driver::Null => "null",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -85,17 +93,12 @@ impl FromStr for Driver {
 
     /// `bridge` or `macvlan` (the drivers a network can be created with), `host`, `null`.
     fn from_str(s: &str) -> Result<Driver> {
-        match s {
-            "bridge" => Ok(Driver::Bridge),
-            "macvlan" => Ok(Driver::Macvlan),
-            "host" => Ok(Driver::Host),
-            "null" => Ok(Driver::Null),
-            _ => Err(Error::InvalidNetworkConfig {
-                network: String::new(),
-                field: "driver",
-                reason: format!("unknown driver {s:?} (bridge or macvlan)"),
-            }),
-        }
+        let known = Driver::ALL.into_iter().find(|d| d.as_str() == s);
+        known.ok_or_else(|| Error::InvalidNetworkConfig {
+            network: String::new(),
+            field: "driver",
+            reason: format!("unknown driver {s:?} (bridge or macvlan)"),
+        })
     }
 }
 
