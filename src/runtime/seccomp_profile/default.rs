@@ -231,39 +231,25 @@ fn arch_rules() -> Vec<Rule> {
 /// in part (clone) or failing with ENOSYS (clone3) without it.
 fn sys_admin_rules() -> Vec<Rule> {
     let allow = LinuxSeccompAction::ScmpActAllow;
-    let mut rules = Vec::new();
-    rules.push(
+    let sys_admin = || Filter::default().caps(&["CAP_SYS_ADMIN"]);
+    vec![
         Rule::new(["open_by_handle_at"], allow)
             .includes(Filter::default().caps(&["CAP_DAC_READ_SEARCH"])),
-    );
-    rules.push(
-        Rule::new(SYS_ADMIN.iter().copied(), allow)
-            .includes(Filter::default().caps(&["CAP_SYS_ADMIN"])),
-    );
-    // Without CAP_SYS_ADMIN, clone only without namespace flags (s390 swaps the first two
-    // arguments), and clone3 — whose flags live in memory seccomp cannot read — fails
-    // with ENOSYS so that libc falls back to clone.
-    rules.push(
+        Rule::new(SYS_ADMIN.iter().copied(), allow).includes(sys_admin()),
+        // Without CAP_SYS_ADMIN, clone only without namespace flags (s390 swaps the first
+        // two arguments), and clone3 — whose flags live in memory seccomp cannot read —
+        // fails with ENOSYS so that libc falls back to clone.
         Rule::new(["clone"], allow)
             .masked_eq(0, CLONE_NAMESPACES, 0)
-            .excludes(
-                Filter::default()
-                    .caps(&["CAP_SYS_ADMIN"])
-                    .arches(&["s390", "s390x"]),
-            ),
-    );
-    rules.push(
+            .excludes(sys_admin().arches(&["s390", "s390x"])),
         Rule::new(["clone"], allow)
             .masked_eq(1, CLONE_NAMESPACES, 0)
             .includes(Filter::default().arches(&["s390", "s390x"]))
-            .excludes(Filter::default().caps(&["CAP_SYS_ADMIN"])),
-    );
-    rules.push(
+            .excludes(sys_admin()),
         Rule::new(["clone3"], LinuxSeccompAction::ScmpActErrno)
             .errno(libc::ENOSYS as u32)
-            .excludes(Filter::default().caps(&["CAP_SYS_ADMIN"])),
-    );
-    rules
+            .excludes(sys_admin()),
+    ]
 }
 
 /// Calls each allowed with one capability.
