@@ -572,18 +572,23 @@ mod tests {
         io::Error::from_raw_os_error(libc::EACCES)
     }
 
+    /// `op` on `container` failed mounting proc at /p (EACCES), and cleaning up with `cleanup`.
+    fn rollback(op: &'static str, container: &str, cleanup: Error) -> Error {
+        Error::Rollback {
+            op,
+            container: container.into(),
+            source: Box::new(Error::os("mounting proc at", "/p", denied())),
+            cleanup: Box::new(cleanup),
+        }
+    }
+
     #[test]
     fn debug_prints_the_message_and_its_causes() {
-        let e = Error::Rollback {
-            op: "creating",
-            container: "web".into(),
-            source: Box::new(Error::os("mounting overlay at", "/y", denied())),
-            cleanup: Box::new(Error::spec("linux", "gone")),
-        };
+        let e = rollback("creating", "web", Error::spec("linux", "gone"));
         assert_eq!(
             format!("{e:?}"),
             "creating container web failed; cleaning up failed too: invalid runtime spec: \
-             linux: gone: mounting overlay at /y: Permission denied (os error 13)"
+             linux: gone: mounting proc at /p: Permission denied (os error 13)"
         );
         // What `main() -> cargohold::Result<()>` prints: a sentence, not a dump.
         let plain = Error::os("reading", "/etc/x", denied());
@@ -598,12 +603,11 @@ mod tests {
 
     #[test]
     fn alternate_debug_puts_causes_on_lines_and_keeps_the_os_error() {
-        let e = Error::Rollback {
-            op: "starting",
-            container: "db".into(),
-            source: Box::new(Error::os("mounting proc at", "/p", denied())),
-            cleanup: Box::new(Error::ContainerNotFound { id: "db".into() }),
-        };
+        let e = rollback(
+            "starting",
+            "db",
+            Error::ContainerNotFound { id: "db".into() },
+        );
         let s = format!("{e:#?}");
         let lines: Vec<&str> = s.lines().collect();
         assert_eq!(lines[0], e.to_string());

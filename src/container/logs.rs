@@ -658,6 +658,14 @@ mod tests {
             .collect()
     }
 
+    /// A tempdir holding a log of `sample(n)` followed by `tail_garbage`.
+    fn sample_log(n: usize, tail_garbage: &[u8]) -> (tempfile::TempDir, Vec<LogEntry>, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let all = sample(n);
+        let path = write_log(dir.path(), &all, tail_garbage);
+        (dir, all, path)
+    }
+
     fn collect(path: &Path, opts: &LogOptions) -> Vec<LogEntry> {
         read(path, path.with_extension("exit"), opts)
             .unwrap()
@@ -667,9 +675,7 @@ mod tests {
 
     #[test]
     fn readers_filter_streams_and_times() {
-        let dir = tempfile::tempdir().unwrap();
-        let all = sample(10);
-        let path = write_log(dir.path(), &all, b"");
+        let (_dir, all, path) = sample_log(10, b"");
         assert_eq!(collect(&path, &LogOptions::default()), all);
         let only_err = LogOptions {
             stdout: false,
@@ -688,10 +694,8 @@ mod tests {
 
     #[test]
     fn tail_reads_the_last_entries() {
-        let dir = tempfile::tempdir().unwrap();
-        let all = sample(2000);
         // A last line still being written is not shown.
-        let path = write_log(dir.path(), &all, b"{\"log\":\"half");
+        let (dir, all, path) = sample_log(2000, b"{\"log\":\"half");
         for n in [0, 1, 2, 7, 1999, 2000, 5000] {
             let opts = LogOptions {
                 tail: Some(n),
@@ -729,9 +733,7 @@ mod tests {
 
     #[test]
     fn partial_last_line_is_skipped() {
-        let dir = tempfile::tempdir().unwrap();
-        let all = sample(3);
-        let path = write_log(dir.path(), &all, b"{\"log\":\"x");
+        let (_dir, all, path) = sample_log(3, b"{\"log\":\"x");
         assert_eq!(collect(&path, &LogOptions::default()), all);
     }
 }

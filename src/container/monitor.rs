@@ -291,20 +291,17 @@ enum Report {
 enum WireError {
     Spawn {
         stage: String,
-        errno: Option<i32>,
-        message: String,
+        source: WireIo,
     },
     Os {
         op: String,
         path: PathBuf,
-        errno: Option<i32>,
-        message: String,
+        source: WireIo,
     },
     Cgroup {
         op: String,
         path: PathBuf,
-        errno: Option<i32>,
-        message: String,
+        source: WireIo,
     },
     InvalidSpec {
         field: String,
@@ -325,46 +322,48 @@ enum WireError {
     },
 }
 
-fn io_parts(e: &io::Error) -> (Option<i32>, String) {
-    (e.raw_os_error(), e.to_string())
+/// An [`io::Error`] on the wire: the OS error number, else the message.
+#[derive(Debug, Serialize, Deserialize)]
+struct WireIo {
+    errno: Option<i32>,
+    message: String,
 }
 
-fn io_back(errno: Option<i32>, message: String) -> io::Error {
-    match errno {
-        Some(n) => io::Error::from_raw_os_error(n),
-        None => io::Error::other(message),
+impl From<&io::Error> for WireIo {
+    fn from(e: &io::Error) -> WireIo {
+        WireIo {
+            errno: e.raw_os_error(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<WireIo> for io::Error {
+    fn from(w: WireIo) -> io::Error {
+        match w.errno {
+            Some(n) => io::Error::from_raw_os_error(n),
+            None => io::Error::other(w.message),
+        }
     }
 }
 
 impl WireError {
     fn from_error(e: &Error) -> WireError {
         match e {
-            Error::Spawn { stage, source } => {
-                let (errno, message) = io_parts(source);
-                WireError::Spawn {
-                    stage: stage.clone(),
-                    errno,
-                    message,
-                }
-            }
-            Error::Os { op, path, source } => {
-                let (errno, message) = io_parts(source);
-                WireError::Os {
-                    op: op.clone(),
-                    path: path.clone(),
-                    errno,
-                    message,
-                }
-            }
-            Error::Cgroup { op, path, source } => {
-                let (errno, message) = io_parts(source);
-                WireError::Cgroup {
-                    op: op.clone(),
-                    path: path.clone(),
-                    errno,
-                    message,
-                }
-            }
+            Error::Spawn { stage, source } => WireError::Spawn {
+                stage: stage.clone(),
+                source: source.into(),
+            },
+            Error::Os { op, path, source } => WireError::Os {
+                op: op.clone(),
+                path: path.clone(),
+                source: source.into(),
+            },
+            Error::Cgroup { op, path, source } => WireError::Cgroup {
+                op: op.clone(),
+                path: path.clone(),
+                source: source.into(),
+            },
             Error::InvalidSpec { field, reason } => WireError::InvalidSpec {
                 field: field.clone(),
                 reason: reason.clone(),
@@ -391,33 +390,19 @@ impl WireError {
 
     fn into_error(self, id: &str) -> Error {
         match self {
-            WireError::Spawn {
+            WireError::Spawn { stage, source } => Error::Spawn {
                 stage,
-                errno,
-                message,
-            } => Error::Spawn {
-                stage,
-                source: io_back(errno, message),
+                source: source.into(),
             },
-            WireError::Os {
+            WireError::Os { op, path, source } => Error::Os {
                 op,
                 path,
-                errno,
-                message,
-            } => Error::Os {
-                op,
-                path,
-                source: io_back(errno, message),
+                source: source.into(),
             },
-            WireError::Cgroup {
+            WireError::Cgroup { op, path, source } => Error::Cgroup {
                 op,
                 path,
-                errno,
-                message,
-            } => Error::Cgroup {
-                op,
-                path,
-                source: io_back(errno, message),
+                source: source.into(),
             },
             WireError::InvalidSpec { field, reason } => Error::InvalidSpec { field, reason },
             WireError::ContainerExists { id } => Error::ContainerExists { id },

@@ -468,21 +468,34 @@ mod tests {
         );
     }
 
+    /// A fake cgroup hierarchy in a tempdir whose `file` (below `mount_point`) holds `content`.
+    fn hierarchy(
+        mount_point: std::path::PathBuf,
+        options: &str,
+        controllers: &[&str],
+        file: &str,
+        content: &str,
+    ) -> cgroup::Hierarchy {
+        let path = mount_point.join(file);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+        cgroup::Hierarchy {
+            mount_point,
+            options: options.into(),
+            controllers: controllers.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
     #[test]
     fn block_io_counts_only_the_containers_own_cgroup() {
         let dir = tempfile::tempdir().unwrap();
-        let blkio = dir.path().join("blkio");
-        fs::create_dir_all(blkio.join("c1")).unwrap();
-        fs::write(
-            blkio.join("c1/blkio.throttle.io_service_bytes_recursive"),
+        let hiers = [hierarchy(
+            dir.path().join("blkio"),
+            "blkio",
+            &["blkio"],
+            "c1/blkio.throttle.io_service_bytes_recursive",
             "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:16 Read 1\nTotal 12289\n",
-        )
-        .unwrap();
-        let hiers = [cgroup::Hierarchy {
-            mount_point: blkio.clone(),
-            options: "blkio".into(),
-            controllers: vec!["blkio".into()],
-        }];
+        )];
         let own = "5:memory:/c1\n4:blkio:/c1\n0::/user.slice\n";
         assert_eq!(
             block_io(own, &hiers),
@@ -494,18 +507,13 @@ mod tests {
         // blkio at the host's root: not the container's numbers.
         assert_eq!(block_io("5:memory:/c1\n4:blkio:/\n", &hiers), None);
 
-        let v2 = dir.path().join("unified");
-        fs::create_dir_all(v2.join("c2")).unwrap();
-        fs::write(
-            v2.join("c2/io.stat"),
+        let hiers = [hierarchy(
+            dir.path().join("unified"),
+            "",
+            &["memory", "io"],
+            "c2/io.stat",
             "8:0 rbytes=100 wbytes=200 rios=1 wios=2\n8:16 rbytes=1 wbytes=2\n",
-        )
-        .unwrap();
-        let hiers = [cgroup::Hierarchy {
-            mount_point: v2,
-            options: String::new(),
-            controllers: vec!["memory".into(), "io".into()],
-        }];
+        )];
         assert_eq!(
             block_io("0::/c2\n", &hiers),
             Some(BlockIoStats {

@@ -317,30 +317,32 @@ fn lookup_reads_names_aliases_hostnames_of_peers_on_user_defined_networks() {
         mac: String::new(),
         ports: Vec::new(),
     };
-    let mut backend = s.load("backend").unwrap();
-    backend
-        .endpoints
-        .insert("a1".into(), ep("asker", [10, 88, 0, 2], &[]));
-    backend
-        .endpoints
-        .insert("w1".into(), ep("web", [10, 88, 0, 3], &["www"]));
-    backend
-        .endpoints
-        .insert("w2".into(), ep("web2", [10, 88, 0, 4], &["www"]));
-    s.save(&backend).unwrap();
-    let mut other = s.load("other").unwrap();
-    other
-        .endpoints
-        .insert("o1".into(), ep("hidden", [10, 89, 0, 2], &[]));
-    s.save(&other).unwrap();
-    let mut bridge = s.load("bridge").unwrap();
-    bridge
-        .endpoints
-        .insert("a1".into(), ep("asker", [172, 17, 0, 2], &[]));
-    bridge
-        .endpoints
-        .insert("b1".into(), ep("onbridge", [172, 17, 0, 3], &[]));
-    s.save(&bridge).unwrap();
+    // Endpoints (key, container, address, aliases) recorded on a network.
+    type Endpoints<'a> = [(&'a str, &'a str, [u8; 4], &'a [&'a str])];
+    let record = |network: &str, endpoints: &Endpoints| {
+        let mut rec = s.load(network).unwrap();
+        for (key, name, ip, aliases) in endpoints {
+            rec.endpoints
+                .insert(key.to_string(), ep(name, *ip, aliases));
+        }
+        s.save(&rec).unwrap();
+    };
+    record(
+        "backend",
+        &[
+            ("a1", "asker", [10, 88, 0, 2], &[]),
+            ("w1", "web", [10, 88, 0, 3], &["www"]),
+            ("w2", "web2", [10, 88, 0, 4], &["www"]),
+        ],
+    );
+    record("other", &[("o1", "hidden", [10, 89, 0, 2], &[])]);
+    record(
+        "bridge",
+        &[
+            ("a1", "asker", [172, 17, 0, 2], &[]),
+            ("b1", "onbridge", [172, 17, 0, 3], &[]),
+        ],
+    );
     let sandbox = |id: &str, host: &str, nets: &[&str]| {
         let json = serde_json::json!({
             "container_id": id, "container_name": id, "hostname": host,

@@ -38,7 +38,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{fsync_dir, write_atomic, Lock};
+use crate::store::{fsync_dir, is_plain_name, read_json, write_atomic, Lock};
 use crate::sys::netlink::Netlink;
 use crate::{Error, Result};
 
@@ -69,14 +69,22 @@ pub enum Driver {
     Null,
 }
 
-impl std::fmt::Display for Driver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl Driver {
+    const ALL: [Driver; 4] = [Driver::Bridge, Driver::Macvlan, Driver::Host, Driver::Null];
+
+    fn as_str(self) -> &'static str {
+        match self {
             Driver::Bridge => "bridge",
             Driver::Macvlan => "macvlan",
             Driver::Host => "host",
             Driver::Null => "null",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -85,17 +93,12 @@ impl FromStr for Driver {
 
     /// `bridge` or `macvlan` (the drivers a network can be created with), `host`, `null`.
     fn from_str(s: &str) -> Result<Driver> {
-        match s {
-            "bridge" => Ok(Driver::Bridge),
-            "macvlan" => Ok(Driver::Macvlan),
-            "host" => Ok(Driver::Host),
-            "null" => Ok(Driver::Null),
-            _ => Err(Error::InvalidNetworkConfig {
-                network: String::new(),
-                field: "driver",
-                reason: format!("unknown driver {s:?} (bridge or macvlan)"),
-            }),
-        }
+        let known = Driver::ALL.into_iter().find(|d| d.as_str() == s);
+        known.ok_or_else(|| Error::InvalidNetworkConfig {
+            network: String::new(),
+            field: "driver",
+            reason: format!("unknown driver {s:?} (bridge or macvlan)"),
+        })
     }
 }
 
@@ -471,23 +474,14 @@ pub struct NetworkStore {
 }
 
 fn check_name(name: &str) -> Result<()> {
-    let ok = name.len() <= 128
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidNetworkConfig {
-            network: name.to_owned(),
-            field: "name",
-            reason: "a network name is [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 bytes".into(),
-        })
+    if is_plain_name(name, 128) && name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Ok(());
     }
+    Err(Error::InvalidNetworkConfig {
+        network: name.to_owned(),
+        field: "name",
+        reason: "a network name is [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 bytes".into(),
+    })
 }
 
 fn random_hex(bytes: usize) -> Result<String> {
@@ -720,22 +714,8 @@ impl NetworkStore {
     }
 
     pub(crate) fn load(&self, name: &str) -> Result<Record> {
-        let path = self.path(name);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::NetworkNotFound {
-                    name: name.to_owned(),
-                })
-            }
-            Err(e) => return Err(Error::os("reading network", &path, e)),
-        };
-        serde_json::from_slice(&bytes).map_err(|e| {
-            Error::os(
-                "parsing network",
-                &path,
-                io::Error::new(io::ErrorKind::InvalidData, e),
-            )
+        read_json(&self.path(name), "network")?.ok_or_else(|| Error::NetworkNotFound {
+            name: name.to_owned(),
         })
     }
 

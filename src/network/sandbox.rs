@@ -205,18 +205,7 @@ impl NetworkStore {
     }
 
     fn load_sandbox(&self, id: &str) -> Result<Option<Sandbox>> {
-        let path = self.sandbox_path(id);
-        match fs::read(&path) {
-            Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
-                Error::os(
-                    "parsing network sandbox",
-                    &path,
-                    io::Error::new(io::ErrorKind::InvalidData, e),
-                )
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::os("reading network sandbox", &path, e)),
-        }
+        crate::store::read_json(&self.sandbox_path(id), "network sandbox")
     }
 
     fn save_sandbox(&self, sb: &Sandbox) -> Result<()> {

@@ -12,7 +12,9 @@ use std::os::fd::AsFd;
 use std::process::Command;
 use std::time::Duration;
 
-use super::{Driver, EndpointConfig, NetworkMode, PortBinding, Sandbox, SandboxConfig};
+use super::{
+    Driver, EndpointConfig, NetworkMode, NetworkStore, PortBinding, Sandbox, SandboxConfig,
+};
 use crate::sys::netlink::{self, Netlink};
 use crate::{Engine, Error};
 
@@ -75,10 +77,14 @@ fn settle<T: PartialEq + std::fmt::Debug>(
 }
 
 /// A network namespace with loopback up and an engine root, on the thread running `f`
-/// (threads it spawns inherit the namespace).
+/// (threads it spawns inherit the namespace). [`TestHost::run`] checks that a test leaves
+/// the links and firewall rules as it found them.
 struct TestHost {
     root: tempfile::TempDir,
     engine: Engine,
+    /// The links and the firewall rules before the test began.
+    links: BTreeSet<String>,
+    rules: String,
 }
 
 impl TestHost {
@@ -90,9 +96,18 @@ impl TestHost {
                     .tempdir()
                     .unwrap();
                 let engine = Engine::open(root.path()).unwrap();
-                TestHost { root, engine }
+                TestHost {
+                    root,
+                    engine,
+                    links: links(),
+                    rules: ruleset(),
+                }
             },
-            f,
+            |h| {
+                let out = f(h);
+                h.assert_as_before();
+                out
+            },
             // a failed test still leaves no namespace mount behind
             |host| {
                 let repaired = host.engine.networks().repair(&[]);
@@ -110,10 +125,30 @@ impl TestHost {
         )
     }
 
+    fn nets(&self) -> &NetworkStore {
+        self.engine.networks()
+    }
+
     fn config(&self, name: &str, networks: &[&str]) -> SandboxConfig {
         let mut c = SandboxConfig::new(random_id(), name);
         c.mode = NetworkMode::Networks(networks.iter().map(|n| EndpointConfig::new(*n)).collect());
         c
+    }
+
+    /// Checks that the links (once the kernel has torn down what goes) and the firewall
+    /// rules are those the test began with.
+    fn assert_as_before(&self) {
+        let wait = Duration::from_secs(5);
+        settle("interfaces left behind", wait, &self.links, links);
+        assert_eq!(ruleset(), self.rules, "firewall rules left behind");
+    }
+
+    /// Checks that nothing of the container `id` is left: no sandbox, no namespace mount,
+    /// links and rules as before.
+    fn assert_nothing_left_of(&self, id: &str) {
+        assert!(self.engine.networks().sandbox(id).unwrap().is_none());
+        assert!(!self.root.path().join("netns").join(id).exists());
+        self.assert_as_before();
     }
 }
 
@@ -176,8 +211,6 @@ fn ask(addr: SocketAddrV4, msg: &str) -> std::io::Result<String> {
 #[ignore = "requires root"]
 fn bridge_containers_talk_by_address_and_ports_reach_them() {
     TestHost::run(|h| {
-        let links_before = links();
-        let rules_before = ruleset();
         let net = h
             .engine
             .network("front")
@@ -185,7 +218,7 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
             .create()
             .unwrap();
         // created, not set up: no bridge until a container attaches
-        assert_eq!(links(), links_before);
+        assert_eq!(links(), h.links);
 
         let hosts_a = h.root.path().join("a-hosts");
         let hosts_b = h.root.path().join("b-hosts");
@@ -198,18 +231,18 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
             "127.0.0.1:5353:53/udp".parse().unwrap(),
         ];
         a.hosts_file = Some(hosts_a.clone());
-        let sa = h.engine.networks().attach(&a).unwrap();
+        let sa = h.nets().attach(&a).unwrap();
         let mut b = h.config("client", &["front"]);
         b.hosts_file = Some(hosts_b.clone());
-        let sb = h.engine.networks().attach(&b).unwrap();
+        let sb = h.nets().attach(&b).unwrap();
 
-        let ea = &h.engine.networks().endpoints(&a.container_id).unwrap()[0];
-        let eb = &h.engine.networks().endpoints(&b.container_id).unwrap()[0];
+        let ea = &h.nets().endpoints(&a.container_id).unwrap()[0];
+        let eb = &h.nets().endpoints(&b.container_id).unwrap()[0];
         assert_eq!(ea.ip, Ipv4Addr::new(10, 88, 0, 2));
         assert_eq!(eb.ip, Ipv4Addr::new(10, 88, 0, 3));
         assert_eq!(ea.ifname, "eth0");
         assert!(links().contains(net.bridge().unwrap()));
-        let inspect = h.engine.networks().inspect("front").unwrap();
+        let inspect = h.nets().inspect("front").unwrap();
         assert_eq!(
             inspect.containers[&a.container_id].ipv4_address,
             "10.88.0.2/24"
@@ -223,13 +256,7 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
         // A serves on its address; B reaches it directly.
         let l = inside(&sa, || TcpListener::bind("0.0.0.0:80"));
         let t = serve_once(l.try_clone().unwrap(), "a");
-        let s = inside(&sb, || {
-            TcpStream::connect_timeout(&"10.88.0.2:80".parse().unwrap(), Duration::from_secs(5))
-        });
-        let mut s = s;
-        s.write_all(b"direct").unwrap();
-        let mut got = String::new();
-        s.read_to_string(&mut got).unwrap();
+        let got = inside(&sb, || ask("10.88.0.2:80".parse().unwrap(), "direct"));
         assert_eq!(got, "a:direct");
         t.join().unwrap();
 
@@ -244,12 +271,7 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
         }
         // B reaches A through the host's published port (hairpin through the gateway).
         let t = serve_once(l.try_clone().unwrap(), "a");
-        let mut s = inside(&sb, || {
-            TcpStream::connect_timeout(&"10.88.0.1:8080".parse().unwrap(), Duration::from_secs(5))
-        });
-        s.write_all(b"hairpin").unwrap();
-        let mut got = String::new();
-        s.read_to_string(&mut got).unwrap();
+        let got = inside(&sb, || ask("10.88.0.1:8080".parse().unwrap(), "hairpin"));
         assert_eq!(got, "a:hairpin");
         t.join().unwrap();
 
@@ -268,7 +290,7 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
         assert_eq!(&buf[..n], b"echo:ping");
         echo.join().unwrap();
         assert_eq!(
-            h.engine.networks().ports(&a.container_id).unwrap(),
+            h.nets().ports(&a.container_id).unwrap(),
             vec![a.ports[0], a.ports[1]]
         );
 
@@ -281,7 +303,7 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
         assert!(ha.starts_with("127.0.0.1\tlocalhost\n"));
 
         // In use: not removable.
-        match h.engine.networks().remove("front") {
+        match h.nets().remove("front") {
             Err(Error::NetworkInUse { containers, .. }) => {
                 assert_eq!(containers.len(), 2)
             }
@@ -289,7 +311,7 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
         }
 
         drop(l);
-        h.engine.networks().detach(&a.container_id).unwrap();
+        h.nets().detach(&a.container_id).unwrap();
         let hb = fs::read_to_string(&hosts_b).unwrap();
         assert!(!hb.contains("web"), "{hb}");
         // The port is free again: nothing answers at 127.0.0.1:8080, and it can be bound.
@@ -297,13 +319,10 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
         drop(TcpListener::bind("0.0.0.0:8080").unwrap());
         assert!(sa.netns().is_some_and(|p| !p.exists()));
 
-        h.engine.networks().detach(&b.container_id).unwrap();
+        h.nets().detach(&b.container_id).unwrap();
         // the bridge stays while its network exists; removing the network takes it down
         assert!(links().iter().any(|l| l.starts_with("ch-")));
-        h.engine.networks().remove("front").unwrap();
-        let wait = std::time::Duration::from_secs(5);
-        settle("interfaces left behind", wait, &links_before, links);
-        assert_eq!(ruleset(), rules_before, "firewall rules left behind");
+        h.nets().remove("front").unwrap();
     });
 }
 
@@ -311,10 +330,9 @@ fn bridge_containers_talk_by_address_and_ports_reach_them() {
 #[ignore = "requires root"]
 fn none_has_only_loopback_and_host_shares_the_hosts_interfaces() {
     TestHost::run(|h| {
-        let before = links();
         let mut c = h.config("alone", &[]);
         c.mode = NetworkMode::None;
-        let sb = h.engine.networks().attach(&c).unwrap();
+        let sb = h.nets().attach(&c).unwrap();
         let inner = inside(&sb, || Netlink::open()?.links());
         assert_eq!(inner.len(), 1, "{inner:?}");
         assert_eq!(inner[0].name, "lo");
@@ -334,26 +352,25 @@ fn none_has_only_loopback_and_host_shares_the_hosts_interfaces() {
                 .count(),
             6
         );
-        h.engine.networks().detach(&c.container_id).unwrap();
+        h.nets().detach(&c.container_id).unwrap();
 
         // `--network host`: no namespace of its own, the host's links as they are.
         let mut c = h.config("hosty", &["host"]);
         c.ports.clear();
-        let sb = h.engine.networks().attach(&c).unwrap();
+        let sb = h.nets().attach(&c).unwrap();
         assert!(sb.netns().is_none());
-        assert_eq!(links(), before);
+        assert_eq!(links(), h.links);
         // ports cannot be published in host mode
         let mut bad = h.config("hosty2", &["host"]);
         bad.ports = vec![PortBinding::tcp(80, 80)];
         assert!(matches!(
-            h.engine.networks().attach(&bad),
+            h.nets().attach(&bad),
             Err(Error::InvalidNetworkConfig {
                 field: "published ports",
                 ..
             })
         ));
-        h.engine.networks().detach(&c.container_id).unwrap();
-        assert_eq!(links(), before);
+        h.nets().detach(&c.container_id).unwrap();
     });
 }
 
@@ -362,7 +379,6 @@ fn none_has_only_loopback_and_host_shares_the_hosts_interfaces() {
 fn macvlan_container_is_a_host_on_the_parents_link() {
     TestHost::run(|h| {
         // The parent: a veth whose other end lives in a "neighbour" namespace at 10.99.0.1.
-        let before = links();
         let nb_path = h.root.path().join("neighbour");
         netlink::new_netns(Some(&nb_path), || Ok(())).unwrap();
         let nb = netlink::open_netns(&nb_path).unwrap();
@@ -388,8 +404,8 @@ fn macvlan_container_is_a_host_on_the_parents_link() {
             .create()
             .unwrap();
         let c = h.config("onlan", &["lan"]);
-        let sb = h.engine.networks().attach(&c).unwrap();
-        let ep = &h.engine.networks().endpoints(&c.container_id).unwrap()[0];
+        let sb = h.nets().attach(&c).unwrap();
+        let ep = &h.nets().endpoints(&c.container_id).unwrap()[0];
         assert_eq!(ep.ip, Ipv4Addr::new(10, 99, 0, 2));
         let kinds = inside(&sb, || Netlink::open()?.links());
         assert!(
@@ -403,16 +419,7 @@ fn macvlan_container_is_a_host_on_the_parents_link() {
         // neighbour reaches the container at its own address.
         let l = netlink::in_netns(nb.as_fd(), || TcpListener::bind("10.99.0.1:7000")).unwrap();
         let t = serve_once(l, "nb");
-        let got = inside(&sb, || {
-            let mut s = TcpStream::connect_timeout(
-                &"10.99.0.1:7000".parse().unwrap(),
-                Duration::from_secs(5),
-            )?;
-            s.write_all(b"hi")?;
-            let mut out = String::new();
-            s.read_to_string(&mut out)?;
-            Ok(out)
-        });
+        let got = inside(&sb, || ask("10.99.0.1:7000".parse().unwrap(), "hi"));
         assert_eq!(got, "nb:hi");
         t.join().unwrap();
         let l = inside(&sb, || TcpListener::bind("0.0.0.0:7001"));
@@ -422,12 +429,11 @@ fn macvlan_container_is_a_host_on_the_parents_link() {
         assert_eq!(got, "ctr:yo");
         t.join().unwrap();
 
-        h.engine.networks().detach(&c.container_id).unwrap();
-        h.engine.networks().remove("lan").unwrap();
+        h.nets().detach(&c.container_id).unwrap();
+        h.nets().remove("lan").unwrap();
         let p = nl.link("mvparent").unwrap().unwrap();
         nl.del_link(p.index).unwrap();
         netlink::unbind_netns(&nb_path).unwrap();
-        assert_eq!(links(), before);
     });
 }
 
@@ -435,7 +441,6 @@ fn macvlan_container_is_a_host_on_the_parents_link() {
 #[ignore = "requires root"]
 fn concurrent_attaches_get_distinct_addresses_until_the_subnet_is_full() {
     TestHost::run(|h| {
-        let before = links();
         // 10.66.0.0/28: 14 hosts, the gateway takes one: 13 containers.
         h.engine
             .network("small")
@@ -457,7 +462,7 @@ fn concurrent_attaches_get_distinct_addresses_until_the_subnet_is_full() {
         });
         let mut ips = BTreeSet::new();
         for c in &configs {
-            let e = h.engine.networks().endpoints(&c.container_id).unwrap();
+            let e = h.nets().endpoints(&c.container_id).unwrap();
             assert!(ips.insert(e[0].ip), "{} given twice", e[0].ip);
         }
         assert_eq!(ips.len(), 13);
@@ -466,7 +471,7 @@ fn concurrent_attaches_get_distinct_addresses_until_the_subnet_is_full() {
         // Full: a clear error, and nothing of the refused container is left.
         let extra = h.config("extra", &["small"]);
         let links_full = links();
-        match h.engine.networks().attach(&extra) {
+        match h.nets().attach(&extra) {
             Err(Error::SubnetExhausted { network, subnet }) => {
                 assert_eq!(
                     (network.as_str(), subnet.as_str()),
@@ -500,93 +505,86 @@ fn concurrent_attaches_get_distinct_addresses_until_the_subnet_is_full() {
             .networks()
             .detach(&configs[4].container_id)
             .unwrap();
-        h.engine.networks().attach(&extra).unwrap();
+        h.nets().attach(&extra).unwrap();
         assert_eq!(
-            h.engine.networks().endpoints(&extra.container_id).unwrap()[0].ip,
+            h.nets().endpoints(&extra.container_id).unwrap()[0].ip,
             freed
         );
         for c in configs.iter().chain([&extra]) {
-            h.engine.networks().detach(&c.container_id).unwrap();
+            h.nets().detach(&c.container_id).unwrap();
         }
-        assert_eq!(h.engine.networks().release_idle().unwrap().len(), 1);
-        settle("links", std::time::Duration::from_secs(5), &before, links);
+        assert_eq!(h.nets().release_idle().unwrap().len(), 1);
     });
 }
 
 #[test]
 #[ignore = "requires root"]
-fn bad_ports_and_networks_are_refused_leaving_nothing() {
+fn ports_in_use_are_refused_leaving_nothing() {
     TestHost::run(|h| {
-        let links_before = links();
-        let rules_before = ruleset();
-        let nets = h.engine.networks();
-        let leftovers = |id: &str| {
-            assert!(nets.sandbox(id).unwrap().is_none());
-            assert!(!h.root.path().join("netns").join(id).exists());
-            settle(
-                "links",
-                std::time::Duration::from_secs(5),
-                &links_before,
-                links,
-            );
-            assert_eq!(ruleset(), rules_before);
-        };
-
         // A host port held by a process of the host.
         let held = TcpListener::bind("127.0.0.1:9090").unwrap();
         let mut c = h.config("p1", &["bridge"]);
         c.ports = vec!["127.0.0.1:9090:80".parse().unwrap()];
-        match nets.attach(&c) {
+        match h.nets().attach(&c) {
             Err(Error::PortInUse { binding, by }) => {
                 assert_eq!(binding, "127.0.0.1:9090:80/tcp");
                 assert!(by.contains("host"), "{by}");
             }
             r => panic!("{r:?}"),
         }
-        leftovers(&c.container_id);
+        h.assert_nothing_left_of(&c.container_id);
         drop(held);
 
         // A port held by another container.
         let mut a = h.config("holder", &["bridge"]);
         a.ports = vec![PortBinding::tcp(9191, 80)];
-        nets.attach(&a).unwrap();
-        assert!(matches!(nets.attach(&a), Err(Error::InvalidState { .. })));
+        h.nets().attach(&a).unwrap();
+        assert!(matches!(
+            h.nets().attach(&a),
+            Err(Error::InvalidState { .. })
+        ));
         let mut b = h.config("taker", &["bridge"]);
         b.ports = vec!["127.0.0.1:9191:81".parse().unwrap()];
-        match nets.attach(&b) {
+        match h.nets().attach(&b) {
             Err(Error::PortInUse { by, .. }) => assert_eq!(by, "container holder"),
             r => panic!("{r:?}"),
         }
-        assert!(nets.sandbox(&b.container_id).unwrap().is_none());
+        assert!(h.nets().sandbox(&b.container_id).unwrap().is_none());
         // port 0 picks a free one
         let mut z = h.config("zero", &["bridge"]);
         z.ports = vec!["127.0.0.1::80".parse().unwrap()];
-        nets.attach(&z).unwrap();
-        let p = nets.ports(&z.container_id).unwrap()[0];
+        h.nets().attach(&z).unwrap();
+        let p = h.nets().ports(&z.container_id).unwrap()[0];
         assert!(p.host_port != 0 && p.host_port != 9191);
-        nets.detach(&z.container_id).unwrap();
-        nets.detach(&a.container_id).unwrap();
+        h.nets().detach(&z.container_id).unwrap();
+        h.nets().detach(&a.container_id).unwrap();
         // the default network's bridge stays (as docker0) until released
-        assert_eq!(nets.release_idle().unwrap(), ["bridge"]);
-        leftovers(&a.container_id);
+        assert_eq!(h.nets().release_idle().unwrap(), ["bridge"]);
+        h.assert_nothing_left_of(&a.container_id);
+    });
+}
 
+#[test]
+#[ignore = "requires root"]
+fn bad_networks_and_subnets_are_refused_leaving_nothing() {
+    TestHost::run(|h| {
         // Unknown network, a network twice, none mixed with others, bad port specs.
         let c = h.config("p2", &["nope"]);
         assert!(matches!(
-            nets.attach(&c),
+            h.nets().attach(&c),
             Err(Error::NetworkNotFound { .. })
         ));
         let c = h.config("p3", &["bridge", "bridge"]);
         assert!(matches!(
-            nets.attach(&c),
+            h.nets().attach(&c),
             Err(Error::AlreadyConnected { .. })
         ));
         let c = h.config("p4", &["bridge", "none"]);
         assert!(matches!(
-            nets.attach(&c),
+            h.nets().attach(&c),
             Err(Error::InvalidNetworkConfig { .. })
         ));
-        leftovers(&c.container_id);
+        h.assert_nothing_left_of(&c.container_id);
         for spec in ["80:80/sctp", "99999:80", "a:b:c:d"] {
             assert!(matches!(
                 spec.parse::<PortBinding>(),
@@ -595,21 +593,25 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
         }
 
         // Overlapping subnet, bad CIDR, duplicate name: refused, nothing recorded.
-        let count = nets.list().unwrap().len();
-        nets.builder("one").subnet("10.55.0.0/16").create().unwrap();
+        let count = h.nets().list().unwrap().len();
+        h.nets()
+            .builder("one")
+            .subnet("10.55.0.0/16")
+            .create()
+            .unwrap();
         assert!(matches!(
-            nets.builder("two").subnet("10.55.3.0/24").create(),
+            h.nets().builder("two").subnet("10.55.3.0/24").create(),
             Err(Error::SubnetOverlap { .. })
         ));
         assert!(matches!(
-            nets.builder("two").subnet("10.56.0.0/40").create(),
+            h.nets().builder("two").subnet("10.56.0.0/40").create(),
             Err(Error::InvalidNetworkConfig {
                 field: "subnet",
                 ..
             })
         ));
         assert!(matches!(
-            nets.builder("one").create(),
+            h.nets().builder("one").create(),
             Err(Error::NetworkExists { .. })
         ));
         // a subnet the host routes elsewhere
@@ -622,7 +624,7 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
         let r0 = nl.link("routed0").unwrap().unwrap();
         nl.add_address(r0.index, Ipv4Addr::new(10, 44, 0, 1), 16)
             .unwrap();
-        match nets.builder("three").subnet("10.44.1.0/24").create() {
+        match h.nets().builder("three").subnet("10.44.1.0/24").create() {
             Err(Error::SubnetOverlap { other, .. }) => {
                 assert!(
                     other.contains("host route 10.44.0.0/16 (dev routed0)"),
@@ -631,19 +633,33 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
             }
             r => panic!("{r:?}"),
         }
-        assert_eq!(nets.list().unwrap().len(), count + 1);
+        assert_eq!(h.nets().list().unwrap().len(), count + 1);
+        h.nets().remove("one").unwrap();
+        nl.del_link(r0.index).unwrap();
+        h.nets().release_idle().unwrap();
+    });
+}
 
-        // Connect and disconnect at run time.
+#[test]
+#[ignore = "requires root"]
+fn containers_connect_and_disconnect_at_run_time() {
+    TestHost::run(|h| {
         let c = h.config("roamer", &["bridge"]);
-        let sb = nets.attach(&c).unwrap();
+        let sb = h.nets().attach(&c).unwrap();
+        // "one": the network the roamer joins later, where its peer is
+        h.nets()
+            .builder("one")
+            .subnet("10.55.0.0/16")
+            .create()
+            .unwrap();
         let mut peer = h.config("peer", &["one"]);
         let peer_hosts = h.root.path().join("peer-hosts");
         peer.hosts_file = Some(peer_hosts.clone());
-        nets.attach(&peer).unwrap();
+        h.nets().attach(&peer).unwrap();
         assert!(!fs::read_to_string(&peer_hosts).unwrap().contains("roamer"));
         let mut ec = EndpointConfig::new("one");
         ec.aliases.push("wanderer".into());
-        let info = nets.connect(&c.container_id, &ec).unwrap();
+        let info = h.nets().connect(&c.container_id, &ec).unwrap();
         assert_eq!(info.ifname, "eth1");
         let addrs = inside(&sb, || Netlink::open()?.addresses4(None));
         assert!(
@@ -658,30 +674,27 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
             "{ph}"
         );
         assert!(matches!(
-            nets.connect(&c.container_id, &ec),
+            h.nets().connect(&c.container_id, &ec),
             Err(Error::AlreadyConnected { .. })
         ));
-        match nets.remove("one") {
+        match h.nets().remove("one") {
             Err(Error::NetworkInUse { containers, .. }) => {
                 assert_eq!(containers, ["peer", "roamer"])
             }
             r => panic!("{r:?}"),
         }
-        nets.disconnect(&c.container_id, "one").unwrap();
+        h.nets().disconnect(&c.container_id, "one").unwrap();
         let inner = inside(&sb, || Netlink::open()?.links());
         assert!(!inner.iter().any(|l| l.name == "eth1"), "{inner:?}");
         assert!(!fs::read_to_string(&peer_hosts).unwrap().contains("roamer"));
         assert!(matches!(
-            nets.disconnect(&c.container_id, "one"),
+            h.nets().disconnect(&c.container_id, "one"),
             Err(Error::NotConnected { .. })
         ));
-        nets.detach(&c.container_id).unwrap();
-        nets.detach(&peer.container_id).unwrap();
-        nets.remove("one").unwrap();
-        nl.del_link(r0.index).unwrap();
-        nets.release_idle().unwrap();
-        assert_eq!(links(), links_before);
-        assert_eq!(ruleset(), rules_before);
+        h.nets().detach(&c.container_id).unwrap();
+        h.nets().detach(&peer.container_id).unwrap();
+        h.nets().remove("one").unwrap();
+        h.nets().release_idle().unwrap();
     });
 }
 
@@ -689,8 +702,6 @@ fn bad_ports_and_networks_are_refused_leaving_nothing() {
 #[ignore = "requires root"]
 fn reopening_the_engine_removes_what_a_crashed_program_left() {
     TestHost::run(|h| {
-        let links_before = links();
-        let rules_before = ruleset();
         h.engine
             .network("crashy")
             .subnet("10.33.0.0/24")
@@ -698,17 +709,17 @@ fn reopening_the_engine_removes_what_a_crashed_program_left() {
             .unwrap();
         let mut a = h.config("lost", &["crashy", "bridge"]);
         a.ports = vec![PortBinding::tcp(8181, 80)];
-        let sb = h.engine.networks().attach(&a).unwrap();
+        let sb = h.nets().attach(&a).unwrap();
         assert!(sb.netns().unwrap().exists());
-        assert_ne!(links(), links_before);
-        assert_ne!(ruleset(), rules_before);
+        assert_ne!(links(), h.links);
+        assert_ne!(ruleset(), h.rules);
         // The program "crashed": no container record says the container runs, so the next
         // open repairs.
         let again = Engine::open(h.root.path()).unwrap();
         assert!(again.networks().sandbox(&a.container_id).unwrap().is_none());
         assert!(!sb.netns().unwrap().exists());
-        assert_eq!(links(), links_before);
-        assert_eq!(ruleset(), rules_before);
+        assert_eq!(links(), h.links);
+        assert_eq!(ruleset(), h.rules);
         assert!(again
             .networks()
             .get("crashy")

@@ -9,12 +9,8 @@ fn store() -> (tempfile::TempDir, NetworkStore) {
 #[test]
 fn predefined_networks_exist_and_stay() {
     let (_d, s) = store();
-    let names: Vec<String> = s
-        .list()
-        .unwrap()
-        .iter()
-        .map(|n| n.name().to_owned())
-        .collect();
+    let networks = s.list().unwrap();
+    let names: Vec<&str> = networks.iter().map(Network::name).collect();
     assert_eq!(names, ["bridge", "host", "none"]);
     let b = s.get("bridge").unwrap();
     assert_eq!(b.driver(), Driver::Bridge);

@@ -47,27 +47,7 @@ impl ExecOptions {
         Self::default()
     }
 
-    setters! {
-        /// Sends the pty master to this unix socket when the process asks for a terminal.
-        fn console_socket(&mut self, path: impl Into<PathBuf>) {
-            self.console_socket = Some(path.into())
-        }
-
-        /// Writes the process's pid to this file.
-        fn pid_file(&mut self, path: impl Into<PathBuf>) { self.pid_file = Some(path.into()) }
-
-        /// Passes fds 3..3+N to the process.
-        fn preserve_fds(&mut self, n: u32) { self.preserve_fds = n }
-
-        /// The process's stdin.
-        fn stdin(&mut self, fd: impl Into<OwnedFd>) { self.stdin = Some(fd.into()) }
-
-        /// The process's stdout.
-        fn stdout(&mut self, fd: impl Into<OwnedFd>) { self.stdout = Some(fd.into()) }
-
-        /// The process's stderr.
-        fn stderr(&mut self, fd: impl Into<OwnedFd>) { self.stderr = Some(fd.into()) }
-    }
+    process_setters!();
 }
 
 /// A process started by [`Runtime::exec`].

@@ -18,6 +18,35 @@
 //! [`run`]: Runtime::run
 //! [`exec`]: Runtime::exec
 
+/// The setters [`CreateOptions`] and [`ExecOptions`] share, over their fields of the same
+/// names: where the process's pty and pid go, and its fds.
+macro_rules! process_setters {
+    () => {
+        setters! {
+            /// Sends the pty master to this unix socket when the process asks for a terminal
+            /// (runc's `--console-socket`).
+            fn console_socket(&mut self, path: impl Into<PathBuf>) {
+                self.console_socket = Some(path.into())
+            }
+
+            /// Writes the process's pid to this file (runc's `--pid-file`).
+            fn pid_file(&mut self, path: impl Into<PathBuf>) { self.pid_file = Some(path.into()) }
+
+            /// Passes fds 3..3+N to the process (runc's `--preserve-fds`).
+            fn preserve_fds(&mut self, n: u32) { self.preserve_fds = n }
+
+            /// The process's stdin.
+            fn stdin(&mut self, fd: impl Into<OwnedFd>) { self.stdin = Some(fd.into()) }
+
+            /// The process's stdout.
+            fn stdout(&mut self, fd: impl Into<OwnedFd>) { self.stdout = Some(fd.into()) }
+
+            /// The process's stderr.
+            fn stderr(&mut self, fd: impl Into<OwnedFd>) { self.stderr = Some(fd.into()) }
+        }
+    };
+}
+
 mod exec;
 mod exit;
 mod hooks;
@@ -160,29 +189,11 @@ impl CreateOptions {
         Self::default()
     }
 
+    process_setters!();
+
     setters! {
-        /// Sends the pty master to this unix socket (runc's `--console-socket`).
-        fn console_socket(&mut self, path: impl Into<PathBuf>) {
-            self.console_socket = Some(path.into())
-        }
-
-        /// Writes the init's pid to this file (runc's `--pid-file`).
-        fn pid_file(&mut self, path: impl Into<PathBuf>) { self.pid_file = Some(path.into()) }
-
         /// Uses MS_MOVE and chroot instead of pivot_root (runc's `--no-pivot`).
         fn no_pivot(&mut self, no_pivot: bool) { self.no_pivot = no_pivot }
-
-        /// Passes fds 3..3+N to the process (runc's `--preserve-fds`).
-        fn preserve_fds(&mut self, n: u32) { self.preserve_fds = n }
-
-        /// The process's stdin.
-        fn stdin(&mut self, fd: impl Into<OwnedFd>) { self.stdin = Some(fd.into()) }
-
-        /// The process's stdout.
-        fn stdout(&mut self, fd: impl Into<OwnedFd>) { self.stdout = Some(fd.into()) }
-
-        /// The process's stderr.
-        fn stderr(&mut self, fd: impl Into<OwnedFd>) { self.stderr = Some(fd.into()) }
 
         /// Maps a `slice:prefix:name` cgroups path as systemd would (runc's `--systemd-cgroup`).
         fn systemd_cgroup(&mut self, systemd: bool) { self.systemd_cgroup = systemd }

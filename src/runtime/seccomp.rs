@@ -1556,6 +1556,15 @@ mod tests {
         status
     }
 
+    /// Runs `body` as [`in_child`] does, under `prog` (loaded through [`lock_down`], whose
+    /// failure code the child exits with).
+    fn in_filtered_child(prog: &SeccompProgram, body: impl FnOnce() -> i32) -> i32 {
+        in_child(|| match lock_down(prog) {
+            0 => body(),
+            rc => rc,
+        })
+    }
+
     /// Sets no_new_privs and loads `prog`; returns a non-zero exit code on failure.
     fn lock_down(prog: &SeccompProgram) -> i32 {
         // The kernel requires no_new_privs (or CAP_SYS_ADMIN) to install a filter.
@@ -1623,11 +1632,7 @@ mod tests {
         .unwrap();
         let (getpid, getppid, mkdirat) = (nr("getpid"), nr("getppid"), nr("mkdirat"));
         let at_fdcwd = libc::AT_FDCWD as isize as usize;
-        let status = in_child(|| {
-            let rc = lock_down(&prog);
-            if rc != 0 {
-                return rc;
-            }
+        let status = in_filtered_child(&prog, || {
             if sys3(getpid, 0, 0, 0) != Err(1234) {
                 return 10;
             }
@@ -1656,11 +1661,7 @@ mod tests {
             })))
             .unwrap();
             let getpid = nr("getpid");
-            let status = in_child(|| {
-                let rc = lock_down(&prog);
-                if rc != 0 {
-                    return rc;
-                }
+            let status = in_filtered_child(&prog, || {
                 let _ = sys3(getpid, 0, 0, 0);
                 50 // not reached when the filter works
             });
@@ -1679,11 +1680,7 @@ mod tests {
         let envp = [std::ptr::null::<libc::c_char>()];
         let nowhere = CString::new("/nonexistent-swap").unwrap();
         let (swapoff, clone3) = (nr("swapoff"), nr("clone3"));
-        let status = in_child(|| {
-            let rc = lock_down(&prog);
-            if rc != 0 {
-                return rc;
-            }
+        let status = in_filtered_child(&prog, || {
             // Not in the profile: EPERM (ENOENT without the filter).
             if sys3(swapoff, nowhere.as_ptr() as usize, 0, 0) != Err(libc::EPERM) {
                 return 20;
@@ -1707,11 +1704,7 @@ mod tests {
             "syscalls": [{"names": ["exit_group", "exit", "getpid"], "action": "SCMP_ACT_ALLOW"}]
         })))
         .unwrap();
-        let status = in_child(|| {
-            let rc = lock_down(&prog);
-            if rc != 0 {
-                return rc;
-            }
+        let status = in_filtered_child(&prog, || {
             if sys3(318, 0, 0, 0) != Err(libc::ENOSYS) {
                 return 30;
             }
@@ -1735,11 +1728,7 @@ mod tests {
         })))
         .unwrap();
         let getpid = nr("getpid");
-        let status = in_child(|| {
-            let rc = lock_down(&prog);
-            if rc != 0 {
-                return rc;
-            }
+        let status = in_filtered_child(&prog, || {
             if sys3(getpid, 0, 0, 0) != Err(77) {
                 return 40;
             }

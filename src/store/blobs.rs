@@ -169,11 +169,17 @@ pub(crate) fn check_sha256(digest: &Digest) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// A writer into `dir` that has been given `content`.
+    fn writer(dir: &Path, content: &[u8]) -> BlobWriter {
+        let mut w = BlobWriter::create(dir).unwrap();
+        w.write_all(content).unwrap();
+        w
+    }
+
     #[test]
     fn hashes_while_writing_and_verifies() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = BlobWriter::create(dir.path()).unwrap();
-        w.write_all(b"hello").unwrap();
+        let w = writer(dir.path(), b"hello");
         let want = digest_of(b"hello");
         assert_eq!(
             want.to_string(),
@@ -192,21 +198,18 @@ mod tests {
     #[test]
     fn wrong_digest_never_enters() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = BlobWriter::create(dir.path()).unwrap();
-        w.write_all(b"evil").unwrap();
+        let w = writer(dir.path(), b"evil");
         let want = digest_of(b"good");
         let e = w.commit(Some(&want), None).unwrap_err();
         assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
         assert!(e.to_string().contains(want.digest()));
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
         // truncated: right prefix, wrong size
-        let mut w = BlobWriter::create(dir.path()).unwrap();
-        w.write_all(b"hel").unwrap();
+        let w = writer(dir.path(), b"hel");
         assert!(w.commit(None, Some(5)).is_err());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
         // dropped: nothing left
-        let mut w = BlobWriter::create(dir.path()).unwrap();
-        w.write_all(b"x").unwrap();
+        let w = writer(dir.path(), b"x");
         drop(w);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }

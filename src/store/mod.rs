@@ -459,6 +459,26 @@ pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::os("syncing directory", dir, e))
 }
 
+/// Reads and parses the JSON file at `path`, `Ok(None)` when there is none; `what` names
+/// the file in errors ("reading {what}", "parsing {what}").
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> Result<Option<T>> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::os(format!("reading {what}"), path, e)),
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        Error::os(
+            format!("parsing {what}"),
+            path,
+            io::Error::new(io::ErrorKind::InvalidData, e),
+        )
+    })
+}
+
 /// Writes `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_replace(path, bytes, true)
@@ -511,23 +531,25 @@ pub(crate) fn now_rfc3339_seconds() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
-/// Checks that `id` can name a file of ours (`[a-zA-Z0-9_.-]`, 1–255 bytes, not starting
-/// with `.`); `reason` says what it must be in the error.
+/// Whether `s` is 1 to `max` bytes of `[a-zA-Z0-9_.-]`: a name that can stand as a file name
+/// of ours (ids here, network names in the network store).
+pub(crate) fn is_plain_name(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// Checks that `id` can name a file of ours ([`is_plain_name`], at most 255 bytes, not
+/// starting with `.`); `reason` says what it must be in the error.
 pub(crate) fn check_id(id: &str, reason: &'static str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 255
-        && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidId {
-            id: id.into(),
-            reason,
-        })
+    if is_plain_name(id, 255) && !id.starts_with('.') {
+        return Ok(());
     }
+    Err(Error::InvalidId {
+        id: id.into(),
+        reason,
+    })
 }
 
 /// Removes a file or a directory tree, making read-only directories writable first.

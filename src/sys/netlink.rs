@@ -137,17 +137,11 @@ impl Netlink {
     /// # Errors
     /// The netlink error.
     pub fn links(&mut self) -> io::Result<Vec<Link>> {
-        let msgs = self.request(
-            RouteNetlinkMessage::GetLink(LinkMessage::default()),
-            NLM_F_DUMP,
-        )?;
-        Ok(msgs
-            .into_iter()
-            .filter_map(|m| match m {
-                RouteNetlinkMessage::NewLink(l) => Some(to_link(&l)),
-                _ => None,
-            })
-            .collect())
+        let req = RouteNetlinkMessage::GetLink(LinkMessage::default());
+        self.dump(req, |m| match m {
+            RouteNetlinkMessage::NewLink(l) => Some(to_link(&l)),
+            _ => None,
+        })
     }
 
     /// The link named `name`, if it exists.
@@ -177,14 +171,8 @@ impl Netlink {
     /// # Errors
     /// `EEXIST` if the name is taken, or another netlink error.
     pub fn add_bridge(&mut self, name: &str, mtu: u32) -> io::Result<()> {
-        let mut msg = LinkMessage::default();
-        msg.attributes.push(LinkAttribute::IfName(name.to_owned()));
-        msg.attributes.push(LinkAttribute::Mtu(mtu));
-        msg.attributes
-            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
-                InfoKind::Bridge,
-            )]));
-        self.new_link(msg)
+        let info = vec![LinkInfo::Kind(InfoKind::Bridge)];
+        self.new_link(link_msg(name, mtu, None, info))
     }
 
     /// Creates a veth pair: `name` here, its peer `peer` created directly in the network
@@ -200,20 +188,12 @@ impl Netlink {
         peer_ns: Option<BorrowedFd<'_>>,
         mtu: u32,
     ) -> io::Result<()> {
-        let mut p = LinkMessage::default();
-        p.attributes.push(LinkAttribute::IfName(peer.to_owned()));
-        p.attributes.push(LinkAttribute::Mtu(mtu));
-        if let Some(ns) = peer_ns {
-            p.attributes.push(LinkAttribute::NetNsFd(ns.as_raw_fd()));
-        }
-        let mut msg = LinkMessage::default();
-        msg.attributes.push(LinkAttribute::IfName(name.to_owned()));
-        msg.attributes.push(LinkAttribute::Mtu(mtu));
-        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+        let peer = link_msg(peer, mtu, peer_ns, Vec::new());
+        let info = vec![
             LinkInfo::Kind(InfoKind::Veth),
-            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
-        ]));
-        self.new_link(msg)
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
+        ];
+        self.new_link(link_msg(name, mtu, None, info))
     }
 
     /// Creates a macvlan link `name` in bridge mode on the link `parent` (an index here),
@@ -228,19 +208,14 @@ impl Netlink {
         ns: Option<BorrowedFd<'_>>,
         mtu: u32,
     ) -> io::Result<()> {
-        let mut msg = LinkMessage::default();
-        msg.attributes.push(LinkAttribute::IfName(name.to_owned()));
-        msg.attributes.push(LinkAttribute::Link(parent));
-        msg.attributes.push(LinkAttribute::Mtu(mtu));
-        if let Some(ns) = ns {
-            msg.attributes.push(LinkAttribute::NetNsFd(ns.as_raw_fd()));
-        }
-        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+        let info = vec![
             LinkInfo::Kind(InfoKind::MacVlan),
             LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(
                 MacVlanMode::Bridge,
             )])),
-        ]));
+        ];
+        let mut msg = link_msg(name, mtu, ns, info);
+        msg.attributes.push(LinkAttribute::Link(parent));
         self.new_link(msg)
     }
 
@@ -353,32 +328,10 @@ impl Netlink {
     pub fn routes4(&mut self) -> io::Result<Vec<Route4>> {
         let mut msg = RouteMessage::default();
         msg.header.address_family = AddressFamily::Inet;
-        let msgs = self.request(RouteNetlinkMessage::GetRoute(msg), NLM_F_DUMP)?;
-        let mut out = Vec::new();
-        for m in msgs {
-            let RouteNetlinkMessage::NewRoute(r) = m else {
-                continue;
-            };
-            if r.header.table != RouteHeader::RT_TABLE_MAIN || r.header.kind != RouteType::Unicast {
-                continue;
-            }
-            let mut route = Route4 {
-                destination: Ipv4Addr::UNSPECIFIED,
-                prefix_len: r.header.destination_prefix_length,
-                gateway: None,
-                oif: None,
-            };
-            for a in &r.attributes {
-                match a {
-                    RouteAttribute::Destination(RouteAddress::Inet(d)) => route.destination = *d,
-                    RouteAttribute::Gateway(RouteAddress::Inet(g)) => route.gateway = Some(*g),
-                    RouteAttribute::Oif(i) => route.oif = Some(*i),
-                    _ => {}
-                }
-            }
-            out.push(route);
-        }
-        Ok(out)
+        self.dump(RouteNetlinkMessage::GetRoute(msg), |m| match m {
+            RouteNetlinkMessage::NewRoute(r) => to_route4(&r),
+            _ => None,
+        })
     }
 
     /// The IPv4 addresses of the link `index` (`None`: of every link), with prefix lengths.
@@ -388,23 +341,70 @@ impl Netlink {
     pub fn addresses4(&mut self, index: Option<u32>) -> io::Result<Vec<(u32, Ipv4Addr, u8)>> {
         let mut msg = AddressMessage::default();
         msg.header.family = AddressFamily::Inet;
-        let msgs = self.request(RouteNetlinkMessage::GetAddress(msg), NLM_F_DUMP)?;
-        let mut out = Vec::new();
-        for m in msgs {
-            let RouteNetlinkMessage::NewAddress(a) = m else {
-                continue;
-            };
-            if index.is_some_and(|i| i != a.header.index) {
-                continue;
-            }
-            for attr in &a.attributes {
-                if let AddressAttribute::Local(std::net::IpAddr::V4(ip)) = attr {
-                    out.push((a.header.index, *ip, a.header.prefix_len));
-                }
-            }
-        }
-        Ok(out)
+        self.dump(RouteNetlinkMessage::GetAddress(msg), |m| match m {
+            RouteNetlinkMessage::NewAddress(a) if index.is_none_or(|i| i == a.header.index) => a
+                .attributes
+                .iter()
+                .filter_map(|attr| match attr {
+                    AddressAttribute::Local(std::net::IpAddr::V4(ip)) => {
+                        Some((a.header.index, *ip, a.header.prefix_len))
+                    }
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
     }
+
+    /// Sends the dump request `req` and turns each reply into items with `convert`.
+    fn dump<I: IntoIterator>(
+        &mut self,
+        req: RouteNetlinkMessage,
+        convert: impl FnMut(RouteNetlinkMessage) -> I,
+    ) -> io::Result<Vec<I::Item>> {
+        Ok(self
+            .request(req, NLM_F_DUMP)?
+            .into_iter()
+            .flat_map(convert)
+            .collect())
+    }
+}
+
+/// A route of the main table, `None` for any other.
+fn to_route4(r: &RouteMessage) -> Option<Route4> {
+    if r.header.table != RouteHeader::RT_TABLE_MAIN || r.header.kind != RouteType::Unicast {
+        return None;
+    }
+    let mut route = Route4 {
+        destination: Ipv4Addr::UNSPECIFIED,
+        prefix_len: r.header.destination_prefix_length,
+        gateway: None,
+        oif: None,
+    };
+    for a in &r.attributes {
+        match a {
+            RouteAttribute::Destination(RouteAddress::Inet(d)) => route.destination = *d,
+            RouteAttribute::Gateway(RouteAddress::Inet(g)) => route.gateway = Some(*g),
+            RouteAttribute::Oif(i) => route.oif = Some(*i),
+            _ => {}
+        }
+    }
+    Some(route)
+}
+
+/// The message that creates the link `name` with `mtu`, directly in the namespace `ns`
+/// (here when `None`), of the kind (and with the data) in `info` when that is not empty.
+fn link_msg(name: &str, mtu: u32, ns: Option<BorrowedFd<'_>>, info: Vec<LinkInfo>) -> LinkMessage {
+    let mut msg = LinkMessage::default();
+    msg.attributes.push(LinkAttribute::IfName(name.to_owned()));
+    msg.attributes.push(LinkAttribute::Mtu(mtu));
+    if let Some(ns) = ns {
+        msg.attributes.push(LinkAttribute::NetNsFd(ns.as_raw_fd()));
+    }
+    if !info.is_empty() {
+        msg.attributes.push(LinkAttribute::LinkInfo(info));
+    }
+    msg
 }
 
 fn to_link(l: &LinkMessage) -> Link {

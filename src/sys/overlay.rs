@@ -119,8 +119,9 @@ pub fn mounts_at(target: &Path) -> usize {
         .count()
 }
 
-/// Decodes mountinfo's `\ooo` escapes (space, tab, newline, backslash).
-fn unescape(s: &[u8]) -> Vec<u8> {
+/// Decodes mountinfo's `\ooo` escapes (space, tab, newline, backslash); the cgroup
+/// module reads mountinfo through it too.
+pub(super) fn unescape(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {

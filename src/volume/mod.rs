@@ -32,7 +32,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{fsync_dir, lock_dir, remove_any, tmp_path, write_atomic, Lock, TMP_PREFIX};
+use crate::store::{
+    fsync_dir, lock_dir, read_json, remove_any, tmp_path, write_atomic, Lock, TMP_PREFIX,
+};
 use crate::{Error, Result};
 
 pub use mount::{Mount, MountType, Propagation};
@@ -314,20 +316,8 @@ impl VolumeStore {
 
     fn read_meta(&self, name: &str) -> Result<Meta> {
         let path = self.dir.join(name).join(META);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::VolumeNotFound { name: name.into() })
-            }
-            Err(e) => return Err(Error::os("reading volume metadata", &path, e)),
-        };
-        serde_json::from_slice(&bytes).map_err(|e| {
-            Error::os(
-                "parsing volume metadata",
-                &path,
-                io::Error::new(io::ErrorKind::InvalidData, e),
-            )
-        })
+        read_json(&path, "volume metadata")?
+            .ok_or_else(|| Error::VolumeNotFound { name: name.into() })
     }
 
     fn write_meta(&self, dir: &Path, meta: &Meta) -> Result<()> {

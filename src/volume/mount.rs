@@ -29,6 +29,15 @@ pub enum Propagation {
 }
 
 impl Propagation {
+    const ALL: [Propagation; 6] = [
+        Propagation::Private,
+        Propagation::Rprivate,
+        Propagation::Shared,
+        Propagation::Rshared,
+        Propagation::Slave,
+        Propagation::Rslave,
+    ];
+
     /// The option's name in the runtime spec (`rshared`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -44,22 +53,13 @@ impl Propagation {
 
 impl FromStr for Propagation {
     type Err = Error;
+    /// The propagation [`as_str`](Propagation::as_str) names.
     fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "private" => Propagation::Private,
-            "rprivate" => Propagation::Rprivate,
-            "shared" => Propagation::Shared,
-            "rshared" => Propagation::Rshared,
-            "slave" => Propagation::Slave,
-            "rslave" => Propagation::Rslave,
-            _ => {
-                return Err(Error::InvalidMount {
-                    spec: s.into(),
-                    reason:
-                        "unknown propagation (private, rprivate, shared, rshared, slave, rslave)"
-                            .into(),
-                })
-            }
+        let known = Propagation::ALL.into_iter().find(|p| p.as_str() == s);
+        known.ok_or_else(|| Error::InvalidMount {
+            spec: s.into(),
+            reason: "unknown propagation (private, rprivate, shared, rshared, slave, rslave)"
+                .into(),
         })
     }
 }
@@ -325,6 +325,16 @@ impl Mount {
         }
     }
 
+    /// The mount parsed from the flag `spec`, if [`validate`](Self::validate) accepts it (its
+    /// error names the spec, not the destination).
+    fn validated(self, spec: &str) -> Result<Mount> {
+        match self.validate() {
+            Ok(()) => Ok(self),
+            Err(Error::InvalidMount { reason, .. }) => Err(invalid(spec)(reason)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The runtime spec's mount for this one, as Docker hands it to runc:
     ///
     /// - bind: type `bind`, options `rbind`, `rw`/`ro`, the propagation (`rprivate`);
@@ -423,10 +433,7 @@ impl Mount {
     /// [`Error::InvalidVolumeName`] for a source that is neither an absolute path nor a
     /// valid volume name.
     pub fn from_volume_flag(spec: &str) -> Result<Mount> {
-        let bad = |reason: String| Error::InvalidMount {
-            spec: spec.into(),
-            reason,
-        };
+        let bad = invalid(spec);
         let parts: Vec<&str> = spec.split(':').collect();
         let (source, dest, opts) = match parts.as_slice() {
             [d] => (None, *d, None),
@@ -481,8 +488,7 @@ impl Mount {
                 },
             }
         }
-        m.validate().map_err(|e| respec(e, spec))?;
-        Ok(m)
+        m.validated(spec)
     }
 
     /// Parses `docker run --tmpfs`: `/path[:opts]`, `opts` a comma list of `size=<n>[k|m|g|t]`,
@@ -492,10 +498,7 @@ impl Mount {
     /// # Errors
     /// [`Error::InvalidMount`] naming the spec and the option at fault.
     pub fn from_tmpfs_flag(spec: &str) -> Result<Mount> {
-        let bad = |reason: String| Error::InvalidMount {
-            spec: spec.into(),
-            reason,
-        };
+        let bad = invalid(spec);
         let (dest, opts) = spec.split_once(':').unwrap_or((spec, ""));
         let mut m = Mount::tmpfs(dest);
         for o in opts.split(',').filter(|o| !o.is_empty()) {
@@ -527,8 +530,7 @@ impl Mount {
                 _ => return Err(bad(format!("unknown tmpfs option {o:?}"))),
             }
         }
-        m.validate().map_err(|e| respec(e, spec))?;
-        Ok(m)
+        m.validated(spec)
     }
 
     /// Parses `docker run --mount`: a comma list of `type=bind|volume|tmpfs` (default
@@ -541,10 +543,7 @@ impl Mount {
     /// # Errors
     /// [`Error::InvalidMount`] naming the spec and the key at fault.
     pub fn from_mount_flag(spec: &str) -> Result<Mount> {
-        let bad = |reason: String| Error::InvalidMount {
-            spec: spec.into(),
-            reason,
-        };
+        let bad = invalid(spec);
         let mut typ = "volume".to_owned();
         let mut source = None;
         let mut target = None;
@@ -639,8 +638,7 @@ impl Mount {
         m.propagation = propagation;
         m.size = size;
         m.mode = mode;
-        m.validate().map_err(|e| respec(e, spec))?;
-        Ok(m)
+        m.validated(spec)
     }
 }
 
@@ -661,14 +659,11 @@ impl FromStr for Mount {
     }
 }
 
-/// An [`Error::InvalidMount`] from `validate` names the destination; name the spec instead.
-fn respec(e: Error, spec: &str) -> Error {
-    match e {
-        Error::InvalidMount { reason, .. } => Error::InvalidMount {
-            spec: spec.into(),
-            reason,
-        },
-        e => e,
+/// The [`Error::InvalidMount`] of the flag `spec`, for a reason.
+fn invalid(spec: &str) -> impl Fn(String) -> Error + Copy + '_ {
+    |reason| Error::InvalidMount {
+        spec: spec.into(),
+        reason,
     }
 }
 

@@ -117,23 +117,15 @@ impl Copier {
             FileType::Directory => {
                 rustix::fs::mkdirat(dst, name, Mode::from_raw_mode(0o700))
                     .map_err(|e| Error::os("creating", dp, e.into()))?;
-                let s = rustix::fs::openat(src, name, DIR_FLAGS, Mode::empty())
-                    .map_err(|e| Error::os("opening", sp, e.into()))?;
-                let d = rustix::fs::openat(dst, name, DIR_FLAGS, Mode::empty())
-                    .map_err(|e| Error::os("opening", dp, e.into()))?;
+                let s = open_at(src, name, DIR_FLAGS, sp)?;
+                let d = open_at(dst, name, DIR_FLAGS, dp)?;
                 self.dir(&s, &d, sp, dp)?;
                 // After the content, so the copy's mtime is the source's.
                 self.attrs_fd(&s, &d, &st)
                     .map_err(err("copying attributes to"))?;
             }
             FileType::RegularFile => {
-                let s = rustix::fs::openat(
-                    src,
-                    name,
-                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| Error::os("opening", sp, e.into()))?;
+                let s = open_at(src, name, OFlags::RDONLY, sp)?;
                 let d = crate::image::unpack::create_new(dst, name)
                     .map_err(|e| Error::os("creating", dp, e.into()))?;
                 let (s, d) = (File::from(s), File::from(d));
@@ -173,13 +165,7 @@ impl Copier {
                     Err(rustix::io::Errno::PERM) if ft != FileType::Fifo => return Ok(()),
                     Err(e) => return Err(Error::os("creating", dp, e.into())),
                 }
-                let d = rustix::fs::openat(
-                    dst,
-                    name,
-                    OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| Error::os("opening", dp, e.into()))?;
+                let d = open_at(dst, name, OFlags::PATH, dp)?;
                 // O_PATH fds take no fchown/fchmod: go through /proc/self/fd
                 let via = PathBuf::from(format!("/proc/self/fd/{}", fd_num(&d)));
                 if self.root {
@@ -224,6 +210,14 @@ impl Copier {
 }
 
 /// Copies the xattrs the destination accepts; overlayfs' own are never copied.
+/// Opens `name` in the directory `dir` with `flags`, never following a symlink; `path`
+/// names it in the error.
+fn open_at(dir: &OwnedFd, name: &CStr, flags: OFlags, path: &Path) -> Result<OwnedFd> {
+    let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    rustix::fs::openat(dir, name, flags, Mode::empty())
+        .map_err(|e| Error::os("opening", path, e.into()))
+}
+
 fn copy_xattrs(src: impl AsFd, dst: impl AsFd) {
     let mut list = vec![0u8; 4096];
     let Ok(n) = rustix::fs::flistxattr(&src, &mut list[..]) else {

@@ -123,10 +123,10 @@ fn in_use_volumes_are_refused_until_released() {
     s.release("data", "c1").unwrap();
     s.create("data", NONE).unwrap();
     for bad in ["", "../x", "a/b", ".hidden"] {
-        assert!(matches!(
-            s.acquire("data", bad),
-            Err(Error::InvalidId { .. })
-        ));
+        assert!(
+            matches!(s.acquire("data", bad), Err(Error::InvalidId { .. })),
+            "{bad:?} accepted"
+        );
     }
 }
 
@@ -182,14 +182,7 @@ fn image_dir(outside: &Path) -> tempfile::TempDir {
     fs::hard_link(p.join("sub/run.sh"), p.join("run-link.sh")).unwrap();
     symlink(outside, p.join("escape")).unwrap();
     symlink("../../../../../../etc", p.join("sub/up")).unwrap();
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        p.join("fifo"),
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o600),
-        0,
-    )
-    .unwrap();
+    crate::sys::file::mkfifo(&p.join("fifo"), 0o600).unwrap();
     let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
     let f = fs::File::options()
         .write(true)

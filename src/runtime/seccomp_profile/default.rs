@@ -137,21 +137,38 @@ const PERSONALITIES: &[u64] = &[0x0, 0x0008, 0x0002_0000, 0x0002_0008, 0xffff_ff
 
 /// The profile, as [`Profile::docker_default`] returns it.
 pub(super) fn profile() -> Profile {
+    let always = [
+        FILES,
+        EVENTS,
+        PROCESSES,
+        CREDENTIALS,
+        MEMORY,
+        SIGNALS_AND_TIME,
+        SCHEDULING,
+        SOCKETS_AND_IPC,
+    ];
+    let mut rules = vec![Rule::new(always.concat(), LinuxSeccompAction::ScmpActAllow)];
+    rules.extend(argument_rules());
+    rules.extend(arch_rules());
+    rules.extend(sys_admin_rules());
+    rules.extend(capability_rules());
+    Profile {
+        default_action: Some(LinuxSeccompAction::ScmpActErrno),
+        default_errno_ret: Some(libc::EPERM as u32),
+        architectures: Vec::new(),
+        arch_map: arch_map(),
+        flags: Vec::new(),
+        listener_path: None,
+        listener_metadata: None,
+        rules,
+    }
+}
+
+/// Calls allowed on a recent enough kernel or with some arguments only: ptrace and
+/// friends, socket, personality.
+fn argument_rules() -> Vec<Rule> {
     let allow = LinuxSeccompAction::ScmpActAllow;
-    let mut rules = vec![Rule::new(
-        [
-            FILES,
-            EVENTS,
-            PROCESSES,
-            CREDENTIALS,
-            MEMORY,
-            SIGNALS_AND_TIME,
-            SCHEDULING,
-            SOCKETS_AND_IPC,
-        ]
-        .concat(),
-        allow,
-    )];
+    let mut rules = Vec::new();
     // Kernels before 4.8 let ptrace bypass seccomp.
     rules.push(
         Rule::new(["process_vm_readv", "process_vm_writev", "ptrace"], allow)
@@ -169,6 +186,13 @@ pub(super) fn profile() -> Profile {
             persona,
         ));
     }
+    rules
+}
+
+/// The architecture-specific calls.
+fn arch_rules() -> Vec<Rule> {
+    let allow = LinuxSeccompAction::ScmpActAllow;
+    let mut rules = Vec::new();
     // Architecture-specific calls (Docker's arch names).
     let arch_specific: [(&[&str], &[&str]); 6] = [
         (&["sync_file_range2", "swapcontext"], &["ppc64le"]),
@@ -200,37 +224,38 @@ pub(super) fn profile() -> Profile {
             Rule::new(names.iter().copied(), allow).includes(Filter::default().arches(arches)),
         );
     }
-    rules.push(
+    rules
+}
+
+/// Calls that depend on CAP_SYS_ADMIN (or CAP_DAC_READ_SEARCH): allowed with it, or allowed
+/// in part (clone) or failing with ENOSYS (clone3) without it.
+fn sys_admin_rules() -> Vec<Rule> {
+    let allow = LinuxSeccompAction::ScmpActAllow;
+    let sys_admin = || Filter::default().caps(&["CAP_SYS_ADMIN"]);
+    vec![
         Rule::new(["open_by_handle_at"], allow)
             .includes(Filter::default().caps(&["CAP_DAC_READ_SEARCH"])),
-    );
-    rules.push(
-        Rule::new(SYS_ADMIN.iter().copied(), allow)
-            .includes(Filter::default().caps(&["CAP_SYS_ADMIN"])),
-    );
-    // Without CAP_SYS_ADMIN, clone only without namespace flags (s390 swaps the first two
-    // arguments), and clone3 — whose flags live in memory seccomp cannot read — fails
-    // with ENOSYS so that libc falls back to clone.
-    rules.push(
+        Rule::new(SYS_ADMIN.iter().copied(), allow).includes(sys_admin()),
+        // Without CAP_SYS_ADMIN, clone only without namespace flags (s390 swaps the first
+        // two arguments), and clone3 — whose flags live in memory seccomp cannot read —
+        // fails with ENOSYS so that libc falls back to clone.
         Rule::new(["clone"], allow)
             .masked_eq(0, CLONE_NAMESPACES, 0)
-            .excludes(
-                Filter::default()
-                    .caps(&["CAP_SYS_ADMIN"])
-                    .arches(&["s390", "s390x"]),
-            ),
-    );
-    rules.push(
+            .excludes(sys_admin().arches(&["s390", "s390x"])),
         Rule::new(["clone"], allow)
             .masked_eq(1, CLONE_NAMESPACES, 0)
             .includes(Filter::default().arches(&["s390", "s390x"]))
-            .excludes(Filter::default().caps(&["CAP_SYS_ADMIN"])),
-    );
-    rules.push(
+            .excludes(sys_admin()),
         Rule::new(["clone3"], LinuxSeccompAction::ScmpActErrno)
             .errno(libc::ENOSYS as u32)
-            .excludes(Filter::default().caps(&["CAP_SYS_ADMIN"])),
-    );
+            .excludes(sys_admin()),
+    ]
+}
+
+/// Calls each allowed with one capability.
+fn capability_rules() -> Vec<Rule> {
+    let allow = LinuxSeccompAction::ScmpActAllow;
+    let mut rules = Vec::new();
     let by_cap: [(&str, &[&str]); 12] = [
         ("CAP_SYS_BOOT", &["reboot"]),
         ("CAP_SYS_CHROOT", &["chroot"]),
@@ -273,39 +298,35 @@ pub(super) fn profile() -> Profile {
         rules
             .push(Rule::new(names.iter().copied(), allow).includes(Filter::default().caps(&[cap])));
     }
-    Profile {
-        default_action: Some(LinuxSeccompAction::ScmpActErrno),
-        default_errno_ret: Some(libc::EPERM as u32),
-        architectures: Vec::new(),
-        arch_map: vec![
-            (
-                Arch::ScmpArchX86_64,
-                vec![Arch::ScmpArchX86, Arch::ScmpArchX32],
-            ),
-            (Arch::ScmpArchAarch64, vec![Arch::ScmpArchArm]),
-            (
-                Arch::ScmpArchMips64,
-                vec![Arch::ScmpArchMips, Arch::ScmpArchMips64n32],
-            ),
-            (
-                Arch::ScmpArchMips64n32,
-                vec![Arch::ScmpArchMips, Arch::ScmpArchMips64],
-            ),
-            (
-                Arch::ScmpArchMipsel64,
-                vec![Arch::ScmpArchMipsel, Arch::ScmpArchMipsel64n32],
-            ),
-            (
-                Arch::ScmpArchMipsel64n32,
-                vec![Arch::ScmpArchMipsel, Arch::ScmpArchMipsel64],
-            ),
-            (Arch::ScmpArchS390x, vec![Arch::ScmpArchS390]),
-            (Arch::ScmpArchRiscv64, vec![]),
-            (Arch::ScmpArchLoongarch64, vec![]),
-        ],
-        flags: Vec::new(),
-        listener_path: None,
-        listener_metadata: None,
-        rules,
-    }
+    rules
+}
+
+/// The sub-architectures each architecture's filter also covers (as Docker's `archMap`).
+fn arch_map() -> Vec<(Arch, Vec<Arch>)> {
+    vec![
+        (
+            Arch::ScmpArchX86_64,
+            vec![Arch::ScmpArchX86, Arch::ScmpArchX32],
+        ),
+        (Arch::ScmpArchAarch64, vec![Arch::ScmpArchArm]),
+        (
+            Arch::ScmpArchMips64,
+            vec![Arch::ScmpArchMips, Arch::ScmpArchMips64n32],
+        ),
+        (
+            Arch::ScmpArchMips64n32,
+            vec![Arch::ScmpArchMips, Arch::ScmpArchMips64],
+        ),
+        (
+            Arch::ScmpArchMipsel64,
+            vec![Arch::ScmpArchMipsel, Arch::ScmpArchMipsel64n32],
+        ),
+        (
+            Arch::ScmpArchMipsel64n32,
+            vec![Arch::ScmpArchMipsel, Arch::ScmpArchMipsel64],
+        ),
+        (Arch::ScmpArchS390x, vec![Arch::ScmpArchS390]),
+        (Arch::ScmpArchRiscv64, vec![]),
+        (Arch::ScmpArchLoongarch64, vec![]),
+    ]
 }

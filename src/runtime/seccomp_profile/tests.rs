@@ -376,11 +376,10 @@ fn loader_takes_an_oci_object_and_treats_empty_as_unconfined() {
     assert_eq!("{}".parse::<Profile>().unwrap().resolve(NO_CAPS), None);
 }
 
+/// The error that refuses the profile `text`.
 fn refused(text: &str) -> String {
-    match text.parse::<Profile>() {
-        Ok(p) => panic!("accepted {text}: {p:?}"),
-        Err(e) => e.to_string(),
-    }
+    let parsed = text.parse::<Profile>();
+    parsed.expect_err(&format!("accepted {text}")).to_string()
 }
 
 #[test]

@@ -457,27 +457,12 @@ fn own_cgroup<'a>(proc_self_cgroup: &'a str, h: &Hier) -> Option<&'a str> {
     })
 }
 
-/// Undoes mountinfo's octal escapes (`\040` for a space).
+/// Undoes mountinfo's octal escapes (`\040` for a space), as [`super::overlay`] reads them.
 fn unescape(s: &str) -> String {
     if !s.contains('\\') {
         return s.to_string();
     }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&super::overlay::unescape(s.as_bytes())).into_owned()
 }
 
 /// `slice:prefix:name` (runc `--systemd-cgroup` syntax): exactly two colons, not absolute.
@@ -1616,6 +1601,23 @@ mod tests {
 
     /// Kills and removes a cgroup when a test ends, passed or not.
     struct Guard(Option<Cgroup>);
+    impl Guard {
+        /// Creates the cgroup `name` with these settings, removed when the guard drops.
+        fn create(name: &str, settings: &[Setting]) -> Guard {
+            Guard(Some(Cgroup::create(name, settings).unwrap()))
+        }
+
+        /// Creates a cgroup named after `tag`, unique to this run (see [`unique`]), with
+        /// these settings; returns its guard and its name.
+        fn unique(tag: &str, settings: &[Setting]) -> (Guard, String) {
+            let name = unique(tag);
+            (Guard::create(&name, settings), name)
+        }
+
+        fn cg(&self) -> &Cgroup {
+            self.0.as_ref().unwrap()
+        }
+    }
     impl Drop for Guard {
         fn drop(&mut self) {
             if let Some(cg) = self.0.take() {
@@ -1732,11 +1734,8 @@ mod tests {
     #[test]
     #[ignore = "requires root"]
     fn real_lifecycle() {
-        let name = unique("life");
-        let cg = Guard(Some(
-            Cgroup::create(&name, &limits(32 << 20, None, 10)).unwrap(),
-        ));
-        let c = cg.0.as_ref().unwrap();
+        let (cg, name) = Guard::unique("life", &limits(32 << 20, None, 10));
+        let c = cg.cg();
         assert!(!c.paths().is_empty());
         let v2 = detect() == CgroupVersion::V2;
         let mem_dir = c.dir(Controller::Memory).unwrap().to_path_buf();
@@ -1755,15 +1754,7 @@ mod tests {
         let mut child = spawn_in(&fds, 4 << 20, false);
         let pid = child.0;
         // The child joins asynchronously; wait until it shows up.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !c.pids().unwrap().contains(&pid) {
-            assert!(
-                Instant::now() < deadline,
-                "child {pid} never joined {:?}",
-                c.paths()
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_joined(c, pid);
         let own = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
         assert!(own.contains(&name), "{own}");
 
@@ -1805,11 +1796,7 @@ mod tests {
         assert_eq!(s.pids_limit, Some(10));
         assert_eq!(c.oom_kills().unwrap(), 0);
 
-        let paths = c.paths();
-        c.remove().unwrap();
-        for p in paths {
-            assert!(!p.exists(), "{} left behind", p.display());
-        }
+        remove_all_of(c);
         // Opening it again fails now.
         assert!(Cgroup::open(&name).is_err());
     }
@@ -1817,11 +1804,8 @@ mod tests {
     #[test]
     #[ignore = "requires root"]
     fn real_oom_kill() {
-        let name = unique("oom");
-        let cg = Guard(Some(
-            Cgroup::create(&name, &limits(16 << 20, Some(16 << 20), 10)).unwrap(),
-        ));
-        let c = cg.0.as_ref().unwrap();
+        let (cg, _) = Guard::unique("oom", &limits(16 << 20, Some(16 << 20), 10));
+        let c = cg.cg();
         let mut child = spawn_in(&c.procs_fds().unwrap(), 64 << 20, true);
         let status = wait(child.0);
         child.0 = 0;
@@ -1841,7 +1825,7 @@ mod tests {
             Setting::new(Controller::Cpuset, "cpuset.cpus", "0"),
             shares(512),
         ];
-        let _g = Guard(Some(Cgroup::create(&format!("{name}/nested"), &r).unwrap()));
+        let _g = Guard::create(&format!("{name}/nested"), &r);
         let outer = Guard(Some(Cgroup::open(&name).unwrap()));
         let c = Cgroup::open(&format!("{name}/nested")).unwrap();
         if detect() != CgroupVersion::V2 {
@@ -1863,6 +1847,15 @@ mod tests {
         assert!(c.paths().iter().all(|p| !p.exists()));
     }
 
+    /// Removes the cgroup and checks that none of its directories is left.
+    fn remove_all_of(c: &Cgroup) {
+        let paths = c.paths();
+        c.remove().unwrap();
+        for p in paths {
+            assert!(!p.exists(), "{} left behind", p.display());
+        }
+    }
+
     /// Waits until `pid` is listed in the cgroup.
     fn wait_joined(c: &Cgroup, pid: i32) {
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -1879,11 +1872,8 @@ mod tests {
     #[test]
     #[ignore = "requires root"]
     fn real_paused_stays_paused_and_update_adds_hierarchy() {
-        let name = unique("pause");
-        let cg = Guard(Some(
-            Cgroup::create(&name, &limits(32 << 20, None, 10)).unwrap(),
-        ));
-        let c = cg.0.as_ref().unwrap();
+        let (cg, name) = Guard::unique("pause", &limits(32 << 20, None, 10));
+        let c = cg.cg();
         let mut child = spawn_in(&c.procs_fds().unwrap(), 0, false);
         let pid = child.0;
         wait_joined(c, pid);
@@ -1917,9 +1907,7 @@ mod tests {
         let status = wait(pid);
         child.0 = 0;
         assert!(libc::WIFSIGNALED(status), "status {status:#x}");
-        let paths = c.paths();
-        c.remove().unwrap();
-        assert!(paths.iter().all(|p| !p.exists()));
+        remove_all_of(c);
     }
 
     #[test]
@@ -1932,10 +1920,9 @@ mod tests {
             eprintln!("skipped: not a hybrid host with hugetlb in the unified hierarchy");
             return;
         }
-        let name = unique("huge");
         let r = [Setting::new(Controller::Hugetlb, "hugetlb.2MB.max", 0)];
-        let cg = Guard(Some(Cgroup::create(&name, &r).unwrap()));
-        let c = cg.0.as_ref().unwrap();
+        let (cg, _) = Guard::unique("huge", &r);
+        let c = cg.cg();
         let dir = c.dir(Controller::Hugetlb).unwrap().to_path_buf();
         assert!(dir.starts_with(&unified.unwrap().mount_point));
         assert_eq!(cat(dir.join("hugetlb.2MB.max")).trim(), "0");
@@ -1955,9 +1942,7 @@ mod tests {
         c.kill_all(libc::SIGKILL).unwrap();
         wait(child.0);
         child.0 = 0;
-        let paths = c.paths();
-        c.remove().unwrap();
-        assert!(paths.iter().all(|p| !p.exists()));
+        remove_all_of(c);
     }
 
     /// Not a pass/fail test: prints the median and p99 of create+remove.
@@ -1969,8 +1954,8 @@ mod tests {
         for _ in 0..60 {
             let name = unique("time");
             let start = Instant::now();
-            let cg = Guard(Some(Cgroup::create(&name, &r).unwrap()));
-            cg.0.as_ref().unwrap().remove().unwrap();
+            let cg = Guard::create(&name, &r);
+            cg.cg().remove().unwrap();
             t.push(start.elapsed());
         }
         t.sort();
