@@ -40,3 +40,6 @@ mod security;
 // Security options of engine containers: Docker's default seccomp profile by default,
 // seccomp=unconfined|PROFILE.json, no-new-privileges, refused apparmor=/label= (issue 10).
 mod security_opts;
+// Escape regressions (issue 10): leaked-fd working directories, symlinked and swapped mount
+// destinations, /proc/sys and /sys writes, host disks, dangerous syscalls, compat entry points.
+mod escape;
