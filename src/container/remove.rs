@@ -38,12 +38,22 @@ impl ContainerStore {
         self.images().release(&rec.info.id)
     }
 
+    /// Removes the container of `rec` (`docker rm [-f]`). Removes of one container, from
+    /// any thread or process, go one at a time (the directory's lock, see
+    /// [`lock`](ContainerStore::lock)): the first removes it, the others then find it
+    /// gone ([`Error::ContainerNotFound`]), and no release records an exit into a directory
+    /// being removed.
     pub(crate) fn remove_container(&self, rec: &Record, force: bool) -> Result<()> {
         let id = &rec.info.id;
         let dir = self.dir(id);
-        let rec = Record::load(&dir).map_err(|_| Error::ContainerNotFound {
+        let not_found = || Error::ContainerNotFound {
             id: rec.name().to_owned(),
+        };
+        let _lock = self.lock(id).map_err(|e| match e {
+            Error::ContainerNotFound { .. } => not_found(),
+            e => e,
         })?;
+        let rec = Record::load(&dir).map_err(|_| not_found())?;
         let state = self.live_state(&rec);
         let busy = match state.status {
             Status::Running | Status::Paused => true,

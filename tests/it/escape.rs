@@ -814,3 +814,91 @@ fn compat_syscall_entry_points_are_filtered() {
         assert_eq!(probe_value(&s, "i386-unshare"), "0", "{s}");
     }
 }
+
+/// The processes whose command line is a monitor's for container `id`
+/// (`cargohold-monitor <id>`).
+fn monitors_of(id: &str) -> Vec<u32> {
+    let want = format!("cargohold-monitor\0{id}\0");
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(want.as_bytes()))
+        })
+        .collect()
+}
+
+/// `rm -f` of one detached container from several places at once (not an escape, but
+/// the same issue): two threads through the API and two engine CLI processes, 20 rounds.
+/// Each either removes it or finds it gone; afterwards nothing of it is left (record,
+/// directory, name, cgroup, mount, monitor) and it never comes back.
+#[test]
+#[ignore = "requires root"]
+fn parallel_forced_removes_remove_once() {
+    let e = busybox_env();
+    let root = e.engine.root().to_owned();
+    let cli = |args: &[&str]| {
+        let mut c = Command::new(common::example_bin("engine"));
+        c.arg("--root").arg(&root).args(args).stdin(Stdio::null());
+        common::output_via_files(&mut c)
+    };
+    let (mut removed, mut gone) = (0, 0);
+    for round in 0..20 {
+        let name = common::unique("rmrace");
+        let o = cli(&["run", "-d", "--name", &name, &e.reference, "sleep", "300"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let id = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+        assert_eq!(id.len(), 64, "{id}");
+        assert_eq!(monitors_of(&id).len(), 1, "round {round}: no monitor");
+        let outcomes: Vec<Result<(), String>> = std::thread::scope(|s| {
+            let api = |key: String| {
+                let engine = &e.engine;
+                move || match engine.containers().get(&key).and_then(|c| c.remove(true)) {
+                    Ok(()) => Ok(()),
+                    Err(cargohold::Error::ContainerNotFound { .. }) => Err("gone".to_owned()),
+                    Err(err) => panic!("round {round}: API rm: {err}"),
+                }
+            };
+            let process = |key: String| {
+                let cli = &cli;
+                move || {
+                    let o = cli(&["rm", "-f", &key]);
+                    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+                    if o.status.success() {
+                        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), key);
+                        Ok(())
+                    } else {
+                        assert!(
+                            err.contains("does not exist"),
+                            "round {round}: CLI rm: {err}"
+                        );
+                        Err("gone".to_owned())
+                    }
+                }
+            };
+            let handles = [
+                s.spawn(api(name.clone())),
+                s.spawn(process(id.clone())),
+                s.spawn(api(id.clone())),
+                s.spawn(process(name.clone())),
+            ];
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let ok = outcomes.iter().filter(|o| o.is_ok()).count();
+        assert_eq!(ok, 1, "round {round}: {outcomes:?}");
+        removed += ok;
+        gone += outcomes.len() - ok;
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        common::assert_no_containers(&e.engine);
+        common::assert_container_gone(&e.engine, &id);
+        assert!(monitors_of(&id).is_empty(), "round {round}: monitor left");
+        let o = cli(&["ps", "-a", "-q"]);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            "",
+            "round {round}"
+        );
+    }
+    assert_eq!((removed, gone), (20, 60));
+}
