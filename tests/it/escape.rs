@@ -902,3 +902,203 @@ fn parallel_forced_removes_remove_once() {
     }
     assert_eq!((removed, gone), (20, 60));
 }
+
+/// Limits are checked with Docker's rules and messages, on the builder (errors naming the
+/// setting; nothing is made) and on the engine CLI (errors naming the flag for what does
+/// not parse); Docker's "no limit" values are taken.
+#[test]
+#[ignore = "requires root"]
+fn limits_are_range_checked_as_docker() {
+    let e = busybox_env();
+    let ncpu = std::thread::available_parallelism().unwrap().get();
+    type Set = fn(&mut cargohold::ContainerBuilder<'_>);
+    let refused: [(Set, &str, String); 9] = [
+        (
+            |b| {
+                b.memory_limit(1 << 20);
+            },
+            "memory limit",
+            "Minimum memory limit allowed is 6MB".into(),
+        ),
+        (
+            |b| {
+                b.memory_limit(u64::MAX);
+            },
+            "memory limit",
+            "out of range".into(),
+        ),
+        (
+            |b| {
+                b.cpu_quota(999);
+            },
+            "cpu quota",
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)".into(),
+        ),
+        (
+            |b| {
+                b.cpu_quota(u64::MAX);
+            },
+            "cpu quota",
+            "out of range".into(),
+        ),
+        (
+            |b| {
+                b.cpu_quota(50_000).cpu_period(999);
+            },
+            "cpu period",
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s \
+             (i.e. 1000000)"
+                .into(),
+        ),
+        (
+            |b| {
+                b.cpu_period(1_000_001);
+            },
+            "cpu period",
+            "larger than 1s".into(),
+        ),
+        (
+            |b| {
+                b.cpus(0.001);
+            },
+            "cpus",
+            format!("Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs"),
+        ),
+        (
+            |b| {
+                b.cpus(1000.0);
+            },
+            "cpus",
+            "Range of CPUs".into(),
+        ),
+        (
+            |b| {
+                b.cpus(0.5).cpu_period(50_000);
+            },
+            "cpus",
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
+        ),
+    ];
+    for (set, field, why) in &refused {
+        let mut b = e.cmd(["true"]);
+        set(&mut b);
+        match b.create() {
+            Err(cargohold::Error::InvalidContainerConfig {
+                field: f, reason, ..
+            }) => {
+                assert_eq!(f, *field, "{reason}");
+                assert!(reason.contains(why.as_str()), "{field}: {reason}");
+            }
+            other => panic!("{field} ({why}): {other:?}"),
+        }
+    }
+    common::assert_no_containers(&e.engine);
+
+    // Docker's "no limit" values, and limits in range, run; the cgroup says what was set.
+    let show = "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us \
+                /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/memory/memory.limit_in_bytes";
+    let limits = |set: &dyn Fn(&mut cargohold::ContainerBuilder<'_>)| {
+        let mut b = e.sh(show);
+        b.auto_remove(true);
+        set(&mut b);
+        let out = b.output().unwrap();
+        common::assert_success(&out);
+        stdout(&out).lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let v1 = Path::new("/sys/fs/cgroup/pids/pids.max").exists()
+        || Path::new("/sys/fs/cgroup/pids").is_dir();
+    let none = limits(&|b| {
+        b.memory_limit(0).cpu_quota(0).cpu_period(0).pids_limit(0);
+    });
+    let set = limits(&|b| {
+        b.memory_limit(6 << 20)
+            .cpu_quota(1000)
+            .cpu_period(1_000_000)
+            .pids_limit(7);
+    });
+    let cpus = limits(&|b| {
+        b.cpus(0.01);
+    });
+    if v1 {
+        assert_eq!(none[..3], ["max", "-1", "100000"], "{none:?}");
+        assert_ne!(none[3], (6 << 20).to_string());
+        assert_eq!(set, ["7", "1000", "1000000", &(6 << 20).to_string()]);
+        assert_eq!(cpus[1..3], ["1000", "100000"], "{cpus:?}");
+    }
+
+    // The engine CLI: flags that do not parse are named; range errors name the setting.
+    let root = e.engine.root().to_owned();
+    let cli = |args: &[&str]| {
+        let mut c = Command::new(common::example_bin("engine"));
+        c.arg("--root").arg(&root).arg("run").arg("--rm");
+        c.args(args)
+            .arg(&e.reference)
+            .arg("true")
+            .stdin(Stdio::null());
+        common::output_via_files(&mut c)
+    };
+    for (args, want) in [
+        (
+            &["--memory", "99999999999999999999g"][..],
+            r#"invalid argument "99999999999999999999g" for "-m, --memory" flag: value out of range"#,
+        ),
+        (&["-m", "lots"], r#"for "-m, --memory" flag"#),
+        (&["--memory", "1m"], "Minimum memory limit allowed is 6MB"),
+        (
+            &["--cpu-quota", "-100"],
+            r#"invalid argument "-100" for "--cpu-quota" flag: must not be negative"#,
+        ),
+        (
+            &["--cpu-quota", "100"],
+            "CPU cfs quota can not be less than 1ms",
+        ),
+        (
+            &["--cpu-period", "0x10"],
+            r#"for "--cpu-period" flag: invalid digit"#,
+        ),
+        (
+            &["--cpu-period", "-1"],
+            r#"for "--cpu-period" flag: must not be negative"#,
+        ),
+        (
+            &["--cpu-period", "100"],
+            "CPU cfs period can not be less than 1ms",
+        ),
+        (&["--cpus", "-1"], r#"for "--cpus" flag"#),
+        (&["--cpus", "100000"], "Range of CPUs is from 0.01"),
+        (
+            &["--pids-limit", "99999999999"],
+            r#"for "--pids-limit" flag: value out of range"#,
+        ),
+    ] {
+        let o = cli(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    for args in [
+        &["--pids-limit", "-1"][..],
+        &["--pids-limit", "0"],
+        &["--cpu-quota", "-1"],
+        &["--cpu-period", "0"],
+        &["--cpus", "0"],
+        &["--memory", "0"],
+        &[
+            "--memory",
+            "6m",
+            "--cpu-quota",
+            "50000",
+            "--cpu-period",
+            "100000",
+        ],
+        &["--cpus", "0.5", "--pids-limit", "10"],
+    ] {
+        let o = cli(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    common::assert_no_containers(&e.engine);
+}
