@@ -111,8 +111,13 @@ impl Container {
     /// Removes the container: its directory, upper layer and hold on the image. A running
     /// (or paused) container is refused unless `force`, which kills it first (`docker rm -f`).
     ///
+    /// Removes of one container from several threads or processes at once are safe: they
+    /// go one at a time, the first removes it and the others return
+    /// [`Error::ContainerNotFound`].
+    ///
     /// # Errors
-    /// [`Error::InvalidState`] when it runs and `force` is false; the error of a step that
+    /// [`Error::InvalidState`] when it runs and `force` is false;
+    /// [`Error::ContainerNotFound`] when it was removed meanwhile; the error of a step that
     /// failed (unmounting, deleting the runtime state, removing the directory).
     pub fn remove(self, force: bool) -> Result<()> {
         self.store.remove_container(&self.record, force)

@@ -180,6 +180,63 @@ fn runtime_cwd_in_a_leaked_fd_stays_in_the_container() {
     assert!(escaped.is_empty(), "{escaped:#?}");
 }
 
+/// The attack with a directory fd certainly open: `runtime exec --preserve-fds 1` from a
+/// shell that opened fd 3 on the host directory of the marker (what a leaked cgroup
+/// directory fd is on a cgroup v2 host), cwd `/proc/self/fd/3`. The preserved fd itself is
+/// the caller's to give; the cwd through it must not lead out. The control, with cwd `/`,
+/// reads the marker through the fd: the probe sees what it looks for.
+#[test]
+#[ignore = "requires root"]
+fn runtime_exec_cwd_in_a_preserved_host_dir_fd_is_refused() {
+    let marker = HostMarker::new();
+    let cli = Cli::new();
+    let b = Bundle::new(&["sleep", "300"]);
+    let id = common::unique("esc-pfd");
+    let o = cli.out(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let exec = |cwd: &str, script: &str| {
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg(r#"exec 3<"$0"; exec "$@""#)
+            .arg(marker.dir.path())
+            .arg(common::example_bin("runtime"))
+            .arg("--root")
+            .arg(cli.root.path())
+            .args([
+                "exec",
+                "--preserve-fds",
+                "1",
+                "--cwd",
+                cwd,
+                &id,
+                "sh",
+                "-c",
+                script,
+            ])
+            .stdin(Stdio::null());
+        common::output_via_files(&mut c)
+    };
+    let control = exec("/", "cat /proc/self/fd/3/marker");
+    assert_eq!(
+        String::from_utf8_lossy(&control.stdout),
+        marker.secret,
+        "{control:?}"
+    );
+    let o = exec("/proc/self/fd/3", &marker.probe());
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let _ = cli.out(&["delete", "--force", &id]);
+    assert!(!out.contains(&marker.secret), "escaped: {out}");
+    assert!(!o.status.success(), "{out}");
+    assert!(err.contains("outside the container's root"), "{err}");
+}
+
 fn busybox_env() -> TestEngine {
     common::busybox().engine("cargohold-escape")
 }
