@@ -271,12 +271,21 @@ pub(crate) struct RunArgs {
     /// Overwrite the default ENTRYPOINT of the image.
     #[arg(long)]
     pub(crate) entrypoint: Option<String>,
-    /// Memory limit (e.g. 64m).
+    /// Memory limit (e.g. 64m; at least 6m, 0 for none).
     #[arg(short, long)]
     pub(crate) memory: Option<String>,
-    /// Tune container pids limit.
-    #[arg(long)]
-    pub(crate) pids_limit: Option<u32>,
+    /// Limit CPU CFS quota in µs (at least 1000; 0 or -1 for none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) cpu_quota: Option<String>,
+    /// Limit CPU CFS period in µs (1000 to 1000000; 0 for the default).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) cpu_period: Option<String>,
+    /// Number of CPUs (0.01 to the number of CPUs; 0 for no limit).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) cpus: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) pids_limit: Option<String>,
     /// Mount the container's root filesystem as read only.
     #[arg(long)]
     pub(crate) read_only: bool,

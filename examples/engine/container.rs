@@ -17,6 +17,29 @@ use crate::format::{parse_bytes, write_archive};
 use crate::tty::{self, RawMode};
 use crate::{each, CmdResult, Failure, ENGINE_ERROR};
 
+/// A usage error naming the flag, as Docker's command line words it.
+fn flag_error(flag: &str, value: &str, why: impl std::fmt::Display) -> Failure {
+    // parse_bytes's wording repeats the value: keep what follows it.
+    let why = why.to_string();
+    let why = why.rsplit_once("': ").map_or(why.as_str(), |(_, w)| w);
+    Failure::Usage(format!(
+        "invalid argument {value:?} for {flag:?} flag: {why}"
+    ))
+}
+
+/// A flag's integer value.
+fn parse_int(flag: &str, value: &str) -> Result<i64, Failure> {
+    value
+        .trim()
+        .parse()
+        .map_err(|e: std::num::ParseIntError| flag_error(flag, value, e))
+}
+
+/// A flag's value that must not be negative.
+fn non_negative(flag: &str, value: &str, n: i64) -> Result<u64, Failure> {
+    u64::try_from(n).map_err(|_| flag_error(flag, value, "must not be negative"))
+}
+
 /// Our exit code for a container's: its own, or 128 + the signal that killed it.
 fn exit_code(status: ExitStatus) -> u8 {
     u8::try_from(status.docker_code() & 0xff).unwrap_or(ENGINE_ERROR)
@@ -68,10 +91,37 @@ fn builder<'e>(engine: &'e Engine, a: &RunArgs) -> Result<ContainerBuilder<'e>, 
         b.hostname(h);
     }
     if let Some(m) = &a.memory {
-        b.memory_limit(parse_bytes(m)?);
+        let bytes = parse_bytes(m).map_err(|e| match e {
+            Failure::Usage(why) => flag_error("-m, --memory", m, why),
+            e => e,
+        })?;
+        b.memory_limit(bytes);
     }
-    if let Some(p) = a.pids_limit {
-        b.pids_limit(p);
+    if let Some(q) = &a.cpu_quota {
+        // -1 is no quota, as 0.
+        match parse_int("--cpu-quota", q)? {
+            -1 | 0 => b.cpu_quota(0),
+            n => b.cpu_quota(non_negative("--cpu-quota", q, n)?),
+        };
+    }
+    if let Some(p) = &a.cpu_period {
+        let n = parse_int("--cpu-period", p)?;
+        b.cpu_period(non_negative("--cpu-period", p, n)?);
+    }
+    if let Some(c) = &a.cpus {
+        let cpus: f64 = c
+            .parse()
+            .ok()
+            .filter(|c: &f64| c.is_finite() && *c >= 0.0)
+            .ok_or_else(|| flag_error("--cpus", c, "not a non-negative decimal number"))?;
+        b.cpus(cpus);
+    }
+    if let Some(p) = &a.pids_limit {
+        // Docker takes 0 and any negative number as unlimited.
+        let n = parse_int("--pids-limit", p)?;
+        let max = u32::try_from(n.max(0))
+            .map_err(|_| flag_error("--pids-limit", p, "value out of range"))?;
+        b.pids_limit(max);
     }
     for c in &a.cap_add {
         b.cap_add(c);

@@ -145,7 +145,14 @@ pub(crate) fn parse_bytes(s: &str) -> Result<u64, Failure> {
     if n < 0.0 {
         return Err(bad());
     }
-    Ok((n * mult as f64) as u64)
+    let bytes = n * mult as f64;
+    // No size fits in more than 63 bits (the kernel's limits are i64s).
+    if !bytes.is_finite() || bytes >= i64::MAX as f64 {
+        return Err(Failure::Usage(format!(
+            "invalid size: '{s}': value out of range"
+        )));
+    }
+    Ok(bytes as u64)
 }
 
 /// How long ago `time` was (`5 minutes`), as `docker ps` prints `Up …` and `Exited … ago`.

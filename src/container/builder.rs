@@ -20,7 +20,12 @@ use crate::volume::{name_fault, Mount, NameFault};
 use crate::{Error, Result};
 
 /// Docker's smallest memory limit (`docker run -m` refuses less).
-const MIN_MEMORY: i64 = 6 << 20;
+const MIN_MEMORY: u64 = 6 << 20;
+/// The CFS period and quota bounds in µs, as Docker and the kernel have them.
+const MIN_CPU_QUOTA: u64 = 1000;
+const CPU_PERIODS: std::ops::RangeInclusive<u64> = 1000..=1_000_000;
+/// The CFS period `cpus` scales (Docker's).
+const CPUS_PERIOD: u64 = 100_000;
 
 /// Configures a container from an image, like [`std::process::Command`] configures a
 /// process. Get one from [`Engine::container`](crate::Engine::container).
@@ -48,9 +53,10 @@ pub struct ContainerBuilder<'e> {
     labels: BTreeMap<String, String>,
     read_only: bool,
     tty: bool,
-    memory: Option<i64>,
-    cpu_quota: Option<i64>,
+    memory: Option<u64>,
+    cpu_quota: Option<u64>,
     cpu_period: Option<u64>,
+    cpus: Option<f64>,
     pids: Option<i64>,
     cap_add: Vec<String>,
     cap_drop: Vec<String>,
@@ -114,6 +120,7 @@ impl<'e> ContainerBuilder<'e> {
             memory: None,
             cpu_quota: None,
             cpu_period: None,
+            cpus: None,
             pids: None,
             cap_add: Vec::new(),
             cap_drop: Vec::new(),
@@ -237,29 +244,44 @@ impl<'e> ContainerBuilder<'e> {
         /// [`RunningContainer::take_terminal`]. Stdio settings are then ignored.
         fn tty(&mut self, yes: bool) { self.tty = yes }
 
-        /// Memory limit in bytes (`--memory`; at least 6 MiB, as Docker).
-        fn memory_limit(&mut self, bytes: u64) {
-            self.memory = Some(bytes.min(i64::MAX as u64) as i64)
-        }
+        /// Memory limit in bytes (`--memory`). As Docker: 0 is no limit, and a limit is
+        /// at least 6 MiB (checked at spawn, as are the CPU settings below; the errors
+        /// name the setting).
+        fn memory_limit(&mut self, bytes: u64) { self.memory = Some(bytes) }
     }
 
-    /// CFS quota in µs per 100 ms period (`--cpu-quota`).
+    /// CFS quota in µs per period (`--cpu-quota`; the period is 100 ms unless
+    /// [`cpu_period`](Self::cpu_period) says otherwise). As Docker: 0 is no quota, and a
+    /// quota is at least 1000 µs. Replaces [`cpus`](Self::cpus).
     pub fn cpu_quota(&mut self, micros: u64) -> &mut Self {
-        self.cpu_quota = Some(micros.min(i64::MAX as u64) as i64);
-        self.cpu_period = None;
+        self.cpu_quota = Some(micros);
+        self.cpus = None;
         self
     }
 
-    /// CPUs (`--cpus 1.5`): a quota of `cpus` × the 100 ms period.
+    /// CFS period in µs (`--cpu-period`), 1000 to 1 000 000 as Docker; 0 is the default
+    /// (100 ms). Used with [`cpu_quota`](Self::cpu_quota); Docker refuses it with
+    /// [`cpus`](Self::cpus).
+    pub fn cpu_period(&mut self, micros: u64) -> &mut Self {
+        self.cpu_period = Some(micros);
+        self
+    }
+
+    /// CPUs (`--cpus 1.5`): a quota of `cpus` × the 100 ms period. As Docker: 0 is no
+    /// limit, otherwise from 0.01 to the number of CPUs. Replaces
+    /// [`cpu_quota`](Self::cpu_quota).
     pub fn cpus(&mut self, cpus: f64) -> &mut Self {
-        self.cpu_quota = Some((cpus * 100_000.0).round() as i64);
-        self.cpu_period = Some(100_000);
+        self.cpus = Some(cpus);
+        self.cpu_quota = None;
         self
     }
 
     setters! {
-        /// Maximum number of processes (`--pids-limit`).
-        fn pids_limit(&mut self, max: u32) { self.pids = Some(i64::from(max)) }
+        /// Maximum number of processes (`--pids-limit`); 0 is no limit, as Docker's 0
+        /// and -1.
+        fn pids_limit(&mut self, max: u32) {
+            self.pids = (max > 0).then_some(i64::from(max))
+        }
 
         /// Adds a capability to Docker's default set (`NET_ADMIN`, `CAP_NET_ADMIN`, `ALL`).
         fn cap_add(&mut self, cap: impl Into<String>) { self.cap_add.push(cap.into()) }
@@ -593,8 +615,12 @@ impl<'e> ContainerBuilder<'e> {
                     self.read_only,
                     self.tty,
                     self.memory,
-                    self.cpu_quota,
-                    self.cpu_period
+                    // As `cpus` set them before it was checked at spawn, so that hashes
+                    // stay as they were.
+                    self.cpus
+                        .map(|c| (c * CPUS_PERIOD as f64).round() as i64)
+                        .or(self.cpu_quota.map(|q| q.min(i64::MAX as u64) as i64)),
+                    self.cpus.map(|_| CPUS_PERIOD).or(self.cpu_period)
                 ),
                 (self.pids, &self.cap_add, &self.cap_drop, self.privileged),
                 (
@@ -715,12 +741,7 @@ impl<'e> ContainerBuilder<'e> {
         )
         .map_err(|r| self.invalid("capability", r))?;
         let security = self.security_plan(&caps)?;
-        if let Some(m) = self.memory.filter(|&m| m < MIN_MEMORY) {
-            return Err(self.invalid(
-                "memory limit",
-                format!("{m} bytes is below the minimum of 6MB"),
-            ));
-        }
+        let (memory, cpu_quota, cpu_period) = self.limits()?;
         let image_cfg = self.image.config().config().clone().unwrap_or_default();
         let (args, entrypoint, env_overrides, argv) = self.command(&image_cfg)?;
         let net = self.net_settings(&image_cfg)?;
@@ -765,9 +786,9 @@ impl<'e> ContainerBuilder<'e> {
             seccomp: security.seccomp,
             no_new_privileges: security.no_new_privileges,
             security_opt: security.record,
-            memory: self.memory,
-            cpu_quota: self.cpu_quota,
-            cpu_period: self.cpu_period,
+            memory,
+            cpu_quota,
+            cpu_period,
             pids: self.pids,
             detach,
             auto_remove,
@@ -781,6 +802,67 @@ impl<'e> ContainerBuilder<'e> {
             mounts,
             spec_edits: self.spec_edits.clone(),
         })))
+    }
+
+    /// The memory limit, CFS quota and period for the spec, checked with Docker's rules
+    /// (and messages).
+    fn limits(&self) -> Result<(Option<i64>, Option<i64>, Option<u64>)> {
+        let out_of_range =
+            |field, v: &dyn std::fmt::Display| self.invalid(field, format!("{v} is out of range"));
+        let memory = match self.memory {
+            None | Some(0) => None,
+            Some(m) if m < MIN_MEMORY => {
+                return Err(self.invalid("memory limit", "Minimum memory limit allowed is 6MB"))
+            }
+            Some(m) => Some(i64::try_from(m).map_err(|_| out_of_range("memory limit", &m))?),
+        };
+        let period = match self.cpu_period {
+            None | Some(0) => None,
+            Some(p) if !CPU_PERIODS.contains(&p) => {
+                return Err(self.invalid(
+                    "cpu period",
+                    "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s \
+                     (i.e. 1000000)",
+                ))
+            }
+            Some(p) => Some(p),
+        };
+        let (quota, period) = match (self.cpus, self.cpu_quota) {
+            (Some(cpus), _) => {
+                let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+                if cpus == 0.0 {
+                    (None, period)
+                } else if period.is_some() {
+                    return Err(self.invalid(
+                        "cpus",
+                        "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+                    ));
+                } else if !(0.01..=n as f64).contains(&cpus) {
+                    return Err(self.invalid(
+                        "cpus",
+                        format!(
+                            "Range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs \
+                             available"
+                        ),
+                    ));
+                } else {
+                    let quota = (cpus * CPUS_PERIOD as f64).round() as i64;
+                    (Some(quota), Some(CPUS_PERIOD))
+                }
+            }
+            (None, None | Some(0)) => (None, period),
+            (None, Some(q)) if q < MIN_CPU_QUOTA => {
+                return Err(self.invalid(
+                    "cpu quota",
+                    "CPU cfs quota can not be less than 1ms (i.e. 1000)",
+                ))
+            }
+            (None, Some(q)) => (
+                Some(i64::try_from(q).map_err(|_| out_of_range("cpu quota", &q))?),
+                period,
+            ),
+        };
+        Ok((memory, quota, period))
     }
 
     /// An ephemeral container is spawned, never created, and never reused.

@@ -104,6 +104,17 @@ impl ContainerStore {
     /// # Errors
     /// The first step that failed (every one is tried).
     pub(crate) fn release(&self, id: &str, end: &Ending) -> Result<()> {
+        // Under the container's lock, so that a remove elsewhere never finds an exit being
+        // recorded into the directory it removes; a directory already gone needs none.
+        let _lock = match self.lock(id) {
+            Err(Error::ContainerNotFound { .. }) => None,
+            r => Some(r?),
+        };
+        self.release_locked(id, end)
+    }
+
+    /// [`release`](Self::release) for a caller holding the container's lock.
+    pub(crate) fn release_locked(&self, id: &str, end: &Ending) -> Result<()> {
         let dir = self.dir(id);
         let deleted = match self.runtime().delete(id, true) {
             Err(Error::ContainerNotFound { .. }) => Ok(()),

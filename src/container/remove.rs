@@ -38,12 +38,22 @@ impl ContainerStore {
         self.images().release(&rec.info.id)
     }
 
+    /// Removes the container of `rec` (`docker rm [-f]`). Removes of one container, from
+    /// any thread or process, go one at a time (the directory's lock, see
+    /// [`lock`](ContainerStore::lock)): the first removes it, the others then find it
+    /// gone ([`Error::ContainerNotFound`]), and no release records an exit into a directory
+    /// being removed.
     pub(crate) fn remove_container(&self, rec: &Record, force: bool) -> Result<()> {
         let id = &rec.info.id;
         let dir = self.dir(id);
-        let rec = Record::load(&dir).map_err(|_| Error::ContainerNotFound {
+        let not_found = || Error::ContainerNotFound {
             id: rec.name().to_owned(),
+        };
+        let _lock = self.lock(id).map_err(|e| match e {
+            Error::ContainerNotFound { .. } => not_found(),
+            e => e,
         })?;
+        let rec = Record::load(&dir).map_err(|_| not_found())?;
         let state = self.live_state(&rec);
         let busy = match state.status {
             Status::Running | Status::Paused => true,
@@ -101,8 +111,13 @@ impl Container {
     /// Removes the container: its directory, upper layer and hold on the image. A running
     /// (or paused) container is refused unless `force`, which kills it first (`docker rm -f`).
     ///
+    /// Removes of one container from several threads or processes at once are safe: they
+    /// go one at a time, the first removes it and the others return
+    /// [`Error::ContainerNotFound`].
+    ///
     /// # Errors
-    /// [`Error::InvalidState`] when it runs and `force` is false; the error of a step that
+    /// [`Error::InvalidState`] when it runs and `force` is false;
+    /// [`Error::ContainerNotFound`] when it was removed meanwhile; the error of a step that
     /// failed (unmounting, deleting the runtime state, removing the directory).
     pub fn remove(self, force: bool) -> Result<()> {
         self.store.remove_container(&self.record, force)

@@ -178,7 +178,7 @@ impl ContainerStore {
             .as_ref()
             .and_then(Ending::of_monitor)
         {
-            self.release(id, &end)?;
+            self.release_locked(id, &end)?;
             rec = load()?;
         }
         let startable = match rec.info.state.status {

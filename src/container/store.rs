@@ -96,6 +96,20 @@ impl ContainerStore {
         self.dir.join(id)
     }
 
+    /// Takes the lock of the container `id`: flock on its directory, held until the guard
+    /// drops (gone with the directory, so nothing is left to clean up). Start, release and
+    /// remove hold it, one at a time; whoever gets it after a remove finds no record.
+    ///
+    /// # Errors
+    /// [`Error::ContainerNotFound`] when the directory is gone, [`Error::Os`] otherwise.
+    pub(crate) fn lock(&self, id: &str) -> Result<crate::store::Lock> {
+        let dir = self.dir(id);
+        crate::store::lock_dir(&dir).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::ContainerNotFound { id: id.to_owned() },
+            _ => Error::os("locking container directory", &dir, e),
+        })
+    }
+
     /// This process, as a container's owner: pid and start time.
     pub(crate) fn owner(&self) -> (i32, u64) {
         let pid = std::process::id() as i32;

@@ -359,6 +359,10 @@ impl Context {
             Step::KeepCaps => "keeping capabilities across the uid change".to_owned(),
             Step::Capabilities => "setting capabilities".to_owned(),
             Step::Ambient => format!("raising ambient capability {}", f.index),
+            Step::Cwd if i == 1 => format!(
+                "checking the working directory {}: it is outside the container's root",
+                self.cwd
+            ),
             Step::Cwd => format!("changing to the working directory {}", self.cwd),
             Step::NoNewPrivileges => "setting no_new_privs".to_owned(),
             Step::Apparmor => "applying the AppArmor profile".to_owned(),

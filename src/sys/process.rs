@@ -1595,11 +1595,30 @@ fn finalize_process(p: &ProcessPlan) -> ChildResult {
             .at(Step::ParentDeathSignal, 0)?;
     }
     raw::chdir(&p.cwd).at(Step::Cwd, 0)?;
+    // CVE-2024-21626: a cwd through `/proc/self/fd/N` can name a directory fd we hold (an
+    // exec's cgroup directory for clone3) outside the container's root, from where `..`
+    // walks the host. The kernel's getcwd then answers "(unreachable)…", not "/…".
+    cwd_inside_root().at(Step::Cwd, 1)?;
     if let Some(mask) = p.umask {
         raw::umask(mask);
     }
     if p.no_new_privs {
         raw::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).at(Step::NoNewPrivileges, 0)?;
+    }
+    Ok(())
+}
+
+/// ENOENT unless the working directory is reachable from the root (raw getcwd(2) into a
+/// stack buffer: no allocation after fork).
+fn cwd_inside_root() -> R {
+    let mut buf = [0u8; libc::PATH_MAX as usize];
+    // SAFETY: the kernel writes at most `buf.len()` bytes into our stack buffer.
+    let n = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    if n < 0 {
+        return Err(raw::errno());
+    }
+    if buf[0] != b'/' {
+        return Err(libc::ENOENT);
     }
     Ok(())
 }

@@ -42,3 +42,6 @@ mod security;
 mod security_opts;
 // runc and ours on generated configs: exit codes and what a probe inside sees (issue 11).
 mod differential;
+// Escape regressions (issue 10): leaked-fd working directories, symlinked and swapped mount
+// destinations, /proc/sys and /sys writes, host disks, dangerous syscalls, compat entry points.
+mod escape;
