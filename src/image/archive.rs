@@ -17,8 +17,8 @@ use oci_spec::image::{
 use sha2::{Digest as _, Sha256};
 
 use super::unpack::{self, Compression};
-use super::{Image, Reference};
-use crate::store::{self, ref_name, HashingReader, Store, CONTAINERD_NAME, REF_NAME};
+use super::{Image, Images, Reference};
+use crate::store::{self, ref_name, HashingReader, CONTAINERD_NAME, REF_NAME};
 use crate::{Error, Result};
 
 /// `manifest.json` of a docker-archive.
@@ -78,19 +78,16 @@ fn finish<W: Write>(tar: tar::Builder<BufWriter<W>>, archive: &Path) -> Result<(
     Ok(())
 }
 
-impl Store {
+impl<'e> Images<'e> {
     /// Writes `references` as a docker-archive (what `docker save` writes and
     /// `docker load` / `skopeo copy docker-archive:` read): `manifest.json`,
-    /// `repositories`, `<config hex>.json` and one uncompressed `<diff id hex>.tar` per layer.
+    /// `repositories`, `<config hex>.json` and one uncompressed `<diff id hex>.tar` per
+    /// layer.
     ///
     /// # Errors
     /// [`Error::ImageNotFound`], [`Error::Blob`] when a blob cannot be read, [`Error::Os`]
     /// when `out` fails.
-    pub(crate) fn save_docker_archive(
-        &self,
-        references: &[Reference],
-        out: impl Write,
-    ) -> Result<()> {
+    pub fn save_docker_archive(&self, references: &[Reference], out: impl Write) -> Result<()> {
         let archive = Path::new("docker-archive");
         let mut tar = tar::Builder::new(BufWriter::with_capacity(256 << 10, out));
         let mut manifest = Vec::new();
@@ -108,7 +105,7 @@ impl Store {
         for (img, refs) in by_id {
             let config_name = format!("{}.json", img.id().digest());
             if written.insert(config_name.clone()) {
-                let bytes = self.read_blob(img.id())?;
+                let bytes = self.store.read_blob(img.id())?;
                 append_bytes(&mut tar, &config_name, &bytes, archive)?;
             }
             let diffs = img.diff_ids();
@@ -166,12 +163,12 @@ impl Store {
             digest: blob.to_string(),
             source: e,
         };
-        let mut f = io::BufReader::new(self.open_blob(blob)?);
+        let mut f = io::BufReader::new(self.store.open_blob(blob)?);
         if Compression::sniff(&mut f).map_err(blob_err)? == Compression::None {
             let size = f.get_ref().metadata().map_err(blob_err)?.len();
             return append(tar, name, size, f, archive);
         }
-        let tmp = store::tmp_path(self.layers_dir());
+        let tmp = store::tmp_path(self.store.layers_dir());
         let r = (|| {
             let mut out = File::options()
                 .read(true)
@@ -193,8 +190,8 @@ impl Store {
     /// names each image by its full reference (`org.opencontainers.image.ref.name`).
     ///
     /// # Errors
-    /// As [`Store::save_docker_archive`].
-    pub(crate) fn save_oci_archive(&self, references: &[Reference], out: impl Write) -> Result<()> {
+    /// As [`save_docker_archive`](Self::save_docker_archive).
+    pub fn save_oci_archive(&self, references: &[Reference], out: impl Write) -> Result<()> {
         let archive = Path::new("oci-archive");
         let mut tar = tar::Builder::new(BufWriter::with_capacity(256 << 10, out));
         let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -211,7 +208,7 @@ impl Store {
             entries.push(d2);
             for blob in self.blobs_of(d.digest())? {
                 if written.insert(blob.clone()) {
-                    let f = self.open_blob(&blob)?;
+                    let f = self.store.open_blob(&blob)?;
                     let size = f
                         .metadata()
                         .map_err(|e| Error::Blob {
@@ -244,11 +241,11 @@ impl Store {
     /// Every blob a manifest (or index) needs, itself included.
     pub(crate) fn blobs_of(&self, top: &Digest) -> Result<Vec<Digest>> {
         let mut out = vec![top.clone()];
-        let v: serde_json::Value = self.read_json(top)?;
+        let v: serde_json::Value = self.store.read_json(top)?;
         if let Some(ms) = v.get("manifests").and_then(|m| m.as_array()) {
             for m in ms {
                 if let Some(d) = m["digest"].as_str().and_then(|d| d.parse().ok()) {
-                    if self.has_blob(&d) {
+                    if self.store.has_blob(&d) {
                         out.extend(self.blobs_of(&d)?);
                     }
                 }
@@ -260,7 +257,7 @@ impl Store {
         out.push(m.config().digest().clone());
         out.extend(m.layers().iter().map(|l| l.digest().clone()));
         for d in &out {
-            if !self.has_blob(d) {
+            if !self.store.has_blob(d) {
                 return Err(invalid(
                     top,
                     format!("manifest references missing blob {d}"),
@@ -271,14 +268,15 @@ impl Store {
     }
 
     /// Loads a docker-archive (`docker save`, `skopeo copy … docker-archive:`, also the
-    /// OCI-layout flavour Docker 25+ writes) or an OCI archive; returns the images loaded.
-    /// Images without a name are loaded untagged (removed by [`Store::prune`]).
+    /// OCI-layout flavour Docker 25+ writes) or an OCI archive (`docker load`); returns the
+    /// images loaded. Images without a name are loaded untagged (removed by
+    /// [`prune`](Self::prune)).
     ///
     /// # Errors
     /// [`Error::InvalidImage`] for a malformed archive or a manifest naming a blob the
     /// archive lacks, [`Error::DigestMismatch`] for a blob whose content is not its name.
-    pub(crate) fn load(&self, input: impl Read) -> Result<Vec<Image>> {
-        let _gc = self.lock_shared("gc")?;
+    pub fn load(&self, input: impl Read) -> Result<Vec<Image>> {
+        let _gc = self.store.lock_shared("gc")?;
         let subject = "archive";
         let mut files: HashMap<String, (Digest, u64)> = HashMap::new();
         let mut links: Vec<(String, String)> = Vec::new();
@@ -328,7 +326,9 @@ impl Store {
                 .map(|r| r.replacen('/', ":", 1))
                 .and_then(|d| d.parse().ok());
             let size = entry.header().size().ok();
-            let got = self.put_blob_from(&mut entry, expected.as_ref(), size)?;
+            let got = self
+                .store
+                .put_blob_from(&mut entry, expected.as_ref(), size)?;
             files.insert(name, got);
         }
         for (name, target) in links {
@@ -364,7 +364,7 @@ impl Store {
         let mut out = Vec::new();
         for e in entries {
             let (config_digest, config_size) = get(&e.config)?;
-            let config: ImageConfiguration = self.read_json(&config_digest)?;
+            let config: ImageConfiguration = self.store.read_json(&config_digest)?;
             let want: Vec<String> = config.rootfs().diff_ids().clone();
             if want.len() != e.layers.len() {
                 return Err(invalid(
@@ -396,7 +396,7 @@ impl Store {
                 .build()
                 .map_err(|e| invalid(&config_digest, e.to_string()))?;
             let bytes = serde_json::to_vec(&manifest).expect("manifest serialises");
-            let (md, ms) = self.put_blob(&bytes, None)?;
+            let (md, ms) = self.store.put_blob(&bytes, None)?;
             let desc = Descriptor::new(MediaType::ImageManifest, ms, md);
             let tags: Vec<Reference> = e
                 .repo_tags
@@ -434,7 +434,7 @@ impl Store {
     /// Records a loaded manifest under its tags (or untagged) and returns the image.
     fn add_loaded(&self, desc: &Descriptor, tags: &[Reference]) -> Result<Image> {
         if tags.is_empty() {
-            self.update_index(|m| {
+            self.store.update_index(|m| {
                 if !m
                     .iter()
                     .any(|e| e.digest() == desc.digest() && ref_name(e).is_none())
@@ -446,7 +446,7 @@ impl Store {
             return self.image_by_manifest(desc);
         }
         for t in tags {
-            self.set_ref(&t.to_string(), desc)?;
+            self.store.set_ref(&t.to_string(), desc)?;
         }
         self.inspect(&tags[0])
     }
@@ -458,7 +458,7 @@ impl Store {
             digest: blob.to_string(),
             source: e,
         };
-        let mut f = io::BufReader::new(self.open_blob(blob)?);
+        let mut f = io::BufReader::new(self.store.open_blob(blob)?);
         let media = match Compression::sniff(&mut f).map_err(err)? {
             Compression::None => return Ok((MediaType::ImageLayer, blob.clone())),
             Compression::Gzip => MediaType::ImageLayerGzip,
@@ -470,25 +470,25 @@ impl Store {
         Ok((media, diff))
     }
 
-    /// Imports a rootfs tarball (plain, gzip or zstd) as a one-layer image (like
-    /// `docker import`); the layer is stored gzip-compressed.
+    /// Imports a rootfs tarball (plain, gzip or zstd) as a one-layer image (`docker
+    /// import`); the layer is stored gzip-compressed.
     ///
     /// # Errors
     /// [`Error::Blob`] if the stream cannot be read or decompressed.
-    pub(crate) fn import_tar(
+    pub fn import_tar(
         &self,
         input: impl Read,
         config: &Config,
         reference: &Reference,
     ) -> Result<Image> {
-        let _gc = self.lock_shared("gc")?;
+        let _gc = self.store.lock_shared("gc")?;
         let err = |e| Error::Blob {
             op: "importing".into(),
             digest: reference.to_string(),
             source: e,
         };
         let mut src = unpack::decompress(input).map_err(err)?;
-        let blob = self.blob_writer()?;
+        let blob = self.store.blob_writer()?;
         let mut gz = flate2::write::GzEncoder::new(
             BufWriter::with_capacity(256 << 10, blob),
             flate2::Compression::fast(),
@@ -521,11 +521,34 @@ impl Store {
             reference,
         )
     }
+
+    /// Writes the flattened rootfs of `reference` as a tar to `out` (an image's `docker
+    /// export`).
+    ///
+    /// # Errors
+    /// As [`flatten`](Self::flatten), and [`Error::Os`] if the tar cannot be written.
+    pub fn export(&self, reference: &Reference, out: impl Write) -> Result<()> {
+        let tmp = store::tmp_path(self.store.layers_dir());
+        let r = (|| {
+            self.flatten(reference, &tmp)?;
+            let mut tar = tar::Builder::new(out);
+            tar.follow_symlinks(false);
+            tar.mode(tar::HeaderMode::Complete);
+            tar.append_dir_all(".", &tmp)
+                .map_err(|e| Error::os("archiving", &tmp, e))?;
+            tar.into_inner()
+                .map_err(|e| Error::os("archiving", &tmp, e))?;
+            Ok(())
+        })();
+        let _ = store::remove_any(&tmp);
+        r
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
     use oci_spec::image::ConfigBuilder;
     use std::os::unix::fs::symlink;
 
@@ -544,14 +567,19 @@ mod tests {
             .cmd(vec!["/bin/sh".to_owned()])
             .build()
             .unwrap();
-        let img = s.import_dir(src.path(), &cfg, &r("app:1")).unwrap();
-        s.tag(&r("app:1"), &r("quay.io/x/app:2")).unwrap();
+        let img = Images::new(&s)
+            .import_dir(src.path(), &cfg, &r("app:1"))
+            .unwrap();
+        Images::new(&s)
+            .tag(&r("app:1"), &r("quay.io/x/app:2"))
+            .unwrap();
         (root, s, img)
     }
 
     #[test]
     fn docker_archive_round_trip() {
-        let (root, s, img) = store_with_image();
+        let (root, s_store, img) = store_with_image();
+        let s = Images::new(&s_store);
         let mut buf = Vec::new();
         s.save_docker_archive(&[r("app:1"), r("quay.io/x/app:2")], &mut buf)
             .unwrap();
@@ -575,7 +603,9 @@ mod tests {
         assert!(names.contains(&format!("{}.tar", img.diff_ids()[0].digest())));
         assert!(names.contains(&"repositories".to_owned()));
 
-        let s2 = Store::open(root.path().join("b")).unwrap();
+        let s2_store = Store::open(root.path().join("b")).unwrap();
+
+        let s2 = Images::new(&s2_store);
         let loaded = s2.load(&buf[..]).unwrap();
         assert_eq!(loaded.len(), 1);
         assert_eq!(loaded[0].id(), img.id(), "same config, same id");
@@ -592,10 +622,12 @@ mod tests {
 
     #[test]
     fn oci_archive_round_trip() {
-        let (root, s, img) = store_with_image();
+        let (root, s_store, img) = store_with_image();
+        let s = Images::new(&s_store);
         let mut buf = Vec::new();
         s.save_oci_archive(&[r("app:1")], &mut buf).unwrap();
-        let s2 = Store::open(root.path().join("b")).unwrap();
+        let s2_store = Store::open(root.path().join("b")).unwrap();
+        let s2 = Images::new(&s2_store);
         let loaded = s2.load(&buf[..]).unwrap();
         assert_eq!(
             loaded[0].manifest_digest(),
@@ -610,7 +642,8 @@ mod tests {
 
     #[test]
     fn a_tampered_archive_is_refused() {
-        let (root, s, img) = store_with_image();
+        let (root, s_store, img) = store_with_image();
+        let s = Images::new(&s_store);
         let mut buf = Vec::new();
         s.save_oci_archive(&[r("app:1")], &mut buf).unwrap();
         // replace a blob's content with other bytes of the same length
@@ -628,10 +661,11 @@ mod tests {
                 .unwrap();
         }
         let bad = out.into_inner().unwrap();
-        let s2 = Store::open(root.path().join("b")).unwrap();
+        let s2_store = Store::open(root.path().join("b")).unwrap();
+        let s2 = Images::new(&s2_store);
         let e = s2.load(&bad[..]).unwrap_err();
         assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
-        assert!(!s2.has_blob(img.manifest().layers()[0].digest()));
+        assert!(!s2.store.has_blob(img.manifest().layers()[0].digest()));
         // a manifest pointing at a blob the archive lacks
         let mut out = tar::Builder::new(Vec::new());
         for e in tar::Archive::new(&buf[..]).entries().unwrap() {
@@ -646,20 +680,23 @@ mod tests {
                 .unwrap();
         }
         let missing = out.into_inner().unwrap();
-        let s3 = Store::open(root.path().join("c")).unwrap();
+        let s3_store = Store::open(root.path().join("c")).unwrap();
+        let s3 = Images::new(&s3_store);
         let e = s3.load(&missing[..]).unwrap_err();
         assert!(e.to_string().contains("missing blob"), "{e}");
     }
 
     #[test]
     fn import_and_export_a_rootfs_tarball() {
-        let (root, s, _) = store_with_image();
+        let (root, s_store, _) = store_with_image();
+        let s = Images::new(&s_store);
         let mut tarball = Vec::new();
         s.export(&r("app:1"), &mut tarball).unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&tarball).unwrap();
         let gz = gz.finish().unwrap();
-        let s2 = Store::open(root.path().join("b")).unwrap();
+        let s2_store = Store::open(root.path().join("b")).unwrap();
+        let s2 = Images::new(&s2_store);
         let img = s2
             .import_tar(&gz[..], &Config::default(), &r("imported"))
             .unwrap();

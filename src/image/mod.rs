@@ -14,6 +14,7 @@ pub(crate) mod layer;
 mod local;
 mod reference;
 pub(crate) mod registry;
+mod rootfs;
 pub(crate) mod unpack;
 
 pub use images::Images;
