@@ -85,13 +85,14 @@ impl Image {
 
     /// The diff ids (digests of the uncompressed layer tars), base first.
     pub fn diff_ids(&self) -> Vec<Digest> {
-        self.config
-            .rootfs()
-            .diff_ids()
-            .iter()
-            .filter_map(|d| d.parse().ok())
-            .collect()
+        diff_ids(&self.config)
     }
+}
+
+/// The diff ids an image configuration lists, base first (malformed ones left out).
+fn diff_ids(config: &ImageConfiguration) -> Vec<Digest> {
+    let ids = config.rootfs().diff_ids().iter();
+    ids.filter_map(|d| d.parse().ok()).collect()
 }
 
 /// A holder's use of an image (`<root>/holds/<owner>.json`).
@@ -102,20 +103,15 @@ struct Hold {
 }
 
 fn check_owner(owner: &str) -> Result<()> {
-    let ok = !owner.is_empty()
-        && !owner.starts_with('.')
-        && owner.len() <= 128
-        && owner
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidId {
+    const REASON: &str = "holder ids are letters, digits, '_', '.', '-'";
+    store::check_id(owner, REASON)?;
+    if owner.len() > 128 {
+        return Err(Error::InvalidId {
             id: owner.to_owned(),
-            reason: "holder ids are letters, digits, '_', '.', '-'",
-        })
+            reason: REASON,
+        });
     }
+    Ok(())
 }
 
 fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
@@ -617,17 +613,11 @@ impl<'e> Images<'e> {
             };
             blobs.insert(m.config().digest().clone());
             blobs.extend(m.layers().iter().map(|l| l.digest().clone()));
-            if let Ok(c) = self
+            let config = self
                 .store
-                .read_json::<ImageConfiguration>(m.config().digest())
-            {
-                let diffs: Vec<Digest> = c
-                    .rootfs()
-                    .diff_ids()
-                    .iter()
-                    .filter_map(|d| d.parse().ok())
-                    .collect();
-                layers.extend(chain_ids(&diffs));
+                .read_json::<ImageConfiguration>(m.config().digest());
+            if let Ok(c) = config {
+                layers.extend(chain_ids(&diff_ids(&c)));
             }
         }
         let mut freed = 0;
@@ -723,14 +713,9 @@ pub(super) mod tests {
         let src = sample_dir();
         let p = src.path();
         fs::hard_link(p.join("etc/conf"), p.join("etc/conf.link")).unwrap();
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            p.join("etc/fifo"),
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o640),
-            0,
-        )
-        .unwrap();
+        let fifo = rustix::fs::FileType::Fifo;
+        let mode = rustix::fs::Mode::from_raw_mode(0o640);
+        rustix::fs::mknodat(rustix::fs::CWD, p.join("etc/fifo"), fifo, mode, 0).unwrap();
         // not every filesystem under a tempdir has user xattrs (tmpfs before 6.6)
         let xattr = rustix::fs::setxattr(
             p.join("bin/app").as_path(),

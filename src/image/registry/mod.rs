@@ -39,16 +39,72 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// What pulls and pushes share: plain-HTTP registries, credentials, the idle timeout.
+#[derive(Debug, Clone)]
+struct Access {
+    insecure: Vec<String>,
+    credentials: Option<Credentials>,
+    idle_timeout: Duration,
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        Access {
+            insecure: Vec::new(),
+            credentials: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
+}
+
+impl Access {
+    /// A client for the registry `reference` names.
+    fn client(&self, reference: &Reference) -> Client {
+        Client::new(
+            reference.domain(),
+            &self.insecure,
+            self.credentials.clone(),
+            self.idle_timeout,
+            reference.to_string(),
+        )
+    }
+}
+
+/// The setters of [`Access`] on an options type with an `access` field; `$idle` documents
+/// `idle_timeout`.
+macro_rules! access_setters {
+    ($idle:literal) => {
+        /// Allows plain HTTP to `registry` (`host:port`).
+        pub fn insecure(&mut self, registry: &str) -> &mut Self {
+            self.access.insecure.push(registry.to_owned());
+            self
+        }
+
+        /// Uses these credentials instead of the docker config's.
+        pub fn credentials(&mut self, username: &str, password: &str) -> &mut Self {
+            self.access.credentials = Some(Credentials {
+                username: username.into(),
+                password: password.into(),
+            });
+            self
+        }
+
+        #[doc = $idle]
+        pub fn idle_timeout(&mut self, idle: Duration) -> &mut Self {
+            self.access.idle_timeout = idle;
+            self
+        }
+    };
+}
+
 /// How to pull.
 #[derive(Debug, Clone)]
 pub struct PullOptions {
     os: String,
     architecture: String,
     variant: Option<String>,
-    insecure: Vec<String>,
-    credentials: Option<Credentials>,
+    access: Access,
     jobs: usize,
-    idle_timeout: Duration,
 }
 
 impl Default for PullOptions {
@@ -57,10 +113,8 @@ impl Default for PullOptions {
             os: "linux".into(),
             architecture: "amd64".into(),
             variant: None,
-            insecure: Vec::new(),
-            credentials: None,
+            access: Access::default(),
             jobs: 4,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -80,53 +134,32 @@ impl PullOptions {
         self
     }
 
-    /// Allows plain HTTP to `registry` (`host:port`).
-    pub fn insecure(&mut self, registry: &str) -> &mut Self {
-        self.insecure.push(registry.to_owned());
-        self
-    }
-
-    /// Uses these credentials instead of the docker config's.
-    pub fn credentials(&mut self, username: &str, password: &str) -> &mut Self {
-        self.credentials = Some(Credentials {
-            username: username.into(),
-            password: password.into(),
-        });
-        self
-    }
-
     /// How many layers move at once (at least 1).
     pub fn jobs(&mut self, jobs: usize) -> &mut Self {
         self.jobs = jobs.max(1);
         self
     }
 
-    /// Fails a transfer when the registry sends nothing for this long (default 60 s); a
-    /// stalled download becomes an [`Error::Registry`] instead of a hang.
-    pub fn idle_timeout(&mut self, idle: Duration) -> &mut Self {
-        self.idle_timeout = idle;
-        self
-    }
+    access_setters!(
+        "Fails a transfer when the registry sends nothing for this long (default 60 s); a \
+         stalled download becomes an [`Error::Registry`] instead of a hang."
+    );
 }
 
 /// How to push.
 #[derive(Debug, Clone)]
 pub struct PushOptions {
-    insecure: Vec<String>,
-    credentials: Option<Credentials>,
+    access: Access,
     chunk_size: Option<u64>,
     mount_from: Option<String>,
-    idle_timeout: Duration,
 }
 
 impl Default for PushOptions {
     fn default() -> Self {
         PushOptions {
-            insecure: Vec::new(),
-            credentials: None,
+            access: Access::default(),
             chunk_size: None,
             mount_from: None,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -135,21 +168,6 @@ impl PushOptions {
     /// Monolithic uploads, credentials from the docker config.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Allows plain HTTP to `registry` (`host:port`).
-    pub fn insecure(&mut self, registry: &str) -> &mut Self {
-        self.insecure.push(registry.to_owned());
-        self
-    }
-
-    /// Uses these credentials instead of the docker config's.
-    pub fn credentials(&mut self, username: &str, password: &str) -> &mut Self {
-        self.credentials = Some(Credentials {
-            username: username.into(),
-            password: password.into(),
-        });
-        self
     }
 
     /// Uploads blobs larger than `bytes` in chunks of that size (PATCH), not in one PUT.
@@ -165,12 +183,10 @@ impl PushOptions {
         self
     }
 
-    /// Fails a transfer when the registry takes nothing and sends nothing for this long
-    /// (default 60 s).
-    pub fn idle_timeout(&mut self, idle: Duration) -> &mut Self {
-        self.idle_timeout = idle;
-        self
-    }
+    access_setters!(
+        "Fails a transfer when the registry takes nothing and sends nothing for this long \
+         (default 60 s)."
+    );
 }
 
 /// How long a transfer may stall before it fails.
@@ -243,13 +259,7 @@ pub(crate) fn pull(
 ) -> Result<Image> {
     let store = images.store();
     let _gc = store.lock_shared("gc")?;
-    let client = Client::new(
-        reference.domain(),
-        &options.insecure,
-        options.credentials.clone(),
-        options.idle_timeout,
-        reference.to_string(),
-    );
+    let client = options.access.client(reference);
     let path = reference.path();
     let (bytes, media, digest, manifest) = resolve_manifest(&client, reference, options)?;
     progress(&Progress::Resolved {
@@ -695,13 +705,7 @@ pub(crate) fn push(
         )
     };
     let bytes = store.read_blob(&digest)?;
-    let client = Client::new(
-        reference.domain(),
-        &options.insecure,
-        options.credentials.clone(),
-        options.idle_timeout,
-        reference.to_string(),
-    );
+    let client = options.access.client(reference);
     let path = reference.path();
     progress(&Progress::Resolved {
         manifest: digest.clone(),
