@@ -10,25 +10,22 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 
-use oci_spec::image::{
-    Config, Descriptor, Digest, History, ImageConfiguration, ImageIndex, ImageIndexBuilder,
-    ImageManifest, MediaType,
-};
-use sha2::{Digest as _, Sha256};
+use oci_spec::image::{Config, Digest, History, ImageIndex, ImageIndexBuilder, MediaType};
 
-use super::unpack::{self, Compression};
+use super::layer::LayerStream;
+use super::unpack::{self, Compression, UnpackOptions};
 use super::{Image, Images, Reference};
-use crate::store::{self, ref_name, HashingReader, CONTAINERD_NAME, REF_NAME};
+use crate::store::{self, CONTAINERD_NAME, REF_NAME};
 use crate::{Error, Result};
 
 /// `manifest.json` of a docker-archive.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct DockerManifestEntry {
-    config: String,
+pub(super) struct DockerManifestEntry {
+    pub(super) config: String,
     #[serde(default)]
-    repo_tags: Option<Vec<String>>,
-    layers: Vec<String>,
+    pub(super) repo_tags: Option<Vec<String>>,
+    pub(super) layers: Vec<String>,
 }
 
 fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
@@ -37,9 +34,6 @@ fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
         reason: reason.into(),
     }
 }
-
-/// Largest metadata file (manifest.json, index.json, repositories) read into memory.
-const MAX_META: u64 = 16 << 20;
 
 /// Appends a file entry of known size.
 fn append<W: Write>(
@@ -76,6 +70,22 @@ fn finish<W: Write>(tar: tar::Builder<BufWriter<W>>, archive: &Path) -> Result<(
     out.into_inner()
         .map_err(|e| Error::os("finishing archive", archive, e.into_error()))?;
     Ok(())
+}
+
+/// Reads `src` while writing what passes to `out`, counting it.
+struct Tee<R, W> {
+    src: R,
+    out: W,
+    read: u64,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.src.read(buf)?;
+        self.out.write_all(&buf[..n])?;
+        self.read += n as u64;
+        Ok(n)
+    }
 }
 
 impl<'e> Images<'e> {
@@ -238,243 +248,18 @@ impl<'e> Images<'e> {
         finish(tar, archive)
     }
 
-    /// Every blob a manifest (or index) needs, itself included.
-    pub(crate) fn blobs_of(&self, top: &Digest) -> Result<Vec<Digest>> {
-        let mut out = vec![top.clone()];
-        let v: serde_json::Value = self.store.read_json(top)?;
-        if let Some(ms) = v.get("manifests").and_then(|m| m.as_array()) {
-            for m in ms {
-                if let Some(d) = m["digest"].as_str().and_then(|d| d.parse().ok()) {
-                    if self.store.has_blob(&d) {
-                        out.extend(self.blobs_of(&d)?);
-                    }
-                }
-            }
-            return Ok(out);
-        }
-        let m: ImageManifest =
-            serde_json::from_value(v).map_err(|e| invalid(top, e.to_string()))?;
-        out.push(m.config().digest().clone());
-        out.extend(m.layers().iter().map(|l| l.digest().clone()));
-        for d in &out {
-            if !self.store.has_blob(d) {
-                return Err(invalid(
-                    top,
-                    format!("manifest references missing blob {d}"),
-                ));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Loads a docker-archive (`docker save`, `skopeo copy … docker-archive:`, also the
-    /// OCI-layout flavour Docker 25+ writes) or an OCI archive (`docker load`); returns the
-    /// images loaded. Images without a name are loaded untagged (removed by
-    /// [`prune`](Self::prune)).
-    ///
-    /// # Errors
-    /// [`Error::InvalidImage`] for a malformed archive or a manifest naming a blob the
-    /// archive lacks, [`Error::DigestMismatch`] for a blob whose content is not its name.
-    pub fn load(&self, input: impl Read) -> Result<Vec<Image>> {
-        let _gc = self.store.lock_shared("gc")?;
-        let subject = "archive";
-        let mut files: HashMap<String, (Digest, u64)> = HashMap::new();
-        let mut links: Vec<(String, String)> = Vec::new();
-        let mut meta: HashMap<String, Vec<u8>> = HashMap::new();
-        let mut ar = tar::Archive::new(input);
-        for entry in ar.entries().map_err(|e| invalid(subject, e.to_string()))? {
-            let mut entry = entry.map_err(|e| invalid(subject, format!("reading tar: {e}")))?;
-            let path = entry.path().map_err(|e| invalid(subject, e.to_string()))?;
-            let Some(name) = unpack::clean(&path).map(|p| p.to_string_lossy().into_owned()) else {
-                continue;
-            };
-            match entry.header().entry_type() {
-                tar::EntryType::Symlink | tar::EntryType::Link => {
-                    if let Ok(Some(t)) = entry.link_name() {
-                        let t = if entry.header().entry_type() == tar::EntryType::Symlink {
-                            Path::new(&name).parent().unwrap_or(Path::new("")).join(t)
-                        } else {
-                            t.into_owned()
-                        };
-                        if let Some(t) = unpack::clean(&t) {
-                            links.push((name, t.to_string_lossy().into_owned()));
-                        }
-                    }
-                    continue;
-                }
-                t if !t.is_file() => continue,
-                _ => {}
-            }
-            if matches!(
-                name.as_str(),
-                "manifest.json" | "repositories" | "index.json" | "oci-layout"
-            ) {
-                let mut buf = Vec::new();
-                entry
-                    .by_ref()
-                    .take(MAX_META)
-                    .read_to_end(&mut buf)
-                    .map_err(|e| invalid(subject, e.to_string()))?;
-                meta.insert(name, buf);
-                continue;
-            }
-            if name.ends_with("/json") || name.ends_with("VERSION") {
-                continue; // legacy v1 metadata
-            }
-            let expected: Option<Digest> = name
-                .strip_prefix("blobs/")
-                .map(|r| r.replacen('/', ":", 1))
-                .and_then(|d| d.parse().ok());
-            let size = entry.header().size().ok();
-            let got = self
-                .store
-                .put_blob_from(&mut entry, expected.as_ref(), size)?;
-            files.insert(name, got);
-        }
-        for (name, target) in links {
-            if let Some(v) = files.get(&target).cloned() {
-                files.insert(name, v);
-            }
-        }
-        if let Some(m) = meta.get("manifest.json") {
-            self.load_docker(m, &files)
-        } else if let Some(i) = meta.get("index.json") {
-            self.load_oci(i)
-        } else {
-            Err(invalid(
-                subject,
-                "neither manifest.json nor index.json in the archive",
-            ))
-        }
-    }
-
-    fn load_docker(
-        &self,
-        manifest: &[u8],
-        files: &HashMap<String, (Digest, u64)>,
-    ) -> Result<Vec<Image>> {
-        let entries: Vec<DockerManifestEntry> = serde_json::from_slice(manifest)
-            .map_err(|e| invalid("manifest.json", e.to_string()))?;
-        let get = |name: &str| {
-            files
-                .get(name)
-                .cloned()
-                .ok_or_else(|| invalid("manifest.json", format!("archive lacks {name}")))
-        };
-        let mut out = Vec::new();
-        for e in entries {
-            let (config_digest, config_size) = get(&e.config)?;
-            let config: ImageConfiguration = self.store.read_json(&config_digest)?;
-            let want: Vec<String> = config.rootfs().diff_ids().clone();
-            if want.len() != e.layers.len() {
-                return Err(invalid(
-                    &config_digest,
-                    "config diff_ids and archive layers differ in number",
-                ));
-            }
-            let mut layers = Vec::new();
-            for (path, want) in e.layers.iter().zip(&want) {
-                let (digest, size) = get(path)?;
-                let (media, diff) = self.layer_kind(&digest)?;
-                if diff.to_string() != *want {
-                    return Err(Error::DigestMismatch {
-                        digest: want.clone(),
-                        actual: format!("{diff} (layer {path})"),
-                    });
-                }
-                layers.push(Descriptor::new(media, size, digest));
-            }
-            let manifest = oci_spec::image::ImageManifestBuilder::default()
-                .schema_version(2u32)
-                .media_type(MediaType::ImageManifest)
-                .config(Descriptor::new(
-                    MediaType::ImageConfig,
-                    config_size,
-                    config_digest.clone(),
-                ))
-                .layers(layers)
-                .build()
-                .map_err(|e| invalid(&config_digest, e.to_string()))?;
-            let bytes = serde_json::to_vec(&manifest).expect("manifest serialises");
-            let (md, ms) = self.store.put_blob(&bytes, None)?;
-            let desc = Descriptor::new(MediaType::ImageManifest, ms, md);
-            let tags: Vec<Reference> = e
-                .repo_tags
-                .unwrap_or_default()
-                .iter()
-                .map(|t| t.parse())
-                .collect::<Result<_>>()?;
-            out.push(self.add_loaded(&desc, &tags)?);
-        }
-        Ok(out)
-    }
-
-    fn load_oci(&self, index: &[u8]) -> Result<Vec<Image>> {
-        let index: ImageIndex =
-            serde_json::from_slice(index).map_err(|e| invalid("index.json", e.to_string()))?;
-        let mut out = Vec::new();
-        for d in index.manifests() {
-            self.blobs_of(d.digest())?;
-            let ann = d.annotations().clone().unwrap_or_default();
-            // a full reference, else nothing: a bare tag names no repository
-            let name = ann
-                .get(CONTAINERD_NAME)
-                .or_else(|| {
-                    ann.get(REF_NAME)
-                        .filter(|n| n.contains('/') || n.contains(':'))
-                })
-                .and_then(|n| n.parse::<Reference>().ok());
-            let mut plain = Descriptor::new(d.media_type().clone(), d.size(), d.digest().clone());
-            plain.set_platform(d.platform().clone());
-            out.push(self.add_loaded(&plain, &name.into_iter().collect::<Vec<_>>())?);
-        }
-        Ok(out)
-    }
-
-    /// Records a loaded manifest under its tags (or untagged) and returns the image.
-    fn add_loaded(&self, desc: &Descriptor, tags: &[Reference]) -> Result<Image> {
-        if tags.is_empty() {
-            self.store.update_index(|m| {
-                if !m
-                    .iter()
-                    .any(|e| e.digest() == desc.digest() && ref_name(e).is_none())
-                {
-                    m.push(desc.clone());
-                }
-                Ok(())
-            })?;
-            return self.image_by_manifest(desc);
-        }
-        for t in tags {
-            self.store.set_ref(&t.to_string(), desc)?;
-        }
-        self.inspect(&tags[0])
-    }
-
-    /// The media type and diff id of a stored layer blob.
-    fn layer_kind(&self, blob: &Digest) -> Result<(MediaType, Digest)> {
-        let err = |e| Error::Blob {
-            op: "reading layer".into(),
-            digest: blob.to_string(),
-            source: e,
-        };
-        let mut f = io::BufReader::new(self.store.open_blob(blob)?);
-        let media = match Compression::sniff(&mut f).map_err(err)? {
-            Compression::None => return Ok((MediaType::ImageLayer, blob.clone())),
-            Compression::Gzip => MediaType::ImageLayerGzip,
-            Compression::Zstd => MediaType::ImageLayerZstd,
-        };
-        let (diff, _) = HashingReader::new(unpack::decompress(f).map_err(err)?)
-            .finish()
-            .map_err(err)?;
-        Ok((media, diff))
-    }
-
     /// Imports a rootfs tarball (plain, gzip or zstd) as a one-layer image (`docker
     /// import`); the layer is stored gzip-compressed.
     ///
+    /// The tarball goes through the unpacker a container's start uses (into a scratch
+    /// directory, removed afterwards) as it is stored: input that is not a tar (empty,
+    /// random bytes, cut short, compressed garbage) or holds an entry the unpacker refuses
+    /// is an error, and nothing is written.
+    ///
     /// # Errors
-    /// [`Error::Blob`] if the stream cannot be read or decompressed.
+    /// [`Error::Blob`] if the stream cannot be read or decompressed,
+    /// [`Error::InvalidImage`] if it is not a tar, [`Error::UnsafeLayerEntry`] or
+    /// [`Error::Unpack`] for an entry the unpacker refuses.
     pub fn import_tar(
         &self,
         input: impl Read,
@@ -487,39 +272,27 @@ impl<'e> Images<'e> {
             digest: reference.to_string(),
             source: e,
         };
-        let mut src = unpack::decompress(input).map_err(err)?;
-        let blob = self.store.blob_writer()?;
-        let mut gz = flate2::write::GzEncoder::new(
-            BufWriter::with_capacity(256 << 10, blob),
-            flate2::Compression::fast(),
-        );
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 256 << 10];
-        loop {
-            let n = match src.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(err(e)),
-            };
-            hasher.update(&buf[..n]);
-            gz.write_all(&buf[..n]).map_err(err)?;
+        let mut tee = Tee {
+            src: unpack::decompress(input).map_err(err)?,
+            out: LayerStream::create(self.store)?,
+            read: 0,
+        };
+        let scratch = store::tmp_path(self.store.layers_dir());
+        fs::create_dir(&scratch).map_err(|e| Error::os("creating layer directory", &scratch, e))?;
+        let subject = format!("imported as {reference}");
+        let r = unpack::unpack(&mut tee, &scratch, UnpackOptions::for_layer(), &subject)
+            // what follows the end-of-archive blocks is part of the layer too
+            .and_then(|_| io::copy(&mut tee, &mut io::sink()).map_err(err));
+        let _ = store::remove_any(&scratch);
+        r?;
+        if tee.read == 0 {
+            return Err(invalid(reference, "the input is empty, not a tar"));
         }
-        let diff = store::sha256_digest(&hasher.finalize());
-        let blob = gz
-            .finish()
-            .and_then(|b| b.into_inner().map_err(io::IntoInnerError::into_error))
-            .map_err(err)?;
-        let (d, n) = blob.commit(None, None)?;
+        let layer = tee.out.commit("importing", &reference.to_string())?;
         let mut h = History::default();
         h.set_created(Some(crate::store::now_rfc3339_seconds()));
         h.set_created_by(Some("cargohold import_tar".to_owned()));
-        self.commit_image(
-            config,
-            vec![(Descriptor::new(MediaType::ImageLayerGzip, n, d), diff)],
-            vec![h],
-            reference,
-        )
+        self.commit_image(config, vec![layer], vec![h], reference)
     }
 
     /// Writes the flattened rootfs of `reference` as a tar to `out` (an image's `docker

@@ -15,7 +15,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::local;
 use super::{Image, Images, Reference};
-use crate::store::{self, BlobWriter, Lock};
+use crate::store::{self, BlobWriter, Lock, Store};
 use crate::{Error, Result};
 
 /// The marker of an opaque directory in a layer tar.
@@ -103,7 +103,44 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-type LayerStream = HashingWriter<flate2::write::GzEncoder<BufWriter<BlobWriter>>>;
+/// The uncompressed bytes of a layer on their way into a blob: hashed (the diff id), then
+/// gzip-compressed into the blob.
+pub(crate) type LayerStream = HashingWriter<flate2::write::GzEncoder<BufWriter<BlobWriter>>>;
+
+impl LayerStream {
+    /// Starts a layer blob in `store`.
+    pub(crate) fn create(store: &Store) -> Result<LayerStream> {
+        let blob = store.blob_writer()?;
+        let gz = flate2::write::GzEncoder::new(
+            BufWriter::with_capacity(256 << 10, blob),
+            flate2::Compression::fast(),
+        );
+        Ok(HashingWriter {
+            inner: gz,
+            hasher: Sha256::new(),
+        })
+    }
+
+    /// Ends the compression and commits the blob: its gzip descriptor and the diff id.
+    /// `op` and `subject` name a compression error.
+    pub(crate) fn commit(self, op: &str, subject: &str) -> Result<(Descriptor, Digest)> {
+        let diff_id = store::sha256_digest(&self.hasher.finalize());
+        let blob = self
+            .inner
+            .finish()
+            .and_then(|b| b.into_inner().map_err(io::IntoInnerError::into_error))
+            .map_err(|e| Error::Blob {
+                op: op.to_owned(),
+                digest: subject.to_owned(),
+                source: e,
+            })?;
+        let (digest, size) = blob.commit(None, None)?;
+        Ok((
+            Descriptor::new(MediaType::ImageLayerGzip, size, digest),
+            diff_id,
+        ))
+    }
+}
 
 /// A layer being written into a blob of the store: a [`TarWriter`] whose uncompressed
 /// bytes are hashed (the diff id) and gzip-compressed into the blob. Dropped unfinished, it
@@ -136,15 +173,10 @@ impl LayerWriter {
             .tar
             .into_inner()
             .map_err(|e| Error::os("archiving", subject, e))?;
-        let diff_id = store::sha256_digest(&hw.hasher.finalize());
-        let blob = hw
-            .inner
-            .finish()
-            .and_then(|b| b.into_inner().map_err(io::IntoInnerError::into_error))
-            .map_err(|e| Error::os("compressing layer of", subject, e))?;
-        let (digest, size) = blob.commit(None, None)?;
+        let subject = subject.display().to_string();
+        let (desc, diff_id) = hw.commit("compressing layer", &subject)?;
         Ok(NewLayer {
-            desc: Descriptor::new(MediaType::ImageLayerGzip, size, digest),
+            desc,
             diff_id,
             _gc: self.gc,
         })
@@ -171,16 +203,8 @@ impl<'e> Images<'e> {
     /// [`Error::Os`] if the gc lock or the blob temp file cannot be taken.
     pub(crate) fn layer_writer(&self) -> Result<LayerWriter> {
         let gc = self.store.lock_shared("gc")?;
-        let blob = self.store.blob_writer()?;
-        let gz = flate2::write::GzEncoder::new(
-            BufWriter::with_capacity(256 << 10, blob),
-            flate2::Compression::fast(),
-        );
         Ok(LayerWriter {
-            tar: TarWriter::new(HashingWriter {
-                inner: gz,
-                hasher: Sha256::new(),
-            }),
+            tar: TarWriter::new(LayerStream::create(self.store)?),
             gc,
         })
     }

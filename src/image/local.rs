@@ -95,6 +95,35 @@ fn diff_ids(config: &ImageConfiguration) -> Vec<Digest> {
     ids.filter_map(|d| d.parse().ok()).collect()
 }
 
+/// The manifest `digest` names, with blobs from `read`; an index resolves to its
+/// linux/amd64 entry.
+pub(super) fn resolve_manifest(
+    read: &dyn Fn(&Digest) -> Result<Vec<u8>>,
+    digest: &Digest,
+    media_type: &MediaType,
+) -> Result<(Digest, ImageManifest)> {
+    let bytes = read(digest)?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| invalid(digest, e.to_string()))?;
+    let is_index = matches!(media_type, MediaType::ImageIndex) || v.get("manifests").is_some();
+    if is_index {
+        let index: ImageIndex =
+            serde_json::from_value(v).map_err(|e| invalid(digest, e.to_string()))?;
+        let pick = index
+            .manifests()
+            .iter()
+            .find(|m| {
+                m.platform()
+                    .as_ref()
+                    .is_none_or(|p| *p.os() == Os::Linux && *p.architecture() == Arch::Amd64)
+            })
+            .ok_or_else(|| invalid(digest, "index has no linux/amd64 manifest"))?;
+        return resolve_manifest(read, pick.digest(), pick.media_type());
+    }
+    let m: ImageManifest = serde_json::from_value(v).map_err(|e| invalid(digest, e.to_string()))?;
+    Ok((digest.clone(), m))
+}
+
 /// A holder's use of an image (`<root>/holds/<owner>.json`).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Hold {
@@ -418,27 +447,7 @@ impl<'e> Images<'e> {
         digest: &Digest,
         media_type: &MediaType,
     ) -> Result<(Digest, ImageManifest)> {
-        let bytes = self.store.read_blob(digest)?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| invalid(digest, e.to_string()))?;
-        let is_index = matches!(media_type, MediaType::ImageIndex) || v.get("manifests").is_some();
-        if is_index {
-            let index: ImageIndex =
-                serde_json::from_value(v).map_err(|e| invalid(digest, e.to_string()))?;
-            let pick = index
-                .manifests()
-                .iter()
-                .find(|m| {
-                    m.platform()
-                        .as_ref()
-                        .is_none_or(|p| *p.os() == Os::Linux && *p.architecture() == Arch::Amd64)
-                })
-                .ok_or_else(|| invalid(digest, "index has no linux/amd64 manifest"))?;
-            return self.resolve_manifest(pick.digest(), pick.media_type());
-        }
-        let m: ImageManifest =
-            serde_json::from_value(v).map_err(|e| invalid(digest, e.to_string()))?;
-        Ok((digest.clone(), m))
+        resolve_manifest(&|d| self.store.read_blob(d), digest, media_type)
     }
 
     /// Gives the image `source` names the extra reference `target` (`docker tag`).

@@ -11,6 +11,7 @@
 mod archive;
 mod images;
 pub(crate) mod layer;
+mod load;
 mod local;
 mod reference;
 pub(crate) mod registry;

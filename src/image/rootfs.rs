@@ -81,7 +81,8 @@ impl<'e> Images<'e> {
     ) -> Result<PathBuf> {
         self.store.ensure_layer(chain_id, |dir| {
             let file = self.store.open_blob(blob)?;
-            let size = self.unpack_stream(file, dir, blob, diff_id, UnpackOptions::for_layer())?;
+            let opts = UnpackOptions::for_layer();
+            let size = self.unpack_stream(file, dir, (blob, diff_id), opts, blob.as_ref())?;
             Ok(LayerMeta {
                 chain_id: chain_id.clone(),
                 diff_id: diff_id.clone(),
@@ -94,14 +95,15 @@ impl<'e> Images<'e> {
     }
 
     /// Decompresses and unpacks a blob stream into `dir`, verifying the diff id; returns
-    /// the size of the uncompressed tar.
+    /// the size of the uncompressed tar. `subject` names the layer in errors (its digest,
+    /// or more).
     pub(crate) fn unpack_stream(
         &self,
         blob_stream: impl Read,
         dir: &Path,
-        blob: &Digest,
-        diff_id: &Digest,
+        (blob, diff_id): (&Digest, &Digest),
         opts: UnpackOptions,
+        subject: &str,
     ) -> Result<u64> {
         let io = |e| Error::Blob {
             op: "decompressing".into(),
@@ -109,12 +111,12 @@ impl<'e> Images<'e> {
             source: e,
         };
         let mut hashing = HashingReader::new(unpack::decompress(blob_stream).map_err(io)?);
-        unpack::unpack(&mut hashing, dir, opts, blob.as_ref())?;
+        unpack::unpack(&mut hashing, dir, opts, subject)?;
         let (actual, size) = hashing.finish().map_err(io)?;
         if actual != *diff_id {
             return Err(Error::DigestMismatch {
                 digest: diff_id.to_string(),
-                actual: format!("{actual} (uncompressed layer {blob})"),
+                actual: format!("{actual} (uncompressed layer {subject})"),
             });
         }
         Ok(size)
@@ -132,7 +134,14 @@ impl<'e> Images<'e> {
         let diffs = img.diff_ids();
         for (layer, diff) in img.manifest().layers().iter().zip(&diffs) {
             let file = self.store.open_blob(layer.digest())?;
-            self.unpack_stream(file, dest, layer.digest(), diff, UnpackOptions::flatten())?;
+            let blob = layer.digest();
+            self.unpack_stream(
+                file,
+                dest,
+                (blob, diff),
+                UnpackOptions::flatten(),
+                blob.as_ref(),
+            )?;
         }
         Ok(())
     }

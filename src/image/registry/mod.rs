@@ -636,7 +636,8 @@ fn pull_layer(
         return commit(tee);
     }
     store.ensure_layer(chain, |dir| {
-        let r = images.unpack_stream(&mut tee, dir, digest, diff, UnpackOptions::for_layer());
+        let opts = UnpackOptions::for_layer();
+        let r = images.unpack_stream(&mut tee, dir, (digest, diff), opts, digest.as_ref());
         let size = *r.as_ref().unwrap_or(&0);
         // a truncated or corrupt download shows as a digest error first, not a tar error
         let drained = io::copy(&mut tee, &mut io::sink());
