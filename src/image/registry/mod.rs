@@ -147,21 +147,11 @@ impl PullOptions {
 }
 
 /// How to push.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PushOptions {
     access: Access,
     chunk_size: Option<u64>,
     mount_from: Option<String>,
-}
-
-impl Default for PushOptions {
-    fn default() -> Self {
-        PushOptions {
-            access: Access::default(),
-            chunk_size: None,
-            mount_from: None,
-        }
-    }
 }
 
 impl PushOptions {
