@@ -1,9 +1,7 @@
-//! Image archives: docker-archive (`docker save`/`docker load`), OCI archive (a tarred
-//! OCI layout), and rootfs tarballs (`docker import`).
-//!
-//! Loading streams every file of the archive into the store as a blob (digests verified
-//! where the archive names them) and then writes an OCI manifest for each image; nothing
-//! is unpacked until a rootfs is asked for.
+//! Image archives out: docker-archive (`docker save`), OCI archive (a tarred OCI layout)
+//! and an image's flattened rootfs (`docker export`); and rootfs tarballs in (`docker
+//! import`), checked by the unpacker as they are stored. Loading archives is in
+//! [`load`](super::load).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
@@ -393,12 +391,18 @@ mod tests {
         );
     }
 
+    /// [`store_with_image`]'s `app:1`, saved as an OCI archive.
+    fn saved_oci_archive() -> (tempfile::TempDir, Image, Vec<u8>) {
+        let (root, store, img) = store_with_image();
+        let mut buf = Vec::new();
+        let images = Images::new(&store);
+        images.save_oci_archive(&[r("app:1")], &mut buf).unwrap();
+        (root, img, buf)
+    }
+
     #[test]
     fn oci_archive_round_trip() {
-        let (root, s_store, img) = store_with_image();
-        let s = Images::new(&s_store);
-        let mut buf = Vec::new();
-        s.save_oci_archive(&[r("app:1")], &mut buf).unwrap();
+        let (root, img, buf) = saved_oci_archive();
         let s2_store = Store::open(root.path().join("b")).unwrap();
         let s2 = Images::new(&s2_store);
         let loaded = s2.load(&buf[..]).unwrap();
@@ -413,46 +417,41 @@ mod tests {
             .exists());
     }
 
-    #[test]
-    fn a_tampered_archive_is_refused() {
-        let (root, s_store, img) = store_with_image();
-        let s = Images::new(&s_store);
-        let mut buf = Vec::new();
-        s.save_oci_archive(&[r("app:1")], &mut buf).unwrap();
-        // replace a blob's content with other bytes of the same length
+    /// `archive` with each entry's data passed through `edit(path, data)`, left out where
+    /// it returns false.
+    fn rewrite(archive: &[u8], edit: impl Fn(&str, &mut Vec<u8>) -> bool) -> Vec<u8> {
         let mut out = tar::Builder::new(Vec::new());
-        let layer = img.manifest().layers()[0].digest().digest().to_owned();
-        for e in tar::Archive::new(&buf[..]).entries().unwrap() {
+        for e in tar::Archive::new(archive).entries().unwrap() {
             let mut e = e.unwrap();
+            let path = e.path().unwrap().into_owned();
             let mut data = Vec::new();
             e.read_to_end(&mut data).unwrap();
-            let mut h = e.header().clone();
-            if e.path().unwrap().to_string_lossy().ends_with(&layer) {
+            if edit(&path.to_string_lossy(), &mut data) {
+                let mut h = e.header().clone();
+                out.append_data(&mut h, path, &data[..]).unwrap();
+            }
+        }
+        out.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_tampered_archive_is_refused() {
+        let (root, img, buf) = saved_oci_archive();
+        // replace a blob's content with other bytes of the same length
+        let layer = img.manifest().layers()[0].digest().digest().to_owned();
+        let bad = rewrite(&buf, |path, data| {
+            if path.ends_with(&layer) {
                 data.iter_mut().for_each(|b| *b = b.wrapping_add(1));
             }
-            out.append_data(&mut h, e.path().unwrap(), &data[..])
-                .unwrap();
-        }
-        let bad = out.into_inner().unwrap();
+            true
+        });
         let s2_store = Store::open(root.path().join("b")).unwrap();
         let s2 = Images::new(&s2_store);
         let e = s2.load(&bad[..]).unwrap_err();
         assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
         assert!(!s2.store.has_blob(img.manifest().layers()[0].digest()));
         // a manifest pointing at a blob the archive lacks
-        let mut out = tar::Builder::new(Vec::new());
-        for e in tar::Archive::new(&buf[..]).entries().unwrap() {
-            let mut e = e.unwrap();
-            if e.path().unwrap().to_string_lossy().ends_with(&layer) {
-                continue;
-            }
-            let mut data = Vec::new();
-            e.read_to_end(&mut data).unwrap();
-            let mut h = e.header().clone();
-            out.append_data(&mut h, e.path().unwrap(), &data[..])
-                .unwrap();
-        }
-        let missing = out.into_inner().unwrap();
+        let missing = rewrite(&buf, |path, _| !path.ends_with(&layer));
         let s3_store = Store::open(root.path().join("c")).unwrap();
         let s3 = Images::new(&s3_store);
         let e = s3.load(&missing[..]).unwrap_err();

@@ -36,6 +36,15 @@ fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
     }
 }
 
+/// An I/O error on the blob `digest` while `op`.
+fn blob_err<'a>(op: &'a str, digest: &'a Digest) -> impl FnOnce(io::Error) -> Error + 'a {
+    move |source| Error::Blob {
+        op: op.to_owned(),
+        digest: digest.to_string(),
+        source,
+    }
+}
+
 /// The files of an archive being loaded, staged as verified blobs in a temporary
 /// directory of the layout until the load commits; the directory goes when this drops.
 struct Staging<'s> {
@@ -159,26 +168,17 @@ impl<'s> Staging<'s> {
     /// Opens a blob of the archive, else of the store.
     fn open(&self, digest: &Digest) -> Result<File> {
         match self.staged(digest) {
-            Some(p) => File::open(&p).map_err(|e| Error::Blob {
-                op: "opening".into(),
-                digest: digest.to_string(),
-                source: e,
-            }),
+            Some(p) => File::open(&p).map_err(blob_err("opening", digest)),
             None => self.store.open_blob(digest),
         }
     }
 
     /// Reads a whole (small) blob of the archive, else of the store.
     fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
-        let mut buf = Vec::new();
-        self.open(digest)?
-            .read_to_end(&mut buf)
-            .map_err(|e| Error::Blob {
-                op: "reading".into(),
-                digest: digest.to_string(),
-                source: e,
-            })?;
-        Ok(buf)
+        match self.staged(digest) {
+            Some(p) => fs::read(&p).map_err(blob_err("reading", digest)),
+            None => self.store.read_blob(digest),
+        }
     }
 
     /// Moves a staged blob into the store (unless it is there already).
@@ -190,11 +190,8 @@ impl<'s> Staging<'s> {
             return Ok(());
         };
         // verified and fsynced when staged; the rename is what makes it visible
-        fs::rename(&from, self.store.blob_path(digest)).map_err(|e| Error::Blob {
-            op: "moving into the store".into(),
-            digest: digest.to_string(),
-            source: e,
-        })
+        fs::rename(&from, self.store.blob_path(digest))
+            .map_err(blob_err("moving into the store", digest))
     }
 }
 
@@ -355,11 +352,8 @@ impl<'e> Images<'e> {
                 let (digest, size) = staging.get(path)?;
                 let media =
                     match Compression::sniff(&mut io::BufReader::new(staging.open(&digest)?))
-                        .map_err(|err| Error::Blob {
-                            op: "reading layer".into(),
-                            digest: digest.to_string(),
-                            source: err,
-                        })? {
+                        .map_err(blob_err("reading layer", &digest))?
+                    {
                         Compression::None => MediaType::ImageLayer,
                         Compression::Gzip => MediaType::ImageLayerGzip,
                         Compression::Zstd => MediaType::ImageLayerZstd,

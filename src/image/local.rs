@@ -1,5 +1,6 @@
-//! Images in the local store: create from a directory, list, inspect, tag, remove, prune,
-//! and turn into a rootfs (overlay lower dirs or a flattened copy).
+//! Images in the local store: the [`Image`] record; create from a directory, list,
+//! inspect, tag, remove, prune, and the holds containers keep on images. Turning an image
+//! into a rootfs is in [`rootfs`](super::rootfs).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
