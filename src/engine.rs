@@ -88,11 +88,6 @@ impl Engine {
 
     /// The images (list, tag, remove, import, save, load…; see [`Images`]).
     pub fn images(&self) -> Images<'_> {
-        Images::new(self.containers.images())
-    }
-
-    /// The image store under [`images`](Self::images).
-    pub(crate) fn store(&self) -> &Store {
         self.containers.images()
     }
 
@@ -174,9 +169,9 @@ impl Engine {
         progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<Image> {
         let r: Reference = reference.parse()?;
-        registry::pull(self.store(), &r, options, progress)?;
+        registry::pull(self.images(), &r, options, progress)?;
         // with its references, as `image` gives it
-        self.store().inspect(&r)
+        self.images().inspect(&r)
     }
 
     /// Pushes the local image `reference` to the registry it names (`docker push`), with
@@ -200,7 +195,7 @@ impl Engine {
         progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<oci_spec::image::Digest> {
         let r: Reference = reference.parse()?;
-        registry::push(self.store(), &r, options, progress)
+        registry::push(self.images(), &r, options, progress)
     }
 
     /// A builder for a container from `image` (see [`ContainerBuilder`]).

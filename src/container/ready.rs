@@ -590,6 +590,7 @@ fn healthcheck(s: &Subject<'_>) -> std::result::Result<Healthcheck, String> {
     let blob = s
         .store
         .images()
+        .store()
         .read_blob(&digest)
         .map_err(|e| format!("reading the config of image {}: {e}", rec.reference))?;
     parse_healthcheck(&blob, &rec.reference)

@@ -9,7 +9,7 @@ impl ContainerStore {
     pub(crate) fn rename_container(&self, id: &str, name: &str) -> Result<Record> {
         super::validate_name(name)?;
         let name = name.trim_start_matches('/');
-        let _lock = self.images().lock("containers")?;
+        let _lock = self.images().store().lock("containers")?;
         let dir = self.dir(id);
         let mut rec =
             Record::load(&dir).map_err(|_| Error::ContainerNotFound { id: id.to_owned() })?;

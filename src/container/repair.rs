@@ -13,7 +13,7 @@ use crate::{Error, Result};
 impl ContainerStore {
     /// See [`Engine::open`](crate::Engine::open).
     pub(crate) fn repair(&self) -> Result<()> {
-        let _lock = self.images().lock("containers")?;
+        let _lock = self.images().store().lock("containers")?;
         for (dir, rec) in self.records()? {
             let Some(rec) = rec else {
                 // An interrupted create (the record is written under the lock we hold).

@@ -19,6 +19,7 @@ use crate::network::NetworkStore;
 use crate::runtime::{self, Runtime};
 use crate::store::{random_bytes, Store};
 use crate::volume::VolumeStore;
+use crate::Images;
 use crate::{Error, Result};
 
 /// The containers under `<root>/containers` and the stores they borrow. Cheap to clone;
@@ -71,9 +72,9 @@ impl ContainerStore {
         &self.root
     }
 
-    /// The image store.
-    pub(crate) fn images(&self) -> &Store {
-        &self.images
+    /// The images (the handle [`Engine::images`](crate::Engine::images) gives out).
+    pub(crate) fn images(&self) -> Images<'_> {
+        Images::new(&self.images)
     }
 
     /// The runtime running the containers (`<root>/runtime`).

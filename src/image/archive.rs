@@ -1,34 +1,29 @@
-//! Image archives: docker-archive (`docker save`/`docker load`), OCI archive (a tarred
-//! OCI layout), and rootfs tarballs (`docker import`).
-//!
-//! Loading streams every file of the archive into the store as a blob (digests verified
-//! where the archive names them) and then writes an OCI manifest for each image; nothing
-//! is unpacked until a rootfs is asked for.
+//! Image archives out: docker-archive (`docker save`), OCI archive (a tarred OCI layout)
+//! and an image's flattened rootfs (`docker export`); and rootfs tarballs in (`docker
+//! import`), checked by the unpacker as they are stored. Loading archives is in
+//! [`load`](super::load).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 
-use oci_spec::image::{
-    Config, Descriptor, Digest, History, ImageConfiguration, ImageIndex, ImageIndexBuilder,
-    ImageManifest, MediaType,
-};
-use sha2::{Digest as _, Sha256};
+use oci_spec::image::{Config, Digest, History, ImageIndex, ImageIndexBuilder, MediaType};
 
-use super::unpack::{self, Compression};
-use super::{Image, Reference};
-use crate::store::{self, ref_name, HashingReader, Store, CONTAINERD_NAME, REF_NAME};
+use super::layer::LayerStream;
+use super::unpack::{self, Compression, UnpackOptions};
+use super::{Image, Images, Reference};
+use crate::store::{self, CONTAINERD_NAME, REF_NAME};
 use crate::{Error, Result};
 
 /// `manifest.json` of a docker-archive.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct DockerManifestEntry {
-    config: String,
+pub(super) struct DockerManifestEntry {
+    pub(super) config: String,
     #[serde(default)]
-    repo_tags: Option<Vec<String>>,
-    layers: Vec<String>,
+    pub(super) repo_tags: Option<Vec<String>>,
+    pub(super) layers: Vec<String>,
 }
 
 fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
@@ -37,9 +32,6 @@ fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
         reason: reason.into(),
     }
 }
-
-/// Largest metadata file (manifest.json, index.json, repositories) read into memory.
-const MAX_META: u64 = 16 << 20;
 
 /// Appends a file entry of known size.
 fn append<W: Write>(
@@ -78,19 +70,32 @@ fn finish<W: Write>(tar: tar::Builder<BufWriter<W>>, archive: &Path) -> Result<(
     Ok(())
 }
 
-impl Store {
+/// Reads `src` while writing what passes to `out`, counting it.
+struct Tee<R, W> {
+    src: R,
+    out: W,
+    read: u64,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.src.read(buf)?;
+        self.out.write_all(&buf[..n])?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl<'e> Images<'e> {
     /// Writes `references` as a docker-archive (what `docker save` writes and
     /// `docker load` / `skopeo copy docker-archive:` read): `manifest.json`,
-    /// `repositories`, `<config hex>.json` and one uncompressed `<diff id hex>.tar` per layer.
+    /// `repositories`, `<config hex>.json` and one uncompressed `<diff id hex>.tar` per
+    /// layer.
     ///
     /// # Errors
     /// [`Error::ImageNotFound`], [`Error::Blob`] when a blob cannot be read, [`Error::Os`]
     /// when `out` fails.
-    pub(crate) fn save_docker_archive(
-        &self,
-        references: &[Reference],
-        out: impl Write,
-    ) -> Result<()> {
+    pub fn save_docker_archive(&self, references: &[Reference], out: impl Write) -> Result<()> {
         let archive = Path::new("docker-archive");
         let mut tar = tar::Builder::new(BufWriter::with_capacity(256 << 10, out));
         let mut manifest = Vec::new();
@@ -108,7 +113,7 @@ impl Store {
         for (img, refs) in by_id {
             let config_name = format!("{}.json", img.id().digest());
             if written.insert(config_name.clone()) {
-                let bytes = self.read_blob(img.id())?;
+                let bytes = self.store.read_blob(img.id())?;
                 append_bytes(&mut tar, &config_name, &bytes, archive)?;
             }
             let diffs = img.diff_ids();
@@ -166,12 +171,12 @@ impl Store {
             digest: blob.to_string(),
             source: e,
         };
-        let mut f = io::BufReader::new(self.open_blob(blob)?);
+        let mut f = io::BufReader::new(self.store.open_blob(blob)?);
         if Compression::sniff(&mut f).map_err(blob_err)? == Compression::None {
             let size = f.get_ref().metadata().map_err(blob_err)?.len();
             return append(tar, name, size, f, archive);
         }
-        let tmp = store::tmp_path(self.layers_dir());
+        let tmp = store::tmp_path(self.store.layers_dir());
         let r = (|| {
             let mut out = File::options()
                 .read(true)
@@ -193,8 +198,8 @@ impl Store {
     /// names each image by its full reference (`org.opencontainers.image.ref.name`).
     ///
     /// # Errors
-    /// As [`Store::save_docker_archive`].
-    pub(crate) fn save_oci_archive(&self, references: &[Reference], out: impl Write) -> Result<()> {
+    /// As [`save_docker_archive`](Self::save_docker_archive).
+    pub fn save_oci_archive(&self, references: &[Reference], out: impl Write) -> Result<()> {
         let archive = Path::new("oci-archive");
         let mut tar = tar::Builder::new(BufWriter::with_capacity(256 << 10, out));
         let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -211,7 +216,7 @@ impl Store {
             entries.push(d2);
             for blob in self.blobs_of(d.digest())? {
                 if written.insert(blob.clone()) {
-                    let f = self.open_blob(&blob)?;
+                    let f = self.store.open_blob(&blob)?;
                     let size = f
                         .metadata()
                         .map_err(|e| Error::Blob {
@@ -241,291 +246,80 @@ impl Store {
         finish(tar, archive)
     }
 
-    /// Every blob a manifest (or index) needs, itself included.
-    pub(crate) fn blobs_of(&self, top: &Digest) -> Result<Vec<Digest>> {
-        let mut out = vec![top.clone()];
-        let v: serde_json::Value = self.read_json(top)?;
-        if let Some(ms) = v.get("manifests").and_then(|m| m.as_array()) {
-            for m in ms {
-                if let Some(d) = m["digest"].as_str().and_then(|d| d.parse().ok()) {
-                    if self.has_blob(&d) {
-                        out.extend(self.blobs_of(&d)?);
-                    }
-                }
-            }
-            return Ok(out);
-        }
-        let m: ImageManifest =
-            serde_json::from_value(v).map_err(|e| invalid(top, e.to_string()))?;
-        out.push(m.config().digest().clone());
-        out.extend(m.layers().iter().map(|l| l.digest().clone()));
-        for d in &out {
-            if !self.has_blob(d) {
-                return Err(invalid(
-                    top,
-                    format!("manifest references missing blob {d}"),
-                ));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Loads a docker-archive (`docker save`, `skopeo copy … docker-archive:`, also the
-    /// OCI-layout flavour Docker 25+ writes) or an OCI archive; returns the images loaded.
-    /// Images without a name are loaded untagged (removed by [`Store::prune`]).
+    /// Imports a rootfs tarball (plain, gzip or zstd) as a one-layer image (`docker
+    /// import`); the layer is stored gzip-compressed.
+    ///
+    /// The tarball goes through the unpacker a container's start uses (into a scratch
+    /// directory, removed afterwards) as it is stored: input that is not a tar (empty,
+    /// random bytes, cut short, compressed garbage) or holds an entry the unpacker refuses
+    /// is an error, and nothing is written.
     ///
     /// # Errors
-    /// [`Error::InvalidImage`] for a malformed archive or a manifest naming a blob the
-    /// archive lacks, [`Error::DigestMismatch`] for a blob whose content is not its name.
-    pub(crate) fn load(&self, input: impl Read) -> Result<Vec<Image>> {
-        let _gc = self.lock_shared("gc")?;
-        let subject = "archive";
-        let mut files: HashMap<String, (Digest, u64)> = HashMap::new();
-        let mut links: Vec<(String, String)> = Vec::new();
-        let mut meta: HashMap<String, Vec<u8>> = HashMap::new();
-        let mut ar = tar::Archive::new(input);
-        for entry in ar.entries().map_err(|e| invalid(subject, e.to_string()))? {
-            let mut entry = entry.map_err(|e| invalid(subject, format!("reading tar: {e}")))?;
-            let path = entry.path().map_err(|e| invalid(subject, e.to_string()))?;
-            let Some(name) = unpack::clean(&path).map(|p| p.to_string_lossy().into_owned()) else {
-                continue;
-            };
-            match entry.header().entry_type() {
-                tar::EntryType::Symlink | tar::EntryType::Link => {
-                    if let Ok(Some(t)) = entry.link_name() {
-                        let t = if entry.header().entry_type() == tar::EntryType::Symlink {
-                            Path::new(&name).parent().unwrap_or(Path::new("")).join(t)
-                        } else {
-                            t.into_owned()
-                        };
-                        if let Some(t) = unpack::clean(&t) {
-                            links.push((name, t.to_string_lossy().into_owned()));
-                        }
-                    }
-                    continue;
-                }
-                t if !t.is_file() => continue,
-                _ => {}
-            }
-            if matches!(
-                name.as_str(),
-                "manifest.json" | "repositories" | "index.json" | "oci-layout"
-            ) {
-                let mut buf = Vec::new();
-                entry
-                    .by_ref()
-                    .take(MAX_META)
-                    .read_to_end(&mut buf)
-                    .map_err(|e| invalid(subject, e.to_string()))?;
-                meta.insert(name, buf);
-                continue;
-            }
-            if name.ends_with("/json") || name.ends_with("VERSION") {
-                continue; // legacy v1 metadata
-            }
-            let expected: Option<Digest> = name
-                .strip_prefix("blobs/")
-                .map(|r| r.replacen('/', ":", 1))
-                .and_then(|d| d.parse().ok());
-            let size = entry.header().size().ok();
-            let got = self.put_blob_from(&mut entry, expected.as_ref(), size)?;
-            files.insert(name, got);
-        }
-        for (name, target) in links {
-            if let Some(v) = files.get(&target).cloned() {
-                files.insert(name, v);
-            }
-        }
-        if let Some(m) = meta.get("manifest.json") {
-            self.load_docker(m, &files)
-        } else if let Some(i) = meta.get("index.json") {
-            self.load_oci(i)
-        } else {
-            Err(invalid(
-                subject,
-                "neither manifest.json nor index.json in the archive",
-            ))
-        }
-    }
-
-    fn load_docker(
-        &self,
-        manifest: &[u8],
-        files: &HashMap<String, (Digest, u64)>,
-    ) -> Result<Vec<Image>> {
-        let entries: Vec<DockerManifestEntry> = serde_json::from_slice(manifest)
-            .map_err(|e| invalid("manifest.json", e.to_string()))?;
-        let get = |name: &str| {
-            files
-                .get(name)
-                .cloned()
-                .ok_or_else(|| invalid("manifest.json", format!("archive lacks {name}")))
-        };
-        let mut out = Vec::new();
-        for e in entries {
-            let (config_digest, config_size) = get(&e.config)?;
-            let config: ImageConfiguration = self.read_json(&config_digest)?;
-            let want: Vec<String> = config.rootfs().diff_ids().clone();
-            if want.len() != e.layers.len() {
-                return Err(invalid(
-                    &config_digest,
-                    "config diff_ids and archive layers differ in number",
-                ));
-            }
-            let mut layers = Vec::new();
-            for (path, want) in e.layers.iter().zip(&want) {
-                let (digest, size) = get(path)?;
-                let (media, diff) = self.layer_kind(&digest)?;
-                if diff.to_string() != *want {
-                    return Err(Error::DigestMismatch {
-                        digest: want.clone(),
-                        actual: format!("{diff} (layer {path})"),
-                    });
-                }
-                layers.push(Descriptor::new(media, size, digest));
-            }
-            let manifest = oci_spec::image::ImageManifestBuilder::default()
-                .schema_version(2u32)
-                .media_type(MediaType::ImageManifest)
-                .config(Descriptor::new(
-                    MediaType::ImageConfig,
-                    config_size,
-                    config_digest.clone(),
-                ))
-                .layers(layers)
-                .build()
-                .map_err(|e| invalid(&config_digest, e.to_string()))?;
-            let bytes = serde_json::to_vec(&manifest).expect("manifest serialises");
-            let (md, ms) = self.put_blob(&bytes, None)?;
-            let desc = Descriptor::new(MediaType::ImageManifest, ms, md);
-            let tags: Vec<Reference> = e
-                .repo_tags
-                .unwrap_or_default()
-                .iter()
-                .map(|t| t.parse())
-                .collect::<Result<_>>()?;
-            out.push(self.add_loaded(&desc, &tags)?);
-        }
-        Ok(out)
-    }
-
-    fn load_oci(&self, index: &[u8]) -> Result<Vec<Image>> {
-        let index: ImageIndex =
-            serde_json::from_slice(index).map_err(|e| invalid("index.json", e.to_string()))?;
-        let mut out = Vec::new();
-        for d in index.manifests() {
-            self.blobs_of(d.digest())?;
-            let ann = d.annotations().clone().unwrap_or_default();
-            // a full reference, else nothing: a bare tag names no repository
-            let name = ann
-                .get(CONTAINERD_NAME)
-                .or_else(|| {
-                    ann.get(REF_NAME)
-                        .filter(|n| n.contains('/') || n.contains(':'))
-                })
-                .and_then(|n| n.parse::<Reference>().ok());
-            let mut plain = Descriptor::new(d.media_type().clone(), d.size(), d.digest().clone());
-            plain.set_platform(d.platform().clone());
-            out.push(self.add_loaded(&plain, &name.into_iter().collect::<Vec<_>>())?);
-        }
-        Ok(out)
-    }
-
-    /// Records a loaded manifest under its tags (or untagged) and returns the image.
-    fn add_loaded(&self, desc: &Descriptor, tags: &[Reference]) -> Result<Image> {
-        if tags.is_empty() {
-            self.update_index(|m| {
-                if !m
-                    .iter()
-                    .any(|e| e.digest() == desc.digest() && ref_name(e).is_none())
-                {
-                    m.push(desc.clone());
-                }
-                Ok(())
-            })?;
-            return self.image_by_manifest(desc);
-        }
-        for t in tags {
-            self.set_ref(&t.to_string(), desc)?;
-        }
-        self.inspect(&tags[0])
-    }
-
-    /// The media type and diff id of a stored layer blob.
-    fn layer_kind(&self, blob: &Digest) -> Result<(MediaType, Digest)> {
-        let err = |e| Error::Blob {
-            op: "reading layer".into(),
-            digest: blob.to_string(),
-            source: e,
-        };
-        let mut f = io::BufReader::new(self.open_blob(blob)?);
-        let media = match Compression::sniff(&mut f).map_err(err)? {
-            Compression::None => return Ok((MediaType::ImageLayer, blob.clone())),
-            Compression::Gzip => MediaType::ImageLayerGzip,
-            Compression::Zstd => MediaType::ImageLayerZstd,
-        };
-        let (diff, _) = HashingReader::new(unpack::decompress(f).map_err(err)?)
-            .finish()
-            .map_err(err)?;
-        Ok((media, diff))
-    }
-
-    /// Imports a rootfs tarball (plain, gzip or zstd) as a one-layer image (like
-    /// `docker import`); the layer is stored gzip-compressed.
-    ///
-    /// # Errors
-    /// [`Error::Blob`] if the stream cannot be read or decompressed.
-    pub(crate) fn import_tar(
+    /// [`Error::Blob`] if the stream cannot be read or decompressed,
+    /// [`Error::InvalidImage`] if it is not a tar, [`Error::UnsafeLayerEntry`] or
+    /// [`Error::Unpack`] for an entry the unpacker refuses.
+    pub fn import_tar(
         &self,
         input: impl Read,
         config: &Config,
         reference: &Reference,
     ) -> Result<Image> {
-        let _gc = self.lock_shared("gc")?;
+        let _gc = self.store.lock_shared("gc")?;
         let err = |e| Error::Blob {
             op: "importing".into(),
             digest: reference.to_string(),
             source: e,
         };
-        let mut src = unpack::decompress(input).map_err(err)?;
-        let blob = self.blob_writer()?;
-        let mut gz = flate2::write::GzEncoder::new(
-            BufWriter::with_capacity(256 << 10, blob),
-            flate2::Compression::fast(),
-        );
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 256 << 10];
-        loop {
-            let n = match src.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(err(e)),
-            };
-            hasher.update(&buf[..n]);
-            gz.write_all(&buf[..n]).map_err(err)?;
+        let mut tee = Tee {
+            src: unpack::decompress(input).map_err(err)?,
+            out: LayerStream::create(self.store)?,
+            read: 0,
+        };
+        let scratch = store::tmp_path(self.store.layers_dir());
+        fs::create_dir(&scratch).map_err(|e| Error::os("creating layer directory", &scratch, e))?;
+        let subject = format!("imported as {reference}");
+        let r = unpack::unpack(&mut tee, &scratch, UnpackOptions::for_layer(), &subject)
+            // what follows the end-of-archive blocks is part of the layer too
+            .and_then(|_| io::copy(&mut tee, &mut io::sink()).map_err(err));
+        let _ = store::remove_any(&scratch);
+        r?;
+        if tee.read == 0 {
+            return Err(invalid(reference, "the input is empty, not a tar"));
         }
-        let diff = store::sha256_digest(&hasher.finalize());
-        let blob = gz
-            .finish()
-            .and_then(|b| b.into_inner().map_err(io::IntoInnerError::into_error))
-            .map_err(err)?;
-        let (d, n) = blob.commit(None, None)?;
+        let layer = tee.out.commit("importing", &reference.to_string())?;
         let mut h = History::default();
         h.set_created(Some(crate::store::now_rfc3339_seconds()));
         h.set_created_by(Some("cargohold import_tar".to_owned()));
-        self.commit_image(
-            config,
-            vec![(Descriptor::new(MediaType::ImageLayerGzip, n, d), diff)],
-            vec![h],
-            reference,
-        )
+        self.commit_image(config, vec![layer], vec![h], reference)
+    }
+
+    /// Writes the flattened rootfs of `reference` as a tar to `out` (an image's `docker
+    /// export`).
+    ///
+    /// # Errors
+    /// As [`flatten`](Self::flatten), and [`Error::Os`] if the tar cannot be written.
+    pub fn export(&self, reference: &Reference, out: impl Write) -> Result<()> {
+        let tmp = store::tmp_path(self.store.layers_dir());
+        let r = (|| {
+            self.flatten(reference, &tmp)?;
+            let mut tar = tar::Builder::new(out);
+            tar.follow_symlinks(false);
+            tar.mode(tar::HeaderMode::Complete);
+            tar.append_dir_all(".", &tmp)
+                .map_err(|e| Error::os("archiving", &tmp, e))?;
+            tar.into_inner()
+                .map_err(|e| Error::os("archiving", &tmp, e))?;
+            Ok(())
+        })();
+        let _ = store::remove_any(&tmp);
+        r
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
     use oci_spec::image::ConfigBuilder;
     use std::os::unix::fs::symlink;
 
@@ -544,14 +338,19 @@ mod tests {
             .cmd(vec!["/bin/sh".to_owned()])
             .build()
             .unwrap();
-        let img = s.import_dir(src.path(), &cfg, &r("app:1")).unwrap();
-        s.tag(&r("app:1"), &r("quay.io/x/app:2")).unwrap();
+        let img = Images::new(&s)
+            .import_dir(src.path(), &cfg, &r("app:1"))
+            .unwrap();
+        Images::new(&s)
+            .tag(&r("app:1"), &r("quay.io/x/app:2"))
+            .unwrap();
         (root, s, img)
     }
 
     #[test]
     fn docker_archive_round_trip() {
-        let (root, s, img) = store_with_image();
+        let (root, s_store, img) = store_with_image();
+        let s = Images::new(&s_store);
         let mut buf = Vec::new();
         s.save_docker_archive(&[r("app:1"), r("quay.io/x/app:2")], &mut buf)
             .unwrap();
@@ -575,7 +374,9 @@ mod tests {
         assert!(names.contains(&format!("{}.tar", img.diff_ids()[0].digest())));
         assert!(names.contains(&"repositories".to_owned()));
 
-        let s2 = Store::open(root.path().join("b")).unwrap();
+        let s2_store = Store::open(root.path().join("b")).unwrap();
+
+        let s2 = Images::new(&s2_store);
         let loaded = s2.load(&buf[..]).unwrap();
         assert_eq!(loaded.len(), 1);
         assert_eq!(loaded[0].id(), img.id(), "same config, same id");
@@ -590,12 +391,20 @@ mod tests {
         );
     }
 
+    /// [`store_with_image`]'s `app:1`, saved as an OCI archive.
+    fn saved_oci_archive() -> (tempfile::TempDir, Image, Vec<u8>) {
+        let (root, store, img) = store_with_image();
+        let mut buf = Vec::new();
+        let images = Images::new(&store);
+        images.save_oci_archive(&[r("app:1")], &mut buf).unwrap();
+        (root, img, buf)
+    }
+
     #[test]
     fn oci_archive_round_trip() {
-        let (root, s, img) = store_with_image();
-        let mut buf = Vec::new();
-        s.save_oci_archive(&[r("app:1")], &mut buf).unwrap();
-        let s2 = Store::open(root.path().join("b")).unwrap();
+        let (root, img, buf) = saved_oci_archive();
+        let s2_store = Store::open(root.path().join("b")).unwrap();
+        let s2 = Images::new(&s2_store);
         let loaded = s2.load(&buf[..]).unwrap();
         assert_eq!(
             loaded[0].manifest_digest(),
@@ -608,58 +417,58 @@ mod tests {
             .exists());
     }
 
+    /// `archive` with each entry's data passed through `edit(path, data)`, left out where
+    /// it returns false.
+    fn rewrite(archive: &[u8], edit: impl Fn(&str, &mut Vec<u8>) -> bool) -> Vec<u8> {
+        let mut out = tar::Builder::new(Vec::new());
+        for e in tar::Archive::new(archive).entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().into_owned();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            if edit(&path.to_string_lossy(), &mut data) {
+                let mut h = e.header().clone();
+                out.append_data(&mut h, path, &data[..]).unwrap();
+            }
+        }
+        out.into_inner().unwrap()
+    }
+
     #[test]
     fn a_tampered_archive_is_refused() {
-        let (root, s, img) = store_with_image();
-        let mut buf = Vec::new();
-        s.save_oci_archive(&[r("app:1")], &mut buf).unwrap();
+        let (root, img, buf) = saved_oci_archive();
         // replace a blob's content with other bytes of the same length
-        let mut out = tar::Builder::new(Vec::new());
         let layer = img.manifest().layers()[0].digest().digest().to_owned();
-        for e in tar::Archive::new(&buf[..]).entries().unwrap() {
-            let mut e = e.unwrap();
-            let mut data = Vec::new();
-            e.read_to_end(&mut data).unwrap();
-            let mut h = e.header().clone();
-            if e.path().unwrap().to_string_lossy().ends_with(&layer) {
+        let bad = rewrite(&buf, |path, data| {
+            if path.ends_with(&layer) {
                 data.iter_mut().for_each(|b| *b = b.wrapping_add(1));
             }
-            out.append_data(&mut h, e.path().unwrap(), &data[..])
-                .unwrap();
-        }
-        let bad = out.into_inner().unwrap();
-        let s2 = Store::open(root.path().join("b")).unwrap();
+            true
+        });
+        let s2_store = Store::open(root.path().join("b")).unwrap();
+        let s2 = Images::new(&s2_store);
         let e = s2.load(&bad[..]).unwrap_err();
         assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
-        assert!(!s2.has_blob(img.manifest().layers()[0].digest()));
+        assert!(!s2.store.has_blob(img.manifest().layers()[0].digest()));
         // a manifest pointing at a blob the archive lacks
-        let mut out = tar::Builder::new(Vec::new());
-        for e in tar::Archive::new(&buf[..]).entries().unwrap() {
-            let mut e = e.unwrap();
-            if e.path().unwrap().to_string_lossy().ends_with(&layer) {
-                continue;
-            }
-            let mut data = Vec::new();
-            e.read_to_end(&mut data).unwrap();
-            let mut h = e.header().clone();
-            out.append_data(&mut h, e.path().unwrap(), &data[..])
-                .unwrap();
-        }
-        let missing = out.into_inner().unwrap();
-        let s3 = Store::open(root.path().join("c")).unwrap();
+        let missing = rewrite(&buf, |path, _| !path.ends_with(&layer));
+        let s3_store = Store::open(root.path().join("c")).unwrap();
+        let s3 = Images::new(&s3_store);
         let e = s3.load(&missing[..]).unwrap_err();
         assert!(e.to_string().contains("missing blob"), "{e}");
     }
 
     #[test]
     fn import_and_export_a_rootfs_tarball() {
-        let (root, s, _) = store_with_image();
+        let (root, s_store, _) = store_with_image();
+        let s = Images::new(&s_store);
         let mut tarball = Vec::new();
         s.export(&r("app:1"), &mut tarball).unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&tarball).unwrap();
         let gz = gz.finish().unwrap();
-        let s2 = Store::open(root.path().join("b")).unwrap();
+        let s2_store = Store::open(root.path().join("b")).unwrap();
+        let s2 = Images::new(&s2_store);
         let img = s2
             .import_tar(&gz[..], &Config::default(), &r("imported"))
             .unwrap();

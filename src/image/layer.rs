@@ -13,8 +13,8 @@ use oci_spec::image::{
 };
 use sha2::{Digest as _, Sha256};
 
-use super::local::{self, HashingWriter};
-use super::{Image, Reference};
+use super::local;
+use super::{Image, Images, Reference};
 use crate::store::{self, BlobWriter, Lock, Store};
 use crate::{Error, Result};
 
@@ -25,7 +25,7 @@ const WHITEOUT_PREFIX: &str = ".wh.";
 
 /// A tar stream of file system objects: ownership, modes, mtimes, symlinks, hard links (as
 /// links, by inode), device nodes and xattrs (`SCHILY.xattr.*`, overlayfs's own left out)
-/// kept, as [`Store::import_dir`] writes them; plus the whiteouts of a layer.
+/// kept, as [`Images::import_dir`] writes them; plus the whiteouts of a layer.
 pub(crate) struct TarWriter<W: Write> {
     tar: tar::Builder<W>,
     links: HashMap<(u64, u64), PathBuf>,
@@ -86,7 +86,61 @@ impl<W: Write> TarWriter<W> {
     }
 }
 
-type LayerStream = HashingWriter<flate2::write::GzEncoder<BufWriter<BlobWriter>>>;
+/// Writes into a blob while hashing what passes (the uncompressed tar, for its diff id).
+pub(crate) struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The uncompressed bytes of a layer on their way into a blob: hashed (the diff id), then
+/// gzip-compressed into the blob.
+pub(crate) type LayerStream = HashingWriter<flate2::write::GzEncoder<BufWriter<BlobWriter>>>;
+
+impl LayerStream {
+    /// Starts a layer blob in `store`.
+    pub(crate) fn create(store: &Store) -> Result<LayerStream> {
+        let blob = store.blob_writer()?;
+        let gz = flate2::write::GzEncoder::new(
+            BufWriter::with_capacity(256 << 10, blob),
+            flate2::Compression::fast(),
+        );
+        Ok(HashingWriter {
+            inner: gz,
+            hasher: Sha256::new(),
+        })
+    }
+
+    /// Ends the compression and commits the blob: its gzip descriptor and the diff id.
+    /// `op` and `subject` name a compression error.
+    pub(crate) fn commit(self, op: &str, subject: &str) -> Result<(Descriptor, Digest)> {
+        let diff_id = store::sha256_digest(&self.hasher.finalize());
+        let blob = self
+            .inner
+            .finish()
+            .and_then(|b| b.into_inner().map_err(io::IntoInnerError::into_error))
+            .map_err(|e| Error::Blob {
+                op: op.to_owned(),
+                digest: subject.to_owned(),
+                source: e,
+            })?;
+        let (digest, size) = blob.commit(None, None)?;
+        Ok((
+            Descriptor::new(MediaType::ImageLayerGzip, size, digest),
+            diff_id,
+        ))
+    }
+}
 
 /// A layer being written into a blob of the store: a [`TarWriter`] whose uncompressed
 /// bytes are hashed (the diff id) and gzip-compressed into the blob. Dropped unfinished, it
@@ -99,8 +153,8 @@ pub(crate) struct LayerWriter {
 
 /// A layer blob written by [`LayerWriter::finish`], not yet part of an image.
 pub(crate) struct NewLayer {
-    desc: Descriptor,
-    diff_id: Digest,
+    pub(super) desc: Descriptor,
+    pub(super) diff_id: Digest,
     _gc: Lock,
 }
 
@@ -119,15 +173,10 @@ impl LayerWriter {
             .tar
             .into_inner()
             .map_err(|e| Error::os("archiving", subject, e))?;
-        let diff_id = store::sha256_digest(&hw.hasher.finalize());
-        let blob = hw
-            .inner
-            .finish()
-            .and_then(|b| b.into_inner().map_err(io::IntoInnerError::into_error))
-            .map_err(|e| Error::os("compressing layer of", subject, e))?;
-        let (digest, size) = blob.commit(None, None)?;
+        let subject = subject.display().to_string();
+        let (desc, diff_id) = hw.commit("compressing layer", &subject)?;
         Ok(NewLayer {
-            desc: Descriptor::new(MediaType::ImageLayerGzip, size, digest),
+            desc,
             diff_id,
             _gc: self.gc,
         })
@@ -147,23 +196,15 @@ fn oci_layer_type(t: &MediaType) -> MediaType {
     }
 }
 
-impl Store {
+impl<'e> Images<'e> {
     /// Starts a layer blob (see [`LayerWriter`]).
     ///
     /// # Errors
     /// [`Error::Os`] if the gc lock or the blob temp file cannot be taken.
     pub(crate) fn layer_writer(&self) -> Result<LayerWriter> {
-        let gc = self.lock_shared("gc")?;
-        let blob = self.blob_writer()?;
-        let gz = flate2::write::GzEncoder::new(
-            BufWriter::with_capacity(256 << 10, blob),
-            flate2::Compression::fast(),
-        );
+        let gc = self.store.lock_shared("gc")?;
         Ok(LayerWriter {
-            tar: TarWriter::new(HashingWriter {
-                inner: gz,
-                hasher: Sha256::new(),
-            }),
+            tar: TarWriter::new(LayerStream::create(self.store)?),
             gc,
         })
     }
@@ -200,7 +241,10 @@ impl Store {
         hist.push(history);
         image_config.set_history(Some(hist));
         let config_bytes = serde_json::to_vec(&image_config).expect("config serialises");
-        let config_desc = local::desc(MediaType::ImageConfig, self.put_blob(&config_bytes, None)?);
+        let config_desc = local::desc(
+            MediaType::ImageConfig,
+            self.store.put_blob(&config_bytes, None)?,
+        );
         let mut layers: Vec<Descriptor> = parent
             .manifest()
             .layers()
@@ -225,15 +269,15 @@ impl Store {
         let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest serialises");
         let manifest_desc = local::desc(
             MediaType::ImageManifest,
-            self.put_blob(&manifest_bytes, None)?,
+            self.store.put_blob(&manifest_bytes, None)?,
         );
         match reference {
             Some(r) => {
-                self.set_ref(&r.to_string(), &manifest_desc)?;
+                self.store.set_ref(&r.to_string(), &manifest_desc)?;
                 self.inspect(r)
             }
             None => {
-                self.update_index(|m| {
+                self.store.update_index(|m| {
                     if !m.iter().any(|e| e.digest() == manifest_desc.digest()) {
                         m.push(manifest_desc.clone());
                     }

@@ -1,20 +1,20 @@
-//! Images in the local store: create from a directory, list, inspect, tag, remove, prune,
-//! and turn into a rootfs (overlay lower dirs or a flattened copy).
+//! Images in the local store: the [`Image`] record; create from a directory, list,
+//! inspect, tag, remove, prune, and the holds containers keep on images. Turning an image
+//! into a rootfs is in [`rootfs`](super::rootfs).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::{
     Arch, Config, Descriptor, Digest, History, ImageConfiguration, ImageIndex, ImageManifest,
     ImageManifestBuilder, MediaType, Os, RootFs,
 };
-use sha2::{Digest as _, Sha256};
 
-use super::unpack::{self, UnpackOptions};
-use super::Reference;
-use crate::store::{self, chain_ids, ref_name, HashingReader, LayerMeta, Store};
+use super::layer::TarWriter;
+use super::{Images, Reference};
+use crate::store::{self, chain_ids, ref_name};
 use crate::{Error, Result};
 
 /// An image in the store, as `docker image inspect` shows it: plain data, read from the
@@ -86,13 +86,43 @@ impl Image {
 
     /// The diff ids (digests of the uncompressed layer tars), base first.
     pub fn diff_ids(&self) -> Vec<Digest> {
-        self.config
-            .rootfs()
-            .diff_ids()
-            .iter()
-            .filter_map(|d| d.parse().ok())
-            .collect()
+        diff_ids(&self.config)
     }
+}
+
+/// The diff ids an image configuration lists, base first (malformed ones left out).
+fn diff_ids(config: &ImageConfiguration) -> Vec<Digest> {
+    let ids = config.rootfs().diff_ids().iter();
+    ids.filter_map(|d| d.parse().ok()).collect()
+}
+
+/// The manifest `digest` names, with blobs from `read`; an index resolves to its
+/// linux/amd64 entry.
+pub(super) fn resolve_manifest(
+    read: &dyn Fn(&Digest) -> Result<Vec<u8>>,
+    digest: &Digest,
+    media_type: &MediaType,
+) -> Result<(Digest, ImageManifest)> {
+    let bytes = read(digest)?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| invalid(digest, e.to_string()))?;
+    let is_index = matches!(media_type, MediaType::ImageIndex) || v.get("manifests").is_some();
+    if is_index {
+        let index: ImageIndex =
+            serde_json::from_value(v).map_err(|e| invalid(digest, e.to_string()))?;
+        let pick = index
+            .manifests()
+            .iter()
+            .find(|m| {
+                m.platform()
+                    .as_ref()
+                    .is_none_or(|p| *p.os() == Os::Linux && *p.architecture() == Arch::Amd64)
+            })
+            .ok_or_else(|| invalid(digest, "index has no linux/amd64 manifest"))?;
+        return resolve_manifest(read, pick.digest(), pick.media_type());
+    }
+    let m: ImageManifest = serde_json::from_value(v).map_err(|e| invalid(digest, e.to_string()))?;
+    Ok((digest.clone(), m))
 }
 
 /// A holder's use of an image (`<root>/holds/<owner>.json`).
@@ -103,20 +133,15 @@ struct Hold {
 }
 
 fn check_owner(owner: &str) -> Result<()> {
-    let ok = !owner.is_empty()
-        && !owner.starts_with('.')
-        && owner.len() <= 128
-        && owner
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidId {
+    const REASON: &str = "holder ids are letters, digits, '_', '.', '-'";
+    store::check_id(owner, REASON)?;
+    if owner.len() > 128 {
+        return Err(Error::InvalidId {
             id: owner.to_owned(),
-            reason: "holder ids are letters, digits, '_', '.', '-'",
-        })
+            reason: REASON,
+        });
     }
+    Ok(())
 }
 
 fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
@@ -126,38 +151,15 @@ fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Writes into a blob while hashing what passes (the uncompressed tar, for its diff id).
-pub(crate) struct HashingWriter<W> {
-    pub(crate) inner: W,
-    pub(crate) hasher: Sha256,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Appends the tree under `dir` (itself as `./`) to `tar`, sorted by name; see
-/// [`Store::import_dir`] for what is kept.
-fn append_tree<W: Write>(tar: &mut tar::Builder<W>, dir: &Path) -> io::Result<()> {
-    let mut links = HashMap::new();
+/// [`Images::import_dir`] for what is kept.
+fn append_tree<W: Write>(tar: &mut TarWriter<W>, dir: &Path) -> io::Result<()> {
     let meta = fs::symlink_metadata(dir)?;
-    append_entry(tar, dir, Path::new("./"), &meta, &mut links)?;
-    append_children(tar, dir, Path::new(""), &mut links)
+    tar.append(dir, Path::new("./"), &meta)?;
+    append_children(tar, dir, Path::new(""))
 }
 
-fn append_children<W: Write>(
-    tar: &mut tar::Builder<W>,
-    base: &Path,
-    rel: &Path,
-    links: &mut HashMap<(u64, u64), PathBuf>,
-) -> io::Result<()> {
+fn append_children<W: Write>(tar: &mut TarWriter<W>, base: &Path, rel: &Path) -> io::Result<()> {
     let mut names = fs::read_dir(base.join(rel))?
         .map(|e| e.map(|e| e.file_name()))
         .collect::<io::Result<Vec<_>>>()?;
@@ -166,9 +168,9 @@ fn append_children<W: Write>(
         let rel = rel.join(name);
         let path = base.join(&rel);
         let meta = fs::symlink_metadata(&path)?;
-        append_entry(tar, &path, &rel, &meta, links)?;
+        tar.append(&path, &rel, &meta)?;
         if meta.is_dir() {
-            append_children(tar, base, &rel, links)?;
+            append_children(tar, base, &rel)?;
         }
     }
     Ok(())
@@ -275,7 +277,7 @@ pub(super) fn desc(media_type: MediaType, (digest, size): (Digest, u64)) -> Desc
     Descriptor::new(media_type, size, digest)
 }
 
-impl Store {
+impl<'e> Images<'e> {
     /// Tars and gzips `dir` into one layer and writes an image with `config` (Cmd,
     /// Entrypoint, Env, WorkingDir, ExposedPorts, Labels, User…) named `reference`.
     /// Ownership, modes, mtimes, symlinks, hard links (as links), device nodes and xattrs
@@ -284,41 +286,22 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Os`] if `dir` cannot be read, [`Error::Blob`] if a blob cannot be written.
-    pub(crate) fn import_dir(
+    pub fn import_dir(
         &self,
         dir: impl AsRef<Path>,
         config: &Config,
         reference: &Reference,
     ) -> Result<Image> {
         let dir = dir.as_ref();
-        let _gc = self.lock_shared("gc")?;
-        let blob = self.blob_writer()?;
-        let gz = flate2::write::GzEncoder::new(
-            BufWriter::with_capacity(256 << 10, blob),
-            flate2::Compression::fast(),
-        );
-        let mut tar = tar::Builder::new(HashingWriter {
-            inner: gz,
-            hasher: Sha256::new(),
-        });
-        append_tree(&mut tar, dir).map_err(|e| Error::os("archiving", dir, e))?;
-        let hw = tar
-            .into_inner()
-            .map_err(|e| Error::os("archiving", dir, e))?;
-        let diff_id = store::sha256_digest(&hw.hasher.finalize());
-        let blob = hw
-            .inner
-            .finish()
-            .and_then(|b| b.into_inner().map_err(io::IntoInnerError::into_error))
-            .map_err(|e| Error::os("compressing layer of", dir, e))?;
-        let layer = blob.commit(None, None)?;
-        let history = History::default();
-        let mut history = history;
+        let mut writer = self.layer_writer()?;
+        append_tree(writer.tar(), dir).map_err(|e| Error::os("archiving", dir, e))?;
+        let layer = writer.finish(dir)?;
+        let mut history = History::default();
         history.set_created(Some(crate::store::now_rfc3339_seconds()));
         history.set_created_by(Some(format!("cargohold import_dir {}", dir.display())));
         self.commit_image(
             config,
-            vec![(desc(MediaType::ImageLayerGzip, layer), diff_id)],
+            vec![(layer.desc.clone(), layer.diff_id.clone())],
             vec![history],
             reference,
         )
@@ -342,7 +325,10 @@ impl Store {
         image_config.set_rootfs(rootfs);
         image_config.set_history(Some(history));
         let config_bytes = serde_json::to_vec(&image_config).expect("config serialises");
-        let config_desc = desc(MediaType::ImageConfig, self.put_blob(&config_bytes, None)?);
+        let config_desc = desc(
+            MediaType::ImageConfig,
+            self.store.put_blob(&config_bytes, None)?,
+        );
         let manifest = ImageManifestBuilder::default()
             .schema_version(2u32)
             .media_type(MediaType::ImageManifest)
@@ -353,18 +339,18 @@ impl Store {
         let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest serialises");
         let manifest_desc = desc(
             MediaType::ImageManifest,
-            self.put_blob(&manifest_bytes, None)?,
+            self.store.put_blob(&manifest_bytes, None)?,
         );
-        self.set_ref(&reference.to_string(), &manifest_desc)?;
+        self.store.set_ref(&reference.to_string(), &manifest_desc)?;
         self.inspect(reference)
     }
 
-    /// Every image in the store, one per manifest, with all its references.
+    /// Every image, one per manifest, with all its references (`docker image ls -a`).
     ///
     /// # Errors
     /// [`Error::InvalidImage`] if the index or a manifest is unreadable.
-    pub(crate) fn images(&self) -> Result<Vec<Image>> {
-        let index = self.index()?;
+    pub fn list(&self) -> Result<Vec<Image>> {
+        let index = self.store.index()?;
         let mut by_manifest: BTreeMap<String, (Descriptor, Vec<Reference>)> = BTreeMap::new();
         for d in index.manifests() {
             let e = by_manifest
@@ -384,14 +370,15 @@ impl Store {
         Ok(out)
     }
 
-    /// The image `reference` names.
+    /// The image `reference` names, with all its references (`docker image inspect`).
     ///
     /// # Errors
     /// [`Error::ImageNotFound`] if no image has that reference.
-    pub(crate) fn inspect(&self, reference: &Reference) -> Result<Image> {
+    pub fn inspect(&self, reference: &Reference) -> Result<Image> {
         let d = self.find(reference)?;
         let mut img = self.load_image(&d)?;
         img.references = self
+            .store
             .index()?
             .manifests()
             .iter()
@@ -403,7 +390,7 @@ impl Store {
 
     /// The index entry for `reference`: by name, else (digest references) by manifest digest.
     pub(crate) fn find(&self, reference: &Reference) -> Result<Descriptor> {
-        let index = self.index()?;
+        let index = self.store.index()?;
         let name = reference.to_string();
         if let Some(d) = index
             .manifests()
@@ -445,7 +432,7 @@ impl Store {
     /// image with no references yet.
     fn image_at(&self, digest: &Digest, media_type: &MediaType) -> Result<Image> {
         let (manifest_digest, manifest) = self.resolve_manifest(digest, media_type)?;
-        let config: ImageConfiguration = self.read_json(manifest.config().digest())?;
+        let config: ImageConfiguration = self.store.read_json(manifest.config().digest())?;
         Ok(Image {
             id: manifest.config().digest().clone(),
             references: Vec::new(),
@@ -461,50 +448,30 @@ impl Store {
         digest: &Digest,
         media_type: &MediaType,
     ) -> Result<(Digest, ImageManifest)> {
-        let bytes = self.read_blob(digest)?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| invalid(digest, e.to_string()))?;
-        let is_index = matches!(media_type, MediaType::ImageIndex) || v.get("manifests").is_some();
-        if is_index {
-            let index: ImageIndex =
-                serde_json::from_value(v).map_err(|e| invalid(digest, e.to_string()))?;
-            let pick = index
-                .manifests()
-                .iter()
-                .find(|m| {
-                    m.platform()
-                        .as_ref()
-                        .is_none_or(|p| *p.os() == Os::Linux && *p.architecture() == Arch::Amd64)
-                })
-                .ok_or_else(|| invalid(digest, "index has no linux/amd64 manifest"))?;
-            return self.resolve_manifest(pick.digest(), pick.media_type());
-        }
-        let m: ImageManifest =
-            serde_json::from_value(v).map_err(|e| invalid(digest, e.to_string()))?;
-        Ok((digest.clone(), m))
+        resolve_manifest(&|d| self.store.read_blob(d), digest, media_type)
     }
 
-    /// Gives the image `source` names the extra reference `target` (like `docker tag`).
+    /// Gives the image `source` names the extra reference `target` (`docker tag`).
     ///
     /// # Errors
     /// [`Error::ImageNotFound`] if `source` is not in the store.
-    pub(crate) fn tag(&self, source: &Reference, target: &Reference) -> Result<()> {
+    pub fn tag(&self, source: &Reference, target: &Reference) -> Result<()> {
         let mut d = self.find(source)?;
         d.set_annotations(None);
-        self.set_ref(&target.to_string(), &d)
+        self.store.set_ref(&target.to_string(), &d)
     }
 
-    /// Removes the reference `reference`, then the blobs and unpacked layers no other image
-    /// (and no holder, see [`Store::hold`]) uses, like `docker rmi`.
+    /// Removes the reference `reference`, then the blobs and unpacked layers no other
+    /// image (and no container) uses (`docker rmi`).
     ///
-    /// Removing the last reference of an image a holder (a container) uses is refused with
+    /// Removing the last reference of an image a container uses is refused with
     /// [`Error::ImageInUse`] unless `force`; forced, the reference goes but the image's
-    /// blobs and layers stay until the holder releases them. A digest reference naming an
+    /// blobs and layers stay until the container is removed. A digest reference naming an
     /// image with several tags removes them all, and only with `force`.
     ///
     /// # Errors
     /// [`Error::ImageNotFound`] if no image has that reference, [`Error::ImageInUse`].
-    pub(crate) fn remove(&self, reference: &Reference, force: bool) -> Result<()> {
+    pub fn remove(&self, reference: &Reference, force: bool) -> Result<()> {
         let name = reference.to_string();
         let found = self.find(reference)?;
         let holders: Vec<String> = self
@@ -513,7 +480,7 @@ impl Store {
             .filter(|(_, h)| h.manifest == *found.digest())
             .map(|(owner, _)| owner)
             .collect();
-        self.update_index(|m| {
+        self.store.update_index(|m| {
             let by_name = m.iter().any(|d| ref_name(d) == Some(name.as_str()));
             let n = m.iter().filter(|d| d.digest() == found.digest()).count();
             let last = !by_name || n == 1;
@@ -543,7 +510,7 @@ impl Store {
     }
 
     /// Records that `owner` (a container id: letters, digits, `_`, `.`, `-`) uses the image
-    /// `reference`: while held, [`Store::remove`] refuses to remove its last reference
+    /// `reference`: while held, [`Self::remove`] refuses to remove its last reference
     /// without `force`, and garbage collection keeps its blobs and unpacked layers (which
     /// may be mounted as lower dirs). Holding again replaces the previous hold.
     ///
@@ -557,24 +524,24 @@ impl Store {
             manifest: d.digest().clone(),
         };
         let json = serde_json::to_vec(&hold).expect("hold serialises");
-        store::write_atomic(&self.holds_dir().join(format!("{owner}.json")), &json)
+        store::write_atomic(&self.store.holds_dir().join(format!("{owner}.json")), &json)
     }
 
     /// Drops `owner`'s hold (a missing hold is not an error). Blobs and layers it kept
-    /// alive go at the next [`Store::prune`] or [`Store::remove`].
+    /// alive go at the next [`Self::prune`] or [`Self::remove`].
     ///
     /// # Errors
     /// [`Error::InvalidId`] for a bad owner, [`Error::Os`] if the hold cannot be removed.
     pub(crate) fn release(&self, owner: &str) -> Result<()> {
         check_owner(owner)?;
-        let p = self.holds_dir().join(format!("{owner}.json"));
+        let p = self.store.holds_dir().join(format!("{owner}.json"));
         match fs::remove_file(&p) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::os("removing hold", &p, e)),
             _ => Ok(()),
         }
     }
 
-    /// The image `owner` holds (see [`Store::hold`]), found by its manifest even when its
+    /// The image `owner` holds (see [`Self::hold`]), found by its manifest even when its
     /// reference has been removed since (a forced `rmi`).
     ///
     /// # Errors
@@ -582,7 +549,7 @@ impl Store {
     /// [`Error::InvalidImage`] if its manifest cannot be read.
     pub(crate) fn held_image(&self, owner: &str) -> Result<Image> {
         check_owner(owner)?;
-        let p = self.holds_dir().join(format!("{owner}.json"));
+        let p = self.store.holds_dir().join(format!("{owner}.json"));
         let hold: Hold = fs::read(&p)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -593,7 +560,7 @@ impl Store {
     }
 
     fn holds(&self) -> Result<Vec<(String, Hold)>> {
-        let dir = self.holds_dir();
+        let dir = self.store.holds_dir();
         let mut out = Vec::new();
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
@@ -612,13 +579,14 @@ impl Store {
         Ok(out)
     }
 
-    /// Removes index entries without a reference (dangling), then every blob and unpacked
-    /// layer no image uses. Returns the bytes freed (blobs only).
+    /// Removes images without a reference (dangling), then every blob and unpacked layer
+    /// no image or container uses (`docker image prune`). Returns the bytes freed (blobs
+    /// only).
     ///
     /// # Errors
     /// [`Error::Os`]/[`Error::Blob`] if something cannot be removed.
-    pub(crate) fn prune(&self) -> Result<u64> {
-        self.update_index(|m| {
+    pub fn prune(&self) -> Result<u64> {
+        self.store.update_index(|m| {
             m.retain(|d| ref_name(d).is_some());
             Ok(())
         })?;
@@ -628,10 +596,11 @@ impl Store {
     /// Deletes blobs and layers unreachable from the index, holding the gc lock so no
     /// import or pull is half-way.
     fn gc(&self) -> Result<u64> {
-        let _gc = self.lock("gc")?;
+        let _gc = self.store.lock("gc")?;
         let mut blobs: HashSet<Digest> = HashSet::new();
         let mut layers: HashSet<Digest> = HashSet::new();
         let mut todo: Vec<Digest> = self
+            .store
             .index()?
             .manifests()
             .iter()
@@ -642,7 +611,7 @@ impl Store {
             if !blobs.insert(d.clone()) {
                 continue;
             }
-            let Ok(v) = self.read_json::<serde_json::Value>(&d) else {
+            let Ok(v) = self.store.read_json::<serde_json::Value>(&d) else {
                 continue;
             };
             if let Some(ms) = v.get("manifests").and_then(|m| m.as_array()) {
@@ -654,179 +623,33 @@ impl Store {
             };
             blobs.insert(m.config().digest().clone());
             blobs.extend(m.layers().iter().map(|l| l.digest().clone()));
-            if let Ok(c) = self.read_json::<ImageConfiguration>(m.config().digest()) {
-                let diffs: Vec<Digest> = c
-                    .rootfs()
-                    .diff_ids()
-                    .iter()
-                    .filter_map(|d| d.parse().ok())
-                    .collect();
-                layers.extend(chain_ids(&diffs));
+            let config = self
+                .store
+                .read_json::<ImageConfiguration>(m.config().digest());
+            if let Ok(c) = config {
+                layers.extend(chain_ids(&diff_ids(&c)));
             }
         }
         let mut freed = 0;
-        for d in self.blob_digests()? {
+        for d in self.store.blob_digests()? {
             if !blobs.contains(&d) {
-                freed += fs::metadata(self.blob_path(&d)).map_or(0, |m| m.len());
-                self.remove_blob(&d)?;
+                freed += fs::metadata(self.store.blob_path(&d)).map_or(0, |m| m.len());
+                self.store.remove_blob(&d)?;
             }
         }
-        for l in self.layer_ids()? {
+        for l in self.store.layer_ids()? {
             if !layers.contains(&l) {
-                self.remove_layer(&l)?;
+                self.store.remove_layer(&l)?;
             }
         }
         Ok(freed)
-    }
-
-    /// The unpacked layer directories of `reference`, **base layer first**, unpacking
-    /// those not yet unpacked. Each holds overlayfs whiteouts; mount them read-only as
-    /// lower dirs — overlayfs wants the top layer first in `lowerdir=`, so reverse them.
-    ///
-    /// # Errors
-    /// [`Error::ImageNotFound`], or the error of unpacking a layer (its digest named).
-    pub(crate) fn rootfs_layers(&self, reference: &Reference) -> Result<Vec<PathBuf>> {
-        let img = self.inspect(reference)?;
-        self.layer_dirs(&img, reference)
-    }
-
-    /// The unpacked layer directories of `img` (named `subject` in errors), base first,
-    /// unpacking those not yet unpacked; see [`Store::rootfs_layers`].
-    pub(crate) fn layer_dirs(
-        &self,
-        img: &Image,
-        subject: &dyn std::fmt::Display,
-    ) -> Result<Vec<PathBuf>> {
-        let diffs = img.diff_ids();
-        let layers = img.manifest.layers();
-        if diffs.len() != layers.len() {
-            return Err(invalid(
-                subject,
-                "config diff_ids and manifest layers differ in number",
-            ));
-        }
-        let chains = chain_ids(&diffs);
-        let mut out = Vec::with_capacity(layers.len());
-        for (i, layer) in layers.iter().enumerate() {
-            let parent = i.checked_sub(1).map(|p| chains[p].clone());
-            out.push(self.unpack_layer(layer.digest(), &diffs[i], &chains[i], parent)?);
-        }
-        Ok(out)
-    }
-
-    /// The size `docker images` shows: bytes of the image's uncompressed layers (as
-    /// recorded when they were unpacked; a layer not unpacked yet, or unpacked before the
-    /// size was recorded, counts as stored) plus its config. The same content has the same
-    /// size however it came in (pulled gzip, loaded, imported).
-    pub(crate) fn image_size(&self, image: &Image) -> u64 {
-        let chains = chain_ids(&image.diff_ids());
-        image
-            .manifest
-            .layers()
-            .iter()
-            .zip(chains.iter().map(Some).chain(std::iter::repeat(None)))
-            .map(|(layer, chain)| {
-                chain
-                    .and_then(|c| self.layer_meta(c))
-                    .map(|m| m.size)
-                    .filter(|s| *s > 0)
-                    .unwrap_or_else(|| layer.size())
-            })
-            .sum::<u64>()
-            + image.manifest.config().size()
-    }
-
-    /// Unpacks the blob `blob` as layer `chain_id` unless it already is; checks its diff id.
-    pub(crate) fn unpack_layer(
-        &self,
-        blob: &Digest,
-        diff_id: &Digest,
-        chain_id: &Digest,
-        parent: Option<Digest>,
-    ) -> Result<PathBuf> {
-        self.ensure_layer(chain_id, |dir| {
-            let file = self.open_blob(blob)?;
-            let size = self.unpack_stream(file, dir, blob, diff_id, UnpackOptions::for_layer())?;
-            Ok(LayerMeta {
-                chain_id: chain_id.clone(),
-                diff_id: diff_id.clone(),
-                parent,
-                blob: Some(blob.clone()),
-                opaque_xattr: unpack::opaque_xattr().to_owned(),
-                size,
-            })
-        })
-    }
-
-    /// Decompresses and unpacks a blob stream into `dir`, verifying the diff id; returns
-    /// the size of the uncompressed tar.
-    pub(crate) fn unpack_stream(
-        &self,
-        blob_stream: impl Read,
-        dir: &Path,
-        blob: &Digest,
-        diff_id: &Digest,
-        opts: UnpackOptions,
-    ) -> Result<u64> {
-        let io = |e| Error::Blob {
-            op: "decompressing".into(),
-            digest: blob.to_string(),
-            source: e,
-        };
-        let mut hashing = HashingReader::new(unpack::decompress(blob_stream).map_err(io)?);
-        unpack::unpack(&mut hashing, dir, opts, blob.as_ref())?;
-        let (actual, size) = hashing.finish().map_err(io)?;
-        if actual != *diff_id {
-            return Err(Error::DigestMismatch {
-                digest: diff_id.to_string(),
-                actual: format!("{actual} (uncompressed layer {blob})"),
-            });
-        }
-        Ok(size)
-    }
-
-    /// Applies every layer of `reference` in order into `dest` (created if missing),
-    /// whiteouts applied: a flattened rootfs for runtimes without overlayfs.
-    ///
-    /// # Errors
-    /// [`Error::ImageNotFound`], or the error of applying a layer (its digest named).
-    pub(crate) fn flatten(&self, reference: &Reference, dest: impl AsRef<Path>) -> Result<()> {
-        let dest = dest.as_ref();
-        fs::create_dir_all(dest).map_err(|e| Error::os("creating rootfs", dest, e))?;
-        let img = self.inspect(reference)?;
-        let diffs = img.diff_ids();
-        for (layer, diff) in img.manifest.layers().iter().zip(&diffs) {
-            let file = self.open_blob(layer.digest())?;
-            self.unpack_stream(file, dest, layer.digest(), diff, UnpackOptions::flatten())?;
-        }
-        Ok(())
-    }
-
-    /// Writes the flattened rootfs of `reference` as a tar to `out` (like `docker export`).
-    ///
-    /// # Errors
-    /// As [`Store::flatten`], and [`Error::Os`] if the tar cannot be written.
-    pub(crate) fn export(&self, reference: &Reference, out: impl Write) -> Result<()> {
-        let tmp = store::tmp_path(self.layers_dir());
-        let r = (|| {
-            self.flatten(reference, &tmp)?;
-            let mut tar = tar::Builder::new(out);
-            tar.follow_symlinks(false);
-            tar.mode(tar::HeaderMode::Complete);
-            tar.append_dir_all(".", &tmp)
-                .map_err(|e| Error::os("archiving", &tmp, e))?;
-            tar.into_inner()
-                .map_err(|e| Error::os("archiving", &tmp, e))?;
-            Ok(())
-        })();
-        let _ = store::remove_any(&tmp);
-        r
     }
 }
 
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::store::Store;
     use oci_spec::image::ConfigBuilder;
     use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 
@@ -862,7 +685,9 @@ pub(super) mod tests {
         let root = tempfile::tempdir().unwrap();
         let s = Store::open(root.path()).unwrap();
         let src = sample_dir();
-        let img = s.import_dir(src.path(), &config(), &r(reference)).unwrap();
+        let img = Images::new(&s)
+            .import_dir(src.path(), &config(), &r(reference))
+            .unwrap();
         (root, s, img)
     }
 
@@ -893,18 +718,14 @@ pub(super) mod tests {
     #[test]
     fn import_dir_keeps_hard_links_xattrs_and_fifos() {
         let root = tempfile::tempdir().unwrap();
-        let s = Store::open(root.path()).unwrap();
+        let s_store = Store::open(root.path()).unwrap();
+        let s = Images::new(&s_store);
         let src = sample_dir();
         let p = src.path();
         fs::hard_link(p.join("etc/conf"), p.join("etc/conf.link")).unwrap();
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            p.join("etc/fifo"),
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o640),
-            0,
-        )
-        .unwrap();
+        let fifo = rustix::fs::FileType::Fifo;
+        let mode = rustix::fs::Mode::from_raw_mode(0o640);
+        rustix::fs::mknodat(rustix::fs::CWD, p.join("etc/fifo"), fifo, mode, 0).unwrap();
         // not every filesystem under a tempdir has user xattrs (tmpfs before 6.6)
         let xattr = rustix::fs::setxattr(
             p.join("bin/app").as_path(),
@@ -915,7 +736,7 @@ pub(super) mod tests {
         .is_ok();
         let img = s.import_dir(p, &config(), &r("links:1")).unwrap();
 
-        let blob = fs::File::open(s.blob_path(img.manifest().layers()[0].digest())).unwrap();
+        let blob = fs::File::open(s.store.blob_path(img.manifest().layers()[0].digest())).unwrap();
         let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(blob));
         let mut names = Vec::new();
         for e in tar.entries().unwrap() {
@@ -962,7 +783,8 @@ pub(super) mod tests {
 
     #[test]
     fn import_inspect_rootfs_tag_remove_prune() {
-        let (_root, s, img) = imported("app:1");
+        let (_root, s_store, img) = imported("app:1");
+        let s = Images::new(&s_store);
         assert_eq!(img.references(), &[r("app:1")]);
         assert_eq!(cmd_of(&img), &["/bin/app"]);
         assert_eq!(img.manifest().layers().len(), 1);
@@ -974,7 +796,7 @@ pub(super) mod tests {
         // the blob is gzip and its content hashes to the diff id
         let layer = img.manifest().layers()[0].clone();
         assert_eq!(*layer.media_type(), MediaType::ImageLayerGzip);
-        let blob = fs::read(s.blob_path(layer.digest())).unwrap();
+        let blob = fs::read(s.store.blob_path(layer.digest())).unwrap();
         assert_eq!(&blob[..2], &[0x1f, 0x8b]);
 
         let dirs = s.rootfs_layers(&r("app:1")).unwrap();
@@ -1003,12 +825,12 @@ pub(super) mod tests {
 
         // tag shares everything
         s.tag(&r("app:1"), &r("localhost:5000/app:2")).unwrap();
-        let imgs = s.images().unwrap();
+        let imgs = s.list().unwrap();
         assert_eq!(imgs.len(), 1);
         assert_eq!(imgs[0].references().len(), 2);
         s.remove(&r("app:1"), false).unwrap();
         assert!(
-            s.has_blob(layer.digest()),
+            s.store.has_blob(layer.digest()),
             "still referenced by the other tag"
         );
         assert!(dirs[0].exists());
@@ -1017,20 +839,21 @@ pub(super) mod tests {
             Err(Error::ImageNotFound { .. })
         ));
         s.remove(&r("localhost:5000/app:2"), false).unwrap();
-        assert!(!s.has_blob(layer.digest()));
+        assert!(!s.store.has_blob(layer.digest()));
         assert!(!dirs[0].exists(), "layer removed with its last image");
-        assert_eq!(s.images().unwrap().len(), 0);
-        assert_eq!(s.blob_digests().unwrap().len(), 0);
+        assert_eq!(s.list().unwrap().len(), 0);
+        assert_eq!(s.store.blob_digests().unwrap().len(), 0);
         assert!(s.remove(&r("app:1"), false).is_err());
 
         // prune frees an unreferenced blob
-        let (_d, n) = s.put_blob(b"orphan", None).unwrap();
+        let (_d, n) = s.store.put_blob(b"orphan", None).unwrap();
         assert_eq!(s.prune().unwrap(), n);
     }
 
     #[test]
     fn shared_layers_survive_removal_of_one_image() {
-        let (_root, s, a) = imported("a");
+        let (_root, s_store, a) = imported("a");
+        let s = Images::new(&s_store);
         // same layer, different config
         let layer = a.manifest().layers()[0].clone();
         let mut c2 = config();
@@ -1048,14 +871,15 @@ pub(super) mod tests {
         let lb = s.rootfs_layers(&r("b")).unwrap();
         assert_eq!(la, lb, "one unpacked layer per chain id");
         s.remove(&r("a"), false).unwrap();
-        assert!(s.has_blob(layer.digest()));
+        assert!(s.store.has_blob(layer.digest()));
         assert!(lb[0].exists());
-        assert!(!s.has_blob(a.id()));
+        assert!(!s.store.has_blob(a.id()));
     }
 
     #[test]
     fn a_corrupt_layer_is_refused_and_leaves_nothing() {
-        let (_root, s, a) = imported("a");
+        let (_root, s_store, a) = imported("a");
+        let s = Images::new(&s_store);
         // claim another diff id: unpack must notice
         let layer = a.manifest().layers()[0].clone();
         let wrong = store::digest_of(b"not it");
@@ -1064,14 +888,15 @@ pub(super) mod tests {
             .unwrap();
         let e = s.rootfs_layers(&r("b")).unwrap_err();
         assert!(e.to_string().contains(wrong.digest()), "{e}");
-        assert!(s.layer_meta(&b.diff_ids()[0]).is_none());
-        let leftovers: Vec<_> = fs::read_dir(s.layers_dir()).unwrap().collect();
+        assert!(s.store.layer_meta(&b.diff_ids()[0]).is_none());
+        let leftovers: Vec<_> = fs::read_dir(s.store.layers_dir()).unwrap().collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 
     #[test]
     fn held_images_are_kept() {
-        let (_root, s, img) = imported("held:1");
+        let (_root, s_store, img) = imported("held:1");
+        let s = Images::new(&s_store);
         let lower = s.rootfs_layers(&r("held:1")).unwrap();
         s.hold("ctr-1", &r("held:1")).unwrap();
         assert!(s.hold("../evil", &r("held:1")).is_err());
@@ -1084,11 +909,11 @@ pub(super) mod tests {
         s.remove(&r("held:1"), true).unwrap();
         assert!(s.inspect(&r("held:1")).is_err());
         assert!(lower[0].join("etc/conf").exists());
-        assert!(s.has_blob(img.id()));
+        assert!(s.store.has_blob(img.id()));
         s.release("ctr-1").unwrap();
         s.release("ctr-1").unwrap();
         s.prune().unwrap();
         assert!(!lower[0].exists());
-        assert!(!s.has_blob(img.id()));
+        assert!(!s.store.has_blob(img.id()));
     }
 }

@@ -11,9 +11,11 @@
 mod archive;
 mod images;
 pub(crate) mod layer;
+mod load;
 mod local;
 mod reference;
 pub(crate) mod registry;
+mod rootfs;
 pub(crate) mod unpack;
 
 pub use images::Images;

@@ -407,10 +407,8 @@ mod tests {
     }
 
     fn err(s: &str) -> String {
-        match s.parse::<Reference>() {
-            Ok(r) => panic!("{s:?} parsed as {r}"),
-            Err(e) => e.to_string(),
-        }
+        let parsed = s.parse::<Reference>();
+        parsed.map_or_else(|e| e.to_string(), |r| panic!("{s:?} parsed as {r}"))
     }
 
     #[test]

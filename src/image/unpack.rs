@@ -392,6 +392,20 @@ impl Unpacker<'_> {
         Ok(true)
     }
 
+    /// The target of a link entry; `missing` says why an entry without one is refused.
+    fn link_target<R: Read>(
+        &self,
+        entry: &mut tar::Entry<'_, R>,
+        at: &At<'_>,
+        missing: &'static str,
+    ) -> Result<PathBuf> {
+        Ok(entry
+            .link_name()
+            .map_err(|e| self.bad_tar(e))?
+            .ok_or_else(|| self.unsafe_entry(at.raw, missing))?
+            .into_owned())
+    }
+
     /// A symbolic link; a relative target must not climb out of the root (Docker's rule).
     fn make_symlink<R: Read>(
         &mut self,
@@ -401,11 +415,7 @@ impl Unpacker<'_> {
         m: &Meta,
     ) -> Result<bool> {
         let io_err = self.io_err(at.raw);
-        let target = entry
-            .link_name()
-            .map_err(|e| self.bad_tar(e))?
-            .ok_or_else(|| self.unsafe_entry(at.raw, "symlink without a target"))?
-            .into_owned();
+        let target = self.link_target(entry, at, "symlink without a target")?;
         if target.is_relative() && clean(&parent_rel.join(&target)).is_none() {
             return Err(self.unsafe_entry(at.raw, "symlink points outside the layer root"));
         }
@@ -423,11 +433,7 @@ impl Unpacker<'_> {
         rel: &Path,
     ) -> Result<bool> {
         let io_err = self.io_err(at.raw);
-        let target = entry
-            .link_name()
-            .map_err(|e| self.bad_tar(e))?
-            .ok_or_else(|| self.unsafe_entry(at.raw, "hard link without a target"))?
-            .into_owned();
+        let target = self.link_target(entry, at, "hard link without a target")?;
         let target = clean(&target)
             .filter(|t| !t.as_os_str().is_empty())
             .ok_or_else(|| self.unsafe_entry(at.raw, "hard link points outside the layer root"))?;

@@ -15,6 +15,9 @@ mod container;
 mod image_interop;
 // Images: overlay mounts of unpacked layers.
 mod image_overlay;
+// Images: load and import refuse what the unpacker refuses (non-tars, hostile entries),
+// leaving the store as it was; hostile layers loaded and run leave the host alone (issue 10).
+mod image_validation;
 // Images: push and pull against a real docker-registry on 127.0.0.1.
 mod image_registry;
 // examples/runtime.rs, the runc-compatible CLI, and containerd/podman driving it.

@@ -18,7 +18,7 @@ use oci_spec::image::{Descriptor, Digest, ImageConfiguration, ImageManifest, Med
 use client::Client;
 
 use super::unpack::UnpackOptions;
-use super::{Image, Reference};
+use super::{Image, Images, Reference};
 use crate::store::{chain_ids, digest_of, BlobWriter, LayerMeta, Store};
 use crate::{Error, Result};
 
@@ -39,16 +39,72 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// What pulls and pushes share: plain-HTTP registries, credentials, the idle timeout.
+#[derive(Debug, Clone)]
+struct Access {
+    insecure: Vec<String>,
+    credentials: Option<Credentials>,
+    idle_timeout: Duration,
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        Access {
+            insecure: Vec::new(),
+            credentials: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
+}
+
+impl Access {
+    /// A client for the registry `reference` names.
+    fn client(&self, reference: &Reference) -> Client {
+        Client::new(
+            reference.domain(),
+            &self.insecure,
+            self.credentials.clone(),
+            self.idle_timeout,
+            reference.to_string(),
+        )
+    }
+}
+
+/// The setters of [`Access`] on an options type with an `access` field; `$idle` documents
+/// `idle_timeout`.
+macro_rules! access_setters {
+    ($idle:literal) => {
+        /// Allows plain HTTP to `registry` (`host:port`).
+        pub fn insecure(&mut self, registry: &str) -> &mut Self {
+            self.access.insecure.push(registry.to_owned());
+            self
+        }
+
+        /// Uses these credentials instead of the docker config's.
+        pub fn credentials(&mut self, username: &str, password: &str) -> &mut Self {
+            self.access.credentials = Some(Credentials {
+                username: username.into(),
+                password: password.into(),
+            });
+            self
+        }
+
+        #[doc = $idle]
+        pub fn idle_timeout(&mut self, idle: Duration) -> &mut Self {
+            self.access.idle_timeout = idle;
+            self
+        }
+    };
+}
+
 /// How to pull.
 #[derive(Debug, Clone)]
 pub struct PullOptions {
     os: String,
     architecture: String,
     variant: Option<String>,
-    insecure: Vec<String>,
-    credentials: Option<Credentials>,
+    access: Access,
     jobs: usize,
-    idle_timeout: Duration,
 }
 
 impl Default for PullOptions {
@@ -57,10 +113,8 @@ impl Default for PullOptions {
             os: "linux".into(),
             architecture: "amd64".into(),
             variant: None,
-            insecure: Vec::new(),
-            credentials: None,
+            access: Access::default(),
             jobs: 4,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -80,76 +134,30 @@ impl PullOptions {
         self
     }
 
-    /// Allows plain HTTP to `registry` (`host:port`).
-    pub fn insecure(&mut self, registry: &str) -> &mut Self {
-        self.insecure.push(registry.to_owned());
-        self
-    }
-
-    /// Uses these credentials instead of the docker config's.
-    pub fn credentials(&mut self, username: &str, password: &str) -> &mut Self {
-        self.credentials = Some(Credentials {
-            username: username.into(),
-            password: password.into(),
-        });
-        self
-    }
-
     /// How many layers move at once (at least 1).
     pub fn jobs(&mut self, jobs: usize) -> &mut Self {
         self.jobs = jobs.max(1);
         self
     }
 
-    /// Fails a transfer when the registry sends nothing for this long (default 60 s); a
-    /// stalled download becomes an [`Error::Registry`] instead of a hang.
-    pub fn idle_timeout(&mut self, idle: Duration) -> &mut Self {
-        self.idle_timeout = idle;
-        self
-    }
+    access_setters!(
+        "Fails a transfer when the registry sends nothing for this long (default 60 s); a \
+         stalled download becomes an [`Error::Registry`] instead of a hang."
+    );
 }
 
 /// How to push.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PushOptions {
-    insecure: Vec<String>,
-    credentials: Option<Credentials>,
+    access: Access,
     chunk_size: Option<u64>,
     mount_from: Option<String>,
-    idle_timeout: Duration,
-}
-
-impl Default for PushOptions {
-    fn default() -> Self {
-        PushOptions {
-            insecure: Vec::new(),
-            credentials: None,
-            chunk_size: None,
-            mount_from: None,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-        }
-    }
 }
 
 impl PushOptions {
     /// Monolithic uploads, credentials from the docker config.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Allows plain HTTP to `registry` (`host:port`).
-    pub fn insecure(&mut self, registry: &str) -> &mut Self {
-        self.insecure.push(registry.to_owned());
-        self
-    }
-
-    /// Uses these credentials instead of the docker config's.
-    pub fn credentials(&mut self, username: &str, password: &str) -> &mut Self {
-        self.credentials = Some(Credentials {
-            username: username.into(),
-            password: password.into(),
-        });
-        self
     }
 
     /// Uploads blobs larger than `bytes` in chunks of that size (PATCH), not in one PUT.
@@ -165,12 +173,10 @@ impl PushOptions {
         self
     }
 
-    /// Fails a transfer when the registry takes nothing and sends nothing for this long
-    /// (default 60 s).
-    pub fn idle_timeout(&mut self, idle: Duration) -> &mut Self {
-        self.idle_timeout = idle;
-        self
-    }
+    access_setters!(
+        "Fails a transfer when the registry takes nothing and sends nothing for this long \
+         (default 60 s)."
+    );
 }
 
 /// How long a transfer may stall before it fails.
@@ -236,19 +242,14 @@ fn invalid(subject: impl ToString, reason: impl Into<String>) -> Error {
 /// [`Error::DigestMismatch`] for content that does not match its digest,
 /// [`Error::InvalidImage`] for an unsupported manifest or a platform the index lacks.
 pub(crate) fn pull(
-    store: &Store,
+    images: Images<'_>,
     reference: &Reference,
     options: &PullOptions,
     progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<Image> {
+    let store = images.store();
     let _gc = store.lock_shared("gc")?;
-    let client = Client::new(
-        reference.domain(),
-        &options.insecure,
-        options.credentials.clone(),
-        options.idle_timeout,
-        reference.to_string(),
-    );
+    let client = options.access.client(reference);
     let path = reference.path();
     let (bytes, media, digest, manifest) = resolve_manifest(&client, reference, options)?;
     progress(&Progress::Resolved {
@@ -257,7 +258,7 @@ pub(crate) fn pull(
     });
     let diffs = fetch_config(store, &client, path, &manifest, &digest)?;
     pull_layers(
-        store,
+        images,
         &client,
         path,
         manifest.layers(),
@@ -265,7 +266,7 @@ pub(crate) fn pull(
         options.jobs,
         progress,
     )?;
-    record_manifest(store, reference, bytes, media, &digest)
+    record_manifest(images, reference, bytes, media, &digest)
 }
 
 /// The image manifest `reference` names (through an index, for the platform the options
@@ -355,7 +356,7 @@ fn fetch_config(
 
 /// Pulls and unpacks the layers, `jobs` at a time; the first error stops the others.
 fn pull_layers(
-    store: &Store,
+    images: Images<'_>,
     client: &Client,
     path: &str,
     layers: &[Descriptor],
@@ -379,7 +380,7 @@ fn pull_layers(
                 };
                 let parent = i.checked_sub(1).map(|p| chains[p].clone());
                 let r = pull_layer(
-                    store, client, path, &layers[i], &diffs[i], &chains[i], parent, progress,
+                    images, client, path, &layers[i], &diffs[i], &chains[i], parent, progress,
                 );
                 if let Err(e) = r {
                     first_err.lock().expect("err lock").get_or_insert(e);
@@ -398,12 +399,13 @@ fn pull_layers(
 /// copy docker:// oci:` does), so tools reading the layout accept it; the registry's
 /// digest is kept as an annotation.
 fn record_manifest(
-    store: &Store,
+    images: Images<'_>,
     reference: &Reference,
     bytes: Vec<u8>,
     media: String,
     digest: &Digest,
 ) -> Result<Image> {
+    let store = images.store();
     let (bytes, media) = if media == DOCKER_MANIFEST {
         (to_oci(&bytes, digest)?, OCI_MANIFEST.to_owned())
     } else {
@@ -419,7 +421,7 @@ fn record_manifest(
         ));
     }
     store.set_ref(&reference.to_string(), &desc)?;
-    store.inspect(reference)
+    images.inspect(reference)
 }
 
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -564,7 +566,7 @@ impl<R: Read> Read for Tee<'_, R> {
 
 #[allow(clippy::too_many_arguments)]
 fn pull_layer(
-    store: &Store,
+    images: Images<'_>,
     client: &Client,
     path: &str,
     layer: &Descriptor,
@@ -573,6 +575,7 @@ fn pull_layer(
     parent: Option<Digest>,
     progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<()> {
+    let store = images.store();
     let digest = layer.digest();
     let have_blob = store.has_blob(digest);
     let have_layer = store.layer_meta(chain).is_some();
@@ -583,7 +586,7 @@ fn pull_layer(
         return Ok(());
     }
     if have_blob {
-        store.unpack_layer(digest, diff, chain, parent)?;
+        images.unpack_layer(digest, diff, chain, parent)?;
         progress(&Progress::LayerDone {
             digest: digest.clone(),
             mounted: false,
@@ -623,7 +626,8 @@ fn pull_layer(
         return commit(tee);
     }
     store.ensure_layer(chain, |dir| {
-        let r = store.unpack_stream(&mut tee, dir, digest, diff, UnpackOptions::for_layer());
+        let opts = UnpackOptions::for_layer();
+        let r = images.unpack_stream(&mut tee, dir, (digest, diff), opts, digest.as_ref());
         let size = *r.as_ref().unwrap_or(&0);
         // a truncated or corrupt download shows as a digest error first, not a tar error
         let drained = io::copy(&mut tee, &mut io::sink());
@@ -670,13 +674,14 @@ fn pull_layer(
 /// [`Error::ImageNotFound`] if the image is not in the store, [`Error::Registry`] for
 /// transport errors and unexpected HTTP statuses.
 pub(crate) fn push(
-    store: &Store,
+    images: Images<'_>,
     reference: &Reference,
     options: &PushOptions,
     progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<Digest> {
-    let img = store.inspect(reference)?;
-    let desc = store.find(reference)?;
+    let store = images.store();
+    let img = images.inspect(reference)?;
+    let desc = images.find(reference)?;
     // push the single-platform manifest the index entry resolves to
     let (digest, media) = if img.manifest_digest() == desc.digest() {
         (desc.digest().clone(), desc.media_type().to_string())
@@ -691,13 +696,7 @@ pub(crate) fn push(
         )
     };
     let bytes = store.read_blob(&digest)?;
-    let client = Client::new(
-        reference.domain(),
-        &options.insecure,
-        options.credentials.clone(),
-        options.idle_timeout,
-        reference.to_string(),
-    );
+    let client = options.access.client(reference);
     let path = reference.path();
     progress(&Progress::Resolved {
         manifest: digest.clone(),
@@ -1119,12 +1118,12 @@ mod fake_registry_tests {
         }
     }
 
-    fn nothing_visible(store: &Store) {
-        assert!(store.images().unwrap().is_empty());
-        assert!(store.layer_ids().unwrap().is_empty(), "no layer");
+    fn nothing_visible(store: Images<'_>) {
+        assert!(store.list().unwrap().is_empty());
+        assert!(store.store.layer_ids().unwrap().is_empty(), "no layer");
         let (_, _, l) = image();
-        assert!(!store.has_blob(&digest_of(&l)), "no layer blob");
-        let tmp: Vec<_> = std::fs::read_dir(store.layout_dir().join("blobs/sha256"))
+        assert!(!store.store.has_blob(&digest_of(&l)), "no layer blob");
+        let tmp: Vec<_> = std::fs::read_dir(store.store.layout_dir().join("blobs/sha256"))
             .unwrap()
             .flatten()
             .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
@@ -1135,8 +1134,9 @@ mod fake_registry_tests {
     #[test]
     fn pulls_from_a_fake_registry() {
         let (port, _) = serve(registry_route(|l| resp(200, l.to_vec())));
-        let (_dir, store, r) = local_store(port, "1");
-        let img = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap();
+        let (_dir, store_store, r) = local_store(port, "1");
+        let store = Images::new(&store_store);
+        let img = pull(store, &r, &PullOptions::new(), &|_| {}).unwrap();
         let layers = store.rootfs_layers(&r).unwrap();
         assert_eq!(std::fs::read(layers[0].join("etc/motd")).unwrap(), b"hello");
         assert_eq!(crate::image::local::tests::cmd_of(&img), &["/bin/sh"]);
@@ -1146,14 +1146,16 @@ mod fake_registry_tests {
     fn zstd_and_uncompressed_layers_and_manifest_lists() {
         for comp in [Compression::Zstd, Compression::None] {
             let (port, _) = serve(registry_route_with(comp, |l| resp(200, l.to_vec())));
-            let (_dir, store, r) = local_store(port, "1");
-            pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap();
+            let (_dir, store_store, r) = local_store(port, "1");
+            let store = Images::new(&store_store);
+            pull(store, &r, &PullOptions::new(), &|_| {}).unwrap();
             let layers = store.rootfs_layers(&r).unwrap();
             assert_eq!(std::fs::read(layers[0].join("etc/motd")).unwrap(), b"hello");
         }
         let (port, seen) = serve(registry_route(|l| resp(200, l.to_vec())));
-        let (_dir, store, r) = local_store(port, "multi");
-        let img = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap();
+        let (_dir, store_store, r) = local_store(port, "multi");
+        let store = Images::new(&store_store);
+        let img = pull(store, &r, &PullOptions::new(), &|_| {}).unwrap();
         assert_eq!(img.diff_ids().len(), 1);
         let (m, _, _) = image();
         assert!(seen
@@ -1163,7 +1165,7 @@ mod fake_registry_tests {
             .any(|q| q.path.ends_with(&digest_of(&m).to_string())));
         // a platform the list lacks
         let e = pull(
-            &store,
+            store,
             &r,
             PullOptions::new().platform("linux/s390x"),
             &|_| {},
@@ -1172,7 +1174,7 @@ mod fake_registry_tests {
         assert!(e.to_string().contains("linux/s390x"), "{e}");
         // arm64 is listed, but its manifest is not what the list says: refused
         let e = pull(
-            &store,
+            store,
             &r,
             PullOptions::new().platform("linux/arm64"),
             &|_| {},
@@ -1192,14 +1194,16 @@ mod fake_registry_tests {
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
-                    let store = Store::open(dir.path()).unwrap();
-                    pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap();
+                    let store_store = Store::open(dir.path()).unwrap();
+                    let store = Images::new(&store_store);
+                    pull(store, &r, &PullOptions::new(), &|_| {}).unwrap();
                 });
             }
         });
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.layer_ids().unwrap().len(), 1);
-        assert_eq!(store.images().unwrap().len(), 1);
+        let store_store = Store::open(dir.path()).unwrap();
+        let store = Images::new(&store_store);
+        assert_eq!(store.store.layer_ids().unwrap().len(), 1);
+        assert_eq!(store.list().unwrap().len(), 1);
         let (_, _, l) = image();
         let gets = seen
             .lock()
@@ -1216,15 +1220,16 @@ mod fake_registry_tests {
             cut: Some(l.len() / 2),
             ..resp(200, l.to_vec())
         }));
-        let (_dir, store, r) = local_store(port, "1");
-        let e = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap_err();
+        let (_dir, store_store, r) = local_store(port, "1");
+        let store = Images::new(&store_store);
+        let e = pull(store, &r, &PullOptions::new(), &|_| {}).unwrap_err();
         let (_, _, l) = image();
         let msg = e.to_string();
         assert!(
             msg.contains(&digest_of(&l).to_string()) || msg.contains("lib/x:1"),
             "{msg}"
         );
-        nothing_visible(&store);
+        nothing_visible(store);
     }
 
     /// A registry that stops sending mid-layer without hanging up: the idle timeout ends
@@ -1236,10 +1241,11 @@ mod fake_registry_tests {
             stall: Some(Duration::from_secs(30)),
             ..resp(200, l.to_vec())
         }));
-        let (_dir, store, r) = local_store(port, "1");
+        let (_dir, store_store, r) = local_store(port, "1");
+        let store = Images::new(&store_store);
         let start = std::time::Instant::now();
         let e = pull(
-            &store,
+            store,
             &r,
             PullOptions::new().idle_timeout(Duration::from_millis(500)),
             &|_| {},
@@ -1253,7 +1259,7 @@ mod fake_registry_tests {
         let (_, _, l) = image();
         let msg = e.to_string();
         assert!(msg.contains(&digest_of(&l).to_string()), "{msg}");
-        nothing_visible(&store);
+        nothing_visible(store);
     }
 
     #[test]
@@ -1264,13 +1270,14 @@ mod fake_registry_tests {
             bad[n - 9] ^= 0xff; // inside the gzip trailer's CRC: tar content unchanged
             resp(200, bad)
         }));
-        let (_dir, store, r) = local_store(port, "1");
-        let e = pull(&store, &r, &PullOptions::new(), &|_| {}).unwrap_err();
+        let (_dir, store_store, r) = local_store(port, "1");
+        let store = Images::new(&store_store);
+        let e = pull(store, &r, &PullOptions::new(), &|_| {}).unwrap_err();
         assert!(
             matches!(e, Error::DigestMismatch { .. }) || matches!(e, Error::Blob { .. }),
             "{e}"
         );
-        nothing_visible(&store);
+        nothing_visible(store);
     }
 
     #[test]
@@ -1278,15 +1285,16 @@ mod fake_registry_tests {
         let (port, _) = serve(registry_route(|_| {
             resp(500, r#"{"errors":[{"message":"disk on fire"}]}"#)
         }));
-        let (_dir, store, r) = local_store(port, "1");
-        let msg = pull(&store, &r, &PullOptions::new(), &|_| {})
+        let (_dir, store_store, r) = local_store(port, "1");
+        let store = Images::new(&store_store);
+        let msg = pull(store, &r, &PullOptions::new(), &|_| {})
             .unwrap_err()
             .to_string();
         assert!(
             msg.contains("500") && msg.contains("disk on fire") && msg.contains("lib/x:1"),
             "{msg}"
         );
-        nothing_visible(&store);
+        nothing_visible(store);
     }
 
     #[test]
@@ -1317,14 +1325,9 @@ mod fake_registry_tests {
             }
             route(req, port)
         });
-        let (_dir, store, r) = local_store(port, "1");
-        pull(
-            &store,
-            &r,
-            PullOptions::new().credentials("u", "p"),
-            &|_| {},
-        )
-        .unwrap();
+        let (_dir, store_store, r) = local_store(port, "1");
+        let store = Images::new(&store_store);
+        pull(store, &r, PullOptions::new().credentials("u", "p"), &|_| {}).unwrap();
         assert!(seen
             .lock()
             .unwrap()
@@ -1332,7 +1335,7 @@ mod fake_registry_tests {
             .any(|q| q.path.starts_with("/token?service=fake&scope=")));
         // wrong credentials: a clear 401
         let e = pull(
-            &store,
+            store,
             &r.with_tag("2").unwrap(),
             PullOptions::new().credentials("u", "bad"),
             &|_| {},
@@ -1354,19 +1357,15 @@ mod fake_registry_tests {
             }
             route(req, port)
         });
-        let (dir, store, r) = local_store(port, "1");
-        pull(
-            &store,
-            &r,
-            PullOptions::new().credentials("u", "p"),
-            &|_| {},
-        )
-        .unwrap();
+        let (dir, store_store, r) = local_store(port, "1");
+        let store = Images::new(&store_store);
+        pull(store, &r, PullOptions::new().credentials("u", "p"), &|_| {}).unwrap();
         // without credentials (and an empty docker config): refused, clearly
         let empty = tempfile::tempdir().unwrap();
         std::env::set_var("DOCKER_CONFIG", empty.path());
-        let other = Store::open(dir.path().join("o")).unwrap();
-        let e = pull(&other, &r, &PullOptions::new(), &|_| {})
+        let other_store = Store::open(dir.path().join("o")).unwrap();
+        let other = Images::new(&other_store);
+        let e = pull(other, &r, &PullOptions::new(), &|_| {})
             .unwrap_err()
             .to_string();
         assert!(e.contains("basic auth"), "{e}");
