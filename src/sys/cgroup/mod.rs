@@ -1380,15 +1380,19 @@ fn enable_controllers(base: &Path, dir: &Path, available: &[String]) -> Result<(
     Ok(())
 }
 
-/// Appends the pids of `dir`'s `cgroup.procs` and of all its descendants.
+/// Appends the pids of `dir`'s `cgroup.procs` and of all its descendants. A cgroup removed
+/// while it is walked (its last process exited and its owner cleaned up) has no processes.
 fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
-    let procs = dir.join("cgroup.procs");
-    out.extend(
-        read_file(&procs)?
-            .lines()
-            .filter_map(|l| l.trim().parse::<i32>().ok()),
-    );
-    for e in fs::read_dir(dir).map_err(|e| cg_err("listing", dir, e))? {
+    let Some(procs) = read_optional(&dir.join("cgroup.procs"))? else {
+        return Ok(());
+    };
+    out.extend(procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(cg_err("listing", dir, e)),
+    };
+    for e in entries {
         let e = e.map_err(|e| cg_err("listing", dir, e))?;
         if e.file_type().is_ok_and(|t| t.is_dir()) {
             collect_pids(&e.path(), out)?;
@@ -1540,6 +1544,20 @@ mod tests {
     }
 
     // ---- Tier 2: a fake cgroupfs in a tempdir ----
+
+    #[test]
+    fn pids_of_a_cgroup_removed_meanwhile_are_none() {
+        // A remove racing the owner's cleanup walks a cgroup that is already gone: no
+        // processes, not an error (a `rm -f` failed on it under load).
+        let tmp = tempfile::tempdir().unwrap();
+        let l = fake::fake_v1(tmp.path(), false, false);
+        let cg = Cgroup::create_in(l, "/gone", &[]).unwrap();
+        fs::write(cg.primary().join("cgroup.procs"), "7\n").unwrap();
+        assert_eq!(cg.pids().unwrap(), [7]);
+        fs::remove_dir_all(cg.primary()).unwrap();
+        assert_eq!(cg.pids().unwrap(), Vec::<i32>::new());
+        cg.remove().unwrap();
+    }
 
     #[test]
     fn fake_settings_alt_optional_inherit_and_rollback() {
