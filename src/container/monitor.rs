@@ -1271,9 +1271,10 @@ mod tests {
         // A lock file nobody holds.
         fs::write(lock_path(&exit), b"1\n").unwrap();
         assert!(!monitor_alive(&exit));
-        // Held by an open file description of ours.
+        // Held by an open file description of ours. Blocking: a child that another test
+        // forks meanwhile holds monitor_alive's probe descriptor until it execs.
         let held = File::open(lock_path(&exit)).unwrap();
-        rustix::fs::flock(&held, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+        rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).unwrap();
         assert!(monitor_alive(&exit));
         assert!(wait_exit(&exit, Duration::from_millis(30)).is_none());
         write_record(&exit, &record(Some(0), None)).unwrap();
