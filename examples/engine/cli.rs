@@ -274,6 +274,16 @@ pub(crate) struct RunArgs {
     /// Memory limit (e.g. 64m; at least 6m, 0 for none).
     #[arg(short, long)]
     pub(crate) memory: Option<String>,
+    /// Swap limit equal to memory plus swap (e.g. 128m): -1 to enable unlimited swap
+    /// [default: twice --memory].
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) memory_swap: Option<String>,
+    /// Memory soft limit (e.g. 32m; at least 6m and at most --memory, 0 for none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) memory_reservation: Option<String>,
+    /// CPU shares (relative weight; 2 to 262144, 0 for the default 1024).
+    #[arg(short = 'c', long, allow_hyphen_values = true)]
+    pub(crate) cpu_shares: Option<String>,
     /// Limit CPU CFS quota in µs (at least 1000; 0 or -1 for none).
     #[arg(long, allow_hyphen_values = true)]
     pub(crate) cpu_quota: Option<String>,

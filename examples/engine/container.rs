@@ -27,6 +27,14 @@ fn flag_error(flag: &str, value: &str, why: impl std::fmt::Display) -> Failure {
     ))
 }
 
+/// A flag's size value (`64m`).
+fn size(flag: &str, value: &str) -> Result<u64, Failure> {
+    parse_bytes(value).map_err(|e| match e {
+        Failure::Usage(why) => flag_error(flag, value, why),
+        e => e,
+    })
+}
+
 /// A flag's integer value.
 fn parse_int(flag: &str, value: &str) -> Result<i64, Failure> {
     value
@@ -49,6 +57,8 @@ fn exit_code(status: ExitStatus) -> u8 {
 fn builder<'e>(engine: &'e Engine, a: &RunArgs) -> Result<ContainerBuilder<'e>, Failure> {
     let image = engine.image(&a.image)?;
     let mut b = engine.container(&image);
+    // As Docker's client prints the warnings of a create.
+    b.on_warning(|w| eprintln!("WARNING: {w}"));
     if let Some(n) = &a.name {
         b.name(n);
     }
@@ -91,11 +101,23 @@ fn builder<'e>(engine: &'e Engine, a: &RunArgs) -> Result<ContainerBuilder<'e>, 
         b.hostname(h);
     }
     if let Some(m) = &a.memory {
-        let bytes = parse_bytes(m).map_err(|e| match e {
-            Failure::Usage(why) => flag_error("-m, --memory", m, why),
-            e => e,
-        })?;
-        b.memory_limit(bytes);
+        b.memory_limit(size("-m, --memory", m)?);
+    }
+    if let Some(s) = &a.memory_swap {
+        // -1 is unlimited swap; any other value is a size.
+        let bytes = match s.trim() {
+            "-1" => -1,
+            _ => i64::try_from(size("--memory-swap", s)?)
+                .map_err(|_| flag_error("--memory-swap", s, "value out of range"))?,
+        };
+        b.memory_swap(bytes);
+    }
+    if let Some(r) = &a.memory_reservation {
+        b.memory_reservation(size("--memory-reservation", r)?);
+    }
+    if let Some(c) = &a.cpu_shares {
+        let n = parse_int("-c, --cpu-shares", c)?;
+        b.cpu_shares(non_negative("-c, --cpu-shares", c, n)?);
     }
     if let Some(q) = &a.cpu_quota {
         // -1 is no quota, as 0.

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::create::Plan;
+use super::limits::{self, HostSupport, CPUS_PERIOD};
 use super::monitor::RestartPolicy;
 use super::record::{Container, Status};
 use super::store::ContainerStore;
@@ -18,14 +19,6 @@ use crate::image::Image;
 use crate::network::PortBinding;
 use crate::volume::{name_fault, Mount, NameFault};
 use crate::{Error, Result};
-
-/// Docker's smallest memory limit (`docker run -m` refuses less).
-const MIN_MEMORY: u64 = 6 << 20;
-/// The CFS period and quota bounds in µs, as Docker and the kernel have them.
-const MIN_CPU_QUOTA: u64 = 1000;
-const CPU_PERIODS: std::ops::RangeInclusive<u64> = 1000..=1_000_000;
-/// The CFS period `cpus` scales (Docker's).
-const CPUS_PERIOD: u64 = 100_000;
 
 /// Configures a container from an image, like [`std::process::Command`] configures a
 /// process. Get one from [`Engine::container`](crate::Engine::container).
@@ -53,10 +46,7 @@ pub struct ContainerBuilder<'e> {
     labels: BTreeMap<String, String>,
     read_only: bool,
     tty: bool,
-    memory: Option<u64>,
-    cpu_quota: Option<u64>,
-    cpu_period: Option<u64>,
-    cpus: Option<f64>,
+    limits: limits::Settings,
     pids: Option<i64>,
     cap_add: Vec<String>,
     cap_drop: Vec<String>,
@@ -81,6 +71,18 @@ pub struct ContainerBuilder<'e> {
     stderr: Option<Stdio>,
     /// Edits of the runtime spec ([`crate::ext::ContainerBuilderExt::oci_spec`]), in order.
     spec_edits: Vec<SpecEdit>,
+    /// Where Docker's warnings go ([`on_warning`](ContainerBuilder::on_warning)).
+    warn: Option<WarningSink>,
+}
+
+/// The callback of [`ContainerBuilder::on_warning`].
+#[derive(Clone)]
+struct WarningSink(std::sync::Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for WarningSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WarningSink(..)")
+    }
 }
 
 /// A closure that edits a container's OCI runtime spec before its bundle is written.
@@ -117,10 +119,7 @@ impl<'e> ContainerBuilder<'e> {
             labels: BTreeMap::new(),
             read_only: false,
             tty: false,
-            memory: None,
-            cpu_quota: None,
-            cpu_period: None,
-            cpus: None,
+            limits: limits::Settings::default(),
             pids: None,
             cap_add: Vec::new(),
             cap_drop: Vec::new(),
@@ -144,6 +143,7 @@ impl<'e> ContainerBuilder<'e> {
             stdout: None,
             stderr: None,
             spec_edits: Vec::new(),
+            warn: None,
         }
     }
 
@@ -247,15 +247,37 @@ impl<'e> ContainerBuilder<'e> {
         /// Memory limit in bytes (`--memory`). As Docker: 0 is no limit, and a limit is
         /// at least 6 MiB (checked at spawn, as are the CPU settings below; the errors
         /// name the setting).
-        fn memory_limit(&mut self, bytes: u64) { self.memory = Some(bytes) }
+        fn memory_limit(&mut self, bytes: u64) { self.limits.memory = Some(bytes) }
+
+        /// Memory plus swap in bytes (`--memory-swap`): -1 is unlimited swap; as Docker, 0
+        /// (the default) is as much swap as memory (twice the
+        /// [`memory_limit`](Self::memory_limit)), a value equal to the memory limit is no
+        /// swap, and a limit needs a memory limit no larger than it. On a host without swap
+        /// accounting (cgroup v1 without `memory.memsw.*` files, `swapaccount=0`) the swap
+        /// limit is dropped with Docker's warning ([`on_warning`](Self::on_warning)) and the
+        /// memory is limited without swap.
+        fn memory_swap(&mut self, bytes: i64) { self.limits.memory_swap = Some(bytes) }
+
+        /// Memory soft limit in bytes (`--memory-reservation`; cgroup v1
+        /// `memory.soft_limit_in_bytes`, v2 `memory.low`). As Docker: 0 is none, otherwise
+        /// at least 6 MiB and no more than the [`memory_limit`](Self::memory_limit).
+        fn memory_reservation(&mut self, bytes: u64) {
+            self.limits.memory_reservation = Some(bytes)
+        }
+
+        /// CPU shares, the container's relative CPU weight (`--cpu-shares`, `-c`; cgroup v1
+        /// `cpu.shares`, v2 `cpu.weight`); 0 is the default (1024). As Docker, a value
+        /// outside the kernel's range 2 to 262144 is moved to its nearest end, with a
+        /// warning ([`on_warning`](Self::on_warning)).
+        fn cpu_shares(&mut self, shares: u64) { self.limits.cpu_shares = Some(shares) }
     }
 
     /// CFS quota in µs per period (`--cpu-quota`; the period is 100 ms unless
     /// [`cpu_period`](Self::cpu_period) says otherwise). As Docker: 0 is no quota, and a
     /// quota is at least 1000 µs. Replaces [`cpus`](Self::cpus).
     pub fn cpu_quota(&mut self, micros: u64) -> &mut Self {
-        self.cpu_quota = Some(micros);
-        self.cpus = None;
+        self.limits.cpu_quota = Some(micros);
+        self.limits.cpus = None;
         self
     }
 
@@ -263,7 +285,7 @@ impl<'e> ContainerBuilder<'e> {
     /// (100 ms). Used with [`cpu_quota`](Self::cpu_quota); Docker refuses it with
     /// [`cpus`](Self::cpus).
     pub fn cpu_period(&mut self, micros: u64) -> &mut Self {
-        self.cpu_period = Some(micros);
+        self.limits.cpu_period = Some(micros);
         self
     }
 
@@ -271,8 +293,29 @@ impl<'e> ContainerBuilder<'e> {
     /// limit, otherwise from 0.01 to the number of CPUs. Replaces
     /// [`cpu_quota`](Self::cpu_quota).
     pub fn cpus(&mut self, cpus: f64) -> &mut Self {
-        self.cpus = Some(cpus);
-        self.cpu_quota = None;
+        self.limits.cpus = Some(cpus);
+        self.limits.cpu_quota = None;
+        self
+    }
+
+    /// Calls `f` with each warning of a terminal call, in Docker's words, as `docker
+    /// create` returns them: a limit this host's cgroups cannot apply, dropped (a swap
+    /// limit without swap accounting, a memory soft limit, CPU shares), or CPU shares moved
+    /// into the kernel's range. The warnings come once every setting has been checked,
+    /// before the container is made; without a callback they are dropped. Replaces an
+    /// earlier callback.
+    ///
+    /// ```no_run
+    /// # fn f(engine: &cargohold::Engine, image: &cargohold::Image) -> cargohold::Result<()> {
+    /// let status = engine
+    ///     .container(image)
+    ///     .memory_limit(64 << 20)
+    ///     .on_warning(|w| eprintln!("WARNING: {w}"))
+    ///     .status()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_warning(&mut self, f: impl Fn(&str) + Send + Sync + 'static) -> &mut Self {
+        self.warn = Some(WarningSink(std::sync::Arc::new(f)));
         self
     }
 
@@ -614,13 +657,17 @@ impl<'e> ContainerBuilder<'e> {
                 (
                     self.read_only,
                     self.tty,
-                    self.memory,
+                    self.limits.memory,
                     // As `cpus` set them before it was checked at spawn, so that hashes
                     // stay as they were.
-                    self.cpus
+                    self.limits
+                        .cpus
                         .map(|c| (c * CPUS_PERIOD as f64).round() as i64)
-                        .or(self.cpu_quota.map(|q| q.min(i64::MAX as u64) as i64)),
-                    self.cpus.map(|_| CPUS_PERIOD).or(self.cpu_period)
+                        .or(self.limits.cpu_quota.map(|q| q.min(i64::MAX as u64) as i64)),
+                    self.limits
+                        .cpus
+                        .map(|_| CPUS_PERIOD)
+                        .or(self.limits.cpu_period)
                 ),
                 (self.pids, &self.cap_add, &self.cap_drop, self.privileged),
                 (
@@ -643,6 +690,13 @@ impl<'e> ContainerBuilder<'e> {
         let cfg = match self.security.as_slice() {
             [] => cfg,
             security => format!("{cfg}{security:?}"),
+        };
+        let l = &self.limits;
+        let cfg = if l.has_later_settings() {
+            let later = (l.memory_swap, l.memory_reservation, l.cpu_shares);
+            format!("{cfg}{later:?}")
+        } else {
+            cfg
         };
         hex::encode(Sha256::digest(cfg.as_bytes()))
     }
@@ -741,7 +795,12 @@ impl<'e> ContainerBuilder<'e> {
         )
         .map_err(|r| self.invalid("capability", r))?;
         let security = self.security_plan(&caps)?;
-        let (memory, cpu_quota, cpu_period) = self.limits()?;
+        let mut warnings = Vec::new();
+        let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let limits = self
+            .limits
+            .check(HostSupport::detect(), ncpu, &mut warnings)
+            .map_err(|r| self.invalid(r.field, r.reason))?;
         let image_cfg = self.image.config().config().clone().unwrap_or_default();
         let (args, entrypoint, env_overrides, argv) = self.command(&image_cfg)?;
         let net = self.net_settings(&image_cfg)?;
@@ -760,6 +819,11 @@ impl<'e> ContainerBuilder<'e> {
             .or_else(|| image_cfg.user().clone())
             .unwrap_or_default();
         let mounts = self.all_mounts(&image_cfg)?;
+        if let Some(sink) = &self.warn {
+            for w in &warnings {
+                (sink.0)(w);
+            }
+        }
         Ok(Planned::New(Box::new(Plan {
             label: self.label_for_errors(),
             name: self.name.clone(),
@@ -786,9 +850,7 @@ impl<'e> ContainerBuilder<'e> {
             seccomp: security.seccomp,
             no_new_privileges: security.no_new_privileges,
             security_opt: security.record,
-            memory,
-            cpu_quota,
-            cpu_period,
+            limits,
             pids: self.pids,
             detach,
             auto_remove,
@@ -802,67 +864,6 @@ impl<'e> ContainerBuilder<'e> {
             mounts,
             spec_edits: self.spec_edits.clone(),
         })))
-    }
-
-    /// The memory limit, CFS quota and period for the spec, checked with Docker's rules
-    /// (and messages).
-    fn limits(&self) -> Result<(Option<i64>, Option<i64>, Option<u64>)> {
-        let out_of_range =
-            |field, v: &dyn std::fmt::Display| self.invalid(field, format!("{v} is out of range"));
-        let memory = match self.memory {
-            None | Some(0) => None,
-            Some(m) if m < MIN_MEMORY => {
-                return Err(self.invalid("memory limit", "Minimum memory limit allowed is 6MB"))
-            }
-            Some(m) => Some(i64::try_from(m).map_err(|_| out_of_range("memory limit", &m))?),
-        };
-        let period = match self.cpu_period {
-            None | Some(0) => None,
-            Some(p) if !CPU_PERIODS.contains(&p) => {
-                return Err(self.invalid(
-                    "cpu period",
-                    "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s \
-                     (i.e. 1000000)",
-                ))
-            }
-            Some(p) => Some(p),
-        };
-        let (quota, period) = match (self.cpus, self.cpu_quota) {
-            (Some(cpus), _) => {
-                let n = std::thread::available_parallelism().map_or(1, |n| n.get());
-                if cpus == 0.0 {
-                    (None, period)
-                } else if period.is_some() {
-                    return Err(self.invalid(
-                        "cpus",
-                        "Conflicting options: Nano CPUs and CPU Period cannot both be set",
-                    ));
-                } else if !(0.01..=n as f64).contains(&cpus) {
-                    return Err(self.invalid(
-                        "cpus",
-                        format!(
-                            "Range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs \
-                             available"
-                        ),
-                    ));
-                } else {
-                    let quota = (cpus * CPUS_PERIOD as f64).round() as i64;
-                    (Some(quota), Some(CPUS_PERIOD))
-                }
-            }
-            (None, None | Some(0)) => (None, period),
-            (None, Some(q)) if q < MIN_CPU_QUOTA => {
-                return Err(self.invalid(
-                    "cpu quota",
-                    "CPU cfs quota can not be less than 1ms (i.e. 1000)",
-                ))
-            }
-            (None, Some(q)) => (
-                Some(i64::try_from(q).map_err(|_| out_of_range("cpu quota", &q))?),
-                period,
-            ),
-        };
-        Ok((memory, quota, period))
     }
 
     /// An ephemeral container is spawned, never created, and never reused.

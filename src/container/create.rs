@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use oci_spec::runtime::Mount as OciMount;
 
+use super::limits::Limits;
 use super::monitor::RestartPolicy;
 use super::net::{self, NetSettings};
 use super::record::{Config, HostConfig, Inspect, MountPoint, Record, State};
@@ -72,10 +73,9 @@ pub(super) struct Plan {
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     pub no_new_privileges: bool,
     pub security_opt: Vec<String>,
-    /// Limits: memory in bytes, CFS quota and period in µs, processes.
-    pub memory: Option<i64>,
-    pub cpu_quota: Option<i64>,
-    pub cpu_period: Option<u64>,
+    /// Limits: memory, swap and soft limit in bytes, CPU shares, CFS quota and period in
+    /// µs (checked and adjusted as Docker does); processes.
+    pub limits: Limits,
     pub pids: Option<i64>,
     /// Started through a monitor; removed once exited; tied to this program.
     pub detach: bool,
@@ -152,9 +152,12 @@ impl Plan {
 
     fn host_config(&self) -> HostConfig {
         HostConfig {
-            memory: self.memory.unwrap_or(0),
-            cpu_quota: self.cpu_quota.unwrap_or(0),
-            cpu_period: self.cpu_period.map_or(0, |p| p as i64),
+            memory: self.limits.memory.unwrap_or(0),
+            memory_swap: self.limits.memory_swap.unwrap_or(0),
+            memory_reservation: self.limits.memory_reservation.unwrap_or(0),
+            cpu_shares: self.limits.cpu_shares.map_or(0, |s| s as i64),
+            cpu_quota: self.limits.cpu_quota.unwrap_or(0),
+            cpu_period: self.limits.cpu_period.map_or(0, |p| p as i64),
             pids_limit: self.pids,
             readonly_rootfs: self.read_only,
             privileged: self.privileged,
@@ -399,9 +402,12 @@ impl<'s> Bundle<'s> {
             caps: &plan.caps,
             seccomp: plan.seccomp.as_ref(),
             no_new_privileges: plan.no_new_privileges,
-            memory: plan.memory,
-            cpu_quota: plan.cpu_quota,
-            cpu_period: plan.cpu_period,
+            memory: plan.limits.memory,
+            memory_swap: plan.limits.memory_swap.filter(|&s| s > 0),
+            memory_reservation: plan.limits.memory_reservation,
+            cpu_shares: plan.limits.cpu_shares,
+            cpu_quota: plan.limits.cpu_quota,
+            cpu_period: plan.limits.cpu_period,
             pids: plan.pids,
             dir: &self.dir,
             labels: &labels,

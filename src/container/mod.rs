@@ -22,6 +22,7 @@ mod commit;
 mod create;
 mod exec;
 mod filter;
+mod limits;
 pub(crate) mod logs;
 pub(crate) mod monitor;
 mod net;

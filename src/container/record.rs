@@ -145,6 +145,16 @@ pub struct Config {
 pub struct HostConfig {
     /// Memory limit in bytes (0: none).
     pub memory: i64,
+    /// Memory plus swap in bytes (`--memory-swap`): -1 is unlimited swap, 0 none set
+    /// (no memory limit either); Docker's default with a memory limit is twice it.
+    #[serde(default)]
+    pub memory_swap: i64,
+    /// Memory soft limit in bytes (`--memory-reservation`; 0: none).
+    #[serde(default)]
+    pub memory_reservation: i64,
+    /// CPU shares, the relative CPU weight (`--cpu-shares`; 0: the default, 1024).
+    #[serde(default)]
+    pub cpu_shares: i64,
     /// CFS quota in µs per period (0: none).
     pub cpu_quota: i64,
     /// CFS period in µs (0: the default, 100 ms).

@@ -311,7 +311,13 @@ pub(crate) struct Input<'a> {
     /// `linux.seccomp` (`None`: no filter; a privileged container never has one).
     pub seccomp: Option<&'a LinuxSeccomp>,
     pub no_new_privileges: bool,
+    /// Memory limit, memory plus swap (positive; none is the runtime's default) and soft
+    /// limit, in bytes.
     pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    /// CPU shares, CFS quota and period.
+    pub cpu_shares: Option<u64>,
     pub cpu_quota: Option<i64>,
     pub cpu_period: Option<u64>,
     pub pids: Option<i64>,
@@ -362,11 +368,25 @@ pub(crate) fn build(i: &Input<'_>) -> Spec {
     if let Some(m) = i.memory {
         memory.insert("limit".into(), json!(m));
     }
+    if let Some(s) = i.memory_swap {
+        memory.insert("swap".into(), json!(s));
+    }
+    if let Some(r) = i.memory_reservation {
+        memory.insert("reservation".into(), json!(r));
+    }
     if !memory.is_empty() {
         resources["memory"] = Value::Object(memory);
     }
-    if i.cpu_quota.is_some() {
-        resources["cpu"] = json!({"quota": i.cpu_quota, "period": i.cpu_period.unwrap_or(100_000)});
+    let mut cpu = serde_json::Map::new();
+    if let Some(s) = i.cpu_shares {
+        cpu.insert("shares".into(), json!(s));
+    }
+    if let Some(q) = i.cpu_quota {
+        cpu.insert("quota".into(), json!(q));
+        cpu.insert("period".into(), json!(i.cpu_period.unwrap_or(100_000)));
+    }
+    if !cpu.is_empty() {
+        resources["cpu"] = Value::Object(cpu);
     }
     if let Some(p) = i.pids {
         resources["pids"] = json!({"limit": p});
@@ -593,6 +613,9 @@ mod tests {
             seccomp: Some(&default_seccomp(&caps)),
             no_new_privileges: true,
             memory: Some(64 << 20),
+            memory_swap: Some(128 << 20),
+            memory_reservation: Some(32 << 20),
+            cpu_shares: Some(512),
             cpu_quota: Some(50_000),
             cpu_period: None,
             pids: Some(10),
@@ -611,6 +634,10 @@ mod tests {
         assert_eq!(v["process"]["capabilities"]["effective"], json!([]));
         assert_eq!(v["process"]["user"]["additionalGids"], json!([29, 44]));
         assert_eq!(v["linux"]["resources"]["memory"]["limit"], 64 << 20);
+        assert_eq!(v["linux"]["resources"]["memory"]["swap"], 128 << 20);
+        assert_eq!(v["linux"]["resources"]["memory"]["reservation"], 32 << 20);
+        assert_eq!(v["linux"]["resources"]["cpu"]["shares"], 512);
+        assert_eq!(v["linux"]["resources"]["cpu"]["quota"], 50_000);
         assert_eq!(v["linux"]["resources"]["cpu"]["period"], 100_000);
         assert_eq!(v["linux"]["resources"]["pids"]["limit"], 10);
         assert_eq!(

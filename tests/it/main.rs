@@ -45,6 +45,9 @@ mod security;
 mod security_opts;
 // runc and ours on generated configs: exit codes and what a probe inside sees (issue 11).
 mod differential;
+// Limits (issue 10): CPU shares, swap and memory soft limits on the builder and the engine
+// CLI, in the cgroup and in inspect.
+mod limits;
 // Escape regressions (issue 10): leaked-fd working directories, symlinked and swapped mount
 // destinations, /proc/sys and /sys writes, host disks, dangerous syscalls, compat entry points.
 mod escape;
