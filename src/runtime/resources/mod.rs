@@ -99,6 +99,32 @@ pub(crate) fn settings(
     Ok(out)
 }
 
+/// The cgroup settings of a live container's resource update (`runc update --resources`):
+/// what runc 1.1 changes on a running container — memory (limit, swap, reservation,
+/// swappiness), cpu (shares, quota, period, burst, idle, realtime, cpuset), pids, the blkio
+/// weight and throttles, `unified` — plus the hugepage limits (runc keeps the old ones; the
+/// kernel takes new ones at any time). Device rules and `network` are left as the container
+/// was created with, as runc does.
+///
+/// That matters for Kubernetes: containerd's CRI plugin sends the container's *whole* spec
+/// resources on `UpdateContainerResources`, device rules included, and those start with a
+/// deny-all rule. Rewritten on v1 they would replace the allow-list the container was
+/// created with (the runtime's default devices, see [`with_default_devices`]) by that deny
+/// alone: `/dev/null` and every other device would be closed to the container from then on,
+/// so even a shell reading back its new memory limit with `2>/dev/null` failed.
+///
+/// # Errors
+/// As [`settings`].
+pub(crate) fn update_settings(
+    res: &LinuxResources,
+    is_v2: impl Fn(Controller) -> bool,
+) -> Result<Vec<Setting>> {
+    let mut live = res.clone();
+    live.set_devices(None);
+    live.set_network(None);
+    settings(&live, is_v2)
+}
+
 /// `linux.resources.network` (net_cls class id, net_prio priorities) is not written by this
 /// runtime: a spec that asks for it is refused, naming the field, rather than run without
 /// it. The reason says whether the host has the controller at all.

@@ -1,0 +1,1 @@
+//! The runtime CLI verbs the runc shim calls.
