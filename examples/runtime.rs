@@ -441,7 +441,8 @@ fn dispatch(cli: &Cli) -> Res<u8> {
         } => {
             let interval = parse_duration(interval)?;
             loop {
-                let s = rt.stats(id)?;
+                // runc's event: `data` is its `types.Stats`, which go-runc decodes.
+                let s = rt.event_stats(id)?;
                 let ev = serde_json::json!({ "type": "stats", "id": id, "data": s });
                 println!("{ev}");
                 io::stdout().flush()?;
@@ -851,7 +852,8 @@ fn features() -> serde_json::Value {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
             "capabilities": caps,
-            "cgroup": { "v1": true, "v2": true, "systemd": true, "systemdUser": false },
+            "cgroup": { "v1": true, "v2": true, "systemd": true, "systemdUser": false,
+                        "rdma": false },
             "seccomp": {
                 "enabled": true,
                 "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
@@ -860,10 +862,16 @@ fn features() -> serde_json::Value {
                 "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
                               "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
                 "archs": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_X86",
-                          "SCMP_ARCH_X86_64"]
+                          "SCMP_ARCH_X86_64"],
+                "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+                               "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+                "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+                                   "SECCOMP_FILTER_FLAG_SPEC_ALLOW"]
             },
             "apparmor": { "enabled": Path::new("/sys/kernel/security/apparmor").exists() },
-            "selinux": { "enabled": Path::new("/sys/fs/selinux/enforce").exists() }
+            "selinux": { "enabled": Path::new("/sys/fs/selinux/enforce").exists() },
+            "intelRdt": { "enabled": false },
+            "mountExtensions": { "idmap": { "enabled": false } }
         },
         "annotations": {
             "org.cargohold.runtime.version": VERSION

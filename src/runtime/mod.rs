@@ -42,6 +42,9 @@ use oci_spec::runtime::Spec;
 pub use crate::sys::cgroup::CgroupStats;
 pub use exec::{ExecOptions, ExecProcess};
 pub use exit::ExitStatus;
+pub use resources::stats::{
+    CpuStats, CpuUsage, EventStats, HugetlbStats, MemoryEntry, MemoryStats, PidsStats, Throttling,
+};
 pub use signal::{parse_signal, Signal};
 pub use state::{State, Status};
 
