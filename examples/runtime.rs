@@ -12,6 +12,12 @@
 //!   spec [--bundle DIR] | features | events [--stats] ID | update [--resources F] ID
 //! ```
 //!
+//! For containerd's runc shim (and so Kubernetes through the CRI plugin, see the README):
+//! `ps --format json` prints the pids as a JSON array, `events --stats` one
+//! `{"type":"stats","id":..,"data":..}` line whose `data` is runc's `types.Stats`, `update
+//! --resources -` takes a `LinuxResources` on stdin and applies what runc does (device rules
+//! stay as created), and `features` prints runc's features document.
+//!
 //! Errors go to stderr and, with `--log`, to that file as runc writes them (containerd reads
 //! `{"level":"error","msg":..,"time":..}` lines from it with `--log-format json`); the exit
 //! code is then 1. Warnings (a failing poststart or poststop hook, an ambient capability

@@ -68,9 +68,13 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// The runtime example: next to this binary's profile dir (`target/<profile>/examples/`),
-/// built with cargo if missing.
+/// The runtime example: `CARGOHOLD_RUNTIME_BIN` if set (the benchmark's release build), else
+/// next to this binary's profile dir (`target/<profile>/examples/`), built with cargo if
+/// missing.
 pub fn runtime_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("CARGOHOLD_RUNTIME_BIN") {
+        return PathBuf::from(bin);
+    }
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
     let bin = profile_dir.join("examples").join("runtime");
@@ -208,7 +212,9 @@ impl Containerd {
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
-        let child = cmd.spawn().expect("starting containerd");
+        // Killed if containerd does not come up (the panic below); handed to the
+        // `Containerd` guard once it does.
+        let mut child = ChildGuard(Some(cmd.spawn().expect("starting containerd")));
         let sock = d.join("containerd.sock");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -241,7 +247,7 @@ impl Containerd {
             sock,
             runtime_root: d.join("runtime-root/k8s.io"),
             cgroup_parent: format!("/{name}"),
-            child: Some(child),
+            child: child.0.take(),
             runtime: RuntimeServiceClient::new(channel.clone()),
             images: ImageServiceClient::new(channel),
             rt,
@@ -571,6 +577,18 @@ impl Drop for Containerd {
             while fs::remove_dir(&d).is_err() && d.exists() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
             }
+        }
+    }
+}
+
+/// A child process killed and reaped on drop.
+struct ChildGuard(Option<Child>);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 }
