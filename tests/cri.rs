@@ -238,7 +238,6 @@ fn pod_on_a_cni_bridge() {
     let subnet_base = "10.213.77";
     let ctd = Containerd::start(&Options {
         cni_subnet: Some(format!("{subnet_base}.0/24")),
-        ..Default::default()
     });
     let pod_config = ctd.pod_config("net", true);
     let pod = ctd.run_pod(&pod_config, "cargohold");
