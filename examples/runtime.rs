@@ -12,6 +12,12 @@
 //!   spec [--bundle DIR] | features | events [--stats] ID | update [--resources F] ID
 //! ```
 //!
+//! For containerd's runc shim (and so Kubernetes through the CRI plugin, see the README):
+//! `ps --format json` prints the pids as a JSON array, `events --stats` one
+//! `{"type":"stats","id":..,"data":..}` line whose `data` is runc's `types.Stats`, `update
+//! --resources -` takes a `LinuxResources` on stdin and applies what runc does (device rules
+//! stay as created), and `features` prints runc's features document.
+//!
 //! Errors go to stderr and, with `--log`, to that file as runc writes them (containerd reads
 //! `{"level":"error","msg":..,"time":..}` lines from it with `--log-format json`); the exit
 //! code is then 1. Warnings (a failing poststart or poststop hook, an ambient capability
@@ -441,7 +447,8 @@ fn dispatch(cli: &Cli) -> Res<u8> {
         } => {
             let interval = parse_duration(interval)?;
             loop {
-                let s = rt.stats(id)?;
+                // runc's event: `data` is its `types.Stats`, which go-runc decodes.
+                let s = rt.event_stats(id)?;
                 let ev = serde_json::json!({ "type": "stats", "id": id, "data": s });
                 println!("{ev}");
                 io::stdout().flush()?;
@@ -851,7 +858,8 @@ fn features() -> serde_json::Value {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
             "capabilities": caps,
-            "cgroup": { "v1": true, "v2": true, "systemd": true, "systemdUser": false },
+            "cgroup": { "v1": true, "v2": true, "systemd": true, "systemdUser": false,
+                        "rdma": false },
             "seccomp": {
                 "enabled": true,
                 "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
@@ -860,10 +868,16 @@ fn features() -> serde_json::Value {
                 "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
                               "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
                 "archs": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_X86",
-                          "SCMP_ARCH_X86_64"]
+                          "SCMP_ARCH_X86_64"],
+                "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+                               "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+                "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+                                   "SECCOMP_FILTER_FLAG_SPEC_ALLOW"]
             },
             "apparmor": { "enabled": Path::new("/sys/kernel/security/apparmor").exists() },
-            "selinux": { "enabled": Path::new("/sys/fs/selinux/enforce").exists() }
+            "selinux": { "enabled": Path::new("/sys/fs/selinux/enforce").exists() },
+            "intelRdt": { "enabled": false },
+            "mountExtensions": { "idmap": { "enabled": false } }
         },
         "annotations": {
             "org.cargohold.runtime.version": VERSION

@@ -71,6 +71,9 @@ use oci_spec::runtime::Spec;
 pub use crate::sys::cgroup::CgroupStats;
 pub use exec::{ExecOptions, ExecProcess};
 pub use exit::ExitStatus;
+pub use resources::stats::{
+    CpuStats, CpuUsage, EventStats, HugetlbStats, MemoryEntry, MemoryStats, PidsStats, Throttling,
+};
 pub use signal::{parse_signal, Signal};
 pub use state::{State, Status};
 
@@ -1076,14 +1079,16 @@ impl Runtime {
         Ok(Cgroup::open(&rec.cgroup_path)?.stats()?)
     }
 
-    /// Changes the resource limits of a live container (runc's `update`).
+    /// Changes the resource limits of a live container (runc's `update`). As runc, the
+    /// device rules and `network` of `resources` are ignored: the container keeps those it
+    /// was created with.
     ///
     /// # Errors
     /// The container does not exist; the kernel refuses a value (the error names the file).
     pub fn update(&self, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
         let (_, rec) = self.load(id)?;
         let cg = Cgroup::open(&rec.cgroup_path)?;
-        Ok(cg.apply(&resources::settings(resources, |c| cg.uses_v2(c))?)?)
+        Ok(cg.apply(&resources::update_settings(resources, |c| cg.uses_v2(c))?)?)
     }
 
     /// The spec a container was created with.

@@ -337,11 +337,11 @@ fn exec_ps_pause_resume() {
 
     let ev: serde_json::Value = serde_json::from_str(&cli.ok(&["events", "--stats", &id])).unwrap();
     assert_eq!(ev["type"], "stats");
-    assert!(ev["data"]["pids_current"].as_u64().unwrap() >= 2);
+    assert!(ev["data"]["pids"]["current"].as_u64().unwrap() >= 2);
 
     cli.ok(&["update", "--pids-limit", "50", &id]);
     let ev: serde_json::Value = serde_json::from_str(&cli.ok(&["events", "--stats", &id])).unwrap();
-    assert_eq!(ev["data"]["pids_limit"], 50);
+    assert_eq!(ev["data"]["pids"]["limit"], 50);
 
     cli.ok(&["kill", "--all", &id, "KILL"]);
     cli.wait_status(&id, "stopped");

@@ -12,6 +12,7 @@
 //! hierarchy of a hybrid host) and is skipped without an error. On v1 it is written to
 //! `devices.allow`/`devices.deny`.
 
+pub(crate) mod stats;
 mod v1;
 mod v2;
 
@@ -97,6 +98,32 @@ pub(crate) fn settings(
         }
     }
     Ok(out)
+}
+
+/// The cgroup settings of a live container's resource update (`runc update --resources`):
+/// what runc 1.1 changes on a running container — memory (limit, swap, reservation,
+/// swappiness), cpu (shares, quota, period, burst, idle, realtime, cpuset), pids, the blkio
+/// weight and throttles, `unified` — plus the hugepage limits (runc keeps the old ones; the
+/// kernel takes new ones at any time). Device rules and `network` are left as the container
+/// was created with, as runc does.
+///
+/// That matters for Kubernetes: containerd's CRI plugin sends the container's *whole* spec
+/// resources on `UpdateContainerResources`, device rules included, and those start with a
+/// deny-all rule. Rewritten on v1 they would replace the allow-list the container was
+/// created with (the runtime's default devices, see [`with_default_devices`]) by that deny
+/// alone: `/dev/null` and every other device would be closed to the container from then on,
+/// so even a shell reading back its new memory limit with `2>/dev/null` failed.
+///
+/// # Errors
+/// As [`settings`].
+pub(crate) fn update_settings(
+    res: &LinuxResources,
+    is_v2: impl Fn(Controller) -> bool,
+) -> Result<Vec<Setting>> {
+    let mut live = res.clone();
+    live.set_devices(None);
+    live.set_network(None);
+    settings(&live, is_v2)
 }
 
 /// `linux.resources.network` (net_cls class id, net_prio priorities) is not written by this
@@ -381,6 +408,55 @@ mod tests {
             .build()
             .unwrap();
         assert!(settings(&bad, |_| true).is_err());
+    }
+
+    #[test]
+    fn update_keeps_the_device_rules_of_create() {
+        // What containerd's CRI plugin sends on UpdateContainerResources: the whole spec
+        // resources, with its deny-all device rule first.
+        let r: LinuxResources = serde_json::from_value(serde_json::json!({
+            "devices": [{"allow": false, "access": "rwm"}],
+            "memory": {"limit": 100663296, "swap": 100663296},
+            "cpu": {"shares": 256, "quota": 50000, "period": 100000, "cpus": "0", "mems": ""},
+            "pids": {"limit": 64},
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 0}],
+            "network": {"classID": 7}
+        }))
+        .unwrap();
+        assert!(
+            settings(&r, |_| false).is_err(),
+            "network is refused at create"
+        );
+        let f = files(&update_settings(&r, |_| false).unwrap());
+        assert!(
+            !f.iter().any(|(file, _)| file.starts_with("devices.")),
+            "{f:?}"
+        );
+        for (file, value) in [
+            ("memory.limit_in_bytes", "100663296"),
+            ("memory.memsw.limit_in_bytes", "100663296"),
+            ("cpu.shares", "256"),
+            ("cpu.cfs_period_us", "100000"),
+            ("cpu.cfs_quota_us", "50000"),
+            ("cpuset.cpus", "0"),
+            ("pids.max", "64"),
+            ("hugetlb.2MB.limit_in_bytes", "0"),
+        ] {
+            assert!(
+                f.contains(&(file.into(), value.into())),
+                "{file}={value} missing from {f:?}"
+            );
+        }
+        let f = files(&update_settings(&r, |_| true).unwrap());
+        assert!(
+            f.contains(&("memory.max".into(), "100663296".into())),
+            "{f:?}"
+        );
+        assert!(
+            f.contains(&("cpu.max".into(), "50000 100000".into())),
+            "{f:?}"
+        );
+        assert!(f.contains(&("hugetlb.2MB.max".into(), "0".into())), "{f:?}");
     }
 
     // ---- Tier 2: a fake cgroupfs in a tempdir ----
