@@ -874,6 +874,11 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
         raw::fchdir(dir.as_raw_fd()).at(Step::Chroot, 0)?;
         raw::chroot(c".").at(Step::Chroot, 0)?;
     }
+    // The console once the user's mounts are there and before the root is made read-only
+    // (runc's order): its /dev/console may have to be created.
+    if let Some(size) = plan.process.console {
+        setup_console(sync, size, plan.rootfs.is_some())?;
+    }
 
     // Sysctls before the read-only paths (as runc): specs list /proc/sys as read-only.
     for (i, (path, value)) in plan.sysctls.iter().enumerate() {
@@ -897,9 +902,6 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
     }
 
     let p = &plan.process;
-    if let Some(size) = p.console {
-        setup_console(sync, size)?;
-    }
     finalize_process(p)?;
     let exe = find_executable(p)?;
 
@@ -1485,8 +1487,10 @@ fn finish_rootfs(r: &RootfsPlan) -> ChildResult {
 }
 
 /// Opens a pty in the container's devpts, sends the master to the parent and makes the
-/// slave our stdio and controlling terminal.
-fn setup_console(sync: RawFd, size: (u16, u16)) -> ChildResult {
+/// slave our stdio and controlling terminal. With `bind` (a container's init, not an
+/// exec) the slave is also bind-mounted on `/dev/console`, as the spec asks of a
+/// `process.terminal` and runc does.
+fn setup_console(sync: RawFd, size: (u16, u16), bind: bool) -> ChildResult {
     let master = raw::openat(
         libc::AT_FDCWD,
         c"/dev/ptmx",
@@ -1514,6 +1518,9 @@ fn setup_console(sync: RawFd, size: (u16, u16)) -> ChildResult {
         // SAFETY: TIOCSWINSZ takes a pointer to a winsize.
         unsafe { raw::ioctl_ptr(master, libc::TIOCSWINSZ, &mut ws) }.at(Step::Console, 2)?;
     }
+    if bind {
+        bind_console(master)?;
+    }
     raw::send_fd(sync, master, &encode(MSG_CONSOLE, 0, 0, 0)).at(Step::Console, 3)?;
     raw::close(master);
     raw::setsid().at(Step::Console, 4)?;
@@ -1523,6 +1530,60 @@ fn setup_console(sync: RawFd, size: (u16, u16)) -> ChildResult {
     }
     if slave > 2 {
         raw::close(slave);
+    }
+    Ok(())
+}
+
+/// Bind-mounts the slave of `master` (by its path in the container's devpts, as runc does)
+/// on `/dev/console`, creating an empty file there when none exists.
+fn bind_console(master: RawFd) -> ChildResult {
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN takes a pointer to an unsigned int.
+    unsafe { raw::ioctl_ptr(master, libc::TIOCGPTN, &mut n) }.at(Step::Console, 7)?;
+    // O_EXCL: never open an existing node (the host's console device, say), only make one.
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    match raw::openat(libc::AT_FDCWD, c"/dev/console", flags, 0o666) {
+        Ok(fd) => raw::close(fd),
+        Err(libc::EEXIST) => {}
+        Err(e) => return Err((Step::Console, 8, e)),
+    }
+    let mut buf = [0u8; 32];
+    let slave = raw::pts_path(&mut buf, n);
+    raw::mount(Some(slave), c"/dev/console", None, libc::MS_BIND, None).at(Step::Console, 9)
+}
+
+/// Gives stdin, stdout and stderr to `uid` before the process becomes it, as runc does, so
+/// that a process that is not root can use its terminal and reopen `/dev/stdout`: each
+/// that is not `/dev/null` and not already the user's gets `uid` as owner (the group
+/// stays, the devpts mount may have chosen it). An fd whose owner or group the user
+/// namespace cannot map (EPERM, EINVAL) is left as it is.
+fn own_stdio(uid: u32) -> ChildResult {
+    let null = match raw::openat(
+        libc::AT_FDCWD,
+        c"/dev/null",
+        libc::O_PATH | libc::O_CLOEXEC,
+        0,
+    ) {
+        Ok(fd) => {
+            let r = raw::owner_and_rdev(fd);
+            raw::close(fd);
+            r.ok().map(|(_, _, rdev)| rdev)
+        }
+        Err(_) => None,
+    };
+    for fd in 0..3 {
+        let (owner, group, rdev) = match raw::owner_and_rdev(fd) {
+            Ok(st) => st,
+            Err(libc::EBADF) => continue,
+            Err(e) => return Err((Step::Stdio, fd as u32, e)),
+        };
+        if owner == uid || Some(rdev) == null {
+            continue;
+        }
+        match raw::fchown(fd, uid, group) {
+            Ok(()) | Err(libc::EPERM) | Err(libc::EINVAL) => {}
+            Err(e) => return Err((Step::Stdio, fd as u32, e)),
+        }
     }
     Ok(())
 }
@@ -1565,6 +1626,7 @@ fn finalize_process(p: &ProcessPlan) -> ChildResult {
             filter.load().at(Step::Seccomp, 0)?;
         }
     }
+    own_stdio(p.uid)?;
     if let Some(groups) = &p.groups {
         raw::setgroups(groups).at(Step::Groups, 0)?;
     }

@@ -226,20 +226,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "mount: /sys/fs/cgroup/",
         "the hierarchies not joined are not mounted either",
     ),
-    // With a terminal runc bind-mounts the pty to /dev/console (the spec asks for it) and
-    // gives the pty to the process's uid; we do neither yet. src/sys/process.rs
-    // setup_console: needs the slave's path and the uid in the child, not done here.
-    (
-        "terminal true",
-        "mount: /dev/console ",
-        "no /dev/console bind of the pty",
-    ),
-    (
-        "terminal true",
-        "dev: /dev/console ",
-        "no /dev/console bind of the pty",
-    ),
-    ("terminal true", "dev: /dev/pts/0 ", "the pty stays root's"),
 ];
 
 /// Applets the probe needs beyond the shared rootfs's.
@@ -850,6 +836,9 @@ fn probe_script(
         );
     }
     s += "echo \"tty: $(tty 2>&1) $([ -t 0 ] && echo in-tty) $([ -t 1 ] && echo out-tty)\"\n";
+    // Reopening stdout (`>>`: no truncation) takes the permission of its file: runc gives
+    // stdio to the process's user.
+    s += "( : >> /dev/stdout ) 2>/dev/null && echo 'stdio: reopens' || echo 'stdio: refused'\n";
     s += "echo \"rootfs: $(touch /probe-write 2>/dev/null && echo writable || echo read-only)\"\n";
     // What seccomp (and capabilities) let it do, last: these change the container.
     s += "mkdir /scratch/d 2>/dev/null && echo 'seccomp: mkdir ok' || echo 'seccomp: mkdir refused'\n";
