@@ -1626,12 +1626,24 @@ fn finalize_process(p: &ProcessPlan) -> ChildResult {
             filter.load().at(Step::Seccomp, 0)?;
         }
     }
+    // The working directory while still privileged, so that one only root may enter works
+    // (runc 1.1); a permission error is retried as the user, who may be the only one let in
+    // (a directory owned by the container's user that the runtime's root cannot enter, on
+    // a root-squashing file system).
+    let cwd_later = match raw::chdir(&p.cwd) {
+        Ok(()) => false,
+        Err(libc::EACCES | libc::EPERM) => true,
+        Err(e) => return Err((Step::Cwd, 0, e)),
+    };
     own_stdio(p.uid)?;
     if let Some(groups) = &p.groups {
         raw::setgroups(groups).at(Step::Groups, 0)?;
     }
     raw::setresgid(p.gid).at(Step::Gid, 0)?;
     raw::setresuid(p.uid).at(Step::Uid, 0)?;
+    if cwd_later {
+        raw::chdir(&p.cwd).at(Step::Cwd, 0)?;
+    }
     if let Some(caps) = &p.caps {
         raw::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0).at(Step::KeepCaps, 0)?;
         raw::capset(caps.effective, caps.permitted, caps.inheritable).at(Step::Capabilities, 0)?;
@@ -1656,7 +1668,6 @@ fn finalize_process(p: &ProcessPlan) -> ChildResult {
         raw::prctl(libc::PR_SET_PDEATHSIG, sig as c_ulong, 0, 0, 0)
             .at(Step::ParentDeathSignal, 0)?;
     }
-    raw::chdir(&p.cwd).at(Step::Cwd, 0)?;
     if let Some(mask) = p.umask {
         raw::umask(mask);
     }
