@@ -1054,11 +1054,8 @@ fn rootfs_plan(
     let root_propagation = root_propagation(linux)?;
     let (mounts, dev) = spec_mounts(spec, bundle, ns, cgroup_dirs, ctx)?;
     let devices = device_plans(linux, user_ns, dev.bind, ctx)?;
-    let symlinks = if dev.tmpfs {
-        dev_symlinks(dev.devpts)
-    } else {
-        Vec::new()
-    };
+    // runc's rule: every `/dev` but the host's (a bind) gets them, the rootfs's own too.
+    let symlinks = if dev.bind { Vec::new() } else { dev_symlinks() };
     let (masked, readonly) = masked_and_readonly(linux, ctx)?;
     Ok(RootfsPlan {
         rootfs: path_cstring("root.path", rootfs)?,
@@ -1107,12 +1104,8 @@ fn root_propagation(linux: &oci_spec::runtime::Linux) -> Result<c_ulong> {
 /// What the spec's mounts make of `/dev`.
 #[derive(Debug, Default)]
 struct DevLayout {
-    /// `/dev` is a fresh mount (tmpfs): it gets the standard symlinks.
-    tmpfs: bool,
-    /// `/dev` is a bind mount (the host's): no standard devices are made in it.
+    /// `/dev` is a bind mount (the host's): no standard devices or symlinks are made in it.
     bind: bool,
-    /// `/dev/pts` is mounted: `/dev/ptmx` links to `pts/ptmx`.
-    devpts: bool,
 }
 
 /// The spec's `mounts`, planned (cgroup mounts expanded per hierarchy), in order.
@@ -1141,14 +1134,7 @@ fn spec_mounts(
             dest.display()
         );
         if target.as_os_str() == "dev" {
-            if is_bind(m) {
-                dev.bind = true;
-            } else {
-                dev.tmpfs = true;
-            }
-        }
-        if target.as_os_str() == "dev/pts" {
-            dev.devpts = true;
+            dev.bind = is_bind(m);
         }
         if m.typ().as_deref() == Some("cgroup") || m.typ().as_deref() == Some("cgroup2") {
             cgroup_mounts(
@@ -1282,9 +1268,9 @@ fn device_plans(
     Ok(list.devices.into_iter().map(|(_, d)| d).collect())
 }
 
-/// The standard symlinks of a fresh `/dev` (`fd`, `stdin`, ..., `core`, and `ptmx` when
-/// devpts is mounted).
-fn dev_symlinks(devpts: bool) -> Vec<(CString, CString)> {
+/// The standard symlinks of `/dev` (`fd`, `stdin`, ..., `core`, `ptmx`), as runc makes
+/// them.
+fn dev_symlinks() -> Vec<(CString, CString)> {
     let mut symlinks = Vec::new();
     for (target, link) in [
         ("/proc/self/fd", "dev/fd"),
@@ -1300,9 +1286,7 @@ fn dev_symlinks(devpts: bool) -> Vec<(CString, CString)> {
     if Path::new("/proc/kcore").exists() {
         symlinks.push((c"/proc/kcore".to_owned(), c"dev/core".to_owned()));
     }
-    if devpts {
-        symlinks.push((c"pts/ptmx".to_owned(), c"dev/ptmx".to_owned()));
-    }
+    symlinks.push((c"pts/ptmx".to_owned(), c"dev/ptmx".to_owned()));
     symlinks
 }
 
