@@ -624,15 +624,11 @@ fn init_process(
     user_ns: bool,
     ctx: &mut Context,
 ) -> Result<ProcessPlan> {
-    let mut process = spec
+    let process = spec
         .process()
-        .clone()
+        .as_ref()
         .ok_or_else(|| Error::spec("process", "missing"))?;
-    let mut env = process.env().clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", home_of(rootfs, process.user().uid())));
-        process.set_env(Some(env));
-    }
+    let process = with_home(process, rootfs);
     let mut pplan = process_plan(&process, "process", user_ns, ctx)?;
     pplan.seccomp = match linux.seccomp() {
         Some(s) => Some(super::seccomp::compile(s)?),
@@ -649,6 +645,25 @@ fn init_process(
         pplan.selinux = Some(selinux_label(label)?);
     }
     Ok(pplan)
+}
+
+/// `process` with the `HOME` runc gives a process (the init or an exec'd one, seen in
+/// `rootfs`) whose env has none or an empty one.
+pub(crate) fn with_home(
+    process: &oci_spec::runtime::Process,
+    rootfs: &Path,
+) -> oci_spec::runtime::Process {
+    let mut process = process.clone();
+    let mut env = process.env().clone().unwrap_or_default();
+    if !env
+        .iter()
+        .any(|e| e.starts_with("HOME=") && e.len() > "HOME=".len())
+    {
+        env.retain(|e| e != "HOME=");
+        env.push(format!("HOME={}", home_of(rootfs, process.user().uid())));
+        process.set_env(Some(env));
+    }
+    process
 }
 
 /// The `HOME` runc gives a process whose env has none: the home directory of its uid in
@@ -1515,6 +1530,42 @@ pub(crate) fn is_char_device(p: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn home_comes_from_the_containers_passwd_unless_set() {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir(root.path().join("etc")).unwrap();
+        fs::write(
+            root.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n",
+        )
+        .unwrap();
+        let home = |uid: u32, env: &[&str]| -> Vec<String> {
+            let mut p = oci_spec::runtime::Process::default();
+            let mut user = oci_spec::runtime::User::default();
+            user.set_uid(uid);
+            p.set_user(user);
+            p.set_env(Some(env.iter().map(|s| s.to_string()).collect()));
+            let env = with_home(&p, root.path()).env().clone().unwrap();
+            env.into_iter().filter(|e| e.starts_with("HOME=")).collect()
+        };
+        assert_eq!(home(0, &["A=1"]), ["HOME=/root"]);
+        assert_eq!(home(1000, &[]), ["HOME=/home/u"]);
+        assert_eq!(home(4242, &[]), ["HOME=/"], "a user /etc/passwd lacks");
+        assert_eq!(home(1000, &["HOME=/x"]), ["HOME=/x"]);
+        assert_eq!(
+            home(1000, &["HOME="]),
+            ["HOME=/home/u"],
+            "empty is unset (runc)"
+        );
+        let none = tempfile::tempdir().unwrap();
+        let mut p = oci_spec::runtime::Process::default();
+        p.set_env(None);
+        assert_eq!(
+            with_home(&p, none.path()).env().clone().unwrap(),
+            ["HOME=/"]
+        );
+    }
 
     #[test]
     fn capability_names_are_in_number_order() {
