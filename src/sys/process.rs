@@ -1444,9 +1444,20 @@ fn enter_rootfs(r: &RootfsPlan) -> ChildResult {
     Ok(())
 }
 
-/// Masked and read-only paths, the read-only root, then a shared or unbindable root's
+/// Read-only and masked paths, the read-only root, then a shared or unbindable root's
 /// propagation: done inside the new root.
 fn finish_rootfs(r: &RootfsPlan) -> ChildResult {
+    // Read-only paths before masked ones, as runc: a path in both ends up masked (the
+    // mask on top), not the mask made read-only again.
+    for (i, path) in r.readonly.iter().enumerate() {
+        match raw::mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC, None) {
+            Ok(()) => {}
+            Err(libc::ENOENT) => continue,
+            Err(e) => return Err((Step::ReadonlyPath, i as u32, e)),
+        }
+        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(path);
+        raw::mount(None, path, None, flags, None).at(Step::ReadonlyPath, i)?;
+    }
     for (i, path) in r.masked.iter().enumerate() {
         let fd = match raw::openat(libc::AT_FDCWD, path, libc::O_PATH | libc::O_CLOEXEC, 0) {
             Ok(fd) => fd,
@@ -1464,15 +1475,6 @@ fn finish_rootfs(r: &RootfsPlan) -> ChildResult {
             Ok(()) | Err(libc::ENOENT) => {}
             Err(e) => return Err((Step::MaskPath, i as u32, e)),
         }
-    }
-    for (i, path) in r.readonly.iter().enumerate() {
-        match raw::mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC, None) {
-            Ok(()) => {}
-            Err(libc::ENOENT) => continue,
-            Err(e) => return Err((Step::ReadonlyPath, i as u32, e)),
-        }
-        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(path);
-        raw::mount(None, path, None, flags, None).at(Step::ReadonlyPath, i)?;
     }
     if r.readonly_root {
         let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(c"/");
