@@ -16,10 +16,11 @@
 //! The process is `/probe.sh`, a busybox script that prints a normalised report of what it
 //! sees: ids and groups, `/proc/self/status` (capabilities, no_new_privs, seccomp, umask),
 //! limits, cwd, env, hostname, the sysctls set, the mount table (mount point, type, flags,
-//! propagation), the masked and read-only paths, `/dev`, each namespace as `host`,
-//! `joined` or `new`, and what seccomp lets it do. Hooks append their name and the state's
-//! status to a log the test reads afterwards. Compared are the exit code, the report and
-//! the hook log; a mismatch prints the seed, the dimensions and a line diff.
+//! propagation), the masked and read-only paths, `/dev`, whether it may reopen its stdout,
+//! each namespace as `host`, `joined` or `new`, and what seccomp lets it do. Hooks append
+//! their name and the state's status to a log the test reads afterwards. Compared are the
+//! exit code, the report and the hook log; a mismatch prints the seed, the dimensions and
+//! a line diff (`DIFF_VERBOSE` adds both reports and hook logs).
 //!
 //! `DIFF_N` sets how many configs (default 60), `DIFF_SEED` the first seed (default 1):
 //! `DIFF_SEED=17 DIFF_N=1` reruns one case.
@@ -211,7 +212,7 @@ const INTENDED: &[(&str, &str, &str)] = &[
         "an LSM the host lacks is refused at step 2",
     ),
     // On a v1/v2 hybrid host runc joins the unified hierarchy too; we do not unless a
-    // setting needs it (joining it through cgroup.procs costs ~10 ms per container, see
+    // setting needs it (joining it through cgroup.procs costs 10-20 ms per container, see
     // src/sys/cgroup). The spec asks for no hierarchy in particular; nothing in the
     // container shows it but this line (runc does not mount it there either).
     (
