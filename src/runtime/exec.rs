@@ -127,7 +127,9 @@ impl Runtime {
             }
         }
         let cg = Cgroup::open(&rec.cgroup_path)?;
-        let mut pplan = plan::process_plan(process, "process", false, &mut ctx)?;
+        // HOME from the container's /etc/passwd when the process has none, as create does.
+        let process = plan::with_home(process, &PathBuf::from(format!("/proc/{pid}/root")));
+        let mut pplan = plan::process_plan(&process, "process", false, &mut ctx)?;
         for w in &ctx.warnings {
             self.warn(w);
         }

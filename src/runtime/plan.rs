@@ -628,15 +628,11 @@ fn init_process(
     user_ns: bool,
     ctx: &mut Context,
 ) -> Result<ProcessPlan> {
-    let mut process = spec
+    let process = spec
         .process()
-        .clone()
+        .as_ref()
         .ok_or_else(|| Error::spec("process", "missing"))?;
-    let mut env = process.env().clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", home_of(rootfs, process.user().uid())));
-        process.set_env(Some(env));
-    }
+    let process = with_home(process, rootfs);
     let mut pplan = process_plan(&process, "process", user_ns, ctx)?;
     pplan.seccomp = match linux.seccomp() {
         Some(s) => Some(super::seccomp::compile(s)?),
@@ -653,6 +649,25 @@ fn init_process(
         pplan.selinux = Some(selinux_label(label)?);
     }
     Ok(pplan)
+}
+
+/// `process` with the `HOME` runc gives a process (the init or an exec'd one, seen in
+/// `rootfs`) whose env has none or an empty one.
+pub(crate) fn with_home(
+    process: &oci_spec::runtime::Process,
+    rootfs: &Path,
+) -> oci_spec::runtime::Process {
+    let mut process = process.clone();
+    let mut env = process.env().clone().unwrap_or_default();
+    if !env
+        .iter()
+        .any(|e| e.starts_with("HOME=") && e.len() > "HOME=".len())
+    {
+        env.retain(|e| e != "HOME=");
+        env.push(format!("HOME={}", home_of(rootfs, process.user().uid())));
+        process.set_env(Some(env));
+    }
+    process
 }
 
 /// The `HOME` runc gives a process whose env has none: the home directory of its uid in
@@ -1058,11 +1073,8 @@ fn rootfs_plan(
     let root_propagation = root_propagation(linux)?;
     let (mounts, dev) = spec_mounts(spec, bundle, ns, cgroup_dirs, ctx)?;
     let devices = device_plans(linux, user_ns, dev.bind, ctx)?;
-    let symlinks = if dev.tmpfs {
-        dev_symlinks(dev.devpts)
-    } else {
-        Vec::new()
-    };
+    // runc's rule: every `/dev` but the host's (a bind) gets them, the rootfs's own too.
+    let symlinks = if dev.bind { Vec::new() } else { dev_symlinks() };
     let (masked, readonly) = masked_and_readonly(linux, ctx)?;
     Ok(RootfsPlan {
         rootfs: path_cstring("root.path", rootfs)?,
@@ -1111,12 +1123,8 @@ fn root_propagation(linux: &oci_spec::runtime::Linux) -> Result<c_ulong> {
 /// What the spec's mounts make of `/dev`.
 #[derive(Debug, Default)]
 struct DevLayout {
-    /// `/dev` is a fresh mount (tmpfs): it gets the standard symlinks.
-    tmpfs: bool,
-    /// `/dev` is a bind mount (the host's): no standard devices are made in it.
+    /// `/dev` is a bind mount (the host's): no standard devices or symlinks are made in it.
     bind: bool,
-    /// `/dev/pts` is mounted: `/dev/ptmx` links to `pts/ptmx`.
-    devpts: bool,
 }
 
 /// The spec's `mounts`, planned (cgroup mounts expanded per hierarchy), in order.
@@ -1145,14 +1153,7 @@ fn spec_mounts(
             dest.display()
         );
         if target.as_os_str() == "dev" {
-            if is_bind(m) {
-                dev.bind = true;
-            } else {
-                dev.tmpfs = true;
-            }
-        }
-        if target.as_os_str() == "dev/pts" {
-            dev.devpts = true;
+            dev.bind = is_bind(m);
         }
         if m.typ().as_deref() == Some("cgroup") || m.typ().as_deref() == Some("cgroup2") {
             cgroup_mounts(
@@ -1286,9 +1287,9 @@ fn device_plans(
     Ok(list.devices.into_iter().map(|(_, d)| d).collect())
 }
 
-/// The standard symlinks of a fresh `/dev` (`fd`, `stdin`, ..., `core`, and `ptmx` when
-/// devpts is mounted).
-fn dev_symlinks(devpts: bool) -> Vec<(CString, CString)> {
+/// The standard symlinks of `/dev` (`fd`, `stdin`, ..., `core`, `ptmx`), as runc makes
+/// them.
+fn dev_symlinks() -> Vec<(CString, CString)> {
     let mut symlinks = Vec::new();
     for (target, link) in [
         ("/proc/self/fd", "dev/fd"),
@@ -1304,9 +1305,7 @@ fn dev_symlinks(devpts: bool) -> Vec<(CString, CString)> {
     if Path::new("/proc/kcore").exists() {
         symlinks.push((c"/proc/kcore".to_owned(), c"dev/core".to_owned()));
     }
-    if devpts {
-        symlinks.push((c"pts/ptmx".to_owned(), c"dev/ptmx".to_owned()));
-    }
+    symlinks.push((c"pts/ptmx".to_owned(), c"dev/ptmx".to_owned()));
     symlinks
 }
 
@@ -1535,6 +1534,42 @@ pub(crate) fn is_char_device(p: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn home_comes_from_the_containers_passwd_unless_set() {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir(root.path().join("etc")).unwrap();
+        fs::write(
+            root.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n",
+        )
+        .unwrap();
+        let home = |uid: u32, env: &[&str]| -> Vec<String> {
+            let mut p = oci_spec::runtime::Process::default();
+            let mut user = oci_spec::runtime::User::default();
+            user.set_uid(uid);
+            p.set_user(user);
+            p.set_env(Some(env.iter().map(|s| s.to_string()).collect()));
+            let env = with_home(&p, root.path()).env().clone().unwrap();
+            env.into_iter().filter(|e| e.starts_with("HOME=")).collect()
+        };
+        assert_eq!(home(0, &["A=1"]), ["HOME=/root"]);
+        assert_eq!(home(1000, &[]), ["HOME=/home/u"]);
+        assert_eq!(home(4242, &[]), ["HOME=/"], "a user /etc/passwd lacks");
+        assert_eq!(home(1000, &["HOME=/x"]), ["HOME=/x"]);
+        assert_eq!(
+            home(1000, &["HOME="]),
+            ["HOME=/home/u"],
+            "empty is unset (runc)"
+        );
+        let none = tempfile::tempdir().unwrap();
+        let mut p = oci_spec::runtime::Process::default();
+        p.set_env(None);
+        assert_eq!(
+            with_home(&p, none.path()).env().clone().unwrap(),
+            ["HOME=/"]
+        );
+    }
 
     #[test]
     fn capability_names_are_in_number_order() {

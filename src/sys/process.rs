@@ -874,6 +874,11 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
         raw::fchdir(dir.as_raw_fd()).at(Step::Chroot, 0)?;
         raw::chroot(c".").at(Step::Chroot, 0)?;
     }
+    // The console once the user's mounts are there and before the root is made read-only
+    // (runc's order): its /dev/console may have to be created.
+    if let Some(size) = plan.process.console {
+        setup_console(sync, size, plan.rootfs.is_some())?;
+    }
 
     // Sysctls before the read-only paths (as runc): specs list /proc/sys as read-only.
     for (i, (path, value)) in plan.sysctls.iter().enumerate() {
@@ -897,9 +902,6 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
     }
 
     let p = &plan.process;
-    if let Some(size) = p.console {
-        setup_console(sync, size)?;
-    }
     finalize_process(p)?;
     let exe = find_executable(p)?;
 
@@ -1442,9 +1444,20 @@ fn enter_rootfs(r: &RootfsPlan) -> ChildResult {
     Ok(())
 }
 
-/// Masked and read-only paths, the read-only root, then a shared or unbindable root's
+/// Read-only and masked paths, the read-only root, then a shared or unbindable root's
 /// propagation: done inside the new root.
 fn finish_rootfs(r: &RootfsPlan) -> ChildResult {
+    // Read-only paths before masked ones, as runc: a path in both ends up masked (the
+    // mask on top), not the mask made read-only again.
+    for (i, path) in r.readonly.iter().enumerate() {
+        match raw::mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC, None) {
+            Ok(()) => {}
+            Err(libc::ENOENT) => continue,
+            Err(e) => return Err((Step::ReadonlyPath, i as u32, e)),
+        }
+        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(path);
+        raw::mount(None, path, None, flags, None).at(Step::ReadonlyPath, i)?;
+    }
     for (i, path) in r.masked.iter().enumerate() {
         let fd = match raw::openat(libc::AT_FDCWD, path, libc::O_PATH | libc::O_CLOEXEC, 0) {
             Ok(fd) => fd,
@@ -1463,15 +1476,6 @@ fn finish_rootfs(r: &RootfsPlan) -> ChildResult {
             Err(e) => return Err((Step::MaskPath, i as u32, e)),
         }
     }
-    for (i, path) in r.readonly.iter().enumerate() {
-        match raw::mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC, None) {
-            Ok(()) => {}
-            Err(libc::ENOENT) => continue,
-            Err(e) => return Err((Step::ReadonlyPath, i as u32, e)),
-        }
-        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(path);
-        raw::mount(None, path, None, flags, None).at(Step::ReadonlyPath, i)?;
-    }
     if r.readonly_root {
         let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(c"/");
         raw::mount(None, c"/", None, flags, None).at(Step::ReadonlyRoot, 0)?;
@@ -1485,8 +1489,10 @@ fn finish_rootfs(r: &RootfsPlan) -> ChildResult {
 }
 
 /// Opens a pty in the container's devpts, sends the master to the parent and makes the
-/// slave our stdio and controlling terminal.
-fn setup_console(sync: RawFd, size: (u16, u16)) -> ChildResult {
+/// slave our stdio and controlling terminal. With `bind` (a container's init, not an
+/// exec) the slave is also bind-mounted on `/dev/console`, as the spec asks of a
+/// `process.terminal` and runc does.
+fn setup_console(sync: RawFd, size: (u16, u16), bind: bool) -> ChildResult {
     let master = raw::openat(
         libc::AT_FDCWD,
         c"/dev/ptmx",
@@ -1514,6 +1520,9 @@ fn setup_console(sync: RawFd, size: (u16, u16)) -> ChildResult {
         // SAFETY: TIOCSWINSZ takes a pointer to a winsize.
         unsafe { raw::ioctl_ptr(master, libc::TIOCSWINSZ, &mut ws) }.at(Step::Console, 2)?;
     }
+    if bind {
+        bind_console(master)?;
+    }
     raw::send_fd(sync, master, &encode(MSG_CONSOLE, 0, 0, 0)).at(Step::Console, 3)?;
     raw::close(master);
     raw::setsid().at(Step::Console, 4)?;
@@ -1523,6 +1532,60 @@ fn setup_console(sync: RawFd, size: (u16, u16)) -> ChildResult {
     }
     if slave > 2 {
         raw::close(slave);
+    }
+    Ok(())
+}
+
+/// Bind-mounts the slave of `master` (by its path in the container's devpts, as runc does)
+/// on `/dev/console`, creating an empty file there when none exists.
+fn bind_console(master: RawFd) -> ChildResult {
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN takes a pointer to an unsigned int.
+    unsafe { raw::ioctl_ptr(master, libc::TIOCGPTN, &mut n) }.at(Step::Console, 7)?;
+    // O_EXCL: never open an existing node (the host's console device, say), only make one.
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    match raw::openat(libc::AT_FDCWD, c"/dev/console", flags, 0o666) {
+        Ok(fd) => raw::close(fd),
+        Err(libc::EEXIST) => {}
+        Err(e) => return Err((Step::Console, 8, e)),
+    }
+    let mut buf = [0u8; 32];
+    let slave = raw::pts_path(&mut buf, n);
+    raw::mount(Some(slave), c"/dev/console", None, libc::MS_BIND, None).at(Step::Console, 9)
+}
+
+/// Gives stdin, stdout and stderr to `uid` before the process becomes it, as runc does, so
+/// that a process that is not root can use its terminal and reopen `/dev/stdout`: each
+/// that is not `/dev/null` and not already the user's gets `uid` as owner (the group
+/// stays, the devpts mount may have chosen it). An fd whose owner or group the user
+/// namespace cannot map (EPERM, EINVAL) is left as it is.
+fn own_stdio(uid: u32) -> ChildResult {
+    let null = match raw::openat(
+        libc::AT_FDCWD,
+        c"/dev/null",
+        libc::O_PATH | libc::O_CLOEXEC,
+        0,
+    ) {
+        Ok(fd) => {
+            let r = raw::owner_and_rdev(fd);
+            raw::close(fd);
+            r.ok().map(|(_, _, rdev)| rdev)
+        }
+        Err(_) => None,
+    };
+    for fd in 0..3 {
+        let (owner, group, rdev) = match raw::owner_and_rdev(fd) {
+            Ok(st) => st,
+            Err(libc::EBADF) => continue,
+            Err(e) => return Err((Step::Stdio, fd as u32, e)),
+        };
+        if owner == uid || Some(rdev) == null {
+            continue;
+        }
+        match raw::fchown(fd, uid, group) {
+            Ok(()) | Err(libc::EPERM) | Err(libc::EINVAL) => {}
+            Err(e) => return Err((Step::Stdio, fd as u32, e)),
+        }
     }
     Ok(())
 }
@@ -1565,11 +1628,28 @@ fn finalize_process(p: &ProcessPlan) -> ChildResult {
             filter.load().at(Step::Seccomp, 0)?;
         }
     }
+    // The working directory while still privileged, so that one only root may enter works
+    // (runc 1.1); a permission error is retried as the user, who may be the only one let in
+    // (a directory owned by the container's user that the runtime's root cannot enter, on
+    // a root-squashing file system).
+    let cwd_later = match raw::chdir(&p.cwd) {
+        Ok(()) => false,
+        Err(libc::EACCES | libc::EPERM) => true,
+        Err(e) => return Err((Step::Cwd, 0, e)),
+    };
+    own_stdio(p.uid)?;
     if let Some(groups) = &p.groups {
         raw::setgroups(groups).at(Step::Groups, 0)?;
     }
     raw::setresgid(p.gid).at(Step::Gid, 0)?;
     raw::setresuid(p.uid).at(Step::Uid, 0)?;
+    if cwd_later {
+        raw::chdir(&p.cwd).at(Step::Cwd, 0)?;
+    }
+    // CVE-2024-21626: a cwd through `/proc/self/fd/N` can name a directory fd we hold (an
+    // exec's cgroup directory for clone3) outside the container's root, from where `..`
+    // walks the host. The kernel's getcwd then answers "(unreachable)…", not "/…".
+    cwd_inside_root().at(Step::Cwd, 1)?;
     if let Some(caps) = &p.caps {
         raw::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0).at(Step::KeepCaps, 0)?;
         raw::capset(caps.effective, caps.permitted, caps.inheritable).at(Step::Capabilities, 0)?;
@@ -1594,11 +1674,6 @@ fn finalize_process(p: &ProcessPlan) -> ChildResult {
         raw::prctl(libc::PR_SET_PDEATHSIG, sig as c_ulong, 0, 0, 0)
             .at(Step::ParentDeathSignal, 0)?;
     }
-    raw::chdir(&p.cwd).at(Step::Cwd, 0)?;
-    // CVE-2024-21626: a cwd through `/proc/self/fd/N` can name a directory fd we hold (an
-    // exec's cgroup directory for clone3) outside the container's root, from where `..`
-    // walks the host. The kernel's getcwd then answers "(unreachable)…", not "/…".
-    cwd_inside_root().at(Step::Cwd, 1)?;
     if let Some(mask) = p.umask {
         raw::umask(mask);
     }

@@ -210,6 +210,22 @@ pub(crate) fn lchownat(dirfd: RawFd, name: &CStr, uid: u32, gid: u32) -> R {
     check(ret).map(drop)
 }
 
+/// fchown(2).
+pub(crate) fn fchown(fd: RawFd, uid: u32, gid: u32) -> R {
+    // SAFETY: plain integers.
+    check(unsafe { libc::fchown(fd, uid, gid) }).map(drop)
+}
+
+/// fstat(2): (owner uid, owner gid, st_rdev) of the file `fd` refers to.
+pub(crate) fn owner_and_rdev(fd: RawFd) -> R<(u32, u32, u64)> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: st points to writable memory for a stat struct.
+    check(unsafe { libc::fstat(fd, st.as_mut_ptr()) })?;
+    // SAFETY: fstat succeeded and filled the struct (it was zeroed anyway).
+    let st = unsafe { st.assume_init() };
+    Ok((st.st_uid, st.st_gid, st.st_rdev))
+}
+
 /// fchmodat(2).
 pub(crate) fn fchmodat(dirfd: RawFd, name: &CStr, mode: u32) -> R {
     // SAFETY: a valid C string.
@@ -684,10 +700,20 @@ pub fn exit(code: c_int) -> ! {
 
 /// Formats `/proc/self/fd/<fd>` into `buf` and returns it as a C string.
 pub fn proc_fd_path(buf: &mut [u8; 32], fd: RawFd) -> &CStr {
-    const PREFIX: &[u8] = b"/proc/self/fd/";
-    buf[..PREFIX.len()].copy_from_slice(PREFIX);
-    let mut digits = [0u8; 12];
-    let mut n = fd.max(0) as u32;
+    numbered_path(buf, b"/proc/self/fd/", fd.max(0) as u32)
+}
+
+/// Formats `/dev/pts/<n>` (a pty slave's path, as ptsname(3) gives it) into `buf`.
+pub(crate) fn pts_path(buf: &mut [u8; 32], n: u32) -> &CStr {
+    numbered_path(buf, b"/dev/pts/", n)
+}
+
+/// `prefix` then `n` in decimal, nul-terminated in `buf`, without allocating (a prefix
+/// longer than 20 bytes, which leaves no room for ten digits and the nul, is cut).
+fn numbered_path<'a>(buf: &'a mut [u8; 32], prefix: &[u8], mut n: u32) -> &'a CStr {
+    let prefix = &prefix[..prefix.len().min(buf.len() - 11)];
+    buf[..prefix.len()].copy_from_slice(prefix);
+    let mut digits = [0u8; 10];
     let mut len = 0;
     loop {
         digits[len] = b'0' + (n % 10) as u8;
@@ -698,10 +724,10 @@ pub fn proc_fd_path(buf: &mut [u8; 32], fd: RawFd) -> &CStr {
         }
     }
     for i in 0..len {
-        buf[PREFIX.len() + i] = digits[len - 1 - i];
+        buf[prefix.len() + i] = digits[len - 1 - i];
     }
-    buf[PREFIX.len() + len] = 0;
-    CStr::from_bytes_until_nul(&buf[..]).unwrap_or(c"/proc/self/fd")
+    buf[prefix.len() + len] = 0;
+    CStr::from_bytes_until_nul(&buf[..]).unwrap_or(c"/")
 }
 
 #[cfg(test)]
@@ -716,6 +742,11 @@ mod tests {
         assert_eq!(
             proc_fd_path(&mut buf, 1234567).to_bytes(),
             b"/proc/self/fd/1234567"
+        );
+        assert_eq!(pts_path(&mut buf, 0).to_bytes(), b"/dev/pts/0");
+        assert_eq!(
+            pts_path(&mut buf, u32::MAX).to_bytes(),
+            b"/dev/pts/4294967295"
         );
     }
 }

@@ -331,7 +331,7 @@ fn exec_joins_the_same_namespaces() {
     let mut opts = ExecOptions::default();
     opts.stdout = Some(OwnedFd::from(w));
     let process = ProcessBuilder::default()
-        .args(vec!["sh".to_string(), "-c".into(), "for n in pid mnt net uts; do readlink /proc/self/ns/$n; done; hostname; cat /proc/1/comm".into()])
+        .args(vec!["sh".to_string(), "-c".into(), "for n in pid mnt net uts; do readlink /proc/self/ns/$n; done; hostname; cat /proc/1/comm; echo \"$HOME\"".into()])
         .env(vec!["PATH=/bin".to_string()])
         .cwd("/")
         .build()
@@ -348,6 +348,7 @@ fn exec_joins_the_same_namespaces() {
     }
     assert_eq!(lines[4], "cargohold");
     assert_eq!(lines[5], "sleep");
+    assert_eq!(lines[6], "/root", "HOME from the container's /etc/passwd");
     rt.delete(&id, true).unwrap();
     let _ = c.wait();
     assert!(common::cgroups_named(&id).is_empty());

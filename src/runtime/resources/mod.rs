@@ -520,13 +520,17 @@ mod tests {
         assert_eq!(cat(root.join("cpuset/outer/cpuset.mems")), "0");
         assert_eq!(cat(d("cpuset").join("cpuset.cpus")), "1");
         assert_eq!(cat(d("cpuset").join("cpuset.mems")), "0");
-        // No devices dir: the resources name no devices.
-        assert!(!d("devices").exists());
-        assert_eq!(cg.paths().len(), 8 - 1);
+        // Every hierarchy, devices too though the resources name no devices (as runc).
+        assert!(d("devices").is_dir());
+        assert_eq!(cg.paths().len(), 8);
         assert!(cg.v2_dir_fd().unwrap().is_none());
-        assert_eq!(cg.procs_fds().unwrap().len(), 7);
+        assert_eq!(cg.procs_fds().unwrap().len(), 8);
 
-        // apply() of a controller the container lacks creates it and moves the processes.
+        // apply() of a controller the container lacks (one made before the hierarchy was
+        // mounted, played by removing its directory) creates it and moves the processes.
+        fs::remove_dir_all(d("devices")).unwrap();
+        let cg = Cgroup::open_in(l.clone(), "/outer/ctr").unwrap();
+        assert_eq!(cg.paths().len(), 7);
         fs::write(d("freezer").join("cgroup.procs"), "4242\n").unwrap();
         let devs = vec![LinuxDeviceCgroupBuilder::default()
             .allow(false)
@@ -589,9 +593,9 @@ mod tests {
             !tmp.path().join("unified/plain").exists(),
             "no unified dir without a need"
         );
-        // memory, cpuacct, pids, freezer: no cpu without cpu limits.
-        assert_eq!(cg.paths().len(), 4);
-        assert!(!tmp.path().join("cpu/plain").exists());
+        // Every v1 hierarchy, cpu too without cpu limits; not the unified one.
+        assert_eq!(cg.paths().len(), 8);
+        assert!(tmp.path().join("cpu/plain").is_dir());
         cg.remove().unwrap();
         let h = vec![LinuxHugepageLimitBuilder::default()
             .page_size("2MB")
@@ -611,7 +615,7 @@ mod tests {
             cat(tmp.path().join("unified/cgroup.subtree_control")),
             "+hugetlb"
         );
-        assert_eq!(cg.paths().len(), 5);
+        assert_eq!(cg.paths().len(), 9);
         assert!(cg.v2_dir_fd().unwrap().is_none());
         cg.remove().unwrap();
     }

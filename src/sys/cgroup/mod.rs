@@ -1,23 +1,33 @@
 //! Control groups (v1, v2 and hybrid hosts) behind one interface.
 //!
-//! A [`Cgroup`] is one container's cgroup: a directory in each hierarchy it needs. On a pure
-//! v2 host that is one directory; on v1 one per controller hierarchy we use; on a hybrid host
-//! (v1 controllers plus a cgroup2 mount, usually `/sys/fs/cgroup/unified`) the v1 ones, plus
-//! the unified one when a controller only lives there (typically `hugetlb`) or when the spec
-//! has `unified` keys. (runc always joins the unified hierarchy in hybrid mode; we do not: a
-//! mkdir+rmdir there costs ~45 µs and it holds nothing else we use.)
+//! A [`Cgroup`] is one container's cgroup: a directory in each hierarchy. On a pure v2 host
+//! that is one directory; on v1 one per mounted hierarchy; on a hybrid host (v1 controllers
+//! plus a cgroup2 mount, usually `/sys/fs/cgroup/unified`) the v1 ones, plus the unified one
+//! when a controller only lives there (typically `hugetlb`) or the spec has `unified` keys.
 //!
-//! # Which hierarchies a container gets (v1)
-//! Always `memory`, `cpuacct`, `pids` and `freezer`: the memory limit and OOM count, the CPU
-//! and pids stats, and freeze/kill. `cpu`, `cpuset`, `blkio`, `devices` and `hugetlb` only when
-//! a [`Setting`] names them (on hosts that co-mount `cpu,cpuacct`, `cpu` comes with `cpuacct`;
-//! every new `cpuset` level also costs two reads and two writes to copy `cpus`/`mems` from its
-//! parent); `name=systemd`, `net_cls`, `net_prio`, `perf_event`, `rdma` and `misc` never.
+//! # Which hierarchies a container gets (v1 and hybrid)
+//! Every mounted v1 hierarchy — `cpu`, `cpuset`, `blkio` and `name=systemd` included,
+//! whether a [`Setting`] names them or not — as runc does. A container sees its own cgroup in
+//! each: `/proc/self/cgroup` names a directory of its own, and the `/sys/fs/cgroup` mount
+//! inside it (a bind of the container's directories, or a fresh mount in a cgroup namespace,
+//! which is rooted where the process stands) shows every hierarchy at the container's cgroup,
+//! not at the runtime's. Containers that look there (systemd wants `name=systemd`; the CRI's
+//! stats read `cpu` and `blkio`) find what they find under runc.
+//!
+//! The unified hierarchy of a hybrid host is the exception: runc joins it, we do not unless a
+//! setting needs it. A v1 hierarchy is joined through its `tasks` file; the unified one has
+//! only `cgroup.procs`, whose write takes the kernel's `cgroup_threadgroup_rwsem` and waits
+//! for an RCU grace period: measured on the development machine (hybrid, Linux 6.18), a
+//! `runtime run` of `/bin/true` took a median 28 ms without and 40–47 ms with it. Nothing in
+//! the container shows it but the `0::` line of `/proc/self/cgroup` (runc does not mount it
+//! in the container on such hosts either). The v1 hierarchies cost little in comparison: a
+//! cgroup's create+remove took a median 178 µs in the 6 hierarchies a container used for
+//! its limits and stats and 395 µs in all 9 (a new `cpuset` level costs most, ~130 µs, with
+//! the two reads and two writes that copy `cpus`/`mems` from its parent), which the same
+//! `runtime run` timing does not tell from noise.
+//!
 //! A later [`Cgroup::apply`] (`runc update`) that needs a hierarchy the container lacks creates
 //! it and moves the container's processes into it, frozen so that none forks away meanwhile.
-//! The cost that decides this, measured on the development machine (hybrid, Linux 6.18): a
-//! mkdir+rmdir takes a median 30–75 µs per hierarchy (memory is the dearest), so each skipped
-//! hierarchy saves about 40 µs of a ~0.2 ms create+remove.
 //!
 //! # What is here and what is not
 //! This module is plain cgroupfs file I/O: it creates, joins, freezes, signals, reads and
@@ -185,14 +195,6 @@ impl Controller {
         }
     }
 }
-
-/// The controllers every container gets on v1 (see the module docs).
-const ALWAYS: [Controller; 4] = [
-    Controller::Memory,
-    Controller::Cpuacct,
-    Controller::Pids,
-    Controller::Freezer,
-];
 
 /// v1 controller names we recognise in mount options.
 const V1_CONTROLLERS: [&str; 14] = [
@@ -662,8 +664,9 @@ impl Cgroup {
     /// systemd would use (`/system.slice/prefix-name.scope`; `a-b.slice` nests as
     /// `a.slice/a-b.slice`) — without talking to systemd.
     ///
-    /// Directories are created (`mkdir -p`) only in the hierarchies the container needs (see
-    /// the module docs); on v1 each new `cpuset` level gets its parent's `cpus` and `mems`, on
+    /// Directories are created (`mkdir -p`) in every hierarchy but a hybrid host's unified
+    /// one unless a setting needs it (see the module docs); on v1 each new `cpuset` level
+    /// gets its parent's `cpus` and `mems`, on
     /// v2 the parents' `cgroup.subtree_control` enables the available controllers.
     ///
     /// # Errors
@@ -691,11 +694,11 @@ impl Cgroup {
                 wanted.push(i);
             }
         };
-        if layout.version == CgroupVersion::V2 {
-            want(layout.hiers.iter().position(|h| h.v2));
-        } else {
-            for c in ALWAYS {
-                want(layout.hier_for(c));
+        // Every hierarchy (on v2 the one there is) as runc does, but the unified one of a
+        // hybrid host, unless a setting needs it: see the module docs.
+        for (i, h) in layout.hiers.iter().enumerate() {
+            if !(h.v2 && layout.version == CgroupVersion::Hybrid) {
+                want(Some(i));
             }
         }
         for w in writes {
@@ -1581,12 +1584,23 @@ mod tests {
         // Every new cpuset level got its parent's values before the container's own.
         assert_eq!(cat(root.join("cpuset/outer/cpuset.cpus")), "0-3");
         assert_eq!(cat(d("cpuset").join("cpuset.cpus")), "1");
-        // memory, cpuacct, pids, freezer always; blkio and cpuset because settings name them.
-        assert_eq!(cg.paths().len(), 6);
-        assert!(!d("cpu").exists() && !d("devices").exists());
+        // Every hierarchy, named by a setting or not (as runc).
+        let all: Vec<String> = fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(cg.paths().len(), all.len(), "{all:?}");
+        for h in &all {
+            assert!(d(h).is_dir(), "{h} not joined");
+        }
         assert_eq!(cg.dir(Controller::Pids), Some(d("pids").as_path()));
 
-        // A setting for a controller the container lacks creates it and moves the processes.
+        // A setting for a controller the container lacks (a container made before its
+        // hierarchy was mounted, played by removing its directory) creates it and moves the
+        // processes.
+        fs::remove_dir_all(d("devices")).unwrap();
+        let cg = Cgroup::open_in(l.clone(), "/outer/ctr").unwrap();
+        assert!(cg.dir(Controller::Devices).is_none());
         fs::write(d("freezer").join("cgroup.procs"), "4242\n").unwrap();
         cg.apply(&[Setting::new(
             Controller::Devices,
@@ -1608,7 +1622,7 @@ mod tests {
             "{msg}"
         );
         assert!(msg.ends_with("memory/b/memory.x"), "{msg}");
-        for c in ["memory", "cpuacct", "pids", "freezer"] {
+        for c in &all {
             assert!(!root.join(c).join("b").exists(), "{c} left behind");
         }
         cg.remove().unwrap();
