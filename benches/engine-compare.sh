@@ -27,6 +27,7 @@
 #
 #   benches/engine-compare.sh                  # as root; N=200 WARMUP=10, engine root on disk
 #   ENGINE_TMPFS=1 benches/engine-compare.sh   # the engine root on a tmpfs
+#   ENGINE_SECCOMP=unconfined benches/engine-compare.sh  # both engine sides without the default seccomp profile
 #   N=50 PODMAN= benches/engine-compare.sh     # an empty PODMAN/CRUN/CLI skips that side
 #
 # Env: N, WARMUP, SEED, ENGINE_TMPFS, PODMAN, CRUN, CLI (binaries), OUT (raw samples,
@@ -140,7 +141,10 @@ if [ -n "$PODMAN" ]; then
     tar -C "$bundle/rootfs" -c . | pm import -q - "$REF" >/dev/null
 fi
 
-set -- --side "engine-cli=$CLI --root $eroot run --rm $REF true"
+# ENGINE_SECCOMP=unconfined: both engine sides without Docker's default seccomp profile.
+secopt=
+[ "${ENGINE_SECCOMP:-}" = unconfined ] && secopt="--security-opt seccomp=unconfined"
+set -- --side "engine-cli=$CLI --root $eroot run --rm $secopt $REF true"
 [ -n "$CLI" ] || set --
 if [ -n "$PODMAN" ]; then
     # shellcheck disable=SC2086

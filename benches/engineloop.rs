@@ -223,13 +223,14 @@ impl BenchEngine {
     /// leak check).
     fn run_rm_true(&self) -> cargohold::Result<(cargohold::ExitStatus, String)> {
         let image = self.engine.image(&self.reference)?;
-        let mut c = self
-            .engine
-            .container(&image)
-            .args(["true"])
-            .auto_remove(true)
-            .stdin(Stdio::null())
-            .spawn()?;
+        let mut b = self.engine.container(&image);
+        b.args(["true"]).auto_remove(true).stdin(Stdio::null());
+        // ENGINE_SECCOMP=unconfined: the engine side without Docker's default profile, to
+        // tell the profile's cost from the rest (`--security-opt seccomp=unconfined`).
+        if std::env::var("ENGINE_SECCOMP").as_deref() == Ok("unconfined") {
+            b.seccomp(cargohold::SeccompProfile::Unconfined);
+        }
+        let mut c = b.spawn()?;
         c.kill_on_drop(true);
         let id = c.id().to_owned();
         Ok((c.wait()?, id))
