@@ -38,8 +38,24 @@ fn path_cstring(field: &str, p: &Path) -> Result<CString> {
 pub(crate) fn load_spec(bundle: &Path) -> Result<(Spec, Vec<Error>)> {
     let path = bundle.join("config.json");
     let data = fs::read(&path).map_err(|e| Error::os("reading", &path, e))?;
+    parse_spec(&data)
+}
+
+/// Parses and checks a `config.json`: the spec and the warnings about what it ignores.
+pub(crate) fn parse_spec(data: &[u8]) -> Result<(Spec, Vec<Error>)> {
+    // One pass straight into the Spec; the slower pass through a JSON tree only when
+    // that fails, to drop unknown capabilities (which fail the direct parse).
+    if let Ok(spec) = serde_json::from_slice::<Spec>(data) {
+        check_version(spec.version())?;
+        return Ok((spec, Vec::new()));
+    }
+    parse_spec_tree(data)
+}
+
+/// [`parse_spec`] through a JSON tree, dropping unknown capabilities first.
+pub(crate) fn parse_spec_tree(data: &[u8]) -> Result<(Spec, Vec<Error>)> {
     let mut value: serde_json::Value =
-        serde_json::from_slice(&data).map_err(|e| Error::spec("config.json", format!("{e}")))?;
+        serde_json::from_slice(data).map_err(|e| Error::spec("config.json", format!("{e}")))?;
     let warnings = drop_unknown_capabilities(&mut value);
     let spec: Spec =
         serde_json::from_value(value).map_err(|e| Error::spec("config.json", format!("{e}")))?;
@@ -419,7 +435,9 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
         preserve_fds,
         stdio,
     } = input;
-    let linux = spec.linux().clone().unwrap_or_default();
+    // Borrowed, not cloned: the seccomp profile alone is hundreds of strings.
+    let none = oci_spec::runtime::Linux::default();
+    let linux = spec.linux().as_ref().unwrap_or(&none);
     let mut ctx = Context {
         rootfs: rootfs.display().to_string(),
         ..Default::default()
@@ -432,7 +450,7 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
 
     let user_ns = ns.has(libc::CLONE_NEWUSER);
     let new_user = ns.new & libc::CLONE_NEWUSER != 0;
-    check_user_ns(&linux, new_user)?;
+    check_user_ns(linux, new_user)?;
     let order = NamespaceOrder::of(&ns, new_user);
     check_uts(spec, &ns)?;
 
@@ -442,11 +460,11 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
         if !has_mount_ns {
             // No mount namespace: the container shares the runtime's, so its mounts are
             // made there, under the rootfs (as runc does); delete detaches them.
-            refuse_path_restrictions(&linux)?;
+            refuse_path_restrictions(linux)?;
         }
         let mut plan = rootfs_plan(
             spec,
-            &linux,
+            linux,
             bundle,
             rootfs,
             user_ns,
@@ -463,8 +481,8 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
             .map_err(|e| Error::os("opening rootfs", rootfs, e))?;
         (None, Some(fd))
     };
-    let sysctls = sysctl_plans(&linux, &ns, &mut ctx)?;
-    let mut pplan = init_process(spec, &linux, user_ns, &mut ctx)?;
+    let sysctls = sysctl_plans(linux, &ns, &mut ctx)?;
+    let mut pplan = init_process(spec, linux, user_ns, &mut ctx)?;
     pplan.stdio = stdio;
     pplan.preserve_fds = preserve_fds;
     let (create_container_hooks, start_container_hooks, hooks_sync) = child_hooks(spec, &mut ctx)?;

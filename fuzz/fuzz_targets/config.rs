@@ -1,0 +1,45 @@
+//! The runtime's config loader never panics: `config.json` bytes are parsed as
+//! `runtime create` parses them (a fast pass straight into the spec, and the pass through
+//! a JSON tree that drops unknown capabilities only when that fails), and what parses is
+//! checked and turned into the init's plan (rootfs, namespaces, mounts, devices, process,
+//! capabilities, rlimits, hooks, the seccomp filter) against an empty rootfs, creating
+//! nothing. The fast pass and the tree pass agree whenever the fast one succeeds.
+#![no_main]
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+
+/// A bundle directory with an empty `rootfs`, made once (the plan only reads it; statics
+/// are never dropped, so it stays for the process's life).
+fn bundle() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("cargohold-fuzz-config")
+            .tempdir()
+            .unwrap();
+        std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+        dir
+    })
+    .path()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let parsed = cargohold::__fuzz::parse_config(data);
+    let tree = cargohold::__fuzz::parse_config_via_tree(data);
+    match (&parsed, &tree) {
+        (Ok((fast, 0)), Ok((slow, 0))) => assert_eq!(fast, slow, "the two passes disagree"),
+        (Ok((_, w)), _) if *w > 0 => {}
+        (Ok(_), Err(e)) => panic!("the fast pass took what the tree pass refuses: {e}"),
+        // Warnings mean the fast pass failed and the tree pass ran: then they are one.
+        (Ok(_), Ok(_)) => panic!("the fast pass parsed a config with unknown capabilities"),
+        (Err(_), _) => {}
+    }
+    let Ok((spec, _)) = parsed else {
+        return;
+    };
+    let bundle = bundle();
+    let _ = cargohold::__fuzz::plan_config(&spec, bundle, &bundle.join("rootfs"));
+});
