@@ -453,7 +453,7 @@ mod tests {
 
         let rt = Runtime::open(dir.path().join("root")).unwrap();
         let id = format!("seccomp-state-{}", std::process::id());
-        rt.create(&id, &bundle, &CreateOptions::default()).unwrap();
+        let _init = rt.create(&id, &bundle, &CreateOptions::default()).unwrap();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let state_dir = dir.path().join("root").join(&id);
             let state = fs::read_to_string(state_dir.join(STATE)).unwrap();
