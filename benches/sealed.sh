@@ -4,6 +4,8 @@
 #   off    CARGOHOLD_SEALING=off: no re-exec (the binary as before)
 #   mount  the default: re-exec from a read-only detached mount of the binary
 #   memfd  CARGOHOLD_SEALING=memfd: re-exec from a sealed memfd copy of the binary
+#   bound  the default, run from a read-only bind mount of the binary on itself (made once
+#          by the script, as an administrator would at install): no re-exec
 # for two workloads, N interleaved iterations each (order shuffled per iteration):
 #   start      `runtime exec no-such-container true`: the program start alone (what the
 #              re-exec adds; the CLI re-executes for create, run and exec only), failing
@@ -29,7 +31,11 @@ if [ -z "${CLI:-}" ]; then
     CLI=$top/target/release/examples/runtime
 fi
 work=$(mktemp -d /run/cargohold-sealed.XXXXXX)
-trap 'rm -rf "$work"' EXIT INT TERM
+bound=$work/runtime-bound
+trap 'umount "$bound" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
+cp "$CLI" "$bound"
+mount --bind "$bound" "$bound"
+mount -o remount,bind,ro "$bound"
 "$here/make-bundle.sh" "$work/bundle" >/dev/null
 rm -f "$work/bundle/config.json"
 "$CLI" spec --bundle "$work/bundle"
@@ -43,10 +49,12 @@ json.dump(c, open(p, "w"))
 PY
 
 echo "== $CLI ($(stat -c %s "$CLI") bytes), $(uname -r), $(nproc) cpus, N=$N" >&2
-python3 - "$CLI" "$work" "$N" "$WARMUP" <<'PY'
+python3 - "$CLI" "$work" "$N" "$WARMUP" "$bound" <<'PY'
 import os, random, subprocess, sys, time
-cli, work, n, warmup = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-sides = {"off": "off", "mount": None, "memfd": "memfd"}
+cli, work, n, warmup, bound = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+sides = {"off": "off", "mount": None, "memfd": "memfd", "bound": None}
+binary = {s: cli for s in sides}
+binary["bound"] = bound
 root = os.path.join(work, "root")
 bundle = os.path.join(work, "bundle")
 
@@ -67,8 +75,8 @@ def run(argv, env, want):
     return dt
 
 workloads = {
-    "start": lambda side, i: [cli, "--root", root, "exec", "no-such-container", "true"],
-    "lifecycle": lambda side, i: [cli, "--root", root, "run", "--bundle", bundle,
+    "start": lambda side, i: [binary[side], "--root", root, "exec", "no-such-container", "true"],
+    "lifecycle": lambda side, i: [binary[side], "--root", root, "run", "--bundle", bundle,
                                   f"sealed-{side}-{i}"],
 }
 
@@ -87,7 +95,9 @@ for wname, argv_of in workloads.items():
             if i >= warmup:
                 samples[s].append(dt / 1e6)
     base = q(samples["off"], 0.5)
-    print(f"\n{wname} (ms, N={n})")
+    with open(f"/proc/loadavg") as f:
+        load = f.read().split()[0]
+    print(f"\n{wname} (ms, N={n}, load {load} at the end)")
     print(f"{'side':8} {'min':>8} {'median':>8} {'p90':>8} {'p99':>8} {'max':>8} {'+median':>8}")
     for s, xs in samples.items():
         m = q(xs, 0.5)
