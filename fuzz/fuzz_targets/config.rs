@@ -3,7 +3,8 @@
 //! a JSON tree that drops unknown capabilities only when that fails), and what parses is
 //! checked and turned into the init's plan (rootfs, namespaces, mounts, devices, process,
 //! capabilities, rlimits, hooks, the seccomp filter) against an empty rootfs, creating
-//! nothing. The fast pass and the tree pass agree whenever the fast one succeeds.
+//! nothing. The fast pass and the tree pass agree whenever both succeed, and the fast one
+//! refuses whatever the tree pass refuses, but for the unchecked values of unknown fields.
 #![no_main]
 
 use std::path::Path;
@@ -32,7 +33,16 @@ fuzz_target!(|data: &[u8]| {
     match (&parsed, &tree) {
         (Ok((fast, 0)), Ok((slow, 0))) => assert_eq!(fast, slow, "the two passes disagree"),
         (Ok((_, w)), _) if *w > 0 => {}
-        (Ok(_), Err(e)) => panic!("the fast pass took what the tree pass refuses: {e}"),
+        // The fast pass skips the values of unknown fields unchecked (as runc's decoder
+        // does): a lone surrogate escape or a huge number there fails only the tree pass.
+        // Anything else it refuses, the fast pass must refuse too.
+        (Ok(_), Err(e)) => {
+            let e = e.to_string();
+            assert!(
+                e.contains("hex escape") || e.contains("surrogate") || e.contains("number out of range"),
+                "the fast pass took what the tree pass refuses: {e}"
+            );
+        }
         // Warnings mean the fast pass failed and the tree pass ran: then they are one.
         (Ok(_), Ok(_)) => panic!("the fast pass parsed a config with unknown capabilities"),
         (Err(_), _) => {}

@@ -44,8 +44,15 @@ pub(crate) fn load_spec(bundle: &Path) -> Result<(Spec, Vec<Error>)> {
 /// Parses and checks a `config.json`: the spec and the warnings about what it ignores.
 pub(crate) fn parse_spec(data: &[u8]) -> Result<(Spec, Vec<Error>)> {
     // One pass straight into the Spec; the slower pass through a JSON tree only when
-    // that fails, to drop unknown capabilities (which fail the direct parse).
-    if let Ok(spec) = serde_json::from_slice::<Spec>(data) {
+    // that fails, to drop unknown capabilities (which fail the direct parse) or to refuse
+    // the document as it does. The direct pass skips the values of unknown fields, so the
+    // document's UTF-8 is checked first (fuzz target `config`); what it still leaves
+    // unchecked there (a lone surrogate escape, a number out of f64's range) is accepted,
+    // as runc's Go decoder accepts it.
+    if let Some(spec) = std::str::from_utf8(data)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Spec>(text).ok())
+    {
         check_version(spec.version())?;
         return Ok((spec, Vec::new()));
     }
@@ -1526,6 +1533,30 @@ mod tests {
             PathBuf::from("etc/passwd")
         );
         assert_eq!(clean_relative(Path::new("/")), PathBuf::from(""));
+    }
+
+    /// Found by the fuzz target `config`: the one-pass parse skipped an unknown field's
+    /// string without checking its UTF-8, and took a document the tree pass refuses.
+    #[test]
+    fn the_one_pass_parse_refuses_what_the_tree_pass_refuses() {
+        let base = r#"{"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+            "process": {"cwd": "/", "user": {"uid": 0, "gid": 0}, "args": ["true"], "#;
+        let mut bad_utf8 = base.as_bytes().to_vec();
+        bad_utf8.extend_from_slice(b"\"arKILLgs\": [\"\xff\xfftrue\"]}}");
+        let lone_surrogate = format!(r#"{base}"unknown": "\ud800"}}}}"#);
+        let fine = format!(r#"{base}"unknown": "\ud83d\ude00"}}}}"#);
+        let tree = parse_spec_tree(&bad_utf8)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        let one = parse_spec(&bad_utf8).map(|_| ()).map_err(|e| e.to_string());
+        assert!(tree.is_err());
+        assert_eq!(one, tree);
+        // Values of unknown fields are skipped, not checked (runc's decoder takes them too).
+        assert!(parse_spec_tree(lone_surrogate.as_bytes()).is_err());
+        let (spec, warnings) = parse_spec(lone_surrogate.as_bytes()).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(spec, parse_spec_tree(fine.as_bytes()).unwrap().0);
+        assert_eq!(parse_spec(fine.as_bytes()).unwrap().0, spec);
     }
 
     #[test]
