@@ -39,7 +39,9 @@ fuzz_target!(|data: &[u8]| {
         (Ok(_), Err(e)) => {
             let e = e.to_string();
             assert!(
-                e.contains("hex escape") || e.contains("surrogate") || e.contains("number out of range"),
+                e.contains("hex escape")
+                    || e.contains("surrogate")
+                    || e.contains("number out of range"),
                 "the fast pass took what the tree pass refuses: {e}"
             );
         }
