@@ -1559,6 +1559,28 @@ mod tests {
         assert_eq!(parse_spec(fine.as_bytes()).unwrap().0, spec);
     }
 
+    /// Found by the fuzz target `config`: an unknown key under `process.capabilities`
+    /// holding an unknown capability. Both passes ignore the key and give the same spec;
+    /// only the tree pass (not taken here) would warn about the name in it.
+    #[test]
+    fn an_unknown_capability_set_is_ignored_by_both_passes() {
+        let doc = br#"{"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+            "process": {"cwd": "/", "user": {"uid": 0, "gid": 0}, "args": ["true"],
+            "capabilities": {"ambientg": ["CAP_FROM_THE_FUTURE"], "bounding": ["CAP_KILL"]}}}"#;
+        let (one, warnings) = parse_spec(doc).unwrap();
+        assert!(warnings.is_empty());
+        let (tree, _) = parse_spec_tree(doc).unwrap();
+        assert_eq!(one, tree);
+        let caps = one
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .clone()
+            .unwrap();
+        assert_eq!(caps.bounding().clone().unwrap().len(), 1);
+    }
+
     #[test]
     fn unknown_capabilities_are_dropped_with_a_warning_each() {
         let mut v = serde_json::json!({"process": {"capabilities": {
