@@ -104,6 +104,7 @@ fn main() {
     let opts = CreateOptions::default();
     let bundles = [("unconfined", &plain), ("default-profile", &confined)];
     let mut samples = [Vec::new(), Vec::new()];
+    let mut cpu = [Vec::new(), Vec::new()];
     let mut order = [0usize, 1];
     let mut rng = Rng(seed | 1);
     let pid = std::process::id();
@@ -112,9 +113,11 @@ fn main() {
         for &s in &order {
             let (name, bundle) = bundles[s];
             let id = format!("scl-{pid}-{name}-{i}");
+            let c0 = cpu_ms();
             let t0 = Instant::now();
             let r = rt.run(&id, bundle, &opts);
             let dt = t0.elapsed();
+            let dc = cpu_ms() - c0;
             match r {
                 Ok(exit) if exit.success() => {}
                 other => {
@@ -124,6 +127,7 @@ fn main() {
             }
             if i >= warmup {
                 samples[s].push(ms(dt));
+                cpu[s].push(dc);
             }
         }
     }
@@ -140,8 +144,28 @@ fn main() {
     }))
     .expect("small profile");
     let small = cargohold::runtime::seccomp::compile(&small).expect("small profile compiles");
+    // What the runtime's state used to cost with the profile in it: state.json written
+    // once (create) and parsed twice (start, delete; `run` parses it once), against the
+    // same spec without `linux.seccomp` (what it holds now).
+    let mut with_profile = Vec::new();
+    let mut without_profile = Vec::new();
+    let mut bare = spec.clone();
+    if let Some(l) = bare.linux_mut() {
+        l.set_seccomp(None);
+    }
+    let round_trip = |s: &Spec| {
+        let t0 = Instant::now();
+        let data = serde_json::to_vec(s).expect("spec serialises");
+        for _ in 0..2 {
+            let back: Spec = serde_json::from_slice(&data).expect("spec parses");
+            std::hint::black_box(back);
+        }
+        ms(t0.elapsed())
+    };
     let mut instructions = 0;
     for _ in 0..n {
+        with_profile.push(round_trip(&spec));
+        without_profile.push(round_trip(&bare));
         let t0 = Instant::now();
         let profile = default_profile(&caps);
         let t1 = Instant::now();
@@ -170,10 +194,14 @@ fn main() {
     };
     let a = row("unconfined", &samples[0]);
     let b = row("default-profile", &samples[1]);
+    let ca = row("  unconfined, cpu", &cpu[0]);
+    let cb = row("  default-profile, cpu", &cpu[1]);
     row("  resolve (in-process)", &resolve);
     row("  compile (in-process)", &compile);
     row("  load (forked child)", &load);
     row("  load, 1-rule filter", &load_small);
+    row("  state w/ profile", &with_profile);
+    row("  state w/o profile", &without_profile);
     println!(
         "default profile: {instructions} BPF instructions; 1-rule filter: {}",
         small.instructions().len()
@@ -183,9 +211,28 @@ fn main() {
         b.median - a.median,
         b.p99 - a.p99
     );
+    println!(
+        "cpu time added (this process and its children): median {:+.3} ms",
+        cb.median - ca.median
+    );
     if let Ok(load) = fs::read_to_string("/proc/loadavg") {
         println!("loadavg: {}", load.trim());
     }
+}
+
+/// CPU time (user + system) of this process and its reaped children so far, ms: less
+/// sensitive than wall time to other work on a shared machine.
+fn cpu_ms() -> f64 {
+    let t = |who| {
+        let mut ru = std::mem::MaybeUninit::<libc::rusage>::uninit();
+        // SAFETY: getrusage writes a rusage into the buffer we pass.
+        assert_eq!(unsafe { libc::getrusage(who, ru.as_mut_ptr()) }, 0);
+        // SAFETY: getrusage succeeded, so the struct is initialised.
+        let ru = unsafe { ru.assume_init() };
+        let tv = |v: libc::timeval| v.tv_sec as f64 * 1e3 + v.tv_usec as f64 / 1e3;
+        tv(ru.ru_utime) + tv(ru.ru_stime)
+    };
+    t(libc::RUSAGE_SELF) + t(libc::RUSAGE_CHILDREN)
 }
 
 /// The engine's `run --rm true` with Docker's default profile and with
@@ -214,6 +261,7 @@ fn engine(n: usize, warmup: usize, seed: u64) {
         .expect("importing busybox");
     let sides = ["default-profile", "unconfined"];
     let mut samples = [Vec::new(), Vec::new()];
+    let mut cpu = [Vec::new(), Vec::new()];
     let mut order = [0usize, 1];
     let mut rng = Rng(seed | 1);
     for i in 0..warmup + n {
@@ -226,15 +274,18 @@ fn engine(n: usize, warmup: usize, seed: u64) {
             if s == 1 {
                 b.security_opt("seccomp=unconfined");
             }
+            let c0 = cpu_ms();
             let t0 = Instant::now();
             let status = b.status();
             let dt = t0.elapsed();
+            let dc = cpu_ms() - c0;
             match status {
                 Ok(st) if st.success() => {}
                 other => panic!("{}: {other:?}", sides[s]),
             }
             if i >= warmup {
                 samples[s].push(ms(dt));
+                cpu[s].push(dc);
             }
         }
     }
@@ -255,10 +306,23 @@ fn engine(n: usize, warmup: usize, seed: u64) {
             s
         })
         .collect();
+    let cpu_stats: Vec<Stats> = ["default-profile, cpu", "unconfined, cpu"]
+        .iter()
+        .zip(&cpu)
+        .map(|(name, v)| {
+            let s = Stats::of(v).expect("samples");
+            println!(
+                "  {name:<20} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
+                s.median, s.p90, s.p99, s.min
+            );
+            s
+        })
+        .collect();
     println!(
-        "added by the profile: median {:+.3} ms, p99 {:+.3} ms",
+        "added by the profile: median {:+.3} ms, p99 {:+.3} ms; cpu time median {:+.3} ms",
         stats[0].median - stats[1].median,
-        stats[0].p99 - stats[1].p99
+        stats[0].p99 - stats[1].p99,
+        cpu_stats[0].median - cpu_stats[1].median
     );
     if let Ok(load) = fs::read_to_string("/proc/loadavg") {
         println!("loadavg: {}", load.trim());

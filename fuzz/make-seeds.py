@@ -47,7 +47,89 @@ refs = ["busybox", "busybox:1.36", "library/busybox@sha256:" + "a" * 64, "localh
         "quay.io/org/app:v1.2_3-x@sha256:" + "0123456789abcdef" * 4, "[::1]:5000/x", "docker.io/library/a/b",
         "Upper/case", "a" * 64, "host.example.com/a__b/c-d.e:t"]
 
+# seccomp: Docker-format profiles (the module docs' example, podman's copy of moby's
+# default profile when installed) and plain OCI `linux.seccomp` objects
+seccomp_docs = {
+    "doc-example": {
+        "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+        "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],
+        "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+        "syscalls": [
+            {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+            {"name": "clone", "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}],
+             "excludes": {"caps": ["CAP_SYS_ADMIN"]}},
+            {"names": ["ptrace"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "4.8", "arches": ["amd64"]}},
+        ],
+    },
+    "oci-deny": {
+        "defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["socket"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 0, "value": 38, "op": "SCMP_CMP_EQ"}, {"index": 2, "value": 1, "op": "SCMP_CMP_GT"}]},
+            {"names": ["kill"], "action": "SCMP_ACT_KILL_PROCESS"},
+            {"names": ["uname"], "action": "SCMP_ACT_TRACE", "errnoRet": 3},
+            {"names": ["getpid"], "action": "SCMP_ACT_LOG"},
+        ],
+    },
+    "empty": {},
+}
+
+# config: an OCI runtime config.json with most of what the plan reads
+config = {
+    "ociVersion": "1.2.0",
+    "process": {
+        "terminal": False, "user": {"uid": 1000, "gid": 1000, "additionalGids": [5, 6]},
+        "args": ["/bin/sh", "-c", "true"], "env": ["PATH=/bin", "TERM=xterm"], "cwd": "/",
+        "capabilities": {s: ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+                         for s in ("bounding", "effective", "inheritable", "permitted", "ambient")},
+        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+        "noNewPrivileges": True, "oomScoreAdj": 100,
+    },
+    "root": {"path": "rootfs", "readonly": True},
+    "hostname": "fuzz",
+    "mounts": [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro"]},
+        {"destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind", "rprivate", "ro"]},
+    ],
+    "hooks": {"prestart": [{"path": "/bin/true", "args": ["true"], "timeout": 5}],
+              "poststop": [{"path": "/bin/true"}]},
+    "linux": {
+        "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
+        "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+        "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+        "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438}],
+        "resources": {"devices": [{"allow": False, "access": "rwm"}], "memory": {"limit": 1048576},
+                      "pids": {"limit": 10}},
+        "sysctl": {"net.ipv4.ip_forward": "1"},
+        "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"],
+        "rootfsPropagation": "private",
+        "seccomp": seccomp_docs["oci-deny"],
+    },
+}
+
 def main():
+    import json
+    for name, doc in seccomp_docs.items():
+        d = os.path.join(here, "corpus", "seccomp")
+        os.makedirs(d, exist_ok=True)
+        open(os.path.join(d, name), "w").write(json.dumps(doc))
+    if os.path.exists("/usr/share/containers/seccomp.json"):
+        shutil.copy("/usr/share/containers/seccomp.json", os.path.join(here, "corpus", "seccomp", "moby-default"))
+    d = os.path.join(here, "corpus", "config")
+    os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, "full"), "w").write(json.dumps(config))
+    minimal = {"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}}}
+    open(os.path.join(d, "minimal"), "w").write(json.dumps(minimal))
+    unknown = json.loads(json.dumps(config))
+    unknown["process"]["capabilities"]["bounding"].append("CAP_FROM_THE_FUTURE")
+    open(os.path.join(d, "unknown-cap"), "w").write(json.dumps(unknown))
     for target in ("unpack", "reference"):
         d = os.path.join(here, "corpus", target)
         os.makedirs(d, exist_ok=True)

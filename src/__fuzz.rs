@@ -5,7 +5,11 @@
 
 use std::path::Path;
 
+use oci_spec::runtime::Spec;
+
 use crate::image::unpack::{self, UnpackOptions, Whiteouts};
+use crate::runtime::plan::{self, PlanInput};
+use crate::sys::process::StartSignal;
 
 /// Decompressed input is cut at this size: a few KiB of zstd can expand to gigabytes,
 /// which tells the fuzzer nothing and fills the disk.
@@ -33,4 +37,58 @@ pub fn unpack_layer(layer: &[u8], root: &Path, overlay: bool) -> crate::Result<(
         reason: format!("decompressing: {e}"),
     })?;
     unpack::unpack(std::io::Read::take(tar, MAX_TAR), root, opts, "sha256:fuzz").map(|_| ())
+}
+
+/// The runtime's `config.json` loader (`runtime create` parses the bundle's config with
+/// it): the spec and how many warnings (ignored unknown capabilities) it gave.
+///
+/// # Errors
+/// Whatever the loader refuses.
+pub fn parse_config(config: &[u8]) -> crate::Result<(Spec, usize)> {
+    plan::parse_spec(config).map(|(s, w)| (s, w.len()))
+}
+
+/// The loader's slow path alone (through a JSON tree, unknown capabilities dropped): the
+/// reference [`parse_config`]'s fast path must agree with.
+///
+/// # Errors
+/// Whatever the loader refuses.
+pub fn parse_config_via_tree(config: &[u8]) -> crate::Result<(Spec, usize)> {
+    plan::parse_spec_tree(config).map(|(s, w)| (s, w.len()))
+}
+
+/// What `create` checks and builds from a parsed spec before it creates anything: the
+/// rootfs path (resolved against `bundle`), the namespaces, and the init's whole plan
+/// (mounts, devices, process, capabilities, rlimits, hooks, the seccomp filter compiled),
+/// built against `rootfs`. Namespace paths are dropped first (joining opens them; the
+/// fuzzer must not open arbitrary host files); the rest only reads the host.
+///
+/// # Errors
+/// Whatever the checks or the plan refuse.
+pub fn plan_config(spec: &Spec, bundle: &Path, rootfs: &Path) -> crate::Result<()> {
+    let _ = plan::rootfs_path(spec, bundle);
+    let mut spec = spec.clone();
+    if let Some(list) = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.namespaces_mut().as_mut())
+    {
+        for n in list.iter_mut() {
+            n.set_path(None);
+        }
+    }
+    let ns = plan::namespaces(&spec)?;
+    plan::build(PlanInput {
+        spec: &spec,
+        bundle,
+        rootfs,
+        ns,
+        cgroup_procs: Vec::new(),
+        cgroup_dirs: Vec::new(),
+        start: StartSignal::Immediately,
+        no_pivot: false,
+        preserve_fds: 0,
+        stdio: [None, None, None],
+    })
+    .map(drop)
 }

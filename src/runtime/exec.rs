@@ -135,10 +135,12 @@ impl Runtime {
         }
         pplan.stdio = dup_stdio([&opts.stdin, &opts.stdout, &opts.stderr])?;
         pplan.preserve_fds = opts.preserve_fds;
-        let linux = rec.spec.linux().clone().unwrap_or_default();
-        if let Some(s) = linux.seccomp() {
-            pplan.seccomp = Some(super::seccomp::compile(s)?);
-        }
+        pplan.seccomp = match rec.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            // a record written before the profile moved out of state.json
+            Some(s) => Some(super::seccomp::compile(s)?),
+            None if rec.seccomp => Some(super::state::load_seccomp_program(&dir)?),
+            None => None,
+        };
         let chroot = if rec.no_mount_ns {
             let root = PathBuf::from(format!("/proc/{pid}/root"));
             Some(

@@ -50,7 +50,7 @@ macro_rules! process_setters {
 mod exec;
 mod exit;
 mod hooks;
-mod plan;
+pub(crate) mod plan;
 mod resources;
 pub mod seccomp;
 pub mod seccomp_profile;
@@ -348,12 +348,13 @@ fn make_state_dir(dir: &Path, id: &str) -> Result<()> {
 /// Creates the container's cgroup (`linux.cgroupsPath`, `/cargohold-<id>` by default) with
 /// the spec's resources; returns its path and the cgroup.
 fn create_cgroup(id: &str, spec: &Spec) -> Result<(String, Cgroup)> {
-    let linux = spec.linux().clone().unwrap_or_default();
+    let none = oci_spec::runtime::Linux::default();
+    let linux = spec.linux().as_ref().unwrap_or(&none);
     let cgroup_path = match linux.cgroups_path() {
         Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
         _ => format!("/cargohold-{id}"),
     };
-    let settings = match resources::with_default_devices(&linux) {
+    let settings = match resources::with_default_devices(linux) {
         Some(r) => resources::settings(&r, cgroup::uses_v2)?,
         None => Vec::new(),
     };
@@ -529,7 +530,9 @@ fn state_json(id: &str, status: &str, pid: i32, bundle: &Path, spec: &Spec) -> V
 }
 
 fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
-    let linux = spec.linux().clone().unwrap_or_default();
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
     for (file, maps) in [
         ("uid_map", linux.uid_mappings()),
         ("gid_map", linux.gid_mappings()),
@@ -768,6 +771,16 @@ impl Runtime {
                 .map_err(|e| Error::os("setting oom_score_adj", path, e))?;
         }
         let pid_start = state::proc_start_time(pid).map(|(s, _)| s).unwrap_or(0);
+        // The profile stays out of state.json (start and delete never parse it): exec
+        // reads the compiled filter from beside it.
+        let mut spec = spec;
+        let profile = spec
+            .linux_mut()
+            .as_mut()
+            .and_then(|l| l.seccomp_mut().take());
+        if let (Some(profile), Some(prog)) = (&profile, &plan.process.seccomp) {
+            state::save_seccomp(&dir, prog, profile)?;
+        }
         let record = Record {
             id: id.to_owned(),
             pid,
@@ -778,6 +791,7 @@ impl Runtime {
             cgroup_path,
             spec,
             no_mount_ns,
+            seccomp: profile.is_some(),
         };
         record.save(&dir)?;
         if let Some(p) = &opts.pid_file {
@@ -1096,7 +1110,14 @@ impl Runtime {
     /// # Errors
     /// The container does not exist.
     pub fn spec(&self, id: &str) -> Result<Spec> {
-        self.load(id).map(|(_, rec)| rec.spec)
+        let (dir, mut rec) = self.load(id)?;
+        if rec.seccomp {
+            let profile = state::load_seccomp_profile(&dir)?;
+            if let Some(linux) = rec.spec.linux_mut() {
+                linux.set_seccomp(Some(profile));
+            }
+        }
+        Ok(rec.spec)
     }
 }
 

@@ -38,8 +38,31 @@ fn path_cstring(field: &str, p: &Path) -> Result<CString> {
 pub(crate) fn load_spec(bundle: &Path) -> Result<(Spec, Vec<Error>)> {
     let path = bundle.join("config.json");
     let data = fs::read(&path).map_err(|e| Error::os("reading", &path, e))?;
+    parse_spec(&data)
+}
+
+/// Parses and checks a `config.json`: the spec and the warnings about what it ignores.
+pub(crate) fn parse_spec(data: &[u8]) -> Result<(Spec, Vec<Error>)> {
+    // One pass straight into the Spec; the slower pass through a JSON tree only when
+    // that fails, to drop unknown capabilities (which fail the direct parse) or to refuse
+    // the document as it does. The direct pass skips the values of unknown fields, so the
+    // document's UTF-8 is checked first (fuzz target `config`); what it still leaves
+    // unchecked there (a lone surrogate escape, a number out of f64's range) is accepted,
+    // as runc's Go decoder accepts it.
+    if let Some(spec) = std::str::from_utf8(data)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Spec>(text).ok())
+    {
+        check_version(spec.version())?;
+        return Ok((spec, Vec::new()));
+    }
+    parse_spec_tree(data)
+}
+
+/// [`parse_spec`] through a JSON tree, dropping unknown capabilities first.
+pub(crate) fn parse_spec_tree(data: &[u8]) -> Result<(Spec, Vec<Error>)> {
     let mut value: serde_json::Value =
-        serde_json::from_slice(&data).map_err(|e| Error::spec("config.json", format!("{e}")))?;
+        serde_json::from_slice(data).map_err(|e| Error::spec("config.json", format!("{e}")))?;
     let warnings = drop_unknown_capabilities(&mut value);
     let spec: Spec =
         serde_json::from_value(value).map_err(|e| Error::spec("config.json", format!("{e}")))?;
@@ -423,7 +446,9 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
         preserve_fds,
         stdio,
     } = input;
-    let linux = spec.linux().clone().unwrap_or_default();
+    // Borrowed, not cloned: the seccomp profile alone is hundreds of strings.
+    let none = oci_spec::runtime::Linux::default();
+    let linux = spec.linux().as_ref().unwrap_or(&none);
     let mut ctx = Context {
         rootfs: rootfs.display().to_string(),
         ..Default::default()
@@ -436,7 +461,7 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
 
     let user_ns = ns.has(libc::CLONE_NEWUSER);
     let new_user = ns.new & libc::CLONE_NEWUSER != 0;
-    check_user_ns(&linux, new_user)?;
+    check_user_ns(linux, new_user)?;
     let order = NamespaceOrder::of(&ns, new_user);
     check_uts(spec, &ns)?;
 
@@ -446,11 +471,11 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
         if !has_mount_ns {
             // No mount namespace: the container shares the runtime's, so its mounts are
             // made there, under the rootfs (as runc does); delete detaches them.
-            refuse_path_restrictions(&linux)?;
+            refuse_path_restrictions(linux)?;
         }
         let mut plan = rootfs_plan(
             spec,
-            &linux,
+            linux,
             bundle,
             rootfs,
             user_ns,
@@ -467,8 +492,8 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
             .map_err(|e| Error::os("opening rootfs", rootfs, e))?;
         (None, Some(fd))
     };
-    let sysctls = sysctl_plans(&linux, &ns, &mut ctx)?;
-    let mut pplan = init_process(spec, &linux, rootfs, user_ns, &mut ctx)?;
+    let sysctls = sysctl_plans(linux, &ns, &mut ctx)?;
+    let mut pplan = init_process(spec, linux, rootfs, user_ns, &mut ctx)?;
     pplan.stdio = stdio;
     pplan.preserve_fds = preserve_fds;
     let (create_container_hooks, start_container_hooks, hooks_sync) = child_hooks(spec, &mut ctx)?;
@@ -1591,6 +1616,52 @@ mod tests {
             PathBuf::from("etc/passwd")
         );
         assert_eq!(clean_relative(Path::new("/")), PathBuf::from(""));
+    }
+
+    /// Found by the fuzz target `config`: the one-pass parse skipped an unknown field's
+    /// string without checking its UTF-8, and took a document the tree pass refuses.
+    #[test]
+    fn the_one_pass_parse_refuses_what_the_tree_pass_refuses() {
+        let base = r#"{"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+            "process": {"cwd": "/", "user": {"uid": 0, "gid": 0}, "args": ["true"], "#;
+        let mut bad_utf8 = base.as_bytes().to_vec();
+        bad_utf8.extend_from_slice(b"\"arKILLgs\": [\"\xff\xfftrue\"]}}");
+        let lone_surrogate = format!(r#"{base}"unknown": "\ud800"}}}}"#);
+        let fine = format!(r#"{base}"unknown": "\ud83d\ude00"}}}}"#);
+        let tree = parse_spec_tree(&bad_utf8)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        let one = parse_spec(&bad_utf8).map(|_| ()).map_err(|e| e.to_string());
+        assert!(tree.is_err());
+        assert_eq!(one, tree);
+        // Values of unknown fields are skipped, not checked (runc's decoder takes them too).
+        assert!(parse_spec_tree(lone_surrogate.as_bytes()).is_err());
+        let (spec, warnings) = parse_spec(lone_surrogate.as_bytes()).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(spec, parse_spec_tree(fine.as_bytes()).unwrap().0);
+        assert_eq!(parse_spec(fine.as_bytes()).unwrap().0, spec);
+    }
+
+    /// Found by the fuzz target `config`: an unknown key under `process.capabilities`
+    /// holding an unknown capability. Both passes ignore the key and give the same spec;
+    /// only the tree pass (not taken here) would warn about the name in it.
+    #[test]
+    fn an_unknown_capability_set_is_ignored_by_both_passes() {
+        let doc = br#"{"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+            "process": {"cwd": "/", "user": {"uid": 0, "gid": 0}, "args": ["true"],
+            "capabilities": {"ambientg": ["CAP_FROM_THE_FUTURE"], "bounding": ["CAP_KILL"]}}}"#;
+        let (one, warnings) = parse_spec(doc).unwrap();
+        assert!(warnings.is_empty());
+        let (tree, _) = parse_spec_tree(doc).unwrap();
+        assert_eq!(one, tree);
+        let caps = one
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .clone()
+            .unwrap();
+        assert_eq!(caps.bounding().clone().unwrap().len(), 1);
     }
 
     #[test]

@@ -7,9 +7,10 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxSeccomp, Spec};
 use serde::{Deserialize, Serialize};
 
+use crate::sys::seccomp::SeccompProgram;
 use crate::{Error, Result};
 
 /// The status of a container, as the OCI runtime spec names it (plus `paused`, as runc).
@@ -76,15 +77,34 @@ pub(crate) struct Record {
     pub rootfs: PathBuf,
     pub created: String,
     pub cgroup_path: String,
-    /// The spec it was created with (for poststop hooks and exec defaults).
+    /// The spec it was created with (for poststop hooks and exec defaults), without its
+    /// `linux.seccomp`: that lives in [`SECCOMP`] beside this record when `seccomp` is set,
+    /// so that `start`, `delete` and `state` never parse the profile (Docker's default has
+    /// ~360 syscall names). A record written before the move holds the profile here.
     pub spec: Spec,
     /// The container shares the host's mount namespace and was chrooted.
     #[serde(default)]
     pub no_mount_ns: bool,
+    /// The spec had a seccomp profile: its compiled filter and the profile are in
+    /// [`SECCOMP`].
+    #[serde(default)]
+    pub seccomp: bool,
 }
 
 pub(crate) const FIFO: &str = "exec.fifo";
 const STATE: &str = "state.json";
+/// The container's seccomp filter beside state.json: what `exec` loads (no JSON to parse,
+/// nothing to compile) and, after it, the profile it was compiled from (for
+/// [`Runtime::spec`](super::Runtime::spec)). Binary, in this machine's byte order (the
+/// runtime's state never leaves the machine):
+///
+/// ```text
+/// magic "CHSECCMP"  u32 version (1)  u32 flags  u32 n  u32 json_len
+/// n x (u16 code, u8 jt, u8 jf, u32 k)   json_len bytes of the profile's JSON
+/// ```
+pub(crate) const SECCOMP: &str = "seccomp.bpf";
+const SECCOMP_MAGIC: &[u8; 8] = b"CHSECCMP";
+const SECCOMP_HEADER: usize = 8 + 4 * 4;
 
 /// Checks an id: what runc accepts (letters, digits, `_+-.`), not `.`/`..`, at most 1024 bytes.
 pub(crate) fn validate_id(id: &str) -> Result<()> {
@@ -200,6 +220,85 @@ impl Record {
     }
 }
 
+/// Writes [`SECCOMP`] into `dir`: `prog` and the `profile` it was compiled from. Not atomic
+/// and not fsynced: it is written before state.json, which makes the container exist.
+pub(crate) fn save_seccomp(
+    dir: &Path,
+    prog: &SeccompProgram,
+    profile: &LinuxSeccomp,
+) -> Result<()> {
+    let json = serde_json::to_vec(profile).expect("a seccomp profile always serialises");
+    let insns = prog.instructions();
+    let mut data = Vec::with_capacity(SECCOMP_HEADER + insns.len() * 8 + json.len());
+    data.extend_from_slice(SECCOMP_MAGIC);
+    for n in [1, prog.flags(), insns.len() as u32, json.len() as u32] {
+        data.extend_from_slice(&n.to_ne_bytes());
+    }
+    for i in insns {
+        data.extend_from_slice(&i.code.to_ne_bytes());
+        data.extend_from_slice(&[i.jt, i.jf]);
+        data.extend_from_slice(&i.k.to_ne_bytes());
+    }
+    data.extend_from_slice(&json);
+    let path = dir.join(SECCOMP);
+    fs::write(&path, data).map_err(|e| Error::os("writing", path, e))
+}
+
+/// Reads [`SECCOMP`] in `dir`: the program's flags, its instructions (8 bytes each) and
+/// the profile's JSON.
+fn read_seccomp(dir: &Path) -> Result<(u32, Vec<u8>, Vec<u8>)> {
+    let path = dir.join(SECCOMP);
+    let mut data = fs::read(&path).map_err(|e| Error::os("reading", &path, e))?;
+    let bad = |what: &str| {
+        Error::os(
+            "parsing",
+            &path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned()),
+        )
+    };
+    if data.len() < SECCOMP_HEADER || &data[..8] != SECCOMP_MAGIC {
+        return Err(bad("not a saved seccomp filter"));
+    }
+    let word = |i: usize| {
+        let at = 8 + 4 * i;
+        u32::from_ne_bytes(data[at..at + 4].try_into().expect("4 bytes")) as usize
+    };
+    let (version, flags, n, json_len) = (word(0), word(1) as u32, word(2), word(3));
+    if version != 1 {
+        return Err(bad("unknown version"));
+    }
+    let insns_end = n
+        .checked_mul(8)
+        .and_then(|b| b.checked_add(SECCOMP_HEADER))
+        .filter(|&end| end.checked_add(json_len) == Some(data.len()))
+        .ok_or_else(|| bad("truncated"))?;
+    let json = data.split_off(insns_end);
+    data.drain(..SECCOMP_HEADER);
+    Ok((flags, data, json))
+}
+
+/// The compiled filter saved in `dir` by [`save_seccomp`].
+pub(crate) fn load_seccomp_program(dir: &Path) -> Result<SeccompProgram> {
+    let (flags, insns, _) = read_seccomp(dir)?;
+    let filter = insns
+        .chunks_exact(8)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    Ok(SeccompProgram::new(filter, flags)?)
+}
+
+/// The profile saved in `dir` by [`save_seccomp`].
+pub(crate) fn load_seccomp_profile(dir: &Path) -> Result<LinuxSeccomp> {
+    let (_, _, json) = read_seccomp(dir)?;
+    let path = dir.join(SECCOMP);
+    serde_json::from_slice(&json).map_err(|e| Error::os("parsing", path, std::io::Error::other(e)))
+}
+
 /// The OCI runtime spec version we implement.
 pub(crate) fn oci_version() -> String {
     "1.2.0".to_owned()
@@ -275,6 +374,111 @@ mod tests {
         assert!(start > 0);
         assert!(state == 'R' || state == 'S');
         assert!(proc_start_time(i32::MAX).is_none());
+    }
+
+    #[test]
+    fn a_saved_seccomp_filter_reads_back() {
+        let profile: LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}]
+        }))
+        .unwrap();
+        let prog = crate::runtime::seccomp::compile(&profile).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        save_seccomp(dir.path(), &prog, &profile).unwrap();
+        let back = load_seccomp_program(dir.path()).unwrap();
+        assert_eq!(back.flags(), prog.flags());
+        let key = |p: &SeccompProgram| {
+            p.instructions()
+                .iter()
+                .map(|i| (i.code, i.jt, i.jf, i.k))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(key(&back), key(&prog));
+        assert_eq!(load_seccomp_profile(dir.path()).unwrap(), profile);
+
+        // a cut or foreign file is an error naming it, never a filter
+        let path = dir.path().join(SECCOMP);
+        let data = fs::read(&path).unwrap();
+        for bad in [
+            &data[..data.len() - 1],
+            &data[..SECCOMP_HEADER - 1],
+            b"{}".as_slice(),
+        ] {
+            fs::write(&path, bad).unwrap();
+            let e = load_seccomp_program(dir.path()).unwrap_err().to_string();
+            assert!(e.contains(SECCOMP), "{e}");
+        }
+    }
+
+    /// A created container with a seccomp profile: state.json holds no profile, the
+    /// filter sits beside it, `exec` gets it from there (mkdir refused), and
+    /// `Runtime::spec` gives the profile back.
+    #[test]
+    #[ignore = "requires root"]
+    fn the_seccomp_filter_lives_beside_the_state_and_exec_loads_it() {
+        use crate::runtime::{default_spec, CreateOptions, ExecOptions, Runtime};
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = dir.path().join("bundle");
+        let rootfs = bundle.join("rootfs");
+        for d in ["bin", "proc", "sys", "dev", "tmp"] {
+            fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+        for a in ["sh", "sleep", "mkdir"] {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
+        }
+        let profile: LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+        }))
+        .unwrap();
+        let mut spec = default_spec();
+        let mut p = spec.process().clone().unwrap();
+        p.set_args(Some(vec!["sleep".into(), "30".into()]));
+        p.set_terminal(Some(false));
+        spec.set_process(Some(p.clone()));
+        let mut root = spec.root().clone().unwrap();
+        root.set_readonly(Some(false));
+        spec.set_root(Some(root));
+        let mut linux = spec.linux().clone().unwrap();
+        linux.set_seccomp(Some(profile.clone()));
+        spec.set_linux(Some(linux));
+        fs::write(
+            bundle.join("config.json"),
+            serde_json::to_vec(&spec).unwrap(),
+        )
+        .unwrap();
+
+        let rt = Runtime::open(dir.path().join("root")).unwrap();
+        let id = format!("seccomp-state-{}", std::process::id());
+        let _init = rt.create(&id, &bundle, &CreateOptions::default()).unwrap();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let state_dir = dir.path().join("root").join(&id);
+            let state = fs::read_to_string(state_dir.join(STATE)).unwrap();
+            assert!(!state.contains("mkdirat"), "{state}");
+            assert!(state_dir.join(SECCOMP).is_file());
+            assert_eq!(
+                rt.spec(&id).unwrap().linux().as_ref().unwrap().seccomp(),
+                &Some(profile)
+            );
+            let mut exec = p.clone();
+            exec.set_args(Some(vec![
+                "sh".into(),
+                "-c".into(),
+                "mkdir /tmp/a 2>/dev/null && exit 0; exit 7".into(),
+            ]));
+            let st = rt
+                .exec(&id, &exec, &ExecOptions::default())
+                .unwrap()
+                .wait()
+                .unwrap();
+            assert_eq!(st.code(), Some(7), "mkdir was not refused: {st:?}");
+            assert!(!rootfs.join("tmp/a").exists());
+        }));
+        rt.delete(&id, true).unwrap();
+        result.unwrap();
     }
 
     #[test]

@@ -29,6 +29,15 @@
 //!    size in memory while the program runs), so it is the fallback for unprivileged
 //!    programs and older kernels.
 //!
+//! No re-exec at all is needed when the program already runs from a read-only bind
+//! mount of its own binary (`mount --bind -o ro BIN BIN` on the host, made once, e.g. at
+//! install or boot): the process starts sealed, so `init()` costs two syscalls and a read
+//! of `/proc/self/mountinfo` instead of an execve. Only a mount standing on the binary
+//! itself counts (only a bind mount can stand on a regular file, and it holds that file
+//! alone); a read-only file system that merely holds the binary does not, since the host
+//! may remount it read-write. From a container neither kind can be made writable: a
+//! mount of another mount namespace can be neither remounted nor cloned (`EINVAL`).
+//!
 //! Besides, the child that sets a container up makes itself non-dumpable
 //! ([`super::process`]) until it execs, so that without `CAP_SYS_PTRACE` the container
 //! cannot even open its `/proc/<pid>/exe`; with that capability only the sealed copy holds.
@@ -84,10 +93,10 @@ pub fn inherited_env() -> Option<(&'static str, &'static Path)> {
 }
 
 /// How the binary at `fd` (an open `/proc/self/exe`) is sealed. A read-only mount counts
-/// when `marked` (this process was started by [`reexec`] or from a sealed program) or when
+/// when `marked` (this process was started by [`reexec`] or from a sealed program), when
 /// the mount is in no mount table (detached: nobody can make it writable again, see
-/// the tests); a binary on an attached mount, which the host may remount read-write, is
-/// not sealed.
+/// the tests), or when it is a bind mount of the binary itself ([`own_mount`]); a binary
+/// on any other read-only mount, which the host may remount read-write, is not sealed.
 fn sealing_of(fd: RawFd, marked: bool) -> Sealing {
     // F_GET_SEALS only works on memfds (EINVAL elsewhere).
     // SAFETY: fcntl on an fd we own, no pointer arguments.
@@ -101,7 +110,7 @@ fn sealing_of(fd: RawFd, marked: bool) -> Sealing {
         if unsafe { libc::fstatvfs(fd, st.as_mut_ptr()) } == 0 {
             // SAFETY: fstatvfs succeeded, so the struct is initialised.
             let st = unsafe { st.assume_init() };
-            if st.f_flag & libc::ST_RDONLY != 0 && (marked || detached(fd)) {
+            if st.f_flag & libc::ST_RDONLY != 0 && (marked || own_mount(fd)) {
                 return Sealing::ReadOnlyMount;
             }
         }
@@ -109,10 +118,12 @@ fn sealing_of(fd: RawFd, marked: bool) -> Sealing {
     Sealing::None
 }
 
-/// Whether the mount of `fd` is missing from this process's mount table (a program
-/// re-executed through `/proc/self/exe` by a sealed one: its binary is on the dissolved
-/// read-only mount).
-fn detached(fd: RawFd) -> bool {
+/// Whether the (read-only) mount of `fd` is the binary's own: missing from this
+/// process's mount table (a program re-executed through `/proc/self/exe` by a sealed one:
+/// its binary is on the dissolved read-only mount), or mounted on the binary itself (a
+/// read-only bind mount of this one file, see the module docs). A read-only file system
+/// that happens to hold the binary is neither: the host may remount it read-write.
+fn own_mount(fd: RawFd) -> bool {
     const STATX_MNT_ID: u32 = 0x1000;
     let mut stx = std::mem::MaybeUninit::<libc::statx>::uninit();
     // SAFETY: statx of the fd itself ("" with AT_EMPTY_PATH) into the buffer we pass.
@@ -121,7 +132,7 @@ fn detached(fd: RawFd) -> bool {
             fd,
             c"".as_ptr(),
             libc::AT_EMPTY_PATH,
-            STATX_MNT_ID,
+            STATX_MNT_ID | libc::STATX_INO,
             stx.as_mut_ptr(),
         )
     };
@@ -133,9 +144,52 @@ fn detached(fd: RawFd) -> bool {
     if stx.stx_mask & STATX_MNT_ID == 0 {
         return false;
     }
+    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
     let id = stx.stx_mnt_id.to_string();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .is_ok_and(|t| !t.lines().any(|l| l.split(' ').next() == Some(id.as_str())))
+    // mountinfo: id parent major:minor root mount-point options ...
+    let Some(line) = table
+        .lines()
+        .find(|l| l.split(' ').next() == Some(id.as_str()))
+    else {
+        return true;
+    };
+    let Some(point) = line.split(' ').nth(4) else {
+        return false;
+    };
+    // Only a bind mount can stand on a regular file, and then it holds that file alone.
+    std::fs::metadata(unescape_mountinfo(point)).is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.is_file()
+            && m.ino() == stx.stx_ino
+            && m.dev() == libc::makedev(stx.stx_dev_major, stx.stx_dev_minor)
+    })
+}
+
+/// A path as `/proc/self/mountinfo` writes it: space, tab, newline and backslash as
+/// `\040`, `\011`, `\012`, `\134`.
+fn unescape_mountinfo(field: &str) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(OsString::from_vec(out))
 }
 
 /// [`raw::check_long`](super::raw) with the errno as an `io::Error`.
@@ -369,6 +423,77 @@ mod tests {
         let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         let e = std::io::Write::write(&mut f, b"x").unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+    }
+
+    #[test]
+    fn mountinfo_paths_are_unescaped() {
+        assert_eq!(
+            unescape_mountinfo(r"/a\040b/c\134d\011e\012"),
+            PathBuf::from("/a b/c\\d\te\n")
+        );
+        assert_eq!(unescape_mountinfo(r"/x\9y\04"), PathBuf::from(r"/x\9y\04"));
+    }
+
+    /// `mount(2)` with no data; the errno on failure.
+    fn mount(src: &CStr, target: &CStr, flags: libc::c_ulong) -> Result<(), i32> {
+        // SAFETY: two NUL-terminated paths, no fs type or data.
+        let r = unsafe {
+            libc::mount(
+                src.as_ptr(),
+                target.as_ptr(),
+                std::ptr::null(),
+                flags,
+                std::ptr::null(),
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        }
+    }
+
+    fn umount(target: &CStr) {
+        // SAFETY: a NUL-terminated path.
+        unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+    }
+
+    #[test]
+    fn a_read_only_bind_of_the_binary_itself_is_sealed_a_read_only_directory_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let file = sub.join("bin");
+        std::fs::write(&file, b"binary").unwrap();
+        let c = |p: &Path| CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        let (cfile, csub) = (c(&file), c(&sub));
+        let ro = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
+        match mount(&cfile, &cfile, libc::MS_BIND) {
+            Ok(()) => {}
+            // not root: nothing to test here
+            Err(libc::EPERM) => return,
+            Err(e) => panic!("bind mount: {}", io::Error::from_raw_os_error(e)),
+        }
+        let file_case = mount(c"none", &cfile, ro).map(|()| {
+            let f = std::fs::File::open(&file).unwrap();
+            let sealing = sealing_of(f.as_raw_fd(), false);
+            let e = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&file)
+                .unwrap_err();
+            (sealing, e.raw_os_error())
+        });
+        umount(&cfile);
+        assert_eq!(file_case, Ok((Sealing::ReadOnlyMount, Some(libc::EROFS))));
+
+        // a read-only directory mount holding the binary: the host may remount it
+        mount(&csub, &csub, libc::MS_BIND).unwrap();
+        let dir_case = mount(c"none", &csub, ro).map(|()| {
+            let f = std::fs::File::open(&file).unwrap();
+            sealing_of(f.as_raw_fd(), false)
+        });
+        umount(&csub);
+        assert_eq!(dir_case, Ok(Sealing::None));
     }
 
     #[test]
