@@ -1622,12 +1622,6 @@ fn finalize_process(p: &ProcessPlan) -> ChildResult {
         }
         raw::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0).at(Step::KeepCaps, 0)?;
     }
-    if !p.no_new_privs {
-        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it before the drop.
-        if let Some(filter) = &p.seccomp {
-            filter.load().at(Step::Seccomp, 0)?;
-        }
-    }
     // The working directory while still privileged, so that one only root may enter works
     // (runc 1.1); a permission error is retried as the user, who may be the only one let in
     // (a directory owned by the container's user that the runtime's root cannot enter, on
@@ -1637,6 +1631,17 @@ fn finalize_process(p: &ProcessPlan) -> ChildResult {
         Err(libc::EACCES | libc::EPERM) => true,
         Err(e) => return Err((Step::Cwd, 0, e)),
     };
+    if !cwd_later {
+        check_cwd()?;
+    }
+    if !p.no_new_privs {
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it before the drop,
+        // and after the runtime's own getcwd (a profile may refuse it: runtime-tools'
+        // linux_seccomp does).
+        if let Some(filter) = &p.seccomp {
+            filter.load().at(Step::Seccomp, 0)?;
+        }
+    }
     own_stdio(p.uid)?;
     if let Some(groups) = &p.groups {
         raw::setgroups(groups).at(Step::Groups, 0)?;
@@ -1645,11 +1650,8 @@ fn finalize_process(p: &ProcessPlan) -> ChildResult {
     raw::setresuid(p.uid).at(Step::Uid, 0)?;
     if cwd_later {
         raw::chdir(&p.cwd).at(Step::Cwd, 0)?;
+        check_cwd()?;
     }
-    // CVE-2024-21626: a cwd through `/proc/self/fd/N` can name a directory fd we hold (an
-    // exec's cgroup directory for clone3) outside the container's root, from where `..`
-    // walks the host. The kernel's getcwd then answers "(unreachable)…", not "/…".
-    cwd_inside_root().at(Step::Cwd, 1)?;
     if let Some(caps) = &p.caps {
         raw::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0).at(Step::KeepCaps, 0)?;
         raw::capset(caps.effective, caps.permitted, caps.inheritable).at(Step::Capabilities, 0)?;
@@ -1681,6 +1683,13 @@ fn finalize_process(p: &ProcessPlan) -> ChildResult {
         raw::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).at(Step::NoNewPrivileges, 0)?;
     }
     Ok(())
+}
+
+/// CVE-2024-21626: a cwd through `/proc/self/fd/N` can name a directory fd we hold (an
+/// exec's cgroup directory for clone3) outside the container's root, from where `..` walks
+/// the host. The kernel's getcwd then answers "(unreachable)…", not "/…".
+fn check_cwd() -> ChildResult {
+    cwd_inside_root().at(Step::Cwd, 1)
 }
 
 /// ENOENT unless the working directory is reachable from the root (raw getcwd(2) into a
