@@ -50,7 +50,7 @@ pub(super) struct Settings {
 
 /// The checked limits: what the runtime spec and `HostConfig` get (`None`: not set).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Limits {
+pub(crate) struct Limits {
     pub memory: Option<i64>,
     /// As `HostConfig.MemorySwap`: memory plus swap, or -1 for unlimited swap. Only a
     /// positive value goes into the spec.

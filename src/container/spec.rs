@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 pub(crate) const DEFAULT_PATH: &str =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+use super::limits::Limits;
 use crate::runtime::CAPABILITIES as ALL_CAPS;
 
 /// Docker's default capability set (moby `oci/caps/defaults.go`).
@@ -311,15 +312,8 @@ pub(crate) struct Input<'a> {
     /// `linux.seccomp` (`None`: no filter; a privileged container never has one).
     pub seccomp: Option<&'a LinuxSeccomp>,
     pub no_new_privileges: bool,
-    /// Memory limit, memory plus swap (positive; none is the runtime's default) and soft
-    /// limit, in bytes.
-    pub memory: Option<i64>,
-    pub memory_swap: Option<i64>,
-    pub memory_reservation: Option<i64>,
-    /// CPU shares, CFS quota and period.
-    pub cpu_shares: Option<u64>,
-    pub cpu_quota: Option<i64>,
-    pub cpu_period: Option<u64>,
+    /// The checked memory and CPU limits (only a positive swap reaches the spec).
+    pub limits: Limits,
     pub pids: Option<i64>,
     /// The container directory holding `hosts`, `hostname` and `resolv.conf`.
     pub dir: &'a Path,
@@ -365,25 +359,26 @@ pub(crate) fn build(i: &Input<'_>) -> Spec {
     };
     let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
     let mut memory = serde_json::Map::new();
-    if let Some(m) = i.memory {
+    let l = &i.limits;
+    if let Some(m) = l.memory {
         memory.insert("limit".into(), json!(m));
     }
-    if let Some(s) = i.memory_swap {
+    if let Some(s) = l.memory_swap.filter(|&s| s > 0) {
         memory.insert("swap".into(), json!(s));
     }
-    if let Some(r) = i.memory_reservation {
+    if let Some(r) = l.memory_reservation {
         memory.insert("reservation".into(), json!(r));
     }
     if !memory.is_empty() {
         resources["memory"] = Value::Object(memory);
     }
     let mut cpu = serde_json::Map::new();
-    if let Some(s) = i.cpu_shares {
+    if let Some(s) = l.cpu_shares {
         cpu.insert("shares".into(), json!(s));
     }
-    if let Some(q) = i.cpu_quota {
+    if let Some(q) = l.cpu_quota {
         cpu.insert("quota".into(), json!(q));
-        cpu.insert("period".into(), json!(i.cpu_period.unwrap_or(100_000)));
+        cpu.insert("period".into(), json!(l.cpu_period.unwrap_or(100_000)));
     }
     if !cpu.is_empty() {
         resources["cpu"] = Value::Object(cpu);
@@ -612,12 +607,14 @@ mod tests {
             caps: &caps,
             seccomp: Some(&default_seccomp(&caps)),
             no_new_privileges: true,
-            memory: Some(64 << 20),
-            memory_swap: Some(128 << 20),
-            memory_reservation: Some(32 << 20),
-            cpu_shares: Some(512),
-            cpu_quota: Some(50_000),
-            cpu_period: None,
+            limits: Limits {
+                memory: Some(64 << 20),
+                memory_swap: Some(128 << 20),
+                memory_reservation: Some(32 << 20),
+                cpu_shares: Some(512),
+                cpu_quota: Some(50_000),
+                cpu_period: None,
+            },
             pids: Some(10),
             dir: Path::new("/c/abc"),
             labels: &[],
