@@ -171,86 +171,9 @@ fn keyed(dir: &Path, name: &str) -> Result<BTreeMap<String, u64>> {
 pub(crate) fn read(cg: &Cgroup) -> Result<EventStats> {
     let mut s = EventStats::default();
     if let Some(d) = cg.dir(Controller::Memory) {
-        let m = &mut s.memory;
-        m.raw = keyed(d, "memory.stat")?;
-        if cg.uses_v2(Controller::Memory) {
-            m.cache = m.raw.get("file").copied().unwrap_or(0);
-            let events = keyed(d, "memory.events")?;
-            m.usage = MemoryEntry {
-                limit: num(d, "memory.max")?,
-                usage: num(d, "memory.current")?,
-                max: num(d, "memory.peak")?,
-                failcnt: events.get("max").copied().unwrap_or(0),
-            };
-            let swap_events = keyed(d, "memory.swap.events")?;
-            m.swap = MemoryEntry {
-                limit: num(d, "memory.swap.max")?,
-                usage: num(d, "memory.swap.current")?,
-                max: num(d, "memory.swap.peak")?,
-                failcnt: swap_events.get("max").copied().unwrap_or(0),
-            };
-        } else {
-            m.cache = m.raw.get("cache").copied().unwrap_or(0);
-            let entry = |prefix: &str| -> Result<MemoryEntry> {
-                Ok(MemoryEntry {
-                    limit: num(d, &format!("{prefix}.limit_in_bytes"))?,
-                    usage: num(d, &format!("{prefix}.usage_in_bytes"))?,
-                    max: num(d, &format!("{prefix}.max_usage_in_bytes"))?,
-                    failcnt: num(d, &format!("{prefix}.failcnt"))?,
-                })
-            };
-            m.usage = entry("memory")?;
-            m.swap = entry("memory.memsw")?;
-            m.kernel = entry("memory.kmem")?;
-        }
+        s.memory = memory(d, cg.uses_v2(Controller::Memory))?;
     }
-    if cg.uses_v2(Controller::Cpuacct) {
-        if let Some(d) = cg.dir(Controller::Cpuacct) {
-            let t = keyed(d, "cpu.stat")?;
-            let us = |k: &str| t.get(k).copied().unwrap_or(0) * 1000;
-            s.cpu.usage.total = us("usage_usec");
-            s.cpu.usage.user = us("user_usec");
-            s.cpu.usage.kernel = us("system_usec");
-            s.cpu.throttling = Throttling {
-                periods: t.get("nr_periods").copied().unwrap_or(0),
-                throttled_periods: t.get("nr_throttled").copied().unwrap_or(0),
-                throttled_time: us("throttled_usec"),
-            };
-        }
-    } else {
-        if let Some(d) = cg.dir(Controller::Cpuacct) {
-            let u = &mut s.cpu.usage;
-            u.total = num(d, "cpuacct.usage")?;
-            u.percpu = read_opt(d, "cpuacct.usage_percpu")?
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(parse)
-                .collect();
-            match (
-                read_opt(d, "cpuacct.usage_user")?,
-                read_opt(d, "cpuacct.usage_sys")?,
-            ) {
-                (Some(user), Some(sys)) => {
-                    u.user = parse(user.trim());
-                    u.kernel = parse(sys.trim());
-                }
-                _ => {
-                    // cpuacct.stat counts USER_HZ ticks (100 a second on Linux).
-                    let t = keyed(d, "cpuacct.stat")?;
-                    u.user = t.get("user").copied().unwrap_or(0) * 10_000_000;
-                    u.kernel = t.get("system").copied().unwrap_or(0) * 10_000_000;
-                }
-            }
-        }
-        if let Some(d) = cg.dir(Controller::Cpu) {
-            let t = keyed(d, "cpu.stat")?;
-            s.cpu.throttling = Throttling {
-                periods: t.get("nr_periods").copied().unwrap_or(0),
-                throttled_periods: t.get("nr_throttled").copied().unwrap_or(0),
-                throttled_time: t.get("throttled_time").copied().unwrap_or(0),
-            };
-        }
-    }
+    cpu(cg, &mut s.cpu)?;
     if let Some(d) = cg.dir(Controller::Pids) {
         s.pids.current = num(d, "pids.current")?;
         s.pids.limit = match num(d, "pids.max")? {
@@ -259,43 +182,140 @@ pub(crate) fn read(cg: &Cgroup) -> Result<EventStats> {
         };
     }
     if let Some(d) = cg.dir(Controller::Hugetlb) {
-        let v2 = cg.uses_v2(Controller::Hugetlb);
-        let mut sizes: Vec<String> = fs::read_dir(d)
-            .map_err(|e| Error::os("reading cgroup statistics", d, e))?
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                let size = name.strip_prefix("hugetlb.")?;
-                let size = if v2 {
-                    size.strip_suffix(".current")?
-                } else {
-                    size.strip_suffix(".usage_in_bytes")?
-                };
-                Some(size.to_owned())
-            })
-            .collect();
-        sizes.sort();
-        for size in sizes {
-            let h = if v2 {
-                HugetlbStats {
-                    usage: num(d, &format!("hugetlb.{size}.current"))?,
-                    max: 0,
-                    failcnt: keyed(d, &format!("hugetlb.{size}.events"))?
-                        .get("max")
-                        .copied()
-                        .unwrap_or(0),
-                }
-            } else {
-                HugetlbStats {
-                    usage: num(d, &format!("hugetlb.{size}.usage_in_bytes"))?,
-                    max: num(d, &format!("hugetlb.{size}.max_usage_in_bytes"))?,
-                    failcnt: num(d, &format!("hugetlb.{size}.failcnt"))?,
-                }
-            };
-            s.hugetlb.insert(size, h);
-        }
+        s.hugetlb = hugetlb(d, cg.uses_v2(Controller::Hugetlb))?;
     }
     Ok(s)
+}
+
+/// The memory controller's statistics in directory `d`.
+fn memory(d: &Path, v2: bool) -> Result<MemoryStats> {
+    let mut m = MemoryStats {
+        raw: keyed(d, "memory.stat")?,
+        ..MemoryStats::default()
+    };
+    if v2 {
+        m.cache = m.raw.get("file").copied().unwrap_or(0);
+        // `prefix.max`, `.current`, `.peak`, and the `max` count of `.events`.
+        let entry = |prefix: &str| -> Result<MemoryEntry> {
+            Ok(MemoryEntry {
+                limit: num(d, &format!("{prefix}.max"))?,
+                usage: num(d, &format!("{prefix}.current"))?,
+                max: num(d, &format!("{prefix}.peak"))?,
+                failcnt: keyed(d, &format!("{prefix}.events"))?
+                    .get("max")
+                    .copied()
+                    .unwrap_or(0),
+            })
+        };
+        m.usage = entry("memory")?;
+        m.swap = entry("memory.swap")?;
+    } else {
+        m.cache = m.raw.get("cache").copied().unwrap_or(0);
+        let entry = |prefix: &str| -> Result<MemoryEntry> {
+            Ok(MemoryEntry {
+                limit: num(d, &format!("{prefix}.limit_in_bytes"))?,
+                usage: num(d, &format!("{prefix}.usage_in_bytes"))?,
+                max: num(d, &format!("{prefix}.max_usage_in_bytes"))?,
+                failcnt: num(d, &format!("{prefix}.failcnt"))?,
+            })
+        };
+        m.usage = entry("memory")?;
+        m.swap = entry("memory.memsw")?;
+        m.kernel = entry("memory.kmem")?;
+    }
+    Ok(m)
+}
+
+/// CPU usage (cpuacct on v1, `cpu.stat` on v2) and CFS throttling.
+fn cpu(cg: &Cgroup, c: &mut CpuStats) -> Result<()> {
+    if cg.uses_v2(Controller::Cpuacct) {
+        if let Some(d) = cg.dir(Controller::Cpuacct) {
+            let t = keyed(d, "cpu.stat")?;
+            let us = |k: &str| t.get(k).copied().unwrap_or(0) * 1000;
+            c.usage.total = us("usage_usec");
+            c.usage.user = us("user_usec");
+            c.usage.kernel = us("system_usec");
+            c.throttling = Throttling {
+                periods: t.get("nr_periods").copied().unwrap_or(0),
+                throttled_periods: t.get("nr_throttled").copied().unwrap_or(0),
+                throttled_time: us("throttled_usec"),
+            };
+        }
+        return Ok(());
+    }
+    if let Some(d) = cg.dir(Controller::Cpuacct) {
+        let u = &mut c.usage;
+        u.total = num(d, "cpuacct.usage")?;
+        u.percpu = read_opt(d, "cpuacct.usage_percpu")?
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(parse)
+            .collect();
+        match (
+            read_opt(d, "cpuacct.usage_user")?,
+            read_opt(d, "cpuacct.usage_sys")?,
+        ) {
+            (Some(user), Some(sys)) => {
+                u.user = parse(user.trim());
+                u.kernel = parse(sys.trim());
+            }
+            _ => {
+                // cpuacct.stat counts USER_HZ ticks (100 a second on Linux).
+                let t = keyed(d, "cpuacct.stat")?;
+                u.user = t.get("user").copied().unwrap_or(0) * 10_000_000;
+                u.kernel = t.get("system").copied().unwrap_or(0) * 10_000_000;
+            }
+        }
+    }
+    if let Some(d) = cg.dir(Controller::Cpu) {
+        let t = keyed(d, "cpu.stat")?;
+        c.throttling = Throttling {
+            periods: t.get("nr_periods").copied().unwrap_or(0),
+            throttled_periods: t.get("nr_throttled").copied().unwrap_or(0),
+            throttled_time: t.get("throttled_time").copied().unwrap_or(0),
+        };
+    }
+    Ok(())
+}
+
+/// Hugepage usage per page size (`2MB`, `1GB`, ...), sorted by size name.
+fn hugetlb(d: &Path, v2: bool) -> Result<BTreeMap<String, HugetlbStats>> {
+    let mut sizes: Vec<String> = fs::read_dir(d)
+        .map_err(|e| Error::os("reading cgroup statistics", d, e))?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let size = name.strip_prefix("hugetlb.")?;
+            let size = if v2 {
+                size.strip_suffix(".current")?
+            } else {
+                size.strip_suffix(".usage_in_bytes")?
+            };
+            Some(size.to_owned())
+        })
+        .collect();
+    sizes.sort();
+    let mut out = BTreeMap::new();
+    for size in sizes {
+        let h = if v2 {
+            HugetlbStats {
+                usage: num(d, &format!("hugetlb.{size}.current"))?,
+                max: 0,
+                failcnt: keyed(d, &format!("hugetlb.{size}.events"))?
+                    .get("max")
+                    .copied()
+                    .unwrap_or(0),
+            }
+        } else {
+            HugetlbStats {
+                usage: num(d, &format!("hugetlb.{size}.usage_in_bytes"))?,
+                max: num(d, &format!("hugetlb.{size}.max_usage_in_bytes"))?,
+                failcnt: num(d, &format!("hugetlb.{size}.failcnt"))?,
+            }
+        };
+        out.insert(size, h);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
