@@ -100,7 +100,41 @@ impl Settings {
         ncpu: usize,
         warnings: &mut Vec<String>,
     ) -> Result<Limits, Refusal> {
-        // Memory.
+        let (memory, mut swap, reservation) = self.check_memory(host, warnings)?;
+        let (quota, period, mut shares) = self.check_cpu(host, ncpu, warnings)?;
+        // Docker's adjustments once the settings are valid.
+        if shares > 0 && !CPU_SHARES.contains(&shares) {
+            let (bound, which) = if shares < *CPU_SHARES.start() {
+                (*CPU_SHARES.start(), "minimum")
+            } else {
+                (*CPU_SHARES.end(), "maximum")
+            };
+            warnings.push(format!(
+                "Changing requested CPUShares of {shares} to {which} allowed of {bound}"
+            ));
+            shares = bound;
+        }
+        if memory > 0 && swap == 0 {
+            // Docker's default: as much swap as memory.
+            swap = memory.saturating_mul(2);
+        }
+        let set = |v: i64| (v != 0).then_some(v);
+        Ok(Limits {
+            memory: set(memory),
+            memory_swap: set(swap),
+            memory_reservation: set(reservation),
+            cpu_shares: (shares > 0).then_some(shares),
+            cpu_quota: quota,
+            cpu_period: period,
+        })
+    }
+
+    /// Memory limit, memory plus swap and reservation, in Docker's order.
+    fn check_memory(
+        &self,
+        host: HostSupport,
+        warnings: &mut Vec<String>,
+    ) -> Result<(i64, i64, i64), Refusal> {
         let memory = match self.memory.unwrap_or(0) {
             0 => 0,
             m if m < MIN_MEMORY => {
@@ -151,8 +185,16 @@ impl Settings {
                 "Minimum memory limit can not be less than memory reservation limit, see usage",
             ));
         }
+        Ok((memory, swap, reservation))
+    }
 
-        // CPU.
+    /// CFS quota and period (from `cpus` or given) and shares, in Docker's order.
+    fn check_cpu(
+        &self,
+        host: HostSupport,
+        ncpu: usize,
+        warnings: &mut Vec<String>,
+    ) -> Result<(Option<i64>, Option<u64>, u64), Refusal> {
         let period = match self.cpu_period.unwrap_or(0) {
             0 => None,
             p if !CPU_PERIODS.contains(&p) => {
@@ -200,32 +242,7 @@ impl Settings {
             warnings.push(NO_CPU_SHARES.to_owned());
             shares = 0;
         }
-
-        // Docker's adjustments once the settings are valid.
-        if shares > 0 && !CPU_SHARES.contains(&shares) {
-            let (bound, which) = if shares < *CPU_SHARES.start() {
-                (*CPU_SHARES.start(), "minimum")
-            } else {
-                (*CPU_SHARES.end(), "maximum")
-            };
-            warnings.push(format!(
-                "Changing requested CPUShares of {shares} to {which} allowed of {bound}"
-            ));
-            shares = bound;
-        }
-        if memory > 0 && swap == 0 {
-            // Docker's default: as much swap as memory.
-            swap = memory.saturating_mul(2);
-        }
-        let set = |v: i64| (v != 0).then_some(v);
-        Ok(Limits {
-            memory: set(memory),
-            memory_swap: set(swap),
-            memory_reservation: set(reservation),
-            cpu_shares: (shares > 0).then_some(shares),
-            cpu_quota: quota,
-            cpu_period: period,
-        })
+        Ok((quota, period, shares))
     }
 
     /// Whether any of the settings added after the first release of the configuration
