@@ -765,43 +765,31 @@ impl Runtime {
                     return Err(self.failed_create(rollback, e, id, &bundle, &spec, spawned.pid))
                 }
             };
-        if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
-            let path = PathBuf::from(format!("/proc/{pid}/oom_score_adj"));
-            fs::write(&path, adj.to_string())
-                .map_err(|e| Error::os("setting oom_score_adj", path, e))?;
-        }
-        let pid_start = state::proc_start_time(pid).map(|(s, _)| s).unwrap_or(0);
-        // The profile stays out of state.json (start and delete never parse it): exec
-        // reads the compiled filter from beside it.
-        let mut spec = spec;
-        let profile = spec
-            .linux_mut()
-            .as_mut()
-            .and_then(|l| l.seccomp_mut().take());
-        if let (Some(profile), Some(prog)) = (&profile, &plan.process.seccomp) {
-            state::save_seccomp(&dir, prog, profile)?;
-        }
-        let record = Record {
-            id: id.to_owned(),
-            pid,
-            pid_start,
-            bundle: bundle.clone(),
-            rootfs,
-            created: state::now_rfc3339(),
-            cgroup_path,
-            spec,
-            no_mount_ns,
-            seccomp: profile.is_some(),
-        };
-        record.save(&dir)?;
+        set_oom_score_adj(&spec, pid)?;
+        let record = save_created(
+            &dir,
+            Record {
+                id: id.to_owned(),
+                pid,
+                pid_start: state::proc_start_time(pid).map(|(s, _)| s).unwrap_or(0),
+                bundle: bundle.clone(),
+                rootfs,
+                created: state::now_rfc3339(),
+                cgroup_path,
+                spec,
+                no_mount_ns,
+                seccomp: false,
+            },
+            plan.process.seccomp.as_ref(),
+        )?;
         if let Some(p) = &opts.pid_file {
             write_pid_file(p, pid)?;
         }
         rollback.disarm();
-        let pidfd = if pid == spawned.pid {
-            spawned.pidfd.as_ref().and_then(|f| f.try_clone().ok())
-        } else {
-            file::pidfd_open(pid).ok()
+        // The init's pidfd: the clone's, unless the init is a grandchild (a new pid ns).
+        let pidfd = match &spawned.pidfd {
+            Some(f) if pid == spawned.pid => f.try_clone().ok(),
+            _ => file::pidfd_open(pid).ok(),
         };
         Ok((
             Container {
@@ -1145,4 +1133,35 @@ fn invalid_state(id: &str, op: &'static str, status: Status) -> Error {
         op,
         status: status.to_string(),
     }
+}
+
+/// `process.oomScoreAdj` of `spec`, written for the init `pid`.
+fn set_oom_score_adj(spec: &Spec, pid: i32) -> Result<()> {
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        let path = PathBuf::from(format!("/proc/{pid}/oom_score_adj"));
+        fs::write(&path, adj.to_string())
+            .map_err(|e| Error::os("setting oom_score_adj", path, e))?;
+    }
+    Ok(())
+}
+
+/// Saves a created container's record. The seccomp profile stays out of state.json (start
+/// and delete never parse it): it and its compiled `filter` go to a file beside it, which
+/// exec reads.
+fn save_created(
+    dir: &Path,
+    mut record: Record,
+    filter: Option<&crate::sys::seccomp::SeccompProgram>,
+) -> Result<Record> {
+    let profile = record
+        .spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.seccomp_mut().take());
+    if let (Some(profile), Some(prog)) = (&profile, filter) {
+        state::save_seccomp(dir, prog, profile)?;
+    }
+    record.seccomp = profile.is_some();
+    record.save(dir)?;
+    Ok(record)
 }
