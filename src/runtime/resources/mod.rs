@@ -298,26 +298,34 @@ mod tests {
             .collect()
     }
 
+    /// Every `(file, value)` of `want` is in `f`.
+    fn assert_files(f: &[(String, String)], want: &[(&str, &str)]) {
+        for (file, value) in want {
+            assert!(
+                f.contains(&((*file).into(), (*value).into())),
+                "{file}={value} missing from {f:?}"
+            );
+        }
+    }
+
     #[test]
     fn plan_v2_converts() {
         let p = settings(&resources(), |_| true).unwrap();
         let f = files(&p);
-        for (file, value) in [
-            ("memory.max", "33554432"),
-            ("memory.swap.max", "33554432"),
-            ("memory.low", "16777216"),
-            ("cpu.weight", "20"),
-            ("cpu.max", "50000 100000"),
-            ("cpuset.cpus", "1"),
-            ("pids.max", "10"),
-            ("io.bfq.weight", "500"),
-            ("io.max", "8:0 rbps=1000000"),
-        ] {
-            assert!(
-                f.contains(&(file.into(), value.into())),
-                "{file}={value} missing from {f:?}"
-            );
-        }
+        assert_files(
+            &f,
+            &[
+                ("memory.max", "33554432"),
+                ("memory.swap.max", "33554432"),
+                ("memory.low", "16777216"),
+                ("cpu.weight", "20"),
+                ("cpu.max", "50000 100000"),
+                ("cpuset.cpus", "1"),
+                ("pids.max", "10"),
+                ("io.bfq.weight", "500"),
+                ("io.max", "8:0 rbps=1000000"),
+            ],
+        );
         let w = p.iter().find(|w| w.file == "io.bfq.weight").unwrap();
         assert_eq!(w.alt, Some(("io.weight".into(), "4950".into())));
         // Quota without period, unlimited quota.
@@ -432,21 +440,19 @@ mod tests {
             !f.iter().any(|(file, _)| file.starts_with("devices.")),
             "{f:?}"
         );
-        for (file, value) in [
-            ("memory.limit_in_bytes", "100663296"),
-            ("memory.memsw.limit_in_bytes", "100663296"),
-            ("cpu.shares", "256"),
-            ("cpu.cfs_period_us", "100000"),
-            ("cpu.cfs_quota_us", "50000"),
-            ("cpuset.cpus", "0"),
-            ("pids.max", "64"),
-            ("hugetlb.2MB.limit_in_bytes", "0"),
-        ] {
-            assert!(
-                f.contains(&(file.into(), value.into())),
-                "{file}={value} missing from {f:?}"
-            );
-        }
+        assert_files(
+            &f,
+            &[
+                ("memory.limit_in_bytes", "100663296"),
+                ("memory.memsw.limit_in_bytes", "100663296"),
+                ("cpu.shares", "256"),
+                ("cpu.cfs_period_us", "100000"),
+                ("cpu.cfs_quota_us", "50000"),
+                ("cpuset.cpus", "0"),
+                ("pids.max", "64"),
+                ("hugetlb.2MB.limit_in_bytes", "0"),
+            ],
+        );
         let f = files(&update_settings(&r, |_| true).unwrap());
         assert!(
             f.contains(&("memory.max".into(), "100663296".into())),

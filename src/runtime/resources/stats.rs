@@ -193,33 +193,32 @@ fn memory(d: &Path, v2: bool) -> Result<MemoryStats> {
         raw: keyed(d, "memory.stat")?,
         ..MemoryStats::default()
     };
+    // v2: `prefix.max`, `.current`, `.peak` and the `max` count of `.events`; v1: the
+    // `limit_in_bytes`, `usage_in_bytes`, `max_usage_in_bytes` and `failcnt` files.
+    let [limit, usage, max] = if v2 {
+        ["max", "current", "peak"]
+    } else {
+        ["limit_in_bytes", "usage_in_bytes", "max_usage_in_bytes"]
+    };
+    let entry = |prefix: &str| -> Result<MemoryEntry> {
+        let file = |name: &str| format!("{prefix}.{name}");
+        Ok(MemoryEntry {
+            limit: num(d, &file(limit))?,
+            usage: num(d, &file(usage))?,
+            max: num(d, &file(max))?,
+            failcnt: if v2 {
+                keyed(d, &file("events"))?.get("max").copied().unwrap_or(0)
+            } else {
+                num(d, &file("failcnt"))?
+            },
+        })
+    };
+    m.usage = entry("memory")?;
     if v2 {
         m.cache = m.raw.get("file").copied().unwrap_or(0);
-        // `prefix.max`, `.current`, `.peak`, and the `max` count of `.events`.
-        let entry = |prefix: &str| -> Result<MemoryEntry> {
-            Ok(MemoryEntry {
-                limit: num(d, &format!("{prefix}.max"))?,
-                usage: num(d, &format!("{prefix}.current"))?,
-                max: num(d, &format!("{prefix}.peak"))?,
-                failcnt: keyed(d, &format!("{prefix}.events"))?
-                    .get("max")
-                    .copied()
-                    .unwrap_or(0),
-            })
-        };
-        m.usage = entry("memory")?;
         m.swap = entry("memory.swap")?;
     } else {
         m.cache = m.raw.get("cache").copied().unwrap_or(0);
-        let entry = |prefix: &str| -> Result<MemoryEntry> {
-            Ok(MemoryEntry {
-                limit: num(d, &format!("{prefix}.limit_in_bytes"))?,
-                usage: num(d, &format!("{prefix}.usage_in_bytes"))?,
-                max: num(d, &format!("{prefix}.max_usage_in_bytes"))?,
-                failcnt: num(d, &format!("{prefix}.failcnt"))?,
-            })
-        };
-        m.usage = entry("memory")?;
         m.swap = entry("memory.memsw")?;
         m.kernel = entry("memory.kmem")?;
     }
