@@ -14,7 +14,7 @@ use super::limits::{self, HostSupport, CPUS_PERIOD};
 use super::monitor::RestartPolicy;
 use super::record::{Container, Status};
 use super::store::ContainerStore;
-use super::{net, spec, ExitStatus, Output, Parts, Process, RunningContainer, Stdio, StdioKind};
+use super::{net, spec, ExitStatus, Output, Process, RunningContainer, Stdio, StdioKind};
 use crate::image::Image;
 use crate::network::PortBinding;
 use crate::volume::{name_fault, Mount, NameFault};
@@ -726,19 +726,16 @@ impl<'e> ContainerBuilder<'e> {
         let info = c.inspect()?;
         let stop_signal =
             crate::runtime::parse_signal(&info.config.stop_signal).unwrap_or(libc::SIGTERM);
-        Ok(Some(RunningContainer::new(Parts {
-            store: self.store.clone(),
-            id: c.id().to_owned(),
-            name: c.name().to_owned(),
-            inner: Process::Detached {
+        Ok(Some(RunningContainer::new(
+            self.store.clone(),
+            (c.id().to_owned(), c.name().to_owned()),
+            Process::Detached {
                 pid: info.state.pid,
                 exit: super::record::exit_path(c.path()),
             },
-            stdin: None,
-            stdout: None,
-            stderr: None,
+            (None, None, None),
             stop_signal,
-        })))
+        )))
     }
 
     /// Makes the container `mode` asks for: checks every setting ([`plan`](Self::plan)),
@@ -796,7 +793,11 @@ impl<'e> ContainerBuilder<'e> {
         .map_err(|r| self.invalid("capability", r))?;
         let security = self.security_plan(&caps)?;
         let mut warnings = Vec::new();
-        let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Only `cpus` is checked against the CPU count (std reads cgroup files for it).
+        let ncpu = match self.limits.cpus {
+            Some(_) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            None => 1,
+        };
         let limits = self
             .limits
             .check(HostSupport::detect(), ncpu, &mut warnings)

@@ -619,33 +619,31 @@ where
         .expect("the spawner thread answers every job")
 }
 
-/// Fills in a running container's handle (used by the builder).
-pub(crate) struct Parts {
-    pub store: ContainerStore,
-    pub id: String,
-    pub name: String,
-    pub inner: Process,
-    pub stdin: Option<PipeWriter>,
-    pub stdout: Option<PipeReader>,
-    pub stderr: Option<PipeReader>,
-    pub stop_signal: i32,
-}
+/// Our ends of a container's piped stdin, stdout and stderr.
+pub(crate) type PipeEnds = (Option<PipeWriter>, Option<PipeReader>, Option<PipeReader>);
 
 impl RunningContainer {
-    pub(crate) fn new(p: Parts) -> Self {
-        let pidfd = file::pidfd_open(p.inner.pid()).ok();
+    /// The handle of container `id` (`name`) of `store`, whose process is `inner`.
+    pub(crate) fn new(
+        store: ContainerStore,
+        (id, name): (String, String),
+        inner: Process,
+        (stdin, stdout, stderr): PipeEnds,
+        stop_signal: i32,
+    ) -> Self {
+        let pidfd = file::pidfd_open(inner.pid()).ok();
         RunningContainer {
-            store: p.store,
-            id: p.id,
-            name: p.name,
-            inner: p.inner,
+            store,
+            id,
+            name,
+            inner,
             pidfd,
-            stdin: p.stdin,
-            stdout: p.stdout,
-            stderr: p.stderr,
+            stdin,
+            stdout,
+            stderr,
             status: None,
             kill_on_drop: false,
-            stop_signal: p.stop_signal,
+            stop_signal,
             resolver: None,
         }
     }

@@ -10,7 +10,7 @@ use super::monitor;
 use super::record::{self, Record};
 use super::release::Ending;
 use super::store::ContainerStore;
-use super::{net, rootfs, Container, Parts, Process, RunningContainer, Status, Stdio};
+use super::{net, rootfs, Container, PipeEnds, Process, RunningContainer, Status, Stdio};
 use crate::runtime::CreateOptions;
 use crate::store::now_rfc3339;
 use crate::{Error, Result};
@@ -127,20 +127,17 @@ impl Bundle<'_> {
         &mut self,
         plan: &Plan,
         inner: Process,
-        (stdin, stdout, stderr): PipeEnds,
+        pipes: PipeEnds,
     ) -> Result<RunningContainer> {
         record_running(&mut self.rec, inner.pid());
         let saved = self.rec.save(&self.dir);
-        let mut running = RunningContainer::new(Parts {
-            store: self.store.clone(),
-            id: self.id.clone(),
-            name: self.name.clone(),
+        let mut running = RunningContainer::new(
+            self.store.clone(),
+            (self.id.clone(), self.name.clone()),
             inner,
-            stdin,
-            stdout,
-            stderr,
-            stop_signal: plan.stop_signo,
-        });
+            pipes,
+            plan.stop_signo,
+        );
         if plan.ephemeral {
             running.kill_on_drop(true);
         }
@@ -151,13 +148,6 @@ impl Bundle<'_> {
         Ok(running)
     }
 }
-
-/// Our ends of a container's piped stdin, stdout and stderr.
-type PipeEnds = (
-    Option<io::PipeWriter>,
-    Option<io::PipeReader>,
-    Option<io::PipeReader>,
-);
 
 impl ContainerStore {
     /// Starts a container made by `create`, or one that has exited, detached through a
