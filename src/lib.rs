@@ -154,8 +154,10 @@ pub use volume::{
 /// at once; `/proc/self/exe` (and [`std::env::current_exe`]) then names the copy,
 /// [`sys::sealed::original_exe`] the installed binary. The re-exec costs one execve of the
 /// program (the memfd way also a copy of the binary); if neither way works the program
-/// runs on unsealed. `CARGOHOLD_SEALING=off` turns it off, for benchmarks only. See
-/// [`sys::sealed`]. Besides, the child that sets a container up is non-dumpable until its
+/// runs on unsealed. A binary installed on a read-only bind mount of itself (`mount
+/// --bind -o ro BIN BIN`, once, by the administrator) is already sealed: `init` sees the
+/// mount and does not re-execute (about 0.14 ms instead of about 1 ms a start).
+/// `CARGOHOLD_SEALING=off` turns it off, for benchmarks only. See [`sys::sealed`]. Besides, the child that sets a container up is non-dumpable until its
 /// execve, so without `CAP_SYS_PTRACE` the container cannot open its `/proc/<pid>/exe`.
 ///
 /// A program that does not call `init` (a test harness using [`runtime`] directly) has no
