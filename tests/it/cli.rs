@@ -5,80 +5,9 @@
 //! `cargo test` builds examples) and built with `cargo build --example runtime` if missing.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-use crate::common::{self, Bundle};
-
-/// A state root of its own and the CLI invoked with `--root` on it.
-struct Cli {
-    root: tempfile::TempDir,
-}
-
-impl Cli {
-    fn new() -> Cli {
-        Cli {
-            root: tempfile::Builder::new()
-                .prefix("cargohold-cli")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(common::example_bin("runtime"));
-        c.arg("--root").arg(self.root.path()).args(args);
-        c.stdin(Stdio::null());
-        c
-    }
-
-    /// Runs to completion. Stdout and stderr go to files, not pipes: a created container's
-    /// init inherits them (as containerd wants) and would keep a pipe open.
-    fn out(&self, args: &[&str]) -> Output {
-        common::output_via_files(&mut self.cmd(args))
-    }
-
-    /// Runs and asserts success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.out(args);
-        assert!(
-            o.status.success(),
-            "runtime {args:?} failed ({:?}): {}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    /// Runs and asserts failure with exit code 1; returns stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let o = self.out(args);
-        assert_eq!(o.status.code(), Some(1), "runtime {args:?}: {o:?}");
-        String::from_utf8(o.stderr).unwrap()
-    }
-
-    fn state(&self, id: &str) -> serde_json::Value {
-        serde_json::from_str(&self.ok(&["state", id])).unwrap()
-    }
-
-    /// Polls `state` until the status is `want` (the container may not exist yet: a `run`
-    /// started in the background is still creating it).
-    fn wait_status(&self, id: &str, want: &str) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let o = self.out(&["state", id]);
-            let st: serde_json::Value = if o.status.success() {
-                serde_json::from_slice(&o.stdout).unwrap()
-            } else {
-                serde_json::Value::Null
-            };
-            if st["status"] == want || Instant::now() > deadline {
-                return st;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
+use crate::common::{self, Bundle, RuntimeCli as Cli};
 
 /// A busybox bundle running `args`, without a terminal.
 fn bundle(args: &[&str]) -> Bundle {
@@ -87,7 +16,7 @@ fn bundle(args: &[&str]) -> Bundle {
 
 #[test]
 fn version_spec_and_features() {
-    let cli = Cli::new();
+    let cli = Cli::new("cargohold-cli");
     let v = cli.ok(&["--version"]);
     assert!(v.starts_with("cargohold runtime version "), "{v}");
     assert!(v.contains("spec: 1.2.0"), "{v}");
@@ -134,7 +63,7 @@ fn version_spec_and_features() {
 
 #[test]
 fn usage_errors_exit_1() {
-    let cli = Cli::new();
+    let cli = Cli::new("cargohold-cli");
     let o = cli.out(&["kill", "x", "NOSUCHSIG"]);
     assert_eq!(o.status.code(), Some(1));
     let o = cli.out(&["no-such-command"]);
@@ -144,7 +73,7 @@ fn usage_errors_exit_1() {
 #[test]
 #[ignore = "requires root"]
 fn create_start_state_kill_delete() {
-    let cli = Cli::new();
+    let cli = Cli::new("cargohold-cli");
     let b = bundle(&["sleep", "300"]);
     let id = common::unique("cli");
     let pid_file = b.path().join("init.pid");
@@ -208,7 +137,7 @@ fn create_start_state_kill_delete() {
 #[test]
 #[ignore = "requires root"]
 fn delete_force_kills_a_running_container() {
-    let cli = Cli::new();
+    let cli = Cli::new("cargohold-cli");
     let b = bundle(&["sleep", "300"]);
     let id = common::unique("cli-force");
     cli.ok(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
@@ -227,7 +156,7 @@ fn delete_force_kills_a_running_container() {
 #[test]
 #[ignore = "requires root"]
 fn run_prints_and_passes_exit_codes_through() {
-    let cli = Cli::new();
+    let cli = Cli::new("cargohold-cli");
     let b = bundle(&["echo", "hello"]);
     let o = cli.out(&[
         "run",
@@ -272,7 +201,7 @@ fn run_prints_and_passes_exit_codes_through() {
 #[test]
 #[ignore = "requires root"]
 fn exec_ps_pause_resume() {
-    let cli = Cli::new();
+    let cli = Cli::new("cargohold-cli");
     let b = bundle(&["sleep", "300"]);
     let id = common::unique("cli-exec");
     cli.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
@@ -352,7 +281,7 @@ fn exec_ps_pause_resume() {
 #[test]
 #[ignore = "requires root"]
 fn errors_go_to_the_json_log() {
-    let cli = Cli::new();
+    let cli = Cli::new("cargohold-cli");
     let b = bundle(&["true"]);
     std::fs::write(b.path().join("config.json"), b"{ this is not json").unwrap();
     let log = b.path().join("log.json");
@@ -464,7 +393,7 @@ fn runc_spec_bundles_run_with_runcs_capabilities_and_a_warning() {
     );
     assert!(theirs.status.success(), "runc: {theirs:?}");
 
-    let cli = Cli::new();
+    let cli = Cli::new("cargohold-cli");
     let log = b.path().join("log.json");
     let ours = cli.out(&[
         "--log",
@@ -510,7 +439,7 @@ fn runc_spec_bundles_run_with_runcs_capabilities_and_a_warning() {
 #[test]
 #[ignore = "requires root"]
 fn delete_of_a_created_container_needs_force() {
-    let cli = Cli::new();
+    let cli = Cli::new("cargohold-cli");
     let b = bundle(&["sleep", "300"]);
     let id = common::unique("cli-created");
     cli.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
@@ -529,7 +458,7 @@ fn delete_of_a_created_container_needs_force() {
 #[test]
 #[ignore = "requires root"]
 fn detached_tty_without_console_socket_is_refused() {
-    let cli = Cli::new();
+    let cli = Cli::new("cargohold-cli");
     let mut b = bundle(&["true"]);
     b.edit(|s| {
         let mut p = s.process().clone().unwrap();

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use cargohold::oci_spec::runtime::MountBuilder;
 use cargohold::{Image, Mount, SeccompProfile};
 
-use crate::common::{self, stdout, Bundle, TestEngine};
+use crate::common::{self, stdout, Bundle, RuntimeCli, TestEngine};
 
 /// A host directory outside every rootfs holding `marker` with a secret in it.
 struct HostMarker {
@@ -88,29 +88,6 @@ impl HostMarker {
     }
 }
 
-/// The runtime example on a state root of its own.
-struct Cli {
-    root: tempfile::TempDir,
-}
-
-impl Cli {
-    fn new() -> Cli {
-        Cli {
-            root: tempfile::Builder::new()
-                .prefix("cargohold-escape-cli")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-
-    fn out(&self, args: &[&str]) -> std::process::Output {
-        let mut c = Command::new(common::example_bin("runtime"));
-        c.arg("--root").arg(self.root.path()).args(args);
-        c.stdin(Stdio::null());
-        common::output_via_files(&mut c)
-    }
-}
-
 fn set_cwd(b: &mut Bundle, cwd: &str) {
     let cwd = cwd.to_owned();
     b.edit(move |s| {
@@ -128,7 +105,7 @@ fn set_cwd(b: &mut Bundle, cwd: &str) {
 fn runtime_cwd_in_a_leaked_fd_stays_in_the_container() {
     let marker = HostMarker::new();
     let rt = common::runtime();
-    let cli = Cli::new();
+    let cli = RuntimeCli::new("cargohold-escape-cli");
     for n in 3..=10 {
         let cwd = format!("/proc/self/fd/{n}");
         let mut b = Bundle::new(&["sh", "-c", &marker.probe()]);
@@ -189,7 +166,7 @@ fn runtime_cwd_in_a_leaked_fd_stays_in_the_container() {
 #[ignore = "requires root"]
 fn runtime_exec_cwd_in_a_preserved_host_dir_fd_is_refused() {
     let marker = HostMarker::new();
-    let cli = Cli::new();
+    let cli = RuntimeCli::new("cargohold-escape-cli");
     let b = Bundle::new(&["sleep", "300"]);
     let id = common::unique("esc-pfd");
     let o = cli.out(&[

@@ -308,6 +308,7 @@ pub fn assert_container_gone(engine: &cargohold::Engine, id: &str) {
 }
 
 pub mod archive;
+pub mod cli;
 pub mod engine;
 pub mod fake_dns;
 pub mod tools;
@@ -316,6 +317,8 @@ pub mod tools;
 // of the fixtures (tests/monitor.rs, the benches) leave some of these re-exports unused.
 #[allow(unused_imports)]
 pub use archive::*;
+#[allow(unused_imports)]
+pub use cli::RuntimeCli;
 #[allow(unused_imports)]
 pub use engine::*;
 #[allow(unused_imports)]
