@@ -98,22 +98,16 @@ fn oci_archive(layers: &[Vec<u8>], reference: &str) -> Vec<u8> {
         "schemaVersion": 2, "manifests": [entry]
     }))
     .unwrap();
-    let mut b = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
     let blob = |b: &[u8]| format!("blobs/sha256/{}", &common::sha256(b)[7..]);
-    for l in layers {
-        add(&blob(l), l);
-    }
-    add(&blob(&config), &config);
-    add(&blob(&manifest), &manifest);
-    add("index.json", &index);
-    b.into_inner().unwrap()
+    let mut files: Vec<(String, &[u8])> =
+        vec![("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#)];
+    files.extend(layers.iter().map(|l| (blob(l), &l[..])));
+    files.push((blob(&config), &config));
+    files.push((blob(&manifest), &manifest));
+    files.push(("index.json".into(), &index));
+    let entries: Vec<(&str, Option<&[u8]>)> =
+        files.iter().map(|(n, d)| (n.as_str(), Some(*d))).collect();
+    common::layer(&entries)
 }
 
 /// What a refused load or import must leave as it was: the images with their references,

@@ -61,17 +61,13 @@ pub fn docker_archive(config: serde_json::Value, layers: &[Vec<u8>], tag: &str) 
         {"Config": "config.json", "RepoTags": [tag], "Layers": names}
     ]))
     .unwrap();
-    let mut b = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    add("config.json", &config);
-    for (n, l) in names.iter().zip(layers) {
-        add(n, l);
-    }
-    add("manifest.json", &manifest);
-    b.into_inner().unwrap()
+    let mut files: Vec<(&str, Option<&[u8]>)> = vec![("config.json", Some(&config))];
+    files.extend(
+        names
+            .iter()
+            .zip(layers)
+            .map(|(n, l)| (n.as_str(), Some(&l[..]))),
+    );
+    files.push(("manifest.json", Some(&manifest)));
+    layer(&files)
 }
