@@ -277,6 +277,19 @@ fn add_mounts(b: &mut Bundle, extra: Vec<cargohold::oci_spec::runtime::Mount>) {
     });
 }
 
+/// A host directory the container must not reach (holding `host-file`) and a volume
+/// directory holding `volume-file` with `content`.
+fn host_target_and_volume(content: &str) -> (tempfile::TempDir, tempfile::TempDir) {
+    let target = tempfile::Builder::new()
+        .prefix("cargohold-host-target")
+        .tempdir()
+        .unwrap();
+    fs::write(target.path().join("host-file"), "host").unwrap();
+    let volume = tempfile::tempdir().unwrap();
+    fs::write(volume.path().join("volume-file"), content).unwrap();
+    (target, volume)
+}
+
 /// A mount destination that is a symlink out of the rootfs (absolute or climbing with
 /// `..`) is resolved inside the rootfs: the volume shows up in the container, nothing
 /// lands on the host path.
@@ -284,13 +297,7 @@ fn add_mounts(b: &mut Bundle, extra: Vec<cargohold::oci_spec::runtime::Mount>) {
 #[ignore = "requires root"]
 fn symlinked_mount_destinations_stay_in_the_rootfs() {
     let rt = common::runtime();
-    let target = tempfile::Builder::new()
-        .prefix("cargohold-host-target")
-        .tempdir()
-        .unwrap();
-    fs::write(target.path().join("host-file"), "host").unwrap();
-    let volume = tempfile::tempdir().unwrap();
-    fs::write(volume.path().join("volume-file"), "from the volume").unwrap();
+    let (target, volume) = host_target_and_volume("from the volume");
     let t = target.path().display().to_string();
     for d in ["rel", "tmp"] {
         fs::create_dir(target.path().join(d)).unwrap();
@@ -352,13 +359,7 @@ fn symlinked_mount_destinations_stay_in_the_rootfs() {
 #[ignore = "requires root"]
 fn mount_destination_swapped_for_a_symlink_while_starting() {
     let rt = common::runtime();
-    let target = tempfile::Builder::new()
-        .prefix("cargohold-host-target")
-        .tempdir()
-        .unwrap();
-    fs::write(target.path().join("host-file"), "host").unwrap();
-    let volume = tempfile::tempdir().unwrap();
-    fs::write(volume.path().join("volume-file"), "from the volume\n").unwrap();
+    let (target, volume) = host_target_and_volume("from the volume\n");
     // The mount is at /data, or, when /data was a symlink at that moment, at the link's
     // target resolved in the rootfs; the swapping goes on while the container runs, so the
     // script gets into the volume first.
