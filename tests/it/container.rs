@@ -1268,8 +1268,8 @@ fn loopback_is_up_in_the_containers_network_namespace() {
     let out = e
         .sh("cat /sys/class/net/lo/flags; ls /sys/class/net; \
          (echo hello | nc -l -p 7000 &) ; \
-         for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do \
-           nc 127.0.0.1 7000 </dev/null && break; sleep 0.1; done")
+         i=0; while [ $i -lt 200 ]; do \
+           nc 127.0.0.1 7000 </dev/null && break; sleep 0.1; i=$((i+1)); done")
         .output()
         .unwrap();
     let text = stdout(&out);

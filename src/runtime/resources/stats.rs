@@ -244,7 +244,6 @@ fn cpu(cg: &Cgroup, c: &mut CpuStats) -> Result<()> {
     }
     if let Some(d) = cg.dir(Controller::Cpuacct) {
         let u = &mut c.usage;
-        u.total = num(d, "cpuacct.usage")?;
         u.percpu = read_opt(d, "cpuacct.usage_percpu")?
             .unwrap_or_default()
             .split_whitespace()
@@ -265,6 +264,9 @@ fn cpu(cg: &Cgroup, c: &mut CpuStats) -> Result<()> {
                 u.kernel = t.get("system").copied().unwrap_or(0) * 10_000_000;
             }
         }
+        // The total after the split: the kernel's total is the sum of the split counters,
+        // so read later it is never below them.
+        u.total = num(d, "cpuacct.usage")?;
     }
     if let Some(d) = cg.dir(Controller::Cpu) {
         let t = keyed(d, "cpu.stat")?;

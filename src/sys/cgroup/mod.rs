@@ -1153,7 +1153,9 @@ impl Cgroup {
             }
         } else if let Some(d) = self.dir(Controller::Cpuacct) {
             let f = |n: &str| read_optional(&d.join(n));
-            s.cpu_usage_ns = f("cpuacct.usage")?.as_deref().and_then(num).unwrap_or(0);
+            // The split first, the total after: the kernel's total is the sum of the two
+            // counters, so a total read later is never below them (a running container
+            // otherwise showed more user time than total time).
             match (f("cpuacct.usage_user")?, f("cpuacct.usage_sys")?) {
                 (Some(u), Some(k)) => {
                     s.cpu_user_ns = num(&u).unwrap_or(0);
@@ -1166,6 +1168,10 @@ impl Cgroup {
                     s.cpu_system_ns = keyed(&t, "system").unwrap_or(0) * 10_000_000;
                 }
             }
+            s.cpu_usage_ns = f("cpuacct.usage")?.as_deref().and_then(num).unwrap_or(0);
+            // Ticks are sampled, not measured: never more than the total.
+            s.cpu_user_ns = s.cpu_user_ns.min(s.cpu_usage_ns);
+            s.cpu_system_ns = s.cpu_system_ns.min(s.cpu_usage_ns);
         }
         if let Some(d) = self.dir(Controller::Pids) {
             s.pids_current = read_optional(&d.join("pids.current"))?
