@@ -88,6 +88,22 @@ impl HostMarker {
     }
 }
 
+/// A busybox `sleep 300` run detached through the runtime CLI under an id made from
+/// `prefix`; the bundle must outlive the container.
+fn run_sleeping(cli: &RuntimeCli, prefix: &str) -> (Bundle, String) {
+    let b = Bundle::new(&["sleep", "300"]);
+    let id = common::unique(prefix);
+    let o = cli.out(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    (b, id)
+}
+
 fn set_cwd(b: &mut Bundle, cwd: &str) {
     let cwd = cwd.to_owned();
     b.edit(move |s| {
@@ -129,16 +145,7 @@ fn runtime_cwd_in_a_leaked_fd_stays_in_the_container() {
     }
 
     // exec into a running container with that cwd.
-    let b = Bundle::new(&["sleep", "300"]);
-    let id = common::unique("esc-exec");
-    let o = cli.out(&[
-        "run",
-        "--detach",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
-    assert!(o.status.success(), "{o:?}");
+    let (_b, id) = run_sleeping(&cli, "esc-exec");
     let mut escaped = Vec::new();
     for n in 3..=10 {
         let cwd = format!("/proc/self/fd/{n}");
@@ -167,16 +174,7 @@ fn runtime_cwd_in_a_leaked_fd_stays_in_the_container() {
 fn runtime_exec_cwd_in_a_preserved_host_dir_fd_is_refused() {
     let marker = HostMarker::new();
     let cli = RuntimeCli::new("cargohold-escape-cli");
-    let b = Bundle::new(&["sleep", "300"]);
-    let id = common::unique("esc-pfd");
-    let o = cli.out(&[
-        "run",
-        "--detach",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
-    assert!(o.status.success(), "{o:?}");
+    let (_b, id) = run_sleeping(&cli, "esc-pfd");
     let exec = |cwd: &str, script: &str| {
         let mut c = Command::new("sh");
         c.arg("-c")
