@@ -1221,7 +1221,7 @@ impl Cgroup {
     ///
     /// # Errors
     /// [`Error::Cgroup`] naming the file or process that failed. Processes that already
-    /// exited are not an error.
+    /// exited are not an error, nor is the cgroup's removal by its owner meanwhile.
     pub fn kill_all(&self, signal: i32) -> Result<()> {
         if self.is_v2() && signal == libc::SIGKILL {
             let f = self.targets[self.live()[0]].join("cgroup.kill");
@@ -1251,7 +1251,13 @@ impl Cgroup {
             Ok(())
         });
         if frozen {
-            self.thaw()?;
+            if let Err(e) = self.thaw() {
+                // The last process exited and its owner removed the cgroup while it was
+                // frozen: there is nothing left to thaw.
+                if self.freezer_file().is_ok_and(|f| f.exists()) {
+                    return Err(e);
+                }
+            }
         }
         res
     }
