@@ -89,6 +89,7 @@ pub fn plan_config(spec: &Spec, bundle: &Path, rootfs: &Path) -> crate::Result<(
         no_pivot: false,
         preserve_fds: 0,
         stdio: [None, None, None],
+        netns: None,
     })
     .map(drop)
 }

@@ -55,6 +55,7 @@ mod resources;
 pub mod seccomp;
 pub mod seccomp_profile;
 mod signal;
+mod spare;
 mod state;
 
 use std::fs;
@@ -257,6 +258,7 @@ fn dup_stdio(fds: [&Option<OwnedFd>; 3]) -> Result<[Option<OwnedFd>; 3]> {
 pub struct Runtime {
     root: PathBuf,
     warn: Option<WarningSink>,
+    netns: spare::NetnsSupply,
 }
 
 /// The callback of [`Runtime::on_warning`].
@@ -581,7 +583,25 @@ impl Runtime {
             .map_err(|e| Error::os("creating runtime root", root, e))?;
         let root =
             fs::canonicalize(root).map_err(|e| Error::os("resolving runtime root", root, e))?;
-        Ok(Runtime { root, warn: None })
+        Ok(Runtime {
+            root,
+            warn: None,
+            netns: spare::NetnsSupply::default(),
+        })
+    }
+
+    /// Whether this runtime keeps a network namespace made ahead for its next `create`
+    /// (default: yes). A new network namespace is the dearest step of a create (about
+    /// 0.6 ms); `create` always makes it on a second thread while it loads the bundle and
+    /// makes the cgroup, and once a runtime has created two containers it also keeps one
+    /// ready between creates, made in the background and joined by the next container
+    /// whose spec asks for a new network namespace and no user namespace. The container
+    /// cannot tell the difference. `false` drops the one kept and keeps none (for a
+    /// process that wants no idle namespace or thread of the runtime's); clones of the
+    /// runtime share the setting.
+    pub fn keep_network_namespace_ready(&mut self, keep: bool) -> &mut Self {
+        self.netns.keep_ahead(keep);
+        self
     }
 
     /// Calls `f` with each warning of this runtime's operations (a failed poststart or
@@ -694,6 +714,12 @@ impl Runtime {
         let (spec, spec_warnings) = plan::load_spec(&bundle)?;
         let rootfs = plan::rootfs_path(&spec, &bundle)?;
         let ns = plan::namespaces(&spec)?;
+        // Made meanwhile: the namespace comes from a thread or is the spare (see spare.rs).
+        let netns = if ns.new & libc::CLONE_NEWNET != 0 && !ns.has(libc::CLONE_NEWUSER) {
+            self.netns.take()
+        } else {
+            None
+        };
 
         make_state_dir(&dir, id)?;
         let mut rollback = Rollback {
@@ -728,6 +754,7 @@ impl Runtime {
             no_pivot: opts.no_pivot,
             preserve_fds: opts.preserve_fds,
             stdio: opts.stdio()?,
+            netns: netns.and_then(spare::Pending::wait),
         })?;
         plan.cgroup_dir = cgroup_dir;
         plan.process.parent_death_signal = opts.parent_death_signal;
@@ -786,6 +813,7 @@ impl Runtime {
             write_pid_file(p, pid)?;
         }
         rollback.disarm();
+        self.netns.refill();
         // The init's pidfd: the clone's, unless the init is a grandchild (a new pid ns).
         let pidfd = match &spawned.pidfd {
             Some(f) if pid == spawned.pid => f.try_clone().ok(),

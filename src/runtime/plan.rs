@@ -430,6 +430,9 @@ pub(crate) struct PlanInput<'a> {
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub stdio: [Option<OwnedFd>; 3],
+    /// A new network namespace made ahead (its loopback up) for a spec that asks for one and
+    /// for no user namespace: the child joins it instead of making one at clone.
+    pub netns: Option<OwnedFd>,
 }
 
 /// Builds the init plan for a spec.
@@ -445,6 +448,7 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
         no_pivot,
         preserve_fds,
         stdio,
+        netns,
     } = input;
     // Borrowed, not cloned: the seccomp profile alone is hundreds of strings.
     let none = oci_spec::runtime::Linux::default();
@@ -462,7 +466,12 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
     let user_ns = ns.has(libc::CLONE_NEWUSER);
     let new_user = ns.new & libc::CLONE_NEWUSER != 0;
     check_user_ns(linux, new_user)?;
-    let order = NamespaceOrder::of(&ns, new_user);
+    let mut order = NamespaceOrder::of(&ns, new_user);
+    let netns = netns.filter(|_| ns.new & libc::CLONE_NEWNET != 0 && !user_ns);
+    if netns.is_some() {
+        order.clone_flags &= !(libc::CLONE_NEWNET as u64);
+        order.unshare_flags &= !libc::CLONE_NEWNET;
+    }
     check_uts(spec, &ns)?;
 
     let has_mount_ns = ns.has(libc::CLONE_NEWNS);
@@ -503,6 +512,10 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
     let mut plan = InitPlan::new(pplan);
     plan.clone_flags = order.clone_flags;
     plan.join = ns.join;
+    // A namespace made here (not joined by path) gets its loopback up; one made ahead has it.
+    plan.loopback_up = (order.clone_flags & libc::CLONE_NEWNET as u64) != 0
+        || (order.unshare_flags & libc::CLONE_NEWNET) != 0;
+    plan.join.extend(netns.map(|fd| (fd, libc::CLONE_NEWNET)));
     plan.unshare_flags = order.unshare_flags;
     plan.second_fork = order.second_fork;
     plan.cgroup_procs = cgroup_procs;
@@ -515,9 +528,6 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
     plan.sysctls = sysctls;
     plan.hostname = hostname;
     plan.domainname = domainname;
-    // A network namespace made here (not joined by path) gets its loopback up.
-    plan.loopback_up = (order.clone_flags & libc::CLONE_NEWNET as u64) != 0
-        || (order.unshare_flags & libc::CLONE_NEWNET) != 0;
     plan.start = start;
     Ok((plan, ctx))
 }

@@ -8,10 +8,11 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::path::PathBuf;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 
-use super::raw;
+use super::{file, raw};
 
 /// Runs `f` on a fresh thread that has entered the network namespace `ns`, and returns its
 /// result. Sockets `f` opens belong to that namespace for their whole life, whichever
@@ -62,6 +63,24 @@ where
     ran.map_err(|_| io::Error::other("the network namespace thread panicked"))
 }
 
+/// Starts making a new network namespace, its loopback interface up, on a thread of its
+/// own (unshare(2) with `CLONE_NEWNET` moves only the calling thread), and returns the
+/// thread: it ends with an fd of the namespace, which keeps it alive once the thread has
+/// left it. Nothing else runs on that thread.
+///
+/// # Errors
+/// The thread cannot be spawned; the thread's result is unshare(2)'s error (no
+/// `CAP_SYS_ADMIN`), the loopback's, or that of opening `/proc/thread-self/ns/net`.
+pub fn make_new() -> io::Result<JoinHandle<io::Result<OwnedFd>>> {
+    std::thread::Builder::new()
+        .name("cargohold-netns".into())
+        .spawn(|| {
+            raw::unshare(libc::CLONE_NEWNET).map_err(io::Error::from_raw_os_error)?;
+            raw::loopback_up().map_err(io::Error::from_raw_os_error)?;
+            file::open(Path::new("/proc/thread-self/ns/net"), libc::O_RDONLY)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +96,23 @@ mod tests {
         let err = in_netns_of(i32::MAX, || ()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         assert!(err.to_string().contains("/ns/net"), "{err}");
+    }
+
+    #[test]
+    fn makes_a_fresh_namespace_with_its_loopback_up() {
+        if !rustix::process::geteuid().is_root() {
+            return;
+        }
+        let ns = make_new().unwrap().join().unwrap().unwrap();
+        let ino = |f: BorrowedFd<'_>| rustix::fs::fstat(f).unwrap().st_ino;
+        let ours = File::open("/proc/self/ns/net").unwrap();
+        assert_ne!(ino(ns.as_fd()), ino(ours.as_fd()), "not a new namespace");
+        // 127.0.0.1 exists only once lo is up; the thread that made it is gone, the fd
+        // keeps the namespace.
+        let bound = in_netns(ns.as_fd(), || {
+            std::net::UdpSocket::bind("127.0.0.1:0").map(|s| s.local_addr().unwrap())
+        })
+        .unwrap();
+        assert!(bound.ip().is_loopback());
     }
 }
