@@ -112,3 +112,46 @@ impl NetnsSupply {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn spare_within(supply: &NetnsSupply, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        while Instant::now() < deadline {
+            if supply.lock().spare.is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[test]
+    fn keeps_one_ready_from_the_second_create_and_none_when_told() {
+        if !rustix::process::geteuid().is_root() {
+            return;
+        }
+        let supply = NetnsSupply::default();
+        // The first create: made on a thread, nothing kept (a CLI process makes one).
+        assert!(supply.take().and_then(Pending::wait).is_some());
+        supply.refill();
+        assert!(!spare_within(&supply, Duration::from_millis(200)));
+        // The second: a spare follows, and the third create takes it.
+        assert!(supply.take().and_then(Pending::wait).is_some());
+        supply.refill();
+        assert!(spare_within(&supply, Duration::from_secs(10)));
+        assert!(matches!(supply.take(), Some(Pending::Ready(_))));
+        assert!(supply.lock().spare.is_none());
+        // Told to keep none: the kept one goes, and no refill makes another.
+        supply.refill();
+        assert!(spare_within(&supply, Duration::from_secs(10)));
+        supply.keep_ahead(false);
+        assert!(supply.lock().spare.is_none());
+        supply.refill();
+        assert!(!spare_within(&supply, Duration::from_millis(200)));
+        assert!(matches!(supply.take(), Some(Pending::Coming(_))));
+    }
+}

@@ -349,6 +349,40 @@ fn symlinked_mount_destinations_stay_in_the_rootfs() {
     assert!(host_mounts_under(target.path()).is_empty());
 }
 
+/// A file bind mount whose destination is a dangling symlink to a host path that does not
+/// exist (its directory does): the file the mount needs is made inside the rootfs, at
+/// the link's target resolved there, never on the host.
+#[test]
+#[ignore = "requires root"]
+fn a_file_mount_onto_a_dangling_symlink_creates_nothing_on_the_host() {
+    let rt = common::runtime();
+    let (target, volume) = host_target_and_volume("from the volume");
+    let t = target.path().display().to_string();
+    let mut b = Bundle::new(&["sh", "-c", "cat /etc/linked; echo; echo done"]);
+    for link in ["linked", "climbing"] {
+        let to = match link {
+            "linked" => format!("{t}/made-by-the-runtime"),
+            _ => format!("{}{}/made-by-the-runtime-too", "../".repeat(20), &t[1..]),
+        };
+        symlink(to, b.rootfs().join("etc").join(link)).unwrap();
+    }
+    let file = volume.path().join("volume-file");
+    add_mounts(
+        &mut b,
+        vec![bind(&file, "/etc/linked"), bind(&file, "/etc/climbing")],
+    );
+    let ran = common::run(&rt, &b).unwrap();
+    assert!(ran.status.success(), "{} {}", ran.stdout, ran.stderr);
+    assert_eq!(ran.stdout, "from the volume\ndone\n", "{}", ran.stderr);
+    let host: Vec<_> = fs::read_dir(target.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(host, ["host-file"], "the runtime wrote on the host");
+    assert!(b.rootfs().join(&t[1..]).join("made-by-the-runtime").is_file());
+    assert!(host_mounts_under(target.path()).is_empty());
+}
+
 /// CVE-2021-30465 class: while containers start, a thread swaps their mount destination
 /// between a directory and a symlink to a host directory. Every container that starts
 /// sees its volume (the mount landed inside its rootfs), and the host directory is never

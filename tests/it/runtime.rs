@@ -609,6 +609,39 @@ fn joins_a_network_namespace_by_path() {
     let _ = h.wait();
 }
 
+/// Every container whose spec asks for a new network namespace gets a namespace of its
+/// own, never used before, with its loopback up: whether the runtime made it on a thread
+/// during the create, kept it ready from the previous create, or (told to keep none) made
+/// it the same way again.
+#[test]
+#[ignore = "requires root"]
+fn each_container_gets_a_fresh_network_namespace_with_loopback_up() {
+    let host = fs::read_link("/proc/self/ns/net").unwrap();
+    let mut b = Bundle::new(&["true"]);
+    sh(&mut b, "readlink /proc/self/ns/net; cat /sys/class/net/lo/flags");
+    let mut seen = std::collections::HashSet::new();
+    let mut check = |rt: &cargohold::runtime::Runtime| {
+        let ran = common::run(rt, &b).unwrap();
+        assert!(ran.status.success(), "{}", ran.stderr);
+        let mut lines = ran.stdout.lines();
+        let ns = lines.next().unwrap().to_owned();
+        // IFF_UP | IFF_LOOPBACK
+        assert_eq!(lines.next(), Some("0x9"), "loopback not up in {ns}");
+        assert_ne!(std::path::Path::new(&ns), host, "the host's namespace");
+        assert!(seen.insert(ns.clone()), "{ns} handed out twice");
+    };
+    let rt = common::runtime();
+    for _ in 0..4 {
+        check(&rt);
+    }
+    let root = tempfile::tempdir().unwrap();
+    let mut none_ahead = cargohold::runtime::Runtime::open(root.path()).unwrap();
+    none_ahead.keep_network_namespace_ready(false);
+    for _ in 0..3 {
+        check(&none_ahead);
+    }
+}
+
 #[test]
 #[ignore = "requires root"]
 fn hooks_run_with_the_state_on_stdin() {
