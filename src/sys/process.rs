@@ -1180,6 +1180,9 @@ fn open_in_root(root: RawFd, rel: &CStr, file: bool) -> R<RawFd> {
         Err(libc::ENOENT) => {}
         other => return other,
     }
+    if let Some(fd) = create_last(root, rel, file) {
+        return Ok(fd);
+    }
     let bytes = rel.to_bytes();
     let mut path = [0u8; 4096];
     if bytes.len() >= path.len() {
@@ -1195,6 +1198,41 @@ fn open_in_root(root: RawFd, rel: &CStr, file: bool) -> R<RawFd> {
         }
     }
     Err(libc::ELOOP)
+}
+
+/// The common case of [`open_in_root`], a mount point missing in a directory that exists
+/// (`dev/pts` in the `/dev` tmpfs, `sys/fs/cgroup/cpu`): the last component made in its
+/// parent, resolved inside the root as the walk would, and opened. `None` for anything
+/// else (no parent, a dangling symlink, an error): the walk then does it, or reports why
+/// it cannot.
+fn create_last(root: RawFd, rel: &CStr, file: bool) -> Option<RawFd> {
+    let flags = libc::O_PATH | libc::O_CLOEXEC;
+    let resolve = raw::RESOLVE_IN_ROOT | raw::RESOLVE_NO_MAGICLINKS;
+    let bytes = rel.to_bytes_with_nul();
+    let slash = bytes.iter().rposition(|&b| b == b'/')?;
+    let name = CStr::from_bytes_with_nul(&bytes[slash + 1..]).ok()?;
+    if matches!(name.to_bytes(), b"" | b"." | b"..") || slash >= 4096 {
+        return None;
+    }
+    let mut dir = [0u8; 4096];
+    dir[..slash].copy_from_slice(&bytes[..slash]);
+    let dir = CStr::from_bytes_until_nul(&dir[..=slash]).ok()?;
+    let parent = raw::openat2(root, dir, flags, 0, resolve).ok()?;
+    let made = if file {
+        // O_EXCL: never through a dangling symlink (see create_path).
+        raw::openat(
+            parent,
+            name,
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
+            0o644,
+        )
+        .map(raw::close)
+    } else {
+        raw::mkdirat(parent, name, 0o755)
+    };
+    raw::close(parent);
+    made.ok()?;
+    raw::openat2(root, rel, flags, 0, resolve).ok()
 }
 
 /// One pass of [`open_in_root`]: Some(fd) when done, None when `path` was rewritten through
@@ -1231,10 +1269,13 @@ fn create_path(
             }
             let name = CStr::from_bytes_until_nul(&path[start..=end]).map_err(|_| libc::EINVAL)?;
             let made = if last && file {
+                // O_EXCL: a dangling symlink there is not followed (from the host's root,
+                // where the link would lead) but reported as EEXIST, and followed below
+                // inside the root.
                 raw::openat(
                     parent,
                     name,
-                    libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                    libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
                     0o644,
                 )
                 .map(raw::close)
@@ -1361,13 +1402,26 @@ fn make_device(root: RawFd, d: &DevicePlan) -> R {
         CStr::from_bytes_until_nul(&buf[name_start..=bytes.len()]).map_err(|_| libc::EINVAL)?;
     let result = (|| {
         if let Some(host) = &d.bind_from {
-            match raw::openat(
-                dirfd,
-                name,
-                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
-                0o644,
-            ) {
-                Ok(fd) => raw::close(fd),
+            // O_EXCL: a symlink the image put there is never followed (it would be from
+            // the host's root); it is replaced, as mknod replaces it below.
+            let create = || {
+                raw::openat(
+                    dirfd,
+                    name,
+                    libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
+                    0o644,
+                )
+                .map(raw::close)
+            };
+            match create() {
+                Ok(()) => {}
+                Err(libc::EEXIST) if is_symlink(dirfd, name) => {
+                    // SAFETY: a valid C string relative to a directory fd we own.
+                    if unsafe { libc::unlinkat(dirfd, name.as_ptr(), 0) } < 0 {
+                        return Err(raw::errno());
+                    }
+                    create()?;
+                }
                 Err(libc::EEXIST) => {}
                 Err(e) => return Err(e),
             }
@@ -1406,6 +1460,15 @@ fn make_device(root: RawFd, d: &DevicePlan) -> R {
     })();
     raw::close(dirfd);
     result
+}
+
+/// Whether `name` in `dir` is a symbolic link (not followed).
+fn is_symlink(dir: RawFd, name: &CStr) -> bool {
+    // SAFETY: stat is plain data; all zeroes is a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid C string and a stat buffer we own.
+    let r = unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
+    r == 0 && st.st_mode & libc::S_IFMT == libc::S_IFLNK
 }
 
 /// The propagation of `/` while the rootfs is prepared: the spec's, unless it is shared or

@@ -618,7 +618,10 @@ fn joins_a_network_namespace_by_path() {
 fn each_container_gets_a_fresh_network_namespace_with_loopback_up() {
     let host = fs::read_link("/proc/self/ns/net").unwrap();
     let mut b = Bundle::new(&["true"]);
-    sh(&mut b, "readlink /proc/self/ns/net; cat /sys/class/net/lo/flags");
+    sh(
+        &mut b,
+        "readlink /proc/self/ns/net; cat /sys/class/net/lo/flags",
+    );
     let mut seen = std::collections::HashSet::new();
     let mut check = |rt: &cargohold::runtime::Runtime| {
         let ran = common::run(rt, &b).unwrap();
