@@ -311,9 +311,7 @@ impl Container {
     /// waitpid failed (another thread reaped it already).
     pub fn wait(&self) -> Result<ExitStatus> {
         let status = wait_for(self.pid, "waiting for container init")?;
-        let oom_killed = Cgroup::open(&self.cgroup_path)
-            .and_then(|cg| cg.oom_kills())
-            .is_ok_and(|n| n > 0);
+        let oom_killed = Cgroup::oom_kills_at(&self.cgroup_path).is_ok_and(|n| n > 0);
         Ok(ExitStatus::new(status, oom_killed))
     }
 

@@ -951,18 +951,16 @@ impl Cgroup {
                 // cgroup_threadgroup_rwsem, whose write side waits for an RCU grace period
                 // (measured here: attaches through cgroup.procs stall up to 20 ms, through
                 // tasks under 2 ms). v2 directories have no `tasks`: cgroup.procs it is.
-                let tasks = d.join("tasks");
-                let p = if tasks.exists() {
-                    tasks
-                } else {
-                    d.join("cgroup.procs")
-                };
                 // std opens with O_CLOEXEC.
-                OpenOptions::new()
-                    .write(true)
-                    .open(&p)
-                    .map(OwnedFd::from)
-                    .map_err(|e| cg_err("opening", p, e))
+                let open = |p: &Path| OpenOptions::new().write(true).open(p).map(OwnedFd::from);
+                let tasks = d.join("tasks");
+                match open(&tasks) {
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        let p = d.join("cgroup.procs");
+                        open(&p).map_err(|e| cg_err("opening", p, e))
+                    }
+                    r => r.map_err(|e| cg_err("opening", tasks, e)),
+                }
             })
             .collect()
     }
@@ -1202,6 +1200,30 @@ impl Cgroup {
             )
         })?;
         Ok(keyed(&read_file(&dir.join(file))?, "oom_kill").unwrap_or(0))
+    }
+
+    /// [`oom_kills`](Cgroup::oom_kills) of the container cgroup at `path` (as [`open`]
+    /// takes it), reading only the memory controller's file: 0 when the cgroup has no
+    /// memory directory (any more). Cheaper than `open` (which looks for the container's
+    /// directory in every hierarchy) for a check made after every container's exit.
+    ///
+    /// [`open`]: Cgroup::open
+    ///
+    /// # Errors
+    /// [`Error::InvalidCgroupPath`] for a malformed path; [`Error::Cgroup`] naming a file
+    /// that exists but cannot be read.
+    pub fn oom_kills_at(path: &str) -> Result<u64> {
+        let layout = host();
+        let Some(i) = layout.hier_for(Controller::Memory) else {
+            return Ok(0);
+        };
+        let file = if layout.is_v2(Controller::Memory) {
+            "memory.events"
+        } else {
+            "memory.oom_control"
+        };
+        let f = layout.resolve(path)?.swap_remove(i).join(file);
+        Ok(read_optional(&f)?.map_or(0, |t| keyed(&t, "oom_kill").unwrap_or(0)))
     }
 
     /// Every process in the cgroup, including those in child cgroups.
