@@ -35,7 +35,7 @@ use clap::{Parser, Subcommand};
 #[command(about = "lifecycle of `true` with Docker's default seccomp profile vs without")]
 struct Cli {
     /// Passed by `cargo bench`; ignored.
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, global = true)]
     bench: bool,
     #[command(subcommand)]
     cmd: Option<Cmd>,

@@ -709,7 +709,7 @@ impl Runtime {
         let bundle =
             fs::canonicalize(bundle).map_err(|e| Error::os("opening bundle", bundle, e))?;
         // Parse and check before anything is created.
-        let (spec, spec_warnings) = plan::load_spec(&bundle)?;
+        let (spec, spec_warnings, config) = plan::load_spec(&bundle)?;
         let rootfs = plan::rootfs_path(&spec, &bundle)?;
         let ns = plan::namespaces(&spec)?;
         // Made meanwhile: the namespace comes from a thread or is the spare (see spare.rs).
@@ -806,6 +806,7 @@ impl Runtime {
                 seccomp: false,
             },
             plan.process.seccomp.as_ref(),
+            plan::seccomp_json(&config).as_deref(),
         )?;
         if let Some(p) = &opts.pid_file {
             write_pid_file(p, pid)?;
@@ -1178,6 +1179,7 @@ fn save_created(
     dir: &Path,
     mut record: Record,
     filter: Option<&crate::sys::seccomp::SeccompProgram>,
+    profile_json: Option<&[u8]>,
 ) -> Result<Record> {
     let profile = record
         .spec
@@ -1185,7 +1187,7 @@ fn save_created(
         .as_mut()
         .and_then(|l| l.seccomp_mut().take());
     if let (Some(profile), Some(prog)) = (&profile, filter) {
-        state::save_seccomp(dir, prog, profile)?;
+        state::save_seccomp(dir, prog, profile, profile_json)?;
     }
     record.seccomp = profile.is_some();
     record.save(dir)?;

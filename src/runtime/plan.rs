@@ -35,10 +35,32 @@ fn path_cstring(field: &str, p: &Path) -> Result<CString> {
 
 /// Loads and checks `<bundle>/config.json`. Capabilities this runtime does not know are
 /// left out with a warning each (returned), as runc does.
-pub(crate) fn load_spec(bundle: &Path) -> Result<(Spec, Vec<Error>)> {
+/// Reads and checks a bundle's `config.json`: the spec, the warnings about what it
+/// ignores, and the document's bytes (for [`seccomp_json`]).
+pub(crate) fn load_spec(bundle: &Path) -> Result<(Spec, Vec<Error>, Vec<u8>)> {
     let path = bundle.join("config.json");
     let data = fs::read(&path).map_err(|e| Error::os("reading", &path, e))?;
-    parse_spec(&data)
+    let (spec, warnings) = parse_spec(&data)?;
+    Ok((spec, warnings, data))
+}
+
+/// The text of `linux.seccomp` in a `config.json` already parsed into a spec: the saved
+/// profile is the document's own (serialising a few hundred syscall names again costs more
+/// than finding them).
+pub(crate) fn seccomp_json(config: &[u8]) -> Option<Vec<u8>> {
+    use serde_json::value::RawValue;
+    #[derive(serde::Deserialize)]
+    struct Doc<'a> {
+        #[serde(borrow, default)]
+        linux: Option<Linux<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Linux<'a> {
+        #[serde(borrow, default)]
+        seccomp: Option<&'a RawValue>,
+    }
+    let doc: Doc<'_> = serde_json::from_slice(config).ok()?;
+    Some(doc.linux?.seccomp?.get().as_bytes().to_vec())
 }
 
 /// Parses and checks a `config.json`: the spec and the warnings about what it ignores.
@@ -1568,6 +1590,23 @@ pub(crate) fn is_char_device(p: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn seccomp_json_is_the_documents_own_text() {
+        let doc = br#"{"ociVersion":"1.0.2","linux":{"namespaces":[],"seccomp":{"defaultAction":"SCMP_ACT_ERRNO", "syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}},"x":1}"#;
+        assert_eq!(
+            seccomp_json(doc).as_deref(),
+            Some(&br#"{"defaultAction":"SCMP_ACT_ERRNO", "syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#[..])
+        );
+        for none in [
+            &br#"{"linux":{"seccomp":null}}"#[..],
+            br#"{"linux":{}}"#,
+            b"{}",
+            b"not json",
+        ] {
+            assert_eq!(seccomp_json(none), None);
+        }
+    }
     use super::*;
 
     #[test]
