@@ -1218,8 +1218,18 @@ fn create_last(root: RawFd, rel: &CStr, file: bool) -> Option<RawFd> {
     dir[..slash].copy_from_slice(&bytes[..slash]);
     let dir = CStr::from_bytes_until_nul(&dir[..=slash]).ok()?;
     let parent = raw::openat2(root, dir, flags, 0, resolve).ok()?;
-    let made = if file {
-        // O_EXCL: never through a dangling symlink (see create_path).
+    let made = make_entry(parent, name, file);
+    raw::close(parent);
+    made.ok()?;
+    raw::openat2(root, rel, flags, 0, resolve).ok()
+}
+
+/// Makes `name` in `parent`: an empty file (0644) or a directory (0755). `EEXIST` when
+/// anything is there — a dangling symlink included: `O_EXCL` does not follow it (it would
+/// be followed from the host's root, where its target may lead); the caller follows it
+/// inside the root.
+fn make_entry(parent: RawFd, name: &CStr, file: bool) -> R {
+    if file {
         raw::openat(
             parent,
             name,
@@ -1229,10 +1239,7 @@ fn create_last(root: RawFd, rel: &CStr, file: bool) -> Option<RawFd> {
         .map(raw::close)
     } else {
         raw::mkdirat(parent, name, 0o755)
-    };
-    raw::close(parent);
-    made.ok()?;
-    raw::openat2(root, rel, flags, 0, resolve).ok()
+    }
 }
 
 /// One pass of [`open_in_root`]: Some(fd) when done, None when `path` was rewritten through
@@ -1268,21 +1275,7 @@ fn create_path(
                 Err(e) => return Err(e),
             }
             let name = CStr::from_bytes_until_nul(&path[start..=end]).map_err(|_| libc::EINVAL)?;
-            let made = if last && file {
-                // O_EXCL: a dangling symlink there is not followed (from the host's root,
-                // where the link would lead) but reported as EEXIST, and followed below
-                // inside the root.
-                raw::openat(
-                    parent,
-                    name,
-                    libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
-                    0o644,
-                )
-                .map(raw::close)
-            } else {
-                raw::mkdirat(parent, name, 0o755)
-            };
-            match made {
+            match make_entry(parent, name, last && file) {
                 Ok(()) => raw::openat2(root, prefix, flags, 0, resolve).map(Ok),
                 // Something is there yet does not resolve: a dangling symlink.
                 Err(libc::EEXIST) => Ok(Err(())),
@@ -1404,15 +1397,7 @@ fn make_device(root: RawFd, d: &DevicePlan) -> R {
         if let Some(host) = &d.bind_from {
             // O_EXCL: a symlink the image put there is never followed (it would be from
             // the host's root); it is replaced, as mknod replaces it below.
-            let create = || {
-                raw::openat(
-                    dirfd,
-                    name,
-                    libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
-                    0o644,
-                )
-                .map(raw::close)
-            };
+            let create = || make_entry(dirfd, name, true);
             match create() {
                 Ok(()) => {}
                 Err(libc::EEXIST) if is_symlink(dirfd, name) => {

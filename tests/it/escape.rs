@@ -256,6 +256,30 @@ fn host_mounts_under(path: &Path) -> Vec<String> {
     common::mounts_with(&p)
 }
 
+/// Runs the bundle, asserting first that the run (failed or not) made nothing in `host`
+/// (which holds only `host-file`).
+fn run_writing_nothing_on(
+    rt: &cargohold::runtime::Runtime,
+    b: &Bundle,
+    host: &Path,
+) -> common::Ran {
+    let ran = common::run(rt, b);
+    assert_eq!(
+        names_in(host),
+        ["host-file"],
+        "the runtime wrote on the host"
+    );
+    ran.unwrap()
+}
+
+/// The names in a directory.
+fn names_in(dir: &Path) -> Vec<std::ffi::OsString> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect()
+}
+
 /// A bind mount of `source` at `dest` for a bundle.
 fn bind(source: &Path, dest: &str) -> cargohold::oci_spec::runtime::Mount {
     MountBuilder::default()
@@ -371,13 +395,7 @@ fn a_file_mount_onto_a_dangling_symlink_creates_nothing_on_the_host() {
         &mut b,
         vec![bind(&file, "/etc/linked"), bind(&file, "/etc/climbing")],
     );
-    let ran = common::run(&rt, &b);
-    let host: Vec<_> = fs::read_dir(target.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(host, ["host-file"], "the runtime wrote on the host");
-    let ran = ran.unwrap();
+    let ran = run_writing_nothing_on(&rt, &b, target.path());
     assert!(ran.status.success(), "{} {}", ran.stdout, ran.stderr);
     assert_eq!(ran.stdout, "from the volume\ndone\n", "{}", ran.stderr);
     assert!(b
@@ -394,66 +412,22 @@ fn a_file_mount_onto_a_dangling_symlink_creates_nothing_on_the_host() {
 #[test]
 #[ignore = "requires root"]
 fn a_device_bound_over_a_dangling_symlink_creates_nothing_on_the_host() {
-    use cargohold::oci_spec::runtime::{
-        LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
-    };
     let rt = common::runtime();
     let (target, _volume) = host_target_and_volume("unused");
-    let id = 100_000u32;
     let mut b = Bundle::new(&[
         "sh",
         "-c",
         "echo x > /dev/null && test -c /dev/null && echo ok",
     ]);
     b.edit(|s| {
-        let mut linux = s.linux().clone().unwrap();
-        let mut ns = linux.namespaces().clone().unwrap();
-        ns.push(
-            LinuxNamespaceBuilder::default()
-                .typ(LinuxNamespaceType::User)
-                .build()
-                .unwrap(),
-        );
-        linux.set_namespaces(Some(ns));
-        let map = || {
-            vec![LinuxIdMappingBuilder::default()
-                .container_id(0u32)
-                .host_id(id)
-                .size(65536u32)
-                .build()
-                .unwrap()]
-        };
-        linux.set_uid_mappings(Some(map()));
-        linux.set_gid_mappings(Some(map()));
-        s.set_linux(Some(linux));
-        let mounts = s
-            .mounts()
-            .clone()
-            .unwrap()
-            .into_iter()
-            .filter(|m| {
-                m.typ().as_deref() != Some("cgroup") && m.destination() != Path::new("/dev")
-            })
-            .filter(|m| !m.destination().starts_with("/dev/"))
-            .collect();
+        let mut mounts = s.mounts().clone().unwrap();
+        mounts.retain(|m| !m.destination().starts_with("/dev"));
         s.set_mounts(Some(mounts));
     });
     let dev = b.rootfs().join("dev");
-    fs::create_dir_all(&dev).unwrap();
     symlink(target.path().join("made-by-the-runtime"), dev.join("null")).unwrap();
-    std::process::Command::new("chown")
-        .arg("-R")
-        .arg(format!("{id}:{id}"))
-        .arg(b.rootfs())
-        .status()
-        .unwrap();
-    let ran = common::run(&rt, &b);
-    let host: Vec<_> = fs::read_dir(target.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(host, ["host-file"], "the runtime wrote on the host");
-    let ran = ran.unwrap();
+    b.map_root_to(100_000);
+    let ran = run_writing_nothing_on(&rt, &b, target.path());
     assert_eq!(ran.stdout, "ok\n", "{}", ran.stderr);
 }
 

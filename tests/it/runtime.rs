@@ -514,52 +514,8 @@ fn bind_mounts_honour_read_only() {
 fn user_namespace_maps_ids() {
     let rt = common::runtime();
     let mut b = Bundle::new(&["true"]);
-    let (uid, gid) = (100_000u32, 100_000u32);
-    b.edit(|s| {
-        let mut linux = s.linux().clone().unwrap();
-        let mut ns = linux.namespaces().clone().unwrap();
-        ns.push(
-            LinuxNamespaceBuilder::default()
-                .typ(LinuxNamespaceType::User)
-                .build()
-                .unwrap(),
-        );
-        // Binding /sys needs a netns owned by the userns: keep the new network namespace.
-        linux.set_namespaces(Some(ns));
-        linux.set_uid_mappings(Some(vec![
-            cargohold::oci_spec::runtime::LinuxIdMappingBuilder::default()
-                .container_id(0u32)
-                .host_id(uid)
-                .size(65536u32)
-                .build()
-                .unwrap(),
-        ]));
-        linux.set_gid_mappings(Some(vec![
-            cargohold::oci_spec::runtime::LinuxIdMappingBuilder::default()
-                .container_id(0u32)
-                .host_id(gid)
-                .size(65536u32)
-                .build()
-                .unwrap(),
-        ]));
-        s.set_linux(Some(linux));
-        // A cgroup mount of the host's hierarchies is not allowed from a user namespace.
-        let mounts = s
-            .mounts()
-            .clone()
-            .unwrap()
-            .into_iter()
-            .filter(|m| m.typ().as_deref() != Some("cgroup"))
-            .collect();
-        s.set_mounts(Some(mounts));
-    });
-    // The rootfs must be accessible to the mapped root.
-    std::process::Command::new("chown")
-        .arg("-R")
-        .arg(format!("{uid}:{gid}"))
-        .arg(b.rootfs())
-        .status()
-        .unwrap();
+    // Binding /sys needs a netns owned by the userns: the new network namespace stays.
+    b.map_root_to(100_000);
     sh(&mut b, "id -u; cat /proc/self/uid_map");
     let ran = common::run(&rt, &b).unwrap();
     assert!(ran.status.success(), "{} {}", ran.stdout, ran.stderr);

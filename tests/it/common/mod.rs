@@ -106,6 +106,42 @@ impl Bundle {
         self.save();
     }
 
+    /// A new user namespace mapping ids 0..65536 to `host_id..`, the cgroup mounts dropped
+    /// (a user namespace may not mount the host's hierarchies) and the rootfs chowned to
+    /// the mapped root. Call after the rootfs is laid out: files made later stay the host
+    /// root's.
+    pub fn map_root_to(&mut self, host_id: u32) {
+        use cargohold::oci_spec::runtime::{
+            LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
+        };
+        self.edit(|s| {
+            let mut linux = s.linux().clone().unwrap();
+            let mut ns = linux.namespaces().clone().unwrap();
+            let user = LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::User);
+            ns.push(user.build().unwrap());
+            linux.set_namespaces(Some(ns));
+            let map = || {
+                let m = LinuxIdMappingBuilder::default()
+                    .container_id(0u32)
+                    .host_id(host_id);
+                vec![m.size(65536u32).build().unwrap()]
+            };
+            linux.set_uid_mappings(Some(map()));
+            linux.set_gid_mappings(Some(map()));
+            s.set_linux(Some(linux));
+            let mut mounts = s.mounts().clone().unwrap();
+            mounts.retain(|m| m.typ().as_deref() != Some("cgroup"));
+            s.set_mounts(Some(mounts));
+        });
+        let chown = std::process::Command::new("chown")
+            .arg("-R")
+            .arg(format!("{host_id}:{host_id}"))
+            .arg(self.rootfs())
+            .status()
+            .unwrap();
+        assert!(chown.success());
+    }
+
     pub fn save(&mut self) {
         let data = serde_json::to_vec_pretty(&self.spec).unwrap();
         fs::write(self.dir.path().join("config.json"), data).unwrap();
