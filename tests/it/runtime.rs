@@ -568,37 +568,43 @@ fn joins_a_network_namespace_by_path() {
 /// Every container whose spec asks for a new network namespace gets a namespace of its
 /// own, never used before, with its loopback up: whether the runtime made it on a thread
 /// during the create, kept it ready from the previous create, or (told to keep none) made
-/// it the same way again.
+/// it the same way again. The containers are compared while they all exist: the kernel
+/// reuses a namespace's number once it is gone.
 #[test]
 #[ignore = "requires root"]
 fn each_container_gets_a_fresh_network_namespace_with_loopback_up() {
     let host = fs::read_link("/proc/self/ns/net").unwrap();
-    let mut b = Bundle::new(&["true"]);
-    sh(
-        &mut b,
-        "readlink /proc/self/ns/net; cat /sys/class/net/lo/flags",
-    );
-    let mut seen = std::collections::HashSet::new();
-    let mut check = |rt: &cargohold::runtime::Runtime| {
-        let ran = common::run(rt, &b).unwrap();
-        assert!(ran.status.success(), "{}", ran.stderr);
-        let mut lines = ran.stdout.lines();
-        let ns = lines.next().unwrap().to_owned();
-        // IFF_UP | IFF_LOOPBACK
-        assert_eq!(lines.next(), Some("0x9"), "loopback not up in {ns}");
-        assert_ne!(std::path::Path::new(&ns), host, "the host's namespace");
-        assert!(seen.insert(ns.clone()), "{ns} handed out twice");
+    // IFF_UP | IFF_LOOPBACK
+    let b = Bundle::new(&["cat", "/sys/class/net/lo/flags"]);
+    let check = |rt: &cargohold::runtime::Runtime, n: usize| {
+        let mut held = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..n {
+            let (id, guard) = common::guarded(rt, "netns");
+            let (out, w) = std::io::pipe().unwrap();
+            let mut opts = CreateOptions::default();
+            opts.stdout = Some(OwnedFd::from(w));
+            let c = rt.create(&id, b.path(), &opts).unwrap();
+            drop(opts);
+            let ns = fs::read_link(format!("/proc/{}/ns/net", c.pid())).unwrap();
+            assert_ne!(ns, host, "the host's namespace");
+            assert!(seen.insert(ns.clone()), "{} handed out twice", ns.display());
+            held.push((id, guard, c, out));
+        }
+        for (id, _guard, c, mut out) in held {
+            rt.start(&id).unwrap();
+            assert!(c.wait().unwrap().success());
+            let mut flags = String::new();
+            out.read_to_string(&mut flags).unwrap();
+            assert_eq!(flags, "0x9\n", "loopback not up in {id}");
+        }
     };
     let rt = common::runtime();
-    for _ in 0..4 {
-        check(&rt);
-    }
+    check(&rt, 4);
     let root = tempfile::tempdir().unwrap();
     let mut none_ahead = cargohold::runtime::Runtime::open(root.path()).unwrap();
     none_ahead.keep_network_namespace_ready(false);
-    for _ in 0..3 {
-        check(&none_ahead);
-    }
+    check(&none_ahead, 3);
 }
 
 #[test]
