@@ -334,7 +334,7 @@ impl Context {
                 continue;
             }
             if todo.is_empty() {
-                if self.ignore.is_excluded(&rel) {
+                if self.ignore.is_excluded(&rel) && !self.reincludes(&rel, &meta)? {
                     return Ok(None);
                 }
             } else if !meta.is_dir() {
@@ -342,6 +342,17 @@ impl Context {
             }
         }
         Ok(Some(cur))
+    }
+
+    /// Whether the excluded `rel` is in the context after all: a directory with something
+    /// re-included under it (the walk lists it then).
+    fn reincludes(&self, rel: &Path, meta: &Metadata) -> Result<bool> {
+        if !meta.is_dir() || self.ignore.may_skip_dir(rel) {
+            return Ok(false);
+        }
+        let mut under = Vec::new();
+        self.walk_dir(rel, &mut under, &mut Vec::new())?;
+        Ok(!under.is_empty())
     }
 
     /// The cache key of `sources` (see the module docs): the sha256 of their matches'

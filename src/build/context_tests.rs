@@ -111,6 +111,16 @@ fn walk_descends_where_an_exception_may_reinclude() {
             "top.txt"
         ]
     );
+    // COPY sees what the walk lists: the excluded directory holds the re-included file.
+    let found = ctx.resolve("node_modules").unwrap();
+    assert_eq!(paths(&found), ["node_modules"]);
+    let key = ctx.digest(&["node_modules"]).unwrap();
+    write(root, "node_modules/b/drop.js", "changed");
+    assert_eq!(ctx.digest(&["node_modules"]).unwrap(), key);
+    write(root, "node_modules/a/keep.txt", "changed");
+    assert_ne!(ctx.digest(&["node_modules"]).unwrap(), key);
+    let e = ctx.resolve("node_modules/b").unwrap_err().to_string();
+    assert!(e.contains("not found"), "{e}");
     // No exception below it: skipped whole.
     let ctx = Context::new(root, Ignore::parse("node_modules\n!top.txt\n").unwrap());
     assert_eq!(paths(&ctx.walk().unwrap()), ["top.txt"]);

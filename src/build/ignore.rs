@@ -793,7 +793,8 @@ fn get_esc(mut chunk: &[u8]) -> Option<(char, &[u8])> {
         }
     }
     let (r, n) = decode(chunk);
-    if r == '\u{FFFD}' && n == 1 && !chunk.starts_with("\u{FFFD}".as_bytes()) {
+    // An invalid byte (a real U+FFFD is three bytes long).
+    if r == '\u{FFFD}' && n == 1 {
         return None;
     }
     let rest = &chunk[n..];
