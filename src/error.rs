@@ -448,6 +448,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A build context cannot be used as asked: a `.dockerignore` line, or a COPY/ADD
+    /// source that is absent, excluded or outside the context.
+    #[error("build context: {subject}: {reason}")]
+    BuildContext {
+        /// What was refused (`.dockerignore line 3 "["`, `source "../x"`).
+        subject: String,
+        /// Why.
+        reason: String,
+    },
     /// The firewall (nftables) refused or failed a change.
     #[error("firewall: {op}: {reason}")]
     Firewall {
