@@ -1,2 +1,4 @@
 //! Building images from Dockerfiles (`docker build` with BuildKit's Dockerfile frontend):
 //! the parts the builder is made of, each usable and tested on its own.
+
+pub(crate) mod dockerfile;
