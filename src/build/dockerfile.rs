@@ -384,7 +384,9 @@ impl std::str::FromStr for ExposedPort {
             None => (port(ports)?, port(ports)?),
         };
         if end < start {
-            return Err(format!("invalid range specified for container port: {ports}"));
+            return Err(format!(
+                "invalid range specified for container port: {ports}"
+            ));
         }
         Ok(ExposedPort {
             start,
@@ -672,7 +674,9 @@ fn json_or_words(rest: &str) -> Result<Vec<String>, String> {
 /// BuildKit's `reHeredoc` (`^(\d*)<<(-?)([^<]*)$`) and `ParseHeredoc`: the heredoc a
 /// word of a line opens, if it opens one.
 fn parse_heredoc(word: &str) -> Result<Option<Heredoc>, String> {
-    let digits = word.find(|c: char| !c.is_ascii_digit()).unwrap_or(word.len());
+    let digits = word
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(word.len());
     let (fd, rest) = word.split_at(digits);
     let Some(rest) = rest.strip_prefix("<<") else {
         return Ok(None);

@@ -75,7 +75,10 @@ impl Flags {
     }
 
     pub(super) fn string(&self, name: &str) -> Option<&str> {
-        self.strs.get(name).and_then(|v| v.last()).map(String::as_str)
+        self.strs
+            .get(name)
+            .and_then(|v| v.last())
+            .map(String::as_str)
     }
 
     pub(super) fn strings(&self, name: &str) -> &[String] {
@@ -222,9 +225,8 @@ impl Mount {
         };
         let mut ro_auto = true;
         let word = |v: &str| Some(Word::new(v, escape));
-        let parse_bool = |key: &str, v: &str| {
-            go_bool(v).ok_or_else(|| format!("invalid value for {key}: {v}"))
-        };
+        let parse_bool =
+            |key: &str, v: &str| go_bool(v).ok_or_else(|| format!("invalid value for {key}: {v}"));
         let number = |key: &str, v: &str, radix: u32| {
             u32::from_str_radix(v, radix).map_err(|_| format!("invalid value {v} for {key}"))
         };
@@ -304,17 +306,28 @@ impl Mount {
                 "uid" => m.uid = Some(number("uid", value, 10)?),
                 "gid" => m.gid = Some(number("gid", value, 10)?),
                 "size" if m.kind == MountType::Tmpfs => {
-                    m.size = Some(ram_in_bytes(value).ok_or_else(|| {
-                        format!("invalid value for size: {value}")
-                    })?);
+                    m.size = Some(
+                        ram_in_bytes(value)
+                            .ok_or_else(|| format!("invalid value for size: {value}"))?,
+                    );
                 }
                 _ => return Err(format!("unexpected key '{key}' in '{field}'")),
             }
         }
-        if !matches!(m.kind, MountType::Secret | MountType::Ssh | MountType::Cache) {
-            for (key, set) in [("mode", m.mode.is_some()), ("uid", m.uid.is_some()), ("gid", m.gid.is_some())] {
+        if !matches!(
+            m.kind,
+            MountType::Secret | MountType::Ssh | MountType::Cache
+        ) {
+            for (key, set) in [
+                ("mode", m.mode.is_some()),
+                ("uid", m.uid.is_some()),
+                ("gid", m.gid.is_some()),
+            ] {
                 if set {
-                    return Err(format!("{key} not allowed for {:?} type mounts", m.kind.name()));
+                    return Err(format!(
+                        "{key} not allowed for {:?} type mounts",
+                        m.kind.name()
+                    ));
                 }
             }
         }
@@ -322,7 +335,10 @@ impl Mount {
             m.read_only = !matches!(m.kind, MountType::Cache | MountType::Tmpfs);
         }
         if m.sharing.is_some() && m.kind != MountType::Cache {
-            return Err(format!("invalid cache sharing set for {} mount", m.kind.name()));
+            return Err(format!(
+                "invalid cache sharing set for {} mount",
+                m.kind.name()
+            ));
         }
         match m.kind {
             MountType::Secret => {
@@ -445,7 +461,9 @@ pub(super) fn go_duration(s: &str) -> Result<i128, String> {
     }
     let mut total: i128 = 0;
     while !rest.is_empty() {
-        let int_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let int_end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let (int, r) = rest.split_at(int_end);
         let (frac, r) = match r.strip_prefix('.') {
             Some(r) => {
@@ -457,7 +475,9 @@ pub(super) fn go_duration(s: &str) -> Result<i128, String> {
         if int.is_empty() && frac.is_empty() {
             return Err(invalid());
         }
-        let unit_end = r.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(r.len());
+        let unit_end = r
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(r.len());
         let (unit, r) = r.split_at(unit_end);
         let per: i128 = match unit {
             "" => return Err(format!("time: missing unit in duration {s:?}")),
@@ -472,7 +492,10 @@ pub(super) fn go_duration(s: &str) -> Result<i128, String> {
         let whole: i128 = if int.is_empty() {
             0
         } else {
-            int.parse().ok().filter(|v: &i128| *v <= i64::MAX as i128).ok_or_else(invalid)?
+            int.parse()
+                .ok()
+                .filter(|v: &i128| *v <= i64::MAX as i128)
+                .ok_or_else(invalid)?
         };
         let mut v = whole.checked_mul(per).ok_or_else(invalid)?;
         let mut scale = per;

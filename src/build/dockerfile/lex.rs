@@ -392,13 +392,25 @@ impl State<'_> {
                 let modifier = self.next();
                 let word = self.modifier_word()?;
                 if value.is_none() && self.lx.skip_unset {
-                    return Ok(format!("${{{name}:{}{word}}}", modifier.unwrap_or_default()));
+                    return Ok(format!(
+                        "${{{name}:{}{word}}}",
+                        modifier.unwrap_or_default()
+                    ));
+                }
+                if modifier == Some('?') && value.is_none() {
+                    return Err(unset(&word, "is not allowed to be unset"));
                 }
                 let value = value.unwrap_or_default();
                 match modifier {
-                    Some('+') => Ok(if value.is_empty() { String::new() } else { word }),
+                    Some('+') => Ok(if value.is_empty() {
+                        String::new()
+                    } else {
+                        word
+                    }),
                     Some('-') => Ok(if value.is_empty() { word } else { value }),
-                    Some('?') if value.is_empty() => Err(unset(&word, "is not allowed to be empty")),
+                    Some('?') if value.is_empty() => {
+                        Err(unset(&word, "is not allowed to be empty"))
+                    }
                     Some('?') => Ok(value),
                     m => Err(format!(
                         "unsupported modifier ({}) in substitution",
