@@ -541,8 +541,7 @@ fn extract_flags(line: &str) -> (&str, Vec<String>) {
         let mut word = String::new();
         let mut blank_ok = false;
         let mut quote = None;
-        loop {
-            let Some((_, c)) = chars.next() else { break };
+        while let Some((_, c)) = chars.next() {
             match quote {
                 Some(q) if c == q => quote = None,
                 Some(_) if c == '\\' => match chars.next() {
@@ -618,12 +617,10 @@ fn parse_words(rest: &str, escape: char) -> Vec<String> {
             blank_ok = true;
         }
         if ch == escape {
-            match chars.next() {
-                Some(n) => {
-                    word.push(ch);
-                    word.push(n);
-                }
-                None => {}
+            // An escape at the end is dropped.
+            if let Some(n) = chars.next() {
+                word.push(ch);
+                word.push(n);
             }
             continue;
         }
