@@ -93,3 +93,12 @@ pub fn plan_config(spec: &Spec, bundle: &Path, rootfs: &Path) -> crate::Result<(
     })
     .map(drop)
 }
+
+/// The Dockerfile parser: parses `content`, expands every word it kept with a small
+/// scope, and returns the (first, last) line of each instruction.
+///
+/// # Errors
+/// Whatever the parser refuses.
+pub fn parse_dockerfile(content: &[u8]) -> crate::Result<Vec<(usize, usize)>> {
+    crate::build::dockerfile::fuzz_spans(content)
+}

@@ -418,6 +418,23 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A Dockerfile is malformed: what `docker build` reports as a parse error (and what
+    /// the builder finds wrong with an instruction before it runs it).
+    #[error(
+        "dockerfile parse error in {} on line {line}: {}",
+        path.display(),
+        with_instruction(instruction, reason)
+    )]
+    InvalidDockerfile {
+        /// The Dockerfile's path as the caller gave it.
+        path: PathBuf,
+        /// The line the instruction starts on (1-based).
+        line: usize,
+        /// The instruction's name (`COPY`), or empty for a parser directive.
+        instruction: String,
+        /// What is wrong, in Docker's words.
+        reason: String,
+    },
     /// The host port of a published port is taken.
     #[error("port {binding} is already allocated by {by}")]
     PortInUse {
@@ -513,6 +530,15 @@ impl Error {
             Error::Rollback { source, .. } => source.exit_code(),
             _ => None,
         }
+    }
+}
+
+/// [`Error::InvalidDockerfile`]'s reason, prefixed with the instruction unless it names it.
+fn with_instruction(instruction: &str, reason: &str) -> String {
+    if instruction.is_empty() || reason.contains(instruction) {
+        reason.to_owned()
+    } else {
+        format!("{instruction}: {reason}")
     }
 }
 

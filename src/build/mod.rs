@@ -2,4 +2,5 @@
 //! the parts the builder is made of, each usable and tested on its own.
 
 mod context;
+pub(crate) mod dockerfile;
 mod ignore;
