@@ -344,3 +344,48 @@ fn user_networks_without_a_subnet_move_and_explicit_subnets_are_refused() {
         }
     });
 }
+
+/// The rules of table `ip cargohold`, as `nft` lists them.
+fn ruleset() -> String {
+    let out = std::process::Command::new("nft")
+        .args(["list", "table", "ip", "cargohold"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "requires root"]
+fn a_roots_repair_removes_its_own_stale_rules_and_no_other_roots() {
+    with_roots(|r| {
+        let a = r.a();
+        let wa = web(a, "wa", 18080);
+        serves(18080, "a");
+        let b = r.b();
+        // a stale rule of B's (a crash after adding it): tagged with B's bridge network
+        let b_tag = format!("n:{}", &bridge_net(b).id()[..12]);
+        let status = std::process::Command::new("nft")
+            .args(["add", "rule", "ip", "cargohold", "postrouting", "counter"])
+            .args(["comment", &format!("\"{b_tag}\"")])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(ruleset().contains(&b_tag));
+        // and a stale sandbox (a container of B's that died unseen), so B's repair runs
+        let sb = b.root.path().join("networks/.sandboxes/gone.json");
+        std::fs::write(
+            &sb,
+            r#"{"container_id":"gone","container_name":"gone","hostname":"gone","netns":null}"#,
+        )
+        .unwrap();
+        drop(cargohold::Engine::open(b.root.path()).unwrap());
+        assert!(!sb.exists(), "B's repair did not run");
+        let rules = ruleset();
+        assert!(!rules.contains(&b_tag), "B's stale rule stayed:\n{rules}");
+        // A's rules are A's: its published port still answers
+        let a_tag = format!("n:{}", &bridge_net(a).id()[..12]);
+        assert!(rules.contains(&a_tag), "A's rules went:\n{rules}");
+        serves(18080, "a");
+        stop(a, wa, "wa");
+    });
+}
