@@ -1172,14 +1172,14 @@ impl NetworkStore {
 /// subnet against the namespace's routes and bring a bridge up on it. It is released when
 /// dropped, or when its process dies, so a crash never leaves it held.
 #[derive(Debug)]
-struct BridgesLock(#[allow(dead_code)] UnixListener);
+pub(super) struct BridgesLock(#[allow(dead_code)] UnixListener);
 
 impl BridgesLock {
     /// The name, in the namespace's abstract socket names.
     const NAME: &'static [u8] = b"cargohold/bridges";
 
     /// Waits (polling; a bridge comes up in milliseconds) for the lock, up to a minute.
-    fn take() -> Result<BridgesLock> {
+    pub(super) fn take() -> Result<BridgesLock> {
         let addr = UnixSocketAddr::from_abstract_name(Self::NAME)
             .map_err(nl_err("naming", "the bridges lock"))?;
         let deadline = Instant::now() + Duration::from_secs(60);
