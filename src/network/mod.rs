@@ -112,6 +112,14 @@ pub(crate) struct Record {
     pub(crate) created: String,
     #[serde(default)]
     pub(crate) subnet: Option<Subnet>,
+    /// Whether the subnet was picked from Docker's default pools rather than asked for:
+    /// such a network (and the default `bridge`, whatever its record says) takes another
+    /// free subnet when its own is held by a route of the namespace — another engine
+    /// root's bridge — as its bridge comes up without containers (see
+    /// [`NetworkStore::settle_subnet`]). An explicit `--subnet` is kept (and an overlap is
+    /// an error).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) auto_subnet: bool,
     #[serde(default)]
     pub(crate) gateway: Option<Ipv4Addr>,
     #[serde(default)]
@@ -435,7 +443,8 @@ impl NetworkBuilder<'_> {
     }
 
     /// Creates the network. Nothing is set up on the host until a container attaches (the
-    /// bridge is created then, and removed with the last container).
+    /// bridge is created then, and kept while the network exists, as Docker keeps
+    /// `docker0`, until [`NetworkStore::release_idle`] or the network's removal).
     ///
     /// # Errors
     /// [`Error::NetworkExists`], [`Error::PredefinedNetwork`],
@@ -464,9 +473,17 @@ impl NetworkBuilder<'_> {
 /// the same address or host port. What an attach sets up is recorded before it is made,
 /// so [`Engine::open`](crate::Engine::open) finds and removes what a crash left.
 ///
-/// A bridge network's bridge is created when its first container attaches and removed,
-/// with its NAT rules, when its last one leaves: with no container running, the host's
-/// interfaces and ruleset are as they were. Cheap to clone.
+/// A bridge network's bridge is created when its first container attaches and kept, as
+/// Docker keeps `docker0`, while the network exists; [`release_idle`](Self::release_idle)
+/// takes the bridges without containers down with their NAT rules, leaving the host's
+/// interfaces and ruleset as they were.
+///
+/// Several engine roots may share one network namespace (a root per test, or per user of
+/// a program): each bridge link has a name of its own (`ch-` and its network's random
+/// id), a bridge is only brought up on a subnet no route of the namespace holds (another
+/// root's live bridge included), and a network whose subnet was picked from Docker's pools
+/// — the default `bridge` always — moves to a free one if another root's bridge took its
+/// subnet while it had no container. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct NetworkStore {
     dir: PathBuf,
@@ -657,6 +674,7 @@ impl NetworkStore {
                 },
                 created: crate::store::now_rfc3339(),
                 subnet: None,
+                auto_subnet: false,
                 gateway: None,
                 ip_range: None,
                 mtu: DEFAULT_MTU,
@@ -669,6 +687,7 @@ impl NetworkStore {
             if rec.driver == Driver::Bridge {
                 let subnet = store.free_subnet(name)?;
                 rec.subnet = Some(subnet);
+                rec.auto_subnet = true;
                 rec.gateway = subnet.first_host();
                 rec.bridge = Some(bridge_name(&rec.id));
                 rec.options.insert(
@@ -844,13 +863,7 @@ impl NetworkStore {
     }
 
     fn free_subnet(&self, name: &str) -> Result<Subnet> {
-        let taken = self.taken_subnets(name)?;
-        ipam::default_pools()
-            .find(|s| !taken.iter().any(|(t, _)| t.overlaps(s)))
-            .ok_or_else(|| Error::SubnetExhausted {
-                network: name.to_owned(),
-                subnet: "the default pools (172.17.0.0/16-172.31.0.0/16, 192.168.0.0/16)".into(),
-            })
+        free_in_pools(name, &self.taken_subnets(name)?)
     }
 
     fn create(&self, b: &NetworkBuilder<'_>) -> Result<Network> {
@@ -869,6 +882,7 @@ impl NetworkStore {
             driver: v.driver,
             created: crate::store::now_rfc3339(),
             subnet: v.subnet,
+            auto_subnet: false,
             gateway: v.gateway,
             ip_range: v.ip_range,
             mtu: v.mtu.unwrap_or(DEFAULT_MTU),
@@ -928,7 +942,10 @@ impl NetworkStore {
                 }
                 s
             }
-            None => self.free_subnet(name)?,
+            None => {
+                rec.auto_subnet = true;
+                self.free_subnet(name)?
+            }
         };
         rec.subnet = Some(s);
         rec.gateway = Some(
@@ -1061,6 +1078,16 @@ impl NetworkStore {
     pub(crate) fn netns_dir(&self) -> &Path {
         &self.netns
     }
+}
+
+/// The first of Docker's default pools that overlaps nothing `taken`, for network `name`.
+fn free_in_pools(name: &str, taken: &[(Subnet, String)]) -> Result<Subnet> {
+    ipam::default_pools()
+        .find(|s| !taken.iter().any(|(t, _)| t.overlaps(s)))
+        .ok_or_else(|| Error::SubnetExhausted {
+            network: name.to_owned(),
+            subnet: "the default pools (172.17.0.0/16-172.31.0.0/16, 192.168.0.0/16)".into(),
+        })
 }
 
 /// The bridge interface of a network: `ch-` and 12 hex digits of its id (15 bytes, the

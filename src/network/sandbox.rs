@@ -18,13 +18,16 @@ use std::fs;
 use std::io::{self, Write};
 use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr as UnixSocketAddr, UnixListener};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::{
-    firewall, ipam, nl_err, ports, random_hex, Driver, Endpoint, NetworkStore, PortBinding, Record,
-    DEFAULT_NETWORK,
+    firewall, free_in_pools, ipam, nl_err, ports, random_hex, Driver, Endpoint, NetworkStore,
+    PortBinding, Record, DEFAULT_NETWORK,
 };
 use crate::sys::netlink::{self, Netlink};
 use crate::{Error, Result};
@@ -472,14 +475,21 @@ impl NetworkStore {
                 container: sb.container_name.clone(),
             });
         }
-        let subnet = rec.subnet.ok_or_else(|| Error::InvalidNetworkConfig {
-            network: rec.name.clone(),
-            field: "driver",
-            reason: format!(
-                "containers cannot be connected to a {} network at run time",
-                rec.driver
-            ),
-        })?;
+        if rec.subnet.is_none() {
+            return Err(Error::InvalidNetworkConfig {
+                network: rec.name.clone(),
+                field: "driver",
+                reason: format!(
+                    "containers cannot be connected to a {} network at run time",
+                    rec.driver
+                ),
+            });
+        }
+        // Held until the bridge is made (by `plumb`), if it is to be made.
+        let _bridges = match rec.driver {
+            Driver::Bridge => self.settle_subnet(&mut rec)?,
+            _ => None,
+        };
         // interfaces already in the namespace
         let mut used_if = BTreeSet::new();
         for r in self.records()? {
@@ -491,6 +501,7 @@ impl NetworkStore {
             .map(|n| format!("eth{n}"))
             .find(|n| !used_if.contains(n))
             .expect("a free interface name");
+        let subnet = rec.subnet.expect("checked above");
         let used: BTreeSet<Ipv4Addr> = rec.endpoints.values().map(|e| e.ip).collect();
         let ip = match ec.ip {
             Some(ip) => {
@@ -564,6 +575,50 @@ impl NetworkStore {
                 }
             }
         }
+    }
+
+    /// Settles the subnet of bridge network `rec` before an endpoint is added to it (the
+    /// lock held). With its bridge up, there is nothing to settle. Otherwise the bridge is
+    /// about to come up, and its subnet must overlap no route of the namespace (another
+    /// engine root's bridge among them) and no other network of this root: if it does, a
+    /// network whose subnet came from the pools ([`Record::auto_subnet`], and the default
+    /// `bridge`) and that has no container takes the first free subnet of Docker's pools,
+    /// recorded; any other is refused with [`Error::SubnetOverlap`]. Returns the
+    /// namespace's bridges lock, to hold until the bridge is made, so that roots bringing
+    /// their bridges up at once see each other's.
+    fn settle_subnet(&self, rec: &mut Record) -> Result<Option<BridgesLock>> {
+        let br = rec
+            .bridge
+            .as_deref()
+            .expect("a bridge network has a bridge");
+        let mut nl = Netlink::open().map_err(nl_err("opening netlink socket", "route"))?;
+        if nl
+            .link(br)
+            .map_err(nl_err("looking up bridge", br))?
+            .is_some()
+        {
+            return Ok(None);
+        }
+        let lock = BridgesLock::take()?;
+        let subnet = rec.subnet.expect("a bridge network has a subnet");
+        let taken = self.taken_subnets(&rec.name)?;
+        let Some((_, what)) = taken.iter().find(|(t, _)| t.overlaps(&subnet)) else {
+            return Ok(Some(lock));
+        };
+        let movable = rec.auto_subnet || rec.name == DEFAULT_NETWORK;
+        if !movable || !rec.endpoints.is_empty() {
+            return Err(Error::SubnetOverlap {
+                network: rec.name.clone(),
+                subnet: subnet.to_string(),
+                other: what.clone(),
+            });
+        }
+        let new = free_in_pools(&rec.name, &taken)?;
+        rec.subnet = Some(new);
+        rec.gateway = new.first_host();
+        rec.auto_subnet = true;
+        self.save(rec)?;
+        Ok(Some(lock))
     }
 
     /// Makes the interfaces of an endpoint and its rules; returns the MAC address.
@@ -674,18 +729,8 @@ impl NetworkStore {
         if let Some(l) = nl.link(br).map_err(nl_err("looking up bridge", br))? {
             return Ok(l.index);
         }
+        // Its subnet is free: settled by `settle_subnet`, whose lock the caller holds.
         let subnet = rec.subnet.expect("a bridge network has a subnet");
-        if let Some((_, what)) = self
-            .taken_subnets(&rec.name)?
-            .into_iter()
-            .find(|(t, _)| t.overlaps(&subnet))
-        {
-            return Err(Error::SubnetOverlap {
-                network: rec.name.clone(),
-                subnet: subnet.to_string(),
-                other: what,
-            });
-        }
         nl.add_bridge(br, rec.mtu)
             .map_err(nl_err("creating bridge", br))?;
         let idx = nl
@@ -1100,7 +1145,16 @@ impl NetworkStore {
                     known.push(firewall::endpoint_tag(cid, &rec.id));
                 }
             }
-            let ours = |t: &str| t.starts_with("n:") || t.starts_with("c:");
+            // Only rules of this root's networks: another root sharing the namespace
+            // has rules in the same table, and they are its own business.
+            let nets: Vec<String> = recs.iter().map(|r| firewall::network_tag(&r.id)).collect();
+            let ours = |t: &str| {
+                let net = match t.split(':').collect::<Vec<_>>()[..] {
+                    ["n", net] | ["c", _, net] => net,
+                    _ => return false,
+                };
+                nets.iter().any(|n| n[2..] == *net)
+            };
             first(
                 &mut acc,
                 firewall::remove("removing stale rules", |t| {
@@ -1109,6 +1163,40 @@ impl NetworkStore {
             );
         }
         acc.map_or(Ok(()), Err)
+    }
+}
+
+/// The bridges lock of the calling thread's network namespace: a bound abstract unix
+/// socket address, which the kernel keeps per network namespace. Engine roots sharing a
+/// namespace (each with a networks lock of its own) take turns through it to check a
+/// subnet against the namespace's routes and bring a bridge up on it. It is released when
+/// dropped, or when its process dies, so a crash never leaves it held.
+#[derive(Debug)]
+pub(super) struct BridgesLock(#[allow(dead_code)] UnixListener);
+
+impl BridgesLock {
+    /// The name, in the namespace's abstract socket names.
+    const NAME: &'static [u8] = b"cargohold/bridges";
+
+    /// Waits (polling; a bridge comes up in milliseconds) for the lock, up to a minute.
+    pub(super) fn take() -> Result<BridgesLock> {
+        let addr = UnixSocketAddr::from_abstract_name(Self::NAME)
+            .map_err(nl_err("naming", "the bridges lock"))?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match UnixListener::bind_addr(&addr) {
+                Ok(l) => return Ok(BridgesLock(l)),
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) => {
+                    return Err(nl_err(
+                        "taking the bridges lock (abstract socket @cargohold/bridges) of",
+                        "the network namespace",
+                    )(e))
+                }
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use std::os::fd::AsFd;
 use std::process::Command;
 use std::time::Duration;
 
+use super::sandbox::BridgesLock;
 use super::{
     Driver, EndpointConfig, NetworkMode, NetworkStore, PortBinding, Sandbox, SandboxConfig,
 };
@@ -729,5 +730,89 @@ fn reopening_the_engine_removes_what_a_crashed_program_left() {
         // and the port is free again
         drop(TcpListener::bind("0.0.0.0:8181").unwrap());
         again.networks().remove("crashy").unwrap();
+    });
+}
+
+#[test]
+#[ignore = "requires root"]
+fn the_bridges_lock_is_one_per_network_namespace() {
+    in_new_netns(|| {
+        let held = BridgesLock::take().unwrap();
+        // another namespace has a lock of its own
+        assert!(in_new_netns(|| BridgesLock::take().is_ok()));
+        // in this one, a second taker waits until the first lets go
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let _lock = BridgesLock::take().unwrap();
+                tx.send(std::time::Instant::now()).unwrap();
+            });
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(rx.try_recv().is_err(), "the lock was taken twice");
+            let released = std::time::Instant::now();
+            drop(held);
+            let taken = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+            assert!(taken >= released);
+        });
+    });
+}
+
+#[test]
+#[ignore = "requires root"]
+fn two_roots_bringing_their_bridges_up_at_once_get_disjoint_subnets() {
+    TestHost::run(|h| {
+        let root = tempfile::Builder::new()
+            .prefix("cargohold-net2")
+            .tempdir()
+            .unwrap();
+        let other = NetworkStore::open(root.path()).unwrap();
+        let stores = [h.nets(), &other];
+        let docker0: super::Subnet = "172.17.0.0/16".parse().unwrap();
+        let rounds = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for round in 0..8 {
+                // both record docker0's subnet, as roots opened side by side do
+                for st in stores {
+                    let mut rec = st.load("bridge").unwrap();
+                    rec.subnet = Some(docker0);
+                    rec.gateway = docker0.first_host();
+                    st.save(&rec).unwrap();
+                }
+                let barrier = std::sync::Barrier::new(2);
+                let attached: Vec<(String, crate::Result<Sandbox>)> = std::thread::scope(|s| {
+                    let threads: Vec<_> = stores
+                        .iter()
+                        .map(|st| {
+                            let cfg = h.config("c", &["bridge"]);
+                            let barrier = &barrier;
+                            s.spawn(move || {
+                                barrier.wait();
+                                (cfg.container_id.clone(), st.attach(&cfg))
+                            })
+                        })
+                        .collect();
+                    threads.into_iter().map(|t| t.join().unwrap()).collect()
+                });
+                let subnets: Vec<_> = stores
+                    .iter()
+                    .map(|st| st.get("bridge").unwrap().subnet().unwrap())
+                    .collect();
+                for ((id, r), st) in attached.into_iter().zip(stores) {
+                    r.unwrap_or_else(|e| panic!("round {round}: {e}"));
+                    st.detach(&id).unwrap();
+                }
+                for st in stores {
+                    st.release_idle().unwrap();
+                }
+                assert!(
+                    !subnets[0].overlaps(&subnets[1]),
+                    "round {round}: both bridges on {subnets:?}"
+                );
+            }
+        }));
+        let repaired = other.repair(&[]).and_then(|()| other.release_idle());
+        let released = h.nets().release_idle();
+        rounds.unwrap_or_else(|p| std::panic::resume_unwind(p));
+        repaired.unwrap();
+        released.unwrap();
     });
 }

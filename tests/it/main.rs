@@ -35,6 +35,8 @@ mod stats;
 // network layer's own tests — bridge, macvlan, none and host sandboxes, IPAM, repair —
 // are unit tests in src/network/sandbox_tests.rs.)
 mod container_net;
+// Two engine roots in one network namespace: default bridges on disjoint subnets (issue 13).
+mod bridges;
 // Seccomp: Docker's default profile and the profile loader on the real kernel (issue 10).
 mod seccomp;
 // Escape regressions (issue 10): the private store (setuid binaries of images, upper dirs
