@@ -505,7 +505,7 @@ pub(crate) fn onbuild_triggers(
         })?;
         if parsed.stages.len() > 1 {
             return Err(err(
-                "FROM is not an instruction a trigger can run".to_owned(),
+                "FROM is not an instruction a trigger can run".to_owned()
             ));
         }
         let mut ins = parsed.stages.into_iter().next().map(|s| s.instructions);
@@ -517,7 +517,7 @@ pub(crate) fn onbuild_triggers(
             }
             _ => {
                 return Err(err(
-                    "onbuild trigger should be a single expression".to_owned(),
+                    "onbuild trigger should be a single expression".to_owned()
                 ))
             }
         }
@@ -615,8 +615,7 @@ fn expose_port(raw: &str) -> Result<Vec<String>, String> {
     if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
         return Err(format!("invalid IP address: {ip}"));
     }
-    let (start, end) =
-        port_range(port).map_err(|_| format!("invalid containerPort: {port}"))?;
+    let (start, end) = port_range(port).map_err(|_| format!("invalid containerPort: {port}"))?;
     if !host.is_empty() {
         let (hs, he) = port_range(host).map_err(|_| format!("invalid hostPort: {host}"))?;
         if end - start != he - hs && end != start {
