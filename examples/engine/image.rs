@@ -109,7 +109,7 @@ pub(crate) fn history(engine: &Engine, image: &str, opts: &HistoryOptions) -> Cm
 
 fn print_history(engine: &Engine, image: &str, opts: &HistoryOptions) -> Result<(), Failure> {
     let img = engine.image(image)?;
-    let entries = img.layer_history(&engine.images());
+    let entries = img.layer_history(&engine.images())?;
     let format = match (&opts.format, opts.quiet) {
         (_, true) => "{{.ID}}",
         (Some(f), false) if !f.trim().is_empty() => f.as_str(),
