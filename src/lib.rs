@@ -93,7 +93,7 @@ pub use oci_spec;
 
 // Images.
 pub use image::registry::{Progress, PullOptions, PushOptions};
-pub use image::{Image, Images, Reference};
+pub use image::{HistoryEntry, Image, Images, Reference};
 
 // Containers: the builder, the live handle, the record and what they report.
 pub use container::logs::{LogEntry, LogOptions, LogStream, Logs};

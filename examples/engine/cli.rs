@@ -29,6 +29,32 @@ pub(crate) enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Show the history of an image.
+    History {
+        /// Print sizes and dates in human readable format (`--human=false` for raw bytes
+        /// and RFC 3339 times).
+        #[arg(
+            short = 'H',
+            long,
+            default_value_t = true,
+            num_args = 0..=1,
+            require_equals = true,
+            default_missing_value = "true",
+            action = clap::ArgAction::Set
+        )]
+        human: bool,
+        /// Don't truncate output.
+        #[arg(long)]
+        no_trunc: bool,
+        /// Only show image IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Format output using a Go template (`table` for a table with headers): fields
+        /// .ID .CreatedSince .CreatedAt .CreatedBy .Size .Comment.
+        #[arg(long)]
+        format: Option<String>,
+        image: String,
+    },
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
     Tag { source: String, target: String },
     /// Remove one or more images.

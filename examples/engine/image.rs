@@ -1,10 +1,10 @@
-//! Image commands: images, tag, rmi, save, load, import, pull, push.
+//! Image commands: images, history, tag, rmi, save, load, import, pull, push.
 
 use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 
-use cargohold::{Engine, Image, PullOptions, PushOptions, Reference};
+use cargohold::{Engine, HistoryEntry, Image, PullOptions, PushOptions, Reference};
 
 use crate::format::{human_duration, human_size, parse_time, print_table, write_archive};
 use crate::{CmdResult, Failure, ENGINE_ERROR};
@@ -76,6 +76,182 @@ pub(crate) fn images(engine: &Engine, quiet: bool) -> CmdResult {
     }
     print_table(&rows);
     Ok(0)
+}
+
+/// How `history` prints: `-H`, `--no-trunc` (as `trunc: false`), `-q`, `--format`.
+#[derive(Debug)]
+pub(crate) struct HistoryOptions {
+    pub(crate) human: bool,
+    pub(crate) trunc: bool,
+    pub(crate) quiet: bool,
+    pub(crate) format: Option<String>,
+}
+
+/// Docker's default `history` format.
+const HISTORY_TABLE: &str =
+    r"table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+
+/// `history IMAGE`: its entries, newest first, as a table, ids (`-q`) or a template. Every
+/// failure exits 1, as Docker's CLI does for this command.
+pub(crate) fn history(engine: &Engine, image: &str, opts: &HistoryOptions) -> CmdResult {
+    match print_history(engine, image, opts) {
+        Ok(()) => Ok(0),
+        Err(Failure::Engine(e)) => {
+            eprintln!("engine: {e:?}");
+            Ok(1)
+        }
+        Err(Failure::Usage(m)) => {
+            eprintln!("engine: {m}");
+            Ok(1)
+        }
+    }
+}
+
+fn print_history(engine: &Engine, image: &str, opts: &HistoryOptions) -> Result<(), Failure> {
+    let img = engine.image(image)?;
+    let entries = img.layer_history(&engine.images())?;
+    let format = match (&opts.format, opts.quiet) {
+        (_, true) => "{{.ID}}",
+        (Some(f), false) if !f.trim().is_empty() => f.as_str(),
+        _ => HISTORY_TABLE,
+    };
+    let (table, body) = match format.strip_prefix("table") {
+        Some(rest) if rest.trim().is_empty() => (true, &HISTORY_TABLE["table".len()..]),
+        Some(rest) => (true, rest),
+        None => (false, format),
+    };
+    let body = body
+        .trim_matches(' ')
+        .replace(r"\t", "\t")
+        .replace(r"\n", "\n");
+    let mut lines = Vec::with_capacity(entries.len() + 1);
+    if table {
+        lines.push(render(&body, &|field| {
+            history_header(field).map(str::to_owned)
+        })?);
+    }
+    for h in &entries {
+        lines.push(render(&body, &|field| history_field(h, &img, field, opts))?);
+    }
+    if table {
+        let rows: Vec<Vec<String>> = lines
+            .iter()
+            .map(|l| l.split('\t').map(str::to_owned).collect())
+            .collect();
+        print_cells(&rows);
+    } else {
+        for l in lines {
+            println!("{l}");
+        }
+    }
+    Ok(())
+}
+
+/// The column header of a `history` template field.
+fn history_header(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "ID" => "IMAGE",
+        "CreatedSince" => "CREATED",
+        "CreatedAt" => "CREATED AT",
+        "CreatedBy" => "CREATED BY",
+        "Size" => "SIZE",
+        "Comment" => "COMMENT",
+        _ => return None,
+    })
+}
+
+/// A `history` template field of entry `h` of `img`, as Docker's history formatter gives
+/// it.
+fn history_field(
+    h: &HistoryEntry,
+    img: &Image,
+    field: &str,
+    opts: &HistoryOptions,
+) -> Option<String> {
+    let time = h.created.as_deref().and_then(parse_time);
+    let created_at = || {
+        time.map_or_else(
+            || "N/A".to_owned(),
+            |t| humantime::format_rfc3339_seconds(t).to_string(),
+        )
+    };
+    Some(match field {
+        "ID" => match &h.id {
+            None => "<missing>".to_owned(),
+            Some(_) if opts.trunc => short_id(img),
+            Some(id) => id.to_string(),
+        },
+        "CreatedAt" => created_at(),
+        "CreatedSince" if opts.human => time.map_or_else(
+            || "N/A".to_owned(),
+            |t| format!("{} ago", human_duration(t)),
+        ),
+        "CreatedSince" => created_at(),
+        "CreatedBy" => {
+            let by = h.created_by.replace('\t', " ");
+            if opts.trunc && by.chars().count() > 45 {
+                by.chars().take(44).chain(['…']).collect()
+            } else {
+                by
+            }
+        }
+        "Size" if opts.human => human_size(h.size),
+        "Size" => h.size.to_string(),
+        "Comment" => h.comment.clone(),
+        _ => return None,
+    })
+}
+
+/// Fills the `{{.Field}}` actions of a Go template (the subset `--format` takes here:
+/// fields only) with `value(field)`; an unknown field is an error, as in Go.
+fn render(template: &str, value: &dyn Fn(&str) -> Option<String>) -> Result<String, Failure> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| Failure::Usage(format!("template: unclosed action in {template:?}")))?;
+        let action = after[..end].trim();
+        let field = action
+            .strip_prefix('.')
+            .filter(|f| !f.is_empty() && f.chars().all(char::is_alphanumeric))
+            .ok_or_else(|| {
+                Failure::Usage(format!("template: unsupported action {{{{{action}}}}}"))
+            })?;
+        let v = value(field)
+            .ok_or_else(|| Failure::Usage(format!("template: can't evaluate field {field}")))?;
+        out.push_str(&v);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Prints rows of cells as Docker's tables (see [`print_table`]), for rows whose number
+/// of columns a template decides.
+fn print_cells(rows: &[Vec<String>]) {
+    let mut widths = Vec::new();
+    for r in rows {
+        widths.resize(widths.len().max(r.len()), 0);
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < r.len() {
+                line.extend(std::iter::repeat_n(
+                    ' ',
+                    widths[i] - cell.chars().count() + 3,
+                ));
+            }
+        }
+        println!("{}", line.trim_end());
+    }
 }
 
 /// `tag SOURCE TARGET`.

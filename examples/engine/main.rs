@@ -5,6 +5,7 @@
 //! engine run --rm -v data:/data localhost/busybox:latest sh -c 'echo hi > /data/f'
 //! engine ps -a
 //! engine commit -m 'add a file' CONTAINER localhost/mine:1
+//! engine history localhost/mine:1
 //! engine network create --subnet 10.1.0.0/24 backend
 //! engine run -d --name web --network backend -p 8080:80 localhost/web:1
 //! engine port web
@@ -96,6 +97,21 @@ fn run(cli: Cli) -> CmdResult {
     let insecure = &cli.insecure_registry;
     match cli.command {
         Command::Images { quiet } => image::images(engine, quiet),
+        Command::History {
+            human,
+            no_trunc,
+            quiet,
+            format,
+            image,
+        } => {
+            let opts = image::HistoryOptions {
+                human,
+                trunc: !no_trunc,
+                quiet,
+                format,
+            };
+            image::history(engine, &image, &opts)
+        }
         Command::Tag { source, target } => image::tag(engine, &source, &target),
         Command::Rmi { force, images } => image::rmi(engine, &images, force),
         Command::Save { output, images } => image::save(engine, output, &images),

@@ -90,6 +90,104 @@ impl Image {
     }
 }
 
+/// One entry of an image's history as `docker history` shows it; see
+/// [`Image::layer_history`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HistoryEntry {
+    /// The image id for the newest entry; `None` (Docker's `<missing>`) for the others,
+    /// whose intermediate images are not stored.
+    pub id: Option<Digest>,
+    /// When the entry was made (RFC 3339, as the image config records it).
+    pub created: Option<String>,
+    /// The command that made it (`/bin/sh -c #(nop)  CMD ["sh"]`, `sh -c make`); empty if
+    /// none is recorded.
+    pub created_by: String,
+    /// Bytes of the uncompressed layer the entry made; 0 for an entry that made none.
+    pub size: u64,
+    /// The comment (`docker commit -m`); empty if none.
+    pub comment: String,
+    /// Whether the entry made no layer (a config-only step such as `CMD` or `ENV`).
+    pub empty_layer: bool,
+}
+
+impl Image {
+    /// The image's history as `docker history` shows it: **newest first**, each entry with
+    /// the size of the layer it made. Entries that are not `empty_layer` are matched to the
+    /// image's layers in order, base first; a layer's size is that of its uncompressed tar,
+    /// as recorded when it was unpacked into `images`' store, else found by decompressing
+    /// its blob. [`Image::history`] has the raw OCI entries, base first.
+    ///
+    /// ```no_run
+    /// # fn main() -> cargohold::Result<()> {
+    /// let engine = cargohold::Engine::open_default()?;
+    /// let image = engine.image("busybox")?;
+    /// for h in image.layer_history(&engine.images())? {
+    ///     let id = h.id.map_or("<missing>".to_owned(), |d| d.to_string());
+    ///     println!("{id} {} {} bytes {}", h.created_by, h.size, h.comment);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Blob`] if a layer's blob cannot be read or decompressed.
+    pub fn layer_history(&self, images: &Images<'_>) -> Result<Vec<HistoryEntry>> {
+        let chains = chain_ids(&self.diff_ids());
+        let layers = self.manifest.layers();
+        let mut layer = 0;
+        let mut out = Vec::with_capacity(self.history().len());
+        for h in self.history() {
+            let empty_layer = h.empty_layer().unwrap_or(false);
+            let size = if empty_layer {
+                0
+            } else {
+                layer += 1;
+                layer_size(images, layers.get(layer - 1), chains.get(layer - 1))?
+            };
+            out.push(HistoryEntry {
+                id: None,
+                created: h.created().clone(),
+                created_by: h.created_by().clone().unwrap_or_default(),
+                size,
+                comment: h.comment().clone().unwrap_or_default(),
+                empty_layer,
+            });
+        }
+        out.reverse();
+        if let Some(top) = out.first_mut() {
+            top.id = Some(self.id.clone());
+        }
+        Ok(out)
+    }
+}
+
+/// Bytes of a layer's uncompressed tar: as recorded when it was unpacked, else counted by
+/// decompressing its blob; 0 for a history entry past the image's layers.
+fn layer_size(
+    images: &Images<'_>,
+    layer: Option<&Descriptor>,
+    chain: Option<&Digest>,
+) -> Result<u64> {
+    let Some(layer) = layer else { return Ok(0) };
+    if let Some(meta) = chain.and_then(|c| images.store.layer_meta(c)) {
+        if meta.size > 0 {
+            return Ok(meta.size);
+        }
+    }
+    if *layer.media_type() == MediaType::ImageLayer {
+        return Ok(layer.size());
+    }
+    let digest = layer.digest();
+    let err = |e| Error::Blob {
+        op: "measuring".into(),
+        digest: digest.to_string(),
+        source: e,
+    };
+    let blob = images.store.open_blob(digest)?;
+    let mut tar = super::unpack::decompress(blob).map_err(err)?;
+    io::copy(&mut tar, &mut io::sink()).map_err(err)
+}
+
 /// The diff ids an image configuration lists, base first (malformed ones left out).
 fn diff_ids(config: &ImageConfiguration) -> Vec<Digest> {
     let ids = config.rootfs().diff_ids().iter();

@@ -19,5 +19,5 @@ mod rootfs;
 pub(crate) mod unpack;
 
 pub use images::Images;
-pub use local::Image;
+pub use local::{HistoryEntry, Image};
 pub use reference::Reference;

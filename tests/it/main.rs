@@ -27,6 +27,8 @@ mod engine_cli;
 // Containers: diff, commit (the committed image runs with the change; skopeo and umoci
 // read it) and export (issue 4).
 mod commit;
+// `docker history`: Image::layer_history and `engine history` (issue 12).
+mod history;
 // Readiness waits (tcp, http, exec, healthcheck) on attached containers (issue 4).
 mod ready;
 // Stats (memory, cpu, pids, network) and top of running containers (issue 4).
