@@ -583,6 +583,34 @@ fn make_writable(dir: &Path) {
     }
 }
 
+/// docker/go-units' `RAMInBytes`, as Docker parses sizes (`--tmpfs size=`, `RUN --mount
+/// size=`): `64m`, `1.5g`, `512KiB`, `4096`; binary multiples, one optional space before
+/// the unit.
+pub(crate) fn ram_in_bytes(s: &str) -> Option<u64> {
+    let digits_end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(digits_end);
+    if num.is_empty() || num.starts_with('.') || num.ends_with('.') {
+        return None;
+    }
+    let n: f64 = num.parse().ok()?;
+    let unit = unit.strip_prefix(' ').unwrap_or(unit).to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let mul: u64 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        "p" => 1 << 50,
+        _ => return None,
+    };
+    let v = n * mul as f64;
+    (v.is_finite() && v < u64::MAX as f64).then_some(v as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -687,27 +687,6 @@ fn check_destination(dest: &Path) -> std::result::Result<(), String> {
 /// A size as Docker parses one (`RAMInBytes`): a number with an optional binary unit
 /// `k`, `m`, `g`, `t`, `p`, an optional `i` and `b` (`64m`, `1.5GiB`, `65536k`, `4096`).
 pub(super) fn parse_size(s: &str) -> std::result::Result<u64, String> {
-    let bad = || format!("invalid size {s:?} (bytes, or a number with k, m, g, t)");
-    let lower = s.trim().to_ascii_lowercase();
-    let num_end = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(lower.len());
-    let (num, unit) = lower.split_at(num_end);
-    let unit = unit.trim_start();
-    let unit = unit.strip_suffix('b').unwrap_or(unit);
-    let unit = unit.strip_suffix('i').unwrap_or(unit);
-    let mult: u64 = match unit {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        "p" => 1 << 50,
-        _ => return Err(bad()),
-    };
-    let n: f64 = num.parse().map_err(|_| bad())?;
-    if !n.is_finite() || n < 0.0 {
-        return Err(bad());
-    }
-    Ok((n * mult as f64) as u64)
+    crate::store::ram_in_bytes(s.trim())
+        .ok_or_else(|| format!("invalid size {s:?} (bytes, or a number with k, m, g, t)"))
 }

@@ -307,7 +307,7 @@ impl Mount {
                 "gid" => m.gid = Some(number("gid", value, 10)?),
                 "size" if m.kind == MountType::Tmpfs => {
                     m.size = Some(
-                        ram_in_bytes(value)
+                        crate::store::ram_in_bytes(value)
                             .ok_or_else(|| format!("invalid value for size: {value}"))?,
                     );
                 }
@@ -417,32 +417,6 @@ fn csv_record(s: &str) -> Result<Vec<String>, &'static str> {
             _ => return Ok(fields),
         }
     }
-}
-
-/// docker/go-units' `RAMInBytes`: `64m`, `1.5g`, `512KiB`, binary multiples.
-fn ram_in_bytes(s: &str) -> Option<u64> {
-    let digits_end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(digits_end);
-    if num.is_empty() || num.starts_with('.') || num.ends_with('.') {
-        return None;
-    }
-    let n: f64 = num.parse().ok()?;
-    let unit = unit.strip_prefix(' ').unwrap_or(unit).to_ascii_lowercase();
-    let unit = unit.strip_suffix('b').unwrap_or(&unit);
-    let unit = unit.strip_suffix('i').unwrap_or(unit);
-    let mul: u64 = match unit {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        "p" => 1 << 50,
-        _ => return None,
-    };
-    let v = n * mul as f64;
-    (v.is_finite() && v < u64::MAX as f64).then_some(v as u64)
 }
 
 /// Go's `time.ParseDuration`, in nanoseconds (signed).
