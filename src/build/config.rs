@@ -48,8 +48,8 @@ use oci_spec::image::{Config, History, ImageConfiguration};
 use serde::{Deserialize, Serialize};
 
 use super::dockerfile::{
-    self, CommandLine, Files, Healthcheck, Instruction, KeyValue, Located, Run, Scope, Source,
-    Vars, Word,
+    self, ArgDecl, CommandLine, Files, Healthcheck, Instruction, KeyValue, Located, Run, Scope,
+    Source, Vars, Word,
 };
 use crate::error::Error;
 
@@ -240,33 +240,11 @@ impl Stage {
             }
             Instruction::Env(pairs) => {
                 let pairs = expand_pairs(pairs, scope).map_err(err)?;
-                let mut env = cfg.env().clone().unwrap_or_default();
-                let mut msg = String::from("ENV");
-                for (k, v) in pairs {
-                    let _ = write!(msg, " {k}={v}");
-                    let entry = format!("{k}={v}");
-                    match env
-                        .iter_mut()
-                        .find(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == k)
-                    {
-                        Some(e) => *e = entry,
-                        None => env.push(entry),
-                    }
-                    scope.set_env(k, v);
-                }
-                cfg.set_env(Some(env));
-                (msg, Step::Done)
+                (set_env(cfg, pairs, scope), Step::Done)
             }
             Instruction::Label(pairs) => {
                 let pairs = expand_pairs(pairs, scope).map_err(err)?;
-                let mut labels = cfg.labels().clone().unwrap_or_default();
-                let mut msg = String::from("LABEL");
-                for (k, v) in pairs {
-                    let _ = write!(msg, " {k}={v}");
-                    labels.insert(k, v);
-                }
-                cfg.set_labels(Some(labels));
-                (msg, Step::Done)
+                (set_labels(cfg, pairs), Step::Done)
             }
             Instruction::Maintainer(m) => {
                 self.image.author = Some(m.clone());
@@ -279,10 +257,7 @@ impl Stage {
                         ports.extend(expose_port(&p).map_err(err)?);
                     }
                 }
-                let mut all = cfg.exposed_ports().clone().unwrap_or_default();
-                all.extend(ports.iter().cloned());
-                all.sort();
-                all.dedup();
+                let all = merged(cfg.exposed_ports(), &ports);
                 cfg.set_exposed_ports(Some(all));
                 (format!("EXPOSE [{}]", ports.join(" ")), Step::Done)
             }
@@ -311,10 +286,7 @@ impl Stage {
                     }
                     new.push(v);
                 }
-                let mut all = cfg.volumes().clone().unwrap_or_default();
-                all.extend(new.iter().cloned());
-                all.sort();
-                all.dedup();
+                let all = merged(cfg.volumes(), &new);
                 cfg.set_volumes(Some(all));
                 (format!("VOLUME [{}]", new.join(" ")), Step::Done)
             }
@@ -363,21 +335,26 @@ impl Stage {
             }
             Instruction::Arg(decls) => {
                 scope.declare(decls).map_err(err)?;
-                let mut parts = Vec::new();
-                for d in decls {
-                    let value = scope.args().get(&d.name).cloned();
-                    parts.push(match &value {
-                        Some(v) => format!("{}={v}", d.name),
-                        None => d.name.clone(),
-                    });
-                    self.build_args.push((d.name.clone(), value));
-                }
-                (format!("ARG {}", parts.join(" ")), Step::Done)
+                (self.record_args(decls, scope), Step::Done)
             }
         };
         let empty = step == Step::Done;
         self.image.commit(created_by, empty, created);
         Ok(step)
+    }
+
+    /// ARG's declarations kept for RUN's history (`|N K=v …`); the history text.
+    fn record_args(&mut self, decls: &[ArgDecl], scope: &Scope) -> String {
+        let mut parts = Vec::new();
+        for d in decls {
+            let value = scope.args().get(&d.name).cloned();
+            parts.push(match &value {
+                Some(v) => format!("{}={v}", d.name),
+                None => d.name.clone(),
+            });
+            self.build_args.push((d.name.clone(), value));
+        }
+        format!("ARG {}", parts.join(" "))
     }
 
     /// The argv a RUN runs, as BuildKit makes it: exec form as written; shell form is the
@@ -527,6 +504,48 @@ pub(crate) fn onbuild_triggers(
 
 /// The pairs of ENV or LABEL expanded, keys and values, all with the scope as it was
 /// before the instruction.
+/// ENV's pairs set in the config (replacing a variable of the same name) and in the scope;
+/// the history text.
+fn set_env(cfg: &mut Config, pairs: Vec<(String, String)>, scope: &mut Scope) -> String {
+    let mut env = cfg.env().clone().unwrap_or_default();
+    let mut msg = String::from("ENV");
+    for (k, v) in pairs {
+        let _ = write!(msg, " {k}={v}");
+        let entry = format!("{k}={v}");
+        match env
+            .iter_mut()
+            .find(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == k)
+        {
+            Some(e) => *e = entry,
+            None => env.push(entry),
+        }
+        scope.set_env(k, v);
+    }
+    cfg.set_env(Some(env));
+    msg
+}
+
+/// LABEL's pairs set in the config; the history text.
+fn set_labels(cfg: &mut Config, pairs: Vec<(String, String)>) -> String {
+    let mut labels = cfg.labels().clone().unwrap_or_default();
+    let mut msg = String::from("LABEL");
+    for (k, v) in pairs {
+        let _ = write!(msg, " {k}={v}");
+        labels.insert(k, v);
+    }
+    cfg.set_labels(Some(labels));
+    msg
+}
+
+/// A config list (exposed ports, volumes) with `new` added: sorted, without repeats.
+fn merged(old: &Option<Vec<String>>, new: &[String]) -> Vec<String> {
+    let mut all = old.clone().unwrap_or_default();
+    all.extend(new.iter().cloned());
+    all.sort();
+    all.dedup();
+    all
+}
+
 fn expand_pairs(pairs: &[KeyValue], scope: &Scope) -> Result<Vec<(String, String)>, String> {
     pairs
         .iter()

@@ -1007,124 +1007,46 @@ fn instruction(
 ) -> Result<Instruction, String> {
     let w = |s: &str| Word::new(s, escape);
     let lower = cmd.to_ascii_lowercase();
+    // Instructions that take no flags say so the way BuildKit does (an unknown flag).
+    let no_flags = || Flags::parse(flags, &[]).map(drop);
     Ok(match lower.as_str() {
         "run" => Instruction::Run(parse_run(flags, rest, heredocs, escape)?),
-        "copy" => {
-            let f = Flags::parse(
-                flags,
-                &[
-                    ("from", Kind::Str),
-                    ("chown", Kind::Str),
-                    ("chmod", Kind::Str),
-                    ("link", Kind::Bool),
-                    ("exclude", Kind::Strs),
-                    ("parents", Kind::Bool),
-                ],
-            )?;
-            Instruction::Copy(Copy {
-                from: f.word("from", escape),
-                parents: f.bool("parents"),
-                files: files("COPY", &f, rest, &heredocs, escape)?,
-            })
-        }
-        "add" => {
-            let f = Flags::parse(
-                flags,
-                &[
-                    ("chown", Kind::Str),
-                    ("chmod", Kind::Str),
-                    ("link", Kind::Bool),
-                    ("exclude", Kind::Strs),
-                    ("checksum", Kind::Str),
-                    ("keep-git-dir", Kind::Bool),
-                ],
-            )?;
-            Instruction::Add(Add {
-                checksum: f.word("checksum", escape),
-                keep_git_dir: f.bool("keep-git-dir"),
-                files: files("ADD", &f, rest, &heredocs, escape)?,
-            })
-        }
+        "copy" => Instruction::Copy(parse_copy(flags, rest, &heredocs, escape)?),
+        "add" => Instruction::Add(parse_add(flags, rest, &heredocs, escape)?),
         "workdir" => Instruction::Workdir(w(&one("WORKDIR", flags, rest)?)),
         "stopsignal" => Instruction::StopSignal(w(&one("STOPSIGNAL", flags, rest)?)),
         "maintainer" => Instruction::Maintainer(one("MAINTAINER", flags, rest)?),
-        "user" => {
-            let spec = one("USER", flags, rest)?;
-            let (user, group) = match spec.split_once(':') {
-                Some((u, g)) => (w(u), Some(w(g))),
-                None => (w(&spec), None),
-            };
-            Instruction::User(User {
-                spec: w(&spec),
-                user,
-                group,
-            })
-        }
+        "user" => Instruction::User(parse_user(&one("USER", flags, rest)?, escape)),
         "env" => {
-            Flags::parse(flags, &[])?;
+            no_flags()?;
             Instruction::Env(key_values("ENV", rest, escape)?)
         }
         "label" => {
-            Flags::parse(flags, &[])?;
+            no_flags()?;
             Instruction::Label(key_values("LABEL", rest, escape)?)
         }
         "arg" => {
-            Flags::parse(flags, &[])?;
-            let words = parse_words(rest, escape);
-            if words.is_empty() {
-                return Err(at_least_one("ARG"));
-            }
-            let mut decls = Vec::new();
-            for word in words {
-                let (name, default) = match word.split_once('=') {
-                    Some((n, v)) => (n, Some(w(v))),
-                    None => (word.as_str(), None),
-                };
-                if name.is_empty() {
-                    return Err("ARG names can not be blank".into());
-                }
-                decls.push(ArgDecl {
-                    name: name.to_owned(),
-                    default,
-                });
-            }
-            Instruction::Arg(decls)
+            no_flags()?;
+            Instruction::Arg(parse_arg(rest, escape)?)
         }
         "expose" => {
-            Flags::parse(flags, &[])?;
-            let ports = split_ws(rest);
-            if ports.is_empty() {
-                return Err(at_least_one("EXPOSE"));
-            }
-            for p in &ports {
-                // Docker checks ports after expansion; a literal one is checked now.
-                if !p.contains(['$', '\'', '"', escape]) {
-                    p.parse::<ExposedPort>()?;
-                }
-            }
-            Instruction::Expose(ports.iter().map(|p| w(p)).collect())
+            no_flags()?;
+            Instruction::Expose(parse_expose(rest, escape)?)
         }
         "volume" => {
-            Flags::parse(flags, &[])?;
-            let vols = json_or_words(rest)?;
-            if vols.is_empty() {
-                return Err(at_least_one("VOLUME"));
-            }
-            if vols.iter().any(|v| trim(v).is_empty()) {
-                return Err("VOLUME specified can not be an empty string".into());
-            }
-            Instruction::Volume(vols.iter().map(|v| w(v)).collect())
+            no_flags()?;
+            Instruction::Volume(parse_volume(rest, escape)?)
         }
         "cmd" => {
-            Flags::parse(flags, &[])?;
+            no_flags()?;
             Instruction::Cmd(command_line(rest)?)
         }
         "entrypoint" => {
-            Flags::parse(flags, &[])?;
+            no_flags()?;
             Instruction::Entrypoint(command_line(rest)?)
         }
         "shell" => {
-            Flags::parse(flags, &[])?;
+            no_flags()?;
             match json_array(rest)? {
                 None => return Err("SHELL requires the arguments to be in JSON form".into()),
                 Some(v) if v.is_empty() => return Err(at_least_one("SHELL")),
@@ -1133,34 +1055,155 @@ fn instruction(
         }
         "healthcheck" => Instruction::Healthcheck(parse_healthcheck(flags, rest)?),
         "onbuild" => {
-            Flags::parse(flags, &[])?;
-            if rest.is_empty() {
-                return Err(at_least_one("ONBUILD"));
-            }
-            let (inner, inner_flags, inner_rest) = split_command(rest);
-            let trigger = inner.to_ascii_uppercase();
-            match trigger.as_str() {
-                "ONBUILD" => {
-                    return Err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into())
-                }
-                "FROM" | "MAINTAINER" => {
-                    return Err(format!("{trigger} isn't allowed as an ONBUILD trigger"))
-                }
-                _ => {}
-            }
-            let mut expression = strip_onbuild(original).to_owned();
-            for h in &heredocs {
-                expression.push('\n');
-                expression.push_str(&h.content);
-                expression.push_str(&h.name);
-            }
-            let parsed = instruction(&inner, &inner_flags, &inner_rest, rest, heredocs, escape)?;
-            Instruction::OnBuild(OnBuild {
-                expression,
-                instruction: Box::new(parsed),
-            })
+            no_flags()?;
+            Instruction::OnBuild(parse_onbuild(rest, original, heredocs, escape)?)
         }
         _ => return Err(format!("unknown instruction: {cmd}")),
+    })
+}
+
+/// COPY's flags and files.
+fn parse_copy(
+    flags: &[String],
+    rest: &str,
+    heredocs: &[Heredoc],
+    escape: char,
+) -> Result<Copy, String> {
+    let f = Flags::parse(
+        flags,
+        &[
+            ("from", Kind::Str),
+            ("chown", Kind::Str),
+            ("chmod", Kind::Str),
+            ("link", Kind::Bool),
+            ("exclude", Kind::Strs),
+            ("parents", Kind::Bool),
+        ],
+    )?;
+    Ok(Copy {
+        from: f.word("from", escape),
+        parents: f.bool("parents"),
+        files: files("COPY", &f, rest, heredocs, escape)?,
+    })
+}
+
+/// ADD's flags and files.
+fn parse_add(
+    flags: &[String],
+    rest: &str,
+    heredocs: &[Heredoc],
+    escape: char,
+) -> Result<Add, String> {
+    let f = Flags::parse(
+        flags,
+        &[
+            ("chown", Kind::Str),
+            ("chmod", Kind::Str),
+            ("link", Kind::Bool),
+            ("exclude", Kind::Strs),
+            ("checksum", Kind::Str),
+            ("keep-git-dir", Kind::Bool),
+        ],
+    )?;
+    Ok(Add {
+        checksum: f.word("checksum", escape),
+        keep_git_dir: f.bool("keep-git-dir"),
+        files: files("ADD", &f, rest, heredocs, escape)?,
+    })
+}
+
+/// `USER user[:group]`.
+fn parse_user(spec: &str, escape: char) -> User {
+    let w = |s: &str| Word::new(s, escape);
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (w(u), Some(w(g))),
+        None => (w(spec), None),
+    };
+    User {
+        spec: w(spec),
+        user,
+        group,
+    }
+}
+
+/// `ARG name[=default] ...`.
+fn parse_arg(rest: &str, escape: char) -> Result<Vec<ArgDecl>, String> {
+    let words = parse_words(rest, escape);
+    if words.is_empty() {
+        return Err(at_least_one("ARG"));
+    }
+    let mut decls = Vec::new();
+    for word in words {
+        let (name, default) = match word.split_once('=') {
+            Some((n, v)) => (n, Some(Word::new(v, escape))),
+            None => (word.as_str(), None),
+        };
+        if name.is_empty() {
+            return Err("ARG names can not be blank".into());
+        }
+        decls.push(ArgDecl {
+            name: name.to_owned(),
+            default,
+        });
+    }
+    Ok(decls)
+}
+
+/// `EXPOSE port[/proto] ...`; a literal port is checked now (Docker checks after expansion).
+fn parse_expose(rest: &str, escape: char) -> Result<Vec<Word>, String> {
+    let ports = split_ws(rest);
+    if ports.is_empty() {
+        return Err(at_least_one("EXPOSE"));
+    }
+    for p in &ports {
+        if !p.contains(['$', '\'', '"', escape]) {
+            p.parse::<ExposedPort>()?;
+        }
+    }
+    Ok(ports.iter().map(|p| Word::new(p, escape)).collect())
+}
+
+/// `VOLUME` in JSON or as words.
+fn parse_volume(rest: &str, escape: char) -> Result<Vec<Word>, String> {
+    let vols = json_or_words(rest)?;
+    if vols.is_empty() {
+        return Err(at_least_one("VOLUME"));
+    }
+    if vols.iter().any(|v| trim(v).is_empty()) {
+        return Err("VOLUME specified can not be an empty string".into());
+    }
+    Ok(vols.iter().map(|v| Word::new(v, escape)).collect())
+}
+
+/// `ONBUILD INSTRUCTION ...`: the trigger parsed now, refused where Docker refuses it.
+fn parse_onbuild(
+    rest: &str,
+    original: &str,
+    heredocs: Vec<Heredoc>,
+    escape: char,
+) -> Result<OnBuild, String> {
+    if rest.is_empty() {
+        return Err(at_least_one("ONBUILD"));
+    }
+    let (inner, inner_flags, inner_rest) = split_command(rest);
+    let trigger = inner.to_ascii_uppercase();
+    match trigger.as_str() {
+        "ONBUILD" => return Err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into()),
+        "FROM" | "MAINTAINER" => {
+            return Err(format!("{trigger} isn't allowed as an ONBUILD trigger"))
+        }
+        _ => {}
+    }
+    let mut expression = strip_onbuild(original).to_owned();
+    for h in &heredocs {
+        expression.push('\n');
+        expression.push_str(&h.content);
+        expression.push_str(&h.name);
+    }
+    let parsed = instruction(&inner, &inner_flags, &inner_rest, rest, heredocs, escape)?;
+    Ok(OnBuild {
+        expression,
+        instruction: Box::new(parsed),
     })
 }
 

@@ -473,6 +473,16 @@ struct Rollback {
 }
 
 impl Rollback {
+    /// Undoes a create that has made `dir` so far.
+    fn of_dir(dir: &Path) -> Rollback {
+        Rollback {
+            dir: Some(dir.to_owned()),
+            cgroup: None,
+            pid: None,
+            host_mounts: None,
+        }
+    }
+
     fn disarm(&mut self) {
         self.dir = None;
         self.cgroup = None;
@@ -713,19 +723,10 @@ impl Runtime {
         let rootfs = plan::rootfs_path(&spec, &bundle)?;
         let ns = plan::namespaces(&spec)?;
         // Made meanwhile: the namespace comes from a thread or is the spare (see spare.rs).
-        let netns = if ns.new & libc::CLONE_NEWNET != 0 && !ns.has(libc::CLONE_NEWUSER) {
-            self.netns.take()
-        } else {
-            None
-        };
+        let netns = self.netns.take_for(&ns);
 
         make_state_dir(&dir, id)?;
-        let mut rollback = Rollback {
-            dir: Some(dir.clone()),
-            cgroup: None,
-            pid: None,
-            host_mounts: None,
-        };
+        let mut rollback = Rollback::of_dir(&dir);
         let _lock = Lock::acquire(&dir)?;
 
         let (cgroup_path, cg) = create_cgroup(id, &spec)?;
@@ -735,12 +736,7 @@ impl Runtime {
         rollback.cgroup = Some(cg);
 
         let start = start_signal(mode, &dir)?;
-        let join_pid = ns
-            .join_pid
-            .as_ref()
-            .map(|f| f.try_clone())
-            .transpose()
-            .map_err(|e| Error::os("duplicating the fd of", "the pid namespace to join", e))?;
+        let join_pid = ns.dup_join_pid()?;
         let (mut plan, ctx) = plan::build(PlanInput {
             spec: &spec,
             bundle: &bundle,

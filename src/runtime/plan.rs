@@ -193,6 +193,16 @@ pub(crate) struct Namespaces {
 }
 
 impl Namespaces {
+    /// A second fd of the pid namespace to join, for the clone that must happen inside it
+    /// (the plan keeps the first).
+    pub(crate) fn dup_join_pid(&self) -> Result<Option<OwnedFd>> {
+        self.join_pid
+            .as_ref()
+            .map(|f| f.try_clone())
+            .transpose()
+            .map_err(|e| Error::os("duplicating the fd of", "the pid namespace to join", e))
+    }
+
     pub(crate) fn has(&self, flag: i32) -> bool {
         self.new & flag != 0
             || self.join.iter().any(|(_, f)| *f == flag)

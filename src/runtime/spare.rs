@@ -59,6 +59,16 @@ impl Pending {
 }
 
 impl NetnsSupply {
+    /// [`take`](NetnsSupply::take) for a spec whose namespaces are `ns`: only when it asks
+    /// for a new network namespace and no user namespace (which must own it).
+    pub(crate) fn take_for(&self, ns: &super::plan::Namespaces) -> Option<Pending> {
+        if ns.new & libc::CLONE_NEWNET != 0 && !ns.has(libc::CLONE_NEWUSER) {
+            self.take()
+        } else {
+            None
+        }
+    }
+
     /// A new network namespace for a create: the spare if one is ready, else one being made
     /// now on a thread.
     pub(crate) fn take(&self) -> Option<Pending> {

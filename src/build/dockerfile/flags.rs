@@ -314,6 +314,14 @@ impl Mount {
                 _ => return Err(format!("unexpected key '{key}' in '{field}'")),
             }
         }
+        m.finish(ro_auto)
+    }
+
+    /// The checks and defaults that need every field: what only some types take, read-only
+    /// by default except cache and tmpfs (unless `ro`/`rw` was given), a secret's sources,
+    /// a target where one is needed.
+    fn finish(mut self, ro_auto: bool) -> Result<Mount, String> {
+        let m = &mut self;
         if !matches!(
             m.kind,
             MountType::Secret | MountType::Ssh | MountType::Cache
@@ -361,7 +369,7 @@ impl Mount {
         if m.target.is_none() && !matches!(m.kind, MountType::Secret | MountType::Ssh) {
             return Err(format!("{} mount requires a target", m.kind.name()));
         }
-        Ok(m)
+        Ok(self)
     }
 }
 
