@@ -276,11 +276,7 @@ fn glob_sources() {
         ("/etc/passwd", "not found in the build context"),
         ("[", "syntax error in pattern"),
     ] {
-        let e = ctx.resolve(source).unwrap_err().to_string();
-        assert!(
-            e.contains(&format!("source {source:?}")) && e.contains(reason),
-            "{source}: {e}"
-        );
+        assert_refused(&ctx, source, reason);
     }
     // The digest reports the source it cannot resolve.
     let e = ctx.digest(&["a.txt", "*.zip"]).unwrap_err().to_string();
@@ -315,11 +311,7 @@ fn escaping_sources_are_refused() {
         ("u*", "symlink up leads outside"),
         ("loop1", "too many levels of symbolic links"),
     ] {
-        let e = ctx.resolve(source).unwrap_err().to_string();
-        assert!(
-            e.contains(&format!("source {source:?}")) && e.contains(reason),
-            "{source}: {e}"
-        );
+        assert_refused(&ctx, source, reason);
         assert!(ctx.digest(&[source]).is_err(), "{source}");
     }
     // Symlinks that stay inside are followed.
@@ -331,4 +323,13 @@ fn escaping_sources_are_refused() {
     fs::remove_file(root.join("dir/up2")).unwrap();
     symlink("../../other", root.join("dir/up2")).unwrap();
     assert_ne!(ctx.digest(&["dir"]).unwrap(), d);
+}
+
+/// `source` does not resolve, and the error names it and says `reason`.
+fn assert_refused(ctx: &Context, source: &str, reason: &str) {
+    let e = ctx.resolve(source).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("source {source:?}")) && e.contains(reason),
+        "{source}: {e}"
+    );
 }

@@ -1062,6 +1062,27 @@ fn instruction(
     })
 }
 
+/// The flags COPY and ADD share.
+const FILE_FLAGS: [(&str, Kind); 4] = [
+    ("chown", Kind::Str),
+    ("chmod", Kind::Str),
+    ("link", Kind::Bool),
+    ("exclude", Kind::Strs),
+];
+
+/// COPY's or ADD's flags (the shared ones and `own`) and files.
+fn file_instruction(
+    cmd: &str,
+    own: &[(&'static str, Kind)],
+    (flags, rest): (&[String], &str),
+    heredocs: &[Heredoc],
+    escape: char,
+) -> Result<(Flags, Files), String> {
+    let f = Flags::parse(flags, &[&FILE_FLAGS[..], own].concat())?;
+    let files = files(cmd, &f, rest, heredocs, escape)?;
+    Ok((f, files))
+}
+
 /// COPY's flags and files.
 fn parse_copy(
     flags: &[String],
@@ -1069,21 +1090,12 @@ fn parse_copy(
     heredocs: &[Heredoc],
     escape: char,
 ) -> Result<Copy, String> {
-    let f = Flags::parse(
-        flags,
-        &[
-            ("from", Kind::Str),
-            ("chown", Kind::Str),
-            ("chmod", Kind::Str),
-            ("link", Kind::Bool),
-            ("exclude", Kind::Strs),
-            ("parents", Kind::Bool),
-        ],
-    )?;
+    let own = [("from", Kind::Str), ("parents", Kind::Bool)];
+    let (f, files) = file_instruction("COPY", &own, (flags, rest), heredocs, escape)?;
     Ok(Copy {
         from: f.word("from", escape),
         parents: f.bool("parents"),
-        files: files("COPY", &f, rest, heredocs, escape)?,
+        files,
     })
 }
 
@@ -1094,21 +1106,12 @@ fn parse_add(
     heredocs: &[Heredoc],
     escape: char,
 ) -> Result<Add, String> {
-    let f = Flags::parse(
-        flags,
-        &[
-            ("chown", Kind::Str),
-            ("chmod", Kind::Str),
-            ("link", Kind::Bool),
-            ("exclude", Kind::Strs),
-            ("checksum", Kind::Str),
-            ("keep-git-dir", Kind::Bool),
-        ],
-    )?;
+    let own = [("checksum", Kind::Str), ("keep-git-dir", Kind::Bool)];
+    let (f, files) = file_instruction("ADD", &own, (flags, rest), heredocs, escape)?;
     Ok(Add {
         checksum: f.word("checksum", escape),
         keep_git_dir: f.bool("keep-git-dir"),
-        files: files("ADD", &f, rest, heredocs, escape)?,
+        files,
     })
 }
 
