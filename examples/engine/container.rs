@@ -460,8 +460,19 @@ pub(crate) fn kill(engine: &Engine, signal: &str, names: &[String]) -> CmdResult
 /// `rm`: removes each (`force`: killing a running one first).
 pub(crate) fn rm(engine: &Engine, force: bool, names: &[String]) -> CmdResult {
     each(names, |name| {
-        engine.containers().get(name)?.remove(force)?;
-        Ok(())
+        engine
+            .containers()
+            .get(name)?
+            .remove(force)
+            .map_err(|e| match e {
+                Error::InvalidState { ref status, .. } if status == "running" => {
+                    Failure::Usage(format!(
+                "cannot remove container {name:?}: container is running: stop the container \
+                 before removing or force remove (-f)"
+            ))
+                }
+                e => e.into(),
+            })
     })
 }
 

@@ -73,7 +73,11 @@ pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> io::Result<()> {
     let mut out = io::stdout().lock();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-    v.serialize(&mut ser).map_err(io::Error::other)?;
+    // An I/O error keeps its kind (a closed stdout is BrokenPipe, which ends us quietly).
+    v.serialize(&mut ser).map_err(|e| match e.io_error_kind() {
+        Some(kind) => io::Error::from(kind),
+        None => io::Error::other(e),
+    })?;
     writeln!(out)
 }
 

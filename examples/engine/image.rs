@@ -104,6 +104,7 @@ pub(crate) fn history(engine: &Engine, image: &str, opts: &HistoryOptions) -> Cm
             eprintln!("engine: {m}");
             Ok(1)
         }
+        Err(Failure::BrokenPipe) => Err(Failure::BrokenPipe),
     }
 }
 

@@ -46,6 +46,9 @@ const ENGINE_ERROR: u8 = 125;
 enum Failure {
     Engine(Error),
     Usage(String),
+    /// stdout was closed (`engine inspect x | head`): the process ends as a C or Go tool
+    /// would, by SIGPIPE, with nothing printed.
+    BrokenPipe,
 }
 
 impl From<Error> for Failure {
@@ -56,8 +59,22 @@ impl From<Error> for Failure {
 
 impl From<io::Error> for Failure {
     fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            return Failure::BrokenPipe;
+        }
         Failure::Usage(e.to_string())
     }
+}
+
+/// Ends the process by SIGPIPE (exit status 141 to a shell), as `docker` does when its
+/// stdout is closed; everything before has been dropped and cleaned up by then.
+fn die_of_sigpipe() -> ExitCode {
+    // SAFETY: resetting a signal's disposition and raising it touch no memory of ours.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    ExitCode::from(141)
 }
 
 /// A command's exit code, or why it failed.
@@ -83,6 +100,7 @@ fn main() -> ExitCode {
             eprintln!("engine: {msg}");
             ExitCode::from(ENGINE_ERROR)
         }
+        Err(Failure::BrokenPipe) => die_of_sigpipe(),
     }
 }
 
@@ -200,6 +218,7 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), Failure>) -> Cmd
                 failed = true;
                 eprintln!("engine: {m}");
             }
+            Err(Failure::BrokenPipe) => return Err(Failure::BrokenPipe),
         }
     }
     Ok(if failed { ENGINE_ERROR } else { 0 })

@@ -169,7 +169,11 @@ impl<'c> ExecBuilder<'c> {
         if args.is_empty() {
             return Err(invalid("command", "no command specified".to_owned()));
         }
-        let spec = self.store.runtime().spec(self.id)?;
+        let spec = self
+            .store
+            .runtime()
+            .spec(self.id)
+            .map_err(|e| self.not_running(e))?;
         let mut process = spec.process().clone().unwrap_or_default();
         let dir = self.store.dir(self.id);
         let merged = rootfs::rootfs(&dir);
@@ -222,6 +226,33 @@ impl<'c> ExecBuilder<'c> {
     }
 
     /// Runs `process` with its stdio as given (piped streams collected).
+    /// The runtime's exec; a container the runtime no longer has is one that is not
+    /// running (Docker: "container … is not running"), not one that does not exist.
+    fn runtime_exec(
+        &self,
+        process: &Process,
+        opts: &ExecOptions,
+        arg0: &str,
+    ) -> Result<crate::runtime::ExecProcess> {
+        self.store
+            .runtime()
+            .exec(self.id, process, opts)
+            .map_err(|e| super::builder::map_spawn_error(self.not_running(e), self.name, arg0))
+    }
+
+    /// The runtime's "no such container" (or "stopped") for a container the engine has: it
+    /// is not running.
+    fn not_running(&self, e: Error) -> Error {
+        match e {
+            Error::ContainerNotFound { .. } | Error::InvalidState { .. } => Error::InvalidState {
+                id: self.name.to_owned(),
+                op: "exec in",
+                status: "not running".into(),
+            },
+            e => e,
+        }
+    }
+
     fn run_piped(
         &self,
         process: &Process,
@@ -243,11 +274,7 @@ impl<'c> ExecBuilder<'c> {
             .map_err(io_err("preparing stdout of exec in"))?;
         opts.stderr = stdio_fd(stderr, false, &mut None, &mut r_err)
             .map_err(io_err("preparing stderr of exec in"))?;
-        let child = self
-            .store
-            .runtime()
-            .exec(self.id, process, &opts)
-            .map_err(|e| super::builder::map_spawn_error(e, self.name, arg0))?;
+        let child = self.runtime_exec(process, &opts, arg0)?;
         drop(opts);
         drop(w_in);
         if let Some(timeout) = self.timeout {
@@ -293,11 +320,7 @@ impl ExecBuilder<'_> {
         use std::io::Write;
         use std::os::fd::AsFd;
         let name = self.name;
-        let mut child = self
-            .store
-            .runtime()
-            .exec(self.id, process, &ExecOptions::default())
-            .map_err(|e| super::builder::map_spawn_error(e, name, arg0))?;
+        let mut child = self.runtime_exec(process, &ExecOptions::default(), arg0)?;
         let master = child
             .take_console()
             .map(std::fs::File::from)

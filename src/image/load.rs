@@ -76,8 +76,10 @@ impl<'s> Staging<'s> {
         };
         let mut links: Vec<(String, String)> = Vec::new();
         let mut ar = tar::Archive::new(input);
+        let mut first = true;
         for entry in ar.entries().map_err(|e| invalid(subject, e.to_string()))? {
-            let mut entry = entry.map_err(|e| invalid(subject, format!("reading tar: {e}")))?;
+            let mut entry = entry.map_err(|e| invalid(subject, tar_reason(&e, first)))?;
+            first = false;
             let path = entry.path().map_err(|e| invalid(subject, e.to_string()))?;
             let Some(name) = unpack::clean(&path).map(|p| p.to_string_lossy().into_owned()) else {
                 continue;
@@ -475,4 +477,21 @@ impl<'e> Images<'e> {
         }
         self.inspect(&tags[0])
     }
+}
+
+/// Why a tar archive could not be read, without the bytes the tar reader quotes (a text
+/// file given as an archive would have its lines printed): "not a tar archive" when its
+/// very first header is bad, else the reader's first line, control characters escaped.
+fn tar_reason(e: &std::io::Error, first: bool) -> String {
+    if first {
+        return "not a tar archive".into();
+    }
+    let text = e.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    let clean: String = line
+        .chars()
+        .take(120)
+        .flat_map(char::escape_default)
+        .collect();
+    format!("reading tar: {clean}")
 }

@@ -1075,3 +1075,49 @@ fn readme_quickstarts_run_as_written() {
     let engine = cargohold::Engine::open(&root).unwrap();
     assert!(engine.containers().list().unwrap().is_empty());
 }
+
+/// Everyday mistakes read as Docker's: `rm` of a running container says how to force it,
+/// `exec` in a stopped one says it is not running (not that it does not exist), `load` of a
+/// file that is no tar says so without printing the file, and a closed stdout (`inspect x |
+/// head`) ends the engine by SIGPIPE with nothing on stderr, as `docker` ends.
+#[test]
+#[ignore = "requires root"]
+fn everyday_mistakes_read_as_docker_s() {
+    use std::os::unix::process::ExitStatusExt;
+    let cli = Cli::new();
+    cli.ok(&["run", "-d", "--name", "busy", IMAGE, "sleep", "60"]);
+    fails_naming(
+        &cli,
+        &["rm", "busy"],
+        &["container is running", "force remove (-f)"],
+    );
+    assert_eq!(cli.ok(&["ps", "-q"]).lines().count(), 1, "rm removed it");
+
+    // A closed pipe: the reading end is gone before the engine writes.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(common::example_bin("engine"))
+        .arg("--root")
+        .arg(cli.root.path())
+        .args(["inspect", "busy"])
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.signal(), Some(libc::SIGPIPE), "{:?}", o.status);
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+
+    cli.ok(&["stop", "-t", "1", "busy"]);
+    fails_naming(
+        &cli,
+        &["exec", "busy", "true"],
+        &["cannot exec in container \"busy\"", "not running"],
+    );
+    let o = cli.out(&["load", "-i", "/etc/passwd"]);
+    assert_eq!(o.status.code(), Some(125));
+    let err = stderr(&o);
+    assert!(err.contains("not a tar archive"), "{err}");
+    assert!(!err.contains("root:x:0:0"), "the file was printed: {err}");
+    cli.ok(&["rm", "busy"]);
+}
