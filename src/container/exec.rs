@@ -225,7 +225,6 @@ impl<'c> ExecBuilder<'c> {
         Ok(process)
     }
 
-    /// Runs `process` with its stdio as given (piped streams collected).
     /// The runtime's exec; a container the runtime no longer has is one that is not
     /// running (Docker: "container … is not running"), not one that does not exist.
     fn runtime_exec(
@@ -253,6 +252,7 @@ impl<'c> ExecBuilder<'c> {
         }
     }
 
+    /// Runs `process` with its stdio as given (piped streams collected).
     fn run_piped(
         &self,
         process: &Process,

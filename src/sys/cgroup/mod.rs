@@ -1187,11 +1187,7 @@ impl Cgroup {
     /// # Errors
     /// [`Error::Cgroup`] if the container has no memory cgroup or the file cannot be read.
     pub fn oom_kills(&self) -> Result<u64> {
-        let file = if self.layout.is_v2(Controller::Memory) {
-            "memory.events"
-        } else {
-            "memory.oom_control"
-        };
+        let file = oom_file(&self.layout);
         let dir = self.dir(Controller::Memory).ok_or_else(|| {
             cg_err(
                 "reading",
@@ -1217,12 +1213,7 @@ impl Cgroup {
         let Some(i) = layout.hier_for(Controller::Memory) else {
             return Ok(0);
         };
-        let file = if layout.is_v2(Controller::Memory) {
-            "memory.events"
-        } else {
-            "memory.oom_control"
-        };
-        let f = layout.resolve(path)?.swap_remove(i).join(file);
+        let f = layout.resolve(path)?.swap_remove(i).join(oom_file(layout));
         Ok(read_optional(&f)?.map_or(0, |t| keyed(&t, "oom_kill").unwrap_or(0)))
     }
 
@@ -1298,6 +1289,15 @@ impl Cgroup {
             }
         }
         first.map_or(Ok(()), Err)
+    }
+}
+
+/// The memory controller's file with the `oom_kill` count.
+fn oom_file(layout: &Layout) -> &'static str {
+    if layout.is_v2(Controller::Memory) {
+        "memory.events"
+    } else {
+        "memory.oom_control"
     }
 }
 
