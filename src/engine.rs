@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::build::{CachePruned, ImageBuilder};
 use crate::container::{ContainerBuilder, ContainerStore, Containers};
 use crate::image::registry::{self, Progress, PullOptions, PushOptions};
 use crate::image::{Image, Images, Reference};
@@ -201,6 +202,22 @@ impl Engine {
     /// A builder for a container from `image` (see [`ContainerBuilder`]).
     pub fn container(&self, image: &Image) -> ContainerBuilder<'_> {
         ContainerBuilder::new(&self.containers, image)
+    }
+
+    /// A build of the Dockerfile in `context` (`docker build context`; see
+    /// [`ImageBuilder`]).
+    pub fn build(&self, context: impl AsRef<Path>) -> ImageBuilder<'_> {
+        ImageBuilder::new(&self.containers, context.as_ref())
+    }
+
+    /// Empties the build cache (`docker builder prune -a`): every kept step result and
+    /// every `RUN --mount=type=cache` directory; then the blobs and layers nothing else
+    /// uses go.
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) if something cannot be removed.
+    pub fn prune_build_cache(&self) -> Result<CachePruned> {
+        crate::build::prune(&self.containers)
     }
 
     /// The containers of this engine (`docker ps -a`, lookups by name or id).

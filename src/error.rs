@@ -474,6 +474,34 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A build option or a step's input is wrong where no Dockerfile line is to blame:
+    /// a `--target` no stage has, a secret that cannot be read, a bad `--network`.
+    #[error("build: {subject}: {reason}")]
+    InvalidBuild {
+        /// What was refused (`target "x"`, `secret "npmrc"`).
+        subject: String,
+        /// Why.
+        reason: String,
+    },
+    /// A RUN step of a build exited non-zero (or was killed): the instruction, where it
+    /// is, its exit and the last lines it printed.
+    #[error(
+        "{} line {line}: {instruction}: did not complete successfully: {status}{}",
+        path.display(),
+        format_last_logs(output)
+    )]
+    BuildStep {
+        /// The Dockerfile's path as the caller gave it.
+        path: PathBuf,
+        /// The instruction's first line (1-based).
+        line: usize,
+        /// The instruction as written (`RUN make`).
+        instruction: String,
+        /// `exit code: 2` or `killed by signal 9`.
+        status: String,
+        /// Its last lines of output (at most 10).
+        output: Vec<String>,
+    },
     /// The firewall (nftables) refused or failed a change.
     #[error("firewall: {op}: {reason}")]
     Firewall {

@@ -68,8 +68,6 @@ macro_rules! setters {
     };
 }
 
-// The Dockerfile builder grows here (issue 12); its parts are used by the builder API.
-#[allow(dead_code)]
 mod build;
 mod container;
 mod engine;
@@ -92,6 +90,7 @@ pub use error::{Error, Result};
 pub use oci_spec;
 
 // Images.
+pub use build::{BuildEvent, BuildNetwork, CachePruned, ImageBuilder};
 pub use image::registry::{Progress, PullOptions, PushOptions};
 pub use image::{HistoryEntry, Image, Images, Reference};
 

@@ -17,7 +17,7 @@
 //! The runtime's own state is under `<root>/runtime/<id>/` while the process exists.
 
 mod builder;
-mod changes;
+pub(crate) mod changes;
 mod commit;
 mod create;
 mod exec;

@@ -35,7 +35,7 @@ use crate::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Image {
     id: Digest,
-    references: Vec<Reference>,
+    pub(super) references: Vec<Reference>,
     manifest_digest: Digest,
     manifest: ImageManifest,
     config: ImageConfiguration,
@@ -225,12 +225,16 @@ pub(super) fn resolve_manifest(
 
 /// A holder's use of an image (`<root>/holds/<owner>.json`).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct Hold {
-    reference: String,
-    manifest: Digest,
+pub(super) struct Hold {
+    pub(super) reference: String,
+    pub(super) manifest: Digest,
+    /// A build cache entry's hold: a root for garbage collection that does not keep
+    /// [`Images::remove`] from removing the image's last reference.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) weak: bool,
 }
 
-fn check_owner(owner: &str) -> Result<()> {
+pub(super) fn check_owner(owner: &str) -> Result<()> {
     const REASON: &str = "holder ids are letters, digits, '_', '.', '-'";
     store::check_id(owner, REASON)?;
     if owner.len() > 128 {
@@ -513,6 +517,14 @@ impl<'e> Images<'e> {
                 return Ok(d.clone());
             }
         }
+        if let Some(dig) = reference.digest() {
+            // An image a build step made: no index entry, held by its manifest digest.
+            let untagged = reference.path() == format!("library/{}", super::snapshot::UNTAGGED);
+            if untagged && self.store.has_blob(&dig) {
+                let size = fs::metadata(self.store.blob_path(&dig)).map_or(0, |m| m.len());
+                return Ok(Descriptor::new(MediaType::ImageManifest, size, dig));
+            }
+        }
         Err(Error::ImageNotFound { reference: name })
     }
 
@@ -575,7 +587,7 @@ impl<'e> Images<'e> {
         let holders: Vec<String> = self
             .holds()?
             .into_iter()
-            .filter(|(_, h)| h.manifest == *found.digest())
+            .filter(|(_, h)| h.manifest == *found.digest() && !h.weak)
             .map(|(owner, _)| owner)
             .collect();
         self.store.update_index(|m| {
@@ -620,6 +632,7 @@ impl<'e> Images<'e> {
         let hold = Hold {
             reference: reference.to_string(),
             manifest: d.digest().clone(),
+            weak: false,
         };
         let json = serde_json::to_vec(&hold).expect("hold serialises");
         store::write_atomic(&self.store.holds_dir().join(format!("{owner}.json")), &json)
@@ -693,7 +706,7 @@ impl<'e> Images<'e> {
 
     /// Deletes blobs and layers unreachable from the index, holding the gc lock so no
     /// import or pull is half-way.
-    fn gc(&self) -> Result<u64> {
+    pub(super) fn gc(&self) -> Result<u64> {
         let _gc = self.store.lock("gc")?;
         let mut blobs: HashSet<Digest> = HashSet::new();
         let mut layers: HashSet<Digest> = HashSet::new();

@@ -16,8 +16,10 @@ mod local;
 mod reference;
 pub(crate) mod registry;
 mod rootfs;
+mod snapshot;
 pub(crate) mod unpack;
 
 pub use images::Images;
 pub use local::{HistoryEntry, Image};
 pub use reference::Reference;
+pub(crate) use snapshot::UNTAGGED;

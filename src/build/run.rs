@@ -1,0 +1,1 @@
+//! RUN: a container of the engine on the step's image.
