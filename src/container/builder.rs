@@ -66,6 +66,8 @@ pub struct ContainerBuilder<'e> {
     stop_signal: Option<String>,
     stop_timeout: Option<Duration>,
     mounts: Vec<Mount>,
+    /// Whether the image's `Volumes` get anonymous volumes (not for a build's RUN).
+    image_volumes: bool,
     stdin: Option<Stdio>,
     stdout: Option<Stdio>,
     stderr: Option<Stdio>,
@@ -99,6 +101,12 @@ impl std::fmt::Debug for SpecEdit {
 
 impl<'e> ContainerBuilder<'e> {
     /// Adds an edit of the runtime spec (see [`crate::ext::ContainerBuilderExt::oci_spec`]).
+    /// Leaves the image's `Volumes` unmounted, as BuildKit does for RUN.
+    pub(crate) fn skip_image_volumes(&mut self) -> &mut Self {
+        self.image_volumes = false;
+        self
+    }
+
     pub(crate) fn push_spec_edit(&mut self, edit: SpecEdit) -> &mut Self {
         self.spec_edits.push(edit);
         self
@@ -139,6 +147,7 @@ impl<'e> ContainerBuilder<'e> {
             stop_signal: None,
             stop_timeout: None,
             mounts: Vec::new(),
+            image_volumes: true,
             stdin: None,
             stdout: None,
             stderr: None,
@@ -601,7 +610,13 @@ impl<'e> ContainerBuilder<'e> {
             .references()
             .first()
             .map(ToString::to_string)
-            .unwrap_or_else(|| format!("{}@{}", crate::image::UNTAGGED, self.image.manifest_digest()))
+            .unwrap_or_else(|| {
+                format!(
+                    "{}@{}",
+                    crate::image::UNTAGGED,
+                    self.image.manifest_digest()
+                )
+            })
     }
 
     /// The image as `docker inspect` shows it in `Config.Image`: the tag, else the id.
@@ -999,7 +1014,8 @@ impl<'e> ContainerBuilder<'e> {
                 ));
             }
         }
-        for dest in image_cfg.volumes().iter().flatten() {
+        let image_volumes = image_cfg.volumes().iter().flatten();
+        for dest in image_volumes.filter(|_| self.image_volumes) {
             let dest = Path::new(dest);
             if dest.is_absolute() && !mounts.iter().any(|m| m.destination() == dest) {
                 mounts.push(Mount::anonymous(dest));

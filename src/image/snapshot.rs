@@ -9,7 +9,7 @@
 use std::fs;
 use std::io;
 
-use oci_spec::image::{Descriptor, Digest, ImageConfiguration, ImageManifestBuilder, MediaType};
+use oci_spec::image::{Descriptor, Digest, ImageManifestBuilder, MediaType};
 
 use super::layer::NewLayer;
 use super::local::{desc, Hold};
@@ -23,22 +23,16 @@ use crate::{Error, Result};
 pub(crate) const UNTAGGED: &str = "untagged";
 
 impl<'e> Images<'e> {
-    /// Writes `config` and a manifest of `layers` as blobs and returns the image; the
-    /// index is not touched. `config`'s `rootfs.diff_ids` must list the layers' diff ids.
+    /// Writes `config` (an image config blob: Docker's extensions such as `Healthcheck`
+    /// are kept as they are) and a manifest of `layers` as blobs and returns the image;
+    /// the index is not touched. The config's `rootfs.diff_ids` must list the layers'
+    /// diff ids.
     ///
     /// # Errors
     /// [`Error::Blob`] if a blob cannot be written, [`Error::InvalidImage`] if the
     /// manifest cannot be built.
-    pub(crate) fn put_image(
-        &self,
-        config: &ImageConfiguration,
-        layers: Vec<Descriptor>,
-    ) -> Result<Image> {
-        let config_bytes = serde_json::to_vec(config).expect("config serialises");
-        let config_desc = desc(
-            MediaType::ImageConfig,
-            self.store.put_blob(&config_bytes, None)?,
-        );
+    pub(crate) fn put_image(&self, config: &[u8], layers: Vec<Descriptor>) -> Result<Image> {
+        let config_desc = desc(MediaType::ImageConfig, self.store.put_blob(config, None)?);
         let manifest = ImageManifestBuilder::default()
             .schema_version(2u32)
             .media_type(MediaType::ImageManifest)
