@@ -568,9 +568,17 @@ impl<'b, 'e> Solver<'b, 'e> {
         for h in &r.heredocs {
             key = key.field(h.content.as_bytes());
         }
+        let workdir = work
+            .stage
+            .image
+            .config
+            .working_dir()
+            .clone()
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".into());
         let mut mounts = Vec::new();
         for m in &r.mounts {
-            let (k, resolved) = self.mount_key(m, scope).map_err(|e| match e {
+            let (k, resolved) = self.mount_key(m, scope, &workdir).map_err(|e| match e {
                 Error::InvalidBuild { subject, reason } => err(format!("{subject}: {reason}")),
                 e => e,
             })?;
@@ -589,7 +597,7 @@ impl<'b, 'e> Solver<'b, 'e> {
         self.step(work, key, name, |s, work, id| {
             let mut work = work.clone();
             let (image, lower) = s.lower(&mut work)?;
-            let mut guards = Vec::new();
+            let mut guards = Held::default();
             let mut run_mounts = Vec::new();
             for m in &mounts {
                 if let Some(rm) = s.prepare_mount(m, &mut guards)? {
@@ -609,7 +617,7 @@ impl<'b, 'e> Solver<'b, 'e> {
                     mount: Mount::bind(&file, &target).read_only(),
                     target,
                 });
-                guards.push(Guard::Dir(dir));
+                guards._dirs.push(dir);
             }
             let on_line = |l: String| s.emit(BuildEvent::Output { id, line: l });
             let step = RunStep {
@@ -640,7 +648,12 @@ impl<'b, 'e> Solver<'b, 'e> {
     }
 
     /// A RUN mount's cache-key text and its resolved description.
-    fn mount_key(&self, m: &dockerfile::Mount, scope: &Scope) -> Result<(String, ResolvedMount)> {
+    fn mount_key(
+        &self,
+        m: &dockerfile::Mount,
+        scope: &Scope,
+        workdir: &str,
+    ) -> Result<(String, ResolvedMount)> {
         let expand = |w: &Option<Word>| -> Result<Option<String>> {
             w.as_ref()
                 .map(|w| {
@@ -666,7 +679,7 @@ impl<'b, 'e> Solver<'b, 'e> {
                 Path::new(wd).join(t)
             }
         };
-        let wd = "/";
+        let wd = workdir;
         let resolved = match m.kind {
             MountType::Bind => {
                 let target = target.ok_or_else(|| invalid("bind mount needs a target"))?;
@@ -778,11 +791,7 @@ impl<'b, 'e> Solver<'b, 'e> {
     }
 
     /// Makes a RUN mount's source ready; `None` for an optional secret not given.
-    fn prepare_mount(
-        &self,
-        m: &ResolvedMount,
-        guards: &mut Vec<Guard>,
-    ) -> Result<Option<RunMount>> {
+    fn prepare_mount(&self, m: &ResolvedMount, guards: &mut Held) -> Result<Option<RunMount>> {
         let root = self.b.store.root();
         let rm = match m {
             ResolvedMount::Bind {
@@ -810,7 +819,7 @@ impl<'b, 'e> Solver<'b, 'e> {
                 if !rw {
                     mount = mount.read_only();
                 }
-                guards.push(Guard::Dir(dir));
+                guards._dirs.push(dir);
                 RunMount {
                     mount,
                     target: target.clone(),
@@ -836,7 +845,7 @@ impl<'b, 'e> Solver<'b, 'e> {
                 }
                 let source = match sharing {
                     Sharing::Locked => {
-                        guards.push(Guard::Lock(run::lock_cache(&dir)?));
+                        guards._locks.push(run::lock_cache(&dir)?);
                         dir
                     }
                     Sharing::Shared => dir,
@@ -844,7 +853,7 @@ impl<'b, 'e> Solver<'b, 'e> {
                         let tmp = Scratch::dir(root)?;
                         let p = tmp.0.join("cache");
                         copy_host(&dir, &p)?;
-                        guards.push(Guard::Dir(tmp));
+                        guards._dirs.push(tmp);
                         p
                     }
                 };
@@ -888,7 +897,7 @@ impl<'b, 'e> Solver<'b, 'e> {
                         subject: format!("secret {id:?}"),
                         reason: format!("cannot read {}: {e}", src.display()),
                     })?;
-                    guards.push(Guard::Dir(dir));
+                    guards._dirs.push(dir);
                     RunMount {
                         mount: Mount::bind(&p, target).read_only(),
                         target: target.clone(),
@@ -1119,10 +1128,11 @@ impl FromSource {
     }
 }
 
-/// What a step holds while it runs.
-enum Guard {
-    Dir(Scratch),
-    Lock(crate::store::Lock),
+/// What a step holds while it runs: scratch directories and cache locks.
+#[derive(Default)]
+struct Held {
+    _dirs: Vec<Scratch>,
+    _locks: Vec<crate::store::Lock>,
 }
 
 /// The Dockerfile's name for errors and its bytes.

@@ -30,7 +30,11 @@ type Events = Arc<Mutex<Vec<BuildEvent>>>;
 
 /// Builds `dockerfile` (with `FROM {base}` substituted) in `ctx`; the image and the
 /// events.
-fn build(e: &TestEngine, ctx: &Path, dockerfile: &str) -> (cargohold::Result<Image>, Vec<BuildEvent>) {
+fn build(
+    e: &TestEngine,
+    ctx: &Path,
+    dockerfile: &str,
+) -> (cargohold::Result<Image>, Vec<BuildEvent>) {
     let events: Events = Arc::default();
     let sink = Arc::clone(&events);
     let text = dockerfile.replace("{base}", &e.reference);
@@ -58,7 +62,10 @@ fn run_image(e: &TestEngine, image: &Image, args: &[&str]) -> String {
 }
 
 fn cached(events: &[BuildEvent]) -> usize {
-    events.iter().filter(|e| matches!(e, BuildEvent::Cached { .. })).count()
+    events
+        .iter()
+        .filter(|e| matches!(e, BuildEvent::Cached { .. }))
+        .count()
 }
 
 fn outputs(events: &[BuildEvent]) -> Vec<String> {
@@ -89,19 +96,44 @@ fn run_steps_make_layers_and_the_config_is_docker_s() {
     let img = img.unwrap();
     assert_eq!(run_image(&e, &img, &[]), "hello from /app\n");
     assert!(outputs(&ev).contains(&"built".to_owned()), "{ev:?}");
-    assert_eq!(run_image(&e, &img, &["sh", "-c", "test -e /bin/true || echo gone"]), "gone\n");
+    assert_eq!(
+        run_image(&e, &img, &["sh", "-c", "test -e /bin/true || echo gone"]),
+        "gone\n"
+    );
     let cfg = img.config().config().clone().unwrap();
     assert_eq!(cfg.user().as_deref(), Some("nobody"));
     assert_eq!(cfg.working_dir().as_deref(), Some("/app"));
-    assert!(cfg.env().clone().unwrap().contains(&"GREETING=hello".to_owned()));
-    assert_eq!(cfg.exposed_ports().clone().unwrap(), vec!["8080/tcp".to_owned()]);
+    assert!(cfg
+        .env()
+        .clone()
+        .unwrap()
+        .contains(&"GREETING=hello".to_owned()));
+    assert_eq!(
+        cfg.exposed_ports().clone().unwrap(),
+        vec!["8080/tcp".to_owned()]
+    );
     // base layer + WORKDIR + 2 RUNs
     assert_eq!(img.diff_ids().len(), 4);
     let history = img.history();
-    let created_by: Vec<_> = history.iter().filter_map(|h| h.created_by().clone()).collect();
-    assert!(created_by.iter().any(|c| c == "RUN /bin/sh -c rm /bin/true # buildkit"), "{created_by:?}");
-    assert!(created_by.iter().any(|c| c == "WORKDIR /app"), "{created_by:?}");
-    assert_eq!(e.engine.containers().list().unwrap().len(), 0, "no build container left");
+    let created_by: Vec<_> = history
+        .iter()
+        .filter_map(|h| h.created_by().clone())
+        .collect();
+    assert!(
+        created_by
+            .iter()
+            .any(|c| c == "RUN /bin/sh -c rm /bin/true # buildkit"),
+        "{created_by:?}"
+    );
+    assert!(
+        created_by.iter().any(|c| c == "WORKDIR /app"),
+        "{created_by:?}"
+    );
+    assert_eq!(
+        e.engine.containers().list().unwrap().len(),
+        0,
+        "no build container left"
+    );
 }
 
 #[test]
@@ -135,8 +167,15 @@ fn a_failing_run_names_its_line_its_code_and_its_output() {
     assert!(err.contains("line 3"), "{err}");
     assert!(err.contains("exit code: 3"), "{err}");
     assert!(err.contains("broken"), "{err}");
-    assert!(e.engine.image("localhost/broken:1").is_err(), "nothing tagged");
-    assert_eq!(e.engine.containers().list().unwrap().len(), 0, "no container left");
+    assert!(
+        e.engine.image("localhost/broken:1").is_err(),
+        "nothing tagged"
+    );
+    assert_eq!(
+        e.engine.containers().list().unwrap().len(),
+        0,
+        "no container left"
+    );
 }
 
 fn e_build_tagged(
@@ -154,4 +193,225 @@ fn e_build_tagged(
         .network(BuildNetwork::None)
         .run();
     (r, ())
+}
+
+/// Builds with options set by `f`; the image and the events.
+fn build_with(
+    e: &TestEngine,
+    ctx: &Path,
+    dockerfile: &str,
+    f: impl FnOnce(&mut cargohold::ImageBuilder<'_>),
+) -> (cargohold::Result<Image>, Vec<BuildEvent>) {
+    let events: Events = Arc::default();
+    let sink = Arc::clone(&events);
+    let text = dockerfile.replace("{base}", &e.reference);
+    let mut b = e.engine.build(ctx);
+    b.dockerfile_content(text)
+        .network(BuildNetwork::None)
+        .progress(move |ev| sink.lock().unwrap().push(ev.clone()));
+    f(&mut b);
+    let r = b.run();
+    let ev = events.lock().unwrap().clone();
+    (r, ev)
+}
+
+#[test]
+#[ignore = "requires root"]
+fn cache_mounts_persist_between_builds_and_stay_out_of_the_image() {
+    let e = env();
+    let ctx = context(&[]);
+    let df = "FROM {base}\n\
+              RUN --mount=type=cache,target=/var/cache/app echo x >> /var/cache/app/runs && \
+              echo runs=$(wc -l < /var/cache/app/runs)\n";
+    let (img, ev) = build(&e, ctx.path(), df);
+    let img = img.unwrap();
+    assert!(outputs(&ev).contains(&"runs=1".to_owned()), "{ev:?}");
+    let (_, ev) = build_with(&e, ctx.path(), df, |b| {
+        b.no_cache(true);
+    });
+    assert!(outputs(&ev).contains(&"runs=2".to_owned()), "{ev:?}");
+    // The mount point was made for the mount: not in the image.
+    assert_eq!(
+        run_image(&e, &img, &["sh", "-c", "test -e /var/cache/app && echo there || echo absent"]),
+        "absent\n"
+    );
+    let pruned = e.engine.prune_build_cache().unwrap();
+    assert_eq!(pruned.cache_mounts, 1);
+    assert!(pruned.entries >= 2, "{pruned:?}");
+    let (_, ev) = build(&e, ctx.path(), df);
+    assert!(outputs(&ev).contains(&"runs=1".to_owned()), "pruned: {ev:?}");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn secrets_are_readable_by_run_and_never_reach_the_image() {
+    let e = env();
+    let ctx = context(&[]);
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    fs::write(secret.path(), "s3cr3t").unwrap();
+    let df = "FROM {base}\n\
+              RUN --mount=type=secret,id=token echo len=$(wc -c < /run/secrets/token) && \
+              cp /run/secrets/token /copied\n\
+              RUN --mount=type=secret,id=other,target=/etc/other test ! -e /etc/other\n";
+    let (img, ev) = build_with(&e, ctx.path(), df, |b| {
+        b.secret("token", secret.path());
+    });
+    let img = img.unwrap();
+    assert!(outputs(&ev).contains(&"len=6".to_owned()), "{ev:?}");
+    // What the RUN copied is in the image (its choice); the mount itself is not.
+    assert_eq!(
+        run_image(&e, &img, &["sh", "-c", "test -e /run/secrets && echo mounted || echo clean"]),
+        "clean\n"
+    );
+    // The secret's content is not part of the cache key, as BuildKit's.
+    fs::write(secret.path(), "changed").unwrap();
+    let (again, ev) = build_with(&e, ctx.path(), df, |b| {
+        b.secret("token", secret.path());
+    });
+    assert_eq!(again.unwrap().id(), img.id());
+    assert_eq!(cached(&ev), 2);
+    // A required secret that is not given is an error naming it.
+    let df = "FROM {base}\nRUN --mount=type=secret,id=npmrc,required cat /run/secrets/npmrc\n";
+    let err = build(&e, ctx.path(), df).0.unwrap_err().to_string();
+    assert!(err.contains("npmrc"), "{err}");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn heredocs_run_as_scripts() {
+    let e = env();
+    let ctx = context(&[]);
+    let df = "FROM {base}\n\
+              RUN <<EOF\n\
+              echo one\n\
+              echo two > /two\n\
+              EOF\n\
+              RUN <<EOT\n\
+              #!/bin/sh\n\
+              echo shebang $0\n\
+              EOT\n\
+              RUN cat <<A > /a && cat <<B > /b\n\
+              alpha\n\
+              A\n\
+              beta\n\
+              B\n";
+    let (img, ev) = build(&e, ctx.path(), df);
+    let img = img.unwrap();
+    let out = outputs(&ev);
+    assert!(out.contains(&"one".to_owned()), "{out:?}");
+    assert!(out.contains(&"shebang /dev/pipes/EOT".to_owned()), "{out:?}");
+    assert_eq!(run_image(&e, &img, &["cat", "/two", "/a", "/b"]), "two\nalpha\nbeta\n");
+    assert_eq!(
+        run_image(&e, &img, &["sh", "-c", "ls /dev/pipes 2>/dev/null || echo none"]),
+        "none\n"
+    );
+}
+
+#[test]
+#[ignore = "requires root"]
+fn independent_stages_build_in_parallel_and_unneeded_ones_not_at_all() {
+    let e = env();
+    let ctx = context(&[]);
+    // Each of a and b waits for the other's mark in a shared cache mount: the build
+    // only succeeds when they run at the same time.
+    let wait = |me: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,id=sync,target=/sync touch /sync/{me} && \
+             for i in $(seq 100); do [ -e /sync/{other} ] && exit 0; sleep 0.1; done; exit 1\n"
+        )
+    };
+    let df = format!(
+        "FROM {{base}} AS a\n{}RUN echo from-a > /a\n\
+         FROM {{base}} AS b\n{}RUN echo from-b > /b\n\
+         FROM {{base}} AS broken\nRUN exit 1\n\
+         FROM {{base}}\n\
+         RUN --mount=type=bind,from=a,source=/a,target=/in/a \
+         --mount=type=bind,from=b,source=/b,target=/in/b cat /in/a /in/b > /both\n",
+        wait("a", "b"),
+        wait("b", "a")
+    );
+    let (img, _) = build(&e, ctx.path(), &df);
+    let img = img.unwrap();
+    assert_eq!(run_image(&e, &img, &["cat", "/both"]), "from-a\nfrom-b\n");
+    // --target builds that stage (and what it needs) only.
+    let (img, ev) = build_with(&e, ctx.path(), &df, |b| {
+        b.target("a");
+    });
+    assert_eq!(run_image(&e, &img.unwrap(), &["cat", "/a"]), "from-a\n");
+    assert!(
+        !ev.iter().any(|e| matches!(e, BuildEvent::Started { name, .. } if name.contains("[b "))),
+        "{ev:?}"
+    );
+    let err = build_with(&e, ctx.path(), &df, |b| {
+        b.target("nosuch");
+    })
+    .0
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("nosuch"), "{err}");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn onbuild_triggers_run_in_the_child_build() {
+    let e = env();
+    let ctx = context(&[]);
+    let parent = "FROM {base}\nONBUILD RUN echo triggered > /trig\nONBUILD ENV CHILD=1\n";
+    let (img, _) = build_with(&e, ctx.path(), parent, |b| {
+        b.tag("localhost/parent:1");
+    });
+    let img = img.unwrap();
+    assert_eq!(run_image(&e, &img, &["sh", "-c", "test -e /trig || echo no"]), "no\n");
+    let (child, _) = build(&e, ctx.path(), "FROM localhost/parent:1\nRUN cat /trig\n");
+    let child = child.unwrap();
+    assert_eq!(run_image(&e, &child, &["sh", "-c", "cat /trig; echo $CHILD"]), "triggered\n1\n");
+    // The child does not pass the triggers on.
+    let (grandchild, _) = build(&e, ctx.path(), "FROM localhost/parent:1\nFROM scratch\n");
+    let _ = grandchild.unwrap();
+    let blob: serde_json::Value = serde_json::from_slice(
+        &fs::read(e.root.path().join("images/blobs/sha256").join(child.id().digest())).unwrap(),
+    )
+    .unwrap();
+    assert!(blob["config"].get("OnBuild").is_none(), "{blob}");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn build_args_reach_from_lines_and_runs() {
+    let e = env();
+    let ctx = context(&[]);
+    let df = "ARG BASE=nosuch\nFROM $BASE\nARG MSG=default\nARG UNSET\nRUN echo \"$MSG\" > /msg\n";
+    let (img, _) = build_with(&e, ctx.path(), df, |b| {
+        b.build_arg("BASE", &e.reference).build_arg("MSG", "given");
+    });
+    let img = img.unwrap();
+    assert_eq!(run_image(&e, &img, &["cat", "/msg"]), "given\n");
+    let run = img
+        .history()
+        .iter()
+        .filter_map(|h| h.created_by().clone())
+        .find(|c| c.starts_with("RUN"))
+        .unwrap();
+    assert_eq!(run, "RUN |2 MSG=given UNSET= /bin/sh -c echo \"$MSG\" > /msg # buildkit");
+    // ARG values are not in the image's environment.
+    assert_eq!(run_image(&e, &img, &["sh", "-c", "echo ${MSG:-unset}"]), "unset\n");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn bad_dockerfiles_name_the_file_and_line() {
+    let e = env();
+    let ctx = context(&[]);
+    for (df, want) in [
+        ("FROM {base}\nFROBNICATE x\n", "line 2"),
+        ("RUN echo no from\n", "line 1"),
+        ("FROM {base}\nRUN --mount=type=bind,from=later,target=/x true\nFROM {base} AS later\n", "line 2"),
+        ("FROM {base}\nRUN <<EOF\necho never ends\n", "line 2"),
+        ("FROM localhost/no/such:image\n", "localhost/no/such"),
+    ] {
+        let (r, _) = build(&e, ctx.path(), df);
+        let err = r.unwrap_err().to_string();
+        assert!(err.contains(want), "{df:?}: {err}");
+    }
+    assert_eq!(e.engine.containers().list().unwrap().len(), 0);
 }
