@@ -109,7 +109,7 @@ pub(crate) fn run(store: &ContainerStore, step: &RunStep<'_>) -> Result<RunOutco
             BuildNetwork::Host => "host",
         })
         .privileged(step.privileged)
-        .label("cargohold.build-step", "true")
+        .label(crate::container::BUILD_STEP_LABEL, "true")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

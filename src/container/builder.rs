@@ -1127,6 +1127,10 @@ impl ContainerBuilder<'_> {
     }
 }
 
+/// The label of the containers a Dockerfile build runs its RUN steps in: removed by
+/// [`Engine::open`](crate::Engine::open) when the program that built is gone.
+pub(crate) const BUILD_STEP_LABEL: &str = "cargohold.build-step";
+
 /// The label holding the configuration hash of a [`ContainerBuilder::reuse`]able container.
 pub const CONFIG_HASH_LABEL: &str = "cargohold.config-hash";
 

@@ -49,7 +49,7 @@ use std::time::Duration;
 pub use builder::ContainerBuilder;
 pub use builder::SeccompProfile;
 pub use builder::CONFIG_HASH_LABEL;
-pub(crate) use builder::{random_name, validate_name, SpecEdit};
+pub(crate) use builder::{random_name, validate_name, SpecEdit, BUILD_STEP_LABEL};
 pub use changes::{Change, ChangeKind};
 pub use commit::CommitOptions;
 pub use exec::ExecBuilder;

@@ -7,7 +7,7 @@ use super::record::owner_alive;
 use super::release::Ending;
 use super::rootfs;
 use super::store::ContainerStore;
-use super::Status;
+use super::{Status, BUILD_STEP_LABEL};
 use crate::{Error, Result};
 
 impl ContainerStore {
@@ -72,6 +72,13 @@ impl ContainerStore {
         let mut live = Vec::new();
         for (_, rec) in self.records()? {
             if let Some(rec) = rec {
+                let build_step = rec.info.config.labels.contains_key(BUILD_STEP_LABEL);
+                if build_step && !owner_alive(rec.owner) && rec.info.state.status == Status::Exited
+                {
+                    // A RUN step of a build whose program died: nobody will commit it.
+                    let _ = self.load(&rec.info.id).and_then(|c| c.remove(true));
+                    continue;
+                }
                 let _ = self.claim_name(rec.name(), &rec.info.id);
                 if matches!(
                     rec.info.state.status,

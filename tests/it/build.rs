@@ -232,14 +232,25 @@ fn cache_mounts_persist_between_builds_and_stay_out_of_the_image() {
     assert!(outputs(&ev).contains(&"runs=2".to_owned()), "{ev:?}");
     // The mount point was made for the mount: not in the image.
     assert_eq!(
-        run_image(&e, &img, &["sh", "-c", "test -e /var/cache/app && echo there || echo absent"]),
+        run_image(
+            &e,
+            &img,
+            &[
+                "sh",
+                "-c",
+                "test -e /var/cache/app && echo there || echo absent"
+            ]
+        ),
         "absent\n"
     );
     let pruned = e.engine.prune_build_cache().unwrap();
     assert_eq!(pruned.cache_mounts, 1);
     assert!(pruned.entries >= 2, "{pruned:?}");
     let (_, ev) = build(&e, ctx.path(), df);
-    assert!(outputs(&ev).contains(&"runs=1".to_owned()), "pruned: {ev:?}");
+    assert!(
+        outputs(&ev).contains(&"runs=1".to_owned()),
+        "pruned: {ev:?}"
+    );
 }
 
 #[test]
@@ -260,7 +271,15 @@ fn secrets_are_readable_by_run_and_never_reach_the_image() {
     assert!(outputs(&ev).contains(&"len=6".to_owned()), "{ev:?}");
     // What the RUN copied is in the image (its choice); the mount itself is not.
     assert_eq!(
-        run_image(&e, &img, &["sh", "-c", "test -e /run/secrets && echo mounted || echo clean"]),
+        run_image(
+            &e,
+            &img,
+            &[
+                "sh",
+                "-c",
+                "test -e /run/secrets && echo mounted || echo clean"
+            ]
+        ),
         "clean\n"
     );
     // The secret's content is not part of the cache key, as BuildKit's.
@@ -299,10 +318,20 @@ fn heredocs_run_as_scripts() {
     let img = img.unwrap();
     let out = outputs(&ev);
     assert!(out.contains(&"one".to_owned()), "{out:?}");
-    assert!(out.contains(&"shebang /dev/pipes/EOT".to_owned()), "{out:?}");
-    assert_eq!(run_image(&e, &img, &["cat", "/two", "/a", "/b"]), "two\nalpha\nbeta\n");
+    assert!(
+        out.contains(&"shebang /dev/pipes/EOT".to_owned()),
+        "{out:?}"
+    );
     assert_eq!(
-        run_image(&e, &img, &["sh", "-c", "ls /dev/pipes 2>/dev/null || echo none"]),
+        run_image(&e, &img, &["cat", "/two", "/a", "/b"]),
+        "two\nalpha\nbeta\n"
+    );
+    assert_eq!(
+        run_image(
+            &e,
+            &img,
+            &["sh", "-c", "ls /dev/pipes 2>/dev/null || echo none"]
+        ),
         "none\n"
     );
 }
@@ -339,7 +368,8 @@ fn independent_stages_build_in_parallel_and_unneeded_ones_not_at_all() {
     });
     assert_eq!(run_image(&e, &img.unwrap(), &["cat", "/a"]), "from-a\n");
     assert!(
-        !ev.iter().any(|e| matches!(e, BuildEvent::Started { name, .. } if name.contains("[b "))),
+        !ev.iter()
+            .any(|e| matches!(e, BuildEvent::Started { name, .. } if name.contains("[b "))),
         "{ev:?}"
     );
     let err = build_with(&e, ctx.path(), &df, |b| {
@@ -361,15 +391,27 @@ fn onbuild_triggers_run_in_the_child_build() {
         b.tag("localhost/parent:1");
     });
     let img = img.unwrap();
-    assert_eq!(run_image(&e, &img, &["sh", "-c", "test -e /trig || echo no"]), "no\n");
+    assert_eq!(
+        run_image(&e, &img, &["sh", "-c", "test -e /trig || echo no"]),
+        "no\n"
+    );
     let (child, _) = build(&e, ctx.path(), "FROM localhost/parent:1\nRUN cat /trig\n");
     let child = child.unwrap();
-    assert_eq!(run_image(&e, &child, &["sh", "-c", "cat /trig; echo $CHILD"]), "triggered\n1\n");
+    assert_eq!(
+        run_image(&e, &child, &["sh", "-c", "cat /trig; echo $CHILD"]),
+        "triggered\n1\n"
+    );
     // The child does not pass the triggers on.
     let (grandchild, _) = build(&e, ctx.path(), "FROM localhost/parent:1\nFROM scratch\n");
     let _ = grandchild.unwrap();
     let blob: serde_json::Value = serde_json::from_slice(
-        &fs::read(e.root.path().join("images/blobs/sha256").join(child.id().digest())).unwrap(),
+        &fs::read(
+            e.root
+                .path()
+                .join("images/blobs/sha256")
+                .join(child.id().digest()),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert!(blob["config"].get("OnBuild").is_none(), "{blob}");
@@ -392,9 +434,15 @@ fn build_args_reach_from_lines_and_runs() {
         .filter_map(|h| h.created_by().clone())
         .find(|c| c.starts_with("RUN"))
         .unwrap();
-    assert_eq!(run, "RUN |2 MSG=given UNSET= /bin/sh -c echo \"$MSG\" > /msg # buildkit");
+    assert_eq!(
+        run,
+        "RUN |2 MSG=given UNSET= /bin/sh -c echo \"$MSG\" > /msg # buildkit"
+    );
     // ARG values are not in the image's environment.
-    assert_eq!(run_image(&e, &img, &["sh", "-c", "echo ${MSG:-unset}"]), "unset\n");
+    assert_eq!(
+        run_image(&e, &img, &["sh", "-c", "echo ${MSG:-unset}"]),
+        "unset\n"
+    );
 }
 
 #[test]
@@ -405,7 +453,10 @@ fn bad_dockerfiles_name_the_file_and_line() {
     for (df, want) in [
         ("FROM {base}\nFROBNICATE x\n", "line 2"),
         ("RUN echo no from\n", "line 1"),
-        ("FROM {base}\nRUN --mount=type=bind,from=later,target=/x true\nFROM {base} AS later\n", "line 2"),
+        (
+            "FROM {base}\nRUN --mount=type=bind,from=later,target=/x true\nFROM {base} AS later\n",
+            "line 2",
+        ),
         ("FROM {base}\nRUN <<EOF\necho never ends\n", "line 2"),
         ("FROM localhost/no/such:image\n", "localhost/no/such"),
     ] {
