@@ -13,14 +13,14 @@ use cargohold::{Engine, Progress, PullOptions, PushOptions, Reference};
 use crate::common;
 
 /// A registry process on a free port; killed (by its pid) when dropped.
-struct Registry {
+pub(crate) struct Registry {
     child: Child,
     port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl Registry {
-    fn start() -> Option<Registry> {
+    pub(crate) fn start() -> Option<Registry> {
         if Command::new("docker-registry")
             .arg("--version")
             .output()
@@ -66,7 +66,7 @@ impl Registry {
         Some(reg)
     }
 
-    fn reference(&self, name: &str) -> Reference {
+    pub(crate) fn reference(&self, name: &str) -> Reference {
         format!("127.0.0.1:{}/{name}", self.port).parse().unwrap()
     }
 }

@@ -40,6 +40,7 @@ mod container_net;
 // Two engine roots in one network namespace: default bridges on disjoint subnets (issue 13).
 mod bridges;
 mod build;
+mod build_interop;
 // Seccomp: Docker's default profile and the profile loader on the real kernel (issue 10).
 mod seccomp;
 // Escape regressions (issue 10): the private store (setuid binaries of images, upper dirs
