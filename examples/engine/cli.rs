@@ -87,6 +87,11 @@ pub(crate) enum Command {
         tarball: String,
         reference: Option<String>,
     },
+    /// Build an image from a Dockerfile.
+    Build(Box<BuildArgs>),
+    /// Manage the build cache.
+    #[command(subcommand)]
+    Builder(BuilderCommand),
     /// Download an image from a registry.
     Pull { image: String },
     /// Upload an image to a registry.
@@ -373,6 +378,78 @@ pub(crate) struct RunArgs {
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub(crate) command: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BuildArgs {
+    /// Name and optionally a tag in the 'name:tag' format; repeatable.
+    #[arg(short, long, value_name = "NAME[:TAG]")]
+    pub(crate) tag: Vec<String>,
+    /// Name of the Dockerfile (`-` to read it from stdin) [default: PATH/Dockerfile].
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+    /// Set build-time variables (KEY=VALUE, or KEY to pass the value of the host's
+    /// environment variable, left out when it is unset); repeatable.
+    #[arg(long = "build-arg", value_name = "KEY[=VALUE]")]
+    pub(crate) build_arg: Vec<String>,
+    /// Set the target build stage to build [default: the last].
+    #[arg(long, value_name = "STAGE")]
+    pub(crate) target: Option<String>,
+    /// Do not use cache when building the image.
+    #[arg(long)]
+    pub(crate) no_cache: bool,
+    /// Always attempt to pull the base images, even when the store has them.
+    #[arg(long)]
+    pub(crate) pull: bool,
+    /// Set the networking mode for the RUN instructions during build (default, none or
+    /// host) [default: default].
+    #[arg(long, value_name = "NETWORK")]
+    pub(crate) network: Option<String>,
+    /// Secret to expose to the build (id=ID,src=PATH or id=ID,env=VAR; without src or
+    /// env, the variable named ID if set, else the file named ID); repeatable.
+    #[arg(long, value_name = "id=ID[,src=PATH|,env=VAR]")]
+    pub(crate) secret: Vec<String>,
+    /// Set metadata for an image (KEY=VALUE); repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub(crate) label: Vec<String>,
+    /// Type of progress output (auto: tty when stderr is a terminal, else plain; quiet
+    /// prints the image id).
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub(crate) progress: Progress,
+    /// Suppress the build output and print image ID on success.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+    /// The build context: a directory, or `-` for a Dockerfile or a (gzipped) tar of the
+    /// context on stdin.
+    #[arg(value_name = "PATH")]
+    pub(crate) path: String,
+}
+
+/// `build --progress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Progress {
+    /// tty when stderr is a terminal, else plain.
+    Auto,
+    /// BuildKit's plain log (`#N ...` lines).
+    Plain,
+    /// A compact view of the steps.
+    Tty,
+    /// Nothing but the image id on stdout.
+    Quiet,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BuilderCommand {
+    /// Remove build cache.
+    Prune {
+        /// Do not prompt for confirmation (never prompts).
+        #[arg(short, long)]
+        force: bool,
+        /// Remove all unused build cache, not just dangling ones (always: every entry
+        /// goes).
+        #[arg(short, long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -18,7 +18,7 @@ use crate::tty::{self, RawMode};
 use crate::{each, CmdResult, Failure, ENGINE_ERROR};
 
 /// A usage error naming the flag, as Docker's command line words it.
-fn flag_error(flag: &str, value: &str, why: impl std::fmt::Display) -> Failure {
+pub(crate) fn flag_error(flag: &str, value: &str, why: impl std::fmt::Display) -> Failure {
     // parse_bytes's wording repeats the value: keep what follows it.
     let why = why.to_string();
     let why = why.rsplit_once("': ").map_or(why.as_str(), |(_, w)| w);

@@ -6,6 +6,8 @@
 //! engine ps -a
 //! engine commit -m 'add a file' CONTAINER localhost/mine:1
 //! engine history localhost/mine:1
+//! engine build -t localhost/app:1 --build-arg VERSION=2 ./app
+//! engine builder prune -f
 //! engine network create --subnet 10.1.0.0/24 backend
 //! engine run -d --name web --network backend -p 8080:80 localhost/web:1
 //! engine port web
@@ -20,6 +22,7 @@
 //! `--network` puts it on `bridge`, as Docker does. Networks are made in the network
 //! namespace `engine` runs in.
 
+mod build;
 mod cli;
 mod container;
 mod format;
@@ -135,6 +138,8 @@ fn run(cli: Cli) -> CmdResult {
         Command::Save { output, images } => image::save(engine, output, &images),
         Command::Load { input, quiet } => image::load(engine, input, quiet),
         Command::Import { tarball, reference } => image::import(engine, &tarball, reference),
+        Command::Build(args) => build::build(engine, &args),
+        Command::Builder(cmd) => build::builder(engine, cmd),
         Command::Pull { image } => image::pull(engine, &image, insecure),
         Command::Push { image } => image::push(engine, &image, insecure),
         Command::Run(args) => container::run(engine, &args),

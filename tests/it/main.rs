@@ -29,6 +29,8 @@ mod engine_cli;
 mod commit;
 // `docker history`: Image::layer_history and `engine history` (issue 12).
 mod history;
+// `engine build` and `engine builder prune` as Docker users type them (issue 12).
+mod build_cli;
 // Readiness waits (tcp, http, exec, healthcheck) on attached containers (issue 4).
 mod ready;
 // Stats (memory, cpu, pids, network) and top of running containers (issue 4).
