@@ -173,9 +173,15 @@ impl Store {
         &self.images
     }
 
-    /// Removes temp files and directories and layers without `meta.json`.
+    /// Removes temp files and directories (the store's, and the scratch of build steps in
+    /// `build/tmp`) and layers without `meta.json`.
     fn repair(&self) -> Result<()> {
-        for dir in [&self.blobs, &self.images, &self.layers] {
+        let build_tmp = self.root.join("build").join("tmp");
+        let mut dirs = vec![&self.blobs, &self.images, &self.layers];
+        if build_tmp.is_dir() {
+            dirs.push(&build_tmp);
+        }
+        for dir in dirs {
             let entries =
                 fs::read_dir(dir).map_err(|e| Error::os("reading store directory", dir, e))?;
             for entry in entries {
@@ -183,14 +189,14 @@ impl Store {
                 let name = entry.file_name();
                 let name = name.to_string_lossy();
                 let path = entry.path();
-                let stale_layer = dir == &self.layers && !path.join("meta.json").exists();
+                let stale_layer = *dir == self.layers && !path.join("meta.json").exists();
                 if name.starts_with(TMP_PREFIX) && writer_alive(&name) {
                     // Another process (or thread) is writing it right now.
                     continue;
                 }
                 if name.starts_with(TMP_PREFIX) || stale_layer {
                     // a half-unpacked layer: take its lock so a live unpacker is not disturbed
-                    let _l = if dir == &self.layers {
+                    let _l = if *dir == self.layers {
                         Some(self.lock(&format!("layer-{name}"))?)
                     } else {
                         None
