@@ -24,7 +24,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::BuildNetwork;
-use crate::container::changes::{self, Entry, Stack};
+use crate::container::changes::{self, Stack};
 use crate::container::{rootfs, ContainerStore};
 use crate::image::layer::NewLayer;
 use crate::image::Image;
@@ -177,33 +177,9 @@ fn forward_lines(
 }
 
 /// Writes the layer of what changed in `upper` over `lower` (top first).
-pub(crate) fn write_layer(
-    store: &ContainerStore,
-    upper: &Path,
-    lower: Vec<PathBuf>,
-) -> Result<NewLayer> {
-    let images = store.images();
-    let mut layer = images.layer_writer()?;
-    let io_err = |e| Error::os("archiving the changes of a build step in", upper, e);
-    let scan = changes::scan(upper, &Stack::new(lower)).map_err(io_err)?;
-    for entry in &scan.entries {
-        match entry {
-            Entry::Node {
-                rel,
-                host,
-                meta,
-                opaque,
-            } => {
-                layer.tar().append(host, rel, meta).map_err(io_err)?;
-                if *opaque {
-                    layer.tar().append_opaque(rel, meta).map_err(io_err)?;
-                }
-            }
-            Entry::Whiteout { rel, meta } => {
-                layer.tar().append_whiteout(rel, meta).map_err(io_err)?;
-            }
-        }
-    }
+fn write_layer(store: &ContainerStore, upper: &Path, lower: Vec<PathBuf>) -> Result<NewLayer> {
+    let mut layer = store.images().layer_writer()?;
+    crate::container::archive_changes(&mut layer, upper, lower)?;
     layer.finish(upper)
 }
 

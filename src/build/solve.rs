@@ -289,21 +289,26 @@ impl<'b, 'e> Solver<'b, 'e> {
         }
     }
 
-    /// The base image `r` of a FROM: the store's, pulled when missing or with `pull`.
+    /// The base image `r` of a FROM (its errors at the FROM's line).
     fn base_image(&self, r: &str, from: &Located<dockerfile::From>) -> Result<Image> {
         let reference: Reference = r
             .parse()
             .map_err(|e: Error| from.error(&self.path, e.to_string()))?;
+        self.image(&reference, self.b.pull)
+    }
+
+    /// The image `reference` names: the store's, pulled when missing or when `pull`.
+    fn image(&self, reference: &Reference, pull: bool) -> Result<Image> {
         let images = self.images();
-        if !self.b.pull {
-            match images.inspect(&reference) {
+        if !pull {
+            match images.inspect(reference) {
                 Ok(img) => return Ok(img),
                 Err(Error::ImageNotFound { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
-        registry::pull(images, &reference, &PullOptions::new(), &|_| {})?;
-        self.images().inspect(&reference)
+        registry::pull(images, reference, &PullOptions::new(), &|_| {})?;
+        self.images().inspect(reference)
     }
 
     /// A stage's state on `image`, and the image's ONBUILD triggers.
@@ -485,6 +490,17 @@ impl<'b, 'e> Solver<'b, 'e> {
 }
 
 impl Work {
+    /// The stage's working directory (`/` when unset).
+    fn workdir(&self) -> String {
+        self.stage
+            .image
+            .config
+            .working_dir()
+            .clone()
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".into())
+    }
+
     fn scratch() -> Work {
         let mut base = ImageConfiguration::default();
         base.set_architecture(Arch::Amd64);

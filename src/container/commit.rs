@@ -10,7 +10,7 @@ use oci_spec::image::{Config, History};
 use super::changes::{self, Change, Entry, Stack};
 use super::record::{Container, Record, Status};
 use super::rootfs;
-use crate::image::layer::TarWriter;
+use crate::image::layer::{LayerWriter, TarWriter};
 use crate::image::{Image, Reference};
 use crate::{Error, Result};
 
@@ -136,26 +136,7 @@ impl Container {
             None
         };
         let mut layer = images.layer_writer()?;
-        let io_err = |e| Error::os("archiving the changes of the container in", &upper, e);
-        let scan = changes::scan(&upper, &Stack::new(lower)).map_err(io_err)?;
-        for entry in &scan.entries {
-            match entry {
-                Entry::Node {
-                    rel,
-                    host,
-                    meta,
-                    opaque,
-                } => {
-                    layer.tar().append(host, rel, meta).map_err(io_err)?;
-                    if *opaque {
-                        layer.tar().append_opaque(rel, meta).map_err(io_err)?;
-                    }
-                }
-                Entry::Whiteout { rel, meta } => {
-                    layer.tar().append_whiteout(rel, meta).map_err(io_err)?;
-                }
-            }
-        }
+        archive_changes(&mut layer, &upper, lower)?;
         let layer = layer.finish(&upper)?;
         drop(paused);
 
@@ -197,6 +178,40 @@ impl Container {
         export_dir(&stack, Path::new(""), &mut tar).map_err(err)?;
         tar.into_inner().and_then(|mut w| w.flush()).map_err(err)
     }
+}
+
+/// Appends what changed in the overlay upper dir `upper` over the layer dirs `lower` (top
+/// first) to `layer`, as `docker commit` writes it: whiteouts for deletions, opaque
+/// markers for replaced directories.
+///
+/// # Errors
+/// [`Error::Os`] naming `upper` if it cannot be read or the layer written.
+pub(crate) fn archive_changes(
+    layer: &mut LayerWriter,
+    upper: &Path,
+    lower: Vec<std::path::PathBuf>,
+) -> Result<()> {
+    let io_err = |e| Error::os("archiving the changes of the container in", upper, e);
+    let scan = changes::scan(upper, &Stack::new(lower)).map_err(io_err)?;
+    for entry in &scan.entries {
+        match entry {
+            Entry::Node {
+                rel,
+                host,
+                meta,
+                opaque,
+            } => {
+                layer.tar().append(host, rel, meta).map_err(io_err)?;
+                if *opaque {
+                    layer.tar().append_opaque(rel, meta).map_err(io_err)?;
+                }
+            }
+            Entry::Whiteout { rel, meta } => {
+                layer.tar().append_whiteout(rel, meta).map_err(io_err)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Appends directory `rel` of the merged tree, recursively, in name order.

@@ -51,6 +51,7 @@ pub use builder::SeccompProfile;
 pub use builder::CONFIG_HASH_LABEL;
 pub(crate) use builder::{random_name, validate_name, SpecEdit, BUILD_STEP_LABEL};
 pub use changes::{Change, ChangeKind};
+pub(crate) use commit::archive_changes;
 pub use commit::CommitOptions;
 pub use exec::ExecBuilder;
 pub use filter::ContainerFilter;

@@ -111,14 +111,7 @@ impl Solver<'_, '_> {
             add,
             sources,
             dest: expand(&files.dest)?,
-            workdir: work
-                .stage
-                .image
-                .config
-                .working_dir()
-                .clone()
-                .filter(|w| !w.is_empty())
-                .unwrap_or_else(|| "/".into()),
+            workdir: work.workdir(),
             chown: opt(&files.chown)?,
             chmod: opt(&files.chmod)?,
             exclude: files.exclude.iter().map(expand).collect::<Result<_>>()?,

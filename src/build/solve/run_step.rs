@@ -16,8 +16,7 @@ use super::super::run::{self, RunMount, RunOutcome, RunStep, Scratch};
 use super::super::{BuildEvent, BuildNetwork};
 use super::{Built, Solver, Work};
 use crate::container::changes::Stack;
-use crate::image::registry::{self, PullOptions};
-use crate::image::{Image, Reference};
+use crate::image::Image;
 use crate::volume::Mount;
 use crate::{Error, Result};
 
@@ -59,14 +58,7 @@ impl Solver<'_, '_> {
         for h in &r.heredocs {
             key = key.field(h.content.as_bytes());
         }
-        let workdir = work
-            .stage
-            .image
-            .config
-            .working_dir()
-            .clone()
-            .filter(|w| !w.is_empty())
-            .unwrap_or_else(|| "/".into());
+        let workdir = work.workdir();
         let mut mounts = Vec::new();
         for m in &r.mounts {
             let (k, resolved) = self.mount_key(m, scope, &workdir).map_err(|e| match e {
@@ -258,15 +250,7 @@ impl Solver<'_, '_> {
         if let Some(i) = self.df.stage_index(name, self.df.stages.len()) {
             return Ok(FromSource::Stage(self.stage(i)?));
         }
-        let reference: Reference = name.parse()?;
-        let img = match self.images().inspect(&reference) {
-            Ok(img) => img,
-            Err(Error::ImageNotFound { .. }) => {
-                registry::pull(self.images(), &reference, &PullOptions::new(), &|_| {})?;
-                self.images().inspect(&reference)?
-            }
-            Err(e) => return Err(e),
-        };
+        let img = self.image(&name.parse()?, false)?;
         Ok(FromSource::Image(img))
     }
 
