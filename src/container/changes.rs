@@ -156,6 +156,25 @@ impl Stack {
         Stack { layers }
     }
 
+    /// The entry at `rel` (relative to the root) in the merged tree, not following a
+    /// symlink at its end; `None` when the tree has nothing there.
+    pub(crate) fn lookup(&self, rel: &Path) -> Option<Merged> {
+        let comps = components(rel);
+        for layer in &self.layers {
+            match in_layer(layer, &comps) {
+                InLayer::Missing => continue,
+                InLayer::Gone => return None,
+                InLayer::Found(meta, _) => {
+                    return Some(Merged {
+                        host: layer.join(rel),
+                        meta,
+                    })
+                }
+            }
+        }
+        None
+    }
+
     /// The entries of directory `rel` (relative to the root) in the merged tree, by name;
     /// empty when it is not a directory there.
     pub(crate) fn read_dir(&self, rel: &Path) -> io::Result<BTreeMap<OsString, Merged>> {

@@ -50,6 +50,27 @@ impl<W: Write> TarWriter<W> {
         local::append_entry(&mut self.tar, path, rel, meta, &mut self.links)
     }
 
+    /// Appends an entry whose header the caller made (type, mode, owner, mtime, size), at
+    /// `rel`, with `data` as its content (exactly the header's size).
+    pub(crate) fn append_header(
+        &mut self,
+        h: &mut tar::Header,
+        rel: &Path,
+        data: impl io::Read,
+    ) -> io::Result<()> {
+        self.tar.append_data(h, rel, data)
+    }
+
+    /// Appends a symbolic or hard link (as `h`'s entry type says) at `rel` to `target`.
+    pub(crate) fn append_link(
+        &mut self,
+        h: &mut tar::Header,
+        rel: &Path,
+        target: &Path,
+    ) -> io::Result<()> {
+        self.tar.append_link(h, rel, target)
+    }
+
     /// Appends the whiteout of `rel` (`<dir>/.wh.<name>`, an empty regular file with mode
     /// 0600, as Docker writes it); `meta` is the overlay whiteout's, for owner and mtime.
     pub(crate) fn append_whiteout(&mut self, rel: &Path, meta: &fs::Metadata) -> io::Result<()> {

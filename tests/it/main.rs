@@ -42,6 +42,7 @@ mod container_net;
 // Two engine roots in one network namespace: default bridges on disjoint subnets (issue 13).
 mod bridges;
 mod build;
+mod build_buildah;
 mod build_interop;
 // Seccomp: Docker's default profile and the profile loader on the real kernel (issue 10).
 mod seccomp;
