@@ -46,7 +46,10 @@ fn tree(root: &Path) -> BTreeMap<String, String> {
             } else {
                 format!("{:?}", fs::read(&p).unwrap())
             };
-            out.insert(rel, format!("{what} {:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid()));
+            out.insert(
+                rel,
+                format!("{what} {:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid()),
+            );
         }
     }
     let mut out = BTreeMap::new();
@@ -63,7 +66,11 @@ fn buildah_bud_builds_the_same_image() {
     }
     let e = common::busybox().engine("cargohold-build-buildah");
     let ctx = tempfile::tempdir().unwrap();
-    fs::write(ctx.path().join("make.sh"), "echo made from $(ls /src | wc -l) files\n").unwrap();
+    fs::write(
+        ctx.path().join("make.sh"),
+        "echo made from $(ls /src | wc -l) files\n",
+    )
+    .unwrap();
     fs::write(ctx.path().join("main.sh"), "#!/bin/sh\necho main \"$@\"\n").unwrap();
     fs::create_dir(ctx.path().join("docs")).unwrap();
     fs::write(ctx.path().join("docs/readme.txt"), "docs\n").unwrap();
@@ -109,7 +116,6 @@ fn buildah_bud_builds_the_same_image() {
         "--layers",
         "--pull=never",
         "--isolation=chroot",
-        "--network=none",
         "-t",
         "localhost/same:buildah",
         ctx.path().to_str().unwrap(),
@@ -119,18 +125,39 @@ fn buildah_bud_builds_the_same_image() {
         "push",
         "-q",
         "localhost/same:buildah",
-        &format!("docker-archive:{}:localhost/same:buildah", archive.display()),
+        &format!(
+            "docker-archive:{}:localhost/same:buildah",
+            archive.display()
+        ),
     ]);
-    let theirs = e.engine.images().load(fs::File::open(&archive).unwrap()).unwrap();
+    let theirs = e
+        .engine
+        .images()
+        .load(fs::File::open(&archive).unwrap())
+        .unwrap();
     assert_eq!(theirs.len(), 1);
     let theirs = &theirs[0];
 
     // The files.
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let images = e.engine.images();
-    images.flatten(&"localhost/same:ours".parse().unwrap(), a.path()).unwrap();
-    images.flatten(&"localhost/same:buildah".parse().unwrap(), b.path()).unwrap();
-    let (ta, tb) = (tree(a.path()), tree(b.path()));
+    images
+        .flatten(&"localhost/same:ours".parse().unwrap(), a.path())
+        .unwrap();
+    images
+        .flatten(&"localhost/same:buildah".parse().unwrap(), b.path())
+        .unwrap();
+    let (ta, mut tb) = (tree(a.path()), tree(b.path()));
+    // buildah's RUN leaves the empty mount points it bound /etc files and /run on in the
+    // layer; BuildKit removes such stubs, and so do we.
+    for stub in ["etc/hostname", "etc/hosts", "etc/resolv.conf", "run"] {
+        let empty = tb
+            .get(stub)
+            .is_some_and(|v| v.starts_with("[] ") || v.starts_with("dir "));
+        if !ta.contains_key(stub) && empty {
+            tb.remove(stub);
+        }
+    }
     let differ: Vec<_> = ta
         .keys()
         .chain(tb.keys())
@@ -138,7 +165,12 @@ fn buildah_bud_builds_the_same_image() {
         .map(|k| format!("{k}: ours {:?} buildah {:?}", ta.get(k), tb.get(k)))
         .collect();
     assert!(differ.is_empty(), "{differ:#?}");
-    assert!(ta["app/out.txt"].contains("made from 4 files"), "{:?}", ta["app/out.txt"]);
+    // make.sh, main.sh, docs, Dockerfile and the out.txt the redirection made first.
+    assert!(
+        ta["app/out.txt"].starts_with(&format!("{:?}", b"made from 5 files\n")),
+        "{:?}",
+        ta["app/out.txt"]
+    );
 
     // The config.
     let (ca, cb) = (
@@ -152,28 +184,45 @@ fn buildah_bud_builds_the_same_image() {
     assert_eq!(ca.user(), cb.user());
     assert_eq!(ca.exposed_ports(), cb.exposed_ports());
     let label = |c: &cargohold::oci_spec::image::Config| {
-        c.labels().clone().unwrap_or_default().get("org.example.app").cloned()
+        c.labels()
+            .clone()
+            .unwrap_or_default()
+            .get("org.example.app")
+            .cloned()
     };
     assert_eq!(label(&ca), label(&cb));
 
-    // The history: as many layers, the same instructions in the same order (buildah
-    // writes Docker's classic `/bin/sh -c #(nop) ` texts, BuildKit its own).
-    assert_eq!(ours.diff_ids().len(), theirs.diff_ids().len());
+    // The history: the same instructions in the same order, the same ones owning a
+    // layer — but WORKDIR, which owns one in BuildKit (it makes the directory) and none in
+    // buildah, as in Docker's classic builder. (buildah writes the classic
+    // `/bin/sh -c #(nop) ` texts, BuildKit its own.)
     let words = |img: &cargohold::Image| -> Vec<(String, bool)> {
         img.history()
             .iter()
             .skip(1)
             .map(|h| {
                 let text = h.created_by().clone().unwrap_or_default();
-                let text = text
-                    .trim_start_matches("/bin/sh -c #(nop) ")
-                    .trim_start_matches("/bin/sh -c ");
-                let word = text.split_whitespace().next().unwrap_or("").to_owned();
-                (word, h.empty_layer().unwrap_or(false))
+                let word = match text.strip_prefix("/bin/sh -c ") {
+                    Some(rest) => match rest.strip_prefix("#(nop) ") {
+                        Some(nop) => nop.split_whitespace().next().unwrap_or(""),
+                        None => "RUN",
+                    },
+                    None => text.split_whitespace().next().unwrap_or(""),
+                }
+                .to_owned();
+                let layer = !h.empty_layer().unwrap_or(false) && word != "WORKDIR";
+                (word, layer)
             })
             .collect()
     };
     let (wa, wb) = (words(&ours), words(theirs));
-    eprintln!("ours {wa:?}\nbuildah {wb:?}");
-    assert_eq!(wa.len(), wb.len(), "ours {wa:?}\nbuildah {wb:?}");
+    assert_eq!(
+        wa,
+        wb,
+        "ours {:#?}\nbuildah {:#?}",
+        ours.history(),
+        theirs.history()
+    );
+    let workdirs = wa.iter().filter(|(w, _)| w == "WORKDIR").count();
+    assert_eq!(ours.diff_ids().len(), theirs.diff_ids().len() + workdirs);
 }
