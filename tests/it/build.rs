@@ -54,7 +54,7 @@ fn run_image(e: &TestEngine, image: &Image, args: &[&str]) -> String {
     let mut b = e.engine.container(image);
     b.network("none").auto_remove(true);
     if !args.is_empty() {
-        b.args(args);
+        b.entrypoint(Vec::<String>::new()).args(args);
     }
     let out = b.output().unwrap();
     common::assert_success(&out);
@@ -465,4 +465,140 @@ fn bad_dockerfiles_name_the_file_and_line() {
         assert!(err.contains(want), "{df:?}: {err}");
     }
     assert_eq!(e.engine.containers().list().unwrap().len(), 0);
+}
+
+#[test]
+#[ignore = "requires root"]
+fn a_beginners_app_with_dockerignore_runs() {
+    let e = env();
+    let ctx = context(&[
+        (
+            "main.sh",
+            "#!/bin/sh\necho \"hello from main, $(ls /app | tr '\\n' ' ')\"\n",
+        ),
+        ("lib/util.sh", "util\n"),
+        ("lib/secret.key", "key\n"),
+        ("docs/readme.md", "docs\n"),
+        ("docs/keep.md", "keep\n"),
+        ("build/out/x.o", "obj\n"),
+        (".dockerignore", "**/*.key\ndocs\n!docs/keep.md\nbuild\n"),
+    ]);
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(
+        ctx.path().join("main.sh"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let df = "FROM {base}\nWORKDIR /app\nCOPY . .\nENTRYPOINT [\"sh\", \"main.sh\"]\n";
+    let (img, ev) = build(&e, ctx.path(), df);
+    let img = img.unwrap();
+    assert_eq!(
+        run_image(&e, &img, &[]),
+        "hello from main, docs lib main.sh \n"
+    );
+    assert_eq!(
+        run_image(
+            &e,
+            &img,
+            &[
+                "sh",
+                "-c",
+                "ls /app/lib /app/docs; stat -c '%u:%g %a' /app/main.sh"
+            ]
+        ),
+        "/app/docs:\nkeep.md\n\n/app/lib:\nutil.sh\n0:0 755\n"
+    );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, BuildEvent::Transferred { .. })),
+        "{ev:?}"
+    );
+    // A touch keeps the cache; an edit does not.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    fs::File::options()
+        .write(true)
+        .open(ctx.path().join("lib/util.sh"))
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let (again, ev) = build(&e, ctx.path(), df);
+    assert_eq!(again.unwrap().id(), img.id());
+    assert_eq!(cached(&ev), 2, "{ev:?}");
+    fs::write(ctx.path().join("lib/util.sh"), "util v2\n").unwrap();
+    let (edited, ev) = build(&e, ctx.path(), df);
+    assert_ne!(edited.unwrap().id(), img.id());
+    assert_eq!(cached(&ev), 1, "WORKDIR only: {ev:?}");
+    // An ignored file is not there to copy.
+    let err = build(&e, ctx.path(), "FROM {base}\nCOPY lib/secret.key /\n")
+        .0
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("line 2") && msg.contains("secret.key"),
+        "{msg}"
+    );
+    let err = build(&e, ctx.path(), "FROM {base}\nCOPY ../outside /\n")
+        .0
+        .unwrap_err();
+    assert!(err.to_string().contains("outside"), "{err}");
+}
+
+#[test]
+#[ignore = "requires root"]
+fn multi_stage_copy_from_and_add_archives() {
+    let e = env();
+    let ctx = context(&[]);
+    // A gzip tarball in the context: ADD extracts it, COPY does not.
+    let tarball = {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(4);
+        h.set_mode(0o640);
+        h.set_uid(1000);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(&mut h, "pkg/data.txt", &b"data"[..]).unwrap();
+        let raw = b.into_inner().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &raw).unwrap();
+        gz.finish().unwrap()
+    };
+    fs::write(ctx.path().join("pkg.tar.gz"), tarball).unwrap();
+    let df = "FROM {base} AS builder\n\
+              RUN mkdir -p /out && echo compiled > /out/app && chown -R 123:45 /out\n\
+              FROM {base}\n\
+              COPY --from=builder /out/app /usr/local/bin/\n\
+              COPY --from=builder --chown=7:8 /out /copied\n\
+              ADD pkg.tar.gz /opt/\n\
+              COPY pkg.tar.gz /raw/\n\
+              COPY --chmod=600 <<EOF /etc/motd\n\
+              welcome\n\
+              EOF\n";
+    let (img, _) = build(&e, ctx.path(), df);
+    let img = img.unwrap();
+    let out = run_image(
+        &e,
+        &img,
+        &[
+            "sh",
+            "-c",
+            "cat /usr/local/bin/app; stat -c '%u:%g' /usr/local/bin/app /copied/app; \
+             cat /opt/pkg/data.txt; echo; stat -c '%u %a' /opt/pkg/data.txt; \
+             ls /raw; cat /etc/motd; stat -c '%a' /etc/motd",
+        ],
+    );
+    assert_eq!(
+        out,
+        "compiled\n123:45\n7:8\ndata\n1000 640\npkg.tar.gz\nwelcome\n600\n"
+    );
+    let err = build(
+        &e,
+        ctx.path(),
+        "FROM {base}\nADD https://example.invalid/x.tgz /\n",
+    )
+    .0
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("https://example.invalid/x.tgz"), "{err}");
 }
