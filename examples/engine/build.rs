@@ -432,7 +432,7 @@ impl Printer {
     fn error_report(&self, e: &Error, dockerfile: &DockerfileText) -> String {
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut s = String::new();
-        if self.mode == Mode::Plain && st.current.is_some() {
+        if self.mode == Mode::Plain && st.printed {
             s.push('\n');
         }
         if let Some(step) = st.failed.and_then(|id| st.steps.get(&id)) {
