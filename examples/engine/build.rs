@@ -214,9 +214,12 @@ impl SecretFiles {
 /// `build [OPTIONS] PATH`.
 pub(crate) fn build(engine: &Engine, a: &BuildArgs) -> CmdResult {
     // Flags first: a bad one fails before anything is read or built.
+    let mut tags = Vec::new();
     for t in &a.tag {
-        t.parse::<Reference>()
-            .map_err(|e| flag_error("-t, --tag", t, e))?;
+        tags.push(
+            t.parse::<Reference>()
+                .map_err(|e| flag_error("-t, --tag", t, e))?,
+        );
     }
     let network = match &a.network {
         Some(n) => Some(
@@ -303,7 +306,7 @@ pub(crate) fn build(engine: &Engine, a: &BuildArgs) -> CmdResult {
     drop(env_secrets);
     match result {
         Ok(image) => {
-            printer.exported(&image);
+            printer.exported(&image, &tags);
             if mode == Mode::Quiet {
                 println!("{}", image.id());
             }
@@ -390,13 +393,14 @@ impl Printer {
         Self::out(&text);
     }
 
-    /// The last step, `exporting to image`, after the build returned `image`.
-    fn exported(&self, image: &Image) {
+    /// The last step, `exporting to image`, after the build returned `image`;
+    /// `tags` are the `-t` references, normalised (`docker.io/library/x:latest`).
+    fn exported(&self, image: &Image, tags: &[Reference]) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let id = st.steps.keys().next_back().map_or(1, |n| n + 1);
         let elapsed = self.start.elapsed();
         let mut lines = vec![format!("writing image {}", image.id())];
-        lines.extend(image.references().iter().map(|r| format!("naming to {r}")));
+        lines.extend(tags.iter().map(|r| format!("naming to {r}")));
         let text = match self.mode {
             Mode::Quiet => return,
             Mode::Plain => {
@@ -432,7 +436,7 @@ impl Printer {
     fn error_report(&self, e: &Error, dockerfile: &DockerfileText) -> String {
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut s = String::new();
-        if self.mode == Mode::Plain && st.current.is_some() {
+        if self.mode == Mode::Plain && st.printed {
             s.push('\n');
         }
         if let Some(step) = st.failed.and_then(|id| st.steps.get(&id)) {
