@@ -349,6 +349,9 @@ struct State {
     printed: bool,
     /// The step that failed, if one did.
     failed: Option<usize>,
+    /// The library's own `exporting to image` step: not printed, [`Printer::exported`]
+    /// prints it with the image's id and names once the build has returned.
+    export: Option<usize>,
 }
 
 /// Prints [`BuildEvent`]s to stderr; called from the build's threads.
@@ -382,6 +385,18 @@ impl Printer {
 
     fn event(&self, e: &BuildEvent) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match e {
+            BuildEvent::Started { id, name } if name == "exporting to image" => {
+                st.export = Some(*id);
+                return;
+            }
+            BuildEvent::Finished { id, .. } | BuildEvent::Cached { id }
+                if st.export == Some(*id) =>
+            {
+                return
+            }
+            _ => {}
+        }
         let text = match self.mode {
             Mode::Plain => plain(&mut st, e),
             Mode::Tty => tty(&mut st, e),

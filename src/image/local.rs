@@ -691,8 +691,8 @@ impl<'e> Images<'e> {
     }
 
     /// Removes images without a reference (dangling), then every blob and unpacked layer
-    /// no image or container uses (`docker image prune`). Returns the bytes freed (blobs
-    /// only).
+    /// no image or container uses (`docker image prune`). Returns the bytes freed: the
+    /// blobs and the unpacked layers (as their uncompressed size).
     ///
     /// # Errors
     /// [`Error::Os`]/[`Error::Blob`] if something cannot be removed.
@@ -750,6 +750,7 @@ impl<'e> Images<'e> {
         }
         for l in self.store.layer_ids()? {
             if !layers.contains(&l) {
+                freed += self.store.layer_meta(&l).map_or(0, |m| m.size);
                 self.store.remove_layer(&l)?;
             }
         }

@@ -50,9 +50,15 @@ impl Cli {
         self.file("Dockerfile", text)
     }
 
+    /// The engine CLI on this root, in a network namespace of its own (`unshare --net`,
+    /// only loopback): builds and runs that use the default bridge make it there, never
+    /// in the host's namespace, and nothing they do can reach outside.
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(common::example_bin("engine"));
-        c.arg("--root")
+        let mut c = Command::new("unshare");
+        c.arg("--net")
+            .arg("--")
+            .arg(common::example_bin("engine"))
+            .arg("--root")
             .arg(self.root.path())
             .args(args)
             .current_dir(self.context.path())
