@@ -567,8 +567,8 @@ fn rootfs_matches(stack: &Stack, source: &str, cleaned: &[u8]) -> Result<Vec<Mat
         };
         // In reverse, so that the stack pops them in order.
         for n in names.into_iter().rev() {
-            let next =
-                resolve_links(&lstat, cur.clone(), 0, &[n.clone()], true).map_err(|e| match e {
+            let next = resolve_links(&lstat, cur.clone(), 0, std::slice::from_ref(&n), true)
+                .map_err(|e| match e {
                     Error::InvalidBuild { reason, .. } => Error::BuildContext {
                         subject: format!("source {source:?}"),
                         reason,
