@@ -784,3 +784,30 @@ fn hard_links_within_a_copy_stay_links() {
     assert_eq!(get(&es, "h/two").link.as_deref(), Some("h/one"));
     assert_eq!(copied.bytes, 4);
 }
+
+#[test]
+fn from_a_stage_sees_the_merged_layers() {
+    let d = tempfile::tempdir().unwrap();
+    let (top, base) = (d.path().join("top"), d.path().join("base"));
+    write(&base, "app/old", "old", 0o644);
+    write(&base, "app/kept", "base", 0o644);
+    write(&top, "app/kept", "top", 0o644);
+    // overlayfs's whiteout: a 0/0 character device (needs root)
+    let made = rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &top.join("app/old"),
+        rustix::fs::FileType::CharacterDevice,
+        rustix::fs::Mode::empty(),
+        0,
+    )
+    .is_ok();
+    let stack = Stack::new(vec![top, base]);
+    let from = CopyFrom::Rootfs(&stack);
+    let (es, _) = layer(&input(&["/app"], "/o/"), &from, &empty_root()).unwrap();
+    assert_eq!(get(&es, "o/kept").data, b"top", "the top layer wins");
+    if made {
+        assert_eq!(paths(&es), ["o", "o/kept"], "the whiteout hides /app/old");
+        let e = err_text(layer(&input(&["/app/old"], "/o/"), &from, &empty_root()));
+        assert!(e.contains("not found"), "{e}");
+    }
+}
