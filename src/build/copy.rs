@@ -567,8 +567,8 @@ fn rootfs_matches(stack: &Stack, source: &str, cleaned: &[u8]) -> Result<Vec<Mat
         };
         // In reverse, so that the stack pops them in order.
         for n in names.into_iter().rev() {
-            let next =
-                resolve_links(&lstat, cur.clone(), 0, &[n.clone()], true).map_err(|e| match e {
+            let next = resolve_links(&lstat, cur.clone(), 0, std::slice::from_ref(&n), true)
+                .map_err(|e| match e {
                     Error::InvalidBuild { reason, .. } => Error::BuildContext {
                         subject: format!("source {source:?}"),
                         reason,
@@ -1435,15 +1435,17 @@ impl<'a> Planner<'a> {
             let mut at = dir;
             at.push(last[0].clone());
             let rel = to_path(&at);
+            // Numeric fields Go's archive/tar reads as 0 when empty.
+            let num = |v: io::Result<u64>| v.ok().unwrap_or(0);
             let (uid, gid) = self.owner.unwrap_or((
-                u32::try_from(h.uid().map_err(err)?).unwrap_or(0),
-                u32::try_from(h.gid().map_err(err)?).unwrap_or(0),
+                u32::try_from(num(h.uid())).unwrap_or(0),
+                u32::try_from(num(h.gid())).unwrap_or(0),
             ));
             let attrs = Attrs {
-                mode: h.mode().map_err(err)? & 0o7777,
+                mode: h.mode().unwrap_or(0) & 0o7777,
                 uid,
                 gid,
-                mtime: i64::try_from(h.mtime().map_err(err)?).unwrap_or(0),
+                mtime: i64::try_from(num(h.mtime())).unwrap_or(0),
             };
             let link = || -> Result<PathBuf> {
                 let bytes = entry.link_name_bytes().unwrap_or_default();
@@ -1500,8 +1502,8 @@ impl<'a> Planner<'a> {
                     }
                 }
                 tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                    let major = h.device_major().map_err(err)?.unwrap_or(0);
-                    let minor = h.device_minor().map_err(err)?.unwrap_or(0);
+                    let major = h.device_major().ok().flatten().unwrap_or(0);
+                    let minor = h.device_minor().ok().flatten().unwrap_or(0);
                     Body::Special(kind, rustix::fs::makedev(major, minor))
                 }
                 other => {
