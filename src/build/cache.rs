@@ -162,5 +162,7 @@ fn tree_size(p: &std::path::Path) -> u64 {
 
 /// A manifest digest as a key's starting point.
 pub(crate) fn base_key(manifest: &Digest) -> String {
-    KeyHasher::new("image").field(manifest.as_ref().as_bytes()).finish()
+    KeyHasher::new("image")
+        .field(manifest.as_ref().as_bytes())
+        .finish()
 }

@@ -30,8 +30,8 @@ use crate::container::ContainerStore;
 use crate::image::Image;
 use crate::Result;
 
-pub use cache::CachePruned;
 pub(crate) use cache::prune;
+pub use cache::CachePruned;
 
 /// What a build reports as it goes ([`ImageBuilder::progress`]): one event per step
 /// started, cached, finished or failed, the output lines of RUN and the bytes COPY and ADD

@@ -610,7 +610,13 @@ impl<'e> ContainerBuilder<'e> {
             .references()
             .first()
             .map(ToString::to_string)
-            .unwrap_or_else(|| format!("{}@{}", crate::image::UNTAGGED, self.image.manifest_digest()))
+            .unwrap_or_else(|| {
+                format!(
+                    "{}@{}",
+                    crate::image::UNTAGGED,
+                    self.image.manifest_digest()
+                )
+            })
     }
 
     /// The image as `docker inspect` shows it in `Config.Image`: the tag, else the id.

@@ -257,10 +257,14 @@ fn plain_progress_and_the_cache() {
         "RUN echo built-by-run > /app/built.txt && echo run-says-hello",
     );
     assert!(run.iter().any(|l| l.ends_with(" CACHED")), "{second}");
-    assert!(
-        !second.contains("run-says-hello\n"),
-        "the RUN ran again:\n{second}"
-    );
+    // No `#N 0.123 run-says-hello` output line (the step's title has the text too).
+    let ran = |out: &str| {
+        out.lines().any(|l| {
+            let w: Vec<&str> = l.splitn(3, ' ').collect();
+            w.len() == 3 && w[1].parse::<f64>().is_ok() && w[2] == "run-says-hello"
+        })
+    };
+    assert!(!ran(&second), "the RUN ran again:\n{second}");
 
     let (_, third) = cli.build(&["--progress=plain", "--no-cache", "."]);
     assert!(third.contains(" run-says-hello\n"), "{third}");
@@ -478,7 +482,9 @@ fn a_failing_run_reports_its_line() {
             last.starts_with("ERROR: failed to solve: ") && last.contains("exit code: 3"),
             "{progress}: {stderr}"
         );
-        assert!(!stderr.contains("never-here"), "{progress}: {stderr}");
+        // The step after never started (the excerpt may still show its line, as
+        // BuildKit's shows the lines around the failing one).
+        assert!(!stderr.contains("] RUN echo never-here"), "{progress}: {stderr}");
         if progress == "plain" {
             assert!(
                 stderr

@@ -155,7 +155,7 @@ impl Solver<'_, '_> {
             .finish();
         self.step(work, key, name, |s, work, id| {
             let mut work = work.clone();
-            let stack = if input.link {
+            let stack = if input.link && input.chmod.is_none() {
                 Stack::new(Vec::new())
             } else {
                 Stack::new(s.lower(&mut work)?.1)
