@@ -84,6 +84,7 @@ pub(crate) struct Entry {
 
 impl Entry {
     /// A fifo, socket or device node: content that cannot be read as a file.
+    #[cfg(test)]
     pub(crate) fn is_special(&self) -> bool {
         !matches!(
             self.kind,
@@ -131,6 +132,7 @@ impl Context {
     ///
     /// # Errors
     /// [`Error::Os`] naming the directory or entry that cannot be read.
+    #[cfg(test)]
     pub(crate) fn walk(&self) -> Result<Vec<Entry>> {
         let mut out = Vec::new();
         self.walk_dir(Path::new(""), &mut out, &mut Vec::new())?;
@@ -427,15 +429,6 @@ impl Context {
         }
         Ok(h.finalize().into())
     }
-}
-
-/// The cache key of `sources` in the context at `root`, honouring its `.dockerignore`:
-/// [`Context::open`] then [`Context::digest`].
-///
-/// # Errors
-/// As those two.
-pub(crate) fn digest(root: impl AsRef<Path>, sources: &[impl AsRef<str>]) -> Result<Digest> {
-    Context::open(root)?.digest(sources)
 }
 
 /// A length-prefixed field, so that no two sequences of fields hash alike.

@@ -5,6 +5,11 @@ use std::time::{Duration, SystemTime};
 
 use super::*;
 
+/// [`Context::open`] then [`Context::digest`].
+fn digest(root: impl AsRef<Path>, sources: &[impl AsRef<str>]) -> Result<Digest> {
+    Context::open(root)?.digest(sources)
+}
+
 fn write(root: &Path, rel: &str, content: &str) {
     let p = root.join(rel);
     fs::create_dir_all(p.parent().unwrap()).unwrap();

@@ -795,7 +795,7 @@ fn from_a_stage_sees_the_merged_layers() {
     // overlayfs's whiteout: a 0/0 character device (needs root)
     let made = rustix::fs::mknodat(
         rustix::fs::CWD,
-        &top.join("app/old"),
+        top.join("app/old"),
         rustix::fs::FileType::CharacterDevice,
         rustix::fs::Mode::empty(),
         0,

@@ -28,9 +28,7 @@ use flags::{Flags, Kind};
 #[allow(unused_imports)]
 pub(crate) use flags::{Mount, MountType, NetworkMode, Security, Sharing};
 #[allow(unused_imports)]
-pub(crate) use lex::{
-    is_predefined_arg, Lexer, NoVars, Scope, Vars, Word, PLATFORM_ARGS, PROXY_ARGS,
-};
+pub(crate) use lex::{Lexer, NoVars, Scope, Vars, Word, PLATFORM_ARGS, PROXY_ARGS};
 
 /// A parsed Dockerfile.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -202,11 +202,6 @@ impl Ignore {
             t.starts_with(&dir)
         })
     }
-
-    /// Whether there are no patterns at all.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
-    }
 }
 
 /// One line as ignorefile.ReadAll makes it a pattern: `None` for a comment or a blank.

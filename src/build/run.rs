@@ -88,7 +88,7 @@ pub(crate) struct RunStep<'a> {
 /// What a RUN did.
 pub(crate) enum RunOutcome {
     /// It exited 0: its layer.
-    Done(NewLayer),
+    Done(Box<NewLayer>),
     /// It failed: how, and its last lines.
     Failed(ExitStatus, Vec<String>),
 }
@@ -140,7 +140,7 @@ pub(crate) fn run(store: &ContainerStore, step: &RunStep<'_>) -> Result<RunOutco
         }
         let upper = rootfs::upper(&dir);
         remove_stubs(&upper, &step.lower, &step.mounts);
-        write_layer(store, &upper, step.lower.clone()).map(RunOutcome::Done)
+        write_layer(store, &upper, step.lower.clone()).map(|l| RunOutcome::Done(Box::new(l)))
     });
     let removed = store.load(child.id()).and_then(|c| c.remove(true));
     let out = result?;

@@ -484,7 +484,10 @@ fn a_failing_run_reports_its_line() {
         );
         // The step after never started (the excerpt may still show its line, as
         // BuildKit's shows the lines around the failing one).
-        assert!(!stderr.contains("] RUN echo never-here"), "{progress}: {stderr}");
+        assert!(
+            !stderr.contains("] RUN echo never-here"),
+            "{progress}: {stderr}"
+        );
         if progress == "plain" {
             assert!(
                 stderr

@@ -55,6 +55,7 @@ impl Word {
     }
 
     /// The text as written in the Dockerfile.
+    #[cfg(test)]
     pub(crate) fn raw(&self) -> &str {
         &self.raw
     }
@@ -462,11 +463,6 @@ pub(crate) const PLATFORM_ARGS: [&str; 8] = [
     "BUILDARCH",
     "BUILDVARIANT",
 ];
-
-/// Whether `name` is one of Docker's predefined ARGs (proxies and platform).
-pub(crate) fn is_predefined_arg(name: &str) -> bool {
-    PROXY_ARGS.contains(&name) || PLATFORM_ARGS.contains(&name)
-}
 
 /// The variables an instruction sees, scoped as BuildKit scopes them: the global ARGs
 /// (before the first FROM) in FROM lines only; in a stage, the ENV values (the base

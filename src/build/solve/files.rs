@@ -122,11 +122,14 @@ impl Solver<'_, '_> {
         let from_src = match from {
             None => None,
             Some(w) => Some(
-                self.from_source(&w.expand(&self.global).map_err(err)?)
+                self.source_named(&w.expand(&self.global).map_err(err)?)
                     .map_err(at_line)?,
             ),
         };
-        let from_layers = from_src.as_ref().map(|f| self.from_layers(f)).transpose()?;
+        let from_layers = from_src
+            .as_ref()
+            .map(|f| self.source_layers(f))
+            .transpose()?;
         let from_stack = from_layers.map(Stack::new);
         let copy_from = match &from_stack {
             None => CopyFrom::Context(&self.context),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::super::dockerfile::{Dockerfile, Instruction, Scope};
+use super::super::dockerfile::{Dockerfile, Instruction, Scope, PLATFORM_ARGS};
 use super::super::ImageBuilder;
 use crate::{Error, Result};
 
@@ -48,19 +48,21 @@ pub(super) fn read_dockerfile(b: &ImageBuilder<'_>) -> Result<(PathBuf, Vec<u8>)
 
 /// The platform ARGs of a linux/amd64 build.
 pub(super) fn platform_args() -> BTreeMap<String, String> {
-    [
-        ("TARGETPLATFORM", "linux/amd64"),
-        ("TARGETOS", "linux"),
-        ("TARGETARCH", "amd64"),
-        ("TARGETVARIANT", ""),
-        ("BUILDPLATFORM", "linux/amd64"),
-        ("BUILDOS", "linux"),
-        ("BUILDARCH", "amd64"),
-        ("BUILDVARIANT", ""),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    let values = [
+        "linux/amd64",
+        "linux",
+        "amd64",
+        "",
+        "linux/amd64",
+        "linux",
+        "amd64",
+        "",
+    ];
+    PLATFORM_ARGS
+        .iter()
+        .zip(values)
+        .map(|(k, v)| ((*k).to_owned(), v.to_owned()))
+        .collect()
 }
 
 /// `KEY=value` lines as a map.

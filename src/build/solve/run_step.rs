@@ -114,7 +114,7 @@ impl Solver<'_, '_> {
                 on_line: &on_line,
             };
             match run::run(s.b.store, &step)? {
-                RunOutcome::Done(layer) => Ok((layer, Some(created_by.clone()))),
+                RunOutcome::Done(layer) => Ok((*layer, Some(created_by.clone()))),
                 RunOutcome::Failed(status, output) => Err(Error::BuildStep {
                     path: s.path.clone(),
                     line,
@@ -169,7 +169,7 @@ impl Solver<'_, '_> {
                 let source = source.unwrap_or_default();
                 let from = match from {
                     None => None,
-                    Some(f) => Some(self.from_source(&f)?),
+                    Some(f) => Some(self.source_named(&f)?),
                 };
                 ResolvedMount::Bind {
                     target: abs(&target, wd),
@@ -246,16 +246,16 @@ impl Solver<'_, '_> {
     }
 
     /// A `--from` word: an earlier stage's result or an image's.
-    pub(super) fn from_source(&self, name: &str) -> Result<FromSource> {
+    pub(super) fn source_named(&self, name: &str) -> Result<FromSource> {
         if let Some(i) = self.df.stage_index(name, self.df.stages.len()) {
             return Ok(FromSource::Stage(self.stage(i)?));
         }
         let img = self.image(&name.parse()?, false)?;
-        Ok(FromSource::Image(img))
+        Ok(FromSource::Image(Box::new(img)))
     }
 
     /// The layer dirs of a `--from` source, top first.
-    pub(super) fn from_layers(&self, f: &FromSource) -> Result<Vec<PathBuf>> {
+    pub(super) fn source_layers(&self, f: &FromSource) -> Result<Vec<PathBuf>> {
         let img = match f {
             FromSource::Stage(b) => &b.image,
             FromSource::Image(img) => img,
@@ -286,7 +286,7 @@ impl Solver<'_, '_> {
                         copy_host(&self.context.root().join(&rel), &dest)?;
                     }
                     Some(f) => {
-                        let stack = Stack::new(self.from_layers(f)?);
+                        let stack = Stack::new(self.source_layers(f)?);
                         run::copy_out(&stack, &run::relative(Path::new(source)), &dest)?;
                     }
                 }
@@ -416,7 +416,7 @@ enum ResolvedMount {
 /// What `--from` names.
 pub(super) enum FromSource {
     Stage(Arc<Built>),
-    Image(Image),
+    Image(Box<Image>),
 }
 
 impl std::fmt::Debug for FromSource {
