@@ -11,7 +11,8 @@
 //! too, so a fully cached rebuild gives the same image id.
 //!
 //! `RUN --mount=type=cache` directories live beside, under `<root>/build/cache-mounts/`,
-//! one per cache id. [`prune`] empties both.
+//! one per cache id, and so do the remembered content hashes of context files
+//! (`build/file-hashes.json`, see `hashes`). [`prune`] empties all three.
 
 use std::fs;
 use std::io;
@@ -139,6 +140,14 @@ pub(crate) fn prune(store: &ContainerStore) -> Result<CachePruned> {
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::os("reading cache mounts", &mounts, e)),
+    }
+    // The remembered file hashes go too: the next build reads every file again.
+    let hashes = store.root().join("build").join("file-hashes.json");
+    match fs::remove_file(&hashes) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(Error::os("removing", &hashes, e))
+        }
+        _ => {}
     }
     Ok(CachePruned {
         entries,

@@ -70,6 +70,7 @@ use oci_spec::image::Digest;
 use sha2::{Digest as _, Sha256};
 
 use super::context::Context;
+use super::hashes::FileHashes;
 use super::ignore::{go_clean, go_match, Ignore};
 use crate::container::changes::Stack;
 use crate::image::layer::TarWriter;
@@ -159,7 +160,11 @@ pub(crate) fn write_layer<W: Write>(
 ///
 /// # Errors
 /// As [`write_layer`] for the sources; [`Error::Os`] when a file cannot be read.
-pub(crate) fn source_digest(input: &CopyInput, from: &CopyFrom<'_>) -> Result<Digest> {
+pub(crate) fn source_digest(
+    input: &CopyInput,
+    from: &CopyFrom<'_>,
+    hashes: &FileHashes,
+) -> Result<Digest> {
     check_remote(input)?;
     let exclude = exclude_filter(&input.exclude)?;
     let rootfs = matches!(from, CopyFrom::Rootfs(_));
@@ -177,10 +182,10 @@ pub(crate) fn source_digest(input: &CopyInput, from: &CopyFrom<'_>) -> Result<Di
                 h.update((matches.len() as u64).to_le_bytes());
                 for m in &matches {
                     field(&mut h, m.path.as_os_str().as_bytes());
-                    hash_obj(&mut h, Path::new(""), &m.host, &m.meta, rootfs)?;
+                    hash_obj(&mut h, Path::new(""), &m.host, &m.meta, rootfs, hashes)?;
                     h.update((m.items.len() as u64).to_le_bytes());
                     for item in &m.items {
-                        hash_obj(&mut h, &item.rel, &item.host, &item.meta, rootfs)?;
+                        hash_obj(&mut h, &item.rel, &item.host, &item.meta, rootfs, hashes)?;
                     }
                 }
             }
@@ -195,7 +200,14 @@ fn field(h: &mut Sha256, bytes: &[u8]) {
     h.update(bytes);
 }
 
-fn hash_obj(h: &mut Sha256, rel: &Path, host: &Path, meta: &Metadata, ids: bool) -> Result<()> {
+fn hash_obj(
+    h: &mut Sha256,
+    rel: &Path,
+    host: &Path,
+    meta: &Metadata,
+    ids: bool,
+    hashes: &FileHashes,
+) -> Result<()> {
     field(h, rel.as_os_str().as_bytes());
     let ft = meta.file_type();
     h.update((meta.mode() & libc::S_IFMT).to_le_bytes());
@@ -212,18 +224,10 @@ fn hash_obj(h: &mut Sha256, rel: &Path, host: &Path, meta: &Metadata, ids: bool)
         let target = fs::read_link(host).map_err(|e| Error::os("reading symlink", host, e))?;
         field(h, target.as_os_str().as_bytes());
     } else if ft.is_file() {
-        let mut file = open_file(host)?;
-        let mut fh = Sha256::new();
-        let mut buf = vec![0; 64 << 10];
-        loop {
-            match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => fh.update(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::os("reading", host, e)),
-            }
-        }
-        h.update(fh.finalize());
+        let content = hashes
+            .sha256(host, meta)
+            .map_err(|e| Error::os("reading", host, e))?;
+        h.update(content);
     }
     Ok(())
 }

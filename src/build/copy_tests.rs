@@ -622,7 +622,7 @@ fn remote_sources_are_refused() {
         }
         e => panic!("{e}"),
     }
-    assert!(source_digest(&i, &from).is_err());
+    assert!(source_digest(&i, &from, &no_cache_hashes()).is_err());
     let mut i = input(&["git@github.com:a/b.git"], "/x/");
     i.add = true;
     assert!(err_text(layer(&i, &from, &empty_root())).contains("no network"));
@@ -732,39 +732,39 @@ fn source_digest_follows_content_and_metadata_not_times() {
     let (d, ctx) = context();
     let from = CopyFrom::Context(&ctx);
     let i = input(&["dir", "a.txt"], "/d/");
-    let key = source_digest(&i, &from).unwrap();
+    let key = source_digest(&i, &from, &no_cache_hashes()).unwrap();
     set_mtime(&d.path().join("dir/f"), 42);
     set_mtime(&d.path().join("a.txt"), 43);
     assert_eq!(
-        source_digest(&i, &from).unwrap(),
+        source_digest(&i, &from, &no_cache_hashes()).unwrap(),
         key,
         "touch keeps the key"
     );
     fs::write(d.path().join("dir/f"), "F").unwrap();
-    let edited = source_digest(&i, &from).unwrap();
+    let edited = source_digest(&i, &from, &no_cache_hashes()).unwrap();
     assert_ne!(edited, key, "an edit changes it");
     fs::set_permissions(d.path().join("a.txt"), fs::Permissions::from_mode(0o600)).unwrap();
-    let chmodded = source_digest(&i, &from).unwrap();
+    let chmodded = source_digest(&i, &from, &no_cache_hashes()).unwrap();
     assert_ne!(chmodded, edited, "a chmod changes it");
     // what --exclude leaves out does not count
     let mut ex = input(&["dir"], "/d/");
     ex.exclude = vec!["*.log".into()];
-    let key = source_digest(&ex, &from).unwrap();
+    let key = source_digest(&ex, &from, &no_cache_hashes()).unwrap();
     fs::write(d.path().join("dir/app.log"), "more").unwrap();
-    assert_eq!(source_digest(&ex, &from).unwrap(), key);
+    assert_eq!(source_digest(&ex, &from, &no_cache_hashes()).unwrap(), key);
     fs::write(d.path().join("dir/new"), "n").unwrap();
-    assert_ne!(source_digest(&ex, &from).unwrap(), key);
+    assert_ne!(source_digest(&ex, &from, &no_cache_hashes()).unwrap(), key);
 
     let (_s, stack, _) = stage();
     let from = CopyFrom::Rootfs(&stack);
     let i = input(&["/app"], "/d/");
     assert_eq!(
-        source_digest(&i, &from).unwrap(),
-        source_digest(&i, &from).unwrap()
+        source_digest(&i, &from, &no_cache_hashes()).unwrap(),
+        source_digest(&i, &from, &no_cache_hashes()).unwrap()
     );
     assert_ne!(
-        source_digest(&i, &from).unwrap(),
-        source_digest(&input(&["/app/bin"], "/d/"), &from).unwrap()
+        source_digest(&i, &from, &no_cache_hashes()).unwrap(),
+        source_digest(&input(&["/app/bin"], "/d/"), &from, &no_cache_hashes()).unwrap()
     );
 }
 
@@ -810,4 +810,10 @@ fn from_a_stage_sees_the_merged_layers() {
         let e = err_text(layer(&input(&["/app/old"], "/o/"), &from, &empty_root()));
         assert!(e.contains("not found"), "{e}");
     }
+}
+
+/// A hash table in a fresh directory: every file is read.
+fn no_cache_hashes() -> crate::build::hashes::FileHashes {
+    let dir = tempfile::tempdir().unwrap();
+    crate::build::hashes::FileHashes::open(dir.path())
 }

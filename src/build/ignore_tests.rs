@@ -331,7 +331,10 @@ fn reading_the_file() {
     assert!(i.is_excluded("# not a comment"));
     assert!(!i.is_excluded("inverted/abs/path"));
     assert!(Ignore::parse("").unwrap().patterns.is_empty());
-    assert!(Ignore::parse("# only\n\n   \n").unwrap().patterns.is_empty());
+    assert!(Ignore::parse("# only\n\n   \n")
+        .unwrap()
+        .patterns
+        .is_empty());
 
     for (text, line) in [("a\n!\n", 2), ("!  \n", 1), ("x\ny\n! /\n", 3)] {
         let e = Ignore::parse(text).unwrap_err().to_string();

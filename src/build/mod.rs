@@ -6,7 +6,8 @@
 //! - `config` is what an instruction does to the image config and history;
 //! - `ignore` and `context` are `.dockerignore` and the build context (its walk, the
 //!   resolution of COPY sources, their cache digests);
-//! - `copy` writes the layer of a COPY or ADD;
+//! - `copy` writes the layer of a COPY or ADD; `hashes` remembers the content hashes of
+//!   the files it reads;
 //! - `cache` keeps step results across builds (`engine builder prune` empties it);
 //! - `solve` runs the stages: in parallel where independent, RUN steps as containers of
 //!   the engine (`run`), each step's result an image of the store.
@@ -16,6 +17,7 @@ mod config;
 mod context;
 mod copy;
 pub(crate) mod dockerfile;
+mod hashes;
 mod ignore;
 mod run;
 mod solve;

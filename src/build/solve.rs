@@ -25,6 +25,7 @@ use super::cache::{self, Cache, KeyHasher};
 use super::config::{self, ImageState, Step};
 use super::context::Context;
 use super::dockerfile::{self, Dockerfile, Instruction, Located, Scope};
+use super::hashes::FileHashes;
 use super::{BuildEvent, ImageBuilder};
 use crate::image::layer::NewLayer;
 use crate::image::registry::{self, PullOptions};
@@ -41,8 +42,9 @@ use plan::{env_map, plan_stages, platform_args, read_dockerfile, Base, Plan};
 pub(crate) fn build(b: &ImageBuilder<'_>) -> Result<Image> {
     let solver = Solver::new(b)?;
     let target = solver.target;
-    let built = solver.solve()?;
-    solver.export(&built, target)
+    let built = solver.solve();
+    solver.hashes.save();
+    solver.export(&*built?, target)
 }
 
 /// A built stage.
@@ -66,6 +68,8 @@ struct Solver<'b, 'e> {
     context: Context,
     global: Scope,
     cache: Cache<'e>,
+    /// The content hashes of files COPY and ADD read, kept across builds.
+    hashes: FileHashes,
     tags: Vec<Reference>,
     target: usize,
     plans: Vec<Plan>,
@@ -126,6 +130,7 @@ impl<'b, 'e> Solver<'b, 'e> {
             context,
             global,
             cache: Cache::new(b.store),
+            hashes: FileHashes::open(b.store.root()),
             tags,
             target,
             plans,

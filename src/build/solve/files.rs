@@ -136,7 +136,7 @@ impl Solver<'_, '_> {
             Some(s) => CopyFrom::Rootfs(s),
         };
         let created_by = config::Stage::copy_created_by(add, parents, files, scope).map_err(err)?;
-        let digest = copy::source_digest(&input, &copy_from).map_err(at_line)?;
+        let digest = copy::source_digest(&input, &copy_from, &self.hashes).map_err(at_line)?;
         let key = key
             .field(created_by.as_bytes())
             .field(digest.as_ref().as_bytes())

@@ -1,0 +1,246 @@
+//! The content hashes of the files COPY and ADD read, remembered across builds by the
+//! file's identity and change time, as BuildKit's content-hash cache and git's index do:
+//! a cached rebuild of a context of large files does not read them again.
+//!
+//! An entry is trusted only while the file's device, inode, size, mtime and ctime are what
+//! they were when it was hashed; any write or chmod changes the ctime. A file whose ctime is
+//! less than [`RACY`] old when hashed is not remembered (timestamps are as coarse as the
+//! kernel's clock tick, so a file written again within it could keep both times: git calls
+//! such entries "racily clean"). The cache key of a step is still the content hash; this
+//! only saves reading.
+//!
+//! The table is `<root>/build/file-hashes.json`, written atomically after a build that
+//! hashed something new; it keeps at most [`MAX_ENTRIES`] files (the oldest go first).
+
+use std::collections::HashMap;
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// How old a file's ctime must be for its hash to be remembered.
+const RACY: Duration = Duration::from_secs(2);
+
+/// The most files remembered.
+const MAX_ENTRIES: usize = 200_000;
+
+/// What identifies a version of a file: device, inode, size, mtime and ctime (seconds
+/// and nanoseconds).
+type Stat = [i64; 7];
+
+#[derive(Clone, Serialize, Deserialize)]
+struct Entry {
+    stat: Stat,
+    /// The sha256 of the content, hex.
+    sha256: String,
+    /// When it was last used (seconds since the epoch), to drop the oldest.
+    used: u64,
+}
+
+/// The remembered hashes of one engine root.
+pub(crate) struct FileHashes {
+    path: PathBuf,
+    table: Mutex<Table>,
+}
+
+#[derive(Default)]
+struct Table {
+    entries: HashMap<PathBuf, Entry>,
+    dirty: bool,
+}
+
+impl FileHashes {
+    /// The table of the engine at `root` (empty when there is none or it is unreadable).
+    pub(crate) fn open(root: &Path) -> FileHashes {
+        let path = root.join("build").join("file-hashes.json");
+        let entries = fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        FileHashes {
+            path,
+            table: Mutex::new(Table {
+                entries,
+                dirty: false,
+            }),
+        }
+    }
+
+    /// The sha256 of the regular file at `host` (whose metadata is `meta`), from the table
+    /// when the file is unchanged, else read (64 KiB at a time, never following a symlink).
+    ///
+    /// # Errors
+    /// The file cannot be opened or read.
+    pub(crate) fn sha256(&self, host: &Path, meta: &Metadata) -> io::Result<[u8; 32]> {
+        let stat = stat_of(meta);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if let Ok(mut t) = self.table.lock() {
+            if let Some(e) = t.entries.get_mut(host) {
+                if e.stat == stat {
+                    if let Some(h) = from_hex(&e.sha256) {
+                        e.used = now;
+                        return Ok(h);
+                    }
+                }
+            }
+        }
+        let h = read_sha256(host)?;
+        let settled = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .is_ok_and(|n| n.as_secs() as i64 >= meta.ctime() + RACY.as_secs() as i64);
+        if settled {
+            if let Ok(mut t) = self.table.lock() {
+                let sha256 = h.iter().map(|b| format!("{b:02x}")).collect();
+                t.entries.insert(
+                    host.to_owned(),
+                    Entry {
+                        stat,
+                        sha256,
+                        used: now,
+                    },
+                );
+                t.dirty = true;
+            }
+        }
+        Ok(h)
+    }
+
+    /// Writes the table if it changed (best effort: a table that cannot be written only
+    /// costs the next build a read of the files).
+    pub(crate) fn save(&self) {
+        let Ok(mut t) = self.table.lock() else {
+            return;
+        };
+        if !t.dirty {
+            return;
+        }
+        if t.entries.len() > MAX_ENTRIES {
+            let mut by_age: Vec<(u64, PathBuf)> =
+                t.entries.iter().map(|(p, e)| (e.used, p.clone())).collect();
+            by_age.sort();
+            let excess = t.entries.len() - MAX_ENTRIES;
+            for (_, p) in by_age.into_iter().take(excess) {
+                t.entries.remove(&p);
+            }
+        }
+        let json = serde_json::to_vec(&t.entries).expect("the table serializes");
+        if let Some(dir) = self.path.parent() {
+            let _ = fs::create_dir_all(dir);
+        }
+        if crate::store::write_atomic(&self.path, &json).is_ok() {
+            t.dirty = false;
+        }
+    }
+}
+
+fn stat_of(m: &Metadata) -> Stat {
+    [
+        m.dev() as i64,
+        m.ino() as i64,
+        m.size() as i64,
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    ]
+}
+
+fn from_hex(s: &str) -> Option<[u8; 32]> {
+    let mut out = [0; 32];
+    if s.len() != 64 {
+        return None;
+    }
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The sha256 of the file at `host`, read 64 KiB at a time.
+fn read_sha256(host: &Path) -> io::Result<[u8; 32]> {
+    let mut file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(host)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0; 64 << 10];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(h.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembered_until_the_file_changes_and_only_when_settled() {
+        let root = tempfile::tempdir().unwrap();
+        let f = root.path().join("f");
+        fs::write(&f, "one").unwrap();
+        let hashes = FileHashes::open(root.path());
+        let meta = fs::symlink_metadata(&f).unwrap();
+        let want: [u8; 32] = Sha256::digest(b"one").into();
+        assert_eq!(hashes.sha256(&f, &meta).unwrap(), want);
+        // Just written: racy, not remembered.
+        assert!(hashes.table.lock().unwrap().entries.is_empty());
+
+        // An old file is remembered, and the table survives the process.
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let meta = fs::symlink_metadata(&f).unwrap();
+        // ctime moved with set_modified: backdate the check instead of waiting.
+        let mut t = Table::default();
+        let stat = stat_of(&meta);
+        let hex: String = Sha256::digest(b"stale")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        t.entries.insert(
+            f.clone(),
+            Entry {
+                stat,
+                sha256: hex,
+                used: 0,
+            },
+        );
+        *hashes.table.lock().unwrap() = t;
+        // The same stat: the table's (deliberately wrong) hash is what comes back.
+        assert_eq!(
+            hashes.sha256(&f, &meta).unwrap(),
+            <[u8; 32]>::from(Sha256::digest(b"stale"))
+        );
+        hashes.table.lock().unwrap().dirty = true;
+        hashes.save();
+        let again = FileHashes::open(root.path());
+        assert_eq!(
+            again.sha256(&f, &meta).unwrap(),
+            <[u8; 32]>::from(Sha256::digest(b"stale"))
+        );
+        // An edit changes the stat: read again.
+        fs::write(&f, "two!").unwrap();
+        let meta = fs::symlink_metadata(&f).unwrap();
+        assert_eq!(
+            again.sha256(&f, &meta).unwrap(),
+            <[u8; 32]>::from(Sha256::digest(b"two!"))
+        );
+    }
+}
