@@ -621,3 +621,53 @@ fn builder_prune_reclaims_the_cache() {
     );
     assert!(!run.iter().any(|l| l.ends_with(" CACHED")), "{progress}");
 }
+
+/// Ctrl-C in the middle of a RUN: the build stops (its RUN container dies with it), nothing
+/// is tagged, and the next command on the root finds no container, mount or scratch left.
+#[test]
+#[ignore = "requires root"]
+fn an_interrupted_build_leaves_the_store_consistent() {
+    let cli = Cli::new();
+    cli.dockerfile(
+        "FROM localhost/busybox:latest\n\
+         RUN echo started && sleep 60\n",
+    );
+    let mut child = cli
+        .cmd(&["build", "--progress=plain", "-t", "localhost/int:1", "."])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the RUN's container.
+    let containers = cli.root.path().join("containers");
+    let start = std::time::Instant::now();
+    loop {
+        let n = fs::read_dir(&containers)
+            .map(|rd| rd.flatten().filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count())
+            .unwrap_or(0);
+        if n > 0 {
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "no RUN container appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // SIGINT to the engine (unshare execs it: the same pid).
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    // The next command repairs what the dead build left.
+    assert_eq!(cli.ok(&["ps", "-a", "-q"]), "");
+    assert!(!cli.ok(&["images"]).contains("localhost/int"));
+    let root = cli.root.path().display().to_string();
+    assert!(common::mounts_with(&root).is_empty(), "{:?}", common::mounts_with(&root));
+    let scratch: Vec<_> = fs::read_dir(cli.root.path().join("build/tmp"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(scratch.is_empty(), "{scratch:?}");
+    // And a build works again (the RUN was never cached).
+    cli.dockerfile("FROM localhost/busybox:latest\nRUN echo again\n");
+    let (_, err) = cli.build(&["--progress=plain", "-t", "localhost/int:1", "."]);
+    assert!(err.contains("again"), "{err}");
+}
