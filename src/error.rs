@@ -483,6 +483,21 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A build instruction failed for a reason other than its text: a base image or
+    /// `--from` image that cannot be pulled, a COPY source that is absent or outside the
+    /// context, a `--chown` user the image does not have, a mount that cannot be made.
+    #[error("{} line {line}: {instruction}: {cause}", path.display())]
+    BuildInstruction {
+        /// The Dockerfile's path as the caller gave it.
+        path: PathBuf,
+        /// The instruction's first line (1-based).
+        line: usize,
+        /// The instruction as written (its first line).
+        instruction: String,
+        /// What went wrong (shown in the message, not as a `source()`, so that a chain
+        /// printer does not repeat it).
+        cause: Box<Error>,
+    },
     /// A RUN step of a build exited non-zero (or was killed): the instruction, where it
     /// is, its exit and the last lines it printed.
     #[error(

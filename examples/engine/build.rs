@@ -484,6 +484,12 @@ impl Printer {
                 )
             }
             Error::InvalidDockerfile { line, .. } => (Some(*line), e.to_string()),
+            Error::BuildInstruction {
+                line,
+                instruction,
+                cause,
+                ..
+            } => (Some(*line), format!("{instruction}: {cause}")),
             _ => (None, e.to_string()),
         };
         if let Some(line) = line {

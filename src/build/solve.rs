@@ -245,7 +245,9 @@ impl<'b, 'e> Solver<'b, 'e> {
         let (mut work, triggers) = match &plan.base {
             Base::Scratch => (Work::scratch(), Vec::new()),
             Base::Image(r) => {
-                let image = self.base_image(r, from)?;
+                let image = self
+                    .base_image(r, from)
+                    .map_err(|e| self.located(from.line, &from.original, e))?;
                 self.work_on_image(&image)?
             }
             Base::Stage(s) => {
@@ -340,6 +342,34 @@ impl<'b, 'e> Solver<'b, 'e> {
 
     /// Applies one instruction to the stage.
     fn instruction(
+        &self,
+        work: &mut Work,
+        scope: &mut Scope,
+        ins: &Located<Instruction>,
+        name: String,
+    ) -> Result<()> {
+        self.apply(work, scope, ins, name)
+            .map_err(|e| self.located(ins.line, &ins.original, e))
+    }
+
+    /// An error of the instruction at `line` (written `original`), naming it unless it
+    /// already names its line.
+    fn located(&self, line: usize, original: &str, e: Error) -> Error {
+        match e {
+            Error::BuildStep { .. }
+            | Error::InvalidDockerfile { .. }
+            | Error::BuildInstruction { .. } => e,
+            cause => Error::BuildInstruction {
+                path: self.path.clone(),
+                line,
+                instruction: original.lines().next().unwrap_or("").trim().to_owned(),
+                cause: Box::new(cause),
+            },
+        }
+    }
+
+    /// [`Self::instruction`]'s work.
+    fn apply(
         &self,
         work: &mut Work,
         scope: &mut Scope,

@@ -79,11 +79,6 @@ impl Solver<'_, '_> {
         name: String,
     ) -> Result<()> {
         let err = |e: String| ins.error(&self.path, e);
-        let at_line = |e: Error| match e {
-            Error::BuildContext { subject, reason } => err(format!("{subject}: {reason}")),
-            Error::InvalidBuild { subject, reason } => err(format!("{subject}: {reason}")),
-            e => e,
-        };
         let expand = |w: &Word| w.expand(scope).map_err(err);
         let opt = |w: &Option<Word>| -> Result<Option<String>> {
             w.as_ref()
@@ -123,7 +118,7 @@ impl Solver<'_, '_> {
             None => None,
             Some(w) => Some(
                 self.source_named(&w.expand(&self.global).map_err(err)?)
-                    .map_err(at_line)?,
+                    ?,
             ),
         };
         let from_layers = from_src
@@ -136,7 +131,7 @@ impl Solver<'_, '_> {
             Some(s) => CopyFrom::Rootfs(s),
         };
         let created_by = config::Stage::copy_created_by(add, parents, files, scope).map_err(err)?;
-        let digest = copy::source_digest(&input, &copy_from, &self.hashes).map_err(at_line)?;
+        let digest = copy::source_digest(&input, &copy_from, &self.hashes)?;
         let key = key
             .field(created_by.as_bytes())
             .field(digest.as_ref().as_bytes())
@@ -166,7 +161,7 @@ impl Solver<'_, '_> {
             let mut layer = s.images().layer_writer()?;
             let mut progress = |bytes| s.emit(BuildEvent::Transferred { id, bytes });
             copy::write_layer(&input, &copy_from, &stack, layer.tar(), &mut progress)
-                .map_err(at_line)?;
+                ?;
             Ok((layer.finish(s.context.root())?, Some(created_by.clone())))
         })
     }

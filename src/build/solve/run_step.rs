@@ -31,7 +31,6 @@ impl Solver<'_, '_> {
         key: KeyHasher,
         name: String,
     ) -> Result<()> {
-        let err = |e: String| ins.error(&self.path, e);
         let argv = work.stage.run_args(r);
         let created_by = work.stage.run_created_by(r, scope);
         let mut env: Vec<(String, String)> = scope
@@ -61,10 +60,7 @@ impl Solver<'_, '_> {
         let workdir = work.workdir();
         let mut mounts = Vec::new();
         for m in &r.mounts {
-            let (k, resolved) = self.mount_key(m, scope, &workdir).map_err(|e| match e {
-                Error::InvalidBuild { subject, reason } => err(format!("{subject}: {reason}")),
-                e => e,
-            })?;
+            let (k, resolved) = self.mount_key(m, scope, &workdir)?;
             key = key.field(k.as_bytes());
             mounts.push(resolved);
         }
