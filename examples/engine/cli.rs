@@ -257,6 +257,23 @@ pub(crate) enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command only reads the engine's state (listings, inspect, logs): it
+    /// never runs anything in a container, so it needs no sealed copy of the binary.
+    pub(crate) fn only_reads(&self) -> bool {
+        matches!(
+            self,
+            Command::Images { .. }
+                | Command::History { .. }
+                | Command::Ps { .. }
+                | Command::Inspect { .. }
+                | Command::Logs { .. }
+                | Command::Port { .. }
+                | Command::Diff { .. }
+        )
+    }
+}
+
 #[derive(Debug, clap::Args)]
 #[command(disable_help_flag = true)]
 pub(crate) struct RunArgs {

@@ -84,7 +84,10 @@ fn die_of_sigpipe() -> ExitCode {
 type CmdResult = Result<u8, Failure>;
 
 fn main() -> ExitCode {
-    cargohold::init();
+    // The monitor of a detached container is this program re-executed: `init` runs it.
+    if std::env::var_os("CARGOHOLD_MONITOR").is_some() {
+        cargohold::init();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -92,6 +95,12 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { ENGINE_ERROR } else { 0 });
         }
     };
+    // A command that may run something in a container runs from the sealed copy of this
+    // binary (`init` re-executes it, arguments and all); a listing never enters a
+    // container and skips that execve.
+    if !cli.command.only_reads() {
+        cargohold::init();
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(Failure::Engine(e)) => {

@@ -1,9 +1,10 @@
 //! Repair: what a crashed program left behind, set right when the engine root is opened.
 
+use std::collections::{HashMap, HashSet};
 use std::fs;
 
 use super::monitor::MonitorStatus;
-use super::record::owner_alive;
+use super::record::{owner_alive, Record};
 use super::release::Ending;
 use super::rootfs;
 use super::store::ContainerStore;
@@ -59,33 +60,42 @@ impl ContainerStore {
             }
             self.release(&rec.info.id, &Ending::reaped(None))?;
         }
-        // Names whose container is gone, and containers whose name link a crash lost.
+        // Names whose container is gone, and containers whose name link a crash lost:
+        // each link read once, checked against the records read once.
+        let records: Vec<Record> = self.records()?.into_iter().filter_map(|(_, r)| r).collect();
+        let ids: HashSet<&str> = records.iter().map(|r| r.info.id.as_str()).collect();
         let names = self.names_dir();
         let rd =
             fs::read_dir(&names).map_err(|e| Error::os("reading container names", &names, e))?;
+        let mut links: HashMap<String, String> = HashMap::new();
         for e in rd.flatten() {
-            let name = e.file_name();
-            if self.name_holder(&name.to_string_lossy()).is_none() {
-                let _ = fs::remove_file(e.path());
+            let name = e.file_name().to_string_lossy().into_owned();
+            let target = fs::read_link(e.path()).ok();
+            match target.as_deref().and_then(|t| t.to_str()) {
+                Some(id) if ids.contains(id) => {
+                    links.insert(name, id.to_owned());
+                }
+                _ => {
+                    let _ = fs::remove_file(e.path());
+                }
             }
         }
         let mut live = Vec::new();
-        for (_, rec) in self.records()? {
-            if let Some(rec) = rec {
-                let build_step = rec.info.config.labels.contains_key(BUILD_STEP_LABEL);
-                if build_step && !owner_alive(rec.owner) && rec.info.state.status == Status::Exited
-                {
-                    // A RUN step of a build whose program died: nobody will commit it.
-                    let _ = self.load(&rec.info.id).and_then(|c| c.remove(true));
-                    continue;
-                }
+        for rec in &records {
+            let build_step = rec.info.config.labels.contains_key(BUILD_STEP_LABEL);
+            if build_step && !owner_alive(rec.owner) && rec.info.state.status == Status::Exited {
+                // A RUN step of a build whose program died: nobody will commit it.
+                let _ = self.load(&rec.info.id).and_then(|c| c.remove(true));
+                continue;
+            }
+            if links.get(rec.name()) != Some(&rec.info.id) {
                 let _ = self.claim_name(rec.name(), &rec.info.id);
-                if matches!(
-                    rec.info.state.status,
-                    Status::Created | Status::Running | Status::Paused
-                ) {
-                    live.push(rec.info.id.clone());
-                }
+            }
+            if matches!(
+                rec.info.state.status,
+                Status::Created | Status::Running | Status::Paused
+            ) {
+                live.push(rec.info.id.clone());
             }
         }
         // Network namespaces, interfaces, rules and addresses of containers that are gone.
