@@ -334,6 +334,31 @@ pub(crate) struct Record {
 }
 
 pub(crate) const RECORD: &str = "container.json";
+/// An empty file beside the record while the record says created, running or paused (or
+/// is a build's RUN step), so that opening an engine reads only the records that may need
+/// repair.
+pub(crate) const LIVE: &str = "live";
+
+/// Makes or removes the live marker of the container in `dir`.
+fn mark_live(dir: &Path, live: bool) -> Result<()> {
+    let p = dir.join(LIVE);
+    let r = if live {
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&p)
+            .map(drop)
+    } else {
+        fs::remove_file(&p)
+    };
+    match r {
+        Err(e) if live || e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::os("marking the container live in", dir, e))
+        }
+        _ => Ok(()),
+    }
+}
 /// The exit record a detached container's monitor writes (its lock is `exit.json.lock`).
 pub(crate) const EXIT: &str = "exit.json";
 
@@ -468,7 +493,35 @@ impl Record {
         // A container removed when it exits needs no record after a power loss (repair
         // removes a directory without one): no fsync for it.
         let durable = !self.info.host_config.auto_remove;
-        crate::store::write_replace(&dir.join(RECORD), &data, durable)
+        // The marker is made before a record that needs it is written and removed after
+        // one that does not: whatever a crash interrupts, such a record has its marker.
+        let live = self.is_live() || self.is_build_step();
+        if live {
+            mark_live(dir, true)?;
+        }
+        crate::store::write_replace(&dir.join(RECORD), &data, durable)?;
+        if !live {
+            mark_live(dir, false)?;
+        }
+        Ok(())
+    }
+
+    /// A container a Dockerfile build runs a RUN step in (removed by repair once its
+    /// builder is gone).
+    pub(crate) fn is_build_step(&self) -> bool {
+        self.info
+            .config
+            .labels
+            .contains_key(super::builder::BUILD_STEP_LABEL)
+    }
+
+    /// Created, running or paused: what [`ContainerStore::repair`] may have to set right
+    /// when its owner died.
+    pub(crate) fn is_live(&self) -> bool {
+        matches!(
+            self.info.state.status,
+            Status::Created | Status::Running | Status::Paused
+        )
     }
 
     pub(crate) fn name(&self) -> &str {

@@ -4,102 +4,143 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 
 use super::monitor::MonitorStatus;
-use super::record::{owner_alive, Record};
+use super::record::{owner_alive, Record, LIVE, RECORD};
 use super::release::Ending;
 use super::rootfs;
 use super::store::ContainerStore;
-use super::{Status, BUILD_STEP_LABEL};
+use super::Status;
 use crate::{Error, Result};
 
+/// Present in `containers/` once every live record has its marker ([`LIVE`]): roots made
+/// before the markers get one full pass that reads every record and marks the live ones.
+const MARKED: &str = ".live-marked";
+
 impl ContainerStore {
-    /// See [`Engine::open`](crate::Engine::open).
+    /// See [`Engine::open`](crate::Engine::open). Reads the records that may need it only:
+    /// those marked live (or a build's RUN steps), those without a name link, those whose
+    /// directory has no record (an interrupted create).
     pub(crate) fn repair(&self) -> Result<()> {
         let _lock = self.images().store().lock("containers")?;
-        for (dir, rec) in self.records()? {
-            let Some(rec) = rec else {
+        let marked_root = self.containers_dir().join(MARKED);
+        let full = !marked_root.exists();
+        let links = self.name_links()?;
+        let linked: HashSet<&str> = links.values().map(String::as_str).collect();
+        let mut present: HashSet<String> = HashSet::new();
+        let mut live = Vec::new();
+        for dir in self.record_dirs()? {
+            let id = dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            present.insert(id.clone());
+            let settled = !dir.join(LIVE).exists()
+                && linked.contains(id.as_str())
+                && dir.join(RECORD).exists();
+            if settled && !full {
+                // Stopped and named: nothing to set right.
+                continue;
+            }
+            let Ok(rec) = Record::load(&dir) else {
                 // An interrupted create (the record is written under the lock we hold).
-                let id = dir
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or_default()
-                    .to_owned();
                 let _ = self.runtime().delete(&id, true);
                 rootfs::unmount(&dir)?;
                 let _ = fs::remove_dir_all(&dir);
                 let _ = self.images().release(&id);
                 let _ = self.volumes().release_all(&id);
+                present.remove(&id);
                 continue;
             };
-            let st = rec.info.state.status;
-            if !matches!(st, Status::Created | Status::Running | Status::Paused) {
+            self.repair_one(&rec)?;
+            let Ok(rec) = Record::load(&dir) else {
+                present.remove(&id);
                 continue;
-            }
-            if rec.standby && st == Status::Created {
-                // Made by `create`, waiting for a start: it belongs to no program.
-                continue;
-            }
-            if rec.ephemeral && !owner_alive(rec.owner) {
-                // Its monitor kills it when the owner goes; make sure, should the monitor
-                // have missed it, then release (and, ephemeral being auto-remove, remove) it.
-                let _ = self.kill_monitored(&rec);
-            }
-            // A started detached container lives as long as its monitor (or, unmonitored,
-            // its init), whatever became of the program that created it.
-            match self.monitor_status(&rec) {
-                Some(MonitorStatus::Running { .. }) => continue,
-                Some(exited) => {
-                    if let Some(end) = Ending::of_monitor(&exited) {
-                        self.release(&rec.info.id, &end)?;
-                    }
-                    continue;
-                }
-                None => {}
-            }
-            if owner_alive(rec.owner) {
-                continue;
-            }
-            self.release(&rec.info.id, &Ending::reaped(None))?;
-        }
-        // Names whose container is gone, and containers whose name link a crash lost:
-        // each link read once, checked against the records read once.
-        let records: Vec<Record> = self.records()?.into_iter().filter_map(|(_, r)| r).collect();
-        let ids: HashSet<&str> = records.iter().map(|r| r.info.id.as_str()).collect();
-        let names = self.names_dir();
-        let rd =
-            fs::read_dir(&names).map_err(|e| Error::os("reading container names", &names, e))?;
-        let mut links: HashMap<String, String> = HashMap::new();
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let target = fs::read_link(e.path()).ok();
-            match target.as_deref().and_then(|t| t.to_str()) {
-                Some(id) if ids.contains(id) => {
-                    links.insert(name, id.to_owned());
-                }
-                _ => {
-                    let _ = fs::remove_file(e.path());
-                }
-            }
-        }
-        let mut live = Vec::new();
-        for rec in &records {
-            let build_step = rec.info.config.labels.contains_key(BUILD_STEP_LABEL);
-            if build_step && !owner_alive(rec.owner) && rec.info.state.status == Status::Exited {
+            };
+            if rec.is_build_step() && !owner_alive(rec.owner) && !rec.is_live() {
                 // A RUN step of a build whose program died: nobody will commit it.
-                let _ = self.load(&rec.info.id).and_then(|c| c.remove(true));
+                let _ = self.load(&id).and_then(|c| c.remove(true));
+                present.remove(&id);
                 continue;
             }
-            if links.get(rec.name()) != Some(&rec.info.id) {
-                let _ = self.claim_name(rec.name(), &rec.info.id);
+            if full && rec.is_live() {
+                rec.save(&dir)?;
             }
-            if matches!(
-                rec.info.state.status,
-                Status::Created | Status::Running | Status::Paused
-            ) {
-                live.push(rec.info.id.clone());
+            if links.get(rec.name()) != Some(&id) {
+                let _ = self.claim_name(rec.name(), &id);
             }
+            if rec.is_live() {
+                live.push(id);
+            }
+        }
+        // Names whose container is gone.
+        for (name, id) in &links {
+            if !present.contains(id) {
+                let _ = fs::remove_file(self.names_dir().join(name));
+            }
+        }
+        if full {
+            fs::write(&marked_root, b"")
+                .map_err(|e| Error::os("marking the containers directory", &marked_root, e))?;
         }
         // Network namespaces, interfaces, rules and addresses of containers that are gone.
         let live: Vec<&str> = live.iter().map(String::as_str).collect();
         self.networks().repair(&live)
+    }
+
+    /// The name links (`.names/<name>` → id), read once.
+    fn name_links(&self) -> Result<HashMap<String, String>> {
+        let names = self.names_dir();
+        let rd =
+            fs::read_dir(&names).map_err(|e| Error::os("reading container names", &names, e))?;
+        let mut links = HashMap::new();
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            match fs::read_link(e.path())
+                .ok()
+                .and_then(|t| t.to_str().map(str::to_owned))
+            {
+                Some(id) => {
+                    links.insert(name, id);
+                }
+                None => {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(links)
+    }
+
+    /// Sets right one live record whose owner or monitor may be gone: released (and
+    /// removed, when it is auto-removed) unless something still runs it.
+    fn repair_one(&self, rec: &Record) -> Result<()> {
+        let st = rec.info.state.status;
+        if !rec.is_live() {
+            return Ok(());
+        }
+        if rec.standby && st == Status::Created {
+            // Made by `create`, waiting for a start: it belongs to no program.
+            return Ok(());
+        }
+        if rec.ephemeral && !owner_alive(rec.owner) {
+            // Its monitor kills it when the owner goes; make sure, should the monitor
+            // have missed it, then release (and, ephemeral being auto-remove, remove) it.
+            let _ = self.kill_monitored(rec);
+        }
+        // A started detached container lives as long as its monitor (or, unmonitored,
+        // its init), whatever became of the program that created it.
+        match self.monitor_status(rec) {
+            Some(MonitorStatus::Running { .. }) => return Ok(()),
+            Some(exited) => {
+                if let Some(end) = Ending::of_monitor(&exited) {
+                    self.release(&rec.info.id, &end)?;
+                }
+                return Ok(());
+            }
+            None => {}
+        }
+        if owner_alive(rec.owner) {
+            return Ok(());
+        }
+        self.release(&rec.info.id, &Ending::reaped(None))
     }
 }

@@ -120,19 +120,30 @@ impl ContainerStore {
     /// Every container directory with its record (`None`: a create interrupted before
     /// writing it).
     pub(crate) fn records(&self) -> Result<Vec<(PathBuf, Option<Record>)>> {
-        let mut out = Vec::new();
+        Ok(self
+            .record_dirs()?
+            .into_iter()
+            .map(|dir| {
+                let rec = Record::load(&dir).ok();
+                (dir, rec)
+            })
+            .collect())
+    }
+
+    /// The directory of every container (named by its id).
+    pub(crate) fn record_dirs(&self) -> Result<Vec<PathBuf>> {
         let rd = fs::read_dir(&self.dir)
             .map_err(|e| Error::os("reading containers directory", &self.dir, e))?;
-        for e in rd.flatten() {
-            let name = e.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if !is_id(name) {
-                continue;
-            }
-            let dir = e.path();
-            out.push((dir.clone(), Record::load(&dir).ok()));
-        }
-        Ok(out)
+        Ok(rd
+            .flatten()
+            .filter(|e| e.file_name().to_str().is_some_and(is_id))
+            .map(|e| e.path())
+            .collect())
+    }
+
+    /// The containers directory (`<root>/containers`).
+    pub(crate) fn containers_dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Takes the containers lock, makes a fresh id and its directory, and claims the name

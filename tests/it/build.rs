@@ -459,8 +459,14 @@ fn bad_dockerfiles_name_the_file_and_line() {
         ),
         ("FROM {base}\nRUN <<EOF\necho never ends\n", "line 2"),
         ("FROM localhost/no/such:image\n", "localhost/no/such"),
-        ("FROM {base}\nCOPY --from=localhost/no/such:img /x /\n", "line 2"),
-        ("FROM {base}\nCOPY --chown=nosuchuser missing.txt /\n", "line 2"),
+        (
+            "FROM {base}\nCOPY --from=localhost/no/such:img /x /\n",
+            "line 2",
+        ),
+        (
+            "FROM {base}\nCOPY --chown=nosuchuser missing.txt /\n",
+            "line 2",
+        ),
     ] {
         let (r, _) = build(&e, ctx.path(), df);
         let err = r.unwrap_err().to_string();

@@ -643,12 +643,19 @@ fn an_interrupted_build_leaves_the_store_consistent() {
     let start = std::time::Instant::now();
     loop {
         let n = fs::read_dir(&containers)
-            .map(|rd| rd.flatten().filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count())
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                    .count()
+            })
             .unwrap_or(0);
         if n > 0 {
             break;
         }
-        assert!(start.elapsed() < std::time::Duration::from_secs(30), "no RUN container appeared");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "no RUN container appeared"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     std::thread::sleep(std::time::Duration::from_millis(200));
@@ -661,7 +668,11 @@ fn an_interrupted_build_leaves_the_store_consistent() {
     assert_eq!(cli.ok(&["ps", "-a", "-q"]), "");
     assert!(!cli.ok(&["images"]).contains("localhost/int"));
     let root = cli.root.path().display().to_string();
-    assert!(common::mounts_with(&root).is_empty(), "{:?}", common::mounts_with(&root));
+    assert!(
+        common::mounts_with(&root).is_empty(),
+        "{:?}",
+        common::mounts_with(&root)
+    );
     let scratch: Vec<_> = fs::read_dir(cli.root.path().join("build/tmp"))
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();

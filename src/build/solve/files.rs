@@ -116,10 +116,7 @@ impl Solver<'_, '_> {
         };
         let from_src = match from {
             None => None,
-            Some(w) => Some(
-                self.source_named(&w.expand(&self.global).map_err(err)?)
-                    ?,
-            ),
+            Some(w) => Some(self.source_named(&w.expand(&self.global).map_err(err)?)?),
         };
         let from_layers = from_src
             .as_ref()
@@ -160,8 +157,7 @@ impl Solver<'_, '_> {
             };
             let mut layer = s.images().layer_writer()?;
             let mut progress = |bytes| s.emit(BuildEvent::Transferred { id, bytes });
-            copy::write_layer(&input, &copy_from, &stack, layer.tar(), &mut progress)
-                ?;
+            copy::write_layer(&input, &copy_from, &stack, layer.tar(), &mut progress)?;
             Ok((layer.finish(s.context.root())?, Some(created_by.clone())))
         })
     }
