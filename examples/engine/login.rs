@@ -187,7 +187,8 @@ pub(crate) fn search(
         if !repo.to_ascii_lowercase().contains(&wanted) {
             continue;
         }
-        let tags = registry.tags(&repo).unwrap_or_default();
+        let mut tags = registry.tags(&repo).unwrap_or_default();
+        tags.sort();
         found.push(Found {
             name: format!("{}/{repo}", registry.domain()),
             description: if tags.is_empty() {
