@@ -387,7 +387,10 @@ fn pull_showing(
     let img = pulled.map_err(|e| login_hint(e, &r))?;
     t.line(&format!("Digest: {}", img.manifest_digest()));
     if t.moved() {
-        t.line(&format!("Status: Downloaded newer image for {}", r.familiar()));
+        t.line(&format!(
+            "Status: Downloaded newer image for {}",
+            r.familiar()
+        ));
     } else {
         t.line(&format!("Status: Image is up to date for {}", r.familiar()));
     }
@@ -403,7 +406,9 @@ fn login_hint(e: Error, r: &Reference) -> Failure {
             } else {
                 format!(" {}", r.domain())
             };
-            eprintln!("hint: run `engine login{server}` (it stores the credentials where docker does)");
+            eprintln!(
+                "hint: run `engine login{server}` (it stores the credentials where docker does)"
+            );
         }
     }
     Failure::Engine(e)
@@ -455,7 +460,10 @@ pub(crate) fn push(engine: &Engine, image: &str, insecure: &[String]) -> CmdResu
     let pushed = engine.push_with(image, &opts, &|p| t.event(p));
     t.done();
     let digest = pushed.map_err(|e| login_hint(e, &r))?;
-    t.line(&format!("{}: digest: {digest}", r.tag().unwrap_or("latest")));
+    t.line(&format!(
+        "{}: digest: {digest}",
+        r.tag().unwrap_or("latest")
+    ));
     Ok(0)
 }
 
