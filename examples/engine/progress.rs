@@ -149,6 +149,8 @@ pub(crate) struct Transfer {
     /// Whether the layers were listed first (a push): events of other blobs (the config)
     /// are not shown.
     listed: AtomicBool,
+    /// Whether the bars are done: lines go below them.
+    closed: AtomicBool,
 }
 
 impl Transfer {
@@ -164,16 +166,17 @@ impl Transfer {
             layers: Mutex::new(HashMap::new()),
             moved: AtomicBool::new(false),
             listed: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
         }
     }
 
-    /// A line of text above the bars (or on its own).
+    /// A line of text: above the bars while they move, below them once [`done`](Self::done).
     pub(crate) fn line(&self, s: &str) {
         match &self.bars {
-            Some(m) => {
+            Some(m) if !self.closed.load(Ordering::Relaxed) => {
                 let _ = m.println(s);
             }
-            None => self.out.line(s),
+            _ => self.out.line(s),
         }
     }
 
@@ -199,11 +202,11 @@ impl Transfer {
         l.started = true;
         match &self.bars {
             Some(m) => {
-                let bar = m.add(ProgressBar::new(0));
-                bar.set_style(line_style());
-                bar.set_prefix(short(&digest));
-                bar.set_message(self.kind.started());
-                l.bar = Some(bar);
+                let bar = ProgressBar::new(0)
+                    .with_style(line_style())
+                    .with_prefix(short(&digest))
+                    .with_message(self.kind.started());
+                l.bar = Some(m.add(bar));
             }
             None => self
                 .out
@@ -223,9 +226,10 @@ impl Transfer {
                 bar.finish_with_message(status.to_owned());
             }
             (Some(m), None) => {
-                let bar = m.add(ProgressBar::new(0));
-                bar.set_style(line_style());
-                bar.set_prefix(short(&digest));
+                let bar = ProgressBar::new(0)
+                    .with_style(line_style())
+                    .with_prefix(short(&digest));
+                let bar = m.add(bar);
                 bar.finish_with_message(status.to_owned());
                 l.bar = Some(bar);
             }
@@ -296,6 +300,7 @@ impl Transfer {
     /// Leaves the bars on the screen as they are (finished or not), so the lines after
     /// them follow.
     pub(crate) fn done(&self) {
+        self.closed.store(true, Ordering::Relaxed);
         for l in self.layers.lock().expect("progress lock").values() {
             if let Some(bar) = l.bar.as_ref().filter(|b| !b.is_finished()) {
                 bar.abandon();

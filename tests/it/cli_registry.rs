@@ -603,3 +603,48 @@ fn the_library_logs_in_stores_and_pulls_on_demand() {
     let e = b.image_or_pull("Not/A/Reference").map(|_| ()).unwrap_err();
     assert!(matches!(e, Error::InvalidReference { .. }), "{e}");
 }
+
+#[test]
+#[ignore = "requires root"]
+fn pull_and_push_draw_bars_on_a_terminal() {
+    let Some(reg) = AuthRegistry::start() else {
+        return;
+    };
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipping: no script(1) for a pty");
+        return;
+    }
+    let cli = Cli::new();
+    assert!(cli.login(&reg).status.success());
+    let image = reg.reference("tty/busybox:1");
+    cli.import(&image);
+    // through a pty: `script` runs the command on a terminal of its own
+    let on_a_terminal = |args: &[&str]| {
+        let cmd = cli.command(args);
+        let line: Vec<String> = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|a| format!("'{}'", a.to_string_lossy()))
+            .collect();
+        let mut script = Command::new("script");
+        script
+            .args(["-qec", &line.join(" "), "/dev/null"])
+            .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .stdin(Stdio::null());
+        let o = common::output_via_files(&mut script);
+        let (out, err) = texts(&o);
+        assert!(o.status.success(), "{out}{err}");
+        out
+    };
+    let out = on_a_terminal(&["push", &image]);
+    assert!(out.contains("\x1b[2K"), "drawn by indicatif: {out:?}");
+    assert!(out.contains(": Pushed"), "{out:?}");
+    cli.ok(&["rmi", &image]);
+    let out = on_a_terminal(&["pull", &image]);
+    assert!(out.contains("\x1b[2K"), "{out:?}");
+    assert!(out.contains(": Pull complete"), "{out:?}");
+    assert!(
+        !out.contains("Download complete"),
+        "plain lines only off a terminal"
+    );
+    assert!(out.contains(&format!("Status: Downloaded newer image for {image}")));
+}

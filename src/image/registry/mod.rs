@@ -1374,6 +1374,46 @@ mod fake_registry_tests {
     }
 
     #[test]
+    fn catalog_and_tags_follow_link_pages() {
+        // one repository per page, the next page in a Link header, as the spec says
+        let repos = ["a/one", "b/two", "c/three"];
+        let (port, seen) = serve(move |req, _| {
+            if let Some(rest) = req.path.strip_prefix("/v2/_catalog") {
+                let last = rest.split("last=").nth(1).map(|l| l.split('&').next().unwrap());
+                let i = last.map_or(0, |l| repos.iter().position(|r| *r == l).unwrap() + 1);
+                let mut r = resp(200, format!(r#"{{"repositories":["{}"]}}"#, repos[i]));
+                if i + 1 < repos.len() {
+                    r.headers.push((
+                        "Link".into(),
+                        format!(r#"</v2/_catalog?last={}&n=1>; rel="next""#, repos[i]),
+                    ));
+                }
+                return r;
+            }
+            if req.path.starts_with("/v2/a/one/tags/list") {
+                return resp(200, r#"{"name":"a/one","tags":["2","1"]}"#);
+            }
+            if req.path.starts_with("/v2/b/two/tags/list") {
+                return resp(200, r#"{"name":"b/two","tags":null}"#);
+            }
+            resp(404, r#"{"errors":[{"message":"repository name not known"}]}"#)
+        });
+        let r = Registry::new(&format!("127.0.0.1:{port}"));
+        assert_eq!(r.catalog().unwrap(), repos);
+        let catalog_pages = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|q| q.path.starts_with("/v2/_catalog"))
+            .count();
+        assert_eq!(catalog_pages, 3);
+        assert_eq!(r.tags("a/one").unwrap(), ["2", "1"]);
+        assert!(r.tags("b/two").unwrap().is_empty());
+        let e = r.tags("z/none").unwrap_err().to_string();
+        assert!(e.contains("404") && e.contains("not known"), "{e}");
+    }
+
+    #[test]
     fn basic_auth_challenge() {
         let route = registry_route(|l| resp(200, l.to_vec()));
         let (port, _) = serve(move |req, port| {
