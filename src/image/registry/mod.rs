@@ -104,7 +104,7 @@ macro_rules! access_setters {
         }
 
         /// Uses these credentials instead of those `docker login` stored (see
-        /// [`DockerConfig`]).
+        /// [`DockerConfig`](crate::DockerConfig)).
         pub fn credentials(&mut self, username: &str, password: &str) -> &mut Self {
             self.access.credentials = Some(Credentials {
                 username: username.into(),
@@ -1379,7 +1379,10 @@ mod fake_registry_tests {
         let repos = ["a/one", "b/two", "c/three"];
         let (port, seen) = serve(move |req, _| {
             if let Some(rest) = req.path.strip_prefix("/v2/_catalog") {
-                let last = rest.split("last=").nth(1).map(|l| l.split('&').next().unwrap());
+                let last = rest
+                    .split("last=")
+                    .nth(1)
+                    .map(|l| l.split('&').next().unwrap());
                 let i = last.map_or(0, |l| repos.iter().position(|r| *r == l).unwrap() + 1);
                 let mut r = resp(200, format!(r#"{{"repositories":["{}"]}}"#, repos[i]));
                 if i + 1 < repos.len() {
@@ -1396,7 +1399,10 @@ mod fake_registry_tests {
             if req.path.starts_with("/v2/b/two/tags/list") {
                 return resp(200, r#"{"name":"b/two","tags":null}"#);
             }
-            resp(404, r#"{"errors":[{"message":"repository name not known"}]}"#)
+            resp(
+                404,
+                r#"{"errors":[{"message":"repository name not known"}]}"#,
+            )
         });
         let r = Registry::new(&format!("127.0.0.1:{port}"));
         assert_eq!(r.catalog().unwrap(), repos);
