@@ -5,7 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build -q --example engine
+# not -q: the first build compiles the crate and its dependencies (a few minutes), and
+# cargo's progress says so
+echo "==> building the engine example (cargo build --example engine; the first build takes a few minutes)" >&2
+cargo build --example engine
 ENGINE="${CARGO_TARGET_DIR:-$PWD/target}/debug/examples/engine"
 
 work=$(mktemp -d /tmp/engine-demo.XXXXXX)
@@ -17,6 +20,7 @@ cleanup() {
 trap cleanup EXIT
 
 # a busybox image as a rootfs tarball (from Debian's busybox-static)
+echo "==> making a busybox image from Debian's busybox-static" >&2
 ./scripts/busybox-image.sh "$work/busybox.tar" >/dev/null
 
 set -x

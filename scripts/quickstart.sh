@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 if [ ! -x /bin/busybox ] || ! /bin/busybox --list >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq busybox-static >/dev/null
 fi
-cargo build -q --example runtime
+echo "==> building the runtime example (cargo build --example runtime; the first build takes a few minutes)" >&2
+cargo build --example runtime
 rt="${CARGO_TARGET_DIR:-target}/debug/examples/runtime"
 bundle=$(mktemp -d /tmp/cargohold-quickstart.XXXXXX)
 root=$(mktemp -d /tmp/cargohold-quickstart-root.XXXXXX)

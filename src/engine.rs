@@ -128,6 +128,36 @@ impl Engine {
         self.images().get(reference)
     }
 
+    /// The image named `reference`, pulled from its registry first if the store lacks it
+    /// (what `docker run` does with a missing image), with default options; see
+    /// [`image_or_pull_with`](Self::image_or_pull_with).
+    ///
+    /// # Errors
+    /// As [`image`](Self::image) and [`pull`](Self::pull).
+    pub fn image_or_pull(&self, reference: &str) -> Result<Image> {
+        self.image_or_pull_with(reference, &PullOptions::new(), &|_| {})
+    }
+
+    /// The image named `reference` if the store has it (no registry is asked, as
+    /// `--pull missing`), else pulled with `options`, reporting to `progress`. An id or id
+    /// prefix that matches no image is not pulled: it stays [`Error::ImageNotFound`].
+    ///
+    /// # Errors
+    /// As [`image`](Self::image) and [`pull_with`](Self::pull_with).
+    pub fn image_or_pull_with(
+        &self,
+        reference: &str,
+        options: &PullOptions,
+        progress: &(dyn Fn(&Progress) + Sync),
+    ) -> Result<Image> {
+        match self.image(reference) {
+            Err(Error::ImageNotFound { .. }) if reference.parse::<Reference>().is_ok() => {
+                self.pull_with(reference, options, progress)
+            }
+            r => r,
+        }
+    }
+
     /// Opens the engine root named by `$CARGOHOLD_ROOT`, else `/var/lib/cargohold` (as
     /// Docker's `/var/lib/docker`); see [`open`](Self::open).
     ///
@@ -141,8 +171,9 @@ impl Engine {
     }
 
     /// Pulls `reference` (`busybox`, `busybox:1.36`, `registry:5000/app@sha256:…`) from
-    /// its registry into the store (`docker pull`), with default options: credentials
-    /// none, plain HTTP only for `localhost`/`127.0.0.1` registries. See
+    /// its registry into the store (`docker pull`), with default options: the credentials
+    /// `docker login` stored ([`DockerConfig`](crate::DockerConfig)), plain HTTP only for
+    /// `localhost`/`127.0.0.1` registries. See
     /// [`pull_with`](Self::pull_with).
     ///
     /// Layers already in the store are not fetched. Blobs are verified against their

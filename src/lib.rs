@@ -91,7 +91,9 @@ pub use oci_spec;
 
 // Images.
 pub use build::{BuildEvent, BuildNetwork, CachePruned, ImageBuilder};
-pub use image::registry::{Progress, PullOptions, PushOptions};
+pub use image::registry::{
+    Credentials, DockerConfig, Progress, PullOptions, PushOptions, Registry,
+};
 pub use image::{HistoryEntry, Image, Images, Reference};
 
 // Containers: the builder, the live handle, the record and what they report.

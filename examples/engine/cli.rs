@@ -255,6 +255,41 @@ pub(crate) enum Command {
         /// PRIVATE_PORT[/PROTO] (default: every published port).
         private_port: Option<String>,
     },
+    /// Log in to a registry (credentials kept in Docker's config.json or its helper).
+    Login {
+        /// Username.
+        #[arg(short, long)]
+        username: Option<String>,
+        /// Password.
+        #[arg(short, long)]
+        password: Option<String>,
+        /// Take the password from stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        /// The registry (HOST[:PORT]) [default: Docker Hub].
+        server: Option<String>,
+    },
+    /// Log out from a registry.
+    Logout {
+        /// The registry (HOST[:PORT]) [default: Docker Hub].
+        server: Option<String>,
+    },
+    /// Search a registry's catalog for repositories (`search HOST[:PORT]/TERM`; the
+    /// description lists their tags).
+    Search {
+        /// Max number of search results.
+        #[arg(long, default_value_t = 25)]
+        limit: usize,
+        /// Don't truncate output.
+        #[arg(long)]
+        no_trunc: bool,
+        /// Format output using a Go template (`table` for headers): .Name .Description
+        /// .StarCount .IsOfficial .IsAutomated.
+        #[arg(long)]
+        format: Option<String>,
+        /// HOST[:PORT]/TERM: the registry and the text repository names must contain.
+        term: String,
+    },
 }
 
 impl Command {
@@ -395,6 +430,20 @@ pub(crate) struct RunArgs {
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub(crate) command: Vec<String>,
+    /// Pull image before running ("always", "missing", "never").
+    #[arg(long, value_enum, default_value_t = PullPolicy::Missing)]
+    pub(crate) pull: PullPolicy,
+}
+
+/// When `run`/`create` pull their image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum PullPolicy {
+    /// Always pull, even if the image is there.
+    Always,
+    /// Pull only when the image is not there.
+    Missing,
+    /// Never pull: a missing image is an error.
+    Never,
 }
 
 #[derive(Debug, clap::Args)]

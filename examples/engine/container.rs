@@ -55,7 +55,7 @@ fn exit_code(status: ExitStatus) -> u8 {
 
 /// A builder with every setting of `run`/`create` but the attach ones (-d, -i, -t).
 fn builder<'e>(engine: &'e Engine, a: &RunArgs) -> Result<ContainerBuilder<'e>, Failure> {
-    let image = engine.image(&a.image)?;
+    let image = crate::image::image_for_run(engine, &a.image, a.pull)?;
     let mut b = engine.container(&image);
     // As Docker's client prints the warnings of a create.
     b.on_warning(|w| eprintln!("WARNING: {w}"));

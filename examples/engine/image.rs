@@ -4,9 +4,11 @@ use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 
-use cargohold::{Engine, HistoryEntry, Image, PullOptions, PushOptions, Reference};
+use cargohold::{Engine, Error, HistoryEntry, Image, PullOptions, PushOptions, Reference};
 
+use crate::cli::PullPolicy;
 use crate::format::{human_duration, human_size, parse_time, print_table, write_archive};
+use crate::progress::{Kind, Out, Reading, Transfer};
 use crate::{CmdResult, Failure, ENGINE_ERROR};
 
 /// The first 12 hex digits of the image's id, as `docker images` shows it.
@@ -205,7 +207,10 @@ fn history_field(
 
 /// Fills the `{{.Field}}` actions of a Go template (the subset `--format` takes here:
 /// fields only) with `value(field)`; an unknown field is an error, as in Go.
-fn render(template: &str, value: &dyn Fn(&str) -> Option<String>) -> Result<String, Failure> {
+pub(crate) fn render(
+    template: &str,
+    value: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, Failure> {
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -290,11 +295,25 @@ pub(crate) fn save(engine: &Engine, output: Option<PathBuf>, images: &[String]) 
     })
 }
 
-/// `load`: the images of a Docker or OCI archive, from a file or stdin.
+/// `load`: the images of a Docker or OCI archive, from a file or stdin; on a terminal, a
+/// bar of the bytes read.
 pub(crate) fn load(engine: &Engine, input: Option<PathBuf>, quiet: bool) -> CmdResult {
     let loaded = match input {
-        Some(p) => engine.images().load(io::BufReader::new(File::open(&p)?))?,
-        None => engine.images().load(io::stdin().lock())?,
+        Some(p) => {
+            let f = File::open(&p)?;
+            let total = f.metadata().ok().map(|m| m.len());
+            let reader = Reading::new(io::BufReader::new(f), total, Out::Stdout, quiet);
+            let mut reader = io::BufReader::new(reader);
+            let r = engine.images().load(&mut reader);
+            reader.get_ref().finish();
+            r?
+        }
+        None => {
+            let mut reader = Reading::new(io::stdin().lock(), None, Out::Stdout, quiet);
+            let r = engine.images().load(&mut reader);
+            reader.finish();
+            r?
+        }
     };
     if !quiet {
         for i in &loaded {
@@ -332,29 +351,119 @@ pub(crate) fn import(engine: &Engine, tarball: &str, reference: Option<String>) 
     Ok(0)
 }
 
-/// `pull`: the image from its registry.
+/// `pull`: the image from its registry, with Docker's output (bars on a terminal).
 pub(crate) fn pull(engine: &Engine, image: &str, insecure: &[String]) -> CmdResult {
-    let r: Reference = image.parse()?;
     let mut opts = PullOptions::new();
     for host in insecure {
         opts.insecure(host);
     }
-    let img = engine.pull_with(image, &opts, &|_| {})?;
-    println!("Digest: {}", img.manifest_digest());
-    println!("Status: Downloaded newer image for {}", r.familiar());
-    println!("{r}");
+    let img = pull_showing(engine, image, &opts, Out::Stdout)?;
+    println!("{}", img.0);
     Ok(0)
 }
 
-/// `push`: the image to its registry.
+/// Pulls `image` showing Docker's pull output on `out`: the header, a line or bar per
+/// layer, `Digest:` and `Status:`. The full reference and the image.
+fn pull_showing(
+    engine: &Engine,
+    image: &str,
+    opts: &PullOptions,
+    out: Out,
+) -> Result<(Reference, Image), Failure> {
+    let r: Reference = image.parse()?;
+    let t = Transfer::new(Kind::Pull, out);
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if !last.contains(':') && !last.contains('@') {
+        t.line("Using default tag: latest");
+    }
+    let shown = match (r.digest(), r.tag()) {
+        (Some(d), _) => d.to_string(),
+        (None, Some(tag)) => tag.to_owned(),
+        (None, None) => "latest".to_owned(),
+    };
+    t.line(&format!("{shown}: Pulling from {}", r.path()));
+    let pulled = engine.pull_with(image, opts, &|p| t.event(p));
+    t.done();
+    let img = pulled.map_err(|e| login_hint(e, &r))?;
+    t.line(&format!("Digest: {}", img.manifest_digest()));
+    if t.moved() {
+        t.line(&format!(
+            "Status: Downloaded newer image for {}",
+            r.familiar()
+        ));
+    } else {
+        t.line(&format!("Status: Image is up to date for {}", r.familiar()));
+    }
+    Ok((r, img))
+}
+
+/// An authentication failure also says how to log in with this program.
+fn login_hint(e: Error, r: &Reference) -> Failure {
+    if let Error::Registry { reason, .. } = &e {
+        if reason.contains("docker login") {
+            let server = if r.domain() == "docker.io" {
+                String::new()
+            } else {
+                format!(" {}", r.domain())
+            };
+            eprintln!(
+                "hint: run `engine login{server}` (it stores the credentials where docker does)"
+            );
+        }
+    }
+    Failure::Engine(e)
+}
+
+/// The image of `run`/`create`, pulled as `--pull` says: a missing one prints Docker's
+/// "Unable to find image 'busybox:latest' locally" and the pull's output on stderr.
+pub(crate) fn image_for_run(
+    engine: &Engine,
+    image: &str,
+    policy: PullPolicy,
+) -> Result<Image, Failure> {
+    let pull = |engine: &Engine| {
+        pull_showing(engine, image, &PullOptions::new(), Out::Stderr).map(|(_, img)| img)
+    };
+    match policy {
+        PullPolicy::Always => pull(engine),
+        PullPolicy::Never => Ok(engine.image(image)?),
+        PullPolicy::Missing => match engine.image(image) {
+            Err(Error::ImageNotFound { .. }) if image.parse::<Reference>().is_ok() => {
+                let r: Reference = image.parse()?;
+                eprintln!("Unable to find image '{}' locally", r.familiar());
+                pull(engine)
+            }
+            found => Ok(found?),
+        },
+    }
+}
+
+/// `push`: the image to its registry, with Docker's output (bars on a terminal).
 pub(crate) fn push(engine: &Engine, image: &str, insecure: &[String]) -> CmdResult {
     let r: Reference = image.parse()?;
     let mut opts = PushOptions::new();
     for host in insecure {
         opts.insecure(host);
     }
-    let digest = engine.push_with(image, &opts, &|_| {})?;
-    println!("{}: digest: {digest}", r.tag().unwrap_or("latest"));
+    let local = engine.image(image)?;
+    let t = Transfer::new(Kind::Push, Out::Stdout);
+    t.line(&format!("The push refers to repository [{}]", r.name()));
+    // Docker lists the top layer first
+    let layers: Vec<String> = local
+        .manifest()
+        .layers()
+        .iter()
+        .rev()
+        .map(|l| l.digest().to_string())
+        .collect();
+    t.layers(&layers);
+    let pushed = engine.push_with(image, &opts, &|p| t.event(p));
+    t.done();
+    let digest = pushed.map_err(|e| login_hint(e, &r))?;
+    t.line(&format!(
+        "{}: digest: {digest}",
+        r.tag().unwrap_or("latest")
+    ));
     Ok(0)
 }
 

@@ -27,8 +27,10 @@ mod cli;
 mod container;
 mod format;
 mod image;
+mod login;
 mod network;
 mod observe;
+mod progress;
 mod tty;
 mod volume;
 
@@ -214,6 +216,25 @@ fn run(cli: Cli) -> CmdResult {
         } => observe::port(engine, &container, private_port.as_deref()),
         Command::Volume(v) => volume::run(engine, v),
         Command::Network(n) => network::run(engine, n),
+        Command::Login {
+            username,
+            password,
+            password_stdin,
+            server,
+        } => login::login(
+            server.as_deref(),
+            username.as_deref(),
+            password.as_deref(),
+            password_stdin,
+            insecure,
+        ),
+        Command::Logout { server } => login::logout(server.as_deref()),
+        Command::Search {
+            limit,
+            no_trunc,
+            format,
+            term,
+        } => login::search(&term, limit, no_trunc, format.as_deref(), insecure),
     }
 }
 

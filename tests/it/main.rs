@@ -60,3 +60,6 @@ mod limits;
 // Escape regressions (issue 10): leaked-fd working directories, symlinked and swapped mount
 // destinations, /proc/sys and /sys writes, host disks, dangerous syscalls, compat entry points.
 mod escape;
+// `engine login`/`logout`/`search`, `run --pull`, credential helpers, `Engine::image_or_pull`
+// against a docker-registry with basic auth (issue 13).
+mod cli_registry;

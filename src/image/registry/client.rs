@@ -1,10 +1,9 @@
 //! A small OCI distribution (v2) client over ureq: scheme choice, authentication
-//! (anonymous, bearer token via `WWW-Authenticate`, basic), credentials from
-//! `~/.docker/config.json`.
+//! (anonymous, bearer token via `WWW-Authenticate`, basic), credentials from Docker's
+//! client config (`credentials.rs`) unless the caller gives some.
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -14,9 +13,9 @@ use super::Credentials;
 use crate::{Error, Result};
 
 /// The host Docker Hub's registry API lives on.
-const DOCKER_HUB_REGISTRY: &str = "registry-1.docker.io";
+pub(crate) const DOCKER_HUB_REGISTRY: &str = "registry-1.docker.io";
 /// The key Docker Hub credentials have in `~/.docker/config.json`.
-const DOCKER_HUB_AUTH_KEY: &str = "https://index.docker.io/v1/";
+pub(crate) const DOCKER_HUB_AUTH_KEY: &str = "https://index.docker.io/v1/";
 
 /// A parsed `WWW-Authenticate` challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,14 +113,6 @@ pub(crate) fn credentials_from_config(json: &[u8], registry: &str) -> Option<Cre
     })
 }
 
-/// `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`.
-fn docker_config_path() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("DOCKER_CONFIG") {
-        return Some(PathBuf::from(d).join("config.json"));
-    }
-    Some(PathBuf::from(std::env::var_os("HOME")?).join(".docker/config.json"))
-}
-
 /// Whether plain HTTP is allowed for `host` without an explicit setting.
 pub(crate) fn is_local(host: &str) -> bool {
     let h = host
@@ -141,6 +132,8 @@ pub(crate) struct Client {
     auth: Mutex<Option<String>>,
     /// The reference, for error messages.
     pub subject: String,
+    /// The registry as references name it (`docker.io`, `host:port`), for the login hint.
+    domain: String,
 }
 
 /// A response: status, headers we need, body.
@@ -162,10 +155,7 @@ impl Client {
         };
         let plain = is_local(host) || insecure.iter().any(|i| i == domain || i == host);
         let scheme = if plain { "http" } else { "https" };
-        let credentials = credentials.or_else(|| {
-            let json = std::fs::read(docker_config_path()?).ok()?;
-            credentials_from_config(&json, domain)
-        });
+        let credentials = credentials.or_else(|| super::credentials::lookup(domain));
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(30)))
@@ -181,6 +171,7 @@ impl Client {
             credentials,
             auth: Mutex::new(None),
             subject,
+            domain: domain.to_owned(),
         }
     }
 
@@ -270,7 +261,7 @@ impl Client {
                 continue;
             }
             if r.status() == 401 {
-                return Err(self.status_err(op, url, r));
+                return Err(self.with_login_hint(self.status_err(op, url, r)));
             }
             return Ok(r);
         }
@@ -300,6 +291,40 @@ impl Client {
             .map_err(|e| self.err(op, url, e.to_string()))
     }
 
+    /// Adds to a refusal how to log in, in Docker's words: the credentials are read from
+    /// Docker's client config, which `docker login` (or the engine example's `login`)
+    /// writes.
+    pub(crate) fn with_login_hint(&self, e: Error) -> Error {
+        match e {
+            Error::Registry {
+                op,
+                reference,
+                url,
+                reason,
+            } => {
+                let server = if self.domain == "docker.io" {
+                    String::new()
+                } else {
+                    format!(" {}", self.domain)
+                };
+                let how = if self.credentials.is_some() {
+                    "the credentials were refused"
+                } else {
+                    "no credentials are stored for this registry"
+                };
+                Error::Registry {
+                    op,
+                    reference,
+                    url,
+                    reason: format!(
+                        "{reason} ({how}; the registry may require 'docker login{server}')"
+                    ),
+                }
+            }
+            e => e,
+        }
+    }
+
     fn auth_header(&self) -> Option<String> {
         self.auth.lock().expect("auth lock").clone()
     }
@@ -316,11 +341,11 @@ impl Client {
         match c {
             Challenge::Basic => {
                 let b = self.basic().ok_or_else(|| {
-                    self.err(
+                    self.with_login_hint(self.err(
                         op,
                         &self.base,
-                        "registry wants basic auth and no credentials are set",
-                    )
+                        "unauthorized: authentication required",
+                    ))
                 })?;
                 *self.auth.lock().expect("auth lock") = Some(b);
                 Ok(())
@@ -351,6 +376,9 @@ impl Client {
                 let mut r = req
                     .call()
                     .map_err(|e| self.err("getting a token", &url, e.to_string()))?;
+                if r.status() == 401 || r.status() == 403 {
+                    return Err(self.with_login_hint(self.status_err("getting a token", &url, r)));
+                }
                 if r.status() != 200 {
                     return Err(self.status_err("getting a token", &url, r));
                 }

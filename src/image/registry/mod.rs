@@ -3,11 +3,16 @@
 //! Synchronous (ureq over rustls); layers move on a few threads of their own. Plain HTTP
 //! is used only for `localhost`/`127.0.0.0/8`/`[::1]` and for registries listed with
 //! [`PullOptions::insecure`]/[`PushOptions::insecure`]. Credentials come from the options,
-//! else from `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` (`auths`); a
-//! `WWW-Authenticate` challenge is answered with a bearer token from its realm (Docker
-//! Hub's flow) or with basic auth.
+//! else from Docker's client config as `docker login` leaves it ([`DockerConfig`]:
+//! `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, its `auths`, `credsStore` and
+//! `credHelpers`); a `WWW-Authenticate` challenge is answered with a bearer token from its
+//! realm (Docker Hub's flow) or with basic auth. [`Registry`] checks a login and lists a
+//! registry's catalog and tags (what `docker login` and `search` need).
 
 mod client;
+mod credentials;
+
+pub use credentials::DockerConfig;
 
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::sync::Mutex;
@@ -22,13 +27,31 @@ use super::{Image, Images, Reference};
 use crate::store::{chain_ids, digest_of, BlobWriter, LayerMeta, Store};
 use crate::{Error, Result};
 
-/// A user name and password (or token) for a registry.
+/// A user name and password (or token) for a registry. Its `Debug` form hides the password.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Credentials {
+pub struct Credentials {
+    pub(crate) username: String,
+    pub(crate) password: String,
+}
+
+impl Credentials {
+    /// A user name and its password or access token.
+    pub fn new(username: &str, password: &str) -> Credentials {
+        Credentials {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        }
+    }
+
     /// The user name.
-    pub username: String,
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
     /// The password or access token.
-    pub password: String,
+    pub fn password(&self) -> &str {
+        &self.password
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -80,7 +103,8 @@ macro_rules! access_setters {
             self
         }
 
-        /// Uses these credentials instead of the docker config's.
+        /// Uses these credentials instead of those `docker login` stored (see
+        /// [`DockerConfig`](crate::DockerConfig)).
         pub fn credentials(&mut self, username: &str, password: &str) -> &mut Self {
             self.access.credentials = Some(Credentials {
                 username: username.into(),
@@ -96,6 +120,10 @@ macro_rules! access_setters {
         }
     };
 }
+
+// after the macro it uses
+mod catalog;
+pub use catalog::Registry;
 
 /// How to pull.
 #[derive(Debug, Clone)]
@@ -1346,6 +1374,52 @@ mod fake_registry_tests {
     }
 
     #[test]
+    fn catalog_and_tags_follow_link_pages() {
+        // one repository per page, the next page in a Link header, as the spec says
+        let repos = ["a/one", "b/two", "c/three"];
+        let (port, seen) = serve(move |req, _| {
+            if let Some(rest) = req.path.strip_prefix("/v2/_catalog") {
+                let last = rest
+                    .split("last=")
+                    .nth(1)
+                    .map(|l| l.split('&').next().unwrap());
+                let i = last.map_or(0, |l| repos.iter().position(|r| *r == l).unwrap() + 1);
+                let mut r = resp(200, format!(r#"{{"repositories":["{}"]}}"#, repos[i]));
+                if i + 1 < repos.len() {
+                    r.headers.push((
+                        "Link".into(),
+                        format!(r#"</v2/_catalog?last={}&n=1>; rel="next""#, repos[i]),
+                    ));
+                }
+                return r;
+            }
+            if req.path.starts_with("/v2/a/one/tags/list") {
+                return resp(200, r#"{"name":"a/one","tags":["2","1"]}"#);
+            }
+            if req.path.starts_with("/v2/b/two/tags/list") {
+                return resp(200, r#"{"name":"b/two","tags":null}"#);
+            }
+            resp(
+                404,
+                r#"{"errors":[{"message":"repository name not known"}]}"#,
+            )
+        });
+        let r = Registry::new(&format!("127.0.0.1:{port}"));
+        assert_eq!(r.catalog().unwrap(), repos);
+        let catalog_pages = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|q| q.path.starts_with("/v2/_catalog"))
+            .count();
+        assert_eq!(catalog_pages, 3);
+        assert_eq!(r.tags("a/one").unwrap(), ["2", "1"]);
+        assert!(r.tags("b/two").unwrap().is_empty());
+        let e = r.tags("z/none").unwrap_err().to_string();
+        assert!(e.contains("404") && e.contains("not known"), "{e}");
+    }
+
+    #[test]
     fn basic_auth_challenge() {
         let route = registry_route(|l| resp(200, l.to_vec()));
         let (port, _) = serve(move |req, port| {
@@ -1368,6 +1442,10 @@ mod fake_registry_tests {
         let e = pull(other, &r, &PullOptions::new(), &|_| {})
             .unwrap_err()
             .to_string();
-        assert!(e.contains("basic auth"), "{e}");
+        assert!(
+            e.contains("authentication required")
+                && e.contains(&format!("'docker login 127.0.0.1:{port}'")),
+            "says how to log in: {e}"
+        );
     }
 }
