@@ -29,6 +29,8 @@ mod format;
 mod image;
 mod network;
 mod observe;
+mod system;
+mod template;
 mod tty;
 mod volume;
 

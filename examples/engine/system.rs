@@ -1,0 +1,1 @@
+//! `system df`, `system prune`, `info`, `version`.
