@@ -28,6 +28,10 @@ pub(crate) enum Command {
         /// Only show image IDs.
         #[arg(short, long)]
         quiet: bool,
+        /// Format output using a Go template (`table …` for a table with headers, `json`
+        /// for `{{json .}}`): fields .ID .Repository .Tag .Digest .CreatedSince .CreatedAt .Size.
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Show the history of an image.
     History {
@@ -151,6 +155,11 @@ pub(crate) enum Command {
         /// ancestor=).
         #[arg(short, long)]
         filter: Vec<String>,
+        /// Format output using a Go template (`table …` for a table with headers, `json`
+        /// for `{{json .}}`): fields .ID .Image .Command .CreatedAt .RunningFor .Ports .State .Status .Size .Names
+        /// .Labels .Label .Mounts .Networks .LocalVolumes.
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Fetch the logs of a container.
     Logs {
@@ -190,10 +199,17 @@ pub(crate) enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
-    /// Return low-level information on containers, images or volumes.
+    /// Return low-level information on containers, images, volumes or networks.
     Inspect {
         #[arg(required = true)]
         names: Vec<String>,
+        /// Format output using a Go template, run on each object's JSON
+        /// (`{{.State.Running}}`, `{{json .Config}}`).
+        #[arg(short, long)]
+        format: Option<String>,
+        /// Only objects of this type (container, image, volume, network).
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: Option<String>,
     },
     /// Manage volumes.
     #[command(subcommand)]
@@ -490,6 +506,10 @@ pub(crate) enum VolumeCommand {
         /// Only display volume names.
         #[arg(short, long)]
         quiet: bool,
+        /// Format output using a Go template (`table …` for a table with headers, `json`
+        /// for `{{json .}}`): fields .Name .Driver .Scope .Mountpoint .Labels .Label .Links .Size.
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Display detailed information on one or more volumes.
     Inspect {
@@ -550,6 +570,10 @@ pub(crate) enum NetworkCommand {
         /// Do not truncate the output.
         #[arg(long)]
         no_trunc: bool,
+        /// Format output using a Go template (`table …` for a table with headers, `json`
+        /// for `{{json .}}`): fields .ID .Name .Driver .Scope .IPv6 .Internal .Labels .Label .CreatedAt.
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Display detailed information on one or more networks.
     Inspect {

@@ -119,7 +119,7 @@ fn run(cli: Cli) -> CmdResult {
     let engine = &engine;
     let insecure = &cli.insecure_registry;
     match cli.command {
-        Command::Images { quiet } => image::images(engine, quiet),
+        Command::Images { quiet, format } => image::images(engine, quiet, format.as_deref()),
         Command::History {
             human,
             no_trunc,
@@ -187,14 +187,19 @@ fn run(cli: Cli) -> CmdResult {
             quiet,
             no_trunc,
             filter,
-        } => observe::ps(engine, all, quiet, no_trunc, &filter),
+            format,
+        } => observe::ps(engine, all, quiet, no_trunc, &filter, format.as_deref()),
         Command::Logs {
             follow,
             tail,
             timestamps,
             container,
         } => observe::logs(engine, &container, follow, tail.as_deref(), timestamps),
-        Command::Inspect { names } => observe::inspect(engine, &names),
+        Command::Inspect {
+            names,
+            format,
+            kind,
+        } => observe::inspect(engine, &names, format.as_deref(), kind.as_deref()),
         Command::Stats {
             no_stream,
             no_trunc,
