@@ -90,7 +90,7 @@ pub use error::{Error, Result};
 pub use oci_spec;
 
 // Images.
-pub use build::{BuildEvent, BuildNetwork, CachePruned, ImageBuilder};
+pub use build::{BuildEvent, BuildNetwork, CachePruned, CacheUsage, ImageBuilder};
 pub use image::registry::{Progress, PullOptions, PushOptions};
 pub use image::{HistoryEntry, Image, Images, Reference};
 

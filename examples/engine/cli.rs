@@ -270,6 +270,28 @@ pub(crate) enum Command {
         container: String,
         /// PRIVATE_PORT[/PROTO] (default: every published port).
         private_port: Option<String>,
+    },    /// Manage containers.
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage the engine: disk usage, pruning, information.
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// Display system-wide information.
+    Info {
+        /// Format output using a Go template on the information's JSON (`json` for all
+        /// of it).
+        #[arg(short, long)]
+        format: Option<String>,
+    },
+    /// Show the engine version information.
+    Version {
+        /// Format output using a Go template on the version's JSON (`{{.Server.Version}}`,
+        /// `json`).
+        #[arg(short, long)]
+        format: Option<String>,
     },
 }
 
@@ -601,5 +623,60 @@ pub(crate) enum NetworkCommand {
         /// Do not prompt for confirmation (never prompts).
         #[arg(short, long)]
         force: bool,
+    },
+}
+
+/// `container …` verbs of their own; the others are the top-level commands (`container
+/// ls` is `ps`, `container rm` is `rm`…), see `groups` in main.rs.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ContainerCommand {
+    /// Remove all stopped containers.
+    Prune {
+        /// Do not prompt for confirmation (never prompts).
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// `image …` verbs of their own; the others are the top-level commands (`image ls` is
+/// `images`, `image rm` is `rmi`…).
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImageCommand {
+    /// Remove unused images.
+    Prune {
+        /// Remove all unused images, not just dangling ones.
+        #[arg(short, long)]
+        all: bool,
+        /// Do not prompt for confirmation (never prompts).
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// `system …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SystemCommand {
+    /// Show disk usage.
+    Df {
+        /// Show detailed information on space usage.
+        #[arg(short, long)]
+        verbose: bool,
+        /// Format output using a Go template (`table …`, `json`): fields .Type .TotalCount
+        /// .Active .Size .Reclaimable.
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Remove unused data: stopped containers, unused networks, dangling images and the
+    /// build cache.
+    Prune {
+        /// Remove all unused images, not just dangling ones.
+        #[arg(short, long)]
+        all: bool,
+        /// Do not prompt for confirmation (never prompts).
+        #[arg(short, long)]
+        force: bool,
+        /// Prune volumes.
+        #[arg(long)]
+        volumes: bool,
     },
 }

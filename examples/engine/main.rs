@@ -39,7 +39,6 @@ use std::process::ExitCode;
 
 use cargohold::CommitOptions;
 use cargohold::{Engine, Error};
-use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
@@ -87,7 +86,7 @@ type CmdResult = Result<u8, Failure>;
 
 fn main() -> ExitCode {
     cargohold::init();
-    let cli = match Cli::try_parse() {
+    let cli = match system::parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -212,6 +211,11 @@ fn run(cli: Cli) -> CmdResult {
         } => observe::port(engine, &container, private_port.as_deref()),
         Command::Volume(v) => volume::run(engine, v),
         Command::Network(n) => network::run(engine, n),
+        Command::Container(c) => system::container(engine, c),
+        Command::Image(c) => system::image(engine, c),
+        Command::System(c) => system::system(engine, c),
+        Command::Info { format } => system::info(engine, format.as_deref()),
+        Command::Version { format } => system::version(format.as_deref()),
     }
 }
 
