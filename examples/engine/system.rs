@@ -430,7 +430,7 @@ fn df(engine: &Engine, verbose: bool, format: Option<&str>) -> CmdResult {
             cache.entries + cache.cache_mounts,
             0,
             cache.bytes,
-            human_size(cache.bytes),
+            human_size(cache.reclaimable),
         ),
     ];
     if !verbose || format.is_some() {
@@ -496,7 +496,11 @@ fn df(engine: &Engine, verbose: bool, format: Option<&str>) -> CmdResult {
     let mut t = vec![["VOLUME NAME".to_owned(), "LINKS".into(), "SIZE".into()]];
     t.extend(vol_rows);
     crate::format::print_table(&t);
-    println!("\nBuild cache usage: {}\n", human_size(cache.bytes));
+    println!(
+        "\nBuild cache usage: {} ({} reclaimable)\n",
+        human_size(cache.bytes),
+        human_size(cache.reclaimable)
+    );
     println!(
         "{} cached steps, {} cache mounts",
         cache.entries, cache.cache_mounts

@@ -48,20 +48,25 @@ pub struct CacheUsage {
     pub entries: usize,
     /// Cache mount directories (`RUN --mount=type=cache`).
     pub cache_mounts: usize,
-    /// Bytes [`prune`] would free: blobs and layers only the entries keep, and the cache
-    /// mounts' files.
+    /// Bytes the cache uses: the blobs and unpacked layers of its entries (shared with
+    /// images or not) and the cache mounts' files.
     pub bytes: u64,
+    /// Bytes [`Engine::prune_build_cache`](crate::Engine::prune_build_cache) would free:
+    /// the blobs and layers only the entries keep, and the cache mounts' files.
+    pub reclaimable: u64,
 }
 
 /// What the build cache holds and how much pruning it would free.
 pub(crate) fn usage(store: &ContainerStore) -> Result<CacheUsage> {
-    let (entries, mut bytes) = store.images().held_only_by(OWNER_PREFIX)?;
+    let (entries, mut bytes, mut reclaimable) = store.images().held_only_by(OWNER_PREFIX)?;
     let mounts = store.root().join("build").join("cache-mounts");
     let mut cache_mounts = 0;
     match fs::read_dir(&mounts) {
         Ok(rd) => {
             for e in rd.flatten() {
-                bytes += tree_size(&e.path());
+                let size = tree_size(&e.path());
+                bytes += size;
+                reclaimable += size;
                 cache_mounts += 1;
             }
         }
@@ -72,6 +77,7 @@ pub(crate) fn usage(store: &ContainerStore) -> Result<CacheUsage> {
         entries,
         cache_mounts,
         bytes,
+        reclaimable,
     })
 }
 

@@ -728,13 +728,13 @@ impl<'e> Images<'e> {
         self.gc()
     }
 
-    /// How many holds have an owner starting with `prefix`, and the bytes of the blobs
-    /// and unpacked layers only they keep (what garbage collection would free without
-    /// them).
+    /// How many holds have an owner starting with `prefix`, the bytes of the blobs and
+    /// unpacked layers they keep, and of those only they keep (what garbage collection
+    /// would free without them).
     ///
     /// # Errors
     /// [`Error::Os`] if the index or the holds cannot be read.
-    pub(crate) fn held_only_by(&self, prefix: &str) -> Result<(usize, u64)> {
+    pub(crate) fn held_only_by(&self, prefix: &str) -> Result<(usize, u64, u64)> {
         let index: Vec<Digest> = self
             .store
             .index()?
@@ -750,14 +750,22 @@ impl<'e> Images<'e> {
         let (kept_blobs, kept_layers) =
             self.reachable(index.into_iter().chain(others.into_iter().map(|(_, h)| h.manifest)).collect());
         let (blobs, layers) = self.reachable(mine.into_iter().map(|(_, h)| h.manifest).collect());
-        let mut bytes = 0;
-        for d in blobs.difference(&kept_blobs) {
-            bytes += fs::metadata(self.store.blob_path(d)).map_or(0, |m| m.len());
+        let (mut total, mut only) = (0, 0);
+        for d in &blobs {
+            let size = fs::metadata(self.store.blob_path(d)).map_or(0, |m| m.len());
+            total += size;
+            if !kept_blobs.contains(d) {
+                only += size;
+            }
         }
-        for l in layers.difference(&kept_layers) {
-            bytes += self.store.layer_meta(l).map_or(0, |m| m.size);
+        for l in &layers {
+            let size = self.store.layer_meta(l).map_or(0, |m| m.size);
+            total += size;
+            if !kept_layers.contains(l) {
+                only += size;
+            }
         }
-        Ok((n, bytes))
+        Ok((n, total, only))
     }
 
     /// Deletes blobs and layers unreachable from the index, holding the gc lock so no
