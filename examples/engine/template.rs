@@ -500,7 +500,7 @@ impl Parser {
 /// What ended a list of nodes.
 enum End {
     Eof,
-    End,
+    Close,
     Else(Option<Pipe>),
 }
 
@@ -546,7 +546,7 @@ fn parse_list(
                         body.trim()
                     ));
                 }
-                return Ok((nodes, End::End));
+                return Ok((nodes, End::Close));
             }
             "else" => {
                 let cond = match rest.first() {
@@ -586,9 +586,9 @@ fn parse_block(
     let (body, end) = parse_list(pieces)?;
     let otherwise = match end {
         End::Eof => return err(format!("template: :{line}: unexpected EOF")),
-        End::End => Vec::new(),
+        End::Close => Vec::new(),
         End::Else(None) => match parse_list(pieces)? {
-            (nodes, End::End) => nodes,
+            (nodes, End::Close) => nodes,
             (_, End::Eof) => return err(format!("template: :{line}: unexpected EOF")),
             (_, End::Else(_)) => {
                 return err(format!(
@@ -613,7 +613,7 @@ impl Template {
         let (nodes, end) = parse_list(&mut pieces)?;
         match end {
             End::Eof => Ok(Template { nodes }),
-            End::End => err("template: :1: unexpected {{end}}"),
+            End::Close => err("template: :1: unexpected {{end}}"),
             End::Else(_) => err("template: :1: unexpected {{else}}"),
         }
     }
