@@ -96,8 +96,7 @@ pub(crate) fn ps(
 }
 
 /// Docker's default `ps` format.
-const PS_TABLE: &str =
-    r"table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+const PS_TABLE: &str = r"table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 
 /// The column headers of `ps`'s fields, as Docker's.
 const PS_HEADERS: &[(&str, &str)] = &[
@@ -184,20 +183,31 @@ pub(crate) fn inspect(
 ) -> CmdResult {
     if let Some(k) = kind {
         if !matches!(k, "container" | "image" | "volume" | "network") {
-            return Err(Failure::Usage(format!("\"{k}\" is not a valid value for --type")));
+            return Err(Failure::Usage(format!(
+                "\"{k}\" is not a valid value for --type"
+            )));
         }
     }
     let wants = |k: &str| kind.is_none_or(|want| want == k);
     let mut out = Vec::new();
     let mut failed = false;
     for name in names {
-        if let Some(c) = wants("container").then(|| engine.containers().get(name).ok()).flatten() {
+        if let Some(c) = wants("container")
+            .then(|| engine.containers().get(name).ok())
+            .flatten()
+        {
             out.push(serde_json::to_value(c.inspect()?).expect("inspect serialises"));
         } else if let Some(i) = wants("image").then(|| engine.image(name).ok()).flatten() {
             out.push(image::image_json(engine, &i));
-        } else if let Some(v) = wants("volume").then(|| engine.volumes().inspect(name).ok()).flatten() {
+        } else if let Some(v) = wants("volume")
+            .then(|| engine.volumes().inspect(name).ok())
+            .flatten()
+        {
             out.push(serde_json::to_value(v).expect("volume serialises"));
-        } else if let Some(n) = wants("network").then(|| engine.networks().inspect(name).ok()).flatten() {
+        } else if let Some(n) = wants("network")
+            .then(|| engine.networks().inspect(name).ok())
+            .flatten()
+        {
             out.push(serde_json::to_value(n).expect("network serialises"));
         } else {
             failed = true;

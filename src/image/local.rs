@@ -747,8 +747,12 @@ impl<'e> Images<'e> {
             .into_iter()
             .partition(|(owner, _)| owner.starts_with(prefix));
         let n = mine.len();
-        let (kept_blobs, kept_layers) =
-            self.reachable(index.into_iter().chain(others.into_iter().map(|(_, h)| h.manifest)).collect());
+        let (kept_blobs, kept_layers) = self.reachable(
+            index
+                .into_iter()
+                .chain(others.into_iter().map(|(_, h)| h.manifest))
+                .collect(),
+        );
         let (blobs, layers) = self.reachable(mine.into_iter().map(|(_, h)| h.manifest).collect());
         let (mut total, mut only) = (0, 0);
         for d in &blobs {
