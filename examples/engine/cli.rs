@@ -270,7 +270,8 @@ pub(crate) enum Command {
         container: String,
         /// PRIVATE_PORT[/PROTO] (default: every published port).
         private_port: Option<String>,
-    },    /// Manage containers.
+    },
+    /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
     /// Manage images.

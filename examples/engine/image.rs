@@ -47,7 +47,11 @@ pub(crate) fn images(engine: &Engine, quiet: bool, format: Option<&str>) -> CmdR
                 || "N/A".to_owned(),
                 |t| format!("{} ago", human_duration(t)),
             );
-        let created_at = i.config().created().as_deref().map_or_else(String::new, docker_time);
+        let created_at = i
+            .config()
+            .created()
+            .as_deref()
+            .map_or_else(String::new, docker_time);
         let size = human_size(engine.images().size(i));
         let refs: Vec<(String, String)> = if i.references().is_empty() {
             vec![("<none>".into(), "<none>".into())]
@@ -82,7 +86,11 @@ pub(crate) fn images(engine: &Engine, quiet: bool, format: Option<&str>) -> CmdR
                 "UniqueSize": "N/A",
                 "VirtualSize": size,
             });
-            let labels = i.config().config().as_ref().and_then(|c| c.labels().clone());
+            let labels = i
+                .config()
+                .config()
+                .as_ref()
+                .and_then(|c| c.labels().clone());
             rows.push(Row::new(row).labels(labels.unwrap_or_default().into_iter().collect()));
         }
     }
@@ -91,7 +99,8 @@ pub(crate) fn images(engine: &Engine, quiet: bool, format: Option<&str>) -> CmdR
 }
 
 /// Docker's default `images` format.
-const IMAGES_TABLE: &str = r"table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+const IMAGES_TABLE: &str =
+    r"table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 
 /// The column headers of `images`'s fields, as Docker's.
 const IMAGES_HEADERS: &[(&str, &str)] = &[
