@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::build::{CachePruned, ImageBuilder};
+use crate::build::{CachePruned, CacheUsage, ImageBuilder};
 use crate::container::{ContainerBuilder, ContainerStore, Containers};
 use crate::image::registry::{self, Progress, PullOptions, PushOptions};
 use crate::image::{Image, Images, Reference};
@@ -249,6 +249,15 @@ impl Engine {
     /// [`Error::Os`](crate::Error::Os) if something cannot be removed.
     pub fn prune_build_cache(&self) -> Result<CachePruned> {
         crate::build::prune(&self.containers)
+    }
+
+    /// What the build cache holds: its entries, cache mounts and the bytes
+    /// [`Self::prune_build_cache`] would free (the Build Cache line of `docker system df`).
+    ///
+    /// # Errors
+    /// [`Error::Os`](crate::Error::Os) if the store cannot be read.
+    pub fn build_cache_usage(&self) -> Result<CacheUsage> {
+        crate::build::usage(&self.containers)
     }
 
     /// The containers of this engine (`docker ps -a`, lookups by name or id).

@@ -90,7 +90,7 @@ pub use error::{Error, Result};
 pub use oci_spec;
 
 // Images.
-pub use build::{BuildEvent, BuildNetwork, CachePruned, ImageBuilder};
+pub use build::{BuildEvent, BuildNetwork, CachePruned, CacheUsage, ImageBuilder};
 pub use image::registry::{
     Credentials, DockerConfig, Progress, PullOptions, PushOptions, Registry,
 };

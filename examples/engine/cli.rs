@@ -28,6 +28,10 @@ pub(crate) enum Command {
         /// Only show image IDs.
         #[arg(short, long)]
         quiet: bool,
+        /// Format output using a Go template (`table …` for a table with headers, `json`
+        /// for `{{json .}}`): fields .ID .Repository .Tag .Digest .CreatedSince .CreatedAt .Size.
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Show the history of an image.
     History {
@@ -151,6 +155,11 @@ pub(crate) enum Command {
         /// ancestor=).
         #[arg(short, long)]
         filter: Vec<String>,
+        /// Format output using a Go template (`table …` for a table with headers, `json`
+        /// for `{{json .}}`): fields .ID .Image .Command .CreatedAt .RunningFor .Ports .State .Status .Size .Names
+        /// .Labels .Label .Mounts .Networks .LocalVolumes.
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Fetch the logs of a container.
     Logs {
@@ -190,10 +199,17 @@ pub(crate) enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
-    /// Return low-level information on containers, images or volumes.
+    /// Return low-level information on containers, images, volumes or networks.
     Inspect {
         #[arg(required = true)]
         names: Vec<String>,
+        /// Format output using a Go template, run on each object's JSON
+        /// (`{{.State.Running}}`, `{{json .Config}}`).
+        #[arg(short, long)]
+        format: Option<String>,
+        /// Only objects of this type (container, image, volume, network).
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: Option<String>,
     },
     /// Manage volumes.
     #[command(subcommand)]
@@ -290,6 +306,29 @@ pub(crate) enum Command {
         /// HOST[:PORT]/TERM: the registry and the text repository names must contain.
         term: String,
     },
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage the engine: disk usage, pruning, information.
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// Display system-wide information.
+    Info {
+        /// Format output using a Go template on the information's JSON (`json` for all
+        /// of it).
+        #[arg(short, long)]
+        format: Option<String>,
+    },
+    /// Show the engine version information.
+    Version {
+        /// Format output using a Go template on the version's JSON (`{{.Server.Version}}`,
+        /// `json`).
+        #[arg(short, long)]
+        format: Option<String>,
+    },
 }
 
 impl Command {
@@ -305,6 +344,11 @@ impl Command {
                 | Command::Logs { .. }
                 | Command::Port { .. }
                 | Command::Diff { .. }
+                | Command::Info { .. }
+                | Command::Version { .. }
+                | Command::Login { .. }
+                | Command::Logout { .. }
+                | Command::Search { .. }
         )
     }
 }
@@ -556,6 +600,10 @@ pub(crate) enum VolumeCommand {
         /// Only display volume names.
         #[arg(short, long)]
         quiet: bool,
+        /// Format output using a Go template (`table …` for a table with headers, `json`
+        /// for `{{json .}}`): fields .Name .Driver .Scope .Mountpoint .Labels .Label .Links .Size.
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Display detailed information on one or more volumes.
     Inspect {
@@ -616,6 +664,10 @@ pub(crate) enum NetworkCommand {
         /// Do not truncate the output.
         #[arg(long)]
         no_trunc: bool,
+        /// Format output using a Go template (`table …` for a table with headers, `json`
+        /// for `{{json .}}`): fields .ID .Name .Driver .Scope .IPv6 .Internal .Labels .Label .CreatedAt.
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Display detailed information on one or more networks.
     Inspect {
@@ -643,5 +695,60 @@ pub(crate) enum NetworkCommand {
         /// Do not prompt for confirmation (never prompts).
         #[arg(short, long)]
         force: bool,
+    },
+}
+
+/// `container …` verbs of their own; the others are the top-level commands (`container
+/// ls` is `ps`, `container rm` is `rm`…), see `groups` in main.rs.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ContainerCommand {
+    /// Remove all stopped containers.
+    Prune {
+        /// Do not prompt for confirmation (never prompts).
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// `image …` verbs of their own; the others are the top-level commands (`image ls` is
+/// `images`, `image rm` is `rmi`…).
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImageCommand {
+    /// Remove unused images.
+    Prune {
+        /// Remove all unused images, not just dangling ones.
+        #[arg(short, long)]
+        all: bool,
+        /// Do not prompt for confirmation (never prompts).
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// `system …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SystemCommand {
+    /// Show disk usage.
+    Df {
+        /// Show detailed information on space usage.
+        #[arg(short, long)]
+        verbose: bool,
+        /// Format output using a Go template (`table …`, `json`): fields .Type .TotalCount
+        /// .Active .Size .Reclaimable.
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Remove unused data: stopped containers, unused networks, dangling images and the
+    /// build cache.
+    Prune {
+        /// Remove all unused images, not just dangling ones.
+        #[arg(short, long)]
+        all: bool,
+        /// Do not prompt for confirmation (never prompts).
+        #[arg(short, long)]
+        force: bool,
+        /// Prune volumes.
+        #[arg(long)]
+        volumes: bool,
     },
 }

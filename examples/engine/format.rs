@@ -187,3 +187,59 @@ pub(crate) fn binary_size(bytes: u64) -> String {
     };
     format!("{s}{}", UNITS[i])
 }
+
+impl From<crate::template::TemplateError> for Failure {
+    /// Docker's words: `template parsing error: …` for a template that does not parse,
+    /// Go's own for one that fails on the data (`template: :1:2: executing …`).
+    fn from(e: crate::template::TemplateError) -> Self {
+        if e.0.contains(": executing \"") {
+            Failure::Usage(e.0)
+        } else {
+            Failure::Usage(format!("template parsing error: {}", e.0))
+        }
+    }
+}
+
+/// Prints `rows` with `format` (`--format`; `None`: the command's `default` table),
+/// `headers` naming the columns of the command's fields.
+pub(crate) fn print_list(
+    format: Option<&str>,
+    default: &str,
+    headers: &'static [(&'static str, &'static str)],
+    rows: &[crate::template::Row],
+) -> Result<(), Failure> {
+    let f = crate::template::ListFormat::parse(format, default, headers)?;
+    let text = f.render(rows)?;
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `inspect -f`: `format` run on each JSON value, a line each (a missing key prints
+/// `<no value>`, as Go's maps do).
+pub(crate) fn print_each(format: &str, values: &[serde_json::Value]) -> Result<(), Failure> {
+    let t = crate::template::Template::parse(format)?;
+    let mut out = io::stdout().lock();
+    for v in values {
+        let row = crate::template::Row::new(v.clone());
+        let text = t.execute(&row, crate::template::Missing::NoValue)?;
+        writeln!(out, "{text}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A store time as Go prints a `time.Time` (`2024-05-01 10:00:00 +0000 UTC`), as Docker's
+/// `CreatedAt` columns show it; the text as it is if it is not a time.
+pub(crate) fn docker_time(s: &str) -> String {
+    parse_time(s).map_or_else(
+        || s.to_owned(),
+        |t| {
+            humantime::format_rfc3339_seconds(t)
+                .to_string()
+                .replacen('T', " ", 1)
+                .replace('Z', " +0000 UTC")
+        },
+    )
+}

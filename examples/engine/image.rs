@@ -7,8 +7,11 @@ use std::path::PathBuf;
 use cargohold::{Engine, Error, HistoryEntry, Image, PullOptions, PushOptions, Reference};
 
 use crate::cli::PullPolicy;
-use crate::format::{human_duration, human_size, parse_time, print_table, write_archive};
+use crate::format::{
+    docker_time, human_duration, human_size, parse_time, print_list, write_archive,
+};
 use crate::progress::{Kind, Out, Reading, Transfer};
+use crate::template::Row;
 use crate::{CmdResult, Failure, ENGINE_ERROR};
 
 /// The first 12 hex digits of the image's id, as `docker images` shows it.
@@ -19,7 +22,7 @@ fn short_id(image: &Image) -> String {
 }
 
 /// `images`: newest first, a row per tag (`<none>` for an untagged image).
-pub(crate) fn images(engine: &Engine, quiet: bool) -> CmdResult {
+pub(crate) fn images(engine: &Engine, quiet: bool, format: Option<&str>) -> CmdResult {
     let mut imgs = engine.images().list()?;
     imgs.sort_by(|a, b| {
         let c = |i: &Image| i.config().created().clone().unwrap_or_default();
@@ -35,13 +38,7 @@ pub(crate) fn images(engine: &Engine, quiet: bool) -> CmdResult {
         }
         return Ok(0);
     }
-    let mut rows = vec![[
-        "REPOSITORY".to_owned(),
-        "TAG".into(),
-        "IMAGE ID".into(),
-        "CREATED".into(),
-        "SIZE".into(),
-    ]];
+    let mut rows = Vec::new();
     for i in &imgs {
         let created = i
             .config()
@@ -52,6 +49,11 @@ pub(crate) fn images(engine: &Engine, quiet: bool) -> CmdResult {
                 || "N/A".to_owned(),
                 |t| format!("{} ago", human_duration(t)),
             );
+        let created_at = i
+            .config()
+            .created()
+            .as_deref()
+            .map_or_else(String::new, docker_time);
         let size = human_size(engine.images().size(i));
         let refs: Vec<(String, String)> = if i.references().is_empty() {
             vec![("<none>".into(), "<none>".into())]
@@ -73,12 +75,50 @@ pub(crate) fn images(engine: &Engine, quiet: bool) -> CmdResult {
                 .collect()
         };
         for (repo, tag) in refs {
-            rows.push([repo, tag, short_id(i), created.clone(), size.clone()]);
+            let row = serde_json::json!({
+                "Containers": "N/A",
+                "CreatedAt": created_at,
+                "CreatedSince": created,
+                "Digest": "<none>",
+                "ID": short_id(i),
+                "Repository": repo,
+                "SharedSize": "N/A",
+                "Size": size,
+                "Tag": tag,
+                "UniqueSize": "N/A",
+                "VirtualSize": size,
+            });
+            let labels = i
+                .config()
+                .config()
+                .as_ref()
+                .and_then(|c| c.labels().clone());
+            rows.push(Row::new(row).labels(labels.unwrap_or_default().into_iter().collect()));
         }
     }
-    print_table(&rows);
+    print_list(format, IMAGES_TABLE, IMAGES_HEADERS, &rows)?;
     Ok(0)
 }
+
+/// Docker's default `images` format.
+const IMAGES_TABLE: &str =
+    r"table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+
+/// The column headers of `images`'s fields, as Docker's.
+const IMAGES_HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE ID"),
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("Containers", "CONTAINERS"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+    ("VirtualSize", "VIRTUAL SIZE"),
+    ("Label", "LABEL"),
+];
 
 /// How `history` prints: `-H`, `--no-trunc` (as `trunc: false`), `-q`, `--format`.
 #[derive(Debug)]
@@ -113,55 +153,32 @@ pub(crate) fn history(engine: &Engine, image: &str, opts: &HistoryOptions) -> Cm
 fn print_history(engine: &Engine, image: &str, opts: &HistoryOptions) -> Result<(), Failure> {
     let img = engine.image(image)?;
     let entries = img.layer_history(&engine.images())?;
-    let format = match (&opts.format, opts.quiet) {
-        (_, true) => "{{.ID}}",
-        (Some(f), false) if !f.trim().is_empty() => f.as_str(),
-        _ => HISTORY_TABLE,
-    };
-    let (table, body) = match format.strip_prefix("table") {
-        Some(rest) if rest.trim().is_empty() => (true, &HISTORY_TABLE["table".len()..]),
-        Some(rest) => (true, rest),
-        None => (false, format),
-    };
-    let body = body
-        .trim_matches(' ')
-        .replace(r"\t", "\t")
-        .replace(r"\n", "\n");
-    let mut lines = Vec::with_capacity(entries.len() + 1);
-    if table {
-        lines.push(render(&body, &|field| {
-            history_header(field).map(str::to_owned)
-        })?);
-    }
-    for h in &entries {
-        lines.push(render(&body, &|field| history_field(h, &img, field, opts))?);
-    }
-    if table {
-        let rows: Vec<Vec<String>> = lines
-            .iter()
-            .map(|l| l.split('\t').map(str::to_owned).collect())
-            .collect();
-        print_cells(&rows);
+    let format = if opts.quiet {
+        Some("{{.ID}}")
     } else {
-        for l in lines {
-            println!("{l}");
+        opts.format.as_deref()
+    };
+    let mut rows = Vec::with_capacity(entries.len());
+    for h in &entries {
+        let mut row = serde_json::Map::new();
+        for (field, _) in HISTORY_HEADERS {
+            let v = history_field(h, &img, field, opts).unwrap_or_default();
+            row.insert((*field).to_owned(), serde_json::Value::String(v));
         }
+        rows.push(Row::new(serde_json::Value::Object(row)));
     }
-    Ok(())
+    print_list(format, HISTORY_TABLE, HISTORY_HEADERS, &rows)
 }
 
-/// The column header of a `history` template field.
-fn history_header(field: &str) -> Option<&'static str> {
-    Some(match field {
-        "ID" => "IMAGE",
-        "CreatedSince" => "CREATED",
-        "CreatedAt" => "CREATED AT",
-        "CreatedBy" => "CREATED BY",
-        "Size" => "SIZE",
-        "Comment" => "COMMENT",
-        _ => return None,
-    })
-}
+/// The column headers of `history`'s fields, as Docker's.
+const HISTORY_HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("CreatedBy", "CREATED BY"),
+    ("Size", "SIZE"),
+    ("Comment", "COMMENT"),
+];
 
 /// A `history` template field of entry `h` of `img`, as Docker's history formatter gives
 /// it.
@@ -203,61 +220,6 @@ fn history_field(
         "Comment" => h.comment.clone(),
         _ => return None,
     })
-}
-
-/// Fills the `{{.Field}}` actions of a Go template (the subset `--format` takes here:
-/// fields only) with `value(field)`; an unknown field is an error, as in Go.
-pub(crate) fn render(
-    template: &str,
-    value: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, Failure> {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find("}}")
-            .ok_or_else(|| Failure::Usage(format!("template: unclosed action in {template:?}")))?;
-        let action = after[..end].trim();
-        let field = action
-            .strip_prefix('.')
-            .filter(|f| !f.is_empty() && f.chars().all(char::is_alphanumeric))
-            .ok_or_else(|| {
-                Failure::Usage(format!("template: unsupported action {{{{{action}}}}}"))
-            })?;
-        let v = value(field)
-            .ok_or_else(|| Failure::Usage(format!("template: can't evaluate field {field}")))?;
-        out.push_str(&v);
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// Prints rows of cells as Docker's tables (see [`print_table`]), for rows whose number
-/// of columns a template decides.
-fn print_cells(rows: &[Vec<String>]) {
-    let mut widths = Vec::new();
-    for r in rows {
-        widths.resize(widths.len().max(r.len()), 0);
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    for r in rows {
-        let mut line = String::new();
-        for (i, cell) in r.iter().enumerate() {
-            line.push_str(cell);
-            if i + 1 < r.len() {
-                line.extend(std::iter::repeat_n(
-                    ' ',
-                    widths[i] - cell.chars().count() + 3,
-                ));
-            }
-        }
-        println!("{}", line.trim_end());
-    }
 }
 
 /// `tag SOURCE TARGET`.

@@ -199,34 +199,31 @@ pub(crate) fn search(
         });
     }
     if let Some(template) = format.filter(|t| !t.is_empty()) {
-        let (table, template) = match template.strip_prefix("table") {
-            Some(rest) => (true, rest.trim_start()),
-            None => (false, template),
-        };
-        let mut rows = Vec::new();
-        if table {
-            let header = crate::image::render(template, &|f| {
-                Some(
-                    match f {
-                        "Name" => "NAME",
-                        "Description" => "DESCRIPTION",
-                        "StarCount" => "STARS",
-                        "IsOfficial" => "OFFICIAL",
-                        "IsAutomated" => "AUTOMATED",
-                        _ => return None,
-                    }
-                    .to_owned(),
-                )
-            })?;
-            rows.push(header);
-        }
-        for f in &found {
-            rows.push(crate::image::render(template, &|field| field_of(f, field))?);
-        }
-        let mut out = io::stdout().lock();
-        for r in rows {
-            writeln!(out, "{r}")?;
-        }
+        const HEADERS: &[(&str, &str)] = &[
+            ("Name", "NAME"),
+            ("Description", "DESCRIPTION"),
+            ("StarCount", "STARS"),
+            ("IsOfficial", "OFFICIAL"),
+            ("IsAutomated", "AUTOMATED"),
+        ];
+        let rows: Vec<crate::template::Row> = found
+            .iter()
+            .map(|f| {
+                crate::template::Row::new(serde_json::json!({
+                    "Name": f.name,
+                    "Description": f.description,
+                    "StarCount": 0,
+                    "IsOfficial": false,
+                    "IsAutomated": false,
+                }))
+            })
+            .collect();
+        crate::format::print_list(
+            Some(template),
+            "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}",
+            HEADERS,
+            &rows,
+        )?;
         return Ok(0);
     }
     let mut rows = vec![[
@@ -247,15 +244,6 @@ pub(crate) fn search(
     Ok(0)
 }
 
-fn field_of(f: &Found, field: &str) -> Option<String> {
-    Some(match field {
-        "Name" => f.name.clone(),
-        "Description" => f.description.clone(),
-        "StarCount" => "0".into(),
-        "IsOfficial" | "IsAutomated" => "false".into(),
-        _ => return None,
-    })
-}
 
 /// Docker's `stringutils.Ellipsis`: at most `n` characters, the last one `…` if cut.
 fn truncate(s: &str, n: usize) -> String {

@@ -31,6 +31,8 @@ mod login;
 mod network;
 mod observe;
 mod progress;
+mod system;
+mod template;
 mod tty;
 mod volume;
 
@@ -39,7 +41,6 @@ use std::process::ExitCode;
 
 use cargohold::CommitOptions;
 use cargohold::{Engine, Error};
-use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
@@ -90,7 +91,7 @@ fn main() -> ExitCode {
     if std::env::var_os("CARGOHOLD_MONITOR").is_some() {
         cargohold::init();
     }
-    let cli = match Cli::try_parse() {
+    let cli = match system::parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -128,7 +129,7 @@ fn run(cli: Cli) -> CmdResult {
     let engine = &engine;
     let insecure = &cli.insecure_registry;
     match cli.command {
-        Command::Images { quiet } => image::images(engine, quiet),
+        Command::Images { quiet, format } => image::images(engine, quiet, format.as_deref()),
         Command::History {
             human,
             no_trunc,
@@ -196,14 +197,19 @@ fn run(cli: Cli) -> CmdResult {
             quiet,
             no_trunc,
             filter,
-        } => observe::ps(engine, all, quiet, no_trunc, &filter),
+            format,
+        } => observe::ps(engine, all, quiet, no_trunc, &filter, format.as_deref()),
         Command::Logs {
             follow,
             tail,
             timestamps,
             container,
         } => observe::logs(engine, &container, follow, tail.as_deref(), timestamps),
-        Command::Inspect { names } => observe::inspect(engine, &names),
+        Command::Inspect {
+            names,
+            format,
+            kind,
+        } => observe::inspect(engine, &names, format.as_deref(), kind.as_deref()),
         Command::Stats {
             no_stream,
             no_trunc,
@@ -235,6 +241,11 @@ fn run(cli: Cli) -> CmdResult {
             format,
             term,
         } => login::search(&term, limit, no_trunc, format.as_deref(), insecure),
+        Command::Container(c) => system::container(engine, c),
+        Command::Image(c) => system::image(engine, c),
+        Command::System(c) => system::system(engine, c),
+        Command::Info { format } => system::info(engine, format.as_deref()),
+        Command::Version { format } => system::version(format.as_deref()),
     }
 }
 

@@ -3,7 +3,8 @@
 use cargohold::{Driver, Engine, Network};
 
 use crate::cli::NetworkCommand;
-use crate::format::{print_json, print_table};
+use crate::format::{docker_time, print_json, print_list};
+use crate::template::Row;
 use crate::{each, CmdResult, Failure, ENGINE_ERROR};
 
 /// `network SUBCOMMAND`.
@@ -28,7 +29,11 @@ pub(crate) fn run(engine: &Engine, cmd: NetworkCommand) -> CmdResult {
             };
             create(engine, &name, &driver, settings)?;
         }
-        NetworkCommand::Ls { quiet, no_trunc } => ls(engine, quiet, no_trunc)?,
+        NetworkCommand::Ls {
+            quiet,
+            no_trunc,
+            format,
+        } => ls(engine, quiet, no_trunc, format.as_deref())?,
         NetworkCommand::Inspect { networks } => {
             let mut out = Vec::new();
             let mut failed = false;
@@ -128,7 +133,7 @@ fn create(engine: &Engine, name: &str, driver: &str, s: Settings) -> Result<(), 
 }
 
 /// `network ls`: ids cut to 12 characters unless `no_trunc`.
-fn ls(engine: &Engine, quiet: bool, no_trunc: bool) -> Result<(), Failure> {
+fn ls(engine: &Engine, quiet: bool, no_trunc: bool, format: Option<&str>) -> Result<(), Failure> {
     let list = engine.networks().list()?;
     let id = |n: &Network| {
         let id = n.id();
@@ -145,20 +150,37 @@ fn ls(engine: &Engine, quiet: bool, no_trunc: bool) -> Result<(), Failure> {
         }
         return Ok(());
     }
-    let mut rows = vec![[
-        "NETWORK ID".to_owned(),
-        "NAME".into(),
-        "DRIVER".into(),
-        "SCOPE".into(),
-    ]];
+    let mut rows = Vec::with_capacity(list.len());
     for n in &list {
-        rows.push([
-            id(n),
-            n.name().to_owned(),
-            n.driver().to_string(),
-            "local".into(),
-        ]);
+        let info = n.inspect();
+        let labels = &info.labels;
+        let row = serde_json::json!({
+            "CreatedAt": docker_time(&info.created),
+            "Driver": n.driver().to_string(),
+            "ID": id(n),
+            "IPv6": info.enable_ipv6.to_string(),
+            "Internal": info.internal.to_string(),
+            "Labels": labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+            "Name": n.name(),
+            "Scope": "local",
+        });
+        rows.push(Row::new(row).labels(labels.clone()));
     }
-    print_table(&rows);
-    Ok(())
+    print_list(format, NETWORK_TABLE, NETWORK_HEADERS, &rows)
 }
+
+/// Docker's default `network ls` format.
+const NETWORK_TABLE: &str = r"table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}";
+
+/// The column headers of `network ls`'s fields, as Docker's.
+const NETWORK_HEADERS: &[(&str, &str)] = &[
+    ("ID", "NETWORK ID"),
+    ("Name", "NAME"),
+    ("Driver", "DRIVER"),
+    ("Scope", "SCOPE"),
+    ("IPv6", "IPV6"),
+    ("Internal", "INTERNAL"),
+    ("Labels", "LABELS"),
+    ("Label", "LABEL"),
+    ("CreatedAt", "CREATED AT"),
+];

@@ -8,8 +8,10 @@ use cargohold::{Container, Engine, LogOptions, PortBinding, Reference, Stats};
 use cargohold::{ContainerFilter, PortMapping};
 
 use crate::format::{
-    binary_size, human_duration, human_size, parse_time, print_json, print_table, since,
+    binary_size, docker_time, human_duration, human_size, parse_time, print_each, print_json,
+    print_list, print_table, since,
 };
+use crate::template::Row;
 use crate::{image, CmdResult, Failure, ENGINE_ERROR};
 
 /// `ps`: running containers (`all`: every one), newest first, filtered as Docker filters.
@@ -19,6 +21,7 @@ pub(crate) fn ps(
     quiet: bool,
     no_trunc: bool,
     filters: &[String],
+    format: Option<&str>,
 ) -> CmdResult {
     let mut filter = ContainerFilter::new().all(all);
     for f in filters {
@@ -37,15 +40,7 @@ pub(crate) fn ps(
         }
         return Ok(0);
     }
-    let mut rows = vec![[
-        "CONTAINER ID".to_owned(),
-        "IMAGE".into(),
-        "COMMAND".into(),
-        "CREATED".into(),
-        "STATUS".into(),
-        "PORTS".into(),
-        "NAMES".into(),
-    ]];
+    let mut rows = Vec::with_capacity(list.len());
     for (c, info) in &list {
         let mut cmd = std::iter::once(info.path.as_str())
             .chain(info.args.iter().map(String::as_str))
@@ -68,22 +63,59 @@ pub(crate) fn ps(
         } else {
             format!("Exited ({}) {} ago", st.exit_code, since(&st.finished_at))
         };
-        rows.push([
-            if no_trunc { c.id() } else { c.short_id() }.to_owned(),
+        let labels = &info.config.labels;
+        let mounts: Vec<&str> = info
+            .mounts
+            .iter()
+            .map(|m| m.name.as_deref().unwrap_or(&m.source))
+            .collect();
+        let row = serde_json::json!({
+            "ID": if no_trunc { c.id() } else { c.short_id() },
             // the short form, as docker ps prints `busybox:latest`
-            c.image()
+            "Image": c.image()
                 .parse::<Reference>()
                 .map_or_else(|_| c.image().to_owned(), |r| r.familiar()),
-            format!("\"{cmd}\""),
-            created,
-            status,
-            ps_ports(&info.network_settings.ports),
-            c.name().to_owned(),
-        ]);
+            "Command": format!("\"{cmd}\""),
+            "CreatedAt": docker_time(&info.created),
+            "RunningFor": created,
+            "Ports": ps_ports(&info.network_settings.ports),
+            "State": st.status.to_string(),
+            "Status": status,
+            // without `--size`, as Docker's
+            "Size": "0B",
+            "Names": c.name(),
+            "Labels": labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+            "Mounts": mounts.join(","),
+            "Networks": info.network_settings.networks.keys().cloned().collect::<Vec<_>>().join(","),
+            "LocalVolumes": info.mounts.iter().filter(|m| m.r#type == "volume").count().to_string(),
+        });
+        rows.push(Row::new(row).labels(labels.clone()));
     }
-    print_table(&rows);
+    print_list(format, PS_TABLE, PS_HEADERS, &rows)?;
     Ok(0)
 }
+
+/// Docker's default `ps` format.
+const PS_TABLE: &str = r"table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+
+/// The column headers of `ps`'s fields, as Docker's.
+const PS_HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Ports", "PORTS"),
+    ("State", "STATE"),
+    ("Status", "STATUS"),
+    ("Size", "SIZE"),
+    ("Names", "NAMES"),
+    ("Labels", "LABELS"),
+    ("Label", "LABEL"),
+    ("Mounts", "MOUNTS"),
+    ("Networks", "NETWORKS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+];
 
 /// Docker's PORTS column: `0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp`, and `80/tcp`
 /// for a port exposed but not published.
@@ -140,23 +172,55 @@ pub(crate) fn logs(
     Ok(0)
 }
 
-/// `inspect`: containers, images or volumes by name, as one JSON array.
-pub(crate) fn inspect(engine: &Engine, names: &[String]) -> CmdResult {
+/// `inspect`: containers, images, volumes or networks by name (only those of `kind` when
+/// given: `container`, `image`, `volume`, `network`), as one JSON array, or each through
+/// the template `format`.
+pub(crate) fn inspect(
+    engine: &Engine,
+    names: &[String],
+    format: Option<&str>,
+    kind: Option<&str>,
+) -> CmdResult {
+    if let Some(k) = kind {
+        if !matches!(k, "container" | "image" | "volume" | "network") {
+            return Err(Failure::Usage(format!(
+                "\"{k}\" is not a valid value for --type"
+            )));
+        }
+    }
+    let wants = |k: &str| kind.is_none_or(|want| want == k);
     let mut out = Vec::new();
     let mut failed = false;
     for name in names {
-        if let Ok(c) = engine.containers().get(name) {
+        if let Some(c) = wants("container")
+            .then(|| engine.containers().get(name).ok())
+            .flatten()
+        {
             out.push(serde_json::to_value(c.inspect()?).expect("inspect serialises"));
-        } else if let Ok(i) = engine.image(name) {
+        } else if let Some(i) = wants("image").then(|| engine.image(name).ok()).flatten() {
             out.push(image::image_json(engine, &i));
-        } else if let Ok(v) = engine.volumes().inspect(name) {
+        } else if let Some(v) = wants("volume")
+            .then(|| engine.volumes().inspect(name).ok())
+            .flatten()
+        {
             out.push(serde_json::to_value(v).expect("volume serialises"));
+        } else if let Some(n) = wants("network")
+            .then(|| engine.networks().inspect(name).ok())
+            .flatten()
+        {
+            out.push(serde_json::to_value(n).expect("network serialises"));
         } else {
             failed = true;
-            eprintln!("engine: Error: No such object: {name}");
+            match kind {
+                Some(k) => eprintln!("engine: Error: No such {k}: {name}"),
+                None => eprintln!("engine: Error: No such object: {name}"),
+            }
         }
     }
-    print_json(&out)?;
+    match format {
+        Some(f) if !f.trim().is_empty() => print_each(f, &out)?,
+        _ => print_json(&out)?,
+    }
     Ok(if failed { 1 } else { 0 })
 }
 

@@ -3,7 +3,8 @@
 use cargohold::Engine;
 
 use crate::cli::VolumeCommand;
-use crate::format::{human_size, print_json, print_table};
+use crate::format::{human_size, print_json, print_list};
+use crate::template::Row;
 use crate::{each, CmdResult};
 
 /// `volume SUBCOMMAND`.
@@ -23,18 +24,15 @@ pub(crate) fn run(engine: &Engine, cmd: VolumeCommand) -> CmdResult {
             };
             println!("{}", v.name());
         }
-        VolumeCommand::Ls { quiet } => {
+        VolumeCommand::Ls { quiet, format } => {
             let list = vols.list(&[])?;
             if quiet {
                 for v in &list {
                     println!("{}", v.name());
                 }
             } else {
-                let mut rows = vec![["DRIVER".to_owned(), "VOLUME NAME".into()]];
-                for v in &list {
-                    rows.push([v.inspect().driver, v.name().to_owned()]);
-                }
-                print_table(&rows);
+                let rows: Vec<Row> = list.iter().map(volume_row).collect();
+                print_list(format.as_deref(), VOLUME_TABLE, VOLUME_HEADERS, &rows)?;
             }
         }
         VolumeCommand::Inspect { names } => {
@@ -71,4 +69,35 @@ pub(crate) fn run(engine: &Engine, cmd: VolumeCommand) -> CmdResult {
         }
     }
     Ok(0)
+}
+
+/// Docker's default `volume ls` format.
+const VOLUME_TABLE: &str = r"table {{.Driver}}\t{{.Name}}";
+
+/// The column headers of `volume ls`'s fields, as Docker's.
+const VOLUME_HEADERS: &[(&str, &str)] = &[
+    ("Name", "VOLUME NAME"),
+    ("Driver", "DRIVER"),
+    ("Scope", "SCOPE"),
+    ("Mountpoint", "MOUNTPOINT"),
+    ("Labels", "LABELS"),
+    ("Label", "LABEL"),
+    ("Links", "LINKS"),
+    ("Size", "SIZE"),
+];
+
+/// A `volume ls` row: Docker's fields of a volume (`Links` and `Size` are N/A, as
+/// Docker's without `system df -v`).
+fn volume_row(v: &cargohold::Volume) -> Row {
+    let labels = v.labels();
+    Row::new(serde_json::json!({
+        "Driver": v.inspect().driver,
+        "Labels": labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+        "Links": "N/A",
+        "Mountpoint": v.mountpoint(),
+        "Name": v.name(),
+        "Scope": "local",
+        "Size": "N/A",
+    }))
+    .labels(labels.clone())
 }

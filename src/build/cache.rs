@@ -40,6 +40,47 @@ pub struct CachePruned {
     pub bytes: u64,
 }
 
+/// What the build cache holds ([`Engine::build_cache_usage`](crate::Engine::build_cache_usage)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct CacheUsage {
+    /// Cached step results.
+    pub entries: usize,
+    /// Cache mount directories (`RUN --mount=type=cache`).
+    pub cache_mounts: usize,
+    /// Bytes the cache uses: the blobs and unpacked layers of its entries (shared with
+    /// images or not) and the cache mounts' files.
+    pub bytes: u64,
+    /// Bytes [`Engine::prune_build_cache`](crate::Engine::prune_build_cache) would free:
+    /// the blobs and layers only the entries keep, and the cache mounts' files.
+    pub reclaimable: u64,
+}
+
+/// What the build cache holds and how much pruning it would free.
+pub(crate) fn usage(store: &ContainerStore) -> Result<CacheUsage> {
+    let (entries, mut bytes, mut reclaimable) = store.images().held_only_by(OWNER_PREFIX)?;
+    let mounts = store.root().join("build").join("cache-mounts");
+    let mut cache_mounts = 0;
+    match fs::read_dir(&mounts) {
+        Ok(rd) => {
+            for e in rd.flatten() {
+                let size = tree_size(&e.path());
+                bytes += size;
+                reclaimable += size;
+                cache_mounts += 1;
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::os("reading cache mounts", &mounts, e)),
+    }
+    Ok(CacheUsage {
+        entries,
+        cache_mounts,
+        bytes,
+        reclaimable,
+    })
+}
+
 /// A cache key being built: fields go in with their lengths, so no two sequences of
 /// fields hash alike.
 #[derive(Clone)]

@@ -32,8 +32,8 @@ use crate::container::ContainerStore;
 use crate::image::Image;
 use crate::Result;
 
-pub(crate) use cache::prune;
-pub use cache::CachePruned;
+pub(crate) use cache::{prune, usage};
+pub use cache::{CachePruned, CacheUsage};
 
 /// What a build reports as it goes ([`ImageBuilder::progress`]): one event per step
 /// started, cached, finished or failed, the output lines of RUN and the bytes COPY and ADD

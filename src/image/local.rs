@@ -704,12 +704,78 @@ impl<'e> Images<'e> {
         self.gc()
     }
 
+    /// Removes every image no container uses, tagged or dangling (`docker image prune
+    /// -a`), then every blob and unpacked layer nothing uses; returns the bytes freed, as
+    /// [`Self::prune`]. An image a container was made from stays, with all its tags, even
+    /// when the container is stopped; the build cache's entries do not count as users
+    /// (their step results stay cached until [`Engine::prune_build_cache`]).
+    ///
+    /// [`Engine::prune_build_cache`]: crate::Engine::prune_build_cache
+    ///
+    /// # Errors
+    /// [`Error::Os`]/[`Error::Blob`] if something cannot be removed.
+    pub fn prune_unused(&self) -> Result<u64> {
+        let used: HashSet<Digest> = self
+            .holds()?
+            .into_iter()
+            .filter(|(_, h)| !h.weak)
+            .map(|(_, h)| h.manifest)
+            .collect();
+        self.store.update_index(|m| {
+            m.retain(|d| used.contains(d.digest()));
+            Ok(())
+        })?;
+        self.gc()
+    }
+
+    /// How many holds have an owner starting with `prefix`, the bytes of the blobs and
+    /// unpacked layers they keep, and of those only they keep (what garbage collection
+    /// would free without them).
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the index or the holds cannot be read.
+    pub(crate) fn held_only_by(&self, prefix: &str) -> Result<(usize, u64, u64)> {
+        let index: Vec<Digest> = self
+            .store
+            .index()?
+            .manifests()
+            .iter()
+            .map(|d| d.digest().clone())
+            .collect();
+        let (mine, others): (Vec<_>, Vec<_>) = self
+            .holds()?
+            .into_iter()
+            .partition(|(owner, _)| owner.starts_with(prefix));
+        let n = mine.len();
+        let (kept_blobs, kept_layers) = self.reachable(
+            index
+                .into_iter()
+                .chain(others.into_iter().map(|(_, h)| h.manifest))
+                .collect(),
+        );
+        let (blobs, layers) = self.reachable(mine.into_iter().map(|(_, h)| h.manifest).collect());
+        let (mut total, mut only) = (0, 0);
+        for d in &blobs {
+            let size = fs::metadata(self.store.blob_path(d)).map_or(0, |m| m.len());
+            total += size;
+            if !kept_blobs.contains(d) {
+                only += size;
+            }
+        }
+        for l in &layers {
+            let size = self.store.layer_meta(l).map_or(0, |m| m.size);
+            total += size;
+            if !kept_layers.contains(l) {
+                only += size;
+            }
+        }
+        Ok((n, total, only))
+    }
+
     /// Deletes blobs and layers unreachable from the index, holding the gc lock so no
     /// import or pull is half-way.
     pub(super) fn gc(&self) -> Result<u64> {
         let _gc = self.store.lock("gc")?;
-        let mut blobs: HashSet<Digest> = HashSet::new();
-        let mut layers: HashSet<Digest> = HashSet::new();
         let mut todo: Vec<Digest> = self
             .store
             .index()?
@@ -718,6 +784,27 @@ impl<'e> Images<'e> {
             .map(|d| d.digest().clone())
             .collect();
         todo.extend(self.holds()?.into_iter().map(|(_, h)| h.manifest));
+        let (blobs, layers) = self.reachable(todo);
+        let mut freed = 0;
+        for d in self.store.blob_digests()? {
+            if !blobs.contains(&d) {
+                freed += fs::metadata(self.store.blob_path(&d)).map_or(0, |m| m.len());
+                self.store.remove_blob(&d)?;
+            }
+        }
+        for l in self.store.layer_ids()? {
+            if !layers.contains(&l) {
+                freed += self.store.layer_meta(&l).map_or(0, |m| m.size);
+                self.store.remove_layer(&l)?;
+            }
+        }
+        Ok(freed)
+    }
+
+    /// The blobs and unpacked layers (chain ids) the manifests and indexes `todo` reach.
+    fn reachable(&self, mut todo: Vec<Digest>) -> (HashSet<Digest>, HashSet<Digest>) {
+        let mut blobs: HashSet<Digest> = HashSet::new();
+        let mut layers: HashSet<Digest> = HashSet::new();
         while let Some(d) = todo.pop() {
             if !blobs.insert(d.clone()) {
                 continue;
@@ -741,20 +828,7 @@ impl<'e> Images<'e> {
                 layers.extend(chain_ids(&diff_ids(&c)));
             }
         }
-        let mut freed = 0;
-        for d in self.store.blob_digests()? {
-            if !blobs.contains(&d) {
-                freed += fs::metadata(self.store.blob_path(&d)).map_or(0, |m| m.len());
-                self.store.remove_blob(&d)?;
-            }
-        }
-        for l in self.store.layer_ids()? {
-            if !layers.contains(&l) {
-                freed += self.store.layer_meta(&l).map_or(0, |m| m.size);
-                self.store.remove_layer(&l)?;
-            }
-        }
-        Ok(freed)
+        (blobs, layers)
     }
 }
 

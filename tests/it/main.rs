@@ -31,6 +31,9 @@ mod commit;
 mod history;
 // `engine build` and `engine builder prune` as Docker users type them (issue 12).
 mod build_cli;
+// `--format` Go templates, the container/image/system groups, system df/prune, info and
+// version of the engine CLI (issue 13).
+mod cli_format;
 // Readiness waits (tcp, http, exec, healthcheck) on attached containers (issue 4).
 mod ready;
 // Stats (memory, cpu, pids, network) and top of running containers (issue 4).
