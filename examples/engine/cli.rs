@@ -378,6 +378,20 @@ pub(crate) struct RunArgs {
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub(crate) command: Vec<String>,
+    /// Read in a file of environment variables (KEY=VALUE lines, or KEY to pass the
+    /// host's; `#` comments); repeatable, before -e.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub(crate) env_file: Vec<PathBuf>,
+    /// Read in a line delimited file of labels (KEY=VALUE, or KEY for an empty value);
+    /// repeatable, before -l.
+    #[arg(long = "label-file", value_name = "FILE")]
+    pub(crate) label_file: Vec<PathBuf>,
+    /// Ulimit options (NAME=SOFT[:HARD], e.g. nofile=1024:2048); repeatable.
+    #[arg(long, value_name = "NAME=SOFT[:HARD]", allow_hyphen_values = true)]
+    pub(crate) ulimit: Vec<String>,
+    /// Run an init inside the container that forwards signals and reaps processes.
+    #[arg(long)]
+    pub(crate) init: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -38,6 +38,8 @@ pub(crate) mod spec;
 mod start;
 mod stats;
 mod store;
+mod init;
+mod ulimit;
 
 use std::fs::File;
 use std::io::{self, PipeReader, PipeWriter, Read};
@@ -67,6 +69,7 @@ pub use stats::{
 };
 pub(crate) use store::ContainerStore;
 pub use store::Containers;
+pub use ulimit::Ulimit;
 
 use crate::sys::file;
 use crate::{Error, Result};
