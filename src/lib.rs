@@ -104,7 +104,7 @@ pub use container::{
     RestartPolicyInfo, RunningContainer, SeccompProfile, Stats, Status, Stdio, Top, TopProcess,
     WaitFor, CONFIG_HASH_LABEL,
 };
-pub use container::Ulimit;
+pub use container::{PathStat, Ulimit};
 pub use container::{
     Config as ContainerConfig, Inspect as ContainerInspect, State as ContainerState,
 };

@@ -255,6 +255,23 @@ pub(crate) enum Command {
         /// PRIVATE_PORT[/PROTO] (default: every published port).
         private_port: Option<String>,
     },
+    /// Copy files/folders between a container and the local filesystem (CONTAINER:SRC
+    /// DEST, SRC CONTAINER:DEST; `-` for a tar stream on stdout or stdin).
+    Cp {
+        /// Archive mode (copy all uid/gid information).
+        #[arg(short, long)]
+        archive: bool,
+        /// Always follow symbol link in SRC_PATH.
+        #[arg(short = 'L', long)]
+        follow_link: bool,
+        /// Suppress progress output (there is none).
+        #[arg(short, long)]
+        quiet: bool,
+        #[arg(allow_hyphen_values = true)]
+        src: String,
+        #[arg(allow_hyphen_values = true)]
+        dest: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -25,6 +25,7 @@
 mod build;
 mod cli;
 mod container;
+mod cp;
 mod format;
 mod image;
 mod network;
@@ -205,6 +206,13 @@ fn run(cli: Cli) -> CmdResult {
         } => observe::port(engine, &container, private_port.as_deref()),
         Command::Volume(v) => volume::run(engine, v),
         Command::Network(n) => network::run(engine, n),
+        Command::Cp {
+            archive,
+            follow_link,
+            quiet: _,
+            src,
+            dest,
+        } => cp::cp(engine, &src, &dest, archive, follow_link),
     }
 }
 

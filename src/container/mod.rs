@@ -38,6 +38,7 @@ pub(crate) mod spec;
 mod start;
 mod stats;
 mod store;
+mod cp;
 mod init;
 mod ulimit;
 
@@ -69,6 +70,7 @@ pub use stats::{
 };
 pub(crate) use store::ContainerStore;
 pub use store::Containers;
+pub use cp::PathStat;
 pub use ulimit::Ulimit;
 
 use crate::sys::file;
