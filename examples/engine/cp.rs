@@ -101,13 +101,13 @@ fn from_container(c: &Container, path: &str, dest: &str, follow: bool) -> CmdRes
             }
         }
         Ok(_) if src_is_dir => {
-            return Err(usage(format!(
-                "cannot copy a directory to a file: {dest}"
-            )))
+            return Err(usage(format!("cannot copy a directory to a file: {dest}")))
         }
         Ok(_) => dest_path.to_owned(),
         Err(_) if dest.ends_with('/') && !src_is_dir => {
-            return Err(usage(format!("destination directory {dest} does not exist")))
+            return Err(usage(format!(
+                "destination directory {dest} does not exist"
+            )))
         }
         Err(_) => {
             let parent = dest_path
@@ -184,7 +184,10 @@ fn unpack_renamed(r: impl Read, top: &str, target: &Path) -> Result<(), Failure>
             fs::remove_file(&out)?;
         }
         if kind == tar::EntryType::Link {
-            let link = entry.link_name()?.map(|l| l.into_owned()).unwrap_or_default();
+            let link = entry
+                .link_name()?
+                .map(|l| l.into_owned())
+                .unwrap_or_default();
             let Some(link) = map(&link) else {
                 return Err(usage(format!("unexpected link {}", link.display())));
             };
@@ -208,7 +211,10 @@ fn to_container(c: &Container, src: &str, dest: &str, archive: bool, follow: boo
     if src == "-" {
         let stat = c.path_stat(dest, true)?;
         if !stat.as_ref().is_some_and(|s| s.is_dir()) {
-            return Err(usage(format!("destination \"{}:{dest}\" must be a directory", c.name())));
+            return Err(usage(format!(
+                "destination \"{}:{dest}\" must be a directory",
+                c.name()
+            )));
         }
         c.copy_to(dest, io::stdin().lock(), archive)?;
         return Ok(0);

@@ -70,16 +70,20 @@ mod tests {
     #[test]
     fn the_command_runs_under_the_init() {
         let mut spec = Spec::default();
-        spec.process_mut()
-            .as_mut()
-            .unwrap()
-            .set_args(Some(vec!["sh".into(), "-c".into(), "true".into()]));
+        spec.process_mut().as_mut().unwrap().set_args(Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "true".into(),
+        ]));
         apply(&mut spec, Path::new("/usr/bin/tini-static"));
         let args = spec.process().as_ref().unwrap().args().clone().unwrap();
         assert_eq!(args, [INIT_PATH, "--", "sh", "-c", "true"]);
         let m = spec.mounts().as_ref().unwrap().last().unwrap();
         assert_eq!(m.destination(), Path::new(INIT_PATH));
-        assert_eq!(m.source().as_deref(), Some(Path::new("/usr/bin/tini-static")));
+        assert_eq!(
+            m.source().as_deref(),
+            Some(Path::new("/usr/bin/tini-static"))
+        );
         assert!(m.options().as_ref().unwrap().contains(&"ro".to_owned()));
     }
 }

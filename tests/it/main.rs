@@ -60,3 +60,5 @@ mod limits;
 // Escape regressions (issue 10): leaked-fd working directories, symlinked and swapped mount
 // destinations, /proc/sys and /sys writes, host disks, dangerous syscalls, compat entry points.
 mod escape;
+// Issue 13: create/start, cp, ulimit, init, events, update through the library.
+mod cp_events;
