@@ -62,3 +62,5 @@ mod limits;
 mod escape;
 // Issue 13: create/start, cp, ulimit, init, events, update through the library.
 mod cp_events;
+// Issue 13: run/create/start flags and cp through the engine CLI.
+mod cli_flags;
