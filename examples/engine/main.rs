@@ -192,7 +192,16 @@ fn run(cli: Cli) -> CmdResult {
             tail,
             timestamps,
             container,
-        } => observe::logs(engine, &container, follow, tail.as_deref(), timestamps),
+            since,
+            until,
+        } => observe::logs_between(
+            engine,
+            &container,
+            follow,
+            tail.as_deref(),
+            timestamps,
+            (since.as_deref(), until.as_deref()),
+        ),
         Command::Inspect { names } => observe::inspect(engine, &names),
         Command::Stats {
             no_stream,

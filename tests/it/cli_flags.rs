@@ -256,3 +256,36 @@ fn cp_both_ways_with_dockers_rules() {
     let o = cli.out(&["cp", "box:/a", "box:/b"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("copying between containers"));
 }
+
+#[test]
+#[ignore = "requires root"]
+fn logs_since_and_until() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo a; echo b",
+    ]);
+    cli.ok(&["wait", "talker"]);
+    let logs = |extra: &[&str]| {
+        let mut args = vec!["logs"];
+        args.extend(extra);
+        args.push("talker");
+        cli.ok(&args)
+    };
+    assert_eq!(logs(&[]), "a\nb\n");
+    assert_eq!(logs(&["--since", "10m"]), "a\nb\n");
+    assert_eq!(logs(&["--since", "0"]), "a\nb\n");
+    assert_eq!(logs(&["--until", "10m"]), "");
+    assert_eq!(logs(&["--since", "2999-01-01T00:00:00Z"]), "");
+    assert_eq!(logs(&["--until", "2999-01-01"]), "a\nb\n");
+    assert_eq!(logs(&["--until", "1000000000.5"]), "");
+    let o = cli.out(&["logs", "--since", "yesterday", "talker"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--since"));
+}
