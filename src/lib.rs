@@ -104,10 +104,10 @@ pub use container::{
     RestartPolicyInfo, RunningContainer, SeccompProfile, Stats, Status, Stdio, Top, TopProcess,
     WaitFor, CONFIG_HASH_LABEL,
 };
-pub use container::{PathStat, Ulimit};
 pub use container::{
     Config as ContainerConfig, Inspect as ContainerInspect, State as ContainerState,
 };
+pub use container::{PathStat, Ulimit};
 pub use runtime::Signal;
 
 // Networks and volumes.

@@ -212,8 +212,8 @@ fn builder<'e>(engine: &'e Engine, a: &RunArgs) -> Result<ContainerBuilder<'e>, 
 /// key with white space refused; a `KEY` alone is, for `env`, `KEY=` the host's value
 /// (left out when the host has none), else kept as is (an empty label).
 fn read_kv_file(path: &Path, env: bool) -> Result<Vec<String>, Failure> {
-    let data = std::fs::read(path)
-        .map_err(|e| Failure::Usage(format!("open {}: {e}", path.display())))?;
+    let data =
+        std::fs::read(path).map_err(|e| Failure::Usage(format!("open {}: {e}", path.display())))?;
     let mut out = Vec::new();
     for (n, line) in data.split(|&b| b == b'\n').enumerate() {
         let line = std::str::from_utf8(line).map_err(|_| {
@@ -223,7 +223,10 @@ fn read_kv_file(path: &Path, env: bool) -> Result<Vec<String>, Failure> {
                 n + 1
             ))
         })?;
-        let line = line.strip_prefix('\u{feff}').filter(|_| n == 0).unwrap_or(line);
+        let line = line
+            .strip_prefix('\u{feff}')
+            .filter(|_| n == 0)
+            .unwrap_or(line);
         let line = line.trim_start().trim_end_matches('\r');
         if line.is_empty() || line.starts_with('#') {
             continue;

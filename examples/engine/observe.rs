@@ -493,7 +493,10 @@ mod tests {
         assert_eq!(at("1h30m"), now - Duration::from_secs(5400));
         assert_eq!(at("1.5s"), now - Duration::from_millis(1500));
         assert_eq!(at("0"), UNIX_EPOCH);
-        assert_eq!(at("1714564800.5"), UNIX_EPOCH + Duration::new(1_714_564_800, 500_000_000));
+        assert_eq!(
+            at("1714564800.5"),
+            UNIX_EPOCH + Duration::new(1_714_564_800, 500_000_000)
+        );
         let t = UNIX_EPOCH + Duration::from_secs(1_714_564_800);
         assert_eq!(at("2024-05-01T12:00:00Z"), t);
         assert_eq!(at("2024-05-01T14:00:00+02:00"), t);
