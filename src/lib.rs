@@ -109,6 +109,7 @@ pub use container::{
 pub use container::{
     Config as ContainerConfig, Inspect as ContainerInspect, State as ContainerState,
 };
+pub use container::{PathStat, Ulimit};
 pub use runtime::Signal;
 
 // Networks and volumes.

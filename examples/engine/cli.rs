@@ -170,6 +170,14 @@ pub(crate) enum Command {
         #[arg(short, long)]
         timestamps: bool,
         container: String,
+        /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m"
+        /// for 42 minutes).
+        #[arg(long, allow_hyphen_values = true)]
+        since: Option<String>,
+        /// Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g.
+        /// "42m" for 42 minutes).
+        #[arg(long, allow_hyphen_values = true)]
+        until: Option<String>,
     },
     /// Stop one or more running containers.
     Stop {
@@ -329,6 +337,23 @@ pub(crate) enum Command {
         #[arg(short, long)]
         format: Option<String>,
     },
+    /// Copy files/folders between a container and the local filesystem (CONTAINER:SRC
+    /// DEST, SRC CONTAINER:DEST; `-` for a tar stream on stdout or stdin).
+    Cp {
+        /// Archive mode (copy all uid/gid information).
+        #[arg(short, long)]
+        archive: bool,
+        /// Always follow symbol link in SRC_PATH.
+        #[arg(short = 'L', long)]
+        follow_link: bool,
+        /// Suppress progress output (there is none).
+        #[arg(short, long)]
+        quiet: bool,
+        #[arg(allow_hyphen_values = true)]
+        src: String,
+        #[arg(allow_hyphen_values = true)]
+        dest: String,
+    },
 }
 
 impl Command {
@@ -474,6 +499,20 @@ pub(crate) struct RunArgs {
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub(crate) command: Vec<String>,
+    /// Read in a file of environment variables (KEY=VALUE lines, or KEY to pass the
+    /// host's; `#` comments); repeatable, before -e.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub(crate) env_file: Vec<PathBuf>,
+    /// Read in a line delimited file of labels (KEY=VALUE, or KEY for an empty value);
+    /// repeatable, before -l.
+    #[arg(long = "label-file", value_name = "FILE")]
+    pub(crate) label_file: Vec<PathBuf>,
+    /// Ulimit options (NAME=SOFT[:HARD], e.g. nofile=1024:2048); repeatable.
+    #[arg(long, value_name = "NAME=SOFT[:HARD]", allow_hyphen_values = true)]
+    pub(crate) ulimit: Vec<String>,
+    /// Run an init inside the container that forwards signals and reaps processes.
+    #[arg(long)]
+    pub(crate) init: bool,
     /// Pull image before running ("always", "missing", "never").
     #[arg(long, value_enum, default_value_t = PullPolicy::Missing)]
     pub(crate) pull: PullPolicy,

@@ -3,13 +3,13 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cargohold::CommitOptions;
 use cargohold::{
     Container, ContainerBuilder, Engine, Error, ExitStatus, LogOptions, LogStream, Mount,
-    PortBinding, Signal, Stdio,
+    PortBinding, Signal, Stdio, Ulimit,
 };
 
 use crate::cli::{ExecArgs, RunArgs};
@@ -66,7 +66,13 @@ fn builder<'e>(engine: &'e Engine, a: &RunArgs) -> Result<ContainerBuilder<'e>, 
         b.entrypoint([ep]);
     }
     b.args(&a.command);
-    for e in &a.env {
+    // As Docker: the files first, then -e (a later value wins).
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        env.extend(read_kv_file(f, true)?);
+    }
+    env.extend(a.env.iter().cloned());
+    for e in &env {
         match e.split_once('=') {
             Some((k, v)) => {
                 b.env(k, v);
@@ -78,7 +84,12 @@ fn builder<'e>(engine: &'e Engine, a: &RunArgs) -> Result<ContainerBuilder<'e>, 
             }
         }
     }
-    for l in &a.label {
+    let mut labels = Vec::new();
+    for f in &a.label_file {
+        labels.extend(read_kv_file(f, false)?);
+    }
+    labels.extend(a.label.iter().cloned());
+    for l in &labels {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
         b.label(k, v);
     }
@@ -182,11 +193,71 @@ fn builder<'e>(engine: &'e Engine, a: &RunArgs) -> Result<ContainerBuilder<'e>, 
     if let Some(t) = a.stop_timeout {
         b.stop_timeout(Duration::from_secs(t));
     }
+    for u in &a.ulimit {
+        let limit = u
+            .parse::<Ulimit>()
+            .map_err(|why| flag_error("--ulimit", u, why))?;
+        b.ulimit(limit);
+    }
+    b.init(a.init);
     b.restart(a.restart.parse()?)
         .read_only(a.read_only)
         .privileged(a.privileged)
         .auto_remove(a.rm);
     Ok(b)
+}
+
+/// The lines of an `--env-file` or `--label-file`, as Docker reads them: blank lines and
+/// `#` comments skipped, `KEY=VALUE` as is (the value untrimmed, no quotes taken off), a
+/// key with white space refused; a `KEY` alone is, for `env`, `KEY=` the host's value
+/// (left out when the host has none), else kept as is (an empty label).
+fn read_kv_file(path: &Path, env: bool) -> Result<Vec<String>, Failure> {
+    let data =
+        std::fs::read(path).map_err(|e| Failure::Usage(format!("open {}: {e}", path.display())))?;
+    let mut out = Vec::new();
+    for (n, line) in data.split(|&b| b == b'\n').enumerate() {
+        let line = std::str::from_utf8(line).map_err(|_| {
+            Failure::Usage(format!(
+                "{} contains invalid utf8 bytes at line {}",
+                path.display(),
+                n + 1
+            ))
+        })?;
+        let line = line
+            .strip_prefix('\u{feff}')
+            .filter(|_| n == 0)
+            .unwrap_or(line);
+        let line = line.trim_start().trim_end_matches('\r');
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = match line.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (line.trim_end(), None),
+        };
+        if key.is_empty() {
+            return Err(Failure::Usage(format!(
+                "invalid line {} of {}: no variable name",
+                n + 1,
+                path.display()
+            )));
+        }
+        if key.contains(char::is_whitespace) {
+            return Err(Failure::Usage(format!(
+                "variable '{key}' contains whitespaces"
+            )));
+        }
+        match value {
+            Some(_) => out.push(line.to_owned()),
+            None if env => {
+                if let Ok(v) = std::env::var(key) {
+                    out.push(format!("{key}={v}"));
+                }
+            }
+            None => out.push(key.to_owned()),
+        }
+    }
+    Ok(out)
 }
 
 /// A refused `--security-opt` (an unknown option, or a profile file that is not valid) as
@@ -296,6 +367,12 @@ pub(crate) fn start(engine: &Engine, attach: bool, names: &[String]) -> CmdResul
         out.flush()?;
         let status = c.wait()?;
         return Ok(exit_code(status));
+    }
+    if let [name] = names {
+        // One container: its error's exit code (127/126 for a command not in the image).
+        engine.containers().get(name)?.start()?;
+        println!("{name}");
+        return Ok(0);
     }
     each(names, |name| {
         engine.containers().get(name)?.start()?;

@@ -25,6 +25,7 @@
 mod build;
 mod cli;
 mod container;
+mod cp;
 mod format;
 mod image;
 mod login;
@@ -204,7 +205,16 @@ fn run(cli: Cli) -> CmdResult {
             tail,
             timestamps,
             container,
-        } => observe::logs(engine, &container, follow, tail.as_deref(), timestamps),
+            since,
+            until,
+        } => observe::logs_between(
+            engine,
+            &container,
+            follow,
+            tail.as_deref(),
+            timestamps,
+            (since.as_deref(), until.as_deref()),
+        ),
         Command::Inspect {
             names,
             format,
@@ -246,6 +256,13 @@ fn run(cli: Cli) -> CmdResult {
         Command::System(c) => system::system(engine, c),
         Command::Info { format } => system::info(engine, format.as_deref()),
         Command::Version { format } => system::version(format.as_deref()),
+        Command::Cp {
+            archive,
+            follow_link,
+            quiet: _,
+            src,
+            dest,
+        } => cp::cp(engine, &src, &dest, archive, follow_link),
     }
 }
 

@@ -144,14 +144,23 @@ fn ps_ports(ports: &BTreeMap<String, Option<Vec<PortMapping>>>) -> String {
         .join(", ")
 }
 
-/// `logs`: the container's json-file log, optionally followed until it exits.
-pub(crate) fn logs(
+/// `logs`: the container's json-file log, optionally followed until it exits; with
+/// `--since/--until` only the entries between (Docker's timestamps, see [`timestamp`]).
+pub(crate) fn logs_between(
     engine: &Engine,
     name: &str,
     follow: bool,
     tail: Option<&str>,
     timestamps: bool,
+    (since, until): (Option<&str>, Option<&str>),
 ) -> CmdResult {
+    let now = std::time::SystemTime::now();
+    let since = since
+        .map(|s| timestamp(s, now).ok_or_else(|| bad_time("--since", s)))
+        .transpose()?;
+    let until = until
+        .map(|s| timestamp(s, now).ok_or_else(|| bad_time("--until", s)))
+        .transpose()?;
     let c = engine.containers().get(name)?;
     let tail = match tail {
         None | Some("all") => None,
@@ -164,6 +173,8 @@ pub(crate) fn logs(
         tail,
         follow,
         timestamps,
+        since,
+        until,
         ..LogOptions::default()
     };
     let mut out = std::io::stdout().lock();
@@ -437,4 +448,126 @@ fn host_memory() -> Option<u64> {
         .parse()
         .ok()?;
     Some(kb * 1024)
+}
+
+fn bad_time(flag: &str, value: &str) -> Failure {
+    Failure::Usage(format!(
+        "invalid value for \"{flag}\": failed to parse value as time or duration: {value:?}"
+    ))
+}
+
+/// A point in time as Docker's `--since`/`--until` take it (its `timetypes.GetTimestamp`):
+/// a Go duration before `now` (`10m`, `1h30m`, `1.5s`), RFC 3339 with `Z` or an offset,
+/// a date and time without a zone (`2024-05-01`, `2024-05-01T12`, `…T12:00`,
+/// `…T12:00:00`, taken as UTC), or a Unix time (`1714564800`, `1714564800.5`).
+pub(crate) fn timestamp(value: &str, now: std::time::SystemTime) -> Option<std::time::SystemTime> {
+    use std::time::UNIX_EPOCH;
+    if value != "0" {
+        if let Some(d) = go_duration(value) {
+            return if d >= 0.0 {
+                now.checked_sub(Duration::from_secs_f64(d))
+            } else {
+                now.checked_add(Duration::from_secs_f64(-d))
+            };
+        }
+    }
+    if value.contains('-') && value.len() >= 10 {
+        let zoned = value.ends_with(['Z', 'z'])
+            || value[10..].contains('+')
+            || value[10..].rfind('-').is_some();
+        if zoned {
+            if let Some(utc) = value.strip_suffix(['Z', 'z']) {
+                return humantime::parse_rfc3339_weak(&format!("{utc}Z")).ok();
+            }
+            // `…±HH:MM`: the local time, moved by the offset.
+            let (local, zone) = value.split_at_checked(value.len().checked_sub(6)?)?;
+            let (sign, hh_mm) = zone.split_at_checked(1)?;
+            let (hh, mm) = hh_mm.split_once(':')?;
+            let offset = hh.parse::<u64>().ok()? * 3600 + mm.parse::<u64>().ok()? * 60;
+            let t = humantime::parse_rfc3339_weak(&format!("{local}Z")).ok()?;
+            let offset = Duration::from_secs(offset);
+            return match sign {
+                "+" => t.checked_sub(offset),
+                "-" => t.checked_add(offset),
+                _ => None,
+            };
+        }
+        let full = match value.len() {
+            10 => format!("{value}T00:00:00Z"),
+            13 => format!("{value}:00:00Z"),
+            16 => format!("{value}:00Z"),
+            _ => format!("{value}Z"),
+        };
+        return humantime::parse_rfc3339_weak(&full).ok();
+    }
+    let (secs, frac) = value.split_once('.').unwrap_or((value, ""));
+    let secs: u64 = secs.parse().ok()?;
+    if !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 9 {
+        return None;
+    }
+    let nanos: u32 = format!("{frac:0<9}").parse().ok()?;
+    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+/// Go's `time.ParseDuration`, in seconds: `[-+]` then numbers with units (`ns`, `us`,
+/// `µs`, `ms`, `s`, `m`, `h`).
+fn go_duration(s: &str) -> Option<f64> {
+    let (sign, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (-1.0, r),
+        None => (1.0, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0.0;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let num: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = match &rest[..u] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[u..];
+        total += num * unit;
+    }
+    Some(sign * total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn timestamps_as_docker_parses_them() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let at = |s| timestamp(s, now).unwrap();
+        assert_eq!(at("10m"), now - Duration::from_secs(600));
+        assert_eq!(at("1h30m"), now - Duration::from_secs(5400));
+        assert_eq!(at("1.5s"), now - Duration::from_millis(1500));
+        assert_eq!(at("0"), UNIX_EPOCH);
+        assert_eq!(
+            at("1714564800.5"),
+            UNIX_EPOCH + Duration::new(1_714_564_800, 500_000_000)
+        );
+        let t = UNIX_EPOCH + Duration::from_secs(1_714_564_800);
+        assert_eq!(at("2024-05-01T12:00:00Z"), t);
+        assert_eq!(at("2024-05-01T14:00:00+02:00"), t);
+        assert_eq!(at("2024-05-01T12:00:00"), t);
+        assert_eq!(at("2024-05-01T12"), t);
+        assert_eq!(at("2024-05-01"), t - Duration::from_secs(12 * 3600));
+        assert!(timestamp("yesterday", now).is_none());
+        assert!(timestamp("10x", now).is_none());
+    }
 }

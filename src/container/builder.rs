@@ -14,6 +14,7 @@ use super::limits::{self, HostSupport, CPUS_PERIOD};
 use super::monitor::RestartPolicy;
 use super::record::{Container, Status};
 use super::store::ContainerStore;
+use super::ulimit::Ulimit;
 use super::{net, spec, ExitStatus, Output, Process, RunningContainer, Stdio, StdioKind};
 use crate::image::Image;
 use crate::network::PortBinding;
@@ -75,6 +76,10 @@ pub struct ContainerBuilder<'e> {
     spec_edits: Vec<SpecEdit>,
     /// Where Docker's warnings go ([`on_warning`](ContainerBuilder::on_warning)).
     warn: Option<WarningSink>,
+    /// Resource limits of its processes (`--ulimit`).
+    ulimits: Vec<Ulimit>,
+    /// A tiny init as pid 1 (`--init`).
+    init: bool,
 }
 
 /// The callback of [`ContainerBuilder::on_warning`].
@@ -153,6 +158,8 @@ impl<'e> ContainerBuilder<'e> {
             stderr: None,
             spec_edits: Vec::new(),
             warn: None,
+            ulimits: Vec::new(),
+            init: false,
         }
     }
 
@@ -463,7 +470,24 @@ impl<'e> ContainerBuilder<'e> {
         fn publish_port(&mut self, binding: PortBinding) { self.ports.push(binding) }
 
         /// Publishes every port the image exposes (`ExposedPorts`) on a free host port (`-P`).
+        /// Without a [`network`](Self::network) it puts the container on `bridge`, as
+        /// publishing a port does, even when the image exposes none (as Docker does).
         fn publish_all(&mut self, yes: bool) { self.publish_all = yes }
+
+        /// Sets a resource limit of its processes (`--ulimit nofile=1024:2048`); a later one
+        /// of the same name replaces an earlier one.
+        fn ulimit(&mut self, limit: Ulimit) {
+            self.ulimits.retain(|u| u.name != limit.name);
+            self.ulimits.push(limit)
+        }
+
+        /// Runs a tiny init as the container's pid 1 (`--init`), Docker's `docker-init`
+        /// (tini): it runs the command as its child, forwards signals to it and reaps
+        /// zombies. The init is the host's static tini (`$CARGOHOLD_INIT`, else Debian's
+        /// `/usr/bin/tini-static` from the `tini` package, else Docker's `docker-init`),
+        /// bind-mounted read-only at `/sbin/docker-init`; without one the terminal call
+        /// fails with [`Error::InvalidContainerConfig`].
+        fn init(&mut self, yes: bool) { self.init = yes }
 
         /// Adds a line to its `/etc/hosts` (`--add-host name:ip`).
         fn add_host(&mut self, name: impl Into<String>, ip: Ipv4Addr) {
@@ -555,8 +579,10 @@ impl<'e> ContainerBuilder<'e> {
     }
 
     /// Creates the container without starting it (`docker create`): its directory, record,
-    /// upper layer, volumes and `config.json` are made and checked (a command not in the
-    /// image fails here, as with [`spawn`](Self::spawn)); [`Container::start`] starts it
+    /// upper layer, volumes and `config.json` are made and checked. As Docker, the command
+    /// is looked up in the image only when it starts (so that an image without it, or
+    /// without a shell, can still be created to copy or export files from; the start then
+    /// fails with [`Error::Command`]); [`Container::start`] starts it
     /// later, detached, from this or any other program opening the same engine root. It
     /// belongs to no program: it stays `created` until started or removed.
     ///
@@ -705,6 +731,12 @@ impl<'e> ContainerBuilder<'e> {
         let cfg = match self.security.as_slice() {
             [] => cfg,
             security => format!("{cfg}{security:?}"),
+        };
+        // Only when set, so that the hash of a container without them stays as it was.
+        let cfg = if self.ulimits.is_empty() && !self.init {
+            cfg
+        } else {
+            format!("{cfg}{:?}{}", self.ulimits, self.init)
         };
         let l = &self.limits;
         let cfg = if l.has_later_settings() {
@@ -879,7 +911,24 @@ impl<'e> ContainerBuilder<'e> {
             stop_timeout: self.stop_timeout,
             mounts,
             spec_edits: self.spec_edits.clone(),
+            check_command: !create,
+            ulimits: self.ulimits.clone(),
+            init: self.init_binary()?,
         })))
+    }
+
+    /// The host's init binary with [`init`](Self::init), else `None`.
+    fn init_binary(&self) -> Result<Option<PathBuf>> {
+        if !self.init {
+            return Ok(None);
+        }
+        super::init::find().map(Some).ok_or_else(|| {
+            self.invalid(
+                "init",
+                "no static init found on the host: install tini (/usr/bin/tini-static) \
+                 or set CARGOHOLD_INIT",
+            )
+        })
     }
 
     /// An ephemeral container is spawned, never created, and never reused.
@@ -1076,7 +1125,7 @@ impl ContainerBuilder<'_> {
                 "host and none cannot be combined with other networks",
             ));
         }
-        if networks.is_empty() && !ports.is_empty() {
+        if networks.is_empty() && (!ports.is_empty() || self.publish_all) {
             networks.push(crate::network::DEFAULT_NETWORK.to_owned());
         }
         let mode = match networks.first().map(String::as_str) {

@@ -95,6 +95,14 @@ pub(super) struct Plan {
     /// Edits of the runtime spec asked for through `ContainerBuilderExt::oci_spec`, applied
     /// in order to the finished spec right before `config.json` is written.
     pub spec_edits: Vec<super::builder::SpecEdit>,
+    /// Whether the command is looked up in the image now (a spawn) or only when the
+    /// container starts (`docker create`, so that an image without the command can still
+    /// be created and copied or exported from).
+    pub check_command: bool,
+    /// Resource limits of its processes (`--ulimit`).
+    pub ulimits: Vec<super::Ulimit>,
+    /// The host's static init to run the command under (`--init`).
+    pub init: Option<PathBuf>,
 }
 
 impl Plan {
@@ -175,6 +183,8 @@ impl Plan {
                 .map(|(n, ip)| format!("{n}:{ip}"))
                 .collect(),
             dns: self.dns.clone(),
+            ulimits: self.ulimits.clone(),
+            init: self.init.as_ref().map(|_| true),
         }
     }
 
@@ -272,6 +282,27 @@ impl ContainerStore {
     }
 }
 
+/// Fails with Docker's 127/126 error when `arg0` cannot be run in `merged` with the
+/// environment `env` (its `PATH`) from `cwd`.
+pub(super) fn check_command(
+    merged: &Path,
+    container: &str,
+    arg0: &str,
+    env: &[String],
+    cwd: &str,
+) -> Result<()> {
+    let path_env = env.iter().find_map(|e| e.strip_prefix("PATH="));
+    match rootfs::check_command(merged, arg0, path_env, cwd) {
+        Some((reason, code)) => Err(Error::Command {
+            container: container.to_owned(),
+            command: arg0.to_owned(),
+            reason,
+            code,
+        }),
+        None => Ok(()),
+    }
+}
+
 impl<'s> Bundle<'s> {
     /// Everything after the record: overlay, process, mounts, `config.json`.
     fn prepare(&mut self, plan: &Plan) -> Result<()> {
@@ -345,14 +376,8 @@ impl<'s> Bundle<'s> {
                 e,
             )
         })?;
-        let path_env = env.iter().find_map(|e| e.strip_prefix("PATH="));
-        if let Some((reason, code)) = rootfs::check_command(merged, &plan.argv[0], path_env, cwd) {
-            return Err(Error::Command {
-                container: self.name.clone(),
-                command: plan.argv[0].clone(),
-                reason,
-                code,
-            });
+        if plan.check_command {
+            check_command(merged, &self.name, &plan.argv[0], &env, cwd)?;
         }
         rootfs::write_etc(&self.dir, hostname)?;
         net::write_etc(&self.dir, &plan.net, &plan.dns)?;
@@ -415,6 +440,20 @@ impl<'s> Bundle<'s> {
             all.retain(|d| !mounts.iter().any(|m| m.destination() == d.destination()));
             all.extend(mounts);
             spec.set_mounts(Some(all));
+        }
+        if !plan.ulimits.is_empty() {
+            if let Some(process) = spec.process_mut() {
+                let mut rlimits = process.rlimits().clone().unwrap_or_default();
+                for u in &plan.ulimits {
+                    let r = u.to_rlimit();
+                    rlimits.retain(|o| o.typ() != r.typ());
+                    rlimits.push(r);
+                }
+                process.set_rlimits(Some(rlimits));
+            }
+        }
+        if let Some(init) = &plan.init {
+            super::init::apply(&mut spec, init);
         }
         for edit in &plan.spec_edits {
             (edit.0)(&mut spec);

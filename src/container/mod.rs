@@ -19,9 +19,11 @@
 mod builder;
 pub(crate) mod changes;
 mod commit;
+mod cp;
 mod create;
 mod exec;
 mod filter;
+mod init;
 mod limits;
 pub(crate) mod logs;
 pub(crate) mod monitor;
@@ -38,6 +40,7 @@ pub(crate) mod spec;
 mod start;
 mod stats;
 mod store;
+mod ulimit;
 
 use std::fs::File;
 use std::io::{self, PipeReader, PipeWriter, Read};
@@ -53,6 +56,7 @@ pub(crate) use builder::{random_name, validate_name, SpecEdit, BUILD_STEP_LABEL}
 pub use changes::{Change, ChangeKind};
 pub(crate) use commit::archive_changes;
 pub use commit::CommitOptions;
+pub use cp::PathStat;
 pub use exec::ExecBuilder;
 pub use filter::ContainerFilter;
 pub(crate) use net::attach as attach_networks;
@@ -67,6 +71,7 @@ pub use stats::{
 };
 pub(crate) use store::ContainerStore;
 pub use store::Containers;
+pub use ulimit::Ulimit;
 
 use crate::sys::file;
 use crate::{Error, Result};

@@ -190,6 +190,12 @@ pub struct HostConfig {
     /// Name servers for `/etc/resolv.conf` (`--dns`); empty: the host's.
     #[serde(default)]
     pub dns: Vec<String>,
+    /// Resource limits of its processes (`--ulimit`).
+    #[serde(default)]
+    pub ulimits: Vec<super::Ulimit>,
+    /// Runs under a tiny init (`--init`; `None`: not asked, as Docker's `null`).
+    #[serde(default)]
+    pub init: Option<bool>,
 }
 
 /// `HostConfig.RestartPolicy` of [`Inspect`], in Docker's words.

@@ -191,6 +191,20 @@ impl ContainerStore {
             .map(|l| l.split(':').map(PathBuf::from).collect())
             .unwrap_or_default();
         rootfs::mount(&dir, &lower, rec.info.host_config.auto_remove)?;
+        // `create` left the lookup of the command to the start, as Docker does.
+        let info = &rec.info;
+        if let Err(e) = super::create::check_command(
+            &rootfs::rootfs(&dir),
+            rec.name(),
+            &info.path,
+            &info.config.env,
+            &info.config.working_dir,
+        ) {
+            let _ = rootfs::unmount(&dir);
+            rec.info.state.error = e.to_string();
+            let _ = rec.save(&dir);
+            return Err(e);
+        }
         let cfg = record::monitor_config(
             self,
             &rec,
@@ -236,7 +250,8 @@ impl Container {
     ///
     /// # Errors
     /// [`Error::InvalidState`] when it runs (or is being set up by its owner);
-    /// [`Error::ContainerNotFound`] once removed; the failure of its start (as
+    /// [`Error::ContainerNotFound`] once removed; [`Error::Command`] (exit code 127 or 126)
+    /// when its command is not in its file system; the failure of its start (as
     /// [`ContainerBuilder::spawn`](super::ContainerBuilder::spawn) reports it), which is
     /// also recorded in its state's `Error`. A failed start leaves it as it was.
     pub fn start(&self) -> Result<()> {

@@ -66,3 +66,7 @@ mod escape;
 // `engine login`/`logout`/`search`, `run --pull`, credential helpers, `Engine::image_or_pull`
 // against a docker-registry with basic auth (issue 13).
 mod cli_registry;
+// Issue 13: create/start, cp, ulimit, init, events, update through the library.
+mod cp_events;
+// Issue 13: run/create/start flags and cp through the engine CLI.
+mod cli_flags;
