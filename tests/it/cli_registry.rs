@@ -451,9 +451,16 @@ fn search_lists_the_catalog_with_tags() {
         &format!("{}/", reg.host()),
     ]);
     // `table` aligns the columns, as Docker's tabwriter does.
-    let cells: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    let cells: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     let name = reg.reference("course/busybox").to_string();
-    assert_eq!(cells, [vec!["NAME", "STARS"], vec![name.as_str(), "0"]], "{out}");
+    assert_eq!(
+        cells,
+        [vec!["NAME", "STARS"], vec![name.as_str(), "0"]],
+        "{out}"
+    );
     // Docker Hub has no catalog: a hint instead
     let err = cli.fails(&["search", "busybox"]);
     assert!(err.contains("HOST:PORT/busybox"), "{err}");
