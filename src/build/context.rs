@@ -30,10 +30,10 @@
 //! with its own in-root resolution).
 
 use std::collections::VecDeque;
-use std::fs::{self, File, Metadata};
-use std::io::{self, Read};
+use std::fs::{self, Metadata};
+use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::Digest;
@@ -408,26 +408,10 @@ impl Context {
         Ok(())
     }
 
-    /// The sha256 of a regular file's content, read 64 KiB at a time.
+    /// The sha256 of a regular file's content (never following a symlink).
     fn content_hash(&self, rel: &Path) -> Result<[u8; 32]> {
         let abs = self.root.join(rel);
-        let err = |e| os("reading build context file", &abs, e);
-        let mut file = File::options()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&abs)
-            .map_err(err)?;
-        let mut h = Sha256::new();
-        let mut buf = vec![0; 64 << 10];
-        loop {
-            match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => h.update(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(err(e)),
-            }
-        }
-        Ok(h.finalize().into())
+        super::hashes::read_sha256(&abs).map_err(|e| os("reading build context file", &abs, e))
     }
 }
 
@@ -457,7 +441,7 @@ fn kind_of(meta: &Metadata) -> FileKind {
 }
 
 /// Docker's `containsWildcards`: `*`, `?` or `[` not escaped by `\`.
-fn has_wildcards(name: &[u8]) -> bool {
+pub(crate) fn has_wildcards(name: &[u8]) -> bool {
     let mut i = 0;
     while i < name.len() {
         match name[i] {

@@ -69,7 +69,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::Digest;
 use sha2::{Digest as _, Sha256};
 
-use super::context::Context;
+use super::context::{has_wildcards, Context};
 use super::hashes::FileHashes;
 use super::ignore::{go_clean, go_match, Ignore};
 use crate::container::changes::Stack;
@@ -518,20 +518,6 @@ impl Filter<'_> {
             .zip(prefix)
             .all(|(a, b)| a.as_bytes() == b.as_slice())
     }
-}
-
-/// Docker's `containsWildcards`: `*`, `?` or `[` not escaped by `\`.
-fn has_wildcards(name: &[u8]) -> bool {
-    let mut i = 0;
-    while i < name.len() {
-        match name[i] {
-            b'\\' => i += 1,
-            b'*' | b'?' | b'[' => return true,
-            _ => {}
-        }
-        i += 1;
-    }
-    false
 }
 
 /// The matches of `source` in a stage's root file system: each component matched against
@@ -1699,6 +1685,29 @@ fn write_plan<W: Write>(
     Ok(copied)
 }
 
+/// Appends a regular file of `size` bytes read from `inner`, counting them into `total`
+/// and telling `progress`.
+fn append_regular(
+    tar: &mut TarWriter<impl Write>,
+    rel: &Path,
+    a: &Attrs,
+    (inner, size): (impl Read, u64),
+    total: &mut u64,
+    progress: &mut dyn FnMut(u64),
+) -> io::Result<()> {
+    let mut data = Counted {
+        inner,
+        left: size,
+        total,
+        progress,
+    };
+    tar.append_header(
+        &mut header(tar::EntryType::Regular, a, size),
+        rel,
+        &mut data,
+    )
+}
+
 fn write_entry<'a>(
     tar: &mut TarWriter<impl Write>,
     rel: &'a Path,
@@ -1732,47 +1741,16 @@ fn write_entry<'a>(
                 links.insert(*i, rel);
             }
             let file = open_file(host)?;
-            let mut data = Counted {
-                inner: file,
-                left: *size,
-                total: &mut total,
-                progress,
-            };
-            tar.append_header(
-                &mut header(tar::EntryType::Regular, a, *size),
-                rel,
-                &mut data,
-            )
-            .map_err(|e| Error::os("copying", host, e))?;
+            append_regular(tar, rel, a, (file, *size), &mut total, progress)
+                .map_err(|e| Error::os("copying", host, e))?;
         }
         Body::Bytes(b) => {
-            let mut data = Counted {
-                inner: &b[..],
-                left: b.len() as u64,
-                total: &mut total,
-                progress,
-            };
-            tar.append_header(
-                &mut header(tar::EntryType::Regular, a, b.len() as u64),
-                rel,
-                &mut data,
-            )
-            .map_err(out)?;
+            append_regular(tar, rel, a, (&b[..], b.len() as u64), &mut total, progress)
+                .map_err(out)?;
         }
         Body::Archived { size, .. } => {
             let inner = content.expect("archived entries come with their content");
-            let mut data = Counted {
-                inner,
-                left: *size,
-                total: &mut total,
-                progress,
-            };
-            tar.append_header(
-                &mut header(tar::EntryType::Regular, a, *size),
-                rel,
-                &mut data,
-            )
-            .map_err(out)?;
+            append_regular(tar, rel, a, (inner, *size), &mut total, progress).map_err(out)?;
         }
         Body::Symlink(t) => {
             let mut h = header(tar::EntryType::Symlink, a, 0);

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,9 +29,8 @@ const RACY: Duration = Duration::from_secs(2);
 /// The most files remembered.
 const MAX_ENTRIES: usize = 200_000;
 
-/// What identifies a version of a file: device, inode, size, mtime and ctime (seconds
-/// and nanoseconds).
-type Stat = [i64; 7];
+/// What identifies a version of a file.
+type Stat = crate::store::FileVersion;
 
 #[derive(Clone, Serialize, Deserialize)]
 struct Entry {
@@ -92,9 +91,7 @@ impl FileHashes {
             }
         }
         let h = read_sha256(host)?;
-        let settled = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .is_ok_and(|n| n.as_secs() as i64 >= meta.ctime() + RACY.as_secs() as i64);
+        let settled = crate::store::settled(meta, RACY);
         if settled {
             if let Ok(mut t) = self.table.lock() {
                 let sha256 = h.iter().map(|b| format!("{b:02x}")).collect();
@@ -141,15 +138,7 @@ impl FileHashes {
 }
 
 fn stat_of(m: &Metadata) -> Stat {
-    [
-        m.dev() as i64,
-        m.ino() as i64,
-        m.size() as i64,
-        m.mtime(),
-        m.mtime_nsec(),
-        m.ctime(),
-        m.ctime_nsec(),
-    ]
+    crate::store::file_version(m)
 }
 
 fn from_hex(s: &str) -> Option<[u8; 32]> {
@@ -163,8 +152,8 @@ fn from_hex(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// The sha256 of the file at `host`, read 64 KiB at a time.
-fn read_sha256(host: &Path) -> io::Result<[u8; 32]> {
+/// The sha256 of the file at `host`, read 64 KiB at a time (never following a symlink).
+pub(crate) fn read_sha256(host: &Path) -> io::Result<[u8; 32]> {
     let mut file = File::options()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)

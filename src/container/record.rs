@@ -402,16 +402,14 @@ pub(crate) fn monitor_config(
 }
 pub(crate) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-/// The identity of one version of a record file: device, inode, size, mtime and ctime.
-type FileVersion = [i64; 7];
-
 /// Records parsed by this process, by path, with the version of the file they came from:
 /// opening an engine (repair) and listing its containers read every record, and a record
 /// written more than [`SETTLED`] ago is parsed once (records are replaced by rename, so a
 /// change makes a new inode; a version is trusted only once its ctime is older than the
 /// timestamp granularity could hide, as git's index does with "racily clean" files).
-static PARSED: std::sync::Mutex<Option<std::collections::HashMap<PathBuf, (FileVersion, Record)>>> =
-    std::sync::Mutex::new(None);
+static PARSED: std::sync::Mutex<
+    Option<std::collections::HashMap<PathBuf, (crate::store::FileVersion, Record)>>,
+> = std::sync::Mutex::new(None);
 
 /// How old a record's ctime must be for its parse to be remembered.
 const SETTLED: Duration = Duration::from_secs(2);
@@ -422,20 +420,11 @@ const PARSED_MAX: usize = 8192;
 impl Record {
     pub(crate) fn load(dir: &Path) -> Result<Record> {
         use std::io::Read;
-        use std::os::unix::fs::MetadataExt;
         let p = dir.join(RECORD);
         let err = |e| Error::os("reading container record", &p, e);
         let mut f = fs::File::open(&p).map_err(err)?;
         let m = f.metadata().map_err(err)?;
-        let version = [
-            m.dev() as i64,
-            m.ino() as i64,
-            m.size() as i64,
-            m.mtime(),
-            m.mtime_nsec(),
-            m.ctime(),
-            m.ctime_nsec(),
-        ];
+        let version = crate::store::file_version(&m);
         if let Ok(parsed) = PARSED.lock() {
             if let Some((v, rec)) = parsed.as_ref().and_then(|t| t.get(&p)) {
                 if *v == version {
@@ -447,9 +436,7 @@ impl Record {
         f.read_to_end(&mut data).map_err(err)?;
         let rec = Record::parse(&data)
             .map_err(|e| Error::os("parsing container record", &p, e.into()))?;
-        let settled = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .is_ok_and(|now| now.as_secs() as i64 >= m.ctime() + SETTLED.as_secs() as i64);
+        let settled = crate::store::settled(&m, SETTLED);
         if settled {
             if let Ok(mut parsed) = PARSED.lock() {
                 let table = parsed.get_or_insert_with(Default::default);

@@ -8,9 +8,7 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use oci_spec::image::{
-    Config, Descriptor, Digest, History, ImageManifestBuilder, MediaType, RootFs,
-};
+use oci_spec::image::{Config, Descriptor, Digest, History, MediaType, RootFs};
 use sha2::{Digest as _, Sha256};
 
 use super::local;
@@ -262,10 +260,6 @@ impl<'e> Images<'e> {
         hist.push(history);
         image_config.set_history(Some(hist));
         let config_bytes = serde_json::to_vec(&image_config).expect("config serialises");
-        let config_desc = local::desc(
-            MediaType::ImageConfig,
-            self.store.put_blob(&config_bytes, None)?,
-        );
         let mut layers: Vec<Descriptor> = parent
             .manifest()
             .layers()
@@ -277,35 +271,10 @@ impl<'e> Images<'e> {
             })
             .collect();
         layers.push(layer.desc.clone());
-        let manifest = ImageManifestBuilder::default()
-            .schema_version(2u32)
-            .media_type(MediaType::ImageManifest)
-            .config(config_desc)
-            .layers(layers)
-            .build()
-            .map_err(|e| Error::InvalidImage {
-                subject: format!("commit of {}", parent.id()),
-                reason: e.to_string(),
-            })?;
-        let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest serialises");
-        let manifest_desc = local::desc(
-            MediaType::ImageManifest,
-            self.store.put_blob(&manifest_bytes, None)?,
-        );
-        match reference {
-            Some(r) => {
-                self.store.set_ref(&r.to_string(), &manifest_desc)?;
-                self.inspect(r)
-            }
-            None => {
-                self.store.update_index(|m| {
-                    if !m.iter().any(|e| e.digest() == manifest_desc.digest()) {
-                        m.push(manifest_desc.clone());
-                    }
-                    Ok(())
-                })?;
-                self.load_image(&manifest_desc)
-            }
-        }
+        let image = self.put_image(&config_bytes, layers)?;
+        self.index_image(
+            &image,
+            reference.map(std::slice::from_ref).unwrap_or_default(),
+        )
     }
 }

@@ -518,6 +518,34 @@ pub(crate) fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> Result<
     Ok(())
 }
 
+/// The identity of one version of a file: device, inode, size, mtime and ctime (seconds
+/// and nanoseconds). Caches of what was read from a file key on it.
+pub(crate) type FileVersion = [i64; 7];
+
+/// The [`FileVersion`] of a file from its metadata.
+pub(crate) fn file_version(m: &fs::Metadata) -> FileVersion {
+    use std::os::unix::fs::MetadataExt;
+    [
+        m.dev() as i64,
+        m.ino() as i64,
+        m.size() as i64,
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    ]
+}
+
+/// Whether the file's ctime is at least `age` old: only then may a cache trust its
+/// [`FileVersion`] (timestamps are as coarse as the kernel's clock tick, so a file
+/// changed again within it could keep its times: git calls such entries "racily clean").
+pub(crate) fn settled(m: &fs::Metadata, age: std::time::Duration) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .is_ok_and(|now| now.as_secs() as i64 >= m.ctime() + age.as_secs() as i64)
+}
+
 /// `n` bytes from `/dev/urandom` (ids, names).
 pub(crate) fn random_bytes(n: usize) -> Result<Vec<u8>> {
     let mut buf = vec![0; n];
