@@ -258,6 +258,15 @@ pub(crate) fn image(store: &crate::store::Store, action: &str, id: &str, name: &
     }
 }
 
+/// Records the image event `action` once for each of `references` (Docker's `save`,
+/// `load`: the reference is the id, and the name).
+pub(crate) fn images(store: &crate::store::Store, action: &str, references: &[crate::Reference]) {
+    for r in references {
+        let r = r.to_string();
+        image(store, action, &r, &r);
+    }
+}
+
 /// Which events [`Events`] returns, as `docker events` takes them.
 #[derive(Debug, Clone, Default)]
 pub struct EventOptions {
