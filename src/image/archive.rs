@@ -298,7 +298,7 @@ impl<'e> Images<'e> {
         crate::container::events::image(
             self.store,
             "import",
-            &image.id().to_string(),
+            image.id().as_ref(),
             &reference.to_string(),
         );
         Ok(image)
