@@ -265,6 +265,14 @@ impl Engine {
         Containers::new(&self.containers)
     }
 
+    /// The events of this engine's root (`docker events`), as `opts` selects them.
+    ///
+    /// # Errors
+    /// [`Error::Os`] when the events file cannot be opened.
+    pub fn events(&self, opts: &crate::EventOptions) -> Result<crate::Events> {
+        crate::container::events::Events::open(self.root(), opts)
+    }
+
     /// The container store (the tests of `container/` borrow it).
     #[cfg(test)]
     pub(crate) fn container_store(&self) -> &ContainerStore {

@@ -99,6 +99,7 @@ pub use image::{HistoryEntry, Image, Images, Reference};
 // Containers: the builder, the live handle, the record and what they report.
 pub use container::logs::{LogEntry, LogOptions, LogStream, Logs};
 pub use container::monitor::RestartPolicy;
+pub use container::{Actor as EventActor, Event, EventOptions, Events, UpdateOptions};
 pub use container::{
     BlockIoStats, Change, ChangeKind, CommitOptions, Container, ContainerBuilder, ContainerFilter,
     Containers, CpuStats, EndpointSettings, ExecBuilder, ExitStatus, GraphDriver, HostConfig,

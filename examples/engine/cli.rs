@@ -354,6 +354,56 @@ pub(crate) enum Command {
         #[arg(allow_hyphen_values = true)]
         dest: String,
     },
+    /// Get real time events from the engine.
+    Events {
+        /// Show all events created since timestamp (e.g. "2013-01-02T13:23:37Z") or
+        /// relative (e.g. "42m" for 42 minutes).
+        #[arg(long, allow_hyphen_values = true)]
+        since: Option<String>,
+        /// Stream events until this timestamp.
+        #[arg(long, allow_hyphen_values = true)]
+        until: Option<String>,
+        /// Filter output based on conditions provided (container, image, event, type,
+        /// label, volume, network).
+        #[arg(short, long)]
+        filter: Vec<String>,
+        /// Format output using a Go template (`json`, `{{.Action}}`): fields .Type .Action
+        /// .Actor.ID .Actor.Attributes .time .timeNano.
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Update configuration of one or more containers.
+    Update {
+        /// Memory limit.
+        #[arg(short, long)]
+        memory: Option<String>,
+        /// Swap limit equal to memory plus swap: -1 to enable unlimited swap.
+        #[arg(long, allow_hyphen_values = true)]
+        memory_swap: Option<String>,
+        /// Memory soft limit.
+        #[arg(long)]
+        memory_reservation: Option<String>,
+        /// Number of CPUs.
+        #[arg(long)]
+        cpus: Option<String>,
+        /// CPU shares (relative weight).
+        #[arg(short = 'c', long)]
+        cpu_shares: Option<String>,
+        /// Limit CPU CFS (Completely Fair Scheduler) period.
+        #[arg(long)]
+        cpu_period: Option<String>,
+        /// Limit CPU CFS (Completely Fair Scheduler) quota.
+        #[arg(long, allow_hyphen_values = true)]
+        cpu_quota: Option<String>,
+        /// Tune container pids limit (set -1 for unlimited).
+        #[arg(long, allow_hyphen_values = true)]
+        pids_limit: Option<String>,
+        /// Restart policy to apply when a container exits (from its next start).
+        #[arg(long)]
+        restart: Option<String>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
 }
 
 impl Command {
@@ -374,6 +424,7 @@ impl Command {
                 | Command::Login { .. }
                 | Command::Logout { .. }
                 | Command::Search { .. }
+                | Command::Events { .. }
         )
     }
 }

@@ -26,6 +26,7 @@ mod build;
 mod cli;
 mod container;
 mod cp;
+mod events;
 mod format;
 mod image;
 mod login;
@@ -263,6 +264,43 @@ fn run(cli: Cli) -> CmdResult {
             src,
             dest,
         } => cp::cp(engine, &src, &dest, archive, follow_link),
+        Command::Events {
+            since,
+            until,
+            filter,
+            format,
+        } => events::events(
+            engine,
+            (since.as_deref(), until.as_deref()),
+            &filter,
+            format.as_deref(),
+        ),
+        Command::Update {
+            memory,
+            memory_swap,
+            memory_reservation,
+            cpus,
+            cpu_shares,
+            cpu_period,
+            cpu_quota,
+            pids_limit,
+            restart,
+            containers,
+        } => events::update(
+            engine,
+            &events::UpdateFlags {
+                memory,
+                memory_swap,
+                memory_reservation,
+                cpus,
+                cpu_shares,
+                cpu_period,
+                cpu_quota,
+                pids_limit,
+                restart,
+            },
+            &containers,
+        ),
     }
 }
 

@@ -276,7 +276,10 @@ impl ContainerStore {
         let saved = bundle.rec.save(&bundle.dir);
         drop(lock);
         match saved.and_then(|()| bundle.prepare(plan)) {
-            Ok(()) => Ok(bundle),
+            Ok(()) => {
+                super::events::container(self.root(), &bundle.rec, "create", &[]);
+                Ok(bundle)
+            }
             Err(e) => Err(bundle.fail(e)),
         }
     }

@@ -21,6 +21,7 @@ pub(crate) mod changes;
 mod commit;
 mod cp;
 mod create;
+pub(crate) mod events;
 mod exec;
 mod filter;
 mod init;
@@ -41,6 +42,7 @@ mod start;
 mod stats;
 mod store;
 mod ulimit;
+mod update;
 
 use std::fs::File;
 use std::io::{self, PipeReader, PipeWriter, Read};
@@ -57,6 +59,7 @@ pub use changes::{Change, ChangeKind};
 pub(crate) use commit::archive_changes;
 pub use commit::CommitOptions;
 pub use cp::PathStat;
+pub use events::{Actor, Event, EventOptions, Events};
 pub use exec::ExecBuilder;
 pub use filter::ContainerFilter;
 pub(crate) use net::attach as attach_networks;
@@ -72,6 +75,7 @@ pub use stats::{
 pub(crate) use store::ContainerStore;
 pub use store::Containers;
 pub use ulimit::Ulimit;
+pub use update::UpdateOptions;
 
 use crate::sys::file;
 use crate::{Error, Result};

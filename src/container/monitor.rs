@@ -902,6 +902,12 @@ impl Monitor {
                 finished_at,
                 restarts,
             };
+            super::events::monitored(
+                self.cfg.networks_root.as_deref(),
+                &self.cfg.bundle,
+                "die",
+                &[("exitCode", record.exit_code().to_string())],
+            );
             let stop_requested = stop_path(&self.cfg.exit_path).exists();
             let again = self
                 .cfg
@@ -933,6 +939,12 @@ impl Monitor {
                 restarts += 1;
                 match self.spawn() {
                     Ok(r) => {
+                        super::events::monitored(
+                            self.cfg.networks_root.as_deref(),
+                            &self.cfg.bundle,
+                            "start",
+                            &[],
+                        );
                         run = r;
                         continue;
                     }

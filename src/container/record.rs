@@ -669,7 +669,14 @@ impl Container {
     }
 
     fn send(&self, signal: i32) -> Result<()> {
-        self.store.runtime().kill(self.id(), signal, false)
+        self.store.runtime().kill(self.id(), signal, false)?;
+        super::events::container(
+            self.store.root(),
+            &self.record,
+            "kill",
+            &[("signal", signal.to_string())],
+        );
+        Ok(())
     }
 
     /// The signal [`stop`](Self::stop) sends first.
@@ -721,7 +728,8 @@ impl Container {
         signal: crate::runtime::Signal,
         timeout: Duration,
     ) -> Result<ExitStatus> {
-        if matches!(self.status(), Status::Running | Status::Paused) {
+        let running = matches!(self.status(), Status::Running | Status::Paused);
+        if running {
             if self.record.detached {
                 monitor::request_stop(exit_path(&self.dir))?;
             }
@@ -730,7 +738,11 @@ impl Container {
                 let _ = self.send(libc::SIGKILL);
             }
         }
-        self.wait()
+        let status = self.wait()?;
+        if running {
+            super::events::container(self.store.root(), &self.record, "stop", &[])
+        }
+        Ok(status)
     }
 
     fn exited_within(&self, timeout: Duration) -> bool {
@@ -797,7 +809,9 @@ impl Container {
     /// # Errors
     /// [`Error::InvalidState`] unless it runs; a cgroup error.
     pub fn pause(&self) -> Result<()> {
-        self.store.runtime().pause(self.id())
+        self.store.runtime().pause(self.id())?;
+        super::events::container(self.store.root(), &self.record, "pause", &[]);
+        Ok(())
     }
 
     /// Thaws it (`docker unpause`).
@@ -805,7 +819,9 @@ impl Container {
     /// # Errors
     /// [`Error::InvalidState`] unless it is paused; a cgroup error.
     pub fn resume(&self) -> Result<()> {
-        self.store.runtime().resume(self.id())
+        self.store.runtime().resume(self.id())?;
+        super::events::container(self.store.root(), &self.record, "unpause", &[]);
+        Ok(())
     }
 
     /// A further process in it while it runs (`docker exec`), configured like a

@@ -126,6 +126,14 @@ impl ContainerStore {
             // removed meanwhile (a forced remove): nothing to record
             return deleted.and(unmounted);
         };
+        if !rec.detached && rec.info.state.status != Status::Exited {
+            super::events::container(
+                self.root(),
+                &rec,
+                "die",
+                &[("exitCode", end.code.to_string())],
+            )
+        }
         end.record(&mut rec.info.state);
         if rec.info.host_config.auto_remove {
             deleted?;

@@ -22,6 +22,7 @@ impl ContainerStore {
             }
             _ => {}
         }
+        super::events::container(self.root(), rec, "destroy", &[]);
         let released = self.volumes().release_all(&rec.info.id);
         if rec.info.host_config.auto_remove {
             // `--rm` removes the container's anonymous volumes too, as Docker does.

@@ -29,6 +29,12 @@ impl ContainerStore {
             return Err(e);
         }
         self.release_name(&old, id);
+        super::events::container(
+            self.root(),
+            &rec,
+            "rename",
+            &[("oldName", format!("/{old}"))],
+        );
         Ok(rec)
     }
 }

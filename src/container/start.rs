@@ -131,6 +131,9 @@ impl Bundle<'_> {
     ) -> Result<RunningContainer> {
         record_running(&mut self.rec, inner.pid());
         let saved = self.rec.save(&self.dir);
+        if saved.is_ok() {
+            super::events::container(self.store.root(), &self.rec, "start", &[])
+        }
         let mut running = RunningContainer::new(
             self.store.clone(),
             (self.id.clone(), self.name.clone()),
@@ -236,6 +239,7 @@ impl ContainerStore {
             let _ = self.runtime().kill(id, libc::SIGKILL, true);
             return Err(e);
         }
+        super::events::container(self.root(), &rec, "start", &[]);
         Ok(())
     }
 }

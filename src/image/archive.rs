@@ -155,7 +155,9 @@ impl<'e> Images<'e> {
         append_bytes(&mut tar, "manifest.json", &m, archive)?;
         let r = serde_json::to_vec(&repositories).expect("repositories serialise");
         append_bytes(&mut tar, "repositories", &r, archive)?;
-        finish(tar, archive)
+        finish(tar, archive)?;
+        crate::container::events::images(self.store, "save", references);
+        Ok(())
     }
 
     /// Appends a layer blob uncompressed (decompressing to a temp file to learn its size).
@@ -243,7 +245,9 @@ impl<'e> Images<'e> {
             .map_err(|e| invalid("oci-archive", e.to_string()))?;
         let i = serde_json::to_vec(&index).expect("index serialises");
         append_bytes(&mut tar, "index.json", &i, archive)?;
-        finish(tar, archive)
+        finish(tar, archive)?;
+        crate::container::events::images(self.store, "save", references);
+        Ok(())
     }
 
     /// Imports a rootfs tarball (plain, gzip or zstd) as a one-layer image (`docker
@@ -290,7 +294,14 @@ impl<'e> Images<'e> {
         let mut h = History::default();
         h.set_created(Some(crate::store::now_rfc3339_seconds()));
         h.set_created_by(Some("cargohold import_tar".to_owned()));
-        self.commit_image(config, vec![layer], vec![h], reference)
+        let image = self.commit_image(config, vec![layer], vec![h], reference)?;
+        crate::container::events::image(
+            self.store,
+            "import",
+            image.id().as_ref(),
+            &reference.to_string(),
+        );
+        Ok(image)
     }
 
     /// Writes the flattened rootfs of `reference` as a tar to `out` (an image's `docker

@@ -303,6 +303,9 @@ impl<'e> Images<'e> {
             }
             out.push(self.add_loaded(&p.desc, &p.tags)?);
         }
+        for i in &out {
+            crate::container::events::images(self.store, "load", i.references());
+        }
         Ok(out)
     }
 

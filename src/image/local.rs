@@ -568,7 +568,14 @@ impl<'e> Images<'e> {
     pub fn tag(&self, source: &Reference, target: &Reference) -> Result<()> {
         let mut d = self.find(source)?;
         d.set_annotations(None);
-        self.store.set_ref(&target.to_string(), &d)
+        self.store.set_ref(&target.to_string(), &d)?;
+        crate::container::events::image(
+            self.store,
+            "tag",
+            d.digest().as_ref(),
+            &target.to_string(),
+        );
+        Ok(())
     }
 
     /// Removes the reference `reference`, then the blobs and unpacked layers no other
@@ -615,6 +622,7 @@ impl<'e> Images<'e> {
             }
             Ok(())
         })?;
+        crate::container::events::image(self.store, "untag", found.digest().as_ref(), &name);
         self.gc()?;
         Ok(())
     }

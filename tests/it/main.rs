@@ -68,5 +68,6 @@ mod escape;
 mod cli_registry;
 // Issue 13: create/start, cp, ulimit, init, events, update through the library.
 mod cp_events;
+mod events_update;
 // Issue 13: run/create/start flags and cp through the engine CLI.
 mod cli_flags;
