@@ -101,10 +101,10 @@ pub use container::logs::{LogEntry, LogOptions, LogStream, Logs};
 pub use container::monitor::RestartPolicy;
 pub use container::{
     BlockIoStats, Change, ChangeKind, CommitOptions, Container, ContainerBuilder, ContainerFilter,
-    Containers, CpuStats, EndpointSettings, ExecBuilder, ExitStatus, GraphDriver, HostConfig,
-    MemoryStats, MountPoint, NetworkSettings, NetworkStats, Output, PidsStats, PortMapping,
-    RestartPolicyInfo, RunningContainer, SeccompProfile, Stats, Status, Stdio, Top, TopProcess,
-    WaitFor, CONFIG_HASH_LABEL,
+    ContainerStdin, Containers, CpuStats, EndpointSettings, ExecBuilder, ExitStatus, GraphDriver,
+    HostConfig, MemoryStats, MountPoint, NetworkSettings, NetworkStats, Output, PidsStats,
+    PortMapping, RestartPolicyInfo, RunningContainer, SeccompProfile, Stats, Status, Stdio, Top,
+    TopProcess, WaitFor, CONFIG_HASH_LABEL,
 };
 pub use container::{
     Config as ContainerConfig, Inspect as ContainerInspect, State as ContainerState,
