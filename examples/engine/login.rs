@@ -244,6 +244,7 @@ pub(crate) fn search(
     Ok(0)
 }
 
+
 /// Docker's `stringutils.Ellipsis`: at most `n` characters, the last one `…` if cut.
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
