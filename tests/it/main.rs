@@ -44,6 +44,8 @@ mod stats;
 mod container_net;
 // Two engine roots in one network namespace: default bridges on disjoint subnets (issue 13).
 mod bridges;
+// `start -a -i`: a detached container's stdin through its monitor's fifo (issue 13).
+mod attach;
 mod build;
 mod build_buildah;
 mod build_interop;
