@@ -100,7 +100,7 @@ fn start_a_i_forwards_a_pipe_and_returns_the_exit_code() {
 
 /// Runs `engine args` on a terminal of its own (`script`), typing `input` after a second;
 /// returns its exit code and what the terminal showed.
-pub fn on_a_terminal(cmd: &Command, input: &[u8]) -> Option<(i32, String)> {
+pub(crate) fn on_a_terminal(cmd: &Command, input: &[u8]) -> Option<(i32, String)> {
     if Command::new("script").arg("--version").output().is_err() {
         eprintln!("skipping: no script(1) for a pty");
         return None;
