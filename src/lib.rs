@@ -102,10 +102,10 @@ pub use container::monitor::RestartPolicy;
 pub use container::{Actor as EventActor, Event, EventOptions, Events, UpdateOptions};
 pub use container::{
     BlockIoStats, Change, ChangeKind, CommitOptions, Container, ContainerBuilder, ContainerFilter,
-    Containers, CpuStats, EndpointSettings, ExecBuilder, ExitStatus, GraphDriver, HostConfig,
-    MemoryStats, MountPoint, NetworkSettings, NetworkStats, Output, PidsStats, PortMapping,
-    RestartPolicyInfo, RunningContainer, SeccompProfile, Stats, Status, Stdio, Top, TopProcess,
-    WaitFor, CONFIG_HASH_LABEL,
+    ContainerStdin, Containers, CpuStats, EndpointSettings, ExecBuilder, ExitStatus, GraphDriver,
+    HostConfig, MemoryStats, MountPoint, NetworkSettings, NetworkStats, Output, PidsStats,
+    PortMapping, RestartPolicyInfo, RunningContainer, SeccompProfile, Stats, Status, Stdio, Top,
+    TopProcess, WaitFor, CONFIG_HASH_LABEL,
 };
 pub use container::{
     Config as ContainerConfig, Inspect as ContainerInspect, State as ContainerState,

@@ -1462,6 +1462,14 @@ const TESTS: &[Test] = &[
         engine_ready_failures_carry_the_log,
     ),
     ("engine_detached_embedded_dns", engine_detached_embedded_dns),
+    (
+        "attach_stdin_feeds_the_container_until_the_last_writer_goes",
+        attach_stdin_feeds_the_container_until_the_last_writer_goes,
+    ),
+    (
+        "a_container_without_open_stdin_is_not_attached",
+        a_container_without_open_stdin_is_not_attached,
+    ),
 ];
 
 /// `--restart on-failure:2` through the builder: the monitor runs a failing container three
@@ -1733,4 +1741,49 @@ fn main() {
     }
     println!("{passed} passed, {failed} failed");
     std::process::exit(if failed == 0 { 0 } else { 1 });
+}
+
+/// `Container::attach_stdin` (`start -a -i`): a container created with open stdin reads
+/// what its writers write, and its stdin ends with the last of them (`StdinOnce`).
+fn attach_stdin_feeds_the_container_until_the_last_writer_goes() {
+    let t = engine_env();
+    let c = t
+        .sh("while read l; do echo \"got $l\"; done; echo end; exit 7")
+        .network("none")
+        .stdin(cargohold::Stdio::piped())
+        .create()
+        .unwrap();
+    let config = c.inspect().unwrap().config;
+    assert!(config.open_stdin && config.stdin_once, "{config:?}");
+    // Not running yet: nothing to attach to.
+    let e = c.attach_stdin().unwrap_err();
+    assert!(matches!(e, Error::InvalidState { .. }), "{e}");
+    c.start().unwrap();
+    // Two writers in turn: the stdin ends only when both have gone.
+    let mut a = c.attach_stdin().unwrap();
+    let mut b = c.attach_stdin().unwrap();
+    a.write_all(b"one\n").unwrap();
+    drop(a);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(c.status(), Status::Running, "{}", log_text(&c, true, true));
+    b.write_all(b"two\n").unwrap();
+    drop(b);
+    let status = c.wait().unwrap();
+    assert_eq!(status.code(), Some(7));
+    assert_eq!(log_text(&c, true, true), "got one\ngot two\nend\n");
+    c.remove(false).unwrap();
+}
+
+/// Without open stdin at create, there is no stdin to attach.
+fn a_container_without_open_stdin_is_not_attached() {
+    let t = engine_env();
+    let c = t.sh("sleep 30").network("none").create().unwrap();
+    assert!(!c.inspect().unwrap().config.open_stdin);
+    c.start().unwrap();
+    let e = c.attach_stdin().unwrap_err();
+    assert!(
+        matches!(e, Error::InvalidContainerConfig { field: "stdin", .. }),
+        "{e}"
+    );
+    c.remove(true).unwrap();
 }

@@ -111,6 +111,9 @@ pub(crate) enum Command {
         attach: bool,
         #[arg(required = true)]
         containers: Vec<String>,
+        /// Attach the container's STDIN (with -a; it was created with -i).
+        #[arg(short, long)]
+        interactive: bool,
     },
     /// Restart one or more containers.
     Restart {

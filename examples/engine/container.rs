@@ -298,6 +298,12 @@ fn parse_add_host(spec: &str) -> Result<(String, std::net::Ipv4Addr), Failure> {
 pub(crate) fn create(engine: &Engine, a: &RunArgs) -> CmdResult {
     let c = builder(engine, a)?
         .tty(a.tty)
+        // -i: its stdin stays open, for `start -a -i`.
+        .stdin(if a.interactive {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .create()
         .map_err(security_opt_flag)?;
     println!("{}", c.id());
@@ -337,18 +343,44 @@ pub(crate) fn run(engine: &Engine, a: &RunArgs) -> CmdResult {
     Ok(exit_code(status))
 }
 
-/// `start [-a]`: starts each container; with `-a` (one container), follows its
-/// output until it exits and returns its exit code.
-pub(crate) fn start(engine: &Engine, attach: bool, names: &[String]) -> CmdResult {
-    if attach {
+/// `start [-a] [-i]`: starts each container; with `-a` or `-i` (one container), follows
+/// its output until it exits and returns its exit code; with `-i` and a container created
+/// with `-i`, our stdin goes to the container's (its end ends the container's stdin, as
+/// `docker start -a -i`). With a tty, a terminal stdin goes to raw mode and ctrl-p ctrl-q
+/// detaches, leaving the container running.
+pub(crate) fn start(
+    engine: &Engine,
+    attach: bool,
+    interactive: bool,
+    names: &[String],
+) -> CmdResult {
+    if attach || interactive {
         let [name] = names else {
             return Err(Failure::Usage(
                 "you cannot start and attach multiple containers at once".to_owned(),
             ));
         };
         let c = engine.containers().get(name)?;
+        let config = c.inspect()?.config;
         let before = c.logs(&LogOptions::default())?.count();
         c.start()?;
+        let raw = (interactive && config.open_stdin && config.tty && tty::stdin_is_terminal())
+            .then(|| RawMode::enter().ok())
+            .flatten();
+        let raw = std::sync::Arc::new(std::sync::Mutex::new(raw));
+        if interactive && config.open_stdin {
+            let stdin = c.attach_stdin()?;
+            let raw = std::sync::Arc::clone(&raw);
+            let detach_keys = config.tty;
+            std::thread::spawn(move || {
+                if forward_stdin(stdin, detach_keys) {
+                    // Detached: the container runs on; our terminal as it was.
+                    // (stdout is flushed after each entry; its lock is the main thread's)
+                    drop(raw.lock().map(|mut r| r.take()));
+                    std::process::exit(0);
+                }
+            });
+        }
         let opts = LogOptions {
             follow: true,
             ..LogOptions::default()
@@ -363,9 +395,11 @@ pub(crate) fn start(engine: &Engine, attach: bool, names: &[String]) -> CmdResul
                 LogStream::Stderr => err.write_all(&entry.log)?,
                 _ => out.write_all(&entry.log)?,
             }
+            out.flush()?;
         }
         out.flush()?;
         let status = c.wait()?;
+        drop(raw.lock().map(|mut r| r.take()));
         return Ok(exit_code(status));
     }
     if let [name] = names {
@@ -483,6 +517,48 @@ fn attach_terminal(term: File, interactive: bool) -> Option<RawMode> {
         }
     });
     raw
+}
+
+/// Copies our stdin into the container's until our stdin ends (then closes it) or, with
+/// `detach_keys`, until ctrl-p ctrl-q (Docker's detach keys, not forwarded); returns
+/// whether it detached.
+fn forward_stdin(mut to: cargohold::ContainerStdin, detach_keys: bool) -> bool {
+    const CTRL_P: u8 = 0x10;
+    const CTRL_Q: u8 = 0x11;
+    let mut input = io::stdin().lock();
+    let mut buf = [0u8; 8192];
+    // A ctrl-p read last, held until the next byte says whether it detaches.
+    let mut held = false;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        let mut send = Vec::with_capacity(n + 1);
+        for &b in &buf[..n] {
+            if !detach_keys {
+                send.push(b);
+            } else if held {
+                held = false;
+                if b == CTRL_Q {
+                    return true;
+                }
+                send.push(CTRL_P);
+                if b == CTRL_P {
+                    held = true;
+                } else {
+                    send.push(b);
+                }
+            } else if b == CTRL_P {
+                held = true;
+            } else {
+                send.push(b);
+            }
+        }
+        if to.write_all(&send).and_then(|()| to.flush()).is_err() {
+            return false;
+        }
+    }
 }
 
 /// `stop`: each with its stop signal (or `signal`), then SIGKILL after `time` seconds

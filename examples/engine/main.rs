@@ -158,7 +158,11 @@ fn run(cli: Cli) -> CmdResult {
         Command::Push { image } => image::push(engine, &image, insecure),
         Command::Run(args) => container::run(engine, &args),
         Command::Create(args) => container::create(engine, &args),
-        Command::Start { attach, containers } => container::start(engine, attach, &containers),
+        Command::Start {
+            attach,
+            containers,
+            interactive,
+        } => container::start(engine, attach, interactive, &containers),
         Command::Restart { time, containers } => container::restart(engine, time, &containers),
         Command::Pause { containers } => container::pause(engine, &containers),
         Command::Unpause { containers } => container::unpause(engine, &containers),

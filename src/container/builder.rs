@@ -799,7 +799,8 @@ impl<'e> ContainerBuilder<'e> {
             Planned::Reused(running) => return Ok(Made::Running(running)),
         };
         let (stdin, stdout, stderr) = self.stdio(stdin_default, out_default)?;
-        plan.open_stdin = !plan.detach && !matches!(stdin.0, StdioKind::Null);
+        plan.open_stdin =
+            (mode == Mode::Create || !plan.detach) && !matches!(stdin.0, StdioKind::Null);
         let mut bundle = self.store.create(&plan)?;
         let made = match mode {
             Mode::Create => bundle.standby().map(|c| Made::Created(Box::new(c))),

@@ -194,6 +194,7 @@ impl Plan {
             user: self.user.clone(),
             tty: self.tty,
             open_stdin: self.open_stdin,
+            stdin_once: self.open_stdin,
             env: Vec::new(),
             cmd: Vec::new(),
             entrypoint: Vec::new(),

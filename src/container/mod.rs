@@ -16,6 +16,7 @@
 //! ```
 //! The runtime's own state is under `<root>/runtime/<id>/` while the process exists.
 
+mod attach;
 mod builder;
 pub(crate) mod changes;
 mod commit;
@@ -51,6 +52,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use attach::ContainerStdin;
 pub use builder::ContainerBuilder;
 pub use builder::SeccompProfile;
 pub use builder::CONFIG_HASH_LABEL;

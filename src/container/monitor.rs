@@ -76,7 +76,8 @@ pub enum MonitorStdin {
     #[default]
     Null,
     /// A fifo at this path (created if missing): whoever opens it for writing feeds the
-    /// container (`docker run -di`). The container never sees end-of-file on it.
+    /// container (`docker run -di`). The container never sees end-of-file on it, unless
+    /// [`MonitorConfig::stdin_once`] is set.
     Fifo(PathBuf),
 }
 
@@ -185,6 +186,11 @@ pub struct MonitorConfig {
     /// no DNS server (the container is not on a user-defined network).
     #[serde(default)]
     pub embedded_dns: Option<Vec<std::net::SocketAddr>>,
+    /// With a [`MonitorStdin::Fifo`]: the container's stdin ends (end-of-file, as Docker's
+    /// `StdinOnce`) when the first writer of the fifo, and every other one, has closed it;
+    /// until a writer comes, the container waits for input.
+    #[serde(default)]
+    pub stdin_once: bool,
 }
 
 impl MonitorConfig {
@@ -210,6 +216,7 @@ impl MonitorConfig {
             owner: None,
             networks_root: None,
             embedded_dns: None,
+            stdin_once: false,
         }
     }
 }
@@ -821,6 +828,9 @@ impl Monitor {
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(Error::os("creating stdin fifo", p, e)),
                 }
+                if self.cfg.stdin_once {
+                    return stdin_once(p);
+                }
                 // Read-write: the open does not wait for a writer, and the container sees
                 // no end-of-file between writers.
                 file::open(p, libc::O_RDWR).map_err(|e| Error::os("opening stdin fifo", p, e))
@@ -975,6 +985,62 @@ impl Monitor {
             return 0;
         }
     }
+}
+
+/// The container's stdin for a fifo at `fifo` that ends with its writers: a pipe fed by a
+/// thread from the fifo (opened read-only: a reader sees end-of-file once the writers that
+/// came have all gone, and waits in `poll` until the first one comes). The thread ends at
+/// that end-of-file (closing the pipe: the container reads end-of-file) or when the
+/// container has closed its end.
+fn stdin_once(fifo: &Path) -> Result<OwnedFd> {
+    let src = File::from(
+        file::open(fifo, libc::O_RDONLY | libc::O_NONBLOCK)
+            .map_err(|e| Error::os("opening stdin fifo", fifo, e))?,
+    );
+    let (r, w) = io::pipe().map_err(|e| Error::os("creating stdin pipe", "", e))?;
+    std::thread::spawn(move || {
+        let mut w = w;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let mut fds = [
+                libc::pollfd {
+                    fd: src.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                // POLLERR once the container's end is closed.
+                libc::pollfd {
+                    fd: w.as_raw_fd(),
+                    events: 0,
+                    revents: 0,
+                },
+            ];
+            match file::poll(&mut fds, -1) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            }
+            if fds[1].revents != 0 {
+                return;
+            }
+            if fds[0].revents == 0 {
+                continue;
+            }
+            match (&src).read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    if w.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => {}
+                    _ => return,
+                },
+            }
+        }
+    });
+    Ok(r.into())
 }
 
 /// Kills the container (and stops restarts) once the process `owner` has exited: at once

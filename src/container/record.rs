@@ -116,6 +116,10 @@ pub struct Config {
     pub tty: bool,
     /// Stdin is open (piped or inherited).
     pub open_stdin: bool,
+    /// Stdin closes after the first attach ends (Docker's `StdinOnce`: `run -i`,
+    /// `create -i`).
+    #[serde(default)]
+    pub stdin_once: bool,
     /// The full environment of the process.
     pub env: Vec<String>,
     /// The command (after the entrypoint).
@@ -398,6 +402,10 @@ pub(crate) fn monitor_config(
     cfg.restart = restart;
     cfg.networks_root = Some(store.root().to_owned());
     cfg.embedded_dns = super::net::dns_upstreams(rec);
+    if rec.info.config.open_stdin {
+        cfg.stdin = monitor::MonitorStdin::Fifo(super::attach::stdin_path(dir));
+        cfg.stdin_once = rec.info.config.stdin_once;
+    }
     cfg
 }
 pub(crate) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";

@@ -19,18 +19,18 @@ use cargohold::{Credentials, DockerConfig, Error, Progress, PullOptions, Registr
 
 use crate::common;
 
-const USER: &str = "student";
-const PASSWORD: &str = "s3cret:pass";
+pub(crate) const USER: &str = "student";
+pub(crate) const PASSWORD: &str = "s3cret:pass";
 
 /// A docker-registry that wants `USER`/`PASSWORD` (basic auth from an htpasswd file).
-struct AuthRegistry {
+pub(crate) struct AuthRegistry {
     child: Child,
     port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl AuthRegistry {
-    fn start() -> Option<AuthRegistry> {
+    pub(crate) fn start() -> Option<AuthRegistry> {
         if Command::new("docker-registry")
             .arg("--version")
             .output()
@@ -84,11 +84,11 @@ impl AuthRegistry {
         Some(reg)
     }
 
-    fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
-    fn reference(&self, name: &str) -> String {
+    pub(crate) fn reference(&self, name: &str) -> String {
         format!("{}/{name}", self.host())
     }
 }

@@ -44,6 +44,10 @@ mod stats;
 mod container_net;
 // Two engine roots in one network namespace: default bridges on disjoint subnets (issue 13).
 mod bridges;
+// `start -a -i`: a detached container's stdin through its monitor's fifo (issue 13).
+mod attach;
+// A Docker beginner's course run through with the engine CLI (issue 13).
+mod course;
 mod build;
 mod build_buildah;
 mod build_interop;

@@ -1,0 +1,98 @@
+//! Attach: writing into the stdin of a running detached container (`docker start -a -i`,
+//! `docker attach`). A container created with open stdin (`create -i`: a non-null
+//! [`stdin`](super::ContainerBuilder::stdin) at create) is started by its monitor with a
+//! fifo in its directory as stdin; [`Container::attach_stdin`] opens that fifo for
+//! writing. Its output is read with [`Container::logs`] (`follow`), as for any detached
+//! container. With `StdinOnce` (the default for `create -i`, as Docker's), the container's
+//! stdin ends when the last attached writer goes: `echo hi | engine start -a -i c` with
+//! `cat` in `c` ends.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+use super::{Container, Status};
+use crate::sys::file;
+use crate::{Error, Result};
+
+/// The stdin fifo in the container directory `dir`.
+pub(crate) fn stdin_path(dir: &Path) -> PathBuf {
+    dir.join("stdin")
+}
+
+/// A writer into the stdin of a running container ([`Container::attach_stdin`]). Dropping
+/// it detaches; once no writer is left, a container with `StdinOnce` reads end-of-file.
+#[derive(Debug)]
+pub struct ContainerStdin {
+    fifo: File,
+}
+
+impl Write for ContainerStdin {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.fifo.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.fifo.flush()
+    }
+}
+
+impl AsFd for ContainerStdin {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fifo.as_fd()
+    }
+}
+
+impl Container {
+    /// Attaches to its stdin: a writer whose bytes the container reads (through its pty
+    /// with a tty). It must run detached and have been created with open stdin (a
+    /// non-null [`stdin`](super::ContainerBuilder::stdin) given to
+    /// [`create`](super::ContainerBuilder::create), `create -i`); its output is in its
+    /// [`logs`](Self::logs). With `StdinOnce` (`Config.StdinOnce`, set by `create -i`), the
+    /// container reads end-of-file once the writers that attached have all closed, and its
+    /// stdin cannot be attached again in this run.
+    ///
+    /// # Errors
+    /// [`Error::InvalidContainerConfig`] when it was created without open stdin;
+    /// [`Error::InvalidState`] when it does not run, or its stdin is closed (`StdinOnce`);
+    /// [`Error::ContainerNotFound`] once removed; [`Error::Os`] for the fifo.
+    pub fn attach_stdin(&self) -> Result<ContainerStdin> {
+        let info = self.inspect()?;
+        if !info.config.open_stdin {
+            return Err(Error::InvalidContainerConfig {
+                container: self.name().to_owned(),
+                field: "stdin",
+                reason: "the container was created without open stdin (create -i)".to_owned(),
+            });
+        }
+        let not_running = |status: String| Error::InvalidState {
+            id: self.name().to_owned(),
+            op: "attach stdin",
+            status,
+        };
+        if info.state.status != Status::Running {
+            return Err(not_running(info.state.status.to_string()));
+        }
+        let path = stdin_path(self.path());
+        // Non-blocking: no reader (the monitor gone, or a `StdinOnce` stdin already
+        // closed) is ENXIO instead of a wait.
+        let fd = match file::open(&path, libc::O_WRONLY | libc::O_NONBLOCK) {
+            Ok(fd) => fd,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENXIO) | Some(libc::ENOENT)) => {
+                return Err(not_running("running, with its stdin closed".to_owned()));
+            }
+            Err(e) => return Err(Error::os("opening stdin fifo", &path, e)),
+        };
+        let fifo = File::from(fd);
+        set_blocking(&fifo).map_err(|e| Error::os("opening stdin fifo", &path, e))?;
+        Ok(ContainerStdin { fifo })
+    }
+}
+
+/// Clears `O_NONBLOCK` on `f`, so that writes wait for the container to read.
+fn set_blocking(f: &File) -> io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(f)?;
+    rustix::fs::fcntl_setfl(f, flags - rustix::fs::OFlags::NONBLOCK)?;
+    Ok(())
+}
