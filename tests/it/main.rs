@@ -47,10 +47,10 @@ mod bridges;
 // `start -a -i`: a detached container's stdin through its monitor's fifo (issue 13).
 mod attach;
 // A Docker beginner's course run through with the engine CLI (issue 13).
-mod course;
 mod build;
 mod build_buildah;
 mod build_interop;
+mod course;
 // Seccomp: Docker's default profile and the profile loader on the real kernel (issue 10).
 mod seccomp;
 // Escape regressions (issue 10): the private store (setuid binaries of images, upper dirs
