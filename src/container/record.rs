@@ -349,10 +349,14 @@ pub(crate) const RECORD: &str = "container.json";
 /// repair.
 pub(crate) const LIVE: &str = "live";
 
-/// Makes or removes the live marker of the container in `dir`.
-fn mark_live(dir: &Path, live: bool) -> Result<()> {
-    let p = dir.join(LIVE);
-    let r = if live {
+/// Beside the record of a container made by `create` and not started yet (it belongs to
+/// no program, so repair has nothing to do but keep its network endpoints).
+pub(crate) const STANDBY: &str = "standby";
+
+/// Makes or removes the marker `name` ([`LIVE`], [`STANDBY`]) of the container in `dir`.
+fn mark(dir: &Path, name: &str, on: bool) -> Result<()> {
+    let p = dir.join(name);
+    let r = if on {
         fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -363,8 +367,8 @@ fn mark_live(dir: &Path, live: bool) -> Result<()> {
         fs::remove_file(&p)
     };
     match r {
-        Err(e) if live || e.kind() != std::io::ErrorKind::NotFound => {
-            Err(Error::os("marking the container live in", dir, e))
+        Err(e) if on || e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::os("marking the container's state in", dir, e))
         }
         _ => Ok(()),
     }
@@ -494,15 +498,21 @@ impl Record {
         // A container removed when it exits needs no record after a power loss (repair
         // removes a directory without one): no fsync for it.
         let durable = !self.info.host_config.auto_remove;
-        // The marker is made before a record that needs it is written and removed after
-        // one that does not: whatever a crash interrupts, such a record has its marker.
-        let live = self.is_live() || self.is_build_step();
-        if live {
-            mark_live(dir, true)?;
+        // A marker is made before a record that needs it is written and removed after one
+        // that does not: whatever a crash interrupts, such a record has its marker.
+        let standby =
+            self.standby && self.info.state.status == Status::Created && !self.is_build_step();
+        let live = !standby && (self.is_live() || self.is_build_step());
+        for (name, on) in [(LIVE, live), (STANDBY, standby)] {
+            if on {
+                mark(dir, name, true)?;
+            }
         }
         crate::store::write_replace(&dir.join(RECORD), &data, durable)?;
-        if !live {
-            mark_live(dir, false)?;
+        for (name, on) in [(LIVE, live), (STANDBY, standby)] {
+            if !on {
+                mark(dir, name, false)?;
+            }
         }
         Ok(())
     }

@@ -4,21 +4,23 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 
 use super::monitor::MonitorStatus;
-use super::record::{owner_alive, Record, LIVE, RECORD};
+use super::record::{owner_alive, Record, LIVE, RECORD, STANDBY};
 use super::release::Ending;
 use super::rootfs;
 use super::store::ContainerStore;
 use super::Status;
 use crate::{Error, Result};
 
-/// Present in `containers/` once every live record has its marker ([`LIVE`]): roots made
-/// before the markers get one full pass that reads every record and marks the live ones.
+/// Present in `containers/` once every live record has its marker ([`LIVE`] or
+/// [`STANDBY`]): roots made before the markers get one full pass that reads every record
+/// and marks the live ones.
 const MARKED: &str = ".live-marked";
 
 impl ContainerStore {
     /// See [`Engine::open`](crate::Engine::open). Reads the records that may need it only:
     /// those marked live (or a build's RUN steps), those without a name link, those whose
-    /// directory has no record (an interrupted create).
+    /// directory has no record (an interrupted create); a created container waiting for a
+    /// start is known by its [`STANDBY`] marker without reading its record.
     pub(crate) fn repair(&self) -> Result<()> {
         let _lock = self.images().store().lock("containers")?;
         let marked_root = self.containers_dir().join(MARKED);
@@ -34,11 +36,14 @@ impl ContainerStore {
                 .unwrap_or_default()
                 .to_owned();
             present.insert(id.clone());
-            let settled = !dir.join(LIVE).exists()
-                && linked.contains(id.as_str())
-                && dir.join(RECORD).exists();
+            let marked_live = dir.join(LIVE).exists();
+            let settled = !marked_live && linked.contains(id.as_str()) && dir.join(RECORD).exists();
             if settled && !full {
-                // Stopped and named: nothing to set right.
+                if dir.join(STANDBY).exists() {
+                    // Created, waiting for a start: its network endpoints stay.
+                    live.push(id);
+                }
+                // Otherwise stopped and named: nothing to set right.
                 continue;
             }
             let Ok(rec) = Record::load(&dir) else {
