@@ -131,13 +131,7 @@ impl Container {
                     .map_err(|e| Error::os("locking container directory", &dir, e))?;
                 access._lock = Some(lock);
                 if !is_mountpoint(&root) {
-                    let lower: Vec<PathBuf> = rec
-                        .info
-                        .graph_driver
-                        .data
-                        .get("LowerDir")
-                        .map(|l| l.split(':').map(PathBuf::from).collect())
-                        .unwrap_or_default();
+                    let lower = rec.lower_dirs();
                     rootfs::mount(&dir, &lower, false)?;
                     access.unmount = true;
                 }

@@ -169,8 +169,14 @@ fn lock(root: &Path, op: rustix::fs::FlockOperation) -> io::Result<File> {
         .truncate(false)
         .write(true)
         .open(root.join(LOCK))?;
-    rustix::fs::flock(&f, op)?;
-    Ok(f)
+    // A signal (a child's SIGCHLD in a program with a handler) must not drop the event.
+    loop {
+        match rustix::fs::flock(&f, op) {
+            Err(rustix::io::Errno::INTR) => continue,
+            r => r?,
+        }
+        return Ok(f);
+    }
 }
 
 /// Rewrites the file with its newest events only (at most [`MAX_EVENTS`] and

@@ -517,6 +517,17 @@ impl Record {
         Ok(())
     }
 
+    /// The image's layer directories its overlay stacks (`LowerDir`, top first), as
+    /// create recorded them.
+    pub(crate) fn lower_dirs(&self) -> Vec<PathBuf> {
+        self.info
+            .graph_driver
+            .data
+            .get("LowerDir")
+            .map(|l| l.split(':').map(PathBuf::from).collect())
+            .unwrap_or_default()
+    }
+
     /// A container a Dockerfile build runs a RUN step in (removed by repair once its
     /// builder is gone).
     pub(crate) fn is_build_step(&self) -> bool {

@@ -347,19 +347,11 @@ pub(crate) fn default_seccomp(caps: &BTreeSet<String>) -> LinuxSeccomp {
 /// The runtime spec for a container (bundle = the container directory, rootfs `rootfs`).
 ///
 /// # Panics
-/// Never: the JSON built here always matches the spec's schema (unit-tested).
-pub(crate) fn build(i: &Input<'_>) -> Spec {
-    let caps = caps_json(i.caps);
-    let root_user = i.user.uid == 0;
-    let no_caps = json!([]);
-    let ro = if i.privileged { "rw" } else { "ro" };
-    let file = |name: &str, dest: &str| {
-        json!({"destination": dest, "type": "bind",
-               "source": i.dir.join(name), "options": ["rbind", "rprivate"]})
-    };
-    let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
+/// The `linux.resources` entries of `l` and `pids` (memory, cpu, pids; the devices are
+/// the caller's): what a new container's spec has and what `update` writes.
+pub(crate) fn resources(l: &Limits, pids: Option<i64>) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
     let mut memory = serde_json::Map::new();
-    let l = &i.limits;
     if let Some(m) = l.memory {
         memory.insert("limit".into(), json!(m));
     }
@@ -370,7 +362,7 @@ pub(crate) fn build(i: &Input<'_>) -> Spec {
         memory.insert("reservation".into(), json!(r));
     }
     if !memory.is_empty() {
-        resources["memory"] = Value::Object(memory);
+        out.insert("memory".into(), Value::Object(memory));
     }
     let mut cpu = serde_json::Map::new();
     if let Some(s) = l.cpu_shares {
@@ -378,17 +370,32 @@ pub(crate) fn build(i: &Input<'_>) -> Spec {
     }
     if let Some(q) = l.cpu_quota {
         cpu.insert("quota".into(), json!(q));
-        cpu.insert("period".into(), json!(l.cpu_period.unwrap_or(100_000)));
+        cpu.insert(
+            "period".into(),
+            json!(l.cpu_period.unwrap_or(super::limits::CPUS_PERIOD)),
+        );
     }
     if !cpu.is_empty() {
-        resources["cpu"] = Value::Object(cpu);
+        out.insert("cpu".into(), Value::Object(cpu));
     }
-    if let Some(p) = i.pids {
-        resources["pids"] = json!({"limit": p});
+    if let Some(p) = pids {
+        out.insert("pids".into(), json!({ "limit": p }));
     }
-    if i.privileged {
-        resources["devices"] = json!([{"allow": true, "access": "rwm"}]);
-    }
+    out
+}
+
+/// Never: the JSON built here always matches the spec's schema (unit-tested).
+pub(crate) fn build(i: &Input<'_>) -> Spec {
+    let caps = caps_json(i.caps);
+    let root_user = i.user.uid == 0;
+    let no_caps = json!([]);
+    let ro = if i.privileged { "rw" } else { "ro" };
+    let file = |name: &str, dest: &str| {
+        json!({"destination": dest, "type": "bind",
+               "source": i.dir.join(name), "options": ["rbind", "rprivate"]})
+    };
+    let mut resources = Value::Object(resources(&i.limits, i.pids));
+    resources["devices"] = json!([{"allow": i.privileged, "access": "rwm"}]);
     let mut linux = json!({
         "cgroupsPath": format!("/cargohold-{}", i.id),
         "resources": resources,

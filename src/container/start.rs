@@ -2,7 +2,6 @@
 //! a created or exited container again, detached (`docker start`).
 
 use std::io;
-use std::path::PathBuf;
 
 use super::builder::{map_spawn_error, stdio_fd};
 use super::create::{Bundle, Plan};
@@ -186,13 +185,7 @@ impl ContainerStore {
                 status: self.live_state(&rec).status.to_string(),
             });
         }
-        let lower: Vec<PathBuf> = rec
-            .info
-            .graph_driver
-            .data
-            .get("LowerDir")
-            .map(|l| l.split(':').map(PathBuf::from).collect())
-            .unwrap_or_default();
+        let lower = rec.lower_dirs();
         rootfs::mount(&dir, &lower, rec.info.host_config.auto_remove)?;
         // `create` left the lookup of the command to the start, as Docker does.
         let info = &rec.info;

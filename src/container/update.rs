@@ -105,43 +105,6 @@ fn merge(
         .map_err(|r| invalid(flag(r.field), r.reason))
 }
 
-/// The `linux.resources` entries of `limits` and `pids` (as the spec of a new container
-/// has them, see [`super::spec`]).
-fn resources(l: &Limits, pids: Option<i64>) -> serde_json::Map<String, Value> {
-    let mut out = serde_json::Map::new();
-    let mut memory = serde_json::Map::new();
-    if let Some(m) = l.memory {
-        memory.insert("limit".into(), json!(m));
-    }
-    if let Some(s) = l.memory_swap.filter(|&s| s > 0) {
-        memory.insert("swap".into(), json!(s));
-    }
-    if let Some(r) = l.memory_reservation {
-        memory.insert("reservation".into(), json!(r));
-    }
-    if !memory.is_empty() {
-        out.insert("memory".into(), Value::Object(memory));
-    }
-    let mut cpu = serde_json::Map::new();
-    if let Some(s) = l.cpu_shares {
-        cpu.insert("shares".into(), json!(s));
-    }
-    if let Some(q) = l.cpu_quota {
-        cpu.insert("quota".into(), json!(q));
-        cpu.insert(
-            "period".into(),
-            json!(l.cpu_period.unwrap_or(limits::CPUS_PERIOD)),
-        );
-    }
-    if !cpu.is_empty() {
-        out.insert("cpu".into(), Value::Object(cpu));
-    }
-    if let Some(p) = pids {
-        out.insert("pids".into(), json!({ "limit": p }));
-    }
-    out
-}
-
 impl ContainerStore {
     fn update_container(&self, id: &str, opts: &UpdateOptions) -> Result<(Record, Vec<String>)> {
         let _lock = self.lock(id)?;
@@ -166,7 +129,7 @@ impl ContainerStore {
             Some(p) => Some(p),
             None => hc.pids_limit,
         };
-        let res = resources(&l, pids);
+        let res = super::spec::resources(&l, pids);
         let status = self.live_state(&rec).status;
         if matches!(status, Status::Running | Status::Paused) {
             let mut live = res.clone();

@@ -7,8 +7,10 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// The path of an example binary (`runtime`, `engine`), built on first use if `cargo test`
-/// did not build it: `target/<profile>/deps/it-HASH` → `target/<profile>/examples/<name>`.
+/// The path of an example binary (`runtime`, `engine`): `target/<profile>/deps/it-HASH` →
+/// `target/<profile>/examples/<name>`, brought up to date by `cargo build --example NAME`
+/// once per test process (a no-op when it is; `cargo test` builds an example with
+/// `test = true` only as a test harness, so the binary could be one of an older tree).
 pub fn example_bin(name: &str) -> PathBuf {
     static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
     let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
@@ -18,7 +20,7 @@ pub fn example_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
     let bin = profile_dir.join("examples").join(name);
-    if !bin.exists() {
+    {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let st = Command::new(cargo)
             .args(["build", "--example", name])
