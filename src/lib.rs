@@ -37,6 +37,22 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Images are built from Dockerfiles as `docker build` does (BuildKit's semantics, a
+//! cache that survives the process), through [`Engine::build`]:
+//!
+//! ```no_run
+//! # fn main() -> cargohold::Result<()> {
+//! # let engine = cargohold::Engine::open("/var/lib/cargohold")?;
+//! let image = engine
+//!     .build("./app")
+//!     .tag("app:latest")
+//!     .build_arg("VERSION", "1.2")
+//!     .progress(|event| eprintln!("{event:?}"))
+//!     .run()?;
+//! engine.container(&image).network("none").status()?;
+//! # Ok(()) }
+//! ```
+//!
 //! Below the engine, the [`runtime`] layer runs an OCI bundle the way runc does, and [`sys`]
 //! holds the kernel primitives under it, for writers of runtimes:
 //!
