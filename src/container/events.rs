@@ -344,8 +344,12 @@ pub struct Events {
     path: PathBuf,
     opts: EventOptions,
     reader: Option<(BufReader<File>, u64)>,
-    /// The time of the newest event returned, to skip it again after a rewrite.
+    /// The time of the newest event returned, to skip what was already returned when the
+    /// file has been rewritten (writers take an event's time before they append it, so
+    /// times are not in file order: within one file, position decides, not time).
     last: i64,
+    /// The file was rewritten under the reader: skip events not newer than `last`.
+    rewritten: bool,
     pending: Vec<u8>,
 }
 
@@ -360,16 +364,17 @@ impl Events {
             opts: opts.clone(),
             reader: None,
             last: i64::MIN,
+            rewritten: false,
             pending: Vec::new(),
         };
+        ev.reopen()?;
         if opts.follow && opts.since.is_none() {
             // `docker events` bare: only what happens from now on.
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default();
-            ev.last = now.as_nanos().min(i64::MAX as u128) as i64 - 1;
+            if let Some((r, _)) = ev.reader.as_mut() {
+                r.seek(SeekFrom::End(0))
+                    .map_err(|e| Error::os("reading events", &ev.path, e))?;
+            }
         }
-        ev.reopen()?;
         Ok(ev)
     }
 
@@ -434,7 +439,7 @@ impl Iterator for Events {
                     let Ok(ev) = serde_json::from_slice::<Event>(&line) else {
                         continue;
                     };
-                    if ev.time_nano <= self.last && self.last != i64::MIN {
+                    if self.rewritten && ev.time_nano <= self.last {
                         continue;
                     }
                     if self.opts.until.is_some_and(|u| ev.time() > u) {
@@ -450,6 +455,7 @@ impl Iterator for Events {
                 }
                 Ok(None) => {
                     if self.replaced() {
+                        self.rewritten = self.reader.is_some();
                         if let Err(e) = self.reopen() {
                             return Some(Err(e));
                         }
