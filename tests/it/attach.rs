@@ -44,11 +44,8 @@ impl Cli {
 
 impl Drop for Cli {
     fn drop(&mut self) {
-        if let Ok(o) = self.cmd(&["ps", "-aq"]).output() {
-            for id in String::from_utf8_lossy(&o.stdout).lines() {
-                let _ = self.cmd(&["rm", "-f", id]).output();
-            }
-        }
+        // Containers left by a failed assertion go before the root does.
+        common::remove_all_containers(self.root.path());
     }
 }
 

@@ -121,12 +121,8 @@ impl Course {
 
 impl Drop for Course {
     fn drop(&mut self) {
-        // Containers left by a failed assertion: unmount their rootfs before the dir goes.
-        if let Ok(o) = self.cmd(&["ps", "-aq"]).output() {
-            for id in String::from_utf8_lossy(&o.stdout).lines() {
-                let _ = self.cmd(&["rm", "-f", id]).output();
-            }
-        }
+        // Containers left by a failed assertion go before the root does.
+        common::remove_all_containers(self.root.path());
         let _ = self.cmd(&["network", "prune", "-f"]).output();
     }
 }

@@ -126,7 +126,21 @@ impl Busybox {
     }
 }
 
-/// An engine in its own temp root, with a busybox image `reference`.
+/// Force-removes every container of the engine root `root`, errors ignored (for `Drop`s
+/// of test fixtures): a test that fails half-way must not leave containers running over a
+/// root its `TempDir` then deletes, since what the deletion takes (runtime state, layers)
+/// is what their monitors need to release their mounts and cgroups.
+pub fn remove_all_containers(root: &Path) {
+    let Ok(engine) = Engine::open(root) else {
+        return;
+    };
+    for c in engine.containers().list().unwrap_or_default() {
+        let _ = c.remove(true);
+    }
+}
+
+/// An engine in its own temp root, with a busybox image `reference`; its containers are
+/// removed when it drops (see [`remove_all_containers`]).
 pub struct TestEngine {
     pub engine: Engine,
     pub image: Image,
@@ -134,6 +148,12 @@ pub struct TestEngine {
     #[allow(dead_code)]
     pub reference: String,
     pub root: tempfile::TempDir,
+}
+
+impl Drop for TestEngine {
+    fn drop(&mut self) {
+        remove_all_containers(self.root.path());
+    }
 }
 
 /// Brings the container's loopback up first: the engine leaves `lo` down until the
