@@ -202,6 +202,7 @@ impl Engine {
     ) -> Result<Image> {
         let r: Reference = reference.parse()?;
         registry::pull(self.images(), &r, options, progress)?;
+        crate::container::events::image_reference(self.images().store(), "pull", &r);
         // with its references, as `image` gives it
         self.images().inspect(&r)
     }
@@ -227,7 +228,9 @@ impl Engine {
         progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<oci_spec::image::Digest> {
         let r: Reference = reference.parse()?;
-        registry::push(self.images(), &r, options, progress)
+        let digest = registry::push(self.images(), &r, options, progress)?;
+        crate::container::events::image_reference(self.images().store(), "push", &r);
+        Ok(digest)
     }
 
     /// A builder for a container from `image` (see [`ContainerBuilder`]).

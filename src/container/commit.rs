@@ -145,14 +145,24 @@ impl Container {
         history.set_created_by(Some(rec.info.config.cmd.join(" ")));
         history.set_comment(opts.message.clone());
         history.set_author(opts.author.clone());
-        images.commit_layer(
+        let image = images.commit_layer(
             &parent,
             layer,
             config,
             history,
             opts.author.as_deref(),
             reference.as_ref(),
-        )
+        )?;
+        let attrs = [
+            ("comment", opts.message.clone().unwrap_or_default()),
+            ("imageID", image.id().to_string()),
+            (
+                "imageRef",
+                reference.as_ref().map(ToString::to_string).unwrap_or_default(),
+            ),
+        ];
+        super::events::container(self.store().root(), &rec, "commit", &attrs);
+        Ok(image)
     }
 
     /// Writes its root file system (its image's layers with its changes over them) to `w`

@@ -225,7 +225,58 @@ pub(crate) fn container(root: &Path, rec: &Record, action: &str, extra: &[(&str,
     for (k, v) in extra {
         ev.actor.attributes.insert((*k).to_owned(), v.clone());
     }
+    // Docker's order: a start mounts the volumes first, a death unmounts them after.
+    if action == "start" {
+        volume_mounts(root, rec, "mount");
+    }
     record(root, &ev);
+    if action == "die" {
+        volume_mounts(root, rec, "unmount");
+    }
+}
+
+/// Records the volume event `action` (`mount`, `unmount`) for each volume of `rec`, with
+/// Docker's attributes.
+fn volume_mounts(root: &Path, rec: &Record, action: &str) {
+    let id = rec.info.id.as_str();
+    for m in rec.info.mounts.iter().filter(|m| m.r#type == "volume") {
+        let Some(name) = &m.name else { continue };
+        if action == "mount" {
+            let rw = if m.rw { "true" } else { "false" };
+            let attrs = [
+                ("container", id),
+                ("destination", m.destination.as_str()),
+                ("propagation", m.propagation.as_str()),
+                ("read/write", rw),
+            ];
+            volume(root, action, name, &attrs);
+        } else {
+            volume(root, action, name, &[("container", id)]);
+        }
+    }
+}
+
+/// Records the volume event `action` (`create`, `destroy`, `mount`, `unmount`) of the
+/// volume `name` with `attributes` (and Docker's `driver`), in the engine root `root`.
+pub(crate) fn volume(root: &Path, action: &str, name: &str, attributes: &[(&str, &str)]) {
+    let mut attrs = vec![("driver", "local")];
+    attrs.extend_from_slice(attributes);
+    other(root, "volume", action, name, &attrs);
+}
+
+/// Records the network event `action` (`create`, `destroy`, `connect`, `disconnect`) of
+/// the network `id` named `name` with driver `driver`, about `container` for the last two.
+pub(crate) fn network(
+    root: &Path,
+    action: &str,
+    (id, name, driver): (&str, &str, &str),
+    container: Option<&str>,
+) {
+    let mut attrs = vec![("name", name), ("type", driver)];
+    if let Some(c) = container {
+        attrs.push(("container", c));
+    }
+    other(root, "network", action, id, &attrs);
 }
 
 /// Records the event `action` of the container in `bundle` from its monitor (whose engine
@@ -262,6 +313,22 @@ pub(crate) fn image(store: &crate::store::Store, action: &str, id: &str, name: &
         };
         other(root, "image", action, id, attrs);
     }
+}
+
+/// Records the image event `action` (`pull`, `push`) about `reference` as Docker names
+/// it: the short form (`busybox:latest`) as the id, the repository (`busybox`) as `name`.
+pub(crate) fn image_reference(
+    store: &crate::store::Store,
+    action: &str,
+    reference: &crate::Reference,
+) {
+    let id = reference.familiar();
+    let repo = id.split('@').next().unwrap_or_default();
+    let name = match repo.rfind(':') {
+        Some(i) if !repo[i..].contains('/') => &repo[..i],
+        _ => repo,
+    };
+    image(store, action, &id, name);
 }
 
 /// Records the image event `action` once for each of `references` (Docker's `save`,

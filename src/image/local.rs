@@ -569,13 +569,16 @@ impl<'e> Images<'e> {
         let mut d = self.find(source)?;
         d.set_annotations(None);
         self.store.set_ref(&target.to_string(), &d)?;
-        crate::container::events::image(
-            self.store,
-            "tag",
-            d.digest().as_ref(),
-            &target.to_string(),
-        );
+        let id = self.id_of(&d);
+        crate::container::events::image(self.store, "tag", &id, &target.to_string());
         Ok(())
+    }
+
+    /// The image id (its config's digest) of the manifest `d`, as events name images;
+    /// the manifest's digest if it cannot be read.
+    fn id_of(&self, d: &Descriptor) -> String {
+        self.image_by_manifest(d)
+            .map_or_else(|_| d.digest().to_string(), |i| i.id().to_string())
     }
 
     /// Removes the reference `reference`, then the blobs and unpacked layers no other
@@ -591,6 +594,8 @@ impl<'e> Images<'e> {
     pub fn remove(&self, reference: &Reference, force: bool) -> Result<()> {
         let name = reference.to_string();
         let found = self.find(reference)?;
+        let id = self.id_of(&found);
+        let mut gone = false;
         let holders: Vec<String> = self
             .holds()?
             .into_iter()
@@ -611,6 +616,7 @@ impl<'e> Images<'e> {
             }
             if by_name {
                 m.retain(|d| ref_name(d) != Some(name.as_str()));
+                gone = !m.iter().any(|d| d.digest() == found.digest());
             } else {
                 if n > 1 && !force {
                     return Err(Error::ImageInUse {
@@ -619,10 +625,15 @@ impl<'e> Images<'e> {
                     });
                 }
                 m.retain(|d| d.digest() != found.digest());
+                gone = true;
             }
             Ok(())
         })?;
-        crate::container::events::image(self.store, "untag", found.digest().as_ref(), &name);
+        crate::container::events::image(self.store, "untag", &id, &name);
+        if gone {
+            // Docker's `delete` names the image by itself.
+            crate::container::events::image(self.store, "delete", &id, &id);
+        }
         self.gc()?;
         Ok(())
     }

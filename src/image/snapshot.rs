@@ -84,6 +84,8 @@ impl<'e> Images<'e> {
         }
         for t in tags {
             self.store.set_ref(&t.to_string(), &manifest)?;
+            let id = image.id().as_ref();
+            crate::container::events::image(self.store, "tag", id, &t.to_string());
         }
         self.inspect(&tags[0])
     }

@@ -898,6 +898,7 @@ impl NetworkStore {
             Driver::Host | Driver::Null => unreachable!("refused by Settings::check"),
         }
         self.save(&rec)?;
+        self.event("create", &rec, None);
         Ok(Network { rec })
     }
 
@@ -1020,7 +1021,22 @@ impl NetworkStore {
         self.remove_bridge(rec)?;
         let path = self.path(&rec.name);
         fs::remove_file(&path).map_err(|e| Error::os("removing network", &path, e))?;
+        self.event("destroy", rec, None);
         fsync_dir(&self.dir)
+    }
+
+    /// Records Docker's network event `action` about `rec` (and `container`) in the
+    /// engine root's events.
+    pub(crate) fn event(&self, action: &str, rec: &Record, container: Option<&str>) {
+        if let Some(root) = self.dir.parent() {
+            let driver = rec.driver.as_str();
+            crate::container::events::network(
+                root,
+                action,
+                (&rec.id, &rec.name, driver),
+                container,
+            );
+        }
     }
 
     /// Takes down the bridges (and their NAT rules) of networks without containers, the

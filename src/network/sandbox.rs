@@ -550,6 +550,7 @@ impl NetworkStore {
                 rec.endpoints.get_mut(id).expect("just inserted").mac = mac;
                 let info = endpoint_info(&rec, &rec.endpoints[id]);
                 self.save_endpoints(&rec)?;
+                self.event("connect", &rec, Some(id));
                 Ok(info)
             }
             Err(e) => {
@@ -889,7 +890,9 @@ impl NetworkStore {
         self.unplumb(&rec, container_id, &ep, netns, lazy)?;
         rec.endpoints.remove(container_id);
         // The bridge stays while the network exists (see `release_idle`).
-        self.save_endpoints(&rec)
+        self.save_endpoints(&rec)?;
+        self.event("disconnect", &rec, Some(container_id));
+        Ok(())
     }
 
     /// Undoes [`attach`](Self::attach) (the lock held).

@@ -380,7 +380,15 @@ impl VolumeStore {
             return Err(e);
         }
         fsync_dir(&self.dir)?;
+        self.event("create", name);
         Ok(Volume { meta })
+    }
+
+    /// Records Docker's volume event `action` about `name` in the engine root's events.
+    fn event(&self, action: &str, name: &str) {
+        if let Some(root) = self.dir.parent() {
+            crate::container::events::volume(root, action, name, &[]);
+        }
     }
 
     /// Creates an anonymous volume: a random name ([`Volume::anonymous_name`]) and Docker's
@@ -551,7 +559,9 @@ impl VolumeStore {
                 users,
             });
         }
-        self.delete(&dir, lock)
+        self.delete(&dir, lock)?;
+        self.event("destroy", name);
+        Ok(())
     }
 
     /// Renames the volume away (so it vanishes at once), then deletes it.
@@ -582,6 +592,7 @@ impl VolumeStore {
             }
             pruned.reclaimed += du(&dir.join(DATA));
             self.delete(&dir, lock)?;
+            self.event("destroy", &name);
             pruned.volumes.push(name);
         }
         Ok(pruned)

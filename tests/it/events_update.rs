@@ -381,3 +381,96 @@ fn engine_cli_update_and_events() {
     ok(&["rm", "-f", "cli-web", "cli-cold"]);
     common::assert_no_containers(&e.engine);
 }
+
+/// `(type, action, actor id)` of each event of `engine` matching `f`.
+fn triples(engine: &Engine, f: &[(&str, &str)]) -> Vec<(String, String, String)> {
+    all(engine, filters(f))
+        .into_iter()
+        .map(|e| (e.kind, e.action, e.actor.id))
+        .collect()
+}
+
+#[test]
+#[ignore = "requires root"]
+fn volumes_networks_images_and_commits_in_events() {
+    common::in_new_netns(|| {
+        let e = busybox().engine("ev-objects");
+        let engine = &e.engine;
+        engine
+            .volumes()
+            .create("ev-data", [("k", "v")])
+            .unwrap();
+        let net = engine.networks().builder("ev-net").create().unwrap();
+        let out = e
+            .sh("echo hi > /data/f")
+            .name("ev-user")
+            .network("ev-net")
+            .mount(cargohold::Mount::volume("ev-data", "/data"))
+            .output()
+            .unwrap();
+        common::assert_success(&out);
+        let c = engine.containers().get("ev-user").unwrap();
+        let cid = c.id().to_owned();
+        let img = c
+            .commit(&cargohold::CommitOptions {
+                reference: Some("localhost/ev-commit:1".into()),
+                message: Some("saved".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        c.remove(false).unwrap();
+        engine.volumes().remove("ev-data", false).unwrap();
+        engine.networks().remove("ev-net").unwrap();
+        let tagged: Reference = "localhost/ev-commit:2".parse().unwrap();
+        let first: Reference = "localhost/ev-commit:1".parse().unwrap();
+        engine.images().tag(&first, &tagged).unwrap();
+        engine.images().remove(&first, false).unwrap();
+        engine.images().remove(&tagged, false).unwrap();
+
+        let s = |t: &str, a: &str, id: &str| (t.to_owned(), a.to_owned(), id.to_owned());
+        // Docker's order: mounts before the start, connect and disconnect around the life.
+        assert_eq!(
+            triples(engine, &[("type", "volume")]),
+            [
+                s("volume", "create", "ev-data"),
+                s("volume", "mount", "ev-data"),
+                s("volume", "unmount", "ev-data"),
+                s("volume", "destroy", "ev-data"),
+            ]
+        );
+        let vol = all(engine, filters(&[("volume", "ev-data"), ("event", "mount")]));
+        assert_eq!(vol[0].actor.attributes["container"], cid);
+        assert_eq!(vol[0].actor.attributes["destination"], "/data");
+        assert_eq!(vol[0].actor.attributes["read/write"], "true");
+        assert_eq!(vol[0].actor.attributes["driver"], "local");
+        let id = net.id();
+        assert_eq!(
+            triples(engine, &[("network", "ev-net")]),
+            [
+                s("network", "create", id),
+                s("network", "connect", id),
+                s("network", "disconnect", id),
+                s("network", "destroy", id),
+            ]
+        );
+        let conn = all(engine, filters(&[("event", "connect")]));
+        assert_eq!(conn[0].actor.attributes["container"], cid);
+        assert_eq!(conn[0].actor.attributes["name"], "ev-net");
+        assert_eq!(conn[0].actor.attributes["type"], "bridge");
+        let commit = all(engine, filters(&[("event", "commit")]));
+        assert_eq!(commit.len(), 1);
+        assert_eq!(commit[0].kind, "container");
+        assert_eq!(commit[0].actor.id, cid);
+        assert_eq!(commit[0].actor.attributes["imageID"], img.id().to_string());
+        assert_eq!(commit[0].actor.attributes["comment"], "saved");
+        // the image's own events name it by its id (its config's digest)
+        let iid = img.id().to_string();
+        let image_evs: Vec<_> = triples(engine, &[("type", "image")])
+            .into_iter()
+            .filter(|t| t.2 == iid)
+            .map(|t| t.1)
+            .collect();
+        // the commit's tag, `tag`, two `rmi`s: the second deletes it
+        assert_eq!(image_evs, ["tag", "tag", "untag", "untag", "delete"]);
+    });
+}

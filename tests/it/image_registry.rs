@@ -371,6 +371,30 @@ fn engine_push_pull_and_run() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "pulled\n");
+    // Docker's image events: the short reference as the id, the repository as `name`
+    let opts = cargohold::EventOptions {
+        filters: vec![("type".into(), "image".into())],
+        ..Default::default()
+    };
+    let evs: Vec<cargohold::Event> = engine
+        .events(&opts)
+        .unwrap()
+        .collect::<cargohold::Result<_>>()
+        .unwrap();
+    let transfers: Vec<(&str, &str, &str)> = evs
+        .iter()
+        .filter(|e| e.action == "push" || e.action == "pull")
+        .map(|e| {
+            let name = e.actor.attributes["name"].as_str();
+            (e.action.as_str(), e.actor.id.as_str(), name)
+        })
+        .collect();
+    let short = r.familiar();
+    let repo = short.trim_end_matches(":2");
+    assert_eq!(
+        transfers,
+        [("push", short.as_str(), repo), ("pull", short.as_str(), repo)]
+    );
     let err = engine.pull("127.0.0.1:1/nothing/here:1").unwrap_err();
     assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
     assert!(matches!(
