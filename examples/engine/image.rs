@@ -422,8 +422,16 @@ pub(crate) fn push(engine: &Engine, image: &str, insecure: &[String]) -> CmdResu
     let pushed = engine.push_with(image, &opts, &|p| t.event(p));
     t.done();
     let digest = pushed.map_err(|e| login_hint(e, &r))?;
+    // Docker's last line gives the manifest's size in bytes: the blob that was pushed.
+    let blob = engine
+        .images()
+        .layout_dir()
+        .join("blobs")
+        .join(digest.algorithm().to_string())
+        .join(digest.digest());
+    let size = std::fs::metadata(&blob).map(|m| m.len()).unwrap_or_default();
     t.line(&format!(
-        "{}: digest: {digest}",
+        "{}: digest: {digest} size: {size}",
         r.tag().unwrap_or("latest")
     ));
     Ok(0)

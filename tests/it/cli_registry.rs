@@ -286,6 +286,13 @@ fn login_stores_credentials_that_push_and_pull_use_and_logout_forgets() {
     );
     assert!(out.contains(": Pushed"), "{out}");
     assert!(out.contains("1: digest: sha256:"), "{out}");
+    // Docker's size is the manifest's, in bytes
+    let last = out.lines().last().unwrap_or_default();
+    let size: u64 = last
+        .rsplit_once(" size: ")
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no size: {last}"));
+    assert!((200..4096).contains(&size), "{last}");
     assert!(!out.contains('\r') && !out.contains("[="), "no bars: {out}");
     cli.ok(&["rmi", &image]);
     let (out, _) = cli.ok(&["pull", &image]);
