@@ -1453,6 +1453,10 @@ const TESTS: &[Test] = &[
     ),
     ("engine_detached_tty", engine_detached_tty),
     (
+        "resize_tty_sizes_a_detached_terminal",
+        resize_tty_sizes_a_detached_terminal,
+    ),
+    (
         "engine_networks_of_detached_containers",
         engine_networks_of_detached_containers,
     ),
@@ -1772,6 +1776,46 @@ fn attach_stdin_feeds_the_container_until_the_last_writer_goes() {
     assert_eq!(status.code(), Some(7));
     assert_eq!(log_text(&c, true, true), "got one\ngot two\nend\n");
     c.remove(false).unwrap();
+}
+
+/// `Container::resize_tty` (Docker's resize): a detached container's terminal takes the
+/// size, and its programs get SIGWINCH; only running detached containers with a terminal.
+fn resize_tty_sizes_a_detached_terminal() {
+    let t = engine_env();
+    let c = t
+        .sh("trap 'stty size' WINCH; echo ready; while :; do sleep 0.1; done")
+        .tty(true)
+        .network("none")
+        .create()
+        .unwrap();
+    let e = c.resize_tty(24, 80).unwrap_err();
+    assert!(matches!(e, Error::InvalidState { .. }), "created: {e}");
+    c.start().unwrap();
+    wait_until("the shell", Duration::from_secs(10), || {
+        log_text(&c, true, false).contains("ready")
+    });
+    c.resize_tty(31, 97).unwrap();
+    wait_until("the new size", Duration::from_secs(10), || {
+        log_text(&c, true, false).contains("31 97")
+    });
+    c.resize_tty(40, 120).unwrap();
+    wait_until("the second size", Duration::from_secs(10), || {
+        log_text(&c, true, false).contains("40 120")
+    });
+    let e = c.resize_tty(0, 80).unwrap_err();
+    assert!(
+        matches!(e, Error::InvalidContainerConfig { field: "tty", .. }),
+        "{e}"
+    );
+    c.remove(true).unwrap();
+    let plain = t.sh("sleep 30").network("none").create().unwrap();
+    plain.start().unwrap();
+    let e = plain.resize_tty(24, 80).unwrap_err();
+    assert!(
+        matches!(e, Error::InvalidContainerConfig { field: "tty", .. }),
+        "no terminal: {e}"
+    );
+    plain.remove(true).unwrap();
 }
 
 /// Without open stdin at create, there is no stdin to attach.

@@ -364,7 +364,15 @@ pub(crate) fn start(
         let config = c.inspect()?.config;
         let before = c.logs(&LogOptions::default())?.count();
         c.start()?;
-        let raw = (interactive && config.open_stdin && config.tty && tty::stdin_is_terminal())
+        let on_terminal = config.tty && tty::stdin_is_terminal();
+        if on_terminal {
+            // the container's terminal takes our terminal's size, now and when it changes
+            let sized = c.clone();
+            let _ = tty::follow_window_size(move |rows, cols| {
+                let _ = sized.resize_tty(rows, cols);
+            });
+        }
+        let raw = (interactive && config.open_stdin && on_terminal)
             .then(|| RawMode::enter().ok())
             .flatten();
         let raw = std::sync::Arc::new(std::sync::Mutex::new(raw));
@@ -493,7 +501,9 @@ pub(crate) fn exec(engine: &Engine, a: &ExecArgs) -> CmdResult {
 fn attach_terminal(term: File, interactive: bool) -> Option<RawMode> {
     let mut raw = None;
     if tty::stdin_is_terminal() {
-        let _ = tty::copy_window_size(&term);
+        if let Ok(pty) = term.try_clone() {
+            let _ = tty::copy_window_size(pty);
+        }
         if interactive {
             raw = RawMode::enter().ok();
         }

@@ -429,7 +429,9 @@ pub(crate) fn push(engine: &Engine, image: &str, insecure: &[String]) -> CmdResu
         .join("blobs")
         .join(digest.algorithm().to_string())
         .join(digest.digest());
-    let size = std::fs::metadata(&blob).map(|m| m.len()).unwrap_or_default();
+    let size = std::fs::metadata(&blob)
+        .map(|m| m.len())
+        .unwrap_or_default();
     t.line(&format!(
         "{}: digest: {digest} size: {size}",
         r.tag().unwrap_or("latest")

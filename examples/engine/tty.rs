@@ -12,14 +12,41 @@ pub(crate) fn stdin_is_terminal() -> bool {
     io::stdin().is_terminal()
 }
 
-/// Gives terminal `pty` (a container's pty master) the window size of stdin's terminal, so
-/// that the container's programs lay out as the host's terminal shows them.
+/// Gives terminal `pty` (a container's pty master) the window size of stdin's terminal,
+/// now and whenever it changes, so that the container's programs lay out as the host's
+/// terminal shows them.
 ///
 /// # Errors
-/// Stdin is not a terminal, or `pty` is none.
-pub(crate) fn copy_window_size(pty: impl AsFd) -> io::Result<()> {
+/// Stdin is not a terminal.
+pub(crate) fn copy_window_size(pty: impl AsFd + Send + 'static) -> io::Result<()> {
+    follow_window_size(move |rows, cols| {
+        let size = termios::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let _ = termios::tcsetwinsize(&pty, size);
+    })
+}
+
+/// Calls `resize(rows, columns)` with the size of stdin's terminal now and again each
+/// time it changes (SIGWINCH), on a thread, for the rest of the program: what keeps a
+/// container's terminal the size of the host's (Docker's CLI resizes the same way).
+///
+/// # Errors
+/// Stdin is not a terminal, or the signal handler cannot be installed.
+pub(crate) fn follow_window_size(resize: impl Fn(u16, u16) + Send + 'static) -> io::Result<()> {
     let size = termios::tcgetwinsize(io::stdin())?;
-    termios::tcsetwinsize(pty, size)?;
+    resize(size.ws_row, size.ws_col);
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGWINCH])?;
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            if let Ok(size) = termios::tcgetwinsize(io::stdin()) {
+                resize(size.ws_row, size.ws_col);
+            }
+        }
+    });
     Ok(())
 }
 

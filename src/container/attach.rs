@@ -88,6 +88,53 @@ impl Container {
         set_blocking(&fifo).map_err(|e| Error::os("opening stdin fifo", &path, e))?;
         Ok(ContainerStdin { fifo })
     }
+
+    /// Sets the window size of its terminal to `rows` × `cols` (Docker's resize; its
+    /// programs get SIGWINCH). It must run detached with a terminal (`create -t`);
+    /// an attached one's pty is its [`RunningContainer`](super::RunningContainer)'s to
+    /// size.
+    ///
+    /// # Errors
+    /// [`Error::InvalidContainerConfig`] without a terminal or for a zero size;
+    /// [`Error::InvalidState`] when it does not run detached; [`Error::ContainerNotFound`]
+    /// once removed; [`Error::Os`] for the fifo.
+    pub fn resize_tty(&self, rows: u16, cols: u16) -> Result<()> {
+        let info = self.inspect()?;
+        let bad = |reason: &str| Error::InvalidContainerConfig {
+            container: self.name().to_owned(),
+            field: "tty",
+            reason: reason.to_owned(),
+        };
+        if !info.config.tty {
+            return Err(bad(
+                "the container was created without a terminal (create -t)",
+            ));
+        }
+        if rows == 0 || cols == 0 {
+            return Err(bad("a terminal's size is at least 1 × 1"));
+        }
+        let not_running = |status: String| Error::InvalidState {
+            id: self.name().to_owned(),
+            op: "resize the terminal of",
+            status,
+        };
+        if info.state.status != Status::Running {
+            return Err(not_running(info.state.status.to_string()));
+        }
+        let path = super::monitor::resize_path(&super::record::exit_path(self.path()));
+        // Non-blocking: no reader (no monitor, an attached container) is ENXIO or ENOENT.
+        let fd = match file::open(&path, libc::O_WRONLY | libc::O_NONBLOCK) {
+            Ok(fd) => fd,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENXIO) | Some(libc::ENOENT)) => {
+                return Err(not_running("running, not detached".to_owned()));
+            }
+            Err(e) => return Err(Error::os("opening resize fifo", &path, e)),
+        };
+        // One line, shorter than PIPE_BUF: written whole or not at all.
+        File::from(fd)
+            .write_all(format!("{rows} {cols}\n").as_bytes())
+            .map_err(|e| Error::os("writing resize fifo", &path, e))
+    }
 }
 
 /// Clears `O_NONBLOCK` on `f`, so that writes wait for the container to read.

@@ -158,7 +158,10 @@ impl Container {
             ("imageID", image.id().to_string()),
             (
                 "imageRef",
-                reference.as_ref().map(ToString::to_string).unwrap_or_default(),
+                reference
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
             ),
         ];
         super::events::container(self.store().root(), &rec, "commit", &attrs);

@@ -445,6 +445,19 @@ fn stop_path(exit_path: &Path) -> PathBuf {
     with_suffix(exit_path, ".stop")
 }
 
+/// The fifo through which the window size of a container's terminal is set: lines of
+/// `<rows> <columns>` that the monitor applies to the pty it holds (Docker's resize).
+pub(crate) fn resize_path(exit_path: &Path) -> PathBuf {
+    with_suffix(exit_path, ".resize")
+}
+
+/// `<rows> <columns>`, both non-zero.
+fn parse_size(line: &str) -> Option<(u16, u16)> {
+    let (rows, cols) = line.trim().split_once(' ')?;
+    let (rows, cols) = (rows.parse().ok()?, cols.parse().ok()?);
+    (rows > 0 && cols > 0).then_some((rows, cols))
+}
+
 /// Starts a monitor, which starts the container, and waits until the container runs (its
 /// process was executed) or failed to start.
 ///
@@ -736,6 +749,9 @@ struct Monitor {
     _lock: Option<File>,
     /// The container's embedded DNS server, stopped before its networks are detached.
     dns: Option<crate::network::dns::Resolver>,
+    /// The pty master of the current run, when the container has a terminal: what the
+    /// resize fifo's lines apply to (a restart brings a new one).
+    console: Option<Arc<Mutex<Option<File>>>>,
 }
 
 /// One run of the container.
@@ -790,6 +806,7 @@ impl Monitor {
             log: Arc::new(Mutex::new(log)),
             _lock: Some(lock),
             dns: None,
+            console: None,
         })
     }
 
@@ -873,6 +890,7 @@ impl Monitor {
                     let _ = io::copy(&mut input, &mut w);
                 });
             }
+            self.serve_resize(&master);
             sources.push((master, LogStream::Stdout));
         }
         for (r, stream) in sources {
@@ -885,6 +903,41 @@ impl Monitor {
             started_at,
             pumps,
         })
+    }
+
+    /// Makes `master` the pty that resize requests apply to; the first time, makes the
+    /// resize fifo and the thread that reads it (for the monitor's life). Best effort: a
+    /// container whose fifo cannot be made runs with the size it started with.
+    fn serve_resize(&mut self, master: &File) {
+        let Ok(m) = master.try_clone() else { return };
+        if let Some(current) = &self.console {
+            if let Ok(mut c) = current.lock() {
+                *c = Some(m);
+            }
+            return;
+        }
+        let path = resize_path(&self.cfg.exit_path);
+        let _ = fs::remove_file(&path);
+        if file::mkfifo(&path, 0o600).is_err() {
+            return;
+        }
+        // Read-write: the open does not wait for a writer, and no end-of-file between them.
+        let Ok(fifo) = file::open(&path, libc::O_RDWR) else {
+            return;
+        };
+        let current = Arc::new(Mutex::new(Some(m)));
+        self.console = Some(Arc::clone(&current));
+        std::thread::spawn(move || {
+            for line in BufReader::new(File::from(fifo)).lines() {
+                let Ok(line) = line else { return };
+                let Some((rows, cols)) = parse_size(&line) else {
+                    continue;
+                };
+                if let Ok(Some(pty)) = current.lock().as_deref() {
+                    let _ = crate::sys::tty::set_window_size(pty.as_fd(), rows, cols);
+                }
+            }
+        });
     }
 
     /// Logs, reaps, records and restarts until the container is done; returns the exit

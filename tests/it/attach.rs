@@ -168,4 +168,29 @@ fn start_a_i_on_a_tty_container_through_a_pty() {
     assert_eq!(code, 0, "{shown:?}");
     let ps = cli.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
     assert!(ps.starts_with("bg Up"), "{ps}");
+
+    // The container's terminal takes the size of ours.
+    cli.ok(&[
+        "create",
+        "-it",
+        "--name",
+        "sized",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+    ]);
+    let engine = cli.cmd(&["start", "-a", "-i", "sized"]);
+    let line: Vec<String> = std::iter::once(engine.get_program())
+        .chain(engine.get_args())
+        .map(|a| format!("\"{}\"", a.to_string_lossy()))
+        .collect();
+    let mut sized = Command::new("sh");
+    sized.args([
+        "-c",
+        &format!("stty rows 31 cols 97; exec {}", line.join(" ")),
+    ]);
+    let (code, shown) = on_a_terminal(&sized, b"stty size\nexit 3\n").unwrap();
+    assert_eq!(code, 3, "{shown:?}");
+    assert!(shown.contains("31 97"), "{shown:?}");
 }

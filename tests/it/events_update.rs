@@ -396,10 +396,7 @@ fn volumes_networks_images_and_commits_in_events() {
     common::in_new_netns(|| {
         let e = busybox().engine("ev-objects");
         let engine = &e.engine;
-        engine
-            .volumes()
-            .create("ev-data", [("k", "v")])
-            .unwrap();
+        engine.volumes().create("ev-data", [("k", "v")]).unwrap();
         let net = engine.networks().builder("ev-net").create().unwrap();
         let out = e
             .sh("echo hi > /data/f")
@@ -438,7 +435,10 @@ fn volumes_networks_images_and_commits_in_events() {
                 s("volume", "destroy", "ev-data"),
             ]
         );
-        let vol = all(engine, filters(&[("volume", "ev-data"), ("event", "mount")]));
+        let vol = all(
+            engine,
+            filters(&[("volume", "ev-data"), ("event", "mount")]),
+        );
         assert_eq!(vol[0].actor.attributes["container"], cid);
         assert_eq!(vol[0].actor.attributes["destination"], "/data");
         assert_eq!(vol[0].actor.attributes["read/write"], "true");

@@ -393,7 +393,10 @@ fn engine_push_pull_and_run() {
     let repo = short.trim_end_matches(":2");
     assert_eq!(
         transfers,
-        [("push", short.as_str(), repo), ("pull", short.as_str(), repo)]
+        [
+            ("push", short.as_str(), repo),
+            ("pull", short.as_str(), repo)
+        ]
     );
     let err = engine.pull("127.0.0.1:1/nothing/here:1").unwrap_err();
     assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
