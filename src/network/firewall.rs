@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 
 use super::ipam::Subnet;
-use super::ports::PortBinding;
+use super::ports::{PortBinding, Protocol};
 use crate::{Error, Result};
 
 /// The table (family `ip`) holding every rule of ours.
@@ -128,6 +128,8 @@ pub(crate) struct Tagged {
     chain: String,
     handle: u64,
     pub(crate) tag: String,
+    /// The port it publishes, if it is a container's DNAT rule.
+    published: Option<PortBinding>,
 }
 
 /// The rules of our table (none if it does not exist).
@@ -155,9 +157,59 @@ pub(crate) fn list() -> Result<Vec<Tagged>> {
             chain: rule["chain"].as_str().unwrap_or_default().to_owned(),
             handle: rule["handle"].as_u64().unwrap_or_default(),
             tag: rule["comment"].as_str().unwrap_or_default().to_owned(),
+            published: published_port(rule),
         });
     }
     Ok(out)
+}
+
+/// The host port a rule of [`port_rules`] publishes (its host address, protocol and
+/// port, with the container's port from its `dnat`), read from nft's JSON form of it.
+fn published_port(rule: &serde_json::Value) -> Option<PortBinding> {
+    let mut host_ip = None;
+    let mut found = None;
+    let mut container_port = 0;
+    for e in rule["expr"].as_array()? {
+        if let Some(port) = e["dnat"]["port"].as_u64() {
+            container_port = u16::try_from(port).ok()?;
+        }
+        let m = &e["match"];
+        let field = m["left"]["payload"]["field"].as_str();
+        let protocol = m["left"]["payload"]["protocol"].as_str();
+        match (protocol, field) {
+            (Some("ip"), Some("daddr")) => host_ip = m["right"].as_str()?.parse().ok(),
+            (Some(p), Some("dport")) => {
+                let protocol = match p {
+                    "tcp" => Protocol::Tcp,
+                    "udp" => Protocol::Udp,
+                    _ => return None,
+                };
+                found = Some((protocol, u16::try_from(m["right"].as_u64()?).ok()?));
+            }
+            _ => {}
+        }
+    }
+    let (protocol, host_port) = found?;
+    Some(PortBinding {
+        host_ip,
+        host_port,
+        container_port,
+        protocol,
+    })
+}
+
+/// The host ports published by the rules of every engine root sharing the calling thread's
+/// network namespace (they share the table), with the tags of their rules: another root's
+/// containers hold no socket on their ports, only these rules.
+///
+/// # Errors
+/// [`Error::Firewall`] if the table cannot be read.
+pub(crate) fn published() -> Result<Vec<(PortBinding, String)>> {
+    Ok(list()?
+        .into_iter()
+        .filter(|r| r.chain == "prerouting")
+        .filter_map(|r| Some((r.published?, r.tag)))
+        .collect())
 }
 
 /// Removes every rule whose tag satisfies `doomed`, and the table once it holds no rule.
@@ -191,4 +243,32 @@ pub(crate) fn remove(op: &str, doomed: impl Fn(&str) -> bool) -> Result<()> {
 
 fn table_exists() -> bool {
     nft(&["list", "table", "ip", TABLE], None).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_ports_are_read_back_from_nft_json() {
+        // nft -j's form of what `port_rules` writes (nft 1.0.6)
+        let rule = |left: serde_json::Value, right: &str, proto: &str, port: u16| {
+            serde_json::json!({"chain": "prerouting", "comment": "c:aaa:bbb", "expr": [
+                {"match": {"op": "==", "left": left, "right": right}},
+                {"match": {"op": "==", "left": {"payload": {"protocol": proto, "field": "dport"}},
+                           "right": port}},
+                {"dnat": {"addr": "172.17.0.2", "port": 80}}
+            ]})
+        };
+        let fib = serde_json::json!({"fib": {"result": "type", "flags": ["daddr"]}});
+        let ip = serde_json::json!({"payload": {"protocol": "ip", "field": "daddr"}});
+        let all = published_port(&rule(fib, "local", "tcp", 8080)).unwrap();
+        assert_eq!(all, PortBinding::tcp(8080, 80));
+        let lo = published_port(&rule(ip, "127.0.0.1", "udp", 53)).unwrap();
+        assert_eq!(lo.host_ip, Some(Ipv4Addr::LOCALHOST));
+        assert_eq!((lo.protocol, lo.host_port), (Protocol::Udp, 53));
+        // a network's masquerade rule publishes nothing
+        let masq = serde_json::json!({"chain": "postrouting", "expr": [{"masquerade": null}]});
+        assert_eq!(published_port(&masq), None);
+    }
 }

@@ -425,6 +425,13 @@ impl NetworkStore {
                 }
             }
         }
+        if !wanted.is_empty() {
+            // Another engine root's containers in this namespace: only their rules tell.
+            for (p, tag) in firewall::published()? {
+                let owner = tag.split(':').nth(1).unwrap_or_default();
+                held.push((p, format!("container {owner} of another engine root")));
+            }
+        }
         let mut out = Vec::new();
         for p in wanted {
             let mut p = *p;

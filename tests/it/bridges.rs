@@ -346,6 +346,40 @@ fn user_networks_without_a_subnet_move_and_explicit_subnets_are_refused() {
 }
 
 /// The rules of table `ip cargohold`, as `nft` lists them.
+#[test]
+#[ignore = "requires root"]
+fn a_host_port_another_root_publishes_is_refused_until_it_is_freed() {
+    with_roots(|r| {
+        let (a, b) = (r.a(), r.b());
+        let wa = web(a, "wa", 18090);
+        serves(18090, "a");
+        // B's container would publish A's port: a clear error, nothing of it left running
+        let err = b
+            .sh(&common::httpd(80))
+            .name("wb")
+            .publish(18090, 80)
+            .spawn()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::PortInUse { .. }), "{text}");
+        assert!(text.contains("another engine root"), "{text}");
+        assert!(text.contains(&wa.id()[..12]), "{text}");
+        let left = b.engine.containers().list().unwrap();
+        assert!(
+            left.iter()
+                .all(|c| c.status() != cargohold::Status::Running),
+            "{left:?}"
+        );
+        serves(18090, "a");
+        // once A's container is gone, B may publish the port
+        stop(a, wa, "wa");
+        let _ = b.engine.containers().get("wb").map(|c| c.remove(true));
+        let wb = web(b, "wb", 18090);
+        serves(18090, "b");
+        stop(b, wb, "wb");
+    });
+}
+
 fn ruleset() -> String {
     let out = std::process::Command::new("nft")
         .args(["list", "table", "ip", "cargohold"])
