@@ -7,9 +7,11 @@
 //!   and `naming to docker.io/library/x:latest done`. When two steps run at once their
 //!   lines interleave as BuildKit's do (`#N ...` marks the switch away from a step that
 //!   has not ended).
-//! - `--progress=tty` (and `auto` on a terminal) is a compact view that never redraws: a
-//!   ` => [stage i/n] INSTR   0.3s` line per ended step (`CACHED`, `ERROR` before the name
-//!   as BuildKit's tty view shows them), RUN output as ` => => # line` while it comes.
+//! - `--progress=tty` (and `auto` on a terminal) is BuildKit's live view, drawn by indicatif
+//!   (`build_live.rs`): a ` => [stage i/n] INSTR   0.3s` line per step with a running
+//!   timer, the latest RUN output line under a running step, `CACHED`/`ERROR` before an
+//!   ended step's name. When stderr is no terminal the same lines are printed once each,
+//!   unanimated: a line per ended step, RUN output as ` => => # line` as it comes.
 //! - `--progress=quiet` and `-q` print nothing but the image id, on stdout.
 //!
 //! Progress goes to stderr and stdout stays clean, as with `docker build`. A failed build
@@ -26,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use cargohold::{BuildEvent, BuildNetwork, Engine, Error, Image, Reference};
 
+use crate::build_live::Live;
 use crate::cli::{BuildArgs, BuilderCommand, Progress};
 use crate::container::flag_error;
 use crate::format::human_size;
@@ -360,6 +363,8 @@ struct Printer {
     mode: Mode,
     start: Instant,
     state: Mutex<State>,
+    /// The animated view, in tty mode on a terminal.
+    live: Option<Live>,
 }
 
 impl Printer {
@@ -368,6 +373,11 @@ impl Printer {
             mode,
             start: Instant::now(),
             state: Mutex::new(State::default()),
+            live: if mode == Mode::Tty {
+                Live::on_stderr()
+            } else {
+                None
+            },
         }
     }
 
@@ -397,6 +407,11 @@ impl Printer {
             }
             _ => {}
         }
+        if let Some(live) = &self.live {
+            record(&mut st, e);
+            live.event(e);
+            return;
+        }
         let text = match self.mode {
             Mode::Plain => plain(&mut st, e),
             Mode::Tty => tty(&mut st, e),
@@ -411,6 +426,9 @@ impl Printer {
     /// The last step, `exporting to image`, after the build returned `image`;
     /// `tags` are the `-t` references, normalised (`docker.io/library/x:latest`).
     fn exported(&self, image: &Image, tags: &[Reference]) {
+        if let Some(live) = &self.live {
+            live.finish();
+        }
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let id = st.steps.keys().next_back().map_or(1, |n| n + 1);
         let elapsed = self.start.elapsed();
@@ -449,6 +467,9 @@ impl Printer {
     /// BuildKit's report of a failed build: the failing step and its last output lines,
     /// the Dockerfile lines around the instruction, then `ERROR: failed to solve: …`.
     fn error_report(&self, e: &Error, dockerfile: &DockerfileText) -> String {
+        if let Some(live) = &self.live {
+            live.finish();
+        }
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut s = String::new();
         if self.mode == Mode::Plain && st.printed {

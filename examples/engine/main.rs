@@ -23,6 +23,7 @@
 //! namespace `engine` runs in.
 
 mod build;
+mod build_live;
 mod cli;
 mod container;
 mod cp;

@@ -95,6 +95,21 @@ fn start_a_i_forwards_a_pipe_and_returns_the_exit_code() {
     assert_eq!(String::from_utf8_lossy(&o.stdout), "again\n");
 }
 
+/// `cmd` (program and arguments only) run by a shell that first sizes [`on_a_terminal`]'s
+/// terminal (`script`'s has no size) to `rows` × `cols`.
+pub(crate) fn sized_terminal(cmd: &Command, rows: u16, cols: u16) -> Command {
+    let line: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| format!("\"{}\"", a.to_string_lossy()))
+        .collect();
+    let mut sh = Command::new("sh");
+    sh.args([
+        "-c",
+        &format!("stty rows {rows} cols {cols}; exec {}", line.join(" ")),
+    ]);
+    sh
+}
+
 /// Runs `engine args` on a terminal of its own (`script`), typing `input` after a second;
 /// returns its exit code and what the terminal showed.
 pub(crate) fn on_a_terminal(cmd: &Command, input: &[u8]) -> Option<(i32, String)> {
@@ -180,16 +195,7 @@ fn start_a_i_on_a_tty_container_through_a_pty() {
         "busybox",
         "sh",
     ]);
-    let engine = cli.cmd(&["start", "-a", "-i", "sized"]);
-    let line: Vec<String> = std::iter::once(engine.get_program())
-        .chain(engine.get_args())
-        .map(|a| format!("\"{}\"", a.to_string_lossy()))
-        .collect();
-    let mut sized = Command::new("sh");
-    sized.args([
-        "-c",
-        &format!("stty rows 31 cols 97; exec {}", line.join(" ")),
-    ]);
+    let sized = sized_terminal(&cli.cmd(&["start", "-a", "-i", "sized"]), 31, 97);
     let (code, shown) = on_a_terminal(&sized, b"stty size\nexit 3\n").unwrap();
     assert_eq!(code, 3, "{shown:?}");
     assert!(shown.contains("31 97"), "{shown:?}");

@@ -279,6 +279,32 @@ fn plain_progress_and_the_cache() {
     assert!(auto.starts_with("#1 "), "{auto}");
 }
 
+/// `--progress=tty` on a terminal is BuildKit's live view: step lines redrawn with their
+/// timers, a running step's output under it, then the export and `FINISHED`.
+#[test]
+#[ignore = "requires root"]
+fn tty_progress_on_a_terminal_is_live() {
+    let cli = Cli::new();
+    cli.dockerfile("FROM localhost/busybox:latest\nRUN echo live-line && sleep 1\n");
+    let context = cli.context.path().to_str().unwrap();
+    let build = cli.cmd(&["build", "--progress=tty", "-t", "localhost/live:1", context]);
+    let term = crate::attach::sized_terminal(&build, 30, 120);
+    let Some((code, shown)) = crate::attach::on_a_terminal(&term, b"") else {
+        return;
+    };
+    assert_eq!(code, 0, "{shown}");
+    // indicatif moves the cursor to redraw (plain output never does)
+    assert!(
+        shown.contains("\x1b[1A") || shown.contains("\x1b[2K"),
+        "{shown:?}"
+    );
+    assert!(shown.contains(" => => # live-line"), "{shown:?}");
+    assert!(shown.contains("RUN echo live-line && sleep 1"), "{shown:?}");
+    assert!(shown.contains("naming to localhost/live:1"), "{shown:?}");
+    assert!(shown.trim_end().ends_with("FINISHED"), "{shown:?}");
+    assert!(cli.run("localhost/live:1", &["true"]).is_empty());
+}
+
 /// `-f -` reads the Dockerfile from stdin with the directory as context; `build -` reads a
 /// Dockerfile with no context at all; `-f FILE` names another file.
 #[test]
