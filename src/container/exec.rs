@@ -423,7 +423,8 @@ fn timed(
         Err(_) => true,
     };
     if !exited {
-        let _ = file::kill(child.pid(), libc::SIGKILL);
+        // Its children too (a shell's): a probe that hangs leaves nothing behind.
+        kill_tree(child.pid());
     }
     let status = child.wait()?;
     let grace = Instant::now() + Duration::from_millis(100);
@@ -443,4 +444,42 @@ fn timed(
         stdout: collect(out).unwrap_or_default(),
         stderr: collect(err).unwrap_or_default(),
     })
+}
+
+/// SIGKILLs `pid` and every process descending from it (by the parent pids in `/proc`),
+/// twice over, so that a child forked while the first pass ran goes too.
+fn kill_tree(pid: i32) {
+    for _ in 0..2 {
+        let mut tree = vec![pid];
+        let parents = parent_pids();
+        let mut i = 0;
+        while let Some(&p) = tree.get(i) {
+            tree.extend(
+                parents
+                    .iter()
+                    .filter(|&&(_, ppid)| ppid == p)
+                    .map(|&(child, _)| child),
+            );
+            i += 1;
+        }
+        for p in tree {
+            let _ = file::kill(p, libc::SIGKILL);
+        }
+    }
+}
+
+/// Every process in `/proc` with its parent's pid.
+fn parent_pids() -> Vec<(i32, i32)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After the command in parentheses: state, then the parent's pid.
+        let rest = stat.get(stat.rfind(')')? + 2..)?;
+        let ppid = rest.split(' ').nth(1)?.parse().ok()?;
+        Some((pid, ppid))
+    })
+    .collect()
 }
