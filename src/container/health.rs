@@ -70,8 +70,8 @@ const FILE: &str = "health.json";
 ///
 /// A duration of zero (and `retries` 0) means "not set": the image's value when the
 /// healthcheck overrides one (as `docker run --health-interval` alone keeps the image's
-/// command), else Docker's default ([`DEFAULT_INTERVAL`], [`DEFAULT_TIMEOUT`],
-/// [`DEFAULT_START_INTERVAL`], [`DEFAULT_RETRIES`], no start period). An empty `test`
+/// command), else Docker's default (interval 30 s, timeout 30 s, start interval 5 s,
+/// retries 3, no start period). An empty `test`
 /// keeps the image's test.
 ///
 /// Serialises as Docker does: `Test`, `Interval`, `Timeout`, `StartPeriod`,
@@ -377,7 +377,7 @@ pub struct HealthProbe {
     pub end: String,
     /// Its exit code; -1 when it timed out or could not be run.
     pub exit_code: i32,
-    /// Its stdout and stderr, at most [`MAX_OUTPUT`] bytes (`...` appended when cut); why
+    /// Its stdout and stderr, at most 4096 bytes (`...` appended when cut); why
     /// it failed when it timed out or could not be run.
     pub output: String,
 }
@@ -391,7 +391,7 @@ pub struct Health {
     pub status: HealthStatus,
     /// Failures in a row that counted.
     pub failing_streak: u32,
-    /// The last probes, oldest first (at most [`MAX_LOG_ENTRIES`]).
+    /// The last probes, oldest first (at most 5).
     pub log: Vec<HealthProbe>,
 }
 
