@@ -119,9 +119,10 @@ pub use container::{Actor as EventActor, Event, EventOptions, Events, UpdateOpti
 pub use container::{
     BlockIoStats, Change, ChangeKind, CommitOptions, Container, ContainerBuilder, ContainerFilter,
     ContainerStdin, Containers, CpuStats, EndpointSettings, ExecBuilder, ExitStatus, GraphDriver,
-    HostConfig, MemoryStats, MountPoint, NetworkSettings, NetworkStats, Output, PidsStats,
-    PortMapping, RestartPolicyInfo, RunningContainer, SeccompProfile, Stats, Status, Stdio, Top,
-    TopProcess, WaitFor, CONFIG_HASH_LABEL,
+    Health, HealthProbe, HealthStatus, Healthcheck, HostConfig, MemoryStats, MountPoint,
+    NetworkSettings, NetworkStats, Output, PidsStats, PortMapping, RestartPolicyInfo,
+    RunningContainer, SeccompProfile, Stats, Status, Stdio, Top, TopProcess, WaitFor,
+    CONFIG_HASH_LABEL,
 };
 pub use container::{
     Config as ContainerConfig, Inspect as ContainerInspect, State as ContainerState,

@@ -155,7 +155,7 @@ pub(crate) enum Command {
         #[arg(long)]
         no_trunc: bool,
         /// Filter output based on conditions provided (name=, id=, label=, status=,
-        /// ancestor=).
+        /// ancestor=, health=).
         #[arg(short, long)]
         filter: Vec<String>,
         /// Format output using a Go template (`table …` for a table with headers, `json`
@@ -567,6 +567,28 @@ pub(crate) struct RunArgs {
     /// Run an init inside the container that forwards signals and reaps processes.
     #[arg(long)]
     pub(crate) init: bool,
+    /// Command to run to check health (through /bin/sh -c).
+    #[arg(long, value_name = "string")]
+    pub(crate) health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) (default 0s).
+    #[arg(long, value_name = "duration", allow_hyphen_values = true)]
+    pub(crate) health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h) (default 0s).
+    #[arg(long, value_name = "duration", allow_hyphen_values = true)]
+    pub(crate) health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy.
+    #[arg(long, value_name = "int", allow_hyphen_values = true)]
+    pub(crate) health_retries: Option<String>,
+    /// Start period for the container to initialize before starting health-retries
+    /// countdown (ms|s|m|h) (default 0s).
+    #[arg(long, value_name = "duration", allow_hyphen_values = true)]
+    pub(crate) health_start_period: Option<String>,
+    /// Time between running the check during the start period (ms|s|m|h) (default 0s).
+    #[arg(long, value_name = "duration", allow_hyphen_values = true)]
+    pub(crate) health_start_interval: Option<String>,
+    /// Disable any container-specified HEALTHCHECK.
+    #[arg(long)]
+    pub(crate) no_healthcheck: bool,
     /// Pull image before running ("always", "missing", "never").
     #[arg(long, value_enum, default_value_t = PullPolicy::Missing)]
     pub(crate) pull: PullPolicy,

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use cargohold::CommitOptions;
 use cargohold::{
-    Container, ContainerBuilder, Engine, Error, ExitStatus, LogOptions, LogStream, Mount,
-    PortBinding, Signal, Stdio, Ulimit,
+    Container, ContainerBuilder, Engine, Error, ExitStatus, Healthcheck, LogOptions, LogStream,
+    Mount, PortBinding, Signal, Stdio, Ulimit,
 };
 
 use crate::cli::{ExecArgs, RunArgs};
@@ -200,11 +200,129 @@ fn builder<'e>(engine: &'e Engine, a: &RunArgs) -> Result<ContainerBuilder<'e>, 
         b.ulimit(limit);
     }
     b.init(a.init);
+    if let Some(hc) = healthcheck(a)? {
+        b.healthcheck(hc);
+    }
     b.restart(a.restart.parse()?)
         .read_only(a.read_only)
         .privileged(a.privileged)
         .auto_remove(a.rm);
     Ok(b)
+}
+
+/// The healthcheck of `--health-*` and `--no-healthcheck`, as Docker's client makes it:
+/// none without them; `--health-cmd` is a `CMD-SHELL` test, the other flags alone keep
+/// the image's test; `--no-healthcheck` is `NONE` and conflicts with the others.
+fn healthcheck(a: &RunArgs) -> Result<Option<Healthcheck>, Failure> {
+    let duration = |flag: &str, v: &Option<String>| -> Result<Duration, Failure> {
+        let Some(v) = v else {
+            return Ok(Duration::ZERO);
+        };
+        if v.trim_start().starts_with('-') && go_duration(v.trim_start_matches('-')).is_ok() {
+            return Err(Failure::Usage(format!("{flag} cannot be negative")));
+        }
+        go_duration(v).map_err(|why| flag_error(flag, v, why))
+    };
+    let interval = duration("--health-interval", &a.health_interval)?;
+    let timeout = duration("--health-timeout", &a.health_timeout)?;
+    let start_period = duration("--health-start-period", &a.health_start_period)?;
+    let start_interval = duration("--health-start-interval", &a.health_start_interval)?;
+    let retries = match &a.health_retries {
+        None => 0,
+        Some(v) => {
+            let n = parse_int("--health-retries", v)?;
+            u32::try_from(n).map_err(|_| {
+                Failure::Usage(if n < 0 {
+                    "--health-retries cannot be negative".to_owned()
+                } else {
+                    format!("invalid argument {v:?} for \"--health-retries\" flag: out of range")
+                })
+            })?
+        }
+    };
+    let cmd = a.health_cmd.as_deref().filter(|c| !c.is_empty());
+    let any = cmd.is_some()
+        || !interval.is_zero()
+        || !timeout.is_zero()
+        || !start_period.is_zero()
+        || !start_interval.is_zero()
+        || retries != 0;
+    if a.no_healthcheck {
+        if any {
+            return Err(Failure::Usage(
+                "--no-healthcheck conflicts with --health-* options".to_owned(),
+            ));
+        }
+        return Ok(Some(Healthcheck::none()));
+    }
+    if !any {
+        return Ok(None);
+    }
+    let base = cmd.map_or_else(Healthcheck::default, Healthcheck::shell);
+    Ok(Some(
+        base.interval(interval)
+            .timeout(timeout)
+            .start_period(start_period)
+            .start_interval(start_interval)
+            .retries(retries),
+    ))
+}
+
+/// A duration as Go's `time.ParseDuration` reads it: `0`, or numbers with units (`ns`,
+/// `us`/`µs`, `ms`, `s`, `m`, `h`), fractions allowed: `1s`, `1.5s`, `1m30s`, `500ms`.
+pub(crate) fn go_duration(s: &str) -> Result<Duration, String> {
+    let invalid = || format!("time: invalid duration {s:?}");
+    let s2 = s.strip_prefix('+').unwrap_or(s);
+    if s2 == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s2.is_empty() {
+        return Err(invalid());
+    }
+    let mut total: u128 = 0;
+    let mut rest = s2;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("time: missing unit in duration {s:?}"))?;
+        let (num, tail) = rest.split_at(num_len);
+        let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+        if whole.is_empty() && frac.is_empty() {
+            return Err(invalid());
+        }
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let scale: u128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "" => return Err(format!("time: missing unit in duration {s:?}")),
+            _ => return Err(format!("time: unknown unit {unit:?} in duration {s:?}")),
+        };
+        let digits = |d: &str| -> Result<u128, String> {
+            if d.is_empty() {
+                Ok(0)
+            } else {
+                d.parse::<u128>().map_err(|_| invalid())
+            }
+        };
+        // Fraction digits past the nanosecond are dropped, as Go does.
+        let frac = &frac[..frac.len().min(18)];
+        let frac_ns = digits(frac)? * scale / 10u128.pow(frac.len() as u32);
+        total = digits(whole)?
+            .checked_mul(scale)
+            .and_then(|n| n.checked_add(frac_ns))
+            .and_then(|n| total.checked_add(n))
+            .ok_or_else(invalid)?;
+        rest = tail;
+    }
+    let nanos = u64::try_from(total).map_err(|_| invalid())?;
+    Ok(Duration::from_nanos(nanos))
 }
 
 /// The lines of an `--env-file` or `--label-file`, as Docker reads them: blank lines and

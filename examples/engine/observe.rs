@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use cargohold::{Container, Engine, LogOptions, PortBinding, Reference, Stats};
-use cargohold::{ContainerFilter, PortMapping};
+use cargohold::{ContainerFilter, HealthStatus, PortMapping};
 
 use crate::format::{
     binary_size, docker_time, human_duration, human_size, parse_time, print_each, print_json,
@@ -55,7 +55,14 @@ pub(crate) fn ps(
         let status = if st.paused {
             format!("Up {} (Paused)", since(&st.started_at))
         } else if st.running {
-            format!("Up {}", since(&st.started_at))
+            // As Docker's: `Up 5 seconds (healthy)`, `(health: starting)`.
+            match &st.health {
+                Some(h) if h.status == HealthStatus::Starting => {
+                    format!("Up {} (health: starting)", since(&st.started_at))
+                }
+                Some(h) => format!("Up {} ({})", since(&st.started_at), h.status),
+                None => format!("Up {}", since(&st.started_at)),
+            }
         } else if st.status.to_string() == "created" {
             "Created".to_owned()
         } else if st.status.to_string() == "dead" {

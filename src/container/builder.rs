@@ -80,6 +80,8 @@ pub struct ContainerBuilder<'e> {
     ulimits: Vec<Ulimit>,
     /// A tiny init as pid 1 (`--init`).
     init: bool,
+    /// The healthcheck over the image's (`--health-*`, `--no-healthcheck`).
+    healthcheck: Option<super::Healthcheck>,
 }
 
 /// The callback of [`ContainerBuilder::on_warning`].
@@ -160,6 +162,7 @@ impl<'e> ContainerBuilder<'e> {
             warn: None,
             ulimits: Vec::new(),
             init: false,
+            healthcheck: None,
         }
     }
 
@@ -511,6 +514,16 @@ impl<'e> ContainerBuilder<'e> {
         /// Docker records it.
         fn stop_timeout(&mut self, timeout: Duration) { self.stop_timeout = Some(timeout) }
 
+        /// Its healthcheck, over the image's `HEALTHCHECK` as `docker run --health-*` is:
+        /// an empty [`test`](super::Healthcheck::test) and unset fields keep the image's,
+        /// and [`Healthcheck::none`](super::Healthcheck::none) disables the image's
+        /// (`--no-healthcheck`). A detached container's monitor runs it in the background
+        /// while the container runs ([`Container::health`](super::Container::health));
+        /// an attached container's runs only on demand
+        /// ([`WaitFor::healthcheck`](super::WaitFor::healthcheck)). Checked at spawn
+        /// (a test type Docker does not know, durations under 1 ms are errors).
+        fn healthcheck(&mut self, check: super::Healthcheck) { self.healthcheck = Some(check) }
+
         /// Adds a mount: a named or anonymous volume, a host directory or a tmpfs (see
         /// [`Mount`]). It is checked when the container is spawned: a bind source that does not
         /// exist, a bad volume name or two mounts at one destination fail the spawn.
@@ -738,6 +751,11 @@ impl<'e> ContainerBuilder<'e> {
         } else {
             format!("{cfg}{:?}{}", self.ulimits, self.init)
         };
+        // Only when set, so that the hash of a container without one stays as it was.
+        let cfg = match &self.healthcheck {
+            Some(h) => format!("{cfg}{h:?}"),
+            None => cfg,
+        };
         let l = &self.limits;
         let cfg = if l.has_later_settings() {
             let later = (l.memory_swap, l.memory_reservation, l.cpu_shares);
@@ -868,6 +886,7 @@ impl<'e> ContainerBuilder<'e> {
             .or_else(|| image_cfg.user().clone())
             .unwrap_or_default();
         let mounts = self.all_mounts(&image_cfg)?;
+        let healthcheck = self.merged_healthcheck()?;
         if let Some(sink) = &self.warn {
             for w in &warnings {
                 (sink.0)(w);
@@ -915,7 +934,27 @@ impl<'e> ContainerBuilder<'e> {
             check_command: !create,
             ulimits: self.ulimits.clone(),
             init: self.init_binary()?,
+            healthcheck,
         })))
+    }
+
+    /// The container's healthcheck: the one set over the image's (read from its config
+    /// blob: oci-spec's image `Config` has no field for it), checked.
+    fn merged_healthcheck(&self) -> Result<Option<super::Healthcheck>> {
+        let digest = self.image.id();
+        let blob = self.store.images().store().read_blob(digest)?;
+        let image = super::health::of_image_config(&blob).map_err(|e| Error::InvalidImage {
+            subject: self.image_name(),
+            reason: format!("its config has an unreadable Healthcheck: {e}"),
+        })?;
+        let merged = match (&self.healthcheck, image) {
+            (Some(mine), image) => Some(mine.over(image.as_ref())),
+            (None, image) => image,
+        };
+        if let Some(h) = &merged {
+            h.check().map_err(|r| self.invalid("healthcheck", r))?;
+        }
+        Ok(merged)
     }
 
     /// The host's init binary with [`init`](Self::init), else `None`.

@@ -103,6 +103,8 @@ pub(super) struct Plan {
     pub ulimits: Vec<super::Ulimit>,
     /// The host's static init to run the command under (`--init`).
     pub init: Option<PathBuf>,
+    /// The healthcheck (the image's merged with the one set), as `Config.Healthcheck`.
+    pub healthcheck: Option<super::Healthcheck>,
 }
 
 impl Plan {
@@ -219,6 +221,7 @@ impl Plan {
                     (p, Default::default())
                 })
                 .collect(),
+            healthcheck: self.healthcheck.clone(),
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{PipeReader, Read};
 use std::os::fd::AsRawFd;
+use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use super::builder::{set_env, stdio_fd};
 use super::record::Record;
 use super::store::ContainerStore;
 use super::{rootfs, spec, ExitStatus, Output, Stdio, StdioKind};
-use crate::runtime::{ExecOptions, ExecProcess};
+use crate::runtime::{ExecOptions, ExecProcess, Runtime};
 use crate::sys::file;
 use crate::{Error, Result};
 
@@ -24,7 +25,9 @@ use crate::{Error, Result};
 /// capabilities, seccomp filter and namespaces.
 #[derive(Debug)]
 pub struct ExecBuilder<'c> {
-    store: &'c ContainerStore,
+    runtime: &'c Runtime,
+    /// The container's directory (its bundle and record).
+    dir: PathBuf,
     id: &'c str,
     name: &'c str,
     args: Vec<OsString>,
@@ -46,8 +49,21 @@ impl<'c> ExecBuilder<'c> {
         name: &'c str,
         args: Vec<OsString>,
     ) -> Self {
+        ExecBuilder::in_dir(store.runtime(), store.dir(id), id, name, args)
+    }
+
+    /// An exec in the container `id` whose directory is `dir`, run by `runtime` (what a
+    /// monitor has, without the engine's stores).
+    pub(crate) fn in_dir(
+        runtime: &'c Runtime,
+        dir: PathBuf,
+        id: &'c str,
+        name: &'c str,
+        args: Vec<OsString>,
+    ) -> Self {
         ExecBuilder {
-            store,
+            runtime,
+            dir,
             id,
             name,
             args,
@@ -170,13 +186,12 @@ impl<'c> ExecBuilder<'c> {
             return Err(invalid("command", "no command specified".to_owned()));
         }
         let spec = self
-            .store
-            .runtime()
+            .runtime
             .spec(self.id)
             .map_err(|e| self.not_running(e))?;
         let mut process = spec.process().clone().unwrap_or_default();
-        let dir = self.store.dir(self.id);
-        let merged = rootfs::rootfs(&dir);
+        let dir = &self.dir;
+        let merged = rootfs::rootfs(dir);
         let mut env = process.env().clone().unwrap_or_default();
         for (k, v) in &self.env {
             let (k, v) = (
@@ -187,7 +202,7 @@ impl<'c> ExecBuilder<'c> {
             env.push(format!("{k}={v}"));
         }
         if let Some(u) = &self.user {
-            let reference = Record::load(&dir).map(|r| r.reference).unwrap_or_default();
+            let reference = Record::load(dir).map(|r| r.reference).unwrap_or_default();
             let user = spec::resolve_user(
                 u,
                 &rootfs::read_in(&merged, "/etc/passwd"),
@@ -233,8 +248,7 @@ impl<'c> ExecBuilder<'c> {
         opts: &ExecOptions,
         arg0: &str,
     ) -> Result<crate::runtime::ExecProcess> {
-        self.store
-            .runtime()
+        self.runtime
             .exec(self.id, process, opts)
             .map_err(|e| super::builder::map_spawn_error(self.not_running(e), self.name, arg0))
     }
@@ -409,7 +423,8 @@ fn timed(
         Err(_) => true,
     };
     if !exited {
-        let _ = file::kill(child.pid(), libc::SIGKILL);
+        // Its children too (a shell's): a probe that hangs leaves nothing behind.
+        kill_tree(child.pid());
     }
     let status = child.wait()?;
     let grace = Instant::now() + Duration::from_millis(100);
@@ -429,4 +444,42 @@ fn timed(
         stdout: collect(out).unwrap_or_default(),
         stderr: collect(err).unwrap_or_default(),
     })
+}
+
+/// SIGKILLs `pid` and every process descending from it (by the parent pids in `/proc`),
+/// twice over, so that a child forked while the first pass ran goes too.
+fn kill_tree(pid: i32) {
+    for _ in 0..2 {
+        let mut tree = vec![pid];
+        let parents = parent_pids();
+        let mut i = 0;
+        while let Some(&p) = tree.get(i) {
+            tree.extend(
+                parents
+                    .iter()
+                    .filter(|&&(_, ppid)| ppid == p)
+                    .map(|&(child, _)| child),
+            );
+            i += 1;
+        }
+        for p in tree {
+            let _ = file::kill(p, libc::SIGKILL);
+        }
+    }
+}
+
+/// Every process in `/proc` with its parent's pid.
+fn parent_pids() -> Vec<(i32, i32)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After the command in parentheses: state, then the parent's pid.
+        let rest = stat.get(stat.rfind(')')? + 2..)?;
+        let ppid = rest.split(' ').nth(1)?.parse().ok()?;
+        Some((pid, ppid))
+    })
+    .collect()
 }

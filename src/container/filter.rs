@@ -1,5 +1,6 @@
 //! [`ContainerFilter`]: which containers a listing shows (`docker ps --filter`).
 
+use super::health::HealthStatus;
 use super::record::{Container, Status};
 use crate::{Error, Result};
 
@@ -20,6 +21,8 @@ pub struct ContainerFilter {
     labels: Vec<(String, Option<String>)>,
     statuses: Vec<Status>,
     ancestors: Vec<String>,
+    /// `health=`: a status, or `None` for `none` (no healthcheck).
+    health: Vec<Option<HealthStatus>>,
 }
 
 impl ContainerFilter {
@@ -71,9 +74,17 @@ impl ContainerFilter {
         self
     }
 
+    /// Containers whose health is `status` (`health=starting|healthy|unhealthy`), or, with
+    /// `None`, that have no health (`health=none`: no healthcheck, or never started
+    /// detached with one).
+    pub fn health(mut self, status: Option<HealthStatus>) -> Self {
+        self.health.push(status);
+        self
+    }
+
     /// Adds one `docker ps --filter` argument: `name=`, `id=`, `label=`, `status=`
-    /// (`created`, `running`, `paused`, `restarting`, `removing`, `exited`, `dead`) or
-    /// `ancestor=`.
+    /// (`created`, `running`, `paused`, `restarting`, `removing`, `exited`, `dead`),
+    /// `ancestor=` or `health=` (`starting`, `healthy`, `unhealthy`, `none`).
     ///
     /// # Errors
     /// [`Error::InvalidFilter`] naming the argument when the key or status is unknown.
@@ -99,7 +110,18 @@ impl ContainerFilter {
                 })?;
                 self.status(status)
             }
-            _ => return Err(bad("the key is one of name, id, label, status, ancestor")),
+            "health" if value == "none" => self.health(None),
+            "health" => {
+                let status: HealthStatus = value
+                    .parse()
+                    .map_err(|_| bad("health is one of starting, healthy, unhealthy, none"))?;
+                self.health(Some(status))
+            }
+            _ => {
+                return Err(bad(
+                    "the key is one of name, id, label, status, ancestor, health",
+                ))
+            }
         })
     }
 
@@ -129,5 +151,9 @@ impl ContainerFilter {
                     (Some(have), Some(want)) => have == want,
                     (None, _) => false,
                 })
+            && (self.health.is_empty()
+                || self
+                    .health
+                    .contains(&c.health().ok().flatten().map(|h| h.status)))
     }
 }

@@ -191,6 +191,11 @@ pub struct MonitorConfig {
     /// until a writer comes, the container waits for input.
     #[serde(default)]
     pub stdin_once: bool,
+    /// Run this healthcheck in the background while the container runs (from each start,
+    /// stopped at each exit), writing its health beside the record in
+    /// [`bundle`](Self::bundle) (see [`super::health`]). `None`: no healthcheck.
+    #[serde(default)]
+    pub health: Option<super::Healthcheck>,
 }
 
 impl MonitorConfig {
@@ -217,6 +222,7 @@ impl MonitorConfig {
             networks_root: None,
             embedded_dns: None,
             stdin_once: false,
+            health: None,
         }
     }
 }
@@ -759,6 +765,8 @@ struct Run {
     pid: i32,
     started_at: String,
     pumps: Receiver<()>,
+    /// Its background healthcheck, if it has one.
+    health: Option<super::health::Prober>,
 }
 
 impl Monitor {
@@ -898,10 +906,20 @@ impl Monitor {
             let tx: Sender<()> = tx.clone();
             std::thread::spawn(move || pump(r, stream, &log, tx));
         }
+        let health = self.cfg.health.clone().and_then(|check| {
+            super::health::Prober::start(super::health::Target {
+                runtime: self.rt.clone(),
+                dir: self.cfg.bundle.clone(),
+                id: self.cfg.id.clone(),
+                check,
+                events_root: self.cfg.networks_root.clone(),
+            })
+        });
         Ok(Run {
             pid: container.pid(),
             started_at,
             pumps,
+            health,
         })
     }
 
@@ -981,6 +999,11 @@ impl Monitor {
                     "{PROCESS_NAME} {}: deleting the container: {e}",
                     self.cfg.id
                 );
+            }
+            // Its processes are gone (a probe in flight with them): the healthcheck ends
+            // before the exit is recorded, so nothing writes its health afterwards.
+            if let Some(h) = run.health.take() {
+                h.stop();
             }
             wait_pumps(&run.pumps, Duration::from_secs(1));
             if again {
@@ -1170,12 +1193,24 @@ fn wait_pumps(pumps: &Receiver<()>, timeout: Duration) {
     }
 }
 
-/// Reaps children until the init is among them; its raw wait status.
+/// Reaps children until the init is among them; its raw wait status. Other children
+/// (orphans this subreaper inherits) are reaped too, except while a healthcheck probe
+/// runs: a probe's process is a child of this process that its own thread waits for.
 fn reap(pid: i32) -> Option<i32> {
     loop {
-        match raw::waitpid(-1, 0) {
-            Ok((p, status)) if p == pid => return Some(status),
-            Ok(_) => {}
+        // Which child has ended, without reaping it.
+        match raw::wait_any_nowait() {
+            Ok(p) if p == pid => {
+                return raw::waitpid(pid, 0).ok().map(|(_, status)| status);
+            }
+            Ok(p) => {
+                if super::health::probing() {
+                    // Perhaps the probe's: its thread reaps it, soon.
+                    std::thread::sleep(Duration::from_millis(5));
+                } else {
+                    let _ = raw::waitpid(p, libc::WNOHANG);
+                }
+            }
             Err(_) => {
                 // Not our child after all (or SIGCHLD is ignored): wait for it to go.
                 if let Ok(fd) = file::pidfd_open(pid) {

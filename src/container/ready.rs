@@ -50,11 +50,15 @@ const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(30);
 ///   short-lived thread enters the namespace of the container's init
 ///   ([`crate::sys::netns::in_netns_of`]), connects, and ends. HTTP sends a minimal
 ///   `HTTP/1.0` `GET` and compares the status code of the reply.
-/// - **Healthcheck**: the image config's Docker `Healthcheck` (`Test` of `["CMD", …]` or
-///   `["CMD-SHELL", "…"]`), run through exec until it exits 0. Each probe is killed after
-///   the healthcheck's `Timeout` (default 30 s) or when the wait's time is up. `Interval`,
-///   `Retries` and `StartPeriod` pace Docker's background health monitor, which a wait is
-///   not: a shorter `Interval` than the backoff's 200 ms shortens the pause between
+/// - **Healthcheck**: the container's Docker `Healthcheck` (the image's, merged with
+///   [`ContainerBuilder::healthcheck`](super::ContainerBuilder::healthcheck); `Test` of
+///   `["CMD", …]` or `["CMD-SHELL", "…"]`), run through exec until it exits 0. A detached
+///   container whose monitor runs the check in the background is ready as soon as that
+///   says healthy ([`Container::health`](super::Container::health)); until then the
+///   check is run on demand as well, so a wait does not sit out the background interval.
+///   Each probe is killed after the healthcheck's `Timeout` (default 30 s) or when the
+///   wait's time is up. `Interval`, `Retries` and `StartPeriod` pace the background
+///   healthcheck, which a wait is not: a shorter `Interval` than the backoff's 200 ms shortens the pause between
 ///   probes, and a wait ends at the first success or at its own timeout (it does not give
 ///   up after `Retries` failures — that would take a fraction of a second at this pace).
 /// - **Exec**: the command, run through exec until it exits 0 (each run limited by the
@@ -343,6 +347,9 @@ enum Check<'w> {
         timeout: Option<Duration>,
         /// The longest pause between runs (a healthcheck's `Interval`).
         interval: Option<Duration>,
+        /// A healthcheck the monitor also runs in the background: ready as soon as its
+        /// status is healthy.
+        background: bool,
     },
 }
 
@@ -386,6 +393,7 @@ impl<'w> Check<'w> {
                     args: args.clone(),
                     timeout: None,
                     interval: None,
+                    background: false,
                 }
             }
             WaitFor::Healthcheck => {
@@ -394,6 +402,7 @@ impl<'w> Check<'w> {
                     args: hc.command,
                     timeout: Some(hc.timeout),
                     interval: hc.interval,
+                    background: s.detached,
                 }
             }
         })
@@ -434,7 +443,16 @@ impl<'w> Check<'w> {
                     Err(e) => Attempt::Failed(format!("entering its network namespace: {e}")),
                 }
             }
-            Check::Exec { args, timeout, .. } => {
+            Check::Exec {
+                args,
+                timeout,
+                background,
+                ..
+            } => {
+                let healthy = |h: super::Health| h.status == super::HealthStatus::Healthy;
+                if *background && super::health::read(&s.dir()).is_some_and(healthy) {
+                    return Attempt::Ready;
+                }
                 let limit = timeout.map_or(limit, |t| t.min(limit));
                 let out =
                     ExecBuilder::new(s.store, s.id, s.name, args.iter().map(Into::into).collect())
@@ -579,8 +597,9 @@ struct Healthcheck {
     interval: Option<Duration>,
 }
 
-/// The healthcheck of the container's image, from the raw config blob (oci-spec's image
-/// `Config` has no field for Docker's `Healthcheck`).
+/// The container's healthcheck (its `Config.Healthcheck`: the image's merged with the one
+/// set), else, for a container made before it was recorded, its image's from the raw
+/// config blob (oci-spec's image `Config` has no field for Docker's `Healthcheck`).
 fn healthcheck(s: &Subject<'_>) -> std::result::Result<Healthcheck, String> {
     let rec = Record::load(&s.dir()).map_err(|e| e.to_string())?;
     let image = rec.info.image.clone();
@@ -593,7 +612,22 @@ fn healthcheck(s: &Subject<'_>) -> std::result::Result<Healthcheck, String> {
         .store()
         .read_blob(&digest)
         .map_err(|e| format!("reading the config of image {}: {e}", rec.reference))?;
-    parse_healthcheck(&blob, &rec.reference)
+    let of_image = parse_healthcheck(&blob, &rec.reference);
+    match &rec.info.config.healthcheck {
+        Some(hc) => match hc.command() {
+            Some(command) => Ok(Healthcheck {
+                command,
+                timeout: hc.timeout_or_default(),
+                interval: (!hc.interval.is_zero()).then_some(hc.interval),
+            }),
+            // The image's own NONE (or none at all) says so in its words.
+            None => of_image.and(Err(format!(
+                "container {} disables its image's HEALTHCHECK (NONE)",
+                rec.name()
+            ))),
+        },
+        None => of_image,
+    }
 }
 
 fn parse_healthcheck(config: &[u8], image: &str) -> std::result::Result<Healthcheck, String> {

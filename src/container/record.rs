@@ -82,6 +82,10 @@ pub struct State {
     pub started_at: String,
     /// RFC 3339 end time ("0001-01-01T00:00:00Z" before).
     pub finished_at: String,
+    /// Its health, when it has a healthcheck and was started detached with it (see
+    /// [`Container::health`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::Health>,
 }
 
 impl State {
@@ -99,6 +103,7 @@ impl State {
             error: String::new(),
             started_at: ZERO_TIME.to_owned(),
             finished_at: ZERO_TIME.to_owned(),
+            health: None,
         }
     }
 }
@@ -140,6 +145,10 @@ pub struct Config {
     /// Ports the image exposes (`"80/tcp"` → `{}`), as Docker's `ExposedPorts`.
     #[serde(default)]
     pub exposed_ports: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// The healthcheck: the image's, merged with the one set
+    /// ([`ContainerBuilder::healthcheck`](super::ContainerBuilder::healthcheck)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<super::Healthcheck>,
 }
 
 /// `HostConfig` of [`Inspect`]: limits and privileges.
@@ -405,6 +414,12 @@ pub(crate) fn monitor_config(
     );
     cfg.restart = restart;
     cfg.networks_root = Some(store.root().to_owned());
+    cfg.health = rec
+        .info
+        .config
+        .healthcheck
+        .clone()
+        .filter(|h| h.command().is_some());
     cfg.embedded_dns = super::net::dns_upstreams(rec);
     if rec.info.config.open_stdin {
         cfg.stdin = monitor::MonitorStdin::Fifo(super::attach::stdin_path(dir));
@@ -664,6 +679,7 @@ impl Container {
         })?;
         let mut info = rec.info.clone();
         info.state = self.store.live_state(&rec);
+        info.state.health = super::health::of_record(&rec, &self.dir);
         info.network_settings = super::net::settings(&self.store, &rec);
         Ok(info)
     }

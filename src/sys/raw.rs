@@ -571,6 +571,26 @@ pub fn peek_child_exit(pid: libc::pid_t) -> R<Option<(Option<c_int>, Option<c_in
     }))
 }
 
+/// waitid(2) on any child with `WEXITED | WNOWAIT`, blocking, retrying on EINTR: the pid
+/// of a child that has ended, left unreaped (a waitpid of that pid reaps it).
+pub fn wait_any_nowait() -> R<libc::pid_t> {
+    // SAFETY: an all-zero siginfo_t is valid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: info is a valid siginfo_t to write.
+        let ret = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        if ret == 0 {
+            break;
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+    // SAFETY: waitid filled the SIGCHLD fields of info, which si_pid reads.
+    Ok(unsafe { info.si_pid() })
+}
+
 /// kill(2).
 pub fn kill(pid: libc::pid_t, sig: c_int) -> R {
     // SAFETY: plain integers.

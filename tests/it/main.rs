@@ -36,6 +36,9 @@ mod build_cli;
 mod cli_format;
 // Readiness waits (tcp, http, exec, healthcheck) on attached containers (issue 4).
 mod ready;
+// Background healthchecks of detached containers: `run --health-*`, an image's
+// HEALTHCHECK, `ps`/`inspect` and `Container::health`.
+mod health;
 // Stats (memory, cpu, pids, network) and top of running containers (issue 4).
 mod stats;
 // Containers on networks through the builder (issue 5), each in a test namespace. (The
