@@ -942,7 +942,20 @@ impl<'e> ContainerBuilder<'e> {
     /// blob: oci-spec's image `Config` has no field for it), checked.
     fn merged_healthcheck(&self) -> Result<Option<super::Healthcheck>> {
         let digest = self.image.id();
-        let blob = self.store.images().store().read_blob(digest)?;
+        let blob = self
+            .store
+            .images()
+            .store()
+            .read_blob(digest)
+            .map_err(|e| match e {
+                // removed since the builder was made: as the image's hold would say
+                Error::Blob { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                    Error::ImageNotFound {
+                        reference: self.image_name(),
+                    }
+                }
+                e => e,
+            })?;
         let image = super::health::of_image_config(&blob).map_err(|e| Error::InvalidImage {
             subject: self.image_name(),
             reason: format!("its config has an unreadable Healthcheck: {e}"),
