@@ -85,6 +85,10 @@ macro_rules! setters {
 }
 
 mod build;
+/// Compose projects: `compose.yaml` files loaded as Docker Compose loads them (merges,
+/// `.env`, interpolation, profiles, validation), or the same model built in code; the
+/// start order of services and a hash of each service's configuration.
+pub mod compose;
 mod container;
 mod engine;
 mod error;
@@ -101,6 +105,7 @@ mod volume;
 #[doc(hidden)]
 pub mod __fuzz;
 
+pub use compose::{Project, ProjectOptions};
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use oci_spec;
