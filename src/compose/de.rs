@@ -511,3 +511,18 @@ pub(super) fn nullable_map<'de, D: Deserializer<'de>, T: DeserializeOwned + Defa
 pub(super) fn port_number<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
     opt_num(d)?.ok_or_else(|| de::Error::custom("missing port number"))
 }
+
+/// A permission mode (`mode: 0440`): octal, as Compose reads it. YAML 1.2 reads `0440`
+/// as the decimal 440, so a number whose digits are all octal digits is taken as octal
+/// (others, `288`, as decimal); strings may be `0440`, `0o440` or `440`.
+pub(super) fn opt_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let Some(s) = Scalar::deserialize(d)?.0 else {
+        return Ok(None);
+    };
+    let t = s.trim();
+    let digits = t.strip_prefix("0o").unwrap_or(t);
+    u32::from_str_radix(digits, 8)
+        .or_else(|e| if t.starts_with('0') { Err(e) } else { t.parse() })
+        .map(Some)
+        .map_err(|_| de::Error::custom(format!("invalid mode {s:?}: expected octal digits")))
+}

@@ -386,7 +386,7 @@ pub struct TmpfsOptions {
     #[serde(default, deserialize_with = "de::opt_bytes", skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     /// `mode`: permission bits.
-    #[serde(default, deserialize_with = "de::opt_num", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "de::opt_mode", serialize_with = "ser::opt_mode", skip_serializing_if = "Option::is_none")]
     pub mode: Option<u32>,
 }
 
@@ -635,7 +635,7 @@ pub struct FileRef {
     #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
     /// `mode`: permission bits.
-    #[serde(default, deserialize_with = "de::opt_num", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "de::opt_mode", serialize_with = "ser::opt_mode", skip_serializing_if = "Option::is_none")]
     pub mode: Option<u32>,
 }
 

@@ -11,3 +11,11 @@ pub(super) fn opt_duration<S: Serializer>(d: &Option<Duration>, s: S) -> Result<
         None => s.serialize_none(),
     }
 }
+
+/// A permission mode as an octal string (`"0440"`), which reads back as the same mode.
+pub(super) fn opt_mode<S: Serializer>(m: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {
+    match m {
+        Some(m) => s.serialize_str(&format!("0{m:o}")),
+        None => s.serialize_none(),
+    }
+}
