@@ -215,6 +215,9 @@ impl Service {
         if let Some(d) = s.deploy.as_mut() {
             d.replicas = None;
         }
+        if s.deploy == Some(Deploy::default()) {
+            s.deploy = None;
+        }
         s.depends_on.clear();
         s.profiles.clear();
         // Serialising the model cannot fail: every map has string keys.

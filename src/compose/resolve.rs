@@ -98,6 +98,11 @@ fn resolve_service(name: &str, s: &mut Service, ctx: &Context, env: &BTreeMap<St
     if let Some(b) = s.build.as_mut() {
         resolve_build(b, ctx, env);
     }
+    for port in &mut s.ports {
+        // The defaults `docker compose config` prints for the long syntax too.
+        port.mode.get_or_insert_with(|| "ingress".into());
+        port.protocol.get_or_insert_with(|| "tcp".into());
+    }
     for v in &mut s.volumes {
         if v.kind == VolumeType::Bind {
             if let Some(src) = v.source.as_mut() {
