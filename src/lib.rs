@@ -53,6 +53,20 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Compose files are read as Docker Compose reads them (merged files, `.env`,
+//! interpolation, profiles, validation) into a [`Project`], the same model
+//! [`Project::new`] builds in code ([`compose`] has the details):
+//!
+//! ```no_run
+//! # fn main() -> cargohold::Result<()> {
+//! let project = cargohold::ProjectOptions::new().project_directory("./app").load()?;
+//! for name in project.start_order()? {
+//!     let service = &project.services[&name];
+//!     println!("{name}: {:?} ({})", service.image, service.config_hash());
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! Below the engine, the [`runtime`] layer runs an OCI bundle the way runc does, and [`sys`]
 //! holds the kernel primitives under it, for writers of runtimes:
 //!
@@ -85,9 +99,6 @@ macro_rules! setters {
 }
 
 mod build;
-/// Compose projects: `compose.yaml` files loaded as Docker Compose loads them (merges,
-/// `.env`, interpolation, profiles, validation), or the same model built in code; the
-/// start order of services and a hash of each service's configuration.
 pub mod compose;
 mod container;
 mod engine;

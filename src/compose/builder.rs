@@ -39,6 +39,9 @@ impl Project {
     /// ```
     ///
     /// [`ProjectOptions::load`]: super::ProjectOptions::load
+    // `Project::new(..)…build()` reads as what it makes; the builder is its own type so
+    // that a half-built project is never mistaken for a validated one.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(name: impl Into<String>) -> ProjectBuilder {
         ProjectBuilder {
             name: name.into(),

@@ -253,14 +253,6 @@ pub(crate) fn shell_split(s: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-/// A list of strings, or one string.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(Scalar),
-    Many(Vec<Scalar>),
-}
-
 /// A list of strings that may be written as one string (`dns: 8.8.8.8`).
 pub(super) fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     struct V;
@@ -292,13 +284,48 @@ pub(super) fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Stri
     d.deserialize_any(V)
 }
 
+/// A string, or a list of strings (`None` for null).
+fn one_or_many<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Result<String, Vec<String>>>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Result<String, Vec<String>>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or a list of strings")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Ok(v.to_owned())))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(Ok(v.to_string())))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(Ok(v.to_string())))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(Scalar(s)) = seq.next_element()? {
+                out.push(s.unwrap_or_default());
+            }
+            Ok(Some(Err(out)))
+        }
+    }
+    d.deserialize_any(V)
+}
+
 /// `command`/`entrypoint`: a list, or a string split as a shell splits it.
 pub(super) fn command<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    match Option::<OneOrMany>::deserialize(d)? {
+    match one_or_many(d)? {
         None => Ok(None),
-        Some(OneOrMany::One(Scalar(None))) => Ok(None),
-        Some(OneOrMany::One(Scalar(Some(s)))) => shell_split(&s).map(Some).map_err(de::Error::custom),
-        Some(OneOrMany::Many(v)) => Ok(Some(v.into_iter().map(|s| s.0.unwrap_or_default()).collect())),
+        Some(Ok(s)) => shell_split(&s).map(Some).map_err(de::Error::custom),
+        Some(Err(list)) => Ok(Some(list)),
     }
 }
 
@@ -307,11 +334,10 @@ pub(super) fn command<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Stri
 pub(super) fn health_test<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Vec<String>>, D::Error> {
-    match Option::<OneOrMany>::deserialize(d)? {
-        None | Some(OneOrMany::One(Scalar(None))) => Ok(None),
-        Some(OneOrMany::One(Scalar(Some(s)))) => Ok(Some(vec!["CMD-SHELL".into(), s])),
-        Some(OneOrMany::Many(v)) => Ok(Some(v.into_iter().map(|s| s.0.unwrap_or_default()).collect())),
-    }
+    Ok(one_or_many(d)?.map(|v| match v {
+        Ok(shell) => vec!["CMD-SHELL".to_owned(), shell],
+        Err(list) => list,
+    }))
 }
 
 /// A mapping written as a list of `KEY<sep>VALUE` strings or as a mapping: `environment`,

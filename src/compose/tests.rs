@@ -552,7 +552,7 @@ fn unknown_keys_and_wrong_types_name_their_path() {
             "services.web.depends_on.db.condition",
             "unknown variant `service_ready`, expected one of `service_started`, `service_healthy`, `service_completed_successfully`",
         ),
-        ("services: {web: {image: x, command: {a: b}}}", "services.web.command", "data did not match any variant of untagged enum OneOrMany"),
+        ("services: {web: {image: x, command: {a: b}}}", "services.web.command", "invalid type: map, expected a string or a list of strings"),
         ("services: {web: {image: x, deploy: {replicas: many}}}", "services.web.deploy.replicas", "invalid number \"many\""),
         ("services: {web: {image: x, x-meta: 1, build: {context: ., x-more: 2}}}\nx-top: {a: 1}", "", ""),
     ];
