@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::de::Short;
 use super::model::{
-    Build, Condition, Dependency, Deploy, EnvFile, FileObject, FileRef, Healthcheck,
-    NetworkConfig, Port, Service, ServiceNetwork, ServiceVolume, Ulimit, VolumeConfig,
+    Build, Condition, Dependency, Deploy, EnvFile, FileObject, FileRef, Healthcheck, NetworkConfig,
+    Port, Service, ServiceNetwork, ServiceVolume, Ulimit, VolumeConfig,
 };
 use super::resolve::{self, Context};
 use super::{File, Project};
@@ -117,7 +117,10 @@ impl ProjectBuilder {
             reason,
         };
         if self.name.is_empty() || super::load::normalize_name(&self.name) != self.name {
-            return Err(invalid(String::new(), format!("{:?} is not a valid project name", self.name)));
+            return Err(invalid(
+                String::new(),
+                format!("{:?} is not a valid project name", self.name),
+            ));
         }
         let mut file = File {
             name: Some(self.name.clone()),
@@ -128,12 +131,15 @@ impl ProjectBuilder {
             ..File::default()
         };
         for (name, b) in &self.services {
-            let s = b.service(name).map_err(|(path, reason)| invalid(path, reason))?;
+            let s = b
+                .service(name)
+                .map_err(|(path, reason)| invalid(path, reason))?;
             file.services.insert(name.clone(), s);
         }
         let working_dir = match &self.working_dir {
             Some(d) => d.clone(),
-            None => std::env::current_dir().map_err(|e| Error::os("getting the current directory", ".", e))?,
+            None => std::env::current_dir()
+                .map_err(|e| Error::os("getting the current directory", ".", e))?,
         };
         let ctx = Context {
             name: self.name.clone(),
@@ -369,12 +375,18 @@ impl Healthcheck {
     pub fn cmd(args: impl IntoIterator<Item = impl Into<String>>) -> Self {
         let mut test = vec!["CMD".to_owned()];
         test.extend(args.into_iter().map(Into::into));
-        Healthcheck { test: Some(test), ..Healthcheck::default() }
+        Healthcheck {
+            test: Some(test),
+            ..Healthcheck::default()
+        }
     }
 
     /// A check that runs a shell command (`["CMD-SHELL", cmd]`).
     pub fn shell(cmd: impl Into<String>) -> Self {
-        Healthcheck { test: Some(vec!["CMD-SHELL".into(), cmd.into()]), ..Healthcheck::default() }
+        Healthcheck {
+            test: Some(vec!["CMD-SHELL".into(), cmd.into()]),
+            ..Healthcheck::default()
+        }
     }
 
     /// With `interval`.

@@ -100,9 +100,7 @@ pub(super) fn opt_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, 
 }
 
 /// A duration in Go's `time.ParseDuration` form, as Compose writes them (`1m30s`).
-pub(super) fn opt_duration<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Duration>, D::Error> {
+pub(super) fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     match Scalar::deserialize(d)?.0 {
         None => Ok(None),
         Some(s) => parse_duration(&s).map(Some).map_err(de::Error::custom),
@@ -548,7 +546,13 @@ pub(super) fn opt_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D
     let t = s.trim();
     let digits = t.strip_prefix("0o").unwrap_or(t);
     u32::from_str_radix(digits, 8)
-        .or_else(|e| if t.starts_with('0') { Err(e) } else { t.parse() })
+        .or_else(|e| {
+            if t.starts_with('0') {
+                Err(e)
+            } else {
+                t.parse()
+            }
+        })
         .map(Some)
         .map_err(|_| de::Error::custom(format!("invalid mode {s:?}: expected octal digits")))
 }

@@ -24,11 +24,21 @@ pub(crate) fn parse(
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let line = line.strip_prefix("export ").map(str::trim_start).unwrap_or(line);
+        let line = line
+            .strip_prefix("export ")
+            .map(str::trim_start)
+            .unwrap_or(line);
         let key_end = line.find(['=', ':']).unwrap_or(line.len());
         let key = line[..key_end].trim();
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
-            return Err((start, format!("unexpected character in variable name {key:?}")));
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return Err((
+                start,
+                format!("unexpected character in variable name {key:?}"),
+            ));
         }
         if key_end == line.len() {
             if let Some(v) = env.get(key) {
@@ -56,7 +66,10 @@ pub(crate) fn parse(
                 let end = closing_quote(&value[1..], q).unwrap_or(0) + 1;
                 let tail = value[end + 1..].trim();
                 if !(tail.is_empty() || tail.starts_with('#')) {
-                    return Err((line_no, format!("unexpected text after the quoted value of {key}")));
+                    return Err((
+                        line_no,
+                        format!("unexpected text after the quoted value of {key}"),
+                    ));
                 }
                 let body = &value[1..end];
                 if q == '\'' {
@@ -119,13 +132,17 @@ mod tests {
     use super::*;
 
     fn parse_with(text: &str, env: &[(&str, &str)]) -> Vec<(String, String)> {
-        let env: BTreeMap<String, String> =
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         parse(text, &|n: &str| env.get(n).cloned()).unwrap()
     }
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -171,10 +188,16 @@ YAML_STYLE: colon
     fn later_lines_win_and_errors_name_the_line() {
         assert_eq!(parse_with("A=1\nA=2\n", &[]), pairs(&[("A", "2")]));
         let err = parse("A=1\nB C=2\n", &|_: &str| None).unwrap_err();
-        assert_eq!(err, (2, "unexpected character in variable name \"B C\"".into()));
+        assert_eq!(
+            err,
+            (2, "unexpected character in variable name \"B C\"".into())
+        );
         let err = parse("A=\"open\n", &|_: &str| None).unwrap_err();
         assert_eq!(err, (1, "unterminated quoted value of A".into()));
         let err = parse("A=${B:?needed}\n", &|_: &str| None).unwrap_err();
-        assert_eq!(err, (1, "required variable B is missing a value: needed".into()));
+        assert_eq!(
+            err,
+            (1, "required variable B is missing a value: needed".into())
+        );
     }
 }

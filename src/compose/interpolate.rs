@@ -119,13 +119,21 @@ fn braced(
     }
     let keep = || val.clone().unwrap_or_default();
     if let Some(d) = op.strip_prefix(":-") {
-        return if non_empty { Ok(keep()) } else { nested(d, missing) };
+        return if non_empty {
+            Ok(keep())
+        } else {
+            nested(d, missing)
+        };
     }
     if let Some(d) = op.strip_prefix(":?") {
         return if non_empty { Ok(keep()) } else { required(d) };
     }
     if let Some(a) = op.strip_prefix(":+") {
-        return if non_empty { nested(a, missing) } else { Ok(String::new()) };
+        return if non_empty {
+            nested(a, missing)
+        } else {
+            Ok(String::new())
+        };
     }
     if let Some(d) = op.strip_prefix('-') {
         return if set { Ok(keep()) } else { nested(d, missing) };
@@ -134,7 +142,11 @@ fn braced(
         return if set { Ok(keep()) } else { required(d) };
     }
     if let Some(a) = op.strip_prefix('+') {
-        return if set { nested(a, missing) } else { Ok(String::new()) };
+        return if set {
+            nested(a, missing)
+        } else {
+            Ok(String::new())
+        };
     }
     Err(None)
 }
@@ -267,7 +279,10 @@ mod tests {
     fn malformed_expressions_are_errors() {
         for bad in ["${", "${SET", "${}", "${1A}", "${SET!x}", "${A B}"] {
             let err = run(bad).0.unwrap_err();
-            assert!(err.starts_with("invalid interpolation format"), "{bad}: {err}");
+            assert!(
+                err.starts_with("invalid interpolation format"),
+                "{bad}: {err}"
+            );
         }
     }
 }

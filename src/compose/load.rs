@@ -117,12 +117,16 @@ impl ProjectOptions {
             Some(e) => e.clone(),
             None => std::env::vars().collect(),
         };
-        let cwd = std::env::current_dir().map_err(|e| Error::os("getting the current directory", ".", e))?;
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::os("getting the current directory", ".", e))?;
         let files = self.config_files(&cwd, &process_env)?;
         let main = files[0].clone();
         let project_dir = match &self.project_dir {
             Some(d) => resolve::clean(&cwd.join(d)),
-            None => main.parent().map(Path::to_owned).unwrap_or_else(|| cwd.clone()),
+            None => main
+                .parent()
+                .map(Path::to_owned)
+                .unwrap_or_else(|| cwd.clone()),
         };
         let mut env = self.dotenv(&project_dir, &process_env)?;
         env.extend(process_env);
@@ -149,7 +153,12 @@ impl ProjectOptions {
         let mut profiles = self.profiles.clone();
         if profiles.is_empty() {
             if let Some(p) = env.get("COMPOSE_PROFILES") {
-                profiles = p.split(',').map(str::trim).filter(|p| !p.is_empty()).map(Into::into).collect();
+                profiles = p
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(Into::into)
+                    .collect();
             }
         }
         let ctx = Context {
@@ -175,22 +184,40 @@ impl ProjectOptions {
     /// override) of the project directory, or of the current directory or a parent.
     fn config_files(&self, cwd: &Path, env: &BTreeMap<String, String>) -> Result<Vec<PathBuf>> {
         if !self.files.is_empty() {
-            return Ok(self.files.iter().map(|f| resolve::clean(&cwd.join(f))).collect());
+            return Ok(self
+                .files
+                .iter()
+                .map(|f| resolve::clean(&cwd.join(f)))
+                .collect());
         }
         if let Some(list) = env.get("COMPOSE_FILE").filter(|s| !s.is_empty()) {
-            let sep = env.get("COMPOSE_PATH_SEPARATOR").map(String::as_str).unwrap_or(":");
-            return Ok(list.split(sep).map(|f| resolve::clean(&cwd.join(f))).collect());
+            let sep = env
+                .get("COMPOSE_PATH_SEPARATOR")
+                .map(String::as_str)
+                .unwrap_or(":");
+            return Ok(list
+                .split(sep)
+                .map(|f| resolve::clean(&cwd.join(f)))
+                .collect());
         }
         let dirs: Vec<PathBuf> = match &self.project_dir {
             Some(d) => vec![resolve::clean(&cwd.join(d))],
             None => cwd.ancestors().map(Path::to_owned).collect(),
         };
         for dir in &dirs {
-            let Some(main) = DEFAULT_FILES.iter().map(|f| dir.join(f)).find(|p| p.is_file()) else {
+            let Some(main) = DEFAULT_FILES
+                .iter()
+                .map(|f| dir.join(f))
+                .find(|p| p.is_file())
+            else {
                 continue;
             };
             let mut files = vec![main];
-            if let Some(o) = OVERRIDE_FILES.iter().map(|f| dir.join(f)).find(|p| p.is_file()) {
+            if let Some(o) = OVERRIDE_FILES
+                .iter()
+                .map(|f| dir.join(f))
+                .find(|p| p.is_file())
+            {
                 files.push(o);
             }
             return Ok(files);
@@ -198,23 +225,37 @@ impl ProjectOptions {
         Err(Error::InvalidCompose {
             file: dirs.first().cloned().unwrap_or_else(|| cwd.to_owned()),
             path: String::new(),
-            reason: format!("no configuration file provided: none of {} found", DEFAULT_FILES.join(", ")),
+            reason: format!(
+                "no configuration file provided: none of {} found",
+                DEFAULT_FILES.join(", ")
+            ),
         })
     }
 
     /// The variables of the env files (`--env-file`s, else the project's `.env`).
-    fn dotenv(&self, project_dir: &Path, env: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
+    fn dotenv(
+        &self,
+        project_dir: &Path,
+        env: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>> {
         let (files, explicit) = if self.env_files.is_empty() {
             (vec![project_dir.join(".env")], false)
         } else {
-            (self.env_files.iter().map(|f| resolve::clean(&project_dir.join(f))).collect(), true)
+            (
+                self.env_files
+                    .iter()
+                    .map(|f| resolve::clean(&project_dir.join(f)))
+                    .collect(),
+                true,
+            )
         };
         let mut vars = BTreeMap::new();
         for f in files {
             if !explicit && !f.is_file() {
                 continue;
             }
-            let text = std::fs::read_to_string(&f).map_err(|e| Error::os("reading env file", &f, e))?;
+            let text =
+                std::fs::read_to_string(&f).map_err(|e| Error::os("reading env file", &f, e))?;
             let seen = vars.clone();
             let lookup = |n: &str| env.get(n).or_else(|| seen.get(n)).cloned();
             let parsed = dotenv::parse(&text, &lookup)
@@ -235,7 +276,11 @@ impl ProjectOptions {
     ) -> Result<String> {
         let explicit = |name: &str, file: &Path, path: &str| -> Result<String> {
             if name.is_empty() {
-                return Err(invalid(file, path.into(), "project name must not be empty".into()));
+                return Err(invalid(
+                    file,
+                    path.into(),
+                    "project name must not be empty".into(),
+                ));
             }
             if normalize_name(name) != name {
                 return Err(invalid(
@@ -258,14 +303,22 @@ impl ProjectOptions {
         for (f, tree) in files.iter().zip(trees).rev() {
             if let Some(Value::String(n)) = tree.get("name") {
                 let lookup = |v: &str| env.get(v).cloned();
-                let n = interpolate(n, &lookup, &mut Vec::new()).map_err(|e| invalid(f, "name".into(), e))?;
+                let n = interpolate(n, &lookup, &mut Vec::new())
+                    .map_err(|e| invalid(f, "name".into(), e))?;
                 return explicit(&n, f, "name");
             }
         }
-        let base = project_dir.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default();
+        let base = project_dir
+            .file_name()
+            .map(|b| b.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let name = normalize_name(&base);
         if name.is_empty() {
-            return Err(invalid(&files[0], String::new(), format!("cannot make a project name of directory {base:?}: use -p")));
+            return Err(invalid(
+                &files[0],
+                String::new(),
+                format!("cannot make a project name of directory {base:?}: use -p"),
+            ));
         }
         Ok(name)
     }
@@ -291,10 +344,15 @@ fn invalid(file: &Path, path: String, reason: String) -> Error {
 
 /// A file as a YAML tree with its merge keys applied and its extension keys removed.
 fn read_tree(file: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(file).map_err(|e| Error::os("reading compose file", file, e))?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| Error::os("reading compose file", file, e))?;
     let mut v = parse_tree(&text).map_err(|reason| invalid(file, String::new(), reason))?;
     if !matches!(v, Value::Mapping(_)) {
-        return Err(invalid(file, String::new(), "the top level must be a mapping".into()));
+        return Err(invalid(
+            file,
+            String::new(),
+            "the top level must be a mapping".into(),
+        ));
     }
     strip_extensions(&mut v, false);
     Ok(v)
@@ -351,8 +409,15 @@ fn apply_merge_keys(v: &mut Value) -> std::result::Result<(), String> {
 /// Keys whose mappings hold user data (names, variables, labels), where an `x-` key is
 /// data, not an extension.
 const DATA_KEYS: [&str; 9] = [
-    "environment", "labels", "args", "extra_hosts", "sysctls", "driver_opts", "options",
-    "annotations", "ulimits",
+    "environment",
+    "labels",
+    "args",
+    "extra_hosts",
+    "sysctls",
+    "driver_opts",
+    "options",
+    "annotations",
+    "ulimits",
 ];
 
 /// Removes `x-` keys of every mapping except those that hold user data.
@@ -384,7 +449,11 @@ fn typed(file: &Path, tree: Value) -> Result<File> {
             Some(rest) => {
                 let key = rest.split('`').next().unwrap_or_default();
                 if !path.ends_with(key) {
-                    path = if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+                    path = if path.is_empty() {
+                        key.to_owned()
+                    } else {
+                        format!("{path}.{key}")
+                    };
                 }
                 "unknown key".to_owned()
             }

@@ -97,7 +97,9 @@ pub(super) fn merge_service(b: &mut Service, o: Service) {
     merge_keyed(&mut b.env_file, o.env_file, |e| e.path.clone());
     merge_keyed(&mut b.ports, o.ports, Port::clone);
     append_unique(&mut b.expose, o.expose);
-    merge_keyed(&mut b.volumes, o.volumes, |v: &ServiceVolume| v.target.clone());
+    merge_keyed(&mut b.volumes, o.volumes, |v: &ServiceVolume| {
+        v.target.clone()
+    });
     b.networks.extend(o.networks);
     set(&mut b.network_mode, o.network_mode);
     b.depends_on.extend(o.depends_on);

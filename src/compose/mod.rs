@@ -58,10 +58,9 @@ use crate::error::{Error, Result};
 pub use builder::{ProjectBuilder, ServiceBuilder};
 pub use load::ProjectOptions;
 pub use model::{
-    BindOptions, Build, Condition, Dependency, Deploy, EnvFile, FileObject, FileRef,
-    Healthcheck, Ipam, IpamPool, Limits, Logging, NetworkConfig, Port, Resources,
-    RestartPolicy, Service, ServiceNetwork, ServiceVolume, TmpfsOptions, Ulimit, VolumeConfig,
-    VolumeOptions, VolumeType,
+    BindOptions, Build, Condition, Dependency, Deploy, EnvFile, FileObject, FileRef, Healthcheck,
+    Ipam, IpamPool, Limits, Logging, NetworkConfig, Port, Resources, RestartPolicy, Service,
+    ServiceNetwork, ServiceVolume, TmpfsOptions, Ulimit, VolumeConfig, VolumeOptions, VolumeType,
 };
 
 /// One compose file as typed (before merging and resolution), and the resolved model as
@@ -72,17 +71,37 @@ struct File {
     /// `version`: obsolete, accepted and ignored.
     #[serde(default, skip_serializing, deserialize_with = "de::opt_str")]
     version: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     name: Option<String>,
     #[serde(default, deserialize_with = "de::nullable_map")]
     services: BTreeMap<String, Service>,
-    #[serde(default, deserialize_with = "de::nullable_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::nullable_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     networks: BTreeMap<String, NetworkConfig>,
-    #[serde(default, deserialize_with = "de::nullable_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::nullable_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     volumes: BTreeMap<String, VolumeConfig>,
-    #[serde(default, deserialize_with = "de::nullable_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::nullable_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     secrets: BTreeMap<String, FileObject>,
-    #[serde(default, deserialize_with = "de::nullable_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::nullable_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     configs: BTreeMap<String, FileObject>,
 }
 
@@ -185,7 +204,8 @@ impl Project {
             secrets: self.secrets.clone(),
             configs: self.configs.clone(),
         };
-        let mut value = serde_yaml_ng::to_value(&file).map_err(|e| self.error("", e.to_string()))?;
+        let mut value =
+            serde_yaml_ng::to_value(&file).map_err(|e| self.error("", e.to_string()))?;
         escape_dollars(&mut value);
         serde_yaml_ng::to_string(&value).map_err(|e| self.error("", e.to_string()))
     }
@@ -193,7 +213,11 @@ impl Project {
     /// An [`Error::InvalidCompose`] about the project's main file.
     fn error(&self, path: &str, reason: impl Into<String>) -> Error {
         Error::InvalidCompose {
-            file: self.files.first().cloned().unwrap_or_else(|| PathBuf::from(&self.name)),
+            file: self
+                .files
+                .first()
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from(&self.name)),
             path: path.to_owned(),
             reason: reason.into(),
         }
@@ -239,9 +263,15 @@ fn escape_dollars(v: &mut serde_yaml_ng::Value) {
 
 /// Services in dependency order, ties by name (Kahn's algorithm over sorted sets); a
 /// cycle is returned as the services on it, the first repeated at the end.
-fn start_order(services: &BTreeMap<String, Service>) -> std::result::Result<Vec<String>, Vec<String>> {
+fn start_order(
+    services: &BTreeMap<String, Service>,
+) -> std::result::Result<Vec<String>, Vec<String>> {
     let deps = |s: &Service| -> Vec<String> {
-        s.depends_on.keys().filter(|d| services.contains_key(*d)).cloned().collect()
+        s.depends_on
+            .keys()
+            .filter(|d| services.contains_key(*d))
+            .cloned()
+            .collect()
     };
     let mut waiting: BTreeMap<&str, usize> = BTreeMap::new();
     let mut dependents: BTreeMap<String, Vec<&str>> = BTreeMap::new();
@@ -252,7 +282,11 @@ fn start_order(services: &BTreeMap<String, Service>) -> std::result::Result<Vec<
             dependents.entry(dep).or_default().push(name);
         }
     }
-    let mut ready: BTreeSet<&str> = waiting.iter().filter(|(_, n)| **n == 0).map(|(k, _)| *k).collect();
+    let mut ready: BTreeSet<&str> = waiting
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(k, _)| *k)
+        .collect();
     let mut order = Vec::with_capacity(services.len());
     while let Some(next) = ready.pop_first() {
         order.push(next.to_owned());

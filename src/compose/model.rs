@@ -20,127 +20,279 @@ use super::ser;
 #[non_exhaustive]
 pub struct Service {
     /// `image`: the image to run (or to tag the build with).
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub image: Option<String>,
     /// `build`: how to build the image (`build: ./dir` is `context: ./dir`).
-    #[serde(default, deserialize_with = "de::short_one", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::short_one",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub build: Option<Build>,
     /// `command`: the arguments, overriding the image's `CMD` (a string is split as a
     /// shell splits it, as Compose does).
-    #[serde(default, deserialize_with = "de::command", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::command",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub command: Option<Vec<String>>,
     /// `entrypoint`: overrides the image's `ENTRYPOINT` (string or list, as `command`).
-    #[serde(default, deserialize_with = "de::command", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::command",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub entrypoint: Option<Vec<String>>,
     /// `environment`: variables; `None` (`KEY` alone) takes the value from the project's
     /// environment when loaded, and stays unset when there is none.
-    #[serde(default, deserialize_with = "de::env_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::env_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub environment: BTreeMap<String, Option<String>>,
     /// `env_file`: files of `KEY=VALUE` lines whose variables the loader adds to
     /// `environment` (which wins).
-    #[serde(default, deserialize_with = "de::short_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::short_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub env_file: Vec<EnvFile>,
     /// `ports`: published ports (one entry per port: a short range is expanded).
-    #[serde(default, deserialize_with = "de::short_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::short_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub ports: Vec<Port>,
     /// `expose`: ports (or ranges) exposed to other services, not published.
-    #[serde(default, deserialize_with = "de::string_or_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::string_or_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub expose: Vec<String>,
     /// `volumes`: named volumes, bind mounts and tmpfs mounts.
-    #[serde(default, deserialize_with = "de::short_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::short_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub volumes: Vec<ServiceVolume>,
     /// `networks`: the networks the service joins, by their key in `networks`.
-    #[serde(default, deserialize_with = "de::keys_or_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::keys_or_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub networks: BTreeMap<String, ServiceNetwork>,
     /// `network_mode`: `none`, `host`, `service:<name>`, `container:<name>`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub network_mode: Option<String>,
     /// `depends_on`: services to start first, and what to wait for.
-    #[serde(default, deserialize_with = "de::keys_or_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::keys_or_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub depends_on: BTreeMap<String, Dependency>,
     /// `restart`: `no`, `always`, `on-failure[:N]`, `unless-stopped`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub restart: Option<String>,
     /// `healthcheck`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
     /// `labels`.
-    #[serde(default, deserialize_with = "de::label_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::label_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub labels: BTreeMap<String, String>,
     /// `working_dir`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub working_dir: Option<String>,
     /// `user`: `uid[:gid]` or names.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub user: Option<String>,
     /// `hostname`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hostname: Option<String>,
     /// `domainname`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub domainname: Option<String>,
     /// `container_name`: a fixed container name instead of `<project>-<service>-<n>`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub container_name: Option<String>,
     /// `extra_hosts`: host name → address lines added to `/etc/hosts`.
-    #[serde(default, deserialize_with = "de::hosts_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::hosts_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub extra_hosts: BTreeMap<String, String>,
     /// `dns`: name servers.
-    #[serde(default, deserialize_with = "de::string_or_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::string_or_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub dns: Vec<String>,
     /// `dns_search`: search domains.
-    #[serde(default, deserialize_with = "de::string_or_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::string_or_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub dns_search: Vec<String>,
     /// `cap_add`.
-    #[serde(default, deserialize_with = "de::string_or_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::string_or_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub cap_add: Vec<String>,
     /// `cap_drop`.
-    #[serde(default, deserialize_with = "de::string_or_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::string_or_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub cap_drop: Vec<String>,
     /// `security_opt`.
-    #[serde(default, deserialize_with = "de::string_or_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::string_or_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub security_opt: Vec<String>,
     /// `devices`: `host[:container[:perms]]`.
-    #[serde(default, deserialize_with = "de::string_or_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::string_or_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub devices: Vec<String>,
     /// `group_add`: supplementary groups.
-    #[serde(default, deserialize_with = "de::string_or_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::string_or_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub group_add: Vec<String>,
     /// `privileged`.
-    #[serde(default, deserialize_with = "de::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub privileged: Option<bool>,
     /// `read_only`: a read-only root filesystem.
-    #[serde(default, deserialize_with = "de::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub read_only: Option<bool>,
     /// `tmpfs`: tmpfs mounts, `path[:options]`.
-    #[serde(default, deserialize_with = "de::string_or_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::string_or_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub tmpfs: Vec<String>,
     /// `ulimits`: name → limits (`nofile: 1024` sets both).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ulimits: BTreeMap<String, Ulimit>,
     /// `sysctls`.
-    #[serde(default, deserialize_with = "de::label_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::label_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub sysctls: BTreeMap<String, String>,
     /// `mem_limit` in bytes (`512m` in the file).
-    #[serde(default, deserialize_with = "de::opt_bytes", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_bytes",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub mem_limit: Option<u64>,
     /// `mem_reservation` in bytes.
-    #[serde(default, deserialize_with = "de::opt_bytes", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_bytes",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub mem_reservation: Option<u64>,
     /// `shm_size` in bytes.
-    #[serde(default, deserialize_with = "de::opt_bytes", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_bytes",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub shm_size: Option<u64>,
     /// `cpus`: CPU quota in CPUs (`1.5`).
-    #[serde(default, deserialize_with = "de::opt_num", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_num",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cpus: Option<f64>,
     /// `cpu_shares`.
-    #[serde(default, deserialize_with = "de::opt_num", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_num",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cpu_shares: Option<u64>,
     /// `pids_limit` (`-1`: unlimited).
-    #[serde(default, deserialize_with = "de::opt_num", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_num",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pids_limit: Option<i64>,
     /// `stop_signal` (`SIGTERM` by default).
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub stop_signal: Option<String>,
     /// `stop_grace_period` (10 s by default).
     #[serde(
@@ -151,43 +303,87 @@ pub struct Service {
     )]
     pub stop_grace_period: Option<Duration>,
     /// `init`: run an init process as PID 1.
-    #[serde(default, deserialize_with = "de::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub init: Option<bool>,
     /// `tty`.
-    #[serde(default, deserialize_with = "de::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tty: Option<bool>,
     /// `stdin_open`.
-    #[serde(default, deserialize_with = "de::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub stdin_open: Option<bool>,
     /// `ipc`, `pid`: `host`, `service:<name>`, …
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ipc: Option<String>,
     /// `pid`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pid: Option<String>,
     /// `platform` (`linux/amd64`).
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub platform: Option<String>,
     /// `pull_policy`: `always`, `never`, `missing`, `build`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pull_policy: Option<String>,
     /// `logging`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logging: Option<Logging>,
     /// `profiles`: the service is active only when one of them is enabled.
-    #[serde(default, deserialize_with = "de::string_or_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::string_or_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub profiles: Vec<String>,
     /// `scale`: the number of containers (`deploy.replicas` says the same).
-    #[serde(default, deserialize_with = "de::opt_num", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_num",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub scale: Option<u64>,
     /// `deploy`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<Deploy>,
     /// `secrets`: secrets mounted under `/run/secrets/`.
-    #[serde(default, deserialize_with = "de::short_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::short_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub secrets: Vec<FileRef>,
     /// `configs`: configs mounted at their target (`/<source>` by default).
-    #[serde(default, deserialize_with = "de::short_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::short_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub configs: Vec<FileRef>,
 }
 
@@ -197,34 +393,74 @@ pub struct Service {
 #[non_exhaustive]
 pub struct Build {
     /// `context`: a directory (absolute once resolved) or a URL (`.` by default).
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub context: Option<String>,
     /// `dockerfile`: relative to the context (`Dockerfile` by default).
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub dockerfile: Option<String>,
     /// `dockerfile_inline`: the Dockerfile's text.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub dockerfile_inline: Option<String>,
     /// `args`: build arguments; `None` takes the value from the environment.
-    #[serde(default, deserialize_with = "de::env_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::env_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub args: BTreeMap<String, Option<String>>,
     /// `target`: the stage to build.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub target: Option<String>,
     /// `labels`.
-    #[serde(default, deserialize_with = "de::label_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::label_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub labels: BTreeMap<String, String>,
     /// `network`: the network of RUN steps.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub network: Option<String>,
     /// `no_cache`.
-    #[serde(default, deserialize_with = "de::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub no_cache: Option<bool>,
     /// `pull`: always pull base images.
-    #[serde(default, deserialize_with = "de::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pull: Option<bool>,
     /// `tags`: more tags for the image.
-    #[serde(default, deserialize_with = "de::string_or_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::string_or_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub tags: Vec<String>,
 }
 
@@ -277,25 +513,49 @@ impl de::Short for EnvFile {
 #[non_exhaustive]
 pub struct Port {
     /// `name`: a human-readable name.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
     /// `mode`: `ingress` (the default) or `host`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub mode: Option<String>,
     /// `host_ip`: the host address to bind (all by default).
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub host_ip: Option<String>,
     /// `target`: the container port.
     #[serde(deserialize_with = "de::port_number")]
     pub target: u16,
     /// `published`: the host port or range (`8080`, `8000-8010`); none: an ephemeral port.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub published: Option<String>,
     /// `protocol`: `tcp` (the default) or `udp`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub protocol: Option<String>,
     /// `app_protocol`: a hint (`http`).
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub app_protocol: Option<String>,
 }
 
@@ -309,12 +569,20 @@ pub struct ServiceVolume {
     pub kind: VolumeType,
     /// `source`: the volume's key in `volumes` (none: an anonymous volume), the host path
     /// of a bind (absolute once resolved).
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source: Option<String>,
     /// `target`: the path in the container.
     pub target: String,
     /// `read_only` (`:ro`).
-    #[serde(default, deserialize_with = "de::bool_field", skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "de::bool_field",
+        skip_serializing_if = "is_false"
+    )]
     pub read_only: bool,
     /// `bind` options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -326,7 +594,11 @@ pub struct ServiceVolume {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tmpfs: Option<TmpfsOptions>,
     /// `consistency` (accepted, meaningless on Linux).
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub consistency: Option<String>,
 }
 
@@ -354,13 +626,25 @@ pub enum VolumeType {
 #[non_exhaustive]
 pub struct BindOptions {
     /// `propagation`: `rprivate`, `shared`, …
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub propagation: Option<String>,
     /// `create_host_path`: create a missing source (true for the short syntax).
-    #[serde(default, deserialize_with = "de::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub create_host_path: Option<bool>,
     /// `selinux`: `z` or `Z`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub selinux: Option<String>,
 }
 
@@ -370,10 +654,18 @@ pub struct BindOptions {
 #[non_exhaustive]
 pub struct VolumeOptions {
     /// `nocopy`: do not copy the image's content into a new volume.
-    #[serde(default, deserialize_with = "de::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub nocopy: Option<bool>,
     /// `subpath`: mount this path of the volume.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub subpath: Option<String>,
 }
 
@@ -383,10 +675,19 @@ pub struct VolumeOptions {
 #[non_exhaustive]
 pub struct TmpfsOptions {
     /// `size` in bytes.
-    #[serde(default, deserialize_with = "de::opt_bytes", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_bytes",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub size: Option<u64>,
     /// `mode`: permission bits.
-    #[serde(default, deserialize_with = "de::opt_mode", serialize_with = "ser::opt_mode", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_mode",
+        serialize_with = "ser::opt_mode",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub mode: Option<u32>,
 }
 
@@ -396,16 +697,32 @@ pub struct TmpfsOptions {
 #[non_exhaustive]
 pub struct ServiceNetwork {
     /// `aliases`: more names of the service on this network.
-    #[serde(default, deserialize_with = "de::string_or_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::string_or_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub aliases: Vec<String>,
     /// `ipv4_address`: a fixed address.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ipv4_address: Option<String>,
     /// `ipv6_address`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ipv6_address: Option<String>,
     /// `priority`: the order in which networks are attached.
-    #[serde(default, deserialize_with = "de::opt_num", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_num",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub priority: Option<i64>,
 }
 
@@ -466,7 +783,11 @@ pub enum Condition {
 #[non_exhaustive]
 pub struct Healthcheck {
     /// `test`: `["CMD", …]`, `["CMD-SHELL", cmd]` (a string is the latter) or `["NONE"]`.
-    #[serde(default, deserialize_with = "de::health_test", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::health_test",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub test: Option<Vec<String>>,
     /// `interval`.
     #[serde(
@@ -485,7 +806,11 @@ pub struct Healthcheck {
     )]
     pub timeout: Option<Duration>,
     /// `retries`.
-    #[serde(default, deserialize_with = "de::opt_num", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_num",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub retries: Option<u64>,
     /// `start_period`.
     #[serde(
@@ -504,7 +829,11 @@ pub struct Healthcheck {
     )]
     pub start_interval: Option<Duration>,
     /// `disable`: no healthcheck, not even the image's.
-    #[serde(default, deserialize_with = "de::bool_field", skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "de::bool_field",
+        skip_serializing_if = "is_false"
+    )]
     pub disable: bool,
 }
 
@@ -531,10 +860,18 @@ impl Ulimit {
 #[non_exhaustive]
 pub struct Logging {
     /// `driver`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub driver: Option<String>,
     /// `options`.
-    #[serde(default, deserialize_with = "de::label_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::label_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub options: BTreeMap<String, String>,
 }
 
@@ -544,13 +881,25 @@ pub struct Logging {
 #[non_exhaustive]
 pub struct Deploy {
     /// `mode`: `replicated` (the default) or `global`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub mode: Option<String>,
     /// `replicas`: the number of containers.
-    #[serde(default, deserialize_with = "de::opt_num", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_num",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub replicas: Option<u64>,
     /// `labels`: labels of the service (not of its containers).
-    #[serde(default, deserialize_with = "de::label_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::label_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub labels: BTreeMap<String, String>,
     /// `resources`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -579,13 +928,25 @@ pub struct Resources {
 #[non_exhaustive]
 pub struct Limits {
     /// `cpus` (`"0.5"` in the file).
-    #[serde(default, deserialize_with = "de::opt_num", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_num",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cpus: Option<f64>,
     /// `memory` in bytes (`512M` in the file).
-    #[serde(default, deserialize_with = "de::opt_bytes", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_bytes",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub memory: Option<u64>,
     /// `pids`.
-    #[serde(default, deserialize_with = "de::opt_num", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_num",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pids: Option<i64>,
 }
 
@@ -595,7 +956,11 @@ pub struct Limits {
 #[non_exhaustive]
 pub struct RestartPolicy {
     /// `condition`: `none`, `on-failure`, `any`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub condition: Option<String>,
     /// `delay`.
     #[serde(
@@ -606,7 +971,11 @@ pub struct RestartPolicy {
     )]
     pub delay: Option<Duration>,
     /// `max_attempts`.
-    #[serde(default, deserialize_with = "de::opt_num", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_num",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_attempts: Option<u64>,
     /// `window`.
     #[serde(
@@ -626,16 +995,33 @@ pub struct FileRef {
     /// `source`: the key in the top-level `secrets`/`configs`.
     pub source: String,
     /// `target`: the path or name in the container.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub target: Option<String>,
     /// `uid`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub uid: Option<String>,
     /// `gid`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub gid: Option<String>,
     /// `mode`: permission bits.
-    #[serde(default, deserialize_with = "de::opt_mode", serialize_with = "ser::opt_mode", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_mode",
+        serialize_with = "ser::opt_mode",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub mode: Option<u32>,
 }
 
@@ -656,31 +1042,63 @@ impl de::Short for FileRef {
 pub struct NetworkConfig {
     /// `name`: the engine's name of the network (`<project>_<key>` by default, the key
     /// for an external one).
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
     /// `driver`: `bridge` by default.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub driver: Option<String>,
     /// `driver_opts`.
-    #[serde(default, deserialize_with = "de::label_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::label_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub driver_opts: BTreeMap<String, String>,
     /// `external`: made outside the project; never created nor removed by it.
-    #[serde(default, deserialize_with = "de::bool_field", skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "de::bool_field",
+        skip_serializing_if = "is_false"
+    )]
     pub external: bool,
     /// `internal`: no route outside.
-    #[serde(default, deserialize_with = "de::bool_field", skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "de::bool_field",
+        skip_serializing_if = "is_false"
+    )]
     pub internal: bool,
     /// `attachable`.
-    #[serde(default, deserialize_with = "de::bool_field", skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "de::bool_field",
+        skip_serializing_if = "is_false"
+    )]
     pub attachable: bool,
     /// `enable_ipv6`.
-    #[serde(default, deserialize_with = "de::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enable_ipv6: Option<bool>,
     /// `ipam`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipam: Option<Ipam>,
     /// `labels`.
-    #[serde(default, deserialize_with = "de::label_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::label_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub labels: BTreeMap<String, String>,
 }
 
@@ -690,7 +1108,11 @@ pub struct NetworkConfig {
 #[non_exhaustive]
 pub struct Ipam {
     /// `driver`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub driver: Option<String>,
     /// `config`: the pools.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -703,13 +1125,25 @@ pub struct Ipam {
 #[non_exhaustive]
 pub struct IpamPool {
     /// `subnet` (`172.28.0.0/16`).
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub subnet: Option<String>,
     /// `gateway`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub gateway: Option<String>,
     /// `ip_range`.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ip_range: Option<String>,
 }
 
@@ -720,19 +1154,39 @@ pub struct IpamPool {
 pub struct VolumeConfig {
     /// `name`: the engine's name (`<project>_<key>` by default, the key for an external
     /// one).
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
     /// `driver` (only `local` exists here; kept as written).
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub driver: Option<String>,
     /// `driver_opts`.
-    #[serde(default, deserialize_with = "de::label_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::label_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub driver_opts: BTreeMap<String, String>,
     /// `external`: made outside the project.
-    #[serde(default, deserialize_with = "de::bool_field", skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "de::bool_field",
+        skip_serializing_if = "is_false"
+    )]
     pub external: bool,
     /// `labels`.
-    #[serde(default, deserialize_with = "de::label_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::label_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub labels: BTreeMap<String, String>,
 }
 
@@ -742,21 +1196,41 @@ pub struct VolumeConfig {
 #[non_exhaustive]
 pub struct FileObject {
     /// `name`: the engine's name (`<project>_<key>` by default).
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
     /// `file`: a host file (absolute once resolved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
     /// `environment`: the value of this variable of the project's environment.
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub environment: Option<String>,
     /// `content`: inline content (configs only).
-    #[serde(default, deserialize_with = "de::opt_str", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content: Option<String>,
     /// `external`: made outside the project.
-    #[serde(default, deserialize_with = "de::bool_field", skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "de::bool_field",
+        skip_serializing_if = "is_false"
+    )]
     pub external: bool,
     /// `labels`.
-    #[serde(default, deserialize_with = "de::label_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "de::label_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub labels: BTreeMap<String, String>,
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use super::model::{Build, Service, VolumeType};
-use super::{dotenv, start_order, cycle_reason, File, Project};
+use super::{cycle_reason, dotenv, start_order, File, Project};
 use crate::error::{Error, Result};
 
 /// What resolution needs besides the model.
@@ -33,7 +33,11 @@ impl Context {
 }
 
 /// Resolves and validates a merged model.
-pub(super) fn resolve(file: File, ctx: &Context, env: &BTreeMap<String, String>) -> Result<Project> {
+pub(super) fn resolve(
+    file: File,
+    ctx: &Context,
+    env: &BTreeMap<String, String>,
+) -> Result<Project> {
     let mut project = Project {
         name: ctx.name.clone(),
         working_dir: ctx.working_dir.clone(),
@@ -47,7 +51,9 @@ pub(super) fn resolve(file: File, ctx: &Context, env: &BTreeMap<String, String>)
     for (name, mut s) in file.services {
         resolve_service(&name, &mut s, ctx, env)?;
         let active = s.profiles.is_empty()
-            || s.profiles.iter().any(|p| ctx.profiles.iter().any(|e| e == p || e == "*"))
+            || s.profiles
+                .iter()
+                .any(|p| ctx.profiles.iter().any(|e| e == p || e == "*"))
             || ctx.requested.contains(&name);
         if active {
             project.services.insert(name, s);
@@ -60,7 +66,11 @@ pub(super) fn resolve(file: File, ctx: &Context, env: &BTreeMap<String, String>)
             return Err(ctx.error("services", format!("no such service: {r}")));
         }
     }
-    if project.services.values().any(|s| s.networks.contains_key("default")) {
+    if project
+        .services
+        .values()
+        .any(|s| s.networks.contains_key("default"))
+    {
         project.networks.entry("default".into()).or_default();
     }
     resolve_resources(&mut project, ctx);
@@ -69,23 +79,33 @@ pub(super) fn resolve(file: File, ctx: &Context, env: &BTreeMap<String, String>)
 }
 
 /// One service: env files, environment, build, paths, default network.
-fn resolve_service(name: &str, s: &mut Service, ctx: &Context, env: &BTreeMap<String, String>) -> Result<()> {
+fn resolve_service(
+    name: &str,
+    s: &mut Service,
+    ctx: &Context,
+    env: &BTreeMap<String, String>,
+) -> Result<()> {
     let at = |field: &str| format!("services.{name}.{field}");
     let lookup = |k: &str| env.get(k).cloned();
     for (i, f) in s.env_file.iter_mut().enumerate() {
         f.path = absolute(&ctx.working_dir, &f.path.to_string_lossy(), env);
         if !f.path.is_file() {
             if f.required {
-                return Err(ctx.error(at(&format!("env_file[{i}]")), format!("env file {} not found", f.path.display())));
+                return Err(ctx.error(
+                    at(&format!("env_file[{i}]")),
+                    format!("env file {} not found", f.path.display()),
+                ));
             }
             continue;
         }
-        let text = std::fs::read_to_string(&f.path).map_err(|e| Error::os("reading env file", &f.path, e))?;
-        let vars = dotenv::parse(&text, &lookup).map_err(|(line, reason)| Error::InvalidCompose {
-            file: f.path.clone(),
-            path: format!("line {line}"),
-            reason,
-        })?;
+        let text = std::fs::read_to_string(&f.path)
+            .map_err(|e| Error::os("reading env file", &f.path, e))?;
+        let vars =
+            dotenv::parse(&text, &lookup).map_err(|(line, reason)| Error::InvalidCompose {
+                file: f.path.clone(),
+                path: format!("line {line}"),
+                reason,
+            })?;
         for (k, v) in vars {
             s.environment.entry(k).or_insert(Some(v));
         }
@@ -106,7 +126,9 @@ fn resolve_service(name: &str, s: &mut Service, ctx: &Context, env: &BTreeMap<St
     for v in &mut s.volumes {
         if v.kind == VolumeType::Bind {
             if let Some(src) = v.source.as_mut() {
-                *src = absolute(&ctx.working_dir, src, env).to_string_lossy().into_owned();
+                *src = absolute(&ctx.working_dir, src, env)
+                    .to_string_lossy()
+                    .into_owned();
             }
         }
     }
@@ -121,11 +143,15 @@ fn resolve_service(name: &str, s: &mut Service, ctx: &Context, env: &BTreeMap<St
 
 fn resolve_build(b: &mut Build, ctx: &Context, env: &BTreeMap<String, String>) {
     let context = b.context.take().unwrap_or_else(|| ".".into());
-    let remote = context.contains("://") || context.starts_with("git@") || context.starts_with("github.com/");
+    let remote = context.contains("://")
+        || context.starts_with("git@")
+        || context.starts_with("github.com/");
     b.context = Some(if remote {
         context
     } else {
-        absolute(&ctx.working_dir, &context, env).to_string_lossy().into_owned()
+        absolute(&ctx.working_dir, &context, env)
+            .to_string_lossy()
+            .into_owned()
     });
     for (k, v) in b.args.iter_mut() {
         if v.is_none() {
@@ -136,7 +162,13 @@ fn resolve_build(b: &mut Build, ctx: &Context, env: &BTreeMap<String, String>) {
 
 /// Names of networks, volumes, secrets and configs; paths of secret and config files.
 fn resolve_resources(p: &mut Project, ctx: &Context) {
-    let scoped = |key: &str, external: bool| if external { key.to_owned() } else { format!("{}_{key}", ctx.name) };
+    let scoped = |key: &str, external: bool| {
+        if external {
+            key.to_owned()
+        } else {
+            format!("{}_{key}", ctx.name)
+        }
+    };
     for (k, n) in p.networks.iter_mut() {
         n.name.get_or_insert_with(|| scoped(k, n.external));
     }
@@ -196,12 +228,20 @@ fn validate(p: &mut Project, ctx: &Context) -> Result<()> {
     start_order(&p.services).map_err(|cycle| ctx.error("services", cycle_reason(&cycle)))?;
     for (k, o) in &p.secrets {
         if o.content.is_some() {
-            return Err(ctx.error(format!("secrets.{k}.content"), "content is only allowed for configs"));
+            return Err(ctx.error(
+                format!("secrets.{k}.content"),
+                "content is only allowed for configs",
+            ));
         }
     }
     for (kind, map) in [("secrets", &p.secrets), ("configs", &p.configs)] {
         for (k, o) in map {
-            let sources = [o.file.is_some(), o.environment.is_some(), o.content.is_some(), o.external];
+            let sources = [
+                o.file.is_some(),
+                o.environment.is_some(),
+                o.content.is_some(),
+                o.external,
+            ];
             if sources.iter().filter(|b| **b).count() != 1 {
                 return Err(ctx.error(
                     format!("{kind}.{k}"),
@@ -218,20 +258,32 @@ fn validate(p: &mut Project, ctx: &Context) -> Result<()> {
 fn check_references(name: &str, s: &Service, p: &Project, ctx: &Context) -> Result<()> {
     for net in s.networks.keys() {
         if !p.networks.contains_key(net) {
-            return Err(ctx.error(format!("services.{name}.networks.{net}"), format!("undefined network {net:?}")));
+            return Err(ctx.error(
+                format!("services.{name}.networks.{net}"),
+                format!("undefined network {net:?}"),
+            ));
         }
     }
     for (i, v) in s.volumes.iter().enumerate() {
         if let (VolumeType::Volume, Some(src)) = (v.kind, &v.source) {
             if !p.volumes.contains_key(src) {
-                return Err(ctx.error(format!("services.{name}.volumes[{i}]"), format!("undefined volume {src:?}")));
+                return Err(ctx.error(
+                    format!("services.{name}.volumes[{i}]"),
+                    format!("undefined volume {src:?}"),
+                ));
             }
         }
     }
-    for (kind, refs, decl) in [("secrets", &s.secrets, &p.secrets), ("configs", &s.configs, &p.configs)] {
+    for (kind, refs, decl) in [
+        ("secrets", &s.secrets, &p.secrets),
+        ("configs", &s.configs, &p.configs),
+    ] {
         for (i, r) in refs.iter().enumerate() {
             if !decl.contains_key(&r.source) {
-                return Err(ctx.error(format!("services.{name}.{kind}[{i}]"), format!("undefined {} {:?}", &kind[..kind.len() - 1], r.source)));
+                return Err(ctx.error(
+                    format!("services.{name}.{kind}[{i}]"),
+                    format!("undefined {} {:?}", &kind[..kind.len() - 1], r.source),
+                ));
             }
         }
     }

@@ -48,7 +48,9 @@ fn parse_ports(spec: &str) -> Result<Vec<Port>, String> {
     };
     let (ip, ports) = if let Some(b) = rest.strip_prefix('[') {
         let (ip, after) = b.split_once(']').ok_or("unterminated IPv6 address")?;
-        let after = after.strip_prefix(':').ok_or("expected ':' after the host address")?;
+        let after = after
+            .strip_prefix(':')
+            .ok_or("expected ':' after the host address")?;
         (Some(ip.to_owned()), after)
     } else {
         match rest.matches(':').count() {
@@ -255,8 +257,14 @@ mod tests {
                 "127.0.0.1:8080:80",
                 vec![port(Some("127.0.0.1"), 80, Some("8080"), "tcp")],
             ),
-            ("127.0.0.1::80", vec![port(Some("127.0.0.1"), 80, None, "tcp")]),
-            ("[::1]:8080:80", vec![port(Some("::1"), 80, Some("8080"), "tcp")]),
+            (
+                "127.0.0.1::80",
+                vec![port(Some("127.0.0.1"), 80, None, "tcp")],
+            ),
+            (
+                "[::1]:8080:80",
+                vec![port(Some("::1"), 80, Some("8080"), "tcp")],
+            ),
             (
                 "8000-8001:80-81",
                 vec![
@@ -268,7 +276,10 @@ mod tests {
                 "3000-3001",
                 vec![port(None, 3000, None, "tcp"), port(None, 3001, None, "tcp")],
             ),
-            ("9090-9091:8080", vec![port(None, 8080, Some("9090-9091"), "tcp")]),
+            (
+                "9090-9091:8080",
+                vec![port(None, 8080, Some("9090-9091"), "tcp")],
+            ),
         ];
         for (spec, want) in cases {
             assert_eq!(&Port::parse_short(spec).unwrap(), want, "{spec}");
@@ -278,10 +289,22 @@ mod tests {
     #[test]
     fn bad_ports_say_why() {
         let cases = [
-            ("80:80:80/tcpx", "invalid port \"80:80:80/tcpx\": invalid proto: tcpx"),
-            ("8000-8002:80-81", "invalid port \"8000-8002:80-81\": host and container port ranges differ in size"),
-            ("70000", "invalid port \"70000\": invalid port number \"70000\""),
-            ("81-80", "invalid port \"81-80\": invalid range \"81-80\": end is before start"),
+            (
+                "80:80:80/tcpx",
+                "invalid port \"80:80:80/tcpx\": invalid proto: tcpx",
+            ),
+            (
+                "8000-8002:80-81",
+                "invalid port \"8000-8002:80-81\": host and container port ranges differ in size",
+            ),
+            (
+                "70000",
+                "invalid port \"70000\": invalid port number \"70000\"",
+            ),
+            (
+                "81-80",
+                "invalid port \"81-80\": invalid range \"81-80\": end is before start",
+            ),
             ("8080:", "invalid port \"8080:\": no container port"),
         ];
         for (spec, want) in cases {
@@ -306,7 +329,10 @@ mod tests {
         assert_eq!(b.selinux.as_deref(), Some("z"));
 
         let v = parse_volume("/cache").unwrap();
-        assert_eq!((v.kind, v.source, v.target.as_str()), (VolumeType::Volume, None, "/cache"));
+        assert_eq!(
+            (v.kind, v.source, v.target.as_str()),
+            (VolumeType::Volume, None, "/cache")
+        );
 
         let v = parse_volume("~/conf:/etc/app:rw").unwrap();
         assert_eq!(v.kind, VolumeType::Bind);
@@ -319,7 +345,10 @@ mod tests {
             parse_volume("data:rel").unwrap_err(),
             "target \"rel\" is not an absolute path"
         );
-        assert_eq!(parse_volume("a:/b:bogus").unwrap_err(), "unknown option \"bogus\"");
+        assert_eq!(
+            parse_volume("a:/b:bogus").unwrap_err(),
+            "unknown option \"bogus\""
+        );
         assert_eq!(parse_volume("a:/b:ro:x").unwrap_err(), "too many colons");
     }
 }

@@ -56,11 +56,17 @@ fn yaml_err(yaml: &str) -> (String, String) {
 }
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn env_map(pairs: &[(&str, Option<&str>)]) -> BTreeMap<String, Option<String>> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.map(Into::into))).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.map(Into::into)))
+        .collect()
 }
 
 #[test]
@@ -89,7 +95,10 @@ volumes: {data: }
 networks: {front: }
 secrets: {token: {file: ./token.txt}}
 ";
-    let tmp = Dir::new(&[("compose.yaml", short_yaml), ("vars.env", "FROM_FILE=1\nA=ignored\n")]);
+    let tmp = Dir::new(&[
+        ("compose.yaml", short_yaml),
+        ("vars.env", "FROM_FILE=1\nA=ignored\n"),
+    ]);
     let dir = tmp.path().to_owned();
     let d = dir.to_string_lossy();
     let long_yaml = format!(
@@ -127,7 +136,13 @@ secrets: {{token: {{file: {d}/token.txt}}}}
     std::fs::write(dir.join("long.yaml"), long_yaml).unwrap();
     let mut long = Dir::load_at(&dir, "long.yaml");
     // The long form named a Dockerfile and the context `.`; the short one did not.
-    let b = long.services.get_mut("web").unwrap().build.as_mut().unwrap();
+    let b = long
+        .services
+        .get_mut("web")
+        .unwrap()
+        .build
+        .as_mut()
+        .unwrap();
     assert_eq!(b.context.as_deref(), Some(d.as_ref()));
     b.context = Some(format!("{d}/web"));
     b.dockerfile = None;
@@ -136,13 +151,24 @@ secrets: {{token: {{file: {d}/token.txt}}}}
     assert_eq!(short.secrets, long.secrets);
 
     let web = &short.services["web"];
-    assert_eq!(web.command.as_deref().unwrap(), ["nginx", "-g", "daemon off;"]);
+    assert_eq!(
+        web.command.as_deref().unwrap(),
+        ["nginx", "-g", "daemon off;"]
+    );
     assert_eq!(
         web.environment,
-        env_map(&[("A", Some("1")), ("B", Some("two=2")), ("C", Some("")), ("FROM_FILE", Some("1"))])
+        env_map(&[
+            ("A", Some("1")),
+            ("B", Some("two=2")),
+            ("C", Some("")),
+            ("FROM_FILE", Some("1"))
+        ])
     );
     assert_eq!(web.extra_hosts, map(&[("db", "10.0.0.2"), ("v6", "::1")]));
-    assert_eq!(web.volumes[1].source.as_deref(), Some(format!("{d}/site").as_str()));
+    assert_eq!(
+        web.volumes[1].source.as_deref(),
+        Some(format!("{d}/site").as_str())
+    );
     assert_eq!(web.ports[1].host_ip.as_deref(), Some("127.0.0.1"));
     assert_eq!(web.ulimits["nofile"], Ulimit::new(1024, 1024));
     assert_eq!(short.networks["front"].name.as_deref(), Some("app_front"));
@@ -208,7 +234,10 @@ configs:
     assert_eq!(s.user.as_deref(), Some("1000"));
     assert_eq!(s.network_mode.as_deref(), Some("host"));
     assert!(s.networks.is_empty(), "network_mode: no default network");
-    assert_eq!((s.privileged, s.read_only, s.init, s.tty, s.stdin_open), (Some(true), Some(true), Some(true), Some(true), Some(false)));
+    assert_eq!(
+        (s.privileged, s.read_only, s.init, s.tty, s.stdin_open),
+        (Some(true), Some(true), Some(true), Some(true), Some(false))
+    );
     assert_eq!(s.mem_limit, Some(512 << 20));
     assert_eq!(s.cpus, Some(1.5));
     assert_eq!(s.pids_limit, Some(100));
@@ -217,7 +246,10 @@ configs:
     let d = s.deploy.as_ref().unwrap();
     assert_eq!(d.replicas, Some(3));
     let l = d.resources.as_ref().unwrap().limits.as_ref().unwrap();
-    assert_eq!((l.cpus, l.memory, l.pids), (Some(0.5), Some(256 << 20), Some(50)));
+    assert_eq!(
+        (l.cpus, l.memory, l.pids),
+        (Some(0.5), Some(256 << 20), Some(50))
+    );
     let h = s.healthcheck.as_ref().unwrap();
     assert_eq!(h.test.as_deref().unwrap(), ["CMD", "true"]);
     assert_eq!(h.interval, Some(Duration::from_secs(10)));
@@ -265,15 +297,24 @@ networks:
     let s = &p.services["s"];
     assert_eq!(s.volumes[0].kind, VolumeType::Tmpfs);
     assert_eq!(s.volumes[0].tmpfs.as_ref().unwrap().size, Some(64 << 20));
-    assert_eq!(s.volumes[1].source.as_deref(), Some("/nonexistent-home/conf"));
+    assert_eq!(
+        s.volumes[1].source.as_deref(),
+        Some("/nonexistent-home/conf")
+    );
     assert!(s.volumes[1].read_only);
     assert_eq!(s.networks["back"].aliases, ["api"]);
-    assert_eq!(s.networks["back"].ipv4_address.as_deref(), Some("172.28.0.5"));
+    assert_eq!(
+        s.networks["back"].ipv4_address.as_deref(),
+        Some("172.28.0.5")
+    );
     let n = &p.networks["back"];
     assert!(n.internal);
     assert_eq!(n.name.as_deref(), Some("app_back"));
     let pool = &n.ipam.as_ref().unwrap().config[0];
-    assert_eq!((pool.subnet.as_deref(), pool.gateway.as_deref()), (Some("172.28.0.0/16"), Some("172.28.0.1")));
+    assert_eq!(
+        (pool.subnet.as_deref(), pool.gateway.as_deref()),
+        (Some("172.28.0.0/16"), Some("172.28.0.1"))
+    );
     assert_eq!(n.labels, map(&[("team", "core")]));
     assert_eq!(p.networks["outside"].name.as_deref(), Some("outside"));
 }
@@ -295,8 +336,14 @@ fn depends_on_long_form() {
     let deps = &p.services["web"].depends_on;
     assert_eq!(deps["db"].condition, Condition::ServiceHealthy);
     assert!(deps["db"].restart && deps["db"].required);
-    assert_eq!(deps["init"].condition, Condition::ServiceCompletedSuccessfully);
-    assert!(!deps.contains_key("cache"), "not required and not there: dropped");
+    assert_eq!(
+        deps["init"].condition,
+        Condition::ServiceCompletedSuccessfully
+    );
+    assert!(
+        !deps.contains_key("cache"),
+        "not required and not there: dropped"
+    );
     assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
 }
 
@@ -351,27 +398,65 @@ networks: {front: , back: }
         .unwrap();
     let w = &p.services["web"];
     assert_eq!(w.image.as_deref(), Some("web:2"));
-    assert_eq!(w.command.as_deref().unwrap(), ["serve"], "command is replaced");
-    assert_eq!(w.environment, env_map(&[("A", Some("base")), ("B", Some("override")), ("C", Some("new"))]));
+    assert_eq!(
+        w.command.as_deref().unwrap(),
+        ["serve"],
+        "command is replaced"
+    );
+    assert_eq!(
+        w.environment,
+        env_map(&[
+            ("A", Some("base")),
+            ("B", Some("override")),
+            ("C", Some("new"))
+        ])
+    );
     assert_eq!(w.labels, map(&[("x", "1"), ("y", "2")]));
     assert_eq!(w.extra_hosts, map(&[("a", "10.0.0.9"), ("b", "10.0.0.2")]));
-    let ports: Vec<_> = w.ports.iter().map(|p| (p.published.as_deref().unwrap(), p.target)).collect();
-    assert_eq!(ports, [("8080", 80), ("9090", 90), ("7070", 70)], "unique, appended");
+    let ports: Vec<_> = w
+        .ports
+        .iter()
+        .map(|p| (p.published.as_deref().unwrap(), p.target))
+        .collect();
+    assert_eq!(
+        ports,
+        [("8080", 80), ("9090", 90), ("7070", 70)],
+        "unique, appended"
+    );
     assert_eq!(w.expose, ["1", "2"]);
     assert_eq!(w.dns, ["1.1.1.1", "8.8.8.8"]);
-    let vols: Vec<_> = w.volumes.iter().map(|v| (v.kind, v.target.as_str())).collect();
-    assert_eq!(vols, [(VolumeType::Bind, "/data"), (VolumeType::Bind, "/a")], "by target");
+    let vols: Vec<_> = w
+        .volumes
+        .iter()
+        .map(|v| (v.kind, v.target.as_str()))
+        .collect();
+    assert_eq!(
+        vols,
+        [(VolumeType::Bind, "/data"), (VolumeType::Bind, "/a")],
+        "by target"
+    );
     assert!(w.volumes[0].source.as_deref().unwrap().ends_with("/other"));
     assert_eq!(w.networks.keys().collect::<Vec<_>>(), ["back", "front"]);
     assert_eq!(w.networks["front"].aliases, ["w"]);
     let h = w.healthcheck.as_ref().unwrap();
     assert_eq!(h.test.as_deref().unwrap(), ["CMD", "b"]);
-    assert_eq!(h.interval, Some(Duration::from_secs(5)), "the rest of healthcheck merges");
+    assert_eq!(
+        h.interval,
+        Some(Duration::from_secs(5)),
+        "the rest of healthcheck merges"
+    );
     let b = w.build.as_ref().unwrap();
     assert_eq!(b.args, env_map(&[("V", Some("1")), ("W", Some("2"))]));
     assert!(p.services.contains_key("extra"));
-    assert_eq!(p.name, normalize(d.path()), "the first file's directory names the project");
-    assert_eq!(p.files, [d.path().join("base.yaml"), d.path().join("override.yaml")]);
+    assert_eq!(
+        p.name,
+        normalize(d.path()),
+        "the first file's directory names the project"
+    );
+    assert_eq!(
+        p.files,
+        [d.path().join("base.yaml"), d.path().join("override.yaml")]
+    );
 }
 
 fn normalize(dir: &Path) -> String {
@@ -384,18 +469,35 @@ fn default_files_and_their_override_are_found() {
         ("docker-compose.yml", "services: {old: {image: old}}"),
         ("compose.yaml", "services: {web: {image: web:1}}"),
         ("compose.override.yml", "services: {web: {image: web:2}}"),
-        ("docker-compose.override.yaml", "services: {web: {image: web:3}}"),
+        (
+            "docker-compose.override.yaml",
+            "services: {web: {image: web:3}}",
+        ),
     ]);
     let p = d.load(&[]);
-    assert_eq!(p.services.keys().collect::<Vec<_>>(), ["web"], "compose.yaml wins");
+    assert_eq!(
+        p.services.keys().collect::<Vec<_>>(),
+        ["web"],
+        "compose.yaml wins"
+    );
     assert_eq!(p.services["web"].image.as_deref(), Some("web:2"));
-    assert_eq!(p.files, [d.path().join("compose.yaml"), d.path().join("compose.override.yml")]);
+    assert_eq!(
+        p.files,
+        [
+            d.path().join("compose.yaml"),
+            d.path().join("compose.override.yml")
+        ]
+    );
 
     let d = Dir::new(&[("docker-compose.yaml", "services: {a: {image: a}}")]);
     assert_eq!(d.load(&[]).files, [d.path().join("docker-compose.yaml")]);
 
     let d = Dir::new(&[]);
-    assert!(d.err(&[]).contains("no configuration file provided"), "{}", d.err(&[]));
+    assert!(
+        d.err(&[]).contains("no configuration file provided"),
+        "{}",
+        d.err(&[])
+    );
 }
 
 #[test]
@@ -417,23 +519,46 @@ fn env_files_and_the_environment() {
     let s = &p.services["s"];
     assert_eq!(s.image.as_deref(), Some("img:dotenv"));
     assert_eq!(s.labels["who"], "process");
-    assert_eq!(s.environment, env_map(&[("FROM_DOTENV", Some("d")), ("FROM_PROCESS", Some("p")), ("UNSET", None)]));
+    assert_eq!(
+        s.environment,
+        env_map(&[
+            ("FROM_DOTENV", Some("d")),
+            ("FROM_PROCESS", Some("p")),
+            ("UNSET", None)
+        ])
+    );
     assert_eq!(p.environment["TAG"], "dotenv");
 
     // `--env-file`s replace `.env`; later ones win.
-    let p = d.opts(&[]).env_file("prod.env").env_file("extra.env").load().unwrap();
+    let p = d
+        .opts(&[])
+        .env_file("prod.env")
+        .env_file("extra.env")
+        .load()
+        .unwrap();
     let s = &p.services["s"];
     assert_eq!(s.image.as_deref(), Some("img:prod"));
     assert_eq!(s.labels["who"], "extra");
     assert_eq!(s.environment["FROM_DOTENV"], None, ".env was not read");
 
-    let err = d.opts(&[]).env_file("missing.env").load().unwrap_err().to_string();
-    assert!(err.starts_with("reading env file ") && err.ends_with("missing.env"), "{err}");
+    let err = d
+        .opts(&[])
+        .env_file("missing.env")
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("reading env file ") && err.ends_with("missing.env"),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_variables_warn_and_required_ones_fail() {
-    let d = Dir::new(&[("compose.yaml", "services: {s: {image: 'x:${TAG}', user: $WHO$WHO}}")]);
+    let d = Dir::new(&[(
+        "compose.yaml",
+        "services: {s: {image: 'x:${TAG}', user: $WHO$WHO}}",
+    )]);
     let p = d.load(&[]);
     assert_eq!(p.services["s"].image.as_deref(), Some("x:"));
     assert_eq!(
@@ -443,12 +568,19 @@ fn missing_variables_warn_and_required_ones_fail() {
             "The \"WHO\" variable is not set. Defaulting to a blank string.",
         ]
     );
-    let (path, reason) = yaml_err("services:\n  web:\n    image: 'x:${TAG:?set TAG to the release}'\n");
+    let (path, reason) =
+        yaml_err("services:\n  web:\n    image: 'x:${TAG:?set TAG to the release}'\n");
     assert_eq!(path, "services.web.image");
-    assert_eq!(reason, "required variable TAG is missing a value: set TAG to the release");
+    assert_eq!(
+        reason,
+        "required variable TAG is missing a value: set TAG to the release"
+    );
     let (path, reason) = yaml_err("services:\n  web:\n    command: [a, '${oops']\n    image: x\n");
     assert_eq!(path, "services.web.command[1]");
-    assert!(reason.starts_with("invalid interpolation format \"${oops\""), "{reason}");
+    assert!(
+        reason.starts_with("invalid interpolation format \"${oops\""),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -463,14 +595,27 @@ fn escapes_and_defaults_reach_the_model() {
 
 #[test]
 fn project_names() {
-    let d = Dir::new(&[("compose.yaml", "name: from-file\nservices: {s: {image: x}}\n")]);
+    let d = Dir::new(&[(
+        "compose.yaml",
+        "name: from-file\nservices: {s: {image: x}}\n",
+    )]);
     let named = |opts: &mut ProjectOptions| opts.load().map(|p| p.name).map_err(|e| e.to_string());
     let mut o = ProjectOptions::new();
-    o.project_directory(d.path()).environment([("COMPOSE_PROJECT_NAME", "from-env")]);
-    assert_eq!(named(o.clone().project_name("flag")), Ok("flag".into()), "-p first");
-    assert_eq!(named(&mut o), Ok("from-env".into()), "then COMPOSE_PROJECT_NAME");
+    o.project_directory(d.path())
+        .environment([("COMPOSE_PROJECT_NAME", "from-env")]);
+    assert_eq!(
+        named(o.clone().project_name("flag")),
+        Ok("flag".into()),
+        "-p first"
+    );
+    assert_eq!(
+        named(&mut o),
+        Ok("from-env".into()),
+        "then COMPOSE_PROJECT_NAME"
+    );
     let mut o = ProjectOptions::new();
-    o.project_directory(d.path()).environment(Vec::<(String, String)>::new());
+    o.project_directory(d.path())
+        .environment(Vec::<(String, String)>::new());
     assert_eq!(named(&mut o), Ok("from-file".into()), "then name:");
     let err = named(o.clone().project_name("Bad Name")).unwrap_err();
     assert!(
@@ -478,18 +623,29 @@ fn project_names() {
         "{err}"
     );
     assert!(named(o.clone().project_name("_x")).is_err());
-    assert!(named(o.clone().project_name("")).unwrap_err().ends_with("project name must not be empty"));
+    assert!(named(o.clone().project_name(""))
+        .unwrap_err()
+        .ends_with("project name must not be empty"));
 
     // The directory's name is made valid rather than refused.
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("My.App_Dir-2");
     std::fs::create_dir(&dir).unwrap();
-    std::fs::write(dir.join("compose.yaml"), "services: {s: {image: '${COMPOSE_PROJECT_NAME}'}}").unwrap();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        "services: {s: {image: '${COMPOSE_PROJECT_NAME}'}}",
+    )
+    .unwrap();
     let mut o = ProjectOptions::new();
-    o.project_directory(&dir).environment(Vec::<(String, String)>::new());
+    o.project_directory(&dir)
+        .environment(Vec::<(String, String)>::new());
     let p = o.load().unwrap();
     assert_eq!(p.name, "myapp_dir-2");
-    assert_eq!(p.services["s"].image.as_deref(), Some("myapp_dir-2"), "the name is a variable");
+    assert_eq!(
+        p.services["s"].image.as_deref(),
+        Some("myapp_dir-2"),
+        "the name is a variable"
+    );
     assert_eq!(super::load::normalize_name("__-Hello World!"), "helloworld");
 }
 
@@ -503,13 +659,35 @@ fn profiles_enable_services() {
     let d = Dir::new(&[("compose.yaml", yaml)]);
     let active = |p: Project| p.services.into_keys().collect::<Vec<_>>();
     assert_eq!(active(d.load(&[])), ["web"]);
-    assert_eq!(active(d.opts(&[]).profile("test").load().unwrap()), ["mock", "web"]);
-    assert_eq!(active(d.opts(&[]).profile("*").load().unwrap()), ["debug", "mock", "web"]);
-    assert_eq!(active(d.load(&[("COMPOSE_PROFILES", "debug,dev")])), ["debug", "mock", "web"]);
-    assert_eq!(active(d.opts(&[]).service("debug").load().unwrap()), ["debug", "web"], "asked for by name");
+    assert_eq!(
+        active(d.opts(&[]).profile("test").load().unwrap()),
+        ["mock", "web"]
+    );
+    assert_eq!(
+        active(d.opts(&[]).profile("*").load().unwrap()),
+        ["debug", "mock", "web"]
+    );
+    assert_eq!(
+        active(d.load(&[("COMPOSE_PROFILES", "debug,dev")])),
+        ["debug", "mock", "web"]
+    );
+    assert_eq!(
+        active(d.opts(&[]).service("debug").load().unwrap()),
+        ["debug", "web"],
+        "asked for by name"
+    );
     let p = d.load(&[]);
-    assert_eq!(p.disabled_services.keys().collect::<Vec<_>>(), ["debug", "mock"]);
-    assert!(d.opts(&[]).service("nope").load().unwrap_err().to_string().ends_with("no such service: nope"));
+    assert_eq!(
+        p.disabled_services.keys().collect::<Vec<_>>(),
+        ["debug", "mock"]
+    );
+    assert!(d
+        .opts(&[])
+        .service("nope")
+        .load()
+        .unwrap_err()
+        .to_string()
+        .ends_with("no such service: nope"));
 
     let d = Dir::new(&[(
         "compose.yaml",
@@ -522,7 +700,10 @@ fn profiles_enable_services() {
             d.path().join("compose.yaml").display()
         )
     );
-    assert_eq!(active(d.opts(&[]).profile("dev").load().unwrap()), ["db", "web"]);
+    assert_eq!(
+        active(d.opts(&[]).profile("dev").load().unwrap()),
+        ["db", "web"]
+    );
 }
 
 #[test]
@@ -559,11 +740,19 @@ fn unknown_keys_and_wrong_types_name_their_path() {
     for (yaml, want_path, want_reason) in cases {
         if want_path.is_empty() {
             let p = load_yaml(yaml);
-            assert_eq!(p.services["web"].image.as_deref(), Some("x"), "x- keys are ignored");
+            assert_eq!(
+                p.services["web"].image.as_deref(),
+                Some("x"),
+                "x- keys are ignored"
+            );
             continue;
         }
         let (path, reason) = yaml_err(yaml);
-        assert_eq!((path.as_str(), reason.as_str()), (*want_path, *want_reason), "{yaml}");
+        assert_eq!(
+            (path.as_str(), reason.as_str()),
+            (*want_path, *want_reason),
+            "{yaml}"
+        );
     }
 }
 
@@ -597,11 +786,23 @@ services:
     let one = &p.services["one"];
     assert_eq!(one.image.as_deref(), Some("app:1"));
     assert_eq!(one.restart.as_deref(), Some("always"));
-    assert_eq!(one.environment, env_map(&[("A", Some("2"))]), "the mapping's own keys win, not merged deeper");
+    assert_eq!(
+        one.environment,
+        env_map(&[("A", Some("2"))]),
+        "the mapping's own keys win, not merged deeper"
+    );
     let two = &p.services["two"];
-    assert_eq!(two.user.as_deref(), Some("nobody"), "a merge inside a merged mapping");
+    assert_eq!(
+        two.user.as_deref(),
+        Some("nobody"),
+        "a merge inside a merged mapping"
+    );
     assert_eq!(two.image.as_deref(), Some("app:1"));
-    assert_eq!(two.restart.as_deref(), Some("always"), "the first listed mapping wins");
+    assert_eq!(
+        two.restart.as_deref(),
+        Some("always"),
+        "the first listed mapping wins"
+    );
     assert_eq!(two.hostname.as_deref(), Some("h"));
     assert_eq!(p.services["three"].labels, map(&[("team", "core")]));
 }
@@ -609,21 +810,48 @@ services:
 #[test]
 fn dependency_errors() {
     let (path, reason) = yaml_err("services: {web: {image: x, depends_on: [db]}}");
-    assert_eq!((path.as_str(), reason.as_str()), ("services.web.depends_on.db", "depends on undefined service \"db\""));
+    assert_eq!(
+        (path.as_str(), reason.as_str()),
+        (
+            "services.web.depends_on.db",
+            "depends on undefined service \"db\""
+        )
+    );
     let (path, reason) = yaml_err(
         "services:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, depends_on: [c]}\n  c: {image: x, depends_on: [a]}\n  d: {image: x, depends_on: [a]}\n",
     );
-    assert_eq!((path.as_str(), reason.as_str()), ("services", "dependency cycle detected: a -> b -> c -> a"));
+    assert_eq!(
+        (path.as_str(), reason.as_str()),
+        ("services", "dependency cycle detected: a -> b -> c -> a")
+    );
     let (path, reason) = yaml_err("services: {web: {restart: always}}");
-    assert_eq!((path.as_str(), reason.as_str()), ("services.web", "has neither an image nor a build context specified"));
+    assert_eq!(
+        (path.as_str(), reason.as_str()),
+        (
+            "services.web",
+            "has neither an image nor a build context specified"
+        )
+    );
     let (path, reason) = yaml_err("services: {web: {image: x, volumes: ['data:/d']}}");
-    assert_eq!((path.as_str(), reason.as_str()), ("services.web.volumes[0]", "undefined volume \"data\""));
+    assert_eq!(
+        (path.as_str(), reason.as_str()),
+        ("services.web.volumes[0]", "undefined volume \"data\"")
+    );
     let (path, reason) = yaml_err("services: {web: {image: x, networks: [back]}}");
-    assert_eq!((path.as_str(), reason.as_str()), ("services.web.networks.back", "undefined network \"back\""));
+    assert_eq!(
+        (path.as_str(), reason.as_str()),
+        ("services.web.networks.back", "undefined network \"back\"")
+    );
     let (path, reason) = yaml_err("services: {web: {image: x, secrets: [s]}}");
-    assert_eq!((path.as_str(), reason.as_str()), ("services.web.secrets[0]", "undefined secret \"s\""));
+    assert_eq!(
+        (path.as_str(), reason.as_str()),
+        ("services.web.secrets[0]", "undefined secret \"s\"")
+    );
     let (path, reason) = yaml_err("services: {web: {image: x}}\nsecrets: {s: {content: x}}");
-    assert_eq!((path.as_str(), reason.as_str()), ("secrets.s.content", "content is only allowed for configs"));
+    assert_eq!(
+        (path.as_str(), reason.as_str()),
+        ("secrets.s.content", "content is only allowed for configs")
+    );
 }
 
 #[test]
@@ -638,11 +866,26 @@ fn start_and_stop_order() {
   adminer: {image: x}
 ",
     );
-    assert_eq!(p.start_order().unwrap(), ["adminer", "cache", "db", "migrate", "api", "web"]);
-    assert_eq!(p.stop_order().unwrap(), ["web", "api", "migrate", "db", "cache", "adminer"]);
+    assert_eq!(
+        p.start_order().unwrap(),
+        ["adminer", "cache", "db", "migrate", "api", "web"]
+    );
+    assert_eq!(
+        p.stop_order().unwrap(),
+        ["web", "api", "migrate", "db", "cache", "adminer"]
+    );
     let mut broken = p.clone();
-    broken.services.get_mut("db").unwrap().depends_on.insert("web".into(), Dependency::default());
-    assert!(broken.start_order().unwrap_err().to_string().contains("dependency cycle detected: api -> db -> web -> api"));
+    broken
+        .services
+        .get_mut("db")
+        .unwrap()
+        .depends_on
+        .insert("web".into(), Dependency::default());
+    assert!(broken
+        .start_order()
+        .unwrap_err()
+        .to_string()
+        .contains("dependency cycle detected: api -> db -> web -> api"));
 }
 
 #[test]
@@ -651,9 +894,15 @@ fn config_hash_is_stable_and_sensitive() {
     let b = load_yaml(
         "services:\n  web:\n    labels: {y: '2', x: '1'}\n    ports: [{target: 80, published: 80}]\n    environment: [B=2, A=1]\n    image: nginx:1\n    deploy: {replicas: 4}\n    scale: 2\n    profiles: []\n",
     );
-    let (ha, hb) = (a.services["web"].config_hash(), b.services["web"].config_hash());
+    let (ha, hb) = (
+        a.services["web"].config_hash(),
+        b.services["web"].config_hash(),
+    );
     assert_eq!(ha.len(), 64);
-    assert_eq!(ha, hb, "key order, short/long forms and replicas do not matter");
+    assert_eq!(
+        ha, hb,
+        "key order, short/long forms and replicas do not matter"
+    );
     assert_eq!(ha, a.services["web"].config_hash(), "stable");
     let c = load_yaml("services: {web: {image: nginx:2, environment: {A: '1', B: '2'}, ports: ['80:80'], labels: [x=1, y=2]}}");
     assert_ne!(ha, c.services["web"].config_hash(), "another image");
@@ -690,7 +939,11 @@ fn the_builder_makes_the_loaded_model() {
                 .env("POSTGRES_PASSWORD", "secret")
                 .port("5432")
                 .volume("data:/var/lib/postgresql/data")
-                .healthcheck(Healthcheck::cmd(["pg_isready"]).interval(Duration::from_secs(5)).retries(5))
+                .healthcheck(
+                    Healthcheck::cmd(["pg_isready"])
+                        .interval(Duration::from_secs(5))
+                        .retries(5),
+                )
         })
         .service("web", |s| {
             s.build("./web")
@@ -705,12 +958,34 @@ fn the_builder_makes_the_loaded_model() {
         .build()
         .unwrap();
     assert_eq!(built, loaded);
-    assert_eq!(built.services["web"].build.as_ref().unwrap().context.as_deref(), Some(d.path().join("web").to_str().unwrap()));
+    assert_eq!(
+        built.services["web"]
+            .build
+            .as_ref()
+            .unwrap()
+            .context
+            .as_deref(),
+        Some(d.path().join("web").to_str().unwrap())
+    );
 
-    let err = Project::new("app").service("a", |s| s.image("x").port("80:80:80/tcpx")).build().unwrap_err();
-    assert_eq!(err.to_string(), "<project app>: services.a.ports[0]: invalid port \"80:80:80/tcpx\": invalid proto: tcpx");
-    let err = Project::new("app").service("a", |s| s.image("x").depends_on("b", Condition::ServiceStarted)).build().unwrap_err();
-    assert_eq!(err.to_string(), "<project app>: services.a.depends_on.b: depends on undefined service \"b\"");
+    let err = Project::new("app")
+        .service("a", |s| s.image("x").port("80:80:80/tcpx"))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "<project app>: services.a.ports[0]: invalid port \"80:80:80/tcpx\": invalid proto: tcpx"
+    );
+    let err = Project::new("app")
+        .service("a", |s| {
+            s.image("x").depends_on("b", Condition::ServiceStarted)
+        })
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "<project app>: services.a.depends_on.b: depends on undefined service \"b\""
+    );
     assert!(Project::new("Bad").build().is_err());
 }
 
@@ -741,7 +1016,10 @@ fn to_yaml_prints_the_resolved_model_and_reads_back() {
     ] {
         assert!(yaml.contains(want), "{want:?} not in\n{yaml}");
     }
-    assert!(yaml.find("  db:").unwrap() < yaml.find("  web:").unwrap(), "services sorted");
+    assert!(
+        yaml.find("  db:").unwrap() < yaml.find("  web:").unwrap(),
+        "services sorted"
+    );
     std::fs::write(d.path().join("resolved.yaml"), &yaml).unwrap();
     let again = ProjectOptions::new()
         .file(d.path().join("resolved.yaml"))
@@ -750,5 +1028,8 @@ fn to_yaml_prints_the_resolved_model_and_reads_back() {
         .unwrap();
     assert_eq!(again, p, "{yaml}");
     assert!(again.warnings.is_empty(), "{:?}", again.warnings);
-    assert_eq!(again.services["web"].environment["PRICE"].as_deref(), Some("$5"));
+    assert_eq!(
+        again.services["web"].environment["PRICE"].as_deref(),
+        Some("$5")
+    );
 }
