@@ -556,3 +556,47 @@ pub(super) fn opt_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D
         .map(Some)
         .map_err(|_| de::Error::custom(format!("invalid mode {s:?}: expected octal digits")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_as_go_reads_and_writes_them() {
+        let ms = Duration::from_millis;
+        for (s, d, back) in [
+            ("1m30s", ms(90_000), "1m30s"),
+            ("1h", ms(3_600_000), "1h0m0s"),
+            ("1.5s", ms(1_500), "1.5s"),
+            ("500ms", ms(500), "500ms"),
+            ("2h45m10s", ms(9_910_000), "2h45m10s"),
+            ("10us", Duration::from_micros(10), "10µs"),
+            ("0", Duration::ZERO, "0s"),
+        ] {
+            assert_eq!(parse_duration(s), Ok(d), "{s}");
+            assert_eq!(format_duration(d), back, "{s}");
+        }
+        for bad in ["", "10", "1x", "-1s", "s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn commands_split_as_a_shell_splits_them() {
+        let cases: &[(&str, &[&str])] = &[
+            ("echo hi", &["echo", "hi"]),
+            (
+                "sh -c 'echo $HOME; exit 1'",
+                &["sh", "-c", "echo $HOME; exit 1"],
+            ),
+            (r#"a "b c" d\ e"#, &["a", "b c", "d e"]),
+            (r#""q\"uote""#, &["q\"uote"]),
+            ("  spaced   out  ", &["spaced", "out"]),
+            ("''", &[""]),
+        ];
+        for (s, want) in cases {
+            assert_eq!(shell_split(s).unwrap(), *want, "{s}");
+        }
+        assert!(shell_split("echo 'open").is_err());
+    }
+}
