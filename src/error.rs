@@ -525,6 +525,19 @@ pub enum Error {
         /// nft's message, or why it could not be run.
         reason: String,
     },
+    /// A compose project is not valid: a file that is not YAML, an unknown key, a value of
+    /// the wrong type or form, a variable required by `${VAR:?message}`, a `depends_on`
+    /// on a service that does not exist, a dependency cycle.
+    #[error("{}: {}{reason}", file.display(), with_colon(path))]
+    InvalidCompose {
+        /// The compose file (the project's first file when no one file is at fault).
+        file: PathBuf,
+        /// Where in the model, as Compose names it (`services.web.ports[1]`); empty for
+        /// the file as a whole.
+        path: String,
+        /// What is wrong (`invalid port "80:80:80/tcpx": invalid proto: tcpx`).
+        reason: String,
+    },
     /// The container is not attached to the network.
     #[error("container {container} is not connected to network {network:?}")]
     NotConnected {
@@ -582,6 +595,15 @@ fn with_instruction(instruction: &str, reason: &str) -> String {
         reason.to_owned()
     } else {
         format!("{instruction}: {reason}")
+    }
+}
+
+/// `path: `, or nothing for an empty path ([`Error::InvalidCompose`]).
+fn with_colon(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
     }
 }
 
@@ -696,6 +718,28 @@ mod tests {
             "{s}"
         );
         assert_eq!(lines.len(), 5, "{s}");
+    }
+
+    #[test]
+    fn invalid_compose_names_the_file_and_the_path() {
+        let e = Error::InvalidCompose {
+            file: "compose.yaml".into(),
+            path: "services.web.ports[1]".into(),
+            reason: "invalid port \"80:80:80/tcpx\": invalid proto: tcpx".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "compose.yaml: services.web.ports[1]: invalid port \"80:80:80/tcpx\": invalid proto: tcpx"
+        );
+        let e = Error::InvalidCompose {
+            file: "/srv/app/compose.yaml".into(),
+            path: String::new(),
+            reason: "did not find expected key at line 3 column 5".into(),
+        };
+        assert_eq!(
+            format!("{e:?}"),
+            "/srv/app/compose.yaml: did not find expected key at line 3 column 5"
+        );
     }
 
     #[test]

@@ -53,6 +53,20 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Compose files are read as Docker Compose reads them (merged files, `.env`,
+//! interpolation, profiles, validation) into a [`Project`], the same model
+//! [`Project::new`] builds in code ([`compose`] has the details):
+//!
+//! ```no_run
+//! # fn main() -> cargohold::Result<()> {
+//! let project = cargohold::ProjectOptions::new().project_directory("./app").load()?;
+//! for name in project.start_order()? {
+//!     let service = &project.services[&name];
+//!     println!("{name}: {:?} ({})", service.image, service.config_hash());
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! Below the engine, the [`runtime`] layer runs an OCI bundle the way runc does, and [`sys`]
 //! holds the kernel primitives under it, for writers of runtimes:
 //!
@@ -85,6 +99,7 @@ macro_rules! setters {
 }
 
 mod build;
+pub mod compose;
 mod container;
 mod engine;
 mod error;
@@ -101,6 +116,7 @@ mod volume;
 #[doc(hidden)]
 pub mod __fuzz;
 
+pub use compose::{Project, ProjectOptions};
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use oci_spec;
