@@ -27,11 +27,7 @@ pub(crate) fn ps(
     for f in filters {
         filter = filter.parse(f)?;
     }
-    let mut list = Vec::new();
-    for c in engine.containers().filter(&filter)? {
-        let Ok(info) = c.inspect() else { continue };
-        list.push((c, info));
-    }
+    let mut list = engine.containers().inspect_filtered(&filter)?;
     // newest first, as docker ps
     list.reverse();
     if quiet {

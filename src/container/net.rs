@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::record::Record;
 use super::store::ContainerStore;
 use crate::network::dns::{self, Resolver};
+use crate::network::sandbox::NetworkMemo;
 use crate::network::{EndpointConfig, NetworkMode, PortBinding, SandboxConfig};
 use crate::{Error, Result};
 
@@ -203,10 +204,18 @@ pub struct EndpointSettings {
 }
 
 /// The live `NetworkSettings` of a container: its endpoints while attached; the networks
-/// it asked for, without addresses, otherwise.
-pub(crate) fn settings(store: &ContainerStore, rec: &Record) -> NetworkSettings {
+/// it asked for, without addresses, otherwise. Each network's record is read once per
+/// `memo`.
+pub(crate) fn settings_in(
+    store: &ContainerStore,
+    rec: &Record,
+    memo: &mut NetworkMemo,
+) -> NetworkSettings {
     let mut out = NetworkSettings::default();
-    let endpoints = store.networks().endpoints(&rec.info.id).unwrap_or_default();
+    let endpoints = store
+        .networks()
+        .endpoints_in(&rec.info.id, memo)
+        .unwrap_or_default();
     for (i, e) in endpoints.iter().enumerate() {
         let gateway = e.gateway.map(|g| g.to_string()).unwrap_or_default();
         if i == 0 {

@@ -1,5 +1,6 @@
 //! The persisted container record (`container.json`) and its `docker inspect` form.
 
+use crate::network::sandbox::NetworkMemo;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
@@ -677,11 +678,17 @@ impl Container {
             }
             e => e,
         })?;
+        Ok(self.inspect_record(&rec, &mut NetworkMemo::default()))
+    }
+
+    /// The inspect form of `rec` (its record, as just read) with the live state, reading
+    /// each network's record once per `memo`.
+    pub(crate) fn inspect_record(&self, rec: &Record, memo: &mut NetworkMemo) -> Inspect {
         let mut info = rec.info.clone();
-        info.state = self.store.live_state(&rec);
-        info.state.health = super::health::of_record(&rec, &self.dir);
-        info.network_settings = super::net::settings(&self.store, &rec);
-        Ok(info)
+        info.state = self.store.live_state(rec);
+        info.state.health = super::health::of_record(rec, &self.dir);
+        info.network_settings = super::net::settings_in(&self.store, rec, memo);
+        info
     }
 
     /// Started detached ([`ContainerBuilder::detach`](super::ContainerBuilder::detach)).

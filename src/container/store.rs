@@ -409,7 +409,29 @@ impl<'e> Containers<'e> {
         Ok(self
             .list()?
             .into_iter()
-            .filter(|c| filter.matches(c, c.status()))
+            .filter(|c| filter.matches(c, self.store.live_state(&c.record).status))
+            .collect())
+    }
+
+    /// What [`filter`](Self::filter) lists, each with its [`Inspect`](super::Inspect), as
+    /// `docker ps` shows them: each record read once, the live state found once and each
+    /// network's record read once for all (a `filter` then an `inspect` of each reads
+    /// every record three times, and a network's record once a container).
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the containers directory cannot be read.
+    pub fn inspect_filtered(
+        &self,
+        filter: &ContainerFilter,
+    ) -> Result<Vec<(Container, super::Inspect)>> {
+        let mut memo = crate::network::sandbox::NetworkMemo::default();
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter_map(|c| {
+                let info = c.inspect_record(&c.record, &mut memo);
+                filter.matches(&c, info.state.status).then_some((c, info))
+            })
             .collect())
     }
 

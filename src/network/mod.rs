@@ -26,7 +26,7 @@ pub(crate) mod dns;
 mod firewall;
 mod ipam;
 mod ports;
-mod sandbox;
+pub(crate) mod sandbox;
 pub(crate) use sandbox::join_deletions;
 
 use std::collections::BTreeMap;

@@ -202,6 +202,12 @@ fn first(acc: &mut Option<Error>, r: Result<()>) {
     }
 }
 
+/// Network records read during one listing, by name (`None`: unreadable).
+#[derive(Debug, Default)]
+pub(crate) struct NetworkMemo {
+    records: std::collections::HashMap<String, Option<Record>>,
+}
+
 impl NetworkStore {
     fn sandbox_path(&self, id: &str) -> PathBuf {
         self.dir.join(".sandboxes").join(format!("{id}.json"))
@@ -252,14 +258,31 @@ impl NetworkStore {
     /// # Errors
     /// [`Error::Os`].
     pub(crate) fn endpoints(&self, container_id: &str) -> Result<Vec<EndpointInfo>> {
+        self.endpoints_in(container_id, &mut NetworkMemo::default())
+    }
+
+    /// [`endpoints`](Self::endpoints), reading each network's record once per `memo` (a
+    /// listing of many containers on one network reads it once, not once a container).
+    ///
+    /// # Errors
+    /// [`Error::Os`].
+    pub(crate) fn endpoints_in(
+        &self,
+        container_id: &str,
+        memo: &mut NetworkMemo,
+    ) -> Result<Vec<EndpointInfo>> {
         let Some(sb) = self.sandbox(container_id)? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for name in &sb.networks {
-            if let Ok(rec) = self.load(name) {
+            let rec = memo
+                .records
+                .entry(name.clone())
+                .or_insert_with(|| self.load(name).ok());
+            if let Some(rec) = rec {
                 if let Some(e) = rec.endpoints.get(container_id) {
-                    out.push(endpoint_info(&rec, e));
+                    out.push(endpoint_info(rec, e));
                 }
             }
         }

@@ -1322,3 +1322,35 @@ fn stop_timeout_is_recorded() {
     assert_eq!(others[0].stop_timeout(), Duration::from_secs(10));
     assert_eq!(others[0].inspect().unwrap().config.stop_timeout, None);
 }
+
+/// `Containers::inspect_filtered` (what `ps` lists): the containers `filter` gives, each
+/// with the inspect `inspect()` gives, in the same order.
+#[test]
+#[ignore = "requires root"]
+fn inspect_filtered_is_filter_then_inspect() {
+    let e = env();
+    let out = e.sh("exit 4").name("if-exited").output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    e.cmd(["true"]).name("if-created").create().unwrap();
+    let all = cargohold::ContainerFilter::new().all(true);
+    let listed = e.engine.containers().inspect_filtered(&all).unwrap();
+    let names: Vec<&str> = listed.iter().map(|(c, _)| c.name()).collect();
+    assert_eq!(names, ["if-exited", "if-created"]);
+    for (c, info) in &listed {
+        assert_eq!(info, &c.inspect().unwrap(), "{}", c.name());
+    }
+    assert_eq!(listed[0].1.state.exit_code, 4);
+    assert_eq!(listed[1].1.state.status, Status::Created);
+    let exited = cargohold::ContainerFilter::new().status(Status::Exited);
+    let only = e.engine.containers().inspect_filtered(&exited).unwrap();
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0].0.name(), "if-exited");
+    // without `all`, only running ones
+    let running = cargohold::ContainerFilter::new();
+    assert!(e
+        .engine
+        .containers()
+        .inspect_filtered(&running)
+        .unwrap()
+        .is_empty());
+}
