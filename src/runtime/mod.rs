@@ -914,27 +914,18 @@ impl Runtime {
             let _ = self.delete(id, true);
             e
         };
-        spawned.proceed().map_err(|e| {
+        let not_started = |source: io::Error| {
             fail(Error::Spawn {
                 stage: "starting the process".into(),
-                source: e,
+                source,
             })
-        })?;
+        };
+        spawned.proceed().map_err(not_started)?;
         match spawned.recv() {
             Ok((ChildMessage::Execed, _)) => {}
             Ok((ChildMessage::Failed(f), _)) => return Err(fail(ctx.error(&f))),
-            Ok(_) => {
-                return Err(fail(Error::Spawn {
-                    stage: "starting the process".into(),
-                    source: io::Error::from_raw_os_error(libc::EPROTO),
-                }))
-            }
-            Err(e) => {
-                return Err(fail(Error::Spawn {
-                    stage: "starting the process".into(),
-                    source: e,
-                }))
-            }
+            Ok(_) => return Err(not_started(io::Error::from_raw_os_error(libc::EPROTO))),
+            Err(e) => return Err(not_started(e)),
         }
         self.poststart(id, rec.pid, &rec.bundle, &rec.spec);
         Ok(container)
