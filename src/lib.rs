@@ -86,11 +86,22 @@
 /// Chainable setters, as `std::process::Command`'s: each item is written
 /// `fn name(&mut self, arg: T, …) { body }` with its docs and becomes
 /// `pub fn name(&mut self, arg: T, …) -> &mut Self { body; self }`, docs kept.
+/// Setters of a value type are written `fn name(mut self, arg: T, …) { body }` and become
+/// `pub fn name(mut self, arg: T, …) -> Self { body; self }`.
 macro_rules! setters {
     ($($(#[$doc:meta])* fn $name:ident(&mut $this:ident, $($arg:ident: $ty:ty),+) $body:block)*) => {
         $(
             $(#[$doc])*
             pub fn $name(&mut $this, $($arg: $ty),+) -> &mut Self {
+                $body;
+                $this
+            }
+        )*
+    };
+    ($($(#[$doc:meta])* fn $name:ident(mut $this:ident, $($arg:ident: $ty:ty),+) $body:block)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut $this, $($arg: $ty),+) -> Self {
                 $body;
                 $this
             }

@@ -90,32 +90,25 @@ fn walk_descends_where_an_exception_may_reinclude() {
     write(root, "node_modules/a/drop.js", "d");
     write(root, "node_modules/b/drop.js", "d");
     write(root, "top.txt", "t");
+    let walked = |ignore: &str| {
+        let ctx = Context::new(root, Ignore::parse(ignore).unwrap());
+        assert_eq!(
+            paths(&ctx.walk().unwrap()),
+            [
+                "node_modules",
+                "node_modules/a",
+                "node_modules/a/keep.txt",
+                "top.txt"
+            ],
+            "{ignore:?}"
+        );
+        ctx
+    };
     // A wildcard exception: excluded directories are walked, and listed when something
     // under them comes back.
-    let ctx = Context::new(root, Ignore::parse("node_modules\n!**/keep.txt\n").unwrap());
-    assert_eq!(
-        paths(&ctx.walk().unwrap()),
-        [
-            "node_modules",
-            "node_modules/a",
-            "node_modules/a/keep.txt",
-            "top.txt"
-        ]
-    );
+    walked("node_modules\n!**/keep.txt\n");
     // A literal one under the directory: the same, without wildcards.
-    let ctx = Context::new(
-        root,
-        Ignore::parse("node_modules\n!node_modules/a/keep.txt\n").unwrap(),
-    );
-    assert_eq!(
-        paths(&ctx.walk().unwrap()),
-        [
-            "node_modules",
-            "node_modules/a",
-            "node_modules/a/keep.txt",
-            "top.txt"
-        ]
-    );
+    let ctx = walked("node_modules\n!node_modules/a/keep.txt\n");
     // COPY sees what the walk lists: the excluded directory holds the re-included file.
     let found = ctx.resolve("node_modules").unwrap();
     assert_eq!(paths(&found), ["node_modules"]);

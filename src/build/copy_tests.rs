@@ -161,6 +161,16 @@ fn empty_root() -> Stack {
     Stack::new(Vec::new())
 }
 
+/// `COPY sources dest` from the context `ctx` onto an empty root.
+fn copy_onto_empty(ctx: &Context, sources: &[&str], dest: &str) -> (Vec<E>, Copied) {
+    layer(
+        &input(sources, dest),
+        &CopyFrom::Context(ctx),
+        &empty_root(),
+    )
+    .unwrap()
+}
+
 fn err_text(r: Result<(Vec<E>, Copied)>) -> String {
     match r {
         Ok((es, _)) => panic!("expected an error, got {:?}", paths(&es)),
@@ -171,12 +181,7 @@ fn err_text(r: Result<(Vec<E>, Copied)>) -> String {
 #[test]
 fn file_to_a_new_name_creates_its_parents() {
     let (_d, ctx) = context();
-    let (es, copied) = layer(
-        &input(&["a.txt"], "/x/b.txt"),
-        &CopyFrom::Context(&ctx),
-        &empty_root(),
-    )
-    .unwrap();
+    let (es, copied) = copy_onto_empty(&ctx, &["a.txt"], "/x/b.txt");
     assert_eq!(paths(&es), ["x", "x/b.txt"]);
     let x = get(&es, "x");
     assert_eq!(
@@ -242,12 +247,7 @@ fn parents_carry_their_metadata_and_symlinks_in_the_destination_are_followed() {
 #[test]
 fn a_directory_copies_its_contents() {
     let (_d, ctx) = context();
-    let (es, copied) = layer(
-        &input(&["dir"], "/d"),
-        &CopyFrom::Context(&ctx),
-        &empty_root(),
-    )
-    .unwrap();
+    let (es, copied) = copy_onto_empty(&ctx, &["dir"], "/d");
     assert_eq!(
         paths(&es),
         [
@@ -773,12 +773,7 @@ fn hard_links_within_a_copy_stay_links() {
     let (d, ctx) = context();
     write(d.path(), "h/one", "same", 0o644);
     fs::hard_link(d.path().join("h/one"), d.path().join("h/two")).unwrap();
-    let (es, copied) = layer(
-        &input(&["h"], "/h/"),
-        &CopyFrom::Context(&ctx),
-        &empty_root(),
-    )
-    .unwrap();
+    let (es, copied) = copy_onto_empty(&ctx, &["h"], "/h/");
     assert_eq!(paths(&es), ["h", "h/one", "h/two"]);
     assert_eq!(get(&es, "h/two").kind, tar::EntryType::Link);
     assert_eq!(get(&es, "h/two").link.as_deref(), Some("h/one"));

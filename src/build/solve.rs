@@ -279,7 +279,8 @@ impl<'b, 'e> Solver<'b, 'e> {
                 n += 1;
             }
             let name = self.step_name(i, n, &ins.original);
-            self.instruction(&mut work, &mut scope, ins, name)?;
+            self.instruction(&mut work, &mut scope, ins, name)
+                .map_err(|e| self.located(ins.line, &ins.original, e))?;
         }
         let image = self.materialize(&mut work)?;
         Ok(Built { work, image })
@@ -340,18 +341,6 @@ impl<'b, 'e> Solver<'b, 'e> {
         Ok((work, triggers))
     }
 
-    /// Applies one instruction to the stage.
-    fn instruction(
-        &self,
-        work: &mut Work,
-        scope: &mut Scope,
-        ins: &Located<Instruction>,
-        name: String,
-    ) -> Result<()> {
-        self.apply(work, scope, ins, name)
-            .map_err(|e| self.located(ins.line, &ins.original, e))
-    }
-
     /// An error of the instruction at `line` (written `original`), naming it unless it
     /// already names its line.
     fn located(&self, line: usize, original: &str, e: Error) -> Error {
@@ -368,8 +357,8 @@ impl<'b, 'e> Solver<'b, 'e> {
         }
     }
 
-    /// [`Self::instruction`]'s work.
-    fn apply(
+    /// Applies one instruction to the stage (its errors not yet [`Self::located`]).
+    fn instruction(
         &self,
         work: &mut Work,
         scope: &mut Scope,

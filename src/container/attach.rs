@@ -66,25 +66,15 @@ impl Container {
                 reason: "the container was created without open stdin (create -i)".to_owned(),
             });
         }
-        let not_running = |status: String| Error::InvalidState {
-            id: self.name().to_owned(),
-            op: "attach stdin",
-            status,
-        };
-        if info.state.status != Status::Running {
-            return Err(not_running(info.state.status.to_string()));
-        }
         let path = stdin_path(self.path());
-        // Non-blocking: no reader (the monitor gone, or a `StdinOnce` stdin already
-        // closed) is ENXIO instead of a wait.
-        let fd = match file::open(&path, libc::O_WRONLY | libc::O_NONBLOCK) {
-            Ok(fd) => fd,
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENXIO) | Some(libc::ENOENT)) => {
-                return Err(not_running("running, with its stdin closed".to_owned()));
-            }
-            Err(e) => return Err(Error::os("opening stdin fifo", &path, e)),
-        };
-        let fifo = File::from(fd);
+        // No reader: the monitor gone, or a `StdinOnce` stdin already closed.
+        let fifo = self.open_fifo(
+            &info.state.status,
+            "attach stdin",
+            &path,
+            "opening stdin fifo",
+            "running, with its stdin closed",
+        )?;
         set_blocking(&fifo).map_err(|e| Error::os("opening stdin fifo", &path, e))?;
         Ok(ContainerStdin { fifo })
     }
@@ -113,27 +103,47 @@ impl Container {
         if rows == 0 || cols == 0 {
             return Err(bad("a terminal's size is at least 1 × 1"));
         }
+        let path = super::monitor::resize_path(&super::record::exit_path(self.path()));
+        // No reader: no monitor, an attached container.
+        let mut fifo = self.open_fifo(
+            &info.state.status,
+            "resize the terminal of",
+            &path,
+            "opening resize fifo",
+            "running, not detached",
+        )?;
+        // One line, shorter than PIPE_BUF: written whole or not at all.
+        fifo.write_all(format!("{rows} {cols}\n").as_bytes())
+            .map_err(|e| Error::os("writing resize fifo", &path, e))
+    }
+
+    /// Opens the fifo at `path` that its monitor reads, for writing, without waiting for
+    /// a reader. [`Error::InvalidState`] for `op` unless it is running (`status`), or when
+    /// the fifo has no reader (ENXIO, or ENOENT: then its status reads `no_reader`);
+    /// [`Error::Os`] for `opening` otherwise.
+    fn open_fifo(
+        &self,
+        status: &Status,
+        op: &'static str,
+        path: &Path,
+        opening: &'static str,
+        no_reader: &str,
+    ) -> Result<File> {
         let not_running = |status: String| Error::InvalidState {
             id: self.name().to_owned(),
-            op: "resize the terminal of",
+            op,
             status,
         };
-        if info.state.status != Status::Running {
-            return Err(not_running(info.state.status.to_string()));
+        if *status != Status::Running {
+            return Err(not_running(status.to_string()));
         }
-        let path = super::monitor::resize_path(&super::record::exit_path(self.path()));
-        // Non-blocking: no reader (no monitor, an attached container) is ENXIO or ENOENT.
-        let fd = match file::open(&path, libc::O_WRONLY | libc::O_NONBLOCK) {
-            Ok(fd) => fd,
+        match file::open(path, libc::O_WRONLY | libc::O_NONBLOCK) {
+            Ok(fd) => Ok(File::from(fd)),
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENXIO) | Some(libc::ENOENT)) => {
-                return Err(not_running("running, not detached".to_owned()));
+                Err(not_running(no_reader.to_owned()))
             }
-            Err(e) => return Err(Error::os("opening resize fifo", &path, e)),
-        };
-        // One line, shorter than PIPE_BUF: written whole or not at all.
-        File::from(fd)
-            .write_all(format!("{rows} {cols}\n").as_bytes())
-            .map_err(|e| Error::os("writing resize fifo", &path, e))
+            Err(e) => Err(Error::os(opening, path, e)),
+        }
     }
 }
 

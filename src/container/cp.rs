@@ -17,12 +17,13 @@
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::record::{Container, Record, Status};
 use super::rootfs;
 use crate::image::layer::TarWriter;
 use crate::image::unpack::{self, UnpackOptions, Whiteouts};
+use crate::runtime::plan::clean_relative;
 use crate::{Error, Result};
 
 /// What a path in a container is ([`Container::path_stat`]), as Docker's
@@ -78,17 +79,7 @@ impl Drop for Access<'_> {
 
 /// `path` as components under `/`, `..` taken lexically (never above `/`).
 fn clean(path: &str) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in Path::new(path).components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    out
+    clean_relative(Path::new(path))
 }
 
 fn is_mountpoint(dir: &Path) -> bool {

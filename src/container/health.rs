@@ -169,34 +169,31 @@ impl Healthcheck {
         }
     }
 
-    /// Sets the time between probes.
-    pub fn interval(mut self, d: Duration) -> Healthcheck {
-        self.interval = d;
-        self
-    }
+    setters! {
+        /// Sets the time between probes.
+        fn interval(mut self, d: Duration) {
+            self.interval = d;
+        }
 
-    /// Sets a probe's time limit.
-    pub fn timeout(mut self, d: Duration) -> Healthcheck {
-        self.timeout = d;
-        self
-    }
+        /// Sets a probe's time limit.
+        fn timeout(mut self, d: Duration) {
+            self.timeout = d;
+        }
 
-    /// Sets the time after the start during which failures do not count.
-    pub fn start_period(mut self, d: Duration) -> Healthcheck {
-        self.start_period = d;
-        self
-    }
+        /// Sets the time after the start during which failures do not count.
+        fn start_period(mut self, d: Duration) {
+            self.start_period = d;
+        }
 
-    /// Sets the time between probes during the start period.
-    pub fn start_interval(mut self, d: Duration) -> Healthcheck {
-        self.start_interval = d;
-        self
-    }
+        /// Sets the time between probes during the start period.
+        fn start_interval(mut self, d: Duration) {
+            self.start_interval = d;
+        }
 
-    /// Sets how many failures in a row make the container unhealthy.
-    pub fn retries(mut self, n: u32) -> Healthcheck {
-        self.retries = n;
-        self
+        /// Sets how many failures in a row make the container unhealthy.
+        fn retries(mut self, n: u32) {
+            self.retries = n;
+        }
     }
 
     /// Whether it disables health checking (`NONE`).

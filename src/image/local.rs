@@ -754,13 +754,7 @@ impl<'e> Images<'e> {
     /// # Errors
     /// [`Error::Os`] if the index or the holds cannot be read.
     pub(crate) fn held_only_by(&self, prefix: &str) -> Result<(usize, u64, u64)> {
-        let index: Vec<Digest> = self
-            .store
-            .index()?
-            .manifests()
-            .iter()
-            .map(|d| d.digest().clone())
-            .collect();
+        let index = self.index_digests()?;
         let (mine, others): (Vec<_>, Vec<_>) = self
             .holds()?
             .into_iter()
@@ -791,17 +785,22 @@ impl<'e> Images<'e> {
         Ok((n, total, only))
     }
 
-    /// Deletes blobs and layers unreachable from the index, holding the gc lock so no
-    /// import or pull is half-way.
-    pub(super) fn gc(&self) -> Result<u64> {
-        let _gc = self.store.lock("gc")?;
-        let mut todo: Vec<Digest> = self
+    /// The digests of the manifests the index lists.
+    fn index_digests(&self) -> Result<Vec<Digest>> {
+        Ok(self
             .store
             .index()?
             .manifests()
             .iter()
             .map(|d| d.digest().clone())
-            .collect();
+            .collect())
+    }
+
+    /// Deletes blobs and layers unreachable from the index, holding the gc lock so no
+    /// import or pull is half-way.
+    pub(super) fn gc(&self) -> Result<u64> {
+        let _gc = self.store.lock("gc")?;
+        let mut todo = self.index_digests()?;
         todo.extend(self.holds()?.into_iter().map(|(_, h)| h.manifest));
         let (blobs, layers) = self.reachable(todo);
         let mut freed = 0;

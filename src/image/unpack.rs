@@ -858,6 +858,14 @@ pub(crate) mod tests {
         unpack(tar, root, o, "sha256:test")
     }
 
+    /// A temp dir and an empty `root` in it, so that a test sees what lands outside.
+    fn root_in_tempdir() -> (tempfile::TempDir, PathBuf) {
+        let outer = tempfile::tempdir().unwrap();
+        let root = outer.path().join("root");
+        fs::create_dir(&root).unwrap();
+        (outer, root)
+    }
+
     #[test]
     fn files_dirs_links_modes_mtimes() {
         let d = tempfile::tempdir().unwrap();
@@ -906,9 +914,7 @@ pub(crate) mod tests {
 
     #[test]
     fn dotdot_and_absolute_paths_are_contained() {
-        let outer = tempfile::tempdir().unwrap();
-        let root = outer.path().join("root");
-        fs::create_dir(&root).unwrap();
+        let (outer, root) = root_in_tempdir();
         // absolute paths land inside the root
         run(&tar_of(&[E::RawFile("/abs", b"a")]), &root, overlay()).unwrap();
         assert_eq!(fs::read(root.join("abs")).unwrap(), b"a");
@@ -931,9 +937,7 @@ pub(crate) mod tests {
 
     #[test]
     fn symlinked_parents_resolve_inside_the_root() {
-        let outer = tempfile::tempdir().unwrap();
-        let root = outer.path().join("root");
-        fs::create_dir(&root).unwrap();
+        let (outer, root) = root_in_tempdir();
         let victim = outer.path().join("victim");
         fs::create_dir(&victim).unwrap();
         // an absolute symlink to the host dir, then a file through it
@@ -957,9 +961,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_file_over_a_symlink_replaces_the_link() {
-        let outer = tempfile::tempdir().unwrap();
-        let root = outer.path().join("root");
-        fs::create_dir(&root).unwrap();
+        let (outer, root) = root_in_tempdir();
         let target = outer.path().join("target");
         fs::write(&target, b"host").unwrap();
         let tar = tar_of(&[
@@ -974,9 +976,7 @@ pub(crate) mod tests {
 
     #[test]
     fn links_out_of_the_root_are_refused() {
-        let outer = tempfile::tempdir().unwrap();
-        let root = outer.path().join("root");
-        fs::create_dir(&root).unwrap();
+        let (outer, root) = root_in_tempdir();
         fs::write(outer.path().join("secret"), b"s").unwrap();
         let e = run(&tar_of(&[E::Hard("h", "../secret")]), &root, overlay()).unwrap_err();
         assert!(e.to_string().contains("hard link points outside"), "{e}");
@@ -1149,9 +1149,7 @@ pub(crate) mod tests {
             x
         };
         for round in 0..300 {
-            let outer = tempfile::tempdir().unwrap();
-            let root = outer.path().join("root");
-            fs::create_dir(&root).unwrap();
+            let (outer, root) = root_in_tempdir();
             let mut t = base.clone();
             for _ in 0..(1 + next() % 8) {
                 // mostly headers: that is where the paths and types are

@@ -634,9 +634,30 @@ impl Runtime {
         }
     }
 
-    /// Runs poststart (or poststop) hooks: a failure is a warning.
-    fn run_hooks_warn(&self, kind: &'static str, hooks: &[oci_spec::runtime::Hook], state: &[u8]) {
-        hooks::run_all_warn(kind, hooks, state, &|e| self.warn(e));
+    /// Runs the spec's poststart hooks with the state of the running container: a failure
+    /// is a warning (the spec's rule: the container runs on).
+    fn poststart(&self, id: &str, pid: i32, bundle: &Path, spec: &Spec) {
+        let hooks = spec.hooks().as_ref().and_then(|h| h.poststart().as_deref());
+        let state = state_json(id, "running", pid, bundle, spec);
+        self.run_hooks_warn("poststart", hooks, &state);
+    }
+
+    /// Runs the spec's poststop hooks with the state of the stopped container: a failure
+    /// is a warning.
+    fn poststop(&self, id: &str, pid: i32, bundle: &Path, spec: &Spec) {
+        let hooks = spec.hooks().as_ref().and_then(|h| h.poststop().as_deref());
+        let state = state_json(id, "stopped", pid, bundle, spec);
+        self.run_hooks_warn("poststop", hooks, &state);
+    }
+
+    /// Runs poststart (or poststop) hooks, if any: a failure is a warning.
+    fn run_hooks_warn(
+        &self,
+        kind: &'static str,
+        hooks: Option<&[oci_spec::runtime::Hook]>,
+        state: &[u8],
+    ) {
+        hooks::run_all_warn(kind, hooks.unwrap_or(&[]), state, &|e| self.warn(e));
     }
 
     /// A create that failed once the init was being made: the rollback deletes what was
@@ -653,12 +674,7 @@ impl Runtime {
         pid: i32,
     ) -> Error {
         drop(rollback);
-        let hooks = spec.hooks().clone().unwrap_or_default();
-        self.run_hooks_warn(
-            "poststop",
-            hooks.poststop().as_deref().unwrap_or(&[]),
-            &state_json(id, "stopped", pid, bundle, spec),
-        );
+        self.poststop(id, pid, bundle, spec);
         e
     }
 
@@ -845,13 +861,7 @@ impl Runtime {
             .map_err(|e| Error::os("writing exec fifo", &fifo, io::Error::from_raw_os_error(e)))?;
         drop(fd);
         fs::remove_file(&fifo).map_err(|e| Error::os("removing exec fifo", &fifo, e))?;
-        let hooks = rec.spec.hooks().clone().unwrap_or_default();
-        // Poststart failures are warnings per the spec: the container runs on.
-        self.run_hooks_warn(
-            "poststart",
-            hooks.poststart().as_deref().unwrap_or(&[]),
-            &state_json(id, "running", rec.pid, &rec.bundle, &rec.spec),
-        );
+        self.poststart(id, rec.pid, &rec.bundle, &rec.spec);
         Ok(())
     }
 
@@ -904,34 +914,20 @@ impl Runtime {
             let _ = self.delete(id, true);
             e
         };
-        spawned.proceed().map_err(|e| {
+        let not_started = |source: io::Error| {
             fail(Error::Spawn {
                 stage: "starting the process".into(),
-                source: e,
+                source,
             })
-        })?;
+        };
+        spawned.proceed().map_err(not_started)?;
         match spawned.recv() {
             Ok((ChildMessage::Execed, _)) => {}
             Ok((ChildMessage::Failed(f), _)) => return Err(fail(ctx.error(&f))),
-            Ok(_) => {
-                return Err(fail(Error::Spawn {
-                    stage: "starting the process".into(),
-                    source: io::Error::from_raw_os_error(libc::EPROTO),
-                }))
-            }
-            Err(e) => {
-                return Err(fail(Error::Spawn {
-                    stage: "starting the process".into(),
-                    source: e,
-                }))
-            }
+            Ok(_) => return Err(not_started(io::Error::from_raw_os_error(libc::EPROTO))),
+            Err(e) => return Err(not_started(e)),
         }
-        let hooks = rec.spec.hooks().clone().unwrap_or_default();
-        self.run_hooks_warn(
-            "poststart",
-            hooks.poststart().as_deref().unwrap_or(&[]),
-            &state_json(id, "running", rec.pid, &rec.bundle, &rec.spec),
-        );
+        self.poststart(id, rec.pid, &rec.bundle, &rec.spec);
         Ok(container)
     }
 
@@ -1059,12 +1055,7 @@ impl Runtime {
         if rec.no_mount_ns && rec.spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
             detach_host_mounts(&rec.rootfs);
         }
-        let hooks = rec.spec.hooks().clone().unwrap_or_default();
-        self.run_hooks_warn(
-            "poststop",
-            hooks.poststop().as_deref().unwrap_or(&[]),
-            &state_json(id, "stopped", rec.pid, &rec.bundle, &rec.spec),
-        );
+        self.poststop(id, rec.pid, &rec.bundle, &rec.spec);
         fs::remove_dir_all(&dir).map_err(|e| Error::os("removing container state", &dir, e))
     }
 

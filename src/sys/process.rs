@@ -221,39 +221,53 @@ pub struct RootfsPlan {
 pub struct HookPlan {
     /// The executable.
     pub path: CString,
-    /// argv, owned: private, as `argv` points into it.
-    args: Vec<CString>,
-    /// envp, owned: private, as `envp` points into it.
-    env: Vec<CString>,
     /// Timeout in milliseconds, or -1.
     pub timeout_ms: c_int,
-    argv: Vec<*const c_char>,
-    envp: Vec<*const c_char>,
+    exec: ArgvEnvp,
 }
 
 impl HookPlan {
     /// A hook from its path, args and env.
     pub fn new(path: CString, args: Vec<CString>, env: Vec<CString>, timeout_ms: c_int) -> Self {
-        let argv = null_terminated(&args);
-        let envp = null_terminated(&env);
         HookPlan {
             path,
-            args,
-            env,
             timeout_ms,
-            argv,
-            envp,
+            exec: ArgvEnvp::new(args, env),
         }
     }
 
     /// The hook's argv.
     pub fn args(&self) -> &[CString] {
-        &self.args
+        &self.exec.args
     }
 
     /// The hook's environment.
     pub fn env(&self) -> &[CString] {
-        &self.env
+        &self.exec.env
+    }
+}
+
+/// The argv and envp of an execve: owned C strings and the null-terminated pointer arrays
+/// into them. All private, so that no string the pointers point into can be replaced;
+/// they live as long as this does.
+#[derive(Debug)]
+struct ArgvEnvp {
+    args: Vec<CString>,
+    env: Vec<CString>,
+    argv: Vec<*const c_char>,
+    envp: Vec<*const c_char>,
+}
+
+impl ArgvEnvp {
+    fn new(args: Vec<CString>, env: Vec<CString>) -> Self {
+        let argv = null_terminated(&args);
+        let envp = null_terminated(&env);
+        ArgvEnvp {
+            args,
+            env,
+            argv,
+            envp,
+        }
     }
 }
 
@@ -313,25 +327,18 @@ pub struct ProcessPlan {
     pub seccomp: Option<SeccompProgram>,
     /// Full paths to try for `argv[0]`, in order (PATH search done by the parent).
     pub exec_candidates: Vec<CString>,
-    /// argv, owned: private, as `argv` points into it.
-    args: Vec<CString>,
-    /// envp, owned: private, as `envp` points into it.
-    env: Vec<CString>,
+    exec: ArgvEnvp,
     /// Fds 3..3+N stay open across exec.
     pub preserve_fds: u32,
     /// prctl(PR_SET_PDEATHSIG): the signal the process gets when the thread that cloned it
     /// (or, after a second fork, the thread that cloned its parent) exits. Set after the
     /// credentials change, which would clear it.
     pub parent_death_signal: Option<c_int>,
-    argv: Vec<*const c_char>,
-    envp: Vec<*const c_char>,
 }
 
 impl ProcessPlan {
     /// A plan that execs `args` with `env` as root in `/`, changing nothing else.
     pub fn new(args: Vec<CString>, env: Vec<CString>, exec_candidates: Vec<CString>) -> Self {
-        let argv = null_terminated(&args);
-        let envp = null_terminated(&env);
         ProcessPlan {
             stdio: [None, None, None],
             console: None,
@@ -347,23 +354,20 @@ impl ProcessPlan {
             selinux: None,
             seccomp: None,
             exec_candidates,
-            args,
-            env,
+            exec: ArgvEnvp::new(args, env),
             preserve_fds: 0,
             parent_death_signal: None,
-            argv,
-            envp,
         }
     }
 
     /// The process's argv.
     pub fn args(&self) -> &[CString] {
-        &self.args
+        &self.exec.args
     }
 
     /// The process's environment.
     pub fn env(&self) -> &[CString] {
-        &self.env
+        &self.exec.env
     }
 }
 
@@ -918,9 +922,9 @@ fn run_child(plan: &mut InitPlan, sync: RawFd) -> ChildResult<Never> {
             filter.load().at(Step::Seccomp, 0)?;
         }
     }
-    // SAFETY: argv and envp were built by `ProcessPlan::new` from its own CStrings, which
+    // SAFETY: argv and envp were built by `ArgvEnvp::new` from its own CStrings, which
     // are private (cannot be replaced) and live as long as the plan, and end with null.
-    let errno = unsafe { raw::execve(exe, &p.argv, &p.envp) };
+    let errno = unsafe { raw::execve(exe, &p.exec.argv, &p.exec.envp) };
     Err((Step::Exec, 0, errno))
 }
 
@@ -1014,9 +1018,9 @@ fn run_hook(hook: &HookPlan, state: &[u8]) -> R {
     let (pid, pidfd) = raw::fork_with_pidfd()?;
     if pid == 0 {
         let _ = raw::dup3(pipe[0], 0, 0);
-        // SAFETY: argv and envp were built by `HookPlan::new` from its own private CStrings,
+        // SAFETY: argv and envp were built by `ArgvEnvp::new` from its own private CStrings,
         // alive as long as the hook, and end with null.
-        let e = unsafe { raw::execve(&hook.path, &hook.argv, &hook.envp) };
+        let e = unsafe { raw::execve(&hook.path, &hook.exec.argv, &hook.exec.envp) };
         raw::exit(if e == libc::ENOENT { 127 } else { 126 });
     }
     raw::close(pipe[0]);
@@ -1803,9 +1807,9 @@ mod tests {
         );
         assert_eq!(p.args(), [c"sh".to_owned(), c"-c".to_owned()]);
         assert_eq!(p.env(), [c"A=1".to_owned()]);
-        assert_eq!(p.argv.len(), 3);
-        assert!(p.argv[2].is_null() && p.envp[1].is_null());
-        assert_eq!(p.argv[1], p.args()[1].as_ptr());
+        assert_eq!(p.exec.argv.len(), 3);
+        assert!(p.exec.argv[2].is_null() && p.exec.envp[1].is_null());
+        assert_eq!(p.exec.argv[1], p.args()[1].as_ptr());
     }
 
     /// A cgroup2 directory for the test, removed on drop.

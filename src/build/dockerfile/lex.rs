@@ -234,27 +234,26 @@ impl State<'_> {
             }
         }
         match stop {
-            Some(c) => Err(format!(
-                "unexpected end of statement while looking for matching {c}"
-            )),
+            Some(c) => Err(unclosed(c)),
             None => Ok((result, words.finish())),
         }
     }
 
-    fn single_quote(&mut self) -> Result<String, String> {
-        let mut result = String::new();
+    /// Takes the opening quote: the quoted text starts with it when quotes stay raw.
+    fn open_quote(&mut self) -> String {
         let q = self.next();
         if self.lx.raw_quotes {
-            result.extend(q);
+            q.into_iter().collect()
+        } else {
+            String::new()
         }
+    }
+
+    fn single_quote(&mut self) -> Result<String, String> {
+        let mut result = self.open_quote();
         loop {
             match self.next() {
-                None => {
-                    return Err(
-                        "unexpected end of statement while looking for matching single-quote"
-                            .into(),
-                    )
-                }
+                None => return Err(unclosed("single-quote")),
                 Some('\'') => {
                     if self.lx.raw_quotes {
                         result.push('\'');
@@ -267,19 +266,10 @@ impl State<'_> {
     }
 
     fn double_quote(&mut self) -> Result<String, String> {
-        let mut result = String::new();
-        let q = self.next();
-        if self.lx.raw_quotes {
-            result.extend(q);
-        }
+        let mut result = self.open_quote();
         loop {
             match self.peek() {
-                None => {
-                    return Err(
-                        "unexpected end of statement while looking for matching double-quote"
-                            .into(),
-                    )
-                }
+                None => return Err(unclosed("double-quote")),
                 Some('"') => {
                     self.pos += 1;
                     if self.lx.raw_quotes {
@@ -434,6 +424,11 @@ impl State<'_> {
             Some(c) => Err(format!("unsupported modifier ({c}) in substitution")),
         }
     }
+}
+
+/// The error of a statement that ends before `what` closes.
+fn unclosed(what: impl std::fmt::Display) -> String {
+    format!("unexpected end of statement while looking for matching {what}")
 }
 
 /// The proxy ARGs: passed to RUN from `--build-arg` without an ARG instruction, and kept

@@ -1191,23 +1191,14 @@ mod fake_registry_tests {
             .unwrap()
             .iter()
             .any(|q| q.path.ends_with(&digest_of(&m).to_string())));
+        let refused = |platform: &str| {
+            pull(store, &r, PullOptions::new().platform(platform), &|_| {}).unwrap_err()
+        };
         // a platform the list lacks
-        let e = pull(
-            store,
-            &r,
-            PullOptions::new().platform("linux/s390x"),
-            &|_| {},
-        )
-        .unwrap_err();
+        let e = refused("linux/s390x");
         assert!(e.to_string().contains("linux/s390x"), "{e}");
         // arm64 is listed, but its manifest is not what the list says: refused
-        let e = pull(
-            store,
-            &r,
-            PullOptions::new().platform("linux/arm64"),
-            &|_| {},
-        )
-        .unwrap_err();
+        let e = refused("linux/arm64");
         assert!(
             e.to_string().contains("404") || matches!(e, Error::DigestMismatch { .. }),
             "{e}"
