@@ -115,6 +115,7 @@ mod container;
 mod engine;
 mod error;
 pub mod ext;
+mod godur;
 mod image;
 mod network;
 pub mod runtime;

@@ -713,38 +713,9 @@ fn health_text(h: &HealthConfig) -> String {
     )
 }
 
-/// Go's `time.Duration.String` of `ns` nanoseconds: `0s`, `500ms`, `1.5µs`, `1m30s`,
-/// `1h0m0s`.
+/// Go's `time.Duration.String` of `ns` nanoseconds (`1m30s`).
 pub(crate) fn go_duration(ns: u64) -> String {
-    /// The integer part and, when not zero, `.` and the fraction without trailing zeros.
-    fn frac(v: u64, prec: u32) -> String {
-        let div = 10u64.pow(prec);
-        let (int, f) = (v / div, v % div);
-        if f == 0 {
-            return int.to_string();
-        }
-        let digits = format!("{f:0width$}", width = prec as usize);
-        format!("{int}.{}", digits.trim_end_matches('0'))
-    }
-    const SEC: u64 = 1_000_000_000;
-    match ns {
-        0 => "0s".to_owned(),
-        n if n < 1_000 => format!("{n}ns"),
-        n if n < 1_000_000 => format!("{}µs", frac(n, 3)),
-        n if n < SEC => format!("{}ms", frac(n, 6)),
-        n => {
-            let secs = n / SEC;
-            let s = format!("{}s", frac(secs % 60 * SEC + n % SEC, 9));
-            let (m, h) = (secs / 60 % 60, secs / 3600);
-            if h > 0 {
-                format!("{h}h{m}m{s}")
-            } else if secs >= 60 {
-                format!("{m}m{s}")
-            } else {
-                s
-            }
-        }
-    }
+    crate::godur::format(std::time::Duration::from_nanos(ns))
 }
 
 /// Go's `%q` of a `[]string`: `["a" "b c"]`.

@@ -107,86 +107,16 @@ pub(super) fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Dur
     }
 }
 
-/// Go's `time.ParseDuration`: a sequence of decimal numbers with units (`ns`, `us`, `µs`,
-/// `ms`, `s`, `m`, `h`), e.g. `1m30s`, `1.5s`, `100ms`; `0` alone is zero.
+/// Go's `time.ParseDuration` (`1m30s`, `1.5s`, `100ms`; `0` alone is zero), not negative.
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let bad = || format!("invalid duration {s:?}");
-    let t = s.trim();
-    if t == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if t.is_empty() || t.starts_with('-') {
-        return Err(bad());
-    }
-    let mut rest = t.strip_prefix('+').unwrap_or(t);
-    let mut nanos: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("invalid duration {s:?}: missing unit"))?;
-        let (num, after) = rest.split_at(num_end);
-        let n: f64 = num.parse().map_err(|_| bad())?;
-        let unit_end = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_end);
-        let mul = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(format!("invalid duration {s:?}: unknown unit {unit:?}")),
-        };
-        nanos += n * mul;
-        rest = next;
-    }
-    if !nanos.is_finite() || nanos > u64::MAX as f64 {
-        return Err(bad());
-    }
-    Ok(Duration::from_nanos(nanos.round() as u64))
+    let ns = crate::godur::parse(s.trim()).map_err(|_| bad())?;
+    u64::try_from(ns)
+        .map(Duration::from_nanos)
+        .map_err(|_| bad())
 }
 
-/// A duration as Go's `time.Duration.String` writes it (`1m30s`, `1h0m0s`, `500ms`).
-pub(crate) fn format_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".into();
-    }
-    if nanos < 1_000_000_000 {
-        let (div, unit) = if nanos < 1_000 {
-            (1, "ns")
-        } else if nanos < 1_000_000 {
-            (1_000, "µs")
-        } else {
-            (1_000_000, "ms")
-        };
-        return format!("{}{unit}", frac(nanos, div));
-    }
-    let secs = nanos / 1_000_000_000;
-    let sub = nanos % 1_000_000_000;
-    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-    let s = frac(u128::from(s as u32) * 1_000_000_000 + sub, 1_000_000_000);
-    if h > 0 {
-        format!("{h}h{m}m{s}s")
-    } else if m > 0 {
-        format!("{m}m{s}s")
-    } else {
-        format!("{s}s")
-    }
-}
-
-/// `n / div` with its fraction, trailing zeros dropped.
-fn frac(n: u128, div: u128) -> String {
-    let (whole, rem) = (n / div, n % div);
-    if rem == 0 {
-        return whole.to_string();
-    }
-    let width = div.ilog10() as usize;
-    let f = format!("{rem:0width$}");
-    format!("{whole}.{}", f.trim_end_matches('0'))
-}
+pub(crate) use crate::godur::format as format_duration;
 
 /// Splits a command written as a string into words as a POSIX shell does (quotes and
 /// backslashes; no expansion), as Compose does with `command: echo "a b"`.

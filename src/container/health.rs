@@ -460,38 +460,7 @@ pub(crate) fn next_delay(check: &Healthcheck, elapsed: Duration, status: HealthS
     wanted.min(left)
 }
 
-/// A duration as Go's `time.Duration.String()` writes it (`30s`, `1.5s`, `500ms`, `1m0s`),
-/// for Docker's timeout message.
-pub(crate) fn go_duration(d: Duration) -> String {
-    fn frac(whole: u128, rem: u128, digits: usize) -> String {
-        let f = format!("{rem:0digits$}");
-        let f = f.trim_end_matches('0');
-        if f.is_empty() {
-            whole.to_string()
-        } else {
-            format!("{whole}.{f}")
-        }
-    }
-    let n = d.as_nanos();
-    match n {
-        0 => "0s".to_owned(),
-        n if n < 1_000 => format!("{n}ns"),
-        n if n < 1_000_000 => format!("{}µs", frac(n / 1_000, n % 1_000, 3)),
-        n if n < 1_000_000_000 => format!("{}ms", frac(n / 1_000_000, n % 1_000_000, 6)),
-        n => {
-            let secs = n / 1_000_000_000;
-            let s = frac(secs % 60, n % 1_000_000_000, 9);
-            let (h, m) = (secs / 3600, (secs % 3600) / 60);
-            if h > 0 {
-                format!("{h}h{m}m{s}s")
-            } else if m > 0 {
-                format!("{m}m{s}s")
-            } else {
-                format!("{s}s")
-            }
-        }
-    }
-}
+pub(crate) use crate::godur::format as go_duration;
 
 /// `health.json` in the container directory `dir`.
 pub(crate) fn path(dir: &Path) -> PathBuf {

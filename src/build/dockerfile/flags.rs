@@ -427,82 +427,12 @@ fn csv_record(s: &str) -> Result<Vec<String>, &'static str> {
     }
 }
 
-/// Go's `time.ParseDuration`, in nanoseconds (signed).
-pub(super) fn go_duration(s: &str) -> Result<i128, String> {
-    let invalid = || format!("time: invalid duration {s:?}");
-    let (neg, mut rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total: i128 = 0;
-    while !rest.is_empty() {
-        let int_end = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let (int, r) = rest.split_at(int_end);
-        let (frac, r) = match r.strip_prefix('.') {
-            Some(r) => {
-                let e = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
-                r.split_at(e)
-            }
-            None => ("", r),
-        };
-        if int.is_empty() && frac.is_empty() {
-            return Err(invalid());
-        }
-        let unit_end = r
-            .find(|c: char| c == '.' || c.is_ascii_digit())
-            .unwrap_or(r.len());
-        let (unit, r) = r.split_at(unit_end);
-        let per: i128 = match unit {
-            "" => return Err(format!("time: missing unit in duration {s:?}")),
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return Err(format!("time: unknown unit {unit:?} in duration {s:?}")),
-        };
-        let whole: i128 = if int.is_empty() {
-            0
-        } else {
-            int.parse()
-                .ok()
-                .filter(|v: &i128| *v <= i64::MAX as i128)
-                .ok_or_else(invalid)?
-        };
-        let mut v = whole.checked_mul(per).ok_or_else(invalid)?;
-        let mut scale = per;
-        for d in frac.bytes().take(30) {
-            scale /= 10;
-            if scale == 0 {
-                break;
-            }
-            v += i128::from(d - b'0') * scale;
-        }
-        total = total.checked_add(v).ok_or_else(invalid)?;
-        if total > i64::MAX as i128 {
-            return Err(invalid());
-        }
-        rest = r;
-    }
-    Ok(if neg { -total } else { total })
-}
-
 /// A HEALTHCHECK duration flag: unset or zero is `None`; otherwise at least 1ms.
 pub(super) fn interval(name: &str, value: Option<&str>) -> Result<Option<Duration>, String> {
     let Some(v) = value.filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    let ns = go_duration(v)?;
+    let ns = crate::godur::parse(v)?;
     if ns == 0 {
         return Ok(None);
     }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use super::flags::go_duration;
 use super::*;
+use crate::godur::parse as go_duration;
 
 fn w(raw: &str) -> Word {
     Word::new(raw, '\\')
