@@ -34,10 +34,13 @@
 //! service at run time, `network_mode: service:` and `volumes_from` as implicit
 //! dependencies.
 
+mod app;
 mod builder;
+mod convert;
 mod de;
 mod dotenv;
 mod interpolate;
+pub mod labels;
 mod load;
 mod merge;
 mod model;
@@ -46,6 +49,7 @@ mod ser;
 mod syntax;
 #[cfg(test)]
 mod tests;
+mod up;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -55,6 +59,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+pub(crate) use app::projects;
+pub use app::{AppService, ComposeApp, DownOptions, ProjectSummary, RemoveImages};
 pub use builder::{ProjectBuilder, ServiceBuilder};
 pub use load::ProjectOptions;
 pub use model::{
@@ -62,6 +68,7 @@ pub use model::{
     Ipam, IpamPool, Limits, Logging, NetworkConfig, Port, Resources, RestartPolicy, Service,
     ServiceNetwork, ServiceVolume, TmpfsOptions, Ulimit, VolumeConfig, VolumeOptions, VolumeType,
 };
+pub use up::{Compose, ComposeEvent, UpOptions};
 
 /// One compose file as typed (before merging and resolution), and the resolved model as
 /// `docker compose config` prints it.
