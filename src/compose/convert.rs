@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::labels;
-use super::model::{Limits, Port, Service, ServiceVolume, VolumeType};
+use super::model::{Port, Service, ServiceVolume, VolumeType};
 use super::Project;
 use crate::container::monitor::RestartPolicy;
 use crate::container::{ContainerBuilder, Healthcheck, Ulimit};
@@ -298,7 +298,7 @@ fn resources(b: &mut ContainerBuilder<'_>, s: &Service, inst: &Instance<'_>) -> 
     let res = s.deploy.as_ref().and_then(|d| d.resources.as_ref());
     let limits = res
         .and_then(|r| r.limits.clone())
-        .unwrap_or(Limits::default());
+        .unwrap_or_default();
     if let Some(m) = s.mem_limit.or(limits.memory) {
         b.memory_limit(m);
     }

@@ -10,7 +10,14 @@
 //! - a [`Project`] gives the start order of its services ([`Project::start_order`]), a
 //!   hash of each service's configuration ([`Service::config_hash`], so that `up`
 //!   recreates only what changed) and its resolved form as `docker compose config` prints
-//!   it ([`Project::to_yaml`]).
+//!   it ([`Project::to_yaml`]);
+//! - [`Engine::compose`](crate::Engine::compose) gives a [`Compose`] that brings a project
+//!   [`up`](Compose::up) (a [`ComposeApp`], ephemeral unless detached) and
+//!   [`down`](Compose::down), as Docker Compose v2 does: names and [`labels`] as its, so
+//!   that `down`, `ps` and `ls` find a project's containers, networks and volumes from any
+//!   process. Each key of a service maps onto a [`ContainerBuilder`](crate::ContainerBuilder)
+//!   setter; a key the engine cannot honour (`sysctls`, `devices`, `ipc`, …) is an
+//!   [`Error::InvalidCompose`] naming it, never ignored.
 //!
 //! What is hand-written and why:
 //! - **YAML** is read with `serde_yaml_ng`, the maintained fork of the archived
@@ -30,9 +37,10 @@
 //! - **Merging** several files happens on the typed per-file models, field by field, by
 //!   Compose's merge rules (see `merge.rs`).
 //!
-//! Not supported yet: `include`, `extends`, `secrets`/`configs` from `environment` of the
-//! service at run time, `network_mode: service:` and `volumes_from` as implicit
-//! dependencies.
+//! Not supported yet: `include`, `extends`, `secrets`/`configs` from `environment` or
+//! `content` (only files, bind-mounted read-only), `network_mode: service:`/`container:`
+//! and `volumes_from`, `sysctls`, `devices`, `ipc`, `pid`, `shm_size`, `dns_search`,
+//! `group_add`, internal and IPv6 networks.
 
 mod app;
 mod builder;

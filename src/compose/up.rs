@@ -73,7 +73,10 @@ impl std::fmt::Display for ComposeEvent {
 
 /// The progress callback of a [`Compose`].
 #[derive(Clone)]
-pub(super) struct Progress(Option<Arc<dyn Fn(&ComposeEvent) + Send + Sync>>);
+pub(super) struct Progress(Option<Arc<ProgressFn>>);
+
+/// A progress callback.
+type ProgressFn = dyn Fn(&ComposeEvent) + Send + Sync;
 
 impl std::fmt::Debug for Progress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
