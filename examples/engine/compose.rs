@@ -343,7 +343,7 @@ fn prefixes(list: &[Container]) -> Vec<String> {
                 .to_owned()
         })
         .collect();
-    let width = short.iter().map(|s| s.chars().count()).max().unwrap_or(0) + 1;
+    let width = short.iter().map(|s| s.chars().count()).max().unwrap_or(0) + 2;
     short
         .into_iter()
         .map(|s| format!("{s:<width$}| "))

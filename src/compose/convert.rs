@@ -296,9 +296,7 @@ pub(super) fn configure(
 fn resources(b: &mut ContainerBuilder<'_>, s: &Service, inst: &Instance<'_>) -> Result<()> {
     let (p, name) = (inst.project, inst.service);
     let res = s.deploy.as_ref().and_then(|d| d.resources.as_ref());
-    let limits = res
-        .and_then(|r| r.limits.clone())
-        .unwrap_or_default();
+    let limits = res.and_then(|r| r.limits.clone()).unwrap_or_default();
     if let Some(m) = s.mem_limit.or(limits.memory) {
         b.memory_limit(m);
     }

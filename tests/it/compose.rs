@@ -225,7 +225,7 @@ fn three_tier_app_up_ps_recreate_down() {
         assert_eq!(http_get(18480, "/seed"), "seeded\n");
         wait_until("the client's output", || {
             let logs = cli.stdout(&["compose", "logs", "client"]);
-            logs.contains("client-1 | seeded") && logs.contains(WEB_PAGE.trim())
+            logs.contains("client-1  | seeded") && logs.contains(WEB_PAGE.trim())
         });
         // labels as Compose's
         let labels = cli.stdout(&["inspect", "-f", "{{json .Config.Labels}}", "tier-api-1"]);
@@ -398,6 +398,99 @@ fn unsupported_key_is_named() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success());
         assert!(err.contains("services.web.sysctls"), "{err}");
+        cli.assert_empty();
+    });
+}
+
+/// A service with `build` (an inline Dockerfile) gets the image `<project>-<service>`;
+/// `--scale` runs numbered replicas and scales back; `down --rmi local` removes the image.
+#[test]
+#[ignore = "requires root"]
+fn build_scale_and_rmi() {
+    let cli = Cli::new();
+    cli.file(
+        "compose.yaml",
+        r#"
+name: bld
+services:
+  app:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM localhost/busybox:latest
+        ARG GREETING
+        RUN echo "$$GREETING" > /greeting
+      args:
+        GREETING: built here
+      network: none
+    command: ["sh", "-c", "cat /greeting; exec sleep 300"]
+    stop_grace_period: 1s
+"#,
+    );
+    common::in_new_netns(|| {
+        let (_, err) = cli.ok(&["compose", "up", "-d", "--scale", "app=2"]);
+        assert!(err.contains(" Image bld-app  Built"), "{err}");
+        assert!(cli.stdout(&["images"]).contains("bld-app"));
+        let names = cli.stdout(&["compose", "ps", "--format", "{{.Name}}"]);
+        assert_eq!(names, "bld-app-1\nbld-app-2\n");
+        wait_until("the replicas' output", || {
+            let logs = cli.stdout(&["compose", "logs"]);
+            logs.contains("app-1  | built here") && logs.contains("app-2  | built here")
+        });
+        // back to one: the second replica goes, the first stays
+        let id1 = cli
+            .stdout(&["compose", "ps", "-q", "app"])
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned();
+        let (_, err) = cli.ok(&["compose", "up", "-d"]);
+        assert!(err.contains(" Container bld-app-2  Removed"), "{err}");
+        assert_eq!(cli.stdout(&["compose", "ps", "-q"]), format!("{id1}\n"));
+        cli.ok(&["compose", "down", "--rmi", "local"]);
+        assert!(!cli.stdout(&["images"]).contains("bld-app"));
+        cli.assert_empty();
+    });
+}
+
+/// Attached `up` prints each container's output prefixed with its name; SIGINT stops the
+/// containers (they stay, stopped), as Compose does.
+#[test]
+#[ignore = "requires root"]
+fn attached_up_streams_logs_and_stops_on_ctrl_c() {
+    let cli = Cli::new();
+    cli.file(
+        "compose.yaml",
+        r#"
+name: att
+services:
+  talker:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "echo hello from talker; exec sleep 300"]
+    stop_grace_period: 1s
+"#,
+    );
+    common::in_new_netns(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out_path = dir.path().join("out");
+        let mut child = cli
+            .cmd(&["compose", "up"])
+            .stdout(fs::File::create(&out_path).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until("the prefixed output", || {
+            fs::read_to_string(&out_path)
+                .unwrap_or_default()
+                .contains("talker-1  | hello from talker")
+        });
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130));
+        let all = cli.stdout(&["compose", "ps", "-a", "--format", "{{.Name}} {{.State}}"]);
+        assert_eq!(all, "att-talker-1 exited\n");
+        cli.ok(&["compose", "down"]);
         cli.assert_empty();
     });
 }
