@@ -22,47 +22,7 @@ pub(crate) fn run(engine: &Engine, args: ComposeArgs) -> CmdResult {
     let mut compose = engine.compose(project);
     compose.progress(|e: &ComposeEvent| progress_line(e));
     match args.command {
-        ComposeCommand::Up {
-            detach,
-            wait,
-            wait_timeout,
-            build,
-            no_build,
-            force_recreate,
-            no_recreate,
-            no_deps,
-            remove_orphans,
-            scale,
-            services,
-        } => {
-            for s in &scale {
-                let (svc, n) = s
-                    .split_once('=')
-                    .and_then(|(k, v)| Some((k, v.parse::<u64>().ok()?)))
-                    .ok_or_else(|| {
-                        Failure::Usage(format!("invalid --scale {s:?}: expected SERVICE=NUM"))
-                    })?;
-                compose.scale(svc, n);
-            }
-            if let Some(t) = wait_timeout {
-                compose.wait_timeout(Duration::from_secs(t));
-            }
-            compose
-                .detach(true)
-                .wait(wait)
-                .build(build)
-                .no_build(no_build)
-                .force_recreate(force_recreate)
-                .no_recreate(no_recreate)
-                .no_deps(no_deps)
-                .remove_orphans(remove_orphans)
-                .services(services.clone());
-            let _app = compose.up()?;
-            if detach || wait {
-                return Ok(0);
-            }
-            attached(&compose, &services)
-        }
+        cmd @ ComposeCommand::Up { .. } => up(&mut compose, cmd),
         ComposeCommand::Down {
             volumes,
             rmi,
@@ -138,6 +98,53 @@ pub(crate) fn run(engine: &Engine, args: ComposeArgs) -> CmdResult {
             Ok(0)
         }
     }
+}
+
+/// `compose up`: detached, or attached to the containers' output.
+fn up(compose: &mut Compose<'_>, cmd: ComposeCommand) -> CmdResult {
+    let ComposeCommand::Up {
+        detach,
+        wait,
+        wait_timeout,
+        build,
+        no_build,
+        force_recreate,
+        no_recreate,
+        no_deps,
+        remove_orphans,
+        scale,
+        services,
+    } = cmd
+    else {
+        return Err(Failure::Usage("not an up command".to_owned()));
+    };
+    for s in &scale {
+        let (svc, n) = s
+            .split_once('=')
+            .and_then(|(k, v)| Some((k, v.parse::<u64>().ok()?)))
+            .ok_or_else(|| {
+                Failure::Usage(format!("invalid --scale {s:?}: expected SERVICE=NUM"))
+            })?;
+        compose.scale(svc, n);
+    }
+    if let Some(t) = wait_timeout {
+        compose.wait_timeout(Duration::from_secs(t));
+    }
+    compose
+        .detach(true)
+        .wait(wait)
+        .build(build)
+        .no_build(no_build)
+        .force_recreate(force_recreate)
+        .no_recreate(no_recreate)
+        .no_deps(no_deps)
+        .remove_orphans(remove_orphans)
+        .services(services.clone());
+    let _app = compose.up()?;
+    if detach || wait {
+        return Ok(0);
+    }
+    attached(compose, &services)
 }
 
 fn progress_line(e: &ComposeEvent) {
