@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::build::{CachePruned, CacheUsage, ImageBuilder};
+use crate::compose::{Compose, Project};
 use crate::container::{ContainerBuilder, ContainerStore, Containers};
 use crate::image::registry::{self, Progress, PullOptions, PushOptions};
 use crate::image::{Image, Images, Reference};
@@ -261,6 +262,22 @@ impl Engine {
     /// [`Error::Os`](crate::Error::Os) if the store cannot be read.
     pub fn build_cache_usage(&self) -> Result<CacheUsage> {
         crate::build::usage(&self.containers)
+    }
+
+    /// The compose project `project` on this engine (`docker compose`): bring it
+    /// [`up`](Compose::up) — an ephemeral [`ComposeApp`](crate::ComposeApp) by default —
+    /// or [`down`](Compose::down), list its containers ([`ps`](Compose::ps)).
+    pub fn compose(&self, project: Project) -> Compose<'_> {
+        Compose::new(&self.containers, project)
+    }
+
+    /// The compose projects that have containers on this engine, found by their labels
+    /// (`docker compose ls -a`), by name.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the containers cannot be listed.
+    pub fn compose_projects(&self) -> Result<Vec<crate::ProjectSummary>> {
+        crate::compose::projects(&self.containers)
     }
 
     /// The containers of this engine (`docker ps -a`, lookups by name or id).

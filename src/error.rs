@@ -538,6 +538,22 @@ pub enum Error {
         /// What is wrong (`invalid port "80:80:80/tcpx": invalid proto: tcpx`).
         reason: String,
     },
+    /// Bringing a compose project up or down failed at one of its services (or, with an
+    /// empty `service`, at one of its networks or volumes): a dependency that exited
+    /// non-zero or became unhealthy, an image that cannot be found or built, a container
+    /// that cannot be created or started (the cause is the source).
+    #[error("project {project}: {}{reason}", service_prefix(service))]
+    Compose {
+        /// The project's name.
+        project: String,
+        /// The service at fault (empty: the project as a whole).
+        service: String,
+        /// What failed (`service "init" didn't complete successfully: exit 1`).
+        reason: String,
+        /// The engine's error, when one caused it.
+        #[source]
+        source: Option<Box<Error>>,
+    },
     /// The container is not attached to the network.
     #[error("container {container} is not connected to network {network:?}")]
     NotConnected {
@@ -584,6 +600,10 @@ impl Error {
         match self {
             Error::Command { code, .. } => Some(*code),
             Error::Rollback { source, .. } => source.exit_code(),
+            Error::Compose {
+                source: Some(source),
+                ..
+            } => source.exit_code(),
             _ => None,
         }
     }
@@ -595,6 +615,15 @@ fn with_instruction(instruction: &str, reason: &str) -> String {
         reason.to_owned()
     } else {
         format!("{instruction}: {reason}")
+    }
+}
+
+/// `service NAME: `, or nothing for an empty name ([`Error::Compose`]).
+fn service_prefix(service: &str) -> String {
+    if service.is_empty() {
+        String::new()
+    } else {
+        format!("service {service}: ")
     }
 }
 

@@ -128,7 +128,10 @@ mod volume;
 #[doc(hidden)]
 pub mod __fuzz;
 
-pub use compose::{Project, ProjectOptions};
+pub use compose::{
+    AppService, Compose, ComposeApp, ComposeEvent, DownOptions, Project, ProjectOptions,
+    ProjectSummary, RemoveImages, UpOptions,
+};
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use oci_spec;

@@ -1412,6 +1412,84 @@ fn engine_detached_embedded_dns() {
 
 type Test = (&'static str, fn());
 
+/// A compose application built in Rust (issue 14): `up` waits for the API's background
+/// healthcheck, the web service's ephemeral host port answers over 127.0.0.1, and dropping
+/// the ephemeral application's handle tears it all down: containers, network, the volume
+/// its `up` created, the bridge.
+fn compose_app_torn_down_on_drop() {
+    use cargohold::compose::{Condition, Healthcheck, VolumeConfig};
+    common::in_new_netns(|| {
+        let e = common::busybox()
+            .web()
+            .engine_tagged("cargohold-compose", &unique("app"));
+        let image = e.reference.clone();
+        let httpd = |port: &str| -> Vec<String> {
+            ["busybox", "httpd", "-f", "-p", port, "-h", "/www"]
+                .map(str::to_owned)
+                .to_vec()
+        };
+        let project = cargohold::Project::new("libapp")
+            .service("api", |s| {
+                s.image(&image)
+                    .command(httpd("8080"))
+                    .healthcheck(
+                        Healthcheck::cmd([
+                            "busybox",
+                            "wget",
+                            "-q",
+                            "-O",
+                            "/dev/null",
+                            "http://127.0.0.1:8080/",
+                        ])
+                        .interval(Duration::from_millis(200)),
+                    )
+                    .stop_grace_period(Duration::from_secs(1))
+            })
+            .service("web", |s| {
+                s.image(&image)
+                    .command(httpd("80"))
+                    .port("80")
+                    .volume("data:/data")
+                    .depends_on("api", Condition::ServiceHealthy)
+                    .stop_grace_period(Duration::from_secs(1))
+            })
+            .volume("data", VolumeConfig::default())
+            .build()
+            .unwrap();
+        let app = e.engine.compose(project).wait(true).up().unwrap();
+        assert!(app.is_ephemeral());
+        let web = app.service("web").unwrap();
+        let port = web.port(80).unwrap();
+        assert_ne!(port, 0);
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "GET / HTTP/1.0\r\n\r\n").unwrap();
+        let mut resp = String::new();
+        std::io::Read::read_to_string(&mut s, &mut resp).unwrap();
+        assert!(resp.ends_with(common::WEB_PAGE), "{resp}");
+        let api = app.service("api").unwrap();
+        assert_eq!(
+            api.container().health().unwrap().map(|h| h.status),
+            Some(cargohold::HealthStatus::Healthy)
+        );
+        assert!(web.port(81).is_err());
+        assert!(app.service("nope").is_err());
+        assert_eq!(app.containers().unwrap().len(), 2);
+        assert_eq!(e.engine.compose_projects().unwrap()[0].name, "libapp");
+        drop(app);
+        assert!(e.engine.containers().list().unwrap().is_empty());
+        assert!(e.engine.volumes().list(&[]).unwrap().is_empty());
+        assert!(!e
+            .engine
+            .networks()
+            .list()
+            .unwrap()
+            .iter()
+            .any(|n| n.name() == "libapp_default"));
+        assert_eq!(common::link_names(), ["lo"]);
+        assert!(e.engine.compose_projects().unwrap().is_empty());
+    });
+}
+
 const TESTS: &[Test] = &[
     ("logs_and_exit_code", logs_and_exit_code),
     ("command_not_found", command_not_found),
@@ -1466,6 +1544,10 @@ const TESTS: &[Test] = &[
         engine_ready_failures_carry_the_log,
     ),
     ("engine_detached_embedded_dns", engine_detached_embedded_dns),
+    (
+        "compose_app_torn_down_on_drop",
+        compose_app_torn_down_on_drop,
+    ),
     (
         "attach_stdin_feeds_the_container_until_the_last_writer_goes",
         attach_stdin_feeds_the_container_until_the_last_writer_goes,

@@ -276,6 +276,8 @@ pub(crate) enum Command {
     /// Manage networks.
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Define and run multi-container applications (Docker Compose).
+    Compose(Box<ComposeArgs>),
     /// List port mappings or a specific mapping for the container.
     Port {
         container: String,
@@ -866,4 +868,135 @@ pub(crate) enum SystemCommand {
         #[arg(long)]
         volumes: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ComposeArgs {
+    /// Compose configuration files (default: compose.yaml, compose.yml,
+    /// docker-compose.yml, docker-compose.yaml and their override files).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+    /// Project name.
+    #[arg(short = 'p', long = "project-name", value_name = "NAME")]
+    pub(crate) project_name: Option<String>,
+    /// Specify a profile to enable.
+    #[arg(long)]
+    pub(crate) profile: Vec<String>,
+    /// Specify an alternate environment file.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub(crate) env_file: Vec<PathBuf>,
+    /// Specify an alternate working directory (default: the first file's directory).
+    #[arg(long = "project-directory", value_name = "DIR")]
+    pub(crate) project_directory: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: ComposeCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ComposeCommand {
+    /// Create and start containers.
+    Up {
+        /// Detached mode: run containers in the background.
+        #[arg(short, long)]
+        detach: bool,
+        /// Wait for services to be running|healthy (implies detached mode).
+        #[arg(long)]
+        wait: bool,
+        /// Maximum duration in seconds to wait for the project to be running|healthy.
+        #[arg(long = "wait-timeout", value_name = "SECONDS")]
+        wait_timeout: Option<u64>,
+        /// Build images before starting containers.
+        #[arg(long, conflicts_with = "no_build")]
+        build: bool,
+        /// Don't build an image, even if it's missing.
+        #[arg(long)]
+        no_build: bool,
+        /// Recreate containers even if their configuration and image haven't changed.
+        #[arg(long, conflicts_with = "no_recreate")]
+        force_recreate: bool,
+        /// If containers already exist, don't recreate them.
+        #[arg(long)]
+        no_recreate: bool,
+        /// Don't start linked services.
+        #[arg(long)]
+        no_deps: bool,
+        /// Remove containers for services not defined in the Compose file.
+        #[arg(long)]
+        remove_orphans: bool,
+        /// Scale SERVICE to NUM instances (SERVICE=NUM); overrides `scale`/`deploy.replicas`.
+        #[arg(long, value_name = "SERVICE=NUM")]
+        scale: Vec<String>,
+        /// The services (default: all).
+        services: Vec<String>,
+    },
+    /// Stop and remove containers, networks.
+    Down {
+        /// Remove named volumes declared in the "volumes" section of the Compose file and
+        /// anonymous volumes attached to containers.
+        #[arg(short, long)]
+        volumes: bool,
+        /// Remove images used by services: "local" only those without a custom tag,
+        /// "all" every one.
+        #[arg(long, value_name = "local|all")]
+        rmi: Option<String>,
+        /// Remove containers for services not defined in the Compose file.
+        #[arg(long)]
+        remove_orphans: bool,
+        /// Specify a shutdown timeout in seconds.
+        #[arg(short, long, value_name = "SECONDS")]
+        timeout: Option<u64>,
+    },
+    /// List containers.
+    Ps {
+        /// Show all stopped containers too.
+        #[arg(short, long)]
+        all: bool,
+        /// Only display IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Format output using a Go template (`table …`, `json`): fields .Name .Image
+        /// .Command .Service .Project .RunningFor .Status .State .Health .ExitCode .Ports
+        /// .ID .Labels .Networks.
+        #[arg(long)]
+        format: Option<String>,
+        /// Only these services.
+        services: Vec<String>,
+    },
+    /// Parse, resolve and render the compose file in canonical format.
+    Config {
+        /// Print the service names, one per line.
+        #[arg(long)]
+        services: bool,
+        /// Only validate the configuration, don't print anything.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// List running compose projects.
+    Ls {
+        /// Show all stopped Compose projects.
+        #[arg(short, long)]
+        all: bool,
+        /// Only display project names.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// View output from containers.
+    Logs {
+        /// Follow log output.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only these services.
+        services: Vec<String>,
+    },
+    /// Print the public port for a port binding.
+    Port { service: String, private_port: u16 },
+    /// Stop services.
+    Stop {
+        /// Specify a shutdown timeout in seconds.
+        #[arg(short, long, value_name = "SECONDS")]
+        timeout: Option<u64>,
+        services: Vec<String>,
+    },
+    /// Start services.
+    Start { services: Vec<String> },
 }

@@ -11,6 +11,9 @@
 //! engine network create --subnet 10.1.0.0/24 backend
 //! engine run -d --name web --network backend -p 8080:80 localhost/web:1
 //! engine port web
+//! engine compose -f compose.yaml up -d --wait
+//! engine compose ps
+//! engine compose down -v
 //! ```
 //!
 //! Docker's command names, flags, tables and exit codes: 125 when the engine fails, 126 or
@@ -25,6 +28,7 @@
 mod build;
 mod build_live;
 mod cli;
+mod compose;
 mod container;
 mod cp;
 mod events;
@@ -237,6 +241,7 @@ fn run(cli: Cli) -> CmdResult {
             private_port,
         } => observe::port(engine, &container, private_port.as_deref()),
         Command::Volume(v) => volume::run(engine, v),
+        Command::Compose(c) => compose::run(engine, *c),
         Command::Network(n) => network::run(engine, n),
         Command::Login {
             username,

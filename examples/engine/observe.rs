@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use cargohold::{Container, Engine, LogOptions, PortBinding, Reference, Stats};
+use cargohold::{Container, ContainerInspect, Engine, LogOptions, PortBinding, Reference, Stats};
 use cargohold::{ContainerFilter, HealthStatus, PortMapping};
 
 use crate::format::{
@@ -38,64 +38,70 @@ pub(crate) fn ps(
     }
     let mut rows = Vec::with_capacity(list.len());
     for (c, info) in &list {
-        let mut cmd = std::iter::once(info.path.as_str())
-            .chain(info.args.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" ");
-        if !no_trunc && cmd.chars().count() > 20 {
-            cmd = cmd.chars().take(19).collect::<String>() + "…";
-        }
-        let created = parse_time(&info.created)
-            .map_or_else(String::new, |t| format!("{} ago", human_duration(t)));
-        let st = &info.state;
-        let status = if st.paused {
-            format!("Up {} (Paused)", since(&st.started_at))
-        } else if st.running {
-            // As Docker's: `Up 5 seconds (healthy)`, `(health: starting)`.
-            match &st.health {
-                Some(h) if h.status == HealthStatus::Starting => {
-                    format!("Up {} (health: starting)", since(&st.started_at))
-                }
-                Some(h) => format!("Up {} ({})", since(&st.started_at), h.status),
-                None => format!("Up {}", since(&st.started_at)),
-            }
-        } else if st.status.to_string() == "created" {
-            "Created".to_owned()
-        } else if st.status.to_string() == "dead" {
-            "Dead".to_owned()
-        } else {
-            format!("Exited ({}) {} ago", st.exit_code, since(&st.finished_at))
-        };
-        let labels = &info.config.labels;
-        let mounts: Vec<&str> = info
-            .mounts
-            .iter()
-            .map(|m| m.name.as_deref().unwrap_or(&m.source))
-            .collect();
-        let row = serde_json::json!({
-            "ID": if no_trunc { c.id() } else { c.short_id() },
-            // the short form, as docker ps prints `busybox:latest`
-            "Image": c.image()
-                .parse::<Reference>()
-                .map_or_else(|_| c.image().to_owned(), |r| r.familiar()),
-            "Command": format!("\"{cmd}\""),
-            "CreatedAt": docker_time(&info.created),
-            "RunningFor": created,
-            "Ports": ps_ports(&info.network_settings.ports),
-            "State": st.status.to_string(),
-            "Status": status,
-            // without `--size`, as Docker's
-            "Size": "0B",
-            "Names": c.name(),
-            "Labels": labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-            "Mounts": mounts.join(","),
-            "Networks": info.network_settings.networks.keys().cloned().collect::<Vec<_>>().join(","),
-            "LocalVolumes": info.mounts.iter().filter(|m| m.r#type == "volume").count().to_string(),
-        });
-        rows.push(Row::new(row).labels(labels.clone()));
+        let row = ps_row(c, info, no_trunc);
+        rows.push(Row::new(row).labels(info.config.labels.clone()));
     }
     print_list(format, PS_TABLE, PS_HEADERS, &rows)?;
     Ok(0)
+}
+
+/// The fields of one container of `ps` (`.ID`, `.Image`, `.Command`, `.Status`, …).
+pub(crate) fn ps_row(c: &Container, info: &ContainerInspect, no_trunc: bool) -> serde_json::Value {
+    let mut cmd = std::iter::once(info.path.as_str())
+        .chain(info.args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !no_trunc && cmd.chars().count() > 20 {
+        cmd = cmd.chars().take(19).collect::<String>() + "…";
+    }
+    let created = parse_time(&info.created)
+        .map_or_else(String::new, |t| format!("{} ago", human_duration(t)));
+    let st = &info.state;
+    let status = if st.paused {
+        format!("Up {} (Paused)", since(&st.started_at))
+    } else if st.running {
+        // As Docker's: `Up 5 seconds (healthy)`, `(health: starting)`.
+        match &st.health {
+            Some(h) if h.status == HealthStatus::Starting => {
+                format!("Up {} (health: starting)", since(&st.started_at))
+            }
+            Some(h) => format!("Up {} ({})", since(&st.started_at), h.status),
+            None => format!("Up {}", since(&st.started_at)),
+        }
+    } else if st.status.to_string() == "created" {
+        "Created".to_owned()
+    } else if st.status.to_string() == "dead" {
+        "Dead".to_owned()
+    } else {
+        format!("Exited ({}) {} ago", st.exit_code, since(&st.finished_at))
+    };
+    let labels = &info.config.labels;
+    let mounts: Vec<&str> = info
+        .mounts
+        .iter()
+        .map(|m| m.name.as_deref().unwrap_or(&m.source))
+        .collect();
+    let row = serde_json::json!({
+        "ID": if no_trunc { c.id() } else { c.short_id() },
+        // the short form, as docker ps prints `busybox:latest`
+        "Image": c.image()
+            .parse::<Reference>()
+            .map_or_else(|_| c.image().to_owned(), |r| r.familiar()),
+        "Command": format!("\"{cmd}\""),
+        "CreatedAt": docker_time(&info.created),
+        "RunningFor": created,
+        "Ports": ps_ports(&info.network_settings.ports),
+        "State": st.status.to_string(),
+        "Status": status,
+        // without `--size`, as Docker's
+        "Size": "0B",
+        "Names": c.name(),
+        "Labels": labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+        "Mounts": mounts.join(","),
+        "Networks": info.network_settings.networks.keys().cloned().collect::<Vec<_>>().join(","),
+        "LocalVolumes": info.mounts.iter().filter(|m| m.r#type == "volume").count().to_string(),
+    });
+    row
 }
 
 /// Docker's default `ps` format.

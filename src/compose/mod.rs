@@ -10,7 +10,14 @@
 //! - a [`Project`] gives the start order of its services ([`Project::start_order`]), a
 //!   hash of each service's configuration ([`Service::config_hash`], so that `up`
 //!   recreates only what changed) and its resolved form as `docker compose config` prints
-//!   it ([`Project::to_yaml`]).
+//!   it ([`Project::to_yaml`]);
+//! - [`Engine::compose`](crate::Engine::compose) gives a [`Compose`] that brings a project
+//!   [`up`](Compose::up) (a [`ComposeApp`], ephemeral unless detached) and
+//!   [`down`](Compose::down), as Docker Compose v2 does: names and [`labels`] as its, so
+//!   that `down`, `ps` and `ls` find a project's containers, networks and volumes from any
+//!   process. Each key of a service maps onto a [`ContainerBuilder`](crate::ContainerBuilder)
+//!   setter; a key the engine cannot honour (`sysctls`, `devices`, `ipc`, …) is an
+//!   [`Error::InvalidCompose`] naming it, never ignored.
 //!
 //! What is hand-written and why:
 //! - **YAML** is read with `serde_yaml_ng`, the maintained fork of the archived
@@ -30,14 +37,18 @@
 //! - **Merging** several files happens on the typed per-file models, field by field, by
 //!   Compose's merge rules (see `merge.rs`).
 //!
-//! Not supported yet: `include`, `extends`, `secrets`/`configs` from `environment` of the
-//! service at run time, `network_mode: service:` and `volumes_from` as implicit
-//! dependencies.
+//! Not supported yet: `include`, `extends`, `secrets`/`configs` from `environment` or
+//! `content` (only files, bind-mounted read-only), `network_mode: service:`/`container:`
+//! and `volumes_from`, `sysctls`, `devices`, `ipc`, `pid`, `shm_size`, `dns_search`,
+//! `group_add`, internal and IPv6 networks.
 
+mod app;
 mod builder;
+mod convert;
 mod de;
 mod dotenv;
 mod interpolate;
+pub mod labels;
 mod load;
 mod merge;
 mod model;
@@ -46,6 +57,7 @@ mod ser;
 mod syntax;
 #[cfg(test)]
 mod tests;
+mod up;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -55,6 +67,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+pub(crate) use app::projects;
+pub use app::{AppService, ComposeApp, DownOptions, ProjectSummary, RemoveImages};
 pub use builder::{ProjectBuilder, ServiceBuilder};
 pub use load::ProjectOptions;
 pub use model::{
@@ -62,6 +76,7 @@ pub use model::{
     Ipam, IpamPool, Limits, Logging, NetworkConfig, Port, Resources, RestartPolicy, Service,
     ServiceNetwork, ServiceVolume, TmpfsOptions, Ulimit, VolumeConfig, VolumeOptions, VolumeType,
 };
+pub use up::{Compose, ComposeEvent, UpOptions};
 
 /// One compose file as typed (before merging and resolution), and the resolved model as
 /// `docker compose config` prints it.

@@ -60,6 +60,8 @@ pub struct ContainerBuilder<'e> {
     reuse: bool,
     networks: Vec<String>,
     network_aliases: Vec<String>,
+    /// Aliases and fixed addresses per network ([`ContainerBuilder::network_endpoint`]).
+    endpoints: BTreeMap<String, (Vec<String>, Option<Ipv4Addr>)>,
     ports: Vec<PortBinding>,
     publish_all: bool,
     extra_hosts: Vec<(String, Ipv4Addr)>,
@@ -147,6 +149,7 @@ impl<'e> ContainerBuilder<'e> {
             reuse: false,
             networks: Vec::new(),
             network_aliases: Vec::new(),
+            endpoints: BTreeMap::new(),
             ports: Vec::new(),
             publish_all: false,
             extra_hosts: Vec::new(),
@@ -461,6 +464,23 @@ impl<'e> ContainerBuilder<'e> {
             self.network_aliases.push(alias.into())
         }
 
+        /// Attaches the container to `network` (as [`network`](Self::network)) with names
+        /// of its own there and, when given, a fixed address from the network's subnet
+        /// (`docker run --network name=NET,alias=A,ip=IP`; compose's `aliases` and
+        /// `ipv4_address`). Checked at spawn (an address outside the subnet or taken).
+        fn network_endpoint(
+            &mut self,
+            network: impl AsRef<str>,
+            aliases: Vec<String>,
+            ip: Option<Ipv4Addr>
+        ) {
+            let n = network.as_ref().to_owned();
+            if !self.networks.contains(&n) {
+                self.networks.push(n.clone());
+            }
+            self.endpoints.insert(n, (aliases, ip));
+        }
+
         /// Publishes `container_port` (TCP) on `host_port` of every host address (`-p
         /// 8080:80`); host port 0 picks a free one (see
         /// [`Container::ports`](super::Container::ports)).
@@ -750,6 +770,12 @@ impl<'e> ContainerBuilder<'e> {
             cfg
         } else {
             format!("{cfg}{:?}{}", self.ulimits, self.init)
+        };
+        // Only when set, so that the hash of a container without them stays as it was.
+        let cfg = if self.endpoints.is_empty() {
+            cfg
+        } else {
+            format!("{cfg}{:?}", self.endpoints)
         };
         // Only when set, so that the hash of a container without one stays as it was.
         let cfg = match &self.healthcheck {
@@ -1204,13 +1230,25 @@ impl ContainerBuilder<'_> {
             networks
                 .iter()
                 .enumerate()
-                .map(|(i, n)| net::NetEndpoint {
-                    network: n.clone(),
-                    aliases: if i == 0 {
+                .map(|(i, n)| {
+                    let mut aliases = if i == 0 {
                         self.network_aliases.clone()
                     } else {
                         Vec::new()
-                    },
+                    };
+                    let extra = self.endpoints.get(n);
+                    if let Some((more, _)) = extra {
+                        for a in more {
+                            if !aliases.contains(a) {
+                                aliases.push(a.clone());
+                            }
+                        }
+                    }
+                    net::NetEndpoint {
+                        network: n.clone(),
+                        aliases,
+                        ip: extra.and_then(|(_, ip)| *ip),
+                    }
                 })
                 .collect()
         } else {

@@ -36,6 +36,9 @@ pub(crate) struct NetEndpoint {
     pub network: String,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// A fixed address on the network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
 }
 
 /// What the builder asked for (`cargohold.network` in the record).
@@ -91,7 +94,7 @@ pub(crate) fn attach(store: &ContainerStore, rec: &Record, dir: &Path) -> Result
                 .map(|n| EndpointConfig {
                     network: n.network.clone(),
                     aliases: n.aliases.clone(),
-                    ip: None,
+                    ip: n.ip,
                 })
                 .collect(),
         ),

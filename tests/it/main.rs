@@ -78,3 +78,6 @@ mod cp_events;
 mod events_update;
 // Issue 13: run/create/start flags and cp through the engine CLI.
 mod cli_flags;
+// `engine compose` (issue 14): up/ps/down of a project, recreation of what changed,
+// profiles and `.env`, failures that leave nothing.
+mod compose;

@@ -1,0 +1,496 @@
+//! `engine compose` (issue 14): up/ps/down of a project written by the test, on an engine
+//! root of its own with `localhost/busybox:latest` (busybox with a web root).
+//!
+//! Every test runs in a network namespace of its own (`common::in_new_netns`): the engine
+//! commands it runs are children of that thread, so they all share the namespace (their
+//! bridges, NAT rules and published ports live there), and the test reaches the
+//! published ports over 127.0.0.1 in it. The detached containers' monitors keep the
+//! namespace alive until `down`.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{self, WEB_PAGE};
+
+const IMAGE: &str = "localhost/busybox:latest";
+
+/// An engine root with the image, and a project directory.
+struct Cli {
+    root: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Cli {
+        let root = tempfile::Builder::new()
+            .prefix("cargohold-compose")
+            .tempdir()
+            .unwrap();
+        let engine = cargohold::Engine::open(root.path()).unwrap();
+        common::busybox().web().import(&engine, IMAGE);
+        drop(engine);
+        Cli {
+            root,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn file(&self, name: &str, text: &str) -> &Cli {
+        fs::write(self.dir.path().join(name), text).unwrap();
+        self
+    }
+
+    /// The engine in the calling thread's network namespace, in the project directory.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(common::example_bin("engine"));
+        c.arg("--root")
+            .arg(self.root.path())
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn out(&self, args: &[&str]) -> Output {
+        common::output_via_files(&mut self.cmd(args))
+    }
+
+    /// Succeeds; (stdout, stderr).
+    fn ok(&self, args: &[&str]) -> (String, String) {
+        let o = self.out(args);
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        );
+        assert!(
+            o.status.success(),
+            "engine {args:?}: {:?}\n{out}\n{err}",
+            o.status
+        );
+        (out, err)
+    }
+
+    fn stdout(&self, args: &[&str]) -> String {
+        self.ok(args).0
+    }
+
+    /// `compose ps -a --format '{{.Service}} {{.ID}}'` as (service, id) pairs.
+    fn services(&self) -> Vec<(String, String)> {
+        let out = self.stdout(&["compose", "ps", "-a", "--format", "{{.Service}} {{.ID}}"]);
+        let mut v: Vec<(String, String)> = out
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Nothing of the engine is left: no container, network but the predefined ones, volume,
+    /// link but `lo`, mount under the root.
+    fn assert_empty(&self) {
+        assert_eq!(self.stdout(&["ps", "-a", "-q"]), "");
+        let nets = self.stdout(&["network", "ls", "--format", "{{.Name}}"]);
+        assert_eq!(nets, "bridge\nhost\nnone\n");
+        assert_eq!(self.stdout(&["volume", "ls", "-q"]), "");
+        assert_eq!(common::link_names(), ["lo"]);
+        let root = self.root.path().display().to_string();
+        assert!(
+            common::mounts_with(&root).is_empty(),
+            "{:?}",
+            common::mounts_with(&root)
+        );
+    }
+}
+
+impl Drop for Cli {
+    fn drop(&mut self) {
+        common::remove_all_containers(self.root.path());
+    }
+}
+
+/// An HTTP GET over 127.0.0.1 in the calling thread's namespace: the body.
+fn http_get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    resp.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or(resp)
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const THREE_TIER: &str = r#"
+name: tier
+services:
+  init:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "echo seeded > /data/seed"]
+    volumes: ["data:/data"]
+  api:
+    image: localhost/busybox:latest
+    command: ["busybox", "httpd", "-f", "-p", "8080", "-h", "/data"]
+    environment:
+      MODE: ${MODE:-one}
+    volumes: ["data:/data:ro"]
+    depends_on:
+      init: {condition: service_completed_successfully}
+    healthcheck:
+      test: ["CMD", "busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/seed"]
+      interval: 200ms
+      retries: 50
+    ports: ["127.0.0.1:18480:8080"]
+    stop_grace_period: 1s
+  web:
+    image: localhost/busybox:latest
+    command: ["busybox", "httpd", "-f", "-p", "80", "-h", "/www"]
+    ports: ["18481:80"]
+    depends_on:
+      api: {condition: service_healthy}
+    stop_grace_period: 1s
+  client:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "busybox wget -q -O - http://api:8080/seed; busybox wget -q -O - http://web/; exec sleep 300"]
+    depends_on: [api, web]
+    stop_grace_period: 1s
+volumes:
+  data: {}
+"#;
+
+/// A three-tier application: a job fills a volume and must complete first, an API with a
+/// healthcheck serves it on a published port, a web server waits for the API to be
+/// healthy, a client reaches both by service name. `up -d --wait`, `ps`, the ports over
+/// 127.0.0.1; a changed environment recreates only its service; `down -v` leaves nothing.
+#[test]
+#[ignore = "requires root"]
+fn three_tier_app_up_ps_recreate_down() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", THREE_TIER);
+    common::in_new_netns(|| {
+        let (_, err) = cli.ok(&["compose", "up", "-d", "--wait"]);
+        for line in [
+            " Network tier_default  Created",
+            " Volume tier_data  Created",
+            " Container tier-init-1  Started",
+            " Container tier-init-1  Exited",
+            " Container tier-api-1  Healthy",
+            " Container tier-web-1  Started",
+            " Container tier-client-1  Started",
+        ] {
+            assert!(err.contains(line), "{line:?} in\n{err}");
+        }
+        // ps: the running ones, Compose's columns; -a adds the job
+        let ps = cli.stdout(&["compose", "ps"]);
+        let header: Vec<&str> = ps
+            .lines()
+            .next()
+            .unwrap()
+            .split("  ")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        assert_eq!(
+            header,
+            ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]
+        );
+        assert_eq!(ps.lines().count(), 4, "{ps}");
+        assert!(
+            ps.contains("tier-api-1") && ps.contains("(healthy)"),
+            "{ps}"
+        );
+        assert!(ps.contains("127.0.0.1:18480->8080/tcp"), "{ps}");
+        assert!(!ps.contains("tier-init-1"), "{ps}");
+        let all = cli.stdout(&[
+            "compose",
+            "ps",
+            "-a",
+            "--format",
+            "{{.Name}} {{.State}} {{.ExitCode}}",
+        ]);
+        assert!(all.contains("tier-init-1 exited 0"), "{all}");
+        // the published ports answer on loopback; the client reached both by name
+        assert_eq!(http_get(18481, "/"), WEB_PAGE);
+        assert_eq!(http_get(18480, "/seed"), "seeded\n");
+        wait_until("the client's output", || {
+            let logs = cli.stdout(&["compose", "logs", "client"]);
+            logs.contains("client-1  | seeded") && logs.contains(WEB_PAGE.trim())
+        });
+        // labels as Compose's
+        let labels = cli.stdout(&["inspect", "-f", "{{json .Config.Labels}}", "tier-api-1"]);
+        for l in [
+            r#""com.docker.compose.project":"tier""#,
+            r#""com.docker.compose.service":"api""#,
+            r#""com.docker.compose.container-number":"1""#,
+            r#""com.docker.compose.oneoff":"False""#,
+            r#""com.docker.compose.depends_on":"init:service_completed_successfully:false""#,
+        ] {
+            assert!(labels.contains(l), "{l} in {labels}");
+        }
+        let ls = cli.stdout(&["compose", "ls"]);
+        assert!(
+            ls.lines()
+                .any(|l| l.starts_with("tier ") && l.contains("running(3)")),
+            "{ls}"
+        );
+
+        // up again with a changed environment: only the API is recreated
+        let before = cli.services();
+        let o = common::output_via_files(cli.cmd(&["compose", "up", "-d"]).env("MODE", "two"));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert!(err.contains(" Container tier-web-1  Running"), "{err}");
+        assert!(err.contains(" Container tier-api-1  Recreate"), "{err}");
+        let after = cli.services();
+        assert_eq!(before.len(), 4);
+        for ((s, id), (s2, id2)) in before.iter().zip(&after) {
+            assert_eq!(s, s2);
+            assert_eq!(id == id2, s != "api", "{s}: {id} {id2}");
+        }
+        let env = cli.stdout(&["inspect", "-f", "{{json .Config.Env}}", "tier-api-1"]);
+        assert!(env.contains("MODE=two"), "{env}");
+
+        // down -v: nothing left
+        let (_, err) = cli.ok(&["compose", "down", "-v"]);
+        assert!(err.contains(" Network tier_default  Removed"), "{err}");
+        assert!(err.contains(" Volume tier_data  Removed"), "{err}");
+        cli.assert_empty();
+    });
+}
+
+/// A dependency that exits 1 fails `up`, naming it and its code, and leaves nothing.
+#[test]
+#[ignore = "requires root"]
+fn failing_dependency_leaves_nothing() {
+    let cli = Cli::new();
+    cli.file(
+        "compose.yaml",
+        r#"
+name: broken
+services:
+  job:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "exit 1"]
+    volumes: ["scratch:/scratch"]
+  app:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+    depends_on:
+      job: {condition: service_completed_successfully}
+      other: {condition: service_started, required: false}
+  side:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+    ports: ["18482:80"]
+volumes:
+  scratch: {}
+"#,
+    );
+    common::in_new_netns(|| {
+        let o = cli.out(&["compose", "up", "-d"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{err}");
+        assert!(
+            err.contains(r#"service "job" didn't complete successfully: exit 1"#),
+            "{err}"
+        );
+        assert!(err.contains(" Network broken_default  Removed"), "{err}");
+        cli.assert_empty();
+    });
+}
+
+/// `.env` interpolation, `config`, profiles: a service of a profile starts only with it.
+#[test]
+#[ignore = "requires root"]
+fn profiles_env_and_config() {
+    let cli = Cli::new();
+    cli.file(".env", "TAG=latest\nWEB_PORT=18483\n");
+    cli.file(
+        "compose.yaml",
+        r#"
+services:
+  web:
+    image: localhost/busybox:${TAG}
+    command: ["busybox", "httpd", "-f", "-p", "80", "-h", "/www"]
+    ports: ["${WEB_PORT}:80"]
+    stop_grace_period: 1s
+  debug:
+    image: localhost/busybox:${TAG}
+    command: ["sleep", "300"]
+    profiles: [debug]
+    stop_grace_period: 1s
+"#,
+    );
+    common::in_new_netns(|| {
+        let project = cli
+            .dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_lowercase();
+        let config = cli.stdout(&["compose", "-p", "prof", "config"]);
+        assert!(
+            config.contains("image: localhost/busybox:latest"),
+            "{config}"
+        );
+        assert!(
+            config.contains("published: '18483'") || config.contains("published: \"18483\""),
+            "{config}"
+        );
+        assert!(!config.contains("debug"), "{config}");
+        assert_eq!(
+            cli.stdout(&["compose", "-p", "prof", "config", "--services"]),
+            "web\n"
+        );
+        cli.ok(&["compose", "-p", "prof", "up", "-d"]);
+        assert_eq!(http_get(18483, "/"), WEB_PAGE);
+        assert_eq!(
+            cli.stdout(&["compose", "-p", "prof", "ps", "-q"])
+                .lines()
+                .count(),
+            1
+        );
+        cli.ok(&["compose", "-p", "prof", "--profile", "debug", "up", "-d"]);
+        let ps = cli.stdout(&["compose", "-p", "prof", "ps", "--format", "{{.Name}}"]);
+        assert_eq!(ps, "prof-debug-1\nprof-web-1\n");
+        assert_eq!(
+            cli.stdout(&["compose", "-p", "prof", "port", "web", "80"]),
+            "0.0.0.0:18483\n"
+        );
+        // down from anywhere, by the project's name alone
+        let elsewhere = tempfile::tempdir().unwrap();
+        let o = common::output_via_files(
+            Command::new(common::example_bin("engine"))
+                .arg("--root")
+                .arg(cli.root.path())
+                .args(["compose", "-p", "prof", "down"])
+                .current_dir(elsewhere.path()),
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(!project.is_empty());
+        cli.assert_empty();
+    });
+}
+
+/// A key the engine cannot honour is refused by name before anything is made.
+#[test]
+#[ignore = "requires root"]
+fn unsupported_key_is_named() {
+    let cli = Cli::new();
+    cli.file(
+        "compose.yaml",
+        "name: nope\nservices:\n  web:\n    image: localhost/busybox:latest\n    sysctls:\n      net.core.somaxconn: 1024\n",
+    );
+    common::in_new_netns(|| {
+        let o = cli.out(&["compose", "up", "-d"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success());
+        assert!(err.contains("services.web.sysctls"), "{err}");
+        cli.assert_empty();
+    });
+}
+
+/// A service with `build` (an inline Dockerfile) gets the image `<project>-<service>`;
+/// `--scale` runs numbered replicas and scales back; `down --rmi local` removes the image.
+#[test]
+#[ignore = "requires root"]
+fn build_scale_and_rmi() {
+    let cli = Cli::new();
+    cli.file(
+        "compose.yaml",
+        r#"
+name: bld
+services:
+  app:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM localhost/busybox:latest
+        ARG GREETING
+        RUN echo "$$GREETING" > /greeting
+      args:
+        GREETING: built here
+      network: none
+    command: ["sh", "-c", "cat /greeting; exec sleep 300"]
+    stop_grace_period: 1s
+"#,
+    );
+    common::in_new_netns(|| {
+        let (_, err) = cli.ok(&["compose", "up", "-d", "--scale", "app=2"]);
+        assert!(err.contains(" Image bld-app  Built"), "{err}");
+        assert!(cli.stdout(&["images"]).contains("bld-app"));
+        let names = cli.stdout(&["compose", "ps", "--format", "{{.Name}}"]);
+        assert_eq!(names, "bld-app-1\nbld-app-2\n");
+        wait_until("the replicas' output", || {
+            let logs = cli.stdout(&["compose", "logs"]);
+            logs.contains("app-1  | built here") && logs.contains("app-2  | built here")
+        });
+        // back to one: the second replica goes, the first stays
+        let id1 = cli
+            .stdout(&["compose", "ps", "-q", "app"])
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned();
+        let (_, err) = cli.ok(&["compose", "up", "-d"]);
+        assert!(err.contains(" Container bld-app-2  Removed"), "{err}");
+        assert_eq!(cli.stdout(&["compose", "ps", "-q"]), format!("{id1}\n"));
+        cli.ok(&["compose", "down", "--rmi", "local"]);
+        assert!(!cli.stdout(&["images"]).contains("bld-app"));
+        cli.assert_empty();
+    });
+}
+
+/// Attached `up` prints each container's output prefixed with its name; SIGINT stops the
+/// containers (they stay, stopped), as Compose does.
+#[test]
+#[ignore = "requires root"]
+fn attached_up_streams_logs_and_stops_on_ctrl_c() {
+    let cli = Cli::new();
+    cli.file(
+        "compose.yaml",
+        r#"
+name: att
+services:
+  talker:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "echo hello from talker; exec sleep 300"]
+    stop_grace_period: 1s
+"#,
+    );
+    common::in_new_netns(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out_path = dir.path().join("out");
+        let mut child = cli
+            .cmd(&["compose", "up"])
+            .stdout(fs::File::create(&out_path).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until("the prefixed output", || {
+            fs::read_to_string(&out_path)
+                .unwrap_or_default()
+                .contains("talker-1  | hello from talker")
+        });
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130));
+        let all = cli.stdout(&["compose", "ps", "-a", "--format", "{{.Name}} {{.State}}"]);
+        assert_eq!(all, "att-talker-1 exited\n");
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
