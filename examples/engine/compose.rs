@@ -270,7 +270,7 @@ fn ps_fields(c: &Container, info: &ContainerInspect) -> serde_json::Value {
         let labels = c.labels();
         let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
         m.insert("Name".into(), c.name().into());
-        m.insert("Image".into(), c.image().into());
+        // `Image` stays `ps`'s short form (`busybox:latest`), as Compose shows it.
         m.insert(
             "Service".into(),
             get(cargohold::compose::labels::SERVICE).into(),
