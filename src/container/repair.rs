@@ -2,6 +2,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::os::fd::OwnedFd;
+use std::path::Path;
 
 use super::monitor::MonitorStatus;
 use super::record::{owner_alive, Record, LIVE, RECORD, STANDBY};
@@ -10,6 +12,8 @@ use super::rootfs;
 use super::store::ContainerStore;
 use super::Status;
 use crate::{Error, Result};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
 
 /// Present in `containers/` once every live record has its marker ([`LIVE`] or
 /// [`STANDBY`]): roots made before the markers get one full pass that reads every record
@@ -29,6 +33,12 @@ impl ContainerStore {
         let linked: HashSet<&str> = links.values().map(String::as_str).collect();
         let mut present: HashSet<String> = HashSet::new();
         let mut live = Vec::new();
+        // The markers are looked up relative to the containers directory: two path
+        // components to walk instead of the root's whole path, for each of hundreds.
+        let containers = open_dir(self.containers_dir())?;
+        let exists = |id: &str, file: &str| {
+            rustix::fs::statat(&containers, format!("{id}/{file}"), AtFlags::empty()).is_ok()
+        };
         for dir in self.record_dirs()? {
             let id = dir
                 .file_name()
@@ -36,10 +46,10 @@ impl ContainerStore {
                 .unwrap_or_default()
                 .to_owned();
             present.insert(id.clone());
-            let marked_live = dir.join(LIVE).exists();
-            let settled = !marked_live && linked.contains(id.as_str()) && dir.join(RECORD).exists();
+            let marked_live = exists(&id, LIVE);
+            let settled = !marked_live && linked.contains(id.as_str()) && exists(&id, RECORD);
             if settled && !full {
-                if dir.join(STANDBY).exists() {
+                if exists(&id, STANDBY) {
                     // Created, waiting for a start: its network endpoints stay.
                     live.push(id);
                 }
@@ -97,12 +107,14 @@ impl ContainerStore {
         let names = self.names_dir();
         let rd =
             fs::read_dir(&names).map_err(|e| Error::os("reading container names", &names, e))?;
+        // Read relative to the directory (one component to walk each, not the whole path).
+        let dir = open_dir(&names)?;
         let mut links = HashMap::new();
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            match fs::read_link(e.path())
+            match rustix::fs::readlinkat(&dir, e.file_name().as_os_str(), Vec::new())
                 .ok()
-                .and_then(|t| t.to_str().map(str::to_owned))
+                .and_then(|t| t.into_string().ok())
             {
                 Some(id) => {
                     links.insert(name, id);
@@ -148,4 +160,14 @@ impl ContainerStore {
         }
         self.release(&rec.info.id, &Ending::reaped(None))
     }
+}
+
+/// `dir` opened as a handle for lookups relative to it (`O_PATH`).
+fn open_dir(dir: &Path) -> Result<OwnedFd> {
+    rustix::fs::open(
+        dir,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::os("opening", dir, e.into()))
 }
