@@ -207,18 +207,25 @@ pub struct EndpointSettings {
 }
 
 /// The live `NetworkSettings` of a container: its endpoints while attached; the networks
-/// it asked for, without addresses, otherwise. Each network's record is read once per
-/// `memo`.
+/// it asked for, without addresses, otherwise (`running`: its live state says it runs or
+/// is paused). Each network's record is read once per `memo`.
 pub(crate) fn settings_in(
     store: &ContainerStore,
     rec: &Record,
     memo: &mut NetworkMemo,
+    running: bool,
 ) -> NetworkSettings {
     let mut out = NetworkSettings::default();
-    let endpoints = store
-        .networks()
-        .endpoints_in(&rec.info.id, memo)
-        .unwrap_or_default();
+    // Only a running (or paused) container with networks is attached: the others have
+    // no sandbox to look up.
+    let endpoints = if running && rec.net.mode != NetMode::Private {
+        store
+            .networks()
+            .endpoints_in(&rec.info.id, memo)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     for (i, e) in endpoints.iter().enumerate() {
         let gateway = e.gateway.map(|g| g.to_string()).unwrap_or_default();
         if i == 0 {

@@ -687,7 +687,11 @@ impl Container {
         let mut info = rec.info.clone();
         info.state = self.store.live_state(rec);
         info.state.health = super::health::of_record(rec, &self.dir);
-        info.network_settings = super::net::settings_in(&self.store, rec, memo);
+        let running = matches!(
+            info.state.status,
+            Status::Running | Status::Paused | Status::Restarting
+        );
+        info.network_settings = super::net::settings_in(&self.store, rec, memo, running);
         info
     }
 
