@@ -4,6 +4,7 @@ use crate::network::sandbox::NetworkMemo;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -447,10 +448,30 @@ const PARSED_MAX: usize = 8192;
 
 impl Record {
     pub(crate) fn load(dir: &Path) -> Result<Record> {
-        use std::io::Read;
         let p = dir.join(RECORD);
+        let f = fs::File::open(&p).map_err(|e| Error::os("reading container record", &p, e))?;
+        Self::read(p, f)
+    }
+
+    /// [`load`](Self::load) of the container `id` with `containers` a handle of the
+    /// containers directory `dir` (a path walk of two components, not the root's whole
+    /// path: a listing opens hundreds).
+    pub(crate) fn load_in(containers: &OwnedFd, dir: &Path, id: &str) -> Result<Record> {
+        let p = dir.join(id).join(RECORD);
+        let fd = rustix::fs::openat(
+            containers,
+            format!("{id}/{RECORD}"),
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| Error::os("reading container record", &p, e.into()))?;
+        Self::read(p, fs::File::from(fd))
+    }
+
+    /// The record in `f`, opened at `p` (the key of the parse cache).
+    fn read(p: PathBuf, mut f: fs::File) -> Result<Record> {
+        use std::io::Read;
         let err = |e| Error::os("reading container record", &p, e);
-        let mut f = fs::File::open(&p).map_err(err)?;
         let m = f.metadata().map_err(err)?;
         let version = crate::store::file_version(&m);
         if let Ok(parsed) = PARSED.lock() {

@@ -163,7 +163,7 @@ impl ContainerStore {
 }
 
 /// `dir` opened as a handle for lookups relative to it (`O_PATH`).
-fn open_dir(dir: &Path) -> Result<OwnedFd> {
+pub(crate) fn open_dir(dir: &Path) -> Result<OwnedFd> {
     rustix::fs::open(
         dir,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,

@@ -120,11 +120,13 @@ impl ContainerStore {
     /// Every container directory with its record (`None`: a create interrupted before
     /// writing it).
     pub(crate) fn records(&self) -> Result<Vec<(PathBuf, Option<Record>)>> {
+        let containers = super::repair::open_dir(&self.dir)?;
         Ok(self
             .record_dirs()?
             .into_iter()
             .map(|dir| {
-                let rec = Record::load(&dir).ok();
+                let id = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                let rec = Record::load_in(&containers, &self.dir, id).ok();
                 (dir, rec)
             })
             .collect())
