@@ -494,3 +494,188 @@ services:
         cli.assert_empty();
     });
 }
+
+/// Two long-running services, `b` depending on `a`, in project `name`; `a`'s environment
+/// holds `MODE`.
+fn pair(name: &str) -> String {
+    format!(
+        r#"
+name: {name}
+services:
+  a:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+    environment:
+      MODE: ${{MODE:-one}}
+    stop_grace_period: 1s
+  b:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+    depends_on: [a]
+    stop_grace_period: 1s
+"#
+    )
+}
+
+/// `up -d --force-recreate` recreates services whose configuration did not change.
+#[test]
+#[ignore = "requires root"]
+fn force_recreate_recreates_unchanged() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("frc"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        let before = cli.services();
+        assert_eq!(before.len(), 2);
+        let (_, err) = cli.ok(&["compose", "up", "-d", "--force-recreate"]);
+        assert!(err.contains(" Container frc-a-1  Recreate"), "{err}");
+        let after = cli.services();
+        assert_eq!(after.len(), 2);
+        for ((s, id), (s2, id2)) in before.iter().zip(&after) {
+            assert_eq!(s, s2);
+            assert_ne!(id, id2, "{s} was not recreated");
+        }
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `up -d --no-recreate` keeps a container whose configuration changed.
+#[test]
+#[ignore = "requires root"]
+fn no_recreate_keeps_changed() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("nrc"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        let before = cli.services();
+        let up = |extra: &[&str]| {
+            let mut args = vec!["compose", "up", "-d"];
+            args.extend_from_slice(extra);
+            let o = common::output_via_files(cli.cmd(&args).env("MODE", "two"));
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        };
+        up(&["--no-recreate"]);
+        assert_eq!(cli.services(), before);
+        let env = cli.stdout(&["inspect", "-f", "{{json .Config.Env}}", "nrc-a-1"]);
+        assert!(env.contains("MODE=one"), "{env}");
+        // without the flag the change is applied (so the above is the flag's doing)
+        up(&[]);
+        let after = cli.services();
+        assert_ne!(after[0].1, before[0].1);
+        assert_eq!(after[1].1, before[1].1);
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `up -d --no-deps b` starts only `b`, not the `a` it depends on.
+#[test]
+#[ignore = "requires root"]
+fn no_deps_starts_only_the_service() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("nd"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d", "--no-deps", "b"]);
+        let services: Vec<String> = cli.services().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(services, ["b"]);
+        // without it the dependency comes too
+        cli.ok(&["compose", "up", "-d", "b"]);
+        let services: Vec<String> = cli.services().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(services, ["a", "b"]);
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// A service deleted from the file leaves an orphan: `up` warns and keeps it,
+/// `up --remove-orphans` removes it.
+#[test]
+#[ignore = "requires root"]
+fn remove_orphans_removes_deleted_service() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("orph"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        cli.file(
+            "compose.yaml",
+            "name: orph\nservices:\n  a:\n    image: localhost/busybox:latest\n    command: [\"sleep\", \"300\"]\n    environment:\n      MODE: one\n    stop_grace_period: 1s\n",
+        );
+        let (_, err) = cli.ok(&["compose", "up", "-d"]);
+        assert!(
+            err.contains("Found orphan containers ([orph-b-1])"),
+            "{err}"
+        );
+        let all = cli.stdout(&["ps", "-a", "--format", "{{.Names}}"]);
+        assert!(all.contains("orph-b-1"), "{all}");
+        let (_, err) = cli.ok(&["compose", "up", "-d", "--remove-orphans"]);
+        assert!(err.contains(" Container orph-b-1  Removed"), "{err}");
+        let all = cli.stdout(&["ps", "-a", "--format", "{{.Names}}"]);
+        assert_eq!(all, "orph-a-1\n");
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// A `service_healthy` dependency that becomes unhealthy fails `up`, naming it, and
+/// leaves nothing.
+#[test]
+#[ignore = "requires root"]
+fn unhealthy_dependency_fails_up() {
+    let cli = Cli::new();
+    cli.file(
+        "compose.yaml",
+        r#"
+name: sick
+services:
+  db:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 100ms
+      retries: 2
+    stop_grace_period: 1s
+  app:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+    depends_on:
+      db: {condition: service_healthy}
+    stop_grace_period: 1s
+"#,
+    );
+    common::in_new_netns(|| {
+        let o = cli.out(&["compose", "up", "-d"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{err}");
+        assert!(
+            err.contains("dependency failed to start: container sick-db-1 is unhealthy"),
+            "{err}"
+        );
+        assert!(!err.contains("Container sick-app-1  Started"), "{err}");
+        cli.assert_empty();
+    });
+}
+
+/// `compose stop` stops every container (they stay), `compose start` starts them again.
+#[test]
+#[ignore = "requires root"]
+fn stop_then_start() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("ss"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        let ids = cli.services();
+        let states = || cli.stdout(&["compose", "ps", "-a", "--format", "{{.Service}} {{.State}}"]);
+        let (_, err) = cli.ok(&["compose", "stop"]);
+        assert!(err.contains(" Container ss-b-1  Stopped"), "{err}");
+        assert_eq!(states(), "a exited\nb exited\n");
+        assert_eq!(cli.stdout(&["compose", "ps", "-q"]), "");
+        let (_, err) = cli.ok(&["compose", "start"]);
+        assert!(err.contains(" Container ss-a-1  Started"), "{err}");
+        assert_eq!(states(), "a running\nb running\n");
+        assert_eq!(cli.services(), ids);
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
