@@ -87,6 +87,19 @@ pub(crate) fn run(engine: &Engine, args: ComposeArgs) -> CmdResult {
             );
             Ok(0)
         }
+        cmd @ (ComposeCommand::Exec { .. }
+        | ComposeCommand::Run { .. }
+        | ComposeCommand::Restart { .. }
+        | ComposeCommand::Rm { .. }
+        | ComposeCommand::Kill { .. }
+        | ComposeCommand::Pull { .. }
+        | ComposeCommand::Build { .. }
+        | ComposeCommand::Images { .. }
+        | ComposeCommand::Top { .. }) => {
+            // a one-off container (and the dependencies `run` starts) outlives this program
+            compose.detach(true);
+            crate::compose_verbs::run(engine, &compose, cmd)
+        }
         ComposeCommand::Start { services } => {
             for c in selected(&compose, true, &services)? {
                 if !matches!(c.status(), Status::Running | Status::Paused) {
@@ -177,10 +190,16 @@ fn load(args: &ComposeArgs) -> Result<Project, Failure> {
     for p in &args.profile {
         o.profile(p);
     }
-    if let ComposeCommand::Up { services, .. } = &args.command {
-        for s in services {
-            o.service(s);
+    match &args.command {
+        ComposeCommand::Up { services, .. } => {
+            for s in services {
+                o.service(s);
+            }
         }
+        ComposeCommand::Run { service, .. } => {
+            o.service(service);
+        }
+        _ => {}
     }
     match (o.load(), &args.project_name) {
         (Ok(p), _) => Ok(p),

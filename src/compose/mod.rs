@@ -58,6 +58,7 @@ mod syntax;
 #[cfg(test)]
 mod tests;
 mod up;
+mod verbs;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -77,6 +78,7 @@ pub use model::{
     ServiceNetwork, ServiceVolume, TmpfsOptions, Ulimit, VolumeConfig, VolumeOptions, VolumeType,
 };
 pub use up::{Compose, ComposeEvent, UpOptions};
+pub use verbs::RunOptions;
 
 /// One compose file as typed (before merging and resolution), and the resolved model as
 /// `docker compose config` prints it.

@@ -679,3 +679,250 @@ fn stop_then_start() {
         cli.assert_empty();
     });
 }
+
+/// `compose exec`: the command's output and exit code, with `-e` and `-w`; a stopped
+/// service is refused.
+#[test]
+#[ignore = "requires root"]
+fn exec_output_and_exit_code() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("ex"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        let o = cli.out(&[
+            "compose",
+            "exec",
+            "-T",
+            "-e",
+            "X=hello",
+            "-w",
+            "/tmp",
+            "a",
+            "sh",
+            "-c",
+            "echo $X $PWD; exit 3",
+        ]);
+        assert_eq!(o.status.code(), Some(3), "{o:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "hello /tmp\n");
+        cli.ok(&["compose", "stop", "b"]);
+        let o = cli.out(&["compose", "exec", "-T", "b", "true"]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(r#"service "b" is not running"#), "{err}");
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `compose run`: a one-off container `<project>-<service>-run-<hex>` labelled
+/// oneoff=True, with the command's output and exit code; `--no-deps` leaves the
+/// dependency alone, otherwise it is started first; `--rm` leaves no container.
+#[test]
+#[ignore = "requires root"]
+fn run_oneoff_deps_and_rm() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("one"));
+    common::in_new_netns(|| {
+        let o = cli.out(&[
+            "compose",
+            "run",
+            "-T",
+            "--no-deps",
+            "b",
+            "sh",
+            "-c",
+            "echo hi; exit 4",
+        ]);
+        assert_eq!(o.status.code(), Some(4), "{o:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n");
+        assert!(cli.services().is_empty(), "{:?}", cli.services());
+        let names = cli.stdout(&["ps", "-a", "--format", "{{.Names}}"]);
+        let name = names.trim();
+        let hex = name
+            .strip_prefix("one-b-run-")
+            .unwrap_or_else(|| panic!("{name}"));
+        assert!(
+            hex.len() == 12 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+            "{name}"
+        );
+        let label = cli.stdout(&[
+            "inspect",
+            "-f",
+            r#"{{index .Config.Labels "com.docker.compose.oneoff"}}"#,
+            name,
+        ]);
+        assert_eq!(label, "True\n");
+        cli.ok(&["rm", name]);
+        // with its dependency, and --rm
+        let o = cli.out(&[
+            "compose", "run", "--rm", "-T", "-e", "V=x", "b", "sh", "-c", "echo $V",
+        ]);
+        assert!(o.status.success(), "{o:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "x\n");
+        let services: Vec<String> = cli.services().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(services, ["a"]);
+        let all = cli.stdout(&["ps", "-a", "--format", "{{.Names}}"]);
+        assert_eq!(all, "one-a-1\n");
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `compose restart` starts the containers anew: StartedAt changes, they run.
+#[test]
+#[ignore = "requires root"]
+fn restart_changes_started_at() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("rst"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        let started = || cli.stdout(&["inspect", "-f", "{{.State.StartedAt}}", "rst-a-1"]);
+        let before = started();
+        std::thread::sleep(Duration::from_millis(20));
+        let (_, err) = cli.ok(&["compose", "restart", "-t", "1", "a"]);
+        assert!(err.contains(" Container rst-a-1  Restarting"), "{err}");
+        assert_ne!(started(), before);
+        let states = cli.stdout(&["compose", "ps", "-a", "--format", "{{.Service}} {{.State}}"]);
+        assert_eq!(states, "a running\nb running\n");
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `compose rm` removes stopped containers only; `-s` stops running ones first.
+#[test]
+#[ignore = "requires root"]
+fn rm_removes_stopped() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("rmv"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        let (_, err) = cli.ok(&["compose", "rm", "-f"]);
+        assert!(err.contains("No stopped containers"), "{err}");
+        assert_eq!(cli.services().len(), 2);
+        cli.ok(&["compose", "stop", "b"]);
+        let (_, err) = cli.ok(&["compose", "rm", "-f"]);
+        assert!(err.contains(" Container rmv-b-1  Removed"), "{err}");
+        let services: Vec<String> = cli.services().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(services, ["a"]);
+        cli.ok(&["compose", "rm", "-f", "-s", "a"]);
+        assert!(cli.services().is_empty());
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `compose kill -s TERM` delivers the signal (the service's trap exits 7); the default
+/// SIGKILL ends the others.
+#[test]
+#[ignore = "requires root"]
+fn kill_signals_the_container() {
+    let cli = Cli::new();
+    cli.file(
+        "compose.yaml",
+        r#"
+name: kil
+services:
+  trap:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.1; done"]
+  plain:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+"#,
+    );
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        std::thread::sleep(Duration::from_millis(300)); // the trap is set
+        cli.ok(&["compose", "kill", "-s", "SIGTERM", "trap"]);
+        let state = || {
+            cli.stdout(&[
+                "compose",
+                "ps",
+                "-a",
+                "--format",
+                "{{.Service}} {{.State}} {{.ExitCode}}",
+            ])
+        };
+        wait_until("the trap to exit", || state().contains("trap exited 7"));
+        assert!(state().contains("plain running"), "{}", state());
+        cli.ok(&["compose", "kill"]);
+        wait_until("plain to be killed", || {
+            state().contains("plain exited 137")
+        });
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `compose images` lists each container's image in Compose's columns; `compose top`
+/// shows each container's processes.
+#[test]
+#[ignore = "requires root"]
+fn images_and_top() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("imt"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        let out = cli.stdout(&["compose", "images"]);
+        let rows: Vec<Vec<&str>> = out
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            rows[0],
+            ["CONTAINER", "REPOSITORY", "TAG", "IMAGE", "ID", "SIZE"],
+            "{out}"
+        );
+        assert_eq!(rows.len(), 3, "{out}");
+        assert_eq!(
+            rows[1][..3],
+            ["imt-a-1", "localhost/busybox", "latest"],
+            "{out}"
+        );
+        let id = cli.stdout(&["images", "-q"]);
+        assert_eq!(rows[1][3], id.trim(), "{out}");
+        let top = cli.stdout(&["compose", "top", "b"]);
+        assert!(top.starts_with("imt-b-1\n"), "{top}");
+        assert!(top.contains("PID") && top.contains("sleep 300"), "{top}");
+        assert!(!top.contains("imt-a-1"), "{top}");
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `compose build` makes `<project>-<service>` for a service with `build`; `compose
+/// pull` of an image already present succeeds quietly.
+#[test]
+#[ignore = "requires root"]
+fn build_and_pull() {
+    let cli = Cli::new();
+    cli.file(
+        "compose.yaml",
+        r#"
+name: bp
+services:
+  app:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM localhost/busybox:latest
+        RUN echo built > /built
+      network: none
+  base:
+    image: localhost/busybox:latest
+"#,
+    );
+    common::in_new_netns(|| {
+        assert!(!cli.stdout(&["images"]).contains("bp-app"));
+        let (_, err) = cli.ok(&["compose", "build"]);
+        assert!(err.contains(" Image bp-app  Built"), "{err}");
+        assert!(cli.stdout(&["images"]).contains("bp-app"));
+        let (out, err) = cli.ok(&["compose", "pull"]);
+        assert_eq!((out.as_str(), err.as_str()), ("", ""));
+        let o = cli.out(&["compose", "pull", "nosuch"]);
+        assert!(!o.status.success());
+        cli.ok(&["rmi", "bp-app"]);
+        cli.assert_empty();
+    });
+}
