@@ -1,5 +1,6 @@
 //! `compose`: Docker Compose v2's command line over `Engine::compose` — up, down, ps,
-//! config, ls, logs, port, stop, start. Progress goes to stderr as Compose prints it when
+//! config, ls, logs, port, stop, start (exec, run, restart, rm, kill, pull, build, images
+//! and top are in `compose_verbs.rs`). Progress goes to stderr as Compose prints it when
 //! not on a terminal (` Container app-web-1  Started`).
 
 use std::io::Write;

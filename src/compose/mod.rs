@@ -13,7 +13,8 @@
 //!   it ([`Project::to_yaml`]);
 //! - [`Engine::compose`](crate::Engine::compose) gives a [`Compose`] that brings a project
 //!   [`up`](Compose::up) (a [`ComposeApp`], ephemeral unless detached) and
-//!   [`down`](Compose::down), as Docker Compose v2 does: names and [`labels`] as its, so
+//!   [`down`](Compose::down), and [`run`](Compose::run)s one-off containers, restarts,
+//!   kills, removes, pulls and builds (`verbs.rs`), as Docker Compose v2 does: names and [`labels`] as its, so
 //!   that `down`, `ps` and `ls` find a project's containers, networks and volumes from any
 //!   process. Each key of a service maps onto a [`ContainerBuilder`](crate::ContainerBuilder)
 //!   setter; a key the engine cannot honour (`sysctls`, `devices`, `ipc`, …) is an
