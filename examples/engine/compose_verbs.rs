@@ -157,7 +157,14 @@ fn rm(
     let list: Vec<Container> = compose
         .containers(services, true)?
         .into_iter()
-        .filter(|c| stop || !matches!(c.status(), cargohold::Status::Running))
+        .filter(|c| {
+            stop || !matches!(
+                c.status(),
+                cargohold::Status::Running
+                    | cargohold::Status::Paused
+                    | cargohold::Status::Restarting
+            )
+        })
         .collect();
     if list.is_empty() {
         eprintln!("No stopped containers");

@@ -752,7 +752,7 @@ fn run_oneoff_deps_and_rm() {
             name,
         ]);
         assert_eq!(label, "True\n");
-        cli.ok(&["rm", name]);
+        let name = name.to_owned();
         // with its dependency, and --rm
         let o = cli.out(&[
             "compose", "run", "--rm", "-T", "-e", "V=x", "b", "sh", "-c", "echo $V",
@@ -761,8 +761,14 @@ fn run_oneoff_deps_and_rm() {
         assert_eq!(String::from_utf8_lossy(&o.stdout), "x\n");
         let services: Vec<String> = cli.services().into_iter().map(|(s, _)| s).collect();
         assert_eq!(services, ["a"]);
-        let all = cli.stdout(&["ps", "-a", "--format", "{{.Names}}"]);
-        assert_eq!(all, "one-a-1\n");
+        let mut all: Vec<String> = cli
+            .stdout(&["ps", "-a", "--format", "{{.Names}}"])
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        all.sort();
+        assert_eq!(all, ["one-a-1".to_owned(), name]);
+        // down removes the one-off container too
         cli.ok(&["compose", "down"]);
         cli.assert_empty();
     });
