@@ -17,8 +17,23 @@ use crate::format::print_list;
 use crate::template::Row;
 use crate::{CmdResult, Failure};
 
-/// `compose [-f FILE]… [-p NAME] COMMAND`.
+/// `compose [-f FILE]… [-p NAME] COMMAND`. A failure exits 1, as Compose's do (the
+/// exit code of `exec` and `run` is their command's).
 pub(crate) fn run(engine: &Engine, args: ComposeArgs) -> CmdResult {
+    match dispatch(engine, args) {
+        Err(Failure::Engine(e)) => {
+            eprintln!("engine: {e:?}");
+            Ok(1)
+        }
+        Err(Failure::Usage(msg)) => {
+            eprintln!("engine: {msg}");
+            Ok(1)
+        }
+        r => r,
+    }
+}
+
+fn dispatch(engine: &Engine, args: ComposeArgs) -> CmdResult {
     let project = load(&args)?;
     let mut compose = engine.compose(project);
     compose.progress(|e: &ComposeEvent| progress_line(e));

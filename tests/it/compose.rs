@@ -706,7 +706,7 @@ fn exec_output_and_exit_code() {
         assert_eq!(String::from_utf8_lossy(&o.stdout), "hello /tmp\n");
         cli.ok(&["compose", "stop", "b"]);
         let o = cli.out(&["compose", "exec", "-T", "b", "true"]);
-        assert!(!o.status.success());
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(r#"service "b" is not running"#), "{err}");
         cli.ok(&["compose", "down"]);
