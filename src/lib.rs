@@ -130,7 +130,7 @@ pub mod __fuzz;
 
 pub use compose::{
     AppService, Compose, ComposeApp, ComposeEvent, DownOptions, Project, ProjectOptions,
-    ProjectSummary, RemoveImages, UpOptions,
+    ProjectSummary, RemoveImages, RunOptions, UpOptions,
 };
 pub use engine::Engine;
 pub use error::{Error, Result};

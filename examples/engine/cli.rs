@@ -999,4 +999,80 @@ pub(crate) enum ComposeCommand {
     },
     /// Start services.
     Start { services: Vec<String> },
+    /// Execute a command in a running container.
+    Exec {
+        /// Disable pseudo-TTY allocation (default: a TTY when stdin is a terminal).
+        #[arg(short = 'T', long = "no-TTY")]
+        no_tty: bool,
+        /// Set environment variables (KEY=VALUE).
+        #[arg(short, long = "env")]
+        env: Vec<String>,
+        /// Path to workdir directory for this command.
+        #[arg(short, long)]
+        workdir: Option<String>,
+        /// Index of the container if the service has multiple replicas.
+        #[arg(long, default_value_t = 1)]
+        index: u64,
+        service: String,
+        /// The command and its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Run a one-off command on a service.
+    Run {
+        /// Automatically remove the container when it exits.
+        #[arg(long)]
+        rm: bool,
+        /// Set environment variables (KEY=VALUE).
+        #[arg(short, long = "env")]
+        env: Vec<String>,
+        /// Don't start linked services.
+        #[arg(long)]
+        no_deps: bool,
+        /// Assign a name to the container.
+        #[arg(long)]
+        name: Option<String>,
+        /// Disable pseudo-TTY allocation (default: a TTY when stdin is a terminal).
+        #[arg(short = 'T', long = "no-TTY")]
+        no_tty: bool,
+        service: String,
+        /// The command and its arguments (default: the service's).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Restart service containers.
+    Restart {
+        /// Specify a shutdown timeout in seconds.
+        #[arg(short, long, value_name = "SECONDS")]
+        timeout: Option<u64>,
+        services: Vec<String>,
+    },
+    /// Removes stopped service containers.
+    Rm {
+        /// Don't ask to confirm removal.
+        #[arg(short, long)]
+        force: bool,
+        /// Stop the containers, if required, before removing.
+        #[arg(short, long)]
+        stop: bool,
+        /// Remove any anonymous volumes attached to containers.
+        #[arg(short, long)]
+        volumes: bool,
+        services: Vec<String>,
+    },
+    /// Force stop service containers.
+    Kill {
+        /// SIGNAL to send to the container.
+        #[arg(short, long, default_value = "SIGKILL")]
+        signal: String,
+        services: Vec<String>,
+    },
+    /// Pull service images.
+    Pull { services: Vec<String> },
+    /// Build or rebuild services.
+    Build { services: Vec<String> },
+    /// List images used by the created containers.
+    Images { services: Vec<String> },
+    /// Display the running processes.
+    Top { services: Vec<String> },
 }

@@ -1,5 +1,6 @@
 //! `compose`: Docker Compose v2's command line over `Engine::compose` — up, down, ps,
-//! config, ls, logs, port, stop, start. Progress goes to stderr as Compose prints it when
+//! config, ls, logs, port, stop, start (exec, run, restart, rm, kill, pull, build, images
+//! and top are in `compose_verbs.rs`). Progress goes to stderr as Compose prints it when
 //! not on a terminal (` Container app-web-1  Started`).
 
 use std::io::Write;
@@ -16,8 +17,23 @@ use crate::format::print_list;
 use crate::template::Row;
 use crate::{CmdResult, Failure};
 
-/// `compose [-f FILE]… [-p NAME] COMMAND`.
+/// `compose [-f FILE]… [-p NAME] COMMAND`. A failure exits 1, as Compose's do (the
+/// exit code of `exec` and `run` is their command's).
 pub(crate) fn run(engine: &Engine, args: ComposeArgs) -> CmdResult {
+    match dispatch(engine, args) {
+        Err(Failure::Engine(e)) => {
+            eprintln!("engine: {e:?}");
+            Ok(1)
+        }
+        Err(Failure::Usage(msg)) => {
+            eprintln!("engine: {msg}");
+            Ok(1)
+        }
+        r => r,
+    }
+}
+
+fn dispatch(engine: &Engine, args: ComposeArgs) -> CmdResult {
     let project = load(&args)?;
     let mut compose = engine.compose(project);
     compose.progress(|e: &ComposeEvent| progress_line(e));
@@ -86,6 +102,19 @@ pub(crate) fn run(engine: &Engine, args: ComposeArgs) -> CmdResult {
                 timeout.map(Duration::from_secs),
             );
             Ok(0)
+        }
+        cmd @ (ComposeCommand::Exec { .. }
+        | ComposeCommand::Run { .. }
+        | ComposeCommand::Restart { .. }
+        | ComposeCommand::Rm { .. }
+        | ComposeCommand::Kill { .. }
+        | ComposeCommand::Pull { .. }
+        | ComposeCommand::Build { .. }
+        | ComposeCommand::Images { .. }
+        | ComposeCommand::Top { .. }) => {
+            // a one-off container (and the dependencies `run` starts) outlives this program
+            compose.detach(true);
+            crate::compose_verbs::run(engine, &compose, cmd)
         }
         ComposeCommand::Start { services } => {
             for c in selected(&compose, true, &services)? {
@@ -177,10 +206,16 @@ fn load(args: &ComposeArgs) -> Result<Project, Failure> {
     for p in &args.profile {
         o.profile(p);
     }
-    if let ComposeCommand::Up { services, .. } = &args.command {
-        for s in services {
-            o.service(s);
+    match &args.command {
+        ComposeCommand::Up { services, .. } => {
+            for s in services {
+                o.service(s);
+            }
         }
+        ComposeCommand::Run { service, .. } => {
+            o.service(service);
+        }
+        _ => {}
     }
     match (o.load(), &args.project_name) {
         (Ok(p), _) => Ok(p),

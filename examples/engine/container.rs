@@ -49,7 +49,7 @@ fn non_negative(flag: &str, value: &str, n: i64) -> Result<u64, Failure> {
 }
 
 /// Our exit code for a container's: its own, or 128 + the signal that killed it.
-fn exit_code(status: ExitStatus) -> u8 {
+pub(crate) fn exit_code(status: ExitStatus) -> u8 {
     u8::try_from(status.docker_code() & 0xff).unwrap_or(ENGINE_ERROR)
 }
 
@@ -616,7 +616,7 @@ pub(crate) fn exec(engine: &Engine, a: &ExecArgs) -> CmdResult {
 /// Copies the container's terminal to stdout and, with `-i`, stdin to it. With `-i` on a
 /// host terminal, that terminal goes to raw mode (returned: restored when dropped) and the
 /// pty takes its size.
-fn attach_terminal(term: File, interactive: bool) -> Option<RawMode> {
+pub(crate) fn attach_terminal(term: File, interactive: bool) -> Option<RawMode> {
     let mut raw = None;
     if tty::stdin_is_terminal() {
         if let Ok(pty) = term.try_clone() {
@@ -718,7 +718,7 @@ fn stop_one(c: &Container, signal: Option<&str>, timeout: Duration) -> Result<()
 }
 
 /// A signal by number or name (`9`, `KILL`, `sigterm`, `SIGRTMIN+3`), as Docker takes it.
-fn parse_signal(s: &str) -> Result<Signal, Failure> {
+pub(crate) fn parse_signal(s: &str) -> Result<Signal, Failure> {
     s.parse()
         .map_err(|_| Failure::Usage(format!("invalid signal: {s}")))
 }

@@ -29,6 +29,7 @@ mod build;
 mod build_live;
 mod cli;
 mod compose;
+mod compose_verbs;
 mod container;
 mod cp;
 mod events;

@@ -146,6 +146,15 @@ pub(super) fn containers(store: &ContainerStore, project: &str) -> Result<Vec<Co
     Ok(list)
 }
 
+/// The project's one-off containers (`docker compose run`'s).
+fn oneoff_containers(store: &ContainerStore, project: &str) -> Result<Vec<Container>> {
+    let f = ContainerFilter::new()
+        .all(true)
+        .label(format!("{}={project}", labels::PROJECT))
+        .label(format!("{}=True", labels::ONEOFF));
+    Containers::new(store).filter(&f)
+}
+
 /// The containers of one service of the project, by number.
 pub(super) fn service_containers(
     store: &ContainerStore,
@@ -311,7 +320,8 @@ pub(super) fn pull(store: &ContainerStore, reference: &str) -> Result<Image> {
     store.images().inspect(&r)
 }
 
-/// `down`: stops and removes the project's containers (dependents first), then its
+/// `down`: stops and removes the project's one-off containers, then its others
+/// (dependents first), then its
 /// networks, and as `options` say its volumes and images. `extra_volumes` are removed
 /// too (the named volumes an ephemeral `up` created).
 pub(super) fn down(
@@ -334,6 +344,12 @@ pub(super) fn down(
     let (known, orphans): (Vec<Container>, Vec<Container>) =
         list.into_iter().partition(|c| rank(c).is_some());
     let anon = options.volumes;
+    stop_remove_all(
+        oneoff_containers(store, &p.name)?,
+        options.timeout,
+        anon,
+        progress,
+    )?;
     // Without a model (`down -p NAME` with no file) every container goes.
     if options.remove_orphans || p.services.is_empty() {
         stop_remove_all(orphans, options.timeout, anon, progress)?;

@@ -13,7 +13,8 @@
 //!   it ([`Project::to_yaml`]);
 //! - [`Engine::compose`](crate::Engine::compose) gives a [`Compose`] that brings a project
 //!   [`up`](Compose::up) (a [`ComposeApp`], ephemeral unless detached) and
-//!   [`down`](Compose::down), as Docker Compose v2 does: names and [`labels`] as its, so
+//!   [`down`](Compose::down), and [`run`](Compose::run)s one-off containers, restarts,
+//!   kills, removes, pulls and builds (`verbs.rs`), as Docker Compose v2 does: names and [`labels`] as its, so
 //!   that `down`, `ps` and `ls` find a project's containers, networks and volumes from any
 //!   process. Each key of a service maps onto a [`ContainerBuilder`](crate::ContainerBuilder)
 //!   setter; a key the engine cannot honour (`sysctls`, `devices`, `ipc`, …) is an
@@ -58,6 +59,7 @@ mod syntax;
 #[cfg(test)]
 mod tests;
 mod up;
+mod verbs;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -77,6 +79,7 @@ pub use model::{
     ServiceNetwork, ServiceVolume, TmpfsOptions, Ulimit, VolumeConfig, VolumeOptions, VolumeType,
 };
 pub use up::{Compose, ComposeEvent, UpOptions};
+pub use verbs::RunOptions;
 
 /// One compose file as typed (before merging and resolution), and the resolved model as
 /// `docker compose config` prints it.

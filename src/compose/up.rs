@@ -131,15 +131,15 @@ impl Progress {
 /// [`detach(true)`]: Self::detach
 #[derive(Debug)]
 pub struct Compose<'e> {
-    store: &'e ContainerStore,
-    project: Project,
-    options: UpOptions,
-    progress: Progress,
+    pub(super) store: &'e ContainerStore,
+    pub(super) project: Project,
+    pub(super) options: UpOptions,
+    pub(super) progress: Progress,
 }
 
 /// What this `up` made or started, undone if it fails.
 #[derive(Debug, Default)]
-struct Made {
+pub(super) struct Made {
     networks: Vec<String>,
     volumes: Vec<String>,
     /// Ids of containers created or started.
@@ -289,7 +289,12 @@ impl<'e> Compose<'e> {
         ComposeApp::new(self.store.clone(), self.project.clone(), false, Vec::new())
     }
 
-    fn error(&self, service: &str, reason: impl Into<String>, source: Option<Error>) -> Error {
+    pub(super) fn error(
+        &self,
+        service: &str,
+        reason: impl Into<String>,
+        source: Option<Error>,
+    ) -> Error {
         Error::Compose {
             project: self.project.name.clone(),
             service: service.to_owned(),
@@ -346,7 +351,7 @@ impl<'e> Compose<'e> {
     }
 
     /// The project's networks the selected services use, created when missing.
-    fn ensure_networks(&self, selected: &[String], made: &Mutex<Made>) -> Result<()> {
+    pub(super) fn ensure_networks(&self, selected: &[String], made: &Mutex<Made>) -> Result<()> {
         let p = &self.project;
         let keys: BTreeSet<&String> = selected
             .iter()
@@ -379,7 +384,7 @@ impl<'e> Compose<'e> {
     }
 
     /// The project's named volumes the selected services mount, created when missing.
-    fn ensure_volumes(&self, selected: &[String], made: &Mutex<Made>) -> Result<()> {
+    pub(super) fn ensure_volumes(&self, selected: &[String], made: &Mutex<Made>) -> Result<()> {
         let p = &self.project;
         let keys: BTreeSet<&String> = selected
             .iter()
@@ -413,7 +418,7 @@ impl<'e> Compose<'e> {
 
     /// The service's image: built (`build`, tagged `image` or `<project>-<service>`),
     /// taken from the store or pulled, as `pull_policy` and the options say.
-    fn image(&self, name: &str, s: &Service) -> Result<Image> {
+    pub(super) fn image(&self, name: &str, s: &Service) -> Result<Image> {
         let tag = s
             .image
             .clone()

@@ -494,3 +494,441 @@ services:
         cli.assert_empty();
     });
 }
+
+/// Two long-running services, `b` depending on `a`, in project `name`; `a`'s environment
+/// holds `MODE`.
+fn pair(name: &str) -> String {
+    format!(
+        r#"
+name: {name}
+services:
+  a:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+    environment:
+      MODE: ${{MODE:-one}}
+    stop_grace_period: 1s
+  b:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+    depends_on: [a]
+    stop_grace_period: 1s
+"#
+    )
+}
+
+/// `up -d --force-recreate` recreates services whose configuration did not change.
+#[test]
+#[ignore = "requires root"]
+fn force_recreate_recreates_unchanged() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("frc"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        let before = cli.services();
+        assert_eq!(before.len(), 2);
+        let (_, err) = cli.ok(&["compose", "up", "-d", "--force-recreate"]);
+        assert!(err.contains(" Container frc-a-1  Recreate"), "{err}");
+        let after = cli.services();
+        assert_eq!(after.len(), 2);
+        for ((s, id), (s2, id2)) in before.iter().zip(&after) {
+            assert_eq!(s, s2);
+            assert_ne!(id, id2, "{s} was not recreated");
+        }
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `up -d --no-recreate` keeps a container whose configuration changed.
+#[test]
+#[ignore = "requires root"]
+fn no_recreate_keeps_changed() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("nrc"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        let before = cli.services();
+        let up = |extra: &[&str]| {
+            let mut args = vec!["compose", "up", "-d"];
+            args.extend_from_slice(extra);
+            let o = common::output_via_files(cli.cmd(&args).env("MODE", "two"));
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        };
+        up(&["--no-recreate"]);
+        assert_eq!(cli.services(), before);
+        let env = cli.stdout(&["inspect", "-f", "{{json .Config.Env}}", "nrc-a-1"]);
+        assert!(env.contains("MODE=one"), "{env}");
+        // without the flag the change is applied (so the above is the flag's doing)
+        up(&[]);
+        let after = cli.services();
+        assert_ne!(after[0].1, before[0].1);
+        assert_eq!(after[1].1, before[1].1);
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `up -d --no-deps b` starts only `b`, not the `a` it depends on.
+#[test]
+#[ignore = "requires root"]
+fn no_deps_starts_only_the_service() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("nd"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d", "--no-deps", "b"]);
+        let services: Vec<String> = cli.services().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(services, ["b"]);
+        // without it the dependency comes too
+        cli.ok(&["compose", "up", "-d", "b"]);
+        let services: Vec<String> = cli.services().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(services, ["a", "b"]);
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// A service deleted from the file leaves an orphan: `up` warns and keeps it,
+/// `up --remove-orphans` removes it.
+#[test]
+#[ignore = "requires root"]
+fn remove_orphans_removes_deleted_service() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("orph"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        cli.file(
+            "compose.yaml",
+            "name: orph\nservices:\n  a:\n    image: localhost/busybox:latest\n    command: [\"sleep\", \"300\"]\n    environment:\n      MODE: one\n    stop_grace_period: 1s\n",
+        );
+        let (_, err) = cli.ok(&["compose", "up", "-d"]);
+        assert!(
+            err.contains("Found orphan containers ([orph-b-1])"),
+            "{err}"
+        );
+        let all = cli.stdout(&["ps", "-a", "--format", "{{.Names}}"]);
+        assert!(all.contains("orph-b-1"), "{all}");
+        let (_, err) = cli.ok(&["compose", "up", "-d", "--remove-orphans"]);
+        assert!(err.contains(" Container orph-b-1  Removed"), "{err}");
+        let all = cli.stdout(&["ps", "-a", "--format", "{{.Names}}"]);
+        assert_eq!(all, "orph-a-1\n");
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// A `service_healthy` dependency that becomes unhealthy fails `up`, naming it, and
+/// leaves nothing.
+#[test]
+#[ignore = "requires root"]
+fn unhealthy_dependency_fails_up() {
+    let cli = Cli::new();
+    cli.file(
+        "compose.yaml",
+        r#"
+name: sick
+services:
+  db:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 100ms
+      retries: 2
+    stop_grace_period: 1s
+  app:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+    depends_on:
+      db: {condition: service_healthy}
+    stop_grace_period: 1s
+"#,
+    );
+    common::in_new_netns(|| {
+        let o = cli.out(&["compose", "up", "-d"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{err}");
+        assert!(
+            err.contains("dependency failed to start: container sick-db-1 is unhealthy"),
+            "{err}"
+        );
+        assert!(!err.contains("Container sick-app-1  Started"), "{err}");
+        cli.assert_empty();
+    });
+}
+
+/// `compose stop` stops every container (they stay), `compose start` starts them again.
+#[test]
+#[ignore = "requires root"]
+fn stop_then_start() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("ss"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        let ids = cli.services();
+        let states = || cli.stdout(&["compose", "ps", "-a", "--format", "{{.Service}} {{.State}}"]);
+        let (_, err) = cli.ok(&["compose", "stop"]);
+        assert!(err.contains(" Container ss-b-1  Stopped"), "{err}");
+        assert_eq!(states(), "a exited\nb exited\n");
+        assert_eq!(cli.stdout(&["compose", "ps", "-q"]), "");
+        let (_, err) = cli.ok(&["compose", "start"]);
+        assert!(err.contains(" Container ss-a-1  Started"), "{err}");
+        assert_eq!(states(), "a running\nb running\n");
+        assert_eq!(cli.services(), ids);
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `compose exec`: the command's output and exit code, with `-e` and `-w`; a stopped
+/// service is refused.
+#[test]
+#[ignore = "requires root"]
+fn exec_output_and_exit_code() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("ex"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        let o = cli.out(&[
+            "compose",
+            "exec",
+            "-T",
+            "-e",
+            "X=hello",
+            "-w",
+            "/tmp",
+            "a",
+            "sh",
+            "-c",
+            "echo $X $PWD; exit 3",
+        ]);
+        assert_eq!(o.status.code(), Some(3), "{o:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "hello /tmp\n");
+        cli.ok(&["compose", "stop", "b"]);
+        let o = cli.out(&["compose", "exec", "-T", "b", "true"]);
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(r#"service "b" is not running"#), "{err}");
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `compose run`: a one-off container `<project>-<service>-run-<hex>` labelled
+/// oneoff=True, with the command's output and exit code; `--no-deps` leaves the
+/// dependency alone, otherwise it is started first; `--rm` leaves no container.
+#[test]
+#[ignore = "requires root"]
+fn run_oneoff_deps_and_rm() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("one"));
+    common::in_new_netns(|| {
+        let o = cli.out(&[
+            "compose",
+            "run",
+            "-T",
+            "--no-deps",
+            "b",
+            "sh",
+            "-c",
+            "echo hi; exit 4",
+        ]);
+        assert_eq!(o.status.code(), Some(4), "{o:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n");
+        assert!(cli.services().is_empty(), "{:?}", cli.services());
+        let names = cli.stdout(&["ps", "-a", "--format", "{{.Names}}"]);
+        let name = names.trim();
+        let hex = name
+            .strip_prefix("one-b-run-")
+            .unwrap_or_else(|| panic!("{name}"));
+        assert!(
+            hex.len() == 12 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+            "{name}"
+        );
+        let label = cli.stdout(&[
+            "inspect",
+            "-f",
+            r#"{{index .Config.Labels "com.docker.compose.oneoff"}}"#,
+            name,
+        ]);
+        assert_eq!(label, "True\n");
+        let name = name.to_owned();
+        // with its dependency, and --rm
+        let o = cli.out(&[
+            "compose", "run", "--rm", "-T", "-e", "V=x", "b", "sh", "-c", "echo $V",
+        ]);
+        assert!(o.status.success(), "{o:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "x\n");
+        let services: Vec<String> = cli.services().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(services, ["a"]);
+        let mut all: Vec<String> = cli
+            .stdout(&["ps", "-a", "--format", "{{.Names}}"])
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        all.sort();
+        assert_eq!(all, ["one-a-1".to_owned(), name]);
+        // down removes the one-off container too
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `compose restart` starts the containers anew: StartedAt changes, they run.
+#[test]
+#[ignore = "requires root"]
+fn restart_changes_started_at() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("rst"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        let started = || cli.stdout(&["inspect", "-f", "{{.State.StartedAt}}", "rst-a-1"]);
+        let before = started();
+        std::thread::sleep(Duration::from_millis(20));
+        let (_, err) = cli.ok(&["compose", "restart", "-t", "1", "a"]);
+        assert!(err.contains(" Container rst-a-1  Restarting"), "{err}");
+        assert_ne!(started(), before);
+        let states = cli.stdout(&["compose", "ps", "-a", "--format", "{{.Service}} {{.State}}"]);
+        assert_eq!(states, "a running\nb running\n");
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `compose rm` removes stopped containers only; `-s` stops running ones first.
+#[test]
+#[ignore = "requires root"]
+fn rm_removes_stopped() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("rmv"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        let (_, err) = cli.ok(&["compose", "rm", "-f"]);
+        assert!(err.contains("No stopped containers"), "{err}");
+        assert_eq!(cli.services().len(), 2);
+        cli.ok(&["compose", "stop", "b"]);
+        let (_, err) = cli.ok(&["compose", "rm", "-f"]);
+        assert!(err.contains(" Container rmv-b-1  Removed"), "{err}");
+        let services: Vec<String> = cli.services().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(services, ["a"]);
+        cli.ok(&["compose", "rm", "-f", "-s", "a"]);
+        assert!(cli.services().is_empty());
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `compose kill -s TERM` delivers the signal (the service's trap exits 7); the default
+/// SIGKILL ends the others.
+#[test]
+#[ignore = "requires root"]
+fn kill_signals_the_container() {
+    let cli = Cli::new();
+    cli.file(
+        "compose.yaml",
+        r#"
+name: kil
+services:
+  trap:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.1; done"]
+  plain:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+"#,
+    );
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        std::thread::sleep(Duration::from_millis(300)); // the trap is set
+        cli.ok(&["compose", "kill", "-s", "SIGTERM", "trap"]);
+        let state = || {
+            cli.stdout(&[
+                "compose",
+                "ps",
+                "-a",
+                "--format",
+                "{{.Service}} {{.State}} {{.ExitCode}}",
+            ])
+        };
+        wait_until("the trap to exit", || state().contains("trap exited 7"));
+        assert!(state().contains("plain running"), "{}", state());
+        cli.ok(&["compose", "kill"]);
+        wait_until("plain to be killed", || {
+            state().contains("plain exited 137")
+        });
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `compose images` lists each container's image in Compose's columns; `compose top`
+/// shows each container's processes.
+#[test]
+#[ignore = "requires root"]
+fn images_and_top() {
+    let cli = Cli::new();
+    cli.file("compose.yaml", &pair("imt"));
+    common::in_new_netns(|| {
+        cli.ok(&["compose", "up", "-d"]);
+        let out = cli.stdout(&["compose", "images"]);
+        let rows: Vec<Vec<&str>> = out
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            rows[0],
+            ["CONTAINER", "REPOSITORY", "TAG", "IMAGE", "ID", "SIZE"],
+            "{out}"
+        );
+        assert_eq!(rows.len(), 3, "{out}");
+        assert_eq!(
+            rows[1][..3],
+            ["imt-a-1", "localhost/busybox", "latest"],
+            "{out}"
+        );
+        let id = cli.stdout(&["images", "-q"]);
+        assert_eq!(rows[1][3], id.trim(), "{out}");
+        let top = cli.stdout(&["compose", "top", "b"]);
+        assert!(top.starts_with("imt-b-1\n"), "{top}");
+        assert!(top.contains("PID") && top.contains("sleep 300"), "{top}");
+        assert!(!top.contains("imt-a-1"), "{top}");
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
+
+/// `compose build` makes `<project>-<service>` for a service with `build`; `compose
+/// pull` of an image already present succeeds quietly.
+#[test]
+#[ignore = "requires root"]
+fn build_and_pull() {
+    let cli = Cli::new();
+    cli.file(
+        "compose.yaml",
+        r#"
+name: bp
+services:
+  app:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM localhost/busybox:latest
+        RUN echo built > /built
+      network: none
+  base:
+    image: localhost/busybox:latest
+"#,
+    );
+    common::in_new_netns(|| {
+        assert!(!cli.stdout(&["images"]).contains("bp-app"));
+        let (_, err) = cli.ok(&["compose", "build"]);
+        assert!(err.contains(" Image bp-app  Built"), "{err}");
+        assert!(cli.stdout(&["images"]).contains("bp-app"));
+        let (out, err) = cli.ok(&["compose", "pull"]);
+        assert_eq!((out.as_str(), err.as_str()), ("", ""));
+        let o = cli.out(&["compose", "pull", "nosuch"]);
+        assert!(!o.status.success());
+        cli.ok(&["rmi", "bp-app"]);
+        cli.assert_empty();
+    });
+}
