@@ -9,7 +9,7 @@
 use std::fs;
 use std::process::{Command, Output, Stdio};
 
-use crate::common;
+use crate::common::{self, checked};
 
 const BASE: &str = "localhost/busybox:latest";
 
@@ -54,15 +54,8 @@ impl Cli {
     /// only loopback): builds and runs that use the default bridge make it there, never
     /// in the host's namespace, and nothing they do can reach outside.
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("unshare");
-        c.arg("--net")
-            .arg("--")
-            .arg(common::example_bin("engine"))
-            .arg("--root")
-            .arg(self.root.path())
-            .args(args)
-            .current_dir(self.context.path())
-            .stdin(Stdio::null());
+        let mut c = common::engine_cmd(self.root.path(), args);
+        c.current_dir(self.context.path());
         c
     }
 
@@ -114,17 +107,6 @@ impl Drop for Cli {
 }
 
 /// Asserts success; stdout and stderr as text.
-fn checked(args: &[&str], o: Output) -> (String, String) {
-    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(
-        o.status.success(),
-        "engine {args:?}: {:?}\nstdout: {stdout}\nstderr: {stderr}",
-        o.status
-    );
-    (stdout, stderr)
-}
-
 /// Whether `s` is an image id as `-q` prints it: `sha256:` and 64 hex digits.
 fn is_image_id(s: &str) -> bool {
     s.strip_prefix("sha256:")

@@ -31,15 +31,8 @@ impl Cli {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("unshare");
-        c.arg("--net")
-            .arg("--")
-            .arg(common::example_bin("engine"))
-            .arg("--root")
-            .arg(self.root.path())
-            .args(args)
-            .current_dir(self.work.path())
-            .stdin(Stdio::null());
+        let mut c = common::engine_cmd(self.root.path(), args);
+        c.current_dir(self.work.path());
         c
     }
 
@@ -48,14 +41,7 @@ impl Cli {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let o = self.out(args);
-        assert!(
-            o.status.success(),
-            "engine {args:?}: {:?}\n{}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
+        common::checked(args, self.out(args)).0
     }
 
     fn path(&self, p: &str) -> String {

@@ -5,7 +5,7 @@
 //! (`unshare --net`), on an engine root of its own with `localhost/busybox:latest`.
 
 use std::fs;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use crate::common;
 
@@ -29,28 +29,12 @@ impl Cli {
 
     fn out(&self, args: &[&str]) -> Output {
         common::output_via_files(
-            Command::new("unshare")
-                .arg("--net")
-                .arg("--")
-                .arg(common::example_bin("engine"))
-                .arg("--root")
-                .arg(self.root.path())
-                .args(args)
-                .current_dir(self.root.path())
-                .stdin(Stdio::null()),
+            common::engine_cmd(self.root.path(), args).current_dir(self.root.path()),
         )
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let o = self.out(args);
-        assert!(
-            o.status.success(),
-            "engine {args:?}: {:?}\nstdout: {}\nstderr: {}",
-            o.status,
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
+        common::checked(args, self.out(args)).0
     }
 
     /// Fails with `code`; its stderr.

@@ -83,15 +83,7 @@ impl Course {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let o = self.out(args);
-        assert!(
-            o.status.success(),
-            "engine {args:?}: {:?}\nstdout: {}\nstderr: {}",
-            o.status,
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
+        common::checked(args, self.out(args)).0
     }
 
     fn lines(&self, args: &[&str]) -> Vec<String> {

@@ -4,7 +4,6 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use cargohold::{Engine, Error, Event, EventOptions, Reference, UpdateOptions};
@@ -260,15 +259,7 @@ fn update_of_a_stopped_container_reaches_its_record_and_spec() {
 }
 
 fn engine_cli(root: &std::path::Path, args: &[&str]) -> std::process::Output {
-    let mut c = Command::new("unshare");
-    c.arg("--net")
-        .arg("--")
-        .arg(common::example_bin("engine"))
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .stdin(Stdio::null());
-    common::output_via_files(&mut c)
+    common::output_via_files(&mut common::engine_cmd(root, args))
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! health read back through the library (`Container::health`) and the command line
 //! (`ps`, `inspect -f`). Polls have deadlines; no fixed sleep is an assertion.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use cargohold::{Engine, Health, HealthStatus};
@@ -39,15 +39,7 @@ impl Cli {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("unshare");
-        c.arg("--net")
-            .arg("--")
-            .arg(common::example_bin("engine"))
-            .arg("--root")
-            .arg(self.root.path())
-            .args(args)
-            .stdin(Stdio::null());
-        c
+        common::engine_cmd(self.root.path(), args)
     }
 
     fn out(&self, args: &[&str]) -> Output {
@@ -55,14 +47,7 @@ impl Cli {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let o = self.out(args);
-        assert!(
-            o.status.success(),
-            "engine {args:?}: {:?}\n{}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
+        common::checked(args, self.out(args)).0
     }
 
     /// `run -d --name NAME FLAGS… IMAGE sleep 1000`.

@@ -102,3 +102,31 @@ pub fn http_get_retried(addr: &str) -> String {
     }
     panic!("GET http://{addr}/: {last:?}");
 }
+
+/// The engine example on the engine root `root` with `args`, in a network namespace of its
+/// own (`unshare --net`: only loopback, so bridges and rules it makes stay there), stdin
+/// `/dev/null`.
+pub fn engine_cmd(root: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new("unshare");
+    c.arg("--net")
+        .arg("--")
+        .arg(example_bin("engine"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    c
+}
+
+/// The stdout and stderr of the engine run `engine args` that gave `o`, which must have
+/// succeeded (the assertion shows both).
+pub fn checked(args: &[&str], o: Output) -> (String, String) {
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        o.status.success(),
+        "engine {args:?}: {:?}\nstdout: {stdout}\nstderr: {stderr}",
+        o.status
+    );
+    (stdout, stderr)
+}
