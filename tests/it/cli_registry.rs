@@ -7,15 +7,15 @@
 //! Each test has its own `DOCKER_CONFIG` directory, passed to the CLI's environment.
 
 use std::fs;
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use cargohold::{Credentials, DockerConfig, Error, Progress, PullOptions, Registry};
+
+use crate::image_registry::Registry as TestRegistry;
 
 use crate::common;
 
@@ -23,80 +23,30 @@ pub(crate) const USER: &str = "student";
 pub(crate) const PASSWORD: &str = "s3cret:pass";
 
 /// A docker-registry that wants `USER`/`PASSWORD` (basic auth from an htpasswd file).
-pub(crate) struct AuthRegistry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
+pub(crate) struct AuthRegistry(TestRegistry);
 
 impl AuthRegistry {
     pub(crate) fn start() -> Option<AuthRegistry> {
-        if Command::new("docker-registry")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            eprintln!("skipping: no docker-registry");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let hash = bcrypt::hash_with_result(PASSWORD, 5)
-            .unwrap()
-            .format_for_version(bcrypt::Version::TwoY);
-        let htpasswd = dir.path().join("htpasswd");
-        fs::write(&htpasswd, format!("{USER}:{hash}\n")).unwrap();
-        let config = dir.path().join("config.yml");
-        fs::write(
-            &config,
+        TestRegistry::start_with(|dir| {
+            let hash = bcrypt::hash_with_result(PASSWORD, 5)
+                .unwrap()
+                .format_for_version(bcrypt::Version::TwoY);
+            let htpasswd = dir.join("htpasswd");
+            fs::write(&htpasswd, format!("{USER}:{hash}\n")).unwrap();
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-                 auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n\
-                 http:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display(),
+                "auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
                 htpasswd.display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("docker-registry")
-            .args(["serve", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let reg = AuthRegistry {
-            child,
-            port,
-            _dir: dir,
-        };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "registry did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(reg)
+            )
+        })
+        .map(AuthRegistry)
     }
 
     pub(crate) fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.0.host()
     }
 
     pub(crate) fn reference(&self, name: &str) -> String {
         format!("{}/{name}", self.host())
-    }
-}
-
-impl Drop for AuthRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -21,6 +21,12 @@ pub(crate) struct Registry {
 
 impl Registry {
     pub(crate) fn start() -> Option<Registry> {
+        Registry::start_with(|_| "  delete:\n    enabled: true\n".to_owned())
+    }
+
+    /// A registry whose config has `extra(dir)` after its storage section (`dir`: its
+    /// directory, for files the extra config names), or `None` without docker-registry.
+    pub(crate) fn start_with(extra: impl FnOnce(&Path) -> String) -> Option<Registry> {
         if Command::new("docker-registry")
             .arg("--version")
             .output()
@@ -39,8 +45,9 @@ impl Registry {
         fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n{}http:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display(),
+                extra(dir.path()),
             ),
         )
         .unwrap();
@@ -64,6 +71,11 @@ impl Registry {
             std::thread::sleep(Duration::from_millis(50));
         }
         Some(reg)
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub(crate) fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
     }
 
     pub(crate) fn reference(&self, name: &str) -> Reference {
