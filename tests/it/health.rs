@@ -84,6 +84,20 @@ impl Cli {
     }
 
     /// The actions of the events recorded in the root.
+    /// Waits (10 s at most) until the events hold `action`: the monitor records a status
+    /// change's event after it has written the status.
+    fn wait_action(&self, action: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.actions().iter().any(|a| a == action) {
+            assert!(
+                Instant::now() < deadline,
+                "no event {action}: {:?}",
+                self.actions()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn actions(&self) -> Vec<String> {
         let data = std::fs::read_to_string(self.root.path().join("events.jsonl")).unwrap();
         data.lines()
@@ -141,7 +155,7 @@ fn a_check_that_succeeds_makes_it_healthy() {
     assert_eq!(last.exit_code, 0);
     assert_eq!(last.output, "up\nerr\n", "stdout and stderr together");
     assert!(last.start <= last.end, "{last:?}");
-    assert!(cli.actions().contains(&"health_status: healthy".to_owned()));
+    cli.wait_action("health_status: healthy");
     // Config.Healthcheck as Docker's: CMD-SHELL, nanoseconds.
     let c = cli.engine.containers().get("ok").unwrap();
     let info = serde_json::to_value(c.inspect().unwrap()).unwrap();
@@ -187,9 +201,7 @@ fn failures_make_it_unhealthy_after_retries() {
         assert_eq!((p.exit_code, p.output.as_str()), (3, "not well\n"));
     }
     // Starting, then unhealthy once two had failed: never healthy.
-    assert!(cli
-        .actions()
-        .contains(&"health_status: unhealthy".to_owned()));
+    cli.wait_action("health_status: unhealthy");
     assert!(!cli.actions().contains(&"health_status: healthy".to_owned()));
     // The log keeps the last five.
     let h = cli.health_until("sick", "a full log", |h| h.failing_streak >= 7);
