@@ -331,7 +331,7 @@ pub(super) fn down(
     progress: &Progress,
     extra_volumes: &[String],
 ) -> Result<()> {
-    let order = p.stop_order()?;
+    let level = stop_levels(p)?;
     let list = containers(store, &p.name)?;
     let rank = |c: &Container| {
         let s = c
@@ -339,7 +339,7 @@ pub(super) fn down(
             .get(labels::SERVICE)
             .map(String::as_str)
             .unwrap_or("");
-        order.iter().position(|o| o == s)
+        level.get(s).copied()
     };
     let (known, orphans): (Vec<Container>, Vec<Container>) =
         list.into_iter().partition(|c| rank(c).is_some());
@@ -360,7 +360,8 @@ pub(super) fn down(
     }
     let mut known = known;
     known.sort_by_key(|c| rank(c));
-    // Service by service, in stop order; the replicas of one at once.
+    // Level by level (dependents before what they depend on), the services of one level
+    // and their replicas at once, as Compose stops them.
     let mut i = 0;
     while i < known.len() {
         let r = rank(&known[i]);
@@ -396,6 +397,24 @@ pub(super) fn down(
         remove_images(store, p, which, progress)?;
     }
     Ok(())
+}
+
+/// When each service may stop: 0 for those nothing depends on, else one more than the
+/// latest of its dependents. The services of one level stop together.
+fn stop_levels(p: &Project) -> Result<std::collections::HashMap<String, usize>> {
+    let mut level = std::collections::HashMap::new();
+    // In stop order every dependent comes before what it depends on.
+    for s in p.stop_order()? {
+        let l = p
+            .services
+            .iter()
+            .filter(|(_, svc)| svc.depends_on.contains_key(&s))
+            .filter_map(|(n, _)| level.get(n).map(|l| l + 1))
+            .max()
+            .unwrap_or(0);
+        level.insert(s, l);
+    }
+    Ok(level)
 }
 
 fn stop_remove_all(
@@ -654,6 +673,32 @@ impl AppService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn independent_services_stop_together_dependents_first() {
+        use crate::compose::Condition;
+        let p = Project::new("lv")
+            .service("db", |s| s.image("x"))
+            .service("api", |s| {
+                s.image("x").depends_on("db", Condition::ServiceStarted)
+            })
+            .service("web", |s| {
+                s.image("x").depends_on("api", Condition::ServiceStarted)
+            })
+            .service("cache", |s| s.image("x"))
+            .service("worker", |s| {
+                s.image("x").depends_on("db", Condition::ServiceStarted)
+            })
+            .build()
+            .unwrap();
+        let l = stop_levels(&p).unwrap();
+        let at = |s: &str| l[s];
+        // nothing depends on web, cache, worker: they go first, together
+        assert_eq!((at("web"), at("cache"), at("worker")), (0, 0, 0));
+        assert_eq!(at("api"), 1);
+        // db waits for its latest dependent (api, after web)
+        assert_eq!(at("db"), 2);
+    }
 
     #[test]
     fn event_lines_are_composes() {
