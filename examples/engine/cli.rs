@@ -379,36 +379,43 @@ pub(crate) enum Command {
     },
     /// Update configuration of one or more containers.
     Update {
-        /// Memory limit.
-        #[arg(short, long)]
-        memory: Option<String>,
-        /// Swap limit equal to memory plus swap: -1 to enable unlimited swap.
-        #[arg(long, allow_hyphen_values = true)]
-        memory_swap: Option<String>,
-        /// Memory soft limit.
-        #[arg(long)]
-        memory_reservation: Option<String>,
-        /// Number of CPUs.
-        #[arg(long)]
-        cpus: Option<String>,
-        /// CPU shares (relative weight).
-        #[arg(short = 'c', long)]
-        cpu_shares: Option<String>,
-        /// Limit CPU CFS (Completely Fair Scheduler) period.
-        #[arg(long)]
-        cpu_period: Option<String>,
-        /// Limit CPU CFS (Completely Fair Scheduler) quota.
-        #[arg(long, allow_hyphen_values = true)]
-        cpu_quota: Option<String>,
-        /// Tune container pids limit (set -1 for unlimited).
-        #[arg(long, allow_hyphen_values = true)]
-        pids_limit: Option<String>,
-        /// Restart policy to apply when a container exits (from its next start).
-        #[arg(long)]
-        restart: Option<String>,
+        #[command(flatten)]
+        flags: UpdateFlags,
         #[arg(required = true)]
         containers: Vec<String>,
     },
+}
+
+/// The flags of `update`, as given.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct UpdateFlags {
+    /// Memory limit.
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap.
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit.
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// Number of CPUs.
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long)]
+    pub cpu_shares: Option<String>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period.
+    #[arg(long)]
+    pub cpu_period: Option<String>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota.
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<String>,
+    /// Restart policy to apply when a container exits (from its next start).
+    #[arg(long)]
+    pub restart: Option<String>,
 }
 
 impl Command {

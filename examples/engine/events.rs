@@ -4,6 +4,7 @@ use std::io::Write;
 
 use cargohold::{Engine, EventOptions, UpdateOptions};
 
+use crate::cli::UpdateFlags;
 use crate::container::flag_error;
 use crate::{CmdResult, Failure};
 
@@ -70,20 +71,6 @@ pub(crate) fn events(
         out.flush()?;
     }
     Ok(0)
-}
-
-/// The flags of `update`, as given.
-#[derive(Debug, Default)]
-pub(crate) struct UpdateFlags {
-    pub memory: Option<String>,
-    pub memory_swap: Option<String>,
-    pub memory_reservation: Option<String>,
-    pub cpus: Option<String>,
-    pub cpu_shares: Option<String>,
-    pub cpu_period: Option<String>,
-    pub cpu_quota: Option<String>,
-    pub pids_limit: Option<String>,
-    pub restart: Option<String>,
 }
 
 fn size(flag: &str, value: &str) -> Result<u64, Failure> {

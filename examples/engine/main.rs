@@ -286,32 +286,7 @@ fn run(cli: Cli) -> CmdResult {
             &filter,
             format.as_deref(),
         ),
-        Command::Update {
-            memory,
-            memory_swap,
-            memory_reservation,
-            cpus,
-            cpu_shares,
-            cpu_period,
-            cpu_quota,
-            pids_limit,
-            restart,
-            containers,
-        } => events::update(
-            engine,
-            &events::UpdateFlags {
-                memory,
-                memory_swap,
-                memory_reservation,
-                cpus,
-                cpu_shares,
-                cpu_period,
-                cpu_quota,
-                pids_limit,
-                restart,
-            },
-            &containers,
-        ),
+        Command::Update { flags, containers } => events::update(engine, &flags, &containers),
     }
 }
 
