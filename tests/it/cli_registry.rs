@@ -99,21 +99,7 @@ impl Cli {
 
     /// Runs with `input` on stdin.
     fn out_with_stdin(&self, args: &[&str], input: &str) -> Output {
-        use std::io::Write;
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        common::output_with_stdin(&mut self.command(args), input.as_bytes())
     }
 
     fn ok(&self, args: &[&str]) -> (String, String) {

@@ -11,7 +11,6 @@
 //! containers only.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -35,18 +34,7 @@ impl Course {
                 .unwrap(),
             docker_config: tempfile::tempdir().unwrap(),
         };
-        let rootfs = common::busybox().web().rootfs();
-        let dir = tempfile::tempdir().unwrap();
-        let tarball = dir.path().join("busybox.tar");
-        let st = Command::new("tar")
-            .arg("-C")
-            .arg(rootfs.path())
-            .arg("-cf")
-            .arg(&tarball)
-            .arg(".")
-            .status()
-            .unwrap();
-        assert!(st.success());
+        let (_dir, tarball) = common::busybox().web().tarball();
         course.ok(&["import", tarball.to_str().unwrap(), "busybox:latest"]);
         course
     }
@@ -66,20 +54,7 @@ impl Course {
 
     /// Runs with `input` on stdin.
     fn out_stdin(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self
-            .cmd(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        common::output_with_stdin(&mut self.cmd(args), input.as_bytes())
     }
 
     fn ok(&self, args: &[&str]) -> String {

@@ -28,18 +28,7 @@ impl Cli {
                 .tempdir()
                 .unwrap(),
         };
-        let rootfs = image.rootfs();
-        let dir = tempfile::tempdir().unwrap();
-        let tarball = dir.path().join("busybox.tar");
-        let st = Command::new("tar")
-            .arg("-C")
-            .arg(rootfs.path())
-            .arg("-cf")
-            .arg(&tarball)
-            .arg(".")
-            .status()
-            .unwrap();
-        assert!(st.success());
+        let (_dir, tarball) = image.tarball();
         let id = cli.ok(&["import", tarball.to_str().unwrap(), IMAGE]);
         assert!(id.trim().starts_with("sha256:"), "{id}");
         cli

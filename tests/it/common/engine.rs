@@ -94,6 +94,24 @@ impl Busybox {
         src
     }
 
+    /// The rootfs as a tarball (`tar -C rootfs -cf busybox.tar .`, what `engine import`
+    /// takes), in a temp dir of its own: the dir and the tarball's path.
+    pub fn tarball(&self) -> (tempfile::TempDir, std::path::PathBuf) {
+        let rootfs = self.rootfs();
+        let dir = tempfile::tempdir().unwrap();
+        let tarball = dir.path().join("busybox.tar");
+        let st = std::process::Command::new("tar")
+            .arg("-C")
+            .arg(rootfs.path())
+            .arg("-cf")
+            .arg(&tarball)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        (dir, tarball)
+    }
+
     /// Imports the image into `engine`'s store as `reference`.
     pub fn import(&self, engine: &Engine, reference: &str) -> Image {
         let src = self.rootfs();

@@ -130,3 +130,16 @@ pub fn checked(args: &[&str], o: Output) -> (String, String) {
     );
     (stdout, stderr)
 }
+
+/// Runs `cmd` with `input` written to its stdin (then closed); its output, piped.
+pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
