@@ -2,8 +2,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::os::fd::OwnedFd;
-use std::path::Path;
 
 use super::monitor::MonitorStatus;
 use super::record::{owner_alive, Record, LIVE, RECORD, STANDBY};
@@ -13,7 +11,7 @@ use super::store::ContainerStore;
 use super::Status;
 use crate::{Error, Result};
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::AtFlags;
 
 /// Present in `containers/` once every live record has its marker ([`LIVE`] or
 /// [`STANDBY`]): roots made before the markers get one full pass that reads every record
@@ -35,7 +33,7 @@ impl ContainerStore {
         let mut live = Vec::new();
         // The markers are looked up relative to the containers directory: two path
         // components to walk instead of the root's whole path, for each of hundreds.
-        let containers = open_dir(self.containers_dir())?;
+        let containers = super::store::open_dir(self.containers_dir())?;
         let exists = |id: &str, file: &str| {
             rustix::fs::statat(&containers, format!("{id}/{file}"), AtFlags::empty()).is_ok()
         };
@@ -108,7 +106,7 @@ impl ContainerStore {
         let rd =
             fs::read_dir(&names).map_err(|e| Error::os("reading container names", &names, e))?;
         // Read relative to the directory (one component to walk each, not the whole path).
-        let dir = open_dir(&names)?;
+        let dir = super::store::open_dir(&names)?;
         let mut links = HashMap::new();
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -160,14 +158,4 @@ impl ContainerStore {
         }
         self.release(&rec.info.id, &Ending::reaped(None))
     }
-}
-
-/// `dir` opened as a handle for lookups relative to it (`O_PATH`).
-pub(crate) fn open_dir(dir: &Path) -> Result<OwnedFd> {
-    rustix::fs::open(
-        dir,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| Error::os("opening", dir, e.into()))
 }

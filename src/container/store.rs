@@ -120,7 +120,7 @@ impl ContainerStore {
     /// Every container directory with its record (`None`: a create interrupted before
     /// writing it).
     pub(crate) fn records(&self) -> Result<Vec<(PathBuf, Option<Record>)>> {
-        let containers = super::repair::open_dir(&self.dir)?;
+        let containers = open_dir(&self.dir)?;
         Ok(self
             .record_dirs()?
             .into_iter()
@@ -466,6 +466,12 @@ impl<'e> Containers<'e> {
         }
         first.map_or(Ok(removed), Err)
     }
+}
+
+/// `dir` opened as a handle for lookups relative to it (`O_PATH`).
+pub(super) fn open_dir(dir: &Path) -> Result<std::os::fd::OwnedFd> {
+    crate::sys::file::open(dir, libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| Error::os("opening", dir, e))
 }
 
 #[cfg(test)]
