@@ -386,14 +386,14 @@ fn exec_self(mut cmd: Command, report: &Path) {
 }
 
 /// Deletes the runtime CLI's container when dropped.
-struct RuntimeGuard<'a>(&'a Path, &'a Path);
+struct RuntimeGuard<'a>(&'a Path, &'a Path, &'a str);
 
 impl Drop for RuntimeGuard<'_> {
     fn drop(&mut self) {
         let _ = Command::new(self.0)
             .arg("--root")
             .arg(self.1)
-            .args(["delete", "--force", "sealed"])
+            .args(["delete", "--force", self.2])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -427,12 +427,16 @@ fn runtime_binary_survives(ptrace: bool) {
         c.arg("--root").arg(&state).args(args);
         c
     };
-    let _guard = RuntimeGuard(&bin, &state);
+    // Each variant its own id: the default cgroup is `/cargohold-<id>`, shared by two
+    // containers of one id in different state roots, and one test's `delete --force`
+    // would kill the other's processes.
+    let id = if ptrace { "sealed-ptrace" } else { "sealed" };
+    let _guard = RuntimeGuard(&bin, &state, id);
     let b = bundle.path().to_str().unwrap();
-    ok(&mut rt(&["create", "--bundle", b, "sealed"]), &log);
+    ok(&mut rt(&["create", "--bundle", b, id]), &log);
     ok(
         &mut rt(&[
-            "exec", "-d", "--env", "R=/tmp", "sealed", "sh", "-c", ATTACK,
+            "exec", "-d", "--env", "R=/tmp", id, "sh", "-c", ATTACK,
         ]),
         &log,
     );
@@ -442,7 +446,7 @@ fn runtime_binary_survives(ptrace: bool) {
             "exec",
             "--env",
             "CARGOHOLD_MONITOR=1",
-            "sealed",
+            id,
             "/bin/victim",
             // The runtime CLI enters cargohold::init() (so monitor mode) only for the
             // commands that enter containers: an argument that names one.
@@ -450,7 +454,7 @@ fn runtime_binary_survives(ptrace: bool) {
         ]),
         &report,
     );
-    ok(&mut rt(&["start", "sealed"]), &log);
+    ok(&mut rt(&["start", id]), &log);
     let what = verdict(&report, &bin, &before, &log);
     eprintln!("runtime, ptrace {ptrace}: {what}");
 }
