@@ -1076,6 +1076,13 @@ pub(crate) enum ComposeCommand {
     },
     /// Pull service images.
     Pull { services: Vec<String> },
+    /// Push service images (those with both `build` and `image`).
+    Push {
+        /// Push what can be pushed, ignoring failures.
+        #[arg(long)]
+        ignore_push_failures: bool,
+        services: Vec<String>,
+    },
     /// Build or rebuild services.
     Build { services: Vec<String> },
     /// List images used by the created containers.

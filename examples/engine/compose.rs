@@ -109,6 +109,7 @@ fn dispatch(engine: &Engine, args: ComposeArgs) -> CmdResult {
         | ComposeCommand::Rm { .. }
         | ComposeCommand::Kill { .. }
         | ComposeCommand::Pull { .. }
+        | ComposeCommand::Push { .. }
         | ComposeCommand::Build { .. }
         | ComposeCommand::Images { .. }
         | ComposeCommand::Top { .. }) => {

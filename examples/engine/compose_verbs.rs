@@ -70,6 +70,17 @@ pub(crate) fn run(engine: &Engine, compose: &Compose<'_>, cmd: ComposeCommand) -
             compose.pull(&services)?;
             Ok(0)
         }
+        ComposeCommand::Push {
+            ignore_push_failures,
+            services,
+        } => {
+            for (tag, outcome) in compose.push(&services, ignore_push_failures)? {
+                if let Err(e) = outcome {
+                    eprintln!(" Image {tag}  Error: {e}");
+                }
+            }
+            Ok(0)
+        }
         ComposeCommand::Build { services } => {
             compose.build_images(&services)?;
             Ok(0)

@@ -1,6 +1,6 @@
 //! The verbs of `docker compose` past `up`/`down`/`ps`, on a [`Compose`]: a service's
-//! container (for `exec`), one-off containers (`run`), `restart`, `rm`, `kill`, `pull`
-//! and `build`.
+//! container (for `exec`), one-off containers (`run`), `restart`, `rm`, `kill`, `pull`,
+//! `push` and `build`.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -286,6 +286,51 @@ impl Compose<'_> {
             self.progress.emit("Image", tag, "Pulled");
         }
         Ok(())
+    }
+
+    /// Pushes the images of `services` (every service when empty) that have both a
+    /// `build` and an `image` (`docker compose push`): the `image` and the build's extra
+    /// `tags`, each to the registry it names. Services without either are skipped, as
+    /// Compose skips them. With `ignore_failures` a refused push is reported through the
+    /// progress callback (`Failed`) and the others go on (`--ignore-push-failures`).
+    /// Returns each reference with the manifest digest it was pushed as, or the error
+    /// that refused it (only with `ignore_failures`).
+    ///
+    /// # Errors
+    /// [`Error::Compose`](crate::Error::Compose) naming a service the project does not
+    /// have, or (without `ignore_failures`) the service whose image cannot be pushed.
+    pub fn push(
+        &self,
+        services: &[String],
+        ignore_failures: bool,
+    ) -> Result<Vec<(String, Result<oci_spec::image::Digest>)>> {
+        self.check_services(services)?;
+        let mut pushed = Vec::new();
+        for (name, s) in &self.project.services {
+            if !services.is_empty() && !services.contains(name) {
+                continue;
+            }
+            let (Some(b), Some(image)) = (&s.build, &s.image) else {
+                continue;
+            };
+            for tag in std::iter::once(image).chain(&b.tags) {
+                self.progress.emit("Image", tag, "Pushing");
+                match app::push(self.store, tag) {
+                    Ok(digest) => {
+                        self.progress.emit("Image", tag, "Pushed");
+                        pushed.push((tag.clone(), Ok(digest)));
+                    }
+                    Err(e) if ignore_failures => {
+                        self.progress.emit("Image", tag, "Failed");
+                        pushed.push((tag.clone(), Err(e)));
+                    }
+                    Err(e) => {
+                        return Err(self.error(name, format!("pushing image {tag}"), Some(e)))
+                    }
+                }
+            }
+        }
+        Ok(pushed)
     }
 
     /// Builds the images of `services` (every service when empty) that have a `build`

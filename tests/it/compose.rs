@@ -932,3 +932,76 @@ services:
         cli.assert_empty();
     });
 }
+
+/// `compose push` pushes the image (and the build's extra `tags`) of each service that has
+/// both `build` and `image`, to the registry each names, and skips the others; a refused
+/// push fails naming its service, unless `--ignore-push-failures`.
+#[test]
+#[ignore = "requires root"]
+fn push_built_images_to_a_registry() {
+    let cli = Cli::new();
+    common::in_new_netns(|| {
+        let Some(reg) = crate::image_registry::Registry::start() else {
+            return;
+        };
+        let host = reg.host();
+        let port: u16 = host.rsplit(':').next().unwrap().parse().unwrap();
+        cli.file(
+            "compose.yaml",
+            &format!(
+                r#"
+name: cp
+services:
+  app:
+    image: {host}/cp/app:1
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM localhost/busybox:latest
+        RUN echo pushed > /pushed
+      network: none
+      tags: ["{host}/cp/app:extra"]
+  base:
+    image: localhost/busybox:latest
+"#
+            ),
+        );
+        cli.ok(&["compose", "build"]);
+        cli.ok(&["compose", "push"]);
+        let tags = http_get(port, "/v2/cp/app/tags/list");
+        assert!(tags.contains(r#""1""#) && tags.contains(r#""extra""#), "{tags}");
+        // `base` has no build: nothing of it reached the registry
+        let catalog = http_get(port, "/v2/_catalog");
+        assert!(catalog.contains("cp/app") && !catalog.contains("busybox"), "{catalog}");
+
+        // a registry that refuses (nothing listens on port 1)
+        cli.file(
+            "compose.yaml",
+            &format!(
+                r#"
+name: cp
+services:
+  app:
+    image: {host}/cp/app:2
+    build:
+      context: .
+      dockerfile_inline: "FROM localhost/busybox:latest"
+  gone:
+    image: 127.0.0.1:1/cp/gone:1
+    build:
+      context: .
+      dockerfile_inline: "FROM localhost/busybox:latest"
+"#
+            ),
+        );
+        cli.ok(&["compose", "build"]);
+        let o = cli.out(&["compose", "push"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("gone") && err.contains("127.0.0.1:1/cp/gone:1"), "{err}");
+        let (_, err) = cli.ok(&["compose", "push", "--ignore-push-failures"]);
+        assert!(err.contains("127.0.0.1:1/cp/gone:1  Error"), "{err}");
+        let tags = http_get(port, "/v2/cp/app/tags/list");
+        assert!(tags.contains(r#""2""#), "{tags}");
+    });
+}
