@@ -18,13 +18,13 @@ use crate::common::{self, WEB_PAGE};
 const IMAGE: &str = "localhost/busybox:latest";
 
 /// An engine root with the image, and a project directory.
-struct Cli {
-    root: tempfile::TempDir,
-    dir: tempfile::TempDir,
+pub(crate) struct Cli {
+    pub(crate) root: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Cli {
-    fn new() -> Cli {
+    pub(crate) fn new() -> Cli {
         let root = tempfile::Builder::new()
             .prefix("cargohold-compose")
             .tempdir()
@@ -38,13 +38,13 @@ impl Cli {
         }
     }
 
-    fn file(&self, name: &str, text: &str) -> &Cli {
+    pub(crate) fn file(&self, name: &str, text: &str) -> &Cli {
         fs::write(self.dir.path().join(name), text).unwrap();
         self
     }
 
     /// The engine in the calling thread's network namespace, in the project directory.
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(common::example_bin("engine"));
         c.arg("--root")
             .arg(self.root.path())
@@ -54,12 +54,12 @@ impl Cli {
         c
     }
 
-    fn out(&self, args: &[&str]) -> Output {
+    pub(crate) fn out(&self, args: &[&str]) -> Output {
         common::output_via_files(&mut self.cmd(args))
     }
 
     /// Succeeds; (stdout, stderr).
-    fn ok(&self, args: &[&str]) -> (String, String) {
+    pub(crate) fn ok(&self, args: &[&str]) -> (String, String) {
         let o = self.out(args);
         let (out, err) = (
             String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -73,7 +73,7 @@ impl Cli {
         (out, err)
     }
 
-    fn stdout(&self, args: &[&str]) -> String {
+    pub(crate) fn stdout(&self, args: &[&str]) -> String {
         self.ok(args).0
     }
 
@@ -91,12 +91,17 @@ impl Cli {
 
     /// Nothing of the engine is left: no container, network but the predefined ones, volume,
     /// link but `lo`, mount under the root.
-    fn assert_empty(&self) {
+    pub(crate) fn assert_empty(&self) {
+        self.assert_empty_but(&["lo"]);
+    }
+
+    /// [`Self::assert_empty`] in a namespace whose links are `links` (another daemon's too).
+    pub(crate) fn assert_empty_but(&self, links: &[&str]) {
         assert_eq!(self.stdout(&["ps", "-a", "-q"]), "");
         let nets = self.stdout(&["network", "ls", "--format", "{{.Name}}"]);
         assert_eq!(nets, "bridge\nhost\nnone\n");
         assert_eq!(self.stdout(&["volume", "ls", "-q"]), "");
-        assert_eq!(common::link_names(), ["lo"]);
+        assert_eq!(common::link_names(), links);
         let root = self.root.path().display().to_string();
         assert!(
             common::mounts_with(&root).is_empty(),
@@ -113,7 +118,7 @@ impl Drop for Cli {
 }
 
 /// An HTTP GET over 127.0.0.1 in the calling thread's namespace: the body.
-fn http_get(port: u16, path: &str) -> String {
+pub(crate) fn http_get(port: u16, path: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
@@ -124,7 +129,7 @@ fn http_get(port: u16, path: &str) -> String {
         .unwrap_or(resp)
 }
 
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !f() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -132,7 +137,7 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-const THREE_TIER: &str = r#"
+pub(crate) const THREE_TIER: &str = r#"
 name: tier
 services:
   init:

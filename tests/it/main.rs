@@ -81,3 +81,4 @@ mod cli_flags;
 // `engine compose` (issue 14): up/ps/down of a project, recreation of what changed,
 // profiles and `.env`, failures that leave nothing.
 mod compose;
+mod compose_docker;

@@ -345,6 +345,7 @@ pub fn assert_container_gone(engine: &cargohold::Engine, id: &str) {
 
 pub mod archive;
 pub mod cli;
+pub mod dockerd;
 pub mod engine;
 pub mod fake_dns;
 pub mod tools;
