@@ -75,13 +75,14 @@ if [ -z "${BCMP_NETNS:-}" ]; then
     export OURS
     exec unshare -n -m env BCMP_NETNS=1 "$0" "$@"
 fi
+. "$here/lib.sh"
 
 N=${N:-10}
 WARMUP=${WARMUP:-1}
 LARGE=${LARGE:-0}
 SEED=${SEED:-12}
 DOCKERD=${DOCKERD-/usr/sbin/dockerd}
-DOCKER=${DOCKER:-/usr/bin/docker}
+export DOCKER_BUILDKIT=1
 BUILDAH=${BUILDAH-$(command -v buildah || true)}
 RUNC=${RUNC:-$(command -v runc || echo /usr/sbin/runc)}
 BASE=localhost/busybox-bench:latest
@@ -97,56 +98,29 @@ fi
 work=$(mktemp -d "${WORK_PARENT:-/var/tmp}/ch-bcmp.XXXXXX")
 OUT=${OUT:-$(mktemp -d /tmp/cargohold-build-compare-out.XXXXXX)}
 eroot=$work/engine
-droot=$work/docker
-dsock=$work/docker.sock
 broot=$work/buildah
-dockerd_pid=
-mkdir -p "$eroot" "$droot/data" "$droot/exec" "$droot/config" "$broot/root" "$broot/run" \
-    "$broot/tmp" "$work/cases"
+mkdir -p "$eroot" "$broot/root" "$broot/run" "$broot/tmp" "$work/cases"
 
 bah() {
     TMPDIR=$broot/tmp "$BUILDAH" --root "$broot/root" --runroot "$broot/run" \
         --storage-driver overlay "$@"
 }
-dk() {
-    DOCKER_CONFIG=$droot/config DOCKER_BUILDKIT=1 "$DOCKER" -H "unix://$dsock" "$@"
-}
 
 cleanup() {
     set +e
-    if [ -n "$dockerd_pid" ] && kill -0 "$dockerd_pid" 2>/dev/null; then
-        kill -TERM "$dockerd_pid"
-        i=0
-        while kill -0 "$dockerd_pid" 2>/dev/null && [ $i -lt 200 ]; do
-            sleep 0.1
-            i=$((i + 1))
-        done
-        kill -0 "$dockerd_pid" 2>/dev/null && kill -KILL "$dockerd_pid"
-    fi
-    # whatever still runs from the work dir (dockerd's containerd, a shim): by pid
-    for p in /proc/[0-9]*; do
-        pid=${p#/proc/}
-        [ "$pid" = $$ ] && continue
-        if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF "$work/"; then
-            echo "build-compare.sh: killing leftover $pid: $(tr '\0' ' ' <"$p/cmdline" | cut -c1-100)" >&2
-            kill -KILL "$pid" 2>/dev/null
-        fi
-    done
+    dockerd_stop
     if [ -n "$BUILDAH" ] && [ -d "$broot/root" ]; then
         bah rm -a >/dev/null 2>&1
         bah rmi -a -f >/dev/null 2>&1
     fi
-    grep -F " $work/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
-        umount "$m" 2>/dev/null || umount -l "$m"
-    done
-    rm -rf "$work"
+    work_cleanup
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== base image and contexts" >&2
 "$here/make-bundle.sh" "$work/bundle" "echo {}" >/dev/null
-python3 - "$work" "$SEED" "$LARGE" <<'PY'
+PYTHONPATH=$here python3 - "$work" "$SEED" "$LARGE" <<'PY'
 import hashlib, io, json, os, random, subprocess, sys, tarfile
 work, seed, large = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 rootfs = os.path.join(work, "bundle", "rootfs")
@@ -216,28 +190,11 @@ if [ -n "$OURS" ]; then
     echo "ours|$o build --progress=quiet --network none -t $TAG CTX|$o rmi -f $TAG;$o builder prune -f|$o run --rm $TAG" >>"$sides"
 fi
 if [ -n "$DOCKERD" ]; then
-    # no other containerd: dockerd starts (and stops) its own under --exec-root
-    [ -d /run/containerd ] && mount -t tmpfs -o mode=0700 bcmp-containerd /run/containerd
-    echo '{}' >"$droot/daemon.json"
-    "$DOCKERD" --config-file "$droot/daemon.json" --data-root "$droot/data" \
-        --exec-root "$droot/exec" --pidfile "$droot/dockerd.pid" -H "unix://$dsock" \
-        --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
-        --userland-proxy=false --storage-driver overlay2 \
-        --exec-opt native.cgroupdriver=cgroupfs --log-level warn \
-        >"$droot/dockerd.log" 2>&1 &
-    dockerd_pid=$!
-    i=0
-    until dk version >/dev/null 2>&1; do
-        i=$((i + 1))
-        if [ $i -gt 300 ] || ! kill -0 "$dockerd_pid" 2>/dev/null; then
-            echo "build-compare.sh: dockerd did not come up:" >&2
-            tail -n 20 "$droot/dockerd.log" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
+    # its own containerd, under --exec-root (benches/lib.sh)
+    dockerd_start "$work/docker" --bridge=none --iptables=false --ip6tables=false \
+        --ip-masq=false --userland-proxy=false
     dk load -q -i "$work/busybox.tar" >/dev/null
-    d="env DOCKER_CONFIG=$droot/config DOCKER_BUILDKIT=1 $DOCKER -H unix://$dsock"
+    d="env DOCKER_BUILDKIT=1 $(dk_cmd | sed 's/^env //')"
     echo "buildkit|$d build -q --network none -t $TAG CTX|$d rmi -f $TAG;$d builder prune -af|$d run --rm --network none $TAG" >>"$sides"
 fi
 if [ -n "$BUILDAH" ]; then
@@ -259,8 +216,9 @@ cases=small
 [ "$LARGE" = 1 ] && cases="small large"
 echo "== $N iterations (+$WARMUP warm-up) x {$(cut -d'|' -f1 "$sides" | paste -sd, -)} x {cold, cached} x {$cases}" >&2
 echo "   $(uname -r), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg); $(dk version -f 'docker {{.Server.Version}}' 2>/dev/null || true); $([ -n "$BUILDAH" ] && "$BUILDAH" --version)" >&2
-python3 - "$sides" "$work/cases" "$OUT" "$N" "$WARMUP" "$SEED" $cases <<'PY'
+PYTHONPATH=$here python3 - "$sides" "$work/cases" "$OUT" "$N" "$WARMUP" "$SEED" $cases <<'PY'
 import os, random, shlex, statistics, subprocess, sys, time
+from stats import row
 sides_file, cases_dir, out, n, warmup, seed = sys.argv[1:7]
 cases = sys.argv[7:]
 n, warmup = int(n), int(warmup)
@@ -278,13 +236,6 @@ def run(cmd, ctx, quiet_fail=False):
     if r.returncode != 0 and not quiet_fail:
         raise RuntimeError(f"{cmd}: exit {r.returncode}\n{r.stderr.decode(errors='replace')[-2000:]}")
     return r
-
-def p99(xs):
-    s = sorted(xs)
-    k = (len(s) - 1) * 0.99
-    f = int(k)
-    c = min(f + 1, len(s) - 1)
-    return s[f] + (s[c] - s[f]) * (k - f)
 
 def cold_prep(side, ctx):
     for c in side["prep"]:
@@ -327,8 +278,7 @@ print()
 print("| case | mode | tool | median ms | p99 ms | min | max |")
 print("| --- | --- | --- | --- | --- | --- | --- |")
 for (case, mode, name), xs in results.items():
-    print(f"| {case} | {mode} | {name} | {statistics.median(xs):.1f} | {p99(xs):.1f} "
-          f"| {min(xs):.1f} | {max(xs):.1f} |")
+    print(row(f"{case} | {mode} | {name}", xs))
 print()
 targets = {"cold": 0.5, "cached": 0.25}
 for case in cases:

@@ -43,49 +43,26 @@ if [ -z "${CCMP_NETNS:-}" ]; then
     export OURS
     exec unshare -n -m env CCMP_NETNS=1 "$0" "$@"
 fi
+. "$here/lib.sh"
 
 N=${N:-30}
 WARMUP=${WARMUP:-3}
 COUNT=${COUNT:-200}
 IMAGES=${IMAGES:-50}
 SEED=${SEED:-13}
-DOCKERD=${DOCKERD:-/usr/sbin/dockerd}
-DOCKER=${DOCKER:-/usr/bin/docker}
 ip link set lo up
 
 work=$(mktemp -d "${WORK_PARENT:-/var/tmp}/ch-ccmp.XXXXXX")
 OUT=${OUT:-$(mktemp -d /tmp/cargohold-cli-compare-out.XXXXXX)}
 eroot=$work/engine
-droot=$work/docker
-dsock=$work/docker.sock
-dockerd_pid=
-mkdir -p "$eroot" "$droot/data" "$droot/exec" "$droot/config" "$work/img"
+mkdir -p "$eroot" "$work/img"
 
-dk() { DOCKER_CONFIG=$droot/config "$DOCKER" -H "unix://$dsock" "$@"; }
 eng() { "$OURS" --root "$eroot" "$@"; }
 
 cleanup() {
     set +e
-    if [ -n "$dockerd_pid" ] && kill -0 "$dockerd_pid" 2>/dev/null; then
-        kill -TERM "$dockerd_pid"
-        i=0
-        while kill -0 "$dockerd_pid" 2>/dev/null && [ $i -lt 200 ]; do
-            sleep 0.1
-            i=$((i + 1))
-        done
-        kill -0 "$dockerd_pid" 2>/dev/null && kill -KILL "$dockerd_pid"
-    fi
-    for p in /proc/[0-9]*; do
-        pid=${p#/proc/}
-        [ "$pid" = $$ ] && continue
-        if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF "$work/"; then
-            kill -KILL "$pid" 2>/dev/null
-        fi
-    done
-    grep -F " $work/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
-        umount "$m" 2>/dev/null || umount -l "$m"
-    done
-    rm -rf "$work"
+    dockerd_stop
+    work_cleanup
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -101,25 +78,8 @@ while [ $i -le "$IMAGES" ]; do
     i=$((i + 1))
 done
 
-[ -d /run/containerd ] && mount -t tmpfs -o mode=0700 ccmp-containerd /run/containerd
-echo '{}' >"$droot/daemon.json"
-"$DOCKERD" --config-file "$droot/daemon.json" --data-root "$droot/data" \
-    --exec-root "$droot/exec" --pidfile "$droot/dockerd.pid" -H "unix://$dsock" \
-    --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
-    --userland-proxy=false --storage-driver overlay2 \
-    --exec-opt native.cgroupdriver=cgroupfs --log-level warn \
-    >"$droot/dockerd.log" 2>&1 &
-dockerd_pid=$!
-i=0
-until dk version >/dev/null 2>&1; do
-    i=$((i + 1))
-    if [ $i -gt 300 ] || ! kill -0 "$dockerd_pid" 2>/dev/null; then
-        echo "cli-compare.sh: dockerd did not come up:" >&2
-        tail -n 20 "$droot/dockerd.log" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
+dockerd_start "$work/docker" --bridge=none --iptables=false --ip6tables=false \
+    --ip-masq=false --userland-proxy=false
 
 eng import "$work/base.tar" localhost/cli-bench-base:latest >/dev/null
 dk import "$work/base.tar" localhost/cli-bench-base:latest >/dev/null
@@ -140,13 +100,14 @@ done
 sides=$work/sides
 cat >"$sides" <<EOF
 ours-ps|$OURS --root $eroot ps -a|$COUNT
-docker-ps|env DOCKER_CONFIG=$droot/config $DOCKER -H unix://$dsock ps -a|$COUNT
+docker-ps|$(dk_cmd) ps -a|$COUNT
 ours-images|$OURS --root $eroot images|$((IMAGES + 1))
-docker-images|env DOCKER_CONFIG=$droot/config $DOCKER -H unix://$dsock images|$((IMAGES + 1))
+docker-images|$(dk_cmd) images|$((IMAGES + 1))
 EOF
 echo "== $N iterations (+$WARMUP warm-up); $(uname -r), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg); $(dk version -f 'docker {{.Server.Version}}')" >&2
-python3 - "$sides" "$OUT" "$N" "$WARMUP" "$SEED" <<'PY'
+PYTHONPATH=$here python3 - "$sides" "$OUT" "$N" "$WARMUP" "$SEED" <<'PY'
 import os, random, shlex, statistics, subprocess, sys, time
+from stats import row
 sides_file, out, n, warmup, seed = sys.argv[1:6]
 n, warmup = int(n), int(warmup)
 rng = random.Random(int(seed))
@@ -178,19 +139,12 @@ for it in range(warmup + n):
         if it >= warmup:
             samples[name].append((time.perf_counter_ns() - t0) / 1e6)
 
-def p99(xs):
-    s = sorted(xs)
-    k = (len(s) - 1) * 0.99
-    f = int(k)
-    c = min(f + 1, len(s) - 1)
-    return s[f] + (s[c] - s[f]) * (k - f)
-
 print("| listing | median ms | p99 ms | min | max |")
 print("| --- | --- | --- | --- | --- |")
 for name, xs in samples.items():
     with open(os.path.join(out, f"{name}.ms"), "w") as f:
         f.write("".join(f"{x:.3f}\n" for x in xs))
-    print(f"| {name} | {statistics.median(xs):.1f} | {p99(xs):.1f} | {min(xs):.1f} | {max(xs):.1f} |")
+    print(row(name, xs))
 print()
 for what in ["ps", "images"]:
     o, d = statistics.median(samples[f"ours-{what}"]), statistics.median(samples[f"docker-{what}"])

@@ -539,7 +539,7 @@ pub(crate) struct RunArgs {
     /// Timeout (in seconds) to stop a container.
     #[arg(long)]
     pub(crate) stop_timeout: Option<u64>,
-    /// Connect the container to a network (none, host, bridge or a network's name or id;
+    /// Connect the container to a network (none, host, bridge, container:NAME or a network's name or id;
     /// repeatable: eth0, eth1… in order) [default: none, or bridge with -p/-P].
     #[arg(long = "network", alias = "net", value_name = "NETWORK")]
     pub(crate) network: Vec<String>,

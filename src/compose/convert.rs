@@ -64,12 +64,19 @@ pub(super) fn check(p: &Project, name: &str, s: &Service, detach: bool) -> Resul
         }
     }
     if let Some(m) = s.network_mode.as_deref() {
-        if !matches!(m, "none" | "host" | "bridge") {
+        let known = matches!(m, "none" | "host" | "bridge")
+            || m.strip_prefix("container:").is_some_and(|c| !c.is_empty())
+            || m.strip_prefix("service:")
+                .is_some_and(|svc| p.services.contains_key(svc));
+        if !known {
             return Err(unsupported(
                 p,
                 name,
                 "network_mode",
-                format!("{m:?} is not supported (none, host or bridge)"),
+                format!(
+                    "{m:?} is not supported (none, host, bridge, service:<a service of the \
+                     project> or container:<name>)"
+                ),
             ));
         }
     }
@@ -423,6 +430,15 @@ fn mounts(b: &mut ContainerBuilder<'_>, s: &Service, inst: &Instance<'_>) -> Res
 }
 
 /// The engine's name of the project's volume `key`.
+/// The name of container `number` of `service`: its `container_name`, else
+/// `<project>-<service>-<number>`.
+pub(super) fn container_name(p: &Project, service: &str, number: u64) -> String {
+    p.services
+        .get(service)
+        .and_then(|s| s.container_name.clone())
+        .unwrap_or_else(|| format!("{}-{service}-{number}", p.name))
+}
+
 pub(super) fn volume_name(p: &Project, key: &str) -> String {
     p.volumes
         .get(key)
@@ -441,7 +457,14 @@ pub(super) fn network_name(p: &Project, key: &str) -> String {
 fn networks(b: &mut ContainerBuilder<'_>, s: &Service, inst: &Instance<'_>) -> Result<()> {
     let (p, name) = (inst.project, inst.service);
     if let Some(mode) = &s.network_mode {
-        b.network(mode);
+        match mode.strip_prefix("service:") {
+            // the namespace of the service's first container
+            Some(svc) => b.network(format!(
+                "container:{}",
+                container_name(inst.project, svc, 1)
+            )),
+            None => b.network(mode),
+        };
         return Ok(());
     }
     let mut nets: Vec<_> = s.networks.iter().collect();

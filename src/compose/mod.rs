@@ -39,8 +39,7 @@
 //!   Compose's merge rules (see `merge.rs`).
 //!
 //! Not supported yet: `include`, `extends`, `secrets`/`configs` from `environment` or
-//! `content` (only files, bind-mounted read-only), `network_mode: service:`/`container:`
-//! and `volumes_from`, `sysctls`, `devices`, `ipc`, `pid`, `shm_size`, `dns_search`,
+//! `content` (only files, bind-mounted read-only), `volumes_from`, `sysctls`, `devices`, `ipc`, `pid`, `shm_size`, `dns_search`,
 //! `group_add`, internal and IPv6 networks.
 
 mod app;

@@ -138,6 +138,15 @@ fn resolve_service(
     if s.networks.is_empty() && s.network_mode.is_none() {
         s.networks.insert("default".into(), Default::default());
     }
+    // `network_mode: service:x` needs x started first: an implicit dependency, as
+    // Compose's loader adds it (and `config` shows it)
+    if let Some(dep) = s
+        .network_mode
+        .as_deref()
+        .and_then(|m| m.strip_prefix("service:"))
+    {
+        s.depends_on.entry(dep.to_owned()).or_default();
+    }
     Ok(())
 }
 

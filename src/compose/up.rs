@@ -720,10 +720,7 @@ impl<'e> Compose<'e> {
         recreate: bool,
     ) -> Result<()> {
         let p = &self.project;
-        let cname = s
-            .container_name
-            .clone()
-            .unwrap_or_else(|| format!("{}-{name}-{number}", p.name));
+        let cname = convert::container_name(p, name, number);
         let inst = Instance {
             project: p,
             service: name,

@@ -446,7 +446,10 @@ impl<'e> ContainerBuilder<'e> {
         fn reuse(&mut self, yes: bool) { self.reuse = yes }
 
         /// Attaches the container to a network (`--network`): `"none"` (the default: a network
-        /// namespace of its own with only loopback, up), `"host"` (the host's namespace), or a
+        /// namespace of its own with only loopback, up), `"host"` (the host's namespace),
+        /// `"container:<name or id>"` (another container's namespace, with its hostname,
+        /// `/etc/hosts` and `/etc/resolv.conf`; that container must run whenever this one
+        /// starts, and ports, aliases, a hostname, `add_host` and `dns` conflict with it), or a
         /// network's name or id — [`Network`](crate::Network)s work too — for an interface
         /// with an address on it (the default `bridge` network, or a user-defined one whose
         /// containers reach each other by name). Called again, it adds a network: `eth0`,
@@ -932,7 +935,11 @@ impl<'e> ContainerBuilder<'e> {
             env_clear: self.env_clear,
             cwd,
             user,
-            hostname: self.hostname.clone(),
+            // joining another container's network: its hostname too, as Docker
+            hostname: match &net.container {
+                Some(id) => Some(self.store.get(id)?.inspect()?.config.hostname),
+                None => self.hostname.clone(),
+            },
             labels,
             caps,
             cap_add: self.cap_add.clone(),
@@ -1196,8 +1203,15 @@ impl ContainerBuilder<'_> {
                 }
             }
         }
+        if let Some(target) = self
+            .networks
+            .first()
+            .and_then(|n| n.strip_prefix("container:"))
+        {
+            return self.container_net_settings(target, &ports);
+        }
         let mut networks = self.networks.clone();
-        let special = |n: &str| n == "host" || n == "none";
+        let special = |n: &str| n == "host" || n == "none" || n.starts_with("container:");
         if networks.len() > 1 && networks.iter().any(|n| special(n)) {
             return Err(self.invalid(
                 "network",
@@ -1263,6 +1277,51 @@ impl ContainerBuilder<'_> {
             ports,
             extra_hosts: self.extra_hosts.clone(),
             embedded_dns,
+            container: None,
+        })
+    }
+
+    /// `--network container:<target>`: the target must exist (it must run when this one
+    /// starts); what would configure a namespace of its own conflicts, as in Docker.
+    fn container_net_settings(
+        &self,
+        target: &str,
+        ports: &[PortBinding],
+    ) -> Result<net::NetSettings> {
+        let conflict = |what: &'static str, flag: &str| {
+            self.invalid(
+                what,
+                format!("conflicting options: {flag} and the container network mode"),
+            )
+        };
+        if self.networks.len() > 1 {
+            return Err(conflict("network", "other networks"));
+        }
+        if !ports.is_empty() || self.publish_all {
+            return Err(conflict("published ports", "port publishing"));
+        }
+        if !self.network_aliases.is_empty() || !self.endpoints.is_empty() {
+            return Err(conflict("network alias", "network aliases"));
+        }
+        if self.hostname.is_some() {
+            return Err(conflict("hostname", "a hostname"));
+        }
+        if !self.extra_hosts.is_empty() {
+            return Err(conflict("add-host", "custom host-to-IP mappings"));
+        }
+        if !self.dns.is_empty() {
+            return Err(conflict("dns", "DNS servers"));
+        }
+        let c = self.store.get(target).map_err(|e| match e {
+            Error::ContainerNotFound { .. } => {
+                self.invalid("network", format!("no such container: {target}"))
+            }
+            e => e,
+        })?;
+        Ok(net::NetSettings {
+            mode: net::NetMode::Container,
+            container: Some(c.id().to_owned()),
+            ..Default::default()
         })
     }
 }

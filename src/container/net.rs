@@ -28,6 +28,10 @@ pub(crate) enum NetMode {
     Host,
     /// A namespace of its own attached to networks (through the network layer).
     Networks,
+    /// The network namespace of another container (`--network container:<name>`,
+    /// compose's `network_mode: service:<name>`), joined each time it starts; that
+    /// container's `/etc/hosts` and `/etc/resolv.conf` with it.
+    Container,
 }
 
 /// One network to attach to, with the names peers reach the container by.
@@ -55,6 +59,9 @@ pub(crate) struct NetSettings {
     /// ([`crate::network::dns`]), which `/etc/resolv.conf` names.
     #[serde(default)]
     pub embedded_dns: bool,
+    /// In [`NetMode::Container`]: the id of the container whose namespace it joins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 impl NetSettings {
@@ -67,6 +74,7 @@ impl NetSettings {
                 .networks
                 .first()
                 .map_or_else(|| "none".to_owned(), |n| n.network.clone()),
+            NetMode::Container => format!("container:{}", self.container.as_deref().unwrap_or("")),
         }
     }
 }
@@ -79,6 +87,9 @@ impl NetSettings {
 /// nothing is left attached then.
 pub(crate) fn attach(store: &ContainerStore, rec: &Record, dir: &Path) -> Result<()> {
     let net = &rec.net;
+    if net.mode == NetMode::Container {
+        return join_container(store, rec, dir);
+    }
     if net.mode != NetMode::Networks {
         return Ok(());
     }
@@ -112,6 +123,57 @@ pub(crate) fn attach(store: &ContainerStore, rec: &Record, dir: &Path) -> Result
         return Err(e);
     }
     Ok(())
+}
+
+/// [`NetMode::Container`]: points the bundle's network namespace at the running target's
+/// (`/proc/<its init>/ns/net`, whatever its own mode) and takes its `hosts` and
+/// `resolv.conf`, as Docker shares them.
+///
+/// # Errors
+/// [`Error::InvalidState`] when the target does not run (Docker: "cannot join network of
+/// a non running container"), [`Error::ContainerNotFound`] once it is removed;
+/// [`Error::Os`] rewriting the bundle.
+fn join_container(store: &ContainerStore, rec: &Record, dir: &Path) -> Result<()> {
+    use oci_spec::runtime::{LinuxNamespaceType, Spec};
+    let target_id = rec.net.container.as_deref().unwrap_or_default();
+    let target = store.get(target_id)?;
+    let pid = match target.liveness()? {
+        super::ready::Liveness::Running(pid) => pid,
+        other => {
+            return Err(Error::InvalidState {
+                id: target.name().to_owned(),
+                op: "join the network of",
+                status: match other {
+                    super::ready::Liveness::Starting => "starting".to_owned(),
+                    _ => "not running".to_owned(),
+                },
+            })
+        }
+    };
+    let target_dir = store.dir(target.id());
+    for name in ["hosts", "resolv.conf"] {
+        let (from, to) = (target_dir.join(name), dir.join(name));
+        if from.exists() {
+            fs::copy(&from, &to).map_err(|e| Error::os("copying", &from, e))?;
+        }
+    }
+    let config = dir.join("config.json");
+    let mut spec =
+        Spec::load(&config).map_err(|e| Error::os("reading", &config, std::io::Error::other(e)))?;
+    let netns = std::path::PathBuf::from(format!("/proc/{pid}/ns/net"));
+    if let Some(namespaces) = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.namespaces_mut().as_mut())
+    {
+        for n in namespaces.iter_mut() {
+            if n.typ() == LinuxNamespaceType::Network {
+                n.set_path(Some(netns.clone()));
+            }
+        }
+    }
+    let data = serde_json::to_vec(&spec).expect("a spec always serialises");
+    crate::store::write_replace(&config, &data, false)
 }
 
 /// The upstream servers of the container's embedded DNS server — its `--dns` servers, else
@@ -270,7 +332,8 @@ pub(crate) fn settings_in(
             out.networks
                 .insert(n.network.clone(), EndpointSettings::default());
         }
-        if rec.net.mode != NetMode::Networks {
+        // (none for another container's namespace: Docker lists nothing then)
+        if matches!(rec.net.mode, NetMode::Private | NetMode::Host) {
             out.networks
                 .insert(rec.net.mode_name(), EndpointSettings::default());
         }
@@ -295,6 +358,8 @@ pub(crate) fn write_etc(dir: &Path, net: &NetSettings, dns: &[String]) -> Result
         NetMode::Host => fs::read_to_string("/etc/hosts").unwrap_or_default(),
         NetMode::Private => fs::read_to_string(dir.join("hosts")).unwrap_or_default(),
         NetMode::Networks => String::new(),
+        // the target's files, taken at each start (`join_container`)
+        NetMode::Container => return Ok(()),
     };
     if net.mode != NetMode::Networks {
         if !hosts.is_empty() && !hosts.ends_with('\n') {
@@ -318,10 +383,11 @@ pub(crate) fn write_etc(dir: &Path, net: &NetSettings, dns: &[String]) -> Result
 }
 
 /// Points the spec's network namespace where the networking wants it: none in host mode,
-/// the namespace the network layer binds at `netns` for a container on networks.
+/// the namespace the network layer binds at `netns` for a container on networks (another
+/// container's is set at each start: [`attach`]).
 pub(crate) fn set_namespace(spec: &mut oci_spec::runtime::Spec, net: &NetSettings, netns: &Path) {
     use oci_spec::runtime::LinuxNamespaceType;
-    if net.mode == NetMode::Private {
+    if matches!(net.mode, NetMode::Private | NetMode::Container) {
         return;
     }
     let Some(linux) = spec.linux_mut() else {

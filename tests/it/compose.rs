@@ -974,10 +974,16 @@ services:
         cli.ok(&["compose", "build"]);
         cli.ok(&["compose", "push"]);
         let tags = http_get(port, "/v2/cp/app/tags/list");
-        assert!(tags.contains(r#""1""#) && tags.contains(r#""extra""#), "{tags}");
+        assert!(
+            tags.contains(r#""1""#) && tags.contains(r#""extra""#),
+            "{tags}"
+        );
         // `base` has no build: nothing of it reached the registry
         let catalog = http_get(port, "/v2/_catalog");
-        assert!(catalog.contains("cp/app") && !catalog.contains("busybox"), "{catalog}");
+        assert!(
+            catalog.contains("cp/app") && !catalog.contains("busybox"),
+            "{catalog}"
+        );
 
         // a registry that refuses (nothing listens on port 1)
         cli.file(
@@ -1003,10 +1009,57 @@ services:
         let o = cli.out(&["compose", "push"]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{err}");
-        assert!(err.contains("gone") && err.contains("127.0.0.1:1/cp/gone:1"), "{err}");
+        assert!(
+            err.contains("gone") && err.contains("127.0.0.1:1/cp/gone:1"),
+            "{err}"
+        );
         let (_, err) = cli.ok(&["compose", "push", "--ignore-push-failures"]);
         assert!(err.contains("127.0.0.1:1/cp/gone:1  Error"), "{err}");
         let tags = http_get(port, "/v2/cp/app/tags/list");
         assert!(tags.contains(r#""2""#), "{tags}");
+    });
+}
+
+/// `network_mode: service:app`: the sidecar runs in the namespace of app's container (it
+/// reaches app's loopback-only server), starts after it (an implicit dependency, which
+/// `config` shows), and `down` removes both.
+#[test]
+#[ignore = "requires root"]
+fn network_mode_service_shares_the_namespace() {
+    let cli = Cli::new();
+    cli.file(
+        "compose.yaml",
+        r#"
+name: nm
+services:
+  side:
+    image: localhost/busybox:latest
+    network_mode: service:app
+    command: ["sh", "-c", "for i in $(seq 50); do wget -q -O - http://127.0.0.1:8080/x && break; sleep 0.1; done; exec sleep 300"]
+    stop_grace_period: 1s
+  app:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "mkdir -p /tmp/w && echo from-app > /tmp/w/x && exec httpd -f -p 127.0.0.1:8080 -h /tmp/w"]
+    stop_grace_period: 1s
+"#,
+    );
+    common::in_new_netns(|| {
+        let config = cli.stdout(&["compose", "config"]);
+        assert!(config.contains("depends_on:\n      app:"), "{config}");
+        let (_, err) = cli.ok(&["compose", "up", "-d"]);
+        let (app, side) = (
+            err.find(" Container nm-app-1  Started").unwrap(),
+            err.find(" Container nm-side-1  Started").unwrap(),
+        );
+        assert!(app < side, "{err}");
+        wait_until("the sidecar's fetch", || {
+            cli.stdout(&["compose", "logs", "side"])
+                .contains("from-app")
+        });
+        let mode = cli.stdout(&["inspect", "-f", "{{.HostConfig.NetworkMode}}", "nm-side-1"]);
+        let app_id = cli.stdout(&["inspect", "-f", "{{.Id}}", "nm-app-1"]);
+        assert_eq!(mode.trim(), format!("container:{}", app_id.trim()));
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
     });
 }

@@ -64,8 +64,17 @@ fn docker_compose_1_29_and_dockerd_give_the_same_application() {
             return;
         };
         let archive = cli.dir.path().join("busybox.tar");
-        cli.ok(&["save", "-o", archive.to_str().unwrap(), "localhost/busybox:latest"]);
-        common::run_tool(dockerd.docker().args(["load", "-i", archive.to_str().unwrap()]));
+        cli.ok(&[
+            "save",
+            "-o",
+            archive.to_str().unwrap(),
+            "localhost/busybox:latest",
+        ]);
+        common::run_tool(
+            dockerd
+                .docker()
+                .args(["load", "-i", archive.to_str().unwrap()]),
+        );
         std::fs::remove_file(&archive).unwrap();
 
         // ours
@@ -107,15 +116,29 @@ fn docker_compose_1_29_and_dockerd_give_the_same_application() {
         assert_eq!(names, ["api", "client", "init", "web"]);
         compose(&["down", "-v"]);
         for what in [&["ps", "-a", "-q"][..], &["volume", "ls", "-q"]] {
-            assert_eq!(common::run_tool(dockerd.docker().args(what)), "", "{what:?}");
+            assert_eq!(
+                common::run_tool(dockerd.docker().args(what)),
+                "",
+                "{what:?}"
+            );
         }
-        let nets = common::run_tool(dockerd.docker().args(["network", "ls", "--format", "{{.Name}}"]));
+        let nets =
+            common::run_tool(
+                dockerd
+                    .docker()
+                    .args(["network", "ls", "--format", "{{.Name}}"]),
+            );
         assert!(!nets.contains("tier_default"), "{nets}");
 
         assert_eq!(ours, theirs);
         assert_eq!(
             ours.services,
-            ["api running", "client running", "init exited", "web running"]
+            [
+                "api running",
+                "client running",
+                "init exited",
+                "web running"
+            ]
         );
         assert_eq!(ours.pages, (WEB_PAGE.to_owned(), "seeded\n".to_owned()));
     });

@@ -640,3 +640,129 @@ fn busybox_containers_reach_each_other_by_name() {
         h.engine.networks().remove("app").unwrap();
     });
 }
+
+/// `--network container:<name>`: the second container runs in the first one's network
+/// namespace (its loopback, its interfaces, its hostname, its hosts and resolv.conf), for
+/// a target on a user-defined network and one in `none` mode; what would configure a
+/// namespace of its own is refused, an unknown target is named, and a stopped target
+/// refuses the start and leaves the joiner as it was.
+#[test]
+#[ignore = "requires root"]
+fn container_network_mode_joins_the_targets_namespace() {
+    in_test_host(|h| {
+        h.engine.network("front").create().unwrap();
+        let serve = "mkdir -p /tmp/w && echo shared > /tmp/w/x && \
+                     exec httpd -f -p 127.0.0.1:8080 -h /tmp/w";
+        let fetch = "for i in $(seq 50); do wget -q -O - http://127.0.0.1:8080/x && break; \
+                     sleep 0.1; done; cat /sys/class/net/*/address | sort | tr '\\n' ' '; \
+                     echo; hostname; grep -c 127.0.0.11 /etc/resolv.conf";
+        for (target, network) in [("app", "front"), ("alone", "none")] {
+            let mut t = h.sh(serve).name(target).network(network).spawn().unwrap();
+            t.kill_on_drop(true);
+            let out = h
+                .sh(fetch)
+                .name("joiner")
+                .network(format!("container:{target}"))
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.first(), Some(&"shared"), "{text}");
+            let info = h
+                .engine
+                .containers()
+                .get(target)
+                .unwrap()
+                .inspect()
+                .unwrap();
+            let mine = h
+                .engine
+                .containers()
+                .get("joiner")
+                .unwrap()
+                .inspect()
+                .unwrap();
+            assert_eq!(lines[2], info.config.hostname, "{text}");
+            assert_eq!(mine.config.hostname, info.config.hostname);
+            assert_eq!(
+                mine.host_config.network_mode,
+                format!("container:{}", info.id)
+            );
+            assert!(mine.network_settings.networks.is_empty());
+            if network == "front" {
+                // its interface (same address) and its embedded DNS server
+                let mac = &info.network_settings.networks["front"].mac_address;
+                assert!(lines[1].contains(mac.as_str()), "{mac} in {text}");
+                assert_eq!(lines[3], "1", "{text}");
+            } else {
+                assert_eq!(lines[1].split_whitespace().count(), 1, "only lo: {text}");
+            }
+            h.engine
+                .containers()
+                .get("joiner")
+                .unwrap()
+                .remove(true)
+                .unwrap();
+            t.kill().unwrap();
+            t.wait().unwrap();
+        }
+
+        // conflicts and an unknown target: refused before anything is made
+        type Edit = fn(&mut cargohold::ContainerBuilder<'_>);
+        let conflicts: [(&str, Edit); 4] = [
+            ("published ports", |b| {
+                b.publish(9000, 80);
+            }),
+            ("hostname", |b| {
+                b.hostname("x");
+            }),
+            ("network", |b| {
+                b.network("front");
+            }),
+            ("dns", |b| {
+                b.dns("10.0.0.53");
+            }),
+        ];
+        for (what, edit) in conflicts {
+            let mut b = h.cmd(["true"]);
+            b.network("container:app");
+            edit(&mut b);
+            let err = b.spawn().unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidContainerConfig { field, .. } if *field == what),
+                "{what}: {err}"
+            );
+        }
+        let err = h
+            .cmd(["true"])
+            .network("container:nosuch")
+            .spawn()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("no such container: nosuch"),
+            "{err}"
+        );
+
+        // a target that does not run: the start is refused, the joiner stays created
+        let joiner = h
+            .cmd(["true"])
+            .name("later")
+            .network("container:app")
+            .create()
+            .unwrap();
+        let err = joiner.start().unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidState { id, .. } if id == "app"),
+            "{err}"
+        );
+        assert_eq!(joiner.status(), Status::Created);
+        joiner.remove(true).unwrap();
+        h.engine
+            .containers()
+            .get("app")
+            .unwrap()
+            .remove(true)
+            .unwrap();
+        h.engine.networks().remove("front").unwrap();
+    });
+}

@@ -435,9 +435,7 @@ fn runtime_binary_survives(ptrace: bool) {
     let b = bundle.path().to_str().unwrap();
     ok(&mut rt(&["create", "--bundle", b, id]), &log);
     ok(
-        &mut rt(&[
-            "exec", "-d", "--env", "R=/tmp", id, "sh", "-c", ATTACK,
-        ]),
+        &mut rt(&["exec", "-d", "--env", "R=/tmp", id, "sh", "-c", ATTACK]),
         &log,
     );
     assert!(wait_for(&report.join("scanned"), Duration::from_secs(10)));

@@ -122,7 +122,11 @@ impl Drop for Dockerd {
         }
         // the containers' parent cgroup, in every hierarchy (empty once they are gone)
         let name = dockerd_cgroup(self.dir.path());
-        for h in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+        for h in std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let _ = std::fs::remove_dir(h.path().join(&name));
         }
     }
