@@ -2,6 +2,7 @@
 //! onto a setter, every key it cannot honour refused by name (`services.web.sysctls`),
 //! never silently dropped.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
@@ -489,6 +490,70 @@ fn networks(b: &mut ContainerBuilder<'_>, s: &Service, inst: &Instance<'_>) -> R
     Ok(())
 }
 
+/// The fixed host ports the `services` publish (with `scale` over their replicas) must not
+/// collide: a second publisher of one port, or a service of several replicas with a fixed
+/// host port, is an [`Error::InvalidCompose`] naming the port's path, as Compose's start
+/// would fail there ("port is already allocated").
+pub(super) fn check_ports(
+    p: &Project,
+    services: &[String],
+    scale: &BTreeMap<String, u64>,
+) -> Result<()> {
+    // each fixed binding with where it was published first
+    let mut seen: Vec<(PortBinding, String)> = Vec::new();
+    for name in services {
+        let Some(s) = p.services.get(name) else {
+            continue;
+        };
+        for (i, port) in s.ports.iter().enumerate() {
+            let at = format!("services.{name}.ports[{i}]");
+            let fixed = port.published.as_deref().is_some_and(|p| !p.contains('-'));
+            let Ok(b) = port_binding(port) else { continue };
+            if !fixed || b.host_port == 0 {
+                continue;
+            }
+            let n = replicas(s, scale.get(name).copied());
+            if n > 1 {
+                return Err(p.error(
+                    &at,
+                    format!(
+                        "host port {} cannot be published by {n} replicas",
+                        b.host_port
+                    ),
+                ));
+            }
+            if let Some((_, first)) = seen.iter().find(|(other, _)| other.conflicts(&b)) {
+                return Err(p.error(
+                    &at,
+                    format!(
+                        "host port {}/{} is also published by {first}",
+                        b.host_port, b.protocol
+                    ),
+                ));
+            }
+            seen.push((b, at));
+        }
+    }
+    Ok(())
+}
+
+/// Where in `s` (`services.<name>.ports[i]`) the binding of an
+/// [`Error::PortInUse`] (`[ip:]host:container/proto`) was published, if it was.
+pub(super) fn port_path(name: &str, s: &Service, binding: &str) -> Option<String> {
+    let b: PortBinding = binding.parse().ok()?;
+    s.ports
+        .iter()
+        .position(|port| {
+            port.target == b.container_port
+                && port_binding(port).is_ok_and(|pb| pb.protocol == b.protocol)
+                && port
+                    .published
+                    .as_deref()
+                    .is_some_and(|p| p == b.host_port.to_string() || p.contains('-'))
+        })
+        .map(|i| format!("services.{name}.ports[{i}]"))
+}
+
 fn ports(b: &mut ContainerBuilder<'_>, s: &Service, inst: &Instance<'_>) -> Result<()> {
     for (i, port) in s.ports.iter().enumerate() {
         let binding = port_binding(port)
@@ -607,5 +672,50 @@ mod tests {
         s.scale = Some(2);
         assert_eq!(replicas(&s, None), 2);
         assert_eq!(replicas(&s, Some(3)), 3);
+    }
+
+    #[test]
+    fn colliding_host_ports_are_named_by_path() {
+        let project = |b: &str, replicas: u64| {
+            Project::new("app")
+                .service("a", |s| s.image("x").port("8080:80"))
+                .service("b", |s| {
+                    s.image("x").port("9000:90").port(b).replicas(replicas)
+                })
+                .build()
+                .unwrap()
+        };
+        let all = ["a".to_owned(), "b".to_owned()];
+        let none = BTreeMap::new();
+        let e = check_ports(&project("127.0.0.1:8080:81", 1), &all, &none)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with(
+                "services.b.ports[1]: host port 8080/tcp is also published by services.a.ports[0]"
+            ),
+            "{e}"
+        );
+        // another protocol, another port, or a service left out: no collision
+        check_ports(&project("8080:80/udp", 1), &all, &none).unwrap();
+        check_ports(&project("8081:80", 1), &all, &none).unwrap();
+        check_ports(&project("8080:81", 1), &all[1..], &none).unwrap();
+        // a fixed host port and several replicas
+        let e = check_ports(&project("8081:80", 2), &all, &none)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("services.b.ports[0]: host port 9000 cannot be published by 2 replicas"),
+            "{e}"
+        );
+        let scale = BTreeMap::from([("a".to_owned(), 3)]);
+        assert!(check_ports(&project("8081:80", 1), &all, &scale).is_err());
+        // where a taken binding was published
+        let p = project("127.0.0.1:7000:70/udp", 1);
+        assert_eq!(
+            port_path("b", &p.services["b"], "127.0.0.1:7000:70/udp").as_deref(),
+            Some("services.b.ports[1]")
+        );
+        assert_eq!(port_path("b", &p.services["b"], "7001:70/tcp"), None);
     }
 }

@@ -242,6 +242,7 @@ impl<'e> Compose<'e> {
             let s = &self.project.services[name];
             convert::check(&self.project, name, s, self.options.detach)?;
         }
+        convert::check_ports(&self.project, &selected, &self.options.scale)?;
         let made = Mutex::new(Made::default());
         let r = self.converge(&selected, &made);
         let made = made.into_inner().unwrap_or_else(PoisonError::into_inner);
@@ -731,7 +732,18 @@ impl<'e> Compose<'e> {
         };
         let mut b = ContainerBuilder::new(self.store, image);
         convert::configure(&mut b, s, &inst)?;
-        let fail = |what: &str, e| self.error(name, format!("{what} container {cname}"), Some(e));
+        let fail = |what: &str, e: Error| {
+            // a host port taken: name where the service publishes it
+            let at = match &e {
+                Error::PortInUse { binding, .. } => convert::port_path(name, s, binding),
+                _ => None,
+            };
+            let what = match at {
+                Some(at) => format!("{what} container {cname} ({at})"),
+                None => format!("{what} container {cname}"),
+            };
+            self.error(name, what, Some(e))
+        };
         if !recreate {
             self.progress.emit("Container", &cname, "Creating");
         }

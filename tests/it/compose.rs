@@ -1063,3 +1063,67 @@ services:
         cli.assert_empty();
     });
 }
+
+/// Port conflicts: two services publishing one host port are refused before anything is
+/// made, naming the second one's path; a host port something else holds fails `up` naming
+/// where the service publishes it, and leaves nothing of the project.
+#[test]
+#[ignore = "requires root"]
+fn port_conflicts_are_named_and_leave_nothing() {
+    let cli = Cli::new();
+    common::in_new_netns(|| {
+        cli.file(
+            "compose.yaml",
+            r#"
+name: pc
+services:
+  a:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+    ports: ["18590:80"]
+  b:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+    ports: ["18591:80", "127.0.0.1:18590:81"]
+"#,
+        );
+        let o = cli.out(&["compose", "up", "-d"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("compose.yaml")
+                && err.contains(
+                    "services.b.ports[1]: host port 18590/tcp is also published by services.a.ports[0]"
+                ),
+            "{err}"
+        );
+        cli.assert_empty();
+
+        // the host holds 18592: `b` cannot start, `a` (started first) is undone
+        let _held = std::net::TcpListener::bind("0.0.0.0:18592").unwrap();
+        cli.file(
+            "compose.yaml",
+            r#"
+name: pc
+services:
+  a:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+    stop_grace_period: 1s
+  b:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+    depends_on: [a]
+    ports: ["18591:80", "18592:81"]
+"#,
+        );
+        let o = cli.out(&["compose", "up", "-d"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("services.b.ports[1]") && err.contains("18592:81/tcp is already allocated"),
+            "{err}"
+        );
+        cli.assert_empty();
+    });
+}
