@@ -58,24 +58,9 @@
 # under the work dir is unmounted and the work dir removed; then a leak check.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/.." && pwd)
 
-if [ "$(id -u)" != 0 ]; then
-    echo "build-compare.sh: needs root (namespaces, containers); try sudo" >&2
-    exit 2
-fi
-
-if [ -z "${BCMP_NETNS:-}" ]; then
-    cd "$top"
-    if [ -z "${OURS+x}" ]; then
-        echo "== building examples/engine (release)" >&2
-        cargo build --release --example engine >&2
-        OURS=$top/target/release/examples/engine
-    fi
-    export OURS
-    exec unshare -n -m env BCMP_NETNS=1 "$0" "$@"
-fi
 . "$here/lib.sh"
+bench_enter build-compare.sh BCMP_NETNS "$@"
 
 N=${N:-10}
 WARMUP=${WARMUP:-1}

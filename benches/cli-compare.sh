@@ -27,23 +27,9 @@
 # the work dir is removed.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/.." && pwd)
 
-if [ "$(id -u)" != 0 ]; then
-    echo "cli-compare.sh: needs root; try sudo" >&2
-    exit 2
-fi
-if [ -z "${CCMP_NETNS:-}" ]; then
-    cd "$top"
-    if [ -z "${OURS+x}" ]; then
-        echo "== building examples/engine (release)" >&2
-        cargo build --release --example engine >&2
-        OURS=$top/target/release/examples/engine
-    fi
-    export OURS
-    exec unshare -n -m env CCMP_NETNS=1 "$0" "$@"
-fi
 . "$here/lib.sh"
+bench_enter cli-compare.sh CCMP_NETNS "$@"
 
 N=${N:-30}
 WARMUP=${WARMUP:-3}

@@ -37,23 +37,9 @@
 # work dir and podman's libpod_parent cgroups are removed.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/.." && pwd)
 
-if [ "$(id -u)" != 0 ]; then
-    echo "compose-compare.sh: needs root; try sudo" >&2
-    exit 2
-fi
-if [ -z "${CPCMP_NETNS:-}" ]; then
-    cd "$top"
-    if [ -z "${OURS+x}" ]; then
-        echo "== building examples/engine (release)" >&2
-        cargo build --release --example engine >&2
-        OURS=$top/target/release/examples/engine
-    fi
-    export OURS
-    exec unshare -n -m env CPCMP_NETNS=1 "$0" "$@"
-fi
 . "$here/lib.sh"
+bench_enter compose-compare.sh CPCMP_NETNS "$@"
 
 N=${N:-20}
 WARMUP=${WARMUP:-2}
@@ -72,7 +58,7 @@ proot=$work/pm
 prun=$work/pr
 app=$work/app
 mkdir -p "$eroot" "$app"
-libpod_before=$(find /sys/fs/cgroup -maxdepth 2 -name libpod_parent 2>/dev/null | head -n1)
+libpod_before=$(libpod_cgroups)
 
 has() { echo ",$SIDES," | grep -q ",$1,"; }
 eng() { "$OURS" --root "$eroot" "$@"; }
@@ -96,11 +82,7 @@ cleanup() {
         pm rmi -af >/dev/null 2>&1
     fi
     work_cleanup
-    if [ -z "$libpod_before" ]; then
-        find /sys/fs/cgroup -maxdepth 3 -type d -path '*/libpod_parent*' 2>/dev/null \
-            | awk '{print length, $0}' | sort -rn | cut -d' ' -f2- \
-            | while read -r d; do rmdir "$d" 2>/dev/null; done
-    fi
+    libpod_cgroups_remove
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -91,7 +91,8 @@ croot=$work/crun
 empty=$work/empty
 : >"$empty"
 mkdir -p "$eroot" "$croot"
-libpod_before=$(find /sys/fs/cgroup -maxdepth 2 -name libpod_parent 2>/dev/null | head -n1)
+. "$here/lib.sh"
+libpod_before=$(libpod_cgroups)
 # The engine names its cgroups cargohold-<container id>. engineloop checks exactly that no
 # cgroup or mount of a container it ran is left (and fails otherwise); the CLI's container
 # ids are not known here and other programs on the host may make such cgroups meanwhile,
@@ -120,11 +121,7 @@ cleanup() {
         umount "$m" 2>/dev/null || umount -l "$m"
     done
     rm -rf "$work"
-    if [ -z "$libpod_before" ]; then
-        find /sys/fs/cgroup -maxdepth 3 -type d -path '*/libpod_parent*' 2>/dev/null \
-            | awk '{print length, $0}' | sort -rn | cut -d' ' -f2- \
-            | while read -r d; do rmdir "$d" 2>/dev/null; done
-    fi
+    libpod_cgroups_remove
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -1,6 +1,43 @@
-# Shared pieces of the side-by-side scripts (sourced, POSIX sh): a private dockerd and the
-# cleanup of a work directory. The caller runs in a private mount namespace (`unshare -m`)
-# and sets `work` (its work directory).
+# Shared pieces of the side-by-side scripts (sourced, POSIX sh): entering a network and
+# mount namespace of their own, a private dockerd, and the cleanup of a work directory
+# (the caller sets `work`) and of podman's cgroups.
+
+# bench_enter NAME MARKER ARGS...: needs root; unless $MARKER is set (we are re-executed
+# already), builds the release engine example as $OURS (unless OURS is set, even empty)
+# and re-executes the calling script ($0 ARGS) in `unshare -n -m` (loopback only, a
+# private mount namespace) with MARKER=1.
+bench_enter() {
+    _name=$1
+    _marker=$2
+    shift 2
+    if [ "$(id -u)" != 0 ]; then
+        echo "$_name: needs root; try sudo" >&2
+        exit 2
+    fi
+    eval "_inside=\${$_marker:-}"
+    [ -n "$_inside" ] && return 0
+    _top=$(cd "$(dirname "$0")/.." && pwd)
+    cd "$_top"
+    if [ -z "${OURS+x}" ]; then
+        echo "== building examples/engine (release)" >&2
+        cargo build --release --example engine >&2
+        OURS=$_top/target/release/examples/engine
+    fi
+    export OURS
+    exec unshare -n -m env "$_marker=1" "$0" "$@"
+}
+
+# The libpod_parent cgroups podman (cgroupfs manager) leaves, deepest first, if there were
+# none before the script ($libpod_before, set from `libpod_cgroups` at its start).
+libpod_cgroups() {
+    find /sys/fs/cgroup -maxdepth 2 -name libpod_parent 2>/dev/null | head -n1
+}
+libpod_cgroups_remove() {
+    [ -n "${libpod_before:-}" ] && return 0
+    find /sys/fs/cgroup -maxdepth 3 -type d -path '*/libpod_parent*' 2>/dev/null \
+        | awk '{print length, $0}' | sort -rn | cut -d' ' -f2- \
+        | while read -r _d; do rmdir "$_d" 2>/dev/null; done
+}
 
 dockerd_pid=
 

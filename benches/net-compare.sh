@@ -83,7 +83,8 @@ empty=$work/empty
 : >"$empty"
 mkdir -p "$eroot"
 pglobal="$PODMAN --root $work/podman --runroot $work/prun --tmpdir $work/ptmp --storage-driver overlay --cgroup-manager cgroupfs --events-backend none"
-libpod_before=$(find /sys/fs/cgroup -maxdepth 2 -name libpod_parent 2>/dev/null | head -n1)
+. "$here/lib.sh"
+libpod_before=$(libpod_cgroups)
 made_dirs=
 for d in /run/netns /run/containers /run/containers/networks; do
     [ -e "$d" ] || made_dirs="$d $made_dirs"
@@ -98,11 +99,7 @@ cleanup() {
     rm -rf "$work"
     # Made here as mount points (deepest first, as listed); only if still empty.
     for d in $made_dirs; do rmdir "$d" 2>/dev/null; done
-    if [ -z "$libpod_before" ]; then
-        find /sys/fs/cgroup -maxdepth 3 -type d -path '*/libpod_parent*' 2>/dev/null \
-            | awk '{print length, $0}' | sort -rn | cut -d' ' -f2- \
-            | while read -r d; do rmdir "$d" 2>/dev/null; done
-    fi
+    libpod_cgroups_remove
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -1121,7 +1121,8 @@ services:
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert!(
-            err.contains("services.b.ports[1]") && err.contains("18592:81/tcp is already allocated"),
+            err.contains("services.b.ports[1]")
+                && err.contains("18592:81/tcp is already allocated"),
             "{err}"
         );
         cli.assert_empty();
