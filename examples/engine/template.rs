@@ -623,7 +623,8 @@ impl Template {
         let mut ex = Exec {
             row,
             missing,
-            vars: vec![("$".to_owned(), row.value.clone())],
+            // `$` is the row itself, looked up by reference (see `arg`)
+            vars: Vec::new(),
             out: String::new(),
         };
         ex.nodes(&self.nodes, &row.value)?;
@@ -790,38 +791,46 @@ impl Exec<'_> {
 
     fn arg(&mut self, p: &Pipe, a: &Arg, dot: &Value) -> Res<Val> {
         match a {
-            Arg::Field(f) => self.fields(p, Some(dot.clone()), f),
+            Arg::Field(f) => self.fields(p, Some(dot), f),
             Arg::Var(name, f) => {
-                let Some((_, v)) = self.vars.iter().rev().find(|(n, _)| n == name) else {
-                    return err(format!(
-                        "template: :{}: undefined variable: {name}",
-                        p.pos.0
-                    ));
+                let found = self.vars.iter().rev().find(|(n, _)| n == name);
+                let v = match found {
+                    Some((_, v)) => v,
+                    None if name == "$" => &self.row.value,
+                    None => {
+                        return err(format!(
+                            "template: :{}: undefined variable: {name}",
+                            p.pos.0
+                        ))
+                    }
                 };
-                let v = v.clone();
                 self.fields(p, Some(v), f)
             }
             Arg::Lit(v) => Ok(Some(v.clone())),
             Arg::Ident(f) => self.call(p, f, Vec::new()),
             Arg::Sub(pipe, f) => {
                 let v = self.pipe(pipe, dot)?;
-                self.fields(p, v, f)
+                self.fields(p, v.as_ref(), f)
             }
         }
     }
 
-    fn fields(&self, p: &Pipe, mut v: Val, fields: &[String]) -> Res<Val> {
+    /// `v.f1.f2…`, walked by reference: only the value reached is cloned (a row is a map
+    /// of a dozen fields, and a table evaluates several fields of every row).
+    fn fields(&self, p: &Pipe, v: Option<&Value>, fields: &[String]) -> Res<Val> {
+        let empty = Value::String(String::new());
+        let mut v = v;
         for name in fields {
             v = match v {
                 Some(Value::Object(m)) => match m.get(name) {
-                    Some(x) => Some(x.clone()),
+                    Some(x) => Some(x),
                     None => match self.missing {
                         Missing::NoValue => None,
-                        Missing::Empty => Some(Value::String(String::new())),
+                        Missing::Empty => Some(&empty),
                         Missing::Error => {
                             return err(self.exec_error(
                                 p,
-                                &format!("can't evaluate field {name} in type {}", type_name(&m)),
+                                &format!("can't evaluate field {name} in type {}", type_name(m)),
                             ))
                         }
                     },
@@ -836,12 +845,12 @@ impl Exec<'_> {
                 Some(other) => {
                     return err(self.exec_error(
                         p,
-                        &format!("can't evaluate field {name} in type {}", go_type(&other)),
+                        &format!("can't evaluate field {name} in type {}", go_type(other)),
                     ))
                 }
             };
         }
-        Ok(v)
+        Ok(v.cloned())
     }
 
     fn call(&self, p: &Pipe, f: &str, args: Vec<Val>) -> Res<Val> {

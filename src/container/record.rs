@@ -432,12 +432,15 @@ pub(crate) fn monitor_config(
 pub(crate) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 /// Records parsed by this process, by path, with the version of the file they came from:
-/// opening an engine (repair) and listing its containers read every record, and a record
-/// written more than [`SETTLED`] ago is parsed once (records are replaced by rename, so a
-/// change makes a new inode; a version is trusted only once its ctime is older than the
-/// timestamp granularity could hide, as git's index does with "racily clean" files).
+/// a program that lists its containers again and again (a server) parses a record written
+/// more than [`SETTLED`] ago once more after its first read, then never again while the
+/// file stays the same (records are replaced by rename, so a change makes a new inode; a
+/// version is trusted only once its ctime is older than the timestamp granularity could
+/// hide, as git's index does with "racily clean" files). The first read only notes the
+/// version (`None`): a program that reads each record once — `engine ps` — pays no copy
+/// into the table.
 static PARSED: std::sync::Mutex<
-    Option<std::collections::HashMap<PathBuf, (crate::store::FileVersion, Record)>>,
+    Option<std::collections::HashMap<PathBuf, (crate::store::FileVersion, Option<Record>)>>,
 > = std::sync::Mutex::new(None);
 
 /// How old a record's ctime must be for its parse to be remembered.
@@ -474,10 +477,15 @@ impl Record {
         let err = |e| Error::os("reading container record", &p, e);
         let m = f.metadata().map_err(err)?;
         let version = crate::store::file_version(&m);
+        // seen before at this version: the parse kept then, or keep this one
+        let mut seen = false;
         if let Ok(parsed) = PARSED.lock() {
             if let Some((v, rec)) = parsed.as_ref().and_then(|t| t.get(&p)) {
                 if *v == version {
-                    return Ok(rec.clone());
+                    if let Some(rec) = rec {
+                        return Ok(rec.clone());
+                    }
+                    seen = true;
                 }
             }
         }
@@ -492,7 +500,7 @@ impl Record {
                 if table.len() >= PARSED_MAX {
                     table.clear();
                 }
-                table.insert(p, (version, rec.clone()));
+                table.insert(p, (version, seen.then(|| rec.clone())));
             }
         }
         Ok(rec)
