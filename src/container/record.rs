@@ -439,9 +439,10 @@ pub(crate) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 /// hide, as git's index does with "racily clean" files). The first read only notes the
 /// version (`None`): a program that reads each record once — `engine ps` — pays no copy
 /// into the table.
-static PARSED: std::sync::Mutex<
-    Option<std::collections::HashMap<PathBuf, (crate::store::FileVersion, Option<Record>)>>,
-> = std::sync::Mutex::new(None);
+static PARSED: std::sync::Mutex<Option<ParseTable>> = std::sync::Mutex::new(None);
+
+/// Each record's path: the version of the file last read, and its parse once kept.
+type ParseTable = std::collections::HashMap<PathBuf, (crate::store::FileVersion, Option<Record>)>;
 
 /// How old a record's ctime must be for its parse to be remembered.
 const SETTLED: Duration = Duration::from_secs(2);
