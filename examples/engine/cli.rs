@@ -933,6 +933,13 @@ pub(crate) enum ComposeCommand {
         /// Scale SERVICE to NUM instances (SERVICE=NUM); overrides `scale`/`deploy.replicas`.
         #[arg(long, value_name = "SERVICE=NUM")]
         scale: Vec<String>,
+        /// Stops all containers if any container was stopped.
+        #[arg(long, conflicts_with_all = ["detach", "wait"])]
+        abort_on_container_exit: bool,
+        /// Return the exit code of the selected service container (implies
+        /// --abort-on-container-exit).
+        #[arg(long, value_name = "SERVICE", conflicts_with_all = ["detach", "wait"])]
+        exit_code_from: Option<String>,
         /// The services (default: all).
         services: Vec<String>,
     },

@@ -143,11 +143,22 @@ fn up(compose: &mut Compose<'_>, cmd: ComposeCommand) -> CmdResult {
         no_deps,
         remove_orphans,
         scale,
+        abort_on_container_exit,
+        exit_code_from,
         services,
     } = cmd
     else {
         return Err(Failure::Usage("not an up command".to_owned()));
     };
+    if let Some(svc) = &exit_code_from {
+        let known = compose.project().services.contains_key(svc)
+            && (services.is_empty() || services.contains(svc));
+        if !known {
+            return Err(Failure::Usage(format!(
+                "--exit-code-from: no such service: {svc}"
+            )));
+        }
+    }
     for s in &scale {
         let (svc, n) = s
             .split_once('=')
@@ -174,7 +185,8 @@ fn up(compose: &mut Compose<'_>, cmd: ComposeCommand) -> CmdResult {
     if detach || wait {
         return Ok(0);
     }
-    attached(compose, &services)
+    let cascade = (abort_on_container_exit || exit_code_from.is_some()).then_some(exit_code_from);
+    attached(compose, &services, cascade)
 }
 
 fn progress_line(e: &ComposeEvent) {
@@ -423,11 +435,27 @@ fn follow_logs(list: &[Container], follow: bool, on_exit: impl Fn(&Container) + 
     });
 }
 
+/// What ends the wait of an attached `up`.
+enum Attached {
+    /// Ctrl-C or SIGTERM.
+    Signal,
+    /// A container of `service` exited with `code`.
+    Exited { service: String, code: i32 },
+    /// Every container's output has ended.
+    Done,
+}
+
 /// Attached `up`: every container's output, prefixed, until they have all exited; Ctrl-C
-/// (or SIGTERM) stops them all, as Compose does.
-fn attached(compose: &Compose<'_>, services: &[String]) -> CmdResult {
+/// (or SIGTERM) stops them all, as Compose does. With `cascade` (`--abort-on-container-exit`,
+/// or `--exit-code-from SERVICE` in it), the first container to exit stops them all, and
+/// the exit code is that of the named service's container (else of the first to exit).
+fn attached(
+    compose: &Compose<'_>,
+    services: &[String],
+    cascade: Option<Option<String>>,
+) -> CmdResult {
     let list = selected(compose, false, services)?;
-    let (tx, rx) = mpsc::channel::<bool>();
+    let (tx, rx) = mpsc::channel::<Attached>();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
@@ -436,25 +464,52 @@ fn attached(compose: &Compose<'_>, services: &[String]) -> CmdResult {
     let sig_tx = tx.clone();
     std::thread::spawn(move || {
         if signals.forever().next().is_some() {
-            let _ = sig_tx.send(true);
+            let _ = sig_tx.send(Attached::Signal);
         }
     });
     let follower = {
         let list = list.clone();
         std::thread::spawn(move || {
+            let exits = std::sync::Mutex::new(tx.clone());
             follow_logs(&list, true, |c| {
                 let code = c.inspect().map(|i| i.state.exit_code).unwrap_or(-1);
                 println!("{} exited with code {code}", c.name());
+                let service = service_of(c).unwrap_or_default().to_owned();
+                if let Ok(tx) = exits.lock() {
+                    let _ = tx.send(Attached::Exited { service, code });
+                }
             });
-            let _ = tx.send(false);
+            let _ = tx.send(Attached::Done);
         })
     };
-    let interrupted = rx.recv().unwrap_or(false);
-    handle.close();
-    if interrupted {
-        eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
-        stop(&list, None);
+    let (mut code, mut aborting) = (0, false);
+    let mut from = cascade.clone().flatten();
+    loop {
+        match rx.recv().unwrap_or(Attached::Done) {
+            Attached::Signal => {
+                handle.close();
+                eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+                stop(&list, None);
+                let _ = follower.join();
+                return Ok(130);
+            }
+            Attached::Exited { service, code: c } => {
+                let Some(_) = &cascade else { continue };
+                if !aborting {
+                    aborting = true;
+                    println!("Aborting on container exit...");
+                    let list = list.clone();
+                    std::thread::spawn(move || stop(&list, None));
+                }
+                let from = from.get_or_insert_with(|| service.clone());
+                if *from == service {
+                    code = c;
+                }
+            }
+            Attached::Done => break,
+        }
     }
+    handle.close();
     let _ = follower.join();
-    Ok(if interrupted { 130 } else { 0 })
+    Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(255))
 }

@@ -1128,3 +1128,53 @@ services:
         cli.assert_empty();
     });
 }
+
+/// `up --abort-on-container-exit`: the first container to exit stops the others, and its
+/// exit code is `up`'s; `--exit-code-from SERVICE` returns that service's code instead
+/// (here the long-running one, killed once its grace period is over); an unknown service
+/// is refused before anything starts; both conflict with `-d`.
+#[test]
+#[ignore = "requires root"]
+fn abort_on_container_exit_and_exit_code_from() {
+    let cli = Cli::new();
+    cli.file(
+        "compose.yaml",
+        r#"
+name: abort
+services:
+  job:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "sleep 0.5; echo job done; exit 3"]
+  srv:
+    image: localhost/busybox:latest
+    command: ["sleep", "300"]
+    stop_grace_period: 1s
+"#,
+    );
+    common::in_new_netns(|| {
+        let o = cli.out(&["compose", "up", "--abort-on-container-exit"]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(3), "{out}");
+        assert!(out.contains("job-1  | job done"), "{out}");
+        assert!(out.contains("Aborting on container exit..."), "{out}");
+        // nothing runs any more
+        assert_eq!(cli.stdout(&["compose", "ps", "-q"]), "");
+
+        let o = cli.out(&["compose", "up", "--exit-code-from", "srv"]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(137), "{out}");
+        assert!(out.contains("abort-srv-1 exited with code 137"), "{out}");
+
+        let o = cli.out(&["compose", "up", "--exit-code-from", "nosuch"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("--exit-code-from: no such service: nosuch"),
+            "{err}"
+        );
+        let o = cli.out(&["compose", "up", "-d", "--abort-on-container-exit"]);
+        assert!(!o.status.success());
+        cli.ok(&["compose", "down"]);
+        cli.assert_empty();
+    });
+}
