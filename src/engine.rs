@@ -70,22 +70,6 @@ impl Engine {
     /// # Errors
     /// [`Error::Os`] if the directories cannot be created or read, or a store error.
     pub fn open(root: impl AsRef<Path>) -> Result<Engine> {
-        let engine = Engine::open_for_queries(root)?;
-        engine.containers.repair()?;
-        Ok(engine)
-    }
-
-    /// Opens (creating if needed) the engine root `root` to look at it — list, inspect,
-    /// read logs, as `docker ps` or `docker images` do — without [`open`](Self::open)'s
-    /// repair pass over every container, which a listing does not need: the state of each
-    /// container is read live all the same (one whose owner died shows as exited), and
-    /// directories of interrupted creates are not listed. What a crashed program left is
-    /// set right by the next [`open`](Self::open). Changing things through this engine
-    /// works, but programs that make and start containers should use `open`.
-    ///
-    /// # Errors
-    /// As [`open`](Self::open).
-    pub fn open_for_queries(root: impl AsRef<Path>) -> Result<Engine> {
         let root = root.as_ref();
         crate::store::private_dir(root, "creating engine root")?;
         let root =
@@ -95,15 +79,8 @@ impl Engine {
         let volumes = VolumeStore::open(&root)?;
         let networks = NetworkStore::open(&root)?;
         let containers = ContainerStore::open(&root, store, runtime, volumes, networks)?;
+        containers.repair()?;
         Ok(Engine { containers })
-    }
-
-    /// The engine root [`open_default`](Self::open_default) opens: `$CARGOHOLD_ROOT`,
-    /// else `/var/lib/cargohold`.
-    pub fn default_root() -> PathBuf {
-        std::env::var_os("CARGOHOLD_ROOT")
-            .filter(|r| !r.is_empty())
-            .map_or_else(|| PathBuf::from("/var/lib/cargohold"), PathBuf::from)
     }
 
     /// The root directory.
@@ -188,7 +165,10 @@ impl Engine {
     /// # Errors
     /// As [`open`](Self::open).
     pub fn open_default() -> Result<Engine> {
-        Engine::open(Engine::default_root())
+        let root = std::env::var_os("CARGOHOLD_ROOT")
+            .filter(|r| !r.is_empty())
+            .map_or_else(|| PathBuf::from("/var/lib/cargohold"), PathBuf::from);
+        Engine::open(root)
     }
 
     /// Pulls `reference` (`busybox`, `busybox:1.36`, `registry:5000/app@sha256:…`) from

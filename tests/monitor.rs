@@ -1114,19 +1114,6 @@ fn engine_ephemeral_dies_with_its_owner() {
                 monitors_of(&id).is_empty()
             });
         }
-        // a look without the repair pass reads the state live: not running
-        let looked = cargohold::Engine::open_for_queries(e.root.path()).unwrap();
-        let all = cargohold::ContainerFilter::new().all(true);
-        let listed = looked.containers().inspect_filtered(&all).unwrap();
-        let state = listed
-            .iter()
-            .find(|(c, _)| c.id() == id)
-            .map(|(_, i)| &i.state);
-        // (the detached one's monitor may have removed it already)
-        assert!(
-            state.is_some_and(|s| !s.running) || (mode == "detached" && state.is_none()),
-            "{mode}: {state:?} after its owner died"
-        );
         let engine = cargohold::Engine::open(e.root.path()).unwrap();
         assert!(
             matches!(

@@ -129,13 +129,10 @@ fn main() -> ExitCode {
 
 /// Runs one command; its exit code.
 fn run(cli: Cli) -> CmdResult {
-    // --root, else $CARGOHOLD_ROOT, else /var/lib/cargohold; a listing skips the repair
-    // pass (what it shows is read live)
-    let root = cli.root.clone().unwrap_or_else(Engine::default_root);
-    let engine = if cli.command.only_reads() {
-        Engine::open_for_queries(&root)?
-    } else {
-        Engine::open(&root)?
+    // --root, else $CARGOHOLD_ROOT, else /var/lib/cargohold
+    let engine = match &cli.root {
+        Some(root) => Engine::open(root)?,
+        None => Engine::open_default()?,
     };
     let engine = &engine;
     let insecure = &cli.insecure_registry;
