@@ -119,6 +119,7 @@ mod godur;
 mod image;
 mod network;
 pub mod runtime;
+mod sandbox;
 mod store;
 #[allow(unsafe_code)]
 pub mod sys;
@@ -135,6 +136,7 @@ pub use compose::{
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use oci_spec;
+pub use sandbox::{Sandbox, SandboxOutput};
 
 // Images.
 pub use build::{BuildEvent, BuildNetwork, CachePruned, CacheUsage, ImageBuilder};

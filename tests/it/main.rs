@@ -82,3 +82,4 @@ mod cli_flags;
 // profiles and `.env`, failures that leave nothing.
 mod compose;
 mod compose_docker;
+mod sandbox;

@@ -1,0 +1,546 @@
+//! [`Sandbox`]: the commonest case of embedding (one untrusted command, read-only host
+//! files, no network, limits, a timeout, captured output), on the runtime layer
+//! ([`crate::runtime`]) directly: a bundle of its own under [`Sandbox::state_dir`] whose
+//! root is an empty directory with the host directory's top-level entries bound on it
+//! read-only (links copied as links), runc's default spec with every capability dropped,
+//! Docker's default seccomp profile, `RLIMIT_CPU` for the CPU time and the cgroup for
+//! memory and pids. The init gets SIGKILL as its parent-death signal; what only a later
+//! process can remove is found by its `owner` file (pid and start time, written first and
+//! removed last) and removed by [`Sandbox::clean_up`].
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::{
+    LinuxCapabilities, LinuxMemory, LinuxPids, LinuxResources, Mount, PosixRlimitBuilder,
+    PosixRlimitType, Spec,
+};
+
+use crate::container::record::{owner_alive, start_time};
+use crate::runtime::{CreateOptions, ExitStatus, Runtime};
+use crate::{Error, Result};
+
+/// Entries of the host directory a sandbox never sees: its own ones stand there.
+const OWN: &[&str] = &["proc", "sys", "dev", "tmp"];
+
+/// The default cap of each captured stream (1 MiB).
+const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
+
+/// One untrusted command over a read-only view of a host directory, with no network, a
+/// tmpfs on `/tmp` for its writes, memory, pids and CPU-time limits, a wall-clock timeout
+/// and its output captured up to a cap — without an image store:
+///
+/// ```no_run
+/// use std::time::Duration;
+/// let out = cargohold::Sandbox::new("/")
+///     .command(["python3", "-c", "print(6 * 7)"])
+///     .memory(256 << 20)
+///     .timeout(Duration::from_secs(10))
+///     .run()?;
+/// assert_eq!(out.stdout, b"42\n");
+/// # Ok::<(), cargohold::Error>(())
+/// ```
+///
+/// The view: each top-level entry of the directory bound read-only on an empty root of
+/// the sandbox's own (so nothing is ever created in the directory); `proc`, `sys`, `dev`
+/// and `tmp` are the sandbox's. No capability, `no_new_privileges`, Docker's default
+/// seccomp profile, new pid, mount, network (loopback only), ipc, uts and cgroup
+/// namespaces. It needs root for now.
+///
+/// Nothing outlives the program: the sandbox is killed (SIGKILL, with every process of its
+/// pid namespace) when the thread that called [`run`](Self::run) ends, however it ends;
+/// its mounts live in its own mount namespace. Its runtime state, empty cgroup and bundle
+/// under [`state_dir`](Self::state_dir) are removed by the next `run` of any program, or
+/// [`clean_up`](Self::clean_up).
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    root: PathBuf,
+    argv: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    cwd: PathBuf,
+    user: (u32, u32),
+    tmpfs_size: Option<u64>,
+    memory: Option<i64>,
+    pids: Option<i64>,
+    cpu_time: Option<Duration>,
+    timeout: Option<Duration>,
+    stdin: Vec<u8>,
+    output_limit: usize,
+}
+
+/// How a sandboxed command ended, and what it wrote.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SandboxOutput {
+    /// Its exit status (a signal when it was killed; [`ExitStatus::oom_killed`] when the
+    /// memory limit's OOM killer killed a process of it).
+    pub status: ExitStatus,
+    /// The wall-clock timeout killed it.
+    pub timed_out: bool,
+    /// Its standard output, up to the cap.
+    pub stdout: Vec<u8>,
+    /// Its standard error, up to the cap.
+    pub stderr: Vec<u8>,
+    /// It wrote more to standard output than the cap; the rest was read and dropped.
+    pub stdout_truncated: bool,
+    /// The same for standard error.
+    pub stderr_truncated: bool,
+    /// How long it ran.
+    pub duration: Duration,
+}
+
+impl SandboxOutput {
+    /// It exited with code 0 within its time.
+    pub fn success(&self) -> bool {
+        self.status.success() && !self.timed_out
+    }
+
+    /// The memory limit's OOM killer killed a process of it.
+    pub fn oom_killed(&self) -> bool {
+        self.status.oom_killed()
+    }
+}
+
+impl Sandbox {
+    /// A sandbox over a read-only view of the host directory `root` (`"/"` for the host's
+    /// own programs), running `sh` until [`command`](Self::command) says otherwise.
+    pub fn new(root: impl AsRef<Path>) -> Sandbox {
+        Sandbox {
+            root: root.as_ref().to_owned(),
+            argv: vec!["sh".into()],
+            env: vec![(
+                "PATH".into(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            )],
+            cwd: PathBuf::from("/"),
+            user: (
+                rustix::process::getuid().as_raw(),
+                rustix::process::getgid().as_raw(),
+            ),
+            tmpfs_size: None,
+            memory: None,
+            pids: None,
+            cpu_time: None,
+            timeout: None,
+            stdin: Vec::new(),
+            output_limit: DEFAULT_OUTPUT_LIMIT,
+        }
+    }
+
+    /// The command and its arguments (looked up in the sandbox's `PATH`).
+    pub fn command<I, S>(&mut self, argv: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.argv = argv.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// An environment variable (the sandbox starts with `PATH` alone).
+    pub fn env(&mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> &mut Self {
+        let key = key.into();
+        self.env.retain(|(k, _)| *k != key);
+        self.env.push((key, value.into()));
+        self
+    }
+
+    /// The working directory inside (default `/`).
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.cwd = dir.as_ref().to_owned();
+        self
+    }
+
+    /// The user and group it runs as (default: the caller's), without any capability.
+    pub fn user(&mut self, uid: u32, gid: u32) -> &mut Self {
+        self.user = (uid, gid);
+        self
+    }
+
+    /// The size of the tmpfs on `/tmp`, its only writable place (default: the kernel's,
+    /// half of the RAM, counted against the memory limit).
+    pub fn tmpfs_size(&mut self, bytes: u64) -> &mut Self {
+        self.tmpfs_size = Some(bytes);
+        self
+    }
+
+    /// The memory limit in bytes (the cgroup's; past it the OOM killer kills).
+    pub fn memory(&mut self, bytes: i64) -> &mut Self {
+        self.memory = Some(bytes);
+        self
+    }
+
+    /// The most processes and threads at once.
+    pub fn pids(&mut self, max: i64) -> &mut Self {
+        self.pids = Some(max);
+        self
+    }
+
+    /// The CPU time each process may use (whole seconds, rounded up): SIGXCPU then, SIGKILL
+    /// a second later.
+    pub fn cpu_time(&mut self, limit: Duration) -> &mut Self {
+        self.cpu_time = Some(limit);
+        self
+    }
+
+    /// The wall-clock time it may run; then it is killed (and
+    /// [`SandboxOutput::timed_out`] says so).
+    pub fn timeout(&mut self, limit: Duration) -> &mut Self {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// What it reads on its standard input (default: nothing, end of file at once).
+    pub fn stdin(&mut self, input: impl Into<Vec<u8>>) -> &mut Self {
+        self.stdin = input.into();
+        self
+    }
+
+    /// The most bytes kept of each of standard output and error (default 1 MiB).
+    pub fn output_limit(&mut self, bytes: usize) -> &mut Self {
+        self.output_limit = bytes;
+        self
+    }
+
+    /// Where sandboxes keep their runtime state and bundles while they run:
+    /// `/run/cargohold/sandbox`.
+    pub fn state_dir() -> PathBuf {
+        PathBuf::from("/run/cargohold/sandbox")
+    }
+
+    /// Removes what sandboxes of programs that have died left (their runtime state,
+    /// cgroups and bundles); [`run`](Self::run) does it first, so this is for programs
+    /// that want it done at another time.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the state directory cannot be read.
+    pub fn clean_up() -> Result<()> {
+        let dir = Sandbox::state_dir();
+        let bundles = dir.join("bundles");
+        let rd = match fs::read_dir(&bundles) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::os("reading", &bundles, e)),
+        };
+        let runtime = Runtime::open(dir.join("runtime"))?;
+        for e in rd.flatten() {
+            let owner = fs::read_to_string(e.path().join("owner")).unwrap_or_default();
+            let mut words = owner.split_whitespace().map(str::parse::<u64>);
+            let alive = match (words.next(), words.next()) {
+                (Some(Ok(pid)), Some(Ok(start))) => owner_alive((pid as i32, start)),
+                // being written by a live program, or never: young ones are left alone
+                _ => e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().unwrap_or_default() < Duration::from_secs(60)),
+            };
+            if !alive {
+                let id = e.file_name().to_string_lossy().into_owned();
+                let _ = runtime.delete(&id, true);
+                remove_bundle(&e.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs it to its end (or its timeout) and returns how it ended and what it wrote.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when not run as root (rootless sandboxes are not there yet);
+    /// [`Error::InvalidContainerConfig`] for an empty command or a root that is not a
+    /// directory; the runtime's errors for a command that cannot be started (not found in
+    /// the view: [`Error::Spawn`]); [`Error::Os`] for the state directory.
+    pub fn run(&self) -> Result<SandboxOutput> {
+        if !rustix::process::geteuid().is_root() {
+            return Err(Error::Unsupported {
+                what: "a sandbox without root".into(),
+                reason: "rootless sandboxes are not implemented yet; run as root".into(),
+            });
+        }
+        self.check()?;
+        Sandbox::clean_up()?;
+        let dir = Sandbox::state_dir();
+        let runtime = Runtime::open(dir.join("runtime"))?;
+        let id = sandbox_id();
+        let bundle = dir.join("bundles").join(&id);
+        let made = self.make_bundle(&bundle);
+        let out = made.and_then(|()| self.run_in(&runtime, &id, &bundle));
+        let _ = runtime.delete(&id, true);
+        remove_bundle(&bundle);
+        out
+    }
+
+    fn check(&self) -> Result<()> {
+        let invalid = |field, reason: String| Error::InvalidContainerConfig {
+            container: format!("sandbox over {}", self.root.display()),
+            field,
+            reason,
+        };
+        if self.argv.is_empty() {
+            return Err(invalid("command", "no command given".into()));
+        }
+        if !self.root.is_dir() {
+            return Err(invalid(
+                "root",
+                format!("{} is not a directory", self.root.display()),
+            ));
+        }
+        if !self.cwd.is_absolute() {
+            return Err(invalid(
+                "working directory",
+                format!("{} is not absolute", self.cwd.display()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The bundle: the owner file, the empty root with the host directory's links, and
+    /// `config.json`.
+    fn make_bundle(&self, bundle: &Path) -> Result<()> {
+        let rootfs = bundle.join("rootfs");
+        fs::create_dir_all(&rootfs).map_err(|e| Error::os("creating", &rootfs, e))?;
+        let pid = std::process::id() as i32;
+        let owner = format!("{pid} {}\n", start_time(pid).unwrap_or(0));
+        let owner_file = bundle.join("owner");
+        fs::write(&owner_file, owner).map_err(|e| Error::os("writing", &owner_file, e))?;
+        let mut mounts = self.view(&rootfs)?;
+        let spec = self.spec(&mut mounts);
+        let config = bundle.join("config.json");
+        let data = serde_json::to_vec(&spec).expect("a spec always serialises");
+        fs::write(&config, data).map_err(|e| Error::os("writing", &config, e))
+    }
+
+    /// The host directory's top-level entries as read-only binds (links copied as links
+    /// into `rootfs`).
+    fn view(&self, rootfs: &Path) -> Result<Vec<Mount>> {
+        let rd = fs::read_dir(&self.root).map_err(|e| Error::os("reading", &self.root, e))?;
+        let mut mounts = Vec::new();
+        let mut entries: Vec<_> = rd.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name();
+            if OWN.iter().any(|o| name.as_bytes() == o.as_bytes()) {
+                continue;
+            }
+            let Ok(ft) = e.file_type() else { continue };
+            let dest = Path::new("/").join(&name);
+            if ft.is_symlink() {
+                let target =
+                    fs::read_link(e.path()).map_err(|err| Error::os("reading", e.path(), err))?;
+                let at = rootfs.join(&name);
+                std::os::unix::fs::symlink(&target, &at)
+                    .map_err(|err| Error::os("linking", &at, err))?;
+            } else if ft.is_dir() || ft.is_file() {
+                mounts.push(bind(&e.path(), &dest));
+            }
+        }
+        Ok(mounts)
+    }
+
+    /// The runtime spec: runc's defaults, with the view, the tmpfs, no capability, the
+    /// default seccomp profile and the limits.
+    fn spec(&self, view: &mut Vec<Mount>) -> Spec {
+        let mut spec = Spec::default();
+        spec.set_hostname(Some("sandbox".into()));
+        if let Some(root) = spec.root_mut() {
+            root.set_path(PathBuf::from("rootfs"));
+            root.set_readonly(Some(true));
+        }
+        let mut mounts = spec.mounts().clone().unwrap_or_default();
+        let mut tmp = vec![
+            "nosuid".to_owned(),
+            "nodev".to_owned(),
+            "mode=1777".to_owned(),
+        ];
+        if let Some(size) = self.tmpfs_size {
+            tmp.push(format!("size={size}"));
+        }
+        let mut tmpfs = Mount::default();
+        tmpfs
+            .set_destination(PathBuf::from("/tmp"))
+            .set_typ(Some("tmpfs".into()))
+            .set_source(Some(PathBuf::from("tmpfs")))
+            .set_options(Some(tmp));
+        mounts.push(tmpfs);
+        mounts.append(view);
+        spec.set_mounts(Some(mounts));
+        if let Some(p) = spec.process_mut() {
+            p.set_terminal(Some(false));
+            p.set_args(Some(
+                self.argv
+                    .iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect(),
+            ));
+            p.set_env(Some(
+                self.env
+                    .iter()
+                    .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
+                    .collect(),
+            ));
+            p.set_cwd(self.cwd.clone());
+            p.user_mut().set_uid(self.user.0).set_gid(self.user.1);
+            p.set_no_new_privileges(Some(true));
+            let none = || Some(Default::default());
+            let mut caps = LinuxCapabilities::default();
+            caps.set_bounding(none())
+                .set_effective(none())
+                .set_permitted(none())
+                .set_inheritable(none())
+                .set_ambient(none());
+            p.set_capabilities(Some(caps));
+            if let Some(limit) = self.cpu_time {
+                let secs = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
+                let mut rl = p.rlimits().clone().unwrap_or_default();
+                rl.retain(|r| r.typ() != PosixRlimitType::RlimitCpu);
+                let cpu = PosixRlimitBuilder::default()
+                    .typ(PosixRlimitType::RlimitCpu)
+                    .soft(secs)
+                    .hard(secs + 1)
+                    .build()
+                    .expect("every field of the limit is set");
+                rl.push(cpu);
+                p.set_rlimits(Some(rl));
+            }
+        }
+        if let Some(linux) = spec.linux_mut() {
+            let mut res = LinuxResources::default();
+            if let Some(m) = self.memory {
+                let mut mem = LinuxMemory::default();
+                mem.set_limit(Some(m)).set_swap(Some(m));
+                res.set_memory(Some(mem));
+            }
+            if let Some(n) = self.pids {
+                let mut pids = LinuxPids::default();
+                pids.set_limit(n);
+                res.set_pids(Some(pids));
+            }
+            linux.set_resources(Some(res));
+            linux.set_seccomp(Some(
+                crate::runtime::seccomp_profile::default_profile::<&str>(&[]),
+            ));
+        }
+        spec
+    }
+
+    /// Starts it, feeds its stdin, reads its output up to the cap and waits for its end
+    /// or its timeout.
+    fn run_in(&self, runtime: &Runtime, id: &str, bundle: &Path) -> Result<SandboxOutput> {
+        let (stdin_r, mut stdin_w) = std::io::pipe().map_err(|e| io_error("making a pipe", e))?;
+        let (mut out_r, out_w) = std::io::pipe().map_err(|e| io_error("making a pipe", e))?;
+        let (mut err_r, err_w) = std::io::pipe().map_err(|e| io_error("making a pipe", e))?;
+        let mut opts = CreateOptions::new();
+        opts.stdin(stdin_r)
+            .stdout(out_w)
+            .stderr(err_w)
+            .parent_death_signal(crate::runtime::Signal::KILL);
+        let started = Instant::now();
+        let container = runtime.spawn(id, bundle, &opts)?;
+        // our copies of the child's ends: the reads end when the sandbox's processes close
+        // theirs
+        drop(opts);
+        let timed_out = AtomicBool::new(false);
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let limit = self.output_limit;
+        let (status, (stdout, stdout_truncated), (stderr, stderr_truncated)) =
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    let _ = stdin_w.write_all(&self.stdin);
+                    drop(stdin_w);
+                });
+                let out = s.spawn(move || capped(&mut out_r, limit));
+                let err = s.spawn(move || capped(&mut err_r, limit));
+                if let Some(t) = self.timeout {
+                    let (container, timed_out) = (&container, &timed_out);
+                    s.spawn(move || {
+                        if done_rx.recv_timeout(t) == Err(mpsc::RecvTimeoutError::Timeout) {
+                            timed_out.store(true, Ordering::SeqCst);
+                            let _ = container.signal(libc::SIGKILL);
+                        }
+                    });
+                }
+                let status = container.wait();
+                let _ = done_tx.send(());
+                let out = out.join().unwrap_or_default();
+                let err = err.join().unwrap_or_default();
+                (status, out, err)
+            });
+        Ok(SandboxOutput {
+            status: status?,
+            timed_out: timed_out.load(Ordering::SeqCst),
+            stdout,
+            stderr,
+            stdout_truncated,
+            stderr_truncated,
+            duration: started.elapsed(),
+        })
+    }
+}
+
+/// Removes a bundle, its `owner` file last: a removal cut short (the program killed in
+/// the middle) leaves a bundle that [`Sandbox::clean_up`] still knows as dead.
+fn remove_bundle(bundle: &Path) {
+    let _ = fs::remove_dir_all(bundle.join("rootfs"));
+    let _ = fs::remove_file(bundle.join("config.json"));
+    let _ = fs::remove_file(bundle.join("owner"));
+    let _ = fs::remove_dir(bundle);
+}
+
+/// A read-only, non-recursive bind of `source` at `dest`.
+fn bind(source: &Path, dest: &Path) -> Mount {
+    let mut m = Mount::default();
+    m.set_destination(dest.to_owned())
+        .set_typ(Some("bind".into()))
+        .set_source(Some(source.to_owned()))
+        .set_options(Some(vec![
+            "bind".into(),
+            "ro".into(),
+            "nosuid".into(),
+            "nodev".into(),
+        ]));
+    m
+}
+
+/// Reads `r` to its end, keeping the first `limit` bytes; whether more came.
+fn capped(r: &mut impl Read, limit: usize) -> (Vec<u8>, bool) {
+    let mut kept = Vec::new();
+    let mut truncated = false;
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let room = limit.saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+                truncated |= n > room;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    (kept, truncated)
+}
+
+/// `sandbox-<pid>-<n>`: unique among this program's sandboxes, and another program's
+/// have another pid.
+fn sandbox_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "sandbox-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn io_error(op: &str, source: std::io::Error) -> Error {
+    Error::Io {
+        op: op.to_owned(),
+        source,
+    }
+}
