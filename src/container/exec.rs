@@ -317,6 +317,7 @@ impl<'c> ExecBuilder<'c> {
             status,
             stdout: out,
             stderr: err,
+            timed_out: false,
         })
     }
 }
@@ -390,6 +391,7 @@ impl ExecBuilder<'_> {
             status,
             stdout: out,
             stderr: Vec::new(),
+            timed_out: false,
         })
     }
 }
@@ -443,6 +445,7 @@ fn timed(
         status,
         stdout: collect(out).unwrap_or_default(),
         stderr: collect(err).unwrap_or_default(),
+        timed_out: false,
     })
 }
 

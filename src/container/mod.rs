@@ -148,9 +148,10 @@ impl From<PipeReader> for Stdio {
 
 pub use crate::runtime::ExitStatus;
 
-/// What [`ContainerBuilder::output`] and [`RunningContainer::wait_with_output`] return, as
-/// [`std::process::Output`].
+/// What [`ContainerBuilder::output`], [`RunningContainer::wait_with_output`] and
+/// [`RunningContainer::output_timeout`] return, as [`std::process::Output`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Output {
     /// How the process ended.
     pub status: ExitStatus,
@@ -158,6 +159,8 @@ pub struct Output {
     pub stdout: Vec<u8>,
     /// What it wrote to stderr (when piped).
     pub stderr: Vec<u8>,
+    /// [`RunningContainer::output_timeout`]'s time ran out and killed it.
+    pub timed_out: bool,
 }
 
 /// A started container: the live handle, like [`std::process::Child`]. Either this
@@ -509,6 +512,77 @@ impl RunningContainer {
             status,
             stdout,
             stderr,
+            timed_out: false,
+        })
+    }
+
+    /// Waits up to `timeout` for it to exit: its status (then as [`wait`](Self::wait)), or
+    /// `None` when it still runs — it is left running.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.try_wait()? {
+                return Ok(Some(s));
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            // the pidfd turns readable when the init exits; a detached container's end is
+            // its monitor's record, looked at every 10 ms
+            match &self.pidfd {
+                Some(fd) if !self.is_detached() => {
+                    let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+                    let t = rustix::event::Timespec::try_from(left).unwrap_or(
+                        rustix::event::Timespec {
+                            tv_sec: i64::MAX,
+                            tv_nsec: 0,
+                        },
+                    );
+                    let _ = rustix::event::poll(&mut fds, Some(&t));
+                }
+                _ => std::thread::sleep(left.min(Duration::from_millis(10))),
+            }
+        }
+    }
+
+    /// [`wait_with_output`](Self::wait_with_output) with a time limit: past `timeout` the
+    /// container is killed (SIGKILL) and what it wrote until then is returned, with
+    /// [`Output::timed_out`] set.
+    ///
+    /// # Errors
+    /// As [`wait_with_output`](Self::wait_with_output).
+    pub fn output_timeout(mut self, timeout: Duration) -> Result<Output> {
+        drop(self.stdin.take());
+        let read = |p: Option<PipeReader>| {
+            p.map(|mut p| {
+                std::thread::spawn(move || {
+                    let mut v = Vec::new();
+                    let _ = p.read_to_end(&mut v);
+                    v
+                })
+            })
+        };
+        let (out, err) = (read(self.stdout.take()), read(self.stderr.take()));
+        let timed_out = match self.wait_timeout(timeout)? {
+            Some(_) => false,
+            None => {
+                self.kill()?;
+                true
+            }
+        };
+        let status = self.wait()?;
+        let join = |t: Option<std::thread::JoinHandle<Vec<u8>>>| {
+            t.map(|t| t.join().unwrap_or_default()).unwrap_or_default()
+        };
+        Ok(Output {
+            status,
+            stdout: join(out),
+            stderr: join(err),
+            timed_out,
         })
     }
 }

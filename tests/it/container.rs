@@ -1354,3 +1354,47 @@ fn inspect_filtered_is_filter_then_inspect() {
         .unwrap()
         .is_empty());
 }
+
+/// `wait_timeout` leaves a running container running and returns `None`; `output_timeout`
+/// kills one that runs past its time and returns what it wrote, and returns a quick one's
+/// output and status untouched.
+#[test]
+#[ignore = "requires root"]
+fn wait_timeout_and_output_timeout() {
+    let e = env();
+    let mut c = e.cmd(["sleep", "100"]).spawn().unwrap();
+    let t0 = Instant::now();
+    assert_eq!(c.wait_timeout(Duration::from_millis(200)).unwrap(), None);
+    assert!(t0.elapsed() >= Duration::from_millis(200));
+    let still = e.engine.containers().get(c.id()).unwrap();
+    assert_eq!(still.inspect().unwrap().state.status, Status::Running);
+    c.kill().unwrap();
+    let st = c.wait_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    assert_eq!(st.signal(), Some(libc::SIGKILL));
+
+    let slow = e
+        .cmd(["sh", "-c", "echo out; echo err >&2; exec sleep 100"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let o = slow.output_timeout(Duration::from_millis(500)).unwrap();
+    assert!(o.timed_out);
+    assert_eq!(
+        (o.stdout.as_slice(), o.stderr.as_slice()),
+        (&b"out\n"[..], &b"err\n"[..])
+    );
+    assert_eq!(o.status.signal(), Some(libc::SIGKILL));
+
+    let quick = e
+        .cmd(["sh", "-c", "echo quick; exit 4"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let o = quick.output_timeout(Duration::from_secs(30)).unwrap();
+    assert!(!o.timed_out);
+    assert_eq!(
+        (o.stdout.as_slice(), o.status.code()),
+        (&b"quick\n"[..], Some(4))
+    );
+}
