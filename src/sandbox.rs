@@ -1,13 +1,15 @@
 //! [`Sandbox`]: the commonest case of embedding (one untrusted command, read-only host
 //! files, no network, limits, a timeout, captured output), on the runtime layer
 //! ([`crate::runtime`]) directly: a bundle of its own under [`Sandbox::state_dir`] whose
-//! root is an empty directory with the host directory's top-level entries bound on it
-//! read-only (links copied as links), runc's default spec with every capability dropped,
+//! root is a directory of mount points with the host directory's top-level entries bound
+//! on it read-only (links copied as links; kept under `views/` for the next sandbox over
+//! the same directory), runc's default spec with every capability dropped,
 //! Docker's default seccomp profile, `RLIMIT_CPU` for the CPU time and the cgroup for
 //! memory and pids. The init gets SIGKILL as its parent-death signal; what only a later
 //! process can remove is found by its `owner` file (pid and start time, written first and
 //! removed last) and removed by [`Sandbox::clean_up`].
 
+use std::ffi::OsStr;
 use std::ffi::OsString;
 use std::fs;
 use std::io::{Read, Write};
@@ -47,8 +49,8 @@ const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
 /// # Ok::<(), cargohold::Error>(())
 /// ```
 ///
-/// The view: each top-level entry of the directory bound read-only on an empty root of
-/// the sandbox's own (so nothing is ever created in the directory); `proc`, `sys`, `dev`
+/// The view: each top-level entry of the directory bound read-only on a root of the
+/// sandbox's own (so nothing is ever created in the directory); `proc`, `sys`, `dev`
 /// and `tmp` are the sandbox's. No capability, `no_new_privileges`, Docker's default
 /// seccomp profile, new pid, mount, network (loopback only), ipc, uts and cgroup
 /// namespaces. It needs root for now.
@@ -222,6 +224,21 @@ impl Sandbox {
     /// [`Error::Os`] if the state directory cannot be read.
     pub fn clean_up() -> Result<()> {
         let dir = Sandbox::state_dir();
+        // views of directories that are gone
+        for e in fs::read_dir(dir.join("views"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "root") {
+                let viewed = fs::read(&p).unwrap_or_default();
+                if !Path::new(OsStr::from_bytes(&viewed)).exists() {
+                    let _ = fs::remove_dir_all(p.with_extension(""));
+                    let _ = fs::remove_file(&p);
+                }
+            }
+        }
         let bundles = dir.join("bundles");
         let rd = match fs::read_dir(&bundles) {
             Ok(rd) => rd,
@@ -266,11 +283,11 @@ impl Sandbox {
         self.check()?;
         Sandbox::clean_up()?;
         let dir = Sandbox::state_dir();
-        let runtime = Runtime::open(dir.join("runtime"))?;
+        let runtime = shared_runtime(&dir)?;
         let id = sandbox_id();
         let bundle = dir.join("bundles").join(&id);
         let made = self.make_bundle(&bundle);
-        let out = made.and_then(|()| self.run_in(&runtime, &id, &bundle));
+        let out = made.and_then(|()| self.run_in(runtime, &id, &bundle));
         let _ = runtime.delete(&id, true);
         remove_bundle(&bundle);
         out
@@ -303,56 +320,89 @@ impl Sandbox {
     /// The bundle: the owner file, the empty root with the host directory's links, and
     /// `config.json`.
     fn make_bundle(&self, bundle: &Path) -> Result<()> {
-        let rootfs = bundle.join("rootfs");
-        fs::create_dir_all(&rootfs).map_err(|e| Error::os("creating", &rootfs, e))?;
+        fs::create_dir_all(bundle).map_err(|e| Error::os("creating", bundle, e))?;
         let pid = std::process::id() as i32;
         let owner = format!("{pid} {}\n", start_time(pid).unwrap_or(0));
         let owner_file = bundle.join("owner");
         fs::write(&owner_file, owner).map_err(|e| Error::os("writing", &owner_file, e))?;
-        let mut mounts = self.view(&rootfs)?;
-        let spec = self.spec(&mut mounts);
+        let (rootfs, mut mounts) = self.view()?;
+        let spec = self.spec(&rootfs, &mut mounts);
         let config = bundle.join("config.json");
         let data = serde_json::to_vec(&spec).expect("a spec always serialises");
         fs::write(&config, data).map_err(|e| Error::os("writing", &config, e))
     }
 
-    /// The host directory's top-level entries as read-only binds (links copied as links
-    /// into `rootfs`).
-    fn view(&self, rootfs: &Path) -> Result<Vec<Mount>> {
+    /// The root of the view of the host directory, and its binds: an empty directory under
+    /// the state directory's `views/`, named after the directory and its top-level entries
+    /// and kept for every later sandbox over the same (it holds only mount points and
+    /// links; removing mount points of a container just gone costs the kernel an RCU
+    /// grace period each, milliseconds a run). The host directory's directories and files
+    /// are bound read-only on their mount points, its links copied as links.
+    fn view(&self) -> Result<(PathBuf, Vec<Mount>)> {
+        use sha2::Digest;
         let rd = fs::read_dir(&self.root).map_err(|e| Error::os("reading", &self.root, e))?;
-        let mut mounts = Vec::new();
         let mut entries: Vec<_> = rd.flatten().collect();
         entries.sort_by_key(|e| e.file_name());
+        // (name, None: a directory | Some(None): a file | Some(Some(target)): a link)
+        let mut kept: Vec<(OsString, Option<Option<PathBuf>>)> = Vec::new();
         for e in entries {
             let name = e.file_name();
             if OWN.iter().any(|o| name.as_bytes() == o.as_bytes()) {
                 continue;
             }
             let Ok(ft) = e.file_type() else { continue };
-            let dest = Path::new("/").join(&name);
             if ft.is_symlink() {
                 let target =
                     fs::read_link(e.path()).map_err(|err| Error::os("reading", e.path(), err))?;
-                let at = rootfs.join(&name);
-                std::os::unix::fs::symlink(&target, &at)
-                    .map_err(|err| Error::os("linking", &at, err))?;
-            } else if ft.is_dir() || ft.is_file() {
-                mounts.push(bind(&e.path(), &dest));
+                kept.push((name, Some(Some(target))));
+            } else if ft.is_dir() {
+                kept.push((name, None));
+            } else if ft.is_file() {
+                kept.push((name, Some(None)));
             }
         }
-        Ok(mounts)
+        let mut h = sha2::Sha256::new();
+        h.update(self.root.as_os_str().as_bytes());
+        for (name, kind) in &kept {
+            h.update(b"\0");
+            h.update(name.as_bytes());
+            h.update(format!("\0{kind:?}").as_bytes());
+        }
+        let key: String = h.finalize()[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let views = Sandbox::state_dir().join("views");
+        let view = views.join(&key);
+        if !view.is_dir() {
+            make_view(&views, &view, &kept)?;
+            // which directory it views, for `clean_up` once that is gone
+            let _ = fs::write(
+                views.join(format!("{key}.root")),
+                self.root.as_os_str().as_bytes(),
+            );
+        }
+        let mounts = kept
+            .iter()
+            .filter(|(_, kind)| !matches!(kind, Some(Some(_))))
+            .map(|(name, _)| bind(&self.root.join(name), &Path::new("/").join(name)))
+            .collect();
+        Ok((view, mounts))
     }
 
     /// The runtime spec: runc's defaults, with the view, the tmpfs, no capability, the
     /// default seccomp profile and the limits.
-    fn spec(&self, view: &mut Vec<Mount>) -> Spec {
+    fn spec(&self, rootfs: &Path, view: &mut Vec<Mount>) -> Spec {
         let mut spec = Spec::default();
         spec.set_hostname(Some("sandbox".into()));
         if let Some(root) = spec.root_mut() {
-            root.set_path(PathBuf::from("rootfs"));
+            root.set_path(rootfs.to_owned());
             root.set_readonly(Some(true));
         }
+        // no sysfs and no POSIX message queues: a sandboxed command needs neither (bwrap
+        // mounts neither by default)
         let mut mounts = spec.mounts().clone().unwrap_or_default();
+        mounts.retain(|m| !matches!(m.destination().to_str(), Some("/sys" | "/dev/mqueue")));
         let mut tmp = vec![
             "nosuid".to_owned(),
             "nodev".to_owned(),
@@ -483,10 +533,43 @@ impl Sandbox {
     }
 }
 
+/// Makes the view root `view` (see [`Sandbox::view`]): its mount points and links made in
+/// a directory of its own first, then renamed into place (a concurrent sandbox making the
+/// same view wins or loses the rename, never sees half of it).
+fn make_view(
+    views: &Path,
+    view: &Path,
+    kept: &[(OsString, Option<Option<PathBuf>>)],
+) -> Result<()> {
+    let tmp = views.join(format!(".{}", sandbox_id()));
+    let made = (|| -> std::io::Result<()> {
+        fs::create_dir_all(&tmp)?;
+        for name in OWN {
+            fs::create_dir(tmp.join(name))?;
+        }
+        for (name, kind) in kept {
+            let at = tmp.join(name);
+            match kind {
+                None => fs::create_dir(&at)?,
+                Some(None) => drop(fs::File::create(&at)?),
+                Some(Some(target)) => std::os::unix::fs::symlink(target, &at)?,
+            }
+        }
+        fs::rename(&tmp, view)
+    })();
+    if made.is_err() {
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    match made {
+        Ok(()) => Ok(()),
+        Err(_) if view.is_dir() => Ok(()),
+        Err(e) => Err(Error::os("making the sandbox view", view, e)),
+    }
+}
+
 /// Removes a bundle, its `owner` file last: a removal cut short (the program killed in
 /// the middle) leaves a bundle that [`Sandbox::clean_up`] still knows as dead.
 fn remove_bundle(bundle: &Path) {
-    let _ = fs::remove_dir_all(bundle.join("rootfs"));
     let _ = fs::remove_file(bundle.join("config.json"));
     let _ = fs::remove_file(bundle.join("owner"));
     let _ = fs::remove_dir(bundle);
@@ -525,6 +608,18 @@ fn capped(r: &mut impl Read, limit: usize) -> (Vec<u8>, bool) {
         }
     }
     (kept, truncated)
+}
+
+/// The runtime every sandbox of this program runs on: one, so that it keeps a network
+/// namespace made ahead for the next sandbox (the dearest step of a start, see
+/// [`Runtime::keep_network_namespace_ready`]).
+fn shared_runtime(dir: &Path) -> Result<&'static Runtime> {
+    static RUNTIME: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
+    if let Some(r) = RUNTIME.get() {
+        return Ok(r);
+    }
+    let r = Runtime::open(dir.join("runtime"))?;
+    Ok(RUNTIME.get_or_init(|| r))
 }
 
 /// `sandbox-<pid>-<n>`: unique among this program's sandboxes, and another program's
