@@ -211,7 +211,8 @@ impl Sandbox {
     }
 
     /// Where sandboxes keep their runtime state and bundles while they run:
-    /// `/run/cargohold/sandbox`.
+    /// `/run/cargohold/sandbox` (mode 0700: a bundle holds the command line and the
+    /// environment).
     pub fn state_dir() -> PathBuf {
         PathBuf::from("/run/cargohold/sandbox")
     }
@@ -281,8 +282,10 @@ impl Sandbox {
             });
         }
         self.check()?;
-        Sandbox::clean_up()?;
         let dir = Sandbox::state_dir();
+        // private: a bundle's config.json holds the command line and environment
+        crate::store::private_dir(&dir, "creating the sandbox state directory")?;
+        Sandbox::clean_up()?;
         let runtime = shared_runtime(&dir)?;
         let id = sandbox_id();
         let bundle = dir.join("bundles").join(&id);

@@ -295,7 +295,8 @@ pub(crate) fn system(engine: &Engine, cmd: SystemCommand) -> CmdResult {
 }
 
 /// `system prune`: stopped containers, unused networks (and their idle bridges), unused
-/// volumes (`volumes`), dangling images (`all`: unused ones) and the build cache.
+/// volumes (`volumes`), dangling images (`all`: unused ones), the build cache, and what
+/// sandboxes of dead programs left.
 fn prune(engine: &Engine, all: bool, volumes: bool) -> CmdResult {
     let (ids, mut bytes) = prune_containers(engine)?;
     print_deleted("Deleted Containers:", &ids);
@@ -312,6 +313,8 @@ fn prune(engine: &Engine, all: bool, volumes: bool) -> CmdResult {
     print_deleted("Deleted Images:", &lines);
     let cache = engine.prune_build_cache()?;
     bytes += cache.bytes;
+    // what sandboxes of programs that died left (state, cgroups, bundles)
+    cargohold::Sandbox::clean_up()?;
     if cache.entries + cache.cache_mounts > 0 {
         print_deleted(
             "Deleted build cache objects:",

@@ -59,6 +59,12 @@ fn a_command_over_a_read_only_view_with_stdin_and_no_network() {
     assert!(!out.timed_out && !out.oom_killed() && !out.success());
     // nothing was made in the host directory, not even a mount point
     assert_eq!(names(root.path()), before);
+    // the state (a bundle holds the command line and environment) is root's alone
+    let mode = fs::metadata(Sandbox::state_dir())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
     assert!(!root.path().join("data/x").exists());
 }
 
