@@ -1043,7 +1043,7 @@ fn engine_create_start_restart() {
 /// `sleep 1000` (attached or detached), prints `<id> <pid>` and waits to be killed.
 fn ephemeral_creator(args: &[String]) -> ! {
     let [root, reference, mode] = args else {
-        eprintln!("usage: --ephemeral-creator ROOT REFERENCE attached|detached");
+        eprintln!("usage: --ephemeral-creator ROOT REFERENCE attached|detached|plain");
         std::process::exit(2)
     };
     let run = || -> cargohold::Result<cargohold::RunningContainer> {
@@ -1053,7 +1053,7 @@ fn ephemeral_creator(args: &[String]) -> ! {
             .container(&image)
             .args(["sleep", "1000"])
             .detach(mode == "detached")
-            .ephemeral(true)
+            .ephemeral(mode != "plain")
             .spawn()
     };
     match run() {
@@ -1124,6 +1124,49 @@ fn engine_ephemeral_dies_with_its_owner() {
         );
         assert_container_gone(&e, &id);
     }
+}
+
+/// A plain attached container (neither ephemeral nor detached) dies with the program that
+/// started it, SIGKILL included; the next `Engine::open` records it exited (it is not
+/// removed: it was not asked to be) and leaves no mount of it.
+fn engine_attached_dies_with_its_owner() {
+    use std::io::BufRead;
+    let e = engine_env();
+    let mut child = Command::new("/proc/self/exe")
+        .args(["--ephemeral-creator"])
+        .arg(e.root.path())
+        .arg(&e.reference)
+        .arg("plain")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let mut words = line.split_whitespace();
+    let (Some(id), Some(pid)) = (words.next(), words.next()) else {
+        let _ = child.kill();
+        panic!("the creator printed {line:?}");
+    };
+    let (id, pid) = (id.to_owned(), pid.parse::<i32>().unwrap());
+    let _rm = RemoveOnDrop(&e.engine, id.clone());
+    assert!(alive(pid));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_until(
+        "the attached container to die with its owner",
+        Duration::from_secs(10),
+        || !alive(pid),
+    );
+    let engine = cargohold::Engine::open(e.root.path()).unwrap();
+    let info = engine.containers().get(&id).unwrap().inspect().unwrap();
+    assert_eq!(info.state.status, cargohold::Status::Exited);
+    assert!(
+        common::mounts_with(&id).is_empty(),
+        "{:?}",
+        common::mounts_with(&id)
+    );
 }
 
 /// `reuse`: the same name and configuration give the same container (started again once
@@ -1524,6 +1567,10 @@ const TESTS: &[Test] = &[
     (
         "engine_ephemeral_dies_with_its_owner",
         engine_ephemeral_dies_with_its_owner,
+    ),
+    (
+        "engine_attached_dies_with_its_owner",
+        engine_attached_dies_with_its_owner,
     ),
     (
         "engine_reuse_by_name_and_config",

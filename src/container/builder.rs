@@ -404,7 +404,10 @@ impl<'e> ContainerBuilder<'e> {
         /// Starts the container detached (`docker run -d`, DESIGN.md decision 3): through a
         /// monitor process (this program re-executed, so `cargohold::init()` must be called at
         /// the top of `main`) instead of as this program's child, so that it outlives this
-        /// program. The monitor writes its output to `containers/<id>/<id>-json.log` (read it
+        /// program. An attached container (the default) does not: its init gets SIGKILL
+        /// when this program ends, however it ends (SIGKILL included), and with it every
+        /// process of the container; what only a later process can remove (its record, its
+        /// overlay mount, its cgroup) goes at the next [`Engine::open`](crate::Engine::open). The monitor writes its output to `containers/<id>/<id>-json.log` (read it
         /// with [`Container::logs`](super::Container::logs)), reaps it and records how it ended
         /// in `containers/<id>/exit.json`; any program opening the same engine root can then
         /// wait for, stop, kill and remove it.
@@ -429,9 +432,9 @@ impl<'e> ContainerBuilder<'e> {
         /// ([`RunningContainer::kill_on_drop`]). What a killed program leaves (the container's
         /// directory and overlay mount) is removed by the next [`Engine::open`](crate::Engine::open).
         ///
-        /// An attached container gets `PR_SET_PDEATHSIG` (it is cloned from a thread that lives
-        /// as long as this process, since the kernel watches the cloning thread); a
-        /// [`detach`](Self::detach)ed one is killed by its monitor, which watches this process
+        /// An attached container dies with this program anyway (`PR_SET_PDEATHSIG`, see
+        /// [`detach`](Self::detach)); ephemeral adds the removal, and ties a
+        /// [`detach`](Self::detach)ed one too: its monitor kills it, watching this process
         /// through a pidfd, so its logs stay readable while this program runs. Excludes
         /// [`restart`](Self::restart) and [`reuse`](Self::reuse).
         fn ephemeral(&mut self, yes: bool) { self.ephemeral = yes }

@@ -90,20 +90,16 @@ impl Bundle<'_> {
         let dns = net::bind_dns(self.store, &self.rec)?;
         self.starting_runtime();
         let runtime = self.store.runtime();
-        let inner = if plan.ephemeral {
-            // Killed when this process exits: cloned from a thread that lives as long.
-            opts.parent_death_signal = Some(libc::SIGKILL);
-            let (rt, cid, bundle) = (runtime.clone(), self.id.clone(), self.dir.clone());
-            super::on_spawner_thread(move || {
-                let r = rt.spawn(&cid, &bundle, &opts);
-                drop(opts);
-                r
-            })
-        } else {
-            let r = runtime.spawn(&self.id, &self.dir, &opts);
+        // An attached container dies with this process, however it ends (its output and
+        // its reaping are this process's): SIGKILL as the parent-death signal, cloned from a
+        // thread that lives as long as the process (the kernel watches the cloning thread).
+        opts.parent_death_signal = Some(libc::SIGKILL);
+        let (rt, cid, bundle) = (runtime.clone(), self.id.clone(), self.dir.clone());
+        let inner = super::on_spawner_thread(move || {
+            let r = rt.spawn(&cid, &bundle, &opts);
             drop(opts);
             r
-        }
+        })
         .map_err(|e| map_spawn_error(e, &self.name, &plan.argv[0]))?;
         let mut running = self.running(plan, Process::Attached(inner), (w_in, r_out, r_err))?;
         if let Some(bound) = dns {
