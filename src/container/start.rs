@@ -94,8 +94,22 @@ impl Bundle<'_> {
         // its reaping are this process's): SIGKILL as the parent-death signal, cloned from a
         // thread that lives as long as the process (the kernel watches the cloning thread).
         opts.parent_death_signal = Some(libc::SIGKILL);
+        // The spawner thread works in the calling thread's network namespace: a container
+        // in `host` mode shares the namespace of the thread that clones it, and callers
+        // (tests, a program serving several namespaces) keep threads in namespaces of
+        // their own.
+        let netns = std::fs::File::open("/proc/thread-self/ns/net")
+            .map_err(|e| Error::os("opening the network namespace of", "this thread", e))?;
         let (rt, cid, bundle) = (runtime.clone(), self.id.clone(), self.dir.clone());
         let inner = super::on_spawner_thread(move || {
+            use std::os::fd::AsRawFd;
+            crate::sys::raw::setns(netns.as_raw_fd(), libc::CLONE_NEWNET).map_err(|e| {
+                Error::os(
+                    "joining the network namespace of",
+                    "the spawning thread",
+                    std::io::Error::from_raw_os_error(e),
+                )
+            })?;
             let r = rt.spawn(&cid, &bundle, &opts);
             drop(opts);
             r
