@@ -1073,31 +1073,37 @@ fn ephemeral_creator(args: &[String]) -> ! {
     }
 }
 
+/// `--ephemeral-creator` in `mode` (see [`ephemeral_creator`]): the program, and the id
+/// and init pid of the container it started.
+fn start_creator(e: &EngineEnv, mode: &str) -> (std::process::Child, String, i32) {
+    use std::io::BufRead;
+    let mut child = Command::new("/proc/self/exe")
+        .arg("--ephemeral-creator")
+        .arg(e.root.path())
+        .arg(&e.reference)
+        .arg(mode)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let mut words = line.split_whitespace();
+    let (Some(id), Some(pid)) = (words.next(), words.next()) else {
+        let _ = child.kill();
+        panic!("{mode}: the creator printed {line:?}");
+    };
+    (child, id.to_owned(), pid.parse().unwrap())
+}
+
 /// An ephemeral container dies with the program that made it, even when that program is
 /// killed with SIGKILL (attached: the parent-death signal; detached: its monitor watches
 /// the program); the next `Engine::open` removes what is left.
 fn engine_ephemeral_dies_with_its_owner() {
-    use std::io::BufRead;
     let e = engine_env();
     for mode in ["attached", "detached"] {
-        let mut child = Command::new("/proc/self/exe")
-            .arg("--ephemeral-creator")
-            .arg(e.root.path())
-            .arg(&e.reference)
-            .arg(mode)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let mut words = line.split_whitespace();
-        let (Some(id), Some(pid)) = (words.next(), words.next()) else {
-            let _ = child.kill();
-            panic!("{mode}: the creator printed {line:?}");
-        };
-        let (id, pid) = (id.to_owned(), pid.parse::<i32>().unwrap());
+        let (mut child, id, pid) = start_creator(&e, mode);
         let _rm = RemoveOnDrop(&e.engine, id.clone());
         assert!(alive(pid), "{mode}");
         std::thread::sleep(Duration::from_millis(100));
@@ -1130,26 +1136,8 @@ fn engine_ephemeral_dies_with_its_owner() {
 /// started it, SIGKILL included; the next `Engine::open` records it exited (it is not
 /// removed: it was not asked to be) and leaves no mount of it.
 fn engine_attached_dies_with_its_owner() {
-    use std::io::BufRead;
     let e = engine_env();
-    let mut child = Command::new("/proc/self/exe")
-        .args(["--ephemeral-creator"])
-        .arg(e.root.path())
-        .arg(&e.reference)
-        .arg("plain")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let mut words = line.split_whitespace();
-    let (Some(id), Some(pid)) = (words.next(), words.next()) else {
-        let _ = child.kill();
-        panic!("the creator printed {line:?}");
-    };
-    let (id, pid) = (id.to_owned(), pid.parse::<i32>().unwrap());
+    let (mut child, id, pid) = start_creator(&e, "plain");
     let _rm = RemoveOnDrop(&e.engine, id.clone());
     assert!(alive(pid));
     child.kill().unwrap();
