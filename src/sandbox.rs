@@ -63,6 +63,8 @@ const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     root: PathBuf,
+    /// Over an image's files (through the engine) instead of the host directory `root`.
+    image: Option<Box<(crate::Engine, crate::Image)>>,
     argv: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     cwd: PathBuf,
@@ -115,6 +117,7 @@ impl Sandbox {
     pub fn new(root: impl AsRef<Path>) -> Sandbox {
         Sandbox {
             root: root.as_ref().to_owned(),
+            image: None,
             argv: vec!["sh".into()],
             env: vec![(
                 "PATH".into(),
@@ -133,6 +136,18 @@ impl Sandbox {
             stdin: Vec::new(),
             output_limit: DEFAULT_OUTPUT_LIMIT,
         }
+    }
+
+    /// A sandbox over the files of `image` (read-only, as [`new`](Self::new)'s view), run
+    /// through `engine` as an ephemeral container with the same settings: no network, a
+    /// tmpfs on `/tmp`, no capability, `no_new_privileges`, the limits. The command runs
+    /// as given (not through the image's entrypoint), with the sandbox's environment (not
+    /// the image's) and as the sandbox's user.
+    pub fn image(engine: &crate::Engine, image: &crate::Image) -> Sandbox {
+        let mut s = Sandbox::new("/");
+        s.root = PathBuf::from(format!("image {}", image.id()));
+        s.image = Some(Box::new((engine.clone(), image.clone())));
+        s
     }
 
     /// The command and its arguments (looked up in the sandbox's `PATH`).
@@ -282,6 +297,9 @@ impl Sandbox {
             });
         }
         self.check()?;
+        if let Some(image) = &self.image {
+            return self.run_image(&image.0, &image.1);
+        }
         let dir = Sandbox::state_dir();
         // private: a bundle's config.json holds the command line and environment
         crate::store::private_dir(&dir, "creating the sandbox state directory")?;
@@ -305,7 +323,7 @@ impl Sandbox {
         if self.argv.is_empty() {
             return Err(invalid("command", "no command given".into()));
         }
-        if !self.root.is_dir() {
+        if self.image.is_none() && !self.root.is_dir() {
             return Err(invalid(
                 "root",
                 format!("{} is not a directory", self.root.display()),
@@ -480,6 +498,90 @@ impl Sandbox {
             ));
         }
         spec
+    }
+
+    /// [`run`](Self::run) over an image: an ephemeral, attached container of the engine.
+    fn run_image(&self, engine: &crate::Engine, image: &crate::Image) -> Result<SandboxOutput> {
+        use crate::{Mount as VolumeMount, Stdio, Ulimit};
+        let mut b = engine.container(image);
+        b.entrypoint([&self.argv[0]])
+            .args(&self.argv[1..])
+            .env_clear()
+            .network("none")
+            .read_only(true)
+            .current_dir(&self.cwd)
+            .user(format!("{}:{}", self.user.0, self.user.1))
+            .cap_drop("ALL")
+            .no_new_privileges(true)
+            .ephemeral(true)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            b.env(k, v);
+        }
+        let mut tmp = VolumeMount::tmpfs("/tmp");
+        if let Some(size) = self.tmpfs_size {
+            tmp = tmp.size(size);
+        }
+        b.mount(tmp);
+        if let Some(m) = self.memory {
+            b.memory_limit(u64::try_from(m).unwrap_or(0));
+        }
+        if let Some(n) = self.pids {
+            b.pids_limit(u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        if let Some(limit) = self.cpu_time {
+            let secs = (limit.as_secs() + u64::from(limit.subsec_nanos() > 0)) as i64;
+            let cpu = Ulimit::new("cpu", secs, secs + 1).map_err(|reason| {
+                Error::InvalidContainerConfig {
+                    container: self.root.display().to_string(),
+                    field: "cpu time",
+                    reason,
+                }
+            })?;
+            b.ulimit(cpu);
+        }
+        let started = Instant::now();
+        let mut c = b.spawn()?;
+        let (mut stdin_w, out_r, err_r) = (c.take_stdin(), c.take_stdout(), c.take_stderr());
+        let limit = self.output_limit;
+        let (status, timed_out, out, err) = std::thread::scope(|s| -> Result<_> {
+            s.spawn(|| {
+                if let Some(w) = stdin_w.as_mut() {
+                    let _ = w.write_all(&self.stdin);
+                }
+                drop(stdin_w.take());
+            });
+            let out = s.spawn(move || out_r.map(|mut r| capped(&mut r, limit)).unwrap_or_default());
+            let err = s.spawn(move || err_r.map(|mut r| capped(&mut r, limit)).unwrap_or_default());
+            let timed_out = match self.timeout {
+                Some(t) => match c.wait_timeout(t)? {
+                    Some(_) => false,
+                    None => {
+                        c.kill()?;
+                        true
+                    }
+                },
+                None => false,
+            };
+            let status = c.wait()?;
+            Ok((
+                status,
+                timed_out,
+                out.join().unwrap_or_default(),
+                err.join().unwrap_or_default(),
+            ))
+        })?;
+        Ok(SandboxOutput {
+            status,
+            timed_out,
+            stdout: out.0,
+            stderr: err.0,
+            stdout_truncated: out.1,
+            stderr_truncated: err.1,
+            duration: started.elapsed(),
+        })
     }
 
     /// Starts it, feeds its stdin, reads its output up to the cap and waits for its end

@@ -204,3 +204,39 @@ fn nothing_outlives_a_killed_owner() {
     assert!(!bundles.join(&id).exists());
     assert!(crate::common::cgroups_named(&id).is_empty());
 }
+
+/// A sandbox over an image's files: read-only, no network, a tmpfs, the sandbox's user,
+/// stdin fed; the timeout; nothing of it left in the engine afterwards.
+#[test]
+#[ignore = "requires root"]
+fn over_an_image() {
+    let e = crate::common::busybox().engine("cargohold-sandbox-image");
+    let image = e.engine.image(&e.reference).unwrap();
+    let out = Sandbox::image(&e.engine, &image)
+        .command([
+            "sh",
+            "-c",
+            "cat; echo w > /tmp/f && cat /tmp/f; touch /x 2>/dev/null || echo ro; \
+             busybox awk 'NR>2{print $1}' /proc/net/dev; busybox id -u",
+        ])
+        .stdin("fed\n")
+        .user(1000, 1000)
+        .timeout(Duration::from_secs(30))
+        .run()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "fed\nw\nro\nlo:\n1000\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.success());
+    let out = Sandbox::image(&e.engine, &image)
+        .command(["sleep", "100"])
+        .timeout(Duration::from_millis(300))
+        .run()
+        .unwrap();
+    assert!(out.timed_out);
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL));
+    assert!(e.engine.containers().list().unwrap().is_empty());
+}
