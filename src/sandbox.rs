@@ -275,8 +275,22 @@ impl Sandbox {
             };
             if !alive {
                 let id = e.file_name().to_string_lossy().into_owned();
-                let _ = runtime.delete(&id, true);
-                remove_bundle(&e.path());
+                let deleted = runtime.delete(&id, true);
+                // a start cut short may have made the cgroup before the runtime's state:
+                // the default cgroup goes by its path (its processes died with the owner)
+                let freed = match crate::sys::cgroup::Cgroup::open(&format!("/cargohold-{id}")) {
+                    Ok(cg) => cg
+                        .kill_all(libc::SIGKILL)
+                        .and_then(|()| cg.remove())
+                        .is_ok(),
+                    // in no hierarchy: nothing to free
+                    Err(_) => true,
+                };
+                let deleted = matches!(deleted, Ok(()) | Err(Error::ContainerNotFound { .. }));
+                if deleted && freed {
+                    remove_bundle(&e.path());
+                }
+                // otherwise tried again by the next clean-up
             }
         }
         Ok(())
@@ -309,8 +323,11 @@ impl Sandbox {
         let bundle = dir.join("bundles").join(&id);
         let made = self.make_bundle(&bundle);
         let out = made.and_then(|()| self.run_in(runtime, &id, &bundle));
-        let _ = runtime.delete(&id, true);
-        remove_bundle(&bundle);
+        match runtime.delete(&id, true) {
+            Ok(()) | Err(Error::ContainerNotFound { .. }) => remove_bundle(&bundle),
+            // kept for the clean-up after this program (its owner file names it)
+            Err(_) => {}
+        }
         out
     }
 
@@ -544,35 +561,62 @@ impl Sandbox {
         }
         let started = Instant::now();
         let mut c = b.spawn()?;
-        let (mut stdin_w, out_r, err_r) = (c.take_stdin(), c.take_stdout(), c.take_stderr());
+        let pipes = (c.take_stdin(), c.take_stdout(), c.take_stderr());
+        self.exchange(started, pipes, || {
+            let mut ended = || -> Result<(ExitStatus, bool)> {
+                let timed_out = match self.timeout {
+                    Some(t) => c.wait_timeout(t)?.is_none(),
+                    None => false,
+                };
+                if timed_out {
+                    c.kill()?;
+                }
+                Ok((c.wait()?, timed_out))
+            };
+            let r = ended();
+            if r.is_err() {
+                // the readers end only when it does
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            r
+        })
+    }
+
+    /// Feeds the sandbox's stdin to `pipes.0` and reads `pipes.1` and `pipes.2` up to the
+    /// cap, each on a thread of its own, while `wait` waits for the end (status, timed
+    /// out); then the output of a run that started at `started`.
+    fn exchange(
+        &self,
+        started: Instant,
+        pipes: (
+            Option<std::io::PipeWriter>,
+            Option<std::io::PipeReader>,
+            Option<std::io::PipeReader>,
+        ),
+        wait: impl FnOnce() -> Result<(ExitStatus, bool)>,
+    ) -> Result<SandboxOutput> {
+        let (mut stdin_w, out_r, err_r) = pipes;
         let limit = self.output_limit;
-        let (status, timed_out, out, err) = std::thread::scope(|s| -> Result<_> {
+        let (ended, out, err) = std::thread::scope(|s| {
             s.spawn(|| {
                 if let Some(w) = stdin_w.as_mut() {
                     let _ = w.write_all(&self.stdin);
                 }
                 drop(stdin_w.take());
             });
-            let out = s.spawn(move || out_r.map(|mut r| capped(&mut r, limit)).unwrap_or_default());
-            let err = s.spawn(move || err_r.map(|mut r| capped(&mut r, limit)).unwrap_or_default());
-            let timed_out = match self.timeout {
-                Some(t) => match c.wait_timeout(t)? {
-                    Some(_) => false,
-                    None => {
-                        c.kill()?;
-                        true
-                    }
-                },
-                None => false,
+            let read = |r: Option<std::io::PipeReader>| {
+                s.spawn(move || r.map(|mut r| capped(&mut r, limit)).unwrap_or_default())
             };
-            let status = c.wait()?;
-            Ok((
-                status,
-                timed_out,
+            let (out, err) = (read(out_r), read(err_r));
+            let ended = wait();
+            (
+                ended,
                 out.join().unwrap_or_default(),
                 err.join().unwrap_or_default(),
-            ))
-        })?;
+            )
+        });
+        let (status, timed_out) = ended?;
         Ok(SandboxOutput {
             status,
             timed_out,
@@ -587,9 +631,9 @@ impl Sandbox {
     /// Starts it, feeds its stdin, reads its output up to the cap and waits for its end
     /// or its timeout.
     fn run_in(&self, runtime: &Runtime, id: &str, bundle: &Path) -> Result<SandboxOutput> {
-        let (stdin_r, mut stdin_w) = std::io::pipe().map_err(|e| io_error("making a pipe", e))?;
-        let (mut out_r, out_w) = std::io::pipe().map_err(|e| io_error("making a pipe", e))?;
-        let (mut err_r, err_w) = std::io::pipe().map_err(|e| io_error("making a pipe", e))?;
+        let (stdin_r, stdin_w) = std::io::pipe().map_err(|e| io_error("making a pipe", e))?;
+        let (out_r, out_w) = std::io::pipe().map_err(|e| io_error("making a pipe", e))?;
+        let (err_r, err_w) = std::io::pipe().map_err(|e| io_error("making a pipe", e))?;
         let mut opts = CreateOptions::new();
         opts.stdin(stdin_r)
             .stdout(out_w)
@@ -600,17 +644,11 @@ impl Sandbox {
         // our copies of the child's ends: the reads end when the sandbox's processes close
         // theirs
         drop(opts);
-        let timed_out = AtomicBool::new(false);
-        let (done_tx, done_rx) = mpsc::channel::<()>();
-        let limit = self.output_limit;
-        let (status, (stdout, stdout_truncated), (stderr, stderr_truncated)) =
-            std::thread::scope(|s| {
-                s.spawn(|| {
-                    let _ = stdin_w.write_all(&self.stdin);
-                    drop(stdin_w);
-                });
-                let out = s.spawn(move || capped(&mut out_r, limit));
-                let err = s.spawn(move || capped(&mut err_r, limit));
+        let pipes = (Some(stdin_w), Some(out_r), Some(err_r));
+        self.exchange(started, pipes, || {
+            let timed_out = AtomicBool::new(false);
+            let (done_tx, done_rx) = mpsc::channel::<()>();
+            let status = std::thread::scope(|s| {
                 if let Some(t) = self.timeout {
                     let (container, timed_out) = (&container, &timed_out);
                     s.spawn(move || {
@@ -622,18 +660,9 @@ impl Sandbox {
                 }
                 let status = container.wait();
                 let _ = done_tx.send(());
-                let out = out.join().unwrap_or_default();
-                let err = err.join().unwrap_or_default();
-                (status, out, err)
+                status
             });
-        Ok(SandboxOutput {
-            status: status?,
-            timed_out: timed_out.load(Ordering::SeqCst),
-            stdout,
-            stderr,
-            stdout_truncated,
-            stderr_truncated,
-            duration: started.elapsed(),
+            Ok((status?, timed_out.load(Ordering::SeqCst)))
         })
     }
 }
