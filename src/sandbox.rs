@@ -24,7 +24,7 @@ use oci_spec::runtime::{
     PosixRlimitType, Spec,
 };
 
-use crate::container::record::{owner_alive, start_time};
+use crate::container::record::{owner_alive, this_process};
 use crate::runtime::{CreateOptions, ExitStatus, Runtime};
 use crate::{Error, Result};
 
@@ -62,9 +62,7 @@ const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
 /// [`clean_up`](Self::clean_up).
 #[derive(Debug, Clone)]
 pub struct Sandbox {
-    root: PathBuf,
-    /// Over an image's files (through the engine) instead of the host directory `root`.
-    image: Option<Box<(crate::Engine, crate::Image)>>,
+    root: Root,
     argv: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     cwd: PathBuf,
@@ -76,6 +74,15 @@ pub struct Sandbox {
     timeout: Option<Duration>,
     stdin: Vec<u8>,
     output_limit: usize,
+}
+
+/// What a sandbox sees as its files.
+#[derive(Debug, Clone)]
+enum Root {
+    /// A view of this host directory.
+    Dir(PathBuf),
+    /// An image's files, through the engine.
+    Image(Box<(crate::Engine, crate::Image)>),
 }
 
 /// How a sandboxed command ended, and what it wrote.
@@ -116,13 +123,9 @@ impl Sandbox {
     /// own programs), running `sh` until [`command`](Self::command) says otherwise.
     pub fn new(root: impl AsRef<Path>) -> Sandbox {
         Sandbox {
-            root: root.as_ref().to_owned(),
-            image: None,
+            root: Root::Dir(root.as_ref().to_owned()),
             argv: vec!["sh".into()],
-            env: vec![(
-                "PATH".into(),
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-            )],
+            env: vec![("PATH".into(), crate::runtime::plan::DEFAULT_PATH.into())],
             cwd: PathBuf::from("/"),
             user: (
                 rustix::process::getuid().as_raw(),
@@ -145,8 +148,7 @@ impl Sandbox {
     /// the image's) and as the sandbox's user.
     pub fn image(engine: &crate::Engine, image: &crate::Image) -> Sandbox {
         let mut s = Sandbox::new("/");
-        s.root = PathBuf::from(format!("image {}", image.id()));
-        s.image = Some(Box::new((engine.clone(), image.clone())));
+        s.root = Root::Image(Box::new((engine.clone(), image.clone())));
         s
     }
 
@@ -311,9 +313,14 @@ impl Sandbox {
             });
         }
         self.check()?;
-        if let Some(image) = &self.image {
-            return self.run_image(&image.0, &image.1);
+        match &self.root {
+            Root::Dir(root) => self.run_dir(root),
+            Root::Image(image) => self.run_image(&image.0, &image.1),
         }
+    }
+
+    /// [`run`](Self::run) over a view of the host directory `root`, on the runtime.
+    fn run_dir(&self, root: &Path) -> Result<SandboxOutput> {
         let dir = Sandbox::state_dir();
         // private: a bundle's config.json holds the command line and environment
         crate::store::private_dir(&dir, "creating the sandbox state directory")?;
@@ -321,7 +328,7 @@ impl Sandbox {
         let runtime = shared_runtime(&dir)?;
         let id = sandbox_id();
         let bundle = dir.join("bundles").join(&id);
-        let made = self.make_bundle(&bundle);
+        let made = self.make_bundle(&bundle, root);
         let out = made.and_then(|()| self.run_in(runtime, &id, &bundle));
         match runtime.delete(&id, true) {
             Ok(()) | Err(Error::ContainerNotFound { .. }) => remove_bundle(&bundle),
@@ -331,20 +338,31 @@ impl Sandbox {
         out
     }
 
-    fn check(&self) -> Result<()> {
-        let invalid = |field, reason: String| Error::InvalidContainerConfig {
-            container: format!("sandbox over {}", self.root.display()),
+    /// An error about the setting `field`, naming the sandbox.
+    fn invalid(&self, field: &'static str, reason: String) -> Error {
+        let over = match &self.root {
+            Root::Dir(root) => root.display().to_string(),
+            Root::Image(image) => format!("image {}", image.1.id()),
+        };
+        Error::InvalidContainerConfig {
+            container: format!("sandbox over {over}"),
             field,
             reason,
-        };
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        let invalid = |field, reason| self.invalid(field, reason);
         if self.argv.is_empty() {
             return Err(invalid("command", "no command given".into()));
         }
-        if self.image.is_none() && !self.root.is_dir() {
-            return Err(invalid(
-                "root",
-                format!("{} is not a directory", self.root.display()),
-            ));
+        if let Root::Dir(root) = &self.root {
+            if !root.is_dir() {
+                return Err(invalid(
+                    "root",
+                    format!("{} is not a directory", root.display()),
+                ));
+            }
         }
         if !self.cwd.is_absolute() {
             return Err(invalid(
@@ -357,13 +375,13 @@ impl Sandbox {
 
     /// The bundle: the owner file, the empty root with the host directory's links, and
     /// `config.json`.
-    fn make_bundle(&self, bundle: &Path) -> Result<()> {
+    fn make_bundle(&self, bundle: &Path, root: &Path) -> Result<()> {
         fs::create_dir_all(bundle).map_err(|e| Error::os("creating", bundle, e))?;
-        let pid = std::process::id() as i32;
-        let owner = format!("{pid} {}\n", start_time(pid).unwrap_or(0));
+        let (pid, start) = this_process();
+        let owner = format!("{pid} {start}\n");
         let owner_file = bundle.join("owner");
         fs::write(&owner_file, owner).map_err(|e| Error::os("writing", &owner_file, e))?;
-        let (rootfs, mut mounts) = self.view()?;
+        let (rootfs, mut mounts) = self.view(root)?;
         let spec = self.spec(&rootfs, &mut mounts);
         let config = bundle.join("config.json");
         let data = serde_json::to_vec(&spec).expect("a spec always serialises");
@@ -376,9 +394,9 @@ impl Sandbox {
     /// links; removing mount points of a container just gone costs the kernel an RCU
     /// grace period each, milliseconds a run). The host directory's directories and files
     /// are bound read-only on their mount points, its links copied as links.
-    fn view(&self) -> Result<(PathBuf, Vec<Mount>)> {
+    fn view(&self, root: &Path) -> Result<(PathBuf, Vec<Mount>)> {
         use sha2::Digest;
-        let rd = fs::read_dir(&self.root).map_err(|e| Error::os("reading", &self.root, e))?;
+        let rd = fs::read_dir(root).map_err(|e| Error::os("reading", root, e))?;
         let mut entries: Vec<_> = rd.flatten().collect();
         entries.sort_by_key(|e| e.file_name());
         // (name, None: a directory | Some(None): a file | Some(Some(target)): a link)
@@ -400,7 +418,7 @@ impl Sandbox {
             }
         }
         let mut h = sha2::Sha256::new();
-        h.update(self.root.as_os_str().as_bytes());
+        h.update(root.as_os_str().as_bytes());
         for (name, kind) in &kept {
             h.update(b"\0");
             h.update(name.as_bytes());
@@ -417,13 +435,13 @@ impl Sandbox {
             // which directory it views, for `clean_up` once that is gone
             let _ = fs::write(
                 views.join(format!("{key}.root")),
-                self.root.as_os_str().as_bytes(),
+                root.as_os_str().as_bytes(),
             );
         }
         let mounts = kept
             .iter()
             .filter(|(_, kind)| !matches!(kind, Some(Some(_))))
-            .map(|(name, _)| bind(&self.root.join(name), &Path::new("/").join(name)))
+            .map(|(name, _)| bind(&root.join(name), &Path::new("/").join(name)))
             .collect();
         Ok((view, mounts))
     }
@@ -550,13 +568,8 @@ impl Sandbox {
         }
         if let Some(limit) = self.cpu_time {
             let secs = (limit.as_secs() + u64::from(limit.subsec_nanos() > 0)) as i64;
-            let cpu = Ulimit::new("cpu", secs, secs + 1).map_err(|reason| {
-                Error::InvalidContainerConfig {
-                    container: self.root.display().to_string(),
-                    field: "cpu time",
-                    reason,
-                }
-            })?;
+            let cpu = Ulimit::new("cpu", secs, secs + 1)
+                .map_err(|reason| self.invalid("cpu time", reason))?;
             b.ulimit(cpu);
         }
         let started = Instant::now();

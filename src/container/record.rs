@@ -605,6 +605,12 @@ pub(crate) fn start_time(pid: i32) -> Option<u64> {
     rest.split(' ').nth(19)?.parse().ok()
 }
 
+/// This process as an owner (of a container, a sandbox): its pid and start time.
+pub(crate) fn this_process() -> (i32, u64) {
+    let pid = std::process::id() as i32;
+    (pid, start_time(pid).unwrap_or(0))
+}
+
 /// Whether the process recorded as `owner` still runs.
 pub(crate) fn owner_alive(owner: (i32, u64)) -> bool {
     owner.0 > 0 && start_time(owner.0) == Some(owner.1)

@@ -12,7 +12,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::monitor::{self, MonitorStatus};
-use super::record::{self, owner_alive, start_time, Record};
+use super::record::{self, owner_alive, Record};
 use super::release::Ending;
 use super::{Container, ContainerFilter, State, Status};
 use crate::network::NetworkStore;
@@ -113,8 +113,7 @@ impl ContainerStore {
 
     /// This process, as a container's owner: pid and start time.
     pub(crate) fn owner(&self) -> (i32, u64) {
-        let pid = std::process::id() as i32;
-        (pid, start_time(pid).unwrap_or(0))
+        record::this_process()
     }
 
     /// Every container directory with its record (`None`: a create interrupted before
