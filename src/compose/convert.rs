@@ -507,9 +507,13 @@ pub(super) fn check_ports(
         };
         for (i, port) in s.ports.iter().enumerate() {
             let at = format!("services.{name}.ports[{i}]");
+            // (a range is checked first: its binding probes for a free port)
             let fixed = port.published.as_deref().is_some_and(|p| !p.contains('-'));
+            if !fixed {
+                continue;
+            }
             let Ok(b) = port_binding(port) else { continue };
-            if !fixed || b.host_port == 0 {
+            if b.host_port == 0 {
                 continue;
             }
             let n = replicas(s, scale.get(name).copied());
@@ -545,7 +549,7 @@ pub(super) fn port_path(name: &str, s: &Service, binding: &str) -> Option<String
         .iter()
         .position(|port| {
             port.target == b.container_port
-                && port_binding(port).is_ok_and(|pb| pb.protocol == b.protocol)
+                && protocol(port) == Ok(b.protocol)
                 && port
                     .published
                     .as_deref()
@@ -565,11 +569,7 @@ fn ports(b: &mut ContainerBuilder<'_>, s: &Service, inst: &Instance<'_>) -> Resu
 
 /// A published port as a binding: a range of host ports takes the first free one.
 fn port_binding(port: &Port) -> std::result::Result<PortBinding, String> {
-    let protocol = match port.protocol.as_deref() {
-        None | Some("tcp") => Protocol::Tcp,
-        Some("udp") => Protocol::Udp,
-        Some(other) => return Err(format!("protocol {other:?} is not tcp or udp")),
-    };
+    let protocol = protocol(port)?;
     let host_ip = match port.host_ip.as_deref() {
         None | Some("" | "0.0.0.0") => None,
         Some(ip) => Some(
@@ -604,6 +604,15 @@ fn port_binding(port: &Port) -> std::result::Result<PortBinding, String> {
         container_port: port.target,
         protocol,
     })
+}
+
+/// A published port's protocol: tcp unless it says udp.
+fn protocol(port: &Port) -> std::result::Result<Protocol, String> {
+    match port.protocol.as_deref() {
+        None | Some("tcp") => Ok(Protocol::Tcp),
+        Some("udp") => Ok(Protocol::Udp),
+        Some(other) => Err(format!("protocol {other:?} is not tcp or udp")),
+    }
 }
 
 /// Whether `port` can be bound on `ip` (every address when none).
