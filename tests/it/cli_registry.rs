@@ -128,15 +128,7 @@ impl Cli {
         let rootfs = common::minimal_busybox_dir();
         let dir = tempfile::tempdir().unwrap();
         let tarball = dir.path().join("busybox.tar");
-        let st = Command::new("tar")
-            .arg("-C")
-            .arg(rootfs.path())
-            .arg("-cf")
-            .arg(&tarball)
-            .arg(".")
-            .status()
-            .unwrap();
-        assert!(st.success());
+        common::tar_create(rootfs.path(), &tarball);
         self.ok(&["import", tarball.to_str().unwrap(), reference]);
     }
 }

@@ -341,14 +341,7 @@ fn export_is_the_merged_rootfs() {
     fs::write(&file, &tarball).unwrap();
     let dir = out.path().join("rootfs");
     fs::create_dir(&dir).unwrap();
-    let st = Command::new("tar")
-        .arg("-C")
-        .arg(&dir)
-        .arg("-xf")
-        .arg(&file)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::tar_extract(&file, &dir);
     assert_eq!(fs::read_to_string(dir.join("etc/added")).unwrap(), "new\n");
     assert!(!dir.join("etc/from-image").exists());
     assert_eq!(

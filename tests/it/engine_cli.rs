@@ -412,14 +412,7 @@ fn diff_commit_export_a_container() {
     );
     let rootfs = dir.path().join("rootfs");
     std::fs::create_dir(&rootfs).unwrap();
-    let st = Command::new("tar")
-        .arg("-C")
-        .arg(&rootfs)
-        .arg("-xf")
-        .arg(&file)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::tar_extract(&file, &rootfs);
     assert_eq!(
         std::fs::read_to_string(rootfs.join("etc/added")).unwrap(),
         "new\n"

@@ -498,15 +498,7 @@ fn engine_binary_survives(ptrace: bool) {
     common::make_rootfs(&rootfs);
     add_victim(&rootfs, &bin_b);
     let tarball = dir_b.path().join("image.tar");
-    let st = Command::new("tar")
-        .arg("-C")
-        .arg(&rootfs)
-        .arg("-cf")
-        .arg(&tarball)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::tar_create(&rootfs, &tarball);
     let engine = |bin: &Path, args: &[&str]| {
         let mut c = logged(bin, &log);
         c.arg("--root").arg(&root).args(args);

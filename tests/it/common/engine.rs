@@ -100,15 +100,7 @@ impl Busybox {
         let rootfs = self.rootfs();
         let dir = tempfile::tempdir().unwrap();
         let tarball = dir.path().join("busybox.tar");
-        let st = std::process::Command::new("tar")
-            .arg("-C")
-            .arg(rootfs.path())
-            .arg("-cf")
-            .arg(&tarball)
-            .arg(".")
-            .status()
-            .unwrap();
-        assert!(st.success());
+        super::tar_create(rootfs.path(), &tarball);
         (dir, tarball)
     }
 

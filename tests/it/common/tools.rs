@@ -143,3 +143,28 @@ pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
     child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
 }
+
+/// `tar -C dir -cf tarball .`: the tree as a tarball (what `engine import` takes).
+pub fn tar_create(dir: &Path, tarball: &Path) {
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .arg("-cf")
+        .arg(tarball)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success(), "tar -cf {}", tarball.display());
+}
+
+/// `tar -C dir -xf tarball`: a tarball unpacked into `dir` (which exists).
+pub fn tar_extract(tarball: &Path, dir: &Path) {
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .arg("-xf")
+        .arg(tarball)
+        .status()
+        .unwrap();
+    assert!(st.success(), "tar -xf {}", tarball.display());
+}
