@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::build::{CachePruned, CacheUsage, ImageBuilder};
 use crate::compose::{Compose, Project};
 use crate::container::{ContainerBuilder, ContainerStore, Containers};
-use crate::image::registry::{self, Progress, PullOptions, PushOptions};
+use crate::image::registry::{Progress, PullOptions, PushOptions};
 use crate::image::{Image, Images, Reference};
 use crate::network::{NetworkBuilder, NetworkStore};
 use crate::runtime::Runtime;
@@ -201,11 +201,7 @@ impl Engine {
         options: &PullOptions,
         progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<Image> {
-        let r: Reference = reference.parse()?;
-        registry::pull(self.images(), &r, options, progress)?;
-        crate::container::events::image_reference(self.images().store(), "pull", &r);
-        // with its references, as `image` gives it
-        self.images().inspect(&r)
+        self.containers.pull(&reference.parse()?, options, progress)
     }
 
     /// Pushes the local image `reference` to the registry it names (`docker push`), with
@@ -228,10 +224,7 @@ impl Engine {
         options: &PushOptions,
         progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<oci_spec::image::Digest> {
-        let r: Reference = reference.parse()?;
-        let digest = registry::push(self.images(), &r, options, progress)?;
-        crate::container::events::image_reference(self.images().store(), "push", &r);
-        Ok(digest)
+        self.containers.push(&reference.parse()?, options, progress)
     }
 
     /// A builder for a container from `image` (see [`ContainerBuilder`]).

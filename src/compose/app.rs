@@ -316,19 +316,13 @@ pub(super) fn build(
 /// Pulls `reference` into the store (and records the `pull` event, as the engine's own
 /// pull does).
 pub(super) fn pull(store: &ContainerStore, reference: &str) -> Result<Image> {
-    let r: Reference = reference.parse()?;
-    registry::pull(store.images(), &r, &registry::PullOptions::new(), &|_| {})?;
-    crate::container::events::image_reference(store.images().store(), "pull", &r);
-    store.images().inspect(&r)
+    store.pull(&reference.parse()?, &registry::PullOptions::new(), &|_| {})
 }
 
 /// Pushes the local image `reference` to the registry it names (and records the `push`
 /// event); its manifest digest.
 pub(super) fn push(store: &ContainerStore, reference: &str) -> Result<oci_spec::image::Digest> {
-    let r: Reference = reference.parse()?;
-    let digest = registry::push(store.images(), &r, &registry::PushOptions::new(), &|_| {})?;
-    crate::container::events::image_reference(store.images().store(), "push", &r);
-    Ok(digest)
+    store.push(&reference.parse()?, &registry::PushOptions::new(), &|_| {})
 }
 
 /// `down`: stops and removes the project's one-off containers, then its others

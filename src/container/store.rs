@@ -15,6 +15,7 @@ use super::monitor::{self, MonitorStatus};
 use super::record::{self, owner_alive, Record};
 use super::release::Ending;
 use super::{Container, ContainerFilter, State, Status};
+use crate::image::registry;
 use crate::network::NetworkStore;
 use crate::runtime::{self, Runtime};
 use crate::store::{random_bytes, Store};
@@ -40,6 +41,38 @@ pub(crate) struct ContainerStore {
 }
 
 impl ContainerStore {
+    /// Pulls `reference` into the image store (`docker pull`) and records the `pull`
+    /// event; the image, with its references.
+    ///
+    /// # Errors
+    /// The registry's, or reading the image back.
+    pub(crate) fn pull(
+        &self,
+        reference: &crate::Reference,
+        options: &registry::PullOptions,
+        progress: &(dyn Fn(&registry::Progress) + Sync),
+    ) -> Result<crate::Image> {
+        registry::pull(self.images(), reference, options, progress)?;
+        super::events::image_reference(self.images().store(), "pull", reference);
+        self.images().inspect(reference)
+    }
+
+    /// Pushes the local image `reference` to the registry it names (`docker push`) and
+    /// records the `push` event; the manifest digest.
+    ///
+    /// # Errors
+    /// The registry's; [`Error::ImageNotFound`].
+    pub(crate) fn push(
+        &self,
+        reference: &crate::Reference,
+        options: &registry::PushOptions,
+        progress: &(dyn Fn(&registry::Progress) + Sync),
+    ) -> Result<oci_spec::image::Digest> {
+        let digest = registry::push(self.images(), reference, options, progress)?;
+        super::events::image_reference(self.images().store(), "push", reference);
+        Ok(digest)
+    }
+
     /// Opens (creating if needed) `<root>/containers` with the stores its containers use;
     /// [`repair`](Self::repair) is left to the caller.
     ///
