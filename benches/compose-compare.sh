@@ -62,11 +62,10 @@ libpod_before=$(libpod_cgroups)
 
 has() { echo ",$SIDES," | grep -q ",$1,"; }
 eng() { "$OURS" --root "$eroot" "$@"; }
-pm() {
-    "$PODMAN" --root "$proot" --runroot "$prun" --storage-driver overlay \
-        --cgroup-manager cgroupfs "$@"
-}
+# podman's global flags: a private store (paths without spaces), cgroupfs
 pargs="--root $proot --runroot $prun --storage-driver overlay --cgroup-manager cgroupfs"
+# shellcheck disable=SC2086 # pargs is split on purpose
+pm() { "$PODMAN" $pargs "$@"; }
 
 cleanup() {
     set +e

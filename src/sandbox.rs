@@ -263,7 +263,7 @@ impl Sandbox {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(Error::os("reading", &bundles, e)),
         };
-        let runtime = Runtime::open(dir.join("runtime"))?;
+        let runtime = shared_runtime(&dir)?;
         for e in rd.flatten() {
             let owner = fs::read_to_string(e.path().join("owner")).unwrap_or_default();
             let mut words = owner.split_whitespace().map(str::parse::<u64>);
