@@ -49,8 +49,9 @@ const SPEC_VERSION: &str = "1.2.0";
     disable_version_flag = true
 )]
 struct Cli {
-    /// Root directory for container state.
-    #[arg(long, global = true, default_value = "/run/cargohold-runtime")]
+    /// Root directory for container state [default: /run/cargohold-runtime, rootless
+    /// $XDG_RUNTIME_DIR/cargohold-runtime].
+    #[arg(long, global = true, default_value_os_t = Runtime::default_root())]
     root: PathBuf,
     /// Also write errors (and debug lines) to this file.
     #[arg(long, global = true)]

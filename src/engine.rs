@@ -159,16 +159,25 @@ impl Engine {
         }
     }
 
-    /// Opens the engine root named by `$CARGOHOLD_ROOT`, else `/var/lib/cargohold` (as
-    /// Docker's `/var/lib/docker`); see [`open`](Self::open).
+    /// Opens the engine root named by `$CARGOHOLD_ROOT`, else the default one:
+    /// `/var/lib/cargohold` as root (as Docker's `/var/lib/docker`),
+    /// `$XDG_DATA_HOME/cargohold` (`~/.local/share/cargohold`) for other users (as
+    /// rootless podman's `~/.local/share/containers`); see [`open`](Self::open).
     ///
     /// # Errors
     /// As [`open`](Self::open).
     pub fn open_default() -> Result<Engine> {
         let root = std::env::var_os("CARGOHOLD_ROOT")
             .filter(|r| !r.is_empty())
-            .map_or_else(|| PathBuf::from("/var/lib/cargohold"), PathBuf::from);
+            .map_or_else(Engine::default_root, PathBuf::from);
         Engine::open(root)
+    }
+
+    /// The engine root [`open_default`](Self::open_default) uses without
+    /// `$CARGOHOLD_ROOT`: `/var/lib/cargohold` as root, `$XDG_DATA_HOME/cargohold` for
+    /// other users (rootless is detected from the effective uid, never configured).
+    pub fn default_root() -> PathBuf {
+        crate::paths::data_dir().join("cargohold")
     }
 
     /// Pulls `reference` (`busybox`, `busybox:1.36`, `registry:5000/app@sha256:…`) from

@@ -118,6 +118,7 @@ pub mod ext;
 mod godur;
 mod image;
 mod network;
+mod paths;
 pub mod runtime;
 mod sandbox;
 mod store;

@@ -53,7 +53,8 @@ const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
 /// sandbox's own (so nothing is ever created in the directory); `proc`, `sys`, `dev`
 /// and `tmp` are the sandbox's. No capability, `no_new_privileges`, Docker's default
 /// seccomp profile, new pid, mount, network (loopback only), ipc, uts and cgroup
-/// namespaces. It needs root for now.
+/// namespaces. Without root the same runs in a user namespace that maps the sandbox's user
+/// to the caller (memory and pids limits then need a cgroup delegated to the user).
 ///
 /// Nothing outlives the program: the sandbox is killed (SIGKILL, with every process of its
 /// pid namespace) when the thread that called [`run`](Self::run) ends, however it ends;
@@ -228,10 +229,10 @@ impl Sandbox {
     }
 
     /// Where sandboxes keep their runtime state and bundles while they run:
-    /// `/run/cargohold/sandbox` (mode 0700: a bundle holds the command line and the
-    /// environment).
+    /// `/run/cargohold/sandbox` as root, `$XDG_RUNTIME_DIR/cargohold/sandbox` rootless
+    /// (mode 0700: a bundle holds the command line and the environment).
     pub fn state_dir() -> PathBuf {
-        PathBuf::from("/run/cargohold/sandbox")
+        crate::paths::runtime_dir().join("cargohold/sandbox")
     }
 
     /// Removes what sandboxes of programs that have died left (their runtime state,
@@ -280,7 +281,9 @@ impl Sandbox {
                 let deleted = runtime.delete(&id, true);
                 // a start cut short may have made the cgroup before the runtime's state:
                 // the default cgroup goes by its path (its processes died with the owner)
-                let freed = match crate::sys::cgroup::Cgroup::open(&format!("/cargohold-{id}")) {
+                let freed = match crate::sys::cgroup::Cgroup::open(
+                    &crate::runtime::default_cgroup_path(&id),
+                ) {
                     Ok(cg) => cg
                         .kill_all(libc::SIGKILL)
                         .and_then(|()| cg.remove())
@@ -301,17 +304,12 @@ impl Sandbox {
     /// Runs it to its end (or its timeout) and returns how it ended and what it wrote.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] when not run as root (rootless sandboxes are not there yet);
+    /// [`Error::Unsupported`] for a memory or pids limit without root where no cgroup is
+    /// delegated to the user (saying what to delegate), or an image sandbox without root;
     /// [`Error::InvalidContainerConfig`] for an empty command or a root that is not a
     /// directory; the runtime's errors for a command that cannot be started (not found in
     /// the view: [`Error::Spawn`]); [`Error::Os`] for the state directory.
     pub fn run(&self) -> Result<SandboxOutput> {
-        if !rustix::process::geteuid().is_root() {
-            return Err(Error::Unsupported {
-                what: "a sandbox without root".into(),
-                reason: "rootless sandboxes are not implemented yet; run as root".into(),
-            });
-        }
         self.check()?;
         match &self.root {
             Root::Dir(root) => self.run_dir(root),
@@ -515,6 +513,9 @@ impl Sandbox {
                 p.set_rlimits(Some(rl));
             }
         }
+        if crate::paths::rootless() {
+            rootless(&mut spec, self.user);
+        }
         if let Some(linux) = spec.linux_mut() {
             let mut res = LinuxResources::default();
             if let Some(m) = self.memory {
@@ -538,6 +539,14 @@ impl Sandbox {
     /// [`run`](Self::run) over an image: an ephemeral, attached container of the engine.
     fn run_image(&self, engine: &crate::Engine, image: &crate::Image) -> Result<SandboxOutput> {
         use crate::{Mount as VolumeMount, Stdio, Ulimit};
+        if crate::paths::rootless() {
+            return Err(Error::Unsupported {
+                what: "an image sandbox without root".into(),
+                reason: "the engine's containers need root on this version; a sandbox over \
+                         a host directory (Sandbox::new) runs rootless"
+                    .into(),
+            });
+        }
         let mut b = engine.container(image);
         b.entrypoint([&self.argv[0]])
             .args(&self.argv[1..])
@@ -680,6 +689,42 @@ impl Sandbox {
     }
 }
 
+/// Makes `spec` runnable without root: a user namespace mapping the sandbox's user and
+/// group to the caller's own (one id each, which the kernel allows without helpers; the
+/// view's files keep their owners as far as the caller can see them), and no `gid=` on
+/// `/dev/pts` (the tty group is not mapped).
+fn rootless(spec: &mut Spec, (uid, gid): (u32, u32)) {
+    use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType};
+    let map = |inside: u32, outside: u32| {
+        LinuxIdMappingBuilder::default()
+            .container_id(inside)
+            .host_id(outside)
+            .size(1u32)
+            .build()
+            .expect("every field of the mapping is set")
+    };
+    if let Some(mounts) = spec.mounts_mut() {
+        for m in mounts.iter_mut() {
+            if let Some(opts) = m.options_mut() {
+                opts.retain(|o| !o.starts_with("gid="));
+            }
+        }
+    }
+    let Some(linux) = spec.linux_mut() else {
+        return;
+    };
+    let mut ns = linux.namespaces().clone().unwrap_or_default();
+    ns.push(
+        LinuxNamespaceBuilder::default()
+            .typ(LinuxNamespaceType::User)
+            .build()
+            .expect("the type is set"),
+    );
+    linux.set_namespaces(Some(ns));
+    linux.set_uid_mappings(Some(vec![map(uid, rustix::process::geteuid().as_raw())]));
+    linux.set_gid_mappings(Some(vec![map(gid, rustix::process::getegid().as_raw())]));
+}
+
 /// Makes the view root `view` (see [`Sandbox::view`]): its mount points and links made in
 /// a directory of its own first, then renamed into place (a concurrent sandbox making the
 /// same view wins or loses the rename, never sees half of it).
@@ -722,18 +767,21 @@ fn remove_bundle(bundle: &Path) {
     let _ = fs::remove_dir(bundle);
 }
 
-/// A read-only, non-recursive bind of `source` at `dest`.
+/// A read-only bind of `source` at `dest`: non-recursive as root (mounts below the
+/// directory are not seen); rootless recursive, read-only through (`rro`), since a user
+/// namespace may not bind a directory without the mounts below it (they could hide what
+/// the caller must not see).
 fn bind(source: &Path, dest: &Path) -> Mount {
+    let opts: &[&str] = if crate::paths::rootless() {
+        &["rbind", "ro", "nosuid", "nodev", "rro", "rnosuid", "rnodev"]
+    } else {
+        &["bind", "ro", "nosuid", "nodev"]
+    };
     let mut m = Mount::default();
     m.set_destination(dest.to_owned())
         .set_typ(Some("bind".into()))
         .set_source(Some(source.to_owned()))
-        .set_options(Some(vec![
-            "bind".into(),
-            "ro".into(),
-            "nosuid".into(),
-            "nodev".into(),
-        ]));
+        .set_options(Some(opts.iter().map(|o| o.to_string()).collect()));
     m
 }
 

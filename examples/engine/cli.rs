@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 )]
 pub(crate) struct Cli {
     /// The engine root (images, containers, volumes) [default: $CARGOHOLD_ROOT, then
-    /// /var/lib/cargohold].
+    /// /var/lib/cargohold as root, $XDG_DATA_HOME/cargohold for other users].
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) root: Option<PathBuf>,
     /// A registry (HOST:PORT) to reach over plain HTTP; repeatable.

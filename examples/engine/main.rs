@@ -18,7 +18,8 @@
 //!
 //! Docker's command names, flags, tables and exit codes: 125 when the engine fails, 126 or
 //! 127 when the command cannot be run in the container, the container's own code for `run`.
-//! The root defaults to `$CARGOHOLD_ROOT`, then `/var/lib/cargohold`.
+//! The root defaults to `$CARGOHOLD_ROOT`, then `/var/lib/cargohold` (as root) or
+//! `$XDG_DATA_HOME/cargohold` (rootless).
 //!
 //! Unlike Docker, a container has no network unless `--network` or `-p`/`-P` asks for one
 //! (the library's default: a namespace of its own with only loopback); `-p` without
@@ -129,7 +130,7 @@ fn main() -> ExitCode {
 
 /// Runs one command; its exit code.
 fn run(cli: Cli) -> CmdResult {
-    // --root, else $CARGOHOLD_ROOT, else /var/lib/cargohold
+    // --root, else $CARGOHOLD_ROOT, else Engine::default_root()
     let engine = match &cli.root {
         Some(root) => Engine::open(root)?,
         None => Engine::open_default()?,

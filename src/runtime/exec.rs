@@ -126,10 +126,16 @@ impl Runtime {
                 join.push((fd, flag));
             }
         }
-        let cg = Cgroup::open(&rec.cgroup_path)?;
+        // rootless containers may have none (see `create_cgroup`)
+        let cg = match Cgroup::open(&rec.cgroup_path) {
+            Ok(cg) => Some(cg),
+            Err(_) if super::rootless() => None,
+            Err(e) => return Err(e.into()),
+        };
         // HOME from the container's /etc/passwd when the process has none, as create does.
         let process = plan::with_home(process, &PathBuf::from(format!("/proc/{pid}/root")));
-        let mut pplan = plan::process_plan(&process, "process", false, &mut ctx)?;
+        let denied = super::idmap::setgroups_denied_in(pid);
+        let mut pplan = plan::process_plan(&process, "process", denied, &mut ctx)?;
         for w in &ctx.warnings {
             self.warn(w);
         }
@@ -152,8 +158,10 @@ impl Runtime {
         };
         let mut plan = InitPlan::new(pplan);
         plan.join = join;
-        plan.cgroup_procs = cg.procs_fds()?;
-        plan.cgroup_dir = cg.v2_dir_fd()?;
+        if let Some(cg) = &cg {
+            plan.cgroup_procs = cg.procs_fds()?;
+            plan.cgroup_dir = cg.v2_dir_fd()?;
+        }
         plan.chroot = chroot;
         let spawned =
             proc::spawn_in_pid_ns(&mut plan, join_pid.as_ref()).map_err(|e| Error::Spawn {

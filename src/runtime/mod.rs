@@ -50,6 +50,7 @@ macro_rules! process_setters {
 mod exec;
 mod exit;
 mod hooks;
+mod idmap;
 pub(crate) mod plan;
 mod resources;
 pub mod seccomp;
@@ -347,19 +348,73 @@ fn make_state_dir(dir: &Path, id: &str) -> Result<()> {
 
 /// Creates the container's cgroup (`linux.cgroupsPath`, `/cargohold-<id>` by default) with
 /// the spec's resources; returns its path and the cgroup.
-fn create_cgroup(id: &str, spec: &Spec) -> Result<(String, Cgroup)> {
+///
+/// Without root ([`rootless`]) the default is `cargohold-<id>` under the caller's own
+/// cgroup (where a delegated subtree would be), hierarchies that are not delegated are
+/// skipped, device rules are left out (a user namespace cannot make devices; they are
+/// bound from the host) and, as runc does, a container that asks for no limit runs without
+/// a cgroup where none may be made (`None`). A limit in a hierarchy the caller may not
+/// write is refused before anything runs, saying what to delegate.
+fn create_cgroup(id: &str, spec: &Spec) -> Result<(String, Option<Cgroup>)> {
     let none = oci_spec::runtime::Linux::default();
     let linux = spec.linux().as_ref().unwrap_or(&none);
+    let rootless = rootless();
     let cgroup_path = match linux.cgroups_path() {
         Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
-        _ => format!("/cargohold-{id}"),
+        _ => default_cgroup_path(id),
     };
-    let settings = match resources::with_default_devices(linux) {
+    let mut settings = match resources::with_default_devices(linux) {
         Some(r) => resources::settings(&r, cgroup::uses_v2)?,
         None => Vec::new(),
     };
-    let cg = Cgroup::create(&cgroup_path, &settings)?;
-    Ok((cgroup_path, cg))
+    if !rootless {
+        let cg = Cgroup::create(&cgroup_path, &settings)?;
+        return Ok((cgroup_path, Some(cg)));
+    }
+    settings.retain(|s| s.controller != cgroup::Controller::Devices);
+    match Cgroup::create_permitted(&cgroup_path, &settings) {
+        Ok(cg) => Ok((cgroup_path, Some(cg))),
+        Err(crate::sys::Error::Cgroup { source, .. })
+            if settings.is_empty() && cgroup::is_denied(&source) =>
+        {
+            Ok((cgroup_path, None))
+        }
+        Err(crate::sys::Error::Cgroup { op, path, source }) if cgroup::is_denied(&source) => {
+            let limits: Vec<&str> = settings.iter().map(|s| s.file.as_str()).collect();
+            Err(Error::Unsupported {
+                what: format!("a rootless container with limits ({})", limits.join(", ")),
+                reason: format!(
+                    "cgroup {op} at {} was refused ({source}): user {} has no cgroup of its \
+                     own here. Limits without root need a cgroup v2 subtree delegated to the \
+                     user (systemd: `Delegate=yes`, as user@.service has; or a directory \
+                     chowned to the user with its cgroup.procs, cgroup.subtree_control and \
+                     cgroup.threads) holding the caller's process; on a cgroup v1 or hybrid \
+                     host, directories of the v1 hierarchies chowned the same way. Or run \
+                     without the limits, or as root",
+                    path.display(),
+                    rustix::process::geteuid().as_raw(),
+                ),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The cgroup of container `id` whose spec names none: `/cargohold-<id>`; rootless
+/// `cargohold-<id>` under the caller's own cgroup (where a delegated subtree would be).
+pub(crate) fn default_cgroup_path(id: &str) -> String {
+    if rootless() {
+        format!("cargohold-{id}")
+    } else {
+        format!("/cargohold-{id}")
+    }
+}
+
+/// Whether this process runs rootless: without root of the host, so containers need a user
+/// namespace, a cgroup delegated to the user for limits, and state under
+/// `$XDG_RUNTIME_DIR`. Detected (effective uid not 0), never configured.
+pub fn rootless() -> bool {
+    crate::paths::rootless()
 }
 
 /// How the init learns it may exec: over the socket (`run`), or the exec fifo (`create`
@@ -400,7 +455,9 @@ fn setup_handshake(
         })?;
         match msg {
             ChildMessage::IdMap => {
-                write_id_maps(pid, spec)?;
+                if let Some(linux) = spec.linux() {
+                    idmap::write(pid, linux)?;
+                }
                 spawned.proceed().map_err(|e| Error::Spawn {
                     stage: "resuming the init process".into(),
                     source: e,
@@ -539,25 +596,6 @@ fn state_json(id: &str, status: &str, pid: i32, bundle: &Path, spec: &Spec) -> V
     }
 }
 
-fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
-    let Some(linux) = spec.linux() else {
-        return Ok(());
-    };
-    for (file, maps) in [
-        ("uid_map", linux.uid_mappings()),
-        ("gid_map", linux.gid_mappings()),
-    ] {
-        let text: String = maps
-            .iter()
-            .flatten()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect();
-        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
-        fs::write(&path, text).map_err(|e| Error::os("writing id mappings", path, e))?;
-    }
-    Ok(())
-}
-
 fn send_console(socket: &Path, master: &OwnedFd) -> Result<()> {
     let stream = UnixStream::connect(socket)
         .map_err(|e| Error::os("connecting to the console socket", socket, e))?;
@@ -578,6 +616,13 @@ enum StartMode {
 }
 
 impl Runtime {
+    /// The runtime root a runtime uses unless told otherwise: `/run/cargohold-runtime` as
+    /// root, `$XDG_RUNTIME_DIR/cargohold-runtime` rootless (as runc uses `/run/runc` and
+    /// `$XDG_RUNTIME_DIR/runc`).
+    pub fn default_root() -> PathBuf {
+        crate::paths::runtime_dir().join("cargohold-runtime")
+    }
+
     /// Opens (creating if needed, mode 0700) a runtime root directory such as `/run/cargohold`.
     ///
     /// # Errors
@@ -746,10 +791,12 @@ impl Runtime {
         let _lock = Lock::acquire(&dir)?;
 
         let (cgroup_path, cg) = create_cgroup(id, &spec)?;
-        let procs = cg.procs_fds()?;
-        let cgroup_dir = cg.v2_dir_fd()?;
-        let cgroup_dirs = cg.paths();
-        rollback.cgroup = Some(cg);
+        let (procs, cgroup_dir, cgroup_dirs) = match &cg {
+            Some(cg) => (cg.procs_fds()?, cg.v2_dir_fd()?, cg.paths()),
+            // shown read-only at /sys/fs/cgroup instead, as runc does
+            None => (Vec::new(), None, cgroup::own_dirs()?),
+        };
+        rollback.cgroup = cg;
 
         let start = start_signal(mode, &dir)?;
         let join_pid = ns.dup_join_pid()?;
@@ -985,12 +1032,19 @@ impl Runtime {
             return Err(invalid_state(id, "kill", status));
         }
         if all {
-            let cg = Cgroup::open(&rec.cgroup_path)?;
-            cg.kill_all(signal)?;
-            if status == Status::Paused && signal == libc::SIGKILL {
-                let _ = cg.thaw();
+            match Cgroup::open(&rec.cgroup_path) {
+                Ok(cg) => {
+                    cg.kill_all(signal)?;
+                    if status == Status::Paused && signal == libc::SIGKILL {
+                        let _ = cg.thaw();
+                    }
+                    return Ok(());
+                }
+                // rootless without a cgroup (see `create_cgroup`): the init alone, as runc
+                // does (with a pid namespace of its own, SIGKILL ends every process in it)
+                Err(_) if rootless() => {}
+                Err(e) => return Err(e.into()),
             }
-            return Ok(());
         }
         let pidfd = file::pidfd_open(rec.pid)
             .map_err(|e| Error::os("opening pidfd of", format!("pid {}", rec.pid), e))?;

@@ -307,10 +307,33 @@ fn propagation_option(opt: &str) -> Option<c_ulong> {
     })
 }
 
+/// The recursive mount attributes of OCI runtime spec 1.1 (`rro`, …): (clear?, flag).
+fn recursive_option(opt: &str) -> Option<(bool, u64)> {
+    use crate::sys::raw::{
+        MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NOSYMFOLLOW,
+        MOUNT_ATTR_RDONLY,
+    };
+    Some(match opt {
+        "rro" => (false, MOUNT_ATTR_RDONLY),
+        "rrw" => (true, MOUNT_ATTR_RDONLY),
+        "rnosuid" => (false, MOUNT_ATTR_NOSUID),
+        "rsuid" => (true, MOUNT_ATTR_NOSUID),
+        "rnodev" => (false, MOUNT_ATTR_NODEV),
+        "rdev" => (true, MOUNT_ATTR_NODEV),
+        "rnoexec" => (false, MOUNT_ATTR_NOEXEC),
+        "rexec" => (true, MOUNT_ATTR_NOEXEC),
+        "rnosymfollow" => (false, MOUNT_ATTR_NOSYMFOLLOW),
+        "rsymfollow" => (true, MOUNT_ATTR_NOSYMFOLLOW),
+        _ => return None,
+    })
+}
+
 /// The parsed options of one mount.
 struct MountOptions {
     flags: c_ulong,
     propagation: c_ulong,
+    /// `MOUNT_ATTR_*` (set, clear) for every mount of the tree.
+    recursive: (u64, u64),
     data: Vec<String>,
 }
 
@@ -318,6 +341,7 @@ fn parse_options(field: &str, options: &[String]) -> Result<MountOptions> {
     let mut o = MountOptions {
         flags: 0,
         propagation: 0,
+        recursive: (0, 0),
         data: Vec::new(),
     };
     for opt in options {
@@ -326,6 +350,14 @@ fn parse_options(field: &str, options: &[String]) -> Result<MountOptions> {
                 o.flags &= !flag;
             } else {
                 o.flags |= flag;
+            }
+        } else if let Some((clear, flag)) = recursive_option(opt) {
+            if clear {
+                o.recursive.0 &= !flag;
+                o.recursive.1 |= flag;
+            } else {
+                o.recursive.0 |= flag;
+                o.recursive.1 &= !flag;
             }
         } else if let Some(p) = propagation_option(opt) {
             o.propagation |= p;
@@ -700,7 +732,8 @@ fn init_process(
         .as_ref()
         .ok_or_else(|| Error::spec("process", "missing"))?;
     let process = with_home(process, rootfs);
-    let mut pplan = process_plan(&process, "process", user_ns, ctx)?;
+    let denied = user_ns && super::idmap::setgroups_denied(linux);
+    let mut pplan = process_plan(&process, "process", denied, ctx)?;
     pplan.seccomp = match linux.seccomp() {
         Some(s) => Some(super::seccomp::compile(s)?),
         None => None,
@@ -986,7 +1019,7 @@ fn rlimit_resource(t: PosixRlimitType) -> i32 {
 pub(crate) fn process_plan(
     process: &Process,
     field: &str,
-    _user_ns: bool,
+    setgroups_denied: bool,
     ctx: &mut Context,
 ) -> Result<ProcessPlan> {
     let args = process.args().clone().unwrap_or_default();
@@ -1025,7 +1058,20 @@ pub(crate) fn process_plan(
     let user = process.user();
     p.uid = user.uid();
     p.gid = user.gid();
-    p.groups = Some(user.additional_gids().clone().unwrap_or_default());
+    let groups = user.additional_gids().clone().unwrap_or_default();
+    p.groups = match (setgroups_denied, groups.is_empty()) {
+        (false, _) => Some(groups),
+        // a rootless user namespace with one gid: the process keeps the one it has
+        (true, true) => None,
+        (true, false) => {
+            return Err(Error::spec(
+                format!("{field}.user.additionalGids"),
+                "a rootless container whose gid map is the user's own gid cannot set \
+                 supplementary groups (the kernel denies setgroups there); map a range of \
+                 /etc/subgid instead (needs newgidmap)",
+            ))
+        }
+    };
     p.umask = user.umask();
     p.no_new_privs = process.no_new_privileges().unwrap_or(false);
     if process.terminal().unwrap_or(false) {
@@ -1430,6 +1476,7 @@ fn mount_plan(m: &Mount, field: &str, target: &Path, bundle: &Path) -> Result<Mo
             bind_file: !meta.is_dir(),
             remount,
             propagation: opts.propagation,
+            recursive: opts.recursive,
         })
     } else {
         let fstype = m
@@ -1464,6 +1511,7 @@ fn mount_plan(m: &Mount, field: &str, target: &Path, bundle: &Path) -> Result<Mo
             bind_file: false,
             remount,
             propagation: opts.propagation,
+            recursive: opts.recursive,
         })
     }
 }
@@ -1509,6 +1557,7 @@ fn cgroup_mounts(
         bind_file: false,
         remount: 0,
         propagation: 0,
+        recursive: (0, 0),
     };
     let bind = |target: CString, src: &Path| -> Result<MountPlan> {
         Ok(MountPlan {
@@ -1520,6 +1569,7 @@ fn cgroup_mounts(
             bind_file: false,
             remount: flags & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC),
             propagation: 0,
+            recursive: (0, 0),
         })
     };
     if cgroup::detect() == CgroupVersion::V2 {
@@ -1547,6 +1597,7 @@ fn cgroup_mounts(
         bind_file: false,
         remount: 0,
         propagation: 0,
+        recursive: (0, 0),
     });
     names.push(format!("tmpfs on {dest}"));
     for h in cgroup::hierarchies() {
@@ -1584,6 +1635,7 @@ fn cgroup_mounts(
             bind_file: false,
             remount: 0,
             propagation: 0,
+            recursive: (0, 0),
         });
         names.push(format!("read-only remount of {dest}"));
     }

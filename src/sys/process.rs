@@ -168,6 +168,9 @@ pub struct MountPlan {
     pub remount: c_ulong,
     /// Propagation flags (MS_SHARED, MS_SLAVE, MS_PRIVATE, MS_UNBINDABLE, with MS_REC), or 0.
     pub propagation: c_ulong,
+    /// `MOUNT_ATTR_*` flags set and cleared on the mount and every mount below it, last
+    /// (`mount_setattr(2)` with `AT_RECURSIVE`: the OCI options `rro`, `rnosuid`, …), or 0.
+    pub recursive: (u64, u64),
 }
 
 /// A device node to create under the rootfs.
@@ -946,8 +949,15 @@ fn join_and_unshare(plan: &InitPlan, sync: RawFd) -> ChildResult {
         }
         report(sync, MSG_IDMAP, 0, 0, 0);
         wait_parent(sync, Step::WaitIdMap)?;
-        raw::setresgid(0).at(Step::BecomeRoot, 0)?;
-        raw::setresuid(0).at(Step::BecomeRoot, 0)?;
+        // EINVAL: id 0 is not mapped (a rootless map of the caller's own ids alone, say
+        // 1000 to 1000): we stay who we are, with the namespace's full capabilities all
+        // the same (they come from making it, not from the uid)
+        for set in [raw::setresgid, raw::setresuid] {
+            match set(0) {
+                Err(e) if e == libc::EINVAL => {}
+                r => r.at(Step::BecomeRoot, 0)?,
+            }
+        }
         // Only now: the parent writes our id maps, which it cannot while we are not dumpable.
         non_dumpable();
     }
@@ -1102,7 +1112,7 @@ fn prepare_rootfs(r: &RootfsPlan) -> ChildResult {
         .at(Step::Mount, i);
         raw::close(target);
         result?;
-        if m.remount == 0 && m.propagation == 0 {
+        if m.remount == 0 && m.propagation == 0 && m.recursive == (0, 0) {
             continue;
         }
         // Re-open: the mount now covers the old target.
@@ -1129,6 +1139,10 @@ fn prepare_rootfs(r: &RootfsPlan) -> ChildResult {
         if m.propagation != 0 {
             result =
                 raw::mount(None, path, None, m.propagation, None).at(Step::MountPropagation, i);
+        }
+        if result.is_ok() && m.recursive != (0, 0) {
+            let (set, clear) = m.recursive;
+            result = raw::mount_setattr_recursive(path, set, clear).at(Step::MountRemount, i);
         }
         raw::close(target);
         result?;

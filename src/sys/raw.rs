@@ -70,6 +70,49 @@ pub fn mount(
     check(ret).map(drop)
 }
 
+/// `MOUNT_ATTR_RDONLY` of mount_setattr(2).
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+/// `MOUNT_ATTR_NOSUID`.
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+/// `MOUNT_ATTR_NODEV`.
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+/// `MOUNT_ATTR_NOEXEC`.
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+/// `MOUNT_ATTR_NOSYMFOLLOW`.
+pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+
+/// mount_setattr(2) of the mount at `path` and every mount below it (`AT_RECURSIVE`),
+/// setting and clearing `MOUNT_ATTR_*` flags. A last symlink in `path` is followed (the
+/// runtime passes `/proc/self/fd/N` of a target it opened safely).
+pub fn mount_setattr_recursive(path: &CStr, set: u64, clear: u64) -> R {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: a NUL-terminated path and a struct of the size passed, both outliving the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    check_long(ret).map(drop)
+}
+
 /// umount2(2).
 pub fn umount2(target: &CStr, flags: c_int) -> R {
     // SAFETY: target is a valid C string.

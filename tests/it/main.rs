@@ -82,4 +82,5 @@ mod cli_flags;
 // profiles and `.env`, failures that leave nothing.
 mod compose;
 mod compose_docker;
+mod rootless;
 mod sandbox;

@@ -441,6 +441,25 @@ impl Layout {
     }
 }
 
+/// The calling process's own cgroup directories, in the hierarchies a container gets (see
+/// the module docs): what a container without a cgroup of its own (rootless, none
+/// delegated) is in, and shows at `/sys/fs/cgroup`, read-only, as runc does.
+///
+/// # Errors
+/// [`Error::Cgroup`] if `/proc/self/cgroup` cannot be read.
+pub fn own_dirs() -> Result<Vec<PathBuf>> {
+    let layout = host();
+    // a child's directories, less the child
+    let dirs = layout.resolve("c")?;
+    Ok(layout
+        .hiers
+        .iter()
+        .zip(dirs)
+        .filter(|(h, _)| !(h.v2 && layout.version == CgroupVersion::Hybrid))
+        .filter_map(|(_, d)| d.parent().map(Path::to_path_buf))
+        .collect())
+}
+
 /// Our own cgroup in hierarchy `h` from `/proc/self/cgroup` text.
 fn own_cgroup<'a>(proc_self_cgroup: &'a str, h: &Hier) -> Option<&'a str> {
     proc_self_cgroup.lines().find_map(|l| {
@@ -598,6 +617,16 @@ impl Setting {
 }
 
 /// An [`Error::Cgroup`].
+/// Whether the kernel refused a cgroup operation for want of permission (the directory was
+/// not delegated to the caller): `EACCES`, `EPERM`, or `EROFS` (a read-only cgroupfs, as a
+/// container without cgroup namespace delegation sees it).
+pub fn is_denied(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EACCES | libc::EPERM | libc::EROFS)
+    )
+}
+
 fn cg_err(op: impl Into<String>, path: impl Into<PathBuf>, source: io::Error) -> Error {
     Error::Cgroup {
         op: op.into(),
@@ -677,6 +706,23 @@ impl Cgroup {
         Cgroup::create_in(host().clone(), path, settings)
     }
 
+    /// As [`create`](Self::create), for a caller without root (rootless containers): a
+    /// hierarchy that no setting needs is skipped where the kernel refuses its directory
+    /// (`EACCES`, `EPERM`, `EROFS`: it was not delegated to the caller), as runc's rootless
+    /// cgroup manager does. A hierarchy a setting needs must be writable.
+    ///
+    /// # Errors
+    /// As [`create`](Self::create); a refused directory of a needed hierarchy, or refused
+    /// directories in every hierarchy, are [`Error::Cgroup`] with the kernel's error (see
+    /// [`is_denied`]).
+    pub fn create_permitted(path: &str, settings: &[Setting]) -> Result<Cgroup> {
+        Cgroup::make(host().clone(), path, settings, true)
+    }
+
+    pub(crate) fn create_in(layout: Arc<Layout>, path: &str, writes: &[Setting]) -> Result<Cgroup> {
+        Cgroup::make(layout, path, writes, false)
+    }
+
     /// Opens an existing container cgroup (for state, kill, pause, delete from another process).
     ///
     /// # Errors
@@ -686,7 +732,7 @@ impl Cgroup {
         Cgroup::open_in(host().clone(), path)
     }
 
-    pub(crate) fn create_in(layout: Arc<Layout>, path: &str, writes: &[Setting]) -> Result<Cgroup> {
+    fn make(layout: Arc<Layout>, path: &str, writes: &[Setting], permitted: bool) -> Result<Cgroup> {
         let targets = layout.resolve(path)?;
         let mut wanted: Vec<usize> = Vec::new();
         let mut want = |i: Option<usize>| {
@@ -721,9 +767,16 @@ impl Cgroup {
             live: Mutex::new(Vec::new()),
         };
         let mut created = Vec::new();
-        let res = cg
-            .make_dirs(&wanted, &mut created)
-            .and_then(|()| cg.run(writes));
+        let res = if permitted {
+            let needed: Vec<usize> = writes
+                .iter()
+                .filter_map(|w| cg.layout.hier_for(w.controller))
+                .collect();
+            cg.make_permitted_dirs(&wanted, &needed, &mut created)
+        } else {
+            cg.make_dirs(&wanted, &mut created)
+        };
+        let res = res.and_then(|()| cg.run(writes));
         if let Err(e) = res {
             let fake = cg.layout.fake_self_cgroup.is_some();
             for d in created.iter().rev() {
@@ -784,6 +837,34 @@ impl Cgroup {
             self.live().push(i);
         }
         Ok(())
+    }
+
+    /// [`make_dirs`](Self::make_dirs) of each hierarchy of `idx` on its own, skipping the
+    /// refused ones that are not `needed`; at least one must be made.
+    fn make_permitted_dirs(
+        &mut self,
+        idx: &[usize],
+        needed: &[usize],
+        created: &mut Vec<PathBuf>,
+    ) -> Result<()> {
+        let mut refused = None;
+        for &i in idx {
+            match self.make_dirs(&[i], created) {
+                Ok(()) => {}
+                Err(Error::Cgroup { source, .. })
+                    if is_denied(&source) && !needed.contains(&i) =>
+                {
+                    refused.get_or_insert((i, source));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        match refused {
+            Some((i, source)) if self.live().is_empty() => {
+                Err(cg_err("creating", &self.targets[i], source))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Runs a plan of writes.

@@ -348,6 +348,7 @@ pub mod cli;
 pub mod dockerd;
 pub mod engine;
 pub mod fake_dns;
+pub mod rootless;
 pub mod tools;
 
 // Flat names for the tests (`common::docker_archive`). Binaries that include only a part

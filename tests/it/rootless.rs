@@ -1,0 +1,376 @@
+//! Rootless (issue 15), as the unprivileged test user of `common::rootless`: the runtime
+//! example on the bundles `runc spec --rootless` writes (side by side with runc), a map of
+//! subordinate ids through newuidmap, limits refused without a delegated cgroup and kept in
+//! one, and the sandbox example: its view, its limits and timeout, and nothing left when
+//! it is killed.
+
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use crate::common::rootless::{self, busybox_rootfs, chown_tree, run_as, UserDir};
+use crate::common::{example_bin, mounts_with};
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A bundle made by `runc spec --rootless` as the test user, its process replaced by `args`
+/// and edited by `edit`; owned by the user.
+fn rootless_bundle(xdg: &Path, args: &[&str], edit: impl FnOnce(&mut serde_json::Value)) -> UserDir {
+    let b = UserDir::new(0o755);
+    busybox_rootfs(&b.path);
+    chown_tree(&b.path);
+    let out = run_as(
+        xdg,
+        &["sh", "-c", &format!("cd {} && runc spec --rootless", b.path.display())],
+    );
+    assert!(out.status.success(), "runc spec --rootless: {:?}", text(&out));
+    let file = b.path.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+    spec["process"]["terminal"] = false.into();
+    spec["process"]["args"] = args.iter().map(|a| serde_json::Value::from(*a)).collect();
+    edit(&mut spec);
+    fs::write(&file, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    chown_tree(&b.path);
+    b
+}
+
+/// `runtime run ID` as the test user in `bundle`, with its default root (under the user's
+/// `XDG_RUNTIME_DIR`).
+fn ours(xdg: &Path, bundle: &Path, id: &str) -> Output {
+    let rt = example_bin("runtime");
+    let cmd = format!("cd {} && exec {} run {id}", bundle.display(), rt.display());
+    run_as(xdg, &["sh", "-c", &cmd])
+}
+
+/// What a probe inside sees: credentials, capabilities, mounts, devices, maps, namespaces,
+/// and which writes work.
+const PROBE: &str = "grep -E '^(Cap|NoNewPrivs|Seccomp:|Uid|Gid|Groups)' /proc/self/status; \
+    awk '{print $5, $6, $9, $10}' /proc/self/mountinfo | sort; \
+    ls -ln /dev | awk '{print $1, $3, $4, $NF}'; hostname; \
+    cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups; ls /proc/self/ns | sort; \
+    touch /x 2>&1; echo end";
+
+/// runc's v1 cgroup mount for a container without a cgroup is a tmpfs it leaves writable
+/// although the spec says `ro`; ours is read-only as the spec says (the hierarchies below
+/// are read-only binds in both).
+fn without_cgroup_tmpfs(s: &str) -> String {
+    s.lines()
+        .filter(|l| !(l.starts_with("/sys/fs/cgroup ") && l.contains("uid=")))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn runtime_runs_runc_spec_rootless_bundles_as_runc_does() {
+    let u = rootless::user();
+    let xdg = UserDir::new(0o700);
+    let b = rootless_bundle(&xdg.path, &["sh", "-c", PROBE], |_| {});
+    let runc_cmd = format!(
+        "cd {} && exec runc --root {}/runc run rl-runc",
+        b.path.display(),
+        xdg.path.display()
+    );
+    let theirs = run_as(&xdg.path, &["sh", "-c", &runc_cmd]);
+    let mine = ours(&xdg.path, &b.path, "rl-ours");
+    let (theirs_out, theirs_err) = text(&theirs);
+    let (mine_out, mine_err) = text(&mine);
+    assert!(theirs.status.success(), "runc: {theirs_err}");
+    assert!(mine.status.success(), "ours: {mine_err}");
+    assert_eq!(without_cgroup_tmpfs(&mine_out), without_cgroup_tmpfs(&theirs_out));
+    // root inside, the user outside, one id each, setgroups denied; a read-only root
+    assert!(mine_out.contains("Uid:\t0\t0\t0\t0"), "{mine_out}");
+    assert!(
+        mine_out.contains(&format!("0 {:>10} {:>10}\n", u.uid, 1)),
+        "{mine_out}"
+    );
+    assert!(mine_out.contains("\ndeny\n"), "{mine_out}");
+    assert!(mine_out.contains("Read-only file system") && mine_out.ends_with("end\n"));
+    // the state went under the user's runtime directory and is gone
+    let state = xdg.path.join("cargohold-runtime");
+    assert!(state.is_dir(), "no state root at {}", state.display());
+    assert!(!state.join("rl-ours").exists());
+}
+
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn runtime_maps_subordinate_ids_through_newuidmap() {
+    let u = rootless::user();
+    let xdg = UserDir::new(0o700);
+    let b = rootless_bundle(
+        &xdg.path,
+        &["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id"],
+        |spec| {
+            let maps = |own: u32, sub: u32| {
+                serde_json::json!([
+                    {"containerID": 0, "hostID": own, "size": 1},
+                    {"containerID": 1, "hostID": sub, "size": 65536},
+                ])
+            };
+            spec["linux"]["uidMappings"] = maps(u.uid, u.subuid);
+            spec["linux"]["gidMappings"] = maps(u.gid, u.subgid);
+            spec["process"]["user"] =
+                serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 6]});
+        },
+    );
+    let out = ours(&xdg.path, &b.path, "rl-subids");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let map = |own: u32, sub: u32| {
+        format!(
+            "{:>10} {:>10} {:>10}\n{:>10} {:>10} {:>10}\n",
+            0, own, 1, 1, sub, 65536
+        )
+    };
+    let want = format!(
+        "{}{}uid=1000 gid=1000 groups=5,6\n",
+        map(u.uid, u.subuid),
+        map(u.gid, u.subgid)
+    );
+    assert_eq!(stdout, want);
+    // a range outside the user's is refused by the helper, named
+    let b = rootless_bundle(&xdg.path, &["true"], |spec| {
+        spec["linux"]["uidMappings"] = serde_json::json!([
+            {"containerID": 0, "hostID": u.uid, "size": 1},
+            {"containerID": 1, "hostID": 1, "size": 10},
+        ]);
+    });
+    let out = ours(&xdg.path, &b.path, "rl-badmap");
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("newuidmap") && stderr.contains("/etc/subuid"), "{stderr}");
+    assert!(!xdg.path.join("cargohold-runtime/rl-badmap").exists());
+}
+
+/// The memory and pids hierarchies of this (hybrid or v1) host, if it has them.
+fn v1_dir(controller: &str) -> Option<std::path::PathBuf> {
+    let d = Path::new("/sys/fs/cgroup").join(controller);
+    d.join("cgroup.procs").exists().then_some(d)
+}
+
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn rootless_limits_need_a_cgroup_delegated_to_the_user() {
+    let xdg = UserDir::new(0o700);
+    let limits = |spec: &mut serde_json::Value| {
+        spec["linux"]["resources"] =
+            serde_json::json!({"memory": {"limit": 67108864}, "pids": {"limit": 20}});
+    };
+    let probe = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max";
+    let b = rootless_bundle(&xdg.path, &["sh", "-c", probe], limits);
+    // no cgroup of the user's: refused before anything runs, saying what to do
+    let out = ours(&xdg.path, &b.path, "rl-limits");
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("rootless container with limits") && stderr.contains("delegated"),
+        "{stderr}"
+    );
+    assert!(!xdg.path.join("cargohold-runtime/rl-limits").exists());
+    assert!(crate::common::cgroups_named("cargohold-rl-limits").is_empty());
+
+    // delegated (here: v1 directories given to the user, which the caller's process is in)
+    let (Some(mem), Some(pids)) = (v1_dir("memory"), v1_dir("pids")) else {
+        eprintln!("no v1 memory and pids hierarchies: the delegated path is not tried here");
+        return;
+    };
+    let name = format!("cargohold-rl-deleg-{}", std::process::id());
+    let delegated = [mem.join(&name), pids.join(&name)];
+    for d in &delegated {
+        fs::create_dir(d).unwrap();
+        chown_tree(d);
+    }
+    let rt = example_bin("runtime");
+    let cmd = format!(
+        "echo $$ > {m}/cgroup.procs && echo $$ > {p}/cgroup.procs && cd {b} && \
+         {rt} run rl-limits; echo rc=$?; ls {m}",
+        m = delegated[0].display(),
+        p = delegated[1].display(),
+        b = b.path.display(),
+        rt = rt.display()
+    );
+    let out = run_as(&xdg.path, &["sh", "-c", &cmd]);
+    let (stdout, stderr) = text(&out);
+    for d in &delegated {
+        // the shell has ended: the directories are empty
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while fs::remove_dir(d).is_err() {
+            assert!(Instant::now() < deadline, "{} busy", d.display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    assert!(stdout.starts_with("67108864\n20\nrc=0\n"), "{stdout} {stderr}");
+    // its cgroup was made in the delegated one and removed
+    assert!(!stdout.contains("cargohold-rl-limits"), "{stdout}");
+}
+
+/// A host directory with busybox as `bin/`, a data file, and below `rw/` a writable tmpfs
+/// of the host's (a mount under the view, which the sandbox must see read-only too).
+struct HostDir {
+    dir: tempfile::TempDir,
+}
+
+impl HostDir {
+    fn new() -> HostDir {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        fs::create_dir(&bin).unwrap();
+        fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+        for applet in ["sh", "cat", "id", "touch", "sleep", "awk", "echo", "true"] {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+        }
+        fs::create_dir(dir.path().join("data")).unwrap();
+        fs::write(dir.path().join("data/in.txt"), "from the host\n").unwrap();
+        let rw = dir.path().join("rw");
+        fs::create_dir(&rw).unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "mode=1777", "tmpfs"])
+            .arg(&rw)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        HostDir { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for HostDir {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path().join("rw"))
+            .status();
+    }
+}
+
+fn sandbox(xdg: &Path, flags: &[&str], root: &Path, argv: &[&str]) -> Output {
+    let bin = example_bin("sandbox");
+    let mut all = vec![bin.to_str().unwrap()];
+    all.extend_from_slice(flags);
+    all.push(root.to_str().unwrap());
+    all.extend_from_slice(argv);
+    run_as(xdg, &all)
+}
+
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn sandbox_runs_rootless_over_a_read_only_view() {
+    let u = rootless::user();
+    let xdg = UserDir::new(0o700);
+    let host = HostDir::new();
+    let out = sandbox(
+        &xdg.path,
+        &["--timeout", "30"],
+        host.path(),
+        &[
+            "sh",
+            "-c",
+            "cat /data/in.txt; id -u; touch /data/x 2>/dev/null || echo ro; \
+             touch /rw/x 2>/dev/null || echo rw ro; echo w > /tmp/f && cat /tmp/f; \
+             awk 'NR>2{print $1}' /proc/net/dev; exit 3",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        stdout,
+        format!("from the host\n{}\nro\nrw ro\nw\nlo:\n", u.uid),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(!host.path().join("rw/x").exists());
+    // its state is under the user's runtime directory, and gone
+    let bundles = xdg.path.join("cargohold/sandbox/bundles");
+    assert!(fs::read_dir(&bundles).unwrap().next().is_none());
+
+    // the wall-clock timeout
+    let t = Instant::now();
+    let out = sandbox(&xdg.path, &["--timeout", "1"], host.path(), &["sleep", "60"]);
+    assert_eq!(out.status.code(), Some(124), "{:?}", text(&out));
+    assert!(t.elapsed() < Duration::from_secs(30));
+
+    // a memory limit without a delegated cgroup: refused, saying what to delegate
+    let out = sandbox(&xdg.path, &["--memory", "67108864"], host.path(), &["true"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert!(stderr.contains("delegated"), "{stderr}");
+}
+
+/// The sandbox example run by the test user, killed with SIGKILL while its command runs:
+/// no process of it is left and no mount names it.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn a_killed_rootless_sandbox_leaves_nothing() {
+    let xdg = UserDir::new(0o700);
+    let host = HostDir::new();
+    let marker = format!("rlmarker{}", std::process::id());
+    let bin = example_bin("sandbox");
+    let mut owner = std::process::Command::new("runuser")
+        .args(["-u", rootless::NAME, "--", "env"])
+        .arg(format!("XDG_RUNTIME_DIR={}", xdg.path.display()))
+        .arg(bin)
+        .arg(host.path())
+        .args(["sh", "-c", &format!("sleep 1000 & wait; : {marker}")])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let runuser = owner.id();
+    let with_marker = || -> Vec<i32> {
+        fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&marker))
+            })
+            .collect()
+    };
+    // the owner is the sandbox example (runuser's child); the rest are the sandbox's
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let example = loop {
+        let pids = with_marker();
+        let example = pids.iter().copied().find(|&p| {
+            fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit(')').next()?.split_whitespace().nth(1)?.parse().ok())
+                == Some(runuser as i32)
+        });
+        if let Some(e) = example.filter(|_| pids.len() >= 3) {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "the sandbox never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // SAFETY: a process of this test's (the example runuser started).
+    assert_eq!(unsafe { libc::kill(example, libc::SIGKILL) }, 0);
+    owner.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !with_marker().is_empty() {
+        assert!(Instant::now() < deadline, "the sandbox outlived its owner");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // no mount namespace of any process holds a mount of its view or bundle
+    let needle = xdg.path.display().to_string();
+    let holders: Vec<String> = fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            fs::read_to_string(e.path().join("mountinfo")).is_ok_and(|m| m.contains(&needle))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(holders.is_empty(), "mounts of {needle} held by {holders:?}");
+    assert!(mounts_with(&needle).is_empty());
+}
