@@ -514,7 +514,8 @@ impl Sandbox {
             }
         }
         if crate::paths::rootless() {
-            rootless(&mut spec, self.user);
+            // the sandbox's user is the caller's outside
+            crate::runtime::make_rootless(&mut spec, self.user);
         }
         if let Some(linux) = spec.linux_mut() {
             let mut res = LinuxResources::default();
@@ -687,42 +688,6 @@ impl Sandbox {
             Ok((status?, timed_out.load(Ordering::SeqCst)))
         })
     }
-}
-
-/// Makes `spec` runnable without root: a user namespace mapping the sandbox's user and
-/// group to the caller's own (one id each, which the kernel allows without helpers; the
-/// view's files keep their owners as far as the caller can see them), and no `gid=` on
-/// `/dev/pts` (the tty group is not mapped).
-fn rootless(spec: &mut Spec, (uid, gid): (u32, u32)) {
-    use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType};
-    let map = |inside: u32, outside: u32| {
-        LinuxIdMappingBuilder::default()
-            .container_id(inside)
-            .host_id(outside)
-            .size(1u32)
-            .build()
-            .expect("every field of the mapping is set")
-    };
-    if let Some(mounts) = spec.mounts_mut() {
-        for m in mounts.iter_mut() {
-            if let Some(opts) = m.options_mut() {
-                opts.retain(|o| !o.starts_with("gid="));
-            }
-        }
-    }
-    let Some(linux) = spec.linux_mut() else {
-        return;
-    };
-    let mut ns = linux.namespaces().clone().unwrap_or_default();
-    ns.push(
-        LinuxNamespaceBuilder::default()
-            .typ(LinuxNamespaceType::User)
-            .build()
-            .expect("the type is set"),
-    );
-    linux.set_namespaces(Some(ns));
-    linux.set_uid_mappings(Some(vec![map(uid, rustix::process::geteuid().as_raw())]));
-    linux.set_gid_mappings(Some(vec![map(gid, rustix::process::getegid().as_raw())]));
 }
 
 /// Makes the view root `view` (see [`Sandbox::view`]): its mount points and links made in

@@ -175,6 +175,55 @@ impl Stack {
         None
     }
 
+    /// Resolves `path` (as the container names it) in the merged tree as the kernel
+    /// would: symlinks followed inside the tree (an absolute target from its root, `..`
+    /// never above it), the last one only with `follow`. The canonical path (relative to
+    /// the root) and its entry; `None` when it is missing, something on the way is not a
+    /// directory, or it takes more than 40 links.
+    pub(crate) fn resolve(&self, path: &str, follow: bool) -> Option<(PathBuf, Merged)> {
+        let push_all = |todo: &mut Vec<OsString>, p: &Path| {
+            let start = todo.len();
+            todo.extend(p.iter().map(OsStr::to_os_string));
+            todo[start..].reverse();
+        };
+        let mut todo = Vec::new();
+        push_all(&mut todo, Path::new(path));
+        let mut cur = PathBuf::new();
+        let mut entry = self.lookup(&cur)?;
+        let mut links = 0;
+        while let Some(c) = todo.pop() {
+            if c == "/" || c == "." || c.is_empty() {
+                continue;
+            }
+            if c == ".." {
+                cur.pop();
+                entry = self.lookup(&cur)?;
+                continue;
+            }
+            let next = cur.join(&c);
+            let m = self.lookup(&next)?;
+            if m.meta.file_type().is_symlink() && (follow || !todo.is_empty()) {
+                links += 1;
+                if links > 40 {
+                    return None;
+                }
+                let target = fs::read_link(&m.host).ok()?;
+                if target.is_absolute() {
+                    cur = PathBuf::new();
+                    entry = self.lookup(&cur)?;
+                }
+                push_all(&mut todo, &target);
+                continue;
+            }
+            if !todo.is_empty() && !m.meta.is_dir() {
+                return None;
+            }
+            cur = next;
+            entry = m;
+        }
+        Some((cur, entry))
+    }
+
     /// The entries of directory `rel` (relative to the root) in the merged tree, by name;
     /// empty when it is not a directory there.
     pub(crate) fn read_dir(&self, rel: &Path) -> io::Result<BTreeMap<OsString, Merged>> {

@@ -441,6 +441,17 @@ impl<'s> Bundle<'s> {
         });
         let netns = self.store.networks().netns_path(&self.id);
         net::set_namespace(&mut spec, &plan.net, &netns);
+        if let Some(overlay) = rootfs::overlay_root(&self.dir)? {
+            // rootless: root inside is the user outside; the runtime mounts the overlay in
+            // the container's namespaces and picks a cgroup the user may have
+            crate::runtime::make_rootless(&mut spec, (0, 0));
+            if let Some(linux) = spec.linux_mut() {
+                linux.set_cgroups_path(None);
+            }
+            let mut notes = spec.annotations().clone().unwrap_or_default();
+            notes.insert(crate::runtime::OVERLAY_ROOT_ANNOTATION.to_owned(), overlay);
+            spec.set_annotations(Some(notes));
+        }
         if !mounts.is_empty() {
             // A mount replaces Docker's default one at the same destination (`/dev/shm`…).
             let mut all = spec.mounts().clone().unwrap_or_default();

@@ -31,6 +31,11 @@ pub(crate) fn work(dir: &Path) -> PathBuf {
 ///
 /// # Errors
 /// [`Error::Os`] naming the directory or the mount point.
+///
+/// Rootless, nothing is mounted on the host (a user may not): the layers are written to
+/// `lower` and the runtime mounts the overlay in the container's own user and mount
+/// namespaces ([`overlay_root`]); lookups in the merged tree read the layers
+/// ([`open_in`]).
 pub(crate) fn mount(dir: &Path, lower: &[PathBuf], volatile: bool) -> Result<()> {
     let (root, up, wk) = (rootfs(dir), upper(dir), work(dir));
     for d in [&root, &up, &wk] {
@@ -44,6 +49,11 @@ pub(crate) fn mount(dir: &Path, lower: &[PathBuf], volatile: bool) -> Result<()>
     // The upper dir's root becomes the merged root: let every user traverse it, as an
     // image root is.
     let _ = fs::set_permissions(&up, fs::Permissions::from_mode(0o755));
+    if crate::paths::rootless() {
+        let list = dir.join(LOWER);
+        let data = serde_json::to_vec(lower).expect("paths serialise");
+        return crate::store::write_replace(&list, &data, false);
+    }
     let opts = overlay::options(lower, Some((&up, &wk)))
         .map_err(|e| Error::os("building overlay options for", &root, e))?;
     if volatile {
@@ -61,6 +71,12 @@ pub(crate) fn mount(dir: &Path, lower: &[PathBuf], volatile: bool) -> Result<()>
 /// [`Error::Os`] naming the mount point.
 pub(crate) fn unmount(dir: &Path) -> Result<()> {
     let root = rootfs(dir);
+    if dir.join(LOWER).exists() {
+        // rootless: mounted in the container's namespaces only. The kernel leaves the
+        // overlay's own `work/work` mode 000: make it removable.
+        let _ = fs::set_permissions(work(dir).join("work"), fs::Permissions::from_mode(0o700));
+        return Ok(());
+    }
     match overlay::unmount(&root, false) {
         Err(e) if e.raw_os_error() == Some(libc::EBUSY) => overlay::unmount(&root, true),
         r => r,
@@ -68,8 +84,56 @@ pub(crate) fn unmount(dir: &Path) -> Result<()> {
     .map_err(|e| Error::os("unmounting overlay at", &root, e))
 }
 
+/// The file of a rootless container's directory that lists its lower layers (top first,
+/// JSON): the overlay is mounted by the runtime in the container's namespaces, never on
+/// the host.
+const LOWER: &str = "lower";
+
+/// The overlay options a rootless container's runtime mounts its root with
+/// ([`crate::runtime::OVERLAY_ROOT_ANNOTATION`]); `None` for a container whose overlay the
+/// engine mounts on the host.
+///
+/// # Errors
+/// [`Error::Os`] naming the layer list if it cannot be read.
+pub(crate) fn overlay_root(dir: &Path) -> Result<Option<String>> {
+    let Some(lower) = lower_layers(dir) else {
+        return Ok(None);
+    };
+    let opts = overlay::options(&lower, Some((&upper(dir), &work(dir))))
+        .map_err(|e| Error::os("building overlay options for", rootfs(dir), e))?;
+    // whiteouts and opaque markers as a user may write them (the store's layers too)
+    Ok(Some(format!("{opts},userxattr")))
+}
+
+/// The lower layers of a rootless container (see [`LOWER`]).
+fn lower_layers(dir: &Path) -> Option<Vec<PathBuf>> {
+    let data = fs::read(dir.join(LOWER)).ok()?;
+    serde_json::from_slice(&data).ok()
+}
+
+/// The merged tree of a rootless container read from its layers (upper first), when
+/// `root` is one's `rootfs/`.
+fn layered(root: &Path) -> Option<(PathBuf, super::changes::Stack)> {
+    let dir = root.parent()?;
+    let mut layers = lower_layers(dir)?;
+    layers.insert(0, upper(dir));
+    Some((upper(dir), super::changes::Stack::new(layers)))
+}
+
 /// Opens `path` inside `root` as the container would see it (symlinks resolved in the root).
+/// A rootless container's tree is resolved through its layers (see [`mount`]).
 pub(crate) fn open_in(root: &Path, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
+    if let Some((_, stack)) = layered(root) {
+        let follow = !flags.contains(OFlags::NOFOLLOW);
+        let (_, entry) = stack
+            .resolve(path, follow)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        return Ok(rustix::fs::open(
+            &entry.host,
+            flags | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?);
+    }
     let dir = rustix::fs::open(
         root,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -90,6 +154,11 @@ pub(crate) fn open_in(root: &Path, path: &str, flags: OFlags) -> io::Result<Owne
 /// (symlinks resolved in the root, never leaving it); `None` if it is missing or not a
 /// directory.
 pub(crate) fn resolve_dir_in(root: &Path, path: &str) -> Option<PathBuf> {
+    if let Some((_, stack)) = layered(root) {
+        // rootless: the directory in the top layer that has it
+        let (_, entry) = stack.resolve(path, true)?;
+        return entry.meta.is_dir().then_some(entry.host);
+    }
     let fd = open_in(root, path, OFlags::PATH | OFlags::DIRECTORY).ok()?;
     // The kernel's name for what the descriptor points to: a path without symlinks.
     let real = fs::read_link(format!(
@@ -168,6 +237,9 @@ pub(crate) fn check_command(
 /// Creates the working directory inside the merged root if it is missing (as Docker
 /// does), owned by root.
 pub(crate) fn ensure_dir_in(root: &Path, path: &str) -> io::Result<()> {
+    if let Some((upper, stack)) = layered(root) {
+        return ensure_dir_in_layers(&upper, &stack, path);
+    }
     let mut cur = String::new();
     for part in path.split('/').filter(|p| !p.is_empty()) {
         let parent = if cur.is_empty() {
@@ -183,6 +255,44 @@ pub(crate) fn ensure_dir_in(root: &Path, path: &str) -> io::Result<()> {
         match rustix::fs::mkdirat(&dir, part, Mode::from_raw_mode(0o755)) {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// [`ensure_dir_in`] of a rootless container: what is missing is made in its upper dir,
+/// below the canonical path of what exists (a link on the way is followed, not shadowed),
+/// its parents in the upper dir with the modes the merged tree shows.
+fn ensure_dir_in_layers(upper: &Path, stack: &super::changes::Stack, path: &str) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut cur = String::new();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        let parent = if cur.is_empty() { "/".to_owned() } else { cur.clone() };
+        cur = format!("{cur}/{part}");
+        if stack.resolve(&cur, true).is_some() {
+            continue;
+        }
+        let canon = stack
+            .resolve(&parent, true)
+            .filter(|(_, e)| e.meta.is_dir())
+            .map(|(canon, _)| canon)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        // the parent's chain in the upper dir, as overlayfs copies it up
+        let mut at = upper.to_path_buf();
+        let mut rel = PathBuf::new();
+        for c in canon.iter() {
+            rel.push(c);
+            at.push(c);
+            if !at.exists() {
+                let mode = stack
+                    .resolve(&format!("/{}", rel.display()), false)
+                    .map_or(0o755, |(_, e)| e.meta.permissions().mode() & 0o7777);
+                fs::DirBuilder::new().mode(mode).create(&at)?;
+            }
+        }
+        match fs::DirBuilder::new().mode(0o755).create(at.join(part)) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
         }
     }
     Ok(())

@@ -157,6 +157,16 @@ impl Runtime {
             None
         };
         let mut plan = InitPlan::new(pplan);
+        // Joining the container's user namespace (rootless): its pid namespace can only be
+        // entered from inside it, by the child after the others, and a second fork puts
+        // the process in it.
+        let joins_user = join.iter().any(|(_, f)| *f == libc::CLONE_NEWUSER);
+        if joins_user {
+            if let Some(fd) = join_pid.take() {
+                join.push((fd, libc::CLONE_NEWPID));
+                plan.second_fork = true;
+            }
+        }
         plan.join = join;
         if let Some(cg) = &cg {
             plan.cgroup_procs = cg.procs_fds()?;
@@ -169,12 +179,18 @@ impl Runtime {
                 source: e,
             })?;
         let mut console = None;
+        let mut exec_pid = spawned.pid;
         loop {
             let (msg, fd) = spawned.recv().map_err(|e| Error::Spawn {
                 stage: "reading from the exec process".into(),
                 source: e,
             })?;
             match msg {
+                ChildMessage::Pid(p) => {
+                    // the intermediate child exits at once; the process is its child
+                    let _ = file::wait_child(spawned.pid);
+                    exec_pid = p;
+                }
                 ChildMessage::Console => {
                     if let Some(master) = fd {
                         match &opts.console_socket {
@@ -185,17 +201,17 @@ impl Runtime {
                 }
                 ChildMessage::Execed => break,
                 ChildMessage::Failed(f) => {
-                    let _ = file::wait_child(spawned.pid);
+                    let _ = file::wait_child(exec_pid);
                     return Err(ctx.error(&f));
                 }
                 _ => {}
             }
         }
         if let Some(p) = &opts.pid_file {
-            write_pid_file(p, spawned.pid)?;
+            write_pid_file(p, exec_pid)?;
         }
         Ok(ExecProcess {
-            pid: spawned.pid,
+            pid: exec_pid,
             console,
         })
     }

@@ -53,6 +53,7 @@ mod hooks;
 mod idmap;
 pub(crate) mod plan;
 mod resources;
+mod rootless;
 pub mod seccomp;
 pub mod seccomp_profile;
 mod signal;
@@ -71,6 +72,8 @@ use std::time::{Duration, Instant};
 use oci_spec::runtime::Spec;
 
 pub use crate::sys::cgroup::CgroupStats;
+pub use plan::OVERLAY_ROOT_ANNOTATION;
+pub use rootless::make_rootless;
 pub use exec::{ExecOptions, ExecProcess};
 pub use exit::ExitStatus;
 pub use resources::stats::{
@@ -398,6 +401,52 @@ fn create_cgroup(id: &str, spec: &Spec) -> Result<(String, Option<Cgroup>)> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The cgroup of a container, for `what` ("pausing"); rootless, a container may have none
+/// (see `create_cgroup`): an error saying so.
+fn cgroup_for(rec: &Record, what: &str) -> Result<Cgroup> {
+    match Cgroup::open(&rec.cgroup_path) {
+        Ok(cg) => Ok(cg),
+        Err(crate::sys::Error::Cgroup { source, .. })
+            if rootless() && source.kind() == io::ErrorKind::NotFound =>
+        {
+            Err(Error::Unsupported {
+                what: format!("{what} a rootless container without a cgroup"),
+                reason: format!(
+                    "container {} has no cgroup: none is delegated to user {} here (a cgroup \
+                     v2 subtree delegated to the user, holding the caller, gives containers \
+                     one)",
+                    rec.id,
+                    rustix::process::geteuid().as_raw()
+                ),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The processes of `init`'s pid namespace, when it is not ours (else `init` alone), by a
+/// walk of `/proc`.
+fn pid_ns_members(init: i32) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let ns = |pid: &str| fs::metadata(format!("/proc/{pid}/ns/pid")).ok().map(|m| m.ino());
+    let theirs = ns(&init.to_string());
+    if theirs.is_none() || theirs == ns("self") {
+        return vec![init];
+    }
+    let mut out: Vec<i32> = fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let pid: i32 = name.to_str()?.parse().ok()?;
+            (ns(name.to_str()?) == theirs).then_some(pid)
+        })
+        .collect();
+    out.sort_unstable();
+    out
 }
 
 /// The cgroup of container `id` whose spec names none: `/cargohold-<id>`; rootless
@@ -1119,7 +1168,7 @@ impl Runtime {
     /// The container is not running.
     pub fn pause(&self, id: &str) -> Result<()> {
         let rec = self.load_in(id, "pause", Status::Running)?;
-        Ok(Cgroup::open(&rec.cgroup_path)?.freeze()?)
+        Ok(cgroup_for(&rec, "pausing")?.freeze()?)
     }
 
     /// Thaws a paused container.
@@ -1128,7 +1177,7 @@ impl Runtime {
     /// The container is not paused.
     pub fn resume(&self, id: &str) -> Result<()> {
         let rec = self.load_in(id, "resume", Status::Paused)?;
-        Ok(Cgroup::open(&rec.cgroup_path)?.thaw()?)
+        Ok(cgroup_for(&rec, "resuming")?.thaw()?)
     }
 
     /// The pids (on the host) of every process in the container.
@@ -1137,7 +1186,13 @@ impl Runtime {
     /// The container does not exist.
     pub fn ps(&self, id: &str) -> Result<Vec<i32>> {
         let (_, rec) = self.load(id)?;
-        Ok(Cgroup::open(&rec.cgroup_path)?.pids()?)
+        match Cgroup::open(&rec.cgroup_path) {
+            Ok(cg) => Ok(cg.pids()?),
+            // rootless without a cgroup (see `create_cgroup`): the processes of its pid
+            // namespace, or its init alone when it shares one
+            Err(_) if rootless() => Ok(pid_ns_members(rec.pid)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Resource usage: memory, cpu, pids, OOM kills.
@@ -1146,7 +1201,7 @@ impl Runtime {
     /// The container does not exist.
     pub fn stats(&self, id: &str) -> Result<CgroupStats> {
         let (_, rec) = self.load(id)?;
-        Ok(Cgroup::open(&rec.cgroup_path)?.stats()?)
+        Ok(cgroup_for(&rec, "resource statistics of")?.stats()?)
     }
 
     /// Changes the resource limits of a live container (runc's `update`). As runc, the
@@ -1157,7 +1212,7 @@ impl Runtime {
     /// The container does not exist; the kernel refuses a value (the error names the file).
     pub fn update(&self, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
         let (_, rec) = self.load(id)?;
-        let cg = Cgroup::open(&rec.cgroup_path)?;
+        let cg = cgroup_for(&rec, "updating the resources of")?;
         Ok(cg.apply(&resources::update_settings(resources, |c| cg.uses_v2(c))?)?)
     }
 

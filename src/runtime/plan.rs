@@ -391,6 +391,8 @@ pub(crate) struct Context {
     pub arg0: String,
     pub path: String,
     pub rootfs: String,
+    /// The rootfs is an overlay the init mounts (see [`OVERLAY_ROOT_ANNOTATION`]).
+    pub overlay_root: bool,
     /// What the spec asks and the runtime goes on without, as runc does (an ambient
     /// capability the kernel cannot raise): reported through the runtime's warning sink.
     pub warnings: Vec<Error>,
@@ -416,6 +418,9 @@ impl Context {
             Step::RootPropagation => {
                 "setting the propagation of the container's root (linux.rootfsPropagation)"
                     .to_owned()
+            }
+            Step::BindRootfs | Step::OpenRootfs if self.overlay_root => {
+                format!("mounting the overlay of the rootfs {}", self.rootfs)
             }
             Step::BindRootfs | Step::OpenRootfs => {
                 format!("bind-mounting the rootfs {}", self.rootfs)
@@ -559,6 +564,8 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
             &mut ctx,
         )?;
         plan.host_ns = !has_mount_ns;
+        plan.overlay = overlay_root(spec, has_mount_ns)?;
+        ctx.overlay_root = plan.overlay.is_some();
         (Some(plan), None)
     } else {
         let fd = crate::sys::file::open(rootfs, libc::O_PATH | libc::O_DIRECTORY)
@@ -611,6 +618,38 @@ fn check_user_ns(linux: &oci_spec::runtime::Linux, new_user: bool) -> Result<()>
         ));
     }
     Ok(())
+}
+
+/// The annotation that has the runtime mount the container's root itself: an overlay with
+/// these options (`lowerdir=…,upperdir=…,workdir=…`, as overlayfs takes them) at
+/// `root.path`, in the container's own mount namespace, before anything else is mounted.
+/// The mount goes with the namespace — whatever ends the container, nothing is left
+/// mounted on the host — and a user without root can have it, in the container's user
+/// namespace (Linux 5.11 and later), as it could not on the host. The engine's containers
+/// use it rootless. (An extension of this runtime; other runtimes ignore it.)
+pub const OVERLAY_ROOT_ANNOTATION: &str = "org.cargohold.rootfs.overlay";
+
+/// The overlay options of [`OVERLAY_ROOT_ANNOTATION`], if the spec has it; it needs a mount
+/// namespace of the container's own.
+fn overlay_root(spec: &Spec, has_mount_ns: bool) -> Result<Option<CString>> {
+    let Some(opts) = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(OVERLAY_ROOT_ANNOTATION))
+    else {
+        return Ok(None);
+    };
+    let field = format!("annotations.{OVERLAY_ROOT_ANNOTATION:?}");
+    if !has_mount_ns {
+        return Err(Error::spec(
+            field,
+            "an overlay root needs a mount namespace of the container's own",
+        ));
+    }
+    if !opts.split(',').any(|o| o.starts_with("lowerdir=")) {
+        return Err(Error::spec(field, format!("{opts:?} names no lowerdir")));
+    }
+    Ok(Some(cstring(&field, opts.as_str())?))
 }
 
 /// Which new namespaces clone makes and which the child unshares after joining.
@@ -1191,6 +1230,7 @@ fn rootfs_plan(
     let (masked, readonly) = masked_and_readonly(linux, ctx)?;
     Ok(RootfsPlan {
         rootfs: path_cstring("root.path", rootfs)?,
+        overlay: None,
         root_propagation,
         mounts,
         devices,

@@ -195,6 +195,9 @@ pub struct DevicePlan {
 pub struct RootfsPlan {
     /// Absolute host path of the rootfs.
     pub rootfs: CString,
+    /// The overlay options (`lowerdir=…,upperdir=…,workdir=…`) to mount an overlay at the
+    /// rootfs with, in the container's mount namespace, instead of binding it to itself.
+    pub overlay: Option<CString>,
     /// Propagation applied to `/` first (MS_SLAVE|MS_REC by default).
     pub root_propagation: c_ulong,
     /// Mounts, in the spec's order.
@@ -1068,13 +1071,22 @@ fn prepare_rootfs(r: &RootfsPlan) -> ChildResult {
         )
         .at(Step::RootPropagation, 0)?;
     }
-    raw::mount(
-        Some(&r.rootfs),
-        &r.rootfs,
-        None,
-        libc::MS_BIND | libc::MS_REC,
-        None,
-    )
+    match &r.overlay {
+        Some(data) => raw::mount(
+            Some(c"overlay"),
+            &r.rootfs,
+            Some(c"overlay"),
+            0,
+            Some(data),
+        ),
+        None => raw::mount(
+            Some(&r.rootfs),
+            &r.rootfs,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        ),
+    }
     .at(Step::BindRootfs, 0)?;
     if r.host_ns {
         // The propagation goes to the rootfs mount instead of `/`: a slave (the default)
