@@ -1243,6 +1243,20 @@ impl ContainerBuilder<'_> {
                 return Err(self.invalid("network alias", "aliases are for user-defined networks"));
             }
         }
+        if mode == net::NetMode::Networks
+            && crate::paths::rootless()
+            && networks.iter().any(|n| n != crate::network::DEFAULT_NETWORK)
+        {
+            return Err(self.invalid(
+                "network",
+                format!(
+                    "{} needs root (a bridge and veth pairs); a rootless container has \
+                     user-mode networking (pasta) on the default network `{}`, or none",
+                    networks.iter().find(|n| *n != crate::network::DEFAULT_NETWORK).map_or("", |n| n),
+                    crate::network::DEFAULT_NETWORK
+                ),
+            ));
+        }
         let endpoints = if mode == net::NetMode::Networks {
             networks
                 .iter()

@@ -877,6 +877,12 @@ impl Monitor {
             ),
             stdout: Some(out_w.into()),
             stderr: Some(err_w.into()),
+            // rootless on a network: pasta connects it before it runs
+            before_start: self
+                .cfg
+                .networks_root
+                .as_deref()
+                .and_then(|root| super::net::user_mode_hook(root, &self.cfg.id)),
             ..Default::default()
         };
         let started_at = logs::format_time(SystemTime::now(), false);

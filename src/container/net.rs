@@ -94,6 +94,13 @@ pub(crate) fn attach(store: &ContainerStore, rec: &Record, dir: &Path) -> Result
         return Ok(());
     }
     let id = rec.info.id.as_str();
+    if crate::paths::rootless() {
+        // user-mode networking, started by the runtime's `before_start` (see
+        // `user_mode_hook`); /etc/hosts as a container without a network has it
+        store.networks().prepare_user_mode(id, &net.ports)?;
+        let hosts = dir.join("hosts");
+        return crate::store::write_replace(&hosts, super::rootfs::hosts().as_bytes(), false);
+    }
     let hosts_file = dir.join("hosts");
     let cfg = SandboxConfig {
         container_id: id.to_owned(),
@@ -268,6 +275,22 @@ pub struct EndpointSettings {
     pub aliases: Vec<String>,
 }
 
+/// The runtime's `before_start` for a rootless container on a network: pasta on its
+/// namespaces (see [`crate::network`]'s user-mode networking); `None` for any other.
+pub(crate) fn user_mode_hook(
+    networks_root: &Path,
+    id: &str,
+) -> Option<crate::runtime::BeforeStart> {
+    let store = crate::network::NetworkStore::open(networks_root).ok()?;
+    if !store.has_user_mode(id) {
+        return None;
+    }
+    let id = id.to_owned();
+    Some(crate::runtime::BeforeStart(std::sync::Arc::new(move |starting| {
+        store.start_user_mode(&id, starting)
+    })))
+}
+
 /// The live `NetworkSettings` of a container: its endpoints while attached; the networks
 /// it asked for, without addresses, otherwise (`running`: its live state says it runs or
 /// is paused). Each network's record is read once per `memo`.
@@ -288,6 +311,21 @@ pub(crate) fn settings_in(
     } else {
         Vec::new()
     };
+    if running && rec.net.mode == NetMode::Networks {
+        // rootless: user-mode networking has its published ports and no endpoint
+        for p in store.networks().user_mode_ports(&rec.info.id) {
+            out.ports
+                .entry(format!("{}/{}", p.container_port, p.protocol))
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(PortMapping {
+                    host_ip: p
+                        .host_ip
+                        .map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string()),
+                    host_port: p.host_port.to_string(),
+                });
+        }
+    }
     for (i, e) in endpoints.iter().enumerate() {
         let gateway = e.gateway.map(|g| g.to_string()).unwrap_or_default();
         if i == 0 {
@@ -388,6 +426,11 @@ pub(crate) fn write_etc(dir: &Path, net: &NetSettings, dns: &[String]) -> Result
 pub(crate) fn set_namespace(spec: &mut oci_spec::runtime::Spec, net: &NetSettings, netns: &Path) {
     use oci_spec::runtime::LinuxNamespaceType;
     if matches!(net.mode, NetMode::Private | NetMode::Container) {
+        return;
+    }
+    // rootless networks: a namespace of its own, made by the runtime in the container's
+    // user namespace, which pasta connects
+    if net.mode == NetMode::Networks && crate::paths::rootless() {
         return;
     }
     let Some(linux) = spec.linux_mut() else {

@@ -27,6 +27,7 @@ mod firewall;
 mod ipam;
 mod ports;
 pub(crate) mod sandbox;
+mod usermode;
 pub(crate) use sandbox::join_deletions;
 
 use std::collections::BTreeMap;

@@ -969,6 +969,8 @@ impl NetworkStore {
     /// [`repair`](Self::repair).
     pub(crate) fn detach(&self, container_id: &str) -> Result<()> {
         check_container_id(container_id)?;
+        // rootless: its pasta, if it has one
+        self.detach_user_mode(container_id);
         let _lock = self.lock()?;
         let Some(sb) = self.load_sandbox(container_id)? else {
             return Ok(());

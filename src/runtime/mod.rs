@@ -60,13 +60,15 @@ mod signal;
 mod spare;
 mod state;
 
+use std::fmt;
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oci_spec::runtime::Spec;
@@ -189,6 +191,36 @@ pub struct CreateOptions {
     /// the process. Not in runc's command line; the container layer uses it for ephemeral
     /// containers.
     pub parent_death_signal: Option<i32>,
+    /// Called once the container exists and waits to start (its namespaces made, its
+    /// mounts in place, its process not yet run), with its namespaces: for what must be
+    /// set up from outside before the process runs (user-mode networking for a rootless
+    /// container). An error fails the create, which leaves nothing behind.
+    pub before_start: Option<BeforeStart>,
+}
+
+/// The [`CreateOptions::before_start`] callback.
+#[derive(Clone)]
+pub struct BeforeStart(pub Arc<dyn Fn(&Starting<'_>) -> Result<()> + Send + Sync>);
+
+impl fmt::Debug for BeforeStart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BeforeStart(..)")
+    }
+}
+
+/// A container between create and start, as [`CreateOptions::before_start`] sees it: its
+/// init's pid and its network and user namespaces (opened while the runtime could: a
+/// rootless init cannot be opened through `/proc` by its own user until it runs the
+/// container's program).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Starting<'a> {
+    /// The init's pid on the host.
+    pub pid: i32,
+    /// Its network namespace, when it has one of its own.
+    pub network: Option<BorrowedFd<'a>>,
+    /// Its user namespace, when it has one of its own.
+    pub user: Option<BorrowedFd<'a>>,
 }
 
 impl CreateOptions {
@@ -210,6 +242,11 @@ impl CreateOptions {
         /// see the field's docs).
         fn parent_death_signal(&mut self, signal: Signal) {
             self.parent_death_signal = Some(signal.as_raw())
+        }
+
+        /// Calls `f` between create and start (see the field's docs).
+        fn before_start(&mut self, f: Arc<dyn Fn(&Starting<'_>) -> Result<()> + Send + Sync>) {
+            self.before_start = Some(BeforeStart(f))
         }
     }
 
@@ -403,6 +440,19 @@ fn create_cgroup(id: &str, spec: &Spec) -> Result<(String, Option<Cgroup>)> {
     }
 }
 
+/// The network and user namespaces of process `pid` that are not ours, opened.
+fn open_namespaces(pid: i32) -> [Option<OwnedFd>; 2] {
+    use std::os::unix::fs::MetadataExt;
+    ["net", "user"].map(|name| {
+        let theirs = format!("/proc/{pid}/ns/{name}");
+        let ours = format!("/proc/self/ns/{name}");
+        match (fs::metadata(&theirs), fs::metadata(ours)) {
+            (Ok(t), Ok(o)) if t.ino() == o.ino() && t.dev() == o.dev() => None,
+            _ => fs::File::open(&theirs).ok().map(OwnedFd::from),
+        }
+    })
+}
+
 /// The cgroup of a container, for `what` ("pausing"); rootless, a container may have none
 /// (see `create_cgroup`): an error saying so.
 fn cgroup_for(rec: &Record, what: &str) -> Result<Cgroup> {
@@ -493,6 +543,7 @@ fn setup_handshake(
     spawned: &Spawned,
     ctx: &Context,
     rollback: &mut Rollback,
+    namespaces: &mut Option<[Option<OwnedFd>; 2]>,
 ) -> Result<(i32, Option<OwnedFd>)> {
     let mut pid = spawned.pid;
     let mut console = None;
@@ -506,6 +557,11 @@ fn setup_handshake(
             ChildMessage::IdMap => {
                 if let Some(linux) = spec.linux() {
                     idmap::write(pid, linux)?;
+                }
+                if opts.before_start.is_some() {
+                    // now, while the child may still be opened through /proc (it is
+                    // dumpable until it has its ids)
+                    *namespaces = Some(open_namespaces(pid));
                 }
                 spawned.proceed().map_err(|e| Error::Spawn {
                     stage: "resuming the init process".into(),
@@ -891,13 +947,32 @@ impl Runtime {
             plan.start = StartSignal::Immediately;
         }
 
-        let (pid, console) =
-            match setup_handshake(id, &bundle, &spec, opts, &spawned, &ctx, &mut rollback) {
-                Ok(v) => v,
-                Err(e) => {
-                    return Err(self.failed_create(rollback, e, id, &bundle, &spec, spawned.pid))
-                }
+        let mut namespaces = None;
+        let handshake = setup_handshake(
+            id,
+            &bundle,
+            &spec,
+            opts,
+            &spawned,
+            &ctx,
+            &mut rollback,
+            &mut namespaces,
+        );
+        let (pid, console) = match handshake {
+            Ok(v) => v,
+            Err(e) => return Err(self.failed_create(rollback, e, id, &bundle, &spec, spawned.pid)),
+        };
+        if let Some(BeforeStart(f)) = &opts.before_start {
+            let ns = namespaces.unwrap_or_else(|| open_namespaces(pid));
+            let starting = Starting {
+                pid,
+                network: ns[0].as_ref().map(AsFd::as_fd),
+                user: ns[1].as_ref().map(AsFd::as_fd),
             };
+            if let Err(e) = f(&starting) {
+                return Err(self.failed_create(rollback, e, id, &bundle, &spec, spawned.pid));
+            }
+        }
         set_oom_score_adj(&spec, pid)?;
         let record = save_created(
             &dir,

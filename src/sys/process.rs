@@ -760,6 +760,30 @@ pub fn spawn_in_pid_ns(plan: &mut InitPlan, pidns: Option<&OwnedFd>) -> io::Resu
     })
 }
 
+/// Has `cmd`'s child get each `(fd, target)` of `fds` as its descriptor `target` (without
+/// close-on-exec), as a shell's `3<&fd` does: for a helper program told to open
+/// `/proc/self/fd/<target>`.
+///
+/// The fds must stay open until the command is spawned; targets must not collide with
+/// sources (use ones above every fd `fds` names, or the standard 3, 4 … with sources
+/// higher).
+pub fn pass_fds(cmd: &mut std::process::Command, fds: &[(BorrowedFd<'_>, RawFd)]) {
+    use std::os::unix::process::CommandExt;
+    let pairs: Vec<(RawFd, RawFd)> = fds.iter().map(|(f, t)| (f.as_raw_fd(), *t)).collect();
+    // SAFETY: between fork and exec the closure only calls dup2 (async-signal-safe) on
+    // plain integers it owns; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &(src, target) in &pairs {
+                if libc::dup2(src, target) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Sends `fd` over a connected unix socket with `name` as the payload (runc's
 /// `--console-socket` protocol).
 ///
