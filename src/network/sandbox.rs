@@ -294,6 +294,10 @@ impl NetworkStore {
     /// # Errors
     /// [`Error::Os`].
     pub(crate) fn ports(&self, container_id: &str) -> Result<Vec<PortBinding>> {
+        if self.has_user_mode(container_id) {
+            // rootless: pasta publishes them
+            return Ok(self.user_mode_ports(container_id));
+        }
         Ok(self
             .endpoints(container_id)?
             .into_iter()

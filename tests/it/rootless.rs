@@ -374,3 +374,190 @@ fn a_killed_rootless_sandbox_leaves_nothing() {
     assert!(holders.is_empty(), "mounts of {needle} held by {holders:?}");
     assert!(mounts_with(&needle).is_empty());
 }
+
+/// The engine example as the test user, on an engine root of its own (`--root`), with a
+/// busybox image imported as `localhost/rl:1`.
+struct RootlessEngine {
+    xdg: UserDir,
+    root: std::path::PathBuf,
+}
+
+impl RootlessEngine {
+    fn new() -> RootlessEngine {
+        let xdg = UserDir::new(0o700);
+        let root = xdg.path.join("engine");
+        let e = RootlessEngine { xdg, root };
+        let src = UserDir::new(0o755);
+        busybox_rootfs(&src.path);
+        for applet in ["httpd", "wget", "ip", "mkdir", "pwd", "stat"] {
+            std::os::unix::fs::symlink("busybox", src.path.join("rootfs/bin").join(applet))
+                .unwrap();
+        }
+        fs::create_dir(src.path.join("rootfs/etc")).unwrap();
+        fs::write(
+            src.path.join("rootfs/etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+        )
+        .unwrap();
+        let tar = src.path.join("rootfs.tar");
+        crate::common::tar_create(&src.path.join("rootfs"), &tar);
+        chown_tree(&src.path);
+        let out = e.engine(&["import", tar.to_str().unwrap(), "localhost/rl:1"]);
+        assert!(out.status.success(), "import: {:?}", text(&out));
+        e
+    }
+
+    fn engine(&self, args: &[&str]) -> Output {
+        let bin = example_bin("engine");
+        let root = self.root.display().to_string();
+        let mut all = vec![bin.to_str().unwrap(), "--root", &root];
+        all.extend_from_slice(args);
+        run_as(&self.xdg.path, &all)
+    }
+
+    /// `engine ARGS`, which must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.engine(args);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "engine {args:?}: {stderr}");
+        stdout
+    }
+}
+
+impl Drop for RootlessEngine {
+    fn drop(&mut self) {
+        // whatever a failed test left running
+        let _ = self.engine(&["rm", "-f", "rl-d", "rl-web"]);
+    }
+}
+
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn engine_runs_containers_rootless() {
+    let u = rootless::user();
+    let e = RootlessEngine::new();
+    // root inside, the user outside; the image's files, a writable upper layer
+    let out = e.ok(&[
+        "run", "--rm", "localhost/rl:1", "sh", "-c",
+        "id -u; cat /proc/self/uid_map; echo w > /new && cat /new; cat /etc/passwd | head -1",
+    ]);
+    assert_eq!(
+        out,
+        format!("0\n{:>10} {:>10} {:>10}\nw\nroot:x:0:0:root:/root:/bin/sh\n", 0, u.uid, 1)
+    );
+    // a working directory that the image lacks is made (in the upper layer)
+    assert_eq!(e.ok(&["run", "--rm", "-w", "/srv/app/x", "localhost/rl:1", "pwd"]), "/srv/app/x\n");
+    // a missing command: Docker's message and code
+    let out = e.engine(&["run", "--rm", "localhost/rl:1", "no-such-cmd"]);
+    assert_eq!(out.status.code(), Some(127), "{:?}", text(&out));
+    // detached, exec, logs, top, rm
+    e.ok(&["run", "-d", "--name", "rl-d", "localhost/rl:1", "sh", "-c", "echo up; sleep 600"]);
+    assert_eq!(e.ok(&["exec", "rl-d", "id", "-u"]), "0\n");
+    let out = e.engine(&["exec", "rl-d", "sh", "-c", "exit 7"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert!(e.ok(&["top", "rl-d"]).contains("sleep 600"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while e.ok(&["logs", "rl-d"]) != "up\n" {
+        assert!(Instant::now() < deadline, "no log line");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    e.ok(&["rm", "-f", "rl-d"]);
+    // a named volume outlives its container; a bind mount writes to the user's directory
+    e.ok(&["run", "--rm", "-v", "rlvol:/data", "localhost/rl:1", "sh", "-c", "echo kept > /data/f"]);
+    assert_eq!(
+        e.ok(&["run", "--rm", "-v", "rlvol:/data", "localhost/rl:1", "cat", "/data/f"]),
+        "kept\n"
+    );
+    let host = UserDir::new(0o755);
+    let bind = format!("{}:/h", host.path.display());
+    e.ok(&["run", "--rm", "-v", &bind, "localhost/rl:1", "sh", "-c", "echo back > /h/b"]);
+    let b = host.path.join("b");
+    assert_eq!(fs::read_to_string(&b).unwrap(), "back\n");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(fs::metadata(&b).unwrap().uid(), u.uid, "root inside is the user outside");
+    // what needs root or a delegated cgroup is refused, named, before anything runs
+    let out = e.engine(&["run", "--rm", "--memory", "64m", "localhost/rl:1", "true"]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success() && stderr.contains("delegated"), "{stderr}");
+    let out = e.engine(&["network", "create", "rlnet"]);
+    if out.status.success() {
+        let out = e.engine(&["run", "--rm", "--network", "rlnet", "localhost/rl:1", "true"]);
+        let (_, stderr) = text(&out);
+        assert!(!out.status.success() && stderr.contains("needs root"), "{stderr}");
+    }
+    // nothing is left: no container, no mount of the root, no process of it
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    assert!(mounts_with(&e.root.display().to_string()).is_empty());
+    let containers = e.root.join("containers");
+    let left: Vec<_> = fs::read_dir(&containers)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name())
+                .filter(|n| !n.to_string_lossy().starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in {}: {left:?}", containers.display());
+}
+
+/// A shell script run as root in a network namespace of its own with loopback and a veth
+/// pair whose far end leads nowhere (pasta wants a routable interface to copy; nothing
+/// leaves the namespace); its output.
+fn in_private_netns(script: &str) -> Output {
+    let setup = "ip link set lo up && ip link add rl0 type veth peer name rl1 && \
+                 ip addr add 10.254.0.1/24 dev rl0 && ip link set rl0 up && \
+                 ip link set rl1 up && ip route add default via 10.254.0.2";
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--net", "sh", "-c", &format!("{setup} && {script}")]);
+    crate::common::output_via_files(&mut cmd)
+}
+
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn engine_publishes_ports_rootless_through_pasta() {
+    assert!(
+        Path::new("/usr/bin/pasta").exists(),
+        "pasta (Debian's passt) is not installed: .ci/run installs it"
+    );
+    // pasta makes the container's interface through /dev/net/tun, which Debian's udev
+    // rules make 0666; this VM ships it 0600
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions("/dev/net/tun", fs::Permissions::from_mode(0o666)).unwrap();
+    let e = RootlessEngine::new();
+    let www = UserDir::new(0o755);
+    fs::write(www.path.join("index.html"), "rootless page\n").unwrap();
+    chown_tree(&www.path);
+    let engine = |args: &str| {
+        format!(
+            "runuser -u {} -- env XDG_RUNTIME_DIR={} HOME={} {} --root {} {args}",
+            rootless::NAME,
+            e.xdg.path.display(),
+            e.xdg.path.display(),
+            example_bin("engine").display(),
+            e.root.display()
+        )
+    };
+    // the page through the published port, `port`, then pasta gone with the container
+    // and the port free again (busybox nc binds it)
+    let script = format!(
+        "{run} >/dev/null && \
+         for i in $(seq 50); do busybox wget -qO- http://127.0.0.1:18080/index.html && break; \
+           sleep 0.1; done; {port} && {rm} >/dev/null && sleep 0.5 && \
+         (ps -eo args | grep -c '^[p]asta' || true) && \
+         busybox timeout 1 busybox nc -l -p 18080; echo nc=$?",
+        run = engine(&format!(
+            "run -d --name rl-web -p 127.0.0.1:18080:80 -v {}:/www:ro localhost/rl:1 \
+             httpd -f -p 80 -h /www",
+            www.path.display()
+        )),
+        port = engine("port rl-web"),
+        rm = engine("rm -f rl-web"),
+    );
+    let out = in_private_netns(&script);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        stdout,
+        "rootless page\n80/tcp -> 127.0.0.1:18080\n0\nnc=143\n",
+        "{stderr}"
+    );
+}
