@@ -4,8 +4,12 @@
 //! ```sh
 //! cargo run --example sandbox -- [--timeout SECS] [--memory BYTES] [--pids N] \
 //!     [--cpu SECS] [--output-limit BYTES] DIR COMMAND [ARG...]
-//! sudo target/debug/examples/sandbox --timeout 5 --memory 268435456 / sh -c 'echo hi'
+//! target/debug/examples/sandbox --timeout 5 / sh -c 'echo hi'
+//! target/debug/examples/sandbox --image busybox --timeout 5 sh -c 'echo hi'
 //! ```
+//!
+//! With `--image REFERENCE` the command runs over that image's files (of the default
+//! engine root: `$CARGOHOLD_ROOT`, else `Engine::default_root()`) instead of a directory.
 //!
 //! The command's output is written out as it was captured, then one line on stderr says
 //! how it ended. The exit code is the command's; 128 + the signal that killed it; 124 when
@@ -18,20 +22,40 @@ use std::time::Duration;
 use cargohold::Sandbox;
 
 fn main() -> ExitCode {
+    cargohold::init();
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut opts: Vec<(String, String)> = Vec::new();
+    let mut image = None;
     while args.first().is_some_and(|a| a.starts_with("--")) {
         let flag = args.remove(0);
         let Some(value) = (!args.is_empty()).then(|| args.remove(0)) else {
             return usage(&format!("{flag} needs a value"));
         };
-        opts.push((flag, value));
+        if flag == "--image" {
+            image = Some(value);
+        } else {
+            opts.push((flag, value));
+        }
     }
-    if args.len() < 2 {
-        return usage("a directory and a command are needed");
+    let mut sandbox = match &image {
+        Some(reference) => {
+            let found = cargohold::Engine::open_default()
+                .and_then(|engine| engine.image(reference).map(|image| (engine, image)));
+            match found {
+                Ok((engine, image)) => Sandbox::image(&engine, &image),
+                Err(e) => {
+                    eprintln!("sandbox: {e}");
+                    return ExitCode::from(125);
+                }
+            }
+        }
+        None if args.len() >= 2 => Sandbox::new(args.remove(0)),
+        None => return usage("a directory and a command are needed"),
+    };
+    if args.is_empty() {
+        return usage("a command is needed");
     }
-    let mut sandbox = Sandbox::new(&args[0]);
-    let s = sandbox.command(&args[1..]);
+    let s = sandbox.command(&args);
     for (flag, value) in &opts {
         let Ok(n) = value.parse::<u64>() else {
             return usage(&format!("{flag} {value:?}: not a number"));
@@ -88,7 +112,7 @@ fn main() -> ExitCode {
 
 fn usage(why: &str) -> ExitCode {
     eprintln!(
-        "sandbox: {why}\nusage: sandbox [--timeout SECS] [--memory BYTES] [--pids N] [--cpu SECS] [--output-limit BYTES] DIR COMMAND [ARG...]"
+        "sandbox: {why}\nusage: sandbox [--timeout SECS] [--memory BYTES] [--pids N] [--cpu SECS] [--output-limit BYTES] (DIR | --image REFERENCE) COMMAND [ARG...]"
     );
     ExitCode::from(125)
 }

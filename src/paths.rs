@@ -54,6 +54,20 @@ pub(crate) fn data_dir() -> PathBuf {
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir());
+        .unwrap_or_else(std::env::temp_dir);
     home.join(".local/share")
+}
+
+/// The owner a file of the store has in an image: as it is; rootless, the caller's own
+/// uid and gid are root's (the single id a rootless container maps: root inside is the
+/// user outside).
+pub(crate) fn image_owner(uid: u32, gid: u32) -> (u32, u32) {
+    if !rootless() {
+        return (uid, gid);
+    }
+    let own = |id: u32, mine: u32| if id == mine { 0 } else { id };
+    (
+        own(uid, rustix::process::geteuid().as_raw()),
+        own(gid, rustix::process::getegid().as_raw()),
+    )
 }

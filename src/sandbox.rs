@@ -305,7 +305,7 @@ impl Sandbox {
     ///
     /// # Errors
     /// [`Error::Unsupported`] for a memory or pids limit without root where no cgroup is
-    /// delegated to the user (saying what to delegate), or an image sandbox without root;
+    /// delegated to the user (saying what to delegate);
     /// [`Error::InvalidContainerConfig`] for an empty command or a root that is not a
     /// directory; the runtime's errors for a command that cannot be started (not found in
     /// the view: [`Error::Spawn`]); [`Error::Os`] for the state directory.
@@ -540,14 +540,6 @@ impl Sandbox {
     /// [`run`](Self::run) over an image: an ephemeral, attached container of the engine.
     fn run_image(&self, engine: &crate::Engine, image: &crate::Image) -> Result<SandboxOutput> {
         use crate::{Mount as VolumeMount, Stdio, Ulimit};
-        if crate::paths::rootless() {
-            return Err(Error::Unsupported {
-                what: "an image sandbox without root".into(),
-                reason: "the engine's containers need root on this version; a sandbox over \
-                         a host directory (Sandbox::new) runs rootless"
-                    .into(),
-            });
-        }
         let mut b = engine.container(image);
         b.entrypoint([&self.argv[0]])
             .args(&self.argv[1..])
@@ -555,7 +547,20 @@ impl Sandbox {
             .network("none")
             .read_only(true)
             .current_dir(&self.cwd)
-            .user(format!("{}:{}", self.user.0, self.user.1))
+            .user({
+                // rootless, the engine maps only root inside, which is the caller outside:
+                // the caller's own user is root there
+                let own = (
+                    rustix::process::geteuid().as_raw(),
+                    rustix::process::getegid().as_raw(),
+                );
+                let (uid, gid) = if crate::paths::rootless() && self.user == own {
+                    (0, 0)
+                } else {
+                    self.user
+                };
+                format!("{uid}:{gid}")
+            })
             .cap_drop("ALL")
             .no_new_privileges(true)
             .ephemeral(true)

@@ -985,10 +985,11 @@ struct Attrs {
 
 impl Attrs {
     fn of(meta: &Metadata) -> Attrs {
+        let (uid, gid) = crate::paths::image_owner(meta.uid(), meta.gid());
         Attrs {
             mode: meta.mode() & 0o7777,
-            uid: meta.uid(),
-            gid: meta.gid(),
+            uid,
+            gid,
             mtime: meta.mtime(),
         }
     }
@@ -1232,7 +1233,7 @@ impl<'a> Planner<'a> {
         let (uid, gid) = match (self.owner, self.from) {
             (Some(o), _) => o,
             (None, CopyFrom::Context(_)) => (0, 0),
-            (None, CopyFrom::Rootfs(_)) => (meta.uid(), meta.gid()),
+            (None, CopyFrom::Rootfs(_)) => crate::paths::image_owner(meta.uid(), meta.gid()),
         };
         let is_link = meta.file_type().is_symlink();
         Attrs {

@@ -1245,14 +1245,19 @@ impl ContainerBuilder<'_> {
         }
         if mode == net::NetMode::Networks
             && crate::paths::rootless()
-            && networks.iter().any(|n| n != crate::network::DEFAULT_NETWORK)
+            && networks
+                .iter()
+                .any(|n| n != crate::network::DEFAULT_NETWORK)
         {
             return Err(self.invalid(
                 "network",
                 format!(
                     "{} needs root (a bridge and veth pairs); a rootless container has \
                      user-mode networking (pasta) on the default network `{}`, or none",
-                    networks.iter().find(|n| *n != crate::network::DEFAULT_NETWORK).map_or("", |n| n),
+                    networks
+                        .iter()
+                        .find(|n| *n != crate::network::DEFAULT_NETWORK)
+                        .map_or("", |n| n),
                     crate::network::DEFAULT_NETWORK
                 ),
             ));

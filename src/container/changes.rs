@@ -434,6 +434,56 @@ mod tests {
             .any(|x| rustix::fs::setxattr(p, *x, b"y", rustix::fs::XattrFlags::empty()).is_ok())
     }
 
+    /// A merged tree resolved as the kernel would: links followed inside it (`/bin` to
+    /// `usr/bin` in a lower layer, an absolute link, `..` stopping at the root), a
+    /// whiteout hiding a lower file, a directory of an upper layer hiding a lower link of
+    /// the same name, too many links.
+    #[test]
+    fn resolve_follows_links_inside_the_merged_tree() {
+        let t = tempfile::tempdir().unwrap();
+        let (up, low) = (t.path().join("up"), t.path().join("low"));
+        for d in ["usr/bin", "etc", "var", "loop"] {
+            fs::create_dir_all(low.join(d)).unwrap();
+        }
+        fs::write(low.join("usr/bin/sh"), "sh").unwrap();
+        fs::write(low.join("etc/gone"), "x").unwrap();
+        std::os::unix::fs::symlink("usr/bin", low.join("bin")).unwrap();
+        std::os::unix::fs::symlink("/etc", low.join("var/etc")).unwrap();
+        std::os::unix::fs::symlink("../../../etc", low.join("var/up")).unwrap();
+        std::os::unix::fs::symlink("a", low.join("loop/b")).unwrap();
+        std::os::unix::fs::symlink("b", low.join("loop/a")).unwrap();
+        fs::create_dir_all(up.join("etc")).unwrap();
+        fs::write(up.join("etc/passwd"), "root").unwrap();
+        fs::create_dir_all(up.join("var/etc")).unwrap();
+        let stack = Stack::new(vec![up.clone(), low.clone()]);
+        let (canon, m) = stack.resolve("/bin/sh", true).unwrap();
+        assert_eq!(
+            (canon, m.host),
+            (PathBuf::from("usr/bin/sh"), low.join("usr/bin/sh"))
+        );
+        assert_eq!(
+            stack.resolve("/var/up/passwd", true).unwrap().1.host,
+            up.join("etc/passwd")
+        );
+        // an upper directory shadows the lower link of the same name
+        assert_eq!(
+            stack.resolve("/var/etc", true).unwrap().1.host,
+            up.join("var/etc")
+        );
+        // not following the last link
+        let (canon, m) = stack.resolve("/bin", false).unwrap();
+        assert_eq!(canon, PathBuf::from("bin"));
+        assert!(m.meta.file_type().is_symlink());
+        if whiteout(&up.join("etc/gone")) {
+            assert!(stack.resolve("/etc/gone", true).is_none());
+        }
+        assert!(stack.resolve("/loop/a", true).is_none(), "a link loop ends");
+        assert!(
+            stack.resolve("/usr/bin/sh/x", true).is_none(),
+            "a file is not a directory"
+        );
+    }
+
     fn lines(s: &Scan) -> Vec<String> {
         s.changes.iter().map(ToString::to_string).collect()
     }

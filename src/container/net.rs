@@ -286,9 +286,9 @@ pub(crate) fn user_mode_hook(
         return None;
     }
     let id = id.to_owned();
-    Some(crate::runtime::BeforeStart(std::sync::Arc::new(move |starting| {
-        store.start_user_mode(&id, starting)
-    })))
+    Some(crate::runtime::BeforeStart(std::sync::Arc::new(
+        move |starting| store.start_user_mode(&id, starting),
+    )))
 }
 
 /// The live `NetworkSettings` of a container: its endpoints while attached; the networks

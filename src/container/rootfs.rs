@@ -267,7 +267,11 @@ fn ensure_dir_in_layers(upper: &Path, stack: &super::changes::Stack, path: &str)
     use std::os::unix::fs::DirBuilderExt;
     let mut cur = String::new();
     for part in path.split('/').filter(|p| !p.is_empty()) {
-        let parent = if cur.is_empty() { "/".to_owned() } else { cur.clone() };
+        let parent = if cur.is_empty() {
+            "/".to_owned()
+        } else {
+            cur.clone()
+        };
         cur = format!("{cur}/{part}");
         if stack.resolve(&cur, true).is_some() {
             continue;

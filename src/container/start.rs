@@ -108,17 +108,20 @@ impl Bundle<'_> {
             use std::os::unix::fs::MetadataExt;
             // already there (the common case, and the only one rootless: setns needs
             // CAP_SYS_ADMIN even into the namespace one is in)
-            let same = match (netns.metadata(), std::fs::metadata("/proc/thread-self/ns/net")) {
+            let same = match (
+                netns.metadata(),
+                std::fs::metadata("/proc/thread-self/ns/net"),
+            ) {
                 (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
                 _ => false,
             };
             if !same {
                 crate::sys::raw::setns(netns.as_raw_fd(), libc::CLONE_NEWNET).map_err(|e| {
-                Error::os(
-                    "joining the network namespace of",
-                    "the spawning thread",
-                    std::io::Error::from_raw_os_error(e),
-                )
+                    Error::os(
+                        "joining the network namespace of",
+                        "the spawning thread",
+                        std::io::Error::from_raw_os_error(e),
+                    )
                 })?;
             }
             let r = rt.spawn(&cid, &bundle, &opts);

@@ -45,7 +45,19 @@ impl<W: Write> TarWriter<W> {
         rel: &Path,
         meta: &fs::Metadata,
     ) -> io::Result<()> {
-        local::append_entry(&mut self.tar, path, rel, meta, &mut self.links)
+        local::append_entry(&mut self.tar, path, rel, meta, &mut self.links, None)
+    }
+
+    /// [`append`](Self::append) with `owner` (uid, gid) as the entry's owner instead of
+    /// the file's (a directory a rootless build cannot chown).
+    pub(crate) fn append_owned(
+        &mut self,
+        path: &Path,
+        rel: &Path,
+        meta: &fs::Metadata,
+        owner: (u32, u32),
+    ) -> io::Result<()> {
+        local::append_entry(&mut self.tar, path, rel, meta, &mut self.links, Some(owner))
     }
 
     /// Appends an entry whose header the caller made (type, mode, owner, mtime, size), at
@@ -92,8 +104,9 @@ impl<W: Write> TarWriter<W> {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Regular);
         h.set_mode(mode);
-        h.set_uid(meta.uid().into());
-        h.set_gid(meta.gid().into());
+        let (uid, gid) = crate::paths::image_owner(meta.uid(), meta.gid());
+        h.set_uid(uid.into());
+        h.set_gid(gid.into());
         h.set_mtime(meta.mtime().max(0) as u64);
         h.set_size(0);
         self.tar.append_data(&mut h, path, io::empty())

@@ -284,6 +284,7 @@ pub(super) fn append_entry<W: Write>(
     rel: &Path,
     meta: &fs::Metadata,
     links: &mut HashMap<(u64, u64), PathBuf>,
+    owner: Option<(u32, u32)>,
 ) -> io::Result<()> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let ft = meta.file_type();
@@ -293,6 +294,9 @@ pub(super) fn append_entry<W: Write>(
     let mut h = tar::Header::new_gnu();
     h.set_metadata_in_mode(meta, tar::HeaderMode::Complete);
     h.set_size(0);
+    let (uid, gid) = owner.unwrap_or_else(|| crate::paths::image_owner(meta.uid(), meta.gid()));
+    h.set_uid(uid.into());
+    h.set_gid(gid.into());
     let xattrs = read_xattrs(path)?;
     if !xattrs.is_empty() {
         append_pax(tar, &xattrs)?;

@@ -69,11 +69,15 @@ impl NetworkStore {
     /// [`Error::Unsupported`] naming what to install or configure (pasta, a usable
     /// `/dev/net/tun`); [`Error::PortInUse`]-style errors as the bridge path gives them
     /// when a host port is taken.
-    pub(crate) fn prepare_user_mode(&self, id: &str, ports: &[PortBinding]) -> Result<Vec<PortBinding>> {
+    pub(crate) fn prepare_user_mode(
+        &self,
+        id: &str,
+        ports: &[PortBinding],
+    ) -> Result<Vec<PortBinding>> {
         pasta_usable()?;
         let mut out = Vec::with_capacity(ports.len());
         for p in ports {
-            let mut p = p.clone();
+            let mut p = *p;
             p.host_port = free_port(&p)?;
             out.push(p);
         }
@@ -161,7 +165,11 @@ fn pasta_usable() -> Result<()> {
                 .into(),
         ));
     }
-    if let Err(e) = fs::OpenOptions::new().read(true).write(true).open("/dev/net/tun") {
+    if let Err(e) = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+    {
         return Err(unsupported(format!(
             "/dev/net/tun cannot be opened by user {} ({e}): pasta makes the container's \
              interface through it; it must be mode 0666 (as Debian's udev rules make it), or \
@@ -216,7 +224,15 @@ fn run_pasta(
     let pid_file = store.pasta_pid_path(id);
     let _ = fs::remove_file(&pid_file);
     let mut cmd = Command::new(&pasta);
-    cmd.args(["--config-net", "--quiet", "--no-map-gw", "-T", "none", "-U", "none"]);
+    cmd.args([
+        "--config-net",
+        "--quiet",
+        "--no-map-gw",
+        "-T",
+        "none",
+        "-U",
+        "none",
+    ]);
     for (flag, proto) in [("-t", Protocol::Tcp), ("-u", Protocol::Udp)] {
         let specs: Vec<String> = ports
             .iter()

@@ -74,13 +74,13 @@ use std::time::{Duration, Instant};
 use oci_spec::runtime::Spec;
 
 pub use crate::sys::cgroup::CgroupStats;
-pub use plan::OVERLAY_ROOT_ANNOTATION;
-pub use rootless::make_rootless;
 pub use exec::{ExecOptions, ExecProcess};
 pub use exit::ExitStatus;
+pub use plan::OVERLAY_ROOT_ANNOTATION;
 pub use resources::stats::{
     CpuStats, CpuUsage, EventStats, HugetlbStats, MemoryEntry, MemoryStats, PidsStats, Throttling,
 };
+pub use rootless::make_rootless;
 pub use signal::{parse_signal, Signal};
 pub use state::{State, Status};
 
@@ -200,7 +200,10 @@ pub struct CreateOptions {
 
 /// The [`CreateOptions::before_start`] callback.
 #[derive(Clone)]
-pub struct BeforeStart(pub Arc<dyn Fn(&Starting<'_>) -> Result<()> + Send + Sync>);
+pub struct BeforeStart(pub Arc<BeforeStartFn>);
+
+/// What a [`BeforeStart`] calls.
+pub type BeforeStartFn = dyn Fn(&Starting<'_>) -> Result<()> + Send + Sync;
 
 impl fmt::Debug for BeforeStart {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -245,7 +248,7 @@ impl CreateOptions {
         }
 
         /// Calls `f` between create and start (see the field's docs).
-        fn before_start(&mut self, f: Arc<dyn Fn(&Starting<'_>) -> Result<()> + Send + Sync>) {
+        fn before_start(&mut self, f: Arc<BeforeStartFn>) {
             self.before_start = Some(BeforeStart(f))
         }
     }
@@ -480,7 +483,11 @@ fn cgroup_for(rec: &Record, what: &str) -> Result<Cgroup> {
 /// walk of `/proc`.
 fn pid_ns_members(init: i32) -> Vec<i32> {
     use std::os::unix::fs::MetadataExt;
-    let ns = |pid: &str| fs::metadata(format!("/proc/{pid}/ns/pid")).ok().map(|m| m.ino());
+    let ns = |pid: &str| {
+        fs::metadata(format!("/proc/{pid}/ns/pid"))
+            .ok()
+            .map(|m| m.ino())
+    };
     let theirs = ns(&init.to_string());
     if theirs.is_none() || theirs == ns("self") {
         return vec![init];
@@ -535,6 +542,14 @@ fn start_signal(mode: StartMode, dir: &Path) -> Result<StartSignal> {
 /// Answers the init's requests during its setup (id maps, the pty, the runtime's hooks, the
 /// pid of a second fork) until it is ready; returns the init's pid and the pty master when
 /// it is kept here.
+/// What the setup of an init gives: its pid (pid 1 of its namespace), its pty master and
+/// its namespaces opened for [`CreateOptions::before_start`] while that was possible.
+struct Handshake {
+    pid: i32,
+    console: Option<OwnedFd>,
+    namespaces: Option<[Option<OwnedFd>; 2]>,
+}
+
 fn setup_handshake(
     id: &str,
     bundle: &Path,
@@ -543,10 +558,10 @@ fn setup_handshake(
     spawned: &Spawned,
     ctx: &Context,
     rollback: &mut Rollback,
-    namespaces: &mut Option<[Option<OwnedFd>; 2]>,
-) -> Result<(i32, Option<OwnedFd>)> {
+) -> Result<Handshake> {
     let mut pid = spawned.pid;
     let mut console = None;
+    let mut namespaces = None;
     let hooks = spec.hooks().clone().unwrap_or_default();
     loop {
         let (msg, fd) = spawned.recv().map_err(|e| Error::Spawn {
@@ -561,7 +576,7 @@ fn setup_handshake(
                 if opts.before_start.is_some() {
                     // now, while the child may still be opened through /proc (it is
                     // dumpable until it has its ids)
-                    *namespaces = Some(open_namespaces(pid));
+                    namespaces = Some(open_namespaces(pid));
                 }
                 spawned.proceed().map_err(|e| Error::Spawn {
                     stage: "resuming the init process".into(),
@@ -615,7 +630,11 @@ fn setup_handshake(
             }
         }
     }
-    Ok((pid, console))
+    Ok(Handshake {
+        pid,
+        console,
+        namespaces,
+    })
 }
 
 /// Reaps a child of ours.
@@ -947,18 +966,12 @@ impl Runtime {
             plan.start = StartSignal::Immediately;
         }
 
-        let mut namespaces = None;
-        let handshake = setup_handshake(
-            id,
-            &bundle,
-            &spec,
-            opts,
-            &spawned,
-            &ctx,
-            &mut rollback,
-            &mut namespaces,
-        );
-        let (pid, console) = match handshake {
+        let handshake = setup_handshake(id, &bundle, &spec, opts, &spawned, &ctx, &mut rollback);
+        let Handshake {
+            pid,
+            console,
+            namespaces,
+        } = match handshake {
             Ok(v) => v,
             Err(e) => return Err(self.failed_create(rollback, e, id, &bundle, &spec, spawned.pid)),
         };

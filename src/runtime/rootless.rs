@@ -40,8 +40,14 @@ pub fn make_rootless(spec: &mut Spec, inside: (u32, u32)) {
             .expect("the type is set"),
     );
     linux.set_namespaces(Some(ns));
-    linux.set_uid_mappings(Some(vec![map(inside.0, rustix::process::geteuid().as_raw())]));
-    linux.set_gid_mappings(Some(vec![map(inside.1, rustix::process::getegid().as_raw())]));
+    linux.set_uid_mappings(Some(vec![map(
+        inside.0,
+        rustix::process::geteuid().as_raw(),
+    )]));
+    linux.set_gid_mappings(Some(vec![map(
+        inside.1,
+        rustix::process::getegid().as_raw(),
+    )]));
     let Some(mounts) = spec.mounts_mut() else {
         return;
     };
@@ -102,11 +108,26 @@ mod tests {
             (0, rustix::process::geteuid().as_raw(), 1)
         );
         let mounts = spec.mounts().as_ref().unwrap();
-        let pts = mounts.iter().find(|m| m.destination().as_os_str() == "/dev/pts");
-        assert!(!pts.unwrap().options().as_ref().unwrap().iter().any(|o| o.starts_with("gid=")));
+        let pts = mounts
+            .iter()
+            .find(|m| m.destination().as_os_str() == "/dev/pts");
+        assert!(!pts
+            .unwrap()
+            .options()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|o| o.starts_with("gid=")));
         // no network namespace of its own: /sys is the host's, bound read-only
-        let sys = mounts.iter().find(|m| m.destination().as_os_str() == "/sys").unwrap();
+        let sys = mounts
+            .iter()
+            .find(|m| m.destination().as_os_str() == "/sys")
+            .unwrap();
         assert_eq!(sys.source().as_deref(), Some(std::path::Path::new("/sys")));
-        assert!(sys.options().as_ref().unwrap().contains(&"rbind".to_owned()));
+        assert!(sys
+            .options()
+            .as_ref()
+            .unwrap()
+            .contains(&"rbind".to_owned()));
     }
 }

@@ -1096,13 +1096,7 @@ fn prepare_rootfs(r: &RootfsPlan) -> ChildResult {
         .at(Step::RootPropagation, 0)?;
     }
     match &r.overlay {
-        Some(data) => raw::mount(
-            Some(c"overlay"),
-            &r.rootfs,
-            Some(c"overlay"),
-            0,
-            Some(data),
-        ),
+        Some(data) => raw::mount(Some(c"overlay"), &r.rootfs, Some(c"overlay"), 0, Some(data)),
         None => raw::mount(
             Some(&r.rootfs),
             &r.rootfs,

@@ -21,15 +21,27 @@ fn text(out: &Output) -> (String, String) {
 
 /// A bundle made by `runc spec --rootless` as the test user, its process replaced by `args`
 /// and edited by `edit`; owned by the user.
-fn rootless_bundle(xdg: &Path, args: &[&str], edit: impl FnOnce(&mut serde_json::Value)) -> UserDir {
+fn rootless_bundle(
+    xdg: &Path,
+    args: &[&str],
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> UserDir {
     let b = UserDir::new(0o755);
     busybox_rootfs(&b.path);
     chown_tree(&b.path);
     let out = run_as(
         xdg,
-        &["sh", "-c", &format!("cd {} && runc spec --rootless", b.path.display())],
+        &[
+            "sh",
+            "-c",
+            &format!("cd {} && runc spec --rootless", b.path.display()),
+        ],
     );
-    assert!(out.status.success(), "runc spec --rootless: {:?}", text(&out));
+    assert!(
+        out.status.success(),
+        "runc spec --rootless: {:?}",
+        text(&out)
+    );
     let file = b.path.join("config.json");
     let mut spec: serde_json::Value = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
     spec["process"]["terminal"] = false.into();
@@ -83,7 +95,10 @@ fn runtime_runs_runc_spec_rootless_bundles_as_runc_does() {
     let (mine_out, mine_err) = text(&mine);
     assert!(theirs.status.success(), "runc: {theirs_err}");
     assert!(mine.status.success(), "ours: {mine_err}");
-    assert_eq!(without_cgroup_tmpfs(&mine_out), without_cgroup_tmpfs(&theirs_out));
+    assert_eq!(
+        without_cgroup_tmpfs(&mine_out),
+        without_cgroup_tmpfs(&theirs_out)
+    );
     // root inside, the user outside, one id each, setgroups denied; a read-only root
     assert!(mine_out.contains("Uid:\t0\t0\t0\t0"), "{mine_out}");
     assert!(
@@ -144,7 +159,10 @@ fn runtime_maps_subordinate_ids_through_newuidmap() {
     let out = ours(&xdg.path, &b.path, "rl-badmap");
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
-    assert!(stderr.contains("newuidmap") && stderr.contains("/etc/subuid"), "{stderr}");
+    assert!(
+        stderr.contains("newuidmap") && stderr.contains("/etc/subuid"),
+        "{stderr}"
+    );
     assert!(!xdg.path.join("cargohold-runtime/rl-badmap").exists());
 }
 
@@ -205,7 +223,10 @@ fn rootless_limits_need_a_cgroup_delegated_to_the_user() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    assert!(stdout.starts_with("67108864\n20\nrc=0\n"), "{stdout} {stderr}");
+    assert!(
+        stdout.starts_with("67108864\n20\nrc=0\n"),
+        "{stdout} {stderr}"
+    );
     // its cgroup was made in the delegated one and removed
     assert!(!stdout.contains("cargohold-rl-limits"), "{stdout}");
 }
@@ -294,7 +315,12 @@ fn sandbox_runs_rootless_over_a_read_only_view() {
 
     // the wall-clock timeout
     let t = Instant::now();
-    let out = sandbox(&xdg.path, &["--timeout", "1"], host.path(), &["sleep", "60"]);
+    let out = sandbox(
+        &xdg.path,
+        &["--timeout", "1"],
+        host.path(),
+        &["sleep", "60"],
+    );
     assert_eq!(out.status.code(), Some(124), "{:?}", text(&out));
     assert!(t.elapsed() < Duration::from_secs(30));
 
@@ -344,7 +370,14 @@ fn a_killed_rootless_sandbox_leaves_nothing() {
         let example = pids.iter().copied().find(|&p| {
             fs::read_to_string(format!("/proc/{p}/stat"))
                 .ok()
-                .and_then(|s| s.rsplit(')').next()?.split_whitespace().nth(1)?.parse().ok())
+                .and_then(|s| {
+                    s.rsplit(')')
+                        .next()?
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse()
+                        .ok()
+                })
                 == Some(runuser as i32)
         });
         if let Some(e) = example.filter(|_| pids.len() >= 3) {
@@ -438,20 +471,39 @@ fn engine_runs_containers_rootless() {
     let e = RootlessEngine::new();
     // root inside, the user outside; the image's files, a writable upper layer
     let out = e.ok(&[
-        "run", "--rm", "localhost/rl:1", "sh", "-c",
+        "run",
+        "--rm",
+        "localhost/rl:1",
+        "sh",
+        "-c",
         "id -u; cat /proc/self/uid_map; echo w > /new && cat /new; cat /etc/passwd | head -1",
     ]);
     assert_eq!(
         out,
-        format!("0\n{:>10} {:>10} {:>10}\nw\nroot:x:0:0:root:/root:/bin/sh\n", 0, u.uid, 1)
+        format!(
+            "0\n{:>10} {:>10} {:>10}\nw\nroot:x:0:0:root:/root:/bin/sh\n",
+            0, u.uid, 1
+        )
     );
     // a working directory that the image lacks is made (in the upper layer)
-    assert_eq!(e.ok(&["run", "--rm", "-w", "/srv/app/x", "localhost/rl:1", "pwd"]), "/srv/app/x\n");
+    assert_eq!(
+        e.ok(&["run", "--rm", "-w", "/srv/app/x", "localhost/rl:1", "pwd"]),
+        "/srv/app/x\n"
+    );
     // a missing command: Docker's message and code
     let out = e.engine(&["run", "--rm", "localhost/rl:1", "no-such-cmd"]);
     assert_eq!(out.status.code(), Some(127), "{:?}", text(&out));
     // detached, exec, logs, top, rm
-    e.ok(&["run", "-d", "--name", "rl-d", "localhost/rl:1", "sh", "-c", "echo up; sleep 600"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rl-d",
+        "localhost/rl:1",
+        "sh",
+        "-c",
+        "echo up; sleep 600",
+    ]);
     assert_eq!(e.ok(&["exec", "rl-d", "id", "-u"]), "0\n");
     let out = e.engine(&["exec", "rl-d", "sh", "-c", "exit 7"]);
     assert_eq!(out.status.code(), Some(7));
@@ -463,27 +515,70 @@ fn engine_runs_containers_rootless() {
     }
     e.ok(&["rm", "-f", "rl-d"]);
     // a named volume outlives its container; a bind mount writes to the user's directory
-    e.ok(&["run", "--rm", "-v", "rlvol:/data", "localhost/rl:1", "sh", "-c", "echo kept > /data/f"]);
+    e.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "rlvol:/data",
+        "localhost/rl:1",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ]);
     assert_eq!(
-        e.ok(&["run", "--rm", "-v", "rlvol:/data", "localhost/rl:1", "cat", "/data/f"]),
+        e.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "rlvol:/data",
+            "localhost/rl:1",
+            "cat",
+            "/data/f"
+        ]),
         "kept\n"
     );
     let host = UserDir::new(0o755);
     let bind = format!("{}:/h", host.path.display());
-    e.ok(&["run", "--rm", "-v", &bind, "localhost/rl:1", "sh", "-c", "echo back > /h/b"]);
+    e.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &bind,
+        "localhost/rl:1",
+        "sh",
+        "-c",
+        "echo back > /h/b",
+    ]);
     let b = host.path.join("b");
     assert_eq!(fs::read_to_string(&b).unwrap(), "back\n");
     use std::os::unix::fs::MetadataExt;
-    assert_eq!(fs::metadata(&b).unwrap().uid(), u.uid, "root inside is the user outside");
+    assert_eq!(
+        fs::metadata(&b).unwrap().uid(),
+        u.uid,
+        "root inside is the user outside"
+    );
     // what needs root or a delegated cgroup is refused, named, before anything runs
     let out = e.engine(&["run", "--rm", "--memory", "64m", "localhost/rl:1", "true"]);
     let (_, stderr) = text(&out);
-    assert!(!out.status.success() && stderr.contains("delegated"), "{stderr}");
+    assert!(
+        !out.status.success() && stderr.contains("delegated"),
+        "{stderr}"
+    );
     let out = e.engine(&["network", "create", "rlnet"]);
     if out.status.success() {
-        let out = e.engine(&["run", "--rm", "--network", "rlnet", "localhost/rl:1", "true"]);
+        let out = e.engine(&[
+            "run",
+            "--rm",
+            "--network",
+            "rlnet",
+            "localhost/rl:1",
+            "true",
+        ]);
         let (_, stderr) = text(&out);
-        assert!(!out.status.success() && stderr.contains("needs root"), "{stderr}");
+        assert!(
+            !out.status.success() && stderr.contains("needs root"),
+            "{stderr}"
+        );
     }
     // nothing is left: no container, no mount of the root, no process of it
     assert_eq!(e.ok(&["ps", "-aq"]), "");
@@ -497,7 +592,11 @@ fn engine_runs_containers_rootless() {
                 .collect()
         })
         .unwrap_or_default();
-    assert!(left.is_empty(), "left in {}: {left:?}", containers.display());
+    assert!(
+        left.is_empty(),
+        "left in {}: {left:?}",
+        containers.display()
+    );
 }
 
 /// A shell script run as root in a network namespace of its own with loopback and a veth
@@ -556,8 +655,94 @@ fn engine_publishes_ports_rootless_through_pasta() {
     let out = in_private_netns(&script);
     let (stdout, stderr) = text(&out);
     assert_eq!(
-        stdout,
-        "rootless page\n80/tcp -> 127.0.0.1:18080\n0\nnc=143\n",
+        stdout, "rootless page\n80/tcp -> 127.0.0.1:18080\n0\nnc=143\n",
         "{stderr}"
     );
+}
+
+/// `engine build` as the test user: RUN in a rootless container, WORKDIR, COPY; the image
+/// runs, and its layers give root (not the user's uid) the files the build made.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn engine_builds_rootless() {
+    let u = rootless::user();
+    let e = RootlessEngine::new();
+    let ctx = UserDir::new(0o755);
+    fs::write(
+        ctx.path.join("Dockerfile"),
+        "FROM localhost/rl:1\nRUN echo built > /built\nWORKDIR /srv/app\n\
+         COPY hello.txt ./\nCMD [\"sh\", \"-c\", \"cat /built hello.txt; pwd\"]\n",
+    )
+    .unwrap();
+    fs::write(ctx.path.join("hello.txt"), "hello\n").unwrap();
+    chown_tree(&ctx.path);
+    let dir = ctx.path.display().to_string();
+    e.ok(&["build", "-q", "-t", "localhost/rl-built:1", &dir]);
+    assert_eq!(
+        e.ok(&["run", "--rm", "localhost/rl-built:1"]),
+        "built\nhello\n/srv/app\n"
+    );
+    // the layers' owners, as `docker save` gives them
+    let saved = ctx.path.join("saved.tar");
+    e.ok(&[
+        "save",
+        "-o",
+        saved.to_str().unwrap(),
+        "localhost/rl-built:1",
+    ]);
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "cd {d} && mkdir x && tar -C x -xf saved.tar && for l in $(find x -type f -size +1k); do \
+             tar -tvf \"$l\" 2>/dev/null; done",
+            d = ctx.path.display()
+        ))
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    for name in [" built", " srv/app/hello.txt", " srv/app", " srv"] {
+        let line = listing
+            .lines()
+            .filter(|l| l.ends_with(name))
+            .find(|l| !l.contains(" 0/0 "))
+            .or_else(|| listing.lines().find(|l| l.ends_with(name)))
+            .unwrap_or_else(|| panic!("{name} in no layer:\n{listing}"));
+        assert!(line.contains(" 0/0 "), "{name} is not root's: {line}");
+        assert!(!line.contains(&format!("{}/", u.uid)), "{line}");
+    }
+}
+
+/// `Sandbox::image` as the test user (the sandbox example's `--image`, on the user's
+/// default engine root): the image's files read-only, a tmpfs, no network, the timeout.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn image_sandbox_runs_rootless() {
+    let e = RootlessEngine::new();
+    let env = |extra: &[&str]| -> Output {
+        let bin = example_bin("sandbox");
+        let root = format!("CARGOHOLD_ROOT={}", e.root.display());
+        let mut all = vec![
+            root.as_str(),
+            bin.to_str().unwrap(),
+            "--image",
+            "localhost/rl:1",
+        ];
+        all.extend_from_slice(extra);
+        run_as(&e.xdg.path, &all)
+    };
+    let out = env(&[
+        "--timeout",
+        "30",
+        "sh",
+        "-c",
+        "touch /x 2>/dev/null || echo ro; echo w > /tmp/f && cat /tmp/f; \
+         awk 'NR>2{print $1}' /proc/net/dev; id -u",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(stdout, format!("ro\nw\nlo:\n{}\n", 0), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+    let out = env(&["--timeout", "1", "sleep", "60"]);
+    assert_eq!(out.status.code(), Some(124), "{:?}", text(&out));
+    // nothing of either is left in the engine
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
 }

@@ -45,7 +45,7 @@ impl Solver<'_, '_> {
         let proto = scratch.0.join("d");
         let io = |e| Error::os("making the directory of WORKDIR in", &proto, e);
         fs::create_dir(&proto).map_err(io)?;
-        std::os::unix::fs::lchown(&proto, Some(uid), Some(gid)).map_err(io)?;
+        // the layer's entries carry the owner (a rootless build could not chown)
         let meta = fs::symlink_metadata(&proto).map_err(io)?;
         let mut layer = self.images().layer_writer()?;
         let rel = run::relative(Path::new(dir));
@@ -58,7 +58,10 @@ impl Solver<'_, '_> {
                         layer.tar().append(&m.host, &cur, &m.meta).map_err(io)?;
                     }
                 }
-                _ => layer.tar().append(&proto, &cur, &meta).map_err(io)?,
+                _ => layer
+                    .tar()
+                    .append_owned(&proto, &cur, &meta, (uid, gid))
+                    .map_err(io)?,
             }
         }
         Ok((layer.finish(&proto)?, None))

@@ -732,7 +732,12 @@ impl Cgroup {
         Cgroup::open_in(host().clone(), path)
     }
 
-    fn make(layout: Arc<Layout>, path: &str, writes: &[Setting], permitted: bool) -> Result<Cgroup> {
+    fn make(
+        layout: Arc<Layout>,
+        path: &str,
+        writes: &[Setting],
+        permitted: bool,
+    ) -> Result<Cgroup> {
         let targets = layout.resolve(path)?;
         let mut wanted: Vec<usize> = Vec::new();
         let mut want = |i: Option<usize>| {
@@ -851,9 +856,7 @@ impl Cgroup {
         for &i in idx {
             match self.make_dirs(&[i], created) {
                 Ok(()) => {}
-                Err(Error::Cgroup { source, .. })
-                    if is_denied(&source) && !needed.contains(&i) =>
-                {
+                Err(Error::Cgroup { source, .. }) if is_denied(&source) && !needed.contains(&i) => {
                     refused.get_or_insert((i, source));
                 }
                 Err(e) => return Err(e),
