@@ -54,11 +54,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-mkdir -p "$work/rootfs/bin" "$work/xdg"
+mkdir -p "$work/rootfs/bin" "$work/xdg" "$work/user"
 cp /bin/busybox "$work/rootfs/bin/busybox"
 for a in sh true nc; do ln -s busybox "$work/rootfs/bin/$a"; done
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
-chown -R "$RL_USER:" "$work/xdg" "$work/rootfs.tar"
+chown -R "$RL_USER:" "$work/xdg" "$work/user" "$work/rootfs.tar"
 chmod 0700 "$work/xdg"
 "$OURS" --root "$work/root" import "$work/rootfs.tar" localhost/rl-bench >/dev/null
 user_engine() {

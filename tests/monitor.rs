@@ -1140,12 +1140,24 @@ fn engine_attached_dies_with_its_owner() {
     let (mut child, id, pid) = start_creator(&e, "plain");
     let _rm = RemoveOnDrop(&e.engine, id.clone());
     assert!(alive(pid));
+    // its overlay is in its own mount namespace only
+    assert!(
+        common::mounts_with(&id).is_empty(),
+        "{:?}",
+        common::mounts_with(&id)
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     wait_until(
         "the attached container to die with its owner",
         Duration::from_secs(10),
         || !alive(pid),
+    );
+    // nothing is mounted before any later process repairs anything
+    assert!(
+        common::mounts_with(&id).is_empty(),
+        "{:?}",
+        common::mounts_with(&id)
     );
     let engine = cargohold::Engine::open(e.root.path()).unwrap();
     let info = engine.containers().get(&id).unwrap().inspect().unwrap();

@@ -82,13 +82,6 @@ fn clean(path: &str) -> PathBuf {
     clean_relative(Path::new(path))
 }
 
-fn is_mountpoint(dir: &Path) -> bool {
-    match (fs::metadata(dir), dir.parent().map(fs::metadata)) {
-        (Ok(d), Some(Ok(p))) => d.dev() != p.dev(),
-        _ => false,
-    }
-}
-
 impl Container {
     fn access(&self, op: &'static str) -> Result<Access<'_>> {
         let dir = self.path().to_owned();
@@ -111,24 +104,44 @@ impl Container {
             thaw: false,
             _lock: None,
         };
+        // A running container's tree through its init's root where the overlay is not
+        // mounted on the host (an attached or rootless container's lives only in its
+        // mount namespace).
+        let live_root = || {
+            if rootfs::is_mountpoint(&root) {
+                root.clone()
+            } else {
+                PathBuf::from(format!("/proc/{}/root", rec.info.state.pid))
+            }
+        };
         match self.status() {
             Status::Running => {
                 self.pause()?;
                 access.thaw = true;
+                access.root = live_root();
             }
-            Status::Paused => {}
+            Status::Paused => access.root = live_root(),
+            _ if crate::paths::rootless() => {
+                return Err(Error::Unsupported {
+                    what: format!("{op} a stopped rootless container"),
+                    reason: "its overlay is mounted only inside the container's own \
+                             namespaces, while it runs: start it first"
+                        .into(),
+                })
+            }
             _ => {
                 let lock = crate::store::lock_dir(&dir)
                     .map_err(|e| Error::os("locking container directory", &dir, e))?;
                 access._lock = Some(lock);
-                if !is_mountpoint(&root) {
+                if !rootfs::is_mountpoint(&root) {
                     let lower = rec.lower_dirs();
                     rootfs::mount(&dir, &lower, false)?;
                     access.unmount = true;
                 }
             }
         }
-        if !is_mountpoint(&root) {
+        let reachable = access.root != root || rootfs::is_mountpoint(&root);
+        if !reachable {
             return Err(Error::InvalidState {
                 id: self.name().to_owned(),
                 op,

@@ -191,7 +191,8 @@ impl<'c> ExecBuilder<'c> {
             .map_err(|e| self.not_running(e))?;
         let mut process = spec.process().clone().unwrap_or_default();
         let dir = &self.dir;
-        let merged = rootfs::rootfs(dir);
+        let init = self.runtime.state(self.id).ok().map(|s| s.pid);
+        let merged = rootfs::merged(dir, init);
         let mut env = process.env().clone().unwrap_or_default();
         for (k, v) in &self.env {
             let (k, v) = (

@@ -84,6 +84,39 @@ pub(crate) fn unmount(dir: &Path) -> Result<()> {
     .map_err(|e| Error::os("unmounting overlay at", &root, e))
 }
 
+/// Whether `dir` is a mount point (its device differs from its parent's).
+pub(crate) fn is_mountpoint(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(dir), dir.parent().map(fs::metadata)) {
+        (Ok(d), Some(Ok(p))) => d.dev() != p.dev(),
+        _ => false,
+    }
+}
+
+/// Where the merged tree of the container in `dir` is reached from the host: its
+/// `rootfs/` while the overlay is mounted there (or the container is rootless: its layers
+/// are read, see [`open_in`]); else the root of its running init `pid`, whose mount
+/// namespace alone holds the overlay (an attached container's, see [`detach_from_host`]).
+pub(crate) fn merged(dir: &Path, pid: Option<i32>) -> PathBuf {
+    let root = rootfs(dir);
+    match pid {
+        Some(pid) if pid > 0 && !dir.join(LOWER).exists() && !is_mountpoint(&root) => {
+            PathBuf::from(format!("/proc/{pid}/root"))
+        }
+        _ => root,
+    }
+}
+
+/// Unmounts the overlay of a started container from the host (lazily): the copy in the
+/// container's own mount namespace (private, see [`overlay::mount`]) stays, and goes when
+/// the container's last process does — whatever ends the program that owns it. What the
+/// engine reads of the tree from then on comes through [`merged`].
+pub(crate) fn detach_from_host(dir: &Path) {
+    if !dir.join(LOWER).exists() {
+        let _ = overlay::unmount(&rootfs(dir), true);
+    }
+}
+
 /// The file of a rootless container's directory that lists its lower layers (top first,
 /// JSON): the overlay is mounted by the runtime in the container's namespaces, never on
 /// the host.
@@ -166,7 +199,14 @@ pub(crate) fn resolve_dir_in(root: &Path, path: &str) -> Option<PathBuf> {
         std::os::fd::AsRawFd::as_raw_fd(&fd)
     ))
     .ok()?;
-    real.starts_with(root).then_some(real)
+    if real.starts_with(root) {
+        return Some(real);
+    }
+    // A running container's root reached through `/proc/<pid>/root` (see [`merged`]): the
+    // kernel names the directory from that mount namespace's root.
+    let rel = real.strip_prefix("/").ok()?;
+    let in_proc = root.starts_with("/proc") && root.ends_with("root");
+    in_proc.then(|| root.join(rel))
 }
 
 /// The content of a text file inside `root`; a missing file reads as empty.

@@ -129,6 +129,9 @@ impl Bundle<'_> {
             r
         })
         .map_err(|e| map_spawn_error(e, &self.name, &plan.argv[0]))?;
+        // It runs, its own copy of the overlay in its mount namespace: none stays on the
+        // host, so nothing is left mounted whatever ends this program.
+        super::rootfs::detach_from_host(&self.dir);
         let mut running = self.running(plan, Process::Attached(inner), (w_in, r_out, r_err))?;
         if let Some(bound) = dns {
             // Served by this process until the container's init exits.

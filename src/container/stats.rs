@@ -382,7 +382,8 @@ fn parse_io_stat(text: &str) -> BlockIoStats {
 fn top(store: &ContainerStore, id: &str) -> Result<Top> {
     let mut pids = store.runtime().ps(id)?;
     pids.sort_unstable();
-    let passwd = rootfs::read_in(&rootfs::rootfs(&store.dir(id)), "/etc/passwd");
+    let init = store.runtime().state(id).ok().map(|s| s.pid);
+    let passwd = rootfs::read_in(&rootfs::merged(&store.dir(id), init), "/etc/passwd");
     // The unit of utime/stime is USER_HZ, which is 100 on every Linux ABI (the kernel's
     // CONFIG_HZ does not change what /proc reports).
     let tick = Duration::from_millis(10);

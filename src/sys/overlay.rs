@@ -72,6 +72,10 @@ pub fn mount(target: &Path, options: &str) -> io::Result<()> {
     let target = cstr(target.as_os_str().as_bytes())?;
     let data = cstr(options.as_bytes())?;
     super::raw::mount(Some(c"overlay"), &target, Some(c"overlay"), 0, Some(&data))
+        .map_err(io::Error::from_raw_os_error)?;
+    // Private: the copy a container's mount namespace takes of it is not its peer, so
+    // unmounting it here (an attached container's, once it runs) leaves the container's.
+    super::raw::mount(None, &target, None, libc::MS_PRIVATE, None)
         .map_err(io::Error::from_raw_os_error)
 }
 

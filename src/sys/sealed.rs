@@ -72,6 +72,11 @@ pub enum Sealing {
     ReadOnlyMount,
     /// Running from a sealed memfd copy.
     Memfd,
+    /// Rootless, from a binary that no process of this user can write (another user's,
+    /// not group- or world-writable): neither can a container this user starts, whose
+    /// processes are this user or its subordinate ids, without capabilities on the host.
+    /// No copy is needed.
+    NotWritable,
 }
 
 /// Whether this process runs from a sealed copy (after [`reexec`] returned).
@@ -104,6 +109,9 @@ fn sealing_of(fd: RawFd, marked: bool) -> Sealing {
     if seals >= 0 && seals & libc::F_SEAL_WRITE != 0 {
         return Sealing::Memfd;
     }
+    if not_writable_rootless(fd) {
+        return Sealing::NotWritable;
+    }
     {
         let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
         // SAFETY: fstatvfs writes a statvfs into the buffer we pass.
@@ -116,6 +124,24 @@ fn sealing_of(fd: RawFd, marked: bool) -> Sealing {
         }
     }
     Sealing::None
+}
+
+/// Whether this process is not root and the file of `fd` belongs to another user with no
+/// group or world write bit (see [`Sealing::NotWritable`]).
+fn not_writable_rootless(fd: RawFd) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    if euid == 0 {
+        return false;
+    }
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes a stat into the buffer we pass.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: fstat succeeded, so the struct is initialised.
+    let st = unsafe { st.assume_init() };
+    st.st_uid != euid && st.st_mode & 0o022 == 0
 }
 
 /// Whether the (read-only) mount of `fd` is the binary's own: missing from this
