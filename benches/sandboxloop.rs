@@ -9,8 +9,8 @@
 //! ```text
 //! cargo bench --bench sandboxloop -- [-n 300] [--warmup 20] [--dir /] [--bwrap /usr/bin/bwrap]
 //! ```
-//! As root (the sandbox needs it for now). Under plain `cargo bench` it prints a note and
-//! exits.
+//! As root or as any user (rootless, both sides run in a user namespace). Under plain
+//! `cargo bench` it prints a note and exits.
 
 #[path = "support.rs"]
 mod support;

@@ -292,12 +292,27 @@ fn read_pid(path: &Path) -> Option<i32> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-/// Ends a pasta recorded as `(pid, start time)`, if that process still runs.
+/// Ends a pasta recorded as `(pid, start time)`, if that process still runs, and waits
+/// until it is gone (its ports free again, as Docker's are once `rm` returns): SIGTERM,
+/// then SIGKILL after a second.
 fn stop_pasta(pasta: Option<(i32, u64)>) {
     let Some((pid, start)) = pasta else {
         return;
     };
-    if crate::container::record::owner_alive((pid, start)) {
-        let _ = crate::sys::file::kill(pid, libc::SIGTERM);
+    // running (a zombie has closed its sockets already)
+    let running = || {
+        crate::runtime::state::proc_start_time(pid).is_some_and(|(s, st)| s == start && st != 'Z')
+    };
+    if !running() {
+        return;
+    }
+    let _ = crate::sys::file::kill(pid, libc::SIGTERM);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while running() {
+        if std::time::Instant::now() > deadline {
+            let _ = crate::sys::file::kill(pid, libc::SIGKILL);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }

@@ -58,7 +58,7 @@ pub mod seccomp;
 pub mod seccomp_profile;
 mod signal;
 mod spare;
-mod state;
+pub(crate) mod state;
 
 use std::fmt;
 use std::fs;
