@@ -1,24 +1,26 @@
 //! User-mode networking for rootless containers, through pasta (Debian's `passt`
-//! package): a user may not make bridges, veth pairs or NAT rules, so a rootless container
-//! on the default network gets a network namespace of its own (in its user namespace)
-//! that pasta connects to the host's sockets — outbound connections become the user's own
-//! sockets, and each published port is a socket pasta listens on as the user and forwards
-//! into the namespace. pasta is preferred over slirp4netns: it forwards ports in the
-//! kernel's socket layer rather than through a user-space TCP stack (about 4.7x
-//! slirp4netns's throughput in RootlessKit's measurements) and needs no API socket to add
-//! them.
+//! package) or, where it is missing, slirp4netns: a user may not make bridges, veth pairs
+//! or NAT rules, so a rootless container on the default network gets a network namespace
+//! of its own (in its user namespace) that the helper connects to the host's sockets —
+//! outbound connections become the user's own sockets, and each published port is a
+//! socket the helper listens on as the user and forwards into the namespace. pasta is
+//! preferred: it forwards ports in the kernel's socket layer rather than through a
+//! user-space TCP stack (about 4.7x slirp4netns's throughput in RootlessKit's
+//! measurements) and takes them on its command line; slirp4netns gets them through its
+//! API socket (`add_hostfwd`) and forwards to the container's fixed address 10.0.2.100.
 //!
 //! The steps: [`NetworkStore::prepare_user_mode`] when the container is attached (checks
-//! that pasta can run here, picks host ports for `-p 80`, records the bindings);
+//! that a helper can run here, picks host ports for `-p 80`, records the bindings);
 //! [`NetworkStore::start_user_mode`] between create and start (the runtime's
-//! `before_start`), which runs pasta on the container's namespaces and records its pid;
-//! [`NetworkStore::detach`] stops it. pasta is told `--no-map-gw` (the container does not
-//! reach the host's loopback services through its gateway) and forwards nothing from the
-//! namespace to the host (`-T none -U none`).
+//! `before_start`), which runs the helper on the container's namespaces and records its
+//! pid; [`NetworkStore::detach`] stops it. The container does not reach the host's
+//! loopback through its gateway (pasta `--no-map-gw`, slirp4netns
+//! `--disable-host-loopback`), and nothing is forwarded from the namespace to the host.
 //!
 //! A pasta whose owner was killed before it could stop it (an attached container's
 //! program SIGKILLed) is stopped by the next [`detach`](NetworkStore::detach) of that
-//! container, which `Engine::open`'s repair makes.
+//! container, which `Engine::open`'s repair makes; slirp4netns exits by itself when the
+//! process that started it is gone (its `--exit-fd`).
 
 use std::fs;
 use std::io::Read;
@@ -38,9 +40,9 @@ use crate::{Error, Result};
 struct UserMode {
     /// The published ports, host ports picked.
     ports: Vec<PortBinding>,
-    /// pasta's pid and start time, while it runs.
-    #[serde(default)]
-    pasta: Option<(i32, u64)>,
+    /// The helper's pid and start time, while it runs.
+    #[serde(default, alias = "pasta")]
+    helper: Option<(i32, u64)>,
 }
 
 impl NetworkStore {
@@ -74,7 +76,7 @@ impl NetworkStore {
         id: &str,
         ports: &[PortBinding],
     ) -> Result<Vec<PortBinding>> {
-        pasta_usable()?;
+        helper()?;
         let mut out = Vec::with_capacity(ports.len());
         for p in ports {
             let mut p = *p;
@@ -85,7 +87,7 @@ impl NetworkStore {
             id,
             &UserMode {
                 ports: out.clone(),
-                pasta: None,
+                helper: None,
             },
         )?;
         Ok(out)
@@ -106,35 +108,40 @@ impl NetworkStore {
         self.user_mode_path(id).exists()
     }
 
-    /// Runs pasta on the namespaces of the container `starting` (prepared by
+    /// Runs the helper on the namespaces of the container `starting` (prepared by
     /// [`prepare_user_mode`](Self::prepare_user_mode)), waits until its ports listen, and
-    /// records its pid. A pasta of an earlier start is stopped first.
+    /// records its pid. A helper of an earlier start is stopped first.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] with pasta's own message when it fails.
+    /// [`Error::Unsupported`] with the helper's own message when it fails.
     pub(crate) fn start_user_mode(&self, id: &str, starting: &Starting<'_>) -> Result<()> {
         let Some(mut um) = self.load_user_mode(id)? else {
             return Ok(());
         };
-        stop_pasta(um.pasta.take());
+        stop_helper(um.helper.take());
         let (Some(net), Some(user)) = (starting.network, starting.user) else {
             return Err(Error::Unsupported {
                 what: "user-mode networking".into(),
                 reason: format!("container {id} has no network and user namespaces of its own"),
             });
         };
-        let pid = run_pasta(self, id, &um.ports, net, user)?;
-        um.pasta = Some((pid, crate::container::record::start_time(pid).unwrap_or(0)));
+        let pid = match helper()? {
+            Helper::Pasta(bin) => run_pasta(self, &bin, id, &um.ports, net, user)?,
+            Helper::Slirp(bin) => run_slirp(&bin, id, &um.ports, net, user)?,
+        };
+        um.helper = Some((pid, crate::container::record::start_time(pid).unwrap_or(0)));
         self.save_user_mode(id, &um)
     }
 
-    /// Stops the pasta of container `id` and forgets its user-mode network.
+    /// Stops the helper of container `id` and forgets its user-mode network.
     pub(crate) fn detach_user_mode(&self, id: &str) {
         if let Ok(Some(um)) = self.load_user_mode(id) {
-            stop_pasta(um.pasta);
+            stop_helper(um.helper);
         }
+        exit_fds().remove(id);
         let _ = fs::remove_file(self.user_mode_path(id));
         let _ = fs::remove_file(self.pasta_pid_path(id));
+        let _ = fs::remove_file(api_socket(id));
     }
 
     fn pasta_pid_path(&self, id: &str) -> PathBuf {
@@ -142,42 +149,51 @@ impl NetworkStore {
     }
 }
 
-/// pasta's binary, if installed.
-fn pasta_binary() -> Option<PathBuf> {
+/// The user-mode networking helper this host has.
+enum Helper {
+    Pasta(PathBuf),
+    Slirp(PathBuf),
+}
+
+/// `name` in `$PATH`.
+fn in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
     std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
-        .map(|d| d.join("pasta"))
+        .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
 
-/// Whether pasta can run here: installed, and `/dev/net/tun` open to the user (it makes
-/// the namespace's interface through it).
-fn pasta_usable() -> Result<()> {
+/// pasta, else slirp4netns, if `/dev/net/tun` is open to the user (both make the
+/// namespace's interface through it).
+fn helper() -> Result<Helper> {
     let unsupported = |reason: String| Error::Unsupported {
         what: "a rootless container with a network (user-mode networking)".into(),
         reason,
     };
-    if pasta_binary().is_none() {
-        return Err(unsupported(
-            "pasta is not installed (Debian: apt-get install passt); `--network none` runs \
-             without"
-                .into(),
-        ));
-    }
+    let found = match (in_path("pasta"), in_path("slirp4netns")) {
+        (Some(p), _) => Helper::Pasta(p),
+        (None, Some(s)) => Helper::Slirp(s),
+        (None, None) => {
+            return Err(unsupported(
+                "neither pasta nor slirp4netns is installed (Debian: apt-get install passt, \
+                 or slirp4netns); `--network none` runs without"
+                    .into(),
+            ))
+        }
+    };
     if let Err(e) = fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/net/tun")
     {
         return Err(unsupported(format!(
-            "/dev/net/tun cannot be opened by user {} ({e}): pasta makes the container's \
-             interface through it; it must be mode 0666 (as Debian's udev rules make it), or \
-             run with `--network none`",
+            "/dev/net/tun cannot be opened by user {} ({e}): the helper makes the \
+             container's interface through it; it must be mode 0666 (as Debian's udev rules \
+             make it), or run with `--network none`",
             rustix::process::geteuid().as_raw()
         )));
     }
-    Ok(())
+    Ok(found)
 }
 
 /// The host port for `p`: its own, or a free one when it asks for 0 (bound and let go at
@@ -212,18 +228,15 @@ fn forward(p: &PortBinding) -> String {
 /// namespace is configured and the ports listen).
 fn run_pasta(
     store: &NetworkStore,
+    pasta: &Path,
     id: &str,
     ports: &[PortBinding],
     net: BorrowedFd<'_>,
     user: BorrowedFd<'_>,
 ) -> Result<i32> {
-    let pasta = pasta_binary().ok_or_else(|| Error::Unsupported {
-        what: "user-mode networking".into(),
-        reason: "pasta is not installed (Debian: apt-get install passt)".into(),
-    })?;
     let pid_file = store.pasta_pid_path(id);
     let _ = fs::remove_file(&pid_file);
-    let mut cmd = Command::new(&pasta);
+    let mut cmd = Command::new(pasta);
     cmd.args([
         "--config-net",
         "--quiet",
@@ -292,11 +305,144 @@ fn read_pid(path: &Path) -> Option<i32> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-/// Ends a pasta recorded as `(pid, start time)`, if that process still runs, and waits
+/// Runs slirp4netns on the namespaces `net` and `user`, waits until it has configured the
+/// namespace, and adds `ports` through its API socket; its pid. It exits when this process
+/// does (its `--exit-fd`, whose other end is kept in [`exit_fds`] until the container's
+/// network is detached).
+fn run_slirp(
+    slirp: &Path,
+    id: &str,
+    ports: &[PortBinding],
+    net: BorrowedFd<'_>,
+    user: BorrowedFd<'_>,
+) -> Result<i32> {
+    let io = |op: &str, e: std::io::Error| Error::Io {
+        op: format!("{op} for container {id}"),
+        source: e,
+    };
+    let (mut ready_r, ready_w) = std::io::pipe().map_err(|e| io("making a pipe", e))?;
+    let (exit_r, exit_w) = std::io::pipe().map_err(|e| io("making a pipe", e))?;
+    let sock = api_socket(id);
+    if let Some(dir) = sock.parent() {
+        let _ = fs::create_dir_all(dir);
+    }
+    let _ = fs::remove_file(&sock);
+    let mut cmd = Command::new(slirp);
+    cmd.args(["--configure", "--mtu=65520", "--disable-host-loopback"])
+        .arg("--netns-type=path")
+        .arg(format!("--userns-path=/proc/self/fd/{USER_FD}"))
+        .arg(format!("--ready-fd={READY_FD}"))
+        .arg(format!("--exit-fd={EXIT_FD}"))
+        .arg("--api-socket")
+        .arg(&sock)
+        .arg(format!("/proc/self/fd/{NET_FD}"))
+        .arg("tap0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    {
+        use std::os::fd::AsFd;
+        crate::sys::process::pass_fds(
+            &mut cmd,
+            &[
+                (user, USER_FD),
+                (net, NET_FD),
+                (ready_w.as_fd(), READY_FD),
+                (exit_r.as_fd(), EXIT_FD),
+            ],
+        );
+    }
+    let mut child = cmd.spawn().map_err(|e| Error::Spawn {
+        stage: format!("running {}", slirp.display()),
+        source: e,
+    })?;
+    drop((ready_w, exit_r));
+    let failed = |child: &mut std::process::Child, what: &str| {
+        let _ = child.kill();
+        let _ = child.wait();
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        Error::Unsupported {
+            what: format!("user-mode networking for container {id}"),
+            reason: format!("slirp4netns {what}: {}", err.trim()),
+        }
+    };
+    let mut b = [0u8; 1];
+    if !matches!(ready_r.read(&mut b), Ok(1)) {
+        return Err(failed(&mut child, "did not configure the namespace"));
+    }
+    for p in ports {
+        if let Err(e) = add_hostfwd(&sock, p) {
+            let what = format!("refused to publish {} ({e})", forward(p));
+            return Err(failed(&mut child, &what));
+        }
+    }
+    exit_fds().insert(id.to_owned(), exit_w);
+    // its stderr pipe is not read again: let it go; reaped by a thread of its own when it
+    // exits (this process may run long and start many)
+    drop(child.stderr.take());
+    let pid = child.id() as i32;
+    std::thread::spawn(move || child.wait());
+    Ok(pid)
+}
+
+/// The API socket of container `id`'s slirp4netns: short (a socket path has 108 bytes),
+/// in the user's runtime directory.
+fn api_socket(id: &str) -> PathBuf {
+    crate::paths::runtime_dir()
+        .join("cargohold-slirp")
+        .join(format!("{}.sock", &id[..id.len().min(16)]))
+}
+
+/// Publishes `p` through slirp4netns's API socket `sock` (`add_hostfwd` to the
+/// container's 10.0.2.100).
+fn add_hostfwd(sock: &Path, p: &PortBinding) -> std::io::Result<()> {
+    use std::io::Write;
+    let req = serde_json::json!({
+        "execute": "add_hostfwd",
+        "arguments": {
+            "proto": p.protocol.to_string(),
+            "host_addr": p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string(),
+            "host_port": p.host_port,
+            "guest_port": p.container_port,
+        }
+    });
+    let mut s = std::os::unix::net::UnixStream::connect(sock)?;
+    s.write_all(req.to_string().as_bytes())?;
+    s.shutdown(std::net::Shutdown::Write)?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply)?;
+    let v: serde_json::Value = serde_json::from_str(&reply).unwrap_or_default();
+    match v.get("error") {
+        None if v.get("return").is_some() => Ok(()),
+        _ => Err(std::io::Error::other(reply.trim().to_owned())),
+    }
+}
+
+/// The write ends of the `--exit-fd` pipes of this process's slirp4netns helpers, by
+/// container: closed (the helper exits) when the container's network is detached, or
+/// with this process.
+fn exit_fds(
+) -> std::sync::MutexGuard<'static, std::collections::HashMap<String, std::io::PipeWriter>> {
+    static FDS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, std::io::PipeWriter>>,
+    > = std::sync::OnceLock::new();
+    FDS.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// The fds slirp4netns gets its ready and exit pipes as.
+const READY_FD: i32 = 1022;
+const EXIT_FD: i32 = 1023;
+
+/// Ends a helper recorded as `(pid, start time)`, if that process still runs, and waits
 /// until it is gone (its ports free again, as Docker's are once `rm` returns): SIGTERM,
 /// then SIGKILL after a second.
-fn stop_pasta(pasta: Option<(i32, u64)>) {
-    let Some((pid, start)) = pasta else {
+fn stop_helper(helper: Option<(i32, u64)>) {
+    let Some((pid, start)) = helper else {
         return;
     };
     // running (a zombie has closed its sockets already)

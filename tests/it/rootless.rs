@@ -618,6 +618,25 @@ fn engine_publishes_ports_rootless_through_pasta() {
         Path::new("/usr/bin/pasta").exists(),
         "pasta (Debian's passt) is not installed: .ci/run installs it"
     );
+    publishes_a_port_rootless(None, "pasta");
+}
+
+/// Without pasta (a `PATH` that has only slirp4netns), slirp4netns serves the same.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn engine_publishes_ports_rootless_through_slirp4netns() {
+    assert!(
+        Path::new("/usr/bin/slirp4netns").exists(),
+        "slirp4netns is not installed: .ci/run installs it"
+    );
+    let only = UserDir::new(0o755);
+    std::os::unix::fs::symlink("/usr/bin/slirp4netns", only.path.join("slirp4netns")).unwrap();
+    publishes_a_port_rootless(Some(&only.path), "slirp4netns");
+}
+
+/// A rootless container publishing a port through the user-mode helper `helper` (the
+/// only one in `path` when given).
+fn publishes_a_port_rootless(path: Option<&Path>, helper: &str) {
     // pasta makes the container's interface through /dev/net/tun, which Debian's udev
     // rules make 0666; this VM ships it 0600
     use std::os::unix::fs::PermissionsExt;
@@ -626,9 +645,10 @@ fn engine_publishes_ports_rootless_through_pasta() {
     let www = UserDir::new(0o755);
     fs::write(www.path.join("index.html"), "rootless page\n").unwrap();
     chown_tree(&www.path);
+    let path_env = path.map_or_else(String::new, |p| format!("PATH={}", p.display()));
     let engine = |args: &str| {
         format!(
-            "runuser -u {} -- env XDG_RUNTIME_DIR={} HOME={} {} --root {} {args}",
+            "runuser -u {} -- env {path_env} XDG_RUNTIME_DIR={} HOME={} {} --root {} {args}",
             rootless::NAME,
             e.xdg.path.display(),
             e.xdg.path.display(),
@@ -636,13 +656,13 @@ fn engine_publishes_ports_rootless_through_pasta() {
             e.root.display()
         )
     };
-    // the page through the published port, `port`, then pasta gone with the container
-    // and the port free again (busybox nc binds it)
+    // the page through the published port, `port`, the helper running; then the helper
+    // gone with the container (by the time `rm` returns) and the port free again
+    // (busybox nc binds it)
     let script = format!(
         "{run} >/dev/null && \
          for i in $(seq 50); do busybox wget -qO- http://127.0.0.1:18080/index.html && break; \
-           sleep 0.1; done; {port} && {rm} >/dev/null && sleep 0.5 && \
-         (ps -eo args | grep -c '^[p]asta' || true) && \
+           sleep 0.1; done; {port} && {count} && {rm} >/dev/null && {count} && \
          busybox timeout 1 busybox nc -l -p 18080; echo nc=$?",
         run = engine(&format!(
             "run -d --name rl-web -p 127.0.0.1:18080:80 -v {}:/www:ro localhost/rl:1 \
@@ -650,12 +670,17 @@ fn engine_publishes_ports_rootless_through_pasta() {
             www.path.display()
         )),
         port = engine("port rl-web"),
+        // the helper's live processes (a zombie has closed its sockets)
+        count = format!(
+            "ps -eo stat=,args= | awk '$1 !~ /^Z/ {{ n = split($2, a, \"/\"); \
+             if (a[n] ~ /^{helper}/) c++ }} END {{ print c + 0 }}'"
+        ),
         rm = engine("rm -f rl-web"),
     );
     let out = in_private_netns(&script);
     let (stdout, stderr) = text(&out);
     assert_eq!(
-        stdout, "rootless page\n80/tcp -> 127.0.0.1:18080\n0\nnc=143\n",
+        stdout, "rootless page\n80/tcp -> 127.0.0.1:18080\n1\n0\nnc=143\n",
         "{stderr}"
     );
 }
