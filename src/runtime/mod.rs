@@ -392,8 +392,8 @@ fn make_state_dir(dir: &Path, id: &str) -> Result<()> {
 /// Creates the container's cgroup (`linux.cgroupsPath`, `/cargohold-<id>` by default) with
 /// the spec's resources; returns its path and the cgroup.
 ///
-/// Without root ([`rootless`]) the default is `cargohold-<id>` under the caller's own
-/// cgroup (where a delegated subtree would be), hierarchies that are not delegated are
+/// Without root ([`rootless`]) the default is `cargohold-<id>` beside the caller's own
+/// cgroup (in a delegated subtree, see [`default_cgroup_path`]), hierarchies that are not delegated are
 /// skipped, device rules are left out (a user namespace cannot make devices; they are
 /// bound from the host) and, as runc does, a container that asks for no limit runs without
 /// a cgroup where none may be made (`None`). A limit in a hierarchy the caller may not
@@ -507,10 +507,11 @@ fn pid_ns_members(init: i32) -> Vec<i32> {
 }
 
 /// The cgroup of container `id` whose spec names none: `/cargohold-<id>`; rootless
-/// `cargohold-<id>` under the caller's own cgroup (where a delegated subtree would be).
+/// `../cargohold-<id>`, beside the caller's own cgroup in its parent (where a delegated
+/// subtree holds the caller's leaf: see [`cgroup::BESIDE_OWN`]).
 pub(crate) fn default_cgroup_path(id: &str) -> String {
     if rootless() {
-        format!("cargohold-{id}")
+        format!("{}cargohold-{id}", cgroup::BESIDE_OWN)
     } else {
         format!("/cargohold-{id}")
     }

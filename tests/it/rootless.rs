@@ -198,15 +198,16 @@ fn rootless_limits_need_a_cgroup_delegated_to_the_user() {
         eprintln!("no v1 memory and pids hierarchies: the delegated path is not tried here");
         return;
     };
+    // the caller in a leaf of the delegated subtree; the container's cgroup goes beside it
     let name = format!("cargohold-rl-deleg-{}", std::process::id());
     let delegated = [mem.join(&name), pids.join(&name)];
     for d in &delegated {
-        fs::create_dir(d).unwrap();
+        fs::create_dir_all(d.join("leaf")).unwrap();
         chown_tree(d);
     }
     let rt = example_bin("runtime");
     let cmd = format!(
-        "echo $$ > {m}/cgroup.procs && echo $$ > {p}/cgroup.procs && cd {b} && \
+        "echo $$ > {m}/leaf/cgroup.procs && echo $$ > {p}/leaf/cgroup.procs && cd {b} && \
          {rt} run rl-limits; echo rc=$?; ls {m}",
         m = delegated[0].display(),
         p = delegated[1].display(),
@@ -218,7 +219,10 @@ fn rootless_limits_need_a_cgroup_delegated_to_the_user() {
     for d in &delegated {
         // the shell has ended: the directories are empty
         let deadline = Instant::now() + Duration::from_secs(5);
-        while fs::remove_dir(d).is_err() {
+        while fs::remove_dir(d.join("leaf"))
+            .and_then(|()| fs::remove_dir(d))
+            .is_err()
+        {
             assert!(Instant::now() < deadline, "{} busy", d.display());
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -229,6 +233,99 @@ fn rootless_limits_need_a_cgroup_delegated_to_the_user() {
     );
     // its cgroup was made in the delegated one and removed
     assert!(!stdout.contains("cargohold-rl-limits"), "{stdout}");
+}
+
+/// The delegated path on cgroup v2: a subtree of the cgroup2 hierarchy given to the test
+/// user (a directory with its `cgroup.procs`, `cgroup.subtree_control` and
+/// `cgroup.threads`, hugetlb enabled for its children), the caller moved into a leaf of
+/// it by root (cgroup v2 moves need the common ancestor's `cgroup.procs`); the
+/// container's cgroup is made beside the leaf with its hugetlb limit (on this hybrid host
+/// hugetlb is the controller the cgroup2 hierarchy has), and removed by `delete`.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn rootless_limits_in_a_delegated_cgroup2_subtree() {
+    let unified = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .find(|d| d.join("cgroup.subtree_control").exists());
+    let Some(unified) = unified else {
+        eprintln!("no cgroup2 hierarchy here: the cgroup2 delegated path is not tried");
+        return;
+    };
+    let controllers = fs::read_to_string(unified.join("cgroup.subtree_control")).unwrap();
+    if !controllers.split_whitespace().any(|c| c == "hugetlb") {
+        eprintln!("hugetlb is not enabled in {}: not tried", unified.display());
+        return;
+    }
+    let xdg = UserDir::new(0o700);
+    let b = rootless_bundle(&xdg.path, &["sh", "-c", "cat /proc/self/cgroup"], |spec| {
+        spec["linux"]["resources"] = serde_json::json!({
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]
+        });
+    });
+    let name = format!("cargohold-rl-deleg2-{}", std::process::id());
+    let sub = unified.join(&name);
+    fs::create_dir_all(sub.join("leaf")).unwrap();
+    fs::write(sub.join("cgroup.subtree_control"), "+hugetlb").unwrap();
+    let u = rootless::user();
+    for d in [sub.clone(), sub.join("leaf")] {
+        for f in [
+            "",
+            "cgroup.procs",
+            "cgroup.subtree_control",
+            "cgroup.threads",
+        ] {
+            std::os::unix::fs::chown(d.join(f), Some(u.uid), Some(u.gid)).unwrap();
+        }
+    }
+    let pid_file = xdg.path.join("shell.pid");
+    let rt = example_bin("runtime");
+    let cg = sub.join("cargohold-rl-huge");
+    let cmd = format!(
+        "echo $$ > {pf} && while ! grep -q ':/{name}/leaf$' /proc/self/cgroup; do sleep 0.02; done \
+         && cd {b} && {rt} create rl-huge && cat {cg}/hugetlb.2MB.max && grep -c . {cg}/cgroup.procs \
+         && {rt} delete --force rl-huge; echo rc=$?; ls {sub}",
+        pf = pid_file.display(),
+        b = b.path.display(),
+        rt = rt.display(),
+        cg = cg.display(),
+        sub = sub.display(),
+    );
+    let runner = {
+        let xdg = xdg.path.clone();
+        std::thread::spawn(move || run_as(&xdg, &["sh", "-c", &cmd]))
+    };
+    // root moves the user's shell into the leaf, as systemd would have placed it
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        if let Some(pid) = fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+        {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the shell never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    fs::write(sub.join("leaf/cgroup.procs"), pid.to_string()).unwrap();
+    let out = runner.join().unwrap();
+    let (stdout, stderr) = text(&out);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while fs::remove_dir(sub.join("leaf"))
+        .and_then(|()| fs::remove_dir(&sub))
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "{} busy", sub.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        stdout.starts_with("4194304\n1\nrc=0\n"),
+        "{stdout} {stderr}"
+    );
+    assert!(
+        !stdout.contains("cargohold-rl-huge"),
+        "not removed: {stdout}"
+    );
 }
 
 /// A host directory with busybox as `bin/`, a data file, and below `rw/` a writable tmpfs

@@ -401,12 +401,20 @@ impl Layout {
         } else {
             spec_path.to_string()
         };
+        // "../NAME": beside the caller's own cgroup (see `BESIDE_OWN`)
+        let (beside, path) = match path.strip_prefix(BESIDE_OWN) {
+            Some(rest) => (true, rest.to_owned()),
+            None => (false, path),
+        };
         if path.is_empty()
+            || path.starts_with('/') && beside
             || Path::new(&path)
                 .components()
                 .any(|c| matches!(c, Component::ParentDir))
         {
-            return Err(invalid("must be a non-empty path without \"..\""));
+            return Err(invalid(
+                "must be a non-empty path without \"..\" (but one leading \"../\")",
+            ));
         }
         let own = if path.starts_with('/') {
             None
@@ -429,6 +437,11 @@ impl Layout {
                             .strip_prefix(&h.mount_root)
                             .unwrap_or(Path::new(p));
                         let p = p.strip_prefix("/").unwrap_or(p);
+                        let p = if beside {
+                            p.parent().unwrap_or(Path::new(""))
+                        } else {
+                            p
+                        };
                         dir.push(p);
                     }
                 }
@@ -440,6 +453,14 @@ impl Layout {
             .collect())
     }
 }
+
+/// The prefix of a cgroup path (`../NAME`) that puts the cgroup beside the calling
+/// process's own, in its parent, in every hierarchy — the one form with `..` this module
+/// takes. For rootless containers: a delegated cgroup v2 subtree holds its processes in
+/// leaves, and a cgroup with processes cannot hand controllers to children (cgroup v2's
+/// no-internal-processes rule), so a container's cgroup goes next to the caller's leaf,
+/// in the delegated parent.
+pub const BESIDE_OWN: &str = "../";
 
 /// The calling process's own cgroup directories, in the hierarchies a container gets (see
 /// the module docs): what a container without a cgroup of its own (rootless, none
@@ -1653,13 +1674,26 @@ mod tests {
                 PathBuf::from("/cg/pids/abs/ctr")
             ]
         );
+        // beside the own cgroup, in its parent (a cgroup at a hierarchy's root stays there)
+        let t = l.resolve("../ctr").unwrap();
+        assert_eq!(
+            t,
+            [
+                PathBuf::from("/cg/memory/user/ctr"),
+                PathBuf::from("/cg/pids/ctr")
+            ]
+        );
+        for bad in ["../../ctr", "a/../ctr", "..//abs", "../"] {
+            assert!(l.resolve(bad).is_err(), "{bad}");
+        }
         let t = l.resolve("system.slice:x:y").unwrap();
         assert_eq!(t[0], PathBuf::from("/cg/memory/system.slice/x-y.scope"));
-        let e = l.resolve("../escape").unwrap_err();
+        let e = l.resolve("a/../../escape").unwrap_err();
         assert!(matches!(e, Error::InvalidCgroupPath { .. }), "{e:?}");
         assert_eq!(
             e.to_string(),
-            "invalid cgroup path \"../escape\": must be a non-empty path without \"..\""
+            "invalid cgroup path \"a/../../escape\": must be a non-empty path without \"..\" \
+             (but one leading \"../\")"
         );
         assert!(l.resolve("").is_err());
     }
