@@ -291,6 +291,20 @@ pub(crate) fn user_mode_hook(
     )))
 }
 
+/// Lists `p` under its container port in `out.ports`, as `docker inspect` shows it.
+fn published(out: &mut NetworkSettings, p: &PortBinding) {
+    out.ports
+        .entry(format!("{}/{}", p.container_port, p.protocol))
+        .or_insert_with(|| Some(Vec::new()))
+        .get_or_insert_with(Vec::new)
+        .push(PortMapping {
+            host_ip: p
+                .host_ip
+                .map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string()),
+            host_port: p.host_port.to_string(),
+        });
+}
+
 /// The live `NetworkSettings` of a container: its endpoints while attached; the networks
 /// it asked for, without addresses, otherwise (`running`: its live state says it runs or
 /// is paused). Each network's record is read once per `memo`.
@@ -314,16 +328,7 @@ pub(crate) fn settings_in(
     if running && rec.net.mode == NetMode::Networks {
         // rootless: user-mode networking has its published ports and no endpoint
         for p in store.networks().user_mode_ports(&rec.info.id) {
-            out.ports
-                .entry(format!("{}/{}", p.container_port, p.protocol))
-                .or_insert_with(|| Some(Vec::new()))
-                .get_or_insert_with(Vec::new)
-                .push(PortMapping {
-                    host_ip: p
-                        .host_ip
-                        .map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string()),
-                    host_port: p.host_port.to_string(),
-                });
+            published(&mut out, &p);
         }
     }
     for (i, e) in endpoints.iter().enumerate() {
@@ -335,16 +340,7 @@ pub(crate) fn settings_in(
             out.mac_address = e.mac.clone();
         }
         for p in &e.ports {
-            out.ports
-                .entry(format!("{}/{}", p.container_port, p.protocol))
-                .or_insert_with(|| Some(Vec::new()))
-                .get_or_insert_with(Vec::new)
-                .push(PortMapping {
-                    host_ip: p
-                        .host_ip
-                        .map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string()),
-                    host_port: p.host_port.to_string(),
-                });
+            published(&mut out, p);
         }
         out.networks.insert(
             e.network.clone(),

@@ -280,14 +280,7 @@ pub(crate) fn ensure_dir_in(root: &Path, path: &str) -> io::Result<()> {
     if let Some((upper, stack)) = layered(root) {
         return ensure_dir_in_layers(&upper, &stack, path);
     }
-    let mut cur = String::new();
-    for part in path.split('/').filter(|p| !p.is_empty()) {
-        let parent = if cur.is_empty() {
-            "/".to_owned()
-        } else {
-            cur.clone()
-        };
-        cur = format!("{cur}/{part}");
+    for (parent, cur, part) in dir_steps(path) {
         if open_in(root, &cur, OFlags::PATH).is_ok() {
             continue;
         }
@@ -300,19 +293,27 @@ pub(crate) fn ensure_dir_in(root: &Path, path: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// [`ensure_dir_in`] of a rootless container: what is missing is made in its upper dir,
-/// below the canonical path of what exists (a link on the way is followed, not shadowed),
-/// its parents in the upper dir with the modes the merged tree shows.
-fn ensure_dir_in_layers(upper: &Path, stack: &super::changes::Stack, path: &str) -> io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
+/// Each component of `path` with the path of its parent and its own, from the top:
+/// `/a/b` gives `("/", "/a", "a")`, `("/a", "/a/b", "b")`.
+fn dir_steps(path: &str) -> impl Iterator<Item = (String, String, &str)> {
     let mut cur = String::new();
-    for part in path.split('/').filter(|p| !p.is_empty()) {
+    path.split('/').filter(|p| !p.is_empty()).map(move |part| {
         let parent = if cur.is_empty() {
             "/".to_owned()
         } else {
             cur.clone()
         };
         cur = format!("{cur}/{part}");
+        (parent, cur.clone(), part)
+    })
+}
+
+/// [`ensure_dir_in`] of a rootless container: what is missing is made in its upper dir,
+/// below the canonical path of what exists (a link on the way is followed, not shadowed),
+/// its parents in the upper dir with the modes the merged tree shows.
+fn ensure_dir_in_layers(upper: &Path, stack: &super::changes::Stack, path: &str) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    for (parent, cur, part) in dir_steps(path) {
         if stack.resolve(&cur, true).is_some() {
             continue;
         }

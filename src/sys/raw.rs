@@ -85,6 +85,13 @@ pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
 /// setting and clearing `MOUNT_ATTR_*` flags. A last symlink in `path` is followed (the
 /// runtime passes `/proc/self/fd/N` of a target it opened safely).
 pub fn mount_setattr_recursive(path: &CStr, set: u64, clear: u64) -> R {
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    mount_setattr(libc::AT_FDCWD, path, AT_RECURSIVE, set, clear)
+}
+
+/// mount_setattr(2): `MOUNT_ATTR_*` flags set and cleared on the mount at `path` relative
+/// to `dirfd` (with `AT_EMPTY_PATH` and `""`, the mount whose root `dirfd` is).
+pub fn mount_setattr(dirfd: c_int, path: &CStr, flags: libc::c_uint, set: u64, clear: u64) -> R {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -92,20 +99,20 @@ pub fn mount_setattr_recursive(path: &CStr, set: u64, clear: u64) -> R {
         propagation: u64,
         userns_fd: u64,
     }
-    const AT_RECURSIVE: libc::c_uint = 0x8000;
     let attr = MountAttr {
         attr_set: set,
         attr_clr: clear,
         propagation: 0,
         userns_fd: 0,
     };
-    // SAFETY: a NUL-terminated path and a struct of the size passed, both outliving the call.
+    // SAFETY: a NUL-terminated path and a struct of the size passed, both outliving the
+    // call; the kernel checks the fd.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
+            dirfd,
             path.as_ptr(),
-            AT_RECURSIVE,
+            flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )

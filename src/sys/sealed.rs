@@ -53,6 +53,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
+use super::raw::{MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY};
+
 /// Set in the environment of the re-executed program (and of a monitor started from a
 /// sealed program) to the path of the original binary; [`reexec`] removes it.
 pub const ENV: &str = "_CARGOHOLD_SEALED";
@@ -223,38 +225,10 @@ fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
     super::raw::check_long(ret).map_err(io::Error::from_raw_os_error)
 }
 
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
-const MOUNT_ATTR_NODEV: u64 = 0x4;
-
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
 /// mount_setattr(2) of the mount whose root `fd` is.
 fn mount_setattr(fd: RawFd, set: u64, clear: u64) -> io::Result<()> {
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: clear,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: mount_setattr reads `size` bytes of the attr struct we pass; "" with
-    // AT_EMPTY_PATH means the fd itself.
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd,
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    })
-    .map(drop)
+    super::raw::mount_setattr(fd, c"", libc::AT_EMPTY_PATH as libc::c_uint, set, clear)
+        .map_err(io::Error::from_raw_os_error)
 }
 
 /// A read-only detached bind mount of the file `path`: its fd (`O_PATH` of the file).

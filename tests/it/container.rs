@@ -402,7 +402,10 @@ fn forced_remove_leaves_nothing() {
         .spawn()
         .unwrap();
     let id = c.id().to_owned();
-    assert!(!common::mounts_with(&id).is_empty());
+    // its overlay, in its own mount namespace (none on the host: it is attached)
+    let own = fs::read_to_string(format!("/proc/{}/mountinfo", c.pid())).unwrap();
+    assert!(own.contains(&id), "{own}");
+    assert!(common::mounts_with(&id).is_empty());
     assert!(!common::cgroups_named(&id).is_empty());
     e.engine
         .containers()
