@@ -39,7 +39,14 @@ pub(crate) fn runtime_dir() -> PathBuf {
     }
     let tmp = std::env::temp_dir().join(format!("cargohold-{uid}"));
     let _ = fs::DirBuilder::new().mode(0o700).create(&tmp);
-    tmp
+    if own(&tmp) {
+        return tmp;
+    }
+    // someone else made the name first: one of this process's own, which no later
+    // process finds (its state is then this process's alone)
+    let mine = std::env::temp_dir().join(format!("cargohold-{uid}-{}", std::process::id()));
+    let _ = fs::DirBuilder::new().mode(0o700).create(&mine);
+    mine
 }
 
 /// The directory for data kept across reboots: `/var/lib` as root, `$XDG_DATA_HOME` (else
