@@ -111,9 +111,33 @@ impl Runtime {
         ] {
             let theirs = PathBuf::from(format!("/proc/{pid}/ns/{name}"));
             let ours = PathBuf::from(format!("/proc/self/ns/{name}"));
-            let (Ok(t), Ok(o)) = (fs::metadata(&theirs), fs::metadata(&ours)) else {
+            // a kernel without this namespace kind: nothing to join
+            let Ok(o) = fs::metadata(&ours) else {
                 continue;
             };
+            // Never run the process outside a namespace it cannot see: without root, the
+            // init of a container that has not started yet (still the runtime, not
+            // dumpable) cannot be looked at through /proc by its user.
+            let t = fs::metadata(&theirs).map_err(|e| {
+                let e = Error::os(
+                    "looking at the namespace of the container's init",
+                    &theirs,
+                    e,
+                );
+                match (e, super::rootless()) {
+                    (Error::Os { source, .. }, true)
+                        if source.kind() == std::io::ErrorKind::PermissionDenied =>
+                    {
+                        Error::Unsupported {
+                            what: format!("exec into rootless container {id} before it starts"),
+                            reason: "its init is the runtime until then, which its user may \
+                                     not enter; start it first"
+                                .into(),
+                        }
+                    }
+                    (e, _) => e,
+                }
+            })?;
             if t.ino() == o.ino() && t.dev() == o.dev() {
                 continue;
             }

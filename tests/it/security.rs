@@ -405,12 +405,41 @@ impl Drop for RuntimeGuard<'_> {
 
 /// The runtime CLI: `create` (its init waits for `start` in the runtime's binary, pid 1 of
 /// the container), `exec -d` of the attacker, `exec` of `/bin/victim`, `start`.
-fn runtime_binary_survives(ptrace: bool) {
+///
+/// `rootless`: all of it as the unprivileged test user, from a copy of the binary that
+/// user owns (so that the container's root, the user, could write it but for the seal),
+/// the container in a user namespace mapping root to the user.
+fn runtime_binary_survives(ptrace: bool, rootless: bool) {
     let (bin_dir, bin, before) = copied_example("runtime");
     let state = bin_dir.path().join("state");
     let log = bin_dir.path().join("log");
     let mut bundle = common::Bundle::new(&["sleep", "60"]);
     add_victim(&bundle.rootfs(), &bin);
+    if rootless {
+        let u = common::rootless::user();
+        bundle.edit(|spec| {
+            let mut v = serde_json::to_value(&*spec).unwrap();
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"type": "user"}));
+            v["linux"]["uidMappings"] =
+                serde_json::json!([{"containerID": 0, "hostID": u.uid, "size": 1}]);
+            v["linux"]["gidMappings"] =
+                serde_json::json!([{"containerID": 0, "hostID": u.gid, "size": 1}]);
+            for m in v["mounts"].as_array_mut().unwrap() {
+                if let Some(opts) = m["options"].as_array_mut() {
+                    opts.retain(|o| !o.as_str().unwrap_or("").starts_with("gid="));
+                }
+            }
+            *spec = serde_json::from_value(v).unwrap();
+        });
+        for d in [bin_dir.path(), bundle.path()] {
+            common::rootless::chown_tree(d);
+        }
+        fs::write(&log, "").unwrap();
+        common::rootless::chown_tree(&log);
+    }
     if ptrace {
         bundle.edit(|spec| {
             let mut v = serde_json::to_value(&*spec).unwrap();
@@ -425,17 +454,36 @@ fn runtime_binary_survives(ptrace: bool) {
     }
     let report = bundle.rootfs().join("tmp");
     let rt = |args: &[&str]| {
-        let mut c = logged(&bin, &log);
+        let mut c = if rootless {
+            let mut c = logged(Path::new("runuser"), &log);
+            c.args(["-u", common::rootless::NAME, "--"]).arg(&bin);
+            c
+        } else {
+            logged(&bin, &log)
+        };
         c.arg("--root").arg(&state).args(args);
         c
     };
     // Each variant its own id: the default cgroup is `/cargohold-<id>`, shared by two
     // containers of one id in different state roots, and one test's `delete --force`
     // would kill the other's processes.
-    let id = if ptrace { "sealed-ptrace" } else { "sealed" };
+    let id = match (ptrace, rootless) {
+        (_, true) => "sealed-rootless",
+        (true, false) => "sealed-ptrace",
+        (false, false) => "sealed",
+    };
     let _guard = RuntimeGuard(&bin, &state, id);
     let b = bundle.path().to_str().unwrap();
     ok(&mut rt(&["create", "--bundle", b, id]), &log);
+    if rootless {
+        // its init (the runtime, not dumpable) cannot be entered by its user before it
+        // starts: refused, saying so, rather than run outside the container
+        let st = rt(&["exec", id, "true"]).status().unwrap();
+        assert!(!st.success());
+        let said = fs::read_to_string(&log).unwrap();
+        assert!(said.contains("before it starts"), "{said}");
+        ok(&mut rt(&["start", id]), &log);
+    }
     ok(
         &mut rt(&["exec", "-d", "--env", "R=/tmp", id, "sh", "-c", ATTACK]),
         &log,
@@ -454,21 +502,31 @@ fn runtime_binary_survives(ptrace: bool) {
         ]),
         &report,
     );
-    ok(&mut rt(&["start", id]), &log);
+    if !rootless {
+        ok(&mut rt(&["start", id]), &log);
+    }
     let what = verdict(&report, &bin, &before, &log);
-    eprintln!("runtime, ptrace {ptrace}: {what}");
+    eprintln!("runtime, ptrace {ptrace}, rootless {rootless}: {what}");
 }
 
 #[test]
 #[ignore = "requires root"]
 fn runtime_binary_cannot_be_overwritten_from_a_container() {
-    runtime_binary_survives(false);
+    runtime_binary_survives(false, false);
 }
 
 #[test]
 #[ignore = "requires root"]
 fn runtime_binary_cannot_be_overwritten_with_cap_sys_ptrace() {
-    runtime_binary_survives(true);
+    runtime_binary_survives(true, false);
+}
+
+/// CVE-2019-5736 rootless (issue 15): the runtime run by an unprivileged user from a
+/// binary the user owns, attacked from the container whose root is that user.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn rootless_runtime_binary_cannot_be_overwritten_from_a_container() {
+    runtime_binary_survives(false, true);
 }
 
 /// Removes the engine CLI's container when dropped.
