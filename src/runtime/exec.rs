@@ -84,7 +84,9 @@ impl Runtime {
     /// sets its own.
     ///
     /// # Errors
-    /// The container is not running; the process is invalid or cannot be executed.
+    /// The container is not running; the process is invalid or cannot be executed; without
+    /// root, a container that has not started yet ([`Error::Unsupported`]: its init cannot
+    /// be entered by its user until then).
     pub fn exec(&self, id: &str, process: &Process, opts: &ExecOptions) -> Result<ExecProcess> {
         let (dir, rec) = self.load(id)?;
         let status = rec.status(&dir);
