@@ -491,17 +491,36 @@ fn a_killed_rootless_sandbox_leaves_nothing() {
         assert!(Instant::now() < deadline, "the sandbox outlived its owner");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // no mount namespace of any process holds a mount of its view or bundle
+    // no mount namespace of any process holds a mount of its view or bundle (once the
+    // kernel has finished killing the pid namespace: its other processes, `sleep` here,
+    // die a moment after its init)
     let needle = xdg.path.display().to_string();
-    let holders: Vec<String> = fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            fs::read_to_string(e.path().join("mountinfo")).is_ok_and(|m| m.contains(&needle))
-        })
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(holders.is_empty(), "mounts of {needle} held by {holders:?}");
+    let holders = || -> Vec<String> {
+        fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                fs::read_to_string(e.path().join("mountinfo")).is_ok_and(|m| m.contains(&needle))
+            })
+            .map(|e| {
+                let cmd = fs::read(e.path().join("cmdline")).unwrap_or_default();
+                format!(
+                    "{} {}",
+                    e.file_name().to_string_lossy(),
+                    String::from_utf8_lossy(&cmd)
+                )
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !holders().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "mounts of {needle} held by {:?}",
+            holders()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(mounts_with(&needle).is_empty());
 }
 
