@@ -887,3 +887,59 @@ fn image_sandbox_runs_rootless() {
     // nothing of either is left in the engine
     assert_eq!(e.ok(&["ps", "-aq"]), "");
 }
+
+/// Compose as the test user: a project on a network is refused before anything is made
+/// (its networks need bridges), naming the service; a project without networks comes up,
+/// shares its volume between services, and `down -v` leaves nothing.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn compose_rootless() {
+    let e = RootlessEngine::new();
+    let dir = UserDir::new(0o755);
+    let on_network = dir.path.join("net.yaml");
+    fs::write(
+        &on_network,
+        "name: rlnet\nservices:\n  web:\n    image: localhost/rl:1\n    command: [\"sleep\", \"60\"]\n",
+    )
+    .unwrap();
+    let without = dir.path.join("none.yaml");
+    fs::write(
+        &without,
+        "name: rlnone\nservices:\n  web:\n    image: localhost/rl:1\n    \
+         command: [\"sleep\", \"60\"]\n    network_mode: none\n    volumes: [\"data:/data\"]\n  \
+         job:\n    image: localhost/rl:1\n    command: [\"sh\", \"-c\", \"echo shared > /data/f\"]\n    \
+         network_mode: none\n    volumes: [\"data:/data\"]\nvolumes:\n  data: {}\n",
+    )
+    .unwrap();
+    chown_tree(&dir.path);
+    let f = |p: &Path| p.to_str().unwrap().to_owned();
+    let out = e.engine(&["compose", "-f", &f(&on_network), "up", "-d"]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("services.web.networks") && stderr.contains("needs root"),
+        "{stderr}"
+    );
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    assert!(
+        !e.ok(&["network", "ls"]).contains("rlnet"),
+        "a network was left"
+    );
+    e.ok(&["compose", "-f", &f(&without), "up", "-d"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = e.engine(&["exec", "rlnone-web-1", "cat", "/data/f"]);
+        if text(&out).0 == "shared\n" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the volume was not shared: {:?}",
+            text(&out)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    e.ok(&["compose", "-f", &f(&without), "down", "-v"]);
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    assert_eq!(e.ok(&["volume", "ls", "-q"]), "");
+}
