@@ -163,69 +163,61 @@ impl Sandbox {
         self
     }
 
-    /// An environment variable (the sandbox starts with `PATH` alone).
-    pub fn env(&mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> &mut Self {
-        let key = key.into();
-        self.env.retain(|(k, _)| *k != key);
-        self.env.push((key, value.into()));
-        self
-    }
+    setters! {
+        /// An environment variable (the sandbox starts with `PATH` alone).
+        fn env(&mut self, key: impl Into<OsString>, value: impl Into<OsString>) {
+            let key = key.into();
+            self.env.retain(|(k, _)| *k != key);
+            self.env.push((key, value.into()))
+        }
 
-    /// The working directory inside (default `/`).
-    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
-        self.cwd = dir.as_ref().to_owned();
-        self
-    }
+        /// The working directory inside (default `/`).
+        fn current_dir(&mut self, dir: impl AsRef<Path>) {
+            self.cwd = dir.as_ref().to_owned()
+        }
 
-    /// The user and group it runs as (default: the caller's), without any capability.
-    pub fn user(&mut self, uid: u32, gid: u32) -> &mut Self {
-        self.user = (uid, gid);
-        self
-    }
+        /// The user and group it runs as (default: the caller's), without any capability.
+        fn user(&mut self, uid: u32, gid: u32) {
+            self.user = (uid, gid)
+        }
 
-    /// The size of the tmpfs on `/tmp`, its only writable place (default: the kernel's,
-    /// half of the RAM, counted against the memory limit).
-    pub fn tmpfs_size(&mut self, bytes: u64) -> &mut Self {
-        self.tmpfs_size = Some(bytes);
-        self
-    }
+        /// The size of the tmpfs on `/tmp`, its only writable place (default: the kernel's,
+        /// half of the RAM, counted against the memory limit).
+        fn tmpfs_size(&mut self, bytes: u64) {
+            self.tmpfs_size = Some(bytes)
+        }
 
-    /// The memory limit in bytes (the cgroup's; past it the OOM killer kills).
-    pub fn memory(&mut self, bytes: i64) -> &mut Self {
-        self.memory = Some(bytes);
-        self
-    }
+        /// The memory limit in bytes (the cgroup's; past it the OOM killer kills).
+        fn memory(&mut self, bytes: i64) {
+            self.memory = Some(bytes)
+        }
 
-    /// The most processes and threads at once.
-    pub fn pids(&mut self, max: i64) -> &mut Self {
-        self.pids = Some(max);
-        self
-    }
+        /// The most processes and threads at once.
+        fn pids(&mut self, max: i64) {
+            self.pids = Some(max)
+        }
 
-    /// The CPU time each process may use (whole seconds, rounded up): SIGXCPU then, SIGKILL
-    /// a second later.
-    pub fn cpu_time(&mut self, limit: Duration) -> &mut Self {
-        self.cpu_time = Some(limit);
-        self
-    }
+        /// The CPU time each process may use (whole seconds, rounded up): SIGXCPU then, SIGKILL
+        /// a second later.
+        fn cpu_time(&mut self, limit: Duration) {
+            self.cpu_time = Some(limit)
+        }
 
-    /// The wall-clock time it may run; then it is killed (and
-    /// [`SandboxOutput::timed_out`] says so).
-    pub fn timeout(&mut self, limit: Duration) -> &mut Self {
-        self.timeout = Some(limit);
-        self
-    }
+        /// The wall-clock time it may run; then it is killed (and
+        /// [`SandboxOutput::timed_out`] says so).
+        fn timeout(&mut self, limit: Duration) {
+            self.timeout = Some(limit)
+        }
 
-    /// What it reads on its standard input (default: nothing, end of file at once).
-    pub fn stdin(&mut self, input: impl Into<Vec<u8>>) -> &mut Self {
-        self.stdin = input.into();
-        self
-    }
+        /// What it reads on its standard input (default: nothing, end of file at once).
+        fn stdin(&mut self, input: impl Into<Vec<u8>>) {
+            self.stdin = input.into()
+        }
 
-    /// The most bytes kept of each of standard output and error (default 1 MiB).
-    pub fn output_limit(&mut self, bytes: usize) -> &mut Self {
-        self.output_limit = bytes;
-        self
+        /// The most bytes kept of each of standard output and error (default 1 MiB).
+        fn output_limit(&mut self, bytes: usize) {
+            self.output_limit = bytes
+        }
     }
 
     /// Where sandboxes keep their runtime state and bundles while they run:

@@ -406,8 +406,10 @@ impl<'e> ContainerBuilder<'e> {
         /// the top of `main`) instead of as this program's child, so that it outlives this
         /// program. An attached container (the default) does not: its init gets SIGKILL
         /// when this program ends, however it ends (SIGKILL included), and with it every
-        /// process of the container; what only a later process can remove (its record, its
-        /// overlay mount, its cgroup) goes at the next [`Engine::open`](crate::Engine::open). The monitor writes its output to `containers/<id>/<id>-json.log` (read it
+        /// process of the container, and its overlay is mounted only in its own mount
+        /// namespace once it runs; what only a later process can remove (its record, its
+        /// cgroup) goes at the next [`Engine::open`](crate::Engine::open). The monitor
+        /// writes its output to `containers/<id>/<id>-json.log` (read it
         /// with [`Container::logs`](super::Container::logs)), reaps it and records how it ended
         /// in `containers/<id>/exit.json`; any program opening the same engine root can then
         /// wait for, stop, kill and remove it.
@@ -1243,21 +1245,17 @@ impl ContainerBuilder<'_> {
                 return Err(self.invalid("network alias", "aliases are for user-defined networks"));
             }
         }
-        if mode == net::NetMode::Networks
-            && crate::paths::rootless()
-            && networks
-                .iter()
-                .any(|n| n != crate::network::DEFAULT_NETWORK)
+        let user_defined = networks
+            .iter()
+            .find(|n| *n != crate::network::DEFAULT_NETWORK);
+        if let (net::NetMode::Networks, true, Some(other)) =
+            (mode, crate::paths::rootless(), user_defined)
         {
             return Err(self.invalid(
                 "network",
                 format!(
-                    "{} needs root (a bridge and veth pairs); a rootless container has \
+                    "{other} needs root (a bridge and veth pairs); a rootless container has \
                      user-mode networking (pasta) on the default network `{}`, or none",
-                    networks
-                        .iter()
-                        .find(|n| *n != crate::network::DEFAULT_NETWORK)
-                        .map_or("", |n| n),
                     crate::network::DEFAULT_NETWORK
                 ),
             ));

@@ -96,10 +96,8 @@ pub(crate) fn attach(store: &ContainerStore, rec: &Record, dir: &Path) -> Result
     let id = rec.info.id.as_str();
     if crate::paths::rootless() {
         // user-mode networking, started by the runtime's `before_start` (see
-        // `user_mode_hook`); /etc/hosts as a container without a network has it
-        store.networks().prepare_user_mode(id, &net.ports)?;
-        let hosts = dir.join("hosts");
-        return crate::store::write_replace(&hosts, super::rootfs::hosts().as_bytes(), false);
+        // `user_mode_hook`); /etc/hosts stays the one the container was made with
+        return store.networks().prepare_user_mode(id, &net.ports).map(drop);
     }
     let hosts_file = dir.join("hosts");
     let cfg = SandboxConfig {

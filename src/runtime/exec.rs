@@ -10,7 +10,6 @@ use oci_spec::runtime::Process;
 use super::plan::{self, Context};
 use super::state::Status;
 use super::{dup_stdio, send_console, wait_for, write_pid_file, ExitStatus, Runtime};
-use crate::sys::cgroup::Cgroup;
 use crate::sys::file;
 use crate::sys::process::{self as proc, ChildMessage, InitPlan};
 use crate::{Error, Result};
@@ -121,23 +120,19 @@ impl Runtime {
             // init of a container that has not started yet (still the runtime, not
             // dumpable) cannot be looked at through /proc by its user.
             let t = fs::metadata(&theirs).map_err(|e| {
-                let e = Error::os(
-                    "looking at the namespace of the container's init",
-                    &theirs,
-                    e,
-                );
-                match (e, super::rootless()) {
-                    (Error::Os { source, .. }, true)
-                        if source.kind() == std::io::ErrorKind::PermissionDenied =>
-                    {
-                        Error::Unsupported {
-                            what: format!("exec into rootless container {id} before it starts"),
-                            reason: "its init is the runtime until then, which its user may \
-                                     not enter; start it first"
-                                .into(),
-                        }
+                if super::rootless() && e.kind() == std::io::ErrorKind::PermissionDenied {
+                    Error::Unsupported {
+                        what: format!("exec into rootless container {id} before it starts"),
+                        reason: "its init is the runtime until then, which its user may not \
+                                 enter; start it first"
+                            .into(),
                     }
-                    (e, _) => e,
+                } else {
+                    Error::os(
+                        "looking at the namespace of the container's init",
+                        &theirs,
+                        e,
+                    )
                 }
             })?;
             if t.ino() == o.ino() && t.dev() == o.dev() {
@@ -153,11 +148,7 @@ impl Runtime {
             }
         }
         // rootless containers may have none (see `create_cgroup`)
-        let cg = match Cgroup::open(&rec.cgroup_path) {
-            Ok(cg) => Some(cg),
-            Err(_) if super::rootless() => None,
-            Err(e) => return Err(e.into()),
-        };
+        let cg = super::open_cgroup(&rec.cgroup_path)?;
         // HOME from the container's /etc/passwd when the process has none, as create does.
         let process = plan::with_home(process, &PathBuf::from(format!("/proc/{pid}/root")));
         let denied = super::idmap::setgroups_denied_in(pid);

@@ -456,26 +456,35 @@ fn open_namespaces(pid: i32) -> [Option<OwnedFd>; 2] {
     })
 }
 
-/// The cgroup of a container, for `what` ("pausing"); rootless, a container may have none
-/// (see `create_cgroup`): an error saying so.
-fn cgroup_for(rec: &Record, what: &str) -> Result<Cgroup> {
-    match Cgroup::open(&rec.cgroup_path) {
-        Ok(cg) => Ok(cg),
+/// The cgroup at `path`, or `None` for a rootless container that has none (see
+/// `create_cgroup`).
+fn open_cgroup(path: &str) -> Result<Option<Cgroup>> {
+    match Cgroup::open(path) {
+        Ok(cg) => Ok(Some(cg)),
         Err(crate::sys::Error::Cgroup { source, .. })
             if rootless() && source.kind() == io::ErrorKind::NotFound =>
         {
-            Err(Error::Unsupported {
-                what: format!("{what} a rootless container without a cgroup"),
-                reason: format!(
-                    "container {} has no cgroup: none is delegated to user {} here (a cgroup \
-                     v2 subtree delegated to the user, holding the caller, gives containers \
-                     one)",
-                    rec.id,
-                    rustix::process::geteuid().as_raw()
-                ),
-            })
+            Ok(None)
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The cgroup of a container, for `what` ("pausing"); rootless, a container may have none
+/// (see `create_cgroup`): an error saying so.
+fn cgroup_for(rec: &Record, what: &str) -> Result<Cgroup> {
+    match open_cgroup(&rec.cgroup_path)? {
+        Some(cg) => Ok(cg),
+        None => Err(Error::Unsupported {
+            what: format!("{what} a rootless container without a cgroup"),
+            reason: format!(
+                "container {} has no cgroup: none is delegated to user {} here (a cgroup \
+                     v2 subtree delegated to the user, holding the caller, gives containers \
+                     one)",
+                rec.id,
+                rustix::process::geteuid().as_raw()
+            ),
+        }),
     }
 }
 
@@ -540,9 +549,6 @@ fn start_signal(mode: StartMode, dir: &Path) -> Result<StartSignal> {
     })
 }
 
-/// Answers the init's requests during its setup (id maps, the pty, the runtime's hooks, the
-/// pid of a second fork) until it is ready; returns the init's pid and the pty master when
-/// it is kept here.
 /// What the setup of an init gives: its pid (pid 1 of its namespace), its pty master and
 /// its namespaces opened for [`CreateOptions::before_start`] while that was possible.
 struct Handshake {
@@ -551,6 +557,8 @@ struct Handshake {
     namespaces: Option<[Option<OwnedFd>; 2]>,
 }
 
+/// Answers the init's requests during its setup (id maps, the pty, the runtime's hooks, the
+/// pid of a second fork) until it is ready; returns what it learnt ([`Handshake`]).
 fn setup_handshake(
     id: &str,
     bundle: &Path,
@@ -1170,18 +1178,14 @@ impl Runtime {
             return Err(invalid_state(id, "kill", status));
         }
         if all {
-            match Cgroup::open(&rec.cgroup_path) {
-                Ok(cg) => {
-                    cg.kill_all(signal)?;
-                    if status == Status::Paused && signal == libc::SIGKILL {
-                        let _ = cg.thaw();
-                    }
-                    return Ok(());
+            // rootless without a cgroup (see `create_cgroup`): the init alone, as runc
+            // does (with a pid namespace of its own, SIGKILL ends every process in it)
+            if let Some(cg) = open_cgroup(&rec.cgroup_path)? {
+                cg.kill_all(signal)?;
+                if status == Status::Paused && signal == libc::SIGKILL {
+                    let _ = cg.thaw();
                 }
-                // rootless without a cgroup (see `create_cgroup`): the init alone, as runc
-                // does (with a pid namespace of its own, SIGKILL ends every process in it)
-                Err(_) if rootless() => {}
-                Err(e) => return Err(e.into()),
+                return Ok(());
             }
         }
         let pidfd = file::pidfd_open(rec.pid)
@@ -1275,12 +1279,11 @@ impl Runtime {
     /// The container does not exist.
     pub fn ps(&self, id: &str) -> Result<Vec<i32>> {
         let (_, rec) = self.load(id)?;
-        match Cgroup::open(&rec.cgroup_path) {
-            Ok(cg) => Ok(cg.pids()?),
-            // rootless without a cgroup (see `create_cgroup`): the processes of its pid
-            // namespace, or its init alone when it shares one
-            Err(_) if rootless() => Ok(pid_ns_members(rec.pid)),
-            Err(e) => Err(e.into()),
+        match open_cgroup(&rec.cgroup_path)? {
+            Some(cg) => Ok(cg.pids()?),
+            // rootless without a cgroup: the processes of its pid namespace, or its init
+            // alone when it shares one
+            None => Ok(pid_ns_members(rec.pid)),
         }
     }
 

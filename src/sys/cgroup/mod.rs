@@ -637,7 +637,6 @@ impl Setting {
     }
 }
 
-/// An [`Error::Cgroup`].
 /// Whether the kernel refused a cgroup operation for want of permission (the directory was
 /// not delegated to the caller): `EACCES`, `EPERM`, or `EROFS` (a read-only cgroupfs, as a
 /// container without cgroup namespace delegation sees it).
@@ -648,6 +647,7 @@ pub fn is_denied(e: &io::Error) -> bool {
     )
 }
 
+/// An [`Error::Cgroup`].
 fn cg_err(op: impl Into<String>, path: impl Into<PathBuf>, source: io::Error) -> Error {
     Error::Cgroup {
         op: op.into(),
