@@ -4,6 +4,9 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+mod wire;
+pub(crate) use wire::WireError;
+
 /// Everything that can go wrong in cargohold.
 ///
 /// Each variant names the operation that failed and the thing it failed on (a path, an id,

@@ -124,6 +124,7 @@ mod sandbox;
 mod store;
 #[allow(unsafe_code)]
 pub mod sys;
+mod userns;
 mod volume;
 
 #[cfg(feature = "fuzzing")]
@@ -221,7 +222,51 @@ pub use volume::{
 /// sealed copy: only the non-dumpable child protects its binary.
 #[allow(clippy::needless_doctest_main)] // the point is where the call goes
 pub fn init() {
+    // A rootless store helper serves its job and exits here (it enters no container: no
+    // sealed copy needed).
+    userns::enter(serve_userns_job);
     // Errors are not fatal: the program runs on unsealed, as before.
     let _ = sys::sealed::reexec();
     container::monitor::enter();
+}
+
+/// The part of [`init`] that turns this process into the helper it was started as (a
+/// detached container's monitor, or the rootless store's helper, which is root of the
+/// engine's user namespace and does the work on files of the image's other users), without
+/// the re-execution from a sealed copy.
+///
+/// For a program that wants the sealed copy only for some of its runs (a CLI whose
+/// listings never enter a container): call this first thing in `main`, and [`init`] later
+/// where a run may start or enter a container. The helpers started from a sealed run are
+/// sealed themselves.
+pub fn init_helpers() {
+    userns::enter(serve_userns_job);
+    container::monitor::enter();
+}
+
+/// Does a job of the rootless store helper ([`userns`]), as root of the engine's user
+/// namespace.
+fn serve_userns_job(
+    job: userns::Job,
+    input: &mut dyn std::io::Read,
+    output: &mut dyn std::io::Write,
+) -> Result<userns::Done> {
+    match job {
+        userns::Job::Unpack {
+            dest,
+            overlay,
+            subject,
+        } => {
+            let s = image::unpack::serve_unpack(input, &dest, overlay, &subject)?;
+            Ok(userns::Done {
+                entries: s.entries,
+                bytes: s.bytes,
+                skipped_devices: s.skipped_devices,
+            })
+        }
+        userns::Job::Archive { upper, lower } => {
+            container::serve_archive(&upper, lower, output).map(|()| userns::Done::default())
+        }
+        userns::Job::Remove { path } => store::remove_any(&path).map(|()| userns::Done::default()),
+    }
 }

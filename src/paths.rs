@@ -65,16 +65,12 @@ pub(crate) fn data_dir() -> PathBuf {
     home.join(".local/share")
 }
 
-/// The owner a file of the store has in an image: as it is; rootless, the caller's own
-/// uid and gid are root's (the single id a rootless container maps: root inside is the
-/// user outside).
+/// The owner a file of the store has in an image: as it is; rootless, through the
+/// engine's user namespace ([`crate::userns::IdMap`]): the user's own ids are root's, a
+/// subordinate id its place in the range.
 pub(crate) fn image_owner(uid: u32, gid: u32) -> (u32, u32) {
     if !rootless() {
         return (uid, gid);
     }
-    let own = |id: u32, mine: u32| if id == mine { 0 } else { id };
-    (
-        own(uid, rustix::process::geteuid().as_raw()),
-        own(gid, rustix::process::getegid().as_raw()),
-    )
+    crate::userns::IdMap::current().to_image((uid, gid))
 }

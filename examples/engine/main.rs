@@ -96,10 +96,9 @@ fn die_of_sigpipe() -> ExitCode {
 type CmdResult = Result<u8, Failure>;
 
 fn main() -> ExitCode {
-    // The monitor of a detached container is this program re-executed: `init` runs it.
-    if std::env::var_os("CARGOHOLD_MONITOR").is_some() {
-        cargohold::init();
-    }
+    // The monitor of a detached container and the rootless store's helper are this
+    // program re-executed: `init_helpers` runs them (and `init` below seals the rest).
+    cargohold::init_helpers();
     let cli = match system::parse() {
         Ok(cli) => cli,
         Err(e) => {

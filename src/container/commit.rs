@@ -205,7 +205,40 @@ pub(crate) fn archive_changes(
     lower: Vec<std::path::PathBuf>,
 ) -> Result<()> {
     let io_err = |e| Error::os("archiving the changes of the container in", upper, e);
-    let scan = changes::scan(upper, &Stack::new(lower)).map_err(io_err)?;
+    if crate::userns::IdMap::current().keeps_owners() {
+        // rootless with subordinate ids: what other users of the image wrote may be
+        // unreadable to this process; the helper, root of the namespace, reads it all
+        let job = crate::userns::Job::Archive {
+            upper: upper.to_owned(),
+            lower,
+        };
+        let mut entries = layer.tar().raw_entries();
+        crate::userns::run(&job, None, Some(&mut entries))?;
+        return entries.finish().map_err(io_err);
+    }
+    write_changes(layer.tar(), upper, lower).map_err(io_err)
+}
+
+/// The [`Job::Archive`](crate::userns::Job::Archive) of the rootless store's helper: the
+/// changes of `upper` over `lower` as a tar on `out` (whose end-of-archive blocks the
+/// caller drops, see [`TarWriter::raw_entries`]).
+pub(crate) fn serve_archive(
+    upper: &Path,
+    lower: Vec<std::path::PathBuf>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let io_err = |e| Error::os("archiving the changes of the container in", upper, e);
+    let mut tar = TarWriter::new(out);
+    write_changes(&mut tar, upper, lower).map_err(io_err)?;
+    tar.into_inner().map(drop).map_err(io_err)
+}
+
+fn write_changes<W: Write>(
+    tar: &mut TarWriter<W>,
+    upper: &Path,
+    lower: Vec<std::path::PathBuf>,
+) -> io::Result<()> {
+    let scan = changes::scan(upper, &Stack::new(lower))?;
     for entry in &scan.entries {
         match entry {
             Entry::Node {
@@ -214,14 +247,12 @@ pub(crate) fn archive_changes(
                 meta,
                 opaque,
             } => {
-                layer.tar().append(host, rel, meta).map_err(io_err)?;
+                tar.append(host, rel, meta)?;
                 if *opaque {
-                    layer.tar().append_opaque(rel, meta).map_err(io_err)?;
+                    tar.append_opaque(rel, meta)?;
                 }
             }
-            Entry::Whiteout { rel, meta } => {
-                layer.tar().append_whiteout(rel, meta).map_err(io_err)?;
-            }
+            Entry::Whiteout { rel, meta } => tar.append_whiteout(rel, meta)?,
         }
     }
     Ok(())

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use super::record::{Container, Record, Status};
 use super::rootfs;
 use crate::image::layer::TarWriter;
-use crate::image::unpack::{self, UnpackOptions, Whiteouts};
+use crate::image::unpack::{self, Owners, UnpackOptions, Whiteouts};
 use crate::runtime::plan::clean_relative;
 use crate::{Error, Result};
 
@@ -228,7 +228,11 @@ impl Container {
         })?;
         let opts = UnpackOptions {
             whiteouts: Whiteouts::Apply,
-            same_owner: same_owner && rustix::process::geteuid().is_root(),
+            owners: if same_owner && rustix::process::geteuid().is_root() {
+                Owners::Keep
+            } else {
+                Owners::Mine
+            },
         };
         unpack::unpack(
             tar,

@@ -447,6 +447,13 @@ impl<'s> Bundle<'s> {
             crate::runtime::make_rootless(&mut spec, (0, 0));
             if let Some(linux) = spec.linux_mut() {
                 linux.set_cgroups_path(None);
+                // with a subordinate range, the image's other ids too, as its layers were
+                // unpacked (crate::userns)
+                let map = crate::userns::IdMap::current();
+                if map.keeps_owners() {
+                    linux.set_uid_mappings(Some(oci_map(map.uids)));
+                    linux.set_gid_mappings(Some(oci_map(map.gids)));
+                }
             }
             let mut notes = spec.annotations().clone().unwrap_or_default();
             notes.insert(crate::runtime::OVERLAY_ROOT_ANNOTATION.to_owned(), overlay);
@@ -635,4 +642,19 @@ impl Drop for Guard<'_> {
             let _ = self.rollback();
         }
     }
+}
+
+/// The OCI form of one of the engine's rootless maps.
+fn oci_map(ids: crate::userns::Ids) -> Vec<oci_spec::runtime::LinuxIdMapping> {
+    ids.triples()
+        .into_iter()
+        .map(|(inside, host, size)| {
+            oci_spec::runtime::LinuxIdMappingBuilder::default()
+                .container_id(inside)
+                .host_id(host)
+                .size(size)
+                .build()
+                .expect("every field of the mapping is set")
+        })
+        .collect()
 }

@@ -57,6 +57,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::logs::{self, LogStream, LogWriter, Splitter};
+use crate::error::WireError;
 use crate::runtime::{CreateOptions, Runtime, Status};
 use crate::sys::{file, raw};
 use crate::{Error, Result};
@@ -299,136 +300,6 @@ enum Report {
     Failed(WireError),
 }
 
-/// An [`Error`] carried from the monitor to [`start`].
-#[derive(Debug, Serialize, Deserialize)]
-enum WireError {
-    Spawn {
-        stage: String,
-        source: WireIo,
-    },
-    Os {
-        op: String,
-        path: PathBuf,
-        source: WireIo,
-    },
-    Cgroup {
-        op: String,
-        path: PathBuf,
-        source: WireIo,
-    },
-    InvalidSpec {
-        field: String,
-        reason: String,
-    },
-    ContainerExists {
-        id: String,
-    },
-    ContainerNotFound {
-        id: String,
-    },
-    Unsupported {
-        what: String,
-        reason: String,
-    },
-    Other {
-        message: String,
-    },
-}
-
-/// An [`io::Error`] on the wire: the OS error number, else the message.
-#[derive(Debug, Serialize, Deserialize)]
-struct WireIo {
-    errno: Option<i32>,
-    message: String,
-}
-
-impl From<&io::Error> for WireIo {
-    fn from(e: &io::Error) -> WireIo {
-        WireIo {
-            errno: e.raw_os_error(),
-            message: e.to_string(),
-        }
-    }
-}
-
-impl From<WireIo> for io::Error {
-    fn from(w: WireIo) -> io::Error {
-        match w.errno {
-            Some(n) => io::Error::from_raw_os_error(n),
-            None => io::Error::other(w.message),
-        }
-    }
-}
-
-impl WireError {
-    fn from_error(e: &Error) -> WireError {
-        match e {
-            Error::Spawn { stage, source } => WireError::Spawn {
-                stage: stage.clone(),
-                source: source.into(),
-            },
-            Error::Os { op, path, source } => WireError::Os {
-                op: op.clone(),
-                path: path.clone(),
-                source: source.into(),
-            },
-            Error::Cgroup { op, path, source } => WireError::Cgroup {
-                op: op.clone(),
-                path: path.clone(),
-                source: source.into(),
-            },
-            Error::InvalidSpec { field, reason } => WireError::InvalidSpec {
-                field: field.clone(),
-                reason: reason.clone(),
-            },
-            Error::ContainerExists { id } => WireError::ContainerExists { id: id.clone() },
-            Error::ContainerNotFound { id } => WireError::ContainerNotFound { id: id.clone() },
-            Error::Unsupported { what, reason } => WireError::Unsupported {
-                what: what.clone(),
-                reason: reason.clone(),
-            },
-            other => {
-                // The whole chain: the variant has no wire form of its own.
-                let mut message = other.to_string();
-                let mut source = std::error::Error::source(other);
-                while let Some(s) = source {
-                    message.push_str(": ");
-                    message.push_str(&s.to_string());
-                    source = s.source();
-                }
-                WireError::Other { message }
-            }
-        }
-    }
-
-    fn into_error(self, id: &str) -> Error {
-        match self {
-            WireError::Spawn { stage, source } => Error::Spawn {
-                stage,
-                source: source.into(),
-            },
-            WireError::Os { op, path, source } => Error::Os {
-                op,
-                path,
-                source: source.into(),
-            },
-            WireError::Cgroup { op, path, source } => Error::Cgroup {
-                op,
-                path,
-                source: source.into(),
-            },
-            WireError::InvalidSpec { field, reason } => Error::InvalidSpec { field, reason },
-            WireError::ContainerExists { id } => Error::ContainerExists { id },
-            WireError::ContainerNotFound { id } => Error::ContainerNotFound { id },
-            WireError::Unsupported { what, reason } => Error::Unsupported { what, reason },
-            WireError::Other { message } => Error::Monitor {
-                id: id.to_owned(),
-                reason: message,
-            },
-        }
-    }
-}
-
 fn monitor_error(id: &str, reason: impl Into<String>) -> Error {
     Error::Monitor {
         id: id.to_owned(),
@@ -539,7 +410,7 @@ pub fn start(cfg: &MonitorConfig) -> Result<MonitorHandle> {
             monitor_pid,
             container_pid,
         }),
-        Ok(Report::Failed(e)) => Err(e.into_error(id)),
+        Ok(Report::Failed(e)) => Err(e.into_error(|reason| monitor_error(id, reason))),
         Err(_) if line.is_empty() => Err(monitor_error(
             id,
             "the monitor exited before reporting (see its monitor_log)",
@@ -1328,7 +1199,7 @@ mod tests {
         let Report::Failed(back) = serde_json::from_str(&wire).unwrap() else {
             panic!("not a failure")
         };
-        match back.into_error("c") {
+        match back.into_error(|r| monitor_error("c", r)) {
             Error::Spawn { stage, source } => {
                 assert_eq!(stage, "executing /nope");
                 assert_eq!(source.raw_os_error(), Some(libc::ENOENT));
@@ -1340,7 +1211,7 @@ mod tests {
             path: "/h".into(),
             reason: "exit status 1".into(),
         };
-        match WireError::from_error(&hook).into_error("c") {
+        match WireError::from_error(&hook).into_error(|r| monitor_error("c", r)) {
             Error::Monitor { id, reason } => {
                 assert_eq!(id, "c");
                 assert!(reason.contains("prestart hook /h failed"), "{reason}");

@@ -1,7 +1,5 @@
 //! Remove: delete a container (`docker rm`), killing it first when forced.
 
-use std::fs;
-use std::io;
 use std::time::Duration;
 
 use super::monitor::{self, MonitorStatus};
@@ -16,12 +14,9 @@ impl ContainerStore {
         self.networks().detach(&rec.info.id)?;
         rootfs::unmount(&dir)?;
         self.release_name(rec.name(), &rec.info.id);
-        match fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                return Err(Error::os("removing container directory", &dir, e))
-            }
-            _ => {}
-        }
+        // what the container wrote as another user of the image is the rootless
+        // helper's to remove (see crate::userns)
+        crate::store::remove_any(&dir)?;
         super::events::container(self.root(), rec, "destroy", &[]);
         let released = self.volumes().release_all(&rec.info.id);
         if rec.info.host_config.auto_remove {

@@ -58,7 +58,7 @@ impl ContainerStore {
                 // An interrupted create (the record is written under the lock we hold).
                 let _ = self.runtime().delete(&id, true);
                 rootfs::unmount(&dir)?;
-                let _ = fs::remove_dir_all(&dir);
+                let _ = crate::store::remove_any(&dir);
                 let _ = self.images().release(&id);
                 let _ = self.volumes().release_all(&id);
                 present.remove(&id);

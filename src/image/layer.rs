@@ -116,6 +116,54 @@ impl<W: Write> TarWriter<W> {
     pub(crate) fn into_inner(self) -> io::Result<W> {
         self.tar.into_inner()
     }
+
+    /// A writer that appends the entries of a whole tar stream written into it (another
+    /// process's [`TarWriter`]) to this one, as they are: its end-of-archive blocks are
+    /// held back and dropped by [`RawEntries::finish`].
+    pub(crate) fn raw_entries(&mut self) -> RawEntries<'_, W> {
+        RawEntries {
+            out: self.tar.get_mut(),
+            held: Vec::with_capacity(2 * END_OF_ARCHIVE),
+        }
+    }
+}
+
+/// The two zero blocks that end a tar.
+const END_OF_ARCHIVE: usize = 1024;
+
+/// See [`TarWriter::raw_entries`].
+pub(crate) struct RawEntries<'a, W: Write> {
+    out: &'a mut W,
+    /// The last bytes seen, up to [`END_OF_ARCHIVE`] of them once past the first write.
+    held: Vec<u8>,
+}
+
+impl<W: Write> Write for RawEntries<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.held.extend_from_slice(buf);
+        if self.held.len() > END_OF_ARCHIVE {
+            let pass = self.held.len() - END_OF_ARCHIVE;
+            self.out.write_all(&self.held[..pass])?;
+            self.held.drain(..pass);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl<W: Write> RawEntries<'_, W> {
+    /// Checks that the stream ended with the end-of-archive blocks (a whole tar arrived).
+    pub(crate) fn finish(self) -> io::Result<()> {
+        if self.held.len() == END_OF_ARCHIVE && self.held.iter().all(|b| *b == 0) {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the tar stream ended before its end-of-archive blocks",
+        ))
+    }
 }
 
 /// Writes into a blob while hashing what passes (the uncompressed tar, for its diff id).

@@ -23,3 +23,4 @@ pub use images::Images;
 pub use local::{HistoryEntry, Image};
 pub use reference::Reference;
 pub(crate) use snapshot::UNTAGGED;
+pub(crate) use unpack::unsafe_reason;

@@ -41,31 +41,61 @@ pub(crate) enum Whiteouts {
     Apply,
 }
 
+/// Whose files an unpack writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owners {
+    /// The tar's uid and gid: as root, or as root of the engine's user namespace (rootless
+    /// with a subordinate range: [`unpack`] runs in the [helper](crate::userns)).
+    Keep,
+    /// The caller's own, whatever the tar says (a flattened tree for the user).
+    Mine,
+    /// The caller's own, and the tar may name no owner but root: rootless without a
+    /// subordinate range, where the user's id is the image's only one. Any other owner is
+    /// refused, naming the entry and the fix.
+    OnlyRoot,
+}
+
+impl Owners {
+    /// What a store layer gets: the tar's owners as root, or rootless with a subordinate
+    /// range; else only root's.
+    fn for_store() -> Owners {
+        if !crate::paths::rootless() || crate::userns::IdMap::current().keeps_owners() {
+            Owners::Keep
+        } else {
+            Owners::OnlyRoot
+        }
+    }
+}
+
 /// How to unpack.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct UnpackOptions {
     pub whiteouts: Whiteouts,
-    /// Apply the tar's uid/gid (needs root).
-    pub same_owner: bool,
+    pub owners: Owners,
 }
 
 impl UnpackOptions {
-    /// Overlay-form whiteouts, ownership as root; what a store layer uses.
+    /// Overlay-form whiteouts, the image's owners (see [`Owners::for_store`]); what a store
+    /// layer uses.
     pub(crate) fn for_layer() -> Self {
-        let root = rustix::process::geteuid().is_root();
         UnpackOptions {
             whiteouts: Whiteouts::Overlay {
                 opaque_xattr: opaque_xattr(),
             },
-            same_owner: root,
+            owners: Owners::for_store(),
         }
     }
 
-    /// Applied whiteouts, ownership as root; for flattening layers into one tree.
+    /// Applied whiteouts, owners kept as root (else the caller's); for flattening layers
+    /// into one tree.
     pub(crate) fn flatten() -> Self {
         UnpackOptions {
             whiteouts: Whiteouts::Apply,
-            same_owner: rustix::process::geteuid().is_root(),
+            owners: if crate::paths::rootless() {
+                Owners::Mine
+            } else {
+                Owners::Keep
+            },
         }
     }
 }
@@ -180,6 +210,71 @@ struct Unpacker<'a> {
 /// [`Error::UnsafeLayerEntry`] for an entry that would escape the root,
 /// [`Error::Unpack`] when writing an entry fails, [`Error::InvalidImage`] for a malformed tar.
 pub(crate) fn unpack(
+    mut tar: impl Read,
+    root: &Path,
+    opts: UnpackOptions,
+    subject: &str,
+) -> Result<UnpackStats> {
+    if opts.owners == Owners::Keep && crate::paths::rootless() {
+        let job = crate::userns::Job::Unpack {
+            dest: root.to_owned(),
+            overlay: matches!(opts.whiteouts, Whiteouts::Overlay { .. }),
+            subject: subject.to_owned(),
+        };
+        let done = crate::userns::run(&job, Some(&mut tar), None)?;
+        return Ok(UnpackStats {
+            entries: done.entries,
+            bytes: done.bytes,
+            skipped_devices: done.skipped_devices,
+        });
+    }
+    unpack_here(tar, root, opts, subject)
+}
+
+/// The [`Job::Unpack`](crate::userns::Job::Unpack) of the rootless store's helper, which is
+/// root of the engine's user namespace: [`unpack`] keeping owners, in this process; the
+/// rest of the stream is read to its end (the caller hashes all of it).
+pub(crate) fn serve_unpack(
+    tar: &mut dyn Read,
+    dest: &Path,
+    overlay: bool,
+    subject: &str,
+) -> Result<UnpackStats> {
+    let opts = UnpackOptions {
+        whiteouts: if overlay {
+            Whiteouts::Overlay {
+                opaque_xattr: "user.overlay.opaque",
+            }
+        } else {
+            Whiteouts::Apply
+        },
+        owners: Owners::Keep,
+    };
+    let stats = unpack_here(&mut *tar, dest, opts, subject)?;
+    io::copy(tar, &mut io::sink()).map_err(|e| Error::os("reading the layer", dest, e))?;
+    Ok(stats)
+}
+
+/// Why an entry was refused, as [`Error::UnsafeLayerEntry`] says it.
+const UNSAFE_REASONS: [&str; 6] = [
+    "path leaves the layer root",
+    "symlink without a target",
+    "hard link without a target",
+    "symlink points outside the layer root",
+    "hard link points outside the layer root",
+    "hard link to itself",
+];
+
+/// The reason of [`UNSAFE_REASONS`] that reads `s` (an error that crossed a process).
+pub(crate) fn unsafe_reason(s: &str) -> &'static str {
+    UNSAFE_REASONS
+        .iter()
+        .find(|r| **r == s)
+        .copied()
+        .unwrap_or("refused")
+}
+
+fn unpack_here(
     tar: impl Read,
     root: &Path,
     opts: UnpackOptions,
@@ -261,6 +356,20 @@ impl Unpacker<'_> {
         }
 
         let (mode, uid, gid, mtime) = self.meta(entry).map_err(|e| self.bad_tar(e))?;
+        if self.opts.owners == Owners::OnlyRoot && (uid, gid) != (0, 0) {
+            return Err(Error::Unsupported {
+                what: format!(
+                    "unpacking layer {} rootless: {} belongs to uid {uid}, gid {gid}",
+                    self.subject,
+                    raw.display()
+                ),
+                reason: "without subordinate ids the user's own id is the image's only one \
+                         (root): give the user ranges in /etc/subuid and /etc/subgid \
+                         (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \
+                         USER) and install uidmap"
+                    .into(),
+            });
+        }
         let Some(name) = name else {
             // the root itself
             if kind.is_dir() {
@@ -313,7 +422,7 @@ impl Unpacker<'_> {
 
     /// Gives `name` in `parent` the entry's owner, when unpacking keeps owners.
     fn chown_at(&self, at: &At<'_>, m: &Meta) -> io::Result<()> {
-        if self.opts.same_owner {
+        if self.opts.owners == Owners::Keep {
             rustix::fs::chownat(
                 at.parent,
                 at.name,
@@ -377,7 +486,7 @@ impl Unpacker<'_> {
             file.write_all(&self.buf[..n]).map_err(&io_err)?;
             self.stats.bytes += n as u64;
         }
-        if self.opts.same_owner {
+        if self.opts.owners == Owners::Keep {
             rustix::fs::fchown(
                 &file,
                 Some(rustix::fs::Uid::from_raw(m.uid)),
@@ -470,7 +579,7 @@ impl Unpacker<'_> {
         let dev = rustix::fs::makedev(major, minor);
         match rustix::fs::mknodat(at.parent, at.name, ft, Mode::from_raw_mode(m.mode), dev) {
             Ok(()) => {}
-            Err(Errno::PERM) if !self.opts.same_owner && ft != FileType::Fifo => {
+            Err(Errno::PERM) if self.opts.owners != Owners::Keep && ft != FileType::Fifo => {
                 self.stats.skipped_devices += 1;
                 return Ok(false);
             }

@@ -597,7 +597,18 @@ pub(crate) fn remove_any(path: &Path) -> Result<()> {
         let r = fs::remove_dir_all(path);
         if r.is_err() {
             make_writable(path);
-            fs::remove_dir_all(path).map_err(|e| Error::os("removing", path, e))?;
+            if let Err(e) = fs::remove_dir_all(path) {
+                let denied = matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM));
+                if !(denied && crate::userns::IdMap::current().keeps_owners()) {
+                    return Err(Error::os("removing", path, e));
+                }
+                // rootless: what a container wrote as another user of the image; the
+                // helper is root of the namespace that owns it
+                let job = crate::userns::Job::Remove {
+                    path: path.to_owned(),
+                };
+                crate::userns::run(&job, None, None)?;
+            }
         }
         Ok(())
     } else {

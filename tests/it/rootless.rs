@@ -597,8 +597,8 @@ fn engine_runs_containers_rootless() {
     assert_eq!(
         out,
         format!(
-            "0\n{:>10} {:>10} {:>10}\nw\nroot:x:0:0:root:/root:/bin/sh\n",
-            0, u.uid, 1
+            "0\n{:>10} {:>10} {:>10}\n{:>10} {:>10} {:>10}\nw\nroot:x:0:0:root:/root:/bin/sh\n",
+            0, u.uid, 1, 1, u.subuid, 65536
         )
     );
     // a working directory that the image lacks is made (in the upper layer)
@@ -737,7 +737,8 @@ fn engine_publishes_ports_rootless_through_pasta() {
     publishes_a_port_rootless(None, "pasta");
 }
 
-/// Without pasta (a `PATH` that has only slirp4netns), slirp4netns serves the same.
+/// Without pasta (a `PATH` that has only slirp4netns and the id map helpers), slirp4netns
+/// serves the same.
 #[test]
 #[ignore = "requires root (to make the test user)"]
 fn engine_publishes_ports_rootless_through_slirp4netns() {
@@ -746,7 +747,9 @@ fn engine_publishes_ports_rootless_through_slirp4netns() {
         "slirp4netns is not installed: .ci/run installs it"
     );
     let only = UserDir::new(0o755);
-    std::os::unix::fs::symlink("/usr/bin/slirp4netns", only.path.join("slirp4netns")).unwrap();
+    for tool in ["slirp4netns", "newuidmap", "newgidmap"] {
+        std::os::unix::fs::symlink(Path::new("/usr/bin").join(tool), only.path.join(tool)).unwrap();
+    }
     publishes_a_port_rootless(Some(&only.path), "slirp4netns");
 }
 
@@ -942,4 +945,187 @@ fn compose_rootless() {
     e.ok(&["compose", "-f", &f(&without), "down", "-v"]);
     assert_eq!(e.ok(&["ps", "-aq"]), "");
     assert_eq!(e.ok(&["volume", "ls", "-q"]), "");
+}
+
+/// A rootfs tar (in `dir`) whose files belong to several users of the image: a web root of
+/// uid/gid 33, a database directory of 999 that only its owner may enter, a set-gid file
+/// of group 5.
+fn owned_rootfs_tar(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    busybox_rootfs(dir);
+    let root = dir.join("rootfs");
+    for applet in ["stat", "mkdir", "chmod"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+    }
+    let mode = |p: &Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m)).unwrap();
+    fs::create_dir_all(root.join("etc")).unwrap();
+    fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33::/srv/www:/bin/sh\n\
+         db:x:999:999::/var/db:/bin/sh\n",
+    )
+    .unwrap();
+    let www = root.join("srv/www");
+    fs::create_dir_all(&www).unwrap();
+    fs::write(www.join("index.html"), "owned page\n").unwrap();
+    chown(&www, Some(33), Some(33)).unwrap();
+    chown(www.join("index.html"), Some(33), Some(33)).unwrap();
+    let db = root.join("var/db");
+    fs::create_dir_all(&db).unwrap();
+    fs::write(db.join("secret"), "s3cret\n").unwrap();
+    chown(db.join("secret"), Some(999), Some(999)).unwrap();
+    mode(&db.join("secret"), 0o600);
+    chown(&db, Some(999), Some(999)).unwrap();
+    mode(&db, 0o700);
+    let tty = root.join("usr/bin/wall");
+    fs::create_dir_all(tty.parent().unwrap()).unwrap();
+    fs::write(&tty, "#!/bin/sh\n").unwrap();
+    chown(&tty, Some(0), Some(5)).unwrap();
+    mode(&tty, 0o2755);
+    let tar = dir.join("owned.tar");
+    crate::common::tar_create(&root, &tar);
+    chown_tree(dir);
+    tar
+}
+
+/// Rootless with a subordinate range, the image's owners are kept through the engine's user
+/// namespace (issue 15): on disk as the range's ids, inside as the image's; a container
+/// running as another user of the image writes as it; commit reads what only that user may
+/// read; `rm` and `rmi` remove it all.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn engine_keeps_image_owners_through_subordinate_ids() {
+    use std::os::unix::fs::MetadataExt;
+    let u = rootless::user();
+    let e = RootlessEngine::new();
+    let src = UserDir::new(0o755);
+    let tar = owned_rootfs_tar(&src.path);
+    e.ok(&["import", tar.to_str().unwrap(), "localhost/owned:1"]);
+    let stat = "stat -c '%u:%g %a %n' /srv/www /srv/www/index.html /var/db /var/db/secret \
+                /usr/bin/wall";
+    assert_eq!(
+        e.ok(&["run", "--rm", "localhost/owned:1", "sh", "-c", stat]),
+        "33:33 755 /srv/www\n33:33 644 /srv/www/index.html\n999:999 700 /var/db\n\
+         999:999 600 /var/db/secret\n0:5 2755 /usr/bin/wall\n"
+    );
+    // on the host: the range's ids (image id N is the range's N-th)
+    let layers = e.root.join("layers");
+    let db = fs::read_dir(&layers)
+        .unwrap()
+        .flatten()
+        .map(|d| d.path().join("diff/var/db"))
+        .find(|p| p.exists())
+        .expect("a layer has var/db");
+    let m = fs::metadata(&db).unwrap();
+    assert_eq!(
+        (m.uid(), m.gid(), m.mode() & 0o7777),
+        (u.subuid + 998, u.subgid + 998, 0o700)
+    );
+
+    // a container running as the database's user, writing where only it may
+    let out = e.ok(&[
+        "run",
+        "--name",
+        "rl-own",
+        "--user",
+        "999",
+        "localhost/owned:1",
+        "sh",
+        "-c",
+        "id -u; cat /var/db/secret; echo mine > /var/db/new; mkdir /var/db/sub; \
+         echo deep > /var/db/sub/f; chmod 700 /var/db/sub",
+    ]);
+    assert_eq!(out, "999\ns3cret\n");
+    // commit reads it (the user itself cannot enter /var/db/sub)
+    e.ok(&["commit", "rl-own", "localhost/owned:2"]);
+    assert_eq!(
+        e.ok(&[
+            "run",
+            "--rm",
+            "localhost/owned:2",
+            "sh",
+            "-c",
+            "stat -c '%u %a' /var/db/new /var/db/sub; cat /var/db/sub/f",
+        ]),
+        "999 644\n999 700\ndeep\n"
+    );
+    // rm and rmi leave nothing of the range behind
+    e.ok(&["rm", "rl-own"]);
+    e.ok(&[
+        "rmi",
+        "localhost/owned:2",
+        "localhost/owned:1",
+        "localhost/rl:1",
+    ]);
+    let left = std::process::Command::new("find")
+        .arg(&e.root)
+        .args(["-uid", &(u.subuid).to_string(), "-o", "-uid"])
+        .arg((u.subuid + 998).to_string())
+        .args(["-o", "-uid", &(u.subuid + 32).to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&left).0,
+        "",
+        "files of the range left in the engine root"
+    );
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+}
+
+/// Rootless without a subordinate range, only root of the image has an id: an image with
+/// files of other users is refused, naming the file and the fix, and leaves nothing; an
+/// image of root's files runs with the single mapping.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn without_subordinate_ids_only_root_owned_images_unpack() {
+    let (uid, _) = rootless::plain_user();
+    let xdg = UserDir::plain(0o700);
+    let root = xdg.path.join("engine");
+    let engine = |args: &[&str]| {
+        let bin = example_bin("engine");
+        let r = root.display().to_string();
+        let mut all = vec![bin.to_str().unwrap(), "--root", &r];
+        all.extend_from_slice(args);
+        rootless::run_as_user(rootless::PLAIN, &xdg.path, &all)
+    };
+    let src = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(src.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let tar = owned_rootfs_tar(src.path());
+    fs::set_permissions(&tar, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = engine(&["import", tar.to_str().unwrap(), "localhost/owned:1"]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("belongs to uid") && stderr.contains("/etc/subuid"),
+        "{stderr}"
+    );
+    let out = engine(&["images", "-q"]);
+    assert_eq!(text(&out).0, "");
+    let layers: Vec<_> = fs::read_dir(root.join("layers"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(layers.is_empty(), "{layers:?}");
+    // root's files only: runs, root inside is the user outside, alone
+    let plain = tempfile::tempdir().unwrap();
+    fs::set_permissions(plain.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    busybox_rootfs(plain.path());
+    let tar = plain.path().join("plain.tar");
+    crate::common::tar_create(&plain.path().join("rootfs"), &tar);
+    fs::set_permissions(&tar, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = engine(&["import", tar.to_str().unwrap(), "localhost/plain:1"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let out = engine(&[
+        "run",
+        "--rm",
+        "localhost/plain:1",
+        "cat",
+        "/proc/self/uid_map",
+    ]);
+    assert_eq!(
+        text(&out).0,
+        format!("{:>10} {:>10} {:>10}\n", 0, uid, 1),
+        "{:?}",
+        text(&out)
+    );
 }

@@ -58,8 +58,48 @@ pub fn user() -> User {
 }
 
 fn id(flag: &str) -> Option<u32> {
-    let out = Command::new("id").args([flag, NAME]).output().ok()?;
+    id_of(NAME, flag)
+}
+
+fn id_of(name: &str, flag: &str) -> Option<u32> {
+    let out = Command::new("id").args([flag, name]).output().ok()?;
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// A second test user, without subordinate ids.
+pub const PLAIN: &str = "cargohold-rl0";
+
+/// The user [`PLAIN`] (uid, gid), made on first use; it has no range in `/etc/subuid` or
+/// `/etc/subgid`.
+pub fn plain_user() -> (u32, u32) {
+    static USER: OnceLock<(u32, u32)> = OnceLock::new();
+    *USER.get_or_init(|| {
+        if id_of(PLAIN, "-u").is_none() {
+            let st = Command::new("useradd")
+                .args(["--no-create-home", "--shell", "/bin/sh", PLAIN])
+                .status()
+                .expect("running useradd");
+            assert!(st.success(), "useradd {PLAIN} failed");
+        }
+        // useradd gives a new user a range where the files exist: taken away again
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            let text = fs::read_to_string(file).unwrap_or_default();
+            let others: String = text
+                .lines()
+                .filter(|l| l.split(':').next() != Some(PLAIN))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            if others != text {
+                let tmp = format!("{file}.cargohold-test");
+                fs::write(&tmp, others).unwrap();
+                fs::rename(&tmp, file).unwrap();
+            }
+        }
+        (
+            id_of(PLAIN, "-u").expect("the user exists"),
+            id_of(PLAIN, "-g").expect("the user exists"),
+        )
+    })
 }
 
 /// The start of the user's range in `/etc/subuid` or `/etc/subgid`.
@@ -79,6 +119,18 @@ pub struct UserDir {
 }
 
 impl UserDir {
+    /// A directory of [`PLAIN`]'s.
+    pub fn plain(mode: u32) -> UserDir {
+        let (uid, gid) = plain_user();
+        let tmp = tempfile::tempdir().unwrap();
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let path = tmp.path().join("d");
+        fs::create_dir(&path).unwrap();
+        std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        UserDir { _tmp: tmp, path }
+    }
+
     pub fn new(mode: u32) -> UserDir {
         let tmp = tempfile::tempdir().unwrap();
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
@@ -104,8 +156,13 @@ pub fn chown_tree(path: &Path) {
 /// Runs `argv` as the test user with `XDG_RUNTIME_DIR` (and `HOME`) set to `xdg`, a
 /// directory of the user's; stdout and stderr through files (a container keeps pipes).
 pub fn run_as(xdg: &Path, argv: &[&str]) -> Output {
+    run_as_user(NAME, xdg, argv)
+}
+
+/// [`run_as`] as the user `name`.
+pub fn run_as_user(name: &str, xdg: &Path, argv: &[&str]) -> Output {
     let mut cmd = Command::new("runuser");
-    cmd.args(["-u", NAME, "--", "env"])
+    cmd.args(["-u", name, "--", "env"])
         .arg(format!("XDG_RUNTIME_DIR={}", xdg.display()))
         .arg(format!("XDG_DATA_HOME={}", xdg.join("data").display()))
         .arg(format!("HOME={}", xdg.display()))

@@ -1,0 +1,403 @@
+//! The engine's rootless user namespace: which ids it maps, and a helper process that is
+//! root in it, for the work on the store's files that only an owner of those ids can do.
+//!
+//! # The map
+//! Rootless, a container's root is the user; the image's other ids (a web server's
+//! `www-data`, a database's `postgres`) need ids of their own on the host, and the user has
+//! them only where `/etc/subuid` and `/etc/subgid` give a range (Debian's `useradd` does,
+//! `usermod --add-subuids` adds one). [`IdMap`] reads those files: image id 0 is the
+//! user's own id, image ids 1 to N the range's first N ids, as rootless podman maps them.
+//! Without a range only root of the image has an id: unpacking a layer with a file of any
+//! other owner is refused with the fix named (see [`crate::image`]'s unpacker), as podman
+//! refuses it.
+//!
+//! # The helper
+//! The user cannot chown a file to a subordinate id, nor read or remove what a container
+//! wrote there as another user of the image (a `0700` directory of `postgres`). A process
+//! that is root in a user namespace with that map can. The library runs in a program that
+//! may have any number of threads, where a forked copy must not run ordinary code and
+//! `unshare(CLONE_NEWUSER)` is refused; so, as the monitor does, the helper is the program
+//! itself re-executed (`/proc/self/exe`, which `cargohold::init()` intercepts; see
+//! [`crate::init`]), a fresh single-threaded process:
+//!
+//! 1. it unshares its user namespace and says so on stderr (`ready`);
+//! 2. the caller writes its maps with `newuidmap`/`newgidmap` (Debian's `uidmap`), then
+//!    sends the [`Job`] as one line of JSON on its stdin, followed by the job's input
+//!    (the tar of an unpack);
+//! 3. the helper, now root in the namespace (image ids are its ids), does the job —
+//!    its output (the tar of an archive) on stdout — and ends with one line of JSON on
+//!    stderr: the result, or the error in its wire form ([`crate::error::WireError`]).
+//!
+//! A helper lives for one job and dies with its input or output pipe: nothing outlives a
+//! caller that is killed. It costs one execve and the two setuid helpers (a few
+//! milliseconds) per layer unpacked, archive written or tree removed — and is only used
+//! rootless with a subordinate range (as root, or with only the user's own id, the process
+//! does the work itself).
+
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::WireError;
+use crate::{Error, Result};
+
+/// The environment variable that makes `cargohold::init()` serve a job (see the module
+/// docs).
+const ENV: &str = "_CARGOHOLD_USERNS";
+/// The helper's `argv[0]`, as `ps` shows it.
+const PROCESS_NAME: &str = "cargohold-userns";
+
+/// Set by `cargohold::init()`: `/proc/self/exe` can be re-executed as the helper.
+static INIT_CALLED: AtomicBool = AtomicBool::new(false);
+
+/// One range of subordinate ids: the host's `start` and how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Range {
+    pub start: u32,
+    pub count: u32,
+}
+
+/// The ids of the engine's user namespace (see the module docs): root is `own`, ids 1 to
+/// `count` are the subordinate range's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ids {
+    pub own: u32,
+    pub sub: Option<Range>,
+}
+
+impl Ids {
+    /// The image id of host id `host`: root for the user's own, the place in the range
+    /// for a subordinate one, else as it is (an id the namespace does not map).
+    pub(crate) fn to_image(self, host: u32) -> u32 {
+        match self.sub {
+            _ if host == self.own => 0,
+            Some(r) if host >= r.start && host - r.start < r.count => host - r.start + 1,
+            _ => host,
+        }
+    }
+
+    /// The map as (container id, host id, size) triples.
+    pub(crate) fn triples(self) -> Vec<(u32, u32, u32)> {
+        let mut v = vec![(0, self.own, 1)];
+        if let Some(r) = self.sub {
+            v.push((1, r.start, r.count));
+        }
+        v
+    }
+}
+
+/// The engine's map of uids and gids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IdMap {
+    pub uids: Ids,
+    pub gids: Ids,
+}
+
+impl IdMap {
+    /// This process's map: read once from `/etc/subuid` and `/etc/subgid` (the first range
+    /// of the user, by name or uid). As root, the identity (no range needed).
+    pub(crate) fn current() -> IdMap {
+        static MAP: OnceLock<IdMap> = OnceLock::new();
+        *MAP.get_or_init(|| {
+            let uid = rustix::process::geteuid().as_raw();
+            let gid = rustix::process::getegid().as_raw();
+            let name = user_name(uid);
+            let sub = |file: &str| {
+                fs::read_to_string(file)
+                    .ok()
+                    .and_then(|text| first_range(&text, name.as_deref(), uid))
+            };
+            IdMap {
+                uids: Ids {
+                    own: uid,
+                    sub: sub("/etc/subuid"),
+                },
+                gids: Ids {
+                    own: gid,
+                    sub: sub("/etc/subgid"),
+                },
+            }
+        })
+    }
+
+    /// Whether files of the store keep their image owners through the helper: rootless
+    /// with a subordinate range of uids and of gids.
+    pub(crate) fn keeps_owners(self) -> bool {
+        crate::paths::rootless() && self.uids.sub.is_some() && self.gids.sub.is_some()
+    }
+
+    /// The image owner of a file of the store owned by host `(uid, gid)`.
+    pub(crate) fn to_image(self, (uid, gid): (u32, u32)) -> (u32, u32) {
+        (self.uids.to_image(uid), self.gids.to_image(gid))
+    }
+}
+
+/// The user name of `uid` from `/etc/passwd` (`newuidmap` matches ranges by name or uid).
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+    })
+}
+
+/// The first range of `/etc/subuid`-format `text` for the user `name` or `uid`.
+fn first_range(text: &str, name: Option<&str>, uid: u32) -> Option<Range> {
+    text.lines().find_map(|l| {
+        let mut f = l.trim().split(':');
+        let who = f.next()?;
+        if Some(who) != name && who.parse::<u32>().ok() != Some(uid) {
+            return None;
+        }
+        let start = f.next()?.trim().parse().ok()?;
+        let count: u32 = f.next()?.trim().parse().ok()?;
+        (count > 0 && f.next().is_none()).then_some(Range { start, count })
+    })
+}
+
+/// A job for the helper (see the module docs).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Job {
+    /// Unpack the tar on stdin into `dest`, keeping owners; `overlay` writes whiteouts in
+    /// overlayfs's form (`user.overlay.opaque`), else applies them. `subject` names the
+    /// layer in errors.
+    Unpack {
+        dest: PathBuf,
+        overlay: bool,
+        subject: String,
+    },
+    /// Write to stdout the tar entries (without the end-of-archive blocks) of what changed
+    /// in the overlay upper dir `upper` over the layer dirs `lower` (top first).
+    Archive { upper: PathBuf, lower: Vec<PathBuf> },
+    /// Remove the tree at `path`.
+    Remove { path: PathBuf },
+}
+
+/// What a job returned: the entries, bytes and skipped devices of an unpack, else zeros.
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct Done {
+    pub entries: u64,
+    pub bytes: u64,
+    pub skipped_devices: u64,
+}
+
+/// The helper's last line on stderr.
+#[derive(Debug, Serialize, Deserialize)]
+enum Reply {
+    Done(Done),
+    Failed(WireError),
+}
+
+/// Runs `job` in a helper (see the module docs): `input` is copied to its stdin (then
+/// closed), its stdout to `output`.
+///
+/// # Errors
+/// The job's own error; [`Error::Unsupported`] when `cargohold::init()` was not called or
+/// the maps cannot be written (naming `newuidmap` and `/etc/subuid`); [`Error::Os`] when
+/// the helper cannot be run or dies.
+pub(crate) fn run(
+    job: &Job,
+    input: Option<&mut dyn Read>,
+    output: Option<&mut dyn Write>,
+) -> Result<Done> {
+    if !INIT_CALLED.load(Ordering::Relaxed) {
+        return Err(Error::Unsupported {
+            what: "a rootless store with subordinate ids".into(),
+            reason: "its files are written by this program re-executed as root of a user \
+                     namespace: call cargohold::init() at the top of main"
+                .into(),
+        });
+    }
+    let exe = Path::new("/proc/self/exe");
+    let mut cmd = Command::new(exe);
+    cmd.arg0(PROCESS_NAME)
+        .env(ENV, "1")
+        .envs(crate::sys::sealed::inherited_env())
+        .stdin(Stdio::piped())
+        .stdout(if output.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stderr(Stdio::piped())
+        .current_dir("/");
+    let died = |e| Error::os("running the rootless store helper", exe, e);
+    let mut child = cmd.spawn().map_err(died)?;
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let stdout = child.stdout.take();
+    let r = (|| {
+        let mut line = String::new();
+        stderr.read_line(&mut line).map_err(died)?;
+        if line.trim_end() != "ready" {
+            return Err(Error::Os {
+                op: format!(
+                    "starting the rootless store helper (it said {:?})",
+                    line.trim_end()
+                ),
+                path: exe.into(),
+                source: io::Error::from_raw_os_error(libc::EPROTO),
+            });
+        }
+        let map = IdMap::current();
+        write_map("newgidmap", "/etc/subgid", child.id(), map.gids)?;
+        write_map("newuidmap", "/etc/subuid", child.id(), map.uids)?;
+        let mut head = serde_json::to_vec(job).expect("a job always serialises");
+        head.push(b'\n');
+        // a helper that failed early shows in its reply, read below
+        let fed = stdin.write_all(&head).and_then(|()| match input {
+            Some(r) => io::copy(r, &mut stdin).map(drop),
+            None => Ok(()),
+        });
+        drop(stdin);
+        let copied = match (stdout, output) {
+            (Some(mut from), Some(to)) => io::copy(&mut from, to).map(drop),
+            _ => Ok(()),
+        };
+        let mut rest = String::new();
+        stderr.read_to_string(&mut rest).map_err(died)?;
+        let last = rest.lines().last().unwrap_or_default();
+        match serde_json::from_str::<Reply>(last) {
+            Ok(Reply::Done(d)) => {
+                fed.map_err(died)?;
+                copied.map_err(died)?;
+                Ok(d)
+            }
+            Ok(Reply::Failed(e)) => Err(e.into_error(|message| Error::Os {
+                op: message,
+                path: exe.into(),
+                source: io::Error::from_raw_os_error(libc::EIO),
+            })),
+            Err(_) => Err(Error::Os {
+                op: format!(
+                    "the rootless store helper ended without a result ({})",
+                    rest.trim()
+                ),
+                path: exe.into(),
+                source: io::Error::from_raw_os_error(libc::EIO),
+            }),
+        }
+    })();
+    if r.is_err() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    r
+}
+
+/// Writes one map of the helper `pid` with `tool` (`newuidmap`, `newgidmap`).
+fn write_map(tool: &str, ranges: &str, pid: u32, ids: Ids) -> Result<()> {
+    let mut cmd = Command::new(tool);
+    cmd.arg(pid.to_string());
+    for (inside, host, size) in ids.triples() {
+        cmd.args([inside.to_string(), host.to_string(), size.to_string()]);
+    }
+    let unsupported = |reason: String| Error::Unsupported {
+        what: "a rootless store with subordinate ids".into(),
+        reason,
+    };
+    let out = cmd.output().map_err(|e| {
+        unsupported(format!(
+            "running {tool}: {e}; install the setuid helpers (Debian: apt-get install uidmap) \
+             or remove the user's range from {ranges}"
+        ))
+    })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(unsupported(format!(
+        "{tool} refused the user's range of {ranges}: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    )))
+}
+
+/// Called by `cargohold::init()`: marks that the helper can be started and, in a helper,
+/// serves its job with `serve` and exits.
+pub(crate) fn enter(serve: fn(Job, &mut dyn Read, &mut dyn Write) -> Result<Done>) {
+    INIT_CALLED.store(true, Ordering::Relaxed);
+    if std::env::var_os(ENV).is_none() {
+        return;
+    }
+    // Single-threaded here (init runs first in main), so changing the environment and
+    // unsharing the user namespace are sound and allowed.
+    std::env::remove_var(ENV);
+    let mut err = io::stderr().lock();
+    if let Err(e) = crate::sys::raw::unshare(libc::CLONE_NEWUSER) {
+        let _ = writeln!(err, "unshare(CLONE_NEWUSER): {e}");
+        std::process::exit(1);
+    }
+    let _ = writeln!(err, "ready");
+    let _ = err.flush();
+    let stdin = io::stdin();
+    let mut input = stdin.lock();
+    let mut head = String::new();
+    let job = match input.read_line(&mut head) {
+        Ok(n) if n > 0 => serde_json::from_str::<Job>(head.trim_end()).ok(),
+        _ => None,
+    };
+    let Some(job) = job else {
+        // the caller gave up (could not write the maps): nothing to do
+        std::process::exit(1);
+    };
+    let stdout = io::stdout();
+    let mut output = stdout.lock();
+    let reply = match serve(job, &mut input, &mut output) {
+        Ok(d) => output.flush().map(|()| Reply::Done(d)).unwrap_or_else(|e| {
+            Reply::Failed(WireError::from_error(&Error::os(
+                "writing the output",
+                "",
+                e,
+            )))
+        }),
+        Err(e) => Reply::Failed(WireError::from_error(&e)),
+    };
+    let line = serde_json::to_string(&reply).expect("a reply always serialises");
+    let _ = writeln!(err, "{line}");
+    std::process::exit(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_found_by_name_or_uid() {
+        let text = "alice:100000:65536\n1002:200000:1000\nbob:300000:0\n";
+        let r = |start, count| Some(Range { start, count });
+        assert_eq!(first_range(text, Some("alice"), 7), r(100000, 65536));
+        assert_eq!(first_range(text, Some("carol"), 1002), r(200000, 1000));
+        // an empty range is none; unknown users have none
+        assert_eq!(first_range(text, Some("bob"), 9), None);
+        assert_eq!(first_range(text, None, 5), None);
+        assert_eq!(first_range("alice:x:1\n", Some("alice"), 1), None);
+    }
+
+    #[test]
+    fn host_ids_map_to_image_ids() {
+        let ids = Ids {
+            own: 1002,
+            sub: Some(Range {
+                start: 100000,
+                count: 65536,
+            }),
+        };
+        assert_eq!(ids.to_image(1002), 0);
+        assert_eq!(ids.to_image(100032), 33);
+        assert_eq!(ids.to_image(165535), 65536);
+        // outside the map: as it is
+        assert_eq!(ids.to_image(4), 4);
+        assert_eq!(ids.triples(), vec![(0, 1002, 1), (1, 100000, 65536)]);
+        let alone = Ids {
+            own: 1002,
+            sub: None,
+        };
+        assert_eq!(alone.triples(), vec![(0, 1002, 1)]);
+    }
+}
