@@ -540,8 +540,8 @@ impl Sandbox {
             .read_only(true)
             .current_dir(&self.cwd)
             .user({
-                // rootless, the engine maps only root inside, which is the caller outside:
-                // the caller's own user is root there
+                // rootless, root inside is the caller outside: the caller's own user is
+                // root there
                 let own = (
                     rustix::process::geteuid().as_raw(),
                     rustix::process::getegid().as_raw(),
