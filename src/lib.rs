@@ -262,10 +262,14 @@ fn serve_userns_job(
                 entries: s.entries,
                 bytes: s.bytes,
                 skipped_devices: s.skipped_devices,
+                stat: None,
             })
         }
         userns::Job::Archive { upper, lower } => {
             container::serve_archive(&upper, lower, output).map(|()| userns::Done::default())
+        }
+        userns::Job::Cp { view, overlay, op } => {
+            container::serve_cp(view, overlay, op, input, output)
         }
         userns::Job::Remove { path } => store::remove_any(&path).map(|()| userns::Done::default()),
     }

@@ -30,9 +30,10 @@
 //!
 //! A helper lives for one job and dies with its input or output pipe: nothing outlives a
 //! caller that is killed. It costs one execve and the two setuid helpers (a few
-//! milliseconds) per layer unpacked, archive written or tree removed — and is only used
-//! rootless with a subordinate range (as root, or with only the user's own id, the process
-//! does the work itself).
+//! milliseconds) per layer unpacked, archive written, tree removed or copy made — and is
+//! only used rootless: with a subordinate range for all of these, with only the user's own
+//! id (mapped by the caller itself) for a copy out of or into a stopped container, whose
+//! overlay the helper mounts in a mount namespace of its own.
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -178,14 +179,34 @@ pub(crate) enum Job {
     Archive { upper: PathBuf, lower: Vec<PathBuf> },
     /// Remove the tree at `path`.
     Remove { path: PathBuf },
+    /// A `docker cp` (stat, from, to) in a container's view (its root and mounts), the
+    /// overlay mounted at the root first when `overlay` gives its options. The view and
+    /// the operation are the container layer's own (opaque here).
+    Cp {
+        view: serde_json::Value,
+        overlay: Option<String>,
+        op: serde_json::Value,
+    },
 }
 
-/// What a job returned: the entries, bytes and skipped devices of an unpack, else zeros.
-#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
+/// What a path is, as `docker cp`'s stat says it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Stat {
+    pub name: String,
+    pub size: u64,
+    pub mode: u32,
+    pub mtime: i64,
+    pub link_target: String,
+}
+
+/// What a job returned: the entries, bytes and skipped devices of an unpack, the stat of
+/// a copy's path; else nothing.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub(crate) struct Done {
     pub entries: u64,
     pub bytes: u64,
     pub skipped_devices: u64,
+    pub stat: Option<Stat>,
 }
 
 /// The helper's last line on stderr.
@@ -207,6 +228,28 @@ pub(crate) fn run(
     input: Option<&mut dyn Read>,
     output: Option<&mut dyn Write>,
 ) -> Result<Done> {
+    run_in(None, job, input, output)
+}
+
+/// [`run`] in the user namespace of process `pid` (a running container's init), which
+/// the helper joins instead of making one: the user owns that namespace, so the helper is
+/// root there, with the rights over the container's processes (`/proc/<pid>/root`) that a
+/// namespace of the same map but its own would not give.
+pub(crate) fn run_joined(
+    pid: i32,
+    job: &Job,
+    input: Option<&mut dyn Read>,
+    output: Option<&mut dyn Write>,
+) -> Result<Done> {
+    run_in(Some(pid), job, input, output)
+}
+
+fn run_in(
+    join: Option<i32>,
+    job: &Job,
+    input: Option<&mut dyn Read>,
+    output: Option<&mut dyn Write>,
+) -> Result<Done> {
     if !INIT_CALLED.load(Ordering::Relaxed) {
         return Err(Error::Unsupported {
             what: "a rootless store with subordinate ids".into(),
@@ -218,7 +261,10 @@ pub(crate) fn run(
     let exe = Path::new("/proc/self/exe");
     let mut cmd = Command::new(exe);
     cmd.arg0(PROCESS_NAME)
-        .env(ENV, "1")
+        .env(
+            ENV,
+            join.map_or_else(|| "new".to_owned(), |pid| pid.to_string()),
+        )
         .envs(crate::sys::sealed::inherited_env())
         .stdin(Stdio::piped())
         .stdout(if output.is_some() {
@@ -246,9 +292,11 @@ pub(crate) fn run(
                 source: io::Error::from_raw_os_error(libc::EPROTO),
             });
         }
-        let map = IdMap::current();
-        write_map("newgidmap", "/etc/subgid", child.id(), map.gids)?;
-        write_map("newuidmap", "/etc/subuid", child.id(), map.uids)?;
+        if join.is_none() {
+            let map = IdMap::current();
+            write_map("newgidmap", "/etc/subgid", child.id(), map.gids)?;
+            write_map("newuidmap", "/etc/subuid", child.id(), map.uids)?;
+        }
         let mut head = serde_json::to_vec(job).expect("a job always serialises");
         head.push(b'\n');
         // a helper that failed early shows in its reply, read below
@@ -292,8 +340,26 @@ pub(crate) fn run(
     r
 }
 
-/// Writes one map of the helper `pid` with `tool` (`newuidmap`, `newgidmap`).
+/// Writes one map of the helper `pid`: the user's own id alone directly (the gid map
+/// after denying `setgroups`, as the kernel requires), a range with `tool` (`newuidmap`,
+/// `newgidmap`).
 fn write_map(tool: &str, ranges: &str, pid: u32, ids: Ids) -> Result<()> {
+    if ids.sub.is_none() {
+        let proc = PathBuf::from(format!("/proc/{pid}"));
+        let write = |file: &str, text: String| {
+            let path = proc.join(file);
+            fs::write(&path, text).map_err(|e| Error::os("writing the helper's id map", path, e))
+        };
+        if tool == "newgidmap" {
+            write("setgroups", "deny".into())?;
+        }
+        let file = if tool == "newgidmap" {
+            "gid_map"
+        } else {
+            "uid_map"
+        };
+        return write(file, format!("0 {} 1\n", ids.own));
+    }
     let mut cmd = Command::new(tool);
     cmd.arg(pid.to_string());
     for (inside, host, size) in ids.triples() {
@@ -322,15 +388,29 @@ fn write_map(tool: &str, ranges: &str, pid: u32, ids: Ids) -> Result<()> {
 /// serves its job with `serve` and exits.
 pub(crate) fn enter(serve: fn(Job, &mut dyn Read, &mut dyn Write) -> Result<Done>) {
     INIT_CALLED.store(true, Ordering::Relaxed);
-    if std::env::var_os(ENV).is_none() {
+    let Some(mode) = std::env::var_os(ENV) else {
         return;
-    }
+    };
     // Single-threaded here (init runs first in main), so changing the environment and
-    // unsharing the user namespace are sound and allowed.
+    // unsharing or joining a user namespace are sound and allowed.
     std::env::remove_var(ENV);
     let mut err = io::stderr().lock();
-    if let Err(e) = crate::sys::raw::unshare(libc::CLONE_NEWUSER) {
-        let _ = writeln!(err, "unshare(CLONE_NEWUSER): {e}");
+    let entered = match mode.to_str().and_then(|m| m.parse::<i32>().ok()) {
+        None => crate::sys::raw::unshare(libc::CLONE_NEWUSER)
+            .map_err(|e| format!("unshare(CLONE_NEWUSER): {e}")),
+        Some(pid) => {
+            let path = format!("/proc/{pid}/ns/user");
+            fs::File::open(&path)
+                .map_err(|e| format!("opening {path}: {e}"))
+                .and_then(|ns| {
+                    use std::os::fd::AsRawFd;
+                    crate::sys::raw::setns(ns.as_raw_fd(), libc::CLONE_NEWUSER)
+                        .map_err(|e| format!("joining {path}: {e}"))
+                })
+        }
+    };
+    if let Err(e) = entered {
+        let _ = writeln!(err, "{e}");
         std::process::exit(1);
     }
     let _ = writeln!(err, "ready");

@@ -11,13 +11,23 @@
 //! the rest in the container's overlay (mounted for the copy when the container is not
 //! running, under the container's lock so that no start races it). A running container is
 //! frozen for the copy, so that it cannot swap a directory for a symlink halfway (the
-//! remedy Docker took for CVE-2018-15664). A tmpfs mount is not reachable from outside
-//! the container: paths in it are taken from the overlay below it.
+//! remedy Docker took for CVE-2018-15664); a rootless one without a cgroup to freeze has
+//! its processes stopped with `SIGSTOP` instead (and continued after). A tmpfs mount is
+//! not reachable from outside the container: paths in it are taken from the overlay below
+//! it.
+//!
+//! Rootless, the copy runs in the store's helper ([`crate::userns`]) where the program
+//! alone could not: with a subordinate range (the files of the image's other users), in
+//! the running container's own user namespace (whose root may enter `/proc/<init>/root`
+//! whatever user the init runs as), or, for a stopped container, in a new one, with the
+//! overlay mounted at the container's root in a mount namespace of the helper's own.
 
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use super::record::{Container, Record, Status};
 use super::rootfs;
@@ -55,14 +65,29 @@ impl PathStat {
     }
 }
 
+/// Where a copy reads and writes: the container's root and, for the paths under its
+/// volumes and bind mounts (destination, clean, under `/`), their sources.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct View {
+    root: PathBuf,
+    mounts: Vec<(PathBuf, PathBuf)>,
+}
+
 /// The container's file system made reachable for a copy: its overlay mounted (and held)
 /// or frozen while running; undone when dropped.
 struct Access<'c> {
     c: &'c Container,
-    root: PathBuf,
-    mounts: Vec<(PathBuf, PathBuf)>,
+    view: View,
+    /// Rootless: the copy runs in the store's helper (see [`crate::userns`]), which is
+    /// root of the image's ids; for a stopped container, it mounts the overlay (these
+    /// options) at the root in a mount namespace of its own.
+    helper: Option<Option<String>>,
     unmount: bool,
     thaw: bool,
+    /// Rootless without a cgroup to freeze: the processes stopped with `SIGSTOP`.
+    stopped: Vec<i32>,
+    /// The init of a running container reached through `/proc/<pid>/root`.
+    live: Option<i32>,
     _lock: Option<crate::store::Lock>,
 }
 
@@ -74,6 +99,7 @@ impl Drop for Access<'_> {
         if self.thaw {
             let _ = self.c.resume();
         }
+        crate::runtime::Runtime::continue_processes(&self.stopped);
     }
 }
 
@@ -98,36 +124,61 @@ impl Container {
         let root = rootfs::rootfs(&dir);
         let mut access = Access {
             c: self,
-            root: root.clone(),
-            mounts,
+            view: View {
+                root: root.clone(),
+                mounts,
+            },
+            helper: None,
             unmount: false,
             thaw: false,
+            stopped: Vec::new(),
+            live: None,
             _lock: None,
         };
+        // rootless with a subordinate range, files of the image's other users are the
+        // helper's to read and write
+        if crate::userns::IdMap::current().keeps_owners() {
+            access.helper = Some(None);
+        }
         // A running container's tree through its init's root where the overlay is not
         // mounted on the host (an attached or rootless container's lives only in its
         // mount namespace).
-        let live_root = || {
+        let pid = rec.info.state.pid;
+        let live_root = |a: &mut Access<'_>| {
             if rootfs::is_mountpoint(&root) {
                 root.clone()
             } else {
-                PathBuf::from(format!("/proc/{}/root", rec.info.state.pid))
+                a.live = Some(pid);
+                PathBuf::from(format!("/proc/{pid}/root"))
             }
         };
         match self.status() {
             Status::Running => {
-                self.pause()?;
-                access.thaw = true;
-                access.root = live_root();
+                match self.pause() {
+                    Ok(()) => access.thaw = true,
+                    // rootless without a cgroup: stopped by signal instead, so that it
+                    // cannot swap a directory for a symlink halfway either
+                    Err(Error::Unsupported { .. }) if crate::paths::rootless() => {
+                        access.stopped = self.store.runtime().stop_processes(self.id())?;
+                    }
+                    Err(e) => return Err(e),
+                }
+                access.view.root = live_root(&mut access);
             }
-            Status::Paused => access.root = live_root(),
+            Status::Paused => access.view.root = live_root(&mut access),
             _ if crate::paths::rootless() => {
-                return Err(Error::Unsupported {
-                    what: format!("{op} a stopped rootless container"),
-                    reason: "its overlay is mounted only inside the container's own \
-                             namespaces, while it runs: start it first"
-                        .into(),
-                })
+                // its overlay exists only in its own namespaces while it runs: the
+                // helper mounts it in a mount namespace of its own
+                let lock = crate::store::lock_dir(&dir)
+                    .map_err(|e| Error::os("locking container directory", &dir, e))?;
+                access._lock = Some(lock);
+                let overlay = rootfs::overlay_root(&dir)?.ok_or_else(|| Error::InvalidState {
+                    id: self.name().to_owned(),
+                    op,
+                    status: self.status().to_string(),
+                })?;
+                access.helper = Some(Some(overlay));
+                return Ok(access);
             }
             _ => {
                 let lock = crate::store::lock_dir(&dir)
@@ -140,7 +191,7 @@ impl Container {
                 }
             }
         }
-        let reachable = access.root != root || rootfs::is_mountpoint(&root);
+        let reachable = access.view.root != root || rootfs::is_mountpoint(&root);
         if !reachable {
             return Err(Error::InvalidState {
                 id: self.name().to_owned(),
@@ -158,22 +209,14 @@ impl Container {
     /// [`Error::ContainerNotFound`]; [`Error::Os`] when its file system cannot be reached.
     pub fn path_stat(&self, path: &str, follow_link: bool) -> Result<Option<PathStat>> {
         let a = self.access("stat a path of")?;
-        let Some(host) = a.resolve(path, follow_link) else {
-            return Ok(None);
+        let op = CpOp::Stat {
+            path: path.to_owned(),
+            follow: follow_link,
         };
-        let Ok(meta) = fs::symlink_metadata(&host) else {
-            return Ok(None);
-        };
-        let link_target = fs::read_link(&host)
-            .map(|t| t.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        Ok(Some(PathStat {
-            name: base_name(path),
-            size: meta.size(),
-            mode: meta.mode(),
-            mtime: meta.mtime(),
-            link_target,
-        }))
+        match &a.helper {
+            Some(overlay) => Ok(a.in_helper(overlay, op, None, None)?.stat.map(Into::into)),
+            None => Ok(stat_in(&a.view, path, follow_link)),
+        }
     }
 
     /// Writes a tar of `path` in the container to `w` (`docker cp CONTAINER:PATH -`): the
@@ -185,27 +228,18 @@ impl Container {
     /// # Errors
     /// [`Error::Os`] with `ENOENT` naming the path when there is nothing there, or when a
     /// file cannot be read or `w` fails; [`Error::ContainerNotFound`].
-    pub fn copy_from(&self, path: &str, follow_link: bool, w: impl Write) -> Result<()> {
+    pub fn copy_from(&self, path: &str, follow_link: bool, mut w: impl Write) -> Result<()> {
         let a = self.access("copy from")?;
-        let missing = || {
-            Error::os(
-                "copying from the container: no such path",
-                Path::new(path),
-                io::Error::from_raw_os_error(libc::ENOENT),
-            )
-        };
-        let host = a.resolve(path, follow_link).ok_or_else(missing)?;
-        let meta = fs::symlink_metadata(&host).map_err(|_| missing())?;
-        let name = PathBuf::from(base_name(path));
-        let err = |e| Error::os("copying from the container, reading", &host, e);
-        let mut tar = TarWriter::new(w);
-        tar.append(&host, &name, &meta).map_err(err)?;
-        if meta.is_dir() {
-            append_children(&mut tar, &host, &name).map_err(err)?;
+        match &a.helper {
+            Some(overlay) => {
+                let op = CpOp::From {
+                    path: path.to_owned(),
+                    follow: follow_link,
+                };
+                a.in_helper(overlay, op, None, Some(&mut w)).map(drop)
+            }
+            None => copy_from_in(&a.view, path, follow_link, &mut w),
         }
-        tar.into_inner()
-            .and_then(|mut w| w.flush())
-            .map_err(|e| Error::os("copying from the container, writing", &host, e))
     }
 
     /// Extracts the tar `tar` into the directory `dir` of the container (`docker cp -
@@ -217,34 +251,191 @@ impl Container {
     /// [`Error::Os`] with `ENOTDIR`/`ENOENT` naming `dir` when it is not a directory of
     /// the container; [`Error::UnsafeLayerEntry`] for an entry leading out;
     /// [`Error::Unpack`] when an entry cannot be written; [`Error::ContainerNotFound`].
-    pub fn copy_to(&self, dir: &str, tar: impl Read, same_owner: bool) -> Result<()> {
+    pub fn copy_to(&self, dir: &str, mut tar: impl Read, same_owner: bool) -> Result<()> {
         let a = self.access("copy to")?;
-        let host = a.resolve(dir, true).filter(|h| h.is_dir()).ok_or_else(|| {
+        let subject = format!("copied into container {}", self.name());
+        match &a.helper {
+            Some(overlay) => {
+                let op = CpOp::To {
+                    dir: dir.to_owned(),
+                    same_owner,
+                    subject,
+                };
+                a.in_helper(overlay, op, Some(&mut tar), None).map(drop)
+            }
+            None => copy_to_in(&a.view, dir, &mut tar, same_owner, &subject),
+        }
+    }
+}
+
+/// What a copy does, in this process or in the rootless store's helper.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum CpOp {
+    Stat {
+        path: String,
+        follow: bool,
+    },
+    From {
+        path: String,
+        follow: bool,
+    },
+    To {
+        dir: String,
+        same_owner: bool,
+        subject: String,
+    },
+}
+
+impl Access<'_> {
+    /// Runs `op` in the rootless store's helper (see [`Access::helper`]).
+    fn in_helper(
+        &self,
+        overlay: &Option<String>,
+        op: CpOp,
+        input: Option<&mut dyn Read>,
+        output: Option<&mut dyn Write>,
+    ) -> Result<crate::userns::Done> {
+        let job = crate::userns::Job::Cp {
+            view: serde_json::to_value(&self.view).expect("a view serialises"),
+            overlay: overlay.clone(),
+            op: serde_json::to_value(&op).expect("an op serialises"),
+        };
+        match self.live {
+            // running: in its own user namespace, whose root may enter /proc/<init>/root
+            // whatever user the init runs as
+            Some(pid) => crate::userns::run_joined(pid, &job, input, output),
+            None => crate::userns::run(&job, input, output),
+        }
+    }
+}
+
+/// The [`Job::Cp`](crate::userns::Job::Cp) of the rootless store's helper: `op` on `view`,
+/// with the container's overlay mounted at its root first (in a mount namespace of the
+/// helper's own) when `overlay` gives its options.
+pub(crate) fn serve_cp(
+    view: serde_json::Value,
+    overlay: Option<String>,
+    op: serde_json::Value,
+    input: &mut dyn Read,
+    output: &mut dyn Write,
+) -> Result<crate::userns::Done> {
+    let bad = |e: serde_json::Error| Error::InvalidSpec {
+        field: "copy job".into(),
+        reason: e.to_string(),
+    };
+    let view: View = serde_json::from_value(view).map_err(bad)?;
+    let op: CpOp = serde_json::from_value(op).map_err(bad)?;
+    if let Some(opts) = overlay {
+        rootfs::mount_private_overlay(&view.root, &opts)?;
+    }
+    let mut done = crate::userns::Done::default();
+    match op {
+        CpOp::Stat { path, follow } => done.stat = stat_in(&view, &path, follow).map(Into::into),
+        CpOp::From { path, follow } => copy_from_in(&view, &path, follow, output)?,
+        CpOp::To {
+            dir,
+            same_owner,
+            subject,
+        } => copy_to_in(&view, &dir, input, same_owner, &subject)?,
+    }
+    Ok(done)
+}
+
+/// What `path` is in `view` (see [`Container::path_stat`]).
+fn stat_in(view: &View, path: &str, follow_link: bool) -> Option<PathStat> {
+    let host = view.resolve(path, follow_link)?;
+    let meta = fs::symlink_metadata(&host).ok()?;
+    let link_target = fs::read_link(&host)
+        .map(|t| t.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Some(PathStat {
+        name: base_name(path),
+        size: meta.size(),
+        mode: meta.mode(),
+        mtime: meta.mtime(),
+        link_target,
+    })
+}
+
+/// [`Container::copy_from`] in `view`.
+fn copy_from_in(view: &View, path: &str, follow_link: bool, w: &mut dyn Write) -> Result<()> {
+    let missing = || {
+        Error::os(
+            "copying from the container: no such path",
+            Path::new(path),
+            io::Error::from_raw_os_error(libc::ENOENT),
+        )
+    };
+    let host = view.resolve(path, follow_link).ok_or_else(missing)?;
+    let meta = fs::symlink_metadata(&host).map_err(|_| missing())?;
+    let name = PathBuf::from(base_name(path));
+    let err = |e| Error::os("copying from the container, reading", &host, e);
+    let mut tar = TarWriter::new(w);
+    tar.append(&host, &name, &meta).map_err(err)?;
+    if meta.is_dir() {
+        append_children(&mut tar, &host, &name).map_err(err)?;
+    }
+    tar.into_inner()
+        .and_then(|w| w.flush())
+        .map_err(|e| Error::os("copying from the container, writing", &host, e))
+}
+
+/// [`Container::copy_to`] in `view`.
+fn copy_to_in(
+    view: &View,
+    dir: &str,
+    tar: &mut dyn Read,
+    same_owner: bool,
+    subject: &str,
+) -> Result<()> {
+    let host = view
+        .resolve(dir, true)
+        .filter(|h| h.is_dir())
+        .ok_or_else(|| {
             Error::os(
                 "copying into the container: not a directory",
                 Path::new(dir),
                 io::Error::from_raw_os_error(libc::ENOTDIR),
             )
         })?;
-        let opts = UnpackOptions {
-            whiteouts: Whiteouts::Apply,
-            owners: if same_owner && rustix::process::geteuid().is_root() {
-                Owners::Keep
-            } else {
-                Owners::Mine
-            },
-        };
-        unpack::unpack(
-            tar,
-            &host,
-            opts,
-            &format!("copied into container {}", self.name()),
-        )?;
-        Ok(())
+    let opts = UnpackOptions {
+        whiteouts: Whiteouts::Apply,
+        // root here is root of the helper's namespace too, where the image's ids are
+        owners: if same_owner && rustix::process::geteuid().is_root() {
+            Owners::Keep
+        } else {
+            Owners::Mine
+        },
+    };
+    unpack::unpack(tar, &host, opts, subject)?;
+    Ok(())
+}
+
+impl From<PathStat> for crate::userns::Stat {
+    fn from(p: PathStat) -> Self {
+        crate::userns::Stat {
+            name: p.name,
+            size: p.size,
+            mode: p.mode,
+            mtime: p.mtime,
+            link_target: p.link_target,
+        }
     }
 }
 
-impl Access<'_> {
+impl From<crate::userns::Stat> for PathStat {
+    fn from(p: crate::userns::Stat) -> Self {
+        PathStat {
+            name: p.name,
+            size: p.size,
+            mode: p.mode,
+            mtime: p.mtime,
+            link_target: p.link_target,
+        }
+    }
+}
+
+impl View {
     /// The host path of `path` in the container: parents resolved in the root (or in the
     /// mount holding them), the last component followed only with `follow` (a link's
     /// target taken from the container's root again, so that it may cross into or out of

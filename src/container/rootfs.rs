@@ -138,6 +138,33 @@ pub(crate) fn overlay_root(dir: &Path) -> Result<Option<String>> {
     Ok(Some(format!("{opts},userxattr")))
 }
 
+/// Mounts a rootless container's overlay (`opts`, see [`overlay_root`]) at `root` in a
+/// new mount namespace of this process, where nothing else sees it and it goes with the
+/// process: what the rootless store's helper does to reach a stopped container's files
+/// (see [`crate::userns`]). This process must be single-threaded and root of a user
+/// namespace.
+pub(crate) fn mount_private_overlay(root: &Path, opts: &str) -> Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let cstr = |s: &[u8]| {
+        CString::new(s)
+            .map_err(|_| Error::os("mounting", root, io::Error::from_raw_os_error(libc::EINVAL)))
+    };
+    let target = cstr(root.as_os_str().as_bytes())?;
+    let data = cstr(opts.as_bytes())?;
+    let os = |op: &str, path: &Path| {
+        let op = op.to_owned();
+        let path = path.to_owned();
+        move |e: crate::sys::raw::Errno| Error::os(op, path, io::Error::from_raw_os_error(e))
+    };
+    crate::sys::raw::unshare(libc::CLONE_NEWNS)
+        .map_err(os("unsharing the mount namespace for", root))?;
+    crate::sys::raw::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
+        .map_err(os("making the mounts private for", root))?;
+    crate::sys::raw::mount(Some(c"overlay"), &target, Some(c"overlay"), 0, Some(&data))
+        .map_err(os("mounting the overlay of", root))
+}
+
 /// The lower layers of a rootless container (see [`LOWER`]).
 fn lower_layers(dir: &Path) -> Option<Vec<PathBuf>> {
     let data = fs::read(dir.join(LOWER)).ok()?;

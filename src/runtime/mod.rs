@@ -1287,6 +1287,40 @@ impl Runtime {
         }
     }
 
+    /// Stops every process of a running container that has no cgroup to freeze (rootless)
+    /// with `SIGSTOP`, until a pass finds none new (a fork racing the first pass is
+    /// caught by the next); returns the pids stopped, for [`continue_processes`]. Not
+    /// [`pause`](Self::pause): the container sees the stop (a parent's `waitpid` with
+    /// `WUNTRACED`), and the continue resumes what it had stopped itself.
+    ///
+    /// [`continue_processes`]: Self::continue_processes
+    pub(crate) fn stop_processes(&self, id: &str) -> Result<Vec<i32>> {
+        let rec = self.load_in(id, "stop the processes of", Status::Running)?;
+        let mut stopped: Vec<i32> = Vec::new();
+        for _ in 0..16 {
+            let fresh: Vec<i32> = pid_ns_members(rec.pid)
+                .into_iter()
+                .filter(|p| !stopped.contains(p))
+                .collect();
+            if fresh.is_empty() {
+                break;
+            }
+            for pid in fresh {
+                if crate::sys::raw::kill(pid, libc::SIGSTOP).is_ok() {
+                    stopped.push(pid);
+                }
+            }
+        }
+        Ok(stopped)
+    }
+
+    /// Continues what [`stop_processes`](Self::stop_processes) stopped.
+    pub(crate) fn continue_processes(pids: &[i32]) {
+        for pid in pids {
+            let _ = crate::sys::raw::kill(*pid, libc::SIGCONT);
+        }
+    }
+
     /// Resource usage: memory, cpu, pids, OOM kills.
     ///
     /// # Errors

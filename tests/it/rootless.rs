@@ -1036,6 +1036,15 @@ fn engine_keeps_image_owners_through_subordinate_ids() {
          echo deep > /var/db/sub/f; chmod 700 /var/db/sub",
     ]);
     assert_eq!(out, "999\ns3cret\n");
+    // cp out of and into the stopped container (its overlay mounted by the helper)
+    let host = UserDir::new(0o700);
+    let got = host.path.join("f");
+    e.ok(&["cp", "rl-own:/var/db/sub/f", got.to_str().unwrap()]);
+    assert_eq!(fs::read_to_string(&got).unwrap(), "deep\n");
+    let put = host.path.join("in.txt");
+    fs::write(&put, "put\n").unwrap();
+    chown_tree(&put);
+    e.ok(&["cp", put.to_str().unwrap(), "rl-own:/var/db/"]);
     // commit reads it (the user itself cannot enter /var/db/sub)
     e.ok(&["commit", "rl-own", "localhost/owned:2"]);
     assert_eq!(
@@ -1045,10 +1054,26 @@ fn engine_keeps_image_owners_through_subordinate_ids() {
             "localhost/owned:2",
             "sh",
             "-c",
-            "stat -c '%u %a' /var/db/new /var/db/sub; cat /var/db/sub/f",
+            "stat -c '%u %a' /var/db/new /var/db/sub /var/db/in.txt; cat /var/db/sub/f",
         ]),
-        "999 644\n999 700\ndeep\n"
+        "999 644\n999 700\n0 644\ndeep\n"
     );
+    // cp out of a running container, as the user of the image that owns the file
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rl-d",
+        "--user",
+        "999",
+        "localhost/owned:2",
+        "sleep",
+        "600",
+    ]);
+    let secret = host.path.join("secret");
+    e.ok(&["cp", "rl-d:/var/db/secret", secret.to_str().unwrap()]);
+    assert_eq!(fs::read_to_string(&secret).unwrap(), "s3cret\n");
+    e.ok(&["rm", "-f", "rl-d"]);
     // rm and rmi leave nothing of the range behind
     e.ok(&["rm", "rl-own"]);
     e.ok(&[
@@ -1128,4 +1153,22 @@ fn without_subordinate_ids_only_root_owned_images_unpack() {
         "{:?}",
         text(&out)
     );
+    // cp out of a stopped container: its overlay mounted by a helper mapping the user alone
+    let out = engine(&[
+        "run",
+        "--name",
+        "rl0-c",
+        "localhost/plain:1",
+        "sh",
+        "-c",
+        "echo hi > /f",
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let host = UserDir::plain(0o700);
+    let got = host.path.join("f");
+    let out = engine(&["cp", "rl0-c:/f", got.to_str().unwrap()]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(fs::read_to_string(&got).unwrap(), "hi\n");
+    let out = engine(&["rm", "rl0-c"]);
+    assert!(out.status.success(), "{:?}", text(&out));
 }
