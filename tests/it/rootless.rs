@@ -814,7 +814,9 @@ fn engine_builds_rootless() {
     let ctx = UserDir::new(0o755);
     fs::write(
         ctx.path.join("Dockerfile"),
-        "FROM localhost/rl:1\nRUN echo built > /built\nWORKDIR /srv/app\n\
+        "FROM localhost/rl:1\nRUN echo built > /built\n\
+         RUN mkdir /data && echo x > /data/x && busybox chown -R 33:33 /data && \
+         busybox chmod 700 /data\nCOPY --chown=33:33 hello.txt /data2/\nWORKDIR /srv/app\n\
          COPY hello.txt ./\nCMD [\"sh\", \"-c\", \"cat /built hello.txt; pwd\"]\n",
     )
     .unwrap();
@@ -825,6 +827,20 @@ fn engine_builds_rootless() {
     assert_eq!(
         e.ok(&["run", "--rm", "localhost/rl-built:1"]),
         "built\nhello\n/srv/app\n"
+    );
+    // a step's files of another user of the image, and COPY --chown, keep their owner
+    assert_eq!(
+        e.ok(&[
+            "run",
+            "--rm",
+            "--user",
+            "33",
+            "localhost/rl-built:1",
+            "sh",
+            "-c",
+            "cat /data/x /data2/hello.txt; stat -c '%u:%g %a' /data /data2/hello.txt",
+        ]),
+        "x\nhello\n33:33 700\n33:33 644\n"
     );
     // the layers' owners, as `docker save` gives them
     let saved = ctx.path.join("saved.tar");
@@ -844,6 +860,14 @@ fn engine_builds_rootless() {
         .output()
         .unwrap();
     let listing = String::from_utf8_lossy(&out.stdout);
+    for name in [" data/x", " data2/hello.txt"] {
+        assert!(
+            listing
+                .lines()
+                .any(|l| l.ends_with(name) && l.contains(" 33/33 ")),
+            "{name} is not 33's:\n{listing}"
+        );
+    }
     for name in [" built", " srv/app/hello.txt", " srv/app", " srv"] {
         let line = listing
             .lines()
