@@ -804,6 +804,112 @@ fn publishes_a_port_rootless(path: Option<&Path>, helper: &str) {
     );
 }
 
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn a_killed_owner_takes_its_pasta_along() {
+    assert!(
+        Path::new("/usr/bin/pasta").exists(),
+        "pasta (Debian's passt) is not installed: .ci/run installs it"
+    );
+    killed_owner_leaves_no_helper(None);
+}
+
+/// Without pasta, slirp4netns goes with its owner too.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn a_killed_owner_takes_its_slirp4netns_along() {
+    assert!(
+        Path::new("/usr/bin/slirp4netns").exists(),
+        "slirp4netns is not installed: .ci/run installs it"
+    );
+    let only = UserDir::new(0o755);
+    std::os::unix::fs::symlink("/usr/bin/slirp4netns", only.path.join("slirp4netns")).unwrap();
+    killed_owner_leaves_no_helper(Some(&only.path));
+}
+
+/// An attached rootless container on the default network publishing a port (through the
+/// only helper in `path` when given), its owner (the engine example) SIGKILLed while it
+/// serves: within seconds no process of the container or of its helper is left, no mount
+/// names the engine's directory, and the next `Engine::open` finds it exited and forgets
+/// its user-mode network.
+fn killed_owner_leaves_no_helper(path: Option<&Path>) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions("/dev/net/tun", fs::Permissions::from_mode(0o666)).unwrap();
+    let e = RootlessEngine::new();
+    let www = UserDir::new(0o755);
+    fs::write(www.path.join("index.html"), "attached page\n").unwrap();
+    chown_tree(&www.path);
+    // in the command line of the container's processes (the volume's mount point)
+    let marker = format!("rlkill{}", std::process::id());
+    let path_env = path.map_or_else(String::new, |p| format!("PATH={}", p.display()));
+    let xdg = e.xdg.path.display().to_string();
+    let run = format!(
+        "runuser -u {user} -- env {path_env} XDG_RUNTIME_DIR={xdg} HOME={xdg} {bin} --root {root} \
+         run --name rl-att -p 127.0.0.1:18090:80 -v {www}:/{marker}:ro localhost/rl:1 \
+         httpd -f -p 80 -h /{marker}",
+        user = rootless::NAME,
+        bin = example_bin("engine").display(),
+        root = e.root.display(),
+        www = www.path.display(),
+    );
+    // the page served; then the example (runuser's child) SIGKILLed, its runuser reaped
+    let script = format!(
+        "{run} </dev/null >/dev/null 2>&1 & r=$!; \
+         for i in $(seq 100); do busybox wget -qO- http://127.0.0.1:18090/index.html && break; \
+           sleep 0.1; done; \
+         kill -KILL $(ps -o pid= --ppid $r); wait $r; echo killed"
+    );
+    let out = in_private_netns(&script);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(stdout, "attached page\nkilled\n", "{stderr}");
+    // live processes whose command line names the container (its volume) or the engine's
+    // directories (the helper's pid file or API socket)
+    let left = || -> Vec<String> {
+        fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_str().is_some_and(|n| n.parse::<i32>().is_ok()))
+            .filter_map(|e| {
+                let cmd = fs::read(e.path().join("cmdline")).ok()?;
+                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+                let zombie = stat.rsplit(')').next()?.split_whitespace().next() == Some("Z");
+                ((cmd.contains(&marker) || cmd.contains(&xdg)) && !zombie)
+                    .then(|| format!("{} {cmd}", e.file_name().to_string_lossy()))
+            })
+            .collect()
+    };
+    let holders = || -> Vec<String> {
+        fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                fs::read_to_string(e.path().join("mountinfo")).is_ok_and(|m| m.contains(&xdg))
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !left().is_empty() || !holders().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "left running: {:?}; mounts held by {:?}",
+            left(),
+            holders()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // the next open repairs the record: exited, no user-mode network left
+    let ps = e.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.starts_with("rl-att Exited"), "{ps}");
+    let usermode = e.root.join("networks/.usermode");
+    let kept: Vec<_> = fs::read_dir(&usermode)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(kept.is_empty(), "left in {}: {kept:?}", usermode.display());
+    e.ok(&["rm", "rl-att"]);
+}
+
 /// `engine build` as the test user: RUN in a rootless container, WORKDIR, COPY; the image
 /// runs, and its layers give root (not the user's uid) the files the build made.
 #[test]
