@@ -868,7 +868,11 @@ fn killed_owner_leaves_no_helper(path: Option<&Path>) {
         fs::read_dir("/proc")
             .unwrap()
             .flatten()
-            .filter(|e| e.file_name().to_str().is_some_and(|n| n.parse::<i32>().is_ok()))
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.parse::<i32>().is_ok())
+            })
             .filter_map(|e| {
                 let cmd = fs::read(e.path().join("cmdline")).ok()?;
                 let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
@@ -984,6 +988,100 @@ fn engine_builds_rootless() {
         assert!(line.contains(" 0/0 "), "{name} is not root's: {line}");
         assert!(!line.contains(&format!("{}/", u.uid)), "{line}");
     }
+}
+
+/// An empty named volume mounted where an image of several layers has content, as the
+/// test user: the volume gets the merged tree of all layers (not only the top one's),
+/// without what a layer deleted (a whiteout) or replaced (an opaque directory).
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn volume_filled_from_image_layers_rootless() {
+    let e = RootlessEngine::new();
+    let ctx = UserDir::new(0o755);
+    volume_filled_from_image_layers(&|args| e.engine(args), &ctx.path, chown_tree);
+    e.ok(&["volume", "rm", "rl-layers-vol"]);
+}
+
+/// The same as root, whose containers' trees are overlays mounted on the host.
+#[test]
+#[ignore = "requires root"]
+fn volume_filled_from_image_layers_as_root() {
+    let dir = tempfile::Builder::new()
+        .prefix("cargohold-layers")
+        .tempdir()
+        .unwrap();
+    let root = dir.path().join("engine");
+    let engine = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(example_bin("engine"));
+        cmd.arg("--root").arg(&root).args(args);
+        crate::common::output_via_files(&mut cmd)
+    };
+    let src = dir.path().join("src");
+    busybox_rootfs(&src);
+    let tar = dir.path().join("rootfs.tar");
+    crate::common::tar_create(&src.join("rootfs"), &tar);
+    let out = engine(&["import", tar.to_str().unwrap(), "localhost/rl:1"]);
+    assert!(out.status.success(), "import: {:?}", text(&out));
+    let ctx = dir.path().join("ctx");
+    fs::create_dir(&ctx).unwrap();
+    volume_filled_from_image_layers(&engine, &ctx, |_| {});
+    let out = engine(&["volume", "rm", "rl-layers-vol"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+}
+
+/// Builds (in `ctx`, given to the engine's user by `give`) an image whose `/data` comes
+/// from three layers: files of the first, one of them replaced and one deleted by the
+/// second, which also empties and refills a directory (opaque), and a COPY on top; a
+/// container with an empty volume there sees the merged tree.
+fn volume_filled_from_image_layers(
+    engine: &dyn Fn(&[&str]) -> Output,
+    ctx: &Path,
+    give: impl Fn(&Path),
+) {
+    let ok = |args: &[&str]| {
+        let out = engine(args);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "engine {args:?}: {stderr}");
+        stdout
+    };
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM localhost/rl:1\n\
+         RUN mkdir -p /data/sub /data/opq && echo base > /data/a && echo gone > /data/gone \
+         && echo s > /data/sub/s && echo old > /data/opq/old\n\
+         RUN echo mid > /data/a && echo m > /data/sub/m && busybox rm /data/gone \
+         && busybox rm -r /data/opq && mkdir /data/opq && echo new > /data/opq/new\n\
+         COPY c.txt /data/c\n",
+    )
+    .unwrap();
+    fs::write(ctx.join("c.txt"), "c\n").unwrap();
+    give(ctx);
+    let dir = ctx.display().to_string();
+    ok(&[
+        "build",
+        "-q",
+        "--network",
+        "none",
+        "-t",
+        "localhost/rl-layers:1",
+        &dir,
+    ]);
+    let out = ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        "rl-layers-vol:/data",
+        "localhost/rl-layers:1",
+        "sh",
+        "-c",
+        "cat /data/a /data/c /data/sub/s /data/sub/m /data/opq/new; ls /data /data/opq",
+    ]);
+    assert_eq!(
+        out,
+        "mid\nc\ns\nm\nnew\n/data:\na\nc\nopq\nsub\n\n/data/opq:\nnew\n"
+    );
 }
 
 /// `Sandbox::image` as the test user (the sandbox example's `--image`, on the user's
