@@ -571,3 +571,49 @@ fn stop_helper(helper: Option<(i32, u64)>) {
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether process `pid` still runs (a zombie does not).
+    fn alive(pid: i32) -> bool {
+        crate::runtime::state::proc_start_time(pid).is_some_and(|(_, st)| st != 'Z')
+    }
+
+    /// A helper outlives no container: when the init exits first, the reaper ends the
+    /// helper and reaps it; a helper that exits on its own is reaped alone.
+    #[test]
+    fn the_reaper_ends_a_helper_whose_container_is_gone() {
+        let mut init = Command::new("sleep").arg("0.2").spawn().unwrap();
+        let helper = Command::new("sleep").arg("100").spawn().unwrap();
+        let pid = helper.id() as i32;
+        reap(helper, init.id() as i32);
+        init.wait().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the helper outlived the init"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // the init still runs: the helper is only reaped when it exits
+        let init = Command::new("sleep").arg("100").spawn().unwrap();
+        let helper = Command::new("sleep").arg("0.1").spawn().unwrap();
+        let pid = helper.id() as i32;
+        reap(helper, init.id() as i32);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the helper was not reaped"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(alive(init.id() as i32));
+        let mut init = init;
+        init.kill().unwrap();
+        init.wait().unwrap();
+    }
+}
