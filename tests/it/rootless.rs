@@ -823,7 +823,9 @@ fn a_killed_owner_takes_its_slirp4netns_along() {
         "slirp4netns is not installed: .ci/run installs it"
     );
     let only = UserDir::new(0o755);
-    std::os::unix::fs::symlink("/usr/bin/slirp4netns", only.path.join("slirp4netns")).unwrap();
+    for tool in ["slirp4netns", "newuidmap", "newgidmap"] {
+        std::os::unix::fs::symlink(Path::new("/usr/bin").join(tool), only.path.join(tool)).unwrap();
+    }
     killed_owner_leaves_no_helper(Some(&only.path));
 }
 
