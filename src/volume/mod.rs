@@ -605,7 +605,9 @@ impl VolumeStore {
     /// copied, see [`Source::Layers`]) the way Docker does on first mount: only if the
     /// volume was never populated and its content is empty. Files, directories, symlinks,
     /// hard links, fifos and devices are copied with their modes, owners, times and xattrs
-    /// (owners and devices only as root); `_data` takes the mode and owner of the source
+    /// (owners and devices only as root; rootless with a subordinate range, a rootless
+    /// container's layers are copied by the store's helper, which keeps owners); `_data`
+    /// takes the mode and owner of the source
     /// directory (the top layer's). Symlinks are copied as links and never followed, and
     /// nothing is written outside the volume's `_data`. Returns whether anything was
     /// copied; once it has been, the volume is marked populated and never filled again.
@@ -629,7 +631,18 @@ impl VolumeStore {
         if !empty {
             return Ok(false);
         }
-        let copied = populate::copy(src, &data)?;
+        let copied = match src {
+            // the layers hold files of the image's other users (the user's subordinate
+            // ids): read and chowned by the helper that is root of the store's namespace
+            Source::Layers(layers) if crate::userns::IdMap::current().keeps_owners() => {
+                let job = crate::userns::Job::Populate {
+                    layers: layers.clone(),
+                    dest: data.clone(),
+                };
+                crate::userns::run(&job, None, None)?.entries > 0
+            }
+            _ => populate::copy(src, &data)?,
+        };
         if copied {
             meta.populated = true;
             self.write_meta(&dir, &meta)?;
@@ -676,6 +689,16 @@ impl VolumeStore {
         }
         Ok((r?, Some(name)))
     }
+}
+
+/// The [`Job::Populate`](crate::userns::Job::Populate) of the rootless store's helper:
+/// copies the merged `layers` into the volume directory `dest`, as root of the store's
+/// user namespace (owners kept); whether anything was copied.
+///
+/// # Errors
+/// As [`VolumeStore::populate`].
+pub(crate) fn serve_populate(layers: Vec<PathBuf>, dest: &Path) -> Result<bool> {
+    populate::copy(&Source::Layers(layers), dest)
 }
 
 /// Whether the process that made temp entry `name` (`.tmp-<pid>-…`) still runs.

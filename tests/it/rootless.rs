@@ -1032,9 +1032,10 @@ fn volume_filled_from_image_layers_as_root() {
 }
 
 /// Builds (in `ctx`, given to the engine's user by `give`) an image whose `/data` comes
-/// from three layers: files of the first, one of them replaced and one deleted by the
-/// second, which also empties and refills a directory (opaque), and a COPY on top; a
-/// container with an empty volume there sees the merged tree.
+/// from three layers: files of the first (one of another user's, 0600), one of them
+/// replaced and one deleted by the second, which also empties and refills a directory
+/// (opaque), and a COPY on top; a container with an empty volume there sees the merged
+/// tree, owners kept (rootless: through the user's subordinate ids).
 fn volume_filled_from_image_layers(
     engine: &dyn Fn(&[&str]) -> Output,
     ctx: &Path,
@@ -1050,7 +1051,8 @@ fn volume_filled_from_image_layers(
         ctx.join("Dockerfile"),
         "FROM localhost/rl:1\n\
          RUN mkdir -p /data/sub /data/opq && echo base > /data/a && echo gone > /data/gone \
-         && echo s > /data/sub/s && echo old > /data/opq/old\n\
+         && echo s > /data/sub/s && echo old > /data/opq/old && echo own > /data/sub/own \
+         && busybox chown 33:33 /data/sub/own && busybox chmod 600 /data/sub/own\n\
          RUN echo mid > /data/a && echo m > /data/sub/m && busybox rm /data/gone \
          && busybox rm -r /data/opq && mkdir /data/opq && echo new > /data/opq/new\n\
          COPY c.txt /data/c\n",
@@ -1078,11 +1080,12 @@ fn volume_filled_from_image_layers(
         "localhost/rl-layers:1",
         "sh",
         "-c",
-        "cat /data/a /data/c /data/sub/s /data/sub/m /data/opq/new; ls /data /data/opq",
+        "cat /data/a /data/c /data/sub/s /data/sub/m /data/opq/new /data/sub/own; \
+         ls /data /data/opq; busybox stat -c '%u:%g %a' /data/sub/own",
     ]);
     assert_eq!(
         out,
-        "mid\nc\ns\nm\nnew\n/data:\na\nc\nopq\nsub\n\n/data/opq:\nnew\n"
+        "mid\nc\ns\nm\nnew\nown\n/data:\na\nc\nopq\nsub\n\n/data/opq:\nnew\n33:33 600\n"
     );
 }
 
