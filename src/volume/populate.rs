@@ -58,11 +58,8 @@ fn copy_layers(layers: &[PathBuf], dst: &Path) -> Result<bool> {
     for l in layers {
         match rustix::fs::open(l, DIR_FLAGS, Mode::empty()) {
             Ok(fd) => fds.push((fd, l.clone())),
-            Err(e)
-                if e == rustix::io::Errno::NOENT
-                    || e == rustix::io::Errno::NOTDIR
-                    || e == rustix::io::Errno::LOOP =>
-            {
+            Err(rustix::io::Errno::NOENT) => continue,
+            Err(e) if e == rustix::io::Errno::NOTDIR || e == rustix::io::Errno::LOOP => {
                 // not a directory there: it hides the layers below
                 break;
             }
