@@ -179,6 +179,9 @@ pub(crate) enum Job {
     Archive { upper: PathBuf, lower: Vec<PathBuf> },
     /// Remove the tree at `path`.
     Remove { path: PathBuf },
+    /// Fill the volume directory `dest` with the merged content of the layer directories
+    /// `layers` (top first), keeping owners; `entries` says whether anything was copied.
+    Populate { layers: Vec<PathBuf>, dest: PathBuf },
     /// A `docker cp` (stat, from, to) in a container's view (its root and mounts), the
     /// overlay mounted at the root first when `overlay` gives its options. The view and
     /// the operation are the container layer's own (opaque here).

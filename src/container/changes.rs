@@ -224,6 +224,29 @@ impl Stack {
         Some((cur, entry))
     }
 
+    /// The directory `rel` (canonical, relative to the root) in each layer whose content
+    /// shows in the merged tree there, top first: from the layer that shows it down to one
+    /// below which nothing shows (an opaque directory; a whiteout or a non-directory ends
+    /// the list before itself). Empty when the merged tree has no directory at `rel`.
+    pub(crate) fn dirs_at(&self, rel: &Path) -> Vec<PathBuf> {
+        let comps = components(rel);
+        let mut out = Vec::new();
+        for layer in &self.layers {
+            match in_layer(layer, &comps) {
+                InLayer::Missing => continue,
+                InLayer::Gone => break,
+                InLayer::Found(m, _) if !m.is_dir() => break,
+                InLayer::Found(_, opaque) => {
+                    out.push(layer.join(rel));
+                    if opaque {
+                        break;
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The entries of directory `rel` (relative to the root) in the merged tree, by name;
     /// empty when it is not a directory there.
     pub(crate) fn read_dir(&self, rel: &Path) -> io::Result<BTreeMap<OsString, Merged>> {
@@ -626,7 +649,7 @@ mod tests {
         );
 
         // the merged tree of the container, as export reads it
-        let merged = Stack::new(vec![up.clone(), top, base]);
+        let merged = Stack::new(vec![up.clone(), top.clone(), base.clone()]);
         assert_eq!(
             names(&merged, ""),
             ["bin", "etc", "fresh", "keep", "opq", "proc"]
@@ -641,5 +664,17 @@ mod tests {
             merged.read_dir(Path::new("etc")).unwrap()[OsStr::new("passwd")].host,
             up.join("etc/passwd")
         );
+        // the layers' directories that make a merged one (a volume is filled from them)
+        assert_eq!(
+            merged.dirs_at(Path::new("etc")),
+            [up.join("etc"), top.join("etc"), base.join("etc")]
+        );
+        assert_eq!(merged.dirs_at(Path::new("opq/a")), [up.join("opq/a")]);
+        assert_eq!(
+            merged.dirs_at(Path::new("keep")),
+            [up.join("keep"), base.join("keep")]
+        );
+        assert!(merged.dirs_at(Path::new("old")).is_empty(), "whited out");
+        assert!(merged.dirs_at(Path::new("etc/passwd")).is_empty(), "a file");
     }
 }

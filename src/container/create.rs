@@ -399,10 +399,10 @@ impl<'s> Bundle<'s> {
         for m in &plan.mounts {
             let dest = m.destination().to_string_lossy();
             let image_dir = match m.mount_type() {
-                MountType::Volume => rootfs::resolve_dir_in(merged, &dest),
+                MountType::Volume => rootfs::volume_source(merged, &dest),
                 _ => None,
             };
-            let (oci, volume) = volumes.attach(m, &self.id, image_dir.as_deref())?;
+            let (oci, volume) = volumes.attach(m, &self.id, image_dir.as_ref())?;
             if m.mount_type() == MountType::Volume && m.volume_name().is_none() {
                 self.guard.anonymous.extend(volume.clone());
             }

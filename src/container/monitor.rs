@@ -753,7 +753,7 @@ impl Monitor {
                 .cfg
                 .networks_root
                 .as_deref()
-                .and_then(|root| super::net::user_mode_hook(root, &self.cfg.id)),
+                .and_then(|root| super::net::user_mode_hook(root, &self.cfg.id, false)),
             ..Default::default()
         };
         let started_at = logs::format_time(SystemTime::now(), false);

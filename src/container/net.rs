@@ -275,9 +275,12 @@ pub struct EndpointSettings {
 
 /// The runtime's `before_start` for a rootless container on a network: pasta on its
 /// namespaces (see [`crate::network`]'s user-mode networking); `None` for any other.
+/// `attached`: the container is this process's, created on its spawner thread; its
+/// helper dies with this process.
 pub(crate) fn user_mode_hook(
     networks_root: &Path,
     id: &str,
+    attached: bool,
 ) -> Option<crate::runtime::BeforeStart> {
     let store = crate::network::NetworkStore::open(networks_root).ok()?;
     if !store.has_user_mode(id) {
@@ -285,7 +288,7 @@ pub(crate) fn user_mode_hook(
     }
     let id = id.to_owned();
     Some(crate::runtime::BeforeStart(std::sync::Arc::new(
-        move |starting| store.start_user_mode(&id, starting),
+        move |starting| store.start_user_mode(&id, starting, attached),
     )))
 }
 

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 use crate::sys::overlay;
+use crate::volume::Source;
 use crate::{Error, Result};
 
 /// `rootfs/`, `upper/`, `work/` of a container directory.
@@ -234,6 +235,21 @@ pub(crate) fn resolve_dir_in(root: &Path, path: &str) -> Option<PathBuf> {
     let rel = real.strip_prefix("/").ok()?;
     let in_proc = root.starts_with("/proc") && root.ends_with("root");
     in_proc.then(|| root.join(rel))
+}
+
+/// What a volume mounted at `path` is filled from: the image's directory there as the
+/// container would see it (see [`resolve_dir_in`]); for a rootless container, whose tree is
+/// not mounted on the host, that directory in each of its layers, to be merged (see
+/// [`Source::Layers`]). `None` if it is missing or not a directory.
+pub(crate) fn volume_source(root: &Path, path: &str) -> Option<Source> {
+    if let Some((_, stack)) = layered(root) {
+        let (canon, entry) = stack.resolve(path, true)?;
+        return entry
+            .meta
+            .is_dir()
+            .then(|| Source::Layers(stack.dirs_at(&canon)));
+    }
+    resolve_dir_in(root, path).map(Source::Dir)
 }
 
 /// The content of a text file inside `root`; a missing file reads as empty.

@@ -17,10 +17,17 @@
 //! loopback through its gateway (pasta `--no-map-gw`, slirp4netns
 //! `--disable-host-loopback`), and nothing is forwarded from the namespace to the host.
 //!
-//! A pasta whose owner was killed before it could stop it (an attached container's
-//! program SIGKILLed) is stopped by the next [`detach`](NetworkStore::detach) of that
-//! container, which `Engine::open`'s repair makes; slirp4netns exits by itself when the
-//! process that started it is gone (its `--exit-fd`).
+//! A helper does not outlive what it serves. pasta would quit when its namespace goes
+//! away, but it holds that namespace itself, and it watches a namespace given as a path
+//! through inotify, which `/proc` never fires: it has to be ended from outside. So the
+//! helper of an attached container is a child of this process that dies with it: pasta
+//! runs in the foreground with `PR_SET_PDEATHSIG` (spawned from the process-lifetime
+//! spawner thread, as the container's init is), slirp4netns exits when its `--exit-fd`
+//! closes with this process. While this process lives, a thread reaps the helper and ends
+//! it as soon as the container's init exits (a handle dropped without `wait`). A monitor's
+//! pasta is a daemon stopped by the monitor's [`detach`](NetworkStore::detach); one that
+//! survived a killed monitor is stopped by the next detach of that container, which
+//! `Engine::open`'s repair makes.
 
 use std::fs;
 use std::io::Read;
@@ -110,11 +117,18 @@ impl NetworkStore {
 
     /// Runs the helper on the namespaces of the container `starting` (prepared by
     /// [`prepare_user_mode`](Self::prepare_user_mode)), waits until its ports listen, and
-    /// records its pid. A helper of an earlier start is stopped first.
+    /// records its pid. A helper of an earlier start is stopped first. `attached`: the
+    /// container belongs to this process (called on its spawner thread), and so does the
+    /// helper, which dies with it (see the module's docs).
     ///
     /// # Errors
     /// [`Error::Unsupported`] with the helper's own message when it fails.
-    pub(crate) fn start_user_mode(&self, id: &str, starting: &Starting<'_>) -> Result<()> {
+    pub(crate) fn start_user_mode(
+        &self,
+        id: &str,
+        starting: &Starting<'_>,
+        attached: bool,
+    ) -> Result<()> {
         let Some(mut um) = self.load_user_mode(id)? else {
             return Ok(());
         };
@@ -126,8 +140,11 @@ impl NetworkStore {
             });
         };
         let pid = match helper()? {
-            Helper::Pasta(bin) => run_pasta(self, &bin, id, &um.ports, net, user)?,
-            Helper::Slirp(bin) => run_slirp(&bin, id, &um.ports, net, user)?,
+            Helper::Pasta(bin) => {
+                let init = attached.then_some(starting.pid);
+                run_pasta(self, &bin, id, &um.ports, (net, user), init)?
+            }
+            Helper::Slirp(bin) => run_slirp(&bin, id, &um.ports, (net, user), starting.pid)?,
         };
         um.helper = Some((pid, crate::container::record::start_time(pid).unwrap_or(0)));
         self.save_user_mode(id, &um)
@@ -141,11 +158,16 @@ impl NetworkStore {
         exit_fds().remove(id);
         let _ = fs::remove_file(self.user_mode_path(id));
         let _ = fs::remove_file(self.pasta_pid_path(id));
+        let _ = fs::remove_file(self.pasta_err_path(id));
         let _ = fs::remove_file(api_socket(id));
     }
 
     fn pasta_pid_path(&self, id: &str) -> PathBuf {
         self.dir.join(".usermode").join(format!("{id}.pid"))
+    }
+
+    fn pasta_err_path(&self, id: &str) -> PathBuf {
+        self.dir.join(".usermode").join(format!("{id}.err"))
     }
 }
 
@@ -223,19 +245,38 @@ fn forward(p: &PortBinding) -> String {
     }
 }
 
-/// Starts pasta daemonised on the namespaces `net` and `user` (through this process's
-/// fds) with `ports`; its pid once it is ready (its first process exits when the
-/// namespace is configured and the ports listen).
+/// Starts pasta on the namespaces `ns` (network, user; through this process's fds) with
+/// `ports`; its pid once it is ready (the namespace configured, the ports listening).
+/// Without `init` it runs as a daemon (its first process exits when it is ready); with the
+/// pid of the container's init it runs in the foreground as this process's child, killed
+/// when the calling thread (the spawner thread) exits and ended when `init` does.
 fn run_pasta(
     store: &NetworkStore,
     pasta: &Path,
     id: &str,
     ports: &[PortBinding],
-    net: BorrowedFd<'_>,
-    user: BorrowedFd<'_>,
+    (net, user): (BorrowedFd<'_>, BorrowedFd<'_>),
+    init: Option<i32>,
 ) -> Result<i32> {
+    let failed = |reason: String| Error::Unsupported {
+        what: format!("user-mode networking for container {id}"),
+        reason,
+    };
     let pid_file = store.pasta_pid_path(id);
     let _ = fs::remove_file(&pid_file);
+    // its messages go to a file (a foreground pasta keeps its stderr open: a pipe would
+    // never end, or break pasta's next write once let go), read when it fails
+    let err_path = store.pasta_err_path(id);
+    let mut err_file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&err_path)
+        .map_err(|e| Error::os("creating", &err_path, e))?;
+    let stderr = err_file
+        .try_clone()
+        .map_err(|e| Error::os("duplicating the fd of", &err_path, e))?;
     let mut cmd = Command::new(pasta);
     cmd.args([
         "--config-net",
@@ -259,6 +300,10 @@ fn run_pasta(
             cmd.args([flag, &s]);
         }
     }
+    if init.is_some() {
+        cmd.arg("--foreground");
+        crate::sys::process::parent_death_signal(&mut cmd, libc::SIGKILL);
+    }
     cmd.arg("--pid")
         .arg(&pid_file)
         // the namespaces as pasta's own fds (this process may be non-dumpable, so its
@@ -270,31 +315,96 @@ fn run_pasta(
         .arg(format!("/proc/self/fd/{NET_FD}"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .stderr(stderr);
     crate::sys::process::pass_fds(&mut cmd, &[(user, USER_FD), (net, NET_FD)]);
-    let mut child = cmd.spawn().map_err(|e| Error::Spawn {
+    let spawned = cmd.spawn();
+    drop(cmd);
+    let _ = fs::remove_file(&err_path);
+    let mut child = spawned.map_err(|e| Error::Spawn {
         stage: format!("running {}", pasta.display()),
         source: e,
     })?;
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
+    let mut messages = || {
+        use std::io::Seek;
+        let mut err = String::new();
+        let _ = err_file.rewind();
+        let _ = err_file.read_to_string(&mut err);
+        err.trim().to_owned()
+    };
+    let Some(init) = init else {
+        let status = child.wait().map_err(|e| Error::Io {
+            op: "waiting for pasta".into(),
+            source: e,
+        })?;
+        if !status.success() {
+            return Err(failed(format!("pasta failed ({status}): {}", messages())));
+        }
+        return read_pid(&pid_file)
+            .ok_or_else(|| failed(format!("pasta wrote no pid to {}", pid_file.display())));
+    };
+    // in the foreground, pasta writes its pid file where a daemon's first process exits:
+    // once ready
+    let deadline = std::time::Instant::now() + HELPER_READY;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                return Err(failed(format!("pasta failed ({status}): {}", messages())))
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return Err(Error::Io {
+                    op: "waiting for pasta".into(),
+                    source: e,
+                })
+            }
+        }
+        if fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n')) {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(failed(format!(
+                "pasta was not ready after {}s: {}",
+                HELPER_READY.as_secs(),
+                messages()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    let status = child.wait().map_err(|e| Error::Io {
-        op: "waiting for pasta".into(),
-        source: e,
-    })?;
-    if !status.success() {
-        return Err(Error::Unsupported {
-            what: format!("user-mode networking for container {id}"),
-            reason: format!("pasta failed ({status}): {}", err.trim()),
-        });
-    }
-    let pid = read_pid(&pid_file).ok_or_else(|| Error::Unsupported {
-        what: format!("user-mode networking for container {id}"),
-        reason: format!("pasta wrote no pid to {}", pid_file.display()),
-    })?;
+    let pid = child.id() as i32;
+    reap(child, init);
     Ok(pid)
+}
+
+/// How long a helper may take to configure the namespace.
+const HELPER_READY: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Reaps `helper`, a child of this process, on a thread of its own (this process may run
+/// long and start many), and ends it (SIGTERM) if the container's init `init` exits first:
+/// the helper of a container whose handle was dropped without a wait does not outlive the
+/// container.
+fn reap(mut helper: std::process::Child, init: i32) {
+    use std::os::fd::AsRawFd;
+    let init_fd = crate::sys::file::pidfd_open(init).ok();
+    // unreaped until this thread waits: the pid names the helper until then
+    let helper_fd = crate::sys::file::pidfd_open(helper.id() as i32).ok();
+    let _ = std::thread::Builder::new()
+        .name("cargohold-helper".into())
+        .spawn(move || {
+            if let (Some(i), Some(h)) = (init_fd, helper_fd) {
+                let pollfd = |fd: &std::os::fd::OwnedFd| libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                let mut fds = [pollfd(&h), pollfd(&i)];
+                if crate::sys::file::poll(&mut fds, -1).is_ok() && fds[0].revents == 0 {
+                    let _ = crate::sys::file::kill(helper.id() as i32, libc::SIGTERM);
+                }
+            }
+            let _ = helper.wait();
+        });
 }
 
 /// The fds pasta gets the container's user and network namespaces as.
@@ -305,16 +415,16 @@ fn read_pid(path: &Path) -> Option<i32> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-/// Runs slirp4netns on the namespaces `net` and `user`, waits until it has configured the
-/// namespace, and adds `ports` through its API socket; its pid. It exits when this process
-/// does (its `--exit-fd`, whose other end is kept in [`exit_fds`] until the container's
-/// network is detached).
+/// Runs slirp4netns on the namespaces `ns` (network, user), waits until it has configured
+/// the namespace, and adds `ports` through its API socket; its pid. It exits when this
+/// process does (its `--exit-fd`, whose other end is kept in [`exit_fds`] until the
+/// container's network is detached), and is ended when the container's init `init` does.
 fn run_slirp(
     slirp: &Path,
     id: &str,
     ports: &[PortBinding],
-    net: BorrowedFd<'_>,
-    user: BorrowedFd<'_>,
+    (net, user): (BorrowedFd<'_>, BorrowedFd<'_>),
+    init: i32,
 ) -> Result<i32> {
     let io = |op: &str, e: std::io::Error| Error::Io {
         op: format!("{op} for container {id}"),
@@ -380,11 +490,10 @@ fn run_slirp(
         }
     }
     exit_fds().insert(id.to_owned(), exit_w);
-    // its stderr pipe is not read again: let it go; reaped by a thread of its own when it
-    // exits (this process may run long and start many)
+    // its stderr pipe is not read again: let it go
     drop(child.stderr.take());
     let pid = child.id() as i32;
-    std::thread::spawn(move || child.wait());
+    reap(child, init);
     Ok(pid)
 }
 
@@ -460,5 +569,51 @@ fn stop_helper(helper: Option<(i32, u64)>) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether process `pid` still runs (a zombie does not).
+    fn alive(pid: i32) -> bool {
+        crate::runtime::state::proc_start_time(pid).is_some_and(|(_, st)| st != 'Z')
+    }
+
+    /// A helper outlives no container: when the init exits first, the reaper ends the
+    /// helper and reaps it; a helper that exits on its own is reaped alone.
+    #[test]
+    fn the_reaper_ends_a_helper_whose_container_is_gone() {
+        let mut init = Command::new("sleep").arg("0.2").spawn().unwrap();
+        let helper = Command::new("sleep").arg("100").spawn().unwrap();
+        let pid = helper.id() as i32;
+        reap(helper, init.id() as i32);
+        init.wait().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the helper outlived the init"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // the init still runs: the helper is only reaped when it exits
+        let init = Command::new("sleep").arg("100").spawn().unwrap();
+        let helper = Command::new("sleep").arg("0.1").spawn().unwrap();
+        let pid = helper.id() as i32;
+        reap(helper, init.id() as i32);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the helper was not reaped"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(alive(init.id() as i32));
+        let mut init = init;
+        init.kill().unwrap();
+        init.wait().unwrap();
     }
 }

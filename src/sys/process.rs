@@ -784,6 +784,29 @@ pub fn pass_fds(cmd: &mut std::process::Command, fds: &[(BorrowedFd<'_>, RawFd)]
     }
 }
 
+/// Has `cmd`'s child receive `signal` when the thread that spawns it exits
+/// (`PR_SET_PDEATHSIG`, which survives the exec of a program that is not set-id): for a
+/// helper that must not outlive the program that started it. Spawn it from a thread that
+/// lives as long as the helper should (the kernel watches that thread, not the process).
+pub fn parent_death_signal(cmd: &mut std::process::Command, signal: c_int) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: between fork and exec the closure only calls prctl and getppid
+    // (async-signal-safe) with plain integers; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal as c_ulong, 0, 0, 0) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // the parent died before the signal was asked for: it will never come
+            if libc::getppid() != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Sends `fd` over a connected unix socket with `name` as the payload (runc's
 /// `--console-socket` protocol).
 ///

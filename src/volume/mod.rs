@@ -38,6 +38,7 @@ use crate::store::{
 use crate::{Error, Result};
 
 pub use mount::{Mount, MountType, Propagation};
+pub(crate) use populate::Source;
 
 /// The label Docker puts on anonymous volumes.
 pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
@@ -598,21 +599,25 @@ impl VolumeStore {
         Ok(pruned)
     }
 
-    /// Fills volume `name` from `src_dir` (the image's directory at the mount point, as the
-    /// engine resolved it in the container's rootfs) the way Docker does on first mount: only
-    /// if the volume was never populated and its content is empty. Files, directories,
-    /// symlinks, hard links, fifos and devices are copied with their modes, owners, times
-    /// and xattrs (owners and devices only as root); `_data` takes the mode and owner of
-    /// `src_dir`. Symlinks are copied as links and never followed, and nothing is written
-    /// outside the volume's `_data`. Returns whether anything was copied; once it has been,
-    /// the volume is marked populated and never filled again.
+    /// Fills volume `name` from `src` (the image's content at the mount point, as the
+    /// engine resolved it in the container's root: a directory, or for a root that is not
+    /// mounted, a rootless container's, that directory in each layer, whose merged view is
+    /// copied, see [`Source::Layers`]) the way Docker does on first mount: only if the
+    /// volume was never populated and its content is empty. Files, directories, symlinks,
+    /// hard links, fifos and devices are copied with their modes, owners, times and xattrs
+    /// (owners and devices only as root; rootless with a subordinate range, a rootless
+    /// container's layers are copied by the store's helper, which keeps owners); `_data`
+    /// takes the mode and owner of the source
+    /// directory (the top layer's). Symlinks are copied as links and never followed, and
+    /// nothing is written outside the volume's `_data`. Returns whether anything was
+    /// copied; once it has been, the volume is marked populated and never filled again.
     ///
-    /// A `src_dir` that does not exist or is not a directory (a symlink included) copies
-    /// nothing.
+    /// A source directory that does not exist or is not a directory (a symlink included)
+    /// copies nothing.
     ///
     /// # Errors
     /// [`Error::VolumeNotFound`], or [`Error::Os`] naming the entry that failed to copy.
-    pub(crate) fn populate_from(&self, name: &str, src_dir: &Path) -> Result<bool> {
+    pub(crate) fn populate(&self, name: &str, src: &Source) -> Result<bool> {
         let (_lock, dir) = self.lock_volume(name)?;
         let mut meta = self.read_meta(name)?;
         if meta.populated {
@@ -626,7 +631,18 @@ impl VolumeStore {
         if !empty {
             return Ok(false);
         }
-        let copied = populate::copy_tree(src_dir, &data)?;
+        let copied = match src {
+            // the layers hold files of the image's other users (the user's subordinate
+            // ids): read and chowned by the helper that is root of the store's namespace
+            Source::Layers(layers) if crate::userns::IdMap::current().keeps_owners() => {
+                let job = crate::userns::Job::Populate {
+                    layers: layers.clone(),
+                    dest: data.clone(),
+                };
+                crate::userns::run(&job, None, None)?.entries > 0
+            }
+            _ => populate::copy(src, &data)?,
+        };
         if copied {
             meta.populated = true;
             self.write_meta(&dir, &meta)?;
@@ -637,18 +653,19 @@ impl VolumeStore {
     /// What the engine does for each volume mount of a container it creates: creates the
     /// volume on first use (an anonymous one for [`Mount::anonymous`]), records
     /// `container_id` as a user, fills it from `image_dir` (the image's content at the
-    /// mount point, if any) unless the mount says `nocopy`, and returns the runtime mount.
+    /// mount point, if any, see [`populate`](Self::populate)) unless the mount says
+    /// `nocopy`, and returns the runtime mount.
     /// Bind and tmpfs mounts are only converted ([`Mount::to_oci`]). Returns the volume's
     /// name too, for the container's record.
     ///
     /// # Errors
     /// As [`Mount::to_oci`], [`acquire`](Self::acquire) and
-    /// [`populate_from`](Self::populate_from); a failure after the acquire releases it.
+    /// [`populate`](Self::populate); a failure after the acquire releases it.
     pub(crate) fn attach(
         &self,
         mount: &Mount,
         container_id: &str,
-        image_dir: Option<&Path>,
+        image_dir: Option<&Source>,
     ) -> Result<(oci_spec::runtime::Mount, Option<String>)> {
         if mount.mount_type() != MountType::Volume {
             return Ok((mount.to_oci(self)?, None));
@@ -663,7 +680,7 @@ impl VolumeStore {
         self.acquire(&name, container_id)?;
         let r = (|| {
             if let (Some(src), false) = (image_dir, mount.is_no_copy()) {
-                self.populate_from(&name, src)?;
+                self.populate(&name, src)?;
             }
             Ok::<_, Error>(mount.to_oci_at(volume.mountpoint()))
         })();
@@ -672,6 +689,16 @@ impl VolumeStore {
         }
         Ok((r?, Some(name)))
     }
+}
+
+/// The [`Job::Populate`](crate::userns::Job::Populate) of the rootless store's helper:
+/// copies the merged `layers` into the volume directory `dest`, as root of the store's
+/// user namespace (owners kept); whether anything was copied.
+///
+/// # Errors
+/// As [`VolumeStore::populate`].
+pub(crate) fn serve_populate(layers: Vec<PathBuf>, dest: &Path) -> Result<bool> {
+    populate::copy(&Source::Layers(layers), dest)
 }
 
 /// Whether the process that made temp entry `name` (`.tmp-<pid>-…`) still runs.

@@ -4,8 +4,12 @@
 //! the parent's fd): a symlink anywhere in the source is read as a link and recreated as
 //! one, never followed, and every entry is created with `O_EXCL`/`mkdirat` under the
 //! destination's fd, so nothing can be written outside it.
+//!
+//! The source is a directory ([`Source::Dir`]: the mount point in a mounted root) or the
+//! mount point's directories in the layers of a root nobody mounted on the host
+//! ([`Source::Layers`]: a rootless container's), merged here as overlayfs merges them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io;
@@ -21,10 +25,126 @@ const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::NOFOLLOW)
     .union(OFlags::CLOEXEC);
 
+/// What a volume is filled from: the image's content at its mount point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// A directory: the mount point in the container's mounted root.
+    Dir(PathBuf),
+    /// The mount point's directory in each layer that shows it, top first, merged as
+    /// overlayfs merges them: a whiteout (a 0/0 character device) hides the entries of its
+    /// name in the layers below, an opaque directory (`trusted.overlay.opaque` or
+    /// `user.overlay.opaque` set to `y`) everything below it, and a directory of an upper
+    /// layer hides lower non-directories of its name (and the reverse). What the caller
+    /// gives must be the layers below the first that hides the mount point itself.
+    Layers(Vec<PathBuf>),
+}
+
+/// Copies the content of `src` into the (empty) directory `dst`, then gives `dst` the mode,
+/// owner and xattrs of `src` (its top layer's directory). Returns false, copying nothing,
+/// when `src` is missing, not a directory, or empty.
+pub(super) fn copy(src: &Source, dst: &Path) -> Result<bool> {
+    match src {
+        Source::Dir(dir) => copy_tree(dir, dst),
+        Source::Layers(layers) => copy_layers(layers, dst),
+    }
+}
+
+/// [`copy`] from the layers `layers` (top first, see [`Source::Layers`]).
+fn copy_layers(layers: &[PathBuf], dst: &Path) -> Result<bool> {
+    let Some(top) = layers.first() else {
+        return Ok(false);
+    };
+    let mut fds = Vec::with_capacity(layers.len());
+    for l in layers {
+        match rustix::fs::open(l, DIR_FLAGS, Mode::empty()) {
+            Ok(fd) => fds.push((fd, l.clone())),
+            Err(rustix::io::Errno::NOENT) => continue,
+            Err(e) if e == rustix::io::Errno::NOTDIR || e == rustix::io::Errno::LOOP => {
+                // not a directory there: it hides the layers below
+                break;
+            }
+            Err(e) => return Err(Error::os("opening volume source", l, e.into())),
+        }
+    }
+    let Some((top_fd, _)) = fds.first() else {
+        return Ok(false);
+    };
+    let top_fd = rustix::io::fcntl_dupfd_cloexec(top_fd, 0)
+        .map_err(|e| Error::os("duplicating fd of", top, e.into()))?;
+    if merged_entries(&fds)?.is_empty() {
+        return Ok(false);
+    }
+    let dst_fd = rustix::fs::open(dst, DIR_FLAGS, Mode::empty())
+        .map_err(|e| Error::os("opening volume", dst, e.into()))?;
+    let mut copier = Copier {
+        links: HashMap::new(),
+        root: geteuid_is_root(),
+    };
+    copier.merged_dir(fds, &dst_fd, dst)?;
+    let st = rustix::fs::fstat(&top_fd).map_err(|e| Error::os("stat", top, e.into()))?;
+    copier
+        .attrs_fd(&top_fd, &dst_fd, &st)
+        .map_err(|e| Error::os("copying attributes to", dst, e))?;
+    Ok(true)
+}
+
+/// The directory of one layer: its fd and its path (for errors).
+type LayerDir = (OwnedFd, PathBuf);
+
+/// The entries of the directories `dirs` (one per layer, top first) merged: by name, the
+/// index of the layer whose entry shows (see [`Source::Layers`]).
+fn merged_entries(dirs: &[LayerDir]) -> Result<BTreeMap<CString, usize>> {
+    let mut out = BTreeMap::new();
+    let mut hidden = HashSet::new();
+    for (i, (fd, path)) in dirs.iter().enumerate() {
+        let names: Vec<CString> = rustix::fs::Dir::read_from(fd)
+            .map_err(|e| Error::os("reading", path, e.into()))?
+            .map(|e| e.map(|e| e.file_name().to_owned()))
+            .collect::<rustix::io::Result<_>>()
+            .map_err(|e| Error::os("reading", path, e.into()))?;
+        for name in names {
+            if is_dot(&name) || out.contains_key(&name) || hidden.contains(&name) {
+                continue;
+            }
+            let st = rustix::fs::statat(fd, name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| Error::os("stat", path.join(os(&name)), e.into()))?;
+            let ft = FileType::from_raw_mode(st.st_mode);
+            if is_whiteout(ft, st.st_rdev) {
+                hidden.insert(name);
+                continue;
+            }
+            if ft != FileType::Directory {
+                // lower entries of its name do not show through it
+                hidden.insert(name.clone());
+            }
+            out.insert(name, i);
+        }
+        if is_opaque(fd) {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// A 0/0 character device: overlayfs's whiteout.
+fn is_whiteout(ft: FileType, rdev: u64) -> bool {
+    ft == FileType::CharacterDevice && rdev == 0
+}
+
+/// The directory `fd` is marked opaque (as root, or in a user namespace).
+fn is_opaque(fd: &OwnedFd) -> bool {
+    ["trusted.overlay.opaque", "user.overlay.opaque"]
+        .iter()
+        .any(|name| {
+            let mut v = [0u8; 4];
+            matches!(rustix::fs::fgetxattr(fd, *name, &mut v[..]), Ok(1) if v[0] == b'y')
+        })
+}
+
 /// Copies the content of `src` into the (empty) directory `dst`, then gives `dst` the mode,
 /// owner and xattrs of `src`. Returns false, copying nothing, when `src` is missing, not a
 /// directory, or empty.
-pub(super) fn copy_tree(src: &Path, dst: &Path) -> Result<bool> {
+fn copy_tree(src: &Path, dst: &Path) -> Result<bool> {
     let src_fd = match rustix::fs::open(src, DIR_FLAGS, Mode::empty()) {
         Ok(fd) => fd,
         Err(e)
@@ -188,6 +308,53 @@ impl Copier {
             let dirfd = rustix::io::fcntl_dupfd_cloexec(dst, 0)
                 .map_err(|e| Error::os("duplicating fd of", dp, e.into()))?;
             self.links.insert(key, (dirfd, name.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Copies the merged content of the layer directories `dirs` (top first) into `dst`:
+    /// a directory from the layers that have it below the one that shows it (up to one that
+    /// hides what is under it), anything else from the layer that shows it.
+    fn merged_dir(&mut self, dirs: Vec<LayerDir>, dst: &OwnedFd, dst_path: &Path) -> Result<()> {
+        for (name, shown) in merged_entries(&dirs)? {
+            let (fd, path) = &dirs[shown];
+            let sp = path.join(os(&name));
+            let dp = dst_path.join(os(&name));
+            let st = rustix::fs::statat(fd, name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| Error::os("stat", &sp, e.into()))?;
+            if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+                self.entry(fd, dst, &name, &sp, &dp)?;
+                continue;
+            }
+            // the directory in each layer from the one that shows it down, until a layer
+            // has something else there (a whiteout, a file) or marks it opaque
+            let mut subdirs = Vec::new();
+            for (fd, path) in &dirs[shown..] {
+                let sp = path.join(os(&name));
+                let st = match rustix::fs::statat(fd, name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => st,
+                    Err(rustix::io::Errno::NOENT) => continue,
+                    Err(e) => return Err(Error::os("stat", &sp, e.into())),
+                };
+                if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+                    break;
+                }
+                let sub = open_at(fd, &name, DIR_FLAGS, &sp)?;
+                let opaque = is_opaque(&sub);
+                subdirs.push((sub, sp));
+                if opaque {
+                    break;
+                }
+            }
+            let top = rustix::io::fcntl_dupfd_cloexec(&subdirs[0].0, 0)
+                .map_err(|e| Error::os("duplicating fd of", &sp, e.into()))?;
+            rustix::fs::mkdirat(dst, name.as_c_str(), Mode::from_raw_mode(0o700))
+                .map_err(|e| Error::os("creating", &dp, e.into()))?;
+            let d = open_at(dst, &name, DIR_FLAGS, &dp)?;
+            self.merged_dir(subdirs, &d, &dp)?;
+            // after the content, so the copy's mtime is the source's
+            self.attrs_fd(&top, &d, &st)
+                .map_err(|e| Error::os("copying attributes to", &dp, e))?;
         }
         Ok(())
     }

@@ -11,6 +11,11 @@ fn store() -> (tempfile::TempDir, VolumeStore) {
 
 const NONE: [(&str, &str); 0] = [];
 
+/// A directory as a volume's source.
+fn dir(p: impl AsRef<Path>) -> Source {
+    Source::Dir(p.as_ref().to_owned())
+}
+
 #[test]
 fn names_follow_dockers_rules() {
     for ok in ["ab", "data", "my_vol.1-x", "0a", "A9"] {
@@ -203,7 +208,7 @@ fn populate_copies_once_and_never_follows_links() {
     let v = s.create("data", NONE).unwrap();
     let data = v.mountpoint();
 
-    assert!(s.populate_from("data", src.path()).unwrap());
+    assert!(s.populate("data", &dir(src.path())).unwrap());
     assert_eq!(fs::read_to_string(data.join("hello.txt")).unwrap(), "hi\n");
     let m = fs::symlink_metadata(data.join("hello.txt")).unwrap();
     assert_eq!(m.mode() & 0o7777, 0o640);
@@ -245,30 +250,121 @@ fn populate_copies_once_and_never_follows_links() {
 
     // Only once: not again after the content changed or even vanished.
     fs::remove_file(data.join("hello.txt")).unwrap();
-    assert!(!s.populate_from("data", src.path()).unwrap());
+    assert!(!s.populate("data", &dir(src.path())).unwrap());
     assert!(!data.join("hello.txt").exists());
 
     // A volume that already has content is not filled.
     let w = s.create("full", NONE).unwrap();
     fs::write(w.mountpoint().join("mine"), "x").unwrap();
-    assert!(!s.populate_from("full", src.path()).unwrap());
+    assert!(!s.populate("full", &dir(src.path())).unwrap());
     assert!(!w.mountpoint().join("hello.txt").exists());
     // An empty or missing source, or a symlink as the source, copies nothing.
     s.create("empty", NONE).unwrap();
     let empty = tempfile::tempdir().unwrap();
-    assert!(!s.populate_from("empty", empty.path()).unwrap());
+    assert!(!s.populate("empty", &dir(empty.path())).unwrap());
     assert!(!s
-        .populate_from("empty", &empty.path().join("nope"))
+        .populate("empty", &dir(empty.path().join("nope")))
         .unwrap());
     symlink(src.path(), empty.path().join("link")).unwrap();
     assert!(!s
-        .populate_from("empty", &empty.path().join("link"))
+        .populate("empty", &dir(empty.path().join("link")))
         .unwrap());
     assert!(!s.get("empty").unwrap().is_populated());
     assert!(matches!(
-        s.populate_from("nope", src.path()),
+        s.populate("nope", &dir(src.path())),
         Err(Error::VolumeNotFound { .. })
     ));
+}
+
+/// Overlay layers of an image at a mount point, top first, as the store unpacks them: a
+/// whiteout is a 0/0 character device, an opaque directory has the opaque xattr (skipped
+/// where the file system takes no such xattr).
+#[test]
+fn populate_merges_layers_as_overlayfs() {
+    use std::os::unix::fs::FileTypeExt;
+    let (_d, s) = store();
+    let l = tempfile::tempdir().unwrap();
+    let (top, mid, base) = (
+        l.path().join("top"),
+        l.path().join("mid"),
+        l.path().join("base"),
+    );
+    for (dir, files) in [
+        (&base, &["a", "gone", "sub/s", "opq/old", "f2d", "lnk"][..]),
+        (&mid, &["a", "b", "sub/m", "opq/new", "f2d/inner"][..]),
+        (&top, &["c", "sub/t"][..]),
+    ] {
+        for f in files {
+            let p = dir.join(f);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            if *f != "lnk" {
+                fs::write(
+                    &p,
+                    format!("{f} from {}\n", dir.file_name().unwrap().to_string_lossy()),
+                )
+                .unwrap();
+            }
+        }
+    }
+    // base: `f2d` a file, made a directory above; a link, copied as one
+    fs::remove_file(base.join("lnk")).ok();
+    symlink("/etc/passwd", base.join("lnk")).unwrap();
+    // top deletes `gone` (and `b`, of the middle layer)
+    for w in ["gone", "b"] {
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            top.join(w),
+            rustix::fs::FileType::CharacterDevice,
+            rustix::fs::Mode::empty(),
+            0,
+        )
+        .unwrap();
+    }
+    // mid makes `opq` opaque: base's `old` does not show
+    let opaque = rustix::fs::setxattr(
+        mid.join("opq"),
+        crate::image::unpack::opaque_xattr(),
+        b"y",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .is_ok();
+    fs::set_permissions(&top, fs::Permissions::from_mode(0o751)).unwrap();
+    // the copy itself (`populate` gives it to the store's helper for a user with a
+    // subordinate range, which a unit test has not: no `cargohold::init`)
+    let v = s.create("layered", NONE).unwrap();
+    let data = v.mountpoint();
+    let src = Source::Layers(vec![top.clone(), mid.clone(), base.clone()]);
+    assert!(populate::copy(&src, data).unwrap());
+    let read = |p: &str| fs::read_to_string(data.join(p)).unwrap();
+    assert_eq!(read("a"), "a from mid\n");
+    assert_eq!(read("c"), "c from top\n");
+    assert_eq!(read("sub/s"), "sub/s from base\n");
+    assert_eq!(read("sub/m"), "sub/m from mid\n");
+    assert_eq!(read("sub/t"), "sub/t from top\n");
+    assert_eq!(read("f2d/inner"), "f2d/inner from mid\n");
+    assert_eq!(read("opq/new"), "opq/new from mid\n");
+    assert_eq!(data.join("opq/old").exists(), !opaque);
+    for gone in ["gone", "b"] {
+        assert!(
+            fs::symlink_metadata(data.join(gone)).is_err(),
+            "{gone} copied"
+        );
+    }
+    assert!(!fs::symlink_metadata(data.join("a"))
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    assert_eq!(
+        fs::read_link(data.join("lnk")).unwrap(),
+        Path::new("/etc/passwd")
+    );
+    // _data takes the mode of the top layer's directory
+    assert_eq!(fs::metadata(data).unwrap().mode() & 0o7777, 0o751);
+    // nothing from missing layers, or from a file where the directory should be
+    let blank = s.create("blank", NONE).unwrap();
+    let only = Source::Layers(vec![top.join("nope"), base.join("opq/old")]);
+    assert!(!populate::copy(&only, blank.mountpoint()).unwrap());
+    assert_eq!(fs::read_dir(blank.mountpoint()).unwrap().count(), 0);
 }
 
 fn opts(m: &oci_spec::runtime::Mount) -> Vec<&str> {
@@ -364,7 +460,7 @@ fn attach_creates_acquires_and_populates() {
     let src = tempfile::tempdir().unwrap();
     fs::write(src.path().join("seed"), "seed").unwrap();
     let (m, name) = s
-        .attach(&Mount::volume("web", "/app"), "c1", Some(src.path()))
+        .attach(&Mount::volume("web", "/app"), "c1", Some(&dir(src.path())))
         .unwrap();
     assert_eq!(name.as_deref(), Some("web"));
     assert_eq!(s.users("web").unwrap(), ["c1"]);
@@ -375,7 +471,7 @@ fn attach_creates_acquires_and_populates() {
         .attach(
             &Mount::volume("bare", "/app").no_copy(),
             "c1",
-            Some(src.path()),
+            Some(&dir(src.path())),
         )
         .unwrap();
     assert!(!s

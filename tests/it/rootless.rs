@@ -804,6 +804,118 @@ fn publishes_a_port_rootless(path: Option<&Path>, helper: &str) {
     );
 }
 
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn a_killed_owner_takes_its_pasta_along() {
+    assert!(
+        Path::new("/usr/bin/pasta").exists(),
+        "pasta (Debian's passt) is not installed: .ci/run installs it"
+    );
+    killed_owner_leaves_no_helper(None);
+}
+
+/// Without pasta, slirp4netns goes with its owner too.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn a_killed_owner_takes_its_slirp4netns_along() {
+    assert!(
+        Path::new("/usr/bin/slirp4netns").exists(),
+        "slirp4netns is not installed: .ci/run installs it"
+    );
+    let only = UserDir::new(0o755);
+    for tool in ["slirp4netns", "newuidmap", "newgidmap"] {
+        std::os::unix::fs::symlink(Path::new("/usr/bin").join(tool), only.path.join(tool)).unwrap();
+    }
+    killed_owner_leaves_no_helper(Some(&only.path));
+}
+
+/// An attached rootless container on the default network publishing a port (through the
+/// only helper in `path` when given), its owner (the engine example) SIGKILLed while it
+/// serves: within seconds no process of the container or of its helper is left, no mount
+/// names the engine's directory, and the next `Engine::open` finds it exited and forgets
+/// its user-mode network.
+fn killed_owner_leaves_no_helper(path: Option<&Path>) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions("/dev/net/tun", fs::Permissions::from_mode(0o666)).unwrap();
+    let e = RootlessEngine::new();
+    let www = UserDir::new(0o755);
+    fs::write(www.path.join("index.html"), "attached page\n").unwrap();
+    chown_tree(&www.path);
+    // in the command line of the container's processes (the volume's mount point)
+    let marker = format!("rlkill{}", std::process::id());
+    let path_env = path.map_or_else(String::new, |p| format!("PATH={}", p.display()));
+    let xdg = e.xdg.path.display().to_string();
+    let run = format!(
+        "runuser -u {user} -- env {path_env} XDG_RUNTIME_DIR={xdg} HOME={xdg} {bin} --root {root} \
+         run --name rl-att -p 127.0.0.1:18090:80 -v {www}:/{marker}:ro localhost/rl:1 \
+         httpd -f -p 80 -h /{marker}",
+        user = rootless::NAME,
+        bin = example_bin("engine").display(),
+        root = e.root.display(),
+        www = www.path.display(),
+    );
+    // the page served; then the example (runuser's child) SIGKILLed, its runuser reaped
+    let script = format!(
+        "{run} </dev/null >/dev/null 2>&1 & r=$!; \
+         for i in $(seq 100); do busybox wget -qO- http://127.0.0.1:18090/index.html && break; \
+           sleep 0.1; done; \
+         kill -KILL $(ps -o pid= --ppid $r); wait $r; echo killed"
+    );
+    let out = in_private_netns(&script);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(stdout, "attached page\nkilled\n", "{stderr}");
+    // live processes whose command line names the container (its volume) or the engine's
+    // directories (the helper's pid file or API socket)
+    let left = || -> Vec<String> {
+        fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.parse::<i32>().is_ok())
+            })
+            .filter_map(|e| {
+                let cmd = fs::read(e.path().join("cmdline")).ok()?;
+                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+                let zombie = stat.rsplit(')').next()?.split_whitespace().next() == Some("Z");
+                ((cmd.contains(&marker) || cmd.contains(&xdg)) && !zombie)
+                    .then(|| format!("{} {cmd}", e.file_name().to_string_lossy()))
+            })
+            .collect()
+    };
+    let holders = || -> Vec<String> {
+        fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                fs::read_to_string(e.path().join("mountinfo")).is_ok_and(|m| m.contains(&xdg))
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !left().is_empty() || !holders().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "left running: {:?}; mounts held by {:?}",
+            left(),
+            holders()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // the next open repairs the record: exited, no user-mode network left
+    let ps = e.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.starts_with("rl-att Exited"), "{ps}");
+    let usermode = e.root.join("networks/.usermode");
+    let kept: Vec<_> = fs::read_dir(&usermode)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(kept.is_empty(), "left in {}: {kept:?}", usermode.display());
+    e.ok(&["rm", "rl-att"]);
+}
+
 /// `engine build` as the test user: RUN in a rootless container, WORKDIR, COPY; the image
 /// runs, and its layers give root (not the user's uid) the files the build made.
 #[test]
@@ -878,6 +990,103 @@ fn engine_builds_rootless() {
         assert!(line.contains(" 0/0 "), "{name} is not root's: {line}");
         assert!(!line.contains(&format!("{}/", u.uid)), "{line}");
     }
+}
+
+/// An empty named volume mounted where an image of several layers has content, as the
+/// test user: the volume gets the merged tree of all layers (not only the top one's),
+/// without what a layer deleted (a whiteout) or replaced (an opaque directory).
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn volume_filled_from_image_layers_rootless() {
+    let e = RootlessEngine::new();
+    let ctx = UserDir::new(0o755);
+    volume_filled_from_image_layers(&|args| e.engine(args), &ctx.path, chown_tree);
+    e.ok(&["volume", "rm", "rl-layers-vol"]);
+}
+
+/// The same as root, whose containers' trees are overlays mounted on the host.
+#[test]
+#[ignore = "requires root"]
+fn volume_filled_from_image_layers_as_root() {
+    let dir = tempfile::Builder::new()
+        .prefix("cargohold-layers")
+        .tempdir()
+        .unwrap();
+    let root = dir.path().join("engine");
+    let engine = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(example_bin("engine"));
+        cmd.arg("--root").arg(&root).args(args);
+        crate::common::output_via_files(&mut cmd)
+    };
+    let src = dir.path().join("src");
+    busybox_rootfs(&src);
+    let tar = dir.path().join("rootfs.tar");
+    crate::common::tar_create(&src.join("rootfs"), &tar);
+    let out = engine(&["import", tar.to_str().unwrap(), "localhost/rl:1"]);
+    assert!(out.status.success(), "import: {:?}", text(&out));
+    let ctx = dir.path().join("ctx");
+    fs::create_dir(&ctx).unwrap();
+    volume_filled_from_image_layers(&engine, &ctx, |_| {});
+    let out = engine(&["volume", "rm", "rl-layers-vol"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+}
+
+/// Builds (in `ctx`, given to the engine's user by `give`) an image whose `/data` comes
+/// from three layers: files of the first (one of another user's, 0600), one of them
+/// replaced and one deleted by the second, which also empties and refills a directory
+/// (opaque), and a COPY on top; a container with an empty volume there sees the merged
+/// tree, owners kept (rootless: through the user's subordinate ids).
+fn volume_filled_from_image_layers(
+    engine: &dyn Fn(&[&str]) -> Output,
+    ctx: &Path,
+    give: impl Fn(&Path),
+) {
+    let ok = |args: &[&str]| {
+        let out = engine(args);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "engine {args:?}: {stderr}");
+        stdout
+    };
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM localhost/rl:1\n\
+         RUN mkdir -p /data/sub /data/opq && echo base > /data/a && echo gone > /data/gone \
+         && echo s > /data/sub/s && echo old > /data/opq/old && echo own > /data/sub/own \
+         && busybox chown 33:33 /data/sub/own && busybox chmod 600 /data/sub/own\n\
+         RUN echo mid > /data/a && echo m > /data/sub/m && busybox rm /data/gone \
+         && busybox rm -r /data/opq && mkdir /data/opq && echo new > /data/opq/new\n\
+         COPY c.txt /data/c\n",
+    )
+    .unwrap();
+    fs::write(ctx.join("c.txt"), "c\n").unwrap();
+    give(ctx);
+    let dir = ctx.display().to_string();
+    ok(&[
+        "build",
+        "-q",
+        "--network",
+        "none",
+        "-t",
+        "localhost/rl-layers:1",
+        &dir,
+    ]);
+    let out = ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        "rl-layers-vol:/data",
+        "localhost/rl-layers:1",
+        "sh",
+        "-c",
+        "cat /data/a /data/c /data/sub/s /data/sub/m /data/opq/new /data/sub/own; \
+         ls /data /data/opq; busybox stat -c '%u:%g %a' /data/sub/own",
+    ]);
+    assert_eq!(
+        out,
+        "mid\nc\ns\nm\nnew\nown\n/data:\na\nc\nopq\nsub\n\n/data/opq:\nnew\n33:33 600\n"
+    );
 }
 
 /// `Sandbox::image` as the test user (the sandbox example's `--image`, on the user's
