@@ -16,8 +16,8 @@ use oci_spec::runtime::{
 
 use crate::sys::cgroup::{self, CgroupVersion};
 use crate::sys::process::{
-    CapsPlan, ChildFailure, DevicePlan, HookPlan, InitPlan, MountPlan, ProcessPlan, RootfsPlan,
-    StartSignal, Step,
+    CapsPlan, ChildFailure, DevicePlan, FusePlan, HookPlan, InitPlan, MountPlan, ProcessPlan,
+    RootfsPlan, StartSignal, Step,
 };
 use crate::{Error, Result};
 
@@ -393,6 +393,9 @@ pub(crate) struct Context {
     pub rootfs: String,
     /// The rootfs is an overlay the init mounts (see [`OVERLAY_ROOT_ANNOTATION`]).
     pub overlay_root: bool,
+    /// Why fuse-overlayfs cannot stand in for a native overlay mount that fails (not
+    /// installed, no pid namespace); said with the failure.
+    pub overlay_fallback: Option<String>,
     /// What the spec asks and the runtime goes on without, as runc does (an ambient
     /// capability the kernel cannot raise): reported through the runtime's warning sink.
     pub warnings: Vec<Error>,
@@ -419,8 +422,33 @@ impl Context {
                 "setting the propagation of the container's root (linux.rootfsPropagation)"
                     .to_owned()
             }
-            Step::BindRootfs | Step::OpenRootfs if self.overlay_root => {
+            Step::BindRootfs if self.overlay_root => match &self.overlay_fallback {
+                Some(why) if crate::sys::process::fuse_fallback_errno(f.errno) => format!(
+                    "mounting the overlay of the rootfs {} (no fallback: {why})",
+                    self.rootfs
+                ),
+                _ => format!("mounting the overlay of the rootfs {}", self.rootfs),
+            },
+            Step::OpenRootfs if self.overlay_root => {
                 format!("mounting the overlay of the rootfs {}", self.rootfs)
+            }
+            Step::FuseOverlay | Step::FuseOverlayExit => {
+                let native = match f.index {
+                    0 => String::new(),
+                    e => format!(
+                        " (the kernel's overlayfs refused it: {})",
+                        std::io::Error::from_raw_os_error(e as i32)
+                    ),
+                };
+                let stage = format!(
+                    "mounting the overlay of the rootfs {} with fuse-overlayfs{native}",
+                    self.rootfs
+                );
+                let source = match f.step {
+                    Step::FuseOverlay => f.io_error(),
+                    _ => std::io::Error::other(super::fuse::exit_text(f.errno)),
+                };
+                return Error::Spawn { stage, source };
             }
             Step::BindRootfs | Step::OpenRootfs => {
                 format!("bind-mounting the rootfs {}", self.rootfs)
@@ -564,7 +592,8 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
             &mut ctx,
         )?;
         plan.host_ns = !has_mount_ns;
-        plan.overlay = overlay_root(spec, has_mount_ns)?;
+        let has_pid_ns = ns.new & libc::CLONE_NEWPID != 0;
+        (plan.overlay, plan.fuse) = overlay_root(spec, rootfs, has_mount_ns, has_pid_ns, &mut ctx)?;
         ctx.overlay_root = plan.overlay.is_some();
         (Some(plan), None)
     } else {
@@ -627,17 +656,32 @@ fn check_user_ns(linux: &oci_spec::runtime::Linux, new_user: bool) -> Result<()>
 /// mounted on the host — and a user without root can have it, in the container's user
 /// namespace (Linux 5.11 and later), as it could not on the host. The engine's containers
 /// use it rootless. (An extension of this runtime; other runtimes ignore it.)
+///
+/// Where the kernel refuses the mount (`EPERM`, `EINVAL` or `ENODEV`: a kernel before 5.11,
+/// or one without overlayfs), fuse-overlayfs mounts the overlay instead, run by the
+/// container's init in the container's namespaces so that it dies with the container; it
+/// needs a pid namespace of the container's own. The option `x-driver=` picks: `auto` (the
+/// default), `native` (no fallback) or `fuse-overlayfs` (always; the engine asks for it
+/// when `CARGOHOLD_OVERLAY=fuse-overlayfs` is set). The kernel never sees `x-` options.
 pub const OVERLAY_ROOT_ANNOTATION: &str = "org.cargohold.rootfs.overlay";
 
-/// The overlay options of [`OVERLAY_ROOT_ANNOTATION`], if the spec has it; it needs a mount
-/// namespace of the container's own.
-fn overlay_root(spec: &Spec, has_mount_ns: bool) -> Result<Option<CString>> {
+/// The overlay options of [`OVERLAY_ROOT_ANNOTATION`], if the spec has it, and how
+/// fuse-overlayfs stands in for the kernel's overlayfs (see [`super::fuse`]); it needs a
+/// mount namespace of the container's own (and fuse-overlayfs a pid namespace).
+fn overlay_root(
+    spec: &Spec,
+    rootfs: &Path,
+    has_mount_ns: bool,
+    has_pid_ns: bool,
+    ctx: &mut Context,
+) -> Result<(Option<CString>, Option<FusePlan>)> {
+    use super::fuse::{self, Driver};
     let Some(opts) = spec
         .annotations()
         .as_ref()
         .and_then(|a| a.get(OVERLAY_ROOT_ANNOTATION))
     else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let field = format!("annotations.{OVERLAY_ROOT_ANNOTATION:?}");
     if !has_mount_ns {
@@ -649,7 +693,41 @@ fn overlay_root(spec: &Spec, has_mount_ns: bool) -> Result<Option<CString>> {
     if !opts.split(',').any(|o| o.starts_with("lowerdir=")) {
         return Err(Error::spec(field, format!("{opts:?} names no lowerdir")));
     }
-    Ok(Some(cstring(&field, opts.as_str())?))
+    let parsed = fuse::parse(opts).map_err(|e| Error::spec(&field, e))?;
+    let native = cstring(&field, parsed.native.as_str())?;
+    let forced = parsed.driver == Driver::Fuse;
+    let unsupported = |reason: String| Error::Unsupported {
+        what: format!("mounting the overlay of the rootfs with {}", fuse::PROGRAM),
+        reason,
+    };
+    // Why fuse-overlayfs cannot stand in, if it cannot.
+    let found = fuse::find();
+    let cannot = if parsed.driver == Driver::Native {
+        Some(String::new())
+    } else if !has_pid_ns {
+        Some(format!(
+            "{} needs a pid namespace of the container's own, which its daemon dies with",
+            fuse::PROGRAM
+        ))
+    } else if found.is_none() {
+        Some(fuse::missing())
+    } else {
+        parsed.fuse.as_ref().err().cloned()
+    };
+    match (cannot, found) {
+        (Some(reason), _) if forced => Err(unsupported(reason)),
+        (Some(reason), _) => {
+            ctx.overlay_fallback = Some(reason).filter(|r| !r.is_empty());
+            Ok((Some(native), None))
+        }
+        (None, Some(program)) => {
+            let fuse_opts = parsed.fuse.unwrap_or_default();
+            let plan = fuse::plan(&program, &fuse_opts, rootfs, !forced)
+                .ok_or_else(|| Error::spec(&field, "contains a NUL byte"))?;
+            Ok((Some(native), Some(plan)))
+        }
+        (None, None) => Err(unsupported(fuse::missing())),
+    }
 }
 
 /// Which new namespaces clone makes and which the child unshares after joining.
@@ -1231,6 +1309,7 @@ fn rootfs_plan(
     Ok(RootfsPlan {
         rootfs: path_cstring("root.path", rootfs)?,
         overlay: None,
+        fuse: None,
         root_propagation,
         mounts,
         devices,
