@@ -1982,4 +1982,103 @@ mod tests {
         assert!(check_sysctl("kernel.shmmax", &ns).is_err());
         assert!(check_sysctl("vm.swappiness", &ns).is_err());
     }
+
+    fn overlay_spec(opts: &str) -> Spec {
+        let mut spec = Spec::default();
+        let notes = [(OVERLAY_ROOT_ANNOTATION.to_owned(), opts.to_owned())];
+        spec.set_annotations(Some(notes.into_iter().collect()));
+        spec
+    }
+
+    #[test]
+    fn the_overlay_driver_decides_on_fuse_overlayfs() {
+        let rootfs = Path::new("/c/rootfs");
+        let opts = "lowerdir=/l,upperdir=/u,workdir=/w,userxattr";
+        let run = |opts: &str, pid_ns: bool| {
+            let mut ctx = Context::default();
+            let r = overlay_root(&overlay_spec(opts), rootfs, true, pid_ns, &mut ctx);
+            (r, ctx)
+        };
+        // native: the kernel's data without the x- options, no fallback and nothing to say
+        let (r, ctx) = run(&format!("{opts},x-driver=native"), true);
+        let (native, fuse) = r.unwrap();
+        assert_eq!(native.unwrap().to_str().unwrap(), opts);
+        assert!(fuse.is_none());
+        assert_eq!(ctx.overlay_fallback, None);
+        // auto without a pid namespace: no fallback, and the failure will say why
+        let (r, ctx) = run(opts, false);
+        assert!(r.unwrap().1.is_none());
+        assert!(ctx.overlay_fallback.unwrap().contains("pid namespace"));
+        // forced without one: refused before anything runs
+        let e = run(&format!("{opts},x-driver=fuse-overlayfs"), false)
+            .0
+            .unwrap_err();
+        assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+        assert!(e.to_string().contains("pid namespace"), "{e}");
+        // a driver nobody knows
+        let e = run(&format!("{opts},x-driver=fuse"), true).0.unwrap_err();
+        assert!(e.to_string().contains("unknown overlay driver"), "{e}");
+        // auto with fuse-overlayfs installed: a fallback plan of the directories alone
+        if super::super::fuse::find().is_some() {
+            let (r, ctx) = run(opts, true);
+            let fuse = r.unwrap().1.unwrap();
+            assert!(fuse.fallback);
+            let args: Vec<_> = fuse.args().iter().map(|a| a.to_str().unwrap()).collect();
+            assert_eq!(
+                args,
+                [
+                    "fuse-overlayfs",
+                    "-o",
+                    "lowerdir=/l,upperdir=/u,workdir=/w",
+                    "/c/rootfs"
+                ]
+            );
+            assert_eq!(ctx.overlay_fallback, None);
+        }
+    }
+
+    #[test]
+    fn overlay_failures_say_which_driver_and_why_no_fallback() {
+        let mut ctx = Context {
+            rootfs: "/c/rootfs".into(),
+            overlay_root: true,
+            overlay_fallback: Some(super::super::fuse::missing()),
+            ..Default::default()
+        };
+        let fail = |step, index, errno| ChildFailure { step, index, errno };
+        let e = ctx
+            .error(&fail(Step::BindRootfs, 0, libc::EPERM))
+            .to_string();
+        assert!(e.contains("(no fallback: fuse-overlayfs is not installed (Debian: apt-get install fuse-overlayfs); the kernel's overlayfs needs Linux 5.11"), "{e}");
+        // a failure fuse-overlayfs would not answer says nothing of it
+        let e = ctx
+            .error(&fail(Step::BindRootfs, 0, libc::ENOENT))
+            .to_string();
+        assert!(!e.contains("fallback"), "{e}");
+        ctx.overlay_fallback = None;
+        let e = ctx.error(&fail(Step::FuseOverlayExit, libc::EPERM as u32, 1 << 8));
+        let Error::Spawn { stage, source } = &e else {
+            panic!("{e}")
+        };
+        assert_eq!(
+            stage,
+            &format!(
+                "mounting the overlay of the rootfs /c/rootfs with fuse-overlayfs (the kernel's \
+                 overlayfs refused it: {})",
+                std::io::Error::from_raw_os_error(libc::EPERM)
+            )
+        );
+        assert!(
+            source.to_string().contains("exited with status 1"),
+            "{source}"
+        );
+        let e = ctx.error(&fail(Step::FuseOverlay, 0, libc::EAGAIN));
+        let Error::Spawn { stage, .. } = &e else {
+            panic!("{e}")
+        };
+        assert_eq!(
+            stage,
+            "mounting the overlay of the rootfs /c/rootfs with fuse-overlayfs"
+        );
+    }
 }

@@ -776,6 +776,67 @@ fn wait_nothing_left(needle: &str, after: &str) {
     assert!(mounts_with(needle).is_empty());
 }
 
+/// The runtime example as the test user on a bundle whose root is an overlay of its busybox
+/// tree ([`cargohold::runtime::OVERLAY_ROOT_ANNOTATION`]) with an option the kernel's
+/// overlayfs refuses (`EINVAL`, as a kernel before 5.11 refuses `userxattr`): by default
+/// fuse-overlayfs stands in, and the write lands in the upper dir; with `x-driver=native`
+/// the failure is the kernel's, named.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn runtime_falls_back_to_fuse_overlayfs_where_the_kernel_refuses_the_overlay() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    fs::set_permissions("/dev/fuse", fs::Permissions::from_mode(0o666)).unwrap();
+    let u = rootless::user();
+    let xdg = UserDir::new(0o700);
+    let script = "awk '$5 == \"/\" { for (i = 7; $i != \"-\"; i++); print $(i + 1) }' \
+        /proc/self/mountinfo; ls /bin/busybox; echo w > /new && cat /new";
+    let bundle = |driver: &str| {
+        let driver = driver.to_owned();
+        rootless_bundle(&xdg.path, &["sh", "-c", script], move |spec| {
+            let b = spec["root"]["path"].as_str().unwrap().to_owned();
+            assert_eq!(b, "rootfs");
+            spec["root"]["path"] = "merged".into();
+            spec["root"]["readonly"] = false.into();
+            spec["annotations"][cargohold::runtime::OVERLAY_ROOT_ANNOTATION] = format!(
+                "lowerdir=BUNDLE/rootfs,upperdir=BUNDLE/upper,workdir=BUNDLE/work,\
+                 no_such_option{driver}"
+            )
+            .into();
+        })
+    };
+    let prepare = |b: &UserDir| {
+        // the bundle's own path in the options; the dirs the overlay needs
+        let file = b.path.join("config.json");
+        let text = fs::read_to_string(&file).unwrap();
+        fs::write(&file, text.replace("BUNDLE", &b.path.display().to_string())).unwrap();
+        for d in ["merged", "upper", "work"] {
+            fs::create_dir(b.path.join(d)).unwrap();
+        }
+        chown_tree(&b.path);
+    };
+    let b = bundle("");
+    prepare(&b);
+    let out = ours(&xdg.path, &b.path, "rl-fuse-fallback");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "fuse.fuse-overlayfs\n/bin/busybox\nw\n");
+    let new = b.path.join("upper/new");
+    assert_eq!(fs::read_to_string(&new).unwrap(), "w\n");
+    assert_eq!(fs::metadata(&new).unwrap().uid(), u.uid);
+    let needle = b.path.display().to_string();
+    wait_nothing_left(&needle, "the runtime's run");
+
+    let b = bundle(",x-driver=native");
+    prepare(&b);
+    let out = ours(&xdg.path, &b.path, "rl-fuse-native");
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("mounting the overlay of the rootfs") && !stderr.contains("fuse"),
+        "{stderr}"
+    );
+}
+
 /// The fuse-overlayfs fallback of the rootless overlay, forced (`CARGOHOLD_OVERLAY`) on a
 /// kernel that has overlayfs in user namespaces: the container sees the image, its root is
 /// a fuse-overlayfs mount, its writes land in the upper dir with the user's ids, and when
