@@ -65,8 +65,20 @@ const INIT_PATHS: &[&str] = &[
     "/etc/resolv.conf",
 ];
 
-/// The opaque xattrs: as root (`trusted.`) and in a user namespace (`user.`, `userxattr`).
-const OPAQUE_XATTRS: &[&str] = &["trusted.overlay.opaque", "user.overlay.opaque"];
+/// The opaque xattrs: as root (`trusted.`), in a user namespace (`user.`, `userxattr`),
+/// and fuse-overlayfs's (the rootless fallback where the kernel cannot mount overlayfs in a
+/// user namespace).
+const OPAQUE_XATTRS: &[&str] = &[
+    "trusted.overlay.opaque",
+    "user.overlay.opaque",
+    "user.fuseoverlayfs.opaque",
+];
+
+/// What fuse-overlayfs puts in an opaque directory of the upper dir besides the xattr: a
+/// `.wh..wh..opq` file and a whiteout named `.wh..opq`. Markers, not content.
+fn is_fuse_marker(name: &OsStr) -> bool {
+    matches!(name.as_encoded_bytes(), b".wh..wh..opq" | b".wh..opq")
+}
 
 /// A character device 0/0: overlayfs's whiteout.
 fn is_whiteout(meta: &fs::Metadata) -> bool {
@@ -264,7 +276,7 @@ impl Stack {
             for e in fs::read_dir(&dir)? {
                 let e = e?;
                 let name = e.file_name();
-                if out.contains_key(&name) || hidden.contains(&name) {
+                if out.contains_key(&name) || hidden.contains(&name) || is_fuse_marker(&name) {
                     continue;
                 }
                 let host = e.path();
@@ -338,6 +350,7 @@ fn scan_dir(
     let mut names = fs::read_dir(upper.join(rel))?
         .map(|e| e.map(|e| e.file_name()))
         .collect::<io::Result<Vec<_>>>()?;
+    names.retain(|n| !is_fuse_marker(n));
     names.sort();
     let (mut reported, mut init_skipped) = (false, false);
     if hidden {
@@ -505,6 +518,33 @@ mod tests {
             stack.resolve("/usr/bin/sh/x", true).is_none(),
             "a file is not a directory"
         );
+    }
+
+    /// An upper dir as fuse-overlayfs leaves it: a directory made again is opaque by its
+    /// own xattr and holds its markers, which are neither content nor changes.
+    #[test]
+    fn fuse_overlayfs_opaque_directories_and_markers() {
+        let t = tempfile::tempdir().unwrap();
+        let (up, low) = (t.path().join("up"), t.path().join("low"));
+        fs::create_dir_all(low.join("e")).unwrap();
+        fs::write(low.join("e/old"), "o").unwrap();
+        fs::create_dir_all(up.join("e")).unwrap();
+        fs::write(up.join("e/new"), "n").unwrap();
+        fs::write(up.join("e/.wh..wh..opq"), "").unwrap();
+        let xattr = rustix::fs::setxattr(
+            up.join("e"),
+            "user.fuseoverlayfs.opaque",
+            b"y",
+            rustix::fs::XattrFlags::empty(),
+        );
+        if xattr.is_err() {
+            return; // no user xattrs on this file system
+        }
+        whiteout(&up.join("e/.wh..opq"));
+        let stack = Stack::new(vec![up.clone(), low.clone()]);
+        assert_eq!(names(&stack, "e"), ["new"]);
+        let scan = scan(&up, &Stack::new(vec![low])).unwrap();
+        assert_eq!(lines(&scan), ["C /e", "A /e/new", "D /e/old"]);
     }
 
     fn lines(s: &Scan) -> Vec<String> {
