@@ -34,7 +34,10 @@
 //!
 //! The price: the daemon is visible inside the container (`ps` shows `fuse-overlayfs`),
 //! and root in the container may kill it, which leaves the container's own files failing
-//! with `ENOTCONN`. A daemon outside the container's pid namespace (as podman runs it, in
+//! with `ENOTCONN`. Its mount namespace shows the host's tree as the container's did
+//! before `pivot_root` (the user's view, rootless): a container given `CAP_SYS_PTRACE`
+//! could reach it through `/proc/<daemon>/root` (the default capabilities cannot: the
+//! daemon's are not a subset of theirs). A daemon outside the container's pid namespace (as podman runs it, in
 //! its own rootless namespace) would be hidden, but would then need a keeper of its own
 //! to be killed with the container (a pidfd watcher, a monitor that may itself be
 //! SIGKILLed); the in-container daemon needs none.
