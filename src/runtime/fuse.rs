@@ -46,6 +46,7 @@
 //! [`fuse_fallback_errno`]: crate::sys::process::fuse_fallback_errno
 
 use std::ffi::CString;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -183,10 +184,43 @@ pub(crate) fn plan(
     ))
 }
 
-/// What a wait `status` of fuse-overlayfs that did not mount says.
-pub(crate) fn exit_text(status: i32) -> String {
+/// A file for fuse-overlayfs's output (see [`FusePlan::output`]); `None` if the kernel
+/// makes none (the output then goes to the container's stdio).
+pub(crate) fn output_file() -> Option<OwnedFd> {
+    rustix::fs::memfd_create("fuse-overlayfs", rustix::fs::MemfdFlags::CLOEXEC).ok()
+}
+
+/// What fuse-overlayfs wrote to `output`, on one line (its last KiB).
+pub(crate) fn message(output: Option<&OwnedFd>) -> String {
+    let Some(fd) = output else {
+        return String::new();
+    };
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = rustix::io::pread(fd, &mut buf[..], 0).unwrap_or(0);
+    let text = String::from_utf8_lossy(&buf[..n]);
+    let text = text.trim();
+    let start = (text.len().saturating_sub(1024)..text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    text[start..]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What a wait `status` of fuse-overlayfs that did not mount says, with `message`, what it
+/// printed.
+pub(crate) fn exit_text(status: i32, message: &str) -> String {
+    let said = if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    };
     if libc::WIFSIGNALED(status) {
-        return format!("{PROGRAM} was killed by signal {}", libc::WTERMSIG(status));
+        return format!(
+            "{PROGRAM} was killed by signal {}{said}",
+            libc::WTERMSIG(status)
+        );
     }
     match libc::WEXITSTATUS(status) {
         127 => format!("{PROGRAM} could not be found in the container's mount namespace"),
@@ -194,9 +228,7 @@ pub(crate) fn exit_text(status: i32) -> String {
             format!("{PROGRAM} could not be given a mount namespace of its own")
         }
         126 => format!("{PROGRAM} could not be executed"),
-        code => format!(
-            "{PROGRAM} exited with status {code} (its message is on the container's stderr)"
-        ),
+        code => format!("{PROGRAM} exited with status {code}{said}"),
     }
 }
 
@@ -258,13 +290,24 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_run_says_how_it_ended() {
+    fn a_failed_run_says_how_it_ended_and_what_it_printed() {
         assert_eq!(
-            exit_text(1 << 8),
-            "fuse-overlayfs exited with status 1 (its message is on the container's stderr)"
+            exit_text(1 << 8, "fuse: device not found"),
+            "fuse-overlayfs exited with status 1: fuse: device not found"
         );
-        assert_eq!(exit_text(126 << 8), "fuse-overlayfs could not be executed");
-        assert_eq!(exit_text(9), "fuse-overlayfs was killed by signal 9");
+        assert_eq!(exit_text(1 << 8, ""), "fuse-overlayfs exited with status 1");
+        assert_eq!(
+            exit_text(126 << 8, ""),
+            "fuse-overlayfs could not be executed"
+        );
+        assert_eq!(exit_text(9, ""), "fuse-overlayfs was killed by signal 9");
+        let out = output_file().unwrap();
+        rustix::io::write(&out, b"unknown argument ignored: lazytime\ncannot mount\n").unwrap();
+        assert_eq!(
+            message(Some(&out)),
+            "unknown argument ignored: lazytime cannot mount"
+        );
+        assert_eq!(message(None), "");
     }
 
     #[test]

@@ -396,6 +396,8 @@ pub(crate) struct Context {
     /// Why fuse-overlayfs cannot stand in for a native overlay mount that fails (not
     /// installed, no pid namespace); said with the failure.
     pub overlay_fallback: Option<String>,
+    /// The file fuse-overlayfs writes its output to (see [`FusePlan::output`]).
+    pub fuse_output: Option<OwnedFd>,
     /// What the spec asks and the runtime goes on without, as runc does (an ambient
     /// capability the kernel cannot raise): reported through the runtime's warning sink.
     pub warnings: Vec<Error>,
@@ -446,7 +448,10 @@ impl Context {
                 );
                 let source = match f.step {
                     Step::FuseOverlay => f.io_error(),
-                    _ => std::io::Error::other(super::fuse::exit_text(f.errno)),
+                    _ => std::io::Error::other(super::fuse::exit_text(
+                        f.errno,
+                        &super::fuse::message(self.fuse_output.as_ref()),
+                    )),
                 };
                 return Error::Spawn { stage, source };
             }
@@ -722,8 +727,10 @@ fn overlay_root(
         }
         (None, Some(program)) => {
             let fuse_opts = parsed.fuse.unwrap_or_default();
-            let plan = fuse::plan(&program, &fuse_opts, rootfs, !forced)
+            let mut plan = fuse::plan(&program, &fuse_opts, rootfs, !forced)
                 .ok_or_else(|| Error::spec(&field, "contains a NUL byte"))?;
+            plan.output = fuse::output_file();
+            ctx.fuse_output = plan.output.as_ref().and_then(|f| f.try_clone().ok());
             Ok((Some(native), Some(plan)))
         }
         (None, None) => Err(unsupported(fuse::missing())),

@@ -252,18 +252,24 @@ pub struct FusePlan {
     /// Only after the native mount failed with `EPERM`, `EINVAL` or `ENODEV` (what a kernel
     /// without overlayfs in user namespaces answers); `false`: instead of it.
     pub fallback: bool,
+    /// Where fuse-overlayfs's stdout and stderr go until it daemonizes (a file the caller
+    /// reads its message from after a failure; its warnings stay out of the container's
+    /// output); `None`: the container's stdio.
+    pub output: Option<OwnedFd>,
     exec: ArgvEnvp,
 }
 
 impl Clone for FusePlan {
     /// A copy with pointer arrays of its own, into its own strings.
     fn clone(&self) -> Self {
-        FusePlan::new(
+        let mut c = FusePlan::new(
             self.path.clone(),
             self.exec.args.clone(),
             self.exec.env.clone(),
             self.fallback,
-        )
+        );
+        c.output = self.output.as_ref().and_then(|f| f.try_clone().ok());
+        c
     }
 }
 
@@ -273,6 +279,7 @@ impl FusePlan {
         FusePlan {
             path,
             fallback,
+            output: None,
             exec: ArgvEnvp::new(args, env),
         }
     }
@@ -551,6 +558,11 @@ impl InitPlan {
         if let StartSignal::Fifo(fd) = &self.start {
             keep.push(fd.as_raw_fd());
         }
+        let fuse = self.rootfs.as_ref().and_then(|r| r.fuse.as_ref());
+        keep.extend(
+            fuse.and_then(|f| f.output.as_ref())
+                .map(|fd| fd.as_raw_fd()),
+        );
         keep.extend(3..3 + self.process.preserve_fds as RawFd);
         keep.sort_unstable();
         keep.dedup();
@@ -1215,9 +1227,12 @@ fn mount_fuse(r: &RootfsPlan, fuse: &FusePlan, native: Errno) -> ChildResult {
 fn run_fuse(fuse: &FusePlan, index: usize) -> ChildResult {
     let pid = raw::fork_with(0).at(Step::FuseOverlay, index)?;
     if pid == 0 {
-        // None of the runtime's fds (the sync socket, the exec fifo) for the daemon; its
-        // stdio is the container's until it daemonizes (to /dev/null), so an error it
-        // prints before then reaches the container's stderr.
+        // Its output to the file the runtime reads after a failure (it daemonizes to
+        // /dev/null); none of the runtime's fds (the sync socket, the exec fifo).
+        if let Some(out) = &fuse.output {
+            let _ = raw::dup3(out.as_raw_fd(), 1, 0);
+            let _ = raw::dup3(out.as_raw_fd(), 2, 0);
+        }
         let _ = raw::close_range(3, u32::MAX);
         if raw::unshare(libc::CLONE_NEWNS).is_err() {
             raw::exit(FUSE_EXIT_UNSHARE);
@@ -1237,7 +1252,7 @@ fn run_fuse(fuse: &FusePlan, index: usize) -> ChildResult {
 
 /// The exit code of the process that was to run fuse-overlayfs when it could not make its
 /// mount namespace.
-pub const FUSE_EXIT_UNSHARE: c_int = 125;
+pub(crate) const FUSE_EXIT_UNSHARE: c_int = 125;
 
 /// Mounts everything under the rootfs (still reached by its host path).
 fn prepare_rootfs(r: &RootfsPlan) -> ChildResult {

@@ -820,6 +820,8 @@ fn runtime_falls_back_to_fuse_overlayfs_where_the_kernel_refuses_the_overlay() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stdout, "fuse.fuse-overlayfs\n/bin/busybox\nw\n");
+    // fuse-overlayfs's chatter (`unknown argument ignored: lazytime`) is not the container's
+    assert!(!stderr.contains("argument"), "{stderr}");
     let new = b.path.join("upper/new");
     assert_eq!(fs::read_to_string(&new).unwrap(), "w\n");
     assert_eq!(fs::metadata(&new).unwrap().uid(), u.uid);
@@ -835,6 +837,22 @@ fn runtime_falls_back_to_fuse_overlayfs_where_the_kernel_refuses_the_overlay() {
         stderr.contains("mounting the overlay of the rootfs") && !stderr.contains("fuse"),
         "{stderr}"
     );
+
+    // fuse-overlayfs failing: the error says so, with what it printed
+    let b = bundle(",x-driver=fuse-overlayfs");
+    prepare(&b);
+    fs::remove_dir(b.path.join("upper")).unwrap();
+    let out = ours(&xdg.path, &b.path, "rl-fuse-fails");
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("mounting the overlay of the rootfs")
+            && stderr.contains("with fuse-overlayfs")
+            && stderr.contains("fuse-overlayfs exited with status 1: ")
+            && stderr.contains("upper"),
+        "{stderr}"
+    );
+    wait_nothing_left(&b.path.display().to_string(), "a failed fuse-overlayfs");
 }
 
 /// The fuse-overlayfs fallback of the rootless overlay, forced (`CARGOHOLD_OVERLAY`) on a
