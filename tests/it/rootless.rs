@@ -889,6 +889,10 @@ fn engine_mounts_the_overlay_with_fuse_overlayfs_rootless() {
     );
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("argument"),
+        "fuse-overlayfs's chatter: {stderr}"
+    );
     assert_eq!(
         stdout,
         "root:x:0:0:root:/root:/bin/sh\nw\nfuse.fuse-overlayfs\n"
@@ -908,7 +912,7 @@ fn engine_mounts_the_overlay_with_fuse_overlayfs_rootless() {
                 "localhost/rl:1",
                 "sh",
                 "-c",
-                "mkdir /made && echo up > /made/f && sleep 600",
+                "rm /bin/true && mkdir /made && echo up > /made/f && sleep 600",
             ],
         );
         let (stdout, stderr) = text(&out);
@@ -926,6 +930,11 @@ fn engine_mounts_the_overlay_with_fuse_overlayfs_rootless() {
         u.uid,
         "root inside is the user outside"
     );
+    // the engine reads fuse-overlayfs's upper dir as overlayfs's (its whiteout)
+    let diff = e.ok(&["diff", "rl-fuse"]);
+    for line in ["C /bin", "D /bin/true", "A /made", "A /made/f"] {
+        assert!(diff.lines().any(|l| l == line), "{line} not in {diff}");
+    }
     let ps = e.ok(&["exec", "rl-fuse", "sh", "-c", "cat /proc/[0-9]*/comm"]);
     assert!(ps.contains("fuse-overlayfs"), "{ps}");
     assert_eq!(fuse_daemons(&root).len(), 1);
