@@ -700,41 +700,39 @@ fn overlay_root(
     }
     let parsed = fuse::parse(opts).map_err(|e| Error::spec(&field, e))?;
     let native = cstring(&field, parsed.native.as_str())?;
+    if parsed.driver == Driver::Native {
+        return Ok((Some(native), None));
+    }
     let forced = parsed.driver == Driver::Fuse;
-    let unsupported = |reason: String| Error::Unsupported {
-        what: format!("mounting the overlay of the rootfs with {}", fuse::PROGRAM),
-        reason,
-    };
-    // Why fuse-overlayfs cannot stand in, if it cannot.
-    let found = fuse::find();
-    let cannot = if parsed.driver == Driver::Native {
-        Some(String::new())
-    } else if !has_pid_ns {
-        Some(format!(
+    // fuse-overlayfs, where it can stand in; else why it cannot
+    let program = match (has_pid_ns, fuse::find(), &parsed.fuse) {
+        (false, _, _) => Err(format!(
             "{} needs a pid namespace of the container's own, which its daemon dies with",
             fuse::PROGRAM
-        ))
-    } else if found.is_none() {
-        Some(fuse::missing())
-    } else {
-        parsed.fuse.as_ref().err().cloned()
+        )),
+        (true, None, _) => Err(fuse::missing()),
+        (true, Some(_), Err(why)) => Err(why.clone()),
+        (true, Some(program), Ok(_)) => Ok(program),
     };
-    match (cannot, found) {
-        (Some(reason), _) if forced => Err(unsupported(reason)),
-        (Some(reason), _) => {
-            ctx.overlay_fallback = Some(reason).filter(|r| !r.is_empty());
-            Ok((Some(native), None))
+    let program = match program {
+        Ok(program) => program,
+        Err(reason) if forced => {
+            return Err(Error::Unsupported {
+                what: format!("mounting the overlay of the rootfs with {}", fuse::PROGRAM),
+                reason,
+            })
         }
-        (None, Some(program)) => {
-            let fuse_opts = parsed.fuse.unwrap_or_default();
-            let mut plan = fuse::plan(&program, &fuse_opts, rootfs, !forced)
-                .ok_or_else(|| Error::spec(&field, "contains a NUL byte"))?;
-            plan.output = fuse::output_file();
-            ctx.fuse_output = plan.output.as_ref().and_then(|f| f.try_clone().ok());
-            Ok((Some(native), Some(plan)))
+        Err(reason) => {
+            ctx.overlay_fallback = Some(reason);
+            return Ok((Some(native), None));
         }
-        (None, None) => Err(unsupported(fuse::missing())),
-    }
+    };
+    let fuse_opts = parsed.fuse.as_deref().unwrap_or_default();
+    let mut plan = fuse::plan(&program, fuse_opts, rootfs, !forced)
+        .ok_or_else(|| Error::spec(&field, "contains a NUL byte"))?;
+    plan.output = fuse::output_file();
+    ctx.fuse_output = plan.output.as_ref().and_then(|f| f.try_clone().ok());
+    Ok((Some(native), Some(plan)))
 }
 
 /// Which new namespaces clone makes and which the child unshares after joining.
