@@ -853,6 +853,42 @@ fn runtime_falls_back_to_fuse_overlayfs_where_the_kernel_refuses_the_overlay() {
         "{stderr}"
     );
     wait_nothing_left(&b.path.display().to_string(), "a failed fuse-overlayfs");
+
+    // fuse-overlayfs missing (a device over it, in a mount namespace of the test's): the
+    // failure names the package and the kernel, forced or needed
+    let without_fuse = |b: &UserDir, id: &str| {
+        let run = format!(
+            "runuser -u {} -- env XDG_RUNTIME_DIR={} sh -c 'cd {} && exec {} run {id}'",
+            rootless::NAME,
+            xdg.path.display(),
+            b.path.display(),
+            example_bin("runtime").display()
+        );
+        let script = format!("mount --bind /dev/null /usr/bin/fuse-overlayfs && {run}");
+        let mut cmd = std::process::Command::new("unshare");
+        cmd.args(["-m", "sh", "-c", &script]);
+        crate::common::output_via_files(&mut cmd)
+    };
+    for (driver, id, says) in [
+        (
+            ",x-driver=fuse-overlayfs",
+            "rl-fuse-none1",
+            "is not supported on this host",
+        ),
+        ("", "rl-fuse-none2", "(no fallback: "),
+    ] {
+        let b = bundle(driver);
+        prepare(&b);
+        let out = without_fuse(&b, id);
+        let (_, stderr) = text(&out);
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains(says)
+                && stderr.contains("apt-get install fuse-overlayfs")
+                && stderr.contains("Linux 5.11"),
+            "{stderr}"
+        );
+    }
 }
 
 /// The fuse-overlayfs fallback of the rootless overlay, forced (`CARGOHOLD_OVERLAY`) on a
