@@ -3,7 +3,9 @@
 //!
 //! overlayfs marks a deletion with a whiteout (a character device 0/0) and a directory
 //! whose lower content is hidden (removed, then made again) with the `overlay.opaque` xattr
-//! set to `y`; image layers unpacked by the store use the same marks. The merge is computed
+//! set to `y`; image layers unpacked by the store use the same marks. fuse-overlayfs (the
+//! rootless fallback) marks them its own way too: `user.fuseoverlayfs.opaque` with marker
+//! files, and `.wh.<name>` files where no user may make a 0/0 device. The merge is computed
 //! here, by reading the directories, so it needs no mount and works for a stopped container
 //! as for a running one.
 
@@ -11,6 +13,7 @@ use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -65,8 +68,38 @@ const INIT_PATHS: &[&str] = &[
     "/etc/resolv.conf",
 ];
 
-/// The opaque xattrs: as root (`trusted.`) and in a user namespace (`user.`, `userxattr`).
-const OPAQUE_XATTRS: &[&str] = &["trusted.overlay.opaque", "user.overlay.opaque"];
+/// The opaque xattrs: as root (`trusted.`), in a user namespace (`user.`, `userxattr`),
+/// and fuse-overlayfs's (the rootless fallback where the kernel cannot mount overlayfs in a
+/// user namespace).
+const OPAQUE_XATTRS: &[&str] = &[
+    "trusted.overlay.opaque",
+    "user.overlay.opaque",
+    "user.fuseoverlayfs.opaque",
+];
+
+/// What fuse-overlayfs puts in an opaque directory of the upper dir besides the xattr: a
+/// `.wh..wh..opq` file and a whiteout named `.wh..opq`. Markers, not content.
+fn is_fuse_marker(name: &OsStr) -> bool {
+    matches!(name.as_encoded_bytes(), b".wh..wh..opq" | b".wh..opq")
+}
+
+/// The name a `.wh.<name>` file deletes: fuse-overlayfs's whiteout where the kernel lets no
+/// user make a 0/0 device (before Linux 5.8). (Image layers never hold such names: unpack
+/// turns them into whiteouts.)
+fn whiteout_of(name: &OsStr) -> Option<&OsStr> {
+    let rest = name.as_bytes().strip_prefix(b".wh.")?;
+    if rest.is_empty() || is_fuse_marker(name) {
+        return None;
+    }
+    Some(OsStr::from_bytes(rest))
+}
+
+/// `.wh.<name>`.
+fn whiteout_name(name: &OsStr) -> OsString {
+    let mut wh = OsString::from(".wh.");
+    wh.push(name);
+    wh
+}
 
 /// A character device 0/0: overlayfs's whiteout.
 fn is_whiteout(meta: &fs::Metadata) -> bool {
@@ -104,6 +137,9 @@ fn in_layer(layer: &Path, rel: &[&OsStr]) -> InLayer {
     for (i, c) in rel.iter().enumerate() {
         p.push(c);
         let Ok(m) = fs::symlink_metadata(&p) else {
+            if p.with_file_name(whiteout_name(c)).exists() {
+                return InLayer::Gone;
+            }
             return if opaque {
                 InLayer::Gone
             } else {
@@ -264,7 +300,11 @@ impl Stack {
             for e in fs::read_dir(&dir)? {
                 let e = e?;
                 let name = e.file_name();
-                if out.contains_key(&name) || hidden.contains(&name) {
+                if out.contains_key(&name) || hidden.contains(&name) || is_fuse_marker(&name) {
+                    continue;
+                }
+                if let Some(gone) = whiteout_of(&name) {
+                    hidden.push(gone.to_owned());
                     continue;
                 }
                 let host = e.path();
@@ -338,10 +378,12 @@ fn scan_dir(
     let mut names = fs::read_dir(upper.join(rel))?
         .map(|e| e.map(|e| e.file_name()))
         .collect::<io::Result<Vec<_>>>()?;
+    names.retain(|n| !is_fuse_marker(n));
     names.sort();
     let (mut reported, mut init_skipped) = (false, false);
     if hidden {
-        for gone in image.keys().filter(|n| !names.contains(n)) {
+        let listed = |n: &OsString| names.contains(n) || names.contains(&whiteout_name(n));
+        for gone in image.keys().filter(|n| !listed(n)) {
             s.changes.push(Change {
                 path: Path::new("/").join(rel).join(gone),
                 kind: ChangeKind::Deleted,
@@ -350,12 +392,22 @@ fn scan_dir(
         }
     }
     for name in &names {
+        let (name, wh_file) = match whiteout_of(name) {
+            // a deletion, unless the container made the name again
+            Some(gone) if !names.iter().any(|n| n == gone) => (gone, true),
+            Some(_) => continue,
+            None => (name.as_os_str(), false),
+        };
         let rel = rel.join(name);
         let host = upper.join(&rel);
         let abs = Path::new("/").join(&rel);
-        let meta = fs::symlink_metadata(&host)?;
+        let meta = if wh_file {
+            fs::symlink_metadata(host.with_file_name(whiteout_name(name)))?
+        } else {
+            fs::symlink_metadata(&host)?
+        };
         let below = image.get(name).map(|m| &m.meta);
-        if is_whiteout(&meta) {
+        if wh_file || is_whiteout(&meta) {
             if below.is_some() {
                 s.changes.push(Change {
                     path: abs,
@@ -505,6 +557,63 @@ mod tests {
             stack.resolve("/usr/bin/sh/x", true).is_none(),
             "a file is not a directory"
         );
+    }
+
+    /// An upper dir as fuse-overlayfs leaves it: a directory made again is opaque by its
+    /// own xattr and holds its markers, which are neither content nor changes.
+    #[test]
+    fn fuse_overlayfs_opaque_directories_and_markers() {
+        let t = tempfile::tempdir().unwrap();
+        let (up, low) = (t.path().join("up"), t.path().join("low"));
+        fs::create_dir_all(low.join("e")).unwrap();
+        fs::write(low.join("e/old"), "o").unwrap();
+        fs::create_dir_all(up.join("e")).unwrap();
+        fs::write(up.join("e/new"), "n").unwrap();
+        fs::write(up.join("e/.wh..wh..opq"), "").unwrap();
+        let xattr = rustix::fs::setxattr(
+            up.join("e"),
+            "user.fuseoverlayfs.opaque",
+            b"y",
+            rustix::fs::XattrFlags::empty(),
+        );
+        if xattr.is_err() {
+            return; // no user xattrs on this file system
+        }
+        whiteout(&up.join("e/.wh..opq"));
+        let stack = Stack::new(vec![up.clone(), low.clone()]);
+        assert_eq!(names(&stack, "e"), ["new"]);
+        let scan = scan(&up, &Stack::new(vec![low])).unwrap();
+        assert_eq!(lines(&scan), ["C /e", "A /e/new", "D /e/old"]);
+    }
+
+    /// fuse-overlayfs's whiteouts where no 0/0 device can be made: `.wh.<name>` files.
+    #[test]
+    fn fuse_overlayfs_whiteout_files_delete() {
+        let t = tempfile::tempdir().unwrap();
+        let (up, low) = (t.path().join("up"), t.path().join("low"));
+        fs::create_dir_all(low.join("d/sub")).unwrap();
+        fs::write(low.join("d/a"), "a").unwrap();
+        fs::write(low.join("d/b"), "b").unwrap();
+        fs::write(low.join("d/sub/x"), "x").unwrap();
+        fs::create_dir_all(up.join("d")).unwrap();
+        fs::write(up.join("d/.wh.a"), "").unwrap();
+        fs::write(up.join("d/.wh.sub"), "").unwrap();
+        let stack = Stack::new(vec![up.clone(), low.clone()]);
+        assert_eq!(names(&stack, "d"), ["b"]);
+        assert!(stack.resolve("/d/a", true).is_none());
+        assert!(stack.resolve("/d/sub/x", true).is_none());
+        assert!(stack.resolve("/d/b", true).is_some());
+        let scan = scan(&up, &Stack::new(vec![low])).unwrap();
+        assert_eq!(lines(&scan), ["C /d", "D /d/a", "D /d/sub"]);
+        let wh: Vec<_> = scan
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Whiteout { rel, .. } => Some(rel.clone()),
+                Entry::Node { .. } => None,
+            })
+            .collect();
+        assert_eq!(wh, [PathBuf::from("d/a"), PathBuf::from("d/sub")]);
     }
 
     fn lines(s: &Scan) -> Vec<String> {

@@ -456,7 +456,10 @@ impl<'s> Bundle<'s> {
                 }
             }
             let mut notes = spec.annotations().clone().unwrap_or_default();
-            notes.insert(crate::runtime::OVERLAY_ROOT_ANNOTATION.to_owned(), overlay);
+            notes.insert(
+                crate::runtime::OVERLAY_ROOT_ANNOTATION.to_owned(),
+                rootfs::with_overlay_driver(overlay),
+            );
             spec.set_annotations(Some(notes));
         }
         if !mounts.is_empty() {

@@ -139,6 +139,24 @@ pub(crate) fn overlay_root(dir: &Path) -> Result<Option<String>> {
     Ok(Some(format!("{opts},userxattr")))
 }
 
+/// The value of [`crate::runtime::OVERLAY_ROOT_ANNOTATION`] for the options
+/// [`overlay_root`] made: with the driver of [`OVERLAY_DRIVER_ENV`] when it is set, as the
+/// option `x-driver=` (the runtime checks the name; the kernel never sees it).
+pub(crate) fn with_overlay_driver(mut opts: String) -> String {
+    if let Some(driver) = std::env::var_os(OVERLAY_DRIVER_ENV) {
+        opts.push_str(",x-driver=");
+        opts.push_str(&driver.to_string_lossy());
+    }
+    opts
+}
+
+/// The environment variable that picks how a rootless container's overlay is mounted:
+/// `auto` (the default: the kernel's overlayfs, fuse-overlayfs where the kernel refuses
+/// it, as before Linux 5.11), `native` or `fuse-overlayfs` (always; on a new kernel, the
+/// way to use or test the fallback). Read when the container is created; the runtime gets
+/// it as the `x-driver=` option of [`crate::runtime::OVERLAY_ROOT_ANNOTATION`].
+pub(crate) const OVERLAY_DRIVER_ENV: &str = "CARGOHOLD_OVERLAY";
+
 /// Mounts a rootless container's overlay (`opts`, see [`overlay_root`]) at `root` in a
 /// new mount namespace of this process, where nothing else sees it and it goes with the
 /// process: what the rootless store's helper does to reach a stopped container's files

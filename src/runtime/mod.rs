@@ -49,6 +49,7 @@ macro_rules! process_setters {
 
 mod exec;
 mod exit;
+mod fuse;
 mod hooks;
 mod idmap;
 pub(crate) mod plan;

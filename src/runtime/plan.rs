@@ -16,8 +16,8 @@ use oci_spec::runtime::{
 
 use crate::sys::cgroup::{self, CgroupVersion};
 use crate::sys::process::{
-    CapsPlan, ChildFailure, DevicePlan, HookPlan, InitPlan, MountPlan, ProcessPlan, RootfsPlan,
-    StartSignal, Step,
+    CapsPlan, ChildFailure, DevicePlan, FusePlan, HookPlan, InitPlan, MountPlan, ProcessPlan,
+    RootfsPlan, StartSignal, Step,
 };
 use crate::{Error, Result};
 
@@ -393,6 +393,11 @@ pub(crate) struct Context {
     pub rootfs: String,
     /// The rootfs is an overlay the init mounts (see [`OVERLAY_ROOT_ANNOTATION`]).
     pub overlay_root: bool,
+    /// Why fuse-overlayfs cannot stand in for a native overlay mount that fails (not
+    /// installed, no pid namespace); said with the failure.
+    pub overlay_fallback: Option<String>,
+    /// The file fuse-overlayfs writes its output to (see [`FusePlan::output`]).
+    pub fuse_output: Option<OwnedFd>,
     /// What the spec asks and the runtime goes on without, as runc does (an ambient
     /// capability the kernel cannot raise): reported through the runtime's warning sink.
     pub warnings: Vec<Error>,
@@ -419,8 +424,36 @@ impl Context {
                 "setting the propagation of the container's root (linux.rootfsPropagation)"
                     .to_owned()
             }
-            Step::BindRootfs | Step::OpenRootfs if self.overlay_root => {
+            Step::BindRootfs if self.overlay_root => match &self.overlay_fallback {
+                Some(why) if crate::sys::process::fuse_fallback_errno(f.errno) => format!(
+                    "mounting the overlay of the rootfs {} (no fallback: {why})",
+                    self.rootfs
+                ),
+                _ => format!("mounting the overlay of the rootfs {}", self.rootfs),
+            },
+            Step::OpenRootfs if self.overlay_root => {
                 format!("mounting the overlay of the rootfs {}", self.rootfs)
+            }
+            Step::FuseOverlay | Step::FuseOverlayExit => {
+                let native = match f.index {
+                    0 => String::new(),
+                    e => format!(
+                        " (the kernel's overlayfs refused it: {})",
+                        std::io::Error::from_raw_os_error(e as i32)
+                    ),
+                };
+                let stage = format!(
+                    "mounting the overlay of the rootfs {} with fuse-overlayfs{native}",
+                    self.rootfs
+                );
+                let source = match f.step {
+                    Step::FuseOverlay => f.io_error(),
+                    _ => std::io::Error::other(super::fuse::exit_text(
+                        f.errno,
+                        &super::fuse::message(self.fuse_output.as_ref()),
+                    )),
+                };
+                return Error::Spawn { stage, source };
             }
             Step::BindRootfs | Step::OpenRootfs => {
                 format!("bind-mounting the rootfs {}", self.rootfs)
@@ -564,7 +597,8 @@ pub(crate) fn build(input: PlanInput<'_>) -> Result<(InitPlan, Context)> {
             &mut ctx,
         )?;
         plan.host_ns = !has_mount_ns;
-        plan.overlay = overlay_root(spec, has_mount_ns)?;
+        let has_pid_ns = ns.new & libc::CLONE_NEWPID != 0;
+        (plan.overlay, plan.fuse) = overlay_root(spec, rootfs, has_mount_ns, has_pid_ns, &mut ctx)?;
         ctx.overlay_root = plan.overlay.is_some();
         (Some(plan), None)
     } else {
@@ -627,17 +661,32 @@ fn check_user_ns(linux: &oci_spec::runtime::Linux, new_user: bool) -> Result<()>
 /// mounted on the host — and a user without root can have it, in the container's user
 /// namespace (Linux 5.11 and later), as it could not on the host. The engine's containers
 /// use it rootless. (An extension of this runtime; other runtimes ignore it.)
+///
+/// Where the kernel refuses the mount (`EPERM`, `EINVAL` or `ENODEV`: a kernel before 5.11,
+/// or one without overlayfs), fuse-overlayfs mounts the overlay instead, run by the
+/// container's init in the container's namespaces so that it dies with the container; it
+/// needs a pid namespace of the container's own. The option `x-driver=` picks: `auto` (the
+/// default), `native` (no fallback) or `fuse-overlayfs` (always; the engine asks for it
+/// when `CARGOHOLD_OVERLAY=fuse-overlayfs` is set). The kernel never sees `x-` options.
 pub const OVERLAY_ROOT_ANNOTATION: &str = "org.cargohold.rootfs.overlay";
 
-/// The overlay options of [`OVERLAY_ROOT_ANNOTATION`], if the spec has it; it needs a mount
-/// namespace of the container's own.
-fn overlay_root(spec: &Spec, has_mount_ns: bool) -> Result<Option<CString>> {
+/// The overlay options of [`OVERLAY_ROOT_ANNOTATION`], if the spec has it, and how
+/// fuse-overlayfs stands in for the kernel's overlayfs (see [`super::fuse`]); it needs a
+/// mount namespace of the container's own (and fuse-overlayfs a pid namespace).
+fn overlay_root(
+    spec: &Spec,
+    rootfs: &Path,
+    has_mount_ns: bool,
+    has_pid_ns: bool,
+    ctx: &mut Context,
+) -> Result<(Option<CString>, Option<FusePlan>)> {
+    use super::fuse::{self, Driver};
     let Some(opts) = spec
         .annotations()
         .as_ref()
         .and_then(|a| a.get(OVERLAY_ROOT_ANNOTATION))
     else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let field = format!("annotations.{OVERLAY_ROOT_ANNOTATION:?}");
     if !has_mount_ns {
@@ -649,7 +698,41 @@ fn overlay_root(spec: &Spec, has_mount_ns: bool) -> Result<Option<CString>> {
     if !opts.split(',').any(|o| o.starts_with("lowerdir=")) {
         return Err(Error::spec(field, format!("{opts:?} names no lowerdir")));
     }
-    Ok(Some(cstring(&field, opts.as_str())?))
+    let parsed = fuse::parse(opts).map_err(|e| Error::spec(&field, e))?;
+    let native = cstring(&field, parsed.native.as_str())?;
+    if parsed.driver == Driver::Native {
+        return Ok((Some(native), None));
+    }
+    let forced = parsed.driver == Driver::Fuse;
+    // fuse-overlayfs, where it can stand in; else why it cannot
+    let program = match (has_pid_ns, fuse::find(), &parsed.fuse) {
+        (false, _, _) => Err(format!(
+            "{} needs a pid namespace of the container's own, which its daemon dies with",
+            fuse::PROGRAM
+        )),
+        (true, None, _) => Err(fuse::missing()),
+        (true, Some(_), Err(why)) => Err(why.clone()),
+        (true, Some(program), Ok(_)) => Ok(program),
+    };
+    let program = match program {
+        Ok(program) => program,
+        Err(reason) if forced => {
+            return Err(Error::Unsupported {
+                what: format!("mounting the overlay of the rootfs with {}", fuse::PROGRAM),
+                reason,
+            })
+        }
+        Err(reason) => {
+            ctx.overlay_fallback = Some(reason);
+            return Ok((Some(native), None));
+        }
+    };
+    let fuse_opts = parsed.fuse.as_deref().unwrap_or_default();
+    let mut plan = fuse::plan(&program, fuse_opts, rootfs, !forced)
+        .ok_or_else(|| Error::spec(&field, "contains a NUL byte"))?;
+    plan.output = fuse::output_file();
+    ctx.fuse_output = plan.output.as_ref().and_then(|f| f.try_clone().ok());
+    Ok((Some(native), Some(plan)))
 }
 
 /// Which new namespaces clone makes and which the child unshares after joining.
@@ -1231,6 +1314,7 @@ fn rootfs_plan(
     Ok(RootfsPlan {
         rootfs: path_cstring("root.path", rootfs)?,
         overlay: None,
+        fuse: None,
         root_propagation,
         mounts,
         devices,
@@ -1902,5 +1986,104 @@ mod tests {
         check_sysctl("net.ipv4.ip_forward", &ns).unwrap();
         assert!(check_sysctl("kernel.shmmax", &ns).is_err());
         assert!(check_sysctl("vm.swappiness", &ns).is_err());
+    }
+
+    fn overlay_spec(opts: &str) -> Spec {
+        let mut spec = Spec::default();
+        let notes = [(OVERLAY_ROOT_ANNOTATION.to_owned(), opts.to_owned())];
+        spec.set_annotations(Some(notes.into_iter().collect()));
+        spec
+    }
+
+    #[test]
+    fn the_overlay_driver_decides_on_fuse_overlayfs() {
+        let rootfs = Path::new("/c/rootfs");
+        let opts = "lowerdir=/l,upperdir=/u,workdir=/w,userxattr";
+        let run = |opts: &str, pid_ns: bool| {
+            let mut ctx = Context::default();
+            let r = overlay_root(&overlay_spec(opts), rootfs, true, pid_ns, &mut ctx);
+            (r, ctx)
+        };
+        // native: the kernel's data without the x- options, no fallback and nothing to say
+        let (r, ctx) = run(&format!("{opts},x-driver=native"), true);
+        let (native, fuse) = r.unwrap();
+        assert_eq!(native.unwrap().to_str().unwrap(), opts);
+        assert!(fuse.is_none());
+        assert_eq!(ctx.overlay_fallback, None);
+        // auto without a pid namespace: no fallback, and the failure will say why
+        let (r, ctx) = run(opts, false);
+        assert!(r.unwrap().1.is_none());
+        assert!(ctx.overlay_fallback.unwrap().contains("pid namespace"));
+        // forced without one: refused before anything runs
+        let e = run(&format!("{opts},x-driver=fuse-overlayfs"), false)
+            .0
+            .unwrap_err();
+        assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+        assert!(e.to_string().contains("pid namespace"), "{e}");
+        // a driver nobody knows
+        let e = run(&format!("{opts},x-driver=fuse"), true).0.unwrap_err();
+        assert!(e.to_string().contains("unknown overlay driver"), "{e}");
+        // auto with fuse-overlayfs installed: a fallback plan of the directories alone
+        if super::super::fuse::find().is_some() {
+            let (r, ctx) = run(opts, true);
+            let fuse = r.unwrap().1.unwrap();
+            assert!(fuse.fallback);
+            let args: Vec<_> = fuse.args().iter().map(|a| a.to_str().unwrap()).collect();
+            assert_eq!(
+                args,
+                [
+                    "fuse-overlayfs",
+                    "-o",
+                    "lowerdir=/l,upperdir=/u,workdir=/w",
+                    "/c/rootfs"
+                ]
+            );
+            assert_eq!(ctx.overlay_fallback, None);
+        }
+    }
+
+    #[test]
+    fn overlay_failures_say_which_driver_and_why_no_fallback() {
+        let mut ctx = Context {
+            rootfs: "/c/rootfs".into(),
+            overlay_root: true,
+            overlay_fallback: Some(super::super::fuse::missing()),
+            ..Default::default()
+        };
+        let fail = |step, index, errno| ChildFailure { step, index, errno };
+        let e = ctx
+            .error(&fail(Step::BindRootfs, 0, libc::EPERM))
+            .to_string();
+        assert!(e.contains("(no fallback: fuse-overlayfs is not installed (Debian: apt-get install fuse-overlayfs); the kernel's overlayfs needs Linux 5.11"), "{e}");
+        // a failure fuse-overlayfs would not answer says nothing of it
+        let e = ctx
+            .error(&fail(Step::BindRootfs, 0, libc::ENOENT))
+            .to_string();
+        assert!(!e.contains("fallback"), "{e}");
+        ctx.overlay_fallback = None;
+        let e = ctx.error(&fail(Step::FuseOverlayExit, libc::EPERM as u32, 1 << 8));
+        let Error::Spawn { stage, source } = &e else {
+            panic!("{e}")
+        };
+        assert_eq!(
+            stage,
+            &format!(
+                "mounting the overlay of the rootfs /c/rootfs with fuse-overlayfs (the kernel's \
+                 overlayfs refused it: {})",
+                std::io::Error::from_raw_os_error(libc::EPERM)
+            )
+        );
+        assert!(
+            source.to_string().contains("exited with status 1"),
+            "{source}"
+        );
+        let e = ctx.error(&fail(Step::FuseOverlay, 0, libc::EAGAIN));
+        let Error::Spawn { stage, .. } = &e else {
+            panic!("{e}")
+        };
+        assert_eq!(
+            stage,
+            "mounting the overlay of the rootfs /c/rootfs with fuse-overlayfs"
+        );
     }
 }

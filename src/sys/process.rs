@@ -72,11 +72,18 @@ pub enum Step {
     /// Marking fds close-on-exec (the index is 0), or clearing the flag of a preserved fd
     /// (the index is the fd).
     Cloexec,
+    /// Starting fuse-overlayfs for the rootfs ([`FusePlan`]): the errno of fork or wait; the
+    /// index is the errno of the native overlay mount that failed before (0 when
+    /// fuse-overlayfs was asked for).
+    FuseOverlay,
+    /// fuse-overlayfs exited without mounting: the errno field holds its wait status; the
+    /// index as for [`Step::FuseOverlay`].
+    FuseOverlayExit,
 }
 
 impl Step {
     fn from_u32(v: u32) -> Option<Step> {
-        const ALL: [Step; 48] = [
+        const ALL: [Step; 50] = [
             Step::Stdio,
             Step::Signals,
             Step::JoinCgroup,
@@ -125,6 +132,8 @@ impl Step {
             Step::Loopback,
             Step::CloseFds,
             Step::Cloexec,
+            Step::FuseOverlay,
+            Step::FuseOverlayExit,
         ];
         ALL.iter().copied().find(|s| *s as u32 == v)
     }
@@ -198,6 +207,10 @@ pub struct RootfsPlan {
     /// The overlay options (`lowerdir=…,upperdir=…,workdir=…`) to mount an overlay at the
     /// rootfs with, in the container's mount namespace, instead of binding it to itself.
     pub overlay: Option<CString>,
+    /// fuse-overlayfs to mount the overlay with instead of the kernel's overlayfs: always,
+    /// or when the native mount fails as kernels before 5.11 fail it in a user namespace
+    /// (see [`FusePlan`]). Needs `overlay`.
+    pub fuse: Option<FusePlan>,
     /// Propagation applied to `/` first (MS_SLAVE|MS_REC by default).
     pub root_propagation: c_ulong,
     /// Mounts, in the spec's order.
@@ -220,6 +233,73 @@ pub struct RootfsPlan {
     pub readonly_root: bool,
     /// The working directory, relative to the rootfs, created if missing.
     pub cwd: Option<CString>,
+}
+
+/// fuse-overlayfs, run by the child to mount the rootfs's overlay where the kernel's
+/// overlayfs cannot be mounted in a user namespace (Linux before 5.11, or no overlayfs).
+///
+/// The child forks it after entering the container's user and mount namespaces, before
+/// `pivot_root` (so files it creates in the upper dir get the namespace's ids) and waits
+/// for it: it daemonizes once the mount is up and exits non-zero if it cannot mount. The
+/// daemon runs in a mount namespace of its own whose mount propagates to the container's
+/// (see the child's `mount_fuse`), in the container's user and pid namespaces (the runtime
+/// requires one of the container's own), so it dies with the container and its mount goes
+/// with the namespaces: nothing is left on the host.
+#[derive(Debug)]
+pub struct FusePlan {
+    /// The fuse-overlayfs executable (resolved by the caller).
+    pub path: CString,
+    /// Only after the native mount failed with `EPERM`, `EINVAL` or `ENODEV` (what a kernel
+    /// without overlayfs in user namespaces answers); `false`: instead of it.
+    pub fallback: bool,
+    /// Where fuse-overlayfs's stdout and stderr go until it daemonizes (a file the caller
+    /// reads its message from after a failure; its warnings stay out of the container's
+    /// output); `None`: the container's stdio.
+    pub output: Option<OwnedFd>,
+    exec: ArgvEnvp,
+}
+
+impl Clone for FusePlan {
+    /// A copy with pointer arrays of its own, into its own strings.
+    fn clone(&self) -> Self {
+        let mut c = FusePlan::new(
+            self.path.clone(),
+            self.exec.args.clone(),
+            self.exec.env.clone(),
+            self.fallback,
+        );
+        c.output = self.output.as_ref().and_then(|f| f.try_clone().ok());
+        c
+    }
+}
+
+impl FusePlan {
+    /// fuse-overlayfs at `path` with its argv (`fuse-overlayfs -o <options> <rootfs>`) and env.
+    pub fn new(path: CString, args: Vec<CString>, env: Vec<CString>, fallback: bool) -> Self {
+        FusePlan {
+            path,
+            fallback,
+            output: None,
+            exec: ArgvEnvp::new(args, env),
+        }
+    }
+
+    /// The argv.
+    pub fn args(&self) -> &[CString] {
+        &self.exec.args
+    }
+
+    /// The environment.
+    pub fn env(&self) -> &[CString] {
+        &self.exec.env
+    }
+}
+
+/// The errnos of a native overlay mount that the fuse-overlayfs fallback answers: `EPERM`
+/// (overlayfs is not mountable in a user namespace before Linux 5.11), `EINVAL` (an option
+/// the kernel's overlayfs lacks, such as `userxattr`), `ENODEV` (no overlayfs at all).
+pub fn fuse_fallback_errno(errno: i32) -> bool {
+    matches!(errno, libc::EPERM | libc::EINVAL | libc::ENODEV)
 }
 
 /// A hook run by the child itself (createContainer, startContainer).
@@ -478,6 +558,11 @@ impl InitPlan {
         if let StartSignal::Fifo(fd) = &self.start {
             keep.push(fd.as_raw_fd());
         }
+        let fuse = self.rootfs.as_ref().and_then(|r| r.fuse.as_ref());
+        keep.extend(
+            fuse.and_then(|f| f.output.as_ref())
+                .map(|fd| fd.as_raw_fd()),
+        );
         keep.extend(3..3 + self.process.preserve_fds as RawFd);
         keep.sort_unstable();
         keep.dedup();
@@ -1106,6 +1191,69 @@ fn run_hook(hook: &HookPlan, state: &[u8]) -> R {
     }
 }
 
+/// Mounts the rootfs's overlay with fuse-overlayfs (see [`FusePlan`]); `native` is the
+/// errno of the native mount it replaces (0 when asked for), reported with a failure.
+///
+/// The daemon gets a mount namespace of its own (a copy of the container's, made before
+/// `pivot_root`): in the container's, `pivot_root` would move its root to its own mount,
+/// and a path lookup of its own (fuse-overlayfs reads xattrs through `/proc/self/fd`)
+/// would then wait on itself for good. Its mount reaches the container's namespace through
+/// a shared bind of the rootfs onto itself, made private again once the mount is there (so
+/// nothing the container mounts later reaches the daemon, and `pivot_root` takes the
+/// mount).
+fn mount_fuse(r: &RootfsPlan, fuse: &FusePlan, native: Errno) -> ChildResult {
+    let index = native as usize;
+    raw::mount(Some(&r.rootfs), &r.rootfs, None, libc::MS_BIND, None)
+        .at(Step::FuseOverlay, index)?;
+    raw::mount(None, &r.rootfs, None, libc::MS_SHARED, None).at(Step::FuseOverlay, index)?;
+    let bind = raw::openat(
+        libc::AT_FDCWD,
+        &r.rootfs,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        0,
+    )
+    .at(Step::FuseOverlay, index)?;
+    let ran = run_fuse(fuse, index);
+    let mut buf = [0u8; 32];
+    let path = raw::proc_fd_path(&mut buf, bind);
+    let private = raw::mount(None, path, None, libc::MS_PRIVATE | libc::MS_REC, None);
+    raw::close(bind);
+    ran?;
+    private.at(Step::FuseOverlay, index)
+}
+
+/// Runs fuse-overlayfs in a mount namespace of its own and waits until it has mounted and
+/// daemonized (the process it started as exits 0).
+fn run_fuse(fuse: &FusePlan, index: usize) -> ChildResult {
+    let pid = raw::fork_with(0).at(Step::FuseOverlay, index)?;
+    if pid == 0 {
+        // Its output to the file the runtime reads after a failure (it daemonizes to
+        // /dev/null); none of the runtime's fds (the sync socket, the exec fifo).
+        if let Some(out) = &fuse.output {
+            let _ = raw::dup3(out.as_raw_fd(), 1, 0);
+            let _ = raw::dup3(out.as_raw_fd(), 2, 0);
+        }
+        let _ = raw::close_range(3, u32::MAX);
+        if raw::unshare(libc::CLONE_NEWNS).is_err() {
+            raw::exit(FUSE_EXIT_UNSHARE);
+        }
+        // SAFETY: argv and envp were built by `ArgvEnvp::new` from its own private CStrings,
+        // alive as long as the plan, and end with null.
+        let e = unsafe { raw::execve(&fuse.path, &fuse.exec.argv, &fuse.exec.envp) };
+        raw::exit(if e == libc::ENOENT { 127 } else { 126 });
+    }
+    let (_, status) = raw::waitpid(pid, 0).at(Step::FuseOverlay, index)?;
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Ok(())
+    } else {
+        Err((Step::FuseOverlayExit, index as u32, status))
+    }
+}
+
+/// The exit code of the process that was to run fuse-overlayfs when it could not make its
+/// mount namespace.
+pub(crate) const FUSE_EXIT_UNSHARE: c_int = 125;
+
 /// Mounts everything under the rootfs (still reached by its host path).
 fn prepare_rootfs(r: &RootfsPlan) -> ChildResult {
     if !r.host_ns {
@@ -1118,17 +1266,26 @@ fn prepare_rootfs(r: &RootfsPlan) -> ChildResult {
         )
         .at(Step::RootPropagation, 0)?;
     }
-    match &r.overlay {
-        Some(data) => raw::mount(Some(c"overlay"), &r.rootfs, Some(c"overlay"), 0, Some(data)),
-        None => raw::mount(
+    match (&r.overlay, &r.fuse) {
+        (Some(_), Some(fuse)) if !fuse.fallback => mount_fuse(r, fuse, 0)?,
+        (Some(data), fuse) => {
+            let native = raw::mount(Some(c"overlay"), &r.rootfs, Some(c"overlay"), 0, Some(data));
+            match (native, fuse) {
+                (Ok(()), _) => {}
+                // A kernel that cannot mount overlayfs here: fuse-overlayfs mounts it.
+                (Err(e), Some(fuse)) if fuse_fallback_errno(e) => mount_fuse(r, fuse, e)?,
+                (Err(e), _) => return Err((Step::BindRootfs, 0, e)),
+            }
+        }
+        (None, _) => raw::mount(
             Some(&r.rootfs),
             &r.rootfs,
             None,
             libc::MS_BIND | libc::MS_REC,
             None,
-        ),
+        )
+        .at(Step::BindRootfs, 0)?,
     }
-    .at(Step::BindRootfs, 0)?;
     if r.host_ns {
         // The propagation goes to the rootfs mount instead of `/`: a slave (the default)
         // keeps the container's mounts from spreading to the host's shared mounts.

@@ -557,9 +557,15 @@ impl RootlessEngine {
     }
 
     fn engine(&self, args: &[&str]) -> Output {
+        self.engine_env(&[], args)
+    }
+
+    /// `engine ARGS` with `NAME=value` pairs added to its environment.
+    fn engine_env(&self, env: &[&str], args: &[&str]) -> Output {
         let bin = example_bin("engine");
         let root = self.root.display().to_string();
-        let mut all = vec![bin.to_str().unwrap(), "--root", &root];
+        let mut all = env.to_vec();
+        all.extend([bin.to_str().unwrap(), "--root", &root]);
         all.extend_from_slice(args);
         run_as(&self.xdg.path, &all)
     }
@@ -576,7 +582,7 @@ impl RootlessEngine {
 impl Drop for RootlessEngine {
     fn drop(&mut self) {
         // whatever a failed test left running
-        let _ = self.engine(&["rm", "-f", "rl-d", "rl-web"]);
+        let _ = self.engine(&["rm", "-f", "rl-d", "rl-web", "rl-fuse"]);
     }
 }
 
@@ -712,6 +718,308 @@ fn engine_runs_containers_rootless() {
         left.is_empty(),
         "left in {}: {left:?}",
         containers.display()
+    );
+}
+
+/// The pids of live fuse-overlayfs processes whose command line names `needle`.
+fn fuse_daemons(needle: &str) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd);
+            let zombie = fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            });
+            cmd.starts_with("fuse-overlayfs\0") && cmd.contains(needle) && !zombie
+        })
+        .collect()
+}
+
+/// The processes whose mount namespace has a mount naming `needle`.
+fn mount_holders(needle: &str) -> Vec<String> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            fs::read_to_string(e.path().join("mountinfo")).is_ok_and(|m| m.contains(needle))
+        })
+        .map(|e| {
+            let cmd = fs::read(e.path().join("cmdline")).unwrap_or_default();
+            format!(
+                "{} {}",
+                e.file_name().to_string_lossy(),
+                String::from_utf8_lossy(&cmd)
+            )
+        })
+        .collect()
+}
+
+/// Waits until no fuse-overlayfs daemon names `needle` and no process has a mount of it.
+fn wait_nothing_left(needle: &str, after: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (daemons, holders) = (fuse_daemons(needle), mount_holders(needle));
+        if daemons.is_empty() && holders.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after {after}: fuse-overlayfs {daemons:?}, mounts held by {holders:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(mounts_with(needle).is_empty());
+}
+
+/// The runtime example as the test user on a bundle whose root is an overlay of its busybox
+/// tree ([`cargohold::runtime::OVERLAY_ROOT_ANNOTATION`]) with an option the kernel's
+/// overlayfs refuses (`EINVAL`, as a kernel before 5.11 refuses `userxattr`): by default
+/// fuse-overlayfs stands in, and the write lands in the upper dir; with `x-driver=native`
+/// the failure is the kernel's, named.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn runtime_falls_back_to_fuse_overlayfs_where_the_kernel_refuses_the_overlay() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    fs::set_permissions("/dev/fuse", fs::Permissions::from_mode(0o666)).unwrap();
+    let u = rootless::user();
+    let xdg = UserDir::new(0o700);
+    let script = "awk '$5 == \"/\" { for (i = 7; $i != \"-\"; i++); print $(i + 1) }' \
+        /proc/self/mountinfo; ls /bin/busybox; echo w > /new && cat /new";
+    let bundle = |driver: &str| {
+        let driver = driver.to_owned();
+        rootless_bundle(&xdg.path, &["sh", "-c", script], move |spec| {
+            let b = spec["root"]["path"].as_str().unwrap().to_owned();
+            assert_eq!(b, "rootfs");
+            spec["root"]["path"] = "merged".into();
+            spec["root"]["readonly"] = false.into();
+            spec["annotations"][cargohold::runtime::OVERLAY_ROOT_ANNOTATION] = format!(
+                "lowerdir=BUNDLE/rootfs,upperdir=BUNDLE/upper,workdir=BUNDLE/work,\
+                 no_such_option{driver}"
+            )
+            .into();
+        })
+    };
+    let prepare = |b: &UserDir| {
+        // the bundle's own path in the options; the dirs the overlay needs
+        let file = b.path.join("config.json");
+        let text = fs::read_to_string(&file).unwrap();
+        fs::write(&file, text.replace("BUNDLE", &b.path.display().to_string())).unwrap();
+        for d in ["merged", "upper", "work"] {
+            fs::create_dir(b.path.join(d)).unwrap();
+        }
+        chown_tree(&b.path);
+    };
+    let b = bundle("");
+    prepare(&b);
+    let out = ours(&xdg.path, &b.path, "rl-fuse-fallback");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "fuse.fuse-overlayfs\n/bin/busybox\nw\n");
+    // fuse-overlayfs's chatter (`unknown argument ignored: lazytime`) is not the container's
+    assert!(!stderr.contains("argument"), "{stderr}");
+    let new = b.path.join("upper/new");
+    assert_eq!(fs::read_to_string(&new).unwrap(), "w\n");
+    assert_eq!(fs::metadata(&new).unwrap().uid(), u.uid);
+    let needle = b.path.display().to_string();
+    wait_nothing_left(&needle, "the runtime's run");
+
+    let b = bundle(",x-driver=native");
+    prepare(&b);
+    let out = ours(&xdg.path, &b.path, "rl-fuse-native");
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("mounting the overlay of the rootfs") && !stderr.contains("fuse"),
+        "{stderr}"
+    );
+
+    // fuse-overlayfs failing: the error says so, with what it printed
+    let b = bundle(",x-driver=fuse-overlayfs");
+    prepare(&b);
+    fs::remove_dir(b.path.join("upper")).unwrap();
+    let out = ours(&xdg.path, &b.path, "rl-fuse-fails");
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("mounting the overlay of the rootfs")
+            && stderr.contains("with fuse-overlayfs")
+            && stderr.contains("fuse-overlayfs exited with status 1: ")
+            && stderr.contains("upper"),
+        "{stderr}"
+    );
+    wait_nothing_left(&b.path.display().to_string(), "a failed fuse-overlayfs");
+
+    // fuse-overlayfs missing (a device over it, in a mount namespace of the test's): the
+    // failure names the package and the kernel, forced or needed
+    let without_fuse = |b: &UserDir, id: &str| {
+        let run = format!(
+            "runuser -u {} -- env XDG_RUNTIME_DIR={} sh -c 'cd {} && exec {} run {id}'",
+            rootless::NAME,
+            xdg.path.display(),
+            b.path.display(),
+            example_bin("runtime").display()
+        );
+        let script = format!("mount --bind /dev/null /usr/bin/fuse-overlayfs && {run}");
+        let mut cmd = std::process::Command::new("unshare");
+        cmd.args(["-m", "sh", "-c", &script]);
+        crate::common::output_via_files(&mut cmd)
+    };
+    for (driver, id, says) in [
+        (
+            ",x-driver=fuse-overlayfs",
+            "rl-fuse-none1",
+            "is not supported on this host",
+        ),
+        ("", "rl-fuse-none2", "(no fallback: "),
+    ] {
+        let b = bundle(driver);
+        prepare(&b);
+        let out = without_fuse(&b, id);
+        let (_, stderr) = text(&out);
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains(says)
+                && stderr.contains("apt-get install fuse-overlayfs")
+                && stderr.contains("Linux 5.11"),
+            "{stderr}"
+        );
+    }
+}
+
+/// The fuse-overlayfs fallback of the rootless overlay, forced (`CARGOHOLD_OVERLAY`) on a
+/// kernel that has overlayfs in user namespaces: the container sees the image, its root is
+/// a fuse-overlayfs mount, its writes land in the upper dir with the user's ids, and when
+/// it ends (removed, or its init SIGKILLed) no daemon and no mount is left.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn engine_mounts_the_overlay_with_fuse_overlayfs_rootless() {
+    assert!(
+        Path::new("/usr/bin/fuse-overlayfs").exists(),
+        "fuse-overlayfs is not installed (apt-get install fuse-overlayfs)"
+    );
+    // a user mounts FUSE through /dev/fuse, which Debian's udev rules make 0666; this VM
+    // ships it 0600
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    fs::set_permissions("/dev/fuse", fs::Permissions::from_mode(0o666)).unwrap();
+    let u = rootless::user();
+    let e = RootlessEngine::new();
+    let fuse = ["CARGOHOLD_OVERLAY=fuse-overlayfs"];
+    let root = e.root.display().to_string();
+    // attached: the image's files, a write, the root a fuse-overlayfs mount
+    let out = e.engine_env(
+        &fuse,
+        &[
+            "run",
+            "--rm",
+            "localhost/rl:1",
+            "sh",
+            "-c",
+            "head -1 /etc/passwd; echo w > /new && cat /new; \
+             awk '$5 == \"/\" { for (i = 7; $i != \"-\"; i++); print $(i + 1) }' /proc/self/mountinfo",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("argument"),
+        "fuse-overlayfs's chatter: {stderr}"
+    );
+    assert_eq!(
+        stdout,
+        "root:x:0:0:root:/root:/bin/sh\nw\nfuse.fuse-overlayfs\n"
+    );
+    wait_nothing_left(&root, "run --rm");
+
+    // detached: the write in the upper dir, owned by the user; the daemon a process of the
+    // container's
+    let id = {
+        let out = e.engine_env(
+            &fuse,
+            &[
+                "run",
+                "-d",
+                "--name",
+                "rl-fuse",
+                "localhost/rl:1",
+                "sh",
+                "-c",
+                "rm /bin/true && mkdir /made && echo up > /made/f && sleep 600",
+            ],
+        );
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stderr}");
+        stdout.trim().to_owned()
+    };
+    let f = e.root.join("containers").join(&id).join("upper/made/f");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fs::read_to_string(&f).ok().as_deref() != Some("up\n") {
+        assert!(Instant::now() < deadline, "no {}", f.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        fs::metadata(&f).unwrap().uid(),
+        u.uid,
+        "root inside is the user outside"
+    );
+    // the engine reads fuse-overlayfs's upper dir as overlayfs's (its whiteout)
+    let diff = e.ok(&["diff", "rl-fuse"]);
+    for line in ["C /bin", "D /bin/true", "A /made", "A /made/f"] {
+        assert!(diff.lines().any(|l| l == line), "{line} not in {diff}");
+    }
+    let ps = e.ok(&["exec", "rl-fuse", "sh", "-c", "cat /proc/[0-9]*/comm"]);
+    assert!(ps.contains("fuse-overlayfs"), "{ps}");
+    assert_eq!(fuse_daemons(&root).len(), 1);
+    e.ok(&["rm", "-f", "rl-fuse"]);
+    wait_nothing_left(&root, "rm -f");
+
+    // the container's init SIGKILLed from the host: its daemon and mount go with it
+    let out = e.engine_env(
+        &fuse,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "rl-fuse",
+            "localhost/rl:1",
+            "sleep",
+            "600",
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let daemon = fuse_daemons(&root);
+    assert_eq!(daemon.len(), 1);
+    // the daemon's parent is the container's init (it daemonized to pid 1 of the namespace)
+    let stat = fs::read_to_string(format!("/proc/{}/stat", daemon[0])).unwrap();
+    let init: i32 = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let comm = fs::read_to_string(format!("/proc/{init}/comm")).unwrap();
+    assert_eq!(comm.trim(), "sleep");
+    // SAFETY: the container's init, a process this test started (through the engine).
+    assert_eq!(unsafe { libc::kill(init, libc::SIGKILL) }, 0);
+    wait_nothing_left(&root, "SIGKILL of the init");
+    e.ok(&["rm", "-f", "rl-fuse"]);
+
+    // a driver the runtime does not know is refused, named
+    let out = e.engine_env(
+        &["CARGOHOLD_OVERLAY=fuse"],
+        &["run", "--rm", "localhost/rl:1", "true"],
+    );
+    let (_, stderr) = text(&out);
+    assert!(
+        !out.status.success() && stderr.contains("unknown overlay driver \"fuse\""),
+        "{stderr}"
     );
 }
 
