@@ -272,6 +272,9 @@ fn serve_userns_job(
             container::serve_cp(view, overlay, op, input, output)
         }
         userns::Job::Remove { path } => store::remove_any(&path).map(|()| userns::Done::default()),
+        userns::Job::Export { layers } => {
+            container::serve_export(layers, output).map(|()| userns::Done::default())
+        }
         userns::Job::Populate { layers, dest } => {
             volume::serve_populate(layers, &dest).map(|copied| userns::Done {
                 entries: u64::from(copied),

@@ -30,7 +30,7 @@
 //!
 //! A helper lives for one job and dies with its input or output pipe: nothing outlives a
 //! caller that is killed. It costs one execve and the two setuid helpers (a few
-//! milliseconds) per layer unpacked, archive written, tree removed or copy made — and is
+//! milliseconds) per layer unpacked, archive or export written, tree removed or copy made — and is
 //! only used rootless: with a subordinate range for all of these, with only the user's own
 //! id (mapped by the caller itself) for a copy out of or into a stopped container, whose
 //! overlay the helper mounts in a mount namespace of its own.
@@ -177,6 +177,9 @@ pub(crate) enum Job {
     /// Write to stdout the tar entries (without the end-of-archive blocks) of what changed
     /// in the overlay upper dir `upper` over the layer dirs `lower` (top first).
     Archive { upper: PathBuf, lower: Vec<PathBuf> },
+    /// Write to stdout the tar of the merged tree of the layer dirs `layers` (top first),
+    /// as `docker export` writes a container's root.
+    Export { layers: Vec<PathBuf> },
     /// Remove the tree at `path`.
     Remove { path: PathBuf },
     /// Fill the volume directory `dest` with the merged content of the layer directories

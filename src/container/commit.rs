@@ -175,22 +175,39 @@ impl Container {
     /// # Errors
     /// [`Error::ContainerNotFound`]; [`Error::Os`] naming the container's directory when a
     /// file cannot be read or `w` fails.
-    pub fn export(&self, w: impl Write) -> Result<()> {
+    pub fn export(&self, mut w: impl Write) -> Result<()> {
         let rec = self.fresh_record()?;
         let (_, mut layers) = self.image_layers(&rec)?;
         layers.insert(0, rootfs::upper(self.path()));
-        let stack = Stack::new(layers);
-        let mut tar = TarWriter::new(w);
-        let err = |e| {
+        if crate::userns::IdMap::current().keeps_owners() {
+            // rootless with a subordinate range: files of the image's other users are
+            // the helper's to read (see crate::userns)
+            let job = crate::userns::Job::Export { layers };
+            return crate::userns::run(&job, None, Some(&mut w)).map(drop);
+        }
+        write_export(layers, &mut w).map_err(|e| {
             Error::os(
                 "exporting the root file system of the container in",
                 self.path(),
                 e,
             )
-        };
-        export_dir(&stack, Path::new(""), &mut tar).map_err(err)?;
-        tar.into_inner().and_then(|mut w| w.flush()).map_err(err)
+        })
     }
+}
+
+/// The [`Job::Export`](crate::userns::Job::Export) of the rootless store's helper.
+pub(crate) fn serve_export(layers: Vec<std::path::PathBuf>, out: &mut dyn Write) -> Result<()> {
+    let top = layers.first().cloned().unwrap_or_default();
+    write_export(layers, out)
+        .map_err(|e| Error::os("exporting the root file system in the layers of", top, e))
+}
+
+/// The tar of the merged tree of `layers` (top first) on `w`.
+fn write_export<W: Write>(layers: Vec<std::path::PathBuf>, w: W) -> io::Result<()> {
+    let stack = Stack::new(layers);
+    let mut tar = TarWriter::new(w);
+    export_dir(&stack, Path::new(""), &mut tar)?;
+    tar.into_inner().and_then(|mut w| w.flush())
 }
 
 /// Appends what changed in the overlay upper dir `upper` over the layer dirs `lower` (top

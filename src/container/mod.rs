@@ -60,7 +60,7 @@ pub use builder::CONFIG_HASH_LABEL;
 pub(crate) use builder::{random_name, validate_name, SpecEdit, BUILD_STEP_LABEL};
 pub use changes::{Change, ChangeKind};
 pub use commit::CommitOptions;
-pub(crate) use commit::{archive_changes, serve_archive};
+pub(crate) use commit::{archive_changes, serve_archive, serve_export};
 pub(crate) use cp::serve_cp;
 pub use cp::PathStat;
 pub use events::{Actor, Event, EventOptions, Events};

@@ -1586,6 +1586,21 @@ fn engine_keeps_image_owners_through_subordinate_ids() {
     fs::write(&put, "put\n").unwrap();
     chown_tree(&put);
     e.ok(&["cp", put.to_str().unwrap(), "rl-own:/var/db/"]);
+    // export reads it too, with the image's owners
+    let exported = host.path.join("rl-own.tar");
+    e.ok(&["export", "-o", exported.to_str().unwrap(), "rl-own"]);
+    let listing = std::process::Command::new("tar")
+        .args(["-tvf"])
+        .arg(&exported)
+        .output()
+        .unwrap();
+    let listing = text(&listing).0;
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.contains(" 999/999 ") && l.ends_with("var/db/sub/f")),
+        "{listing}"
+    );
     // commit reads it (the user itself cannot enter /var/db/sub)
     e.ok(&["commit", "rl-own", "localhost/owned:2"]);
     assert_eq!(
