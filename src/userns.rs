@@ -30,10 +30,11 @@
 //!
 //! A helper lives for one job and dies with its input or output pipe: nothing outlives a
 //! caller that is killed. It costs one execve and the two setuid helpers (a few
-//! milliseconds) per layer unpacked, archive or export written, tree removed or copy made — and is
-//! only used rootless: with a subordinate range for all of these, with only the user's own
-//! id (mapped by the caller itself) for a copy out of or into a stopped container, whose
-//! overlay the helper mounts in a mount namespace of its own.
+//! milliseconds) per layer unpacked, archive or export written, tree removed, volume
+//! filled or copy made — and is only used rootless: with a subordinate range for all of
+//! these, with only the user's own id (mapped by the caller itself) for a copy out of or
+//! into a stopped container, whose overlay the helper mounts in a mount namespace of its
+//! own.
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
