@@ -367,28 +367,39 @@ fn write_map(tool: &str, ranges: &str, pid: u32, ids: Ids) -> Result<()> {
         };
         return write(file, format!("0 {} 1\n", ids.own));
     }
-    let mut cmd = Command::new(tool);
-    cmd.arg(pid.to_string());
-    for (inside, host, size) in ids.triples() {
-        cmd.args([inside.to_string(), host.to_string(), size.to_string()]);
-    }
     let unsupported = |reason: String| Error::Unsupported {
         what: "a rootless store with subordinate ids".into(),
         reason,
     };
-    let out = cmd.output().map_err(|e| {
-        unsupported(format!(
+    match run_map_tool(tool, pid, ids.triples()) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(stderr)) => Err(unsupported(format!(
+            "{tool} refused the user's range of {ranges}: {stderr}"
+        ))),
+        Err(e) => Err(unsupported(format!(
             "running {tool}: {e}; install the setuid helpers (Debian: apt-get install uidmap) \
              or remove the user's range from {ranges}"
-        ))
-    })?;
-    if out.status.success() {
-        return Ok(());
+        ))),
     }
-    Err(unsupported(format!(
-        "{tool} refused the user's range of {ranges}: {}",
-        String::from_utf8_lossy(&out.stderr).trim()
-    )))
+}
+
+/// Runs `tool` (`newuidmap`, `newgidmap`) for process `pid` with the maps' (inside, host,
+/// size) triples: `Err` when it cannot be run, `Ok(Err(its stderr))` when it refuses.
+pub(crate) fn run_map_tool(
+    tool: &str,
+    pid: u32,
+    triples: impl IntoIterator<Item = (u32, u32, u32)>,
+) -> io::Result<std::result::Result<(), String>> {
+    let mut cmd = Command::new(tool);
+    cmd.arg(pid.to_string());
+    for (inside, host, size) in triples {
+        cmd.args([inside.to_string(), host.to_string(), size.to_string()]);
+    }
+    let out = cmd.output()?;
+    if out.status.success() {
+        return Ok(Ok(()));
+    }
+    Ok(Err(String::from_utf8_lossy(&out.stderr).trim().to_owned()))
 }
 
 /// Called by `cargohold::init()`: marks that the helper can be started and, in a helper,

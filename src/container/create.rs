@@ -651,13 +651,6 @@ impl Drop for Guard<'_> {
 fn oci_map(ids: crate::userns::Ids) -> Vec<oci_spec::runtime::LinuxIdMapping> {
     ids.triples()
         .into_iter()
-        .map(|(inside, host, size)| {
-            oci_spec::runtime::LinuxIdMappingBuilder::default()
-                .container_id(inside)
-                .host_id(host)
-                .size(size)
-                .build()
-                .expect("every field of the mapping is set")
-        })
+        .map(|(inside, host, size)| crate::runtime::id_mapping(inside, host, size))
         .collect()
 }

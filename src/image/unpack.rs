@@ -255,14 +255,20 @@ pub(crate) fn serve_unpack(
     Ok(stats)
 }
 
-/// Why an entry was refused, as [`Error::UnsafeLayerEntry`] says it.
+/// Why an entry is refused, as [`Error::UnsafeLayerEntry`] says it.
+const LEAVES_ROOT: &str = "path leaves the layer root";
+const SYMLINK_NO_TARGET: &str = "symlink without a target";
+const HARDLINK_NO_TARGET: &str = "hard link without a target";
+const SYMLINK_OUT: &str = "symlink points outside the layer root";
+const HARDLINK_OUT: &str = "hard link points outside the layer root";
+const HARDLINK_SELF: &str = "hard link to itself";
 const UNSAFE_REASONS: [&str; 6] = [
-    "path leaves the layer root",
-    "symlink without a target",
-    "hard link without a target",
-    "symlink points outside the layer root",
-    "hard link points outside the layer root",
-    "hard link to itself",
+    LEAVES_ROOT,
+    SYMLINK_NO_TARGET,
+    HARDLINK_NO_TARGET,
+    SYMLINK_OUT,
+    HARDLINK_OUT,
+    HARDLINK_SELF,
 ];
 
 /// The reason of [`UNSAFE_REASONS`] that reads `s` (an error that crossed a process).
@@ -333,8 +339,7 @@ impl Unpacker<'_> {
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
         let raw = entry.path().map_err(|e| self.bad_tar(e))?.into_owned();
-        let rel =
-            clean(&raw).ok_or_else(|| self.unsafe_entry(&raw, "path leaves the layer root"))?;
+        let rel = clean(&raw).ok_or_else(|| self.unsafe_entry(&raw, LEAVES_ROOT))?;
         let kind = entry.header().entry_type();
         let io_err = self.io_err(&raw);
         let name = rel.file_name().map(OsStr::to_owned);
@@ -524,9 +529,9 @@ impl Unpacker<'_> {
         m: &Meta,
     ) -> Result<bool> {
         let io_err = self.io_err(at.raw);
-        let target = self.link_target(entry, at, "symlink without a target")?;
+        let target = self.link_target(entry, at, SYMLINK_NO_TARGET)?;
         if target.is_relative() && clean(&parent_rel.join(&target)).is_none() {
-            return Err(self.unsafe_entry(at.raw, "symlink points outside the layer root"));
+            return Err(self.unsafe_entry(at.raw, SYMLINK_OUT));
         }
         rustix::fs::symlinkat(&target, at.parent, at.name).map_err(|e| io_err(e.into()))?;
         self.chown_at(at, m).map_err(&io_err)?;
@@ -542,12 +547,12 @@ impl Unpacker<'_> {
         rel: &Path,
     ) -> Result<bool> {
         let io_err = self.io_err(at.raw);
-        let target = self.link_target(entry, at, "hard link without a target")?;
+        let target = self.link_target(entry, at, HARDLINK_NO_TARGET)?;
         let target = clean(&target)
             .filter(|t| !t.as_os_str().is_empty())
-            .ok_or_else(|| self.unsafe_entry(at.raw, "hard link points outside the layer root"))?;
+            .ok_or_else(|| self.unsafe_entry(at.raw, HARDLINK_OUT))?;
         if target == rel {
-            return Err(self.unsafe_entry(at.raw, "hard link to itself"));
+            return Err(self.unsafe_entry(at.raw, HARDLINK_SELF));
         }
         let tname = target.file_name().expect("cleaned, non-empty").to_owned();
         let tparent = self

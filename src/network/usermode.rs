@@ -583,6 +583,15 @@ mod tests {
 
     /// A helper outlives no container: when the init exits first, the reaper ends the
     /// helper and reaps it; a helper that exits on its own is reaped alone.
+    /// Waits until process `pid` is gone (reaped), failing with `why` after 10 s.
+    fn gone_within_10s(pid: i32, why: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(std::time::Instant::now() < deadline, "{why}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     #[test]
     fn the_reaper_ends_a_helper_whose_container_is_gone() {
         let mut init = Command::new("sleep").arg("0.2").spawn().unwrap();
@@ -590,27 +599,13 @@ mod tests {
         let pid = helper.id() as i32;
         reap(helper, init.id() as i32);
         init.wait().unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the helper outlived the init"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        gone_within_10s(pid, "the helper outlived the init");
         // the init still runs: the helper is only reaped when it exits
         let init = Command::new("sleep").arg("100").spawn().unwrap();
         let helper = Command::new("sleep").arg("0.1").spawn().unwrap();
         let pid = helper.id() as i32;
         reap(helper, init.id() as i32);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the helper was not reaped"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        gone_within_10s(pid, "the helper was not reaped");
         assert!(alive(init.id() as i32));
         let mut init = init;
         init.kill().unwrap();

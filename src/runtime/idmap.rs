@@ -10,7 +10,6 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::Command;
 
 use oci_spec::runtime::{Linux, LinuxIdMapping};
 
@@ -97,31 +96,23 @@ fn helper(tool: &str, ranges: &str, pid: i32, maps: &[LinuxIdMapping]) -> Result
         what: format!("a rootless {which} map of more than the user's own {which}"),
         reason,
     };
-    let mut cmd = Command::new(tool);
-    cmd.arg(pid.to_string());
-    for m in maps {
-        cmd.args([
-            m.container_id().to_string(),
-            m.host_id().to_string(),
-            m.size().to_string(),
-        ]);
-    }
-    let out = cmd.output().map_err(|e| {
-        unsupported(format!(
+    let triples = maps
+        .iter()
+        .map(|m| (m.container_id(), m.host_id(), m.size()));
+    let pid = u32::try_from(pid).unwrap_or_default();
+    match crate::userns::run_map_tool(tool, pid, triples) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(stderr)) => Err(unsupported(format!(
+            "{tool} refused the map ({}): {stderr}; the map must lie in the user's own {which} \
+             and the ranges {ranges} gives the user",
+            maps.iter()
+                .map(|m| format!("{}:{}:{}", m.container_id(), m.host_id(), m.size()))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ))),
+        Err(e) => Err(unsupported(format!(
             "running {tool}: {e}; install the setuid helpers (Debian: apt-get install uidmap) \
              and give the user a range in {ranges}, or map only the user's own {which}"
-        ))
-    })?;
-    if out.status.success() {
-        return Ok(());
+        ))),
     }
-    Err(unsupported(format!(
-        "{tool} refused the map ({}): {}; the map must lie in the user's own {which} and the \
-         ranges {ranges} gives the user",
-        maps.iter()
-            .map(|m| format!("{}:{}:{}", m.container_id(), m.host_id(), m.size()))
-            .collect::<Vec<_>>()
-            .join(" "),
-        String::from_utf8_lossy(&out.stderr).trim(),
-    )))
 }

@@ -81,6 +81,7 @@ pub use plan::OVERLAY_ROOT_ANNOTATION;
 pub use resources::stats::{
     CpuStats, CpuUsage, EventStats, HugetlbStats, MemoryEntry, MemoryStats, PidsStats, Throttling,
 };
+pub(crate) use rootless::id_mapping;
 pub use rootless::make_rootless;
 pub use signal::{parse_signal, Signal};
 pub use state::{State, Status};

@@ -2,7 +2,7 @@
 //! `runc spec --rootless` writes it.
 
 use oci_spec::runtime::{
-    LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount, Spec,
+    LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount, Spec,
 };
 
 /// Makes `spec` runnable without root (see [`rootless`](super::rootless)), as
@@ -14,14 +14,7 @@ use oci_spec::runtime::{
 /// container has no network namespace of its own (sysfs can only be mounted by the owner
 /// of the network namespace). Device nodes are then bound from the host by the runtime.
 pub fn make_rootless(spec: &mut Spec, inside: (u32, u32)) {
-    let map = |inside: u32, outside: u32| {
-        LinuxIdMappingBuilder::default()
-            .container_id(inside)
-            .host_id(outside)
-            .size(1u32)
-            .build()
-            .expect("every field of the mapping is set")
-    };
+    let map = |inside: u32, outside: u32| id_mapping(inside, outside, 1);
     let Some(linux) = spec.linux_mut() else {
         return;
     };
@@ -59,6 +52,16 @@ pub fn make_rootless(spec: &mut Spec, inside: (u32, u32)) {
             *m = sys_bind(m);
         }
     }
+}
+
+/// One line of an id map: `size` ids from `inside` in the namespace, `host` outside.
+pub(crate) fn id_mapping(inside: u32, host: u32, size: u32) -> LinuxIdMapping {
+    LinuxIdMappingBuilder::default()
+        .container_id(inside)
+        .host_id(host)
+        .size(size)
+        .build()
+        .expect("every field of the mapping is set")
 }
 
 /// `/sys` bound recursively from the host, read-only (runc's rootless `/sys`).

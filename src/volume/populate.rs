@@ -74,16 +74,29 @@ fn copy_layers(layers: &[PathBuf], dst: &Path) -> Result<bool> {
     if merged_entries(&fds)?.is_empty() {
         return Ok(false);
     }
+    fill(&top_fd, top, dst, |copier, dst_fd| {
+        copier.merged_dir(fds, dst_fd, dst)
+    })
+}
+
+/// Opens the volume directory `dst`, lets `copy` fill it, then gives it the mode, owner and
+/// xattrs of the source directory `src_fd` (`src` in errors); true.
+fn fill(
+    src_fd: &OwnedFd,
+    src: &Path,
+    dst: &Path,
+    copy: impl FnOnce(&mut Copier, &OwnedFd) -> Result<()>,
+) -> Result<bool> {
     let dst_fd = rustix::fs::open(dst, DIR_FLAGS, Mode::empty())
         .map_err(|e| Error::os("opening volume", dst, e.into()))?;
     let mut copier = Copier {
         links: HashMap::new(),
         root: geteuid_is_root(),
     };
-    copier.merged_dir(fds, &dst_fd, dst)?;
-    let st = rustix::fs::fstat(&top_fd).map_err(|e| Error::os("stat", top, e.into()))?;
+    copy(&mut copier, &dst_fd)?;
+    let st = rustix::fs::fstat(src_fd).map_err(|e| Error::os("stat", src, e.into()))?;
     copier
-        .attrs_fd(&top_fd, &dst_fd, &st)
+        .attrs_fd(src_fd, &dst_fd, &st)
         .map_err(|e| Error::os("copying attributes to", dst, e))?;
     Ok(true)
 }
@@ -163,18 +176,9 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<bool> {
     if !has_entries {
         return Ok(false);
     }
-    let dst_fd = rustix::fs::open(dst, DIR_FLAGS, Mode::empty())
-        .map_err(|e| Error::os("opening volume", dst, e.into()))?;
-    let mut copier = Copier {
-        links: HashMap::new(),
-        root: geteuid_is_root(),
-    };
-    copier.dir(&src_fd, &dst_fd, src, dst)?;
-    let st = rustix::fs::fstat(&src_fd).map_err(|e| Error::os("stat", src, e.into()))?;
-    copier
-        .attrs_fd(&src_fd, &dst_fd, &st)
-        .map_err(|e| Error::os("copying attributes to", dst, e))?;
-    Ok(true)
+    fill(&src_fd, src, dst, |copier, dst_fd| {
+        copier.dir(&src_fd, dst_fd, src, dst)
+    })
 }
 
 fn geteuid_is_root() -> bool {
