@@ -262,7 +262,7 @@ fn serve_userns_job(
                 entries: s.entries,
                 bytes: s.bytes,
                 skipped_devices: s.skipped_devices,
-                stat: None,
+                ..Default::default()
             })
         }
         userns::Job::Archive { upper, lower } => {
@@ -278,6 +278,22 @@ fn serve_userns_job(
         userns::Job::Populate { layers, dest } => {
             volume::serve_populate(layers, &dest).map(|copied| userns::Done {
                 entries: u64::from(copied),
+                ..Default::default()
+            })
+        }
+        userns::Job::Keep => network::rootless::serve_keep().map(|pid| userns::Done {
+            pid: Some(pid),
+            ..Default::default()
+        }),
+        userns::Job::Network { root, op } => {
+            network::rootless::serve_op(&root, op).map(|v| userns::Done {
+                value: Some(v),
+                ..Default::default()
+            })
+        }
+        userns::Job::Sidecar(job) => {
+            network::rootless::serve_sidecar(job).map(|pid| userns::Done {
+                pid: Some(pid),
                 ..Default::default()
             })
         }

@@ -194,6 +194,21 @@ pub(crate) enum Job {
         overlay: Option<String>,
         op: serde_json::Value,
     },
+    /// Become the network keeper of a rootless engine: unshare a network and a mount
+    /// namespace, fork the keeper (which holds them until it is killed) and return its
+    /// pid (see [`crate::network`]'s rootless networks).
+    Keep,
+    /// An operation of the network store at `root` (the network layer's own, opaque here),
+    /// in the keeper's namespaces (a helper started by [`run_in_keeper`]); its result in
+    /// [`Done::value`].
+    Network {
+        root: PathBuf,
+        op: serde_json::Value,
+    },
+    /// Start the network sidecar of a container on a rootless network (its embedded DNS
+    /// server and published ports; the network layer's own, opaque here); its pid in
+    /// [`Done::pid`].
+    Sidecar(serde_json::Value),
 }
 
 /// What a path is, as `docker cp`'s stat says it.
@@ -214,6 +229,12 @@ pub(crate) struct Done {
     pub bytes: u64,
     pub skipped_devices: u64,
     pub stat: Option<Stat>,
+    /// A process the job left running (the network keeper, a sidecar).
+    #[serde(default)]
+    pub pid: Option<i32>,
+    /// A network operation's result.
+    #[serde(default)]
+    pub value: Option<serde_json::Value>,
 }
 
 /// The helper's last line on stderr.
@@ -248,11 +269,26 @@ pub(crate) fn run_joined(
     input: Option<&mut dyn Read>,
     output: Option<&mut dyn Write>,
 ) -> Result<Done> {
-    run_in(Some(pid), job, input, output)
+    run_in(Some(Join::User(pid)), job, input, output)
+}
+
+/// [`run`] in the user, mount and network namespaces of the network keeper `pid`, where
+/// the rootless engine's bridges and container network namespaces are.
+pub(crate) fn run_in_keeper(pid: i32, job: &Job) -> Result<Done> {
+    run_in(Some(Join::Keeper(pid)), job, None, None)
+}
+
+/// The namespaces a helper joins instead of making its own.
+#[derive(Debug, Clone, Copy)]
+enum Join {
+    /// The user namespace of a process.
+    User(i32),
+    /// The user, mount and network namespaces of the network keeper.
+    Keeper(i32),
 }
 
 fn run_in(
-    join: Option<i32>,
+    join: Option<Join>,
     job: &Job,
     input: Option<&mut dyn Read>,
     output: Option<&mut dyn Write>,
@@ -270,7 +306,11 @@ fn run_in(
     cmd.arg0(PROCESS_NAME)
         .env(
             ENV,
-            join.map_or_else(|| "new".to_owned(), |pid| pid.to_string()),
+            match join {
+                None => "new".to_owned(),
+                Some(Join::User(pid)) => pid.to_string(),
+                Some(Join::Keeper(pid)) => format!("net:{pid}"),
+            },
         )
         .envs(crate::sys::sealed::inherited_env())
         .stdin(Stdio::piped())
@@ -413,19 +453,21 @@ pub(crate) fn enter(serve: fn(Job, &mut dyn Read, &mut dyn Write) -> Result<Done
     // unsharing or joining a user namespace are sound and allowed.
     std::env::remove_var(ENV);
     let mut err = io::stderr().lock();
-    let entered = match mode.to_str().and_then(|m| m.parse::<i32>().ok()) {
-        None => crate::sys::raw::unshare(libc::CLONE_NEWUSER)
+    let mode = mode.to_str().unwrap_or_default();
+    let entered = match mode {
+        "new" => crate::sys::raw::unshare(libc::CLONE_NEWUSER)
             .map_err(|e| format!("unshare(CLONE_NEWUSER): {e}")),
-        Some(pid) => {
-            let path = format!("/proc/{pid}/ns/user");
-            fs::File::open(&path)
-                .map_err(|e| format!("opening {path}: {e}"))
-                .and_then(|ns| {
-                    use std::os::fd::AsRawFd;
-                    crate::sys::raw::setns(ns.as_raw_fd(), libc::CLONE_NEWUSER)
-                        .map_err(|e| format!("joining {path}: {e}"))
-                })
-        }
+        _ => match mode.strip_prefix("net:") {
+            Some(pid) => join(
+                pid,
+                &[
+                    ("user", libc::CLONE_NEWUSER),
+                    ("mnt", libc::CLONE_NEWNS),
+                    ("net", libc::CLONE_NEWNET),
+                ],
+            ),
+            None => join(mode, &[("user", libc::CLONE_NEWUSER)]),
+        },
     };
     if let Err(e) = entered {
         let _ = writeln!(err, "{e}");
@@ -459,6 +501,24 @@ pub(crate) fn enter(serve: fn(Job, &mut dyn Read, &mut dyn Write) -> Result<Done
     let line = serde_json::to_string(&reply).expect("a reply always serialises");
     let _ = writeln!(err, "{line}");
     std::process::exit(0);
+}
+
+/// Joins the namespaces `kinds` (name in `/proc/<pid>/ns`, flag) of process `pid`, in
+/// order (the user namespace first: the rights to join the others come with it), all
+/// opened before the first is joined.
+fn join(pid: &str, kinds: &[(&str, libc::c_int)]) -> std::result::Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let mut files = Vec::new();
+    for (name, flag) in kinds {
+        let path = format!("/proc/{pid}/ns/{name}");
+        let f = fs::File::open(&path).map_err(|e| format!("opening {path}: {e}"))?;
+        files.push((path, f, *flag));
+    }
+    for (path, f, flag) in files {
+        crate::sys::raw::setns(f.as_raw_fd(), flag)
+            .map_err(|e| format!("joining {path}: {}", io::Error::from_raw_os_error(e)))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -360,24 +360,6 @@ impl<'e> Compose<'e> {
             .filter(|s| s.network_mode.is_none())
             .flat_map(|s| s.networks.keys())
             .collect();
-        if crate::paths::rootless() {
-            if let Some(key) = keys.iter().next() {
-                let user = selected
-                    .iter()
-                    .find(|n| {
-                        p.services[*n].network_mode.is_none()
-                            && p.services[*n].networks.contains_key(*key)
-                    })
-                    .map_or("", String::as_str);
-                let reason = format!(
-                    "services.{user}.networks: network {} needs root (a bridge and veth \
-                     pairs); rootless, a service can have `network_mode: none` or `host`, or \
-                     run the project as root",
-                    convert::network_name(p, key)
-                );
-                return Err(self.error("", reason, None));
-            }
-        }
         for key in keys {
             let cfg = p.networks.get(key).cloned().unwrap_or_default();
             let name = convert::network_name(p, key);

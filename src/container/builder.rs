@@ -1245,17 +1245,20 @@ impl ContainerBuilder<'_> {
                 return Err(self.invalid("network alias", "aliases are for user-defined networks"));
             }
         }
-        let user_defined = networks
+        let default = networks
             .iter()
-            .find(|n| *n != crate::network::DEFAULT_NETWORK);
-        if let (net::NetMode::Networks, true, Some(other)) =
-            (mode, crate::paths::rootless(), user_defined)
+            .any(|n| n == crate::network::DEFAULT_NETWORK);
+        if mode == net::NetMode::Networks
+            && crate::paths::rootless()
+            && default
+            && networks.len() > 1
         {
             return Err(self.invalid(
                 "network",
                 format!(
-                    "{other} needs root (a bridge and veth pairs); a rootless container has \
-                     user-mode networking (pasta) on the default network `{}`, or none",
+                    "a rootless container on the default network `{}` has user-mode \
+                     networking (pasta) of its own, which cannot be combined with \
+                     user-defined networks; use only those",
                     crate::network::DEFAULT_NETWORK
                 ),
             ));

@@ -696,6 +696,10 @@ impl Monitor {
         else {
             return Ok(());
         };
+        if crate::paths::rootless() {
+            // the container's sidecar serves it (`net::before_start_hook`)
+            return Ok(());
+        }
         let store = crate::network::NetworkStore::open(root)?;
         let netns = store.netns_path(&self.cfg.id);
         self.dns = Some(crate::network::dns::Resolver::start(
@@ -749,11 +753,10 @@ impl Monitor {
             stdout: Some(out_w.into()),
             stderr: Some(err_w.into()),
             // rootless on a network: pasta connects it before it runs
-            before_start: self
-                .cfg
-                .networks_root
-                .as_deref()
-                .and_then(|root| super::net::user_mode_hook(root, &self.cfg.id, false)),
+            before_start: self.cfg.networks_root.as_deref().and_then(|root| {
+                let dns = self.cfg.embedded_dns.clone();
+                super::net::before_start_hook(root, &self.cfg.id, false, dns)
+            }),
             ..Default::default()
         };
         let started_at = logs::format_time(SystemTime::now(), false);

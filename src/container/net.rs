@@ -14,7 +14,7 @@ use super::record::Record;
 use super::store::ContainerStore;
 use crate::network::dns::{self, Resolver};
 use crate::network::sandbox::NetworkMemo;
-use crate::network::{EndpointConfig, NetworkMode, PortBinding, SandboxConfig};
+use crate::network::{EndpointConfig, NetworkMode, PortBinding, SandboxConfig, DEFAULT_NETWORK};
 use crate::{Error, Result};
 
 /// How the container is networked, as asked for.
@@ -94,9 +94,10 @@ pub(crate) fn attach(store: &ContainerStore, rec: &Record, dir: &Path) -> Result
         return Ok(());
     }
     let id = rec.info.id.as_str();
-    if crate::paths::rootless() {
+    let rootless = crate::paths::rootless();
+    if rootless && net.networks.iter().all(|n| n.network == DEFAULT_NETWORK) {
         // user-mode networking, started by the runtime's `before_start` (see
-        // `user_mode_hook`); /etc/hosts stays the one the container was made with
+        // `before_start_hook`); /etc/hosts stays the one the container was made with
         return store.networks().prepare_user_mode(id, &net.ports).map(drop);
     }
     let hosts_file = dir.join("hosts");
@@ -122,6 +123,11 @@ pub(crate) fn attach(store: &ContainerStore, rec: &Record, dir: &Path) -> Result
     networks.attach(&cfg)?;
     let written = networks.hosts(id).and_then(|hosts| {
         fs::write(&hosts_file, hosts).map_err(|e| Error::os("writing", &hosts_file, e))
+    });
+    // rootless: the namespaces are the network keeper's (see `crate::network`)
+    let written = written.and_then(|()| match rootless {
+        true => join_keeper(store, id, dir),
+        false => Ok(()),
     });
     if let Err(e) = written {
         let _ = networks.detach(id);
@@ -181,6 +187,43 @@ fn join_container(store: &ContainerStore, rec: &Record, dir: &Path) -> Result<()
     crate::store::write_replace(&config, &data, false)
 }
 
+/// Points the bundle of rootless container `id`, attached to user-defined networks, at
+/// the network keeper's namespaces: its user namespace (whose map is the engine's, so the
+/// spec's own maps go) and, through the keeper's mount namespace, the network namespace
+/// the keeper bound for it. Rewritten at each start: the keeper may be a new one.
+///
+/// # Errors
+/// [`Error::Os`]: the keeper is gone, the bundle cannot be rewritten.
+fn join_keeper(store: &ContainerStore, id: &str, dir: &Path) -> Result<()> {
+    use oci_spec::runtime::{LinuxNamespaceType, Spec};
+    let networks = store.networks();
+    let keeper = networks.keeper().ok_or_else(|| Error::Os {
+        op: format!("joining the network keeper's namespaces for container {id}: it is gone"),
+        path: networks.dir().to_owned(),
+        source: std::io::Error::from_raw_os_error(libc::ESRCH),
+    })?;
+    let config = dir.join("config.json");
+    let mut spec =
+        Spec::load(&config).map_err(|e| Error::os("reading", &config, std::io::Error::other(e)))?;
+    if let Some(linux) = spec.linux_mut().as_mut() {
+        linux.set_uid_mappings(None);
+        linux.set_gid_mappings(None);
+        for n in linux.namespaces_mut().iter_mut().flatten() {
+            match n.typ() {
+                LinuxNamespaceType::User => {
+                    n.set_path(Some(format!("/proc/{keeper}/ns/user").into()));
+                }
+                LinuxNamespaceType::Network => {
+                    n.set_path(Some(networks.netns_via_keeper(keeper, id)));
+                }
+                _ => {}
+            }
+        }
+    }
+    let data = serde_json::to_vec(&spec).expect("a spec always serialises");
+    crate::store::write_replace(&config, &data, false)
+}
+
 /// The upstream servers of the container's embedded DNS server — its `--dns` servers, else
 /// the `nameserver`s of the calling process's `/etc/resolv.conf` — or `None` when it has
 /// none (it is not on a user-defined network).
@@ -197,7 +240,8 @@ pub(crate) fn dns_upstreams(rec: &Record) -> Option<Vec<SocketAddr>> {
 /// # Errors
 /// [`Error::Os`]: the namespace cannot be entered or 127.0.0.11:53 is taken in it.
 pub(crate) fn bind_dns(store: &ContainerStore, rec: &Record) -> Result<Option<dns::Bound>> {
-    if !rec.net.embedded_dns {
+    // rootless, the container's sidecar serves it (see `before_start_hook`)
+    if !rec.net.embedded_dns || crate::paths::rootless() {
         return Ok(None);
     }
     let netns = store.networks().netns_path(&rec.info.id);
@@ -273,22 +317,31 @@ pub struct EndpointSettings {
     pub aliases: Vec<String>,
 }
 
-/// The runtime's `before_start` for a rootless container on a network: pasta on its
-/// namespaces (see [`crate::network`]'s user-mode networking); `None` for any other.
-/// `attached`: the container is this process's, created on its spawner thread; its
-/// helper dies with this process.
-pub(crate) fn user_mode_hook(
+/// The runtime's `before_start` for a rootless container on a network, `None` for any
+/// other: on the default network, pasta on its namespaces (see [`crate::network`]'s
+/// user-mode networking); on user-defined networks, its sidecar (its embedded DNS server
+/// with `dns` as upstreams, its published ports). `attached`: the container is this
+/// process's, created on its spawner thread; pasta dies with this process (a sidecar
+/// with the container's init, whoever owns it).
+pub(crate) fn before_start_hook(
     networks_root: &Path,
     id: &str,
     attached: bool,
+    dns: Option<Vec<SocketAddr>>,
 ) -> Option<crate::runtime::BeforeStart> {
-    let store = crate::network::NetworkStore::open(networks_root).ok()?;
-    if !store.has_user_mode(id) {
+    if !crate::paths::rootless() {
         return None;
     }
+    let store = crate::network::NetworkStore::open(networks_root).ok()?;
     let id = id.to_owned();
+    if store.has_user_mode(&id) {
+        return Some(crate::runtime::BeforeStart(std::sync::Arc::new(
+            move |starting| store.start_user_mode(&id, starting, attached),
+        )));
+    }
+    store.sandbox(&id).ok().flatten()?;
     Some(crate::runtime::BeforeStart(std::sync::Arc::new(
-        move |starting| store.start_user_mode(&id, starting, attached),
+        move |starting| store.start_sidecar(&id, starting.pid, dns.clone()),
     )))
 }
 

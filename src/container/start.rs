@@ -88,7 +88,12 @@ impl Bundle<'_> {
         net::attach(self.store, &self.rec, &self.dir)?;
         // rootless on a network: pasta connects it before it runs, and dies with this
         // process (it is spawned from the spawner thread, as the init is)
-        opts.before_start = net::user_mode_hook(self.store.root(), &self.id, true);
+        opts.before_start = net::before_start_hook(
+            self.store.root(),
+            &self.id,
+            true,
+            net::dns_upstreams(&self.rec),
+        );
         // Bound before the container runs, so its first queries wait in the socket.
         let dns = net::bind_dns(self.store, &self.rec)?;
         self.starting_runtime();

@@ -26,6 +26,7 @@ pub(crate) mod dns;
 mod firewall;
 mod ipam;
 mod ports;
+pub(crate) mod rootless;
 pub(crate) mod sandbox;
 mod usermode;
 pub(crate) use sandbox::join_deletions;
@@ -994,6 +995,12 @@ impl NetworkStore {
     /// [`Error::NetworkNotFound`], [`Error::PredefinedNetwork`], [`Error::NetworkInUse`]
     /// while containers are attached, [`Error::Os`].
     pub fn remove(&self, name_or_id: &str) -> Result<()> {
+        if crate::paths::rootless() {
+            let op = rootless::Op::Remove(name_or_id.to_owned());
+            if let Some(()) = self.in_keeper(&op, false)? {
+                return Ok(());
+            }
+        }
         let _lock = self.lock()?;
         let rec = self.resolve(name_or_id)?;
         self.remove_locked(&rec)
@@ -1051,6 +1058,11 @@ impl NetworkStore {
     /// # Errors
     /// [`Error::Netlink`], [`Error::Firewall`] (every network is still tried).
     pub fn release_idle(&self) -> Result<Vec<String>> {
+        if crate::paths::rootless() {
+            if let Some(names) = self.in_keeper(&rootless::Op::ReleaseIdle, false)? {
+                return Ok(names);
+            }
+        }
         let _lock = self.lock()?;
         sandbox::join_deletions();
         let mut out = Vec::new();
@@ -1076,6 +1088,11 @@ impl NetworkStore {
     /// # Errors
     /// [`Error::Os`].
     pub fn prune(&self) -> Result<Vec<String>> {
+        if crate::paths::rootless() {
+            if let Some(names) = self.in_keeper(&rootless::Op::Prune, false)? {
+                return Ok(names);
+            }
+        }
         let _lock = self.lock()?;
         let mut out = Vec::new();
         for r in self.records()? {

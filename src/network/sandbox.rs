@@ -33,7 +33,7 @@ use crate::sys::netlink::{self, Netlink};
 use crate::{Error, Result};
 
 /// How a container is networked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum NetworkMode {
     /// A network namespace of its own with only loopback, up (`--network none`).
     // The container layer makes `none` containers without a sandbox; only this layer's
@@ -48,7 +48,7 @@ pub(crate) enum NetworkMode {
 
 /// A container's attachment to one network, as asked for (`--network`, `--network-alias`,
 /// `--ip`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct EndpointConfig {
     /// The network's name or id.
     pub network: String,
@@ -70,7 +70,7 @@ impl EndpointConfig {
 }
 
 /// What the container layer gives [`NetworkStore::attach`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SandboxConfig {
     /// The container's id (a file name: `[a-zA-Z0-9_.-]`, not starting with `.`).
     pub container_id: String,
@@ -144,7 +144,7 @@ impl Sandbox {
 }
 
 /// A container's attachment to a network, as set up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct EndpointInfo {
     /// The network's name.
     pub network: String,
@@ -223,7 +223,7 @@ impl NetworkStore {
         crate::store::write_replace(&self.sandbox_path(&sb.container_id), &bytes, false)
     }
 
-    fn sandboxes(&self) -> Result<Vec<Sandbox>> {
+    pub(super) fn sandboxes(&self) -> Result<Vec<Sandbox>> {
         let dir = self.dir.join(".sandboxes");
         let mut out = Vec::new();
         for e in fs::read_dir(&dir)
@@ -328,6 +328,9 @@ impl NetworkStore {
     /// bridge's subnet is routed elsewhere on the host), [`Error::Netlink`],
     /// [`Error::Firewall`], [`Error::Os`]; [`Error::Rollback`] if undoing failed too.
     pub(crate) fn attach(&self, cfg: &SandboxConfig) -> Result<Sandbox> {
+        if crate::paths::rootless() {
+            return self.attach_rootless(cfg);
+        }
         let id = cfg.container_id.as_str();
         check_container_id(id)?;
         let _lock = self.lock()?;
@@ -807,6 +810,10 @@ impl NetworkStore {
         let Some(br) = rec.bridge.as_deref() else {
             return Ok(false);
         };
+        if crate::paths::rootless() {
+            // a rootless engine's bridges are the keeper's, and go with it
+            return Ok(false);
+        }
         join_deletions();
         let tag = firewall::network_tag(&rec.id);
         let mut acc = None;
@@ -975,6 +982,9 @@ impl NetworkStore {
         check_container_id(container_id)?;
         // rootless: its pasta, if it has one
         self.detach_user_mode(container_id);
+        if crate::paths::rootless() {
+            return self.detach_rootless(container_id);
+        }
         let _lock = self.lock()?;
         let Some(sb) = self.load_sandbox(container_id)? else {
             return Ok(());
@@ -999,6 +1009,12 @@ impl NetworkStore {
         endpoint: &EndpointConfig,
     ) -> Result<EndpointInfo> {
         check_container_id(container_id)?;
+        if crate::paths::rootless() {
+            let op = super::rootless::Op::Connect(container_id.to_owned(), endpoint.clone());
+            return self
+                .in_keeper(&op, true)
+                .map(|r| r.expect("the keeper was started"));
+        }
         let _lock = self.lock()?;
         let mut sb = self
             .load_sandbox(container_id)?
@@ -1032,6 +1048,10 @@ impl NetworkStore {
     /// [`Error::Firewall`], [`Error::Os`].
     pub(crate) fn disconnect(&self, container_id: &str, network: &str) -> Result<()> {
         check_container_id(container_id)?;
+        if crate::paths::rootless() {
+            let op = super::rootless::Op::Disconnect(container_id.to_owned(), network.to_owned());
+            return self.in_keeper::<()>(&op, true).map(drop);
+        }
         let _lock = self.lock()?;
         let rec = self.resolve(network)?;
         let sb = self.load_sandbox(container_id)?;
@@ -1123,6 +1143,9 @@ impl NetworkStore {
     /// # Errors
     /// The first failure; the rest is still tried.
     pub(crate) fn repair(&self, live: &[&str]) -> Result<()> {
+        if crate::paths::rootless() {
+            return self.repair_rootless(live);
+        }
         let _lock = self.lock()?;
         join_deletions();
         let mut acc = None;

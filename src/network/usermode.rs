@@ -550,7 +550,7 @@ const EXIT_FD: i32 = 1023;
 /// Ends a helper recorded as `(pid, start time)`, if that process still runs, and waits
 /// until it is gone (its ports free again, as Docker's are once `rm` returns): SIGTERM,
 /// then SIGKILL after a second.
-fn stop_helper(helper: Option<(i32, u64)>) {
+pub(super) fn stop_helper(helper: Option<(i32, u64)>) {
     let Some((pid, start)) = helper else {
         return;
     };

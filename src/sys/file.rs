@@ -114,6 +114,33 @@ pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// splice(2) of up to `len` bytes from `from` to `to` (one of them a pipe), at their own
+/// offsets: the kernel moves the pages without a copy through user space. 0 at the end of
+/// the input.
+pub fn splice(
+    from: std::os::fd::BorrowedFd<'_>,
+    to: std::os::fd::BorrowedFd<'_>,
+    len: usize,
+) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: both fds are borrowed, so open for the call; null offsets are allowed (the
+    // files' own are used).
+    let n = unsafe {
+        libc::splice(
+            from.as_raw_fd(),
+            std::ptr::null_mut(),
+            to.as_raw_fd(),
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_MOVE | libc::SPLICE_F_MORE,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 /// Makes the calling process a child subreaper (PR_SET_CHILD_SUBREAPER).
 pub fn set_child_subreaper() -> io::Result<()> {
     super::raw::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
