@@ -552,3 +552,84 @@ fn relay_udp(host: UdpSocket, to: SocketAddrV4) {
         let _ = flow.send(&buf[..n]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// An echo server on loopback (TCP: until the peer's end, then its own end).
+    fn tcp_echo() -> SocketAddrV4 {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let SocketAddr::V4(at) = l.local_addr().unwrap() else {
+            unreachable!()
+        };
+        std::thread::spawn(move || {
+            for c in l.incoming() {
+                let mut c = c.unwrap();
+                let mut all = Vec::new();
+                c.read_to_end(&mut all).unwrap();
+                all.reverse();
+                c.write_all(&all).unwrap();
+            }
+        });
+        at
+    }
+
+    #[test]
+    fn tcp_connections_are_forwarded_both_ways_to_their_end() {
+        let to = tcp_echo();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let at = l.local_addr().unwrap();
+        std::thread::spawn(move || accept(&l, to));
+        for _ in 0..2 {
+            let mut c = TcpStream::connect(at).unwrap();
+            // more than a pipe's worth, so that the splice loop turns
+            let sent: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+            c.write_all(&sent).unwrap();
+            c.shutdown(Shutdown::Write).unwrap();
+            let mut back = Vec::new();
+            c.read_to_end(&mut back).unwrap();
+            let mut want = sent.clone();
+            want.reverse();
+            assert!(back == want, "{} bytes came back", back.len());
+        }
+    }
+
+    #[test]
+    fn udp_flows_get_their_own_answers() {
+        let echo = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let SocketAddr::V4(to) = echo.local_addr().unwrap() else {
+            unreachable!()
+        };
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            loop {
+                let (n, from) = echo.recv_from(&mut buf).unwrap();
+                let mut answer = b"re:".to_vec();
+                answer.extend_from_slice(&buf[..n]);
+                echo.send_to(&answer, from).unwrap();
+            }
+        });
+        let host = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let at = host.local_addr().unwrap();
+        std::thread::spawn(move || relay_udp(host, to));
+        let clients: Vec<UdpSocket> = (0..2)
+            .map(|_| {
+                let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                c.connect(at).unwrap();
+                c
+            })
+            .collect();
+        for round in 0..2 {
+            for (i, c) in clients.iter().enumerate() {
+                let msg = format!("{i}.{round}");
+                c.send(msg.as_bytes()).unwrap();
+                let mut buf = [0u8; 512];
+                let n = c.recv(&mut buf).unwrap();
+                assert_eq!(&buf[..n], format!("re:{msg}").as_bytes());
+            }
+        }
+    }
+}

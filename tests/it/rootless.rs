@@ -538,7 +538,7 @@ impl RootlessEngine {
         let e = RootlessEngine { xdg, root };
         let src = UserDir::new(0o755);
         busybox_rootfs(&src.path);
-        for applet in ["httpd", "wget", "ip", "mkdir", "pwd", "stat"] {
+        for applet in ["httpd", "wget", "ip", "mkdir", "pwd", "stat", "timeout"] {
             std::os::unix::fs::symlink("busybox", src.path.join("rootfs/bin").join(applet))
                 .unwrap();
         }
@@ -582,7 +582,9 @@ impl RootlessEngine {
 impl Drop for RootlessEngine {
     fn drop(&mut self) {
         // whatever a failed test left running
-        let _ = self.engine(&["rm", "-f", "rl-d", "rl-web", "rl-fuse"]);
+        let _ = self.engine(&[
+            "rm", "-f", "rl-d", "rl-web", "rl-fuse", "rl-nweb", "rl-keep",
+        ]);
     }
 }
 
@@ -686,22 +688,24 @@ fn engine_runs_containers_rootless() {
         !out.status.success() && stderr.contains("delegated"),
         "{stderr}"
     );
-    let out = e.engine(&["network", "create", "rlnet"]);
-    if out.status.success() {
-        let out = e.engine(&[
-            "run",
-            "--rm",
-            "--network",
-            "rlnet",
-            "localhost/rl:1",
-            "true",
-        ]);
-        let (_, stderr) = text(&out);
-        assert!(
-            !out.status.success() && stderr.contains("needs root"),
-            "{stderr}"
-        );
-    }
+    // the default network's pasta does not mix with a user-defined network
+    e.ok(&["network", "create", "rlmix"]);
+    let out = e.engine(&[
+        "run",
+        "--rm",
+        "--network",
+        "bridge",
+        "--network",
+        "rlmix",
+        "localhost/rl:1",
+        "true",
+    ]);
+    let (_, stderr) = text(&out);
+    assert!(
+        !out.status.success() && stderr.contains("cannot be combined with user-defined"),
+        "{stderr}"
+    );
+    e.ok(&["network", "rm", "rlmix"]);
     // nothing is left: no container, no mount of the root, no process of it
     assert_eq!(e.ok(&["ps", "-aq"]), "");
     assert!(mounts_with(&e.root.display().to_string()).is_empty());
@@ -1224,6 +1228,240 @@ fn killed_owner_leaves_no_helper(path: Option<&Path>) {
     e.ok(&["rm", "rl-att"]);
 }
 
+/// A shell command running the engine example as the test user of `e` (for scripts run
+/// by [`in_private_netns`]).
+fn engine_line(e: &RootlessEngine, args: &str) -> String {
+    format!(
+        "runuser -u {} -- env XDG_RUNTIME_DIR={} HOME={} {} --root {} {args}",
+        rootless::NAME,
+        e.xdg.path.display(),
+        e.xdg.path.display(),
+        example_bin("engine").display(),
+        e.root.display()
+    )
+}
+
+/// Live processes of the engine of `e` that are its helpers re-executed (argv[0]
+/// `cargohold-…`: monitors, the network keeper, sidecars), found by the runtime
+/// directory in their environment.
+fn helpers_of(e: &RootlessEngine) -> Vec<String> {
+    let xdg = format!("XDG_RUNTIME_DIR={}\0", e.xdg.path.display());
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|p| {
+            p.file_name()
+                .to_str()
+                .is_some_and(|n| n.parse::<i32>().is_ok())
+        })
+        .filter_map(|p| {
+            let env = fs::read(p.path().join("environ")).ok()?;
+            let cmd = fs::read(p.path().join("cmdline")).ok()?;
+            let stat = fs::read_to_string(p.path().join("stat")).ok()?;
+            let zombie = stat.rsplit(')').next()?.split_whitespace().next() == Some("Z");
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            (String::from_utf8_lossy(&env).contains(&xdg)
+                && cmd.starts_with("cargohold-")
+                && !zombie)
+                .then(|| format!("{} {cmd}", p.file_name().to_string_lossy()))
+        })
+        .collect()
+}
+
+/// Waits (up to 5 s) until no helper of `e`'s engine is left.
+fn wait_no_helpers(e: &RootlessEngine, after: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !helpers_of(e).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "left running after {after}: {:?}",
+            helpers_of(e)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The entries of a directory of the engine's networks (none when it is missing).
+fn entries(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// User-defined networks as the test user: a container reached by its name and alias
+/// from a peer on its network (the embedded DNS server), its address in `inspect`, its
+/// port published on the host's loopback; a container on another network reaches it
+/// neither by name nor by address. While it runs, the network keeper and its sidecar
+/// run; once it is removed, neither does, and no namespace or record is left.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn engine_networks_rootless() {
+    let e = RootlessEngine::new();
+    let www = UserDir::new(0o755);
+    fs::write(www.path.join("index.html"), "network page\n").unwrap();
+    chown_tree(&www.path);
+    e.ok(&["network", "create", "rlnet"]);
+    e.ok(&["network", "create", "rlother"]);
+    let script = format!(
+        "{run} >/dev/null && \
+         for i in $(seq 50); do busybox wget -qO- http://127.0.0.1:18081/index.html && break; \
+           sleep 0.1; done; {peer}; {port}",
+        run = engine_line(
+            &e,
+            &format!(
+                "run -d --name rl-nweb --network rlnet --network-alias www \
+                 -p 127.0.0.1:18081:80 -v {}:/www:ro localhost/rl:1 httpd -f -p 80 -h /www",
+                www.path.display()
+            )
+        ),
+        peer = engine_line(
+            &e,
+            "run --rm --network rlnet localhost/rl:1 sh -c \
+             'wget -qO- http://rl-nweb/index.html; wget -qO- http://www/index.html'"
+        ),
+        port = engine_line(&e, "port rl-nweb"),
+    );
+    let out = in_private_netns(&script);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        stdout, "network page\nnetwork page\nnetwork page\n80/tcp -> 127.0.0.1:18081\n",
+        "{stderr}"
+    );
+    let inspect: serde_json::Value = serde_json::from_str(&e.ok(&["inspect", "rl-nweb"])).unwrap();
+    let ip = inspect[0]["NetworkSettings"]["Networks"]["rlnet"]["IPAddress"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        ip.starts_with("172.") || ip.starts_with("192.168."),
+        "{inspect}"
+    );
+    // another network: not by address (its bridge is isolated), not by name
+    let out = e.engine(&[
+        "run",
+        "--rm",
+        "--network",
+        "rlother",
+        "localhost/rl:1",
+        "sh",
+        "-c",
+        &format!(
+            "timeout 3 wget -qO- http://{ip}/index.html || echo unreachable; \
+             grep -c rl-nweb /etc/hosts"
+        ),
+    ]);
+    assert_eq!(text(&out).0, "unreachable\n0\n", "{:?}", text(&out));
+    // the keeper and the sidecar while it runs
+    let helpers = helpers_of(&e);
+    assert_eq!(
+        helpers
+            .iter()
+            .filter(|h| h.contains("cargohold-userns"))
+            .count(),
+        2,
+        "{helpers:?}"
+    );
+    e.ok(&["rm", "-f", "rl-nweb"]);
+    wait_no_helpers(&e, "rm -f");
+    assert!(entries(&e.root.join("netns")).is_empty());
+    assert!(entries(&e.root.join("networks/.sandboxes")).is_empty());
+    assert!(entries(&e.root.join("networks/.sidecars")).is_empty());
+    assert!(!e.root.join("networks/.keeper.json").exists());
+    e.ok(&["network", "rm", "rlnet", "rlother"]);
+    assert!(!e.ok(&["network", "ls"]).contains("rlnet"));
+}
+
+/// An attached container on a user-defined network publishing a port, its owner (the
+/// engine example) SIGKILLed while it serves: the container and its sidecar go at once;
+/// the next `Engine::open` finds it exited, detaches it and stops the keeper.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn a_killed_owner_takes_its_sidecar_along() {
+    let e = RootlessEngine::new();
+    let www = UserDir::new(0o755);
+    fs::write(www.path.join("index.html"), "attached network page\n").unwrap();
+    chown_tree(&www.path);
+    e.ok(&["network", "create", "rlnet"]);
+    let run = engine_line(
+        &e,
+        &format!(
+            "run --name rl-natt --network rlnet -p 127.0.0.1:18091:80 -v {}:/www:ro \
+             localhost/rl:1 httpd -f -p 80 -h /www",
+            www.path.display()
+        ),
+    );
+    let script = format!(
+        "{run} </dev/null >/dev/null 2>&1 & r=$!; \
+         for i in $(seq 100); do busybox wget -qO- http://127.0.0.1:18091/index.html && break; \
+           sleep 0.1; done; \
+         kill -KILL $(ps -o pid= --ppid $r); wait $r; echo killed"
+    );
+    let out = in_private_netns(&script);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(stdout, "attached network page\nkilled\n", "{stderr}");
+    // only the keeper may be left until the next open
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while helpers_of(&e).len() > 1 {
+        assert!(Instant::now() < deadline, "left: {:?}", helpers_of(&e));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ps = e.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.starts_with("rl-natt Exited"), "{ps}");
+    wait_no_helpers(&e, "the next open");
+    assert!(entries(&e.root.join("networks/.sandboxes")).is_empty());
+    assert!(entries(&e.root.join("netns")).is_empty());
+    e.ok(&["rm", "rl-natt"]);
+    e.ok(&["network", "rm", "rlnet"]);
+}
+
+/// The network keeper SIGKILLed under a running container: the next container on the
+/// network gets a new keeper and runs; the old container (its network lost, as with a
+/// dead dockerd) is removed cleanly, and nothing is left.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn a_killed_network_keeper_is_replaced() {
+    let e = RootlessEngine::new();
+    e.ok(&["network", "create", "rlnet"]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rl-keep",
+        "--network",
+        "rlnet",
+        "localhost/rl:1",
+        "sleep",
+        "60",
+    ]);
+    let rec: serde_json::Value =
+        serde_json::from_slice(&fs::read(e.root.join("networks/.keeper.json")).unwrap()).unwrap();
+    let keeper = rec["pid"].as_i64().unwrap() as i32;
+    // SAFETY: kill(2) of the keeper this test's engine started.
+    assert_eq!(unsafe { libc::kill(keeper, libc::SIGKILL) }, 0);
+    let out = e.engine(&[
+        "run",
+        "--rm",
+        "--network",
+        "rlnet",
+        "localhost/rl:1",
+        "sh",
+        "-c",
+        "ip -4 addr show eth0 | grep -c inet",
+    ]);
+    assert_eq!(text(&out).0, "1\n", "{:?}", text(&out));
+    let again: serde_json::Value =
+        serde_json::from_slice(&fs::read(e.root.join("networks/.keeper.json")).unwrap()).unwrap();
+    assert_ne!(again["pid"].as_i64().unwrap() as i32, keeper);
+    e.ok(&["rm", "-f", "rl-keep"]);
+    wait_no_helpers(&e, "rm -f");
+    assert!(entries(&e.root.join("netns")).is_empty());
+    e.ok(&["network", "rm", "rlnet"]);
+}
+
 /// `engine build` as the test user: RUN in a rootless container, WORKDIR, COPY; the image
 /// runs, and its layers give root (not the user's uid) the files the build made.
 #[test]
@@ -1432,18 +1670,30 @@ fn image_sandbox_runs_rootless() {
     assert_eq!(e.ok(&["ps", "-aq"]), "");
 }
 
-/// Compose as the test user: a project on a network is refused before anything is made
-/// (its networks need bridges), naming the service; a project without networks comes up,
+/// Compose as the test user: a project on its default network comes up — a service
+/// reaches another by its name, a published port serves on the host's loopback — and
+/// `down` leaves no container, network or helper; a project without networks comes up,
 /// shares its volume between services, and `down -v` leaves nothing.
 #[test]
 #[ignore = "requires root (to make the test user)"]
 fn compose_rootless() {
     let e = RootlessEngine::new();
     let dir = UserDir::new(0o755);
+    fs::write(dir.path.join("index.html"), "compose page\n").unwrap();
     let on_network = dir.path.join("net.yaml");
     fs::write(
         &on_network,
-        "name: rlnet\nservices:\n  web:\n    image: localhost/rl:1\n    command: [\"sleep\", \"60\"]\n",
+        format!(
+            "name: rlnet\nservices:\n  web:\n    image: localhost/rl:1\n    \
+             command: [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n    \
+             volumes: [\"{www}:/www:ro\"]\n    ports: [\"127.0.0.1:18082:80\"]\n    \
+             stop_grace_period: 1s\n  \
+             client:\n    image: localhost/rl:1\n    depends_on: [web]\n    \
+             stop_grace_period: 1s\n    \
+             command: [\"sh\", \"-c\", \"for i in $$(seq 50); do wget -qO- http://web/index.html \
+             && break; sleep 0.1; done; sleep 60\"]\n",
+            www = dir.path.display()
+        ),
     )
     .unwrap();
     let without = dir.path.join("none.yaml");
@@ -1457,18 +1707,26 @@ fn compose_rootless() {
     .unwrap();
     chown_tree(&dir.path);
     let f = |p: &Path| p.to_str().unwrap().to_owned();
-    let out = e.engine(&["compose", "-f", &f(&on_network), "up", "-d"]);
-    let (_, stderr) = text(&out);
-    assert!(!out.status.success());
-    assert!(
-        stderr.contains("services.web.networks") && stderr.contains("needs root"),
-        "{stderr}"
+    let compose = |args: &str| engine_line(&e, &format!("compose -f {} {args}", f(&on_network)));
+    let script = format!(
+        "{up} >/dev/null 2>&1 && \
+         for i in $(seq 50); do busybox wget -qO- http://127.0.0.1:18082/index.html && break; \
+           sleep 0.1; done; \
+         for i in $(seq 50); do {logs} | grep -q page && break; sleep 0.1; done; \
+         {logs} | grep -c 'compose page'; {down} >/dev/null 2>&1; echo down=$?",
+        up = compose("up -d"),
+        logs = compose("logs client"),
+        down = compose("down"),
     );
+    let out = in_private_netns(&script);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(stdout, "compose page\n1\ndown=0\n", "{stderr}");
     assert_eq!(e.ok(&["ps", "-aq"]), "");
     assert!(
         !e.ok(&["network", "ls"]).contains("rlnet"),
         "a network was left"
     );
+    wait_no_helpers(&e, "compose down");
     e.ok(&["compose", "-f", &f(&without), "up", "-d"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
