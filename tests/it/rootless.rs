@@ -583,7 +583,14 @@ impl Drop for RootlessEngine {
     fn drop(&mut self) {
         // whatever a failed test left running
         let _ = self.engine(&[
-            "rm", "-f", "rl-d", "rl-web", "rl-fuse", "rl-nweb", "rl-keep",
+            "rm",
+            "-f",
+            "rl-d",
+            "rl-web",
+            "rl-fuse",
+            "rl-nweb",
+            "rl-nother",
+            "rl-keep",
         ]);
     }
 }
@@ -1365,7 +1372,23 @@ fn engine_networks_rootless() {
         2,
         "{helpers:?}"
     );
-    e.ok(&["rm", "-f", "rl-nweb"]);
+    // connected to its network while it runs, another container reaches it by alias
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rl-nother",
+        "--network",
+        "rlother",
+        "localhost/rl:1",
+        "sleep",
+        "60",
+    ]);
+    e.ok(&["network", "connect", "rlnet", "rl-nother"]);
+    let page = e.ok(&["exec", "rl-nother", "wget", "-qO-", "http://www/index.html"]);
+    assert_eq!(page, "network page\n");
+    e.ok(&["network", "disconnect", "rlnet", "rl-nother"]);
+    e.ok(&["rm", "-f", "rl-nweb", "rl-nother"]);
     wait_no_helpers(&e, "rm -f");
     assert!(entries(&e.root.join("netns")).is_empty());
     assert!(entries(&e.root.join("networks/.sandboxes")).is_empty());
