@@ -5,8 +5,10 @@
 #                the tests; a root of its own), N interleaved iterations, order shuffled.
 #                Target: rootless median <= 1.5x root's.
 #   throughput   1 GiB over TCP into `busybox nc -l` in a rootless container through a
-#                published port (pasta), against the same into `busybox nc -l` on the host
-#                over loopback; M rounds each, interleaved. Target: >= 0.5x loopback.
+#                published port — on the default network (pasta) and on a user-defined
+#                network (the network keeper's bridge, forwarded by the container's
+#                sidecar) — against the same into `busybox nc -l` on the host over
+#                loopback; M rounds each, interleaved. Target: >= 0.5x loopback.
 # Everything runs in a network namespace of the script's own (loopback plus a veth pair
 # leading nowhere, which pasta needs as a template interface), so nothing leaves it.
 #
@@ -48,7 +50,7 @@ work=$(mktemp -d /var/tmp/rootless-bench.XXXXXX)
 chmod 0755 "$work"
 cleanup() {
     runuser -u "$RL_USER" -- env XDG_RUNTIME_DIR="$work/xdg" "$OURS" --root "$work/user" \
-        rm -f rl-sink >/dev/null 2>&1 || true
+        rm -f rl-sink rl-sink-net >/dev/null 2>&1 || true
     kill "${host_nc:-}" 2>/dev/null || true
     rm -rf "$work"
 }
@@ -113,25 +115,33 @@ def send(port):
     s.close()
     return size / (time.perf_counter() - t) / 1e6
 
-pasta, loop = [], []
+user = lambda *a: subprocess.run(env_user + [ours, "--root", f"{work}/user", *a],
+                                  check=True, stdout=subprocess.DEVNULL)
+user("network", "create", "rl-bench-net")
+sink = ["localhost/rl-bench", "sh", "-c", "while true; do nc -l -p 5001 > /dev/null; done"]
+pasta, sidecar, loop = [], [], []
 for r in range(m):
-    subprocess.run(env_user + [ours, "--root", f"{work}/user", "run", "-d", "--name", "rl-sink",
-                   "-p", "127.0.0.1:25001:5001", "localhost/rl-bench", "sh", "-c",
-                   "while true; do nc -l -p 5001 > /dev/null; done"],
-                   check=True, stdout=subprocess.DEVNULL)
+    # the default network (pasta), a user-defined one (the keeper's bridge, the sidecar)
+    user("run", "-d", "--name", "rl-sink", "-p", "127.0.0.1:25001:5001", *sink)
+    user("run", "-d", "--name", "rl-sink-net", "--network", "rl-bench-net",
+         "-p", "127.0.0.1:25003:5001", *sink)
     time.sleep(0.3)
     host = subprocess.Popen(["busybox", "nc", "-l", "-p", "25002"], stdout=subprocess.DEVNULL)
     time.sleep(0.2)
-    for k in random.sample(["pasta", "loop"], 2):
+    for k in random.sample(["pasta", "sidecar", "loop"], 3):
         if k == "pasta":
             pasta.append(send(25001))
+        elif k == "sidecar":
+            sidecar.append(send(25003))
         else:
             loop.append(send(25002))
     host.kill(); host.wait()
-    subprocess.run(env_user + [ours, "--root", f"{work}/user", "rm", "-f", "rl-sink"],
-                   check=True, stdout=subprocess.DEVNULL)
+    user("rm", "-f", "rl-sink", "rl-sink-net")
+user("network", "rm", "rl-bench-net")
 print(f"\n| path | median MB/s | min | max |\n|---|---|---|---|")
-for k, xs in (("published port (pasta)", pasta), ("loopback", loop)):
+for k, xs in (("published port, default network (pasta)", pasta),
+              ("published port, user-defined network (sidecar)", sidecar), ("loopback", loop)):
     print(f"| {k} | {statistics.median(xs):.0f} | {min(xs):.0f} | {max(xs):.0f} |")
+print(f"sidecar/loopback: {statistics.median(sidecar) / statistics.median(loop):.2f}x (target >= 0.5x)")
 print(f"pasta/loopback: {statistics.median(pasta) / statistics.median(loop):.2f}x (target >= 0.5x)")
 EOF

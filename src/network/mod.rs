@@ -6,7 +6,14 @@
 //! <root>/networks/.sandboxes/<id>.json   a container's network state (netns, hosts file)
 //! <root>/networks/.lock                  flock held by every change
 //! <root>/netns/<container id>            the container's network namespace (bind mount)
+//! <root>/networks/.usermode/<id>.json    rootless, default network: its pasta or slirp4netns
+//! <root>/networks/.keeper.json           rootless: the network keeper's pid
+//! <root>/networks/.sidecars/<id>.json    rootless: a container's sidecar's pid
 //! ```
+//!
+//! Rootless, the default network is user-mode networking (`usermode`: pasta or
+//! slirp4netns per container), and user-defined networks are made by the same code as for
+//! root in namespaces that a network keeper holds for the engine ([`rootless`]).
 //!
 //! Containers on user-defined networks find each other through `/etc/hosts` (kept current
 //! on connect and disconnect) and through the embedded DNS server at `127.0.0.11`
