@@ -1,10 +1,12 @@
-//! NAT rules through nftables (`nft -f -`), in a table of our own, `ip cargohold`, with three
-//! base chains (nat prerouting, output, postrouting) created on first use.
+//! NAT and isolation rules through nftables (`nft -f -`), in a table of our own,
+//! `ip cargohold`, with four base chains (nat prerouting, output, postrouting; filter
+//! forward) created on first use.
 //!
 //! Every rule carries a comment tag naming its owner, so it is removed by tag without
-//! touching anyone else's rules: `n:<network id>` for a network's masquerade rules,
-//! `c:<container id>:<network id>` (12 hex digits each) for a container's published ports.
-//! When the last rule goes, the table goes too, so the ruleset is as it was before.
+//! touching anyone else's rules: `n:<network id>` for a network's masquerade and isolation
+//! rules, `c:<container id>:<network id>` (12 hex digits each) for a container's published
+//! ports. When the last rule goes, the table goes too (its chains with it), so the ruleset
+//! is as it was before.
 //!
 //! Each change is one `nft -f -` transaction: it applies whole or not at all.
 
@@ -14,6 +16,7 @@ use std::process::{Command, Stdio};
 
 use super::ipam::Subnet;
 use super::ports::{PortBinding, Protocol};
+use super::BRIDGE_PREFIX;
 use crate::{Error, Result};
 
 /// The table (family `ip`) holding every rule of ours.
@@ -23,6 +26,7 @@ const CHAINS: &str = "table ip cargohold {
   chain prerouting { type nat hook prerouting priority dstnat; policy accept; }
   chain output { type nat hook output priority -100; policy accept; }
   chain postrouting { type nat hook postrouting priority srcnat; policy accept; }
+  chain forward { type filter hook forward priority filter; policy accept; }
 }
 ";
 
@@ -43,8 +47,21 @@ fn short(id: &str) -> &str {
 /// The rules of a bridge network: masquerade what leaves its subnet for elsewhere, and
 /// what reaches it through a published port from the host's loopback or from the subnet
 /// itself (hairpin), so replies come back through the host.
+///
+/// And isolate it, as Docker's `DOCKER-ISOLATION-STAGE` chains do: drop what its bridge
+/// forwards to another bridge of ours (another network, of this engine root or another).
+/// Traffic among its own containers (bridged, or with `br_netfilter` leaving through the
+/// bridge it entered) and to other interfaces passes, and so do connections to a published
+/// port (DNATed, both ways), which Docker lets any network reach.
 pub(crate) fn network_rules(bridge: &str, subnet: &Subnet) -> Vec<(&'static str, String)> {
     vec![
+        (
+            "forward",
+            format!(
+                "iifname \"{bridge}\" oifname != \"{bridge}\" oifname \"{BRIDGE_PREFIX}*\" \
+                 ct status & dnat == 0 drop"
+            ),
+        ),
         (
             "postrouting",
             format!("ip saddr {subnet} oifname != \"{bridge}\" masquerade"),
@@ -248,6 +265,24 @@ fn table_exists() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bridge_network_drops_what_it_forwards_to_another_bridge() {
+        let subnet: Subnet = "172.18.0.0/16".parse().unwrap();
+        let rules = network_rules("ch-0123456789ab", &subnet);
+        let forward: Vec<_> = rules.iter().filter(|(c, _)| *c == "forward").collect();
+        assert_eq!(
+            forward,
+            [&(
+                "forward",
+                "iifname \"ch-0123456789ab\" oifname != \"ch-0123456789ab\" oifname \"ch-*\" \
+                 ct status & dnat == 0 drop"
+                    .to_owned()
+            )]
+        );
+        // added to the chain CHAINS declares, in the filter table's forward hook
+        assert!(CHAINS.contains("chain forward { type filter hook forward priority filter;"));
+    }
 
     #[test]
     fn published_ports_are_read_back_from_nft_json() {

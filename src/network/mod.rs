@@ -1,5 +1,6 @@
 //! Networks: `none`, `host`, `bridge` (a Linux bridge per network, a veth pair per attached
-//! container, IPAM, NAT, published ports) and `macvlan`, kept under the engine root.
+//! container, IPAM, NAT, isolation from the other bridge networks, published ports) and
+//! `macvlan`, kept under the engine root.
 //!
 //! ```text
 //! <root>/networks/<name>.json            config and endpoints (IP allocations, ports)
@@ -67,7 +68,10 @@ const DEFAULT_MTU: u32 = 1500;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Driver {
-    /// A Linux bridge on the host, a veth pair per container, NAT to the outside.
+    /// A Linux bridge on the host, a veth pair per container, NAT to the outside. As in
+    /// Docker, the host forwards nothing between two bridge networks: a container reaches
+    /// another network's containers only through their published ports, or by connecting
+    /// to that network.
     Bridge,
     /// A macvlan link (bridge mode) per container on a parent interface of the host: the
     /// container appears on the parent's link as a host of its own.
@@ -484,7 +488,7 @@ impl NetworkBuilder<'_> {
 ///
 /// A bridge network's bridge is created when its first container attaches and kept, as
 /// Docker keeps `docker0`, while the network exists; [`release_idle`](Self::release_idle)
-/// takes the bridges without containers down with their NAT rules, leaving the host's
+/// takes the bridges without containers down with their rules, leaving the host's
 /// interfaces and ruleset as they were.
 ///
 /// Several engine roots may share one network namespace (a root per test, or per user of
@@ -1054,7 +1058,7 @@ impl NetworkStore {
         }
     }
 
-    /// Takes down the bridges (and their NAT rules) of networks without containers, the
+    /// Takes down the bridges (and their rules) of networks without containers, the
     /// predefined `bridge` included; returns the names of those networks. A bridge is made
     /// when a network's first container starts and otherwise kept while the network exists
     /// (as Docker keeps `docker0`): making and removing one costs some 60 ms (the kernel
@@ -1131,10 +1135,13 @@ fn free_in_pools(name: &str, taken: &[(Subnet, String)]) -> Result<Subnet> {
         })
 }
 
-/// The bridge interface of a network: `ch-` and 12 hex digits of its id (15 bytes, the
-/// kernel's limit), unique per engine root as the id is.
+/// How the names of our bridges start (the isolation rules match it).
+const BRIDGE_PREFIX: &str = "ch-";
+
+/// The bridge interface of a network: [`BRIDGE_PREFIX`] and 12 hex digits of its id (15
+/// bytes, the kernel's limit), unique per engine root as the id is.
 fn bridge_name(id: &str) -> String {
-    format!("ch-{}", &id[..12])
+    format!("{BRIDGE_PREFIX}{}", &id[..12])
 }
 
 #[cfg(test)]

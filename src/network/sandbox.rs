@@ -757,8 +757,8 @@ impl NetworkStore {
         Ok(mac)
     }
 
-    /// The bridge of a bridge network, created (with its address, up, NAT rules) if it
-    /// does not exist yet.
+    /// The bridge of a bridge network, created (with its address, up, NAT and isolation
+    /// rules) if it does not exist yet.
     fn ensure_bridge(&self, nl: &mut Netlink, rec: &Record) -> Result<u32> {
         let br = rec
             .bridge
@@ -793,7 +793,7 @@ impl NetworkStore {
             let fwd = "/proc/sys/net/ipv4/ip_forward";
             fs::write(fwd, "1").map_err(|e| Error::os("writing", fwd, e))?;
             firewall::add(
-                &format!("adding NAT rules of network {}", rec.name),
+                &format!("adding NAT and isolation rules of network {}", rec.name),
                 &firewall::network_tag(&rec.id),
                 &firewall::network_rules(br, &subnet),
             )?;
@@ -820,7 +820,7 @@ impl NetworkStore {
         first(
             &mut acc,
             firewall::remove(
-                &format!("removing NAT rules of network {}", rec.name),
+                &format!("removing NAT and isolation rules of network {}", rec.name),
                 |t| t == tag,
             ),
         );

@@ -1,7 +1,7 @@
 //! Containers on networks (issue 5) through the container builder, each test in a network
-//! namespace of its own (the "test host"): real traffic between containers by name, from
-//! the host through published ports, `none` and `host` modes, inspect's NetworkSettings,
-//! and what bad input leaves (nothing).
+//! namespace of its own (the "test host"): real traffic between containers by name (and
+//! none between two networks), from the host through published ports, `none` and `host`
+//! modes, inspect's NetworkSettings, and what bad input leaves (nothing).
 
 use std::fs;
 use std::io::{Read, Write};
@@ -765,4 +765,119 @@ fn container_network_mode_joins_the_targets_namespace() {
             .unwrap();
         h.engine.networks().remove("front").unwrap();
     });
+}
+
+/// Docker's isolation of bridge networks: a container reaches its peer on its own network
+/// but not, by address, a container on another (the test host forwards nothing from one
+/// bridge of ours to another), though it reaches that container's published port through
+/// the host; once that container is connected to its network too, it reaches it there. The
+/// drop rules come and go with their networks: with both gone, so is the table.
+#[test]
+#[ignore = "requires root"]
+fn bridge_networks_are_isolated_from_each_other() {
+    in_test_host(|h| {
+        let a = h.engine.network("neta").create().unwrap();
+        let b = h.engine.network("netb").create().unwrap();
+        let mut peer = h
+            .sh(&common::httpd(80))
+            .name("peer")
+            .network("neta")
+            .spawn()
+            .unwrap();
+        peer.kill_on_drop(true);
+        let mut other = h
+            .sh(&common::httpd(80))
+            .name("other")
+            .network("netb")
+            .publish(8081, 80)
+            .spawn()
+            .unwrap();
+        other.kill_on_drop(true);
+        let mut client = h
+            .cmd(["sleep", "100"])
+            .name("client")
+            .network("neta")
+            .spawn()
+            .unwrap();
+        client.kill_on_drop(true);
+        let (peer_ip, other_ip) = (rec_ip(h, "peer", "neta"), rec_ip(h, "other", "netb"));
+        // both servers answer the test host (which forwards nothing to reach them)
+        for ip in [&peer_ip, &other_ip] {
+            let reply = common::http_get_retried(&format!("{ip}:80"));
+            assert!(reply.ends_with(common::WEB_PAGE), "{ip}: {reply}");
+        }
+        // wget from the client, up to `tries` times, each given up after 2 s (a dropped
+        // SYN gets no answer)
+        let fetch = |addr: &str, tries: u32| {
+            let script = format!(
+                "for i in $(seq {tries}); do \
+                 busybox timeout 2 wget -q -O - http://{addr}/ && exit 0; sleep 0.1; done; exit 1"
+            );
+            let out = client.exec(["sh", "-c", &script]).output().unwrap();
+            (out.status.success(), common::stdout(&out))
+        };
+        let (ok, page) = fetch(&peer_ip, 50);
+        assert!(ok && page == common::WEB_PAGE, "the peer on neta: {page:?}");
+        let (ok, page) = fetch(&other_ip, 1);
+        assert!(!ok && page.is_empty(), "netb's container reached: {page:?}");
+        // each bridge has its drop rule, tagged with its network's tag (nft lists the DNAT
+        // exemption in a form of its version's)
+        let rules = ruleset();
+        for n in [&a, &b] {
+            let br = n.bridge().unwrap();
+            let from = format!("iifname \"{br}\" oifname != \"{br}\" oifname \"ch-*\" ");
+            let tagged = format!(" drop comment \"n:{}\"", &n.id()[..12]);
+            assert!(
+                rules
+                    .lines()
+                    .any(|l| l.trim().starts_with(&from) && l.ends_with(&tagged)),
+                "no {from:?}…{tagged:?} in\n{rules}"
+            );
+        }
+        // the port netb's container publishes: DNATed, forwarded from neta's bridge to netb's
+        let gateway = a.gateway().unwrap();
+        let (ok, page) = fetch(&format!("{gateway}:8081"), 50);
+        assert!(
+            ok && page == common::WEB_PAGE,
+            "the published port: {page:?}"
+        );
+        // connected to neta too: reached there, still not at its netb address
+        let other_rec = h.engine.containers().get("other").unwrap();
+        other_rec.connect("neta", &[]).unwrap();
+        let other_on_a = rec_ip(h, "other", "neta");
+        let (ok, page) = fetch(&other_on_a, 50);
+        assert!(ok && page == common::WEB_PAGE, "other on neta: {page:?}");
+        let (ok, page) = fetch(&other_ip, 1);
+        assert!(!ok && page.is_empty(), "netb's address reached: {page:?}");
+        for mut c in [peer, other, client] {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+        for name in ["peer", "other", "client"] {
+            h.engine
+                .containers()
+                .get(name)
+                .unwrap()
+                .remove(false)
+                .unwrap();
+        }
+        h.engine.networks().remove("netb").unwrap();
+        let rules = ruleset();
+        assert!(
+            !rules.contains(&b.id()[..12]),
+            "netb's rules stayed:\n{rules}"
+        );
+        assert!(rules.contains(&a.id()[..12]), "neta's rules went:\n{rules}");
+        h.engine.networks().remove("neta").unwrap();
+        assert_eq!(ruleset(), "", "the table ip cargohold stayed");
+    });
+}
+
+/// Table `ip cargohold` as `nft` lists it (empty if there is none).
+fn ruleset() -> String {
+    let out = std::process::Command::new("nft")
+        .args(["list", "table", "ip", "cargohold"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
