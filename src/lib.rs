@@ -109,6 +109,8 @@ macro_rules! setters {
     };
 }
 
+#[cfg(feature = "api")]
+pub mod api;
 mod build;
 pub mod compose;
 mod container;

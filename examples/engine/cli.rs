@@ -862,6 +862,18 @@ pub(crate) enum SystemCommand {
         #[arg(long)]
         format: Option<String>,
     },
+    /// Serve the Docker Engine API on a socket (podman's `system service`): any Docker
+    /// client (the docker CLI with `-H`/`DOCKER_HOST`, docker-compose, testcontainers)
+    /// then drives this engine. Needs the example built with `--features api`.
+    Service {
+        /// Seconds without a connection before the service exits; 0 serves for ever.
+        #[arg(short, long, default_value_t = 5)]
+        time: u64,
+        /// Where to listen: unix:///path/to/socket or tcp://127.0.0.1:PORT (default:
+        /// /run/cargohold/docker.sock as root, $XDG_RUNTIME_DIR/cargohold/docker.sock
+        /// otherwise).
+        uri: Option<String>,
+    },
     /// Remove unused data: stopped containers, unused networks, dangling images and the
     /// build cache.
     Prune {

@@ -291,7 +291,33 @@ pub(crate) fn system(engine: &Engine, cmd: SystemCommand) -> CmdResult {
     match cmd {
         SystemCommand::Df { verbose, format } => df(engine, verbose, format.as_deref()),
         SystemCommand::Prune { all, volumes, .. } => prune(engine, all, volumes),
+        SystemCommand::Service { time, uri } => service(engine, time, uri.as_deref()),
     }
+}
+
+/// `system service`: the Docker Engine API on `uri` until `time` seconds pass without a
+/// connection (never with 0).
+#[cfg(feature = "api")]
+fn service(engine: &Engine, time: u64, uri: Option<&str>) -> CmdResult {
+    use cargohold::api::{Listener, Server};
+    let listener = match uri {
+        Some(uri) => Listener::bind(uri)?,
+        None => Listener::unix(Listener::default_path())?,
+    };
+    let idle = (time > 0).then(|| std::time::Duration::from_secs(time));
+    Server::new(engine.clone())
+        .idle_timeout(idle)
+        .serve(listener)?;
+    Ok(0)
+}
+
+#[cfg(not(feature = "api"))]
+fn service(_: &Engine, _: u64, _: Option<&str>) -> CmdResult {
+    Err(Failure::Usage(
+        "system service: this engine was built without the Docker API; build it with \
+         `cargo build --example engine --features api`"
+            .into(),
+    ))
 }
 
 /// `system prune`: stopped containers, unused networks (and their idle bridges), unused

@@ -3,6 +3,10 @@
 
 mod common;
 
+// The Docker Engine API (issue 16), with the feature that builds it.
+#[cfg(feature = "api")]
+mod api;
+
 // The OCI runtime layer: create/start/state/kill/delete/run/exec of busybox bundles.
 mod runtime;
 

@@ -343,6 +343,8 @@ pub fn assert_container_gone(engine: &cargohold::Engine, id: &str) {
     assert!(!engine.root().join("runtime").join(id).exists());
 }
 
+#[cfg(feature = "api")]
+pub mod api;
 pub mod archive;
 pub mod cli;
 pub mod dockerd;

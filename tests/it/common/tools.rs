@@ -22,8 +22,14 @@ pub fn example_bin(name: &str) -> PathBuf {
     let bin = profile_dir.join("examples").join(name);
     {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        // with the features this test binary has (else cargo rebuilds the example, and
+        // the library, without them)
+        let mut args = vec!["build", "--example", name];
+        if cfg!(feature = "api") {
+            args.extend(["--features", "api"]);
+        }
         let st = Command::new(cargo)
-            .args(["build", "--example", name])
+            .args(&args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .unwrap_or_else(|e| panic!("running cargo build --example {name}: {e}"));

@@ -1,0 +1,9 @@
+//! The `/containers` routes.
+
+use super::http::{self, Call, Reply};
+
+/// Routes a call under `/containers`.
+pub(super) async fn route(call: Call) -> Reply {
+    let _ = call;
+    http::not_found()
+}
