@@ -29,7 +29,9 @@
 //! a unix socket is created mode 0660, owned by the serving user, and TCP is only bound
 //! on loopback.
 
+mod container_io;
 mod containers;
+mod events;
 mod exec;
 // Parts of it serve the routes still being written (issue 16).
 #[allow(dead_code)]

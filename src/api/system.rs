@@ -18,6 +18,7 @@ pub(super) async fn route(call: Call) -> Reply {
             let engine = call.engine.clone();
             http::reply_json(StatusCode::OK, http::blocking(move || info(&engine)).await)
         }
+        (_, ["events"] | ["system", "df"]) => super::events::route(call).await,
         _ => http::not_found(),
     }
 }

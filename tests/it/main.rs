@@ -6,6 +6,14 @@ mod common;
 // The Docker Engine API (issue 16), with the feature that builds it.
 #[cfg(feature = "api")]
 mod api;
+#[cfg(feature = "api")]
+mod api_containers;
+#[cfg(feature = "api")]
+mod api_images;
+#[cfg(feature = "api")]
+mod api_io;
+#[cfg(feature = "api")]
+mod api_networks;
 
 // The OCI runtime layer: create/start/state/kill/delete/run/exec of busybox bundles.
 mod runtime;

@@ -1,0 +1,1 @@
+//! The Docker Engine API: logs, attach, exec, top, stats, changes, export, archive, driven by real clients (see `common::api`).

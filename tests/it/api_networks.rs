@@ -1,0 +1,1 @@
+//! The Docker Engine API: networks, volumes, events, driven by real clients (see `common::api`).
