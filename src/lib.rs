@@ -283,10 +283,12 @@ fn serve_userns_job(
                 ..Default::default()
             })
         }
-        userns::Job::Keep => network::rootless::serve_keep().map(|pid| userns::Done {
-            pid: Some(pid),
-            ..Default::default()
-        }),
+        userns::Job::Keep { networks } => {
+            network::rootless::serve_keep(networks).map(|pid| userns::Done {
+                pid: Some(pid),
+                ..Default::default()
+            })
+        }
         userns::Job::Network { root, op } => {
             network::rootless::serve_op(&root, op).map(|v| userns::Done {
                 value: Some(v),

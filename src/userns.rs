@@ -194,10 +194,11 @@ pub(crate) enum Job {
         overlay: Option<String>,
         op: serde_json::Value,
     },
-    /// Become the network keeper of a rootless engine: unshare a network and a mount
-    /// namespace, fork the keeper (which holds them until it is killed) and return its
-    /// pid (see [`crate::network`]'s rootless networks).
-    Keep,
+    /// Become the network keeper of the rootless engine whose networks directory is
+    /// `networks`: unshare a network and a mount namespace, fork the keeper (which holds
+    /// them until it is killed, or finds nothing left to keep) and return its pid (see
+    /// [`crate::network`]'s rootless networks).
+    Keep { networks: PathBuf },
     /// An operation of the network store at `root` (the network layer's own, opaque here),
     /// in the keeper's namespaces (a helper started by [`run_in_keeper`]); its result in
     /// [`Done::value`].

@@ -1,5 +1,5 @@
-//! The system routes: `/_ping`, `/version`, `/info` (and, by their own modules' helpers,
-//! `/events`, `/auth`, `/system/df`).
+//! The system routes: `/_ping`, `/version`, `/info` (and `/events`, `/auth` of their own
+//! modules).
 
 use hyper::header::HeaderValue;
 use hyper::{Method, StatusCode};
@@ -18,7 +18,7 @@ pub(super) async fn route(call: Call) -> Reply {
             let engine = call.engine.clone();
             http::reply_json(StatusCode::OK, http::blocking(move || info(&engine)).await)
         }
-        (_, ["events"] | ["system", "df"]) => super::events::route(call).await,
+        (_, ["events"]) => super::events::route(call).await,
         _ => http::not_found(),
     }
 }
@@ -33,7 +33,10 @@ fn ping(head: bool) -> Reply {
     };
     let h = r.headers_mut();
     h.insert("builder-version", HeaderValue::from_static("1"));
-    h.insert("cache-control", HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    h.insert(
+        "cache-control",
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
     h.insert("pragma", HeaderValue::from_static("no-cache"));
     r
 }

@@ -418,6 +418,17 @@ pub struct Events {
     /// The file was rewritten under the reader: skip events not newer than `last`.
     rewritten: bool,
     pending: Vec<u8>,
+    /// Ends a follow while it waits (see [`Events::stop_when`]).
+    stop: Option<StopWhen>,
+}
+
+/// The condition of [`Events::stop_when`].
+struct StopWhen(Box<dyn Fn() -> bool + Send>);
+
+impl std::fmt::Debug for StopWhen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StopWhen")
+    }
 }
 
 impl Events {
@@ -433,6 +444,7 @@ impl Events {
             last: i64::MIN,
             rewritten: false,
             pending: Vec::new(),
+            stop: None,
         };
         ev.reopen()?;
         if opts.follow && opts.since.is_none() {
@@ -443,6 +455,13 @@ impl Events {
             }
         }
         Ok(ev)
+    }
+
+    /// Ends a follow once `stop` returns true while it waits for new events (checked every
+    /// poll, some milliseconds): for a server whose client may go away between events.
+    pub fn stop_when(mut self, stop: impl Fn() -> bool + Send + 'static) -> Events {
+        self.stop = Some(StopWhen(Box::new(stop)));
+        self
     }
 
     /// (Re)opens the file, if it exists; `Ok(false)` if it does not.
@@ -528,7 +547,10 @@ impl Iterator for Events {
                         }
                         continue;
                     }
-                    if !self.opts.follow || self.until_passed() {
+                    if !self.opts.follow
+                        || self.until_passed()
+                        || self.stop.as_ref().is_some_and(|s| (s.0)())
+                    {
                         return None;
                     }
                     std::thread::sleep(POLL);

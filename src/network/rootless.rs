@@ -142,7 +142,10 @@ impl NetworkStore {
     }
 
     fn start_keeper(&self) -> Result<i32> {
-        let done = userns::run(&Job::Keep, None, None)?;
+        let job = Job::Keep {
+            networks: self.dir.clone(),
+        };
+        let done = userns::run(&job, None, None)?;
         let pid = done.pid.ok_or_else(|| Error::Os {
             op: "starting the network keeper (it gave no pid)".into(),
             path: self.keeper_path(),
@@ -155,8 +158,10 @@ impl NetworkStore {
     /// Runs `op` in the keeper's namespaces (the keeper started first if `start`, else
     /// `None` when none runs), and stops the keeper when no container is left attached.
     pub(super) fn in_keeper<T: DeserializeOwned>(&self, op: &Op, start: bool) -> Result<Option<T>> {
-        let lock_path = self.dir.join(".keeper.lock");
-        let _lock = crate::store::lock_file(&lock_path, rustix::fs::FlockOperation::LockExclusive)?;
+        let _lock = crate::store::lock_file(
+            &self.dir.join(KEEPER_LOCK),
+            rustix::fs::FlockOperation::LockExclusive,
+        )?;
         let pid = match self.keeper() {
             Some(pid) => pid,
             None if start => self.start_keeper()?,
@@ -327,13 +332,19 @@ fn json<T: Serialize>(t: &T) -> serde_json::Value {
     serde_json::to_value(t).expect("a network result serialises")
 }
 
-/// Becomes the keeper (a helper's job, root of a fresh user namespace with the engine's
-/// map): unshares the network and mount namespaces, brings loopback up and forks the
-/// process that holds them; returns its pid.
+/// The lock every keeper operation holds, in the networks directory.
+const KEEPER_LOCK: &str = ".keeper.lock";
+
+/// How often a keeper checks whether it still has something to keep.
+const KEEPER_CHECK: Duration = Duration::from_secs(5);
+
+/// Becomes the keeper of the networks directory `networks` (a helper's job, root of a
+/// fresh user namespace with the engine's map): unshares the network and mount
+/// namespaces, brings loopback up and forks the process that holds them; returns its pid.
 ///
 /// # Errors
 /// [`Error::Os`] naming the failed step.
-pub(crate) fn serve_keep() -> Result<i32> {
+pub(crate) fn serve_keep(networks: PathBuf) -> Result<i32> {
     let step = |what: &str, e: raw::Errno| Error::Os {
         op: format!("starting the network keeper: {what}"),
         path: PathBuf::new(),
@@ -345,13 +356,46 @@ pub(crate) fn serve_keep() -> Result<i32> {
     match raw::fork_with(0) {
         Ok(0) => {
             leave_caller();
-            loop {
-                std::thread::park();
+            while !nothing_to_keep(&networks) {
+                std::thread::sleep(KEEPER_CHECK);
             }
+            raw::exit(0)
         }
         Ok(pid) => Ok(pid),
         Err(e) => Err(step("fork", e)),
     }
+}
+
+/// Whether the keeper (this process) may end: the engine's networks directory is gone
+/// (its root was removed), or no container is attached and no operation is under way (the
+/// keeper lock is free) — a keeper that its engine failed to stop (its program killed
+/// between the last detach and the stop) does not stay.
+fn nothing_to_keep(networks: &Path) -> bool {
+    let sandboxes = networks.join(".sandboxes");
+    if !sandboxes.is_dir() {
+        return true;
+    }
+    let Ok(lock) = fs::OpenOptions::new()
+        .write(true)
+        .open(networks.join(KEEPER_LOCK))
+    else {
+        return false;
+    };
+    if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        return false;
+    }
+    let idle = fs::read_dir(&sandboxes).is_ok_and(|mut d| d.next().is_none());
+    if idle {
+        let record = networks.join(".keeper.json");
+        let mine = crate::store::read_json::<Recorded>(&record, "network keeper")
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.pid == std::process::id() as i32);
+        if mine {
+            let _ = fs::remove_file(record);
+        }
+    }
+    idle
 }
 
 /// In a forked child of a helper: a session of its own, and stdio on `/dev/null` (the

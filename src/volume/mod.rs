@@ -580,6 +580,19 @@ impl VolumeStore {
     /// # Errors
     /// [`Error::Os`] if a volume cannot be read or deleted; the ones before it are gone.
     pub fn prune(&self) -> Result<Pruned> {
+        self.prune_matching(true)
+    }
+
+    /// Removes every anonymous volume no container uses (`docker volume prune` without
+    /// `--all`, Docker's default since API 1.42); as [`prune`](Self::prune) otherwise.
+    ///
+    /// # Errors
+    /// As [`prune`](Self::prune).
+    pub fn prune_anonymous(&self) -> Result<Pruned> {
+        self.prune_matching(false)
+    }
+
+    fn prune_matching(&self, named_too: bool) -> Result<Pruned> {
         let _all = self.lock_all()?;
         let mut pruned = Pruned::default();
         for name in self.names()? {
@@ -589,6 +602,13 @@ impl VolumeStore {
                 Err(e) => return Err(e),
             };
             if !self.users(&name)?.is_empty() {
+                continue;
+            }
+            if !named_too
+                && !self
+                    .read_meta(&name)
+                    .is_ok_and(|m| m.labels.contains_key(ANONYMOUS_LABEL))
+            {
                 continue;
             }
             pruned.reclaimed += du(&dir.join(DATA));

@@ -22,12 +22,26 @@ fn clients_negotiate_and_see_the_engine() {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let missing = api.curl(&["http://d/v1.44/nothing/here"]);
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
-    assert!(missing.ends_with("{\"message\":\"page not found\"}"), "{missing}");
+    assert!(
+        missing.ends_with("{\"message\":\"page not found\"}"),
+        "{missing}"
+    );
     let old = api.curl(&["http://d/v1.12/info"]);
-    assert!(old.starts_with("HTTP/1.1 400") && old.contains("too old"), "{old}");
-    let v = api.ok(&["version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}"]);
+    assert!(
+        old.starts_with("HTTP/1.1 400") && old.contains("too old"),
+        "{old}"
+    );
+    let v = api.ok(&[
+        "version",
+        "--format",
+        "{{.Server.APIVersion}} {{.Server.Os}}",
+    ]);
     assert_eq!(v.trim(), "1.44 linux");
-    let info = api.ok(&["info", "--format", "{{.Images}} {{.Containers}} {{.OSType}}"]);
+    let info = api.ok(&[
+        "info",
+        "--format",
+        "{{.Images}} {{.Containers}} {{.OSType}}",
+    ]);
     assert_eq!(info.trim(), "1 0 linux");
 }
 
