@@ -295,6 +295,7 @@ fn serve_userns_job(
                 ..Default::default()
             })
         }
+        userns::Job::BuildCopy(job) => build::serve_copy(job, output),
         userns::Job::Sidecar(job) => {
             network::rootless::serve_sidecar(job).map(|pid| userns::Done {
                 pid: Some(pid),

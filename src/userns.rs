@@ -31,10 +31,10 @@
 //! A helper lives for one job and dies with its input or output pipe: nothing outlives a
 //! caller that is killed. It costs one execve and the two setuid helpers (a few
 //! milliseconds) per layer unpacked, archive or export written, tree removed, volume
-//! filled or copy made — and is only used rootless: with a subordinate range for all of
-//! these, with only the user's own id (mapped by the caller itself) for a copy out of or
-//! into a stopped container, whose overlay the helper mounts in a mount namespace of its
-//! own.
+//! filled, copy made or build's `COPY --from` step done — and is only used rootless: with
+//! a subordinate range for all of these, with only the user's own id (mapped by the
+//! caller itself) for a copy out of or into a stopped container, whose overlay the helper
+//! mounts in a mount namespace of its own.
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -210,6 +210,11 @@ pub(crate) enum Job {
     /// server and published ports; the network layer's own, opaque here); its pid in
     /// [`Done::pid`].
     Sidecar(serde_json::Value),
+    /// A build's `COPY --from` step (the build layer's own, opaque here): the cache digest
+    /// of its sources in [`Done::value`], or its layer's tar entries on stdout (without the
+    /// end-of-archive blocks, as [`Job::Archive`]) with the files and bytes copied in
+    /// [`Done::entries`] and [`Done::bytes`].
+    BuildCopy(serde_json::Value),
 }
 
 /// What a path is, as `docker cp`'s stat says it.
@@ -223,7 +228,7 @@ pub(crate) struct Stat {
 }
 
 /// What a job returned: the entries, bytes and skipped devices of an unpack, the stat of
-/// a copy's path; else nothing.
+/// a copy's path, the files and bytes of a build's copy; else nothing.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub(crate) struct Done {
     pub entries: u64,

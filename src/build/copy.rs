@@ -54,6 +54,10 @@
 //! Every directory above what the layer adds is in the layer too, as `docker commit`
 //! writes them, with the metadata it has in `dest_root` (created ones as above).
 //!
+//! Rootless with a subordinate range, a `--from` copy reads a stage's files that other
+//! users of the image may have made unreadable to the engine's user: the solver has the
+//! rootless store helper run these functions instead (see [`helper`]).
+//!
 //! bzip2 and xz archives are read with the `bzip2` crate (its pure-Rust libbz2 port) and
 //! `liblzma` (the maintained fork of `xz2`; it links the system liblzma or builds its
 //! bundled copy); gzip and zstd with the crates the image code uses.
@@ -67,6 +71,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::Digest;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::context::{has_wildcards, Context};
@@ -76,8 +81,10 @@ use crate::container::changes::Stack;
 use crate::image::layer::TarWriter;
 use crate::{Error, Result};
 
+pub(crate) mod helper;
+
 /// One COPY/ADD, every word already expanded by the caller.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct CopyInput {
     /// ADD (extracts local archives) rather than COPY.
     pub(crate) add: bool,
@@ -101,7 +108,7 @@ pub(crate) struct CopyInput {
 }
 
 /// A source of COPY/ADD.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum CopySource {
     /// A path (or wildcard, or URL) as written.
     Path(String),

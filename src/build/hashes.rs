@@ -32,7 +32,7 @@ const MAX_ENTRIES: usize = 200_000;
 /// What identifies a version of a file.
 type Stat = crate::store::FileVersion;
 
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
     stat: Stat,
     /// The sha256 of the content, hex.
@@ -45,6 +45,8 @@ struct Entry {
 pub(crate) struct FileHashes {
     path: PathBuf,
     table: Mutex<Table>,
+    /// When it was read (seconds since the epoch).
+    opened: u64,
 }
 
 #[derive(Default)]
@@ -53,10 +55,19 @@ struct Table {
     dirty: bool,
 }
 
+/// Entries one table used, for another's: what the rootless store helper hashed (or found)
+/// for the engine, which alone saves the table (see [`FileHashes::used`]).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Used(HashMap<PathBuf, Entry>);
+
 impl FileHashes {
     /// The table of the engine at `root` (empty when there is none or it is unreadable).
     pub(crate) fn open(root: &Path) -> FileHashes {
-        let path = root.join("build").join("file-hashes.json");
+        FileHashes::at(root.join("build").join("file-hashes.json"))
+    }
+
+    /// The table saved at `path` (see [`path`](Self::path)).
+    pub(crate) fn at(path: PathBuf) -> FileHashes {
         let entries = fs::read(&path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -67,6 +78,7 @@ impl FileHashes {
                 entries,
                 dirty: false,
             }),
+            opened: now(),
         }
     }
 
@@ -77,9 +89,7 @@ impl FileHashes {
     /// The file cannot be opened or read.
     pub(crate) fn sha256(&self, host: &Path, meta: &Metadata) -> io::Result<[u8; 32]> {
         let stat = stat_of(meta);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = now();
         if let Ok(mut t) = self.table.lock() {
             if let Some(e) = t.entries.get_mut(host) {
                 if e.stat == stat {
@@ -109,6 +119,49 @@ impl FileHashes {
         Ok(h)
     }
 
+    /// Where the table is saved.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The entries used (found or added) since the table was read, their paths UTF-8 (as
+    /// JSON needs): a helper's, to give to the engine's table with [`learn`](Self::learn).
+    pub(crate) fn used(&self) -> Used {
+        let Ok(t) = self.table.lock() else {
+            return Used::default();
+        };
+        Used(
+            t.entries
+                .iter()
+                .filter(|(p, e)| e.used >= self.opened && p.to_str().is_some())
+                .map(|(p, e)| (p.clone(), e.clone()))
+                .collect(),
+        )
+    }
+
+    /// Takes in the entries another table used (see [`used`](Self::used)):
+    /// each is checked against the file again when it is looked up.
+    pub(crate) fn learn(&self, used: Used) {
+        let Ok(mut guard) = self.table.lock() else {
+            return;
+        };
+        let t = &mut *guard;
+        for (path, e) in used.0 {
+            match t.entries.get_mut(&path) {
+                Some(old) if old.stat == e.stat && old.sha256 == e.sha256 => {
+                    if e.used > old.used {
+                        old.used = e.used;
+                        t.dirty = true;
+                    }
+                }
+                _ => {
+                    t.entries.insert(path, e);
+                    t.dirty = true;
+                }
+            }
+        }
+    }
+
     /// Writes the table if it changed (best effort: a table that cannot be written only
     /// costs the next build a read of the files).
     pub(crate) fn save(&self) {
@@ -135,6 +188,13 @@ impl FileHashes {
             t.dirty = false;
         }
     }
+}
+
+/// Seconds since the epoch.
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn stat_of(m: &Metadata) -> Stat {
@@ -174,6 +234,39 @@ pub(crate) fn read_sha256(host: &Path) -> io::Result<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_helpers_table_hands_what_it_used_to_the_engines() {
+        let root = tempfile::tempdir().unwrap();
+        let f = root.path().join("f");
+        fs::write(&f, "one").unwrap();
+        let meta = fs::symlink_metadata(&f).unwrap();
+        let engine = FileHashes::open(root.path());
+        // What the helper's table found or added since it was read; an entry of an older
+        // build stays behind.
+        let helper = FileHashes::at(engine.path().to_owned());
+        let old = Entry {
+            stat: stat_of(&meta),
+            sha256: "00".repeat(32),
+            used: 0,
+        };
+        let fresh = Entry {
+            used: helper.opened,
+            ..old.clone()
+        };
+        {
+            let mut t = helper.table.lock().unwrap();
+            t.entries.insert(root.path().join("old"), old);
+            t.entries.insert(f.clone(), fresh);
+        }
+        let used = helper.used();
+        assert_eq!(used.0.keys().collect::<Vec<_>>(), [&f]);
+        // sent as JSON, taken in: the engine's table has it, to be saved
+        let used: Used = serde_json::from_str(&serde_json::to_string(&used).unwrap()).unwrap();
+        engine.learn(used);
+        assert_eq!(engine.sha256(&f, &meta).unwrap(), [0; 32]);
+        assert!(engine.table.lock().unwrap().dirty);
+    }
 
     #[test]
     fn remembered_until_the_file_changes_and_only_when_settled() {

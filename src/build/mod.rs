@@ -34,6 +34,7 @@ use crate::Result;
 
 pub(crate) use cache::{prune, usage};
 pub use cache::{CachePruned, CacheUsage};
+pub(crate) use copy::helper::serve as serve_copy;
 
 /// What a build reports as it goes ([`ImageBuilder::progress`]): one event per step
 /// started, cached, finished or failed, the output lines of RUN and the bytes COPY and ADD

@@ -192,6 +192,11 @@ impl Stack {
         Stack { layers }
     }
 
+    /// The layer directories, top first.
+    pub(crate) fn layers(&self) -> &[PathBuf] {
+        &self.layers
+    }
+
     /// The entry at `rel` (relative to the root) in the merged tree, not following a
     /// symlink at its end; `None` when the tree has nothing there.
     pub(crate) fn lookup(&self, rel: &Path) -> Option<Merged> {

@@ -54,6 +54,18 @@ pub(crate) enum WireError {
         subject: String,
         reason: String,
     },
+    BuildContext {
+        subject: String,
+        reason: String,
+    },
+    InvalidBuild {
+        subject: String,
+        reason: String,
+    },
+    Io {
+        op: String,
+        source: WireIo,
+    },
     Other {
         message: String,
     },
@@ -133,6 +145,18 @@ impl WireError {
                 subject: subject.clone(),
                 reason: reason.clone(),
             },
+            Error::BuildContext { subject, reason } => WireError::BuildContext {
+                subject: subject.clone(),
+                reason: reason.clone(),
+            },
+            Error::InvalidBuild { subject, reason } => WireError::InvalidBuild {
+                subject: subject.clone(),
+                reason: reason.clone(),
+            },
+            Error::Io { op, source } => WireError::Io {
+                op: op.clone(),
+                source: source.into(),
+            },
             other => {
                 // The whole chain: the variant has no wire form of its own.
                 let mut message = other.to_string();
@@ -187,7 +211,65 @@ impl WireError {
                 reason: crate::image::unsafe_reason(&reason),
             },
             WireError::InvalidImage { subject, reason } => Error::InvalidImage { subject, reason },
+            WireError::BuildContext { subject, reason } => Error::BuildContext { subject, reason },
+            WireError::InvalidBuild { subject, reason } => Error::InvalidBuild { subject, reason },
+            WireError::Io { op, source } => Error::Io {
+                op,
+                source: source.into(),
+            },
             WireError::Other { message } => other(message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `e` sent over the wire and read back.
+    fn round_trip(e: &Error) -> Error {
+        let json = serde_json::to_string(&WireError::from_error(e)).unwrap();
+        serde_json::from_str::<WireError>(&json)
+            .unwrap()
+            .into_error(|m| panic!("{m:?} came back without its kind"))
+    }
+
+    #[test]
+    fn build_errors_keep_their_kind_and_subject() {
+        let e = round_trip(&Error::BuildContext {
+            subject: "source \"/app/f\"".into(),
+            reason: "not found in the stage's root file system".into(),
+        });
+        assert!(matches!(e, Error::BuildContext { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "build context: source \"/app/f\": not found in the stage's root file system"
+        );
+        let e = round_trip(&Error::InvalidBuild {
+            subject: "--chown=app".into(),
+            reason: "no user \"app\" in /etc/passwd".into(),
+        });
+        assert!(matches!(e, Error::InvalidBuild { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "build: --chown=app: no user \"app\" in /etc/passwd"
+        );
+        let e = round_trip(&Error::os(
+            "reading stage directory",
+            "/app",
+            io::Error::from_raw_os_error(libc::EACCES),
+        ));
+        assert_eq!(
+            format!("{e:?}"),
+            "reading stage directory /app: Permission denied (os error 13)"
+        );
+        let e = round_trip(&Error::Io {
+            op: "writing the layer entries".into(),
+            source: io::Error::from_raw_os_error(libc::EPIPE),
+        });
+        assert!(
+            matches!(&e, Error::Io { source, .. } if source.raw_os_error() == Some(libc::EPIPE)),
+            "{e:?}"
+        );
     }
 }

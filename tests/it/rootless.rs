@@ -1486,7 +1486,10 @@ fn a_killed_network_keeper_is_replaced() {
 }
 
 /// `engine build` as the test user: RUN in a rootless container, WORKDIR, COPY; the image
-/// runs, and its layers give root (not the user's uid) the files the build made.
+/// runs, and its layers give root (not the user's uid) the files the build made. A
+/// multi-stage build copies with `COPY --from` what the first stage closed to all but
+/// another user of the image (a `0700` directory of uid 999), keeping owners and content;
+/// a source missing there is an error naming the line and the source.
 #[test]
 #[ignore = "requires root (to make the test user)"]
 fn engine_builds_rootless() {
@@ -1558,6 +1561,69 @@ fn engine_builds_rootless() {
             .unwrap_or_else(|| panic!("{name} in no layer:\n{listing}"));
         assert!(line.contains(" 0/0 "), "{name} is not root's: {line}");
         assert!(!line.contains(&format!("{}/", u.uid)), "{line}");
+    }
+
+    // COPY --from what only uid 999 may read in the first stage: a directory (its
+    // contents: the destination directory is made, root's, as Docker does), and a file
+    // named directly below closed directories (which the user cannot even look up)
+    let stages = ctx.path.join("Dockerfile.stages");
+    fs::write(
+        &stages,
+        "FROM localhost/rl:1\n\
+         RUN mkdir -p /app/sub && echo hi > /app/f && echo ho > /app/sub/g && \
+         busybox chown -R 999:999 /app && busybox chmod 600 /app/f /app/sub/g && \
+         busybox chmod 700 /app/sub /app\n\
+         FROM localhost/rl:1\nCOPY --from=0 /app /app\nCOPY --from=0 /app/sub/g /g\n",
+    )
+    .unwrap();
+    chown_tree(&ctx.path);
+    let file = stages.display().to_string();
+    let build = || {
+        e.ok(&[
+            "build",
+            "-q",
+            "-f",
+            &file,
+            "-t",
+            "localhost/rl-stages:1",
+            &dir,
+        ])
+    };
+    let id = build();
+    assert_eq!(
+        e.ok(&[
+            "run",
+            "--rm",
+            "--user",
+            "999",
+            "localhost/rl-stages:1",
+            "sh",
+            "-c",
+            "cat /app/f /app/sub/g /g; stat -c '%u:%g %a' /app /app/f /app/sub /app/sub/g /g",
+        ]),
+        "hi\nho\nho\n0:0 755\n999:999 600\n999:999 700\n999:999 600\n999:999 600\n"
+    );
+    // the sources' cache key is the helper's too: the same build is all cached
+    assert_eq!(build(), id);
+    // the helper's errors keep their kind, and the solver names the line
+    let missing = ctx.path.join("Dockerfile.missing");
+    fs::write(
+        &missing,
+        "FROM localhost/rl:1\nRUN mkdir /app && busybox chown 999 /app && busybox chmod 700 /app\n\
+         FROM localhost/rl:1\nCOPY --from=0 /app/nope /x\n",
+    )
+    .unwrap();
+    chown_tree(&ctx.path);
+    let out = e.engine(&["build", "-q", "-f", missing.to_str().unwrap(), &dir]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success(), "{stderr}");
+    for said in [
+        "Dockerfile.missing:4\n",
+        ">>> COPY --from=0 /app/nope /x\n",
+        "COPY --from=0 /app/nope /x: build context: source \"/app/nope\": not found in the \
+         stage's root file system\n",
+    ] {
+        assert!(stderr.contains(said), "{said:?} not in {stderr}");
     }
 }
 

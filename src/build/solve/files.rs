@@ -1,5 +1,6 @@
 //! The solver's file steps: WORKDIR's directory and COPY/ADD (their input expanded, the
-//! cache key of their sources, the layer written by [`copy::write_layer`]).
+//! cache key of their sources, the layer written by [`copy::write_layer`], or by the
+//! rootless store helper for a `--from` copy rootless: [`copy::helper`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -131,7 +132,13 @@ impl Solver<'_, '_> {
             Some(s) => CopyFrom::Rootfs(s),
         };
         let created_by = config::Stage::copy_created_by(add, parents, files, scope).map_err(err)?;
-        let digest = copy::source_digest(&input, &copy_from, &self.hashes)?;
+        // rootless with subordinate ids, the stage's files of the image's other users are
+        // the store helper's to read (see copy::helper)
+        let in_helper = copy::helper::source(&copy_from);
+        let digest = match in_helper {
+            Some(src) => copy::helper::source_digest(&input, src, &self.hashes)?,
+            None => copy::source_digest(&input, &copy_from, &self.hashes)?,
+        };
         let key = key
             .field(created_by.as_bytes())
             .field(digest.as_ref().as_bytes())
@@ -160,7 +167,12 @@ impl Solver<'_, '_> {
             };
             let mut layer = s.images().layer_writer()?;
             let mut progress = |bytes| s.emit(BuildEvent::Transferred { id, bytes });
-            copy::write_layer(&input, &copy_from, &stack, layer.tar(), &mut progress)?;
+            match in_helper {
+                Some(src) => {
+                    copy::helper::write_layer(&input, src, &stack, layer.tar(), &mut progress)?
+                }
+                None => copy::write_layer(&input, &copy_from, &stack, layer.tar(), &mut progress)?,
+            };
             Ok((layer.finish(s.context.root())?, Some(created_by.clone())))
         })
     }
