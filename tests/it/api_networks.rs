@@ -65,9 +65,9 @@ fn docker_network_commands() {
         "apinet",
         "c1",
     ]);
-    let addrs = api.in_netns(&format!("{engine} exec c1 ip -4 addr"));
+    let addrs = api.in_netns(&format!("{engine} exec c1 cat /proc/net/fib_trie"));
     assert!(
-        String::from_utf8_lossy(&addrs.stdout).contains("10.77.0.50/24"),
+        String::from_utf8_lossy(&addrs.stdout).contains("10.77.0.50"),
         "{addrs:?}"
     );
     let members = api.ok(&[
@@ -82,7 +82,7 @@ fn docker_network_commands() {
     let busy = api.run(&["network", "rm", "apinet"]);
     assert!(!busy.status.success(), "{busy:?}");
     api.ok(&["network", "disconnect", "apinet", "c1"]);
-    let addrs = api.in_netns(&format!("{engine} exec c1 ip -4 addr"));
+    let addrs = api.in_netns(&format!("{engine} exec c1 cat /proc/net/fib_trie"));
     assert!(
         !String::from_utf8_lossy(&addrs.stdout).contains("10.77.0.50"),
         "{addrs:?}"
