@@ -37,7 +37,12 @@ pub(super) async fn route(call: Call) -> Reply {
         (Method::GET, ["images", "json"]) => list(&call).await,
         (Method::POST, ["images", "load"]) => return load(call).await,
         (Method::GET, ["images", "get"]) => {
-            let names = call.query.all("names").iter().map(|s| (*s).to_owned()).collect();
+            let names = call
+                .query
+                .all("names")
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
             return save(&call, names).await;
         }
         (Method::POST, ["images", "prune"]) => prune(&call).await,
@@ -250,9 +255,8 @@ fn registry_auth(call: &Call) -> Result<Option<(String, String)>, ApiError> {
         password: String,
         auth: String,
     }
-    let a: Auth = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::bad_request(format!("invalid X-Registry-Auth header: {e}"))
-    })?;
+    let a: Auth = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid X-Registry-Auth header: {e}")))?;
     if !a.username.is_empty() {
         return Ok(Some((a.username, a.password)));
     }
@@ -441,11 +445,9 @@ fn reference_matches(pattern: &str, r: &Reference) -> bool {
 fn glob(p: &[u8], s: &[u8]) -> bool {
     match p.split_first() {
         None => s.is_empty(),
-        Some((b'*', rest)) => {
-            (0..=s.len())
-                .take_while(|&i| i == 0 || s[i - 1] != b'/')
-                .any(|i| glob(rest, &s[i..]))
-        }
+        Some((b'*', rest)) => (0..=s.len())
+            .take_while(|&i| i == 0 || s[i - 1] != b'/')
+            .any(|i| glob(rest, &s[i..])),
         Some((b'?', rest)) => s.first().is_some_and(|&c| c != b'/') && glob(rest, &s[1..]),
         Some((c, rest)) => s.first() == Some(c) && glob(rest, &s[1..]),
     }
@@ -575,13 +577,11 @@ async fn tag(call: &Call, name: String) -> Result<(), ApiError> {
         // the source as the store names it: a reference it has, else any of the image's
         let source = match name.parse::<Reference>() {
             Ok(r) if img.references().contains(&r) => r,
-            _ => img
-                .references()
-                .first()
-                .cloned()
-                .ok_or_else(|| ApiError::bad_request(format!(
+            _ => img.references().first().cloned().ok_or_else(|| {
+                ApiError::bad_request(format!(
                     "tagging the untagged image {name} is not supported"
-                )))?,
+                ))
+            })?,
         };
         engine.images().tag(&source, &target)?;
         Ok(())
@@ -755,12 +755,7 @@ impl<'g> Transfer<'g> {
     }
 
     fn send(&self, v: Value) {
-        if let Some(h) = self
-            .header
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
+        if let Some(h) = self.header.lock().unwrap_or_else(|p| p.into_inner()).take() {
             self.gate.send(&h);
         }
         self.gate.send(&v);
@@ -779,7 +774,13 @@ impl<'g> Transfer<'g> {
             if layers.contains_key(&id) {
                 continue;
             }
-            layers.insert(id.clone(), Layer { started: true, done: false });
+            layers.insert(
+                id.clone(),
+                Layer {
+                    started: true,
+                    done: false,
+                },
+            );
             self.status(&id, "Preparing");
         }
     }
@@ -860,7 +861,10 @@ fn pull_error(e: Error, r: &Reference) -> ApiError {
                     familiar_name(r)
                 )
             } else {
-                format!("manifest for {} not found: manifest unknown: {msg}", r.familiar())
+                format!(
+                    "manifest for {} not found: manifest unknown: {msg}",
+                    r.familiar()
+                )
             });
         }
         if reason.starts_with("HTTP 401")
@@ -952,7 +956,12 @@ async fn import(call: &mut Call) -> Reply {
         )
         .reply();
     }
-    if call.query.all("changes").iter().any(|c| !c.trim().is_empty()) {
+    if call
+        .query
+        .all("changes")
+        .iter()
+        .any(|c| !c.trim().is_empty())
+    {
         return ApiError::bad_request("changes on import are not supported").reply();
     }
     let full = if tag.is_empty() {
@@ -1066,7 +1075,9 @@ async fn push(call: Call, name: String) -> Reply {
                 .join("blobs")
                 .join(digest.algorithm().to_string())
                 .join(digest.digest());
-            let size = std::fs::metadata(&blob).map(|m| m.len()).unwrap_or_default();
+            let size = std::fs::metadata(&blob)
+                .map(|m| m.len())
+                .unwrap_or_default();
             let tag = r.tag().unwrap_or("latest").to_owned();
             gate.send(&json!({
                 "status": format!("{tag}: digest: {digest} size: {size}")
@@ -1176,7 +1187,10 @@ async fn commit(call: &Call) -> Result<Value, ApiError> {
     let opts = CommitOptions {
         reference,
         author: q.get("author").filter(|a| !a.is_empty()).map(str::to_owned),
-        message: q.get("comment").filter(|a| !a.is_empty()).map(str::to_owned),
+        message: q
+            .get("comment")
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned),
         changes: q
             .all("changes")
             .iter()
@@ -1324,20 +1338,32 @@ fn build_params(call: &Call) -> Result<BuildParams, ApiError> {
             return unsupported(key);
         }
     }
-    for key in ["cpusetcpus", "cpusetmems", "extrahosts", "cgroupparent", "outputs"] {
-        if q.get(key).is_some_and(|v| !v.is_empty() && v != "[]" && v != "null") {
+    for key in [
+        "cpusetcpus",
+        "cpusetmems",
+        "extrahosts",
+        "cgroupparent",
+        "outputs",
+    ] {
+        if q.get(key)
+            .is_some_and(|v| !v.is_empty() && v != "[]" && v != "null")
+        {
             return unsupported(key);
         }
     }
     for key in ["cachefrom", "ulimits"] {
-        if q.get(key).is_some_and(|v| !matches!(v.trim(), "" | "[]" | "null")) {
+        if q.get(key)
+            .is_some_and(|v| !matches!(v.trim(), "" | "[]" | "null"))
+        {
             return unsupported(key);
         }
     }
     if q.flag("squash") {
         return unsupported("squash");
     }
-    if q.get("isolation").is_some_and(|i| !i.is_empty() && i != "default") {
+    if q.get("isolation")
+        .is_some_and(|i| !i.is_empty() && i != "default")
+    {
         return unsupported("isolation");
     }
     if let Some(p) = q.get("platform").filter(|p| !p.is_empty()) {
@@ -1353,7 +1379,10 @@ fn build_params(call: &Call) -> Result<BuildParams, ApiError> {
         parse_ref(t)?;
         tags.push(t.to_owned());
     }
-    let df = q.get("dockerfile").filter(|d| !d.is_empty()).unwrap_or("Dockerfile");
+    let df = q
+        .get("dockerfile")
+        .filter(|d| !d.is_empty())
+        .unwrap_or("Dockerfile");
     let dockerfile = inside(df).ok_or_else(|| {
         ApiError::bad_request(format!(
             "the Dockerfile ({df}) must be within the build context"
@@ -1517,6 +1546,8 @@ async fn build(mut call: Call) -> Reply {
             Err(e) => {
                 // Docker's classic builder streams its errors, even before a first line
                 let (message, code) = build_error(&e);
+                // the context's place here is no business of the client's
+                let message = message.replace(&format!("{}/", dir.0.display()), "");
                 gate.send(&error_line(&message, code));
                 return Ok(());
             }

@@ -63,7 +63,13 @@ impl NsRegistry {
         )
         .unwrap();
         let child = Command::new("nsenter")
-            .args(["-t", &api.pid().to_string(), "-n", "docker-registry", "serve"])
+            .args([
+                "-t",
+                &api.pid().to_string(),
+                "-n",
+                "docker-registry",
+                "serve",
+            ])
             .arg(&config)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -138,7 +144,13 @@ fn images_are_listed_inspected_tagged_and_removed() {
     let id = id.trim();
     assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
     assert!(id[7..].starts_with(row[2]), "{id} {table}");
-    let cmd = api.ok(&["image", "inspect", "-f", "{{json .Config.Cmd}} {{.Os}}", "busybox"]);
+    let cmd = api.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.Cmd}} {{.Os}}",
+        "busybox",
+    ]);
     assert_eq!(cmd.trim(), r#"["/bin/sh"] linux"#);
     let missing = api.run(&["image", "inspect", "nope:1"]);
     assert!(!missing.status.success());
@@ -149,7 +161,10 @@ fn images_are_listed_inspected_tagged_and_removed() {
     );
     let raw = api.curl(&["http://d/v1.44/images/nope/json"]);
     assert!(raw.starts_with("HTTP/1.1 404"), "{raw}");
-    assert!(raw.ends_with(r#"{"message":"No such image: nope"}"#), "{raw}");
+    assert!(
+        raw.ends_with(r#"{"message":"No such image: nope"}"#),
+        "{raw}"
+    );
 
     let hist = api.ok(&["history", "--format", "{{.ID}}|{{.CreatedBy}}", "busybox"]);
     let first = hist.lines().next().unwrap_or_default();
@@ -192,6 +207,36 @@ fn images_are_listed_inspected_tagged_and_removed() {
             .trim(),
         "busybox:latest"
     );
+    // `docker commit` of that container, with a message and a change
+    let committed = api.ok(&[
+        "commit",
+        "-m",
+        "a message",
+        "-c",
+        r#"CMD ["echo", "committed"]"#,
+        "user",
+        "committed:1",
+    ]);
+    let committed = committed.trim();
+    assert!(committed.starts_with("sha256:"), "{committed}");
+    let shown = api.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Id}} {{json .Config.Cmd}} {{.Comment}}",
+        "committed:1",
+    ]);
+    assert_eq!(
+        shown.trim(),
+        format!(r#"{committed} ["echo","committed"] a message"#)
+    );
+    let nobody = api.run(&["commit", "nobody", "x:1"]);
+    assert!(
+        text(&nobody).1.contains("No such container: nobody"),
+        "{:?}",
+        text(&nobody)
+    );
+    api.ok(&["rmi", "committed:1"]);
     let gone = engine_in_netns(&api, "rm user");
     assert!(gone.status.success(), "{:?}", text(&gone));
 
@@ -257,6 +302,48 @@ fn saved_images_load_back() {
         "http://d/v1.44/images/load",
     ]);
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    let filters = api.curl(&["http://d/v1.44/images/json?filters=nope"]);
+    assert!(filters.starts_with("HTTP/1.1 400"), "{filters}");
+    let unknown =
+        api.curl(&["http://d/v1.44/images/json?filters=%7B%22color%22%3A%5B%22red%22%5D%7D"]);
+    assert!(
+        unknown.starts_with("HTTP/1.1 400") && unknown.contains("color"),
+        "{unknown}"
+    );
+    let auth = api.curl(&[
+        "-X",
+        "POST",
+        "-d",
+        "{\"username\": 5}",
+        "http://d/v1.44/auth",
+    ]);
+    assert!(auth.starts_with("HTTP/1.1 400"), "{auth}");
+    let tag = api.curl(&[
+        "-X",
+        "POST",
+        "http://d/v1.44/images/busybox/tag?repo=Bad%20Name",
+    ]);
+    assert!(tag.starts_with("HTTP/1.1 400"), "{tag}");
+    // an import of a root file system tarball (`docker import -`)
+    let rootfs = dir.path().join("rootfs.tar");
+    let mut ar = tar::Builder::new(fs::File::create(&rootfs).unwrap());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o644);
+    h.set_cksum();
+    ar.append_data(&mut h, "hello.txt", &b"hi\n"[..]).unwrap();
+    ar.finish().unwrap();
+    drop(ar);
+    let mut c = api.docker();
+    c.args(["import", "-", "imported:1"]);
+    let imported = crate::common::output_with_stdin(&mut c, &fs::read(&rootfs).unwrap());
+    assert!(imported.status.success(), "{:?}", text(&imported));
+    let id = text(&imported).0;
+    assert_eq!(
+        api.ok(&["image", "inspect", "-f", "{{.Id}}", "imported:1"])
+            .trim(),
+        id.trim()
+    );
 }
 
 /// `docker build` with the classic builder (the CLI 28 without buildx, with and without
@@ -280,8 +367,14 @@ fn the_classic_builder_builds_a_dockerfile() {
         .unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}\n{}", api.log());
-    assert!(stdout.contains("Step 1/2 : FROM busybox:latest"), "{stdout}");
-    assert!(stdout.contains("Step 2/2 : RUN echo hi > /f && echo built-it"), "{stdout}");
+    assert!(
+        stdout.contains("Step 1/2 : FROM busybox:latest"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Step 2/2 : RUN echo hi > /f && echo built-it"),
+        "{stdout}"
+    );
     assert!(stdout.contains("\nbuilt-it\n"), "{stdout}");
     assert!(stdout.contains("Successfully tagged x:1"), "{stdout}");
     let id = api.ok(&["image", "inspect", "-f", "{{.Id}}", "x:1"]);
@@ -305,10 +398,7 @@ fn the_classic_builder_builds_a_dockerfile() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("Using cache"), "{stdout}");
-    assert_eq!(
-        api.ok(&["image", "inspect", "-f", "{{.Id}}", "x:2"]),
-        id
-    );
+    assert_eq!(api.ok(&["image", "inspect", "-f", "{{.Id}}", "x:2"]), id);
     let out = api
         .client("/usr/bin/docker")
         .args(["build", "-q", "-t", "x:3", dir.path().to_str().unwrap()])
@@ -333,7 +423,8 @@ fn the_classic_builder_builds_a_dockerfile() {
     assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
     assert!(stdout.contains("failing"), "{stdout}");
     assert!(
-        stderr.contains("The command '/bin/sh -c echo failing; exit 3' returned a non-zero code: 3"),
+        stderr
+            .contains("The command '/bin/sh -c echo failing; exit 3' returned a non-zero code: 3"),
         "{stderr}"
     );
     assert!(!api.run(&["image", "inspect", "bad:1"]).status.success());
@@ -344,11 +435,71 @@ fn the_classic_builder_builds_a_dockerfile() {
     assert!(refused.contains("memory"), "{refused}");
     let session = api.curl(&["-X", "POST", "http://d/v1.44/session"]);
     assert!(session.starts_with("HTTP/1.1 501"), "{session}");
+    let outside = api.curl(&[
+        "-X",
+        "POST",
+        "http://d/v1.44/build?dockerfile=../Dockerfile",
+    ]);
+    assert!(outside.starts_with("HTTP/1.1 400"), "{outside}");
+    let args = api.curl(&["-X", "POST", "http://d/v1.44/build?buildargs=%5B1%5D"]);
+    assert!(
+        args.starts_with("HTTP/1.1 400") && args.contains("buildargs"),
+        "{args}"
+    );
+    // a gzipped context, as `docker build` sends with --compress; the Dockerfile given by
+    // name, its build arg and label applied
+    let ctx = tempfile::tempdir().unwrap();
+    fs::write(
+        ctx.path().join("Build.df"),
+        "FROM busybox:latest\nARG WHO\nRUN echo \"$WHO\" > /who\nCMD cat /who\n",
+    )
+    .unwrap();
+    let tgz = dir.path().join("ctx.tgz");
+    let made = Command::new("tar")
+        .args([
+            "-czf",
+            tgz.to_str().unwrap(),
+            "-C",
+            ctx.path().to_str().unwrap(),
+            ".",
+        ])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let streamed = api.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/x-tar",
+        "--data-binary",
+        &format!("@{}", tgz.display()),
+        "http://d/v1.44/build?t=gz:1&dockerfile=Build.df&buildargs=%7B%22WHO%22%3A%22me%22%7D&labels=%7B%22l%22%3A%22v%22%7D",
+    ]);
+    assert!(streamed.starts_with("HTTP/1.1 200"), "{streamed}");
+    assert!(streamed.contains(r#"{"aux":{"ID":"sha256:"#), "{streamed}");
+    let label = api.ok(&["image", "inspect", "-f", "{{.Config.Labels.l}}", "gz:1"]);
+    assert_eq!(label.trim(), "v");
+    let ran = engine_in_netns(&api, "run --rm --network none gz:1");
+    assert_eq!(text(&ran).0, "me\n", "{:?}", text(&ran));
+    // a missing base image fails the build in its stream, naming the Dockerfile as given
+    fs::write(dir.path().join("Dockerfile"), "FROM 127.0.0.1:9/none:1\n").unwrap();
+    let out = api
+        .docker()
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("Dockerfile line 1") && !stderr.contains("cargohold-build"),
+        "{stderr}"
+    );
 }
 
 /// `docker push` and `docker pull` against a registry on the service's loopback: Docker's
-/// progress lines, the image listed with its registry digest; a missing repository is
-/// Docker's 404.
+/// progress lines, the image listed, pulled as pushed (the same digest); a missing
+/// repository is Docker's 404.
 #[test]
 #[ignore = "requires root"]
 fn images_are_pushed_to_and_pulled_from_a_registry() {
@@ -360,7 +511,10 @@ fn images_are_pushed_to_and_pulled_from_a_registry() {
     api.ok(&["tag", "busybox:latest", &name]);
     let pushed = api.ok(&["push", &name]);
     assert!(
-        pushed.contains(&format!("The push refers to repository [{}/busybox]", reg.host())),
+        pushed.contains(&format!(
+            "The push refers to repository [{}/busybox]",
+            reg.host()
+        )),
         "{pushed}"
     );
     assert!(pushed.contains(": Pushed"), "{pushed}");
@@ -377,27 +531,42 @@ fn images_are_pushed_to_and_pulled_from_a_registry() {
         pulled.contains(&format!("Status: Downloaded newer image for {name}")),
         "{pulled}"
     );
-    let listed = api.ok(&["images", "--digests", "--format", "{{.Repository}}:{{.Tag}} {{.Digest}}"]);
-    assert!(
-        listed.starts_with(&format!("{name} sha256:")),
-        "{listed}"
+    // the registry's digest of what was pushed is what was pulled
+    let digest = |out: &str, after: &str| {
+        let at = out.find(after).unwrap_or_else(|| panic!("{out}")) + after.len();
+        out[at..].split_whitespace().next().unwrap().to_owned()
+    };
+    assert_eq!(
+        digest(&pulled, "Digest: "),
+        digest(&pushed, "latest: digest: ")
     );
+    let listed = api.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(listed.trim(), name);
     let again = api.ok(&["pull", &name]);
     assert!(again.contains("Status: Image is up to date"), "{again}");
 
     let missing = api.run(&["pull", &format!("{}/nope:1", reg.host())]);
     assert!(!missing.status.success());
-    assert!(text(&missing).1.contains("not found"), "{:?}", text(&missing));
+    assert!(
+        text(&missing).1.contains("not found"),
+        "{:?}",
+        text(&missing)
+    );
     let raw = api.curl(&[
         "-X",
         "POST",
-        &format!("http://d/v1.44/images/create?fromImage={}/nope&tag=1", reg.host()),
+        &format!(
+            "http://d/v1.44/images/create?fromImage={}/nope&tag=1",
+            reg.host()
+        ),
     ]);
     assert!(raw.starts_with("HTTP/1.1 404"), "{raw}");
     let unknown = api.run(&["push", &format!("{}/absent:1", reg.host())]);
     assert!(!unknown.status.success());
     assert!(
-        text(&unknown).1.contains("An image does not exist locally with the tag"),
+        text(&unknown)
+            .1
+            .contains("An image does not exist locally with the tag"),
         "{:?}",
         text(&unknown)
     );
@@ -443,11 +612,18 @@ fn login_checks_credentials_that_push_and_pull_then_use() {
     );
     let good = login(PASSWORD);
     assert!(good.status.success(), "{:?}", text(&good));
-    assert!(text(&good).0.contains("Login Succeeded"), "{:?}", text(&good));
+    assert!(
+        text(&good).0.contains("Login Succeeded"),
+        "{:?}",
+        text(&good)
+    );
 
     let pushed = api.ok(&["push", &name]);
     assert!(pushed.contains("1: digest: sha256:"), "{pushed}");
     api.ok(&["rmi", &name]);
     let pulled = api.ok(&["pull", &name]);
-    assert!(pulled.contains("Status: Downloaded newer image"), "{pulled}");
+    assert!(
+        pulled.contains("Status: Downloaded newer image"),
+        "{pulled}"
+    );
 }
