@@ -19,6 +19,7 @@ pub(super) async fn route(call: Call) -> Reply {
             http::reply_json(StatusCode::OK, http::blocking(move || info(&engine)).await)
         }
         (_, ["events"]) => super::events::route(call).await,
+        (Method::POST, ["auth"]) => super::images::auth(call).await,
         _ => http::not_found(),
     }
 }
