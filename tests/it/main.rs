@@ -7,6 +7,8 @@ mod common;
 #[cfg(feature = "api")]
 mod api;
 #[cfg(feature = "api")]
+mod api_clients;
+#[cfg(feature = "api")]
 mod api_containers;
 #[cfg(feature = "api")]
 mod api_images;
