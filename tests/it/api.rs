@@ -71,3 +71,41 @@ fn an_idle_service_exits() {
     assert!(status.success(), "{status:?}");
     assert!(start.elapsed() >= std::time::Duration::from_millis(900));
 }
+
+/// Bad input gets Docker's kind of answer and leaves nothing: malformed JSON and wrong
+/// types are 400 naming the field, unknown fields are ignored, a body past the limit is
+/// 413, and the server serves on.
+#[test]
+#[ignore = "requires root"]
+fn bad_requests_are_refused_clearly() {
+    let api = ApiService::start();
+    let post = |path: &str, body: &str| {
+        api.curl(&[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            "Expect:",
+            "--data-binary",
+            body,
+            &format!("http://d/v1.44{path}"),
+        ])
+    };
+    let malformed = post("/networks/create", "{\"Name\": ");
+    assert!(malformed.starts_with("HTTP/1.1 400"), "{malformed}");
+    assert!(malformed.contains("invalid JSON"), "{malformed}");
+    let wrong = post("/networks/create", "{\"Name\": 5}");
+    assert!(wrong.starts_with("HTTP/1.1 400") && wrong.contains("Name"), "{wrong}");
+    let unknown = post("/volumes/create", "{\"Name\": \"v1\", \"Bogus\": {\"x\": 1}}");
+    assert!(unknown.starts_with("HTTP/1.1 201"), "{unknown}");
+    // 9 MiB of JSON: past the limit
+    let big = format!("{{\"Name\": \"{}\"}}", "x".repeat(9 << 20));
+    let path = api.sock.with_file_name("big.json");
+    std::fs::write(&path, big).unwrap();
+    let huge = post("/networks/create", &format!("@{}", path.display()));
+    assert!(huge.starts_with("HTTP/1.1 413"), "{}", &huge[..huge.len().min(200)]);
+    // nothing was made of the refused ones; the server serves on
+    assert_eq!(api.ok(&["network", "ls", "-q", "--filter", "type=custom"]), "");
+    assert_eq!(api.ok(&["volume", "ls", "-q"]).trim(), "v1");
+}
