@@ -29,11 +29,15 @@
 //!   runtime's `before_start` hook and ended when the container's init exits (a pidfd), so
 //!   it outlives neither an attached container whose owner is killed nor a detached one.
 //!
-//! What is not here: outbound traffic leaves the keeper's namespace only through a user-
-//! mode helper, which is not started (the default network's containers have pasta of their
-//! own); a container on a user-defined network reaches its peers, the DNS server and
-//! whoever connects through its published ports. Ports below
-//! `net.ipv4.ip_unprivileged_port_start` cannot be published, as for any rootless engine.
+//! - **The way out**: a pasta (no ports) attached to the keeper's namespaces, started with
+//!   it where pasta can run (`usermode`); the bridges' masquerade rules (the root code's)
+//!   send what leaves a network through it. pasta does not notice its namespace's end, so
+//!   it is stopped with the keeper (by the engine, or by the keeper's own exit), and a
+//!   killed keeper's by the next keeper's start or `Engine::open`. Without pasta the
+//!   networks work inside (peers, DNS, published ports) and nothing leaves them.
+//!
+//! Ports below `net.ipv4.ip_unprivileged_port_start` cannot be published, as for any
+//! rootless engine.
 
 use std::collections::HashMap;
 use std::fs;
@@ -109,6 +113,17 @@ impl NetworkStore {
         self.dir.join(".keeper.json")
     }
 
+    fn keeper_pasta_path(&self) -> PathBuf {
+        self.dir.join(KEEPER_PASTA)
+    }
+
+    /// Stops the keeper's pasta, if one runs (its keeper stopped or gone).
+    fn stop_keeper_pasta(&self) {
+        let path = self.keeper_pasta_path();
+        super::usermode::stop_helper(self.recorded(&path).map(|r| (r.pid, r.start)));
+        let _ = fs::remove_file(path);
+    }
+
     fn sidecar_path(&self, id: &str) -> PathBuf {
         self.dir.join(".sidecars").join(format!("{id}.json"))
     }
@@ -142,6 +157,8 @@ impl NetworkStore {
     }
 
     fn start_keeper(&self) -> Result<i32> {
+        // the pasta of a keeper that was killed
+        self.stop_keeper_pasta();
         let job = Job::Keep {
             networks: self.dir.clone(),
         };
@@ -152,6 +169,10 @@ impl NetworkStore {
             source: io::Error::from_raw_os_error(libc::EPROTO),
         })?;
         self.record(&self.keeper_path(), Recorded::of(pid))?;
+        // the way out (see the module docs), where pasta can run
+        if let Ok(pasta) = self.start_keeper_pasta(pid) {
+            self.record(&self.keeper_pasta_path(), Recorded::of(pasta))?;
+        }
         Ok(pid)
     }
 
@@ -177,6 +198,7 @@ impl NetworkStore {
                 self.recorded(&self.keeper_path()).map(|r| (r.pid, r.start)),
             );
             let _ = fs::remove_file(self.keeper_path());
+            self.stop_keeper_pasta();
         }
         let value = done?.value.unwrap_or(serde_json::Value::Null);
         serde_json::from_value(value)
@@ -229,7 +251,12 @@ impl NetworkStore {
             }
         }
         let live = live.iter().map(|s| (*s).to_owned()).collect();
-        self.in_keeper::<()>(&Op::Repair(live), recorded).map(drop)
+        let r = self.in_keeper::<()>(&Op::Repair(live), recorded).map(drop);
+        if self.keeper().is_none() {
+            // a killed keeper's
+            self.stop_keeper_pasta();
+        }
+        r
     }
 
     fn sidecar_ids(&self) -> Vec<String> {
@@ -335,6 +362,9 @@ fn json<T: Serialize>(t: &T) -> serde_json::Value {
 /// The lock every keeper operation holds, in the networks directory.
 const KEEPER_LOCK: &str = ".keeper.lock";
 
+/// The record of the keeper's pasta, in the networks directory.
+const KEEPER_PASTA: &str = ".keeper-pasta.json";
+
 /// How often a keeper checks whether it still has something to keep.
 const KEEPER_CHECK: Duration = Duration::from_secs(5);
 
@@ -393,6 +423,14 @@ fn nothing_to_keep(networks: &Path) -> bool {
             .is_some_and(|r| r.pid == std::process::id() as i32);
         if mine {
             let _ = fs::remove_file(record);
+            // its pasta goes with it (pasta does not notice a namespace's end)
+            let pasta = networks.join(KEEPER_PASTA);
+            if let Ok(Some(p)) = crate::store::read_json::<Recorded>(&pasta, "pasta") {
+                if p.alive() {
+                    let _ = file::kill(p.pid, libc::SIGTERM);
+                }
+            }
+            let _ = fs::remove_file(pasta);
         }
     }
     idle

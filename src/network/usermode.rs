@@ -162,6 +162,31 @@ impl NetworkStore {
         let _ = fs::remove_file(api_socket(id));
     }
 
+    /// Starts pasta, without ports, on the namespaces of the network keeper `keeper` (see
+    /// [`super::rootless`]): the way out of the rootless user-defined networks, whose
+    /// bridges' rules masquerade what leaves them. Returns its pid.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] without pasta (slirp4netns is not used for this) or when it
+    /// fails; [`Error::Os`] when the keeper's namespaces cannot be opened.
+    pub(super) fn start_keeper_pasta(&self, keeper: i32) -> Result<i32> {
+        let Helper::Pasta(bin) = helper()? else {
+            return Err(Error::Unsupported {
+                what: "outbound traffic of rootless user-defined networks".into(),
+                reason: "it goes through pasta (Debian: apt-get install passt)".into(),
+            });
+        };
+        let open = |kind: &str| {
+            let path = PathBuf::from(format!("/proc/{keeper}/ns/{kind}"));
+            fs::File::open(&path).map_err(|e| Error::os("opening", path, e))
+        };
+        let (net, user) = (open("net")?, open("user")?);
+        let dir = self.dir.join(".usermode");
+        fs::create_dir_all(&dir).map_err(|e| Error::os("creating", &dir, e))?;
+        use std::os::fd::AsFd;
+        run_pasta(self, &bin, "keeper", &[], (net.as_fd(), user.as_fd()), None)
+    }
+
     fn pasta_pid_path(&self, id: &str) -> PathBuf {
         self.dir.join(".usermode").join(format!("{id}.pid"))
     }

@@ -96,16 +96,29 @@ fn bad_requests_are_refused_clearly() {
     assert!(malformed.starts_with("HTTP/1.1 400"), "{malformed}");
     assert!(malformed.contains("invalid JSON"), "{malformed}");
     let wrong = post("/networks/create", "{\"Name\": 5}");
-    assert!(wrong.starts_with("HTTP/1.1 400") && wrong.contains("Name"), "{wrong}");
-    let unknown = post("/volumes/create", "{\"Name\": \"v1\", \"Bogus\": {\"x\": 1}}");
+    assert!(
+        wrong.starts_with("HTTP/1.1 400") && wrong.contains("Name"),
+        "{wrong}"
+    );
+    let unknown = post(
+        "/volumes/create",
+        "{\"Name\": \"v1\", \"Bogus\": {\"x\": 1}}",
+    );
     assert!(unknown.starts_with("HTTP/1.1 201"), "{unknown}");
     // 9 MiB of JSON: past the limit
     let big = format!("{{\"Name\": \"{}\"}}", "x".repeat(9 << 20));
     let path = api.sock.with_file_name("big.json");
     std::fs::write(&path, big).unwrap();
     let huge = post("/networks/create", &format!("@{}", path.display()));
-    assert!(huge.starts_with("HTTP/1.1 413"), "{}", &huge[..huge.len().min(200)]);
+    assert!(
+        huge.starts_with("HTTP/1.1 413"),
+        "{}",
+        &huge[..huge.len().min(200)]
+    );
     // nothing was made of the refused ones; the server serves on
-    assert_eq!(api.ok(&["network", "ls", "-q", "--filter", "type=custom"]), "");
+    assert_eq!(
+        api.ok(&["network", "ls", "-q", "--filter", "type=custom"]),
+        ""
+    );
     assert_eq!(api.ok(&["volume", "ls", "-q"]).trim(), "v1");
 }

@@ -1275,6 +1275,23 @@ fn helpers_of(e: &RootlessEngine) -> Vec<String> {
         .collect()
 }
 
+/// Live processes whose command line names the engine root of `e` (its pasta helpers:
+/// their pid files are under it).
+fn pastas_of(e: &RootlessEngine) -> Vec<String> {
+    let root = e.root.display().to_string();
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| {
+            let cmd = fs::read(p.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            let stat = fs::read_to_string(p.path().join("stat")).ok()?;
+            let zombie = stat.rsplit(')').next()?.split_whitespace().next() == Some("Z");
+            (cmd.contains(&root) && cmd.starts_with("pasta") && !zombie).then_some(cmd)
+        })
+        .collect()
+}
+
 /// Waits (up to 5 s) until no helper of `e`'s engine is left.
 fn wait_no_helpers(e: &RootlessEngine, after: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -1398,6 +1415,37 @@ fn engine_networks_rootless() {
     assert!(!e.ok(&["network", "ls"]).contains("rlnet"));
 }
 
+/// Out of a rootless user-defined network: a container reaches a server of the host
+/// (an address of the test's own namespace) through the keeper's pasta and the bridge's
+/// masquerade; the pasta goes with the keeper.
+#[test]
+#[ignore = "requires root (to make the test user)"]
+fn rootless_networks_reach_out_through_pasta() {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions("/dev/net/tun", fs::Permissions::from_mode(0o666)).unwrap();
+    let e = RootlessEngine::new();
+    let www = UserDir::new(0o755);
+    fs::write(www.path.join("index.html"), "host page\n").unwrap();
+    chown_tree(&www.path);
+    e.ok(&["network", "create", "rlout"]);
+    let script = format!(
+        "ip addr add 10.254.0.3/24 dev rl0 && \
+         busybox httpd -f -p 10.254.0.3:18097 -h {www} & h=$!; sleep 0.2; \
+         {run}; kill $h",
+        www = www.path.display(),
+        run = engine_line(
+            &e,
+            "run --rm --network rlout localhost/rl:1 wget -qO- http://10.254.0.3:18097/index.html"
+        ),
+    );
+    let out = in_private_netns(&script);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(stdout, "host page\n", "{stderr}");
+    wait_no_helpers(&e, "run --rm");
+    assert!(pastas_of(&e).is_empty(), "{:?}", pastas_of(&e));
+    e.ok(&["network", "rm", "rlout"]);
+}
+
 /// An attached container on a user-defined network publishing a port, its owner (the
 /// engine example) SIGKILLed while it serves: the container and its sidecar go at once;
 /// the next `Engine::open` finds it exited, detaches it and stops the keeper.
@@ -1447,6 +1495,8 @@ fn a_killed_owner_takes_its_sidecar_along() {
 #[test]
 #[ignore = "requires root (to make the test user)"]
 fn a_killed_network_keeper_is_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions("/dev/net/tun", fs::Permissions::from_mode(0o666)).unwrap();
     let e = RootlessEngine::new();
     e.ok(&["network", "create", "rlnet"]);
     e.ok(&[
@@ -1481,6 +1531,8 @@ fn a_killed_network_keeper_is_replaced() {
     assert_ne!(again["pid"].as_i64().unwrap() as i32, keeper);
     e.ok(&["rm", "-f", "rl-keep"]);
     wait_no_helpers(&e, "rm -f");
+    // the killed keeper's pasta was stopped with it replaced, the new one's with it
+    assert!(pastas_of(&e).is_empty(), "{:?}", pastas_of(&e));
     assert!(entries(&e.root.join("netns")).is_empty());
     e.ok(&["network", "rm", "rlnet"]);
 }
