@@ -260,7 +260,15 @@ async fn attach(call: &mut Call, id: String) -> Result<Reply, ApiError> {
     }
     let (reply, stream) = http::streamed(stream_type(tty));
     tokio::task::spawn_blocking(move || {
-        attach_stream(&c, Output::reply(stream, !tty), before, &opts, logs || follow, None, tty);
+        attach_stream(
+            &c,
+            Output::reply(stream, !tty),
+            before,
+            &opts,
+            logs || follow,
+            None,
+            tty,
+        );
     });
     Ok(reply)
 }
@@ -391,7 +399,10 @@ async fn top(call: &Call, id: String) -> Result<Reply, ApiError> {
 /// default) until the client goes or the container stops; with `stream=false` one, whose
 /// `precpu_stats` is a second earlier unless `one-shot`.
 async fn stats(call: &Call, id: String) -> Result<Reply, ApiError> {
-    let stream = call.query.get("stream").is_none_or(|_| call.query.flag("stream"));
+    let stream = call
+        .query
+        .get("stream")
+        .is_none_or(|_| call.query.flag("stream"));
     let one_shot = call.query.flag("one-shot");
     let engine = call.engine.clone();
     let c = http::blocking(move || container(&engine, &id)).await?;
@@ -477,7 +488,8 @@ fn cpu_json(s: Option<&Stats>) -> Value {
 /// `pre` as its `precpu_stats`.
 fn stats_json(c: &Container, now: Option<&Stats>, pre: Option<&Stats>) -> Value {
     let zero_time = "0001-01-01T00:00:00Z";
-    let time = |s: Option<&Stats>| s.map_or_else(|| zero_time.to_owned(), |s| format_time(s.read, false));
+    let time =
+        |s: Option<&Stats>| s.map_or_else(|| zero_time.to_owned(), |s| format_time(s.read, false));
     let memory = now.map_or_else(
         || json!({}),
         |s| {
@@ -649,9 +661,7 @@ fn path_stat_header(st: &PathStat) -> HeaderValue {
 
 /// Docker's 404 for a path missing in a container.
 fn no_path(path: &str, id: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "Could not find the file {path} in container {id}"
-    ))
+    ApiError::not_found(format!("Could not find the file {path} in container {id}"))
 }
 
 /// `GET|HEAD /containers/{id}/archive?path=`: the tar of the path (GET) with its stat in
@@ -662,7 +672,9 @@ async fn archive_get(call: &Call, id: String) -> Result<Reply, ApiError> {
     let engine = call.engine.clone();
     let (c, st) = http::blocking(move || {
         let c = container(&engine, &id)?;
-        let st = c.path_stat(&path, false)?.ok_or_else(|| no_path(&path, &id))?;
+        let st = c
+            .path_stat(&path, false)?
+            .ok_or_else(|| no_path(&path, &id))?;
         Ok((c, (st, path)))
     })
     .await?;
@@ -679,9 +691,10 @@ async fn archive_get(call: &Call, id: String) -> Result<Reply, ApiError> {
         reply
     };
     if head {
-        reply
-            .headers_mut()
-            .insert("content-type", HeaderValue::from_static("application/x-tar"));
+        reply.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static("application/x-tar"),
+        );
     }
     reply
         .headers_mut()
@@ -731,7 +744,9 @@ async fn archive_put(call: &mut Call, id: String) -> Result<Reply, ApiError> {
     let mut body = call.body_reader()?;
     http::blocking(move || {
         let c = container(&engine, &id)?;
-        let st = c.path_stat(&path, true)?.ok_or_else(|| no_path(&path, &id))?;
+        let st = c
+            .path_stat(&path, true)?
+            .ok_or_else(|| no_path(&path, &id))?;
         if !st.is_dir() {
             return Err(ApiError::bad_request("extraction point is not a directory"));
         }

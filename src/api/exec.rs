@@ -228,7 +228,9 @@ async fn start(call: &mut Call, id: &str) -> Result<Reply, ApiError> {
     {
         let mut st = lock(&exec.state);
         if st.exit_code.is_some() || st.finished.is_some() {
-            return Err(ApiError::conflict(format!("exec command {id} has already run")));
+            return Err(ApiError::conflict(format!(
+                "exec command {id} has already run"
+            )));
         }
         if st.started {
             return Err(ApiError::conflict(format!(
@@ -374,7 +376,9 @@ fn spawn(
         };
         fail(e.into(), code)
     })?;
-    let console = process.take_console().map(|fd: OwnedFd| Arc::new(File::from(fd)));
+    let console = process
+        .take_console()
+        .map(|fd: OwnedFd| Arc::new(File::from(fd)));
     if let (Some(master), Some(input)) = (&console, input) {
         if let Ok(w) = master.try_clone() {
             stdin = Some((Box::new(w), input));

@@ -29,7 +29,11 @@ fn wait_exit(api: &ApiService, name: &str) {
         example_bin("engine").display(),
         api.root.display()
     ));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn text(b: &[u8]) -> String {
@@ -58,7 +62,10 @@ fn logs_are_docker_logs() {
     assert_eq!(lines.len(), 3, "{ts}");
     for (l, want) in lines.iter().zip(["out1", "out2", "out3"]) {
         let (time, rest) = l.split_once(' ').unwrap();
-        assert!(time.len() == 30 && time.ends_with('Z') && time.contains('T'), "{l}");
+        assert!(
+            time.len() == 30 && time.ends_with('Z') && time.contains('T'),
+            "{l}"
+        );
         assert_eq!(rest, want);
     }
     // -f: follows until the container exits
@@ -80,9 +87,15 @@ fn logs_are_docker_logs() {
     // (curl's \r\n read as \n)
     assert!(raw.ends_with("\n\nhi\n"), "{raw:?}");
     let framed = api.curl(&["http://d/containers/lg/logs?stderr=1"]);
-    assert!(framed.ends_with("\n\n\u{2}\0\0\0\0\0\0\u{5}err1\n"), "{framed:?}");
+    assert!(
+        framed.ends_with("\n\n\u{2}\0\0\0\0\0\0\u{5}err1\n"),
+        "{framed:?}"
+    );
     let none = api.curl(&["http://d/containers/lg/logs"]);
-    assert!(none.starts_with("HTTP/1.1 400") && none.contains("choose at least one"), "{none}");
+    assert!(
+        none.starts_with("HTTP/1.1 400") && none.contains("choose at least one"),
+        "{none}"
+    );
     let missing = api.curl(&["http://d/containers/nope/logs?stdout=1"]);
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
 }
@@ -115,11 +128,22 @@ fn exec_runs_in_the_container() {
     assert_eq!(text(&out.stdout), "hello\nworld\ndone\n");
     let five = api.run(&["exec", "ex1", "sh", "-c", "exit 5"]);
     assert_eq!(five.status.code(), Some(5));
-    assert_eq!(api.ok(&["exec", "-e", "A=b", "ex1", "sh", "-c", "echo $A"]), "b\n");
+    assert_eq!(
+        api.ok(&["exec", "-e", "A=b", "ex1", "sh", "-c", "echo $A"]),
+        "b\n"
+    );
     let split = api.run(&["exec", "ex1", "sh", "-c", "echo o; echo e >&2"]);
-    assert_eq!((text(&split.stdout), text(&split.stderr)), ("o\n".into(), "e\n".into()));
+    assert_eq!(
+        (text(&split.stdout), text(&split.stderr)),
+        ("o\n".into(), "e\n".into())
+    );
     let missing = api.run(&["exec", "ex1", "nothere"]);
-    assert_eq!(missing.status.code(), Some(127), "{}", text(&missing.stderr));
+    assert_eq!(
+        missing.status.code(),
+        Some(127),
+        "{}",
+        text(&missing.stderr)
+    );
     // -it: a terminal (script gives the client one)
     let docker = api.docker();
     let env: Vec<String> = docker
@@ -138,37 +162,85 @@ fn exec_runs_in_the_container() {
         .unwrap();
     let tout = text(&t.stdout);
     assert!(t.status.success(), "{tout} {}", text(&t.stderr));
-    assert!(tout.contains("/dev/pts/") && tout.contains("it-42\r\n"), "{tout:?}");
+    assert!(
+        tout.contains("/dev/pts/") && tout.contains("it-42\r\n"),
+        "{tout:?}"
+    );
     // the exec's json after it ended; started again: 409
     let created = api.curl(&[
-        "-X", "POST", "-H", "Content-Type: application/json",
-        "-d", r#"{"Cmd":["sh","-c","echo hi; exit 3"],"AttachStdout":true}"#,
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"Cmd":["sh","-c","echo hi; exit 3"],"AttachStdout":true}"#,
         "http://d/containers/ex1/exec",
     ]);
     assert!(created.starts_with("HTTP/1.1 201"), "{created}");
-    let id = created.split("\"Id\":\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let id = created
+        .split("\"Id\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
     let started = api.curl(&[
-        "-X", "POST", "-H", "Content-Type: application/json", "-d", r#"{"Detach":false}"#,
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"Detach":false}"#,
         &format!("http://d/exec/{id}/start"),
     ]);
-    assert!(started.ends_with("\n\n\u{1}\0\0\0\0\0\0\u{3}hi\n"), "{started:?}");
+    assert!(
+        started.ends_with("\n\n\u{1}\0\0\0\0\0\0\u{3}hi\n"),
+        "{started:?}"
+    );
     let json = api.curl(&[&format!("http://d/exec/{id}/json")]);
-    assert!(json.contains("\"ExitCode\":3") && json.contains("\"Running\":false"), "{json}");
+    assert!(
+        json.contains("\"ExitCode\":3") && json.contains("\"Running\":false"),
+        "{json}"
+    );
     assert!(json.contains("\"entrypoint\":\"sh\""), "{json}");
     let again = api.curl(&["-X", "POST", &format!("http://d/exec/{id}/start")]);
     assert!(again.starts_with("HTTP/1.1 409"), "{again}");
     // Docker's errors
     let no_cmd = api.curl(&["-X", "POST", "-d", "{}", "http://d/containers/ex1/exec"]);
     assert!(no_cmd.starts_with("HTTP/1.1 400"), "{no_cmd}");
-    let bad = api.curl(&["-X", "POST", "-d", r#"{"Cmd":"ls"}"#, "http://d/containers/ex1/exec"]);
+    let bad = api.curl(&[
+        "-X",
+        "POST",
+        "-d",
+        r#"{"Cmd":"ls"}"#,
+        "http://d/containers/ex1/exec",
+    ]);
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
-    let unknown = api.curl(&["-X", "POST", "-d", r#"{"Cmd":["ls"]}"#, "http://d/containers/nope/exec"]);
+    let unknown = api.curl(&[
+        "-X",
+        "POST",
+        "-d",
+        r#"{"Cmd":["ls"]}"#,
+        "http://d/containers/nope/exec",
+    ]);
     assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
-    assert!(api.curl(&["http://d/exec/nope/json"]).starts_with("HTTP/1.1 404"));
+    assert!(api
+        .curl(&["http://d/exec/nope/json"])
+        .starts_with("HTTP/1.1 404"));
     detached(&api, "gone", "", "true");
     wait_exit(&api, "gone");
-    let stopped = api.curl(&["-X", "POST", "-d", r#"{"Cmd":["ls"]}"#, "http://d/containers/gone/exec"]);
-    assert!(stopped.starts_with("HTTP/1.1 409") && stopped.contains("is not running"), "{stopped}");
+    let stopped = api.curl(&[
+        "-X",
+        "POST",
+        "-d",
+        r#"{"Cmd":["ls"]}"#,
+        "http://d/containers/gone/exec",
+    ]);
+    assert!(
+        stopped.starts_with("HTTP/1.1 409") && stopped.contains("is not running"),
+        "{stopped}"
+    );
 }
 
 /// `docker top`, `stats --no-stream`, `diff`, `export`, `cp` both ways.
@@ -179,15 +251,36 @@ fn top_stats_diff_export_cp() {
     detached(&api, "io1", "", "sleep 300");
     let top = api.ok(&["top", "io1"]);
     assert!(top.contains("PID") && top.contains("sleep 300"), "{top}");
-    let stats = api.ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "io1"]);
+    let stats = api.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.MemUsage}}",
+        "io1",
+    ]);
     let (name, mem) = stats.trim().split_once(' ').unwrap();
     assert_eq!(name, "io1");
     assert!(mem.contains(" / ") && mem.contains('B'), "{stats}");
     let json = api.curl(&["http://d/containers/io1/stats?stream=false&one-shot=true"]);
-    for key in ["\"read\"", "\"preread\"", "\"cpu_stats\"", "\"precpu_stats\"", "\"memory_stats\"", "\"pids_stats\"", "\"networks\"", "\"blkio_stats\""] {
+    for key in [
+        "\"read\"",
+        "\"preread\"",
+        "\"cpu_stats\"",
+        "\"precpu_stats\"",
+        "\"memory_stats\"",
+        "\"pids_stats\"",
+        "\"networks\"",
+        "\"blkio_stats\"",
+    ] {
         assert!(json.contains(key), "{key}: {json}");
     }
-    api.ok(&["exec", "io1", "sh", "-c", "echo z > /newfile; rm /www/index.html"]);
+    api.ok(&[
+        "exec",
+        "io1",
+        "sh",
+        "-c",
+        "echo z > /newfile; rm /www/index.html",
+    ]);
     let diff = api.ok(&["diff", "io1"]);
     assert!(diff.lines().any(|l| l == "A /newfile"), "{diff}");
     assert!(diff.lines().any(|l| l == "D /www/index.html"), "{diff}");
@@ -202,7 +295,11 @@ fn top_stats_diff_export_cp() {
         .output()
         .unwrap();
     let list = text(&export.stdout);
-    assert!(list.lines().any(|l| l == "bin/busybox"), "{}", text(&export.stderr));
+    assert!(
+        list.lines().any(|l| l == "bin/busybox"),
+        "{}",
+        text(&export.stderr)
+    );
     assert!(list.lines().any(|l| l == "newfile"), "{list}");
     // cp out: a tar of the path
     let out = api.run(&["cp", "io1:/newfile", "-"]);
@@ -215,7 +312,11 @@ fn top_stats_diff_export_cp() {
     e.read_to_string(&mut body).unwrap();
     assert_eq!(body, "z\n");
     let head = api.curl(&["-I", "http://d/containers/io1/archive?path=/newfile"]);
-    assert!(head.to_ascii_lowercase().contains("x-docker-container-path-stat: "), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("x-docker-container-path-stat: "),
+        "{head}"
+    );
     // cp in
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("file");
@@ -224,7 +325,11 @@ fn top_stats_diff_export_cp() {
     assert_eq!(api.ok(&["exec", "io1", "cat", "/tmp/file"]), "copied in\n");
     let missing = api.run(&["cp", "io1:/no/such", "-"]);
     assert!(!missing.status.success());
-    assert!(text(&missing.stderr).contains("Could not find the file"), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains("Could not find the file"),
+        "{}",
+        text(&missing.stderr)
+    );
     // a file over a directory refused (noOverwriteDirNonDir)
     std::fs::write(dir.path().join("www"), "x").unwrap();
     let over = api.run(&["cp", dir.path().join("www").to_str().unwrap(), "io1:/"]);
@@ -250,21 +355,38 @@ fn attach_follows_the_output() {
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::fs::File::create(dir.path().join("err")).unwrap());
-    let mut child = c.spawn().unwrap();
+    let mut child = Reaped(c.spawn().unwrap());
     let deadline = Instant::now() + Duration::from_secs(20);
     while !std::fs::read_to_string(&out_path).unwrap().contains("line") {
-        assert!(Instant::now() < deadline, "attach showed nothing");
+        assert!(
+            Instant::now() < deadline,
+            "attach showed nothing: {} {}",
+            std::fs::read_to_string(dir.path().join("err")).unwrap(),
+            api.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     api.ok(&["exec", "at1", "touch", "/tmp/stop"]);
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     let out = std::fs::read_to_string(&out_path).unwrap();
     assert!(out.ends_with("end\n"), "{out}");
     assert_eq!(status.code(), Some(3), "{out}");
 }
 
+/// A client process killed (by its pid) if the test fails before it ends.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn threads(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().count()
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .count()
 }
 
 /// A hijacked exec whose client is killed mid-stream: the service serves on, the process
@@ -288,14 +410,20 @@ fn a_vanished_exec_client_leaks_nothing() {
         let mut child = c.spawn().unwrap();
         let mut input = child.stdin.take().unwrap();
         let mut output = child.stdout.take().unwrap();
-        input.write_all(format!("round{round}\n").as_bytes()).unwrap();
+        input
+            .write_all(format!("round{round}\n").as_bytes())
+            .unwrap();
         let mut got = [0u8; 7];
         output.read_exact(&mut got).unwrap();
         assert_eq!(&got, format!("round{round}\n").as_bytes());
         child.kill().unwrap();
         child.wait().unwrap();
     }
-    assert_eq!(api.ok(&["version", "--format", "{{.Server.APIVersion}}"]).trim(), "1.44");
+    assert_eq!(
+        api.ok(&["version", "--format", "{{.Server.APIVersion}}"])
+            .trim(),
+        "1.44"
+    );
     // the cats saw their stdin end; the threads that served them ended
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
