@@ -8,9 +8,11 @@ use super::http::{self, Call, Reply};
 /// Routes a call under `/containers`.
 pub(super) async fn route(call: Call) -> Reply {
     match call.path().as_slice() {
-        ["containers", _, "logs" | "attach" | "resize" | "top" | "stats" | "changes" | "export" | "archive"] => {
-            super::container_io::route(call).await
-        }
+        [
+            "containers",
+            _,
+            "logs" | "attach" | "resize" | "top" | "stats" | "changes" | "export" | "archive",
+        ] => super::container_io::route(call).await,
         ["containers", _, "exec"] => super::exec::route(call).await,
         _ => http::not_found(),
     }

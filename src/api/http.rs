@@ -143,9 +143,7 @@ async fn read_limited(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body larger than {limit} bytes"),
         )),
-        Err(e) => Err(ApiError::bad_request(format!(
-            "reading the request body: {e}"
-        ))),
+        Err(e) => Err(ApiError::bad_request(format!("reading the request body: {e}"))),
     }
 }
 
@@ -309,7 +307,9 @@ impl From<Error> for ApiError {
             Error::ImageNotFound { reference } => {
                 (S::NOT_FOUND, format!("No such image: {reference}"))
             }
-            Error::VolumeNotFound { name } => (S::NOT_FOUND, format!("get {name}: no such volume")),
+            Error::VolumeNotFound { name } => {
+                (S::NOT_FOUND, format!("get {name}: no such volume"))
+            }
             Error::NetworkNotFound { name } => (S::NOT_FOUND, format!("network {name} not found")),
             Error::ContainerExists { .. }
             | Error::ContainerNameInUse { .. }
@@ -387,9 +387,7 @@ pub(crate) fn text(status: StatusCode, text: impl Into<Bytes>) -> Reply {
 }
 
 pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed()
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
 }
 
 pub(crate) fn empty() -> Body {
@@ -404,7 +402,11 @@ pub(crate) fn with_headers(mut r: Reply) -> Reply {
     h.insert("ostype", HeaderValue::from_static("linux"));
     h.insert(
         "server",
-        HeaderValue::from_static(concat!("cargohold/", env!("CARGO_PKG_VERSION"), " (linux)")),
+        HeaderValue::from_static(concat!(
+            "cargohold/",
+            env!("CARGO_PKG_VERSION"),
+            " (linux)"
+        )),
     );
     r
 }
@@ -431,10 +433,7 @@ pub(crate) fn split_version(path: &str) -> Result<(u32, &str), ApiError> {
 }
 
 fn minor(v: &str) -> u32 {
-    v.split('.')
-        .nth(1)
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0)
+    v.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0)
 }
 
 /// A path segment with `%XX` escapes decoded (invalid ones kept as they are).
@@ -585,14 +584,8 @@ mod tests {
 
     #[test]
     fn versions_are_split_and_old_ones_refused() {
-        assert_eq!(
-            split_version("/v1.41/containers/json").unwrap(),
-            (41, "/containers/json")
-        );
-        assert_eq!(
-            split_version("/containers/json").unwrap(),
-            (44, "/containers/json")
-        );
+        assert_eq!(split_version("/v1.41/containers/json").unwrap(), (41, "/containers/json"));
+        assert_eq!(split_version("/containers/json").unwrap(), (44, "/containers/json"));
         // newer than ours: served as ours, never refused
         assert_eq!(split_version("/v1.53/_ping").unwrap(), (44, "/_ping"));
         let e = split_version("/v1.12/info").unwrap_err();

@@ -217,11 +217,7 @@ pub fn serve(engine: Engine, listener: Listener) -> Result<()> {
     Server::new(engine).serve(listener)
 }
 
-async fn accept_loop(
-    listener: Listener,
-    shared: Arc<Shared>,
-    idle: Option<Duration>,
-) -> Result<()> {
+async fn accept_loop(listener: Listener, shared: Arc<Shared>, idle: Option<Duration>) -> Result<()> {
     let accept_err = |e| Error::os("accepting API connections", "", e);
     let idle_check = async {
         match idle {

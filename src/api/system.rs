@@ -33,10 +33,7 @@ fn ping(head: bool) -> Reply {
     };
     let h = r.headers_mut();
     h.insert("builder-version", HeaderValue::from_static("1"));
-    h.insert(
-        "cache-control",
-        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
-    );
+    h.insert("cache-control", HeaderValue::from_static("no-cache, no-store, must-revalidate"));
     h.insert("pragma", HeaderValue::from_static("no-cache"));
     r
 }
