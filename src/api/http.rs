@@ -561,6 +561,10 @@ where
         let served = tokio::task::spawn_blocking(move || serve(theirs));
         let mut ours = ours;
         let _ = tokio::io::copy_bidirectional(&mut client, &mut ours).await;
+        // The client gone (or done): `serve`'s end reads the end and its writes fail, so
+        // that it does not wait for ever on a peer nobody reads or writes.
+        drop(ours);
+        drop(client);
         let _ = served.await;
     });
     let mut r = Response::new(empty());

@@ -140,6 +140,34 @@ impl<'c> ExecBuilder<'c> {
         self.run(Stdio::null, Stdio::piped)
     }
 
+    /// Starts it without waiting (the API's exec start): with [`tty`](Self::tty) the
+    /// process's stdio is a pty whose master is the returned process's console (`stdin`,
+    /// `stdout` and `stderr` unused), else it gets the three given here (a
+    /// [`Stdio::piped`] reads as null: pass pipe ends).
+    pub(crate) fn spawn(&self, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Result<ExecProcess> {
+        let process = self.process()?;
+        let args = process.args().clone().unwrap_or_default();
+        if self.tty {
+            return self.runtime_exec(&process, &ExecOptions::default(), &args[0]);
+        }
+        let null = |s: Stdio| match s.0 {
+            StdioKind::Piped => Stdio::null(),
+            _ => s,
+        };
+        let name: &str = self.name;
+        let io_err = move |e| Error::Io {
+            op: format!("preparing stdio of exec in container {name}"),
+            source: e,
+        };
+        let opts = ExecOptions {
+            stdin: stdio_fd(null(stdin), true, &mut None, &mut None).map_err(io_err)?,
+            stdout: stdio_fd(null(stdout), false, &mut None, &mut None).map_err(io_err)?,
+            stderr: stdio_fd(null(stderr), false, &mut None, &mut None).map_err(io_err)?,
+            ..ExecOptions::default()
+        };
+        self.runtime_exec(&process, &opts, &args[0])
+    }
+
     fn run(&self, in_default: fn() -> Stdio, out_default: fn() -> Stdio) -> Result<Output> {
         let process = self.process()?;
         let args = process.args().clone().unwrap_or_default();

@@ -184,6 +184,7 @@ pub fn read(
         pending: Vec::new(),
         finishing: false,
         done: false,
+        stop: None,
     };
     logs.open()?;
     Ok(logs)
@@ -201,12 +202,30 @@ pub struct Logs {
     /// The container has exited: read to the end once more, then stop.
     finishing: bool,
     done: bool,
+    /// Ends a following reader early when it says so (its reader has gone).
+    stop: Option<StopWhen>,
+}
+
+/// The condition of [`Logs::stop_when`].
+struct StopWhen(Box<dyn Fn() -> bool + Send>);
+
+impl std::fmt::Debug for StopWhen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StopWhen")
+    }
 }
 
 /// How often a following reader looks for new lines.
 const FOLLOW_POLL: Duration = Duration::from_millis(20);
 
 impl Logs {
+    /// Ends a following reader, while it waits for more, once `stop` returns true (the
+    /// API's streams: the client has gone); it is asked at each poll.
+    pub(crate) fn stop_when(mut self, stop: impl Fn() -> bool + Send + 'static) -> Logs {
+        self.stop = Some(StopWhen(Box::new(stop)));
+        self
+    }
+
     fn open(&mut self) -> Result<()> {
         let mut file = match File::open(&self.log_path) {
             Ok(f) => f,
@@ -313,6 +332,10 @@ impl Iterator for Logs {
                     if super::monitor::finished(&self.exit_path) {
                         self.finishing = true;
                         continue;
+                    }
+                    if self.stop.as_ref().is_some_and(|s| (s.0)()) {
+                        self.done = true;
+                        return None;
                     }
                     std::thread::sleep(FOLLOW_POLL);
                 }
