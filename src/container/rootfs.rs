@@ -57,6 +57,16 @@ pub(crate) fn mount(dir: &Path, lower: &[PathBuf], volatile: bool) -> Result<()>
     }
     let opts = overlay::options(lower, Some((&up, &wk)))
         .map_err(|e| Error::os("building overlay options for", &root, e))?;
+    // A volatile overlay, once unmounted, leaves `work/work/incompat/volatile`, which
+    // makes the kernel refuse any later mount of the same dirs (a container made by
+    // `create` with `auto_remove` is mounted again at its start); nothing is mounted
+    // here now, so removing it is the kernel's documented way to reuse them.
+    match fs::remove_dir_all(wk.join("work").join("incompat").join("volatile")) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(Error::os("clearing the volatile overlay's mark in", &wk, e))
+        }
+        _ => {}
+    }
     if volatile {
         match overlay::mount(&root, &format!("{opts}{}", overlay::VOLATILE)) {
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
