@@ -257,7 +257,7 @@ fn connect(engine: &Engine, network: &str, req: ConnectRequest) -> Result<(), Ap
             ApiError::bad_request(format!("invalid IPv4 address {ip:?} for network {network}"))
         })?);
     }
-    engine.networks().connect(c.id(), &e)?;
+    c.connect_endpoint(&e)?;
     Ok(())
 }
 

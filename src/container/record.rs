@@ -947,15 +947,105 @@ impl Container {
     pub fn connect(&self, network: &str, aliases: &[&str]) -> Result<()> {
         let mut e = crate::network::EndpointConfig::new(network);
         e.aliases = aliases.iter().map(|a| (*a).to_owned()).collect();
-        self.store.networks().connect(self.id(), &e).map(drop)
+        self.connect_endpoint(&e)
     }
 
-    /// Disconnects it from a network it runs on (`docker network disconnect`).
+    /// [`connect`](Self::connect) with a fixed address too; a container that does not run
+    /// (created, or stopped) on a network has it added to its configuration, for its next
+    /// start (as Docker does).
+    pub(crate) fn connect_endpoint(&self, e: &crate::network::EndpointConfig) -> Result<()> {
+        let networks = self.store.networks();
+        if networks.sandbox(self.id())?.is_some() {
+            return networks.connect(self.id(), e).map(drop);
+        }
+        let name = networks.get(&e.network)?.name().to_owned();
+        self.edit_networks(|net| {
+            if net.networks.iter().any(|n| n.network == name) {
+                return Err(Error::AlreadyConnected {
+                    network: name.clone(),
+                    container: self.name().to_owned(),
+                });
+            }
+            if matches!(
+                net.mode,
+                super::net::NetMode::Host | super::net::NetMode::Container
+            ) {
+                return Err(Error::InvalidNetworkConfig {
+                    network: name.clone(),
+                    field: "container",
+                    reason: format!("container {} shares another's network", self.name()),
+                });
+            }
+            net.mode = super::net::NetMode::Networks;
+            net.embedded_dns |= networks.is_user_defined(&name);
+            net.networks.push(super::net::NetEndpoint {
+                network: name.clone(),
+                aliases: e.aliases.clone(),
+                ip: e.ip,
+            });
+            Ok(())
+        })
+    }
+
+    /// Disconnects it from a network (`docker network disconnect`): while it runs, its
+    /// interface there goes; a container that does not run has the network taken out of
+    /// its configuration.
     ///
     /// # Errors
-    /// [`Error::NotConnected`], [`Error::InvalidState`] when it has no networks.
+    /// [`Error::NotConnected`], [`Error::NetworkNotFound`].
     pub fn disconnect(&self, network: &str) -> Result<()> {
-        self.store.networks().disconnect(self.id(), network)
+        let networks = self.store.networks();
+        if networks.sandbox(self.id())?.is_some() {
+            return networks.disconnect(self.id(), network);
+        }
+        let name = networks.get(network)?.name().to_owned();
+        self.edit_networks(|net| {
+            let before = net.networks.len();
+            net.networks.retain(|n| n.network != name);
+            if net.networks.len() == before {
+                return Err(Error::NotConnected {
+                    network: name.clone(),
+                    container: self.name().to_owned(),
+                });
+            }
+            if net.networks.is_empty() {
+                net.mode = super::net::NetMode::Private;
+                net.embedded_dns = false;
+            }
+            Ok(())
+        })
+    }
+
+    /// Changes the networks of its record (it does not run), saved.
+    fn edit_networks(
+        &self,
+        edit: impl FnOnce(&mut super::net::NetSettings) -> Result<()>,
+    ) -> Result<()> {
+        let mut rec = Record::load(&self.dir)?;
+        let was = rec.net.mode;
+        edit(&mut rec.net)?;
+        if was != rec.net.mode {
+            // the bundle's network namespace follows: the network layer's, or one of its own
+            let config = self.dir.join("config.json");
+            let mut spec = oci_spec::runtime::Spec::load(&config)
+                .map_err(|e| Error::os("reading", &config, std::io::Error::other(e)))?;
+            let netns = self.store.networks().netns_path(self.id());
+            if let Some(ns) = spec
+                .linux_mut()
+                .as_mut()
+                .and_then(|l| l.namespaces_mut().as_mut())
+            {
+                for n in ns.iter_mut() {
+                    if n.typ() == oci_spec::runtime::LinuxNamespaceType::Network {
+                        n.set_path(None);
+                    }
+                }
+            }
+            super::net::set_namespace(&mut spec, &rec.net, &netns);
+            let data = serde_json::to_vec(&spec).expect("a spec always serialises");
+            crate::store::write_replace(&config, &data, false)?;
+        }
+        rec.save(&self.dir)
     }
 
     /// How long [`stop`](Self::stop) should wait before SIGKILL when the caller has no

@@ -183,7 +183,7 @@ fn docker_compose_brings_an_app_up_and_down() {
     std::fs::write(
         dir.path().join("docker-compose.yml"),
         "version: '3'\nservices:\n  web:\n    image: busybox:latest\n    \
-         command: httpd -f -p 80 -h /www\n    ports: ['127.0.0.1:18085:80']\n  \
+         command: busybox httpd -f -p 80 -h /www\n    ports: ['127.0.0.1:18085:80']\n  \
          client:\n    image: busybox:latest\n    depends_on: [web]\n    \
          command: sh -c 'for i in $$(seq 50); do wget -qO- http://web/index.html && break; sleep 0.2; done; sleep 300'\n",
     )
