@@ -356,3 +356,66 @@ fn the_debian_client_runs_and_lists() {
     old(&["rm", "-f", "old"]);
     assert!(old(&["ps", "-aq"]).trim().is_empty());
 }
+
+/// The docker CLI's foreground `run --rm` (attach, wait, start): the output, the exit code
+/// as the CLI's own, nothing left; `logs -f` of a running container follows it to its end;
+/// a container on a user-defined network reaches another by name.
+#[test]
+#[ignore = "requires root"]
+fn the_cli_runs_in_the_foreground() {
+    let api = ApiService::start();
+    let out = api.run(&[
+        "run",
+        "--rm",
+        "busybox:latest",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+    assert_eq!(api.ok(&["ps", "-aq"]), "");
+    api.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox:latest",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo tick $i; sleep 0.3; done",
+    ]);
+    let follow = api.ok(&["logs", "-f", "ticker"]);
+    assert_eq!(follow, "tick 1\ntick 2\ntick 3\n");
+    api.ok(&["network", "create", "fg"]);
+    api.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "fg",
+        "busybox:latest",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let page = api.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "fg",
+        "busybox:latest",
+        "sh",
+        "-c",
+        "for i in $(seq 20); do wget -qO- http://srv/index.html && break; sleep 0.2; done",
+    ]);
+    assert_eq!(page, crate::common::engine::WEB_PAGE);
+    api.ok(&["rm", "-f", "ticker", "srv"]);
+    api.ok(&["network", "rm", "fg"]);
+}
