@@ -144,6 +144,7 @@ impl<'c> ExecBuilder<'c> {
     /// process's stdio is a pty whose master is the returned process's console (`stdin`,
     /// `stdout` and `stderr` unused), else it gets the three given here (a
     /// [`Stdio::piped`] reads as null: pass pipe ends).
+    #[cfg_attr(not(feature = "api"), allow(dead_code))]
     pub(crate) fn spawn(&self, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Result<ExecProcess> {
         let process = self.process()?;
         let args = process.args().clone().unwrap_or_default();

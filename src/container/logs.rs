@@ -221,6 +221,7 @@ const FOLLOW_POLL: Duration = Duration::from_millis(20);
 impl Logs {
     /// Ends a following reader, while it waits for more, once `stop` returns true (the
     /// API's streams: the client has gone); it is asked at each poll.
+    #[cfg_attr(not(feature = "api"), allow(dead_code))]
     pub(crate) fn stop_when(mut self, stop: impl Fn() -> bool + Send + 'static) -> Logs {
         self.stop = Some(StopWhen(Box::new(stop)));
         self
