@@ -22,17 +22,17 @@ use super::ser;
 macro_rules! model {
     (
         $(#[$meta:meta])*
-        pub struct $name:ident {
+        $vis:vis struct $name:ident {
             $(
                 $(#[$field_meta:meta])*
-                pub $field:ident: $ty:ty $(= $de:literal $(| $ser:literal)?)?
+                $field_vis:vis $field:ident: $ty:ty $(= $de:literal $(| $ser:literal)?)?
             ),* $(,)?
         }
     ) => {
         $(#[$meta])*
         #[serde(deny_unknown_fields)]
         #[non_exhaustive]
-        pub struct $name {
+        $vis struct $name {
             $(
                 $(#[$field_meta])*
                 $(#[serde(
@@ -41,7 +41,7 @@ macro_rules! model {
                     $(serialize_with = $ser,)?
                     skip_serializing_if = "ser::Unset::is_unset"
                 )])?
-                pub $field: $ty,
+                $field_vis $field: $ty,
             )*
         }
     };
