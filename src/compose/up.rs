@@ -357,14 +357,15 @@ impl<'e> Compose<'e> {
     fn missing<T>(
         &self,
         found: Result<T>,
-        not_found: impl Fn(&Error) -> bool,
         external: bool,
         external_missing: impl FnOnce() -> String,
     ) -> Result<bool> {
         match found {
             Ok(_) => Ok(false),
-            Err(e) if not_found(&e) && external => Err(self.error("", external_missing(), None)),
-            Err(e) if not_found(&e) => Ok(true),
+            Err(Error::NetworkNotFound { .. } | Error::VolumeNotFound { .. }) if external => {
+                Err(self.error("", external_missing(), None))
+            }
+            Err(Error::NetworkNotFound { .. } | Error::VolumeNotFound { .. }) => Ok(true),
             Err(e) => Err(e),
         }
     }
@@ -381,11 +382,9 @@ impl<'e> Compose<'e> {
         for key in keys {
             let cfg = p.networks.get(key).cloned().unwrap_or_default();
             let name = convert::network_name(p, key);
-            let found = self.store.networks().get(&name);
-            let not_found = |e: &Error| matches!(e, Error::NetworkNotFound { .. });
-            if !self.missing(found, not_found, cfg.external, || {
-                format!("network {name} declared as external, but could not be found")
-            })? {
+            let external =
+                || format!("network {name} declared as external, but could not be found");
+            if !self.missing(self.store.networks().get(&name), cfg.external, external)? {
                 continue;
             }
             let mut b = self.store.networks().builder(&name);
@@ -411,11 +410,8 @@ impl<'e> Compose<'e> {
         for key in keys {
             let cfg = p.volumes.get(key).cloned().unwrap_or_default();
             let name = convert::volume_name(p, key);
-            let found = self.store.volumes().get(&name);
-            let not_found = |e: &Error| matches!(e, Error::VolumeNotFound { .. });
-            if !self.missing(found, not_found, cfg.external, || {
-                format!("external volume {name:?} not found")
-            })? {
+            let external = || format!("external volume {name:?} not found");
+            if !self.missing(self.store.volumes().get(&name), cfg.external, external)? {
                 continue;
             }
             let mut l = cfg.labels.clone();
