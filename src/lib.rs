@@ -109,6 +109,33 @@ macro_rules! setters {
     };
 }
 
+/// Setters of optional fields, one a line: `name: T` with its docs becomes a setter that
+/// stores `Some(value.into())` in the field `name`. After `&mut self.inner;` the setters
+/// take and return `&mut Self` (as [`setters!`]'s) and set `self.inner.name`; after
+/// `mut self;` they take and return `Self` and set `self.name`.
+macro_rules! option_setters {
+    (&mut $this:ident.$inner:ident; $($(#[$doc:meta])* $name:ident: $ty:ty,)*) => {
+        $(
+            $(#[$doc])*
+            #[allow(clippy::useless_conversion)]
+            pub fn $name(&mut $this, value: $ty) -> &mut Self {
+                $this.$inner.$name = Some(value.into());
+                $this
+            }
+        )*
+    };
+    (mut $this:ident; $($(#[$doc:meta])* $name:ident: $ty:ty,)*) => {
+        $(
+            $(#[$doc])*
+            #[allow(clippy::useless_conversion)]
+            pub fn $name(mut $this, value: $ty) -> Self {
+                $this.$name = Some(value.into());
+                $this
+            }
+        )*
+    };
+}
+
 #[cfg(feature = "api")]
 pub mod api;
 mod build;

@@ -54,21 +54,16 @@ impl DownOptions {
         self
     }
 
-    /// Removes images too (`--rmi`).
-    pub fn rmi(mut self, which: RemoveImages) -> Self {
-        self.rmi = Some(which);
-        self
+    option_setters! { mut self;
+        /// Removes images too (`--rmi`).
+        rmi: RemoveImages,
+        /// Stops with this timeout (`-t`).
+        timeout: Duration,
     }
 
     /// Removes orphans too (`--remove-orphans`).
     pub fn remove_orphans(mut self, yes: bool) -> Self {
         self.remove_orphans = yes;
-        self
-    }
-
-    /// Stops with this timeout (`-t`).
-    pub fn timeout(mut self, t: Duration) -> Self {
-        self.timeout = Some(t);
         self
     }
 }

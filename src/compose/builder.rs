@@ -179,11 +179,46 @@ impl ServiceBuilder {
         Ok(s)
     }
 
-    setters! {
+    option_setters! { &mut self.service;
         /// `image`.
-        fn image(&mut self, image: impl Into<String>) {
-            self.service.image = Some(image.into())
-        }
+        image: impl Into<String>,
+        /// `network_mode`.
+        network_mode: impl Into<String>,
+        /// `restart`.
+        restart: impl Into<String>,
+        /// `healthcheck`.
+        healthcheck: Healthcheck,
+        /// `working_dir`.
+        working_dir: impl Into<String>,
+        /// `user`.
+        user: impl Into<String>,
+        /// `hostname`.
+        hostname: impl Into<String>,
+        /// `container_name`.
+        container_name: impl Into<String>,
+        /// `privileged`.
+        privileged: bool,
+        /// `read_only`.
+        read_only: bool,
+        /// `mem_limit` in bytes.
+        mem_limit: u64,
+        /// `cpus`.
+        cpus: f64,
+        /// `pids_limit`.
+        pids_limit: i64,
+        /// `stop_signal`.
+        stop_signal: impl Into<String>,
+        /// `stop_grace_period`.
+        stop_grace_period: Duration,
+        /// `init`.
+        init: bool,
+        /// `tty`.
+        tty: bool,
+        /// `stdin_open`.
+        stdin_open: bool,
+    }
+
+    setters! {
         /// `build` with a context only (`build: ./dir`).
         fn build(&mut self, context: impl Into<String>) {
             self.service.build = Some(Build { context: Some(context.into()), ..Build::default() })
@@ -236,41 +271,13 @@ impl ServiceBuilder {
         fn network_config(&mut self, name: impl Into<String>, config: ServiceNetwork) {
             self.service.networks.insert(name.into(), config)
         }
-        /// `network_mode`.
-        fn network_mode(&mut self, mode: impl Into<String>) {
-            self.service.network_mode = Some(mode.into())
-        }
         /// A `depends_on` entry (required, no restart).
         fn depends_on(&mut self, service: impl Into<String>, condition: Condition) {
             self.service.depends_on.insert(service.into(), Dependency::new(condition))
         }
-        /// `restart`.
-        fn restart(&mut self, policy: impl Into<String>) {
-            self.service.restart = Some(policy.into())
-        }
-        /// `healthcheck`.
-        fn healthcheck(&mut self, check: Healthcheck) {
-            self.service.healthcheck = Some(check)
-        }
         /// A `labels` entry.
         fn label(&mut self, key: impl Into<String>, value: impl Into<String>) {
             self.service.labels.insert(key.into(), value.into())
-        }
-        /// `working_dir`.
-        fn working_dir(&mut self, dir: impl Into<String>) {
-            self.service.working_dir = Some(dir.into())
-        }
-        /// `user`.
-        fn user(&mut self, user: impl Into<String>) {
-            self.service.user = Some(user.into())
-        }
-        /// `hostname`.
-        fn hostname(&mut self, name: impl Into<String>) {
-            self.service.hostname = Some(name.into())
-        }
-        /// `container_name`.
-        fn container_name(&mut self, name: impl Into<String>) {
-            self.service.container_name = Some(name.into())
         }
         /// An `extra_hosts` entry.
         fn extra_host(&mut self, host: impl Into<String>, ip: impl Into<String>) {
@@ -288,14 +295,6 @@ impl ServiceBuilder {
         fn cap_drop(&mut self, cap: impl Into<String>) {
             self.service.cap_drop.push(cap.into())
         }
-        /// `privileged`.
-        fn privileged(&mut self, on: bool) {
-            self.service.privileged = Some(on)
-        }
-        /// `read_only`.
-        fn read_only(&mut self, on: bool) {
-            self.service.read_only = Some(on)
-        }
         /// A `tmpfs` mount (`/run[:options]`).
         fn tmpfs(&mut self, spec: impl Into<String>) {
             self.service.tmpfs.push(spec.into())
@@ -303,38 +302,6 @@ impl ServiceBuilder {
         /// A `ulimits` entry.
         fn ulimit(&mut self, name: impl Into<String>, soft: i64, hard: i64) {
             self.service.ulimits.insert(name.into(), Ulimit::new(soft, hard))
-        }
-        /// `mem_limit` in bytes.
-        fn mem_limit(&mut self, bytes: u64) {
-            self.service.mem_limit = Some(bytes)
-        }
-        /// `cpus`.
-        fn cpus(&mut self, cpus: f64) {
-            self.service.cpus = Some(cpus)
-        }
-        /// `pids_limit`.
-        fn pids_limit(&mut self, limit: i64) {
-            self.service.pids_limit = Some(limit)
-        }
-        /// `stop_signal`.
-        fn stop_signal(&mut self, signal: impl Into<String>) {
-            self.service.stop_signal = Some(signal.into())
-        }
-        /// `stop_grace_period`.
-        fn stop_grace_period(&mut self, period: Duration) {
-            self.service.stop_grace_period = Some(period)
-        }
-        /// `init`.
-        fn init(&mut self, on: bool) {
-            self.service.init = Some(on)
-        }
-        /// `tty`.
-        fn tty(&mut self, on: bool) {
-            self.service.tty = Some(on)
-        }
-        /// `stdin_open`.
-        fn stdin_open(&mut self, on: bool) {
-            self.service.stdin_open = Some(on)
         }
         /// A `profiles` entry.
         fn profile(&mut self, name: impl Into<String>) {
@@ -389,27 +356,14 @@ impl Healthcheck {
         }
     }
 
-    /// With `interval`.
-    pub fn interval(mut self, d: Duration) -> Self {
-        self.interval = Some(d);
-        self
-    }
-
-    /// With `timeout`.
-    pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = Some(d);
-        self
-    }
-
-    /// With `retries`.
-    pub fn retries(mut self, n: u64) -> Self {
-        self.retries = Some(n);
-        self
-    }
-
-    /// With `start_period`.
-    pub fn start_period(mut self, d: Duration) -> Self {
-        self.start_period = Some(d);
-        self
+    option_setters! { mut self;
+        /// With `interval`.
+        interval: Duration,
+        /// With `timeout`.
+        timeout: Duration,
+        /// With `retries`.
+        retries: u64,
+        /// With `start_period`.
+        start_period: Duration,
     }
 }

@@ -274,35 +274,57 @@ fn kv_map<'de, D: Deserializer<'de>>(
     d: D,
     seps: &'static [char],
 ) -> Result<BTreeMap<String, Option<String>>, D::Error> {
-    struct V(&'static [char]);
-    impl<'de> Visitor<'de> for V {
-        type Value = BTreeMap<String, Option<String>>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a mapping or a list of KEY=VALUE strings")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(BTreeMap::new())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = BTreeMap::new();
-            while let Some(Scalar(s)) = seq.next_element()? {
-                let s = s.unwrap_or_default();
-                match s.split_once(self.0) {
-                    Some((k, v)) => out.insert(k.to_owned(), Some(v.to_owned())),
-                    None => out.insert(s, None),
-                };
+    d.deserialize_any(ListOrMap {
+        expecting: "a mapping or a list of KEY=VALUE strings",
+        item: |Scalar(s): Scalar| {
+            let s = s.unwrap_or_default();
+            match s.split_once(seps) {
+                Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+                None => (s, None),
             }
-            Ok(out)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = BTreeMap::new();
-            while let Some((k, Scalar(v))) = map.next_entry::<String, Scalar>()? {
-                out.insert(k, v);
-            }
-            Ok(out)
-        }
+        },
+        value: |Scalar(v): Scalar| v,
+        marker: PhantomData,
+    })
+}
+
+/// A mapping written as a mapping or as a list (null: empty): each list item becomes an
+/// entry through `item`, each mapping value an entry's value through `value`.
+struct ListOrMap<I, M, T, F> {
+    expecting: &'static str,
+    item: F,
+    value: fn(M) -> T,
+    marker: PhantomData<fn(I) -> T>,
+}
+
+impl<'de, I, M, T, F> Visitor<'de> for ListOrMap<I, M, T, F>
+where
+    I: Deserialize<'de>,
+    M: Deserialize<'de>,
+    F: Fn(I) -> (String, T),
+{
+    type Value = BTreeMap<String, T>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
     }
-    d.deserialize_any(V(seps))
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(BTreeMap::new())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some(item) = seq.next_element::<I>()? {
+            let (k, v) = (self.item)(item);
+            out.insert(k, v);
+        }
+        Ok(out)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some((k, v)) = map.next_entry::<String, M>()? {
+            out.insert(k, (self.value)(v));
+        }
+        Ok(out)
+    }
 }
 
 /// `environment`, `build.args`: `KEY=VALUE` list or mapping; `KEY` alone has no value.
@@ -423,31 +445,12 @@ pub(super) fn short_one<'de, D: Deserializer<'de>, T: Short>(d: D) -> Result<Opt
 pub(super) fn keys_or_map<'de, D: Deserializer<'de>, T: DeserializeOwned + Default>(
     d: D,
 ) -> Result<BTreeMap<String, T>, D::Error> {
-    struct V<T>(PhantomData<T>);
-    impl<'de, T: DeserializeOwned + Default> Visitor<'de> for V<T> {
-        type Value = BTreeMap<String, T>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a mapping or a list of names")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(BTreeMap::new())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = BTreeMap::new();
-            while let Some(name) = seq.next_element::<String>()? {
-                out.insert(name, T::default());
-            }
-            Ok(out)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = BTreeMap::new();
-            while let Some((k, v)) = map.next_entry::<String, Option<T>>()? {
-                out.insert(k, v.unwrap_or_default());
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(V(PhantomData))
+    d.deserialize_any(ListOrMap {
+        expecting: "a mapping or a list of names",
+        item: |name: String| (name, T::default()),
+        value: Option::<T>::unwrap_or_default,
+        marker: PhantomData,
+    })
 }
 
 /// A mapping whose values may be null (`volumes: {data: }` at the top level).

@@ -118,37 +118,20 @@ fn braced(
         return Ok(value(name, vars, missing));
     }
     let keep = || val.clone().unwrap_or_default();
-    if let Some(d) = op.strip_prefix(":-") {
-        return if non_empty {
-            Ok(keep())
-        } else {
-            nested(d, missing)
-        };
+    // `:-`, `:?`, `:+` test for a non-empty value; `-`, `?`, `+` for a set one.
+    let (given, op) = match op.strip_prefix(':') {
+        Some(op) => (non_empty, op),
+        None => (set, op),
+    };
+    let mut chars = op.chars();
+    let (kind, arg) = (chars.next(), chars.as_str());
+    match (kind, given) {
+        (Some('-' | '?'), true) => Ok(keep()),
+        (Some('-'), false) | (Some('+'), true) => nested(arg, missing),
+        (Some('?'), false) => required(arg),
+        (Some('+'), false) => Ok(String::new()),
+        _ => Err(None),
     }
-    if let Some(d) = op.strip_prefix(":?") {
-        return if non_empty { Ok(keep()) } else { required(d) };
-    }
-    if let Some(a) = op.strip_prefix(":+") {
-        return if non_empty {
-            nested(a, missing)
-        } else {
-            Ok(String::new())
-        };
-    }
-    if let Some(d) = op.strip_prefix('-') {
-        return if set { Ok(keep()) } else { nested(d, missing) };
-    }
-    if let Some(d) = op.strip_prefix('?') {
-        return if set { Ok(keep()) } else { required(d) };
-    }
-    if let Some(a) = op.strip_prefix('+') {
-        return if set {
-            nested(a, missing)
-        } else {
-            Ok(String::new())
-        };
-    }
-    Err(None)
 }
 
 /// Interpolates every string value of a YAML tree (keys are left alone). The error is

@@ -47,6 +47,14 @@ fn merge_by_key<T>(base: &mut BTreeMap<String, T>, o: BTreeMap<String, T>, f: fn
     }
 }
 
+/// Merges fields of `o` into `b` by their rule: `rule: field, …;` is
+/// `rule(&mut b.field, o.field)` for each field.
+macro_rules! merge_fields {
+    ($b:ident, $o:ident; $($rule:ident: $($field:ident),+;)+) => {
+        $($($rule(&mut $b.$field, $o.$field);)+)+
+    };
+}
+
 /// A later `Some` wins.
 fn set<T>(base: &mut Option<T>, o: Option<T>) {
     if o.is_some() {
@@ -66,6 +74,11 @@ fn append_unique<T: PartialEq>(base: &mut Vec<T>, o: Vec<T>) {
             base.push(item);
         }
     }
+}
+
+/// Entries of `o` replace those of `base` with the same key; new ones are added.
+fn by_key<K: Ord, V>(base: &mut BTreeMap<K, V>, o: BTreeMap<K, V>) {
+    base.extend(o);
 }
 
 /// Items of `o` replace those of `base` with the same key; new ones are appended.
@@ -89,59 +102,23 @@ fn nested<T>(base: &mut Option<T>, o: Option<T>, f: fn(&mut T, T)) {
 
 /// Merges the service `o` of a later file into `b`.
 pub(super) fn merge_service(b: &mut Service, o: Service) {
-    set(&mut b.image, o.image);
+    merge_fields!(b, o;
+        set: image, command, entrypoint, network_mode, restart, working_dir, user, hostname,
+            domainname, container_name, privileged, read_only, mem_limit, mem_reservation,
+            shm_size, cpus, cpu_shares, pids_limit, stop_signal, stop_grace_period, init, tty,
+            stdin_open, ipc, pid, platform, pull_policy, scale;
+        by_key: environment, networks, depends_on, labels, extra_hosts, ulimits, sysctls;
+        append_unique: expose, dns, dns_search, cap_add, cap_drop, security_opt, devices,
+            group_add, tmpfs, profiles;
+    );
     nested(&mut b.build, o.build, merge_build);
-    set(&mut b.command, o.command);
-    set(&mut b.entrypoint, o.entrypoint);
-    b.environment.extend(o.environment);
     merge_keyed(&mut b.env_file, o.env_file, |e| e.path.clone());
     merge_keyed(&mut b.ports, o.ports, Port::clone);
-    append_unique(&mut b.expose, o.expose);
     merge_keyed(&mut b.volumes, o.volumes, |v: &ServiceVolume| {
         v.target.clone()
     });
-    b.networks.extend(o.networks);
-    set(&mut b.network_mode, o.network_mode);
-    b.depends_on.extend(o.depends_on);
-    set(&mut b.restart, o.restart);
     nested(&mut b.healthcheck, o.healthcheck, merge_healthcheck);
-    b.labels.extend(o.labels);
-    set(&mut b.working_dir, o.working_dir);
-    set(&mut b.user, o.user);
-    set(&mut b.hostname, o.hostname);
-    set(&mut b.domainname, o.domainname);
-    set(&mut b.container_name, o.container_name);
-    b.extra_hosts.extend(o.extra_hosts);
-    append_unique(&mut b.dns, o.dns);
-    append_unique(&mut b.dns_search, o.dns_search);
-    append_unique(&mut b.cap_add, o.cap_add);
-    append_unique(&mut b.cap_drop, o.cap_drop);
-    append_unique(&mut b.security_opt, o.security_opt);
-    append_unique(&mut b.devices, o.devices);
-    append_unique(&mut b.group_add, o.group_add);
-    set(&mut b.privileged, o.privileged);
-    set(&mut b.read_only, o.read_only);
-    append_unique(&mut b.tmpfs, o.tmpfs);
-    b.ulimits.extend(o.ulimits);
-    b.sysctls.extend(o.sysctls);
-    set(&mut b.mem_limit, o.mem_limit);
-    set(&mut b.mem_reservation, o.mem_reservation);
-    set(&mut b.shm_size, o.shm_size);
-    set(&mut b.cpus, o.cpus);
-    set(&mut b.cpu_shares, o.cpu_shares);
-    set(&mut b.pids_limit, o.pids_limit);
-    set(&mut b.stop_signal, o.stop_signal);
-    set(&mut b.stop_grace_period, o.stop_grace_period);
-    set(&mut b.init, o.init);
-    set(&mut b.tty, o.tty);
-    set(&mut b.stdin_open, o.stdin_open);
-    set(&mut b.ipc, o.ipc);
-    set(&mut b.pid, o.pid);
-    set(&mut b.platform, o.platform);
-    set(&mut b.pull_policy, o.pull_policy);
     nested(&mut b.logging, o.logging, merge_logging);
-    append_unique(&mut b.profiles, o.profiles);
-    set(&mut b.scale, o.scale);
     nested(&mut b.deploy, o.deploy, merge_deploy);
     merge_keyed(&mut b.secrets, o.secrets, file_ref_key);
     merge_keyed(&mut b.configs, o.configs, file_ref_key);
@@ -153,26 +130,18 @@ fn file_ref_key(r: &FileRef) -> String {
 }
 
 fn merge_build(b: &mut Build, o: Build) {
-    set(&mut b.context, o.context);
-    set(&mut b.dockerfile, o.dockerfile);
-    set(&mut b.dockerfile_inline, o.dockerfile_inline);
-    b.args.extend(o.args);
-    set(&mut b.target, o.target);
-    b.labels.extend(o.labels);
-    set(&mut b.network, o.network);
-    set(&mut b.no_cache, o.no_cache);
-    set(&mut b.pull, o.pull);
-    append_unique(&mut b.tags, o.tags);
+    merge_fields!(b, o;
+        set: context, dockerfile, dockerfile_inline, target, network, no_cache, pull;
+        by_key: args, labels;
+        append_unique: tags;
+    );
 }
 
 fn merge_healthcheck(b: &mut Healthcheck, o: Healthcheck) {
-    set(&mut b.test, o.test);
-    set(&mut b.interval, o.interval);
-    set(&mut b.timeout, o.timeout);
-    set(&mut b.retries, o.retries);
-    set(&mut b.start_period, o.start_period);
-    set(&mut b.start_interval, o.start_interval);
-    flag(&mut b.disable, o.disable);
+    merge_fields!(b, o;
+        set: test, interval, timeout, retries, start_period, start_interval;
+        flag: disable;
+    );
 }
 
 fn merge_logging(b: &mut Logging, o: Logging) {
@@ -185,11 +154,11 @@ fn merge_logging(b: &mut Logging, o: Logging) {
 }
 
 fn merge_deploy(b: &mut Deploy, o: Deploy) {
-    set(&mut b.mode, o.mode);
-    set(&mut b.replicas, o.replicas);
-    b.labels.extend(o.labels);
+    merge_fields!(b, o;
+        set: mode, replicas, restart_policy;
+        by_key: labels;
+    );
     nested(&mut b.resources, o.resources, merge_resources);
-    set(&mut b.restart_policy, o.restart_policy);
 }
 
 fn merge_resources(b: &mut Resources, o: Resources) {
@@ -204,27 +173,24 @@ fn merge_limits(b: &mut Limits, o: Limits) {
 }
 
 fn merge_network(b: &mut NetworkConfig, o: NetworkConfig) {
-    set(&mut b.name, o.name);
-    set(&mut b.driver, o.driver);
-    b.driver_opts.extend(o.driver_opts);
-    flag(&mut b.external, o.external);
-    flag(&mut b.internal, o.internal);
-    flag(&mut b.attachable, o.attachable);
-    set(&mut b.enable_ipv6, o.enable_ipv6);
+    merge_fields!(b, o;
+        set: name, driver, enable_ipv6;
+        flag: external, internal, attachable;
+        by_key: driver_opts, labels;
+    );
     if let Some(oi) = o.ipam {
         let bi = b.ipam.get_or_insert_with(Default::default);
         set(&mut bi.driver, oi.driver);
         merge_keyed(&mut bi.config, oi.config, |p| p.subnet.clone());
     }
-    b.labels.extend(o.labels);
 }
 
 fn merge_volume(b: &mut VolumeConfig, o: VolumeConfig) {
-    set(&mut b.name, o.name);
-    set(&mut b.driver, o.driver);
-    b.driver_opts.extend(o.driver_opts);
-    flag(&mut b.external, o.external);
-    b.labels.extend(o.labels);
+    merge_fields!(b, o;
+        set: name, driver;
+        flag: external;
+        by_key: driver_opts, labels;
+    );
 }
 
 fn merge_object(b: &mut FileObject, o: FileObject) {

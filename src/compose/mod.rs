@@ -51,6 +51,7 @@ mod interpolate;
 pub mod labels;
 mod load;
 mod merge;
+#[macro_use]
 mod model;
 mod resolve;
 mod ser;
@@ -80,46 +81,22 @@ pub use model::{
 pub use up::{Compose, ComposeEvent, UpOptions};
 pub use verbs::RunOptions;
 
-/// One compose file as typed (before merging and resolution), and the resolved model as
-/// `docker compose config` prints it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    /// `version`: obsolete, accepted and ignored.
-    #[serde(default, skip_serializing, deserialize_with = "de::opt_str")]
-    version: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "de::opt_str",
-        skip_serializing_if = "Option::is_none"
-    )]
-    name: Option<String>,
-    #[serde(default, deserialize_with = "de::nullable_map")]
-    services: BTreeMap<String, Service>,
-    #[serde(
-        default,
-        deserialize_with = "de::nullable_map",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
-    networks: BTreeMap<String, NetworkConfig>,
-    #[serde(
-        default,
-        deserialize_with = "de::nullable_map",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
-    volumes: BTreeMap<String, VolumeConfig>,
-    #[serde(
-        default,
-        deserialize_with = "de::nullable_map",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
-    secrets: BTreeMap<String, FileObject>,
-    #[serde(
-        default,
-        deserialize_with = "de::nullable_map",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
-    configs: BTreeMap<String, FileObject>,
+model! {
+    /// One compose file as typed (before merging and resolution), and the resolved model as
+    /// `docker compose config` prints it.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    struct File {
+        /// `version`: obsolete, accepted and ignored.
+        #[serde(default, skip_serializing, deserialize_with = "de::opt_str")]
+        version: Option<String>,
+        name: Option<String> = "de::opt_str",
+        #[serde(default, deserialize_with = "de::nullable_map")]
+        services: BTreeMap<String, Service>,
+        networks: BTreeMap<String, NetworkConfig> = "de::nullable_map",
+        volumes: BTreeMap<String, VolumeConfig> = "de::nullable_map",
+        secrets: BTreeMap<String, FileObject> = "de::nullable_map",
+        configs: BTreeMap<String, FileObject> = "de::nullable_map",
+    }
 }
 
 /// A compose project: its services and the networks, volumes, secrets and configs they

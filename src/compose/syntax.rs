@@ -341,14 +341,12 @@ mod tests {
         let v = parse_volume("data:/d:nocopy").unwrap();
         assert_eq!(v.volume.unwrap().nocopy, Some(true));
 
-        assert_eq!(
-            parse_volume("data:rel").unwrap_err(),
-            "target \"rel\" is not an absolute path"
-        );
-        assert_eq!(
-            parse_volume("a:/b:bogus").unwrap_err(),
-            "unknown option \"bogus\""
-        );
-        assert_eq!(parse_volume("a:/b:ro:x").unwrap_err(), "too many colons");
+        for (spec, want) in [
+            ("data:rel", "target \"rel\" is not an absolute path"),
+            ("a:/b:bogus", "unknown option \"bogus\""),
+            ("a:/b:ro:x", "too many colons"),
+        ] {
+            assert_eq!(parse_volume(spec).unwrap_err(), want, "{spec}");
+        }
     }
 }

@@ -351,6 +351,25 @@ impl<'e> Compose<'e> {
         Ok(())
     }
 
+    /// Whether a network or volume looked up as `found` is missing (and so to be created);
+    /// a missing one declared `external` is an error saying `external_missing`, as is a
+    /// failed lookup.
+    fn missing<T>(
+        &self,
+        found: Result<T>,
+        external: bool,
+        external_missing: impl FnOnce() -> String,
+    ) -> Result<bool> {
+        match found {
+            Ok(_) => Ok(false),
+            Err(Error::NetworkNotFound { .. } | Error::VolumeNotFound { .. }) if external => {
+                Err(self.error("", external_missing(), None))
+            }
+            Err(Error::NetworkNotFound { .. } | Error::VolumeNotFound { .. }) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The project's networks the selected services use, created when missing.
     pub(super) fn ensure_networks(&self, selected: &[String], made: &Mutex<Made>) -> Result<()> {
         let p = &self.project;
@@ -363,15 +382,10 @@ impl<'e> Compose<'e> {
         for key in keys {
             let cfg = p.networks.get(key).cloned().unwrap_or_default();
             let name = convert::network_name(p, key);
-            match self.store.networks().get(&name) {
-                Ok(_) => continue,
-                Err(Error::NetworkNotFound { .. }) if cfg.external => {
-                    let reason =
-                        format!("network {name} declared as external, but could not be found");
-                    return Err(self.error("", reason, None));
-                }
-                Err(Error::NetworkNotFound { .. }) => {}
-                Err(e) => return Err(e),
+            let external =
+                || format!("network {name} declared as external, but could not be found");
+            if !self.missing(self.store.networks().get(&name), cfg.external, external)? {
+                continue;
             }
             let mut b = self.store.networks().builder(&name);
             app::network_config(p, key, &cfg, &mut b)?;
@@ -396,14 +410,9 @@ impl<'e> Compose<'e> {
         for key in keys {
             let cfg = p.volumes.get(key).cloned().unwrap_or_default();
             let name = convert::volume_name(p, key);
-            match self.store.volumes().get(&name) {
-                Ok(_) => continue,
-                Err(Error::VolumeNotFound { .. }) if cfg.external => {
-                    let reason = format!("external volume {name:?} not found");
-                    return Err(self.error("", reason, None));
-                }
-                Err(Error::VolumeNotFound { .. }) => {}
-                Err(e) => return Err(e),
+            let external = || format!("external volume {name:?} not found");
+            if !self.missing(self.store.volumes().get(&name), cfg.external, external)? {
+                continue;
             }
             let mut l = cfg.labels.clone();
             l.insert(labels::PROJECT.into(), p.name.clone());

@@ -9,66 +9,103 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
-/// An [`Error`] in a form that serialises (see the module docs).
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) enum WireError {
-    Spawn {
-        stage: String,
-        source: WireIo,
-    },
-    Os {
-        op: String,
-        path: PathBuf,
-        source: WireIo,
-    },
-    Cgroup {
-        op: String,
-        path: PathBuf,
-        source: WireIo,
-    },
-    InvalidSpec {
-        field: String,
-        reason: String,
-    },
-    ContainerExists {
-        id: String,
-    },
-    ContainerNotFound {
-        id: String,
-    },
-    Unsupported {
-        what: String,
-        reason: String,
-    },
-    Unpack {
-        digest: String,
-        entry: PathBuf,
-        source: WireIo,
-    },
-    UnsafeLayerEntry {
-        digest: String,
-        entry: PathBuf,
-        reason: String,
-    },
-    InvalidImage {
-        subject: String,
-        reason: String,
-    },
-    BuildContext {
-        subject: String,
-        reason: String,
-    },
-    InvalidBuild {
-        subject: String,
-        reason: String,
-    },
-    Io {
-        op: String,
-        source: WireIo,
-    },
-    Other {
-        message: String,
-    },
+/// Declares [`WireError`] with a variant of the same name and fields for each listed
+/// [`Error`] variant (each field in its wire type, converted by [`Wire`]) and `Other`, and
+/// its conversions from and back into an [`Error`].
+macro_rules! wire_errors {
+    ($($variant:ident { $($field:ident: $ty:ty),* },)*) => {
+        /// An [`Error`] in a form that serialises (see the module docs).
+        #[derive(Debug, Serialize, Deserialize)]
+        pub(crate) enum WireError {
+            $($variant { $($field: $ty),* },)*
+            Other { message: String },
+        }
+
+        impl WireError {
+            pub(crate) fn from_error(e: &Error) -> WireError {
+                match e {
+                    $(Error::$variant { $($field),* } => WireError::$variant {
+                        $($field: Wire::to_wire($field)),*
+                    },)*
+                    other => WireError::Other { message: chain(other) },
+                }
+            }
+
+            /// The error again; `other` makes one of a message without a wire form of its
+            /// own.
+            pub(crate) fn into_error(self, other: impl FnOnce(String) -> Error) -> Error {
+                match self {
+                    $(WireError::$variant { $($field),* } => Error::$variant {
+                        $($field: Wire::from_wire($field)),*
+                    },)*
+                    WireError::Other { message } => other(message),
+                }
+            }
+        }
+    };
+}
+
+wire_errors! {
+    Spawn { stage: String, source: WireIo },
+    Os { op: String, path: PathBuf, source: WireIo },
+    Cgroup { op: String, path: PathBuf, source: WireIo },
+    InvalidSpec { field: String, reason: String },
+    ContainerExists { id: String },
+    ContainerNotFound { id: String },
+    Unsupported { what: String, reason: String },
+    Unpack { digest: String, entry: PathBuf, source: WireIo },
+    UnsafeLayerEntry { digest: String, entry: PathBuf, reason: String },
+    InvalidImage { subject: String, reason: String },
+    BuildContext { subject: String, reason: String },
+    InvalidBuild { subject: String, reason: String },
+    Io { op: String, source: WireIo },
+}
+
+/// A field of an [`Error`] variant and its form on the wire (`W`).
+trait Wire<W> {
+    fn to_wire(&self) -> W;
+    fn from_wire(w: W) -> Self;
+}
+
+/// A field that travels as it is (a name, a path).
+impl<T: Clone> Wire<T> for T {
+    fn to_wire(&self) -> T {
+        self.clone()
+    }
+    fn from_wire(w: T) -> T {
+        w
+    }
+}
+
+impl Wire<WireIo> for io::Error {
+    fn to_wire(&self) -> WireIo {
+        self.into()
+    }
+    fn from_wire(w: WireIo) -> io::Error {
+        w.into()
+    }
+}
+
+/// An unsafe layer entry's reason, one of a fixed set.
+impl Wire<String> for &'static str {
+    fn to_wire(&self) -> String {
+        (*self).to_owned()
+    }
+    fn from_wire(w: String) -> &'static str {
+        crate::image::unsafe_reason(&w)
+    }
+}
+
+/// The error's message with its causes: the whole chain.
+fn chain(e: &Error) -> String {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
 }
 
 /// An [`io::Error`] on the wire: the OS error number, else the message.
@@ -96,132 +133,6 @@ impl From<WireIo> for io::Error {
     }
 }
 
-impl WireError {
-    pub(crate) fn from_error(e: &Error) -> WireError {
-        match e {
-            Error::Spawn { stage, source } => WireError::Spawn {
-                stage: stage.clone(),
-                source: source.into(),
-            },
-            Error::Os { op, path, source } => WireError::Os {
-                op: op.clone(),
-                path: path.clone(),
-                source: source.into(),
-            },
-            Error::Cgroup { op, path, source } => WireError::Cgroup {
-                op: op.clone(),
-                path: path.clone(),
-                source: source.into(),
-            },
-            Error::InvalidSpec { field, reason } => WireError::InvalidSpec {
-                field: field.clone(),
-                reason: reason.clone(),
-            },
-            Error::ContainerExists { id } => WireError::ContainerExists { id: id.clone() },
-            Error::ContainerNotFound { id } => WireError::ContainerNotFound { id: id.clone() },
-            Error::Unsupported { what, reason } => WireError::Unsupported {
-                what: what.clone(),
-                reason: reason.clone(),
-            },
-            Error::Unpack {
-                digest,
-                entry,
-                source,
-            } => WireError::Unpack {
-                digest: digest.clone(),
-                entry: entry.clone(),
-                source: source.into(),
-            },
-            Error::UnsafeLayerEntry {
-                digest,
-                entry,
-                reason,
-            } => WireError::UnsafeLayerEntry {
-                digest: digest.clone(),
-                entry: entry.clone(),
-                reason: (*reason).to_owned(),
-            },
-            Error::InvalidImage { subject, reason } => WireError::InvalidImage {
-                subject: subject.clone(),
-                reason: reason.clone(),
-            },
-            Error::BuildContext { subject, reason } => WireError::BuildContext {
-                subject: subject.clone(),
-                reason: reason.clone(),
-            },
-            Error::InvalidBuild { subject, reason } => WireError::InvalidBuild {
-                subject: subject.clone(),
-                reason: reason.clone(),
-            },
-            Error::Io { op, source } => WireError::Io {
-                op: op.clone(),
-                source: source.into(),
-            },
-            other => {
-                // The whole chain: the variant has no wire form of its own.
-                let mut message = other.to_string();
-                let mut source = std::error::Error::source(other);
-                while let Some(s) = source {
-                    message.push_str(": ");
-                    message.push_str(&s.to_string());
-                    source = s.source();
-                }
-                WireError::Other { message }
-            }
-        }
-    }
-
-    /// The error again; `other` makes one of a message without a wire form of its own.
-    pub(crate) fn into_error(self, other: impl FnOnce(String) -> Error) -> Error {
-        match self {
-            WireError::Spawn { stage, source } => Error::Spawn {
-                stage,
-                source: source.into(),
-            },
-            WireError::Os { op, path, source } => Error::Os {
-                op,
-                path,
-                source: source.into(),
-            },
-            WireError::Cgroup { op, path, source } => Error::Cgroup {
-                op,
-                path,
-                source: source.into(),
-            },
-            WireError::InvalidSpec { field, reason } => Error::InvalidSpec { field, reason },
-            WireError::ContainerExists { id } => Error::ContainerExists { id },
-            WireError::ContainerNotFound { id } => Error::ContainerNotFound { id },
-            WireError::Unsupported { what, reason } => Error::Unsupported { what, reason },
-            WireError::Unpack {
-                digest,
-                entry,
-                source,
-            } => Error::Unpack {
-                digest,
-                entry,
-                source: source.into(),
-            },
-            WireError::UnsafeLayerEntry {
-                digest,
-                entry,
-                reason,
-            } => Error::UnsafeLayerEntry {
-                digest,
-                entry,
-                reason: crate::image::unsafe_reason(&reason),
-            },
-            WireError::InvalidImage { subject, reason } => Error::InvalidImage { subject, reason },
-            WireError::BuildContext { subject, reason } => Error::BuildContext { subject, reason },
-            WireError::InvalidBuild { subject, reason } => Error::InvalidBuild { subject, reason },
-            WireError::Io { op, source } => Error::Io {
-                op,
-                source: source.into(),
-            },
-            WireError::Other { message } => other(message),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,24 +147,27 @@ mod tests {
 
     #[test]
     fn build_errors_keep_their_kind_and_subject() {
-        let e = round_trip(&Error::BuildContext {
-            subject: "source \"/app/f\"".into(),
-            reason: "not found in the stage's root file system".into(),
-        });
-        assert!(matches!(e, Error::BuildContext { .. }), "{e:?}");
-        assert_eq!(
-            e.to_string(),
-            "build context: source \"/app/f\": not found in the stage's root file system"
-        );
-        let e = round_trip(&Error::InvalidBuild {
-            subject: "--chown=app".into(),
-            reason: "no user \"app\" in /etc/passwd".into(),
-        });
-        assert!(matches!(e, Error::InvalidBuild { .. }), "{e:?}");
-        assert_eq!(
-            e.to_string(),
-            "build: --chown=app: no user \"app\" in /etc/passwd"
-        );
+        for (e, want) in [
+            (
+                Error::BuildContext {
+                    subject: "source \"/app/f\"".into(),
+                    reason: "not found in the stage's root file system".into(),
+                },
+                "build context: source \"/app/f\": not found in the stage's root file system",
+            ),
+            (
+                Error::InvalidBuild {
+                    subject: "--chown=app".into(),
+                    reason: "no user \"app\" in /etc/passwd".into(),
+                },
+                "build: --chown=app: no user \"app\" in /etc/passwd",
+            ),
+        ] {
+            let back = round_trip(&e);
+            let same_kind = std::mem::discriminant(&back) == std::mem::discriminant(&e);
+            assert!(same_kind, "{back:?}");
+            assert_eq!(back.to_string(), want);
+        }
         let e = round_trip(&Error::os(
             "reading stage directory",
             "/app",

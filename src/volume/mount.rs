@@ -196,22 +196,13 @@ impl Mount {
         self
     }
 
-    /// The propagation of a bind mount (default `rprivate`).
-    pub fn propagation(mut self, propagation: Propagation) -> Mount {
-        self.propagation = Some(propagation);
-        self
-    }
-
-    /// The size limit of a tmpfs, in bytes.
-    pub fn size(mut self, bytes: u64) -> Mount {
-        self.size = Some(bytes);
-        self
-    }
-
-    /// The mode of a tmpfs's root directory (`0o1777`).
-    pub fn mode(mut self, mode: u32) -> Mount {
-        self.mode = Some(mode);
-        self
+    option_setters! { mut self;
+        /// The propagation of a bind mount (default `rprivate`).
+        propagation: Propagation,
+        /// The size limit of a tmpfs, in bytes.
+        size: u64,
+        /// The mode of a tmpfs's root directory (`0o1777`).
+        mode: u32,
     }
 
     /// Lets a tmpfs run programs (Docker's `exec` tmpfs option; the default is `noexec`).

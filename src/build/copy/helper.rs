@@ -47,6 +47,17 @@ struct Job {
     op: Op,
 }
 
+impl Job {
+    /// `op` on a copy of `input` from the root file system `from`.
+    fn new(input: &CopyInput, from: &Stack, op: Op) -> Job {
+        Job {
+            input: input.clone(),
+            from: from.layers().to_vec(),
+            op,
+        }
+    }
+}
+
 /// What the helper computes.
 #[derive(Debug, Serialize, Deserialize)]
 enum Op {
@@ -85,13 +96,14 @@ pub(crate) fn source_digest(
     from: &Stack,
     hashes: &FileHashes,
 ) -> Result<Digest> {
-    let job = Job {
-        input: input.clone(),
-        from: from.layers().to_vec(),
-        op: Op::Digest {
-            hashes: hashes.path().to_owned(),
+    let hashes_path = hashes.path().to_owned();
+    let job = Job::new(
+        input,
+        from,
+        Op::Digest {
+            hashes: hashes_path,
         },
-    };
+    );
     let done = run(&job, None)?;
     let reply: Digested = done
         .value
@@ -117,13 +129,8 @@ pub(crate) fn write_layer<W: Write>(
     tar: &mut TarWriter<W>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Copied> {
-    let job = Job {
-        input: input.clone(),
-        from: from.layers().to_vec(),
-        op: Op::Layer {
-            dest_root: dest_root.layers().to_vec(),
-        },
-    };
+    let dest_root = dest_root.layers().to_vec();
+    let job = Job::new(input, from, Op::Layer { dest_root });
     let mut entries = tar.raw_entries();
     let done = run(&job, Some(&mut entries))?;
     entries.finish().map_err(|source| Error::Io {

@@ -249,17 +249,20 @@ impl State<'_> {
         }
     }
 
+    /// A quoted string ended by `q`, which is kept with raw quotes.
+    fn close_quote(&self, mut result: String, q: char) -> String {
+        if self.lx.raw_quotes {
+            result.push(q);
+        }
+        result
+    }
+
     fn single_quote(&mut self) -> Result<String, String> {
         let mut result = self.open_quote();
         loop {
             match self.next() {
                 None => return Err(unclosed("single-quote")),
-                Some('\'') => {
-                    if self.lx.raw_quotes {
-                        result.push('\'');
-                    }
-                    return Ok(result);
-                }
+                Some('\'') => return Ok(self.close_quote(result, '\'')),
                 Some(c) => result.push(c),
             }
         }
@@ -272,10 +275,7 @@ impl State<'_> {
                 None => return Err(unclosed("double-quote")),
                 Some('"') => {
                     self.pos += 1;
-                    if self.lx.raw_quotes {
-                        result.push('"');
-                    }
-                    return Ok(result);
+                    return Ok(self.close_quote(result, '"'));
                 }
                 Some('$') => {
                     let s = self.dollar()?;

@@ -1600,23 +1600,18 @@ mod tests {
 
     #[test]
     fn systemd_paths() {
-        assert_eq!(
-            systemd_to_fs("system.slice:docker:abc").unwrap(),
-            "/system.slice/docker-abc.scope"
-        );
-        assert_eq!(
-            systemd_to_fs(":cargohold:abc").unwrap(),
-            "/system.slice/cargohold-abc.scope"
-        );
-        assert_eq!(
-            systemd_to_fs("machine-pod-x.slice:crio:1").unwrap(),
-            "/machine.slice/machine-pod.slice/machine-pod-x.slice/crio-1.scope"
-        );
-        assert_eq!(systemd_to_fs("-.slice::abc").unwrap(), "/abc.scope");
-        assert_eq!(
-            systemd_to_fs("user.slice:p:my.slice").unwrap(),
-            "/user.slice/my.slice"
-        );
+        for (slice, want) in [
+            ("system.slice:docker:abc", "/system.slice/docker-abc.scope"),
+            (":cargohold:abc", "/system.slice/cargohold-abc.scope"),
+            (
+                "machine-pod-x.slice:crio:1",
+                "/machine.slice/machine-pod.slice/machine-pod-x.slice/crio-1.scope",
+            ),
+            ("-.slice::abc", "/abc.scope"),
+            ("user.slice:p:my.slice", "/user.slice/my.slice"),
+        ] {
+            assert_eq!(systemd_to_fs(slice).unwrap(), want, "{slice}");
+        }
         assert!(systemd_to_fs("a--b.slice:p:n").is_err());
         assert!(systemd_to_fs("notaslice:p:n").is_err());
         assert!(systemd_to_fs("system.slice:p:").is_err());
