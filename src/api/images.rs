@@ -1717,7 +1717,10 @@ impl ClassicSteps {
             }
             BuildEvent::Output { line, .. } => vec![format!("{line}\n")],
             BuildEvent::Finished { id, .. } => match self.containers.remove(id) {
-                Some(c) => vec![format!(" ---> Removed intermediate container {}\n", short(&c))],
+                Some(c) => vec![format!(
+                    " ---> Removed intermediate container {}\n",
+                    short(&c)
+                )],
                 None => Vec::new(),
             },
             BuildEvent::Failed { id, .. } => {

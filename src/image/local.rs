@@ -53,7 +53,10 @@ impl Image {
             .iter()
             .filter_map(|e| {
                 let r: Reference = ref_name(e)?.parse().ok()?;
-                let digest = e.annotations().as_ref()?.get(super::registry::DISTRIBUTION_DIGEST)?;
+                let digest = e
+                    .annotations()
+                    .as_ref()?
+                    .get(super::registry::DISTRIBUTION_DIGEST)?;
                 format!("{}@{digest}", r.name()).parse().ok()
             })
             .collect();

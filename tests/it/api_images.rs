@@ -285,10 +285,7 @@ fn the_classic_builder_builds_a_dockerfile() {
     );
     let at = stdout.find(run_step).unwrap() + run_step.len();
     let container = &stdout[at..at + 12];
-    assert!(
-        container.bytes().all(|b| b.is_ascii_hexdigit()),
-        "{stdout}"
-    );
+    assert!(container.bytes().all(|b| b.is_ascii_hexdigit()), "{stdout}");
     assert!(
         stdout.contains(&format!(
             "\nbuilt-it\n ---> Removed intermediate container {container}\nStep 3/3 : CMD cat /f\n"
@@ -459,8 +456,15 @@ fn images_are_pushed_to_and_pulled_from_a_registry() {
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
     let body: serde_json::Value =
         serde_json::from_str(raw.split("\n\n").nth(1).unwrap_or_default()).unwrap();
-    assert_eq!(body["Descriptor"]["digest"], pushed_digest.as_str(), "{raw}");
-    assert!(body["Descriptor"]["size"].as_u64().unwrap_or(0) > 0, "{raw}");
+    assert_eq!(
+        body["Descriptor"]["digest"],
+        pushed_digest.as_str(),
+        "{raw}"
+    );
+    assert!(
+        body["Descriptor"]["size"].as_u64().unwrap_or(0) > 0,
+        "{raw}"
+    );
     assert!(
         body["Descriptor"]["mediaType"]
             .as_str()
@@ -721,6 +725,10 @@ fn a_build_stops_when_its_client_goes_away() {
     let gone = api.run(&["image", "inspect", "never:1"]);
     assert!(!gone.status.success());
     // the service still builds
-    fs::write(ctx.path().join("Dockerfile"), "FROM busybox:latest\nCMD true\n").unwrap();
+    fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox:latest\nCMD true\n",
+    )
+    .unwrap();
     api.ok(&["build", "-q", "-t", "after:1", ctx.path().to_str().unwrap()]);
 }

@@ -148,24 +148,11 @@ impl Registry {
         let mut out = Vec::new();
         let mut next = Some(url);
         while let Some(url) = next.take() {
-            let mut r = client.send(op, "GET", &url, &[("Accept", "application/json")], None)?;
-            if r.status() != 200 {
-                return Err(client.status_err(op, &url, r));
-            }
-            next = r
-                .headers()
-                .get("link")
-                .and_then(|h| h.to_str().ok())
+            let (link, v) = get_json(client, op, &url)?;
+            next = link
+                .as_deref()
                 .and_then(next_link)
                 .map(|l| client.absolute(&l));
-            let body = r
-                .body_mut()
-                .with_config()
-                .limit(16 << 20)
-                .read_to_string()
-                .map_err(|e| client.err(op, &url, e.to_string()))?;
-            let v: serde_json::Value = serde_json::from_str(&body)
-                .map_err(|e| client.err(op, &url, format!("not JSON: {e}")))?;
             let page = match &v[field] {
                 serde_json::Value::Null => Vec::new(),
                 serde_json::Value::Array(a) => a
@@ -259,24 +246,9 @@ impl Registry {
         let query = super::client::urlencode(term);
         let url = client.absolute(&format!("/v1/search?q={query}&n={limit}"));
         let op = "searching";
-        let mut r = client.send(op, "GET", &url, &[("Accept", "application/json")], None)?;
-        if r.status() != 200 {
-            return Err(client.status_err(op, &url, r));
-        }
-        #[derive(serde::Deserialize)]
-        struct Page {
-            #[serde(default)]
-            results: Vec<SearchResult>,
-        }
-        let body = r
-            .body_mut()
-            .with_config()
-            .limit(16 << 20)
-            .read_to_vec()
-            .map_err(|e| client.err(op, &url, e.to_string()))?;
-        let page: Page = serde_json::from_slice(&body)
+        let (_, v) = get_json(&client, op, &url)?;
+        let mut results: Vec<SearchResult> = serde_json::from_value(v["results"].clone())
             .map_err(|e| client.err(op, &url, format!("not a search result: {e}")))?;
-        let mut results = page.results;
         results.truncate(limit);
         Ok(results)
     }
@@ -316,7 +288,9 @@ impl Registry {
                 .filter_map(|m| serde_json::from_value(m["platform"].clone()).ok())
                 .collect()
         } else {
-            config_platform(&client, repository, &v).into_iter().collect()
+            config_platform(&client, repository, &v)
+                .into_iter()
+                .collect()
         };
         let descriptor =
             Descriptor::new(MediaType::from(media.as_str()), bytes.len() as u64, digest);
@@ -329,7 +303,11 @@ impl Registry {
 
 /// The platform a manifest's config blob names; `None` when it cannot be read or names
 /// none (as Docker leaves it out then).
-fn config_platform(client: &Client, repository: &str, manifest: &serde_json::Value) -> Option<Platform> {
+fn config_platform(
+    client: &Client,
+    repository: &str,
+    manifest: &serde_json::Value,
+) -> Option<Platform> {
     let digest = manifest["config"]["digest"].as_str()?;
     let url = client.url(&format!("{repository}/blobs/{digest}"));
     let mut r = client
@@ -338,7 +316,12 @@ fn config_platform(client: &Client, repository: &str, manifest: &serde_json::Val
     if r.status() != 200 {
         return None;
     }
-    let body = r.body_mut().with_config().limit(4 << 20).read_to_vec().ok()?;
+    let body = r
+        .body_mut()
+        .with_config()
+        .limit(4 << 20)
+        .read_to_vec()
+        .ok()?;
     let config: serde_json::Value = serde_json::from_slice(&body).ok()?;
     let mut p = serde_json::Map::new();
     for key in ["architecture", "os", "variant", "os.version", "os.features"] {
@@ -350,6 +333,28 @@ fn config_platform(client: &Client, repository: &str, manifest: &serde_json::Val
         return None;
     }
     serde_json::from_value(serde_json::Value::Object(p)).ok()
+}
+
+/// `GET url` (JSON, at most 16 MiB): its `Link` header and its body.
+fn get_json(client: &Client, op: &str, url: &str) -> Result<(Option<String>, serde_json::Value)> {
+    let mut r = client.send(op, "GET", url, &[("Accept", "application/json")], None)?;
+    if r.status() != 200 {
+        return Err(client.status_err(op, url, r));
+    }
+    let link = r
+        .headers()
+        .get("link")
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned);
+    let body = r
+        .body_mut()
+        .with_config()
+        .limit(16 << 20)
+        .read_to_vec()
+        .map_err(|e| client.err(op, url, e.to_string()))?;
+    let v =
+        serde_json::from_slice(&body).map_err(|e| client.err(op, url, format!("not JSON: {e}")))?;
+    Ok((link, v))
 }
 
 /// The target of `rel="next"` in a `Link` header (`</v2/_catalog?last=b&n=2>; rel="next"`).

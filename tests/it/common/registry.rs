@@ -62,8 +62,20 @@ impl Registry {
         let port = 5000;
         Registry::spawn(Some(pid), port, extra, || {
             let o = Command::new("nsenter")
-                .args(["-t", &pid.to_string(), "-n", "curl", "-s", "-o", "/dev/null"])
-                .args(["-w", "%{http_code}", &format!("http://127.0.0.1:{port}/v2/")])
+                .args([
+                    "-t",
+                    &pid.to_string(),
+                    "-n",
+                    "curl",
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                ])
+                .args([
+                    "-w",
+                    "%{http_code}",
+                    &format!("http://127.0.0.1:{port}/v2/"),
+                ])
                 .output()
                 .unwrap();
             matches!(&o.stdout[..], b"200" | b"401")
