@@ -520,6 +520,16 @@ pub enum Error {
         /// Its last lines of output (at most 10).
         output: Vec<String>,
     },
+    /// A pull or build stopped because its caller asked it to ([`PullOptions::stop_when`],
+    /// [`ImageBuilder::stop_when`]): what was done is complete or undone.
+    ///
+    /// [`PullOptions::stop_when`]: crate::PullOptions::stop_when
+    /// [`ImageBuilder::stop_when`]: crate::ImageBuilder::stop_when
+    #[error("{op}: cancelled")]
+    Cancelled {
+        /// What was stopped ("pulling docker.io/library/busybox:latest", "building").
+        op: String,
+    },
     /// The firewall (nftables) refused or failed a change.
     #[error("firewall: {op}: {reason}")]
     Firewall {

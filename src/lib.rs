@@ -172,7 +172,8 @@ pub use sandbox::{Sandbox, SandboxOutput};
 // Images.
 pub use build::{BuildEvent, BuildNetwork, CachePruned, CacheUsage, ImageBuilder};
 pub use image::registry::{
-    Credentials, DockerConfig, Progress, PullOptions, PushOptions, Registry,
+    Credentials, DockerConfig, Progress, PullOptions, PushOptions, Registry, RemoteManifest,
+    SearchResult,
 };
 pub use image::{HistoryEntry, Image, Images, Reference};
 

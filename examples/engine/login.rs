@@ -178,26 +178,14 @@ pub(crate) fn search(
     for host in insecure {
         registry.insecure(host);
     }
-    let wanted = term.to_ascii_lowercase();
-    let mut found = Vec::new();
-    for repo in registry.catalog()? {
-        if found.len() == limit {
-            break;
-        }
-        if !repo.to_ascii_lowercase().contains(&wanted) {
-            continue;
-        }
-        let mut tags = registry.tags(&repo).unwrap_or_default();
-        tags.sort();
-        found.push(Found {
-            name: format!("{}/{repo}", registry.domain()),
-            description: if tags.is_empty() {
-                String::new()
-            } else {
-                format!("tags: {}", tags.join(", "))
-            },
-        });
-    }
+    let found: Vec<Found> = registry
+        .search(term, limit)?
+        .into_iter()
+        .map(|r| Found {
+            name: r.name,
+            description: r.description,
+        })
+        .collect();
     if let Some(template) = format.filter(|t| !t.is_empty()) {
         const HEADERS: &[(&str, &str)] = &[
             ("Name", "NAME"),

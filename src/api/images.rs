@@ -29,13 +29,18 @@ use crate::{
 
 /// Routes a call under `/images`, `/build`, `/commit`, `/session` or `/distribution`.
 pub(super) async fn route(call: Call) -> Reply {
+    routed(call).await.unwrap_or_else(ApiError::reply)
+}
+
+async fn routed(call: Call) -> Result<Reply, ApiError> {
+    let ok = |v: Value| http::json(StatusCode::OK, &v);
     let m = call.method().clone();
     let path: Vec<String> = call.segs.clone();
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
-    let r = match (m, p.as_slice()) {
-        (Method::POST, ["images", "create"]) => return create(call).await,
-        (Method::GET, ["images", "json"]) => list(&call).await,
-        (Method::POST, ["images", "load"]) => return load(call).await,
+    match (m, p.as_slice()) {
+        (Method::POST, ["images", "create"]) => create(call).await,
+        (Method::GET, ["images", "json"]) => list(&call).await.map(ok),
+        (Method::POST, ["images", "load"]) => load(call).await,
         (Method::GET, ["images", "get"]) => {
             let names = call
                 .query
@@ -43,38 +48,34 @@ pub(super) async fn route(call: Call) -> Reply {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect();
-            return save(&call, names).await;
+            save(&call, names).await
         }
-        (Method::POST, ["images", "prune"]) => prune(&call).await,
-        (Method::GET, ["images", "search"]) => Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "searching a registry is not supported",
-        )),
+        (Method::POST, ["images", "prune"]) => prune(&call).await.map(ok),
+        (Method::GET, ["images", "search"]) => search(&call).await.map(ok),
         (Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
-            inspect(&call, name.join("/")).await
+            inspect(&call, name.join("/")).await.map(ok)
         }
         (Method::GET, ["images", name @ .., "history"]) if !name.is_empty() => {
-            history(&call, name.join("/")).await
+            history(&call, name.join("/")).await.map(ok)
         }
         (Method::GET, ["images", name @ .., "get"]) if !name.is_empty() => {
-            return save(&call, vec![name.join("/")]).await
+            save(&call, vec![name.join("/")]).await
         }
         (Method::POST, ["images", name @ .., "tag"]) if !name.is_empty() => {
-            return match tag(&call, name.join("/")).await {
-                Ok(()) => http::status(StatusCode::CREATED),
-                Err(e) => e.reply(),
-            };
+            tag(&call, name.join("/")).await?;
+            Ok(http::status(StatusCode::CREATED))
         }
         (Method::POST, ["images", name @ .., "push"]) if !name.is_empty() => {
-            return push(call, name.join("/")).await
+            push(call, name.join("/")).await
         }
         (Method::DELETE, ["images", name @ ..]) if !name.is_empty() => {
-            remove(&call, name.join("/")).await
+            remove(&call, name.join("/")).await.map(ok)
         }
-        (Method::POST, ["build"]) => return build(call).await,
-        (Method::POST, ["build", "prune"]) => build_prune(&call).await,
+        (Method::POST, ["build"]) => build(call).await,
+        (Method::POST, ["build", "prune"]) => build_prune(&call).await.map(ok),
         (Method::POST, ["commit"]) => {
-            return http::reply_json(StatusCode::CREATED, commit(&call).await)
+            let v = commit(&call).await?;
+            Ok(http::json(StatusCode::CREATED, &v))
         }
         (Method::POST, ["session"]) => Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -82,17 +83,10 @@ pub(super) async fn route(call: Call) -> Reply {
              (DOCKER_BUILDKIT=0)",
         )),
         (Method::GET, ["distribution", name @ .., "json"]) if !name.is_empty() => {
-            Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                format!(
-                    "distribution inspect of {} is not supported",
-                    name.join("/")
-                ),
-            ))
+            distribution(&call, name.join("/")).await.map(ok)
         }
-        _ => return http::not_found(),
-    };
-    http::reply_json(StatusCode::OK, r)
+        _ => Ok(http::not_found()),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -137,10 +131,14 @@ impl Gate {
         self.stream().is_some_and(|s| s.send_json(value))
     }
 
-    /// Whether the client went away.
+    /// Whether the client went away (before the reply started: its request was dropped).
     fn closed(&self) -> bool {
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        matches!(&*st, GateState::Open(s) if s.closed())
+        match &*st {
+            GateState::Waiting(tx) => tx.is_closed(),
+            GateState::Open(s) => s.closed(),
+            GateState::Done => false,
+        }
     }
 
     /// Ends the reply: an error before any line is the HTTP error; after one, Docker's
@@ -290,42 +288,19 @@ fn find(engine: &Engine, name: &str) -> Result<Image, ApiError> {
     })
 }
 
-/// The registry digests of the store's references: full reference → manifest digest as
-/// the registry knows it (only for pulled images).
-fn repo_digests(engine: &Engine) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let Ok(index) = engine.images().store().index() else {
-        return out;
-    };
-    for d in index.manifests() {
-        let Some(name) = crate::store::ref_name(d) else {
-            continue;
-        };
-        let digest = d
-            .annotations()
-            .as_ref()
-            .and_then(|a| a.get(crate::image::registry::DISTRIBUTION_DIGEST));
-        if let Some(digest) = digest {
-            out.insert(name.to_owned(), digest.clone());
-        }
-    }
-    out
+/// `RepoDigests` of `img`: `name@digest` of each repository it was pulled from or pushed
+/// to.
+fn digests_of(img: &Image) -> Vec<String> {
+    img.repo_digests().iter().map(Reference::familiar).collect()
 }
 
-/// `RepoDigests` of `img`: `name@digest` of each reference pulled from a registry.
-fn digests_of(img: &Image, known: &HashMap<String, String>) -> Vec<String> {
-    let mut out: Vec<String> = img
-        .references()
+/// `RepoTags` of `img`: its references by tag (not those by digest alone, as Docker).
+fn tags_of(img: &Image) -> Vec<String> {
+    img.references()
         .iter()
-        .filter_map(|r| {
-            known
-                .get(&r.to_string())
-                .map(|d| format!("{}@{d}", familiar_name(r)))
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
+        .filter(|r| r.digest().is_none())
+        .map(Reference::familiar)
+        .collect()
 }
 
 fn labels_of(img: &Image) -> BTreeMap<String, String> {
@@ -356,7 +331,6 @@ async fn list(call: &Call) -> Result<Value, ApiError> {
     http::blocking(move || {
         let images = engine.images();
         let mut all = images.list()?;
-        let known = repo_digests(&engine);
         let created = |i: &Image| unix_time(i.config().created().as_deref());
         let bound = |key: &str| -> Result<Option<i64>, ApiError> {
             match filters.get(key).and_then(|v| v.first()) {
@@ -365,18 +339,7 @@ async fn list(call: &Call) -> Result<Value, ApiError> {
             }
         };
         let (before, since) = (bound("before")?, bound("since")?);
-        let dangling = match filters.get("dangling").and_then(|v| v.first()) {
-            None => None,
-            Some(v) => Some(match v.to_ascii_lowercase().as_str() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                _ => {
-                    return Err(ApiError::bad_request(format!(
-                        "invalid filter 'dangling={v}'"
-                    )))
-                }
-            }),
-        };
+        let dangling = bool_filter(&filters, "dangling")?;
         all.retain(|i| {
             let labels = labels_of(i);
             dangling.is_none_or(|d| d == i.references().is_empty())
@@ -398,6 +361,7 @@ async fn list(call: &Call) -> Result<Value, ApiError> {
         let shown = |i: &Image| -> Vec<String> {
             i.references()
                 .iter()
+                .filter(|r| r.digest().is_none())
                 .filter(|r| {
                     filters
                         .get("reference")
@@ -415,7 +379,7 @@ async fn list(call: &Call) -> Result<Value, ApiError> {
                     "Id": i.id().to_string(),
                     "ParentId": "",
                     "RepoTags": shown(i),
-                    "RepoDigests": digests_of(i, &known),
+                    "RepoDigests": digests_of(i),
                     "Created": created(i),
                     "Size": size,
                     "SharedSize": -1,
@@ -431,6 +395,21 @@ async fn list(call: &Call) -> Result<Value, ApiError> {
         Ok(Value::Array(out))
     })
     .await
+}
+
+/// A boolean filter (`dangling=true`, `is-official=0`); `None` when absent.
+fn bool_filter(
+    filters: &BTreeMap<String, Vec<String>>,
+    key: &str,
+) -> Result<Option<bool>, ApiError> {
+    match filters.get(key).and_then(|v| v.first()) {
+        None => Ok(None),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "true" | "1" => Ok(Some(true)),
+            "false" | "0" => Ok(Some(false)),
+            _ => Err(ApiError::bad_request(format!("invalid filter '{key}={v}'"))),
+        },
+    }
 }
 
 /// Docker's `reference` filter: a glob (`*`, `?`) against the familiar reference, or
@@ -459,7 +438,6 @@ async fn inspect(call: &Call, name: String) -> Result<Value, ApiError> {
     let old = call.version < 44;
     http::blocking(move || {
         let img = find(&engine, &name)?;
-        let known = repo_digests(&engine);
         let cfg = img.config();
         let size = engine.images().size(&img);
         let mut config = serde_json::to_value(cfg.config()).unwrap_or(Value::Null);
@@ -493,8 +471,8 @@ async fn inspect(call: &Call, name: String) -> Result<Value, ApiError> {
             .unwrap_or_default();
         let mut v = json!({
             "Id": img.id().to_string(),
-            "RepoTags": img.references().iter().map(Reference::familiar).collect::<Vec<_>>(),
-            "RepoDigests": digests_of(&img, &known),
+            "RepoTags": tags_of(&img),
+            "RepoDigests": digests_of(&img),
             "Parent": "",
             "Comment": comment,
             "Created": cfg.created().clone().unwrap_or_default(),
@@ -530,7 +508,7 @@ async fn history(call: &Call, name: String) -> Result<Value, ApiError> {
     http::blocking(move || {
         let img = find(&engine, &name)?;
         let entries = img.layer_history(&engine.images())?;
-        let tags: Vec<String> = img.references().iter().map(Reference::familiar).collect();
+        let tags = tags_of(&img);
         Ok(Value::Array(
             entries
                 .iter()
@@ -883,21 +861,20 @@ fn pull_error(e: Error, r: &Reference) -> ApiError {
 
 /// `POST /images/create`: a pull (`fromImage`, `tag`, `platform`, `X-Registry-Auth`) or
 /// an import (`fromSrc=-`, the body a root file system tarball, `repo`, `tag`).
-async fn create(mut call: Call) -> Reply {
+async fn create(mut call: Call) -> Result<Reply, ApiError> {
     if let Some(src) = call.query.get("fromSrc") {
         if src != "-" {
-            return ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::NOT_IMPLEMENTED,
                 "importing from a URL is not supported: send the tarball (fromSrc=-)",
-            )
-            .reply();
+            ));
         }
         return import(&mut call).await;
     }
     let from = call.query.get("fromImage").unwrap_or_default();
     let tag = call.query.get("tag").unwrap_or_default();
     if from.is_empty() {
-        return ApiError::bad_request("fromImage or fromSrc is required").reply();
+        return Err(ApiError::bad_request("fromImage or fromSrc is required"));
     }
     let full = if tag.is_empty() {
         from.to_owned()
@@ -906,23 +883,16 @@ async fn create(mut call: Call) -> Reply {
     } else {
         format!("{from}:{tag}")
     };
-    let r = match parse_ref(&full) {
-        Ok(r) => r,
-        Err(e) => return e.reply(),
-    };
+    let r = parse_ref(&full)?;
     let mut opts = PullOptions::new();
     if let Some(p) = call.query.get("platform").filter(|p| !p.is_empty()) {
         opts.platform(p);
     }
-    match registry_auth(&call) {
-        Ok(Some((u, p))) => {
-            opts.credentials(&u, &p);
-        }
-        Ok(None) => {}
-        Err(e) => return e.reply(),
+    if let Some((u, p)) = registry_auth(&call)? {
+        opts.credentials(&u, &p);
     }
     let engine = call.engine.clone();
-    gated("application/json", move |gate| {
+    Ok(gated("application/json", move |gate| {
         let shown = match (r.digest(), r.tag()) {
             (Some(d), _) => d.to_string(),
             (None, Some(t)) => t.to_owned(),
@@ -930,6 +900,9 @@ async fn create(mut call: Call) -> Reply {
         };
         let header = json!({ "status": format!("Pulling from {}", r.path()), "id": shown });
         let t = Transfer::new(Kind::Pull, gate, Some(header.clone()));
+        // a client gone mid-pull stops it (complete layers only stay)
+        let g = Arc::clone(gate);
+        opts.stop_when(move || g.closed());
         let pulled = engine.pull_with(&r.to_string(), &opts, &|p| t.event(p));
         let img = pulled.map_err(|e| pull_error(e, &r))?;
         // nothing moved and no line sent: still the header first
@@ -942,19 +915,18 @@ async fn create(mut call: Call) -> Reply {
         t.send(json!({ "status": status }));
         Ok(())
     })
-    .await
+    .await)
 }
 
 /// `POST /images/create?fromSrc=-&repo=&tag=`: the body, a root file system tarball,
 /// as a one-layer image.
-async fn import(call: &mut Call) -> Reply {
+async fn import(call: &mut Call) -> Result<Reply, ApiError> {
     let repo = call.query.get("repo").unwrap_or_default().to_owned();
     let tag = call.query.get("tag").unwrap_or_default().to_owned();
     if repo.is_empty() {
-        return ApiError::bad_request(
+        return Err(ApiError::bad_request(
             "import needs a repository (repo): untagged imports are not supported",
-        )
-        .reply();
+        ));
     }
     if call
         .query
@@ -962,23 +934,17 @@ async fn import(call: &mut Call) -> Reply {
         .iter()
         .any(|c| !c.trim().is_empty())
     {
-        return ApiError::bad_request("changes on import are not supported").reply();
+        return Err(ApiError::bad_request("changes on import are not supported"));
     }
     let full = if tag.is_empty() {
         repo
     } else {
         format!("{repo}:{tag}")
     };
-    let r = match parse_ref(&full) {
-        Ok(r) => r,
-        Err(e) => return e.reply(),
-    };
-    let reader = match call.body_reader() {
-        Ok(b) => b,
-        Err(e) => return e.reply(),
-    };
+    let r = parse_ref(&full)?;
+    let reader = call.body_reader()?;
     let engine = call.engine.clone();
-    gated("application/json", move |gate| {
+    Ok(gated("application/json", move |gate| {
         let config = crate::oci_spec::image::Config::default();
         let img = engine
             .images()
@@ -987,7 +953,7 @@ async fn import(call: &mut Call) -> Reply {
         gate.send(&json!({ "status": img.id().to_string() }));
         Ok(())
     })
-    .await
+    .await)
 }
 
 /// An archive that could not be read is the client's fault: 400.
@@ -1001,15 +967,11 @@ fn bad_archive(e: Error) -> ApiError {
 }
 
 /// `POST /images/{name}/push?tag=`: the tag given, or every tag of the repository.
-async fn push(call: Call, name: String) -> Reply {
+async fn push(call: Call, name: String) -> Result<Reply, ApiError> {
     let tag = call.query.get("tag").unwrap_or_default().to_owned();
     let mut opts = PushOptions::new();
-    match registry_auth(&call) {
-        Ok(Some((u, p))) => {
-            opts.credentials(&u, &p);
-        }
-        Ok(None) => {}
-        Err(e) => return e.reply(),
+    if let Some((u, p)) = registry_auth(&call)? {
+        opts.credentials(&u, &p);
     }
     let engine = call.engine.clone();
     let found = http::blocking({
@@ -1048,11 +1010,8 @@ async fn push(call: Call, name: String) -> Reply {
         }
     })
     .await;
-    let (repo, targets) = match found {
-        Ok(f) => f,
-        Err(e) => return e.reply(),
-    };
-    gated("application/json", move |gate| {
+    let (repo, targets) = found?;
+    Ok(gated("application/json", move |gate| {
         gate.send(&json!({
             "status": format!("The push refers to repository [{}]", repo.name())
         }));
@@ -1092,20 +1051,17 @@ async fn push(call: Call, name: String) -> Reply {
         }
         Ok(())
     })
-    .await
+    .await)
 }
 
 // ---------------------------------------------------------------------------------------
 // load, save
 
 /// `POST /images/load?quiet=`: a docker-archive or OCI tarball as the body.
-async fn load(mut call: Call) -> Reply {
-    let reader = match call.body_reader() {
-        Ok(b) => b,
-        Err(e) => return e.reply(),
-    };
+async fn load(mut call: Call) -> Result<Reply, ApiError> {
+    let reader = call.body_reader()?;
     let engine = call.engine.clone();
-    gated("application/json", move |gate| {
+    Ok(gated("application/json", move |gate| {
         let loaded = engine
             .images()
             .load(io::BufReader::new(reader))
@@ -1120,14 +1076,14 @@ async fn load(mut call: Call) -> Reply {
         }
         Ok(())
     })
-    .await
+    .await)
 }
 
 /// `GET /images/get?names=…` and `GET /images/{name}/get`: a docker-archive tarball of
 /// the images (by reference, or by id under one of their references).
-async fn save(call: &Call, names: Vec<String>) -> Reply {
+async fn save(call: &Call, names: Vec<String>) -> Result<Reply, ApiError> {
     if names.is_empty() {
-        return ApiError::bad_request("no image names given (names=)").reply();
+        return Err(ApiError::bad_request("no image names given (names=)"));
     }
     let engine = call.engine.clone();
     let refs = http::blocking({
@@ -1152,10 +1108,7 @@ async fn save(call: &Call, names: Vec<String>) -> Reply {
         }
     })
     .await;
-    let refs = match refs {
-        Ok(r) => r,
-        Err(e) => return e.reply(),
-    };
+    let refs = refs?;
     let (reply, stream) = http::streamed("application/x-tar");
     tokio::task::spawn_blocking(move || {
         let mut out = io::BufWriter::with_capacity(256 << 10, StreamWriter(stream));
@@ -1164,7 +1117,7 @@ async fn save(call: &Call, names: Vec<String>) -> Reply {
             let _ = out.flush();
         }
     });
-    reply
+    Ok(reply)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1210,7 +1163,11 @@ async fn commit(call: &Call) -> Result<Value, ApiError> {
 }
 
 /// `POST /auth`: checks the credentials against the registry, as `docker login` does.
-pub(super) async fn auth(mut call: Call) -> Reply {
+pub(super) async fn auth(call: Call) -> Reply {
+    http::reply_json(StatusCode::OK, login(call).await)
+}
+
+async fn login(mut call: Call) -> Result<Value, ApiError> {
     #[derive(Deserialize, Default)]
     #[serde(default)]
     struct AuthConfig {
@@ -1218,11 +1175,8 @@ pub(super) async fn auth(mut call: Call) -> Reply {
         password: String,
         serveraddress: String,
     }
-    let a: AuthConfig = match call.json().await {
-        Ok(a) => a,
-        Err(e) => return e.reply(),
-    };
-    let r = http::blocking(move || {
+    let a: AuthConfig = call.json().await?;
+    http::blocking(move || {
         let server = if a.serveraddress.is_empty() {
             "docker.io"
         } else {
@@ -1241,8 +1195,127 @@ pub(super) async fn auth(mut call: Call) -> Reply {
             Err(e) => Err(e.into()),
         }
     })
-    .await;
-    http::reply_json(StatusCode::OK, r)
+    .await
+}
+
+// ---------------------------------------------------------------------------------------
+// search, distribution inspect
+
+/// `GET /images/search?term=&limit=&filters=`: `HOST[:PORT]/TERM` searches that registry's
+/// catalog; a term without a registry, Docker Hub's search (as Docker's does).
+async fn search(call: &Call) -> Result<Value, ApiError> {
+    let term = call.query.get("term").unwrap_or_default().to_owned();
+    if term.is_empty() {
+        return Err(ApiError::bad_request("a search term (term) is required"));
+    }
+    let limit = call.query.int::<i64>("limit")?.unwrap_or(25);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit {limit} is outside the range of [1, 100]"
+        )));
+    }
+    let filters = call.query.filters()?;
+    if let Some(k) = filters
+        .keys()
+        .find(|k| !matches!(k.as_str(), "is-official" | "is-automated" | "stars"))
+    {
+        return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
+    }
+    let official = bool_filter(&filters, "is-official")?;
+    let automated = bool_filter(&filters, "is-automated")?;
+    let stars = match filters.get("stars").and_then(|v| v.first()) {
+        None => 0,
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| ApiError::bad_request(format!("invalid filter 'stars={v}'")))?,
+    };
+    let (server, wanted) = match term.split_once('/') {
+        Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => {
+            (host.to_owned(), rest.to_owned())
+        }
+        _ => ("docker.io".to_owned(), term.clone()),
+    };
+    let mut registry = Registry::new(&server);
+    if let Some((u, p)) = registry_auth(call)? {
+        registry.credentials(&u, &p);
+    }
+    http::blocking(move || {
+        let found = registry.search(&wanted, limit as usize)?;
+        let shown: Vec<Value> = found
+            .iter()
+            .filter(|r| {
+                official.is_none_or(|o| o == r.is_official)
+                    && automated.is_none_or(|a| a == r.is_automated)
+                    && r.star_count >= stars
+            })
+            .map(|r| {
+                json!({
+                    "name": r.name,
+                    "description": r.description,
+                    "star_count": r.star_count,
+                    "is_official": r.is_official,
+                    "is_automated": r.is_automated,
+                })
+            })
+            .collect();
+        Ok(Value::Array(shown))
+    })
+    .await
+}
+
+/// `GET /distribution/{name}/json`: the manifest or index `name` names in its registry
+/// (`Descriptor` as the registry serves it) and its `Platforms`, without pulling.
+async fn distribution(call: &Call, name: String) -> Result<Value, ApiError> {
+    let r = parse_ref(&name)?;
+    let mut registry = Registry::new(r.domain());
+    if let Some((u, p)) = registry_auth(call)? {
+        registry.credentials(&u, &p);
+    }
+    let wanted = r
+        .digest()
+        .map(|d| d.to_string())
+        .or_else(|| r.tag().map(str::to_owned))
+        .unwrap_or_else(|| "latest".to_owned());
+    http::blocking(move || {
+        let m = registry
+            .manifest(r.path(), &wanted)
+            .map_err(|e| distribution_error(e, &r))?;
+        let d = &m.descriptor;
+        Ok(json!({
+            "Descriptor": {
+                "mediaType": d.media_type().to_string(),
+                "digest": d.digest().to_string(),
+                "size": d.size(),
+            },
+            "Platforms": m.platforms,
+        }))
+    })
+    .await
+}
+
+/// A registry's refusal of a distribution inspect as Docker words it: 404 for an unknown
+/// repository or tag, 401 for refused or missing credentials.
+fn distribution_error(e: Error, r: &Reference) -> ApiError {
+    if let Error::Registry { reason, .. } = &e {
+        if reason.starts_with("HTTP 404") {
+            let msg = reason.split_once(": ").map_or("", |(_, m)| m).trim();
+            return ApiError::not_found(format!(
+                "manifest for {} not found: manifest unknown: {msg}",
+                r.familiar()
+            ));
+        }
+        if reason.starts_with("HTTP 401")
+            || reason.starts_with("HTTP 403")
+            || reason.contains("authentication required")
+        {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "errors:\ndenied: requested access to the resource is denied\n\
+                 unauthorized: authentication required\n",
+            );
+        }
+    }
+    e.into()
 }
 
 /// `POST /build/prune`: the build cache.
@@ -1452,7 +1525,11 @@ fn unpack_context(body: impl Read, dir: &Path) -> Result<(), ApiError> {
     ar.set_preserve_permissions(true);
     ar.set_overwrite(true);
     ar.unpack(dir)
-        .map_err(|e| ApiError::bad_request(format!("unpacking the build context: {e}")))
+        .map_err(|e| ApiError::bad_request(format!("unpacking the build context: {e}")))?;
+    // the padding after the archive's end: read, so that the connection is idle and a
+    // client that goes away mid-build is noticed
+    let _ = io::copy(&mut ar.into_inner(), &mut io::sink());
+    Ok(())
 }
 
 /// Docker's words for a failed RUN: `The command '/bin/sh -c false' returned a non-zero
@@ -1488,17 +1565,11 @@ fn build_error(e: &Error) -> (String, Option<i64>) {
 /// `POST /build`: the context tar as the body, `docker build`'s options as the query;
 /// streams `{"stream": "Step 1/3 : FROM busybox\n"}` lines, the output of RUN, `{"aux":
 /// {"ID": …}}`, `Successfully built`/`tagged`, or Docker's error line.
-async fn build(mut call: Call) -> Reply {
-    let params = match build_params(&call) {
-        Ok(p) => p,
-        Err(e) => return e.reply(),
-    };
-    let body = match call.body_reader() {
-        Ok(b) => b,
-        Err(e) => return e.reply(),
-    };
+async fn build(mut call: Call) -> Result<Reply, ApiError> {
+    let params = build_params(&call)?;
+    let body = call.body_reader()?;
     let engine = call.engine.clone();
-    gated("application/json", move |gate| {
+    Ok(gated("application/json", move |gate| {
         let dir = TempDir::new()
             .map_err(|e| ApiError::internal(format!("making a build context directory: {e}")))?;
         unpack_context(body, &dir.0)?;
@@ -1532,13 +1603,20 @@ async fn build(mut call: Call) -> Reply {
             b.network(n);
         }
         b.no_cache(params.no_cache).pull(params.pull);
-        let quiet = params.quiet;
+        // a client gone mid-build stops it: its RUN's container is killed and removed
         let g = Arc::clone(gate);
-        b.progress(move |e| {
-            if !quiet {
-                build_event(&g, e);
-            }
-        });
+        b.stop_when(move || g.closed());
+        if !params.quiet {
+            let g = Arc::clone(gate);
+            let steps = Mutex::new(ClassicSteps::of(&df));
+            b.progress(move |e| {
+                let lines = steps.lock().unwrap_or_else(|p| p.into_inner()).event(e);
+                for line in lines {
+                    g.send(&json!({ "stream": line }));
+                }
+            });
+        }
+        let quiet = params.quiet;
         let built = b.run();
         drop(b);
         let img = match built {
@@ -1565,33 +1643,92 @@ async fn build(mut call: Call) -> Reply {
         }
         Ok(())
     })
-    .await
+    .await)
 }
 
-/// One [`BuildEvent`] as the classic builder's lines.
-fn build_event(gate: &Gate, e: &BuildEvent) {
-    match e {
-        BuildEvent::Started { name, .. } => {
-            if name.starts_with("[internal]") || name == "exporting to image" {
-                return;
+/// The classic builder's lines over the library's [`BuildEvent`]s, which are BuildKit's
+/// (one step per FROM, RUN, COPY, ADD, WORKDIR): here every instruction is a `Step N/M :
+/// INSTRUCTION`, as Docker's classic builder numbers them; those that write no layer have
+/// no event and are shown as the next step starts (or as the build ends).
+struct ClassicSteps {
+    /// Every instruction as written, in order (ARGs before the first FROM included).
+    all: Vec<String>,
+    /// The first not shown yet.
+    next: usize,
+    /// The running RUN containers by step.
+    containers: HashMap<usize, String>,
+}
+
+impl ClassicSteps {
+    /// The steps of the Dockerfile at `path`; none when it cannot be read (the build
+    /// fails then, with its own error).
+    fn of(path: &Path) -> ClassicSteps {
+        let parsed = std::fs::read(path)
+            .ok()
+            .and_then(|text| crate::build::dockerfile::parse(path, &text).ok());
+        let mut all = Vec::new();
+        if let Some(df) = parsed {
+            all.extend(df.global_args.iter().map(|a| a.original.clone()));
+            for stage in &df.stages {
+                all.push(stage.from.original.clone());
+                all.extend(stage.instructions.iter().map(|i| i.original.clone()));
             }
-            // `[label 2/4] RUN make` → `Step 2/4 : RUN make`
-            let text = match name.strip_prefix('[').and_then(|r| r.split_once("] ")) {
-                Some((head, instr)) => {
-                    let n = head.rsplit(' ').next().unwrap_or(head);
-                    format!("Step {n} : {instr}\n")
+        }
+        ClassicSteps {
+            all,
+            next: 0,
+            containers: HashMap::new(),
+        }
+    }
+
+    /// `Step N/M : …` lines up to `end` (excluded).
+    fn show_until(&mut self, end: usize) -> Vec<String> {
+        let total = self.all.len();
+        let lines = (self.next..end)
+            .map(|i| format!("Step {}/{total} : {}\n", i + 1, self.all[i]))
+            .collect();
+        self.next = self.next.max(end);
+        lines
+    }
+
+    /// The lines of one event.
+    fn event(&mut self, e: &BuildEvent) -> Vec<String> {
+        match e {
+            BuildEvent::Started { name, .. } if name == "exporting to image" => {
+                self.show_until(self.all.len())
+            }
+            BuildEvent::Started { name, .. } => {
+                // `[stage 2/4] RUN make`: the instruction's first line
+                let Some((_, text)) = name.strip_prefix('[').and_then(|r| r.split_once("] "))
+                else {
+                    return Vec::new();
+                };
+                let first = |s: &String| s.lines().next().unwrap_or("").trim() == text;
+                // an ONBUILD trigger or a stage out of order: shown by its output only
+                match self.all[self.next..].iter().position(first) {
+                    Some(at) => self.show_until(self.next + at + 1),
+                    None => Vec::new(),
                 }
-                None => format!("{name}\n"),
-            };
-            gate.send(&json!({ "stream": text }));
+            }
+            BuildEvent::Cached { .. } => vec![" ---> Using cache\n".to_owned()],
+            BuildEvent::Container { id, container } => {
+                self.containers.insert(*id, container.clone());
+                vec![format!(" ---> Running in {}\n", short(container))]
+            }
+            BuildEvent::Output { line, .. } => vec![format!("{line}\n")],
+            BuildEvent::Finished { id, .. } => match self.containers.remove(id) {
+                Some(c) => vec![format!(
+                    " ---> Removed intermediate container {}\n",
+                    short(&c)
+                )],
+                None => Vec::new(),
+            },
+            BuildEvent::Failed { id, .. } => {
+                self.containers.remove(id);
+                Vec::new()
+            }
+            _ => Vec::new(),
         }
-        BuildEvent::Cached { .. } => {
-            gate.send(&json!({ "stream": " ---> Using cache\n" }));
-        }
-        BuildEvent::Output { line, .. } => {
-            gate.send(&json!({ "stream": format!("{line}\n") }));
-        }
-        _ => {}
     }
 }
 

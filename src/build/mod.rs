@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::container::ContainerStore;
+use crate::image::registry::Stop;
 use crate::image::Image;
 use crate::Result;
 
@@ -55,6 +56,13 @@ pub enum BuildEvent {
     Cached {
         /// The step.
         id: usize,
+    },
+    /// A RUN step's container was made and runs (it is removed when the step ends).
+    Container {
+        /// The step.
+        id: usize,
+        /// The container's id.
+        container: String,
     },
     /// A line RUN printed (stdout and stderr, as they come; without the newline).
     Output {
@@ -148,6 +156,7 @@ pub struct ImageBuilder<'e> {
     labels: BTreeMap<String, String>,
     secrets: BTreeMap<String, PathBuf>,
     progress: Option<ProgressFn>,
+    stop: Option<Stop>,
 }
 
 /// Where the Dockerfile comes from.
@@ -193,6 +202,7 @@ impl<'e> ImageBuilder<'e> {
             labels: BTreeMap::new(),
             secrets: BTreeMap::new(),
             progress: None,
+            stop: None,
         }
     }
 
@@ -245,6 +255,16 @@ impl<'e> ImageBuilder<'e> {
     /// Calls `f` with every [`BuildEvent`], from the threads the build runs on.
     pub fn progress(&mut self, f: impl Fn(&BuildEvent) + Send + Sync + 'static) -> &mut Self {
         self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Stops the build once `stop` returns true (it is asked between steps, and every
+    /// tenth of a second while a RUN runs, whose container is then killed): the build
+    /// then fails with [`Error::Cancelled`](crate::Error::Cancelled), nothing is tagged
+    /// and no container is left; the steps that completed stay in the build cache. For a
+    /// server whose client may go away mid-build.
+    pub fn stop_when(&mut self, stop: impl Fn() -> bool + Send + Sync + 'static) -> &mut Self {
+        self.stop = Some(Stop::new(stop));
         self
     }
 

@@ -83,7 +83,14 @@ pub(crate) struct RunStep<'a> {
     pub(crate) mounts: Vec<RunMount>,
     /// Called with every line of output.
     pub(crate) on_line: &'a (dyn Fn(String) + Sync),
+    /// Called with the container's id once it runs.
+    pub(crate) on_spawn: &'a (dyn Fn(&str) + Sync),
+    /// Whether to stop: asked every [`STOP_POLL`] while the command runs.
+    pub(crate) stop: &'a (dyn Fn() -> bool + Sync),
 }
+
+/// How often a running step asks whether to stop.
+const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What a RUN did.
 pub(crate) enum RunOutcome {
@@ -91,6 +98,8 @@ pub(crate) enum RunOutcome {
     Done(Box<NewLayer>),
     /// It failed: how, and its last lines.
     Failed(ExitStatus, Vec<String>),
+    /// It was killed because the build was stopped.
+    Stopped,
 }
 
 /// Runs the step and writes its layer.
@@ -118,7 +127,9 @@ pub(crate) fn run(store: &ContainerStore, step: &RunStep<'_>) -> Result<RunOutco
         b.mount(m.mount.clone());
     }
     let mut child = b.spawn()?;
+    (step.on_spawn)(child.id());
     let tail = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+    let mut stopped = false;
     let status = std::thread::scope(|s| {
         for r in [child.take_stdout(), child.take_stderr()]
             .into_iter()
@@ -127,10 +138,21 @@ pub(crate) fn run(store: &ContainerStore, step: &RunStep<'_>) -> Result<RunOutco
             let tail = Arc::clone(&tail);
             s.spawn(move || forward_lines(r, step.on_line, &tail));
         }
-        child.wait()
+        loop {
+            if let Some(status) = child.wait_timeout(STOP_POLL)? {
+                return Ok(status);
+            }
+            if !stopped && (step.stop)() {
+                stopped = true;
+                child.kill()?;
+            }
+        }
     });
     let dir = store.dir(child.id());
     let result = status.and_then(|status| {
+        if stopped {
+            return Ok(RunOutcome::Stopped);
+        }
         if !status.success() {
             let lines = tail
                 .lock()

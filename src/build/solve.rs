@@ -146,6 +146,11 @@ impl<'b, 'e> Solver<'b, 'e> {
         self.b.store.images()
     }
 
+    /// Whether the caller asked the build to stop ([`ImageBuilder::stop_when`]).
+    fn stop_asked(&self) -> bool {
+        self.b.stop.as_ref().is_some_and(|s| s.asked())
+    }
+
     fn emit(&self, e: BuildEvent) {
         if let Some(f) = &self.b.progress {
             f(&e);
@@ -265,6 +270,9 @@ impl<'b, 'e> Solver<'b, 'e> {
         let triggers = config::onbuild_triggers(&triggers, from, &self.path)?;
         let mut n = 1;
         for ins in triggers.iter().chain(&df_stage.instructions) {
+            if self.stop_asked() {
+                return Err(stopped());
+            }
             if self.failed.load(Ordering::Relaxed) {
                 return Err(cancelled());
             }
@@ -315,7 +323,11 @@ impl<'b, 'e> Solver<'b, 'e> {
                 Err(e) => return Err(e),
             }
         }
-        registry::pull(images, reference, &PullOptions::new(), &|_| {})?;
+        let mut options = PullOptions::new();
+        if let Some(stop) = self.b.stop.clone() {
+            options.stop_when(move || stop.asked());
+        }
+        registry::pull(images, reference, &options, &|_| {})?;
         self.images().inspect(reference)
     }
 
@@ -539,6 +551,13 @@ impl Work {
             key: KeyHasher::new("scratch").finish(),
             image: None,
         }
+    }
+}
+
+/// The error of a build its caller stopped.
+fn stopped() -> Error {
+    Error::Cancelled {
+        op: "building".into(),
     }
 }
 

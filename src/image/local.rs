@@ -36,12 +36,35 @@ use crate::{Error, Result};
 pub struct Image {
     id: Digest,
     pub(super) references: Vec<Reference>,
+    repo_digests: Vec<Reference>,
     manifest_digest: Digest,
     manifest: ImageManifest,
     config: ImageConfiguration,
 }
 
 impl Image {
+    /// Its references and repository digests, from its index entries.
+    fn set_references(&mut self, entries: &[Descriptor]) {
+        self.references = entries
+            .iter()
+            .filter_map(|e| ref_name(e).and_then(|n| n.parse().ok()))
+            .collect();
+        let mut digests: Vec<Reference> = entries
+            .iter()
+            .filter_map(|e| {
+                let r: Reference = ref_name(e)?.parse().ok()?;
+                let digest = e
+                    .annotations()
+                    .as_ref()?
+                    .get(super::registry::DISTRIBUTION_DIGEST)?;
+                format!("{}@{digest}", r.name()).parse().ok()
+            })
+            .collect();
+        digests.sort_by_key(ToString::to_string);
+        digests.dedup();
+        self.repo_digests = digests;
+    }
+
     /// The image id: the digest of its config, as Docker uses.
     pub fn id(&self) -> &Digest {
         &self.id
@@ -50,6 +73,14 @@ impl Image {
     /// The references (tags) that name it.
     pub fn references(&self) -> &[Reference] {
         &self.references
+    }
+
+    /// The references by digest of the repositories it was pulled from or pushed to
+    /// (`127.0.0.1:5000/app@sha256:…`): the digest each registry knows its manifest by,
+    /// which differs from [`manifest_digest`](Self::manifest_digest) when the store keeps
+    /// a converted copy (Docker's `RepoDigests`). Sorted, without repeats.
+    pub fn repo_digests(&self) -> &[Reference] {
+        &self.repo_digests
     }
 
     /// The digest of its manifest (what a registry knows it by).
@@ -457,19 +488,17 @@ impl<'e> Images<'e> {
     /// [`Error::InvalidImage`] if the index or a manifest is unreadable.
     pub fn list(&self) -> Result<Vec<Image>> {
         let index = self.store.index()?;
-        let mut by_manifest: BTreeMap<String, (Descriptor, Vec<Reference>)> = BTreeMap::new();
+        let mut by_manifest: BTreeMap<String, (Descriptor, Vec<Descriptor>)> = BTreeMap::new();
         for d in index.manifests() {
             let e = by_manifest
                 .entry(d.digest().to_string())
                 .or_insert_with(|| (d.clone(), Vec::new()));
-            if let Some(r) = ref_name(d).and_then(|n| n.parse().ok()) {
-                e.1.push(r);
-            }
+            e.1.push(d.clone());
         }
         let mut out = Vec::new();
-        for (_, (d, refs)) in by_manifest {
+        for (_, (d, entries)) in by_manifest {
             if let Ok(mut img) = self.load_image(&d) {
-                img.references = refs;
+                img.set_references(&entries);
                 out.push(img);
             }
         }
@@ -483,14 +512,14 @@ impl<'e> Images<'e> {
     pub fn inspect(&self, reference: &Reference) -> Result<Image> {
         let d = self.find(reference)?;
         let mut img = self.load_image(&d)?;
-        img.references = self
-            .store
-            .index()?
+        let index = self.store.index()?;
+        let entries: Vec<Descriptor> = index
             .manifests()
             .iter()
             .filter(|e| e.digest() == d.digest())
-            .filter_map(|e| ref_name(e).and_then(|n| n.parse().ok()))
+            .cloned()
             .collect();
+        img.set_references(&entries);
         Ok(img)
     }
 
@@ -550,6 +579,7 @@ impl<'e> Images<'e> {
         Ok(Image {
             id: manifest.config().digest().clone(),
             references: Vec::new(),
+            repo_digests: Vec::new(),
             manifest_digest,
             manifest,
             config,

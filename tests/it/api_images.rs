@@ -4,12 +4,12 @@
 //! namespace, on its loopback, where the service pulls from and pushes to them.
 
 use std::fs;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use crate::common::api::ApiService;
-use crate::common::example_bin;
+use crate::common::registry::{basic_auth, Registry, PASSWORD, USER};
+use crate::common::{example_bin, table_header};
 
 fn text(o: &Output) -> (String, String) {
     (
@@ -28,88 +28,6 @@ fn engine_in_netns(api: &ApiService, args: &str) -> Output {
     ))
 }
 
-/// A docker-registry on `127.0.0.1:PORT` of the service's network namespace; killed (by
-/// its pid) when dropped.
-struct NsRegistry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl NsRegistry {
-    /// `None` without docker-registry; `extra(dir)` is more of its config (auth).
-    fn start(
-        api: &ApiService,
-        port: u16,
-        extra: impl FnOnce(&Path) -> String,
-    ) -> Option<NsRegistry> {
-        if Command::new("docker-registry")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            eprintln!("skipping: no docker-registry");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("config.yml");
-        fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n{}http:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display(),
-                extra(dir.path()),
-            ),
-        )
-        .unwrap();
-        let child = Command::new("nsenter")
-            .args([
-                "-t",
-                &api.pid().to_string(),
-                "-n",
-                "docker-registry",
-                "serve",
-            ])
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let reg = NsRegistry {
-            child,
-            port,
-            _dir: dir,
-        };
-        let start = Instant::now();
-        loop {
-            let o = api.in_netns(&format!(
-                "curl -s -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{port}/v2/"
-            ));
-            let code = String::from_utf8_lossy(&o.stdout).into_owned();
-            if code == "200" || code == "401" {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "the registry did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(reg)
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for NsRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `docker images` (the CLI's columns and a template), `image inspect`, `history`,
 /// `tag`, `rmi` (and its 409 while a container uses the image), `image prune`, and
 /// Docker's 404 for a missing image.
@@ -118,20 +36,12 @@ impl Drop for NsRegistry {
 fn images_are_listed_inspected_tagged_and_removed() {
     let api = ApiService::start();
     let table = api.ok(&["images"]);
-    let mut lines = table.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap()
-        .split("  ")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
     assert_eq!(
-        header,
+        table_header(&table),
         ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
         "{table}"
     );
-    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(&row[..2], ["busybox", "latest"], "{table}");
     assert_eq!(row[2].len(), 12, "{table}");
     assert_eq!(
@@ -367,15 +277,21 @@ fn the_classic_builder_builds_a_dockerfile() {
         .unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}\n{}", api.log());
+    // the classic builder's lines: every instruction a step, RUN's container named
+    let run_step = "Step 2/3 : RUN echo hi > /f && echo built-it\n ---> Running in ";
     assert!(
-        stdout.contains("Step 1/2 : FROM busybox:latest"),
+        stdout.contains("Step 1/3 : FROM busybox:latest\n") && stdout.contains(run_step),
         "{stdout}"
     );
+    let at = stdout.find(run_step).unwrap() + run_step.len();
+    let container = &stdout[at..at + 12];
+    assert!(container.bytes().all(|b| b.is_ascii_hexdigit()), "{stdout}");
     assert!(
-        stdout.contains("Step 2/2 : RUN echo hi > /f && echo built-it"),
+        stdout.contains(&format!(
+            "\nbuilt-it\n ---> Removed intermediate container {container}\nStep 3/3 : CMD cat /f\n"
+        )),
         "{stdout}"
     );
-    assert!(stdout.contains("\nbuilt-it\n"), "{stdout}");
     assert!(stdout.contains("Successfully tagged x:1"), "{stdout}");
     let id = api.ok(&["image", "inspect", "-f", "{{.Id}}", "x:1"]);
     assert!(
@@ -397,7 +313,10 @@ fn the_classic_builder_builds_a_dockerfile() {
         .unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("Using cache"), "{stdout}");
+    assert!(
+        stdout.contains("Step 2/3 : RUN echo hi > /f && echo built-it\n ---> Using cache\n"),
+        "{stdout}"
+    );
     assert_eq!(api.ok(&["image", "inspect", "-f", "{{.Id}}", "x:2"]), id);
     let out = api
         .client("/usr/bin/docker")
@@ -504,7 +423,7 @@ fn the_classic_builder_builds_a_dockerfile() {
 #[ignore = "requires root"]
 fn images_are_pushed_to_and_pulled_from_a_registry() {
     let api = ApiService::start();
-    let Some(reg) = NsRegistry::start(&api, 5000, |_| String::new()) else {
+    let Some(reg) = Registry::start_in_netns(api.pid(), |_| String::new()) else {
         return;
     };
     let name = format!("{}/busybox:latest", reg.host());
@@ -519,6 +438,76 @@ fn images_are_pushed_to_and_pulled_from_a_registry() {
     );
     assert!(pushed.contains(": Pushed"), "{pushed}");
     assert!(pushed.contains("latest: digest: sha256:"), "{pushed}");
+    let digest = |out: &str, after: &str| {
+        let at = out.find(after).unwrap_or_else(|| panic!("{out}")) + after.len();
+        out[at..].split_whitespace().next().unwrap().to_owned()
+    };
+    let pushed_digest = digest(&pushed, "latest: digest: ");
+    let repo_digest = format!("{}/busybox@{pushed_digest}", reg.host());
+    // the push recorded the registry's digest
+    let digests = api.ok(&["image", "inspect", "-f", "{{json .RepoDigests}}", &name]);
+    assert_eq!(digests.trim(), format!(r#"["{repo_digest}"]"#));
+
+    // distribution inspect: the manifest as the registry serves it, and its platform
+    let raw = api.curl(&[&format!(
+        "http://d/v1.44/distribution/{}/busybox:latest/json",
+        reg.host()
+    )]);
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    let body: serde_json::Value =
+        serde_json::from_str(raw.split("\n\n").nth(1).unwrap_or_default()).unwrap();
+    assert_eq!(
+        body["Descriptor"]["digest"],
+        pushed_digest.as_str(),
+        "{raw}"
+    );
+    assert!(
+        body["Descriptor"]["size"].as_u64().unwrap_or(0) > 0,
+        "{raw}"
+    );
+    assert!(
+        body["Descriptor"]["mediaType"]
+            .as_str()
+            .is_some_and(|m| m.contains("manifest")),
+        "{raw}"
+    );
+    assert_eq!(body["Platforms"][0]["os"], "linux", "{raw}");
+    let unknown = api.curl(&[&format!(
+        "http://d/v1.44/distribution/{}/busybox:nope/json",
+        reg.host()
+    )]);
+    assert!(
+        unknown.starts_with("HTTP/1.1 404") && unknown.contains("manifest unknown"),
+        "{unknown}"
+    );
+
+    // search: the registry's catalog, by a part of the name
+    let found = api.ok(&[
+        "search",
+        "--format",
+        "{{.Name}} {{.StarCount}}",
+        &format!("{}/bus", reg.host()),
+    ]);
+    assert_eq!(found.trim(), format!("{}/busybox 0", reg.host()));
+    let none = api.ok(&["search", &format!("{}/nothing-like-it", reg.host())]);
+    assert_eq!(none.lines().count(), 1, "only the header: {none}");
+    let official = api.ok(&[
+        "search",
+        "--filter",
+        "is-official=true",
+        &format!("{}/bus", reg.host()),
+    ]);
+    assert_eq!(official.lines().count(), 1, "only the header: {official}");
+    let bad = api.curl(&["http://d/v1.44/images/search?term=x&limit=0"]);
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    // Docker Hub is out of reach: the connection error, not a refusal to search
+    let hub = api.run(&["search", "busybox"]);
+    assert!(!hub.status.success());
+    let err = text(&hub).1;
+    assert!(
+        err.contains("index.docker.io") && !err.contains("not supported"),
+        "{err}"
+    );
 
     api.ok(&["rmi", &name]);
     api.ok(&["rmi", "busybox:latest"]);
@@ -531,19 +520,26 @@ fn images_are_pushed_to_and_pulled_from_a_registry() {
         pulled.contains(&format!("Status: Downloaded newer image for {name}")),
         "{pulled}"
     );
-    // the registry's digest of what was pushed is what was pulled
-    let digest = |out: &str, after: &str| {
-        let at = out.find(after).unwrap_or_else(|| panic!("{out}")) + after.len();
-        out[at..].split_whitespace().next().unwrap().to_owned()
-    };
-    assert_eq!(
-        digest(&pulled, "Digest: "),
-        digest(&pushed, "latest: digest: ")
-    );
+    // the registry's digest of what was pushed is what was pulled, and recorded
+    assert_eq!(digest(&pulled, "Digest: "), pushed_digest);
+    let digests = api.ok(&["image", "inspect", "-f", "{{json .RepoDigests}}", &name]);
+    assert_eq!(digests.trim(), format!(r#"["{repo_digest}"]"#));
     let listed = api.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert_eq!(listed.trim(), name);
     let again = api.ok(&["pull", &name]);
     assert!(again.contains("Status: Image is up to date"), "{again}");
+    // pulled by digest alone: no tag, the digest recorded
+    api.ok(&["rmi", &name]);
+    let by_digest = api.ok(&["pull", &repo_digest]);
+    assert!(by_digest.contains("Downloaded newer image"), "{by_digest}");
+    let shown = api.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .RepoTags}} {{json .RepoDigests}}",
+        &repo_digest,
+    ]);
+    assert_eq!(shown.trim(), format!(r#"[] ["{repo_digest}"]"#));
 
     let missing = api.run(&["pull", &format!("{}/nope:1", reg.host())]);
     assert!(!missing.status.success());
@@ -578,19 +574,8 @@ fn images_are_pushed_to_and_pulled_from_a_registry() {
 #[test]
 #[ignore = "requires root"]
 fn login_checks_credentials_that_push_and_pull_then_use() {
-    use crate::cli_registry::{PASSWORD, USER};
     let api = ApiService::start();
-    let Some(reg) = NsRegistry::start(&api, 5001, |dir| {
-        let hash = bcrypt::hash_with_result(PASSWORD, 5)
-            .unwrap()
-            .format_for_version(bcrypt::Version::TwoY);
-        let htpasswd = dir.join("htpasswd");
-        fs::write(&htpasswd, format!("{USER}:{hash}\n")).unwrap();
-        format!(
-            "auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
-            htpasswd.display()
-        )
-    }) else {
+    let Some(reg) = Registry::start_in_netns(api.pid(), basic_auth) else {
         return;
     };
     let name = format!("{}/team/busybox:1", reg.host());
@@ -626,4 +611,124 @@ fn login_checks_credentials_that_push_and_pull_then_use() {
         pulled.contains("Status: Downloaded newer image"),
         "{pulled}"
     );
+}
+
+/// `docker build -t` then `docker run --rm` of the image through the CLI: what RUN wrote,
+/// the ENV, the ENTRYPOINT and CMD are what runs, its exit code comes back; `docker
+/// history` lists the steps.
+#[test]
+#[ignore = "requires root"]
+fn a_built_image_runs_and_shows_its_history() {
+    let api = ApiService::start();
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM busybox:latest\n\
+         ENV GREETING=hello\n\
+         RUN echo written-by-run > /made\n\
+         ENTRYPOINT [\"/bin/sh\", \"-c\"]\n\
+         CMD [\"echo $GREETING; cat /made; exit 7\"]\n",
+    )
+    .unwrap();
+    let built = api
+        .docker()
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "-t", "made:1", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&built);
+    assert!(built.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Step 5/5 : CMD"), "{stdout}");
+
+    let ran = api.run(&["run", "--rm", "made:1"]);
+    assert_eq!(text(&ran).0, "hello\nwritten-by-run\n", "{:?}", text(&ran));
+    assert_eq!(ran.status.code(), Some(7), "{:?}", text(&ran));
+    // --rm: nothing left
+    assert_eq!(api.ok(&["ps", "-aq"]).trim(), "");
+
+    let history = api.ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        "made:1",
+    ]);
+    let steps: Vec<&str> = history.lines().collect();
+    for (i, wanted) in [
+        "CMD [\"echo $GREETING; cat /made; exit 7\"]",
+        "ENTRYPOINT [\"/bin/sh\" \"-c\"]",
+        "echo written-by-run > /made",
+        "ENV GREETING=hello",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(
+            steps.get(i).is_some_and(|s| s.contains(wanted)),
+            "{wanted:?} as entry {i} of\n{history}"
+        );
+    }
+    assert!(steps.len() > 4, "busybox's own entries follow: {history}");
+}
+
+/// A client that goes away mid-build (curl's `--max-time`) stops it: the RUN's container
+/// is killed and removed, and no image is made.
+#[test]
+#[ignore = "requires root"]
+fn a_build_stops_when_its_client_goes_away() {
+    let api = ApiService::start();
+    let ctx = tempfile::tempdir().unwrap();
+    fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox:latest\nRUN echo started; sleep 600\nCMD true\n",
+    )
+    .unwrap();
+    let tarball = tempfile::NamedTempFile::new().unwrap();
+    crate::common::tar_create(ctx.path(), tarball.path());
+    let images = api.ok(&["images", "-aq"]);
+    let cut = api.curl(&[
+        "--max-time",
+        "3",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/x-tar",
+        "--data-binary",
+        &format!("@{}", tarball.path().display()),
+        "http://d/v1.44/build?t=never:1",
+    ]);
+    assert!(
+        cut.starts_with("HTTP/1.1 200") && cut.contains("started"),
+        "the RUN had started: {cut}"
+    );
+    // the build notices within a bounded wait: its container gone
+    let containers = api.root.join("containers");
+    let left = || {
+        fs::read_dir(&containers)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let start = Instant::now();
+    while left() > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the build's container is still there: {}",
+            api.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(api.ok(&["images", "-aq"]), images);
+    let gone = api.run(&["image", "inspect", "never:1"]);
+    assert!(!gone.status.success());
+    // the service still builds
+    fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox:latest\nCMD true\n",
+    )
+    .unwrap();
+    api.ok(&["build", "-q", "-t", "after:1", ctx.path().to_str().unwrap()]);
 }

@@ -6,8 +6,8 @@ use std::process::Command;
 
 use cargohold::{BuildNetwork, PushOptions};
 
+use crate::common::registry::Registry;
 use crate::common::{self, run_tool, tool};
-use crate::image_registry::Registry;
 
 /// A Dockerfile that sets every part of the config Docker's extensions carry.
 const DOCKERFILE: &str = "FROM {base}\n\

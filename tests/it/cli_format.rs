@@ -216,15 +216,7 @@ fn ps_images_inspect_and_lists_take_go_templates() {
         "localhost/busybox:latest\n"
     );
     let t = cli.ok(&["images", "--format", r"table {{.ID}}\t{{.Repository}}"]);
-    let header: Vec<&str> = t
-        .lines()
-        .next()
-        .unwrap()
-        .split("   ")
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .collect();
-    assert_eq!(header, ["IMAGE ID", "REPOSITORY"], "{t}");
+    assert_eq!(common::table_header(&t), ["IMAGE ID", "REPOSITORY"], "{t}");
     assert!(
         is_short_id(t.lines().nth(1).unwrap().split_whitespace().next().unwrap()),
         "{t}"

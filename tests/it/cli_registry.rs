@@ -15,30 +15,16 @@ use std::sync::Mutex;
 use base64::Engine as _;
 use cargohold::{Credentials, DockerConfig, Error, Progress, PullOptions, Registry};
 
-use crate::image_registry::Registry as TestRegistry;
+use crate::common::registry::{basic_auth, Registry as TestRegistry, PASSWORD, USER};
 
 use crate::common;
-
-pub(crate) const USER: &str = "student";
-pub(crate) const PASSWORD: &str = "s3cret:pass";
 
 /// A docker-registry that wants `USER`/`PASSWORD` (basic auth from an htpasswd file).
 pub(crate) struct AuthRegistry(TestRegistry);
 
 impl AuthRegistry {
     pub(crate) fn start() -> Option<AuthRegistry> {
-        TestRegistry::start_with(|dir| {
-            let hash = bcrypt::hash_with_result(PASSWORD, 5)
-                .unwrap()
-                .format_for_version(bcrypt::Version::TwoY);
-            let htpasswd = dir.join("htpasswd");
-            fs::write(&htpasswd, format!("{USER}:{hash}\n")).unwrap();
-            format!(
-                "auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
-                htpasswd.display()
-            )
-        })
-        .map(AuthRegistry)
+        TestRegistry::start_with(basic_auth).map(AuthRegistry)
     }
 
     pub(crate) fn host(&self) -> String {

@@ -198,16 +198,8 @@ fn three_tier_app_up_ps_recreate_down() {
         }
         // ps: the running ones, Compose's columns; -a adds the job
         let ps = cli.stdout(&["compose", "ps"]);
-        let header: Vec<&str> = ps
-            .lines()
-            .next()
-            .unwrap()
-            .split("  ")
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect();
         assert_eq!(
-            header,
+            common::table_header(&ps),
             ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]
         );
         assert_eq!(ps.lines().count(), 4, "{ps}");
@@ -946,7 +938,7 @@ services:
 fn push_built_images_to_a_registry() {
     let cli = Cli::new();
     common::in_new_netns(|| {
-        let Some(reg) = crate::image_registry::Registry::start() else {
+        let Some(reg) = crate::common::registry::Registry::start() else {
             return;
         };
         let host = reg.host();

@@ -15,7 +15,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use crate::attach::on_a_terminal;
-use crate::cli_registry::{AuthRegistry, PASSWORD, USER};
+use crate::cli_registry::AuthRegistry;
+use crate::common::registry::{PASSWORD, USER};
 use crate::common::{self, WEB_PAGE};
 
 /// A student's machine: an engine root with `busybox:latest` (with a web root, `/www`) and

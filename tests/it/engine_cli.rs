@@ -72,16 +72,11 @@ impl Drop for Cli {
 fn images_lists_the_import() {
     let cli = Cli::new();
     let out = cli.ok(&["images"]);
-    let mut lines = out.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap()
-        .split("   ")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    assert_eq!(header, ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
-    let row = lines.next().expect("one image");
+    assert_eq!(
+        common::table_header(&out),
+        ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+    );
+    let row = out.lines().nth(1).expect("one image");
     assert!(row.starts_with("localhost/busybox "), "{row}");
     assert!(row.contains(" latest "), "{row}");
     let q = cli.ok(&["images", "-q"]);

@@ -2,93 +2,14 @@
 
 use std::fs;
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use cargohold::{Engine, Progress, PullOptions, PushOptions, Reference};
 
 use crate::common;
-
-/// A registry process on a free port; killed (by its pid) when dropped.
-pub(crate) struct Registry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    pub(crate) fn start() -> Option<Registry> {
-        Registry::start_with(|_| "  delete:\n    enabled: true\n".to_owned())
-    }
-
-    /// A registry whose config has `extra(dir)` after its storage section (`dir`: its
-    /// directory, for files the extra config names), or `None` without docker-registry.
-    pub(crate) fn start_with(extra: impl FnOnce(&Path) -> String) -> Option<Registry> {
-        if Command::new("docker-registry")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            eprintln!("skipping: no docker-registry");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = dir.path().join("config.yml");
-        fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n{}http:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display(),
-                extra(dir.path()),
-            ),
-        )
-        .unwrap();
-        let child = Command::new("docker-registry")
-            .args(["serve", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let reg = Registry {
-            child,
-            port,
-            _dir: dir,
-        };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "registry did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(reg)
-    }
-
-    /// `127.0.0.1:PORT`.
-    pub(crate) fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    pub(crate) fn reference(&self, name: &str) -> Reference {
-        format!("127.0.0.1:{}/{name}", self.port).parse().unwrap()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::common::registry::Registry;
 
 fn tree(root: &Path) -> Vec<(String, String)> {
     use std::os::unix::fs::MetadataExt;
@@ -200,7 +121,7 @@ fn push_remove_pull_round_trip() {
 
     // pull by digest into a fresh store
     let other_engine = Engine::open(root.path().join("b")).unwrap();
-    let by_digest: Reference = format!("127.0.0.1:{}/test/busybox@{digest}", reg.port)
+    let by_digest: Reference = format!("{}/test/busybox@{digest}", reg.host())
         .parse()
         .unwrap();
     let p2 = other_engine

@@ -99,6 +99,13 @@ impl Solver<'_, '_> {
                 guards._dirs.push(dir);
             }
             let on_line = |l: String| s.emit(BuildEvent::Output { id, line: l });
+            let on_spawn = |c: &str| {
+                s.emit(BuildEvent::Container {
+                    id,
+                    container: c.to_owned(),
+                })
+            };
+            let stop = || s.stop_asked();
             let step = RunStep {
                 image: &image,
                 lower,
@@ -108,9 +115,12 @@ impl Solver<'_, '_> {
                 privileged,
                 mounts: run_mounts,
                 on_line: &on_line,
+                on_spawn: &on_spawn,
+                stop: &stop,
             };
             match run::run(s.b.store, &step)? {
                 RunOutcome::Done(layer) => Ok((*layer, Some(created_by.clone()))),
+                RunOutcome::Stopped => Err(super::stopped()),
                 RunOutcome::Failed(status, output) => Err(Error::BuildStep {
                     path: s.path.clone(),
                     line,

@@ -402,7 +402,8 @@ impl Client {
     }
 }
 
-fn urlencode(s: &str) -> String {
+/// `s` escaped for a URL's query.
+pub(crate) fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

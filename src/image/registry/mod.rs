@@ -15,7 +15,7 @@ mod credentials;
 pub use credentials::DockerConfig;
 
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use oci_spec::image::{Descriptor, Digest, ImageConfiguration, ImageManifest, MediaType};
@@ -123,7 +123,28 @@ macro_rules! access_setters {
 
 // after the macro it uses
 mod catalog;
-pub use catalog::Registry;
+pub use catalog::{Registry, RemoteManifest, SearchResult};
+
+/// A caller's request to stop a long operation: asked between steps and between reads.
+#[derive(Clone)]
+pub(crate) struct Stop(Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl Stop {
+    pub(crate) fn new(f: impl Fn() -> bool + Send + Sync + 'static) -> Stop {
+        Stop(Arc::new(f))
+    }
+
+    /// Whether the caller wants the operation to stop.
+    pub(crate) fn asked(&self) -> bool {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stop")
+    }
+}
 
 /// How to pull.
 #[derive(Debug, Clone)]
@@ -133,6 +154,7 @@ pub struct PullOptions {
     variant: Option<String>,
     access: Access,
     jobs: usize,
+    stop: Option<Stop>,
 }
 
 impl Default for PullOptions {
@@ -143,6 +165,7 @@ impl Default for PullOptions {
             variant: None,
             access: Access::default(),
             jobs: 4,
+            stop: None,
         }
     }
 }
@@ -166,6 +189,20 @@ impl PullOptions {
     pub fn jobs(&mut self, jobs: usize) -> &mut Self {
         self.jobs = jobs.max(1);
         self
+    }
+
+    /// Stops the pull once `stop` returns true (it is asked before each request and
+    /// between the reads of a download): the pull then fails with [`Error::Cancelled`],
+    /// leaving the store with complete layers only and the reference untouched. For a
+    /// server whose client may go away mid-pull.
+    pub fn stop_when(&mut self, stop: impl Fn() -> bool + Send + Sync + 'static) -> &mut Self {
+        self.stop = Some(Stop::new(stop));
+        self
+    }
+
+    /// Whether [`stop_when`](Self::stop_when)'s condition holds.
+    fn stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(Stop::asked)
     }
 
     access_setters!(
@@ -275,11 +312,37 @@ pub(crate) fn pull(
     options: &PullOptions,
     progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<Image> {
+    let pulled = pull_unless_stopped(images, reference, options, progress);
+    match pulled {
+        // what failed because the caller stopped the pull says so
+        Err(_) if options.stopped() => Err(Error::Cancelled {
+            op: format!("pulling {reference}"),
+        }),
+        r => r,
+    }
+}
+
+/// [`pull`], checking [`PullOptions::stop_when`] between its steps.
+fn pull_unless_stopped(
+    images: Images<'_>,
+    reference: &Reference,
+    options: &PullOptions,
+    progress: &(dyn Fn(&Progress) + Sync),
+) -> Result<Image> {
+    let stop = || {
+        if options.stopped() {
+            return Err(Error::Cancelled {
+                op: format!("pulling {reference}"),
+            });
+        }
+        Ok(())
+    };
     let store = images.store();
     let _gc = store.lock_shared("gc")?;
     let client = options.access.client(reference);
     let path = reference.path();
     let (bytes, media, digest, manifest) = resolve_manifest(&client, reference, options)?;
+    stop()?;
     progress(&Progress::Resolved {
         manifest: digest.clone(),
         layers: manifest.layers().len(),
@@ -291,9 +354,10 @@ pub(crate) fn pull(
         path,
         manifest.layers(),
         &diffs,
-        options.jobs,
+        options,
         progress,
     )?;
+    stop()?;
     record_manifest(images, reference, bytes, media, &digest)
 }
 
@@ -389,10 +453,11 @@ fn pull_layers(
     path: &str,
     layers: &[Descriptor],
     diffs: &[Digest],
-    jobs: usize,
+    options: &PullOptions,
     progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<()> {
     let chains = chain_ids(diffs);
+    let jobs = options.jobs;
     let next = Mutex::new(0usize);
     let first_err: Mutex<Option<Error>> = Mutex::new(None);
     std::thread::scope(|s| {
@@ -400,7 +465,8 @@ fn pull_layers(
             s.spawn(|| loop {
                 let i = {
                     let mut n = next.lock().expect("queue lock");
-                    if *n >= layers.len() || first_err.lock().expect("err lock").is_some() {
+                    let failed = first_err.lock().expect("err lock").is_some();
+                    if *n >= layers.len() || failed || options.stopped() {
                         return;
                     }
                     *n += 1;
@@ -408,7 +474,8 @@ fn pull_layers(
                 };
                 let parent = i.checked_sub(1).map(|p| chains[p].clone());
                 let r = pull_layer(
-                    images, client, path, &layers[i], &diffs[i], &chains[i], parent, progress,
+                    images, client, path, &layers[i], &diffs[i], &chains[i], parent, options,
+                    progress,
                 );
                 if let Err(e) = r {
                     first_err.lock().expect("err lock").get_or_insert(e);
@@ -440,21 +507,21 @@ fn record_manifest(
         (bytes, media)
     };
     let (md, ms) = store.put_blob(&bytes, None)?;
-    let mut desc = Descriptor::new(MediaType::from(media.as_str()), ms, md.clone());
-    if md != *digest {
-        desc.set_annotations(Some(
-            [(DISTRIBUTION_DIGEST.to_owned(), digest.to_string())]
-                .into_iter()
-                .collect(),
-        ));
-    }
+    let mut desc = Descriptor::new(MediaType::from(media.as_str()), ms, md);
+    // the repository's digest of the image (`RepoDigests`), even when it is the store's
+    desc.set_annotations(Some(
+        [(DISTRIBUTION_DIGEST.to_owned(), digest.to_string())]
+            .into_iter()
+            .collect(),
+    ));
     store.set_ref(&reference.to_string(), &desc)?;
     images.inspect(reference)
 }
 
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-/// Index annotation holding the digest a registry knows a converted manifest by.
+/// Index annotation holding the digest the registry a reference was pulled from or pushed
+/// to knows its manifest by (different from the store's when the manifest was converted).
 pub(crate) const DISTRIBUTION_DIGEST: &str = "dev.cargohold.distribution.digest";
 
 /// A Docker schema 2 manifest rewritten with OCI media types (same config, same layers).
@@ -573,10 +640,15 @@ struct Tee<'a, R> {
     reported: u64,
     digest: &'a Digest,
     progress: &'a (dyn Fn(&Progress) + Sync),
+    options: &'a PullOptions,
 }
 
 impl<R: Read> Read for Tee<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.options.stopped() {
+            // not `Interrupted`: readers retry that
+            return Err(io::Error::other("the pull was cancelled"));
+        }
         let n = self.inner.read(buf)?;
         io::Write::write_all(&mut self.blob, &buf[..n])?;
         self.done += n as u64;
@@ -601,6 +673,7 @@ fn pull_layer(
     diff: &Digest,
     chain: &Digest,
     parent: Option<Digest>,
+    options: &PullOptions,
     progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<()> {
     let store = images.store();
@@ -639,6 +712,7 @@ fn pull_layer(
         reported: 0,
         digest,
         progress,
+        options,
     };
     let commit = |tee: Tee<'_, _>| -> Result<()> {
         let mut tee = tee;
@@ -761,7 +835,25 @@ pub(crate) fn push(
             });
         }
     }
+    record_repo_digest(store, reference, &digest)?;
     Ok(digest)
+}
+
+/// Notes on `reference`'s index entry the digest its repository knows it by (what a pull
+/// records): the image's `RepoDigests` after a push.
+fn record_repo_digest(store: &Store, reference: &Reference, digest: &Digest) -> Result<()> {
+    let name = reference.to_string();
+    store.update_index(|m| {
+        for d in m
+            .iter_mut()
+            .filter(|d| crate::store::ref_name(d) == Some(name.as_str()))
+        {
+            let mut ann = d.annotations().clone().unwrap_or_default();
+            ann.insert(DISTRIBUTION_DIGEST.to_owned(), digest.to_string());
+            d.set_annotations(Some(ann));
+        }
+        Ok(())
+    })
 }
 
 fn location(client: &Client, op: &str, url: &str, r: &client::Response) -> Result<String> {

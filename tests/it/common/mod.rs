@@ -350,6 +350,7 @@ pub mod cli;
 pub mod dockerd;
 pub mod engine;
 pub mod fake_dns;
+pub mod registry;
 pub mod rootless;
 pub mod tools;
 

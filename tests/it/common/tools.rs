@@ -174,3 +174,16 @@ pub fn tar_extract(tarball: &Path, dir: &Path) {
         .unwrap();
     assert!(st.success(), "tar -xf {}", tarball.display());
 }
+
+/// The column names of a CLI table (`docker images`, `compose ps`): its first line split
+/// where two or more spaces part the columns.
+pub fn table_header(table: &str) -> Vec<&str> {
+    table
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split("  ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
