@@ -164,7 +164,7 @@ pub use container::{
 pub use container::{
     Config as ContainerConfig, Inspect as ContainerInspect, State as ContainerState,
 };
-pub use container::{PathStat, Ulimit};
+pub use container::{human_duration, DetachKeys, PathStat, Ulimit};
 pub use runtime::Signal;
 
 // Networks and volumes.

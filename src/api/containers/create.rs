@@ -594,6 +594,8 @@ fn create(engine: &Engine, name: Option<String>, body: CreateBody) -> Result<Val
     }
     let image = image_for(engine, &body.image)?;
     let mut b = engine.container(&image);
+    // recorded as given (`busybox`), as Docker's `Config.Image`
+    b.image_name(&body.image);
     let warnings = Arc::new(Mutex::new(Vec::<String>::new()));
     {
         let w = Arc::clone(&warnings);
