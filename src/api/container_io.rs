@@ -395,8 +395,17 @@ async fn top(call: &Call, id: String) -> Result<Reply, ApiError> {
 /// not go with `-q`), keeping the rows of `pids`: `{"Titles", "Processes"}`.
 fn ps(ps_args: &str, pids: &[i32]) -> Result<Value, ApiError> {
     let args: Vec<&str> = ps_args.split(' ').filter(|a| !a.is_empty()).collect();
-    let list = pids.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
-    let run = |more: &[&str]| std::process::Command::new("ps").args(&args).args(more).output();
+    let list = pids
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let run = |more: &[&str]| {
+        std::process::Command::new("ps")
+            .args(&args)
+            .args(more)
+            .output()
+    };
     let mut out = run(&["-q", &list]);
     if !out.as_ref().is_ok_and(|o| o.status.success()) {
         out = run(&[]);
@@ -409,7 +418,11 @@ fn ps(ps_args: &str, pids: &[i32]) -> Result<Value, ApiError> {
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
-    let titles: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
+    let titles: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
     let pid_at = titles
         .iter()
         .position(|t| *t == "PID")

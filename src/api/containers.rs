@@ -23,9 +23,8 @@ use super::http::{self, ApiError, Call, Reply};
 use crate::container::monitor;
 use crate::{
     Container, ContainerFilter, ContainerInspect, Engine, Error, Reference, Signal, Status,
-    UpdateOptions,
 };
-use create::{invalid, restart_policy, some, unsupported, Resources, RestartPolicyBody};
+use create::{refuse_set, restart_policy, unsupported, Resources, RestartPolicyBody};
 
 /// Routes a call under `/containers`.
 pub(super) async fn route(call: Call) -> Reply {
@@ -732,7 +731,15 @@ struct UpdateBody {
 
 /// `POST /containers/{id}/update`: its limits and restart policy; `{"Warnings"}`.
 async fn update_route(mut call: Call, id: String) -> Reply {
-    let body: UpdateBody = match call.json().await {
+    let body = call.json::<Value>().await.and_then(|raw| {
+        refuse_set(
+            &raw,
+            "",
+            &[(&UPDATE_REFUSED, "", "it cannot be updated here")],
+        )?;
+        http::from_value::<UpdateBody>(&raw)
+    });
+    let body = match body {
         Ok(b) => b,
         Err(e) => return e.reply(),
     };
@@ -743,44 +750,22 @@ async fn update_route(mut call: Call, id: String) -> Reply {
     )
 }
 
+/// The fields of an update that cannot change here.
+const UPDATE_REFUSED: [&str; 6] = [
+    "CpusetCpus",
+    "CpusetMems",
+    "BlkioWeight",
+    "Devices",
+    "Ulimits",
+    "OomKillDisable",
+];
+
 fn update(engine: &Engine, id: &str, body: UpdateBody) -> Result<Value, ApiError> {
-    let r = &body.resources;
-    let refused = [
-        ("CpusetCpus", !r.cpuset_cpus.is_empty()),
-        ("CpusetMems", !r.cpuset_mems.is_empty()),
-        ("BlkioWeight", r.blkio_weight != 0),
-        ("Devices", some(&r.devices)),
-        ("Ulimits", some(&r.ulimits)),
-        ("OomKillDisable", r.oom_kill_disable == Some(true)),
-    ];
-    if let Some((field, _)) = refused.iter().find(|(_, on)| *on) {
-        return Err(unsupported(field, "it cannot be updated here"));
-    }
-    let positive = |field: &str, v: i64| -> Result<Option<u64>, ApiError> {
-        match v {
-            0 => Ok(None),
-            v => u64::try_from(v)
-                .map(Some)
-                .map_err(|_| invalid(field, "it is negative")),
-        }
+    let restart = match &body.restart_policy {
+        Some(p) if !p.name.is_empty() => Some(restart_policy(p)?),
+        _ => None,
     };
-    let opts = UpdateOptions {
-        memory: positive("Memory", r.memory)?,
-        memory_swap: (r.memory_swap != 0).then_some(r.memory_swap),
-        memory_reservation: positive("MemoryReservation", r.memory_reservation)?,
-        cpus: positive("NanoCpus", r.nano_cpus)?.map(|n| n as f64 / 1e9),
-        cpu_shares: positive("CpuShares", r.cpu_shares)?,
-        cpu_period: positive("CpuPeriod", r.cpu_period)?,
-        cpu_quota: match r.cpu_quota {
-            -1 => Some(0),
-            q => positive("CpuQuota", q)?,
-        },
-        pids_limit: r.pids_limit.filter(|p| *p != 0),
-        restart: match &body.restart_policy {
-            Some(p) if !p.name.is_empty() => Some(restart_policy(p)?),
-            _ => None,
-        },
-    };
+    let opts = body.resources.update_options(restart)?;
     let mut c = get(engine, id)?;
     let warnings = c.update(&opts).map_err(docker_error)?;
     Ok(json!({ "Warnings": warnings }))

@@ -140,11 +140,17 @@ mod tests {
         assert_eq!(copied(&keys, b"abc"), (false, b"abc".to_vec()));
         assert_eq!(copied(&keys, b"a\x18yb"), (true, b"a".to_vec()));
         // a held ctrl-x that is not followed by y goes on, with what follows
-        assert_eq!(copied(&keys, b"\x18a\x18\x18y"), (true, b"\x18a\x18".to_vec()));
+        assert_eq!(
+            copied(&keys, b"\x18a\x18\x18y"),
+            (true, b"\x18a\x18".to_vec())
+        );
         // the default sequence means nothing with other keys
         assert_eq!(copied(&keys, b"\x10\x11"), (false, b"\x10\x11".to_vec()));
         let default = DetachKeys::default();
-        assert_eq!(copied(&default, b"ls\x10\x10\x11"), (true, b"ls\x10".to_vec()));
+        assert_eq!(
+            copied(&default, b"ls\x10\x10\x11"),
+            (true, b"ls\x10".to_vec())
+        );
         // held at the end of the input: never sent, never detached
         assert_eq!(copied(&default, b"x\x10"), (false, b"x".to_vec()));
     }

@@ -73,8 +73,8 @@ pub(crate) use net::attach as attach_networks;
 pub use net::{EndpointSettings, NetworkSettings, PortMapping};
 pub use ready::WaitFor;
 pub use record::{
-    human_duration, Config, Container, GraphDriver, HostConfig, Inspect, MountPoint, RestartPolicyInfo, State,
-    Status,
+    human_duration, Config, Container, GraphDriver, HostConfig, Inspect, MountPoint,
+    RestartPolicyInfo, State, Status,
 };
 pub use stats::{
     BlockIoStats, CpuStats, MemoryStats, NetworkStats, PidsStats, Stats, Top, TopProcess,

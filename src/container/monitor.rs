@@ -928,10 +928,7 @@ impl Monitor {
                 };
                 std::thread::sleep(delay);
                 restarts += 1;
-                let _ = fs::write(
-                    restarts_path(&self.cfg.exit_path),
-                    format!("{restarts}\n"),
-                );
+                let _ = fs::write(restarts_path(&self.cfg.exit_path), format!("{restarts}\n"));
                 match self.spawn() {
                     Ok(r) => {
                         super::events::monitored(

@@ -331,7 +331,8 @@ fn a_restart_policy_restarts_a_failing_container() {
     assert_eq!(count, "x\nx\nx\n");
     // the restarts its policy made, as Docker counts them
     assert_eq!(
-        api.ok(&["inspect", "-f", "{{.RestartCount}}", "flaky"]).trim(),
+        api.ok(&["inspect", "-f", "{{.RestartCount}}", "flaky"])
+            .trim(),
         "2"
     );
     api.ok(&["rm", "flaky"]);
@@ -433,13 +434,21 @@ fn ps_shows_the_image_as_given() {
     let api = ApiService::start();
     api.ok(&["run", "-d", "--name", "typed", "busybox", "sleep", "300"]);
     let image = |name: &str| {
-        api.ok(&["ps", "-a", "--filter", &format!("name={name}"), "--format", "{{.Image}}"])
-            .trim()
-            .to_owned()
+        api.ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={name}"),
+            "--format",
+            "{{.Image}}",
+        ])
+        .trim()
+        .to_owned()
     };
     assert_eq!(image("typed"), "busybox");
     assert_eq!(
-        api.ok(&["inspect", "-f", "{{.Config.Image}}", "typed"]).trim(),
+        api.ok(&["inspect", "-f", "{{.Config.Image}}", "typed"])
+            .trim(),
         "busybox"
     );
     // `ancestor` still finds it by the image's tag

@@ -36,6 +36,20 @@ fn wait_exit(api: &ApiService, name: &str) {
     );
 }
 
+/// `POST` of the JSON `body` to `url` (curl): the reply.
+fn post_json(api: &ApiService, body: &str, url: &str) -> String {
+    api.curl(&["-H", "Content-Type: application/json", "-d", body, url])
+}
+
+/// The `Id` of a reply.
+fn reply_id(reply: &str) -> String {
+    let after = reply
+        .split("\"Id\":\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{reply}"));
+    after.split('"').next().unwrap().to_owned()
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -167,33 +181,18 @@ fn exec_runs_in_the_container() {
         "{tout:?}"
     );
     // the exec's json after it ended; started again: 409
-    let created = api.curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
+    let created = post_json(
+        &api,
         r#"{"Cmd":["sh","-c","echo hi; exit 3"],"AttachStdout":true}"#,
         "http://d/containers/ex1/exec",
-    ]);
+    );
     assert!(created.starts_with("HTTP/1.1 201"), "{created}");
-    let id = created
-        .split("\"Id\":\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    let started = api.curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
+    let id = reply_id(&created);
+    let started = post_json(
+        &api,
         r#"{"Detach":false}"#,
         &format!("http://d/exec/{id}/start"),
-    ]);
+    );
     assert!(
         started.ends_with("\n\n\u{1}\0\0\0\0\0\0\u{3}hi\n"),
         "{started:?}"
@@ -463,7 +462,12 @@ fn streamed_replies_send_their_headers_at_once() {
 
 /// The `CapEff` line of `/proc/self/status` of `docker exec [FLAGS] C`.
 fn cap_eff(api: &ApiService, flags: &[&str], name: &str) -> String {
-    let args = [&["exec"], flags, &[name, "grep", "CapEff", "/proc/self/status"]].concat();
+    let args = [
+        &["exec"],
+        flags,
+        &[name, "grep", "CapEff", "/proc/self/status"],
+    ]
+    .concat();
     api.ok(&args).trim().to_owned()
 }
 
@@ -488,14 +492,12 @@ fn privileged_exec_and_top_with_ps_args() {
     assert_eq!(privileged, format!("CapEff:\t{ours}"));
     assert_eq!(plain, "CapEff:\t00000000a80425fb", "Docker's default set");
     // exec's JSON says so
-    let created = api.curl(&[
-        "-H",
-        "Content-Type: application/json",
-        "-d",
+    let created = post_json(
+        &api,
         r#"{"Cmd":["true"],"Privileged":true}"#,
         "http://d/containers/px/exec",
-    ]);
-    let id = created.split("\"Id\":\"").nth(1).unwrap().split('"').next().unwrap();
+    );
+    let id = reply_id(&created);
     let json = api.curl(&[&format!("http://d/exec/{id}/json")]);
     assert!(json.contains(r#""privileged":true"#), "{json}");
 
@@ -509,7 +511,10 @@ fn privileged_exec_and_top_with_ps_args() {
     assert!(lines[1].ends_with("sleep"), "{top}");
     let full = api.ok(&["top", "px"]);
     assert!(full.lines().next().unwrap().starts_with("UID"), "{full}");
-    assert!(full.lines().nth(1).unwrap().ends_with("sleep 300"), "{full}");
+    assert!(
+        full.lines().nth(1).unwrap().ends_with("sleep 300"),
+        "{full}"
+    );
     let bad = api.curl(&["http://d/containers/px/top?ps_args=-o%20nosuchcolumn"]);
     assert!(bad.starts_with("HTTP/1.1 500"), "{bad}");
     assert!(bad.contains(r#"{"message":"ps: "#), "{bad}");
@@ -560,7 +565,8 @@ print("detached")
         api.log()
     );
     assert_eq!(
-        api.ok(&["inspect", "-f", "{{.State.Running}}", "dk"]).trim(),
+        api.ok(&["inspect", "-f", "{{.State.Running}}", "dk"])
+            .trim(),
         "true"
     );
     let bad = api.curl(&[
@@ -569,15 +575,19 @@ print("detached")
         "http://d/containers/dk/attach?stream=1&stdout=1&detachKeys=ctrl-1",
     ]);
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
-    assert!(bad.contains("Invalid detach keys (ctrl-1) provided"), "{bad}");
-    let bad = api.curl(&[
-        "-H",
-        "Content-Type: application/json",
-        "-d",
+    assert!(
+        bad.contains("Invalid detach keys (ctrl-1) provided"),
+        "{bad}"
+    );
+    let bad = post_json(
+        &api,
         r#"{"Cmd":["true"],"DetachKeys":"ctrl-x,zz"}"#,
         "http://d/containers/dk/exec",
-    ]);
+    );
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
-    assert!(bad.contains("Invalid escape keys (ctrl-x,zz) provided"), "{bad}");
+    assert!(
+        bad.contains("Invalid escape keys (ctrl-x,zz) provided"),
+        "{bad}"
+    );
     api.ok(&["rm", "-f", "dk"]);
 }
