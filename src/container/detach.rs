@@ -13,7 +13,7 @@ use crate::Error;
 /// Docker's, `ctrl-p,ctrl-q`.
 ///
 /// ```
-/// # fn main() -> cargohold::Result<()> {
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let keys: cargohold::DetachKeys = "ctrl-x,y".parse()?;
 /// assert_eq!(keys.as_bytes(), b"\x18y");
 /// let mut to = Vec::new();
