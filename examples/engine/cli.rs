@@ -703,6 +703,9 @@ pub(crate) struct ExecArgs {
     /// Working directory inside the container.
     #[arg(short, long)]
     pub(crate) workdir: Option<String>,
+    /// Give extended privileges to the command (every capability).
+    #[arg(long)]
+    pub(crate) privileged: bool,
     pub(crate) container: String,
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]

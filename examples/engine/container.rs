@@ -600,6 +600,7 @@ pub(crate) fn exec(engine: &Engine, a: &ExecArgs) -> CmdResult {
     if let Some(w) = &a.workdir {
         x.current_dir(w);
     }
+    x.privileged(a.privileged);
     let _raw = (a.tty && a.interactive && tty::stdin_is_terminal())
         .then(|| RawMode::enter().ok())
         .flatten();
@@ -651,42 +652,14 @@ pub(crate) fn attach_terminal(term: File, interactive: bool) -> Option<RawMode> 
 /// `detach_keys`, until ctrl-p ctrl-q (Docker's detach keys, not forwarded); returns
 /// whether it detached.
 fn forward_stdin(mut to: cargohold::ContainerStdin, detach_keys: bool) -> bool {
-    const CTRL_P: u8 = 0x10;
-    const CTRL_Q: u8 = 0x11;
     let mut input = io::stdin().lock();
-    let mut buf = [0u8; 8192];
-    // A ctrl-p read last, held until the next byte says whether it detaches.
-    let mut held = false;
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => n,
-        };
-        let mut send = Vec::with_capacity(n + 1);
-        for &b in &buf[..n] {
-            if !detach_keys {
-                send.push(b);
-            } else if held {
-                held = false;
-                if b == CTRL_Q {
-                    return true;
-                }
-                send.push(CTRL_P);
-                if b == CTRL_P {
-                    held = true;
-                } else {
-                    send.push(b);
-                }
-            } else if b == CTRL_P {
-                held = true;
-            } else {
-                send.push(b);
-            }
-        }
-        if to.write_all(&send).and_then(|()| to.flush()).is_err() {
-            return false;
-        }
+    if detach_keys {
+        return cargohold::DetachKeys::default()
+            .copy(&mut input, &mut to)
+            .unwrap_or(false);
     }
+    let _ = io::copy(&mut input, &mut to);
+    false
 }
 
 /// `stop`: each with its stop signal (or `signal`), then SIGKILL after `time` seconds

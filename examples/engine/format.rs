@@ -88,24 +88,9 @@ pub(crate) fn parse_time(s: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(s).ok()
 }
 
-/// go-units' `HumanDuration`, as `docker ps` prints ages.
+/// How long ago `t` was, as `docker ps` and `docker images` print ages (`3 minutes`).
 pub(crate) fn human_duration(t: SystemTime) -> String {
-    let d = SystemTime::now().duration_since(t).unwrap_or_default();
-    let secs = d.as_secs();
-    let (mins, hours) = (secs / 60, secs / 3600);
-    match () {
-        _ if secs < 1 => "Less than a second".into(),
-        _ if secs == 1 => "1 second".into(),
-        _ if secs < 60 => format!("{secs} seconds"),
-        _ if mins == 1 => "About a minute".into(),
-        _ if mins < 60 => format!("{mins} minutes"),
-        _ if hours == 1 => "About an hour".into(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        _ => format!("{} years", hours / 24 / 365),
-    }
+    cargohold::human_duration(SystemTime::now().duration_since(t).unwrap_or_default())
 }
 
 /// go-units' `HumanSizeWithPrecision(size, 3)`: decimal units, three significant digits.
@@ -157,11 +142,6 @@ pub(crate) fn parse_bytes(s: &str) -> Result<u64, Failure> {
         )));
     }
     Ok(bytes as u64)
-}
-
-/// How long ago `time` was (`5 minutes`), as `docker ps` prints `Up …` and `Exited … ago`.
-pub(crate) fn since(time: &str) -> String {
-    parse_time(time).map_or_else(|| "Less than a second".to_owned(), human_duration)
 }
 
 /// go-units' `BytesSize`: binary units, four significant digits (`1.484MiB`, `64MiB`).

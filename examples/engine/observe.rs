@@ -5,11 +5,11 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use cargohold::{Container, ContainerInspect, Engine, LogOptions, PortBinding, Reference, Stats};
-use cargohold::{ContainerFilter, HealthStatus, PortMapping};
+use cargohold::{ContainerFilter, PortMapping};
 
 use crate::format::{
     binary_size, docker_time, human_duration, human_size, parse_time, print_each, print_json,
-    print_list, print_table, since,
+    print_list, print_table,
 };
 use crate::template::Row;
 use crate::{image, CmdResult, Failure, ENGINE_ERROR};
@@ -57,24 +57,6 @@ pub(crate) fn ps_row(c: &Container, info: &ContainerInspect, no_trunc: bool) -> 
     let created = parse_time(&info.created)
         .map_or_else(String::new, |t| format!("{} ago", human_duration(t)));
     let st = &info.state;
-    let status = if st.paused {
-        format!("Up {} (Paused)", since(&st.started_at))
-    } else if st.running {
-        // As Docker's: `Up 5 seconds (healthy)`, `(health: starting)`.
-        match &st.health {
-            Some(h) if h.status == HealthStatus::Starting => {
-                format!("Up {} (health: starting)", since(&st.started_at))
-            }
-            Some(h) => format!("Up {} ({})", since(&st.started_at), h.status),
-            None => format!("Up {}", since(&st.started_at)),
-        }
-    } else if st.status.to_string() == "created" {
-        "Created".to_owned()
-    } else if st.status.to_string() == "dead" {
-        "Dead".to_owned()
-    } else {
-        format!("Exited ({}) {} ago", st.exit_code, since(&st.finished_at))
-    };
     let labels = &info.config.labels;
     let mounts: Vec<&str> = info
         .mounts
@@ -92,7 +74,7 @@ pub(crate) fn ps_row(c: &Container, info: &ContainerInspect, no_trunc: bool) -> 
         "RunningFor": created,
         "Ports": ps_ports(&info.network_settings.ports),
         "State": st.status.to_string(),
-        "Status": status,
+        "Status": st.status_text(),
         // without `--size`, as Docker's
         "Size": "0B",
         "Names": c.name(),

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::http::{self, ApiError, Call, Reply, Stream};
 use crate::container::logs::{format_time, parse_time, LogEntry, LogStream};
-use crate::{ChangeKind, Container, Engine, LogOptions, PathStat, Stats, Status};
+use crate::{ChangeKind, Container, DetachKeys, Engine, LogOptions, PathStat, Stats, Status};
 
 /// Routes `/containers/{id}/{logs,attach,resize,top,stats,changes,export,archive}`.
 pub(super) async fn route(mut call: Call) -> Reply {
@@ -226,6 +226,7 @@ async fn attach(call: &mut Call, id: String) -> Result<Reply, ApiError> {
     let q = &call.query;
     let (logs, follow) = (q.flag("logs"), q.flag("stream"));
     let (stdout, stderr, stdin) = (q.flag("stdout"), q.flag("stderr"), q.flag("stdin"));
+    let keys = detach_keys(q.get("detachKeys").unwrap_or_default(), "detach")?;
     let engine = call.engine.clone();
     let (c, config, before) = http::blocking(move || {
         let c = container(&engine, &id)?;
@@ -240,6 +241,7 @@ async fn attach(call: &mut Call, id: String) -> Result<Reply, ApiError> {
     })
     .await?;
     let tty = config.tty;
+    let keys = tty.then_some(keys);
     let stdin = stdin && config.open_stdin;
     let opts = LogOptions {
         follow,
@@ -252,7 +254,7 @@ async fn attach(call: &mut Call, id: String) -> Result<Reply, ApiError> {
             let input = if stdin { sock.try_clone().ok() } else { None };
             let shut = sock.try_clone().ok();
             let out = Output::socket(sock, !tty);
-            attach_stream(&c, out, before, &opts, logs || follow, input, tty);
+            attach_stream(&c, out, before, &opts, logs || follow, input, keys);
             if let Some(s) = shut {
                 let _ = s.shutdown(std::net::Shutdown::Both);
             }
@@ -267,14 +269,14 @@ async fn attach(call: &mut Call, id: String) -> Result<Reply, ApiError> {
             &opts,
             logs || follow,
             None,
-            tty,
+            None,
         );
     });
     Ok(reply)
 }
 
 /// Copies the output of `c` after its first `skip` log entries to `out` (nothing unless
-/// `any`), and `input` to its stdin once it runs.
+/// `any`), and `input` to its stdin once it runs (until `keys` are typed).
 fn attach_stream(
     c: &Container,
     out: Output,
@@ -282,7 +284,7 @@ fn attach_stream(
     opts: &LogOptions,
     any: bool,
     input: Option<UnixStream>,
-    tty: bool,
+    keys: Option<DetachKeys>,
 ) {
     let out = Arc::new(out);
     if opts.follow {
@@ -296,7 +298,7 @@ fn attach_stream(
     }
     if let Some(input) = input {
         if let Ok(to) = c.attach_stdin() {
-            std::thread::spawn(move || forward_stdin(input, to, tty));
+            std::thread::spawn(move || forward_stdin(input, to, keys));
         }
     }
     if !any {
@@ -314,44 +316,30 @@ fn attach_stream(
 }
 
 /// Copies the client's bytes into the container's stdin until the client closes it (the
-/// container's stdin closes then, as Docker's `StdinOnce`) or, with a terminal, until
-/// ctrl-p ctrl-q (Docker's detach keys: the connection ends, the container runs on).
-pub(super) fn forward_stdin(mut from: UnixStream, mut to: impl Write, detach_keys: bool) {
-    const CTRL_P: u8 = 0x10;
-    const CTRL_Q: u8 = 0x11;
-    let mut buf = [0u8; 8192];
-    let mut held = false;
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        let mut send = Vec::with_capacity(n + 1);
-        for &b in &buf[..n] {
-            if !detach_keys {
-                send.push(b);
-            } else if held {
-                held = false;
-                if b == CTRL_Q {
-                    let _ = from.shutdown(std::net::Shutdown::Both);
-                    return;
-                }
-                send.push(CTRL_P);
-                if b == CTRL_P {
-                    held = true;
-                } else {
-                    send.push(b);
-                }
-            } else if b == CTRL_P {
-                held = true;
-            } else {
-                send.push(b);
+/// container's stdin closes then, as Docker's `StdinOnce`) or until it types `keys` (with
+/// a terminal: Docker's detach keys), which end the connection and leave the container
+/// running.
+pub(super) fn forward_stdin(mut from: UnixStream, mut to: impl Write, keys: Option<DetachKeys>) {
+    match keys {
+        Some(keys) => {
+            if keys.copy(&mut from, &mut to).unwrap_or(false) {
+                let _ = from.shutdown(std::net::Shutdown::Both);
             }
         }
-        if to.write_all(&send).and_then(|()| to.flush()).is_err() {
-            return;
+        None => {
+            let _ = io::copy(&mut from, &mut to);
         }
     }
+}
+
+/// The detach keys of an attach or an exec (Docker's spec; empty: ctrl-p,ctrl-q), or a
+/// 400 in Docker's words (`what`: "detach" for attach, "escape" for exec).
+pub(super) fn detach_keys(spec: &str, what: &str) -> Result<DetachKeys, ApiError> {
+    if spec.is_empty() {
+        return Ok(DetachKeys::default());
+    }
+    spec.parse()
+        .map_err(|_| ApiError::bad_request(format!("Invalid {what} keys ({spec}) provided")))
 }
 
 /// `h` and `w` of a resize, both required.
@@ -380,19 +368,81 @@ async fn resize(call: &Call, id: String) -> Result<Reply, ApiError> {
     Ok(http::status(StatusCode::OK))
 }
 
-/// `GET /containers/{id}/top` (`ps_args` is not taken: the columns are the library's).
+/// `GET /containers/{id}/top?ps_args=`: as dockerd, the host's `ps` run with `ps_args`
+/// (default `-ef`) for the container's processes: its header, and the rows whose `PID` is
+/// one of them. A `ps` that fails is a 500 with its first line of error.
 async fn top(call: &Call, id: String) -> Result<Reply, ApiError> {
     let engine = call.engine.clone();
+    let ps_args = call
+        .query
+        .get("ps_args")
+        .filter(|a| !a.is_empty())
+        .unwrap_or("-ef")
+        .to_owned();
     let v = http::blocking(move || {
         let c = container(&engine, &id)?;
         if !matches!(c.status(), Status::Running | Status::Paused) {
             return Err(not_running(&id));
         }
-        let t = c.top()?;
-        Ok(json!({ "Titles": t.titles(), "Processes": t.rows() }))
+        let pids: Vec<i32> = c.top()?.processes.iter().map(|p| p.pid).collect();
+        ps(&ps_args, &pids)
     })
     .await?;
     Ok(http::json(StatusCode::OK, &v))
+}
+
+/// Runs `ps ARGS -q PIDS` (and, as dockerd, `ps ARGS` when that fails: some options do
+/// not go with `-q`), keeping the rows of `pids`: `{"Titles", "Processes"}`.
+fn ps(ps_args: &str, pids: &[i32]) -> Result<Value, ApiError> {
+    let args: Vec<&str> = ps_args.split(' ').filter(|a| !a.is_empty()).collect();
+    let list = pids
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let run = |more: &[&str]| {
+        std::process::Command::new("ps")
+            .args(&args)
+            .args(more)
+            .output()
+    };
+    let mut out = run(&["-q", &list]);
+    if !out.as_ref().is_ok_and(|o| o.status.success()) {
+        out = run(&[]);
+    }
+    let out = out.map_err(|e| ApiError::internal(format!("ps: {e}")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let first = err.lines().next().unwrap_or_default();
+        return Err(ApiError::internal(format!("ps: {first}")));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let titles: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let pid_at = titles
+        .iter()
+        .position(|t| *t == "PID")
+        .ok_or_else(|| ApiError::internal("Couldn't find PID field in ps output"))?;
+    let mut rows = Vec::new();
+    for line in lines {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some(pid) = fields.get(pid_at).and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        if fields.len() < titles.len() || !pids.contains(&pid) {
+            continue;
+        }
+        // the last column takes the rest of the line (a command with its arguments)
+        let last = titles.len() - 1;
+        let mut row: Vec<String> = fields[..last].iter().map(|f| (*f).to_owned()).collect();
+        row.push(fields[last..].join(" "));
+        rows.push(row);
+    }
+    Ok(json!({ "Titles": titles, "Processes": rows }))
 }
 
 /// `GET /containers/{id}/stats`: Docker's stats JSON, one a second while `stream` (the

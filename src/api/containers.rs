@@ -23,9 +23,8 @@ use super::http::{self, ApiError, Call, Reply};
 use crate::container::monitor;
 use crate::{
     Container, ContainerFilter, ContainerInspect, Engine, Error, Reference, Signal, Status,
-    UpdateOptions,
 };
-use create::{invalid, restart_policy, some, unsupported, Resources, RestartPolicyBody};
+use create::{refuse_set, restart_policy, unsupported, Resources, RestartPolicyBody};
 
 /// Routes a call under `/containers`.
 pub(super) async fn route(call: Call) -> Reply {
@@ -341,11 +340,6 @@ async fn wait_route(call: Call, id: String) -> Reply {
     };
     let (reply, stream) = http::streamed("application/json");
     tokio::task::spawn_blocking(move || {
-        // hyper writes the headers with the first bytes of the body: white space, which
-        // JSON readers skip, has them reach the client now, as Docker flushes them
-        if !stream.send(&b"\n"[..]) {
-            return;
-        }
         if let Some((code, error)) = wait_for(&engine, &full_id, cond, &stream) {
             let error = error.map(|m| json!({ "Message": m }));
             stream.send_json(&json!({ "StatusCode": code, "Error": error }));
@@ -460,7 +454,6 @@ fn inspect(engine: &Engine, id: &str, size: bool) -> Result<Value, ApiError> {
     if let Value::Object(o) = &mut v {
         o.insert("Driver".into(), json!("overlay2"));
         o.insert("Platform".into(), json!("linux"));
-        o.insert("RestartCount".into(), json!(0));
         o.insert("MountLabel".into(), json!(""));
         o.insert("ProcessLabel".into(), json!(""));
         o.insert("AppArmorProfile".into(), json!(""));
@@ -522,58 +515,36 @@ fn unix_secs(t: &str) -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// go-units' `HumanDuration`, as Docker's `Status` words it.
-fn human_duration(since: &str) -> String {
-    let d = crate::container::logs::parse_time(since)
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
-        .unwrap_or_default();
-    let secs = d.as_secs();
-    let (mins, hours) = (secs / 60, secs / 3600);
-    match () {
-        _ if secs < 1 => "Less than a second".into(),
-        _ if secs == 1 => "1 second".into(),
-        _ if secs < 60 => format!("{secs} seconds"),
-        _ if mins == 1 => "About a minute".into(),
-        _ if mins < 60 => format!("{mins} minutes"),
-        _ if hours == 1 => "About an hour".into(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        _ => format!("{} years", hours / 24 / 365),
+/// The `Image` of a listed container, as Docker's: the name it was made with while that
+/// still names its image (the canonical form a library caller records, in its short
+/// form), else the image's id (re-tagged or removed since). `images` keeps the ids names
+/// resolve to, for one listing.
+fn listed_image(
+    engine: &Engine,
+    c: &Container,
+    info: &ContainerInspect,
+    images: &mut BTreeMap<String, Option<String>>,
+) -> String {
+    let name = c.image();
+    let id = images
+        .entry(name.to_owned())
+        .or_insert_with(|| engine.image(name).ok().map(|i| i.id().to_string()));
+    if id.as_deref() != Some(info.image.as_str()) {
+        return info.image.clone();
     }
-}
-
-/// Docker's `Status` of a listed container: `Up 2 seconds`, `Exited (0) 3 seconds ago`.
-fn status_text(info: &ContainerInspect) -> String {
-    let st = &info.state;
-    match st.status {
-        Status::Paused => format!("Up {} (Paused)", human_duration(&st.started_at)),
-        Status::Running => match &st.health {
-            Some(h) if h.status == crate::HealthStatus::Starting => {
-                format!("Up {} (health: starting)", human_duration(&st.started_at))
-            }
-            Some(h) => format!("Up {} ({})", human_duration(&st.started_at), h.status),
-            None => format!("Up {}", human_duration(&st.started_at)),
-        },
-        Status::Restarting => format!(
-            "Restarting ({}) {} ago",
-            st.exit_code,
-            human_duration(&st.finished_at)
-        ),
-        Status::Created => "Created".into(),
-        Status::Removing => "Removal In Progress".into(),
-        Status::Dead => "Dead".into(),
-        _ => format!(
-            "Exited ({}) {} ago",
-            st.exit_code,
-            human_duration(&st.finished_at)
-        ),
+    match name.parse::<Reference>() {
+        Ok(r) if r.to_string() == name => r.familiar(),
+        _ => name.to_owned(),
     }
 }
 
 /// One container of `GET /containers/json`, in Docker's list shape.
-fn list_entry(engine: &Engine, c: &Container, info: &ContainerInspect, size: bool) -> Value {
+fn list_entry(
+    engine: &Engine,
+    (c, info): (&Container, &ContainerInspect),
+    size: bool,
+    images: &mut BTreeMap<String, Option<String>>,
+) -> Value {
     let command = std::iter::once(info.path.as_str())
         .chain(info.args.iter().map(String::as_str))
         .collect::<Vec<_>>()
@@ -596,10 +567,7 @@ fn list_entry(engine: &Engine, c: &Container, info: &ContainerInspect, size: boo
             }
         }
     }
-    let image = c
-        .image()
-        .parse::<Reference>()
-        .map_or_else(|_| c.image().to_owned(), |r| r.familiar());
+    let image = listed_image(engine, c, info, images);
     let mut v = json!({
         "Id": c.id(),
         "Names": [format!("/{}", c.name())],
@@ -610,7 +578,7 @@ fn list_entry(engine: &Engine, c: &Container, info: &ContainerInspect, size: boo
         "Ports": ports,
         "Labels": info.config.labels,
         "State": info.state.status.to_string(),
-        "Status": status_text(info),
+        "Status": info.state.status_text(),
         "HostConfig": { "NetworkMode": info.host_config.network_mode },
         "NetworkSettings": { "Networks": info.network_settings.networks },
         "Mounts": info.mounts,
@@ -733,6 +701,7 @@ fn list(engine: &Engine, q: &http::Query) -> Result<Value, ApiError> {
     let limit = q.int::<i64>("limit")?.filter(|l| *l > 0);
     let (filter, more) = parse_filters(engine, q, q.flag("all") || limit.is_some())?;
     let size = q.flag("size");
+    let mut images = BTreeMap::new();
     let mut out: Vec<Value> = engine
         .containers()
         .inspect_filtered(&filter)
@@ -740,7 +709,7 @@ fn list(engine: &Engine, q: &http::Query) -> Result<Value, ApiError> {
         .into_iter()
         .rev()
         .filter(|(_, info)| more.matches(info))
-        .map(|(c, info)| list_entry(engine, &c, &info, size))
+        .map(|(c, info)| list_entry(engine, (&c, &info), size, &mut images))
         .collect();
     if let Some(l) = limit {
         out.truncate(l as usize);
@@ -762,7 +731,15 @@ struct UpdateBody {
 
 /// `POST /containers/{id}/update`: its limits and restart policy; `{"Warnings"}`.
 async fn update_route(mut call: Call, id: String) -> Reply {
-    let body: UpdateBody = match call.json().await {
+    let body = call.json::<Value>().await.and_then(|raw| {
+        refuse_set(
+            &raw,
+            "",
+            &[(&UPDATE_REFUSED, "", "it cannot be updated here")],
+        )?;
+        http::from_value::<UpdateBody>(&raw)
+    });
+    let body = match body {
         Ok(b) => b,
         Err(e) => return e.reply(),
     };
@@ -773,44 +750,22 @@ async fn update_route(mut call: Call, id: String) -> Reply {
     )
 }
 
+/// The fields of an update that cannot change here.
+const UPDATE_REFUSED: [&str; 6] = [
+    "CpusetCpus",
+    "CpusetMems",
+    "BlkioWeight",
+    "Devices",
+    "Ulimits",
+    "OomKillDisable",
+];
+
 fn update(engine: &Engine, id: &str, body: UpdateBody) -> Result<Value, ApiError> {
-    let r = &body.resources;
-    let refused = [
-        ("CpusetCpus", !r.cpuset_cpus.is_empty()),
-        ("CpusetMems", !r.cpuset_mems.is_empty()),
-        ("BlkioWeight", r.blkio_weight != 0),
-        ("Devices", some(&r.devices)),
-        ("Ulimits", some(&r.ulimits)),
-        ("OomKillDisable", r.oom_kill_disable == Some(true)),
-    ];
-    if let Some((field, _)) = refused.iter().find(|(_, on)| *on) {
-        return Err(unsupported(field, "it cannot be updated here"));
-    }
-    let positive = |field: &str, v: i64| -> Result<Option<u64>, ApiError> {
-        match v {
-            0 => Ok(None),
-            v => u64::try_from(v)
-                .map(Some)
-                .map_err(|_| invalid(field, "it is negative")),
-        }
+    let restart = match &body.restart_policy {
+        Some(p) if !p.name.is_empty() => Some(restart_policy(p)?),
+        _ => None,
     };
-    let opts = UpdateOptions {
-        memory: positive("Memory", r.memory)?,
-        memory_swap: (r.memory_swap != 0).then_some(r.memory_swap),
-        memory_reservation: positive("MemoryReservation", r.memory_reservation)?,
-        cpus: positive("NanoCpus", r.nano_cpus)?.map(|n| n as f64 / 1e9),
-        cpu_shares: positive("CpuShares", r.cpu_shares)?,
-        cpu_period: positive("CpuPeriod", r.cpu_period)?,
-        cpu_quota: match r.cpu_quota {
-            -1 => Some(0),
-            q => positive("CpuQuota", q)?,
-        },
-        pids_limit: r.pids_limit.filter(|p| *p != 0),
-        restart: match &body.restart_policy {
-            Some(p) if !p.name.is_empty() => Some(restart_policy(p)?),
-            _ => None,
-        },
-    };
+    let opts = body.resources.update_options(restart)?;
     let mut c = get(engine, id)?;
     let warnings = c.update(&opts).map_err(docker_error)?;
     Ok(json!({ "Warnings": warnings }))

@@ -27,9 +27,9 @@ use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::container_io::{forward_stdin, size, Output};
+use super::container_io::{detach_keys, forward_stdin, size, Output};
 use super::http::{self, ApiError, Call, Reply};
-use crate::{Engine, Status, Stdio};
+use crate::{DetachKeys, Engine, Status, Stdio};
 
 /// Finished instances kept for inspection.
 const KEEP_FINISHED: usize = 256;
@@ -85,6 +85,8 @@ struct Exec {
     id: String,
     container_id: String,
     cfg: CreateBody,
+    /// What detaches a client from its terminal.
+    keys: DetachKeys,
     state: Mutex<State>,
 }
 
@@ -151,6 +153,7 @@ async fn create(call: &mut Call, id: String) -> Result<Reply, ApiError> {
     if cfg.cmd.as_ref().is_none_or(Vec::is_empty) {
         return Err(ApiError::bad_request("No exec command specified"));
     }
+    let keys = detach_keys(&cfg.detach_keys, "escape")?;
     let engine = call.engine.clone();
     let exec_id = http::blocking(move || {
         let c = engine.containers().get(&id)?;
@@ -167,6 +170,7 @@ async fn create(call: &mut Call, id: String) -> Result<Reply, ApiError> {
             id: new_id()?,
             container_id: c.id().to_owned(),
             cfg,
+            keys,
             state: Mutex::default(),
         });
         let exec_id = exec.id.clone();
@@ -341,7 +345,7 @@ fn spawn(
     if !cfg.working_dir.is_empty() {
         b.current_dir(cfg.working_dir.clone());
     }
-    b.tty(cfg.tty);
+    b.tty(cfg.tty).privileged(cfg.privileged);
     let pipe = || {
         std::io::pipe().map_err(|e| fail(ApiError::internal(format!("making a pipe: {e}")), 126))
     };
@@ -419,7 +423,8 @@ impl Spawned {
         let done = Arc::new(AtomicBool::new(false));
         if let Some((to, from)) = stdin {
             // ends with the client's stdin, the connection, or the process's input
-            std::thread::spawn(move || forward_stdin(from, to, tty));
+            let keys = tty.then(|| exec.keys.clone());
+            std::thread::spawn(move || forward_stdin(from, to, keys));
         }
         let mut readers = Vec::new();
         let mut sources: Vec<(u8, File)> = outputs

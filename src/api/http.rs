@@ -88,15 +88,7 @@ impl Call {
             &bytes
         };
         let de = &mut serde_json::Deserializer::from_slice(bytes);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let at = e.path().to_string();
-            let inner = e.into_inner();
-            ApiError::bad_request(if at == "." {
-                format!("invalid JSON: {inner}")
-            } else {
-                format!("invalid JSON at {at}: {inner}")
-            })
-        })
+        serde_path_to_error::deserialize(de).map_err(invalid_json)
     }
 
     /// The body as a blocking reader (an upload: an image tarball, a build context, an
@@ -134,6 +126,22 @@ impl Call {
             chunk: Bytes::new(),
         })
     }
+}
+
+/// `v` (a request body read as JSON) as `T`, with [`Call::json`]'s errors.
+pub(crate) fn from_value<T: DeserializeOwned>(v: &serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(invalid_json)
+}
+
+/// A 400 naming where the body is not what it should be.
+fn invalid_json(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let at = e.path().to_string();
+    let inner = e.into_inner();
+    ApiError::bad_request(if at == "." {
+        format!("invalid JSON: {inner}")
+    } else {
+        format!("invalid JSON at {at}: {inner}")
+    })
 }
 
 async fn read_limited(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
@@ -353,14 +361,21 @@ pub(crate) fn not_found() -> Reply {
     ApiError::not_found("page not found").reply()
 }
 
+/// A reply of `status` with `body`, of `content_type` when it has one.
+fn reply(status: StatusCode, body: Body, content_type: Option<&'static str>) -> Reply {
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    if let Some(t) = content_type {
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(t));
+    }
+    r
+}
+
 /// A reply with `value` as JSON.
 pub(crate) fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Reply {
     let bytes = serde_json::to_vec(value).expect("a reply serialises");
-    let mut r = Response::new(full(bytes));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
+    reply(status, full(bytes), Some("application/json"))
 }
 
 /// A reply with no body.
@@ -370,20 +385,12 @@ pub(crate) fn no_content() -> Reply {
 
 /// An empty reply with `status`.
 pub(crate) fn status(status: StatusCode) -> Reply {
-    let mut r = Response::new(empty());
-    *r.status_mut() = status;
-    r
+    reply(status, empty(), None)
 }
 
 /// A reply with `text` (`text/plain`).
 pub(crate) fn text(status: StatusCode, text: impl Into<Bytes>) -> Reply {
-    let mut r = Response::new(full(text));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
+    reply(status, full(text), Some("text/plain; charset=utf-8"))
 }
 
 pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
@@ -472,6 +479,20 @@ where
 pub(crate) fn reply_json<T: Serialize>(status: StatusCode, result: Result<T, ApiError>) -> Reply {
     match result {
         Ok(v) => json(status, &v),
+        Err(e) => e.reply(),
+    }
+}
+
+/// A route that reads its body as JSON of type `B` and answers with what `f` makes of it
+/// (run on the blocking pool) as JSON with `status`, or with the error of either.
+pub(crate) async fn json_route<B, T, F>(call: &mut Call, status: StatusCode, f: F) -> Reply
+where
+    B: DeserializeOwned + Send + 'static,
+    T: Serialize + Send + 'static,
+    F: FnOnce(B) -> Result<T, ApiError> + Send + 'static,
+{
+    match call.json::<B>().await {
+        Ok(body) => reply_json(status, blocking(move || f(body)).await),
         Err(e) => e.reply(),
     }
 }

@@ -236,38 +236,50 @@ async fn accept_loop(
         }
     };
     tokio::pin!(idle_check);
-    match listener {
-        Listener::Unix(l) => {
-            l.set_nonblocking(true).map_err(accept_err)?;
-            let l = tokio::net::UnixListener::from_std(l).map_err(accept_err)?;
-            loop {
-                tokio::select! {
-                    () = &mut idle_check => return Ok(()),
-                    r = l.accept() => match r {
-                        Ok((s, _)) => connection(s, Arc::clone(&shared)),
-                        Err(e) if transient(&e) => continue,
-                        Err(e) => return Err(accept_err(e)),
-                    },
-                }
+    let listener = Accepting::new(listener).map_err(accept_err)?;
+    loop {
+        tokio::select! {
+            () = &mut idle_check => return Ok(()),
+            r = listener.accept(&shared) => match r {
+                Ok(()) => {}
+                Err(e) if transient(&e) => continue,
+                Err(e) => return Err(accept_err(e)),
+            },
+        }
+    }
+}
+
+/// A listener on the server's runtime.
+enum Accepting {
+    Unix(tokio::net::UnixListener),
+    Tcp(tokio::net::TcpListener),
+}
+
+impl Accepting {
+    fn new(listener: Listener) -> io::Result<Accepting> {
+        Ok(match listener {
+            Listener::Unix(l) => {
+                l.set_nonblocking(true)?;
+                Accepting::Unix(tokio::net::UnixListener::from_std(l)?)
+            }
+            Listener::Tcp(l) => {
+                l.set_nonblocking(true)?;
+                Accepting::Tcp(tokio::net::TcpListener::from_std(l)?)
+            }
+        })
+    }
+
+    /// Accepts a connection and serves it on a task of its own.
+    async fn accept(&self, shared: &Arc<Shared>) -> io::Result<()> {
+        match self {
+            Accepting::Unix(l) => connection(l.accept().await?.0, Arc::clone(shared)),
+            Accepting::Tcp(l) => {
+                let (s, _) = l.accept().await?;
+                let _ = s.set_nodelay(true);
+                connection(s, Arc::clone(shared));
             }
         }
-        Listener::Tcp(l) => {
-            l.set_nonblocking(true).map_err(accept_err)?;
-            let l = tokio::net::TcpListener::from_std(l).map_err(accept_err)?;
-            loop {
-                tokio::select! {
-                    () = &mut idle_check => return Ok(()),
-                    r = l.accept() => match r {
-                        Ok((s, _)) => {
-                            let _ = s.set_nodelay(true);
-                            connection(s, Arc::clone(&shared))
-                        }
-                        Err(e) if transient(&e) => continue,
-                        Err(e) => return Err(accept_err(e)),
-                    },
-                }
-            }
-        }
+        Ok(())
     }
 }
 

@@ -15,17 +15,13 @@ pub(super) async fn route(mut call: Call) -> Reply {
     let m = call.method().clone();
     let path: Vec<String> = call.segs.clone();
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
+    // (a 400 for the routes that take them)
+    let filters = call.query.filters();
     match (m, path.as_slice()) {
-        (Method::GET, ["networks"]) => {
-            let filters = match call.query.filters() {
-                Ok(f) => f,
-                Err(e) => return e.reply(),
-            };
-            http::reply_json(
-                StatusCode::OK,
-                http::blocking(move || list(&engine, &filters)).await,
-            )
-        }
+        (Method::GET, ["networks"]) => http::reply_json(
+            StatusCode::OK,
+            http::blocking(move || list(&engine, &filters?)).await,
+        ),
         (Method::GET, ["networks", id]) => {
             let id = (*id).to_owned();
             http::reply_json(
@@ -34,14 +30,10 @@ pub(super) async fn route(mut call: Call) -> Reply {
             )
         }
         (Method::POST, ["networks", "create"]) => {
-            let req: CreateRequest = match call.json().await {
-                Ok(r) => r,
-                Err(e) => return e.reply(),
-            };
-            http::reply_json(
-                StatusCode::CREATED,
-                http::blocking(move || create(&engine, req)).await,
-            )
+            http::json_route(&mut call, StatusCode::CREATED, move |req| {
+                create(&engine, req)
+            })
+            .await
         }
         (Method::POST, ["networks", id, verb @ ("connect" | "disconnect")]) => {
             let (id, connecting) = ((*id).to_owned(), *verb == "connect");
@@ -66,16 +58,10 @@ pub(super) async fn route(mut call: Call) -> Reply {
                 Err(e) => e.reply(),
             }
         }
-        (Method::POST, ["networks", "prune"]) => {
-            let filters = match call.query.filters() {
-                Ok(f) => f,
-                Err(e) => return e.reply(),
-            };
-            http::reply_json(
-                StatusCode::OK,
-                http::blocking(move || prune(&engine, &filters)).await,
-            )
-        }
+        (Method::POST, ["networks", "prune"]) => http::reply_json(
+            StatusCode::OK,
+            http::blocking(move || prune(&engine, &filters?)).await,
+        ),
         _ => http::not_found(),
     }
 }

@@ -25,14 +25,10 @@ pub(super) async fn route(mut call: Call) -> Reply {
             http::blocking(move || list(&engine, &filters)).await,
         ),
         (Method::POST, ["volumes", "create"]) => {
-            let req: CreateRequest = match call.json().await {
-                Ok(r) => r,
-                Err(e) => return e.reply(),
-            };
-            http::reply_json(
-                StatusCode::CREATED,
-                http::blocking(move || create(&engine, req)).await,
-            )
+            http::json_route(&mut call, StatusCode::CREATED, move |req| {
+                create(&engine, req)
+            })
+            .await
         }
         (Method::POST, ["volumes", "prune"]) => {
             let version = call.version;

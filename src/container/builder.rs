@@ -36,6 +36,8 @@ use crate::{Error, Result};
 pub struct ContainerBuilder<'e> {
     store: &'e ContainerStore,
     image: Image,
+    /// The image's name as given ([`image_name`](Self::image_name)).
+    image_as_given: Option<String>,
     name: Option<String>,
     args: Option<Vec<OsString>>,
     entrypoint: Option<Vec<OsString>>,
@@ -125,6 +127,7 @@ impl<'e> ContainerBuilder<'e> {
         ContainerBuilder {
             store,
             image: image.clone(),
+            image_as_given: None,
             name: None,
             args: None,
             entrypoint: None,
@@ -248,6 +251,14 @@ impl<'e> ContainerBuilder<'e> {
         /// The user: `uid`, `uid:gid`, `name`, `name:group` (names from the image's
         /// `/etc/passwd` and `/etc/group`).
         fn user(&mut self, user: impl Into<String>) { self.user = Some(user.into()) }
+
+        /// The image's name as the caller was given it (`busybox`), recorded as
+        /// `Config.Image`, what `docker inspect` and `docker ps` show (default: the image's
+        /// first tag, `busybox:latest`, else its id). Not checked: it is what the image
+        /// was looked up by ([`Engine::image`](crate::Engine::image)).
+        fn image_name(&mut self, name: impl Into<String>) {
+            self.image_as_given = Some(name.into())
+        }
 
         /// The hostname (default: the short id).
         fn hostname(&mut self, hostname: impl Into<String>) {
@@ -686,8 +697,12 @@ impl<'e> ContainerBuilder<'e> {
             })
     }
 
-    /// The image as `docker inspect` shows it in `Config.Image`: the tag, else the id.
-    fn image_name(&self) -> String {
+    /// The image as `docker inspect` shows it in `Config.Image`: the name given, else the
+    /// tag, else the id.
+    fn config_image(&self) -> String {
+        if let Some(name) = &self.image_as_given {
+            return name.clone();
+        }
         self.image
             .references()
             .first()
@@ -931,7 +946,7 @@ impl<'e> ContainerBuilder<'e> {
             name: self.name.clone(),
             image_id: self.image.id().to_string(),
             reference: self.reference(),
-            image_name: self.image_name(),
+            image_name: self.config_image(),
             image_cfg,
             argv,
             entrypoint,
@@ -989,13 +1004,13 @@ impl<'e> ContainerBuilder<'e> {
                 // removed since the builder was made: as the image's hold would say
                 Error::Blob { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                     Error::ImageNotFound {
-                        reference: self.image_name(),
+                        reference: self.config_image(),
                     }
                 }
                 e => e,
             })?;
         let image = super::health::of_image_config(&blob).map_err(|e| Error::InvalidImage {
-            subject: self.image_name(),
+            subject: self.config_image(),
             reason: format!("its config has an unreadable Healthcheck: {e}"),
         })?;
         let merged = match (&self.healthcheck, image) {

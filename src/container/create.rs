@@ -133,6 +133,7 @@ impl Plan {
                 state: State::created(),
                 image: self.image_id.clone(),
                 name: format!("/{name}"),
+                restart_count: 0,
                 host_config: self.host_config(),
                 graph_driver: Default::default(),
                 mounts: Vec::new(),

@@ -35,6 +35,7 @@ pub struct ExecBuilder<'c> {
     user: Option<String>,
     cwd: Option<String>,
     tty: bool,
+    privileged: bool,
     stdin: Option<Stdio>,
     stdout: Option<Stdio>,
     stderr: Option<Stdio>,
@@ -71,6 +72,7 @@ impl<'c> ExecBuilder<'c> {
             user: None,
             cwd: None,
             tty: false,
+            privileged: false,
             stdin: None,
             stdout: None,
             stderr: None,
@@ -109,6 +111,11 @@ impl<'c> ExecBuilder<'c> {
         /// [`status`](Self::status) with an inherited stdin copies this program's stdin to it,
         /// sizing the pty as this program's terminal if it has one.
         fn tty(&mut self, yes: bool) { self.tty = yes }
+
+        /// Every capability (`docker exec --privileged`), whatever the container's: the
+        /// bounding, effective, permitted and inheritable sets hold all that this program
+        /// can give. As Docker's, the container's seccomp filter still applies.
+        fn privileged(&mut self, yes: bool) { self.privileged = yes }
 
         /// Its stdin (default: null for `output`, inherit for `status`). A piped stdin is
         /// closed at once (the process reads EOF): these verbs run to completion.
@@ -267,6 +274,9 @@ impl<'c> ExecBuilder<'c> {
         process.set_env(Some(env));
         process.set_cwd(cwd.into());
         process.set_terminal(Some(self.tty));
+        if self.privileged {
+            process.set_capabilities(Some(spec::privileged_capabilities()));
+        }
         Ok(process)
     }
 

@@ -140,6 +140,10 @@ impl ContainerFilter {
             && any(&self.ids, &|p| c.id().starts_with(p))
             && any(&self.ancestors, &|a| {
                 c.image() == a
+                    || matches!(
+                        (c.image().parse::<crate::Reference>(), a.parse::<crate::Reference>()),
+                        (Ok(have), Ok(want)) if have == want
+                    )
                     || c.image_id() == a
                     || c.image_id().trim_start_matches("sha256:").starts_with(a)
             })

@@ -22,6 +22,7 @@ pub(crate) mod changes;
 mod commit;
 mod cp;
 mod create;
+mod detach;
 pub(crate) mod events;
 mod exec;
 mod filter;
@@ -63,6 +64,7 @@ pub use commit::CommitOptions;
 pub(crate) use commit::{archive_changes, serve_archive, serve_export};
 pub(crate) use cp::serve_cp;
 pub use cp::PathStat;
+pub use detach::DetachKeys;
 pub use events::{Actor, Event, EventOptions, Events};
 pub use exec::ExecBuilder;
 pub use filter::ContainerFilter;
@@ -71,8 +73,8 @@ pub(crate) use net::attach as attach_networks;
 pub use net::{EndpointSettings, NetworkSettings, PortMapping};
 pub use ready::WaitFor;
 pub use record::{
-    Config, Container, GraphDriver, HostConfig, Inspect, MountPoint, RestartPolicyInfo, State,
-    Status,
+    human_duration, Config, Container, GraphDriver, HostConfig, Inspect, MountPoint,
+    RestartPolicyInfo, State, Status,
 };
 pub use stats::{
     BlockIoStats, CpuStats, MemoryStats, NetworkStats, PidsStats, Stats, Top, TopProcess,

@@ -322,6 +322,27 @@ fn stop_path(exit_path: &Path) -> PathBuf {
     with_suffix(exit_path, ".stop")
 }
 
+/// How many times the monitor has restarted the container so far (a decimal number,
+/// rewritten at each restart, removed when a new monitor starts).
+fn restarts_path(exit_path: &Path) -> PathBuf {
+    with_suffix(exit_path, ".restarts")
+}
+
+/// How many times the restart policy has started the container again since its monitor
+/// started (Docker's `RestartCount`): the exit record's count once it has exited for good,
+/// else what the monitor noted at its last restart.
+pub(crate) fn restart_count(exit_path: &Path) -> u32 {
+    read_exit(exit_path).map_or_else(
+        || {
+            fs::read_to_string(restarts_path(exit_path))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0)
+        },
+        |r| r.restarts,
+    )
+}
+
 /// The fifo through which the window size of a container's terminal is set: lines of
 /// `<rows> <columns>` that the monitor applies to the pty it holds (Docker's resize).
 pub(crate) fn resize_path(exit_path: &Path) -> PathBuf {
@@ -664,7 +685,11 @@ impl Monitor {
         let _ = (&lock).write_all(format!("{}\n", std::process::id()).as_bytes());
         let setup = || -> Result<(LogWriter, Runtime)> {
             // A record of an earlier run would end readers' waits at once.
-            for stale in [cfg.exit_path.clone(), stop_path(&cfg.exit_path)] {
+            for stale in [
+                cfg.exit_path.clone(),
+                stop_path(&cfg.exit_path),
+                restarts_path(&cfg.exit_path),
+            ] {
                 match fs::remove_file(&stale) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -903,6 +928,7 @@ impl Monitor {
                 };
                 std::thread::sleep(delay);
                 restarts += 1;
+                let _ = fs::write(restarts_path(&self.cfg.exit_path), format!("{restarts}\n"));
                 match self.spawn() {
                     Ok(r) => {
                         super::events::monitored(

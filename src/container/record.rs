@@ -110,6 +110,67 @@ impl State {
     }
 }
 
+impl State {
+    /// Docker's `Status` of a listed container, as `docker ps` words it and as of now:
+    /// `Up 2 minutes`, `Up 5 seconds (healthy)`, `Up 1 second (health: starting)`,
+    /// `Up 3 hours (Paused)`, `Restarting (1) 2 seconds ago`, `Exited (0) 3 seconds ago`,
+    /// `Created`, `Removal In Progress`, `Dead` (ages as [`human_duration`] gives them).
+    pub fn status_text(&self) -> String {
+        let since = |t: &str| {
+            let d = logs::parse_time(t)
+                .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
+                .unwrap_or_default();
+            human_duration(d)
+        };
+        let up = since(&self.started_at);
+        match self.status {
+            Status::Paused => format!("Up {up} (Paused)"),
+            Status::Running => match &self.health {
+                Some(h) if h.status == super::HealthStatus::Starting => {
+                    format!("Up {up} (health: starting)")
+                }
+                Some(h) => format!("Up {up} ({})", h.status),
+                None => format!("Up {up}"),
+            },
+            Status::Restarting => format!(
+                "Restarting ({}) {} ago",
+                self.exit_code,
+                since(&self.finished_at)
+            ),
+            Status::Created => "Created".into(),
+            Status::Removing => "Removal In Progress".into(),
+            Status::Dead => "Dead".into(),
+            Status::Exited => format!(
+                "Exited ({}) {} ago",
+                self.exit_code,
+                since(&self.finished_at)
+            ),
+        }
+    }
+}
+
+/// A duration as Docker words ages (go-units' `HumanDuration`, what `docker ps` and
+/// `docker images` print before "ago"): `Less than a second`, `1 second`, `5 seconds`,
+/// `About a minute`, `3 minutes`, `About an hour`, `5 hours`, `3 days`, `2 weeks`,
+/// `4 months`, `2 years`.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (mins, hours) = (secs / 60, secs / 3600);
+    match () {
+        _ if secs < 1 => "Less than a second".into(),
+        _ if secs == 1 => "1 second".into(),
+        _ if secs < 60 => format!("{secs} seconds"),
+        _ if mins == 1 => "About a minute".into(),
+        _ if mins < 60 => format!("{mins} minutes"),
+        _ if hours == 1 => "About an hour".into(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", hours / 24 / 365),
+    }
+}
+
 /// `Config` of [`Inspect`]: what the container was created with.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -313,6 +374,10 @@ pub struct Inspect {
     pub image: String,
     /// `/name`, as Docker shows it.
     pub name: String,
+    /// How many times its restart policy has started it again since it was last started
+    /// (Docker's `RestartCount`; a start by hand counts afresh, as Docker's does).
+    #[serde(default)]
+    pub restart_count: u32,
     /// Limits and privileges.
     pub host_config: HostConfig,
     /// The overlay's directories.
@@ -723,6 +788,11 @@ impl Container {
         let mut info = rec.info.clone();
         info.state = self.store.live_state(rec);
         info.state.health = super::health::of_record(rec, &self.dir);
+        info.restart_count = if rec.detached {
+            monitor::restart_count(&exit_path(&self.dir))
+        } else {
+            0
+        };
         let running = matches!(
             info.state.status,
             Status::Running | Status::Paused | Status::Restarting

@@ -320,6 +320,21 @@ pub(crate) struct Input<'a> {
     pub labels: &'a [(String, String)],
 }
 
+/// Every capability this process can hand out, in each set but the ambient one: what
+/// Docker gives a privileged exec (`docker exec --privileged`).
+pub(crate) fn privileged_capabilities() -> oci_spec::runtime::LinuxCapabilities {
+    let all = capabilities(&[], &[], true, own_bounding_set()).unwrap_or_default();
+    let set: oci_spec::runtime::Capabilities =
+        serde_json::from_value(caps_json(&all)).unwrap_or_default();
+    let mut caps = oci_spec::runtime::LinuxCapabilities::default();
+    caps.set_bounding(Some(set.clone()));
+    caps.set_effective(Some(set.clone()));
+    caps.set_permitted(Some(set.clone()));
+    caps.set_inheritable(Some(set));
+    caps.set_ambient(None);
+    caps
+}
+
 fn caps_json(caps: &BTreeSet<String>) -> Value {
     json!(caps.iter().map(|c| format!("CAP_{c}")).collect::<Vec<_>>())
 }

@@ -295,7 +295,7 @@ fn errors_have_dockers_statuses() {
 }
 
 /// `--restart on-failure:2` starts a failing container twice more; `docker wait` sees
-/// its last exit.
+/// its last exit; `RestartCount` is 2.
 #[test]
 #[ignore = "requires root"]
 fn a_restart_policy_restarts_a_failing_container() {
@@ -329,6 +329,12 @@ fn a_restart_policy_restarts_a_failing_container() {
     assert_eq!(api.ok(&["wait", "flaky"]).trim(), "1");
     let count = std::fs::read_to_string(data.path().join("count")).unwrap();
     assert_eq!(count, "x\nx\nx\n");
+    // the restarts its policy made, as Docker counts them
+    assert_eq!(
+        api.ok(&["inspect", "-f", "{{.RestartCount}}", "flaky"])
+            .trim(),
+        "2"
+    );
     api.ok(&["rm", "flaky"]);
 }
 
@@ -351,8 +357,8 @@ fn the_debian_client_runs_and_lists() {
     };
     old(&["run", "-d", "--name", "old", "busybox", "sleep", "1000"]);
     let ps = old(&["ps", "--format", "{{.Names}} {{.Image}} {{.Status}}"]);
-    // the image as its tag names it (Docker shows it as the client gave it)
-    assert!(ps.starts_with("old busybox:latest Up "), "{ps}");
+    // the image as the client gave it, as Docker shows it
+    assert!(ps.starts_with("old busybox Up "), "{ps}");
     old(&["rm", "-f", "old"]);
     assert!(old(&["ps", "-aq"]).trim().is_empty());
 }
@@ -418,4 +424,43 @@ fn the_cli_runs_in_the_foreground() {
     assert_eq!(page, crate::common::engine::WEB_PAGE);
     api.ok(&["rm", "-f", "ticker", "srv"]);
     api.ok(&["network", "rm", "fg"]);
+}
+
+/// `docker ps` shows the image as the container was made with it (`busybox`, as typed),
+/// and its id once that name is given to another image, as Docker's.
+#[test]
+#[ignore = "requires root"]
+fn ps_shows_the_image_as_given() {
+    let api = ApiService::start();
+    api.ok(&["run", "-d", "--name", "typed", "busybox", "sleep", "300"]);
+    let image = |name: &str| {
+        api.ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={name}"),
+            "--format",
+            "{{.Image}}",
+        ])
+        .trim()
+        .to_owned()
+    };
+    assert_eq!(image("typed"), "busybox");
+    assert_eq!(
+        api.ok(&["inspect", "-f", "{{.Config.Image}}", "typed"])
+            .trim(),
+        "busybox"
+    );
+    // `ancestor` still finds it by the image's tag
+    let by_ancestor = api.ok(&["ps", "-q", "--filter", "ancestor=busybox:latest"]);
+    assert_eq!(by_ancestor.lines().count(), 1, "{by_ancestor}");
+    let id = api
+        .ok(&["inspect", "-f", "{{.Image}}", "typed"])
+        .trim()
+        .to_owned();
+    // `busybox` now names another image: the container's is shown by its id (which the
+    // CLI shortens)
+    api.ok(&["commit", "typed", "busybox:latest"]);
+    assert_eq!(image("typed"), id["sha256:".len()..][..12]);
+    api.ok(&["rm", "-f", "typed"]);
 }

@@ -36,6 +36,20 @@ fn wait_exit(api: &ApiService, name: &str) {
     );
 }
 
+/// `POST` of the JSON `body` to `url` (curl): the reply.
+fn post_json(api: &ApiService, body: &str, url: &str) -> String {
+    api.curl(&["-H", "Content-Type: application/json", "-d", body, url])
+}
+
+/// The `Id` of a reply.
+fn reply_id(reply: &str) -> String {
+    let after = reply
+        .split("\"Id\":\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{reply}"));
+    after.split('"').next().unwrap().to_owned()
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -167,33 +181,18 @@ fn exec_runs_in_the_container() {
         "{tout:?}"
     );
     // the exec's json after it ended; started again: 409
-    let created = api.curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
+    let created = post_json(
+        &api,
         r#"{"Cmd":["sh","-c","echo hi; exit 3"],"AttachStdout":true}"#,
         "http://d/containers/ex1/exec",
-    ]);
+    );
     assert!(created.starts_with("HTTP/1.1 201"), "{created}");
-    let id = created
-        .split("\"Id\":\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    let started = api.curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
+    let id = reply_id(&created);
+    let started = post_json(
+        &api,
         r#"{"Detach":false}"#,
         &format!("http://d/exec/{id}/start"),
-    ]);
+    );
     assert!(
         started.ends_with("\n\n\u{1}\0\0\0\0\0\0\u{3}hi\n"),
         "{started:?}"
@@ -438,4 +437,157 @@ fn a_vanished_exec_client_leaks_nothing() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// A streamed reply's status line and headers reach the client at once, before any byte
+/// of its body: `logs -f` of a quiet container, `/events`, `wait` of a running one (curl
+/// gives up at `--max-time` having read the headers and nothing else).
+#[test]
+#[ignore = "requires root"]
+fn streamed_replies_send_their_headers_at_once() {
+    let api = ApiService::start();
+    api.ok(&["run", "-d", "--name", "quiet", "busybox", "sleep", "300"]);
+    for (method, url) in [
+        ("GET", "http://d/containers/quiet/logs?stdout=1&follow=1"),
+        ("GET", "http://d/events"),
+        ("POST", "http://d/containers/quiet/wait"),
+    ] {
+        let r = api.curl(&["-N", "--max-time", "3", "-X", method, url]);
+        assert!(r.starts_with("HTTP/1.1 200 OK\n"), "{url}: {r:?}");
+        let (_, body) = r.split_once("\n\n").expect("the headers end");
+        assert_eq!(body, "", "{url}: no body byte written yet");
+    }
+    api.ok(&["rm", "-f", "quiet"]);
+}
+
+/// The `CapEff` line of `/proc/self/status` of `docker exec [FLAGS] C`.
+fn cap_eff(api: &ApiService, flags: &[&str], name: &str) -> String {
+    let args = [
+        &["exec"],
+        flags,
+        &[name, "grep", "CapEff", "/proc/self/status"],
+    ]
+    .concat();
+    api.ok(&args).trim().to_owned()
+}
+
+/// `docker exec --privileged` gets every capability this host hands out (the container's
+/// own are Docker's default few); `docker top` runs the host's `ps` with the CLI's
+/// arguments on the container's processes only, and a `ps` that fails is a 500 naming
+/// its error.
+#[test]
+#[ignore = "requires root"]
+fn privileged_exec_and_top_with_ps_args() {
+    let api = ApiService::start();
+    api.ok(&["run", "-d", "--name", "px", "busybox", "sleep", "300"]);
+    let plain = cap_eff(&api, &[], "px");
+    let privileged = cap_eff(&api, &["--privileged"], "px");
+    // ours as root: every capability of the host's bounding set
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let ours = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim();
+    assert_eq!(privileged, format!("CapEff:\t{ours}"));
+    assert_eq!(plain, "CapEff:\t00000000a80425fb", "Docker's default set");
+    // exec's JSON says so
+    let created = post_json(
+        &api,
+        r#"{"Cmd":["true"],"Privileged":true}"#,
+        "http://d/containers/px/exec",
+    );
+    let id = reply_id(&created);
+    let json = api.curl(&[&format!("http://d/exec/{id}/json")]);
+    assert!(json.contains(r#""privileged":true"#), "{json}");
+
+    let top = api.ok(&["top", "px", "-o", "pid,comm"]);
+    let lines: Vec<&str> = top.lines().collect();
+    assert_eq!(lines.len(), 2, "the header and sleep alone: {top}");
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["PID", "COMMAND"]
+    );
+    assert!(lines[1].ends_with("sleep"), "{top}");
+    let full = api.ok(&["top", "px"]);
+    assert!(full.lines().next().unwrap().starts_with("UID"), "{full}");
+    assert!(
+        full.lines().nth(1).unwrap().ends_with("sleep 300"),
+        "{full}"
+    );
+    let bad = api.curl(&["http://d/containers/px/top?ps_args=-o%20nosuchcolumn"]);
+    assert!(bad.starts_with("HTTP/1.1 500"), "{bad}");
+    assert!(bad.contains(r#"{"message":"ps: "#), "{bad}");
+    api.ok(&["rm", "-f", "px"]);
+}
+
+/// Attach with detach keys of its own (docker-py, as a client that sends `detachKeys`):
+/// ctrl-p ctrl-q pass through to the shell, ctrl-x y ends the connection and the
+/// container runs on; an invalid spec is a 400 naming it, for attach and exec.
+#[test]
+#[ignore = "requires root"]
+fn attach_detaches_with_its_own_keys() {
+    let api = ApiService::start();
+    api.ok(&["run", "-dit", "--name", "dk", "busybox", "sh"]);
+    let script = r#"
+import socket, sys, docker
+c = docker.from_env().containers.get("dk")
+s = c.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1,
+                            "detachKeys": "ctrl-x,y"})
+raw = s._sock
+raw.settimeout(20)
+def until(marker):
+    got = b""
+    while marker not in got:
+        chunk = raw.recv(4096)
+        if not chunk:
+            sys.exit("closed before " + marker.decode())
+        got += chunk
+raw.sendall(b"\x10\x11echo one-$((20+22))\n")
+until(b"one-42")
+raw.sendall(b"echo two-$((40+2))\n")
+until(b"two-42")
+raw.sendall(b"\x18y")
+while raw.recv(4096):
+    pass
+print("detached")
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .env("DOCKER_HOST", format!("unix://{}", api.sock.display()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "detached",
+        "{}\n{}",
+        text(&out.stderr),
+        api.log()
+    );
+    assert_eq!(
+        api.ok(&["inspect", "-f", "{{.State.Running}}", "dk"])
+            .trim(),
+        "true"
+    );
+    let bad = api.curl(&[
+        "-X",
+        "POST",
+        "http://d/containers/dk/attach?stream=1&stdout=1&detachKeys=ctrl-1",
+    ]);
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    assert!(
+        bad.contains("Invalid detach keys (ctrl-1) provided"),
+        "{bad}"
+    );
+    let bad = post_json(
+        &api,
+        r#"{"Cmd":["true"],"DetachKeys":"ctrl-x,zz"}"#,
+        "http://d/containers/dk/exec",
+    );
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    assert!(
+        bad.contains("Invalid escape keys (ctrl-x,zz) provided"),
+        "{bad}"
+    );
+    api.ok(&["rm", "-f", "dk"]);
 }

@@ -17,7 +17,7 @@ use super::docker_error;
 use crate::api::http::{self, ApiError, Call, Reply};
 use crate::{
     ContainerBuilder, Engine, Error, Healthcheck, Mount, PortBinding, Propagation, Reference,
-    RestartPolicy, Stdio, Ulimit,
+    RestartPolicy, Stdio, Ulimit, UpdateOptions,
 };
 
 /// Docker's `strslice`: a list of strings, or one string (as a list of one).
@@ -85,57 +85,56 @@ struct HostConfigBody {
     tmpfs: Option<BTreeMap<String, String>>,
     extra_hosts: Option<Vec<String>>,
     dns: Option<Vec<String>>,
-    dns_search: Option<Vec<String>>,
-    dns_options: Option<Vec<String>>,
     init: Option<bool>,
     sysctls: Option<BTreeMap<String, String>>,
     shm_size: i64,
-    ipc_mode: String,
-    pid_mode: String,
-    #[serde(rename = "UTSMode")]
-    uts_mode: String,
-    userns_mode: String,
-    cgroupns_mode: String,
-    cgroup_parent: String,
-    links: Option<Vec<String>>,
-    volumes_from: Option<Vec<String>>,
-    group_add: Option<Vec<String>>,
-    runtime: String,
-    volume_driver: String,
-    oom_score_adj: i64,
-    log_config: Option<LogConfigBody>,
-    masked_paths: Option<Vec<String>>,
-    readonly_paths: Option<Vec<String>>,
 }
 
 /// Docker's `Resources` (of a create's `HostConfig` and of an update's body).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub(super) struct Resources {
-    pub(super) memory: i64,
-    pub(super) memory_swap: i64,
-    pub(super) memory_reservation: i64,
-    pub(super) nano_cpus: i64,
-    pub(super) cpu_shares: i64,
-    pub(super) cpu_quota: i64,
-    pub(super) cpu_period: i64,
-    pub(super) pids_limit: Option<i64>,
-    pub(super) ulimits: Option<Vec<Ulimit>>,
-    pub(super) cpuset_cpus: String,
-    pub(super) cpuset_mems: String,
-    pub(super) blkio_weight: u16,
-    pub(super) cpu_realtime_period: i64,
-    pub(super) cpu_realtime_runtime: i64,
-    pub(super) devices: Option<Vec<Value>>,
-    pub(super) device_requests: Option<Vec<Value>>,
-    pub(super) device_cgroup_rules: Option<Vec<String>>,
-    pub(super) oom_kill_disable: Option<bool>,
+    memory: i64,
+    memory_swap: i64,
+    memory_reservation: i64,
+    nano_cpus: i64,
+    cpu_shares: i64,
+    cpu_quota: i64,
+    cpu_period: i64,
+    pids_limit: Option<i64>,
+    ulimits: Option<Vec<Ulimit>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct LogConfigBody {
-    r#type: String,
+impl Resources {
+    /// The limits an update sets (0 leaves one as it is; a negative one is a 400), and
+    /// `restart`.
+    pub(super) fn update_options(
+        &self,
+        restart: Option<RestartPolicy>,
+    ) -> Result<UpdateOptions, ApiError> {
+        let positive = |field: &str, v: i64| -> Result<Option<u64>, ApiError> {
+            match v {
+                0 => Ok(None),
+                v => u64::try_from(v)
+                    .map(Some)
+                    .map_err(|_| invalid(field, "it is negative")),
+            }
+        };
+        Ok(UpdateOptions {
+            memory: positive("Memory", self.memory)?,
+            memory_swap: (self.memory_swap != 0).then_some(self.memory_swap),
+            memory_reservation: positive("MemoryReservation", self.memory_reservation)?,
+            cpus: positive("NanoCpus", self.nano_cpus)?.map(|n| n as f64 / 1e9),
+            cpu_shares: positive("CpuShares", self.cpu_shares)?,
+            cpu_period: positive("CpuPeriod", self.cpu_period)?,
+            cpu_quota: match self.cpu_quota {
+                -1 => Some(0),
+                q => positive("CpuQuota", q)?,
+            },
+            pids_limit: self.pids_limit.filter(|p| *p != 0),
+            restart,
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -232,132 +231,87 @@ pub(super) fn some(v: &Option<Vec<impl Sized>>) -> bool {
     v.as_ref().is_some_and(|v| !v.is_empty())
 }
 
-/// Refuses the fields of `h` that have no counterpart here and that Docker does not
-/// itself ignore.
-fn check_host_config(h: &HostConfigBody) -> Result<(), ApiError> {
-    let r = &h.resources;
-    let refused: [(&str, bool, &str); 21] = [
-        (
-            "HostConfig.Links",
-            some(&h.links),
-            "legacy links; use a user-defined network",
-        ),
-        (
-            "HostConfig.VolumesFrom",
-            some(&h.volumes_from),
-            "mount the volumes by name",
-        ),
-        (
-            "HostConfig.GroupAdd",
-            some(&h.group_add),
-            "supplementary groups are not set",
-        ),
-        (
-            "HostConfig.DnsSearch",
-            some(&h.dns_search),
-            "resolv.conf search domains are not set",
-        ),
-        (
-            "HostConfig.DnsOptions",
-            some(&h.dns_options),
-            "resolv.conf options are not set",
-        ),
-        (
-            "HostConfig.Devices",
-            some(&r.devices),
-            "host devices are not added",
-        ),
-        (
-            "HostConfig.DeviceRequests",
-            some(&r.device_requests),
-            "no device drivers",
-        ),
-        (
-            "HostConfig.DeviceCgroupRules",
-            some(&r.device_cgroup_rules),
-            "device rules are not set",
-        ),
-        (
-            "HostConfig.CpusetCpus",
-            !r.cpuset_cpus.is_empty(),
-            "cpusets are not set",
-        ),
-        (
-            "HostConfig.CpusetMems",
-            !r.cpuset_mems.is_empty(),
-            "cpusets are not set",
-        ),
-        (
-            "HostConfig.BlkioWeight",
-            r.blkio_weight != 0,
-            "block I/O weights are not set",
-        ),
-        (
-            "HostConfig.CpuRealtimePeriod",
-            r.cpu_realtime_period != 0 || r.cpu_realtime_runtime != 0,
-            "realtime scheduling is not set",
-        ),
-        (
-            "HostConfig.OomKillDisable",
-            r.oom_kill_disable == Some(true),
-            "not set",
-        ),
-        ("HostConfig.OomScoreAdj", h.oom_score_adj != 0, "not set"),
-        (
-            "HostConfig.CgroupParent",
-            !h.cgroup_parent.is_empty(),
-            "cgroups are the engine's",
-        ),
-        (
-            "HostConfig.PidMode",
-            !h.pid_mode.is_empty() && h.pid_mode != "private",
-            "a container has a pid namespace of its own",
-        ),
-        (
-            "HostConfig.IpcMode",
-            !matches!(h.ipc_mode.as_str(), "" | "private" | "shareable"),
-            "a container has an IPC namespace of its own",
-        ),
-        (
-            "HostConfig.UTSMode",
-            !h.uts_mode.is_empty(),
-            "a container has a UTS namespace of its own",
-        ),
-        (
-            "HostConfig.UsernsMode",
-            !h.userns_mode.is_empty(),
-            "user namespaces are the engine's",
-        ),
-        (
-            "HostConfig.CgroupnsMode",
-            !matches!(h.cgroupns_mode.as_str(), "" | "private"),
-            "a container has a cgroup namespace of its own",
-        ),
-        (
-            "HostConfig.Runtime",
-            !matches!(h.runtime.as_str(), "" | "runc" | "cargohold"),
-            "containers run on the engine's own runtime",
-        ),
-    ];
-    if let Some((field, _, why)) = refused.iter().find(|(_, on, _)| *on) {
-        return Err(unsupported(field, why));
-    }
-    if !matches!(h.volume_driver.as_str(), "" | "local") {
-        return Err(unsupported("HostConfig.VolumeDriver", "volumes are local"));
-    }
-    if let Some(l) = &h.log_config {
-        if !matches!(l.r#type.as_str(), "" | "json-file") {
+/// The fields of a `HostConfig` that have no counterpart here and that Docker does not
+/// itself ignore: JSON pointers below it, the values besides null, false, 0, "", [] and {}
+/// that leave them as by default (`|`-separated), and why they are refused.
+pub(super) type Refused<'a> = &'a [(&'a [&'a str], &'a str, &'a str)];
+
+const HOST_CONFIG_REFUSED: Refused<'static> = &[
+    (&["Links"], "", "legacy links; use a user-defined network"),
+    (
+        &["DnsSearch", "DnsOptions"],
+        "",
+        "resolv.conf is the engine's",
+    ),
+    (&["VolumesFrom"], "", "mount the volumes by name"),
+    (
+        &["Devices", "DeviceRequests", "DeviceCgroupRules"],
+        "",
+        "host devices are not added",
+    ),
+    (&["GroupAdd"], "", "supplementary groups are not set"),
+    (&["CpusetCpus", "CpusetMems"], "", "cpusets are not set"),
+    (&["BlkioWeight"], "", "block I/O weights are not set"),
+    (
+        &["CpuRealtimePeriod", "CpuRealtimeRuntime"],
+        "",
+        "realtime scheduling is not set",
+    ),
+    (
+        &["OomKillDisable", "OomScoreAdj", "CgroupParent"],
+        "",
+        "cgroups are the engine's",
+    ),
+    (
+        &[
+            "PidMode",
+            "IpcMode",
+            "UTSMode",
+            "UsernsMode",
+            "CgroupnsMode",
+        ],
+        "private|shareable",
+        "a container has namespaces of its own",
+    ),
+    (
+        &["Runtime"],
+        "runc|cargohold",
+        "containers run on the engine's own runtime",
+    ),
+    (
+        &["MaskedPaths", "ReadonlyPaths"],
+        "",
+        "masked and read-only paths are Docker's",
+    ),
+    (&["VolumeDriver"], "local", "volumes are local"),
+    (
+        &["LogConfig/Type"],
+        "json-file",
+        "the log of a container is json-file",
+    ),
+];
+
+/// Refuses (400, naming it after `prefix`) the first field of `table` (see
+/// [`HOST_CONFIG_REFUSED`]) that `obj` sets.
+pub(super) fn refuse_set(obj: &Value, prefix: &str, table: Refused<'_>) -> Result<(), ApiError> {
+    for (field, defaults, why) in table
+        .iter()
+        .flat_map(|(fields, d, why)| fields.iter().map(move |f| (f, d, why)))
+    {
+        let unset = match obj.pointer(&format!("/{field}")).unwrap_or(&Value::Null) {
+            Value::Null | Value::Bool(false) => true,
+            Value::Bool(true) => false,
+            Value::Number(n) => n.as_f64() == Some(0.0),
+            Value::String(v) => v.is_empty() || defaults.split('|').any(|d| d == v),
+            Value::Array(a) => a.is_empty(),
+            Value::Object(o) => o.is_empty(),
+        };
+        if !unset {
             return Err(unsupported(
-                "HostConfig.LogConfig.Type",
-                "the log of a container is json-file",
+                &format!("{prefix}{}", field.replace('/', ".")),
+                why,
             ));
         }
-    }
-    if some(&h.masked_paths) || some(&h.readonly_paths) {
-        return Err(unsupported(
-            "HostConfig.MaskedPaths",
-            "masked and read-only paths are Docker's defaults",
-        ));
     }
     Ok(())
 }
@@ -569,7 +523,11 @@ fn image_for(engine: &Engine, reference: &str) -> Result<crate::Image, ApiError>
 
 /// `POST /containers/create?name=`: 201 `{"Id", "Warnings"}`.
 pub(super) async fn create_route(mut call: Call) -> Reply {
-    let body: CreateBody = match call.json().await {
+    let body = call.json::<Value>().await.and_then(|raw| {
+        refuse_set(&raw["HostConfig"], "HostConfig.", HOST_CONFIG_REFUSED)?;
+        http::from_value::<CreateBody>(&raw)
+    });
+    let body = match body {
         Ok(b) => b,
         Err(e) => return e.reply(),
     };
@@ -588,12 +546,13 @@ pub(super) async fn create_route(mut call: Call) -> Reply {
 /// Makes the container `body` describes (see the module docs).
 fn create(engine: &Engine, name: Option<String>, body: CreateBody) -> Result<Value, ApiError> {
     let host = body.host_config.unwrap_or_default();
-    check_host_config(&host)?;
     if !body.mac_address.is_empty() {
         return Err(unsupported("MacAddress", "addresses are the network's"));
     }
     let image = image_for(engine, &body.image)?;
     let mut b = engine.container(&image);
+    // recorded as given (`busybox`), as Docker's `Config.Image`
+    b.image_name(&body.image);
     let warnings = Arc::new(Mutex::new(Vec::<String>::new()));
     {
         let w = Arc::clone(&warnings);
