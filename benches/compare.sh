@@ -38,7 +38,8 @@ libloop=$(cargo build --release --bench libloop --message-format=json \
 
 if [ -z "${CLI+x}" ]; then
     if [ -f examples/runtime.rs ]; then
-        cargo build --release --example runtime >&2
+        # as it is installed (README): static-pie
+        cargo rustc --release --example runtime -- -C target-feature=+crt-static >&2
         CLI=$top/target/release/examples/runtime
     else
         echo "== examples/runtime.rs not on this branch: the CLI side is skipped (set CLI=...)" >&2

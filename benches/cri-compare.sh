@@ -32,7 +32,8 @@ criloop=$(cargo build --release --bench criloop --message-format=json \
     | tail -n1)
 [ -x "$criloop" ] || { echo "cri-compare.sh: building benches/criloop.rs failed" >&2; exit 1; }
 if [ -z "${CLI:-}" ]; then
-    cargo build --release --example runtime >&2
+    # as it is installed (README): static-pie
+    cargo rustc --release --example runtime -- -C target-feature=+crt-static >&2
     CLI=$top/target/release/examples/runtime
 fi
 OUT=${OUT:-$(mktemp -d /tmp/cargohold-cri-compare.XXXXXX)}

@@ -29,7 +29,8 @@ if [ "$(id -u)" != 0 ]; then
     exit 2
 fi
 if [ -z "${CLI:-}" ]; then
-    (cd "$top" && cargo build --release --example runtime >&2)
+    # as it is installed (README): static-pie
+    (cd "$top" && cargo rustc --release --example runtime -- -C target-feature=+crt-static >&2)
     CLI=$top/target/release/examples/runtime
 fi
 work=$(mktemp -d /run/cargohold-sealed.XXXXXX)

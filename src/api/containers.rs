@@ -411,7 +411,8 @@ fn wait_for(
             _ => {}
         }
         std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(50));
+        // the client waits on this (`docker run --rm` for its removal): look often
+        pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
 

@@ -486,7 +486,9 @@ pub fn wait_exit(exit_path: impl AsRef<Path>, timeout: Duration) -> Option<ExitR
             return None;
         }
         std::thread::sleep(pause.min(deadline - now));
-        pause = (pause * 2).min(Duration::from_millis(20));
+        // A look costs two small reads: 5 ms between them keeps a waiter's latency (a
+        // `docker run --rm`'s exit code) low for no measurable load.
+        pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
 
