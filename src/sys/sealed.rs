@@ -249,7 +249,75 @@ fn read_only_mount(path: &CStr) -> io::Result<OwnedFd> {
     Ok(tree)
 }
 
-/// A sealed memfd holding a copy of the binary open at `exe`.
+/// The length of the prefix of the ELF file at `fd` that holds its headers and every
+/// segment — all that `execve` and the dynamic loader read — or `None` when it is not a
+/// native 64-bit little-endian ELF file whose headers read whole. Linkers put what is
+/// not loaded (`.debug_*`, `.symtab`, `.strtab`, the section headers) after the segments,
+/// so a release binary with debug info (~130 MB here) has a prefix of a few MB: the memfd
+/// copy costs that much instead of the whole file. The copy's backtraces lose their
+/// symbols.
+fn loadable_len(fd: &OwnedFd) -> Option<usize> {
+    let mut ehdr = [0u8; 64];
+    pread_exact(fd, &mut ehdr, 0)?;
+    // \x7fELF, ELFCLASS64, ELFDATA2LSB
+    if ehdr[..4] != *b"\x7fELF" || ehdr[4] != 2 || ehdr[5] != 1 || cfg!(target_endian = "big") {
+        return None;
+    }
+    let u16_at = |b: &[u8], at: usize| u16::from_le_bytes([b[at], b[at + 1]]);
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let phoff = u64_at(&ehdr, 0x20);
+    let phentsize = u64::from(u16_at(&ehdr, 0x36));
+    let phnum = u64::from(u16_at(&ehdr, 0x38));
+    if phentsize < 56 || phnum == 0 {
+        return None;
+    }
+    let table_len = usize::try_from(phentsize * phnum).ok()?;
+    let mut table = vec![0u8; table_len];
+    pread_exact(fd, &mut table, phoff)?;
+    let mut end = phoff.checked_add(phentsize * phnum)?.max(64);
+    for ph in table.chunks_exact(usize::try_from(phentsize).ok()?) {
+        // p_offset at 0x08, p_filesz at 0x20 of an Elf64_Phdr
+        end = end.max(u64_at(ph, 0x08).checked_add(u64_at(ph, 0x20))?);
+    }
+    usize::try_from(end).ok()
+}
+
+/// Reads `buf.len()` bytes at `offset` of `fd`, or `None`.
+fn pread_exact(fd: &OwnedFd, buf: &mut [u8], offset: u64) -> Option<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        // SAFETY: pread into the unfilled tail of a buffer we own, its length passed.
+        let n = unsafe {
+            libc::pread(
+                fd.as_raw_fd(),
+                buf[done..].as_mut_ptr().cast(),
+                buf.len() - done,
+                libc::off_t::try_from(offset + done as u64).ok()?,
+            )
+        };
+        if n <= 0 {
+            return None;
+        }
+        done += n as usize;
+    }
+    Some(())
+}
+
+/// Zeroes `e_shoff`, `e_shnum` and `e_shstrndx` of the ELF header at the start of `mem`.
+fn forget_sections(mem: &OwnedFd) -> io::Result<()> {
+    for (at, len) in [(0x28, 8), (0x3c, 4)] {
+        let zeros = [0u8; 8];
+        // SAFETY: pwrite of `len` bytes from a buffer of 8 into an fd we own.
+        let n = unsafe { libc::pwrite(mem.as_raw_fd(), zeros.as_ptr().cast(), len, at) };
+        if n != len as isize {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// A sealed memfd holding a copy of the binary open at `exe` (its loadable prefix, see
+/// [`loadable_len`]).
 fn sealed_memfd(exe: &OwnedFd) -> io::Result<OwnedFd> {
     const MFD_EXEC: libc::c_uint = 0x10;
     let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
@@ -272,7 +340,10 @@ fn sealed_memfd(exe: &OwnedFd) -> io::Result<OwnedFd> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: fstat succeeded, so the struct is initialised.
-    let size = unsafe { st.assume_init() }.st_size as usize;
+    let file_size = unsafe { st.assume_init() }.st_size as usize;
+    // What the kernel and the loader read; the rest (debug info, symbols) is left out.
+    let loadable = loadable_len(exe).filter(|&n| n < file_size);
+    let size = loadable.unwrap_or(file_size);
     let mut copied = 0;
     while copied < size {
         // SAFETY: sendfile between two fds we own, with no offset pointer (the file
@@ -289,6 +360,10 @@ fn sealed_memfd(exe: &OwnedFd) -> io::Result<OwnedFd> {
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
         }
         copied += n as usize;
+    }
+    if loadable.is_some() {
+        // The section header table went with the tail: say there is none.
+        forget_sections(&mem)?;
     }
     let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
     // SAFETY: fcntl on an fd we own, with an int argument.
@@ -408,10 +483,29 @@ mod tests {
         let mem = sealed_memfd(&exe).unwrap();
         assert_eq!(sealing_of(mem.as_raw_fd(), false), Sealing::Memfd);
         let path = format!("/proc/self/fd/{}", mem.as_raw_fd());
-        // the same bytes
-        assert_eq!(
-            std::fs::read(&path).unwrap(),
-            std::fs::read("/proc/self/exe").unwrap()
+        // the same bytes up to the end of the last segment (this test binary has debug
+        // info after them, left out), no section headers
+        let copy = std::fs::read(&path).unwrap();
+        let whole = std::fs::read("/proc/self/exe").unwrap();
+        assert!(
+            copy.len() < whole.len(),
+            "{} of {}",
+            copy.len(),
+            whole.len()
+        );
+        assert_eq!(copy[64..], whole[64..copy.len()]);
+        assert_eq!(copy[..0x28], whole[..0x28]);
+        assert_eq!(copy[0x28..0x30], [0; 8]);
+        assert_eq!(copy[0x3c..0x40], [0; 4]);
+        // and it runs: the copy of this test binary lists its tests
+        let out = std::process::Command::new(&path)
+            .args(["--list", "a_sealed_memfd_cannot_be_written"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("a_sealed_memfd_cannot_be_written: test"),
+            "{out:?}"
         );
         // neither written nor truncated through a new open
         let e = std::fs::OpenOptions::new()
