@@ -8,7 +8,8 @@
 #   podman   `podman system service --time 0 unix://…` with its own --root/--runroot,
 #            overlay, cgroupfs (skipped with PODMAN= or when podman is missing)
 # Two measures, N interleaved iterations each (after WARMUP), order shuffled per iteration:
-#   run  `docker run --rm --network none busybox true` (target: ours <= 0.25x dockerd)
+#   run  `docker run --rm --network none --ulimit … busybox true` (target: ours <= 0.25x
+#        dockerd; the ulimits, the same for all, because podman's crun cannot raise them here)
 #   ps   `docker ps -a` with COUNT (default 100) created containers (target <= 0.25x)
 #   psapi  the same list request (`GET /containers/json?all=1`) sent by the harness
 #        itself over the socket: the server's part alone, without the client's start
@@ -54,6 +55,12 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# crun (podman's runtime) refuses a cgroup v1/v2 hybrid host: in this private mount
+# namespace the unified hierarchy shows no controllers (as compose-compare.sh does)
+if [ -n "$PODMAN" ] && [ -f /sys/fs/cgroup/unified/cgroup.controllers ]; then
+    : >"$work/no-controllers"
+    mount --bind "$work/no-controllers" /sys/fs/cgroup/unified/cgroup.controllers
+fi
 
 "$here/make-bundle.sh" "$work/bundle" "true" >/dev/null
 tar -C "$work/bundle/rootfs" --numeric-owner --owner=0 --group=0 -cf "$work/busybox.tar" .
@@ -129,7 +136,12 @@ env = dict(os.environ, DOCKER_CONFIG=f"{work}/config")
 sides = []
 for name, sock in socks:
     base = [docker, "-H", f"unix://{sock}"]
-    sides.append((f"{name}-run", base + ["run", "--rm", "--network", "none", "busybox:latest", "true"]))
+    # the same ulimits for every side: podman's crun cannot raise them here (no
+    # CAP_SYS_RESOURCE) and would fail the run without them
+    sides.append((f"{name}-run", base + ["run", "--rm", "--network", "none",
+                                         "--ulimit", "nofile=1024:1024",
+                                         "--ulimit", "nproc=4096:4096",
+                                         "busybox:latest", "true"]))
     sides.append((f"{name}-ps", base + ["ps", "-a"]))
     sides.append((f"{name}-psapi", sock))
 samples = {name: [] for name, _ in sides}
