@@ -82,7 +82,9 @@ dockerd_start "$work/docker" --bridge=none --iptables=false --ip6tables=false \
     --ip-masq=false --userland-proxy=false
 sockets="ours|$work/ours.sock dockerd|$work/docker/docker.sock"
 if [ -n "$PODMAN" ]; then
-    "$PODMAN" --root "$work/podman/root" --runroot "$work/podman/run" \
+    # its compat import leaves api_load.tar* files in TMPDIR: keep them in the work dir
+    mkdir -p "$work/podman/tmp"
+    TMPDIR=$work/podman/tmp "$PODMAN" --root "$work/podman/root" --runroot "$work/podman/run" \
         --cgroup-manager cgroupfs system service --time 0 "unix://$work/podman.sock" \
         >"$work/podman.log" 2>&1 &
     podman_pid=$!
