@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::api::ApiService;
 use crate::common::registry::{basic_auth, Registry, PASSWORD, USER};
-use crate::common::{example_bin, table_header};
+use crate::common::table_header;
 
 fn text(o: &Output) -> (String, String) {
     (
@@ -20,14 +20,6 @@ fn text(o: &Output) -> (String, String) {
 
 /// The engine example on the service's root, in its network namespace (where the
 /// containers' networks are): what the container routes will do once merged.
-fn engine_in_netns(api: &ApiService, args: &str) -> Output {
-    api.in_netns(&format!(
-        "{} --root {} {args}",
-        example_bin("engine").display(),
-        api.root.display()
-    ))
-}
-
 /// `docker images` (the CLI's columns and a template), `image inspect`, `history`,
 /// `tag`, `rmi` (and its 409 while a container uses the image), `image prune`, and
 /// Docker's 404 for a missing image.
@@ -100,7 +92,7 @@ fn images_are_listed_inspected_tagged_and_removed() {
     );
 
     // a container made from busybox keeps its last tag without force
-    let made = engine_in_netns(&api, "create --name user busybox:latest true");
+    let made = api.engine("create --name user busybox:latest true");
     assert!(made.status.success(), "{:?}", text(&made));
     let refused = api.run(&["rmi", "busybox:latest"]);
     assert!(!refused.status.success());
@@ -147,7 +139,7 @@ fn images_are_listed_inspected_tagged_and_removed() {
         text(&nobody)
     );
     api.ok(&["rmi", "committed:1"]);
-    let gone = engine_in_netns(&api, "rm user");
+    let gone = api.engine("rm user");
     assert!(gone.status.success(), "{:?}", text(&gone));
 
     // nothing dangling: prune frees nothing and keeps busybox
@@ -300,7 +292,7 @@ fn the_classic_builder_builds_a_dockerfile() {
     );
     let cmd = api.ok(&["image", "inspect", "-f", "{{json .Config.Cmd}}", "x:1"]);
     assert_eq!(cmd.trim(), r#"["/bin/sh","-c","cat /f"]"#);
-    let ran = engine_in_netns(&api, "run --rm --network none x:1");
+    let ran = api.engine("run --rm --network none x:1");
     assert_eq!(text(&ran).0, "hi\n", "{:?}", text(&ran));
 
     // the CLI 28 without buildx falls back to the classic builder by itself; the cache
@@ -398,7 +390,7 @@ fn the_classic_builder_builds_a_dockerfile() {
     assert!(streamed.contains(r#"{"aux":{"ID":"sha256:"#), "{streamed}");
     let label = api.ok(&["image", "inspect", "-f", "{{.Config.Labels.l}}", "gz:1"]);
     assert_eq!(label.trim(), "v");
-    let ran = engine_in_netns(&api, "run --rm --network none gz:1");
+    let ran = api.engine("run --rm --network none gz:1");
     assert_eq!(text(&ran).0, "me\n", "{:?}", text(&ran));
     // a missing base image fails the build in its stream, naming the Dockerfile as given
     fs::write(dir.path().join("Dockerfile"), "FROM 127.0.0.1:9/none:1\n").unwrap();

@@ -5,15 +5,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::api::ApiService;
-use crate::common::example_bin;
 
 /// Runs a detached busybox container `name` with `args` through the engine example in
 /// the service's namespace (works with or without the API's create route).
 fn detached(api: &ApiService, name: &str, flags: &str, cmd: &str) {
-    let out = api.in_netns(&format!(
-        "{} --root {} run -d {flags} --name {name} busybox:latest {cmd}",
-        example_bin("engine").display(),
-        api.root.display()
+    let out = api.engine(&format!(
+        "run -d {flags} --name {name} busybox:latest {cmd}"
     ));
     assert!(
         out.status.success(),
@@ -24,11 +21,7 @@ fn detached(api: &ApiService, name: &str, flags: &str, cmd: &str) {
 
 /// Waits (up to 30 s) until `name` has exited.
 fn wait_exit(api: &ApiService, name: &str) {
-    let out = api.in_netns(&format!(
-        "{} --root {} wait {name}",
-        example_bin("engine").display(),
-        api.root.display()
-    ));
+    let out = api.engine(&format!("wait {name}"));
     assert!(
         out.status.success(),
         "{}",

@@ -1,7 +1,6 @@
 //! The Docker Engine API: networks, volumes, events, driven by real clients (see `common::api`).
 
 use crate::common::api::ApiService;
-use crate::common::example_bin;
 
 fn lines(s: &str) -> Vec<&str> {
     let mut v: Vec<&str> = s.lines().collect();
@@ -46,14 +45,7 @@ fn docker_network_commands() {
         again
     );
     // a running container (made by the engine in the service's namespace) connected
-    let engine = format!(
-        "{} --root {}",
-        example_bin("engine").display(),
-        api.root.display()
-    );
-    let out = api.in_netns(&format!(
-        "{engine} run -d --name c1 --network bridge busybox:latest sleep 300"
-    ));
+    let out = api.engine("run -d --name c1 --network bridge busybox:latest sleep 300");
     assert!(out.status.success(), "{out:?}");
     api.ok(&[
         "network",
@@ -65,7 +57,7 @@ fn docker_network_commands() {
         "apinet",
         "c1",
     ]);
-    let addrs = api.in_netns(&format!("{engine} exec c1 cat /proc/net/fib_trie"));
+    let addrs = api.engine("exec c1 cat /proc/net/fib_trie");
     assert!(
         String::from_utf8_lossy(&addrs.stdout).contains("10.77.0.50"),
         "{addrs:?}"
@@ -82,7 +74,7 @@ fn docker_network_commands() {
     let busy = api.run(&["network", "rm", "apinet"]);
     assert!(!busy.status.success(), "{busy:?}");
     api.ok(&["network", "disconnect", "apinet", "c1"]);
-    let addrs = api.in_netns(&format!("{engine} exec c1 cat /proc/net/fib_trie"));
+    let addrs = api.engine("exec c1 cat /proc/net/fib_trie");
     assert!(
         !String::from_utf8_lossy(&addrs.stdout).contains("10.77.0.50"),
         "{addrs:?}"

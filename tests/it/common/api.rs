@@ -126,6 +126,20 @@ impl ApiService {
         super::output_via_files(&mut c)
     }
 
+    /// The engine example on the service's root, in its network namespace (where the
+    /// containers' networks are): `args` as a shell would split them.
+    pub fn engine(&self, args: &str) -> Output {
+        self.in_netns(&format!("{} {args}", self.engine_cmd()))
+    }
+
+    fn engine_cmd(&self) -> String {
+        format!(
+            "{} --root {}",
+            example_bin("engine").display(),
+            self.root.display()
+        )
+    }
+
     /// A raw HTTP request on the socket (`curl --unix-socket`): status line and headers,
     /// a blank line, the body.
     pub fn curl(&self, args: &[&str]) -> String {
@@ -145,11 +159,7 @@ impl ApiService {
 impl Drop for ApiService {
     fn drop(&mut self) {
         // in the service's namespace, where the containers' networks are
-        let engine = format!(
-            "{} --root {}",
-            example_bin("engine").display(),
-            self.root.display()
-        );
+        let engine = self.engine_cmd();
         let _ = self.in_netns(&format!("{engine} ps -aq | xargs -r {engine} rm -f"));
         let _ = self.child.kill();
         let _ = self.child.wait();
