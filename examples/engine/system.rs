@@ -183,7 +183,7 @@ pub(crate) fn parse() -> Result<Cli, clap::Error> {
     Cli::from_arg_matches_mut(&mut matches)
 }
 
-/// The bytes of the regular files under `p` (symlinks not followed).
+/// The bytes of the regular files under `p` (symlinks not followed): a volume's size.
 fn du(p: &Path) -> u64 {
     let Ok(meta) = std::fs::symlink_metadata(p) else {
         return 0;
@@ -194,14 +194,6 @@ fn du(p: &Path) -> u64 {
     std::fs::read_dir(p)
         .map(|rd| rd.flatten().map(|e| du(&e.path())).sum())
         .unwrap_or(0)
-}
-
-/// A container's writable layer (its upper dir), in bytes.
-fn container_size(info: &cargohold::ContainerInspect) -> u64 {
-    info.graph_driver
-        .data
-        .get("UpperDir")
-        .map_or(0, |d| du(Path::new(d)))
 }
 
 /// `container SUBCOMMAND` (the group's own verbs).
@@ -222,7 +214,7 @@ fn prune_containers(engine: &Engine) -> Result<(Vec<String>, u64), Failure> {
     for c in engine.containers().list()? {
         if let Ok(info) = c.inspect() {
             if !info.state.running && !info.state.paused {
-                sizes.insert(c.id().to_owned(), container_size(&info));
+                sizes.insert(c.id().to_owned(), info.size_rw());
             }
         }
     }
@@ -399,7 +391,7 @@ fn df(engine: &Engine, verbose: bool, format: Option<&str>) -> CmdResult {
         }
     }
     let (mut ctr_total, mut ctr_free, mut ctr_active) = (0, 0, 0);
-    let ctr_sizes: Vec<u64> = containers.iter().map(|(_, i)| container_size(i)).collect();
+    let ctr_sizes: Vec<u64> = containers.iter().map(|(_, i)| i.size_rw()).collect();
     for ((_, info), s) in containers.iter().zip(&ctr_sizes) {
         ctr_total += s;
         if info.state.running || info.state.paused {

@@ -9,7 +9,6 @@
 //! (see [`create`]); a field it cannot honour is refused with a 400 naming it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -485,28 +484,12 @@ fn inspect(engine: &Engine, id: &str, size: bool) -> Result<Value, ApiError> {
 
 /// The bytes of its writable layer, and those plus its image's.
 fn sizes(engine: &Engine, info: &ContainerInspect) -> (u64, u64) {
-    let rw = info
-        .graph_driver
-        .data
-        .get("UpperDir")
-        .map_or(0, |d| du(Path::new(d)));
+    let rw = info.size_rw();
     let image = engine
         .image(&info.image)
         .map(|i| engine.images().size(&i))
         .unwrap_or(0);
     (rw, rw + image)
-}
-
-fn du(p: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(p) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return if meta.is_file() { meta.len() } else { 0 };
-    }
-    std::fs::read_dir(p)
-        .map(|rd| rd.flatten().map(|e| du(&e.path())).sum())
-        .unwrap_or(0)
 }
 
 /// Unix seconds of an RFC 3339 time (0 for none).

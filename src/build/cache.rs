@@ -64,7 +64,7 @@ pub(crate) fn usage(store: &ContainerStore) -> Result<CacheUsage> {
     match fs::read_dir(&mounts) {
         Ok(rd) => {
             for e in rd.flatten() {
-                let size = tree_size(&e.path());
+                let size = crate::store::tree_size(&e.path());
                 bytes += size;
                 reclaimable += size;
                 cache_mounts += 1;
@@ -174,7 +174,7 @@ pub(crate) fn prune(store: &ContainerStore) -> Result<CachePruned> {
         Ok(rd) => {
             for e in rd.flatten() {
                 let p = e.path();
-                bytes += tree_size(&p);
+                bytes += crate::store::tree_size(&p);
                 crate::store::remove_any(&p)?;
                 cache_mounts += 1;
             }
@@ -195,19 +195,6 @@ pub(crate) fn prune(store: &ContainerStore) -> Result<CachePruned> {
         cache_mounts,
         bytes,
     })
-}
-
-/// The bytes of the regular files under `p` (symlinks not followed).
-fn tree_size(p: &std::path::Path) -> u64 {
-    let Ok(meta) = fs::symlink_metadata(p) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return if meta.is_file() { meta.len() } else { 0 };
-    }
-    fs::read_dir(p)
-        .map(|rd| rd.flatten().map(|e| tree_size(&e.path())).sum())
-        .unwrap_or(0)
 }
 
 /// A manifest digest as a key's starting point.

@@ -391,6 +391,17 @@ pub struct Inspect {
     pub network_settings: super::net::NetworkSettings,
 }
 
+impl Inspect {
+    /// The bytes of its writable layer (the files in its upper directory; Docker's
+    /// `SizeRw`), 0 when it has none.
+    pub fn size_rw(&self) -> u64 {
+        self.graph_driver
+            .data
+            .get("UpperDir")
+            .map_or(0, |d| crate::store::tree_size(Path::new(d)))
+    }
+}
+
 /// `container.json`: the inspect form plus what only we need.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Record {

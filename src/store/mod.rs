@@ -586,6 +586,20 @@ pub(crate) fn check_id(id: &str, reason: &'static str) -> Result<()> {
     })
 }
 
+/// The bytes of the regular files under `p` (symlinks not followed, hard links counted
+/// each time).
+pub(crate) fn tree_size(p: &Path) -> u64 {
+    let Ok(meta) = fs::symlink_metadata(p) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return if meta.is_file() { meta.len() } else { 0 };
+    }
+    fs::read_dir(p)
+        .map(|rd| rd.flatten().map(|e| tree_size(&e.path())).sum())
+        .unwrap_or(0)
+}
+
 /// Removes a file or a directory tree, making read-only directories writable first.
 pub(crate) fn remove_any(path: &Path) -> Result<()> {
     let meta = match fs::symlink_metadata(path) {
