@@ -180,7 +180,7 @@ pub use image::{HistoryEntry, Image, Images, Reference};
 // Containers: the builder, the live handle, the record and what they report.
 pub use container::logs::{LogEntry, LogOptions, LogStream, Logs};
 pub use container::monitor::RestartPolicy;
-pub use container::{human_duration, DetachKeys, PathStat, Ulimit};
+pub use container::{host_memory, human_duration, DetachKeys, PathStat, Ulimit};
 pub use container::{Actor as EventActor, Event, EventOptions, Events, UpdateOptions};
 pub use container::{
     BlockIoStats, Change, ChangeKind, CommitOptions, Container, ContainerBuilder, ContainerFilter,

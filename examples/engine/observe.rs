@@ -302,7 +302,7 @@ pub(crate) fn stats(
 ) -> CmdResult {
     let mut failed = false;
     let containers = stats_targets(engine, names, &mut failed)?;
-    let host_memory = host_memory();
+    let host_memory = cargohold::host_memory();
     let mut first: Vec<Option<Stats>> = containers.iter().map(|c| c.stats().ok()).collect();
     loop {
         std::thread::sleep(STATS_INTERVAL);
@@ -424,21 +424,6 @@ fn stats_row(
         block,
         now.pids.current.to_string(),
     ]
-}
-
-/// The host's memory (MemTotal of /proc/meminfo), the limit `docker stats` shows for a
-/// container without one.
-fn host_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kb: u64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
 }
 
 fn bad_time(flag: &str, value: &str) -> Failure {

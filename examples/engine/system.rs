@@ -599,15 +599,6 @@ fn read_trimmed(path: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The host's memory (MemTotal of /proc/meminfo), in bytes.
-fn mem_total() -> u64 {
-    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// What `info` shows, with the field names of Docker's `/info`.
 fn info_json(engine: &Engine) -> Result<Value, Failure> {
     let (mut running, mut paused, mut stopped) = (0, 0, 0);
@@ -647,7 +638,7 @@ fn info_json(engine: &Engine) -> Result<Value, Failure> {
         "OSType": "linux",
         "Architecture": std::env::consts::ARCH,
         "NCPU": std::thread::available_parallelism().map_or(1, |n| n.get()),
-        "MemTotal": mem_total(),
+        "MemTotal": cargohold::host_memory().unwrap_or(0),
         "Name": read_trimmed("/proc/sys/kernel/hostname"),
         "DockerRootDir": engine.root(),
     }))

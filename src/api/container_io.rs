@@ -506,15 +506,6 @@ fn system_cpu_ns() -> u64 {
     jiffies * 10_000_000
 }
 
-/// The host's memory in bytes (Docker's limit of an unlimited container).
-fn host_memory() -> u64 {
-    let info = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    info.lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 fn cpu_json(s: Option<&Stats>) -> Value {
     let Some(s) = s else {
         return json!({
@@ -547,7 +538,7 @@ fn stats_json(c: &Container, now: Option<&Stats>, pre: Option<&Stats>) -> Value 
                 "usage": s.memory.usage,
                 "max_usage": s.memory.max_usage,
                 "stats": { "cache": s.memory.cache },
-                "limit": s.memory.limit.unwrap_or_else(host_memory),
+                "limit": s.memory.limit.or_else(crate::host_memory).unwrap_or(0),
             })
         },
     );

@@ -95,16 +95,7 @@ fn info(engine: &crate::Engine) -> Result<Value, ApiError> {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_owned())
         .unwrap_or_default();
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .unwrap_or(0)
-        * 1024;
+    let mem = crate::host_memory().unwrap_or(0);
     let cgroup2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
     let mut security = vec!["name=seccomp,profile=builtin"];
     if crate::paths::rootless() {

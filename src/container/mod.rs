@@ -77,7 +77,8 @@ pub use record::{
     RestartPolicyInfo, State, Status,
 };
 pub use stats::{
-    BlockIoStats, CpuStats, MemoryStats, NetworkStats, PidsStats, Stats, Top, TopProcess,
+    host_memory, BlockIoStats, CpuStats, MemoryStats, NetworkStats, PidsStats, Stats, Top,
+    TopProcess,
 };
 pub(crate) use store::ContainerStore;
 pub use store::Containers;

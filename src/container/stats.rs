@@ -19,6 +19,22 @@ use super::{rootfs, Container, RunningContainer};
 use crate::sys::cgroup;
 use crate::{Error, Result};
 
+/// The host's memory in bytes (`MemTotal` of `/proc/meminfo`): what Docker shows as the
+/// memory limit of a container without one (`docker stats`, `/info`'s `MemTotal`).
+/// `None` when it cannot be read.
+pub fn host_memory() -> Option<u64> {
+    let text = fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
 /// A snapshot of a container's resource usage, as `docker stats` shows it. Two snapshots
 /// give the CPU percentage ([`cpu_percent`](Self::cpu_percent)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -447,6 +463,20 @@ fn user_name(passwd: &str, uid: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_memory_is_meminfos_total_in_bytes() {
+        let kb: u64 = fs::read_to_string("/proc/meminfo")
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()["MemTotal:".len()..]
+            .trim()
+            .trim_end_matches(" kB")
+            .parse()
+            .unwrap();
+        assert_eq!(host_memory(), Some(kb * 1024));
+    }
 
     #[test]
     fn net_dev_is_parsed_per_interface() {
