@@ -825,6 +825,56 @@ fn engine_detached_logs_and_exit() {
     assert_container_gone(&e, &id);
 }
 
+/// A log opened before the start (as `docker run` attaches before it starts the container)
+/// reads everything the run writes, even when the container (`auto_remove`) has been
+/// waited for and so removed before the reader got to it; with `tail: Some(0)` an earlier run's lines are skipped.
+fn engine_log_opened_before_start_outlives_the_container() {
+    let e = engine_env();
+    let c = e
+        .sh("echo one; echo two; echo three")
+        .auto_remove(true)
+        .create()
+        .unwrap();
+    let id = c.id().to_owned();
+    let _rm = RemoveOnDrop(&e.engine, id.clone());
+    let follow = LogOptions {
+        follow: true,
+        tail: Some(0),
+        ..LogOptions::default()
+    };
+    let logs = c.logs(&follow).unwrap();
+    c.start().unwrap();
+    // the wait removes it
+    assert_eq!(c.wait().unwrap().code(), Some(0));
+    assert!(e.engine.containers().get(&id).is_err());
+    let text: String = logs
+        .map(|e| String::from_utf8_lossy(&e.unwrap().log).into_owned())
+        .collect();
+    assert_eq!(text, "one\ntwo\nthree\n");
+    assert_container_gone(&e, &id);
+
+    // Started again, a reader with `tail: Some(0)` opened before sees only the new run.
+    let c = e
+        .sh("echo x >> /runs; echo run $(wc -l < /runs)")
+        .create()
+        .unwrap();
+    let id = c.id().to_owned();
+    let _rm = RemoveOnDrop(&e.engine, id.clone());
+    c.start().unwrap();
+    assert_eq!(c.wait().unwrap().code(), Some(0));
+    let first = log_text(&c, true, false);
+    assert_eq!(first, "run 1\n");
+    let logs = c.logs(&follow).unwrap();
+    c.start().unwrap();
+    let second: Vec<String> = logs
+        .map(|e| String::from_utf8_lossy(&e.unwrap().log).into_owned())
+        .collect();
+    assert_eq!(second, ["run 2\n"]);
+    assert_eq!(log_text(&c, true, false), "run 1\nrun 2\n");
+    c.remove(false).unwrap();
+    assert_container_gone(&e, &id);
+}
+
 /// The child program of `engine_detached_survives_its_creator`: opens the engine, starts a
 /// detached `sleep 30`, prints its id and exits without waiting.
 fn engine_creator(args: &[String]) -> ! {
@@ -1564,6 +1614,10 @@ const TESTS: &[Test] = &[
     ("engine_restart_policy", engine_restart_policy),
     ("engine_kill_is_a_manual_stop", engine_kill_is_a_manual_stop),
     ("engine_create_start_restart", engine_create_start_restart),
+    (
+        "engine_log_opened_before_start_outlives_the_container",
+        engine_log_opened_before_start_outlives_the_container,
+    ),
     (
         "engine_ephemeral_dies_with_its_owner",
         engine_ephemeral_dies_with_its_owner,

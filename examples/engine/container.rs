@@ -480,7 +480,13 @@ pub(crate) fn start(
         };
         let c = engine.containers().get(name)?;
         let config = c.inspect()?.config;
-        let before = c.logs(&LogOptions::default())?.count();
+        // Only what this run writes, opened before it starts: read to its end even when
+        // `--rm` removes the container the moment it exits.
+        let mut logs = c.logs(&LogOptions {
+            follow: true,
+            tail: Some(0),
+            ..LogOptions::default()
+        })?;
         c.start()?;
         let on_terminal = config.tty && tty::stdin_is_terminal();
         if on_terminal {
@@ -507,14 +513,8 @@ pub(crate) fn start(
                 }
             });
         }
-        let opts = LogOptions {
-            follow: true,
-            ..LogOptions::default()
-        };
         let mut out = io::stdout().lock();
         let mut err = io::stderr().lock();
-        // Only what this run writes: skip the entries of earlier runs.
-        let mut logs = c.logs(&opts)?.skip(before);
         for entry in &mut logs {
             let entry = entry?;
             match entry.stream {

@@ -17,7 +17,10 @@ use serde_json::{json, Value};
 
 use super::http::{self, ApiError, Call, Reply, Stream};
 use crate::container::logs::{format_time, parse_time, LogEntry, LogStream};
-use crate::{ChangeKind, Container, DetachKeys, Engine, LogOptions, PathStat, Stats, Status};
+use crate::{
+    ChangeKind, Container, ContainerState, DetachKeys, Engine, LogOptions, Logs, PathStat, Stats,
+    Status,
+};
 
 /// Routes `/containers/{id}/{logs,attach,resize,top,stats,changes,export,archive}`.
 pub(super) async fn route(mut call: Call) -> Reply {
@@ -228,33 +231,36 @@ async fn attach(call: &mut Call, id: String) -> Result<Reply, ApiError> {
     let (stdout, stderr, stdin) = (q.flag("stdout"), q.flag("stderr"), q.flag("stdin"));
     let keys = detach_keys(q.get("detachKeys").unwrap_or_default(), "detach")?;
     let engine = call.engine.clone();
-    let (c, config, before) = http::blocking(move || {
-        let c = container(&engine, &id)?;
-        let config = c.inspect()?.config;
-        // what it wrote before: skipped unless `logs`
-        let before = if logs {
-            0
-        } else {
-            c.logs(&LogOptions::default())?.count()
-        };
-        Ok((c, config, before))
-    })
-    .await?;
-    let tty = config.tty;
-    let keys = tty.then_some(keys);
-    let stdin = stdin && config.open_stdin;
     let opts = LogOptions {
         follow,
         stdout,
         stderr,
+        // what it wrote before is skipped unless `logs`
+        tail: (!logs).then_some(0),
         ..LogOptions::default()
     };
+    let (c, info, entries) = http::blocking(move || {
+        let c = container(&engine, &id)?;
+        let info = c.inspect()?;
+        // Opened now, before `docker run` starts it: the log stays readable when the
+        // container is removed as soon as it exits (`--rm`).
+        let entries = c.logs(&opts)?;
+        Ok((c, info, entries))
+    })
+    .await?;
+    // as it was before the client could start it
+    let state = info.state;
+    let config = info.config;
+    let tty = config.tty;
+    let keys = tty.then_some(keys);
+    let stdin = stdin && config.open_stdin;
+    let any = logs || follow;
     if call.wants_upgrade() {
         return Ok(http::hijack(call, move |sock| {
             let input = if stdin { sock.try_clone().ok() } else { None };
             let shut = sock.try_clone().ok();
             let out = Output::socket(sock, !tty);
-            attach_stream(&c, out, before, &opts, logs || follow, input, keys);
+            attach_stream(&c, &state, out, any.then_some(entries), input, keys);
             if let Some(s) = shut {
                 let _ = s.shutdown(std::net::Shutdown::Both);
             }
@@ -264,10 +270,9 @@ async fn attach(call: &mut Call, id: String) -> Result<Reply, ApiError> {
     tokio::task::spawn_blocking(move || {
         attach_stream(
             &c,
+            &state,
             Output::reply(stream, !tty),
-            before,
-            &opts,
-            logs || follow,
+            any.then_some(entries),
             None,
             None,
         );
@@ -275,43 +280,54 @@ async fn attach(call: &mut Call, id: String) -> Result<Reply, ApiError> {
     Ok(reply)
 }
 
-/// Copies the output of `c` after its first `skip` log entries to `out` (nothing unless
-/// `any`), and `input` to its stdin once it runs (until `keys` are typed).
+/// Copies `entries` of the log of `c` (in `state` when attached) to `out` (when asked), and
+/// `input` to its stdin once it runs (until `keys` are typed).
 fn attach_stream(
     c: &Container,
+    state: &ContainerState,
     out: Output,
-    skip: usize,
-    opts: &LogOptions,
-    any: bool,
+    entries: Option<Logs>,
     input: Option<UnixStream>,
     keys: Option<DetachKeys>,
 ) {
     let out = Arc::new(out);
-    if opts.follow {
-        // `docker run` attaches first, then starts it
-        while c.status() == Status::Created {
-            if out.gone() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    if entries.as_ref().is_some_and(Logs::follows) && !started(c, state, &out) {
+        return;
     }
     if let Some(input) = input {
         if let Ok(to) = c.attach_stdin() {
             std::thread::spawn(move || forward_stdin(input, to, keys));
         }
     }
-    if !any {
-        return;
-    }
+    let Some(entries) = entries else { return };
     let w = Arc::clone(&out);
-    let Ok(entries) = c.logs(opts) else { return };
-    for entry in entries.stop_when(move || w.gone()).skip(skip) {
+    for entry in entries.stop_when(move || w.gone()) {
         let Ok(entry) = entry else { break };
         let entry: LogEntry = entry;
         if !out.put(stream_no(entry.stream), &entry.log) {
             break;
         }
+    }
+}
+
+/// Waits until `c`, in state `first` when attached, runs: at once when it did, else until
+/// it is started (`docker run` and `docker start -a` attach first, then start it) or
+/// removed. As dockerd, a following attach to a container that does not run is for its
+/// next run. False when the client has gone first.
+fn started(c: &Container, first: &ContainerState, out: &Output) -> bool {
+    if first.running {
+        return true;
+    }
+    loop {
+        if out.gone() {
+            return false;
+        }
+        match c.inspect() {
+            Ok(now) if now.state.started_at == first.started_at => {}
+            // a new start, or removed (what it wrote is in the log held open)
+            _ => return true,
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -319,6 +319,12 @@ impl<'s> Bundle<'s> {
         let mounts = self.attach_mounts(plan, &merged)?;
         // Recorded now, so that a crash from here on still releases the volumes on remove.
         self.rec.save(&self.dir)?;
+        if plan.detach {
+            // Its log exists from now on: a reader that attaches before the start (`docker
+            // run` does) holds it open, and reads it all even when the container is removed
+            // the moment it exits (`--rm`).
+            super::logs::LogWriter::open(&super::record::log_path(&self.dir, &self.id))?;
+        }
         self.write_spec(plan, &user, &env, mounts)?;
         self.rec.info.config.env = env;
         Ok(())

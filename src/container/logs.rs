@@ -118,7 +118,9 @@ impl LogEntry {
 /// What [`Container::logs`](crate::Container::logs) returns, as `docker logs` takes it.
 #[derive(Debug, Clone)]
 pub struct LogOptions {
-    /// Only the last N entries (after the stream and time filters); `Some(0)` is none.
+    /// Only the last N entries (after the stream and time filters) of what the log holds
+    /// when it is opened; `Some(0)` is none of them (with [`follow`](Self::follow): only
+    /// what is written from then on).
     pub tail: Option<usize>,
     /// Only entries written at or after this time.
     pub since: Option<SystemTime>,
@@ -186,7 +188,7 @@ pub fn read(
         done: false,
         stop: None,
     };
-    logs.open()?;
+    logs.open(true)?;
     Ok(logs)
 }
 
@@ -227,7 +229,16 @@ impl Logs {
         self
     }
 
-    fn open(&mut self) -> Result<()> {
+    /// Whether it follows the log as it grows ([`LogOptions::follow`]).
+    #[cfg_attr(not(feature = "api"), allow(dead_code))]
+    pub(crate) fn follows(&self) -> bool {
+        self.opts.follow
+    }
+
+    /// Opens the log: `first` when the reader is made (its [`LogOptions::tail`] counts from
+    /// the end of what the log holds then), else when it appears for a following reader
+    /// (everything in it is new).
+    fn open(&mut self, first: bool) -> Result<()> {
         let mut file = match File::open(&self.log_path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -239,7 +250,7 @@ impl Logs {
             }
             Err(e) => return Err(Error::os("opening container log", &self.log_path, e)),
         };
-        if let Some(n) = self.opts.tail {
+        if let Some(n) = self.opts.tail.filter(|_| first) {
             let start = tail_start(&mut file, n, &self.opts)
                 .map_err(|e| Error::os("reading container log", &self.log_path, e))?;
             file.seek(SeekFrom::Start(start))
@@ -300,7 +311,7 @@ impl Iterator for Logs {
             }
             if self.reader.is_none() {
                 // Following a log that did not exist yet.
-                if let Err(e) = self.open() {
+                if let Err(e) = self.open(false) {
                     self.done = true;
                     return Some(Err(e));
                 }

@@ -382,6 +382,19 @@ fn the_cli_runs_in_the_foreground() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
     assert_eq!(api.ok(&["ps", "-aq"]), "");
+    // `docker start -a` attaches, then starts: each run's output, only that run's
+    api.ok(&[
+        "create",
+        "--name",
+        "again",
+        "busybox:latest",
+        "sh",
+        "-c",
+        "echo x >> /runs; echo run $(wc -l < /runs)",
+    ]);
+    assert_eq!(api.ok(&["start", "-a", "again"]), "run 1\n");
+    assert_eq!(api.ok(&["start", "-a", "again"]), "run 2\n");
+    api.ok(&["rm", "again"]);
     api.ok(&[
         "run",
         "-d",
