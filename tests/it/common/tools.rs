@@ -28,7 +28,26 @@ pub fn example_bin(name: &str) -> PathBuf {
         if cfg!(feature = "api") {
             args.extend(["--features", "api"]);
         }
-        let st = Command::new(cargo)
+        let mut build = Command::new(cargo);
+        // without what `cargo test` sets for the test binary: a build script that reads
+        // one (ring reads CARGO_MANIFEST_DIR) would run again, and the next `cargo test`
+        // would rebuild it back
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            let set_by_cargo_test = ["CARGO_MANIFEST_", "CARGO_PKG_", "CARGO_CRATE_NAME"]
+                .iter()
+                .any(|p| key.starts_with(p))
+                || [
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "CARGO_BIN_NAME",
+                ]
+                .contains(&key.as_ref());
+            if set_by_cargo_test {
+                build.env_remove(key.as_ref());
+            }
+        }
+        let st = build
             .args(&args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
