@@ -288,6 +288,21 @@ fn find(engine: &Engine, name: &str) -> Result<Image, ApiError> {
     })
 }
 
+/// The reference the store names the image `name` by: `name` itself if it is one of the
+/// image's references, else any of them; `doing` ("tagging") words the refusal of an
+/// untagged image.
+fn find_reference(engine: &Engine, name: &str, doing: &str) -> Result<Reference, ApiError> {
+    let img = find(engine, name)?;
+    match name.parse::<Reference>() {
+        Ok(r) if img.references().contains(&r) => Ok(r),
+        _ => img.references().first().cloned().ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{doing} the untagged image {name} is not supported"
+            ))
+        }),
+    }
+}
+
 /// `RepoDigests` of `img`: `name@digest` of each repository it was pulled from or pushed
 /// to.
 fn digests_of(img: &Image) -> Vec<String> {
@@ -551,16 +566,7 @@ async fn tag(call: &Call, name: String) -> Result<(), ApiError> {
     };
     let engine = call.engine.clone();
     http::blocking(move || {
-        let img = find(&engine, &name)?;
-        // the source as the store names it: a reference it has, else any of the image's
-        let source = match name.parse::<Reference>() {
-            Ok(r) if img.references().contains(&r) => r,
-            _ => img.references().first().cloned().ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "tagging the untagged image {name} is not supported"
-                ))
-            })?,
-        };
+        let source = find_reference(&engine, &name, "tagging")?;
         engine.images().tag(&source, &target)?;
         Ok(())
     })
@@ -1091,15 +1097,7 @@ async fn save(call: &Call, names: Vec<String>) -> Result<Reply, ApiError> {
         move || {
             let mut refs = Vec::new();
             for n in &names {
-                let img = find(&engine, n)?;
-                let r = match n.parse::<Reference>() {
-                    Ok(r) if img.references().contains(&r) => r,
-                    _ => img.references().first().cloned().ok_or_else(|| {
-                        ApiError::bad_request(format!(
-                            "saving the untagged image {n} is not supported"
-                        ))
-                    })?,
-                };
+                let r = find_reference(&engine, n, "saving")?;
                 if !refs.contains(&r) {
                     refs.push(r);
                 }
