@@ -570,11 +570,8 @@ mod tests {
     fn fuse_overlayfs_opaque_directories_and_markers() {
         let t = tempfile::tempdir().unwrap();
         let (up, low) = (t.path().join("up"), t.path().join("low"));
-        fs::create_dir_all(low.join("e")).unwrap();
-        fs::write(low.join("e/old"), "o").unwrap();
-        fs::create_dir_all(up.join("e")).unwrap();
-        fs::write(up.join("e/new"), "n").unwrap();
-        fs::write(up.join("e/.wh..wh..opq"), "").unwrap();
+        write_files(&low, &[("e/old", "o")]);
+        write_files(&up, &[("e/new", "n"), ("e/.wh..wh..opq", "")]);
         let xattr = rustix::fs::setxattr(
             up.join("e"),
             "user.fuseoverlayfs.opaque",
@@ -596,13 +593,8 @@ mod tests {
     fn fuse_overlayfs_whiteout_files_delete() {
         let t = tempfile::tempdir().unwrap();
         let (up, low) = (t.path().join("up"), t.path().join("low"));
-        fs::create_dir_all(low.join("d/sub")).unwrap();
-        fs::write(low.join("d/a"), "a").unwrap();
-        fs::write(low.join("d/b"), "b").unwrap();
-        fs::write(low.join("d/sub/x"), "x").unwrap();
-        fs::create_dir_all(up.join("d")).unwrap();
-        fs::write(up.join("d/.wh.a"), "").unwrap();
-        fs::write(up.join("d/.wh.sub"), "").unwrap();
+        write_files(&low, &[("d/a", "a"), ("d/b", "b"), ("d/sub/x", "x")]);
+        write_files(&up, &[("d/.wh.a", ""), ("d/.wh.sub", "")]);
         let stack = Stack::new(vec![up.clone(), low.clone()]);
         assert_eq!(names(&stack, "d"), ["b"]);
         assert!(stack.resolve("/d/a", true).is_none());
@@ -619,6 +611,15 @@ mod tests {
             })
             .collect();
         assert_eq!(wh, [PathBuf::from("d/a"), PathBuf::from("d/sub")]);
+    }
+
+    /// Writes each `(path, content)` under `root`, making the parent directories.
+    fn write_files(root: &Path, files: &[(&str, &str)]) {
+        for (rel, content) in files {
+            let p = root.join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, content).unwrap();
+        }
     }
 
     fn lines(s: &Scan) -> Vec<String> {
