@@ -161,6 +161,30 @@ fn empty_root() -> Stack {
     Stack::new(Vec::new())
 }
 
+/// The context of [`context`] and the root of [`rootfs`], kept with their directories.
+struct Fixture {
+    ctx: Context,
+    root: Stack,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let (ctx_dir, ctx) = context();
+        let (root_dir, root) = rootfs();
+        Fixture {
+            ctx,
+            root,
+            _dirs: (ctx_dir, root_dir),
+        }
+    }
+
+    /// Writes the layer of `input` from the context onto the root.
+    fn layer(&self, input: &CopyInput) -> Result<(Vec<E>, Copied)> {
+        layer(input, &CopyFrom::Context(&self.ctx), &self.root)
+    }
+}
+
 /// `COPY sources dest` from the context `ctx` onto an empty root.
 fn copy_onto_empty(ctx: &Context, sources: &[&str], dest: &str) -> (Vec<E>, Copied) {
     layer(
@@ -200,34 +224,27 @@ fn file_to_a_new_name_creates_its_parents() {
 
 #[test]
 fn file_into_a_directory_by_slash_or_by_existence() {
-    let (_d, ctx) = context();
-    let (_r, root) = rootfs();
-    let from = CopyFrom::Context(&ctx);
-    let (es, _) = layer(&input(&["a.txt"], "/new/"), &from, &root).unwrap();
+    let fx = Fixture::new();
+    let (es, _) = fx.layer(&input(&["a.txt"], "/new/")).unwrap();
     assert_eq!(paths(&es), ["new", "new/a.txt"]);
     // /opt exists: the file goes in, and /opt is in the layer with its own metadata
-    let (es, _) = layer(&input(&["a.txt"], "/opt"), &from, &root).unwrap();
+    let (es, _) = fx.layer(&input(&["a.txt"], "/opt")).unwrap();
     assert_eq!(paths(&es), ["opt", "opt/a.txt"]);
     assert_eq!(get(&es, "opt").mode, 0o700);
     // a relative destination joins the workdir; `.` is a directory
     let mut i = input(&["a.txt"], ".");
     i.workdir = "/app/src".into();
-    let (es, _) = layer(&i, &from, &root).unwrap();
+    let (es, _) = fx.layer(&i).unwrap();
     assert_eq!(paths(&es), ["app", "app/src", "app/src/a.txt"]);
     let mut i = input(&["a.txt"], "rel/n");
     i.workdir = "/w".into();
-    assert_eq!(
-        paths(&layer(&i, &from, &root).unwrap().0),
-        ["w", "w/rel", "w/rel/n"]
-    );
+    assert_eq!(paths(&fx.layer(&i).unwrap().0), ["w", "w/rel", "w/rel/n"]);
 }
 
 #[test]
 fn parents_carry_their_metadata_and_symlinks_in_the_destination_are_followed() {
-    let (_d, ctx) = context();
-    let (_r, root) = rootfs();
-    let from = CopyFrom::Context(&ctx);
-    let (es, _) = layer(&input(&["a.txt"], "/usr/local/bin/"), &from, &root).unwrap();
+    let fx = Fixture::new();
+    let (es, _) = fx.layer(&input(&["a.txt"], "/usr/local/bin/")).unwrap();
     assert_eq!(
         paths(&es),
         ["usr", "usr/local", "usr/local/bin", "usr/local/bin/a.txt"]
@@ -239,7 +256,7 @@ fn parents_carry_their_metadata_and_symlinks_in_the_destination_are_followed() {
     assert_eq!(get(&es, "usr/local").mode, 0o700);
     assert_eq!(get(&es, "usr/local/bin").mode, 0o755);
     // /bin is a symlink to usr/bin: the file lands in /usr/bin
-    let (es, _) = layer(&input(&["run.sh"], "/bin/"), &from, &root).unwrap();
+    let (es, _) = fx.layer(&input(&["run.sh"], "/bin/")).unwrap();
     assert_eq!(paths(&es), ["usr", "usr/bin", "usr/bin/run.sh"]);
     assert_eq!(get(&es, "usr/bin/run.sh").mode, 0o755);
 }
@@ -316,9 +333,7 @@ fn wildcards_and_several_sources_need_a_directory() {
 
 #[test]
 fn chown_by_name_or_id() {
-    let (_d, ctx) = context();
-    let (_r, root) = rootfs();
-    let from = CopyFrom::Context(&ctx);
+    let fx = Fixture::new();
     for (spec, ids) in [
         ("app", (1000, 1001)),
         ("app:staff", (1000, 50)),
@@ -329,7 +344,7 @@ fn chown_by_name_or_id() {
     ] {
         let mut i = input(&["dir"], "/new/dst/");
         i.chown = Some(spec.into());
-        let (es, _) = layer(&i, &from, &root).unwrap();
+        let (es, _) = fx.layer(&i).unwrap();
         for e in &es {
             assert_eq!((e.uid, e.gid), ids, "{spec}: {}", e.path);
         }
@@ -337,7 +352,7 @@ fn chown_by_name_or_id() {
     for (spec, name) in [("nobody", "\"nobody\""), ("app:wheel", "\"wheel\"")] {
         let mut i = input(&["a.txt"], "/x");
         i.chown = Some(spec.into());
-        let e = err_text(layer(&i, &from, &root));
+        let e = err_text(fx.layer(&i));
         assert!(
             e.contains(&format!("--chown={spec}")) && e.contains(name),
             "{e}"
@@ -440,9 +455,7 @@ fn parents_keep_the_source_path() {
 
 #[test]
 fn heredocs_are_files_of_mode_0644() {
-    let (_d, ctx) = context();
-    let (_r, root) = rootfs();
-    let from = CopyFrom::Context(&ctx);
+    let fx = Fixture::new();
     let heredoc = |dest: &str| CopyInput {
         sources: vec![CopySource::Heredoc {
             name: "EOF".into(),
@@ -452,17 +465,17 @@ fn heredocs_are_files_of_mode_0644() {
         workdir: "/".into(),
         ..CopyInput::default()
     };
-    let (es, _) = layer(&heredoc("/etc/motd"), &from, &root).unwrap();
+    let (es, _) = fx.layer(&heredoc("/etc/motd")).unwrap();
     assert_eq!(paths(&es), ["etc", "etc/motd"]);
     let f = get(&es, "etc/motd");
     assert_eq!((f.mode, f.uid, &f.data[..]), (0o644, 0, &b"hello\n"[..]));
-    let (es, _) = layer(&heredoc("/opt"), &from, &root).unwrap();
+    let (es, _) = fx.layer(&heredoc("/opt")).unwrap();
     assert_eq!(paths(&es), ["opt", "opt/EOF"]);
     let mut i = heredoc("/h/");
     i.add = true;
     i.chown = Some("app".into());
     i.chmod = Some("u+x".into());
-    let (es, _) = layer(&i, &from, &root).unwrap();
+    let (es, _) = fx.layer(&i).unwrap();
     let f = get(&es, "h/EOF");
     assert_eq!((f.mode, f.uid, f.gid), (0o744, 1000, 1001));
 }
@@ -693,11 +706,10 @@ fn from_a_stage_keeps_ids_and_stays_inside() {
 
 #[test]
 fn link_ignores_the_destination_root() {
-    let (_d, ctx) = context();
-    let (_r, root) = rootfs();
+    let fx = Fixture::new();
     let mut i = input(&["a.txt"], "/opt");
     i.link = true;
-    let (es, _) = layer(&i, &CopyFrom::Context(&ctx), &root).unwrap();
+    let (es, _) = fx.layer(&i).unwrap();
     assert_eq!(
         paths(&es),
         ["opt"],
@@ -705,25 +717,23 @@ fn link_ignores_the_destination_root() {
     );
     let mut i = input(&["a.txt"], "/bin/");
     i.link = true;
-    let (es, _) = layer(&i, &CopyFrom::Context(&ctx), &root).unwrap();
+    let (es, _) = fx.layer(&i).unwrap();
     assert_eq!(paths(&es), ["bin", "bin/a.txt"]);
     assert_eq!(get(&es, "bin").mode, 0o755);
 }
 
 #[test]
 fn conflicts_with_the_destination_are_errors() {
-    let (_d, ctx) = context();
-    let (_r, root) = rootfs();
-    let from = CopyFrom::Context(&ctx);
+    let fx = Fixture::new();
     // a file of the copied directory onto a directory of the root
-    write(ctx.root(), "c/bin", "b", 0o644);
-    let e = err_text(layer(&input(&["c"], "/usr/"), &from, &root));
+    write(fx.ctx.root(), "c/bin", "b", 0o644);
+    let e = err_text(fx.layer(&input(&["c"], "/usr/")));
     assert!(
         e.contains("\"/usr/bin\": cannot replace a directory with a file"),
         "{e}"
     );
     // a directory's contents into a file of the root
-    let e = err_text(layer(&input(&["dir"], "/data/file/"), &from, &root));
+    let e = err_text(fx.layer(&input(&["dir"], "/data/file/")));
     assert!(e.contains("non-directory"), "{e}");
 }
 
