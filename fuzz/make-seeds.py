@@ -114,8 +114,29 @@ config = {
     },
 }
 
+compose_docs = {
+    "app": ("services:\n  db:\n    image: postgres:16\n    environment: {POSTGRES_PASSWORD: secret}\n"
+            "    ports: ['5432']\n    volumes: ['data:/var/lib/postgresql/data']\n"
+            "    healthcheck: {test: [CMD, pg_isready], interval: 5s, retries: 5}\n"
+            "  web:\n    build: ./web\n    command: [serve, --port, '80']\n    ports: ['8080:80']\n"
+            "    depends_on: {db: {condition: service_healthy}}\n    volumes: ['./site:/www:ro']\n"
+            "    mem_limit: 64m\n    deploy: {replicas: 2}\nvolumes: {data: }\n", ""),
+    "interpolated": ("services:\n  web:\n    image: ${IMAGE:-busybox}:${TAG?need a tag}\n"
+                     "    environment: [PRICE=$$5, HOME_DIR=${HOME}]\n    stop_grace_period: 1m30s\n"
+                     "    configs: [{source: c, mode: 0440}]\n    profiles: [debug]\n"
+                     "    networks: {front: {aliases: [w]}}\nconfigs: {c: {file: ./c.txt}}\n"
+                     "networks: {front: {driver: bridge}}\n", "TAG=1\nHOME='/home/u'\nexport IMAGE=\"alpine\"\n"),
+    "anchors": ("x-common: &c\n  restart: unless-stopped\n  labels: {a: b}\nservices:\n"
+                "  a: {<<: *c, image: busybox, command: sleep 1, extends: {service: b}}\n"
+                "  b: {image: busybox, ulimits: {nofile: {soft: 10, hard: 20}}, tmpfs: /run}\n", ""),
+}
+
 def main():
     import json
+    d = os.path.join(here, "corpus", "compose")
+    os.makedirs(d, exist_ok=True)
+    for name, (doc, env) in compose_docs.items():
+        open(os.path.join(d, name), "wb").write(doc.encode() + (b"\0" + env.encode() if env else b""))
     for name, doc in seccomp_docs.items():
         d = os.path.join(here, "corpus", "seccomp")
         os.makedirs(d, exist_ok=True)
