@@ -825,9 +825,16 @@ fn engine_detached_logs_and_exit() {
     assert_container_gone(&e, &id);
 }
 
+/// The lines of a log reader, read to its end.
+fn lines_of(logs: cargohold::Logs) -> Vec<String> {
+    logs.map(|e| String::from_utf8_lossy(&e.unwrap().log).into_owned())
+        .collect()
+}
+
 /// A log opened before the start (as `docker run` attaches before it starts the container)
 /// reads everything the run writes, even when the container (`auto_remove`) has been
-/// waited for and so removed before the reader got to it; with `tail: Some(0)` an earlier run's lines are skipped.
+/// waited for and so removed before the reader got to it; with `tail: Some(0)` an earlier
+/// run's lines are skipped.
 fn engine_log_opened_before_start_outlives_the_container() {
     let e = engine_env();
     let c = e
@@ -847,10 +854,7 @@ fn engine_log_opened_before_start_outlives_the_container() {
     // the wait removes it
     assert_eq!(c.wait().unwrap().code(), Some(0));
     assert!(e.engine.containers().get(&id).is_err());
-    let text: String = logs
-        .map(|e| String::from_utf8_lossy(&e.unwrap().log).into_owned())
-        .collect();
-    assert_eq!(text, "one\ntwo\nthree\n");
+    assert_eq!(lines_of(logs), ["one\n", "two\n", "three\n"]);
     assert_container_gone(&e, &id);
 
     // Started again, a reader with `tail: Some(0)` opened before sees only the new run.
@@ -866,10 +870,7 @@ fn engine_log_opened_before_start_outlives_the_container() {
     assert_eq!(first, "run 1\n");
     let logs = c.logs(&follow).unwrap();
     c.start().unwrap();
-    let second: Vec<String> = logs
-        .map(|e| String::from_utf8_lossy(&e.unwrap().log).into_owned())
-        .collect();
-    assert_eq!(second, ["run 2\n"]);
+    assert_eq!(lines_of(logs), ["run 2\n"]);
     assert_eq!(log_text(&c, true, false), "run 1\nrun 2\n");
     c.remove(false).unwrap();
     assert_container_gone(&e, &id);
