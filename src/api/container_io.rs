@@ -223,8 +223,9 @@ async fn logs(call: &Call, id: String) -> Result<Reply, ApiError> {
 /// `POST /containers/{id}/attach`: with `Upgrade: tcp` the connection is hijacked (the
 /// client's bytes go to the container's stdin when `stdin` is asked and it was created
 /// with open stdin), else the output is a streamed reply. `logs` sends what it wrote
-/// before; `stream` follows what it writes from now until it exits. A container not yet
-/// started is waited for (`docker run` attaches before it starts).
+/// before; `stream` follows what it writes from now until it exits. A container that does
+/// not run is waited for (`docker run` and `docker start -a` attach before they start
+/// it); a paused or restarting one is a 409, as dockerd's.
 async fn attach(call: &mut Call, id: String) -> Result<Reply, ApiError> {
     let q = &call.query;
     let (logs, follow) = (q.flag("logs"), q.flag("stream"));
@@ -242,6 +243,17 @@ async fn attach(call: &mut Call, id: String) -> Result<Reply, ApiError> {
     let (c, info, entries) = http::blocking(move || {
         let c = container(&engine, &id)?;
         let info = c.inspect()?;
+        // dockerd's refusals
+        if info.state.paused {
+            return Err(ApiError::conflict(
+                "container is paused, unpause the container before attach",
+            ));
+        }
+        if info.state.restarting {
+            return Err(ApiError::conflict(
+                "cannot attach to a restarting container",
+            ));
+        }
         // Opened now, before `docker run` starts it: the log stays readable when the
         // container is removed as soon as it exits (`--rm`).
         let entries = c.logs(&opts)?;

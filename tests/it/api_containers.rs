@@ -162,6 +162,16 @@ fn a_container_goes_through_its_states() {
     assert_eq!(status_of(&api, "s1"), "paused");
     let again = fails(&api, &["pause", "s1"]);
     assert!(again.contains("already paused"), "{again}");
+    let attach = api.curl(&[
+        "-X",
+        "POST",
+        "http://d/containers/s1/attach?stream=1&stdout=1",
+    ]);
+    assert!(attach.starts_with("HTTP/1.1 409"), "{attach}");
+    assert!(
+        attach.contains("container is paused, unpause the container before attach"),
+        "{attach}"
+    );
     api.ok(&["unpause", "s1"]);
     assert_eq!(status_of(&api, "s1"), "running");
 
