@@ -229,6 +229,8 @@ async fn logs(call: &Call, id: String) -> Result<Reply, ApiError> {
 async fn attach(call: &mut Call, id: String) -> Result<Reply, ApiError> {
     let q = &call.query;
     let (logs, follow) = (q.flag("logs"), q.flag("stream"));
+    // no output asked (`stdin` alone): no log to read
+    let any = logs || follow;
     let (stdout, stderr, stdin) = (q.flag("stdout"), q.flag("stderr"), q.flag("stdin"));
     let keys = detach_keys(q.get("detachKeys").unwrap_or_default(), "detach")?;
     let engine = call.engine.clone();
@@ -256,7 +258,7 @@ async fn attach(call: &mut Call, id: String) -> Result<Reply, ApiError> {
         }
         // Opened now, before `docker run` starts it: the log stays readable when the
         // container is removed as soon as it exits (`--rm`).
-        let entries = c.logs(&opts)?;
+        let entries = if any { Some(c.logs(&opts)?) } else { None };
         Ok((c, info, entries))
     })
     .await?;
@@ -266,13 +268,12 @@ async fn attach(call: &mut Call, id: String) -> Result<Reply, ApiError> {
     let tty = config.tty;
     let keys = tty.then_some(keys);
     let stdin = stdin && config.open_stdin;
-    let any = logs || follow;
     if call.wants_upgrade() {
         return Ok(http::hijack(call, move |sock| {
             let input = if stdin { sock.try_clone().ok() } else { None };
             let shut = sock.try_clone().ok();
             let out = Output::socket(sock, !tty);
-            attach_stream(&c, &state, out, any.then_some(entries), input, keys);
+            attach_stream(&c, &state, out, entries, input, keys);
             if let Some(s) = shut {
                 let _ = s.shutdown(std::net::Shutdown::Both);
             }
@@ -280,14 +281,7 @@ async fn attach(call: &mut Call, id: String) -> Result<Reply, ApiError> {
     }
     let (reply, stream) = http::streamed(stream_type(tty));
     tokio::task::spawn_blocking(move || {
-        attach_stream(
-            &c,
-            &state,
-            Output::reply(stream, !tty),
-            any.then_some(entries),
-            None,
-            None,
-        );
+        attach_stream(&c, &state, Output::reply(stream, !tty), entries, None, None);
     });
     Ok(reply)
 }
