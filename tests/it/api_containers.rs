@@ -162,11 +162,7 @@ fn a_container_goes_through_its_states() {
     assert_eq!(status_of(&api, "s1"), "paused");
     let again = fails(&api, &["pause", "s1"]);
     assert!(again.contains("already paused"), "{again}");
-    let attach = api.curl(&[
-        "-X",
-        "POST",
-        "http://d/containers/s1/attach?stream=1&stdout=1",
-    ]);
+    let attach = api.post("http://d/containers/s1/attach?stream=1&stdout=1");
     assert!(attach.starts_with("HTTP/1.1 409"), "{attach}");
     assert!(
         attach.contains("container is paused, unpause the container before attach"),
@@ -283,10 +279,10 @@ fn errors_have_dockers_statuses() {
         r.ends_with("{\"message\":\"No such container: nothere\"}"),
         "{r}"
     );
-    let r = api.curl(&["-X", "POST", "http://d/containers/dup/wait?condition=never"]);
+    let r = api.post("http://d/containers/dup/wait?condition=never");
     assert!(r.starts_with("HTTP/1.1 400"), "{r}");
     // already running: 304; the name taken by curl too
-    let r = api.curl(&["-X", "POST", "http://d/containers/dup/start"]);
+    let r = api.post("http://d/containers/dup/start");
     assert!(r.starts_with("HTTP/1.1 304"), "{r}");
     let r = api.curl(
         &[

@@ -220,11 +220,7 @@ fn saved_images_load_back() {
         "http://d/v1.44/auth",
     ]);
     assert!(auth.starts_with("HTTP/1.1 400"), "{auth}");
-    let tag = api.curl(&[
-        "-X",
-        "POST",
-        "http://d/v1.44/images/busybox/tag?repo=Bad%20Name",
-    ]);
+    let tag = api.post("http://d/v1.44/images/busybox/tag?repo=Bad%20Name");
     assert!(tag.starts_with("HTTP/1.1 400"), "{tag}");
     // an import of a root file system tarball (`docker import -`)
     let rootfs = dir.path().join("rootfs.tar");
@@ -341,18 +337,14 @@ fn the_classic_builder_builds_a_dockerfile() {
     assert!(!api.run(&["image", "inspect", "bad:1"]).status.success());
 
     // what the builder cannot do is named; BuildKit's session is refused
-    let refused = api.curl(&["-X", "POST", "http://d/v1.44/build?memory=1000000"]);
+    let refused = api.post("http://d/v1.44/build?memory=1000000");
     assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
     assert!(refused.contains("memory"), "{refused}");
-    let session = api.curl(&["-X", "POST", "http://d/v1.44/session"]);
+    let session = api.post("http://d/v1.44/session");
     assert!(session.starts_with("HTTP/1.1 501"), "{session}");
-    let outside = api.curl(&[
-        "-X",
-        "POST",
-        "http://d/v1.44/build?dockerfile=../Dockerfile",
-    ]);
+    let outside = api.post("http://d/v1.44/build?dockerfile=../Dockerfile");
     assert!(outside.starts_with("HTTP/1.1 400"), "{outside}");
-    let args = api.curl(&["-X", "POST", "http://d/v1.44/build?buildargs=%5B1%5D"]);
+    let args = api.post("http://d/v1.44/build?buildargs=%5B1%5D");
     assert!(
         args.starts_with("HTTP/1.1 400") && args.contains("buildargs"),
         "{args}"
@@ -540,14 +532,10 @@ fn images_are_pushed_to_and_pulled_from_a_registry() {
         "{:?}",
         text(&missing)
     );
-    let raw = api.curl(&[
-        "-X",
-        "POST",
-        &format!(
-            "http://d/v1.44/images/create?fromImage={}/nope&tag=1",
-            reg.host()
-        ),
-    ]);
+    let raw = api.post(&format!(
+        "http://d/v1.44/images/create?fromImage={}/nope&tag=1",
+        reg.host()
+    ));
     assert!(raw.starts_with("HTTP/1.1 404"), "{raw}");
     let unknown = api.run(&["push", &format!("{}/absent:1", reg.host())]);
     assert!(!unknown.status.success());

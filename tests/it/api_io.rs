@@ -196,7 +196,7 @@ fn exec_runs_in_the_container() {
         "{json}"
     );
     assert!(json.contains("\"entrypoint\":\"sh\""), "{json}");
-    let again = api.curl(&["-X", "POST", &format!("http://d/exec/{id}/start")]);
+    let again = api.post(&format!("http://d/exec/{id}/start"));
     assert!(again.starts_with("HTTP/1.1 409"), "{again}");
     // Docker's errors
     let no_cmd = api.curl(&["-X", "POST", "-d", "{}", "http://d/containers/ex1/exec"]);
@@ -562,11 +562,7 @@ print("detached")
             .trim(),
         "true"
     );
-    let bad = api.curl(&[
-        "-X",
-        "POST",
-        "http://d/containers/dk/attach?stream=1&stdout=1&detachKeys=ctrl-1",
-    ]);
+    let bad = api.post("http://d/containers/dk/attach?stream=1&stdout=1&detachKeys=ctrl-1");
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
     assert!(
         bad.contains("Invalid detach keys (ctrl-1) provided"),

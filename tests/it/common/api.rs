@@ -150,6 +150,11 @@ impl ApiService {
         String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
     }
 
+    /// A bodiless `POST` of `url` on the socket, as [`curl`](Self::curl) prints it.
+    pub fn post(&self, url: &str) -> String {
+        self.curl(&["-X", "POST", url])
+    }
+
     /// The socket's mode bits.
     pub fn sock_mode(&self) -> u32 {
         std::fs::metadata(&self.sock).unwrap().permissions().mode() & 0o7777
