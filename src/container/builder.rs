@@ -869,6 +869,9 @@ impl<'e> ContainerBuilder<'e> {
         plan.open_stdin =
             (mode == Mode::Create || !plan.detach) && !matches!(stdin.0, StdioKind::Null);
         let mut bundle = self.store.create(&plan)?;
+        // In config.json now. Freed here, before the clone: freed after it, its few hundred
+        // strings would make this process copy heap pages the child shares until it execs.
+        plan.seccomp = None;
         let made = match mode {
             Mode::Create => bundle.standby().map(|c| Made::Created(Box::new(c))),
             Mode::Spawn if plan.detach => bundle.start_detached(&plan).map(Made::Running),

@@ -220,25 +220,9 @@ impl Record {
     }
 }
 
-/// Writes [`SECCOMP`] into `dir`: `prog` and the `profile` it was compiled from. Not atomic
-/// and not fsynced: it is written before state.json, which makes the container exist.
-///
-/// `json` is the profile as `config.json` has it when the caller kept that text (no second
-/// serialisation of a few hundred syscall names); else `profile` is serialised.
-pub(crate) fn save_seccomp(
-    dir: &Path,
-    prog: &SeccompProgram,
-    profile: &LinuxSeccomp,
-    json: Option<&[u8]>,
-) -> Result<()> {
-    let owned;
-    let json = match json {
-        Some(j) => j,
-        None => {
-            owned = serde_json::to_vec(profile).expect("a seccomp profile always serialises");
-            &owned
-        }
-    };
+/// What [`SECCOMP`] holds: `prog` and `json`, the profile it was compiled from (as
+/// `config.json` has it: no second serialisation of a few hundred syscall names).
+pub(crate) fn seccomp_file(prog: &SeccompProgram, json: &[u8]) -> Vec<u8> {
     let insns = prog.instructions();
     let mut data = Vec::with_capacity(SECCOMP_HEADER + insns.len() * 8 + json.len());
     data.extend_from_slice(SECCOMP_MAGIC);
@@ -251,8 +235,14 @@ pub(crate) fn save_seccomp(
         data.extend_from_slice(&i.k.to_ne_bytes());
     }
     data.extend_from_slice(json);
+    data
+}
+
+/// Writes [`SECCOMP`] into `dir`, made by [`seccomp_file`]. Not atomic and not fsynced: it
+/// is written before state.json, which makes the container exist.
+pub(crate) fn save_seccomp(dir: &Path, file: &[u8]) -> Result<()> {
     let path = dir.join(SECCOMP);
-    fs::write(&path, data).map_err(|e| Error::os("writing", path, e))
+    fs::write(&path, file).map_err(|e| Error::os("writing", path, e))
 }
 
 /// Reads [`SECCOMP`] in `dir`: the program's flags, its instructions (8 bytes each) and
@@ -397,7 +387,7 @@ mod tests {
         .unwrap();
         let prog = crate::runtime::seccomp::compile(&profile).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        save_seccomp(dir.path(), &prog, &profile, None).unwrap();
+        save_seccomp(dir.path(), &seccomp_file(&prog, &serde_json::to_vec(&profile).unwrap())).unwrap();
         let back = load_seccomp_program(dir.path()).unwrap();
         assert_eq!(back.flags(), prog.flags());
         let key = |p: &SeccompProgram| {
