@@ -333,8 +333,9 @@ impl<'s> Bundle<'s> {
     /// Holds the image for the container and mounts its overlay; returns the merged dir.
     fn mount_rootfs(&mut self, plan: &Plan) -> Result<PathBuf> {
         let images = self.store.images();
-        images.hold(&self.id, &plan.reference.parse()?)?;
-        let mut lower = images.rootfs_layers(&plan.reference.parse()?)?;
+        let reference = plan.reference.parse()?;
+        images.hold(&self.id, &reference, !plan.auto_remove)?;
+        let mut lower = images.rootfs_layers(&reference)?;
         lower.reverse();
         let dir = &self.dir;
         rootfs::mount(dir, &lower, plan.auto_remove)?;

@@ -675,11 +675,14 @@ impl<'e> Images<'e> {
     /// Records that `owner` (a container id: letters, digits, `_`, `.`, `-`) uses the image
     /// `reference`: while held, [`Self::remove`] refuses to remove its last reference
     /// without `force`, and garbage collection keeps its blobs and unpacked layers (which
-    /// may be mounted as lower dirs). Holding again replaces the previous hold.
+    /// may be mounted as lower dirs). Holding again replaces the previous hold. With
+    /// `durable` the hold survives a power loss (file and directory fsynced); a container
+    /// removed when it exits needs no such hold, as it needs no such record (the repair
+    /// after a crash removes it and its hold alike).
     ///
     /// # Errors
     /// [`Error::InvalidId`] for a bad owner, [`Error::ImageNotFound`].
-    pub(crate) fn hold(&self, owner: &str, reference: &Reference) -> Result<()> {
+    pub(crate) fn hold(&self, owner: &str, reference: &Reference, durable: bool) -> Result<()> {
         check_owner(owner)?;
         let d = self.find(reference)?;
         let hold = Hold {
@@ -688,7 +691,8 @@ impl<'e> Images<'e> {
             weak: false,
         };
         let json = serde_json::to_vec(&hold).expect("hold serialises");
-        store::write_atomic(&self.store.holds_dir().join(format!("{owner}.json")), &json)
+        let path = self.store.holds_dir().join(format!("{owner}.json"));
+        store::write_replace(&path, &json, durable)
     }
 
     /// Drops `owner`'s hold (a missing hold is not an error). Blobs and layers it kept
@@ -1136,8 +1140,8 @@ pub(super) mod tests {
         let (_root, s_store, img) = imported("held:1");
         let s = Images::new(&s_store);
         let lower = s.rootfs_layers(&r("held:1")).unwrap();
-        s.hold("ctr-1", &r("held:1")).unwrap();
-        assert!(s.hold("../evil", &r("held:1")).is_err());
+        s.hold("ctr-1", &r("held:1"), true).unwrap();
+        assert!(s.hold("../evil", &r("held:1"), true).is_err());
         let e = s.remove(&r("held:1"), false).unwrap_err();
         assert!(e.to_string().contains("container ctr-1"), "{e}");
         // another tag can go: the image keeps a name
