@@ -869,9 +869,6 @@ impl<'e> ContainerBuilder<'e> {
         plan.open_stdin =
             (mode == Mode::Create || !plan.detach) && !matches!(stdin.0, StdioKind::Null);
         let mut bundle = self.store.create(&plan)?;
-        // In config.json now. Freed here, before the clone: freed after it, its few hundred
-        // strings would make this process copy heap pages the child shares until it execs.
-        plan.seccomp = None;
         let made = match mode {
             Mode::Create => bundle.standby().map(|c| Made::Created(Box::new(c))),
             Mode::Spawn if plan.detach => bundle.start_detached(&plan).map(Made::Running),
@@ -1501,7 +1498,7 @@ enum Security {
 #[derive(Debug)]
 struct SecurityPlan {
     /// `linux.seccomp` (`None`: no filter).
-    seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    seccomp: Option<std::sync::Arc<spec::Seccomp>>,
     no_new_privileges: bool,
     /// `HostConfig.SecurityOpt`: the settings that differ from the defaults, in Docker's
     /// spelling (`seccomp=unconfined`, `seccomp=PATH`, `no-new-privileges`).
@@ -1540,7 +1537,7 @@ impl ContainerBuilder<'_> {
             _ if self.privileged => None,
             SeccompProfile::Default => Some(spec::default_seccomp(caps)),
             SeccompProfile::Unconfined => None,
-            SeccompProfile::File(path) => load_seccomp(&path, caps)?,
+            SeccompProfile::File(path) => load_seccomp(&path, caps)?.map(spec::Seccomp::new),
         };
         Ok(SecurityPlan {
             seccomp,

@@ -70,7 +70,7 @@ pub(super) struct Plan {
     pub privileged: bool,
     /// `linux.seccomp` (`None`: no filter), `process.noNewPrivileges`, and the options as
     /// `HostConfig.SecurityOpt` shows them.
-    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    pub seccomp: Option<std::sync::Arc<spec::Seccomp>>,
     pub no_new_privileges: bool,
     pub security_opt: Vec<String>,
     /// Limits: memory, swap and soft limit in bytes, CPU shares, CFS quota and period in
@@ -440,7 +440,6 @@ impl<'s> Bundle<'s> {
             read_only: plan.read_only,
             privileged: plan.privileged,
             caps: &plan.caps,
-            seccomp: plan.seccomp.as_ref(),
             no_new_privileges: plan.no_new_privileges,
             limits: plan.limits,
             pids: plan.pids,
@@ -491,12 +490,20 @@ impl<'s> Bundle<'s> {
         if let Some(init) = &plan.init {
             super::init::apply(&mut spec, init);
         }
-        for edit in &plan.spec_edits {
-            (edit.0)(&mut spec);
+        // A privileged container has no filter (as Docker). Edits see the profile in the spec;
+        // without edits it is put in as its JSON, made once (spec::Seccomp).
+        let mut seccomp = plan.seccomp.as_deref().filter(|_| !plan.privileged);
+        if !plan.spec_edits.is_empty() {
+            if let (Some(s), Some(linux)) = (seccomp.take(), spec.linux_mut()) {
+                linux.set_seccomp(Some(s.profile.clone()));
+            }
+            for edit in &plan.spec_edits {
+                (edit.0)(&mut spec);
+            }
         }
         // Compact, as containerd writes it: Docker's seccomp profile alone is a few hundred
         // names, a third more bytes to write and for the runtime to read when indented.
-        let config = serde_json::to_vec(&spec).expect("spec serialises");
+        let config = spec::to_json(spec, seccomp);
         crate::store::write_replace(&self.dir.join("config.json"), &config, !plan.auto_remove)
     }
 

@@ -20,7 +20,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use oci_spec::runtime::{LinuxSeccomp, Spec};
 use serde_json::{json, Value};
@@ -309,8 +309,6 @@ pub(crate) struct Input<'a> {
     pub read_only: bool,
     pub privileged: bool,
     pub caps: &'a BTreeSet<String>,
-    /// `linux.seccomp` (`None`: no filter; a privileged container never has one).
-    pub seccomp: Option<&'a LinuxSeccomp>,
     pub no_new_privileges: bool,
     /// The checked memory and CPU limits (only a positive swap reaches the spec).
     pub limits: Limits,
@@ -339,11 +337,28 @@ fn caps_json(caps: &BTreeSet<String>) -> Value {
     json!(caps.iter().map(|c| format!("CAP_{c}")).collect::<Vec<_>>())
 }
 
+/// A container's seccomp profile (`linux.seccomp`) with its compact JSON, made once and
+/// shared: an engine writes the same few profiles (Docker's default, per capability set)
+/// into every `config.json`, a few hundred syscall names each, which it neither copies nor
+/// serialises again for each container (see [`to_json`]).
+#[derive(Debug)]
+pub(crate) struct Seccomp {
+    pub profile: LinuxSeccomp,
+    pub json: Vec<u8>,
+}
+
+impl Seccomp {
+    pub(crate) fn new(profile: LinuxSeccomp) -> Arc<Seccomp> {
+        let json = serde_json::to_vec(&profile).expect("a seccomp profile always serialises");
+        Arc::new(Seccomp { profile, json })
+    }
+}
+
 /// Docker's default seccomp profile for a container with `caps`
 /// ([`default_profile`](crate::runtime::seccomp_profile::default_profile)), resolved once
 /// per capability set: an engine starts most of its containers with the same few sets.
-pub(crate) fn default_seccomp(caps: &BTreeSet<String>) -> LinuxSeccomp {
-    static CACHE: Mutex<Vec<(BTreeSet<String>, LinuxSeccomp)>> = Mutex::new(Vec::new());
+pub(crate) fn default_seccomp(caps: &BTreeSet<String>) -> Arc<Seccomp> {
+    static CACHE: Mutex<Vec<(BTreeSet<String>, Arc<Seccomp>)>> = Mutex::new(Vec::new());
     let mut cache = CACHE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -351,12 +366,42 @@ pub(crate) fn default_seccomp(caps: &BTreeSet<String>) -> LinuxSeccomp {
         return profile.clone();
     }
     let names: Vec<String> = caps.iter().map(|c| format!("CAP_{c}")).collect();
-    let profile = crate::runtime::seccomp_profile::default_profile(&names);
+    let profile = Seccomp::new(crate::runtime::seccomp_profile::default_profile(&names));
     if cache.len() >= 8 {
         cache.remove(0);
     }
     cache.push((caps.clone(), profile.clone()));
     profile
+}
+
+/// `spec` as compact JSON, with `seccomp` as its `linux.seccomp` (`spec` has none): the
+/// profile's JSON is put in as made once, where serialising it would cost as much again as
+/// the rest of the spec.
+pub(crate) fn to_json(mut spec: Spec, seccomp: Option<&Seccomp>) -> Vec<u8> {
+    let Some(seccomp) = seccomp else {
+        return serde_json::to_vec(&spec).expect("a spec always serialises");
+    };
+    debug_assert!(spec.linux().as_ref().is_none_or(|l| l.seccomp().is_none()));
+    let linux = match spec.linux_mut().take() {
+        Some(l) => serde_json::to_vec(&l).expect("a spec always serialises"),
+        None => b"{}".to_vec(),
+    };
+    // Both are JSON objects, `{…}`: the spec's gets `"linux":{…,"seccomp":…}` as its last
+    // member.
+    let mut out = serde_json::to_vec(&spec).expect("a spec always serialises");
+    out.pop();
+    if out.len() > 1 {
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"linux\":");
+    out.extend_from_slice(&linux[..linux.len() - 1]);
+    if linux.len() > 2 {
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"seccomp\":");
+    out.extend_from_slice(&seccomp.json);
+    out.extend_from_slice(b"}}");
+    out
 }
 
 /// The runtime spec for a container (bundle = the container directory, rootfs `rootfs`).
@@ -466,16 +511,7 @@ pub(crate) fn build(i: &Input<'_>) -> Spec {
         ],
         "linux": linux,
     });
-    let mut spec: Spec =
-        serde_json::from_value(doc).expect("the generated spec matches the schema");
-    // The profile (hundreds of syscall names) goes in as it is, not through a JSON tree and
-    // back.
-    if let (Some(seccomp), false) = (i.seccomp, i.privileged) {
-        if let Some(linux) = spec.linux_mut() {
-            linux.set_seccomp(Some(seccomp.clone()));
-        }
-    }
-    spec
+    serde_json::from_value(doc).expect("the generated spec matches the schema")
 }
 
 #[cfg(test)]
@@ -572,7 +608,8 @@ mod tests {
 
     #[test]
     fn default_seccomp_follows_the_capabilities() {
-        let has = |p: &LinuxSeccomp, name: &str| {
+        let has = |p: &Seccomp, name: &str| {
+            let p = &p.profile;
             p.syscalls()
                 .iter()
                 .flatten()
@@ -582,8 +619,8 @@ mod tests {
         let admin = capabilities(&s(&["SYS_ADMIN"]), &[], false, u64::MAX).unwrap();
         assert!(!has(&default_seccomp(&plain), "mount"));
         assert!(has(&default_seccomp(&admin), "mount"));
-        // Cached, and still per set.
-        assert_eq!(default_seccomp(&plain), default_seccomp(&plain));
+        // Cached (the same one), and still per set.
+        assert!(Arc::ptr_eq(&default_seccomp(&plain), &default_seccomp(&plain)));
         assert!(!has(&default_seccomp(&plain), "mount"));
     }
 
@@ -627,7 +664,6 @@ mod tests {
             read_only: true,
             privileged: false,
             caps: &caps,
-            seccomp: Some(&default_seccomp(&caps)),
             no_new_privileges: true,
             limits: Limits {
                 memory: Some(64 << 20),
@@ -641,7 +677,28 @@ mod tests {
             dir: Path::new("/c/abc"),
             labels: &[],
         });
-        let v = serde_json::to_value(&spec).unwrap();
+        // config.json as written: the profile's JSON put in as made once, read back as the
+        // spec with the profile set
+        let profile = default_seccomp(&caps);
+        let config = to_json(spec.clone(), Some(&profile));
+        let back: Spec = serde_json::from_slice(&config).unwrap();
+        let mut whole = spec.clone();
+        whole
+            .linux_mut()
+            .as_mut()
+            .unwrap()
+            .set_seccomp(Some(profile.profile.clone()));
+        assert_eq!(back, whole);
+        let plain: Spec = serde_json::from_slice(&to_json(spec.clone(), None)).unwrap();
+        assert_eq!(plain, spec);
+        // a spec without `linux` gets one holding the profile alone
+        let mut bare = spec;
+        bare.set_linux(None);
+        let back: Spec = serde_json::from_slice(&to_json(bare, Some(&profile))).unwrap();
+        let linux = back.linux().as_ref().unwrap();
+        assert_eq!(linux.seccomp().as_ref(), Some(&profile.profile));
+        assert_eq!(linux.namespaces(), &None);
+        let v: Value = serde_json::from_slice(&config).unwrap();
         assert_eq!(v["root"]["readonly"], true);
         assert_eq!(
             v["process"]["capabilities"]["bounding"]

@@ -247,7 +247,7 @@ fn hostname_and_etc_files() {
 fn oci_spec_edits_reach_the_runtime() {
     use cargohold::ext::ContainerBuilderExt as _;
     let e = env();
-    let mut b = e.sh("hostname; echo $EDITED");
+    let mut b = e.sh("hostname; echo $EDITED; mkdir /tmp/d 2>/dev/null || echo refused");
     b.hostname("asked")
         .oci_spec(|s| {
             s.set_hostname(Some("first".into()));
@@ -263,10 +263,25 @@ fn oci_spec_edits_reach_the_runtime() {
             p.set_env(Some(env));
             s.set_process(Some(p));
         })
+        // The edits see Docker's default seccomp profile, and what they make of it is the
+        // container's filter.
+        .oci_spec(|s| {
+            let linux = s.linux_mut().as_mut().unwrap();
+            let mut profile = linux.seccomp().clone().expect("the default profile");
+            // mkdir out of the allow list: the profile's default action (EPERM) refuses it
+            let mut rules = profile.syscalls().clone().unwrap_or_default();
+            for r in &mut rules {
+                let names = r.names().iter().filter(|n| !n.starts_with("mkdir"));
+                r.set_names(names.cloned().collect());
+            }
+            rules.retain(|r| !r.names().is_empty());
+            profile.set_syscalls(Some(rules));
+            linux.set_seccomp(Some(profile));
+        })
         .auto_remove(true);
     for _ in 0..2 {
         let out = b.output().unwrap();
-        assert_eq!(stdout(&out), "first-then-second\nyes\n");
+        assert_eq!(stdout(&out), "first-then-second\nyes\nrefused\n");
     }
     assert_no_containers(&e);
 }
