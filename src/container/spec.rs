@@ -620,7 +620,10 @@ mod tests {
         assert!(!has(&default_seccomp(&plain), "mount"));
         assert!(has(&default_seccomp(&admin), "mount"));
         // Cached (the same one), and still per set.
-        assert!(Arc::ptr_eq(&default_seccomp(&plain), &default_seccomp(&plain)));
+        assert!(Arc::ptr_eq(
+            &default_seccomp(&plain),
+            &default_seccomp(&plain)
+        ));
         assert!(!has(&default_seccomp(&plain), "mount"));
     }
 

@@ -387,7 +387,11 @@ mod tests {
         .unwrap();
         let prog = crate::runtime::seccomp::compile(&profile).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        save_seccomp(dir.path(), &seccomp_file(&prog, &serde_json::to_vec(&profile).unwrap())).unwrap();
+        save_seccomp(
+            dir.path(),
+            &seccomp_file(&prog, &serde_json::to_vec(&profile).unwrap()),
+        )
+        .unwrap();
         let back = load_seccomp_program(dir.path()).unwrap();
         assert_eq!(back.flags(), prog.flags());
         let key = |p: &SeccompProgram| {
