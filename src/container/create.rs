@@ -490,12 +490,13 @@ impl<'s> Bundle<'s> {
         if let Some(init) = &plan.init {
             super::init::apply(&mut spec, init);
         }
-        // A privileged container has no filter (as Docker). Edits see the profile in the spec;
-        // without edits it is put in as its JSON, made once (spec::Seccomp).
-        let mut seccomp = plan.seccomp.as_deref().filter(|_| !plan.privileged);
+        // Edits see the profile in the spec; without edits it is put in as its JSON, made
+        // once (spec::Seccomp). (A privileged container has none: see the builder's
+        // security plan.)
+        let mut seccomp = plan.seccomp.as_deref();
         if !plan.spec_edits.is_empty() {
-            if let (Some(s), Some(linux)) = (seccomp.take(), spec.linux_mut()) {
-                linux.set_seccomp(Some(s.profile.clone()));
+            if let Some(linux) = spec.linux_mut() {
+                linux.set_seccomp(seccomp.take().map(|s| s.profile.clone()));
             }
             for edit in &plan.spec_edits {
                 (edit.0)(&mut spec);
