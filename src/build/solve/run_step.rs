@@ -177,12 +177,21 @@ impl Solver<'_, '_> {
                     None => None,
                     Some(f) => Some(self.source_named(&f)?),
                 };
-                ResolvedMount::Bind {
-                    target: abs(&target, wd),
+                let target = abs(&target, wd);
+                let rw = !m.read_only;
+                // keyed by what it mounts: the context's content, or the source's key
+                let src_key = match &from {
+                    None => self.context.digest(&[source.as_str()])?.to_string(),
+                    Some(f) => f.key().to_owned(),
+                };
+                let key = format!("bind {} {source} {src_key} {rw}", target.display());
+                let bind = ResolvedMount::Bind {
+                    target,
                     source,
                     from,
-                    rw: !m.read_only,
-                }
+                    rw,
+                };
+                return Ok((key, bind));
             }
             MountType::Cache => {
                 let target = target.ok_or_else(|| invalid("cache mount needs a target"))?;
@@ -233,22 +242,8 @@ impl Solver<'_, '_> {
                 ))
             }
         };
-        let key = match &resolved {
-            ResolvedMount::Bind {
-                target,
-                source,
-                from,
-                rw,
-            } => {
-                let src_key = match from {
-                    None => self.context.digest(&[source.as_str()])?.to_string(),
-                    Some(f) => f.key().to_owned(),
-                };
-                format!("bind {} {source} {src_key} {rw}", target.display())
-            }
-            r => format!("{r:?}"),
-        };
-        Ok((key, resolved))
+        // a cache, tmpfs or secret mount: keyed by its whole description
+        Ok((format!("{resolved:?}"), resolved))
     }
 
     /// A `--from` word: an earlier stage's result or an image's.
