@@ -544,8 +544,8 @@ pub(super) async fn create_route(mut call: Call) -> Reply {
 }
 
 /// Makes the container `body` describes (see the module docs).
-fn create(engine: &Engine, name: Option<String>, body: CreateBody) -> Result<Value, ApiError> {
-    let host = body.host_config.unwrap_or_default();
+fn create(engine: &Engine, name: Option<String>, mut body: CreateBody) -> Result<Value, ApiError> {
+    let host = body.host_config.take().unwrap_or_default();
     if !body.mac_address.is_empty() {
         return Err(unsupported("MacAddress", "addresses are the network's"));
     }
@@ -562,10 +562,40 @@ fn create(engine: &Engine, name: Option<String>, body: CreateBody) -> Result<Val
                 .push(m.to_owned())
         });
     }
-    if let Some(n) = name {
+    if let Some(n) = &name {
         b.name(n.trim_start_matches('/'));
     }
-    command(&mut b, &image, body.entrypoint, body.cmd);
+    let mut spec_edits = SpecEdits::default();
+    if !body.domainname.is_empty() {
+        spec_edits.domainname = Some(body.domainname.clone());
+    }
+    process_config(&mut b, &image, &mut body)?;
+    mounts(&mut b, &host, body.volumes.as_ref())?;
+    let exposed = body.exposed_ports.as_ref();
+    publish(&mut b, &host, &image, exposed, &mut |w| {
+        warnings.lock().unwrap_or_else(|p| p.into_inner()).push(w)
+    })?;
+    network(
+        &mut b,
+        &host.network_mode,
+        body.network_disabled,
+        body.networking_config.take(),
+    )?;
+    host_config(&mut b, host, &mut spec_edits)?;
+    spec_edits.apply(&mut b);
+    let c = b.create().map_err(docker_error)?;
+    let warnings = warnings.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    Ok(json!({ "Id": c.id(), "Warnings": warnings }))
+}
+
+/// The process and its settings: command, environment, labels, working directory, user,
+/// hostname, terminal, stdin, healthcheck and how it is stopped.
+fn process_config(
+    b: &mut ContainerBuilder,
+    image: &crate::Image,
+    body: &mut CreateBody,
+) -> Result<(), ApiError> {
+    command(b, image, body.entrypoint.take(), body.cmd.take());
     for e in body.env.iter().flatten() {
         // a bare `KEY` (no value) sets nothing, as in Docker
         if let Some((k, v)) = e.split_once('=') {
@@ -591,7 +621,7 @@ fn create(engine: &Engine, name: Option<String>, body: CreateBody) -> Result<Val
     } else {
         Stdio::null()
     });
-    if let Some(hc) = body.healthcheck {
+    if let Some(hc) = body.healthcheck.take() {
         b.healthcheck(hc);
     }
     if !body.stop_signal.is_empty() {
@@ -601,21 +631,27 @@ fn create(engine: &Engine, name: Option<String>, body: CreateBody) -> Result<Val
         let secs = u64::try_from(t).map_err(|_| invalid("StopTimeout", "it is negative"))?;
         b.stop_timeout(Duration::from_secs(secs));
     }
-    let mut spec_edits = SpecEdits::default();
-    if !body.domainname.is_empty() {
-        spec_edits.domainname = Some(body.domainname.clone());
-    }
-    // mounts: binds, then structured mounts, then the anonymous volumes of `Volumes`
+    Ok(())
+}
+
+/// The mounts: binds, then structured mounts, then tmpfs mounts, then an anonymous volume
+/// for each path of `Volumes` that none of those covers.
+fn mounts(
+    b: &mut ContainerBuilder,
+    host: &HostConfigBody,
+    volumes: Option<&BTreeMap<String, Value>>,
+) -> Result<(), ApiError> {
     let mut destinations = BTreeSet::new();
+    let mut add = |b: &mut ContainerBuilder, m: Mount| {
+        destinations.insert(m.destination().to_owned());
+        b.mount(m);
+    };
     for bind in host.binds.iter().flatten() {
         let m = Mount::from_volume_flag(bind).map_err(|e| invalid("HostConfig.Binds", e))?;
-        destinations.insert(m.destination().to_owned());
-        b.mount(m);
+        add(b, m);
     }
     for m in host.mounts.iter().flatten() {
-        let m = mount(m)?;
-        destinations.insert(m.destination().to_owned());
-        b.mount(m);
+        add(b, mount(m)?);
     }
     for (dest, opts) in host.tmpfs.iter().flatten() {
         let spec = if opts.is_empty() {
@@ -624,15 +660,35 @@ fn create(engine: &Engine, name: Option<String>, body: CreateBody) -> Result<Val
             format!("{dest}:{opts}")
         };
         let m = Mount::from_tmpfs_flag(&spec).map_err(|e| invalid("HostConfig.Tmpfs", e))?;
-        destinations.insert(m.destination().to_owned());
-        b.mount(m);
+        add(b, m);
     }
-    for dest in body.volumes.iter().flatten().map(|(d, _)| d) {
+    for dest in volumes.into_iter().flatten().map(|(d, _)| d) {
         if !destinations.contains(Path::new(dest)) {
             b.mount(Mount::anonymous(dest));
         }
     }
-    // ports
+    Ok(())
+}
+
+/// A port as `ExposedPorts` keys name it, with its protocol (`80` is `80/tcp`).
+fn with_protocol(port: &str) -> String {
+    if port.contains('/') {
+        port.to_owned()
+    } else {
+        format!("{port}/tcp")
+    }
+}
+
+/// The published ports: `PortBindings`, and with `PublishAllPorts` every port of
+/// `ExposedPorts` that is neither bound nor exposed by the image (those the engine
+/// publishes itself); `warn` is told of exposed ports that are not recorded.
+fn publish(
+    b: &mut ContainerBuilder,
+    host: &HostConfigBody,
+    image: &crate::Image,
+    exposed: Option<&BTreeMap<String, Value>>,
+    warn: &mut dyn FnMut(String),
+) -> Result<(), ApiError> {
     let mut ports = port_bindings(host.port_bindings.as_ref().unwrap_or(&BTreeMap::new()))?;
     let image_exposed: BTreeSet<String> = image
         .config()
@@ -640,21 +696,11 @@ fn create(engine: &Engine, name: Option<String>, body: CreateBody) -> Result<Val
         .as_ref()
         .and_then(|c| c.exposed_ports().clone())
         .unwrap_or_default()
-        .into_iter()
-        .map(|p| {
-            if p.contains('/') {
-                p
-            } else {
-                format!("{p}/tcp")
-            }
-        })
+        .iter()
+        .map(|p| with_protocol(p))
         .collect();
-    for port in body.exposed_ports.iter().flatten().map(|(p, _)| p) {
-        let p = if port.contains('/') {
-            port.clone()
-        } else {
-            format!("{port}/tcp")
-        };
+    for port in exposed.into_iter().flatten().map(|(p, _)| p) {
+        let p = with_protocol(port);
         let (num, proto) = p.split_once('/').unwrap_or((&p, "tcp"));
         let published = ports
             .iter()
@@ -668,32 +714,34 @@ fn create(engine: &Engine, name: Option<String>, body: CreateBody) -> Result<Val
                 .map_err(|e: Error| invalid("ExposedPorts", format!("{p}: {e}")))?;
             ports.push(b);
         } else {
-            warnings
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(format!(
-                    "exposed port {p} is not recorded: every port of a container is reachable \
-                     on its networks, and only published ports from the host"
-                ));
+            warn(format!(
+                "exposed port {p} is not recorded: every port of a container is reachable \
+                 on its networks, and only published ports from the host"
+            ));
         }
     }
     for p in ports {
         b.publish_port(p);
     }
     b.publish_all(host.publish_all_ports);
-    network(
-        &mut b,
-        &host.network_mode,
-        body.network_disabled,
-        body.networking_config,
-    )?;
+    Ok(())
+}
+
+/// The rest of `HostConfig`: removal and restart policy, resources, capabilities and
+/// security options, extra hosts, DNS servers, the init, and the sysctls and `/dev/shm`
+/// size (`spec_edits`).
+fn host_config(
+    b: &mut ContainerBuilder,
+    host: HostConfigBody,
+    spec_edits: &mut SpecEdits,
+) -> Result<(), ApiError> {
     if host.auto_remove {
         b.auto_remove(true);
     }
     if let Some(p) = &host.restart_policy {
         b.restart(restart_policy(p)?);
     }
-    resources(&mut b, &host.resources)?;
+    resources(b, &host.resources)?;
     for c in host.cap_add.iter().flatten() {
         b.cap_add(c);
     }
@@ -730,10 +778,7 @@ fn create(engine: &Engine, name: Option<String>, body: CreateBody) -> Result<Val
     if host.shm_size > 0 && host.shm_size != DOCKER_SHM_SIZE {
         spec_edits.shm_size = Some(host.shm_size as u64);
     }
-    spec_edits.apply(&mut b);
-    let c = b.create().map_err(docker_error)?;
-    let warnings = warnings.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    Ok(json!({ "Id": c.id(), "Warnings": warnings }))
+    Ok(())
 }
 
 /// Docker's default size of `/dev/shm`.
