@@ -11,7 +11,7 @@ use super::plan::{self, Context};
 use super::state::Status;
 use super::{dup_stdio, send_console, wait_for, write_pid_file, ExitStatus, Runtime};
 use crate::sys::file;
-use crate::sys::process::{self as proc, ChildMessage, InitPlan};
+use crate::sys::process::{self as proc, ChildMessage, InitPlan, Spawned};
 use crate::{Error, Result};
 
 /// Options of [`Runtime::exec`]: [`ExecOptions::new`] (or [`Default`]) and setters.
@@ -98,55 +98,8 @@ impl Runtime {
         }
         let pid = rec.pid;
         // Join the namespaces the init has and we do not share, the user namespace first.
-        let mut join = Vec::new();
-        let mut join_pid = None;
         let mut ctx = Context::default();
-        for (name, flag) in [
-            ("user", libc::CLONE_NEWUSER),
-            ("mnt", libc::CLONE_NEWNS),
-            ("cgroup", libc::CLONE_NEWCGROUP),
-            ("ipc", libc::CLONE_NEWIPC),
-            ("uts", libc::CLONE_NEWUTS),
-            ("net", libc::CLONE_NEWNET),
-            ("pid", libc::CLONE_NEWPID),
-        ] {
-            let theirs = PathBuf::from(format!("/proc/{pid}/ns/{name}"));
-            let ours = PathBuf::from(format!("/proc/self/ns/{name}"));
-            // a kernel without this namespace kind: nothing to join
-            let Ok(o) = fs::metadata(&ours) else {
-                continue;
-            };
-            // Never run the process outside a namespace it cannot see: without root, the
-            // init of a container that has not started yet (still the runtime, not
-            // dumpable) cannot be looked at through /proc by its user.
-            let t = fs::metadata(&theirs).map_err(|e| {
-                if super::rootless() && e.kind() == std::io::ErrorKind::PermissionDenied {
-                    Error::Unsupported {
-                        what: format!("exec into rootless container {id} before it starts"),
-                        reason: "its init is the runtime until then, which its user may not \
-                                 enter; start it first"
-                            .into(),
-                    }
-                } else {
-                    Error::os(
-                        "looking at the namespace of the container's init",
-                        &theirs,
-                        e,
-                    )
-                }
-            })?;
-            if t.ino() == o.ino() && t.dev() == o.dev() {
-                continue;
-            }
-            let fd = file::open(&theirs, libc::O_RDONLY)
-                .map_err(|e| Error::os("opening namespace", &theirs, e))?;
-            ctx.join.push(theirs.display().to_string());
-            if flag == libc::CLONE_NEWPID {
-                join_pid = Some(fd);
-            } else {
-                join.push((fd, flag));
-            }
-        }
+        let (mut join, mut join_pid) = namespaces_to_join(id, pid, &mut ctx)?;
         // rootless containers may have none (see `create_cgroup`)
         let cg = super::open_cgroup(&rec.cgroup_path)?;
         // HOME from the container's /etc/passwd when the process has none, as create does.
@@ -195,35 +148,7 @@ impl Runtime {
                 stage: "cloning the exec process".into(),
                 source: e,
             })?;
-        let mut console = None;
-        let mut exec_pid = spawned.pid;
-        loop {
-            let (msg, fd) = spawned.recv().map_err(|e| Error::Spawn {
-                stage: "reading from the exec process".into(),
-                source: e,
-            })?;
-            match msg {
-                ChildMessage::Pid(p) => {
-                    // the intermediate child exits at once; the process is its child
-                    let _ = file::wait_child(spawned.pid);
-                    exec_pid = p;
-                }
-                ChildMessage::Console => {
-                    if let Some(master) = fd {
-                        match &opts.console_socket {
-                            Some(sock) => send_console(sock, &master)?,
-                            None => console = Some(master),
-                        }
-                    }
-                }
-                ChildMessage::Execed => break,
-                ChildMessage::Failed(f) => {
-                    let _ = file::wait_child(exec_pid);
-                    return Err(ctx.error(&f));
-                }
-                _ => {}
-            }
-        }
+        let (exec_pid, console) = exec_handshake(&spawned, opts, &ctx)?;
         if let Some(p) = &opts.pid_file {
             write_pid_file(p, exec_pid)?;
         }
@@ -232,4 +157,109 @@ impl Runtime {
             console,
         })
     }
+}
+
+/// A namespace to join: its fd and its CLONE_NEW* type, as [`InitPlan::join`] holds them.
+type NsJoin = (OwnedFd, libc::c_int);
+
+/// The namespaces of the container's init (`pid`) that we do not share, opened to be
+/// joined, the user namespace first: the others as `(fd, CLONE_NEW*)`, and the pid
+/// namespace apart (the clone must happen from inside it). Each is named in `ctx` for the
+/// child's errors. Without root, a container whose init cannot be looked at yet (not
+/// started) is [`Error::Unsupported`] rather than a process outside its namespaces.
+fn namespaces_to_join(
+    id: &str,
+    pid: i32,
+    ctx: &mut Context,
+) -> Result<(Vec<NsJoin>, Option<OwnedFd>)> {
+    let mut join = Vec::new();
+    let mut join_pid = None;
+    for (name, flag) in [
+        ("user", libc::CLONE_NEWUSER),
+        ("mnt", libc::CLONE_NEWNS),
+        ("cgroup", libc::CLONE_NEWCGROUP),
+        ("ipc", libc::CLONE_NEWIPC),
+        ("uts", libc::CLONE_NEWUTS),
+        ("net", libc::CLONE_NEWNET),
+        ("pid", libc::CLONE_NEWPID),
+    ] {
+        let theirs = PathBuf::from(format!("/proc/{pid}/ns/{name}"));
+        let ours = PathBuf::from(format!("/proc/self/ns/{name}"));
+        // a kernel without this namespace kind: nothing to join
+        let Ok(o) = fs::metadata(&ours) else {
+            continue;
+        };
+        // Never run the process outside a namespace it cannot see: without root, the
+        // init of a container that has not started yet (still the runtime, not
+        // dumpable) cannot be looked at through /proc by its user.
+        let t = fs::metadata(&theirs).map_err(|e| {
+            if super::rootless() && e.kind() == std::io::ErrorKind::PermissionDenied {
+                Error::Unsupported {
+                    what: format!("exec into rootless container {id} before it starts"),
+                    reason: "its init is the runtime until then, which its user may not \
+                             enter; start it first"
+                        .into(),
+                }
+            } else {
+                Error::os(
+                    "looking at the namespace of the container's init",
+                    &theirs,
+                    e,
+                )
+            }
+        })?;
+        if t.ino() == o.ino() && t.dev() == o.dev() {
+            continue;
+        }
+        let fd = file::open(&theirs, libc::O_RDONLY)
+            .map_err(|e| Error::os("opening namespace", &theirs, e))?;
+        ctx.join.push(theirs.display().to_string());
+        if flag == libc::CLONE_NEWPID {
+            join_pid = Some(fd);
+        } else {
+            join.push((fd, flag));
+        }
+    }
+    Ok((join, join_pid))
+}
+
+/// Answers the exec process during its setup until it has exec'd: takes the pid of a
+/// second fork (reaping the intermediate child) and its pty master (sent to the console
+/// socket if there is one); a failure it reports is reaped and turned into the error
+/// `ctx` names. Returns the process's pid and the pty master kept for the caller.
+fn exec_handshake(
+    spawned: &Spawned,
+    opts: &ExecOptions,
+    ctx: &Context,
+) -> Result<(i32, Option<OwnedFd>)> {
+    let mut console = None;
+    let mut exec_pid = spawned.pid;
+    loop {
+        let (msg, fd) = spawned.recv().map_err(|e| Error::Spawn {
+            stage: "reading from the exec process".into(),
+            source: e,
+        })?;
+        match msg {
+            ChildMessage::Pid(p) => {
+                // the intermediate child exits at once; the process is its child
+                let _ = file::wait_child(spawned.pid);
+                exec_pid = p;
+            }
+            ChildMessage::Console => {
+                if let Some(master) = fd {
+                    match &opts.console_socket {
+                        Some(sock) => send_console(sock, &master)?,
+                        None => console = Some(master),
+                    }
+                }
+            }
+            ChildMessage::Execed => break,
+            ChildMessage::Failed(f) => {
+                let _ = file::wait_child(exec_pid);
+                return Err(ctx.error(&f));
+            }
+            _ => {}
+        }
+    }
+    Ok((exec_pid, console))
 }
