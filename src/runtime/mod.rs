@@ -228,6 +228,18 @@ pub struct Starting<'a> {
     pub user: Option<BorrowedFd<'a>>,
 }
 
+impl<'a> Starting<'a> {
+    /// What the callback sees of init `pid`, given its network and user namespaces (as
+    /// [`open_namespaces`] opens them).
+    fn of(pid: i32, ns: &'a [Option<OwnedFd>; 2]) -> Self {
+        Starting {
+            pid,
+            network: ns[0].as_ref().map(AsFd::as_fd),
+            user: ns[1].as_ref().map(AsFd::as_fd),
+        }
+    }
+}
+
 impl CreateOptions {
     /// Options with nothing set: what [`Default`] gives.
     pub fn new() -> Self {
@@ -335,6 +347,28 @@ pub struct Container {
 }
 
 impl Container {
+    /// The handle of a container just created whose init is `pid`, with the init's pidfd:
+    /// the clone's, unless the init is a grandchild (a new pid ns).
+    fn of_init(
+        id: &str,
+        cgroup_path: &str,
+        pid: i32,
+        spawned: &Spawned,
+        console: Option<OwnedFd>,
+    ) -> Container {
+        let pidfd = match &spawned.pidfd {
+            Some(f) if pid == spawned.pid => f.try_clone().ok(),
+            _ => file::pidfd_open(pid).ok(),
+        };
+        Container {
+            id: id.to_owned(),
+            cgroup_path: cgroup_path.to_owned(),
+            pid,
+            pidfd,
+            console,
+        }
+    }
+
     /// The container's id.
     pub fn id(&self) -> &str {
         &self.id
@@ -445,6 +479,17 @@ fn create_cgroup(id: &str, spec: &Spec) -> Result<(String, Option<Cgroup>)> {
     }
 }
 
+/// What the init's plan needs of the container's cgroup `cg`: its `cgroup.procs` files to
+/// join, on cgroup v2 its directory to clone into, and the directories the container
+/// sees. Without a cgroup (rootless), none to join, and the caller's own cgroup shown
+/// read-only at /sys/fs/cgroup instead, as runc does.
+fn cgroup_handles(cg: Option<&Cgroup>) -> Result<(Vec<OwnedFd>, Option<OwnedFd>, Vec<PathBuf>)> {
+    Ok(match cg {
+        Some(cg) => (cg.procs_fds()?, cg.v2_dir_fd()?, cg.paths()),
+        None => (Vec::new(), None, cgroup::own_dirs()?),
+    })
+}
+
 /// The network and user namespaces of process `pid` that are not ours, opened.
 fn open_namespaces(pid: i32) -> [Option<OwnedFd>; 2] {
     use std::os::unix::fs::MetadataExt;
@@ -549,6 +594,26 @@ fn start_signal(mode: StartMode, dir: &Path) -> Result<StartSignal> {
             StartSignal::Fifo(fd)
         }
     })
+}
+
+/// The state's seccomp file ([`state::seccomp_file`]): the init's compiled filter and the
+/// profile taken out of `spec` ([`take_seccomp`], whose doc says why this happens before
+/// the clone), when the spec has one.
+fn seccomp_state_file(spec: &mut Spec, config: Vec<u8>, plan: &InitPlan) -> Option<Vec<u8>> {
+    take_seccomp(spec, config)
+        .zip(plan.process.seccomp.as_ref())
+        .map(|(json, prog)| state::seccomp_file(prog, &json))
+}
+
+/// Closes the parent's copies of what the init was cloned with: the plan's fds
+/// (cgroup.procs, namespaces, the exec fifo) belong to the child now, and the fifo's
+/// start signal becomes `Immediately` in the parent's plan.
+fn hand_over_to_child(plan: &mut InitPlan) {
+    plan.cgroup_procs.clear();
+    plan.join.clear();
+    if let StartSignal::Fifo(_) = plan.start {
+        plan.start = StartSignal::Immediately;
+    }
 }
 
 /// What the setup of an init gives: its pid (pid 1 of its namespace), its pty master and
@@ -926,11 +991,7 @@ impl Runtime {
         let _lock = Lock::acquire(&dir)?;
 
         let (cgroup_path, cg) = create_cgroup(id, &spec)?;
-        let (procs, cgroup_dir, cgroup_dirs) = match &cg {
-            Some(cg) => (cg.procs_fds()?, cg.v2_dir_fd()?, cg.paths()),
-            // shown read-only at /sys/fs/cgroup instead, as runc does
-            None => (Vec::new(), None, cgroup::own_dirs()?),
-        };
+        let (procs, cgroup_dir, cgroup_dirs) = cgroup_handles(cg.as_ref())?;
         rollback.cgroup = cg;
 
         let start = start_signal(mode, &dir)?;
@@ -950,9 +1011,7 @@ impl Runtime {
         })?;
         plan.cgroup_dir = cgroup_dir;
         plan.process.parent_death_signal = opts.parent_death_signal;
-        let seccomp_file = take_seccomp(&mut spec, config)
-            .zip(plan.process.seccomp.as_ref())
-            .map(|(json, prog)| state::seccomp_file(prog, &json));
+        let seccomp_file = seccomp_state_file(&mut spec, config, &plan);
         for w in spec_warnings.iter().chain(&ctx.warnings) {
             self.warn(w);
         }
@@ -973,12 +1032,7 @@ impl Runtime {
             }
         };
         rollback.pid = Some(spawned.pid);
-        // The plan's fds (cgroup.procs, namespaces, fifo) belong to the child now.
-        plan.cgroup_procs.clear();
-        plan.join.clear();
-        if let StartSignal::Fifo(_) = plan.start {
-            plan.start = StartSignal::Immediately;
-        }
+        hand_over_to_child(&mut plan);
 
         let handshake = setup_handshake(id, &bundle, &spec, opts, &spawned, &ctx, &mut rollback);
         let Handshake {
@@ -991,53 +1045,20 @@ impl Runtime {
         };
         if let Some(BeforeStart(f)) = &opts.before_start {
             let ns = namespaces.unwrap_or_else(|| open_namespaces(pid));
-            let starting = Starting {
-                pid,
-                network: ns[0].as_ref().map(AsFd::as_fd),
-                user: ns[1].as_ref().map(AsFd::as_fd),
-            };
-            if let Err(e) = f(&starting) {
+            if let Err(e) = f(&Starting::of(pid, &ns)) {
                 return Err(self.failed_create(rollback, e, id, &bundle, &spec, spawned.pid));
             }
         }
         set_oom_score_adj(&spec, pid)?;
-        let record = save_created(
-            &dir,
-            Record {
-                id: id.to_owned(),
-                pid,
-                pid_start: state::proc_start_time(pid).map(|(s, _)| s).unwrap_or(0),
-                bundle: bundle.clone(),
-                rootfs,
-                created: state::now_rfc3339(),
-                cgroup_path,
-                spec,
-                no_mount_ns,
-                seccomp: false,
-            },
-            seccomp_file.as_deref(),
-        )?;
+        let record = created_record(id, pid, &bundle, rootfs, cgroup_path, spec, no_mount_ns);
+        let record = save_created(&dir, record, seccomp_file.as_deref())?;
         if let Some(p) = &opts.pid_file {
             write_pid_file(p, pid)?;
         }
         rollback.disarm();
         self.netns.refill();
-        // The init's pidfd: the clone's, unless the init is a grandchild (a new pid ns).
-        let pidfd = match &spawned.pidfd {
-            Some(f) if pid == spawned.pid => f.try_clone().ok(),
-            _ => file::pidfd_open(pid).ok(),
-        };
-        Ok((
-            Container {
-                id: id.to_owned(),
-                cgroup_path: record.cgroup_path.clone(),
-                pid,
-                pidfd,
-                console,
-            },
-            spawned,
-            (plan, ctx, record),
-        ))
+        let container = Container::of_init(id, &record.cgroup_path, pid, &spawned, console);
+        Ok((container, spawned, (plan, ctx, record)))
     }
 
     /// Starts a created container: its init execs the user's process.
@@ -1396,6 +1417,31 @@ fn set_oom_score_adj(spec: &Spec, pid: i32) -> Result<()> {
             .map_err(|e| Error::os("setting oom_score_adj", path, e))?;
     }
     Ok(())
+}
+
+/// The record of a container just created, whose init is `pid` (its start time read now,
+/// to detect pid reuse); [`save_created`] sets `seccomp`.
+fn created_record(
+    id: &str,
+    pid: i32,
+    bundle: &Path,
+    rootfs: PathBuf,
+    cgroup_path: String,
+    spec: Spec,
+    no_mount_ns: bool,
+) -> Record {
+    Record {
+        id: id.to_owned(),
+        pid,
+        pid_start: state::proc_start_time(pid).map(|(s, _)| s).unwrap_or(0),
+        bundle: bundle.to_path_buf(),
+        rootfs,
+        created: state::now_rfc3339(),
+        cgroup_path,
+        spec,
+        no_mount_ns,
+        seccomp: false,
+    }
 }
 
 /// Saves a created container's record. The seccomp profile stays out of state.json (start
