@@ -96,3 +96,26 @@ if [ -n "$leaks" ] || [ "$mleaks" != 0 ]; then
     exit 1
 fi
 echo "no cgroup or mount left behind; raw samples (ns) in $OUT/*.ns" >&2
+
+# The kernel's floor (benches/floor.c): this bundle's namespaces, cgroups, mounts, devices,
+# state and exec done by a minimal C program with no runtime around them, in the same
+# sitting, against the targets. Skipped without a C compiler or v1 hierarchies.
+if command -v cc >/dev/null 2>&1 && [ -n "$CRUN" ] &&
+    grep -q ' - cgroup cgroup ' /proc/self/mountinfo; then
+    cc -O2 -static -o "$work/floor" "$here/floor.c" 2>/dev/null ||
+        cc -O2 -o "$work/floor" "$here/floor.c"
+    "$work/floor" "$bundle/rootfs" "$N" >"$OUT/floor.ns"
+    FLOOR_NO_NET=1 "$work/floor" "$bundle/rootfs" "$N" >"$OUT/floor-no-netns.ns"
+    python3 - "$OUT" <<'PY'
+import statistics as st, sys
+out = sys.argv[1]
+ms = lambda f: [int(l) / 1e6 for l in open(f"{out}/{f}.ns")]
+crun = st.median(ms("crun"))
+for name in ("floor", "floor-no-netns"):
+    v = sorted(ms(name))
+    print(f"{name:15s} median {st.median(v):6.3f} ms  p99 {v[int(len(v) * 0.99) - 1]:6.3f} ms"
+          f"  = {st.median(v) / crun:.2f}x crun's median")
+print(f"(benches/floor.c: this bundle's kernel work alone; the library target 0.3x = {0.3 * crun:.3f} ms,"
+      f" the CLI's 0.5x = {0.5 * crun:.3f} ms)")
+PY
+fi
