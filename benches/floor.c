@@ -164,12 +164,13 @@ int main(int argc, char **argv) {
         CK(pid, "clone");
         for (int i = 0; i < NH; i++) close(tasks[i]);
         int st; CK(waitpid(pid, &st, 0), "wait");
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) { fprintf(stderr, "child failed %x\n", st); return 1; }
+        int failed = !WIFEXITED(st) || WEXITSTATUS(st) != 0;
         for (int i = 0; i < NH; i++) {
-            snprintf(p, sizeof p, "/sys/fs/cgroup/%s/floor-%d-%d", H[i], getpid(), it); CK(rmdir(p), p);
+            snprintf(p, sizeof p, "/sys/fs/cgroup/%.63s/floor-%d-%d", H[i], getpid(), it); CK(rmdir(p), p);
         }
         CK(unlink(sp), "unlink state");
         snprintf(p, sizeof p, "/run/floor-%d-%d", getpid(), it); CK(rmdir(p), "rmdir state");
+        if (failed) { fprintf(stderr, "floor: the child failed (wait status %#x)\n", st); return 1; }
         long long t1 = now();
         if (it >= 10) printf("%lld\n", t1 - t0);
     }
