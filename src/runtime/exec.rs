@@ -9,7 +9,7 @@ use oci_spec::runtime::Process;
 
 use super::plan::{self, Context};
 use super::state::Status;
-use super::{dup_stdio, send_console, wait_for, write_pid_file, ExitStatus, Runtime};
+use super::{dup_stdio, recv_from, send_console, wait_for, write_pid_file, ExitStatus, Runtime};
 use crate::sys::file;
 use crate::sys::process::{self as proc, ChildMessage, InitPlan, Spawned};
 use crate::{Error, Result};
@@ -235,10 +235,7 @@ fn exec_handshake(
     let mut console = None;
     let mut exec_pid = spawned.pid;
     loop {
-        let (msg, fd) = spawned.recv().map_err(|e| Error::Spawn {
-            stage: "reading from the exec process".into(),
-            source: e,
-        })?;
+        let (msg, fd) = recv_from(spawned, "exec")?;
         match msg {
             ChildMessage::Pid(p) => {
                 // the intermediate child exits at once; the process is its child

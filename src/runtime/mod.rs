@@ -616,6 +616,15 @@ fn hand_over_to_child(plan: &mut InitPlan) {
     }
 }
 
+/// The next message of the child being set up, the `who` process ("init", "exec"); a
+/// failure to read it is the error of that stage.
+pub(super) fn recv_from(spawned: &Spawned, who: &str) -> Result<(ChildMessage, Option<OwnedFd>)> {
+    spawned.recv().map_err(|e| Error::Spawn {
+        stage: format!("reading from the {who} process"),
+        source: e,
+    })
+}
+
 /// What the setup of an init gives: its pid (pid 1 of its namespace), its pty master and
 /// its namespaces opened for [`CreateOptions::before_start`] while that was possible.
 struct Handshake {
@@ -640,10 +649,7 @@ fn setup_handshake(
     let mut namespaces = None;
     let hooks = spec.hooks().clone().unwrap_or_default();
     loop {
-        let (msg, fd) = spawned.recv().map_err(|e| Error::Spawn {
-            stage: "reading from the init process".into(),
-            source: e,
-        })?;
+        let (msg, fd) = recv_from(spawned, "init")?;
         match msg {
             ChildMessage::IdMap => {
                 if let Some(linux) = spec.linux() {
