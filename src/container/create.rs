@@ -213,14 +213,7 @@ impl Plan {
                 .exposed_ports()
                 .iter()
                 .flatten()
-                .map(|p| {
-                    let p = if p.contains('/') {
-                        p.clone()
-                    } else {
-                        format!("{p}/tcp")
-                    };
-                    (p, Default::default())
-                })
+                .map(|p| (crate::network::exposed_port_key(p), Default::default()))
                 .collect(),
             healthcheck: self.healthcheck.clone(),
         }

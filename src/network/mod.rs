@@ -53,6 +53,7 @@ use crate::sys::netlink::Netlink;
 use crate::{Error, Result};
 
 pub use ipam::Subnet;
+pub(crate) use ports::exposed_port_key;
 pub use ports::{PortBinding, Protocol};
 #[cfg(test)]
 pub(crate) use sandbox::Sandbox;

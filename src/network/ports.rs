@@ -9,6 +9,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+/// A port as Docker's `ExposedPorts` keys name it, `<port>/<protocol>`: an image's `80` is
+/// `80/tcp`.
+pub(crate) fn exposed_port_key(port: &str) -> String {
+    if port.contains('/') {
+        port.to_owned()
+    } else {
+        format!("{port}/tcp")
+    }
+}
+
 /// A transport protocol of a published port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::docker_error;
 use crate::api::http::{self, ApiError, Call, Reply};
+use crate::network::exposed_port_key;
 use crate::{
     ContainerBuilder, Engine, Error, Healthcheck, Mount, PortBinding, Propagation, Reference,
     RestartPolicy, Stdio, Ulimit, UpdateOptions,
@@ -670,15 +671,6 @@ fn mounts(
     Ok(())
 }
 
-/// A port as `ExposedPorts` keys name it, with its protocol (`80` is `80/tcp`).
-fn with_protocol(port: &str) -> String {
-    if port.contains('/') {
-        port.to_owned()
-    } else {
-        format!("{port}/tcp")
-    }
-}
-
 /// The published ports: `PortBindings`, and with `PublishAllPorts` every port of
 /// `ExposedPorts` that is neither bound nor exposed by the image (those the engine
 /// publishes itself); `warn` is told of exposed ports that are not recorded.
@@ -697,10 +689,10 @@ fn publish(
         .and_then(|c| c.exposed_ports().clone())
         .unwrap_or_default()
         .iter()
-        .map(|p| with_protocol(p))
+        .map(|p| exposed_port_key(p))
         .collect();
     for port in exposed.into_iter().flatten().map(|(p, _)| p) {
-        let p = with_protocol(port);
+        let p = exposed_port_key(port);
         let (num, proto) = p.split_once('/').unwrap_or((&p, "tcp"));
         let published = ports
             .iter()
